@@ -1,0 +1,795 @@
+/* engine/machine.c - one emulated machine: boot, operations, records, replay.
+ *
+ * mm_create() boots a machine the way 3.4's setup_arch() and paging_init()
+ * do, in the same order, so that every early allocation lands on the
+ * physical page the kernel would give it: memblock reserves the kernel image
+ * and swapper_pg_dir, map_lowmem() writes the direct map, devicemaps_init()
+ * takes the vectors page and the top PTE page, kmap_init() the pkmap (and,
+ * from 3.18, fixmap) PTE page, then the zero page and mem_map; whatever is
+ * left is freed to the buddy allocator.  Early allocations are memblock's:
+ * top-down below the current limit.
+ *
+ * Every state change goes through mm_apply(), which checks the argument
+ * count, dispatches to the module that owns the operation, and gives a
+ * successful change the machine's next sequence number.  The op and its
+ * result together are the event record; mm_replay() re-applies one and
+ * compares.  A failed operation changes nothing and takes no number.
+ *
+ * Emulates: arch/arm/kernel/setup.c setup_arch() (memory part),
+ * arch/arm/mm/init.c arm_memblock_init(), bootmem_init(), mem_init();
+ * arch/arm/mm/mmu.c paging_init(), map_lowmem(), devicemaps_init(),
+ * kmap_init(); mm/memblock.c memblock_alloc() (top-down).
+ * Not modelled: 3.4's bootmem bitmap and bottom-up bootmem placement (all
+ * boot allocations are memblock top-down), the vector page's contents, the
+ * msm timer page's device mapping, the kuser-helper stubs page mapping.
+ */
+#include "mm_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MM_SIZEOF_STRUCT_PAGE 32        /* KERNEL: 3.4 ARM, no debug options */
+#define MM_MAX_MEMBLOCK_RESERVED 64
+
+/* ------------------------------------------------------------------ */
+/* Names                                                               */
+/* ------------------------------------------------------------------ */
+
+static const char *const status_names[MM_STATUS_COUNT] = {
+    [MM_OK] = "OK",
+    [MM_INVALID_ARGUMENT] = "INVALID_ARGUMENT",
+    [MM_NOT_FOUND] = "NOT_FOUND",
+    [MM_ALREADY_EXISTS] = "ALREADY_EXISTS",
+    [MM_NO_MEMORY] = "NO_MEMORY",
+    [MM_WOULD_BLOCK] = "WOULD_BLOCK",
+    [MM_FAULT] = "FAULT",
+    [MM_ORDER] = "ORDER",
+    [MM_PERMISSION_DENIED] = "PERMISSION_DENIED",
+    [MM_UNAUTHENTICATED] = "UNAUTHENTICATED",
+    [MM_RESOURCE_EXHAUSTED] = "RESOURCE_EXHAUSTED",
+    [MM_UNAVAILABLE] = "UNAVAILABLE",
+    [MM_INTERNAL] = "INTERNAL",
+};
+
+const char *mm_status_name(enum mm_status st)
+{
+    if ((unsigned)st >= MM_STATUS_COUNT)
+        return "UNKNOWN";
+    return status_names[st];
+}
+
+bool mm_status_lookup(const char *name, enum mm_status *out)
+{
+    for (unsigned i = 0; i < MM_STATUS_COUNT; i++) {
+        if (strcmp(name, status_names[i]) == 0) {
+            *out = (enum mm_status)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* Each opcode's name and how many argument words it takes. */
+static const struct op_desc {
+    const char *name;
+    uint32_t min_args, max_args;
+} op_descs[MM_OP_COUNT] = {
+    [MM_OP_ALLOC] = {"alloc", 2, 2},
+    [MM_OP_FREE] = {"free", 2, 2},
+    [MM_OP_KMAP] = {"kmap", 1, 1},
+    [MM_OP_KUNMAP] = {"kunmap", 1, 1},
+    [MM_OP_KMAP_ATOMIC] = {"kmap_atomic", 1, 2},
+    [MM_OP_KUNMAP_ATOMIC] = {"kunmap_atomic", 1, 1},
+    [MM_OP_VMALLOC] = {"vmalloc", 1, 1},
+    [MM_OP_VFREE] = {"vfree", 1, 1},
+    [MM_OP_VMAP] = {"vmap", 1, MM_OP_MAX_ARGS},
+    [MM_OP_VUNMAP] = {"vunmap", 1, 1},
+    [MM_OP_IOREMAP] = {"ioremap", 2, 2},
+    [MM_OP_IOUNMAP] = {"iounmap", 1, 1},
+    [MM_OP_MODULE_ALLOC] = {"module_alloc", 1, 1},
+    [MM_OP_MODULE_FREE] = {"module_free", 1, 1},
+    [MM_OP_KMAP_FLUSH] = {"kmap_flush", 0, 0},
+};
+
+const char *mm_op_name(enum mm_opcode op)
+{
+    if ((unsigned)op >= MM_OP_COUNT || op == MM_OP_NONE)
+        return NULL;
+    return op_descs[op].name;
+}
+
+enum mm_opcode mm_op_lookup(const char *name)
+{
+    for (unsigned i = 1; i < MM_OP_COUNT; i++) {
+        const char *a = op_descs[i].name, *b = name;
+
+        while (*a != '\0' && (*a == *b || (*a == '_' && *b == '-'))) {
+            a++;
+            b++;
+        }
+        if (*a == '\0' && *b == '\0')
+            return (enum mm_opcode)i;
+    }
+    return MM_OP_NONE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Boot: a small memblock                                              */
+/* ------------------------------------------------------------------ */
+
+/* memblock.reserved during boot: sorted, merged byte ranges, plus the
+ * current allocation limit (memblock_set_current_limit()). */
+struct mm_memblock {
+    size_t n;
+    struct mm_range32 r[MM_MAX_MEMBLOCK_RESERVED];
+    uint64_t limit;
+    bool full;                          /* a reservation did not fit the table */
+};
+
+/* memblock_reserve(): insert [start, end), merging with neighbours. */
+static void memblock_reserve(struct mm_memblock *mb, uint64_t start, uint64_t end)
+{
+    size_t i = 0, j;
+
+    if (start >= end)
+        return;
+    while (i < mb->n && mb->r[i].end < start)
+        i++;
+    j = i;
+    while (j < mb->n && mb->r[j].start <= end) {
+        if (mb->r[j].start < start)
+            start = mb->r[j].start;
+        if (mb->r[j].end > end)
+            end = mb->r[j].end;
+        j++;
+    }
+    if (i == j && mb->n == MM_MAX_MEMBLOCK_RESERVED) {
+        mb->full = true;
+        return;
+    }
+    /* Ranges i..j-1 collapse into one at i. */
+    memmove(&mb->r[i + 1], &mb->r[j], (mb->n - j) * sizeof(mb->r[0]));
+    mb->n = mb->n - (j - i) + 1;
+    mb->r[i].start = (mm_paddr_t)start;
+    mb->r[i].end = end;
+}
+
+/* The highest reserved range that overlaps [start, end), or NULL. */
+static const struct mm_range32 *memblock_overlap(const struct mm_memblock *mb,
+                                                 uint64_t start, uint64_t end)
+{
+    for (size_t i = mb->n; i-- > 0;) {
+        if (mb->r[i].start < end && mb->r[i].end > start)
+            return &mb->r[i];
+    }
+    return NULL;
+}
+
+/*
+ * memblock_alloc(): the highest @align-aligned range of @size bytes in RAM
+ * below the current limit that overlaps no reservation; reserves it.
+ * Returns 0 when nothing fits (PHYS_OFFSET is never 0 for a fit here:
+ * the kernel image always sits below).
+ */
+static uint64_t memblock_alloc(struct mm_machine *m, uint64_t size, uint64_t align)
+{
+    struct mm_memblock *mb = m->boot;
+
+    for (unsigned i = m->lay.nr_regions; i-- > 0;) {
+        const struct mm_region *rg = &m->lay.regions[i];
+        uint64_t top = rg->end < mb->limit ? rg->end : mb->limit;
+
+        while (top >= rg->start + size) {
+            uint64_t base = (top - size) & ~(align - 1);
+            const struct mm_range32 *hit;
+
+            if (base < rg->start)
+                break;
+            hit = memblock_overlap(mb, base, base + size);
+            if (hit == NULL) {
+                memblock_reserve(mb, base, base + size);
+                return base;
+            }
+            top = hit->start;
+        }
+    }
+    return 0;
+}
+
+/* early_alloc(PAGE_SIZE) of a zeroed page that will hold page tables or
+ * data we write; 0 if memblock or host memory runs out. */
+static mm_paddr_t early_alloc_page(struct mm_machine *m)
+{
+    uint64_t pa = memblock_alloc(m, MM_PAGE_SIZE, MM_PAGE_SIZE);
+
+    if (pa == 0)
+        return 0;
+    if (mm__phys_page_rw(m->phys, MM_PFN(pa)) == NULL)
+        return 0;
+    return (mm_paddr_t)pa;
+}
+
+/* early_pte_alloc() for create_mapping(): one PTE page. */
+static mm_paddr_t early_alloc_pte(struct mm_machine *m)
+{
+    mm_paddr_t pa = early_alloc_page(m);
+
+    if (pa != 0)
+        m->cnt.pte_pages++;
+    return pa;
+}
+
+/* early_pte_alloc() + __pmd_populate() for kmap_init(): a kernel table. */
+static enum mm_status early_pte_install(struct mm_machine *m, mm_vaddr_t va,
+                                        char err[MM_MSG_MAX])
+{
+    mm_paddr_t pa;
+
+    if (mm__pte_page(m, va) != 0)
+        return MM_OK;
+    pa = early_alloc_pte(m);
+    if (pa == 0)
+        return mm__fail(err, MM_NO_MEMORY,
+                        "create: no lowmem left for the page table of 0x%08x", va);
+    mm__pmd_populate(m, va, pa, 0x11);   /* KERNEL: _PAGE_KERNEL_TABLE */
+    return MM_OK;
+}
+
+/*
+ * The current limit for early allocations.  3.x: arm_lowmem_limit.  4.x+
+ * (adjust_lowmem_bounds()): the first lowmem point that is not 2 MiB
+ * aligned, else arm_lowmem_limit, rounded down to 2 MiB.
+ */
+static uint64_t memblock_limit(const struct mm_layout *lay)
+{
+    uint64_t limit = 0;
+
+    if (lay->era->meminfo_split)
+        return lay->lowmem_limit;
+    for (unsigned i = 0; i < lay->nr_regions && limit == 0; i++) {
+        const struct mm_region *rg = &lay->regions[i];
+
+        if (rg->highmem || rg->start >= lay->lowmem_limit)
+            break;
+        if (rg->start % MM_PMD_SIZE != 0)
+            limit = rg->start;
+        else if (rg->end % MM_PMD_SIZE != 0 && rg->end < lay->lowmem_limit)
+            limit = rg->end;
+    }
+    if (limit == 0)
+        limit = lay->lowmem_limit;
+    return limit & ~(uint64_t)(MM_PMD_SIZE - 1);
+}
+
+/* arm_memblock_init(): the kernel image, swapper_pg_dir, the carve-outs. */
+static void reserve_boot_ranges(struct mm_machine *m)
+{
+    const struct mm_layout *lay = &m->lay;
+    mm_vaddr_t lo = lay->text.start, hi = lay->bss.end;
+
+    if (lay->init.start < lo)
+        lo = lay->init.start;
+    if (lay->data.end > hi)
+        hi = lay->data.end;
+    /* KERNEL: 3.4 arch/arm/mm/init.c memblock_reserve(__pa(_stext), _end - _stext) */
+    memblock_reserve(m->boot, lo - lay->page_offset + lay->phys_offset,
+                     (uint64_t)hi - lay->page_offset + lay->phys_offset);
+    /* KERNEL: 3.4 arch/arm/mm/mmu.c arm_mm_memblock_reserve() */
+    memblock_reserve(m->boot, lay->pgd_pa, (uint64_t)lay->pgd_pa + 0x4000);
+    for (unsigned i = 0; i < m->cfg.nr_reserves; i++) {
+        const struct mm_reserve *r = &m->cfg.reserves[i];
+
+        memblock_reserve(m->boot, r->start, (uint64_t)r->start + r->size);
+    }
+}
+
+/* map_lowmem(): the direct map of every lowmem region. */
+static enum mm_status map_lowmem(struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    const struct mm_layout *lay = &m->lay;
+
+    for (unsigned i = 0; i < lay->nr_regions; i++) {
+        const struct mm_region *rg = &lay->regions[i];
+        uint64_t end = rg->end < lay->lowmem_limit ? rg->end : lay->lowmem_limit;
+        mm_vaddr_t va = rg->start - lay->phys_offset + lay->page_offset;
+
+        if (rg->highmem || rg->start >= end)
+            continue;
+        if (mm__map_memory(m, va, rg->start, (uint32_t)(end - rg->start),
+                           MM_PROT_KERNEL, early_alloc_pte) != MM_OK)
+            return mm__fail(err, MM_NO_MEMORY,
+                            "create: no lowmem left to map 0x%08x", rg->start);
+    }
+    return MM_OK;
+}
+
+/* devicemaps_init() and kmap_init(): vectors, top PTE page, pkmap, fixmap. */
+static enum mm_status map_devices(struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    const struct mm_layout *lay = &m->lay;
+    /* KERNEL: 3.11 arch/arm/mm/mmu.c devicemaps_init(): vectors + stubs page */
+    unsigned nvec = m->cfg.kernel >= MM_KVER(3, 11, 0) ? 2 : 1;
+    uint64_t vectors = memblock_alloc(m, nvec * MM_PAGE_SIZE, nvec * MM_PAGE_SIZE);
+    enum mm_status st;
+
+    if (vectors == 0)
+        return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the vectors page");
+    if (mm__map_memory(m, lay->vectors_base, (mm_paddr_t)vectors, MM_PAGE_SIZE,
+                       MM_PROT_HIGH_VECTORS, early_alloc_pte) != MM_OK)
+        return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the top page table");
+    if (lay->pkmap_base != 0) {
+        st = early_pte_install(m, lay->pkmap_base, err);
+        if (st != MM_OK)
+            return st;
+    }
+    if (lay->era->fixmap_own_pte_page)
+        return early_pte_install(m, lay->fixaddr_start, err);
+    return MM_OK;
+}
+
+/* bootmem_init(): the zero page, then mem_map for the whole pfn span. */
+static enum mm_status reserve_late(struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    const struct mm_layout *lay = &m->lay;
+    uint64_t span, pages;
+
+    if (memblock_alloc(m, MM_PAGE_SIZE, MM_PAGE_SIZE) == 0)
+        return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the zero page");
+    /* KERNEL: 3.4 mm/page_alloc.c alloc_node_mem_map(): MAX_ORDER aligned span */
+    span = ((uint64_t)lay->max_pfn + 1023) / 1024 * 1024 - (lay->min_pfn & ~1023u);
+    pages = span * MM_SIZEOF_STRUCT_PAGE;
+    if (memblock_alloc(m, pages, 64) == 0)
+        return mm__fail(err, MM_NO_MEMORY,
+                        "create: no lowmem left for mem_map (%llu bytes)",
+                        (unsigned long long)pages);
+    return MM_OK;
+}
+
+/* consistent_init() (core_initcall, up to 3.5): PTE pages for the window. */
+static enum mm_status init_consistent(struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    const struct mm_layout *lay = &m->lay;
+
+    for (uint64_t va = lay->consistent_start & ~(MM_PMD_SIZE - 1);
+         lay->consistent_end != 0 && va < lay->consistent_end; va += MM_PMD_SIZE) {
+        enum mm_status st = mm__pte_alloc(m, (mm_vaddr_t)va, "create", err);
+
+        if (st != MM_OK)
+            return st;
+    }
+    return MM_OK;
+}
+
+static enum mm_status boot(struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    struct mm_memblock mb = {0};
+    struct mm_stats st;
+    enum mm_status rc;
+
+    m->boot = &mb;
+    mb.limit = memblock_limit(&m->lay);
+    reserve_boot_ranges(m);
+    for (unsigned i = 0; i < 4; i++) {
+        if (mm__phys_page_rw(m->phys, MM_PFN(m->lay.pgd_pa) + i) == NULL) {
+            rc = mm__fail(err, MM_NO_MEMORY, "create: out of host memory");
+            goto out;
+        }
+    }
+    rc = map_lowmem(m, err);
+    if (rc == MM_OK)
+        rc = map_devices(m, err);
+    if (rc == MM_OK)
+        rc = reserve_late(m, err);
+    if (rc == MM_OK && mb.full)
+        rc = mm__fail(err, MM_INVALID_ARGUMENT, "create: too many disjoint reservations");
+    if (rc == MM_OK && mm__buddy_init(m, mb.r, mb.n) != MM_OK)
+        rc = mm__fail(err, MM_NO_MEMORY, "create: out of host memory");
+    if (rc == MM_OK)
+        rc = init_consistent(m, err);
+out:
+    m->boot = NULL;
+    if (rc != MM_OK)
+        return rc;
+    mm__buddy_stats(m, &st);
+    m->boot_reserved_pages = st.reserved_pages;
+    return MM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Create, destroy, clone                                              */
+/* ------------------------------------------------------------------ */
+
+enum mm_status mm_create(const struct mm_config *cfg, struct mm_machine **out,
+                         char err[MM_MSG_MAX])
+{
+    struct mm_machine *m;
+    enum mm_status st;
+
+    *out = NULL;
+    err[0] = '\0';
+    st = mm_config_validate(cfg, err);
+    if (st != MM_OK)
+        return st;
+    m = calloc(1, sizeof(*m));
+    if (m == NULL)
+        return mm__fail(err, MM_NO_MEMORY, "create: out of host memory");
+    m->cfg = *cfg;
+    st = mm__layout_compute(cfg, &m->lay, err);
+    if (st != MM_OK)
+        goto fail;
+    m->phys = mm__phys_create();
+    if (m->phys == NULL)
+        goto oom;
+    st = boot(m, err);
+    if (st != MM_OK)
+        goto fail;
+    m->pkmap = mm__pkmap_create();
+    m->katomic = mm__katomic_create(m);
+    m->vmap = mm__vmap_create(m);
+    if (m->pkmap == NULL || m->katomic == NULL || m->vmap == NULL)
+        goto oom;
+    *out = m;
+    return MM_OK;
+oom:
+    st = mm__fail(err, MM_NO_MEMORY, "create: out of host memory");
+fail:
+    mm_destroy(m);
+    return st;
+}
+
+void mm_destroy(struct mm_machine *m)
+{
+    if (m == NULL)
+        return;
+    mm__vmap_destroy(m->vmap);
+    mm__katomic_destroy(m->katomic);
+    mm__pkmap_destroy(m->pkmap);
+    mm__buddy_destroy(m->buddy);
+    mm__phys_destroy(m->phys);
+    free(m);
+}
+
+struct mm_machine *mm_clone(const struct mm_machine *m)
+{
+    struct mm_machine *c = malloc(sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    *c = *m;
+    c->phys = mm__phys_clone(m->phys);
+    c->buddy = mm__buddy_clone(m->buddy);
+    c->pkmap = mm__pkmap_clone(m->pkmap);
+    c->katomic = mm__katomic_clone(m->katomic);
+    c->vmap = mm__vmap_clone(m->vmap);
+    if (!c->phys || !c->buddy || !c->pkmap ||
+        !c->katomic || !c->vmap) {
+        mm_destroy(c);
+        return NULL;
+    }
+    return c;
+}
+
+const struct mm_config *mm_machine_config(const struct mm_machine *m)
+{
+    return &m->cfg;
+}
+
+uint64_t mm_seq(const struct mm_machine *m)
+{
+    return m->seq;
+}
+
+size_t mm_host_bytes(const struct mm_machine *m)
+{
+    return sizeof(*m) + mm__phys_host_bytes(m->phys) +
+           mm__buddy_host_bytes(m->buddy) + mm__pkmap_host_bytes(m->pkmap) +
+           mm__katomic_host_bytes(m->katomic) + mm__vmap_host_bytes(m->vmap);
+}
+
+void mm_oops(struct mm_machine *m, const char *why)
+{
+    if (m->broken[0] != '\0')
+        return;                         /* keep the first reason */
+    snprintf(m->broken, sizeof(m->broken), "%s", why[0] ? why : "(no reason given)");
+}
+
+const char *mm_broken(const struct mm_machine *m)
+{
+    return m->broken[0] ? m->broken : NULL;
+}
+
+/* ------------------------------------------------------------------ */
+/* Operations                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Checks what every op shares: a known opcode, its argument count, a CPU
+ * that exists, a machine that is not broken. */
+static enum mm_status op_precheck(const struct mm_machine *m, const struct mm_op *op,
+                                  struct mm_result *res)
+{
+    const struct op_desc *d;
+
+    if ((unsigned)op->code >= MM_OP_COUNT || op->code == MM_OP_NONE)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT, "apply: unknown operation %d",
+                        (int)op->code);
+    d = &op_descs[op->code];
+    if (op->nargs < d->min_args || op->nargs > d->max_args) {
+        if (d->min_args == d->max_args)
+            return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                            "%s: takes %u argument%s, got %u", d->name, d->min_args,
+                            d->min_args == 1 ? "" : "s", op->nargs);
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                        "%s: takes %u to %u arguments, got %u", d->name,
+                        d->min_args, d->max_args, op->nargs);
+    }
+    if (op->cpu >= m->cfg.cpus)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                        "%s: cpu %u does not exist (the machine has %u CPU%s)",
+                        d->name, op->cpu, m->cfg.cpus, m->cfg.cpus == 1 ? "" : "s");
+    if (m->broken[0] != '\0')
+        return mm__fail(res->msg, MM_INTERNAL, "%s: machine is broken: %s", d->name,
+                        m->broken);
+    return MM_OK;
+}
+
+static enum mm_status op_alloc(struct mm_machine *m, const uint32_t *a,
+                               struct mm_result *res)
+{
+    mm_pfn_t pfn;
+    enum mm_status st;
+
+    if (a[0] >= MM_NR_ZONES)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                        "alloc: zone %u does not exist (0 DMA, 1 Normal, 2 HighMem)", a[0]);
+    st = mm__alloc_pages(m, (enum mm_zone)a[0], a[1], MM_OWN_USER, &pfn, "alloc",
+                         res->msg);
+    if (st == MM_OK)
+        res->value = pfn;
+    return st;
+}
+
+static enum mm_status op_free(struct mm_machine *m, const uint32_t *a,
+                              struct mm_result *res)
+{
+    enum mm_status st = mm__free_pages(m, a[0], a[1], MM_OWN_USER, "free", res->msg);
+
+    if (st == MM_OK)
+        res->value = a[0];
+    return st;
+}
+
+static enum mm_status dispatch(struct mm_machine *m, const struct mm_op *op,
+                               struct mm_result *res)
+{
+    const uint32_t *a = op->args;
+
+    switch (op->code) {
+    case MM_OP_ALLOC:         return op_alloc(m, a, res);
+    case MM_OP_FREE:          return op_free(m, a, res);
+    case MM_OP_KMAP:          return mm__kmap(m, a[0], res);
+    case MM_OP_KUNMAP:        return mm__kunmap(m, a[0], res);
+    case MM_OP_KMAP_ATOMIC:
+        return mm__kmap_atomic(m, op->cpu, a[0], op->nargs > 1 ? (int)a[1] : -1, res);
+    case MM_OP_KUNMAP_ATOMIC: return mm__kunmap_atomic(m, op->cpu, a[0], res);
+    case MM_OP_VMALLOC:       return mm__vmalloc(m, a[0], res);
+    case MM_OP_VFREE:         return mm__vfree(m, a[0], res);
+    case MM_OP_VMAP:          return mm__vmap(m, a, op->nargs, res);
+    case MM_OP_VUNMAP:        return mm__vunmap(m, a[0], res);
+    case MM_OP_IOREMAP:       return mm__ioremap(m, a[0], a[1], res);
+    case MM_OP_IOUNMAP:       return mm__iounmap(m, a[0], res);
+    case MM_OP_MODULE_ALLOC:  return mm__module_alloc(m, a[0], res);
+    case MM_OP_MODULE_FREE:   return mm__module_free(m, a[0], res);
+    case MM_OP_KMAP_FLUSH:    return mm__kmap_flush(m, res);
+    case MM_OP_NONE:
+    case MM_OP_COUNT:
+        break;
+    }
+    return mm__fail(res->msg, MM_INTERNAL, "apply: no handler for operation %d",
+                    (int)op->code);
+}
+
+enum mm_status mm_apply(struct mm_machine *m, const struct mm_op *op,
+                        struct mm_result *res)
+{
+    enum mm_status st;
+
+    res->value = res->aux = res->flags = 0;
+    res->seq = 0;
+    res->msg[0] = '\0';
+    st = op_precheck(m, op, res);
+    if (st == MM_OK)
+        st = dispatch(m, op, res);
+    res->status = st;
+    if (st == MM_OK) {
+        res->msg[0] = '\0';
+        res->seq = ++m->seq;
+    } else {
+        res->value = res->aux = res->flags = 0;
+    }
+    return st;
+}
+
+enum mm_status mm_replay(struct mm_machine *m, const struct mm_op *op,
+                         const struct mm_result *expected, char err[MM_MSG_MAX])
+{
+    struct mm_result got;
+
+    mm_apply(m, op, &got);
+    if (got.status == expected->status && got.value == expected->value &&
+        got.aux == expected->aux && got.flags == expected->flags &&
+        got.seq == expected->seq)
+        return MM_OK;
+    return mm__fail(err, MM_INTERNAL,
+                    "replay: seq %llu %s: recorded %s value=0x%x aux=0x%x flags=0x%x, "
+                    "replayed %s value=0x%x aux=0x%x flags=0x%x%s%s",
+                    (unsigned long long)expected->seq,
+                    mm_op_name(op->code) ? mm_op_name(op->code) : "?",
+                    mm_status_name(expected->status), expected->value, expected->aux,
+                    expected->flags, mm_status_name(got.status), got.value, got.aux,
+                    got.flags, got.msg[0] ? ": " : "", got.msg);
+}
+
+/* Typed entry points. */
+
+static enum mm_status apply_args(struct mm_machine *m, enum mm_opcode code, uint32_t cpu,
+                                 const uint32_t *args, uint32_t nargs,
+                                 struct mm_result *res)
+{
+    struct mm_op op = {.code = code, .cpu = cpu, .nargs = nargs, .args = args};
+
+    return mm_apply(m, &op, res);
+}
+
+enum mm_status mm_alloc_pages(struct mm_machine *m, enum mm_zone zone, unsigned order,
+                              struct mm_result *res)
+{
+    uint32_t a[2] = {(uint32_t)zone, order};
+
+    return apply_args(m, MM_OP_ALLOC, 0, a, 2, res);
+}
+
+enum mm_status mm_free_pages(struct mm_machine *m, mm_pfn_t pfn, unsigned order,
+                             struct mm_result *res)
+{
+    uint32_t a[2] = {pfn, order};
+
+    return apply_args(m, MM_OP_FREE, 0, a, 2, res);
+}
+
+enum mm_status mm_kmap(struct mm_machine *m, mm_pfn_t pfn, struct mm_result *res)
+{
+    return apply_args(m, MM_OP_KMAP, 0, &pfn, 1, res);
+}
+
+enum mm_status mm_kunmap(struct mm_machine *m, mm_pfn_t pfn, struct mm_result *res)
+{
+    return apply_args(m, MM_OP_KUNMAP, 0, &pfn, 1, res);
+}
+
+enum mm_status mm_kmap_atomic(struct mm_machine *m, unsigned cpu, mm_pfn_t pfn,
+                              int km_type, struct mm_result *res)
+{
+    uint32_t a[2] = {pfn, (uint32_t)km_type};
+
+    return apply_args(m, MM_OP_KMAP_ATOMIC, cpu, a, km_type < 0 ? 1 : 2, res);
+}
+
+enum mm_status mm_kunmap_atomic(struct mm_machine *m, unsigned cpu, mm_vaddr_t va,
+                                struct mm_result *res)
+{
+    return apply_args(m, MM_OP_KUNMAP_ATOMIC, cpu, &va, 1, res);
+}
+
+enum mm_status mm_vmalloc(struct mm_machine *m, uint32_t size, struct mm_result *res)
+{
+    return apply_args(m, MM_OP_VMALLOC, 0, &size, 1, res);
+}
+
+enum mm_status mm_vfree(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res)
+{
+    return apply_args(m, MM_OP_VFREE, 0, &va, 1, res);
+}
+
+enum mm_status mm_vmap(struct mm_machine *m, const mm_pfn_t *pfns, uint32_t n,
+                       struct mm_result *res)
+{
+    return apply_args(m, MM_OP_VMAP, 0, pfns, n, res);
+}
+
+enum mm_status mm_vunmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res)
+{
+    return apply_args(m, MM_OP_VUNMAP, 0, &va, 1, res);
+}
+
+enum mm_status mm_ioremap(struct mm_machine *m, mm_paddr_t phys, uint32_t size,
+                          struct mm_result *res)
+{
+    uint32_t a[2] = {phys, size};
+
+    return apply_args(m, MM_OP_IOREMAP, 0, a, 2, res);
+}
+
+enum mm_status mm_iounmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res)
+{
+    return apply_args(m, MM_OP_IOUNMAP, 0, &va, 1, res);
+}
+
+enum mm_status mm_module_alloc(struct mm_machine *m, uint32_t size, struct mm_result *res)
+{
+    return apply_args(m, MM_OP_MODULE_ALLOC, 0, &size, 1, res);
+}
+
+enum mm_status mm_module_free(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res)
+{
+    return apply_args(m, MM_OP_MODULE_FREE, 0, &va, 1, res);
+}
+
+/* ------------------------------------------------------------------ */
+/* Counters and checks                                                 */
+/* ------------------------------------------------------------------ */
+
+void mm_get_stats(const struct mm_machine *m, struct mm_stats *st)
+{
+    memset(st, 0, sizeof(*st));
+    st->seq = m->seq;
+    mm__buddy_stats(m, st);
+    mm__pkmap_stats(m, st);
+    mm__vmap_stats(m, st);
+    st->pkmap_flushes = m->cnt.pkmap_flushes;
+    st->tlb_flushes = m->cnt.tlb_flushes;
+    st->pte_pages = m->cnt.pte_pages;
+    st->host_bytes = mm_host_bytes(m);
+}
+
+/* Counts the buddy blocks each owner holds, for the cross-check below. */
+static void count_owned(void *arg, mm_pfn_t pfn, unsigned order, enum mm_owner owner)
+{
+    uint32_t *pages = arg;
+
+    (void)pfn;
+    pages[owner] += 1u << order;
+}
+
+/* What no single module can see: the buddy's view of who holds pages
+ * against each holder's own count. */
+static enum mm_status check_owners(const struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    uint32_t pages[MM_OWN_COUNT] = {0};
+    struct mm_stats st;
+
+    mm__buddy_foreach_used(m, count_owned, pages);
+    memset(&st, 0, sizeof(st));
+    mm__vmap_stats(m, &st);
+    if (pages[MM_OWN_VMALLOC] != st.vmalloc_pages)
+        return mm__fail(err, MM_INTERNAL,
+                        "check: the buddy allocator holds %u vmalloc pages, "
+                        "the vmalloc areas %u", pages[MM_OWN_VMALLOC], st.vmalloc_pages);
+    return MM_OK;
+}
+
+enum mm_status mm_check(const struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    enum mm_status (*const checks[])(const struct mm_machine *, char *) = {
+        mm__buddy_check, mm__pgtable_check, mm__pkmap_check,
+        mm__katomic_check, mm__vmap_check, check_owners,
+    };
+
+    err[0] = '\0';
+    if (m->broken[0] != '\0')
+        return mm__fail(err, MM_INTERNAL, "check: machine is broken: %s", m->broken);
+    for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+        enum mm_status st = checks[i](m, err);
+
+        if (st != MM_OK)
+            return st;
+    }
+    return MM_OK;
+}
+
+void mm_foreach_phys_page(const struct mm_machine *m,
+                          bool (*fn)(void *arg, mm_pfn_t pfn, const uint8_t *data),
+                          void *arg)
+{
+    mm__phys_foreach(m->phys, fn, arg);
+}

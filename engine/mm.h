@@ -1,0 +1,497 @@
+/* engine/mm.h - public API of the per-machine ARM32 kernel memory-map emulator.
+ *
+ * One struct mm_machine is one emulated 32-bit ARM Linux machine: its RAM
+ * banks and zones, a buddy allocator, the lowmem direct map, vmalloc, the
+ * pkmap window, the per-CPU fixmap slots, and real ARMv7 short-descriptor
+ * page tables kept in the machine's own (sparse) emulated physical memory.
+ *
+ * The engine is pure: no I/O, no clocks, no randomness, no globals.  The
+ * same config and the same operations give the same results, byte for byte.
+ * Every state-changing operation goes through mm_apply(); a successful one
+ * gets the machine's next sequence number, and its (op, result) pair is the
+ * event record from which mm_replay() rebuilds the machine.
+ *
+ * Addresses are 32-bit (no LPAE); page frame numbers are 20-bit.  Emulated
+ * addresses are never stored in host pointers.
+ */
+#ifndef ARMMAP_ENGINE_MM_H
+#define ARMMAP_ENGINE_MM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef uint32_t mm_vaddr_t;
+typedef uint32_t mm_paddr_t;
+typedef uint32_t mm_pfn_t;
+
+#define MM_PAGE_SHIFT   12
+#define MM_PAGE_SIZE    4096u
+#define MM_MAX_ORDER    11              /* KERNEL: orders 0..10 (MAX_ORDER 11) */
+#define MM_MAX_BANKS    16
+#define MM_MAX_RESERVES 16
+#define MM_MAX_CPUS     32
+#define MM_MSG_MAX      256             /* error and result messages */
+#define MM_NAME_MAX     24
+
+/* Kernel versions are KERNEL_VERSION(a, b, c) as <linux/version.h> packs them. */
+#define MM_KVER(a, b, c) (((uint32_t)(a) << 16) | ((uint32_t)(b) << 8) | (uint32_t)(c))
+
+/* The one status enum shared by engine, wire and client (DESIGN.md). */
+enum mm_status {
+    MM_OK = 0,
+    MM_INVALID_ARGUMENT,
+    MM_NOT_FOUND,
+    MM_ALREADY_EXISTS,
+    MM_NO_MEMORY,                       /* the emulated machine is out of memory */
+    MM_WOULD_BLOCK,                     /* the real kernel would sleep: pkmap full */
+    MM_FAULT,                           /* translation, domain or permission fault */
+    MM_ORDER,                           /* kunmap_atomic out of stack order */
+    MM_PERMISSION_DENIED,
+    MM_UNAUTHENTICATED,
+    MM_RESOURCE_EXHAUSTED,              /* a limit: daemon setting or kmap stack depth */
+    MM_UNAVAILABLE,                     /* the store is failing */
+    MM_INTERNAL,                        /* a bug, or a machine that oopsed */
+    MM_STATUS_COUNT
+};
+
+/* "OK", "INVALID_ARGUMENT", ...; never NULL ("UNKNOWN" out of range). */
+const char *mm_status_name(enum mm_status st);
+/* Parses a name as mm_status_name() prints it; returns false if unknown. */
+bool mm_status_lookup(const char *name, enum mm_status *out);
+
+/* ------------------------------------------------------------------ */
+/* Configuration                                                       */
+/* ------------------------------------------------------------------ */
+
+enum mm_split {                         /* KERNEL: arch/arm/Kconfig VMSPLIT_* */
+    MM_SPLIT_3G = 0,                    /* PAGE_OFFSET 0xC0000000 (default) */
+    MM_SPLIT_2G,                        /* 0x80000000 */
+    MM_SPLIT_1G,                        /* 0x40000000 */
+    MM_SPLIT_3G_OPT                     /* 0xB0000000 */
+};
+
+enum mm_atomic {                        /* kmap_atomic implementation */
+    MM_ATOMIC_DEFAULT = 0,              /* chosen by the kernel version */
+    MM_ATOMIC_KM_TYPE,                  /* 2.6: caller names an enum km_type slot */
+    MM_ATOMIC_STACK,                    /* 2.6.37..5.10: per-CPU fixmap stack */
+    MM_ATOMIC_LOCAL                     /* 5.11+: generic kmap_local stack */
+};
+
+enum mm_zone {
+    MM_ZONE_DMA = 0,
+    MM_ZONE_NORMAL,
+    MM_ZONE_HIGHMEM,
+    MM_NR_ZONES
+};
+
+struct mm_bank {                        /* one RAM bank, as the bootloader gives it */
+    mm_paddr_t start;
+    uint64_t size;                      /* bytes; start + size <= 4 GiB */
+};
+
+struct mm_reserve {                     /* a memblock_reserve()d carve-out */
+    char name[MM_NAME_MAX];             /* shown under System RAM in /proc/iomem */
+    mm_paddr_t start;
+    uint32_t size;
+};
+
+struct mm_section {                     /* a kernel image section, [start, end) VA */
+    mm_vaddr_t start;                   /* 0: placed after the previous section */
+    uint32_t size;                      /* bytes */
+};
+
+/*
+ * A machine's configuration, by value.  mm_config_default() fills the
+ * defaults; mm_config_preset() a named board; mm_config_set() one field by
+ * its key, exactly as a client names it.  Zero in an "override" field means
+ * "what the kernel version implies".
+ */
+struct mm_config {
+    char preset[MM_NAME_MAX];           /* informational: the preset it came from */
+    unsigned nr_banks;
+    struct mm_bank banks[MM_MAX_BANKS];
+    enum mm_split split;
+    uint32_t kernel;                    /* MM_KVER(); 2.6.35 .. 6.1.x */
+    uint32_t vmalloc_size;              /* the vmalloc= boot parameter; 0 = not given */
+    mm_vaddr_t vmalloc_end;             /* override; required before 3.4 (per platform) */
+    uint32_t consistent_dma_size;       /* override of the coherent-DMA window; 0 = none */
+    uint32_t dma_zone_size;             /* bytes of ZONE_DMA from the first bank; 0 = none */
+    bool highmem;                       /* CONFIG_HIGHMEM */
+    bool thumb2;                        /* CONFIG_THUMB2_KERNEL: 8 MiB module area */
+    bool user_timers;                   /* msm CONFIG_ARM_USE_USER_ACCESSIBLE_TIMERS */
+    unsigned cpus;                      /* 1..MM_MAX_CPUS; >1 means an SMP kernel */
+    enum mm_atomic atomic;
+    uint32_t text_offset;               /* TEXT_OFFSET, normally 0x8000 */
+    struct mm_section text, init, data, bss;
+    unsigned nr_reserves;
+    struct mm_reserve reserves[MM_MAX_RESERVES];
+};
+
+struct mm_preset_info {
+    const char *name;
+    const char *summary;                /* one line: board, SoC, kernel, source */
+};
+
+/* Fills @cfg with the defaults (qemu-virt-like: 3.4, 3G/1G, 1 GiB at 0x40000000). */
+void mm_config_default(struct mm_config *cfg);
+
+/* The table of presets; *@n receives its length.  Static storage. */
+const struct mm_preset_info *mm_presets(size_t *n);
+
+/**
+ * mm_config_preset - fill @cfg with the preset called @name
+ * Return: MM_OK, or MM_NOT_FOUND with @err naming the unknown preset.
+ */
+enum mm_status mm_config_preset(struct mm_config *cfg, const char *name,
+                                char err[MM_MSG_MAX]);
+
+/**
+ * mm_config_set - set one field from text, as "key" and "value"
+ * Keys and value syntax are those mm_config_format() prints (sizes take
+ * K/M/G suffixes, addresses hex or decimal, banks "START+SIZE,...").
+ * The key "preset" loads a preset.  Only the syntax of the value is checked
+ * here; mm_config_validate() checks the whole.
+ * Return: MM_OK, or MM_INVALID_ARGUMENT with @err naming key and value.
+ */
+enum mm_status mm_config_set(struct mm_config *cfg, const char *key,
+                             const char *value, char err[MM_MSG_MAX]);
+
+/**
+ * mm_config_validate - check a whole config as the kernel would at boot
+ * Return: MM_OK, or MM_INVALID_ARGUMENT with @err naming the field and the
+ * bad value, e.g. "ram: bank 2 overlaps bank 1 (0x89000000-0x8d9fffff)".
+ */
+enum mm_status mm_config_validate(const struct mm_config *cfg, char err[MM_MSG_MAX]);
+
+/* Writes the canonical text form, one "key=value\n" per field, into @buf
+ * (NUL-terminated, truncated at @size); returns the length it needs. */
+size_t mm_config_format(const struct mm_config *cfg, char *buf, size_t size);
+
+/* Parses what mm_config_format() writes (any subset of keys, on top of the
+ * defaults).  Return: MM_OK or MM_INVALID_ARGUMENT with @err naming the line. */
+enum mm_status mm_config_parse(struct mm_config *cfg, const char *text,
+                               char err[MM_MSG_MAX]);
+
+/* ------------------------------------------------------------------ */
+/* Machines                                                            */
+/* ------------------------------------------------------------------ */
+
+struct mm_machine;                      /* opaque; one per hosted machine */
+
+/**
+ * mm_create - boot a machine from @cfg
+ * Validates @cfg, computes the layout, reserves the kernel image, the page
+ * tables and the carve-outs, frees the rest to the buddy allocator and
+ * builds swapper_pg_dir (lowmem sections, pkmap and fixmap PTE pages).
+ * Return: MM_OK with *@out set (free with mm_destroy()), MM_INVALID_ARGUMENT
+ * with @err naming the bad field, or MM_NO_MEMORY (host memory).
+ */
+enum mm_status mm_create(const struct mm_config *cfg, struct mm_machine **out,
+                         char err[MM_MSG_MAX]);
+
+/* Frees everything the machine holds.  mm_destroy(NULL) does nothing. */
+void mm_destroy(struct mm_machine *m);
+
+/* A deep copy of @m with its sequence number; NULL if host memory runs out. */
+struct mm_machine *mm_clone(const struct mm_machine *m);
+
+/* The validated config the machine was created from (borrowed). */
+const struct mm_config *mm_machine_config(const struct mm_machine *m);
+
+/* Number of changes applied so far (the sequence number of the last one). */
+uint64_t mm_seq(const struct mm_machine *m);
+
+/* Host bytes this machine holds (structures and touched emulated pages). */
+size_t mm_host_bytes(const struct mm_machine *m);
+
+/* Marks @m broken with @why (an invariant failed); every later operation
+ * answers MM_INTERNAL with that reason.  mm_broken() returns it, or NULL. */
+void mm_oops(struct mm_machine *m, const char *why);
+const char *mm_broken(const struct mm_machine *m);
+
+/* ------------------------------------------------------------------ */
+/* Operations and event records                                        */
+/* ------------------------------------------------------------------ */
+
+enum mm_opcode {
+    MM_OP_NONE = 0,
+    MM_OP_ALLOC,            /* args: zone, order            value: pfn */
+    MM_OP_FREE,             /* args: pfn, order             value: pfn */
+    MM_OP_KMAP,             /* args: pfn                    value: va, aux: flushes */
+    MM_OP_KUNMAP,           /* args: pfn                    value: va, aux: users left */
+    MM_OP_KMAP_ATOMIC,      /* args: pfn [, km_type slot]   value: va, aux: displaced pfn */
+    MM_OP_KUNMAP_ATOMIC,    /* args: va                     value: pfn */
+    MM_OP_VMALLOC,          /* args: size                   value: va, aux: pages */
+    MM_OP_VFREE,            /* args: va                     value: pages freed */
+    MM_OP_VMAP,             /* args: pfn...                 value: va */
+    MM_OP_VUNMAP,           /* args: va                     value: pages */
+    MM_OP_IOREMAP,          /* args: phys, size             value: va */
+    MM_OP_IOUNMAP,          /* args: va                     value: pages */
+    MM_OP_MODULE_ALLOC,     /* args: size                   value: va, aux: pages */
+    MM_OP_MODULE_FREE,      /* args: va                     value: pages freed */
+    MM_OP_KMAP_FLUSH,       /* kmap_flush_unused()          value: slots cleared */
+    MM_OP_COUNT
+};
+
+#define MM_OP_MAX_ARGS  1024            /* vmap of at most 1024 pages */
+
+/* "alloc", "free", "kmap", "kunmap", "kmap_atomic", ...; NULL out of range. */
+const char *mm_op_name(enum mm_opcode op);
+/* Parses an op name (also with '-' for '_'); MM_OP_NONE if unknown. */
+enum mm_opcode mm_op_lookup(const char *name);
+
+struct mm_op {
+    enum mm_opcode code;
+    uint32_t cpu;                       /* the CPU it runs on (kmap_atomic) */
+    uint32_t nargs;
+    const uint32_t *args;               /* borrowed; meaning per opcode above */
+};
+
+#define MM_RES_DISPLACED  0x1           /* aux holds a page whose mapping was replaced */
+#define MM_RES_WAKE       0x2           /* a pkmap slot lost its last user: retry waiters */
+#define MM_RES_FLUSHED    0x4           /* the pkmap window was flushed (aux counts) */
+
+struct mm_result {
+    enum mm_status status;
+    uint32_t value;                     /* per opcode, see enum mm_opcode */
+    uint32_t aux;
+    uint32_t flags;                     /* MM_RES_* */
+    uint64_t seq;                       /* the change's sequence number; 0 if it failed */
+    char msg[MM_MSG_MAX];               /* the error, naming what was wrong; "" on success */
+};
+
+/**
+ * mm_apply - apply one operation, as the kernel function it names would
+ * Context: mutates @m on success only; an operation that fails changes
+ * nothing and takes no sequence number.
+ * Return: @res->status: MM_OK or the error the opcode documents.
+ */
+enum mm_status mm_apply(struct mm_machine *m, const struct mm_op *op,
+                        struct mm_result *res);
+
+/**
+ * mm_replay - re-apply a recorded operation and compare the outcome
+ * Return: MM_OK if status, value, aux, flags and seq all equal @expected;
+ * MM_INTERNAL with @err naming the sequence number and both results if not.
+ */
+enum mm_status mm_replay(struct mm_machine *m, const struct mm_op *op,
+                         const struct mm_result *expected, char err[MM_MSG_MAX]);
+
+/* Typed entry points: each builds an mm_op and calls mm_apply(). */
+enum mm_status mm_alloc_pages(struct mm_machine *m, enum mm_zone zone,
+                              unsigned order, struct mm_result *res);
+enum mm_status mm_free_pages(struct mm_machine *m, mm_pfn_t pfn, unsigned order,
+                             struct mm_result *res);
+enum mm_status mm_kmap(struct mm_machine *m, mm_pfn_t pfn, struct mm_result *res);
+enum mm_status mm_kunmap(struct mm_machine *m, mm_pfn_t pfn, struct mm_result *res);
+enum mm_status mm_kmap_atomic(struct mm_machine *m, unsigned cpu, mm_pfn_t pfn,
+                              int km_type, struct mm_result *res);
+enum mm_status mm_kunmap_atomic(struct mm_machine *m, unsigned cpu, mm_vaddr_t va,
+                                struct mm_result *res);
+enum mm_status mm_vmalloc(struct mm_machine *m, uint32_t size, struct mm_result *res);
+enum mm_status mm_vfree(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
+enum mm_status mm_vmap(struct mm_machine *m, const mm_pfn_t *pfns, uint32_t n,
+                       struct mm_result *res);
+enum mm_status mm_vunmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
+enum mm_status mm_ioremap(struct mm_machine *m, mm_paddr_t phys, uint32_t size,
+                          struct mm_result *res);
+enum mm_status mm_iounmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
+enum mm_status mm_module_alloc(struct mm_machine *m, uint32_t size, struct mm_result *res);
+enum mm_status mm_module_free(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
+
+/* km_type slot names of the 2.6 enum, for MM_OP_KMAP_ATOMIC in km_type style:
+ * mm_km_type_name(3) is "KM_USER0"; lookup returns -1 if unknown. */
+const char *mm_km_type_name(const struct mm_machine *m, int km_type);
+int mm_km_type_lookup(const struct mm_machine *m, const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Translation (never changes machine state)                          */
+/* ------------------------------------------------------------------ */
+
+#define MM_ACC_READ   0x1
+#define MM_ACC_WRITE  0x2
+#define MM_ACC_EXEC   0x4
+#define MM_ACC_USER   0x8               /* PL0; without it the access is PL1 */
+/* An access of 0 is a plain lookup: descriptors decoded, no checks. */
+
+enum mm_fault {
+    MM_FAULT_NONE = 0,
+    MM_FAULT_TRANSLATION_L1,            /* FSR 0b00101 */
+    MM_FAULT_TRANSLATION_L2,            /* FSR 0b00111 */
+    MM_FAULT_DOMAIN_L1,                 /* FSR 0b01001 */
+    MM_FAULT_DOMAIN_L2,                 /* FSR 0b01011 */
+    MM_FAULT_PERMISSION_L1,             /* FSR 0b01101 */
+    MM_FAULT_PERMISSION_L2              /* FSR 0b01111 */
+};
+
+/* "none", "translation fault (level 1)", ... */
+const char *mm_fault_name(enum mm_fault f);
+
+enum mm_desc_kind {
+    MM_DESC_FAULT = 0,
+    MM_DESC_PAGE_TABLE,                 /* first level: coarse table */
+    MM_DESC_SECTION,
+    MM_DESC_SUPERSECTION,
+    MM_DESC_LARGE_PAGE,
+    MM_DESC_SMALL_PAGE
+};
+
+struct mm_walk_step {
+    uint8_t level;                      /* 1 or 2 */
+    uint8_t kind;                       /* enum mm_desc_kind */
+    uint8_t domain;                     /* 0..15 */
+    uint8_t ap;                         /* AP[2:0] = APX:AP[1:0] */
+    uint8_t tex, c, b, s, ng, xn;
+    mm_paddr_t addr;                    /* physical address of the descriptor */
+    uint32_t desc;                      /* its value */
+    mm_paddr_t next;                    /* L2 table base or output base */
+};
+
+struct mm_walk {
+    mm_vaddr_t va;
+    mm_paddr_t pa;                      /* valid when fault == MM_FAULT_NONE */
+    enum mm_fault fault;
+    unsigned nsteps;
+    struct mm_walk_step step[2];
+};
+
+/**
+ * mm_translate - walk the page tables for @va as the MMU does
+ * @access: MM_ACC_* bits, or 0 for a plain lookup.
+ * Return: MM_OK with @w filled, or MM_FAULT with @w->fault typed as the
+ * architecture types it.  Never changes @m.
+ */
+enum mm_status mm_translate(const struct mm_machine *m, mm_vaddr_t va,
+                            unsigned access, struct mm_walk *w);
+
+/**
+ * mm_translate_batch - translate @n addresses without traces
+ * Addresses on a page already walked reuse that walk.  @pa[i] receives the
+ * physical address, @fault[i] an enum mm_fault (0 when it translated).
+ * Return: the number of addresses that translated.
+ */
+size_t mm_translate_batch(const struct mm_machine *m, const mm_vaddr_t *va,
+                          size_t n, unsigned access, mm_paddr_t *pa, uint8_t *fault);
+
+/* Renders a walk as text, one step a line, with decoded fields. */
+size_t mm_walk_format(const struct mm_walk *w, char *buf, size_t size);
+
+/* The name of the region @va lies in: "user", "modules", "pkmap", "lowmem",
+ * "vmalloc", "fixmap", "vector", "timers", "consistent", or "gap". */
+const char *mm_region_name(const struct mm_machine *m, mm_vaddr_t va);
+
+/* __pa() of a lowmem address, __va() of a lowmem physical address,
+ * virt_to_page(), page_address().  MM_INVALID_ARGUMENT where the kernel's
+ * macro would be meaningless (not lowmem); page_address of a highmem page
+ * that is not kmapped is MM_NOT_FOUND (the kernel returns NULL). */
+enum mm_status mm_pa(const struct mm_machine *m, mm_vaddr_t va, mm_paddr_t *pa,
+                     char err[MM_MSG_MAX]);
+enum mm_status mm_va(const struct mm_machine *m, mm_paddr_t pa, mm_vaddr_t *va,
+                     char err[MM_MSG_MAX]);
+enum mm_status mm_virt_to_page(const struct mm_machine *m, mm_vaddr_t va,
+                               mm_pfn_t *pfn, char err[MM_MSG_MAX]);
+enum mm_status mm_page_address(const struct mm_machine *m, mm_pfn_t pfn,
+                               mm_vaddr_t *va, char err[MM_MSG_MAX]);
+
+struct mm_alias {
+    mm_vaddr_t va;
+    const char *region;                 /* as mm_region_name() */
+};
+
+/* Every virtual address that maps physical address @pa, ascending, found by
+ * walking the tables.  Writes at most @max; returns how many there are. */
+size_t mm_phys_aliases(const struct mm_machine *m, mm_paddr_t pa,
+                       struct mm_alias *out, size_t max);
+
+/* ------------------------------------------------------------------ */
+/* Reports, counters, checks                                           */
+/* ------------------------------------------------------------------ */
+
+/* A growable text or byte buffer the engine writes reports into.
+ * Zero-initialise it; free its data with mm_buf_free(). */
+struct mm_buf {
+    char *data;
+    size_t len;
+    size_t cap;
+    bool oom;                           /* set if an append ran out of memory */
+};
+void mm_buf_free(struct mm_buf *b);
+
+enum mm_report {
+    MM_REPORT_LAYOUT = 0,               /* "Virtual kernel memory layout:" block */
+    MM_REPORT_MEMORY,                   /* the boot "Memory:" line(s) */
+    MM_REPORT_IOMEM,                    /* /proc/iomem */
+    MM_REPORT_BUDDYINFO,                /* /proc/buddyinfo */
+    MM_REPORT_MEMINFO,                  /* /proc/meminfo fields that exist here */
+    MM_REPORT_VMALLOCINFO,              /* /proc/vmallocinfo */
+    MM_REPORT_PKMAP,                    /* pkmap slot table */
+    MM_REPORT_FIXMAP,                   /* per-CPU kmap_atomic slot table */
+    MM_REPORT_PAGETABLES,               /* kernel_page_tables, as arch/arm/mm/dump.c */
+    MM_REPORT_COUNT
+};
+
+const char *mm_report_name(enum mm_report r);      /* "layout", "memory", ... */
+bool mm_report_lookup(const char *name, enum mm_report *out);
+
+/**
+ * mm_report - render report @r in the kernel's own format, appended to @out
+ * Return: MM_OK; MM_NOT_FOUND if this kernel version never printed it (the
+ * layout block after 5.0), with @out->data holding the reason;
+ * MM_NO_MEMORY if @out could not grow.
+ */
+enum mm_status mm_report(const struct mm_machine *m, enum mm_report r,
+                         struct mm_buf *out);
+
+struct mm_zone_stats {
+    const char *name;                   /* "DMA", "Normal", "HighMem" */
+    mm_pfn_t start_pfn, end_pfn;        /* spanned */
+    uint32_t present;                   /* RAM pages in the span */
+    uint32_t managed;                   /* handed to the buddy allocator at boot */
+    uint32_t free;
+    uint32_t nr_free[MM_MAX_ORDER];     /* free blocks per order */
+};
+
+struct mm_stats {
+    uint64_t seq;
+    unsigned nr_zones;
+    struct mm_zone_stats zone[MM_NR_ZONES];
+    uint32_t ram_pages, reserved_pages;
+    uint32_t pkmap_in_use;              /* slots with count >= 2 */
+    uint32_t pkmap_flushes;             /* flush_all_zero_pkmaps() that cleared a slot */
+    uint32_t tlb_flushes;               /* local + global TLB flush operations */
+    uint32_t vmalloc_areas, vmalloc_pages, vmalloc_lazy_pages;
+    uint32_t pte_pages;                 /* second-level table pages */
+    size_t host_bytes;
+};
+
+void mm_get_stats(const struct mm_machine *m, struct mm_stats *st);
+
+/**
+ * mm_check - cross-check page tables against every piece of bookkeeping
+ * Context: reads only.
+ * Return: MM_OK, or MM_INTERNAL with @err describing the first inconsistency.
+ */
+enum mm_status mm_check(const struct mm_machine *m, char err[MM_MSG_MAX]);
+
+/* Calls @fn for each emulated physical page that holds written data,
+ * ascending by pfn; used to dump memory.  Stops early if @fn returns false. */
+void mm_foreach_phys_page(const struct mm_machine *m,
+                          bool (*fn)(void *arg, mm_pfn_t pfn, const uint8_t *data),
+                          void *arg);
+
+/* The MMU registers the kernel holds: TTBR0, TTBCR, DACR, SCTLR. */
+struct mm_mmu_regs {
+    uint32_t ttbr0, ttbcr, dacr, sctlr;
+};
+void mm_get_mmu_regs(const struct mm_machine *m, struct mm_mmu_regs *regs);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ARMMAP_ENGINE_MM_H */

@@ -1,0 +1,389 @@
+/* engine/mm_int.h - internal interfaces shared by the engine's files.
+ *
+ * Only engine/ .c files and the engine tests include this.  Each module keeps its
+ * own state private to its .c file behind a pointer in struct mm_machine
+ * (struct mm_phys, mm_buddy, mm_pkmap, mm_katomic, mm_vmap), with a
+ * create/clone/destroy triple, so that a machine is cloned by cloning each
+ * part.  Functions shared between files carry the mm__ prefix.
+ *
+ * Message convention: every error message starts with the operation's name
+ * and names the values involved, e.g.
+ *   "kunmap: pfn 0x9f000 is not mapped by kmap".
+ */
+#ifndef ARMMAP_ENGINE_MM_INT_H
+#define ARMMAP_ENGINE_MM_INT_H
+
+#include "mm.h"
+
+#include <stdarg.h>
+
+/* KERNEL: arch/arm/include/asm/pgtable-2level.h, highmem.h, pgtable.h */
+#define MM_SECTION_SIZE     0x00100000u
+#define MM_PMD_SIZE         0x00200000u         /* one Linux pgd entry */
+#define MM_PTRS_PER_PTE     512
+#define MM_PTRS_PER_PGD     2048
+#define MM_LAST_PKMAP       512
+#define MM_VMALLOC_OFFSET   0x00800000u
+#define MM_PTE_HWTABLE_OFF  2048                /* bytes from Linux PTE to h/w PTE */
+#define MM_PFN(pa)          ((mm_pfn_t)((pa) >> MM_PAGE_SHIFT))
+#define MM_PFN_PHYS(pfn)    ((uint64_t)(pfn) << MM_PAGE_SHIFT)
+
+/* Linux PTE bits (pgtable-2level.h, 3.4). */
+#define MM_L_PTE_PRESENT    (1u << 0)
+#define MM_L_PTE_YOUNG      (1u << 1)
+#define MM_L_PTE_MT_MASK    (0xfu << 2)
+#define MM_L_PTE_DIRTY      (1u << 6)
+#define MM_L_PTE_RDONLY     (1u << 7)
+#define MM_L_PTE_USER       (1u << 8)
+#define MM_L_PTE_XN         (1u << 9)
+#define MM_L_PTE_SHARED     (1u << 10)
+
+/* Formats into a message buffer of MM_MSG_MAX bytes; returns @st.  Used as
+ * "return mm__fail(res->msg, MM_NOT_FOUND, "kunmap: pfn 0x%x ...", pfn);" */
+enum mm_status mm__fail(char msg[MM_MSG_MAX], enum mm_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------------ */
+/* Eras and the derived layout (config.c, era.c)                       */
+/* ------------------------------------------------------------------ */
+
+/*
+ * What a kernel version selects.  era.c holds the table, one row per range
+ * of versions, each row citing the kernel source it was read from.
+ */
+struct mm_era {
+    uint32_t since;                 /* first version (MM_KVER) of this row */
+    const char *source;             /* "3.4.39 arch/arm/mm/mmu.c", for docs */
+    mm_vaddr_t vmalloc_end;         /* 0: per platform (config must give it) */
+    uint32_t vmalloc_reserve;       /* default size of the vmalloc area */
+    bool default_cut_has_offset;    /* default cut also subtracts VMALLOC_OFFSET */
+    bool param_cut_has_offset;      /* vmalloc= subtracts it too (6.1) */
+    mm_vaddr_t fixaddr_start;       /* FIXADDR_START */
+    mm_vaddr_t fixaddr_end;         /* the end the layout block prints */
+    mm_vaddr_t fix_kmap_top;        /* top-down: FIXADDR_TOP; 0 if bottom-up */
+    unsigned fix_kmap_begin;        /* FIX_KMAP_BEGIN index */
+    unsigned km_type_nr;            /* slots per CPU (KM_TYPE_NR / KM_MAX_IDX) */
+    unsigned fix_kmap_slots;        /* fixmap kmap slots in all (e.g. 224 in 3.4) */
+    enum mm_atomic atomic_default;
+    bool fixmap_own_pte_page;       /* fixmap PTE page apart from top_pmd's */
+    bool meminfo_split;             /* 3.x sanity_check_meminfo() (else 4.x memblock) */
+    int layout_fmt;                 /* report.c: which layout block, 0 = none */
+    int memory_fmt;                 /* report.c: which Memory: line(s) */
+};
+
+/* The era row for @kernel, or NULL if the version is out of range. */
+const struct mm_era *mm__era_for(uint32_t kernel);
+
+struct mm_region {                  /* a memblock.memory region after the cut */
+    mm_paddr_t start;
+    uint64_t end;                   /* exclusive */
+    bool highmem;
+};
+
+#define MM_MAX_REGIONS  (MM_MAX_BANKS + 1)
+
+/*
+ * Every constant of one machine, derived from its config once at create.
+ * All addresses absolute; pfns absolute (not relative to PHYS_PFN_OFFSET).
+ */
+struct mm_layout {
+    const struct mm_era *era;
+    mm_vaddr_t page_offset;         /* PAGE_OFFSET */
+    mm_paddr_t phys_offset;         /* PHYS_OFFSET: the first bank's start */
+    mm_vaddr_t task_size;           /* TASK_SIZE */
+    mm_vaddr_t modules_vaddr;       /* MODULES_VADDR */
+    mm_vaddr_t modules_end;         /* MODULES_END */
+    mm_vaddr_t pkmap_base;          /* PKMAP_BASE; 0 without HIGHMEM */
+    mm_vaddr_t vmalloc_min;         /* the lowmem cut, as a VA */
+    mm_vaddr_t high_memory;         /* VA just past lowmem */
+    mm_vaddr_t vmalloc_start;       /* VMALLOC_START */
+    mm_vaddr_t vmalloc_end;         /* VMALLOC_END */
+    uint64_t lowmem_limit;          /* arm_lowmem_limit, PA, exclusive */
+    mm_vaddr_t fixaddr_start;       /* FIXADDR_START */
+    mm_vaddr_t fixaddr_end;         /* printed end of fixmap */
+    mm_vaddr_t vectors_base;        /* 0xffff0000 */
+    mm_vaddr_t timers_base;         /* 0 unless cfg.user_timers */
+    mm_vaddr_t consistent_start;    /* coherent-DMA window; 0 if none */
+    mm_vaddr_t consistent_end;
+    mm_paddr_t pgd_pa;              /* swapper_pg_dir */
+    unsigned km_type_nr;            /* kmap_atomic slots per CPU */
+    enum mm_atomic atomic;          /* resolved style */
+    mm_pfn_t min_pfn;               /* first RAM pfn */
+    mm_pfn_t max_low_pfn;           /* end of lowmem (exclusive) */
+    mm_pfn_t max_pfn;               /* end of RAM (exclusive) */
+    mm_pfn_t dma_end_pfn;           /* end of ZONE_DMA; == min_pfn if none */
+    unsigned nr_regions;
+    struct mm_region regions[MM_MAX_REGIONS];  /* sorted, merged as memblock merges */
+    struct { mm_vaddr_t start, end; } text, init, data, bss;   /* resolved */
+};
+
+/**
+ * mm__layout_compute - derive the layout from a config, as the kernel's
+ * setup_arch() / sanity_check_meminfo() / adjust_lowmem_bounds() would
+ * Return: MM_OK, or MM_INVALID_ARGUMENT with @err naming the field
+ * (e.g. no lowmem left below the cut).
+ */
+enum mm_status mm__layout_compute(const struct mm_config *cfg, struct mm_layout *lay,
+                                  char err[MM_MSG_MAX]);
+
+/* ------------------------------------------------------------------ */
+/* The machine                                                         */
+/* ------------------------------------------------------------------ */
+
+struct mm_phys;
+struct mm_buddy;
+struct mm_pkmap;
+struct mm_katomic;
+struct mm_vmap;
+struct mm_memblock;
+
+struct mm_counters {
+    uint32_t tlb_flushes;           /* every local or global flush */
+    uint32_t pkmap_flushes;         /* flush_all_zero_pkmaps() that cleared a slot */
+    uint32_t pte_pages;             /* second-level tables allocated, boot included */
+};
+
+struct mm_machine {
+    struct mm_config cfg;
+    struct mm_layout lay;
+    uint64_t seq;
+    char broken[MM_MSG_MAX];        /* mm_oops() reason; "" while healthy */
+    struct mm_counters cnt;
+    uint32_t boot_reserved_pages;   /* PageReserved at boot, for the Memory: line */
+    struct mm_memblock *boot;       /* memblock during mm_create(); NULL after */
+    struct mm_phys *phys;           /* physmem.c */
+    struct mm_buddy *buddy;         /* buddy.c */
+    struct mm_pkmap *pkmap;         /* highmem.c */
+    struct mm_katomic *katomic;     /* kmap_atomic.c */
+    struct mm_vmap *vmap;           /* vmalloc.c */
+};
+
+/* ------------------------------------------------------------------ */
+/* Emulated physical memory (physmem.c)                                */
+/* ------------------------------------------------------------------ */
+
+/* Sparse: a page takes host memory once written; unwritten memory reads 0. */
+struct mm_phys *mm__phys_create(void);
+struct mm_phys *mm__phys_clone(const struct mm_phys *p);
+void mm__phys_destroy(struct mm_phys *p);
+/* The page's words, or NULL if never written (reads as zero). */
+const uint32_t *mm__phys_page(const struct mm_phys *p, mm_pfn_t pfn);
+/* The page's words, created zeroed if needed; NULL if host memory runs out. */
+uint32_t *mm__phys_page_rw(struct mm_phys *p, mm_pfn_t pfn);
+/* Forgets a page (it reads as zero again and its host memory is freed). */
+void mm__phys_drop(struct mm_phys *p, mm_pfn_t pfn);
+uint32_t mm__phys_read32(const struct mm_phys *p, mm_paddr_t pa);
+/* Writes a word; the page must have been created with mm__phys_page_rw(). */
+void mm__phys_write32(struct mm_phys *p, mm_paddr_t pa, uint32_t val);
+size_t mm__phys_host_bytes(const struct mm_phys *p);
+size_t mm__phys_count(const struct mm_phys *p);
+void mm__phys_foreach(const struct mm_phys *p,
+                      bool (*fn)(void *arg, mm_pfn_t pfn, const uint8_t *data), void *arg);
+
+/* ------------------------------------------------------------------ */
+/* Page frames and the buddy allocator (buddy.c)                       */
+/* ------------------------------------------------------------------ */
+
+enum mm_owner {                     /* who holds an allocated block */
+    MM_OWN_NONE = 0,
+    MM_OWN_USER,                    /* the alloc operation */
+    MM_OWN_PGTABLE,                 /* a second-level page table */
+    MM_OWN_VMALLOC,                 /* a vmalloc or module_alloc page */
+    MM_OWN_COUNT
+};
+
+enum mm_page_state {
+    MM_PAGE_HOLE = 0,               /* not RAM */
+    MM_PAGE_RESERVED,               /* memblock-reserved at boot */
+    MM_PAGE_FREE,                   /* in a free buddy block */
+    MM_PAGE_USED                    /* in an allocated block */
+};
+
+struct mm_page_info {
+    enum mm_page_state state;
+    enum mm_zone zone;
+    mm_pfn_t head;                  /* first pfn of its block (FREE, USED) */
+    unsigned order;                 /* its block's order (FREE, USED) */
+    enum mm_owner owner;            /* USED only */
+};
+
+struct mm_range32 {
+    mm_paddr_t start;
+    uint64_t end;                   /* exclusive */
+};
+
+/*
+ * Builds the zones from m->lay and frees every RAM page outside @reserved
+ * (sorted, non-overlapping, byte ranges; a page is free only if wholly
+ * outside them) in ascending order, merging as __free_pages() does.
+ * Sets m->buddy.  Return: MM_OK or MM_NO_MEMORY.
+ */
+enum mm_status mm__buddy_init(struct mm_machine *m, const struct mm_range32 *reserved,
+                              size_t nreserved);
+struct mm_buddy *mm__buddy_clone(const struct mm_buddy *b);
+void mm__buddy_destroy(struct mm_buddy *b);
+
+/* RAM the kernel uses (in a region of m->lay), and its zone. */
+bool mm__pfn_valid(const struct mm_machine *m, mm_pfn_t pfn);
+bool mm__pfn_highmem(const struct mm_machine *m, mm_pfn_t pfn);
+enum mm_zone mm__pfn_zone(const struct mm_machine *m, mm_pfn_t pfn);
+void mm__page_info(const struct mm_machine *m, mm_pfn_t pfn, struct mm_page_info *pi);
+
+/**
+ * mm__alloc_pages - take a 2^@order block, from @zone or the zones below it
+ * (HighMem falls back to Normal then DMA; Normal to DMA; never upward).
+ * @op names the operation for the message.
+ * Return: MM_OK with *@pfn set, MM_INVALID_ARGUMENT (order > 10, no such
+ * zone on this machine), MM_NO_MEMORY (no block).  Changes nothing on error.
+ */
+enum mm_status mm__alloc_pages(struct mm_machine *m, enum mm_zone zone, unsigned order,
+                               enum mm_owner owner, mm_pfn_t *pfn,
+                               const char *op, char msg[MM_MSG_MAX]);
+
+/**
+ * mm__free_pages - return a block taken by mm__alloc_pages()
+ * Return: MM_OK, MM_INVALID_ARGUMENT (not RAM, not a block head, wrong
+ * order, reserved, held by another owner), MM_NOT_FOUND (already free).
+ */
+enum mm_status mm__free_pages(struct mm_machine *m, mm_pfn_t pfn, unsigned order,
+                              enum mm_owner owner, const char *op, char msg[MM_MSG_MAX]);
+
+/* Fills st->zone[], nr_zones, ram_pages, reserved_pages. */
+void mm__buddy_stats(const struct mm_machine *m, struct mm_stats *st);
+/* Calls @fn for each allocated block, ascending. */
+void mm__buddy_foreach_used(const struct mm_machine *m,
+                            void (*fn)(void *arg, mm_pfn_t pfn, unsigned order,
+                                       enum mm_owner owner),
+                            void *arg);
+enum mm_status mm__buddy_check(const struct mm_machine *m, char err[MM_MSG_MAX]);
+size_t mm__buddy_host_bytes(const struct mm_buddy *b);
+
+/* ------------------------------------------------------------------ */
+/* Page tables (pgtable.c) and the MMU (mmu.c)                         */
+/* ------------------------------------------------------------------ */
+
+enum mm_prot {                      /* the kernel's mem_types[] we use */
+    MM_PROT_KERNEL = 0,             /* PAGE_KERNEL: kmap, vmalloc, fixmap */
+    MM_PROT_KERNEL_EXEC,            /* PAGE_KERNEL_EXEC: module_alloc */
+    MM_PROT_DEVICE,                 /* MT_DEVICE: ioremap */
+    MM_PROT_HIGH_VECTORS            /* MT_HIGH_VECTORS */
+};
+
+/* Hardware first-level entry @idx (0..4095) of swapper_pg_dir. */
+uint32_t mm__l1_read(const struct mm_machine *m, unsigned idx);
+void mm__l1_write(struct mm_machine *m, unsigned idx, uint32_t val);
+
+/* The first-level value of a 1 MiB MT_MEMORY section at @pa for this machine
+ * (0x1140e | pa on SMP ARMv7). */
+uint32_t mm__section_prot(const struct mm_machine *m);
+
+/* __pmd_populate(): installs the PTE page at @pte_pa for the 2 MiB around
+ * @va, with first-level bits @prot_l1 (0x11 for _PAGE_KERNEL_TABLE). */
+void mm__pmd_populate(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t pte_pa,
+                      uint32_t prot_l1);
+
+/* map_lowmem(): sections where (va|end|pa) are 1 MiB aligned per 2 MiB step,
+ * else a PTE table from @alloc_pte (boot memblock).  Return: MM_OK or
+ * MM_NO_MEMORY. */
+enum mm_status mm__map_memory(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t pa,
+                              uint32_t size, enum mm_prot prot,
+                              mm_paddr_t (*alloc_pte)(struct mm_machine *m));
+
+/* PA of the PTE page for @va's 2 MiB, or 0 if that pgd entry is empty or a
+ * section. */
+mm_paddr_t mm__pte_page(const struct mm_machine *m, mm_vaddr_t va);
+
+/* Ensures a PTE page for @va (pte_alloc_kernel): one order-0 lowmem page from
+ * the buddy allocator, owner MM_OWN_PGTABLE, zeroed, installed with 0x11.
+ * Return: MM_OK, MM_NO_MEMORY (msg names @op). */
+enum mm_status mm__pte_alloc(struct mm_machine *m, mm_vaddr_t va, const char *op,
+                             char msg[MM_MSG_MAX]);
+
+/* The Linux PTE for @va (0 if no PTE page). */
+uint32_t mm__pte_get(const struct mm_machine *m, mm_vaddr_t va);
+/* mk_pte(): the Linux PTE for @pfn with @prot on this machine. */
+uint32_t mm__mk_pte(const struct mm_machine *m, mm_pfn_t pfn, enum mm_prot prot);
+/* set_pte_ext(): writes the Linux PTE and the hardware PTE derived from it as
+ * cpu_v7_set_pte_ext does.  The PTE page must exist. */
+void mm__set_pte(struct mm_machine *m, mm_vaddr_t va, uint32_t linux_pte);
+void mm__pte_clear(struct mm_machine *m, mm_vaddr_t va);
+/* TLB maintenance: counted, nothing cached (translate always walks). */
+void mm__flush_tlb_page(struct mm_machine *m, mm_vaddr_t va);
+void mm__flush_tlb_range(struct mm_machine *m, mm_vaddr_t start, mm_vaddr_t end);
+
+enum mm_status mm__pgtable_check(const struct mm_machine *m, char err[MM_MSG_MAX]);
+enum mm_status mm__report_pagetables(const struct mm_machine *m, struct mm_buf *out);
+
+/* ------------------------------------------------------------------ */
+/* kmap / pkmap (highmem.c) and kmap_atomic (kmap_atomic.c)            */
+/* ------------------------------------------------------------------ */
+
+/* Each op function fills @res (value, aux, flags, msg) but not res->seq;
+ * machine.c assigns the sequence number on MM_OK. */
+struct mm_pkmap *mm__pkmap_create(void);
+struct mm_pkmap *mm__pkmap_clone(const struct mm_pkmap *p);
+void mm__pkmap_destroy(struct mm_pkmap *p);
+enum mm_status mm__kmap(struct mm_machine *m, mm_pfn_t pfn, struct mm_result *res);
+enum mm_status mm__kunmap(struct mm_machine *m, mm_pfn_t pfn, struct mm_result *res);
+enum mm_status mm__kmap_flush(struct mm_machine *m, struct mm_result *res);
+/* page_address() of a highmem page: its pkmap VA, or 0. */
+mm_vaddr_t mm__pkmap_address(const struct mm_machine *m, mm_pfn_t pfn);
+/* kmap_high_get(): if @pfn is pkmapped, count++ and return its VA; else 0. */
+mm_vaddr_t mm__kmap_high_get(struct mm_machine *m, mm_pfn_t pfn);
+/* kunmap_high() by pkmap VA, for kunmap_atomic of a kmap_high_get mapping. */
+enum mm_status mm__kunmap_high_va(struct mm_machine *m, mm_vaddr_t va,
+                                  struct mm_result *res);
+void mm__pkmap_stats(const struct mm_machine *m, struct mm_stats *st);
+enum mm_status mm__pkmap_check(const struct mm_machine *m, char err[MM_MSG_MAX]);
+enum mm_status mm__report_pkmap(const struct mm_machine *m, struct mm_buf *out);
+size_t mm__pkmap_host_bytes(const struct mm_pkmap *p);
+
+struct mm_katomic *mm__katomic_create(const struct mm_machine *m);
+struct mm_katomic *mm__katomic_clone(const struct mm_katomic *k);
+void mm__katomic_destroy(struct mm_katomic *k);
+enum mm_status mm__kmap_atomic(struct mm_machine *m, unsigned cpu, mm_pfn_t pfn,
+                               int km_type, struct mm_result *res);
+enum mm_status mm__kunmap_atomic(struct mm_machine *m, unsigned cpu, mm_vaddr_t va,
+                                 struct mm_result *res);
+enum mm_status mm__katomic_check(const struct mm_machine *m, char err[MM_MSG_MAX]);
+enum mm_status mm__report_fixmap(const struct mm_machine *m, struct mm_buf *out);
+size_t mm__katomic_host_bytes(const struct mm_katomic *k);
+
+/* ------------------------------------------------------------------ */
+/* vmalloc, vmap, ioremap, module area (vmalloc.c)                     */
+/* ------------------------------------------------------------------ */
+
+struct mm_vmap *mm__vmap_create(const struct mm_machine *m);
+struct mm_vmap *mm__vmap_clone(const struct mm_vmap *v);
+void mm__vmap_destroy(struct mm_vmap *v);
+enum mm_status mm__vmalloc(struct mm_machine *m, uint32_t size, struct mm_result *res);
+enum mm_status mm__vfree(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
+enum mm_status mm__vmap(struct mm_machine *m, const mm_pfn_t *pfns, uint32_t n,
+                        struct mm_result *res);
+enum mm_status mm__vunmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
+enum mm_status mm__ioremap(struct mm_machine *m, mm_paddr_t phys, uint32_t size,
+                           struct mm_result *res);
+enum mm_status mm__iounmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
+enum mm_status mm__module_alloc(struct mm_machine *m, uint32_t size, struct mm_result *res);
+enum mm_status mm__module_free(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
+void mm__vmap_stats(const struct mm_machine *m, struct mm_stats *st);
+enum mm_status mm__vmap_check(const struct mm_machine *m, char err[MM_MSG_MAX]);
+enum mm_status mm__report_vmallocinfo(const struct mm_machine *m, struct mm_buf *out);
+size_t mm__vmap_host_bytes(const struct mm_vmap *v);
+
+/* ------------------------------------------------------------------ */
+/* Reports (report.c) and buffers (buf.c)                              */
+/* ------------------------------------------------------------------ */
+
+/* Append to a buffer; on host OOM they set b->oom and drop the text. */
+void mm__buf_printf(struct mm_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void mm__buf_append(struct mm_buf *b, const void *data, size_t len);
+
+enum mm_status mm__report_layout(const struct mm_machine *m, struct mm_buf *out);
+enum mm_status mm__report_memory(const struct mm_machine *m, struct mm_buf *out);
+enum mm_status mm__report_iomem(const struct mm_machine *m, struct mm_buf *out);
+enum mm_status mm__report_buddyinfo(const struct mm_machine *m, struct mm_buf *out);
+enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out);
+
+#endif /* ARMMAP_ENGINE_MM_INT_H */

@@ -1,0 +1,33 @@
+#!/bin/sh
+# tests/deps.sh - make sure the build dependencies are installed.
+#
+# Checks with pkg-config (and for protoc-c on PATH); on Debian or Ubuntu
+# installs what is missing with apt-get, as root or through sudo, and says
+# which packages; elsewhere stops and names them.
+set -eu
+
+need=""
+have_pc() { pkg-config --exists "$1" 2>/dev/null; }
+command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
+have_pc libevent      || need="$need libevent-dev"
+have_pc libprotobuf-c || need="$need libprotobuf-c-dev"
+command -v protoc-c >/dev/null 2>&1 || need="$need protobuf-c-compiler"
+have_pc sqlite3       || need="$need libsqlite3-dev"
+have_pc check         || need="$need check"
+[ -z "$need" ] && exit 0
+
+if ! command -v apt-get >/dev/null 2>&1; then
+    echo "armmapd: missing build dependencies; install:$need" >&2
+    exit 1
+fi
+if [ "$(id -u)" -eq 0 ]; then
+    sudo=""
+elif command -v sudo >/dev/null 2>&1; then
+    sudo="sudo"
+else
+    echo "armmapd: missing build dependencies and not root; install:$need" >&2
+    exit 1
+fi
+echo "armmapd: installing build dependencies:$need"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $need >/dev/null

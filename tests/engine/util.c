@@ -1,0 +1,53 @@
+/* tests/engine/util.c - helpers shared by the engine suites. */
+#include "check_engine.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct mm_machine *t_machine(const char *preset, ...)
+{
+    struct mm_config cfg;
+    struct mm_machine *m = NULL;
+    char err[MM_MSG_MAX] = "";
+    const char *kv;
+    va_list ap;
+
+    mm_config_default(&cfg);
+    if (preset != NULL)
+        ck_assert_msg(mm_config_preset(&cfg, preset, err) == MM_OK, "%s", err);
+    va_start(ap, preset);
+    while ((kv = va_arg(ap, const char *)) != NULL) {
+        char key[64];
+        const char *eq = strchr(kv, '=');
+
+        ck_assert_msg(eq != NULL && (size_t)(eq - kv) < sizeof(key), "bad kv %s", kv);
+        memcpy(key, kv, (size_t)(eq - kv));
+        key[eq - kv] = '\0';
+        ck_assert_msg(mm_config_set(&cfg, key, eq + 1, err) == MM_OK, "%s", err);
+    }
+    va_end(ap);
+    ck_assert_msg(mm_create(&cfg, &m, err) == MM_OK, "create: %s", err);
+    return m;
+}
+
+void t_check(const struct mm_machine *m)
+{
+    char err[MM_MSG_MAX] = "";
+
+    ck_assert_msg(mm_check(m, err) == MM_OK, "mm_check: %s", err);
+}
+
+char *t_report(const struct mm_machine *m, enum mm_report r)
+{
+    struct mm_buf b = {0};
+    char *s;
+
+    ck_assert_int_eq(mm_report(m, r, &b), MM_OK);
+    s = malloc(b.len + 1);
+    ck_assert_ptr_nonnull(s);
+    memcpy(s, b.data, b.len);
+    s[b.len] = '\0';
+    mm_buf_free(&b);
+    return s;
+}
