@@ -1,0 +1,2141 @@
+/* tests/store/check_store.c - Check suites for the event store (store/).
+ *
+ * Every test works on a real database file in a directory of its own, made
+ * with mkdtemp() by a checked fixture (so it is made and removed in the
+ * forked child) and named by the global tmp_dir.  Tests that look inside
+ * the file open it with SQLite directly, beside the store, as any other
+ * reader of a WAL database could.
+ *
+ * Suites: "store" (behaviour), "speed" (1,000,000 events written through
+ * group commit and read back; figures printed), and, only when STORE_BENCH
+ * is set in the environment, "bench" (the figures quoted in store.h:
+ * STORE_FULL, extra indexes, filter scans).
+ */
+#include "store.h"
+
+#include <check.h>
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+/* ------------------------------------------------------------------ */
+/* Fixtures and helpers                                                */
+/* ------------------------------------------------------------------ */
+
+static char tmp_dir[256];               /* this test's directory */
+static char db_path[320];               /* tmp_dir/armmap.db */
+
+/* Removes @dir and everything in it (one level of subdirectories). */
+static void rm_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char p[1024];
+    struct stat sb;
+
+    if (d == NULL)
+        return;
+    chmod(dir, 0700);
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        snprintf(p, sizeof(p), "%s/%s", dir, e->d_name);
+        if (lstat(p, &sb) == 0 && S_ISDIR(sb.st_mode))
+            rm_tree(p);
+        else
+            unlink(p);
+    }
+    closedir(d);
+    rmdir(dir);
+}
+
+static void tmp_setup(void)
+{
+    const char *base = getenv("TMPDIR");
+
+    snprintf(tmp_dir, sizeof(tmp_dir), "%s/check_store.XXXXXX",
+             base && *base ? base : "/tmp");
+    ck_assert_ptr_nonnull(mkdtemp(tmp_dir));
+    snprintf(db_path, sizeof(db_path), "%s/armmap.db", tmp_dir);
+}
+
+static void tmp_teardown(void)
+{
+    rm_tree(tmp_dir);
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static struct store *open_ok(const char *path, const struct store_options *o)
+{
+    struct store *s = NULL;
+    char err[STORE_MSG_MAX];
+    enum store_status rc = store_open(path, o, &s, err);
+
+    ck_assert_msg(rc == STORE_OK, "store_open: %s", err);
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+/* What store_reap() reported. */
+struct outcome {
+    size_t n;                           /* completions */
+    size_t ok;
+    size_t by_status[8];
+    enum store_status last_status;
+    char last_msg[STORE_MSG_MAX];       /* of the last failure */
+    uintptr_t *cookies;                 /* in order, if not NULL */
+    size_t cap;
+    size_t bad_msgs;                    /* successes with a message */
+};
+
+/* Callbacks called per row or per write count instead of asserting: each
+ * passing ck_assert costs Check a write() to its message pipe, which would
+ * dominate the speed figures. */
+static void collect(void *arg, void *cookie, enum store_status st,
+                    const char *msg)
+{
+    struct outcome *o = arg;
+
+    if (o->cookies != NULL && o->n < o->cap)
+        o->cookies[o->n] = (uintptr_t)cookie;
+    o->n++;
+    o->by_status[st]++;
+    o->last_status = st;
+    if (st == STORE_OK) {
+        o->ok++;
+        if (msg[0] != '\0')
+            o->bad_msgs++;
+    } else {
+        snprintf(o->last_msg, sizeof(o->last_msg), "%s", msg);
+    }
+}
+
+/* Waits on the notify descriptor and reaps until @n completions in all. */
+static void reap_until(struct store *s, struct outcome *o, size_t n)
+{
+    struct pollfd p = { .fd = store_notify_fd(s), .events = POLLIN };
+    double deadline = now_s() + 60;
+
+    while (o->n < n) {
+        ck_assert_msg(now_s() < deadline, "timed out: %zu of %zu reaped",
+                      o->n, n);
+        poll(&p, 1, 1000);
+        store_reap(s, collect, o);
+    }
+}
+
+static void flush_reap(struct store *s, struct outcome *o)
+{
+    store_flush(s);
+    store_reap(s, collect, o);
+    ck_assert_uint_eq(o->bad_msgs, 0);
+}
+
+static uint64_t create_machine(struct store *s, const char *tenant,
+                               const char *name, int64_t when)
+{
+    uint64_t id = 0;
+
+    ck_assert_int_eq(store_submit_machine_create(s, tenant, name,
+                                                 "ram 0x80000000 256M",
+                                                 when, NULL, &id), STORE_OK);
+    return id;
+}
+
+/* The events of the query tests: seq n has op (n % 5) + 1, one argument
+ * 0xc0000000 + n * 0x1000 and value 0xffe00000 + n. */
+static struct store_event test_event(uint64_t machine, uint64_t seq,
+                                     uint32_t *arg)
+{
+    struct store_event ev;
+
+    memset(&ev, 0, sizeof(ev));
+    *arg = 0xc0000000u + (uint32_t)seq * 0x1000u;
+    ev.machine = machine;
+    ev.seq = seq;
+    ev.time_ms = 1700000000000 + (int64_t)seq;
+    ev.op = (uint32_t)(seq % 5) + 1;
+    ev.cpu = (uint32_t)(seq & 1);
+    ev.nargs = 1;
+    ev.args = arg;
+    ev.value = 0xffe00000u + (uint32_t)seq;
+    ev.aux = (uint32_t)seq * 3;
+    ev.flags = (uint32_t)seq & 7;
+    ev.status = 0;
+    return ev;
+}
+
+static void submit_ok(struct store *s, const struct store_event *ev)
+{
+    ck_assert_int_eq(store_submit_event(s, ev, NULL), STORE_OK);
+}
+
+/* A store with machine 1 holding events 1..@n, all committed. */
+static struct store *store_with_events(uint64_t n)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    uint32_t arg;
+    uint64_t i;
+
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1000), 1);
+    for (i = 1; i <= n; i++) {
+        struct store_event ev = test_event(1, i, &arg);
+
+        submit_ok(s, &ev);
+    }
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, n + 1);
+    return s;
+}
+
+static sqlite3 *raw_open(const char *path)
+{
+    sqlite3 *db = NULL;
+
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    return db;
+}
+
+static sqlite3_int64 raw_int(sqlite3 *db, const char *sql)
+{
+    sqlite3_stmt *st = NULL;
+    sqlite3_int64 v;
+
+    ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
+                  "%s: %s", sql, sqlite3_errmsg(db));
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    return v;
+}
+
+static void raw_text(sqlite3 *db, const char *sql, char *out, size_t n)
+{
+    sqlite3_stmt *st = NULL;
+
+    ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+}
+
+static void raw_exec(sqlite3 *db, const char *sql)
+{
+    char *msg = NULL;
+
+    ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK,
+                  "%s: %s", sql, msg ? msg : "");
+}
+
+/* Collects the seqs a query gives. */
+struct seqs {
+    uint64_t v[1000];
+    size_t n;
+    int stop_after;                     /* stop the walk after this many */
+};
+
+static int take_seq(void *arg, const struct store_event *ev)
+{
+    struct seqs *q = arg;
+
+    ck_assert_uint_lt(q->n, 1000);
+    q->v[q->n++] = ev->seq;
+    return q->stop_after != 0 && (int)q->n == q->stop_after;
+}
+
+/* Checks that @q holds exactly @first, @first + @step, ... (@n values). */
+static void expect_seqs(const struct seqs *q, uint64_t first, int64_t step,
+                        size_t n)
+{
+    size_t i;
+
+    ck_assert_uint_eq(q->n, n);
+    for (i = 0; i < n; i++)
+        ck_assert_uint_eq(q->v[i], first + (uint64_t)((int64_t)i * step));
+}
+
+/* ------------------------------------------------------------------ */
+/* Opening: schema, versions, refusals                                 */
+/* ------------------------------------------------------------------ */
+
+START_TEST(test_schema_created_with_user_version)
+{
+    struct store *s = open_ok(db_path, NULL);
+    sqlite3 *db;
+    char text[512];
+
+    store_close(s);
+    db = raw_open(db_path);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(raw_int(db, "PRAGMA auto_vacuum"), 2); /* incremental */
+    ck_assert_int_eq(raw_int(db, "PRAGMA page_size"), 16384);
+    raw_text(db, "PRAGMA journal_mode", text, sizeof(text));
+    ck_assert_str_eq(text, "wal");
+    raw_text(db, "SELECT group_concat(name, ',') FROM (SELECT name FROM "
+             "sqlite_master WHERE type = 'table' ORDER BY name)",
+             text, sizeof(text));
+    ck_assert_str_eq(text, "events,machines,sqlite_sequence");
+    /* The indexes the history queries need, and nothing else. */
+    raw_text(db, "SELECT group_concat(name, ',') FROM sqlite_master"
+             " WHERE type = 'index' AND sql IS NOT NULL", text, sizeof(text));
+    ck_assert_str_eq(text, "machines_tenant");
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE"
+                     " name = 'events' AND sql LIKE '%PRIMARY KEY (machine,"
+                     " seq)) WITHOUT ROWID'"), 1);
+    sqlite3_close(db);
+
+    /* Opening again runs no migration and keeps the version. */
+    s = open_ok(db_path, NULL);
+    store_close(s);
+    db = raw_open(db_path);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 1);
+    sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(test_newer_user_version_refused)
+{
+    struct store *s = open_ok(db_path, NULL);
+    sqlite3 *db;
+    char err[STORE_MSG_MAX], want[STORE_MSG_MAX];
+
+    store_close(s);
+    db = raw_open(db_path);
+    raw_exec(db, "PRAGMA user_version = 2");
+    sqlite3_close(db);
+    s = NULL;
+    ck_assert_int_eq(store_open(db_path, NULL, &s, err), STORE_UNAVAILABLE);
+    ck_assert_ptr_null(s);
+    snprintf(want, sizeof(want), "%s: database schema version 2 is newer "
+             "than this armmapd supports (1); refusing to open it", db_path);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(test_garbage_file_refused)
+{
+    FILE *f = fopen(db_path, "w");
+    struct store *s = NULL;
+    char err[STORE_MSG_MAX], want[STORE_MSG_MAX];
+    int i;
+
+    ck_assert_ptr_nonnull(f);
+    for (i = 0; i < 100; i++)
+        fputs("this is not a database, it is a text file\n", f);
+    fclose(f);
+    ck_assert_int_eq(store_open(db_path, NULL, &s, err), STORE_UNAVAILABLE);
+    ck_assert_ptr_null(s);
+    snprintf(want, sizeof(want), "%s: file is not a database", db_path);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(test_foreign_database_refused)
+{
+    sqlite3 *db = raw_open(db_path);
+    struct store *s = NULL;
+    char err[STORE_MSG_MAX], want[STORE_MSG_MAX];
+
+    raw_exec(db, "CREATE TABLE songs (title TEXT)");
+    sqlite3_close(db);
+    ck_assert_int_eq(store_open(db_path, NULL, &s, err), STORE_UNAVAILABLE);
+    snprintf(want, sizeof(want), "%s: not an armmapd database (it has "
+             "tables but no schema version)", db_path);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+/* Runs store_open(@path) in a child process that, if we are root, drops
+ * to nobody (root ignores permission bits), and returns its message. */
+static enum store_status open_unprivileged(const char *path, char *err)
+{
+    int fds[2];
+    pid_t pid;
+    int wstatus;
+    ssize_t n;
+    char buf[1 + STORE_MSG_MAX];
+
+    ck_assert_int_eq(pipe(fds), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct store *s = NULL;
+
+        close(fds[0]);
+        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+            _exit(2);
+        buf[0] = (char)store_open(path, NULL, &s, buf + 1);
+        store_close(s);
+        if (write(fds[1], buf, sizeof(buf)) != (ssize_t)sizeof(buf))
+            _exit(3);
+        _exit(0);
+    }
+    close(fds[1]);
+    n = read(fds[0], buf, sizeof(buf));
+    close(fds[0]);
+    ck_assert_int_eq(waitpid(pid, &wstatus, 0), pid);
+    ck_assert_msg(WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0,
+                  "child failed: %d", wstatus);
+    ck_assert_int_eq(n, (ssize_t)sizeof(buf));
+    memcpy(err, buf + 1, STORE_MSG_MAX);
+    return (enum store_status)buf[0];
+}
+
+START_TEST(test_unwritable_directory_reported)
+{
+    char dir[300], path[400], err[STORE_MSG_MAX], want[1024];
+
+    snprintf(dir, sizeof(dir), "%s/ro", tmp_dir);
+    snprintf(path, sizeof(path), "%s/armmap.db", dir);
+    ck_assert_int_eq(mkdir(dir, 0555), 0);
+    ck_assert_int_eq(chmod(tmp_dir, 0755), 0);
+    ck_assert_int_eq(open_unprivileged(path, err), STORE_UNAVAILABLE);
+    snprintf(want, sizeof(want), "%s: cannot create the database: "
+             "directory %s: Permission denied", path, dir);
+    ck_assert_str_eq(err, want);
+}
+END_TEST
+
+START_TEST(test_database_in_readonly_directory_reported)
+{
+    char dir[300], path[400], err[STORE_MSG_MAX];
+    struct store *s;
+
+    /* An existing database whose directory became read-only: WAL needs
+     * to create its -wal and -shm files there. */
+    snprintf(dir, sizeof(dir), "%s/ro", tmp_dir);
+    snprintf(path, sizeof(path), "%s/armmap.db", dir);
+    ck_assert_int_eq(mkdir(dir, 0755), 0);
+    s = open_ok(path, NULL);
+    store_close(s);
+    ck_assert_int_eq(chmod(path, 0666), 0);
+    ck_assert_int_eq(chmod(dir, 0555), 0);
+    ck_assert_int_eq(chmod(tmp_dir, 0755), 0);
+    ck_assert_int_eq(open_unprivileged(path, err), STORE_UNAVAILABLE);
+    ck_assert_msg(strncmp(err, path, strlen(path)) == 0 &&
+                  err[strlen(path)] == ':', "message names the path: %s",
+                  err);
+}
+END_TEST
+
+START_TEST(test_second_open_refused)
+{
+    struct store *s = open_ok(db_path, NULL), *s2 = NULL;
+    char err[STORE_MSG_MAX], want[STORE_MSG_MAX];
+
+    ck_assert_int_eq(store_open(db_path, NULL, &s2, err), STORE_UNAVAILABLE);
+    ck_assert_ptr_null(s2);
+    snprintf(want, sizeof(want), "%s: the database is in use by another "
+             "store", db_path);
+    ck_assert_str_eq(err, want);
+    store_close(s);
+    s2 = open_ok(db_path, NULL);        /* free again once closed */
+    store_close(s2);
+}
+END_TEST
+
+START_TEST(test_memory_database_refused)
+{
+    struct store *s = NULL;
+    char err[STORE_MSG_MAX];
+
+    ck_assert_int_eq(store_open(":memory:", NULL, &s, err),
+                     STORE_INVALID_ARGUMENT);
+    ck_assert_str_eq(err, ":memory:: the store needs a database file (its "
+                     "writer and reader are two connections)");
+    ck_assert_int_eq(store_open("", NULL, &s, err), STORE_INVALID_ARGUMENT);
+    store_close(NULL);                  /* does nothing */
+}
+END_TEST
+
+START_TEST(test_status_names)
+{
+    ck_assert_str_eq(store_status_name(STORE_OK), "OK");
+    ck_assert_str_eq(store_status_name(STORE_BUSY), "BUSY");
+    ck_assert_str_eq(store_status_name(STORE_UNAVAILABLE), "UNAVAILABLE");
+    ck_assert_str_eq(store_status_name((enum store_status)99), "?");
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Writing                                                             */
+/* ------------------------------------------------------------------ */
+
+START_TEST(test_ids_assigned_at_submit_never_reused)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    uint64_t id, purged;
+
+    ck_assert_uint_eq(create_machine(s, "a", "one", 1), 1);
+    ck_assert_uint_eq(create_machine(s, "a", "two", 2), 2);
+    ck_assert_uint_eq(create_machine(s, "a", "three", 3), 3);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 3);
+    ck_assert_int_eq(store_max_machine_id(s, &id), STORE_OK);
+    ck_assert_uint_eq(id, 3);
+    ck_assert_int_eq(store_submit_machine_destroy(s, 3, 10, NULL), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_int_eq(store_purge(s, 0, 100, &purged), STORE_OK);
+    ck_assert_uint_eq(purged, 1);
+    store_close(s);
+
+    s = open_ok(db_path, NULL);
+    ck_assert_int_eq(store_max_machine_id(s, &id), STORE_OK);
+    ck_assert_uint_eq(id, 3);           /* the purged machine still counts */
+    ck_assert_uint_eq(create_machine(s, "a", "four", 4), 4);
+    ck_assert_int_eq(store_max_machine_id(s, &id), STORE_OK);
+    ck_assert_uint_eq(id, 3);           /* reserved, not yet committed */
+    flush_reap(s, &o);
+    ck_assert_int_eq(store_max_machine_id(s, &id), STORE_OK);
+    ck_assert_uint_eq(id, 4);
+    store_close(s);
+}
+END_TEST
+
+#define NTHREADS        4
+#define PER_THREAD      2500
+
+struct producer {
+    struct store *s;
+    uint64_t machine;
+    unsigned busy;                      /* STORE_BUSY answers seen */
+};
+
+static void *produce(void *arg)
+{
+    struct producer *p = arg;
+    uint32_t args[2];
+    uint64_t seq;
+
+    for (seq = 1; seq <= PER_THREAD; seq++) {
+        struct store_event ev;
+        enum store_status rc;
+        uintptr_t cookie = (uintptr_t)(p->machine << 20 | seq);
+
+        memset(&ev, 0, sizeof(ev));
+        args[0] = (uint32_t)seq;
+        args[1] = (uint32_t)p->machine;
+        ev.machine = p->machine;
+        ev.seq = seq;
+        ev.op = 3;
+        ev.nargs = 2;
+        ev.args = args;
+        ev.value = (uint32_t)(seq * 7);
+        while ((rc = store_submit_event(p->s, &ev, (void *)cookie)) ==
+               STORE_BUSY) {
+            struct timespec ts = { 0, 100 * 1000 };
+
+            p->busy++;
+            nanosleep(&ts, NULL);
+        }
+        if (rc != STORE_OK)
+            return "submit failed";
+    }
+    return NULL;
+}
+
+START_TEST(test_events_from_threads_all_committed_in_order)
+{
+    struct store_options opt = { .queue_max = 1000 };
+    struct store *s = open_ok(db_path, &opt);
+    struct producer p[NTHREADS];
+    pthread_t th[NTHREADS];
+    struct outcome o = { 0 };
+    uintptr_t cookies[NTHREADS * PER_THREAD + NTHREADS];
+    uint64_t next[NTHREADS + 1];
+    struct store_stats st;
+    struct store_machine *m;
+    sqlite3 *db;
+    size_t i;
+    int t;
+
+    for (t = 0; t < NTHREADS; t++)
+        ck_assert_uint_eq(create_machine(s, "lab", "m", 1), (uint64_t)t + 1);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, NTHREADS);
+
+    o = (struct outcome){ .cookies = cookies, .cap = NTHREADS * PER_THREAD };
+    for (t = 0; t < NTHREADS; t++) {
+        p[t] = (struct producer){ .s = s, .machine = (uint64_t)t + 1 };
+        ck_assert_int_eq(pthread_create(&th[t], NULL, produce, &p[t]), 0);
+    }
+    reap_until(s, &o, NTHREADS * PER_THREAD);   /* while they submit */
+    for (t = 0; t < NTHREADS; t++) {
+        void *r;
+
+        ck_assert_int_eq(pthread_join(th[t], &r), 0);
+        ck_assert_ptr_null(r);
+    }
+    ck_assert_uint_eq(o.n, 10000);
+    ck_assert_uint_eq(o.ok, 10000);
+
+    /* Each machine's writes were reported in its submission order. */
+    for (t = 1; t <= NTHREADS; t++)
+        next[t] = 1;
+    for (i = 0; i < o.n; i++) {
+        uint64_t machine = cookies[i] >> 20, seq = cookies[i] & 0xfffff;
+
+        ck_assert_uint_eq(seq, next[machine]);
+        next[machine]++;
+    }
+
+    store_stats(s, &st);
+    ck_assert_uint_eq(st.events, 10000);
+    ck_assert_uint_eq(st.writes_failed, 0);
+    ck_assert_uint_eq(st.queued, 0);
+    ck_assert_uint_lt(st.commits, 10000);   /* group commit */
+    ck_assert_uint_gt(st.commits, 0);
+    printf("10000 events from %d threads: %" PRIu64 " commits, largest "
+           "batch %" PRIu64 ", busy answers %u/%u/%u/%u\n", NTHREADS,
+           st.commits - 1, st.largest_batch, p[0].busy, p[1].busy,
+           p[2].busy, p[3].busy);
+
+    for (t = 1; t <= NTHREADS; t++) {
+        ck_assert_int_eq(store_machine_dup(s, (uint64_t)t, &m), STORE_OK);
+        ck_assert_uint_eq(m->nevents, PER_THREAD);
+        ck_assert_uint_eq(m->last_seq, PER_THREAD);
+        free(m);
+    }
+    store_close(s);
+
+    /* In the file, in (machine, seq) order, nothing missing. */
+    db = raw_open(db_path);
+    {
+        sqlite3_stmt *q = NULL;
+        uint64_t want_m = 1, want_s = 1;
+
+        ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT machine, seq, value"
+                         " FROM events", -1, &q, NULL), SQLITE_OK);
+        while (sqlite3_step(q) == SQLITE_ROW) {
+            ck_assert_uint_eq((uint64_t)sqlite3_column_int64(q, 0), want_m);
+            ck_assert_uint_eq((uint64_t)sqlite3_column_int64(q, 1), want_s);
+            ck_assert_int_eq(sqlite3_column_int64(q, 2),
+                             (sqlite3_int64)want_s * 7);
+            if (++want_s > PER_THREAD) {
+                want_s = 1;
+                want_m++;
+            }
+        }
+        ck_assert_uint_eq(want_m, NTHREADS + 1);
+        sqlite3_finalize(q);
+    }
+    sqlite3_close(db);
+}
+END_TEST
+
+START_TEST(test_queue_full_answers_busy_until_reaped)
+{
+    struct store_options opt = { .queue_max = 4 };
+    struct store *s = open_ok(db_path, &opt);
+    struct outcome o = { 0 };
+    struct store_stats st;
+    uint32_t arg;
+    uint64_t i;
+
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
+    for (i = 1; i <= 3; i++) {
+        struct store_event ev = test_event(1, i, &arg);
+
+        submit_ok(s, &ev);
+    }
+    {
+        struct store_event ev = test_event(1, 4, &arg);
+
+        ck_assert_int_eq(store_submit_event(s, &ev, NULL), STORE_BUSY);
+        ck_assert_int_eq(strncmp(store_errmsg(s), "write queue full (4 "
+                                 "writes, ", 24), 0);
+        store_flush(s);
+        /* Committed but not reaped: still counted, still busy. */
+        store_stats(s, &st);
+        ck_assert_uint_eq(st.queued, 4);
+        ck_assert_int_eq(store_submit_event(s, &ev, NULL), STORE_BUSY);
+        ck_assert_uint_eq(store_reap(s, collect, &o), 4);
+        ck_assert_uint_eq(o.ok, 4);
+        submit_ok(s, &ev);
+    }
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 5);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_queue_bytes_bound)
+{
+    static uint32_t big[STORE_MAX_ARGS];
+    struct store_options opt = { .queue_bytes_max = 6000 };
+    struct store *s = open_ok(db_path, &opt);
+    struct store_event ev = { .machine = 1, .seq = 1, .nargs = STORE_MAX_ARGS,
+                              .args = big };
+    struct outcome o = { 0 };
+
+    /* One write always fits, however big; a second 4 KiB one does not. */
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
+    flush_reap(s, &o);
+    submit_ok(s, &ev);
+    ev.seq = 2;
+    ck_assert_int_eq(store_submit_event(s, &ev, NULL), STORE_BUSY);
+    flush_reap(s, &o);
+    submit_ok(s, &ev);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 3);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_notify_fd_readable_after_commit)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct pollfd p = { .fd = store_notify_fd(s), .events = POLLIN };
+    struct outcome o = { 0 };
+    void *cookie = &o;
+
+    ck_assert_int_eq(poll(&p, 1, 0), 0);
+    ck_assert_int_eq(store_submit_machine_create(s, "t", "m", "cfg", 5,
+                                                 cookie, &(uint64_t){ 0 }),
+                     STORE_OK);
+    ck_assert_int_eq(poll(&p, 1, 10000), 1);
+    o.cookies = (uintptr_t[1]){ 0 };
+    o.cap = 1;
+    ck_assert_uint_eq(store_reap(s, collect, &o), 1);
+    ck_assert_uint_eq(o.cookies[0], (uintptr_t)cookie);
+    ck_assert_int_eq(o.last_status, STORE_OK);
+    ck_assert_int_eq(poll(&p, 1, 0), 0);    /* drained */
+    ck_assert_uint_eq(store_reap(s, collect, &o), 0);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_single_writes_fail_alone)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    struct store_stats st;
+    uint32_t arg;
+    struct store_event e1 = test_event(1, 1, &arg);
+    struct store_event e2 = test_event(1, 2, &arg);
+    struct store_event e3 = test_event(1, 3, &arg);
+    struct store_event lost = test_event(99, 1, &arg);
+
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
+    submit_ok(s, &e1);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 2);
+
+    submit_ok(s, &lost);
+    flush_reap(s, &o);
+    ck_assert_int_eq(o.last_status, STORE_NOT_FOUND);
+    ck_assert_str_eq(o.last_msg, "event 1: machine 99 does not exist");
+
+    submit_ok(s, &e1);                  /* again */
+    submit_ok(s, &e2);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.by_status[STORE_ALREADY_EXISTS], 1);
+    ck_assert_str_eq(o.last_msg, "event 1 of machine 1 is already stored");
+    ck_assert_uint_eq(o.ok, 3);         /* e2 committed beside it */
+
+    ck_assert_int_eq(store_submit_machine_destroy(s, 1, 50, NULL), STORE_OK);
+    submit_ok(s, &e3);
+    ck_assert_int_eq(store_submit_machine_destroy(s, 1, 60, NULL), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 4);
+    ck_assert_uint_eq(o.by_status[STORE_NOT_FOUND], 3);
+    ck_assert_str_eq(o.last_msg, "destroy: machine 1 does not exist or is "
+                     "already destroyed");
+
+    store_stats(s, &st);
+    ck_assert_uint_eq(st.events, 2);
+    ck_assert_uint_eq(st.machines_created, 1);
+    ck_assert_uint_eq(st.machines_destroyed, 1);
+    ck_assert_uint_eq(st.writes_failed, 4);
+    ck_assert_uint_eq(st.failed_batches, 0);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_event_after_destroy_in_same_batch_fails)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    uint32_t arg;
+    struct store_event e1 = test_event(1, 1, &arg);
+    struct store_event e2 = test_event(1, 2, &arg);
+    struct store_machine *m;
+
+    /* Whatever the batching, the destroy is applied between e1 and e2. */
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
+    submit_ok(s, &e1);
+    ck_assert_int_eq(store_submit_machine_destroy(s, 1, 70, NULL), STORE_OK);
+    submit_ok(s, &e2);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 3);
+    ck_assert_int_eq(o.last_status, STORE_NOT_FOUND);
+    ck_assert_str_eq(o.last_msg, "event 2: machine 1 is destroyed");
+    ck_assert_int_eq(store_machine_dup(s, 1, &m), STORE_OK);
+    ck_assert_uint_eq(m->nevents, 1);
+    ck_assert(m->destroyed);
+    ck_assert_int_eq(m->destroyed_ms, 70);
+    free(m);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_invalid_submits_refused)
+{
+    struct store *s = open_ok(db_path, NULL);
+    uint32_t arg = 0;
+    struct store_event ev = test_event(1, 1, &arg);
+    uint64_t id;
+
+    ev.nargs = STORE_MAX_ARGS + 1;
+    ck_assert_int_eq(store_submit_event(s, &ev, NULL), STORE_INVALID_ARGUMENT);
+    ck_assert_str_eq(store_errmsg(s), "event 1 of machine 1: invalid "
+                     "(machine and seq must be 1..2^63-1, nargs 1025 at "
+                     "most 1024)");
+    ev.nargs = 1;
+    ev.seq = 0;
+    ck_assert_int_eq(store_submit_event(s, &ev, NULL), STORE_INVALID_ARGUMENT);
+    ev.seq = 1;
+    ev.machine = 0;
+    ck_assert_int_eq(store_submit_event(s, &ev, NULL), STORE_INVALID_ARGUMENT);
+    ev.machine = 1;
+    ev.args = NULL;
+    ck_assert_int_eq(store_submit_event(s, &ev, NULL), STORE_INVALID_ARGUMENT);
+    ck_assert_int_eq(store_submit_machine_create(s, "t", "n", NULL, 0, NULL,
+                                                 &id),
+                     STORE_INVALID_ARGUMENT);
+    ck_assert_int_eq(store_submit_machine_destroy(s, 0, 0, NULL),
+                     STORE_INVALID_ARGUMENT);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_close_commits_what_is_queued)
+{
+    struct store *s = open_ok(db_path, NULL);
+    uint32_t arg;
+    uint64_t i, n;
+
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
+    for (i = 1; i <= 1000; i++) {
+        struct store_event ev = test_event(1, i, &arg);
+
+        submit_ok(s, &ev);
+    }
+    store_close(s);                     /* no flush, no reap */
+    s = open_ok(db_path, NULL);
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 1000);
+    store_close(s);
+}
+END_TEST
+
+static void durability_roundtrip(enum store_durability d, int synchronous)
+{
+    struct store_options opt = { .durability = d };
+    struct store *s = open_ok(db_path, &opt);
+    struct store_stats st;
+    struct outcome o = { 0 };
+    uint32_t arg;
+    uint64_t i, n;
+
+    store_stats(s, &st);
+    ck_assert_int_eq(st.synchronous, synchronous);
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
+    for (i = 1; i <= 500; i++) {
+        struct store_event ev = test_event(1, i, &arg);
+
+        submit_ok(s, &ev);
+    }
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 501);
+    store_close(s);
+    s = open_ok(db_path, &opt);
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 500);
+    store_close(s);
+}
+
+START_TEST(test_durability_full)
+{
+    durability_roundtrip(STORE_FULL, 2);
+}
+END_TEST
+
+START_TEST(test_durability_normal)
+{
+    durability_roundtrip(STORE_NORMAL, 1);
+}
+END_TEST
+
+/* Writes one 4 KiB event per batch until the page limit stops one. */
+static uint64_t fill_until_full(struct store *s, struct outcome *o,
+                                uint64_t seq)
+{
+    static uint32_t big[STORE_MAX_ARGS];
+    struct store_event ev = { .machine = 1, .nargs = STORE_MAX_ARGS,
+                              .args = big };
+
+    for (;; seq++) {
+        size_t before = o->ok;
+
+        ck_assert_uint_lt(seq, 10000);
+        big[0] = (uint32_t)seq;
+        ev.seq = seq;
+        submit_ok(s, &ev);
+        flush_reap(s, o);
+        if (o->ok == before)
+            return seq;                 /* this one failed */
+    }
+}
+
+START_TEST(test_disk_full_fails_batch_then_resumes)
+{
+    struct store_options opt = { .max_bytes = 64 * 16384 };
+    struct store *s = open_ok(db_path, &opt);
+    struct outcome o = { 0 };
+    struct store_stats st;
+    struct store_machine *m;
+    struct seqs got = { .n = 0 };
+    struct store_page page;
+    struct store_history_query q = { .machine = 1 };
+    uint64_t failed_seq, n;
+    uint32_t arg;
+
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 1);
+    failed_seq = fill_until_full(s, &o, 1);
+    ck_assert_uint_gt(failed_seq, 5);
+    ck_assert_int_eq(o.last_status, STORE_UNAVAILABLE);
+    ck_assert_str_eq(o.last_msg, "database or disk is full");
+    store_stats(s, &st);
+    ck_assert_uint_eq(st.failed_batches, 1);
+    ck_assert_uint_eq(st.writes_failed, 1);
+    ck_assert_uint_eq(st.events, failed_seq - 1);
+
+    /* Reads keep working and see exactly what committed. */
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, failed_seq - 1);
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 1, 1, failed_seq - 1);
+    ck_assert_int_eq(store_machine_dup(s, 1, &m), STORE_OK);
+    ck_assert_uint_eq(m->nevents, failed_seq - 1);
+    free(m);
+
+    /* The next batch is tried afresh: a small event may still fit in the
+     * last page; a second big one fails again, all of its batch with it. */
+    ck_assert_uint_eq(fill_until_full(s, &o, failed_seq), failed_seq);
+    {
+        struct store_event e1 = test_event(1, failed_seq, &arg);
+        struct store_event e2 = test_event(1, failed_seq + 1, &arg);
+        static uint32_t big[STORE_MAX_ARGS];
+        struct store_event e3 = { .machine = 1, .seq = failed_seq + 2,
+                                  .nargs = STORE_MAX_ARGS, .args = big };
+        size_t fails = o.by_status[STORE_UNAVAILABLE];
+
+        submit_ok(s, &e1);
+        submit_ok(s, &e2);
+        submit_ok(s, &e3);
+        flush_reap(s, &o);
+        store_stats(s, &st);
+        /* Every write of a failed batch is reported failed. */
+        ck_assert_uint_eq(st.writes_failed, o.by_status[STORE_UNAVAILABLE]);
+        ck_assert_uint_gt(o.by_status[STORE_UNAVAILABLE], fails);
+    }
+
+    /* Room again: writing resumes. */
+    ck_assert_int_eq(store_set_max_bytes(s, 0), STORE_OK);
+    {
+        struct store_event again = test_event(1, 5000, &arg);
+        size_t ok = o.ok;
+
+        submit_ok(s, &again);
+        flush_reap(s, &o);
+        ck_assert_uint_eq(o.ok, ok + 1);
+    }
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_purge_frees_room_when_full)
+{
+    struct store_options opt = { .max_bytes = 64 * 16384 };
+    struct store *s = open_ok(db_path, &opt);
+    struct outcome o = { 0 };
+    uint64_t purged, failed_seq, id;
+    uint32_t arg;
+    struct store_event ev;
+
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
+    flush_reap(s, &o);
+    failed_seq = fill_until_full(s, &o, 1);
+    ck_assert_int_eq(o.last_status, STORE_UNAVAILABLE);
+    /* Destroying is a small write; then the purge gives pages back. */
+    ck_assert_int_eq(store_submit_machine_destroy(s, 1, 100, NULL), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_int_eq(o.last_status, STORE_OK);
+    ck_assert_int_eq(store_purge(s, 0, 1000, &purged), STORE_OK);
+    ck_assert_uint_eq(purged, 1);
+    id = create_machine(s, "t", "m2", 2);
+    ck_assert_uint_eq(id, 2);
+    ev = test_event(id, 1, &arg);
+    submit_ok(s, &ev);
+    flush_reap(s, &o);
+    ck_assert_int_eq(o.last_status, STORE_OK);
+    ck_assert_uint_eq(o.ok, failed_seq + 3);
+    store_close(s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Queries                                                             */
+/* ------------------------------------------------------------------ */
+
+START_TEST(test_history_seq_range_paged)
+{
+    struct store *s = store_with_events(100);
+    struct store_history_query q = { .machine = 1, .seq_first = 10,
+                                     .seq_last = 50, .limit = 15 };
+    struct store_page page;
+    struct seqs got = { .n = 0 };
+
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 10, 1, 15);
+    ck_assert_uint_eq(page.rows, 15);
+    ck_assert(page.more);
+    ck_assert_uint_eq(page.cursor, 24);
+
+    got.n = 0;
+    q.cursor = page.cursor;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 25, 1, 15);
+    ck_assert(page.more);
+    ck_assert_uint_eq(page.cursor, 39);
+
+    got.n = 0;
+    q.cursor = page.cursor;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 40, 1, 11);
+    ck_assert(!page.more);
+    ck_assert_uint_eq(page.cursor, 50);
+
+    got.n = 0;
+    q.cursor = page.cursor;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    ck_assert_uint_eq(got.n, 0);
+    ck_assert(!page.more);
+    ck_assert_uint_eq(page.cursor, 50);
+
+    /* Unbounded, no limit: everything; an unknown machine: nothing. */
+    got.n = 0;
+    q = (struct store_history_query){ .machine = 1 };
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 1, 1, 100);
+    q.machine = 7;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    ck_assert_uint_eq(page.rows, 0);
+    store_close(s);
+}
+END_TEST
+
+/* Keeps full copies of the events a walk gives. */
+struct copies {
+    struct store_event ev[4];
+    uint32_t args[4][4];
+    int n;
+};
+
+static int take_copy(void *arg, const struct store_event *ev)
+{
+    struct copies *c = arg;
+    uint32_t i;
+
+    ck_assert_int_lt(c->n, 4);
+    ck_assert_uint_le(ev->nargs, 4);
+    c->ev[c->n] = *ev;
+    for (i = 0; i < ev->nargs; i++)
+        c->args[c->n][i] = ev->args[i];
+    c->ev[c->n].args = c->args[c->n];
+    c->n++;
+    return 0;
+}
+
+START_TEST(test_event_fields_round_trip)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    uint32_t args[3] = { 0x9f000, 0xffffffffu, 0 };
+    struct store_event ev = { .machine = 1, .seq = 1, .time_ms = -5,
+                              .op = 9, .cpu = 31, .nargs = 3, .args = args,
+                              .value = 0xfff00000u, .aux = 0x80000000u,
+                              .flags = 0x7, .status = -3 };
+    struct store_event none = { .machine = 1, .seq = 2, .op = 15,
+                                .time_ms = 1700000000123 };
+    struct copies c = { .n = 0 };
+    uint64_t n;
+
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
+    submit_ok(s, &ev);
+    submit_ok(s, &none);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 3);
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, take_copy, &c, &n),
+                     STORE_OK);
+    ck_assert_uint_eq(n, 2);
+    ck_assert_uint_eq(c.ev[0].machine, 1);
+    ck_assert_uint_eq(c.ev[0].seq, 1);
+    ck_assert_int_eq(c.ev[0].time_ms, -5);
+    ck_assert_uint_eq(c.ev[0].op, 9);
+    ck_assert_uint_eq(c.ev[0].cpu, 31);
+    ck_assert_uint_eq(c.ev[0].nargs, 3);
+    ck_assert_uint_eq(c.ev[0].args[0], 0x9f000);
+    ck_assert_uint_eq(c.ev[0].args[1], 0xffffffffu);
+    ck_assert_uint_eq(c.ev[0].args[2], 0);
+    ck_assert_uint_eq(c.ev[0].value, 0xfff00000u);
+    ck_assert_uint_eq(c.ev[0].aux, 0x80000000u);
+    ck_assert_uint_eq(c.ev[0].flags, 7);
+    ck_assert_int_eq(c.ev[0].status, -3);
+    ck_assert_uint_eq(c.ev[1].seq, 2);
+    ck_assert_uint_eq(c.ev[1].nargs, 0);
+    ck_assert_uint_eq(c.ev[1].op, 15);
+    ck_assert_int_eq(c.ev[1].time_ms, 1700000000123);
+    store_close(s);
+
+    /* On disk the args are little-endian 32-bit words. */
+    {
+        sqlite3 *db = raw_open(db_path);
+        char hex[64];
+
+        raw_text(db, "SELECT hex(args) FROM events WHERE seq = 1", hex,
+                 sizeof(hex));
+        ck_assert_str_eq(hex, "00F00900FFFFFFFF00000000");
+        sqlite3_close(db);
+    }
+}
+END_TEST
+
+START_TEST(test_history_by_op_paged)
+{
+    struct store *s = store_with_events(100);
+    struct store_history_query q = { .machine = 1, .by_op = true, .op = 3,
+                                     .limit = 8 };
+    struct store_page page;
+    struct seqs got = { .n = 0 };
+
+    /* op 3: seq % 5 == 2, i.e. 2, 7, ..., 97: twenty events. */
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 2, 5, 8);
+    ck_assert(page.more);
+    ck_assert_uint_eq(page.cursor, 37);
+    got.n = 0;
+    q.cursor = page.cursor;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 42, 5, 8);
+    ck_assert(page.more);
+    got.n = 0;
+    q.cursor = page.cursor;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 82, 5, 4);
+    ck_assert(!page.more);
+    ck_assert_uint_eq(page.cursor, 97);
+
+    /* Combined with a range: op 3 within 10..30 is 12, 17, 22, 27. */
+    got.n = 0;
+    q = (struct store_history_query){ .machine = 1, .by_op = true, .op = 3,
+                                      .seq_first = 10, .seq_last = 30 };
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 12, 5, 4);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_history_by_address)
+{
+    struct store *s = store_with_events(100);
+    struct store_history_query q = { .machine = 1, .by_addr = true };
+    struct store_page page;
+    struct seqs got = { .n = 0 };
+    struct outcome o = { 0 };
+    uint32_t vmap[3] = { 0x100, 0x200, 0x5000 };
+    struct store_event ev = { .machine = 1, .seq = 101, .op = 9,
+                              .nargs = 3, .args = vmap, .value = 0xf0000000u };
+
+    /* Argument words: 0xc0000000 + seq * 0x1000. */
+    q.addr_first = 0xc0014000u;         /* seq 20 */
+    q.addr_last = 0xc001d000u;          /* seq 29 */
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 20, 1, 10);
+
+    /* Bounds are inclusive; one byte less leaves the last one out. */
+    got.n = 0;
+    q.addr_last = 0xc001cfffu;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 20, 1, 9);
+    got.n = 0;
+    q.addr_first = q.addr_last = 0xc0014000u;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 20, 1, 1);
+
+    /* The value counts too: 0xffe00000 + seq. */
+    got.n = 0;
+    q.addr_first = 0xffe00005u;
+    q.addr_last = 0xffe00007u;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 5, 1, 3);
+
+    /* Any argument word, not only the first. */
+    submit_ok(s, &ev);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 1);
+    got.n = 0;
+    q.addr_first = 0x4000;
+    q.addr_last = 0x5fff;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 101, 1, 1);
+
+    /* Paged and newest first. */
+    got.n = 0;
+    q = (struct store_history_query){ .machine = 1, .by_addr = true,
+                                      .addr_first = 0xc0000000u,
+                                      .addr_last = 0xc0063000u, /* 1..99 */
+                                      .newest_first = true, .limit = 40 };
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 99, -1, 40);
+    ck_assert(page.more);
+    got.n = 0;
+    q.cursor = page.cursor;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 59, -1, 40);
+    got.n = 0;
+    q.cursor = page.cursor;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 19, -1, 19);
+    ck_assert(!page.more);
+
+    /* An empty range is an error, not an empty answer. */
+    q.addr_first = 2;
+    q.addr_last = 1;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page),
+                     STORE_INVALID_ARGUMENT);
+    ck_assert_str_eq(store_errmsg(s), "history: empty address range");
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_history_newest_first_paged)
+{
+    struct store *s = store_with_events(100);
+    struct store_history_query q = { .machine = 1, .newest_first = true,
+                                     .limit = 30 };
+    struct store_page page;
+    struct seqs got = { .n = 0 };
+
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 100, -1, 30);
+    ck_assert(page.more);
+    ck_assert_uint_eq(page.cursor, 71);
+    got.n = 0;
+    q.cursor = page.cursor;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 70, -1, 30);
+    got.n = 0;
+    q.cursor = page.cursor;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 40, -1, 30);
+    ck_assert(page.more);
+    got.n = 0;
+    q.cursor = page.cursor;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 10, -1, 10);
+    ck_assert(!page.more);
+    ck_assert_uint_eq(page.cursor, 1);
+
+    /* With a range and an op: op 1 (seq % 5 == 0) within 20..60. */
+    got.n = 0;
+    q = (struct store_history_query){ .machine = 1, .newest_first = true,
+                                      .seq_first = 20, .seq_last = 60,
+                                      .by_op = true, .op = 1, .limit = 4 };
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 60, -5, 4);
+    ck_assert(page.more);
+    got.n = 0;
+    q.cursor = page.cursor;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 40, -5, 4);
+    ck_assert(page.more);
+    got.n = 0;
+    q.cursor = page.cursor;
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 20, -5, 1);
+    ck_assert(!page.more);
+
+    /* A callback that stops: more, and the cursor resumes after it. */
+    got.n = 0;
+    got.stop_after = 3;
+    q = (struct store_history_query){ .machine = 1, .newest_first = true };
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 100, -1, 3);
+    ck_assert(page.more);
+    ck_assert_uint_eq(page.cursor, 98);
+    store_close(s);
+}
+END_TEST
+
+struct counts {
+    uint32_t op[16];
+    uint64_t n[16];
+    int k;
+};
+
+static void take_count(void *arg, uint32_t op, uint64_t count)
+{
+    struct counts *c = arg;
+
+    ck_assert_int_lt(c->k, 16);
+    c->op[c->k] = op;
+    c->n[c->k] = count;
+    c->k++;
+}
+
+START_TEST(test_op_counts)
+{
+    struct store *s = store_with_events(103);
+    struct counts c = { .k = 0 };
+    int i;
+
+    /* Seqs 1..103: op (seq % 5) + 1; ops 2, 3 and 4 get one more. */
+    ck_assert_int_eq(store_op_counts(s, 1, take_count, &c), STORE_OK);
+    ck_assert_int_eq(c.k, 5);
+    for (i = 0; i < 5; i++)
+        ck_assert_uint_eq(c.op[i], (uint32_t)i + 1);
+    ck_assert_uint_eq(c.n[0], 20);
+    ck_assert_uint_eq(c.n[1], 21);
+    ck_assert_uint_eq(c.n[2], 21);
+    ck_assert_uint_eq(c.n[3], 21);
+    ck_assert_uint_eq(c.n[4], 20);
+    c.k = 0;
+    ck_assert_int_eq(store_op_counts(s, 2, take_count, &c), STORE_OK);
+    ck_assert_int_eq(c.k, 0);
+    store_close(s);
+}
+END_TEST
+
+struct listing {
+    uint64_t id[16];
+    uint64_t nevents[16];
+    bool destroyed[16];
+    char tenant[16][16];
+    int n;
+};
+
+static int take_machine(void *arg, const struct store_machine *m)
+{
+    struct listing *l = arg;
+
+    ck_assert_int_lt(l->n, 16);
+    ck_assert_ptr_null(m->config);     /* lists do not read configs */
+    l->id[l->n] = m->id;
+    l->nevents[l->n] = m->nevents;
+    l->destroyed[l->n] = m->destroyed;
+    snprintf(l->tenant[l->n], sizeof(l->tenant[0]), "%s", m->tenant);
+    l->n++;
+    return 0;
+}
+
+START_TEST(test_list_machines)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    struct listing l = { .n = 0 };
+    struct store_machine_filter f = { 0 };
+    uint32_t arg;
+    uint64_t i, j;
+    bool more;
+
+    /* 1..3 alice, 4..5 bob; machine k gets k * 10 events; 2 destroyed. */
+    for (i = 1; i <= 5; i++)
+        ck_assert_uint_eq(create_machine(s, i <= 3 ? "alice" : "bob", "m",
+                                         (int64_t)i), i);
+    for (i = 1; i <= 5; i++)
+        for (j = 1; j <= i * 10; j++) {
+            struct store_event ev = test_event(i, j, &arg);
+
+            submit_ok(s, &ev);
+        }
+    ck_assert_int_eq(store_submit_machine_destroy(s, 2, 99, NULL), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 5 + 150 + 1);
+
+    ck_assert_int_eq(store_list_machines(s, NULL, take_machine, &l, &more),
+                     STORE_OK);
+    ck_assert_int_eq(l.n, 4);
+    ck_assert(!more);
+    ck_assert_uint_eq(l.id[0], 1);
+    ck_assert_uint_eq(l.id[1], 3);
+    ck_assert_uint_eq(l.id[3], 5);
+    ck_assert_uint_eq(l.nevents[0], 10);
+    ck_assert_uint_eq(l.nevents[1], 30);
+    ck_assert_uint_eq(l.nevents[3], 50);
+    ck_assert_str_eq(l.tenant[3], "bob");
+
+    l.n = 0;
+    f.include_destroyed = true;
+    ck_assert_int_eq(store_list_machines(s, &f, take_machine, &l, &more),
+                     STORE_OK);
+    ck_assert_int_eq(l.n, 5);
+    ck_assert_uint_eq(l.id[1], 2);
+    ck_assert(l.destroyed[1]);
+    ck_assert_uint_eq(l.nevents[1], 20);
+
+    l.n = 0;
+    f = (struct store_machine_filter){ .tenant = "alice" };
+    ck_assert_int_eq(store_list_machines(s, &f, take_machine, &l, &more),
+                     STORE_OK);
+    ck_assert_int_eq(l.n, 2);
+    ck_assert_uint_eq(l.id[0], 1);
+    ck_assert_uint_eq(l.id[1], 3);
+
+    /* Paging: two at a time, every tenant, destroyed included. */
+    l.n = 0;
+    f = (struct store_machine_filter){ .include_destroyed = true,
+                                       .limit = 2 };
+    ck_assert_int_eq(store_list_machines(s, &f, take_machine, &l, &more),
+                     STORE_OK);
+    ck_assert_int_eq(l.n, 2);
+    ck_assert(more);
+    f.after_id = l.id[1];
+    ck_assert_int_eq(store_list_machines(s, &f, take_machine, &l, &more),
+                     STORE_OK);
+    ck_assert_int_eq(l.n, 4);
+    ck_assert(more);
+    f.after_id = l.id[3];
+    ck_assert_int_eq(store_list_machines(s, &f, take_machine, &l, &more),
+                     STORE_OK);
+    ck_assert_int_eq(l.n, 5);
+    ck_assert(!more);
+    for (i = 0; i < 5; i++)
+        ck_assert_uint_eq(l.id[i], i + 1);
+
+    l.n = 0;
+    f = (struct store_machine_filter){ .tenant = "carol" };
+    ck_assert_int_eq(store_list_machines(s, &f, take_machine, &l, NULL),
+                     STORE_OK);
+    ck_assert_int_eq(l.n, 0);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_machine_dup)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    struct store_machine *m = NULL;
+    uint64_t id;
+
+    ck_assert_int_eq(store_submit_machine_create(s, "alice", "lab1",
+                                                 "ram 0x80000000 768M\n"
+                                                 "highmem yes\n",
+                                                 1700000000000, NULL, &id),
+                     STORE_OK);
+    ck_assert_int_eq(store_submit_machine_create(s, NULL, NULL, "x", 1, NULL,
+                                                 &id), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_int_eq(store_machine_dup(s, 1, &m), STORE_OK);
+    ck_assert_uint_eq(m->id, 1);
+    ck_assert_str_eq(m->tenant, "alice");
+    ck_assert_str_eq(m->name, "lab1");
+    ck_assert_str_eq(m->config, "ram 0x80000000 768M\nhighmem yes\n");
+    ck_assert_int_eq(m->created_ms, 1700000000000);
+    ck_assert(!m->destroyed);
+    ck_assert_int_eq(m->destroyed_ms, 0);
+    ck_assert_uint_eq(m->nevents, 0);
+    ck_assert_uint_eq(m->last_seq, 0);
+    free(m);
+    ck_assert_int_eq(store_machine_dup(s, 2, &m), STORE_OK);
+    ck_assert_str_eq(m->tenant, "");
+    ck_assert_str_eq(m->name, "");
+    free(m);
+    ck_assert_int_eq(store_machine_dup(s, 3, &m), STORE_NOT_FOUND);
+    ck_assert_ptr_null(m);
+    ck_assert_str_eq(store_errmsg(s), "machine 3 not found");
+    store_close(s);
+}
+END_TEST
+
+/* Recovery's pattern: for each live machine, replay its events. */
+struct replay {
+    uint64_t ids[8];
+    char configs[8][32];
+    uint64_t events[8];
+    int n;
+    struct store *s;
+};
+
+static int replay_machine(void *arg, const struct store_machine *m)
+{
+    struct replay *r = arg;
+    uint64_t n;
+
+    ck_assert_int_lt(r->n, 8);
+    r->ids[r->n] = m->id;
+    snprintf(r->configs[r->n], sizeof(r->configs[0]), "%s", m->config);
+    ck_assert_int_eq(store_foreach_event(r->s, m->id, 0, NULL, NULL, &n),
+                     STORE_OK);
+    r->events[r->n] = n;
+    r->n++;
+    return 0;
+}
+
+START_TEST(test_foreach_live_machine)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    struct replay r = { .n = 0, .s = s };
+    uint32_t arg;
+    uint64_t id, i;
+
+    for (i = 1; i <= 3; i++) {
+        char cfg[32];
+
+        snprintf(cfg, sizeof(cfg), "config %" PRIu64, i);
+        ck_assert_int_eq(store_submit_machine_create(s, "t", "m", cfg, 1,
+                                                     NULL, &id), STORE_OK);
+        for (uint64_t j = 1; j <= i * 3; j++) {
+            struct store_event ev = test_event(id, j, &arg);
+
+            submit_ok(s, &ev);
+        }
+    }
+    ck_assert_int_eq(store_submit_machine_destroy(s, 2, 5, NULL), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 3 + 18 + 1);
+    ck_assert_int_eq(store_foreach_live_machine(s, replay_machine, &r),
+                     STORE_OK);
+    ck_assert_int_eq(r.n, 2);
+    ck_assert_uint_eq(r.ids[0], 1);
+    ck_assert_str_eq(r.configs[0], "config 1");
+    ck_assert_uint_eq(r.events[0], 3);
+    ck_assert_uint_eq(r.ids[1], 3);
+    ck_assert_str_eq(r.configs[1], "config 3");
+    ck_assert_uint_eq(r.events[1], 9);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_foreach_event_upto_and_stop)
+{
+    struct store *s = store_with_events(50);
+    struct seqs got = { .n = 0 };
+    uint64_t n;
+
+    ck_assert_int_eq(store_foreach_event(s, 1, 20, take_seq, &got, &n),
+                     STORE_OK);
+    ck_assert_uint_eq(n, 20);
+    expect_seqs(&got, 1, 1, 20);
+    got.n = 0;
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, take_seq, &got, &n),
+                     STORE_OK);
+    expect_seqs(&got, 1, 1, 50);
+    got.n = 0;
+    got.stop_after = 5;
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, take_seq, &got, &n),
+                     STORE_OK);
+    ck_assert_uint_eq(n, 5);
+    expect_seqs(&got, 1, 1, 5);
+    store_close(s);
+}
+END_TEST
+
+static int reenter(void *arg, const struct store_event *ev)
+{
+    struct store *s = arg;
+
+    (void)ev;
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, NULL),
+                     STORE_INVALID_ARGUMENT);
+    ck_assert_str_eq(store_errmsg(s), "events: called from inside its own "
+                     "callback");
+    return 1;
+}
+
+START_TEST(test_reentered_query_refused)
+{
+    struct store *s = store_with_events(3);
+    uint64_t n;
+
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, reenter, s, &n), STORE_OK);
+    ck_assert_uint_eq(n, 1);
+    /* And it still works afterwards. */
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 3);
+    store_close(s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Retention                                                           */
+/* ------------------------------------------------------------------ */
+
+START_TEST(test_purge_destroyed_machines_only)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    struct store_machine *m;
+    uint32_t arg;
+    uint64_t i, j, n, purged;
+    sqlite3 *db;
+
+    /* 1 live, 2 destroyed at 1000, 3 destroyed at 5000; 2000 events each. */
+    for (i = 1; i <= 3; i++) {
+        ck_assert_uint_eq(create_machine(s, "t", "m", 1), i);
+        for (j = 1; j <= 2000; j++) {
+            struct store_event ev = test_event(i, j, &arg);
+
+            submit_ok(s, &ev);
+        }
+    }
+    ck_assert_int_eq(store_submit_machine_destroy(s, 2, 1000, NULL), STORE_OK);
+    ck_assert_int_eq(store_submit_machine_destroy(s, 3, 5000, NULL), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 3 + 6000 + 2);
+
+    /* Cutoff 4000 - 2000 = 2000: machine 2 goes, 3 stays. */
+    ck_assert_int_eq(store_purge(s, 2000, 4000, &purged), STORE_OK);
+    ck_assert_uint_eq(purged, 1);
+    ck_assert_int_eq(store_machine_dup(s, 2, &m), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_foreach_event(s, 2, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 2000);
+    ck_assert_int_eq(store_foreach_event(s, 3, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 2000);
+
+    /* Destroyed exactly at the cutoff stays; after it, goes. */
+    ck_assert_int_eq(store_purge(s, 0, 5000, &purged), STORE_OK);
+    ck_assert_uint_eq(purged, 0);
+    ck_assert_int_eq(store_purge(s, 0, 5001, &purged), STORE_OK);
+    ck_assert_uint_eq(purged, 1);
+    ck_assert_int_eq(store_foreach_event(s, 3, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(store_machine_dup(s, 1, &m), STORE_OK);
+    ck_assert(!m->destroyed);
+    ck_assert_uint_eq(m->nevents, 2000);
+    free(m);
+
+    /* Incremental vacuum gave the freed pages back to the file system. */
+    db = raw_open(db_path);
+    ck_assert_int_eq(raw_int(db, "PRAGMA freelist_count"), 0);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM events"), 2000);
+    sqlite3_close(db);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_fork_records_parent)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    struct store_machine *m;
+    uint64_t id;
+
+    ck_assert_uint_eq(create_machine(s, "t", "p", 1), 1);
+    ck_assert_int_eq(store_submit_machine_fork(s, 1, 5, "t", "child", "cfg",
+                                               2, NULL, &id), STORE_OK);
+    ck_assert_uint_eq(id, 2);
+    ck_assert_int_eq(store_submit_machine_fork(s, 99, 1, "t", "orphan", "cfg",
+                                               3, NULL, &id), STORE_OK);
+    ck_assert_uint_eq(id, 3);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 2);
+    ck_assert_int_eq(o.last_status, STORE_NOT_FOUND);
+    ck_assert_str_eq(o.last_msg, "fork: parent machine 99 does not exist");
+    ck_assert_int_eq(store_machine_dup(s, 2, &m), STORE_OK);
+    ck_assert_uint_eq(m->parent, 1);
+    ck_assert_uint_eq(m->parent_seq, 5);
+    ck_assert_str_eq(m->name, "child");
+    free(m);
+    ck_assert_int_eq(store_machine_dup(s, 1, &m), STORE_OK);
+    ck_assert_uint_eq(m->parent, 0);
+    ck_assert_uint_eq(m->parent_seq, 0);
+    free(m);
+    ck_assert_int_eq(store_machine_dup(s, 3, &m), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_submit_machine_fork(s, 0, 0, "t", "n", "c", 4, NULL,
+                                               &id), STORE_INVALID_ARGUMENT);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_purge_keeps_ancestors_of_kept_machines)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    struct store_machine *m;
+    uint32_t arg;
+    uint64_t id, i, n, purged;
+
+    /* 1 parent (destroyed), 2 its live fork, 3 a fork of 2 (destroyed),
+     * 4 unrelated (destroyed); all destroyed at 1000, 10 events each. */
+    ck_assert_uint_eq(create_machine(s, "t", "p", 1), 1);
+    ck_assert_int_eq(store_submit_machine_fork(s, 1, 10, "t", "c", "cfg", 1,
+                                               NULL, &id), STORE_OK);
+    ck_assert_int_eq(store_submit_machine_fork(s, 2, 15, "t", "g", "cfg", 1,
+                                               NULL, &id), STORE_OK);
+    ck_assert_uint_eq(create_machine(s, "t", "u", 1), 4);
+    for (id = 1; id <= 4; id++)
+        for (i = 1; i <= 10; i++) {
+            struct store_event ev = test_event(id, id == 1 ? i : 10 + i,
+                                               &arg);
+
+            submit_ok(s, &ev);
+        }
+    ck_assert_int_eq(store_submit_machine_destroy(s, 1, 1000, NULL), STORE_OK);
+    ck_assert_int_eq(store_submit_machine_destroy(s, 3, 1000, NULL), STORE_OK);
+    ck_assert_int_eq(store_submit_machine_destroy(s, 4, 1000, NULL), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 4 + 40 + 3);
+
+    /* 1 stays: its live fork 2 replays its events first. */
+    ck_assert_int_eq(store_purge(s, 0, 2000, &purged), STORE_OK);
+    ck_assert_uint_eq(purged, 2);
+    ck_assert_int_eq(store_machine_dup(s, 1, &m), STORE_OK);
+    ck_assert(m->destroyed);
+    free(m);
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 10);
+    ck_assert_int_eq(store_machine_dup(s, 3, &m), STORE_NOT_FOUND);
+    ck_assert_int_eq(store_machine_dup(s, 4, &m), STORE_NOT_FOUND);
+
+    /* Once the fork is destroyed and old enough, both go. */
+    ck_assert_int_eq(store_submit_machine_destroy(s, 2, 1500, NULL), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_int_eq(store_purge(s, 0, 2000, &purged), STORE_OK);
+    ck_assert_uint_eq(purged, 2);
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 0);
+    ck_assert_int_eq(store_foreach_event(s, 2, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 0);
+    store_close(s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Speed                                                               */
+/* ------------------------------------------------------------------ */
+
+struct rate {
+    double insert_s;                    /* wall clock */
+    double writer_cpu_s;                /* the writer thread's CPU time */
+    double process_cpu_s;               /* both threads' */
+    uint64_t commits;
+    uint64_t largest;
+};
+
+static double process_cpu_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static double thread_cpu_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Writes @n events spread round-robin over @machines machines through
+ * group commit, the way a busy daemon would: submit until STORE_BUSY, then
+ * wait for the notify descriptor and reap. */
+static struct rate insert_events(struct store *s, uint64_t n,
+                                 uint64_t machines)
+{
+    struct outcome o = { 0 };
+    struct store_stats st0, st;
+    struct rate r;
+    uint64_t i, seq[1001] = { 0 };
+    uint32_t args[2];
+    double t0, c0;
+
+    ck_assert_uint_le(machines, 1000);
+    for (i = 1; i <= machines; i++)
+        create_machine(s, "bench", "m", 1);
+    flush_reap(s, &o);
+    store_stats(s, &st0);
+    t0 = now_s();
+    c0 = process_cpu_s();
+    for (i = 0; i < n; i++) {
+        struct store_event ev;
+        uint64_t m = i % machines + 1;
+
+        memset(&ev, 0, sizeof(ev));
+        ev.machine = m;
+        ev.seq = ++seq[m];
+        ev.time_ms = 1700000000000 + (int64_t)i;
+        ev.op = (uint32_t)(i % 15) + 1;
+        ev.cpu = (uint32_t)(i & 1);
+        args[0] = 0x9f000u + (uint32_t)(i & 0xffff);
+        args[1] = 3;
+        ev.nargs = (i & 3) ? 1 : 2;
+        ev.args = args;
+        ev.value = 0xffe00000u + (uint32_t)((i * 2654435761u) & 0xfffff);
+        while (store_submit_event(s, &ev, NULL) == STORE_BUSY) {
+            struct pollfd p = { .fd = store_notify_fd(s), .events = POLLIN };
+
+            poll(&p, 1, 1000);
+            store_reap(s, collect, &o);
+        }
+    }
+    reap_until(s, &o, n + machines);
+    r.insert_s = now_s() - t0;
+    r.process_cpu_s = process_cpu_s() - c0;
+    ck_assert_uint_eq(o.ok, n + machines);
+    ck_assert_uint_eq(o.bad_msgs, 0);
+    store_stats(s, &st);
+    ck_assert_uint_eq(st.events - st0.events, n);
+    r.commits = st.commits - st0.commits;
+    r.writer_cpu_s = (double)(st.writer_cpu_ns - st0.writer_cpu_ns) / 1e9;
+    r.largest = st.largest_batch;
+    return r;
+}
+
+/* Prints the wall-clock rate and the rate per CPU second of the writer
+ * thread: on a shared machine the first depends on what else runs, the
+ * second is what one core running only the writer would sustain. */
+static void print_rate(const char *what, uint64_t n, const struct rate *r)
+{
+    printf("%s: %" PRIu64 " events in %.2f s = %.0f events/s; writer CPU "
+           "%.2f s = %.0f events per writer CPU-second; process CPU %.2f s; "
+           "%" PRIu64 " commits, %.0f events per commit, largest %" PRIu64
+           "\n", what, n, r->insert_s, (double)n / r->insert_s,
+           r->writer_cpu_s, (double)n / r->writer_cpu_s, r->process_cpu_s,
+           r->commits, (double)n / (double)r->commits, r->largest);
+}
+
+struct check_order {
+    uint64_t next;
+    uint64_t n;
+};
+
+static int check_order(void *arg, const struct store_event *ev)
+{
+    struct check_order *c = arg;
+
+    if (ev->seq != c->next)
+        return 1;
+    c->next++;
+    c->n += ev->nargs;
+    return 0;
+}
+
+/* Reads every machine's events back in order; returns seconds taken, and
+ * the CPU seconds in *cpu. */
+static double iterate_all(struct store *s, uint64_t n, uint64_t machines,
+                          double *cpu)
+{
+    double t0 = now_s(), c0 = thread_cpu_s();
+    uint64_t m, total = 0, got;
+
+    for (m = 1; m <= machines; m++) {
+        struct check_order c = { .next = 1 };
+
+        ck_assert_int_eq(store_foreach_event(s, m, 0, check_order, &c, &got),
+                         STORE_OK);
+        ck_assert_uint_eq(c.next - 1, got);
+        total += got;
+    }
+    ck_assert_uint_eq(total, n);
+    *cpu = thread_cpu_s() - c0;
+    return now_s() - t0;
+}
+
+/* Under the sanitizers the figures mean nothing and a million events only
+ * slow `make check` down; a tenth still checks the same behaviour. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SPEED_EVENTS    100000
+#else
+#define SPEED_EVENTS    1000000
+#endif
+#define SPEED_MACHINES  10
+
+START_TEST(test_speed_group_commit_and_iteration)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct rate r = insert_events(s, SPEED_EVENTS, SPEED_MACHINES);
+    double it, cpu;
+
+    print_rate("group commit, durability normal", SPEED_EVENTS, &r);
+    ck_assert_uint_lt(r.commits, SPEED_EVENTS / 10);
+    it = iterate_all(s, SPEED_EVENTS, SPEED_MACHINES, &cpu);
+    printf("iteration: %d events read back in order in %.3f s = %.0f "
+           "events/s (CPU %.3f s = %.0f events per CPU-second)\n",
+           SPEED_EVENTS, it, SPEED_EVENTS / it, cpu, SPEED_EVENTS / cpu);
+    store_close(s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Bench (STORE_BENCH=1): the figures quoted in store.h                */
+/* ------------------------------------------------------------------ */
+
+static void bench_with(const char *what, const struct store_options *opt,
+                       const char *extra_sql, uint64_t machines)
+{
+    struct store *s = open_ok(db_path, opt);
+    struct rate r;
+    char line[160];
+
+    if (extra_sql != NULL) {
+        sqlite3 *db;
+
+        store_close(s);
+        db = raw_open(db_path);
+        raw_exec(db, extra_sql);
+        sqlite3_close(db);
+        s = open_ok(db_path, opt);
+    }
+    r = insert_events(s, SPEED_EVENTS, machines);
+    snprintf(line, sizeof(line), "%s, %" PRIu64 " machines", what, machines);
+    print_rate(line, SPEED_EVENTS, &r);
+    store_close(s);
+}
+
+START_TEST(test_bench_normal)
+{
+    struct store_options opt = { .durability = STORE_NORMAL };
+
+    bench_with("normal", &opt, NULL, (uint64_t)_i);
+}
+END_TEST
+
+START_TEST(test_bench_full)
+{
+    struct store_options opt = { .durability = STORE_FULL };
+
+    bench_with("full", &opt, NULL, (uint64_t)_i);
+}
+END_TEST
+
+START_TEST(test_bench_index_address)
+{
+    bench_with("normal + index events(machine, value)", NULL,
+               "CREATE INDEX events_addr ON events(machine, value)",
+               (uint64_t)_i);
+}
+END_TEST
+
+START_TEST(test_bench_index_op)
+{
+    bench_with("normal + index events(machine, op, seq)", NULL,
+               "CREATE INDEX events_op ON events(machine, op, seq)",
+               (uint64_t)_i);
+}
+END_TEST
+
+/* Commit latency when idle: one write per transaction, waited for. */
+START_TEST(test_bench_commit_latency)
+{
+    struct store_options opt = { .durability = _i ? STORE_FULL
+                                                  : STORE_NORMAL };
+    struct store *s = open_ok(db_path, &opt);
+    struct outcome o = { 0 };
+    uint32_t arg;
+    uint64_t i;
+    double t0;
+
+    create_machine(s, "t", "m", 1);
+    flush_reap(s, &o);
+    t0 = now_s();
+    for (i = 1; i <= 500; i++) {
+        struct store_event ev = test_event(1, i, &arg);
+
+        submit_ok(s, &ev);
+        reap_until(s, &o, i + 1);
+    }
+    printf("commit latency, %s: %.3f ms per single-write commit\n",
+           _i ? "full" : "normal", (now_s() - t0) / 500 * 1000);
+    store_close(s);
+}
+END_TEST
+
+/* How fast the op and address filters scan one machine of 1M events. */
+START_TEST(test_bench_filter_scans)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct store_history_query q = { .machine = 1, .by_op = true,
+                                     .op = 99 };
+    struct store_page page;
+    uint64_t n;
+    double t0, c0;
+
+    insert_events(s, SPEED_EVENTS, 1);
+    t0 = now_s();
+    c0 = thread_cpu_s();
+    ck_assert_int_eq(store_history(s, &q, NULL, NULL, &page), STORE_OK);
+    ck_assert_uint_eq(page.rows, 0);
+    printf("op filter, no match: scanned %d events in %.3f s (CPU %.3f s)\n",
+           SPEED_EVENTS, now_s() - t0, thread_cpu_s() - c0);
+    q = (struct store_history_query){ .machine = 1, .by_addr = true,
+                                      .addr_first = 1, .addr_last = 2 };
+    t0 = now_s();
+    c0 = thread_cpu_s();
+    ck_assert_int_eq(store_history(s, &q, NULL, NULL, &page), STORE_OK);
+    ck_assert_uint_eq(page.rows, 0);
+    printf("address filter, no match: scanned %d events in %.3f s "
+           "(CPU %.3f s)\n", SPEED_EVENTS, now_s() - t0,
+           thread_cpu_s() - c0);
+    t0 = now_s();
+    c0 = thread_cpu_s();
+    {
+        struct counts c = { .k = 0 };
+
+        ck_assert_int_eq(store_op_counts(s, 1, take_count, &c), STORE_OK);
+        ck_assert_int_eq(c.k, 15);
+    }
+    printf("op counts: %d events in %.3f s (CPU %.3f s)\n", SPEED_EVENTS,
+           now_s() - t0, thread_cpu_s() - c0);
+    t0 = now_s();
+    c0 = thread_cpu_s();
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, &n), STORE_OK);
+    printf("iteration, one machine: %" PRIu64 " events in %.3f s "
+           "(CPU %.3f s)\n", n, now_s() - t0, thread_cpu_s() - c0);
+    store_close(s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Suites                                                              */
+/* ------------------------------------------------------------------ */
+
+static Suite *store_suite(void)
+{
+    Suite *s = suite_create("store");
+    TCase *tc;
+
+    tc = tcase_create("open");
+    tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_schema_created_with_user_version);
+    tcase_add_test(tc, test_newer_user_version_refused);
+    tcase_add_test(tc, test_garbage_file_refused);
+    tcase_add_test(tc, test_foreign_database_refused);
+    tcase_add_test(tc, test_unwritable_directory_reported);
+    tcase_add_test(tc, test_database_in_readonly_directory_reported);
+    tcase_add_test(tc, test_second_open_refused);
+    tcase_add_test(tc, test_memory_database_refused);
+    tcase_add_test(tc, test_status_names);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("write");
+    tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_ids_assigned_at_submit_never_reused);
+    tcase_add_test(tc, test_events_from_threads_all_committed_in_order);
+    tcase_add_test(tc, test_queue_full_answers_busy_until_reaped);
+    tcase_add_test(tc, test_queue_bytes_bound);
+    tcase_add_test(tc, test_notify_fd_readable_after_commit);
+    tcase_add_test(tc, test_single_writes_fail_alone);
+    tcase_add_test(tc, test_event_after_destroy_in_same_batch_fails);
+    tcase_add_test(tc, test_invalid_submits_refused);
+    tcase_add_test(tc, test_close_commits_what_is_queued);
+    tcase_add_test(tc, test_durability_full);
+    tcase_add_test(tc, test_durability_normal);
+    tcase_add_test(tc, test_disk_full_fails_batch_then_resumes);
+    tcase_add_test(tc, test_purge_frees_room_when_full);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("query");
+    tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_history_seq_range_paged);
+    tcase_add_test(tc, test_event_fields_round_trip);
+    tcase_add_test(tc, test_history_by_op_paged);
+    tcase_add_test(tc, test_history_by_address);
+    tcase_add_test(tc, test_history_newest_first_paged);
+    tcase_add_test(tc, test_op_counts);
+    tcase_add_test(tc, test_list_machines);
+    tcase_add_test(tc, test_machine_dup);
+    tcase_add_test(tc, test_foreach_live_machine);
+    tcase_add_test(tc, test_foreach_event_upto_and_stop);
+    tcase_add_test(tc, test_reentered_query_refused);
+    suite_add_tcase(s, tc);
+
+    tc = tcase_create("retention");
+    tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_purge_destroyed_machines_only);
+    tcase_add_test(tc, test_fork_records_parent);
+    tcase_add_test(tc, test_purge_keeps_ancestors_of_kept_machines);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+static Suite *speed_suite(void)
+{
+    Suite *s = suite_create("speed");
+    TCase *tc = tcase_create("speed");
+
+    tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_set_timeout(tc, 600);
+    tcase_add_test(tc, test_speed_group_commit_and_iteration);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+static Suite *bench_suite(void)
+{
+    Suite *s = suite_create("bench");
+    TCase *tc = tcase_create("bench");
+
+    tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
+    tcase_set_timeout(tc, 1200);
+    tcase_add_loop_test(tc, test_bench_normal, 1, 2);
+    tcase_add_loop_test(tc, test_bench_normal, 10, 11);
+    tcase_add_loop_test(tc, test_bench_normal, 100, 101);
+    tcase_add_loop_test(tc, test_bench_full, 10, 11);
+    tcase_add_loop_test(tc, test_bench_index_address, 10, 11);
+    tcase_add_loop_test(tc, test_bench_index_op, 10, 11);
+    tcase_add_test(tc, test_bench_filter_scans);
+    tcase_add_loop_test(tc, test_bench_commit_latency, 0, 2);
+    suite_add_tcase(s, tc);
+    return s;
+}
+
+int main(void)
+{
+    SRunner *sr = srunner_create(store_suite());
+    int failed;
+
+    srunner_add_suite(sr, speed_suite());
+    if (getenv("STORE_BENCH") != NULL)
+        srunner_add_suite(sr, bench_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}
