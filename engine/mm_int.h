@@ -150,6 +150,7 @@ struct mm_machine {
     char broken[MM_MSG_MAX];        /* mm_oops() reason; "" while healthy */
     struct mm_counters cnt;
     uint32_t boot_reserved_pages;   /* PageReserved at boot, for the Memory: line */
+    uint32_t boot_pte_pages;        /* PTE pages memblock gave at boot */
     struct mm_memblock *boot;       /* memblock during mm_create(); NULL after */
     struct mm_phys *phys;           /* physmem.c */
     struct mm_buddy *buddy;         /* buddy.c */
@@ -251,6 +252,8 @@ enum mm_status mm__free_pages(struct mm_machine *m, mm_pfn_t pfn, unsigned order
 /* Fills st->zone[], nr_zones, ram_pages, reserved_pages. */
 void mm__buddy_stats(const struct mm_machine *m, struct mm_stats *st);
 /* Calls @fn for each allocated block, ascending. */
+/* Pages held by @owner, kept as blocks are taken and returned. */
+uint32_t mm__buddy_owned_pages(const struct mm_machine *m, enum mm_owner owner);
 void mm__buddy_foreach_used(const struct mm_machine *m,
                             void (*fn)(void *arg, mm_pfn_t pfn, unsigned order,
                                        enum mm_owner owner),
@@ -283,14 +286,16 @@ void mm__pmd_populate(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t pte_pa,
                       uint32_t prot_l1);
 
 /* map_lowmem(): sections where (va|end|pa) are 1 MiB aligned per 2 MiB step,
- * else a PTE table from @alloc_pte (boot memblock).  Return: MM_OK or
- * MM_NO_MEMORY. */
+ * else a PTE table from @alloc_pte (boot memblock; false when nothing is
+ * left).  Return: MM_OK or MM_NO_MEMORY. */
 enum mm_status mm__map_memory(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t pa,
                               uint32_t size, enum mm_prot prot,
-                              mm_paddr_t (*alloc_pte)(struct mm_machine *m));
+                              bool (*alloc_pte)(struct mm_machine *m, mm_paddr_t *pa));
 
-/* PA of the PTE page for @va's 2 MiB, or 0 if that pgd entry is empty or a
- * section. */
+/* Whether @va's 2 MiB has a PTE page (the pgd entry is a table), and that
+ * page's PA (meaningful only then: RAM may start at physical 0, so 0 is a
+ * valid PTE page address). */
+bool mm__has_pte_page(const struct mm_machine *m, mm_vaddr_t va);
 mm_paddr_t mm__pte_page(const struct mm_machine *m, mm_vaddr_t va);
 
 /* Ensures a PTE page for @va (pte_alloc_kernel): one order-0 lowmem page from
