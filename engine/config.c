@@ -1,0 +1,895 @@
+/* engine/config.c - machine configuration: defaults, presets, keys, checks.
+ *
+ * A struct mm_config is plain data.  This file fills it (defaults, named
+ * board presets), sets one field from its textual key and value, checks a
+ * whole config the way the kernel would refuse it at boot, and converts it
+ * to and from the canonical "key=value" text.
+ *
+ * Design.  One table lists the keys in their fixed output order, each with
+ * a setter (text -> field, syntax only, all-or-nothing) and a printer
+ * (field -> canonical text).  mm_config_format() walks the table; so does
+ * mm_config_parse(), which applies lines on top of the defaults in a copy
+ * and commits only when every line was good.  Printers emit only forms the
+ * setters read back, so parse(format(cfg)) == cfg.  Validation checks each
+ * field alone (naming the key and the value), then asks era.c to compute
+ * the layout, which reports what only the whole config can show (the image
+ * outside lowmem, a carve-out outside RAM, VMALLOC_END missing).
+ *
+ * Decisions where the kernel is silent or merely warns:
+ *  - vmalloc= is clamped to [16 MiB, VMALLOC_END - PAGE_OFFSET - 32 MiB]
+ *    silently, as early_vmalloc() does (it only printk()s); 0 means "not
+ *    given".  It must be a multiple of 4 KiB (the model keeps page-aligned
+ *    lowmem).
+ *  - More than 8 banks before 3.16 are refused: arm_add_memory() ignores
+ *    bank 9 on with "NR_BANKS too low" (CONFIG_ARM_NR_BANKS default 8).
+ *  - A VMALLOC_END override on a kernel that fixes VMALLOC_END is refused;
+ *    so is a consistent-DMA window from 3.5 on (the CMA rework removed it).
+ *  - The kmap_atomic style may be chosen freely; the CPU count must fit
+ *    the era's fixmap in that style's slots per CPU.
+ *
+ * Emulates: arch/arm/kernel/setup.c arm_add_memory() (bank limit),
+ * arch/arm/mm/mmu.c early_vmalloc() (the value; clamping is in era.c),
+ * arch/arm/kernel/head.S KERNEL_RAM_VADDR check, lib/cmdline.c memparse().
+ */
+#include "mm_int.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SZ_1K   0x400u
+#define SZ_1M   0x100000u
+#define SZ_1G   0x40000000u
+
+/* ------------------------------------------------------------------ */
+/* Defaults and presets                                                */
+/* ------------------------------------------------------------------ */
+
+void mm_config_default(struct mm_config *cfg)
+{
+    assert(cfg != NULL);
+    memset(cfg, 0, sizeof(*cfg));
+    cfg->nr_banks = 1;
+    cfg->banks[0] = (struct mm_bank){0x40000000u, SZ_1G};
+    cfg->split = MM_SPLIT_3G;
+    cfg->kernel = MM_KVER(3, 4, 0);
+    cfg->highmem = true;
+    cfg->cpus = 1;
+    cfg->atomic = MM_ATOMIC_DEFAULT;
+    cfg->text_offset = 0x8000u;                  /* KERNEL: arch/arm/Makefile textofs-y */
+    /* Illustrative sizes of a typical ARMv7 kernel (.text includes rodata). */
+    cfg->text.size = 8 * SZ_1M;
+    cfg->init.size = SZ_1M;
+    cfg->data.size = SZ_1M;
+    cfg->bss.size = SZ_1M;
+}
+
+/*
+ * Xiaomi Mi 2 "aries": APQ8064 (4x Krait), msm-3.4 kernel.  Banks, image
+ * sections and the rmtfs carve-out are those of the real boot output in
+ * spec/aries.txt (its /proc/iomem and layout block); CPUs from the SoC.
+ */
+static void preset_aries(struct mm_config *cfg)
+{
+    static const struct mm_bank banks[] = {
+        {0x80200000u, 0x08c00000u}, {0x89000000u, 0x04a00000u},
+        {0x8ec00000u, 0x00400000u}, {0x8f700000u, 0x00700000u},
+        {0x8ff00000u, 0x0ff00000u}, {0xa0000000u, 0x05800000u},
+        {0xa5900000u, 0x599ff000u},
+    };
+
+    cfg->nr_banks = sizeof(banks) / sizeof(banks[0]);
+    memcpy(cfg->banks, banks, sizeof(banks));
+    cfg->kernel = MM_KVER(3, 4, 0);
+    cfg->cpus = 4;
+    cfg->user_timers = true;
+    cfg->text = (struct mm_section){0xc0008000u, 0xc0e07f80u - 0xc0008000u};
+    cfg->init = (struct mm_section){0xc0f00000u, 0xc101df40u - 0xc0f00000u};
+    cfg->data = (struct mm_section){0xc101e000u, 0xc121aac0u - 0xc101e000u};
+    cfg->bss = (struct mm_section){0xc121aae4u, 0xc1a4e2e4u - 0xc121aae4u};
+    cfg->nr_reserves = 1;
+    snprintf(cfg->reserves[0].name, MM_NAME_MAX, "rmtfs");
+    cfg->reserves[0].start = 0x8ff00000u;
+    cfg->reserves[0].size = 0x40000u;
+}
+
+/*
+ * QEMU "virt" board: RAM from 0x40000000 (hw/arm/virt.c memory map), 1 GiB
+ * here (override ram=).  Linux 4.19: the last LTS that still prints the
+ * virtual memory layout, with the 4.x VMALLOC_END and fixmap, the generic
+ * Memory: line and stack-style kmap_atomic; multi_v7_defconfig has HIGHMEM,
+ * and QEMU's default is one CPU.
+ */
+static void preset_qemu_virt(struct mm_config *cfg)
+{
+    cfg->kernel = MM_KVER(4, 19, 0);
+}
+
+/*
+ * BeagleBone Black (TI AM335x, one Cortex-A8, 512 MiB DDR3L at 0x80000000;
+ * balena-os-device-support#7).  The kernel sees 0x80000000-0x9fdfffff
+ * (130560 pages: balena-beaglebone#25, Linux 4.4.9, PAGE_OFFSET 0xc0000000
+ * from its pgdat address; meta-flutter#461 "Normal [mem 0x80000000-
+ * 0x9fdfffff], HighMem empty", so HIGHMEM is built in).
+ */
+static void preset_beaglebone_black(struct mm_config *cfg)
+{
+    cfg->banks[0] = (struct mm_bank){0x80000000u, 0x1fe00000u};
+    cfg->kernel = MM_KVER(4, 4, 9);
+}
+
+/*
+ * Raspberry Pi 2 Model B (BCM2836, four Cortex-A7).  Linux 4.4.21-v7+ sees
+ * RAM 0x00000000-0x3b000000 with the default GPU split (raspberrypi/linux
+ * #1641 boot log); bcm2709_defconfig sets CONFIG_VMSPLIT_2G (raspberrypi/
+ * linux#5245, #1641 "Consider using a HIGHMEM enabled kernel": no HIGHMEM).
+ */
+static void preset_rpi2(struct mm_config *cfg)
+{
+    cfg->banks[0] = (struct mm_bank){0x00000000u, 0x3b000000u};
+    cfg->split = MM_SPLIT_2G;
+    cfg->kernel = MM_KVER(4, 4, 21);
+    cfg->highmem = false;
+    cfg->cpus = 4;
+}
+
+static const struct mm_preset_info preset_infos[] = {
+    {"aries", "Xiaomi Mi 2, APQ8064, msm-3.4 (3.4.0), 2 GB in 7 banks; spec/aries.txt"},
+    {"qemu-virt", "QEMU virt, 1 GiB at 0x40000000, Linux 4.19; hw/arm/virt.c"},
+    {"beaglebone-black", "BeagleBone Black, AM335x, 510 MiB at 0x80000000, Linux 4.4.9"},
+    {"rpi2", "Raspberry Pi 2 B, BCM2836, 944 MiB at 0, VMSPLIT_2G, Linux 4.4.21"},
+};
+
+static void (*const preset_fills[])(struct mm_config *) = {
+    preset_aries, preset_qemu_virt, preset_beaglebone_black, preset_rpi2,
+};
+
+#define NR_PRESETS (sizeof(preset_infos) / sizeof(preset_infos[0]))
+
+const struct mm_preset_info *mm_presets(size_t *n)
+{
+    assert(n != NULL);
+    *n = NR_PRESETS;
+    return preset_infos;
+}
+
+enum mm_status mm_config_preset(struct mm_config *cfg, const char *name,
+                                char err[MM_MSG_MAX])
+{
+    assert(cfg != NULL && name != NULL && err != NULL);
+    for (size_t i = 0; i < NR_PRESETS; i++) {
+        if (strcmp(name, preset_infos[i].name) == 0) {
+            mm_config_default(cfg);
+            preset_fills[i](cfg);
+            snprintf(cfg->preset, MM_NAME_MAX, "%s", name);
+            err[0] = '\0';
+            return MM_OK;
+        }
+    }
+    return mm__fail(err, MM_NOT_FOUND, "preset: unknown preset '%s' (aries, qemu-virt, "
+                    "beaglebone-black, rpi2)", name);
+}
+
+/* ------------------------------------------------------------------ */
+/* Value syntax                                                        */
+/* ------------------------------------------------------------------ */
+
+/* memparse(): a decimal or 0x number with an optional K/M/G suffix.
+ * Advances *s; false on no digits or overflow of 64 bits. */
+static bool parse_num(const char **s, uint64_t *out)
+{
+    const char *p = *s;
+    unsigned long long v;
+    char *end;
+    unsigned shift = 0;
+
+    if (!isdigit((unsigned char)*p))
+        return false;
+    errno = 0;
+    v = strtoull(p, &end, 0);
+    if (errno != 0 || end == p)
+        return false;
+    switch (*end) {
+    case 'K': case 'k': shift = 10; end++; break;
+    case 'M': case 'm': shift = 20; end++; break;
+    case 'G': case 'g': shift = 30; end++; break;
+    default: break;
+    }
+    if (shift != 0 && v > (~0ull >> shift))
+        return false;
+    *out = (uint64_t)v << shift;
+    *s = end;
+    return true;
+}
+
+/* A whole value that is one number no larger than @max. */
+static bool parse_whole(const char *v, uint64_t max, uint64_t *out)
+{
+    return parse_num(&v, out) && *v == '\0' && *out <= max;
+}
+
+/* START+SIZE; @start may be absent when @need_start is false. */
+static bool parse_range(const char **s, bool need_start, uint64_t *start, uint64_t *size)
+{
+    const char *p = *s;
+    uint64_t a;
+
+    if (!parse_num(&p, &a))
+        return false;
+    if (*p == '+') {
+        p++;
+        *start = a;
+        if (!parse_num(&p, size))
+            return false;
+    } else if (need_start) {
+        return false;
+    } else {
+        *start = 0;
+        *size = a;
+    }
+    *s = p;
+    return true;
+}
+
+static bool parse_bool(const char *v, bool *out)
+{
+    if (strcmp(v, "on") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0)
+        *out = true;
+    else if (strcmp(v, "off") == 0 || strcmp(v, "0") == 0 || strcmp(v, "no") == 0)
+        *out = false;
+    else
+        return false;
+    return true;
+}
+
+/* "3.4", "3.4.39", "2.6.35", "2.6.35.7" (the 4th number is EXTRAVERSION,
+ * not part of LINUX_VERSION_CODE). */
+static bool parse_kernel(const char *v, uint32_t *out)
+{
+    unsigned long n[4] = {0, 0, 0, 0};
+    unsigned k = 0;
+    const char *p = v;
+
+    while (k < 4) {
+        char *end;
+
+        if (!isdigit((unsigned char)*p))
+            return false;
+        n[k++] = strtoul(p, &end, 10);
+        p = end;
+        if (*p != '.')
+            break;
+        p++;
+    }
+    if (*p != '\0' || k < 2 || (n[0] == 2 && k < 3) || (k == 4 && n[0] != 2))
+        return false;
+    if (n[0] > 255 || n[1] > 255 || n[2] > 255)
+        return false;
+    *out = MM_KVER(n[0], n[1], n[2]);
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Canonical text                                                      */
+/* ------------------------------------------------------------------ */
+
+/* snprintf()-style accumulation that reports the length it needs. */
+struct out {
+    char *buf;
+    size_t size, len;
+};
+
+static void out_printf(struct out *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void out_printf(struct out *o, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(o->len < o->size ? o->buf + o->len : NULL,
+                  o->len < o->size ? o->size - o->len : 0, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        o->len += (size_t)n;
+}
+
+/* A size as the shortest exact K/M/G form, else hex. */
+static void out_size(struct out *o, uint64_t v)
+{
+    if (v != 0 && v % SZ_1G == 0)
+        out_printf(o, "%lluG", (unsigned long long)(v / SZ_1G));
+    else if (v != 0 && v % SZ_1M == 0)
+        out_printf(o, "%lluM", (unsigned long long)(v / SZ_1M));
+    else if (v != 0 && v % SZ_1K == 0)
+        out_printf(o, "%lluK", (unsigned long long)(v / SZ_1K));
+    else
+        out_printf(o, "0x%llx", (unsigned long long)v);
+}
+
+static const char *const split_names[] = {"3G", "2G", "1G", "3G_OPT"};
+static const char *const atomic_names[] = {"default", "km_type", "stack", "local"};
+
+/* ------------------------------------------------------------------ */
+/* Keys                                                                */
+/* ------------------------------------------------------------------ */
+
+/* A setter parses @v into @cfg and returns NULL, or a hint for the error. */
+
+static const char *set_preset(struct mm_config *cfg, const char *v)
+{
+    char err[MM_MSG_MAX];
+    struct mm_config tmp;
+
+    if (*v == '\0') {
+        cfg->preset[0] = '\0';
+        return NULL;
+    }
+    if (mm_config_preset(&tmp, v, err) != MM_OK)
+        return "unknown preset";
+    *cfg = tmp;
+    return NULL;
+}
+
+static const char *set_ram(struct mm_config *cfg, const char *v)
+{
+    struct mm_bank b[MM_MAX_BANKS];
+    unsigned n = 0;
+
+    for (;;) {
+        uint64_t start, size;
+
+        if (n == MM_MAX_BANKS)
+            return "at most 16 banks";
+        if (!parse_range(&v, true, &start, &size) || start > 0xffffffffu ||
+            size > 0x100000000ull)
+            return "want START+SIZE[,START+SIZE...]";
+        b[n++] = (struct mm_bank){(mm_paddr_t)start, size};
+        if (*v == '\0')
+            break;
+        if (*v++ != ',')
+            return "want START+SIZE[,START+SIZE...]";
+    }
+    cfg->nr_banks = n;
+    memset(cfg->banks, 0, sizeof(cfg->banks));
+    memcpy(cfg->banks, b, n * sizeof(b[0]));
+    return NULL;
+}
+
+static const char *set_split(struct mm_config *cfg, const char *v)
+{
+    for (unsigned i = 0; i < 4; i++) {
+        if (strcmp(v, split_names[i]) == 0) {
+            cfg->split = (enum mm_split)i;
+            return NULL;
+        }
+    }
+    return "want 3G, 2G, 1G or 3G_OPT";
+}
+
+static const char *set_kernel(struct mm_config *cfg, const char *v)
+{
+    return parse_kernel(v, &cfg->kernel) ? NULL : "want a version like 3.4, 3.4.39, 2.6.35";
+}
+
+/* Setters for the plain 32-bit numeric fields. */
+#define NUM_SETTER(fn, field, hint)                                     \
+    static const char *fn(struct mm_config *cfg, const char *v)        \
+    {                                                                   \
+        uint64_t x;                                                     \
+        if (!parse_whole(v, 0xffffffffu, &x))                           \
+            return hint;                                                \
+        cfg->field = (uint32_t)x;                                       \
+        return NULL;                                                    \
+    }
+
+NUM_SETTER(set_vmalloc, vmalloc_size, "want a size below 4G, e.g. 240M (0: not given)")
+NUM_SETTER(set_vmalloc_end, vmalloc_end, "want an address, e.g. 0xfe800000 (0: the era's)")
+NUM_SETTER(set_consistent, consistent_dma_size, "want a size, e.g. 14M (0: none)")
+NUM_SETTER(set_dma_zone, dma_zone_size, "want a size, e.g. 256M (0: no ZONE_DMA)")
+NUM_SETTER(set_text_offset, text_offset, "want an offset, e.g. 0x8000")
+
+#define BOOL_SETTER(fn, field)                                          \
+    static const char *fn(struct mm_config *cfg, const char *v)        \
+    {                                                                   \
+        return parse_bool(v, &cfg->field) ? NULL : "want on or off";    \
+    }
+
+BOOL_SETTER(set_highmem, highmem)
+BOOL_SETTER(set_thumb2, thumb2)
+BOOL_SETTER(set_user_timers, user_timers)
+
+static const char *set_cpus(struct mm_config *cfg, const char *v)
+{
+    uint64_t x;
+
+    if (!parse_whole(v, 0xffffffffu, &x))
+        return "want a number of CPUs";
+    cfg->cpus = (unsigned)x;
+    return NULL;
+}
+
+static const char *set_atomic(struct mm_config *cfg, const char *v)
+{
+    for (unsigned i = 0; i < 4; i++) {
+        if (strcmp(v, atomic_names[i]) == 0) {
+            cfg->atomic = (enum mm_atomic)i;
+            return NULL;
+        }
+    }
+    return "want km_type, stack, local or default";
+}
+
+static const char *set_section(struct mm_section *sec, const char *v)
+{
+    uint64_t start, size;
+
+    if (!parse_range(&v, false, &start, &size) || *v != '\0' ||
+        start > 0xffffffffu || size > 0xffffffffu)
+        return "want START+SIZE or SIZE";
+    sec->start = (mm_vaddr_t)start;
+    sec->size = (uint32_t)size;
+    return NULL;
+}
+
+static const char *set_text(struct mm_config *cfg, const char *v)
+{
+    return set_section(&cfg->text, v);
+}
+
+static const char *set_init(struct mm_config *cfg, const char *v)
+{
+    return set_section(&cfg->init, v);
+}
+
+static const char *set_data(struct mm_config *cfg, const char *v)
+{
+    return set_section(&cfg->data, v);
+}
+
+static const char *set_bss(struct mm_config *cfg, const char *v)
+{
+    return set_section(&cfg->bss, v);
+}
+
+/* NAME@START+SIZE[,...]; the empty value means none. */
+static const char *set_reserve(struct mm_config *cfg, const char *v)
+{
+    struct mm_reserve r[MM_MAX_RESERVES];
+    unsigned n = 0;
+    const char *hint = "want NAME@START+SIZE[,...]";
+
+    memset(r, 0, sizeof(r));
+    while (*v != '\0') {
+        const char *at = strchr(v, '@');
+        uint64_t start, size;
+        size_t len;
+
+        if (n == MM_MAX_RESERVES)
+            return "at most 16 reservations";
+        if (at == NULL)
+            return hint;
+        len = (size_t)(at - v);
+        if (len == 0 || len >= MM_NAME_MAX || memchr(v, ',', len) != NULL)
+            return "want NAME@START+SIZE[,...] with a name of 1 to 23 characters";
+        memcpy(r[n].name, v, len);
+        v = at + 1;
+        if (!parse_range(&v, true, &start, &size) || start > 0xffffffffu ||
+            size > 0xffffffffu)
+            return hint;
+        r[n].start = (mm_paddr_t)start;
+        r[n].size = (uint32_t)size;
+        n++;
+        if (*v == ',' && v[1] != '\0')
+            v++;
+        else if (*v != '\0')
+            return hint;
+    }
+    cfg->nr_reserves = n;
+    memcpy(cfg->reserves, r, sizeof(r));
+    return NULL;
+}
+
+/* Printers: the canonical text of each key's value. */
+
+static void put_preset(struct out *o, const struct mm_config *cfg)
+{
+    out_printf(o, "%s", cfg->preset);
+}
+
+static void put_ram(struct out *o, const struct mm_config *cfg)
+{
+    for (unsigned i = 0; i < cfg->nr_banks; i++) {
+        out_printf(o, "%s0x%08x+", i ? "," : "", cfg->banks[i].start);
+        out_size(o, cfg->banks[i].size);
+    }
+}
+
+static void put_split(struct out *o, const struct mm_config *cfg)
+{
+    out_printf(o, "%s", (unsigned)cfg->split < 4 ? split_names[cfg->split] : "?");
+}
+
+static void put_kernel(struct out *o, const struct mm_config *cfg)
+{
+    out_printf(o, "%u.%u.%u", cfg->kernel >> 16, (cfg->kernel >> 8) & 0xff,
+               cfg->kernel & 0xff);
+}
+
+static void put_vmalloc(struct out *o, const struct mm_config *cfg)
+{
+    out_size(o, cfg->vmalloc_size);
+}
+
+static void put_vmalloc_end(struct out *o, const struct mm_config *cfg)
+{
+    out_printf(o, "0x%08x", cfg->vmalloc_end);
+}
+
+static void put_consistent(struct out *o, const struct mm_config *cfg)
+{
+    out_size(o, cfg->consistent_dma_size);
+}
+
+static void put_dma_zone(struct out *o, const struct mm_config *cfg)
+{
+    out_size(o, cfg->dma_zone_size);
+}
+
+static void put_highmem(struct out *o, const struct mm_config *cfg)
+{
+    out_printf(o, "%s", cfg->highmem ? "on" : "off");
+}
+
+static void put_thumb2(struct out *o, const struct mm_config *cfg)
+{
+    out_printf(o, "%s", cfg->thumb2 ? "on" : "off");
+}
+
+static void put_user_timers(struct out *o, const struct mm_config *cfg)
+{
+    out_printf(o, "%s", cfg->user_timers ? "on" : "off");
+}
+
+static void put_cpus(struct out *o, const struct mm_config *cfg)
+{
+    out_printf(o, "%u", cfg->cpus);
+}
+
+static void put_atomic(struct out *o, const struct mm_config *cfg)
+{
+    out_printf(o, "%s", (unsigned)cfg->atomic < 4 ? atomic_names[cfg->atomic] : "?");
+}
+
+static void put_text_offset(struct out *o, const struct mm_config *cfg)
+{
+    out_printf(o, "0x%x", cfg->text_offset);
+}
+
+static void put_section(struct out *o, const struct mm_section *s)
+{
+    if (s->start != 0)
+        out_printf(o, "0x%08x+", s->start);
+    out_size(o, s->size);
+}
+
+static void put_text(struct out *o, const struct mm_config *cfg)
+{
+    put_section(o, &cfg->text);
+}
+
+static void put_init(struct out *o, const struct mm_config *cfg)
+{
+    put_section(o, &cfg->init);
+}
+
+static void put_data(struct out *o, const struct mm_config *cfg)
+{
+    put_section(o, &cfg->data);
+}
+
+static void put_bss(struct out *o, const struct mm_config *cfg)
+{
+    put_section(o, &cfg->bss);
+}
+
+static void put_reserve(struct out *o, const struct mm_config *cfg)
+{
+    for (unsigned i = 0; i < cfg->nr_reserves; i++) {
+        const struct mm_reserve *r = &cfg->reserves[i];
+
+        out_printf(o, "%s%s@0x%08x+", i ? "," : "", r->name, r->start);
+        out_size(o, r->size);
+    }
+}
+
+/* Every key, in the order mm_config_format() prints them.  "preset" comes
+ * first so that parsing a formatted config loads the preset, then
+ * overrides every field. */
+static const struct key {
+    const char *name;
+    const char *(*set)(struct mm_config *cfg, const char *v);
+    void (*put)(struct out *o, const struct mm_config *cfg);
+} keys[] = {
+    {"preset", set_preset, put_preset},
+    {"ram", set_ram, put_ram},
+    {"split", set_split, put_split},
+    {"kernel", set_kernel, put_kernel},
+    {"vmalloc", set_vmalloc, put_vmalloc},
+    {"vmalloc_end", set_vmalloc_end, put_vmalloc_end},
+    {"consistent_dma", set_consistent, put_consistent},
+    {"dma_zone", set_dma_zone, put_dma_zone},
+    {"highmem", set_highmem, put_highmem},
+    {"thumb2", set_thumb2, put_thumb2},
+    {"user_timers", set_user_timers, put_user_timers},
+    {"cpus", set_cpus, put_cpus},
+    {"atomic", set_atomic, put_atomic},
+    {"text_offset", set_text_offset, put_text_offset},
+    {"text", set_text, put_text},
+    {"init", set_init, put_init},
+    {"data", set_data, put_data},
+    {"bss", set_bss, put_bss},
+    {"reserve", set_reserve, put_reserve},
+};
+
+#define NR_KEYS (sizeof(keys) / sizeof(keys[0]))
+
+enum mm_status mm_config_set(struct mm_config *cfg, const char *key,
+                             const char *value, char err[MM_MSG_MAX])
+{
+    assert(cfg != NULL && key != NULL && value != NULL && err != NULL);
+    for (size_t i = 0; i < NR_KEYS; i++) {
+        struct mm_config tmp = *cfg;
+        const char *hint;
+
+        if (strcmp(key, keys[i].name) != 0)
+            continue;
+        hint = keys[i].set(&tmp, value);
+        if (hint != NULL)
+            return mm__fail(err, MM_INVALID_ARGUMENT, "config: %s: bad value '%.80s%s' "
+                            "(%s)", key, value, strlen(value) > 80 ? "..." : "", hint);
+        *cfg = tmp;
+        err[0] = '\0';
+        return MM_OK;
+    }
+    return mm__fail(err, MM_INVALID_ARGUMENT, "config: unknown key '%s'", key);
+}
+
+size_t mm_config_format(const struct mm_config *cfg, char *buf, size_t size)
+{
+    struct out o = {buf, size, 0};
+
+    assert(cfg != NULL && (buf != NULL || size == 0));
+    if (size > 0)
+        buf[0] = '\0';
+    for (size_t i = 0; i < NR_KEYS; i++) {
+        out_printf(&o, "%s=", keys[i].name);
+        keys[i].put(&o, cfg);
+        out_printf(&o, "\n");
+    }
+    return o.len;
+}
+
+/* Strips spaces and tabs from both ends of [s, e) in place. */
+static void trim(char **s, char **e)
+{
+    while (*s < *e && (**s == ' ' || **s == '\t'))
+        (*s)++;
+    while (*e > *s && ((*e)[-1] == ' ' || (*e)[-1] == '\t' || (*e)[-1] == '\r'))
+        (*e)--;
+}
+
+/* Applies one "key=value" line to @cfg. */
+static enum mm_status parse_line(struct mm_config *cfg, char *s, char *e, unsigned lineno,
+                                 char err[MM_MSG_MAX])
+{
+    char *eq;
+    char msg[MM_MSG_MAX];
+
+    trim(&s, &e);
+    *e = '\0';
+    if (s == e || *s == '#')
+        return MM_OK;
+    eq = strchr(s, '=');
+    if (eq == NULL)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "config: line %u: '%.64s' is not "
+                        "key=value", lineno, s);
+    *eq = '\0';
+    {
+        char *ke = eq, *vs = eq + 1;
+
+        trim(&s, &ke);
+        *ke = '\0';
+        trim(&vs, &e);
+        *e = '\0';
+        if (mm_config_set(cfg, s, vs, msg) != MM_OK)
+            return mm__fail(err, MM_INVALID_ARGUMENT, "config: line %u: %s", lineno,
+                            strncmp(msg, "config: ", 8) == 0 ? msg + 8 : msg);
+    }
+    return MM_OK;
+}
+
+enum mm_status mm_config_parse(struct mm_config *cfg, const char *text,
+                               char err[MM_MSG_MAX])
+{
+    struct mm_config tmp;
+    size_t len;
+    char *copy, *line;
+    unsigned lineno = 0;
+    enum mm_status st = MM_OK;
+
+    assert(cfg != NULL && text != NULL && err != NULL);
+    mm_config_default(&tmp);
+    len = strlen(text);
+    copy = malloc(len + 1);
+    if (copy == NULL)
+        return mm__fail(err, MM_NO_MEMORY, "config: out of host memory");
+    memcpy(copy, text, len + 1);
+    for (line = copy; st == MM_OK && *line != '\0';) {
+        char *nl = strchr(line, '\n');
+        char *end = nl != NULL ? nl : line + strlen(line);
+
+        lineno++;
+        st = parse_line(&tmp, line, end, lineno, err);
+        line = nl != NULL ? nl + 1 : end;
+    }
+    free(copy);
+    if (st != MM_OK)
+        return st;
+    *cfg = tmp;
+    err[0] = '\0';
+    return MM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Validation                                                          */
+/* ------------------------------------------------------------------ */
+
+#define KVER_ARGS(k) (k) >> 16, ((k) >> 8) & 0xff, (k) & 0xff
+
+static enum mm_status check_banks(const struct mm_config *cfg, const struct mm_era *era,
+                                  char err[MM_MSG_MAX])
+{
+    if (cfg->nr_banks == 0 || cfg->nr_banks > MM_MAX_BANKS)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "ram: %u banks (1 to %u)",
+                        cfg->nr_banks, MM_MAX_BANKS);
+    /* KERNEL: 3.4 setup.c arm_add_memory(): "NR_BANKS too low" */
+    if (era->meminfo_split && cfg->nr_banks > 8)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "ram: %u banks, but %u.%u.%u takes "
+                        "at most 8 (NR_BANKS)", cfg->nr_banks, KVER_ARGS(cfg->kernel));
+    for (unsigned i = 0; i < cfg->nr_banks; i++) {
+        const struct mm_bank *b = &cfg->banks[i];
+
+        if (b->size == 0)
+            return mm__fail(err, MM_INVALID_ARGUMENT, "ram: bank %u at 0x%08x is empty",
+                            i + 1, b->start);
+        if (b->start % MM_PAGE_SIZE != 0 || b->size % MM_PAGE_SIZE != 0)
+            return mm__fail(err, MM_INVALID_ARGUMENT, "ram: bank %u 0x%08x+0x%llx is not "
+                            "page aligned", i + 1, b->start, (unsigned long long)b->size);
+        if (b->start + b->size > 0x100000000ull)
+            return mm__fail(err, MM_INVALID_ARGUMENT, "ram: bank %u 0x%08x+0x%llx ends "
+                            "past 4 GiB", i + 1, b->start, (unsigned long long)b->size);
+        for (unsigned j = 0; j < i; j++) {
+            const struct mm_bank *o = &cfg->banks[j];
+
+            if (b->start < o->start + o->size && o->start < b->start + b->size)
+                return mm__fail(err, MM_INVALID_ARGUMENT, "ram: bank %u overlaps bank %u "
+                                "(0x%08x-0x%08llx)", i + 1, j + 1, o->start,
+                                (unsigned long long)(o->start + o->size - 1));
+        }
+    }
+    return MM_OK;
+}
+
+/* Split, vmalloc window and coherent-DMA fields against the era. */
+static enum mm_status check_vm(const struct mm_config *cfg, const struct mm_era *era,
+                               char err[MM_MSG_MAX])
+{
+    if ((unsigned)cfg->split > MM_SPLIT_3G_OPT)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "split: bad value %u", cfg->split);
+    /* KERNEL: ARM 8433/1 "add a VMSPLIT_3G_OPT config option" (v4.4-rc1) */
+    if (cfg->split == MM_SPLIT_3G_OPT && cfg->kernel < MM_KVER(4, 4, 0))
+        return mm__fail(err, MM_INVALID_ARGUMENT, "split: 3G_OPT (PAGE_OFFSET 0xb0000000) "
+                        "needs kernel 4.4 or later, not %u.%u.%u", KVER_ARGS(cfg->kernel));
+    if (cfg->vmalloc_size % MM_PAGE_SIZE != 0)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "vmalloc: 0x%x is not a multiple of 4K",
+                        cfg->vmalloc_size);
+    if (era->vmalloc_end != 0 && cfg->vmalloc_end != 0)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "vmalloc_end: 0x%08x given, but "
+                        "%u.%u.%u fixes VMALLOC_END at 0x%08x", cfg->vmalloc_end,
+                        KVER_ARGS(cfg->kernel), era->vmalloc_end);
+    if (cfg->vmalloc_end % MM_PAGE_SIZE != 0)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "vmalloc_end: 0x%08x is not page aligned",
+                        cfg->vmalloc_end);
+    /* KERNEL: 3.5 "ARM: dma-mapping: remove custom consistent dma region" */
+    if (cfg->consistent_dma_size != 0 && cfg->kernel >= MM_KVER(3, 5, 0))
+        return mm__fail(err, MM_INVALID_ARGUMENT, "consistent_dma: 0x%x given, but the "
+                        "consistent DMA window is gone from 3.5 on (kernel %u.%u.%u)",
+                        cfg->consistent_dma_size, KVER_ARGS(cfg->kernel));
+    if (cfg->dma_zone_size % MM_PAGE_SIZE != 0)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "dma_zone: 0x%x is not page aligned",
+                        cfg->dma_zone_size);
+    return MM_OK;
+}
+
+/* CPUs against the era's fixmap, kmap_atomic style, TEXT_OFFSET. */
+static enum mm_status check_cpu(const struct mm_config *cfg, const struct mm_era *era,
+                                char err[MM_MSG_MAX])
+{
+    unsigned need;
+
+    if (cfg->cpus == 0 || cfg->cpus > MM_MAX_CPUS)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "cpus: %u (1 to %u)", cfg->cpus,
+                        MM_MAX_CPUS);
+    need = cfg->cpus * era->km_type_nr;
+    if (era->fix_kmap_slots != 0 && need > era->fix_kmap_slots)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "cpus: %u CPUs need %u kmap_atomic "
+                        "slots, the %u.%u.%u fixmap has %u (at most %u CPUs)", cfg->cpus,
+                        need, KVER_ARGS(cfg->kernel), era->fix_kmap_slots,
+                        era->fix_kmap_slots / era->km_type_nr);
+    if ((unsigned)cfg->atomic > MM_ATOMIC_LOCAL)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "atomic: bad value %u", cfg->atomic);
+    /* KERNEL: 3.4 head.S "KERNEL_RAM_VADDR must start at 0xXXXX8000" */
+    if ((cfg->text_offset & 0xffffu) != 0x8000u || cfg->text_offset >= 0x01000000u)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "text_offset: 0x%x must be 0xXXX8000 "
+                        "below 16 MiB (head.S: KERNEL_RAM_VADDR at 0xXXXX8000)",
+                        cfg->text_offset);
+    return MM_OK;
+}
+
+/* Section sizes and carve-out entries (their placement is era.c's). */
+static enum mm_status check_image(const struct mm_config *cfg, char err[MM_MSG_MAX])
+{
+    const struct mm_section *s[4] = {&cfg->text, &cfg->init, &cfg->data, &cfg->bss};
+    const char *name[4] = {"text", "init", "data", "bss"};
+
+    for (unsigned i = 0; i < 4; i++) {
+        if (s[i]->size == 0)
+            return mm__fail(err, MM_INVALID_ARGUMENT, "%s: size 0", name[i]);
+    }
+    if (cfg->nr_reserves > MM_MAX_RESERVES)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "reserve: %u entries (at most %u)",
+                        cfg->nr_reserves, MM_MAX_RESERVES);
+    for (unsigned i = 0; i < cfg->nr_reserves; i++) {
+        const struct mm_reserve *r = &cfg->reserves[i];
+
+        if (r->name[0] == '\0' || memchr(r->name, '\0', MM_NAME_MAX) == NULL)
+            return mm__fail(err, MM_INVALID_ARGUMENT, "reserve: entry %u has no name",
+                            i + 1);
+        if (r->size == 0)
+            return mm__fail(err, MM_INVALID_ARGUMENT, "reserve: %s at 0x%08x is empty",
+                            r->name, r->start);
+        if ((uint64_t)r->start + r->size > 0x100000000ull)
+            return mm__fail(err, MM_INVALID_ARGUMENT, "reserve: %s 0x%08x+0x%x ends past "
+                            "4 GiB", r->name, r->start, r->size);
+    }
+    return MM_OK;
+}
+
+enum mm_status mm_config_validate(const struct mm_config *cfg, char err[MM_MSG_MAX])
+{
+    const struct mm_era *era;
+    struct mm_layout lay;
+    enum mm_status st;
+
+    assert(cfg != NULL && err != NULL);
+    err[0] = '\0';
+    era = mm__era_for(cfg->kernel);
+    if (era == NULL)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "kernel: %u.%u.%u is not supported "
+                        "(2.6.35 to 6.1.x)", KVER_ARGS(cfg->kernel));
+    st = check_banks(cfg, era, err);
+    if (st == MM_OK)
+        st = check_vm(cfg, era, err);
+    if (st == MM_OK)
+        st = check_cpu(cfg, era, err);
+    if (st == MM_OK)
+        st = check_image(cfg, err);
+    if (st == MM_OK)
+        st = mm__layout_compute(cfg, &lay, err);
+    return st;
+}

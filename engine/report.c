@@ -1,0 +1,434 @@
+/* engine/report.c - the kernel's boot-time and /proc reports, byte for byte.
+ *
+ * mm_report() renders one report into a growable buffer: the boot printouts
+ * of arch/arm/mm/init.c mem_init() ("Memory:" lines, the "Virtual kernel
+ * memory layout:" block) and /proc/iomem, /proc/buddyinfo, /proc/meminfo as
+ * the machine's kernel version prints them.  The vmallocinfo, pkmap, fixmap
+ * and page-table reports belong to the modules that own that state.
+ *
+ * Design.  Every figure comes from the layout computed at create (m->lay),
+ * the config, or the counters of mm_get_stats(); nothing is cached here.
+ * The era row says which form to print (the numbers are era.c's).  Lines
+ * end in "\n" and carry no printk timestamps or log levels.
+ *
+ * Decisions:
+ *  - The Memory: lines are what mem_init() printed at boot, so "available"
+ *    is the buddy allocator's free count at that moment: the pages handed
+ *    to it (zone managed), not the current free count.  "reserved" is
+ *    m->boot_reserved_pages (PageReserved in the banks), "highmem" the
+ *    HighMem zone's managed pages (totalhigh_pages).
+ *  - 3.13+ generic line: rodata is not modelled apart from .text (ARM's
+ *    _etext includes it), so "kernel code" is all of .text and "rodata" 0K;
+ *    there is no CMA, so "cma-reserved" is 0K.
+ *  - 4.15..5.0 print the image sections with %p, which was hashed; the
+ *    layout is printed before the RNG is seeded, so the kernel printed
+ *    "0x(ptrval)" (8 characters on 32-bit): that is what we print.
+ *  - The DMA (consistent) line is printed only when the config sets a
+ *    consistent_dma window (upstream 2.6.35..3.4 print a 2 MiB default one;
+ *    msm-3.4, as on aries, prints none).  The msm "timers" line follows
+ *    "vector" when user_timers is on.
+ *  - /proc/iomem is printed as 3.4 prints it in every era: one "System RAM"
+ *    per memblock region (meminfo bank in 2.6.35), with "Kernel code",
+ *    "Kernel data" and each carve-out of the config as children, a child
+ *    shown only if it fits its region without overlapping an earlier one
+ *    (request_resource() fails otherwise).
+ *  - VmallocUsed: up to 4.3 the sizes (guard page included) of the areas
+ *    between VMALLOC_START and VMALLOC_END, read from /proc/vmallocinfo as
+ *    vmalloc.c renders it; 4.4..5.9 print 0; from 5.10 the vmalloc'ed pages
+ *    [the two later forms recalled, not read].
+ *
+ * Emulates: arch/arm/mm/init.c mem_init() (2.6.35, 3.4, msm-3.4, 4.1,
+ * 4.19); mm/page_alloc.c mem_init_print_info() (3.14, 4.19, 6.1);
+ * arch/arm/kernel/setup.c request_standard_resources(); kernel/resource.c
+ * r_show(); mm/vmstat.c frag_show_print(); fs/proc/meminfo.c (3.4).
+ */
+#include "mm_int.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* era.c's numbering of the report forms. */
+enum { LAYOUT_NONE = 0, LAYOUT_2635 = 1, LAYOUT_3X = 2, LAYOUT_3X_HASHED = 3 };
+enum { MEM_BANKS = 1, MEM_REGIONS = 2, MEM_INFO = 3, MEM_INFO_CMA = 4 };
+
+#define KVER_ARGS(k) (k) >> 16, ((k) >> 8) & 0xff, (k) & 0xff
+
+static const char *const report_names[MM_REPORT_COUNT] = {
+    "layout", "memory", "iomem", "buddyinfo", "meminfo",
+    "vmallocinfo", "pkmap", "fixmap", "pagetables",
+};
+
+const char *mm_report_name(enum mm_report r)
+{
+    if ((unsigned)r >= MM_REPORT_COUNT)
+        return NULL;
+    return report_names[r];
+}
+
+bool mm_report_lookup(const char *name, enum mm_report *out)
+{
+    assert(name != NULL && out != NULL);
+    for (unsigned i = 0; i < MM_REPORT_COUNT; i++) {
+        if (strcmp(name, report_names[i]) == 0) {
+            *out = (enum mm_report)i;
+            return true;
+        }
+    }
+    return false;
+}
+
+enum mm_status mm_report(const struct mm_machine *m, enum mm_report r,
+                         struct mm_buf *out)
+{
+    enum mm_status (*const fns[MM_REPORT_COUNT])(const struct mm_machine *,
+                                                 struct mm_buf *) = {
+        [MM_REPORT_LAYOUT] = mm__report_layout,
+        [MM_REPORT_MEMORY] = mm__report_memory,
+        [MM_REPORT_IOMEM] = mm__report_iomem,
+        [MM_REPORT_BUDDYINFO] = mm__report_buddyinfo,
+        [MM_REPORT_MEMINFO] = mm__report_meminfo,
+        [MM_REPORT_VMALLOCINFO] = mm__report_vmallocinfo,
+        [MM_REPORT_PKMAP] = mm__report_pkmap,
+        [MM_REPORT_FIXMAP] = mm__report_fixmap,
+        [MM_REPORT_PAGETABLES] = mm__report_pagetables,
+    };
+    enum mm_status st;
+
+    assert(m != NULL && out != NULL);
+    if ((unsigned)r >= MM_REPORT_COUNT) {
+        mm__buf_printf(out, "report: unknown report %u\n", (unsigned)r);
+        return out->oom ? MM_NO_MEMORY : MM_INVALID_ARGUMENT;
+    }
+    st = fns[r](m, out);
+    if (out->oom)
+        return MM_NO_MEMORY;
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Virtual kernel memory layout                                        */
+/* ------------------------------------------------------------------ */
+
+/* KERNEL: 3.4 init.c "    %-8s: 0x%08lx - 0x%08lx   (%4ld kB)" via MLK() */
+static void mlk(struct mm_buf *b, const char *name, uint32_t lo, uint32_t hi)
+{
+    mm__buf_printf(b, "    %-8s: 0x%08x - 0x%08x   (%4u kB)\n", name, lo, hi,
+                   (hi - lo) >> 10);
+}
+
+/* MLM(): the same in MB. */
+static void mlm(struct mm_buf *b, const char *name, uint32_t lo, uint32_t hi)
+{
+    mm__buf_printf(b, "    %-8s: 0x%08x - 0x%08x   (%4u MB)\n", name, lo, hi,
+                   (hi - lo) >> 20);
+}
+
+/* MLK_ROUNDUP() of an image section, with 0x%p as the era prints it. */
+static void section(struct mm_buf *b, const char *name, mm_vaddr_t lo, mm_vaddr_t hi,
+                    bool hashed)
+{
+    unsigned kb = (unsigned)(((uint64_t)hi - lo + 1023) / 1024);
+
+    if (hashed)
+        mm__buf_printf(b, "%11s : 0x(ptrval) - 0x(ptrval)   (%4u kB)\n", name, kb);
+    else
+        mm__buf_printf(b, "%11s : 0x%08x - 0x%08x   (%4u kB)\n", name, lo, hi, kb);
+}
+
+/* The fixed lines, vector down to modules. */
+static void layout_areas(const struct mm_machine *m, struct mm_buf *b, int fmt)
+{
+    const struct mm_layout *lay = &m->lay;
+
+    mlk(b, "vector", lay->vectors_base, lay->vectors_base + MM_PAGE_SIZE);
+    if (lay->timers_base != 0 && fmt != LAYOUT_2635)
+        mlk(b, "timers", lay->timers_base, lay->timers_base + MM_PAGE_SIZE);
+    mlk(b, "fixmap", lay->fixaddr_start, lay->fixaddr_end);
+    if (lay->consistent_start != 0)
+        mlm(b, "DMA", lay->consistent_start, lay->consistent_end);
+    mlm(b, "vmalloc", lay->vmalloc_start, lay->vmalloc_end);
+    mlm(b, "lowmem", lay->page_offset, lay->high_memory);
+    if (lay->pkmap_base != 0)
+        mlm(b, "pkmap", lay->pkmap_base, lay->pkmap_base + MM_LAST_PKMAP * MM_PAGE_SIZE);
+    mlm(b, "modules", lay->modules_vaddr, lay->modules_end);
+}
+
+enum mm_status mm__report_layout(const struct mm_machine *m, struct mm_buf *out)
+{
+    const struct mm_layout *lay = &m->lay;
+    int fmt = lay->era->layout_fmt;
+    bool hashed = fmt == LAYOUT_3X_HASHED;
+
+    if (fmt == LAYOUT_NONE) {
+        mm__buf_printf(out, "layout: Linux %u.%u.%u does not print the virtual kernel "
+                       "memory layout (mem_init() stopped printing it in 5.1)\n",
+                       KVER_ARGS(m->cfg.kernel));
+        return MM_NOT_FOUND;
+    }
+    mm__buf_printf(out, "Virtual kernel memory layout:\n");
+    layout_areas(m, out, fmt);
+    if (fmt == LAYOUT_2635) {
+        /* KERNEL: 2.6.35 init.c: .init, .text, .data; no .bss line */
+        section(out, ".init", lay->init.start, lay->init.end, false);
+        section(out, ".text", lay->text.start, lay->text.end, false);
+        section(out, ".data", lay->data.start, lay->data.end, false);
+        return MM_OK;
+    }
+    section(out, ".text", lay->text.start, lay->text.end, hashed);
+    section(out, ".init", lay->init.start, lay->init.end, hashed);
+    section(out, ".data", lay->data.start, lay->data.end, hashed);
+    section(out, ".bss", lay->bss.start, lay->bss.end, hashed);
+    return MM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Memory: lines                                                       */
+/* ------------------------------------------------------------------ */
+
+/* Boot figures from the zones: pages handed to the buddy allocator. */
+struct boot_counts {
+    uint64_t managed, high_managed, present;
+};
+
+static void boot_counts(const struct mm_machine *m, struct boot_counts *c)
+{
+    struct mm_stats st;
+
+    mm_get_stats(m, &st);
+    memset(c, 0, sizeof(*c));
+    for (unsigned i = 0; i < st.nr_zones && i < MM_NR_ZONES; i++) {
+        c->managed += st.zone[i].managed;
+        c->present += st.zone[i].present;
+        if (st.zone[i].name != NULL && strcmp(st.zone[i].name, "HighMem") == 0)
+            c->high_managed += st.zone[i].managed;
+    }
+}
+
+/* KERNEL: 3.4 init.c mem_init(): the bank line and the totals line. */
+static void memory_lines_3x(const struct mm_machine *m, struct mm_buf *b)
+{
+    const struct mm_layout *lay = &m->lay;
+    struct boot_counts c;
+    uint64_t physpages = 0;
+
+    boot_counts(m, &c);
+    mm__buf_printf(b, "Memory:");
+    for (unsigned i = 0; i < lay->nr_regions; i++) {
+        uint64_t pages = (lay->regions[i].end >> MM_PAGE_SHIFT) -
+                         (lay->regions[i].start >> MM_PAGE_SHIFT);
+
+        physpages += pages;
+        mm__buf_printf(b, " %lluMB", (unsigned long long)(pages >> 8));
+    }
+    mm__buf_printf(b, " = %lluMB total\n", (unsigned long long)(physpages >> 8));
+    mm__buf_printf(b, "Memory: %lluk/%lluk available, %uk reserved, %lluK highmem\n",
+                   (unsigned long long)c.managed << 2, (unsigned long long)c.managed << 2,
+                   m->boot_reserved_pages << 2, (unsigned long long)c.high_managed << 2);
+}
+
+/* KERNEL: 3.14/4.19 mm/page_alloc.c mem_init_print_info(NULL). */
+static void memory_line_info(const struct mm_machine *m, struct mm_buf *b, bool cma)
+{
+    const struct mm_layout *lay = &m->lay;
+    struct boot_counts c;
+
+    boot_counts(m, &c);
+    mm__buf_printf(b, "Memory: %lluK/%lluK available (%uK kernel code, %uK rwdata, "
+                   "%uK rodata, %uK init, %uK bss, %lluK reserved",
+                   (unsigned long long)c.managed << 2, (unsigned long long)c.present << 2,
+                   (lay->text.end - lay->text.start) >> 10,
+                   (lay->data.end - lay->data.start) >> 10, 0u,
+                   (lay->init.end - lay->init.start) >> 10,
+                   (lay->bss.end - lay->bss.start) >> 10,
+                   (unsigned long long)(c.present - c.managed) << 2);
+    if (cma)
+        mm__buf_printf(b, ", 0K cma-reserved");
+    if (m->cfg.highmem)
+        mm__buf_printf(b, ", %lluK highmem", (unsigned long long)c.high_managed << 2);
+    mm__buf_printf(b, ")\n");
+}
+
+enum mm_status mm__report_memory(const struct mm_machine *m, struct mm_buf *out)
+{
+    switch (m->lay.era->memory_fmt) {
+    case MEM_BANKS:
+    case MEM_REGIONS:
+        /* 2.6.35 lists its meminfo banks, later kernels memblock regions:
+         * m->lay.regions holds whichever the era has. */
+        memory_lines_3x(m, out);
+        break;
+    case MEM_INFO:
+        memory_line_info(m, out, false);
+        break;
+    default:
+        memory_line_info(m, out, true);
+        break;
+    }
+    return MM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* /proc/iomem                                                         */
+/* ------------------------------------------------------------------ */
+
+struct res {
+    const char *name;
+    uint64_t start, end;            /* inclusive end, as struct resource */
+};
+
+/* request_resource() under @parent: false if it does not fit or collides. */
+static bool fits(const struct res *parent, const struct res *kids, unsigned n,
+                 const struct res *r)
+{
+    if (r->start < parent->start || r->end > parent->end || r->end < r->start)
+        return false;
+    for (unsigned i = 0; i < n; i++) {
+        if (r->start <= kids[i].end && kids[i].start <= r->end)
+            return false;
+    }
+    return true;
+}
+
+/* The children of one System RAM region, sorted by start. */
+static unsigned region_children(const struct mm_machine *m, const struct res *ram,
+                                struct res *kids)
+{
+    const struct mm_layout *lay = &m->lay;
+    uint64_t delta = (uint64_t)lay->phys_offset - lay->page_offset;
+    mm_vaddr_t end = lay->bss.end > lay->data.end ? lay->bss.end : lay->data.end;
+    struct res cand[2 + MM_MAX_RESERVES];
+    unsigned nc = 0, n = 0;
+
+    /* KERNEL: 3.4 setup.c kernel_code = [__pa(_text), __pa(_etext - 1)],
+     * kernel_data = [__pa(_sdata), __pa(_end - 1)] */
+    cand[nc++] = (struct res){"Kernel code", lay->text.start + delta,
+                              lay->text.end - 1 + delta};
+    cand[nc++] = (struct res){"Kernel data", lay->data.start + delta, end - 1 + delta};
+    for (unsigned i = 0; i < m->cfg.nr_reserves; i++) {
+        const struct mm_reserve *r = &m->cfg.reserves[i];
+
+        cand[nc++] = (struct res){r->name, r->start, (uint64_t)r->start + r->size - 1};
+    }
+    for (unsigned i = 0; i < nc; i++) {
+        unsigned j;
+
+        if (!fits(ram, kids, n, &cand[i]))
+            continue;
+        for (j = n; j > 0 && kids[j - 1].start > cand[i].start; j--)
+            kids[j] = kids[j - 1];
+        kids[j] = cand[i];
+        n++;
+    }
+    return n;
+}
+
+enum mm_status mm__report_iomem(const struct mm_machine *m, struct mm_buf *out)
+{
+    const struct mm_layout *lay = &m->lay;
+
+    for (unsigned i = 0; i < lay->nr_regions; i++) {
+        struct res ram = {"System RAM", lay->regions[i].start, lay->regions[i].end - 1};
+        struct res kids[2 + MM_MAX_RESERVES];
+        unsigned n = region_children(m, &ram, kids);
+
+        /* KERNEL: kernel/resource.c r_show(): "%*s%0*llx-%0*llx : %s\n" */
+        mm__buf_printf(out, "%08llx-%08llx : %s\n", (unsigned long long)ram.start,
+                       (unsigned long long)ram.end, ram.name);
+        for (unsigned k = 0; k < n; k++)
+            mm__buf_printf(out, "  %08llx-%08llx : %s\n",
+                           (unsigned long long)kids[k].start,
+                           (unsigned long long)kids[k].end, kids[k].name);
+    }
+    return MM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* /proc/buddyinfo, /proc/meminfo                                      */
+/* ------------------------------------------------------------------ */
+
+enum mm_status mm__report_buddyinfo(const struct mm_machine *m, struct mm_buf *out)
+{
+    struct mm_stats st;
+
+    mm_get_stats(m, &st);
+    for (unsigned i = 0; i < st.nr_zones && i < MM_NR_ZONES; i++) {
+        const struct mm_zone_stats *z = &st.zone[i];
+
+        /* KERNEL: 3.4 mm/vmstat.c frag_show_print(); populated zones only */
+        if (z->present == 0 || z->name == NULL)
+            continue;
+        mm__buf_printf(out, "Node 0, zone %8s ", z->name);
+        for (unsigned o = 0; o < MM_MAX_ORDER; o++)
+            mm__buf_printf(out, "%6u ", z->nr_free[o]);
+        mm__buf_printf(out, "\n");
+    }
+    return MM_OK;
+}
+
+/* Sums the sizes of the vmalloc-range areas /proc/vmallocinfo lists. */
+static uint64_t vmalloc_area_bytes(const struct mm_machine *m)
+{
+    struct mm_buf b = {0};
+    uint64_t used = 0;
+    const char *p;
+
+    mm__report_vmallocinfo(m, &b);
+    for (p = b.data; p != NULL && *p != '\0';) {
+        const char *nl = strchr(p, '\n');
+        unsigned lo, hi, size;
+
+        if (sscanf(p, "0x%x-0x%x %u", &lo, &hi, &size) == 3 &&
+            lo >= m->lay.vmalloc_start && lo < m->lay.vmalloc_end)
+            used += size;
+        p = nl != NULL ? nl + 1 : NULL;
+    }
+    mm_buf_free(&b);
+    return used;
+}
+
+/* VmallocUsed in kB, per era (see the file comment). */
+static uint64_t vmalloc_used_kb(const struct mm_machine *m, const struct mm_stats *st)
+{
+    if (m->cfg.kernel >= MM_KVER(5, 10, 0))
+        return (uint64_t)st->vmalloc_pages << 2;
+    if (m->cfg.kernel >= MM_KVER(4, 4, 0))
+        return 0;
+    return vmalloc_area_bytes(m) >> 10;
+}
+
+/* KERNEL: 3.4 fs/proc/meminfo.c "MemTotal:       %8lu kB\n" (a 16-wide name). */
+static void meminfo_line(struct mm_buf *b, const char *name, uint64_t kb)
+{
+    mm__buf_printf(b, "%-16s%8llu kB\n", name, (unsigned long long)kb);
+}
+
+enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out)
+{
+    struct mm_stats st;
+    uint64_t total = 0, free = 0, htotal = 0, hfree = 0;
+
+    mm_get_stats(m, &st);
+    for (unsigned i = 0; i < st.nr_zones && i < MM_NR_ZONES; i++) {
+        const struct mm_zone_stats *z = &st.zone[i];
+
+        total += z->managed;
+        free += z->free;
+        if (z->name != NULL && strcmp(z->name, "HighMem") == 0) {
+            htotal += z->managed;
+            hfree += z->free;
+        }
+    }
+    meminfo_line(out, "MemTotal:", total << 2);
+    meminfo_line(out, "MemFree:", free << 2);
+    if (m->cfg.highmem) {
+        meminfo_line(out, "HighTotal:", htotal << 2);
+        meminfo_line(out, "HighFree:", hfree << 2);
+        meminfo_line(out, "LowTotal:", (total - htotal) << 2);
+        meminfo_line(out, "LowFree:", (free - hfree) << 2);
+    }
+    meminfo_line(out, "VmallocTotal:", (m->lay.vmalloc_end - m->lay.vmalloc_start) >> 10);
+    meminfo_line(out, "VmallocUsed:", vmalloc_used_kb(m, &st));
+    return MM_OK;
+}

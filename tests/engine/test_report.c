@@ -1,0 +1,667 @@
+/* tests/engine/test_report.c - boot printouts and /proc reports.
+ *
+ * The aries expectations are the real phone's output, spec/aries.txt (its
+ * dmesg layout block and /proc/iomem, timestamps stripped).
+ */
+#include "check_engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* KERNEL: msm-3.4 mem_init() on aries, spec/aries.txt "--- dmesg ---" */
+static const char aries_layout[] =
+    "Virtual kernel memory layout:\n"
+    "    vector  : 0xffff0000 - 0xffff1000   (   4 kB)\n"
+    "    timers  : 0xfffef000 - 0xffff0000   (   4 kB)\n"
+    "    fixmap  : 0xfff00000 - 0xfffe0000   ( 896 kB)\n"
+    "    vmalloc : 0xf0000000 - 0xff000000   ( 240 MB)\n"
+    "    lowmem  : 0xc0000000 - 0xef800000   ( 760 MB)\n"
+    "    pkmap   : 0xbfe00000 - 0xc0000000   (   2 MB)\n"
+    "    modules : 0xbf000000 - 0xbfe00000   (  14 MB)\n"
+    "      .text : 0xc0008000 - 0xc0e07f80   (14336 kB)\n"
+    "      .init : 0xc0f00000 - 0xc101df40   (1144 kB)\n"
+    "      .data : 0xc101e000 - 0xc121aac0   (2035 kB)\n"
+    "       .bss : 0xc121aae4 - 0xc1a4e2e4   (8398 kB)\n";
+
+/* spec/aries.txt "--- /proc/iomem ---" */
+static const char aries_iomem[] =
+    "80200000-88dfffff : System RAM\n"
+    "  80208000-81007f7f : Kernel code\n"
+    "  8121e000-81c4e2e3 : Kernel data\n"
+    "89000000-8d9fffff : System RAM\n"
+    "8ec00000-8effffff : System RAM\n"
+    "8f700000-8fdfffff : System RAM\n"
+    "8ff00000-9fdfffff : System RAM\n"
+    "  8ff00000-8ff3ffff : rmtfs\n"
+    "a0000000-a57fffff : System RAM\n"
+    "a5900000-ff2fefff : System RAM\n";
+
+/* Boot figures as the Memory: lines use them. */
+struct counts {
+    unsigned long long managed, high, present, free;
+};
+
+static void counts_of(const struct mm_machine *m, struct counts *c)
+{
+    struct mm_stats st;
+
+    mm_get_stats(m, &st);
+    memset(c, 0, sizeof(*c));
+    for (unsigned i = 0; i < st.nr_zones; i++) {
+        c->managed += st.zone[i].managed;
+        c->present += st.zone[i].present;
+        c->free += st.zone[i].free;
+        if (strcmp(st.zone[i].name, "HighMem") == 0)
+            c->high += st.zone[i].managed;
+    }
+}
+
+/* Line @n (0-based) of @s, without its newline, in @buf. */
+static const char *line_of(const char *s, unsigned n, char *buf, size_t size)
+{
+    for (; n > 0 && s != NULL; n--) {
+        s = strchr(s, '\n');
+        if (s != NULL)
+            s++;
+    }
+    ck_assert_ptr_nonnull(s);
+    snprintf(buf, size, "%.*s", (int)strcspn(s, "\n"), s);
+    return buf;
+}
+
+/* ---- layout ---- */
+
+START_TEST(test_aries_layout_matches_real_boot)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    char *s = t_report(m, MM_REPORT_LAYOUT);
+
+    ck_assert_str_eq(s, aries_layout);
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_aries_layout_without_timers)
+{
+    struct mm_machine *m = t_machine("aries", "user_timers=off", NULL);
+    char *s = t_report(m, MM_REPORT_LAYOUT);
+    char line[128];
+
+    ck_assert_str_eq(line_of(s, 2, line, sizeof(line)),
+                     "    fixmap  : 0xfff00000 - 0xfffe0000   ( 896 kB)");
+    ck_assert_ptr_null(strstr(s, "timers"));
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* KERNEL: upstream 3.4 mem_init() DMA line, MLM(CONSISTENT_BASE, END). */
+START_TEST(test_34_layout_dma_line_with_consistent_window)
+{
+    struct mm_machine *m = t_machine(NULL, "consistent_dma=14M", NULL);
+    char *s = t_report(m, MM_REPORT_LAYOUT);
+    char line[128];
+
+    ck_assert_str_eq(line_of(s, 3, line, sizeof(line)),
+                     "    DMA     : 0xff000000 - 0xffe00000   (  14 MB)");
+    ck_assert_str_eq(line_of(s, 4, line, sizeof(line)),
+                     "    vmalloc : 0xf0000000 - 0xff000000   ( 240 MB)");
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* KERNEL: 2.6.35 init.c: DMA line, .init before .text, no .bss. */
+START_TEST(test_2635_layout_form)
+{
+    struct mm_machine *m = t_machine(NULL, "kernel=2.6.35", "vmalloc_end=0xfe800000",
+                                     "consistent_dma=2M", NULL);
+    char *s = t_report(m, MM_REPORT_LAYOUT);
+
+    ck_assert_str_eq(s,
+        "Virtual kernel memory layout:\n"
+        "    vector  : 0xffff0000 - 0xffff1000   (   4 kB)\n"
+        "    fixmap  : 0xfff00000 - 0xfffe0000   ( 896 kB)\n"
+        "    DMA     : 0xffc00000 - 0xffe00000   (   2 MB)\n"
+        "    vmalloc : 0xf7000000 - 0xfe800000   ( 120 MB)\n"
+        "    lowmem  : 0xc0000000 - 0xf6800000   ( 872 MB)\n"
+        "    pkmap   : 0xbfe00000 - 0xc0000000   (   2 MB)\n"
+        "    modules : 0xbf000000 - 0xbfe00000   (  14 MB)\n"
+        "      .init : 0xc0008000 - 0xc0108000   (1024 kB)\n"
+        "      .text : 0xc0108000 - 0xc0908000   (8192 kB)\n"
+        "      .data : 0xc0908000 - 0xc0a08000   (1024 kB)\n");
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* 4.19: FIXADDR_END, VMALLOC_END 0xff800000, hashed %p ("(ptrval)"). */
+START_TEST(test_419_layout_qemu_virt)
+{
+    struct mm_machine *m = t_machine("qemu-virt", NULL);
+    char *s = t_report(m, MM_REPORT_LAYOUT);
+
+    ck_assert_str_eq(s,
+        "Virtual kernel memory layout:\n"
+        "    vector  : 0xffff0000 - 0xffff1000   (   4 kB)\n"
+        "    fixmap  : 0xffc00000 - 0xfff00000   (3072 kB)\n"
+        "    vmalloc : 0xf0800000 - 0xff800000   ( 240 MB)\n"
+        "    lowmem  : 0xc0000000 - 0xf0000000   ( 768 MB)\n"
+        "    pkmap   : 0xbfe00000 - 0xc0000000   (   2 MB)\n"
+        "    modules : 0xbf000000 - 0xbfe00000   (  14 MB)\n"
+        "      .text : 0x(ptrval) - 0x(ptrval)   (8192 kB)\n"
+        "      .init : 0x(ptrval) - 0x(ptrval)   (1024 kB)\n"
+        "      .data : 0x(ptrval) - 0x(ptrval)   (1024 kB)\n"
+        "       .bss : 0x(ptrval) - 0x(ptrval)   (1024 kB)\n");
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* 3.18: fixmap 0xffc00000-0xffe00000 (2048 kB), addresses not hashed. */
+START_TEST(test_318_layout_fixmap_2m)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=3.18", NULL);
+    char *s = t_report(m, MM_REPORT_LAYOUT);
+    char line[128];
+
+    ck_assert_str_eq(line_of(s, 2, line, sizeof(line)),
+                     "    fixmap  : 0xffc00000 - 0xffe00000   (2048 kB)");
+    ck_assert_str_eq(line_of(s, 7, line, sizeof(line)),
+                     "      .text : 0xc0008000 - 0xc0808000   (8192 kB)");
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* No HIGHMEM: no pkmap line, a 16 MB module area up to PAGE_OFFSET. */
+START_TEST(test_rpi2_layout)
+{
+    struct mm_machine *m = t_machine("rpi2", NULL);
+    char *s = t_report(m, MM_REPORT_LAYOUT);
+
+    ck_assert_str_eq(s,
+        "Virtual kernel memory layout:\n"
+        "    vector  : 0xffff0000 - 0xffff1000   (   4 kB)\n"
+        "    fixmap  : 0xffc00000 - 0xfff00000   (3072 kB)\n"
+        "    vmalloc : 0xbb800000 - 0xff800000   (1088 MB)\n"
+        "    lowmem  : 0x80000000 - 0xbb000000   ( 944 MB)\n"
+        "    modules : 0x7f000000 - 0x80000000   (  16 MB)\n"
+        "      .text : 0x80008000 - 0x80808000   (8192 kB)\n"
+        "      .init : 0x80808000 - 0x80908000   (1024 kB)\n"
+        "      .data : 0x80908000 - 0x80a08000   (1024 kB)\n"
+        "       .bss : 0x80a08000 - 0x80b08000   (1024 kB)\n");
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* 4.4.9 (before %p hashing): HIGHMEM built in, the HighMem zone empty. */
+START_TEST(test_bbb_layout)
+{
+    struct mm_machine *m = t_machine("beaglebone-black", NULL);
+    char *s = t_report(m, MM_REPORT_LAYOUT);
+
+    ck_assert_str_eq(s,
+        "Virtual kernel memory layout:\n"
+        "    vector  : 0xffff0000 - 0xffff1000   (   4 kB)\n"
+        "    fixmap  : 0xffc00000 - 0xfff00000   (3072 kB)\n"
+        "    vmalloc : 0xe0000000 - 0xff800000   ( 504 MB)\n"
+        "    lowmem  : 0xc0000000 - 0xdfe00000   ( 510 MB)\n"
+        "    pkmap   : 0xbfe00000 - 0xc0000000   (   2 MB)\n"
+        "    modules : 0xbf000000 - 0xbfe00000   (  14 MB)\n"
+        "      .text : 0xc0008000 - 0xc0808000   (8192 kB)\n"
+        "      .init : 0xc0808000 - 0xc0908000   (1024 kB)\n"
+        "      .data : 0xc0908000 - 0xc0a08000   (1024 kB)\n"
+        "       .bss : 0xc0a08000 - 0xc0b08000   (1024 kB)\n");
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_61_layout_not_printed)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    struct mm_buf b = {0};
+
+    ck_assert_int_eq(mm_report(m, MM_REPORT_LAYOUT, &b), MM_NOT_FOUND);
+    ck_assert_str_eq(b.data, "layout: Linux 6.1.0 does not print the virtual kernel "
+                     "memory layout (mem_init() stopped printing it in 5.1)\n");
+    mm_buf_free(&b);
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_50_layout_still_printed)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=5.0", NULL);
+    char *s = t_report(m, MM_REPORT_LAYOUT);
+
+    ck_assert(strncmp(s, "Virtual kernel memory layout:\n", 30) == 0);
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* ---- Memory: lines ---- */
+
+START_TEST(test_aries_memory_bank_line)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    char *s = t_report(m, MM_REPORT_MEMORY);
+    char line[256];
+
+    ck_assert_str_eq(line_of(s, 0, line, sizeof(line)),
+                     "Memory: 140MB 74MB 4MB 7MB 255MB 88MB 1433MB = 2001MB total");
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* The totals line: boot free = managed pages; free + reserved covers every
+ * RAM page of the banks (2050044k for aries). */
+START_TEST(test_aries_memory_totals_line)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    char *s = t_report(m, MM_REPORT_MEMORY);
+    char line[256], want[256];
+    struct counts c;
+
+    counts_of(m, &c);
+    snprintf(want, sizeof(want), "Memory: %lluk/%lluk available, %uk reserved, "
+             "%lluK highmem", c.managed * 4, c.managed * 4, m->boot_reserved_pages * 4,
+             c.high * 4);
+    ck_assert_str_eq(line_of(s, 1, line, sizeof(line)), want);
+    ck_assert_uint_eq(c.managed * 4 + m->boot_reserved_pages * 4, 2050044);
+    ck_assert_str_eq(strchr(strchr(s, '\n') + 1, '\n'), "\n");   /* two lines */
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_memory_line_is_boot_time)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    char *before = t_report(m, MM_REPORT_MEMORY), *after;
+    struct mm_result res;
+
+    ck_assert_int_eq(mm_alloc_pages(m, MM_ZONE_NORMAL, 3, &res), MM_OK);
+    after = t_report(m, MM_REPORT_MEMORY);
+    ck_assert_str_eq(before, after);
+    t_check(m);
+    free(before);
+    free(after);
+    mm_destroy(m);
+}
+END_TEST
+
+/* 2.6.35 lists meminfo banks: the bank split at the cut shows twice. */
+START_TEST(test_2635_memory_lists_split_banks)
+{
+    struct mm_machine *m = t_machine(NULL, "kernel=2.6.35", "vmalloc_end=0xfe800000",
+                                     NULL);
+    char *s = t_report(m, MM_REPORT_MEMORY);
+    char line[256];
+
+    ck_assert_str_eq(line_of(s, 0, line, sizeof(line)),
+                     "Memory: 872MB 152MB = 1024MB total");
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* KERNEL: 3.14 mem_init_print_info(): no cma-reserved yet. */
+START_TEST(test_314_memory_generic_line)
+{
+    struct mm_machine *m = t_machine(NULL, "kernel=3.14", NULL);
+    char *s = t_report(m, MM_REPORT_MEMORY);
+    char want[256];
+    struct counts c;
+
+    counts_of(m, &c);
+    snprintf(want, sizeof(want), "Memory: %lluK/%lluK available (8192K kernel code, "
+             "1024K rwdata, 0K rodata, 1024K init, 1024K bss, %lluK reserved, "
+             "%lluK highmem)\n", c.managed * 4, c.present * 4,
+             (c.present - c.managed) * 4, c.high * 4);
+    ck_assert_str_eq(s, want);
+    ck_assert_uint_eq(c.present * 4, 1048576);
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* KERNEL: 4.19 mem_init_print_info(): cma-reserved, then highmem. */
+START_TEST(test_419_memory_generic_line_cma)
+{
+    struct mm_machine *m = t_machine("qemu-virt", NULL);
+    char *s = t_report(m, MM_REPORT_MEMORY);
+    char want[256];
+    struct counts c;
+
+    counts_of(m, &c);
+    snprintf(want, sizeof(want), "Memory: %lluK/%lluK available (8192K kernel code, "
+             "1024K rwdata, 0K rodata, 1024K init, 1024K bss, %lluK reserved, "
+             "0K cma-reserved, %lluK highmem)\n", c.managed * 4, c.present * 4,
+             (c.present - c.managed) * 4, c.high * 4);
+    ck_assert_str_eq(s, want);
+    ck_assert_uint_eq(c.high * 4, 262144);
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_memory_line_without_highmem)
+{
+    struct mm_machine *m = t_machine("rpi2", NULL);
+    char *s = t_report(m, MM_REPORT_MEMORY);
+
+    ck_assert_ptr_nonnull(strstr(s, "K reserved, 0K cma-reserved)\n"));
+    ck_assert_ptr_null(strstr(s, "highmem"));
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* ---- /proc/iomem ---- */
+
+START_TEST(test_aries_iomem_matches_real)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    char *s = t_report(m, MM_REPORT_IOMEM);
+
+    ck_assert_str_eq(s, aries_iomem);
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* request_resource() refuses a child overlapping an earlier sibling. */
+START_TEST(test_iomem_conflicting_reserve_hidden)
+{
+    struct mm_machine *m = t_machine(NULL, "reserve=a@0x40100000+4K,b@0x41000000+8K",
+                                     NULL);
+    char *s = t_report(m, MM_REPORT_IOMEM);
+
+    ck_assert_str_eq(s,
+        "40000000-7fffffff : System RAM\n"
+        "  40008000-40807fff : Kernel code\n"
+        "  40908000-40b07fff : Kernel data\n"
+        "  41000000-41001fff : b\n");
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_iomem_no_highmem_lists_kept_ram_only)
+{
+    struct mm_machine *m = t_machine(NULL, "highmem=off", NULL);
+    char *s = t_report(m, MM_REPORT_IOMEM);
+    char line[128];
+
+    ck_assert_str_eq(line_of(s, 0, line, sizeof(line)), "40000000-6f7fffff : System RAM");
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* ---- /proc/buddyinfo ---- */
+
+START_TEST(test_buddyinfo_format)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    char *s = t_report(m, MM_REPORT_BUDDYINFO);
+    struct mm_stats st;
+    char want[512] = "";
+
+    mm_get_stats(m, &st);
+    for (unsigned i = 0; i < st.nr_zones; i++) {
+        if (st.zone[i].present == 0)
+            continue;
+        snprintf(want + strlen(want), sizeof(want) - strlen(want), "Node 0, zone %8s ",
+                 st.zone[i].name);
+        for (unsigned o = 0; o < MM_MAX_ORDER; o++)
+            snprintf(want + strlen(want), sizeof(want) - strlen(want), "%6u ",
+                     st.zone[i].nr_free[o]);
+        strcat(want, "\n");
+    }
+    ck_assert_str_eq(s, want);
+    ck_assert(strncmp(s, "Node 0, zone   Normal ", 22) == 0);
+    ck_assert_ptr_nonnull(strstr(s, "\nNode 0, zone  HighMem "));
+    ck_assert_uint_eq(strcspn(s, "\n"), 13 + 8 + 1 + 7 * MM_MAX_ORDER);
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* An empty HighMem zone (BBB: 510 MiB, all lowmem) is not listed. */
+START_TEST(test_buddyinfo_skips_unpopulated_zone)
+{
+    struct mm_machine *m = t_machine("beaglebone-black", NULL);
+    char *s = t_report(m, MM_REPORT_BUDDYINFO);
+
+    ck_assert_ptr_null(strstr(s, "HighMem"));
+    ck_assert(strncmp(s, "Node 0, zone   Normal ", 22) == 0);
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_buddyinfo_dma_zone)
+{
+    struct mm_machine *m = t_machine(NULL, "dma_zone=256M", NULL);
+    char *s = t_report(m, MM_REPORT_BUDDYINFO);
+
+    ck_assert(strncmp(s, "Node 0, zone      DMA ", 22) == 0);
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* ---- /proc/meminfo ---- */
+
+START_TEST(test_meminfo_aries)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    char *s = t_report(m, MM_REPORT_MEMINFO);
+    struct counts c;
+    char want[512];
+
+    counts_of(m, &c);
+    snprintf(want, sizeof(want),
+             "MemTotal:       %8llu kB\nMemFree:        %8llu kB\n"
+             "HighTotal:      %8llu kB\nHighFree:       %8llu kB\n"
+             "LowTotal:       %8llu kB\nLowFree:        %8llu kB\n"
+             "VmallocTotal:     245760 kB\nVmallocUsed:           0 kB\n",
+             c.managed * 4, c.free * 4, c.high * 4, c.high * 4,
+             (c.managed - c.high) * 4, (c.free - c.high) * 4);
+    ck_assert_str_eq(s, want);
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_meminfo_no_highmem_lines)
+{
+    struct mm_machine *m = t_machine("rpi2", NULL);
+    char *s = t_report(m, MM_REPORT_MEMINFO);
+
+    ck_assert_ptr_null(strstr(s, "High"));
+    ck_assert_ptr_null(strstr(s, "Low"));
+    ck_assert_ptr_nonnull(strstr(s, "\nVmallocTotal:    1114112 kB\n"));
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_meminfo_memfree_follows_allocations)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    struct mm_result res;
+    struct counts c;
+    char *s, want[64];
+
+    ck_assert_int_eq(mm_alloc_pages(m, MM_ZONE_HIGHMEM, 2, &res), MM_OK);
+    t_check(m);
+    counts_of(m, &c);
+    s = t_report(m, MM_REPORT_MEMINFO);
+    snprintf(want, sizeof(want), "MemFree:        %8llu kB\n", c.free * 4);
+    ck_assert_ptr_nonnull(strstr(s, want));
+    ck_assert_uint_eq(c.managed - c.free, 4);
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* KERNEL: 3.4 get_vmalloc_info(): area sizes include the guard page. */
+START_TEST(test_meminfo_vmalloc_used_34_includes_guard)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    struct mm_result res;
+    char *s;
+
+    ck_assert_int_eq(mm_vmalloc(m, 8192, &res), MM_OK);
+    t_check(m);
+    s = t_report(m, MM_REPORT_MEMINFO);
+    ck_assert_ptr_nonnull(strstr(s, "\nVmallocUsed:          12 kB\n"));
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_meminfo_vmalloc_used_module_area_not_counted)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    struct mm_result res;
+    char *s;
+
+    ck_assert_int_eq(mm_module_alloc(m, 8192, &res), MM_OK);
+    s = t_report(m, MM_REPORT_MEMINFO);
+    ck_assert_ptr_nonnull(strstr(s, "\nVmallocUsed:           0 kB\n"));
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_meminfo_vmalloc_used_44_zero)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=4.4", NULL);
+    struct mm_result res;
+    char *s;
+
+    ck_assert_int_eq(mm_vmalloc(m, 8192, &res), MM_OK);
+    s = t_report(m, MM_REPORT_MEMINFO);
+    ck_assert_ptr_nonnull(strstr(s, "\nVmallocUsed:           0 kB\n"));
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_meminfo_vmalloc_used_510_pages)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=5.10", NULL);
+    struct mm_result res;
+    char *s;
+
+    ck_assert_int_eq(mm_vmalloc(m, 8192, &res), MM_OK);
+    s = t_report(m, MM_REPORT_MEMINFO);
+    ck_assert_ptr_nonnull(strstr(s, "\nVmallocUsed:           8 kB\n"));
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* ---- dispatcher ---- */
+
+START_TEST(test_each_preset_boots_and_reports)
+{
+    size_t n;
+    const struct mm_preset_info *p = mm_presets(&n);
+    struct mm_machine *m = t_machine(p[_i].name, NULL);
+
+    t_check(m);
+    for (unsigned r = 0; r < MM_REPORT_COUNT; r++) {
+        struct mm_buf b = {0};
+        enum mm_status st = mm_report(m, (enum mm_report)r, &b);
+
+        ck_assert_msg(st == MM_OK, "%s: %s", mm_report_name((enum mm_report)r),
+                      mm_status_name(st));
+        ck_assert(!b.oom);
+        mm_buf_free(&b);
+    }
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_report_names_and_lookup)
+{
+    enum mm_report r;
+
+    ck_assert_str_eq(mm_report_name(MM_REPORT_LAYOUT), "layout");
+    ck_assert_str_eq(mm_report_name(MM_REPORT_PAGETABLES), "pagetables");
+    ck_assert_ptr_null(mm_report_name(MM_REPORT_COUNT));
+    for (unsigned i = 0; i < MM_REPORT_COUNT; i++) {
+        ck_assert(mm_report_lookup(mm_report_name((enum mm_report)i), &r));
+        ck_assert_int_eq(r, (enum mm_report)i);
+    }
+    ck_assert(!mm_report_lookup("slabinfo", &r));
+}
+END_TEST
+
+START_TEST(test_report_unknown_id)
+{
+    struct mm_machine *m = t_machine(NULL, NULL);
+    struct mm_buf b = {0};
+
+    ck_assert_int_eq(mm_report(m, MM_REPORT_COUNT, &b), MM_INVALID_ARGUMENT);
+    ck_assert_str_eq(b.data, "report: unknown report 9\n");
+    mm_buf_free(&b);
+    mm_destroy(m);
+}
+END_TEST
+
+Suite *report_suite(void)
+{
+    Suite *s = suite_create("report");
+    TCase *tc = tcase_create("report");
+    size_t npresets;
+
+    mm_presets(&npresets);
+    tcase_set_timeout(tc, 30);
+    tcase_add_test(tc, test_aries_layout_matches_real_boot);
+    tcase_add_test(tc, test_aries_layout_without_timers);
+    tcase_add_test(tc, test_34_layout_dma_line_with_consistent_window);
+    tcase_add_test(tc, test_2635_layout_form);
+    tcase_add_test(tc, test_419_layout_qemu_virt);
+    tcase_add_test(tc, test_318_layout_fixmap_2m);
+    tcase_add_test(tc, test_rpi2_layout);
+    tcase_add_test(tc, test_bbb_layout);
+    tcase_add_test(tc, test_61_layout_not_printed);
+    tcase_add_test(tc, test_50_layout_still_printed);
+    tcase_add_test(tc, test_aries_memory_bank_line);
+    tcase_add_test(tc, test_aries_memory_totals_line);
+    tcase_add_test(tc, test_memory_line_is_boot_time);
+    tcase_add_test(tc, test_2635_memory_lists_split_banks);
+    tcase_add_test(tc, test_314_memory_generic_line);
+    tcase_add_test(tc, test_419_memory_generic_line_cma);
+    tcase_add_test(tc, test_memory_line_without_highmem);
+    tcase_add_test(tc, test_aries_iomem_matches_real);
+    tcase_add_test(tc, test_iomem_conflicting_reserve_hidden);
+    tcase_add_test(tc, test_iomem_no_highmem_lists_kept_ram_only);
+    tcase_add_test(tc, test_buddyinfo_format);
+    tcase_add_test(tc, test_buddyinfo_skips_unpopulated_zone);
+    tcase_add_test(tc, test_buddyinfo_dma_zone);
+    tcase_add_test(tc, test_meminfo_aries);
+    tcase_add_test(tc, test_meminfo_no_highmem_lines);
+    tcase_add_test(tc, test_meminfo_memfree_follows_allocations);
+    tcase_add_test(tc, test_meminfo_vmalloc_used_34_includes_guard);
+    tcase_add_test(tc, test_meminfo_vmalloc_used_module_area_not_counted);
+    tcase_add_test(tc, test_meminfo_vmalloc_used_44_zero);
+    tcase_add_test(tc, test_meminfo_vmalloc_used_510_pages);
+    tcase_add_loop_test(tc, test_each_preset_boots_and_reports, 0, (int)npresets);
+    tcase_add_test(tc, test_report_names_and_lookup);
+    tcase_add_test(tc, test_report_unknown_id);
+    suite_add_tcase(s, tc);
+    return s;
+}
