@@ -1,0 +1,777 @@
+/* engine/pgtable.c - swapper_pg_dir: ARMv7 short-descriptor page tables.
+ *
+ * The kernel's page tables live in the machine's emulated physical memory,
+ * in exactly the layout the 2-level ARM kernel gives them, so that the MMU
+ * walk in mmu.c reads them as the hardware would.  swapper_pg_dir is 16 KiB
+ * at m->lay.pgd_pa: 4096 hardware first-level words.  A Linux pgd entry is
+ * a pair of them (2 MiB).  A PTE page (4 KiB) serves one pair: Linux pt 0 at
+ * +0, Linux pt 1 at +1024, hardware pt 0 at +2048, hardware pt 1 at +3072;
+ * the first-level words point at the hardware halves.
+ *
+ * Design: every write goes through two primitives, the first-level word
+ * (mm__l1_write) and set_pte_ext() (the Linux PTE and the hardware PTE
+ * derived from it, as cpu_v7_set_pte_ext does), so the two copies can never
+ * disagree (vmalloc.c's ioremap writes its UP MT_DEVICE sections and
+ * clears pgd entries through mm__l1_write() too).  The memory types the
+ * kernel uses (mem_types[] after build_mem_type_table()) are computed per
+ * machine from the facts that change them: SMP or UP (an SMP kernel is cfg.cpus > 1; a UP kernel keeps
+ * the default write-back policy and no Shared bit), and the kernel version
+ * (vectors domain from 4.3, non-executable lowmem outside the kernel text
+ * from 3.19; before 2.6.38 v7 still used domains and cpu_v7_set_pte_ext
+ * gave the kernel write access to read-only user pages, which is not
+ * modelled: those kernels get 3.4's rules).  There is no TLB: translation always walks the tables, so the
+ * TLB flush calls only count.  mm__pgtable_check() re-derives every entry
+ * from these rules and from the buddy allocator's view of the PTE pages.
+ *
+ * Emulates: arch/arm/mm/mmu.c build_mem_type_table() (v7 part),
+ * create_mapping(), alloc_init_pud(), alloc_init_section(),
+ * alloc_init_pte(), early_pte_alloc(), map_lowmem() (3.19+ RW/RWX split);
+ * arch/arm/include/asm/pgalloc.h __pmd_populate(), pte_alloc_kernel();
+ * arch/arm/mm/proc-v7-2level.S cpu_v7_set_pte_ext();
+ * arch/arm/include/asm/pgtable.h set_pte_at(), mk_pte(), pte_clear();
+ * arch/arm/include/asm/tlbflush.h flush_tlb_kernel_page/range() (counted).
+ */
+#include "mm_int.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* KERNEL: 3.4 arch/arm/include/asm/pgtable-2level-hwdef.h */
+#define PMD_TYPE_MASK       0x3u
+#define PMD_TYPE_TABLE      0x1u
+#define PMD_TYPE_SECT       0x2u
+#define PMD_SECT_BUFFERABLE (1u << 2)
+#define PMD_SECT_CACHEABLE  (1u << 3)
+#define PMD_SECT_XN         (1u << 4)
+#define PMD_DOMAIN(x)       ((uint32_t)(x) << 5)
+#define PMD_SECT_AP_WRITE   (1u << 10)
+#define PMD_SECT_TEX(x)     ((uint32_t)(x) << 12)
+#define PMD_SECT_S          (1u << 16)
+#define PMD_SECT_SUPER      (1u << 18)
+#define PMD_SECT_WB         (PMD_SECT_CACHEABLE | PMD_SECT_BUFFERABLE)
+#define PMD_SECT_WBWA       (PMD_SECT_TEX(1) | PMD_SECT_CACHEABLE | PMD_SECT_BUFFERABLE)
+#define PTE_EXT_XN          (1u << 0)
+#define PTE_EXT_AP0         (1u << 4)
+#define PTE_EXT_AP1         (1u << 5)
+#define PTE_EXT_TEX(x)      ((uint32_t)(x) << 6)
+#define PTE_EXT_APX         (1u << 9)
+#define PTE_EXT_NG          (1u << 11)
+#define PTE_TYPE_SMALL      0x2u
+
+/* KERNEL: 3.4 arch/arm/include/asm/pgtable-2level.h (memory types, bits 2-5) */
+#define L_PTE_MT_WRITETHROUGH  (0x02u << 2)
+#define L_PTE_MT_WRITEBACK     (0x03u << 2)
+#define L_PTE_MT_WRITEALLOC    (0x07u << 2)
+#define L_PTE_MT_DEV_SHARED    (0x04u << 2)
+
+/* KERNEL: 3.4 arch/arm/include/asm/domain.h; 4.3+ adds DOMAIN_VECTORS 3 */
+#define DOMAIN_KERNEL   0
+#define DOMAIN_USER     1
+#define DOMAIN_IO       2
+#define DOMAIN_VECTORS  3
+
+#define KERNEL_TABLE    (PMD_TYPE_TABLE | (1u << 4) | PMD_DOMAIN(DOMAIN_KERNEL))
+#define PAGE_MASK32     0xfffff000u
+#define SECTION_MASK32  0xfff00000u
+
+/* One entry of mem_types[] after build_mem_type_table(). */
+struct mem_type {
+    uint32_t prot_pte;                  /* Linux PTE bits */
+    uint32_t prot_l1;                   /* first-level bits of a page table */
+    uint32_t prot_sect;                 /* section bits; 0: pages only */
+};
+
+enum mem_type_id {
+    MT_MEMORY_RWX,                      /* 3.4 MT_MEMORY */
+    MT_MEMORY_RW,                       /* 3.19+ non-text lowmem */
+    MT_DEVICE,
+    MT_HIGH_VECTORS
+};
+
+/* ------------------------------------------------------------------ */
+/* Memory types                                                        */
+/* ------------------------------------------------------------------ */
+
+/* is_smp(): the kernel's SMP_ON_UP test; here, an SMP kernel has cpus > 1. */
+static bool is_smp(const struct mm_machine *m)
+{
+    return m->cfg.cpus > 1;
+}
+
+/*
+ * kern_pgprot: the cache policy's Linux memory type, Shared on SMP.
+ * KERNEL: 3.4 arch/arm/mm/mmu.c build_mem_type_table(): is_smp() forces
+ * CPOLICY_WRITEALLOC, UP keeps the default CPOLICY_WRITEBACK; L_PTE_SHARED
+ * when is_smp() (4.x: when the boot PMD flags carry S, i.e. PMD_FLAGS_SMP).
+ */
+static uint32_t kern_pgprot(const struct mm_machine *m)
+{
+    return is_smp(m) ? L_PTE_MT_WRITEALLOC | MM_L_PTE_SHARED : L_PTE_MT_WRITEBACK;
+}
+
+/*
+ * vecs_pgprot: as kern_pgprot, except that a UP kernel maps the vectors
+ * write-through.  KERNEL: 3.4 build_mem_type_table() "Only use
+ * write-through for non-SMP systems"; gone in 4.19 (the 4.1 boundary is
+ * not verified in source).
+ */
+static uint32_t vecs_pgprot(const struct mm_machine *m)
+{
+    if (!is_smp(m) && m->cfg.kernel < MM_KVER(4, 1, 0))
+        return L_PTE_MT_WRITETHROUGH;
+    return kern_pgprot(m);
+}
+
+/* pgprot_kernel = PRESENT | YOUNG | DIRTY | kern_pgprot (build_mem_type_table()). */
+static uint32_t pgprot_kernel(const struct mm_machine *m)
+{
+    return MM_L_PTE_PRESENT | MM_L_PTE_YOUNG | MM_L_PTE_DIRTY | kern_pgprot(m);
+}
+
+/* The domain of the vectors page table.  KERNEL: 3.4 mmu.c mem_types[]
+ * MT_HIGH_VECTORS .domain = DOMAIN_USER; 4.19 DOMAIN_VECTORS (from 4.3). */
+static unsigned vectors_domain(const struct mm_machine *m)
+{
+    return m->cfg.kernel >= MM_KVER(4, 3, 0) ? DOMAIN_VECTORS : DOMAIN_USER;
+}
+
+/*
+ * mem_types[@id] for this machine.  KERNEL: 3.4 arch/arm/mm/mmu.c
+ * mem_types[] and build_mem_type_table() for ARMv7 with TEX remap
+ * (SCTLR.TRE) and no ECC: MT_MEMORY section = SECT | AP_WRITE | cp->pmd
+ * (| S on SMP); MT_DEVICE section gains XN and TEX(1); prot_l1 gets the
+ * domain; no PMD_BIT4 on v6+.  MT_MEMORY_RW is 4.19's (XN section, XN PTE).
+ */
+static struct mem_type mem_type(const struct mm_machine *m, enum mem_type_id id)
+{
+    uint32_t sect_mem = PMD_TYPE_SECT | PMD_SECT_AP_WRITE | PMD_DOMAIN(DOMAIN_KERNEL) |
+                        (is_smp(m) ? PMD_SECT_WBWA | PMD_SECT_S : PMD_SECT_WB);
+    struct mem_type t = {0, 0, 0};
+
+    switch (id) {
+    case MT_MEMORY_RWX:
+        t.prot_pte = pgprot_kernel(m);
+        t.prot_l1 = PMD_TYPE_TABLE | PMD_DOMAIN(DOMAIN_KERNEL);
+        t.prot_sect = sect_mem;
+        break;
+    case MT_MEMORY_RW:
+        t.prot_pte = pgprot_kernel(m) | MM_L_PTE_XN;
+        t.prot_l1 = PMD_TYPE_TABLE | PMD_DOMAIN(DOMAIN_KERNEL);
+        t.prot_sect = sect_mem | PMD_SECT_XN;
+        break;
+    case MT_DEVICE:
+        t.prot_pte = MM_L_PTE_PRESENT | MM_L_PTE_YOUNG | MM_L_PTE_DIRTY | MM_L_PTE_XN |
+                     L_PTE_MT_DEV_SHARED | MM_L_PTE_SHARED;
+        t.prot_l1 = PMD_TYPE_TABLE | PMD_DOMAIN(DOMAIN_IO);
+        t.prot_sect = PMD_TYPE_SECT | PMD_SECT_AP_WRITE | PMD_SECT_S | PMD_SECT_XN |
+                      PMD_SECT_TEX(1) | PMD_DOMAIN(DOMAIN_IO);
+        break;
+    case MT_HIGH_VECTORS:
+        t.prot_pte = MM_L_PTE_PRESENT | MM_L_PTE_YOUNG | MM_L_PTE_DIRTY |
+                     MM_L_PTE_USER | MM_L_PTE_RDONLY | vecs_pgprot(m);
+        t.prot_l1 = PMD_TYPE_TABLE | PMD_DOMAIN(vectors_domain(m));
+        break;
+    }
+    return t;
+}
+
+/*
+ * Whether lowmem outside the kernel text is mapped non-executable.
+ * KERNEL: 4.19 arch/arm/mm/mmu.c map_lowmem() splits each region at
+ * kernel_x_start/end into MT_MEMORY_RW and MT_MEMORY_RWX (introduced in
+ * 3.19 with "allow non-text sections to be non-executable"; 3.18 and
+ * earlier map all lowmem MT_MEMORY).  The later mark_rodata_ro() /
+ * STRICT_KERNEL_RWX changes to the text itself are not modelled.
+ */
+static bool lowmem_nx(const struct mm_machine *m)
+{
+    return m->cfg.kernel >= MM_KVER(3, 19, 0);
+}
+
+/* __pa(KERNEL_START) rounded down and __pa(__init_end) rounded up to 1 MiB. */
+static void kernel_x_range(const struct mm_machine *m, uint64_t *start, uint64_t *end)
+{
+    const struct mm_layout *lay = &m->lay;
+    uint64_t s = (uint64_t)lay->text.start - lay->page_offset + lay->phys_offset;
+    uint64_t e = (uint64_t)lay->init.end - lay->page_offset + lay->phys_offset;
+
+    *start = s & ~(uint64_t)(MM_SECTION_SIZE - 1);
+    *end = (e + MM_SECTION_SIZE - 1) & ~(uint64_t)(MM_SECTION_SIZE - 1);
+}
+
+/*
+ * The memory type map_lowmem() gives physical address @pa of the lowmem
+ * region [@rs, @re).  KERNEL: 4.19 map_lowmem(): a region wholly below
+ * kernel_x_start stays RWX ("end < kernel_x_start"), one at or above
+ * kernel_x_end is RW, a region across the kernel is RW / RWX / RW.
+ */
+static enum mem_type_id lowmem_type(const struct mm_machine *m, uint64_t rs,
+                                    uint64_t re, uint64_t pa)
+{
+    uint64_t xs, xe;
+
+    if (!lowmem_nx(m))
+        return MT_MEMORY_RWX;
+    kernel_x_range(m, &xs, &xe);
+    if (re < xs)
+        return MT_MEMORY_RWX;
+    if (rs >= xe)
+        return MT_MEMORY_RW;
+    return pa >= xs && pa < xe ? MT_MEMORY_RWX : MT_MEMORY_RW;
+}
+
+uint32_t mm__section_prot(const struct mm_machine *m)
+{
+    return mem_type(m, MT_MEMORY_RWX).prot_sect;
+}
+
+/* ------------------------------------------------------------------ */
+/* First level                                                         */
+/* ------------------------------------------------------------------ */
+
+uint32_t mm__l1_read(const struct mm_machine *m, unsigned idx)
+{
+    assert(idx < 4096);
+    return mm__phys_read32(m->phys, m->lay.pgd_pa + idx * 4u);
+}
+
+void mm__l1_write(struct mm_machine *m, unsigned idx, uint32_t val)
+{
+    uint32_t *pg;
+
+    assert(idx < 4096);
+    pg = mm__phys_page_rw(m->phys, MM_PFN(m->lay.pgd_pa) + idx / 1024);
+    assert(pg != NULL);                 /* machine.c creates the pgd's pages at boot */
+    if (pg != NULL)
+        pg[idx % 1024] = val;
+}
+
+/* pmd_off_k(): the even first-level index of @va's Linux pgd entry. */
+static unsigned pmd_index(mm_vaddr_t va)
+{
+    return (va >> 21) * 2;
+}
+
+void mm__pmd_populate(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t pte_pa,
+                      uint32_t prot_l1)
+{
+    unsigned idx = pmd_index(va);
+    uint32_t pmdval = (pte_pa + MM_PTE_HWTABLE_OFF) | prot_l1;
+
+    assert((pte_pa & ~PAGE_MASK32) == 0);
+    /* KERNEL: 3.4 arch/arm/include/asm/pgalloc.h __pmd_populate() */
+    mm__l1_write(m, idx, pmdval);
+    mm__l1_write(m, idx + 1, pmdval + 256 * sizeof(uint32_t));
+}
+
+bool mm__has_pte_page(const struct mm_machine *m, mm_vaddr_t va)
+{
+    return (mm__l1_read(m, pmd_index(va)) & PMD_TYPE_MASK) == PMD_TYPE_TABLE;
+}
+
+mm_paddr_t mm__pte_page(const struct mm_machine *m, mm_vaddr_t va)
+{
+    if (!mm__has_pte_page(m, va))
+        return 0;
+    /* pmd_page_vaddr(): the Linux half */
+    return mm__l1_read(m, pmd_index(va)) & PAGE_MASK32;
+}
+
+/* ------------------------------------------------------------------ */
+/* Second level                                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The hardware PTE cpu_v7_set_pte_ext() stores for Linux PTE @pte.
+ * KERNEL: 3.4 arch/arm/mm/proc-v7-2level.S cpu_v7_set_pte_ext (no
+ * CPU_USE_DOMAINS on v7): clear bits 4-9 and the type, add ext, AP0 and
+ * the small-page type; TEX(1) from MT bit 4; APX if RDONLY or not DIRTY;
+ * AP1 if USER; XN; zero unless YOUNG and PRESENT.
+ */
+static uint32_t v7_hw_pte(uint32_t pte, uint32_t ext)
+{
+    uint32_t hw = (pte & ~0x3f3u) | ext | PTE_EXT_AP0 | PTE_TYPE_SMALL;
+
+    if (pte & (1u << 4))
+        hw |= PTE_EXT_TEX(1);
+    if ((pte & MM_L_PTE_RDONLY) || !(pte & MM_L_PTE_DIRTY))
+        hw |= PTE_EXT_APX;
+    if (pte & MM_L_PTE_USER)
+        hw |= PTE_EXT_AP1;
+    if (pte & MM_L_PTE_XN)
+        hw |= PTE_EXT_XN;
+    if (!(pte & MM_L_PTE_YOUNG) || !(pte & MM_L_PTE_PRESENT))
+        hw = 0;
+    return hw;
+}
+
+/* set_pte_at()'s ext: nG for present user PTEs below TASK_SIZE.
+ * KERNEL: 3.4 arch/arm/include/asm/pgtable.h set_pte_at() */
+static uint32_t pte_ext_for(const struct mm_machine *m, mm_vaddr_t va, uint32_t pte)
+{
+    uint32_t pu = MM_L_PTE_PRESENT | MM_L_PTE_USER;
+
+    return va < m->lay.task_size && (pte & pu) == pu ? PTE_EXT_NG : 0;
+}
+
+/* The PTE page's words for @va; the page must exist. */
+static uint32_t *pte_words(struct mm_machine *m, mm_vaddr_t va)
+{
+    uint32_t *pg;
+
+    assert(mm__has_pte_page(m, va));
+    pg = mm__phys_page_rw(m->phys, MM_PFN(mm__pte_page(m, va)));
+    assert(pg != NULL);                 /* created when the table was allocated */
+    return pg;
+}
+
+/* set_pte_ext(): the Linux PTE and, 2048 bytes above, the hardware PTE. */
+static void set_pte_ext(struct mm_machine *m, mm_vaddr_t va, uint32_t pte, uint32_t ext)
+{
+    uint32_t *pg = pte_words(m, va);
+    unsigned i = (va >> MM_PAGE_SHIFT) & (MM_PTRS_PER_PTE - 1);
+
+    pg[i] = pte;
+    pg[i + MM_PTE_HWTABLE_OFF / 4] = v7_hw_pte(pte, ext);
+}
+
+uint32_t mm__pte_get(const struct mm_machine *m, mm_vaddr_t va)
+{
+    if (!mm__has_pte_page(m, va))
+        return 0;
+    return mm__phys_read32(m->phys, mm__pte_page(m, va) + ((va >> MM_PAGE_SHIFT) & 511) * 4u);
+}
+
+uint32_t mm__mk_pte(const struct mm_machine *m, mm_pfn_t pfn, enum mm_prot prot)
+{
+    uint32_t bits = 0;
+
+    /* KERNEL: 3.4 pgtable.h PAGE_KERNEL = pgprot_kernel | L_PTE_XN,
+     * PAGE_KERNEL_EXEC = pgprot_kernel; ioremap uses MT_DEVICE.prot_pte. */
+    switch (prot) {
+    case MM_PROT_KERNEL:
+        bits = pgprot_kernel(m) | MM_L_PTE_XN;
+        break;
+    case MM_PROT_KERNEL_EXEC:
+        bits = pgprot_kernel(m);
+        break;
+    case MM_PROT_DEVICE:
+        bits = mem_type(m, MT_DEVICE).prot_pte;
+        break;
+    case MM_PROT_HIGH_VECTORS:
+        bits = mem_type(m, MT_HIGH_VECTORS).prot_pte;
+        break;
+    }
+    assert(pfn < (1u << 20));
+    return (pfn << MM_PAGE_SHIFT) | bits;
+}
+
+void mm__set_pte(struct mm_machine *m, mm_vaddr_t va, uint32_t linux_pte)
+{
+    set_pte_ext(m, va, linux_pte, pte_ext_for(m, va, linux_pte));
+}
+
+void mm__pte_clear(struct mm_machine *m, mm_vaddr_t va)
+{
+    /* KERNEL: 3.4 pgtable.h pte_clear() = set_pte_ext(ptep, __pte(0), 0) */
+    set_pte_ext(m, va, 0, 0);
+}
+
+void mm__flush_tlb_page(struct mm_machine *m, mm_vaddr_t va)
+{
+    (void)va;
+    m->cnt.tlb_flushes++;
+}
+
+void mm__flush_tlb_range(struct mm_machine *m, mm_vaddr_t start, mm_vaddr_t end)
+{
+    (void)start;
+    (void)end;
+    m->cnt.tlb_flushes++;
+}
+
+/* Makes the PTE page at @pa read as zero (early_alloc() and __GFP_ZERO).
+ * Return: false if host memory runs out. */
+static bool zero_page(struct mm_machine *m, mm_paddr_t pa)
+{
+    uint32_t *pg = mm__phys_page_rw(m->phys, MM_PFN(pa));
+
+    if (pg == NULL)
+        return false;
+    memset(pg, 0, MM_PAGE_SIZE);
+    return true;
+}
+
+/* Whether either half of @va's pgd entry is a section (pmd_bad()). */
+static bool pmd_is_section(const struct mm_machine *m, mm_vaddr_t va)
+{
+    unsigned idx = pmd_index(va);
+
+    return (mm__l1_read(m, idx) & PMD_TYPE_SECT) ||
+           (mm__l1_read(m, idx + 1) & PMD_TYPE_SECT);
+}
+
+/* Takes an order-0 page for a page table, Normal first (DMA if the machine
+ * has no Normal zone: the buddy answers INVALID_ARGUMENT and changes nothing). */
+static enum mm_status alloc_pte_page(struct mm_machine *m, mm_pfn_t *pfn,
+                                     const char *op, char msg[MM_MSG_MAX])
+{
+    enum mm_status st;
+
+    st = mm__alloc_pages(m, MM_ZONE_NORMAL, 0, MM_OWN_PGTABLE, pfn, op, msg);
+
+    if (st == MM_INVALID_ARGUMENT)
+        st = mm__alloc_pages(m, MM_ZONE_DMA, 0, MM_OWN_PGTABLE, pfn, op, msg);
+    return st;
+}
+
+enum mm_status mm__pte_alloc(struct mm_machine *m, mm_vaddr_t va, const char *op,
+                             char msg[MM_MSG_MAX])
+{
+    mm_pfn_t pfn;
+    enum mm_status st;
+
+    assert(op != NULL);
+    if (mm__has_pte_page(m, va))
+        return MM_OK;
+    if (pmd_is_section(m, va))
+        return mm__fail(msg, MM_INTERNAL,
+                        "%s: the pgd entry of 0x%08x holds a section "
+                        "(0x%08x 0x%08x)", op, va, mm__l1_read(m, pmd_index(va)),
+                        mm__l1_read(m, pmd_index(va) + 1));
+    /* KERNEL: 3.4 mm/memory.c __pte_alloc_kernel() -> pte_alloc_one_kernel(),
+     * PGALLOC_GFP (GFP_KERNEL | __GFP_ZERO): one order-0 lowmem page. */
+    st = alloc_pte_page(m, &pfn, op, msg);
+    if (st != MM_OK)
+        return st;
+    if (!zero_page(m, (mm_paddr_t)MM_PFN_PHYS(pfn))) {
+        /* Host memory ran out: give the page back, so nothing changed. */
+        mm__free_pages(m, pfn, 0, MM_OWN_PGTABLE, op, msg);
+        return mm__fail(msg, MM_NO_MEMORY, "%s: out of host memory for a page table",
+                        op);
+    }
+    /* KERNEL: 3.4 pgalloc.h pmd_populate_kernel(): _PAGE_KERNEL_TABLE */
+    mm__pmd_populate(m, va, (mm_paddr_t)MM_PFN_PHYS(pfn), KERNEL_TABLE);
+    m->cnt.pte_pages++;
+    return MM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* create_mapping()                                                    */
+/* ------------------------------------------------------------------ */
+
+/* alloc_init_pte(): a PTE table for [addr, end) from @alloc_pte if the pgd
+ * entry is empty (early_pte_alloc()), then one PTE per page, ext 0. */
+static enum mm_status alloc_init_pte(struct mm_machine *m, uint32_t addr, uint64_t end,
+                                     uint64_t phys, const struct mem_type *t,
+                                     bool (*alloc_pte)(struct mm_machine *m, mm_paddr_t *pa))
+{
+    if (mm__l1_read(m, pmd_index(addr)) == 0) {
+        mm_paddr_t pa;
+
+        if (!alloc_pte(m, &pa) || !zero_page(m, pa))
+            return MM_NO_MEMORY;
+        mm__pmd_populate(m, addr, pa, t->prot_l1);
+    }
+    /* KERNEL: 3.4 early_pte_alloc() BUG_ON(pmd_bad(*pmd)) */
+    if (!mm__has_pte_page(m, addr))
+        return MM_INVALID_ARGUMENT;
+    for (uint64_t a = addr; a < end; a += MM_PAGE_SIZE, phys += MM_PAGE_SIZE)
+        set_pte_ext(m, (mm_vaddr_t)a, (uint32_t)phys | t->prot_pte, 0);
+    return MM_OK;
+}
+
+/* alloc_init_section(): 1 MiB sections when addr, end and phys are all
+ * section aligned (starting at pmd[1] for an odd MiB), else PTEs. */
+static enum mm_status alloc_init_section(struct mm_machine *m, uint32_t addr,
+                                         uint64_t end, uint64_t phys,
+                                         const struct mem_type *t,
+                                         bool (*alloc_pte)(struct mm_machine *m, mm_paddr_t *pa))
+{
+    if (t->prot_sect != 0 && ((addr | end | phys) & (MM_SECTION_SIZE - 1)) == 0) {
+        for (uint64_t a = addr; a < end; a += MM_SECTION_SIZE, phys += MM_SECTION_SIZE)
+            mm__l1_write(m, (unsigned)(a >> 20), (uint32_t)phys | t->prot_sect);
+        return MM_OK;
+    }
+    return alloc_init_pte(m, addr, end, phys, t, alloc_pte);
+}
+
+/* create_mapping() for [va, va + size) -> pa with memory type @t, one
+ * pgd step (2 MiB) at a time.  KERNEL: 3.4 arch/arm/mm/mmu.c */
+static enum mm_status create_mapping(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t pa,
+                                     uint32_t size, const struct mem_type *t,
+                                     bool (*alloc_pte)(struct mm_machine *m, mm_paddr_t *pa))
+{
+    uint64_t addr = va & PAGE_MASK32;
+    uint64_t phys = pa & PAGE_MASK32;
+    uint64_t end = addr + (((uint64_t)size + (va & ~PAGE_MASK32) + MM_PAGE_SIZE - 1) &
+                           ~(uint64_t)(MM_PAGE_SIZE - 1));
+
+    while (addr < end) {
+        uint64_t next = (addr + MM_PMD_SIZE) & ~(uint64_t)(MM_PMD_SIZE - 1);
+        enum mm_status st;
+
+        if (next > end)
+            next = end;
+        st = alloc_init_section(m, (uint32_t)addr, next, phys, t, alloc_pte);
+        if (st != MM_OK)
+            return st;
+        phys += next - addr;
+        addr = next;
+    }
+    return MM_OK;
+}
+
+/* create_mapping() of [s, e) of the region at (va, rs) with type @id. */
+static enum mm_status map_piece(struct mm_machine *m, mm_vaddr_t va, uint64_t rs,
+                                uint64_t s, uint64_t e, enum mem_type_id id,
+                                bool (*alloc_pte)(struct mm_machine *m, mm_paddr_t *pa))
+{
+    struct mem_type t = mem_type(m, id);
+
+    return create_mapping(m, (mm_vaddr_t)(va + (s - rs)), (mm_paddr_t)s,
+                          (uint32_t)(e - s), &t, alloc_pte);
+}
+
+/*
+ * map_lowmem() for one memblock region [pa, pa + size).  3.18 and earlier:
+ * all MT_MEMORY.  3.19+: KERNEL: 4.19 arch/arm/mm/mmu.c map_lowmem(), the
+ * RW / RWX / RW split around [kernel_x_start, kernel_x_end), the RWX piece
+ * always whole.
+ */
+static enum mm_status map_lowmem_region(struct mm_machine *m, mm_vaddr_t va,
+                                        mm_paddr_t pa, uint32_t size,
+                                        bool (*alloc_pte)(struct mm_machine *m, mm_paddr_t *pa))
+{
+    uint64_t rs = pa, re = (uint64_t)pa + size, xs, xe;
+    enum mm_status st = MM_OK;
+
+    if (!lowmem_nx(m))
+        return map_piece(m, va, rs, rs, re, MT_MEMORY_RWX, alloc_pte);
+    kernel_x_range(m, &xs, &xe);
+    if (re < xs)
+        return map_piece(m, va, rs, rs, re, MT_MEMORY_RWX, alloc_pte);
+    if (rs >= xe)
+        return map_piece(m, va, rs, rs, re, MT_MEMORY_RW, alloc_pte);
+    if (rs < xs)
+        st = map_piece(m, va, rs, rs, xs, MT_MEMORY_RW, alloc_pte);
+    if (st == MM_OK)
+        st = map_piece(m, va, rs, xs, xe, MT_MEMORY_RWX, alloc_pte);
+    if (st == MM_OK && xe < re)
+        st = map_piece(m, va, rs, xe, re, MT_MEMORY_RW, alloc_pte);
+    return st;
+}
+
+enum mm_status mm__map_memory(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t pa,
+                              uint32_t size, enum mm_prot prot,
+                              bool (*alloc_pte)(struct mm_machine *m, mm_paddr_t *pa))
+{
+    struct mem_type t;
+
+    assert(alloc_pte != NULL && size != 0);
+    switch (prot) {
+    case MM_PROT_KERNEL:
+        return map_lowmem_region(m, va, pa, size, alloc_pte);
+    case MM_PROT_KERNEL_EXEC:
+        t = mem_type(m, MT_MEMORY_RWX);
+        break;
+    case MM_PROT_DEVICE:
+        t = mem_type(m, MT_DEVICE);
+        break;
+    case MM_PROT_HIGH_VECTORS:
+    default:
+        t = mem_type(m, MT_HIGH_VECTORS);
+        break;
+    }
+    return create_mapping(m, va, pa, size, &t, alloc_pte);
+}
+
+/* ------------------------------------------------------------------ */
+/* Consistency check                                                   */
+/* ------------------------------------------------------------------ */
+
+/* The region of m->lay holding @pa (clipped at lowmem), for the section
+ * rule; false if @pa is not lowmem RAM. */
+static bool lowmem_region_of(const struct mm_machine *m, uint64_t pa, uint64_t *rs,
+                             uint64_t *re)
+{
+    const struct mm_layout *lay = &m->lay;
+
+    for (unsigned i = 0; i < lay->nr_regions; i++) {
+        const struct mm_region *rg = &lay->regions[i];
+        uint64_t end = rg->end < lay->lowmem_limit ? rg->end : lay->lowmem_limit;
+
+        if (!rg->highmem && pa >= rg->start && pa < end) {
+            *rs = rg->start;
+            *re = end;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* An ioremap() section (UP kernels, 3.4 remap_area_sections()): MT_DEVICE
+ * bits, in the vmalloc area, over memory that is not RAM. */
+static bool is_ioremap_section(const struct mm_machine *m, mm_vaddr_t va, uint32_t e)
+{
+    const struct mm_layout *lay = &m->lay;
+
+    return va >= lay->vmalloc_start && va < lay->vmalloc_end &&
+           (e & ~SECTION_MASK32) == mem_type(m, MT_DEVICE).prot_sect &&
+           !mm__pfn_valid(m, MM_PFN(e & SECTION_MASK32));
+}
+
+/* A section at first-level index @idx: lowmem RAM, at __va(pa), with the
+ * bits map_lowmem() gives that address; or an ioremap() section. */
+static enum mm_status check_section(const struct mm_machine *m, unsigned idx,
+                                    uint32_t e, char err[MM_MSG_MAX])
+{
+    const struct mm_layout *lay = &m->lay;
+    mm_vaddr_t va = (mm_vaddr_t)idx << 20;
+    uint64_t pa = e & SECTION_MASK32, rs, re;
+    uint32_t want;
+
+    if (e & (PMD_SECT_SUPER | 1u))
+        return mm__fail(err, MM_INTERNAL,
+                        "pgtable: L1[0x%03x] 0x%08x: supersection or reserved type",
+                        idx, e);
+    if (is_ioremap_section(m, va, e))
+        return MM_OK;
+    if (va < lay->page_offset || va >= lay->high_memory)
+        return mm__fail(err, MM_INTERNAL,
+                        "pgtable: L1[0x%03x] 0x%08x: section at 0x%08x outside lowmem",
+                        idx, e, va);
+    if (pa != (uint64_t)va - lay->page_offset + lay->phys_offset)
+        return mm__fail(err, MM_INTERNAL,
+                        "pgtable: L1[0x%03x] 0x%08x: section at 0x%08x is not "
+                        "__va(0x%08x)", idx, e, va, (uint32_t)pa);
+    if (!lowmem_region_of(m, pa, &rs, &re) || pa + MM_SECTION_SIZE > re)
+        return mm__fail(err, MM_INTERNAL,
+                        "pgtable: L1[0x%03x] 0x%08x: section maps 0x%08x, "
+                        "not lowmem RAM", idx, e, (uint32_t)pa);
+    want = (uint32_t)pa | mem_type(m, lowmem_type(m, rs, re, pa)).prot_sect;
+    if (e != want)
+        return mm__fail(err, MM_INTERNAL,
+                        "pgtable: L1[0x%03x] 0x%08x: expected 0x%08x", idx, e, want);
+    return MM_OK;
+}
+
+/* The PTE page of a table pair: lowmem RAM, boot-reserved or an order-0
+ * buddy block owned by MM_OWN_PGTABLE. */
+static enum mm_status check_pte_page(const struct mm_machine *m, unsigned idx,
+                                     uint32_t e, char err[MM_MSG_MAX])
+{
+    mm_pfn_t pfn = MM_PFN(e);
+    struct mm_page_info pi;
+
+    if (!mm__pfn_valid(m, pfn) || mm__pfn_highmem(m, pfn))
+        return mm__fail(err, MM_INTERNAL,
+                        "pgtable: L1[0x%03x] 0x%08x: PTE page pfn 0x%x is not "
+                        "lowmem RAM", idx, e, pfn);
+    mm__page_info(m, pfn, &pi);
+    if (pi.state == MM_PAGE_RESERVED)
+        return MM_OK;
+    if (pi.state == MM_PAGE_USED && pi.owner == MM_OWN_PGTABLE && pi.head == pfn &&
+        pi.order == 0)
+        return MM_OK;
+    return mm__fail(err, MM_INTERNAL,
+                    "pgtable: L1[0x%03x] 0x%08x: PTE page pfn 0x%x is neither reserved "
+                    "nor a page-table block (state %d, owner %d, order %u)",
+                    idx, e, pfn, (int)pi.state, (int)pi.owner, pi.order);
+}
+
+/* Every hardware PTE of the table at @idx equals the one set_pte_ext()
+ * derives from its Linux PTE. */
+static enum mm_status check_ptes(const struct mm_machine *m, unsigned idx, uint32_t e,
+                                 char err[MM_MSG_MAX])
+{
+    const uint32_t *pg = mm__phys_page(m->phys, MM_PFN(e));
+    mm_vaddr_t base = (mm_vaddr_t)idx << 20;
+
+    if (pg == NULL)
+        return MM_OK;                   /* never written: all zero, consistent */
+    for (unsigned i = 0; i < MM_PTRS_PER_PTE; i++) {
+        mm_vaddr_t va = base + (i << MM_PAGE_SHIFT);
+        uint32_t want = v7_hw_pte(pg[i], pte_ext_for(m, va, pg[i]));
+
+        if (pg[i + MM_PTE_HWTABLE_OFF / 4] != want)
+            return mm__fail(err, MM_INTERNAL,
+                            "pgtable: PTE of 0x%08x: Linux 0x%08x, hardware 0x%08x, "
+                            "expected 0x%08x", va, pg[i],
+                            pg[i + MM_PTE_HWTABLE_OFF / 4], want);
+    }
+    return MM_OK;
+}
+
+/* One pgd entry (first-level pair 2i, 2i+1); records its PTE page. */
+static enum mm_status check_pgd_entry(const struct mm_machine *m, unsigned i,
+                                      mm_pfn_t *pages, unsigned *npages,
+                                      char err[MM_MSG_MAX])
+{
+    unsigned idx = 2 * i;
+    uint32_t e0 = mm__l1_read(m, idx), e1 = mm__l1_read(m, idx + 1);
+    enum mm_status st;
+
+    if ((e0 & PMD_TYPE_MASK) == PMD_TYPE_TABLE) {
+        if (e1 != e0 + 1024 || (e0 & 0xc00) != MM_PTE_HWTABLE_OFF)
+            return mm__fail(err, MM_INTERNAL,
+                            "pgtable: L1[0x%03x] 0x%08x, L1[0x%03x] 0x%08x: not a "
+                            "__pmd_populate() pair", idx, e0, idx + 1, e1);
+        st = check_pte_page(m, idx, e0, err);
+        if (st == MM_OK)
+            st = check_ptes(m, idx, e0, err);
+        pages[(*npages)++] = MM_PFN(e0);
+        return st;
+    }
+    if ((e1 & PMD_TYPE_MASK) == PMD_TYPE_TABLE)
+        return mm__fail(err, MM_INTERNAL,
+                        "pgtable: L1[0x%03x] 0x%08x is a table without its pair 0x%08x",
+                        idx + 1, e1, e0);
+    for (unsigned h = 0; h < 2; h++) {
+        uint32_t e = h ? e1 : e0;
+
+        if (e == 0)
+            continue;
+        if ((e & PMD_TYPE_MASK) == 0)
+            return mm__fail(err, MM_INTERNAL,
+                            "pgtable: L1[0x%03x] 0x%08x: a fault entry with bits set",
+                            idx + h, e);
+        st = check_section(m, idx + h, e, err);
+        if (st != MM_OK)
+            return st;
+    }
+    return MM_OK;
+}
+
+static int cmp_pfn(const void *a, const void *b)
+{
+    mm_pfn_t x = *(const mm_pfn_t *)a, y = *(const mm_pfn_t *)b;
+
+    return (x > y) - (x < y);
+}
+
+enum mm_status mm__pgtable_check(const struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    mm_pfn_t pages[MM_PTRS_PER_PGD];
+    unsigned npages = 0;
+
+    for (unsigned i = 0; i < MM_PTRS_PER_PGD; i++) {
+        enum mm_status st = check_pgd_entry(m, i, pages, &npages, err);
+
+        if (st != MM_OK)
+            return st;
+    }
+    qsort(pages, npages, sizeof(pages[0]), cmp_pfn);
+    for (unsigned i = 1; i < npages; i++) {
+        if (pages[i] == pages[i - 1])
+            return mm__fail(err, MM_INTERNAL,
+                            "pgtable: PTE page pfn 0x%x serves two pgd entries",
+                            pages[i]);
+    }
+    if (npages != m->cnt.pte_pages)
+        return mm__fail(err, MM_INTERNAL,
+                        "pgtable: %u PTE pages in the tables, %u counted", npages,
+                        m->cnt.pte_pages);
+    return MM_OK;
+}

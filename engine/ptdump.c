@@ -1,0 +1,210 @@
+/* engine/ptdump.c - the kernel_page_tables report, as arch/arm/mm/dump.c.
+ *
+ * CONFIG_ARM_PTDUMP's debugfs file walks swapper_pg_dir from address 0 to
+ * the top and prints each run of pages (or sections) that share their
+ * protection bits as one line, "0xSTART-0xEND   SIZE attrs", with a
+ * "---[ name ]---" header where an address marker is crossed.  This file
+ * walks the emulated tables the same way and prints the same text.
+ *
+ * Design: a direct transcription of dump.c's state machine (note_page()),
+ * fed from the first-level words and the Linux PTEs in emulated memory.
+ * Its quirks are kept on purpose: the first header ("Modules") is printed
+ * at address 0, so user space and pkmap appear under it; markers advance
+ * one per noted entry; a run whose masked bits are zero (unmapped, or a
+ * PTE whose only bits are outside the masks) prints nothing; the Linux PTE
+ * (not the hardware one) gives the attributes of a page.  We use the dump.c
+ * format without the domain column (4.x; later kernels add a domain name,
+ * PXN, nG and cache attributes of sections) for every kernel version, with
+ * the marker list of that file (Vectors End is VECTORS_BASE + 2 pages).
+ *
+ * Emulates: arch/arm/mm/dump.c (4.x) walk_pgd(), walk_pmd(), walk_pte(),
+ * note_page(), dump_prot(), address_markers[], pte_bits[], section_bits[].
+ */
+#include "mm_int.h"
+
+#include <assert.h>
+#include <inttypes.h>
+
+/* KERNEL: arch/arm/include/asm/pgtable-2level-hwdef.h */
+#define PMD_SECT_XN         (1u << 4)
+#define PMD_SECT_AP_WRITE   (1u << 10)
+#define PMD_SECT_AP_READ    (1u << 11)
+#define PMD_SECT_APX        (1u << 15)
+#define PMD_SECT_S          (1u << 16)
+
+/* KERNEL: arch/arm/include/asm/pgtable-2level.h L_PTE_MT_* (bits 2-5) */
+#define L_PTE_MT(x)         ((uint32_t)(x) << 2)
+#define L_PTE_MT_MASK32     L_PTE_MT(0x0f)
+
+#define LEVEL_PMD   3                   /* dump.c's pg_level[] index of a section */
+#define LEVEL_PTE   4
+
+struct prot_bits {
+    uint32_t mask, val;
+    const char *set, *clear;
+};
+
+/* KERNEL: 4.x arch/arm/mm/dump.c pte_bits[] (non-LPAE) */
+static const struct prot_bits pte_bits[] = {
+    {MM_L_PTE_USER, MM_L_PTE_USER, "USR", "   "},
+    {MM_L_PTE_RDONLY, MM_L_PTE_RDONLY, "ro", "RW"},
+    {MM_L_PTE_XN, MM_L_PTE_XN, "NX", "x "},
+    {MM_L_PTE_SHARED, MM_L_PTE_SHARED, "SHD", "   "},
+    {L_PTE_MT_MASK32, L_PTE_MT(0x00), "SO/UNCACHED", NULL},
+    {L_PTE_MT_MASK32, L_PTE_MT(0x01), "MEM/BUFFERABLE/WC", NULL},
+    {L_PTE_MT_MASK32, L_PTE_MT(0x02), "MEM/CACHED/WT", NULL},
+    {L_PTE_MT_MASK32, L_PTE_MT(0x03), "MEM/CACHED/WBRA", NULL},
+    {L_PTE_MT_MASK32, L_PTE_MT(0x06), "MEM/MINICACHE", NULL},
+    {L_PTE_MT_MASK32, L_PTE_MT(0x07), "MEM/CACHED/WBWA", NULL},
+    {L_PTE_MT_MASK32, L_PTE_MT(0x04), "DEV/SHARED", NULL},
+    {L_PTE_MT_MASK32, L_PTE_MT(0x0c), "DEV/NONSHARED", NULL},
+    {L_PTE_MT_MASK32, L_PTE_MT(0x09), "DEV/WC", NULL},
+    {L_PTE_MT_MASK32, L_PTE_MT(0x0b), "DEV/CACHED", NULL},
+};
+
+#define SECT_AP_MASK (PMD_SECT_APX | PMD_SECT_AP_READ | PMD_SECT_AP_WRITE)
+
+/* KERNEL: 4.x arch/arm/mm/dump.c section_bits[] (__LINUX_ARM_ARCH__ >= 6) */
+static const struct prot_bits section_bits[] = {
+    {SECT_AP_MASK, PMD_SECT_APX | PMD_SECT_AP_WRITE, "    ro", NULL},
+    {SECT_AP_MASK, PMD_SECT_AP_WRITE, "    RW", NULL},
+    {SECT_AP_MASK, PMD_SECT_AP_READ, "USR ro", NULL},
+    {SECT_AP_MASK, PMD_SECT_AP_READ | PMD_SECT_AP_WRITE, "USR RW", NULL},
+    {PMD_SECT_XN, PMD_SECT_XN, "NX", "x "},
+    {PMD_SECT_S, PMD_SECT_S, "SHD", "   "},
+};
+
+#define NBITS(a) (sizeof(a) / sizeof((a)[0]))
+
+struct addr_marker {
+    uint32_t start;
+    const char *name;
+};
+
+struct pg_state {
+    struct mm_buf *out;
+    const struct addr_marker *marker;
+    uint32_t start;
+    unsigned level;
+    uint32_t prot;
+};
+
+/* The OR of a level's masks (ptdump_init()); 0 for levels without bits. */
+static uint32_t level_mask(unsigned level)
+{
+    const struct prot_bits *b = level == LEVEL_PMD ? section_bits : pte_bits;
+    size_t n = level == LEVEL_PMD ? NBITS(section_bits) : NBITS(pte_bits);
+    uint32_t mask = 0;
+
+    if (level != LEVEL_PMD && level != LEVEL_PTE)
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        mask |= b[i].mask;
+    return mask;
+}
+
+/* dump_prot(): " set" or " clear" per entry of the level's table. */
+static void dump_prot(struct pg_state *st)
+{
+    const struct prot_bits *b = st->level == LEVEL_PMD ? section_bits : pte_bits;
+    size_t n = st->level == LEVEL_PMD ? NBITS(section_bits) : NBITS(pte_bits);
+
+    if (st->level != LEVEL_PMD && st->level != LEVEL_PTE)
+        return;
+    for (size_t i = 0; i < n; i++) {
+        const char *s = (st->prot & b[i].mask) == b[i].val ? b[i].set : b[i].clear;
+
+        if (s != NULL)
+            mm__buf_printf(st->out, " %s", s);
+    }
+}
+
+/* Prints the run [st->start, addr) with its size in the largest unit that
+ * divides it (K, M, G). */
+static void print_run(struct pg_state *st, uint32_t addr)
+{
+    static const char units[] = "KMG";
+    const char *unit = units;
+    uint32_t delta = (addr - st->start) >> 10;
+
+    mm__buf_printf(st->out, "0x%08" PRIx32 "-0x%08" PRIx32 "   ", st->start, addr);
+    while (!(delta & 1023) && unit[1] != '\0') {
+        delta >>= 10;
+        unit++;
+    }
+    mm__buf_printf(st->out, "%9" PRIu32 "%c", delta, *unit);
+    dump_prot(st);
+    mm__buf_printf(st->out, "\n");
+}
+
+/* note_page(): extends the current run or closes it and starts another. */
+static void note_page(struct pg_state *st, uint32_t addr, unsigned level, uint32_t val)
+{
+    uint32_t prot = val & level_mask(level);
+
+    if (st->level == 0) {
+        st->level = level;
+        st->prot = prot;
+        mm__buf_printf(st->out, "---[ %s ]---\n", st->marker->name);
+    } else if (prot != st->prot || level != st->level || addr >= st->marker[1].start) {
+        if (st->prot != 0)
+            print_run(st, addr);
+        if (addr >= st->marker[1].start) {
+            st->marker++;
+            mm__buf_printf(st->out, "---[ %s ]---\n", st->marker->name);
+        }
+        st->start = addr;
+        st->prot = prot;
+        st->level = level;
+    }
+}
+
+/* walk_pte(): the 512 Linux PTEs of the table the pgd entry points at. */
+static void walk_pte(const struct mm_machine *m, struct pg_state *st, uint32_t pmd,
+                     uint32_t addr)
+{
+    const uint32_t *pg = mm__phys_page(m->phys, MM_PFN(pmd));
+
+    for (unsigned i = 0; i < MM_PTRS_PER_PTE; i++)
+        note_page(st, addr + (i << MM_PAGE_SHIFT), LEVEL_PTE, pg != NULL ? pg[i] : 0);
+}
+
+/* walk_pmd(): pmd[0] (a section, empty, or a table), then pmd[1] if it is
+ * a section (pmd_large()). */
+static void walk_pmd(const struct mm_machine *m, struct pg_state *st, unsigned i)
+{
+    uint32_t addr = (uint32_t)i << 21;
+    uint32_t pmd0 = mm__l1_read(m, 2 * i), pmd1 = mm__l1_read(m, 2 * i + 1);
+
+    if (pmd0 == 0 || (pmd0 & 2) != 0)
+        note_page(st, addr, LEVEL_PMD, pmd0);
+    else
+        walk_pte(m, st, pmd0, addr);
+    if (pmd1 & 2)
+        note_page(st, addr + MM_SECTION_SIZE, LEVEL_PMD, pmd1);
+}
+
+enum mm_status mm__report_pagetables(const struct mm_machine *m, struct mm_buf *out)
+{
+    const struct mm_layout *lay = &m->lay;
+    /* KERNEL: 4.x arch/arm/mm/dump.c address_markers[] */
+    const struct addr_marker markers[] = {
+        {lay->modules_vaddr, "Modules"},
+        {lay->page_offset, "Kernel Mapping"},
+        {lay->vmalloc_start, "vmalloc() Area"},
+        {lay->vmalloc_end, "vmalloc() End"},
+        {lay->fixaddr_start, "Fixmap Area"},
+        {lay->vectors_base, "Vectors"},
+        {lay->vectors_base + 2 * MM_PAGE_SIZE, "Vectors End"},
+        {0xffffffffu, NULL},
+    };
+    struct pg_state st = {out, markers, 0, 0, 0};
+
+    assert(out != NULL);
+    /* pgd_none() and pud_none() are constant 0 with the folded levels, so
+     * every pgd entry goes to walk_pmd(). */
+    for (unsigned i = 0; i < MM_PTRS_PER_PGD; i++)
+        walk_pmd(m, &st, i);
+    note_page(&st, 0, 0, 0);
+    return out->oom ? MM_NO_MEMORY : MM_OK;
+}
