@@ -1,0 +1,1577 @@
+/* engine/vmalloc.c - the vmalloc area and the module area.
+ *
+ * vmalloc()/vfree(), vmap()/vunmap(), ioremap()/iounmap() and
+ * module_alloc()/module_free(), with the kernel's placement, guard pages,
+ * lazy freeing and purges, and /proc/vmallocinfo.
+ *
+ * Design.  Every reserved range of kernel VA is one struct area in an array
+ * kept sorted by address (the kernel's vmap_area rb-tree and its address-
+ * sorted list in one): live areas, and areas freed lazily (VM_LAZY_FREE)
+ * whose PTEs are gone but whose VA is not reusable until a purge.  Host
+ * memory grows with the number of areas and the pages they map.  An area
+ * is PAGE_ALIGN(size) plus one guard page, in [VMALLOC_START, VMALLOC_END)
+ * or, for module_alloc(), [MODULES_VADDR, MODULES_END).  The search for a
+ * free range is the kernel's own, selected by version: up to 5.1 the
+ * first-fit walk with 3.4's next-fit cache (free_vmap_cache,
+ * cached_hole_size, cached_vstart, cached_align), from 5.2 the lowest fit
+ * of the augmented free-space tree (68ad4a330433, "mm/vmalloc.c: keep track
+ * of free blocks for vmap allocation", merged for 5.2), which has no cache.
+ *
+ * Atomicity.  An operation that fails changes nothing: it first plans on a
+ * read-only view of the areas (the range, and whether finding it needs the
+ * purge the kernel does before its one retry), then counts the pages it will
+ * take from the buddy allocator (data pages, page-array pages and the PTE
+ * pages of 2 MiB steps that have none) zone by zone in the kernel's order,
+ * and only then commits by running the same search for real.  A failed
+ * operation therefore never purges, never flushes and never moves the cache.
+ *
+ * Results: vmalloc, module_alloc: value = VA, aux = pages.  vmap: value =
+ * VA, aux = pages.  ioremap: value = VA + (phys & ~PAGE_MASK), aux = pages
+ * mapped.  vfree, module_free: value = pages freed, aux = pages of the
+ * vmalloc'd page array freed with them (VM_VPAGES, areas over 4 MiB).
+ * vunmap, iounmap: value = pages unmapped.
+ *
+ * Decisions where the kernel has no error path: an address that is not the
+ * start of a live area of the operation's own kind is refused with
+ * INVALID_ARGUMENT (the kernel WARNs, or frees an area of another kind); a
+ * failure is never half done (the kernel would leave a lazily freed area).
+ * Not modelled: per-CPU vmap blocks (vm_map_ram), static iotable mappings,
+ * supersections (only for physical addresses above 4 GiB), 6.x's deferred
+ * purge work (the purge runs at once), module_alloc's fallback to the
+ * vmalloc area (CONFIG_ARM_MODULE_PLTS), and, from 5.2, the tree shape: for
+ * alignments above PAGE_SIZE (ioremap only) the kernel's search looks for
+ * blocks of size + align - 1 and may miss a lower block that fits exactly;
+ * here the lowest block that fits is taken.
+ *
+ * Emulates: mm/vmalloc.c alloc_vmap_area(), __free_vmap_area(),
+ * free_vmap_area_noflush(), lazy_max_pages(), __purge_vmap_area_lazy(),
+ * __get_vm_area_node(), __vmalloc_node_range(), __vmalloc_area_node(),
+ * map_vm_area(), remove_vm_area(), __vunmap(), vfree(), vunmap(), vmap(),
+ * s_show(); 5.2+ find_vmap_lowest_match(); arch/arm/kernel/module.c
+ * module_alloc(); arch/arm/mm/ioremap.c __arm_ioremap_pfn_caller(),
+ * remap_area_sections(), unmap_area_sections(), __iounmap().
+ */
+#include "mm_int.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PAGE_SZ         ((uint64_t)MM_PAGE_SIZE)
+#define VA_LIMIT        0xffffffffull
+
+/* KERNEL: 3.4 mm/vmalloc.c __vmalloc_area_node(): the page array is
+ * vmalloc'd when nr_pages * sizeof(struct page *) > PAGE_SIZE. */
+#define PAGE_PTR_SIZE   4u
+#define VPAGES_MIN      (MM_PAGE_SIZE / PAGE_PTR_SIZE + 1)
+
+/* KERNEL: 3.4 mm/vmalloc.c lazy_max_pages(): fls(cpus) * 32 MiB of pages */
+#define LAZY_UNIT       (32u * 1024 * 1024 / MM_PAGE_SIZE)
+
+/* KERNEL: 3.4 arch/arm/include/asm/memory.h IOREMAP_MAX_ORDER 24; from the
+ * 2015 patch "ARM: use default ioremap alignment for SMP or LPAE" only for
+ * !SMP, SMP kernels use include/linux/vmalloc.h's 7 + PAGE_SHIFT. */
+#define IOREMAP_ORDER_UP    24u
+#define IOREMAP_ORDER_SMP   (7u + MM_PAGE_SHIFT)
+
+/* The MT_DEVICE section on ARMv7 with TEX remap: PMD_TYPE_SECT | XN |
+ * DOMAIN(DOMAIN_IO = 2) | AP_WRITE | TEX(1) | S.  KERNEL: 3.4
+ * arch/arm/mm/mmu.c mem_types[MT_DEVICE] .prot_sect = PROT_SECT_DEVICE |
+ * PMD_SECT_S, build_mem_type_table() adds XN, TEX(1) and the domain. */
+#define SECT_DEVICE     0x00011452u
+#define L1_TYPE_MASK    0x3u
+#define L1_TYPE_TABLE   0x1u
+#define L1_TYPE_SECT    0x2u
+
+enum area_kind {
+    AREA_VMALLOC,                   /* vmalloc() */
+    AREA_MODULE,                    /* module_alloc() */
+    AREA_VPAGES,                    /* the vmalloc'd page array of a big one */
+    AREA_VMAP,                      /* vmap() */
+    AREA_IOREMAP,                   /* ioremap() */
+    AREA_RESERVED                   /* the coherent-DMA window */
+};
+
+struct area {
+    mm_vaddr_t start;               /* va_start */
+    mm_vaddr_t end;                 /* va_end: the guard page included */
+    uint32_t nr_pages;              /* pages mapped, the guard excluded */
+    uint32_t *pfns;                 /* the pages mapped; NULL for ioremap, lazy */
+    mm_paddr_t phys;                /* ioremap: physical base, page aligned */
+    mm_vaddr_t link;                /* VPAGES area of a big one, or its owner */
+    uint8_t kind;                   /* enum area_kind */
+    uint8_t caller;                 /* kind of the operation that made it */
+    bool lazy;                      /* VM_LAZY_FREE: unmapped, VA still taken */
+    bool section;                   /* ioremap mapped with 1 MiB sections */
+};
+
+/* 3.4's next-fit cache; valid == false is free_vmap_cache == NULL. */
+struct vcache {
+    bool valid;
+    mm_vaddr_t at;                  /* start of the area free_vmap_cache names */
+    uint32_t hole;                  /* cached_hole_size */
+    uint32_t vstart;                /* cached_vstart */
+    uint32_t align;                 /* cached_align */
+};
+
+struct mm_vmap {
+    struct area *a;                 /* sorted by start, non-overlapping */
+    size_t n, cap;
+    struct vcache cache;
+    uint32_t lazy_nr;               /* vmap_lazy_nr: pages of lazy areas */
+    size_t pfn_bytes;               /* host bytes of the pfn arrays */
+};
+
+/* What an allocation search sees: the areas, optionally without the lazy
+ * ones (after a purge), plus one planned area not inserted yet. */
+struct view {
+    const struct mm_vmap *v;
+    bool purged;
+    bool extra;
+    mm_vaddr_t xs, xe;
+};
+
+struct span {
+    mm_vaddr_t start, end;
+};
+
+/* ------------------------------------------------------------------ */
+/* Small helpers                                                       */
+/* ------------------------------------------------------------------ */
+
+/* fls() as the kernel defines it: 1-based index of the top bit, 0 for 0. */
+static unsigned fls32(uint32_t x)
+{
+    unsigned r = 0;
+
+    while (x != 0) {
+        r++;
+        x >>= 1;
+    }
+    return r;
+}
+
+/* get_count_order(): ceil(log2(x)) for x > 0. */
+static unsigned count_order(uint32_t x)
+{
+    unsigned r = fls32(x) - 1;
+
+    return (x & (x - 1)) ? r + 1 : r;
+}
+
+static uint64_t align_up(uint64_t x, uint64_t a)
+{
+    return (x + a - 1) & ~(a - 1);
+}
+
+static bool lowest_fit(const struct mm_machine *m)
+{
+    return m->cfg.kernel >= MM_KVER(5, 2, 0);
+}
+
+static uint32_t lazy_max_pages(const struct mm_machine *m)
+{
+    return fls32(m->cfg.cpus) * LAZY_UNIT;
+}
+
+static bool holds_pages(const struct area *ar)
+{
+    return ar->kind == AREA_VMALLOC || ar->kind == AREA_MODULE ||
+           ar->kind == AREA_VPAGES;
+}
+
+static const char *caller_name(unsigned kind)
+{
+    switch (kind) {
+    case AREA_VMALLOC:  return "vmalloc";
+    case AREA_MODULE:   return "module_alloc";
+    case AREA_VMAP:     return "vmap";
+    case AREA_IOREMAP:  return "ioremap";
+    default:            return "reserved";
+    }
+}
+
+/* The zone vmalloc pages come from: __GFP_HIGHMEM where the kernel asks for
+ * it.  KERNEL: 3.4 vmalloc() GFP_KERNEL | __GFP_HIGHMEM, module_alloc()
+ * GFP_KERNEL; 19809c2da28a "mm, vmalloc: use __GFP_HIGHMEM implicitly"
+ * (4.12) adds it to every vmalloc, module_alloc() included (6.6 read). */
+static enum mm_zone data_zone(const struct mm_machine *m, unsigned kind)
+{
+    bool high = kind != AREA_MODULE || m->cfg.kernel >= MM_KVER(4, 12, 0);
+
+    return high && m->cfg.highmem ? MM_ZONE_HIGHMEM : MM_ZONE_NORMAL;
+}
+
+static enum mm_prot area_prot(const struct area *ar)
+{
+    switch (ar->kind) {
+    case AREA_MODULE:   return MM_PROT_KERNEL_EXEC;
+    case AREA_IOREMAP:  return MM_PROT_DEVICE;
+    default:            return MM_PROT_KERNEL;
+    }
+}
+
+/* Marks the machine broken: a step that the plan proved possible failed. */
+static enum mm_status broken(struct mm_machine *m, struct mm_result *res,
+                             const char *op, const char *what)
+{
+    char why[MM_MSG_MAX];
+
+    snprintf(why, sizeof(why), "%.16s: %.40s after planning: %.160s", op, what, res->msg);
+    mm_oops(m, why);
+    return mm__fail(res->msg, MM_INTERNAL, "%s", why);
+}
+
+/* ------------------------------------------------------------------ */
+/* The sorted array                                                    */
+/* ------------------------------------------------------------------ */
+
+/* First index whose start is >= @start. */
+static size_t lower_start(const struct mm_vmap *v, uint64_t start)
+{
+    size_t lo = 0, hi = v->n;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (v->a[mid].start >= start)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return lo;
+}
+
+static struct area *find_start(const struct mm_vmap *v, mm_vaddr_t start)
+{
+    size_t i = lower_start(v, start);
+
+    return i < v->n && v->a[i].start == start ? &v->a[i] : NULL;
+}
+
+/* Room for @extra more areas, so that a commit cannot run out. */
+static bool reserve_areas(struct mm_vmap *v, size_t extra)
+{
+    size_t want = v->n + extra;
+    struct area *na;
+    size_t ncap;
+
+    if (want <= v->cap)
+        return true;
+    ncap = v->cap ? v->cap * 2 : 16;
+    while (ncap < want)
+        ncap *= 2;
+    na = realloc(v->a, ncap * sizeof(*na));
+    if (na == NULL)
+        return false;
+    v->a = na;
+    v->cap = ncap;
+    return true;
+}
+
+static struct area *insert_area(struct mm_vmap *v, const struct area *ar)
+{
+    size_t i = lower_start(v, ar->start);
+
+    assert(v->n < v->cap);
+    assert(i == v->n || v->a[i].start >= ar->end);
+    assert(i == 0 || v->a[i - 1].end <= ar->start);
+    memmove(&v->a[i + 1], &v->a[i], (v->n - i) * sizeof(*v->a));
+    v->a[i] = *ar;
+    v->n++;
+    return &v->a[i];
+}
+
+static void set_pfns(struct mm_vmap *v, struct area *ar, uint32_t *pfns)
+{
+    ar->pfns = pfns;
+    if (pfns != NULL)
+        v->pfn_bytes += ar->nr_pages * sizeof(*pfns);
+}
+
+/* ------------------------------------------------------------------ */
+/* Views: what a search sees                                           */
+/* ------------------------------------------------------------------ */
+
+static bool view_skips(const struct view *w, size_t i)
+{
+    return w->purged && w->v->a[i].lazy;
+}
+
+/* The lowest area whose end is >= @addr (the rb-tree descent that finds
+ * where the walk begins). */
+static bool view_first_end(const struct view *w, uint64_t addr, struct span *out)
+{
+    const struct mm_vmap *v = w->v;
+    size_t lo = 0, hi = v->n;
+    bool found;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (v->a[mid].end >= addr)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    while (lo < v->n && view_skips(w, lo))
+        lo++;
+    found = lo < v->n;
+    if (found) {
+        out->start = v->a[lo].start;
+        out->end = v->a[lo].end;
+    }
+    if (w->extra && w->xe >= addr && (!found || w->xs < out->start)) {
+        out->start = w->xs;
+        out->end = w->xe;
+        found = true;
+    }
+    return found;
+}
+
+/* rb_next(): the area after the one starting at @start. */
+static bool view_next(const struct view *w, mm_vaddr_t start, struct span *out)
+{
+    const struct mm_vmap *v = w->v;
+    size_t i = lower_start(v, (uint64_t)start + 1);
+    bool found;
+
+    while (i < v->n && view_skips(w, i))
+        i++;
+    found = i < v->n;
+    if (found) {
+        out->start = v->a[i].start;
+        out->end = v->a[i].end;
+    }
+    if (w->extra && w->xs > start && (!found || w->xs < out->start)) {
+        out->start = w->xs;
+        out->end = w->xe;
+        found = true;
+    }
+    return found;
+}
+
+/* rb_prev() while a purge runs: the lazy areas below are already gone. */
+static bool view_prev_live(const struct view *w, mm_vaddr_t start, struct span *out)
+{
+    const struct mm_vmap *v = w->v;
+    size_t i = lower_start(v, start);
+    bool found = false;
+
+    while (i > 0 && v->a[i - 1].lazy)
+        i--;
+    if (i > 0) {
+        out->start = v->a[i - 1].start;
+        out->end = v->a[i - 1].end;
+        found = true;
+    }
+    if (w->extra && w->xs < start && (!found || w->xs > out->start)) {
+        out->start = w->xs;
+        out->end = w->xe;
+        found = true;
+    }
+    return found;
+}
+
+static bool view_find(const struct view *w, mm_vaddr_t start, struct span *out)
+{
+    const struct area *ar = find_start(w->v, start);
+
+    if (w->extra && w->xs == start) {
+        out->start = w->xs;
+        out->end = w->xe;
+        return true;
+    }
+    if (ar == NULL || (w->purged && ar->lazy))
+        return false;
+    out->start = ar->start;
+    out->end = ar->end;
+    return true;
+}
+
+static bool view_has_lazy(const struct view *w)
+{
+    if (w->purged)
+        return false;
+    for (size_t i = 0; i < w->v->n; i++) {
+        if (w->v->a[i].lazy)
+            return true;
+    }
+    return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* The searches                                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * One pass of 3.4's alloc_vmap_area(), from "retry:" to "found:" or
+ * "overflow:", updating the cache as the kernel updates its globals.
+ * KERNEL: 3.4 mm/vmalloc.c alloc_vmap_area().
+ */
+static bool search_nextfit(const struct view *w, struct vcache *c, uint32_t size,
+                           uint32_t align, mm_vaddr_t vstart, mm_vaddr_t vend,
+                           mm_vaddr_t *out)
+{
+    struct span first;
+    uint64_t addr = 0;
+    bool from_cache = false;
+
+    if (!c->valid || size < c->hole || vstart < c->vstart || align < c->align) {
+        c->hole = 0;
+        c->valid = false;
+    }
+    c->vstart = vstart;
+    c->align = align;
+    if (c->valid) {
+        bool ok = view_find(w, c->at, &first);
+
+        assert(ok);
+        (void)ok;
+        addr = align_up(first.end, align);
+        if (addr < vstart) {
+            c->hole = 0;                /* goto nocache */
+            c->valid = false;
+        } else {
+            from_cache = true;
+        }
+    }
+    if (!from_cache) {
+        addr = align_up(vstart, align);
+        if (addr + size - 1 > VA_LIMIT)
+            return false;
+        if (!view_first_end(w, addr, &first))
+            goto found;
+    } else if (addr + size - 1 > VA_LIMIT) {
+        return false;
+    }
+    while (addr + size > first.start && addr + size <= vend) {
+        if (addr + c->hole < first.start)
+            c->hole = (uint32_t)(first.start - addr);
+        addr = align_up(first.end, align);
+        if (addr + size - 1 > VA_LIMIT)
+            return false;
+        if (!view_next(w, first.start, &first))
+            break;
+    }
+found:
+    if (addr + size > vend)
+        return false;
+    *out = (mm_vaddr_t)addr;
+    return true;
+}
+
+/* 5.2+: the lowest free range in [vstart, vend) that fits once aligned.
+ * KERNEL: 6.6 mm/vmalloc.c __alloc_vmap_area(), find_vmap_lowest_match(),
+ * is_within_this_va() (the linear equivalent, as
+ * find_vmap_lowest_linear_match() checks it). */
+static bool search_lowest(const struct view *w, uint32_t size, uint32_t align,
+                          mm_vaddr_t vstart, mm_vaddr_t vend, mm_vaddr_t *out)
+{
+    uint64_t addr = align_up(vstart, align);
+    struct span first;
+    bool more = view_first_end(w, addr, &first);
+
+    while (more && addr + size > first.start) {
+        addr = align_up(first.end, align);
+        if (addr + size > vend)
+            return false;
+        more = view_next(w, first.start, &first);
+    }
+    if (addr + size > vend)
+        return false;
+    *out = (mm_vaddr_t)addr;
+    return true;
+}
+
+static bool search(const struct mm_machine *m, const struct view *w, struct vcache *c,
+                   uint32_t size, uint32_t align, mm_vaddr_t vstart, mm_vaddr_t vend,
+                   mm_vaddr_t *out)
+{
+    if (lowest_fit(m))
+        return search_lowest(w, size, align, vstart, vend, out);
+    return search_nextfit(w, c, size, align, vstart, vend, out);
+}
+
+/*
+ * What a purge does to the cache: __free_vmap_area() of each lazy area in
+ * address order drops the cache when the area ends below cached_vstart and
+ * moves it to the area's predecessor when the area is at or below it.
+ * KERNEL: 3.4 mm/vmalloc.c __free_vmap_area(), __purge_vmap_area_lazy().
+ */
+static void purge_cache_effect(const struct view *w, struct vcache *c)
+{
+    const struct mm_vmap *v = w->v;
+
+    for (size_t i = 0; i < v->n && c->valid; i++) {
+        const struct area *ar = &v->a[i];
+        struct span prev;
+
+        if (!ar->lazy)
+            continue;
+        if (ar->end < c->vstart) {
+            c->valid = false;
+        } else if (ar->start <= c->at) {
+            c->valid = view_prev_live(w, ar->start, &prev);
+            c->at = c->valid ? prev.start : 0;
+        }
+    }
+}
+
+/*
+ * Plans one alloc_vmap_area() on @w: a search, and on overflow the purge
+ * and the one retry.  Marks @w purged and sets *@purge when the purge has
+ * lazy areas to free.  Return: whether a range was found (*@out).
+ */
+static bool plan_area(const struct mm_machine *m, struct view *w, struct vcache *c,
+                      uint32_t size, uint32_t align, mm_vaddr_t vstart, mm_vaddr_t vend,
+                      mm_vaddr_t *out, bool *purge)
+{
+    if (search(m, w, c, size, align, vstart, vend, out))
+        return true;
+    if (!w->purged) {
+        if (!lowest_fit(m))
+            purge_cache_effect(w, c);
+        *purge = *purge || view_has_lazy(w);
+        w->purged = true;
+    }
+    return search(m, w, c, size, align, vstart, vend, out);
+}
+
+/* ------------------------------------------------------------------ */
+/* Purge                                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * purge_vmap_area_lazy(): frees the VA of every lazy area, with one TLB
+ * flush over the range they span.  Nothing to free: no flush.
+ * KERNEL: 3.4 mm/vmalloc.c __purge_vmap_area_lazy().
+ */
+static void purge(struct mm_machine *m)
+{
+    struct mm_vmap *v = m->vmap;
+    struct view w = {v, false, false, 0, 0};
+    uint64_t lo = VA_LIMIT + 1, hi = 0;
+    size_t j = 0;
+
+    if (!lowest_fit(m))
+        purge_cache_effect(&w, &v->cache);
+    for (size_t i = 0; i < v->n; i++) {
+        if (v->a[i].lazy) {
+            lo = lo < v->a[i].start ? lo : v->a[i].start;
+            hi = hi > v->a[i].end ? hi : v->a[i].end;
+            continue;
+        }
+        v->a[j++] = v->a[i];
+    }
+    if (j == v->n)
+        return;
+    v->n = j;
+    v->lazy_nr = 0;
+    mm__flush_tlb_range(m, (mm_vaddr_t)lo, (mm_vaddr_t)hi);
+}
+
+/*
+ * Commits one alloc_vmap_area() that plan_area() found possible: search,
+ * purge and retry on overflow, insert, and point the cache at it.
+ */
+static struct area *commit_area(struct mm_machine *m, const struct area *tmpl,
+                                uint32_t align, mm_vaddr_t vstart, mm_vaddr_t vend)
+{
+    struct mm_vmap *v = m->vmap;
+    struct view w = {v, false, false, 0, 0};
+    struct vcache c = v->cache;
+    uint32_t size = tmpl->end - tmpl->start;
+    struct area ar = *tmpl;
+    mm_vaddr_t addr = 0;
+    bool ok = search(m, &w, &c, size, align, vstart, vend, &addr);
+
+    if (!ok) {
+        v->cache = c;
+        purge(m);
+        c = v->cache;
+        ok = search(m, &w, &c, size, align, vstart, vend, &addr);
+    }
+    assert(ok);
+    (void)ok;
+    if (!lowest_fit(m)) {
+        c.valid = true;
+        c.at = addr;
+    }
+    v->cache = c;
+    ar.start = addr;
+    ar.end = addr + size;
+    return insert_area(v, &ar);
+}
+
+/* ------------------------------------------------------------------ */
+/* Pages: counting, taking, mapping                                    */
+/* ------------------------------------------------------------------ */
+
+struct zfree {
+    uint32_t f[MM_NR_ZONES];
+};
+
+/* Free pages per zone and totalram_pages (pages managed by the buddy). */
+static uint32_t zone_free(const struct mm_machine *m, struct zfree *z)
+{
+    static const char *const names[MM_NR_ZONES] = {"DMA", "Normal", "HighMem"};
+    struct mm_stats st;
+    uint32_t total = 0;
+
+    memset(&st, 0, sizeof(st));
+    memset(z, 0, sizeof(*z));
+    mm__buddy_stats(m, &st);
+    for (unsigned i = 0; i < st.nr_zones; i++) {
+        for (unsigned k = 0; k < MM_NR_ZONES; k++) {
+            if (st.zone[i].name != NULL && strcmp(st.zone[i].name, names[k]) == 0)
+                z->f[k] = st.zone[i].free;
+        }
+        total += st.zone[i].managed;
+    }
+    return total;
+}
+
+/* @k order-0 allocations from @zone and the zones below it, in turn. */
+static bool take(struct zfree *z, enum mm_zone zone, uint32_t k)
+{
+    for (int i = (int)zone; i >= 0 && k > 0; i--) {
+        uint32_t t = z->f[i] < k ? z->f[i] : k;
+
+        z->f[i] -= t;
+        k -= t;
+    }
+    return k == 0;
+}
+
+/* 2 MiB steps of [start, start + npages pages) with no PTE page, leaving out
+ * the steps of [skip_lo, skip_hi) (tables a planned area creates first). */
+static uint32_t missing_tables(const struct mm_machine *m, mm_vaddr_t start,
+                               uint32_t npages, uint64_t skip_lo, uint64_t skip_hi)
+{
+    uint64_t end = (uint64_t)start + npages * PAGE_SZ;
+    uint32_t n = 0;
+
+    for (uint64_t s = start & ~(uint64_t)(MM_PMD_SIZE - 1); s < end; s += MM_PMD_SIZE) {
+        if (s >= skip_lo && s < skip_hi)
+            continue;
+        if (!mm__has_pte_page(m, (mm_vaddr_t)s))
+            n++;
+    }
+    return n;
+}
+
+static void step_range(mm_vaddr_t start, uint32_t npages, uint64_t *lo, uint64_t *hi)
+{
+    uint64_t end = (uint64_t)start + npages * PAGE_SZ;
+
+    *lo = start & ~(uint64_t)(MM_PMD_SIZE - 1);
+    *hi = align_up(end, MM_PMD_SIZE);
+    if (npages == 0)
+        *lo = *hi = 0;
+}
+
+/* Takes the order-0 pages of @ar from the buddy, filling its pfns in order. */
+static enum mm_status alloc_area_pages(struct mm_machine *m, struct area *ar,
+                                       const char *op, struct mm_result *res)
+{
+    enum mm_zone zone = data_zone(m, ar->kind == AREA_VPAGES ? AREA_VMALLOC : ar->caller);
+
+    for (uint32_t i = 0; i < ar->nr_pages; i++) {
+        enum mm_status st = mm__alloc_pages(m, zone, 0, MM_OWN_VMALLOC, &ar->pfns[i], op,
+                                            res->msg);
+
+        if (st != MM_OK)
+            return st;
+    }
+    return MM_OK;
+}
+
+/* map_vm_area() / vmap_page_range(): a PTE table per 2 MiB step where
+ * missing (pte_alloc_kernel), then one PTE per page. */
+static enum mm_status map_area(struct mm_machine *m, const struct area *ar,
+                               const char *op, struct mm_result *res)
+{
+    enum mm_prot prot = area_prot(ar);
+
+    for (uint32_t i = 0; i < ar->nr_pages; i++) {
+        mm_vaddr_t va = ar->start + i * MM_PAGE_SIZE;
+        mm_pfn_t pfn = ar->pfns ? ar->pfns[i] : MM_PFN(ar->phys) + i;
+        enum mm_status st = mm__pte_alloc(m, va, op, res->msg);
+
+        if (st != MM_OK)
+            return st;
+        mm__set_pte(m, va, mm__mk_pte(m, pfn, prot));
+    }
+    return MM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* ioremap sections                                                    */
+/* ------------------------------------------------------------------ */
+
+/*
+ * unmap_area_sections(): clears each pgd entry of [virt, virt + size
+ * rounded down to 1 MiB), freeing a PTE page found there, then one TLB
+ * flush.  KERNEL: 3.4 arch/arm/mm/ioremap.c unmap_area_sections().
+ */
+static enum mm_status unmap_sections(struct mm_machine *m, mm_vaddr_t virt, uint32_t size,
+                                     const char *op, char msg[MM_MSG_MAX])
+{
+    uint64_t end = (uint64_t)virt + (size & ~(MM_SECTION_SIZE - 1));
+    uint64_t addr = virt;
+
+    do {
+        unsigned idx = (unsigned)(addr >> 20);
+        uint32_t e = mm__l1_read(m, idx);
+
+        if (e != 0) {
+            mm_paddr_t pte = mm__pte_page(m, (mm_vaddr_t)addr);
+
+            mm__l1_write(m, idx, 0);
+            mm__l1_write(m, idx + 1, 0);
+            if ((e & L1_TYPE_MASK) == L1_TYPE_TABLE) {
+                enum mm_status st = mm__free_pages(m, MM_PFN(pte), 0, MM_OWN_PGTABLE,
+                                                   op, msg);
+
+                if (st != MM_OK)
+                    return st;
+                m->cnt.pte_pages--;
+            }
+        }
+        addr += MM_PMD_SIZE;
+    } while (addr < end);
+    mm__flush_tlb_range(m, virt, (mm_vaddr_t)end);
+    return MM_OK;
+}
+
+/* remap_area_sections(): two 1 MiB MT_DEVICE sections per pgd entry.
+ * KERNEL: 3.4 arch/arm/mm/ioremap.c remap_area_sections(). */
+static enum mm_status remap_sections(struct mm_machine *m, const struct area *ar,
+                                     const char *op, char msg[MM_MSG_MAX])
+{
+    uint32_t size = ar->nr_pages * MM_PAGE_SIZE;
+    enum mm_status st = unmap_sections(m, ar->start, size, op, msg);
+
+    if (st != MM_OK)
+        return st;
+    for (uint32_t off = 0; off < size; off += MM_SECTION_SIZE)
+        mm__l1_write(m, (ar->start + off) >> 20, (ar->phys + off) | SECT_DEVICE);
+    return MM_OK;
+}
+
+/* Whether every table a section ioremap would free is a buddy PTE page. */
+static bool sections_freeable(const struct mm_machine *m, mm_vaddr_t virt, uint32_t size)
+{
+    for (uint64_t a = virt; a < (uint64_t)virt + size; a += MM_PMD_SIZE) {
+        struct mm_page_info pi;
+
+        if (!mm__has_pte_page(m, (mm_vaddr_t)a))
+            continue;
+        mm__page_info(m, MM_PFN(mm__pte_page(m, (mm_vaddr_t)a)), &pi);
+        if (pi.state != MM_PAGE_USED || pi.owner != MM_OWN_PGTABLE || pi.order != 0)
+            return false;
+    }
+    return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* Create, clone, destroy                                              */
+/* ------------------------------------------------------------------ */
+
+struct mm_vmap *mm__vmap_create(const struct mm_machine *m)
+{
+    struct mm_vmap *v = calloc(1, sizeof(*v));
+    const struct mm_layout *lay = &m->lay;
+
+    if (v == NULL)
+        return NULL;
+    /* The coherent-DMA window is never handed out: where it overlaps a
+     * window it is kept as a permanent area (3.4 refuses a window that
+     * reaches below VMALLOC_END, so normally it does not). */
+    if (lay->consistent_end > lay->consistent_start &&
+        ((lay->consistent_start < lay->vmalloc_end &&
+          lay->consistent_end > lay->vmalloc_start) ||
+         (lay->consistent_start < lay->modules_end &&
+          lay->consistent_end > lay->modules_vaddr))) {
+        struct area r = {0};
+
+        if (!reserve_areas(v, 1)) {
+            free(v);
+            return NULL;
+        }
+        r.start = lay->consistent_start;
+        r.end = lay->consistent_end;
+        r.kind = r.caller = AREA_RESERVED;
+        insert_area(v, &r);
+    }
+    return v;
+}
+
+struct mm_vmap *mm__vmap_clone(const struct mm_vmap *v)
+{
+    struct mm_vmap *c = malloc(sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    *c = *v;
+    c->a = NULL;
+    c->cap = c->n = 0;
+    if (v->n > 0) {
+        c->a = malloc(v->n * sizeof(*c->a));
+        if (c->a == NULL) {
+            free(c);
+            return NULL;
+        }
+        c->cap = v->n;
+    }
+    for (size_t i = 0; i < v->n; i++) {
+        c->a[i] = v->a[i];
+        c->a[i].pfns = NULL;
+        c->n = i + 1;
+        if (v->a[i].pfns != NULL) {
+            size_t bytes = v->a[i].nr_pages * sizeof(uint32_t);
+
+            c->a[i].pfns = malloc(bytes);
+            if (c->a[i].pfns == NULL) {
+                mm__vmap_destroy(c);
+                return NULL;
+            }
+            memcpy(c->a[i].pfns, v->a[i].pfns, bytes);
+        }
+    }
+    return c;
+}
+
+void mm__vmap_destroy(struct mm_vmap *v)
+{
+    if (v == NULL)
+        return;
+    for (size_t i = 0; i < v->n; i++)
+        free(v->a[i].pfns);
+    free(v->a);
+    free(v);
+}
+
+size_t mm__vmap_host_bytes(const struct mm_vmap *v)
+{
+    return sizeof(*v) + v->cap * sizeof(*v->a) + v->pfn_bytes;
+}
+
+/* ------------------------------------------------------------------ */
+/* vmalloc and module_alloc                                            */
+/* ------------------------------------------------------------------ */
+
+struct vplan {
+    mm_vaddr_t addr, naddr;         /* the area, its page-array area (0: none) */
+    uint32_t npages, nnpages;       /* their pages */
+    uint32_t *pfns, *npfns;         /* host arrays, taken before committing */
+};
+
+/* Counts what a vmalloc will take from the buddy allocator, in the
+ * kernel's order: the page array's pages and tables, then the area's. */
+static bool vmalloc_pages_fit(const struct mm_machine *m, unsigned kind,
+                              const struct vplan *p, uint32_t *need)
+{
+    struct zfree z;
+    uint64_t lo, hi;
+    uint32_t nt = 0, t;
+
+    zone_free(m, &z);
+    step_range(p->naddr, p->nnpages, &lo, &hi);
+    if (p->nnpages > 0)
+        nt = missing_tables(m, p->naddr, p->nnpages, 0, 0);
+    t = missing_tables(m, p->addr, p->npages, lo, hi);
+    *need = p->nnpages + nt + p->npages + t;
+    return take(&z, data_zone(m, AREA_VMALLOC), p->nnpages) &&
+           take(&z, MM_ZONE_NORMAL, nt) &&
+           take(&z, data_zone(m, kind), p->npages) &&
+           take(&z, MM_ZONE_NORMAL, t);
+}
+
+/* Plans the VA of a vmalloc and of its page array.  KERNEL: 3.4
+ * __vmalloc_node_range(), __get_vm_area_node() (size + guard page),
+ * __vmalloc_area_node() (array > PAGE_SIZE: __vmalloc_node() in
+ * VMALLOC_START..VMALLOC_END). */
+static enum mm_status vmalloc_plan(struct mm_machine *m, unsigned kind, uint32_t size,
+                                   struct vplan *p, const char *op, struct mm_result *res)
+{
+    const struct mm_layout *lay = &m->lay;
+    mm_vaddr_t vstart = kind == AREA_MODULE ? lay->modules_vaddr : lay->vmalloc_start;
+    mm_vaddr_t vend = kind == AREA_MODULE ? lay->modules_end : lay->vmalloc_end;
+    struct view w = {m->vmap, false, false, 0, 0};
+    struct vcache c = m->vmap->cache;
+    uint64_t asize = align_up(size, PAGE_SZ);
+    bool purge = false;
+    uint32_t need;
+
+    p->npages = (uint32_t)(asize >> MM_PAGE_SHIFT);
+    if (asize + PAGE_SZ > (uint64_t)vend - vstart ||
+        !plan_area(m, &w, &c, (uint32_t)asize + MM_PAGE_SIZE, 1, vstart, vend, &p->addr,
+                   &purge))
+        return mm__fail(res->msg, MM_NO_MEMORY,
+                        "%s: vmap allocation for size %llu failed: use vmalloc=<size> "
+                        "to increase size (no room in 0x%08x-0x%08x)", op,
+                        (unsigned long long)asize + MM_PAGE_SIZE, vstart, vend);
+    if (!lowest_fit(m)) {
+        c.valid = true;                 /* free_vmap_cache = the new area */
+        c.at = p->addr;
+    }
+    if (p->npages >= VPAGES_MIN) {
+        uint64_t nsize = align_up((uint64_t)p->npages * PAGE_PTR_SIZE, PAGE_SZ);
+
+        p->nnpages = (uint32_t)(nsize >> MM_PAGE_SHIFT);
+        w.extra = true;
+        w.xs = p->addr;
+        w.xe = p->addr + (uint32_t)asize + MM_PAGE_SIZE;
+        if (!plan_area(m, &w, &c, (uint32_t)nsize + MM_PAGE_SIZE, 1, lay->vmalloc_start,
+                       lay->vmalloc_end, &p->naddr, &purge))
+            return mm__fail(res->msg, MM_NO_MEMORY,
+                            "%s: vmap allocation for size %llu (the page array) failed: "
+                            "use vmalloc=<size> to increase size", op,
+                            (unsigned long long)nsize + MM_PAGE_SIZE);
+    }
+    if (!vmalloc_pages_fit(m, kind, p, &need))
+        return mm__fail(res->msg, MM_NO_MEMORY,
+                        "%s: out of memory: %u pages needed (%u data, %u page array, "
+                        "the rest page tables)", op, need, p->npages, p->nnpages);
+    return MM_OK;
+}
+
+/* Takes the host memory a commit needs, so that it cannot fail. */
+static enum mm_status vmalloc_host(struct mm_vmap *v, struct vplan *p, const char *op,
+                                   struct mm_result *res)
+{
+    p->pfns = malloc(p->npages * sizeof(uint32_t));
+    p->npfns = p->nnpages ? malloc(p->nnpages * sizeof(uint32_t)) : NULL;
+    if (p->pfns == NULL || (p->nnpages && p->npfns == NULL) || !reserve_areas(v, 2)) {
+        free(p->pfns);
+        free(p->npfns);
+        return mm__fail(res->msg, MM_NO_MEMORY, "%s: out of host memory", op);
+    }
+    return MM_OK;
+}
+
+static enum mm_status vmalloc_commit(struct mm_machine *m, unsigned kind, struct vplan *p,
+                                     const char *op, struct mm_result *res)
+{
+    const struct mm_layout *lay = &m->lay;
+    struct mm_vmap *v = m->vmap;
+    struct area t = {0}, *ar, *nar;
+    mm_vaddr_t addr;
+
+    t.end = p->npages * MM_PAGE_SIZE + MM_PAGE_SIZE;
+    t.nr_pages = p->npages;
+    t.kind = t.caller = (uint8_t)kind;
+    ar = commit_area(m, &t, 1, kind == AREA_MODULE ? lay->modules_vaddr : lay->vmalloc_start,
+                     kind == AREA_MODULE ? lay->modules_end : lay->vmalloc_end);
+    assert(ar->start == p->addr);
+    set_pfns(v, ar, p->pfns);
+    addr = ar->start;
+    if (p->nnpages > 0) {
+        t.end = p->nnpages * MM_PAGE_SIZE + MM_PAGE_SIZE;
+        t.nr_pages = p->nnpages;
+        t.kind = AREA_VPAGES;
+        t.link = addr;
+        nar = commit_area(m, &t, 1, lay->vmalloc_start, lay->vmalloc_end);
+        assert(nar->start == p->naddr);
+        set_pfns(v, nar, p->npfns);
+        find_start(v, addr)->link = nar->start;
+        if (alloc_area_pages(m, nar, op, res) != MM_OK)
+            return broken(m, res, op, "a page-array page");
+        if (map_area(m, nar, op, res) != MM_OK)
+            return broken(m, res, op, "a page table");
+    }
+    ar = find_start(v, addr);
+    if (alloc_area_pages(m, ar, op, res) != MM_OK)
+        return broken(m, res, op, "a page");
+    if (map_area(m, ar, op, res) != MM_OK)
+        return broken(m, res, op, "a page table");
+    res->value = addr;
+    res->aux = p->npages;
+    return MM_OK;
+}
+
+/* vmalloc() and module_alloc(): __vmalloc_node_range() in their window. */
+static enum mm_status do_vmalloc(struct mm_machine *m, unsigned kind, uint32_t size,
+                                 struct mm_result *res)
+{
+    const char *op = caller_name(kind);
+    struct vplan p;
+    struct zfree z;
+    uint32_t totalram = zone_free(m, &z);
+    uint64_t pages = align_up(size, PAGE_SZ) >> MM_PAGE_SHIFT;
+    enum mm_status st;
+
+    memset(&p, 0, sizeof(p));
+    /* KERNEL: 3.4 __vmalloc_node_range(): size = PAGE_ALIGN(size); fail if
+     * !size or (size >> PAGE_SHIFT) > totalram_pages. */
+    if (size == 0)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT, "%s: size 0", op);
+    if (pages > totalram)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                        "%s: size 0x%x is %llu pages, more than totalram_pages (%u)", op,
+                        size, (unsigned long long)pages, totalram);
+    st = vmalloc_plan(m, kind, size, &p, op, res);
+    if (st == MM_OK)
+        st = vmalloc_host(m->vmap, &p, op, res);
+    if (st != MM_OK)
+        return st;
+    return vmalloc_commit(m, kind, &p, op, res);
+}
+
+enum mm_status mm__vmalloc(struct mm_machine *m, uint32_t size, struct mm_result *res)
+{
+    assert(m != NULL && res != NULL);
+    return do_vmalloc(m, AREA_VMALLOC, size, res);
+}
+
+/* KERNEL: 3.4 arch/arm/kernel/module.c module_alloc():
+ * __vmalloc_node_range(size, 1, MODULES_VADDR, MODULES_END, GFP_KERNEL,
+ * PAGE_KERNEL_EXEC, -1, ...). */
+enum mm_status mm__module_alloc(struct mm_machine *m, uint32_t size, struct mm_result *res)
+{
+    assert(m != NULL && res != NULL);
+    return do_vmalloc(m, AREA_MODULE, size, res);
+}
+
+/* ------------------------------------------------------------------ */
+/* Freeing                                                             */
+/* ------------------------------------------------------------------ */
+
+/* "a vmalloc area; use vfree", ... for the refusal messages. */
+static const char *kind_phrase(unsigned kind)
+{
+    switch (kind) {
+    case AREA_VMALLOC:  return "a vmalloc area; use vfree";
+    case AREA_MODULE:   return "a module_alloc area; use module_free";
+    case AREA_VMAP:     return "a vmap area; use vunmap";
+    case AREA_IOREMAP:  return "an ioremap area; use iounmap";
+    default:            return "the coherent DMA window";
+    }
+}
+
+static const char *kind_noun(unsigned kind)
+{
+    switch (kind) {
+    case AREA_VMALLOC:  return "a vmalloc";
+    case AREA_MODULE:   return "a module_alloc";
+    case AREA_VMAP:     return "a vmap";
+    default:            return "an ioremap";
+    }
+}
+
+/* Finds the live area of @kind starting at @va, or explains why not. */
+static enum mm_status find_own(const struct mm_vmap *v, mm_vaddr_t va, unsigned kind,
+                               const char *op, struct mm_result *res)
+{
+    const struct area *ar = find_start(v, va);
+
+    if (ar == NULL || ar->lazy)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                        "%s: 0x%08x is not the start of %s area%s", op, va,
+                        kind_noun(kind),
+                        ar != NULL ? " (it was freed and awaits a purge)" : "");
+    if (ar->kind == AREA_VPAGES)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                        "%s: 0x%08x is the page array of the %s area at 0x%08x; "
+                        "it is freed with that area", op, va, caller_name(ar->caller),
+                        ar->link);
+    if (ar->kind != kind)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT, "%s: 0x%08x is %s", op, va,
+                        kind_phrase(ar->kind));
+    return MM_OK;
+}
+
+/*
+ * remove_vm_area() and what __vunmap() does after it: unmap at once (no
+ * TLB flush), mark the VA lazy and purge if the lazy pages now exceed
+ * lazy_max_pages(), then give the pages back, then free the vmalloc'd
+ * page array the same way.  *@pages and *@array receive the page counts.
+ * KERNEL: 3.4 mm/vmalloc.c remove_vm_area(), free_unmap_vmap_area(),
+ * free_vmap_area_noflush(), __vunmap(); arch/arm/mm/ioremap.c __iounmap().
+ */
+static enum mm_status release(struct mm_machine *m, mm_vaddr_t start, const char *op,
+                              struct mm_result *res, uint32_t *pages, uint32_t *array)
+{
+    struct mm_vmap *v = m->vmap;
+    struct area *ar = find_start(v, start);
+    uint32_t *pfns = ar->pfns, n = ar->nr_pages;
+    mm_vaddr_t link = ar->kind == AREA_VPAGES ? 0 : ar->link;
+    bool free_pages = holds_pages(ar);
+
+    if (ar->section) {
+        if (unmap_sections(m, ar->start, ar->end - ar->start, op, res->msg) != MM_OK)
+            return broken(m, res, op, "freeing a page table");
+    } else {
+        for (uint32_t i = 0; i < n; i++)
+            mm__pte_clear(m, ar->start + i * MM_PAGE_SIZE);
+    }
+    if (pfns != NULL)
+        v->pfn_bytes -= n * sizeof(*pfns);
+    ar->pfns = NULL;
+    ar->lazy = true;
+    ar->link = 0;
+    v->lazy_nr += (ar->end - ar->start) >> MM_PAGE_SHIFT;
+    if (v->lazy_nr > lazy_max_pages(m))
+        purge(m);                       /* try_purge_vmap_area_lazy() */
+    for (uint32_t i = 0; free_pages && i < n; i++) {
+        if (mm__free_pages(m, pfns[i], 0, MM_OWN_VMALLOC, op, res->msg) != MM_OK) {
+            free(pfns);
+            return broken(m, res, op, "freeing a page");
+        }
+    }
+    free(pfns);
+    *pages = n;
+    if (link != 0) {
+        uint32_t ignored;
+
+        return release(m, link, op, res, array, &ignored);
+    }
+    return MM_OK;
+}
+
+static enum mm_status do_free(struct mm_machine *m, mm_vaddr_t va, unsigned kind,
+                              const char *op, struct mm_result *res)
+{
+    uint32_t pages = 0, array = 0;
+    enum mm_status st = find_own(m->vmap, va, kind, op, res);
+
+    if (st != MM_OK)
+        return st;
+    st = release(m, va, op, res, &pages, &array);
+    if (st != MM_OK)
+        return st;
+    res->value = pages;
+    res->aux = array;
+    return MM_OK;
+}
+
+enum mm_status mm__vfree(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res)
+{
+    assert(m != NULL && res != NULL);
+    return do_free(m, va, AREA_VMALLOC, "vfree", res);
+}
+
+/* KERNEL: 3.4 arch/arm/kernel/module.c module_free() is vfree(). */
+enum mm_status mm__module_free(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res)
+{
+    assert(m != NULL && res != NULL);
+    return do_free(m, va, AREA_MODULE, "module_free", res);
+}
+
+enum mm_status mm__vunmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res)
+{
+    assert(m != NULL && res != NULL);
+    return do_free(m, va, AREA_VMAP, "vunmap", res);
+}
+
+/* KERNEL: 3.4 arch/arm/mm/ioremap.c __iounmap(): the cookie is masked to
+ * its page, so the address ioremap() returned is accepted. */
+enum mm_status mm__iounmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res)
+{
+    assert(m != NULL && res != NULL);
+    return do_free(m, va & ~(MM_PAGE_SIZE - 1), AREA_IOREMAP, "iounmap", res);
+}
+
+/* ------------------------------------------------------------------ */
+/* vmap and ioremap                                                    */
+/* ------------------------------------------------------------------ */
+
+/* Plans and commits a single area whose pages exist already (vmap,
+ * ioremap): VA, PTE pages, then the mapping.  @tmpl gives kind, pages,
+ * phys; @pfns (vmap; may be NULL) is taken over, and freed on failure. */
+static enum mm_status map_existing(struct mm_machine *m, struct area *tmpl, uint32_t align,
+                                   uint32_t *pfns, const char *op, struct mm_result *res)
+{
+    const struct mm_layout *lay = &m->lay;
+    struct view w = {m->vmap, false, false, 0, 0};
+    struct vcache c = m->vmap->cache;
+    uint32_t size = tmpl->nr_pages * MM_PAGE_SIZE + MM_PAGE_SIZE;
+    struct zfree z;
+    mm_vaddr_t addr;
+    bool purge = false;
+    struct area *ar;
+
+    if (!plan_area(m, &w, &c, size, align, lay->vmalloc_start, lay->vmalloc_end, &addr,
+                   &purge)) {
+        free(pfns);
+        return mm__fail(res->msg, MM_NO_MEMORY,
+                        "%s: vmap allocation for size %u failed: use vmalloc=<size> to "
+                        "increase size (no room in 0x%08x-0x%08x)", op, size,
+                        lay->vmalloc_start, lay->vmalloc_end);
+    }
+    /* KERNEL: 3.4 ioremap.c: sections only on !SMP, when phys, size and
+     * VA are all PMD_SIZE (2 MiB) aligned. */
+    tmpl->section = tmpl->kind == AREA_IOREMAP && m->cfg.cpus == 1 &&
+                    ((tmpl->phys | (size - MM_PAGE_SIZE) | addr) & (MM_PMD_SIZE - 1)) == 0 &&
+                    sections_freeable(m, addr, size - MM_PAGE_SIZE);
+    zone_free(m, &z);
+    if (!tmpl->section && !take(&z, MM_ZONE_NORMAL,
+                                missing_tables(m, addr, tmpl->nr_pages, 0, 0))) {
+        free(pfns);
+        return mm__fail(res->msg, MM_NO_MEMORY, "%s: out of memory for page tables", op);
+    }
+    if (!reserve_areas(m->vmap, 1)) {
+        free(pfns);
+        return mm__fail(res->msg, MM_NO_MEMORY, "%s: out of host memory", op);
+    }
+    tmpl->end = size;
+    ar = commit_area(m, tmpl, align, lay->vmalloc_start, lay->vmalloc_end);
+    assert(ar->start == addr);
+    set_pfns(m->vmap, ar, pfns);
+    if (ar->section) {
+        if (remap_sections(m, ar, op, res->msg) != MM_OK)
+            return broken(m, res, op, "freeing a page table");
+    } else if (map_area(m, ar, op, res) != MM_OK) {
+        return broken(m, res, op, "a page table");
+    }
+    res->value = addr;
+    res->aux = ar->nr_pages;
+    return MM_OK;
+}
+
+/* KERNEL: 3.4 mm/vmalloc.c vmap(): count > totalram_pages fails; the area
+ * is get_vm_area_caller(count << PAGE_SHIFT, VM_MAP) mapped PAGE_KERNEL;
+ * the pages are not allocated and their use is not checked. */
+enum mm_status mm__vmap(struct mm_machine *m, const mm_pfn_t *pfns, uint32_t n,
+                        struct mm_result *res)
+{
+    struct area t = {0};
+    struct zfree z;
+    uint32_t totalram = zone_free(m, &z);
+    uint32_t *copy;
+
+    assert(m != NULL && res != NULL && (n == 0 || pfns != NULL));
+    if (n == 0)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT, "vmap: no pages");
+    if (n > totalram)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                        "vmap: %u pages is more than totalram_pages (%u)", n, totalram);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!mm__pfn_valid(m, pfns[i]))
+            return mm__fail(res->msg, MM_INVALID_ARGUMENT, "vmap: pfn 0x%x is not RAM",
+                            pfns[i]);
+    }
+    copy = malloc(n * sizeof(*copy));
+    if (copy == NULL)
+        return mm__fail(res->msg, MM_NO_MEMORY, "vmap: out of host memory");
+    memcpy(copy, pfns, n * sizeof(*copy));
+    t.nr_pages = n;
+    t.kind = t.caller = AREA_VMAP;
+    return map_existing(m, &t, 1, copy, "vmap", res);
+}
+
+/* The VM_IOREMAP alignment.  KERNEL: 3.4 mm/vmalloc.c __get_vm_area_node():
+ * 1 << clamp(fls(size), PAGE_SHIFT, IOREMAP_MAX_ORDER), so 4 KiB is 8 KiB
+ * aligned; "mm/vmalloc.c: fix align value calculation error" (2016, taken
+ * as 4.9) uses get_count_order_long(size) (6.6 read). */
+static uint32_t ioremap_align(const struct mm_machine *m, uint32_t size)
+{
+    unsigned bit = m->cfg.kernel >= MM_KVER(4, 9, 0) ? count_order(size) : fls32(size);
+    unsigned max = m->cfg.cpus > 1 && m->cfg.kernel >= MM_KVER(4, 0, 0) ?
+                   IOREMAP_ORDER_SMP : IOREMAP_ORDER_UP;
+
+    if (bit > max)
+        bit = max;
+    if (bit < MM_PAGE_SHIFT)
+        bit = MM_PAGE_SHIFT;
+    return 1u << bit;
+}
+
+/*
+ * ioremap(): MT_DEVICE pages, or sections on a UP kernel.  RAM is refused
+ * as __arm_ioremap_pfn_caller() refuses it: WARN_ON(pfn_valid(pfn)) on the
+ * first page only.  KERNEL: 3.4 arch/arm/mm/ioremap.c
+ * __arm_ioremap_caller(), __arm_ioremap_pfn_caller().
+ */
+enum mm_status mm__ioremap(struct mm_machine *m, mm_paddr_t phys, uint32_t size,
+                           struct mm_result *res)
+{
+    uint32_t offset = phys & (MM_PAGE_SIZE - 1);
+    mm_pfn_t pfn = MM_PFN(phys);
+    uint64_t asize = align_up((uint64_t)offset + size, PAGE_SZ);
+    struct area t = {0};
+    enum mm_status st;
+
+    assert(m != NULL && res != NULL);
+    if (size == 0)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT, "ioremap: size 0");
+    if ((uint64_t)phys + size - 1 > VA_LIMIT || asize > VA_LIMIT - MM_PAGE_SIZE)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                        "ioremap: 0x%08x + 0x%x wraps past 4 GiB", phys, size);
+    if (mm__pfn_valid(m, pfn))
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                        "ioremap: 0x%08x-0x%08x is RAM; ARM refuses to ioremap RAM",
+                        pfn << MM_PAGE_SHIFT, (pfn << MM_PAGE_SHIFT) + MM_PAGE_SIZE - 1);
+    t.nr_pages = (uint32_t)(asize >> MM_PAGE_SHIFT);
+    t.phys = pfn << MM_PAGE_SHIFT;
+    t.kind = t.caller = AREA_IOREMAP;
+    st = map_existing(m, &t, ioremap_align(m, (uint32_t)asize), NULL, "ioremap", res);
+    if (st == MM_OK)
+        res->value += offset;
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Stats, report, check                                                */
+/* ------------------------------------------------------------------ */
+
+void mm__vmap_stats(const struct mm_machine *m, struct mm_stats *st)
+{
+    const struct mm_vmap *v = m->vmap;
+
+    st->vmalloc_areas = st->vmalloc_pages = 0;
+    for (size_t i = 0; i < v->n; i++) {
+        const struct area *ar = &v->a[i];
+
+        if (ar->lazy || ar->kind == AREA_RESERVED)
+            continue;
+        st->vmalloc_areas++;
+        if (holds_pages(ar))
+            st->vmalloc_pages += ar->nr_pages;
+    }
+    st->vmalloc_lazy_pages = v->lazy_nr;
+}
+
+/*
+ * /proc/vmallocinfo: the vmlist, which holds live areas only (remove_vm_area()
+ * unlinks an area before it is freed lazily).  The caller is the
+ * operation's name where the kernel prints %pS of the return address.
+ * KERNEL: 3.4 mm/vmalloc.c s_show(); 3.4 ioremap sets no phys_addr, later
+ * __arm_ioremap_pfn_caller() sets it (taken as 3.9, with static_vm).
+ */
+enum mm_status mm__report_vmallocinfo(const struct mm_machine *m, struct mm_buf *out)
+{
+    const struct mm_vmap *v = m->vmap;
+    bool phys = m->cfg.kernel >= MM_KVER(3, 9, 0);
+
+    for (size_t i = 0; i < v->n; i++) {
+        const struct area *ar = &v->a[i];
+
+        if (ar->lazy || ar->kind == AREA_RESERVED)
+            continue;
+        mm__buf_printf(out, "0x%08x-0x%08x %7u %s", ar->start, ar->end,
+                       ar->end - ar->start, caller_name(ar->caller));
+        if (holds_pages(ar))
+            mm__buf_printf(out, " pages=%u", ar->nr_pages);
+        if (ar->kind == AREA_IOREMAP && phys && ar->phys != 0)
+            mm__buf_printf(out, " phys=%x", ar->phys);
+        if (ar->kind == AREA_IOREMAP)
+            mm__buf_printf(out, " ioremap");
+        if (holds_pages(ar))
+            mm__buf_printf(out, " vmalloc");
+        if (ar->kind == AREA_VMAP)
+            mm__buf_printf(out, " vmap");
+        if (ar->kind != AREA_VPAGES && ar->link != 0)
+            mm__buf_printf(out, " vpages");
+        mm__buf_printf(out, "\n");
+    }
+    return MM_OK;
+}
+
+static bool l1_is_section(const struct mm_machine *m, mm_vaddr_t va)
+{
+    return (mm__l1_read(m, va >> 20) & L1_TYPE_MASK) == L1_TYPE_SECT;
+}
+
+/* The Linux PTEs of @va's 2 MiB step, read once per step (the checks run
+ * after every operation): NULL when the step has no PTE page, or one never
+ * written (all zero). */
+static const uint32_t *step_ptes(const struct mm_machine *m, mm_vaddr_t va)
+{
+    if (!mm__has_pte_page(m, va))
+        return NULL;
+    return mm__phys_page(m->phys, MM_PFN(mm__pte_page(m, va)));
+}
+
+static unsigned pte_index(mm_vaddr_t va)
+{
+    return (va >> MM_PAGE_SHIFT) & (MM_PTRS_PER_PTE - 1);
+}
+
+/* Nothing of [start, end) is mapped: the guard page, a lazy area. */
+static enum mm_status check_unmapped(const struct mm_machine *m, mm_vaddr_t start,
+                                     mm_vaddr_t end, const char *what, char err[MM_MSG_MAX])
+{
+    uint64_t va = start;
+
+    while (va < end) {
+        uint64_t step_end = (va | (MM_PMD_SIZE - 1)) + 1;
+        const uint32_t *pte = step_ptes(m, (mm_vaddr_t)va);
+        bool sect = l1_is_section(m, (mm_vaddr_t)va) ||
+                    l1_is_section(m, (mm_vaddr_t)va | MM_SECTION_SIZE);
+
+        for (; va < end && va < step_end; va += PAGE_SZ) {
+            if ((pte != NULL && pte[pte_index((mm_vaddr_t)va)] != 0) ||
+                (sect && l1_is_section(m, (mm_vaddr_t)va)))
+                return mm__fail(err, MM_INTERNAL, "vmalloc: %s page 0x%08x is mapped",
+                                what, (uint32_t)va);
+        }
+    }
+    return MM_OK;
+}
+
+/* The sections of a section ioremap hold its physical range. */
+static enum mm_status check_sections(const struct mm_machine *m, const struct area *ar,
+                                     char err[MM_MSG_MAX])
+{
+    for (uint32_t off = 0; off < ar->nr_pages * MM_PAGE_SIZE; off += MM_SECTION_SIZE) {
+        unsigned idx = (ar->start + off) >> 20;
+        uint32_t want = (ar->phys + off) | SECT_DEVICE;
+
+        if (mm__l1_read(m, idx) != want)
+            return mm__fail(err, MM_INTERNAL,
+                            "vmalloc: L1[0x%03x] 0x%08x, ioremap wants 0x%08x", idx,
+                            mm__l1_read(m, idx), want);
+    }
+    return MM_OK;
+}
+
+/* Each page of a live area maps what the area says, with its protection. */
+static enum mm_status check_mapped(const struct mm_machine *m, const struct area *ar,
+                                   char err[MM_MSG_MAX])
+{
+    uint32_t bits = mm__mk_pte(m, 0, area_prot(ar));    /* mk_pte() is pfn | bits */
+    const uint32_t *pte = NULL;
+
+    if (ar->section)
+        return check_sections(m, ar, err);
+    for (uint32_t i = 0; i < ar->nr_pages; i++) {
+        mm_vaddr_t va = ar->start + i * MM_PAGE_SIZE;
+        mm_pfn_t pfn = ar->pfns ? ar->pfns[i] : MM_PFN(ar->phys) + i;
+        uint32_t want = (pfn << MM_PAGE_SHIFT) | bits;
+
+        if (i == 0 || pte_index(va) == 0)
+            pte = step_ptes(m, va);
+        if (pte == NULL || pte[pte_index(va)] != want)
+            return mm__fail(err, MM_INTERNAL,
+                            "vmalloc: PTE of 0x%08x is 0x%08x, the area maps pfn 0x%x",
+                            va, mm__pte_get(m, va), pfn);
+    }
+    return MM_OK;
+}
+
+/*
+ * Each page a live vmalloc area holds is an order-0 block the buddy gives
+ * to MM_OWN_VMALLOC, and no page is in two areas (a 2^20-bit map of the
+ * pfns seen).  With machine.c's count of the buddy's MM_OWN_VMALLOC pages
+ * this makes the two sets equal.  The map is skipped if host memory runs
+ * out.
+ */
+static enum mm_status check_owned(const struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    const struct mm_vmap *v = m->vmap;
+    uint32_t *seen = calloc((1u << 20) / 32, sizeof(*seen));
+    enum mm_status st = MM_OK;
+
+    for (size_t i = 0; st == MM_OK && i < v->n; i++) {
+        const struct area *ar = &v->a[i];
+
+        for (uint32_t k = 0; !ar->lazy && holds_pages(ar) && k < ar->nr_pages; k++) {
+            mm_pfn_t pfn = ar->pfns[k];
+            struct mm_page_info pi;
+
+            mm__page_info(m, pfn, &pi);
+            if (pi.state != MM_PAGE_USED || pi.owner != MM_OWN_VMALLOC ||
+                pi.head != pfn || pi.order != 0 ||
+                (seen != NULL && (seen[pfn >> 5] & (1u << (pfn & 31))))) {
+                st = mm__fail(err, MM_INTERNAL, "vmalloc: page pfn 0x%x of 0x%08x is "
+                              "not a vmalloc page of its own", pfn,
+                              ar->start + k * MM_PAGE_SIZE);
+                break;
+            }
+            if (seen != NULL)
+                seen[pfn >> 5] |= 1u << (pfn & 31);
+        }
+    }
+    free(seen);
+    return st;
+}
+
+static bool in_window(const struct mm_machine *m, const struct area *ar)
+{
+    const struct mm_layout *lay = &m->lay;
+
+    if (ar->kind == AREA_RESERVED)
+        return true;
+    if (ar->kind == AREA_MODULE)
+        return ar->start >= lay->modules_vaddr && ar->end <= lay->modules_end;
+    return ar->start >= lay->vmalloc_start && ar->end <= lay->vmalloc_end;
+}
+
+/* The link between a big area and its page array goes both ways. */
+static enum mm_status check_link(const struct mm_vmap *v, const struct area *ar,
+                                 char err[MM_MSG_MAX])
+{
+    const struct area *o;
+
+    if (ar->link == 0 || ar->lazy)
+        return ar->kind == AREA_VPAGES && !ar->lazy ?
+               mm__fail(err, MM_INTERNAL, "vmalloc: page array 0x%08x has no owner",
+                        ar->start) : MM_OK;
+    o = find_start(v, ar->link);
+    if (o == NULL || o->lazy || o->link != ar->start ||
+        (o->kind == AREA_VPAGES) == (ar->kind == AREA_VPAGES))
+        return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x links to 0x%08x, which "
+                        "does not link back", ar->start, ar->link);
+    return MM_OK;
+}
+
+static enum mm_status check_area(const struct mm_machine *m, size_t i, uint32_t *lazy,
+                                 char err[MM_MSG_MAX])
+{
+    const struct mm_vmap *v = m->vmap;
+    const struct area *ar = &v->a[i];
+    enum mm_status st;
+
+    if (ar->start >= ar->end || (ar->start | ar->end) & (MM_PAGE_SIZE - 1) ||
+        !in_window(m, ar))
+        return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x-0x%08x is malformed or "
+                        "outside its window", ar->start, ar->end);
+    if (i + 1 < v->n && ar->end > v->a[i + 1].start)
+        return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x-0x%08x overlaps 0x%08x",
+                        ar->start, ar->end, v->a[i + 1].start);
+    if (ar->kind == AREA_RESERVED)
+        return MM_OK;
+    if ((uint64_t)ar->nr_pages * PAGE_SZ + PAGE_SZ != (uint64_t)ar->end - ar->start)
+        return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x: %u pages in 0x%x bytes",
+                        ar->start, ar->nr_pages, ar->end - ar->start);
+    if (ar->lazy) {
+        *lazy += (ar->end - ar->start) >> MM_PAGE_SHIFT;
+        return check_unmapped(m, ar->start, ar->end, "lazily freed", err);
+    }
+    if ((ar->pfns == NULL) != (ar->kind == AREA_IOREMAP))
+        return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x has no page list",
+                        ar->start);
+    st = check_link(v, ar, err);
+    if (st == MM_OK)
+        st = check_mapped(m, ar, err);
+    if (st == MM_OK)
+        st = check_unmapped(m, ar->end - MM_PAGE_SIZE, ar->end, "guard", err);
+    return st;
+}
+
+enum mm_status mm__vmap_check(const struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    const struct mm_vmap *v = m->vmap;
+    uint32_t lazy = 0;
+
+    for (size_t i = 0; i < v->n; i++) {
+        enum mm_status st = check_area(m, i, &lazy, err);
+
+        if (st != MM_OK)
+            return st;
+    }
+    if (check_owned(m, err) != MM_OK)
+        return MM_INTERNAL;
+    if (lazy != v->lazy_nr || lazy > lazy_max_pages(m))
+        return mm__fail(err, MM_INTERNAL,
+                        "vmalloc: %u lazy pages in the areas, %u counted (purge above %u)",
+                        lazy, v->lazy_nr, lazy_max_pages(m));
+    if (!lowest_fit(m) && v->cache.valid && find_start(v, v->cache.at) == NULL)
+        return mm__fail(err, MM_INTERNAL, "vmalloc: free_vmap_cache names 0x%08x, "
+                        "which is no area", v->cache.at);
+    return MM_OK;
+}
