@@ -168,11 +168,11 @@ static const struct mm_range32 *memblock_overlap(const struct mm_memblock *mb,
 
 /*
  * memblock_alloc(): the highest @align-aligned range of @size bytes in RAM
- * below the current limit that overlaps no reservation; reserves it.
- * Returns 0 when nothing fits (PHYS_OFFSET is never 0 for a fit here:
- * the kernel image always sits below).
+ * below the current limit that overlaps no reservation; reserves it and
+ * returns its start in *@pa.  False when nothing fits.
  */
-static uint64_t memblock_alloc(struct mm_machine *m, uint64_t size, uint64_t align)
+static bool memblock_alloc(struct mm_machine *m, uint64_t size, uint64_t align,
+                           uint64_t *pa)
 {
     struct mm_memblock *mb = m->boot;
 
@@ -189,35 +189,27 @@ static uint64_t memblock_alloc(struct mm_machine *m, uint64_t size, uint64_t ali
             hit = memblock_overlap(mb, base, base + size);
             if (hit == NULL) {
                 memblock_reserve(mb, base, base + size);
-                return base;
+                *pa = base;
+                return true;
             }
             top = hit->start;
         }
     }
-    return 0;
+    return false;
 }
 
-/* early_alloc(PAGE_SIZE) of a zeroed page that will hold page tables or
- * data we write; 0 if memblock or host memory runs out. */
-static mm_paddr_t early_alloc_page(struct mm_machine *m)
+/* early_pte_alloc() for create_mapping(): one zeroed PTE page; false if
+ * memblock or host memory runs out. */
+static bool early_alloc_pte(struct mm_machine *m, mm_paddr_t *pa)
 {
-    uint64_t pa = memblock_alloc(m, MM_PAGE_SIZE, MM_PAGE_SIZE);
+    uint64_t p;
 
-    if (pa == 0)
-        return 0;
-    if (mm__phys_page_rw(m->phys, MM_PFN(pa)) == NULL)
-        return 0;
-    return (mm_paddr_t)pa;
-}
-
-/* early_pte_alloc() for create_mapping(): one PTE page. */
-static mm_paddr_t early_alloc_pte(struct mm_machine *m)
-{
-    mm_paddr_t pa = early_alloc_page(m);
-
-    if (pa != 0)
-        m->cnt.pte_pages++;
-    return pa;
+    if (!memblock_alloc(m, MM_PAGE_SIZE, MM_PAGE_SIZE, &p) ||
+        mm__phys_page_rw(m->phys, MM_PFN(p)) == NULL)
+        return false;
+    *pa = (mm_paddr_t)p;
+    m->cnt.pte_pages++;
+    return true;
 }
 
 /* early_pte_alloc() + __pmd_populate() for kmap_init(): a kernel table. */
@@ -226,10 +218,9 @@ static enum mm_status early_pte_install(struct mm_machine *m, mm_vaddr_t va,
 {
     mm_paddr_t pa;
 
-    if (mm__pte_page(m, va) != 0)
+    if (mm__has_pte_page(m, va))
         return MM_OK;
-    pa = early_alloc_pte(m);
-    if (pa == 0)
+    if (!early_alloc_pte(m, &pa))
         return mm__fail(err, MM_NO_MEMORY,
                         "create: no lowmem left for the page table of 0x%08x", va);
     mm__pmd_populate(m, va, pa, 0x11);   /* KERNEL: _PAGE_KERNEL_TABLE */
@@ -310,10 +301,10 @@ static enum mm_status map_devices(struct mm_machine *m, char err[MM_MSG_MAX])
     const struct mm_layout *lay = &m->lay;
     /* KERNEL: 3.11 arch/arm/mm/mmu.c devicemaps_init(): vectors + stubs page */
     unsigned nvec = m->cfg.kernel >= MM_KVER(3, 11, 0) ? 2 : 1;
-    uint64_t vectors = memblock_alloc(m, nvec * MM_PAGE_SIZE, nvec * MM_PAGE_SIZE);
+    uint64_t vectors;
     enum mm_status st;
 
-    if (vectors == 0)
+    if (!memblock_alloc(m, nvec * MM_PAGE_SIZE, nvec * MM_PAGE_SIZE, &vectors))
         return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the vectors page");
     if (mm__map_memory(m, lay->vectors_base, (mm_paddr_t)vectors, MM_PAGE_SIZE,
                        MM_PROT_HIGH_VECTORS, early_alloc_pte) != MM_OK)
@@ -332,14 +323,14 @@ static enum mm_status map_devices(struct mm_machine *m, char err[MM_MSG_MAX])
 static enum mm_status reserve_late(struct mm_machine *m, char err[MM_MSG_MAX])
 {
     const struct mm_layout *lay = &m->lay;
-    uint64_t span, pages;
+    uint64_t span, pages, pa;
 
-    if (memblock_alloc(m, MM_PAGE_SIZE, MM_PAGE_SIZE) == 0)
+    if (!memblock_alloc(m, MM_PAGE_SIZE, MM_PAGE_SIZE, &pa))
         return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the zero page");
     /* KERNEL: 3.4 mm/page_alloc.c alloc_node_mem_map(): MAX_ORDER aligned span */
     span = ((uint64_t)lay->max_pfn + 1023) / 1024 * 1024 - (lay->min_pfn & ~1023u);
     pages = span * MM_SIZEOF_STRUCT_PAGE;
-    if (memblock_alloc(m, pages, 64) == 0)
+    if (!memblock_alloc(m, pages, 64, &pa))
         return mm__fail(err, MM_NO_MEMORY,
                         "create: no lowmem left for mem_map (%llu bytes)",
                         (unsigned long long)pages);
@@ -393,6 +384,7 @@ out:
         return rc;
     mm__buddy_stats(m, &st);
     m->boot_reserved_pages = st.reserved_pages;
+    m->boot_pte_pages = m->cnt.pte_pages - mm__buddy_owned_pages(m, MM_OWN_PGTABLE);
     return MM_OK;
 }
 
@@ -742,29 +734,25 @@ void mm_get_stats(const struct mm_machine *m, struct mm_stats *st)
     st->host_bytes = mm_host_bytes(m);
 }
 
-/* Counts the buddy blocks each owner holds, for the cross-check below. */
-static void count_owned(void *arg, mm_pfn_t pfn, unsigned order, enum mm_owner owner)
-{
-    uint32_t *pages = arg;
-
-    (void)pfn;
-    pages[owner] += 1u << order;
-}
-
 /* What no single module can see: the buddy's view of who holds pages
  * against each holder's own count. */
 static enum mm_status check_owners(const struct mm_machine *m, char err[MM_MSG_MAX])
 {
-    uint32_t pages[MM_OWN_COUNT] = {0};
+    uint32_t held = mm__buddy_owned_pages(m, MM_OWN_VMALLOC);
     struct mm_stats st;
 
-    mm__buddy_foreach_used(m, count_owned, pages);
     memset(&st, 0, sizeof(st));
     mm__vmap_stats(m, &st);
-    if (pages[MM_OWN_VMALLOC] != st.vmalloc_pages)
+    if (held != st.vmalloc_pages)
         return mm__fail(err, MM_INTERNAL,
                         "check: the buddy allocator holds %u vmalloc pages, "
-                        "the vmalloc areas %u", pages[MM_OWN_VMALLOC], st.vmalloc_pages);
+                        "the vmalloc areas %u", held, st.vmalloc_pages);
+    if (mm__buddy_owned_pages(m, MM_OWN_PGTABLE) + m->boot_pte_pages != m->cnt.pte_pages)
+        return mm__fail(err, MM_INTERNAL,
+                        "check: the buddy allocator holds %u page-table pages and boot "
+                        "reserved %u, but %u are counted",
+                        mm__buddy_owned_pages(m, MM_OWN_PGTABLE), m->boot_pte_pages,
+                        m->cnt.pte_pages);
     return MM_OK;
 }
 

@@ -46,7 +46,8 @@ char *t_report(const struct mm_machine *m, enum mm_report r)
     ck_assert_int_eq(mm_report(m, r, &b), MM_OK);
     s = malloc(b.len + 1);
     ck_assert_ptr_nonnull(s);
-    memcpy(s, b.data, b.len);
+    if (b.len > 0)
+        memcpy(s, b.data, b.len);
     s[b.len] = '\0';
     mm_buf_free(&b);
     return s;
