@@ -1,0 +1,1172 @@
+/* daemon/dispatch.c - the table from request type to handler, and handlers.
+ *
+ * srv_dispatch() decodes one frame into an armmap.v1.Request (and frees it:
+ * whoever unpacks frees), checks the session (Hello first), and calls the
+ * handler that the table names for the request's body.  A handler fills a
+ * struct srv_call: a code and message, a Response body built from memory of
+ * the call's arena (freed once packed), and for a change the store ticket
+ * its reply waits for.  srv_conn_reply() then packs and queues the answer in
+ * request order.
+ *
+ * Changes (create, destroy, op, batch, clone, fork) are applied to the
+ * engine at once and handed to the store; if the store refuses a write
+ * outright the machine is rebuilt from its committed events and the answer
+ * is UNAVAILABLE.  Reads run against the engine and answer at once (queued
+ * behind earlier changes of the same connection).  History reads the store,
+ * so it first waits for the writes in flight (store_flush), and so does a
+ * fork that replays history.
+ *
+ * A machine whose recovery mismatched, or that the engine found
+ * inconsistent, answers INTERNAL with the reason to everything but
+ * describe, list and destroy.
+ */
+#include "srv.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "armmap.pb-c.h"
+#include "store.h"
+
+#define SLOW_MS         100             /* requests slower than this: warn */
+#define MAX_WAIT_MS     3600000u        /* longest kmap wait we honour */
+
+
+struct srv_arena_block {
+    struct srv_arena_block *next;
+    max_align_t data[];
+};
+
+void *srv_call_alloc(struct srv_call *call, size_t size)
+{
+    struct srv_arena_block *b = calloc(1, sizeof(*b) + size + 1);
+
+    if (b == NULL)
+        abort();
+    b->next = call->arena;
+    call->arena = b;
+    return b->data;
+}
+
+char *srv_call_strdup(struct srv_call *call, const char *s)
+{
+    size_t n = strlen(s);
+    char *d = srv_call_alloc(call, n + 1);
+
+    memcpy(d, s, n + 1);
+    return d;
+}
+
+static void call_free(struct srv_call *call)
+{
+    struct srv_arena_block *b, *next;
+
+    for (b = call->arena; b != NULL; b = next) {
+        next = b->next;
+        free(b);
+    }
+    call->arena = NULL;
+}
+
+void srv_call_fail(struct srv_call *call, int code, const char *fmt, ...)
+{
+    va_list ap;
+
+    call->code = code;
+    va_start(ap, fmt);
+    vsnprintf(call->msg, sizeof(call->msg), fmt, ap);
+    va_end(ap);
+}
+
+static void *new_msg(struct srv_call *call, size_t size, const void *init)
+{
+    void *p = srv_call_alloc(call, size);
+
+    memcpy(p, init, size);
+    return p;
+}
+
+/* A protobuf-c message of type T, initialised, in the call's arena. */
+#define NEW(call, T, INIT) ((T *)new_msg((call), sizeof(T), &(T)INIT))
+
+static void call_init(struct srv_call *call, struct srv *s, struct conn *c,
+                      uint64_t id, Armmap__V1__Response *resp)
+{
+    memset(call, 0, sizeof(*call));
+    call->s = s;
+    call->c = c;
+    call->id = id;
+    call->resp = resp;
+    call->code = MM_OK;
+}
+
+/* Finds the caller's machine; fails the call and returns NULL if missing
+ * (or broken, unless @broken_ok). */
+static struct srv_machine *need_machine(struct srv_call *call, const char *what,
+                                        uint64_t id, bool broken_ok)
+{
+    char err[SRV_MSG_MAX];
+    struct srv_machine *sm;
+    const char *why;
+
+    sm = srv_machine_lookup(call->s->reg, srv_conn_tenant(call->c), id, err,
+                            sizeof(err));
+    if (sm == NULL) {
+        srv_call_fail(call, MM_NOT_FOUND, "%s: %s", what, err);
+        return NULL;
+    }
+    why = sm->broken != NULL ? sm->broken
+          : sm->m != NULL    ? mm_broken(sm->m)
+                             : NULL;
+    if (!broken_ok && (why != NULL || sm->m == NULL)) {
+        srv_call_fail(call, MM_INTERNAL,
+                      "%s: machine %" PRIu64 " is broken: %s", what, id,
+                      why != NULL ? why : "no state");
+        return NULL;
+    }
+    return sm;
+}
+
+/* A change could not be logged: bring the machine back to its log. */
+static void unlogged(struct srv_call *call, struct srv_machine *sm,
+                     const char *err)
+{
+    char msg[SRV_MSG_MAX];
+
+    srv_persist_flush(call->s);         /* the rebuild sees all that commits */
+    if (srv_machine_rebuild(call->s, sm, msg, sizeof(msg)) != 0)
+        srv_log(SRV_LOG_ERROR, "machine %" PRIu64 ": %s", sm->id, msg);
+    srv_call_fail(call, MM_UNAVAILABLE, "%s", err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Session                                                             */
+/* ------------------------------------------------------------------ */
+
+static bool valid_tenant(const char *t)
+{
+    size_t n = strlen(t), i;
+
+    if (n == 0 || n > SRV_TENANT_MAX)
+        return false;
+    for (i = 0; i < n; i++) {
+        char ch = t[i];
+
+        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+              (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
+            return false;
+    }
+    return true;
+}
+
+/* Constant-time comparison: the time taken does not depend on where the
+ * bytes differ (only on the lengths, which are not secret). */
+static bool token_equal(const uint8_t *a, size_t alen, const uint8_t *b,
+                        size_t blen)
+{
+    volatile uint8_t diff = (uint8_t)(alen != blen);
+    size_t i, n = alen > blen ? alen : blen;
+
+    for (i = 0; i < n; i++) {
+        uint8_t x = i < alen ? a[i] : 0, y = i < blen ? b[i] : 0;
+
+        diff |= x ^ y;
+    }
+    return diff == 0;
+}
+
+static void h_hello(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    const Armmap__V1__Hello *h = req->hello;
+    Armmap__V1__HelloReply *r;
+    Armmap__V1__Response *resp = call->resp;
+
+    if (!srv_conn_in_hello(call->c)) {
+        srv_call_fail(
+            call, MM_INVALID_ARGUMENT,
+            "hello: this connection already said hello as tenant '%s'",
+            srv_conn_tenant(call->c));
+        return;
+    }
+    if (h->protocol != SRV_PROTOCOL) {
+        srv_call_fail(call, MM_INVALID_ARGUMENT, "hello: protocol %" PRIu32
+                      " is not supported (this daemon speaks %d)", h->protocol,
+                      SRV_PROTOCOL);
+        call->close_after = true;
+        return;
+    }
+    if (!valid_tenant(h->tenant)) {
+        srv_call_fail(call, MM_INVALID_ARGUMENT, "hello: tenant '%.80s' is not "
+                      "1-64 bytes of [A-Za-z0-9._-]", h->tenant);
+        call->close_after = true;
+        return;
+    }
+    if (call->s->token != NULL &&
+        !token_equal(h->token.data, h->token.len, call->s->token,
+                     call->s->token_len)) {
+        srv_call_fail(call, MM_UNAUTHENTICATED, "hello: %s",
+                      h->token.len == 0 ? "this daemon requires a token"
+                                        : "the token is not valid");
+        call->close_after = true;
+        srv_log(SRV_LOG_WARN, "hello as '%s' refused: bad token", h->tenant);
+        return;
+    }
+    srv_conn_hello_done(call->c, h->tenant);
+    r = NEW(call, Armmap__V1__HelloReply, ARMMAP__V1__HELLO_REPLY__INIT);
+    r->protocol = SRV_PROTOCOL;
+    r->server = SRV_NAME " " SRV_VERSION;
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_HELLO;
+    resp->hello = r;
+}
+
+static void h_ping(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    Armmap__V1__Response *resp = call->resp;
+
+    (void)req;
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_PONG;
+    resp->pong = NEW(call, Armmap__V1__Pong, ARMMAP__V1__PONG__INIT);
+}
+
+static void h_presets(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    Armmap__V1__PresetList *pl = NEW(call, Armmap__V1__PresetList,
+                                     ARMMAP__V1__PRESET_LIST__INIT);
+    const struct mm_preset_info *info;
+    Armmap__V1__Response *resp = call->resp;
+    size_t n, i;
+
+    (void)req;
+    info = mm_presets(&n);
+    pl->n_presets = n;
+    pl->presets = srv_call_alloc(call, (n + 1) * sizeof(*pl->presets));
+    for (i = 0; i < n; i++) {
+        Armmap__V1__PresetList__Preset *p =
+            NEW(call, Armmap__V1__PresetList__Preset,
+                ARMMAP__V1__PRESET_LIST__PRESET__INIT);
+
+        p->name = (char *)info[i].name;
+        p->summary = (char *)info[i].summary;
+        pl->presets[i] = p;
+    }
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_PRESETS;
+    resp->presets = pl;
+}
+
+/* ------------------------------------------------------------------ */
+/* Machines                                                            */
+/* ------------------------------------------------------------------ */
+
+static Armmap__V1__Machine *machine_msg(struct srv_call *call,
+                                        const struct srv_machine *sm, bool full)
+{
+    Armmap__V1__Machine *mm = NEW(call, Armmap__V1__Machine,
+                                  ARMMAP__V1__MACHINE__INIT);
+    const char *why;
+
+    mm->id = sm->id;
+    mm->name = sm->name;
+    mm->tenant = (char *)sm->tenant;
+    mm->config = sm->config;
+    mm->seq = sm->m != NULL ? mm_seq(sm->m) : 0;
+    mm->created_ms = sm->created_ms;
+    mm->events = sm->events;
+    why = sm->broken != NULL ? sm->broken
+          : sm->m != NULL    ? mm_broken(sm->m)
+                             : NULL;
+    if (why != NULL)
+        mm->broken = srv_call_strdup(call, why);
+    if (full && sm->m != NULL) {
+        struct mm_stats st;
+        unsigned z;
+
+        mm_get_stats(sm->m, &st);
+        mm->n_zones = st.nr_zones;
+        mm->zones =
+            srv_call_alloc(call, (st.nr_zones + 1) * sizeof(*mm->zones));
+        for (z = 0; z < st.nr_zones; z++) {
+            Armmap__V1__ZoneInfo *zi = NEW(call, Armmap__V1__ZoneInfo,
+                                           ARMMAP__V1__ZONE_INFO__INIT);
+
+            zi->name = (char *)st.zone[z].name;
+            zi->start_pfn = st.zone[z].start_pfn;
+            zi->end_pfn = st.zone[z].end_pfn;
+            zi->present = st.zone[z].present;
+            zi->managed = st.zone[z].managed;
+            zi->free = st.zone[z].free;
+            zi->n_nr_free = MM_MAX_ORDER;
+            zi->nr_free = srv_call_alloc(call, sizeof(uint32_t) * MM_MAX_ORDER);
+            memcpy(zi->nr_free, st.zone[z].nr_free,
+                   sizeof(uint32_t) * MM_MAX_ORDER);
+            mm->zones[z] = zi;
+        }
+        mm->pkmap_in_use = st.pkmap_in_use;
+        mm->pkmap_flushes = st.pkmap_flushes;
+        mm->tlb_flushes = st.tlb_flushes;
+        mm->vmalloc_areas = st.vmalloc_areas;
+        mm->vmalloc_pages = st.vmalloc_pages;
+        mm->pte_pages = st.pte_pages;
+        mm->host_bytes = st.host_bytes;
+    }
+    return mm;
+}
+
+static bool check_limits(struct srv_call *call, const char *what)
+{
+    struct srv *s = call->s;
+    const char *tenant = srv_conn_tenant(call->c);
+
+    if (srv_registry_count(s->reg) >= s->st->max_machines) {
+        srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
+                      "%s: the daemon holds %" PRIu64
+                      " machines (--max-machines)",
+                      what, s->st->max_machines);
+        return false;
+    }
+    if (srv_registry_tenant_count(s->reg, tenant) >=
+        s->st->max_machines_per_tenant) {
+        srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
+                      "%s: tenant '%s' has %" PRIu64
+                      " machines (--max-machines-per-tenant)",
+                      what, tenant, s->st->max_machines_per_tenant);
+        return false;
+    }
+    return true;
+}
+
+/* Registers a new machine (@m taken), logs its creation, answers with it. */
+static void new_machine(struct srv_call *call, const char *what,
+                        struct mm_machine *m, const char *name,
+                        const char *config, uint64_t parent,
+                        uint64_t parent_seq)
+{
+    struct srv *s = call->s;
+    struct srv_machine *sm;
+    char err[SRV_MSG_MAX];
+    Armmap__V1__Response *resp = call->resp;
+
+    sm = srv_machine_add(s->reg, 0, srv_conn_tenant(call->c), name, config,
+                         srv_now_ms(), m);
+    if (sm == NULL) {
+        srv_call_fail(call, MM_NO_MEMORY, "%s: out of host memory", what);
+        return;
+    }
+    sm->parent = parent;
+    sm->parent_seq = parent_seq;
+    call->ticket = srv_persist_create(s, sm, err, sizeof(err));
+    if (call->ticket == 0) {
+        srv_machine_free(sm);
+        srv_call_fail(call, MM_UNAVAILABLE, "%s: %s", what, err);
+        return;
+    }
+    srv_machine_relink(s->reg, sm);
+    s->n.changes++;
+    call->undo = SRV_UNDO_UNCREATE;
+    call->undo_machine = sm->id;
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_MACHINE;
+    resp->machine = machine_msg(call, sm, true);
+}
+
+static char *format_config(const struct mm_config *cfg)
+{
+    size_t n = mm_config_format(cfg, NULL, 0);
+    char *t = malloc(n + 1);
+
+    if (t != NULL)
+        mm_config_format(cfg, t, n + 1);
+    return t;
+}
+
+static void h_create(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    const Armmap__V1__Create *cr = req->create;
+    struct mm_config cfg;
+    struct mm_machine *m = NULL;
+    char err[MM_MSG_MAX];
+    enum mm_status st = MM_OK;
+    char *text;
+    size_t i;
+
+    if (!check_limits(call, "create"))
+        return;
+    mm_config_default(&cfg);
+    if (cr->preset != NULL && cr->preset[0] != '\0')
+        st = mm_config_preset(&cfg, cr->preset, err);
+    for (i = 0; st == MM_OK && i < cr->n_settings; i++) {
+        const Armmap__V1__Setting *kv = cr->settings[i];
+
+        st = mm_config_set(&cfg, kv->key, kv->value, err);
+    }
+    if (st == MM_OK)
+        st = mm_create(&cfg, &m, err);
+    if (st != MM_OK) {
+        srv_call_fail(call, st, "%s", err);
+        return;
+    }
+    text = format_config(mm_machine_config(m));
+    if (text == NULL) {
+        mm_destroy(m);
+        srv_call_fail(call, MM_NO_MEMORY, "create: out of host memory");
+        return;
+    }
+    new_machine(call, "create", m, cr->name, text, 0, 0);
+    free(text);
+}
+
+static void h_destroy(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    struct srv *s = call->s;
+    struct srv_machine *sm;
+    char err[SRV_MSG_MAX], msg[SRV_MSG_MAX];
+
+    sm = need_machine(call, "destroy", req->destroy->machine, true);
+    if (sm == NULL)
+        return;
+    call->ticket = srv_persist_destroy(s, sm, err, sizeof(err));
+    if (call->ticket == 0) {
+        srv_call_fail(call, MM_UNAVAILABLE, "destroy: %s", err);
+        return;
+    }
+    srv_machine_unlink(s->reg, sm->id);
+    snprintf(msg, sizeof(msg), "kmap: machine %" PRIu64 " was destroyed",
+             sm->id);
+    srv_park_fail_machine(s, sm, MM_NOT_FOUND, msg);
+    s->n.changes++;
+    call->undo = SRV_UNDO_UNDESTROY;
+    call->undo_sm = sm;
+}
+
+struct list_ctx {
+    struct srv_call *call;
+    Armmap__V1__MachineList *ml;
+    size_t cap;
+};
+
+static void list_one(void *arg, struct srv_machine *sm)
+{
+    struct list_ctx *lc = arg;
+
+    if (lc->ml->n_machines < lc->cap)
+        lc->ml->machines[lc->ml->n_machines++] =
+            machine_msg(lc->call, sm, false);
+}
+
+static void h_list(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    struct srv *s = call->s;
+    const char *tenant = srv_conn_tenant(call->c);
+    struct list_ctx lc;
+    Armmap__V1__Response *resp = call->resp;
+
+    (void)req;
+    lc.call = call;
+    lc.cap = srv_registry_tenant_count(s->reg, tenant);
+    lc.ml = NEW(call, Armmap__V1__MachineList, ARMMAP__V1__MACHINE_LIST__INIT);
+    lc.ml->machines =
+        srv_call_alloc(call, (lc.cap + 1) * sizeof(*lc.ml->machines));
+    srv_registry_foreach(s->reg, tenant, list_one, &lc);
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_MACHINES;
+    resp->machines = lc.ml;
+}
+
+static void h_describe(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    struct srv_machine *sm =
+        need_machine(call, "describe", req->describe->machine, true);
+    Armmap__V1__Response *resp = call->resp;
+
+    if (sm == NULL)
+        return;
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_MACHINE;
+    resp->machine = machine_msg(call, sm, true);
+}
+
+static void h_clone(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    const Armmap__V1__Clone *cl = req->clone;
+    struct srv_machine *src = need_machine(call, "clone", cl->machine, false);
+    struct mm_machine *m;
+
+    if (src == NULL || !check_limits(call, "clone"))
+        return;
+    m = mm_clone(src->m);
+    if (m == NULL) {
+        srv_call_fail(call, MM_NO_MEMORY, "clone: out of host memory");
+        return;
+    }
+    new_machine(call, "clone", m, cl->name, src->config, src->id,
+                mm_seq(src->m));
+}
+
+static void h_fork(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    const Armmap__V1__Fork *fk = req->fork;
+    struct srv_machine *src = need_machine(call, "fork", fk->machine, false);
+    struct mm_config cfg;
+    struct mm_machine *m = NULL;
+    char err[SRV_MSG_MAX], emsg[MM_MSG_MAX];
+    enum mm_status st;
+
+    if (src == NULL || !check_limits(call, "fork"))
+        return;
+    if (fk->at_seq > mm_seq(src->m)) {
+        srv_call_fail(call, MM_INVALID_ARGUMENT,
+                      "fork: machine %" PRIu64 " has %" PRIu64
+                      " changes; at_seq %" PRIu64 " is beyond them",
+                      src->id, mm_seq(src->m), fk->at_seq);
+        return;
+    }
+    if (fk->at_seq == mm_seq(src->m) && fk->at_seq != 0) {
+        m = mm_clone(src->m);
+        if (m == NULL) {
+            srv_call_fail(call, MM_NO_MEMORY, "fork: out of host memory");
+            return;
+        }
+    } else {
+        mm_config_default(&cfg);
+        st = mm_config_parse(&cfg, src->config, emsg);
+        if (st == MM_OK)
+            st = mm_create(&cfg, &m, emsg);
+        if (st != MM_OK) {
+            srv_call_fail(call, MM_INTERNAL, "fork: %s", emsg);
+            return;
+        }
+        if (fk->at_seq > 0) {
+            srv_persist_flush(call->s);
+            st = srv_persist_replay(call->s, src->id, fk->at_seq, m, err,
+                                    sizeof(err));
+            if (st != MM_OK) {
+                mm_destroy(m);
+                srv_call_fail(call, st, "fork: %s", err);
+                return;
+            }
+        }
+    }
+    new_machine(call, "fork", m, fk->name, src->config,
+                fk->at_seq != 0 ? src->id : 0, fk->at_seq);
+}
+
+/* ------------------------------------------------------------------ */
+/* Operations                                                          */
+/* ------------------------------------------------------------------ */
+
+static Armmap__V1__OpResult *op_result(struct srv_call *call,
+                                       const struct mm_result *res)
+{
+    Armmap__V1__OpResult *r = NEW(call, Armmap__V1__OpResult,
+                                  ARMMAP__V1__OP_RESULT__INIT);
+    Armmap__V1__Status *st =
+        NEW(call, Armmap__V1__Status, ARMMAP__V1__STATUS__INIT);
+
+    st->code = (Armmap__V1__Code)res->status;
+    st->message = srv_call_strdup(call, res->msg);
+    r->status = st;
+    r->value = res->value;
+    r->aux = res->aux;
+    r->flags = res->flags;
+    r->seq = res->seq;
+    return r;
+}
+
+/* Applies one op and logs it; returns its status (UNAVAILABLE if the store
+ * refused, after the machine was rebuilt). */
+static enum mm_status apply_logged(struct srv_call *call,
+                                   struct srv_machine *sm,
+                                   const struct mm_op *op,
+                                   struct mm_result *res)
+{
+    char err[SRV_MSG_MAX];
+    uint64_t ticket;
+
+    memset(res, 0, sizeof(*res));
+    if (mm_apply(sm->m, op, res) != MM_OK)
+        return res->status;
+    ticket = srv_persist_event(call->s, sm, op, res, err, sizeof(err));
+    if (ticket == 0) {
+        unlogged(call, sm, err);
+        res->status = MM_UNAVAILABLE;
+        snprintf(res->msg, sizeof(res->msg), "%.*s", (int)sizeof(res->msg) - 1,
+                 err);
+        return MM_UNAVAILABLE;
+    }
+    if (call->first_ticket == 0)
+        call->first_ticket = ticket;
+    call->ticket = ticket;
+    call->undo = SRV_UNDO_REBUILD;
+    call->undo_machine = sm->id;
+    call->s->n.changes++;
+    return MM_OK;
+}
+
+static void h_op(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    const Armmap__V1__Op *o = req->op;
+    struct srv_machine *sm =
+        need_machine(call,
+                     mm_op_name((enum mm_opcode)o->code)
+                         ? mm_op_name((enum mm_opcode)o->code)
+                         : "op",
+                     o->machine, false);
+    struct mm_result res;
+    struct mm_op op;
+    Armmap__V1__Response *resp = call->resp;
+
+    if (sm == NULL)
+        return;
+    if (o->n_args > MM_OP_MAX_ARGS) {
+        srv_call_fail(call, MM_INVALID_ARGUMENT,
+                      "op: %zu arguments; at most %d", o->n_args,
+                      MM_OP_MAX_ARGS);
+        return;
+    }
+    op.code = (enum mm_opcode)o->code;
+    op.cpu = o->cpu;
+    op.nargs = (uint32_t)o->n_args;
+    op.args = o->args;
+    apply_logged(call, sm, &op, &res);
+    if (res.status == MM_WOULD_BLOCK && op.code == MM_OP_KMAP &&
+        o->wait_ms > 0 && o->n_args >= 1) {
+        uint32_t wait = o->wait_ms < MAX_WAIT_MS ? o->wait_ms : MAX_WAIT_MS;
+
+        if (srv_park_kmap(call->s, call->c, sm, call->id, o->cpu, o->args[0],
+                          wait, res.msg) == 0) {
+            call->parked = true;
+            return;
+        }
+    }
+    if (res.status == MM_OK && (res.flags & MM_RES_WAKE))
+        call->wake = sm->id;
+    call->code = res.status;
+    snprintf(call->msg, sizeof(call->msg), "%s", res.msg);
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_OP;
+    resp->op = op_result(call, &res);
+}
+
+bool srv_dispatch_kmap_retry(struct srv *s, struct srv_park *p)
+{
+    struct srv_machine *sm = srv_machine_get(s->reg, p->machine);
+    Armmap__V1__Response resp = ARMMAP__V1__RESPONSE__INIT;
+    uint32_t args[1] = { p->pfn };
+    struct srv_call call;
+    struct mm_result res;
+    struct mm_op op;
+
+    if (sm == NULL || sm->m == NULL)
+        return false;
+    op.code = MM_OP_KMAP;
+    op.cpu = p->cpu;
+    op.nargs = 1;
+    op.args = args;
+    call_init(&call, s, p->c, p->req_id, &resp);
+    apply_logged(&call, sm, &op, &res);
+    if (res.status == MM_WOULD_BLOCK) {
+        snprintf(p->msg, sizeof(p->msg), "%s", res.msg);
+        call_free(&call);
+        return false;
+    }
+    call.code = res.status;
+    snprintf(call.msg, sizeof(call.msg), "%s", res.msg);
+    resp.body_case = ARMMAP__V1__RESPONSE__BODY_OP;
+    resp.op = op_result(&call, &res);
+    srv_conn_reply(&call);
+    call_free(&call);
+    return true;
+}
+
+static void h_batch(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    const Armmap__V1__Batch *b = req->batch;
+    struct srv_machine *sm = need_machine(call, "batch", b->machine, false);
+    Armmap__V1__BatchResult *br;
+    Armmap__V1__Response *resp = call->resp;
+    bool wake = false;
+    size_t i;
+
+    if (sm == NULL)
+        return;
+    if (b->n_ops > call->s->st->max_batch_ops) {
+        srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "batch: %zu ops exceed "
+                      "--max-batch-ops (%" PRIu64 ")", b->n_ops,
+                      call->s->st->max_batch_ops);
+        return;
+    }
+    br = NEW(call, Armmap__V1__BatchResult, ARMMAP__V1__BATCH_RESULT__INIT);
+    br->results = srv_call_alloc(call, (b->n_ops + 1) * sizeof(*br->results));
+    for (i = 0; i < b->n_ops; i++) {
+        const Armmap__V1__Op *o = b->ops[i];
+        struct mm_result res;
+        struct mm_op op;
+
+        op.code = (enum mm_opcode)o->code;
+        op.cpu = o->cpu;
+        op.nargs = (uint32_t)(o->n_args <= MM_OP_MAX_ARGS ? o->n_args
+                                                          : MM_OP_MAX_ARGS + 1);
+        op.args = o->args;
+        apply_logged(call, sm, &op, &res);
+        br->results[br->n_results++] = op_result(call, &res);
+        if (res.status == MM_UNAVAILABLE && call->code == MM_UNAVAILABLE)
+            return;                     /* the store refused: machine rebuilt */
+        if (res.status == MM_OK && (res.flags & MM_RES_WAKE))
+            wake = true;
+        if (res.status != MM_OK && b->stop_on_error)
+            break;
+    }
+    if (wake)
+        call->wake = sm->id;
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_BATCH;
+    resp->batch = br;
+}
+
+/* ------------------------------------------------------------------ */
+/* Reads                                                               */
+/* ------------------------------------------------------------------ */
+
+static uint8_t region_code(const char *name)
+{
+    static const char *const names[] = {
+        "gap", "user", "modules", "pkmap", "lowmem", "vmalloc", "consistent",
+        "fixmap", "timers", "vector"
+    };
+    uint8_t i;
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        if (strcmp(name, names[i]) == 0)
+            return i;
+    }
+    return 0;
+}
+
+static const char *const kind_names[] = {
+    "fault", "page table", "section", "supersection", "large page", "small page"
+};
+
+static Armmap__V1__Walk *walk_msg(struct srv_call *call,
+                                  const struct mm_walk *w)
+{
+    Armmap__V1__Walk *wm = NEW(call, Armmap__V1__Walk, ARMMAP__V1__WALK__INIT);
+    size_t n = mm_walk_format(w, NULL, 0);
+    unsigned i;
+
+    wm->text = srv_call_alloc(call, n + 1);
+    mm_walk_format(w, wm->text, n + 1);
+    wm->n_steps = w->nsteps;
+    wm->steps = srv_call_alloc(call, (w->nsteps + 1) * sizeof(*wm->steps));
+    for (i = 0; i < w->nsteps && i < 2; i++) {
+        const struct mm_walk_step *st = &w->step[i];
+        Armmap__V1__WalkStep *ws = NEW(call, Armmap__V1__WalkStep,
+                                       ARMMAP__V1__WALK_STEP__INIT);
+
+        ws->level = st->level;
+        ws->kind = (char *)(st->kind < 6 ? kind_names[st->kind] : "unknown");
+        ws->addr = st->addr;
+        ws->desc = st->desc;
+        ws->domain = st->domain;
+        ws->ap = st->ap;
+        ws->tex = st->tex;
+        ws->c = st->c;
+        ws->b = st->b;
+        ws->s = st->s;
+        ws->ng = st->ng;
+        ws->xn = st->xn;
+        ws->next = st->next;
+        wm->steps[i] = ws;
+    }
+    return wm;
+}
+
+static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    const Armmap__V1__Translate *t = req->translate;
+    struct srv_machine *sm = need_machine(call, "translate", t->machine, false);
+    Armmap__V1__TranslateResult *tr;
+    Armmap__V1__Response *resp = call->resp;
+    size_t n = t->n_va, i;
+    const char *last_name = NULL;
+    uint8_t last_code = 0;
+
+    if (sm == NULL)
+        return;
+    if (n > call->s->st->max_translate_batch) {
+        srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "translate: %zu addresses "
+                      "exceed --max-translate-batch (%" PRIu64 ")", n,
+                      call->s->st->max_translate_batch);
+        return;
+    }
+    tr = NEW(call, Armmap__V1__TranslateResult,
+             ARMMAP__V1__TRANSLATE_RESULT__INIT);
+    tr->n_pa = n;
+    tr->pa = srv_call_alloc(call, (n + 1) * sizeof(uint32_t));
+    tr->fault.len = n;
+    tr->fault.data = srv_call_alloc(call, n + 1);
+    tr->region.len = n;
+    tr->region.data = srv_call_alloc(call, n + 1);
+    mm_translate_batch(sm->m, t->va, n, t->access, tr->pa, tr->fault.data);
+    for (i = 0; i < n; i++) {
+        const char *name = mm_region_name(sm->m, t->va[i]);
+
+        /* Region names are static strings: compare pointers first. */
+        if (name != last_name) {
+            last_name = name;
+            last_code = region_code(name);
+        }
+        tr->region.data[i] = last_code;
+    }
+    if (t->walk) {
+        tr->n_walks = n;
+        tr->walks = srv_call_alloc(call, (n + 1) * sizeof(*tr->walks));
+        for (i = 0; i < n; i++) {
+            struct mm_walk w;
+
+            memset(&w, 0, sizeof(w));
+            mm_translate(sm->m, t->va[i], t->access, &w);
+            tr->walks[i] = walk_msg(call, &w);
+        }
+    }
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_TRANSLATE;
+    resp->translate = tr;
+}
+
+static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    const Armmap__V1__Phys *ph = req->phys;
+    struct srv_machine *sm = need_machine(call, "phys", ph->machine, false);
+    Armmap__V1__PhysResult *pr;
+    Armmap__V1__Response *resp = call->resp;
+    struct mm_alias small[64];
+    size_t i;
+
+    if (sm == NULL)
+        return;
+    if (ph->n_pa > call->s->st->max_translate_batch) {
+        srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "phys: %zu addresses exceed "
+                      "--max-translate-batch (%" PRIu64 ")", ph->n_pa,
+                      call->s->st->max_translate_batch);
+        return;
+    }
+    pr = NEW(call, Armmap__V1__PhysResult, ARMMAP__V1__PHYS_RESULT__INIT);
+    pr->n_aliases = ph->n_pa;
+    pr->aliases = srv_call_alloc(call, (ph->n_pa + 1) * sizeof(*pr->aliases));
+    for (i = 0; i < ph->n_pa; i++) {
+        Armmap__V1__PhysResult__Aliases *a =
+            NEW(call, Armmap__V1__PhysResult__Aliases,
+                ARMMAP__V1__PHYS_RESULT__ALIASES__INIT);
+        struct mm_alias *v = small;
+        size_t n = mm_phys_aliases(sm->m, ph->pa[i], small, 64), k;
+
+        if (n > 64) {
+            v = srv_call_alloc(call, n * sizeof(*v));
+            n = mm_phys_aliases(sm->m, ph->pa[i], v, n);
+        }
+        a->n_va = a->n_region = n;
+        a->va = srv_call_alloc(call, (n + 1) * sizeof(uint32_t));
+        a->region = srv_call_alloc(call, (n + 1) * sizeof(*a->region));
+        for (k = 0; k < n; k++) {
+            a->va[k] = v[k].va;
+            a->region[k] = (Armmap__V1__Region)region_code(v[k].region);
+        }
+        pr->aliases[i] = a;
+    }
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_PHYS;
+    resp->phys = pr;
+}
+
+static void h_report(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    const Armmap__V1__Report *rp = req->report;
+    struct srv_machine *sm = need_machine(call, "report", rp->machine, false);
+    Armmap__V1__ReportResult *rr;
+    Armmap__V1__Response *resp = call->resp;
+    struct mm_buf buf;
+    enum mm_status st;
+
+    if (sm == NULL)
+        return;
+    if ((unsigned)rp->kind >= MM_REPORT_COUNT) {
+        srv_call_fail(call, MM_INVALID_ARGUMENT, "report: unknown kind %d",
+                      (int)rp->kind);
+        return;
+    }
+    memset(&buf, 0, sizeof(buf));
+    st = mm_report(sm->m, (enum mm_report)rp->kind, &buf);
+    if (st != MM_OK) {
+        srv_call_fail(call, st, "%.*s", (int)(buf.data != NULL ? buf.len : 0),
+                      buf.data != NULL ? buf.data : "");
+        if (buf.data == NULL)
+            srv_call_fail(call, st, "report: %s", mm_status_name(st));
+        mm_buf_free(&buf);
+        return;
+    }
+    rr = NEW(call, Armmap__V1__ReportResult, ARMMAP__V1__REPORT_RESULT__INIT);
+    rr->text = srv_call_alloc(call, buf.len + 1);
+    if (buf.len > 0)
+        memcpy(rr->text, buf.data, buf.len);
+    mm_buf_free(&buf);
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_REPORT;
+    resp->report = rr;
+}
+
+static void h_stats(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    struct srv *s = call->s;
+    Armmap__V1__StatsResult *sr = NEW(call, Armmap__V1__StatsResult,
+                                      ARMMAP__V1__STATS_RESULT__INIT);
+    Armmap__V1__Response *resp = call->resp;
+
+    (void)req;
+    sr->connections = s->n.connections;
+    sr->machines = srv_registry_count(s->reg);
+    sr->requests = s->n.requests;
+    sr->changes = s->n.changes;
+    sr->commits = s->n.commits;
+    sr->parked_kmaps = s->n.parked_kmaps;
+    sr->n_errors_by_code = MM_STATUS_COUNT;
+    sr->errors_by_code =
+        srv_call_alloc(call, sizeof(uint64_t) * MM_STATUS_COUNT);
+    memcpy(sr->errors_by_code, s->n.errors_by_code,
+           sizeof(uint64_t) * MM_STATUS_COUNT);
+    sr->uptime_ms = (uint64_t)(srv_now_ms() - s->start_ms);
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_STATS;
+    resp->stats = sr;
+}
+
+static void h_dump(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    struct srv_machine *sm =
+        need_machine(call, "dump", req->dump->machine, false);
+    Armmap__V1__DumpResult *dr;
+    Armmap__V1__Response *resp = call->resp;
+    uint8_t *elf;
+    size_t len;
+
+    if (sm == NULL)
+        return;
+    if (srv_dump_elf(sm->m, &elf, &len) != MM_OK) {
+        srv_call_fail(call, MM_NO_MEMORY, "dump: out of host memory");
+        return;
+    }
+    dr = NEW(call, Armmap__V1__DumpResult, ARMMAP__V1__DUMP_RESULT__INIT);
+    dr->elf.data = srv_call_alloc(call, len);
+    memcpy(dr->elf.data, elf, len);
+    dr->elf.len = len;
+    free(elf);
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_DUMP;
+    resp->dump = dr;
+}
+
+/* ------------------------------------------------------------------ */
+/* History and retention                                               */
+/* ------------------------------------------------------------------ */
+
+struct history_ctx {
+    struct srv_call *call;
+    Armmap__V1__HistoryResult *hr;
+    size_t cap;
+};
+
+static int history_row(void *arg, const struct store_event *ev)
+{
+    struct history_ctx *hc = arg;
+    struct srv_call *call = hc->call;
+    Armmap__V1__Event *e;
+    struct mm_result res;
+
+    if (hc->hr->n_events >= hc->cap)
+        return 1;
+    e = NEW(call, Armmap__V1__Event, ARMMAP__V1__EVENT__INIT);
+    e->seq = ev->seq;
+    e->time_ms = ev->time_ms;
+    e->op = (Armmap__V1__OpCode)ev->op;
+    e->cpu = ev->cpu;
+    e->n_args = ev->nargs;
+    e->args = srv_call_alloc(call, (ev->nargs + 1) * sizeof(uint32_t));
+    if (ev->nargs > 0)
+        memcpy(e->args, ev->args, ev->nargs * sizeof(uint32_t));
+    memset(&res, 0, sizeof(res));
+    res.status = (enum mm_status)ev->status;
+    res.value = ev->value;
+    res.aux = ev->aux;
+    res.flags = ev->flags;
+    res.seq = ev->seq;
+    e->result = op_result(call, &res);
+    hc->hr->events[hc->hr->n_events++] = e;
+    return 0;
+}
+
+static void history_count(void *arg, uint32_t op, uint64_t n)
+{
+    struct history_ctx *hc = arg;
+    Armmap__V1__HistoryResult__Count *c;
+
+    if (hc->hr->n_counts >= MM_OP_COUNT + 1)
+        return;
+    c = NEW(hc->call, Armmap__V1__HistoryResult__Count,
+            ARMMAP__V1__HISTORY_RESULT__COUNT__INIT);
+    c->op = (Armmap__V1__OpCode)op;
+    c->count = n;
+    hc->hr->counts[hc->hr->n_counts++] = c;
+}
+
+static void h_history(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    const Armmap__V1__History *h = req->history;
+    struct srv_machine *sm = need_machine(call, "history", h->machine, true);
+    struct store_history_query q;
+    struct store_page page;
+    struct history_ctx hc;
+    char err[SRV_MSG_MAX];
+    Armmap__V1__Response *resp = call->resp;
+    uint64_t max = call->s->st->max_history_rows;
+    enum mm_status st;
+
+    if (sm == NULL)
+        return;
+    if (h->addr_lo > h->addr_hi) {
+        srv_call_fail(call, MM_INVALID_ARGUMENT, "history: addr_lo 0x%08" PRIx32
+                      " is above addr_hi 0x%08" PRIx32, h->addr_lo, h->addr_hi);
+        return;
+    }
+    memset(&q, 0, sizeof(q));
+    q.machine = sm->id;
+    q.seq_first = h->since_seq;
+    q.seq_last = h->until_seq;
+    q.by_op = h->op != ARMMAP__V1__OP_CODE__OP_NONE;
+    q.op = (uint32_t)h->op;
+    q.by_addr = h->addr_lo != 0 || h->addr_hi != 0;
+    q.addr_first = h->addr_lo;
+    q.addr_last = h->addr_hi;
+    q.newest_first = h->newest_first;
+    q.cursor = h->after_seq;
+    q.limit = (uint32_t)(h->limit != 0 && h->limit < max ? h->limit : max);
+    hc.call = call;
+    hc.cap = q.limit;
+    hc.hr =
+        NEW(call, Armmap__V1__HistoryResult, ARMMAP__V1__HISTORY_RESULT__INIT);
+    hc.hr->events = srv_call_alloc(call, (hc.cap + 1) * sizeof(*hc.hr->events));
+    hc.hr->counts =
+        srv_call_alloc(call, (MM_OP_COUNT + 2) * sizeof(*hc.hr->counts));
+    srv_persist_flush(call->s);         /* history includes answered changes */
+    memset(&page, 0, sizeof(page));
+    st = srv_persist_history(call->s, &q, history_row, &hc, &page,
+                             history_count, err, sizeof(err));
+    if (st != MM_OK) {
+        srv_call_fail(call, st, "%s", err);
+        return;
+    }
+    hc.hr->next_after_seq = page.more ? page.cursor : 0;
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_HISTORY;
+    resp->history = hc.hr;
+}
+
+static void h_purge(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    Armmap__V1__PurgeResult *pr = NEW(call, Armmap__V1__PurgeResult,
+                                      ARMMAP__V1__PURGE_RESULT__INIT);
+    Armmap__V1__Response *resp = call->resp;
+    char err[SRV_MSG_MAX];
+    enum mm_status st;
+
+    srv_persist_flush(call->s);
+    st = srv_persist_purge(call->s, req->purge->older_than_ms, &pr->machines,
+                           &pr->events, err, sizeof(err));
+    if (st != MM_OK) {
+        srv_call_fail(call, st, "purge: %s", err);
+        return;
+    }
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_PURGE;
+    resp->purge = pr;
+}
+
+/* ------------------------------------------------------------------ */
+/* The table                                                           */
+/* ------------------------------------------------------------------ */
+
+struct handler {
+    const char *name;
+    void (*fn)(struct srv_call *call, const Armmap__V1__Request *req);
+};
+
+static const struct handler handlers[] = {
+    [ARMMAP__V1__REQUEST__BODY_HELLO] = { "hello", h_hello },
+    [ARMMAP__V1__REQUEST__BODY_PING] = { "ping", h_ping },
+    [ARMMAP__V1__REQUEST__BODY_CREATE] = { "create", h_create },
+    [ARMMAP__V1__REQUEST__BODY_DESTROY] = { "destroy", h_destroy },
+    [ARMMAP__V1__REQUEST__BODY_LIST] = { "list", h_list },
+    [ARMMAP__V1__REQUEST__BODY_DESCRIBE] = { "describe", h_describe },
+    [ARMMAP__V1__REQUEST__BODY_OP] = { "op", h_op },
+    [ARMMAP__V1__REQUEST__BODY_BATCH] = { "batch", h_batch },
+    [ARMMAP__V1__REQUEST__BODY_TRANSLATE] = { "translate", h_translate },
+    [ARMMAP__V1__REQUEST__BODY_PHYS] = { "phys", h_phys },
+    [ARMMAP__V1__REQUEST__BODY_REPORT] = { "report", h_report },
+    [ARMMAP__V1__REQUEST__BODY_HISTORY] = { "history", h_history },
+    [ARMMAP__V1__REQUEST__BODY_FORK] = { "fork", h_fork },
+    [ARMMAP__V1__REQUEST__BODY_CLONE] = { "clone", h_clone },
+    [ARMMAP__V1__REQUEST__BODY_DUMP] = { "dump", h_dump },
+    [ARMMAP__V1__REQUEST__BODY_STATS] = { "stats", h_stats },
+    [ARMMAP__V1__REQUEST__BODY_PRESETS] = { "presets", h_presets },
+    [ARMMAP__V1__REQUEST__BODY_PURGE] = { "purge", h_purge },
+};
+
+#define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))
+
+static double elapsed_ms(const struct timespec *t0)
+{
+    struct timespec t1;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
+           (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
+{
+    Armmap__V1__Response resp = ARMMAP__V1__RESPONSE__INIT;
+    const struct handler *h = NULL;
+    struct srv_call call;
+    struct timespec t0;
+    Armmap__V1__Request *req;
+    double ms;
+
+    req = armmap__v1__request__unpack(NULL, len, buf);
+    if (req == NULL) {
+        char msg[SRV_MSG_MAX];
+
+        snprintf(msg, sizeof(msg), "frame of %zu bytes does not decode as an "
+                 "armmap.v1.Request", len);
+        srv_log(SRV_LOG_INFO, "%s; closing", msg);
+        srv_conn_reply_status(c, 0, MM_INVALID_ARGUMENT, msg, true);
+        return;
+    }
+    call_init(&call, s, c, req->id, &resp);
+    if ((size_t)req->body_case < NHANDLERS)
+        h = &handlers[req->body_case];
+    if (h == NULL || h->fn == NULL) {
+        srv_call_fail(&call, MM_INVALID_ARGUMENT, "request %" PRIu64 " has no "
+                      "body this daemon knows", req->id);
+    } else if (srv_conn_in_hello(c) &&
+               req->body_case != ARMMAP__V1__REQUEST__BODY_HELLO) {
+        srv_call_fail(&call, MM_UNAUTHENTICATED, "%s: say hello first",
+                      h->name);
+    } else {
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        h->fn(&call, req);
+        ms = elapsed_ms(&t0);
+        if (ms >= SLOW_MS)
+            srv_log(SRV_LOG_WARN,
+                    "slow request: %s (id %" PRIu64 ") took %.0f ms", h->name,
+                    req->id, ms);
+    }
+    srv_conn_reply(&call);
+    call_free(&call);
+    armmap__v1__request__free_unpacked(req, NULL);
+    /* Waiters retry only now, so that their replies (and tickets) follow
+     * the reply of the change that woke them. */
+    if (call.wake != 0) {
+        struct srv_machine *sm = srv_machine_get(s->reg, call.wake);
+
+        if (sm != NULL)
+            srv_park_wake(s, sm);
+    }
+}

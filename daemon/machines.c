@@ -1,0 +1,413 @@
+/* daemon/machines.c - the machine registry, per tenant, and kmap parking.
+ *
+ * The registry is a hash table from machine id to struct srv_machine (ids
+ * come from the store and only grow), plus a small table of per-tenant
+ * counts for --max-machines-per-tenant.  Lookups always go through a
+ * tenant: another tenant's machine answers NOT_FOUND with exactly the text
+ * a missing one gets, so ids reveal nothing across tenants.
+ *
+ * Parking: the real kernel's kmap() sleeps when every pkmap slot is pinned
+ * until a kunmap() frees one and wakes the waiters (mm/highmem.c,
+ * pkmap_map_wait).  A kmap with Op.wait_ms that the engine answers
+ * MM_WOULD_BLOCK becomes a struct srv_park on its machine's FIFO and on its
+ * connection, with a timer.  A result carrying MM_RES_WAKE on that machine
+ * retries every parked kmap in arrival order; a success answers its request
+ * (after its commit, like any change); the timer answers WOULD_BLOCK with
+ * the engine's message.  A park whose connection closes is cancelled.
+ */
+#include "srv.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+struct tenant_count {
+    char name[SRV_TENANT_MAX + 1];
+    size_t n;
+};
+
+struct srv_registry {
+    struct srv_machine **bucket;
+    size_t nbuckets;                    /* a power of two */
+    size_t count;
+    struct tenant_count *tenants;
+    size_t ntenants, tenants_cap;
+};
+
+static size_t slot(const struct srv_registry *r, uint64_t id)
+{
+    return (size_t)((id * 0x9e3779b97f4a7c15ull) >> 20) & (r->nbuckets - 1);
+}
+
+struct srv_registry *srv_registry_create(void)
+{
+    struct srv_registry *r = calloc(1, sizeof(*r));
+
+    if (r == NULL)
+        return NULL;
+    r->nbuckets = 256;
+    r->bucket = calloc(r->nbuckets, sizeof(*r->bucket));
+    if (r->bucket == NULL) {
+        free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void srv_machine_free(struct srv_machine *sm)
+{
+    if (sm == NULL)
+        return;
+    assert(TAILQ_EMPTY(&sm->parked));
+    mm_destroy(sm->m);
+    free(sm->name);
+    free(sm->config);
+    free(sm->broken);
+    free(sm);
+}
+
+void srv_registry_destroy(struct srv_registry *r)
+{
+    size_t i;
+
+    if (r == NULL)
+        return;
+    for (i = 0; i < r->nbuckets; i++) {
+        struct srv_machine *sm = r->bucket[i], *next;
+
+        for (; sm != NULL; sm = next) {
+            next = sm->hnext;
+            while (!TAILQ_EMPTY(&sm->parked))
+                srv_park_cancel(TAILQ_FIRST(&sm->parked));
+            srv_machine_free(sm);
+        }
+    }
+    free(r->bucket);
+    free(r->tenants);
+    free(r);
+}
+
+static struct tenant_count *tenant_find(struct srv_registry *r, const char *t,
+                                        bool add)
+{
+    size_t i;
+
+    for (i = 0; i < r->ntenants; i++) {
+        if (strcmp(r->tenants[i].name, t) == 0)
+            return &r->tenants[i];
+    }
+    if (!add)
+        return NULL;
+    if (r->ntenants == r->tenants_cap) {
+        size_t cap = r->tenants_cap ? r->tenants_cap * 2 : 16;
+        struct tenant_count *n = realloc(r->tenants, cap * sizeof(*n));
+
+        if (n == NULL)
+            return NULL;
+        r->tenants = n;
+        r->tenants_cap = cap;
+    }
+    snprintf(r->tenants[r->ntenants].name, sizeof(r->tenants[0].name), "%s", t);
+    r->tenants[r->ntenants].n = 0;
+    return &r->tenants[r->ntenants++];
+}
+
+struct srv_machine *srv_machine_get(struct srv_registry *r, uint64_t id)
+{
+    struct srv_machine *sm;
+
+    for (sm = r->bucket[slot(r, id)]; sm != NULL; sm = sm->hnext) {
+        if (sm->id == id)
+            return sm;
+    }
+    return NULL;
+}
+
+struct srv_machine *srv_machine_lookup(struct srv_registry *r,
+                                       const char *tenant, uint64_t id,
+                                       char *err, size_t errsz)
+{
+    struct srv_machine *sm = srv_machine_get(r, id);
+
+    if (sm == NULL || strcmp(sm->tenant, tenant) != 0) {
+        snprintf(err, errsz, "machine %" PRIu64 " does not exist", id);
+        return NULL;
+    }
+    return sm;
+}
+
+static void grow(struct srv_registry *r)
+{
+    size_t n = r->nbuckets * 2, i;
+    struct srv_machine **b = calloc(n, sizeof(*b));
+    struct srv_machine **old = r->bucket;
+    size_t oldn = r->nbuckets;
+
+    if (b == NULL)
+        return;                         /* longer chains; still correct */
+    r->bucket = b;
+    r->nbuckets = n;
+    for (i = 0; i < oldn; i++) {
+        struct srv_machine *sm = old[i], *next;
+
+        for (; sm != NULL; sm = next) {
+            size_t k = slot(r, sm->id);
+
+            next = sm->hnext;
+            sm->hnext = b[k];
+            b[k] = sm;
+        }
+    }
+    free(old);
+}
+
+void srv_machine_relink(struct srv_registry *r, struct srv_machine *sm)
+{
+    struct tenant_count *tc;
+    size_t k;
+
+    if (r->count + 1 > r->nbuckets)
+        grow(r);
+    k = slot(r, sm->id);
+    sm->hnext = r->bucket[k];
+    r->bucket[k] = sm;
+    r->count++;
+    tc = tenant_find(r, sm->tenant, true);
+    if (tc != NULL)
+        tc->n++;
+}
+
+struct srv_machine *srv_machine_add(struct srv_registry *r, uint64_t id,
+                                    const char *tenant, const char *name,
+                                    const char *config, int64_t created_ms,
+                                    struct mm_machine *m)
+{
+    struct srv_machine *sm = calloc(1, sizeof(*sm));
+
+    if (sm == NULL)
+        goto err;
+    sm->name = strdup(name != NULL ? name : "");
+    sm->config = strdup(config != NULL ? config : "");
+    if (sm->name == NULL || sm->config == NULL)
+        goto err;
+    sm->id = id;
+    snprintf(sm->tenant, sizeof(sm->tenant), "%s", tenant);
+    sm->created_ms = created_ms;
+    sm->m = m;
+    TAILQ_INIT(&sm->parked);
+    if (id != 0)
+        srv_machine_relink(r, sm);
+    return sm;
+err:
+    if (sm != NULL) {
+        free(sm->name);
+        free(sm->config);
+        free(sm);
+    }
+    mm_destroy(m);
+    return NULL;
+}
+
+struct srv_machine *srv_machine_unlink(struct srv_registry *r, uint64_t id)
+{
+    struct srv_machine **pp = &r->bucket[slot(r, id)], *sm;
+    struct tenant_count *tc;
+
+    for (; (sm = *pp) != NULL; pp = &sm->hnext) {
+        if (sm->id == id) {
+            *pp = sm->hnext;
+            sm->hnext = NULL;
+            r->count--;
+            tc = tenant_find(r, sm->tenant, false);
+            if (tc != NULL && tc->n > 0)
+                tc->n--;
+            return sm;
+        }
+    }
+    return NULL;
+}
+
+size_t srv_registry_count(const struct srv_registry *r)
+{
+    return r->count;
+}
+
+size_t srv_registry_tenant_count(const struct srv_registry *r,
+                                 const char *tenant)
+{
+    struct tenant_count *tc =
+        tenant_find((struct srv_registry *)r, tenant, false);
+
+    return tc != NULL ? tc->n : 0;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    const struct srv_machine *x = *(struct srv_machine *const *)a;
+    const struct srv_machine *y = *(struct srv_machine *const *)b;
+
+    return x->id < y->id ? -1 : x->id > y->id;
+}
+
+void srv_registry_foreach(struct srv_registry *r, const char *tenant,
+                          void (*fn)(void *arg, struct srv_machine *sm),
+                          void *arg)
+{
+    struct srv_machine **v, *sm;
+    size_t i, n = 0;
+
+    if (r->count == 0)
+        return;
+    v = malloc(r->count * sizeof(*v));
+    if (v == NULL)
+        return;
+    for (i = 0; i < r->nbuckets; i++) {
+        for (sm = r->bucket[i]; sm != NULL; sm = sm->hnext) {
+            if (tenant == NULL || strcmp(sm->tenant, tenant) == 0)
+                v[n++] = sm;
+        }
+    }
+    qsort(v, n, sizeof(*v), by_id);
+    for (i = 0; i < n; i++)
+        fn(arg, v[i]);
+    free(v);
+}
+
+void srv_machine_set_broken(struct srv_machine *sm, const char *why)
+{
+    char *dup = strdup(why);
+
+    if (dup == NULL)
+        return;
+    free(sm->broken);
+    sm->broken = dup;
+    if (sm->m != NULL)
+        mm_oops(sm->m, why);
+}
+
+int srv_machine_rebuild(struct srv *s, struct srv_machine *sm, char *err,
+                        size_t errsz)
+{
+    struct mm_config cfg;
+    struct mm_machine *m = NULL;
+    char msg[MM_MSG_MAX];
+    enum mm_status st;
+
+    mm_config_default(&cfg);
+    st = mm_config_parse(&cfg, sm->config, msg);
+    if (st == MM_OK)
+        st = mm_create(&cfg, &m, msg);
+    if (st != MM_OK) {
+        snprintf(err, errsz, "machine %" PRIu64 ": config: %s", sm->id, msg);
+        srv_machine_set_broken(sm, err);
+        return -1;
+    }
+    st = srv_persist_replay(s, sm->id, 0, m, err, errsz);
+    if (st != MM_OK) {
+        mm_destroy(m);
+        srv_machine_set_broken(sm, err);
+        return -1;
+    }
+    mm_destroy(sm->m);
+    sm->m = m;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Parking                                                             */
+/* ------------------------------------------------------------------ */
+
+static void park_free(struct srv_park *p)
+{
+    struct srv_machine *sm = srv_machine_get(p->s->reg, p->machine);
+
+    if (sm != NULL)
+        TAILQ_REMOVE(&sm->parked, p, mlink);
+    if (p->c != NULL)
+        srv_conn_unpark(p->c, p);
+    event_free(p->timer);
+    p->s->n.parked_kmaps--;
+    free(p);
+}
+
+static void on_park_timeout(evutil_socket_t fd, short what, void *arg)
+{
+    struct srv_park *p = arg;
+    struct conn *c = p->c;
+    uint64_t id = p->req_id;
+    char msg[SRV_MSG_MAX];
+
+    (void)fd;
+    (void)what;
+    snprintf(msg, sizeof(msg), "%s", p->msg);
+    park_free(p);
+    srv_conn_reply_status(c, id, MM_WOULD_BLOCK, msg, false);
+}
+
+int srv_park_kmap(struct srv *s, struct conn *c, struct srv_machine *sm,
+                  uint64_t req_id, uint32_t cpu, uint32_t pfn, uint32_t wait_ms,
+                  const char *msg)
+{
+    struct srv_park *p = calloc(1, sizeof(*p));
+    struct timeval tv;
+
+    if (p == NULL)
+        return -1;
+    p->timer = evtimer_new(s->base, on_park_timeout, p);
+    if (p->timer == NULL) {
+        free(p);
+        return -1;
+    }
+    p->s = s;
+    p->c = c;
+    p->req_id = req_id;
+    p->machine = sm->id;
+    p->cpu = cpu;
+    p->pfn = pfn;
+    snprintf(p->msg, sizeof(p->msg), "%s", msg);
+    tv.tv_sec = wait_ms / 1000;
+    tv.tv_usec = (wait_ms % 1000) * 1000;
+    evtimer_add(p->timer, &tv);
+    TAILQ_INSERT_TAIL(&sm->parked, p, mlink);
+    srv_conn_add_park(c, p);
+    s->n.parked_kmaps++;
+    return 0;
+}
+
+void srv_park_wake(struct srv *s, struct srv_machine *sm)
+{
+    struct srv_park *p, *next;
+
+    for (p = TAILQ_FIRST(&sm->parked); p != NULL; p = next) {
+        next = TAILQ_NEXT(p, mlink);
+        if (!srv_persist_has_room(s))
+            break;                      /* retried at the next wake */
+        if (srv_dispatch_kmap_retry(s, p))
+            park_free(p);
+    }
+}
+
+void srv_park_fail_machine(struct srv *s, struct srv_machine *sm, int code,
+                           const char *msg)
+{
+    struct srv_park *p;
+
+    (void)s;
+    while ((p = TAILQ_FIRST(&sm->parked)) != NULL) {
+        struct conn *c = p->c;
+        uint64_t id = p->req_id;
+
+        TAILQ_REMOVE(&sm->parked, p, mlink);
+        p->machine = 0;
+        park_free(p);
+        srv_conn_reply_status(c, id, code, msg, false);
+    }
+}
+
+void srv_park_cancel(struct srv_park *p)
+{
+    park_free(p);
+}

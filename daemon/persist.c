@@ -1,0 +1,542 @@
+/* daemon/persist.c - the store: submitting changes, commits, recovery.
+ *
+ * Every successful change is handed to the store's writer (store.h) with a
+ * cookie that is our ticket: a counter that grows by one per write, so the
+ * store's in-order completions (store_reap) map onto srv_commit_done()
+ * calls in ticket order.  The store's notify fd is watched by a persistent
+ * libevent event; its callback reaps.
+ *
+ * Queue room: the store refuses writes (STORE_BUSY) once its queue is full,
+ * but an engine change cannot be taken back cheaply, so the daemon asks
+ * before applying anything: srv_persist_has_room() keeps a margin of one
+ * full batch, and connections wait (not read) until the next reap.
+ *
+ * Clones and forks record their parent instead of copying history: the
+ * config text stored for them starts with a line
+ *     "#armmapd parent P SEQ"
+ * meaning "the state of machine P after its event SEQ", followed by the
+ * canonical config.  Their own events continue at SEQ + 1.  Replaying one
+ * replays the ancestors' events first (P up to SEQ, recursively), then its
+ * own.  A clone therefore costs one row, however long the history.
+ *
+ * Recovery at start: every live machine is rebuilt from its config by
+ * replaying its events through mm_replay(); a mismatch leaves that machine
+ * broken (answering INTERNAL with the mismatch) and the others are served.
+ */
+#include "srv.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+
+#include "store.h"
+
+#define PARENT_TAG      "#armmapd parent "
+#define QUEUE_BASE      65536u          /* writes in flight before pausing */
+
+struct srv_persist {
+    struct store *st;
+    struct event *ev;                   /* store_notify_fd() readable */
+    uint64_t next_ticket;               /* the next write's ticket */
+    uint64_t inflight;                  /* submitted, not reaped */
+    uint64_t margin;                    /* room one request may need */
+    char path[4096];
+};
+
+static void on_reaped(void *arg, void *cookie, enum store_status status,
+                      const char *msg)
+{
+    struct srv *s = arg;
+
+    s->persist->inflight--;
+    srv_commit_done(s, (uint64_t)(uintptr_t)cookie, status == STORE_OK, msg);
+    if (status != STORE_OK)
+        srv_log(SRV_LOG_ERROR, "store: write %" PRIu64 " failed: %s: %s",
+                (uint64_t)(uintptr_t)cookie, store_status_name(status), msg);
+}
+
+static void reap(struct srv *s)
+{
+    bool was_full = !srv_persist_has_room(s);
+
+    store_reap(s->persist->st, on_reaped, s);
+    if (was_full && srv_persist_has_room(s))
+        srv_conn_store_room(s);
+}
+
+static void on_notify(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    reap(arg);
+}
+
+int srv_persist_open(struct srv *s, char *err, size_t errsz)
+{
+    struct store_options opt;
+    struct srv_persist *p = calloc(1, sizeof(*p));
+    char msg[STORE_MSG_MAX];
+
+    if (p == NULL) {
+        snprintf(err, errsz, "armmapd: out of memory");
+        return -1;
+    }
+    snprintf(p->path, sizeof(p->path), "%s/armmapd.db", s->st->state_dir);
+    memset(&opt, 0, sizeof(opt));
+    opt.durability = s->st->durability == SRV_DURABILITY_FULL ? STORE_FULL
+                                                               : STORE_NORMAL;
+    p->margin = s->st->max_batch_ops + 16;
+    opt.queue_max = (uint32_t)(QUEUE_BASE + p->margin);
+    opt.queue_bytes_max = (size_t)1 << 30;
+    opt.max_bytes = s->st->max_db_size;
+    p->next_ticket = 1;
+    if (store_open(p->path, &opt, &p->st, msg) != STORE_OK) {
+        snprintf(err, errsz, "armmapd: store: %s", msg);
+        free(p);
+        return -1;
+    }
+    p->ev = event_new(s->base, store_notify_fd(p->st), EV_READ | EV_PERSIST,
+                      on_notify, s);
+    if (p->ev == NULL || event_add(p->ev, NULL) != 0) {
+        snprintf(err, errsz, "armmapd: store: cannot watch its notify fd");
+        event_free(p->ev);
+        store_close(p->st);
+        free(p);
+        return -1;
+    }
+    s->persist = p;
+    return 0;
+}
+
+void srv_persist_close(struct srv *s)
+{
+    struct srv_persist *p = s->persist;
+
+    if (p == NULL)
+        return;
+    store_flush(p->st);
+    store_reap(p->st, on_reaped, s);
+    event_free(p->ev);
+    store_close(p->st);
+    free(p);
+    s->persist = NULL;
+}
+
+bool srv_persist_has_room(const struct srv *s)
+{
+    return s->persist->inflight < QUEUE_BASE;
+}
+
+void srv_persist_flush(struct srv *s)
+{
+    store_flush(s->persist->st);
+}
+
+/* Maps an immediate submit failure to a message; returns 0 (no ticket). */
+static uint64_t submit_failed(struct srv_persist *p, enum store_status st,
+                              char *err, size_t errsz)
+{
+    snprintf(err, errsz, "store: %s: %s", store_status_name(st),
+             store_errmsg(p->st)[0] ? store_errmsg(p->st) : "write refused");
+    return 0;
+}
+
+char *srv_persist_config_text(const struct srv_machine *sm)
+{
+    size_t n = strlen(sm->config) + 80;
+    char *t = malloc(n);
+
+    if (t == NULL)
+        return NULL;
+    if (sm->parent != 0)
+        snprintf(t, n, PARENT_TAG "%" PRIu64 " %" PRIu64 "\n%s", sm->parent,
+                 sm->parent_seq, sm->config);
+    else
+        snprintf(t, n, "%s", sm->config);
+    return t;
+}
+
+uint64_t srv_persist_create(struct srv *s, struct srv_machine *sm, char *err,
+                            size_t errsz)
+{
+    struct srv_persist *p = s->persist;
+    uint64_t ticket = p->next_ticket;
+    char *text = srv_persist_config_text(sm);
+    enum store_status st;
+
+    if (text == NULL) {
+        snprintf(err, errsz, "out of host memory");
+        return 0;
+    }
+    st = store_submit_machine_create(p->st, sm->tenant, sm->name, text,
+                                     sm->created_ms, (void *)(uintptr_t)ticket,
+                                     &sm->id);
+    free(text);
+    if (st != STORE_OK)
+        return submit_failed(p, st, err, errsz);
+    p->next_ticket++;
+    p->inflight++;
+    return ticket;
+}
+
+uint64_t srv_persist_destroy(struct srv *s, struct srv_machine *sm, char *err,
+                             size_t errsz)
+{
+    struct srv_persist *p = s->persist;
+    uint64_t ticket = p->next_ticket;
+    enum store_status st;
+
+    st = store_submit_machine_destroy(p->st, sm->id, srv_now_ms(),
+                                      (void *)(uintptr_t)ticket);
+    if (st != STORE_OK)
+        return submit_failed(p, st, err, errsz);
+    p->next_ticket++;
+    p->inflight++;
+    return ticket;
+}
+
+uint64_t srv_persist_event(struct srv *s, struct srv_machine *sm,
+                           const struct mm_op *op, const struct mm_result *res,
+                           char *err, size_t errsz)
+{
+    struct srv_persist *p = s->persist;
+    uint64_t ticket = p->next_ticket;
+    struct store_event ev;
+    enum store_status st;
+
+    memset(&ev, 0, sizeof(ev));
+    ev.machine = sm->id;
+    ev.seq = res->seq;
+    ev.time_ms = srv_now_ms();
+    ev.op = op->code;
+    ev.cpu = op->cpu;
+    ev.nargs = op->nargs;
+    ev.args = op->args;
+    ev.value = res->value;
+    ev.aux = res->aux;
+    ev.flags = res->flags;
+    ev.status = (int32_t)res->status;
+    st = store_submit_event(p->st, &ev, (void *)(uintptr_t)ticket);
+    if (st != STORE_OK)
+        return submit_failed(p, st, err, errsz);
+    p->next_ticket++;
+    p->inflight++;
+    sm->events++;
+    return ticket;
+}
+
+/* ------------------------------------------------------------------ */
+/* Replay                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Splits a stored config text into its parent line and the config. */
+static const char *split_parent(const char *text, uint64_t *parent,
+                                uint64_t *seq)
+{
+    unsigned long long a, b;
+    const char *nl;
+
+    *parent = *seq = 0;
+    if (strncmp(text, PARENT_TAG, strlen(PARENT_TAG)) != 0)
+        return text;
+    if (sscanf(text + strlen(PARENT_TAG), "%llu %llu", &a, &b) == 2) {
+        *parent = a;
+        *seq = b;
+    }
+    nl = strchr(text, '\n');
+    return nl != NULL ? nl + 1 : "";
+}
+
+struct replay_ctx {
+    struct mm_machine *m;
+    uint64_t last_seq;
+    uint64_t count;
+    enum mm_status st;
+    char *err;
+    size_t errsz;
+};
+
+static int replay_one(void *arg, const struct store_event *ev)
+{
+    struct replay_ctx *rc = arg;
+    struct mm_op op;
+    struct mm_result want;
+    char msg[MM_MSG_MAX];
+
+    memset(&op, 0, sizeof(op));
+    op.code = (enum mm_opcode)ev->op;
+    op.cpu = ev->cpu;
+    op.nargs = ev->nargs;
+    op.args = ev->args;
+    memset(&want, 0, sizeof(want));
+    want.status = (enum mm_status)ev->status;
+    want.value = ev->value;
+    want.aux = ev->aux;
+    want.flags = ev->flags;
+    want.seq = ev->seq;
+    if (mm_replay(rc->m, &op, &want, msg) != MM_OK) {
+        rc->st = MM_INTERNAL;
+        snprintf(rc->err, rc->errsz, "replay of machine %" PRIu64 " failed: %s",
+                 ev->machine, msg);
+        return 1;
+    }
+    rc->last_seq = ev->seq;
+    rc->count++;
+    return 0;
+}
+
+/* Replays machine @id's own events (seq <= @upto) after its ancestors'. */
+static enum mm_status replay_chain(struct srv *s, uint64_t id, uint64_t upto,
+                                   struct mm_machine *m, unsigned depth,
+                                   uint64_t *count, char *err, size_t errsz)
+{
+    struct store_machine *row = NULL;
+    struct replay_ctx rc;
+    uint64_t parent, pseq;
+    enum store_status st;
+    enum mm_status ms;
+
+    if (depth > 1000) {
+        snprintf(err, errsz, "machine %" PRIu64 ": ancestry deeper than 1000",
+                 id);
+        return MM_INTERNAL;
+    }
+    st = store_machine_dup(s->persist->st, id, &row);
+    if (st == STORE_NOT_FOUND) {
+        snprintf(err, errsz, "machine %" PRIu64 "'s history is gone (purged)",
+                 id);
+        return MM_NOT_FOUND;
+    }
+    if (st != STORE_OK) {
+        snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
+        return MM_UNAVAILABLE;
+    }
+    split_parent(row->config, &parent, &pseq);
+    free(row);
+    if (parent != 0) {
+        /* A fork at a seq before its parent's own branch point replays
+         * only that far into the grandparent. */
+        uint64_t pupto = upto != 0 && upto < pseq ? upto : pseq;
+
+        ms = replay_chain(s, parent, pupto, m, depth + 1, count, err, errsz);
+        if (ms != MM_OK)
+            return ms;
+    }
+    memset(&rc, 0, sizeof(rc));
+    rc.m = m;
+    rc.st = MM_OK;
+    rc.err = err;
+    rc.errsz = errsz;
+    st = store_foreach_event(s->persist->st, id, upto, replay_one, &rc, NULL);
+    *count += rc.count;
+    if (rc.st != MM_OK)
+        return rc.st;
+    if (st != STORE_OK) {
+        snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
+        return MM_UNAVAILABLE;
+    }
+    if (upto != 0 && mm_seq(m) < upto) {
+        snprintf(err, errsz, "machine %" PRIu64 " has events only up to seq %"
+                 PRIu64 ", not %" PRIu64, id, mm_seq(m), upto);
+        return MM_NOT_FOUND;
+    }
+    return MM_OK;
+}
+
+enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
+                                  struct mm_machine *m, char *err, size_t errsz)
+{
+    uint64_t count = 0;
+
+    return replay_chain(s, id, upto, m, 0, &count, err, errsz);
+}
+
+/* ------------------------------------------------------------------ */
+/* Recovery                                                            */
+/* ------------------------------------------------------------------ */
+
+struct recover_ctx {
+    struct srv *s;
+    uint64_t machines, events, broken;
+    bool failed;
+    char *err;
+    size_t errsz;
+};
+
+static int recover_one(void *arg, const struct store_machine *row)
+{
+    struct recover_ctx *rc = arg;
+    struct srv *s = rc->s;
+    struct srv_machine *sm;
+    struct mm_machine *m = NULL;
+    struct mm_config cfg;
+    uint64_t parent, pseq, count = 0;
+    const char *config = split_parent(row->config, &parent, &pseq);
+    char msg[SRV_MSG_MAX], emsg[MM_MSG_MAX];
+    enum mm_status st;
+
+    mm_config_default(&cfg);
+    st = mm_config_parse(&cfg, config, emsg);
+    if (st == MM_OK)
+        st = mm_create(&cfg, &m, emsg);
+    if (st != MM_OK)
+        snprintf(msg, sizeof(msg), "recovery: config of machine %" PRIu64
+                 ": %s", row->id, emsg);
+    else
+        st = replay_chain(s, row->id, 0, m, 0, &count, msg, sizeof(msg));
+    if (st == MM_UNAVAILABLE) {
+        snprintf(rc->err, rc->errsz, "armmapd: %s", msg);
+        mm_destroy(m);
+        rc->failed = true;
+        return 1;
+    }
+    sm = srv_machine_add(s->reg, row->id, row->tenant, row->name, config,
+                         row->created_ms, m);
+    if (sm == NULL) {
+        snprintf(rc->err, rc->errsz, "armmapd: out of memory in recovery");
+        rc->failed = true;
+        return 1;
+    }
+    sm->parent = parent;
+    sm->parent_seq = pseq;
+    sm->events = row->nevents;
+    rc->machines++;
+    rc->events += count;
+    if (st != MM_OK) {
+        rc->broken++;
+        srv_machine_set_broken(sm, msg);
+        srv_log(SRV_LOG_ERROR, "machine %" PRIu64 " is broken: %s", row->id,
+                msg);
+    }
+    return 0;
+}
+
+int srv_persist_recover(struct srv *s, char *err, size_t errsz)
+{
+    struct recover_ctx rc;
+    struct timespec t0, t1;
+    enum store_status st;
+    double ms;
+
+    memset(&rc, 0, sizeof(rc));
+    rc.s = s;
+    rc.err = err;
+    rc.errsz = errsz;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    st = store_foreach_live_machine(s->persist->st, recover_one, &rc);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc.failed)
+        return -1;
+    if (st != STORE_OK) {
+        snprintf(err, errsz, "armmapd: store %s: %s", s->persist->path,
+                 store_errmsg(s->persist->st));
+        return -1;
+    }
+    ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
+         (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    s->n.recovered_machines = rc.machines;
+    s->n.recovered_events = rc.events;
+    srv_log(rc.broken ? SRV_LOG_WARN : SRV_LOG_INFO,
+            "recovered %" PRIu64 " machines (%" PRIu64 " broken) from %" PRIu64
+            " events in %.1f ms", rc.machines, rc.broken, rc.events, ms);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Queries                                                             */
+/* ------------------------------------------------------------------ */
+
+enum mm_status srv_persist_history(
+    struct srv *s, const struct store_history_query *q,
+    int (*fn)(void *arg, const struct store_event *e), void *arg,
+    struct store_page *page, void (*count)(void *arg, uint32_t op, uint64_t n),
+    char *err, size_t errsz)
+{
+    enum store_status st;
+
+    st = store_history(s->persist->st, q, fn, arg, page);
+    if (st == STORE_OK && count != NULL)
+        st = store_op_counts(s->persist->st, q->machine, count, arg);
+    if (st == STORE_INVALID_ARGUMENT) {
+        snprintf(err, errsz, "history: %s", store_errmsg(s->persist->st));
+        return MM_INVALID_ARGUMENT;
+    }
+    if (st != STORE_OK) {
+        snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
+        return MM_UNAVAILABLE;
+    }
+    return MM_OK;
+}
+
+/* Keeps the history clones and forks depend on: a destroyed ancestor of a
+ * live machine must not be purged, so the cutoff moves before it. */
+struct keep_ctx {
+    struct srv *s;
+    int64_t cutoff;                     /* purge machines destroyed before */
+};
+
+static void keep_ancestors(void *arg, struct srv_machine *sm)
+{
+    struct keep_ctx *k = arg;
+    uint64_t id = sm->parent;
+    unsigned depth = 0;
+
+    while (id != 0 && depth++ < 1000) {
+        struct store_machine *row = NULL;
+        uint64_t parent, pseq;
+
+        if (store_machine_dup(k->s->persist->st, id, &row) != STORE_OK)
+            return;
+        if (row->destroyed && row->destroyed_ms <= k->cutoff)
+            k->cutoff = row->destroyed_ms - 1;
+        split_parent(row->config, &parent, &pseq);
+        free(row);
+        id = parent;
+    }
+}
+
+struct count_ctx {
+    int64_t cutoff;
+    uint64_t events;
+};
+
+static int count_purged(void *arg, const struct store_machine *row)
+{
+    struct count_ctx *cc = arg;
+
+    if (row->destroyed && row->destroyed_ms < cc->cutoff)
+        cc->events += row->nevents;
+    return 0;
+}
+
+enum mm_status srv_persist_purge(struct srv *s, uint64_t older_than_ms,
+                                 uint64_t *machines, uint64_t *events,
+                                 char *err, size_t errsz)
+{
+    struct store_machine_filter f;
+    int64_t now = srv_now_ms();
+    struct count_ctx cc;
+    struct keep_ctx k;
+    enum store_status st;
+
+    k.s = s;
+    k.cutoff = now - (int64_t)older_than_ms;
+    srv_registry_foreach(s->reg, NULL, keep_ancestors, &k);
+    memset(&f, 0, sizeof(f));
+    f.include_destroyed = true;
+    cc.cutoff = k.cutoff;
+    cc.events = 0;
+    st = store_list_machines(s->persist->st, &f, count_purged, &cc, NULL);
+    if (st == STORE_OK)
+        st = store_purge(s->persist->st, now - k.cutoff, now, machines);
+    *events = cc.events;
+    if (st != STORE_OK) {
+        snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
+        return MM_UNAVAILABLE;
+    }
+    return MM_OK;
+}

@@ -1,0 +1,223 @@
+/* daemon/server.c - the server's life: start, signals, drain, stop.
+ *
+ * srv_create() does everything that can fail before the loop, in an order
+ * that keeps clients out until the machines are back: read the auth token,
+ * create the state directory, open the store and recover every machine,
+ * then bind the listeners and install the signal events.  systemd hears
+ * READY=1 only then.
+ *
+ * SIGTERM and SIGINT stop accepting, answer every request already read
+ * (changes wait for their commits as always), then leave the loop; the
+ * store is flushed and closed and the process exits 0.  A grace period
+ * bounds the drain.  SIGHUP reopens the log file.  SIGPIPE is ignored
+ * (writes to closed peers fail with EPIPE instead).
+ */
+#include "srv.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#define DRAIN_GRACE_S   30              /* longest shutdown drain */
+
+int64_t srv_now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void on_term(evutil_socket_t sig, short what, void *arg)
+{
+    struct srv *s = arg;
+    struct timeval grace = { DRAIN_GRACE_S, 0 };
+
+    (void)what;
+    if (s->stopping)
+        return;
+    srv_log(SRV_LOG_INFO, "signal %d: stopping", (int)sig);
+    srv_notify("STOPPING=1");
+    s->stopping = true;
+    srv_listen_stop(s);
+    srv_conn_drain_all(s);
+    if (TAILQ_EMPTY(&s->conns))
+        event_base_loopbreak(s->base);
+    else
+        event_base_loopexit(s->base, &grace);
+}
+
+static void on_hup(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    (void)arg;
+    if (srv_log_reopen() != 0)
+        srv_log(SRV_LOG_ERROR, "SIGHUP: cannot reopen the log: %s",
+                strerror(errno));
+    else
+        srv_log(SRV_LOG_INFO, "SIGHUP: log reopened");
+}
+
+static void on_ignore(evutil_socket_t sig, short what, void *arg)
+{
+    (void)sig;
+    (void)what;
+    (void)arg;
+}
+
+static int read_token(struct srv *s, char *err, size_t errsz)
+{
+    const char *path = s->st->auth_token_file;
+    uint8_t buf[4096];
+    ssize_t n;
+    int fd;
+
+    if (path == NULL)
+        return 0;
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        snprintf(err, errsz, "armmapd: --auth-token-file: cannot open '%s': %s",
+                 path, strerror(errno));
+        return -1;
+    }
+    n = read(fd, buf, sizeof(buf));
+    close(fd);
+    if (n < 0) {
+        snprintf(err, errsz, "armmapd: --auth-token-file: cannot read '%s': %s",
+                 path, strerror(errno));
+        return -1;
+    }
+    /* One trailing newline is not part of the token (echo > file). */
+    if (n > 0 && buf[n - 1] == '\n')
+        n--;
+    if (n > 0 && buf[n - 1] == '\r')
+        n--;
+    if (n == 0) {
+        snprintf(err, errsz, "armmapd: --auth-token-file: '%s' is empty", path);
+        return -1;
+    }
+    s->token = malloc((size_t)n);
+    if (s->token == NULL) {
+        snprintf(err, errsz, "armmapd: out of memory");
+        return -1;
+    }
+    memcpy(s->token, buf, (size_t)n);
+    s->token_len = (size_t)n;
+    return 0;
+}
+
+static int make_state_dir(const char *dir, char *err, size_t errsz)
+{
+    struct stat sb;
+
+    if (mkdir(dir, 0750) == 0 || errno == EEXIST) {
+        if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode))
+            return 0;
+        snprintf(err, errsz, "armmapd: --state-dir: '%s' is not a directory",
+                 dir);
+        return -1;
+    }
+    snprintf(err, errsz, "armmapd: --state-dir: cannot create '%s': %s", dir,
+             strerror(errno));
+    return -1;
+}
+
+static struct event *add_signal(struct srv *s, int sig, event_callback_fn fn)
+{
+    struct event *ev = evsignal_new(s->base, sig, fn, s);
+
+    if (ev != NULL)
+        event_add(ev, NULL);
+    return ev;
+}
+
+struct srv *srv_create(struct srv_settings *st, char *err, size_t errsz)
+{
+    struct srv *s = calloc(1, sizeof(*s));
+
+    if (s == NULL) {
+        snprintf(err, errsz, "armmapd: out of memory");
+        return NULL;
+    }
+    s->st = st;
+    s->start_ms = srv_now_ms();
+    TAILQ_INIT(&s->conns);
+    TAILQ_INIT(&s->waiting);
+    s->base = event_base_new();
+    s->reg = srv_registry_create();
+    if (s->base == NULL || s->reg == NULL) {
+        snprintf(err, errsz, "armmapd: out of memory");
+        goto err;
+    }
+    if (read_token(s, err, errsz) != 0 ||
+        make_state_dir(st->state_dir, err, errsz) != 0)
+        goto err;
+    srv_notify("STATUS=recovering machines");
+    if (srv_persist_open(s, err, errsz) != 0 ||
+        srv_persist_recover(s, err, errsz) != 0)
+        goto err;
+    if (srv_listen_start(s, err, errsz) != 0)
+        goto err;
+    s->sig_term = add_signal(s, SIGTERM, on_term);
+    s->sig_int = add_signal(s, SIGINT, on_term);
+    s->sig_hup = add_signal(s, SIGHUP, on_hup);
+    s->sig_pipe = add_signal(s, SIGPIPE, on_ignore);
+    if (s->sig_term == NULL || s->sig_int == NULL || s->sig_hup == NULL ||
+        s->sig_pipe == NULL) {
+        snprintf(err, errsz, "armmapd: cannot install signal handlers");
+        goto err;
+    }
+    srv_notify("READY=1\nSTATUS=serving %zu machines",
+               srv_registry_count(s->reg));
+    return s;
+err:
+    srv_destroy(s);
+    return NULL;
+}
+
+int srv_run(struct srv *s)
+{
+    event_base_dispatch(s->base);
+    srv_listen_stop(s);
+    srv_conn_close_all(s);
+    srv_persist_close(s);
+    srv_conn_free_waiting(s);
+    srv_log(SRV_LOG_INFO,
+            "stopped: %" PRIu64 " requests, %" PRIu64 " changes, %" PRIu64
+            " commits",
+            s->n.requests, s->n.changes, s->n.commits);
+    return 0;
+}
+
+void srv_destroy(struct srv *s)
+{
+    if (s == NULL)
+        return;
+    srv_listen_stop(s);
+    if (s->base != NULL)
+        srv_conn_close_all(s);
+    srv_persist_close(s);
+    srv_conn_free_waiting(s);
+    if (s->sig_term != NULL)
+        event_free(s->sig_term);
+    if (s->sig_int != NULL)
+        event_free(s->sig_int);
+    if (s->sig_hup != NULL)
+        event_free(s->sig_hup);
+    if (s->sig_pipe != NULL)
+        event_free(s->sig_pipe);
+    srv_registry_destroy(s->reg);
+    if (s->base != NULL)
+        event_base_free(s->base);
+    free(s->token);
+    free(s);
+}

@@ -1,0 +1,500 @@
+/* daemon/settings.c - armmapd's settings: flags, config file, --help.
+ *
+ * One table lists every setting once: its name (the flag without "--" and
+ * the config file key), its kind, where it lives in struct srv_settings,
+ * its default as text and a one-line description.  The defaults are
+ * applied by parsing that text, --help prints the table, and the config
+ * file and the command line go through the same setter, so the three can
+ * never disagree.
+ *
+ * Order: defaults, then the file named by --config (lines "name = value",
+ * '#' starts a comment, blank lines ignored), then the other flags, so a
+ * flag wins over the file.  Every bad value gets a message naming the
+ * setting and the value: "armmapd: --max-frame: 'abc' is not a size".
+ */
+#include "srv.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+
+enum kind {
+    K_STRING,                           /* a path or address */
+    K_SIZE,                             /* bytes, with K/M/G suffixes */
+    K_SIZE0,                            /* the same, 0 allowed (= none) */
+    K_COUNT,                            /* a positive integer */
+    K_SECONDS,                          /* an integer >= 0; 0 = never */
+    K_LEVEL,                            /* error|warn|info|debug */
+    K_DURABILITY,                       /* normal|full */
+    K_FLAG                              /* no value */
+};
+
+struct setting {
+    const char *name;
+    enum kind kind;
+    size_t off;                         /* offsetof(struct srv_settings, ...) */
+    const char *def;                    /* default as text; NULL = none */
+    const char *help;
+};
+
+#define OFF(f) offsetof(struct srv_settings, f)
+
+static const struct setting table[] = {
+    { "config", K_STRING, OFF(config), NULL,
+      "read settings from FILE (lines \"name = value\", '#' comments)" },
+    { "state-dir", K_STRING, OFF(state_dir), "./armmapd-state",
+      "database and socket directory ($STATE_DIRECTORY under systemd)" },
+    { "socket", K_STRING, OFF(socket_path), "STATE_DIR/armmapd.sock",
+      "Unix socket path, created mode 0660" },
+    { "listen", K_STRING, OFF(listen), "off",
+      "TCP HOST:PORT; non-loopback needs --auth-token-file" },
+    { "auth-token-file", K_STRING, OFF(auth_token_file), "none",
+      "clients must send this file's contents in Hello.token" },
+    { "log-file", K_STRING, OFF(log_file), "stderr",
+      "log to FILE instead of stderr (reopened on SIGHUP)" },
+    { "durability", K_DURABILITY, OFF(durability), "normal",
+      "normal|full: full syncs every group commit to disk" },
+    { "log-level", K_LEVEL, OFF(log_level), "warn",
+      "error|warn|info|debug" },
+    { "max-frame", K_SIZE, OFF(max_frame), "16M",
+      "largest request frame, bytes" },
+    { "max-connections", K_COUNT, OFF(max_connections), "1024",
+      "open connections" },
+    { "max-machines", K_COUNT, OFF(max_machines), "100000",
+      "machines in total" },
+    { "max-machines-per-tenant", K_COUNT, OFF(max_machines_per_tenant), "10000",
+      "machines per tenant" },
+    { "max-translate-batch", K_COUNT, OFF(max_translate_batch), "1048576",
+      "addresses per translate or phys request" },
+    { "max-batch-ops", K_COUNT, OFF(max_batch_ops), "4096",
+      "operations per batch request" },
+    { "max-history-rows", K_COUNT, OFF(max_history_rows), "10000",
+      "events per history reply" },
+    { "max-queued-bytes", K_SIZE, OFF(max_queued_bytes), "32M",
+      "unsent reply bytes per connection before it stops being read" },
+    { "max-db-size", K_SIZE0, OFF(max_db_size), "0",
+      "database size quota, bytes; 0 = none" },
+    { "idle-timeout", K_SECONDS, OFF(idle_timeout), "300",
+      "seconds a connection may stay silent; 0 = never" },
+    { "check-config", K_FLAG, OFF(check_config), NULL,
+      "validate the settings and exit 0, or print the error and exit 2" },
+    { "help", K_FLAG, OFF(help), NULL, "print this list and exit" },
+    { "version", K_FLAG, OFF(version), NULL, "print the version and exit" },
+};
+
+#define NSETTINGS (sizeof(table) / sizeof(table[0]))
+
+static const struct setting *find(const char *name, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < NSETTINGS; i++) {
+        if (strlen(table[i].name) == len &&
+            memcmp(table[i].name, name, len) == 0)
+            return &table[i];
+    }
+    return NULL;
+}
+
+bool srv_parse_size(const char *text, uint64_t *out)
+{
+    static const struct { const char *suf; uint64_t mul; } sufs[] = {
+        { "", 1 }, { "B", 1 },
+        { "K", 1ull << 10 }, { "KB", 1ull << 10 }, { "KiB", 1ull << 10 },
+        { "M", 1ull << 20 }, { "MB", 1ull << 20 }, { "MiB", 1ull << 20 },
+        { "G", 1ull << 30 }, { "GB", 1ull << 30 }, { "GiB", 1ull << 30 },
+    };
+    char *end;
+    unsigned long long v;
+    size_t i;
+
+    if (!isdigit((unsigned char)text[0]))
+        return false;
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (errno != 0)
+        return false;
+    for (i = 0; i < sizeof(sufs) / sizeof(sufs[0]); i++) {
+        if (strcmp(end, sufs[i].suf) == 0) {
+            if (v > UINT64_MAX / sufs[i].mul)
+                return false;
+            *out = v * sufs[i].mul;
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool parse_uint(const char *text, uint64_t *out)
+{
+    char *end;
+    unsigned long long v;
+
+    if (!isdigit((unsigned char)text[0]))
+        return false;
+    errno = 0;
+    v = strtoull(text, &end, 10);
+    if (errno != 0 || *end != '\0')
+        return false;
+    *out = v;
+    return true;
+}
+
+/* Applies one value; @who is "--name" or "FILE:LINE: name". */
+static int set_one(struct srv_settings *st, const struct setting *t,
+                   const char *value, const char *who, char *err, size_t errsz)
+{
+    char *base = (char *)st;
+    uint64_t v;
+
+    switch (t->kind) {
+    case K_STRING: {
+        char **p = (char **)(void *)(base + t->off);
+        char *dup;
+
+        if (value[0] == '\0') {
+            snprintf(err, errsz, "armmapd: %s: empty value", who);
+            return -1;
+        }
+        dup = strdup(value);
+        if (dup == NULL) {
+            snprintf(err, errsz, "armmapd: %s: out of memory", who);
+            return -1;
+        }
+        free(*p);
+        *p = dup;
+        return 0;
+    }
+    case K_SIZE:
+    case K_SIZE0:
+        if (!srv_parse_size(value, &v) || (v == 0 && t->kind == K_SIZE)) {
+            snprintf(err, errsz, "armmapd: %s: '%s' is not a size", who, value);
+            return -1;
+        }
+        *(uint64_t *)(void *)(base + t->off) = v;
+        return 0;
+    case K_COUNT:
+        if (!parse_uint(value, &v) || v == 0) {
+            snprintf(err, errsz, "armmapd: %s: '%s' is not a positive number",
+                     who, value);
+            return -1;
+        }
+        *(uint64_t *)(void *)(base + t->off) = v;
+        return 0;
+    case K_SECONDS:
+        if (!parse_uint(value, &v) || v > 86400u * 365) {
+            snprintf(err, errsz, "armmapd: %s: '%s' is not a number of seconds",
+                     who, value);
+            return -1;
+        }
+        *(uint64_t *)(void *)(base + t->off) = v;
+        return 0;
+    case K_LEVEL: {
+        static const char *const names[] = { "error", "warn", "info", "debug" };
+        int i;
+
+        for (i = 0; i < 4; i++) {
+            if (strcmp(value, names[i]) == 0) {
+                *(int *)(void *)(base + t->off) = i;
+                return 0;
+            }
+        }
+        snprintf(err, errsz,
+                 "armmapd: %s: '%s' is not one of error, warn, info, debug",
+                 who, value);
+        return -1;
+    }
+    case K_DURABILITY:
+        if (strcmp(value, "normal") == 0) {
+            *(int *)(void *)(base + t->off) = SRV_DURABILITY_NORMAL;
+        } else if (strcmp(value, "full") == 0) {
+            *(int *)(void *)(base + t->off) = SRV_DURABILITY_FULL;
+        } else {
+            snprintf(err, errsz, "armmapd: %s: '%s' is not one of normal, full",
+                     who, value);
+            return -1;
+        }
+        return 0;
+    case K_FLAG:
+        *(bool *)(void *)(base + t->off) = true;
+        return 0;
+    }
+    return -1;
+}
+
+void srv_settings_init(struct srv_settings *st)
+{
+    char err[64];
+    size_t i;
+
+    memset(st, 0, sizeof(*st));
+    for (i = 0; i < NSETTINGS; i++) {
+        /* Only the typed defaults are parsed; strings are derived later. */
+        if (table[i].def != NULL && table[i].kind != K_STRING &&
+            table[i].kind != K_FLAG)
+            set_one(st, &table[i], table[i].def, table[i].name, err,
+                    sizeof(err));
+    }
+}
+
+static char *trim(char *s)
+{
+    char *e;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static int load_file(struct srv_settings *st, const char *path, char *err,
+                     size_t errsz)
+{
+    FILE *f = fopen(path, "r");
+    char line[1024], who[1200];
+    unsigned lineno = 0;
+    int rc = 0;
+
+    if (f == NULL) {
+        snprintf(err, errsz, "armmapd: --config: cannot open '%s': %s", path,
+                 strerror(errno));
+        return -1;
+    }
+    while (rc == 0 && fgets(line, sizeof(line), f) != NULL) {
+        char *hash = strchr(line, '#'), *eq, *name, *value;
+        const struct setting *t;
+
+        lineno++;
+        if (hash != NULL)
+            *hash = '\0';
+        name = trim(line);
+        if (*name == '\0')
+            continue;
+        eq = strchr(name, '=');
+        if (eq == NULL) {
+            snprintf(err, errsz, "armmapd: %s:%u: expected \"name = value\", "
+                     "got '%s'", path, lineno, name);
+            rc = -1;
+            break;
+        }
+        *eq = '\0';
+        value = trim(eq + 1);
+        name = trim(name);
+        t = find(name, strlen(name));
+        if (t == NULL || t->kind == K_FLAG || strcmp(t->name, "config") == 0) {
+            snprintf(err, errsz, "armmapd: %s:%u: unknown setting '%s'", path,
+                     lineno, name);
+            rc = -1;
+            break;
+        }
+        snprintf(who, sizeof(who), "%s:%u: %s", path, lineno, name);
+        rc = set_one(st, t, value, who, err, errsz);
+    }
+    fclose(f);
+    return rc;
+}
+
+/* Splits argv[*i] into a setting and its value ("--x=v" or "--x v"). */
+static int next_flag(int argc, char **argv, int *i, const struct setting **t,
+                     const char **value, char *err, size_t errsz)
+{
+    const char *arg = argv[*i], *eq;
+    size_t len;
+
+    if (strncmp(arg, "--", 2) != 0) {
+        snprintf(err, errsz, "armmapd: unexpected argument '%s' (see --help)",
+                 arg);
+        return -1;
+    }
+    arg += 2;
+    eq = strchr(arg, '=');
+    len = eq != NULL ? (size_t)(eq - arg) : strlen(arg);
+    *t = find(arg, len);
+    if (*t == NULL) {
+        snprintf(err, errsz, "armmapd: unknown option '%s' (see --help)",
+                 argv[*i]);
+        return -1;
+    }
+    if ((*t)->kind == K_FLAG) {
+        if (eq != NULL) {
+            snprintf(err, errsz, "armmapd: --%s takes no value", (*t)->name);
+            return -1;
+        }
+        *value = "";
+        return 0;
+    }
+    if (eq != NULL) {
+        *value = eq + 1;
+        return 0;
+    }
+    if (*i + 1 >= argc) {
+        snprintf(err, errsz, "armmapd: --%s: missing value", (*t)->name);
+        return -1;
+    }
+    *value = argv[++*i];
+    return 0;
+}
+
+int srv_settings_parse(struct srv_settings *st, int argc, char **argv,
+                       char *err, size_t errsz)
+{
+    const struct setting *t;
+    const char *value;
+    char who[80];
+    int i, pass;
+
+    /* Pass 0 finds --config (and rejects bad syntax); pass 1 applies. */
+    for (pass = 0; pass < 2; pass++) {
+        for (i = 1; i < argc; i++) {
+            if (next_flag(argc, argv, &i, &t, &value, err, errsz) != 0)
+                return -1;
+            if ((pass == 0) != (strcmp(t->name, "config") == 0))
+                continue;
+            snprintf(who, sizeof(who), "--%s", t->name);
+            if (set_one(st, t, value, who, err, errsz) != 0)
+                return -1;
+        }
+        if (pass == 0 && st->config != NULL &&
+            load_file(st, st->config, err, errsz) != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static bool is_loopback(const char *host)
+{
+    struct in_addr a4;
+    struct in6_addr a6;
+
+    if (strcmp(host, "localhost") == 0)
+        return true;
+    if (inet_pton(AF_INET, host, &a4) == 1)
+        return (ntohl(a4.s_addr) >> 24) == 127;
+    if (inet_pton(AF_INET6, host, &a6) == 1)
+        return memcmp(&a6, &in6addr_loopback, sizeof(a6)) == 0;
+    return false;
+}
+
+static int dup_into(char **p, const char *v, char *err, size_t errsz)
+{
+    char *d = strdup(v);
+
+    if (d == NULL) {
+        snprintf(err, errsz, "armmapd: out of memory");
+        return -1;
+    }
+    free(*p);
+    *p = d;
+    return 0;
+}
+
+int srv_settings_finish(struct srv_settings *st, char *err, size_t errsz)
+{
+    if (st->state_dir == NULL) {
+        const char *sd = getenv("STATE_DIRECTORY");
+        char buf[4096];
+
+        if (sd != NULL && sd[0] != '\0') {
+            /* systemd passes a colon-separated list: take the first. */
+            snprintf(buf, sizeof(buf), "%.*s", (int)strcspn(sd, ":"), sd);
+            if (dup_into(&st->state_dir, buf, err, errsz) != 0)
+                return -1;
+        } else if (dup_into(&st->state_dir, "./armmapd-state", err, errsz) !=
+                   0) {
+            return -1;
+        }
+    }
+    if (st->socket_path == NULL) {
+        char buf[4096];
+
+        snprintf(buf, sizeof(buf), "%s/armmapd.sock", st->state_dir);
+        if (dup_into(&st->socket_path, buf, err, errsz) != 0)
+            return -1;
+    }
+    if (strlen(st->socket_path) >= 108) {
+        snprintf(err, errsz, "armmapd: --socket: '%s' is longer than a Unix "
+                 "socket path may be (107 bytes)", st->socket_path);
+        return -1;
+    }
+    if (st->listen != NULL) {
+        const char *colon = strrchr(st->listen, ':');
+        char host[256];
+        uint64_t port;
+
+        if (colon == NULL || colon == st->listen ||
+            (size_t)(colon - st->listen) >= sizeof(host) ||
+            !parse_uint(colon + 1, &port) || port > 65535) {
+            snprintf(err, errsz, "armmapd: --listen: '%s' is not HOST:PORT",
+                     st->listen);
+            return -1;
+        }
+        snprintf(host, sizeof(host), "%.*s", (int)(colon - st->listen),
+                 st->listen);
+        if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+            memmove(host, host + 1, strlen(host));
+            host[strlen(host) - 1] = '\0';
+        }
+        if (!is_loopback(host) && st->auth_token_file == NULL) {
+            snprintf(err, errsz, "armmapd: --listen: '%s' is not a loopback "
+                     "address; refusing to serve it without --auth-token-file",
+                     st->listen);
+            return -1;
+        }
+    }
+    if (st->auth_token_file != NULL && access(st->auth_token_file, R_OK) != 0) {
+        snprintf(err, errsz, "armmapd: --auth-token-file: cannot read '%s': %s",
+                 st->auth_token_file, strerror(errno));
+        return -1;
+    }
+    if (st->max_queued_bytes < 4096) {
+        snprintf(err, errsz, "armmapd: --max-queued-bytes: '%" PRIu64
+                 "' is below the minimum of 4096", st->max_queued_bytes);
+        return -1;
+    }
+    if (st->max_frame > 0xffffffffu) {
+        snprintf(err, errsz, "armmapd: --max-frame: '%" PRIu64 "' is above the "
+                 "framing's maximum of 4294967295", st->max_frame);
+        return -1;
+    }
+    return 0;
+}
+
+void srv_settings_usage(FILE *f)
+{
+    size_t i;
+
+    fprintf(f,
+            "usage: armmapd [--name VALUE | --name=VALUE]...\n"
+            "Hosts emulated 32-bit ARM Linux memory maps; see armmap(1).\n"
+            "Every setting is also a config file key (\"name = value\").\n\n");
+    for (i = 0; i < NSETTINGS; i++) {
+        char left[64];
+
+        snprintf(left, sizeof(left), "--%s%s", table[i].name,
+                 table[i].kind == K_FLAG ? "" : " V");
+        fprintf(f, "  %-28s %s", left, table[i].help);
+        if (table[i].def != NULL)
+            fprintf(f, " [default: %s]", table[i].def);
+        fputc('\n', f);
+    }
+}
+
+void srv_settings_free(struct srv_settings *st)
+{
+    if (st == NULL)
+        return;
+    free(st->config);
+    free(st->state_dir);
+    free(st->socket_path);
+    free(st->listen);
+    free(st->auth_token_file);
+    free(st->log_file);
+    st->config = st->state_dir = st->socket_path = NULL;
+    st->listen = st->auth_token_file = st->log_file = NULL;
+}

@@ -1,0 +1,465 @@
+/* daemon/srv.h - the one header of armmapd, the daemon.
+ *
+ * armmapd is one thread with one libevent base (Redis's model): engine
+ * calls are bounded, so nothing blocks the loop except the store's reads
+ * (history, recovery), which are local SQLite queries.  The daemon is the
+ * only part that knows the engine, the store and the wire protocol at once:
+ * a frame comes in (conn.c), is decoded and routed through a table
+ * (dispatch.c) to a handler that calls the engine on a machine of the
+ * caller's tenant (machines.c); a change is handed to the store (persist.c)
+ * and its reply is held in the connection's ordered reply queue until the
+ * store reports the commit.
+ *
+ * Modules and their prefixes:
+ *   settings.c  srv_settings_*   flags, config file, --help, --check-config
+ *   log.c       srv_log*         levelled stderr (or --log-file) logging
+ *   notify.c    srv_notify*      sd_notify datagrams, written directly
+ *   listen.c    srv_listen_*     Unix, TCP and systemd-activated listeners
+ *   conn.c      srv_conn_*       connections: framing, state machine, replies
+ *   dispatch.c  srv_dispatch     request type -> handler table
+ *   machines.c  srv_machine_*    per-tenant registry, kmap wait parking
+ *   persist.c   srv_persist_*    the store: events, commits, recovery
+ *   dump.c      srv_dump_elf     ELF32 ARM core files
+ *   main.c      main()           thin: settings, srv_create, run, destroy
+ */
+#ifndef ARMMAP_DAEMON_SRV_H
+#define ARMMAP_DAEMON_SRV_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/queue.h>
+
+#include "mm.h"
+
+#define SRV_NAME            "armmapd"
+#define SRV_VERSION         "0.1"
+#define SRV_PROTOCOL        1
+#define SRV_TENANT_MAX      64
+#define SRV_MSG_MAX         320         /* status messages we compose */
+
+struct event_base;
+struct event;
+struct evconnlistener;
+struct bufferevent;
+struct srv;
+struct conn;
+
+/* ------------------------------------------------------------------ */
+/* Settings (settings.c)                                               */
+/* ------------------------------------------------------------------ */
+
+enum srv_log_level {
+    SRV_LOG_ERROR = 0,
+    SRV_LOG_WARN,
+    SRV_LOG_INFO,
+    SRV_LOG_DEBUG
+};
+
+enum srv_durability {
+    SRV_DURABILITY_NORMAL = 0, /* commit per group, fsync at checkpoints */
+    SRV_DURABILITY_FULL        /* fsync every group commit */
+};
+
+/*
+ * Every setting, by value.  The same names serve as flags ("--max-frame")
+ * and as config file keys ("max-frame = 16M").  Strings are owned (freed
+ * by srv_settings_free()); NULL means "not given".
+ */
+struct srv_settings {
+    char *config;                       /* --config FILE */
+    char *state_dir;                    /* --state-dir */
+    char *socket_path;                  /* --socket */
+    char *listen;                       /* --listen HOST:PORT */
+    char *auth_token_file;              /* --auth-token-file */
+    char *log_file;                     /* --log-file; NULL = stderr */
+    int durability;                     /* enum srv_durability */
+    int log_level;                      /* enum srv_log_level */
+    uint64_t max_frame;                 /* bytes */
+    uint64_t max_connections;
+    uint64_t max_machines;
+    uint64_t max_machines_per_tenant;
+    uint64_t max_translate_batch;       /* addresses per translate */
+    uint64_t max_batch_ops;
+    uint64_t max_history_rows;
+    uint64_t max_queued_bytes;          /* unsent reply bytes per connection */
+    uint64_t max_db_size;               /* bytes; 0 = no quota */
+    uint64_t idle_timeout;              /* seconds; 0 = never */
+    bool help;                          /* --help */
+    bool check_config;                  /* --check-config */
+    bool version;                       /* --version */
+};
+
+/* Fills @st with every default.  Strings stay NULL until finished. */
+void srv_settings_init(struct srv_settings *st);
+
+/**
+ * srv_settings_parse - apply a config file (if --config names one) and then
+ * the command line, so that flags win over the file
+ * @st: initialised with srv_settings_init()
+ * @argc, @argv: main()'s arguments
+ * @err: receives "armmapd: --max-frame: 'abc' is not a size" and the like
+ * Context: allocates strings in @st; reads the config file.
+ * Return: 0, or -1 with @err set.
+ */
+int srv_settings_parse(struct srv_settings *st, int argc, char **argv,
+                       char *err, size_t errsz);
+
+/**
+ * srv_settings_finish - derive what depends on other settings and check
+ * the combination (a non-loopback --listen needs --auth-token-file)
+ * Return: 0, or -1 with @err set.
+ */
+int srv_settings_finish(struct srv_settings *st, char *err, size_t errsz);
+
+/* Prints every setting with its default and a one-line description. */
+void srv_settings_usage(FILE *f);
+
+/* Frees the strings.  srv_settings_free(NULL) does nothing. */
+void srv_settings_free(struct srv_settings *st);
+
+/* Parses "16M", "4096", "1KiB"... into bytes; false if not a size. */
+bool srv_parse_size(const char *text, uint64_t *out);
+
+/* ------------------------------------------------------------------ */
+/* Logging (log.c) and sd_notify (notify.c)                            */
+/* ------------------------------------------------------------------ */
+
+/* Sets the level and the file (NULL: stderr).  Return: 0 or -1 (errno). */
+int srv_log_open(int level, const char *path);
+/* Reopens the log file (SIGHUP), keeping stderr if none was given. */
+int srv_log_reopen(void);
+void srv_log_close(void);
+bool srv_log_enabled(int level);
+void srv_log(int level, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Sends one sd_notify datagram ("READY=1", "STATUS=...") to $NOTIFY_SOCKET;
+ * does nothing without it.  Return: 0, or -1 if the send failed. */
+int srv_notify(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ------------------------------------------------------------------ */
+/* Machines (machines.c)                                               */
+/* ------------------------------------------------------------------ */
+
+struct srv_park;
+
+/* One hosted machine, owned by the registry. */
+struct srv_machine {
+    uint64_t id;
+    char tenant[SRV_TENANT_MAX + 1];
+    char *name;                         /* owned; "" if none */
+    char *config;                       /* owned; mm_config_format() text */
+    int64_t created_ms;
+    struct mm_machine *m;               /* NULL while broken at recovery */
+    char *broken;                       /* owned; recovery mismatch, or NULL */
+    uint64_t parent;                    /* clone/fork source, 0 if none */
+    uint64_t parent_seq;                /* its state was parent's at this seq */
+    uint64_t events;                    /* events in the store */
+    TAILQ_HEAD(, srv_park) parked;      /* kmaps waiting for a pkmap slot */
+    struct srv_machine *hnext;          /* hash chain */
+};
+
+/* A kmap waiting for a slot (Op.wait_ms), on its machine and connection. */
+struct srv_park {
+    struct srv *s;
+    struct conn *c;
+    uint64_t req_id;
+    uint64_t machine;
+    uint32_t cpu;
+    uint32_t pfn;
+    struct event *timer;
+    char msg[MM_MSG_MAX];               /* the last WOULD_BLOCK message */
+    TAILQ_ENTRY(srv_park) mlink;        /* srv_machine.parked */
+    TAILQ_ENTRY(srv_park) clink;        /* conn's parked list */
+};
+
+struct srv_registry;
+
+struct srv_registry *srv_registry_create(void);
+/* Destroys every machine.  srv_registry_destroy(NULL) does nothing. */
+void srv_registry_destroy(struct srv_registry *r);
+
+/**
+ * srv_machine_lookup - the machine @id of @tenant
+ * Return: the machine (borrowed), or NULL with @err set to "machine 7 does
+ * not exist": another tenant's machine answers exactly as a missing one.
+ */
+struct srv_machine *srv_machine_lookup(struct srv_registry *r,
+                                       const char *tenant, uint64_t id,
+                                       char *err, size_t errsz);
+/* The machine @id whatever its tenant (store callbacks), or NULL. */
+struct srv_machine *srv_machine_get(struct srv_registry *r, uint64_t id);
+
+/* Creates the registry entry (takes @m); NULL on host memory shortage. */
+struct srv_machine *srv_machine_add(struct srv_registry *r, uint64_t id,
+                                    const char *tenant, const char *name,
+                                    const char *config, int64_t created_ms,
+                                    struct mm_machine *m);
+/* Rebuilds sm->m from its config and committed events (a failed commit).
+ * Return: 0, or -1 with @err (the machine is then marked broken). */
+int srv_machine_rebuild(struct srv *s, struct srv_machine *sm, char *err,
+                        size_t errsz);
+/* Marks @sm broken with @why: every request but describe, list and destroy
+ * answers INTERNAL with it. */
+void srv_machine_set_broken(struct srv_machine *sm, const char *why);
+
+/* Unlinks the entry and returns it (the caller destroys it). */
+struct srv_machine *srv_machine_unlink(struct srv_registry *r, uint64_t id);
+/* Links back an entry srv_machine_unlink() returned. */
+void srv_machine_relink(struct srv_registry *r, struct srv_machine *sm);
+/* Frees an unlinked entry; parked kmaps must have been answered. */
+void srv_machine_free(struct srv_machine *sm);
+
+size_t srv_registry_count(const struct srv_registry *r);
+size_t srv_registry_tenant_count(const struct srv_registry *r,
+                                 const char *tenant);
+/* Calls @fn on each machine of @tenant (all if NULL), ascending by id. */
+void srv_registry_foreach(struct srv_registry *r, const char *tenant,
+                          void (*fn)(void *arg, struct srv_machine *sm),
+                          void *arg);
+
+/* Parks a kmap until a wake or @wait_ms.  Return: 0, or -1 (host memory). */
+int srv_park_kmap(struct srv *s, struct conn *c, struct srv_machine *sm,
+                  uint64_t req_id, uint32_t cpu, uint32_t pfn, uint32_t wait_ms,
+                  const char *msg);
+/* Retries the parked kmaps of @sm in arrival order after a wake. */
+void srv_park_wake(struct srv *s, struct srv_machine *sm);
+/* Answers every parked kmap of @sm with @code and @msg (machine gone). */
+void srv_park_fail_machine(struct srv *s, struct srv_machine *sm, int code,
+                           const char *msg);
+/* Cancels and frees @p without an answer (its connection closed). */
+void srv_park_cancel(struct srv_park *p);
+
+/* ------------------------------------------------------------------ */
+/* The store (persist.c)                                               */
+/* ------------------------------------------------------------------ */
+
+/* What to do to the in-memory state if a commit fails. */
+enum srv_undo {
+    SRV_UNDO_NONE = 0,
+    SRV_UNDO_REBUILD,  /* replay the machine's committed events */
+    SRV_UNDO_UNCREATE, /* the machine never existed */
+    SRV_UNDO_UNDESTROY /* bring the destroyed machine back */
+};
+
+struct srv_persist;
+
+/**
+ * srv_persist_open - open (or create) STATE_DIR/armmapd.db and start its
+ * writer; commit notifications arrive through an event on @s->base
+ * Return: 0, or -1 with @err naming the path and the store's reason.
+ */
+int srv_persist_open(struct srv *s, char *err, size_t errsz);
+/* Waits for every submitted change, reports them, closes the store.
+ * srv_persist_close() on a server without a store does nothing. */
+void srv_persist_close(struct srv *s);
+
+/**
+ * srv_persist_recover - rebuild every live machine from its events
+ * Context: fills the registry; a machine whose replay mismatches is added
+ * broken.  Logs the counts and the time taken.
+ * Return: 0, or -1 with @err if the store could not be read.
+ */
+int srv_persist_recover(struct srv *s, char *err, size_t errsz);
+
+/* True if the store's queue has room for one more request's writes. */
+bool srv_persist_has_room(const struct srv *s);
+
+/* Submissions: each returns the ticket whose commit the reply waits for,
+ * or 0 with @err set if the store refused at once (UNAVAILABLE).
+ * srv_persist_create also assigns @sm->id. */
+uint64_t srv_persist_create(struct srv *s, struct srv_machine *sm,
+                            char *err, size_t errsz);
+uint64_t srv_persist_destroy(struct srv *s, struct srv_machine *sm,
+                             char *err, size_t errsz);
+uint64_t srv_persist_event(struct srv *s, struct srv_machine *sm,
+                           const struct mm_op *op, const struct mm_result *res,
+                           char *err, size_t errsz);
+
+/* The config text stored for @sm: its canonical config, preceded by a
+ * "#armmapd parent P SEQ" line for clones and forks.  Caller frees. */
+char *srv_persist_config_text(const struct srv_machine *sm);
+
+/**
+ * srv_persist_replay - rebuild the state of machine @id at seq @upto (0:
+ * everything committed) onto @m, a machine fresh from its config: the
+ * ancestors' events first (clones and forks), then its own, comparing each
+ * result with the recorded one
+ * Return: MM_OK; MM_INTERNAL with @err naming the mismatch; MM_UNAVAILABLE
+ * with @err if the store failed; MM_NOT_FOUND if history is missing.
+ */
+enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
+                                  struct mm_machine *m, char *err,
+                                  size_t errsz);
+
+/* Blocks until everything submitted is committed (fork reads history). */
+void srv_persist_flush(struct srv *s);
+
+struct store_history_query;
+struct store_event;
+struct store_page;
+
+/* One page of history; see store_history().  Return MM_OK/MM_UNAVAILABLE. */
+enum mm_status srv_persist_history(
+    struct srv *s, const struct store_history_query *q,
+    int (*fn)(void *arg, const struct store_event *e), void *arg,
+    struct store_page *page, void (*count)(void *arg, uint32_t op, uint64_t n),
+    char *err, size_t errsz);
+enum mm_status srv_persist_purge(struct srv *s, uint64_t older_than_ms,
+                                 uint64_t *machines, uint64_t *events,
+                                 char *err, size_t errsz);
+
+/* ------------------------------------------------------------------ */
+/* The server (conn.c, listen.c, dispatch.c)                           */
+/* ------------------------------------------------------------------ */
+
+struct srv_counters {
+    uint64_t connections;               /* open now */
+    uint64_t requests;
+    uint64_t changes;
+    uint64_t commits;
+    uint64_t parked_kmaps;              /* parked now */
+    uint64_t errors_by_code[MM_STATUS_COUNT];
+    uint64_t recovered_machines, recovered_events;
+};
+
+struct srv_reply;
+TAILQ_HEAD(srv_reply_list, srv_reply);
+TAILQ_HEAD(srv_conn_list, conn);
+
+struct srv {
+    struct event_base *base;
+    struct srv_settings *st;            /* borrowed from main() */
+    struct evconnlistener *lis[4];
+    unsigned nlis;
+    char *unix_path;                    /* the socket we created, to unlink */
+    uint8_t *token;                     /* --auth-token-file contents */
+    size_t token_len;
+    struct srv_registry *reg;
+    struct srv_persist *persist;
+    struct srv_conn_list conns;
+    struct srv_reply_list waiting; /* replies waiting for a commit, by ticket */
+    struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
+    unsigned store_waiters;             /* conns paused for store queue room */
+    int64_t start_ms;
+    bool stopping;
+    struct srv_counters n;
+};
+
+/**
+ * srv_create - everything before the loop: read the token, open the store,
+ * recover the machines, bind the listeners, install the signal events
+ * Return: the server, or NULL with @err naming what failed.
+ */
+struct srv *srv_create(struct srv_settings *st, char *err, size_t errsz);
+/* Runs the loop until SIGTERM/SIGINT and the drain; returns the exit code. */
+int srv_run(struct srv *s);
+/* Frees everything.  srv_destroy(NULL) does nothing. */
+void srv_destroy(struct srv *s);
+
+/* Milliseconds since the epoch (wall clock, for records). */
+int64_t srv_now_ms(void);
+
+/* listen.c: binds the Unix socket and --listen, or adopts systemd's fds. */
+int srv_listen_start(struct srv *s, char *err, size_t errsz);
+/* Stops accepting (shutdown) and frees the listeners. */
+void srv_listen_stop(struct srv *s);
+
+/* conn.c: takes ownership of @fd, closed on failure too. */
+void srv_conn_accept(struct srv *s, int fd);
+/* Destroys every connection (shutdown, after the drain). */
+void srv_conn_close_all(struct srv *s);
+/* The tenant a connection said hello as. */
+const char *srv_conn_tenant(const struct conn *c);
+/* Detaches a park from its connection's list (the park is being freed). */
+void srv_conn_unpark(struct conn *c, struct srv_park *p);
+void srv_conn_add_park(struct conn *c, struct srv_park *p);
+
+bool srv_conn_in_hello(const struct conn *c);
+/* Hello accepted: the connection serves @tenant from now on. */
+void srv_conn_hello_done(struct conn *c, const char *tenant);
+/* SIGTERM: answer what is buffered and pending on every connection. */
+void srv_conn_drain_all(struct srv *s);
+/* Frees replies still waiting at the very end (store closed). */
+void srv_conn_free_waiting(struct srv *s);
+/* The store has room again: resume connections paused for it. */
+void srv_conn_store_room(struct srv *s);
+
+/* Called by persist.c, in ticket order, when the store reports commits up
+ * to @ticket; @ok false means those failed with @msg (UNAVAILABLE). */
+void srv_commit_done(struct srv *s, uint64_t ticket, bool ok, const char *msg);
+
+/* ------------------------------------------------------------------ */
+/* Calls: one request being answered (dispatch.c)                      */
+/* ------------------------------------------------------------------ */
+
+struct srv_arena_block;
+
+struct srv_call {
+    struct srv *s;
+    struct conn *c;
+    uint64_t id;
+    int code;                           /* enum mm_status of the answer */
+    char msg[SRV_MSG_MAX];
+    void *resp;                         /* Armmap__V1__Response * */
+    uint64_t first_ticket, ticket;      /* commits to wait for; 0 = none */
+    enum srv_undo undo;
+    uint64_t undo_machine;
+    struct srv_machine *undo_sm;        /* SRV_UNDO_UNDESTROY */
+    bool parked;                        /* answered later (kmap wait) */
+    uint64_t wake;                      /* machine whose waiters to retry */
+    bool close_after;                   /* close the connection after it */
+    struct srv_arena_block *arena;      /* freed after packing */
+};
+
+/* Allocates zeroed memory that lives until the reply is packed; never NULL
+ * (host memory exhaustion aborts, as zmalloc does). */
+void *srv_call_alloc(struct srv_call *call, size_t size);
+char *srv_call_strdup(struct srv_call *call, const char *s);
+/* Sets the answer's code and message (printf-style). */
+void srv_call_fail(struct srv_call *call, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/**
+ * srv_dispatch - decode @len bytes of a Request and answer it
+ * Context: may queue a reply on @c, submit changes, park a kmap, or ask
+ * for the connection to close (bad frames).
+ */
+void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf,
+                  size_t len);
+
+/**
+ * srv_conn_reply - queue the answer of @call on its connection, in order
+ * (after the commit of @call->ticket, if any); with @call->parked nothing is
+ * queued.  Frees the call's arena.
+ */
+void srv_conn_reply(struct srv_call *call);
+
+/* Sends a Response with only a status on @c, in order; for parked kmaps,
+ * limits and decode errors.  @close closes the connection after it. */
+void srv_conn_reply_status(struct conn *c, uint64_t id, int code,
+                           const char *msg, bool close);
+
+/* Applies a kmap retry for a parked request; used by machines.c.  Returns
+ * true if it completed (reply queued), false if it must keep waiting. */
+bool srv_dispatch_kmap_retry(struct srv *s, struct srv_park *p);
+
+/* ------------------------------------------------------------------ */
+/* Dumps (dump.c)                                                      */
+/* ------------------------------------------------------------------ */
+
+/**
+ * srv_dump_elf - write machine @m as an ELF32 little-endian ARM core file
+ * @out: receives a malloc'd buffer (caller frees) of *@len bytes
+ * Return: MM_OK, or MM_NO_MEMORY.
+ */
+enum mm_status srv_dump_elf(const struct mm_machine *m, uint8_t **out,
+                            size_t *len);
+
+#define SRV_NOTE_NAME   "ARMMAP"        /* PT_NOTE owner name */
+#define SRV_NOTE_MMU 0x41524d31u /* note type "ARM1": struct of 4 words */
+
+#endif /* ARMMAP_DAEMON_SRV_H */

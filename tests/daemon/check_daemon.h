@@ -1,0 +1,94 @@
+/* tests/daemon/check_daemon.h - shared helpers of the armmapd Check suites.
+ *
+ * The suites run the real armmapd binary (found next to the test binary)
+ * on a temporary state directory and Unix socket, and talk raw frames with
+ * protobuf-c: a 4-byte big-endian length, then one armmap.v1.Request; the
+ * answer is one armmap.v1.Response.  Every helper fails the test (ck_abort)
+ * on a transport error, and every blocking read has a timeout.
+ */
+#ifndef ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H
+#define ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H
+
+#include <check.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "armmap.pb-c.h"
+
+
+struct tdaemon {
+    pid_t pid;
+    char dir[256];                      /* the temporary state directory */
+    char sock[320];
+    char log[320];                      /* its stderr */
+};
+
+/* The path of the armmapd binary next to the test binary. */
+void td_binary(char *buf, size_t size);
+/* Creates a fresh state directory (mkdtemp) for @d. */
+void td_init(struct tdaemon *d);
+/* Starts build/armmapd on @d's directory with extra flags (NULL-ended)
+ * and waits until its socket accepts.  Logs at info into d->log. */
+void td_start(struct tdaemon *d, ...);
+/* Runs armmapd with the given arguments (NULL-ended), waits for it, and
+ * returns its exit status; its stdout+stderr go to @out (may be NULL). */
+int td_run(char *out, size_t outsz, ...);
+/* SIGTERM, wait, return the exit status (-1 if killed by a signal). */
+int td_stop(struct tdaemon *d);
+/* Waits up to 10 s for the daemon to exit (SIGKILL after); its status. */
+int td_wait(struct tdaemon *d);
+/* Removes the state directory. */
+void td_cleanup(struct tdaemon *d);
+/* The contents of d->log (static buffer). */
+const char *td_log(const struct tdaemon *d);
+
+/* A connection to the daemon's socket with a 10 s receive timeout. */
+int td_connect(const struct tdaemon *d);
+/* Writes raw bytes. */
+void td_write(int fd, const void *buf, size_t len);
+/* Sends one Request frame. */
+void td_send(int fd, const Armmap__V1__Request *req);
+/* Reads one Response; NULL on EOF.  Free with td_free(). */
+Armmap__V1__Response *td_recv(int fd);
+void td_free(Armmap__V1__Response *r);
+/* Sends and receives. */
+Armmap__V1__Response *td_call(int fd, const Armmap__V1__Request *req);
+/* True if the peer closed (read returns 0) within 5 s. */
+bool td_closed(int fd);
+
+/* Hello as @tenant; asserts OK.  Returns the connection. */
+int td_session(const struct tdaemon *d, const char *tenant);
+/* Creates a machine (preset, then "key=value" settings NULL-ended);
+ * asserts OK and returns its id. */
+uint64_t td_create(int fd, const char *preset, ...);
+/* Applies one op (args given as an array); returns the Response. */
+Armmap__V1__Response *td_op(int fd, uint64_t id, uint64_t machine, int code,
+                            uint32_t cpu, const uint32_t *args, size_t nargs,
+                            uint32_t wait_ms);
+/* Applies one op and asserts OK; returns OpResult.value. */
+uint32_t td_op_ok(int fd, uint64_t machine, int code, const uint32_t *args,
+                  size_t nargs);
+/* Translates @n addresses (plain lookup); fills @pa and @fault. */
+void td_translate(int fd, uint64_t machine, const uint32_t *va, size_t n,
+                  uint32_t *pa, uint8_t *fault);
+
+/* Asserts a response's id, code and message. */
+#define ck_assert_status(r, want_id, want_code, want_msg)                     \
+    do {                                                                      \
+        ck_assert_ptr_nonnull(r);                                             \
+        ck_assert_uint_eq((r)->id, (want_id));                                \
+        ck_assert_ptr_nonnull((r)->status);                                   \
+        ck_assert_str_eq((r)->status->message, (want_msg));                   \
+        ck_assert_int_eq((r)->status->code, (want_code));                     \
+    } while (0)
+
+Suite *settings_suite(void);
+Suite *session_suite(void);
+Suite *ops_suite(void);
+Suite *frames_suite(void);
+Suite *park_suite(void);
+Suite *life_suite(void);
+
+#endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */

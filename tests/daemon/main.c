@@ -1,0 +1,20 @@
+/* tests/daemon/main.c - runs every armmapd suite; exits non-zero on failure. */
+#include "check_daemon.h"
+
+#include <stdlib.h>
+
+int main(void)
+{
+    SRunner *sr = srunner_create(settings_suite());
+    int failed;
+
+    srunner_add_suite(sr, session_suite());
+    srunner_add_suite(sr, ops_suite());
+    srunner_add_suite(sr, frames_suite());
+    srunner_add_suite(sr, park_suite());
+    srunner_add_suite(sr, life_suite());
+    srunner_run_all(sr, CK_NORMAL);
+    failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
+}

@@ -1,0 +1,456 @@
+/* tests/daemon/util.c - start the real armmapd, speak raw frames to it.
+ *
+ * The binary is build/armmapd (or build/san/armmapd), found next to this
+ * test binary through /proc/self/exe.  Each test gets its own mkdtemp()
+ * state directory, so tests never share a database or a socket.
+ */
+#include "check_daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ARGS 40
+
+void td_binary(char *buf, size_t size)
+{
+    char self[PATH_MAX - 16];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash;
+
+    ck_assert_int_gt(n, 0);
+    self[n] = '\0';
+    slash = strrchr(self, '/');
+    ck_assert_ptr_nonnull(slash);
+    *slash = '\0';
+    snprintf(buf, size, "%s/armmapd", self);
+}
+
+void td_init(struct tdaemon *d)
+{
+    memset(d, 0, sizeof(*d));
+    snprintf(d->dir, sizeof(d->dir), "/tmp/armmapd-test.XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(d->dir));
+    snprintf(d->sock, sizeof(d->sock), "%s/armmapd.sock", d->dir);
+    snprintf(d->log, sizeof(d->log), "%s/stderr.log", d->dir);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
+static int try_connect(const char *path)
+{
+    struct sockaddr_un sa;
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    if (fd < 0)
+        return -1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+void td_start(struct tdaemon *d, ...)
+{
+    char bin[PATH_MAX], sd[300];
+    char *argv[MAX_ARGS];
+    int argc = 0, i;
+    va_list ap;
+    char *a;
+
+    td_binary(bin, sizeof(bin));
+    snprintf(sd, sizeof(sd), "--state-dir=%s", d->dir);
+    argv[argc++] = bin;
+    argv[argc++] = sd;
+    argv[argc++] = (char *)"--log-level=info";
+    va_start(ap, d);
+    while ((a = va_arg(ap, char *)) != NULL && argc < MAX_ARGS - 1)
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+
+    unlink(d->sock);
+    d->pid = fork();
+    ck_assert_int_ge(d->pid, 0);
+    if (d->pid == 0) {
+        int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+
+        if (fd >= 0) {
+            dup2(fd, 2);
+            close(fd);
+        }
+        execv(bin, argv);
+        fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
+        _exit(127);
+    }
+    for (i = 0; i < 500; i++) {
+        int fd = try_connect(d->sock);
+        int status;
+
+        if (fd >= 0) {
+            close(fd);
+            return;
+        }
+        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+            d->pid = 0;
+            ck_abort_msg("armmapd exited at start (status %d): %s",
+                         WIFEXITED(status) ? WEXITSTATUS(status) : -1,
+                         td_log(d));
+        }
+        sleep_ms(10);
+    }
+    ck_abort_msg("armmapd did not open %s in 5 s", d->sock);
+}
+
+int td_run(char *out, size_t outsz, ...)
+{
+    char bin[PATH_MAX];
+    char *argv[MAX_ARGS];
+    int argc = 0, pipefd[2], status;
+    size_t got = 0;
+    va_list ap;
+    pid_t pid;
+    char *a;
+
+    td_binary(bin, sizeof(bin));
+    argv[argc++] = bin;
+    va_start(ap, outsz);
+    while ((a = va_arg(ap, char *)) != NULL && argc < MAX_ARGS - 1)
+        argv[argc++] = a;
+    va_end(ap);
+    argv[argc] = NULL;
+    ck_assert_int_eq(pipe(pipefd), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        execv(bin, argv);
+        _exit(127);
+    }
+    close(pipefd[1]);
+    for (;;) {
+        char buf[4096];
+        ssize_t n = read(pipefd[0], buf, sizeof(buf));
+
+        if (n <= 0)
+            break;
+        if (out != NULL && got + 1 < outsz) {
+            size_t k =
+                (size_t)n < outsz - 1 - got ? (size_t)n : outsz - 1 - got;
+
+            memcpy(out + got, buf, k);
+            got += k;
+        }
+    }
+    if (out != NULL)
+        out[got] = '\0';
+    close(pipefd[0]);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int td_stop(struct tdaemon *d)
+{
+    if (d->pid <= 0)
+        return -1;
+    kill(d->pid, SIGTERM);
+    return td_wait(d);
+}
+
+int td_wait(struct tdaemon *d)
+{
+    int status, i;
+
+    if (d->pid <= 0)
+        return -1;
+    for (i = 0; i < 1000; i++) {
+        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
+            d->pid = 0;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+        }
+        sleep_ms(10);
+    }
+    kill(d->pid, SIGKILL);
+    waitpid(d->pid, &status, 0);
+    d->pid = 0;
+    return -1;
+}
+
+void td_cleanup(struct tdaemon *d)
+{
+    char cmd[400];
+
+    if (d->pid > 0)
+        td_stop(d);
+    if (d->log[0] != '\0') {
+        const char *log = td_log(d);
+
+        /* Under SANITIZE=1 the daemon reports leaks and errors here. */
+        ck_assert_msg(strstr(log, "Sanitizer") == NULL &&
+                      strstr(log, "runtime error") == NULL, "%s", log);
+    }
+    if (d->dir[0] != '\0' && strncmp(d->dir, "/tmp/armmapd-test.", 18) == 0) {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "could not remove %s\n", d->dir);
+    }
+}
+
+const char *td_log(const struct tdaemon *d)
+{
+    static char buf[65536];
+    FILE *f = fopen(d->log, "r");
+    size_t n = 0;
+
+    buf[0] = '\0';
+    if (f != NULL) {
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+int td_connect(const struct tdaemon *d)
+{
+    struct timeval tv = { 10, 0 };
+    int fd = try_connect(d->sock);
+
+    ck_assert_msg(fd >= 0, "connect %s: %s", d->sock, strerror(errno));
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    return fd;
+}
+
+void td_write(int fd, const void *buf, size_t len)
+{
+    const uint8_t *p = buf;
+
+    while (len > 0) {
+        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
+
+        ck_assert_msg(n > 0, "send: %s", strerror(errno));
+        p += n;
+        len -= (size_t)n;
+    }
+}
+
+void td_send(int fd, const Armmap__V1__Request *req)
+{
+    size_t n = armmap__v1__request__get_packed_size(req);
+    uint8_t *buf = malloc(4 + n);
+
+    ck_assert_ptr_nonnull(buf);
+    buf[0] = (uint8_t)(n >> 24);
+    buf[1] = (uint8_t)(n >> 16);
+    buf[2] = (uint8_t)(n >> 8);
+    buf[3] = (uint8_t)n;
+    armmap__v1__request__pack(req, buf + 4);
+    td_write(fd, buf, 4 + n);
+    free(buf);
+}
+
+/* Reads exactly @len bytes; false on EOF before the first byte. */
+static bool read_full(int fd, uint8_t *buf, size_t len)
+{
+    size_t got = 0;
+
+    while (got < len) {
+        ssize_t n = recv(fd, buf + got, len - got, 0);
+
+        if (n == 0 && got == 0)
+            return false;
+        ck_assert_msg(n > 0, "recv: %s after %zu of %zu bytes",
+                      n == 0 ? "EOF" : strerror(errno), got, len);
+        got += (size_t)n;
+    }
+    return true;
+}
+
+Armmap__V1__Response *td_recv(int fd)
+{
+    uint8_t hdr[4], *body;
+    Armmap__V1__Response *r;
+    uint32_t n;
+
+    if (!read_full(fd, hdr, 4))
+        return NULL;
+    n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
+        (uint32_t)hdr[2] << 8 | hdr[3];
+    ck_assert_uint_le(n, 256u << 20);
+    body = malloc(n ? n : 1);
+    ck_assert_ptr_nonnull(body);
+    if (n > 0)
+        ck_assert(read_full(fd, body, n));
+    r = armmap__v1__response__unpack(NULL, n, body);
+    free(body);
+    ck_assert_msg(r != NULL, "a response did not decode");
+    return r;
+}
+
+void td_free(Armmap__V1__Response *r)
+{
+    if (r != NULL)
+        armmap__v1__response__free_unpacked(r, NULL);
+}
+
+Armmap__V1__Response *td_call(int fd, const Armmap__V1__Request *req)
+{
+    td_send(fd, req);
+    return td_recv(fd);
+}
+
+bool td_closed(int fd)
+{
+    struct pollfd p = { fd, POLLIN, 0 };
+    char buf[256];
+    int i;
+
+    for (i = 0; i < 50; i++) {
+        ssize_t n;
+
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno == ECONNRESET))
+            return true;
+    }
+    return false;
+}
+
+int td_session(const struct tdaemon *d, const char *tenant)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Hello hello = ARMMAP__V1__HELLO__INIT;
+    Armmap__V1__Response *r;
+    int fd = td_connect(d);
+
+    hello.protocol = 1;
+    hello.tenant = (char *)tenant;
+    req.id = 1;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HELLO;
+    req.hello = &hello;
+    r = td_call(fd, &req);
+    ck_assert_status(r, 1, 0, "");
+    td_free(r);
+    return fd;
+}
+
+uint64_t td_create(int fd, const char *preset, ...)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Create cr = ARMMAP__V1__CREATE__INIT;
+    Armmap__V1__Setting kv[16], *kvp[16];
+    char text[16][128];
+    Armmap__V1__Response *r;
+    const char *a;
+    uint64_t id;
+    va_list ap;
+    size_t n = 0;
+
+    cr.preset = (char *)(preset != NULL ? preset : "");
+    va_start(ap, preset);
+    while ((a = va_arg(ap, const char *)) != NULL && n < 16) {
+        char *eq;
+
+        snprintf(text[n], sizeof(text[n]), "%s", a);
+        eq = strchr(text[n], '=');
+        ck_assert_ptr_nonnull(eq);
+        *eq = '\0';
+        armmap__v1__setting__init(&kv[n]);
+        kv[n].key = text[n];
+        kv[n].value = eq + 1;
+        kvp[n] = &kv[n];
+        n++;
+    }
+    va_end(ap);
+    cr.n_settings = n;
+    cr.settings = kvp;
+    req.id = 77;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_CREATE;
+    req.create = &cr;
+    r = td_call(fd, &req);
+    ck_assert_status(r, 77, 0, "");
+    ck_assert_int_eq(r->body_case, ARMMAP__V1__RESPONSE__BODY_MACHINE);
+    id = r->machine->id;
+    td_free(r);
+    return id;
+}
+
+Armmap__V1__Response *td_op(int fd, uint64_t id, uint64_t machine, int code,
+                            uint32_t cpu, const uint32_t *args, size_t nargs,
+                            uint32_t wait_ms)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Op op = ARMMAP__V1__OP__INIT;
+
+    op.machine = machine;
+    op.code = (Armmap__V1__OpCode)code;
+    op.cpu = cpu;
+    op.n_args = nargs;
+    op.args = (uint32_t *)args;
+    op.wait_ms = wait_ms;
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_OP;
+    req.op = &op;
+    return td_call(fd, &req);
+}
+
+uint32_t td_op_ok(int fd, uint64_t machine, int code, const uint32_t *args,
+                  size_t nargs)
+{
+    Armmap__V1__Response *r = td_op(fd, 5, machine, code, 0, args, nargs, 0);
+    uint32_t v;
+
+    ck_assert_status(r, 5, 0, "");
+    ck_assert_int_eq(r->body_case, ARMMAP__V1__RESPONSE__BODY_OP);
+    v = r->op->value;
+    td_free(r);
+    return v;
+}
+
+void td_translate(int fd, uint64_t machine, const uint32_t *va, size_t n,
+                  uint32_t *pa, uint8_t *fault)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Translate t = ARMMAP__V1__TRANSLATE__INIT;
+    Armmap__V1__Response *r;
+
+    t.machine = machine;
+    t.n_va = n;
+    t.va = (uint32_t *)va;
+    req.id = 9;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
+    req.translate = &t;
+    r = td_call(fd, &req);
+    ck_assert_status(r, 9, 0, "");
+    ck_assert_uint_eq(r->translate->n_pa, n);
+    ck_assert_uint_eq(r->translate->fault.len, n);
+    memcpy(pa, r->translate->pa, n * sizeof(uint32_t));
+    memcpy(fault, r->translate->fault.data, n);
+    td_free(r);
+}
