@@ -1,0 +1,77 @@
+/* client/armmap_int.h - internals shared by the files of libarmmap.
+ *
+ * Only the files of client/ include this.  It defines struct armmap_conn and
+ * the framing layer every call is built on: armmap__queue() packs a Request
+ * into the connection's write buffer, armmap__wait() drives the socket in
+ * both directions until the reply with a given id is in, armmap__next()
+ * until any reply is.  Replies that arrive for another id than the one
+ * waited for are stashed, in arrival order, for a later wait.
+ */
+#ifndef ARMMAP_CLIENT_ARMMAP_INT_H
+#define ARMMAP_CLIENT_ARMMAP_INT_H
+
+#include "armmap.h"
+#include "armmap.pb-c.h"
+
+struct armmap_conn {
+    int fd;
+    int io_timeout_ms;     /* per wait on the socket; < 0 forever */
+    uint32_t wait_ms;      /* longest kmap wait in flight: added to waits */
+    uint32_t max_frame;    /* largest reply accepted */
+    unsigned max_inflight; /* pipelining window */
+    unsigned inflight;     /* requests queued, reply not taken */
+    uint64_t next_id;
+    bool dead;     /* an I/O or framing error happened */
+    uint8_t *wbuf; /* bytes to write: [woff, wlen) */
+    size_t woff, wlen, wcap;
+    uint8_t *rbuf; /* bytes read: [roff, rlen) */
+    size_t roff, rlen, rcap;
+    Armmap__V1__Response **stash; /* replies not yet asked for */
+    size_t nstash, stash_cap;
+    char errmsg[ARMMAP_ERR_MAX];
+    char server[64];
+};
+
+/* Sets conn->errmsg (printf-style) and returns @st. */
+enum armmap_status armmap__fail(struct armmap_conn *conn, enum armmap_status st,
+                                const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Assigns @req an id and appends its frame to the write buffer.  Fails
+ * with RESOURCE_EXHAUSTED when the window is full (unless @force). */
+enum armmap_status armmap__queue(struct armmap_conn *conn,
+                                 Armmap__V1__Request *req, bool force,
+                                 uint64_t *id);
+
+/* Writes what the socket takes now, without waiting. */
+enum armmap_status armmap__flush_some(struct armmap_conn *conn);
+
+/* Waits for the reply to @id (writing queued requests meanwhile). */
+enum armmap_status armmap__wait(struct armmap_conn *conn, uint64_t id,
+                                Armmap__V1__Response **out);
+
+/* Waits for the next reply, whatever its id. */
+enum armmap_status armmap__next(struct armmap_conn *conn,
+                                Armmap__V1__Response **out);
+
+/* The status of a reply: its op or batch's own status is the op's. */
+enum armmap_status armmap__reply_status(struct armmap_conn *conn,
+                                        const Armmap__V1__Response *resp);
+
+/* Conversions from wire to public structs (calls.c). */
+void armmap__op_result_from(struct armmap_op_result *dst,
+                            const Armmap__V1__OpResult *src);
+enum armmap_status armmap__translate_from(
+    struct armmap_conn *conn, const Armmap__V1__TranslateResult *src, size_t n,
+    bool walk, struct armmap_translate_result **out);
+/* Fills a wire Op from a public op (borrowing its args). */
+void armmap__op_to(Armmap__V1__Op *dst, uint64_t machine,
+                   const struct armmap_op *op);
+
+/* Builds a Batch request body borrowing @ops' args; *@wops and *@wptrs
+ * are the caller's to free.  Returns false if host memory ran out. */
+bool armmap__batch_build(Armmap__V1__Batch *b, uint64_t machine,
+                         const struct armmap_op *ops, size_t n, bool stop,
+                         Armmap__V1__Op **wops, Armmap__V1__Op ***wptrs);
+
+#endif /* ARMMAP_CLIENT_ARMMAP_INT_H */

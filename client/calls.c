@@ -1,0 +1,1014 @@
+/* client/calls.c - libarmmap's blocking calls and their result structs.
+ *
+ * Every call builds a Request on the stack (protobuf-c *__INIT values
+ * pointing at the caller's data: nothing is copied), queues it, waits for
+ * the reply with the same id, and converts the reply's body into the
+ * public struct.  The unpacked Response is freed here, by whoever unpacked
+ * it (STYLE.md 5); the public structs own copies of everything.
+ *
+ * A reply whose body is not the one the request expects is ARMMAP_PROTOCOL.
+ */
+#include "armmap_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Sends @req and waits for its reply; on success *@out is the caller's. */
+static enum armmap_status call(struct armmap_conn *conn,
+                               Armmap__V1__Request *req,
+                               Armmap__V1__Response__BodyCase want,
+                               Armmap__V1__Response **out)
+{
+    Armmap__V1__Response *resp;
+    enum armmap_status st;
+    uint64_t id;
+
+    *out = NULL;
+    st = armmap__queue(conn, req, true, &id);
+    if (st != ARMMAP_OK)
+        return st;
+    st = armmap__wait(conn, id, &resp);
+    if (st != ARMMAP_OK)
+        return st;
+    st = armmap__reply_status(conn, resp);
+    if (st != ARMMAP_OK && resp->body_case != want) {
+        armmap__v1__response__free_unpacked(resp, NULL);
+        return st;
+    }
+    if (want != ARMMAP__V1__RESPONSE__BODY__NOT_SET &&
+        resp->body_case != want) {
+        armmap__v1__response__free_unpacked(resp, NULL);
+        return armmap__fail(conn, ARMMAP_PROTOCOL,
+                            "reply %llu has body %d where %d was expected",
+                            (unsigned long long)id, (int)resp->body_case,
+                            (int)want);
+    }
+    *out = resp;
+    return st;
+}
+
+static char *dup_str(const char *s)
+{
+    return strdup(s ? s : "");
+}
+
+void armmap_free(void *p)
+{
+    free(p);
+}
+
+/* ---- machines ---------------------------------------------------------- */
+
+static void machine_fini(struct armmap_machine *m)
+{
+    free(m->name);
+    free(m->tenant);
+    free(m->config);
+    free(m->broken);
+}
+
+void armmap_machine_free(struct armmap_machine *m)
+{
+    if (!m)
+        return;
+    machine_fini(m);
+    free(m);
+}
+
+void armmap_machine_list_free(struct armmap_machine_list *l)
+{
+    size_t i;
+
+    if (!l)
+        return;
+    for (i = 0; i < l->n; i++)
+        machine_fini(&l->items[i]);
+    free(l->items);
+    free(l);
+}
+
+static bool machine_from(struct armmap_machine *dst,
+                         const Armmap__V1__Machine *src)
+{
+    size_t i, j;
+
+    memset(dst, 0, sizeof(*dst));
+    dst->id = src->id;
+    dst->seq = src->seq;
+    dst->created_ms = src->created_ms;
+    dst->pkmap_in_use = src->pkmap_in_use;
+    dst->pkmap_flushes = src->pkmap_flushes;
+    dst->tlb_flushes = src->tlb_flushes;
+    dst->vmalloc_areas = src->vmalloc_areas;
+    dst->vmalloc_pages = src->vmalloc_pages;
+    dst->pte_pages = src->pte_pages;
+    dst->host_bytes = src->host_bytes;
+    dst->events = src->events;
+    for (i = 0; i < src->n_zones && i < ARMMAP_MAX_ZONES; i++) {
+        const Armmap__V1__ZoneInfo *z = src->zones[i];
+        struct armmap_zone_info *d = &dst->zones[i];
+
+        snprintf(d->name, sizeof(d->name), "%s", z->name);
+        d->start_pfn = z->start_pfn;
+        d->end_pfn = z->end_pfn;
+        d->present = z->present;
+        d->managed = z->managed;
+        d->free = z->free;
+        for (j = 0; j < z->n_nr_free && j < 11; j++)
+            d->nr_free[j] = z->nr_free[j];
+    }
+    dst->nzones = (unsigned)i;
+    dst->name = dup_str(src->name);
+    dst->tenant = dup_str(src->tenant);
+    dst->config = dup_str(src->config);
+    dst->broken = dup_str(src->broken);
+    if (!dst->name || !dst->tenant || !dst->config || !dst->broken) {
+        machine_fini(dst);
+        return false;
+    }
+    return true;
+}
+
+static enum armmap_status machine_reply(struct armmap_conn *conn,
+                                        Armmap__V1__Request *req,
+                                        struct armmap_machine **out)
+{
+    Armmap__V1__Response *resp;
+    enum armmap_status st;
+    struct armmap_machine *m;
+
+    if (out)
+        *out = NULL;
+    st = call(conn, req, ARMMAP__V1__RESPONSE__BODY_MACHINE, &resp);
+    if (st != ARMMAP_OK || !resp) {
+        if (resp)
+            armmap__v1__response__free_unpacked(resp, NULL);
+        return st;
+    }
+    if (out) {
+        m = malloc(sizeof(*m));
+        if (!m || !machine_from(m, resp->machine)) {
+            free(m);
+            armmap__v1__response__free_unpacked(resp, NULL);
+            return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+        }
+        *out = m;
+    }
+    armmap__v1__response__free_unpacked(resp, NULL);
+    return ARMMAP_OK;
+}
+
+enum armmap_status armmap_ping(struct armmap_conn *conn)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Ping ping = ARMMAP__V1__PING__INIT;
+    Armmap__V1__Response *resp;
+    enum armmap_status st;
+
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+    req.ping = &ping;
+    st = call(conn, &req, ARMMAP__V1__RESPONSE__BODY_PONG, &resp);
+    if (resp)
+        armmap__v1__response__free_unpacked(resp, NULL);
+    return st;
+}
+
+void armmap_preset_list_free(struct armmap_preset_list *l)
+{
+    size_t i;
+
+    if (!l)
+        return;
+    for (i = 0; i < l->n; i++) {
+        free(l->items[i].name);
+        free(l->items[i].summary);
+    }
+    free(l->items);
+    free(l);
+}
+
+enum armmap_status armmap_presets(struct armmap_conn *conn,
+                                  struct armmap_preset_list **out)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Presets p = ARMMAP__V1__PRESETS__INIT;
+    Armmap__V1__Response *resp;
+    struct armmap_preset_list *l;
+    enum armmap_status st;
+    size_t i;
+
+    *out = NULL;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PRESETS;
+    req.presets = &p;
+    st = call(conn, &req, ARMMAP__V1__RESPONSE__BODY_PRESETS, &resp);
+    if (st != ARMMAP_OK || !resp) {
+        if (resp)
+            armmap__v1__response__free_unpacked(resp, NULL);
+        return st;
+    }
+    l = calloc(1, sizeof(*l));
+    if (l)
+        l->items = calloc(resp->presets->n_presets + 1, sizeof(*l->items));
+    if (!l || !l->items) {
+        free(l);
+        armmap__v1__response__free_unpacked(resp, NULL);
+        return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+    }
+    for (i = 0; i < resp->presets->n_presets; i++) {
+        l->items[i].name = dup_str(resp->presets->presets[i]->name);
+        l->items[i].summary = dup_str(resp->presets->presets[i]->summary);
+        l->n++;
+    }
+    armmap__v1__response__free_unpacked(resp, NULL);
+    *out = l;
+    return ARMMAP_OK;
+}
+
+enum armmap_status armmap_create(struct armmap_conn *conn, const char *preset,
+                                 const struct armmap_setting *settings,
+                                 size_t n, const char *name,
+                                 struct armmap_machine **out)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Create c = ARMMAP__V1__CREATE__INIT;
+    Armmap__V1__Setting *sv = NULL, **sp = NULL;
+    enum armmap_status st;
+    size_t i;
+
+    if (n > 0) {
+        sv = calloc(n, sizeof(*sv));
+        sp = calloc(n, sizeof(*sp));
+        if (!sv || !sp) {
+            free(sv);
+            free(sp);
+            return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+        }
+    }
+    for (i = 0; i < n; i++) {
+        armmap__v1__setting__init(&sv[i]);
+        sv[i].key = (char *)settings[i].key;
+        sv[i].value = (char *)settings[i].value;
+        sp[i] = &sv[i];
+    }
+    c.preset = (char *)(preset ? preset : "");
+    c.name = (char *)(name ? name : "");
+    c.n_settings = n;
+    c.settings = sp;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_CREATE;
+    req.create = &c;
+    st = machine_reply(conn, &req, out);
+    free(sv);
+    free(sp);
+    return st;
+}
+
+static enum armmap_status ref_call(struct armmap_conn *conn, uint64_t machine,
+                                   Armmap__V1__Request__BodyCase body,
+                                   Armmap__V1__Response__BodyCase want,
+                                   Armmap__V1__Response **resp)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__MachineRef ref = ARMMAP__V1__MACHINE_REF__INIT;
+
+    ref.machine = machine;
+    req.body_case = body;
+    req.destroy = &ref; /* every MachineRef member aliases */
+    return call(conn, &req, want, resp);
+}
+
+enum armmap_status armmap_destroy(struct armmap_conn *conn, uint64_t machine)
+{
+    Armmap__V1__Response *resp;
+    enum armmap_status st;
+
+    st = ref_call(conn, machine, ARMMAP__V1__REQUEST__BODY_DESTROY,
+                  ARMMAP__V1__RESPONSE__BODY__NOT_SET, &resp);
+    if (resp)
+        armmap__v1__response__free_unpacked(resp, NULL);
+    return st;
+}
+
+enum armmap_status armmap_list(struct armmap_conn *conn,
+                               struct armmap_machine_list **out)
+{
+    Armmap__V1__Response *resp;
+    struct armmap_machine_list *l;
+    enum armmap_status st;
+    size_t i;
+
+    *out = NULL;
+    st = ref_call(conn, 0, ARMMAP__V1__REQUEST__BODY_LIST,
+                  ARMMAP__V1__RESPONSE__BODY_MACHINES, &resp);
+    if (st != ARMMAP_OK || !resp) {
+        if (resp)
+            armmap__v1__response__free_unpacked(resp, NULL);
+        return st;
+    }
+    l = calloc(1, sizeof(*l));
+    if (l)
+        l->items = calloc(resp->machines->n_machines + 1, sizeof(*l->items));
+    if (!l || !l->items) {
+        free(l);
+        armmap__v1__response__free_unpacked(resp, NULL);
+        return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+    }
+    for (i = 0; i < resp->machines->n_machines; i++) {
+        if (!machine_from(&l->items[i], resp->machines->machines[i]))
+            break;
+        l->n++;
+    }
+    i = resp->machines->n_machines;
+    armmap__v1__response__free_unpacked(resp, NULL);
+    if (l->n != i) {
+        armmap_machine_list_free(l);
+        return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+    }
+    *out = l;
+    return ARMMAP_OK;
+}
+
+enum armmap_status armmap_describe(struct armmap_conn *conn, uint64_t machine,
+                                   struct armmap_machine **out)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__MachineRef ref = ARMMAP__V1__MACHINE_REF__INIT;
+
+    ref.machine = machine;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_DESCRIBE;
+    req.describe = &ref;
+    return machine_reply(conn, &req, out);
+}
+
+/* ---- operations ------------------------------------------------------- */
+
+void armmap__op_result_from(struct armmap_op_result *dst,
+                            const Armmap__V1__OpResult *src)
+{
+    memset(dst, 0, sizeof(*dst));
+    if (!src)
+        return;
+    dst->value = src->value;
+    dst->aux = src->aux;
+    dst->flags = src->flags;
+    dst->seq = src->seq;
+    if (src->status) {
+        dst->status = (enum armmap_status)src->status->code;
+        snprintf(dst->msg, sizeof(dst->msg), "%s",
+                 src->status->message ? src->status->message : "");
+    }
+}
+
+void armmap__op_to(Armmap__V1__Op *dst, uint64_t machine,
+                   const struct armmap_op *op)
+{
+    armmap__v1__op__init(dst);
+    dst->machine = machine;
+    dst->code = (Armmap__V1__OpCode)op->code;
+    dst->cpu = op->cpu;
+    dst->n_args = op->nargs;
+    dst->args = (uint32_t *)op->args;
+    dst->wait_ms = op->wait_ms;
+}
+
+enum armmap_status armmap_op(struct armmap_conn *conn, uint64_t machine,
+                             const struct armmap_op *op,
+                             struct armmap_op_result *res)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Op wop;
+    Armmap__V1__Response *resp;
+    enum armmap_status st;
+
+    if (res)
+        memset(res, 0, sizeof(*res));
+    armmap__op_to(&wop, machine, op);
+    req.body_case = ARMMAP__V1__REQUEST__BODY_OP;
+    req.op = &wop;
+    if (op->wait_ms > conn->wait_ms)
+        conn->wait_ms = op->wait_ms;    /* it may stay silent that long */
+    st = call(conn, &req, ARMMAP__V1__RESPONSE__BODY_OP, &resp);
+    if (resp) {
+        if (res) {
+            armmap__op_result_from(res, resp->op);
+            res->status = st;
+            if (st != ARMMAP_OK && !res->msg[0])
+                snprintf(res->msg, sizeof(res->msg), "%s", conn->errmsg);
+        }
+        armmap__v1__response__free_unpacked(resp, NULL);
+    } else if (res) {
+        res->status = st;
+        snprintf(res->msg, sizeof(res->msg), "%s", conn->errmsg);
+    }
+    return st;
+}
+
+static enum armmap_status op_n(struct armmap_conn *conn, uint64_t machine,
+                               enum armmap_opcode code, uint32_t cpu,
+                               const uint32_t *args, uint32_t nargs,
+                               struct armmap_op_result *res)
+{
+    struct armmap_op op;
+
+    memset(&op, 0, sizeof(op));
+    op.code = code;
+    op.cpu = cpu;
+    op.args = args;
+    op.nargs = nargs;
+    return armmap_op(conn, machine, &op, res);
+}
+
+enum armmap_status armmap_alloc(struct armmap_conn *conn, uint64_t machine,
+                                enum armmap_zone zone, uint32_t order,
+                                struct armmap_op_result *res)
+{
+    uint32_t a[2] = { (uint32_t)zone, order };
+
+    return op_n(conn, machine, ARMMAP_OP_ALLOC, 0, a, 2, res);
+}
+
+enum armmap_status armmap_free_pages(struct armmap_conn *conn, uint64_t machine,
+                                     uint32_t pfn, uint32_t order,
+                                     struct armmap_op_result *res)
+{
+    uint32_t a[2] = { pfn, order };
+
+    return op_n(conn, machine, ARMMAP_OP_FREE, 0, a, 2, res);
+}
+
+enum armmap_status armmap_kmap(struct armmap_conn *conn, uint64_t machine,
+                               uint32_t pfn, uint32_t wait_ms,
+                               struct armmap_op_result *res)
+{
+    struct armmap_op op;
+
+    memset(&op, 0, sizeof(op));
+    op.code = ARMMAP_OP_KMAP;
+    op.args = &pfn;
+    op.nargs = 1;
+    op.wait_ms = wait_ms;
+    return armmap_op(conn, machine, &op, res);
+}
+
+enum armmap_status armmap_kunmap(struct armmap_conn *conn, uint64_t machine,
+                                 uint32_t pfn, struct armmap_op_result *res)
+{
+    return op_n(conn, machine, ARMMAP_OP_KUNMAP, 0, &pfn, 1, res);
+}
+
+enum armmap_status armmap_kmap_atomic(struct armmap_conn *conn,
+                                      uint64_t machine, uint32_t cpu,
+                                      uint32_t pfn, int slot,
+                                      struct armmap_op_result *res)
+{
+    uint32_t a[2] = { pfn, (uint32_t)slot };
+
+    return op_n(conn, machine, ARMMAP_OP_KMAP_ATOMIC, cpu, a, slot < 0 ? 1 : 2,
+                res);
+}
+
+enum armmap_status armmap_kunmap_atomic(struct armmap_conn *conn,
+                                        uint64_t machine, uint32_t cpu,
+                                        uint32_t va,
+                                        struct armmap_op_result *res)
+{
+    return op_n(conn, machine, ARMMAP_OP_KUNMAP_ATOMIC, cpu, &va, 1, res);
+}
+
+enum armmap_status armmap_vmalloc(struct armmap_conn *conn, uint64_t machine,
+                                  uint32_t size, struct armmap_op_result *res)
+{
+    return op_n(conn, machine, ARMMAP_OP_VMALLOC, 0, &size, 1, res);
+}
+
+enum armmap_status armmap_vfree(struct armmap_conn *conn, uint64_t machine,
+                                uint32_t va, struct armmap_op_result *res)
+{
+    return op_n(conn, machine, ARMMAP_OP_VFREE, 0, &va, 1, res);
+}
+
+enum armmap_status armmap_vmap(struct armmap_conn *conn, uint64_t machine,
+                               const uint32_t *pfns, uint32_t n,
+                               struct armmap_op_result *res)
+{
+    return op_n(conn, machine, ARMMAP_OP_VMAP, 0, pfns, n, res);
+}
+
+enum armmap_status armmap_vunmap(struct armmap_conn *conn, uint64_t machine,
+                                 uint32_t va, struct armmap_op_result *res)
+{
+    return op_n(conn, machine, ARMMAP_OP_VUNMAP, 0, &va, 1, res);
+}
+
+enum armmap_status armmap_ioremap(struct armmap_conn *conn, uint64_t machine,
+                                  uint32_t phys, uint32_t size,
+                                  struct armmap_op_result *res)
+{
+    uint32_t a[2] = { phys, size };
+
+    return op_n(conn, machine, ARMMAP_OP_IOREMAP, 0, a, 2, res);
+}
+
+enum armmap_status armmap_iounmap(struct armmap_conn *conn, uint64_t machine,
+                                  uint32_t va, struct armmap_op_result *res)
+{
+    return op_n(conn, machine, ARMMAP_OP_IOUNMAP, 0, &va, 1, res);
+}
+
+enum armmap_status armmap_module_alloc(struct armmap_conn *conn,
+                                       uint64_t machine, uint32_t size,
+                                       struct armmap_op_result *res)
+{
+    return op_n(conn, machine, ARMMAP_OP_MODULE_ALLOC, 0, &size, 1, res);
+}
+
+enum armmap_status armmap_module_free(struct armmap_conn *conn,
+                                      uint64_t machine, uint32_t va,
+                                      struct armmap_op_result *res)
+{
+    return op_n(conn, machine, ARMMAP_OP_MODULE_FREE, 0, &va, 1, res);
+}
+
+enum armmap_status armmap_kmap_flush(struct armmap_conn *conn, uint64_t machine,
+                                     struct armmap_op_result *res)
+{
+    return op_n(conn, machine, ARMMAP_OP_KMAP_FLUSH, 0, NULL, 0, res);
+}
+
+bool armmap__batch_build(Armmap__V1__Batch *b, uint64_t machine,
+                         const struct armmap_op *ops, size_t n, bool stop,
+                         Armmap__V1__Op **wops, Armmap__V1__Op ***wptrs)
+{
+    size_t i;
+
+    armmap__v1__batch__init(b);
+    *wops = calloc(n + 1, sizeof(**wops));
+    *wptrs = calloc(n + 1, sizeof(**wptrs));
+    if (!*wops || !*wptrs) {
+        free(*wops);
+        free(*wptrs);
+        return false;
+    }
+    for (i = 0; i < n; i++) {
+        armmap__op_to(&(*wops)[i], 0, &ops[i]);
+        (*wptrs)[i] = &(*wops)[i];
+    }
+    b->machine = machine;
+    b->n_ops = n;
+    b->ops = *wptrs;
+    b->stop_on_error = stop;
+    return true;
+}
+
+enum armmap_status armmap_batch(struct armmap_conn *conn, uint64_t machine,
+                                const struct armmap_op *ops, size_t n,
+                                bool stop_on_error,
+                                struct armmap_op_result *results,
+                                size_t *nresults)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Batch b;
+    Armmap__V1__Op *wops, **wptrs;
+    Armmap__V1__Response *resp;
+    enum armmap_status st;
+    size_t i;
+
+    *nresults = 0;
+    if (!armmap__batch_build(&b, machine, ops, n, stop_on_error, &wops, &wptrs))
+        return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+    req.body_case = ARMMAP__V1__REQUEST__BODY_BATCH;
+    req.batch = &b;
+    st = call(conn, &req, ARMMAP__V1__RESPONSE__BODY_BATCH, &resp);
+    free(wops);
+    free(wptrs);
+    if (!resp)
+        return st;
+    if (st == ARMMAP_OK) {
+        if (resp->batch->n_results > n) {
+            armmap__v1__response__free_unpacked(resp, NULL);
+            return armmap__fail(conn, ARMMAP_PROTOCOL,
+                                "batch of %zu ops answered with %zu results", n,
+                                resp->batch->n_results);
+        }
+        for (i = 0; i < resp->batch->n_results; i++)
+            armmap__op_result_from(&results[i], resp->batch->results[i]);
+        *nresults = resp->batch->n_results;
+    }
+    armmap__v1__response__free_unpacked(resp, NULL);
+    return st;
+}
+
+/* ---- reads ------------------------------------------------------------ */
+
+void armmap_translate_result_free(struct armmap_translate_result *r)
+{
+    size_t i;
+
+    if (!r)
+        return;
+    if (r->walks) {
+        for (i = 0; i < r->n; i++)
+            free(r->walks[i].text);
+        free(r->walks);
+    }
+    free(r->pa);
+    free(r->fault);
+    free(r->region);
+    free(r);
+}
+
+static void walk_from(struct armmap_walk *dst, const Armmap__V1__Walk *src)
+{
+    size_t i;
+
+    for (i = 0; i < src->n_steps && i < ARMMAP_MAX_WALK_STEPS; i++) {
+        const Armmap__V1__WalkStep *s = src->steps[i];
+        struct armmap_walk_step *d = &dst->steps[i];
+
+        d->level = s->level;
+        snprintf(d->kind, sizeof(d->kind), "%s", s->kind);
+        d->addr = s->addr;
+        d->desc = s->desc;
+        d->domain = s->domain;
+        d->ap = s->ap;
+        d->tex = s->tex;
+        d->c = s->c;
+        d->b = s->b;
+        d->s = s->s;
+        d->ng = s->ng;
+        d->xn = s->xn;
+        d->next = s->next;
+    }
+    dst->nsteps = (unsigned)i;
+    dst->text = strdup(src->text ? src->text : "");
+}
+
+enum armmap_status armmap__translate_from(
+    struct armmap_conn *conn, const Armmap__V1__TranslateResult *src, size_t n,
+    bool walk, struct armmap_translate_result **out)
+{
+    struct armmap_translate_result *r;
+    size_t i;
+
+    *out = NULL;
+    if (src->n_pa != n || (src->fault.len != n && src->fault.len != 0) ||
+        (src->region.len != n && src->region.len != 0) ||
+        (walk && src->n_walks != n))
+        return armmap__fail(conn, ARMMAP_PROTOCOL,
+                            "translate of %zu addresses answered with %zu "
+                            "addresses, %zu faults, %zu regions, %zu walks",
+                            n, src->n_pa, src->fault.len, src->region.len,
+                            src->n_walks);
+    r = calloc(1, sizeof(*r));
+    if (!r)
+        return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+    r->n = n;
+    r->pa = malloc((n + 1) * sizeof(*r->pa));
+    r->fault = calloc(n + 1, 1);
+    r->region = calloc(n + 1, 1);
+    if (walk)
+        r->walks = calloc(n + 1, sizeof(*r->walks));
+    if (!r->pa || !r->fault || !r->region || (walk && !r->walks)) {
+        armmap_translate_result_free(r);
+        return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+    }
+    if (n) {
+        memcpy(r->pa, src->pa, n * sizeof(*r->pa));
+        if (src->fault.len)
+            memcpy(r->fault, src->fault.data, n);
+        if (src->region.len)
+            memcpy(r->region, src->region.data, n);
+    }
+    if (walk) {
+        for (i = 0; i < n; i++)
+            walk_from(&r->walks[i], src->walks[i]);
+    }
+    *out = r;
+    return ARMMAP_OK;
+}
+
+enum armmap_status armmap_translate(struct armmap_conn *conn, uint64_t machine,
+                                    const uint32_t *va, size_t n,
+                                    unsigned access, bool walk,
+                                    struct armmap_translate_result **out)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Translate t = ARMMAP__V1__TRANSLATE__INIT;
+    Armmap__V1__Response *resp;
+    enum armmap_status st;
+
+    *out = NULL;
+    t.machine = machine;
+    t.n_va = n;
+    t.va = (uint32_t *)va;
+    t.access = access;
+    t.walk = walk;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
+    req.translate = &t;
+    st = call(conn, &req, ARMMAP__V1__RESPONSE__BODY_TRANSLATE, &resp);
+    if (st == ARMMAP_OK && resp)
+        st = armmap__translate_from(conn, resp->translate, n, walk, out);
+    if (resp)
+        armmap__v1__response__free_unpacked(resp, NULL);
+    return st;
+}
+
+void armmap_phys_result_free(struct armmap_phys_result *r)
+{
+    size_t i;
+
+    if (!r)
+        return;
+    for (i = 0; i < r->n; i++) {
+        free(r->items[i].va);
+        free(r->items[i].region);
+    }
+    free(r->items);
+    free(r);
+}
+
+enum armmap_status armmap_phys(struct armmap_conn *conn, uint64_t machine,
+                               const uint32_t *pa, size_t n,
+                               struct armmap_phys_result **out)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Phys p = ARMMAP__V1__PHYS__INIT;
+    Armmap__V1__Response *resp;
+    struct armmap_phys_result *r;
+    enum armmap_status st;
+    size_t i, j;
+
+    *out = NULL;
+    p.machine = machine;
+    p.n_pa = n;
+    p.pa = (uint32_t *)pa;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PHYS;
+    req.phys = &p;
+    st = call(conn, &req, ARMMAP__V1__RESPONSE__BODY_PHYS, &resp);
+    if (st != ARMMAP_OK || !resp) {
+        if (resp)
+            armmap__v1__response__free_unpacked(resp, NULL);
+        return st;
+    }
+    r = calloc(1, sizeof(*r));
+    if (r)
+        r->items = calloc(resp->phys->n_aliases + 1, sizeof(*r->items));
+    if (!r || !r->items) {
+        free(r);
+        armmap__v1__response__free_unpacked(resp, NULL);
+        return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+    }
+    r->n = resp->phys->n_aliases;
+    for (i = 0; i < r->n; i++) {
+        const Armmap__V1__PhysResult__Aliases *a = resp->phys->aliases[i];
+        struct armmap_aliases *d = &r->items[i];
+
+        d->va = calloc(a->n_va + 1, sizeof(*d->va));
+        d->region = calloc(a->n_va + 1, 1);
+        if (!d->va || !d->region) {
+            armmap_phys_result_free(r);
+            armmap__v1__response__free_unpacked(resp, NULL);
+            return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+        }
+        d->n = a->n_va;
+        for (j = 0; j < a->n_va; j++) {
+            d->va[j] = a->va[j];
+            d->region[j] = j < a->n_region ? (uint8_t)a->region[j] : 0;
+        }
+    }
+    armmap__v1__response__free_unpacked(resp, NULL);
+    *out = r;
+    return ARMMAP_OK;
+}
+
+enum armmap_status armmap_report(struct armmap_conn *conn, uint64_t machine,
+                                 enum armmap_report kind, char **text)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Report r = ARMMAP__V1__REPORT__INIT;
+    Armmap__V1__Response *resp;
+    enum armmap_status st;
+
+    *text = NULL;
+    r.machine = machine;
+    r.kind = (Armmap__V1__ReportKind)kind;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_REPORT;
+    req.report = &r;
+    st = call(conn, &req, ARMMAP__V1__RESPONSE__BODY_REPORT, &resp);
+    if (st == ARMMAP_OK && resp) {
+        *text = dup_str(resp->report->text);
+        if (!*text)
+            st = armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+    }
+    if (resp)
+        armmap__v1__response__free_unpacked(resp, NULL);
+    return st;
+}
+
+void armmap_history_free(struct armmap_history *h)
+{
+    size_t i;
+
+    if (!h)
+        return;
+    for (i = 0; i < h->n; i++)
+        free(h->events[i].args);
+    free(h->events);
+    free(h->counts);
+    free(h);
+}
+
+static bool event_from(struct armmap_event *d, const Armmap__V1__Event *e)
+{
+    d->seq = e->seq;
+    d->time_ms = e->time_ms;
+    d->op = (enum armmap_opcode)e->op;
+    d->cpu = e->cpu;
+    d->nargs = e->n_args;
+    d->args = calloc(e->n_args + 1, sizeof(*d->args));
+    if (!d->args)
+        return false;
+    if (e->n_args)
+        memcpy(d->args, e->args, e->n_args * sizeof(*d->args));
+    armmap__op_result_from(&d->result, e->result);
+    return true;
+}
+
+enum armmap_status armmap_history(struct armmap_conn *conn, uint64_t machine,
+                                  const struct armmap_history_query *q,
+                                  struct armmap_history **out)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__History hq = ARMMAP__V1__HISTORY__INIT;
+    Armmap__V1__Response *resp;
+    const Armmap__V1__HistoryResult *hr;
+    struct armmap_history *h;
+    enum armmap_status st;
+    size_t i;
+
+    *out = NULL;
+    hq.machine = machine;
+    if (q) {
+        hq.since_seq = q->since_seq;
+        hq.until_seq = q->until_seq;
+        hq.op = (Armmap__V1__OpCode)q->op;
+        hq.addr_lo = q->addr_lo;
+        hq.addr_hi = q->addr_hi;
+        hq.limit = q->limit;
+        hq.newest_first = q->newest_first;
+        hq.after_seq = q->after_seq;
+    }
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HISTORY;
+    req.history = &hq;
+    st = call(conn, &req, ARMMAP__V1__RESPONSE__BODY_HISTORY, &resp);
+    if (st != ARMMAP_OK || !resp) {
+        if (resp)
+            armmap__v1__response__free_unpacked(resp, NULL);
+        return st;
+    }
+    hr = resp->history;
+    h = calloc(1, sizeof(*h));
+    if (h) {
+        h->events = calloc(hr->n_events + 1, sizeof(*h->events));
+        h->counts = calloc(hr->n_counts + 1, sizeof(*h->counts));
+    }
+    if (!h || !h->events || !h->counts) {
+        if (h) {
+            free(h->events);
+            free(h->counts);
+        }
+        free(h);
+        armmap__v1__response__free_unpacked(resp, NULL);
+        return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+    }
+    for (i = 0; i < hr->n_events; i++) {
+        if (!event_from(&h->events[i], hr->events[i])) {
+            armmap_history_free(h);
+            armmap__v1__response__free_unpacked(resp, NULL);
+            return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+        }
+        h->n++;
+    }
+    for (i = 0; i < hr->n_counts; i++) {
+        h->counts[i].op = (enum armmap_opcode)hr->counts[i]->op;
+        h->counts[i].count = hr->counts[i]->count;
+    }
+    h->ncounts = hr->n_counts;
+    h->next_after_seq = hr->next_after_seq;
+    armmap__v1__response__free_unpacked(resp, NULL);
+    *out = h;
+    return ARMMAP_OK;
+}
+
+enum armmap_status armmap_fork(struct armmap_conn *conn, uint64_t machine,
+                               uint64_t at_seq, const char *name,
+                               struct armmap_machine **out)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Fork f = ARMMAP__V1__FORK__INIT;
+
+    f.machine = machine;
+    f.at_seq = at_seq;
+    f.name = (char *)(name ? name : "");
+    req.body_case = ARMMAP__V1__REQUEST__BODY_FORK;
+    req.fork = &f;
+    return machine_reply(conn, &req, out);
+}
+
+enum armmap_status armmap_clone(struct armmap_conn *conn, uint64_t machine,
+                                const char *name, struct armmap_machine **out)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Clone c = ARMMAP__V1__CLONE__INIT;
+
+    c.machine = machine;
+    c.name = (char *)(name ? name : "");
+    req.body_case = ARMMAP__V1__REQUEST__BODY_CLONE;
+    req.clone = &c;
+    return machine_reply(conn, &req, out);
+}
+
+enum armmap_status armmap_dump(struct armmap_conn *conn, uint64_t machine,
+                               uint8_t **elf, size_t *len)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Dump d = ARMMAP__V1__DUMP__INIT;
+    Armmap__V1__Response *resp;
+    enum armmap_status st;
+
+    *elf = NULL;
+    *len = 0;
+    d.machine = machine;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_DUMP;
+    req.dump = &d;
+    st = call(conn, &req, ARMMAP__V1__RESPONSE__BODY_DUMP, &resp);
+    if (st == ARMMAP_OK && resp) {
+        *elf = malloc(resp->dump->elf.len + 1);
+        if (!*elf) {
+            st = armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+        } else {
+            if (resp->dump->elf.len)
+                memcpy(*elf, resp->dump->elf.data, resp->dump->elf.len);
+            *len = resp->dump->elf.len;
+        }
+    }
+    if (resp)
+        armmap__v1__response__free_unpacked(resp, NULL);
+    return st;
+}
+
+enum armmap_status armmap_stats(struct armmap_conn *conn,
+                                struct armmap_stats *out)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Stats s = ARMMAP__V1__STATS__INIT;
+    Armmap__V1__Response *resp;
+    enum armmap_status st;
+    size_t i;
+
+    memset(out, 0, sizeof(*out));
+    req.body_case = ARMMAP__V1__REQUEST__BODY_STATS;
+    req.stats = &s;
+    st = call(conn, &req, ARMMAP__V1__RESPONSE__BODY_STATS, &resp);
+    if (st == ARMMAP_OK && resp) {
+        const Armmap__V1__StatsResult *r = resp->stats;
+
+        out->connections = r->connections;
+        out->machines = r->machines;
+        out->requests = r->requests;
+        out->changes = r->changes;
+        out->commits = r->commits;
+        out->parked_kmaps = r->parked_kmaps;
+        out->uptime_ms = r->uptime_ms;
+        for (i = 0; i < r->n_errors_by_code && i < ARMMAP_MAX_CODES; i++)
+            out->errors_by_code[i] = r->errors_by_code[i];
+        out->ncodes = i;
+    }
+    if (resp)
+        armmap__v1__response__free_unpacked(resp, NULL);
+    return st;
+}
+
+enum armmap_status armmap_purge(struct armmap_conn *conn,
+                                uint64_t older_than_ms, uint64_t *machines,
+                                uint64_t *events)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Purge p = ARMMAP__V1__PURGE__INIT;
+    Armmap__V1__Response *resp;
+    enum armmap_status st;
+
+    p.older_than_ms = older_than_ms;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PURGE;
+    req.purge = &p;
+    st = call(conn, &req, ARMMAP__V1__RESPONSE__BODY_PURGE, &resp);
+    if (st == ARMMAP_OK && resp) {
+        if (machines)
+            *machines = resp->purge->machines;
+        if (events)
+            *events = resp->purge->events;
+    }
+    if (resp)
+        armmap__v1__response__free_unpacked(resp, NULL);
+    return st;
+}

@@ -1,0 +1,452 @@
+/* client/cli.c - main() of armmap, the armmapd command line.
+ *
+ *   armmap [-s SOCKET | -H HOST:PORT] [--tenant NAME] [--token-file F]
+ *          [--timeout MS] [--json] COMMAND ...
+ *
+ * main() takes the global options, finds the command in a table and hands
+ * it the rest of the line.  Each command scans its own options with
+ * cli_scan() and converts every value before it connects (cli_connect()),
+ * so usage errors are reported the same with or without a daemon.
+ *
+ * Errors go to stderr as "armmap: CODE: message", CODE being USAGE for a
+ * command line that makes no sense, a client-side code (NO_SOCKET,
+ * REFUSED, TIMEOUT, IO, PROTOCOL) for the connection, or the daemon's
+ * code; the exit status tells the class apart (cli.h).
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char global_help[] =
+    "usage: armmap [-s SOCKET | -H HOST:PORT] [--tenant NAME] [--token-file "
+    "F]\n"
+    "              [--timeout MS] [--json] COMMAND [ARGS...]\n"
+    "\n"
+    "Talks to armmapd, the daemon hosting emulated 32-bit ARM Linux memory "
+    "maps.\n"
+    "\n"
+    "Global options:\n"
+    "  -s, --socket PATH     Unix socket (default $ARMMAP_SOCKET, else\n"
+    "                        " CLI_DEFAULT_SOCKET ")\n"
+    "  -H, --host HOST:PORT  connect over TCP instead\n"
+    "  --tenant NAME         tenant to act as (default \"default\")\n"
+    "  --token-file FILE     send the auth token read from FILE\n"
+    "  --timeout MS          I/O timeout per wait (default 30000)\n"
+    "  --json                one JSON object per result (per line for "
+    "streams)\n"
+    "  -h, --help            this help; `armmap COMMAND --help` for a command\n"
+    "\n"
+    "Numbers are decimal or 0x hex; sizes take K, M or G suffixes (powers of\n"
+    "1024); M is a machine id as `create` prints it.\n"
+    "\n"
+    "Commands:\n";
+
+static const char exit_help[] =
+    "\n"
+    "Exit status: 0 success; 1 local failure (a file); 2 usage error;\n"
+    "3 connection error (no socket, refused, timeout, hello rejected);\n"
+    "4 the daemon answered an error; 5 fuzz found a disagreement.\n"
+    "Errors are printed to stderr as `armmap: CODE: message`.\n";
+
+static const struct cli_command commands[] = {
+    { "ping", cli_cmd_ping, "ping",
+      "Round trip to the daemon; prints \"pong\"." },
+    { "presets", cli_cmd_presets, "presets",
+      "Lists machine presets: name and a one-line description." },
+    { "create", cli_cmd_create,
+      "create [--preset NAME] [--name NAME] [config flags...]",
+      "Boots a machine and prints its id alone.  Config flags (each maps to\n"
+      "the engine's key with '-' as '_'):\n"
+      "  --ram BANKS            START+SIZE,..., e.g. 0x80000000+2G\n"
+      "  --split S              3G, 2G, 1G or 3G_OPT (PAGE_OFFSET)\n"
+      "  --kernel VERSION       2.6.35 .. 6.1.x\n"
+      "  --vmalloc SIZE         the vmalloc= boot parameter\n"
+      "  --vmalloc-end ADDR     VMALLOC_END override\n"
+      "  --consistent-dma SIZE  coherent DMA window size\n"
+      "  --dma-zone SIZE        bytes of ZONE_DMA from the first bank\n"
+      "  --cpus N               1..32\n"
+      "  --highmem on|off       CONFIG_HIGHMEM\n"
+      "  --thumb2 on|off        CONFIG_THUMB2_KERNEL\n"
+      "  --user-timers on|off   msm user-accessible timers page\n"
+      "  --atomic stack|km_type|local   kmap_atomic implementation\n"
+      "  --text-offset SIZE     TEXT_OFFSET\n"
+      "  --text, --init, --data, --bss [START+]SIZE   kernel image sections\n"
+      "  --reserve NAME@START+SIZE[,...]   memblock carve-outs\n"
+      "Values are passed to the daemon as text; the engine checks them." },
+    { "list", cli_cmd_list, "list", "Lists the tenant's machines." },
+    { "describe", cli_cmd_describe, "describe M",
+      "Shows one machine: config, zones, counters." },
+    { "destroy", cli_cmd_destroy, "destroy M",
+      "Destroys a machine (its history stays)." },
+    { "alloc", cli_cmd_op, "alloc M [--zone normal|highmem|dma] [--order N]",
+      "alloc_pages(): prints the first pfn of the block." },
+    { "free", cli_cmd_op, "free M PFN [--order N]",
+      "__free_pages() of a block." },
+    { "kmap", cli_cmd_op, "kmap M PFN [--wait MS]",
+      "kmap() of a page; with --wait, waits up to MS for a pkmap slot\n"
+      "instead of answering WOULD_BLOCK.  Prints the virtual address." },
+    { "kunmap", cli_cmd_op, "kunmap M PFN", "kunmap() of a kmapped page." },
+    { "kmap-atomic", cli_cmd_op, "kmap-atomic M PFN [--cpu C] [--slot NAME]",
+      "kmap_atomic() on CPU C (default 0); --slot names the km_type slot\n"
+      "(KM_USER0, ... or a number) on 2.6-style machines." },
+    { "kunmap-atomic", cli_cmd_op, "kunmap-atomic M VA [--cpu C]",
+      "kunmap_atomic() of VA on CPU C (must be the top of its stack)." },
+    { "vmalloc", cli_cmd_op, "vmalloc M SIZE",
+      "vmalloc(): prints the address." },
+    { "vfree", cli_cmd_op, "vfree M VA", "vfree()." },
+    { "vmap", cli_cmd_op, "vmap M PFN...", "vmap() of the pages, in order." },
+    { "vunmap", cli_cmd_op, "vunmap M VA", "vunmap()." },
+    { "ioremap", cli_cmd_op, "ioremap M PHYS SIZE",
+      "ioremap(): prints the address." },
+    { "iounmap", cli_cmd_op, "iounmap M VA", "iounmap()." },
+    { "module-alloc", cli_cmd_op, "module-alloc M SIZE", "module_alloc()." },
+    { "module-free", cli_cmd_op, "module-free M VA", "module_memfree()." },
+    { "kmap-flush", cli_cmd_op, "kmap-flush M", "kmap_flush_unused()." },
+    { "translate", cli_cmd_translate,
+      "translate M [--walk] [--access rwxu] [--chunk N] [VA...]",
+      "Walks the page tables for each VA (or, with none, for each line of\n"
+      "stdin: one address a line, hex or decimal, '#' comments) and prints\n"
+      "\"VA PA REGION\" or \"VA fault REASON\" in input order.  Stdin is\n"
+      "streamed in pipelined chunks of N addresses (default 4096).\n"
+      "  --walk          print every step of each walk\n"
+      "  --access LETTERS  check an access: r read, w write, x exec, u user" },
+    { "phys", cli_cmd_phys, "phys M PA...",
+      "Prints every virtual alias of each physical address: \"PA VA "
+      "REGION\"." },
+    { "layout", cli_cmd_layout, "layout M",
+      "The boot \"Virtual kernel memory layout\" block and the Memory lines,\n"
+      "exactly as the kernel prints them." },
+    { "report", cli_cmd_report,
+      "report M iomem|vmallocinfo|buddyinfo|meminfo|pkmap|fixmap|pagetables",
+      "Prints one report in the kernel's format (also layout, memory)." },
+    { "dump", cli_cmd_dump, "dump M FILE",
+      "Writes the machine's ELF32 core to FILE." },
+    { "history", cli_cmd_history,
+      "history M [--since SEQ] [--until SEQ] [--op OP] [--va LO-HI] [--limit "
+      "N]\n"
+      "          [--newest] [--after SEQ] [--all]",
+      "The machine's event log.  --op filters by op name, --va by addresses\n"
+      "in args or value, --newest lists newest first, --after continues after\n"
+      "a sequence number, --all follows the paging cursor to the end." },
+    { "fork", cli_cmd_fork, "fork M --at SEQ [--name NAME]",
+      "A new machine with M's first SEQ events; prints its id." },
+    { "clone", cli_cmd_clone, "clone M [--name NAME]",
+      "A new machine in M's present state; prints its id." },
+    { "purge", cli_cmd_purge, "purge --older-than AGE",
+      "Deletes histories of machines destroyed more than AGE ago\n"
+      "(AGE: a number with s, m, h or d)." },
+    { "stats", cli_cmd_stats, "stats", "The daemon's counters." },
+    { "batch", cli_cmd_batch, "batch M [FILE] [--stop-on-error] [--max-ops N]",
+      "Applies the ops in FILE (or stdin), one a line in the words of the op\n"
+      "commands without the machine (\"kmap 0x9f000\", \"vmalloc 16K\",\n"
+      "\"alloc --zone highmem\"; '#' comments), in Batch round trips of up to\n"
+      "N ops (default 1024), and prints one result line per op.\n"
+      "  --stop-on-error  stop at the first op that fails" },
+    { "fuzz", cli_cmd_fuzz,
+      "fuzz [--preset NAME] [--ops N] [--seed S] [--machines K] [--batch B]",
+      "Creates K machines (default 2) and drives N random ops (default 2000)\n"
+      "through batches of B (default 64), valid-looking and deliberately\n"
+      "invalid, checking every answer against an independent model: the\n"
+      "pages it allocated, kmap counts and the pkmap slot rules (LAST_PKMAP\n"
+      "slots, WOULD_BLOCK when full), per-CPU kmap_atomic stacks and their\n"
+      "unmap order, vmalloc/vmap/ioremap/module areas; after each batch every\n"
+      "live mapping is translated and compared with the pages it maps.\n"
+      "Exact results are checked where the kernel fixes them (pfns of kmap\n"
+      "and kunmap, error codes of invalid ops, the pages of each area); where\n"
+      "the allocator chooses (which pfn alloc returns, which address vmalloc,\n"
+      "kmap or kmap_atomic picks) properties are checked instead: page\n"
+      "aligned, inside the right window, not overlapping a live area, and\n"
+      "translating to the pages given.  On a disagreement it prints the seed\n"
+      "and the shortest op sequence that still reproduces it (shrunk by\n"
+      "deleting ops and re-running on fresh machines) and exits 5.\n"
+      "Deterministic for a seed.  Machines are destroyed at the end." },
+};
+
+#define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+const struct cli_command *cli_command_lookup(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < NR_COMMANDS; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    return NULL;
+}
+
+static void print_help(FILE *f)
+{
+    size_t i;
+
+    fputs(global_help, f);
+    for (i = 0; i < NR_COMMANDS; i++)
+        fprintf(f, "  %s\n", commands[i].usage);
+    fputs(exit_help, f);
+}
+
+void cli_command_help(FILE *f, const struct cli_command *cmd)
+{
+    fprintf(f, "usage: armmap [global options] %s\n\n%s\n", cmd->usage,
+            cmd->help);
+    fputs("\n  --json          print JSON instead of text\n", f);
+    fputs(exit_help, f);
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+int cli_usage_error(const struct cli *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("armmap: USAGE: ", stderr);
+    if (c && c->cmd)
+        fprintf(stderr, "%s: ", c->cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_EXIT_USAGE;
+}
+
+int cli_local_error(const struct cli *c, const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("armmap: ERROR: ", stderr);
+    if (c && c->cmd)
+        fprintf(stderr, "%s: ", c->cmd);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_EXIT_LOCAL;
+}
+
+static bool is_connection_status(enum armmap_status st)
+{
+    return st >= ARMMAP_NO_SOCKET;
+}
+
+int cli_status_error(const struct cli *c, enum armmap_status st,
+                     const char *msg)
+{
+    (void)c;
+    fprintf(stderr, "armmap: %s: %s\n", armmap_strerror(st),
+            msg && msg[0] ? msg : "failed");
+    return is_connection_status(st) ? CLI_EXIT_CONN : CLI_EXIT_SERVER;
+}
+
+int cli_fail(struct cli *c, enum armmap_status st)
+{
+    return cli_status_error(c, st, armmap_errmsg(c->conn));
+}
+
+int cli_connect(struct cli *c)
+{
+    struct armmap_options opt;
+    char err[ARMMAP_ERR_MAX];
+    enum armmap_status st;
+
+    if (c->conn)
+        return 0;
+    memset(&opt, 0, sizeof(opt));
+    opt.tenant = c->tenant;
+    opt.token_file = c->token_file;
+    opt.io_timeout_ms = c->timeout_ms;
+    if (c->hostport)
+        st = armmap_connect_tcp(c->hostport, opt, &c->conn, err);
+    else
+        st = armmap_connect_unix(c->socket, opt, &c->conn, err);
+    if (st != ARMMAP_OK) {
+        fprintf(stderr, "armmap: %s: %s\n", armmap_strerror(st), err);
+        return CLI_EXIT_CONN;
+    }
+    return 0;
+}
+
+/* ---- argument scanning ------------------------------------------------- */
+
+int cli_scan(struct cli *c, const struct cli_command *cmd, int argc,
+             char **argv, const struct cli_opt *defs, const char **vals,
+             char **pos, int maxpos, int *npos)
+{
+    bool options = true;
+    int i, j;
+
+    *npos = 0;
+    for (j = 0; defs && defs[j].name; j++)
+        vals[j] = NULL;
+    for (i = 1; i < argc; i++) {
+        const char *a = argv[i], *eq;
+        size_t klen;
+
+        if (options && strcmp(a, "--") == 0) {
+            options = false;
+            continue;
+        }
+        if (!options || a[0] != '-' || a[1] == '\0' ||
+            (a[1] != '-' && !(a[1] >= 'a' && a[1] <= 'z'))) {
+            if (*npos >= maxpos)
+                return cli_usage_error(
+                    c, "unexpected argument '%s' (usage: %s)", a, cmd->usage);
+            pos[(*npos)++] = argv[i];
+            continue;
+        }
+        if (strcmp(a, "--json") == 0) {
+            c->json = true;
+            continue;
+        }
+        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            cli_command_help(stdout, cmd);
+            return CLI_EXIT_OK;
+        }
+        eq = strchr(a, '=');
+        klen = eq ? (size_t)(eq - a) : strlen(a);
+        for (j = 0; defs && defs[j].name; j++)
+            if (strlen(defs[j].name) == klen &&
+                strncmp(defs[j].name, a, klen) == 0)
+                break;
+        if (!defs || !defs[j].name)
+            return cli_usage_error(c, "unknown option '%.*s' (usage: %s)",
+                                   (int)klen, a, cmd->usage);
+        if (!defs[j].has_arg) {
+            if (eq)
+                return cli_usage_error(c, "option %s takes no value",
+                                       defs[j].name);
+            vals[j] = "1";
+        } else if (eq) {
+            vals[j] = eq + 1;
+        } else if (i + 1 < argc) {
+            vals[j] = argv[++i];
+        } else {
+            return cli_usage_error(c, "option %s needs a value", defs[j].name);
+        }
+    }
+    return -1;
+}
+
+bool cli_machine_arg(struct cli *c, const char *text, uint64_t *out)
+{
+    char err[ARMMAP_ERR_MAX];
+
+    if (!armmap_parse_u64(text, "machine", out, err)) {
+        cli_usage_error(c, "%s", err);
+        return false;
+    }
+    return true;
+}
+
+bool cli_u32_arg(struct cli *c, const char *text, const char *what,
+                 uint32_t *out)
+{
+    char err[ARMMAP_ERR_MAX];
+
+    if (!armmap_parse_u32(text, what, out, err)) {
+        cli_usage_error(c, "%s", err);
+        return false;
+    }
+    return true;
+}
+
+bool cli_u64_arg(struct cli *c, const char *text, const char *what,
+                 uint64_t *out)
+{
+    char err[ARMMAP_ERR_MAX];
+
+    if (!armmap_parse_u64(text, what, out, err)) {
+        cli_usage_error(c, "%s", err);
+        return false;
+    }
+    return true;
+}
+
+/* ---- main --------------------------------------------------------------- */
+
+/* Takes a global option's value: "--x V", "--x=V" or "-s V". */
+static const char *global_value(int argc, char **argv, int *i, const char *name)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+
+    if (strncmp(a, name, n) == 0 && a[n] == '=')
+        return a + n + 1;
+    if (*i + 1 < argc)
+        return argv[++*i];
+    cli_usage_error(NULL, "option %s needs a value", name);
+    return NULL;
+}
+
+static bool is_opt(const char *a, const char *name)
+{
+    size_t n = strlen(name);
+
+    return strncmp(a, name, n) == 0 && (a[n] == '\0' || a[n] == '=');
+}
+
+int main(int argc, char **argv)
+{
+    const struct cli_command *cmd;
+    struct cli c;
+    uint32_t t;
+    int i, rc;
+
+    memset(&c, 0, sizeof(c));
+    c.socket = getenv("ARMMAP_SOCKET");
+    if (!c.socket || !c.socket[0])
+        c.socket = CLI_DEFAULT_SOCKET;
+    for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i];
+
+        if (is_opt(a, "-s") || is_opt(a, "--socket")) {
+            if (!(c.socket = global_value(argc, argv, &i,
+                                          a[1] == 's' ? "-s" : "--socket")))
+                return CLI_EXIT_USAGE;
+            c.hostport = NULL;
+        } else if (is_opt(a, "-H") || is_opt(a, "--host")) {
+            if (!(c.hostport = global_value(argc, argv, &i,
+                                            a[1] == 'H' ? "-H" : "--host")))
+                return CLI_EXIT_USAGE;
+        } else if (is_opt(a, "--tenant")) {
+            if (!(c.tenant = global_value(argc, argv, &i, "--tenant")))
+                return CLI_EXIT_USAGE;
+        } else if (is_opt(a, "--token-file")) {
+            if (!(c.token_file = global_value(argc, argv, &i, "--token-file")))
+                return CLI_EXIT_USAGE;
+        } else if (is_opt(a, "--timeout")) {
+            const char *v = global_value(argc, argv, &i, "--timeout");
+
+            if (!v || !cli_u32_arg(&c, v, "timeout", &t))
+                return CLI_EXIT_USAGE;
+            if (t == 0 || t > 0x7fffffff)
+                return cli_usage_error(
+                    NULL, "bad timeout '%s': use 1..2147483647 ms", v);
+            c.timeout_ms = (int)t;
+        } else if (strcmp(a, "--json") == 0) {
+            c.json = true;
+        } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+            print_help(stdout);
+            return CLI_EXIT_OK;
+        } else {
+            return cli_usage_error(
+                NULL, "unknown option '%s' (see armmap --help)", a);
+        }
+    }
+    if (c.hostport && (!strrchr(c.hostport, ':') || c.hostport[0] == ':' ||
+                       strrchr(c.hostport, ':')[1] == '\0'))
+        return cli_usage_error(NULL, "bad -H '%s': expected HOST:PORT",
+                               c.hostport);
+    if (i >= argc)
+        return cli_usage_error(NULL, "missing command (see armmap --help)");
+    cmd = cli_command_lookup(argv[i]);
+    if (!cmd)
+        return cli_usage_error(NULL, "unknown command '%s' (see armmap --help)",
+                               argv[i]);
+    c.cmd = cmd->name;
+    rc = cmd->run(&c, argc - i, argv + i);
+    if (fflush(stdout) != 0 && rc == 0)
+        rc = cli_local_error(&c, "writing the output failed");
+    armmap_close(c.conn);
+    return rc;
+}

@@ -1,0 +1,707 @@
+/* client/conn.c - libarmmap connections and framing.
+ *
+ * A connection is a non-blocking socket driven by poll(): every wait is
+ * bounded by the connection's I/O timeout, and every wait for a reply also
+ * writes whatever requests are still queued.  Reading and writing in the
+ * same loop is what makes pipelining safe: the daemon stops reading a
+ * connection whose replies pile up, so a client that only wrote until its
+ * buffer drained could wait for the daemon forever while the daemon waits
+ * for it.
+ *
+ * Frames are a 4-byte big-endian length and one protobuf message.  A reply
+ * frame longer than the connection's max_frame is a protocol error: the
+ * library never allocates what a peer merely announces.  Any I/O or framing
+ * error marks the connection dead; later calls fail at once with ARMMAP_IO.
+ *
+ * The connection is set up in armmap_connect_unix() / armmap_connect_tcp():
+ * socket, non-blocking connect bounded by connect_timeout_ms, then Hello
+ * (tenant and token), whose rejection is returned with the daemon's code.
+ */
+#include "armmap_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#define DEFAULT_CONNECT_TIMEOUT_MS 5000
+#define DEFAULT_IO_TIMEOUT_MS      30000
+#define DEFAULT_MAX_INFLIGHT       64
+#define TOKEN_MAX                  4096
+#define READ_CHUNK                 (256u << 10)
+
+enum armmap_status armmap__fail(struct armmap_conn *conn, enum armmap_status st,
+                                const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(conn->errmsg, sizeof(conn->errmsg), fmt, ap);
+    va_end(ap);
+    if (st == ARMMAP_IO || st == ARMMAP_TIMEOUT || st == ARMMAP_PROTOCOL)
+        conn->dead = true;
+    return st;
+}
+
+const char *armmap_errmsg(const struct armmap_conn *conn)
+{
+    return conn ? conn->errmsg : "no connection";
+}
+
+const char *armmap_server(const struct armmap_conn *conn)
+{
+    return conn ? conn->server : "";
+}
+
+unsigned armmap_inflight(const struct armmap_conn *conn)
+{
+    return conn->inflight;
+}
+
+static bool reserve(uint8_t **buf, size_t *cap, size_t need)
+{
+    size_t ncap;
+    uint8_t *nb;
+
+    if (need <= *cap)
+        return true;
+    ncap = *cap ? *cap : 4096;
+    while (ncap < need)
+        ncap *= 2;
+    nb = realloc(*buf, ncap);
+    if (!nb)
+        return false;
+    *buf = nb;
+    *cap = ncap;
+    return true;
+}
+
+/* ---- writing ---------------------------------------------------------- */
+
+enum armmap_status armmap__queue(struct armmap_conn *conn,
+                                 Armmap__V1__Request *req, bool force,
+                                 uint64_t *id)
+{
+    size_t len;
+    uint8_t *p;
+
+    if (conn->dead)
+        return armmap__fail(conn, ARMMAP_IO,
+                            "connection unusable after an earlier error");
+    if (!force && conn->inflight >= conn->max_inflight)
+        return armmap__fail(conn, ARMMAP_RESOURCE_EXHAUSTED,
+                            "%u requests already in flight (max_inflight); "
+                            "receive replies first",
+                            conn->inflight);
+    req->id = ++conn->next_id;
+    len = armmap__v1__request__get_packed_size(req);
+    if (len > 0xffffffffu)
+        return armmap__fail(conn, ARMMAP_INVALID_ARGUMENT,
+                            "request of %zu bytes is too large to frame", len);
+    if (conn->woff == conn->wlen)
+        conn->woff = conn->wlen = 0;
+    if (!reserve(&conn->wbuf, &conn->wcap, conn->wlen + 4 + len))
+        return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY,
+                            "out of memory queueing a %zu-byte request", len);
+    p = conn->wbuf + conn->wlen;
+    p[0] = (uint8_t)(len >> 24);
+    p[1] = (uint8_t)(len >> 16);
+    p[2] = (uint8_t)(len >> 8);
+    p[3] = (uint8_t)len;
+    armmap__v1__request__pack(req, p + 4);
+    conn->wlen += 4 + len;
+    conn->inflight++;
+    if (id)
+        *id = req->id;
+    return ARMMAP_OK;
+}
+
+/* Writes once; returns OK if it wrote or the socket is full. */
+static enum armmap_status write_some(struct armmap_conn *conn)
+{
+    ssize_t n;
+
+    if (conn->woff == conn->wlen)
+        return ARMMAP_OK;
+    n = send(conn->fd, conn->wbuf + conn->woff, conn->wlen - conn->woff,
+             MSG_NOSIGNAL);
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return ARMMAP_OK;
+        if (errno == EPIPE || errno == ECONNRESET)
+            return armmap__fail(conn, ARMMAP_IO,
+                                "armmapd closed the connection");
+        return armmap__fail(conn, ARMMAP_IO, "write to armmapd failed: %s",
+                            strerror(errno));
+    }
+    conn->woff += (size_t)n;
+    if (conn->woff == conn->wlen)
+        conn->woff = conn->wlen = 0;
+    return ARMMAP_OK;
+}
+
+enum armmap_status armmap__flush_some(struct armmap_conn *conn)
+{
+    if (conn->dead)
+        return armmap__fail(conn, ARMMAP_IO,
+                            "connection unusable after an earlier error");
+    return write_some(conn);
+}
+
+/* ---- reading ---------------------------------------------------------- */
+
+static enum armmap_status read_some(struct armmap_conn *conn)
+{
+    ssize_t n;
+
+    if (conn->roff > 0 && conn->roff == conn->rlen) {
+        conn->roff = conn->rlen = 0;
+    } else if (conn->roff > conn->rcap / 2) {
+        memmove(conn->rbuf, conn->rbuf + conn->roff, conn->rlen - conn->roff);
+        conn->rlen -= conn->roff;
+        conn->roff = 0;
+    }
+    if (!reserve(&conn->rbuf, &conn->rcap, conn->rlen + READ_CHUNK))
+        return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY,
+                            "out of memory reading a reply");
+    n = recv(conn->fd, conn->rbuf + conn->rlen, conn->rcap - conn->rlen, 0);
+    if (n == 0)
+        return armmap__fail(conn, ARMMAP_IO, "armmapd closed the connection");
+    if (n < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+            return ARMMAP_OK;
+        if (errno == ECONNRESET)
+            return armmap__fail(conn, ARMMAP_IO,
+                                "armmapd closed the connection");
+        return armmap__fail(conn, ARMMAP_IO, "read from armmapd failed: %s",
+                            strerror(errno));
+    }
+    conn->rlen += (size_t)n;
+    return ARMMAP_OK;
+}
+
+/* Unpacks one complete frame from the read buffer, if there is one. */
+static enum armmap_status take_frame(struct armmap_conn *conn,
+                                     Armmap__V1__Response **out)
+{
+    const uint8_t *p = conn->rbuf + conn->roff;
+    size_t have = conn->rlen - conn->roff;
+    uint32_t len;
+
+    *out = NULL;
+    if (have < 4)
+        return ARMMAP_OK;
+    len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
+          p[3];
+    if (len > conn->max_frame)
+        return armmap__fail(
+            conn, ARMMAP_PROTOCOL,
+            "reply frame of %u bytes exceeds the client limit of %u", len,
+            conn->max_frame);
+    if (have - 4 < len) {
+        if (!reserve(&conn->rbuf, &conn->rcap, conn->roff + 4 + len))
+            return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY,
+                                "out of memory for a %u-byte reply", len);
+        return ARMMAP_OK;
+    }
+    *out = armmap__v1__response__unpack(NULL, len, p + 4);
+    if (!*out)
+        return armmap__fail(conn, ARMMAP_PROTOCOL,
+                            "malformed reply frame of %u bytes", len);
+    conn->roff += 4 + (size_t)len;
+    return ARMMAP_OK;
+}
+
+/* The I/O timeout, plus the longest kmap wait in flight: a kmap that
+ * waits for a pkmap slot may legitimately stay silent that long. */
+static int wait_timeout(const struct armmap_conn *conn)
+{
+    int64_t t = conn->io_timeout_ms;
+
+    if (t < 0)
+        return -1;
+    t += conn->wait_ms;
+    return t > 0x7fffffff ? 0x7fffffff : (int)t;
+}
+
+/* Reads until one frame is in, writing queued requests meanwhile. */
+static enum armmap_status read_frame(struct armmap_conn *conn,
+                                     Armmap__V1__Response **out)
+{
+    enum armmap_status st;
+    struct pollfd pfd;
+    int rc;
+
+    for (;;) {
+        st = take_frame(conn, out);
+        if (st != ARMMAP_OK || *out)
+            return st;
+        st = write_some(conn);
+        if (st != ARMMAP_OK)
+            return st;
+        pfd.fd = conn->fd;
+        pfd.events = POLLIN | (conn->woff < conn->wlen ? POLLOUT : 0);
+        pfd.revents = 0;
+        rc = poll(&pfd, 1, wait_timeout(conn));
+        if (rc < 0 && errno == EINTR)
+            continue;
+        if (rc < 0)
+            return armmap__fail(conn, ARMMAP_IO, "poll failed: %s",
+                                strerror(errno));
+        if (rc == 0)
+            return armmap__fail(conn, ARMMAP_TIMEOUT,
+                                "no reply from armmapd within %d ms",
+                                wait_timeout(conn));
+        if (pfd.revents & POLLOUT) {
+            st = write_some(conn);
+            if (st != ARMMAP_OK)
+                return st;
+        }
+        if (pfd.revents & (POLLIN | POLLHUP | POLLERR)) {
+            st = read_some(conn);
+            if (st != ARMMAP_OK)
+                return st;
+        }
+    }
+}
+
+static enum armmap_status stash_push(struct armmap_conn *conn,
+                                     Armmap__V1__Response *resp)
+{
+    Armmap__V1__Response **ns;
+    size_t ncap;
+
+    if (conn->nstash == conn->stash_cap) {
+        ncap = conn->stash_cap ? conn->stash_cap * 2 : 8;
+        ns = realloc(conn->stash, ncap * sizeof(*ns));
+        if (!ns) {
+            armmap__v1__response__free_unpacked(resp, NULL);
+            return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+        }
+        conn->stash = ns;
+        conn->stash_cap = ncap;
+    }
+    conn->stash[conn->nstash++] = resp;
+    return ARMMAP_OK;
+}
+
+static Armmap__V1__Response *stash_take(struct armmap_conn *conn, size_t i)
+{
+    Armmap__V1__Response *r = conn->stash[i];
+
+    memmove(conn->stash + i, conn->stash + i + 1,
+            (conn->nstash - i - 1) * sizeof(*conn->stash));
+    conn->nstash--;
+    return r;
+}
+
+enum armmap_status armmap__wait(struct armmap_conn *conn, uint64_t id,
+                                Armmap__V1__Response **out)
+{
+    enum armmap_status st;
+    Armmap__V1__Response *r;
+    size_t i;
+
+    *out = NULL;
+    for (i = 0; i < conn->nstash; i++) {
+        if (conn->stash[i]->id == id) {
+            *out = stash_take(conn, i);
+            if (--conn->inflight == 0)
+                conn->wait_ms = 0;
+            return ARMMAP_OK;
+        }
+    }
+    if (conn->dead)
+        return armmap__fail(conn, ARMMAP_IO,
+                            "connection unusable after an earlier error");
+    for (;;) {
+        st = read_frame(conn, &r);
+        if (st != ARMMAP_OK)
+            return st;
+        if (r->id == id) {
+            *out = r;
+            conn->inflight--;
+            if (conn->inflight == 0)
+                conn->wait_ms = 0;
+            return ARMMAP_OK;
+        }
+        if (r->id == 0 || r->id > conn->next_id) {
+            /* A reply to nothing we sent: the daemon's own error. */
+            st = armmap__fail(conn, ARMMAP_PROTOCOL,
+                              "reply with unknown id %llu%s%s",
+                              (unsigned long long)r->id,
+                              r->status && r->status->message[0] ? ": " : "",
+                              r->status ? r->status->message : "");
+            if (r->status && r->status->code != 0) {
+                st = (enum armmap_status)r->status->code;
+                snprintf(conn->errmsg, sizeof(conn->errmsg), "%s",
+                         r->status->message);
+                conn->dead = true;
+            }
+            armmap__v1__response__free_unpacked(r, NULL);
+            return st;
+        }
+        st = stash_push(conn, r);
+        if (st != ARMMAP_OK)
+            return st;
+    }
+}
+
+enum armmap_status armmap__next(struct armmap_conn *conn,
+                                Armmap__V1__Response **out)
+{
+    enum armmap_status st;
+
+    *out = NULL;
+    if (conn->nstash > 0) {
+        *out = stash_take(conn, 0);
+        if (--conn->inflight == 0)
+            conn->wait_ms = 0;
+        return ARMMAP_OK;
+    }
+    if (conn->inflight == 0)
+        return armmap__fail(conn, ARMMAP_NOT_FOUND, "no request in flight");
+    if (conn->dead)
+        return armmap__fail(conn, ARMMAP_IO,
+                            "connection unusable after an earlier error");
+    st = read_frame(conn, out);
+    if (st == ARMMAP_OK)
+        conn->inflight--;
+    if (conn->inflight == 0)
+        conn->wait_ms = 0;
+    return st;
+}
+
+enum armmap_status armmap__reply_status(struct armmap_conn *conn,
+                                        const Armmap__V1__Response *resp)
+{
+    const Armmap__V1__Status *s = resp->status;
+
+    if (resp->body_case == ARMMAP__V1__RESPONSE__BODY_OP && resp->op &&
+        resp->op->status)
+        s = resp->op->status;
+    if (!s || s->code == ARMMAP__V1__CODE__OK) {
+        conn->errmsg[0] = '\0';
+        return ARMMAP_OK;
+    }
+    snprintf(conn->errmsg, sizeof(conn->errmsg), "%s",
+             s->message ? s->message : "");
+    return (enum armmap_status)s->code;
+}
+
+/* ---- connecting ------------------------------------------------------- */
+
+static struct armmap_conn *conn_create(int fd, const struct armmap_options *opt)
+{
+    struct armmap_conn *c = calloc(1, sizeof(*c));
+
+    if (!c) {
+        close(fd);
+        return NULL;
+    }
+    c->fd = fd;
+    c->io_timeout_ms = opt->io_timeout_ms == 0 ? DEFAULT_IO_TIMEOUT_MS
+                                               : opt->io_timeout_ms;
+    c->max_frame = opt->max_frame ? opt->max_frame : ARMMAP_DEFAULT_MAX_FRAME;
+    c->max_inflight = opt->max_inflight ? opt->max_inflight
+                                        : DEFAULT_MAX_INFLIGHT;
+    return c;
+}
+
+void armmap_close(struct armmap_conn *conn)
+{
+    size_t i;
+
+    if (!conn)
+        return;
+    for (i = 0; i < conn->nstash; i++)
+        armmap__v1__response__free_unpacked(conn->stash[i], NULL);
+    free(conn->stash);
+    free(conn->wbuf);
+    free(conn->rbuf);
+    if (conn->fd >= 0)
+        close(conn->fd);
+    free(conn);
+}
+
+static void set_err(char err[ARMMAP_ERR_MAX], const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void set_err(char err[ARMMAP_ERR_MAX], const char *fmt, ...)
+{
+    va_list ap;
+
+    if (!err)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, ARMMAP_ERR_MAX, fmt, ap);
+    va_end(ap);
+}
+
+/* Maps a connect() errno to a status and a sentence about @where. */
+static enum armmap_status connect_error(int e, const char *where,
+                                        char err[ARMMAP_ERR_MAX])
+{
+    switch (e) {
+    case ENOENT:
+        set_err(err, "no such socket: %s (is armmapd running?)", where);
+        return ARMMAP_NO_SOCKET;
+    case ECONNREFUSED:
+        set_err(err, "connection refused: %s (is armmapd running?)", where);
+        return ARMMAP_REFUSED;
+    case ETIMEDOUT:
+        set_err(err, "connect to %s timed out", where);
+        return ARMMAP_TIMEOUT;
+    case EACCES:
+    case EPERM:
+        set_err(err, "permission denied connecting to %s", where);
+        return ARMMAP_IO;
+    default:
+        set_err(err, "cannot connect to %s: %s", where, strerror(e));
+        return ARMMAP_IO;
+    }
+}
+
+/* Non-blocking connect bounded by @timeout_ms; closes @fd on failure. */
+static enum armmap_status connect_fd(int fd, const struct sockaddr *sa,
+                                     socklen_t len, int timeout_ms,
+                                     const char *where,
+                                     char err[ARMMAP_ERR_MAX])
+{
+    struct pollfd pfd;
+    socklen_t elen = sizeof(int);
+    int e = 0, rc;
+
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0) {
+        e = errno;
+        close(fd);
+        return connect_error(e, where, err);
+    }
+    if (connect(fd, sa, len) == 0)
+        return ARMMAP_OK;
+    if (errno != EINPROGRESS && errno != EAGAIN && errno != EINTR) {
+        e = errno;
+        close(fd);
+        return connect_error(e, where, err);
+    }
+    pfd.fd = fd;
+    pfd.events = POLLOUT;
+    do {
+        rc = poll(&pfd, 1, timeout_ms);
+    } while (rc < 0 && errno == EINTR);
+    if (rc == 0) {
+        close(fd);
+        set_err(err, "connect to %s timed out after %d ms", where, timeout_ms);
+        return ARMMAP_TIMEOUT;
+    }
+    if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) < 0)
+        e = errno;
+    if (e != 0) {
+        close(fd);
+        return connect_error(e, where, err);
+    }
+    return ARMMAP_OK;
+}
+
+static enum armmap_status read_token(const char *file, uint8_t *buf,
+                                     size_t *len, char err[ARMMAP_ERR_MAX])
+{
+    FILE *f = fopen(file, "rb");
+    size_t n;
+
+    if (!f) {
+        set_err(err, "cannot read token file %s: %s", file, strerror(errno));
+        return ARMMAP_INVALID_ARGUMENT;
+    }
+    n = fread(buf, 1, TOKEN_MAX, f);
+    if (!feof(f)) {
+        fclose(f);
+        set_err(err, "token file %s is longer than %d bytes", file, TOKEN_MAX);
+        return ARMMAP_INVALID_ARGUMENT;
+    }
+    fclose(f);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        n--;
+    *len = n;
+    return ARMMAP_OK;
+}
+
+/* Sends Hello and waits for its reply; takes @conn on failure. */
+static enum armmap_status hello(struct armmap_conn *conn,
+                                const struct armmap_options *opt,
+                                char err[ARMMAP_ERR_MAX])
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Hello h = ARMMAP__V1__HELLO__INIT;
+    Armmap__V1__Response *resp = NULL;
+    uint8_t token[TOKEN_MAX];
+    size_t tlen = 0;
+    enum armmap_status st;
+    uint64_t id;
+
+    if (opt->token_file) {
+        st = read_token(opt->token_file, token, &tlen, err);
+        if (st != ARMMAP_OK)
+            goto out;
+        h.token.data = token;
+        h.token.len = tlen;
+    }
+    h.protocol = 1;
+    h.tenant = (char *)(opt->tenant && opt->tenant[0] ? opt->tenant
+                                                      : ARMMAP_DEFAULT_TENANT);
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HELLO;
+    req.hello = &h;
+    st = armmap__queue(conn, &req, true, &id);
+    if (st == ARMMAP_OK)
+        st = armmap__wait(conn, id, &resp);
+    if (st != ARMMAP_OK) {
+        set_err(err, "hello: %s", conn->errmsg);
+        goto out;
+    }
+    st = armmap__reply_status(conn, resp);
+    if (st != ARMMAP_OK) {
+        set_err(err, "hello rejected: %s", conn->errmsg);
+    } else if (resp->body_case == ARMMAP__V1__RESPONSE__BODY_HELLO &&
+               resp->hello) {
+        snprintf(conn->server, sizeof(conn->server), "%s", resp->hello->server);
+    }
+    armmap__v1__response__free_unpacked(resp, NULL);
+out:
+    memset(token, 0, sizeof(token));
+    return st;
+}
+
+static enum armmap_status finish_connect(int fd,
+                                         const struct armmap_options *opt,
+                                         struct armmap_conn **out,
+                                         char err[ARMMAP_ERR_MAX])
+{
+    struct armmap_conn *c = conn_create(fd, opt);
+    enum armmap_status st;
+
+    if (!c) {
+        set_err(err, "out of memory");
+        return ARMMAP_NO_HOST_MEMORY;
+    }
+    st = hello(c, opt, err);
+    if (st != ARMMAP_OK) {
+        armmap_close(c);
+        return st;
+    }
+    c->errmsg[0] = '\0';
+    *out = c;
+    return ARMMAP_OK;
+}
+
+enum armmap_status armmap_connect_unix(const char *path,
+                                       struct armmap_options opt,
+                                       struct armmap_conn **out,
+                                       char err[ARMMAP_ERR_MAX])
+{
+    struct sockaddr_un sun;
+    enum armmap_status st;
+    int fd, cto;
+
+    *out = NULL;
+    memset(&sun, 0, sizeof(sun));
+    sun.sun_family = AF_UNIX;
+    if (!path || !path[0] || strlen(path) >= sizeof(sun.sun_path)) {
+        set_err(err, "bad socket path '%s': empty or longer than %zu bytes",
+                path ? path : "", sizeof(sun.sun_path) - 1);
+        return ARMMAP_INVALID_ARGUMENT;
+    }
+    memcpy(sun.sun_path, path, strlen(path));
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        set_err(err, "socket: %s", strerror(errno));
+        return ARMMAP_IO;
+    }
+    cto = opt.connect_timeout_ms ? opt.connect_timeout_ms
+                                 : DEFAULT_CONNECT_TIMEOUT_MS;
+    st = connect_fd(fd, (const struct sockaddr *)&sun, sizeof(sun), cto, path,
+                    err);
+    if (st != ARMMAP_OK)
+        return st;
+    return finish_connect(fd, &opt, out, err);
+}
+
+/* Splits "host:port" or "[v6]:port" into @host and @port. */
+static bool split_hostport(const char *hp, char *host, size_t hsz,
+                           const char **port)
+{
+    const char *colon;
+    size_t n;
+
+    if (hp[0] == '[') {
+        colon = strstr(hp, "]:");
+        if (!colon)
+            return false;
+        n = (size_t)(colon - hp - 1);
+        if (n == 0 || n >= hsz)
+            return false;
+        memcpy(host, hp + 1, n);
+        host[n] = '\0';
+        *port = colon + 2;
+    } else {
+        colon = strrchr(hp, ':');
+        if (!colon)
+            return false;
+        n = (size_t)(colon - hp);
+        if (n == 0 || n >= hsz)
+            return false;
+        memcpy(host, hp, n);
+        host[n] = '\0';
+        *port = colon + 1;
+    }
+    return **port != '\0';
+}
+
+enum armmap_status armmap_connect_tcp(const char *hostport,
+                                      struct armmap_options opt,
+                                      struct armmap_conn **out,
+                                      char err[ARMMAP_ERR_MAX])
+{
+    struct addrinfo hints, *res = NULL;
+    enum armmap_status st;
+    const char *port;
+    char host[256];
+    int fd, rc, one = 1, cto;
+
+    *out = NULL;
+    if (!hostport || !split_hostport(hostport, host, sizeof(host), &port)) {
+        set_err(err, "bad address '%s': expected HOST:PORT",
+                hostport ? hostport : "");
+        return ARMMAP_INVALID_ARGUMENT;
+    }
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    rc = getaddrinfo(host, port, &hints, &res);
+    if (rc != 0) {
+        set_err(err, "cannot resolve %s: %s", hostport, gai_strerror(rc));
+        return ARMMAP_NO_SOCKET;
+    }
+    fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        set_err(err, "socket: %s", strerror(errno));
+        freeaddrinfo(res);
+        return ARMMAP_IO;
+    }
+    cto = opt.connect_timeout_ms ? opt.connect_timeout_ms
+                                 : DEFAULT_CONNECT_TIMEOUT_MS;
+    st = connect_fd(fd, res->ai_addr, res->ai_addrlen, cto, hostport, err);
+    freeaddrinfo(res);
+    if (st != ARMMAP_OK)
+        return st;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+    return finish_connect(fd, &opt, out, err);
+}

@@ -1,0 +1,332 @@
+/* client/pipeline.c - libarmmap pipelining and streaming translation.
+ *
+ * armmap_send_*() only queue a frame in the connection's write buffer (and
+ * write what the socket takes without waiting); armmap_recv() then drives
+ * the socket both ways until a reply is in.  The window (max_inflight) keeps
+ * the number of unanswered requests, and with it the memory both sides
+ * spend on them, bounded.
+ *
+ * armmap_translate_stream() is the batch-query path: it keeps up to
+ * STREAM_WINDOW chunks of addresses in flight, reading the oldest chunk's
+ * reply while later chunks are still being written, and hands each reply's
+ * arrays to the sink straight from the unpacked message (no copy).  Replies
+ * to translations come in request order, so the sink sees input order.
+ */
+#include "armmap_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define STREAM_CHUNK  4096
+#define STREAM_WINDOW 8
+
+void armmap_reply_free(struct armmap_reply *r)
+{
+    if (!r)
+        return;
+    free(r->batch);
+    armmap_translate_result_free(r->translate);
+    free(r);
+}
+
+enum armmap_status armmap_send_ping(struct armmap_conn *conn, uint64_t *id)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Ping ping = ARMMAP__V1__PING__INIT;
+    enum armmap_status st;
+
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+    req.ping = &ping;
+    st = armmap__queue(conn, &req, false, id);
+    return st == ARMMAP_OK ? armmap__flush_some(conn) : st;
+}
+
+enum armmap_status armmap_send_op(struct armmap_conn *conn, uint64_t machine,
+                                  const struct armmap_op *op, uint64_t *id)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Op wop;
+    enum armmap_status st;
+
+    armmap__op_to(&wop, machine, op);
+    req.body_case = ARMMAP__V1__REQUEST__BODY_OP;
+    req.op = &wop;
+    st = armmap__queue(conn, &req, false, id);
+    if (st == ARMMAP_OK && op->wait_ms > conn->wait_ms)
+        conn->wait_ms = op->wait_ms;    /* it may stay silent that long */
+    return st == ARMMAP_OK ? armmap__flush_some(conn) : st;
+}
+
+enum armmap_status armmap_send_batch(struct armmap_conn *conn, uint64_t machine,
+                                     const struct armmap_op *ops, size_t n,
+                                     bool stop_on_error, uint64_t *id)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Batch b;
+    Armmap__V1__Op *wops, **wptrs;
+    enum armmap_status st;
+
+    if (!armmap__batch_build(&b, machine, ops, n, stop_on_error, &wops, &wptrs))
+        return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+    req.body_case = ARMMAP__V1__REQUEST__BODY_BATCH;
+    req.batch = &b;
+    st = armmap__queue(conn, &req, false, id);
+    free(wops);
+    free(wptrs);
+    return st == ARMMAP_OK ? armmap__flush_some(conn) : st;
+}
+
+enum armmap_status armmap_send_translate(struct armmap_conn *conn,
+                                         uint64_t machine, const uint32_t *va,
+                                         size_t n, unsigned access,
+                                         uint64_t *id)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Translate t = ARMMAP__V1__TRANSLATE__INIT;
+    enum armmap_status st;
+
+    t.machine = machine;
+    t.n_va = n;
+    t.va = (uint32_t *)va;
+    t.access = access;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
+    req.translate = &t;
+    st = armmap__queue(conn, &req, false, id);
+    return st == ARMMAP_OK ? armmap__flush_some(conn) : st;
+}
+
+/* Converts a reply's body; returns false if host memory ran out. */
+static bool reply_from(struct armmap_conn *conn, struct armmap_reply *r,
+                       const Armmap__V1__Response *resp)
+{
+    size_t i;
+
+    r->id = resp->id;
+    r->status = armmap__reply_status(conn, resp);
+    snprintf(r->msg, sizeof(r->msg), "%s", conn->errmsg);
+    switch (resp->body_case) {
+    case ARMMAP__V1__RESPONSE__BODY_PONG: r->kind = ARMMAP_REPLY_PONG; break;
+    case ARMMAP__V1__RESPONSE__BODY_OP:
+        r->kind = ARMMAP_REPLY_OP;
+        armmap__op_result_from(&r->op, resp->op);
+        r->op.status = r->status;
+        if (r->status != ARMMAP_OK && !r->op.msg[0])
+            snprintf(r->op.msg, sizeof(r->op.msg), "%s", r->msg);
+        break;
+    case ARMMAP__V1__RESPONSE__BODY_BATCH:
+        r->kind = ARMMAP_REPLY_BATCH;
+        r->batch = calloc(resp->batch->n_results + 1, sizeof(*r->batch));
+        if (!r->batch)
+            return false;
+        for (i = 0; i < resp->batch->n_results; i++)
+            armmap__op_result_from(&r->batch[i], resp->batch->results[i]);
+        r->nbatch = resp->batch->n_results;
+        break;
+    case ARMMAP__V1__RESPONSE__BODY_TRANSLATE:
+        r->kind = ARMMAP_REPLY_TRANSLATE;
+        if (armmap__translate_from(conn, resp->translate, resp->translate->n_pa,
+                                   resp->translate->n_walks > 0,
+                                   &r->translate) != ARMMAP_OK) {
+            r->status = ARMMAP_PROTOCOL;
+            snprintf(r->msg, sizeof(r->msg), "%s", conn->errmsg);
+        }
+        break;
+    default: r->kind = ARMMAP_REPLY_NONE; break;
+    }
+    return true;
+}
+
+enum armmap_status armmap_recv(struct armmap_conn *conn,
+                               struct armmap_reply **out)
+{
+    Armmap__V1__Response *resp;
+    struct armmap_reply *r;
+    enum armmap_status st;
+
+    *out = NULL;
+    st = armmap__next(conn, &resp);
+    if (st != ARMMAP_OK)
+        return st;
+    r = calloc(1, sizeof(*r));
+    if (!r || !reply_from(conn, r, resp)) {
+        armmap_reply_free(r);
+        armmap__v1__response__free_unpacked(resp, NULL);
+        return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+    }
+    armmap__v1__response__free_unpacked(resp, NULL);
+    *out = r;
+    return ARMMAP_OK;
+}
+
+/* ---- streaming translation -------------------------------------------- */
+
+struct chunk {
+    uint64_t id;
+    size_t n;
+    uint32_t *va; /* STREAM chunk-sized buffer */
+};
+
+struct stream {
+    struct armmap_conn *conn;
+    uint64_t machine;
+    unsigned access;
+    size_t chunk;
+    unsigned window;
+    struct chunk ring[STREAM_WINDOW];
+    unsigned head, count; /* oldest chunk in flight, how many */
+    uint8_t *zeros;       /* stands in for an omitted byte array */
+};
+
+/* Takes the replies still in flight, so the connection stays usable. */
+static void drain(struct stream *s)
+{
+    Armmap__V1__Response *resp;
+
+    while (s->count > 0) {
+        if (armmap__wait(s->conn, s->ring[s->head].id, &resp) == ARMMAP_OK)
+            armmap__v1__response__free_unpacked(resp, NULL);
+        s->head = (s->head + 1) % s->window;
+        s->count--;
+    }
+}
+
+/* Reads the oldest chunk's reply and gives it to @sink. */
+static enum armmap_status deliver(struct stream *s,
+                                  bool (*sink)(void *arg, const uint32_t *va,
+                                               const uint32_t *pa,
+                                               const uint8_t *fault,
+                                               const uint8_t *region, size_t n),
+                                  void *arg)
+{
+    struct chunk *c = &s->ring[s->head];
+    const Armmap__V1__TranslateResult *tr;
+    Armmap__V1__Response *resp;
+    enum armmap_status st;
+    char msg[ARMMAP_ERR_MAX];
+    bool go;
+
+    st = armmap__wait(s->conn, c->id, &resp);
+    if (st != ARMMAP_OK)
+        return st;
+    s->head = (s->head + 1) % s->window;
+    s->count--;
+    st = armmap__reply_status(s->conn, resp);
+    if (st == ARMMAP_OK &&
+        resp->body_case != ARMMAP__V1__RESPONSE__BODY_TRANSLATE)
+        st = armmap__fail(s->conn, ARMMAP_PROTOCOL,
+                          "translate answered with body %d",
+                          (int)resp->body_case);
+    tr = resp->translate;
+    if (st == ARMMAP_OK &&
+        (tr->n_pa != c->n || (tr->fault.len && tr->fault.len != c->n) ||
+         (tr->region.len && tr->region.len != c->n)))
+        st = armmap__fail(s->conn, ARMMAP_PROTOCOL,
+                          "translate of %zu addresses answered with %zu", c->n,
+                          tr->n_pa);
+    if (st != ARMMAP_OK) {
+        armmap__v1__response__free_unpacked(resp, NULL);
+        snprintf(msg, sizeof(msg), "%s", s->conn->errmsg);
+        if (!s->conn->dead)
+            drain(s);
+        snprintf(s->conn->errmsg, sizeof(s->conn->errmsg), "%s", msg);
+        return st;
+    }
+    go = sink(arg, c->va, tr->pa, tr->fault.len ? tr->fault.data : s->zeros,
+              tr->region.len ? tr->region.data : s->zeros, c->n);
+    armmap__v1__response__free_unpacked(resp, NULL);
+    if (!go) {
+        drain(s);
+        return armmap__fail(s->conn, ARMMAP_CANCELLED,
+                            "stopped by the result callback");
+    }
+    return ARMMAP_OK;
+}
+
+/* Asks @source for the next chunk and queues it; *@eof at the end. */
+static enum armmap_status send_chunk(struct stream *s,
+                                     long (*source)(void *arg, uint32_t *va,
+                                                    size_t max),
+                                     void *arg, bool *eof)
+{
+    struct chunk *c = &s->ring[(s->head + s->count) % s->window];
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Translate t = ARMMAP__V1__TRANSLATE__INIT;
+    enum armmap_status st;
+    long n;
+
+    n = source(arg, c->va, s->chunk);
+    if (n < 0) {
+        drain(s);
+        return armmap__fail(s->conn, ARMMAP_CANCELLED,
+                            "stopped by the address source");
+    }
+    if (n == 0) {
+        *eof = true;
+        return ARMMAP_OK;
+    }
+    c->n = (size_t)n > s->chunk ? s->chunk : (size_t)n;
+    t.machine = s->machine;
+    t.n_va = c->n;
+    t.va = c->va;
+    t.access = s->access;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
+    req.translate = &t;
+    st = armmap__queue(s->conn, &req, true, &c->id);
+    if (st != ARMMAP_OK)
+        return st;
+    s->count++;
+    return armmap__flush_some(s->conn);
+}
+
+static void stream_fini(struct stream *s)
+{
+    unsigned i;
+
+    for (i = 0; i < STREAM_WINDOW; i++)
+        free(s->ring[i].va);
+    free(s->zeros);
+}
+
+enum armmap_status armmap_translate_stream(
+    struct armmap_conn *conn, uint64_t machine, unsigned access, size_t chunk,
+    long (*source)(void *arg, uint32_t *va, size_t max),
+    bool (*sink)(void *arg, const uint32_t *va, const uint32_t *pa,
+                 const uint8_t *fault, const uint8_t *region, size_t n),
+    void *arg)
+{
+    struct stream s;
+    enum armmap_status st = ARMMAP_OK;
+    bool eof = false;
+    unsigned i;
+
+    memset(&s, 0, sizeof(s));
+    s.conn = conn;
+    s.machine = machine;
+    s.access = access;
+    s.chunk = chunk ? chunk : STREAM_CHUNK;
+    s.window = conn->max_inflight < STREAM_WINDOW ? conn->max_inflight
+                                                  : STREAM_WINDOW;
+    if (s.window == 0)
+        s.window = 1;
+    s.zeros = calloc(s.chunk, 1);
+    for (i = 0; i < s.window; i++) {
+        s.ring[i].va = malloc(s.chunk * sizeof(uint32_t));
+        if (!s.ring[i].va)
+            break;
+    }
+    if (!s.zeros || i < s.window) {
+        stream_fini(&s);
+        return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+    }
+    while (st == ARMMAP_OK && (!eof || s.count > 0)) {
+        while (st == ARMMAP_OK && !eof && s.count < s.window)
+            st = send_chunk(&s, source, arg, &eof);
+        if (st == ARMMAP_OK && s.count > 0)
+            st = deliver(&s, sink, arg);
+    }
+    stream_fini(&s);
+    if (st == ARMMAP_OK)
+        conn->errmsg[0] = '\0';
+    return st;
+}
