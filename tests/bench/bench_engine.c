@@ -93,7 +93,7 @@ static void bench_translate(void)
         ok += mm_translate_batch(m, va, N, 0, pa, fault);
     t = now() - t;
     if (ok != (size_t)N * ROUNDS)
-        fprintf(stderr, "bench: %zu of %d addresses faulted\n",
+        fprintf(stderr, "bench: %zu of %d addresses fell in bank holes (faults)\n",
                 (size_t)N * ROUNDS - ok, N * ROUNDS);
     print("translate_batch (random lowmem/vmalloc/pkmap)", N * ROUNDS / t,
           "addr/s", "(target >= 20,000,000)");
