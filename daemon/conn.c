@@ -342,7 +342,7 @@ void srv_commit_done(struct srv *s, uint64_t ticket, bool ok, const char *msg)
                 r->c->queued += r->len;
             s->n.errors_by_code[MM_UNAVAILABLE]++;
         } else {
-            s->n.commits++;
+            s->n.committed++;
         }
         if (r->c == NULL) {
             reply_free(r);

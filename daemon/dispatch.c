@@ -920,7 +920,7 @@ static void h_stats(struct srv_call *call, const Armmap__V1__Request *req)
     sr->machines = srv_registry_count(s->reg);
     sr->requests = s->n.requests;
     sr->changes = s->n.changes;
-    sr->commits = s->n.commits;
+    sr->commits = srv_persist_commits(s);
     sr->parked_kmaps = s->n.parked_kmaps;
     sr->n_errors_by_code = MM_STATUS_COUNT;
     sr->errors_by_code =

@@ -136,6 +136,16 @@ void srv_persist_flush(struct srv *s)
     store_flush(s->persist->st);
 }
 
+uint64_t srv_persist_commits(struct srv *s)
+{
+    struct store_stats st;
+
+    if (s->persist == NULL || s->persist->st == NULL)
+        return 0;
+    store_stats(s->persist->st, &st);
+    return st.commits;
+}
+
 /* Maps an immediate submit failure to a message; returns 0 (no ticket). */
 static uint64_t submit_failed(struct srv_persist *p, enum store_status st,
                               char *err, size_t errsz)

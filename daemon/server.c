@@ -186,15 +186,18 @@ err:
 
 int srv_run(struct srv *s)
 {
+    uint64_t commits;
+
     event_base_dispatch(s->base);
     srv_listen_stop(s);
     srv_conn_close_all(s);
+    commits = srv_persist_commits(s);
     srv_persist_close(s);
     srv_conn_free_waiting(s);
     srv_log(SRV_LOG_INFO,
-            "stopped: %" PRIu64 " requests, %" PRIu64 " changes, %" PRIu64
-            " commits",
-            s->n.requests, s->n.changes, s->n.commits);
+            "stopped: %" PRIu64 " requests, %" PRIu64 " changes (%" PRIu64
+            " answered after commit), %" PRIu64 " group commits",
+            s->n.requests, s->n.changes, s->n.committed, commits);
     return 0;
 }
 

@@ -298,6 +298,10 @@ enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
 /* Blocks until everything submitted is committed (fork reads history). */
 void srv_persist_flush(struct srv *s);
 
+/* Write transactions the store has committed: with group commit, fewer
+ * than the changes they hold.  0 once the store is closed. */
+uint64_t srv_persist_commits(struct srv *s);
+
 struct store_history_query;
 struct store_event;
 struct store_page;
@@ -320,7 +324,7 @@ struct srv_counters {
     uint64_t connections;               /* open now */
     uint64_t requests;
     uint64_t changes;
-    uint64_t commits;
+    uint64_t committed;                 /* changes answered after their commit */
     uint64_t parked_kmaps;              /* parked now */
     uint64_t errors_by_code[MM_STATUS_COUNT];
     uint64_t recovered_machines, recovered_events;
