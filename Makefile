@@ -86,6 +86,7 @@ TEST_BINS       := $(CHECK_ENGINE)
 
 BENCH_ENGINE    := $(B)/bench_engine
 BENCH_CLIENT    := $(B)/bench_client
+BENCH_RECOVERY  := $(B)/bench_recovery
 
 # tests/store, tests/daemon, tests/client: one Check binary each, when present.
 TEST_STORE_SRC  := $(sort $(wildcard tests/store/*.c))
@@ -100,13 +101,14 @@ PROGRAMS := $(if $(STORE_SRC),$(LIBSTORE)) $(if $(DAEMON_SRC),$(ARMMAPD)) \
             $(if $(CLIENT_LIB_SRC),$(LIBARMMAP)) $(if $(CLIENT_CLI_SRC),$(ARMMAP))
 
 ALL_OBJ := $(ENGINE_OBJ) $(TEST_ENGINE_OBJ) $(B)/tests/bench/bench_engine.o \
-           $(B)/tests/bench/bench_client.o \
+           $(B)/tests/bench/bench_client.o $(B)/tests/bench/bench_recovery.o \
            $(STORE_OBJ) $(DAEMON_OBJ) $(CLIENT_LIB_OBJ) $(CLIENT_CLI_OBJ) \
            $(TEST_STORE_SRC:%.c=$(B)/%.o) $(TEST_DAEMON_SRC:%.c=$(B)/%.o) \
            $(TEST_CLIENT_SRC:%.c=$(B)/%.o)
 
 .PHONY: all check check-plain bench clean deps run install uninstall
-all: deps $(LIBMM) $(PROGRAMS) $(TEST_BINS) $(BENCH_ENGINE) $(BENCH_CLIENT)
+all: deps $(LIBMM) $(PROGRAMS) $(TEST_BINS) $(BENCH_ENGINE) $(BENCH_CLIENT) \
+     $(BENCH_RECOVERY)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -123,6 +125,9 @@ $(BENCH_ENGINE): $(B)/tests/bench/bench_engine.o $(LIBMM)
 	$(CC) $(LDFLAGS) -o $@ $^
 
 $(BENCH_CLIENT): $(B)/tests/bench/bench_client.o $(LIBARMMAP) | $(ARMMAPD) $(ARMMAP)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
+
+$(BENCH_RECOVERY): $(B)/tests/bench/bench_recovery.o $(LIBARMMAP) | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
 
 $(LIBSTORE): $(STORE_OBJ)
@@ -164,10 +169,11 @@ check: deps
 check-plain: $(TEST_BINS)
 	@rc=0; for t in $(TEST_BINS); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
 
-bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(CHECK_STORE)
+bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(BENCH_RECOVERY) $(CHECK_STORE)
 	@./$(BENCH_ENGINE)
 	@./$(BENCH_CLIENT)
 	@CK_RUN_SUITE=speed ./$(CHECK_STORE) | grep -E 'events|s ='
+	@./$(BENCH_RECOVERY)
 
 # ---- run and install ---------------------------------------------------
 run: deps $(ARMMAPD) $(ARMMAP)
