@@ -73,10 +73,15 @@ CLIENT_CLI_SRC := $(sort $(wildcard client/cli*.c))
 CLIENT_LIB_OBJ := $(CLIENT_LIB_SRC:%.c=$(B)/%.o)
 CLIENT_CLI_OBJ := $(CLIENT_CLI_SRC:%.c=$(B)/%.o)
 LIBARMMAP      := $(B)/libarmmap.a
+LIBARMMAP_SO   := $(B)/libarmmap.so
 ARMMAP         := $(B)/armmap
 CLIENT_LIBS     = $(call pc,--libs,libprotobuf-c)
 
 $(DAEMON_OBJ) $(CLIENT_LIB_OBJ) $(CLIENT_CLI_OBJ): $(PROTO_H)
+
+# libarmmap is built static and shared from the same position-independent
+# objects (the proto object goes into both, and the daemon links it too).
+$(CLIENT_LIB_OBJ) $(PROTO_OBJ): CFLAGS += -fPIC
 
 # ---- tests -------------------------------------------------------------
 TEST_ENGINE_SRC := $(sort $(wildcard tests/engine/*.c))
@@ -98,7 +103,8 @@ CHECK_CLIENT    := $(if $(TEST_CLIENT_SRC),$(B)/check_client)
 TEST_BINS       += $(CHECK_STORE) $(CHECK_DAEMON) $(CHECK_CLIENT)
 
 PROGRAMS := $(if $(STORE_SRC),$(LIBSTORE)) $(if $(DAEMON_SRC),$(ARMMAPD)) \
-            $(if $(CLIENT_LIB_SRC),$(LIBARMMAP)) $(if $(CLIENT_CLI_SRC),$(ARMMAP))
+            $(if $(CLIENT_LIB_SRC),$(LIBARMMAP) $(LIBARMMAP_SO)) \
+            $(if $(CLIENT_CLI_SRC),$(ARMMAP))
 
 ALL_OBJ := $(ENGINE_OBJ) $(TEST_ENGINE_OBJ) $(B)/tests/bench/bench_engine.o \
            $(B)/tests/bench/bench_client.o $(B)/tests/bench/bench_recovery.o \
@@ -140,6 +146,9 @@ $(ARMMAPD): $(DAEMON_OBJ) $(PROTO_OBJ) $(LIBSTORE) $(LIBMM)
 $(LIBARMMAP): $(CLIENT_LIB_OBJ) $(PROTO_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+$(LIBARMMAP_SO): $(CLIENT_LIB_OBJ) $(PROTO_OBJ)
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libarmmap.so.0 -o $@ $^ $(CLIENT_LIBS)
 
 $(ARMMAP): $(CLIENT_CLI_OBJ) $(LIBARMMAP)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
@@ -192,17 +201,29 @@ INCDIR  := $(DESTDIR)$(PREFIX)/include
 MANDIR  := $(DESTDIR)$(PREFIX)/share/man
 UNITDIR := $(DESTDIR)$(PREFIX)/lib/systemd/system
 
-install: $(ARMMAPD) $(ARMMAP) $(LIBARMMAP)
+install: $(ARMMAPD) $(ARMMAP) $(LIBARMMAP) $(LIBARMMAP_SO)
 	install -d $(BINDIR) $(SBINDIR) $(LIBDIR)/pkgconfig $(INCDIR)
 	install -m 755 $(ARMMAPD) $(SBINDIR)/armmapd
 	install -m 755 $(ARMMAP) $(BINDIR)/armmap
 	install -m 644 $(LIBARMMAP) $(LIBDIR)/libarmmap.a
+	install -m 755 $(LIBARMMAP_SO) $(LIBDIR)/libarmmap.so.0
+	ln -sf libarmmap.so.0 $(LIBDIR)/libarmmap.so
 	install -m 644 client/armmap.h $(INCDIR)/armmap.h
 	sed 's|@PREFIX@|$(PREFIX)|g' client/armmap.pc.in > $(LIBDIR)/pkgconfig/armmap.pc
+	install -d $(MANDIR)/man1 $(MANDIR)/man8 $(UNITDIR)
+	install -m 644 man/armmap.1 $(MANDIR)/man1/armmap.1
+	install -m 644 man/armmapd.8 $(MANDIR)/man8/armmapd.8
+	sed 's|^ExecStart=/usr/local/sbin/armmapd$$|ExecStart=$(PREFIX)/sbin/armmapd|' \
+	    systemd/armmapd.service > $(UNITDIR)/armmapd.service
+	chmod 644 $(UNITDIR)/armmapd.service
+	install -m 644 systemd/armmapd.socket $(UNITDIR)/armmapd.socket
 
 uninstall:
 	rm -f $(SBINDIR)/armmapd $(BINDIR)/armmap $(LIBDIR)/libarmmap.a \
-	      $(INCDIR)/armmap.h $(LIBDIR)/pkgconfig/armmap.pc
+	      $(LIBDIR)/libarmmap.so.0 $(LIBDIR)/libarmmap.so \
+	      $(INCDIR)/armmap.h $(LIBDIR)/pkgconfig/armmap.pc \
+	      $(MANDIR)/man1/armmap.1 $(MANDIR)/man8/armmapd.8 \
+	      $(UNITDIR)/armmapd.service $(UNITDIR)/armmapd.socket
 
 clean:
 	rm -rf build

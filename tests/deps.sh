@@ -1,5 +1,5 @@
 #!/bin/sh
-# tests/deps.sh - make sure the build dependencies are installed.
+# tests/deps.sh - make sure the build and test dependencies are installed.
 #
 # Checks with pkg-config (and for protoc-c on PATH); on Debian or Ubuntu
 # installs what is missing with apt-get, as root or through sudo, and says
@@ -14,6 +14,9 @@ have_pc libprotobuf-c || need="$need libprotobuf-c-dev"
 command -v protoc-c >/dev/null 2>&1 || need="$need protobuf-c-compiler"
 have_pc sqlite3       || need="$need libsqlite3-dev"
 have_pc check         || need="$need check"
+# Test tools: unit checks and socket activation, man page rendering.
+command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
+command -v groff >/dev/null 2>&1 || need="$need groff-base"
 [ -z "$need" ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -90,5 +90,7 @@ Suite *ops_suite(void);
 Suite *frames_suite(void);
 Suite *park_suite(void);
 Suite *life_suite(void);
+Suite *systemd_suite(void);
+Suite *durability_suite(void);
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */
