@@ -12,12 +12,12 @@
  * full batch, and connections wait (not read) until the next reap.
  *
  * Clones and forks record their parent instead of copying history: the
- * config text stored for them starts with a line
- *     "#armmapd parent P SEQ"
- * meaning "the state of machine P after its event SEQ", followed by the
- * canonical config.  Their own events continue at SEQ + 1.  Replaying one
- * replays the ancestors' events first (P up to SEQ, recursively), then its
- * own.  A clone therefore costs one row, however long the history.
+ * store keeps (parent P, parent_seq SEQ) with the machine's row, meaning
+ * "the state of machine P after its event SEQ" (store_submit_machine_fork).
+ * Their own events continue at SEQ + 1.  Replaying one replays the
+ * ancestors' events first (P up to SEQ, recursively), then its own.  A
+ * clone therefore costs one row, however long the history, and the store's
+ * purge keeps every ancestor that a live machine replays from.
  *
  * Recovery at start: every live machine is rebuilt from its config by
  * replaying its events through mm_replay(); a mismatch leaves that machine
@@ -35,7 +35,6 @@
 
 #include "store.h"
 
-#define PARENT_TAG      "#armmapd parent "
 #define QUEUE_BASE      65536u          /* writes in flight before pausing */
 
 struct srv_persist {
@@ -155,37 +154,22 @@ static uint64_t submit_failed(struct srv_persist *p, enum store_status st,
     return 0;
 }
 
-char *srv_persist_config_text(const struct srv_machine *sm)
-{
-    size_t n = strlen(sm->config) + 80;
-    char *t = malloc(n);
-
-    if (t == NULL)
-        return NULL;
-    if (sm->parent != 0)
-        snprintf(t, n, PARENT_TAG "%" PRIu64 " %" PRIu64 "\n%s", sm->parent,
-                 sm->parent_seq, sm->config);
-    else
-        snprintf(t, n, "%s", sm->config);
-    return t;
-}
-
 uint64_t srv_persist_create(struct srv *s, struct srv_machine *sm, char *err,
                             size_t errsz)
 {
     struct srv_persist *p = s->persist;
     uint64_t ticket = p->next_ticket;
-    char *text = srv_persist_config_text(sm);
+    void *cookie = (void *)(uintptr_t)ticket;
     enum store_status st;
 
-    if (text == NULL) {
-        snprintf(err, errsz, "out of host memory");
-        return 0;
-    }
-    st = store_submit_machine_create(p->st, sm->tenant, sm->name, text,
-                                     sm->created_ms, (void *)(uintptr_t)ticket,
-                                     &sm->id);
-    free(text);
+    if (sm->parent != 0)
+        st = store_submit_machine_fork(p->st, sm->parent, sm->parent_seq,
+                                       sm->tenant, sm->name, sm->config,
+                                       sm->created_ms, cookie, &sm->id);
+    else
+        st = store_submit_machine_create(p->st, sm->tenant, sm->name,
+                                         sm->config, sm->created_ms, cookie,
+                                         &sm->id);
     if (st != STORE_OK)
         return submit_failed(p, st, err, errsz);
     p->next_ticket++;
@@ -242,24 +226,6 @@ uint64_t srv_persist_event(struct srv *s, struct srv_machine *sm,
 /* ------------------------------------------------------------------ */
 /* Replay                                                              */
 /* ------------------------------------------------------------------ */
-
-/* Splits a stored config text into its parent line and the config. */
-static const char *split_parent(const char *text, uint64_t *parent,
-                                uint64_t *seq)
-{
-    unsigned long long a, b;
-    const char *nl;
-
-    *parent = *seq = 0;
-    if (strncmp(text, PARENT_TAG, strlen(PARENT_TAG)) != 0)
-        return text;
-    if (sscanf(text + strlen(PARENT_TAG), "%llu %llu", &a, &b) == 2) {
-        *parent = a;
-        *seq = b;
-    }
-    nl = strchr(text, '\n');
-    return nl != NULL ? nl + 1 : "";
-}
 
 struct replay_ctx {
     struct mm_machine *m;
@@ -325,7 +291,8 @@ static enum mm_status replay_chain(struct srv *s, uint64_t id, uint64_t upto,
         snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
         return MM_UNAVAILABLE;
     }
-    split_parent(row->config, &parent, &pseq);
+    parent = row->parent;
+    pseq = row->parent_seq;
     free(row);
     if (parent != 0) {
         /* A fork at a seq before its parent's own branch point replays
@@ -384,8 +351,8 @@ static int recover_one(void *arg, const struct store_machine *row)
     struct srv_machine *sm;
     struct mm_machine *m = NULL;
     struct mm_config cfg;
-    uint64_t parent, pseq, count = 0;
-    const char *config = split_parent(row->config, &parent, &pseq);
+    uint64_t count = 0;
+    const char *config = row->config;
     char msg[SRV_MSG_MAX], emsg[MM_MSG_MAX];
     enum mm_status st;
 
@@ -411,8 +378,8 @@ static int recover_one(void *arg, const struct store_machine *row)
         rc->failed = true;
         return 1;
     }
-    sm->parent = parent;
-    sm->parent_seq = pseq;
+    sm->parent = row->parent;
+    sm->parent_seq = row->parent_seq;
     sm->events = row->nevents;
     rc->machines++;
     rc->events += count;
@@ -482,68 +449,14 @@ enum mm_status srv_persist_history(
     return MM_OK;
 }
 
-/* Keeps the history clones and forks depend on: a destroyed ancestor of a
- * live machine must not be purged, so the cutoff moves before it. */
-struct keep_ctx {
-    struct srv *s;
-    int64_t cutoff;                     /* purge machines destroyed before */
-};
-
-static void keep_ancestors(void *arg, struct srv_machine *sm)
-{
-    struct keep_ctx *k = arg;
-    uint64_t id = sm->parent;
-    unsigned depth = 0;
-
-    while (id != 0 && depth++ < 1000) {
-        struct store_machine *row = NULL;
-        uint64_t parent, pseq;
-
-        if (store_machine_dup(k->s->persist->st, id, &row) != STORE_OK)
-            return;
-        if (row->destroyed && row->destroyed_ms <= k->cutoff)
-            k->cutoff = row->destroyed_ms - 1;
-        split_parent(row->config, &parent, &pseq);
-        free(row);
-        id = parent;
-    }
-}
-
-struct count_ctx {
-    int64_t cutoff;
-    uint64_t events;
-};
-
-static int count_purged(void *arg, const struct store_machine *row)
-{
-    struct count_ctx *cc = arg;
-
-    if (row->destroyed && row->destroyed_ms < cc->cutoff)
-        cc->events += row->nevents;
-    return 0;
-}
-
 enum mm_status srv_persist_purge(struct srv *s, uint64_t older_than_ms,
                                  uint64_t *machines, uint64_t *events,
                                  char *err, size_t errsz)
 {
-    struct store_machine_filter f;
-    int64_t now = srv_now_ms();
-    struct count_ctx cc;
-    struct keep_ctx k;
-    enum store_status st;
+    /* The store keeps every ancestor a live clone or fork replays from. */
+    enum store_status st = store_purge(s->persist->st, (int64_t)older_than_ms,
+                                       srv_now_ms(), machines, events);
 
-    k.s = s;
-    k.cutoff = now - (int64_t)older_than_ms;
-    srv_registry_foreach(s->reg, NULL, keep_ancestors, &k);
-    memset(&f, 0, sizeof(f));
-    f.include_destroyed = true;
-    cc.cutoff = k.cutoff;
-    cc.events = 0;
-    st = store_list_machines(s->persist->st, &f, count_purged, &cc, NULL);
-    if (st == STORE_OK)
-        st = store_purge(s->persist->st, now - k.cutoff, now, machines);
-    *events = cc.events;
     if (st != STORE_OK) {
         snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
         return MM_UNAVAILABLE;

@@ -279,10 +279,6 @@ uint64_t srv_persist_event(struct srv *s, struct srv_machine *sm,
                            const struct mm_op *op, const struct mm_result *res,
                            char *err, size_t errsz);
 
-/* The config text stored for @sm: its canonical config, preceded by a
- * "#armmapd parent P SEQ" line for clones and forks.  Caller frees. */
-char *srv_persist_config_text(const struct srv_machine *sm);
-
 /**
  * srv_persist_replay - rebuild the state of machine @id at seq @upto (0:
  * everything committed) onto @m, a machine fresh from its config: the

@@ -171,6 +171,7 @@ struct ctl {
     int64_t cutoff;                     /* CTL_PURGE */
     uint64_t bytes;                     /* CTL_MAX_BYTES */
     uint64_t result;                    /* machines purged */
+    uint64_t events;                    /* CTL_PURGE: events purged */
     enum store_status status;
     char msg[STORE_MSG_MAX];
     bool done;
@@ -1516,8 +1517,10 @@ static void run_purge(struct store *s, struct ctl *c)
     sqlite3_bind_int64(s->w_purge_events, 1, c->cutoff);
     sqlite3_bind_int64(s->w_purge_machines, 1, c->cutoff);
     rc = wstep(s, s->w_begin);
-    if (rc == SQLITE_OK)
+    if (rc == SQLITE_OK) {
         rc = wstep(s, s->w_purge_events);
+        c->events = (uint64_t)sqlite3_changes(s->wdb);
+    }
     if (rc == SQLITE_OK) {
         rc = wstep(s, s->w_purge_machines);
         c->result = (uint64_t)sqlite3_changes(s->wdb);
@@ -1529,7 +1532,7 @@ static void run_purge(struct store *s, struct ctl *c)
         if (!sqlite3_get_autocommit(s->wdb))
             wstep(s, s->w_rollback);
         c->status = STORE_UNAVAILABLE;
-        c->result = 0;
+        c->result = c->events = 0;
         return;
     }
     /* Benign if it fails: the pages stay on the freelist and are reused. */
@@ -1767,7 +1770,7 @@ enum store_status store_set_max_bytes(struct store *s, uint64_t bytes)
 }
 
 enum store_status store_purge(struct store *s, int64_t older_than_ms,
-                              int64_t now_ms, uint64_t *purged)
+                              int64_t now_ms, uint64_t *purged, uint64_t *events)
 {
     struct ctl c;
     enum store_status rc;
@@ -1778,6 +1781,8 @@ enum store_status store_purge(struct store *s, int64_t older_than_ms,
     rc = call_writer(s, &c);
     if (purged != NULL)
         *purged = c.result;
+    if (events != NULL)
+        *events = c.events;
     return rc;
 }
 

@@ -527,6 +527,7 @@ enum store_status store_max_machine_id(struct store *s, uint64_t *id);
  * @now_ms: the current unix time in ms
  * @purged: receives the number of machines whose row and events were
  * deleted (may be NULL)
+ * @events: receives the number of events deleted with them (may be NULL)
  * Context: runs on the writer's connection between two batches, and blocks
  * until it is done (one transaction).  Live machines and machines destroyed
  * at or after @now_ms - @older_than_ms are kept, and so is every ancestor
@@ -541,7 +542,7 @@ enum store_status store_max_machine_id(struct store *s, uint64_t *id);
  * was deleted).
  */
 enum store_status store_purge(struct store *s, int64_t older_than_ms,
-                              int64_t now_ms, uint64_t *purged);
+                              int64_t now_ms, uint64_t *purged, uint64_t *events);
 
 #ifdef __cplusplus
 }
