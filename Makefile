@@ -102,6 +102,11 @@ CHECK_DAEMON    := $(if $(TEST_DAEMON_SRC),$(B)/check_daemon)
 CHECK_CLIENT    := $(if $(TEST_CLIENT_SRC),$(B)/check_client)
 TEST_BINS       += $(CHECK_STORE) $(CHECK_DAEMON) $(CHECK_CLIENT)
 
+# Everything that includes the generated header waits for it (a parallel
+# build from clean would otherwise compile them first).
+$(TEST_DAEMON_SRC:%.c=$(B)/%.o) $(TEST_CLIENT_SRC:%.c=$(B)/%.o) \
+$(B)/tests/bench/bench_client.o $(B)/tests/bench/bench_recovery.o: $(PROTO_H)
+
 PROGRAMS := $(if $(STORE_SRC),$(LIBSTORE)) $(if $(DAEMON_SRC),$(ARMMAPD)) \
             $(if $(CLIENT_LIB_SRC),$(LIBARMMAP) $(LIBARMMAP_SO)) \
             $(if $(CLIENT_CLI_SRC),$(ARMMAP))
