@@ -45,6 +45,8 @@ enum armmap_status armmap__queue(struct armmap_conn *conn,
 
 /* Writes what the socket takes now, without waiting. */
 enum armmap_status armmap__flush_some(struct armmap_conn *conn);
+/* As armmap__flush_some(), once enough is queued to be worth a send(). */
+enum armmap_status armmap__flush_if_full(struct armmap_conn *conn);
 
 /* Waits for the reply to @id (writing queued requests meanwhile). */
 enum armmap_status armmap__wait(struct armmap_conn *conn, uint64_t id,

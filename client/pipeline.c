@@ -39,7 +39,7 @@ enum armmap_status armmap_send_ping(struct armmap_conn *conn, uint64_t *id)
     req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
     req.ping = &ping;
     st = armmap__queue(conn, &req, false, id);
-    return st == ARMMAP_OK ? armmap__flush_some(conn) : st;
+    return st == ARMMAP_OK ? armmap__flush_if_full(conn) : st;
 }
 
 enum armmap_status armmap_send_op(struct armmap_conn *conn, uint64_t machine,
@@ -55,7 +55,7 @@ enum armmap_status armmap_send_op(struct armmap_conn *conn, uint64_t machine,
     st = armmap__queue(conn, &req, false, id);
     if (st == ARMMAP_OK && op->wait_ms > conn->wait_ms)
         conn->wait_ms = op->wait_ms;    /* it may stay silent that long */
-    return st == ARMMAP_OK ? armmap__flush_some(conn) : st;
+    return st == ARMMAP_OK ? armmap__flush_if_full(conn) : st;
 }
 
 enum armmap_status armmap_send_batch(struct armmap_conn *conn, uint64_t machine,
@@ -74,7 +74,7 @@ enum armmap_status armmap_send_batch(struct armmap_conn *conn, uint64_t machine,
     st = armmap__queue(conn, &req, false, id);
     free(wops);
     free(wptrs);
-    return st == ARMMAP_OK ? armmap__flush_some(conn) : st;
+    return st == ARMMAP_OK ? armmap__flush_if_full(conn) : st;
 }
 
 enum armmap_status armmap_send_translate(struct armmap_conn *conn,
@@ -93,7 +93,7 @@ enum armmap_status armmap_send_translate(struct armmap_conn *conn,
     req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
     req.translate = &t;
     st = armmap__queue(conn, &req, false, id);
-    return st == ARMMAP_OK ? armmap__flush_some(conn) : st;
+    return st == ARMMAP_OK ? armmap__flush_if_full(conn) : st;
 }
 
 /* Converts a reply's body; returns false if host memory ran out. */
