@@ -92,6 +92,7 @@ TEST_BINS       := $(CHECK_ENGINE)
 BENCH_ENGINE    := $(B)/bench_engine
 BENCH_CLIENT    := $(B)/bench_client
 BENCH_RECOVERY  := $(B)/bench_recovery
+BENCH_DAEMON    := $(B)/bench_daemon
 
 # tests/store, tests/daemon, tests/client: one Check binary each, when present.
 TEST_STORE_SRC  := $(sort $(wildcard tests/store/*.c))
@@ -105,7 +106,8 @@ TEST_BINS       += $(CHECK_STORE) $(CHECK_DAEMON) $(CHECK_CLIENT)
 # Everything that includes the generated header waits for it (a parallel
 # build from clean would otherwise compile them first).
 $(TEST_DAEMON_SRC:%.c=$(B)/%.o) $(TEST_CLIENT_SRC:%.c=$(B)/%.o) \
-$(B)/tests/bench/bench_client.o $(B)/tests/bench/bench_recovery.o: $(PROTO_H)
+$(B)/tests/bench/bench_client.o $(B)/tests/bench/bench_recovery.o \
+$(B)/tests/bench/bench_daemon.o: $(PROTO_H)
 
 PROGRAMS := $(if $(STORE_SRC),$(LIBSTORE)) $(if $(DAEMON_SRC),$(ARMMAPD)) \
             $(if $(CLIENT_LIB_SRC),$(LIBARMMAP) $(LIBARMMAP_SO)) \
@@ -113,13 +115,14 @@ PROGRAMS := $(if $(STORE_SRC),$(LIBSTORE)) $(if $(DAEMON_SRC),$(ARMMAPD)) \
 
 ALL_OBJ := $(ENGINE_OBJ) $(TEST_ENGINE_OBJ) $(B)/tests/bench/bench_engine.o \
            $(B)/tests/bench/bench_client.o $(B)/tests/bench/bench_recovery.o \
+           $(B)/tests/bench/bench_daemon.o \
            $(STORE_OBJ) $(DAEMON_OBJ) $(CLIENT_LIB_OBJ) $(CLIENT_CLI_OBJ) \
            $(TEST_STORE_SRC:%.c=$(B)/%.o) $(TEST_DAEMON_SRC:%.c=$(B)/%.o) \
            $(TEST_CLIENT_SRC:%.c=$(B)/%.o)
 
 .PHONY: all check check-plain bench clean deps run install uninstall
 all: deps $(LIBMM) $(PROGRAMS) $(TEST_BINS) $(BENCH_ENGINE) $(BENCH_CLIENT) \
-     $(BENCH_RECOVERY)
+     $(BENCH_RECOVERY) $(BENCH_DAEMON)
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -139,6 +142,9 @@ $(BENCH_CLIENT): $(B)/tests/bench/bench_client.o $(LIBARMMAP) | $(ARMMAPD) $(ARM
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
 
 $(BENCH_RECOVERY): $(B)/tests/bench/bench_recovery.o $(LIBARMMAP) | $(ARMMAPD)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
+
+$(BENCH_DAEMON): $(B)/tests/bench/bench_daemon.o $(LIBARMMAP) | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
 
 $(LIBSTORE): $(STORE_OBJ)
@@ -183,11 +189,13 @@ check: deps
 check-plain: $(TEST_BINS)
 	@rc=0; for t in $(TEST_BINS); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
 
-bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(BENCH_RECOVERY) $(CHECK_STORE)
+bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(BENCH_RECOVERY) $(BENCH_DAEMON) \
+       $(CHECK_STORE)
 	@./$(BENCH_ENGINE)
 	@./$(BENCH_CLIENT)
 	@CK_RUN_SUITE=speed ./$(CHECK_STORE) | grep -E 'events|s ='
 	@./$(BENCH_RECOVERY)
+	@./$(BENCH_DAEMON) -r tests/bench/redis_ref.sh
 
 # ---- run and install ---------------------------------------------------
 run: deps $(ARMMAPD) $(ARMMAP)

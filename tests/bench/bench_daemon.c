@@ -1,0 +1,815 @@
+/* tests/bench/bench_daemon.c - requests per second through armmapd.
+ *
+ * Starts the real armmapd (next to this binary, found through
+ * /proc/self/exe) on a mkdtemp() state directory, with its Unix socket
+ * there and a TCP listener on 127.0.0.1 port 0; the port the kernel chose
+ * is read from the daemon's "listening on tcp 127.0.0.1:PORT" log line
+ * (--log-level=info, stderr to a file in the state directory).  The
+ * store runs with the daemon's default durability, normal.  One aries
+ * machine is booted, with 16 HighMem pages allocated for kmap.
+ *
+ * Figures, one line each, through the real libarmmap:
+ *  - round trips per second on one connection, one request at a time:
+ *    ping, and kmap+kunmap pairs (two round trips each, pairs/s);
+ *  - pipelined requests per second on one connection, 64 in flight
+ *    (armmap_send_*() / armmap_recv() as a sliding window): ping and a
+ *    one-address translate over the Unix socket and over TCP loopback,
+ *    and mapping operations (kmap and kunmap alternating over the 16
+ *    pages, so the pkmap window never fills), each one applied, logged and
+ *    committed by the store before its reply;
+ *  - addresses translated per second in batches of 4,096
+ *    (armmap_translate_stream()), Unix socket and TCP loopback;
+ *  - for diagnosis, the pipelined ping, translate and kmap/kunmap again
+ *    in raw frames (the proto code packed into libarmmap, without the
+ *    library's connection code), 64 in flight as two bursts of 32 frames
+ *    with one send() per burst, as redis-benchmark -P writes them.
+ *    libarmmap's armmap_send_*() write each request with its own send(), so
+ *    the library figures include one system call per request on our side
+ *    and few requests per read on the daemon's; the raw figures show what
+ *    the daemon does when requests arrive coalesced.
+ *
+ * Targets (the issue): pipelined reads (ping, one-address translate) at
+ * least as many per second as redis-benchmark's GET at depth 64 on this
+ * machine in this run (over the same kind of socket); pipelined mapping
+ * operations >= 200,000/s; batch translation >= 5,000,000 addresses/s.
+ * Every line says whether its target is met.  The redis figures come from
+ * running the script named by -r (tests/bench/redis_ref.sh) before the
+ * daemon starts, so the two never compete for the CPUs; its output lines
+ * "redis_get_p64_unix N", "redis_get_p64_tcp N" (the issue's command,
+ * redis-benchmark's default 50 clients: the targets) and
+ * "redis_get_p64_c1_unix N", "redis_get_p64_c1_tcp N" (-c 1, one
+ * connection like ours: printed for comparison) are parsed.  Without -r,
+ * or if the script fails, the read targets say "no reference".
+ *
+ * Every measurement runs a fixed number of operations and also stops
+ * issuing new ones after MEASURE_S seconds, so the whole bench stays well
+ * under a minute on a slow machine.  A failed request aborts the bench
+ * (exit 1); a missed target does not (exit 0), so `make bench` goes on.
+ *
+ * Usage: bench_daemon [-r REDIS_REF_SCRIPT] [-o FIGURE]
+ * FIGURE selects figures by a part of their names: rtt-ping, rtt-kmap,
+ * pipe-ping-unix, pipe-translate-unix, pipe-ping-tcp, pipe-translate-tcp,
+ * pipe-kmap, raw-ping, raw-translate, raw-kmap, batch-unix, batch-tcp
+ * (e.g. -o pipe-kmap while perf records armmapd).
+ */
+#include "armmap.h"
+#include "armmap.pb-c.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MEASURE_S     2.0      /* stop issuing requests after this long */
+#define DEPTH         64       /* pipelined requests in flight */
+#define N_RTT         100000u  /* single round trips (ping) */
+#define N_RTT_PAIRS   30000u   /* single kmap+kunmap pairs */
+#define N_PIPE        2000000u /* pipelined requests per figure */
+#define N_BATCH_ADDR  20000000u
+#define BATCH         4096u
+#define N_PAGES       16u      /* HighMem pages kmapped in turn */
+
+#define TARGET_MAP_OPS  200000.0
+#define TARGET_ADDRS    5000000.0
+
+struct bench {
+    char dir[64];
+    char sock[128];
+    char log[128];
+    char bindir[PATH_MAX - 32];
+    char tcp[32];         /* "127.0.0.1:PORT" */
+    pid_t pid;
+    uint64_t machine;
+    uint32_t pfn[N_PAGES];
+    uint32_t va_one;      /* the address the one-address translate asks */
+    double redis_unix;    /* 0: not measured */
+    double redis_tcp;
+    double redis_c1_unix; /* redis-benchmark -c 1: one connection too */
+    double redis_c1_tcp;
+};
+
+static struct bench g;
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void cleanup(void)
+{
+    char cmd[128];
+
+    if (g.pid > 0) {
+        kill(g.pid, SIGTERM);
+        waitpid(g.pid, NULL, 0);
+        g.pid = 0;
+    }
+    if (g.dir[0] != '\0') {
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g.dir);
+        if (system(cmd) != 0)
+            fprintf(stderr, "bench_daemon: could not remove %s\n", g.dir);
+        g.dir[0] = '\0';
+    }
+}
+
+static void die(const char *fmt, ...)
+{
+    va_list ap;
+
+    fprintf(stderr, "bench_daemon: ");
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n");
+    cleanup();
+    exit(1);
+}
+
+/* ---- the redis reference --------------------------------------------- */
+
+static void run_redis_ref(const char *script)
+{
+    char cmd[PATH_MAX + 16], line[256];
+    FILE *p;
+    double v;
+
+    snprintf(cmd, sizeof(cmd), "sh '%s'", script);
+    p = popen(cmd, "r");
+    if (!p) {
+        fprintf(stderr, "bench_daemon: cannot run %s\n", script);
+        return;
+    }
+    while (fgets(line, sizeof(line), p)) {
+        if (sscanf(line, "redis_get_p64_c1_unix %lf", &v) == 1)
+            g.redis_c1_unix = v;
+        else if (sscanf(line, "redis_get_p64_c1_tcp %lf", &v) == 1)
+            g.redis_c1_tcp = v;
+        else if (sscanf(line, "redis_get_p64_unix %lf", &v) == 1)
+            g.redis_unix = v;
+        else if (sscanf(line, "redis_get_p64_tcp %lf", &v) == 1)
+            g.redis_tcp = v;
+    }
+    if (pclose(p) != 0)
+        fprintf(stderr, "bench_daemon: %s failed; no redis reference\n",
+                script);
+}
+
+/* ---- the daemon -------------------------------------------------------- */
+
+static int try_connect(const char *path)
+{
+    struct sockaddr_un sa;
+    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+    if (fd < 0)
+        return -1;
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%.107s", path);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
+        close(fd);
+        return -1;
+    }
+    close(fd);
+    return 0;
+}
+
+/* The TCP listener starts before the Unix one, so once the Unix socket
+ * answers the log already names the port. */
+static void read_tcp_port(void)
+{
+    static const char key[] = "listening on tcp 127.0.0.1:";
+    char buf[8192];
+    ssize_t n;
+    char *p;
+    int fd = open(g.log, O_RDONLY);
+
+    if (fd < 0)
+        die("cannot read %s", g.log);
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = '\0';
+    p = strstr(buf, key);
+    if (!p || atoi(p + strlen(key)) <= 0)
+        die("armmapd did not log its TCP port: %s", buf);
+    snprintf(g.tcp, sizeof(g.tcp), "127.0.0.1:%d", atoi(p + strlen(key)));
+}
+
+static void start_daemon(void)
+{
+    char bin[PATH_MAX], sd[96];
+    int i, status;
+
+    snprintf(bin, sizeof(bin), "%s/armmapd", g.bindir);
+    snprintf(sd, sizeof(sd), "--state-dir=%s", g.dir);
+    g.pid = fork();
+    if (g.pid < 0)
+        die("fork failed: %s", strerror(errno));
+    if (g.pid == 0) {
+        int fd = open(g.log, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+        /* stdout too: a pipe reading our output must not wait for it */
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execl(bin, bin, sd, "--listen=127.0.0.1:0", "--log-level=info",
+              (char *)NULL);
+        _exit(127);
+    }
+    for (i = 0; i < 500; i++) {
+        if (try_connect(g.sock) == 0) {
+            read_tcp_port();
+            return;
+        }
+        if (waitpid(g.pid, &status, WNOHANG) == g.pid) {
+            g.pid = 0;
+            die("armmapd (%s) exited at start", bin);
+        }
+        usleep(10000);
+    }
+    die("armmapd did not open %s in 5 s", g.sock);
+}
+
+static struct armmap_conn *connect_unix(void)
+{
+    struct armmap_options opt;
+    struct armmap_conn *c;
+    char err[ARMMAP_ERR_MAX];
+
+    memset(&opt, 0, sizeof(opt));
+    opt.max_inflight = DEPTH;
+    if (armmap_connect_unix(g.sock, opt, &c, err) != ARMMAP_OK)
+        die("connect %s: %s", g.sock, err);
+    return c;
+}
+
+static struct armmap_conn *connect_tcp(void)
+{
+    struct armmap_options opt;
+    struct armmap_conn *c;
+    char err[ARMMAP_ERR_MAX];
+
+    memset(&opt, 0, sizeof(opt));
+    opt.max_inflight = DEPTH;
+    if (armmap_connect_tcp(g.tcp, opt, &c, err) != ARMMAP_OK)
+        die("connect %s: %s", g.tcp, err);
+    return c;
+}
+
+/* Boots the machine and allocates the pages the kmap figures use. */
+static void setup_machine(struct armmap_conn *c)
+{
+    struct armmap_machine *m;
+    struct armmap_op_result r;
+    unsigned i;
+
+    if (armmap_create(c, "aries", NULL, 0, "bench", &m) != ARMMAP_OK)
+        die("create aries: %s", armmap_errmsg(c));
+    g.machine = m->id;
+    armmap_machine_free(m);
+    for (i = 0; i < N_PAGES; i++) {
+        if (armmap_alloc(c, g.machine, ARMMAP_ZONE_HIGHMEM, 0, &r) !=
+            ARMMAP_OK)
+            die("alloc highmem: %s", armmap_errmsg(c));
+        g.pfn[i] = r.value;
+    }
+    /* A kmapped page: its translation walks the pkmap page table. */
+    if (armmap_kmap(c, g.machine, g.pfn[0], 0, &r) != ARMMAP_OK)
+        die("kmap: %s", armmap_errmsg(c));
+    g.va_one = r.value + 0x123;
+    if (armmap_kunmap(c, g.machine, g.pfn[0], &r) != ARMMAP_OK)
+        die("kunmap: %s", armmap_errmsg(c));
+}
+
+/* ---- printing ---------------------------------------------------------- */
+
+static void line_plain(const char *what, double rate, const char *unit)
+{
+    printf("%-44s %12.0f %-8s\n", what, rate, unit);
+    fflush(stdout);
+}
+
+static void line_target(const char *what, double rate, const char *unit,
+                        double target, const char *tname)
+{
+    if (target <= 0) {
+        printf("%-44s %12.0f %-8s target: %s: no reference\n", what, rate,
+               unit, tname);
+    } else {
+        printf("%-44s %12.0f %-8s target >= %.0f (%s): %s\n", what, rate,
+               unit, target, tname, rate >= target ? "met" : "MISSED");
+    }
+    fflush(stdout);
+}
+
+/* ---- single round trips ------------------------------------------------ */
+
+static double rtt_ping(struct armmap_conn *c)
+{
+    double t0 = now_s(), t;
+    unsigned i;
+
+    for (i = 0; i < N_RTT; i++) {
+        if (armmap_ping(c) != ARMMAP_OK)
+            die("ping: %s", armmap_errmsg(c));
+        if ((i & 1023) == 0 && i > 0 && now_s() - t0 > MEASURE_S)
+            break;
+    }
+    t = now_s() - t0;
+    return i / t;
+}
+
+static double rtt_kmap_pairs(struct armmap_conn *c)
+{
+    struct armmap_op_result r;
+    double t0 = now_s(), t;
+    unsigned i;
+
+    for (i = 0; i < N_RTT_PAIRS; i++) {
+        uint32_t pfn = g.pfn[i % N_PAGES];
+
+        if (armmap_kmap(c, g.machine, pfn, 0, &r) != ARMMAP_OK)
+            die("kmap 0x%x: %s", pfn, armmap_errmsg(c));
+        if (armmap_kunmap(c, g.machine, pfn, &r) != ARMMAP_OK)
+            die("kunmap 0x%x: %s", pfn, armmap_errmsg(c));
+        if ((i & 255) == 0 && i > 0 && now_s() - t0 > MEASURE_S)
+            break;
+    }
+    t = now_s() - t0;
+    return i / t;
+}
+
+/* ---- pipelining -------------------------------------------------------- */
+
+enum pipe_kind { PIPE_PING, PIPE_TRANSLATE1, PIPE_KMAP };
+
+static enum armmap_status pipe_send(struct armmap_conn *c, enum pipe_kind k,
+                                    uint64_t i)
+{
+    struct armmap_op op;
+    uint32_t pfn;
+    uint64_t id;
+
+    switch (k) {
+    case PIPE_PING:
+        return armmap_send_ping(c, &id);
+    case PIPE_TRANSLATE1:
+        return armmap_send_translate(c, g.machine, &g.va_one, 1, 0, &id);
+    case PIPE_KMAP:
+        /* kmap, kunmap of the same page, then the next page */
+        pfn = g.pfn[(i / 2) % N_PAGES];
+        memset(&op, 0, sizeof(op));
+        op.code = (i & 1) ? ARMMAP_OP_KUNMAP : ARMMAP_OP_KMAP;
+        op.nargs = 1;
+        op.args = &pfn;
+        return armmap_send_op(c, g.machine, &op, &id);
+    }
+    return ARMMAP_INVALID_ARGUMENT;
+}
+
+static void pipe_check(struct armmap_conn *c, enum pipe_kind k,
+                       const struct armmap_reply *r)
+{
+    if (r->status != ARMMAP_OK)
+        die("pipelined request %llu: %s: %s", (unsigned long long)r->id,
+            armmap_strerror(r->status), r->msg);
+    switch (k) {
+    case PIPE_PING:
+        if (r->kind != ARMMAP_REPLY_PONG)
+            die("ping: reply kind %d", (int)r->kind);
+        break;
+    case PIPE_TRANSLATE1:
+        if (r->kind != ARMMAP_REPLY_TRANSLATE || !r->translate ||
+            r->translate->n != 1 || r->translate->fault[0] != 0)
+            die("translate 0x%x: bad reply", g.va_one);
+        break;
+    case PIPE_KMAP:
+        if (r->kind != ARMMAP_REPLY_OP || r->op.seq == 0)
+            die("kmap/kunmap: bad reply (%s)", armmap_errmsg(c));
+        break;
+    }
+}
+
+/* Keeps DEPTH requests in flight: one sent for each reply taken. */
+static double pipelined(struct armmap_conn *c, enum pipe_kind k, uint64_t n)
+{
+    struct armmap_reply *r;
+    uint64_t sent = 0, got = 0;
+    double t0 = now_s(), t;
+    bool stop = false;
+
+    while (sent < n && sent < DEPTH) {
+        if (pipe_send(c, k, sent) != ARMMAP_OK)
+            die("send: %s", armmap_errmsg(c));
+        sent++;
+    }
+    while (got < sent) {
+        if (armmap_recv(c, &r) != ARMMAP_OK)
+            die("recv: %s", armmap_errmsg(c));
+        pipe_check(c, k, r);
+        armmap_reply_free(r);
+        got++;
+        if ((got & 4095) == 0 && now_s() - t0 > MEASURE_S)
+            stop = true;
+        /* kmap/kunmap go in pairs, so stop only after a kunmap */
+        if (sent < n && !(stop && (sent & 1) == 0)) {
+            if (pipe_send(c, k, sent) != ARMMAP_OK)
+                die("send: %s", armmap_errmsg(c));
+            sent++;
+        }
+    }
+    t = now_s() - t0;
+    return got / t;
+}
+
+/* ---- raw frames: what the daemon does with coalesced requests ---------- */
+
+/* Raw frames, 64 in flight as two bursts of 32, one send() per burst (see
+ * the file comment): the daemon's own speed with coalesced requests. */
+#define RAW_BURST 32u
+
+struct raw {
+    int fd;
+    uint8_t *rbuf;
+    size_t rlen, rcap;
+    uint64_t next_id;
+};
+
+static void raw_write_all(struct raw *r, const uint8_t *p, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = send(r->fd, p, n, MSG_NOSIGNAL);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            die("raw send: %s", strerror(errno));
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* Appends one frame for @req to @buf (room checked by the caller). */
+static size_t raw_frame(Armmap__V1__Request *req, uint8_t *buf)
+{
+    size_t len = armmap__v1__request__pack(req, buf + 4);
+
+    buf[0] = (uint8_t)(len >> 24);
+    buf[1] = (uint8_t)(len >> 16);
+    buf[2] = (uint8_t)(len >> 8);
+    buf[3] = (uint8_t)len;
+    return 4 + len;
+}
+
+/* Drops the first @off bytes of the read buffer. */
+static void raw_consume(struct raw *r, size_t off)
+{
+    if (off == 0)
+        return;
+    memmove(r->rbuf, r->rbuf + off, r->rlen - off);
+    r->rlen -= off;
+}
+
+/* Reads until @want whole frames arrived; checks each is OK. */
+static void raw_read_replies(struct raw *r, unsigned want)
+{
+    size_t off = 0;
+
+    while (want > 0) {
+        uint32_t len;
+        ssize_t n;
+
+        while (r->rlen - off >= 4 && want > 0) {
+            const uint8_t *p = r->rbuf + off;
+            Armmap__V1__Response *resp;
+
+            len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                  (uint32_t)p[2] << 8 | p[3];
+            if (r->rlen - off - 4 < len)
+                break;
+            resp = armmap__v1__response__unpack(NULL, len, p + 4);
+            if (!resp || (resp->status && resp->status->code != 0))
+                die("raw reply: %s", resp && resp->status->message
+                                         ? resp->status->message
+                                         : "malformed");
+            armmap__v1__response__free_unpacked(resp, NULL);
+            off += 4 + len;
+            want--;
+        }
+        if (want == 0)
+            break;
+        raw_consume(r, off);
+        off = 0;
+        if (r->rcap - r->rlen < 65536) {
+            r->rcap = r->rcap * 2 + 65536;
+            r->rbuf = realloc(r->rbuf, r->rcap);
+            if (!r->rbuf)
+                die("out of memory");
+        }
+        n = recv(r->fd, r->rbuf + r->rlen, r->rcap - r->rlen, 0);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            die("raw recv: %s", n == 0 ? "armmapd hung up" : strerror(errno));
+        r->rlen += (size_t)n;
+    }
+    raw_consume(r, off);
+}
+
+static void raw_connect(struct raw *r)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Hello hello = ARMMAP__V1__HELLO__INIT;
+    struct sockaddr_un sa;
+    uint8_t buf[256];
+
+    memset(r, 0, sizeof(*r));
+    r->fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sun_family = AF_UNIX;
+    snprintf(sa.sun_path, sizeof(sa.sun_path), "%.107s", g.sock);
+    if (r->fd < 0 || connect(r->fd, (struct sockaddr *)&sa, sizeof(sa)) != 0)
+        die("raw connect: %s", strerror(errno));
+    hello.protocol = 1;
+    hello.tenant = (char *)ARMMAP_DEFAULT_TENANT;
+    req.id = ++r->next_id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HELLO;
+    req.hello = &hello;
+    raw_write_all(r, buf, raw_frame(&req, buf));
+    raw_read_replies(r, 1);
+}
+
+/* Packs burst @b (RAW_BURST requests of kind @k) into @buf. */
+static size_t raw_burst(struct raw *r, enum pipe_kind k, uint64_t b,
+                        uint8_t *buf)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Ping ping = ARMMAP__V1__PING__INIT;
+    Armmap__V1__Op op = ARMMAP__V1__OP__INIT;
+    Armmap__V1__Translate tr = ARMMAP__V1__TRANSLATE__INIT;
+    size_t len = 0;
+    uint32_t pfn;
+    unsigned i;
+
+    for (i = 0; i < RAW_BURST; i++) {
+        uint64_t n = b * RAW_BURST + i;
+
+        req.id = ++r->next_id;
+        switch (k) {
+        case PIPE_PING:
+            req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+            req.ping = &ping;
+            break;
+        case PIPE_TRANSLATE1:
+            tr.machine = g.machine;
+            tr.n_va = 1;
+            tr.va = &g.va_one;
+            req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
+            req.translate = &tr;
+            break;
+        case PIPE_KMAP:
+            pfn = g.pfn[(n / 2) % N_PAGES];
+            op.machine = g.machine;
+            op.code = (n & 1) ? ARMMAP__V1__OP_CODE__OP_KUNMAP
+                              : ARMMAP__V1__OP_CODE__OP_KMAP;
+            op.n_args = 1;
+            op.args = &pfn;
+            req.body_case = ARMMAP__V1__REQUEST__BODY_OP;
+            req.op = &op;
+            break;
+        }
+        len += raw_frame(&req, buf + len);
+    }
+    return len;
+}
+
+static double raw_pipelined(enum pipe_kind k, uint64_t n)
+{
+    uint8_t buf[RAW_BURST * 64];
+    uint64_t sent = 0, got = 0, nb = n / RAW_BURST;
+    double t0, t;
+    struct raw r;
+
+    raw_connect(&r);
+    t0 = now_s();
+    /* two bursts in flight: DEPTH requests */
+    while (sent < 2 && sent < nb) {
+        raw_write_all(&r, buf, raw_burst(&r, k, sent, buf));
+        sent++;
+    }
+    while (got < sent) {
+        raw_read_replies(&r, RAW_BURST);
+        got++;
+        if (sent < nb && now_s() - t0 < MEASURE_S) {
+            raw_write_all(&r, buf, raw_burst(&r, k, sent, buf));
+            sent++;
+        }
+    }
+    t = now_s() - t0;
+    close(r.fd);
+    free(r.rbuf);
+    return (double)(got * RAW_BURST) / t;
+}
+
+/* ---- batch translation ------------------------------------------------- */
+
+/* armmap_translate_stream() passes one argument to both callbacks. */
+struct stream_state {
+    uint64_t next, total; /* source */
+    double deadline;
+    uint64_t n, faults;   /* sink */
+};
+
+/* 70% lowmem, 10% the vectors page, 10% the kmapped page, 10% anywhere. */
+static long stream_source(void *arg, uint32_t *va, size_t max)
+{
+    struct stream_state *s = arg;
+    size_t n = 0;
+
+    if (now_s() > s->deadline)
+        return 0;
+    while (n < max && s->next < s->total) {
+        uint32_t h = (uint32_t)(s->next * 2654435761u);
+        uint32_t x = (uint32_t)(s->next % 10);
+
+        if (x < 7)
+            va[n] = 0xc0000000u + h % 0x2f800000u;
+        else if (x == 7)
+            va[n] = 0xffff0000u + h % 0x1000u;
+        else if (x == 8)
+            va[n] = (g.va_one & ~0xfffu) + h % 0x1000u;
+        else
+            va[n] = h;
+        n++;
+        s->next++;
+    }
+    return (long)n;
+}
+
+static bool stream_sink(void *arg, const uint32_t *va, const uint32_t *pa,
+                        const uint8_t *fault, const uint8_t *region, size_t n)
+{
+    struct stream_state *s = arg;
+    size_t i;
+
+    (void)va;
+    (void)pa;
+    (void)region;
+    for (i = 0; i < n; i++)
+        s->faults += fault[i] != 0;
+    s->n += n;
+    return true;
+}
+
+static double batch_translate(struct armmap_conn *c)
+{
+    struct stream_state s;
+    double t0 = now_s(), t;
+    enum armmap_status st;
+
+    memset(&s, 0, sizeof(s));
+    s.total = N_BATCH_ADDR;
+    s.deadline = t0 + MEASURE_S;
+    st = armmap_translate_stream(c, g.machine, 0, BATCH, stream_source,
+                                 stream_sink, &s);
+    t = now_s() - t0;
+    if (st != ARMMAP_OK)
+        die("translate stream: %s: %s", armmap_strerror(st),
+            armmap_errmsg(c));
+    if (s.n != s.next || s.faults == 0 || s.faults == s.n)
+        die("translate stream: %llu results for %llu addresses, %llu faults",
+            (unsigned long long)s.n, (unsigned long long)s.next,
+            (unsigned long long)s.faults);
+    return (double)s.n / t;
+}
+
+/* ---- main -------------------------------------------------------------- */
+
+static void find_bindir(void)
+{
+    char self[PATH_MAX - 32];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    char *slash;
+
+    if (n <= 0)
+        die("readlink /proc/self/exe failed");
+    self[n] = '\0';
+    slash = strrchr(self, '/');
+    if (!slash)
+        die("odd /proc/self/exe: %s", self);
+    *slash = '\0';
+    snprintf(g.bindir, sizeof(g.bindir), "%s", self);
+}
+
+/* -o FIGURE: run only the figures whose name contains FIGURE (to profile
+ * one with perf). */
+static bool want(const char *only, const char *name)
+{
+    return only == NULL || strstr(name, only) != NULL;
+}
+
+int main(int argc, char **argv)
+{
+    struct armmap_conn *cu, *ct;
+    const char *redis_script = NULL, *only = NULL;
+    int opt;
+
+    while ((opt = getopt(argc, argv, "r:o:")) != -1) {
+        if (opt == 'r') {
+            redis_script = optarg;
+        } else if (opt == 'o') {
+            only = optarg;
+        } else {
+            fprintf(stderr, "usage: bench_daemon [-r REDIS_REF_SCRIPT] "
+                            "[-o FIGURE]\n");
+            return 2;
+        }
+    }
+    signal(SIGPIPE, SIG_IGN);
+    find_bindir();
+    if (redis_script)
+        run_redis_ref(redis_script);
+
+    snprintf(g.dir, sizeof(g.dir), "/tmp/armmapd-bench.XXXXXX");
+    if (!mkdtemp(g.dir)) {
+        g.dir[0] = '\0';
+        die("mkdtemp failed: %s", strerror(errno));
+    }
+    snprintf(g.sock, sizeof(g.sock), "%s/armmapd.sock", g.dir);
+    snprintf(g.log, sizeof(g.log), "%s/stderr.log", g.dir);
+    start_daemon();
+    cu = connect_unix();
+    ct = connect_tcp();
+    setup_machine(cu);
+
+    printf("armmapd: one connection, aries machine, durability normal, "
+           "depth %d\n", DEPTH);
+    if (g.redis_unix > 0 || g.redis_tcp > 0) {
+        line_plain("redis GET -P 64 (reference), Unix", g.redis_unix,
+                   "req/s");
+        line_plain("redis GET -P 64 (reference), TCP", g.redis_tcp, "req/s");
+        line_plain("redis GET -P 64 -c 1 (one connection), Unix",
+                   g.redis_c1_unix, "req/s");
+        line_plain("redis GET -P 64 -c 1 (one connection), TCP",
+                   g.redis_c1_tcp, "req/s");
+    }
+    if (want(only, "rtt-ping"))
+        line_plain("ping round trips, Unix", rtt_ping(cu), "req/s");
+    if (want(only, "rtt-kmap"))
+        line_plain("kmap+kunmap round-trip pairs, Unix", rtt_kmap_pairs(cu),
+                   "pairs/s");
+    if (want(only, "pipe-ping-unix"))
+        line_target("pipelined ping, Unix", pipelined(cu, PIPE_PING, N_PIPE),
+                    "req/s", g.redis_unix, "redis GET Unix");
+    if (want(only, "pipe-translate-unix"))
+        line_target("pipelined 1-address translate, Unix",
+                    pipelined(cu, PIPE_TRANSLATE1, N_PIPE), "req/s",
+                    g.redis_unix, "redis GET Unix");
+    if (want(only, "pipe-ping-tcp"))
+        line_target("pipelined ping, TCP", pipelined(ct, PIPE_PING, N_PIPE),
+                    "req/s", g.redis_tcp, "redis GET TCP");
+    if (want(only, "pipe-translate-tcp"))
+        line_target("pipelined 1-address translate, TCP",
+                    pipelined(ct, PIPE_TRANSLATE1, N_PIPE), "req/s",
+                    g.redis_tcp, "redis GET TCP");
+    if (want(only, "pipe-kmap"))
+        line_target("pipelined kmap/kunmap (committed), Unix",
+                    pipelined(cu, PIPE_KMAP, N_PIPE), "ops/s",
+                    TARGET_MAP_OPS, "issue");
+    if (want(only, "raw-ping"))
+        line_target("raw frames, 32/send: ping, Unix",
+                    raw_pipelined(PIPE_PING, N_PIPE), "req/s", g.redis_unix,
+                    "redis GET Unix");
+    if (want(only, "raw-translate"))
+        line_target("raw frames, 32/send: 1-address translate",
+                    raw_pipelined(PIPE_TRANSLATE1, N_PIPE), "req/s",
+                    g.redis_unix, "redis GET Unix");
+    if (want(only, "raw-kmap"))
+        line_target("raw frames, 32/send: kmap/kunmap",
+                    raw_pipelined(PIPE_KMAP, N_PIPE), "ops/s",
+                    TARGET_MAP_OPS, "issue");
+    if (want(only, "batch-unix"))
+        line_target("batch translate 4096/request, Unix", batch_translate(cu),
+                    "addr/s", TARGET_ADDRS, "issue");
+    if (want(only, "batch-tcp"))
+        line_target("batch translate 4096/request, TCP", batch_translate(ct),
+                    "addr/s", TARGET_ADDRS, "issue");
+
+    armmap_close(ct);
+    armmap_close(cu);
+    cleanup();
+    return 0;
+}
