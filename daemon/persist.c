@@ -84,7 +84,7 @@ int srv_persist_open(struct srv *s, char *err, size_t errsz)
         snprintf(err, errsz, "armmapd: out of memory");
         return -1;
     }
-    snprintf(p->path, sizeof(p->path), "%s/armmapd.db", s->st->state_dir);
+    snprintf(p->path, sizeof(p->path), "%s", s->st->database);
     memset(&opt, 0, sizeof(opt));
     opt.durability = s->st->durability == SRV_DURABILITY_FULL ? STORE_FULL
                                                                : STORE_NORMAL;

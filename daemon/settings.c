@@ -48,6 +48,8 @@ static const struct setting table[] = {
       "read settings from FILE (lines \"name = value\", '#' comments)" },
     { "state-dir", K_STRING, OFF(state_dir), "./armmapd-state",
       "database and socket directory ($STATE_DIRECTORY under systemd)" },
+    { "database", K_STRING, OFF(database), "STATE_DIR/armmapd.db",
+      "SQLite database; \":memory:\" keeps history only until exit" },
     { "socket", K_STRING, OFF(socket_path), "STATE_DIR/armmapd.sock",
       "Unix socket path, created mode 0660" },
     { "listen", K_STRING, OFF(listen), "off",
@@ -410,6 +412,19 @@ int srv_settings_finish(struct srv_settings *st, char *err, size_t errsz)
             return -1;
         }
     }
+    if (st->database == NULL) {
+        char buf[4096];
+
+        snprintf(buf, sizeof(buf), "%s/armmapd.db", st->state_dir);
+        if (dup_into(&st->database, buf, err, errsz) != 0)
+            return -1;
+    }
+    if (strcmp(st->database, ":memory:") == 0 &&
+        st->durability == SRV_DURABILITY_FULL) {
+        snprintf(err, errsz, "armmapd: --durability full needs a database "
+                 "file, not --database :memory:");
+        return -1;
+    }
     if (st->socket_path == NULL) {
         char buf[4096];
 
@@ -491,10 +506,11 @@ void srv_settings_free(struct srv_settings *st)
         return;
     free(st->config);
     free(st->state_dir);
+    free(st->database);
     free(st->socket_path);
     free(st->listen);
     free(st->auth_token_file);
     free(st->log_file);
-    st->config = st->state_dir = st->socket_path = NULL;
+    st->config = st->state_dir = st->database = st->socket_path = NULL;
     st->listen = st->auth_token_file = st->log_file = NULL;
 }

@@ -71,6 +71,7 @@ enum srv_durability {
 struct srv_settings {
     char *config;                       /* --config FILE */
     char *state_dir;                    /* --state-dir */
+    char *database;                     /* --database; ":memory:" */
     char *socket_path;                  /* --socket */
     char *listen;                       /* --listen HOST:PORT */
     char *auth_token_file;              /* --auth-token-file */
@@ -248,7 +249,7 @@ enum srv_undo {
 struct srv_persist;
 
 /**
- * srv_persist_open - open (or create) STATE_DIR/armmapd.db and start its
+ * srv_persist_open - open (or create) the --database store and start its
  * writer; commit notifications arrive through an event on @s->base
  * Return: 0, or -1 with @err naming the path and the store's reason.
  */

@@ -67,6 +67,7 @@
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -178,7 +179,9 @@ struct ctl {
 };
 
 struct store {
-    char *path;
+    char *path;                         /* as given; names it in messages */
+    char *uri;                          /* what SQLite opens (memdb name) */
+    bool memory;                        /* ":memory:": memdb, no files */
     sqlite3 *wdb;                       /* writer's; writer thread only */
     sqlite3 *rdb;                       /* readers'; the caller's thread */
     int lock_fd;                        /* flock'ed <path>-lock */
@@ -725,9 +728,9 @@ static bool open_writer(struct store *s, const struct store_options *opt,
     char sql[96];
     int rc;
 
-    rc = sqlite3_open_v2(s->path, &s->wdb,
+    rc = sqlite3_open_v2(s->uri, &s->wdb,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                         SQLITE_OPEN_NOMUTEX, NULL);
+                         SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
     if (rc != SQLITE_OK) {
         if ((rc & 0xff) == SQLITE_CANTOPEN)
             explain_cantopen(s->path, err);
@@ -738,7 +741,7 @@ static bool open_writer(struct store *s, const struct store_options *opt,
     sqlite3_extended_result_codes(s->wdb, 1);
     sqlite3_busy_timeout(s->wdb, BUSY_TIMEOUT_MS);
 
-    if (!lock_database(s, err))
+    if (!s->memory && !lock_database(s, err))
         return false;
 
     /* The first read: a file that is not a database fails here. */
@@ -780,7 +783,7 @@ static bool open_writer(struct store *s, const struct store_options *opt,
     if (!migrate(s, (int)version, err))
         return false;
 
-    {
+    if (!s->memory) {
         sqlite3_stmt *st = NULL;
         const unsigned char *mode = NULL;
 
@@ -845,9 +848,9 @@ static bool open_writer(struct store *s, const struct store_options *opt,
 
 static bool open_reader(struct store *s, char *err)
 {
-    int rc = sqlite3_open_v2(s->path, &s->rdb,
-                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX,
-                             NULL);
+    int rc = sqlite3_open_v2(s->uri, &s->rdb,
+                             SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+                             SQLITE_OPEN_URI, NULL);
 
     if (rc != SQLITE_OK) {
         sqlite_err(s->path, s->rdb, "opening the read connection", err);
@@ -865,6 +868,25 @@ static bool open_reader(struct store *s, char *err)
 }
 
 static void *writer_main(void *arg);
+
+/* What SQLite opens for s->path.  ":memory:" becomes a database of SQLite's
+ * memdb VFS whose name starts with '/', which makes it shared by the
+ * writer's and the reader's connections in this process (a plain
+ * ":memory:" would give each its own).  memdb has no WAL: a read waits
+ * (busy timeout) while the writer commits.  The name carries the store's
+ * address and a counter, so two stores never share one. */
+static char *make_uri(struct store *s)
+{
+    static atomic_uint serial;
+    char buf[96];
+
+    s->memory = strcmp(s->path, ":memory:") == 0;
+    if (!s->memory)
+        return strdup(s->path);
+    snprintf(buf, sizeof(buf), "file:/armmapd-%p-%u?vfs=memdb", (void *)s,
+             atomic_fetch_add(&serial, 1));
+    return strdup(buf);
+}
 
 /* The writer thread blocks the asynchronous signals, so that SIGTERM and
  * friends are handled by the loop thread (libevent's evsignal) and never
@@ -901,16 +923,19 @@ enum store_status store_open(const char *path, const struct store_options *opt,
         format(err, STORE_MSG_MAX, "store_open: no database path");
         return STORE_INVALID_ARGUMENT;
     }
-    if (strcmp(path, ":memory:") == 0 || strncmp(path, "file:", 5) == 0) {
-        format(err, STORE_MSG_MAX, "%s: the store needs a database file "
-               "(its writer and reader are two connections)", path);
+    if (strncmp(path, "file:", 5) == 0) {
+        format(err, STORE_MSG_MAX, "%s: the store takes a file path or "
+               "\":memory:\", not a URI", path);
         return STORE_INVALID_ARGUMENT;
     }
     if (opt == NULL)
         opt = &defaults;
 
     s = calloc(1, sizeof(*s));
-    if (s == NULL || (s->path = strdup(path)) == NULL) {
+    if (s == NULL || (s->path = strdup(path)) == NULL ||
+        (s->uri = make_uri(s)) == NULL) {
+        if (s != NULL)
+            free(s->path);
         free(s);
         format(err, STORE_MSG_MAX, "%s: out of memory", path);
         return STORE_UNAVAILABLE;
@@ -1015,6 +1040,7 @@ void store_close(struct store *s)
         pthread_cond_destroy(&s->wake);
         pthread_mutex_destroy(&s->lock);
     }
+    free(s->uri);
     free(s->path);
     free(s);
 }

@@ -155,9 +155,13 @@ struct store_stats {
  * for at open (PRAGMA quick_check reads the whole file); it surfaces later
  * as STORE_UNAVAILABLE with SQLite's "database disk image is malformed".
  * The daemon does not start if this fails.
+ * @path ":memory:" keeps the database in this process's memory (SQLite's
+ * memdb, shared by the writer's and the reader's connections, private to
+ * this store): no files, no lock, no WAL, so reads wait while the writer
+ * commits, and everything is gone at store_close().  For fuzzing, tests
+ * and the bench's measure of what the disk costs.
  * Return: STORE_OK; STORE_UNAVAILABLE (with @err) for any of the above;
- * STORE_INVALID_ARGUMENT for a NULL or empty @path, ":memory:" or a "file:"
- * URI (the writer and the reader need one database file).
+ * STORE_INVALID_ARGUMENT for a NULL or empty @path or a "file:" URI.
  */
 enum store_status store_open(const char *path, const struct store_options *opt,
                              struct store **out, char err[STORE_MSG_MAX]);

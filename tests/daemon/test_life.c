@@ -152,6 +152,57 @@ START_TEST(test_restart_brings_machines_back)
 }
 END_TEST
 
+/* --database :memory: serves history and fork like a file, writes nothing
+ * to the state directory, and a restart starts empty. */
+START_TEST(test_memory_database_keeps_history_until_exit)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__History h = ARMMAP__V1__HISTORY__INIT;
+    Armmap__V1__Fork fk = ARMMAP__V1__FORK__INIT;
+    uint32_t alloc[2] = { 1, 0 };       /* zone Normal, order 0 */
+    Armmap__V1__Response *r;
+    char db[400];
+    uint64_t m;
+    int fd;
+
+    td_start(&d, "--database", ":memory:", NULL);
+    fd = td_session(&d, "mem");
+    m = td_create(fd, "qemu-virt", NULL);
+    td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    h.machine = m;
+    req.id = 5;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HISTORY;
+    req.history = &h;
+    r = td_call(fd, &req);
+    ck_assert_status(r, 5, 0, "");
+    ck_assert_uint_eq(r->history->n_events, 2);
+    ck_assert_uint_eq(r->history->events[1]->seq, 2);
+    td_free(r);
+    fk.machine = m;
+    fk.at_seq = 1;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_FORK;
+    req.fork = &fk;
+    r = td_call(fd, &req);
+    ck_assert_status(r, 5, 0, "");
+    ck_assert_uint_eq(r->machine->seq, 1);
+    td_free(r);
+    snprintf(db, sizeof(db), "%s/armmapd.db", d.dir);
+    ck_assert_int_eq(access(db, F_OK), -1);
+    close(fd);
+    ck_assert_msg(td_stop(&d) == 0, "%s", td_log(&d));
+
+    td_start(&d, "--database", ":memory:", NULL);
+    ck_assert_ptr_nonnull(
+        strstr(td_log(&d), "recovered 0 machines (0 broken)"));
+    fd = td_session(&d, "mem");
+    r = describe(fd, m);
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__NOT_FOUND);
+    td_free(r);
+    close(fd);
+}
+END_TEST
+
 START_TEST(test_mismatch_at_recovery_breaks_only_that_machine)
 {
     uint32_t alloc[2] = { 2, 0 };
@@ -455,6 +506,7 @@ Suite *life_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_sigterm_answers_requests_in_flight);
     tcase_add_test(tc, test_restart_brings_machines_back);
+    tcase_add_test(tc, test_memory_database_keeps_history_until_exit);
     tcase_add_test(tc, test_mismatch_at_recovery_breaks_only_that_machine);
     tcase_add_test(tc, test_failed_commit_rolls_the_machine_back);
     tcase_add_test(tc, test_purge_keeps_history_a_clone_needs);

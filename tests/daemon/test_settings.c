@@ -59,6 +59,7 @@ START_TEST(test_defaults)
     ck_assert_int_eq(parse(&st, err, sizeof(err), NULL), 0);
     ck_assert_str_eq(st.state_dir, "./armmapd-state");
     ck_assert_str_eq(st.socket_path, "./armmapd-state/armmapd.sock");
+    ck_assert_str_eq(st.database, "./armmapd-state/armmapd.db");
     ck_assert_ptr_null(st.listen);
     ck_assert_uint_eq(st.max_frame, 16u << 20);
     ck_assert_uint_eq(st.max_connections, 1024);
@@ -76,7 +77,15 @@ START_TEST(test_defaults)
     ck_assert_int_eq(parse(&st, err, sizeof(err), NULL), 0);
     ck_assert_str_eq(st.state_dir, "/var/lib/armmapd");
     ck_assert_str_eq(st.socket_path, "/var/lib/armmapd/armmapd.sock");
+    ck_assert_str_eq(st.database, "/var/lib/armmapd/armmapd.db");
     unsetenv("STATE_DIRECTORY");
+    srv_settings_free(&st);
+
+    /* An in-memory store cannot promise what durability full promises. */
+    ck_assert_int_eq(parse(&st, err, sizeof(err), "--database", ":memory:",
+                           "--durability", "full", NULL), -1);
+    ck_assert_str_eq(err, "armmapd: --durability full needs a database "
+                     "file, not --database :memory:");
     srv_settings_free(&st);
 }
 END_TEST
@@ -186,7 +195,7 @@ END_TEST
 START_TEST(test_help_lists_every_setting)
 {
     static const char *const names[] = {
-        "--config", "--state-dir", "--socket", "--listen", "--auth-token-file",
+        "--config", "--state-dir", "--database", "--socket", "--listen", "--auth-token-file",
         "--log-file", "--durability", "--log-level", "--max-frame",
         "--max-connections", "--max-machines", "--max-machines-per-tenant",
         "--max-translate-batch", "--max-batch-ops", "--max-history-rows",

@@ -456,15 +456,49 @@ START_TEST(test_second_open_refused)
 }
 END_TEST
 
-START_TEST(test_memory_database_refused)
+/* ":memory:" is one database shared by the writer and the reader, private
+ * to its store, and leaves no file behind. */
+START_TEST(test_memory_database_shared_by_writer_and_reader)
 {
+    struct store *a = open_ok(":memory:", NULL);
+    struct store *b = open_ok(":memory:", NULL);
+    struct store_history_query q = { .machine = 1 };
+    struct store_page page;
+    struct outcome o = { 0 };
+    struct seqs got = { .n = 0 };
     struct store *s = NULL;
     char err[STORE_MSG_MAX];
+    uint32_t arg;
+    uint64_t i;
 
-    ck_assert_int_eq(store_open(":memory:", NULL, &s, err),
+    ck_assert_uint_eq(create_machine(a, "t", "m", 1000), 1);
+    for (i = 1; i <= 300; i++) {
+        struct store_event ev = test_event(1, i, &arg);
+
+        submit_ok(a, &ev);
+        if (i % 100 == 0) {             /* reads beside the writer */
+            got.n = 0;
+            ck_assert_int_eq(store_history(a, &q, take_seq, &got, &page),
+                             STORE_OK);
+        }
+    }
+    flush_reap(a, &o);
+    ck_assert_uint_eq(o.ok, 301);
+    got.n = 0;
+    ck_assert_int_eq(store_history(a, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 1, 1, 300);
+    got.n = 0;
+    ck_assert_int_eq(store_history(b, &q, take_seq, &got, &page), STORE_OK);
+    ck_assert_uint_eq(page.rows, 0);    /* b is another database */
+    ck_assert_int_eq(access(":memory:", F_OK), -1);
+    ck_assert_int_eq(access(":memory:-lock", F_OK), -1);
+    store_close(b);
+    store_close(a);
+
+    ck_assert_int_eq(store_open("file:x.db", NULL, &s, err),
                      STORE_INVALID_ARGUMENT);
-    ck_assert_str_eq(err, ":memory:: the store needs a database file (its "
-                     "writer and reader are two connections)");
+    ck_assert_str_eq(err, "file:x.db: the store takes a file path or "
+                     "\":memory:\", not a URI");
     ck_assert_int_eq(store_open("", NULL, &s, err), STORE_INVALID_ARGUMENT);
     store_close(NULL);                  /* does nothing */
 }
@@ -2048,7 +2082,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_unwritable_directory_reported);
     tcase_add_test(tc, test_database_in_readonly_directory_reported);
     tcase_add_test(tc, test_second_open_refused);
-    tcase_add_test(tc, test_memory_database_refused);
+    tcase_add_test(tc, test_memory_database_shared_by_writer_and_reader);
     tcase_add_test(tc, test_status_names);
     suite_add_tcase(s, tc);
 
