@@ -34,6 +34,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <arpa/inet.h>
 
 #include <event2/buffer.h>
@@ -84,6 +85,8 @@ struct conn {
     bool paused;                        /* reading stopped by backpressure */
     bool store_paused;                  /* waiting for store queue room */
     size_t queued;                      /* bytes of replies not yet in output */
+    uint64_t frames;                    /* requests read so far */
+    int64_t partial_since;              /* ms; a frame began, 0: none */
     unsigned busy;                      /* inside a callback: defer destroy */
     bool dead;                          /* destroy when busy drops to 0 */
 };
@@ -403,6 +406,7 @@ static void conn_process(struct conn *c)
             break;
         evbuffer_drain(in, 4);
         body = n > 0 ? evbuffer_pullup(in, n) : (const uint8_t *)"";
+        c->frames++;
         c->s->n.requests++;
         srv_dispatch(c->s, c, body, n);
         evbuffer_drain(in, n);
@@ -415,12 +419,53 @@ static void conn_process(struct conn *c)
         conn_destroy(c);
 }
 
+static int64_t monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A frame must arrive whole within --idle-timeout of its first byte.  The
+ * read timeout restarts with every byte, so on its own it would let a
+ * client that drips one byte a second hold a connection forever.  Time
+ * spent paused by backpressure is ours, not the client's, and not counted. */
+static void conn_check_partial(struct conn *c, bool progressed)
+{
+    uint64_t limit_ms = c->s->st->idle_timeout * 1000;
+    int64_t now;
+
+    if (limit_ms == 0 || c->paused || c->store_paused ||
+        (c->state != CONN_HELLO && c->state != CONN_READY) ||
+        evbuffer_get_length(bufferevent_get_input(c->bev)) == 0) {
+        c->partial_since = 0;
+        return;
+    }
+    now = monotonic_ms();
+    if (progressed || c->partial_since == 0) {
+        c->partial_since = now;
+    } else if ((uint64_t)(now - c->partial_since) >= limit_ms) {
+        srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": a frame took longer than "
+                "--idle-timeout (%" PRIu64 " s) to arrive; closing",
+                c->serial, c->s->st->idle_timeout);
+        c->dead = true;
+    }
+}
+
 static void on_read(struct bufferevent *bev, void *arg)
 {
     struct conn *c = arg;
+    uint64_t frames = c->frames;
 
     (void)bev;
+    c->busy++;
     conn_process(c);
+    if (!c->dead)
+        conn_check_partial(c, c->frames != frames);
+    c->busy--;
+    if (c->dead && c->busy == 0)
+        conn_destroy(c);
 }
 
 static void on_write(struct bufferevent *bev, void *arg)

@@ -300,6 +300,31 @@ START_TEST(test_idle_connection_times_out)
 }
 END_TEST
 
+/* One byte every 300 ms keeps the read timeout from firing, but the frame
+ * itself must arrive within the idle timeout. */
+START_TEST(test_dripping_frame_is_closed)
+{
+    static const uint8_t hdr[4] = { 0, 0, 0, 100 };
+    struct tdaemon d2;
+    int fd, i;
+
+    td_init(&d2);
+    td_start(&d2, "--idle-timeout=1", NULL);
+    fd = td_session(&d2, "drip");
+    td_write(fd, hdr, sizeof(hdr));
+    for (i = 0; i < 20; i++) {
+        usleep(300 * 1000);
+        if (send(fd, "x", 1, MSG_NOSIGNAL) != 1)
+            break;
+    }
+    ck_assert_int_lt(i, 10);            /* closed after about 1.2 s */
+    close(fd);
+    ck_assert_ptr_nonnull(strstr(td_log(&d2), "a frame took longer than "
+                                 "--idle-timeout (1 s) to arrive; closing"));
+    td_cleanup(&d2);
+}
+END_TEST
+
 START_TEST(test_max_machines_in_total)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
@@ -343,6 +368,7 @@ Suite *frames_suite(void)
     tcase_add_test(tc, test_backpressure_answers_everything_in_order);
     tcase_add_test(tc, test_backpressure_counts_replies_waiting_for_commits);
     tcase_add_test(tc, test_idle_connection_times_out);
+    tcase_add_test(tc, test_dripping_frame_is_closed);
     tcase_add_test(tc, test_max_machines_in_total);
     suite_add_tcase(s, tc);
     return s;
