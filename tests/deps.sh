@@ -17,6 +17,8 @@ have_pc check         || need="$need check"
 # Test tools: unit checks and socket activation, man page rendering.
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 command -v groff >/dev/null 2>&1 || need="$need groff-base"
+# armmapd.service reloads with /bin/kill, which verify wants to exist.
+[ -x /bin/kill ] || need="$need procps"
 [ -z "$need" ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then
