@@ -294,7 +294,7 @@ static enum mm_status replay_chain(struct srv *s, uint64_t id, uint64_t upto,
     parent = row->parent;
     pseq = row->parent_seq;
     free(row);
-    if (parent != 0) {
+    if (parent != 0 && pseq != 0) {      /* seq 0: nothing of the parent */
         /* A fork at a seq before its parent's own branch point replays
          * only that far into the grandparent. */
         uint64_t pupto = upto != 0 && upto < pseq ? upto : pseq;

@@ -152,6 +152,44 @@ START_TEST(test_restart_brings_machines_back)
 }
 END_TEST
 
+/* A clone of a machine with no changes yet owes nothing to its parent's
+ * later events: once it replayed them all, being recorded at seq 0. */
+START_TEST(test_clone_at_seq_0_recovers)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Clone cl = ARMMAP__V1__CLONE__INIT;
+    uint32_t alloc[2] = { 1, 0 };       /* zone Normal, order 0 */
+    Armmap__V1__Response *r;
+    uint32_t pfn;
+    uint64_t m, c;
+    int fd;
+
+    td_start(&d, NULL);
+    fd = td_session(&d, "c0");
+    m = td_create(fd, "qemu-virt", NULL);
+    cl.machine = m;
+    req.id = 4;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_CLONE;
+    req.clone = &cl;
+    r = td_call(fd, &req);
+    ck_assert_status(r, 4, 0, "");
+    c = r->machine->id;
+    td_free(r);
+    td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    pfn = td_op_ok(fd, c, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    close(fd);
+    ck_assert_msg(td_stop(&d) == 0, "%s", td_log(&d));
+
+    td_start(&d, NULL);
+    ck_assert_ptr_nonnull(
+        strstr(td_log(&d), "recovered 2 machines (0 broken)"));
+    fd = td_session(&d, "c0");
+    ck_assert_uint_eq(td_op_ok(fd, c, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2),
+                      pfn + 1);
+    close(fd);
+}
+END_TEST
+
 /* --database :memory: serves history and fork like a file, writes nothing
  * to the state directory, and a restart starts empty. */
 START_TEST(test_memory_database_keeps_history_until_exit)
@@ -507,6 +545,7 @@ Suite *life_suite(void)
     tcase_add_test(tc, test_sigterm_answers_requests_in_flight);
     tcase_add_test(tc, test_restart_brings_machines_back);
     tcase_add_test(tc, test_memory_database_keeps_history_until_exit);
+    tcase_add_test(tc, test_clone_at_seq_0_recovers);
     tcase_add_test(tc, test_mismatch_at_recovery_breaks_only_that_machine);
     tcase_add_test(tc, test_failed_commit_rolls_the_machine_back);
     tcase_add_test(tc, test_purge_keeps_history_a_clone_needs);
