@@ -3,6 +3,8 @@
 #   make            build everything into build/
 #   make check      every test suite, then again under ASan+UBSan
 #   make bench      speed and memory figures
+#   make soak       SECONDS=N (60) of mixed traffic and daemon restarts
+#   make valgrind   the integration suites with armmapd under memcheck
 #   make run        start armmapd in the foreground with embedded defaults
 #   make clean
 #
@@ -118,11 +120,12 @@ ALL_OBJ := $(ENGINE_OBJ) $(TEST_ENGINE_OBJ) $(B)/tests/bench/bench_engine.o \
            $(B)/tests/bench/bench_daemon.o \
            $(STORE_OBJ) $(DAEMON_OBJ) $(CLIENT_LIB_OBJ) $(CLIENT_CLI_OBJ) \
            $(TEST_STORE_SRC:%.c=$(B)/%.o) $(TEST_DAEMON_SRC:%.c=$(B)/%.o) \
-           $(TEST_CLIENT_SRC:%.c=$(B)/%.o)
+           $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(B)/tests/soak/soak.o
 
-.PHONY: all check check-plain bench clean deps run install uninstall
+.PHONY: all check check-plain bench clean deps run install uninstall soak \
+        valgrind
 all: deps $(LIBMM) $(PROGRAMS) $(TEST_BINS) $(BENCH_ENGINE) $(BENCH_CLIENT) \
-     $(BENCH_RECOVERY) $(BENCH_DAEMON)
+     $(BENCH_RECOVERY) $(BENCH_DAEMON) $(B)/soak
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -196,6 +199,57 @@ bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(BENCH_RECOVERY) $(BENCH_DAEMON) \
 	@CK_RUN_SUITE=speed ./$(CHECK_STORE) | grep -E 'events|s ='
 	@./$(BENCH_RECOVERY)
 	@./$(BENCH_DAEMON) -r tests/bench/redis_ref.sh
+
+# ---- soak and valgrind: the real daemon under long or watched load ---------
+# Both are for the plain build: valgrind refuses SANITIZE=1, and the soak's
+# memory figures are the daemon's own only without ASan.
+
+SECONDS ?= 60
+SOAK    := $(B)/soak
+
+$(B)/tests/soak/soak.o: $(PROTO_H)
+
+$(SOAK): $(B)/tests/soak/soak.o $(LIBARMMAP) | $(ARMMAPD)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS) -lpthread
+
+soak: deps $(ARMMAPD) $(SOAK)
+	./$(SOAK) -d $(ARMMAPD) -t $(SECONDS)
+
+# One log per armmapd process (%p is its pid).  A process killed with
+# SIGKILL by a durability test leaves a log without a summary: counted,
+# not failed.  Check's own per-test timeouts stretch by the same factor
+# as the helpers' waits (td_time_scale()).
+VG_DIR   := build/valgrind
+VG_SCALE ?= 20
+VG_CMD    = valgrind --leak-check=full \
+            --show-leak-kinds=definite,indirect \
+            --errors-for-leak-kinds=definite,indirect --error-exitcode=99 \
+            --num-callers=30 --log-file=$(CURDIR)/$(VG_DIR)/armmapd.%p.log
+
+valgrind: deps $(ARMMAPD) $(ARMMAP) $(B)/check_daemon $(B)/check_client
+	@[ "$(SANITIZE)" != 1 ] || { echo "valgrind: not with SANITIZE=1"; exit 1; }
+	@command -v valgrind >/dev/null || { echo "valgrind: not installed"; exit 1; }
+	@rm -rf $(VG_DIR) && mkdir -p $(VG_DIR)
+	@start=$$(date +%s); rc=0; \
+	for t in $(B)/check_daemon $(B)/check_client; do \
+	    echo "== $$t (armmapd under valgrind)"; \
+	    ARMMAPD_WRAPPER="$(VG_CMD)" ARMMAPD_TIMEOUT_SCALE=$(VG_SCALE) \
+	    CK_TIMEOUT_MULTIPLIER=$(VG_SCALE) ./$$t || rc=1; \
+	done; \
+	n=0; bad=0; nosum=0; \
+	for f in $(VG_DIR)/armmapd.*.log; do \
+	    [ -e "$$f" ] || continue; n=$$((n + 1)); \
+	    grep -q 'ERROR SUMMARY' "$$f" || nosum=$$((nosum + 1)); \
+	    if grep -q 'ERROR SUMMARY: [1-9]' "$$f"; then \
+	        bad=$$((bad + 1)); echo "== $$f"; cat "$$f"; \
+	    fi; \
+	done; \
+	echo "valgrind: $$n armmapd processes ($$nosum killed before a" \
+	     "summary), $$bad with errors or leaks," \
+	     "$$(( $$(date +%s) - start )) s"; \
+	[ $$n -gt 0 ] || { echo "valgrind: no armmapd ran under it"; rc=1; }; \
+	[ $$bad -eq 0 ] || rc=1; exit $$rc
+
 
 # ---- run and install ---------------------------------------------------
 run: deps $(ARMMAPD) $(ARMMAP)

@@ -25,6 +25,12 @@ struct tdaemon {
     char log[320];                      /* its stderr */
 };
 
+/* How many times longer every wait lasts: ARMMAPD_TIMEOUT_SCALE if set,
+ * else 20 when ARMMAPD_WRAPPER is set (valgrind), else 1. */
+int td_time_scale(void);
+/* True if ARMMAPD_WRAPPER puts a command (valgrind) before armmapd. */
+bool td_wrapped(void);
+
 /* The path of the armmapd binary next to the test binary. */
 void td_binary(char *buf, size_t size);
 /* Creates a fresh state directory (mkdtemp) for @d. */
@@ -37,14 +43,16 @@ void td_start(struct tdaemon *d, ...);
 int td_run(char *out, size_t outsz, ...);
 /* SIGTERM, wait, return the exit status (-1 if killed by a signal). */
 int td_stop(struct tdaemon *d);
-/* Waits up to 10 s for the daemon to exit (SIGKILL after); its status. */
+/* Waits up to 10 s (scaled) for the daemon to exit (SIGKILL after); its
+ * status. */
 int td_wait(struct tdaemon *d);
 /* Removes the state directory. */
 void td_cleanup(struct tdaemon *d);
 /* The contents of d->log (static buffer). */
 const char *td_log(const struct tdaemon *d);
 
-/* A connection to the daemon's socket with a 10 s receive timeout. */
+/* A connection to the daemon's socket with a 10 s (scaled) receive
+ * timeout. */
 int td_connect(const struct tdaemon *d);
 /* Writes raw bytes. */
 void td_write(int fd, const void *buf, size_t len);
@@ -55,7 +63,7 @@ Armmap__V1__Response *td_recv(int fd);
 void td_free(Armmap__V1__Response *r);
 /* Sends and receives. */
 Armmap__V1__Response *td_call(int fd, const Armmap__V1__Request *req);
-/* True if the peer closed (read returns 0) within 5 s. */
+/* True if the peer closed (read returns 0) within 5 s (scaled). */
 bool td_closed(int fd);
 
 /* Hello as @tenant; asserts OK.  Returns the connection. */
@@ -92,5 +100,6 @@ Suite *park_suite(void);
 Suite *life_suite(void);
 Suite *systemd_suite(void);
 Suite *durability_suite(void);
+Suite *abuse_suite(void);
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */

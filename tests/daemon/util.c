@@ -3,6 +3,10 @@
  * The binary is build/armmapd (or build/san/armmapd), found next to this
  * test binary through /proc/self/exe.  Each test gets its own mkdtemp()
  * state directory, so tests never share a database or a socket.
+ *
+ * ARMMAPD_WRAPPER, when set, is split at spaces and put before the
+ * armmapd command line (make valgrind sets it to a valgrind command), and
+ * every wait here is stretched by td_time_scale().
  */
 #include "check_daemon.h"
 
@@ -22,7 +26,49 @@
 #include <time.h>
 #include <unistd.h>
 
-#define MAX_ARGS 40
+#define MAX_ARGS     40
+#define MAX_WRAP     24                 /* words of ARMMAPD_WRAPPER */
+#define WRAP_SCALE   20                 /* timeouts under a wrapper */
+
+int td_time_scale(void)
+{
+    const char *s = getenv("ARMMAPD_TIMEOUT_SCALE");
+    const char *w = getenv("ARMMAPD_WRAPPER");
+
+    if (s != NULL && atoi(s) > 0)
+        return atoi(s);
+    return w != NULL && w[0] != '\0' ? WRAP_SCALE : 1;
+}
+
+bool td_wrapped(void)
+{
+    const char *w = getenv("ARMMAPD_WRAPPER");
+
+    return w != NULL && w[0] != '\0';
+}
+
+/* Runs @argv (argv[0] the armmapd path) in this forked child, after the
+ * words of ARMMAPD_WRAPPER if set.  Returns only if exec failed. */
+static void exec_daemon(char **argv)
+{
+    static char words[1024];
+    char *all[MAX_WRAP + MAX_ARGS + 1], *save = NULL, *w;
+    const char *wrap = getenv("ARMMAPD_WRAPPER");
+    int n = 0, i;
+
+    if (wrap == NULL || wrap[0] == '\0') {
+        execv(argv[0], argv);
+        return;
+    }
+    snprintf(words, sizeof(words), "%s", wrap);
+    for (w = strtok_r(words, " ", &save); w != NULL && n < MAX_WRAP;
+         w = strtok_r(NULL, " ", &save))
+        all[n++] = w;
+    for (i = 0; argv[i] != NULL; i++)
+        all[n++] = argv[i];
+    all[n] = NULL;
+    execvp(all[0], all);
+}
 
 void td_binary(char *buf, size_t size)
 {
@@ -100,11 +146,11 @@ void td_start(struct tdaemon *d, ...)
             dup2(fd, 2);
             close(fd);
         }
-        execv(bin, argv);
+        exec_daemon(argv);
         fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
         _exit(127);
     }
-    for (i = 0; i < 500; i++) {
+    for (i = 0; i < 500 * td_time_scale(); i++) {
         int fd = try_connect(d->sock);
         int status;
 
@@ -120,7 +166,8 @@ void td_start(struct tdaemon *d, ...)
         }
         sleep_ms(10);
     }
-    ck_abort_msg("armmapd did not open %s in 5 s", d->sock);
+    ck_abort_msg("armmapd did not open %s in %d s", d->sock,
+                 5 * td_time_scale());
 }
 
 int td_run(char *out, size_t outsz, ...)
@@ -148,7 +195,7 @@ int td_run(char *out, size_t outsz, ...)
         dup2(pipefd[1], 2);
         close(pipefd[0]);
         close(pipefd[1]);
-        execv(bin, argv);
+        exec_daemon(argv);
         _exit(127);
     }
     close(pipefd[1]);
@@ -187,7 +234,7 @@ int td_wait(struct tdaemon *d)
 
     if (d->pid <= 0)
         return -1;
-    for (i = 0; i < 1000; i++) {
+    for (i = 0; i < 1000 * td_time_scale(); i++) {
         if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
             d->pid = 0;
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -237,7 +284,7 @@ const char *td_log(const struct tdaemon *d)
 
 int td_connect(const struct tdaemon *d)
 {
-    struct timeval tv = { 10, 0 };
+    struct timeval tv = { 10 * td_time_scale(), 0 };
     int fd = try_connect(d->sock);
 
     ck_assert_msg(fd >= 0, "connect %s: %s", d->sock, strerror(errno));
@@ -330,7 +377,7 @@ bool td_closed(int fd)
     char buf[256];
     int i;
 
-    for (i = 0; i < 50; i++) {
+    for (i = 0; i < 50 * td_time_scale(); i++) {
         ssize_t n;
 
         if (poll(&p, 1, 100) <= 0)
