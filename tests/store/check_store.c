@@ -288,7 +288,7 @@ START_TEST(test_schema_created_with_user_version)
     store_close(s);
     db = raw_open(db_path);
     ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 2);
     ck_assert_int_eq(raw_int(db, "PRAGMA auto_vacuum"), 2); /* incremental */
     ck_assert_int_eq(raw_int(db, "PRAGMA page_size"), 16384);
     raw_text(db, "PRAGMA journal_mode", text, sizeof(text));
@@ -310,7 +310,7 @@ START_TEST(test_schema_created_with_user_version)
     s = open_ok(db_path, NULL);
     store_close(s);
     db = raw_open(db_path);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 1);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 2);
     sqlite3_close(db);
 }
 END_TEST
@@ -323,13 +323,13 @@ START_TEST(test_newer_user_version_refused)
 
     store_close(s);
     db = raw_open(db_path);
-    raw_exec(db, "PRAGMA user_version = 2");
+    raw_exec(db, "PRAGMA user_version = 3");
     sqlite3_close(db);
     s = NULL;
     ck_assert_int_eq(store_open(db_path, NULL, &s, err), STORE_UNAVAILABLE);
     ck_assert_ptr_null(s);
-    snprintf(want, sizeof(want), "%s: database schema version 2 is newer "
-             "than this armmapd supports (1); refusing to open it", db_path);
+    snprintf(want, sizeof(want), "%s: database schema version 3 is newer "
+             "than this armmapd supports (2); refusing to open it", db_path);
     ck_assert_str_eq(err, want);
 }
 END_TEST
@@ -1519,6 +1519,85 @@ START_TEST(test_machine_dup)
 }
 END_TEST
 
+/* The rows' counts are written at destroy and at close, and marked stale
+ * meanwhile; readers see the committed counts all along, and a session
+ * that ends without a close (a crash) is recounted at the next open. */
+START_TEST(test_counts_written_at_close_recounted_after_crash)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    struct store_machine *m = NULL;
+    uint32_t arg;
+    sqlite3 *db;
+    uint64_t j;
+
+    ck_assert_uint_eq(create_machine(s, "alice", "a", 1), 1);
+    ck_assert_uint_eq(create_machine(s, "alice", "b", 2), 2);
+    for (j = 1; j <= 7; j++) {
+        struct store_event ev = test_event(1, j, &arg);
+
+        submit_ok(s, &ev);
+    }
+    for (j = 1; j <= 3; j++) {
+        struct store_event ev = test_event(2, j, &arg);
+
+        submit_ok(s, &ev);
+    }
+    flush_reap(s, &o);
+    ck_assert_int_eq(store_machine_dup(s, 1, &m), STORE_OK);
+    ck_assert_uint_eq(m->nevents, 7);
+    ck_assert_uint_eq(m->last_seq, 7);
+    free(m);
+    /* While open, the rows lag and say so. */
+    db = raw_open(db_path);
+    ck_assert_int_eq(raw_int(db, "SELECT nevents FROM machines WHERE id = 1"),
+                     0);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM machines"
+                     " WHERE counts_stale = 1"), 2);
+    sqlite3_close(db);
+    store_close(s);
+
+    db = raw_open(db_path);
+    ck_assert_int_eq(raw_int(db, "SELECT nevents FROM machines WHERE id = 1"),
+                     7);
+    ck_assert_int_eq(raw_int(db, "SELECT last_seq FROM machines WHERE id = 2"),
+                     3);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM machines"
+                     " WHERE counts_stale = 1"), 0);
+    /* A session that died after committing events 8 and 9 of machine 1. */
+    raw_exec(db, "INSERT INTO events SELECT machine, seq + 7, time, op, cpu,"
+             " args, value, aux, flags, status FROM events"
+             " WHERE machine = 1 AND seq <= 2");
+    raw_exec(db, "UPDATE machines SET counts_stale = 1 WHERE id = 1");
+    sqlite3_close(db);
+
+    s = open_ok(db_path, NULL);
+    ck_assert_int_eq(store_machine_dup(s, 1, &m), STORE_OK);
+    ck_assert_uint_eq(m->nevents, 9);
+    ck_assert_uint_eq(m->last_seq, 9);
+    free(m);
+    /* A destroy writes the exact counts at once, its batch's included. */
+    for (j = 1; j <= 4; j++) {
+        struct store_event ev = test_event(2, 3 + j, &arg);
+
+        submit_ok(s, &ev);
+    }
+    ck_assert_int_eq(store_submit_machine_destroy(s, 2, 99, NULL), STORE_OK);
+    flush_reap(s, &o);
+    db = raw_open(db_path);
+    ck_assert_int_eq(raw_int(db, "SELECT nevents FROM machines WHERE id = 1"),
+                     9);
+    ck_assert_int_eq(raw_int(db, "SELECT nevents FROM machines WHERE id = 2"),
+                     7);
+    ck_assert_int_eq(raw_int(db, "SELECT last_seq FROM machines WHERE id = 2"),
+                     7);
+    ck_assert_int_eq(raw_int(db, "SELECT counts_stale FROM machines"
+                     " WHERE id = 2"), 0);
+    sqlite3_close(db);
+    store_close(s);
+}
+END_TEST
+
 /* Recovery's pattern: for each live machine, replay its events. */
 struct replay {
     uint64_t ids[8];
@@ -2115,6 +2194,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_op_counts);
     tcase_add_test(tc, test_list_machines);
     tcase_add_test(tc, test_machine_dup);
+    tcase_add_test(tc, test_counts_written_at_close_recounted_after_crash);
     tcase_add_test(tc, test_foreach_live_machine);
     tcase_add_test(tc, test_foreach_event_upto_and_stop);
     tcase_add_test(tc, test_reentered_query_refused);
