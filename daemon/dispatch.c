@@ -1,12 +1,14 @@
 /* daemon/dispatch.c - the table from request type to handler, and handlers.
  *
- * srv_dispatch() decodes one frame into an armmap.v1.Request (and frees it:
- * whoever unpacks frees), checks the session (Hello first), and calls the
- * handler that the table names for the request's body.  A handler fills a
- * struct srv_call: a code and message, a Response body built from memory of
- * the call's arena (freed once packed), and for a change the store ticket
- * its reply waits for.  srv_conn_reply() then packs and queues the answer in
- * request order.
+ * srv_dispatch() decodes one frame into an armmap.v1.Request (in a bump
+ * arena on its stack, released after the answer), checks the session
+ * (Hello first), and calls the handler that the table names for the
+ * request's body.  A handler fills a struct srv_call: a code and message,
+ * a Response body built from memory of the call's arena (its first
+ * SRV_CALL_INLINE bytes inside the call itself; freed once packed), and
+ * for a change the store ticket its reply waits for.  srv_conn_reply()
+ * then packs and queues the answer in request order.  A pipelined ping or
+ * one-address translation thus touches the heap not at all.
  *
  * Changes (create, destroy, op, batch, clone, fork) are applied to the
  * engine at once and handed to the store; if the store refuses a write
@@ -42,8 +44,18 @@ struct srv_arena_block {
 
 void *srv_call_alloc(struct srv_call *call, size_t size)
 {
-    struct srv_arena_block *b = calloc(1, sizeof(*b) + size + 1);
+    size_t align = sizeof(max_align_t);
+    size_t need = (size + 1 + align - 1) / align * align;
+    struct srv_arena_block *b;
 
+    if (need <= sizeof(call->inline_buf) - call->inline_used) {
+        void *p = (char *)call->inline_buf + call->inline_used;
+
+        call->inline_used += need;
+        memset(p, 0, need);
+        return p;
+    }
+    b = calloc(1, sizeof(*b) + size + 1);
     if (b == NULL)
         abort();
     b->next = call->arena;
@@ -69,6 +81,7 @@ static void call_free(struct srv_call *call)
         free(b);
     }
     call->arena = NULL;
+    call->inline_used = 0;
 }
 
 void srv_call_fail(struct srv_call *call, int code, const char *fmt, ...)
@@ -95,7 +108,7 @@ static void *new_msg(struct srv_call *call, size_t size, const void *init)
 static void call_init(struct srv_call *call, struct srv *s, struct conn *c,
                       uint64_t id, Armmap__V1__Response *resp)
 {
-    memset(call, 0, sizeof(*call));
+    memset(call, 0, offsetof(struct srv_call, inline_buf));
     call->s = s;
     call->c = c;
     call->id = id;
@@ -571,6 +584,15 @@ static Armmap__V1__OpResult *op_result(struct srv_call *call,
     return r;
 }
 
+/* snprintf("%s") without the formatting machinery: one per op adds up. */
+static void copy_msg(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* Applies one op and logs it; returns its status (UNAVAILABLE if the store
  * refused, after the machine was rebuilt). */
 static enum mm_status apply_logged(struct srv_call *call,
@@ -640,7 +662,7 @@ static void h_op(struct srv_call *call, const Armmap__V1__Request *req)
     if (res.status == MM_OK && (res.flags & MM_RES_WAKE))
         call->wake = sm->id;
     call->code = res.status;
-    snprintf(call->msg, sizeof(call->msg), "%s", res.msg);
+    copy_msg(call->msg, sizeof(call->msg), res.msg);
     resp->body_case = ARMMAP__V1__RESPONSE__BODY_OP;
     resp->op = op_result(call, &res);
 }
@@ -1111,25 +1133,84 @@ static const struct handler handlers[] = {
 
 #define NHANDLERS (sizeof(handlers) / sizeof(handlers[0]))
 
+/* The coarse clock (a few ms of resolution, read from memory without a
+ * system call or a TSC read) is plenty for a 100 ms threshold. */
 static double elapsed_ms(const struct timespec *t0)
 {
     struct timespec t1;
 
-    clock_gettime(CLOCK_MONOTONIC, &t1);
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &t1);
     return (double)(t1.tv_sec - t0->tv_sec) * 1e3 +
            (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* The decoded request lives in a bump arena: UNPACK_INLINE bytes on the
+ * stack, then heap blocks, all released at once after the answer (protobuf-c
+ * frees nothing itself through it).  A ping or an op decodes without a
+ * malloc, and without free_unpacked()'s walk over the message. */
+#define UNPACK_INLINE 2048
+
+struct unpack_arena {
+    size_t used;
+    struct srv_arena_block *big;
+    max_align_t buf[UNPACK_INLINE / sizeof(max_align_t)];
+};
+
+static void *unpack_alloc(void *data, size_t size)
+{
+    struct unpack_arena *a = data;
+    size_t align = sizeof(max_align_t);
+    size_t need = (size + align - 1) / align * align;
+    struct srv_arena_block *b;
+
+    if (need <= sizeof(a->buf) - a->used) {
+        void *p = (char *)a->buf + a->used;
+
+        a->used += need;
+        return p;
+    }
+    b = malloc(sizeof(*b) + size);
+    if (b == NULL)
+        return NULL;                    /* the request does not decode */
+    b->next = a->big;
+    a->big = b;
+    return b->data;
+}
+
+static void unpack_free(void *data, void *p)
+{
+    (void)data;
+    (void)p;                            /* released with the whole arena */
+}
+
+static void unpack_release(struct unpack_arena *a)
+{
+    struct srv_arena_block *b, *next;
+
+    for (b = a->big; b != NULL; b = next) {
+        next = b->next;
+        free(b);
+    }
+    a->big = NULL;
 }
 
 void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
 {
     Armmap__V1__Response resp = ARMMAP__V1__RESPONSE__INIT;
     const struct handler *h = NULL;
+    struct unpack_arena arena;
+    ProtobufCAllocator alloc;
     struct srv_call call;
     struct timespec t0;
     Armmap__V1__Request *req;
     double ms;
 
-    req = armmap__v1__request__unpack(NULL, len, buf);
+    arena.used = 0;
+    arena.big = NULL;
+    alloc.alloc = unpack_alloc;
+    alloc.free = unpack_free;
+    alloc.allocator_data = &arena;
+    req = srv_request_unpack(&alloc, len, buf);
     if (req == NULL) {
         char msg[SRV_MSG_MAX];
 
@@ -1137,6 +1218,7 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
                  "armmap.v1.Request", len);
         srv_log(SRV_LOG_INFO, "%s; closing", msg);
         srv_conn_reply_status(c, 0, MM_INVALID_ARGUMENT, msg, true);
+        unpack_release(&arena);
         return;
     }
     call_init(&call, s, c, req->id, &resp);
@@ -1150,7 +1232,7 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
         srv_call_fail(&call, MM_UNAUTHENTICATED, "%s: say hello first",
                       h->name);
     } else {
-        clock_gettime(CLOCK_MONOTONIC, &t0);
+        clock_gettime(CLOCK_MONOTONIC_COARSE, &t0);
         h->fn(&call, req);
         ms = elapsed_ms(&t0);
         if (ms >= SLOW_MS)
@@ -1160,7 +1242,7 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
     }
     srv_conn_reply(&call);
     call_free(&call);
-    armmap__v1__request__free_unpacked(req, NULL);
+    unpack_release(&arena);
     /* Waiters retry only now, so that their replies (and tickets) follow
      * the reply of the change that woke them. */
     if (call.wake != 0) {

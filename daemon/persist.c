@@ -63,6 +63,7 @@ static void reap(struct srv *s)
     bool was_full = !srv_persist_has_room(s);
 
     store_reap(s->persist->st, on_reaped, s);
+    srv_conn_send_pending(s);
     if (was_full && srv_persist_has_room(s))
         srv_conn_store_room(s);
 }
@@ -119,6 +120,7 @@ void srv_persist_close(struct srv *s)
         return;
     store_flush(p->st);
     store_reap(p->st, on_reaped, s);
+    srv_conn_send_pending(s);
     event_free(p->ev);
     store_close(p->st);
     free(p);

@@ -152,6 +152,7 @@ struct srv *srv_create(struct srv_settings *st, char *err, size_t errsz)
     s->start_ms = srv_now_ms();
     TAILQ_INIT(&s->conns);
     TAILQ_INIT(&s->waiting);
+    TAILQ_INIT(&s->to_send);
     s->base = event_base_new();
     s->reg = srv_registry_create();
     if (s->base == NULL || s->reg == NULL) {

@@ -39,6 +39,7 @@
 #define SRV_PROTOCOL        1
 #define SRV_TENANT_MAX      64
 #define SRV_MSG_MAX         320         /* status messages we compose */
+#define SRV_CALL_INLINE     1024        /* a call's arena on the stack */
 
 struct event_base;
 struct event;
@@ -343,6 +344,7 @@ struct srv {
     struct srv_persist *persist;
     struct srv_conn_list conns;
     struct srv_reply_list waiting; /* replies waiting for a commit, by ticket */
+    struct srv_conn_list to_send;  /* conns to write to after a commit report */
     struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
     unsigned store_waiters;             /* conns paused for store queue room */
     int64_t start_ms;
@@ -392,6 +394,9 @@ void srv_conn_store_room(struct srv *s);
 /* Called by persist.c, in ticket order, when the store reports commits up
  * to @ticket; @ok false means those failed with @msg (UNAVAILABLE). */
 void srv_commit_done(struct srv *s, uint64_t ticket, bool ok, const char *msg);
+/* After a reap: writes the replies srv_commit_done() released, once per
+ * connection. */
+void srv_conn_send_pending(struct srv *s);
 
 /* ------------------------------------------------------------------ */
 /* Calls: one request being answered (dispatch.c)                      */
@@ -414,6 +419,12 @@ struct srv_call {
     uint64_t wake;                      /* machine whose waiters to retry */
     bool close_after;                   /* close the connection after it */
     struct srv_arena_block *arena;      /* freed after packing */
+    /* The call's first SRV_CALL_INLINE bytes of srv_call_alloc() come from
+     * here, so small answers (ping, one op, one translation) allocate
+     * nothing on the heap.  Not zeroed by call_init: srv_call_alloc()
+     * zeroes what it hands out. */
+    size_t inline_used;
+    max_align_t inline_buf[SRV_CALL_INLINE / sizeof(max_align_t)];
 };
 
 /* Allocates zeroed memory that lives until the reply is packed; never NULL
@@ -423,6 +434,19 @@ char *srv_call_strdup(struct srv_call *call, const char *s);
 /* Sets the answer's code and message (printf-style). */
 void srv_call_fail(struct srv_call *call, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+struct ProtobufCAllocator;
+struct Armmap__V1__Request;
+
+/**
+ * srv_request_unpack - decode a Request as armmap__v1__request__unpack()
+ * does (same result, same failures), coding the envelope by hand (conn.c)
+ * @a: where the message's memory comes from
+ * Return: the request, or NULL if the bytes do not decode.
+ */
+struct Armmap__V1__Request *srv_request_unpack(struct ProtobufCAllocator *a,
+                                               size_t len,
+                                               const uint8_t *buf);
 
 /**
  * srv_dispatch - decode @len bytes of a Request and answer it
