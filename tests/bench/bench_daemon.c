@@ -26,20 +26,34 @@
  *    libarmmap's armmap_send_*() write each request with its own send(), so
  *    the library figures include one system call per request on our side
  *    and few requests per read on the daemon's; the raw figures show what
- *    the daemon does when requests arrive coalesced.
+ *    the daemon does when requests arrive coalesced;
+ *  - raw frames on 2 and on 50 connections at once, each with 64 in
+ *    flight, driven by one poll() loop as redis-benchmark -c N drives its
+ *    clients (replies checked by their status code, read by hand);
+ *  - the pipelined kmap/kunmap again on a second daemon started with
+ *    --database :memory: (SQLite's memdb), and the difference per change,
+ *    in wall-clock and in armmapd CPU microseconds: what the file store
+ *    (WAL writes, checkpoints) costs.
+ * Under each pipelined figure: armmapd's CPU (all threads, /proc/PID/stat)
+ * and this process's per request, which other jobs on a shared machine
+ * disturb much less than the rates; next to it, for the figures compared
+ * with redis, redis-server's CPU per GET in the matching reference run.
  *
  * Targets (the issue): pipelined reads (ping, one-address translate) at
  * least as many per second as redis-benchmark's GET at depth 64 on this
- * machine in this run (over the same kind of socket); pipelined mapping
- * operations >= 200,000/s; batch translation >= 5,000,000 addresses/s.
- * Every line says whether its target is met.  The redis figures come from
- * running the script named by -r (tests/bench/redis_ref.sh) before the
- * daemon starts, so the two never compete for the CPUs; its output lines
- * "redis_get_p64_unix N", "redis_get_p64_tcp N" (the issue's command,
- * redis-benchmark's default 50 clients: the targets) and
- * "redis_get_p64_c1_unix N", "redis_get_p64_c1_tcp N" (-c 1, one
- * connection like ours: printed for comparison) are parsed.  Without -r,
- * or if the script fails, the read targets say "no reference".
+ * machine in this run, over the same kind of socket and with as many
+ * connections (-c 1 for the one-connection figures, -c 2, and the
+ * issue's own command with redis-benchmark's default 50 clients for the
+ * 50-connection ones); pipelined mapping operations >= 200,000/s; batch
+ * translation >= 5,000,000 addresses/s.  Every line says whether its
+ * target is met.  The redis figures come from running the script named by
+ * -r (tests/bench/redis_ref.sh) before the daemon starts, so the two never
+ * compete for the CPUs; its lines "redis_get_p64_unix N",
+ * "redis_get_p64_tcp N" (-c 50), "redis_get_p64_c1_unix N",
+ * "redis_get_p64_c1_tcp N" (-c 1) and "redis_get_p64_c2_unix N" (-c 2)
+ * are parsed, and the "redis_cpu_p64_..." line after each (redis-server's
+ * CPU microseconds per GET).  Without -r, or if the script fails, the
+ * read targets say "no reference".
  *
  * Every measurement runs a fixed number of operations and also stops
  * issuing new ones after MEASURE_S seconds, so the whole bench stays well
@@ -49,8 +63,10 @@
  * Usage: bench_daemon [-r REDIS_REF_SCRIPT] [-o FIGURE]
  * FIGURE selects figures by a part of their names: rtt-ping, rtt-kmap,
  * pipe-ping-unix, pipe-translate-unix, pipe-ping-tcp, pipe-translate-tcp,
- * pipe-kmap, raw-ping, raw-translate, raw-kmap, batch-unix, batch-tcp
- * (e.g. -o pipe-kmap while perf records armmapd).
+ * pipe-kmap (with the :memory: comparison), raw-ping, raw-translate,
+ * raw-kmap, multi-ping-2, multi-translate-2, multi-ping-50,
+ * multi-translate-50, batch-unix, batch-tcp (e.g. -o pipe-kmap while perf
+ * records armmapd).
  */
 #include "armmap.h"
 #include "armmap.pb-c.h"
@@ -58,6 +74,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -95,6 +112,10 @@ struct bench {
     double redis_tcp;
     double redis_c1_unix; /* redis-benchmark -c 1: one connection too */
     double redis_c1_tcp;
+    double redis_c2_unix; /* -c 2 */
+    /* redis-server's CPU microseconds per GET in those runs */
+    double cpu_unix, cpu_tcp, cpu_c1_unix, cpu_c1_tcp, cpu_c2_unix;
+    const char *database; /* --database for the daemon; NULL: default */
 };
 
 static struct bench g;
@@ -107,15 +128,20 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void cleanup(void)
+static void stop_daemon(void)
 {
-    char cmd[128];
-
     if (g.pid > 0) {
         kill(g.pid, SIGTERM);
         waitpid(g.pid, NULL, 0);
         g.pid = 0;
     }
+}
+
+static void cleanup(void)
+{
+    char cmd[128];
+
+    stop_daemon();
     if (g.dir[0] != '\0') {
         snprintf(cmd, sizeof(cmd), "rm -rf '%s'", g.dir);
         if (system(cmd) != 0)
@@ -156,6 +182,18 @@ static void run_redis_ref(const char *script)
             g.redis_c1_unix = v;
         else if (sscanf(line, "redis_get_p64_c1_tcp %lf", &v) == 1)
             g.redis_c1_tcp = v;
+        else if (sscanf(line, "redis_get_p64_c2_unix %lf", &v) == 1)
+            g.redis_c2_unix = v;
+        else if (sscanf(line, "redis_cpu_p64_c1_unix %lf", &v) == 1)
+            g.cpu_c1_unix = v;
+        else if (sscanf(line, "redis_cpu_p64_c1_tcp %lf", &v) == 1)
+            g.cpu_c1_tcp = v;
+        else if (sscanf(line, "redis_cpu_p64_c2_unix %lf", &v) == 1)
+            g.cpu_c2_unix = v;
+        else if (sscanf(line, "redis_cpu_p64_unix %lf", &v) == 1)
+            g.cpu_unix = v;
+        else if (sscanf(line, "redis_cpu_p64_tcp %lf", &v) == 1)
+            g.cpu_tcp = v;
         else if (sscanf(line, "redis_get_p64_unix %lf", &v) == 1)
             g.redis_unix = v;
         else if (sscanf(line, "redis_get_p64_tcp %lf", &v) == 1)
@@ -209,7 +247,7 @@ static void read_tcp_port(void)
 
 static void start_daemon(void)
 {
-    char bin[PATH_MAX], sd[96];
+    char bin[PATH_MAX], sd[96], db[64];
     int i, status;
 
     snprintf(bin, sizeof(bin), "%s/armmapd", g.bindir);
@@ -225,8 +263,14 @@ static void start_daemon(void)
             dup2(fd, 1);
             dup2(fd, 2);
         }
-        execl(bin, bin, sd, "--listen=127.0.0.1:0", "--log-level=info",
-              (char *)NULL);
+        snprintf(db, sizeof(db), "--database=%s",
+                 g.database ? g.database : "");
+        if (g.database)
+            execl(bin, bin, sd, "--listen=127.0.0.1:0", "--log-level=info",
+                  db, (char *)NULL);
+        else
+            execl(bin, bin, sd, "--listen=127.0.0.1:0", "--log-level=info",
+                  (char *)NULL);
         _exit(127);
     }
     for (i = 0; i < 500; i++) {
@@ -294,6 +338,71 @@ static void setup_machine(struct armmap_conn *c)
         die("kunmap: %s", armmap_errmsg(c));
 }
 
+/* ---- CPU accounting ---------------------------------------------------- */
+
+/* CPU seconds (user + system, all threads) of process @pid from
+ * /proc/PID/stat, in clock ticks converted to seconds; 0 if unreadable. */
+static double proc_cpu_s(pid_t pid)
+{
+    char path[64], buf[1024];
+    unsigned long ut = 0, st = 0;
+    const char *p;
+    ssize_t n;
+    int fd, i;
+
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 0;
+    n = read(fd, buf, sizeof(buf) - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    buf[n] = '\0';
+    p = strrchr(buf, ')');              /* the name may hold spaces */
+    if (p == NULL)
+        return 0;
+    /* fields 3.. follow ") "; utime and stime are fields 14 and 15 */
+    for (i = 3; i < 14 && p != NULL; i++)
+        p = strchr(p + 1, ' ');
+    if (p == NULL || sscanf(p + 1, "%lu %lu", &ut, &st) != 2)
+        return 0;
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* CPU spent by the daemon and by this process (the clients) between
+ * cpu_begin() and cpu_end(), per request: a figure that the other load on
+ * a shared machine disturbs far less than the rate. */
+struct cpu_mark {
+    double daemon, self;
+};
+
+static struct cpu_mark cpu_now(void)
+{
+    struct cpu_mark m;
+
+    m.daemon = proc_cpu_s(g.pid);
+    m.self = proc_cpu_s(getpid());
+    return m;
+}
+
+static struct cpu_mark last_cpu;        /* of the last measured figure */
+static double last_n;                   /* its requests */
+
+static void cpu_begin(void)
+{
+    last_cpu = cpu_now();
+}
+
+static void cpu_end(double n)
+{
+    struct cpu_mark m = cpu_now();
+
+    last_cpu.daemon = m.daemon - last_cpu.daemon;
+    last_cpu.self = m.self - last_cpu.self;
+    last_n = n;
+}
+
 /* ---- printing ---------------------------------------------------------- */
 
 static void line_plain(const char *what, double rate, const char *unit)
@@ -301,6 +410,17 @@ static void line_plain(const char *what, double rate, const char *unit)
     printf("%-44s %12.0f %-8s\n", what, rate, unit);
     fflush(stdout);
 }
+
+static void line_redis(const char *what, double rate, double cpu)
+{
+    printf("%-44s %12.0f req/s    redis-server %.2f us CPU/req\n", what,
+           rate, cpu);
+    fflush(stdout);
+}
+
+/* The redis-server CPU per GET of the run a figure is compared with, for
+ * the CPU line under it; 0: none. */
+static double ref_cpu;
 
 static void line_target(const char *what, double rate, const char *unit,
                         double target, const char *tname)
@@ -312,6 +432,16 @@ static void line_target(const char *what, double rate, const char *unit,
         printf("%-44s %12.0f %-8s target >= %.0f (%s): %s\n", what, rate,
                unit, target, tname, rate >= target ? "met" : "MISSED");
     }
+    if (last_n > 0 && ref_cpu > 0)
+        printf("%-44s %12.2f us CPU/req in armmapd (redis-server %.2f), "
+               "%.2f in the client\n", "", last_cpu.daemon * 1e6 / last_n,
+               ref_cpu, last_cpu.self * 1e6 / last_n);
+    else if (last_n > 0)
+        printf("%-44s %12.2f us CPU/req in armmapd, %.2f in the client\n",
+               "", last_cpu.daemon * 1e6 / last_n,
+               last_cpu.self * 1e6 / last_n);
+    last_n = 0;
+    ref_cpu = 0;
     fflush(stdout);
 }
 
@@ -411,6 +541,7 @@ static double pipelined(struct armmap_conn *c, enum pipe_kind k, uint64_t n)
     double t0 = now_s(), t;
     bool stop = false;
 
+    cpu_begin();
     while (sent < n && sent < DEPTH) {
         if (pipe_send(c, k, sent) != ARMMAP_OK)
             die("send: %s", armmap_errmsg(c));
@@ -432,6 +563,7 @@ static double pipelined(struct armmap_conn *c, enum pipe_kind k, uint64_t n)
         }
     }
     t = now_s() - t0;
+    cpu_end((double)got);
     return got / t;
 }
 
@@ -474,6 +606,83 @@ static size_t raw_frame(Armmap__V1__Request *req, uint8_t *buf)
     return 4 + len;
 }
 
+/* The status code of a packed Response, read by hand (field 2, its field
+ * 1): checking every reply through protobuf-c's generic decoder would make
+ * the bench's own CPU the limit of the multi-connection figures.  -1 if the
+ * bytes do not parse. */
+static long reply_code(const uint8_t *p, size_t len)
+{
+    const uint8_t *end = p + len;
+
+    while (p < end) {
+        uint64_t key = 0, v = 0;
+        unsigned sh;
+
+        for (sh = 0; p < end; sh += 7) {
+            key |= (uint64_t)(*p & 0x7f) << sh;
+            if (!(*p++ & 0x80))
+                break;
+        }
+        if ((key & 7) == 0) {           /* varint */
+            while (p < end && (*p++ & 0x80))
+                ;
+            continue;
+        }
+        if ((key & 7) == 5) {           /* fixed32 */
+            p += 4;
+            continue;
+        }
+        if ((key & 7) == 1) {           /* fixed64 */
+            p += 8;
+            continue;
+        }
+        if ((key & 7) != 2)
+            return -1;
+        for (sh = 0; p < end; sh += 7) {
+            v |= (uint64_t)(*p & 0x7f) << sh;
+            if (!(*p++ & 0x80))
+                break;
+        }
+        if (v > (uint64_t)(end - p))
+            return -1;
+        if (key >> 3 == 2) {            /* Status: its code is field 1 */
+            const uint8_t *q = p, *qe = p + v;
+
+            while (q < qe) {
+                uint8_t k = *q++;
+                uint64_t x = 0;
+
+                for (sh = 0; q < qe; sh += 7) {
+                    x |= (uint64_t)(*q & 0x7f) << sh;
+                    if (!(*q++ & 0x80))
+                        break;
+                }
+                if (k == (1 << 3))
+                    return (long)x;
+                if ((k & 7) != 2)
+                    return -1;
+                q += x;                 /* the message string */
+            }
+            return 0;
+        }
+        p += v;
+    }
+    return 0;                           /* no status: OK */
+}
+
+/* Dies with the reply's message unless the frame at @p (@len bytes) is OK. */
+static void raw_check(const uint8_t *p, size_t len)
+{
+    Armmap__V1__Response *resp;
+
+    if (reply_code(p, len) == 0)
+        return;
+    resp = armmap__v1__response__unpack(NULL, len, p);
+    die("raw reply: %s", resp && resp->status && resp->status->message
+                             ? resp->status->message
+                             : "malformed");
+}
+
 /* Drops the first @off bytes of the read buffer. */
 static void raw_consume(struct raw *r, size_t off)
 {
@@ -494,18 +703,12 @@ static void raw_read_replies(struct raw *r, unsigned want)
 
         while (r->rlen - off >= 4 && want > 0) {
             const uint8_t *p = r->rbuf + off;
-            Armmap__V1__Response *resp;
 
             len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
                   (uint32_t)p[2] << 8 | p[3];
             if (r->rlen - off - 4 < len)
                 break;
-            resp = armmap__v1__response__unpack(NULL, len, p + 4);
-            if (!resp || (resp->status && resp->status->code != 0))
-                die("raw reply: %s", resp && resp->status->message
-                                         ? resp->status->message
-                                         : "malformed");
-            armmap__v1__response__free_unpacked(resp, NULL);
+            raw_check(p + 4, len);
             off += 4 + len;
             want--;
         }
@@ -604,6 +807,7 @@ static double raw_pipelined(enum pipe_kind k, uint64_t n)
     struct raw r;
 
     raw_connect(&r);
+    cpu_begin();
     t0 = now_s();
     /* two bursts in flight: DEPTH requests */
     while (sent < 2 && sent < nb) {
@@ -619,9 +823,101 @@ static double raw_pipelined(enum pipe_kind k, uint64_t n)
         }
     }
     t = now_s() - t0;
+    cpu_end((double)(got * RAW_BURST));
     close(r.fd);
     free(r.rbuf);
     return (double)(got * RAW_BURST) / t;
+}
+
+/* Raw frames on @nconn connections at once, each with two bursts of 32 in
+ * flight, driven by one poll() loop as redis-benchmark drives its clients
+ * (-c N -P 64): the daemon's figure for many pipelining clients. */
+static double raw_multi(enum pipe_kind k, unsigned nconn, uint64_t n)
+{
+    uint8_t buf[RAW_BURST * 64];
+    struct raw *r = calloc(nconn, sizeof(*r));
+    struct pollfd *pf = calloc(nconn, sizeof(*pf));
+    unsigned *inflight = calloc(nconn, sizeof(*inflight)); /* replies owed */
+    uint64_t sent = 0, got = 0, nb = n / RAW_BURST, busy = 0;
+    double t0, t;
+    unsigned i;
+
+    if (!r || !pf || !inflight)
+        die("out of memory");
+    for (i = 0; i < nconn; i++) {
+        raw_connect(&r[i]);
+        pf[i].fd = r[i].fd;
+        pf[i].events = POLLIN;
+    }
+    cpu_begin();
+    t0 = now_s();
+    for (i = 0; i < nconn; i++) {
+        while (inflight[i] < 2 * RAW_BURST && sent < nb) {
+            raw_write_all(&r[i], buf, raw_burst(&r[i], k, sent, buf));
+            sent++;
+            inflight[i] += RAW_BURST;
+        }
+        busy += inflight[i] > 0;
+    }
+    while (busy > 0) {
+        if (poll(pf, nconn, 10000) <= 0)
+            die("raw multi: no reply in 10 s");
+        for (i = 0; i < nconn; i++) {
+            struct raw *c = &r[i];
+            size_t off = 0;
+            ssize_t m;
+            unsigned done = 0;
+
+            if (!(pf[i].revents & (POLLIN | POLLHUP | POLLERR)))
+                continue;
+            if (c->rcap - c->rlen < 65536) {
+                c->rcap = c->rcap * 2 + 65536;
+                c->rbuf = realloc(c->rbuf, c->rcap);
+                if (!c->rbuf)
+                    die("out of memory");
+            }
+            m = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
+            if (m <= 0)
+                die("raw multi recv: %s",
+                    m == 0 ? "armmapd hung up" : strerror(errno));
+            c->rlen += (size_t)m;
+            while (c->rlen - off >= 4) {
+                const uint8_t *p = c->rbuf + off;
+                uint32_t len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                               (uint32_t)p[2] << 8 | p[3];
+
+                if (c->rlen - off - 4 < len)
+                    break;
+                raw_check(p + 4, len);
+                off += 4 + len;
+                done++;
+            }
+            raw_consume(c, off);
+            got += done;
+            inflight[i] -= done;
+            /* a burst answered: send the next one */
+            while (inflight[i] <= RAW_BURST && sent < nb &&
+                   now_s() - t0 < MEASURE_S) {
+                raw_write_all(c, buf, raw_burst(c, k, sent, buf));
+                sent++;
+                inflight[i] += RAW_BURST;
+            }
+            if (inflight[i] == 0) {
+                pf[i].fd = -1;          /* done with this one */
+                busy--;
+            }
+        }
+    }
+    t = now_s() - t0;
+    cpu_end((double)got);
+    for (i = 0; i < nconn; i++) {
+        close(r[i].fd);
+        free(r[i].rbuf);
+    }
+    free(r);
+    free(pf);
+    free(inflight);
+    return (double)got / t;
 }
 
 /* ---- batch translation ------------------------------------------------- */
@@ -725,6 +1021,7 @@ int main(int argc, char **argv)
 {
     struct armmap_conn *cu, *ct;
     const char *redis_script = NULL, *only = NULL;
+    double kmap_file = 0, kmap_file_cpu = 0;
     int opt;
 
     while ((opt = getopt(argc, argv, "r:o:")) != -1) {
@@ -755,61 +1052,123 @@ int main(int argc, char **argv)
     ct = connect_tcp();
     setup_machine(cu);
 
-    printf("armmapd: one connection, aries machine, durability normal, "
-           "depth %d\n", DEPTH);
+    printf("armmapd: aries machine, durability normal, depth %d; targets: "
+           "redis GET at the same depth and number of connections\n", DEPTH);
     if (g.redis_unix > 0 || g.redis_tcp > 0) {
-        line_plain("redis GET -P 64 (reference), Unix", g.redis_unix,
-                   "req/s");
-        line_plain("redis GET -P 64 (reference), TCP", g.redis_tcp, "req/s");
-        line_plain("redis GET -P 64 -c 1 (one connection), Unix",
-                   g.redis_c1_unix, "req/s");
-        line_plain("redis GET -P 64 -c 1 (one connection), TCP",
-                   g.redis_c1_tcp, "req/s");
+        line_redis("redis GET -P 64 -c 1 (one connection), Unix",
+                   g.redis_c1_unix, g.cpu_c1_unix);
+        line_redis("redis GET -P 64 -c 1 (one connection), TCP",
+                   g.redis_c1_tcp, g.cpu_c1_tcp);
+        line_redis("redis GET -P 64 -c 2, Unix", g.redis_c2_unix,
+                   g.cpu_c2_unix);
+        line_redis("redis GET -P 64 (-c 50, the issue's), Unix",
+                   g.redis_unix, g.cpu_unix);
+        line_redis("redis GET -P 64 (-c 50, the issue's), TCP", g.redis_tcp,
+                   g.cpu_tcp);
     }
     if (want(only, "rtt-ping"))
         line_plain("ping round trips, Unix", rtt_ping(cu), "req/s");
     if (want(only, "rtt-kmap"))
         line_plain("kmap+kunmap round-trip pairs, Unix", rtt_kmap_pairs(cu),
                    "pairs/s");
-    if (want(only, "pipe-ping-unix"))
-        line_target("pipelined ping, Unix", pipelined(cu, PIPE_PING, N_PIPE),
-                    "req/s", g.redis_unix, "redis GET Unix");
-    if (want(only, "pipe-translate-unix"))
-        line_target("pipelined 1-address translate, Unix",
+    if (want(only, "pipe-ping-unix")) {
+        ref_cpu = g.cpu_c1_unix;
+        line_target("pipelined ping, 1 conn, Unix",
+                    pipelined(cu, PIPE_PING, N_PIPE), "req/s",
+                    g.redis_c1_unix, "redis -c 1 Unix");
+    }
+    if (want(only, "pipe-translate-unix")) {
+        ref_cpu = g.cpu_c1_unix;
+        line_target("pipelined 1-address translate, 1 conn, Unix",
                     pipelined(cu, PIPE_TRANSLATE1, N_PIPE), "req/s",
-                    g.redis_unix, "redis GET Unix");
-    if (want(only, "pipe-ping-tcp"))
-        line_target("pipelined ping, TCP", pipelined(ct, PIPE_PING, N_PIPE),
-                    "req/s", g.redis_tcp, "redis GET TCP");
-    if (want(only, "pipe-translate-tcp"))
-        line_target("pipelined 1-address translate, TCP",
+                    g.redis_c1_unix, "redis -c 1 Unix");
+    }
+    if (want(only, "pipe-ping-tcp")) {
+        ref_cpu = g.cpu_c1_tcp;
+        line_target("pipelined ping, 1 conn, TCP",
+                    pipelined(ct, PIPE_PING, N_PIPE), "req/s",
+                    g.redis_c1_tcp, "redis -c 1 TCP");
+    }
+    if (want(only, "pipe-translate-tcp")) {
+        ref_cpu = g.cpu_c1_tcp;
+        line_target("pipelined 1-address translate, 1 conn, TCP",
                     pipelined(ct, PIPE_TRANSLATE1, N_PIPE), "req/s",
-                    g.redis_tcp, "redis GET TCP");
-    if (want(only, "pipe-kmap"))
-        line_target("pipelined kmap/kunmap (committed), Unix",
-                    pipelined(cu, PIPE_KMAP, N_PIPE), "ops/s",
-                    TARGET_MAP_OPS, "issue");
-    if (want(only, "raw-ping"))
-        line_target("raw frames, 32/send: ping, Unix",
-                    raw_pipelined(PIPE_PING, N_PIPE), "req/s", g.redis_unix,
-                    "redis GET Unix");
-    if (want(only, "raw-translate"))
+                    g.redis_c1_tcp, "redis -c 1 TCP");
+    }
+    if (want(only, "pipe-kmap")) {
+        kmap_file = pipelined(cu, PIPE_KMAP, N_PIPE);
+        kmap_file_cpu = last_cpu.daemon / last_n;
+        line_target("pipelined kmap/kunmap (committed), Unix", kmap_file,
+                    "ops/s", TARGET_MAP_OPS, "issue");
+    }
+    if (want(only, "raw-ping")) {
+        ref_cpu = g.cpu_c1_unix;
+        line_target("raw frames, 32/send: ping, 1 conn, Unix",
+                    raw_pipelined(PIPE_PING, N_PIPE), "req/s",
+                    g.redis_c1_unix, "redis -c 1 Unix");
+    }
+    if (want(only, "raw-translate")) {
+        ref_cpu = g.cpu_c1_unix;
         line_target("raw frames, 32/send: 1-address translate",
                     raw_pipelined(PIPE_TRANSLATE1, N_PIPE), "req/s",
-                    g.redis_unix, "redis GET Unix");
+                    g.redis_c1_unix, "redis -c 1 Unix");
+    }
     if (want(only, "raw-kmap"))
         line_target("raw frames, 32/send: kmap/kunmap",
                     raw_pipelined(PIPE_KMAP, N_PIPE), "ops/s",
                     TARGET_MAP_OPS, "issue");
+    if (want(only, "multi-ping-2")) {
+        ref_cpu = g.cpu_c2_unix;
+        line_target("raw frames, 2 conns: ping, Unix",
+                    raw_multi(PIPE_PING, 2, N_PIPE), "req/s",
+                    g.redis_c2_unix, "redis -c 2 Unix");
+    }
+    if (want(only, "multi-translate-2")) {
+        ref_cpu = g.cpu_c2_unix;
+        line_target("raw frames, 2 conns: 1-address translate",
+                    raw_multi(PIPE_TRANSLATE1, 2, N_PIPE), "req/s",
+                    g.redis_c2_unix, "redis -c 2 Unix");
+    }
+    if (want(only, "multi-ping-50")) {
+        ref_cpu = g.cpu_unix;
+        line_target("raw frames, 50 conns: ping, Unix",
+                    raw_multi(PIPE_PING, 50, N_PIPE), "req/s", g.redis_unix,
+                    "redis -c 50 Unix");
+    }
+    if (want(only, "multi-translate-50")) {
+        ref_cpu = g.cpu_unix;
+        line_target("raw frames, 50 conns: 1-address translate",
+                    raw_multi(PIPE_TRANSLATE1, 50, N_PIPE), "req/s",
+                    g.redis_unix, "redis -c 50 Unix");
+    }
     if (want(only, "batch-unix"))
         line_target("batch translate 4096/request, Unix", batch_translate(cu),
                     "addr/s", TARGET_ADDRS, "issue");
     if (want(only, "batch-tcp"))
         line_target("batch translate 4096/request, TCP", batch_translate(ct),
                     "addr/s", TARGET_ADDRS, "issue");
-
     armmap_close(ct);
     armmap_close(cu);
+
+    /* The same committed changes with the store in SQLite's memdb: what
+     * the file (WAL writes, checkpoints) adds per change. */
+    if (want(only, "pipe-kmap")) {
+        double kmap_mem, mem_cpu;
+
+        stop_daemon();
+        g.database = ":memory:";
+        start_daemon();
+        cu = connect_unix();
+        setup_machine(cu);
+        kmap_mem = pipelined(cu, PIPE_KMAP, N_PIPE);
+        mem_cpu = last_cpu.daemon / last_n;
+        line_target("pipelined kmap/kunmap, --database :memory:", kmap_mem,
+                    "ops/s", TARGET_MAP_OPS, "issue");
+        printf("%-44s %12.2f us/change wall, %.2f us/change armmapd CPU\n",
+               "the file store adds", 1e6 / kmap_file - 1e6 / kmap_mem,
+               (kmap_file_cpu - mem_cpu) * 1e6);
+        armmap_close(cu);
+    }
     cleanup();
     return 0;
 }

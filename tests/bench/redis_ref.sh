@@ -9,7 +9,8 @@
 #     redis-benchmark -t get -P 64 -n 1000000 -q      (-s SOCK / -p PORT)
 #
 # and, for a like-for-like look at one connection (ours are measured on
-# one), the same with -c 1 (redis-benchmark's default is 50 clients);
+# one), the same with -c 1 (redis-benchmark's default is 50 clients),
+# and with -c 2 over the Unix socket;
 # then stops the server and removes the directory.  If redis-server or
 # redis-benchmark is missing it installs the Debian package redis-server
 # (which pulls in redis-tools, home of redis-benchmark) with apt-get, as
@@ -20,6 +21,9 @@
 #     redis_get_p64_tcp 987654.32
 #     redis_get_p64_c1_unix 1100000.00
 #     redis_get_p64_c1_tcp 900000.00
+#     redis_get_p64_c2_unix 1500000.00       (-c 2, Unix only)
+# each followed by redis-server's CPU microseconds per GET in that run:
+#     redis_cpu_p64_unix 0.412 (and _tcp, _c1_unix, _c1_tcp, _c2_unix)
 # Diagnostics go to stderr; exit 0 if at least one figure was printed,
 # 1 if redis could not be installed or started.
 set -u
@@ -71,6 +75,23 @@ run_get() {
         tail -n 1
 }
 
+# CPU clock ticks (user + system) redis-server has used so far.
+server_ticks() {
+    sed 's/.*) //' "/proc/$PID/stat" 2>/dev/null | awk '{ print $12 + $13 }'
+}
+
+# Runs run_get "$@" and prints "RATE CPU": CPU is redis-server's CPU time
+# per GET in microseconds, which other jobs on a shared machine disturb far
+# less than the rate.
+run_get_cpu() {
+    t0=$(server_ticks)
+    r=$(run_get "$@")
+    t1=$(server_ticks)
+    [ -n "$r" ] || return 0
+    echo "$r $(awk -v a="$t0" -v b="$t1" -v hz="$(getconf CLK_TCK)" \
+        -v n="$REQS" 'BEGIN { printf "%.3f", (b - a) / hz * 1e6 / n }')"
+}
+
 install_redis || exit 1
 
 DIR=$(mktemp -d /tmp/redis-ref.XXXXXX) || exit 1
@@ -116,13 +137,21 @@ fi
 # without -r: the literal key).
 redis-cli -s "$SOCK" set 'key:__rand_int__' xxx >/dev/null 2>&1
 
-U=$(run_get -s "$SOCK")
-T=$(run_get -h 127.0.0.1 -p "$PORT")
-U1=$(run_get -c 1 -s "$SOCK")
-T1=$(run_get -c 1 -h 127.0.0.1 -p "$PORT")
-[ -n "$U" ] && echo "redis_get_p64_unix $U"
-[ -n "$T" ] && echo "redis_get_p64_tcp $T"
-[ -n "$U1" ] && echo "redis_get_p64_c1_unix $U1"
-[ -n "$T1" ] && echo "redis_get_p64_c1_tcp $T1"
+# Each line: the rate, and redis-server's CPU microseconds per GET.
+emit() {
+    [ -n "$2" ] || return 0
+    echo "redis_get_p64_$1 ${2% *}"
+    echo "redis_cpu_p64_$1 ${2#* }"
+}
+U=$(run_get_cpu -s "$SOCK")
+T=$(run_get_cpu -h 127.0.0.1 -p "$PORT")
+U1=$(run_get_cpu -c 1 -s "$SOCK")
+T1=$(run_get_cpu -c 1 -h 127.0.0.1 -p "$PORT")
+U2=$(run_get_cpu -c 2 -s "$SOCK")
+emit unix "$U"
+emit tcp "$T"
+emit c1_unix "$U1"
+emit c1_tcp "$T1"
+emit c2_unix "$U2"
 [ -n "$U$T" ] || { say "redis-benchmark printed no GET figure"; exit 1; }
 exit 0
