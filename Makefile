@@ -36,7 +36,7 @@ CHECK_CFLAGS := $(call pc,--cflags,check)
 CHECK_LIBS   := $(call pc,--libs,check)
 DEP_CFLAGS   := $(call pc,--cflags,libevent libprotobuf-c sqlite3)
 ALL_CFLAGS    = -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) -Iengine -Istore \
-                -Idaemon -Iclient -Ibuild/proto $(DEP_CFLAGS)
+                -Idaemon -Iclient -Iproto -Ibuild/proto $(DEP_CFLAGS)
 
 # ---- engine: pure library ----------------------------------------------
 ENGINE_SRC := $(sort $(wildcard engine/*.c))

@@ -18,6 +18,7 @@
  * (tenant and token), whose rejection is returned with the daemon's code.
  */
 #include "armmap_int.h"
+#include "wire.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -101,59 +102,6 @@ static bool reserve(uint8_t **buf, size_t *cap, size_t need)
  * free_unpacked() frees them.
  */
 
-static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-    unsigned shift;
-
-    for (shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t b = *(*p)++;
-
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            return true;
-        }
-    }
-    return false;
-}
-
-static size_t varint_size(uint64_t v)
-{
-    size_t n = 1;
-
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
-/* The member of the body oneof whose field number is @number, or NULL. */
-static const ProtobufCFieldDescriptor *
-body_field(const ProtobufCMessageDescriptor *d, uint64_t number)
-{
-    const ProtobufCFieldDescriptor *f;
-
-    if (number < 3 || number > 1000)
-        return NULL;
-    f = protobuf_c_message_descriptor_get_field(d, (unsigned)number);
-    if (!f || f->type != PROTOBUF_C_TYPE_MESSAGE ||
-        !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
-        return NULL;
-    return f;
-}
-
 /* The body message of @req and its field, or NULL if none. */
 static const ProtobufCMessage *request_body(const Armmap__V1__Request *req,
                                             const ProtobufCFieldDescriptor **f)
@@ -161,7 +109,7 @@ static const ProtobufCMessage *request_body(const Armmap__V1__Request *req,
     *f = NULL;
     if (req->body_case == ARMMAP__V1__REQUEST__BODY__NOT_SET)
         return NULL;
-    *f = body_field(&armmap__v1__request__descriptor,
+    *f = wire_body_field(&armmap__v1__request__descriptor,
                     (uint64_t)req->body_case);
     if (!*f)
         return NULL;
@@ -176,10 +124,11 @@ static size_t request_size(const Armmap__V1__Request *req, size_t *body)
 
     *body = 0;
     if (req->id != 0)
-        n += 1 + varint_size(req->id);
+        n += 1 + wire_varint_size(req->id);
     if (sub) {
         *body = protobuf_c_message_get_packed_size(sub);
-        n += varint_size((uint64_t)f->id << 3) + varint_size(*body) + *body;
+        n += wire_varint_size((uint64_t)f->id << 3) +
+             wire_varint_size(*body) + *body;
     }
     return n;
 }
@@ -192,12 +141,12 @@ static void request_pack(const Armmap__V1__Request *req, size_t body,
 
     if (req->id != 0) {
         *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_VARINT;
-        p = put_varint(p, req->id);
+        p = wire_put_varint(p, req->id);
     }
     if (sub) {
-        p = put_varint(p, (uint64_t)f->id << 3 |
+        p = wire_put_varint(p, (uint64_t)f->id << 3 |
                               PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
-        p = put_varint(p, body);
+        p = wire_put_varint(p, body);
         protobuf_c_message_pack(sub, p);
     }
 }
@@ -230,9 +179,9 @@ static ProtobufCMessage *unpack_translate_result(size_t len, const uint8_t *p)
         return NULL;
     armmap__v1__translate_result__init(t);
     while (p < end) {
-        if (!get_varint(&p, end, &key) ||
+        if (!wire_get_varint(&p, end, &key) ||
             (key & 7) != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED ||
-            !get_varint(&p, end, &n) || n > (uint64_t)(end - p))
+            !wire_get_varint(&p, end, &n) || n > (uint64_t)(end - p))
             goto fail;
         if (key >> 3 == 1) {
             if (t->pa || n % 4 != 0)
@@ -287,23 +236,23 @@ static Armmap__V1__Response *response_unpack(size_t len, const uint8_t *buf)
         return NULL;
     armmap__v1__response__init(r);
     while (p < end) {
-        if (!get_varint(&p, end, &key))
+        if (!wire_get_varint(&p, end, &key))
             goto slow;
         if (key == (1 << 3 | PROTOBUF_C_WIRE_TYPE_VARINT) && !have_id) {
-            if (!get_varint(&p, end, &r->id))
+            if (!wire_get_varint(&p, end, &r->id))
                 goto slow;
             have_id = true;
             continue;
         }
         if ((key & 7) != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED ||
-            !get_varint(&p, end, &n) || n > (uint64_t)(end - p))
+            !wire_get_varint(&p, end, &n) || n > (uint64_t)(end - p))
             goto slow;
         if (key >> 3 == 2 && !r->status) {
             r->status = armmap__v1__status__unpack(NULL, (size_t)n, p);
             if (!r->status)
                 goto slow;
         } else {
-            f = body_field(&armmap__v1__response__descriptor, key >> 3);
+            f = wire_body_field(&armmap__v1__response__descriptor, key >> 3);
             if (!f || r->body_case != ARMMAP__V1__RESPONSE__BODY__NOT_SET)
                 goto slow;
             sub = unpack_body(f, (size_t)n, p);

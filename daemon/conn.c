@@ -60,6 +60,7 @@
 #include <event2/util.h>
 
 #include "armmap.pb-c.h"
+#include "wire.h"
 
 enum conn_state {
     CONN_HELLO = 0, /* only Hello is served */
@@ -186,59 +187,6 @@ void srv_conn_unpark(struct conn *c, struct srv_park *p)
  * protobuf-c's decoder, so both accept and produce the same messages.
  */
 
-static bool get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
-{
-    uint64_t x = 0;
-    unsigned shift;
-
-    for (shift = 0; shift < 64 && *p < end; shift += 7) {
-        uint8_t b = *(*p)++;
-
-        x |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            *v = x;
-            return true;
-        }
-    }
-    return false;
-}
-
-static size_t varint_size(uint64_t v)
-{
-    size_t n = 1;
-
-    while (v >= 0x80) {
-        v >>= 7;
-        n++;
-    }
-    return n;
-}
-
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
-/* The member of the body oneof whose field number is @number, or NULL. */
-static const ProtobufCFieldDescriptor *
-body_field(const ProtobufCMessageDescriptor *d, uint64_t number)
-{
-    const ProtobufCFieldDescriptor *f;
-
-    if (number < 3 || number > 1000)
-        return NULL;
-    f = protobuf_c_message_descriptor_get_field(d, (unsigned)number);
-    if (f == NULL || f->type != PROTOBUF_C_TYPE_MESSAGE ||
-        !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF))
-        return NULL;
-    return f;
-}
-
 /*
  * The two bodies of the pipelined hot paths, Op and Translate, are decoded
  * by hand too (protobuf-c's generic decoder spent ~650-900 instructions on
@@ -265,7 +213,7 @@ static bool packed_u32(ProtobufCAllocator *a, const uint8_t *p,
     if (*out == NULL)
         return false;
     for (i = 0; i < count; i++) {
-        if (!get_varint(&p, end, &v))
+        if (!wire_get_varint(&p, end, &v))
             return false;
         (*out)[i] = (uint32_t)v;
     }
@@ -285,10 +233,10 @@ static ProtobufCMessage *unpack_op(ProtobufCAllocator *a, size_t len,
         return NULL;
     armmap__v1__op__init(o);
     while (p < end) {
-        if (!get_varint(&p, end, &key))
+        if (!wire_get_varint(&p, end, &key))
             return NULL;
         if (key == (4 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)) {
-            if (have_args || !get_varint(&p, end, &v) ||
+            if (have_args || !wire_get_varint(&p, end, &v) ||
                 v > (uint64_t)(end - p) ||
                 !packed_u32(a, p, p + v, &o->n_args, &o->args))
                 return NULL;
@@ -297,7 +245,7 @@ static ProtobufCMessage *unpack_op(ProtobufCAllocator *a, size_t len,
             continue;
         }
         if ((key & 7) != PROTOBUF_C_WIRE_TYPE_VARINT ||
-            !get_varint(&p, end, &v))
+            !wire_get_varint(&p, end, &v))
             return NULL;
         switch (key >> 3) {
         case 1: o->machine = v; break;
@@ -323,10 +271,10 @@ static ProtobufCMessage *unpack_translate(ProtobufCAllocator *a, size_t len,
         return NULL;
     armmap__v1__translate__init(t);
     while (p < end) {
-        if (!get_varint(&p, end, &key))
+        if (!wire_get_varint(&p, end, &key))
             return NULL;
         if (key == (2 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)) {
-            if (have_va || !get_varint(&p, end, &v) ||
+            if (have_va || !wire_get_varint(&p, end, &v) ||
                 v > (uint64_t)(end - p) || v % 4 != 0)
                 return NULL;
             have_va = true;
@@ -342,7 +290,7 @@ static ProtobufCMessage *unpack_translate(ProtobufCAllocator *a, size_t len,
             continue;
         }
         if ((key & 7) != PROTOBUF_C_WIRE_TYPE_VARINT ||
-            !get_varint(&p, end, &v))
+            !wire_get_varint(&p, end, &v))
             return NULL;
         switch (key >> 3) {
         case 1: t->machine = v; break;
@@ -381,18 +329,18 @@ Armmap__V1__Request *srv_request_unpack(ProtobufCAllocator *a, size_t len,
     bool have_id = false;
 
     while (p < end) {
-        if (!get_varint(&p, end, &key))
+        if (!wire_get_varint(&p, end, &key))
             goto slow;
         if (key == (1 << 3 | PROTOBUF_C_WIRE_TYPE_VARINT) && !have_id) {
-            if (!get_varint(&p, end, &id))
+            if (!wire_get_varint(&p, end, &id))
                 goto slow;
             have_id = true;
             continue;
         }
         if ((key & 7) != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED || f != NULL)
             goto slow;
-        f = body_field(&armmap__v1__request__descriptor, key >> 3);
-        if (f == NULL || !get_varint(&p, end, &n) ||
+        f = wire_body_field(&armmap__v1__request__descriptor, key >> 3);
+        if (f == NULL || !wire_get_varint(&p, end, &n) ||
             n > (uint64_t)(end - p))
             goto slow;
         body = p;
@@ -437,11 +385,11 @@ static size_t tr_size(const Armmap__V1__TranslateResult *t)
     size_t n = 0;
 
     if (t->n_pa > 0)
-        n += 1 + varint_size(4 * t->n_pa) + 4 * t->n_pa;
+        n += 1 + wire_varint_size(4 * t->n_pa) + 4 * t->n_pa;
     if (t->fault.len > 0)
-        n += 1 + varint_size(t->fault.len) + t->fault.len;
+        n += 1 + wire_varint_size(t->fault.len) + t->fault.len;
     if (t->region.len > 0)
-        n += 1 + varint_size(t->region.len) + t->region.len;
+        n += 1 + wire_varint_size(t->region.len) + t->region.len;
     return n;
 }
 
@@ -451,7 +399,7 @@ static uint8_t *put_bytes(uint8_t *p, unsigned field,
     if (b->len == 0)
         return p;
     *p++ = (uint8_t)(field << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
-    p = put_varint(p, b->len);
+    p = wire_put_varint(p, b->len);
     memcpy(p, b->data, b->len);
     return p + b->len;
 }
@@ -462,7 +410,7 @@ static void tr_pack(const Armmap__V1__TranslateResult *t, uint8_t *p)
 
     if (t->n_pa > 0) {
         *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
-        p = put_varint(p, 4 * t->n_pa);
+        p = wire_put_varint(p, 4 * t->n_pa);
         for (i = 0; i < t->n_pa; i++, p += 4) {
             p[0] = (uint8_t)t->pa[i];
             p[1] = (uint8_t)(t->pa[i] >> 8);
@@ -479,10 +427,10 @@ static size_t status_size(const Armmap__V1__Status *st)
     size_t n = 0, m;
 
     if (st->code != 0)
-        n += 1 + varint_size((uint64_t)(int64_t)st->code);
+        n += 1 + wire_varint_size((uint64_t)(int64_t)st->code);
     m = st->message != NULL ? strlen(st->message) : 0;
     if (m > 0)
-        n += 1 + varint_size(m) + m;
+        n += 1 + wire_varint_size(m) + m;
     return n;
 }
 
@@ -493,13 +441,13 @@ static size_t response_size(const Armmap__V1__Response *resp,
 
     memset(z, 0, sizeof(*z));
     if (resp->id != 0)
-        n += 1 + varint_size(resp->id);
+        n += 1 + wire_varint_size(resp->id);
     if (resp->status != NULL) {
         z->status = status_size(resp->status);
-        n += 1 + varint_size(z->status) + z->status;
+        n += 1 + wire_varint_size(z->status) + z->status;
     }
     if (resp->body_case != ARMMAP__V1__RESPONSE__BODY__NOT_SET) {
-        z->f = body_field(&armmap__v1__response__descriptor,
+        z->f = wire_body_field(&armmap__v1__response__descriptor,
                           (uint64_t)resp->body_case);
         if (z->f == NULL)
             abort();                    /* a case the descriptor lacks */
@@ -509,8 +457,8 @@ static size_t response_size(const Armmap__V1__Response *resp,
             z->by_hand = tr_by_hand(z->sub);
             z->body = z->by_hand ? tr_size((const void *)z->sub)
                                  : protobuf_c_message_get_packed_size(z->sub);
-            n += varint_size((uint64_t)z->f->id << 3) + varint_size(z->body) +
-                 z->body;
+            n += wire_varint_size((uint64_t)z->f->id << 3) +
+                 wire_varint_size(z->body) + z->body;
         }
     }
     z->total = n;
@@ -522,29 +470,29 @@ static void response_pack(const Armmap__V1__Response *resp,
 {
     if (resp->id != 0) {
         *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_VARINT;
-        p = put_varint(p, resp->id);
+        p = wire_put_varint(p, resp->id);
     }
     if (resp->status != NULL) {
         const Armmap__V1__Status *st = resp->status;
         size_t m = st->message != NULL ? strlen(st->message) : 0;
 
         *p++ = 2 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
-        p = put_varint(p, z->status);
+        p = wire_put_varint(p, z->status);
         if (st->code != 0) {
             *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_VARINT;
-            p = put_varint(p, (uint64_t)(int64_t)st->code);
+            p = wire_put_varint(p, (uint64_t)(int64_t)st->code);
         }
         if (m > 0) {
             *p++ = 2 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
-            p = put_varint(p, m);
+            p = wire_put_varint(p, m);
             memcpy(p, st->message, m);
             p += m;
         }
     }
     if (z->sub != NULL) {
-        p = put_varint(p, (uint64_t)z->f->id << 3 |
+        p = wire_put_varint(p, (uint64_t)z->f->id << 3 |
                               PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
-        p = put_varint(p, z->body);
+        p = wire_put_varint(p, z->body);
         if (z->by_hand)
             tr_pack((const void *)z->sub, p);
         else
