@@ -116,7 +116,7 @@ static const ProtobufCMessage *request_body(const Armmap__V1__Request *req,
     return *(ProtobufCMessage *const *)((const char *)req + (*f)->offset);
 }
 
-static size_t request_size(const Armmap__V1__Request *req, size_t *body)
+size_t armmap__request_size(const Armmap__V1__Request *req, size_t *body)
 {
     const ProtobufCFieldDescriptor *f;
     const ProtobufCMessage *sub = request_body(req, &f);
@@ -133,8 +133,8 @@ static size_t request_size(const Armmap__V1__Request *req, size_t *body)
     return n;
 }
 
-static void request_pack(const Armmap__V1__Request *req, size_t body,
-                         uint8_t *p)
+void armmap__request_pack(const Armmap__V1__Request *req, size_t body,
+                          uint8_t *p)
 {
     const ProtobufCFieldDescriptor *f;
     const ProtobufCMessage *sub = request_body(req, &f);
@@ -223,7 +223,7 @@ static ProtobufCMessage *unpack_body(const ProtobufCFieldDescriptor *f,
     return m ? m : protobuf_c_message_unpack(f->descriptor, NULL, len, p);
 }
 
-static Armmap__V1__Response *response_unpack(size_t len, const uint8_t *buf)
+Armmap__V1__Response *armmap__response_unpack(size_t len, const uint8_t *buf)
 {
     const uint8_t *p = buf, *end = buf + len;
     Armmap__V1__Response *r = malloc(sizeof(*r));
@@ -287,7 +287,7 @@ enum armmap_status armmap__queue(struct armmap_conn *conn,
                             "receive replies first",
                             conn->inflight);
     req->id = ++conn->next_id;
-    len = request_size(req, &body);
+    len = armmap__request_size(req, &body);
     if (len > 0xffffffffu)
         return armmap__fail(conn, ARMMAP_INVALID_ARGUMENT,
                             "request of %zu bytes is too large to frame", len);
@@ -301,7 +301,7 @@ enum armmap_status armmap__queue(struct armmap_conn *conn,
     p[1] = (uint8_t)(len >> 16);
     p[2] = (uint8_t)(len >> 8);
     p[3] = (uint8_t)len;
-    request_pack(req, body, p + 4);
+    armmap__request_pack(req, body, p + 4);
     conn->wlen += 4 + len;
     conn->inflight++;
     if (id)
@@ -410,7 +410,7 @@ static enum armmap_status take_frame(struct armmap_conn *conn,
                                 "out of memory for a %u-byte reply", len);
         return ARMMAP_OK;
     }
-    *out = response_unpack(len, p + 4);
+    *out = armmap__response_unpack(len, p + 4);
     if (!*out)
         return armmap__fail(conn, ARMMAP_PROTOCOL,
                             "malformed reply frame of %u bytes", len);

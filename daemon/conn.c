@@ -422,12 +422,14 @@ static void tr_pack(const Armmap__V1__TranslateResult *t, uint8_t *p)
     put_bytes(p, 3, &t->region);
 }
 
+/* Codes are int32 on the wire, negative ones as 10-byte varints; the C
+ * enum may be unsigned (every named value is positive), hence the casts. */
 static size_t status_size(const Armmap__V1__Status *st)
 {
     size_t n = 0, m;
 
     if (st->code != 0)
-        n += 1 + wire_varint_size((uint64_t)(int64_t)st->code);
+        n += 1 + wire_varint_size((uint64_t)(int64_t)(int32_t)st->code);
     m = st->message != NULL ? strlen(st->message) : 0;
     if (m > 0)
         n += 1 + wire_varint_size(m) + m;
@@ -480,7 +482,7 @@ static void response_pack(const Armmap__V1__Response *resp,
         p = wire_put_varint(p, z->status);
         if (st->code != 0) {
             *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_VARINT;
-            p = wire_put_varint(p, (uint64_t)(int64_t)st->code);
+            p = wire_put_varint(p, (uint64_t)(int64_t)(int32_t)st->code);
         }
         if (m > 0) {
             *p++ = 2 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
@@ -517,7 +519,7 @@ static void pack_frame(const Armmap__V1__Response *resp,
     response_pack(resp, z, buf + 4);
 }
 
-static uint8_t *pack_response(const Armmap__V1__Response *resp, size_t *len)
+uint8_t *srv_response_pack(const Armmap__V1__Response *resp, size_t *len)
 {
     struct resp_sizes z;
     size_t n = response_size(resp, &z);
@@ -558,7 +560,7 @@ static uint8_t *pack_status(uint64_t id, int code, const char *msg, size_t *len)
     status.message = (char *)(msg != NULL ? msg : "");
     resp.id = id;
     resp.status = &status;
-    return pack_response(&resp, len);
+    return srv_response_pack(&resp, len);
 }
 
 static void reply_free(struct srv_reply *r)

@@ -437,6 +437,7 @@ void srv_call_fail(struct srv_call *call, int code, const char *fmt, ...)
 
 struct ProtobufCAllocator;
 struct Armmap__V1__Request;
+struct Armmap__V1__Response;
 
 /**
  * srv_request_unpack - decode a Request as armmap__v1__request__unpack()
@@ -447,6 +448,15 @@ struct Armmap__V1__Request;
 struct Armmap__V1__Request *srv_request_unpack(struct ProtobufCAllocator *a,
                                                size_t len,
                                                const uint8_t *buf);
+
+/**
+ * srv_response_pack - frame @resp: the 4-byte big-endian length, then the
+ * bytes protobuf-c would write for it (the envelope coded by hand, conn.c)
+ * @len: receives the frame's length
+ * Return: the frame, malloc'ed; aborts when out of memory.
+ */
+uint8_t *srv_response_pack(const struct Armmap__V1__Response *resp,
+                           size_t *len);
 
 /**
  * srv_dispatch - decode @len bytes of a Request and answer it

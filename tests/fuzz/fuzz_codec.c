@@ -1,0 +1,206 @@
+/* tests/fuzz/fuzz_codec.c - the hand-coded envelopes against protobuf-c.
+ *
+ * armmapd and libarmmap code the Request/Response envelope (and the Op,
+ * Translate and TranslateResult bodies) by hand for speed and promise the
+ * very messages and bytes protobuf-c gives.  This harness holds them to
+ * it, differentially, on every input read as both a Request and a
+ * Response:
+ *
+ *   1. srv_request_unpack() and armmap__response_unpack() decode exactly
+ *      what protobuf-c decodes (both fail, or both succeed and the two
+ *      messages pack to the same bytes);
+ *   2. what decodes, stripped of the unknown fields protobuf-c keeps,
+ *      packs through srv_response_pack() and armmap__request_pack() to
+ *      exactly protobuf-c's bytes (the packers serve messages armmapd and
+ *      libarmmap build themselves, which never have unknown fields, and
+ *      leave them out).
+ *
+ * Any difference aborts, naming the side that differs.
+ */
+#include "armmap_int.h"
+#include "srv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "armmap.pb-c.h"
+
+/* A ProtobufCAllocator that remembers every block, so that what the hand
+ * decoder leaves behind on failure (its arena owns it in the daemon) is
+ * freed here too and LeakSanitizer stays quiet. */
+struct tracked {
+    void **blocks;
+    size_t n, cap;
+};
+
+static void *tracked_alloc(void *data, size_t size)
+{
+    struct tracked *t = data;
+    void *p;
+
+    if (t->n == t->cap) {
+        size_t ncap = t->cap ? t->cap * 2 : 64;
+        void **nb = realloc(t->blocks, ncap * sizeof(*nb));
+
+        if (nb == NULL)
+            abort();
+        t->blocks = nb;
+        t->cap = ncap;
+    }
+    p = malloc(size ? size : 1);
+    if (p == NULL)
+        abort();
+    t->blocks[t->n++] = p;
+    return p;
+}
+
+/* Blocks are freed all at once by tracked_release(). */
+static void tracked_free(void *data, void *p)
+{
+    (void)data;
+    (void)p;
+}
+
+static void tracked_release(struct tracked *t)
+{
+    size_t i;
+
+    for (i = 0; i < t->n; i++)
+        free(t->blocks[i]);
+    free(t->blocks);
+}
+
+static void differ(const char *what, size_t len)
+{
+    fprintf(stderr, "fuzz_codec: %s differs from protobuf-c on a %zu-byte "
+            "input\n", what, len);
+    abort();
+}
+
+/* Packs @m with protobuf-c; malloc'ed. */
+static uint8_t *generic_pack(const ProtobufCMessage *m, size_t *len)
+{
+    uint8_t *buf;
+
+    *len = protobuf_c_message_get_packed_size(m);
+    buf = malloc(*len ? *len : 1);
+    if (buf == NULL)
+        abort();
+    protobuf_c_message_pack(m, buf);
+    return buf;
+}
+
+static bool same_bytes(const ProtobufCMessage *a, const ProtobufCMessage *b)
+{
+    size_t la, lb;
+    uint8_t *pa = generic_pack(a, &la), *pb = generic_pack(b, &lb);
+    bool same = la == lb && memcmp(pa, pb, la) == 0;
+
+    free(pa);
+    free(pb);
+    return same;
+}
+
+/* Frees every unknown field protobuf-c kept in @m and its submessages. */
+static void strip_unknown(ProtobufCMessage *m)
+{
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    unsigned i;
+    size_t j;
+
+    for (i = 0; i < m->n_unknown_fields; i++)
+        free(m->unknown_fields[i].data);
+    free(m->unknown_fields);
+    m->unknown_fields = NULL;
+    m->n_unknown_fields = 0;
+    for (i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        char *at = (char *)m + f->offset;
+
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF &&
+            *(uint32_t *)((char *)m + f->quantifier_offset) != f->id)
+            continue;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(size_t *)((char *)m + f->quantifier_offset);
+
+            for (j = 0; j < n; j++)
+                strip_unknown((*(ProtobufCMessage ***)at)[j]);
+        } else if (*(ProtobufCMessage **)at != NULL) {
+            strip_unknown(*(ProtobufCMessage **)at);
+        }
+    }
+}
+
+static void check_request(const uint8_t *data, size_t size)
+{
+    struct tracked t = { NULL, 0, 0 };
+    ProtobufCAllocator a = { tracked_alloc, tracked_free, &t };
+    Armmap__V1__Request *want = armmap__v1__request__unpack(NULL, size, data);
+    Armmap__V1__Request *got = srv_request_unpack(&a, size, data);
+
+    if ((want == NULL) != (got == NULL))
+        differ(want ? "srv_request_unpack (rejects)" :
+                      "srv_request_unpack (accepts)", size);
+    if (want != NULL) {
+        size_t body, n, glen;
+        uint8_t *mine, *theirs;
+
+        if (!same_bytes(&want->base, &got->base))
+            differ("srv_request_unpack", size);
+        strip_unknown(&want->base);
+        n = armmap__request_size(want, &body);
+        mine = malloc(n ? n : 1);
+        if (mine == NULL)
+            abort();
+        armmap__request_pack(want, body, mine);
+        theirs = generic_pack(&want->base, &glen);
+        if (n != glen || memcmp(mine, theirs, n) != 0)
+            differ("armmap__request_pack", size);
+        free(mine);
+        free(theirs);
+    }
+    armmap__v1__request__free_unpacked(want, NULL);
+    tracked_release(&t);
+}
+
+static void check_response(const uint8_t *data, size_t size)
+{
+    Armmap__V1__Response *want = armmap__v1__response__unpack(NULL, size,
+                                                               data);
+    Armmap__V1__Response *got = armmap__response_unpack(size, data);
+
+    if ((want == NULL) != (got == NULL))
+        differ(want ? "armmap__response_unpack (rejects)" :
+                      "armmap__response_unpack (accepts)", size);
+    if (want != NULL && !same_bytes(&want->base, &got->base))
+        differ("armmap__response_unpack", size);
+    if (want != NULL) {
+        size_t flen, glen;
+        uint8_t *frame, *theirs;
+
+        strip_unknown(&want->base);
+        frame = srv_response_pack(want, &flen);
+        theirs = generic_pack(&want->base, &glen);
+        if (flen != 4 + glen || memcmp(frame + 4, theirs, glen) != 0 ||
+            frame[0] != (uint8_t)(glen >> 24) ||
+            frame[1] != (uint8_t)(glen >> 16) ||
+            frame[2] != (uint8_t)(glen >> 8) || frame[3] != (uint8_t)glen)
+            differ("srv_response_pack", size);
+        free(frame);
+        free(theirs);
+    }
+    armmap__v1__response__free_unpacked(want, NULL);
+    armmap__v1__response__free_unpacked(got, NULL);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    check_request(data, size);
+    check_response(data, size);
+    return 0;
+}
