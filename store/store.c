@@ -354,6 +354,9 @@ const char *store_status_name(enum store_status st)
 }
 
 static void vformat(char *buf, size_t n, const char *fmt, va_list ap)
+    __attribute__((format(printf, 3, 0)));
+
+static void vformat(char *buf, size_t n, const char *fmt, va_list ap)
 {
     if (n == 0)
         return;
