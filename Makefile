@@ -91,6 +91,10 @@ TEST_ENGINE_OBJ := $(TEST_ENGINE_SRC:%.c=$(B)/%.o)
 CHECK_ENGINE    := $(B)/check_engine
 TEST_BINS       := $(CHECK_ENGINE)
 
+# tests/common: small helpers shared by separate test programs.
+TEST_PROC_OBJ   := $(B)/tests/common/proc.o
+TEST_SPAWN_OBJ  := $(B)/tests/common/spawn.o
+
 BENCH_ENGINE    := $(B)/bench_engine
 BENCH_CLIENT    := $(B)/bench_client
 BENCH_RECOVERY  := $(B)/bench_recovery
@@ -120,7 +124,8 @@ ALL_OBJ := $(ENGINE_OBJ) $(TEST_ENGINE_OBJ) $(B)/tests/bench/bench_engine.o \
            $(B)/tests/bench/bench_daemon.o \
            $(STORE_OBJ) $(DAEMON_OBJ) $(CLIENT_LIB_OBJ) $(CLIENT_CLI_OBJ) \
            $(TEST_STORE_SRC:%.c=$(B)/%.o) $(TEST_DAEMON_SRC:%.c=$(B)/%.o) \
-           $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(B)/tests/soak/soak.o
+           $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(B)/tests/soak/soak.o \
+           $(TEST_PROC_OBJ) $(TEST_SPAWN_OBJ)
 
 .PHONY: all check check-plain bench clean deps run install uninstall soak \
         valgrind
@@ -144,10 +149,12 @@ $(BENCH_ENGINE): $(B)/tests/bench/bench_engine.o $(LIBMM)
 $(BENCH_CLIENT): $(B)/tests/bench/bench_client.o $(LIBARMMAP) | $(ARMMAPD) $(ARMMAP)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
 
-$(BENCH_RECOVERY): $(B)/tests/bench/bench_recovery.o $(LIBARMMAP) | $(ARMMAPD)
+$(BENCH_RECOVERY): $(B)/tests/bench/bench_recovery.o $(TEST_PROC_OBJ) \
+                  $(LIBARMMAP) | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
 
-$(BENCH_DAEMON): $(B)/tests/bench/bench_daemon.o $(LIBARMMAP) | $(ARMMAPD)
+$(BENCH_DAEMON): $(B)/tests/bench/bench_daemon.o $(TEST_PROC_OBJ) \
+                $(LIBARMMAP) | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
 
 $(LIBSTORE): $(STORE_OBJ)
@@ -172,11 +179,13 @@ $(B)/check_store: $(TEST_STORE_SRC:%.c=$(B)/%.o) $(LIBSTORE)
 
 # The daemon suite runs the real armmapd binary; it links the daemon's
 # modules too for in-process tests of framing and settings.
-$(B)/check_daemon: $(TEST_DAEMON_SRC:%.c=$(B)/%.o) $(DAEMON_LIB_OBJ) $(PROTO_OBJ) \
+$(B)/check_daemon: $(TEST_DAEMON_SRC:%.c=$(B)/%.o) $(TEST_PROC_OBJ) \
+                   $(TEST_SPAWN_OBJ) $(DAEMON_LIB_OBJ) $(PROTO_OBJ) \
                    $(LIBARMMAP) $(LIBSTORE) $(LIBMM) | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(DAEMON_LIBS)
 
-$(B)/check_client: $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(LIBARMMAP) | $(ARMMAPD) $(ARMMAP)
+$(B)/check_client: $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(TEST_SPAWN_OBJ) \
+                   $(LIBARMMAP) | $(ARMMAPD) $(ARMMAP)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(CLIENT_LIBS)
 
 # ---- dependencies ------------------------------------------------------
@@ -209,7 +218,7 @@ SOAK    := $(B)/soak
 
 $(B)/tests/soak/soak.o: $(PROTO_H)
 
-$(SOAK): $(B)/tests/soak/soak.o $(LIBARMMAP) | $(ARMMAPD)
+$(SOAK): $(B)/tests/soak/soak.o $(TEST_PROC_OBJ) $(LIBARMMAP) | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS) -lpthread
 
 soak: deps $(ARMMAPD) $(SOAK)
@@ -218,7 +227,7 @@ soak: deps $(ARMMAPD) $(SOAK)
 # One log per armmapd process (%p is its pid).  A process killed with
 # SIGKILL by a durability test leaves a log without a summary: counted,
 # not failed.  Check's own per-test timeouts stretch by the same factor
-# as the helpers' waits (td_time_scale()).
+# as the helpers' waits (spawn_time_scale()).
 VG_DIR   := build/valgrind
 VG_SCALE ?= 20
 VG_CMD    = valgrind --leak-check=full \

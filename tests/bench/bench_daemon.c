@@ -70,6 +70,7 @@
  */
 #include "armmap.h"
 #include "armmap.pb-c.h"
+#include "../common/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -339,36 +340,6 @@ static void setup_machine(struct armmap_conn *c)
 }
 
 /* ---- CPU accounting ---------------------------------------------------- */
-
-/* CPU seconds (user + system, all threads) of process @pid from
- * /proc/PID/stat, in clock ticks converted to seconds; 0 if unreadable. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    unsigned long ut = 0, st = 0;
-    const char *p;
-    ssize_t n;
-    int fd, i;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return 0;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    p = strrchr(buf, ')');              /* the name may hold spaces */
-    if (p == NULL)
-        return 0;
-    /* fields 3.. follow ") "; utime and stime are fields 14 and 15 */
-    for (i = 3; i < 14 && p != NULL; i++)
-        p = strchr(p + 1, ' ');
-    if (p == NULL || sscanf(p + 1, "%lu %lu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
 
 /* CPU spent by the daemon and by this process (the clients) between
  * cpu_begin() and cpu_end(), per request: a figure that the other load on

@@ -25,6 +25,7 @@
  * perf record -g build/armmapd --state-dir=DIR).
  */
 #include "armmap.h"
+#include "../common/proc.h"
 
 #include <fcntl.h>
 #include <limits.h>
@@ -63,34 +64,6 @@ static void sleep_us(long us)
     struct timespec ts = { us / 1000000, (us % 1000000) * 1000L };
 
     nanosleep(&ts, NULL);
-}
-
-/* CPU seconds (user + system, all threads) of process @pid so far, from
- * /proc/PID/stat; 0 if unreadable.  Less disturbed than the wall clock by
- * other jobs on a shared machine. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    unsigned long ut = 0, st = 0;
-    const char *p;
-    ssize_t n;
-    int fd, i;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    fd = open(path, O_RDONLY);
-    if (fd < 0)
-        return 0;
-    n = read(fd, buf, sizeof(buf) - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    buf[n] = '\0';
-    p = strrchr(buf, ')');
-    for (i = 3; i < 14 && p != NULL; i++)
-        p = strchr(p + 1, ' ');
-    if (p == NULL || sscanf(p + 1, "%lu %lu", &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static pid_t start_daemon(void)

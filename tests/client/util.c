@@ -8,9 +8,11 @@
  *
  * ARMMAPD_WRAPPER, when set, is split at spaces and put before the
  * armmapd command line (make valgrind sets it to a valgrind command); the
- * waits for the daemon then last WRAP_SCALE times longer.
+ * waits for the daemon then last spawn_time_scale() times longer
+ * (tests/common/spawn.c, shared with the daemon suite).
  */
 #include "check_client.h"
+#include "../common/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -30,8 +32,6 @@
 
 #define MAX_ARGS     48
 #define RUN_LIMIT_MS 120000
-#define MAX_WRAP     24                 /* words of ARMMAPD_WRAPPER */
-#define WRAP_SCALE   20                 /* waits under a wrapper */
 
 struct tdaemon tc_d;
 
@@ -62,39 +62,6 @@ void tc_binary(const char *name, char *buf, size_t size)
     ck_assert_ptr_nonnull(slash);
     *slash = '\0';
     snprintf(buf, size, "%s/%s", self, name);
-}
-
-static int time_scale(void)
-{
-    const char *s = getenv("ARMMAPD_TIMEOUT_SCALE");
-    const char *w = getenv("ARMMAPD_WRAPPER");
-
-    if (s != NULL && atoi(s) > 0)
-        return atoi(s);
-    return w != NULL && w[0] != '\0' ? WRAP_SCALE : 1;
-}
-
-/* Runs @argv (argv[0] the armmapd path) in this forked child, after the
- * words of ARMMAPD_WRAPPER if set.  Returns only if exec failed. */
-static void exec_daemon(char **argv)
-{
-    static char words[1024];
-    char *all[MAX_WRAP + MAX_ARGS + 1], *save = NULL, *w;
-    const char *wrap = getenv("ARMMAPD_WRAPPER");
-    int n = 0, i;
-
-    if (wrap == NULL || wrap[0] == '\0') {
-        execv(argv[0], argv);
-        return;
-    }
-    snprintf(words, sizeof(words), "%s", wrap);
-    for (w = strtok_r(words, " ", &save); w != NULL && n < MAX_WRAP;
-         w = strtok_r(NULL, " ", &save))
-        all[n++] = w;
-    for (i = 0; argv[i] != NULL; i++)
-        all[n++] = argv[i];
-    all[n] = NULL;
-    execvp(all[0], all);
 }
 
 void td_init(struct tdaemon *d)
@@ -171,10 +138,10 @@ void td_start(struct tdaemon *d, ...)
             dup2(fd, 2);
             close(fd);
         }
-        exec_daemon(argv);
+        spawn_exec(argv);
         _exit(127);
     }
-    for (i = 0; i < 1000 * time_scale(); i++) {
+    for (i = 0; i < 1000 * spawn_time_scale(); i++) {
         if (can_connect(d->sock)) {
             const char *p;
 
@@ -193,7 +160,7 @@ void td_start(struct tdaemon *d, ...)
         sleep_ms(10);
     }
     ck_abort_msg("armmapd did not open %s in %d s: %s", d->sock,
-                 10 * time_scale(), td_log(d));
+                 10 * spawn_time_scale(), td_log(d));
 }
 
 int td_stop(struct tdaemon *d)
@@ -203,7 +170,7 @@ int td_stop(struct tdaemon *d)
     if (d->pid <= 0)
         return -1;
     kill(d->pid, SIGTERM);
-    for (i = 0; i < 1000 * time_scale(); i++) {
+    for (i = 0; i < 1000 * spawn_time_scale(); i++) {
         if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
             d->pid = 0;
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

@@ -16,6 +16,10 @@
 #include <sys/types.h>
 
 #include "armmap.pb-c.h"
+/* The suite's waits stretch by spawn_time_scale() under ARMMAPD_WRAPPER
+ * (valgrind); proc.h reads a process's VmRSS, descriptors, CPU time. */
+#include "../common/proc.h"
+#include "../common/spawn.h"
 
 
 struct tdaemon {
@@ -24,12 +28,6 @@ struct tdaemon {
     char sock[320];
     char log[320];                      /* its stderr */
 };
-
-/* How many times longer every wait lasts: ARMMAPD_TIMEOUT_SCALE if set,
- * else 20 when ARMMAPD_WRAPPER is set (valgrind), else 1. */
-int td_time_scale(void);
-/* True if ARMMAPD_WRAPPER puts a command (valgrind) before armmapd. */
-bool td_wrapped(void);
 
 /* The path of the armmapd binary next to the test binary. */
 void td_binary(char *buf, size_t size);
@@ -71,6 +69,10 @@ int td_session(const struct tdaemon *d, const char *tenant);
 /* Creates a machine (preset, then "key=value" settings NULL-ended);
  * asserts OK and returns its id. */
 uint64_t td_create(int fd, const char *preset, ...);
+/* Sends one op (args given as an array) without reading the answer. */
+void td_op_send(int fd, uint64_t id, uint64_t machine, int code,
+                uint32_t cpu, const uint32_t *args, size_t nargs,
+                uint32_t wait_ms);
 /* Applies one op (args given as an array); returns the Response. */
 Armmap__V1__Response *td_op(int fd, uint64_t id, uint64_t machine, int code,
                             uint32_t cpu, const uint32_t *args, size_t nargs,
@@ -78,9 +80,23 @@ Armmap__V1__Response *td_op(int fd, uint64_t id, uint64_t machine, int code,
 /* Applies one op and asserts OK; returns OpResult.value. */
 uint32_t td_op_ok(int fd, uint64_t machine, int code, const uint32_t *args,
                   size_t nargs);
+/* Applies @n ops of @code in one Batch on @machine: with @nargs 1, op i
+ * takes args[i]; otherwise every op takes all @nargs of @args.  Returns
+ * the Response. */
+Armmap__V1__Response *td_batch(int fd, uint64_t id, uint64_t machine,
+                               int code, const uint32_t *args, size_t nargs,
+                               size_t n, bool stop);
+/* Allocates @n order-0 HighMem pages in one Batch (id 7); asserts every
+ * one succeeded and fills @pfns. */
+void td_alloc_highmem(int fd, uint64_t machine, uint32_t *pfns, size_t n);
 /* Translates @n addresses (plain lookup); fills @pa and @fault. */
 void td_translate(int fd, uint64_t machine, const uint32_t *va, size_t n,
                   uint32_t *pa, uint8_t *fault);
+
+/* The daemon's VmRSS in KiB and its open descriptors (tests/common/proc.c);
+ * both assert that /proc could be read. */
+long td_rss_kib(const struct tdaemon *d);
+int td_fd_count(const struct tdaemon *d);
 
 /* Asserts a response's id, code and message. */
 #define ck_assert_status(r, want_id, want_code, want_msg)                     \

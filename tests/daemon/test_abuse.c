@@ -20,7 +20,6 @@
  */
 #include "check_daemon.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <poll.h>
@@ -37,7 +36,7 @@
 #endif
 
 /* Request counts: the full figure normally, a fiftieth under valgrind. */
-#define ABUSE_N(n) (td_wrapped() ? (n) / 50 : (n))
+#define ABUSE_N(n) (spawn_wrapped() ? (n) / 50 : (n))
 
 /* Check's ck_assert records every passing assertion (a write to a file):
  * the loops over a million replies test with this instead. */
@@ -56,51 +55,15 @@ static void teardown(void)
 
 /* ---- looking at the daemon from outside --------------------------------- */
 
-static long rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    long kib = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-            break;
-    }
-    fclose(f);
-    ck_assert_int_gt(kib, 0);
-    return kib;
-}
-
-static int fd_count(pid_t pid)
-{
-    char path[64];
-    struct dirent *e;
-    int n = 0;
-    DIR *dir;
-
-    snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-    dir = opendir(path);
-    ck_assert_ptr_nonnull(dir);
-    while ((e = readdir(dir)) != NULL) {
-        if (e->d_name[0] != '.')
-            n++;
-    }
-    closedir(dir);
-    return n;
-}
-
 /* Fails if RSS grew more than @limit_kib from @before (not under valgrind
  * or ASan). */
 static void rss_bounded(long before, long limit_kib, const char *what)
 {
-    long now = rss_kib(d.pid);
+    long now = td_rss_kib(&d);
 
     if (getenv("ABUSE_VERBOSE") != NULL)
         fprintf(stderr, "%s: RSS %ld -> %ld KiB\n", what, before, now);
-    if (td_wrapped() || ASAN_BUILD)
+    if (spawn_wrapped() || ASAN_BUILD)
         return;
     ck_assert_msg(now - before <= limit_kib,
                   "%s: armmapd RSS grew from %ld to %ld KiB (limit +%ld)",
@@ -146,11 +109,11 @@ static int fds_at(int fd, uint64_t n)
     uint64_t open = 0;
     int i;
 
-    for (i = 0; i < 500 * td_time_scale(); i++) {
+    for (i = 0; i < 500 * spawn_time_scale(); i++) {
         open = stats(fd, &keep)->connections;
         td_free(keep);
         if (open == n)
-            return fd_count(d.pid);
+            return td_fd_count(&d);
         usleep(10000);
     }
     ck_abort_msg("the daemon still has %" PRIu64 " connections, not %" PRIu64,
@@ -216,7 +179,7 @@ static void run_pipeline(struct pipeline *p)
         }
         if (osent < olen)
             pf.events |= POLLOUT;
-        EXPECT(poll(&pf, 1, 5000 * td_time_scale()) == 1,
+        EXPECT(poll(&pf, 1, 5000 * spawn_time_scale()) == 1,
                "no progress: %zu of %zu requests sent, %zu answered",
                next, p->n, ngot);
         if ((pf.revents & POLLOUT) && osent < olen) {
@@ -321,7 +284,7 @@ START_TEST(test_never_reading_client_is_bounded)
     td_free(r);
     ping(other, 2);
     fds = fds_at(other, 1);
-    before = rss_kib(d.pid);
+    before = td_rss_kib(&d);
 
     hog = td_session(&d, "other");
     flen = put_frame(frame, &req);
@@ -331,7 +294,7 @@ START_TEST(test_never_reading_client_is_bounded)
         size_t off = sent % flen;
         ssize_t k;
 
-        if (poll(&pf, 1, 500 * td_time_scale()) != 1)
+        if (poll(&pf, 1, 500 * spawn_time_scale()) != 1)
             break;
         k = send(hog, frame + off, flen - off, MSG_DONTWAIT | MSG_NOSIGNAL);
         ck_assert_msg(k > 0 || errno == EAGAIN, "send: %s", strerror(errno));
@@ -418,7 +381,7 @@ START_TEST(test_a_million_creates_meet_the_machine_limit)
     td_start(&d, "--max-machines=3", NULL);
     p.fd = td_session(&d, "many");
     ping(p.fd, 2);
-    before = rss_kib(d.pid);
+    before = td_rss_kib(&d);
     run_pipeline(&p);
     ck_assert_uint_eq(c.ok, 3);
     st = stats(p.fd, &keep);
@@ -575,7 +538,7 @@ START_TEST(test_connection_churn_leaks_nothing)
     churn(300);                         /* warm up */
     fd = td_session(&d, "watch");
     fds = fds_at(fd, 1);
-    before = rss_kib(d.pid);
+    before = td_rss_kib(&d);
     churn(rounds);
     ck_assert_int_eq(fds_at(fd, 1), fds);
     rss_bounded(before, 1024, "after 3000 connections came and went");
@@ -599,7 +562,7 @@ START_TEST(test_refusals_past_the_connection_limit)
     for (i = 1; i < CONN_LIMIT; i++)
         held[i] = td_session(&d, "held");
     ck_assert_int_eq(fds_at(held[0], CONN_LIMIT), fds + CONN_LIMIT);
-    before = rss_kib(d.pid);
+    before = td_rss_kib(&d);
     for (i = 0; i < ABUSE_N(500); i++) {
         int fd = td_connect(&d);
         Armmap__V1__Response *r = td_recv(fd);
@@ -629,38 +592,6 @@ END_TEST
 
 #define NPAGES 513                      /* LAST_PKMAP (512) + 1 */
 
-static Armmap__V1__Response *batch(int fd, uint64_t m, int code,
-                                   const uint32_t *args, size_t nargs,
-                                   size_t n)
-{
-    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Batch b = ARMMAP__V1__BATCH__INIT;
-    Armmap__V1__Op *ops = calloc(n, sizeof(*ops)),
-                   **opp = calloc(n, sizeof(*opp));
-    Armmap__V1__Response *r;
-    size_t i;
-
-    ck_assert(ops != NULL && opp != NULL);
-    for (i = 0; i < n; i++) {
-        armmap__v1__op__init(&ops[i]);
-        ops[i].code = (Armmap__V1__OpCode)code;
-        ops[i].n_args = nargs;
-        ops[i].args = (uint32_t *)(nargs == 1 ? &args[i] : args);
-        opp[i] = &ops[i];
-    }
-    b.machine = m;
-    b.n_ops = n;
-    b.ops = opp;
-    b.stop_on_error = true;
-    req.id = 7;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_BATCH;
-    req.batch = &b;
-    r = td_call(fd, &req);
-    free(ops);
-    free(opp);
-    return r;
-}
-
 static uint32_t pkmap_in_use(int fd, uint64_t m)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
@@ -683,28 +614,18 @@ static uint32_t pkmap_in_use(int fd, uint64_t m)
  * the connection and waits until the daemon has dropped the wait. */
 static void park_and_leave(int fd, uint64_t m, uint32_t pfn)
 {
-    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Op op = ARMMAP__V1__OP__INIT;
     Armmap__V1__Response *keep;
     int other = td_session(&d, "park"), i;
     uint64_t parked = 0;
 
-    op.machine = m;
-    op.code = ARMMAP__V1__OP_CODE__OP_KMAP;
-    op.n_args = 1;
-    op.args = &pfn;
-    op.wait_ms = 60000;
-    req.id = 15;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_OP;
-    req.op = &op;
-    td_send(other, &req);
+    td_op_send(other, 15, m, ARMMAP__V1__OP_CODE__OP_KMAP, 0, &pfn, 1, 60000);
     /* A ping behind it answers first: the kmap is parked by then. */
     ping(other, 16);
     parked = stats(fd, &keep)->parked_kmaps;
     td_free(keep);
     ck_assert_uint_eq(parked, 1);
     close(other);
-    for (i = 0; i < 500 * td_time_scale() && parked != 0; i++) {
+    for (i = 0; i < 500 * spawn_time_scale() && parked != 0; i++) {
         usleep(2000);
         parked = stats(fd, &keep)->parked_kmaps;
         td_free(keep);
@@ -714,7 +635,7 @@ static void park_and_leave(int fd, uint64_t m, uint32_t pfn)
 
 START_TEST(test_abandoned_parked_kmaps_leave_nothing)
 {
-    uint32_t alloc[2] = { 2, 0 }, pfns[NPAGES], va, pa;
+    uint32_t pfns[NPAGES], va, pa;
     Armmap__V1__Response *r;
     int fd, fds, i, rounds = ABUSE_N(500);
     long before;
@@ -725,13 +646,9 @@ START_TEST(test_abandoned_parked_kmaps_leave_nothing)
     td_start(&d, NULL);
     fd = td_session(&d, "park");
     m = td_create(fd, "qemu-virt", NULL);
-    r = batch(fd, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2, NPAGES);
-    ck_assert_status(r, 7, 0, "");
-    ck_assert_uint_eq(r->batch->n_results, NPAGES);
-    for (i = 0; i < NPAGES; i++)
-        pfns[i] = r->batch->results[i]->value;
-    td_free(r);
-    r = batch(fd, m, ARMMAP__V1__OP_CODE__OP_KMAP, pfns, 1, NPAGES - 1);
+    td_alloc_highmem(fd, m, pfns, NPAGES);
+    r = td_batch(fd, 7, m, ARMMAP__V1__OP_CODE__OP_KMAP, pfns, 1, NPAGES - 1,
+                 true);
     ck_assert_status(r, 7, 0, "");
     ck_assert_uint_eq(r->batch->n_results, NPAGES - 1);
     td_free(r);
@@ -739,7 +656,7 @@ START_TEST(test_abandoned_parked_kmaps_leave_nothing)
 
     park_and_leave(fd, m, pfns[NPAGES - 1]);      /* warm up */
     fds = fds_at(fd, 1);
-    before = rss_kib(d.pid);
+    before = td_rss_kib(&d);
     for (i = 0; i < rounds; i++)
         park_and_leave(fd, m, pfns[NPAGES - 1]);
     ck_assert_int_eq(fds_at(fd, 1), fds);

@@ -42,27 +42,10 @@ static void still_serving(void)
     close(fd);
 }
 
-static long rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    long kib = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    f = fopen(path, "r");
-    ck_assert_ptr_nonnull(f);
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-            break;
-    }
-    fclose(f);
-    return kib;
-}
-
 START_TEST(test_oversize_length_refused_before_allocation)
 {
     static const uint8_t hdr[4] = { 0xff, 0xff, 0xff, 0xff };
-    long before = rss_kib(d.pid), after;
+    long before = td_rss_kib(&d), after;
     int fd = td_connect(&d);
     Armmap__V1__Response *r;
 
@@ -74,7 +57,7 @@ START_TEST(test_oversize_length_refused_before_allocation)
     td_free(r);
     ck_assert(td_closed(fd));
     close(fd);
-    after = rss_kib(d.pid);
+    after = td_rss_kib(&d);
     ck_assert_msg(after - before < 8192, "RSS grew from %ld to %ld KiB", before,
                   after);
     still_serving();

@@ -22,52 +22,14 @@ static size_t nmapped;                  /* pfns[0..nmapped) are kmapped */
 static uint32_t spare;                  /* a page that found no slot */
 static char full_msg[256];              /* the engine's WOULD_BLOCK text */
 
-static Armmap__V1__Response *batch(int code, const uint32_t *args, size_t nargs,
-                                   size_t n, bool stop)
-{
-    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Batch b = ARMMAP__V1__BATCH__INIT;
-    Armmap__V1__Op *ops = calloc(n, sizeof(*ops)),
-                   **opp = calloc(n, sizeof(*opp));
-    Armmap__V1__Response *r;
-    size_t i;
-
-    ck_assert(ops != NULL && opp != NULL);
-    for (i = 0; i < n; i++) {
-        armmap__v1__op__init(&ops[i]);
-        ops[i].code = (Armmap__V1__OpCode)code;
-        ops[i].n_args = nargs;
-        ops[i].args = (uint32_t *)(nargs == 1 ? &args[i] : args);
-        opp[i] = &ops[i];
-    }
-    b.machine = m;
-    b.n_ops = n;
-    b.ops = opp;
-    b.stop_on_error = stop;
-    req.id = 7;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_BATCH;
-    req.batch = &b;
-    r = td_call(fd, &req);
-    free(ops);
-    free(opp);
-    return r;
-}
-
 static void setup(void)
 {
-    uint32_t alloc[2] = { 2, 0 };
     Armmap__V1__Response *r;
-    size_t i;
 
     fd = td_session(&d, "park");
     m = td_create(fd, "qemu-virt", NULL);
-    r = batch(ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2, NPAGES, true);
-    ck_assert_status(r, 7, 0, "");
-    ck_assert_uint_eq(r->batch->n_results, NPAGES);
-    for (i = 0; i < NPAGES; i++)
-        pfns[i] = r->batch->results[i]->value;
-    td_free(r);
-    r = batch(ARMMAP__V1__OP_CODE__OP_KMAP, pfns, 1, NPAGES, true);
+    td_alloc_highmem(fd, m, pfns, NPAGES);
+    r = td_batch(fd, 7, m, ARMMAP__V1__OP_CODE__OP_KMAP, pfns, 1, NPAGES, true);
     ck_assert_status(r, 7, 0, "");
     nmapped = r->batch->n_results - 1;
     /* KERNEL: LAST_PKMAP = 512 slots; the search wraps to slot 0. */
@@ -111,22 +73,13 @@ END_TEST
 START_TEST(test_parked_kmap_completes_after_kunmap_elsewhere)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Op op = ARMMAP__V1__OP__INIT;
     Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
     Armmap__V1__Response *r;
     int other = td_session(&d, "park");
     uint32_t va, pa;
     uint8_t fault;
 
-    op.machine = m;
-    op.code = ARMMAP__V1__OP_CODE__OP_KMAP;
-    op.n_args = 1;
-    op.args = &spare;
-    op.wait_ms = 10000;
-    req.id = 11;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_OP;
-    req.op = &op;
-    td_send(fd, &req);
+    td_op_send(fd, 11, m, ARMMAP__V1__OP_CODE__OP_KMAP, 0, &spare, 1, 10000);
     /* The connection keeps serving while the kmap waits. */
     req.id = 12;
     req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
@@ -166,20 +119,13 @@ START_TEST(test_parked_kmap_of_closed_connection_is_cancelled)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Stats st = ARMMAP__V1__STATS__INIT;
-    Armmap__V1__Op op = ARMMAP__V1__OP__INIT;
     Armmap__V1__Response *r;
     int other = td_session(&d, "park");
 
-    op.machine = m;
-    op.code = ARMMAP__V1__OP_CODE__OP_KMAP;
-    op.n_args = 1;
-    op.args = &spare;
-    op.wait_ms = 10000;
-    req.id = 15;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_OP;
-    req.op = &op;
-    td_send(other, &req);
+    td_op_send(other, 15, m, ARMMAP__V1__OP_CODE__OP_KMAP, 0, &spare, 1,
+               10000);
     usleep(100000);
+    req.id = 15;
     req.body_case = ARMMAP__V1__REQUEST__BODY_STATS;
     req.stats = &st;
     r = td_call(fd, &req);
@@ -202,24 +148,10 @@ END_TEST
 
 START_TEST(test_kunmap_on_same_connection_answers_before_the_waiter)
 {
-    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Op op = ARMMAP__V1__OP__INIT;
     Armmap__V1__Response *r;
 
-    op.machine = m;
-    op.code = ARMMAP__V1__OP_CODE__OP_KMAP;
-    op.n_args = 1;
-    op.args = &spare;
-    op.wait_ms = 10000;
-    req.id = 21;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_OP;
-    req.op = &op;
-    td_send(fd, &req);
-    op.code = ARMMAP__V1__OP_CODE__OP_KUNMAP;
-    op.args = &pfns[9];
-    op.wait_ms = 0;
-    req.id = 22;
-    td_send(fd, &req);
+    td_op_send(fd, 21, m, ARMMAP__V1__OP_CODE__OP_KMAP, 0, &spare, 1, 10000);
+    td_op_send(fd, 22, m, ARMMAP__V1__OP_CODE__OP_KUNMAP, 0, &pfns[9], 1, 0);
     r = td_recv(fd);
     ck_assert_status(r, 22, 0, "");
     ck_assert_uint_eq(r->op->seq, NPAGES + nmapped + 1);

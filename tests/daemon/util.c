@@ -6,7 +6,7 @@
  *
  * ARMMAPD_WRAPPER, when set, is split at spaces and put before the
  * armmapd command line (make valgrind sets it to a valgrind command), and
- * every wait here is stretched by td_time_scale().
+ * every wait here is stretched by spawn_time_scale() (tests/common/spawn.c).
  */
 #include "check_daemon.h"
 
@@ -27,48 +27,6 @@
 #include <unistd.h>
 
 #define MAX_ARGS     40
-#define MAX_WRAP     24                 /* words of ARMMAPD_WRAPPER */
-#define WRAP_SCALE   20                 /* timeouts under a wrapper */
-
-int td_time_scale(void)
-{
-    const char *s = getenv("ARMMAPD_TIMEOUT_SCALE");
-    const char *w = getenv("ARMMAPD_WRAPPER");
-
-    if (s != NULL && atoi(s) > 0)
-        return atoi(s);
-    return w != NULL && w[0] != '\0' ? WRAP_SCALE : 1;
-}
-
-bool td_wrapped(void)
-{
-    const char *w = getenv("ARMMAPD_WRAPPER");
-
-    return w != NULL && w[0] != '\0';
-}
-
-/* Runs @argv (argv[0] the armmapd path) in this forked child, after the
- * words of ARMMAPD_WRAPPER if set.  Returns only if exec failed. */
-static void exec_daemon(char **argv)
-{
-    static char words[1024];
-    char *all[MAX_WRAP + MAX_ARGS + 1], *save = NULL, *w;
-    const char *wrap = getenv("ARMMAPD_WRAPPER");
-    int n = 0, i;
-
-    if (wrap == NULL || wrap[0] == '\0') {
-        execv(argv[0], argv);
-        return;
-    }
-    snprintf(words, sizeof(words), "%s", wrap);
-    for (w = strtok_r(words, " ", &save); w != NULL && n < MAX_WRAP;
-         w = strtok_r(NULL, " ", &save))
-        all[n++] = w;
-    for (i = 0; argv[i] != NULL; i++)
-        all[n++] = argv[i];
-    all[n] = NULL;
-    execvp(all[0], all);
-}
 
 void td_binary(char *buf, size_t size)
 {
@@ -146,11 +104,11 @@ void td_start(struct tdaemon *d, ...)
             dup2(fd, 2);
             close(fd);
         }
-        exec_daemon(argv);
+        spawn_exec(argv);
         fprintf(stderr, "exec %s: %s\n", bin, strerror(errno));
         _exit(127);
     }
-    for (i = 0; i < 500 * td_time_scale(); i++) {
+    for (i = 0; i < 500 * spawn_time_scale(); i++) {
         int fd = try_connect(d->sock);
         int status;
 
@@ -167,7 +125,7 @@ void td_start(struct tdaemon *d, ...)
         sleep_ms(10);
     }
     ck_abort_msg("armmapd did not open %s in %d s", d->sock,
-                 5 * td_time_scale());
+                 5 * spawn_time_scale());
 }
 
 int td_run(char *out, size_t outsz, ...)
@@ -195,7 +153,7 @@ int td_run(char *out, size_t outsz, ...)
         dup2(pipefd[1], 2);
         close(pipefd[0]);
         close(pipefd[1]);
-        exec_daemon(argv);
+        spawn_exec(argv);
         _exit(127);
     }
     close(pipefd[1]);
@@ -234,7 +192,7 @@ int td_wait(struct tdaemon *d)
 
     if (d->pid <= 0)
         return -1;
-    for (i = 0; i < 1000 * td_time_scale(); i++) {
+    for (i = 0; i < 1000 * spawn_time_scale(); i++) {
         if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
             d->pid = 0;
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
@@ -284,7 +242,7 @@ const char *td_log(const struct tdaemon *d)
 
 int td_connect(const struct tdaemon *d)
 {
-    struct timeval tv = { 10 * td_time_scale(), 0 };
+    struct timeval tv = { 10 * spawn_time_scale(), 0 };
     int fd = try_connect(d->sock);
 
     ck_assert_msg(fd >= 0, "connect %s: %s", d->sock, strerror(errno));
@@ -377,7 +335,7 @@ bool td_closed(int fd)
     char buf[256];
     int i;
 
-    for (i = 0; i < 50 * td_time_scale(); i++) {
+    for (i = 0; i < 50 * spawn_time_scale(); i++) {
         ssize_t n;
 
         if (poll(&p, 1, 100) <= 0)
@@ -448,9 +406,9 @@ uint64_t td_create(int fd, const char *preset, ...)
     return id;
 }
 
-Armmap__V1__Response *td_op(int fd, uint64_t id, uint64_t machine, int code,
-                            uint32_t cpu, const uint32_t *args, size_t nargs,
-                            uint32_t wait_ms)
+void td_op_send(int fd, uint64_t id, uint64_t machine, int code,
+                uint32_t cpu, const uint32_t *args, size_t nargs,
+                uint32_t wait_ms)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Op op = ARMMAP__V1__OP__INIT;
@@ -464,7 +422,15 @@ Armmap__V1__Response *td_op(int fd, uint64_t id, uint64_t machine, int code,
     req.id = id;
     req.body_case = ARMMAP__V1__REQUEST__BODY_OP;
     req.op = &op;
-    return td_call(fd, &req);
+    td_send(fd, &req);
+}
+
+Armmap__V1__Response *td_op(int fd, uint64_t id, uint64_t machine, int code,
+                            uint32_t cpu, const uint32_t *args, size_t nargs,
+                            uint32_t wait_ms)
+{
+    td_op_send(fd, id, machine, code, cpu, args, nargs, wait_ms);
+    return td_recv(fd);
 }
 
 uint32_t td_op_ok(int fd, uint64_t machine, int code, const uint32_t *args,
@@ -478,6 +444,53 @@ uint32_t td_op_ok(int fd, uint64_t machine, int code, const uint32_t *args,
     v = r->op->value;
     td_free(r);
     return v;
+}
+
+Armmap__V1__Response *td_batch(int fd, uint64_t id, uint64_t machine,
+                               int code, const uint32_t *args, size_t nargs,
+                               size_t n, bool stop)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Batch b = ARMMAP__V1__BATCH__INIT;
+    Armmap__V1__Op *ops = calloc(n, sizeof(*ops)),
+                   **opp = calloc(n, sizeof(*opp));
+    Armmap__V1__Response *r;
+    size_t i;
+
+    ck_assert(ops != NULL && opp != NULL);
+    for (i = 0; i < n; i++) {
+        armmap__v1__op__init(&ops[i]);
+        ops[i].code = (Armmap__V1__OpCode)code;
+        ops[i].n_args = nargs;
+        ops[i].args = (uint32_t *)(nargs == 1 ? &args[i] : args);
+        opp[i] = &ops[i];
+    }
+    b.machine = machine;
+    b.n_ops = n;
+    b.ops = opp;
+    b.stop_on_error = stop;
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_BATCH;
+    req.batch = &b;
+    r = td_call(fd, &req);
+    free(ops);
+    free(opp);
+    return r;
+}
+
+void td_alloc_highmem(int fd, uint64_t machine, uint32_t *pfns, size_t n)
+{
+    static const uint32_t alloc[2] = { 2, 0 };  /* zone HighMem, order 0 */
+    Armmap__V1__Response *r;
+    size_t i;
+
+    r = td_batch(fd, 7, machine, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2, n,
+                 true);
+    ck_assert_status(r, 7, 0, "");
+    ck_assert_uint_eq(r->batch->n_results, n);
+    for (i = 0; i < n; i++)
+        pfns[i] = r->batch->results[i]->value;
+    td_free(r);
 }
 
 void td_translate(int fd, uint64_t machine, const uint32_t *va, size_t n,
@@ -500,4 +513,20 @@ void td_translate(int fd, uint64_t machine, const uint32_t *va, size_t n,
     memcpy(pa, r->translate->pa, n * sizeof(uint32_t));
     memcpy(fault, r->translate->fault.data, n);
     td_free(r);
+}
+
+long td_rss_kib(const struct tdaemon *d)
+{
+    long kib = proc_rss_kib(d->pid);
+
+    ck_assert_int_gt(kib, 0);
+    return kib;
+}
+
+int td_fd_count(const struct tdaemon *d)
+{
+    int n = proc_fd_count(d->pid);
+
+    ck_assert_int_ge(n, 0);
+    return n;
 }

@@ -35,6 +35,7 @@
  *             [-s SEED]
  */
 #include "armmap.h"
+#include "../common/proc.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -143,24 +144,6 @@ static long db_kib(void)
     if (stat(walpath, &b) == 0)
         n += (long)(b.st_size >> 10);
     return n;
-}
-
-static long rss_kib(pid_t pid)
-{
-    char path[64], line[256];
-    long kib = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-    f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (sscanf(line, "VmRSS: %ld", &kib) == 1)
-            break;
-    }
-    fclose(f);
-    return kib;
 }
 
 static void start_daemon(void)
@@ -1102,7 +1085,7 @@ static void run(double *run_s)
 
         if (now >= next_sample && nsamples < MAX_SAMPLES) {
             samples[nsamples++] = (struct sample){ now - t0, now - life0,
-                                                   rss_kib(daemon_pid),
+                                                   proc_rss_kib(daemon_pid),
                                                    db_kib(), restarts };
             next_sample += 1;
         }
@@ -1192,7 +1175,7 @@ int main(int argc, char **argv)
     snprintf(walpath, sizeof(walpath), "%s-wal", dbpath);
     start_daemon();
     run(&run_s);
-    final = rss_kib(daemon_pid);
+    final = proc_rss_kib(daemon_pid);
     final_checks(&machines, &verified);
     stop_daemon();
     check_memory(run_s, &peak);

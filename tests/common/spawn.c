@@ -1,0 +1,52 @@
+/* tests/common/spawn.c - run armmapd behind ARMMAPD_WRAPPER.
+ *
+ * The wrapper is split at spaces (no quoting: a valgrind command line
+ * needs none) into a static buffer, so spawn_exec() allocates nothing
+ * between fork() and exec().
+ */
+#include "spawn.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_ARGS     64                 /* of armmapd's own command line */
+#define MAX_WRAP     24                 /* words of ARMMAPD_WRAPPER */
+#define WRAP_SCALE   20                 /* waits under a wrapper */
+
+int spawn_time_scale(void)
+{
+    const char *s = getenv("ARMMAPD_TIMEOUT_SCALE");
+
+    if (s != NULL && atoi(s) > 0)
+        return atoi(s);
+    return spawn_wrapped() ? WRAP_SCALE : 1;
+}
+
+bool spawn_wrapped(void)
+{
+    const char *w = getenv("ARMMAPD_WRAPPER");
+
+    return w != NULL && w[0] != '\0';
+}
+
+void spawn_exec(char **argv)
+{
+    static char words[1024];
+    char *all[MAX_WRAP + MAX_ARGS + 1], *save = NULL, *w;
+    int n = 0, i;
+
+    if (!spawn_wrapped()) {
+        execv(argv[0], argv);
+        return;
+    }
+    snprintf(words, sizeof(words), "%s", getenv("ARMMAPD_WRAPPER"));
+    for (w = strtok_r(words, " ", &save); w != NULL && n < MAX_WRAP;
+         w = strtok_r(NULL, " ", &save))
+        all[n++] = w;
+    for (i = 0; argv[i] != NULL && i < MAX_ARGS; i++)
+        all[n++] = argv[i];
+    all[n] = NULL;
+    execvp(all[0], all);
+}

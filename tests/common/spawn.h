@@ -1,0 +1,39 @@
+/* tests/common/spawn.h - run armmapd behind ARMMAPD_WRAPPER.
+ *
+ * The daemon and client Check suites start the real armmapd as a child.
+ * When ARMMAPD_WRAPPER is set (make valgrind sets it to a valgrind
+ * command), its words go before the armmapd command line, and every wait
+ * for the daemon lasts spawn_time_scale() times longer.  Plain C and POSIX
+ * only: no Check, no project headers.
+ */
+#ifndef ARMMAP_TESTS_COMMON_SPAWN_H
+#define ARMMAP_TESTS_COMMON_SPAWN_H
+
+#include <stdbool.h>
+
+/**
+ * spawn_time_scale() - how many times longer every wait lasts.
+ *
+ * Return: ARMMAPD_TIMEOUT_SCALE if set to a positive number, else 20 when
+ * ARMMAPD_WRAPPER is set, else 1.
+ */
+int spawn_time_scale(void);
+
+/**
+ * spawn_wrapped() - whether ARMMAPD_WRAPPER puts a command before armmapd.
+ *
+ * Return: true if ARMMAPD_WRAPPER is set and not empty.
+ */
+bool spawn_wrapped(void);
+
+/**
+ * spawn_exec() - exec armmapd in a forked child, behind the wrapper if set.
+ * @argv: NULL-ended; argv[0] is the armmapd path.  At most 64 arguments
+ *        are passed on, and at most 24 words of ARMMAPD_WRAPPER.
+ *
+ * Allocates nothing (safe after fork() in a threaded process).
+ * Return: only if exec failed (errno says why).
+ */
+void spawn_exec(char **argv);
+
+#endif /* ARMMAP_TESTS_COMMON_SPAWN_H */
