@@ -3,6 +3,7 @@
 #   make            build everything into build/
 #   make check      every test suite, then again under ASan+UBSan
 #   make bench      speed and memory figures
+#   make fuzz       FUZZ_SECONDS=N (60) of libFuzzer per harness (clang)
 #   make soak       SECONDS=N (60) of mixed traffic and daemon restarts
 #   make valgrind   the integration suites with armmapd under memcheck
 #   make run        start armmapd in the foreground with embedded defaults
@@ -199,7 +200,8 @@ check: deps
 	@$(MAKE) --no-print-directory SANITIZE=1 check-plain
 
 check-plain: $(TEST_BINS)
-	@rc=0; for t in $(TEST_BINS); do echo "== $$t"; ./$$t || rc=1; done; exit $$rc
+	@rc=0; for t in $(TEST_BINS); do echo "== $$t"; ./$$t || rc=1; done; \
+	$(FUZZ_REPLAY_RUN); exit $$rc
 
 bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(BENCH_RECOVERY) $(BENCH_DAEMON) \
        $(CHECK_STORE)
@@ -304,4 +306,140 @@ uninstall:
 clean:
 	rm -rf build
 
+# ---- fuzzing: libFuzzer harnesses (tests/fuzz/) ----------------------------
+# Each tests/fuzz/fuzz_NAME.c defines LLVMFuzzerTestOneInput().  `make fuzz`
+# builds them with clang, libFuzzer and ASan+UBSan into build/fuzz/ and runs
+# each for FUZZ_SECONDS from a working copy of tests/fuzz/corpus/NAME; it
+# fails on any crash, leak or hang.  `make check` replays the corpora and
+# tests/fuzz/regress/NAME through the same harnesses built with $(CC) and
+# tests/fuzz/replay.c as main().  `make fuzz-seeds` regenerates the conn
+# seeds.  Fuzzing needs clang and libclang-rt-14-dev; make check does not.
+
+FUZZ_NAMES   := conn engine settings batch codec
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_B       := build/fuzz
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
+                -fno-omit-frame-pointer
+FUZZ_CFLAGS   = $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+FUZZ_OPTS    ?= -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
+# A small quarantine: fresh memory for every freed block costs page faults
+# that halve fuzz_conn's speed on a VM; 2 MB still catches recent reuse.
+FUZZ_ASAN    ?= quarantine_size_mb=2:max_malloc_fill_size=0
+
+# The project's sources, compiled again with clang and coverage.
+FUZZ_MM_OBJ     := $(ENGINE_SRC:%.c=$(FUZZ_B)/%.o)
+FUZZ_STORE_OBJ  := $(STORE_SRC:%.c=$(FUZZ_B)/%.o)
+FUZZ_DAEMON_OBJ := $(filter-out $(FUZZ_B)/daemon/main.o, \
+                     $(DAEMON_SRC:%.c=$(FUZZ_B)/%.o))
+FUZZ_CLIENT_OBJ := $(CLIENT_LIB_SRC:%.c=$(FUZZ_B)/%.o)
+FUZZ_PROTO_OBJ  := $(FUZZ_B)/proto/armmap.pb-c.o
+FUZZ_HARN_OBJ   := $(FUZZ_NAMES:%=$(FUZZ_B)/tests/fuzz/fuzz_%.o)
+FUZZ_BINS       := $(FUZZ_NAMES:%=$(FUZZ_B)/fuzz_%)
+
+# What each harness links (objects only; no main of ours).
+FUZZ_LINK_conn     := $(FUZZ_DAEMON_OBJ) $(FUZZ_PROTO_OBJ) $(FUZZ_STORE_OBJ) \
+                      $(FUZZ_MM_OBJ)
+FUZZ_LINK_engine   := $(FUZZ_MM_OBJ)
+FUZZ_LINK_settings := $(FUZZ_DAEMON_OBJ) $(FUZZ_PROTO_OBJ) $(FUZZ_STORE_OBJ) \
+                      $(FUZZ_MM_OBJ)
+FUZZ_LINK_batch    := $(FUZZ_CLIENT_OBJ) $(FUZZ_PROTO_OBJ)
+FUZZ_LINK_codec    := $(FUZZ_DAEMON_OBJ) $(FUZZ_CLIENT_OBJ) $(FUZZ_PROTO_OBJ) \
+                      $(FUZZ_STORE_OBJ) $(FUZZ_MM_OBJ)
+FUZZ_LIBS_conn     = $(DAEMON_LIBS)
+FUZZ_LIBS_engine   =
+FUZZ_LIBS_settings = $(DAEMON_LIBS)
+FUZZ_LIBS_batch    = $(CLIENT_LIBS)
+FUZZ_LIBS_codec    = $(DAEMON_LIBS)
+
+# The project's flags and include paths, with CFLAGS made clang's own.
+$(FUZZ_B)/%.o: CFLAGS := -g -O1
+$(FUZZ_B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+
+$(FUZZ_PROTO_OBJ): $(PROTO_C) $(PROTO_H)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -std=c11 -D_DEFAULT_SOURCE -g -O1 $(FUZZ_SAN) \
+	    -fsanitize=fuzzer-no-link -Ibuild/proto $(DEP_CFLAGS) -c $< -o $@
+
+$(FUZZ_DAEMON_OBJ) $(FUZZ_CLIENT_OBJ) $(FUZZ_HARN_OBJ): $(PROTO_H)
+
+.SECONDEXPANSION:
+$(FUZZ_BINS): $(FUZZ_B)/fuzz_%: $(FUZZ_B)/tests/fuzz/fuzz_%.o \
+              $$(FUZZ_LINK_$$*)
+	$(FUZZ_CC) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^ $(FUZZ_LIBS_$*)
+
+# Each harness runs from build/fuzz/corpus/NAME (the seeds copied in, then
+# whatever it finds) with tests/fuzz/NAME.dict if there is one; a crash
+# leaves build/fuzz/NAME-crash-* (-leak-*, -timeout-*, -oom-*) and fails the
+# target once every harness had its turn.  Reproduce one with
+#   build/fuzz/fuzz_NAME build/fuzz/NAME-crash-...
+# then keep it as tests/fuzz/regress/NAME/WHAT-IT-CAUGHT with the fix.
+.PHONY: fuzz fuzz-build fuzz-deps fuzz-replay fuzz-seeds
+fuzz-build: fuzz-deps $(FUZZ_BINS)
+
+fuzz-deps:
+	@FUZZ=1 sh tests/deps.sh
+
+fuzz: fuzz-build
+	@rc=0; for n in $(FUZZ_NAMES); do \
+	    mkdir -p $(FUZZ_B)/corpus/$$n; \
+	    cp -n tests/fuzz/corpus/$$n/* $(FUZZ_B)/corpus/$$n/ 2>/dev/null; \
+	    echo "== fuzz $$n: $(FUZZ_SECONDS) s"; \
+	    dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
+	    ASAN_OPTIONS=$(FUZZ_ASAN) \
+	    ./$(FUZZ_B)/fuzz_$$n $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) $$dict \
+	        -artifact_prefix=$(FUZZ_B)/$$n- $(FUZZ_B)/corpus/$$n \
+	        > $(FUZZ_B)/$$n.log 2>&1; r=$$?; \
+	    grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_B)/$$n.log | tail -1 | \
+	        sed "s/^/fuzz $$n: /" > $(FUZZ_B)/$$n.sum; \
+	    grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec' \
+	        $(FUZZ_B)/$$n.log | tr -s ' ' | \
+	        sed "s/^/fuzz $$n: /" >> $(FUZZ_B)/$$n.sum; \
+	    if [ $$r -ne 0 ]; then \
+	        rc=1; tail -40 $(FUZZ_B)/$$n.log; \
+	        echo "fuzz $$n: FAILED (exit $$r), artifact:" \
+	             $$(grep -o "$(FUZZ_B)/$$n-[a-z-]*-[0-9a-f]*" \
+	                $(FUZZ_B)/$$n.log | tail -1); \
+	    fi; \
+	done; \
+	for n in $(FUZZ_NAMES); do cat $(FUZZ_B)/$$n.sum; done; exit $$rc
+
+# ---- regression replay, with the normal compiler and flags --------------
+FUZZ_REPLAY_BINS := $(FUZZ_NAMES:%=$(B)/fuzz_replay_%)
+FUZZ_RLINK_conn     = $(DAEMON_LIB_OBJ) $(PROTO_OBJ) $(LIBSTORE) $(LIBMM)
+FUZZ_RLINK_engine   = $(LIBMM)
+FUZZ_RLINK_settings = $(DAEMON_LIB_OBJ) $(PROTO_OBJ) $(LIBSTORE) $(LIBMM)
+FUZZ_RLINK_batch    = $(LIBARMMAP)
+FUZZ_RLINK_codec    = $(DAEMON_LIB_OBJ) $(LIBARMMAP) $(LIBSTORE) $(LIBMM)
+
+$(FUZZ_NAMES:%=$(B)/tests/fuzz/fuzz_%.o) $(B)/tests/fuzz/mkseeds.o: $(PROTO_H)
+
+$(FUZZ_REPLAY_BINS): $(B)/fuzz_replay_%: $(B)/tests/fuzz/replay.o \
+                     $(B)/tests/fuzz/fuzz_%.o $$(FUZZ_RLINK_$$*)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FUZZ_LIBS_$*)
+
+# One shell fragment, for this target and for check-plain's recipe (which
+# sets rc=0 first and exits with $$rc): "fuzz replay conn: 37 inputs ok".
+FUZZ_REPLAY_RUN = for n in $(FUZZ_NAMES); do \
+	    ./$(B)/fuzz_replay_$$n $$n tests/fuzz/corpus/$$n \
+	        tests/fuzz/regress/$$n || rc=1; \
+	done
+
+check-plain: $(FUZZ_REPLAY_BINS)
+
+fuzz-replay: $(FUZZ_REPLAY_BINS)
+	@rc=0; $(FUZZ_REPLAY_RUN); exit $$rc
+
+$(B)/fuzz_mkseeds: $(B)/tests/fuzz/mkseeds.o $(PROTO_OBJ) $(LIBMM)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
+
+fuzz-seeds: $(B)/fuzz_mkseeds
+	./$(B)/fuzz_mkseeds tests/fuzz/corpus/conn
+
+-include $(FUZZ_HARN_OBJ:.o=.d) $(FUZZ_MM_OBJ:.o=.d) $(FUZZ_STORE_OBJ:.o=.d) \
+         $(FUZZ_DAEMON_OBJ:.o=.d) $(FUZZ_CLIENT_OBJ:.o=.d)
+-include $(FUZZ_NAMES:%=$(B)/tests/fuzz/fuzz_%.d) $(B)/tests/fuzz/replay.d \
+         $(B)/tests/fuzz/mkseeds.d
 -include $(ALL_OBJ:.o=.d)

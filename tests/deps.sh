@@ -19,6 +19,14 @@ command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 command -v groff >/dev/null 2>&1 || need="$need groff-base"
 # armmapd.service reloads with /bin/kill, which verify wants to exist.
 [ -x /bin/kill ] || need="$need procps"
+# make fuzz (FUZZ=1): clang, and libFuzzer's runtime, which Debian ships
+# apart (only recommended by clang's own packages).
+if [ "${FUZZ:-0}" = 1 ]; then
+    command -v clang >/dev/null 2>&1 || need="$need clang"
+    rt=$(clang -print-file-name="libclang_rt.fuzzer-$(uname -m).a" 2>/dev/null ||
+         true)
+    [ -f "$rt" ] || need="$need libclang-rt-14-dev"
+fi
 [ -z "$need" ] && exit 0
 
 if ! command -v apt-get >/dev/null 2>&1; then

@@ -1,0 +1,287 @@
+/* tests/fuzz/fuzz_conn.c - bytes on a socket, through the whole daemon.
+ *
+ * Each input is what a client writes on one connection: it reaches a real
+ * server (srv_create(): the real engine, the real store on SQLite's
+ * in-memory database, the real event loop) through one end of a
+ * socketpair handed to srv_conn_accept(), exactly as an accepted socket
+ * is.  Framing, decoding, Hello and its token, dispatch, the handlers, the
+ * store's commits and the ordered replies all run as in armmapd.
+ *
+ * Input layout: byte 0 is the write size (0: everything in one write,
+ * else that many bytes per write with the loop run between writes, so
+ * frames arrive in pieces); the rest is the byte stream.  After the last
+ * write the harness shuts down its sending side (EOF) and runs the loop
+ * until the daemon has answered what it read and closed the connection;
+ * a connection still open after CONN_WAIT_MS of wall time is a hang and
+ * aborts.
+ *
+ * Oracles beyond the sanitizers: what comes back must be well-framed
+ * Responses (each decodes; none answers INTERNAL) and afterwards every
+ * machine must pass mm_check().
+ *
+ * A fresh server per input (a new in-memory database, machine ids from 1)
+ * keeps every input independent, so a crash reproduces from its file
+ * alone.  The daemon requires the token "fuzz-token" (tests/fuzz/mkseeds.c
+ * writes it into the seeds' Hello) so that authentication is fuzzed too.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "armmap.pb-c.h"
+#include "srv.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define CONN_WAIT_MS    10000           /* a connection must close by then */
+#define FUZZ_TOKEN      "fuzz-token"
+
+static char state_dir[64];
+static char token_path[96];
+static char socket_path[96];
+
+static void fail(const char *what)
+{
+    fprintf(stderr, "fuzz_conn: %s\n", what);
+    abort();
+}
+
+static void cleanup(void)
+{
+    unlink(token_path);
+    unlink(socket_path);
+    rmdir(state_dir);
+}
+
+/* Once per process: the state directory and the token file. */
+static void setup(void)
+{
+    FILE *f;
+
+    snprintf(state_dir, sizeof(state_dir), "/tmp/armmap-fuzz-XXXXXX");
+    if (mkdtemp(state_dir) == NULL)
+        fail("mkdtemp failed");
+    snprintf(token_path, sizeof(token_path), "%s/token", state_dir);
+    snprintf(socket_path, sizeof(socket_path), "%s/s.sock", state_dir);
+    f = fopen(token_path, "w");
+    if (f == NULL || fputs(FUZZ_TOKEN "\n", f) < 0 || fclose(f) != 0)
+        fail("cannot write the token file");
+    atexit(cleanup);
+    if (srv_log_open(SRV_LOG_ERROR, NULL) != 0)
+        fail("srv_log_open failed");
+}
+
+static struct srv *server(struct srv_settings *st)
+{
+    char *argv[] = {
+        "armmapd", "--state-dir", state_dir, "--database", ":memory:",
+        "--socket", socket_path, "--auth-token-file", token_path,
+        "--log-level", "error", "--idle-timeout", "2",
+        "--max-machines", "64", "--max-machines-per-tenant", "16",
+        "--max-frame", "1M", "--max-translate-batch", "4096",
+        "--max-batch-ops", "256", "--max-history-rows", "256",
+        "--max-queued-bytes", "1M", NULL
+    };
+    char err[1024];
+    struct srv *s;
+
+    srv_settings_init(st);
+    if (srv_settings_parse(st, (int)(sizeof(argv) / sizeof(argv[0])) - 1,
+                           argv, err, sizeof(err)) != 0 ||
+        srv_settings_finish(st, err, sizeof(err)) != 0)
+        fail(err);
+    s = srv_create(st, err, sizeof(err));
+    if (s == NULL)
+        fail(err);
+    return s;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The replies, as they arrive: whole frames are checked and dropped. */
+struct replies {
+    uint8_t *buf;
+    size_t len, cap;
+};
+
+/* INTERNAL means a bug (or a broken machine, which is one too). */
+static void internal(const Armmap__V1__Status *st)
+{
+    if (st != NULL && st->code == ARMMAP__V1__CODE__INTERNAL) {
+        fprintf(stderr, "fuzz_conn: INTERNAL: %s\n", st->message);
+        fail("the daemon answered INTERNAL");
+    }
+}
+
+static void check_frames(struct replies *r, bool at_end)
+{
+    size_t off = 0;
+
+    while (r->len - off >= 4) {
+        const uint8_t *p = r->buf + off;
+        uint32_t n = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+                     (uint32_t)p[2] << 8 | p[3];
+        Armmap__V1__Response *resp;
+
+        if (r->len - off - 4 < n)
+            break;
+        resp = armmap__v1__response__unpack(NULL, n, p + 4);
+        if (resp == NULL)
+            fail("a reply does not decode as a Response");
+        internal(resp->status);
+        if (resp->body_case == ARMMAP__V1__RESPONSE__BODY_OP)
+            internal(resp->op->status);
+        if (resp->body_case == ARMMAP__V1__RESPONSE__BODY_BATCH) {
+            for (size_t i = 0; i < resp->batch->n_results; i++)
+                internal(resp->batch->results[i]->status);
+        }
+        if (getenv("FUZZ_CONN_VERBOSE") != NULL)
+            fprintf(stderr, "fuzz_conn: reply %llu: %d %s\n",
+                    (unsigned long long)resp->id,
+                    resp->status != NULL ? (int)resp->status->code : 0,
+                    resp->status != NULL ? resp->status->message : "");
+        armmap__v1__response__free_unpacked(resp, NULL);
+        off += 4 + n;
+    }
+    memmove(r->buf, r->buf + off, r->len - off);
+    r->len -= off;
+    if (at_end && r->len != 0)
+        fail("the daemon closed in the middle of a reply");
+}
+
+/* Reads what is there; returns 1 on EOF, -1 on nothing, 0 on data. */
+static int drain(int fd, struct replies *r)
+{
+    int got = -1;
+
+    for (;;) {
+        ssize_t n;
+
+        if (r->cap - r->len < 65536) {
+            uint8_t *nb = realloc(r->buf, r->cap + 65536);
+
+            if (nb == NULL)
+                fail("out of memory");
+            r->buf = nb;
+            r->cap += 65536;
+        }
+        n = recv(fd, r->buf + r->len, r->cap - r->len, MSG_DONTWAIT);
+        if (n > 0) {
+            r->len += (size_t)n;
+            got = 0;
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            return 1;               /* EOF, or reset by the daemon */
+        check_frames(r, false);
+        return got;
+    }
+}
+
+static void check_machine(void *arg, struct srv_machine *sm)
+{
+    char err[MM_MSG_MAX];
+
+    (void)arg;
+    if (sm->broken != NULL) {
+        fprintf(stderr, "fuzz_conn: machine %llu broken: %s\n",
+                (unsigned long long)sm->id, sm->broken);
+        fail("a machine is broken");
+    }
+    if (sm->m != NULL && mm_check(sm->m, err) != MM_OK) {
+        fprintf(stderr, "fuzz_conn: machine %llu: %s\n",
+                (unsigned long long)sm->id, err);
+        fail("mm_check failed");
+    }
+}
+
+/* Feeds @data to the daemon in pieces of @chunk and waits for the close. */
+static void converse(struct srv *s, const uint8_t *data, size_t size,
+                     size_t chunk)
+{
+    struct replies r = { NULL, 0, 0 };
+    int64_t deadline = now_ms() + CONN_WAIT_MS;
+    size_t off = 0;
+    bool shut = false;
+    int sv[2];
+
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0)
+        fail("socketpair failed");
+    srv_conn_accept(s, sv[0]);
+    for (;;) {
+        bool progress = false;
+        int d;
+
+        if (off < size) {
+            size_t want = chunk == 0 || size - off < chunk ? size - off
+                                                           : chunk;
+            ssize_t n = send(sv[1], data + off, want,
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+
+            if (n > 0) {
+                off += (size_t)n;
+                progress = true;
+            } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
+                off = size;         /* the daemon closed: stop sending */
+            }
+        }
+        if (off == size && !shut) {
+            shutdown(sv[1], SHUT_WR);
+            shut = true;
+        }
+        event_base_loop(s->base, EVLOOP_NONBLOCK);
+        d = drain(sv[1], &r);
+        if (d == 1)
+            break;
+        if (d == 0)
+            progress = true;
+        if (!progress) {
+            /* Wait for the store's commit event or our socket. */
+            struct timeval tv = { 0, 2000 };
+
+            event_base_loopexit(s->base, &tv);
+            event_base_loop(s->base, EVLOOP_ONCE);
+        }
+        if (now_ms() > deadline)
+            fail("the connection did not close in time (hang)");
+    }
+    check_frames(&r, true);
+    free(r.buf);
+    close(sv[1]);
+    if (s->n.connections != 0)
+        fail("the daemon closed the socket but kept the connection");
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    static bool ready;
+    struct srv_settings st;
+    struct srv *s;
+
+    if (size == 0)
+        return 0;
+    if (!ready) {
+        setup();
+        ready = true;
+    }
+    s = server(&st);
+    converse(s, data + 1, size - 1, data[0]);
+    srv_persist_flush(s);
+    srv_registry_foreach(s->reg, NULL, check_machine, NULL);
+    srv_destroy(s);
+    srv_settings_free(&st);
+    return 0;
+}
