@@ -609,12 +609,8 @@ void armmap_translate_result_free(struct armmap_translate_result *r)
     if (r->walks) {
         for (i = 0; i < r->n; i++)
             free(r->walks[i].text);
-        free(r->walks);
     }
-    free(r->pa);
-    free(r->fault);
-    free(r->region);
-    free(r);
+    free(r);                            /* the arrays live in its block */
 }
 
 static void walk_from(struct armmap_walk *dst, const Armmap__V1__Walk *src)
@@ -643,6 +639,30 @@ static void walk_from(struct armmap_walk *dst, const Armmap__V1__Walk *src)
     dst->text = strdup(src->text ? src->text : "");
 }
 
+/* A result for @n addresses in one allocation: the struct, then its walks
+ * (if asked), pa, fault and region arrays, zeroed.  One malloc instead of
+ * five matters when a pipeline asks for one address at a time. */
+static struct armmap_translate_result *result_block(size_t n, bool walk)
+{
+    size_t walks = walk ? (n + 1) * sizeof(struct armmap_walk) : 0;
+    size_t pa = (n + 1) * sizeof(uint32_t);
+    struct armmap_translate_result *r;
+    char *p;
+
+    if (n > (SIZE_MAX - sizeof(*r)) / (sizeof(struct armmap_walk) + 8))
+        return NULL;
+    r = calloc(1, sizeof(*r) + walks + pa + 2 * (n + 1));
+    if (!r)
+        return NULL;
+    p = (char *)(r + 1);
+    r->n = n;
+    r->walks = walk ? (struct armmap_walk *)p : NULL;
+    r->pa = (uint32_t *)(p + walks);
+    r->fault = (uint8_t *)(p + walks + pa);
+    r->region = r->fault + n + 1;
+    return r;
+}
+
 enum armmap_status armmap__translate_from(
     struct armmap_conn *conn, const Armmap__V1__TranslateResult *src, size_t n,
     bool walk, struct armmap_translate_result **out)
@@ -659,19 +679,9 @@ enum armmap_status armmap__translate_from(
                             "addresses, %zu faults, %zu regions, %zu walks",
                             n, src->n_pa, src->fault.len, src->region.len,
                             src->n_walks);
-    r = calloc(1, sizeof(*r));
+    r = result_block(n, walk);
     if (!r)
         return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
-    r->n = n;
-    r->pa = malloc((n + 1) * sizeof(*r->pa));
-    r->fault = calloc(n + 1, 1);
-    r->region = calloc(n + 1, 1);
-    if (walk)
-        r->walks = calloc(n + 1, sizeof(*r->walks));
-    if (!r->pa || !r->fault || !r->region || (walk && !r->walks)) {
-        armmap_translate_result_free(r);
-        return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
-    }
     if (n) {
         memcpy(r->pa, src->pa, n * sizeof(*r->pa));
         if (src->fault.len)

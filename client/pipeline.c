@@ -96,6 +96,16 @@ enum armmap_status armmap_send_translate(struct armmap_conn *conn,
     return st == ARMMAP_OK ? armmap__flush_if_full(conn) : st;
 }
 
+/* Copies a message into @dst of @size bytes, cut short if need be; for
+ * every reply, where snprintf("%s") cost ~500 instructions. */
+static void copy_msg(char *dst, size_t size, const char *src)
+{
+    size_t n = strnlen(src, size - 1);
+
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
 /* Converts a reply's body; returns false if host memory ran out. */
 static bool reply_from(struct armmap_conn *conn, struct armmap_reply *r,
                        const Armmap__V1__Response *resp)
@@ -104,7 +114,7 @@ static bool reply_from(struct armmap_conn *conn, struct armmap_reply *r,
 
     r->id = resp->id;
     r->status = armmap__reply_status(conn, resp);
-    snprintf(r->msg, sizeof(r->msg), "%s", conn->errmsg);
+    copy_msg(r->msg, sizeof(r->msg), conn->errmsg);
     switch (resp->body_case) {
     case ARMMAP__V1__RESPONSE__BODY_PONG: r->kind = ARMMAP_REPLY_PONG; break;
     case ARMMAP__V1__RESPONSE__BODY_OP:
@@ -112,7 +122,7 @@ static bool reply_from(struct armmap_conn *conn, struct armmap_reply *r,
         armmap__op_result_from(&r->op, resp->op);
         r->op.status = r->status;
         if (r->status != ARMMAP_OK && !r->op.msg[0])
-            snprintf(r->op.msg, sizeof(r->op.msg), "%s", r->msg);
+            copy_msg(r->op.msg, sizeof(r->op.msg), r->msg);
         break;
     case ARMMAP__V1__RESPONSE__BODY_BATCH:
         r->kind = ARMMAP_REPLY_BATCH;
