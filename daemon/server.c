@@ -3,7 +3,7 @@
  * srv_create() does everything that can fail before the loop, in an order
  * that keeps clients out until the machines are back: read the auth token,
  * create the state directory, open the store and recover every machine,
- * then bind the listeners and install the signal events.  systemd hears
+ * then install the signal events and bind the listeners.  systemd hears
  * READY=1 only then.
  *
  * SIGTERM and SIGINT stop accepting, answer every request already read
@@ -166,8 +166,8 @@ struct srv *srv_create(struct srv_settings *st, char *err, size_t errsz)
     if (srv_persist_open(s, err, errsz) != 0 ||
         srv_persist_recover(s, err, errsz) != 0)
         goto err;
-    if (srv_listen_start(s, err, errsz) != 0)
-        goto err;
+    /* Signals before listeners: once a client can connect, a SIGHUP (log
+     * rotation) must reopen the log, not kill the daemon by default. */
     s->sig_term = add_signal(s, SIGTERM, on_term);
     s->sig_int = add_signal(s, SIGINT, on_term);
     s->sig_hup = add_signal(s, SIGHUP, on_hup);
@@ -177,6 +177,8 @@ struct srv *srv_create(struct srv_settings *st, char *err, size_t errsz)
         snprintf(err, errsz, "armmapd: cannot install signal handlers");
         goto err;
     }
+    if (srv_listen_start(s, err, errsz) != 0)
+        goto err;
     srv_notify("READY=1\nSTATUS=serving %zu machines",
                srv_registry_count(s->reg));
     return s;
