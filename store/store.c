@@ -984,12 +984,11 @@ static void flush_counts(struct store *s);
  * ":memory:" would give each its own).  memdb has no WAL: a read waits
  * (busy timeout) while the writer commits.  The name carries the store's
  * address and a counter, so two stores never share one. */
-static char *make_uri(struct store *s)
+static char *make_uri(const struct store *s)
 {
     static atomic_uint serial;
     char buf[96];
 
-    s->memory = strcmp(s->path, ":memory:") == 0;
     if (!s->memory)
         return strdup(s->path);
     snprintf(buf, sizeof(buf), "file:/armmapd-%p-%u?vfs=memdb", (void *)s,
@@ -1137,6 +1136,8 @@ enum store_status store_open(const char *path, const struct store_options *opt,
         opt = &defaults;
 
     s = calloc(1, sizeof(*s));
+    if (s != NULL)
+        s->memory = strcmp(path, ":memory:") == 0;
     if (s == NULL || (s->path = strdup(path)) == NULL ||
         (s->uri = make_uri(s)) == NULL) {
         if (s != NULL)
