@@ -47,7 +47,9 @@ enum store_status {
     STORE_NOT_FOUND,                    /* no such machine (or destroyed) */
     STORE_ALREADY_EXISTS,               /* that event is already stored */
     STORE_BUSY,                         /* the write queue is full */
-    STORE_UNAVAILABLE                   /* SQLite failed: disk, I/O, ... */
+    STORE_UNAVAILABLE,                  /* SQLite failed: disk, I/O, ... */
+    STORE_CONFLICT                      /* an event's seq is not the
+                                           machine's last seq + 1 */
 };
 
 /* "OK", "INVALID_ARGUMENT", ...; "?" for a value out of range. */
@@ -214,8 +216,12 @@ const char *store_errmsg(const struct store *s);
  * Context: copies @ev into the queue; never touches the disk.  The event's
  * machine must have been submitted for creation before (it may still be in
  * flight) and not destroyed; otherwise the write fails with
- * STORE_NOT_FOUND when it is committed.  A (machine, seq) already stored
- * fails with STORE_ALREADY_EXISTS.
+ * STORE_NOT_FOUND when it is committed.  The store appends with an
+ * expected version: the event's seq must be the machine's last stored seq
+ * + 1 (a fork's first event: its parent_seq + 1), or the write fails with
+ * STORE_CONFLICT and a message naming the machine, the seq expected and
+ * the seq given; so a history never has a gap or a reordering, even after
+ * an earlier write of the machine failed.
  * Return: STORE_OK (queued), STORE_BUSY (queue full: nothing queued),
  * STORE_INVALID_ARGUMENT (machine or seq 0, nargs over STORE_MAX_ARGS,
  * args NULL with nargs), STORE_UNAVAILABLE (out of memory, store closing).
@@ -223,6 +229,24 @@ const char *store_errmsg(const struct store *s);
 enum store_status store_submit_event(struct store *s,
                                      const struct store_event *ev,
                                      void *cookie);
+
+/**
+ * store_submit_events - queue @n events of one machine as one unit
+ * @s: the store
+ * @ev: the events, of one machine, with consecutive seqs (copied)
+ * @n: how many, >= 1
+ * @cookie: handed back by store_reap(), once for the whole unit
+ * Context: the unit goes whole into one transaction (the writer never
+ * splits it across group commits) inside a savepoint: when committed,
+ * either every event of it is stored, or none is and store_reap()
+ * reports the first refusal for the unit.  store_submit_event() is a
+ * unit of one.
+ * Return: as store_submit_event(); STORE_INVALID_ARGUMENT also for @n 0,
+ * events of several machines or seqs that are not consecutive.
+ */
+enum store_status store_submit_events(struct store *s,
+                                      const struct store_event *ev, size_t n,
+                                      void *cookie);
 
 /**
  * store_submit_machine_create - reserve a machine id and queue its row

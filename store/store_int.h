@@ -77,6 +77,8 @@ struct wreq {
     int32_t ev_status;
     size_t off;                         /* data in the batch's bytes */
     size_t len;                         /* args blob length in bytes */
+    uint32_t unit;                      /* writes in the unit it begins;
+                                           0: it continues the one before */
 };
 
 /* Writes committed (or failed) in one transaction. */
@@ -118,6 +120,7 @@ struct cslot {
     uint64_t id;                        /* 0: empty slot */
     uint64_t nevents;
     uint64_t last_seq;
+    uint64_t base_seq;                  /* a fork's parent_seq, else 0 */
     bool marked;                        /* its row has counts_stale = 1 */
 };
 
@@ -181,6 +184,9 @@ struct store {
     sqlite3_stmt *w_purge_events;
     sqlite3_stmt *w_purge_machines;
     sqlite3_stmt *w_vacuum;
+    sqlite3_stmt *w_unit;               /* SAVEPOINT of a multi-write unit */
+    sqlite3_stmt *w_unit_undo;          /* ROLLBACK TO it */
+    sqlite3_stmt *w_unit_end;           /* RELEASE it */
 
     /* Reader statements. */
     sqlite3_stmt *r_history[2];         /* oldest first, newest first */

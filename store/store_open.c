@@ -89,6 +89,8 @@ const char *store_status_name(enum store_status st)
         return "BUSY";
     case STORE_UNAVAILABLE:
         return "UNAVAILABLE";
+    case STORE_CONFLICT:
+        return "CONFLICT";
     }
     return "?";
 }
@@ -201,7 +203,8 @@ static int prepare_writer(struct store *s)
     PREP(w_destroy, "UPDATE machines SET destroyed = ?2, nevents = ?3,"
                     " last_seq = ?4, counts_stale = 0"
                     " WHERE id = ?1 AND destroyed IS NULL");
-    PREP(w_state, "SELECT destroyed IS NOT NULL, nevents, last_seq"
+    PREP(w_state, "SELECT destroyed IS NOT NULL, nevents, last_seq,"
+                  " coalesce(parent_seq, 0)"
                   " FROM machines WHERE id = ?1");
     PREP(w_mark, "UPDATE machines SET counts_stale = 1 WHERE id = ?1");
     PREP(w_flush, "UPDATE machines SET nevents = ?2, last_seq = ?3,"
@@ -212,6 +215,9 @@ static int prepare_writer(struct store *s)
     PREP(w_purge_machines, PURGE_KEEP "DELETE FROM machines"
                            " WHERE destroyed < ?1 AND id NOT IN keep");
     PREP(w_vacuum, "PRAGMA incremental_vacuum");
+    PREP(w_unit, "SAVEPOINT unit");
+    PREP(w_unit_undo, "ROLLBACK TO unit");
+    PREP(w_unit_end, "RELEASE unit");
 #undef PREP
     return rc;
 }
@@ -595,6 +601,7 @@ static void finalize_all(struct store *s)
         &s->w_begin, &s->w_commit, &s->w_rollback, &s->w_event,
         &s->w_create, &s->w_destroy, &s->w_state, &s->w_mark, &s->w_flush,
         &s->w_purge_events, &s->w_purge_machines, &s->w_vacuum,
+        &s->w_unit, &s->w_unit_undo, &s->w_unit_end,
         &s->r_history[0], &s->r_history[1], &s->r_op_counts,
         &s->r_list_all, &s->r_list_tenant, &s->r_machine, &s->r_live,
         &s->r_events, &s->r_max_id,

@@ -179,7 +179,7 @@ static struct cslot *ctab_get(const struct ctab *t, uint64_t id)
 /* Adds @id (not there yet) with its row's counts; NULL if out of memory.
  * The caller holds the store's lock: readers may be looking. */
 static struct cslot *ctab_add(struct ctab *t, uint64_t id, uint64_t nevents,
-                              uint64_t last_seq)
+                              uint64_t last_seq, uint64_t base_seq)
 {
     uint32_t i;
 
@@ -209,6 +209,7 @@ static struct cslot *ctab_add(struct ctab *t, uint64_t id, uint64_t nevents,
     t->slot[i].id = id;
     t->slot[i].nevents = nevents;
     t->slot[i].last_seq = last_seq;
+    t->slot[i].base_seq = base_seq;
     t->slot[i].marked = false;
     t->n++;
     return &t->slot[i];
@@ -345,22 +346,27 @@ bool store__start_checkpointer(struct store *s, const struct store_options *opt,
 /* Under s->lock: makes room in the filling batch for one write carrying
  * @len bytes of data, and returns it zeroed with @data pointing at its
  * bytes; STORE_BUSY when the queue bound is reached. */
-static enum store_status reserve(struct store *s, size_t len,
-                                 struct wreq **req, unsigned char **data)
+static enum store_status check_room(struct store *s, size_t writes,
+                                     size_t cost)
 {
-    struct batch *b = s->filling;
-    size_t cost = sizeof(struct wreq) + len;
-
     if (s->stopping) {
         set_err(s, "store is closing");
         return STORE_UNAVAILABLE;
     }
-    if (s->inflight > 0 && (s->inflight >= s->queue_max ||
+    if (s->inflight > 0 && (s->inflight + writes > s->queue_max ||
                             s->inflight_bytes + cost > s->bytes_max)) {
         set_err(s, "write queue full (%" PRIu32 " writes, %zu bytes)",
                 s->inflight, s->inflight_bytes);
         return STORE_BUSY;
     }
+    return STORE_OK;
+}
+
+/* Under s->lock, after check_room(): the slot of reserve(). */
+static enum store_status reserve_slot(struct store *s, size_t len,
+                                      struct wreq **req, unsigned char **data)
+{
+    struct batch *b = s->filling;
     if (b->n == b->cap) {
         size_t ncap = b->cap ? b->cap * 2 : 256;
         struct wreq *nreq = realloc(b->req, ncap * sizeof(*nreq));
@@ -385,11 +391,20 @@ static enum store_status reserve(struct store *s, size_t len,
     *req = &b->req[b->n];
     memset(*req, 0, sizeof(**req));
     (*req)->off = b->used;
+    (*req)->unit = 1;
     *data = b->bytes != NULL ? b->bytes + b->used : NULL;
     return STORE_OK;
 oom:
     set_err(s, "out of memory queueing a write");
     return STORE_UNAVAILABLE;
+}
+
+static enum store_status reserve(struct store *s, size_t len,
+                                 struct wreq **req, unsigned char **data)
+{
+    enum store_status rc = check_room(s, 1, sizeof(struct wreq) + len);
+
+    return rc == STORE_OK ? reserve_slot(s, len, req, data) : rc;
 }
 
 /* Under s->lock: counts the write reserve() returned and wakes the
@@ -411,16 +426,10 @@ static void enqueue(struct store *s, size_t len)
     }
 }
 
-enum store_status store_submit_event(struct store *s,
-                                     const struct store_event *ev,
-                                     void *cookie)
+/* Checks one event of a submission; false (and store_errmsg()) if the
+ * store cannot take it. */
+static bool event_valid(struct store *s, const struct store_event *ev)
 {
-    size_t len, i;
-    struct wreq *r;
-    unsigned char *data;
-    enum store_status rc;
-
-    assert(s != NULL && ev != NULL);
     if (ev->machine == 0 || ev->seq == 0 || ev->nargs > STORE_MAX_ARGS ||
         (ev->nargs > 0 && ev->args == NULL) ||
         ev->machine > (uint64_t)INT64_MAX || ev->seq > (uint64_t)INT64_MAX) {
@@ -430,27 +439,98 @@ enum store_status store_submit_event(struct store *s,
                 " at most %d)", ev->seq, ev->machine, ev->nargs,
                 STORE_MAX_ARGS);
         pthread_mutex_unlock(&s->lock);
+        return false;
+    }
+    return true;
+}
+
+/* Under s->lock: fills the write reserve_slot() returned from @ev. */
+static void fill_event(struct wreq *r, const struct store_event *ev,
+                       unsigned char *data, size_t len, void *cookie)
+{
+    uint32_t i;
+
+    r->kind = WREQ_EVENT;
+    r->cookie = cookie;
+    r->machine = ev->machine;
+    r->seq = ev->seq;
+    r->time_ms = ev->time_ms;
+    r->op = ev->op;
+    r->cpu = ev->cpu;
+    r->value = ev->value;
+    r->aux = ev->aux;
+    r->flags = ev->flags;
+    r->ev_status = ev->status;
+    r->len = len;
+    for (i = 0; i < ev->nargs; i++)
+        put_le32(data + 4 * i, ev->args[i]);
+}
+
+/* Under s->lock: takes back the last @n writes enqueue() counted, of
+ * @len bytes of data in all (a unit that could not be queued whole). */
+static void unqueue(struct store *s, size_t n, size_t len)
+{
+    struct batch *b = s->filling;
+    size_t cost = n * sizeof(struct wreq) + len;
+
+    b->n -= n;
+    b->used -= len;
+    b->acct -= cost;
+    s->inflight -= (uint32_t)n;
+    s->inflight_bytes -= cost;
+    s->submitted -= n;
+}
+
+enum store_status store_submit_event(struct store *s,
+                                     const struct store_event *ev,
+                                     void *cookie)
+{
+    assert(s != NULL && ev != NULL);
+    return store_submit_events(s, ev, 1, cookie);
+}
+
+enum store_status store_submit_events(struct store *s,
+                                      const struct store_event *ev, size_t n,
+                                      void *cookie)
+{
+    size_t i, len, total = 0, queued = 0, qlen = 0;
+    struct wreq *first = NULL, *r;
+    unsigned char *data;
+    enum store_status rc;
+
+    assert(s != NULL && (ev != NULL || n == 0));
+    for (i = 0; i < n; i++) {
+        if (!event_valid(s, &ev[i]))
+            return STORE_INVALID_ARGUMENT;
+        if (ev[i].machine != ev[0].machine || ev[i].seq != ev[0].seq + i)
+            break;
+        total += (size_t)ev[i].nargs * 4;
+    }
+    if (n == 0 || n > UINT32_MAX || i < n) {
+        pthread_mutex_lock(&s->lock);
+        set_err(s, "a unit of %zu events must be of one machine, in seq "
+                "order", n);
+        pthread_mutex_unlock(&s->lock);
         return STORE_INVALID_ARGUMENT;
     }
-    len = (size_t)ev->nargs * 4;
     pthread_mutex_lock(&s->lock);
-    rc = reserve(s, len, &r, &data);
-    if (rc == STORE_OK) {
-        r->kind = WREQ_EVENT;
-        r->cookie = cookie;
-        r->machine = ev->machine;
-        r->seq = ev->seq;
-        r->time_ms = ev->time_ms;
-        r->op = ev->op;
-        r->cpu = ev->cpu;
-        r->value = ev->value;
-        r->aux = ev->aux;
-        r->flags = ev->flags;
-        r->ev_status = ev->status;
-        r->len = len;
-        for (i = 0; i < ev->nargs; i++)
-            put_le32(data + 4 * i, ev->args[i]);
+    rc = check_room(s, n, n * sizeof(struct wreq) + total);
+    for (i = 0; rc == STORE_OK && i < n; i++) {
+        len = (size_t)ev[i].nargs * 4;
+        rc = reserve_slot(s, len, &r, &data);
+        if (rc != STORE_OK)
+            break;
+        fill_event(r, &ev[i], data, len, cookie);
+        r->unit = 0;
         enqueue(s, len);
+        queued++;
+        qlen += len;
+    }
+    if (rc != STORE_OK) {
+        unqueue(s, queued, qlen);
+    } else {
+        first = &s->filling->req[s->filling->n - n];
+        first->unit = (uint32_t)n;
     }
     pthread_mutex_unlock(&s->lock);
     return rc;
@@ -626,7 +706,8 @@ static struct mslot *machine_state(struct store *s, uint64_t id, int *rc)
             pthread_mutex_lock(&s->lock);
             c = ctab_add(&s->ct, id,
                          (uint64_t)sqlite3_column_int64(s->w_state, 1),
-                         (uint64_t)sqlite3_column_int64(s->w_state, 2));
+                         (uint64_t)sqlite3_column_int64(s->w_state, 2),
+                         (uint64_t)sqlite3_column_int64(s->w_state, 3));
             pthread_mutex_unlock(&s->lock);
             if (c == NULL) {
                 format(s->wmsg, sizeof(s->wmsg), "out of memory");
@@ -652,6 +733,25 @@ static struct mslot *machine_state(struct store *s, uint64_t id, int *rc)
     return m;
 }
 
+/* The seq of machine @m's last event, committed or earlier in this batch;
+ * for a fork without events of its own, its parent_seq.  An event is
+ * stored only if its seq is this + 1 (an append with an expected version),
+ * so a machine's history has no gap and no reordering, whatever failed
+ * before it. */
+static uint64_t last_stored(struct store *s, const struct mslot *m)
+{
+    const struct cslot *c;
+    uint64_t last;
+
+    if (m->count > 0)
+        return m->last_seq;
+    c = ctab_get(&s->ct, m->id);
+    if (c == NULL)
+        return 0;
+    last = c->last_seq;
+    return last > c->base_seq ? last : c->base_seq;
+}
+
 /* Each write_*() returns SQLITE_OK, also when only that write failed (it
  * then carries its own status), or the SQLite error that fails the batch. */
 static int write_event(struct store *s, struct batch *b, struct wreq *r)
@@ -659,6 +759,7 @@ static int write_event(struct store *s, struct batch *b, struct wreq *r)
     sqlite3_stmt *st = s->w_event;
     int rc = SQLITE_OK;
     struct mslot *m = machine_state(s, r->machine, &rc);
+    uint64_t expected;
 
     if (m == NULL)
         return rc;
@@ -667,6 +768,13 @@ static int write_event(struct store *s, struct batch *b, struct wreq *r)
                   " %s", r->seq, r->machine,
                   m->state == MACHINE_MISSING ? "does not exist"
                                               : "is destroyed");
+        return SQLITE_OK;
+    }
+    expected = last_stored(s, m) + 1;
+    if (r->seq != expected) {
+        wreq_fail(r, STORE_CONFLICT, "machine %" PRIu64 ": event seq %" PRIu64
+                  " refused: expected seq %" PRIu64, r->machine, r->seq,
+                  expected);
         return SQLITE_OK;
     }
     sqlite3_bind_int64(st, 1, (sqlite3_int64)r->machine);
@@ -745,7 +853,7 @@ static int write_create(struct store *s, struct batch *b, struct wreq *r)
         struct cslot *c;
 
         pthread_mutex_lock(&s->lock);
-        c = ctab_add(&s->ct, r->machine, 0, 0);
+        c = ctab_add(&s->ct, r->machine, 0, 0, r->parent != 0 ? r->seq : 0);
         pthread_mutex_unlock(&s->lock);
         if (c == NULL) {
             format(s->wmsg, sizeof(s->wmsg), "out of memory");
@@ -896,30 +1004,86 @@ void store__overlay_counts(struct store *s, struct store_machine *m)
     pthread_mutex_unlock(&s->lock);
 }
 
-/* Commits @b in one transaction, or rolls it all back and records why. */
+static int write_one(struct store *s, struct batch *b, struct wreq *r)
+{
+    switch (r->kind) {
+    case WREQ_EVENT:
+        return write_event(s, b, r);
+    case WREQ_CREATE:
+        return write_create(s, b, r);
+    case WREQ_DESTROY:
+        return write_destroy(s, b, r);
+    }
+    return SQLITE_MISUSE;
+}
+
+/*
+ * Writes the unit of @n events that begins at @u (store_submit_events():
+ * one machine) inside a savepoint: all of them are kept, or, if one is
+ * refused, none, and every write of the unit carries that refusal.
+ * Returns as write_one().
+ */
+static int write_unit(struct store *s, struct batch *b, struct wreq *u,
+                      uint32_t n)
+{
+    struct mslot *m, saved;
+    uint64_t nevents = b->nevents;
+    const struct wreq *bad = NULL;
+    uint32_t i;
+    int rc = SQLITE_OK;
+
+    m = machine_state(s, u->machine, &rc);
+    if (m == NULL)
+        return rc;
+    saved = *m;
+    rc = wstep(s, s->w_unit);
+    for (i = 0; rc == SQLITE_OK && i < n && bad == NULL; i++) {
+        rc = write_event(s, b, &u[i]);
+        if (u[i].status != STORE_OK)
+            bad = &u[i];
+    }
+    if (rc != SQLITE_OK)
+        return rc;                      /* the whole batch fails */
+    if (bad != NULL) {
+        char why[STORE_MSG_MAX];
+
+        format(why, sizeof(why), "%s", bad->msg != NULL
+               ? bad->msg : store_status_name(bad->status));
+        rc = wstep(s, s->w_unit_undo);
+        if (rc != SQLITE_OK)
+            return rc;
+        m = machine_state(s, u->machine, &rc);
+        if (m == NULL)
+            return rc;
+        *m = saved;
+        b->nevents = nevents;
+        for (i = 0; i < n; i++)
+            wreq_fail(&u[i], bad->status, "%s (a unit of %" PRIu32 " events:"
+                      " none kept)", why, n);
+    }
+    return wstep(s, s->w_unit_end);
+}
+
+/* Commits @b in one transaction, or rolls it all back and records why.
+ * A unit of several writes is never split: store_submit_events() queues
+ * it whole into one batch, under one hold of the lock. */
 static void commit_batch(struct store *s, struct batch *b)
 {
-    size_t i;
+    size_t i, k;
     int rc;
 
     mtab_clear(&s->mt);
     rc = wstep(s, s->w_begin);
-    for (i = 0; rc == SQLITE_OK && i < b->n; i++) {
+    for (i = 0; rc == SQLITE_OK && i < b->n; i += k) {
         struct wreq *r = &b->req[i];
 
-        switch (r->kind) {
-        case WREQ_EVENT:
-            rc = write_event(s, b, r);
-            break;
-        case WREQ_CREATE:
-            rc = write_create(s, b, r);
-            break;
-        case WREQ_DESTROY:
-            rc = write_destroy(s, b, r);
-            break;
-        }
-        if (r->status != STORE_OK)
-            b->nfailed++;
+        k = r->unit > 1 ? r->unit : 1;
+        assert(r->unit != 0 && i + k <= b->n);
+        if (k > 1)
+            rc = write_unit(s, b, r, (uint32_t)k);
+        else
+            rc = write_one(s, b, r);
+        b->nfailed += r->status != STORE_OK ? k : 0;
     }
     if (rc == SQLITE_OK)
         rc = write_marks(s);
@@ -1143,6 +1307,8 @@ size_t store_reap(struct store *s,
                                                          : r->status;
             const char *msg = "";
 
+            if (r->unit == 0)
+                continue;               /* reported with its unit's first */
             if (b->status != STORE_OK)
                 msg = b->msg;
             else if (r->status != STORE_OK)

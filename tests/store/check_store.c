@@ -786,8 +786,10 @@ START_TEST(test_single_writes_fail_alone)
     submit_ok(s, &e1);                  /* again */
     submit_ok(s, &e2);
     flush_reap(s, &o);
-    ck_assert_uint_eq(o.by_status[STORE_ALREADY_EXISTS], 1);
-    ck_assert_str_eq(o.last_msg, "event 1 of machine 1 is already stored");
+    /* Appends carry an expected version: seq 1 again is refused. */
+    ck_assert_uint_eq(o.by_status[STORE_CONFLICT], 1);
+    ck_assert_str_eq(o.last_msg, "machine 1: event seq 1 refused: expected "
+                     "seq 2");
     ck_assert_uint_eq(o.ok, 3);         /* e2 committed beside it */
 
     ck_assert_int_eq(store_submit_machine_destroy(s, 1, 50, NULL), STORE_OK);
@@ -1003,8 +1005,14 @@ START_TEST(test_disk_full_fails_batch_then_resumes)
     /* Room again: writing resumes. */
     ck_assert_int_eq(store_set_max_bytes(s, 0), STORE_OK);
     {
-        struct store_event again = test_event(1, 5000, &arg);
+        /* The machine goes on after its last stored event (small ones of
+         * the block above may have committed in a batch of their own). */
+        struct store_event again;
         size_t ok = o.ok;
+
+        ck_assert_int_eq(store_machine_dup(s, 1, &m), STORE_OK);
+        again = test_event(1, m->last_seq + 1, &arg);
+        free(m);
 
         submit_ok(s, &again);
         flush_reap(s, &o);
@@ -1820,8 +1828,9 @@ START_TEST(test_purge_keeps_ancestors_of_kept_machines)
     ck_assert_uint_eq(create_machine(s, "t", "u", 1), 4);
     for (id = 1; id <= 4; id++)
         for (i = 1; i <= 10; i++) {
-            struct store_event ev = test_event(id, id == 1 ? i : 10 + i,
-                                               &arg);
+            /* Each machine's first seq: its parent_seq + 1. */
+            uint64_t base = id == 2 ? 10 : id == 3 ? 15 : 0;
+            struct store_event ev = test_event(id, base + i, &arg);
 
             submit_ok(s, &ev);
         }
@@ -2143,6 +2152,175 @@ START_TEST(test_bench_filter_scans)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* Units and expected versions                                         */
+/* ------------------------------------------------------------------ */
+
+/* @n events of machine @machine from seq @first, with big argument lists
+ * when @big (4 KiB each), into @ev (args from @words). */
+static void unit_events(struct store_event *ev, uint32_t *words, size_t n,
+                        uint64_t machine, uint64_t first, bool big)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        ev[i] = test_event(machine, first + i, &words[i]);
+        if (big) {
+            ev[i].nargs = STORE_MAX_ARGS;
+            ev[i].args = words;
+        }
+    }
+}
+
+START_TEST(test_event_seq_must_follow_last)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    uint32_t arg;
+    uint64_t id;
+    struct store_event e1 = test_event(1, 1, &arg);
+    struct store_event e3 = test_event(1, 3, &arg);
+    struct store_event f5 = test_event(2, 5, &arg);
+    struct store_event f6 = test_event(2, 6, &arg);
+
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
+    submit_ok(s, &e1);
+    submit_ok(s, &e3);                  /* a gap: 2 is missing */
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 2);
+    ck_assert_uint_eq(o.by_status[STORE_CONFLICT], 1);
+    ck_assert_str_eq(o.last_msg, "machine 1: event seq 3 refused: expected "
+                     "seq 2");
+    ck_assert_str_eq(store_status_name(STORE_CONFLICT), "CONFLICT");
+
+    /* A fork's first event follows its parent_seq. */
+    ck_assert_int_eq(store_submit_machine_fork(s, 1, 4, "t", "f", "cfg", 1,
+                                               NULL, &id), STORE_OK);
+    ck_assert_uint_eq(id, 2);
+    submit_ok(s, &f6);
+    submit_ok(s, &f5);
+    submit_ok(s, &f6);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 2 + 1 + 2);
+    ck_assert_uint_eq(o.by_status[STORE_CONFLICT], 2);
+    ck_assert_str_eq(o.last_msg, "machine 2: event seq 6 refused: expected "
+                     "seq 5");
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_unit_all_or_nothing)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    struct store_event ev[4];
+    uint32_t words[4];
+    struct store_machine *m;
+    uint64_t n;
+
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
+    unit_events(ev, words, 1, 1, 2, false);
+    /* seq 2 before seq 1: the unit 1..4 below conflicts at its 2nd event */
+    ck_assert_int_eq(store_submit_event(s, &ev[0], NULL), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.by_status[STORE_CONFLICT], 1);
+
+    unit_events(ev, words, 4, 1, 1, false);
+    ck_assert_int_eq(store_submit_events(s, ev, 4, (void *)7), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.n, 3);          /* one completion for the unit */
+    ck_assert_uint_eq(o.ok, 2);
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 4);
+
+    /* A unit that conflicts in its middle keeps nothing. */
+    ck_assert_uint_eq(create_machine(s, "t", "m2", 1), 2);
+    unit_events(ev, words, 1, 2, 1, false);
+    ck_assert_int_eq(store_submit_event(s, &ev[0], NULL), STORE_OK);
+    unit_events(ev, words, 3, 2, 2, false);
+    ck_assert_int_eq(store_submit_events(s, ev, 3, NULL), STORE_OK);
+    unit_events(ev, words, 3, 2, 1, false);     /* 1..3: 1 is stored */
+    ck_assert_int_eq(store_submit_events(s, ev, 3, NULL), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.by_status[STORE_CONFLICT], 2);
+    ck_assert_str_eq(o.last_msg, "machine 2: event seq 1 refused: expected "
+                     "seq 5 (a unit of 3 events: none kept)");
+    ck_assert_int_eq(store_foreach_event(s, 2, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 4);
+    ck_assert_int_eq(store_machine_dup(s, 2, &m), STORE_OK);
+    ck_assert_uint_eq(m->nevents, 4);
+    ck_assert_uint_eq(m->last_seq, 4);
+    free(m);
+
+    /* Mixed machines or a gap are refused at submit. */
+    unit_events(ev, words, 2, 2, 5, false);
+    ev[1].machine = 1;
+    ck_assert_int_eq(store_submit_events(s, ev, 2, NULL),
+                     STORE_INVALID_ARGUMENT);
+    unit_events(ev, words, 2, 2, 5, false);
+    ev[1].seq = 7;
+    ck_assert_int_eq(store_submit_events(s, ev, 2, NULL),
+                     STORE_INVALID_ARGUMENT);
+    ck_assert_str_eq(store_errmsg(s), "a unit of 2 events must be of one "
+                     "machine, in seq order");
+    store_close(s);
+}
+END_TEST
+
+/* Units of 50 big events pipelined into a quota: each is kept whole or
+ * not at all, and once one failed every later one of that machine fails
+ * too (its seqs no longer follow), so the history has no gap. */
+START_TEST(test_units_into_quota_never_split)
+{
+    enum { UNIT = 50, UNITS = 30 };
+    struct store_options opt = { .max_bytes = 256 * 16384 };
+    struct store *s = open_ok(db_path, &opt);
+    struct outcome o = { 0 };
+    static struct store_event ev[UNIT];
+    static uint32_t words[STORE_MAX_ARGS];
+    uintptr_t cookies[UNITS + 2];
+    struct store_machine *m;
+    struct seqs got = { .n = 0 };
+    struct store_page page;
+    struct store_history_query q = { .machine = 1 };
+    uint64_t u, n;
+
+    o.cookies = cookies;
+    o.cap = UNITS + 2;
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
+    flush_reap(s, &o);
+    for (u = 0; u < UNITS; u++) {
+        unit_events(ev, words, UNIT, 1, 1 + u * UNIT, true);
+        ck_assert_int_eq(store_submit_events(s, ev, UNIT,
+                                             (void *)(uintptr_t)(u + 1)),
+                         STORE_OK);
+    }
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.n, 1 + UNITS);
+    ck_assert_uint_gt(o.by_status[STORE_UNAVAILABLE], 0);
+    ck_assert_uint_gt(o.ok, 1);
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, (o.ok - 1) * UNIT);
+    for (u = 1; u <= UNITS; u++)
+        ck_assert_uint_eq(cookies[u], u);
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 1, 1, n);
+    ck_assert_int_eq(store_machine_dup(s, 1, &m), STORE_OK);
+    ck_assert_uint_eq(m->nevents, n);
+    ck_assert_uint_eq(m->last_seq, n);
+    free(m);
+
+    /* Room again: the machine goes on right after its last kept unit. */
+    ck_assert_int_eq(store_set_max_bytes(s, 0), STORE_OK);
+    unit_events(ev, words, UNIT, 1, n + 1, true);
+    ck_assert_int_eq(store_submit_events(s, ev, UNIT, NULL), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, o.ok * UNIT - UNIT);
+    store_close(s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* Suites                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -2181,6 +2359,9 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_durability_normal);
     tcase_add_test(tc, test_disk_full_fails_batch_then_resumes);
     tcase_add_test(tc, test_purge_frees_room_when_full);
+    tcase_add_test(tc, test_event_seq_must_follow_last);
+    tcase_add_test(tc, test_unit_all_or_nothing);
+    tcase_add_test(tc, test_units_into_quota_never_split);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("query");
