@@ -2293,6 +2293,8 @@ START_TEST(test_units_into_quota_never_split)
         ck_assert_int_eq(store_submit_events(s, ev, UNIT,
                                              (void *)(uintptr_t)(u + 1)),
                          STORE_OK);
+        if (u == 0)
+            store_flush(s);             /* the first fits on its own */
     }
     flush_reap(s, &o);
     ck_assert_uint_eq(o.n, 1 + UNITS);
