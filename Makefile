@@ -11,6 +11,7 @@
 #
 # Debian packages: pkg-config libevent-dev libprotobuf-c-dev
 #                  protobuf-c-compiler libsqlite3-dev check
+#                  (tests) libjansson-dev
 
 .DEFAULT_GOAL := all
 
@@ -35,6 +36,9 @@ endif
 pc = $(shell pkg-config $(1) $(2) 2>/dev/null)
 CHECK_CFLAGS := $(call pc,--cflags,check)
 CHECK_LIBS   := $(call pc,--libs,check)
+# jansson: the client suite parses the CLI's --json output with it.
+JANSSON_CFLAGS := $(call pc,--cflags,jansson)
+JANSSON_LIBS   := $(call pc,--libs,jansson)
 DEP_CFLAGS   := $(call pc,--cflags,libevent libprotobuf-c sqlite3)
 ALL_CFLAGS    = -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) -Iengine -Istore \
                 -Idaemon -Iclient -Iproto -Ibuild/proto $(DEP_CFLAGS)
@@ -135,7 +139,7 @@ all: deps $(LIBMM) $(PROGRAMS) $(TEST_BINS) $(BENCH_ENGINE) $(BENCH_CLIENT) \
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(if $(findstring tests/,$<),$(CHECK_CFLAGS)) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(if $(findstring tests/,$<),$(CHECK_CFLAGS) $(JANSSON_CFLAGS)) -MMD -MP -c $< -o $@
 
 $(LIBMM): $(ENGINE_OBJ)
 	@rm -f $@
@@ -187,7 +191,8 @@ $(B)/check_daemon: $(TEST_DAEMON_SRC:%.c=$(B)/%.o) $(TEST_PROC_OBJ) \
 
 $(B)/check_client: $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(TEST_SPAWN_OBJ) \
                    $(LIBARMMAP) | $(ARMMAPD) $(ARMMAP)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(CLIENT_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(CLIENT_LIBS) \
+	    $(JANSSON_LIBS)
 
 # ---- dependencies ------------------------------------------------------
 # Installs what is missing on Debian/Ubuntu; elsewhere names the packages.

@@ -14,6 +14,8 @@ have_pc libprotobuf-c || need="$need libprotobuf-c-dev"
 command -v protoc-c >/dev/null 2>&1 || need="$need protobuf-c-compiler"
 have_pc sqlite3       || need="$need libsqlite3-dev"
 have_pc check         || need="$need check"
+# The client suite parses the CLI's --json output with jansson.
+have_pc jansson       || need="$need libjansson-dev"
 # Test tools: unit checks and socket activation, man page rendering.
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 command -v groff >/dev/null 2>&1 || need="$need groff-base"
