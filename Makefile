@@ -89,6 +89,9 @@ $(DAEMON_OBJ) $(CLIENT_LIB_OBJ) $(CLIENT_CLI_OBJ): $(PROTO_H)
 # libarmmap is built static and shared from the same position-independent
 # objects (the proto object goes into both, and the daemon links it too).
 $(CLIENT_LIB_OBJ) $(PROTO_OBJ): CFLAGS += -fPIC
+# The shared library exports only what armmap.h declares (visibility
+# pushed to default there) under the version node of client/libarmmap.map.
+$(CLIENT_LIB_OBJ) $(PROTO_OBJ): CFLAGS += -fvisibility=hidden
 
 # ---- tests -------------------------------------------------------------
 TEST_ENGINE_SRC := $(sort $(wildcard tests/engine/*.c))
@@ -173,8 +176,10 @@ $(LIBARMMAP): $(CLIENT_LIB_OBJ) $(PROTO_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(LIBARMMAP_SO): $(CLIENT_LIB_OBJ) $(PROTO_OBJ)
-	$(CC) -shared $(LDFLAGS) -Wl,-soname,libarmmap.so.0 -o $@ $^ $(CLIENT_LIBS)
+$(LIBARMMAP_SO): $(CLIENT_LIB_OBJ) $(PROTO_OBJ) client/libarmmap.map
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libarmmap.so.0 \
+	    -Wl,--version-script,client/libarmmap.map -o $@ \
+	    $(filter %.o,$^) $(CLIENT_LIBS)
 
 $(ARMMAP): $(CLIENT_CLI_OBJ) $(LIBARMMAP)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
@@ -190,7 +195,7 @@ $(B)/check_daemon: $(TEST_DAEMON_SRC:%.c=$(B)/%.o) $(TEST_PROC_OBJ) \
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(DAEMON_LIBS)
 
 $(B)/check_client: $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(TEST_SPAWN_OBJ) \
-                   $(LIBARMMAP) | $(ARMMAPD) $(ARMMAP)
+                   $(LIBARMMAP) | $(ARMMAPD) $(ARMMAP) $(LIBARMMAP_SO)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(CLIENT_LIBS) \
 	    $(JANSSON_LIBS)
 
@@ -283,6 +288,8 @@ LIBDIR  := $(DESTDIR)$(PREFIX)/lib
 INCDIR  := $(DESTDIR)$(PREFIX)/include
 MANDIR  := $(DESTDIR)$(PREFIX)/share/man
 UNITDIR := $(DESTDIR)$(PREFIX)/lib/systemd/system
+# The wire protocol, for clients in other languages (examples/).
+DATADIR := $(DESTDIR)$(PREFIX)/share/armmap
 
 install: $(ARMMAPD) $(ARMMAP) $(LIBARMMAP) $(LIBARMMAP_SO)
 	install -d $(BINDIR) $(SBINDIR) $(LIBDIR)/pkgconfig $(INCDIR)
@@ -300,13 +307,17 @@ install: $(ARMMAPD) $(ARMMAP) $(LIBARMMAP) $(LIBARMMAP_SO)
 	    systemd/armmapd.service > $(UNITDIR)/armmapd.service
 	chmod 644 $(UNITDIR)/armmapd.service
 	install -m 644 systemd/armmapd.socket $(UNITDIR)/armmapd.socket
+	install -d $(DATADIR)
+	install -m 644 proto/armmap.proto $(DATADIR)/armmap.proto
 
 uninstall:
 	rm -f $(SBINDIR)/armmapd $(BINDIR)/armmap $(LIBDIR)/libarmmap.a \
 	      $(LIBDIR)/libarmmap.so.0 $(LIBDIR)/libarmmap.so \
 	      $(INCDIR)/armmap.h $(LIBDIR)/pkgconfig/armmap.pc \
 	      $(MANDIR)/man1/armmap.1 $(MANDIR)/man8/armmapd.8 \
-	      $(UNITDIR)/armmapd.service $(UNITDIR)/armmapd.socket
+	      $(UNITDIR)/armmapd.service $(UNITDIR)/armmapd.socket \
+	      $(DATADIR)/armmap.proto
+	rmdir $(DATADIR) 2>/dev/null || true
 
 clean:
 	rm -rf build

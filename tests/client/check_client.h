@@ -76,5 +76,6 @@ Suite *cli_suite(void);
 Suite *bulk_suite(void);
 Suite *fuzz_suite(void);
 Suite *json_suite(void);
+Suite *dist_suite(void);
 
 #endif /* ARMMAP_TESTS_CHECK_CLIENT_H */
