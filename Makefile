@@ -11,6 +11,7 @@
 #
 # Debian packages: pkg-config libevent-dev libprotobuf-c-dev
 #                  protobuf-c-compiler libsqlite3-dev check
+#                  (tests) libjansson-dev
 
 .DEFAULT_GOAL := all
 
@@ -35,6 +36,9 @@ endif
 pc = $(shell pkg-config $(1) $(2) 2>/dev/null)
 CHECK_CFLAGS := $(call pc,--cflags,check)
 CHECK_LIBS   := $(call pc,--libs,check)
+# jansson: the client suite parses the CLI's --json output with it.
+JANSSON_CFLAGS := $(call pc,--cflags,jansson)
+JANSSON_LIBS   := $(call pc,--libs,jansson)
 DEP_CFLAGS   := $(call pc,--cflags,libevent libprotobuf-c sqlite3)
 ALL_CFLAGS    = -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) -Iengine -Istore \
                 -Idaemon -Iclient -Iproto -Ibuild/proto $(DEP_CFLAGS)
@@ -85,6 +89,9 @@ $(DAEMON_OBJ) $(CLIENT_LIB_OBJ) $(CLIENT_CLI_OBJ): $(PROTO_H)
 # libarmmap is built static and shared from the same position-independent
 # objects (the proto object goes into both, and the daemon links it too).
 $(CLIENT_LIB_OBJ) $(PROTO_OBJ): CFLAGS += -fPIC
+# The shared library exports only what armmap.h declares (visibility
+# pushed to default there) under the version node of client/libarmmap.map.
+$(CLIENT_LIB_OBJ) $(PROTO_OBJ): CFLAGS += -fvisibility=hidden
 
 # ---- tests -------------------------------------------------------------
 TEST_ENGINE_SRC := $(sort $(wildcard tests/engine/*.c))
@@ -135,7 +142,7 @@ all: deps $(LIBMM) $(PROGRAMS) $(TEST_BINS) $(BENCH_ENGINE) $(BENCH_CLIENT) \
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(if $(findstring tests/,$<),$(CHECK_CFLAGS)) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(if $(findstring tests/,$<),$(CHECK_CFLAGS) $(JANSSON_CFLAGS)) -MMD -MP -c $< -o $@
 
 $(LIBMM): $(ENGINE_OBJ)
 	@rm -f $@
@@ -169,8 +176,10 @@ $(LIBARMMAP): $(CLIENT_LIB_OBJ) $(PROTO_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(LIBARMMAP_SO): $(CLIENT_LIB_OBJ) $(PROTO_OBJ)
-	$(CC) -shared $(LDFLAGS) -Wl,-soname,libarmmap.so.0 -o $@ $^ $(CLIENT_LIBS)
+$(LIBARMMAP_SO): $(CLIENT_LIB_OBJ) $(PROTO_OBJ) client/libarmmap.map
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libarmmap.so.0 \
+	    -Wl,--version-script,client/libarmmap.map -o $@ \
+	    $(filter %.o,$^) $(CLIENT_LIBS)
 
 $(ARMMAP): $(CLIENT_CLI_OBJ) $(LIBARMMAP)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
@@ -186,8 +195,9 @@ $(B)/check_daemon: $(TEST_DAEMON_SRC:%.c=$(B)/%.o) $(TEST_PROC_OBJ) \
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(DAEMON_LIBS)
 
 $(B)/check_client: $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(TEST_SPAWN_OBJ) \
-                   $(LIBARMMAP) | $(ARMMAPD) $(ARMMAP)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(CLIENT_LIBS)
+                   $(LIBARMMAP) | $(ARMMAPD) $(ARMMAP) $(LIBARMMAP_SO)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(CLIENT_LIBS) \
+	    $(JANSSON_LIBS)
 
 # ---- dependencies ------------------------------------------------------
 # Installs what is missing on Debian/Ubuntu; elsewhere names the packages.
@@ -278,6 +288,8 @@ LIBDIR  := $(DESTDIR)$(PREFIX)/lib
 INCDIR  := $(DESTDIR)$(PREFIX)/include
 MANDIR  := $(DESTDIR)$(PREFIX)/share/man
 UNITDIR := $(DESTDIR)$(PREFIX)/lib/systemd/system
+# The wire protocol, for clients in other languages (examples/).
+DATADIR := $(DESTDIR)$(PREFIX)/share/armmap
 
 install: $(ARMMAPD) $(ARMMAP) $(LIBARMMAP) $(LIBARMMAP_SO)
 	install -d $(BINDIR) $(SBINDIR) $(LIBDIR)/pkgconfig $(INCDIR)
@@ -295,13 +307,17 @@ install: $(ARMMAPD) $(ARMMAP) $(LIBARMMAP) $(LIBARMMAP_SO)
 	    systemd/armmapd.service > $(UNITDIR)/armmapd.service
 	chmod 644 $(UNITDIR)/armmapd.service
 	install -m 644 systemd/armmapd.socket $(UNITDIR)/armmapd.socket
+	install -d $(DATADIR)
+	install -m 644 proto/armmap.proto $(DATADIR)/armmap.proto
 
 uninstall:
 	rm -f $(SBINDIR)/armmapd $(BINDIR)/armmap $(LIBDIR)/libarmmap.a \
 	      $(LIBDIR)/libarmmap.so.0 $(LIBDIR)/libarmmap.so \
 	      $(INCDIR)/armmap.h $(LIBDIR)/pkgconfig/armmap.pc \
 	      $(MANDIR)/man1/armmap.1 $(MANDIR)/man8/armmapd.8 \
-	      $(UNITDIR)/armmapd.service $(UNITDIR)/armmapd.socket
+	      $(UNITDIR)/armmapd.service $(UNITDIR)/armmapd.socket \
+	      $(DATADIR)/armmap.proto
+	rmdir $(DATADIR) 2>/dev/null || true
 
 clean:
 	rm -rf build

@@ -27,6 +27,8 @@
 #define CLI_EXIT_SERVER 4
 #define CLI_EXIT_FUZZ   5
 
+#define CLI_VERSION "0.1" /* as armmapd's, printed by --version */
+
 #define CLI_DEFAULT_SOCKET "./armmapd-state/armmapd.sock"
 
 struct cli {
@@ -63,6 +65,12 @@ int cli_usage_error(const struct cli *c, const char *fmt, ...)
  * its class (connection or server). */
 int cli_status_error(const struct cli *c, enum armmap_status st,
                      const char *msg);
+
+/* Prints "armmap: CODE: message" (no command prefix: the message has its
+ * own) or, in JSON mode, {"error":CODE,"message":...,"exit":@status} on
+ * stderr; returns @status.  Every error of the CLI goes through here. */
+int cli_error(const struct cli *c, const char *code, int status,
+              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Prints "armmap: ERROR: message" and returns CLI_EXIT_LOCAL. */
 int cli_local_error(const struct cli *c, const char *fmt, ...)

@@ -70,7 +70,7 @@ void mm_config_default(struct mm_config *cfg)
 /*
  * Xiaomi Mi 2 "aries": APQ8064 (4x Krait), msm-3.4 kernel.  Banks, image
  * sections and the rmtfs carve-out are those of the real boot output in
- * spec/aries.txt (its /proc/iomem and layout block); CPUs from the SoC.
+ * tests/data/aries.txt (its /proc/iomem and layout block); CPUs from the SoC.
  */
 static void preset_aries(struct mm_config *cfg)
 {

@@ -57,7 +57,8 @@ enum { MEM_BANKS = 1, MEM_REGIONS = 2, MEM_INFO = 3, MEM_INFO_CMA = 4 };
 /*
  * The era table, ascending.  "read" = the fact was read in that tree;
  * "bound" = the boundary lies between two read versions and is placed at
- * the release that merged the commit named.
+ * the release that merged the commit named; "spec" = read in the tree of
+ * that version listed in docs/kernel.md.
  *
  *  2.6.35 read: Linaro 2.6.35 mmu.c (vmalloc_reserve = SZ_128M, VMALLOC_MIN
  *         = VMALLOC_END - vmalloc_reserve, no offset; vmalloc= clamp
@@ -78,22 +79,22 @@ enum { MEM_BANKS = 1, MEM_REGIONS = 2, MEM_INFO = 3, MEM_INFO_CMA = 4 };
  *         the fixed 0xff000000 (Nicolas Pitre's vmalloc.h removal) and the
  *         240M default are placed at 3.4.
  *  3.13   spec: mem_init_print_info() replaces the two Memory: lines
- *         (3.14 read by the spec; 3.4 read here).
+ *         (3.14 read for docs/kernel.md; 3.4 read here).
  *  3.16   bound: "ARM: 8031/2: change fixmap mapping region to support 32
  *         CPUs" committed 2014-04-23, after 3.15-rc1: 0xffc00000-0xffe00000,
- *         512 slots (3.18.30 read by the spec); meminfo removed in the same
+ *         512 slots (3.18.30 read for docs/kernel.md); meminfo removed in the same
  *         window, so no sanity_check_meminfo() bank split from here.
  *  3.19   bound: "arm: use generic fixmap.h" / "ARM: expand fixmap region
  *         to 3MB" (parent Linux 3.17, merged after 3.18): top-down from
  *         FIXADDR_TOP 0xffeff000, layout prints FIXADDR_END 0xfff00000
- *         (4.1.5 read by the spec).
+ *         (4.1.5 read for docs/kernel.md).
  *  4.0    bound: "cma-reserved" joins the Memory: line (totalcma_pages,
- *         posted Dec 2014; 4.19 read by the spec).
+ *         posted Dec 2014; 4.19 read for docs/kernel.md).
  *  4.3    bound: "ARM: 8415/1: early fixmap support for earlycon"
  *         (2015-08-18): FIX_EARLYCON_MEM_BASE = 0, FIX_KMAP_BEGIN = 1.
  *  4.4    bound: VMALLOC_END 0xff800000 (memory.txt change merged with
  *         "ARM: 8433/1: add a VMSPLIT_3G_OPT config option", 2015-10-03,
- *         v4.4-rc1; 4.1.5 and 4.4.1 read by the spec).
+ *         v4.4-rc1; 4.1.5 and 4.4.1 read for docs/kernel.md).
  *  4.15   spec: %p hashed; the layout is printed before the RNG is ready,
  *         so the section lines read 0x(ptrval).
  *  5.1    spec: the layout block is no longer printed.

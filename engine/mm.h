@@ -41,7 +41,7 @@ typedef uint32_t mm_pfn_t;
 /* Kernel versions are KERNEL_VERSION(a, b, c) as <linux/version.h> packs them. */
 #define MM_KVER(a, b, c) (((uint32_t)(a) << 16) | ((uint32_t)(b) << 8) | (uint32_t)(c))
 
-/* The one status enum shared by engine, wire and client (DESIGN.md). */
+/* The one status enum shared by engine, wire and client (docs/DESIGN.md). */
 enum mm_status {
     MM_OK = 0,
     MM_INVALID_ARGUMENT,

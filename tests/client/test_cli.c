@@ -342,7 +342,8 @@ START_TEST(test_ops_json)
            "{\"op\":\"kunmap\",\"status\":\"NOT_FOUND\",\"message\":\"kunmap: "
            "pfn 0xafa00 "
            "is not mapped by kmap\"}\n",
-           "armmap: NOT_FOUND: kunmap: pfn 0xafa00 is not mapped by kmap\n");
+           "{\"error\":\"NOT_FOUND\",\"message\":\"kunmap: pfn 0xafa00 is "
+           "not mapped by kmap\",\"exit\":4}\n");
 }
 END_TEST
 
