@@ -288,7 +288,8 @@ enum store_status store_submit_machine_create(struct store *s,
  * a destroyed machine, however old, while a machine it keeps descends from
  * it, since replaying that machine starts with its ancestors' events.  When
  * committed, the write fails with STORE_NOT_FOUND if @parent does not exist
- * (it may be destroyed).
+ * (it may be destroyed), and with STORE_CONFLICT if @parent's events stored
+ * by then end before @parent_seq.
  * Return: as store_submit_machine_create(); also STORE_INVALID_ARGUMENT for
  * @parent 0.
  */

@@ -825,6 +825,14 @@ static int write_create(struct store *s, struct batch *b, struct wreq *r)
                       " does not exist", r->parent);
             return SQLITE_OK;
         }
+        /* The state it continues must be stored (a write of the parent
+         * before it may have failed). */
+        if (last_stored(s, p) < r->seq) {
+            wreq_fail(r, STORE_CONFLICT, "fork: parent machine %" PRIu64
+                      " has events up to seq %" PRIu64 ", not %" PRIu64,
+                      r->parent, last_stored(s, p), r->seq);
+            return SQLITE_OK;
+        }
         sqlite3_bind_int64(st, 6, (sqlite3_int64)r->parent);
         sqlite3_bind_int64(st, 7, (sqlite3_int64)r->seq);
     } else {

@@ -1782,8 +1782,15 @@ START_TEST(test_fork_records_parent)
     struct outcome o = { 0 };
     struct store_machine *m;
     uint64_t id;
+    uint32_t arg;
+    uint64_t i;
 
     ck_assert_uint_eq(create_machine(s, "t", "p", 1), 1);
+    for (i = 1; i <= 5; i++) {
+        struct store_event ev = test_event(1, i, &arg);
+
+        submit_ok(s, &ev);
+    }
     ck_assert_int_eq(store_submit_machine_fork(s, 1, 5, "t", "child", "cfg",
                                                2, NULL, &id), STORE_OK);
     ck_assert_uint_eq(id, 2);
@@ -1791,9 +1798,16 @@ START_TEST(test_fork_records_parent)
                                                3, NULL, &id), STORE_OK);
     ck_assert_uint_eq(id, 3);
     flush_reap(s, &o);
-    ck_assert_uint_eq(o.ok, 2);
+    ck_assert_uint_eq(o.ok, 2 + 5);
     ck_assert_int_eq(o.last_status, STORE_NOT_FOUND);
     ck_assert_str_eq(o.last_msg, "fork: parent machine 99 does not exist");
+    /* A fork past its parent's stored events is refused. */
+    ck_assert_int_eq(store_submit_machine_fork(s, 1, 6, "t", "ahead", "cfg",
+                                               3, NULL, &id), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_int_eq(o.last_status, STORE_CONFLICT);
+    ck_assert_str_eq(o.last_msg, "fork: parent machine 1 has events up to "
+                     "seq 5, not 6");
     ck_assert_int_eq(store_machine_dup(s, 2, &m), STORE_OK);
     ck_assert_uint_eq(m->parent, 1);
     ck_assert_uint_eq(m->parent_seq, 5);
@@ -1804,7 +1818,7 @@ START_TEST(test_fork_records_parent)
     ck_assert_uint_eq(m->parent_seq, 0);
     free(m);
     ck_assert_int_eq(store_machine_dup(s, 3, &m), STORE_NOT_FOUND);
-    ck_assert_int_eq(store_submit_machine_fork(s, 0, 0, "t", "n", "c", 4, NULL,
+    ck_assert_int_eq(store_submit_machine_fork(s, 0, 0, "t", "n", "c", 5, NULL,
                                                &id), STORE_INVALID_ARGUMENT);
     store_close(s);
 }
@@ -1820,20 +1834,28 @@ START_TEST(test_purge_keeps_ancestors_of_kept_machines)
 
     /* 1 parent (destroyed), 2 its live fork, 3 a fork of 2 (destroyed),
      * 4 unrelated (destroyed); all destroyed at 1000, 10 events each. */
+    /* A fork's row follows its parent's events up to parent_seq. */
     ck_assert_uint_eq(create_machine(s, "t", "p", 1), 1);
-    ck_assert_int_eq(store_submit_machine_fork(s, 1, 10, "t", "c", "cfg", 1,
-                                               NULL, &id), STORE_OK);
-    ck_assert_int_eq(store_submit_machine_fork(s, 2, 15, "t", "g", "cfg", 1,
-                                               NULL, &id), STORE_OK);
-    ck_assert_uint_eq(create_machine(s, "t", "u", 1), 4);
-    for (id = 1; id <= 4; id++)
+    for (id = 1; id <= 4; id++) {
+        /* Each machine's first seq: its parent_seq + 1. */
+        uint64_t base = id == 2 ? 10 : id == 3 ? 15 : 0;
+
+        if (id == 2)
+            ck_assert_int_eq(store_submit_machine_fork(s, 1, 10, "t", "c",
+                                                       "cfg", 1, NULL, &n),
+                             STORE_OK);
+        if (id == 3)
+            ck_assert_int_eq(store_submit_machine_fork(s, 2, 15, "t", "g",
+                                                       "cfg", 1, NULL, &n),
+                             STORE_OK);
+        if (id == 4)
+            ck_assert_uint_eq(create_machine(s, "t", "u", 1), 4);
         for (i = 1; i <= 10; i++) {
-            /* Each machine's first seq: its parent_seq + 1. */
-            uint64_t base = id == 2 ? 10 : id == 3 ? 15 : 0;
             struct store_event ev = test_event(id, base + i, &arg);
 
             submit_ok(s, &ev);
         }
+    }
     ck_assert_int_eq(store_submit_machine_destroy(s, 1, 1000, NULL), STORE_OK);
     ck_assert_int_eq(store_submit_machine_destroy(s, 3, 1000, NULL), STORE_OK);
     ck_assert_int_eq(store_submit_machine_destroy(s, 4, 1000, NULL), STORE_OK);
@@ -2179,8 +2201,8 @@ START_TEST(test_event_seq_must_follow_last)
     uint64_t id;
     struct store_event e1 = test_event(1, 1, &arg);
     struct store_event e3 = test_event(1, 3, &arg);
-    struct store_event f5 = test_event(2, 5, &arg);
-    struct store_event f6 = test_event(2, 6, &arg);
+    struct store_event f2 = test_event(2, 2, &arg);
+    struct store_event f3 = test_event(2, 3, &arg);
 
     ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
     submit_ok(s, &e1);
@@ -2193,17 +2215,17 @@ START_TEST(test_event_seq_must_follow_last)
     ck_assert_str_eq(store_status_name(STORE_CONFLICT), "CONFLICT");
 
     /* A fork's first event follows its parent_seq. */
-    ck_assert_int_eq(store_submit_machine_fork(s, 1, 4, "t", "f", "cfg", 1,
+    ck_assert_int_eq(store_submit_machine_fork(s, 1, 1, "t", "f", "cfg", 1,
                                                NULL, &id), STORE_OK);
     ck_assert_uint_eq(id, 2);
-    submit_ok(s, &f6);
-    submit_ok(s, &f5);
-    submit_ok(s, &f6);
+    submit_ok(s, &f3);
+    submit_ok(s, &f2);
+    submit_ok(s, &f3);
     flush_reap(s, &o);
     ck_assert_uint_eq(o.ok, 2 + 1 + 2);
     ck_assert_uint_eq(o.by_status[STORE_CONFLICT], 2);
-    ck_assert_str_eq(o.last_msg, "machine 2: event seq 6 refused: expected "
-                     "seq 5");
+    ck_assert_str_eq(o.last_msg, "machine 2: event seq 3 refused: expected "
+                     "seq 2");
     store_close(s);
 }
 END_TEST
