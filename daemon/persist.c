@@ -281,63 +281,114 @@ static int replay_one(void *arg, const struct store_event *ev)
     return 0;
 }
 
-/* Replays machine @id's own events (seq <= @upto) after its ancestors'. */
-static enum mm_status replay_chain(struct srv *s, uint64_t id, uint64_t upto,
-                                   struct mm_machine *m, unsigned depth,
-                                   uint64_t *count, char *err, size_t errsz)
-{
-    struct store_machine *row = NULL;
-    struct replay_ctx rc;
-    uint64_t parent, pseq;
-    enum store_status st;
-    enum mm_status ms;
+/* One link of a machine's ancestry: replay @id's events up to @upto. */
+struct link {
+    uint64_t id;
+    uint64_t upto;                      /* 0: all */
+};
 
-    if (depth > 1000) {
-        snprintf(err, errsz, "machine %" PRIu64 ": ancestry deeper than 1000",
-                 id);
-        return MM_INTERNAL;
-    }
-    st = store_machine_dup(s->persist->st, id, &row);
-    if (st == STORE_NOT_FOUND) {
-        snprintf(err, errsz, "machine %" PRIu64 "'s history is gone (purged)",
-                 id);
-        return MM_NOT_FOUND;
-    }
-    if (st != STORE_OK) {
-        snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
-        return MM_UNAVAILABLE;
-    }
-    parent = row->parent;
-    pseq = row->parent_seq;
-    free(row);
-    if (parent != 0 && pseq != 0) {      /* seq 0: nothing of the parent */
+/* The store's failure as the daemon's: a corrupt history breaks the
+ * machine (INTERNAL), anything else is the store failing (UNAVAILABLE). */
+static enum mm_status store_failed(struct srv *s, enum store_status st,
+                                   char *err, size_t errsz)
+{
+    snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
+    return st == STORE_CORRUPT ? MM_INTERNAL : MM_UNAVAILABLE;
+}
+
+/* Fills *@chain with machine @id's ancestry, root first, @id last: as deep
+ * as it goes (no limit; each link costs one row read). */
+static enum mm_status ancestry(struct srv *s, uint64_t id, uint64_t upto,
+                               struct link **chain, size_t *n, char *err,
+                               size_t errsz)
+{
+    struct link *v = NULL;
+    size_t cap = 0, k = 0, i;
+
+    for (;;) {
+        struct store_machine *row = NULL;
+        enum store_status st = store_machine_dup(s->persist->st, id, &row);
+        uint64_t parent, pseq;
+
+        if (st == STORE_NOT_FOUND) {
+            snprintf(err, errsz, "machine %" PRIu64 "'s history is gone "
+                     "(purged)", id);
+            free(v);
+            return MM_NOT_FOUND;
+        }
+        if (st != STORE_OK) {
+            free(v);
+            return store_failed(s, st, err, errsz);
+        }
+        parent = row->parent;
+        pseq = row->parent_seq;
+        free(row);
+        if (k == cap) {
+            struct link *nv = realloc(v, (cap ? 2 * cap : 8) * sizeof(*v));
+
+            if (nv == NULL) {
+                free(v);
+                snprintf(err, errsz, "replay: out of host memory");
+                return MM_NO_MEMORY;
+            }
+            v = nv;
+            cap = cap ? 2 * cap : 8;
+        }
+        v[k].id = id;
+        v[k].upto = upto;
+        k++;
+        if (parent == 0 || pseq == 0)   /* seq 0: nothing of the parent */
+            break;
         /* A fork at a seq before its parent's own branch point replays
          * only that far into the grandparent. */
-        uint64_t pupto = upto != 0 && upto < pseq ? upto : pseq;
+        upto = upto != 0 && upto < pseq ? upto : pseq;
+        id = parent;
+    }
+    for (i = 0; i < k / 2; i++) {
+        struct link x = v[i];
 
-        ms = replay_chain(s, parent, pupto, m, depth + 1, count, err, errsz);
-        if (ms != MM_OK)
-            return ms;
+        v[i] = v[k - 1 - i];
+        v[k - 1 - i] = x;
     }
-    memset(&rc, 0, sizeof(rc));
-    rc.m = m;
-    rc.st = MM_OK;
-    rc.err = err;
-    rc.errsz = errsz;
-    st = store_foreach_event(s->persist->st, id, upto, replay_one, &rc, NULL);
-    *count += rc.count;
-    if (rc.st != MM_OK)
-        return rc.st;
-    if (st != STORE_OK) {
-        snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
-        return MM_UNAVAILABLE;
-    }
-    if (upto != 0 && mm_seq(m) < upto) {
-        snprintf(err, errsz, "machine %" PRIu64 " has events only up to seq %"
-                 PRIu64 ", not %" PRIu64, id, mm_seq(m), upto);
-        return MM_NOT_FOUND;
-    }
+    *chain = v;
+    *n = k;
     return MM_OK;
+}
+
+/* Replays machine @id's own events (seq <= @upto) after its ancestors'. */
+static enum mm_status replay_chain(struct srv *s, uint64_t id, uint64_t upto,
+                                   struct mm_machine *m, uint64_t *count,
+                                   char *err, size_t errsz)
+{
+    struct link *chain = NULL;
+    struct replay_ctx rc;
+    enum store_status st;
+    enum mm_status ms;
+    size_t n = 0, i;
+
+    ms = ancestry(s, id, upto, &chain, &n, err, errsz);
+    for (i = 0; ms == MM_OK && i < n; i++) {
+        memset(&rc, 0, sizeof(rc));
+        rc.m = m;
+        rc.st = MM_OK;
+        rc.err = err;
+        rc.errsz = errsz;
+        st = store_foreach_event(s->persist->st, chain[i].id, chain[i].upto,
+                                 replay_one, &rc, NULL);
+        *count += rc.count;
+        if (rc.st != MM_OK)
+            ms = rc.st;
+        else if (st != STORE_OK)
+            ms = store_failed(s, st, err, errsz);
+        else if (chain[i].upto != 0 && mm_seq(m) < chain[i].upto) {
+            snprintf(err, errsz, "machine %" PRIu64 " has events only up to "
+                     "seq %" PRIu64 ", not %" PRIu64, chain[i].id, mm_seq(m),
+                     chain[i].upto);
+            ms = MM_NOT_FOUND;
+        }
+    }
+    free(chain);
+    return ms;
 }
 
 enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
@@ -345,7 +396,7 @@ enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
 {
     uint64_t count = 0;
 
-    return replay_chain(s, id, upto, m, 0, &count, err, errsz);
+    return replay_chain(s, id, upto, m, &count, err, errsz);
 }
 
 /* ------------------------------------------------------------------ */
@@ -373,14 +424,21 @@ static int recover_one(void *arg, const struct store_machine *row)
     enum mm_status st;
 
     mm_config_default(&cfg);
-    st = mm_config_parse(&cfg, config, emsg);
-    if (st == MM_OK)
-        st = mm_create(&cfg, &m, emsg);
-    if (st != MM_OK)
-        snprintf(msg, sizeof(msg), "recovery: config of machine %" PRIu64
-                 ": %s", row->id, emsg);
-    else
-        st = replay_chain(s, row->id, 0, m, 0, &count, msg, sizeof(msg));
+    if (row->corrupt != NULL) {
+        /* Its row was changed: neither its tenant nor its config can be
+         * trusted, so it is not rebuilt (it answers INTERNAL). */
+        st = MM_INTERNAL;
+        snprintf(msg, sizeof(msg), "recovery: %s", row->corrupt);
+    } else {
+        st = mm_config_parse(&cfg, config, emsg);
+        if (st == MM_OK)
+            st = mm_create(&cfg, &m, emsg);
+        if (st != MM_OK)
+            snprintf(msg, sizeof(msg), "recovery: config of machine %" PRIu64
+                     ": %s", row->id, emsg);
+        else
+            st = replay_chain(s, row->id, 0, m, &count, msg, sizeof(msg));
+    }
     if (st == MM_UNAVAILABLE) {
         snprintf(rc->err, rc->errsz, "armmapd: %s", msg);
         mm_destroy(m);
