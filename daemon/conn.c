@@ -20,8 +20,12 @@
  * every later reply of the connection waits behind it, so a read never
  * overtakes a change it follows.  Parked kmaps are the exception: they
  * queue their reply when they complete.  A connection that closes while
- * replies wait leaves them on the waiting list (with c == NULL) so that a
- * failed commit can still be undone.
+ * replies wait leaves them on the waiting list (with c == NULL) until
+ * their commits are reported.  What a failed commit means for the
+ * machines is commit.c's business; here it only turns the reply into
+ * UNAVAILABLE.  A request that must see this connection's earlier
+ * changes in the store (history) is deferred (srv_conn_defer()): its
+ * frame stays in the input until those changes are answered.
  *
  * Backpressure: once more than --max-queued-bytes sit in the output
  * buffer we stop reading (and processing buffered frames) until the client
@@ -83,9 +87,6 @@ struct srv_reply {
     bool waiting;                       /* on srv.waiting */
     bool failed;                        /* one of its commits failed */
     bool close_after;
-    enum srv_undo undo;
-    uint64_t undo_machine;
-    struct srv_machine *undo_sm;
     size_t len;
     uint8_t *frame;                     /* length prefix + Response */
 };
@@ -108,7 +109,9 @@ struct conn {
     TAILQ_HEAD(, srv_park) parked;
     TAILQ_ENTRY(conn) link;
     bool paused;                        /* reading stopped by backpressure */
-    bool store_paused;                  /* waiting for store queue room */
+    bool store_paused;                  /* waiting for store queue room, or
+                                           deferred (srv_conn_defer()) */
+    bool deferred;                      /* the frame being dispatched waits */
     size_t queued;                      /* bytes of replies not yet in output */
     uint64_t frames;                    /* requests read so far */
     int64_t partial_since;              /* ms; a frame began, 0: none */
@@ -635,9 +638,6 @@ void srv_conn_reply(struct srv_call *call)
             call->first_ticket != 0 ? call->first_ticket : call->ticket;
         r->ticket = call->ticket;
         r->waiting = true;
-        r->undo = call->undo;
-        r->undo_machine = call->undo_machine;
-        r->undo_sm = call->undo_sm;
     }
     queue_reply(call->c, r);
 }
@@ -718,37 +718,6 @@ static void conn_maybe_finish(struct conn *c)
         conn_destroy(c);
 }
 
-/* Undoes the in-memory effect of a change whose commit failed. */
-static void undo_change(struct srv *s, struct srv_reply *r, const char *msg)
-{
-    struct srv_machine *sm;
-    char err[SRV_MSG_MAX];
-
-    switch (r->undo) {
-    case SRV_UNDO_NONE:
-        break;
-    case SRV_UNDO_REBUILD:
-        sm = srv_machine_get(s->reg, r->undo_machine);
-        if (sm != NULL && srv_machine_rebuild(s, sm, err, sizeof(err)) != 0)
-            srv_log(SRV_LOG_ERROR,
-                    "machine %" PRIu64 ": rebuild after a failed "
-                    "commit: %s",
-                    sm->id, err);
-        break;
-    case SRV_UNDO_UNCREATE:
-        sm = srv_machine_unlink(s->reg, r->undo_machine);
-        if (sm != NULL) {
-            srv_park_fail_machine(s, sm, MM_UNAVAILABLE, msg);
-            srv_machine_free(sm);
-        }
-        break;
-    case SRV_UNDO_UNDESTROY:
-        srv_machine_relink(s->reg, r->undo_sm);
-        r->undo_sm = NULL;
-        break;
-    }
-}
-
 void srv_commit_done(struct srv *s, uint64_t ticket, bool ok, const char *msg)
 {
     struct srv_reply *r, *next;
@@ -757,18 +726,12 @@ void srv_commit_done(struct srv *s, uint64_t ticket, bool ok, const char *msg)
     for (r = TAILQ_FIRST(&s->waiting); r != NULL && r->first_ticket <= ticket;
          r = next) {
         next = TAILQ_NEXT(r, wlink);
-        if (!ok && !r->failed) {
+        if (!ok)
             r->failed = true;
-            undo_change(s, r, msg);
-        }
         if (r->ticket > ticket)
             continue;
         TAILQ_REMOVE(&s->waiting, r, wlink);
         r->waiting = false;
-        if (r->undo == SRV_UNDO_UNDESTROY && r->undo_sm != NULL) {
-            srv_machine_free(r->undo_sm);
-            r->undo_sm = NULL;
-        }
         if (r->failed) {
             char text[SRV_MSG_MAX];
             uint8_t *frame;
@@ -915,12 +878,22 @@ static void conn_process(struct conn *c)
         }
         if (evbuffer_get_length(in) < 4 + (size_t)n)
             break;
-        evbuffer_drain(in, 4);
-        body = n > 0 ? evbuffer_pullup(in, n) : (const uint8_t *)"";
+        body = evbuffer_pullup(in, 4 + (ev_ssize_t)n) + 4;
         c->frames++;
         c->s->n.requests++;
         srv_dispatch(c->s, c, body, n);
-        evbuffer_drain(in, n);
+        if (c->deferred) {
+            /* Answered later: the frame stays until this connection's
+             * changes are answered (srv_conn_store_room()). */
+            c->frames--;
+            c->s->n.requests--;
+            c->deferred = false;
+            c->store_paused = true;
+            c->s->store_waiters++;
+            conn_reading(c, false);
+            break;
+        }
+        evbuffer_drain(in, 4 + (size_t)n);
         if (c->state == CONN_CLOSING)
             evbuffer_drain(in, evbuffer_get_length(in));
     }
@@ -1227,7 +1200,7 @@ static void conn_destroy(struct conn *c)
     while ((r = TAILQ_FIRST(&c->replies)) != NULL) {
         TAILQ_REMOVE(&c->replies, r, clink);
         if (r->waiting)
-            r->c = NULL;            /* the commit still decides its undo */
+            r->c = NULL;            /* freed when its commit is reported */
         else
             reply_free(r);
     }
@@ -1258,6 +1231,23 @@ void srv_conn_drain_all(struct srv *s)
         conn_maybe_finish(c);
         conn_leave(c);
     }
+}
+
+bool srv_conn_has_waiting(const struct conn *c)
+{
+    const struct srv_reply *r;
+
+    TAILQ_FOREACH(r, &c->replies, clink) {
+        if (r->waiting)
+            return true;
+    }
+    return false;
+}
+
+void srv_conn_defer(struct conn *c)
+{
+    assert(srv_conn_has_waiting(c));
+    c->deferred = true;
 }
 
 void srv_conn_store_room(struct srv *s)
@@ -1301,8 +1291,6 @@ void srv_conn_free_waiting(struct srv *s)
 
     while ((r = TAILQ_FIRST(&s->waiting)) != NULL) {
         TAILQ_REMOVE(&s->waiting, r, wlink);
-        if (r->undo_sm != NULL)
-            srv_machine_free(r->undo_sm);
         if (r->c != NULL) {
             TAILQ_REMOVE(&r->c->replies, r, clink);
         }

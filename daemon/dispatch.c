@@ -11,12 +11,14 @@
  * one-address translation thus touches the heap not at all.
  *
  * Changes (create, destroy, op, batch, clone, fork) are applied to the
- * engine at once and handed to the store; if the store refuses a write
- * outright the machine is rebuilt from its committed events and the answer
- * is UNAVAILABLE.  Reads run against the engine and answer at once (queued
- * behind earlier changes of the same connection).  History reads the store,
- * so it first waits for the writes in flight (store_flush), and so does a
- * fork that replays history.
+ * engine at once and handed to the store, a Batch as one unit; if the
+ * store refuses a write outright the answer is UNAVAILABLE and commit.c
+ * fences the machine and rebuilds it from its committed events once its
+ * writes in flight are reaped; a fenced machine answers UNAVAILABLE.
+ * Reads run against the engine and answer at once (queued behind earlier
+ * changes of the same connection).  History reads the store, so while
+ * this connection has changes not yet answered it is deferred until they
+ * are (srv_conn_defer()); nothing here waits for the store.
  *
  * A machine whose recovery mismatched, or that the engine found
  * inconsistent, answers INTERNAL with the reason to everything but
@@ -131,6 +133,12 @@ static struct srv_machine *need_machine(struct srv_call *call, const char *what,
         srv_call_fail(call, MM_NOT_FOUND, "%s: %s", what, err);
         return NULL;
     }
+    if (!broken_ok && sm->fenced) {
+        srv_call_fail(call, MM_UNAVAILABLE, "%s: machine %" PRIu64 ": a "
+                      "write of it failed; it is being rebuilt from its log",
+                      what, id);
+        return NULL;
+    }
     why = sm->broken != NULL ? sm->broken
           : sm->m != NULL    ? mm_broken(sm->m)
                              : NULL;
@@ -143,15 +151,12 @@ static struct srv_machine *need_machine(struct srv_call *call, const char *what,
     return sm;
 }
 
-/* A change could not be logged: bring the machine back to its log. */
+/* A change the engine applied could not be logged: commit.c fences the
+ * machine and brings it back to its log, off this request's path. */
 static void unlogged(struct srv_call *call, struct srv_machine *sm,
                      const char *err)
 {
-    char msg[SRV_MSG_MAX];
-
-    srv_persist_flush(call->s);         /* the rebuild sees all that commits */
-    if (srv_machine_rebuild(call->s, sm, msg, sizeof(msg)) != 0)
-        srv_log(SRV_LOG_ERROR, "machine %" PRIu64 ": %s", sm->id, msg);
+    srv_commit_refused(call->s, sm);
     srv_call_fail(call, MM_UNAVAILABLE, "%s", err);
 }
 
@@ -377,8 +382,6 @@ static void new_machine(struct srv_call *call, const char *what,
     }
     srv_machine_relink(s->reg, sm);
     s->n.changes++;
-    call->undo = SRV_UNDO_UNCREATE;
-    call->undo_machine = sm->id;
     resp->body_case = ARMMAP__V1__RESPONSE__BODY_MACHINE;
     resp->machine = machine_msg(call, sm, true);
 }
@@ -438,6 +441,12 @@ static void h_destroy(struct srv_call *call, const Armmap__V1__Request *req)
     sm = need_machine(call, "destroy", req->destroy->machine, true);
     if (sm == NULL)
         return;
+    if (sm->fenced) {
+        srv_call_fail(call, MM_UNAVAILABLE, "destroy: machine %" PRIu64 ": a "
+                      "write of it failed; it is being rebuilt from its log",
+                      sm->id);
+        return;
+    }
     call->ticket = srv_persist_destroy(s, sm, err, sizeof(err));
     if (call->ticket == 0) {
         srv_call_fail(call, MM_UNAVAILABLE, "destroy: %s", err);
@@ -448,8 +457,6 @@ static void h_destroy(struct srv_call *call, const Armmap__V1__Request *req)
              sm->id);
     srv_park_fail_machine(s, sm, MM_NOT_FOUND, msg);
     s->n.changes++;
-    call->undo = SRV_UNDO_UNDESTROY;
-    call->undo_sm = sm;
 }
 
 struct list_ctx {
@@ -547,8 +554,22 @@ static void h_fork(struct srv_call *call, const Armmap__V1__Request *req)
             srv_call_fail(call, MM_INTERNAL, "fork: %s", emsg);
             return;
         }
+        if (fk->at_seq > src->committed_seq) {
+            /* Replay reads the store: wait for this connection's own
+             * changes; others' are not answered yet, so not promised. */
+            mm_destroy(m);
+            if (srv_conn_has_waiting(call->c)) {
+                srv_conn_defer(call->c);
+                call->parked = true;
+                return;
+            }
+            srv_call_fail(call, MM_UNAVAILABLE, "fork: machine %" PRIu64
+                          " is committed up to seq %" PRIu64 ", not %" PRIu64
+                          " yet; retry", src->id, src->committed_seq,
+                          fk->at_seq);
+            return;
+        }
         if (fk->at_seq > 0) {
-            srv_persist_flush(call->s);
             st = srv_persist_replay(call->s, src->id, fk->at_seq, m, err,
                                     sizeof(err));
             if (st != MM_OK) {
@@ -593,8 +614,35 @@ static void copy_msg(char *dst, size_t size, const char *src)
     dst[n] = '\0';
 }
 
+/* The reply of @call waits for @ticket's commit. */
+static void wait_for(struct srv_call *call, uint64_t ticket)
+{
+    if (call->first_ticket == 0)
+        call->first_ticket = ticket;
+    call->ticket = ticket;
+}
+
+/* Records the event of op @op with result @res into @ev (args borrowed
+ * from the request, which outlives the submit). */
+static void batch_event(const struct srv_machine *sm, const struct mm_op *op,
+                        const struct mm_result *res, struct store_event *ev)
+{
+    memset(ev, 0, sizeof(*ev));
+    ev->machine = sm->id;
+    ev->seq = res->seq;
+    ev->time_ms = srv_now_ms();
+    ev->op = op->code;
+    ev->cpu = op->cpu;
+    ev->nargs = op->nargs;
+    ev->args = op->args;
+    ev->value = res->value;
+    ev->aux = res->aux;
+    ev->flags = res->flags;
+    ev->status = (int32_t)res->status;
+}
+
 /* Applies one op and logs it; returns its status (UNAVAILABLE if the store
- * refused, after the machine was rebuilt). */
+ * refused: the machine is then fenced until rebuilt). */
 static enum mm_status apply_logged(struct srv_call *call,
                                    struct srv_machine *sm,
                                    const struct mm_op *op,
@@ -614,11 +662,7 @@ static enum mm_status apply_logged(struct srv_call *call,
                  err);
         return MM_UNAVAILABLE;
     }
-    if (call->first_ticket == 0)
-        call->first_ticket = ticket;
-    call->ticket = ticket;
-    call->undo = SRV_UNDO_REBUILD;
-    call->undo_machine = sm->id;
+    wait_for(call, ticket);
     call->s->n.changes++;
     return MM_OK;
 }
@@ -676,7 +720,7 @@ bool srv_dispatch_kmap_retry(struct srv *s, struct srv_park *p)
     struct mm_result res;
     struct mm_op op;
 
-    if (sm == NULL || sm->m == NULL)
+    if (sm == NULL || sm->m == NULL || sm->fenced)
         return false;
     op.code = MM_OP_KMAP;
     op.cpu = p->cpu;
@@ -704,8 +748,10 @@ static void h_batch(struct srv_call *call, const Armmap__V1__Request *req)
     struct srv_machine *sm = need_machine(call, "batch", b->machine, false);
     Armmap__V1__BatchResult *br;
     Armmap__V1__Response *resp = call->resp;
+    struct store_event *ev;
+    char err[SRV_MSG_MAX];
     bool wake = false;
-    size_t i;
+    size_t i, nev = 0;
 
     if (sm == NULL)
         return;
@@ -717,6 +763,7 @@ static void h_batch(struct srv_call *call, const Armmap__V1__Request *req)
     }
     br = NEW(call, Armmap__V1__BatchResult, ARMMAP__V1__BATCH_RESULT__INIT);
     br->results = srv_call_alloc(call, (b->n_ops + 1) * sizeof(*br->results));
+    ev = srv_call_alloc(call, (b->n_ops + 1) * sizeof(*ev));
     for (i = 0; i < b->n_ops; i++) {
         const Armmap__V1__Op *o = b->ops[i];
         struct mm_result res;
@@ -727,14 +774,26 @@ static void h_batch(struct srv_call *call, const Armmap__V1__Request *req)
         op.nargs = (uint32_t)(o->n_args <= MM_OP_MAX_ARGS ? o->n_args
                                                           : MM_OP_MAX_ARGS + 1);
         op.args = o->args;
-        apply_logged(call, sm, &op, &res);
+        memset(&res, 0, sizeof(res));
+        if (mm_apply(sm->m, &op, &res) == MM_OK)
+            batch_event(sm, &op, &res, &ev[nev++]);
         br->results[br->n_results++] = op_result(call, &res);
-        if (res.status == MM_UNAVAILABLE && call->code == MM_UNAVAILABLE)
-            return;                     /* the store refused: machine rebuilt */
         if (res.status == MM_OK && (res.flags & MM_RES_WAKE))
             wake = true;
         if (res.status != MM_OK && b->stop_on_error)
             break;
+    }
+    /* The whole Batch is one unit in the store: kept whole or not at all. */
+    if (nev > 0) {
+        uint64_t ticket = srv_persist_events(call->s, sm, ev, nev, err,
+                                             sizeof(err));
+
+        if (ticket == 0) {
+            unlogged(call, sm, err);
+            return;
+        }
+        wait_for(call, ticket);
+        call->s->n.changes += nev;
     }
     if (wake)
         call->wake = sm->id;
@@ -1069,7 +1128,13 @@ static void h_history(struct srv_call *call, const Armmap__V1__Request *req)
     hc.hr->events = srv_call_alloc(call, (hc.cap + 1) * sizeof(*hc.hr->events));
     hc.hr->counts =
         srv_call_alloc(call, (MM_OP_COUNT + 2) * sizeof(*hc.hr->counts));
-    srv_persist_flush(call->s);         /* history includes answered changes */
+    /* History includes this connection's earlier changes: answer it once
+     * they are answered (committed), without waiting for the store. */
+    if (srv_conn_has_waiting(call->c)) {
+        srv_conn_defer(call->c);
+        call->parked = true;
+        return;
+    }
     memset(&page, 0, sizeof(page));
     st = srv_persist_history(call->s, &q, history_row, &hc, &page,
                              history_count, err, sizeof(err));
@@ -1090,7 +1155,6 @@ static void h_purge(struct srv_call *call, const Armmap__V1__Request *req)
     char err[SRV_MSG_MAX];
     enum mm_status st;
 
-    srv_persist_flush(call->s);
     st = srv_persist_purge(call->s, req->purge->older_than_ms, &pr->machines,
                            &pr->events, err, sizeof(err));
     if (st != MM_OK) {

@@ -1,10 +1,11 @@
 /* daemon/persist.c - the store: submitting changes, commits, recovery.
  *
  * Every successful change is handed to the store's writer (store.h) with a
- * cookie that is our ticket: a counter that grows by one per write, so the
- * store's in-order completions (store_reap) map onto srv_commit_done()
- * calls in ticket order.  The store's notify fd is watched by a persistent
- * libevent event; its callback reaps.
+ * cookie that is its ticket (commit.c hands them out and decides what a
+ * failed write means); the store's in-order completions (store_reap) map
+ * onto srv_commit_reaped() calls in ticket order.  A Batch's events go to
+ * the store as one unit, committed whole or not at all.  The store's
+ * notify fd is watched by a persistent libevent event; its callback reaps.
  *
  * Queue room: the store refuses writes (STORE_BUSY) once its queue is full,
  * but an engine change cannot be taken back cheaply, so the daemon asks
@@ -40,7 +41,6 @@
 struct srv_persist {
     struct store *st;
     struct event *ev;                   /* store_notify_fd() readable */
-    uint64_t next_ticket;               /* the next write's ticket */
     uint64_t inflight;                  /* submitted, not reaped */
     uint64_t margin;                    /* room one request may need */
     char path[4096];
@@ -51,8 +51,8 @@ static void on_reaped(void *arg, void *cookie, enum store_status status,
 {
     struct srv *s = arg;
 
-    s->persist->inflight--;
-    srv_commit_done(s, (uint64_t)(uintptr_t)cookie, status == STORE_OK, msg);
+    s->persist->inflight -= srv_commit_reaped(
+        s, (uint64_t)(uintptr_t)cookie, status == STORE_OK, msg);
     if (status != STORE_OK)
         srv_log(SRV_LOG_ERROR, "store: write %" PRIu64 " failed: %s: %s",
                 (uint64_t)(uintptr_t)cookie, store_status_name(status), msg);
@@ -64,7 +64,9 @@ static void reap(struct srv *s)
 
     store_reap(s->persist->st, on_reaped, s);
     srv_conn_send_pending(s);
-    if (was_full && srv_persist_has_room(s))
+    /* Connections paused for queue room, or deferred until their own
+     * changes are answered (srv_conn_defer()), go on. */
+    if ((was_full || s->store_waiters > 0) && srv_persist_has_room(s))
         srv_conn_store_room(s);
 }
 
@@ -93,9 +95,14 @@ int srv_persist_open(struct srv *s, char *err, size_t errsz)
     opt.queue_max = (uint32_t)(QUEUE_BASE + p->margin);
     opt.queue_bytes_max = (size_t)1 << 30;
     opt.max_bytes = s->st->max_db_size;
-    p->next_ticket = 1;
+    if (srv_commit_open(s) != 0) {
+        snprintf(err, errsz, "armmapd: out of memory");
+        free(p);
+        return -1;
+    }
     if (store_open(p->path, &opt, &p->st, msg) != STORE_OK) {
         snprintf(err, errsz, "armmapd: store: %s", msg);
+        srv_commit_close(s);
         free(p);
         return -1;
     }
@@ -105,6 +112,7 @@ int srv_persist_open(struct srv *s, char *err, size_t errsz)
         snprintf(err, errsz, "armmapd: store: cannot watch its notify fd");
         event_free(p->ev);
         store_close(p->st);
+        srv_commit_close(s);
         free(p);
         return -1;
     }
@@ -123,6 +131,7 @@ void srv_persist_close(struct srv *s)
     srv_conn_send_pending(s);
     event_free(p->ev);
     store_close(p->st);
+    srv_commit_close(s);
     free(p);
     s->persist = NULL;
 }
@@ -160,8 +169,7 @@ uint64_t srv_persist_create(struct srv *s, struct srv_machine *sm, char *err,
                             size_t errsz)
 {
     struct srv_persist *p = s->persist;
-    uint64_t ticket = p->next_ticket;
-    void *cookie = (void *)(uintptr_t)ticket;
+    void *cookie = (void *)(uintptr_t)srv_commit_next_ticket(s);
     enum store_status st;
 
     if (sm->parent != 0)
@@ -174,35 +182,31 @@ uint64_t srv_persist_create(struct srv *s, struct srv_machine *sm, char *err,
                                          &sm->id);
     if (st != STORE_OK)
         return submit_failed(p, st, err, errsz);
-    p->next_ticket++;
     p->inflight++;
-    return ticket;
+    sm->committed_seq = sm->parent_seq;
+    return srv_commit_track(s, sm, SRV_WRITE_CREATE, 0, 1);
 }
 
 uint64_t srv_persist_destroy(struct srv *s, struct srv_machine *sm, char *err,
                              size_t errsz)
 {
     struct srv_persist *p = s->persist;
-    uint64_t ticket = p->next_ticket;
     enum store_status st;
 
-    st = store_submit_machine_destroy(p->st, sm->id, srv_now_ms(),
-                                      (void *)(uintptr_t)ticket);
+    st = store_submit_machine_destroy(
+        p->st, sm->id, srv_now_ms(),
+        (void *)(uintptr_t)srv_commit_next_ticket(s));
     if (st != STORE_OK)
         return submit_failed(p, st, err, errsz);
-    p->next_ticket++;
     p->inflight++;
-    return ticket;
+    return srv_commit_track(s, sm, SRV_WRITE_DESTROY, 0, 1);
 }
 
 uint64_t srv_persist_event(struct srv *s, struct srv_machine *sm,
                            const struct mm_op *op, const struct mm_result *res,
                            char *err, size_t errsz)
 {
-    struct srv_persist *p = s->persist;
-    uint64_t ticket = p->next_ticket;
     struct store_event ev;
-    enum store_status st;
 
     memset(&ev, 0, sizeof(ev));
     ev.machine = sm->id;
@@ -216,13 +220,23 @@ uint64_t srv_persist_event(struct srv *s, struct srv_machine *sm,
     ev.aux = res->aux;
     ev.flags = res->flags;
     ev.status = (int32_t)res->status;
-    st = store_submit_event(p->st, &ev, (void *)(uintptr_t)ticket);
+    return srv_persist_events(s, sm, &ev, 1, err, errsz);
+}
+
+uint64_t srv_persist_events(struct srv *s, struct srv_machine *sm,
+                            const struct store_event *ev, size_t n,
+                            char *err, size_t errsz)
+{
+    struct srv_persist *p = s->persist;
+    enum store_status st;
+
+    st = store_submit_events(p->st, ev, n,
+                             (void *)(uintptr_t)srv_commit_next_ticket(s));
     if (st != STORE_OK)
         return submit_failed(p, st, err, errsz);
-    p->next_ticket++;
-    p->inflight++;
-    sm->events++;
-    return ticket;
+    p->inflight += n;
+    sm->events += n;
+    return srv_commit_track(s, sm, SRV_WRITE_EVENTS, ev[n - 1].seq, n);
 }
 
 /* ------------------------------------------------------------------ */
@@ -267,63 +281,114 @@ static int replay_one(void *arg, const struct store_event *ev)
     return 0;
 }
 
-/* Replays machine @id's own events (seq <= @upto) after its ancestors'. */
-static enum mm_status replay_chain(struct srv *s, uint64_t id, uint64_t upto,
-                                   struct mm_machine *m, unsigned depth,
-                                   uint64_t *count, char *err, size_t errsz)
-{
-    struct store_machine *row = NULL;
-    struct replay_ctx rc;
-    uint64_t parent, pseq;
-    enum store_status st;
-    enum mm_status ms;
+/* One link of a machine's ancestry: replay @id's events up to @upto. */
+struct link {
+    uint64_t id;
+    uint64_t upto;                      /* 0: all */
+};
 
-    if (depth > 1000) {
-        snprintf(err, errsz, "machine %" PRIu64 ": ancestry deeper than 1000",
-                 id);
-        return MM_INTERNAL;
-    }
-    st = store_machine_dup(s->persist->st, id, &row);
-    if (st == STORE_NOT_FOUND) {
-        snprintf(err, errsz, "machine %" PRIu64 "'s history is gone (purged)",
-                 id);
-        return MM_NOT_FOUND;
-    }
-    if (st != STORE_OK) {
-        snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
-        return MM_UNAVAILABLE;
-    }
-    parent = row->parent;
-    pseq = row->parent_seq;
-    free(row);
-    if (parent != 0 && pseq != 0) {      /* seq 0: nothing of the parent */
+/* The store's failure as the daemon's: a corrupt history breaks the
+ * machine (INTERNAL), anything else is the store failing (UNAVAILABLE). */
+static enum mm_status store_failed(struct srv *s, enum store_status st,
+                                   char *err, size_t errsz)
+{
+    snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
+    return st == STORE_CORRUPT ? MM_INTERNAL : MM_UNAVAILABLE;
+}
+
+/* Fills *@chain with machine @id's ancestry, root first, @id last: as deep
+ * as it goes (no limit; each link costs one row read). */
+static enum mm_status ancestry(struct srv *s, uint64_t id, uint64_t upto,
+                               struct link **chain, size_t *n, char *err,
+                               size_t errsz)
+{
+    struct link *v = NULL;
+    size_t cap = 0, k = 0, i;
+
+    for (;;) {
+        struct store_machine *row = NULL;
+        enum store_status st = store_machine_dup(s->persist->st, id, &row);
+        uint64_t parent, pseq;
+
+        if (st == STORE_NOT_FOUND) {
+            snprintf(err, errsz, "machine %" PRIu64 "'s history is gone "
+                     "(purged)", id);
+            free(v);
+            return MM_NOT_FOUND;
+        }
+        if (st != STORE_OK) {
+            free(v);
+            return store_failed(s, st, err, errsz);
+        }
+        parent = row->parent;
+        pseq = row->parent_seq;
+        free(row);
+        if (k == cap) {
+            struct link *nv = realloc(v, (cap ? 2 * cap : 8) * sizeof(*v));
+
+            if (nv == NULL) {
+                free(v);
+                snprintf(err, errsz, "replay: out of host memory");
+                return MM_NO_MEMORY;
+            }
+            v = nv;
+            cap = cap ? 2 * cap : 8;
+        }
+        v[k].id = id;
+        v[k].upto = upto;
+        k++;
+        if (parent == 0 || pseq == 0)   /* seq 0: nothing of the parent */
+            break;
         /* A fork at a seq before its parent's own branch point replays
          * only that far into the grandparent. */
-        uint64_t pupto = upto != 0 && upto < pseq ? upto : pseq;
+        upto = upto != 0 && upto < pseq ? upto : pseq;
+        id = parent;
+    }
+    for (i = 0; i < k / 2; i++) {
+        struct link x = v[i];
 
-        ms = replay_chain(s, parent, pupto, m, depth + 1, count, err, errsz);
-        if (ms != MM_OK)
-            return ms;
+        v[i] = v[k - 1 - i];
+        v[k - 1 - i] = x;
     }
-    memset(&rc, 0, sizeof(rc));
-    rc.m = m;
-    rc.st = MM_OK;
-    rc.err = err;
-    rc.errsz = errsz;
-    st = store_foreach_event(s->persist->st, id, upto, replay_one, &rc, NULL);
-    *count += rc.count;
-    if (rc.st != MM_OK)
-        return rc.st;
-    if (st != STORE_OK) {
-        snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
-        return MM_UNAVAILABLE;
-    }
-    if (upto != 0 && mm_seq(m) < upto) {
-        snprintf(err, errsz, "machine %" PRIu64 " has events only up to seq %"
-                 PRIu64 ", not %" PRIu64, id, mm_seq(m), upto);
-        return MM_NOT_FOUND;
-    }
+    *chain = v;
+    *n = k;
     return MM_OK;
+}
+
+/* Replays machine @id's own events (seq <= @upto) after its ancestors'. */
+static enum mm_status replay_chain(struct srv *s, uint64_t id, uint64_t upto,
+                                   struct mm_machine *m, uint64_t *count,
+                                   char *err, size_t errsz)
+{
+    struct link *chain = NULL;
+    struct replay_ctx rc;
+    enum store_status st;
+    enum mm_status ms;
+    size_t n = 0, i;
+
+    ms = ancestry(s, id, upto, &chain, &n, err, errsz);
+    for (i = 0; ms == MM_OK && i < n; i++) {
+        memset(&rc, 0, sizeof(rc));
+        rc.m = m;
+        rc.st = MM_OK;
+        rc.err = err;
+        rc.errsz = errsz;
+        st = store_foreach_event(s->persist->st, chain[i].id, chain[i].upto,
+                                 replay_one, &rc, NULL);
+        *count += rc.count;
+        if (rc.st != MM_OK)
+            ms = rc.st;
+        else if (st != STORE_OK)
+            ms = store_failed(s, st, err, errsz);
+        else if (chain[i].upto != 0 && mm_seq(m) < chain[i].upto) {
+            snprintf(err, errsz, "machine %" PRIu64 " has events only up to "
+                     "seq %" PRIu64 ", not %" PRIu64, chain[i].id, mm_seq(m),
+                     chain[i].upto);
+            ms = MM_NOT_FOUND;
+        }
+    }
+    free(chain);
+    return ms;
 }
 
 enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
@@ -331,7 +396,7 @@ enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
 {
     uint64_t count = 0;
 
-    return replay_chain(s, id, upto, m, 0, &count, err, errsz);
+    return replay_chain(s, id, upto, m, &count, err, errsz);
 }
 
 /* ------------------------------------------------------------------ */
@@ -359,14 +424,21 @@ static int recover_one(void *arg, const struct store_machine *row)
     enum mm_status st;
 
     mm_config_default(&cfg);
-    st = mm_config_parse(&cfg, config, emsg);
-    if (st == MM_OK)
-        st = mm_create(&cfg, &m, emsg);
-    if (st != MM_OK)
-        snprintf(msg, sizeof(msg), "recovery: config of machine %" PRIu64
-                 ": %s", row->id, emsg);
-    else
-        st = replay_chain(s, row->id, 0, m, 0, &count, msg, sizeof(msg));
+    if (row->corrupt != NULL) {
+        /* Its row was changed: neither its tenant nor its config can be
+         * trusted, so it is not rebuilt (it answers INTERNAL). */
+        st = MM_INTERNAL;
+        snprintf(msg, sizeof(msg), "recovery: %s", row->corrupt);
+    } else {
+        st = mm_config_parse(&cfg, config, emsg);
+        if (st == MM_OK)
+            st = mm_create(&cfg, &m, emsg);
+        if (st != MM_OK)
+            snprintf(msg, sizeof(msg), "recovery: config of machine %" PRIu64
+                     ": %s", row->id, emsg);
+        else
+            st = replay_chain(s, row->id, 0, m, &count, msg, sizeof(msg));
+    }
     if (st == MM_UNAVAILABLE) {
         snprintf(rc->err, rc->errsz, "armmapd: %s", msg);
         mm_destroy(m);
@@ -383,6 +455,7 @@ static int recover_one(void *arg, const struct store_machine *row)
     sm->parent = row->parent;
     sm->parent_seq = row->parent_seq;
     sm->events = row->nevents;
+    sm->committed_seq = m != NULL && st == MM_OK ? mm_seq(m) : row->last_seq;
     rc->machines++;
     rc->events += count;
     if (st != MM_OK) {

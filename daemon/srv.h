@@ -19,6 +19,7 @@
  *   dispatch.c  srv_dispatch     request type -> handler table
  *   machines.c  srv_machine_*    per-tenant registry, kmap wait parking
  *   persist.c   srv_persist_*    the store: events, commits, recovery
+ *   commit.c    srv_commit_*     the commit path: tickets, fence, undo
  *   dump.c      srv_dump_elf     ELF32 ARM core files
  *   main.c      main()           thin: settings, srv_create, run, destroy
  */
@@ -160,6 +161,15 @@ struct srv_machine {
     uint64_t parent;                    /* clone/fork source, 0 if none */
     uint64_t parent_seq;                /* its state was parent's at this seq */
     uint64_t events;                    /* events in the store */
+    /* The commit path (commit.c). */
+    uint32_t inflight;                  /* writes submitted, not reaped */
+    uint64_t committed_seq;             /* its last event known committed */
+    bool fenced;                        /* a write failed: no changes until
+                                           rebuilt from the store */
+    bool rebuild_queued;                /* on the commit path's queue */
+    bool gone;                          /* destroyed, or its creation failed:
+                                           freed once inflight is 0 */
+    struct srv_machine *rnext;          /* the rebuild queue */
     TAILQ_HEAD(, srv_park) parked;      /* kmaps waiting for a pkmap slot */
     struct srv_machine *hnext;          /* hash chain */
 };
@@ -239,14 +249,6 @@ void srv_park_cancel(struct srv_park *p);
 /* The store (persist.c)                                               */
 /* ------------------------------------------------------------------ */
 
-/* What to do to the in-memory state if a commit fails. */
-enum srv_undo {
-    SRV_UNDO_NONE = 0,
-    SRV_UNDO_REBUILD,  /* replay the machine's committed events */
-    SRV_UNDO_UNCREATE, /* the machine never existed */
-    SRV_UNDO_UNDESTROY /* bring the destroyed machine back */
-};
-
 struct srv_persist;
 
 /**
@@ -293,8 +295,52 @@ enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
                                   struct mm_machine *m, char *err,
                                   size_t errsz);
 
-/* Blocks until everything submitted is committed (fork reads history). */
+/* Blocks until everything submitted is committed: for tests and the
+ * fuzz harness, never on the loop (handlers do not wait for the store). */
 void srv_persist_flush(struct srv *s);
+
+/* ------------------------------------------------------------------ */
+/* The commit path (commit.c)                                          */
+/* ------------------------------------------------------------------ */
+
+/* What a write does, for its undo if it fails. */
+enum srv_write {
+    SRV_WRITE_EVENTS = 1,               /* events of a machine */
+    SRV_WRITE_CREATE,                   /* a machine's row (create, fork) */
+    SRV_WRITE_DESTROY                   /* marking it destroyed */
+};
+
+struct srv_commit;
+
+/* Return: 0, or -1 (host memory). */
+int srv_commit_open(struct srv *s);
+/* After the store's last reap: frees what is left. */
+void srv_commit_close(struct srv *s);
+/* The ticket the next write will have (its store cookie). */
+uint64_t srv_commit_next_ticket(const struct srv *s);
+/**
+ * srv_commit_track - the store took the write of ticket
+ * srv_commit_next_ticket() for @sm: count it in flight until its reap
+ * @seq: for SRV_WRITE_EVENTS, the seq of its last event
+ * @nwrites: the store writes it holds (its events; 1 for a machine row)
+ * Return: the ticket.
+ */
+uint64_t srv_commit_track(struct srv *s, struct srv_machine *sm,
+                          enum srv_write kind, uint64_t seq, size_t nwrites);
+/**
+ * srv_commit_reaped - the store reports the write of @ticket (persist.c
+ * calls it in ticket order)
+ * Context: releases the replies waiting for it (srv_commit_done()); if it
+ * failed, undoes it: a creation unlinks the machine, a destroy links it
+ * back, events fence their machine, which is rebuilt from the store once
+ * none of its writes is in flight, from a deferred callback.
+ * Return: the store writes the ticket held (see srv_commit_track()).
+ */
+size_t srv_commit_reaped(struct srv *s, uint64_t ticket, bool ok,
+                         const char *msg);
+/* The store refused @sm's change at submit, after the engine applied it:
+ * fence @sm and rebuild it once its writes are reaped. */
+void srv_commit_refused(struct srv *s, struct srv_machine *sm);
 
 /* Write transactions the store has committed: with group commit, fewer
  * than the changes they hold.  0 once the store is closed. */
@@ -303,6 +349,12 @@ uint64_t srv_persist_commits(struct srv *s);
 struct store_history_query;
 struct store_event;
 struct store_page;
+
+/* Submits the @n events of one Batch as one unit (all kept or none); the
+ * ticket, or 0 with @err set.  As srv_persist_event(). */
+uint64_t srv_persist_events(struct srv *s, struct srv_machine *sm,
+                            const struct store_event *ev, size_t n,
+                            char *err, size_t errsz);
 
 /* One page of history; see store_history().  Return MM_OK/MM_UNAVAILABLE. */
 enum mm_status srv_persist_history(
@@ -342,6 +394,7 @@ struct srv {
     size_t token_len;
     struct srv_registry *reg;
     struct srv_persist *persist;
+    struct srv_commit *commit;
     struct srv_conn_list conns;
     struct srv_reply_list waiting; /* replies waiting for a commit, by ticket */
     struct srv_conn_list to_send;  /* conns to write to after a commit report */
@@ -388,8 +441,15 @@ void srv_conn_hello_done(struct conn *c, const char *tenant);
 void srv_conn_drain_all(struct srv *s);
 /* Frees replies still waiting at the very end (store closed). */
 void srv_conn_free_waiting(struct srv *s);
-/* The store has room again: resume connections paused for it. */
+/* The store has room again, or commits were reported: resume connections
+ * paused for room or deferred. */
 void srv_conn_store_room(struct srv *s);
+/* True if replies of @c wait for commits (changes not yet answered). */
+bool srv_conn_has_waiting(const struct conn *c);
+/* From a handler, while srv_conn_has_waiting(@c): answer this request
+ * later; its frame is dispatched again once a commit report came and
+ * nothing is answered now (the handler must not reply). */
+void srv_conn_defer(struct conn *c);
 
 /* Called by persist.c, in ticket order, when the store reports commits up
  * to @ticket; @ok false means those failed with @msg (UNAVAILABLE). */
@@ -412,9 +472,6 @@ struct srv_call {
     char msg[SRV_MSG_MAX];
     void *resp;                         /* Armmap__V1__Response * */
     uint64_t first_ticket, ticket;      /* commits to wait for; 0 = none */
-    enum srv_undo undo;
-    uint64_t undo_machine;
-    struct srv_machine *undo_sm;        /* SRV_UNDO_UNDESTROY */
     bool parked;                        /* answered later (kmap wait) */
     uint64_t wake;                      /* machine whose waiters to retry */
     bool close_after;                   /* close the connection after it */

@@ -33,7 +33,7 @@
 extern "C" {
 #endif
 
-#define STORE_SCHEMA_VERSION    2       /* PRAGMA user_version we write */
+#define STORE_SCHEMA_VERSION    3       /* PRAGMA user_version we write */
 #define STORE_MSG_MAX           512     /* error messages, NUL included */
 #define STORE_MAX_ARGS          1024    /* argument words per event (vmap) */
 #define STORE_QUEUE_DEFAULT     65536   /* writes in flight */
@@ -48,8 +48,10 @@ enum store_status {
     STORE_ALREADY_EXISTS,               /* that event is already stored */
     STORE_BUSY,                         /* the write queue is full */
     STORE_UNAVAILABLE,                  /* SQLite failed: disk, I/O, ... */
-    STORE_CONFLICT                      /* an event's seq is not the
+    STORE_CONFLICT,                     /* an event's seq is not the
                                            machine's last seq + 1 */
+    STORE_CORRUPT                       /* stored data fails its checksum,
+                                           or a history has a hole */
 };
 
 /* "OK", "INVALID_ARGUMENT", ...; "?" for a value out of range. */
@@ -119,6 +121,8 @@ struct store_machine {
     uint64_t last_seq;                  /* highest seq stored, 0 if none */
     uint64_t parent;                    /* forked from it; 0: not a fork */
     uint64_t parent_seq;                /* ...after its event parent_seq */
+    const char *corrupt;                /* NULL, or why the row fails its
+                                           checksum (recovery, dup) */
 };
 
 /* Write outcomes, counted since store_open(). */
@@ -288,7 +292,8 @@ enum store_status store_submit_machine_create(struct store *s,
  * a destroyed machine, however old, while a machine it keeps descends from
  * it, since replaying that machine starts with its ancestors' events.  When
  * committed, the write fails with STORE_NOT_FOUND if @parent does not exist
- * (it may be destroyed).
+ * (it may be destroyed), and with STORE_CONFLICT if @parent's events stored
+ * by then end before @parent_seq.
  * Return: as store_submit_machine_create(); also STORE_INVALID_ARGUMENT for
  * @parent 0.
  */

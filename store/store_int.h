@@ -111,6 +111,7 @@ struct mslot {
     enum mstate state;
     uint64_t count;                     /* events inserted in this batch */
     uint64_t last_seq;
+    uint64_t last_sum;                  /* of that last event */
     bool marking;                       /* this batch sets counts_stale */
 };
 
@@ -121,6 +122,7 @@ struct cslot {
     uint64_t nevents;
     uint64_t last_seq;
     uint64_t base_seq;                  /* a fork's parent_seq, else 0 */
+    uint64_t last_sum;                  /* its last event's sum; 0: none */
     bool marked;                        /* its row has counts_stale = 1 */
 };
 
@@ -197,6 +199,8 @@ struct store {
     sqlite3_stmt *r_live;
     sqlite3_stmt *r_events;
     sqlite3_stmt *r_max_id;
+    sqlite3_stmt *r_base;               /* parent_seq, last_seq, stale */
+    char corrupt[STORE_MSG_MAX];        /* store_machine.corrupt */
 
     struct mtab mt;                     /* writer thread only */
     struct ctab ct;                     /* the writer changes it under @lock;
@@ -236,10 +240,10 @@ struct store {
 };
 
 #define EVENT_COLUMNS \
-    "seq, time, op, cpu, args, value, aux, flags, status"
+    "seq, time, op, cpu, args, value, aux, flags, status, sum"
 #define MACHINE_COLUMNS \
     "id, tenant, name, config, created, destroyed, nevents, last_seq," \
-    " parent, parent_seq"
+    " parent, parent_seq, sum"
 #define LIST_COLUMNS \
     "id, tenant, name, NULL, created, destroyed, nevents, last_seq," \
     " parent, parent_seq"
@@ -324,7 +328,23 @@ static inline int pragma_int(sqlite3 *db, const char *name, long long value)
 /* Shared between the files of store/                                  */
 /* ------------------------------------------------------------------ */
 
-/* store_open.c */
+/* store_open.c: checksums.  64-bit FNV-1a over the fields in a fixed
+ * little-endian layout: any change of a stored value (a bit flip, an edit)
+ * changes the sum; it detects accidents, not a forger.  A sum is never 0
+ * (0 stands for "no event yet" in the writer's tables). */
+uint64_t store__chain_seed(uint64_t machine);
+uint64_t store__event_sum(uint64_t prev, uint64_t machine, uint64_t seq,
+                          int64_t time_ms, uint32_t op, uint32_t cpu,
+                          const unsigned char *args, size_t len,
+                          uint32_t value, uint32_t aux, uint32_t flags,
+                          int32_t status);
+uint64_t store__machine_sum(uint64_t id, const char *tenant,
+                            const char *name, const char *config,
+                            int64_t created_ms, uint64_t parent,
+                            uint64_t parent_seq);
+/* Registers store_machine_sum() as an SQL function on @db. */
+int store__register_sums(sqlite3 *db);
+
 void store__sqlite_err(const char *path, sqlite3 *db, const char *what,
                        char *err);
 long long store__max_pages(const struct store *s, uint64_t bytes);

@@ -66,6 +66,12 @@ static const struct migration migrations[] = {
     { 2,
       "ALTER TABLE machines ADD COLUMN"
       " counts_stale INTEGER NOT NULL DEFAULT 0;" },
+    /* Integrity: each event's sum chains over its machine's previous one
+     * (store__event_sum()), each machine row's covers what never changes
+     * (store__machine_sum()); fill_sums() computes them for old rows. */
+    { 3,
+      "ALTER TABLE events ADD COLUMN sum INTEGER NOT NULL DEFAULT 0;"
+      "ALTER TABLE machines ADD COLUMN sum INTEGER NOT NULL DEFAULT 0;" },
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -91,6 +97,8 @@ const char *store_status_name(enum store_status st)
         return "UNAVAILABLE";
     case STORE_CONFLICT:
         return "CONFLICT";
+    case STORE_CORRUPT:
+        return "CORRUPT";
     }
     return "?";
 }
@@ -197,14 +205,17 @@ static int prepare_writer(struct store *s)
     PREP(w_commit, "COMMIT");
     PREP(w_rollback, "ROLLBACK");
     PREP(w_event, "INSERT INTO events (machine, " EVENT_COLUMNS ")"
-                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)");
+                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
     PREP(w_create, "INSERT INTO machines (id, tenant, name, config, created,"
-                   " parent, parent_seq) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+                   " parent, parent_seq, sum)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     PREP(w_destroy, "UPDATE machines SET destroyed = ?2, nevents = ?3,"
                     " last_seq = ?4, counts_stale = 0"
                     " WHERE id = ?1 AND destroyed IS NULL");
     PREP(w_state, "SELECT destroyed IS NOT NULL, nevents, last_seq,"
-                  " coalesce(parent_seq, 0)"
+                  " coalesce(parent_seq, 0),"
+                  " coalesce((SELECT sum FROM events WHERE machine = ?1"
+                  "  ORDER BY seq DESC LIMIT 1), 0)"
                   " FROM machines WHERE id = ?1");
     PREP(w_mark, "UPDATE machines SET counts_stale = 1 WHERE id = ?1");
     PREP(w_flush, "UPDATE machines SET nevents = ?2, last_seq = ?3,"
@@ -247,11 +258,157 @@ static int prepare_reader(struct store *s)
                  " WHERE destroyed IS NULL ORDER BY id");
     PREP(r_events, "SELECT " EVENT_COLUMNS " FROM events"
                    " WHERE machine = ?1 AND seq <= ?2 ORDER BY seq");
+    PREP(r_base, "SELECT coalesce(parent_seq, 0), last_seq, counts_stale"
+                 " FROM machines WHERE id = ?1");
     PREP(r_max_id, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence"
                    " WHERE name = 'machines'), 0),"
                    " coalesce((SELECT max(id) FROM machines), 0))");
 #undef PREP
     return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Checksums                                                           */
+/* ------------------------------------------------------------------ */
+
+#define FNV_OFFSET  UINT64_C(0xcbf29ce484222325)
+#define FNV_PRIME   UINT64_C(0x100000001b3)
+
+static uint64_t fnv_bytes(uint64_t h, const unsigned char *p, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= FNV_PRIME;
+    }
+    return h;
+}
+
+static uint64_t fnv_u64(uint64_t h, uint64_t v)
+{
+    unsigned char b[8];
+    int i;
+
+    for (i = 0; i < 8; i++)
+        b[i] = (unsigned char)(v >> (8 * i));
+    return fnv_bytes(h, b, 8);
+}
+
+static uint64_t fnv_str(uint64_t h, const char *s)
+{
+    if (s == NULL)
+        s = "";
+    return fnv_bytes(h, (const unsigned char *)s, strlen(s) + 1);
+}
+
+uint64_t store__chain_seed(uint64_t machine)
+{
+    return fnv_u64(FNV_OFFSET, machine);
+}
+
+uint64_t store__event_sum(uint64_t prev, uint64_t machine, uint64_t seq,
+                          int64_t time_ms, uint32_t op, uint32_t cpu,
+                          const unsigned char *args, size_t len,
+                          uint32_t value, uint32_t aux, uint32_t flags,
+                          int32_t status)
+{
+    uint64_t h = fnv_u64(prev, machine);
+
+    h = fnv_u64(h, seq);
+    h = fnv_u64(h, (uint64_t)time_ms);
+    h = fnv_u64(h, (uint64_t)op | (uint64_t)cpu << 32);
+    h = fnv_u64(h, len);
+    h = fnv_bytes(h, args, len);
+    h = fnv_u64(h, (uint64_t)value | (uint64_t)aux << 32);
+    h = fnv_u64(h, (uint64_t)flags | (uint64_t)(uint32_t)status << 32);
+    return h != 0 ? h : 1;
+}
+
+uint64_t store__machine_sum(uint64_t id, const char *tenant,
+                            const char *name, const char *config,
+                            int64_t created_ms, uint64_t parent,
+                            uint64_t parent_seq)
+{
+    uint64_t h = fnv_u64(FNV_OFFSET, id);
+
+    h = fnv_str(h, tenant);
+    h = fnv_str(h, name);
+    h = fnv_str(h, config);
+    h = fnv_u64(h, (uint64_t)created_ms);
+    h = fnv_u64(h, parent);
+    h = fnv_u64(h, parent_seq);
+    return h != 0 ? h : 1;
+}
+
+static void sql_machine_sum(sqlite3_context *ctx, int argc,
+                            sqlite3_value **v)
+{
+    (void)argc;
+    sqlite3_result_int64(ctx, (sqlite3_int64)store__machine_sum(
+        (uint64_t)sqlite3_value_int64(v[0]),
+        (const char *)sqlite3_value_text(v[1]),
+        (const char *)sqlite3_value_text(v[2]),
+        (const char *)sqlite3_value_text(v[3]), sqlite3_value_int64(v[4]),
+        (uint64_t)sqlite3_value_int64(v[5]),
+        (uint64_t)sqlite3_value_int64(v[6])));
+}
+
+int store__register_sums(sqlite3 *db)
+{
+    return sqlite3_create_function(db, "store_machine_sum", 7,
+                                   SQLITE_UTF8 | SQLITE_DETERMINISTIC, NULL,
+                                   sql_machine_sum, NULL, NULL);
+}
+
+/* Migration 3: the sums of the rows an older version wrote, in one pass
+ * over each table. */
+static int fill_sums(sqlite3 *db)
+{
+    sqlite3_stmt *rd = NULL, *wr = NULL;
+    uint64_t machine = 0, prev = 0;
+    int rc;
+
+    rc = sqlite3_prepare_v2(db, "SELECT machine, " EVENT_COLUMNS
+                            " FROM events ORDER BY machine, seq", -1, &rd,
+                            NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, "UPDATE events SET sum = ?3"
+                                " WHERE machine = ?1 AND seq = ?2", -1, &wr,
+                                NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(rd)) == SQLITE_ROW) {
+        uint64_t m = (uint64_t)sqlite3_column_int64(rd, 0);
+        const unsigned char *args = sqlite3_column_blob(rd, 5);
+        size_t len = (size_t)sqlite3_column_bytes(rd, 5);
+
+        if (m != machine) {
+            machine = m;
+            prev = store__chain_seed(m);
+        }
+        prev = store__event_sum(prev, m,
+                                (uint64_t)sqlite3_column_int64(rd, 1),
+                                sqlite3_column_int64(rd, 2),
+                                (uint32_t)sqlite3_column_int64(rd, 3),
+                                (uint32_t)sqlite3_column_int64(rd, 4),
+                                args, len,
+                                (uint32_t)sqlite3_column_int64(rd, 6),
+                                (uint32_t)sqlite3_column_int64(rd, 7),
+                                (uint32_t)sqlite3_column_int64(rd, 8),
+                                (int32_t)sqlite3_column_int64(rd, 9));
+        sqlite3_bind_int64(wr, 1, (sqlite3_int64)m);
+        sqlite3_bind_int64(wr, 2, sqlite3_column_int64(rd, 1));
+        sqlite3_bind_int64(wr, 3, (sqlite3_int64)prev);
+        rc = sqlite3_step(wr) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+        sqlite3_reset(wr);
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(rd);
+    sqlite3_finalize(wr);
+    if (rc != SQLITE_OK)
+        return rc;
+    return db_exec(db, "UPDATE machines SET sum = store_machine_sum(id,"
+                   " tenant, name, config, created, parent, parent_seq)");
 }
 
 /* Brings the schema of a database at version @from up to ours, one
@@ -280,6 +437,7 @@ static bool migrate(struct store *s, int from, char *err)
         format(sql, sizeof(sql), "PRAGMA user_version = %d", m->version);
         if (db_exec(s->wdb, "BEGIN IMMEDIATE") != SQLITE_OK ||
             db_exec(s->wdb, m->sql) != SQLITE_OK ||
+            (m->version == 3 && fill_sums(s->wdb) != SQLITE_OK) ||
             db_exec(s->wdb, sql) != SQLITE_OK ||
             db_exec(s->wdb, "COMMIT") != SQLITE_OK) {
             char what[64];
@@ -355,6 +513,7 @@ static bool open_writer(struct store *s, const struct store_options *opt,
     }
     sqlite3_extended_result_codes(s->wdb, 1);
     sqlite3_busy_timeout(s->wdb, BUSY_TIMEOUT_MS);
+    store__register_sums(s->wdb);
 
     if (!s->memory && !lock_database(s, err))
         return false;
@@ -604,7 +763,7 @@ static void finalize_all(struct store *s)
         &s->w_unit, &s->w_unit_undo, &s->w_unit_end,
         &s->r_history[0], &s->r_history[1], &s->r_op_counts,
         &s->r_list_all, &s->r_list_tenant, &s->r_machine, &s->r_live,
-        &s->r_events, &s->r_max_id,
+        &s->r_events, &s->r_max_id, &s->r_base,
     };
     size_t i;
 

@@ -225,6 +225,26 @@ enum store_status store_op_counts(struct store *s, uint64_t machine,
 
 /* Reads the current row of @st (columns MACHINE_COLUMNS) into @m; its
  * strings point into the row and die with the next step. */
+/* For a row of MACHINE_COLUMNS: sets m->corrupt (in s->corrupt) if the
+ * row fails its checksum. */
+static void check_row(struct store *s, sqlite3_stmt *st,
+                      struct store_machine *m)
+{
+    uint64_t stored = (uint64_t)sqlite3_column_int64(st, 10);
+    uint64_t sum = store__machine_sum(m->id, m->tenant, m->name, m->config,
+                                      m->created_ms, m->parent,
+                                      m->parent_seq);
+
+    m->corrupt = NULL;
+    if (stored == sum)
+        return;
+    format(s->corrupt, sizeof(s->corrupt), "machine %" PRIu64 ": its row "
+           "(tenant, name, config, creation, parent) fails its checksum "
+           "(stored %016" PRIx64 ", computed %016" PRIx64 "): it was changed",
+           m->id, stored, sum);
+    m->corrupt = s->corrupt;
+}
+
 static void read_machine(sqlite3_stmt *st, struct store_machine *m)
 {
     m->id = (uint64_t)sqlite3_column_int64(st, 0);
@@ -309,6 +329,12 @@ enum store_status store_machine_dup(struct store *s, uint64_t id,
     if (rc != SQLITE_ROW)
         return read_failed(s, st, "machine");
     read_machine(st, &m);
+    check_row(s, st, &m);
+    if (m.corrupt != NULL) {
+        set_err(s, "%s", m.corrupt);
+        sqlite3_reset(st);
+        return STORE_CORRUPT;
+    }
     store__overlay_counts(s, &m);
     if (m.config == NULL)
         m.config = "";
@@ -344,6 +370,7 @@ enum store_status store_foreach_live_machine(struct store *s,
         return STORE_INVALID_ARGUMENT;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         read_machine(st, &m);
+        check_row(s, st, &m);
         store__overlay_counts(s, &m);
         if (m.config == NULL)
             m.config = "";
@@ -356,6 +383,67 @@ enum store_status store_foreach_live_machine(struct store *s,
     return STORE_OK;
 }
 
+/* Where machine @machine's history must begin (its parent_seq + 1) and
+ * the last seq known committed (0: not known, the row's counts are stale). */
+static enum store_status history_bounds(struct store *s, uint64_t machine,
+                                        uint64_t *base, uint64_t *committed)
+{
+    sqlite3_stmt *st = s->r_base;
+    struct store_machine m;
+    int rc;
+
+    *base = *committed = 0;
+    sqlite3_bind_int64(st, 1, clamp_u64(machine));
+    rc = sqlite3_step(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return read_failed(s, st, "machine");
+    if (rc == SQLITE_ROW) {
+        *base = (uint64_t)sqlite3_column_int64(st, 0);
+        if (sqlite3_column_int64(st, 2) == 0)
+            *committed = (uint64_t)sqlite3_column_int64(st, 1);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_ROW)
+        return STORE_OK;                /* unknown or purged: no events */
+    memset(&m, 0, sizeof(m));
+    m.id = machine;
+    store__overlay_counts(s, &m);       /* this session's commits */
+    if (m.last_seq > *committed)
+        *committed = m.last_seq;
+    return STORE_OK;
+}
+
+/* Checks one row of a machine's walk against the chain so far: its seq
+ * must be the next one and its sum must chain over the previous one. */
+static bool chain_ok(struct store *s, sqlite3_stmt *st,
+                     const struct store_event *ev, uint64_t *next_seq,
+                     uint64_t *prev)
+{
+    uint64_t stored = (uint64_t)sqlite3_column_int64(st, 9);
+    uint64_t sum;
+
+    if (ev->seq != *next_seq) {
+        set_err(s, "machine %" PRIu64 ": seq %" PRIu64 " where seq %" PRIu64
+                " was expected (events missing or out of order)",
+                ev->machine, ev->seq, *next_seq);
+        return false;
+    }
+    sum = store__event_sum(*prev, ev->machine, ev->seq, ev->time_ms, ev->op,
+                           ev->cpu, sqlite3_column_blob(st, 4),
+                           (size_t)ev->nargs * 4, ev->value, ev->aux,
+                           ev->flags, ev->status);
+    if (sum != stored) {
+        set_err(s, "machine %" PRIu64 " seq %" PRIu64 ": checksum differs "
+                "(stored %016" PRIx64 ", computed %016" PRIx64 "): the event "
+                "or one before it was changed", ev->machine, ev->seq, stored,
+                sum);
+        return false;
+    }
+    *prev = sum;
+    (*next_seq)++;
+    return true;
+}
+
 enum store_status store_foreach_event(struct store *s, uint64_t machine,
                                       uint64_t upto_seq,
                                       int (*fn)(void *arg,
@@ -365,27 +453,48 @@ enum store_status store_foreach_event(struct store *s, uint64_t machine,
     sqlite3_stmt *st = s->r_events;
     uint32_t words[STORE_MAX_ARGS];
     struct store_event ev;
-    uint64_t n = 0;
+    uint64_t n = 0, base, committed, next, prev;
+    bool stopped = false;
+    enum store_status ss;
     int rc;
 
     if (count != NULL)
         *count = 0;
     if (!stmt_idle(s, st, "events"))
         return STORE_INVALID_ARGUMENT;
+    ss = history_bounds(s, machine, &base, &committed);
+    if (ss != STORE_OK)
+        return ss;
+    next = base + 1;
+    prev = store__chain_seed(machine);
     sqlite3_bind_int64(st, 1, clamp_u64(machine));
     sqlite3_bind_int64(st, 2, upto_seq ? clamp_u64(upto_seq) : INT64_MAX);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (!read_event(st, machine, &ev, words))
             return bad_blob(s, st, machine);
+        if (!chain_ok(s, st, &ev, &next, &prev)) {
+            sqlite3_reset(st);
+            return STORE_CORRUPT;
+        }
         n++;
-        if (fn != NULL && fn(arg, &ev) != 0)
+        if (fn != NULL && fn(arg, &ev) != 0) {
+            stopped = true;
             break;
+        }
     }
     if (count != NULL)
         *count = n;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return read_failed(s, st, "events");
     sqlite3_reset(st);
+    if (!stopped && next - 1 < committed &&
+        (upto_seq == 0 || next - 1 < upto_seq)) {
+        set_err(s, "machine %" PRIu64 ": history ends at seq %" PRIu64
+                ", but seq %" PRIu64 " was committed (truncated)", machine,
+                next - 1, upto_seq != 0 && upto_seq < committed ? upto_seq
+                                                                : committed);
+        return STORE_CORRUPT;
+    }
     return STORE_OK;
 }
 

@@ -179,7 +179,8 @@ static struct cslot *ctab_get(const struct ctab *t, uint64_t id)
 /* Adds @id (not there yet) with its row's counts; NULL if out of memory.
  * The caller holds the store's lock: readers may be looking. */
 static struct cslot *ctab_add(struct ctab *t, uint64_t id, uint64_t nevents,
-                              uint64_t last_seq, uint64_t base_seq)
+                              uint64_t last_seq, uint64_t base_seq,
+                              uint64_t last_sum)
 {
     uint32_t i;
 
@@ -210,6 +211,7 @@ static struct cslot *ctab_add(struct ctab *t, uint64_t id, uint64_t nevents,
     t->slot[i].nevents = nevents;
     t->slot[i].last_seq = last_seq;
     t->slot[i].base_seq = base_seq;
+    t->slot[i].last_sum = last_sum;
     t->slot[i].marked = false;
     t->n++;
     return &t->slot[i];
@@ -707,7 +709,8 @@ static struct mslot *machine_state(struct store *s, uint64_t id, int *rc)
             c = ctab_add(&s->ct, id,
                          (uint64_t)sqlite3_column_int64(s->w_state, 1),
                          (uint64_t)sqlite3_column_int64(s->w_state, 2),
-                         (uint64_t)sqlite3_column_int64(s->w_state, 3));
+                         (uint64_t)sqlite3_column_int64(s->w_state, 3),
+                         (uint64_t)sqlite3_column_int64(s->w_state, 4));
             pthread_mutex_unlock(&s->lock);
             if (c == NULL) {
                 format(s->wmsg, sizeof(s->wmsg), "out of memory");
@@ -752,6 +755,18 @@ static uint64_t last_stored(struct store *s, const struct mslot *m)
     return last > c->base_seq ? last : c->base_seq;
 }
 
+/* The sum that machine @m's next event chains over. */
+static uint64_t last_sum(struct store *s, const struct mslot *m)
+{
+    const struct cslot *c;
+
+    if (m->count > 0)
+        return m->last_sum;
+    c = ctab_get(&s->ct, m->id);
+    return c != NULL && c->last_sum != 0 ? c->last_sum
+                                         : store__chain_seed(m->id);
+}
+
 /* Each write_*() returns SQLITE_OK, also when only that write failed (it
  * then carries its own status), or the SQLite error that fails the batch. */
 static int write_event(struct store *s, struct batch *b, struct wreq *r)
@@ -759,7 +774,7 @@ static int write_event(struct store *s, struct batch *b, struct wreq *r)
     sqlite3_stmt *st = s->w_event;
     int rc = SQLITE_OK;
     struct mslot *m = machine_state(s, r->machine, &rc);
-    uint64_t expected;
+    uint64_t expected, sum;
 
     if (m == NULL)
         return rc;
@@ -791,6 +806,10 @@ static int write_event(struct store *s, struct batch *b, struct wreq *r)
     sqlite3_bind_int64(st, 8, r->aux);
     sqlite3_bind_int64(st, 9, r->flags);
     sqlite3_bind_int64(st, 10, r->ev_status);
+    sum = store__event_sum(last_sum(s, m), r->machine, r->seq, r->time_ms,
+                           r->op, r->cpu, b->bytes + r->off, r->len, r->value,
+                           r->aux, r->flags, r->ev_status);
+    sqlite3_bind_int64(st, 11, (sqlite3_int64)sum);
     rc = wstep(s, st);
     if ((rc & 0xff) == SQLITE_CONSTRAINT) {
         wreq_fail(r, STORE_ALREADY_EXISTS, "event %" PRIu64 " of machine %"
@@ -800,8 +819,8 @@ static int write_event(struct store *s, struct batch *b, struct wreq *r)
     if (rc != SQLITE_OK)
         return rc;
     m->count++;
-    if (r->seq > m->last_seq)
-        m->last_seq = r->seq;
+    m->last_seq = r->seq;
+    m->last_sum = sum;
     b->nevents++;
     return SQLITE_OK;
 }
@@ -825,6 +844,14 @@ static int write_create(struct store *s, struct batch *b, struct wreq *r)
                       " does not exist", r->parent);
             return SQLITE_OK;
         }
+        /* The state it continues must be stored (a write of the parent
+         * before it may have failed). */
+        if (last_stored(s, p) < r->seq) {
+            wreq_fail(r, STORE_CONFLICT, "fork: parent machine %" PRIu64
+                      " has events up to seq %" PRIu64 ", not %" PRIu64,
+                      r->parent, last_stored(s, p), r->seq);
+            return SQLITE_OK;
+        }
         sqlite3_bind_int64(st, 6, (sqlite3_int64)r->parent);
         sqlite3_bind_int64(st, 7, (sqlite3_int64)r->seq);
     } else {
@@ -836,6 +863,9 @@ static int write_create(struct store *s, struct batch *b, struct wreq *r)
     sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, config, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, r->time_ms);
+    sqlite3_bind_int64(st, 8, (sqlite3_int64)store__machine_sum(
+        r->machine, tenant, name, config, r->time_ms, r->parent,
+        r->parent != 0 ? r->seq : 0));
     rc = wstep(s, st);
     if ((rc & 0xff) == SQLITE_CONSTRAINT) {
         wreq_fail(r, STORE_ALREADY_EXISTS, "machine %" PRIu64
@@ -853,7 +883,8 @@ static int write_create(struct store *s, struct batch *b, struct wreq *r)
         struct cslot *c;
 
         pthread_mutex_lock(&s->lock);
-        c = ctab_add(&s->ct, r->machine, 0, 0, r->parent != 0 ? r->seq : 0);
+        c = ctab_add(&s->ct, r->machine, 0, 0, r->parent != 0 ? r->seq : 0,
+                     0);
         pthread_mutex_unlock(&s->lock);
         if (c == NULL) {
             format(s->wmsg, sizeof(s->wmsg), "out of memory");
@@ -956,6 +987,7 @@ static void counts_committed(struct store *s)
         c->nevents += m->count;
         if (m->last_seq > c->last_seq)
             c->last_seq = m->last_seq;
+        c->last_sum = m->last_sum;
         if (m->marking)
             c->marked = true;
     }

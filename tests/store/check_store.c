@@ -288,7 +288,7 @@ START_TEST(test_schema_created_with_user_version)
     store_close(s);
     db = raw_open(db_path);
     ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
     ck_assert_int_eq(raw_int(db, "PRAGMA auto_vacuum"), 2); /* incremental */
     ck_assert_int_eq(raw_int(db, "PRAGMA page_size"), 16384);
     raw_text(db, "PRAGMA journal_mode", text, sizeof(text));
@@ -310,7 +310,7 @@ START_TEST(test_schema_created_with_user_version)
     s = open_ok(db_path, NULL);
     store_close(s);
     db = raw_open(db_path);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 2);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
     sqlite3_close(db);
 }
 END_TEST
@@ -323,13 +323,13 @@ START_TEST(test_newer_user_version_refused)
 
     store_close(s);
     db = raw_open(db_path);
-    raw_exec(db, "PRAGMA user_version = 3");
+    raw_exec(db, "PRAGMA user_version = 4");
     sqlite3_close(db);
     s = NULL;
     ck_assert_int_eq(store_open(db_path, NULL, &s, err), STORE_UNAVAILABLE);
     ck_assert_ptr_null(s);
-    snprintf(want, sizeof(want), "%s: database schema version 3 is newer "
-             "than this armmapd supports (2); refusing to open it", db_path);
+    snprintf(want, sizeof(want), "%s: database schema version 4 is newer "
+             "than this armmapd supports (3); refusing to open it", db_path);
     ck_assert_str_eq(err, want);
 }
 END_TEST
@@ -1572,17 +1572,16 @@ START_TEST(test_counts_written_at_close_recounted_after_crash)
                      3);
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM machines"
                      " WHERE counts_stale = 1"), 0);
-    /* A session that died after committing events 8 and 9 of machine 1. */
-    raw_exec(db, "INSERT INTO events SELECT machine, seq + 7, time, op, cpu,"
-             " args, value, aux, flags, status FROM events"
-             " WHERE machine = 1 AND seq <= 2");
-    raw_exec(db, "UPDATE machines SET counts_stale = 1 WHERE id = 1");
+    /* A session that died after committing events 6 and 7 of machine 1:
+     * its row still says 5 and is marked. */
+    raw_exec(db, "UPDATE machines SET nevents = 5, last_seq = 5,"
+             " counts_stale = 1 WHERE id = 1");
     sqlite3_close(db);
 
     s = open_ok(db_path, NULL);
     ck_assert_int_eq(store_machine_dup(s, 1, &m), STORE_OK);
-    ck_assert_uint_eq(m->nevents, 9);
-    ck_assert_uint_eq(m->last_seq, 9);
+    ck_assert_uint_eq(m->nevents, 7);
+    ck_assert_uint_eq(m->last_seq, 7);
     free(m);
     /* A destroy writes the exact counts at once, its batch's included. */
     for (j = 1; j <= 4; j++) {
@@ -1594,7 +1593,7 @@ START_TEST(test_counts_written_at_close_recounted_after_crash)
     flush_reap(s, &o);
     db = raw_open(db_path);
     ck_assert_int_eq(raw_int(db, "SELECT nevents FROM machines WHERE id = 1"),
-                     9);
+                     7);
     ck_assert_int_eq(raw_int(db, "SELECT nevents FROM machines WHERE id = 2"),
                      7);
     ck_assert_int_eq(raw_int(db, "SELECT last_seq FROM machines WHERE id = 2"),
@@ -1782,8 +1781,15 @@ START_TEST(test_fork_records_parent)
     struct outcome o = { 0 };
     struct store_machine *m;
     uint64_t id;
+    uint32_t arg;
+    uint64_t i;
 
     ck_assert_uint_eq(create_machine(s, "t", "p", 1), 1);
+    for (i = 1; i <= 5; i++) {
+        struct store_event ev = test_event(1, i, &arg);
+
+        submit_ok(s, &ev);
+    }
     ck_assert_int_eq(store_submit_machine_fork(s, 1, 5, "t", "child", "cfg",
                                                2, NULL, &id), STORE_OK);
     ck_assert_uint_eq(id, 2);
@@ -1791,9 +1797,16 @@ START_TEST(test_fork_records_parent)
                                                3, NULL, &id), STORE_OK);
     ck_assert_uint_eq(id, 3);
     flush_reap(s, &o);
-    ck_assert_uint_eq(o.ok, 2);
+    ck_assert_uint_eq(o.ok, 2 + 5);
     ck_assert_int_eq(o.last_status, STORE_NOT_FOUND);
     ck_assert_str_eq(o.last_msg, "fork: parent machine 99 does not exist");
+    /* A fork past its parent's stored events is refused. */
+    ck_assert_int_eq(store_submit_machine_fork(s, 1, 6, "t", "ahead", "cfg",
+                                               3, NULL, &id), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_int_eq(o.last_status, STORE_CONFLICT);
+    ck_assert_str_eq(o.last_msg, "fork: parent machine 1 has events up to "
+                     "seq 5, not 6");
     ck_assert_int_eq(store_machine_dup(s, 2, &m), STORE_OK);
     ck_assert_uint_eq(m->parent, 1);
     ck_assert_uint_eq(m->parent_seq, 5);
@@ -1804,7 +1817,7 @@ START_TEST(test_fork_records_parent)
     ck_assert_uint_eq(m->parent_seq, 0);
     free(m);
     ck_assert_int_eq(store_machine_dup(s, 3, &m), STORE_NOT_FOUND);
-    ck_assert_int_eq(store_submit_machine_fork(s, 0, 0, "t", "n", "c", 4, NULL,
+    ck_assert_int_eq(store_submit_machine_fork(s, 0, 0, "t", "n", "c", 5, NULL,
                                                &id), STORE_INVALID_ARGUMENT);
     store_close(s);
 }
@@ -1820,20 +1833,28 @@ START_TEST(test_purge_keeps_ancestors_of_kept_machines)
 
     /* 1 parent (destroyed), 2 its live fork, 3 a fork of 2 (destroyed),
      * 4 unrelated (destroyed); all destroyed at 1000, 10 events each. */
+    /* A fork's row follows its parent's events up to parent_seq. */
     ck_assert_uint_eq(create_machine(s, "t", "p", 1), 1);
-    ck_assert_int_eq(store_submit_machine_fork(s, 1, 10, "t", "c", "cfg", 1,
-                                               NULL, &id), STORE_OK);
-    ck_assert_int_eq(store_submit_machine_fork(s, 2, 15, "t", "g", "cfg", 1,
-                                               NULL, &id), STORE_OK);
-    ck_assert_uint_eq(create_machine(s, "t", "u", 1), 4);
-    for (id = 1; id <= 4; id++)
+    for (id = 1; id <= 4; id++) {
+        /* Each machine's first seq: its parent_seq + 1. */
+        uint64_t base = id == 2 ? 10 : id == 3 ? 15 : 0;
+
+        if (id == 2)
+            ck_assert_int_eq(store_submit_machine_fork(s, 1, 10, "t", "c",
+                                                       "cfg", 1, NULL, &n),
+                             STORE_OK);
+        if (id == 3)
+            ck_assert_int_eq(store_submit_machine_fork(s, 2, 15, "t", "g",
+                                                       "cfg", 1, NULL, &n),
+                             STORE_OK);
+        if (id == 4)
+            ck_assert_uint_eq(create_machine(s, "t", "u", 1), 4);
         for (i = 1; i <= 10; i++) {
-            /* Each machine's first seq: its parent_seq + 1. */
-            uint64_t base = id == 2 ? 10 : id == 3 ? 15 : 0;
             struct store_event ev = test_event(id, base + i, &arg);
 
             submit_ok(s, &ev);
         }
+    }
     ck_assert_int_eq(store_submit_machine_destroy(s, 1, 1000, NULL), STORE_OK);
     ck_assert_int_eq(store_submit_machine_destroy(s, 3, 1000, NULL), STORE_OK);
     ck_assert_int_eq(store_submit_machine_destroy(s, 4, 1000, NULL), STORE_OK);
@@ -2179,8 +2200,8 @@ START_TEST(test_event_seq_must_follow_last)
     uint64_t id;
     struct store_event e1 = test_event(1, 1, &arg);
     struct store_event e3 = test_event(1, 3, &arg);
-    struct store_event f5 = test_event(2, 5, &arg);
-    struct store_event f6 = test_event(2, 6, &arg);
+    struct store_event f2 = test_event(2, 2, &arg);
+    struct store_event f3 = test_event(2, 3, &arg);
 
     ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
     submit_ok(s, &e1);
@@ -2193,17 +2214,17 @@ START_TEST(test_event_seq_must_follow_last)
     ck_assert_str_eq(store_status_name(STORE_CONFLICT), "CONFLICT");
 
     /* A fork's first event follows its parent_seq. */
-    ck_assert_int_eq(store_submit_machine_fork(s, 1, 4, "t", "f", "cfg", 1,
+    ck_assert_int_eq(store_submit_machine_fork(s, 1, 1, "t", "f", "cfg", 1,
                                                NULL, &id), STORE_OK);
     ck_assert_uint_eq(id, 2);
-    submit_ok(s, &f6);
-    submit_ok(s, &f5);
-    submit_ok(s, &f6);
+    submit_ok(s, &f3);
+    submit_ok(s, &f2);
+    submit_ok(s, &f3);
     flush_reap(s, &o);
     ck_assert_uint_eq(o.ok, 2 + 1 + 2);
     ck_assert_uint_eq(o.by_status[STORE_CONFLICT], 2);
-    ck_assert_str_eq(o.last_msg, "machine 2: event seq 6 refused: expected "
-                     "seq 5");
+    ck_assert_str_eq(o.last_msg, "machine 2: event seq 3 refused: expected "
+                     "seq 2");
     store_close(s);
 }
 END_TEST
@@ -2323,6 +2344,177 @@ START_TEST(test_units_into_quota_never_split)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* Integrity: chained checksums                                        */
+/* ------------------------------------------------------------------ */
+
+/* Machine 1 with events 1..10, closed (its row's counts exact), then
+ * @sql run on the file, then opened again. */
+static struct store *tampered(const char *sql)
+{
+    struct store *s = store_with_events(10);
+    sqlite3 *db;
+
+    store_close(s);
+    db = raw_open(db_path);
+    raw_exec(db, sql);
+    sqlite3_close(db);
+    return open_ok(db_path, NULL);
+}
+
+/* foreach_event on machine 1 fails with STORE_CORRUPT and a message that
+ * starts with @want. */
+static void expect_corrupt(struct store *s, const char *want)
+{
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, NULL),
+                     STORE_CORRUPT);
+    ck_assert_msg(strncmp(store_errmsg(s), want, strlen(want)) == 0,
+                  "%s", store_errmsg(s));
+}
+
+/* One bit of a column of event 5 flipped: "(c | b) - (c & b)" is c ^ b. */
+#define FLIP(col, bit) \
+    "UPDATE events SET " col " = (" col " | " bit ") - (" col " & " bit ")" \
+    " WHERE machine = 1 AND seq = 5"
+
+START_TEST(test_event_bit_flip_detected)
+{
+    static const char *const flips[] = {
+        FLIP("value", "1"), FLIP("time", "4096"), FLIP("op", "2"),
+        FLIP("cpu", "1"), FLIP("aux", "8"), FLIP("flags", "16"),
+        FLIP("status", "1"), FLIP("sum", "1"),
+        "UPDATE events SET args = x'01500000' WHERE machine = 1 AND seq = 5",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(flips) / sizeof(flips[0]); i++) {
+        struct store *s = tampered(flips[i]);
+
+        expect_corrupt(s, "machine 1 seq 5: checksum differs (stored ");
+        ck_assert_ptr_nonnull(strstr(store_errmsg(s), "): the event or one "
+                                     "before it was changed"));
+        store_close(s);
+        unlink(db_path);
+    }
+}
+END_TEST
+
+START_TEST(test_reorder_and_holes_detected)
+{
+    struct store *s;
+
+    /* Two events swap places. */
+    s = tampered("UPDATE events SET seq = 1000 WHERE seq = 3;"
+                 "UPDATE events SET seq = 3 WHERE seq = 4;"
+                 "UPDATE events SET seq = 4 WHERE seq = 1000");
+    expect_corrupt(s, "machine 1 seq 3: checksum differs");
+    store_close(s);
+    unlink(db_path);
+    /* One goes missing in the middle. */
+    s = tampered("DELETE FROM events WHERE seq = 5");
+    expect_corrupt(s, "machine 1: seq 6 where seq 5 was expected (events "
+                   "missing or out of order)");
+    store_close(s);
+    unlink(db_path);
+    /* The last ones go missing: the row knows how far it went. */
+    s = tampered("DELETE FROM events WHERE seq > 7");
+    expect_corrupt(s, "machine 1: history ends at seq 7, but seq 10 was "
+                   "committed (truncated)");
+    /* A walk that stops early sees nothing wrong. */
+    ck_assert_int_eq(store_foreach_event(s, 1, 6, NULL, NULL, NULL),
+                     STORE_OK);
+    store_close(s);
+}
+END_TEST
+
+static int first_row(void *arg, const struct store_machine *m)
+{
+    char *out = arg;
+
+    snprintf(out, STORE_MSG_MAX, "%s|%s", m->tenant,
+             m->corrupt != NULL ? m->corrupt : "");
+    return 1;
+}
+
+START_TEST(test_machine_row_change_detected)
+{
+    static const char *const edits[] = {
+        "UPDATE machines SET tenant = 'alicf'",
+        "UPDATE machines SET name = 'n'",
+        "UPDATE machines SET config = 'ram 0x80000000 257M'",
+        "UPDATE machines SET created = created + 1",
+        "UPDATE machines SET parent_seq = 1",
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+        struct store *s = tampered(edits[i]);
+        struct store_machine *m = NULL;
+        char row[STORE_MSG_MAX];
+
+        ck_assert_int_eq(store_machine_dup(s, 1, &m), STORE_CORRUPT);
+        ck_assert_ptr_null(m);
+        ck_assert_msg(strncmp(store_errmsg(s), "machine 1: its row (tenant, "
+                              "name, config, creation, parent) fails its "
+                              "checksum (stored ", 76) == 0, "%s",
+                      store_errmsg(s));
+        ck_assert_int_eq(store_foreach_live_machine(s, first_row, row),
+                         STORE_OK);
+        ck_assert_ptr_nonnull(strstr(row, "|machine 1: its row"));
+        store_close(s);
+        unlink(db_path);
+    }
+}
+END_TEST
+
+/* A database of schema version 2 (no sums) gets them at open, so its
+ * histories verify and later changes to them are caught. */
+START_TEST(test_version_2_database_gets_sums)
+{
+    sqlite3 *db = raw_open(db_path);
+    struct store *s;
+    struct store_machine *m;
+    uint64_t n;
+
+    raw_exec(db, "PRAGMA page_size = 16384; PRAGMA auto_vacuum = 2;"
+             "CREATE TABLE machines (id INTEGER PRIMARY KEY AUTOINCREMENT,"
+             " tenant TEXT NOT NULL, name TEXT NOT NULL, config TEXT NOT NULL,"
+             " created INTEGER NOT NULL, destroyed INTEGER,"
+             " nevents INTEGER NOT NULL DEFAULT 0,"
+             " last_seq INTEGER NOT NULL DEFAULT 0, parent INTEGER,"
+             " parent_seq INTEGER,"
+             " counts_stale INTEGER NOT NULL DEFAULT 0);"
+             "CREATE INDEX machines_tenant ON machines(tenant);"
+             "CREATE TABLE events (machine INTEGER NOT NULL,"
+             " seq INTEGER NOT NULL, time INTEGER NOT NULL,"
+             " op INTEGER NOT NULL, cpu INTEGER NOT NULL, args BLOB NOT NULL,"
+             " value INTEGER NOT NULL, aux INTEGER NOT NULL,"
+             " flags INTEGER NOT NULL, status INTEGER NOT NULL,"
+             " PRIMARY KEY (machine, seq)) WITHOUT ROWID;"
+             "INSERT INTO machines (id, tenant, name, config, created,"
+             " nevents, last_seq) VALUES (1, 'alice', 'm', 'ram 1', 5, 3, 3);"
+             "INSERT INTO events VALUES (1, 1, 10, 1, 0, x'00100000', 7, 0, 0,"
+             " 0), (1, 2, 11, 2, 0, x'00200000', 8, 0, 0, 0),"
+             " (1, 3, 12, 3, 1, x'', 9, 0, 0, 0);"
+             "PRAGMA user_version = 2;");
+    sqlite3_close(db);
+    s = open_ok(db_path, NULL);
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 3);
+    ck_assert_int_eq(store_machine_dup(s, 1, &m), STORE_OK);
+    ck_assert_str_eq(m->tenant, "alice");
+    free(m);
+    store_close(s);
+    db = raw_open(db_path);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
+    raw_exec(db, "UPDATE events SET value = 6 WHERE seq = 1");
+    sqlite3_close(db);
+    s = open_ok(db_path, NULL);
+    expect_corrupt(s, "machine 1 seq 1: checksum differs");
+    store_close(s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* Suites                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -2381,6 +2573,10 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_foreach_live_machine);
     tcase_add_test(tc, test_foreach_event_upto_and_stop);
     tcase_add_test(tc, test_reentered_query_refused);
+    tcase_add_test(tc, test_event_bit_flip_detected);
+    tcase_add_test(tc, test_reorder_and_holes_detected);
+    tcase_add_test(tc, test_machine_row_change_detected);
+    tcase_add_test(tc, test_version_2_database_gets_sums);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("retention");

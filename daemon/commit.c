@@ -1,0 +1,257 @@
+/* daemon/commit.c - the commit path: tickets, the fence, undo, rebuilds.
+ *
+ * Every write handed to the store gets a ticket, a counter that grows by
+ * one per write; the store reports writes in submission order, so a FIFO
+ * of (machine, kind, seq) per ticket in flight tells, at each report, whose
+ * write it was.  The replies waiting for tickets are conn.c's business
+ * (srv_commit_done(): order and bytes); what a failed write means for the
+ * machines is decided here, and only here:
+ *
+ *  - events (a change, or a whole Batch, which the store keeps whole or
+ *    not at all): the machine's engine state is ahead of its log.  It is
+ *    fenced: every new request to it answers UNAVAILABLE.  Writes of it
+ *    still in flight fail as well (the store appends only at last seq + 1,
+ *    so nothing submitted after a failed write can commit past it).  Once
+ *    none is in flight, a deferred callback, off the request path, rebuilds
+ *    it once from what the store committed, and lifts the fence;
+ *  - a creation: the machine never existed; it is unlinked (its later
+ *    writes fail in the store with NOT_FOUND);
+ *  - a destroy: the machine is linked back as it was.
+ *
+ * A machine struct stays allocated while writes of it are in flight, even
+ * after a destroy or a failed creation unlinked it ("gone"), so that every
+ * FIFO entry points at live memory; it is freed at its last reap.
+ *
+ * Event counters stay exact: srv_machine.events counts what was submitted,
+ * and a rebuild resets it to what the store holds.
+ */
+#include "srv.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+
+struct inflight {
+    struct srv_machine *sm;
+    enum srv_write kind;
+    uint64_t seq;                       /* SRV_WRITE_EVENTS: its last seq */
+    size_t nwrites;                     /* store writes (events) in it */
+};
+
+struct srv_commit {
+    struct event *rebuild_ev;           /* runs the rebuild queue */
+    struct srv_machine *queue;          /* machines to rebuild */
+    struct inflight *ring;              /* writes in flight, by ticket */
+    size_t cap;                         /* a power of two */
+    size_t head, n;
+    uint64_t head_ticket;               /* ticket of ring[head] */
+    uint64_t next_ticket;
+};
+
+static void on_rebuild(evutil_socket_t fd, short what, void *arg);
+
+int srv_commit_open(struct srv *s)
+{
+    struct srv_commit *k = calloc(1, sizeof(*k));
+
+    if (k == NULL)
+        return -1;
+    k->cap = 1024;
+    k->ring = malloc(k->cap * sizeof(*k->ring));
+    k->rebuild_ev = event_new(s->base, -1, 0, on_rebuild, s);
+    if (k->ring == NULL || k->rebuild_ev == NULL) {
+        free(k->ring);
+        if (k->rebuild_ev != NULL)
+            event_free(k->rebuild_ev);
+        free(k);
+        return -1;
+    }
+    k->next_ticket = 1;
+    k->head_ticket = 1;
+    s->commit = k;
+    return 0;
+}
+
+void srv_commit_close(struct srv *s)
+{
+    struct srv_commit *k = s->commit;
+    struct srv_machine *sm;
+
+    if (k == NULL)
+        return;
+    assert(k->n == 0);
+    while ((sm = k->queue) != NULL) {
+        k->queue = sm->rnext;
+        sm->rebuild_queued = false;
+        if (sm->gone)
+            srv_machine_free(sm);       /* linked ones: the registry's */
+    }
+    event_free(k->rebuild_ev);
+    free(k->ring);
+    free(k);
+    s->commit = NULL;
+}
+
+uint64_t srv_commit_next_ticket(const struct srv *s)
+{
+    return s->commit->next_ticket;
+}
+
+/* Doubles the ring, keeping its order; aborts without host memory, as
+ * the daemon does elsewhere (the write is already in the store). */
+static void ring_grow(struct srv_commit *k)
+{
+    struct inflight *nr = malloc(2 * k->cap * sizeof(*nr));
+    size_t i;
+
+    if (nr == NULL)
+        abort();
+    for (i = 0; i < k->n; i++)
+        nr[i] = k->ring[(k->head + i) & (k->cap - 1)];
+    free(k->ring);
+    k->ring = nr;
+    k->cap *= 2;
+    k->head = 0;
+}
+
+uint64_t srv_commit_track(struct srv *s, struct srv_machine *sm,
+                          enum srv_write kind, uint64_t seq, size_t nwrites)
+{
+    struct srv_commit *k = s->commit;
+    struct inflight *f;
+
+    assert(sm != NULL);
+    if (k->n == k->cap)
+        ring_grow(k);
+    f = &k->ring[(k->head + k->n) & (k->cap - 1)];
+    f->sm = sm;
+    f->kind = kind;
+    f->seq = seq;
+    f->nwrites = nwrites;
+    k->n++;
+    sm->inflight++;
+    return k->next_ticket++;
+}
+
+/* Queues @sm for a rebuild by the deferred callback. */
+static void queue_rebuild(struct srv *s, struct srv_machine *sm)
+{
+    struct srv_commit *k = s->commit;
+
+    if (sm->rebuild_queued)
+        return;
+    sm->rebuild_queued = true;
+    sm->rnext = k->queue;
+    k->queue = sm;
+    event_active(k->rebuild_ev, EV_TIMEOUT, 0);
+}
+
+/* After a reap or a refusal: frees a gone machine with nothing in flight,
+ * or queues a fenced one's rebuild. */
+static void settle(struct srv *s, struct srv_machine *sm)
+{
+    if (sm->inflight > 0)
+        return;
+    if (sm->gone) {
+        if (!sm->rebuild_queued)
+            srv_machine_free(sm);
+        return;
+    }
+    if (sm->fenced)
+        queue_rebuild(s, sm);
+}
+
+void srv_commit_refused(struct srv *s, struct srv_machine *sm)
+{
+    sm->fenced = true;
+    settle(s, sm);
+}
+
+/* The undo of a failed write of @f. */
+static void undo(struct srv *s, const struct inflight *f, const char *msg)
+{
+    struct srv_machine *sm = f->sm;
+
+    switch (f->kind) {
+    case SRV_WRITE_EVENTS:
+        sm->fenced = true;
+        break;
+    case SRV_WRITE_CREATE:
+        if (!sm->gone && srv_machine_get(s->reg, sm->id) == sm) {
+            srv_machine_unlink(s->reg, sm->id);
+            srv_park_fail_machine(s, sm, MM_UNAVAILABLE, msg);
+        }
+        sm->gone = true;
+        break;
+    case SRV_WRITE_DESTROY:
+        /* Unlinked by the destroy; back, unless its creation failed. */
+        if (!sm->gone && srv_machine_get(s->reg, sm->id) == NULL)
+            srv_machine_relink(s->reg, sm);
+        break;
+    }
+}
+
+size_t srv_commit_reaped(struct srv *s, uint64_t ticket, bool ok,
+                         const char *msg)
+{
+    struct srv_commit *k = s->commit;
+    struct inflight f;
+
+    assert(k->n > 0 && ticket == k->head_ticket);
+    f = k->ring[k->head];
+    k->head = (k->head + 1) & (k->cap - 1);
+    k->n--;
+    k->head_ticket++;
+    f.sm->inflight--;
+    if (!ok)
+        undo(s, &f, msg);
+    else if (f.kind == SRV_WRITE_EVENTS && f.seq > f.sm->committed_seq)
+        f.sm->committed_seq = f.seq;
+    else if (f.kind == SRV_WRITE_DESTROY)
+        f.sm->gone = true;
+    srv_commit_done(s, ticket, ok, msg);
+    settle(s, f.sm);
+    return f.nwrites;
+}
+
+/* The deferred callback: rebuilds each queued machine from the store,
+ * now that none of its writes is in flight. */
+static void on_rebuild(evutil_socket_t fd, short what, void *arg)
+{
+    struct srv *s = arg;
+    struct srv_commit *k = s->commit;
+    struct srv_machine *sm, *next;
+    char err[SRV_MSG_MAX];
+
+    (void)fd;
+    (void)what;
+    sm = k->queue;
+    k->queue = NULL;
+    for (; sm != NULL; sm = next) {
+        next = sm->rnext;
+        sm->rnext = NULL;
+        sm->rebuild_queued = false;
+        if (sm->gone) {
+            settle(s, sm);
+            continue;
+        }
+        if (!sm->fenced || sm->inflight > 0)
+            continue;                   /* settle() queues it again */
+        if (srv_machine_rebuild(s, sm, err, sizeof(err)) != 0) {
+            srv_log(SRV_LOG_ERROR, "machine %" PRIu64 ": rebuild after a "
+                    "failed write: %s", sm->id, err);
+        } else {
+            srv_log(SRV_LOG_WARN, "machine %" PRIu64 ": rebuilt at seq %"
+                    PRIu64 " after a failed write", sm->id, mm_seq(sm->m));
+        }
+        sm->fenced = false;
+        if (sm->m != NULL) {
+            sm->committed_seq = mm_seq(sm->m);
+            sm->events = sm->committed_seq > sm->parent_seq
+                             ? sm->committed_seq - sm->parent_seq : 0;
+        }
+    }
+}
