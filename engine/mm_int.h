@@ -136,6 +136,7 @@ struct mm_pkmap;
 struct mm_katomic;
 struct mm_vmap;
 struct mm_memblock;
+struct mm_physidx;
 
 struct mm_counters {
     uint32_t tlb_flushes;           /* every local or global flush */
@@ -157,6 +158,7 @@ struct mm_machine {
     struct mm_pkmap *pkmap;         /* highmem.c */
     struct mm_katomic *katomic;     /* kmap_atomic.c */
     struct mm_vmap *vmap;           /* vmalloc.c */
+    struct mm_physidx *physidx;     /* physidx.c: NULL during boot */
 };
 
 /* ------------------------------------------------------------------ */
@@ -375,6 +377,27 @@ void mm__vmap_stats(const struct mm_machine *m, struct mm_stats *st);
 enum mm_status mm__vmap_check(const struct mm_machine *m, char err[MM_MSG_MAX]);
 enum mm_status mm__report_vmallocinfo(const struct mm_machine *m, struct mm_buf *out);
 size_t mm__vmap_host_bytes(const struct mm_vmap *v);
+
+/* ------------------------------------------------------------------ */
+/* The reverse map: physical address -> virtual aliases (physidx.c)    */
+/* ------------------------------------------------------------------ */
+
+/* Builds @m's index by one walk of its tables (after boot or restore),
+ * replacing any it had.  Return: MM_OK or MM_NO_MEMORY. */
+enum mm_status mm__physidx_build(struct mm_machine *m);
+struct mm_physidx *mm__physidx_clone(const struct mm_physidx *x);
+void mm__physidx_destroy(struct mm_physidx *x);
+size_t mm__physidx_host_bytes(const struct mm_physidx *x);
+/* pgtable.c calls these with @on false for the old descriptor before it
+ * writes and with @on true for the new one after: first-level entry @idx,
+ * and the hardware PTE at physical @hw_pa for @va. */
+void mm__physidx_l1(struct mm_machine *m, unsigned idx, uint32_t d, bool on);
+void mm__physidx_l2(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t hw_pa, uint32_t d,
+                    bool on);
+/* The walk over every table that the index replaces (mmu.c); the test
+ * oracle, and the fallback when the index went stale. */
+size_t mm__phys_aliases_walk(const struct mm_machine *m, mm_paddr_t pa,
+                             struct mm_alias *out, size_t max);
 
 /* ------------------------------------------------------------------ */
 /* Reports (report.c) and buffers (buf.c)                              */
