@@ -19,8 +19,15 @@
  * is updated it marks itself stale and lookups fall back to the walk, so an
  * answer is never wrong.
  *
- * Design: chained hashing over a pool of 12-byte entries with a free list;
- * the bucket array is a power of two, at least the entry count.
+ * Design, sized so that the index costs about what the kernel's own maps
+ * would (4 bytes a mapped page): almost every physical page and MiB has at
+ * most one mapping of its kind, so each has one "first" slot in a dense
+ * table: a 16-bit slot per MiB (4096 of them) for sections, and for pages
+ * 4 KiB chunks of 1024 32-bit slots, allocated when a page in that 4 MiB
+ * of physical space is first mapped and freed when its last one goes.  The
+ * rare further aliases (a page vmapped twice, kmapped and vmapped) go to
+ * an overflow: chained hashing over a pool of 12-byte entries with a free
+ * list.  A key has overflow entries only while its first slot is taken.
  */
 #include "mm_int.h"
 
@@ -30,7 +37,7 @@
 
 #define NONE        (-1)
 #define SECT_KEY    0x100000u           /* section keys: SECT_KEY | output MiB */
-#define MIN_BITS    8
+#define MIN_BITS    4
 
 struct entry {
     uint32_t key;                       /* pfn, or SECT_KEY | MiB */
@@ -38,9 +45,17 @@ struct entry {
     int32_t next;                       /* next entry in the bucket, or in the free list */
 };
 
+#define CHUNK_PFNS  1024u               /* pfns per dense chunk */
+#define NCHUNKS     ((1u << 20) / CHUNK_PFNS)
+#define NMIB        4096u
+
 struct mm_physidx {
     bool stale;                         /* an update failed: answer by walking */
-    unsigned bits;                      /* 1 << bits buckets */
+    uint16_t sect[NMIB];                /* per output MiB: first VA MiB + 1, or 0 */
+    uint32_t *chunk[NCHUNKS];           /* per pfn: first VA | 1, or 0; NULL: none */
+    uint16_t chunk_used[NCHUNKS];       /* taken slots per chunk */
+    uint32_t nchunks;                   /* chunks allocated */
+    unsigned bits;                      /* overflow: 1 << bits buckets */
     int32_t *bucket;
     struct entry *e;
     uint32_t cap, live;
@@ -92,6 +107,8 @@ void mm__physidx_destroy(struct mm_physidx *x)
 {
     if (x == NULL)
         return;
+    for (unsigned i = 0; i < NCHUNKS; i++)
+        free(x->chunk[i]);
     free(x->bucket);
     free(x->e);
     free(x);
@@ -107,13 +124,26 @@ struct mm_physidx *mm__physidx_clone(const struct mm_physidx *x)
     if (c == NULL)
         return NULL;
     *c = *x;
+    memset(c->chunk, 0, sizeof(c->chunk));
     c->bucket = malloc(((size_t)1 << x->bits) * sizeof(*c->bucket));
     c->e = x->cap ? malloc(x->cap * sizeof(*c->e)) : NULL;
+    for (unsigned i = 0; i < NCHUNKS; i++) {
+        if (x->chunk[i] == NULL)
+            continue;
+        c->chunk[i] = malloc(CHUNK_PFNS * sizeof(uint32_t));
+        if (c->chunk[i] == NULL)
+            break;
+        memcpy(c->chunk[i], x->chunk[i], CHUNK_PFNS * sizeof(uint32_t));
+    }
     if (c->bucket == NULL || (x->cap && c->e == NULL)) {
-        free(c->bucket);
-        free(c->e);
-        free(c);
+        mm__physidx_destroy(c);
         return NULL;
+    }
+    for (unsigned i = 0; i < NCHUNKS; i++) {
+        if (x->chunk[i] != NULL && c->chunk[i] == NULL) {
+            mm__physidx_destroy(c);
+            return NULL;
+        }
     }
     memcpy(c->bucket, x->bucket, ((size_t)1 << x->bits) * sizeof(*c->bucket));
     if (x->cap)
@@ -126,14 +156,15 @@ size_t mm__physidx_host_bytes(const struct mm_physidx *x)
     if (x == NULL)
         return 0;
     return sizeof(*x) + ((size_t)1 << x->bits) * sizeof(*x->bucket) +
-           (size_t)x->cap * sizeof(*x->e);
+           (size_t)x->cap * sizeof(*x->e) +
+           (size_t)x->nchunks * CHUNK_PFNS * sizeof(uint32_t);
 }
 
 /* Makes room for one more entry; false if host memory runs out. */
 static bool reserve_one(struct mm_physidx *x)
 {
     if (x->spare == NONE) {
-        uint32_t ncap = x->cap ? x->cap * 2 : 256;
+        uint32_t ncap = x->cap ? x->cap * 2 : 16;
         struct entry *ne = realloc(x->e, ncap * sizeof(*ne));
 
         if (ne == NULL)
@@ -151,13 +182,11 @@ static bool reserve_one(struct mm_physidx *x)
     return true;
 }
 
-static void add(struct mm_physidx *x, uint32_t key, uint32_t va)
+static void ovf_add(struct mm_physidx *x, uint32_t key, uint32_t va)
 {
     size_t h;
     int32_t i;
 
-    if (x->stale)
-        return;
     if (!reserve_one(x)) {
         x->stale = true;
         return;
@@ -172,17 +201,18 @@ static void add(struct mm_physidx *x, uint32_t key, uint32_t va)
     x->live++;
 }
 
-static void del(struct mm_physidx *x, uint32_t key, uint32_t va)
+/* Removes the overflow entry (@key, @va), or with @any the first entry
+ * of @key, whose VA goes to *@va.  Return: whether there was one. */
+static bool ovf_del(struct mm_physidx *x, uint32_t key, uint32_t *va, bool any)
 {
-    int32_t *link;
+    int32_t *link = &x->bucket[key_hash(key, x->bits)];
 
-    if (x->stale)
-        return;
-    link = &x->bucket[key_hash(key, x->bits)];
+    if (x->live == 0)
+        return false;
     while (*link != NONE) {
         struct entry *e = &x->e[*link];
 
-        if (e->key == key && e->va == va) {
+        if (e->key == key && (any || e->va == *va)) {
             int32_t i = *link;
 
             *link = e->next;
@@ -190,12 +220,86 @@ static void del(struct mm_physidx *x, uint32_t key, uint32_t va)
             e->next = x->spare;
             x->spare = i;
             x->live--;
-            return;
+            *va = e->va;
+            return true;
         }
         link = &e->next;
     }
-    assert(!"physidx: removing a mapping it never held");
-    x->stale = true;
+    return false;
+}
+
+/* The dense first slot of @key, as a VA; false if it is empty.  A section
+ * key's slot holds the VA MiB + 1, a page key's slot VA | 1. */
+static bool first_get(const struct mm_physidx *x, uint32_t key, uint32_t *va)
+{
+    if (key & SECT_KEY) {
+        uint16_t v = x->sect[key & (NMIB - 1)];
+
+        *va = (uint32_t)(v - 1) << 20;
+        return v != 0;
+    }
+    if (x->chunk[key / CHUNK_PFNS] == NULL)
+        return false;
+    *va = x->chunk[key / CHUNK_PFNS][key % CHUNK_PFNS] & ~1u;
+    return x->chunk[key / CHUNK_PFNS][key % CHUNK_PFNS] != 0;
+}
+
+/* Sets (@on; also replacing what it held) or empties the first slot of
+ * @key; false on host OOM (only when it needs a new chunk). */
+static bool first_set(struct mm_physidx *x, uint32_t key, uint32_t va, bool on)
+{
+    uint32_t c = key / CHUNK_PFNS;
+
+    if (key & SECT_KEY) {
+        x->sect[key & (NMIB - 1)] = on ? (uint16_t)((va >> 20) + 1) : 0;
+        return true;
+    }
+    if (x->chunk[c] == NULL) {
+        x->chunk[c] = calloc(CHUNK_PFNS, sizeof(uint32_t));
+        if (x->chunk[c] == NULL)
+            return false;
+        x->nchunks++;
+    }
+    if ((x->chunk[c][key % CHUNK_PFNS] != 0) != on)    /* not a replacement */
+        x->chunk_used[c] += on ? 1 : -1;
+    x->chunk[c][key % CHUNK_PFNS] = on ? va | 1 : 0;
+    if (x->chunk_used[c] == 0) {
+        free(x->chunk[c]);
+        x->chunk[c] = NULL;
+        x->nchunks--;
+    }
+    return true;
+}
+
+static void add(struct mm_physidx *x, uint32_t key, uint32_t va)
+{
+    uint32_t first;
+
+    if (x->stale)
+        return;
+    if (first_get(x, key, &first))
+        ovf_add(x, key, va);
+    else if (!first_set(x, key, va, true))
+        x->stale = true;
+}
+
+static void del(struct mm_physidx *x, uint32_t key, uint32_t va)
+{
+    uint32_t first, next;
+
+    if (x->stale)
+        return;
+    if (first_get(x, key, &first) && first == va) {
+        if (ovf_del(x, key, &next, true))
+            first_set(x, key, next, true);      /* a replacement: cannot fail */
+        else
+            first_set(x, key, va, false);
+        return;
+    }
+    if (!ovf_del(x, key, &va, false)) {
+        assert(!"physidx: removing a mapping it never held");
+        x->stale = true;
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -291,6 +395,13 @@ enum mm_status mm__physidx_build(struct mm_machine *m)
 static void collect(const struct mm_physidx *x, uint32_t key, uint32_t off,
                     mm_vaddr_t *hit, size_t *n, bool *overflow)
 {
+    uint32_t first;
+
+    if (!first_get(x, key, &first))
+        return;
+    hit[(*n)++] = first | off;
+    if (x->live == 0)
+        return;
     for (int32_t i = x->bucket[key_hash(key, x->bits)]; i != NONE; i = x->e[i].next) {
         if (x->e[i].key != key)
             continue;
