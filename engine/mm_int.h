@@ -400,6 +400,55 @@ size_t mm__phys_aliases_walk(const struct mm_machine *m, mm_paddr_t pa,
                              struct mm_alias *out, size_t max);
 
 /* ------------------------------------------------------------------ */
+/* Snapshots (snapshot.c, and each module's save and load)             */
+/* ------------------------------------------------------------------ */
+
+/* Little-endian writers; on host OOM they set b->oom. */
+void mm__wr_u8(struct mm_buf *b, uint8_t v);
+void mm__wr_u16(struct mm_buf *b, uint16_t v);
+void mm__wr_u32(struct mm_buf *b, uint32_t v);
+void mm__wr_u64(struct mm_buf *b, uint64_t v);
+
+/* A bounded reader over a snapshot.  The first failure sticks: later reads
+ * return 0 and change nothing, so a loader may read a record whole and
+ * check rd->st once.  @err receives "restore: WHERE: what is wrong". */
+struct mm_rd {
+    const uint8_t *p;
+    size_t len, off;                /* bytes [off, len) are left */
+    enum mm_status st;              /* MM_OK, MM_INVALID_ARGUMENT or MM_NO_MEMORY */
+    const char *where;              /* the section being read, for messages */
+    char *err;                      /* MM_MSG_MAX bytes */
+};
+uint8_t mm__rd_u8(struct mm_rd *rd);
+uint16_t mm__rd_u16(struct mm_rd *rd);
+uint32_t mm__rd_u32(struct mm_rd *rd);
+uint64_t mm__rd_u64(struct mm_rd *rd);
+bool mm__rd_bytes(struct mm_rd *rd, void *dst, size_t n);
+/* Fails the reader (once) with MM_INVALID_ARGUMENT; returns rd->st. */
+enum mm_status mm__rd_fail(struct mm_rd *rd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void mm__rd_oom(struct mm_rd *rd);
+/* Whether @n records of at least @each bytes can follow (n <= @max and the
+ * bytes are there); fails the reader naming @what if not. */
+bool mm__rd_count(struct mm_rd *rd, uint32_t n, size_t each, uint32_t max,
+                  const char *what);
+
+/* Each module writes its dynamic state, and reads it back into the freshly
+ * booted machine @m (same config), replacing its part; on failure the
+ * reader holds the error and @m keeps a consistent (fresh or loaded) part
+ * that mm_destroy() frees. */
+void mm__phys_save(const struct mm_phys *p, struct mm_buf *out);
+void mm__phys_load(struct mm_machine *m, struct mm_rd *rd);
+void mm__buddy_save(const struct mm_machine *m, struct mm_buf *out);
+void mm__buddy_load(struct mm_machine *m, struct mm_rd *rd);
+void mm__pkmap_save(const struct mm_pkmap *p, struct mm_buf *out);
+void mm__pkmap_load(struct mm_machine *m, struct mm_rd *rd);
+void mm__katomic_save(const struct mm_katomic *k, struct mm_buf *out);
+void mm__katomic_load(struct mm_machine *m, struct mm_rd *rd);
+void mm__vmap_save(const struct mm_vmap *v, struct mm_buf *out);
+void mm__vmap_load(struct mm_machine *m, struct mm_rd *rd);
+
+/* ------------------------------------------------------------------ */
 /* Reports (report.c) and buffers (buf.c)                              */
 /* ------------------------------------------------------------------ */
 
