@@ -651,3 +651,74 @@ enum mm_status mm__report_fixmap(const struct mm_machine *m, struct mm_buf *out)
         report_cpu(m, c, out);
     return out->oom ? MM_NO_MEMORY : MM_OK;
 }
+
+/* ------------------------------------------------------------------ */
+/* Snapshots                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Payload: u32 depth per CPU (ncpus, from the config), u32 count of slots
+ * not empty, then per such slot ascending: u32 index (CPU-major), u8
+ * state, u32 pfn.
+ */
+void mm__katomic_save(const struct mm_katomic *k, struct mm_buf *out)
+{
+    size_t total = (size_t)k->ncpus * k->nslots;
+    uint32_t n = 0;
+
+    for (unsigned c = 0; c < k->ncpus; c++)
+        mm__wr_u32(out, k->depth[c]);
+    for (size_t i = 0; i < total; i++)
+        n += k->slot[i].state != SLOT_EMPTY;
+    mm__wr_u32(out, n);
+    for (size_t i = 0; i < total; i++) {
+        if (k->slot[i].state != SLOT_EMPTY) {
+            mm__wr_u32(out, (uint32_t)i);
+            mm__wr_u8(out, k->slot[i].state);
+            mm__wr_u32(out, k->slot[i].pfn);
+        }
+    }
+}
+
+void mm__katomic_load(struct mm_machine *m, struct mm_rd *rd)
+{
+    struct mm_katomic *k = mm__katomic_clone(m->katomic);   /* fresh: all empty */
+    size_t total;
+    int64_t last = -1;
+    uint32_t n;
+
+    if (k == NULL) {
+        mm__rd_oom(rd);
+        return;
+    }
+    total = (size_t)k->ncpus * k->nslots;
+    for (unsigned c = 0; c < k->ncpus && rd->st == MM_OK; c++) {
+        k->depth[c] = mm__rd_u32(rd);
+        if (rd->st == MM_OK && k->depth[c] > k->nslots)
+            mm__rd_fail(rd, "cpu %u: stack depth %u of %u slots", c, k->depth[c], k->nslots);
+    }
+    n = mm__rd_u32(rd);
+    if (mm__rd_count(rd, n, 9, (uint32_t)total, "slots")) {
+        for (uint32_t i = 0; i < n && rd->st == MM_OK; i++) {
+            uint32_t idx = mm__rd_u32(rd);
+            uint8_t state = mm__rd_u8(rd);
+            mm_pfn_t pfn = mm__rd_u32(rd);
+
+            if (rd->st != MM_OK)
+                break;
+            if (idx >= total || (int64_t)idx <= last || state == SLOT_EMPTY ||
+                state > SLOT_STALE || pfn >= (1u << 20)) {
+                mm__rd_fail(rd, "slot %u: state %u, pfn 0x%x", idx, state, pfn);
+                break;
+            }
+            last = idx;
+            k->slot[idx] = (struct ka_slot){pfn, state};
+        }
+    }
+    if (rd->st != MM_OK) {
+        mm__katomic_destroy(k);
+        return;
+    }
+    mm__katomic_destroy(m->katomic);
+    m->katomic = k;
+}

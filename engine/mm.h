@@ -478,6 +478,33 @@ void mm_get_stats(const struct mm_machine *m, struct mm_stats *st);
  */
 enum mm_status mm_check(const struct mm_machine *m, char err[MM_MSG_MAX]);
 
+/* ------------------------------------------------------------------ */
+/* Snapshots                                                           */
+/* ------------------------------------------------------------------ */
+
+/**
+ * mm_snapshot - append @m's whole dynamic state to @out as bytes
+ * The bytes are versioned, little-endian, checksummed, and carry a hash of
+ * the config, so they restore only onto the same config.  Reads only.
+ * Return: MM_OK; MM_NO_MEMORY if @out could not grow; MM_INTERNAL if @m is
+ * broken (mm_broken(): there is no state worth keeping).  On error @out
+ * may hold a partial snapshot after its old length.
+ */
+enum mm_status mm_snapshot(const struct mm_machine *m, struct mm_buf *out);
+
+/**
+ * mm_restore - rebuild the machine a snapshot was taken of
+ * @cfg: the config the machine was created from (mm_machine_config()).
+ * Every byte is validated; the machine handed out passes mm_check() and
+ * behaves exactly as the original did at the snapshot (same seq, reports,
+ * translations, and results of any later operations).
+ * Return: MM_OK with *@out set; MM_INVALID_ARGUMENT with @err naming what
+ * is wrong (bad magic or version, another config, checksum, truncation, a
+ * field out of range, an inconsistent state); MM_NO_MEMORY (host memory).
+ */
+enum mm_status mm_restore(const struct mm_config *cfg, const void *buf, size_t len,
+                          struct mm_machine **out, char err[MM_MSG_MAX]);
+
 /* Calls @fn for each emulated physical page that holds written data,
  * ascending by pfn; used to dump memory.  Stops early if @fn returns false. */
 void mm_foreach_phys_page(const struct mm_machine *m,

@@ -643,8 +643,8 @@ static void scan_l2(const struct mm_machine *m, struct alias_sink *a, mm_paddr_t
     }
 }
 
-size_t mm_phys_aliases(const struct mm_machine *m, mm_paddr_t pa, struct mm_alias *out,
-                       size_t max)
+size_t mm__phys_aliases_walk(const struct mm_machine *m, mm_paddr_t pa,
+                             struct mm_alias *out, size_t max)
 {
     struct alias_sink a = {m, out, max, 0};
     mm_pfn_t base = MM_PFN(m->lay.pgd_pa);

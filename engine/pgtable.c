@@ -243,8 +243,11 @@ void mm__l1_write(struct mm_machine *m, unsigned idx, uint32_t val)
     assert(idx < 4096);
     pg = mm__phys_page_rw(m->phys, MM_PFN(m->lay.pgd_pa) + idx / 1024);
     assert(pg != NULL);                 /* machine.c creates the pgd's pages at boot */
-    if (pg != NULL)
+    if (pg != NULL) {
+        mm__physidx_l1(m, idx, pg[idx % 1024], false);
         pg[idx % 1024] = val;
+        mm__physidx_l1(m, idx, val, true);
+    }
 }
 
 /* pmd_off_k(): the even first-level index of @va's Linux pgd entry. */
@@ -331,9 +334,13 @@ static void set_pte_ext(struct mm_machine *m, mm_vaddr_t va, uint32_t pte, uint3
 {
     uint32_t *pg = pte_words(m, va);
     unsigned i = (va >> MM_PAGE_SHIFT) & (MM_PTRS_PER_PTE - 1);
+    mm_paddr_t hw_pa = mm__pte_page(m, va) + MM_PTE_HWTABLE_OFF + i * 4u;
+    uint32_t hw = v7_hw_pte(pte, ext);
 
     pg[i] = pte;
-    pg[i + MM_PTE_HWTABLE_OFF / 4] = v7_hw_pte(pte, ext);
+    mm__physidx_l2(m, va, hw_pa, pg[i + MM_PTE_HWTABLE_OFF / 4], false);
+    pg[i + MM_PTE_HWTABLE_OFF / 4] = hw;
+    mm__physidx_l2(m, va, hw_pa, hw, true);
 }
 
 uint32_t mm__pte_get(const struct mm_machine *m, mm_vaddr_t va)

@@ -1575,3 +1575,125 @@ enum mm_status mm__vmap_check(const struct mm_machine *m, char err[MM_MSG_MAX])
                         "which is no area", v->cache.at);
     return MM_OK;
 }
+
+/* ------------------------------------------------------------------ */
+/* Snapshots                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Payload: u32 vmap_lazy_nr; the next-fit cache (u8 valid, u32 at, hole,
+ * vstart, align); u32 area count, then per area ascending: u32 start, end,
+ * nr_pages, phys, link; u8 kind, caller, flags (1 lazy, 2 section, 4 has
+ * a page list), and with a page list nr_pages u32 pfns.
+ */
+#define SNAP_LAZY       1u
+#define SNAP_SECTION    2u
+#define SNAP_PFNS       4u
+
+void mm__vmap_save(const struct mm_vmap *v, struct mm_buf *out)
+{
+    mm__wr_u32(out, v->lazy_nr);
+    mm__wr_u8(out, v->cache.valid);
+    mm__wr_u32(out, v->cache.at);
+    mm__wr_u32(out, v->cache.hole);
+    mm__wr_u32(out, v->cache.vstart);
+    mm__wr_u32(out, v->cache.align);
+    mm__wr_u32(out, (uint32_t)v->n);
+    for (size_t i = 0; i < v->n; i++) {
+        const struct area *ar = &v->a[i];
+
+        mm__wr_u32(out, ar->start);
+        mm__wr_u32(out, ar->end);
+        mm__wr_u32(out, ar->nr_pages);
+        mm__wr_u32(out, ar->phys);
+        mm__wr_u32(out, ar->link);
+        mm__wr_u8(out, ar->kind);
+        mm__wr_u8(out, ar->caller);
+        mm__wr_u8(out, (uint8_t)((ar->lazy ? SNAP_LAZY : 0) |
+                                 (ar->section ? SNAP_SECTION : 0) |
+                                 (ar->pfns != NULL ? SNAP_PFNS : 0)));
+        for (uint32_t k = 0; ar->pfns != NULL && k < ar->nr_pages; k++)
+            mm__wr_u32(out, ar->pfns[k]);
+    }
+}
+
+/* Reads one area into the end of @v (room reserved); areas must ascend. */
+static void load_area(struct mm_vmap *v, struct mm_rd *rd)
+{
+    struct area ar = {0};
+    uint8_t flags;
+    bool want_pfns;
+
+    ar.start = mm__rd_u32(rd);
+    ar.end = mm__rd_u32(rd);
+    ar.nr_pages = mm__rd_u32(rd);
+    ar.phys = mm__rd_u32(rd);
+    ar.link = mm__rd_u32(rd);
+    ar.kind = mm__rd_u8(rd);
+    ar.caller = mm__rd_u8(rd);
+    flags = mm__rd_u8(rd);
+    if (rd->st != MM_OK)
+        return;
+    ar.lazy = flags & SNAP_LAZY;
+    ar.section = flags & SNAP_SECTION;
+    want_pfns = !ar.lazy && ar.kind != AREA_IOREMAP && ar.kind != AREA_RESERVED;
+    if (ar.start >= ar.end || ar.kind > AREA_RESERVED || ar.caller > AREA_RESERVED ||
+        flags > 7 || ((flags & SNAP_PFNS) != 0) != want_pfns ||
+        (v->n > 0 && v->a[v->n - 1].end > ar.start)) {
+        mm__rd_fail(rd, "area 0x%08x-0x%08x: kind %u, caller %u, flags %u (malformed, "
+                    "or overlapping the one before)", ar.start, ar.end, ar.kind, ar.caller,
+                    flags);
+        return;
+    }
+    if (want_pfns) {
+        if (!mm__rd_count(rd, ar.nr_pages, 4, (ar.end - ar.start) >> MM_PAGE_SHIFT,
+                          "pages in an area"))
+            return;
+        ar.pfns = malloc(((size_t)ar.nr_pages ? ar.nr_pages : 1) * sizeof(*ar.pfns));
+        if (ar.pfns == NULL) {
+            mm__rd_oom(rd);
+            return;
+        }
+        for (uint32_t k = 0; k < ar.nr_pages; k++)
+            ar.pfns[k] = mm__rd_u32(rd);
+        for (uint32_t k = 0; k < ar.nr_pages && rd->st == MM_OK; k++)
+            if (ar.pfns[k] >= (1u << 20))
+                mm__rd_fail(rd, "area 0x%08x page %u: pfn 0x%x", ar.start, k, ar.pfns[k]);
+        if (rd->st != MM_OK) {
+            free(ar.pfns);
+            return;
+        }
+        v->pfn_bytes += ar.nr_pages * sizeof(*ar.pfns);
+    }
+    v->a[v->n++] = ar;
+}
+
+void mm__vmap_load(struct mm_machine *m, struct mm_rd *rd)
+{
+    struct mm_vmap *v = calloc(1, sizeof(*v));
+    uint32_t n;
+
+    if (v == NULL) {
+        mm__rd_oom(rd);
+        return;
+    }
+    v->lazy_nr = mm__rd_u32(rd);
+    v->cache.valid = mm__rd_u8(rd) != 0;
+    v->cache.at = mm__rd_u32(rd);
+    v->cache.hole = mm__rd_u32(rd);
+    v->cache.vstart = mm__rd_u32(rd);
+    v->cache.align = mm__rd_u32(rd);
+    n = mm__rd_u32(rd);
+    if (mm__rd_count(rd, n, 23, 1u << 20, "areas")) {
+        if (n > 0 && !reserve_areas(v, n))
+            mm__rd_oom(rd);
+        for (uint32_t i = 0; i < n && rd->st == MM_OK; i++)
+            load_area(v, rd);
+    }
+    if (rd->st != MM_OK) {
+        mm__vmap_destroy(v);
+        return;
+    }
+    mm__vmap_destroy(m->vmap);
+    m->vmap = v;
+}
