@@ -74,6 +74,13 @@ struct mm_era {
 /* The era row for @kernel, or NULL if the version is out of range. */
 const struct mm_era *mm__era_for(uint32_t kernel);
 
+/* Whether the era ignores RAM past 4 GiB at boot (instead of refusing it). */
+bool mm__era_ignores_high_ram(const struct mm_era *era);
+
+/* cfg.smp and cfg.errata_798181 with "auto" resolved (config.c). */
+bool mm__config_smp(const struct mm_config *cfg);
+bool mm__config_errata_798181(const struct mm_config *cfg);
+
 struct mm_region {                  /* a memblock.memory region after the cut */
     mm_paddr_t start;
     uint64_t end;                   /* exclusive */
@@ -115,6 +122,10 @@ struct mm_layout {
     unsigned nr_regions;
     struct mm_region regions[MM_MAX_REGIONS];  /* sorted, merged as memblock merges */
     struct { mm_vaddr_t start, end; } text, init, data, bss;   /* resolved */
+    bool smp;                       /* CONFIG_SMP (cfg.smp resolved) */
+    bool kmap_high_get;             /* ARCH_NEEDS_KMAP_HIGH_GET with HIGHMEM */
+    uint64_t ignored_start;         /* RAM past 4 GiB ignored at boot; 0 if none */
+    uint64_t ignored_end;
 };
 
 /**

@@ -60,7 +60,7 @@
 
 static bool is_smp(const struct mm_machine *m)
 {
-    return m->cfg.cpus > 1;
+    return m->lay.smp;          /* CONFIG_SMP on an MP-capable ARMv7 core */
 }
 
 /* PAN (privileged no-access through the user domain), 4.3+.

@@ -252,6 +252,12 @@ static void memory_line_info(const struct mm_machine *m, struct mm_buf *b, bool 
 
 enum mm_status mm__report_memory(const struct mm_machine *m, struct mm_buf *out)
 {
+    /* KERNEL: 6.1 drivers/of/fdt.c early_init_dt_add_memory_arch(), printed
+     * at boot before mem_init() */
+    if (m->lay.ignored_end != 0)
+        mm__buf_printf(out, "Ignoring memory range 0x%llx - 0x%llx\n",
+                       (unsigned long long)m->lay.ignored_start,
+                       (unsigned long long)m->lay.ignored_end);
     switch (m->lay.era->memory_fmt) {
     case MEM_BANKS:
     case MEM_REGIONS:

@@ -366,6 +366,34 @@ END_TEST
 
 /* ---- /proc/iomem ---- */
 
+/* Without LPAE a bank reaching 4 GiB loses its last page (memblock caps the
+ * size at PHYS_ADDR_MAX - base), and RAM past 4 GiB is ignored with a
+ * message: QEMU virt -m 3072 and -m 4096 under Debian's 6.1 armmp. */
+START_TEST(test_61_ram_to_4g_loses_last_page)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+3G",
+                                     NULL);
+    char *io = t_report(m, MM_REPORT_IOMEM);
+    char *mi = t_report(m, MM_REPORT_MEMINFO);
+    char *mem;
+
+    ck_assert_ptr_nonnull(strstr(io, "40000000-fffffffe : System RAM\n"));
+    ck_assert_ptr_nonnull(strstr(mi, "HighTotal:       2359292 kB\n"));
+    free(io);
+    free(mi);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+4G", NULL);
+    io = t_report(m, MM_REPORT_IOMEM);
+    mem = t_report(m, MM_REPORT_MEMORY);
+    ck_assert_ptr_nonnull(strstr(io, "40000000-fffffffe : System RAM\n"));
+    ck_assert_msg(strncmp(mem, "Ignoring memory range 0x100000000 - 0x140000000\n"
+                          "Memory: ", 56) == 0, "%s", mem);
+    free(io);
+    free(mem);
+    mm_destroy(m);
+}
+END_TEST
+
 START_TEST(test_aries_iomem_matches_real)
 {
     struct mm_machine *m = t_machine("aries", NULL);
@@ -662,6 +690,7 @@ Suite *report_suite(void)
     tcase_add_loop_test(tc, test_each_preset_boots_and_reports, 0, (int)npresets);
     tcase_add_test(tc, test_report_names_and_lookup);
     tcase_add_test(tc, test_report_unknown_id);
+    tcase_add_test(tc, test_61_ram_to_4g_loses_last_page);
     suite_add_tcase(s, tc);
     return s;
 }
