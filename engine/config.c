@@ -201,12 +201,18 @@ bool mm__config_errata_798181(const struct mm_config *cfg)
     return debian_armmp(cfg);
 }
 
+/* config-6.1.0-57-armmp: CONFIG_PCI=y */
+bool mm__config_pci(const struct mm_config *cfg)
+{
+    return debian_armmp(cfg);
+}
+
 const char *mm_config_reference(const struct mm_config *cfg)
 {
     assert(cfg != NULL);
     if (debian_armmp(cfg))
         return "Debian 12 linux-image-armmp (6.1.0-57-armmp, 6.1.192-3 armhf): "
-               "SMP, SMP_ON_UP, HIGHMEM, ARM_ERRATA_798181, no LPAE";
+               "SMP, SMP_ON_UP, HIGHMEM, ARM_ERRATA_798181, PCI, no LPAE";
     if (strcmp(cfg->preset, "aries") == 0)
         return "Xiaomi aries msm-3.4 kernel, as its boot log shows it";
     if (strcmp(cfg->preset, "beaglebone-black") == 0)

@@ -475,6 +475,15 @@ static void fixed_addresses(const struct mm_config *cfg, struct mm_layout *lay)
     lay->pgd_pa = lay->phys_offset + cfg->text_offset - 0x4000u; /* head.S */
     lay->km_type_nr = era->km_type_nr;
     lay->atomic = cfg->atomic == MM_ATOMIC_DEFAULT ? era->atomic_default : cfg->atomic;
+    /* KERNEL: 6.1 arch/arm/mm/mmu.c devicemaps_init(): the DTB at
+     * FDT_FIXED_BASE 0xff800000 (asm/memory.h; ARM 9012/1, era 5.11), the
+     * vectors page and, from 3.11, the stubs page at 0xffff1000 (4.19 and
+     * 6.1 read); pci_reserve_io() keeps PCI_IO_VIRT_BASE 0xfee00000
+     * (asm/io.h) from vmalloc on a CONFIG_PCI build. */
+    lay->fdt_base = era->fixaddr_start == 0xffc80000u ? 0xff800000u : 0;
+    lay->pci_io_base = mm__config_pci(cfg) ? 0xfee00000u : 0;
+    lay->vectors_end = lay->vectors_base +
+                       (cfg->kernel >= MM_KVER(3, 11, 0) ? 2 : 1) * MM_PAGE_SIZE;
     lay->smp = mm__config_smp(cfg);
     /* KERNEL: 4.19, 6.1 arch/arm/include/asm/highmem.h: ARCH_NEEDS_KMAP_HIGH_GET
      * unless CONFIG_ARM_ERRATA_798181 (or SMP with CPU_TLB_V6: ARMv6 TLBs,

@@ -399,7 +399,9 @@ size_t mm_translate_batch(const struct mm_machine *m, const mm_vaddr_t *va,
 size_t mm_walk_format(const struct mm_walk *w, char *buf, size_t size);
 
 /* The name of the region @va lies in: "user", "modules", "pkmap", "lowmem",
- * "vmalloc", "fixmap", "vector", "timers", "consistent", or "gap". */
+ * "vmalloc", "fixmap", "vector", "timers", "consistent", "ioremap" (a live
+ * ioremap() area in vmalloc), "fdt" (5.11+ DTB map), "pci-io" (the PCI I/O
+ * reservation), or "gap".  The vector region covers the stubs page too. */
 const char *mm_region_name(const struct mm_machine *m, mm_vaddr_t va);
 
 /* __pa() of a lowmem address, __va() of a lowmem physical address,
@@ -449,6 +451,7 @@ enum mm_report {
     MM_REPORT_PKMAP,                    /* pkmap slot table */
     MM_REPORT_FIXMAP,                   /* per-CPU kmap_atomic slot table */
     MM_REPORT_PAGETABLES,               /* kernel_page_tables, as arch/arm/mm/dump.c */
+    MM_REPORT_REGIONS,                  /* the virtual regions, every era: a table */
     MM_REPORT_COUNT
 };
 

@@ -90,7 +90,7 @@ enum area_kind {
     AREA_VPAGES,                    /* the vmalloc'd page array of a big one */
     AREA_VMAP,                      /* vmap() */
     AREA_IOREMAP,                   /* ioremap() */
-    AREA_RESERVED                   /* the coherent-DMA window */
+    AREA_RESERVED                   /* the coherent-DMA window, PCI I/O */
 };
 
 struct area {
@@ -248,6 +248,15 @@ static struct area *find_start(const struct mm_vmap *v, mm_vaddr_t start)
     size_t i = lower_start(v, start);
 
     return i < v->n && v->a[i].start == start ? &v->a[i] : NULL;
+}
+
+bool mm__vmap_is_ioremap(const struct mm_machine *m, mm_vaddr_t va)
+{
+    const struct mm_vmap *v = m->vmap;
+    size_t i = lower_start(v, (uint64_t)va + 1);
+    const struct area *ar = i > 0 ? &v->a[i - 1] : NULL;
+
+    return ar != NULL && va < ar->end && ar->kind == AREA_IOREMAP && !ar->lazy;
 }
 
 /* Room for @extra more areas, so that a commit cannot run out. */
@@ -803,6 +812,22 @@ struct mm_vmap *mm__vmap_create(const struct mm_machine *m)
         }
         r.start = lay->consistent_start;
         r.end = lay->consistent_end;
+        r.kind = r.caller = AREA_RESERVED;
+        insert_area(v, &r);
+    }
+    /* KERNEL: 6.1 arch/arm/mm/mmu.c pci_reserve_io(): vm_reserve_area_early(
+     * PCI_IO_VIRT_BASE, SZ_2M) is a vmlist entry vmalloc_init() imports as
+     * busy, so no allocation is placed over it. */
+    if (lay->pci_io_base != 0) {
+        struct area r = {0};
+
+        if (!reserve_areas(v, 1)) {
+            free(v->a);
+            free(v);
+            return NULL;
+        }
+        r.start = lay->pci_io_base;
+        r.end = lay->pci_io_base + MM_PCI_IO_SIZE;
         r.kind = r.caller = AREA_RESERVED;
         insert_area(v, &r);
     }

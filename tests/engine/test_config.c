@@ -720,7 +720,7 @@ START_TEST(test_smp_default_per_reference_build)
     ck_assert(mm__config_errata_798181(&cfg));
     ck_assert_str_eq(mm_config_reference(&cfg),
                      "Debian 12 linux-image-armmp (6.1.0-57-armmp, 6.1.192-3 armhf): "
-                     "SMP, SMP_ON_UP, HIGHMEM, ARM_ERRATA_798181, no LPAE");
+                     "SMP, SMP_ON_UP, HIGHMEM, ARM_ERRATA_798181, PCI, no LPAE");
     cfg_with(&cfg, "qemu-virt", "kernel=6.1", "smp=off", NULL);
     ck_assert(!mm__config_smp(&cfg));
     cfg_with(&cfg, "qemu-virt", NULL);
