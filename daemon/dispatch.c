@@ -809,7 +809,7 @@ static uint8_t region_code(const char *name)
 {
     static const char *const names[] = {
         "gap", "user", "modules", "pkmap", "lowmem", "vmalloc", "consistent",
-        "fixmap", "timers", "vector"
+        "fixmap", "timers", "vector", "ioremap", "fdt", "pci-io"
     };
     uint8_t i;
 

@@ -162,6 +162,35 @@ const struct mm_era *mm__era_for(uint32_t kernel)
     return e;
 }
 
+bool mm__era_ignores_high_ram(const struct mm_era *era)
+{
+    return era->since >= MM_KVER(5, 11, 0);
+}
+
+/*
+ * RAM at the top of the 32-bit physical space (5.11+, 6.1 read).  KERNEL:
+ * 6.1 drivers/of/fdt.c early_init_dt_add_memory_arch(): what lies past
+ * MAX_MEMBLOCK_ADDR (~0, phys_addr_t 32-bit without LPAE) is dropped with
+ * "Ignoring memory range 0x100000000 - END"; mm/memblock.c
+ * memblock_cap_size() then caps the size at PHYS_ADDR_MAX - base, so a
+ * bank reaching 4 GiB ends at 0xffffffff and its last page is lost.
+ */
+static void clip_banks(struct mm_layout *lay, struct mm_bank *b, unsigned n)
+{
+    for (unsigned i = 0; i < n && mm__era_ignores_high_ram(lay->era); i++) {
+        uint64_t end = b[i].start + b[i].size;
+
+        if (end > 0x100000000ull) {
+            if (lay->ignored_end == 0)
+                lay->ignored_start = 0x100000000ull;
+            lay->ignored_end = end;
+            end = 0x100000000ull;
+        }
+        if (end == 0x100000000ull)
+            b[i].size = 0xffffffffull - b[i].start;
+    }
+}
+
 /* KERNEL: arch/arm/Kconfig PAGE_OFFSET defaults per VMSPLIT_* */
 static mm_vaddr_t split_page_offset(enum mm_split s)
 {
@@ -447,6 +476,20 @@ static void fixed_addresses(const struct mm_config *cfg, struct mm_layout *lay)
     lay->pgd_pa = lay->phys_offset + cfg->text_offset - 0x4000u; /* head.S */
     lay->km_type_nr = era->km_type_nr;
     lay->atomic = cfg->atomic == MM_ATOMIC_DEFAULT ? era->atomic_default : cfg->atomic;
+    /* KERNEL: 6.1 arch/arm/mm/mmu.c devicemaps_init(): the DTB at
+     * FDT_FIXED_BASE 0xff800000 (asm/memory.h; ARM 9012/1, era 5.11), the
+     * vectors page and, from 3.11, the stubs page at 0xffff1000 (4.19 and
+     * 6.1 read); pci_reserve_io() keeps PCI_IO_VIRT_BASE 0xfee00000
+     * (asm/io.h) from vmalloc on a CONFIG_PCI build. */
+    lay->fdt_base = era->fixaddr_start == 0xffc80000u ? 0xff800000u : 0;
+    lay->pci_io_base = mm__config_pci(cfg) ? 0xfee00000u : 0;
+    lay->vectors_end = lay->vectors_base +
+                       (cfg->kernel >= MM_KVER(3, 11, 0) ? 2 : 1) * MM_PAGE_SIZE;
+    lay->smp = mm__config_smp(cfg);
+    /* KERNEL: 4.19, 6.1 arch/arm/include/asm/highmem.h: ARCH_NEEDS_KMAP_HIGH_GET
+     * unless CONFIG_ARM_ERRATA_798181 (or SMP with CPU_TLB_V6: ARMv6 TLBs,
+     * which this ARMv7 model never has) */
+    lay->kmap_high_get = cfg->highmem && !mm__config_errata_798181(cfg);
 }
 
 enum mm_status mm__layout_compute(const struct mm_config *cfg, struct mm_layout *lay,
@@ -470,6 +513,7 @@ enum mm_status mm__layout_compute(const struct mm_config *cfg, struct mm_layout 
                         cfg->nr_banks, MM_MAX_BANKS);
     lay->page_offset = split_page_offset(cfg->split);
     n = sorted_banks(cfg, b);
+    clip_banks(lay, b, n);
     lay->phys_offset = b[0].start;
     fixed_addresses(cfg, lay);
     st = vmalloc_window(cfg, lay, err);

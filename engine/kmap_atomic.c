@@ -25,8 +25,9 @@
  * behind by an unmap).  A lowmem page needs no slot: its direct address.
  * A highmem page that is already kmap()ed is handed its pkmap address by
  * kmap_high_get() (ARCH_NEEDS_KMAP_HIGH_GET: defined on ARMv7, whose TLB is
- * CPU_TLB_V7, unless ARM_ERRATA_798181), and kunmap_atomic() of a pkmap
- * address is kunmap_high().
+ * CPU_TLB_V7, unless ARM_ERRATA_798181: m->lay.kmap_high_get), and
+ * kunmap_atomic() of a pkmap address is kunmap_high().  With the erratum
+ * switch (Debian's armmp 6.1) an already kmap()ed page gets a fresh slot.
  *
  * Results.  kmap_atomic: value = VA; in km_type style aux = the displaced
  * pfn with MM_RES_DISPLACED.  kunmap_atomic: value = the pfn that was mapped
@@ -432,8 +433,9 @@ enum mm_status mm__kmap_atomic(struct mm_machine *m, unsigned cpu, mm_pfn_t pfn,
         return MM_OK;
     }
     /* KERNEL: 3.4 arch/arm/mm/highmem.c kmap_atomic(): kmap_high_get() first;
-     * 6.1 arch_kmap_local_high_get() */
-    va = mm__kmap_high_get(m, pfn);
+     * 6.1 arch_kmap_local_high_get(); neither with ARM_ERRATA_798181, where
+     * kmap_high_get() is a stub returning NULL (asm/highmem.h) */
+    va = m->lay.kmap_high_get ? mm__kmap_high_get(m, pfn) : 0;
     if (va != 0) {
         res->value = va;
         return MM_OK;
@@ -524,10 +526,16 @@ enum mm_status mm__kunmap_atomic(struct mm_machine *m, unsigned cpu, mm_vaddr_t 
                         "kunmap_atomic: cpu %u does not exist (the machine has %u CPU%s)",
                         cpu, k->ncpus, k->ncpus == 1 ? "" : "s");
     /* KERNEL: 3.4 arch/arm/mm/highmem.c __kunmap_atomic(): a pkmap address
-     * came from kmap_high_get() */
+     * came from kmap_high_get(); 6.1 mm/highmem.c kmap_high_unmap_local()
+     * does this only under ARCH_NEEDS_KMAP_HIGH_GET, else it is a WARN */
     if (lay->pkmap_base != 0 && page >= lay->pkmap_base &&
-        page - lay->pkmap_base < MM_LAST_PKMAP * MM_PAGE_SIZE)
+        page - lay->pkmap_base < MM_LAST_PKMAP * MM_PAGE_SIZE) {
+        if (!lay->kmap_high_get)
+            return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                            "kunmap_atomic: 0x%08x is a pkmap address, and this kernel "
+                            "(ARM_ERRATA_798181) never hands one out", va);
         return mm__kunmap_high_va(m, page, res);
+    }
     if (page >= lay->page_offset && page < lay->high_memory) {
         /* A lowmem page was never given a slot: nothing to undo. */
         res->value = MM_PFN(page - lay->page_offset + lay->phys_offset);

@@ -91,7 +91,14 @@ enum mm_zone {
 
 struct mm_bank {                        /* one RAM bank, as the bootloader gives it */
     mm_paddr_t start;
-    uint64_t size;                      /* bytes; start + size <= 4 GiB */
+    uint64_t size;                      /* bytes; what lies past 4 GiB is ignored
+                                         * from 5.11 (no LPAE), refused before */
+};
+
+enum mm_tristate {                      /* a kernel config switch */
+    MM_AUTO = 0,                        /* the reference build's value */
+    MM_ON,
+    MM_OFF
 };
 
 struct mm_reserve {                     /* a memblock_reserve()d carve-out */
@@ -130,12 +137,22 @@ struct mm_config {
     struct mm_section text, init, data, bss;
     unsigned nr_reserves;
     struct mm_reserve reserves[MM_MAX_RESERVES];
+    /* CONFIG_SMP.  auto: on for the Debian armmp reference build (see
+     * mm_config_reference()), else on exactly when cpus > 1. */
+    enum mm_tristate smp;
+    /* CONFIG_ARM_ERRATA_798181 (no kmap_high_get shortcut in kmap_atomic /
+     * kmap_local).  auto: the reference build's value, else off. */
+    enum mm_tristate errata_798181;
 };
 
 struct mm_preset_info {
     const char *name;
     const char *summary;                /* one line: board, SoC, kernel, source */
 };
+
+/* The kernel build @cfg models, one line: for qemu-virt with 6.1.x
+ * "Debian 12 linux-image-armmp ..."; static storage, never NULL. */
+const char *mm_config_reference(const struct mm_config *cfg);
 
 /* Fills @cfg with the defaults (qemu-virt-like: 3.4, 3G/1G, 1 GiB at 0x40000000). */
 void mm_config_default(struct mm_config *cfg);
@@ -382,7 +399,9 @@ size_t mm_translate_batch(const struct mm_machine *m, const mm_vaddr_t *va,
 size_t mm_walk_format(const struct mm_walk *w, char *buf, size_t size);
 
 /* The name of the region @va lies in: "user", "modules", "pkmap", "lowmem",
- * "vmalloc", "fixmap", "vector", "timers", "consistent", or "gap". */
+ * "vmalloc", "fixmap", "vector", "timers", "consistent", "ioremap" (a live
+ * ioremap() area in vmalloc), "fdt" (5.11+ DTB map), "pci-io" (the PCI I/O
+ * reservation), or "gap".  The vector region covers the stubs page too. */
 const char *mm_region_name(const struct mm_machine *m, mm_vaddr_t va);
 
 /* __pa() of a lowmem address, __va() of a lowmem physical address,
@@ -432,6 +451,7 @@ enum mm_report {
     MM_REPORT_PKMAP,                    /* pkmap slot table */
     MM_REPORT_FIXMAP,                   /* per-CPU kmap_atomic slot table */
     MM_REPORT_PAGETABLES,               /* kernel_page_tables, as arch/arm/mm/dump.c */
+    MM_REPORT_REGIONS,                  /* the virtual regions, every era: a table */
     MM_REPORT_COUNT
 };
 

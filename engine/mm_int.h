@@ -74,6 +74,18 @@ struct mm_era {
 /* The era row for @kernel, or NULL if the version is out of range. */
 const struct mm_era *mm__era_for(uint32_t kernel);
 
+/* Whether the era ignores RAM past 4 GiB at boot (instead of refusing it). */
+bool mm__era_ignores_high_ram(const struct mm_era *era);
+
+/* cfg.smp and cfg.errata_798181 with "auto" resolved (config.c). */
+bool mm__config_smp(const struct mm_config *cfg);
+bool mm__config_errata_798181(const struct mm_config *cfg);
+/* CONFIG_PCI: on for the Debian armmp reference build only. */
+bool mm__config_pci(const struct mm_config *cfg);
+
+#define MM_FDT_FIXED_SIZE   0x00200000u         /* 6.1 asm/memory.h 2 * SECTION_SIZE */
+#define MM_PCI_IO_SIZE      0x00200000u         /* 6.1 mmu.c pci_reserve_io() SZ_2M */
+
 struct mm_region {                  /* a memblock.memory region after the cut */
     mm_paddr_t start;
     uint64_t end;                   /* exclusive */
@@ -115,6 +127,13 @@ struct mm_layout {
     unsigned nr_regions;
     struct mm_region regions[MM_MAX_REGIONS];  /* sorted, merged as memblock merges */
     struct { mm_vaddr_t start, end; } text, init, data, bss;   /* resolved */
+    bool smp;                       /* CONFIG_SMP (cfg.smp resolved) */
+    bool kmap_high_get;             /* ARCH_NEEDS_KMAP_HIGH_GET with HIGHMEM */
+    mm_vaddr_t fdt_base;            /* FDT_FIXED_BASE read-only DTB map; 0 if none */
+    mm_vaddr_t pci_io_base;         /* PCI_IO_VIRT_BASE reservation; 0 if none */
+    mm_vaddr_t vectors_end;         /* vectors page, and the stubs page from 3.11 */
+    uint64_t ignored_start;         /* RAM past 4 GiB ignored at boot; 0 if none */
+    uint64_t ignored_end;
 };
 
 /**
@@ -374,6 +393,8 @@ enum mm_status mm__iounmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result
 enum mm_status mm__module_alloc(struct mm_machine *m, uint32_t size, struct mm_result *res);
 enum mm_status mm__module_free(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
 void mm__vmap_stats(const struct mm_machine *m, struct mm_stats *st);
+/* Whether @va lies in a live ioremap() area (its guard page included). */
+bool mm__vmap_is_ioremap(const struct mm_machine *m, mm_vaddr_t va);
 enum mm_status mm__vmap_check(const struct mm_machine *m, char err[MM_MSG_MAX]);
 enum mm_status mm__report_vmallocinfo(const struct mm_machine *m, struct mm_buf *out);
 size_t mm__vmap_host_bytes(const struct mm_vmap *v);

@@ -14,7 +14,7 @@
  * disagree (vmalloc.c's ioremap writes its UP MT_DEVICE sections and
  * clears pgd entries through mm__l1_write() too).  The memory types the
  * kernel uses (mem_types[] after build_mem_type_table()) are computed per
- * machine from the facts that change them: SMP or UP (an SMP kernel is cfg.cpus > 1; a UP kernel keeps
+ * machine from the facts that change them: SMP or UP (m->lay.smp, CONFIG_SMP; a UP kernel keeps
  * the default write-back policy and no Shared bit), and the kernel version
  * (vectors domain from 4.3, non-executable lowmem outside the kernel text
  * from 3.19; before 2.6.38 v7 still used domains and cpu_v7_set_pte_ext
@@ -93,10 +93,11 @@ enum mem_type_id {
 /* Memory types                                                        */
 /* ------------------------------------------------------------------ */
 
-/* is_smp(): the kernel's SMP_ON_UP test; here, an SMP kernel has cpus > 1. */
+/* is_smp(): CONFIG_SMP, and with SMP_ON_UP the boot test of MPIDR (MP set,
+ * U clear), which every ARMv7 MP core modelled here passes (A8 would not). */
 static bool is_smp(const struct mm_machine *m)
 {
-    return m->cfg.cpus > 1;
+    return m->lay.smp;          /* CONFIG_SMP on an MP-capable ARMv7 core */
 }
 
 /*

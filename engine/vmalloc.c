@@ -90,7 +90,7 @@ enum area_kind {
     AREA_VPAGES,                    /* the vmalloc'd page array of a big one */
     AREA_VMAP,                      /* vmap() */
     AREA_IOREMAP,                   /* ioremap() */
-    AREA_RESERVED                   /* the coherent-DMA window */
+    AREA_RESERVED                   /* the coherent-DMA window, PCI I/O */
 };
 
 struct area {
@@ -248,6 +248,15 @@ static struct area *find_start(const struct mm_vmap *v, mm_vaddr_t start)
     size_t i = lower_start(v, start);
 
     return i < v->n && v->a[i].start == start ? &v->a[i] : NULL;
+}
+
+bool mm__vmap_is_ioremap(const struct mm_machine *m, mm_vaddr_t va)
+{
+    const struct mm_vmap *v = m->vmap;
+    size_t i = lower_start(v, (uint64_t)va + 1);
+    const struct area *ar = i > 0 ? &v->a[i - 1] : NULL;
+
+    return ar != NULL && va < ar->end && ar->kind == AREA_IOREMAP && !ar->lazy;
 }
 
 /* Room for @extra more areas, so that a commit cannot run out. */
@@ -806,6 +815,22 @@ struct mm_vmap *mm__vmap_create(const struct mm_machine *m)
         r.kind = r.caller = AREA_RESERVED;
         insert_area(v, &r);
     }
+    /* KERNEL: 6.1 arch/arm/mm/mmu.c pci_reserve_io(): vm_reserve_area_early(
+     * PCI_IO_VIRT_BASE, SZ_2M) is a vmlist entry vmalloc_init() imports as
+     * busy, so no allocation is placed over it. */
+    if (lay->pci_io_base != 0) {
+        struct area r = {0};
+
+        if (!reserve_areas(v, 1)) {
+            free(v->a);
+            free(v);
+            return NULL;
+        }
+        r.start = lay->pci_io_base;
+        r.end = lay->pci_io_base + MM_PCI_IO_SIZE;
+        r.kind = r.caller = AREA_RESERVED;
+        insert_area(v, &r);
+    }
     return v;
 }
 
@@ -1204,7 +1229,7 @@ static enum mm_status map_existing(struct mm_machine *m, struct area *tmpl, uint
     }
     /* KERNEL: 3.4 ioremap.c: sections only on !SMP, when phys, size and
      * VA are all PMD_SIZE (2 MiB) aligned. */
-    tmpl->section = tmpl->kind == AREA_IOREMAP && m->cfg.cpus == 1 &&
+    tmpl->section = tmpl->kind == AREA_IOREMAP && !m->lay.smp &&
                     ((tmpl->phys | (size - MM_PAGE_SIZE) | addr) & (MM_PMD_SIZE - 1)) == 0 &&
                     sections_freeable(m, addr, size - MM_PAGE_SIZE);
     zone_free(m, &z);
@@ -1270,7 +1295,7 @@ enum mm_status mm__vmap(struct mm_machine *m, const mm_pfn_t *pfns, uint32_t n,
 static uint32_t ioremap_align(const struct mm_machine *m, uint32_t size)
 {
     unsigned bit = m->cfg.kernel >= MM_KVER(4, 9, 0) ? count_order(size) : fls32(size);
-    unsigned max = m->cfg.cpus > 1 && m->cfg.kernel >= MM_KVER(4, 0, 0) ?
+    unsigned max = m->lay.smp && m->cfg.kernel >= MM_KVER(4, 0, 0) ?
                    IOREMAP_ORDER_SMP : IOREMAP_ORDER_UP;
 
     if (bit > max)
@@ -1346,6 +1371,11 @@ enum mm_status mm__report_vmallocinfo(const struct mm_machine *m, struct mm_buf 
 {
     const struct mm_vmap *v = m->vmap;
     bool phys = m->cfg.kernel >= MM_KVER(3, 9, 0);
+    /* %pa: "0x" and 8 digits for a 32-bit phys_addr_t.  KERNEL: 4.19 and 6.1
+     * mm/vmalloc.c s_show() " phys=%pa"; "mm: cleanups for printing
+     * phys_addr_t and dma_addr_t" (posted 2017-02-09, after 4.10) replaced
+     * " phys=%llx": bound, taken as 4.11. */
+    bool phys_pa = m->cfg.kernel >= MM_KVER(4, 11, 0);
 
     for (size_t i = 0; i < v->n; i++) {
         const struct area *ar = &v->a[i];
@@ -1356,7 +1386,9 @@ enum mm_status mm__report_vmallocinfo(const struct mm_machine *m, struct mm_buf 
                        ar->end - ar->start, caller_name(ar->caller));
         if (holds_pages(ar))
             mm__buf_printf(out, " pages=%u", ar->nr_pages);
-        if (ar->kind == AREA_IOREMAP && phys && ar->phys != 0)
+        if (ar->kind == AREA_IOREMAP && phys && ar->phys != 0 && phys_pa)
+            mm__buf_printf(out, " phys=0x%08x", ar->phys);
+        else if (ar->kind == AREA_IOREMAP && phys && ar->phys != 0)
             mm__buf_printf(out, " phys=%x", ar->phys);
         if (ar->kind == AREA_IOREMAP)
             mm__buf_printf(out, " ioremap");

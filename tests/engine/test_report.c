@@ -455,6 +455,114 @@ END_TEST
 
 /* ---- /proc/iomem ---- */
 
+/* Without LPAE a bank reaching 4 GiB loses its last page (memblock caps the
+ * size at PHYS_ADDR_MAX - base), and RAM past 4 GiB is ignored with a
+ * message: QEMU virt -m 3072 and -m 4096 under Debian's 6.1 armmp. */
+START_TEST(test_61_ram_to_4g_loses_last_page)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+3G",
+                                     NULL);
+    char *io = t_report(m, MM_REPORT_IOMEM);
+    char *mi = t_report(m, MM_REPORT_MEMINFO);
+    char *mem;
+
+    ck_assert_ptr_nonnull(strstr(io, "40000000-fffffffe : System RAM\n"));
+    ck_assert_ptr_nonnull(strstr(mi, "HighTotal:       2359292 kB\n"));
+    free(io);
+    free(mi);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+4G", NULL);
+    io = t_report(m, MM_REPORT_IOMEM);
+    mem = t_report(m, MM_REPORT_MEMORY);
+    ck_assert_ptr_nonnull(strstr(io, "40000000-fffffffe : System RAM\n"));
+    ck_assert_msg(strncmp(mem, "Ignoring memory range 0x100000000 - 0x140000000\n"
+                          "Memory: ", 56) == 0, "%s", mem);
+    free(io);
+    free(mem);
+    mm_destroy(m);
+}
+END_TEST
+
+/* The region table exists in every era, 5.1+ included (no layout block). */
+START_TEST(test_regions_61_debian_armmp)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    char *t = t_report(m, MM_REPORT_REGIONS);
+
+    ck_assert_str_eq(t,
+        "# Linux 6.1.0; Debian 12 linux-image-armmp (6.1.0-57-armmp, 6.1.192-3 armhf): "
+        "SMP, SMP_ON_UP, HIGHMEM, ARM_ERRATA_798181, PCI, no LPAE\n"
+        "name       start      end           size  mapped by\n"
+        "user       0x00000000 0xbf000000   3056M  per-process page tables (TTBR0)\n"
+        "modules    0xbf000000 0xbfe00000     14M  module_alloc(): PTE pages on demand\n"
+        "pkmap      0xbfe00000 0xc0000000      2M  kmap(): pkmap_page_table\n"
+        "lowmem     0xc0000000 0xf0000000    768M  map_lowmem(): sections, the direct map\n"
+        "vmalloc    0xf0800000 0xff800000    240M  vmalloc(), vmap(), ioremap(): PTE pages "
+        "on demand\n"
+        "pci-io     0xfee00000 0xff000000      2M  pci_reserve_io(): reserved inside vmalloc\n"
+        "fdt        0xff800000 0xffa00000      2M  devicemaps_init(): the DTB, read-only "
+        "sections\n"
+        "fixmap     0xffc80000 0xfff00000   2560K  kmap_local(): fixmap PTEs per CPU\n"
+        "vector     0xffff0000 0xffff2000      8K  devicemaps_init(): vectors page and "
+        "stubs page\n");
+    free(t);
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_regions_aries)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    char *t = t_report(m, MM_REPORT_REGIONS);
+
+    ck_assert_ptr_nonnull(strstr(t, "\nlowmem     0xc0000000 0xef800000    760M  "));
+    ck_assert_ptr_nonnull(strstr(t, "\nfixmap     0xfff00000 0xfffe0000    896K  "
+                                    "kmap_atomic(): fixmap PTEs per CPU\n"));
+    ck_assert_ptr_nonnull(strstr(t, "\ntimers     0xfffef000 0xffff0000      4K  "));
+    ck_assert_ptr_null(strstr(t, "pci-io"));
+    ck_assert_ptr_null(strstr(t, "fdt"));
+    free(t);
+    mm_destroy(m);
+}
+END_TEST
+
+/* translate's region names: ioremap areas, the DTB map, the PCI window. */
+START_TEST(test_region_names_61)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    struct mm_result r;
+
+    ck_assert_int_eq(mm_ioremap(m, 0x09000000, 4096, &r), MM_OK);
+    ck_assert_str_eq(mm_region_name(m, r.value), "ioremap");
+    ck_assert_str_eq(mm_region_name(m, r.value + 4096), "ioremap");  /* its guard */
+    ck_assert_str_eq(mm_region_name(m, r.value + 8192), "vmalloc");
+    ck_assert_str_eq(mm_region_name(m, 0xfee00000), "pci-io");
+    ck_assert_str_eq(mm_region_name(m, 0xff800000), "fdt");
+    ck_assert_str_eq(mm_region_name(m, 0xffa00000), "gap");
+    ck_assert_str_eq(mm_region_name(m, 0xffff1000), "vector");
+    ck_assert_int_eq(mm_iounmap(m, r.value, &r), MM_OK);
+    ck_assert_str_eq(mm_region_name(m, 0xf0800000), "vmalloc");
+    mm_destroy(m);
+}
+END_TEST
+
+/* KERNEL: 6.1 mmu.c pci_reserve_io(): vmalloc skips 0xfee00000-0xff000000. */
+START_TEST(test_vmalloc_avoids_pci_io_61)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    struct mm_result r;
+
+    ck_assert_int_eq(mm_vmalloc(m, 220u << 20, &r), MM_OK);
+    ck_assert_uint_eq(r.value, 0xf0800000);
+    ck_assert_int_eq(mm_vmalloc(m, 8u << 20, &r), MM_OK);
+    ck_assert_uint_eq(r.value, 0xfe439000);
+    ck_assert_int_eq(mm_vmalloc(m, 2u << 20, &r), MM_OK);
+    ck_assert_uint_eq(r.value, 0xff000000);
+    t_check(m);
+    mm_destroy(m);
+}
+END_TEST
+
 START_TEST(test_aries_iomem_matches_real)
 {
     struct mm_machine *m = t_machine("aries", NULL);
@@ -706,7 +814,7 @@ START_TEST(test_report_unknown_id)
     struct mm_buf b = {0};
 
     ck_assert_int_eq(mm_report(m, MM_REPORT_COUNT, &b), MM_INVALID_ARGUMENT);
-    ck_assert_str_eq(b.data, "report: unknown report 9\n");
+    ck_assert_str_eq(b.data, "report: unknown report 10\n");
     mm_buf_free(&b);
     mm_destroy(m);
 }
@@ -753,6 +861,11 @@ Suite *report_suite(void)
     tcase_add_loop_test(tc, test_each_preset_boots_and_reports, 0, (int)npresets);
     tcase_add_test(tc, test_report_names_and_lookup);
     tcase_add_test(tc, test_report_unknown_id);
+    tcase_add_test(tc, test_61_ram_to_4g_loses_last_page);
+    tcase_add_test(tc, test_regions_61_debian_armmp);
+    tcase_add_test(tc, test_regions_aries);
+    tcase_add_test(tc, test_region_names_61);
+    tcase_add_test(tc, test_vmalloc_avoids_pci_io_61);
     suite_add_tcase(s, tc);
     return s;
 }
