@@ -211,7 +211,7 @@ check: deps
 
 check-plain: $(TEST_BINS)
 	@rc=0; for t in $(TEST_BINS); do echo "== $$t"; ./$$t || rc=1; done; \
-	$(FUZZ_REPLAY_RUN); exit $$rc
+	$(FUZZ_REPLAY_RUN); $(ORACLE_RUN); exit $$rc
 
 bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(BENCH_RECOVERY) $(BENCH_DAEMON) \
        $(CHECK_STORE)
@@ -271,6 +271,37 @@ valgrind: deps $(ARMMAPD) $(ARMMAP) $(B)/check_daemon $(B)/check_client
 	[ $$n -gt 0 ] || { echo "valgrind: no armmapd ran under it"; rc=1; }; \
 	[ $$bad -eq 0 ] || rc=1; exit $$rc
 
+
+# ---- oracle: the engine against the real kernel (tests/oracle/) ----------
+# `make oracle` boots Debian 12's 6.1 armmp kernel under qemu-system-arm over
+# tests/oracle/matrix.txt and rewrites tests/oracle/fixtures/ (minutes; it
+# installs qemu-system-arm and fetches armhf packages).  `make check`
+# compares the engine with those fixtures (well under a second) and fails
+# if a field listed in tests/oracle/exact.txt stopped matching;
+# `make oracle-baseline` rewrites that list from the current engine.
+ORACLE_CMP      := $(B)/oracle_compare
+ORACLE_FIXTURES  = $(sort $(wildcard tests/oracle/fixtures/*.txt))
+ORACLE_EXACT    := tests/oracle/exact.txt
+ORACLE_RUN       = ./$(ORACLE_CMP) -q -e $(ORACLE_EXACT) $(ORACLE_FIXTURES) || rc=1
+
+$(ORACLE_CMP): $(B)/tests/oracle/compare.o $(LIBMM)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+check-plain: $(ORACLE_CMP)
+all: $(ORACLE_CMP)
+
+.PHONY: oracle oracle-baseline oracle-diff
+oracle: $(ORACLE_CMP)
+	sh tests/oracle/run.sh
+	@./$(ORACLE_CMP) -e $(ORACLE_EXACT) $(ORACLE_FIXTURES)
+
+oracle-diff: $(ORACLE_CMP)
+	@./$(ORACLE_CMP) -e $(ORACLE_EXACT) $(ORACLE_FIXTURES)
+
+oracle-baseline: $(ORACLE_CMP)
+	./$(ORACLE_CMP) -w -e $(ORACLE_EXACT) $(ORACLE_FIXTURES)
+
+-include $(B)/tests/oracle/compare.d
 
 # ---- run and install ---------------------------------------------------
 run: deps $(ARMMAPD) $(ARMMAP)
