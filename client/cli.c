@@ -48,7 +48,8 @@ static const char exit_help[] =
     "\n"
     "Exit status: 0 success; 1 local failure (a file); 2 usage error;\n"
     "3 connection error (no socket, refused, timeout, hello rejected);\n"
-    "4 the daemon answered an error; 5 fuzz found a disagreement.\n"
+    "4 the daemon answered an error; 5 fuzz found a disagreement;\n"
+    "6 bad input data (an address line of translate or phys).\n"
     "Errors are printed to stderr as `armmap: CODE: message`, or with --json\n"
     "as one line {\"error\":CODE,\"message\":TEXT,\"exit\":STATUS}.\n";
 
@@ -108,16 +109,31 @@ static const struct cli_command commands[] = {
     { "module-free", cli_cmd_op, "module-free M VA", "module_memfree()." },
     { "kmap-flush", cli_cmd_op, "kmap-flush M", "kmap_flush_unused()." },
     { "translate", cli_cmd_translate,
-      "translate M [--walk] [--access rwxu] [--chunk N] [VA...]",
+      "translate M [--walk] [--access rwxu] [--chunk N] [--input FILE]\n"
+      "          [--on-error stop|skip|emit] [--format text|json|csv] [VA...]",
       "Walks the page tables for each VA (or, with none, for each line of\n"
-      "stdin: one address a line, hex or decimal, '#' comments) and prints\n"
-      "\"VA PA REGION\" or \"VA fault REASON\" in input order.  Stdin is\n"
-      "streamed in pipelined chunks of N addresses (default 4096).\n"
-      "  --walk          print every step of each walk\n"
-      "  --access LETTERS  check an access: r read, w write, x exec, u user" },
-    { "phys", cli_cmd_phys, "phys M PA...",
-      "Prints every virtual alias of each physical address: \"PA VA "
-      "REGION\"." },
+      "stdin or FILE: one address a line, hex or decimal, '#' comments) and\n"
+      "prints one row per address in input order, always the same columns:\n"
+      "va, pa, region, fault (\"0xc0000000 0x80200000 lowmem -\",\n"
+      "\"0x00000000 - user translation-l1\"; a fault keeps its region).\n"
+      "Input is streamed in pipelined chunks of N addresses (default 4096).\n"
+      "  --walk          every step of each walk (CSV: l1_desc, l2_desc)\n"
+      "  --access LETTERS  check an access: r read, w write, x exec, u user\n"
+      "  --input FILE    read addresses from FILE ('-': stdin)\n"
+      "  --on-error MODE a bad line: stop there (default), skip it (named\n"
+      "                  on stderr) or emit an error row (an \"error\"\n"
+      "                  column on every row); exit 6 if any\n"
+      "  --format F      text (default; '-' for an empty column), json (the\n"
+      "                  default with --json; null), csv (a header line)" },
+    { "phys", cli_cmd_phys,
+      "phys M [--input FILE] [--on-error stop|skip|emit] [--format "
+      "text|json|csv]\n"
+      "          [--chunk N] [PA...]",
+      "Every virtual alias of each physical address (or, with none, of each\n"
+      "line of stdin or FILE), one row per alias: pa, va, region (va and\n"
+      "region empty when it has none).  Chunks of N addresses (default\n"
+      "65536) a request; --input, --on-error and --format as for translate."
+    },
     { "layout", cli_cmd_layout, "layout M",
       "The boot \"Virtual kernel memory layout\" block and the Memory lines,\n"
       "exactly as the kernel prints them." },

@@ -598,57 +598,6 @@ int cli_cmd_op(struct cli *c, int argc, char **argv)
 
 /* ---- reads --------------------------------------------------------------- */
 
-int cli_cmd_phys(struct cli *c, int argc, char **argv)
-{
-    const struct cli_command *cmd = cli_command_lookup("phys");
-    struct armmap_phys_result *r;
-    enum armmap_status st;
-    char *pos[MAX_POS];
-    uint32_t pa[MAX_POS];
-    uint64_t m;
-    size_t i, j;
-    int n, rc;
-
-    if ((rc = cli_scan(c, cmd, argc, argv, NULL, NULL, pos, MAX_POS, &n)) >= 0)
-        return rc;
-    if (n < 1)
-        return cli_usage_error(c, "missing machine (usage: %s)", cmd->usage);
-    if (!cli_machine_arg(c, pos[0], &m))
-        return CLI_EXIT_USAGE;
-    if (n < 2)
-        return cli_usage_error(c, "missing physical address (usage: %s)",
-                               cmd->usage);
-    for (i = 1; i < (size_t)n; i++)
-        if (!cli_u32_arg(c, pos[i], "physical address", &pa[i - 1]))
-            return CLI_EXIT_USAGE;
-    if ((rc = cli_connect(c)))
-        return rc;
-    st = armmap_phys(c->conn, m, pa, (size_t)n - 1, &r);
-    if (st != ARMMAP_OK)
-        return cli_fail(c, st);
-    for (i = 0; i < r->n; i++) {
-        const struct armmap_aliases *a = &r->items[i];
-
-        if (c->json) {
-            printf("{\"pa\":%u,\"aliases\":[", pa[i]);
-            for (j = 0; j < a->n; j++) {
-                printf("%s{\"va\":%u,\"region\":", j ? "," : "", a->va[j]);
-                cli_json_str(stdout, armmap_region_name(a->region[j]));
-                fputc('}', stdout);
-            }
-            fputs("]}\n", stdout);
-            continue;
-        }
-        if (a->n == 0)
-            printf("0x%08x none\n", pa[i]);
-        for (j = 0; j < a->n; j++)
-            printf("0x%08x 0x%08x %s\n", pa[i], a->va[j],
-                   armmap_region_name(a->region[j]));
-    }
-    armmap_phys_result_free(r);
-    return 0;
-}
-
 /* Prints report text, ending it with a newline if it has none. */
 static void print_text(const char *text)
 {

@@ -77,5 +77,6 @@ Suite *bulk_suite(void);
 Suite *fuzz_suite(void);
 Suite *json_suite(void);
 Suite *dist_suite(void);
+Suite *stream_suite(void);
 
 #endif /* ARMMAP_TESTS_CHECK_CLIENT_H */
