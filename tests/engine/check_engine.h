@@ -6,23 +6,23 @@
 
 #include "mm_int.h"
 
-/* One suite per engine file; weak while parts are being written. */
-#define SUITE_DECL(name) Suite *name(void) __attribute__((weak))
-SUITE_DECL(config_suite);
-SUITE_DECL(layout_suite);
-SUITE_DECL(physmem_suite);
-SUITE_DECL(buddy_suite);
-SUITE_DECL(pgtable_suite);
-SUITE_DECL(mmu_suite);
-SUITE_DECL(kmap_suite);
-SUITE_DECL(katomic_suite);
-SUITE_DECL(vmalloc_suite);
-SUITE_DECL(report_suite);
-SUITE_DECL(machine_suite);
-SUITE_DECL(random_suite);
-SUITE_DECL(physidx_suite);
-SUITE_DECL(snapshot_suite);
-SUITE_DECL(hostmem_suite);
+/* One suite per engine file, each listed in main.c.  Declared strongly, so
+ * a suite that is missing fails the link instead of passing silently. */
+Suite *config_suite(void);
+Suite *layout_suite(void);
+Suite *physmem_suite(void);
+Suite *buddy_suite(void);
+Suite *pgtable_suite(void);
+Suite *mmu_suite(void);
+Suite *kmap_suite(void);
+Suite *katomic_suite(void);
+Suite *vmalloc_suite(void);
+Suite *report_suite(void);
+Suite *machine_suite(void);
+Suite *random_suite(void);
+Suite *physidx_suite(void);
+Suite *snapshot_suite(void);
+Suite *hostmem_suite(void);
 
 /* Creates a machine from a preset plus "key=value" overrides (NULL ends the
  * list); fails the test with the engine's message if that fails. */

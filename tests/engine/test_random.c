@@ -7,11 +7,20 @@
  * every operation mm_check() must pass.  Every (op, result) pair is kept;
  * at the end a fresh machine from the same config replays them all and must
  * give every result again, and the two machines must print the same reports.
+ *
+ * Length: each run is RUN_OPS (25,000) operations, unless ARMMAP_RANDOM_OPS
+ * names another count (1 or more).  make check sets it lower for the
+ * sanitizer build only, where mm_check() after every op costs ten times
+ * more; every seed and configuration still runs there, and make check-full
+ * runs the full length in both builds.
  */
 #include "check_engine.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define RUN_OPS 25000u                  /* operations per run by default */
 
 static void compare_reports(const struct mm_machine *a, const struct mm_machine *b)
 {
@@ -73,32 +82,51 @@ static void run(const char *preset, const char *override, uint64_t seed, unsigne
     mm_destroy(fresh);
 }
 
+/* Operations per run: RUN_OPS, or $ARMMAP_RANDOM_OPS when it is set; a
+ * value that is not a whole number from 1 to RUN_OPS * 100 fails the test
+ * (a typo must not quietly shorten or skip the runs). */
+static unsigned run_ops(void)
+{
+    const char *s = getenv("ARMMAP_RANDOM_OPS");
+    unsigned long n;
+    char *end;
+
+    if (s == NULL || *s == '\0')
+        return RUN_OPS;
+    errno = 0;
+    n = strtoul(s, &end, 10);
+    ck_assert_msg(errno == 0 && *end == '\0' && n >= 1 && n <= RUN_OPS * 100ul,
+                  "ARMMAP_RANDOM_OPS='%s' is not a count from 1 to %lu", s,
+                  RUN_OPS * 100ul);
+    return (unsigned)n;
+}
+
 /* 8 runs x 25,000 ops = 200,000 operations over five configurations. */
 START_TEST(test_random_aries)
 {
-    run("aries", "kernel=3.4", 1, 25000);
-    run("aries", "kernel=3.4", 2, 25000);
+    run("aries", "kernel=3.4", 1, run_ops());
+    run("aries", "kernel=3.4", 2, run_ops());
 }
 END_TEST
 
 START_TEST(test_random_small_highmem)
 {
-    run("qemu-virt", "vmalloc=600M", 3, 25000);
-    run("qemu-virt", "cpus=1", 4, 25000);
+    run("qemu-virt", "vmalloc=600M", 3, run_ops());
+    run("qemu-virt", "cpus=1", 4, run_ops());
 }
 END_TEST
 
 START_TEST(test_random_eras)
 {
-    run("qemu-virt", "kernel=6.1", 5, 25000);
-    run("qemu-virt", "kernel=4.19", 6, 25000);
-    run("aries", "kernel=4.4", 7, 25000);
+    run("qemu-virt", "kernel=6.1", 5, run_ops());
+    run("qemu-virt", "kernel=4.19", 6, run_ops());
+    run("aries", "kernel=4.4", 7, run_ops());
 }
 END_TEST
 
 START_TEST(test_random_km_type)
 {
-    run("qemu-virt", "atomic=km_type", 8, 25000);
+    run("qemu-virt", "atomic=km_type", 8, run_ops());
 }
 END_TEST
 
