@@ -10,7 +10,11 @@
  * HELLO and READY read frames (4-byte big-endian length, then one
  * armmap.v1.Request).  The length is checked against --max-frame before a
  * byte of the body is awaited, so a claimed 4 GiB is answered at once and
- * never allocated.  DRAINING reads nothing more but answers what is
+ * never allocated.  Until Hello succeeds the limit is --max-hello-frame (a
+ * few KiB), only a Hello body is decoded (dispatch.c), and the Hello must
+ * be complete within --hello-timeout of the connection opening however
+ * the bytes trickle in: an unauthenticated peer holds at most one read
+ * buffer and a few KiB, for a few seconds.  DRAINING reads nothing more but answers what is
  * pending; CLOSING sends what is queued and closes.  Every transition goes
  * through conn_set_state(), which asserts and logs it.
  *
@@ -104,6 +108,8 @@ struct conn {
     uint64_t serial;                    /* for log lines */
     char peer[80];
     char tenant[SRV_TENANT_MAX + 1];
+    struct srv_tenant *t;               /* set by Hello */
+    int64_t opened_ms;                  /* monotonic, for --hello-timeout */
     struct srv_reply_list replies;      /* in request order */
     TAILQ_HEAD(, srv_park) parked;
     TAILQ_ENTRY(conn) link;
@@ -117,6 +123,8 @@ struct conn {
 };
 
 static uint64_t conn_serial;
+
+static int64_t monotonic_ms(void);
 
 static void conn_destroy(struct conn *c);
 static void conn_free_io(struct conn *c);
@@ -149,13 +157,26 @@ bool srv_conn_in_hello(const struct conn *c)
     return c->state == CONN_HELLO;
 }
 
-void srv_conn_hello_done(struct conn *c, const char *tenant)
+struct srv_tenant *srv_conn_tenant_state(const struct conn *c)
 {
-    snprintf(c->tenant, sizeof(c->tenant), "%s", tenant);
-    if (c->state == CONN_HELLO)
+    return c->t;
+}
+
+void srv_conn_hello_done(struct conn *c, struct srv_tenant *t)
+{
+    snprintf(c->tenant, sizeof(c->tenant), "%s", t->name);
+    c->t = t;
+    t->connections++;
+    if (c->state == CONN_HELLO) {
         conn_set_state(c, CONN_READY);
-    srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": hello from tenant '%s'", c->serial,
-            tenant);
+        /* The idle timeout replaces --hello-timeout. */
+        if (c->rd_on) {
+            c->rd_on = false;
+            conn_reading(c, true);
+        }
+    }
+    srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": hello from tenant '%s'%s",
+            c->serial, t->name, t->admin ? " (admin)" : "");
 }
 
 void srv_conn_add_park(struct conn *c, struct srv_park *p)
@@ -598,8 +619,11 @@ void srv_conn_reply_status(struct conn *c, uint64_t id, int code,
     uint8_t *frame;
     size_t len;
 
-    if (code >= 0 && code < MM_STATUS_COUNT)
+    if (code >= 0 && code < MM_STATUS_COUNT) {
         c->s->n.errors_by_code[code] += code != MM_OK;
+        if (c->t != NULL)
+            c->t->errors_by_code[code] += code != MM_OK;
+    }
     r->id = id;
     r->close_after = close;
     frame = pack_status(id, code, msg, &len);
@@ -616,6 +640,8 @@ void srv_conn_reply(struct srv_call *call)
     if (call->parked)
         return;
     call->s->n.errors_by_code[call->code] += call->code != MM_OK;
+    if (call->c->t != NULL)
+        call->c->t->errors_by_code[call->code] += call->code != MM_OK;
     status.code = (Armmap__V1__Code)call->code;
     status.message = call->msg;
     resp->id = call->id;
@@ -805,6 +831,18 @@ void srv_commit_done(struct srv *s, uint64_t ticket, bool ok, const char *msg)
     }
 }
 
+void srv_commit_detached(struct srv *s, uint64_t ticket,
+                         struct srv_machine *undo_sm)
+{
+    struct srv_reply *r = reply_new(NULL);
+
+    r->first_ticket = r->ticket = ticket;
+    r->waiting = true;
+    r->undo = SRV_UNDO_UNDESTROY;
+    r->undo_sm = undo_sm;
+    TAILQ_INSERT_TAIL(&s->waiting, r, wlink);
+}
+
 void srv_conn_send_pending(struct srv *s)
 {
     struct conn *c;
@@ -824,6 +862,32 @@ void srv_conn_send_pending(struct srv *s)
 /* Reading                                                             */
 /* ------------------------------------------------------------------ */
 
+/* Time left of --hello-timeout, at least 1 ms. */
+static void hello_left(const struct conn *c, struct timeval *tv)
+{
+    int64_t left = c->opened_ms + (int64_t)c->s->st->hello_timeout * 1000 -
+                   monotonic_ms();
+
+    if (left < 1)
+        left = 1;
+    tv->tv_sec = (time_t)(left / 1000);
+    tv->tv_usec = (suseconds_t)(left % 1000) * 1000;
+}
+
+/* True (and @c marked dead) if Hello is overdue. */
+static bool hello_overdue(struct conn *c)
+{
+    uint64_t limit_ms = c->s->st->hello_timeout * 1000;
+
+    if (c->state != CONN_HELLO || limit_ms == 0 ||
+        (uint64_t)(monotonic_ms() - c->opened_ms) < limit_ms)
+        return false;
+    srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": no hello within --hello-timeout "
+            "(%" PRIu64 " s); closing", c->serial, c->s->st->hello_timeout);
+    c->dead = true;
+    return true;
+}
+
 /* Adds or removes the read event (idle timeout included). */
 static void conn_reading(struct conn *c, bool on)
 {
@@ -834,6 +898,11 @@ static void conn_reading(struct conn *c, bool on)
     c->rd_on = on;
     if (!on) {
         event_del(c->rev);
+        return;
+    }
+    if (c->state == CONN_HELLO && c->s->st->hello_timeout > 0) {
+        hello_left(c, &tv);
+        event_add(c->rev, &tv);
         return;
     }
     tv.tv_sec = (time_t)c->s->st->idle_timeout;
@@ -879,6 +948,13 @@ static void conn_send(struct conn *c)
     conn_maybe_resume(c);
 }
 
+/* The largest frame @c may send now. */
+static uint64_t frame_limit(const struct conn *c)
+{
+    return c->state == CONN_HELLO ? c->s->st->max_hello_frame
+                                  : c->s->st->max_frame;
+}
+
 static void conn_process(struct conn *c)
 {
     struct evbuffer *in = c->in;
@@ -902,11 +978,17 @@ static void conn_process(struct conn *c)
         evbuffer_copyout(in, hdr, 4);
         n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
             (uint32_t)hdr[2] << 8 | hdr[3];
-        if (n > c->s->st->max_frame) {
+        if (n > frame_limit(c)) {
             char msg[SRV_MSG_MAX];
 
-            snprintf(msg, sizeof(msg), "frame of %" PRIu32 " bytes exceeds "
-                     "--max-frame (%" PRIu64 " bytes)", n, c->s->st->max_frame);
+            if (c->state == CONN_HELLO)
+                snprintf(msg, sizeof(msg), "frame of %" PRIu32 " bytes exceeds "
+                         "--max-hello-frame (%" PRIu64 " bytes) before hello",
+                         n, c->s->st->max_hello_frame);
+            else
+                snprintf(msg, sizeof(msg), "frame of %" PRIu32 " bytes "
+                         "exceeds --max-frame (%" PRIu64 " bytes)", n,
+                         c->s->st->max_frame);
             srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": %s; closing", c->serial,
                     msg);
             evbuffer_drain(in, evbuffer_get_length(in));
@@ -920,6 +1002,8 @@ static void conn_process(struct conn *c)
         c->frames++;
         c->s->n.requests++;
         srv_dispatch(c->s, c, body, n);
+        if (c->t != NULL)
+            c->t->requests++;
         evbuffer_drain(in, n);
         if (c->state == CONN_CLOSING)
             evbuffer_drain(in, evbuffer_get_length(in));
@@ -1068,6 +1152,10 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     c->busy++;
+    if (hello_overdue(c)) {
+        conn_leave(c);
+        return;
+    }
     if (what & EV_TIMEOUT) {
         /* Idle: a client waiting for answers we owe it is not idle. */
         if (!conn_has_pending(c)) {
@@ -1085,6 +1173,15 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         conn_process(c);
         if (!c->dead)
             conn_check_partial(c, c->frames != frames);
+        /* Still in Hello: re-arm the read event with what is left of
+         * --hello-timeout, which a byte at a time must not extend. */
+        if (!c->dead && c->state == CONN_HELLO && c->rd_on &&
+            c->s->st->hello_timeout > 0) {
+            struct timeval tv;
+
+            hello_left(c, &tv);
+            event_add(c->rev, &tv);
+        }
         /* Replies of this pass leave now. */
         if (!c->dead)
             conn_send(c);
@@ -1184,6 +1281,7 @@ void srv_conn_accept(struct srv *s, int fd)
     c->s = s;
     c->serial = ++conn_serial;
     c->state = CONN_HELLO;
+    c->opened_ms = monotonic_ms();
     TAILQ_INIT(&c->replies);
     TAILQ_INIT(&c->parked);
     describe_peer(fd, c->peer, sizeof(c->peer));
@@ -1235,6 +1333,10 @@ static void conn_destroy(struct conn *c)
         c->s->store_waiters--;
     TAILQ_REMOVE(&c->s->conns, c, link);
     c->s->n.connections--;
+    if (c->t != NULL) {
+        c->t->connections--;
+        srv_tenant_release(c->s, c->t);
+    }
     srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": closed", c->serial);
     conn_free_io(c);
     evutil_closesocket(c->fd);
