@@ -401,6 +401,17 @@ static bool check_limits(struct srv_call *call, const char *what)
                       what, s->st->max_machines);
         return false;
     }
+    if (srv_registry_tenant_host_bytes(s->reg, tenant) >= t->max_host_bytes) {
+        srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
+                      "%s: tenant '%s' holds %" PRIu64 " host bytes (%s %"
+                      PRIu64 ")", what, tenant,
+                      srv_registry_tenant_host_bytes(s->reg, tenant),
+                      t->own_max_host_bytes
+                          ? "max-host-bytes-per-tenant in --tenants-file"
+                          : "--max-host-bytes-per-tenant",
+                      t->max_host_bytes);
+        return false;
+    }
     if (srv_registry_tenant_count(s->reg, tenant) >= t->max_machines) {
         srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
                       "%s: tenant '%s' has %" PRIu64 " machines (%s)",
@@ -658,6 +669,46 @@ static void copy_msg(char *dst, size_t size, const char *src)
     dst[n] = '\0';
 }
 
+/* Ops that may make a machine hold more host memory. */
+static bool may_grow(enum mm_opcode code)
+{
+    switch (code) {
+    case MM_OP_ALLOC:
+    case MM_OP_KMAP:
+    case MM_OP_KMAP_ATOMIC:
+    case MM_OP_VMALLOC:
+    case MM_OP_VMAP:
+    case MM_OP_IOREMAP:
+    case MM_OP_MODULE_ALLOC:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* --max-host-bytes-per-tenant: once a tenant's machines hold that much
+ * host memory, ops that may grow one are refused (frees and unmaps still
+ * run).  Fills @res and returns true if @op is refused. */
+static bool over_host_bytes(struct srv_call *call, struct srv_machine *sm,
+                            const struct mm_op *op, struct mm_result *res)
+{
+    const struct srv_tenant *t = srv_conn_tenant_state(call->c);
+    uint64_t held;
+
+    if (t == NULL || !may_grow(op->code))
+        return false;
+    held = srv_registry_tenant_host_bytes(call->s->reg, sm->tenant);
+    if (held < t->max_host_bytes)
+        return false;
+    res->status = MM_RESOURCE_EXHAUSTED;
+    snprintf(res->msg, sizeof(res->msg), "%s: tenant '%s' holds %" PRIu64
+             " host bytes (%s %" PRIu64 ")", mm_op_name(op->code), t->name,
+             held, t->own_max_host_bytes
+                       ? "max-host-bytes-per-tenant in --tenants-file"
+                       : "--max-host-bytes-per-tenant", t->max_host_bytes);
+    return true;
+}
+
 /* Applies one op and logs it; returns its status (UNAVAILABLE if the store
  * refused, after the machine was rebuilt). */
 static enum mm_status apply_logged(struct srv_call *call,
@@ -669,8 +720,11 @@ static enum mm_status apply_logged(struct srv_call *call,
     uint64_t ticket;
 
     memset(res, 0, sizeof(*res));
+    if (over_host_bytes(call, sm, op, res))
+        return res->status;
     if (mm_apply(sm->m, op, res) != MM_OK)
         return res->status;
+    srv_machine_account(call->s->reg, sm);
     ticket = srv_persist_event(call->s, sm, op, res, err, sizeof(err));
     if (ticket == 0) {
         unlogged(call, sm, err);

@@ -17,6 +17,7 @@
 struct tenant_count {
     char name[SRV_TENANT_MAX + 1];
     size_t n;
+    uint64_t host_bytes;                /* of its linked machines */
 };
 
 struct srv_registry {
@@ -102,6 +103,7 @@ static struct tenant_count *tenant_find(struct srv_registry *r, const char *t,
     }
     snprintf(r->tenants[r->ntenants].name, sizeof(r->tenants[0].name), "%s", t);
     r->tenants[r->ntenants].n = 0;
+    r->tenants[r->ntenants].host_bytes = 0;
     return &r->tenants[r->ntenants++];
 }
 
@@ -166,8 +168,32 @@ void srv_machine_relink(struct srv_registry *r, struct srv_machine *sm)
     r->bucket[k] = sm;
     r->count++;
     tc = tenant_find(r, sm->tenant, true);
-    if (tc != NULL)
+    if (tc != NULL) {
         tc->n++;
+        tc->host_bytes += sm->host_bytes;
+    }
+}
+
+void srv_machine_account(struct srv_registry *r, struct srv_machine *sm)
+{
+    uint64_t now = sm->m != NULL ? mm_host_bytes(sm->m) : 0;
+    struct tenant_count *tc;
+
+    if (now == sm->host_bytes)
+        return;
+    if (srv_machine_get(r, sm->id) == sm &&
+        (tc = tenant_find(r, sm->tenant, false)) != NULL)
+        tc->host_bytes = tc->host_bytes - sm->host_bytes + now;
+    sm->host_bytes = now;
+}
+
+uint64_t srv_registry_tenant_host_bytes(const struct srv_registry *r,
+                                        const char *tenant)
+{
+    struct tenant_count *tc =
+        tenant_find((struct srv_registry *)r, tenant, false);
+
+    return tc != NULL ? tc->host_bytes : 0;
 }
 
 struct srv_machine *srv_machine_add(struct srv_registry *r, uint64_t id,
@@ -188,6 +214,7 @@ struct srv_machine *srv_machine_add(struct srv_registry *r, uint64_t id,
     sm->created_ms = created_ms;
     sm->touched_ms = srv_mono_ms();
     sm->m = m;
+    sm->host_bytes = m != NULL ? mm_host_bytes(m) : 0;
     TAILQ_INIT(&sm->parked);
     if (id != 0)
         srv_machine_relink(r, sm);
@@ -213,8 +240,10 @@ struct srv_machine *srv_machine_unlink(struct srv_registry *r, uint64_t id)
             sm->hnext = NULL;
             r->count--;
             tc = tenant_find(r, sm->tenant, false);
-            if (tc != NULL && tc->n > 0)
+            if (tc != NULL && tc->n > 0) {
                 tc->n--;
+                tc->host_bytes -= sm->host_bytes;
+            }
             return sm;
         }
     }
@@ -304,5 +333,6 @@ int srv_machine_rebuild(struct srv *s, struct srv_machine *sm, char *err,
     }
     mm_destroy(sm->m);
     sm->m = m;
+    srv_machine_account(s->reg, sm);
     return 0;
 }

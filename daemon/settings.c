@@ -81,6 +81,8 @@ static const struct setting table[] = {
       "machines per tenant", 100000000 },
     { "max-parked-kmaps", K_COUNT, OFF(max_parked_kmaps), "1024",
       "kmaps waiting for a pkmap slot, per tenant", 100000000 },
+    { "max-host-bytes-per-tenant", K_SIZE, OFF(max_host_bytes), "1G",
+      "host memory the machines of one tenant may hold, bytes", 1ull << 40 },
     { "machine-idle-ttl", K_SECONDS, OFF(machine_idle_ttl), "0",
       "destroy machines untouched this many seconds; 0 = never", 0 },
     { "max-translate-batch", K_COUNT, OFF(max_translate_batch), "1048576",

@@ -98,6 +98,7 @@ struct srv_settings {
     uint64_t max_hello_frame;           /* bytes before Hello succeeds */
     uint64_t hello_timeout;             /* seconds to complete Hello */
     uint64_t max_parked_kmaps;          /* per tenant */
+    uint64_t max_host_bytes;            /* per tenant, mm_host_bytes() */
     uint64_t machine_idle_ttl;          /* seconds; 0 = never reap */
     bool help;                          /* --help */
     bool check_config;                  /* --check-config */
@@ -171,6 +172,7 @@ struct srv_machine {
     uint64_t parent_seq;                /* its state was parent's at this seq */
     uint64_t events;                    /* events in the store */
     int64_t touched_ms;                 /* monotonic; last request naming it */
+    uint64_t host_bytes;                /* mm_host_bytes() when last counted */
     TAILQ_HEAD(, srv_park) parked;      /* kmaps waiting for a pkmap slot */
     struct srv_machine *hnext;          /* hash chain */
 };
@@ -229,6 +231,13 @@ void srv_machine_relink(struct srv_registry *r, struct srv_machine *sm);
 /* Frees an unlinked entry; parked kmaps must have been answered. */
 void srv_machine_free(struct srv_machine *sm);
 
+/* Recounts mm_host_bytes() of @sm after a change, into its tenant's sum
+ * (--max-host-bytes-per-tenant) if it is linked. */
+void srv_machine_account(struct srv_registry *r, struct srv_machine *sm);
+/* Host bytes the linked machines of @tenant hold, as last counted. */
+uint64_t srv_registry_tenant_host_bytes(const struct srv_registry *r,
+                                        const char *tenant);
+
 size_t srv_registry_count(const struct srv_registry *r);
 size_t srv_registry_tenant_count(const struct srv_registry *r,
                                  const char *tenant);
@@ -272,6 +281,7 @@ struct srv_tenant_conf {
     bool admin;                         /* daemon-wide stats and purge */
     uint64_t max_machines;
     uint64_t max_parked_kmaps;
+    uint64_t max_host_bytes;
     uint64_t machine_idle_ttl;
     bool has_idle_ttl;                  /* machine_idle_ttl given (0 = never) */
     unsigned line;
@@ -306,6 +316,8 @@ struct srv_tenant {
     uint64_t max_machines;
     bool own_max_machines;              /* max_machines from the file */
     uint64_t max_parked_kmaps;
+    uint64_t max_host_bytes;
+    bool own_max_host_bytes;
     uint64_t machine_idle_ttl;          /* seconds; 0 = never */
     uint64_t connections, requests, changes, parked_kmaps;
     uint64_t errors_by_code[MM_STATUS_COUNT];

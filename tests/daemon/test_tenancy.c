@@ -280,7 +280,7 @@ START_TEST(test_tenants_file_errors_name_the_line)
                             NULL), 2);
     snprintf(want, sizeof(want), "armmapd: %s:3: unknown option "
              "'max-machines' (max-machines-per-tenant, max-parked-kmaps, "
-             "machine-idle-ttl, admin)\n", tenants_path);
+             "max-host-bytes-per-tenant, machine-idle-ttl, admin)\n", tenants_path);
     ck_assert_str_eq(out, want);
     f = fopen(tenants_path, "w");
     fprintf(f, "alice 0123\n");
@@ -502,6 +502,78 @@ START_TEST(test_parked_kmaps_are_limited_per_tenant)
 }
 END_TEST
 
+/* ---- host memory -------------------------------------------------------- */
+
+static uint64_t host_bytes_of(int fd, uint64_t m)
+{
+    Armmap__V1__Response *r = describe(fd, 8, m);
+    uint64_t n;
+
+    ck_assert_status(r, 8, 0, "");
+    n = r->machine->host_bytes;
+    td_free(r);
+    return n;
+}
+
+/* Large vmallocs on rpi2 cost the host megabytes (touched pages, page
+ * tables): once the tenant's machines hold --max-host-bytes-per-tenant,
+ * growing ops and creates are refused, frees still work. */
+START_TEST(test_host_memory_quota_with_large_vmallocs)
+{
+    const uint32_t big[1] = { 16u << 20 }, small[1] = { 4096 };
+    Armmap__V1__Response *r;
+    uint64_t m, held;
+    char want[256];
+    uint32_t va;
+    int fd;
+
+    td_start(&d, "--max-host-bytes-per-tenant=128K", NULL);
+    fd = td_session(&d, "lab");
+    m = td_create(fd, "rpi2", NULL);
+    ck_assert_uint_lt(host_bytes_of(fd, m), 128u << 10);
+    va = td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_VMALLOC, big, 1);
+    held = host_bytes_of(fd, m);
+    ck_assert_uint_ge(held, 128u << 10);
+    r = td_op(fd, 11, m, ARMMAP__V1__OP_CODE__OP_VMALLOC, 0, small, 1, 0);
+    snprintf(want, sizeof(want), "vmalloc: tenant 'lab' holds %llu host "
+             "bytes (--max-host-bytes-per-tenant 131072)",
+             (unsigned long long)held);
+    ck_assert_status(r, 11, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED, want);
+    td_free(r);
+    r = simple(fd, 12, ARMMAP__V1__REQUEST__BODY_LIST);
+    td_free(r);
+    {
+        Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+        Armmap__V1__Create cr = ARMMAP__V1__CREATE__INIT;
+
+        cr.preset = (char *)"rpi2";
+        req.id = 13;
+        req.body_case = ARMMAP__V1__REQUEST__BODY_CREATE;
+        req.create = &cr;
+        r = td_call(fd, &req);
+        snprintf(want, sizeof(want), "create: tenant 'lab' holds %llu host "
+                 "bytes (--max-host-bytes-per-tenant 131072)",
+                 (unsigned long long)held);
+        ck_assert_status(r, 13, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED, want);
+        td_free(r);
+    }
+    /* Another tenant is not held back by this one. */
+    {
+        int other = td_session(&d, "other");
+
+        td_create(other, "rpi2", NULL);
+        close(other);
+    }
+    /* Frees run; the page tables the vmalloc made stay (as the kernel
+     * keeps them), so the tenant stays over until it destroys. */
+    td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_VFREE, &va, 1);
+    destroy(fd, m);
+    m = td_create(fd, "rpi2", NULL);
+    td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_VMALLOC, small, 1);
+    close(fd);
+}
+END_TEST
+
 /* ---- lifecycle -------------------------------------------------------- */
 
 START_TEST(test_idle_machines_are_reaped_history_kept)
@@ -556,6 +628,7 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_admin_purges_every_tenant);
     tcase_add_test(tc, test_parked_kmaps_are_limited_per_tenant);
     tcase_add_test(tc, test_idle_machines_are_reaped_history_kept);
+    tcase_add_test(tc, test_host_memory_quota_with_large_vmallocs);
     suite_add_tcase(s, tc);
     return s;
 }
