@@ -36,6 +36,7 @@
 
 #define SLOW_MS         100             /* requests slower than this: warn */
 #define MAX_WAIT_MS     3600000u        /* longest kmap wait we honour */
+#define WALK_REPLY_BYTES 160u           /* a packed Walk, about (measured) */
 
 
 struct srv_arena_block {
@@ -941,6 +942,19 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
         srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "translate: %zu addresses "
                       "exceed --max-translate-batch (%" PRIu64 ")", n,
                       call->s->st->max_translate_batch);
+        return;
+    }
+    /* A walk is ~160 bytes of reply (and more while it is being built):
+     * refuse a reply that alone would exceed --max-queued-bytes before
+     * building it, rather than hold hundreds of MB for a peer that may
+     * never read them. */
+    if (t->walk && (uint64_t)n * WALK_REPLY_BYTES >
+                       call->s->st->max_queued_bytes) {
+        srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "translate: %zu walks make "
+                      "a reply of about %" PRIu64 " bytes, over "
+                      "--max-queued-bytes (%" PRIu64 ")", n,
+                      (uint64_t)n * WALK_REPLY_BYTES,
+                      call->s->st->max_queued_bytes);
         return;
     }
     tr = NEW(call, Armmap__V1__TranslateResult,

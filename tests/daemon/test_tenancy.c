@@ -574,6 +574,60 @@ START_TEST(test_host_memory_quota_with_large_vmallocs)
 }
 END_TEST
 
+/* ---- replies counted before they are built ------------------------------ */
+
+/* Four connections each ask for a million walks and never read: the
+ * replies (about 160 MB each) are refused before they are built, and
+ * another connection is served meanwhile. */
+START_TEST(test_walk_reply_refused_before_it_is_built)
+{
+    enum { N = 1 << 20, NCONNS = 4 };
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Translate t = ARMMAP__V1__TRANSLATE__INIT;
+    Armmap__V1__Response *r;
+    uint32_t *va = malloc(N * sizeof(uint32_t));
+    int fds[NCONNS], fd, i;
+    long before, after;
+    uint64_t m;
+
+    ck_assert_ptr_nonnull(va);
+    td_start(&d, NULL);
+    fd = td_session(&d, "walker");
+    m = td_create(fd, "qemu-virt", NULL);
+    for (i = 0; i < N; i++)
+        va[i] = 0xc0000000u + (uint32_t)i * 64;
+    t.machine = m;
+    t.n_va = N;
+    t.va = va;
+    t.walk = true;
+    req.id = 21;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
+    req.translate = &t;
+    before = td_rss_kib(&d);
+    for (i = 0; i < NCONNS; i++) {
+        fds[i] = td_session(&d, "walker");
+        td_send(fds[i], &req);
+    }
+    r = simple(fd, 22, ARMMAP__V1__REQUEST__BODY_LIST);
+    ck_assert_status(r, 22, 0, "");
+    td_free(r);
+    after = td_rss_kib(&d);
+    ck_assert_msg(after - before < 64 * 1024, "RSS grew from %ld to %ld KiB",
+                  before, after);
+    for (i = 0; i < NCONNS; i++) {
+        r = td_recv(fds[i]);
+        ck_assert_status(r, 21, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                         "translate: 1048576 walks make a reply of about "
+                         "167772160 bytes, over --max-queued-bytes "
+                         "(33554432)");
+        td_free(r);
+        close(fds[i]);
+    }
+    free(va);
+    close(fd);
+}
+END_TEST
+
 /* ---- lifecycle -------------------------------------------------------- */
 
 START_TEST(test_idle_machines_are_reaped_history_kept)
@@ -629,6 +683,7 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_parked_kmaps_are_limited_per_tenant);
     tcase_add_test(tc, test_idle_machines_are_reaped_history_kept);
     tcase_add_test(tc, test_host_memory_quota_with_large_vmallocs);
+    tcase_add_test(tc, test_walk_reply_refused_before_it_is_built);
     suite_add_tcase(s, tc);
     return s;
 }
