@@ -109,6 +109,7 @@ struct conn {
     char peer[80];
     char tenant[SRV_TENANT_MAX + 1];
     struct srv_tenant *t;               /* set by Hello */
+    size_t counted;                     /* our share of t->inflight_bytes */
     int64_t opened_ms;                  /* monotonic, for --hello-timeout */
     struct srv_reply_list replies;      /* in request order */
     TAILQ_HEAD(, srv_park) parked;
@@ -670,10 +671,22 @@ void srv_conn_reply(struct srv_call *call)
 
 /* Replies still waiting for commits count too: a client that pipelines
  * changes faster than they commit is paused as well. */
+/* Brings @c's share of its tenant's unsent reply bytes up to date. */
+static void conn_count_inflight(struct conn *c)
+{
+    size_t now = evbuffer_get_length(c->out) + c->queued;
+
+    if (c->t == NULL || now == c->counted)
+        return;
+    c->t->inflight_bytes = c->t->inflight_bytes - c->counted + now;
+    c->counted = now;
+}
+
 static void conn_check_queued(struct conn *c)
 {
     size_t out = evbuffer_get_length(c->out);
 
+    conn_count_inflight(c);
     if (!c->paused && c->state != CONN_CLOSING &&
         out + c->queued > c->s->st->max_queued_bytes) {
         c->paused = true;
@@ -935,6 +948,7 @@ static void conn_send(struct conn *c)
         c->dead = true;
         return;
     }
+    conn_count_inflight(c);
     left = evbuffer_get_length(c->out);
     if (left > 0 && !c->wr_on) {
         tv.tv_sec = (time_t)c->s->st->idle_timeout;
@@ -1334,6 +1348,7 @@ static void conn_destroy(struct conn *c)
     TAILQ_REMOVE(&c->s->conns, c, link);
     c->s->n.connections--;
     if (c->t != NULL) {
+        c->t->inflight_bytes -= c->counted;
         c->t->connections--;
         srv_tenant_release(c->s, c->t);
     }

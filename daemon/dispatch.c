@@ -1576,6 +1576,22 @@ static bool refuse_undecoded(struct srv *s, struct conn *c,
     return true;
 }
 
+/* --max-inflight-bytes-per-tenant: while a tenant's connections hold
+ * that many unsent reply bytes (peers that do not read), its new requests
+ * are refused; each connection's own --max-queued-bytes still pauses it. */
+static bool over_inflight(struct srv_call *call, const char *what)
+{
+    const struct srv_tenant *t = srv_conn_tenant_state(call->c);
+
+    if (t == NULL || t->inflight_bytes < t->max_inflight_bytes)
+        return false;
+    srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "%s: tenant '%s' has %" PRIu64
+                  " or more reply bytes unsent "
+                  "(--max-inflight-bytes-per-tenant)", what, t->name,
+                  t->max_inflight_bytes);
+    return true;
+}
+
 void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
 {
     Armmap__V1__Response resp = ARMMAP__V1__RESPONSE__INIT;
@@ -1615,6 +1631,8 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
                req->body_case != ARMMAP__V1__REQUEST__BODY_HELLO) {
         srv_call_fail(&call, MM_UNAUTHENTICATED, "%s: say hello first",
                       h->name);
+    } else if (over_inflight(&call, h->name)) {
+        /* answered RESOURCE_EXHAUSTED */
     } else {
         clock_gettime(CLOCK_MONOTONIC_COARSE, &t0);
         h->fn(&call, req);

@@ -99,6 +99,7 @@ struct srv_settings {
     uint64_t hello_timeout;             /* seconds to complete Hello */
     uint64_t max_parked_kmaps;          /* per tenant */
     uint64_t max_host_bytes;            /* per tenant, mm_host_bytes() */
+    uint64_t max_inflight_bytes;        /* per tenant, unsent reply bytes */
     uint64_t machine_idle_ttl;          /* seconds; 0 = never reap */
     bool help;                          /* --help */
     bool check_config;                  /* --check-config */
@@ -319,6 +320,8 @@ struct srv_tenant {
     uint64_t max_host_bytes;
     bool own_max_host_bytes;
     uint64_t machine_idle_ttl;          /* seconds; 0 = never */
+    uint64_t max_inflight_bytes;
+    uint64_t inflight_bytes;            /* unsent replies, all connections */
     uint64_t connections, requests, changes, parked_kmaps;
     uint64_t errors_by_code[MM_STATUS_COUNT];
     struct srv_tenant *next;

@@ -340,6 +340,7 @@ static void apply_conf(const struct srv *s, struct srv_tenant *t,
     t->max_parked_kmaps = conf != NULL && conf->max_parked_kmaps != 0
                               ? conf->max_parked_kmaps
                               : s->st->max_parked_kmaps;
+    t->max_inflight_bytes = s->st->max_inflight_bytes;
     t->own_max_host_bytes = conf != NULL && conf->max_host_bytes != 0;
     t->max_host_bytes = t->own_max_host_bytes ? conf->max_host_bytes
                                               : s->st->max_host_bytes;

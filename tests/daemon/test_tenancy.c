@@ -628,6 +628,80 @@ START_TEST(test_walk_reply_refused_before_it_is_built)
 }
 END_TEST
 
+static Armmap__V1__Response *ping(int fd, uint64_t id)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
+
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+    req.ping = &p;
+    return td_call(fd, &req);
+}
+
+/* A tenant's connections that do not read hold at most about
+ * --max-inflight-bytes-per-tenant of replies between them: past it, the
+ * tenant's requests on any connection are refused, another tenant's are
+ * served, and once the replies are read the tenant is served again. */
+START_TEST(test_inflight_reply_bytes_limited_per_tenant)
+{
+    enum { N = 65536, SENDS = 16 };
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Translate t = ARMMAP__V1__TRANSLATE__INIT;
+    Armmap__V1__Response *r;
+    uint32_t *va = malloc(N * sizeof(uint32_t));
+    int hog, b, other, i, refused = 0;
+    uint64_t m;
+
+    ck_assert_ptr_nonnull(va);
+    td_start(&d, "--max-inflight-bytes-per-tenant=1M", NULL);
+    hog = td_session(&d, "t");
+    b = td_session(&d, "t");
+    other = td_session(&d, "u");
+    m = td_create(hog, "qemu-virt", NULL);
+    for (i = 0; i < N; i++)
+        va[i] = 0xc0000000u + (uint32_t)i * 4096;
+    t.machine = m;
+    t.n_va = N;
+    t.va = va;
+    req.id = 30;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
+    req.translate = &t;
+    for (i = 0; i < SENDS; i++)         /* ~390 KB of reply each, unread */
+        td_send(hog, &req);
+    for (i = 0; i < 500 * spawn_time_scale() && !refused; i++) {
+        r = ping(b, 31);
+        ck_assert_uint_eq(r->id, 31);
+        if (r->status->code == ARMMAP__V1__CODE__RESOURCE_EXHAUSTED) {
+            ck_assert_str_eq(r->status->message, "ping: tenant 't' has "
+                             "1048576 or more reply bytes unsent "
+                             "(--max-inflight-bytes-per-tenant)");
+            refused = 1;
+        } else {
+            ck_assert_int_eq(r->status->code, 0);
+            sleep_ms(10);
+        }
+        td_free(r);
+    }
+    ck_assert(refused);
+    r = ping(other, 32);
+    ck_assert_status(r, 32, 0, "");
+    td_free(r);
+    for (i = 0; i < SENDS; i++) {
+        r = td_recv(hog);
+        ck_assert_uint_eq(r->id, 30);
+        td_free(r);
+    }
+    r = ping(b, 33);
+    ck_assert_status(r, 33, 0, "");
+    td_free(r);
+    free(va);
+    close(hog);
+    close(b);
+    close(other);
+}
+END_TEST
+
 /* ---- lifecycle -------------------------------------------------------- */
 
 START_TEST(test_idle_machines_are_reaped_history_kept)
@@ -684,6 +758,7 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_idle_machines_are_reaped_history_kept);
     tcase_add_test(tc, test_host_memory_quota_with_large_vmallocs);
     tcase_add_test(tc, test_walk_reply_refused_before_it_is_built);
+    tcase_add_test(tc, test_inflight_reply_bytes_limited_per_tenant);
     suite_add_tcase(s, tc);
     return s;
 }
