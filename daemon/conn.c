@@ -1377,6 +1377,28 @@ void srv_conn_drain_all(struct srv *s)
     }
 }
 
+void srv_conn_revoke(struct srv *s)
+{
+    struct conn *c, *next;
+    char msg[SRV_MSG_MAX];
+
+    TAILQ_FOREACH(c, &s->conns, link)
+        c->busy++;
+    for (c = TAILQ_FIRST(&s->conns); c != NULL; c = TAILQ_NEXT(c, link)) {
+        if (c->t == NULL || !c->t->revoked || c->state == CONN_CLOSING)
+            continue;
+        snprintf(msg, sizeof(msg), "tenant '%s': its token was revoked "
+                 "(tenants file reloaded)", c->t->name);
+        conn_reading(c, false);
+        srv_conn_reply_status(c, 0, MM_UNAUTHENTICATED, msg, true);
+    }
+    for (c = TAILQ_FIRST(&s->conns); c != NULL; c = next) {
+        next = TAILQ_NEXT(c, link);
+        conn_maybe_finish(c);
+        conn_leave(c);
+    }
+}
+
 void srv_conn_store_room(struct srv *s)
 {
     struct conn *c, *next;

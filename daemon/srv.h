@@ -313,6 +313,8 @@ const struct srv_tenant_conf *srv_tenants_match(const struct srv_tenants *t,
  * machines. */
 struct srv_tenant {
     char name[SRV_TENANT_MAX + 1];
+    uint8_t digest[32];                 /* its token's, with --tenants-file */
+    bool revoked;                       /* its line changed or went away */
     bool admin;
     uint64_t max_machines;
     bool own_max_machines;              /* max_machines from the file */
@@ -508,6 +510,9 @@ void srv_conn_hello_done(struct conn *c, struct srv_tenant *t);
  * waits on the list like a reply; @undo_sm is freed once it commits. */
 void srv_commit_detached(struct srv *s, uint64_t ticket,
                          struct srv_machine *undo_sm);
+/* After a tenants file reload: closes, with UNAUTHENTICATED, every
+ * connection whose tenant was revoked. */
+void srv_conn_revoke(struct srv *s);
 /* SIGTERM: answer what is buffered and pending on every connection. */
 void srv_conn_drain_all(struct srv *s);
 /* Frees replies still waiting at the very end (store closed). */

@@ -355,14 +355,26 @@ struct srv_tenant *srv_tenant_get(struct srv *s, const char *name,
     struct srv_tenant *t;
 
     for (t = s->tenants; t != NULL; t = t->next) {
-        if (strcmp(t->name, name) == 0)
-            return t;
+        if (strcmp(t->name, name) != 0)
+            continue;
+        if (conf != NULL) {
+            /* A Hello with the file's current token: connections revoked
+             * at a reload are closing already; this one is served. */
+            memcpy(t->digest, conf->digest, sizeof(t->digest));
+            t->revoked = false;
+            apply_conf(s, t, conf);
+        }
+        return t;
     }
     t = calloc(1, sizeof(*t));
     if (t == NULL)
         return NULL;
     snprintf(t->name, sizeof(t->name), "%s", name);
-    apply_conf(s, t, conf != NULL ? conf : conf_by_name(s, name));
+    if (conf == NULL)
+        conf = conf_by_name(s, name);
+    if (conf != NULL)
+        memcpy(t->digest, conf->digest, sizeof(t->digest));
+    apply_conf(s, t, conf);
     t->next = s->tenants;
     s->tenants = t;
     return t;
@@ -424,10 +436,24 @@ void srv_tenants_reload(struct srv *s)
     }
     srv_tenants_free(s->tenants_file);
     s->tenants_file = fresh;
-    for (t = s->tenants; t != NULL; t = t->next)
-        apply_conf(s, t, conf_by_name(s, t->name));
+    for (t = s->tenants; t != NULL; t = t->next) {
+        const struct srv_tenant_conf *conf = conf_by_name(s, t->name);
+
+        /* A tenant gone from the file, or whose token changed, loses the
+         * connections its old token opened. */
+        if (conf == NULL || memcmp(conf->digest, t->digest, 32) != 0) {
+            t->revoked = t->connections > 0;
+            if (t->revoked)
+                srv_log(SRV_LOG_WARN, "SIGHUP: tenant '%s' %s; closing its "
+                        "%" PRIu64 " connections", t->name,
+                        conf == NULL ? "is no longer in the tenants file"
+                                     : "has a new token", t->connections);
+        }
+        apply_conf(s, t, conf);
+    }
     srv_log(SRV_LOG_INFO, "SIGHUP: tenants file reloaded: %zu tenants",
             fresh->n);
+    srv_conn_revoke(s);
 }
 
 /* ------------------------------------------------------------------ */

@@ -262,6 +262,50 @@ START_TEST(test_tenants_file_reloaded_on_sighup)
 }
 END_TEST
 
+/* A reload that drops a tenant, or changes its token, closes the
+ * connections the old token opened; the others stay. */
+START_TEST(test_reload_revokes_connections_of_changed_tokens)
+{
+    static const char *const next[] = {
+        "alice alice-token-NEW", "root root-token-3 admin",
+    };
+    Armmap__V1__Response *r;
+    int alice, bob, root, fd, i;
+
+    write_tenants(three, 3);
+    td_start(&d, tenants_flag, NULL);
+    alice = session_token("", "alice-token-1");
+    bob = session_token("", "bob-token-2");
+    root = session_token("", "root-token-3");
+    write_tenants(next, 2);
+    kill(d.pid, SIGHUP);
+    r = td_recv(alice);
+    ck_assert_status(r, 0, ARMMAP__V1__CODE__UNAUTHENTICATED,
+                     "tenant 'alice': its token was revoked (tenants file "
+                     "reloaded)");
+    td_free(r);
+    ck_assert(td_closed(alice));
+    r = td_recv(bob);
+    ck_assert_status(r, 0, ARMMAP__V1__CODE__UNAUTHENTICATED,
+                     "tenant 'bob': its token was revoked (tenants file "
+                     "reloaded)");
+    td_free(r);
+    for (i = 0; i < 3; i++) {
+        r = simple(root, 40 + (uint64_t)i, ARMMAP__V1__REQUEST__BODY_LIST);
+        ck_assert_status(r, 40 + (uint64_t)i, 0, "");
+        td_free(r);
+    }
+    fd = session_token("", "alice-token-NEW");
+    r = simple(fd, 50, ARMMAP__V1__REQUEST__BODY_LIST);
+    ck_assert_status(r, 50, 0, "");
+    td_free(r);
+    close(fd);
+    close(alice);
+    close(bob);
+    close(root);
+}
+END_TEST
+
 START_TEST(test_tenants_file_errors_name_the_line)
 {
     static const char *const dup[] = { "a tok-1", "b tok-1" };
@@ -749,6 +793,7 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_sha256_known_vectors);
     tcase_add_test(tc, test_tenants_file_decides_the_tenant);
     tcase_add_test(tc, test_tenants_file_reloaded_on_sighup);
+    tcase_add_test(tc, test_reload_revokes_connections_of_changed_tokens);
     tcase_add_test(tc, test_tenants_file_errors_name_the_line);
     tcase_add_test(tc, test_machines_quota_from_the_tenants_file);
     tcase_add_test(tc, test_purge_is_scoped_to_the_tenant);
