@@ -61,6 +61,11 @@ $(PROTO_OBJ): $(PROTO_C) $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_DEFAULT_SOURCE $(CFLAGS) -Ibuild/proto $(DEP_CFLAGS) -c $< -o $@
 
+# proto/'s own C (the token file reader): linked wherever the generated
+# code is, so daemon and client share one copy.
+PROTO_OWN_SRC := $(sort $(wildcard proto/*.c))
+PROTO_OBJ     += $(PROTO_OWN_SRC:%.c=$(B)/%.o)
+
 # ---- store: SQLite only --------------------------------------------------
 STORE_SRC := $(sort $(wildcard store/*.c))
 STORE_OBJ := $(STORE_SRC:%.c=$(B)/%.o)
@@ -380,7 +385,8 @@ FUZZ_STORE_OBJ  := $(STORE_SRC:%.c=$(FUZZ_B)/%.o)
 FUZZ_DAEMON_OBJ := $(filter-out $(FUZZ_B)/daemon/main.o, \
                      $(DAEMON_SRC:%.c=$(FUZZ_B)/%.o))
 FUZZ_CLIENT_OBJ := $(CLIENT_LIB_SRC:%.c=$(FUZZ_B)/%.o)
-FUZZ_PROTO_OBJ  := $(FUZZ_B)/proto/armmap.pb-c.o
+FUZZ_PROTO_OBJ  := $(FUZZ_B)/proto/armmap.pb-c.o \
+                   $(PROTO_OWN_SRC:%.c=$(FUZZ_B)/%.o)
 FUZZ_HARN_OBJ   := $(FUZZ_NAMES:%=$(FUZZ_B)/tests/fuzz/fuzz_%.o)
 FUZZ_BINS       := $(FUZZ_NAMES:%=$(FUZZ_B)/fuzz_%)
 
@@ -405,7 +411,7 @@ $(FUZZ_B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 
-$(FUZZ_PROTO_OBJ): $(PROTO_C) $(PROTO_H)
+$(FUZZ_B)/proto/armmap.pb-c.o: $(PROTO_C) $(PROTO_H)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -std=c11 -D_DEFAULT_SOURCE -g -O1 $(FUZZ_SAN) \
 	    -fsanitize=fuzzer-no-link -Ibuild/proto $(DEP_CFLAGS) -c $< -o $@

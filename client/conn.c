@@ -19,6 +19,7 @@
  */
 #include "armmap_int.h"
 #include "wire.h"
+#include "token.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +38,6 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define DEFAULT_IO_TIMEOUT_MS      30000
 #define DEFAULT_MAX_INFLIGHT       64
-#define TOKEN_MAX                  4096
 #define READ_CHUNK                 (256u << 10)
 
 enum armmap_status armmap__fail(struct armmap_conn *conn, enum armmap_status st,
@@ -767,29 +767,6 @@ static enum armmap_status connect_fd(int fd, const struct sockaddr *sa,
     return ARMMAP_OK;
 }
 
-static enum armmap_status read_token(const char *file, uint8_t *buf,
-                                     size_t *len, char err[ARMMAP_ERR_MAX])
-{
-    FILE *f = fopen(file, "rb");
-    size_t n;
-
-    if (!f) {
-        set_err(err, "cannot read token file %s: %s", file, strerror(errno));
-        return ARMMAP_INVALID_ARGUMENT;
-    }
-    n = fread(buf, 1, TOKEN_MAX, f);
-    if (!feof(f)) {
-        fclose(f);
-        set_err(err, "token file %s is longer than %d bytes", file, TOKEN_MAX);
-        return ARMMAP_INVALID_ARGUMENT;
-    }
-    fclose(f);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        n--;
-    *len = n;
-    return ARMMAP_OK;
-}
-
 /* Sends Hello and waits for its reply; takes @conn on failure. */
 static enum armmap_status hello(struct armmap_conn *conn,
                                 const struct armmap_options *opt,
@@ -804,9 +781,14 @@ static enum armmap_status hello(struct armmap_conn *conn,
     uint64_t id;
 
     if (opt->token_file) {
-        st = read_token(opt->token_file, token, &tlen, err);
-        if (st != ARMMAP_OK)
+        char msg[ARMMAP_ERR_MAX];
+
+        if (token_read_file(opt->token_file, token, &tlen, msg,
+                            sizeof(msg)) != 0) {
+            set_err(err, "%s", msg);
+            st = ARMMAP_INVALID_ARGUMENT;
             goto out;
+        }
         h.token.data = token;
         h.token.len = tlen;
     }

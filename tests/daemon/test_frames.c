@@ -53,7 +53,8 @@ START_TEST(test_oversize_length_refused_before_allocation)
     r = td_recv(fd);
     ck_assert_status(
         r, 0, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
-        "frame of 4294967295 bytes exceeds --max-frame (16777216 bytes)");
+        "frame of 4294967295 bytes exceeds --max-hello-frame (8192 bytes) "
+        "before hello");
     td_free(r);
     ck_assert(td_closed(fd));
     close(fd);
@@ -75,7 +76,8 @@ START_TEST(test_garbage_text_is_an_oversize_frame)
     /* "GET " read as a big-endian length is 0x47455420. */
     ck_assert_status(
         r, 0, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
-        "frame of 1195725856 bytes exceeds --max-frame (16777216 bytes)");
+        "frame of 1195725856 bytes exceeds --max-hello-frame (8192 bytes) "
+        "before hello");
     td_free(r);
     ck_assert(td_closed(fd));
     close(fd);
