@@ -106,6 +106,8 @@ int srv_persist_open(struct srv *s, char *err, size_t errsz)
         free(p);
         return -1;
     }
+    if (store_open_warning(p->st)[0] != '\0')
+        srv_log(SRV_LOG_ERROR, "store: %s", store_open_warning(p->st));
     p->ev = event_new(s->base, store_notify_fd(p->st), EV_READ | EV_PERSIST,
                       on_notify, s);
     if (p->ev == NULL || event_add(p->ev, NULL) != 0) {

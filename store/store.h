@@ -173,6 +173,17 @@ enum store_status store_open(const char *path, const struct store_options *opt,
                              struct store **out, char err[STORE_MSG_MAX]);
 
 /**
+ * store_open_warning - what store_open() found wrong without refusing
+ * @s: the store
+ * Context: read-only.  Set when the database lacks the last commit that
+ * the head record (kept in "<path>-lock", outside the WAL) says was made:
+ * committed WAL frames were lost after a crash (a truncated or deleted
+ * WAL).  The daemon logs it at error level.
+ * Return: the message, "" if none; owned by @s.
+ */
+const char *store_open_warning(const struct store *s);
+
+/**
  * store_close - commit what is queued, stop the writer, close the database
  * @s: the store, or NULL (nothing happens)
  * Context: blocks until the queue is committed and the final checkpoint is

@@ -77,6 +77,7 @@ struct wreq {
     int32_t ev_status;
     size_t off;                         /* data in the batch's bytes */
     size_t len;                         /* args blob length in bytes */
+    uint64_t sum;                       /* an event's, once written */
     uint32_t unit;                      /* writes in the unit it begins;
                                            0: it continues the one before */
 };
@@ -159,6 +160,23 @@ struct ctl {
     bool done;
 };
 
+/*
+ * The head record: what the last commit holds, written into "<path>-lock"
+ * (outside the database and its WAL) after every commit that added events
+ * or machines.  At open the database must reach it: if the WAL lost
+ * committed frames (truncated or deleted after a kill), the database lacks
+ * that event or machine id, and store_open_warning() says so.
+ */
+#define HEAD_MAGIC      "armmapd-head-1\n"  /* 16 bytes with the NUL */
+#define HEAD_BYTES      (16 + 4 * 8)
+
+struct head {
+    uint64_t machine;                   /* the last event committed, or 0 */
+    uint64_t seq;
+    uint64_t sum;
+    uint64_t max_id;                    /* the largest machine id committed */
+};
+
 struct store {
     char *path;                         /* as given; names it in messages */
     char *uri;                          /* what SQLite opens (memdb name) */
@@ -201,6 +219,8 @@ struct store {
     sqlite3_stmt *r_max_id;
     sqlite3_stmt *r_base;               /* parent_seq, last_seq, stale */
     char corrupt[STORE_MSG_MAX];        /* store_machine.corrupt */
+    char warning[STORE_MSG_MAX];        /* store_open_warning() */
+    struct head head;                   /* writer thread (after open) */
 
     struct mtab mt;                     /* writer thread only */
     struct ctab ct;                     /* the writer changes it under @lock;
@@ -363,5 +383,11 @@ bool store__start_checkpointer(struct store *s,
 void store__flush_counts(struct store *s);
 /* a reader's row: the committed counts may be ahead of it */
 void store__overlay_counts(struct store *s, struct store_machine *m);
+/* writes s->head into the lock file (benign if it fails) */
+void store__head_write(struct store *s);
+/* at open: loads the counts of rows a crashed session left stale into the
+ * counts table, without writing (so a full disk does not stop the open);
+ * an SQLite code */
+int store__load_stale_counts(struct store *s);
 
 #endif /* ARMMAP_STORE_STORE_INT_H */

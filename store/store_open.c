@@ -557,13 +557,10 @@ static bool open_writer(struct store *s, const struct store_options *opt,
     if (!migrate(s, (int)version, err))
         return false;
     /* Rows left marked by a session that did not close (see write_marks):
-     * count their events again. */
-    if (db_exec(s->wdb, "UPDATE machines SET"
-                " nevents = (SELECT count(*) FROM events"
-                "  WHERE events.machine = machines.id),"
-                " last_seq = coalesce((SELECT max(seq) FROM events"
-                "  WHERE events.machine = machines.id), 0),"
-                " counts_stale = 0 WHERE counts_stale = 1") != SQLITE_OK) {
+     * count their events again, in memory only, so that opening writes
+     * nothing (a full disk does not stop it); the counts reach the rows at
+     * store_close(). */
+    if (store__load_stale_counts(s) != SQLITE_OK) {
         store__sqlite_err(s->path, s->wdb, "recounting events", err);
         return false;
     }
@@ -671,6 +668,63 @@ static char *make_uri(const struct store *s)
     return strdup(buf);
 }
 
+const char *store_open_warning(const struct store *s)
+{
+    return s->warning;
+}
+
+/* Reads the head record from the lock file and checks that the database
+ * reaches it (see struct head); fills s->warning if it does not.  Any
+ * failure to read just skips the check: the record is advisory. */
+static void check_head(struct store *s)
+{
+    unsigned char rec[HEAD_BYTES];
+    uint64_t v[4] = { 0 }, max_id = 0;
+    sqlite3_int64 x;
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+    int i, j;
+
+    if (s->lock_fd < 0 ||
+        pread(s->lock_fd, rec, sizeof(rec), 0) != (ssize_t)sizeof(rec) ||
+        memcmp(rec, HEAD_MAGIC, 16) != 0)
+        return;
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 8; j++)
+            v[i] |= (uint64_t)rec[16 + 8 * i + j] << (8 * j);
+    s->head.machine = v[0];
+    s->head.seq = v[1];
+    s->head.sum = v[2];
+    s->head.max_id = v[3];
+    if (query_int(s->wdb, "SELECT max(coalesce((SELECT seq FROM"
+                  " sqlite_sequence WHERE name = 'machines'), 0),"
+                  " coalesce((SELECT max(id) FROM machines), 0))", &x)
+        != SQLITE_OK)
+        return;
+    max_id = (uint64_t)x;
+    if (s->head.machine != 0 &&
+        sqlite3_prepare_v2(s->wdb, "SELECT sum FROM events"
+                           " WHERE machine = ?1 AND seq = ?2", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)s->head.machine);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)s->head.seq);
+        found = sqlite3_step(st) == SQLITE_ROW &&
+                (uint64_t)sqlite3_column_int64(st, 0) == s->head.sum;
+        sqlite3_finalize(st);
+    } else {
+        found = true;
+    }
+    if (found && max_id >= s->head.max_id)
+        return;
+    format(s->warning, sizeof(s->warning), "%s: committed writes are "
+           "missing: the last commit made (recorded in %s-lock) holds "
+           "event %" PRIu64 " of machine %" PRIu64 " and machine ids up to %"
+           PRIu64 ", but the database %s; its WAL (%s-wal) lost committed "
+           "frames", s->path, s->path, s->head.seq, s->head.machine,
+           s->head.max_id, !found ? "lacks that event" : "has fewer machines",
+           s->path);
+}
+
 enum store_status store_open(const char *path, const struct store_options *opt,
                              struct store **out, char err[STORE_MSG_MAX])
 {
@@ -712,6 +766,7 @@ enum store_status store_open(const char *path, const struct store_options *opt,
 
     if (!open_writer(s, opt, err) || !open_reader(s, err))
         goto fail;
+    check_head(s);
     s->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     s->filling = calloc(1, sizeof(*s->filling));
     if (s->notify_fd < 0 || s->filling == NULL) {

@@ -821,6 +821,7 @@ static int write_event(struct store *s, struct batch *b, struct wreq *r)
     m->count++;
     m->last_seq = r->seq;
     m->last_sum = sum;
+    r->sum = sum;
     b->nevents++;
     return SQLITE_OK;
 }
@@ -1020,6 +1021,40 @@ void store__flush_counts(struct store *s)
         wstep(s, s->w_rollback);
 }
 
+int store__load_stale_counts(struct store *s)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = sqlite3_prepare_v2(s->wdb,
+        "SELECT id, coalesce(parent_seq, 0),"
+        " (SELECT count(*) FROM events WHERE machine = id),"
+        " coalesce((SELECT max(seq) FROM events WHERE machine = id), 0),"
+        " coalesce((SELECT sum FROM events WHERE machine = id"
+        "  ORDER BY seq DESC LIMIT 1), 0)"
+        " FROM machines WHERE counts_stale = 1", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cslot *c = ctab_add(&s->ct,
+                                   (uint64_t)sqlite3_column_int64(st, 0),
+                                   (uint64_t)sqlite3_column_int64(st, 2),
+                                   (uint64_t)sqlite3_column_int64(st, 3),
+                                   (uint64_t)sqlite3_column_int64(st, 1),
+                                   (uint64_t)sqlite3_column_int64(st, 4));
+
+        if (c == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        c->marked = true;               /* its row is still marked */
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* A reader's row: the committed counts may be ahead of it. */
 void store__overlay_counts(struct store *s, struct store_machine *m)
 {
@@ -1096,6 +1131,48 @@ static int write_unit(struct store *s, struct batch *b, struct wreq *u,
     return wstep(s, s->w_unit_end);
 }
 
+void store__head_write(struct store *s)
+{
+    unsigned char rec[HEAD_BYTES];
+    const uint64_t v[4] = { s->head.machine, s->head.seq, s->head.sum,
+                            s->head.max_id };
+    int i, j;
+
+    if (s->lock_fd < 0)
+        return;
+    memcpy(rec, HEAD_MAGIC, 16);
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 8; j++)
+            rec[16 + 8 * i + j] = (unsigned char)(v[i] >> (8 * j));
+    if (pwrite(s->lock_fd, rec, sizeof(rec), 0) != (ssize_t)sizeof(rec))
+        return;                         /* benign: the check is skipped */
+}
+
+/* After @b committed: the head record names its last event and machine. */
+static void head_advance(struct store *s, const struct batch *b)
+{
+    bool moved = false;
+    size_t i;
+
+    for (i = b->n; i-- > 0;) {
+        const struct wreq *r = &b->req[i];
+
+        if (r->status != STORE_OK)
+            continue;
+        if (r->kind == WREQ_EVENT && !moved) {
+            s->head.machine = r->machine;
+            s->head.seq = r->seq;
+            s->head.sum = r->sum;
+            moved = true;
+        } else if (r->kind == WREQ_CREATE && r->machine > s->head.max_id) {
+            s->head.max_id = r->machine;
+            moved = true;
+        }
+    }
+    if (moved)
+        store__head_write(s);
+}
+
 /* Commits @b in one transaction, or rolls it all back and records why.
  * A unit of several writes is never split: store_submit_events() queues
  * it whole into one batch, under one hold of the lock. */
@@ -1123,6 +1200,7 @@ static void commit_batch(struct store *s, struct batch *b)
         rc = wstep(s, s->w_commit);
     if (rc == SQLITE_OK) {
         b->status = STORE_OK;
+        head_advance(s, b);
         return;
     }
     /* SQLite may already have rolled back (SQLITE_FULL, SQLITE_IOERR do);
@@ -1159,6 +1237,11 @@ static void run_purge(struct store *s, struct ctl *c)
         c->status = STORE_UNAVAILABLE;
         c->result = c->events = 0;
         return;
+    }
+    /* The head's event may be gone with its machine. */
+    if (c->events > 0) {
+        s->head.machine = s->head.seq = s->head.sum = 0;
+        store__head_write(s);
     }
     /* Benign if it fails: the pages stay on the freelist and are reused. */
     if (c->result > 0) {
