@@ -588,6 +588,30 @@ enum store_status store_max_machine_id(struct store *s, uint64_t *id);
 enum store_status store_purge(struct store *s, int64_t older_than_ms,
                               int64_t now_ms, uint64_t *purged, uint64_t *events);
 
+/* ------------------------------------------------------------------ */
+/* Verification (offline)                                              */
+/* ------------------------------------------------------------------ */
+
+/**
+ * store_verify - check a whole database file, read-only
+ * @path: the database
+ * @report: called with one line per problem found (may be NULL)
+ * @arg: passed to @report
+ * @problems: receives how many were found (may be NULL)
+ * @err: receives why the check could not run
+ * Context: opens its own read-only connection (a running daemon may have
+ * the file open).  Checks PRAGMA integrity_check, every machine row's
+ * checksum, every history's seqs and chained checksums, the counts of
+ * rows that are exact, and events without a machine row.
+ * Return: STORE_OK (the check ran; see @problems), STORE_UNAVAILABLE (the
+ * file cannot be read as a database), STORE_INVALID_ARGUMENT (another
+ * schema version: an older one must be opened by armmapd first).
+ */
+enum store_status store_verify(const char *path,
+                               void (*report)(void *arg, const char *line),
+                               void *arg, uint64_t *problems,
+                               char err[STORE_MSG_MAX]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -118,5 +118,6 @@ Suite *systemd_suite(void);
 Suite *durability_suite(void);
 Suite *abuse_suite(void);
 Suite *commit_suite(void);
+Suite *integrity_suite(void);
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */

@@ -2584,6 +2584,76 @@ START_TEST(test_lost_wal_frames_reported_at_open)
 }
 END_TEST
 
+struct lines {
+    char v[8][STORE_MSG_MAX];
+    size_t n;
+};
+
+static void take_line(void *arg, const char *line)
+{
+    struct lines *l = arg;
+
+    if (l->n < 8)
+        snprintf(l->v[l->n], STORE_MSG_MAX, "%s", line);
+    l->n++;
+}
+
+START_TEST(test_verify_reports_every_problem)
+{
+    struct store *s = store_with_events(10);
+    char err[STORE_MSG_MAX];
+    struct lines l = { .n = 0 };
+    uint64_t problems = 99;
+    sqlite3 *db;
+
+    ck_assert_uint_eq(create_machine(s, "bob", "b", 3), 2);
+    store_close(s);
+    ck_assert_int_eq(store_verify(db_path, take_line, &l, &problems, err),
+                     STORE_OK);
+    ck_assert_uint_eq(problems, 0);
+    ck_assert_uint_eq(l.n, 0);
+
+    db = raw_open(db_path);
+    raw_exec(db, FLIP("value", "4"));
+    raw_exec(db, "UPDATE machines SET tenant = 'bob2' WHERE id = 2;"
+             "INSERT INTO events (machine, seq, time, op, cpu, args, value,"
+             " aux, flags, status) VALUES (7, 1, 0, 1, 0, x'', 0, 0, 0, 0)");
+    sqlite3_close(db);
+    ck_assert_int_eq(store_verify(db_path, take_line, &l, &problems, err),
+                     STORE_OK);
+    ck_assert_uint_eq(problems, 3);
+    ck_assert_uint_eq(l.n, 3);
+    ck_assert_msg(strncmp(l.v[0], "machine 1 seq 5: checksum differs", 33) ==
+                  0, "%s", l.v[0]);
+    ck_assert_msg(strncmp(l.v[1], "machine 2: its row (tenant, name, "
+                          "config, creation, parent) fails its checksum",
+                          78) == 0, "%s", l.v[1]);
+    ck_assert_str_eq(l.v[2], "machine 7: 1 events but no machine row");
+
+    db = raw_open(db_path);
+    raw_exec(db, "DELETE FROM events WHERE machine = 1 AND seq > 3;"
+             "DELETE FROM events WHERE machine = 7;"
+             "UPDATE machines SET tenant = 'bob' WHERE id = 2");
+    sqlite3_close(db);
+    l.n = 0;
+    ck_assert_int_eq(store_verify(db_path, take_line, &l, &problems, err),
+                     STORE_OK);
+    ck_assert_uint_eq(problems, 1);
+    ck_assert_str_eq(l.v[0], "machine 1: history ends at seq 3, but seq 10 "
+                     "was committed (truncated)");
+
+    /* A file that is not a database cannot be checked at all. */
+    db = raw_open(db_path);
+    raw_exec(db, "PRAGMA user_version = 2");
+    sqlite3_close(db);
+    ck_assert_int_eq(store_verify(db_path, NULL, NULL, &problems, err),
+                     STORE_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(err, ": schema version 2, not 3: start "
+                                 "armmapd on it once to migrate it, then "
+                                 "verify"));
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Suites                                                              */
 /* ------------------------------------------------------------------ */
@@ -2648,6 +2718,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_machine_row_change_detected);
     tcase_add_test(tc, test_version_2_database_gets_sums);
     tcase_add_test(tc, test_lost_wal_frames_reported_at_open);
+    tcase_add_test(tc, test_verify_reports_every_problem);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("retention");
