@@ -333,6 +333,26 @@ enum store_status store_submit_machine_destroy(struct store *s, uint64_t id,
                                                void *cookie);
 
 /**
+ * store_submit_checkpoint - queue a checkpoint: machine @machine's engine
+ * state after its event @seq, as opaque bytes (the engine's snapshot)
+ * @s: the store
+ * @machine: the machine
+ * @seq: the last event the state includes, >= 1
+ * @blob: the bytes (copied), @len of them, >= 1
+ * @len: see @blob
+ * @cookie: handed back by store_reap()
+ * Context: a write like the others (group commit, reaped in order); one
+ * checkpoint per (machine, seq), a second replaces the first.  Stored with
+ * a checksum; store_purge() deletes them with their machine.
+ * Return: as store_submit_event(); when committed, STORE_NOT_FOUND if the
+ * machine does not exist or is destroyed, STORE_CONFLICT if its stored
+ * events do not reach @seq.
+ */
+enum store_status store_submit_checkpoint(struct store *s, uint64_t machine,
+                                          uint64_t seq, const void *blob,
+                                          size_t len, void *cookie);
+
+/**
  * store_notify_fd - a descriptor that becomes readable when writes complete
  * @s: the store
  * Context: an eventfd owned by @s (never close it).  Watch it for
@@ -550,6 +570,22 @@ enum store_status store_foreach_event(struct store *s, uint64_t machine,
                                       int (*fn)(void *arg,
                                                 const struct store_event *ev),
                                       void *arg, uint64_t *count);
+
+/**
+ * store_checkpoint_get - machine @machine's checkpoint nearest at or below
+ * @at_most (0: the latest)
+ * @s: the store
+ * @seq: receives its seq (the state after that event)
+ * @blob: receives a malloc'ed copy of its bytes; the caller frees it
+ * @len: receives their length
+ * Context: reads only; checks the checkpoint's checksum.
+ * Return: STORE_OK, STORE_NOT_FOUND (none; replay from the start),
+ * STORE_CORRUPT (it fails its checksum; store_errmsg() says so),
+ * STORE_UNAVAILABLE, STORE_INVALID_ARGUMENT (reentered).
+ */
+enum store_status store_checkpoint_get(struct store *s, uint64_t machine,
+                                       uint64_t at_most, uint64_t *seq,
+                                       void **blob, size_t *len);
 
 /**
  * store_max_machine_id - the largest machine id ever committed

@@ -54,7 +54,8 @@
 enum wreq_kind {
     WREQ_EVENT = 1,
     WREQ_CREATE,
-    WREQ_DESTROY
+    WREQ_DESTROY,
+    WREQ_CHECKPOINT
 };
 
 /* One queued write.  Its variable data (the args blob, or the three
@@ -207,6 +208,8 @@ struct store {
     sqlite3_stmt *w_unit;               /* SAVEPOINT of a multi-write unit */
     sqlite3_stmt *w_unit_undo;          /* ROLLBACK TO it */
     sqlite3_stmt *w_unit_end;           /* RELEASE it */
+    sqlite3_stmt *w_checkpoint;
+    sqlite3_stmt *w_purge_checkpoints;
 
     /* Reader statements. */
     sqlite3_stmt *r_history[2];         /* oldest first, newest first */
@@ -218,6 +221,7 @@ struct store {
     sqlite3_stmt *r_events;
     sqlite3_stmt *r_max_id;
     sqlite3_stmt *r_base;               /* parent_seq, last_seq, stale */
+    sqlite3_stmt *r_checkpoint;         /* the nearest at or below a seq */
     char corrupt[STORE_MSG_MAX];        /* store_machine.corrupt */
     char warning[STORE_MSG_MAX];        /* store_open_warning() */
     struct head head;                   /* writer thread (after open) */
@@ -362,6 +366,8 @@ uint64_t store__machine_sum(uint64_t id, const char *tenant,
                             const char *name, const char *config,
                             int64_t created_ms, uint64_t parent,
                             uint64_t parent_seq);
+uint64_t store__checkpoint_sum(uint64_t machine, uint64_t seq,
+                               const void *blob, size_t len);
 /* Registers store_machine_sum() as an SQL function on @db. */
 int store__register_sums(sqlite3 *db);
 

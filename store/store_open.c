@@ -71,7 +71,15 @@ static const struct migration migrations[] = {
      * (store__machine_sum()); fill_sums() computes them for old rows. */
     { 3,
       "ALTER TABLE events ADD COLUMN sum INTEGER NOT NULL DEFAULT 0;"
-      "ALTER TABLE machines ADD COLUMN sum INTEGER NOT NULL DEFAULT 0;" },
+      "ALTER TABLE machines ADD COLUMN sum INTEGER NOT NULL DEFAULT 0;"
+      /* A machine's engine state after its event seq (mm_snapshot()
+       * bytes, opaque here), so replay can start there. */
+      "CREATE TABLE checkpoints ("
+      " machine INTEGER NOT NULL,"
+      " seq     INTEGER NOT NULL,"
+      " blob    BLOB NOT NULL,"
+      " sum     INTEGER NOT NULL,"
+      " PRIMARY KEY (machine, seq)) WITHOUT ROWID;" },
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -229,6 +237,11 @@ static int prepare_writer(struct store *s)
     PREP(w_unit, "SAVEPOINT unit");
     PREP(w_unit_undo, "ROLLBACK TO unit");
     PREP(w_unit_end, "RELEASE unit");
+    PREP(w_checkpoint, "INSERT OR REPLACE INTO checkpoints"
+                       " (machine, seq, blob, sum) VALUES (?1, ?2, ?3, ?4)");
+    PREP(w_purge_checkpoints, PURGE_KEEP "DELETE FROM checkpoints"
+                              " WHERE machine IN (SELECT id FROM machines"
+                              " WHERE destroyed < ?1 AND id NOT IN keep)");
 #undef PREP
     return rc;
 }
@@ -258,6 +271,9 @@ static int prepare_reader(struct store *s)
                  " WHERE destroyed IS NULL ORDER BY id");
     PREP(r_events, "SELECT " EVENT_COLUMNS " FROM events"
                    " WHERE machine = ?1 AND seq <= ?2 ORDER BY seq");
+    PREP(r_checkpoint, "SELECT seq, blob, sum FROM checkpoints"
+                       " WHERE machine = ?1 AND seq <= ?2"
+                       " ORDER BY seq DESC LIMIT 1");
     PREP(r_base, "SELECT coalesce(parent_seq, 0), last_seq, counts_stale"
                  " FROM machines WHERE id = ?1");
     PREP(r_max_id, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence"
@@ -338,6 +354,17 @@ uint64_t store__machine_sum(uint64_t id, const char *tenant,
     h = fnv_u64(h, (uint64_t)created_ms);
     h = fnv_u64(h, parent);
     h = fnv_u64(h, parent_seq);
+    return h != 0 ? h : 1;
+}
+
+uint64_t store__checkpoint_sum(uint64_t machine, uint64_t seq,
+                               const void *blob, size_t len)
+{
+    uint64_t h = fnv_u64(FNV_OFFSET, machine);
+
+    h = fnv_u64(h, seq);
+    h = fnv_u64(h, len);
+    h = fnv_bytes(h, blob, len);
     return h != 0 ? h : 1;
 }
 
@@ -815,7 +842,8 @@ static void finalize_all(struct store *s)
         &s->w_begin, &s->w_commit, &s->w_rollback, &s->w_event,
         &s->w_create, &s->w_destroy, &s->w_state, &s->w_mark, &s->w_flush,
         &s->w_purge_events, &s->w_purge_machines, &s->w_vacuum,
-        &s->w_unit, &s->w_unit_undo, &s->w_unit_end,
+        &s->w_unit, &s->w_unit_undo, &s->w_unit_end, &s->w_checkpoint,
+        &s->w_purge_checkpoints, &s->r_checkpoint,
         &s->r_history[0], &s->r_history[1], &s->r_op_counts,
         &s->r_list_all, &s->r_list_tenant, &s->r_machine, &s->r_live,
         &s->r_events, &s->r_max_id, &s->r_base,

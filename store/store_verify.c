@@ -11,7 +11,8 @@
  *  - every machine's events: seqs from parent_seq + 1 without a hole, each
  *    sum chained over the previous one, and, where the row's counts are
  *    exact (not left stale by a crash), the count and last seq it records;
- *  - events of machines that have no row.
+ *  - events of machines that have no row;
+ *  - every checkpoint against its checksum.
  */
 #include "store_int.h"
 
@@ -161,6 +162,32 @@ static void check_orphans(struct verify *v)
     sqlite3_finalize(st);
 }
 
+static void check_checkpoints(struct verify *v)
+{
+    sqlite3_stmt *st = NULL;
+
+    if (sqlite3_prepare_v2(v->db, "SELECT machine, seq, blob, sum FROM"
+                           " checkpoints ORDER BY machine, seq", -1, &st,
+                           NULL) != SQLITE_OK) {
+        problem(v, "reading checkpoints: %s", sqlite3_errmsg(v->db));
+        return;
+    }
+    while (sqlite3_step(st) == SQLITE_ROW) {
+        uint64_t machine = (uint64_t)sqlite3_column_int64(st, 0);
+        uint64_t seq = (uint64_t)sqlite3_column_int64(st, 1);
+        const void *blob = sqlite3_column_blob(st, 2);
+        uint64_t stored = (uint64_t)sqlite3_column_int64(st, 3);
+        uint64_t sum = store__checkpoint_sum(
+            machine, seq, blob, (size_t)sqlite3_column_bytes(st, 2));
+
+        if (sum != stored)
+            problem(v, "machine %" PRIu64 ": checkpoint at seq %" PRIu64
+                    " fails its checksum (stored %016" PRIx64 ", computed %016"
+                    PRIx64 ")", machine, seq, stored, sum);
+    }
+    sqlite3_finalize(st);
+}
+
 enum store_status store_verify(const char *path,
                                void (*report)(void *arg, const char *line),
                                void *arg, uint64_t *problems,
@@ -205,6 +232,7 @@ enum store_status store_verify(const char *path,
     check_integrity(&v);
     check_machines(&v);
     check_orphans(&v);
+    check_checkpoints(&v);
     sqlite3_close(v.db);
     if (problems != NULL)
         *problems = v.problems;

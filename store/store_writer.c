@@ -639,6 +639,40 @@ enum store_status store_submit_machine_destroy(struct store *s, uint64_t id,
     return rc;
 }
 
+enum store_status store_submit_checkpoint(struct store *s, uint64_t machine,
+                                          uint64_t seq, const void *blob,
+                                          size_t len, void *cookie)
+{
+    struct wreq *r;
+    unsigned char *data;
+    enum store_status rc;
+
+    assert(s != NULL);
+    if (machine == 0 || machine > (uint64_t)INT64_MAX || seq == 0 ||
+        seq > (uint64_t)INT64_MAX || len == 0 || blob == NULL ||
+        len > (size_t)INT32_MAX) {
+        pthread_mutex_lock(&s->lock);
+        set_err(s, "checkpoint of machine %" PRIu64 " at seq %" PRIu64
+                ": invalid (machine and seq 1..2^63-1, 1..2^31-1 bytes)",
+                machine, seq);
+        pthread_mutex_unlock(&s->lock);
+        return STORE_INVALID_ARGUMENT;
+    }
+    pthread_mutex_lock(&s->lock);
+    rc = reserve(s, len, &r, &data);
+    if (rc == STORE_OK) {
+        r->kind = WREQ_CHECKPOINT;
+        r->cookie = cookie;
+        r->machine = machine;
+        r->seq = seq;
+        r->len = len;
+        memcpy(data, blob, len);
+        enqueue(s, len);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* The writer thread                                                   */
 /* ------------------------------------------------------------------ */
@@ -1071,6 +1105,37 @@ void store__overlay_counts(struct store *s, struct store_machine *m)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* A checkpoint: its machine must be live and its events up to the seq
+ * stored (the state it captures is theirs). */
+static int write_checkpoint(struct store *s, struct batch *b, struct wreq *r)
+{
+    sqlite3_stmt *st = s->w_checkpoint;
+    const unsigned char *blob = b->bytes + r->off;
+    int rc = SQLITE_OK;
+    struct mslot *m = machine_state(s, r->machine, &rc);
+
+    if (m == NULL)
+        return rc;
+    if (m->state != MACHINE_ALIVE) {
+        wreq_fail(r, STORE_NOT_FOUND, "checkpoint: machine %" PRIu64 " %s",
+                  r->machine, m->state == MACHINE_MISSING ? "does not exist"
+                                                          : "is destroyed");
+        return SQLITE_OK;
+    }
+    if (last_stored(s, m) < r->seq) {
+        wreq_fail(r, STORE_CONFLICT, "checkpoint: machine %" PRIu64 " has "
+                  "events up to seq %" PRIu64 ", not %" PRIu64, r->machine,
+                  last_stored(s, m), r->seq);
+        return SQLITE_OK;
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)r->machine);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->seq);
+    sqlite3_bind_blob(st, 3, blob, (int)r->len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)store__checkpoint_sum(
+        r->machine, r->seq, blob, r->len));
+    return wstep(s, st);
+}
+
 static int write_one(struct store *s, struct batch *b, struct wreq *r)
 {
     switch (r->kind) {
@@ -1080,6 +1145,8 @@ static int write_one(struct store *s, struct batch *b, struct wreq *r)
         return write_create(s, b, r);
     case WREQ_DESTROY:
         return write_destroy(s, b, r);
+    case WREQ_CHECKPOINT:
+        return write_checkpoint(s, b, r);
     }
     return SQLITE_MISUSE;
 }
@@ -1219,11 +1286,14 @@ static void run_purge(struct store *s, struct ctl *c)
 
     sqlite3_bind_int64(s->w_purge_events, 1, c->cutoff);
     sqlite3_bind_int64(s->w_purge_machines, 1, c->cutoff);
+    sqlite3_bind_int64(s->w_purge_checkpoints, 1, c->cutoff);
     rc = wstep(s, s->w_begin);
     if (rc == SQLITE_OK) {
         rc = wstep(s, s->w_purge_events);
         c->events = (uint64_t)sqlite3_changes(s->wdb);
     }
+    if (rc == SQLITE_OK)
+        rc = wstep(s, s->w_purge_checkpoints);
     if (rc == SQLITE_OK) {
         rc = wstep(s, s->w_purge_machines);
         c->result = (uint64_t)sqlite3_changes(s->wdb);

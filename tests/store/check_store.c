@@ -297,7 +297,7 @@ START_TEST(test_schema_created_with_user_version)
     raw_text(db, "SELECT group_concat(name, ',') FROM (SELECT name FROM "
              "sqlite_master WHERE type = 'table' ORDER BY name)",
              text, sizeof(text));
-    ck_assert_str_eq(text, "events,machines,sqlite_sequence");
+    ck_assert_str_eq(text, "checkpoints,events,machines,sqlite_sequence");
     /* The indexes the history queries need, and nothing else. */
     raw_text(db, "SELECT group_concat(name, ',') FROM sqlite_master"
              " WHERE type = 'index' AND sql IS NOT NULL", text, sizeof(text));
@@ -2655,6 +2655,85 @@ START_TEST(test_verify_reports_every_problem)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* Checkpoints                                                         */
+/* ------------------------------------------------------------------ */
+
+START_TEST(test_checkpoint_nearest_at_or_below)
+{
+    struct store *s = store_with_events(10);
+    struct outcome o = { 0 };
+    uint64_t seq;
+    void *blob;
+    size_t len;
+    sqlite3 *db;
+
+    ck_assert_int_eq(store_checkpoint_get(s, 1, 0, &seq, &blob, &len),
+                     STORE_NOT_FOUND);
+    ck_assert_str_eq(store_errmsg(s), "machine 1 has no checkpoint at or "
+                     "below seq 0");
+    ck_assert_int_eq(store_submit_checkpoint(s, 1, 4, "four", 4, NULL),
+                     STORE_OK);
+    ck_assert_int_eq(store_submit_checkpoint(s, 1, 8, "eight!", 6, NULL),
+                     STORE_OK);
+    ck_assert_int_eq(store_submit_checkpoint(s, 1, 11, "ahead", 5, NULL),
+                     STORE_OK);
+    ck_assert_int_eq(store_submit_checkpoint(s, 9, 1, "none", 4, NULL),
+                     STORE_OK);
+    ck_assert_int_eq(store_submit_checkpoint(s, 1, 0, "zero", 4, NULL),
+                     STORE_INVALID_ARGUMENT);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 2);
+    ck_assert_uint_eq(o.by_status[STORE_CONFLICT], 1);
+    ck_assert_uint_eq(o.by_status[STORE_NOT_FOUND], 1);
+
+    ck_assert_int_eq(store_checkpoint_get(s, 1, 7, &seq, &blob, &len),
+                     STORE_OK);
+    ck_assert_uint_eq(seq, 4);
+    ck_assert_uint_eq(len, 4);
+    ck_assert_int_eq(memcmp(blob, "four", 4), 0);
+    free(blob);
+    ck_assert_int_eq(store_checkpoint_get(s, 1, 0, &seq, &blob, &len),
+                     STORE_OK);
+    ck_assert_uint_eq(seq, 8);
+    ck_assert_int_eq(memcmp(blob, "eight!", 6), 0);
+    free(blob);
+    ck_assert_int_eq(store_checkpoint_get(s, 1, 3, &seq, &blob, &len),
+                     STORE_NOT_FOUND);
+    store_close(s);
+
+    /* A changed checkpoint is refused, not used. */
+    db = raw_open(db_path);
+    raw_exec(db, "UPDATE checkpoints SET blob = x'65696768742e' WHERE seq = 8");
+    sqlite3_close(db);
+    s = open_ok(db_path, NULL);
+    ck_assert_int_eq(store_checkpoint_get(s, 1, 0, &seq, &blob, &len),
+                     STORE_CORRUPT);
+    ck_assert_ptr_null(blob);
+    ck_assert_msg(strncmp(store_errmsg(s), "machine 1: checkpoint at seq 8 "
+                          "fails its checksum (stored ", 47) == 0, "%s",
+                  store_errmsg(s));
+    {
+        char err[STORE_MSG_MAX];
+        struct lines l = { .n = 0 };
+
+        ck_assert_int_eq(store_verify(db_path, take_line, &l, NULL, err),
+                         STORE_OK);
+        ck_assert_uint_eq(l.n, 1);
+        ck_assert_str_eq(l.v[0], store_errmsg(s));
+    }
+    /* Purged with its machine. */
+    ck_assert_int_eq(store_submit_machine_destroy(s, 1, 10, NULL), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.by_status[STORE_OK], 3);
+    ck_assert_int_eq(store_purge(s, 0, 100, &seq, NULL), STORE_OK);
+    ck_assert_uint_eq(seq, 1);
+    ck_assert_int_eq(store_checkpoint_get(s, 1, 0, &seq, &blob, &len),
+                     STORE_NOT_FOUND);
+    store_close(s);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* Suites                                                              */
 /* ------------------------------------------------------------------ */
 
@@ -2719,6 +2798,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_version_2_database_gets_sums);
     tcase_add_test(tc, test_lost_wal_frames_reported_at_open);
     tcase_add_test(tc, test_verify_reports_every_problem);
+    tcase_add_test(tc, test_checkpoint_nearest_at_or_below);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("retention");
