@@ -224,6 +224,8 @@ struct store {
     sqlite3_stmt *r_checkpoint;         /* the nearest at or below a seq */
     char corrupt[STORE_MSG_MAX];        /* store_machine.corrupt */
     char warning[STORE_MSG_MAX];        /* store_open_warning() */
+    unsigned fail_permille;             /* test hook: commits to fail */
+    unsigned fail_seed;                 /* its rand_r() state (writer) */
     struct head head;                   /* writer thread (after open) */
 
     struct mtab mt;                     /* writer thread only */

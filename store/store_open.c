@@ -695,6 +695,22 @@ static char *make_uri(const struct store *s)
     return strdup(buf);
 }
 
+/* Test hook: ARMMAPD_TEST_FAIL_COMMITS="SEED:PERMILLE" makes the writer
+ * fail that share of its commits at random (rolled back, reported
+ * UNAVAILABLE as a full disk would be), so tests can check that no
+ * failure point loses or breaks anything.  Unset, it costs nothing. */
+static void fail_hook(struct store *s)
+{
+    const char *v = getenv("ARMMAPD_TEST_FAIL_COMMITS");
+    unsigned seed, permille;
+
+    if (v != NULL && sscanf(v, "%u:%u", &seed, &permille) == 2 &&
+        permille <= 1000) {
+        s->fail_seed = seed;
+        s->fail_permille = permille;
+    }
+}
+
 const char *store_open_warning(const struct store *s)
 {
     return s->warning;
@@ -794,6 +810,7 @@ enum store_status store_open(const char *path, const struct store_options *opt,
     if (!open_writer(s, opt, err) || !open_reader(s, err))
         goto fail;
     check_head(s);
+    fail_hook(s);
     s->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     s->filling = calloc(1, sizeof(*s->filling));
     if (s->notify_fd < 0 || s->filling == NULL) {

@@ -1263,6 +1263,12 @@ static void commit_batch(struct store *s, struct batch *b)
     }
     if (rc == SQLITE_OK)
         rc = write_marks(s);
+    if (rc == SQLITE_OK && s->fail_permille > 0 &&
+        (unsigned)rand_r(&s->fail_seed) % 1000 < s->fail_permille) {
+        format(s->wmsg, sizeof(s->wmsg), "injected commit failure "
+               "(ARMMAPD_TEST_FAIL_COMMITS)");
+        rc = SQLITE_IOERR;
+    }
     if (rc == SQLITE_OK)
         rc = wstep(s, s->w_commit);
     if (rc == SQLITE_OK) {

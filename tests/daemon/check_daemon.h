@@ -119,5 +119,6 @@ Suite *durability_suite(void);
 Suite *abuse_suite(void);
 Suite *commit_suite(void);
 Suite *integrity_suite(void);
+Suite *inject_suite(void);
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */
