@@ -2,7 +2,8 @@
  *
  * Kept thin: everything is in the srv_ modules (srv.h).  Exit codes:
  * 0 after a clean stop (SIGTERM/SIGINT) or --help/--check-config success,
- * 2 for bad settings, 1 when the server cannot start (store, socket).
+ * 2 for bad settings, 1 when the server cannot start (store, socket);
+ * --verify: 0 if the database is sound, 1 if not.
  */
 #include "srv.h"
 
@@ -31,6 +32,11 @@ int main(int argc, char **argv)
             printf("armmapd: configuration OK\n");
         srv_settings_free(&st);
         return 0;
+    }
+    if (st.verify) {
+        rc = srv_persist_verify(&st);
+        srv_settings_free(&st);
+        return rc;
     }
     if (srv_log_open(st.log_level, st.log_file) != 0) {
         fprintf(stderr, "armmapd: --log-file: cannot open '%s'\n", st.log_file);

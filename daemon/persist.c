@@ -106,6 +106,8 @@ int srv_persist_open(struct srv *s, char *err, size_t errsz)
         free(p);
         return -1;
     }
+    if (store_open_warning(p->st)[0] != '\0')
+        srv_log(SRV_LOG_ERROR, "store: %s", store_open_warning(p->st));
     p->ev = event_new(s->base, store_notify_fd(p->st), EV_READ | EV_PERSIST,
                       on_notify, s);
     if (p->ev == NULL || event_add(p->ev, NULL) != 0) {
@@ -355,40 +357,65 @@ static enum mm_status ancestry(struct srv *s, uint64_t id, uint64_t upto,
     return MM_OK;
 }
 
+/* Replays machine @id's own events (seq <= @upto, 0: all) onto @m. */
+static enum mm_status replay_link(struct srv *s, uint64_t id, uint64_t upto,
+                                  struct mm_machine *m, uint64_t *count,
+                                  char *err, size_t errsz)
+{
+    struct replay_ctx rc;
+    enum store_status st;
+
+    memset(&rc, 0, sizeof(rc));
+    rc.m = m;
+    rc.st = MM_OK;
+    rc.err = err;
+    rc.errsz = errsz;
+    st = store_foreach_event(s->persist->st, id, upto, replay_one, &rc, NULL);
+    *count += rc.count;
+    if (rc.st != MM_OK)
+        return rc.st;
+    if (st != STORE_OK)
+        return store_failed(s, st, err, errsz);
+    if (upto != 0 && mm_seq(m) < upto) {
+        snprintf(err, errsz, "machine %" PRIu64 " has events only up to seq %"
+                 PRIu64 ", not %" PRIu64, id, mm_seq(m), upto);
+        return MM_NOT_FOUND;
+    }
+    return MM_OK;
+}
+
 /* Replays machine @id's own events (seq <= @upto) after its ancestors'. */
 static enum mm_status replay_chain(struct srv *s, uint64_t id, uint64_t upto,
                                    struct mm_machine *m, uint64_t *count,
                                    char *err, size_t errsz)
 {
     struct link *chain = NULL;
-    struct replay_ctx rc;
-    enum store_status st;
     enum mm_status ms;
     size_t n = 0, i;
 
     ms = ancestry(s, id, upto, &chain, &n, err, errsz);
-    for (i = 0; ms == MM_OK && i < n; i++) {
-        memset(&rc, 0, sizeof(rc));
-        rc.m = m;
-        rc.st = MM_OK;
-        rc.err = err;
-        rc.errsz = errsz;
-        st = store_foreach_event(s->persist->st, chain[i].id, chain[i].upto,
-                                 replay_one, &rc, NULL);
-        *count += rc.count;
-        if (rc.st != MM_OK)
-            ms = rc.st;
-        else if (st != STORE_OK)
-            ms = store_failed(s, st, err, errsz);
-        else if (chain[i].upto != 0 && mm_seq(m) < chain[i].upto) {
-            snprintf(err, errsz, "machine %" PRIu64 " has events only up to "
-                     "seq %" PRIu64 ", not %" PRIu64, chain[i].id, mm_seq(m),
-                     chain[i].upto);
-            ms = MM_NOT_FOUND;
-        }
-    }
+    for (i = 0; ms == MM_OK && i < n; i++)
+        ms = replay_link(s, chain[i].id, chain[i].upto, m, count, err, errsz);
     free(chain);
     return ms;
+}
+
+/* At recovery, a clone or fork whose parent was recovered already (ids
+ * grow, so parents come first) and stands exactly at the seq it branched
+ * at starts from a copy of the parent's state: only its own events are
+ * replayed, not its whole ancestry again.  NULL if that does not apply. */
+static struct mm_machine *recovered_parent_copy(struct srv *s,
+                                                const struct store_machine *row)
+{
+    struct srv_machine *p;
+
+    if (row->parent == 0 || row->parent_seq == 0)
+        return NULL;
+    p = srv_machine_get(s->reg, row->parent);
+    if (p == NULL || p->m == NULL || p->broken != NULL ||
+        mm_broken(p->m) != NULL || mm_seq(p->m) != row->parent_seq)
+        return NULL;
+    return mm_clone(p->m);
 }
 
 enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
@@ -429,6 +456,8 @@ static int recover_one(void *arg, const struct store_machine *row)
          * trusted, so it is not rebuilt (it answers INTERNAL). */
         st = MM_INTERNAL;
         snprintf(msg, sizeof(msg), "recovery: %s", row->corrupt);
+    } else if ((m = recovered_parent_copy(s, row)) != NULL) {
+        st = replay_link(s, row->id, 0, m, &count, msg, sizeof(msg));
     } else {
         st = mm_config_parse(&cfg, config, emsg);
         if (st == MM_OK)
@@ -495,6 +524,37 @@ int srv_persist_recover(struct srv *s, char *err, size_t errsz)
     srv_log(rc.broken ? SRV_LOG_WARN : SRV_LOG_INFO,
             "recovered %" PRIu64 " machines (%" PRIu64 " broken) from %" PRIu64
             " events in %.1f ms", rc.machines, rc.broken, rc.events, ms);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Verification                                                        */
+/* ------------------------------------------------------------------ */
+
+static void print_problem(void *arg, const char *line)
+{
+    printf("%s: %s\n", (const char *)arg, line);
+}
+
+int srv_persist_verify(const struct srv_settings *st)
+{
+    char err[STORE_MSG_MAX];
+    uint64_t problems = 0;
+    enum store_status rc;
+
+    rc = store_verify(st->database, print_problem, st->database, &problems,
+                      err);
+    if (rc != STORE_OK) {
+        fprintf(stderr, "armmapd: --verify: %s\n", err);
+        return 1;
+    }
+    if (problems > 0) {
+        printf("armmapd: %s: %" PRIu64 " problem%s found\n", st->database,
+               problems, problems == 1 ? "" : "s");
+        return 1;
+    }
+    printf("armmapd: %s: OK (integrity_check, machine rows, histories)\n",
+           st->database);
     return 0;
 }
 

@@ -104,6 +104,7 @@ struct srv_settings {
     uint64_t machine_idle_ttl;          /* seconds; 0 = never reap */
     bool help;                          /* --help */
     bool check_config;                  /* --check-config */
+    bool verify;                        /* --verify */
     bool version;                       /* --version */
 };
 
@@ -371,6 +372,13 @@ int srv_persist_open(struct srv *s, char *err, size_t errsz);
 /* Waits for every submitted change, reports them, closes the store.
  * srv_persist_close() on a server without a store does nothing. */
 void srv_persist_close(struct srv *s);
+
+/**
+ * srv_persist_verify - armmapd --verify: check @st's database offline,
+ * print each problem and a summary line to stdout
+ * Return: the exit code: 0 if no problem, 1 if any or the check failed.
+ */
+int srv_persist_verify(const struct srv_settings *st);
 
 /**
  * srv_persist_recover - rebuild every live machine from its events

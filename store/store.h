@@ -173,6 +173,17 @@ enum store_status store_open(const char *path, const struct store_options *opt,
                              struct store **out, char err[STORE_MSG_MAX]);
 
 /**
+ * store_open_warning - what store_open() found wrong without refusing
+ * @s: the store
+ * Context: read-only.  Set when the database lacks the last commit that
+ * the head record (kept in "<path>-lock", outside the WAL) says was made:
+ * committed WAL frames were lost after a crash (a truncated or deleted
+ * WAL).  The daemon logs it at error level.
+ * Return: the message, "" if none; owned by @s.
+ */
+const char *store_open_warning(const struct store *s);
+
+/**
  * store_close - commit what is queued, stop the writer, close the database
  * @s: the store, or NULL (nothing happens)
  * Context: blocks until the queue is committed and the final checkpoint is
@@ -320,6 +331,26 @@ enum store_status store_submit_machine_fork(struct store *s, uint64_t parent,
 enum store_status store_submit_machine_destroy(struct store *s, uint64_t id,
                                                int64_t destroyed_ms,
                                                void *cookie);
+
+/**
+ * store_submit_checkpoint - queue a checkpoint: machine @machine's engine
+ * state after its event @seq, as opaque bytes (the engine's snapshot)
+ * @s: the store
+ * @machine: the machine
+ * @seq: the last event the state includes, >= 1
+ * @blob: the bytes (copied), @len of them, >= 1
+ * @len: see @blob
+ * @cookie: handed back by store_reap()
+ * Context: a write like the others (group commit, reaped in order); one
+ * checkpoint per (machine, seq), a second replaces the first.  Stored with
+ * a checksum; store_purge() deletes them with their machine.
+ * Return: as store_submit_event(); when committed, STORE_NOT_FOUND if the
+ * machine does not exist or is destroyed, STORE_CONFLICT if its stored
+ * events do not reach @seq.
+ */
+enum store_status store_submit_checkpoint(struct store *s, uint64_t machine,
+                                          uint64_t seq, const void *blob,
+                                          size_t len, void *cookie);
 
 /**
  * store_notify_fd - a descriptor that becomes readable when writes complete
@@ -541,6 +572,22 @@ enum store_status store_foreach_event(struct store *s, uint64_t machine,
                                       void *arg, uint64_t *count);
 
 /**
+ * store_checkpoint_get - machine @machine's checkpoint nearest at or below
+ * @at_most (0: the latest)
+ * @s: the store
+ * @seq: receives its seq (the state after that event)
+ * @blob: receives a malloc'ed copy of its bytes; the caller frees it
+ * @len: receives their length
+ * Context: reads only; checks the checkpoint's checksum.
+ * Return: STORE_OK, STORE_NOT_FOUND (none; replay from the start),
+ * STORE_CORRUPT (it fails its checksum; store_errmsg() says so),
+ * STORE_UNAVAILABLE, STORE_INVALID_ARGUMENT (reentered).
+ */
+enum store_status store_checkpoint_get(struct store *s, uint64_t machine,
+                                       uint64_t at_most, uint64_t *seq,
+                                       void **blob, size_t *len);
+
+/**
  * store_max_machine_id - the largest machine id ever committed
  * @s: the store
  * @id: receives it, 0 if none; purged machines still count
@@ -578,6 +625,30 @@ enum store_status store_max_machine_id(struct store *s, uint64_t *id);
 enum store_status store_purge(struct store *s, const char *tenant,
                               int64_t older_than_ms, int64_t now_ms,
                               uint64_t *purged, uint64_t *events);
+
+/* ------------------------------------------------------------------ */
+/* Verification (offline)                                              */
+/* ------------------------------------------------------------------ */
+
+/**
+ * store_verify - check a whole database file, read-only
+ * @path: the database
+ * @report: called with one line per problem found (may be NULL)
+ * @arg: passed to @report
+ * @problems: receives how many were found (may be NULL)
+ * @err: receives why the check could not run
+ * Context: opens its own read-only connection (a running daemon may have
+ * the file open).  Checks PRAGMA integrity_check, every machine row's
+ * checksum, every history's seqs and chained checksums, the counts of
+ * rows that are exact, and events without a machine row.
+ * Return: STORE_OK (the check ran; see @problems), STORE_UNAVAILABLE (the
+ * file cannot be read as a database), STORE_INVALID_ARGUMENT (another
+ * schema version: an older one must be opened by armmapd first).
+ */
+enum store_status store_verify(const char *path,
+                               void (*report)(void *arg, const char *line),
+                               void *arg, uint64_t *problems,
+                               char err[STORE_MSG_MAX]);
 
 #ifdef __cplusplus
 }

@@ -54,7 +54,8 @@
 enum wreq_kind {
     WREQ_EVENT = 1,
     WREQ_CREATE,
-    WREQ_DESTROY
+    WREQ_DESTROY,
+    WREQ_CHECKPOINT
 };
 
 /* One queued write.  Its variable data (the args blob, or the three
@@ -77,6 +78,7 @@ struct wreq {
     int32_t ev_status;
     size_t off;                         /* data in the batch's bytes */
     size_t len;                         /* args blob length in bytes */
+    uint64_t sum;                       /* an event's, once written */
     uint32_t unit;                      /* writes in the unit it begins;
                                            0: it continues the one before */
 };
@@ -160,6 +162,23 @@ struct ctl {
     bool done;
 };
 
+/*
+ * The head record: what the last commit holds, written into "<path>-lock"
+ * (outside the database and its WAL) after every commit that added events
+ * or machines.  At open the database must reach it: if the WAL lost
+ * committed frames (truncated or deleted after a kill), the database lacks
+ * that event or machine id, and store_open_warning() says so.
+ */
+#define HEAD_MAGIC      "armmapd-head-1\n"  /* 16 bytes with the NUL */
+#define HEAD_BYTES      (16 + 4 * 8)
+
+struct head {
+    uint64_t machine;                   /* the last event committed, or 0 */
+    uint64_t seq;
+    uint64_t sum;
+    uint64_t max_id;                    /* the largest machine id committed */
+};
+
 struct store {
     char *path;                         /* as given; names it in messages */
     char *uri;                          /* what SQLite opens (memdb name) */
@@ -190,6 +209,8 @@ struct store {
     sqlite3_stmt *w_unit;               /* SAVEPOINT of a multi-write unit */
     sqlite3_stmt *w_unit_undo;          /* ROLLBACK TO it */
     sqlite3_stmt *w_unit_end;           /* RELEASE it */
+    sqlite3_stmt *w_checkpoint;
+    sqlite3_stmt *w_purge_checkpoints;
 
     /* Reader statements. */
     sqlite3_stmt *r_history[2];         /* oldest first, newest first */
@@ -201,7 +222,12 @@ struct store {
     sqlite3_stmt *r_events;
     sqlite3_stmt *r_max_id;
     sqlite3_stmt *r_base;               /* parent_seq, last_seq, stale */
+    sqlite3_stmt *r_checkpoint;         /* the nearest at or below a seq */
     char corrupt[STORE_MSG_MAX];        /* store_machine.corrupt */
+    char warning[STORE_MSG_MAX];        /* store_open_warning() */
+    unsigned fail_permille;             /* test hook: commits to fail */
+    unsigned fail_seed;                 /* its rand_r() state (writer) */
+    struct head head;                   /* writer thread (after open) */
 
     struct mtab mt;                     /* writer thread only */
     struct ctab ct;                     /* the writer changes it under @lock;
@@ -343,6 +369,8 @@ uint64_t store__machine_sum(uint64_t id, const char *tenant,
                             const char *name, const char *config,
                             int64_t created_ms, uint64_t parent,
                             uint64_t parent_seq);
+uint64_t store__checkpoint_sum(uint64_t machine, uint64_t seq,
+                               const void *blob, size_t len);
 /* Registers store_machine_sum() as an SQL function on @db. */
 int store__register_sums(sqlite3 *db);
 
@@ -364,5 +392,11 @@ bool store__start_checkpointer(struct store *s,
 void store__flush_counts(struct store *s);
 /* a reader's row: the committed counts may be ahead of it */
 void store__overlay_counts(struct store *s, struct store_machine *m);
+/* writes s->head into the lock file (benign if it fails) */
+void store__head_write(struct store *s);
+/* at open: loads the counts of rows a crashed session left stale into the
+ * counts table, without writing (so a full disk does not stop the open);
+ * an SQLite code */
+int store__load_stale_counts(struct store *s);
 
 #endif /* ARMMAP_STORE_STORE_INT_H */

@@ -71,7 +71,15 @@ static const struct migration migrations[] = {
      * (store__machine_sum()); fill_sums() computes them for old rows. */
     { 3,
       "ALTER TABLE events ADD COLUMN sum INTEGER NOT NULL DEFAULT 0;"
-      "ALTER TABLE machines ADD COLUMN sum INTEGER NOT NULL DEFAULT 0;" },
+      "ALTER TABLE machines ADD COLUMN sum INTEGER NOT NULL DEFAULT 0;"
+      /* A machine's engine state after its event seq (mm_snapshot()
+       * bytes, opaque here), so replay can start there. */
+      "CREATE TABLE checkpoints ("
+      " machine INTEGER NOT NULL,"
+      " seq     INTEGER NOT NULL,"
+      " blob    BLOB NOT NULL,"
+      " sum     INTEGER NOT NULL,"
+      " PRIMARY KEY (machine, seq)) WITHOUT ROWID;" },
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -231,6 +239,12 @@ static int prepare_writer(struct store *s)
     PREP(w_unit, "SAVEPOINT unit");
     PREP(w_unit_undo, "ROLLBACK TO unit");
     PREP(w_unit_end, "RELEASE unit");
+    PREP(w_checkpoint, "INSERT OR REPLACE INTO checkpoints"
+                       " (machine, seq, blob, sum) VALUES (?1, ?2, ?3, ?4)");
+    PREP(w_purge_checkpoints, PURGE_KEEP "DELETE FROM checkpoints"
+                              " WHERE machine IN (SELECT id FROM machines"
+                              " WHERE destroyed < ?1 AND id NOT IN keep"
+                              " AND (?2 IS NULL OR tenant = ?2))");
 #undef PREP
     return rc;
 }
@@ -260,6 +274,9 @@ static int prepare_reader(struct store *s)
                  " WHERE destroyed IS NULL ORDER BY id");
     PREP(r_events, "SELECT " EVENT_COLUMNS " FROM events"
                    " WHERE machine = ?1 AND seq <= ?2 ORDER BY seq");
+    PREP(r_checkpoint, "SELECT seq, blob, sum FROM checkpoints"
+                       " WHERE machine = ?1 AND seq <= ?2"
+                       " ORDER BY seq DESC LIMIT 1");
     PREP(r_base, "SELECT coalesce(parent_seq, 0), last_seq, counts_stale"
                  " FROM machines WHERE id = ?1");
     PREP(r_max_id, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence"
@@ -340,6 +357,17 @@ uint64_t store__machine_sum(uint64_t id, const char *tenant,
     h = fnv_u64(h, (uint64_t)created_ms);
     h = fnv_u64(h, parent);
     h = fnv_u64(h, parent_seq);
+    return h != 0 ? h : 1;
+}
+
+uint64_t store__checkpoint_sum(uint64_t machine, uint64_t seq,
+                               const void *blob, size_t len)
+{
+    uint64_t h = fnv_u64(FNV_OFFSET, machine);
+
+    h = fnv_u64(h, seq);
+    h = fnv_u64(h, len);
+    h = fnv_bytes(h, blob, len);
     return h != 0 ? h : 1;
 }
 
@@ -559,13 +587,10 @@ static bool open_writer(struct store *s, const struct store_options *opt,
     if (!migrate(s, (int)version, err))
         return false;
     /* Rows left marked by a session that did not close (see write_marks):
-     * count their events again. */
-    if (db_exec(s->wdb, "UPDATE machines SET"
-                " nevents = (SELECT count(*) FROM events"
-                "  WHERE events.machine = machines.id),"
-                " last_seq = coalesce((SELECT max(seq) FROM events"
-                "  WHERE events.machine = machines.id), 0),"
-                " counts_stale = 0 WHERE counts_stale = 1") != SQLITE_OK) {
+     * count their events again, in memory only, so that opening writes
+     * nothing (a full disk does not stop it); the counts reach the rows at
+     * store_close(). */
+    if (store__load_stale_counts(s) != SQLITE_OK) {
         store__sqlite_err(s->path, s->wdb, "recounting events", err);
         return false;
     }
@@ -673,6 +698,79 @@ static char *make_uri(const struct store *s)
     return strdup(buf);
 }
 
+/* Test hook: ARMMAPD_TEST_FAIL_COMMITS="SEED:PERMILLE" makes the writer
+ * fail that share of its commits at random (rolled back, reported
+ * UNAVAILABLE as a full disk would be), so tests can check that no
+ * failure point loses or breaks anything.  Unset, it costs nothing. */
+static void fail_hook(struct store *s)
+{
+    const char *v = getenv("ARMMAPD_TEST_FAIL_COMMITS");
+    unsigned seed, permille;
+
+    if (v != NULL && sscanf(v, "%u:%u", &seed, &permille) == 2 &&
+        permille <= 1000) {
+        s->fail_seed = seed;
+        s->fail_permille = permille;
+    }
+}
+
+const char *store_open_warning(const struct store *s)
+{
+    return s->warning;
+}
+
+/* Reads the head record from the lock file and checks that the database
+ * reaches it (see struct head); fills s->warning if it does not.  Any
+ * failure to read just skips the check: the record is advisory. */
+static void check_head(struct store *s)
+{
+    unsigned char rec[HEAD_BYTES];
+    uint64_t v[4] = { 0 }, max_id = 0;
+    sqlite3_int64 x;
+    sqlite3_stmt *st = NULL;
+    bool found = false;
+    int i, j;
+
+    if (s->lock_fd < 0 ||
+        pread(s->lock_fd, rec, sizeof(rec), 0) != (ssize_t)sizeof(rec) ||
+        memcmp(rec, HEAD_MAGIC, 16) != 0)
+        return;
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 8; j++)
+            v[i] |= (uint64_t)rec[16 + 8 * i + j] << (8 * j);
+    s->head.machine = v[0];
+    s->head.seq = v[1];
+    s->head.sum = v[2];
+    s->head.max_id = v[3];
+    if (query_int(s->wdb, "SELECT max(coalesce((SELECT seq FROM"
+                  " sqlite_sequence WHERE name = 'machines'), 0),"
+                  " coalesce((SELECT max(id) FROM machines), 0))", &x)
+        != SQLITE_OK)
+        return;
+    max_id = (uint64_t)x;
+    if (s->head.machine != 0 &&
+        sqlite3_prepare_v2(s->wdb, "SELECT sum FROM events"
+                           " WHERE machine = ?1 AND seq = ?2", -1, &st,
+                           NULL) == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, (sqlite3_int64)s->head.machine);
+        sqlite3_bind_int64(st, 2, (sqlite3_int64)s->head.seq);
+        found = sqlite3_step(st) == SQLITE_ROW &&
+                (uint64_t)sqlite3_column_int64(st, 0) == s->head.sum;
+        sqlite3_finalize(st);
+    } else {
+        found = true;
+    }
+    if (found && max_id >= s->head.max_id)
+        return;
+    format(s->warning, sizeof(s->warning), "%s: committed writes are "
+           "missing: the last commit made (recorded in %s-lock) holds "
+           "event %" PRIu64 " of machine %" PRIu64 " and machine ids up to %"
+           PRIu64 ", but the database %s; its WAL (%s-wal) lost committed "
+           "frames", s->path, s->path, s->head.seq, s->head.machine,
+           s->head.max_id, !found ? "lacks that event" : "has fewer machines",
+           s->path);
+}
+
 enum store_status store_open(const char *path, const struct store_options *opt,
                              struct store **out, char err[STORE_MSG_MAX])
 {
@@ -714,6 +812,8 @@ enum store_status store_open(const char *path, const struct store_options *opt,
 
     if (!open_writer(s, opt, err) || !open_reader(s, err))
         goto fail;
+    check_head(s);
+    fail_hook(s);
     s->notify_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     s->filling = calloc(1, sizeof(*s->filling));
     if (s->notify_fd < 0 || s->filling == NULL) {
@@ -762,7 +862,8 @@ static void finalize_all(struct store *s)
         &s->w_begin, &s->w_commit, &s->w_rollback, &s->w_event,
         &s->w_create, &s->w_destroy, &s->w_state, &s->w_mark, &s->w_flush,
         &s->w_purge_events, &s->w_purge_machines, &s->w_vacuum,
-        &s->w_unit, &s->w_unit_undo, &s->w_unit_end,
+        &s->w_unit, &s->w_unit_undo, &s->w_unit_end, &s->w_checkpoint,
+        &s->w_purge_checkpoints, &s->r_checkpoint,
         &s->r_history[0], &s->r_history[1], &s->r_op_counts,
         &s->r_list_all, &s->r_list_tenant, &s->r_machine, &s->r_live,
         &s->r_events, &s->r_max_id, &s->r_base,

@@ -498,6 +498,57 @@ enum store_status store_foreach_event(struct store *s, uint64_t machine,
     return STORE_OK;
 }
 
+enum store_status store_checkpoint_get(struct store *s, uint64_t machine,
+                                       uint64_t at_most, uint64_t *seq,
+                                       void **blob, size_t *len)
+{
+    sqlite3_stmt *st = s->r_checkpoint;
+    const void *data;
+    uint64_t stored, sum;
+    int rc;
+
+    assert(seq != NULL && blob != NULL && len != NULL);
+    *seq = 0;
+    *blob = NULL;
+    *len = 0;
+    if (!stmt_idle(s, st, "checkpoint"))
+        return STORE_INVALID_ARGUMENT;
+    sqlite3_bind_int64(st, 1, clamp_u64(machine));
+    sqlite3_bind_int64(st, 2, at_most ? clamp_u64(at_most) : INT64_MAX);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        set_err(s, "machine %" PRIu64 " has no checkpoint at or below seq %"
+                PRIu64, machine, at_most);
+        return STORE_NOT_FOUND;
+    }
+    if (rc != SQLITE_ROW)
+        return read_failed(s, st, "checkpoint");
+    *seq = (uint64_t)sqlite3_column_int64(st, 0);
+    data = sqlite3_column_blob(st, 1);
+    *len = (size_t)sqlite3_column_bytes(st, 1);
+    stored = (uint64_t)sqlite3_column_int64(st, 2);
+    sum = store__checkpoint_sum(machine, *seq, data, *len);
+    if (sum != stored) {
+        set_err(s, "machine %" PRIu64 ": checkpoint at seq %" PRIu64
+                " fails its checksum (stored %016" PRIx64 ", computed %016"
+                PRIx64 ")", machine, *seq, stored, sum);
+        sqlite3_reset(st);
+        *len = 0;
+        return STORE_CORRUPT;
+    }
+    *blob = malloc(*len > 0 ? *len : 1);
+    if (*blob == NULL) {
+        sqlite3_reset(st);
+        *len = 0;
+        set_err(s, "checkpoint: out of memory");
+        return STORE_UNAVAILABLE;
+    }
+    memcpy(*blob, data, *len);
+    sqlite3_reset(st);
+    return STORE_OK;
+}
+
 enum store_status store_max_machine_id(struct store *s, uint64_t *id)
 {
     sqlite3_stmt *st = s->r_max_id;

@@ -639,6 +639,40 @@ enum store_status store_submit_machine_destroy(struct store *s, uint64_t id,
     return rc;
 }
 
+enum store_status store_submit_checkpoint(struct store *s, uint64_t machine,
+                                          uint64_t seq, const void *blob,
+                                          size_t len, void *cookie)
+{
+    struct wreq *r;
+    unsigned char *data;
+    enum store_status rc;
+
+    assert(s != NULL);
+    if (machine == 0 || machine > (uint64_t)INT64_MAX || seq == 0 ||
+        seq > (uint64_t)INT64_MAX || len == 0 || blob == NULL ||
+        len > (size_t)INT32_MAX) {
+        pthread_mutex_lock(&s->lock);
+        set_err(s, "checkpoint of machine %" PRIu64 " at seq %" PRIu64
+                ": invalid (machine and seq 1..2^63-1, 1..2^31-1 bytes)",
+                machine, seq);
+        pthread_mutex_unlock(&s->lock);
+        return STORE_INVALID_ARGUMENT;
+    }
+    pthread_mutex_lock(&s->lock);
+    rc = reserve(s, len, &r, &data);
+    if (rc == STORE_OK) {
+        r->kind = WREQ_CHECKPOINT;
+        r->cookie = cookie;
+        r->machine = machine;
+        r->seq = seq;
+        r->len = len;
+        memcpy(data, blob, len);
+        enqueue(s, len);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* The writer thread                                                   */
 /* ------------------------------------------------------------------ */
@@ -821,6 +855,7 @@ static int write_event(struct store *s, struct batch *b, struct wreq *r)
     m->count++;
     m->last_seq = r->seq;
     m->last_sum = sum;
+    r->sum = sum;
     b->nevents++;
     return SQLITE_OK;
 }
@@ -1020,6 +1055,40 @@ void store__flush_counts(struct store *s)
         wstep(s, s->w_rollback);
 }
 
+int store__load_stale_counts(struct store *s)
+{
+    sqlite3_stmt *st = NULL;
+    int rc;
+
+    rc = sqlite3_prepare_v2(s->wdb,
+        "SELECT id, coalesce(parent_seq, 0),"
+        " (SELECT count(*) FROM events WHERE machine = id),"
+        " coalesce((SELECT max(seq) FROM events WHERE machine = id), 0),"
+        " coalesce((SELECT sum FROM events WHERE machine = id"
+        "  ORDER BY seq DESC LIMIT 1), 0)"
+        " FROM machines WHERE counts_stale = 1", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        struct cslot *c = ctab_add(&s->ct,
+                                   (uint64_t)sqlite3_column_int64(st, 0),
+                                   (uint64_t)sqlite3_column_int64(st, 2),
+                                   (uint64_t)sqlite3_column_int64(st, 3),
+                                   (uint64_t)sqlite3_column_int64(st, 1),
+                                   (uint64_t)sqlite3_column_int64(st, 4));
+
+        if (c == NULL) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        c->marked = true;               /* its row is still marked */
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(st);
+    return rc;
+}
+
 /* A reader's row: the committed counts may be ahead of it. */
 void store__overlay_counts(struct store *s, struct store_machine *m)
 {
@@ -1036,6 +1105,37 @@ void store__overlay_counts(struct store *s, struct store_machine *m)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* A checkpoint: its machine must be live and its events up to the seq
+ * stored (the state it captures is theirs). */
+static int write_checkpoint(struct store *s, struct batch *b, struct wreq *r)
+{
+    sqlite3_stmt *st = s->w_checkpoint;
+    const unsigned char *blob = b->bytes + r->off;
+    int rc = SQLITE_OK;
+    struct mslot *m = machine_state(s, r->machine, &rc);
+
+    if (m == NULL)
+        return rc;
+    if (m->state != MACHINE_ALIVE) {
+        wreq_fail(r, STORE_NOT_FOUND, "checkpoint: machine %" PRIu64 " %s",
+                  r->machine, m->state == MACHINE_MISSING ? "does not exist"
+                                                          : "is destroyed");
+        return SQLITE_OK;
+    }
+    if (last_stored(s, m) < r->seq) {
+        wreq_fail(r, STORE_CONFLICT, "checkpoint: machine %" PRIu64 " has "
+                  "events up to seq %" PRIu64 ", not %" PRIu64, r->machine,
+                  last_stored(s, m), r->seq);
+        return SQLITE_OK;
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)r->machine);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->seq);
+    sqlite3_bind_blob(st, 3, blob, (int)r->len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)store__checkpoint_sum(
+        r->machine, r->seq, blob, r->len));
+    return wstep(s, st);
+}
+
 static int write_one(struct store *s, struct batch *b, struct wreq *r)
 {
     switch (r->kind) {
@@ -1045,6 +1145,8 @@ static int write_one(struct store *s, struct batch *b, struct wreq *r)
         return write_create(s, b, r);
     case WREQ_DESTROY:
         return write_destroy(s, b, r);
+    case WREQ_CHECKPOINT:
+        return write_checkpoint(s, b, r);
     }
     return SQLITE_MISUSE;
 }
@@ -1096,6 +1198,48 @@ static int write_unit(struct store *s, struct batch *b, struct wreq *u,
     return wstep(s, s->w_unit_end);
 }
 
+void store__head_write(struct store *s)
+{
+    unsigned char rec[HEAD_BYTES];
+    const uint64_t v[4] = { s->head.machine, s->head.seq, s->head.sum,
+                            s->head.max_id };
+    int i, j;
+
+    if (s->lock_fd < 0)
+        return;
+    memcpy(rec, HEAD_MAGIC, 16);
+    for (i = 0; i < 4; i++)
+        for (j = 0; j < 8; j++)
+            rec[16 + 8 * i + j] = (unsigned char)(v[i] >> (8 * j));
+    if (pwrite(s->lock_fd, rec, sizeof(rec), 0) != (ssize_t)sizeof(rec))
+        return;                         /* benign: the check is skipped */
+}
+
+/* After @b committed: the head record names its last event and machine. */
+static void head_advance(struct store *s, const struct batch *b)
+{
+    bool moved = false;
+    size_t i;
+
+    for (i = b->n; i-- > 0;) {
+        const struct wreq *r = &b->req[i];
+
+        if (r->status != STORE_OK)
+            continue;
+        if (r->kind == WREQ_EVENT && !moved) {
+            s->head.machine = r->machine;
+            s->head.seq = r->seq;
+            s->head.sum = r->sum;
+            moved = true;
+        } else if (r->kind == WREQ_CREATE && r->machine > s->head.max_id) {
+            s->head.max_id = r->machine;
+            moved = true;
+        }
+    }
+    if (moved)
+        store__head_write(s);
+}
+
 /* Commits @b in one transaction, or rolls it all back and records why.
  * A unit of several writes is never split: store_submit_events() queues
  * it whole into one batch, under one hold of the lock. */
@@ -1119,10 +1263,17 @@ static void commit_batch(struct store *s, struct batch *b)
     }
     if (rc == SQLITE_OK)
         rc = write_marks(s);
+    if (rc == SQLITE_OK && s->fail_permille > 0 &&
+        (unsigned)rand_r(&s->fail_seed) % 1000 < s->fail_permille) {
+        format(s->wmsg, sizeof(s->wmsg), "injected commit failure "
+               "(ARMMAPD_TEST_FAIL_COMMITS)");
+        rc = SQLITE_IOERR;
+    }
     if (rc == SQLITE_OK)
         rc = wstep(s, s->w_commit);
     if (rc == SQLITE_OK) {
         b->status = STORE_OK;
+        head_advance(s, b);
         return;
     }
     /* SQLite may already have rolled back (SQLITE_FULL, SQLITE_IOERR do);
@@ -1135,25 +1286,31 @@ static void commit_batch(struct store *s, struct batch *b)
     b->nfailed = b->n;
 }
 
+/* A purge statement's parameters: ?1 the cutoff, ?2 the tenant (NULL:
+ * every tenant's machines). */
+static void bind_purge(sqlite3_stmt *st, const struct ctl *c)
+{
+    sqlite3_bind_int64(st, 1, c->cutoff);
+    if (c->tenant != NULL)
+        sqlite3_bind_text(st, 2, c->tenant, -1, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 2);
+}
+
 static void run_purge(struct store *s, struct ctl *c)
 {
     int rc;
 
-    sqlite3_bind_int64(s->w_purge_events, 1, c->cutoff);
-    sqlite3_bind_int64(s->w_purge_machines, 1, c->cutoff);
-    if (c->tenant != NULL) {
-        sqlite3_bind_text(s->w_purge_events, 2, c->tenant, -1, SQLITE_STATIC);
-        sqlite3_bind_text(s->w_purge_machines, 2, c->tenant, -1,
-                          SQLITE_STATIC);
-    } else {
-        sqlite3_bind_null(s->w_purge_events, 2);
-        sqlite3_bind_null(s->w_purge_machines, 2);
-    }
+    bind_purge(s->w_purge_events, c);
+    bind_purge(s->w_purge_checkpoints, c);
+    bind_purge(s->w_purge_machines, c);
     rc = wstep(s, s->w_begin);
     if (rc == SQLITE_OK) {
         rc = wstep(s, s->w_purge_events);
         c->events = (uint64_t)sqlite3_changes(s->wdb);
     }
+    if (rc == SQLITE_OK)
+        rc = wstep(s, s->w_purge_checkpoints);
     if (rc == SQLITE_OK) {
         rc = wstep(s, s->w_purge_machines);
         c->result = (uint64_t)sqlite3_changes(s->wdb);
@@ -1167,6 +1324,11 @@ static void run_purge(struct store *s, struct ctl *c)
         c->status = STORE_UNAVAILABLE;
         c->result = c->events = 0;
         return;
+    }
+    /* The head's event may be gone with its machine. */
+    if (c->events > 0) {
+        s->head.machine = s->head.seq = s->head.sum = 0;
+        store__head_write(s);
     }
     /* Benign if it fails: the pages stay on the freelist and are reused. */
     if (c->result > 0) {

@@ -121,5 +121,7 @@ Suite *commit_suite(void);
 Suite *preauth_suite(void);
 Suite *input_suite(void);
 Suite *tenancy_suite(void);
+Suite *integrity_suite(void);
+Suite *inject_suite(void);
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */

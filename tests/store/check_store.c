@@ -17,6 +17,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -296,7 +297,7 @@ START_TEST(test_schema_created_with_user_version)
     raw_text(db, "SELECT group_concat(name, ',') FROM (SELECT name FROM "
              "sqlite_master WHERE type = 'table' ORDER BY name)",
              text, sizeof(text));
-    ck_assert_str_eq(text, "events,machines,sqlite_sequence");
+    ck_assert_str_eq(text, "checkpoints,events,machines,sqlite_sequence");
     /* The indexes the history queries need, and nothing else. */
     raw_text(db, "SELECT group_concat(name, ',') FROM sqlite_master"
              " WHERE type = 'index' AND sql IS NOT NULL", text, sizeof(text));
@@ -1592,8 +1593,10 @@ START_TEST(test_counts_written_at_close_recounted_after_crash)
     ck_assert_int_eq(store_submit_machine_destroy(s, 2, 99, NULL), STORE_OK);
     flush_reap(s, &o);
     db = raw_open(db_path);
-    ck_assert_int_eq(raw_int(db, "SELECT nevents FROM machines WHERE id = 1"),
-                     7);
+    /* The recount was in memory (opening writes nothing): machine 1's row
+     * is still marked, and gets its counts at close. */
+    ck_assert_int_eq(raw_int(db, "SELECT counts_stale FROM machines"
+                     " WHERE id = 1"), 1);
     ck_assert_int_eq(raw_int(db, "SELECT nevents FROM machines WHERE id = 2"),
                      7);
     ck_assert_int_eq(raw_int(db, "SELECT last_seq FROM machines WHERE id = 2"),
@@ -1602,6 +1605,12 @@ START_TEST(test_counts_written_at_close_recounted_after_crash)
                      " WHERE id = 2"), 0);
     sqlite3_close(db);
     store_close(s);
+    db = raw_open(db_path);
+    ck_assert_int_eq(raw_int(db, "SELECT nevents FROM machines WHERE id = 1"),
+                     7);
+    ck_assert_int_eq(raw_int(db, "SELECT counts_stale FROM machines"
+                     " WHERE id = 1"), 0);
+    sqlite3_close(db);
 }
 END_TEST
 
@@ -2514,6 +2523,216 @@ START_TEST(test_version_2_database_gets_sums)
 }
 END_TEST
 
+/* A child commits @n events of machine 1 (and the machine) and dies
+ * without closing, as under kill -9: the commits sit in the WAL. */
+static void commit_and_die(uint64_t n)
+{
+    pid_t pid = fork();
+    int status;
+
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        struct store *s = NULL;
+        struct outcome o = { 0 };
+        char err[STORE_MSG_MAX];
+        uint32_t arg;
+        uint64_t id, i;
+
+        if (store_open(db_path, NULL, &s, err) != STORE_OK)
+            _exit(2);
+        if (store_submit_machine_create(s, "t", "m", "cfg", 1, NULL, &id) !=
+            STORE_OK)
+            _exit(3);
+        for (i = 1; i <= n; i++) {
+            struct store_event ev = test_event(id, i, &arg);
+
+            if (store_submit_event(s, &ev, NULL) != STORE_OK)
+                _exit(4);
+        }
+        store_flush(s);
+        store_reap(s, collect, &o);
+        _exit(o.ok == n + 1 ? 0 : 5);
+    }
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    ck_assert(WIFEXITED(status));
+    ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+
+START_TEST(test_lost_wal_frames_reported_at_open)
+{
+    char wal[PATH_MAX], want[2048];
+    struct store *s;
+
+    commit_and_die(10);
+    s = open_ok(db_path, NULL);         /* the WAL is whole: all is there */
+    ck_assert_str_eq(store_open_warning(s), "");
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, NULL),
+                     STORE_OK);
+    store_close(s);
+
+    unlink(db_path);
+    commit_and_die(10);
+    snprintf(wal, sizeof(wal), "%s-wal", db_path);
+    ck_assert_int_eq(truncate(wal, 0), 0);
+    s = open_ok(db_path, NULL);
+    snprintf(want, sizeof(want), "%s: committed writes are missing: the last "
+             "commit made (recorded in %s-lock) holds event 10 of machine 1 "
+             "and machine ids up to 1, but the database lacks that event; its "
+             "WAL (%s-wal) lost committed frames", db_path, db_path, db_path);
+    ck_assert_str_eq(store_open_warning(s), want);
+    store_close(s);
+}
+END_TEST
+
+struct lines {
+    char v[8][STORE_MSG_MAX];
+    size_t n;
+};
+
+static void take_line(void *arg, const char *line)
+{
+    struct lines *l = arg;
+
+    if (l->n < 8)
+        snprintf(l->v[l->n], STORE_MSG_MAX, "%s", line);
+    l->n++;
+}
+
+START_TEST(test_verify_reports_every_problem)
+{
+    struct store *s = store_with_events(10);
+    char err[STORE_MSG_MAX];
+    struct lines l = { .n = 0 };
+    uint64_t problems = 99;
+    sqlite3 *db;
+
+    ck_assert_uint_eq(create_machine(s, "bob", "b", 3), 2);
+    store_close(s);
+    ck_assert_int_eq(store_verify(db_path, take_line, &l, &problems, err),
+                     STORE_OK);
+    ck_assert_uint_eq(problems, 0);
+    ck_assert_uint_eq(l.n, 0);
+
+    db = raw_open(db_path);
+    raw_exec(db, FLIP("value", "4"));
+    raw_exec(db, "UPDATE machines SET tenant = 'bob2' WHERE id = 2;"
+             "INSERT INTO events (machine, seq, time, op, cpu, args, value,"
+             " aux, flags, status) VALUES (7, 1, 0, 1, 0, x'', 0, 0, 0, 0)");
+    sqlite3_close(db);
+    ck_assert_int_eq(store_verify(db_path, take_line, &l, &problems, err),
+                     STORE_OK);
+    ck_assert_uint_eq(problems, 3);
+    ck_assert_uint_eq(l.n, 3);
+    ck_assert_msg(strncmp(l.v[0], "machine 1 seq 5: checksum differs", 33) ==
+                  0, "%s", l.v[0]);
+    ck_assert_msg(strncmp(l.v[1], "machine 2: its row (tenant, name, "
+                          "config, creation, parent) fails its checksum",
+                          78) == 0, "%s", l.v[1]);
+    ck_assert_str_eq(l.v[2], "machine 7: 1 events but no machine row");
+
+    db = raw_open(db_path);
+    raw_exec(db, "DELETE FROM events WHERE machine = 1 AND seq > 3;"
+             "DELETE FROM events WHERE machine = 7;"
+             "UPDATE machines SET tenant = 'bob' WHERE id = 2");
+    sqlite3_close(db);
+    l.n = 0;
+    ck_assert_int_eq(store_verify(db_path, take_line, &l, &problems, err),
+                     STORE_OK);
+    ck_assert_uint_eq(problems, 1);
+    ck_assert_str_eq(l.v[0], "machine 1: history ends at seq 3, but seq 10 "
+                     "was committed (truncated)");
+
+    /* A file that is not a database cannot be checked at all. */
+    db = raw_open(db_path);
+    raw_exec(db, "PRAGMA user_version = 2");
+    sqlite3_close(db);
+    ck_assert_int_eq(store_verify(db_path, NULL, NULL, &problems, err),
+                     STORE_INVALID_ARGUMENT);
+    ck_assert_ptr_nonnull(strstr(err, ": schema version 2, not 3: start "
+                                 "armmapd on it once to migrate it, then "
+                                 "verify"));
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* Checkpoints                                                         */
+/* ------------------------------------------------------------------ */
+
+START_TEST(test_checkpoint_nearest_at_or_below)
+{
+    struct store *s = store_with_events(10);
+    struct outcome o = { 0 };
+    uint64_t seq;
+    void *blob;
+    size_t len;
+    sqlite3 *db;
+
+    ck_assert_int_eq(store_checkpoint_get(s, 1, 0, &seq, &blob, &len),
+                     STORE_NOT_FOUND);
+    ck_assert_str_eq(store_errmsg(s), "machine 1 has no checkpoint at or "
+                     "below seq 0");
+    ck_assert_int_eq(store_submit_checkpoint(s, 1, 4, "four", 4, NULL),
+                     STORE_OK);
+    ck_assert_int_eq(store_submit_checkpoint(s, 1, 8, "eight!", 6, NULL),
+                     STORE_OK);
+    ck_assert_int_eq(store_submit_checkpoint(s, 1, 11, "ahead", 5, NULL),
+                     STORE_OK);
+    ck_assert_int_eq(store_submit_checkpoint(s, 9, 1, "none", 4, NULL),
+                     STORE_OK);
+    ck_assert_int_eq(store_submit_checkpoint(s, 1, 0, "zero", 4, NULL),
+                     STORE_INVALID_ARGUMENT);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 2);
+    ck_assert_uint_eq(o.by_status[STORE_CONFLICT], 1);
+    ck_assert_uint_eq(o.by_status[STORE_NOT_FOUND], 1);
+
+    ck_assert_int_eq(store_checkpoint_get(s, 1, 7, &seq, &blob, &len),
+                     STORE_OK);
+    ck_assert_uint_eq(seq, 4);
+    ck_assert_uint_eq(len, 4);
+    ck_assert_int_eq(memcmp(blob, "four", 4), 0);
+    free(blob);
+    ck_assert_int_eq(store_checkpoint_get(s, 1, 0, &seq, &blob, &len),
+                     STORE_OK);
+    ck_assert_uint_eq(seq, 8);
+    ck_assert_int_eq(memcmp(blob, "eight!", 6), 0);
+    free(blob);
+    ck_assert_int_eq(store_checkpoint_get(s, 1, 3, &seq, &blob, &len),
+                     STORE_NOT_FOUND);
+    store_close(s);
+
+    /* A changed checkpoint is refused, not used. */
+    db = raw_open(db_path);
+    raw_exec(db, "UPDATE checkpoints SET blob = x'65696768742e' WHERE seq = 8");
+    sqlite3_close(db);
+    s = open_ok(db_path, NULL);
+    ck_assert_int_eq(store_checkpoint_get(s, 1, 0, &seq, &blob, &len),
+                     STORE_CORRUPT);
+    ck_assert_ptr_null(blob);
+    ck_assert_msg(strncmp(store_errmsg(s), "machine 1: checkpoint at seq 8 "
+                          "fails its checksum (stored ", 47) == 0, "%s",
+                  store_errmsg(s));
+    {
+        char err[STORE_MSG_MAX];
+        struct lines l = { .n = 0 };
+
+        ck_assert_int_eq(store_verify(db_path, take_line, &l, NULL, err),
+                         STORE_OK);
+        ck_assert_uint_eq(l.n, 1);
+        ck_assert_str_eq(l.v[0], store_errmsg(s));
+    }
+    /* Purged with its machine. */
+    ck_assert_int_eq(store_submit_machine_destroy(s, 1, 10, NULL), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.by_status[STORE_OK], 3);
+    ck_assert_int_eq(store_purge(s, 0, 100, &seq, NULL), STORE_OK);
+    ck_assert_uint_eq(seq, 1);
+    ck_assert_int_eq(store_checkpoint_get(s, 1, 0, &seq, &blob, &len),
+                     STORE_NOT_FOUND);
+    store_close(s);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Suites                                                              */
 /* ------------------------------------------------------------------ */
@@ -2577,6 +2796,9 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_reorder_and_holes_detected);
     tcase_add_test(tc, test_machine_row_change_detected);
     tcase_add_test(tc, test_version_2_database_gets_sums);
+    tcase_add_test(tc, test_lost_wal_frames_reported_at_open);
+    tcase_add_test(tc, test_verify_reports_every_problem);
+    tcase_add_test(tc, test_checkpoint_nearest_at_or_below);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("retention");
