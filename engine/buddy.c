@@ -1422,15 +1422,15 @@ static void load_free_lists(struct mm_buddy *b, struct mm_rd *rd)
 
             if (!mm__rd_count(rd, n, 4, 1u << 20, "free blocks"))
                 return;
+            if (!pool_reserve(b, n) || !map_reserve(&b->free_map, n)) {
+                mm__rd_oom(rd);
+                return;
+            }
             for (uint32_t i = 0; i < n; i++) {
                 mm_pfn_t pfn = mm__rd_u32(rd);
 
                 if (rd->st != MM_OK || !block_fits(rd, b, z, pfn, o))
                     return;
-                if (!pool_reserve(b, 1) || !map_reserve(&b->free_map, 1)) {
-                    mm__rd_oom(rd);
-                    return;
-                }
                 add_free_block(b, z, pfn, o, true);
             }
         }
@@ -1443,6 +1443,10 @@ static void load_used(struct mm_buddy *b, struct mm_rd *rd)
 
     if (!mm__rd_count(rd, n, 6, 1u << 20, "allocated blocks"))
         return;
+    if (!map_reserve(&b->used_map, n)) {
+        mm__rd_oom(rd);
+        return;
+    }
     for (uint32_t i = 0; i < n; i++) {
         mm_pfn_t pfn = mm__rd_u32(rd);
         unsigned order = mm__rd_u8(rd), owner = mm__rd_u8(rd);
@@ -1456,10 +1460,6 @@ static void load_used(struct mm_buddy *b, struct mm_rd *rd)
         }
         if (!block_fits(rd, b, zone_of(b, pfn), pfn, order))
             return;
-        if (!map_reserve(&b->used_map, 1)) {
-            mm__rd_oom(rd);
-            return;
-        }
         map_put(&b->used_map, pfn, order | (uint32_t)owner << 8);
         b->owned[owner] += 1u << order;
     }
