@@ -111,6 +111,26 @@ struct pfn_range {
     mm_pfn_t start, end;                /* exclusive */
 };
 
+/*
+ * Allocated block heads, dense: a byte per pfn (0, or USED_BIT | owner << 4
+ * | order), in chunks of UCHUNK pfns allocated when a head first lands in
+ * them.  A hash of 8-byte slots at most half full cost 16 to 32 bytes an
+ * allocated page (4 MB for a 600 MiB vmalloc); this costs one.  One spare
+ * chunk is kept ready so that recording a block never fails once the
+ * operation has begun.
+ */
+#define UCHUNK      4096u
+#define NUCHUNKS    ((1u << 20) / UCHUNK)
+#define USED_BIT    0x80u
+
+struct used_map {
+    uint8_t *chunk[NUCHUNKS];
+    uint16_t inuse[NUCHUNKS];           /* heads per chunk (up to UCHUNK) */
+    uint8_t *spare;                     /* a zeroed chunk, ready */
+    uint32_t nchunks;                   /* chunks allocated, the spare included */
+    uint32_t count;                     /* heads in all */
+};
+
 struct mm_buddy {
     struct bzone zone[MM_NR_ZONES];
     mm_pfn_t dma_end, max_low;          /* zone boundaries, from the layout */
@@ -120,7 +140,7 @@ struct mm_buddy {
     uint32_t node_cap, node_live;
     int32_t spare;                      /* stack of unused nodes, through ->next */
     struct pfn_map free_map;            /* free block head -> node */
-    struct pfn_map used_map;            /* allocated block head -> order, owner */
+    struct used_map used_map;           /* allocated block head -> order, owner */
     uint32_t owned[MM_OWN_COUNT];       /* pages held per owner */
     struct pfn_range *resv;             /* boot-reserved pages, sorted, merged */
     size_t nresv;
@@ -269,6 +289,115 @@ static bool map_clone(struct pfn_map *dst, const struct pfn_map *src)
     return true;
 }
 
+/* The used map's byte for @pfn, or 0. */
+static unsigned umap_byte(const struct used_map *u, mm_pfn_t pfn)
+{
+    const uint8_t *c = pfn < (1u << 20) ? u->chunk[pfn / UCHUNK] : NULL;
+
+    return c != NULL ? c[pfn % UCHUNK] : 0;
+}
+
+/* The value stored for head @pfn (order | owner << 8); false if none. */
+static bool umap_get(const struct used_map *u, mm_pfn_t pfn, uint32_t *val)
+{
+    unsigned v = umap_byte(u, pfn);
+
+    if (v == 0)
+        return false;
+    *val = (v & 0xf) | ((v >> 4) & 0x7) << 8;
+    return true;
+}
+
+/* Makes sure a put cannot fail; false on host OOM. */
+static bool umap_reserve(struct used_map *u)
+{
+    if (u->spare == NULL) {
+        u->spare = calloc(UCHUNK, 1);
+        if (u->spare == NULL)
+            return false;
+        u->nchunks++;
+    }
+    return true;
+}
+
+/* Records head @pfn with @val (order | owner << 8); room was reserved. */
+static void umap_put(struct used_map *u, mm_pfn_t pfn, uint32_t val)
+{
+    uint8_t **c = &u->chunk[pfn / UCHUNK];
+
+    assert(pfn < (1u << 20) && (val & 0xff) <= 0xf && (val >> 8) <= 0x7);
+    if (*c == NULL) {
+        assert(u->spare != NULL);
+        *c = u->spare;
+        u->spare = NULL;
+    }
+    assert((*c)[pfn % UCHUNK] == 0);
+    (*c)[pfn % UCHUNK] = (uint8_t)(USED_BIT | (val >> 8) << 4 | (val & 0xf));
+    u->inuse[pfn / UCHUNK]++;
+    u->count++;
+}
+
+/* Forgets head @pfn; an emptied chunk becomes the spare or is freed. */
+static void umap_del(struct used_map *u, mm_pfn_t pfn)
+{
+    uint8_t **c = &u->chunk[pfn / UCHUNK];
+
+    assert(umap_byte(u, pfn) != 0);
+    (*c)[pfn % UCHUNK] = 0;
+    u->count--;
+    if (--u->inuse[pfn / UCHUNK] == 0) {
+        if (u->spare == NULL) {
+            u->spare = *c;
+        } else {
+            free(*c);
+            u->nchunks--;
+        }
+        *c = NULL;
+    }
+}
+
+/* The first head at or after @pfn, or NO_PFN: ascending iteration. */
+static mm_pfn_t umap_next(const struct used_map *u, mm_pfn_t pfn)
+{
+    for (uint32_t c = pfn / UCHUNK; c < NUCHUNKS; c++) {
+        const uint8_t *ch = u->chunk[c];
+
+        if (ch == NULL || u->inuse[c] == 0)
+            continue;
+        for (uint32_t i = c == pfn / UCHUNK ? pfn % UCHUNK : 0; i < UCHUNK; i++)
+            if (ch[i] != 0)
+                return c * UCHUNK + i;
+    }
+    return NO_PFN;
+}
+
+static void umap_free(struct used_map *u)
+{
+    for (uint32_t c = 0; c < NUCHUNKS; c++)
+        free(u->chunk[c]);
+    free(u->spare);
+    memset(u, 0, sizeof(*u));
+}
+
+/* A chunk-for-chunk copy into @dst (whose pointers are not owned yet). */
+static bool umap_clone(struct used_map *dst, const struct used_map *src)
+{
+    *dst = *src;
+    dst->spare = NULL;
+    dst->nchunks = 0;
+    for (uint32_t c = 0; c < NUCHUNKS; c++) {
+        dst->chunk[c] = NULL;
+        if (src->chunk[c] == NULL)
+            continue;
+        dst->chunk[c] = malloc(UCHUNK);
+        if (dst->chunk[c] == NULL)
+            return false;
+        dst->nchunks++;
+        memcpy(dst->chunk[c], src->chunk[c], UCHUNK);
+    }
+    return src->spare == NULL || umap_reserve(dst);
+}
+
 /* ------------------------------------------------------------------ */
 /* Free block nodes and free lists                                     */
 /* ------------------------------------------------------------------ */
@@ -300,7 +429,7 @@ static bool pool_reserve(struct mm_buddy *b, uint32_t extra)
 static bool reserve_for_op(struct mm_buddy *b)
 {
     return pool_reserve(b, MM_MAX_ORDER) && map_reserve(&b->free_map, MM_MAX_ORDER) &&
-           map_reserve(&b->used_map, 1);
+           umap_reserve(&b->used_map);
 }
 
 /* zone->free_area[order]. */
@@ -576,7 +705,7 @@ static bool used_block_at(const struct mm_buddy *b, mm_pfn_t pfn, mm_pfn_t *head
         mm_pfn_t h = pfn & ~((1u << k) - 1);
         uint32_t v;
 
-        if (map_get(&b->used_map, h, &v) && pfn - h < (1u << (v & 0xff))) {
+        if (umap_get(&b->used_map, h, &v) && pfn - h < (1u << (v & 0xff))) {
             *head = h;
             *order = v & 0xff;
             *owner = (enum mm_owner)(v >> 8);
@@ -692,7 +821,7 @@ enum mm_status mm__buddy_init(struct mm_machine *m, const struct mm_range32 *res
         return MM_NO_MEMORY;
     b->spare = NIL;
     setup_zones(b, m);
-    if (!map_init(&b->free_map, MIN_BITS) || !map_init(&b->used_map, MIN_BITS) ||
+    if (!map_init(&b->free_map, MIN_BITS) || !umap_reserve(&b->used_map) ||
         !copy_reserved(b, reserved, nreserved))
         goto oom;
     for (unsigned i = 0; i < lay->nr_regions; i++) {
@@ -730,7 +859,7 @@ struct mm_buddy *mm__buddy_clone(const struct mm_buddy *b)
     c->node = NULL;
     c->resv = NULL;
     c->free_map.s = NULL;
-    c->used_map.s = NULL;
+    memset(&c->used_map, 0, sizeof(c->used_map));
     if (b->node_cap > 0) {
         c->node = malloc(b->node_cap * sizeof(*c->node));
         if (c->node == NULL)
@@ -743,7 +872,7 @@ struct mm_buddy *mm__buddy_clone(const struct mm_buddy *b)
             goto oom;
         memcpy(c->resv, b->resv, b->nresv * sizeof(*c->resv));
     }
-    if (!map_clone(&c->free_map, &b->free_map) || !map_clone(&c->used_map, &b->used_map))
+    if (!map_clone(&c->free_map, &b->free_map) || !umap_clone(&c->used_map, &b->used_map))
         goto oom;
     return c;
 oom:
@@ -757,7 +886,7 @@ void mm__buddy_destroy(struct mm_buddy *b)
         return;
     free(b->node);
     free(b->free_map.s);
-    free(b->used_map.s);
+    umap_free(&b->used_map);
     free(b->resv);
     free(b);
 }
@@ -857,7 +986,7 @@ enum mm_status mm__alloc_pages(struct mm_machine *m, enum mm_zone zone, unsigned
             continue;
         p = rmqueue_smallest(b, (unsigned)z, order);
         if (p != NO_PFN) {
-            map_put(&b->used_map, p, order | (uint32_t)owner << 8);
+            umap_put(&b->used_map, p, order | (uint32_t)owner << 8);
             b->owned[owner] += 1u << order;
             *pfn = p;
             return MM_OK;
@@ -902,7 +1031,7 @@ enum mm_status mm__free_pages(struct mm_machine *m, mm_pfn_t pfn, unsigned order
                         held_order, order);
     if (!reserve_for_op(b))
         return mm__fail(msg, MM_NO_MEMORY, "%s: out of host memory", op);
-    map_del(&b->used_map, pfn);
+    umap_del(&b->used_map, pfn);
     b->owned[owner] -= 1u << order;
     free_one_page(b, zone_of(b, pfn), pfn, order);
     return MM_OK;
@@ -937,68 +1066,21 @@ void mm__buddy_stats(const struct mm_machine *m, struct mm_stats *st)
 }
 
 /* An allocated block, for the sorted walk. */
-struct used_block {
-    mm_pfn_t pfn;
-    uint32_t val;
-};
-
-/* Ascending pfn order for qsort(). */
-static int used_block_cmp(const void *a, const void *b)
-{
-    const struct used_block *x = a, *y = b;
-
-    return (x->pfn > y->pfn) - (x->pfn < y->pfn);
-}
-
-/* The walk when no sort array can be had: quadratic, allocation-free. */
-static void foreach_used_unsorted(const struct pfn_map *mp,
-                                  void (*fn)(void *arg, mm_pfn_t pfn, unsigned order,
-                                             enum mm_owner owner),
-                                  void *arg)
-{
-    uint64_t next = 0;                  /* visit heads >= next */
-
-    for (uint32_t done = 0; done < mp->count; done++) {
-        size_t best = SIZE_MAX;
-
-        for (size_t i = 0; i <= map_mask(mp); i++) {
-            if (mp->s[i].pfn != NO_PFN && mp->s[i].pfn >= next &&
-                (best == SIZE_MAX || mp->s[i].pfn < mp->s[best].pfn))
-                best = i;
-        }
-        assert(best != SIZE_MAX);
-        fn(arg, mp->s[best].pfn, mp->s[best].val & 0xff,
-           (enum mm_owner)(mp->s[best].val >> 8));
-        next = (uint64_t)mp->s[best].pfn + 1;
-    }
-}
-
 void mm__buddy_foreach_used(const struct mm_machine *m,
                             void (*fn)(void *arg, mm_pfn_t pfn, unsigned order,
                                        enum mm_owner owner),
                             void *arg)
 {
-    const struct pfn_map *mp;
-    struct used_block *v;
-    size_t n = 0;
+    const struct used_map *u;
 
     assert(m != NULL && m->buddy != NULL && fn != NULL);
-    mp = &m->buddy->used_map;
-    if (mp->count == 0)
-        return;
-    v = malloc(mp->count * sizeof(*v));
-    if (v == NULL) {
-        foreach_used_unsorted(mp, fn, arg);
-        return;
+    u = &m->buddy->used_map;
+    for (mm_pfn_t p = umap_next(u, 0); p != NO_PFN; p = umap_next(u, p + 1)) {
+        uint32_t v = 0;
+
+        umap_get(u, p, &v);
+        fn(arg, p, v & 0xff, (enum mm_owner)(v >> 8));
     }
-    for (size_t i = 0; i <= map_mask(mp); i++) {
-        if (mp->s[i].pfn != NO_PFN)
-            v[n++] = (struct used_block){mp->s[i].pfn, mp->s[i].val};
-    }
-    qsort(v, n, sizeof(*v), used_block_cmp);
-    for (size_t k = 0; k < n; k++)
-        fn(arg, v[k].pfn, v[k].val & 0xff, (enum mm_owner)(v[k].val >> 8));
-    free(v);
 }
 
 uint32_t mm__buddy_owned_pages(const struct mm_machine *m, enum mm_owner owner)
@@ -1013,7 +1095,7 @@ size_t mm__buddy_host_bytes(const struct mm_buddy *b)
         return 0;
     return sizeof(*b) + b->node_cap * sizeof(*b->node) +
            (map_mask(&b->free_map) + 1) * sizeof(struct slot) +
-           (map_mask(&b->used_map) + 1) * sizeof(struct slot) +
+           (size_t)b->used_map.nchunks * UCHUNK +
            b->nresv * sizeof(*b->resv);
 }
 
@@ -1048,7 +1130,7 @@ static uint32_t *radix_sort24(uint32_t *a, uint32_t *tmp, size_t n)
 static enum mm_status collect_blocks(const struct mm_buddy *b, uint32_t *key, size_t n,
                                      char err[MM_MSG_MAX])
 {
-    const struct pfn_map *mp = &b->used_map;
+    const struct used_map *u = &b->used_map;
     size_t k = 0;
 
     for (uint32_t i = 0; i < b->node_cap; i++) {
@@ -1062,14 +1144,14 @@ static enum mm_status collect_blocks(const struct mm_buddy *b, uint32_t *key, si
                             b->node_live);
         key[k++] = fb->pfn << 4 | fb->order;
     }
-    for (size_t i = 0; i <= map_mask(mp); i++) {
-        if (mp->s[i].pfn == NO_PFN)
-            continue;
-        if (k == n || (mp->s[i].val & 0xff) > TOP_ORDER)
+    for (mm_pfn_t p = umap_next(u, 0); p != NO_PFN; p = umap_next(u, p + 1)) {
+        uint32_t v = 0;
+
+        umap_get(u, p, &v);
+        if (k == n || (v & 0xff) > TOP_ORDER)
             return mm__fail(err, MM_INTERNAL, "buddy: bad allocated block at pfn 0x%x "
-                            "(order %u, %u blocks counted)", mp->s[i].pfn,
-                            mp->s[i].val & 0xff, mp->count);
-        key[k++] = mp->s[i].pfn << 4 | (mp->s[i].val & 0xff);
+                            "(order %u, %u blocks counted)", p, v & 0xff, u->count);
+        key[k++] = p << 4 | (v & 0xff);
     }
     if (k != n)
         return mm__fail(err, MM_INTERNAL, "buddy: %zu blocks found, %zu counted", k, n);
@@ -1126,7 +1208,7 @@ static bool other_block_at(const struct mm_buddy *b, mm_pfn_t pfn, int32_t self_
             *other = h;
             return true;
         }
-        if (map_get(&b->used_map, h, &v) && !(self_used && h == pfn) &&
+        if (umap_get(&b->used_map, h, &v) && !(self_used && h == pfn) &&
             pfn - h < (1u << (v & 0xff))) {
             *other = h;
             return true;
@@ -1225,26 +1307,23 @@ static enum mm_status check_used(const struct mm_machine *m, bool probe,
                                  uint32_t used[MM_NR_ZONES], char err[MM_MSG_MAX])
 {
     const struct mm_buddy *b = m->buddy;
-    const struct pfn_map *mp = &b->used_map;
+    const struct used_map *mp = &b->used_map;
     uint32_t n = 0, owned[MM_OWN_COUNT] = {0};
 
-    for (size_t i = 0; i <= map_mask(mp); i++) {
-        const struct slot *sl = &mp->s[i];
-        unsigned order = sl->val & 0xff, owner = sl->val >> 8, zone;
+    for (mm_pfn_t p = umap_next(mp, 0); p != NO_PFN; p = umap_next(mp, p + 1)) {
+        uint32_t v = 0;
+        unsigned order, owner, zone;
         enum mm_status st;
 
-        if (sl->pfn == NO_PFN)
-            continue;
+        umap_get(mp, p, &v);
+        order = v & 0xff;
+        owner = v >> 8;
         n++;
-        if (map_find(mp, sl->pfn) != i)
-            return mm__fail(err, MM_INTERNAL,
-                            "buddy: allocated block at pfn 0x%x is lost in the map", sl->pfn);
         if (owner == MM_OWN_NONE || owner >= MM_OWN_COUNT)
             return mm__fail(err, MM_INTERNAL,
-                            "buddy: allocated block at pfn 0x%x has owner %u", sl->pfn,
-                            owner);
-        zone = zone_of(b, sl->pfn);
-        st = check_block(m, "allocated", sl->pfn, order, zone, NIL, probe, err);
+                            "buddy: allocated block at pfn 0x%x has owner %u", p, owner);
+        zone = zone_of(b, p);
+        st = check_block(m, "allocated", p, order, zone, NIL, probe, err);
         if (st != MM_OK)
             return st;
         used[zone] += 1u << order;
@@ -1376,7 +1455,8 @@ static struct mm_buddy *buddy_empty(const struct mm_buddy *fresh)
     b->node = NULL;
     b->node_cap = b->node_live = 0;
     b->spare = NIL;
-    b->free_map.s = b->used_map.s = NULL;
+    b->free_map.s = NULL;
+    memset(&b->used_map, 0, sizeof(b->used_map));
     b->resv = NULL;
     memset(b->owned, 0, sizeof(b->owned));
     for (unsigned z = 0; z < MM_NR_ZONES; z++) {
@@ -1384,7 +1464,7 @@ static struct mm_buddy *buddy_empty(const struct mm_buddy *fresh)
         for (unsigned o = 0; o <= TOP_ORDER; o++)
             b->zone[z].area[o] = (struct free_area){NIL, NIL, 0};
     }
-    if (!map_init(&b->free_map, MIN_BITS) || !map_init(&b->used_map, MIN_BITS) ||
+    if (!map_init(&b->free_map, MIN_BITS) || !umap_reserve(&b->used_map) ||
         (fresh->nresv > 0 && (b->resv = malloc(fresh->nresv * sizeof(*b->resv))) == NULL)) {
         mm__buddy_destroy(b);
         return NULL;
@@ -1407,7 +1487,7 @@ static bool block_fits(struct mm_rd *rd, const struct mm_buddy *b, unsigned z,
                     order, pfn, zone_names[z]);
         return false;
     }
-    if (map_get(&b->free_map, pfn, &v) || map_get(&b->used_map, pfn, &v)) {
+    if (map_get(&b->free_map, pfn, &v) || umap_get(&b->used_map, pfn, &v)) {
         mm__rd_fail(rd, "pfn 0x%x heads two blocks", pfn);
         return false;
     }
@@ -1422,15 +1502,15 @@ static void load_free_lists(struct mm_buddy *b, struct mm_rd *rd)
 
             if (!mm__rd_count(rd, n, 4, 1u << 20, "free blocks"))
                 return;
+            if (!pool_reserve(b, n) || !map_reserve(&b->free_map, n)) {
+                mm__rd_oom(rd);
+                return;
+            }
             for (uint32_t i = 0; i < n; i++) {
                 mm_pfn_t pfn = mm__rd_u32(rd);
 
                 if (rd->st != MM_OK || !block_fits(rd, b, z, pfn, o))
                     return;
-                if (!pool_reserve(b, 1) || !map_reserve(&b->free_map, 1)) {
-                    mm__rd_oom(rd);
-                    return;
-                }
                 add_free_block(b, z, pfn, o, true);
             }
         }
@@ -1456,11 +1536,11 @@ static void load_used(struct mm_buddy *b, struct mm_rd *rd)
         }
         if (!block_fits(rd, b, zone_of(b, pfn), pfn, order))
             return;
-        if (!map_reserve(&b->used_map, 1)) {
+        if (!umap_reserve(&b->used_map)) {
             mm__rd_oom(rd);
             return;
         }
-        map_put(&b->used_map, pfn, order | (uint32_t)owner << 8);
+        umap_put(&b->used_map, pfn, order | (uint32_t)owner << 8);
         b->owned[owner] += 1u << order;
     }
 }

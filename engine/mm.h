@@ -223,7 +223,9 @@ const struct mm_config *mm_machine_config(const struct mm_machine *m);
 /* Number of changes applied so far (the sequence number of the last one). */
 uint64_t mm_seq(const struct mm_machine *m);
 
-/* Host bytes this machine holds (structures and touched emulated pages). */
+/* Host bytes this machine holds, exactly: the sum of the sizes the engine
+ * asked malloc for on its behalf (structures, tables, sparse emulated pages,
+ * the phys index), not malloc's own per-block overhead.  For quotas. */
 size_t mm_host_bytes(const struct mm_machine *m);
 
 /* Marks @m broken with @why (an invariant failed); every later operation
@@ -422,8 +424,9 @@ struct mm_alias {
     const char *region;                 /* as mm_region_name() */
 };
 
-/* Every virtual address that maps physical address @pa, ascending, found by
- * walking the tables.  Writes at most @max; returns how many there are. */
+/* Every virtual address that maps physical address @pa, ascending: what a
+ * walk of every table would find, answered from a reverse index kept as
+ * the tables change.  Writes at most @max; returns how many there are. */
 size_t mm_phys_aliases(const struct mm_machine *m, mm_paddr_t pa,
                        struct mm_alias *out, size_t max);
 

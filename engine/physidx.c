@@ -353,12 +353,14 @@ void mm__physidx_l1(struct mm_machine *m, unsigned idx, uint32_t d, bool on)
 void mm__physidx_l2(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t hw_pa, uint32_t d,
                     bool on)
 {
-    unsigned idx = va >> 20;
-    uint32_t l1 = mm__l1_read(m, idx);
     unsigned j = (va >> 12) & 255;
+    uint32_t l1;
     mm_pfn_t pfn;
 
-    if (m->physidx == NULL || (l1 & 3) != 1)
+    if (m->physidx == NULL || (d & 3) == 0)
+        return;                         /* no index yet, or a fault entry: nothing */
+    l1 = mm__l1_read(m, va >> 20);
+    if ((l1 & 3) != 1)
         return;
     /* Only an entry the first level really points at is visible to the MMU. */
     if ((l1 & 0xfffffc00u) + j * 4 != hw_pa)
