@@ -783,6 +783,42 @@ START_TEST(test_idle_machines_are_reaped_history_kept)
 }
 END_TEST
 
+/* The tenants file's machine-idle-ttl overrides the setting: alice's
+ * machine is reaped, bob's (the default, never) stays, though both were
+ * created at the same time and the reaper looks at both in each pass. */
+START_TEST(test_idle_ttl_per_tenant_override)
+{
+    static const char *const lines[] = {
+        "alice alice-token-1 machine-idle-ttl=1", "bob bob-token-2",
+    };
+    Armmap__V1__Response *r;
+    uint64_t ma, mb;
+    size_t left = 1;
+    int alice, bob, i;
+
+    write_tenants(lines, 2);
+    td_start(&d, tenants_flag, NULL);
+    alice = session_token("", "alice-token-1");
+    bob = session_token("", "bob-token-2");
+    ma = td_create(alice, "qemu-virt", NULL);
+    mb = td_create(bob, "qemu-virt", NULL);
+    for (i = 0; i < 100 * spawn_time_scale() && left > 0; i++) {
+        sleep_ms(100);
+        r = simple(alice, 2, ARMMAP__V1__REQUEST__BODY_LIST);
+        left = r->machines->n_machines;
+        td_free(r);
+    }
+    ck_assert_uint_eq(left, 0);
+    sleep_ms(1200);                     /* one more reaper pass */
+    r = describe(bob, 3, mb);
+    ck_assert_status(r, 3, 0, "");
+    td_free(r);
+    ck_assert_uint_ne(ma, mb);
+    close(alice);
+    close(bob);
+}
+END_TEST
+
 Suite *tenancy_suite(void)
 {
     Suite *s = suite_create("tenancy");
@@ -801,6 +837,7 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_admin_purges_every_tenant);
     tcase_add_test(tc, test_parked_kmaps_are_limited_per_tenant);
     tcase_add_test(tc, test_idle_machines_are_reaped_history_kept);
+    tcase_add_test(tc, test_idle_ttl_per_tenant_override);
     tcase_add_test(tc, test_host_memory_quota_with_large_vmallocs);
     tcase_add_test(tc, test_walk_reply_refused_before_it_is_built);
     tcase_add_test(tc, test_inflight_reply_bytes_limited_per_tenant);
