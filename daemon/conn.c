@@ -10,11 +10,7 @@
  * HELLO and READY read frames (4-byte big-endian length, then one
  * armmap.v1.Request).  The length is checked against --max-frame before a
  * byte of the body is awaited, so a claimed 4 GiB is answered at once and
- * never allocated.  Until Hello succeeds the limit is --max-hello-frame (a
- * few KiB), only a Hello body is decoded (dispatch.c), and the Hello must
- * be complete within --hello-timeout of the connection opening however
- * the bytes trickle in: an unauthenticated peer holds at most one read
- * buffer and a few KiB, for a few seconds.  DRAINING reads nothing more but answers what is
+ * never allocated.  DRAINING reads nothing more but answers what is
  * pending; CLOSING sends what is queued and closes.  Every transition goes
  * through conn_set_state(), which asserts and logs it.
  *
@@ -29,7 +25,16 @@
  *
  * Backpressure: once more than --max-queued-bytes sit in the output
  * buffer we stop reading (and processing buffered frames) until the client
- * has read half of it.
+ * has read half of it.  Each connection also keeps its share of its
+ * tenant's unsent reply bytes (--max-inflight-bytes-per-tenant) current.
+ *
+ * Before Hello (CONN_HELLO) a peer is nobody: a frame may be at most
+ * --max-hello-frame (a few KiB), only a Hello body is decoded (dispatch.c),
+ * reading stops once that much of reply is unread, and Hello must be
+ * complete within --hello-timeout of the connection opening however its
+ * bytes trickle in (both events' timeouts are what is left of it).  An
+ * unauthenticated peer thus holds one read buffer and a few KiB, for a few
+ * seconds.
  *
  * I/O is done here rather than by a bufferevent, for the system calls: a
  * readable socket costs one readv() (no FIONREAD ioctl), every frame it
@@ -675,8 +680,6 @@ void srv_conn_reply(struct srv_call *call)
     queue_reply(call->c, r);
 }
 
-/* Replies still waiting for commits count too: a client that pipelines
- * changes faster than they commit is paused as well. */
 /* Unsent reply bytes before @c stops being read: before Hello only a few
  * KiB (a peer that sends requests unauthenticated and never reads must
  * not make us hold --max-queued-bytes of "say hello first"). */
@@ -697,6 +700,8 @@ static void conn_count_inflight(struct conn *c)
     c->counted = now;
 }
 
+/* Replies still waiting for commits count too: a client that pipelines
+ * changes faster than they commit is paused as well. */
 static void conn_check_queued(struct conn *c)
 {
     size_t out = evbuffer_get_length(c->out);

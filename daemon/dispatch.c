@@ -229,7 +229,8 @@ static void hello_by_token(struct srv_call *call, const Armmap__V1__Hello *h)
     conf = srv_tenants_match(call->s->tenants_file, h->token.data,
                              h->token.len);
     if (conf == NULL) {
-        srv_call_fail(call, MM_UNAUTHENTICATED, "hello: the token is not valid");
+        srv_call_fail(call, MM_UNAUTHENTICATED,
+                      "hello: the token is not valid");
         srv_log(SRV_LOG_WARN, "hello refused: a token of no tenant");
         return;
     }
@@ -698,7 +699,7 @@ static bool over_host_bytes(struct srv_call *call, struct srv_machine *sm,
 
     if (t == NULL || !may_grow(op->code))
         return false;
-    held = srv_registry_tenant_host_bytes(call->s->reg, sm->tenant);
+    held = srv_machine_tenant_host_bytes(call->s->reg, sm);
     if (held < t->max_host_bytes)
         return false;
     res->status = MM_RESOURCE_EXHAUSTED;

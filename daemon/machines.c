@@ -171,7 +171,26 @@ void srv_machine_relink(struct srv_registry *r, struct srv_machine *sm)
     if (tc != NULL) {
         tc->n++;
         tc->host_bytes += sm->host_bytes;
+        sm->tenant_ix = (size_t)(tc - r->tenants) + 1;
     }
+}
+
+/* @sm's entry in the per-tenant table (entries are never removed, so the
+ * index stays valid), or NULL. */
+static struct tenant_count *tenant_of(struct srv_registry *r,
+                                      const struct srv_machine *sm)
+{
+    if (sm->tenant_ix == 0 || sm->tenant_ix > r->ntenants)
+        return NULL;
+    return &r->tenants[sm->tenant_ix - 1];
+}
+
+uint64_t srv_machine_tenant_host_bytes(struct srv_registry *r,
+                                       const struct srv_machine *sm)
+{
+    struct tenant_count *tc = tenant_of(r, sm);
+
+    return tc != NULL ? tc->host_bytes : 0;
 }
 
 void srv_machine_account(struct srv_registry *r, struct srv_machine *sm)
@@ -181,9 +200,11 @@ void srv_machine_account(struct srv_registry *r, struct srv_machine *sm)
 
     if (now == sm->host_bytes)
         return;
-    if (srv_machine_get(r, sm->id) == sm &&
-        (tc = tenant_find(r, sm->tenant, false)) != NULL)
-        tc->host_bytes = tc->host_bytes - sm->host_bytes + now;
+    if (sm->hnext != NULL || srv_machine_get(r, sm->id) == sm) {
+        tc = tenant_of(r, sm);
+        if (tc != NULL)
+            tc->host_bytes = tc->host_bytes - sm->host_bytes + now;
+    }
     sm->host_bytes = now;
 }
 

@@ -174,6 +174,7 @@ struct srv_machine {
     uint64_t events;                    /* events in the store */
     int64_t touched_ms;                 /* monotonic; last request naming it */
     uint64_t host_bytes;                /* mm_host_bytes() when last counted */
+    size_t tenant_ix;                   /* registry's tenant entry + 1 */
     TAILQ_HEAD(, srv_park) parked;      /* kmaps waiting for a pkmap slot */
     struct srv_machine *hnext;          /* hash chain */
 };
@@ -238,6 +239,10 @@ void srv_machine_account(struct srv_registry *r, struct srv_machine *sm);
 /* Host bytes the linked machines of @tenant hold, as last counted. */
 uint64_t srv_registry_tenant_host_bytes(const struct srv_registry *r,
                                         const char *tenant);
+/* The same for the tenant of the linked machine @sm, without a search
+ * (the per-op check). */
+uint64_t srv_machine_tenant_host_bytes(struct srv_registry *r,
+                                       const struct srv_machine *sm);
 
 size_t srv_registry_count(const struct srv_registry *r);
 size_t srv_registry_tenant_count(const struct srv_registry *r,
@@ -254,7 +259,8 @@ void srv_registry_foreach(struct srv_registry *r, const char *tenant,
 /* Parks a kmap until a wake or @wait_ms; it counts against @t.
  * Return: 0, or -1 (host memory). */
 int srv_park_kmap(struct srv *s, struct conn *c, struct srv_tenant *t,
-                  struct srv_machine *sm, uint64_t req_id, uint32_t cpu, uint32_t pfn, uint32_t wait_ms,
+                  struct srv_machine *sm, uint64_t req_id, uint32_t cpu,
+                  uint32_t pfn, uint32_t wait_ms,
                   const char *msg);
 /* Retries the parked kmaps of @sm in arrival order after a wake. */
 void srv_park_wake(struct srv *s, struct srv_machine *sm);

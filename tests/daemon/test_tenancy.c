@@ -324,7 +324,8 @@ START_TEST(test_tenants_file_errors_name_the_line)
                             NULL), 2);
     snprintf(want, sizeof(want), "armmapd: %s:3: unknown option "
              "'max-machines' (max-machines-per-tenant, max-parked-kmaps, "
-             "max-host-bytes-per-tenant, machine-idle-ttl, admin)\n", tenants_path);
+             "max-host-bytes-per-tenant, machine-idle-ttl, admin)\n",
+             tenants_path);
     ck_assert_str_eq(out, want);
     f = fopen(tenants_path, "w");
     fprintf(f, "alice 0123\n");
