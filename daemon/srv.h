@@ -162,7 +162,8 @@ struct srv_park;
 
 /* One hosted machine, owned by the registry. */
 struct srv_machine {
-    uint64_t id;
+    uint64_t id;                        /* the store's; daemon-wide */
+    uint64_t ext_id;                    /* what clients see (srv_id_out) */
     char tenant[SRV_TENANT_MAX + 1];
     char *name;                         /* owned; "" if none */
     char *config;                       /* owned; mm_config_format() text */
@@ -199,11 +200,24 @@ struct srv_park {
 struct srv_registry;
 
 struct srv_registry *srv_registry_create(void);
+
+/**
+ * srv_registry_set_id_key - make machine ids opaque (--tenants-file): a
+ * client sees a keyed 48-bit permutation of the store's id, so ids say
+ * nothing about other tenants' machines; without a key ids are the
+ * store's own, 1, 2, 3...
+ * @key: 32 bytes, kept in the state directory so ids survive restarts
+ */
+void srv_registry_set_id_key(struct srv_registry *r, const uint8_t key[32]);
+/* The id clients see for store id @id, and back (0 if @ext is no id). */
+uint64_t srv_id_out(const struct srv_registry *r, uint64_t id);
+uint64_t srv_id_in(const struct srv_registry *r, uint64_t ext);
 /* Destroys every machine.  srv_registry_destroy(NULL) does nothing. */
 void srv_registry_destroy(struct srv_registry *r);
 
 /**
  * srv_machine_lookup - the machine @id of @tenant
+ * @id: as clients see it (srv_id_out())
  * Return: the machine (borrowed), or NULL with @err set to "machine 7 does
  * not exist": another tenant's machine answers exactly as a missing one.
  */
