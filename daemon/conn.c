@@ -10,11 +10,7 @@
  * HELLO and READY read frames (4-byte big-endian length, then one
  * armmap.v1.Request).  The length is checked against --max-frame before a
  * byte of the body is awaited, so a claimed 4 GiB is answered at once and
- * never allocated.  Until Hello succeeds the limit is --max-hello-frame (a
- * few KiB), only a Hello body is decoded (dispatch.c), and the Hello must
- * be complete within --hello-timeout of the connection opening however
- * the bytes trickle in: an unauthenticated peer holds at most one read
- * buffer and a few KiB, for a few seconds.  DRAINING reads nothing more but answers what is
+ * never allocated.  DRAINING reads nothing more but answers what is
  * pending; CLOSING sends what is queued and closes.  Every transition goes
  * through conn_set_state(), which asserts and logs it.
  *
@@ -33,7 +29,16 @@
  *
  * Backpressure: once more than --max-queued-bytes sit in the output
  * buffer we stop reading (and processing buffered frames) until the client
- * has read half of it.
+ * has read half of it.  Each connection also keeps its share of its
+ * tenant's unsent reply bytes (--max-inflight-bytes-per-tenant) current.
+ *
+ * Before Hello (CONN_HELLO) a peer is nobody: a frame may be at most
+ * --max-hello-frame (a few KiB), only a Hello body is decoded (dispatch.c),
+ * reading stops once that much of reply is unread, and Hello must be
+ * complete within --hello-timeout of the connection opening however its
+ * bytes trickle in (both events' timeouts are what is left of it).  An
+ * unauthenticated peer thus holds one read buffer and a few KiB, for a few
+ * seconds.
  *
  * I/O is done here rather than by a bufferevent, for the system calls: a
  * readable socket costs one readv() (no FIONREAD ioctl), every frame it
@@ -173,10 +178,16 @@ void srv_conn_hello_done(struct conn *c, struct srv_tenant *t)
     t->connections++;
     if (c->state == CONN_HELLO) {
         conn_set_state(c, CONN_READY);
-        /* The idle timeout replaces --hello-timeout. */
+        /* The idle timeout replaces --hello-timeout, on both events. */
         if (c->rd_on) {
-            c->rd_on = false;
+            conn_reading(c, false);     /* event_del: drops the timeout */
             conn_reading(c, true);
+        }
+        if (c->wr_on) {
+            struct timeval tv = { (time_t)c->s->st->idle_timeout, 0 };
+
+            event_del(c->wev);
+            event_add(c->wev, c->s->st->idle_timeout > 0 ? &tv : NULL);
         }
     }
     srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": hello from tenant '%s'%s",
@@ -669,8 +680,15 @@ void srv_conn_reply(struct srv_call *call)
     queue_reply(call->c, r);
 }
 
-/* Replies still waiting for commits count too: a client that pipelines
- * changes faster than they commit is paused as well. */
+/* Unsent reply bytes before @c stops being read: before Hello only a few
+ * KiB (a peer that sends requests unauthenticated and never reads must
+ * not make us hold --max-queued-bytes of "say hello first"). */
+static uint64_t queue_limit(const struct conn *c)
+{
+    return c->state == CONN_HELLO ? c->s->st->max_hello_frame
+                                  : c->s->st->max_queued_bytes;
+}
+
 /* Brings @c's share of its tenant's unsent reply bytes up to date. */
 static void conn_count_inflight(struct conn *c)
 {
@@ -682,13 +700,15 @@ static void conn_count_inflight(struct conn *c)
     c->counted = now;
 }
 
+/* Replies still waiting for commits count too: a client that pipelines
+ * changes faster than they commit is paused as well. */
 static void conn_check_queued(struct conn *c)
 {
     size_t out = evbuffer_get_length(c->out);
 
     conn_count_inflight(c);
     if (!c->paused && c->state != CONN_CLOSING &&
-        out + c->queued > c->s->st->max_queued_bytes) {
+        out + c->queued > queue_limit(c)) {
         c->paused = true;
         conn_reading(c, false);
         srv_log(SRV_LOG_DEBUG, "conn %" PRIu64 ": %zu reply bytes queued; "
@@ -838,13 +858,16 @@ static void hello_left(const struct conn *c, struct timeval *tv)
     tv->tv_usec = (suseconds_t)(left % 1000) * 1000;
 }
 
-/* True (and @c marked dead) if Hello is overdue. */
-static bool hello_overdue(struct conn *c)
+/* True (and @c marked dead) if Hello is overdue.  @timed_out: an event
+ * of @c timed out, and before Hello their timeouts are what is left of
+ * --hello-timeout (the coarse clock may not have caught up yet). */
+static bool hello_overdue(struct conn *c, bool timed_out)
 {
     uint64_t limit_ms = c->s->st->hello_timeout * 1000;
 
     if (c->state != CONN_HELLO || limit_ms == 0 ||
-        (uint64_t)(monotonic_ms() - c->opened_ms) < limit_ms)
+        (!timed_out &&
+         (uint64_t)(monotonic_ms() - c->opened_ms) < limit_ms))
         return false;
     srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": no hello within --hello-timeout "
             "(%" PRIu64 " s); closing", c->serial, c->s->st->hello_timeout);
@@ -904,7 +927,9 @@ static void conn_send(struct conn *c)
     if (left > 0 && !c->wr_on) {
         tv.tv_sec = (time_t)c->s->st->idle_timeout;
         tv.tv_usec = 0;
-        event_add(c->wev, c->s->st->idle_timeout > 0 ? &tv : NULL);
+        if (c->state == CONN_HELLO && c->s->st->hello_timeout > 0)
+            hello_left(c, &tv);         /* a reader too slow before Hello */
+        event_add(c->wev, tv.tv_sec > 0 || tv.tv_usec > 0 ? &tv : NULL);
         c->wr_on = true;
     } else if (left == 0 && c->wr_on) {
         event_del(c->wev);
@@ -1032,7 +1057,7 @@ static void conn_maybe_resume(struct conn *c)
 {
     if (!c->paused || c->dead ||
         evbuffer_get_length(c->out) + c->queued >
-            c->s->st->max_queued_bytes / 2)
+            queue_limit(c) / 2)
         return;
     c->paused = false;
     if ((c->state == CONN_HELLO || c->state == CONN_READY) &&
@@ -1127,7 +1152,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     c->busy++;
-    if (hello_overdue(c)) {
+    if (hello_overdue(c, (what & EV_TIMEOUT) != 0)) {
         conn_leave(c);
         return;
     }
@@ -1177,6 +1202,10 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     c->busy++;
+    if (hello_overdue(c, (what & EV_TIMEOUT) != 0)) {
+        conn_leave(c);
+        return;
+    }
     if (what & EV_TIMEOUT) {
         srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": idle for %" PRIu64 " s; "
                 "closing", c->serial, c->s->st->idle_timeout);

@@ -234,7 +234,8 @@ static void hello_by_token(struct srv_call *call, const Armmap__V1__Hello *h)
     conf = srv_tenants_match(call->s->tenants_file, h->token.data,
                              h->token.len);
     if (conf == NULL) {
-        srv_call_fail(call, MM_UNAUTHENTICATED, "hello: the token is not valid");
+        srv_call_fail(call, MM_UNAUTHENTICATED,
+                      "hello: the token is not valid");
         srv_log(SRV_LOG_WARN, "hello refused: a token of no tenant");
         return;
     }
@@ -347,7 +348,7 @@ static Armmap__V1__Machine *machine_msg(struct srv_call *call,
                                   ARMMAP__V1__MACHINE__INIT);
     const char *why;
 
-    mm->id = sm->id;
+    mm->id = sm->ext_id;
     mm->name = sm->name;
     mm->tenant = (char *)sm->tenant;
     mm->config = sm->config;
@@ -529,7 +530,7 @@ static void h_destroy(struct srv_call *call, const Armmap__V1__Request *req)
     }
     srv_machine_unlink(s->reg, sm->id);
     snprintf(msg, sizeof(msg), "kmap: machine %" PRIu64 " was destroyed",
-             sm->id);
+             sm->ext_id);
     srv_park_fail_machine(s, sm, MM_NOT_FOUND, msg);
     count_change(call);
 }
@@ -613,7 +614,7 @@ static void h_fork(struct srv_call *call, const Armmap__V1__Request *req)
         srv_call_fail(call, MM_INVALID_ARGUMENT,
                       "fork: machine %" PRIu64 " has %" PRIu64
                       " changes; at_seq %" PRIu64 " is beyond them",
-                      src->id, mm_seq(src->m), fk->at_seq);
+                      src->ext_id, mm_seq(src->m), fk->at_seq);
         return;
     }
     if (fk->at_seq == mm_seq(src->m) && fk->at_seq != 0) {
@@ -746,7 +747,7 @@ static bool over_host_bytes(struct srv_call *call, struct srv_machine *sm,
 
     if (t == NULL || !may_grow(op->code))
         return false;
-    held = srv_registry_tenant_host_bytes(call->s->reg, sm->tenant);
+    held = srv_machine_tenant_host_bytes(call->s->reg, sm);
     if (held < t->max_host_bytes)
         return false;
     res->status = MM_RESOURCE_EXHAUSTED;
@@ -1247,16 +1248,19 @@ static void history_count(void *arg, uint32_t op, uint64_t n)
 }
 
 /* History is readable for the caller's machines, live or destroyed (until
- * purged); another tenant's answers as a missing one does. */
+ * purged); another tenant's answers as a missing one does.  @id is as the
+ * client sees it. */
 static bool history_visible(struct srv_call *call, uint64_t id)
 {
     char owner[SRV_TENANT_MAX + 1];
-    enum mm_status st;
+    uint64_t own = srv_id_in(call->s->reg, id);
+    enum mm_status st = MM_NOT_FOUND;
 
-    if (srv_machine_get(call->s->reg, id) != NULL)
+    if (own != 0 && srv_machine_get(call->s->reg, own) != NULL)
         return need_machine(call, "history", id, true) != NULL;
     srv_persist_flush(call->s);         /* a destroy still in flight */
-    st = srv_persist_machine_tenant(call->s, id, owner);
+    if (own != 0)
+        st = srv_persist_machine_tenant(call->s, own, owner);
     if (st == MM_UNAVAILABLE) {
         srv_call_fail(call, st, "history: the store cannot be read");
         return false;
@@ -1288,7 +1292,7 @@ static void h_history(struct srv_call *call, const Armmap__V1__Request *req)
         return;
     }
     memset(&q, 0, sizeof(q));
-    q.machine = h->machine;
+    q.machine = srv_id_in(call->s->reg, h->machine);
     q.seq_first = h->since_seq;
     q.seq_last = h->until_seq;
     q.by_op = h->op != ARMMAP__V1__OP_CODE__OP_NONE;

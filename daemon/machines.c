@@ -26,7 +26,81 @@ struct srv_registry {
     size_t count;
     struct tenant_count *tenants;
     size_t ntenants, tenants_cap;
+    bool opaque;                        /* ids permuted with id_key */
+    uint8_t id_key[32];
 };
+
+/* ------------------------------------------------------------------ */
+/* Opaque ids                                                          */
+/* ------------------------------------------------------------------ */
+
+/*
+ * With --tenants-file, sequential ids would tell a tenant how many
+ * machines the others made.  Clients then see a permutation of the
+ * 48-bit id space instead: a balanced Feistel network of 4 rounds on
+ * 24-bit halves, whose round function is SHA-256 of the key, the round
+ * and the half.  A permutation needs no table: the inverse runs the
+ * rounds backwards.  Store ids stay below 2^48 (2.8e14 machines); 48
+ * bits also keep ids exact in JSON doubles.
+ */
+#define ID_BITS         48
+#define HALF_MASK       0xffffffu
+
+static uint32_t round_fn(const struct srv_registry *r, unsigned round,
+                         uint32_t half)
+{
+    uint8_t in[32 + 4], dg[32];
+
+    memcpy(in, r->id_key, 32);
+    in[32] = (uint8_t)round;
+    in[33] = (uint8_t)(half >> 16);
+    in[34] = (uint8_t)(half >> 8);
+    in[35] = (uint8_t)half;
+    srv_sha256(in, sizeof(in), dg);
+    return ((uint32_t)dg[0] << 16 | (uint32_t)dg[1] << 8 | dg[2]) & HALF_MASK;
+}
+
+void srv_registry_set_id_key(struct srv_registry *r, const uint8_t key[32])
+{
+    memcpy(r->id_key, key, 32);
+    r->opaque = true;
+}
+
+uint64_t srv_id_out(const struct srv_registry *r, uint64_t id)
+{
+    uint32_t left, right, t;
+    unsigned i;
+
+    if (!r->opaque || id == 0 || id >> ID_BITS != 0)
+        return id;
+    left = (uint32_t)(id >> 24) & HALF_MASK;
+    right = (uint32_t)id & HALF_MASK;
+    for (i = 0; i < 4; i++) {
+        t = right;
+        right = left ^ round_fn(r, i, right);
+        left = t;
+    }
+    return (uint64_t)left << 24 | right;
+}
+
+uint64_t srv_id_in(const struct srv_registry *r, uint64_t ext)
+{
+    uint32_t left, right, t;
+    unsigned i;
+
+    if (!r->opaque)
+        return ext;
+    if (ext == 0 || ext >> ID_BITS != 0)
+        return 0;
+    left = (uint32_t)(ext >> 24) & HALF_MASK;
+    right = (uint32_t)ext & HALF_MASK;
+    for (i = 4; i-- > 0;) {
+        t = left;
+        left = right ^ round_fn(r, i, left);
+        right = t;
+    }
+    return (uint64_t)left << 24 | right;
+}
 
 static size_t slot(const struct srv_registry *r, uint64_t id)
 {
@@ -122,7 +196,8 @@ struct srv_machine *srv_machine_lookup(struct srv_registry *r,
                                        const char *tenant, uint64_t id,
                                        char *err, size_t errsz)
 {
-    struct srv_machine *sm = srv_machine_get(r, id);
+    uint64_t own = srv_id_in(r, id);
+    struct srv_machine *sm = own != 0 ? srv_machine_get(r, own) : NULL;
 
     if (sm == NULL || strcmp(sm->tenant, tenant) != 0) {
         snprintf(err, errsz, "machine %" PRIu64 " does not exist", id);
@@ -163,6 +238,7 @@ void srv_machine_relink(struct srv_registry *r, struct srv_machine *sm)
 
     if (r->count + 1 > r->nbuckets)
         grow(r);
+    sm->ext_id = srv_id_out(r, sm->id);
     k = slot(r, sm->id);
     sm->hnext = r->bucket[k];
     r->bucket[k] = sm;
@@ -171,7 +247,26 @@ void srv_machine_relink(struct srv_registry *r, struct srv_machine *sm)
     if (tc != NULL) {
         tc->n++;
         tc->host_bytes += sm->host_bytes;
+        sm->tenant_ix = (size_t)(tc - r->tenants) + 1;
     }
+}
+
+/* @sm's entry in the per-tenant table (entries are never removed, so the
+ * index stays valid), or NULL. */
+static struct tenant_count *tenant_of(struct srv_registry *r,
+                                      const struct srv_machine *sm)
+{
+    if (sm->tenant_ix == 0 || sm->tenant_ix > r->ntenants)
+        return NULL;
+    return &r->tenants[sm->tenant_ix - 1];
+}
+
+uint64_t srv_machine_tenant_host_bytes(struct srv_registry *r,
+                                       const struct srv_machine *sm)
+{
+    struct tenant_count *tc = tenant_of(r, sm);
+
+    return tc != NULL ? tc->host_bytes : 0;
 }
 
 void srv_machine_account(struct srv_registry *r, struct srv_machine *sm)
@@ -181,9 +276,11 @@ void srv_machine_account(struct srv_registry *r, struct srv_machine *sm)
 
     if (now == sm->host_bytes)
         return;
-    if (srv_machine_get(r, sm->id) == sm &&
-        (tc = tenant_find(r, sm->tenant, false)) != NULL)
-        tc->host_bytes = tc->host_bytes - sm->host_bytes + now;
+    if (sm->hnext != NULL || srv_machine_get(r, sm->id) == sm) {
+        tc = tenant_of(r, sm);
+        if (tc != NULL)
+            tc->host_bytes = tc->host_bytes - sm->host_bytes + now;
+    }
     sm->host_bytes = now;
 }
 

@@ -20,6 +20,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,6 +102,50 @@ static int read_token(struct srv *s, char *err, size_t errsz)
     return 0;
 }
 
+/* --tenants-file: machine ids are opaque (machines.c), keyed by 32 random
+ * bytes kept in STATE_DIR/id-key so that ids survive restarts.  A key
+ * file that is not exactly 32 bytes is an error rather than replaced:
+ * replacing it would change every id clients hold. */
+static int load_id_key(struct srv *s, char *err, size_t errsz)
+{
+    char path[4200];
+    uint8_t key[32];
+    ssize_t n;
+    int fd;
+
+    if (s->st->tenants_file == NULL)
+        return 0;
+    snprintf(path, sizeof(path), "%s/id-key", s->st->state_dir);
+    fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        n = read(fd, key, sizeof(key));
+        close(fd);
+        if (n != (ssize_t)sizeof(key)) {
+            snprintf(err, errsz, "armmapd: '%s' is not a 32-byte id key",
+                     path);
+            return -1;
+        }
+    } else {
+        if (getrandom(key, sizeof(key), 0) != (ssize_t)sizeof(key)) {
+            snprintf(err, errsz, "armmapd: getrandom: %s", strerror(errno));
+            return -1;
+        }
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+        if (fd < 0 || write(fd, key, sizeof(key)) != (ssize_t)sizeof(key) ||
+            fsync(fd) != 0) {
+            snprintf(err, errsz, "armmapd: cannot write '%s': %s", path,
+                     strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            return -1;
+        }
+        close(fd);
+    }
+    srv_registry_set_id_key(s->reg, key);
+    memset(key, 0, sizeof(key));
+    return 0;
+}
+
 static int make_state_dir(const char *dir, char *err, size_t errsz)
 {
     struct stat sb;
@@ -147,7 +192,8 @@ struct srv *srv_create(struct srv_settings *st, char *err, size_t errsz)
     }
     if (read_token(s, err, errsz) != 0 ||
         srv_tenants_open(s, err, errsz) != 0 ||
-        make_state_dir(st->state_dir, err, errsz) != 0)
+        make_state_dir(st->state_dir, err, errsz) != 0 ||
+        load_id_key(s, err, errsz) != 0)
         goto err;
     srv_notify("STATUS=recovering machines");
     if (srv_persist_open(s, err, errsz) != 0 ||

@@ -164,7 +164,8 @@ struct srv_park;
 
 /* One hosted machine, owned by the registry. */
 struct srv_machine {
-    uint64_t id;
+    uint64_t id;                        /* the store's; daemon-wide */
+    uint64_t ext_id;                    /* what clients see (srv_id_out) */
     char tenant[SRV_TENANT_MAX + 1];
     char *name;                         /* owned; "" if none */
     char *config;                       /* owned; mm_config_format() text */
@@ -185,6 +186,7 @@ struct srv_machine {
     struct srv_machine *rnext;          /* the rebuild queue */
     int64_t touched_ms;                 /* monotonic; last request naming it */
     uint64_t host_bytes;                /* mm_host_bytes() when last counted */
+    size_t tenant_ix;                   /* registry's tenant entry + 1 */
     TAILQ_HEAD(, srv_park) parked;      /* kmaps waiting for a pkmap slot */
     struct srv_machine *hnext;          /* hash chain */
 };
@@ -209,11 +211,24 @@ struct srv_park {
 struct srv_registry;
 
 struct srv_registry *srv_registry_create(void);
+
+/**
+ * srv_registry_set_id_key - make machine ids opaque (--tenants-file): a
+ * client sees a keyed 48-bit permutation of the store's id, so ids say
+ * nothing about other tenants' machines; without a key ids are the
+ * store's own, 1, 2, 3...
+ * @key: 32 bytes, kept in the state directory so ids survive restarts
+ */
+void srv_registry_set_id_key(struct srv_registry *r, const uint8_t key[32]);
+/* The id clients see for store id @id, and back (0 if @ext is no id). */
+uint64_t srv_id_out(const struct srv_registry *r, uint64_t id);
+uint64_t srv_id_in(const struct srv_registry *r, uint64_t ext);
 /* Destroys every machine.  srv_registry_destroy(NULL) does nothing. */
 void srv_registry_destroy(struct srv_registry *r);
 
 /**
  * srv_machine_lookup - the machine @id of @tenant
+ * @id: as clients see it (srv_id_out())
  * Return: the machine (borrowed), or NULL with @err set to "machine 7 does
  * not exist": another tenant's machine answers exactly as a missing one.
  */
@@ -249,6 +264,10 @@ void srv_machine_account(struct srv_registry *r, struct srv_machine *sm);
 /* Host bytes the linked machines of @tenant hold, as last counted. */
 uint64_t srv_registry_tenant_host_bytes(const struct srv_registry *r,
                                         const char *tenant);
+/* The same for the tenant of the linked machine @sm, without a search
+ * (the per-op check). */
+uint64_t srv_machine_tenant_host_bytes(struct srv_registry *r,
+                                       const struct srv_machine *sm);
 
 size_t srv_registry_count(const struct srv_registry *r);
 size_t srv_registry_tenant_count(const struct srv_registry *r,
@@ -265,7 +284,8 @@ void srv_registry_foreach(struct srv_registry *r, const char *tenant,
 /* Parks a kmap until a wake or @wait_ms; it counts against @t.
  * Return: 0, or -1 (host memory). */
 int srv_park_kmap(struct srv *s, struct conn *c, struct srv_tenant *t,
-                  struct srv_machine *sm, uint64_t req_id, uint32_t cpu, uint32_t pfn, uint32_t wait_ms,
+                  struct srv_machine *sm, uint64_t req_id, uint32_t cpu,
+                  uint32_t pfn, uint32_t wait_ms,
                   const char *msg);
 /* Retries the parked kmaps of @sm in arrival order after a wake. */
 void srv_park_wake(struct srv *s, struct srv_machine *sm);

@@ -520,11 +520,11 @@ static void reap_one(struct srv *s, struct srv_machine *sm)
     }
     srv_machine_unlink(s->reg, sm->id);
     snprintf(msg, sizeof(msg), "kmap: machine %" PRIu64 " was destroyed "
-             "(--machine-idle-ttl)", sm->id);
+             "(--machine-idle-ttl)", sm->ext_id);
     srv_park_fail_machine(s, sm, MM_NOT_FOUND, msg);
     s->n.changes++;
     srv_log(SRV_LOG_INFO, "machine %" PRIu64 " of tenant '%s': untouched for "
-            "%" PRIu64 " s (--machine-idle-ttl); destroyed", sm->id,
+            "%" PRIu64 " s (--machine-idle-ttl); destroyed", sm->ext_id,
             sm->tenant, ttl);
 }
 

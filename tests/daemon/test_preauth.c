@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BIG_FRAME       (16u << 20)     /* the default --max-frame */
@@ -47,6 +48,29 @@ static size_t write_until_closed(int fd, const uint8_t *buf, size_t len)
         done += (size_t)n;
     }
     return done;
+}
+
+/* Reads whatever comes until the peer closes; false if it has not
+ * within 10 s (scaled).  Bounded by time: the replies come in many small
+ * pieces. */
+static bool read_to_eof(int fd)
+{
+    static uint8_t buf[65536];
+    struct timespec t0, t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    do {
+        struct pollfd p = { fd, POLLIN, 0 };
+        ssize_t n;
+
+        if (poll(&p, 1, 100) > 0) {
+            n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+            if (n == 0 || (n < 0 && errno == ECONNRESET))
+                return true;
+        }
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while (t.tv_sec - t0.tv_sec < 10 * spawn_time_scale());
+    return false;
 }
 
 /* A 16 MiB Request whose Batch body is nothing but empty ops (each two
@@ -220,6 +244,42 @@ START_TEST(test_dripping_hello_closed_after_hello_timeout)
 }
 END_TEST
 
+/* Pings before Hello, never reading the "say hello first" replies: the
+ * daemon stops reading after a few KiB of them, and closes the
+ * connection at --hello-timeout. */
+START_TEST(test_unread_replies_before_hello_cost_little)
+{
+    static const uint8_t ping[] = { 0, 0, 0, 2, 0x5a, 0x00 };
+    static uint8_t burst[sizeof(ping) * 4096];
+    struct timeval tv = { 0, 200000 };
+    struct tdaemon d2;
+    long before, after;
+    size_t i;
+    int fd;
+
+    for (i = 0; i < sizeof(burst); i += sizeof(ping))
+        memcpy(burst + i, ping, sizeof(ping));
+    td_init(&d2);
+    td_start(&d2, "--hello-timeout=2", NULL);
+    before = td_rss_kib(&d2);
+    fd = td_connect(&d2);
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+    for (i = 0; i < 200; i++) {         /* up to 4.9 MB of pings */
+        if (write_until_closed(fd, burst, sizeof(burst)) < sizeof(burst))
+            break;
+    }
+    after = td_rss_kib(&d2);
+    ck_assert_msg(after - before < 2048, "RSS grew from %ld to %ld KiB",
+                  before, after);
+    ck_assert_uint_lt(i, 200);          /* it stopped reading */
+    ck_assert(read_to_eof(fd));
+    close(fd);
+    ck_assert_msg(strstr(td_log(&d2), "no hello within --hello-timeout (2 s); "
+                         "closing") != NULL, "%s", td_log(&d2));
+    td_cleanup(&d2);
+}
+END_TEST
+
 Suite *preauth_suite(void)
 {
     Suite *s = suite_create("preauth");
@@ -233,6 +293,7 @@ Suite *preauth_suite(void)
     tcase_add_test(tc, test_other_bodies_before_hello_are_not_decoded);
     tcase_add_test(tc, test_silent_connection_closed_after_hello_timeout);
     tcase_add_test(tc, test_dripping_hello_closed_after_hello_timeout);
+    tcase_add_test(tc, test_unread_replies_before_hello_cost_little);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -324,7 +324,8 @@ START_TEST(test_tenants_file_errors_name_the_line)
                             NULL), 2);
     snprintf(want, sizeof(want), "armmapd: %s:3: unknown option "
              "'max-machines' (max-machines-per-tenant, max-parked-kmaps, "
-             "max-host-bytes-per-tenant, machine-idle-ttl, admin)\n", tenants_path);
+             "max-host-bytes-per-tenant, machine-idle-ttl, admin)\n",
+             tenants_path);
     ck_assert_str_eq(out, want);
     f = fopen(tenants_path, "w");
     fprintf(f, "alice 0123\n");
@@ -783,6 +784,128 @@ START_TEST(test_idle_machines_are_reaped_history_kept)
 }
 END_TEST
 
+/* The tenants file's machine-idle-ttl overrides the setting: alice's
+ * machine is reaped, bob's (the default, never) stays, though both were
+ * created at the same time and the reaper looks at both in each pass. */
+START_TEST(test_idle_ttl_per_tenant_override)
+{
+    static const char *const lines[] = {
+        "alice alice-token-1 machine-idle-ttl=1", "bob bob-token-2",
+    };
+    Armmap__V1__Response *r;
+    uint64_t ma, mb;
+    size_t left = 1;
+    int alice, bob, i;
+
+    write_tenants(lines, 2);
+    td_start(&d, tenants_flag, NULL);
+    alice = session_token("", "alice-token-1");
+    bob = session_token("", "bob-token-2");
+    ma = td_create(alice, "qemu-virt", NULL);
+    mb = td_create(bob, "qemu-virt", NULL);
+    for (i = 0; i < 100 * spawn_time_scale() && left > 0; i++) {
+        sleep_ms(100);
+        r = simple(alice, 2, ARMMAP__V1__REQUEST__BODY_LIST);
+        left = r->machines->n_machines;
+        td_free(r);
+    }
+    ck_assert_uint_eq(left, 0);
+    sleep_ms(1200);                     /* one more reaper pass */
+    r = describe(bob, 3, mb);
+    ck_assert_status(r, 3, 0, "");
+    td_free(r);
+    ck_assert_uint_ne(ma, mb);
+    close(alice);
+    close(bob);
+}
+END_TEST
+
+/* With a tenants file machine ids are opaque: not 1, 2, 3 (which would
+ * count everyone's machines), the same after a restart, and a guessed
+ * neighbour of one's own id is nobody's. */
+START_TEST(test_machine_ids_are_opaque_with_a_tenants_file)
+{
+    Armmap__V1__Response *r;
+    uint64_t a1, b1, a2;
+    char want[128];
+    int alice, bob;
+
+    write_tenants(three, 3);
+    td_start(&d, tenants_flag, NULL);
+    alice = session_token("", "alice-token-1");
+    bob = session_token("", "bob-token-2");
+    a1 = td_create(alice, "qemu-virt", NULL);
+    b1 = td_create(bob, "qemu-virt", NULL);
+    a2 = td_create(alice, "qemu-virt", NULL);
+    ck_assert_uint_gt(a1, 1000);
+    ck_assert_uint_gt(b1, 1000);
+    ck_assert_uint_gt(a2, 1000);
+    ck_assert_uint_ne(a2, a1 + 1);
+    ck_assert_uint_ne(a2, a1 + 2);
+    ck_assert_uint_lt(a1, 1ull << 48);
+    r = describe(alice, 2, a1 + 1);
+    snprintf(want, sizeof(want), "describe: machine %llu does not exist",
+             (unsigned long long)(a1 + 1));
+    ck_assert_status(r, 2, ARMMAP__V1__CODE__NOT_FOUND, want);
+    td_free(r);
+    r = describe(alice, 3, b1);         /* bob's */
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__NOT_FOUND);
+    td_free(r);
+    close(alice);
+    close(bob);
+    ck_assert_int_eq(td_stop(&d), 0);
+    td_start(&d, tenants_flag, NULL);
+    alice = session_token("", "alice-token-1");
+    r = describe(alice, 4, a2);
+    ck_assert_status(r, 4, 0, "");
+    ck_assert_uint_eq(r->machine->id, a2);
+    td_free(r);
+    r = simple(alice, 5, ARMMAP__V1__REQUEST__BODY_LIST);
+    ck_assert_status(r, 5, 0, "");
+    ck_assert_uint_eq(r->machines->n_machines, 2);
+    td_free(r);
+    close(alice);
+}
+END_TEST
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/* The id permutation in-process: every id comes back, no two collide in
+ * a run of 100,000, and without a key ids are the store's. */
+START_TEST(test_id_permutation_round_trips)
+{
+    static uint64_t seen[100000];
+    struct srv_registry *r = srv_registry_create();
+    uint8_t key[32];
+    uint64_t id;
+    size_t i, j;
+
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(srv_id_out(r, 7), 7);
+    ck_assert_uint_eq(srv_id_in(r, 7), 7);
+    for (i = 0; i < 32; i++)
+        key[i] = (uint8_t)(i * 37 + 1);
+    srv_registry_set_id_key(r, key);
+    for (id = 1; id <= 100000; id++) {
+        uint64_t ext = srv_id_out(r, id);
+
+        ck_assert_uint_lt(ext, 1ull << 48);
+        ck_assert_uint_eq(srv_id_in(r, ext), id);
+        seen[id - 1] = ext;
+    }
+    qsort(seen, 100000, sizeof(seen[0]), cmp_u64);
+    for (j = 1; j < 100000; j++)
+        ck_assert_uint_ne(seen[j], seen[j - 1]);
+    ck_assert_uint_eq(srv_id_in(r, 1ull << 48), 0);
+    srv_registry_destroy(r);
+}
+END_TEST
+
 Suite *tenancy_suite(void)
 {
     Suite *s = suite_create("tenancy");
@@ -801,6 +924,9 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_admin_purges_every_tenant);
     tcase_add_test(tc, test_parked_kmaps_are_limited_per_tenant);
     tcase_add_test(tc, test_idle_machines_are_reaped_history_kept);
+    tcase_add_test(tc, test_idle_ttl_per_tenant_override);
+    tcase_add_test(tc, test_machine_ids_are_opaque_with_a_tenants_file);
+    tcase_add_test(tc, test_id_permutation_round_trips);
     tcase_add_test(tc, test_host_memory_quota_with_large_vmallocs);
     tcase_add_test(tc, test_walk_reply_refused_before_it_is_built);
     tcase_add_test(tc, test_inflight_reply_bytes_limited_per_tenant);
