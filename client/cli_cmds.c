@@ -601,6 +601,10 @@ int cli_cmd_layout(struct cli *c, int argc, char **argv)
         return rc;
     if (c->json)
         fputc('{', stdout);
+    /* mem_init() prints the Memory: lines before the layout block. */
+    st = show_report(c, m, ARMMAP_REPORT_MEMORY, &first);
+    if (st != ARMMAP_OK)
+        return cli_fail(c, st);
     st = show_report(c, m, ARMMAP_REPORT_LAYOUT, &first);
     if (st == ARMMAP_NOT_FOUND && c->json) {
         /* A kernel that never printed the block (5.0+): say why. */
@@ -610,9 +614,6 @@ int cli_cmd_layout(struct cli *c, int argc, char **argv)
     } else if (st != ARMMAP_OK) {
         return cli_fail(c, st);
     }
-    st = show_report(c, m, ARMMAP_REPORT_MEMORY, &first);
-    if (st != ARMMAP_OK)
-        return cli_fail(c, st);
     if (c->json)
         fputs("}\n", stdout);
     return 0;
