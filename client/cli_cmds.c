@@ -625,7 +625,7 @@ static enum armmap_status show_report(struct cli *c, uint64_t m,
 }
 
 /*
- * The layout block, then the Memory line.  Both are fetched before anything
+ * The Memory: lines, then the layout block.  Both are fetched before anything
  * is printed: a missing machine fails both (reported once, as the daemon's
  * error), while a kernel that never printed the block (5.0+) fails only the
  * first, which is said in the output ("layout_missing" in JSON, a note on
@@ -651,20 +651,21 @@ int cli_cmd_layout(struct cli *c, int argc, char **argv)
         armmap_free(layout);
         return cli_fail(c, st_mem);
     }
+    /* mem_init() prints the Memory: lines before the layout block. */
     if (c->json) {
         fputc('{', stdout);
+        cli_json_kstr(stdout, &first, "memory", memory);
         if (layout)
             cli_json_kstr(stdout, &first, "layout", layout);
         else
             cli_json_kstr(stdout, &first, "layout_missing", why);
-        cli_json_kstr(stdout, &first, "memory", memory);
         fputs("}\n", stdout);
     } else {
+        print_text(memory);
         if (layout)
             print_text(layout);
         else
             fprintf(stderr, "armmap: %s\n", why);
-        print_text(memory);
     }
     armmap_free(layout);
     armmap_free(memory);

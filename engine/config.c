@@ -44,6 +44,8 @@
 #define SZ_1M   0x100000u
 #define SZ_1G   0x40000000u
 
+#define KVER_ARGS(k) (k) >> 16, ((k) >> 8) & 0xff, (k) & 0xff
+
 /* ------------------------------------------------------------------ */
 /* Defaults and presets                                                */
 /* ------------------------------------------------------------------ */
@@ -201,6 +203,25 @@ bool mm__config_errata_798181(const struct mm_config *cfg)
     return debian_armmp(cfg);
 }
 
+/* config-6.1.0-57-armmp: CONFIG_ZONE_DMA=y */
+bool mm__config_zone_dma(const struct mm_config *cfg)
+{
+    return debian_armmp(cfg);
+}
+
+/* config-6.1.0-57-armmp: CONFIG_MEMCG=y */
+bool mm__config_memcg(const struct mm_config *cfg)
+{
+    return debian_armmp(cfg);
+}
+
+/* config-6.1.0-57-armmp: CONFIG_ARCH_FORCE_MAX_ORDER=12; KERNEL: 6.1
+ * include/linux/mmzone.h MAX_ORDER, 11 by default */
+unsigned mm__config_max_order(const struct mm_config *cfg)
+{
+    return debian_armmp(cfg) ? 12 : 11;
+}
+
 /* config-6.1.0-57-armmp: CONFIG_PCI=y */
 bool mm__config_pci(const struct mm_config *cfg)
 {
@@ -212,7 +233,7 @@ const char *mm_config_reference(const struct mm_config *cfg)
     assert(cfg != NULL);
     if (debian_armmp(cfg))
         return "Debian 12 linux-image-armmp (6.1.0-57-armmp, 6.1.192-3 armhf): "
-               "SMP, SMP_ON_UP, HIGHMEM, ARM_ERRATA_798181, PCI, no LPAE";
+               "SMP, SMP_ON_UP, HIGHMEM, ZONE_DMA, MEMCG, ARM_ERRATA_798181, PCI, no LPAE";
     if (strcmp(cfg->preset, "aries") == 0)
         return "Xiaomi aries msm-3.4 kernel, as its boot log shows it";
     if (strcmp(cfg->preset, "beaglebone-black") == 0)
@@ -502,6 +523,22 @@ static const char *set_errata_798181(struct mm_config *cfg, const char *v)
     return set_tristate(&cfg->errata_798181, v);
 }
 
+/* Only the length and the byte values; the words are checked with the
+ * whole config (mm__config_effective()). */
+static const char *set_cmdline(struct mm_config *cfg, const char *v)
+{
+    size_t n = strlen(v);
+
+    if (n >= MM_CMDLINE_MAX)
+        return "at most 255 characters";
+    for (size_t i = 0; i < n; i++) {
+        if (!isprint((unsigned char)v[i]))
+            return "printable characters only";
+    }
+    memcpy(cfg->cmdline, v, n + 1);
+    return NULL;
+}
+
 static const char *set_section(struct mm_section *sec, const char *v)
 {
     uint64_t start, size;
@@ -700,6 +737,11 @@ static void put_errata_798181(struct out *o, const struct mm_config *cfg)
     put_tristate(o, cfg->errata_798181);
 }
 
+static void put_cmdline(struct out *o, const struct mm_config *cfg)
+{
+    out_printf(o, "%s", cfg->cmdline);
+}
+
 /* Every key, in the order mm_config_format() prints them.  "preset" comes
  * first so that parsing a formatted config loads the preset, then
  * overrides every field. */
@@ -729,6 +771,7 @@ static const struct key {
     {"reserve", set_reserve, put_reserve},
     {"smp", set_smp, put_smp},
     {"errata_798181", set_errata_798181, put_errata_798181},
+    {"cmdline", set_cmdline, put_cmdline},
 };
 
 #define NR_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -841,10 +884,123 @@ enum mm_status mm_config_parse(struct mm_config *cfg, const char *text,
 }
 
 /* ------------------------------------------------------------------ */
-/* Validation                                                          */
+/* The kernel command line                                             */
 /* ------------------------------------------------------------------ */
 
-#define KVER_ARGS(k) (k) >> 16, ((k) >> 8) & 0xff, (k) & 0xff
+#define ULONG_MAX32 0xffffffffull
+
+/*
+ * mem=SIZE[@START].  KERNEL: 4.19, 6.1 arch/arm/kernel/setup.c early_mem():
+ * the first mem= removes every memblock.memory region; START defaults to
+ * PHYS_OFFSET (the first bank here); arm_add_memory() rounds START up to a
+ * page, cuts a bank crossing ULONG_MAX at ULONG_MAX (losing the last page),
+ * ignores one starting past it, trims what lies below PHYS_OFFSET and
+ * rounds the size down to a page.
+ */
+static enum mm_status cmdline_mem(struct mm_config *eff, const char *arg, bool *usermem,
+                                  mm_paddr_t phys_offset, char err[MM_MSG_MAX])
+{
+    const char *p = arg;
+    uint64_t size, start = phys_offset, astart;
+
+    if (eff->kernel < MM_KVER(4, 19, 0))
+        return mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: mem= is modelled from 4.19 "
+                        "(the first early_mem() read), not %u.%u.%u", KVER_ARGS(eff->kernel));
+    if (!parse_num(&p, &size) || (*p == '@' && (p++, !parse_num(&p, &start))) ||
+        (*p != '\0' && *p != ' '))
+        return mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: bad mem=%.40s (want "
+                        "SIZE[@START], e.g. mem=700M)", arg);
+    if (!*usermem) {
+        *usermem = true;
+        eff->nr_banks = 0;
+    }
+    astart = (start + MM_PAGE_SIZE - 1) & ~(uint64_t)(MM_PAGE_SIZE - 1);
+    size = astart > start + size ? 0 : size - (astart - start);
+    if (astart > ULONG_MAX32)
+        return MM_OK;                           /* "Ignoring memory at ..." */
+    if (astart + size > ULONG_MAX32)
+        size = ULONG_MAX32 - astart;            /* "Truncating memory at ..." */
+    if (astart < phys_offset) {
+        if (astart + size <= phys_offset)
+            return MM_OK;                       /* "Ignoring memory below PHYS_OFFSET" */
+        size -= phys_offset - astart;
+        astart = phys_offset;
+    }
+    size &= ~(uint64_t)(MM_PAGE_SIZE - 1);
+    if (size == 0)
+        return MM_OK;
+    if (eff->nr_banks == MM_MAX_BANKS)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: more than %u mem= banks",
+                        MM_MAX_BANKS);
+    eff->banks[eff->nr_banks++] = (struct mm_bank){(mm_paddr_t)astart, size};
+    return MM_OK;
+}
+
+/* vmalloc=SIZE.  KERNEL: 6.1 arch/arm/mm/mmu.c early_vmalloc(): memparse();
+ * the clamps are era.c's. */
+static enum mm_status cmdline_vmalloc(struct mm_config *eff, const char *arg,
+                                      char err[MM_MSG_MAX])
+{
+    const char *p = arg;
+    uint64_t size;
+
+    if (!parse_num(&p, &size) || (*p != '\0' && *p != ' ') || size > 0xffffffffu ||
+        size == 0 || size % MM_PAGE_SIZE != 0)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: bad vmalloc=%.40s (want a "
+                        "size in pages, e.g. vmalloc=480M)", arg);
+    eff->vmalloc_size = (uint32_t)size;
+    return MM_OK;
+}
+
+/* Words that change memory in ways not modelled: refused, never ignored. */
+static bool refused_word(const char *w, size_t n)
+{
+    static const char *const refused[] = {"cma=", "crashkernel=", "initrd="};
+
+    for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        size_t k = strlen(refused[i]);
+
+        if (n >= k && strncmp(w, refused[i], k) == 0)
+            return true;
+    }
+    return false;
+}
+
+enum mm_status mm__config_effective(const struct mm_config *cfg, struct mm_config *eff,
+                                    char err[MM_MSG_MAX])
+{
+    const char *w = cfg->cmdline;
+    bool usermem = false;
+    mm_paddr_t phys_offset = cfg->nr_banks > 0 ? cfg->banks[0].start : 0;
+    enum mm_status st = MM_OK;
+
+    *eff = *cfg;
+    for (unsigned i = 1; i < cfg->nr_banks && i < MM_MAX_BANKS; i++) {
+        if (cfg->banks[i].start < phys_offset)
+            phys_offset = cfg->banks[i].start;
+    }
+    while (st == MM_OK && *w != '\0') {
+        size_t n = strcspn(w, " ");
+
+        if (n > 4 && strncmp(w, "mem=", 4) == 0)
+            st = cmdline_mem(eff, w + 4, &usermem, phys_offset, err);
+        else if (n > 8 && strncmp(w, "vmalloc=", 8) == 0)
+            st = cmdline_vmalloc(eff, w + 8, err);
+        else if (refused_word(w, n))
+            st = mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: %.*s is not modelled",
+                          (int)(n < 40 ? n : 40), w);
+        w += n;
+        while (*w == ' ')
+            w++;
+    }
+    if (st == MM_OK && usermem && eff->nr_banks == 0)
+        st = mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: mem= leaves no RAM");
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Validation                                                          */
+/* ------------------------------------------------------------------ */
 
 static enum mm_status check_banks(const struct mm_config *cfg, const struct mm_era *era,
                                   char err[MM_MSG_MAX])
@@ -989,8 +1145,14 @@ enum mm_status mm_config_validate(const struct mm_config *cfg, char err[MM_MSG_M
     struct mm_layout lay;
     enum mm_status st;
 
+    struct mm_config eff;
+
     assert(cfg != NULL && err != NULL);
     err[0] = '\0';
+    st = mm__config_effective(cfg, &eff, err);
+    if (st != MM_OK)
+        return st;
+    cfg = &eff;
     era = mm__era_for(cfg->kernel);
     if (era == NULL)
         return mm__fail(err, MM_INVALID_ARGUMENT, "kernel: %u.%u.%u is not supported "

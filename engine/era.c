@@ -448,13 +448,17 @@ static enum mm_status check_reserves(const struct mm_config *cfg, const struct m
 }
 
 /* ZONE_DMA from the first bank.  KERNEL: 3.4 init.c arm_adjust_dma_zone():
- * a DMA size not below lowmem leaves all of lowmem in ZONE_DMA. */
+ * a DMA size not below lowmem leaves all of lowmem in ZONE_DMA.  KERNEL:
+ * 6.1 arch/arm/mm/init.c setup_dma_zone(): with CONFIG_ZONE_DMA and no
+ * mdesc->dma_zone_size, arm_dma_limit is 0xffffffff and zone_sizes_init()
+ * gives ZONE_DMA min(arm_dma_pfn_limit, max_low): all of lowmem, and
+ * ZONE_NORMAL is empty (Debian's armmp has CONFIG_ZONE_DMA=y). */
 static mm_pfn_t dma_end(const struct mm_config *cfg, const struct mm_layout *lay)
 {
     uint64_t pages = cfg->dma_zone_size >> MM_PAGE_SHIFT;
 
     if (pages == 0)
-        return lay->min_pfn;
+        return mm__config_zone_dma(cfg) ? lay->max_low_pfn : lay->min_pfn;
     if (pages >= (uint64_t)(lay->max_low_pfn - lay->min_pfn))
         return lay->max_low_pfn;
     return lay->min_pfn + (mm_pfn_t)pages;
@@ -492,17 +496,22 @@ static void fixed_addresses(const struct mm_config *cfg, struct mm_layout *lay)
     lay->kmap_high_get = cfg->highmem && !mm__config_errata_798181(cfg);
 }
 
-enum mm_status mm__layout_compute(const struct mm_config *cfg, struct mm_layout *lay,
+enum mm_status mm__layout_compute(const struct mm_config *given, struct mm_layout *lay,
                                   char err[MM_MSG_MAX])
 {
+    struct mm_config eff;
+    const struct mm_config *cfg = &eff;
     struct mm_bank b[MM_MAX_BANKS];
     struct part parts[MM_MAX_REGIONS + 1];
     unsigned n, np;
     uint64_t cut;
     enum mm_status st;
 
-    assert(cfg != NULL && lay != NULL && err != NULL);
+    assert(given != NULL && lay != NULL && err != NULL);
     memset(lay, 0, sizeof(*lay));
+    st = mm__config_effective(given, &eff, err);     /* the cmdline's mem=, vmalloc= */
+    if (st != MM_OK)
+        return st;
     lay->era = mm__era_for(cfg->kernel);
     if (lay->era == NULL)
         return mm__fail(err, MM_INVALID_ARGUMENT, "kernel: %u.%u.%u is outside "

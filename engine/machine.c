@@ -30,6 +30,11 @@
 #include <string.h>
 
 #define MM_SIZEOF_STRUCT_PAGE 32        /* KERNEL: 3.4 ARM, no debug options */
+/* KERNEL: 6.1 include/linux/mm_types.h struct page on 32-bit ARM: flags, a
+ * 5-word union, _mapcount, _refcount, and memcg_data with CONFIG_MEMCG (set
+ * in Debian's config-6.1.0-57-armmp; no HAVE_ALIGNED_STRUCT_PAGE, no
+ * LAST_CPUPID_NOT_IN_PAGE_FLAGS, spinlock_t of 4 bytes): 36 bytes. */
+#define MM_SIZEOF_STRUCT_PAGE_MEMCG 36
 #define MM_MAX_MEMBLOCK_RESERVED 64
 
 /* ------------------------------------------------------------------ */
@@ -306,6 +311,17 @@ static enum mm_status map_devices(struct mm_machine *m, char err[MM_MSG_MAX])
 
     if (!memblock_alloc(m, nvec * MM_PAGE_SIZE, nvec * MM_PAGE_SIZE, &vectors))
         return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the vectors page");
+    /* KERNEL: 4.19, 6.1 arch/arm/mm/mmu.c early_fixmap_init(): from 4.3 (ARM
+     * 8415/1) the top pmd already holds the fixmap table, installed with
+     * _PAGE_KERNEL_TABLE, and devicemaps_init() keeps it (it clears up to
+     * FIXADDR_TOP & PMD_MASK only), so the vectors share a KERNEL-domain
+     * table, not one with MT_HIGH_VECTORS' DOMAIN_VECTORS.  (The kernel's
+     * table is bm_pte in .bss; here it stays the page it was.) */
+    if (m->cfg.kernel >= MM_KVER(4, 3, 0)) {
+        st = early_pte_install(m, 0xffe00000u, err);
+        if (st != MM_OK)
+            return st;
+    }
     if (mm__map_memory(m, lay->vectors_base, (mm_paddr_t)vectors, MM_PAGE_SIZE,
                        MM_PROT_HIGH_VECTORS, early_alloc_pte) != MM_OK)
         return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the top page table");
@@ -323,13 +339,18 @@ static enum mm_status map_devices(struct mm_machine *m, char err[MM_MSG_MAX])
 static enum mm_status reserve_late(struct mm_machine *m, char err[MM_MSG_MAX])
 {
     const struct mm_layout *lay = &m->lay;
-    uint64_t span, pages, pa;
+    uint64_t span, pages, pa, align;
 
     if (!memblock_alloc(m, MM_PAGE_SIZE, MM_PAGE_SIZE, &pa))
         return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the zero page");
-    /* KERNEL: 3.4 mm/page_alloc.c alloc_node_mem_map(): MAX_ORDER aligned span */
-    span = ((uint64_t)lay->max_pfn + 1023) / 1024 * 1024 - (lay->min_pfn & ~1023u);
-    pages = span * MM_SIZEOF_STRUCT_PAGE;
+    /* KERNEL: 3.4, 6.1 mm/page_alloc.c alloc_node_mem_map(): the span aligned
+     * to MAX_ORDER_NR_PAGES (1 << (MAX_ORDER - 1)); Debian's armmp sets
+     * CONFIG_ARCH_FORCE_MAX_ORDER=12, so 2048 pages there, else 1024 */
+    align = 1u << (mm__config_max_order(&m->cfg) - 1);
+    span = ((uint64_t)lay->max_pfn + align - 1) / align * align -
+           (lay->min_pfn & ~(mm_pfn_t)(align - 1));
+    pages = span * (mm__config_memcg(&m->cfg) ? MM_SIZEOF_STRUCT_PAGE_MEMCG :
+                    MM_SIZEOF_STRUCT_PAGE);
     if (!memblock_alloc(m, pages, 64, &pa))
         return mm__fail(err, MM_NO_MEMORY,
                         "create: no lowmem left for mem_map (%llu bytes)",

@@ -37,6 +37,7 @@ typedef uint32_t mm_pfn_t;
 #define MM_MAX_CPUS     32
 #define MM_MSG_MAX      256             /* error and result messages */
 #define MM_NAME_MAX     24
+#define MM_CMDLINE_MAX  256             /* the cmdline key, NUL included */
 
 /* Kernel versions are KERNEL_VERSION(a, b, c) as <linux/version.h> packs them. */
 #define MM_KVER(a, b, c) (((uint32_t)(a) << 16) | ((uint32_t)(b) << 8) | (uint32_t)(c))
@@ -143,6 +144,12 @@ struct mm_config {
     /* CONFIG_ARM_ERRATA_798181 (no kmap_high_get shortcut in kmap_atomic /
      * kmap_local).  auto: the reference build's value, else off. */
     enum mm_tristate errata_798181;
+    /* The kernel command line, e.g. "mem=700M vmalloc=480M": mem= and
+     * vmalloc= act as the kernel's early params do (mem= replaces the banks,
+     * vmalloc= the vmalloc key); other words are passed on and ignored, as
+     * the kernel hands them to init; cma=, crashkernel=, initrd= are refused
+     * (not modelled).  "" when none. */
+    char cmdline[MM_CMDLINE_MAX];
 };
 
 struct mm_preset_info {

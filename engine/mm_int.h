@@ -80,6 +80,25 @@ bool mm__era_ignores_high_ram(const struct mm_era *era);
 /* cfg.smp and cfg.errata_798181 with "auto" resolved (config.c). */
 bool mm__config_smp(const struct mm_config *cfg);
 bool mm__config_errata_798181(const struct mm_config *cfg);
+/**
+ * mm__config_effective - @cfg with its cmdline applied, as setup_arch()'s
+ * parse_early_param() would: mem= (4.19+) replaces the banks, vmalloc=
+ * sets vmalloc_size.  Return: MM_OK with *@eff filled, or
+ * MM_INVALID_ARGUMENT with @err naming the word.
+ */
+enum mm_status mm__config_effective(const struct mm_config *cfg, struct mm_config *eff,
+                                    char err[MM_MSG_MAX]);
+
+/* CONFIG_ZONE_DMA without a platform dma_zone_size: all lowmem is ZONE_DMA
+ * (the Debian armmp reference build only). */
+bool mm__config_zone_dma(const struct mm_config *cfg);
+
+/* CONFIG_MEMCG (a 36-byte struct page in 6.1): the Debian armmp build. */
+bool mm__config_memcg(const struct mm_config *cfg);
+/* MAX_ORDER: CONFIG_ARCH_FORCE_MAX_ORDER=12 in the Debian armmp build, else
+ * 11.  Only mem_map's alignment follows it; the buddy keeps 11 orders. */
+unsigned mm__config_max_order(const struct mm_config *cfg);
+
 /* CONFIG_PCI: on for the Debian armmp reference build only. */
 bool mm__config_pci(const struct mm_config *cfg);
 

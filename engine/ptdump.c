@@ -12,13 +12,22 @@
  * at address 0, so user space and pkmap appear under it; markers advance
  * one per noted entry; a run whose masked bits are zero (unmapped, or a
  * PTE whose only bits are outside the masks) prints nothing; the Linux PTE
- * (not the hardware one) gives the attributes of a page.  We use the dump.c
- * format without the domain column (4.x; later kernels add a domain name,
- * PXN, nG and cache attributes of sections) for every kernel version, with
- * the marker list of that file (Vectors End is VECTORS_BASE + 2 pages).
+ * (not the hardware one) gives the attributes of a page.  Three forms:
+ *  - before 4.19: no domain column (the form this file first modelled; the
+ *    release that added the column was not read);
+ *  - 4.19 (read): each run line also names the first-level domain
+ *    ("KERNEL ", "USER   ", "IO     ", "VECTORS"), and a domain change
+ *    starts a new run;
+ *  - 5.11+ (6.1 read): the level name ("PGD" for a first-level entry on
+ *    2-level tables, "PTE") before the domain, and the markers lose
+ *    "vmalloc() End" and gain "FDT Area" at FDT_FIXED_BASE.  The level
+ *    name's first release between 4.19 and 6.1 was not read; it is placed
+ *    with the FDT move (5.11 era).
+ * Vectors End is VECTORS_BASE + 2 pages in every form.
  *
- * Emulates: arch/arm/mm/dump.c (4.x) walk_pgd(), walk_pmd(), walk_pte(),
- * note_page(), dump_prot(), address_markers[], pte_bits[], section_bits[].
+ * Emulates: arch/arm/mm/dump.c (4.x, 4.19, 6.1) walk_pgd(), walk_pmd(),
+ * walk_pte(), get_domain_name(), note_page(), dump_prot(),
+ * address_markers[], pte_bits[], section_bits[].
  */
 #include "mm_int.h"
 
@@ -81,13 +90,29 @@ struct addr_marker {
     const char *name;
 };
 
+enum pt_form {
+    PT_PLAIN = 0,                       /* no domain column */
+    PT_DOMAIN,                          /* 4.19: domain column */
+    PT_LEVEL                            /* 6.1: level name and domain */
+};
+
 struct pg_state {
     struct mm_buf *out;
     const struct addr_marker *marker;
     uint32_t start;
     unsigned level;
     uint32_t prot;
+    int domain;                         /* PMD_DOMAIN field of the run; -1 none */
+    enum pt_form form;
 };
+
+/* KERNEL: 4.19, 6.1 arch/arm/mm/dump.c get_domain_name() (non-LPAE) */
+static const char *domain_name(int d)
+{
+    static const char *const names[] = {"KERNEL ", "USER   ", "IO     ", "VECTORS"};
+
+    return d >= 0 && d < 4 ? names[d] : "unknown";
+}
 
 /* The OR of a level's masks (ptdump_init()); 0 for levels without bits. */
 static uint32_t level_mask(unsigned level)
@@ -133,20 +158,30 @@ static void print_run(struct pg_state *st, uint32_t addr)
         unit++;
     }
     mm__buf_printf(st->out, "%9" PRIu32 "%c", delta, *unit);
+    /* KERNEL: 6.1 dump.c "%9lu%c %s" with pg_level[].name, PGD on 2 levels */
+    if (st->form == PT_LEVEL)
+        mm__buf_printf(st->out, " %s", st->level == LEVEL_PMD ? "PGD" : "PTE");
+    if (st->form != PT_PLAIN && st->domain >= 0)
+        mm__buf_printf(st->out, " %s", domain_name(st->domain));
     dump_prot(st);
     mm__buf_printf(st->out, "\n");
 }
 
 /* note_page(): extends the current run or closes it and starts another. */
-static void note_page(struct pg_state *st, uint32_t addr, unsigned level, uint32_t val)
+static void note_page(struct pg_state *st, uint32_t addr, unsigned level, uint32_t val,
+                      int domain)
 {
     uint32_t prot = val & level_mask(level);
 
+    if (st->form == PT_PLAIN)
+        domain = -1;
     if (st->level == 0) {
         st->level = level;
         st->prot = prot;
+        st->domain = domain;
         mm__buf_printf(st->out, "---[ %s ]---\n", st->marker->name);
-    } else if (prot != st->prot || level != st->level || addr >= st->marker[1].start) {
+    } else if (prot != st->prot || level != st->level || domain != st->domain ||
+               addr >= st->marker[1].start) {
         if (st->prot != 0)
             print_run(st, addr);
         if (addr >= st->marker[1].start) {
@@ -156,7 +191,14 @@ static void note_page(struct pg_state *st, uint32_t addr, unsigned level, uint32
         st->start = addr;
         st->prot = prot;
         st->level = level;
+        st->domain = domain;
     }
+}
+
+/* The domain field of a first-level entry (PMD_DOMAIN_MASK, bits 5-8). */
+static int pmd_domain(uint32_t pmd)
+{
+    return (int)((pmd >> 5) & 0xf);
 }
 
 /* walk_pte(): the 512 Linux PTEs of the table the pgd entry points at. */
@@ -166,7 +208,8 @@ static void walk_pte(const struct mm_machine *m, struct pg_state *st, uint32_t p
     const uint32_t *pg = mm__phys_page(m->phys, MM_PFN(pmd));
 
     for (unsigned i = 0; i < MM_PTRS_PER_PTE; i++)
-        note_page(st, addr + (i << MM_PAGE_SHIFT), LEVEL_PTE, pg != NULL ? pg[i] : 0);
+        note_page(st, addr + (i << MM_PAGE_SHIFT), LEVEL_PTE, pg != NULL ? pg[i] : 0,
+                  pmd_domain(pmd));
 }
 
 /* walk_pmd(): pmd[0] (a section, empty, or a table), then pmd[1] if it is
@@ -177,34 +220,38 @@ static void walk_pmd(const struct mm_machine *m, struct pg_state *st, unsigned i
     uint32_t pmd0 = mm__l1_read(m, 2 * i), pmd1 = mm__l1_read(m, 2 * i + 1);
 
     if (pmd0 == 0 || (pmd0 & 2) != 0)
-        note_page(st, addr, LEVEL_PMD, pmd0);
+        note_page(st, addr, LEVEL_PMD, pmd0, pmd_domain(pmd0));
     else
         walk_pte(m, st, pmd0, addr);
     if (pmd1 & 2)
-        note_page(st, addr + MM_SECTION_SIZE, LEVEL_PMD, pmd1);
+        note_page(st, addr + MM_SECTION_SIZE, LEVEL_PMD, pmd1, pmd_domain(pmd1));
 }
 
 enum mm_status mm__report_pagetables(const struct mm_machine *m, struct mm_buf *out)
 {
     const struct mm_layout *lay = &m->lay;
-    /* KERNEL: 4.x arch/arm/mm/dump.c address_markers[] */
+    enum pt_form form = m->cfg.kernel >= MM_KVER(5, 11, 0) ? PT_LEVEL :
+                        m->cfg.kernel >= MM_KVER(4, 19, 0) ? PT_DOMAIN : PT_PLAIN;
+    /* KERNEL: 4.x, 4.19 arch/arm/mm/dump.c address_markers[]; 6.1 has
+     * "FDT Area" at FDT_FIXED_BASE where 4.19 had "vmalloc() End" */
     const struct addr_marker markers[] = {
         {lay->modules_vaddr, "Modules"},
         {lay->page_offset, "Kernel Mapping"},
         {lay->vmalloc_start, "vmalloc() Area"},
-        {lay->vmalloc_end, "vmalloc() End"},
+        form == PT_LEVEL ? (struct addr_marker){0xff800000u, "FDT Area"} :
+                           (struct addr_marker){lay->vmalloc_end, "vmalloc() End"},
         {lay->fixaddr_start, "Fixmap Area"},
         {lay->vectors_base, "Vectors"},
         {lay->vectors_base + 2 * MM_PAGE_SIZE, "Vectors End"},
         {0xffffffffu, NULL},
     };
-    struct pg_state st = {out, markers, 0, 0, 0};
+    struct pg_state st = {out, markers, 0, 0, 0, -1, form};
 
     assert(out != NULL);
     /* pgd_none() and pud_none() are constant 0 with the folded levels, so
      * every pgd entry goes to walk_pmd(). */
     for (unsigned i = 0; i < MM_PTRS_PER_PGD; i++)
         walk_pmd(m, &st, i);
-    note_page(&st, 0, 0, 0);
+    note_page(&st, 0, 0, 0, -1);
     return out->oom ? MM_NO_MEMORY : MM_OK;
 }

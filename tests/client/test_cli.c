@@ -402,10 +402,13 @@ START_TEST(test_layout_and_reports)
     make_aries();
     r = RUN("layout", "1");
     ck_assert_int_eq(r.status, 0);
+    /* mem_init() order, as spec/aries.txt shows it: Memory: lines first */
     ck_assert(strncmp(r.out,
-                      "Virtual kernel memory layout:\n"
-                      "    vector  : 0xffff0000 - 0xffff1000   (   4 kB)\n",
-                      77) == 0);
+                      "Memory: 140MB 74MB 4MB 7MB 255MB 88MB 1433MB = 2001MB total\n",
+                      60) == 0);
+    ck_assert(strstr(r.out,
+                     "highmem\nVirtual kernel memory layout:\n"
+                     "    vector  : 0xffff0000 - 0xffff1000   (   4 kB)\n") != NULL);
     ck_assert(
         strstr(r.out, "    lowmem  : 0xc0000000 - 0xef800000   ( 760 MB)\n") !=
         NULL);
@@ -416,8 +419,9 @@ START_TEST(test_layout_and_reports)
                "highmem\n") != NULL);
     tc_run_free(&r);
     expect_has(RUN("layout", "1", "--json"), 0,
-               "{\"layout\":\"Virtual kernel memory layout:\\n    vector  : "
+               "\",\"layout\":\"Virtual kernel memory layout:\\n    vector  : "
                "0xffff0000");
+    expect_has(RUN("layout", "1", "--json"), 0, "{\"memory\":\"Memory: 140MB ");
     expect_has(RUN("report", "1", "meminfo"), 0,
                "MemTotal:        2006560 kB\n");
     expect_has(RUN("report", "1", "pkmap"), 0,

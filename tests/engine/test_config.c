@@ -675,7 +675,8 @@ START_TEST(test_format_default_exact)
         "bss=1M\n"
         "reserve=\n"
         "smp=auto\n"
-        "errata_798181=auto\n");
+        "errata_798181=auto\n"
+        "cmdline=\n");
 }
 END_TEST
 
@@ -720,7 +721,7 @@ START_TEST(test_smp_default_per_reference_build)
     ck_assert(mm__config_errata_798181(&cfg));
     ck_assert_str_eq(mm_config_reference(&cfg),
                      "Debian 12 linux-image-armmp (6.1.0-57-armmp, 6.1.192-3 armhf): "
-                     "SMP, SMP_ON_UP, HIGHMEM, ARM_ERRATA_798181, PCI, no LPAE");
+                     "SMP, SMP_ON_UP, HIGHMEM, ZONE_DMA, MEMCG, ARM_ERRATA_798181, PCI, no LPAE");
     cfg_with(&cfg, "qemu-virt", "kernel=6.1", "smp=off", NULL);
     ck_assert(!mm__config_smp(&cfg));
     cfg_with(&cfg, "qemu-virt", NULL);
@@ -762,6 +763,63 @@ START_TEST(test_validate_bank_past_4g_ignored_on_61)
 
     cfg_with(&cfg, "qemu-virt", "kernel=6.1", "ram=0x40000000+4G", NULL);
     ck_assert_msg(mm_config_validate(&cfg, err) == MM_OK, "%s", err);
+}
+END_TEST
+
+/* mem= and vmalloc= on the command line act as the kernel's early params:
+ * mem=700M replaces QEMU's 1 GiB with 700M at PHYS_OFFSET; vmalloc=480M on
+ * 6.1 cuts lowmem at 0xff800000 - 480M - 8M = 0xe1000000. */
+START_TEST(test_cmdline_mem_and_vmalloc)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1",
+                                     "cmdline=console=ttyAMA0 mem=700M vmalloc=480M",
+                                     NULL);
+
+    ck_assert_uint_eq(m->lay.nr_regions, 1);
+    ck_assert_uint_eq(m->lay.regions[0].start, 0x40000000u);
+    ck_assert_uint_eq(m->lay.regions[0].end, 0x6bc00000u);
+    ck_assert_uint_eq(m->lay.lowmem_limit, 0x61000000u);
+    ck_assert_uint_eq(m->lay.high_memory, 0xe1000000u);
+    ck_assert_uint_eq(m->lay.vmalloc_start, 0xe1800000u);
+    ck_assert_str_eq(m->cfg.cmdline, "console=ttyAMA0 mem=700M vmalloc=480M");
+    mm_destroy(m);
+    /* mem=SIZE@START, twice: two banks; the DT's RAM is gone */
+    m = t_machine("qemu-virt", "kernel=6.1", "cmdline=mem=256M mem=256M@0x60000000", NULL);
+    ck_assert_uint_eq(m->lay.nr_regions, 2);
+    ck_assert_uint_eq(m->lay.regions[0].end, 0x50000000u);
+    ck_assert_uint_eq(m->lay.regions[1].start, 0x60000000u);
+    ck_assert_uint_eq(m->lay.regions[1].end, 0x70000000u);
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_cmdline_refusals)
+{
+    struct mm_config cfg;
+
+    cfg_with(&cfg, "qemu-virt", "kernel=6.1", "cmdline=mem=700M cma=32M", NULL);
+    expect_invalid(&cfg, "cmdline: cma=32M is not modelled");
+    cfg_with(&cfg, "qemu-virt", "kernel=6.1", "cmdline=mem=70X", NULL);
+    expect_invalid(&cfg, "cmdline: bad mem=70X (want SIZE[@START], e.g. mem=700M)");
+    cfg_with(&cfg, "qemu-virt", "kernel=6.1", "cmdline=vmalloc=1001", NULL);
+    expect_invalid(&cfg, "cmdline: bad vmalloc=1001 (want a size in pages, e.g. "
+                   "vmalloc=480M)");
+    cfg_with(&cfg, "qemu-virt", "kernel=4.4", "cmdline=mem=256M", NULL);
+    expect_invalid(&cfg, "cmdline: mem= is modelled from 4.19 (the first early_mem() "
+                   "read), not 4.4.0");
+}
+END_TEST
+
+START_TEST(test_cmdline_round_trips)
+{
+    struct mm_config cfg, back;
+    char buf[4096], err[MM_MSG_MAX];
+
+    cfg_with(&cfg, "qemu-virt", "kernel=6.1", "cmdline=mem=700M vmalloc=480M", NULL);
+    mm_config_format(&cfg, buf, sizeof(buf));
+    ck_assert_ptr_nonnull(strstr(buf, "\ncmdline=mem=700M vmalloc=480M\n"));
+    ck_assert_int_eq(mm_config_parse(&back, buf, err), MM_OK);
+    ck_assert_str_eq(back.cmdline, "mem=700M vmalloc=480M");
 }
 END_TEST
 
@@ -921,6 +979,9 @@ Suite *config_suite(void)
     tcase_add_test(tc, test_validate_smp_off_with_two_cpus);
     tcase_add_test(tc, test_validate_errata_798181_before_419);
     tcase_add_test(tc, test_validate_bank_past_4g_ignored_on_61);
+    tcase_add_test(tc, test_cmdline_mem_and_vmalloc);
+    tcase_add_test(tc, test_cmdline_refusals);
+    tcase_add_test(tc, test_cmdline_round_trips);
     tcase_add_test(tc, test_format_aries_ram_and_reserve);
     tcase_add_test(tc, test_format_reports_needed_length);
     tcase_add_loop_test(tc, test_roundtrip_each_preset, 0, (int)npresets);

@@ -147,14 +147,17 @@ START_TEST(test_boot_vectors_table_domain_user)
 }
 END_TEST
 
-/* KERNEL: 4.19 mmu.c MT_HIGH_VECTORS .domain = DOMAIN_VECTORS (3) */
-START_TEST(test_boot_vectors_table_domain_vectors_4x)
+/* KERNEL: 4.19 mmu.c MT_HIGH_VECTORS .domain = DOMAIN_VECTORS (3), but
+ * early_fixmap_init() has already put bm_pte in the top pmd with
+ * _PAGE_KERNEL_TABLE (0x11) and devicemaps_init() keeps it, so the
+ * vectors' table is a KERNEL-domain one. */
+START_TEST(test_boot_vectors_table_kernel_domain_4x)
 {
     struct mm_machine *m = t_machine("qemu-virt", "kernel=4.19", NULL);
     mm_paddr_t pte = mm__pte_page(m, 0xffff0000);
 
     ck_assert_uint_ne(pte, 0);
-    ck_assert_uint_eq(mm__l1_read(m, 0xfff), (pte + 3072) | 0x61);
+    ck_assert_uint_eq(mm__l1_read(m, 0xfff), (pte + 3072) | 0x11);
     check_pgtable(m);
     mm_destroy(m);
 }
@@ -698,8 +701,8 @@ START_TEST(test_dump_one_cpu_smp_build_61)
     ck_assert_uint_eq(m->cfg.cpus, 1);
     ck_assert_uint_eq(mm__l1_read(m, 0xc00), 0x4001140eu);
     v = find_line(l, n, "---[ Vectors ]---");
-    ck_assert_str_eq(l[v + 1], "0xffff0000-0xffff1000           4K USR ro x  SHD "
-                               "MEM/CACHED/WBWA");
+    ck_assert_str_eq(l[v + 1], "0xffff0000-0xffff1000           4K PTE KERNEL  USR ro x  "
+                               "SHD MEM/CACHED/WBWA");
     free(l[0]);
     free(l);
     mm_destroy(m);
@@ -707,8 +710,36 @@ START_TEST(test_dump_one_cpu_smp_build_61)
     l = report_lines(m, &n);
     ck_assert_uint_eq(mm__l1_read(m, 0xc00), 0x4000040eu);
     v = find_line(l, n, "---[ Vectors ]---");
-    ck_assert_str_eq(l[v + 1], "0xffff0000-0xffff1000           4K USR ro x      "
-                               "MEM/CACHED/WBRA");
+    ck_assert_str_eq(l[v + 1], "0xffff0000-0xffff1000           4K PTE KERNEL  USR ro x  "
+                               "    MEM/CACHED/WBRA");
+    free(l[0]);
+    free(l);
+    mm_destroy(m);
+}
+END_TEST
+
+/* KERNEL: 6.1 arch/arm/mm/dump.c: level name and domain columns, an "FDT
+ * Area" marker and no "vmalloc() End"; 4.19: the domain column only. */
+START_TEST(test_dump_61_format)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    size_t n;
+    char **l = report_lines(m, &n);
+
+    ck_assert_str_eq(l[0], "---[ Modules ]---");
+    ck_assert_str_eq(l[1], "---[ Kernel Mapping ]---");
+    ck_assert_str_eq(l[2], "0xc0000000-0xc0a00000          10M PGD KERNEL      RW x  SHD");
+    ck_assert_str_eq(l[3], "0xc0a00000-0xf0000000         758M PGD KERNEL      RW NX SHD");
+    ck_assert_str_eq(l[4], "---[ vmalloc() Area ]---");
+    ck_assert_str_eq(l[5], "---[ FDT Area ]---");
+    ck_assert_str_eq(l[6], "---[ Fixmap Area ]---");
+    free(l[0]);
+    free(l);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=4.19", NULL);
+    l = report_lines(m, &n);
+    ck_assert_str_eq(l[2], "0xc0000000-0xc0a00000          10M KERNEL      RW x     ");
+    (void)find_line(l, n, "---[ vmalloc() End ]---");
     free(l[0]);
     free(l);
     mm_destroy(m);
@@ -726,6 +757,7 @@ Suite *pgtable_suite(void)
     tcase_add_test(tc, test_mk_pte_device_and_vectors);
     tcase_add_test(tc, test_mk_pte_up);
     tcase_add_test(tc, test_dump_one_cpu_smp_build_61);
+    tcase_add_test(tc, test_dump_61_format);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("boot");
@@ -733,7 +765,7 @@ Suite *pgtable_suite(void)
     tcase_add_test(tc, test_boot_last_lowmem_section);
     tcase_add_test(tc, test_boot_bank_hole_empty);
     tcase_add_test(tc, test_boot_vectors_table_domain_user);
-    tcase_add_test(tc, test_boot_vectors_table_domain_vectors_4x);
+    tcase_add_test(tc, test_boot_vectors_table_kernel_domain_4x);
     tcase_add_test(tc, test_boot_vectors_pte);
     tcase_add_test(tc, test_boot_pkmap_table);
     tcase_add_test(tc, test_boot_user_space_empty);

@@ -491,7 +491,7 @@ START_TEST(test_regions_61_debian_armmp)
 
     ck_assert_str_eq(t,
         "# Linux 6.1.0; Debian 12 linux-image-armmp (6.1.0-57-armmp, 6.1.192-3 armhf): "
-        "SMP, SMP_ON_UP, HIGHMEM, ARM_ERRATA_798181, PCI, no LPAE\n"
+        "SMP, SMP_ON_UP, HIGHMEM, ZONE_DMA, MEMCG, ARM_ERRATA_798181, PCI, no LPAE\n"
         "name       start      end           size  mapped by\n"
         "user       0x00000000 0xbf000000   3056M  per-process page tables (TTBR0)\n"
         "modules    0xbf000000 0xbfe00000     14M  module_alloc(): PTE pages on demand\n"
@@ -644,6 +644,45 @@ START_TEST(test_buddyinfo_skips_unpopulated_zone)
     ck_assert(strncmp(s, "Node 0, zone   Normal ", 22) == 0);
     free(s);
     mm_destroy(m);
+}
+END_TEST
+
+/* Debian's armmp 6.1: CONFIG_ZONE_DMA with no platform dma_zone_size puts
+ * all lowmem in ZONE_DMA; Normal is empty and not listed. */
+START_TEST(test_61_armmp_lowmem_is_zone_dma)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    char *s = t_report(m, MM_REPORT_BUDDYINFO);
+    struct mm_stats st;
+    struct mm_result r;
+
+    ck_assert(strncmp(s, "Node 0, zone      DMA ", 22) == 0);
+    ck_assert_ptr_null(strstr(s, "Normal"));
+    ck_assert_ptr_nonnull(strstr(s, "\nNode 0, zone  HighMem "));
+    ck_assert_uint_eq(m->lay.dma_end_pfn, m->lay.max_low_pfn);
+    mm_get_stats(m, &st);
+    ck_assert_str_eq(st.zone[0].name, "DMA");
+    ck_assert_uint_eq(st.zone[0].end_pfn, 0x70000);
+    /* GFP_KERNEL falls back to ZONE_DMA */
+    ck_assert_int_eq(mm_alloc_pages(m, MM_ZONE_NORMAL, 0, &r), MM_OK);
+    ck_assert_uint_lt(r.value, 0x70000);
+    free(s);
+    mm_destroy(m);
+}
+END_TEST
+
+/* Debian's armmp 6.1: struct page is 36 bytes (CONFIG_MEMCG) and mem_map
+ * spans MAX_ORDER_NR_PAGES = 2048-aligned pfns (ARCH_FORCE_MAX_ORDER=12):
+ * 1 GiB at 0x40000000 takes 0x40000 * 36 bytes = 9 MiB, 1 MiB more than
+ * 0x40000 * 32 bytes on a build without MEMCG. */
+START_TEST(test_61_armmp_mem_map_36_byte_pages)
+{
+    struct mm_machine *a = t_machine("qemu-virt", "kernel=6.1", NULL);
+    struct mm_machine *b = t_machine(NULL, "kernel=6.1", "cpus=2", NULL);
+
+    ck_assert_uint_eq(a->boot_reserved_pages - b->boot_reserved_pages, 256);
+    mm_destroy(a);
+    mm_destroy(b);
 }
 END_TEST
 
@@ -866,6 +905,8 @@ Suite *report_suite(void)
     tcase_add_test(tc, test_regions_aries);
     tcase_add_test(tc, test_region_names_61);
     tcase_add_test(tc, test_vmalloc_avoids_pci_io_61);
+    tcase_add_test(tc, test_61_armmp_lowmem_is_zone_dma);
+    tcase_add_test(tc, test_61_armmp_mem_map_36_byte_pages);
     suite_add_tcase(s, tc);
     return s;
 }
