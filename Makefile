@@ -292,13 +292,22 @@ ORACLE_RUN       = ./$(ORACLE_CMP) -q -e $(ORACLE_EXACT) $(ORACLE_FIXTURES) || r
 $(ORACLE_CMP): $(B)/tests/oracle/compare.o $(LIBMM)
 	$(CC) $(LDFLAGS) -o $@ $^
 
+$(B)/oracle_mmucheck: $(B)/tests/oracle/mmucheck.o
+	$(CC) $(LDFLAGS) -o $@ $^
+
 check-plain: $(ORACLE_CMP)
 all: $(ORACLE_CMP)
 
-.PHONY: oracle oracle-baseline oracle-diff
-oracle: $(ORACLE_CMP)
+.PHONY: oracle oracle-baseline oracle-diff oracle-mmu
+oracle: $(ORACLE_CMP) $(ARMMAPD) $(ARMMAP) $(B)/oracle_mmucheck
 	sh tests/oracle/run.sh
+	sh tests/oracle/mmu.sh $(ARMMAPD) $(ARMMAP) $(B)/oracle_mmucheck
 	@./$(ORACLE_CMP) -e $(ORACLE_EXACT) $(ORACLE_FIXTURES)
+
+# QEMU's MMU against `armmap translate` on `armmap dump` files (needs
+# qemu-system-arm, which `make oracle` installs).
+oracle-mmu: $(ARMMAPD) $(ARMMAP) $(B)/oracle_mmucheck
+	sh tests/oracle/mmu.sh $(ARMMAPD) $(ARMMAP) $(B)/oracle_mmucheck
 
 oracle-diff: $(ORACLE_CMP)
 	@./$(ORACLE_CMP) -e $(ORACLE_EXACT) $(ORACLE_FIXTURES)
@@ -306,7 +315,7 @@ oracle-diff: $(ORACLE_CMP)
 oracle-baseline: $(ORACLE_CMP)
 	./$(ORACLE_CMP) -w -e $(ORACLE_EXACT) $(ORACLE_FIXTURES)
 
--include $(B)/tests/oracle/compare.d
+-include $(B)/tests/oracle/compare.d $(B)/tests/oracle/mmucheck.d
 
 # ---- run and install ---------------------------------------------------
 run: deps $(ARMMAPD) $(ARMMAP)
