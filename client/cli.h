@@ -107,6 +107,20 @@ bool cli_u32_arg(struct cli *c, const char *text, const char *what,
 bool cli_u64_arg(struct cli *c, const char *text, const char *what,
                  uint64_t *out);
 
+/* The config flags of `create` (and `fuzz`): flag, engine key, and the
+ * values allowed (NULL: any text the engine parses). */
+struct cli_create_flag {
+    const char *flag;           /* --vmalloc-end */
+    const char *key;            /* vmalloc_end */
+    const char *const *choices; /* NULL-terminated, or NULL */
+};
+extern const struct cli_create_flag cli_create_flags[];
+extern const size_t cli_nr_create_flags;
+/* Checks what the CLI can of a flag's value (choices, cpus, --ram's parts);
+ * prints the usage error and returns false if it is bad. */
+bool cli_check_create_flag(struct cli *c, const struct cli_create_flag *f,
+                           const char *v);
+
 /* Human rendering of an op result: "va 0xffe00000", "pfn 0x9f000", ...
  * into @buf. */
 void cli_op_result_text(enum armmap_opcode code,

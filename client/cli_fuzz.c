@@ -26,9 +26,12 @@
  * is printed as `armmap batch` lines.  Everything is deterministic for a
  * seed, because the engine is.
  *
- * --inject-bug (hidden) makes the model scan pkmap from last_pkmap_nr
- * instead of last_pkmap_nr + 1: a wrong expectation, to test the reporting
- * and the shrinker.
+ * --inject-bug makes the model scan pkmap from last_pkmap_nr instead of
+ * last_pkmap_nr + 1: a wrong expectation, to test the reporting and the
+ * shrinker.  A run covers one seed or a range (--seeds), each with the
+ * same config (a preset and create flags) or one drawn per seed
+ * (--config-random), within --time; coverage (answers per op) is printed
+ * per seed and the totals with ops/s last.
  */
 #include "cli.h"
 
@@ -51,6 +54,10 @@
 #define SHRINK_RUNS    600
 #define SHRINK_SECONDS 90
 #define WHY_MAX        400
+#define NR_FUZZ_OPS    (ARMMAP_OP_KMAP_FLUSH + 1)
+#define MAX_BATCH      4096   /* armmapd's default max-batch-ops */
+#define MAX_MACHINES   10000  /* armmapd's default max-machines-per-tenant */
+#define MAX_SETTINGS   32
 
 enum area_kind { AK_VMALLOC, AK_VMAP, AK_IOREMAP, AK_MODULE };
 
@@ -102,6 +109,8 @@ struct model {
     unsigned nrefs;
     unsigned long
         seen[ARMMAP_NO_SOCKET]; /* answers by status, for the summary */
+    /* coverage: answers by op and status */
+    unsigned long cov[NR_FUZZ_OPS][ARMMAP_NO_SOCKET];
     unsigned storm;             /* generator: kmaps of fresh pages to come */
     bool trace;                 /* print every op and answer to stderr */
 };
@@ -1202,13 +1211,37 @@ struct failure {
     char why[WHY_MAX];
 };
 
+static int run_batch_in(struct cli *c, uint64_t id, struct model *m,
+                        struct fop *ops, size_t n, size_t base,
+                        struct failure *fail, struct armmap_op *batch,
+                        struct armmap_op_result *res);
+
 /* Sends @n ops as one batch to @id and checks them; *@fail on disagreement. */
 static int run_batch(struct cli *c, uint64_t id, struct model *m,
                      struct fop *ops, size_t n, size_t base,
                      struct failure *fail)
 {
-    struct armmap_op batch[256];
-    struct armmap_op_result res[256];
+    struct armmap_op *batch = malloc(n * sizeof(*batch));
+    struct armmap_op_result *res = malloc(n * sizeof(*res));
+    int rc;
+
+    if (!batch || !res) {
+        free(batch);
+        free(res);
+        return cli_local_error(c, "out of memory");
+    }
+    rc = run_batch_in(c, id, m, ops, n, base, fail, batch, res);
+    free(batch);
+    free(res);
+    return rc;
+}
+
+/* run_batch() with its arrays. */
+static int run_batch_in(struct cli *c, uint64_t id, struct model *m,
+                        struct fop *ops, size_t n, size_t base,
+                        struct failure *fail, struct armmap_op *batch,
+                        struct armmap_op_result *res)
+{
     enum armmap_status st;
     size_t i, got;
     bool ok;
@@ -1228,8 +1261,11 @@ static int run_batch(struct cli *c, uint64_t id, struct model *m,
     if (st != ARMMAP_OK)
         return cli_fail(c, st);
     for (i = 0; i < got; i++) {
-        if ((unsigned)res[i].status < ARMMAP_NO_SOCKET)
+        if ((unsigned)res[i].status < ARMMAP_NO_SOCKET) {
             m->seen[res[i].status]++;
+            if ((unsigned)batch[i].code < NR_FUZZ_OPS)
+                m->cov[batch[i].code][res[i].status]++;
+        }
         if (m->trace) {
             char l[128];
 
@@ -1262,8 +1298,12 @@ static int run_batch(struct cli *c, uint64_t id, struct model *m,
     return 0;
 }
 
+/* What every machine of a run boots with, and how the run batches. */
 struct fuzz_cfg {
     const char *preset;
+    struct armmap_setting settings[MAX_SETTINGS];
+    size_t nsettings;
+    char values[MAX_SETTINGS][32]; /* drawn values (--config-random) */
     unsigned batch;
     bool inject;
 };
@@ -1274,7 +1314,8 @@ static int create_machine(struct cli *c, const struct fuzz_cfg *cfg,
     struct armmap_machine *mach;
     enum armmap_status st;
 
-    st = armmap_create(c->conn, cfg->preset, NULL, 0, "fuzz", &mach);
+    st = armmap_create(c->conn, cfg->preset, cfg->settings, cfg->nsettings,
+                       "fuzz", &mach);
     if (st != ARMMAP_OK)
         return cli_fail(c, st);
     *id = mach->id;
@@ -1376,83 +1417,336 @@ static void print_ops(const struct cli *c, const struct history *h,
     }
 }
 
-/* "answers: OK 2101, INVALID_ARGUMENT 212, ..." over every machine. */
-static void print_seen(const struct model *models, unsigned n)
-{
-    unsigned long total[ARMMAP_NO_SOCKET] = { 0 };
-    unsigned i, k;
-    bool first = true;
+/* ---- the run: seeds, configs, totals ------------------------------------ */
 
-    for (i = 0; i < n; i++)
-        for (k = 0; k < ARMMAP_NO_SOCKET; k++)
-            total[k] += models[i].seen[k];
-    printf("fuzz: answers:");
-    for (k = 0; k < ARMMAP_NO_SOCKET; k++) {
-        if (!total[k])
-            continue;
-        printf("%s %s %lu", first ? "" : ",",
-               armmap_strerror((enum armmap_status)k), total[k]);
-        first = false;
-    }
-    printf("\n");
+/* Answers over the machines of a run, by status and by op and status. */
+struct fuzz_totals {
+    unsigned long seen[ARMMAP_NO_SOCKET];
+    unsigned long cov[NR_FUZZ_OPS][ARMMAP_NO_SOCKET];
+    size_t ops;
+    bool highmem; /* some machine had a HighMem zone (pkmap) */
+};
+
+struct fuzz_opts {
+    uint32_t nops;     /* per seed; 0: until --time runs out */
+    uint32_t nmach;
+    uint64_t seed_lo, seed_hi;
+    double seconds;    /* --time; 0: none */
+    bool random_cfg, keep, no_shrink, trace;
+};
+
+static double now_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int cli_cmd_fuzz(struct cli *c, int argc, char **argv)
+static void totals_add(struct fuzz_totals *t, const struct model *m)
 {
-    static const struct cli_opt defs[] = {
-        { "--preset", true },     { "--ops", true },
-        { "--seed", true },       { "--machines", true },
-        { "--batch", true },      { "--inject-bug", false },
-        { "--no-shrink", false }, { "--trace", false },
-        { NULL, false },
-    };
-    const struct cli_command *cmd = cli_command_lookup("fuzz");
-    struct fuzz_cfg cfg;
-    struct model *models = NULL, *scratch = NULL;
-    struct history *hist = NULL;
-    struct failure fail;
-    struct rng rng;
-    uint64_t *ids = NULL, seed = 1;
-    uint32_t nops = 2000, nmach = 2, batch = 64;
-    const char *vals[8];
-    char why[WHY_MAX];
-    char *pos[1];
-    unsigned runs = 0, mi = 0;
-    size_t done = 0, i, k;
-    int n, rc;
+    unsigned k, o;
 
-    if ((rc = cli_scan(c, cmd, argc, argv, defs, vals, pos, 0, &n)) >= 0)
+    t->highmem |= m->has_pkmap;
+    for (k = 0; k < ARMMAP_NO_SOCKET; k++) {
+        t->seen[k] += m->seen[k];
+        for (o = 0; o < NR_FUZZ_OPS; o++)
+            t->cov[o][k] += m->cov[o][k];
+    }
+}
+
+/* "OK 2101, INVALID_ARGUMENT 212" or, in JSON, {"OK":2101,...}. */
+static void print_counts(bool json, const unsigned long *cnt)
+{
+    bool first = true;
+    unsigned k;
+
+    if (json)
+        fputc('{', stdout);
+    for (k = 0; k < ARMMAP_NO_SOCKET; k++) {
+        if (!cnt[k])
+            continue;
+        if (json)
+            cli_json_ku64(stdout, &first,
+                          armmap_strerror((enum armmap_status)k), cnt[k]);
+        else
+            printf("%s%s %lu", first ? " " : ", ",
+                   armmap_strerror((enum armmap_status)k), cnt[k]);
+        first = false;
+    }
+    if (json)
+        fputc('}', stdout);
+}
+
+/* The codes the op mix aims at; those a run never got are "not reached". */
+static const enum armmap_status aimed[] = {
+    ARMMAP_OK,        ARMMAP_INVALID_ARGUMENT, ARMMAP_NOT_FOUND,
+    ARMMAP_NO_MEMORY, ARMMAP_WOULD_BLOCK,      ARMMAP_ORDER,
+};
+
+/*
+ * Coverage of a run: per op, the answers it got; then the aimed-at codes
+ * never answered.  Text: "fuzz: coverage: kmap OK 310, WOULD_BLOCK 3"
+ * lines; JSON: "coverage":{"kmap":{"OK":310,...},...},"not_reached":[...]
+ * (fields of an object the caller opened).
+ */
+static void print_coverage(bool json, const struct fuzz_totals *t)
+{
+    bool first = true;
+    unsigned o, k;
+
+    if (json)
+        fputs(",\"coverage\":{", stdout);
+    for (o = 1; o < NR_FUZZ_OPS; o++) {
+        unsigned long sum = 0;
+
+        for (k = 0; k < ARMMAP_NO_SOCKET; k++)
+            sum += t->cov[o][k];
+        if (!sum)
+            continue;
+        if (json) {
+            cli_json_key(stdout, &first,
+                         armmap_op_name((enum armmap_opcode)o));
+        } else {
+            printf("fuzz: coverage: %s", armmap_op_name((enum armmap_opcode)o));
+        }
+        print_counts(json, t->cov[o]);
+        if (!json)
+            fputc('\n', stdout);
+    }
+    if (json)
+        fputs("},\"not_reached\":[", stdout);
+    else
+        printf("fuzz: not reached:");
+    first = true;
+    for (k = 0; k < sizeof(aimed) / sizeof(aimed[0]); k++) {
+        if (t->seen[aimed[k]])
+            continue;
+        if (json)
+            printf("%s\"%s\"", first ? "" : ",", armmap_strerror(aimed[k]));
+        else
+            printf("%s %s", first ? "" : ",", armmap_strerror(aimed[k]));
+        first = false;
+    }
+    /* Without HighMem, kmap and kmap_atomic of a lowmem page return its
+     * lowmem address: no pkmap slot to wait for, no stack to unwind. */
+    if (json)
+        printf("],\"highmem\":%s", t->highmem ? "true" : "false");
+    else
+        printf("%s%s\n", first ? " none" : "",
+               t->highmem ? ""
+                          : " (no HighMem zone: WOULD_BLOCK and ORDER cannot "
+                            "happen)");
+}
+
+/* "aries" or "aries kernel=4.4 split=1G": the preset and the settings. */
+static void cfg_text(const struct fuzz_cfg *cfg, char *buf, size_t size)
+{
+    size_t i, n;
+
+    n = (size_t)snprintf(buf, size, "%s", cfg->preset);
+    for (i = 0; i < cfg->nsettings && n < size; i++)
+        n += (size_t)snprintf(buf + n, size - n, " %s=%s",
+                              cfg->settings[i].key, cfg->settings[i].value);
+}
+
+static void cfg_set(struct fuzz_cfg *cfg, const char *key, const char *value)
+{
+    size_t i = cfg->nsettings++;
+
+    snprintf(cfg->values[i], sizeof(cfg->values[i]), "%s", value);
+    cfg->settings[i].key = key;
+    cfg->settings[i].value = cfg->values[i];
+}
+
+/*
+ * --config-random: a config drawn from @seed across presets, kernel eras
+ * (those whose kmap_atomic is a stack: the model has no km_type slots),
+ * splits, CPU counts and highmem.  Kernels before 3.4 get a VMALLOC_END,
+ * which they set per platform.  The engine may refuse a draw (lowmem that
+ * does not fit a split): the caller draws again.
+ */
+static void draw_config(struct fuzz_cfg *cfg, struct rng *r)
+{
+    static const char *const presets[] = { "aries", "qemu-virt",
+                                           "beaglebone-black", "rpi2" };
+    static const char *const kernels[] = { "2.6.38", "3.0",  "3.4",  "3.10",
+                                           "4.4",    "4.9",  "4.19", "5.4",
+                                           "5.10",   "5.15", "6.1" };
+    static const char *const split_names[] = { "3G", "2G", "1G", "3G_OPT" };
+    const char *k;
+    char cpus[8];
+
+    cfg->nsettings = 0;
+    cfg->preset = presets[rnd_below(r, 4)];
+    if (rnd_below(r, 4)) {
+        k = kernels[rnd_below(r, sizeof(kernels) / sizeof(kernels[0]))];
+        cfg_set(cfg, "kernel", k);
+        if (k[0] == '2' || strcmp(k, "3.0") == 0)
+            cfg_set(cfg, "vmalloc_end", "0xf0000000");
+    }
+    if (rnd_below(r, 2))
+        cfg_set(cfg, "split", split_names[rnd_below(r, 4)]);
+    if (rnd_below(r, 2)) {
+        snprintf(cpus, sizeof(cpus), "%u", 1 + rnd_below(r, 4));
+        cfg_set(cfg, "cpus", cpus);
+    }
+    /* A bigger vmalloc area leaves less lowmem, so that the small presets
+     * get a HighMem zone (pkmap, kmap_atomic stacks) too. */
+    if (rnd_below(r, 3) == 0)
+        cfg_set(cfg, "vmalloc", "600M");
+    if (rnd_below(r, 8) == 0)
+        cfg_set(cfg, "highmem", "off");
+}
+
+/* Boots one machine per the config, or for --config-random draws until
+ * the engine takes one (at most 64 draws). */
+static int config_for_seed(struct cli *c, struct fuzz_cfg *cfg,
+                           const struct fuzz_opts *o, uint64_t seed)
+{
+    struct armmap_machine *mach;
+    enum armmap_status st;
+    struct rng r;
+    unsigned tries;
+
+    if (!o->random_cfg)
+        return 0;
+    r.s = seed * 0xbf58476d1ce4e5b9ull + 0x94d049bb133111ebull;
+    for (tries = 0; tries < 64; tries++) {
+        draw_config(cfg, &r);
+        st = armmap_create(c->conn, cfg->preset, cfg->settings, cfg->nsettings,
+                           "fuzz-probe", &mach);
+        if (st == ARMMAP_OK) {
+            armmap_destroy(c->conn, mach->id);
+            armmap_machine_free(mach);
+            return 0;
+        }
+        if (st != ARMMAP_INVALID_ARGUMENT)
+            return cli_fail(c, st);
+    }
+    return cli_local_error(c, "seed %" PRIu64 ": no config drawn boots",
+                           seed);
+}
+
+/* Prints the shrunk reproduction of a disagreement. */
+static void print_finding(struct cli *c, const struct fuzz_cfg *cfg,
+                          uint64_t seed, struct history *h,
+                          const struct failure *best, unsigned runs,
+                          uint64_t kept)
+{
+    char desc[256];
+
+    cfg_text(cfg, desc, sizeof(desc));
+    if (c->json) {
+        printf("{\"seed\":%" PRIu64 ",\"status\":\"disagreement\",\"preset\":",
+               seed);
+        cli_json_str(stdout, cfg->preset);
+        fputs(",\"config\":", stdout);
+        cli_json_str(stdout, desc);
+        printf(",\"shrink_runs\":%u,\"message\":", runs);
+        cli_json_str(stdout, best->why);
+        if (kept)
+            printf(",\"kept\":%" PRIu64, kept);
+        fputs(",\"ops\":[", stdout);
+        print_ops(c, h, best);
+        fputs("]}\n", stdout);
+        return;
+    }
+    printf("fuzz: seed %" PRIu64 ": disagreement: %s\n", seed, best->why);
+    printf("fuzz: shortest reproduction: %zu ops on a fresh %s machine "
+           "(%u shrink runs):\n",
+           h->n, desc, runs);
+    print_ops(c, h, best);
+    if (kept)
+        printf("fuzz: kept machine %" PRIu64 " (named \"fuzz\"), which "
+               "disagreed\n", kept);
+}
+
+/* Shrinks machine @mi's history after @fail and prints it; exit 5. */
+static int report_finding(struct cli *c, const struct fuzz_cfg *cfg,
+                          const struct fuzz_opts *o, uint64_t seed,
+                          struct history *h, struct model *scratch,
+                          const struct failure *fail, uint64_t kept)
+{
+    struct failure best = *fail;
+    unsigned runs = 0;
+    int rc = 0;
+
+    h->n = fail->index + 1;
+    if (!o->no_shrink)
+        rc = shrink(c, cfg, h, scratch, &best, &runs);
+    if (rc == 0) /* confirm the final sequence and take its message */
+        rc = replay(c, cfg, h->ops, h->n, scratch, &best);
+    if (rc)
         return rc;
-    if (vals[1] && !cli_u32_arg(c, vals[1], "ops", &nops))
-        return CLI_EXIT_USAGE;
-    if (vals[2] && !cli_u64_arg(c, vals[2], "seed", &seed))
-        return CLI_EXIT_USAGE;
-    if (vals[3] && !cli_u32_arg(c, vals[3], "machines", &nmach))
-        return CLI_EXIT_USAGE;
-    if (nmach < 1 || nmach > 64)
-        return cli_usage_error(c, "bad machines '%s': use 1..64", vals[3]);
-    if (vals[4] && !cli_u32_arg(c, vals[4], "batch", &batch))
-        return CLI_EXIT_USAGE;
-    if (batch < 1 || batch > 256)
-        return cli_usage_error(c, "bad batch '%s': use 1..256", vals[4]);
-    cfg.preset = vals[0] ? vals[0] : "aries";
-    cfg.batch = batch;
-    cfg.inject = vals[5] != NULL;
-    if ((rc = cli_connect(c)))
-        return rc;
-    models = calloc(nmach, sizeof(*models));
-    scratch = calloc(1, sizeof(*scratch));
-    hist = calloc(nmach, sizeof(*hist));
-    ids = calloc(nmach, sizeof(*ids));
-    if (!models || !scratch || !hist || !ids) {
+    if (!best.found)
+        best = *fail;
+    print_finding(c, cfg, seed, h, &best, runs, kept);
+    return CLI_EXIT_FUZZ;
+}
+
+/* The per-seed summary of a clean run. */
+static void print_clean(struct cli *c, const struct fuzz_cfg *cfg,
+                        uint64_t seed, size_t done, unsigned nmach,
+                        const struct fuzz_totals *t)
+{
+    char desc[256];
+
+    cfg_text(cfg, desc, sizeof(desc));
+    if (c->json) {
+        printf("{\"seed\":%" PRIu64 ",\"ops\":%zu,\"machines\":%u,\"preset\":",
+               seed, done, nmach);
+        cli_json_str(stdout, cfg->preset);
+        fputs(",\"config\":", stdout);
+        cli_json_str(stdout, desc);
+        fputs(",\"status\":\"clean\",\"answers\":", stdout);
+        print_counts(true, t->seen);
+        print_coverage(true, t);
+        fputs("}\n", stdout);
+        return;
+    }
+    printf("fuzz: seed %" PRIu64 ": %zu ops on %u %s machines: no "
+           "disagreement\n",
+           seed, done, nmach, desc);
+    printf("fuzz: answers:");
+    print_counts(false, t->seen);
+    fputc('\n', stdout);
+    print_coverage(false, t);
+}
+
+/*
+ * One seed: boots the machines, drives ops in batches round-robin until
+ * the op count or the deadline, checks every answer.  Adds to @all;
+ * returns 0 when clean, 5 after printing a finding, or an error status.
+ */
+static int fuzz_seed(struct cli *c, struct fuzz_cfg *cfg,
+                     const struct fuzz_opts *o, uint64_t seed, double deadline,
+                     struct fuzz_totals *all)
+{
+    struct model *models = calloc(o->nmach, sizeof(*models));
+    struct model *scratch = calloc(1, sizeof(*scratch));
+    struct history *hist = calloc(o->nmach, sizeof(*hist));
+    uint64_t *ids = calloc(o->nmach, sizeof(*ids)), kept = 0;
+    struct fop *ops = malloc(cfg->batch * sizeof(*ops));
+    struct fuzz_totals t;
+    struct failure fail;
+    char why[WHY_MAX];
+    struct rng rng;
+    size_t done = 0, i, k;
+    unsigned mi = 0;
+    int rc = 0;
+
+    memset(&t, 0, sizeof(t));
+    memset(&fail, 0, sizeof(fail));
+    if (!models || !scratch || !hist || !ids || !ops) {
         rc = cli_local_error(c, "out of memory");
         goto out;
     }
-    for (i = 0; i < nmach && rc == 0; i++) {
-        rc = create_machine(c, &cfg, &ids[i]);
+    for (i = 0; i < o->nmach && rc == 0; i++) {
+        rc = create_machine(c, cfg, &ids[i]);
         if (rc == 0)
-            rc = model_init(c, &models[i], ids[i], cfg.inject, why);
-        models[i].trace = vals[7] != NULL;
+            rc = model_init(c, &models[i], ids[i], cfg->inject, why);
+        models[i].trace = o->trace;
         if (rc == CLI_EXIT_USAGE)
             cli_usage_error(c, "%s", why);
     }
@@ -1461,12 +1755,13 @@ int cli_cmd_fuzz(struct cli *c, int argc, char **argv)
     rng.s = seed * 0x9e3779b97f4a7c15ull + 0x2545f4914f6cdd1dull;
     if (rng.s == 0)
         rng.s = 1;
-    memset(&fail, 0, sizeof(fail));
-    while (done < nops && rc == 0 && !fail.found) {
-        struct fop ops[256];
+    while ((o->nops == 0 || done < o->nops) && !fail.found) {
         size_t base = hist[mi].n;
 
-        k = nops - done < batch ? nops - done : batch;
+        if (deadline > 0 && now_s() >= deadline)
+            break;
+        k = o->nops && o->nops - done < cfg->batch ? o->nops - done
+                                                   : cfg->batch;
         for (i = 0; i < k; i++) {
             gen_op(&rng, &models[mi], &ops[i]);
             if (!history_add(&hist[mi], &ops[i])) {
@@ -1478,75 +1773,216 @@ int cli_cmd_fuzz(struct cli *c, int argc, char **argv)
          * the checker replays from that same state. */
         rc = run_batch(c, ids[mi], &models[mi], hist[mi].ops + base, k, base,
                        &fail);
+        if (rc)
+            goto out;
         done += k;
         if (!fail.found)
-            mi = (mi + 1) % nmach;
+            mi = (mi + 1) % o->nmach;
     }
-    if (rc)
-        goto out;
+    for (i = 0; i < o->nmach; i++)
+        totals_add(&t, &models[i]);
+    t.ops = done;
+    for (i = 0; i < o->nmach; i++)
+        totals_add(all, &models[i]);
+    all->ops += done;
     if (!fail.found) {
-        if (c->json)
-            printf("{\"seed\":%" PRIu64
-                   ",\"ops\":%zu,\"machines\":%u,\"preset\":",
-                   seed, done, nmach);
-        if (c->json) {
-            cli_json_str(stdout, cfg.preset);
-            fputs(",\"status\":\"clean\"}\n", stdout);
-        } else {
-            printf("fuzz: seed %" PRIu64
-                   ": %zu ops on %u %s machines: no disagreement\n",
-                   seed, done, nmach, cfg.preset);
-            print_seen(models, nmach);
-        }
+        print_clean(c, cfg, seed, done, o->nmach, &t);
         goto out;
     }
-    /* Shrink the failing machine's history. */
-    fprintf(stderr,
-            "armmap: fuzz: seed %" PRIu64 ": machine %" PRIu64 " op %zu: %s\n",
-            seed, ids[mi], fail.index, fail.why);
-    hist[mi].n = fail.index + 1;
-    {
-        struct failure best = fail;
-
-        if (!vals[6])
-            rc = shrink(c, &cfg, &hist[mi], scratch, &best, &runs);
-        if (rc)
-            goto out;
-        /* Confirm the final sequence and take its message. */
-        rc = replay(c, &cfg, hist[mi].ops, hist[mi].n, scratch, &best);
-        if (rc)
-            goto out;
-        if (!best.found)
-            best = fail;
-        if (c->json) {
-            printf("{\"seed\":%" PRIu64
-                   ",\"status\":\"disagreement\",\"preset\":",
-                   seed);
-            cli_json_str(stdout, cfg.preset);
-            printf(",\"shrink_runs\":%u,\"message\":", runs);
-            cli_json_str(stdout, best.why);
-            fputs(",\"ops\":[", stdout);
-            print_ops(c, &hist[mi], &best);
-            fputs("]}\n", stdout);
-        } else {
-            printf("fuzz: seed %" PRIu64 ": disagreement: %s\n", seed,
-                   best.why);
-            printf("fuzz: shortest reproduction: %zu ops on a fresh %s machine "
-                   "(%u shrink runs):\n",
-                   hist[mi].n, cfg.preset, runs);
-            print_ops(c, &hist[mi], &best);
-        }
-        rc = CLI_EXIT_FUZZ;
+    if (!c->json)
+        fprintf(stderr,
+                "armmap: fuzz: seed %" PRIu64 ": machine %" PRIu64
+                " op %zu: %s\n",
+                seed, ids[mi], fail.index, fail.why);
+    if (o->keep) {
+        kept = ids[mi];
+        ids[mi] = 0; /* not destroyed below */
     }
+    rc = report_finding(c, cfg, o, seed, &hist[mi], scratch, &fail, kept);
 out:
-    for (i = 0; ids && i < nmach; i++)
+    for (i = 0; ids && i < o->nmach; i++)
         if (ids[i])
             armmap_destroy(c->conn, ids[i]);
-    for (i = 0; hist && i < nmach; i++)
+    for (i = 0; hist && i < o->nmach; i++)
         free(hist[i].ops);
     free(hist);
     free(ids);
     free(models);
     free(scratch);
+    free(ops);
+    return rc;
+}
+
+/* The last line: every seed's ops, the time, ops/s and answers. */
+static void print_total(struct cli *c, const struct fuzz_totals *t,
+                        unsigned long nseeds, double secs, int rc)
+{
+    double rate = secs > 0 ? (double)t->ops / secs : 0;
+
+    if (c->json) {
+        printf("{\"total\":true,\"seeds\":%lu,\"ops\":%zu,\"seconds\":%.3f,"
+               "\"ops_per_s\":%.0f,\"status\":\"%s\",\"answers\":",
+               nseeds, t->ops, secs, rate,
+               rc == CLI_EXIT_FUZZ ? "disagreement" : "clean");
+        print_counts(true, t->seen);
+        fputs("}\n", stdout);
+        return;
+    }
+    printf("fuzz: total: %lu seed%s, %zu ops in %.2f s, %.0f ops/s; answers:",
+           nseeds, nseeds == 1 ? "" : "s", t->ops, secs, rate);
+    print_counts(false, t->seen);
+    fputc('\n', stdout);
+}
+
+/* "A..B" or "A" into [*lo, *hi]. */
+static bool parse_seeds(struct cli *c, const char *v, uint64_t *lo,
+                        uint64_t *hi)
+{
+    const char *dots = strstr(v, "..");
+    char first[32];
+
+    if (!dots)
+        return cli_u64_arg(c, v, "seed", lo) && (*hi = *lo, true);
+    if ((size_t)(dots - v) >= sizeof(first)) {
+        cli_usage_error(c, "bad seeds '%s': expected A..B", v);
+        return false;
+    }
+    memcpy(first, v, (size_t)(dots - v));
+    first[dots - v] = '\0';
+    if (!cli_u64_arg(c, first, "seed", lo) ||
+        !cli_u64_arg(c, dots + 2, "seed", hi))
+        return false;
+    if (*lo > *hi) {
+        cli_usage_error(c, "bad seeds '%s': A is above B", v);
+        return false;
+    }
+    return true;
+}
+
+/* The fuzz options, in the order of vals[] after the create flags. */
+enum {
+    FZ_PRESET, FZ_OPS, FZ_SEED, FZ_SEEDS, FZ_MACHINES, FZ_BATCH, FZ_TIME,
+    FZ_CONFIG_RANDOM, FZ_KEEP, FZ_INJECT, FZ_NO_SHRINK, FZ_TRACE, NR_FZ
+};
+
+static const struct cli_opt fuzz_opts_defs[NR_FZ] = {
+    [FZ_PRESET] = { "--preset", true },
+    [FZ_OPS] = { "--ops", true },
+    [FZ_SEED] = { "--seed", true },
+    [FZ_SEEDS] = { "--seeds", true },
+    [FZ_MACHINES] = { "--machines", true },
+    [FZ_BATCH] = { "--batch", true },
+    [FZ_TIME] = { "--time", true },
+    [FZ_CONFIG_RANDOM] = { "--config-random", false },
+    [FZ_KEEP] = { "--keep", false },
+    [FZ_INJECT] = { "--inject-bug", false },
+    [FZ_NO_SHRINK] = { "--no-shrink", false },
+    [FZ_TRACE] = { "--trace", false },
+};
+
+/* Checks the fuzz options in @v into @o and @cfg; -1 or an exit status. */
+static int fuzz_parse(struct cli *c, const char **v, struct fuzz_opts *o,
+                      struct fuzz_cfg *cfg)
+{
+    uint32_t batch = 64, secs = 0;
+
+    o->nops = 2000;
+    o->nmach = 2;
+    o->seed_lo = o->seed_hi = 1;
+    if (v[FZ_OPS] && !cli_u32_arg(c, v[FZ_OPS], "ops", &o->nops))
+        return CLI_EXIT_USAGE;
+    if (v[FZ_OPS] && o->nops == 0)
+        return cli_usage_error(c, "bad ops '0': use 1 or more");
+    if (v[FZ_SEED] && v[FZ_SEEDS])
+        return cli_usage_error(c, "--seed and --seeds: give one of them");
+    if (v[FZ_SEED] && !cli_u64_arg(c, v[FZ_SEED], "seed", &o->seed_lo))
+        return CLI_EXIT_USAGE;
+    o->seed_hi = o->seed_lo;
+    if (v[FZ_SEEDS] && !parse_seeds(c, v[FZ_SEEDS], &o->seed_lo, &o->seed_hi))
+        return CLI_EXIT_USAGE;
+    if (v[FZ_MACHINES] &&
+        !cli_u32_arg(c, v[FZ_MACHINES], "machines", &o->nmach))
+        return CLI_EXIT_USAGE;
+    if (o->nmach < 1 || o->nmach > MAX_MACHINES)
+        return cli_usage_error(c, "bad machines '%s': use 1..%u",
+                               v[FZ_MACHINES], MAX_MACHINES);
+    if (v[FZ_BATCH] && !cli_u32_arg(c, v[FZ_BATCH], "batch", &batch))
+        return CLI_EXIT_USAGE;
+    if (batch < 1 || batch > MAX_BATCH)
+        return cli_usage_error(c, "bad batch '%s': use 1..%u", v[FZ_BATCH],
+                               MAX_BATCH);
+    if (v[FZ_TIME] && !cli_u32_arg(c, v[FZ_TIME], "time", &secs))
+        return CLI_EXIT_USAGE;
+    if (v[FZ_TIME] && secs == 0)
+        return cli_usage_error(c, "bad time '0': use 1 or more seconds");
+    if (v[FZ_TIME] && !v[FZ_OPS])
+        o->nops = 0; /* until the time runs out */
+    o->seconds = secs;
+    o->random_cfg = v[FZ_CONFIG_RANDOM] != NULL;
+    o->keep = v[FZ_KEEP] != NULL;
+    o->no_shrink = v[FZ_NO_SHRINK] != NULL;
+    o->trace = v[FZ_TRACE] != NULL;
+    if (o->random_cfg && (v[FZ_PRESET] || cfg->nsettings))
+        return cli_usage_error(c, "--config-random draws the config: no "
+                                  "--preset or config flags with it");
+    cfg->preset = v[FZ_PRESET] ? v[FZ_PRESET] : "aries";
+    cfg->batch = batch;
+    cfg->inject = v[FZ_INJECT] != NULL;
+    return -1;
+}
+
+int cli_cmd_fuzz(struct cli *c, int argc, char **argv)
+{
+    const struct cli_command *cmd = cli_command_lookup("fuzz");
+    struct cli_opt defs[NR_FZ + MAX_SETTINGS + 1];
+    const char *vals[NR_FZ + MAX_SETTINGS + 1];
+    struct fuzz_totals all;
+    struct fuzz_opts o;
+    struct fuzz_cfg cfg;
+    unsigned long nseeds = 0;
+    double t0, deadline = 0;
+    uint64_t seed;
+    char *pos[1];
+    size_t i;
+    int n, rc;
+
+    memset(&cfg, 0, sizeof(cfg));
+    memset(&all, 0, sizeof(all));
+    memcpy(defs, fuzz_opts_defs, sizeof(fuzz_opts_defs));
+    for (i = 0; i < cli_nr_create_flags && i < MAX_SETTINGS; i++) {
+        defs[NR_FZ + i].name = cli_create_flags[i].flag;
+        defs[NR_FZ + i].has_arg = true;
+    }
+    defs[NR_FZ + i].name = NULL;
+    if ((rc = cli_scan(c, cmd, argc, argv, defs, vals, pos, 0, &n)) >= 0)
+        return rc;
+    for (i = 0; i < cli_nr_create_flags && i < MAX_SETTINGS; i++) {
+        if (!vals[NR_FZ + i])
+            continue;
+        if (!cli_check_create_flag(c, &cli_create_flags[i], vals[NR_FZ + i]))
+            return CLI_EXIT_USAGE;
+        cfg.settings[cfg.nsettings].key = cli_create_flags[i].key;
+        cfg.settings[cfg.nsettings++].value = vals[NR_FZ + i];
+    }
+    if ((rc = fuzz_parse(c, vals, &o, &cfg)) >= 0)
+        return rc;
+    if ((rc = cli_connect(c)))
+        return rc;
+    t0 = now_s();
+    if (o.seconds > 0)
+        deadline = t0 + o.seconds;
+    for (seed = o.seed_lo; rc == 0; seed++) {
+        if (nseeds && deadline > 0 && now_s() >= deadline)
+            break;
+        rc = config_for_seed(c, &cfg, &o, seed);
+        if (rc == 0)
+            rc = fuzz_seed(c, &cfg, &o, seed, deadline, &all);
+        nseeds++;
+        fflush(stdout);
+        if (seed == o.seed_hi)
+            break;
+    }
+    if (rc == 0 || rc == CLI_EXIT_FUZZ)
+        print_total(c, &all, nseeds, now_s() - t0, rc);
     return rc;
 }
