@@ -48,7 +48,8 @@ static const char exit_help[] =
     "\n"
     "Exit status: 0 success; 1 local failure (a file); 2 usage error;\n"
     "3 connection error (no socket, refused, timeout, hello rejected);\n"
-    "4 the daemon answered an error; 5 fuzz found a disagreement;\n"
+    "4 the daemon answered an error; 5 fuzz found a disagreement (or a\n"
+    "replayed case differs);\n"
     "6 bad input data (an address line of translate or phys).\n"
     "Errors are printed to stderr as `armmap: CODE: message`, or with --json\n"
     "as one line {\"error\":CODE,\"message\":TEXT,\"exit\":STATUS}.\n";
@@ -168,7 +169,8 @@ static const struct cli_command commands[] = {
     { "fuzz", cli_cmd_fuzz,
       "fuzz [--preset NAME] [config flags...] [--config-random] [--ops N]\n"
       "          [--seed S | --seeds A..B] [--time SECONDS] [--machines K]\n"
-      "          [--batch B] [--keep] [--no-shrink] [--trace] [--inject-bug]",
+      "          [--batch B] [--keep] [--corpus DIR] [--no-shrink] [--trace]\n"
+      "          [--inject-bug]",
       "Creates K machines (default 2, at most 10000) and drives N random ops\n"
       "(default 2000; with --time and no --ops, until the time is spent)\n"
       "through batches of B (default 64, at most 4096), valid-looking and\n"
@@ -198,11 +200,20 @@ static const struct cli_command commands[] = {
       "  --seeds A..B    run seeds A to B, stopping at the first finding\n"
       "  --time SECONDS  stop starting batches (and seeds) after SECONDS\n"
       "  --keep          keep the machine that disagreed (its id is printed)\n"
+      "  --corpus DIR    save each shrunk finding as DIR/fuzz-seedS.case\n"
+      "                  (see replay)\n"
       "  --no-shrink     print the whole failing sequence, unshrunk\n"
       "  --trace         print every op sent and every answer on stderr\n"
       "  --inject-bug    make the model expect the wrong pkmap slot: a\n"
       "                  disagreement on purpose, to test the reporting\n"
       "Deterministic for a seed.  Other machines are destroyed at the end." },
+    { "replay", cli_cmd_replay, "replay CASE...",
+      "Runs case files (as `fuzz --corpus` writes them): each boots a fresh\n"
+      "machine from its \"preset NAME\" and \"set KEY=VALUE\" lines and applies\n"
+      "its op lines (\"kmap 0xff2fe => OK 0xbfe01000\", \"kunmap 0x1 =>\n"
+      "NOT_FOUND\": an op in batch words, then the expected status and, for OK,\n"
+      "value), comparing every answer.  The first that differs is named\n"
+      "(file:line, op, expected, got) and the exit status is 5." },
 };
 
 #define NR_COMMANDS (sizeof(commands) / sizeof(commands[0]))

@@ -2,8 +2,8 @@
  *
  * The CLI is main() and option handling (cli.c), the machine, op and read
  * commands (cli_cmds.c), streaming translation (cli_translate.c), batches
- * (cli_batch.c), the fuzzer (cli_fuzz.c) and a small JSON writer
- * (cli_json.c).  Every command parses all of its arguments before it
+ * (cli_batch.c), the fuzzer (cli_fuzz.c), case files and replay
+ * (cli_case.c) and a small JSON writer (cli_json.c).  Every command parses all of its arguments before it
  * connects, so a usage error never needs a daemon.
  *
  * Exit statuses (armmap --help documents them): 0 success, 2 usage error,
@@ -139,6 +139,24 @@ void cli_json_ku64(FILE *f, bool *first, const char *key, uint64_t val);
 void cli_json_ki64(FILE *f, bool *first, const char *key, int64_t val);
 void cli_json_kbool(FILE *f, bool *first, const char *key, bool val);
 
+/* A kept fuzz finding, for cli_case_write() (cli_case.c). */
+struct cli_case {
+    uint64_t seed;
+    const char *preset;
+    const struct armmap_setting *settings;
+    size_t nsettings;
+    const struct armmap_op *ops;             /* the shrunk sequence */
+    const struct armmap_op_result *results;  /* a fresh machine's answers */
+    size_t n;
+    size_t fail_index; /* the op the model disagreed with */
+    const char *why;   /* the model's message */
+};
+
+/* Writes @k as DIR/fuzz-seedS.case (its path into @path); 0 or an exit
+ * status after printing the error. */
+int cli_case_write(struct cli *c, const char *dir, const struct cli_case *k,
+                   char *path, size_t size);
+
 /* The commands. */
 int cli_cmd_ping(struct cli *c, int argc, char **argv);
 int cli_cmd_presets(struct cli *c, int argc, char **argv);
@@ -159,5 +177,6 @@ int cli_cmd_purge(struct cli *c, int argc, char **argv);
 int cli_cmd_stats(struct cli *c, int argc, char **argv);
 int cli_cmd_batch(struct cli *c, int argc, char **argv);
 int cli_cmd_fuzz(struct cli *c, int argc, char **argv);
+int cli_cmd_replay(struct cli *c, int argc, char **argv);
 
 #endif /* ARMMAP_CLIENT_CLI_H */

@@ -1433,6 +1433,7 @@ struct fuzz_opts {
     uint64_t seed_lo, seed_hi;
     double seconds;    /* --time; 0: none */
     bool random_cfg, keep, no_shrink, trace;
+    const char *corpus; /* --corpus DIR, or NULL */
 };
 
 static double now_s(void)
@@ -1662,6 +1663,60 @@ static void print_finding(struct cli *c, const struct fuzz_cfg *cfg,
                "disagreed\n", kept);
 }
 
+/* Saves the finding @h (failing at @best) as a case in o->corpus: the
+ * answers of a fresh machine, and the model's where it names one. */
+static int save_case(struct cli *c, const struct fuzz_cfg *cfg,
+                     const struct fuzz_opts *o, uint64_t seed,
+                     const struct history *h, const struct failure *best)
+{
+    struct armmap_op_result *res = calloc(h->n + 1, sizeof(*res));
+    struct armmap_op *ops = calloc(h->n + 1, sizeof(*ops));
+    struct armmap_machine *m = NULL;
+    struct cli_case k;
+    enum armmap_status st;
+    char path[4096];
+    size_t i, got, step;
+    int rc = 0;
+
+    if (!res || !ops) {
+        rc = cli_local_error(c, "out of memory");
+        goto out;
+    }
+    for (i = 0; i < h->n; i++) {
+        ops[i] = h->ops[i].op;
+        ops[i].args = h->ops[i].args;
+    }
+    st = armmap_create(c->conn, cfg->preset, cfg->settings, cfg->nsettings,
+                       "fuzz-case", &m);
+    for (i = 0; st == ARMMAP_OK && i < h->n; i += step) {
+        step = h->n - i < cfg->batch ? h->n - i : cfg->batch;
+        st = armmap_batch(c->conn, m->id, ops + i, step, false, res + i, &got);
+    }
+    if (m)
+        armmap_destroy(c->conn, m->id);
+    if (st != ARMMAP_OK) {
+        rc = cli_fail(c, st);
+        goto out;
+    }
+    k.seed = seed;
+    k.preset = cfg->preset;
+    k.settings = cfg->settings;
+    k.nsettings = cfg->nsettings;
+    k.ops = ops;
+    k.results = res;
+    k.n = h->n;
+    k.fail_index = best->index;
+    k.why = best->why;
+    rc = cli_case_write(c, o->corpus, &k, path, sizeof(path));
+    if (rc == 0 && !c->json)
+        printf("fuzz: saved %s\n", path);
+out:
+    armmap_machine_free(m);
+    free(res);
+    free(ops);
+    return rc;
+}
+
 /* Shrinks machine @mi's history after @fail and prints it; exit 5. */
 static int report_finding(struct cli *c, const struct fuzz_cfg *cfg,
                           const struct fuzz_opts *o, uint64_t seed,
@@ -1682,6 +1737,8 @@ static int report_finding(struct cli *c, const struct fuzz_cfg *cfg,
     if (!best.found)
         best = *fail;
     print_finding(c, cfg, seed, h, &best, runs, kept);
+    if (o->corpus && (rc = save_case(c, cfg, o, seed, h, &best)))
+        return rc;
     return CLI_EXIT_FUZZ;
 }
 
@@ -1862,7 +1919,8 @@ static bool parse_seeds(struct cli *c, const char *v, uint64_t *lo,
 /* The fuzz options, in the order of vals[] after the create flags. */
 enum {
     FZ_PRESET, FZ_OPS, FZ_SEED, FZ_SEEDS, FZ_MACHINES, FZ_BATCH, FZ_TIME,
-    FZ_CONFIG_RANDOM, FZ_KEEP, FZ_INJECT, FZ_NO_SHRINK, FZ_TRACE, NR_FZ
+    FZ_CONFIG_RANDOM, FZ_KEEP, FZ_INJECT, FZ_NO_SHRINK, FZ_TRACE, FZ_CORPUS,
+    NR_FZ
 };
 
 static const struct cli_opt fuzz_opts_defs[NR_FZ] = {
@@ -1878,6 +1936,7 @@ static const struct cli_opt fuzz_opts_defs[NR_FZ] = {
     [FZ_INJECT] = { "--inject-bug", false },
     [FZ_NO_SHRINK] = { "--no-shrink", false },
     [FZ_TRACE] = { "--trace", false },
+    [FZ_CORPUS] = { "--corpus", true },
 };
 
 /* Checks the fuzz options in @v into @o and @cfg; -1 or an exit status. */
@@ -1922,6 +1981,7 @@ static int fuzz_parse(struct cli *c, const char **v, struct fuzz_opts *o,
     o->keep = v[FZ_KEEP] != NULL;
     o->no_shrink = v[FZ_NO_SHRINK] != NULL;
     o->trace = v[FZ_TRACE] != NULL;
+    o->corpus = v[FZ_CORPUS];
     if (o->random_cfg && (v[FZ_PRESET] || cfg->nsettings))
         return cli_usage_error(c, "--config-random draws the config: no "
                                   "--preset or config flags with it");

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 START_TEST(test_fixed_seed_is_clean_and_deterministic)
 {
@@ -272,6 +273,57 @@ START_TEST(test_keep)
 }
 END_TEST
 
+/* A finding kept with --corpus becomes a case file that replay runs: it
+ * fails naming the op while the daemon disagrees with the model, and
+ * passes once the expected answer is the daemon's. */
+START_TEST(test_corpus_and_replay)
+{
+    char dir[200], path[300], want[600];
+    struct trun a;
+    FILE *f;
+
+    snprintf(dir, sizeof(dir), "%s/corpus", tc_d.dir);
+    ck_assert_int_eq(mkdir(dir, 0700), 0);
+    a = tc_armmap(tc_d.sock, NULL, 0, "fuzz", "--ops", "500", "--seed", "3",
+                  "--inject-bug", "--corpus", dir, (char *)NULL);
+    ck_assert_int_eq(a.status, 5);
+    snprintf(path, sizeof(path), "%s/fuzz-seed3.case", dir);
+    snprintf(want, sizeof(want), "\nfuzz: saved %s\n", path);
+    ck_assert_msg(strstr(a.out, want) != NULL, "%s", a.out);
+    tc_run_free(&a);
+    a = tc_armmap(tc_d.sock, NULL, 0, "replay", path, (char *)NULL);
+    ck_assert_int_eq(a.status, 5);
+    snprintf(want, sizeof(want),
+             "armmap: DIFFERS: replay: %s:3: kmap 0xff2fa: expected OK "
+             "0xbfe00000, got OK 0xbfe01000\n",
+             path);
+    ck_assert_str_eq(a.err, want);
+    ck_assert_str_eq(a.out, "");
+    tc_run_free(&a);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("# the daemon is right\npreset aries\nkmap 0xff2fa => OK 0xbfe01000\n"
+          "kunmap 0xafa00 => NOT_FOUND\nalloc --zone highmem => OK 0xff2fe\n",
+          f);
+    ck_assert_int_eq(fclose(f), 0);
+    a = tc_armmap(tc_d.sock, NULL, 0, "replay", path, path, (char *)NULL);
+    ck_assert_int_eq(a.status, 0);
+    ck_assert_str_eq(a.out, "replay: 2 cases, 6 ops: every answer as "
+                            "expected\n");
+    tc_run_free(&a);
+    f = fopen(path, "w");
+    ck_assert_ptr_nonnull(f);
+    fputs("preset aries\nkmap 0xff2fa\n", f);
+    ck_assert_int_eq(fclose(f), 0);
+    a = tc_armmap(tc_d.sock, NULL, 0, "replay", path, (char *)NULL);
+    ck_assert_int_eq(a.status, 6);
+    snprintf(want, sizeof(want),
+             "armmap: DATA: replay: %s:2: no '=> ANSWER' after the op\n", path);
+    ck_assert_str_eq(a.err, want);
+    tc_run_free(&a);
+}
+END_TEST
+
 Suite *fuzz_suite(void)
 {
     Suite *s = suite_create("fuzz");
@@ -288,6 +340,7 @@ Suite *fuzz_suite(void)
     tcase_add_test(tc, test_config_random_seeds);
     tcase_add_test(tc, test_time_and_caps);
     tcase_add_test(tc, test_keep);
+    tcase_add_test(tc, test_corpus_and_replay);
     suite_add_tcase(s, tc);
     return s;
 }
