@@ -2,9 +2,10 @@
  *
  * The CLI is main() and option handling (cli.c), the machine, op and read
  * commands (cli_cmds.c), streaming translation (cli_translate.c), batches
- * (cli_batch.c), the fuzzer (cli_fuzz.c), case files and replay
- * (cli_case.c) and a small JSON writer (cli_json.c).  Every command parses all of its arguments before it
- * connects, so a usage error never needs a daemon.
+ * (cli_batch.c), the fuzzer (cli_fuzz*.c, see cli_fuzz.h), case files and
+ * replay (cli_case.c) and a small JSON writer (cli_json.c).  Every command
+ * parses all of its arguments before it connects, so a usage error never
+ * needs a daemon.
  *
  * Exit statuses (armmap --help documents them): 0 success, 2 usage error,
  * 3 connection error (including a rejected Hello), 4 an error the daemon
