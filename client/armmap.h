@@ -63,7 +63,10 @@ enum armmap_status {
     ARMMAP_ORDER = 7,       /* kunmap_atomic out of stack order */
     ARMMAP_PERMISSION_DENIED = 8,
     ARMMAP_UNAUTHENTICATED = 9,
-    ARMMAP_RESOURCE_EXHAUSTED = 10, /* a daemon (or client window) limit */
+    /* a limit, named in the message: a daemon setting, the client's
+     * pipelining window, or the engine's per-CPU kmap_atomic stack depth
+     * (KM_TYPE_NR; the real kernel BUG()s there) */
+    ARMMAP_RESOURCE_EXHAUSTED = 10,
     ARMMAP_UNAVAILABLE = 11,        /* the store is failing */
     ARMMAP_INTERNAL = 12,
     /* Client-side failures: */

@@ -2,9 +2,10 @@
  *
  * The CLI is main() and option handling (cli.c), the machine, op and read
  * commands (cli_cmds.c), streaming translation (cli_translate.c), batches
- * (cli_batch.c), the fuzzer (cli_fuzz.c) and a small JSON writer
- * (cli_json.c).  Every command parses all of its arguments before it
- * connects, so a usage error never needs a daemon.
+ * (cli_batch.c), the fuzzer (cli_fuzz*.c, see cli_fuzz.h), case files and
+ * replay (cli_case.c) and a small JSON writer (cli_json.c).  Every command
+ * parses all of its arguments before it connects, so a usage error never
+ * needs a daemon.
  *
  * Exit statuses (armmap --help documents them): 0 success, 2 usage error,
  * 3 connection error (including a rejected Hello), 4 an error the daemon
@@ -107,6 +108,20 @@ bool cli_u32_arg(struct cli *c, const char *text, const char *what,
 bool cli_u64_arg(struct cli *c, const char *text, const char *what,
                  uint64_t *out);
 
+/* The config flags of `create` (and `fuzz`): flag, engine key, and the
+ * values allowed (NULL: any text the engine parses). */
+struct cli_create_flag {
+    const char *flag;           /* --vmalloc-end */
+    const char *key;            /* vmalloc_end */
+    const char *const *choices; /* NULL-terminated, or NULL */
+};
+extern const struct cli_create_flag cli_create_flags[];
+extern const size_t cli_nr_create_flags;
+/* Checks what the CLI can of a flag's value (choices, cpus, --ram's parts);
+ * prints the usage error and returns false if it is bad. */
+bool cli_check_create_flag(struct cli *c, const struct cli_create_flag *f,
+                           const char *v);
+
 /* Human rendering of an op result: "va 0xffe00000", "pfn 0x9f000", ...
  * into @buf. */
 void cli_op_result_text(enum armmap_opcode code,
@@ -124,6 +139,24 @@ void cli_json_kstr(FILE *f, bool *first, const char *key, const char *val);
 void cli_json_ku64(FILE *f, bool *first, const char *key, uint64_t val);
 void cli_json_ki64(FILE *f, bool *first, const char *key, int64_t val);
 void cli_json_kbool(FILE *f, bool *first, const char *key, bool val);
+
+/* A kept fuzz finding, for cli_case_write() (cli_case.c). */
+struct cli_case {
+    uint64_t seed;
+    const char *preset;
+    const struct armmap_setting *settings;
+    size_t nsettings;
+    const struct armmap_op *ops;             /* the shrunk sequence */
+    const struct armmap_op_result *results;  /* a fresh machine's answers */
+    size_t n;
+    size_t fail_index; /* the op the model disagreed with */
+    const char *why;   /* the model's message */
+};
+
+/* Writes @k as DIR/fuzz-seedS.case (its path into @path); 0 or an exit
+ * status after printing the error. */
+int cli_case_write(struct cli *c, const char *dir, const struct cli_case *k,
+                   char *path, size_t size);
 
 /* The commands. */
 int cli_cmd_ping(struct cli *c, int argc, char **argv);
@@ -145,5 +178,6 @@ int cli_cmd_purge(struct cli *c, int argc, char **argv);
 int cli_cmd_stats(struct cli *c, int argc, char **argv);
 int cli_cmd_batch(struct cli *c, int argc, char **argv);
 int cli_cmd_fuzz(struct cli *c, int argc, char **argv);
+int cli_cmd_replay(struct cli *c, int argc, char **argv);
 
 #endif /* ARMMAP_CLIENT_CLI_H */

@@ -226,18 +226,12 @@ static void machine_text(FILE *f, const struct armmap_machine *m)
     }
 }
 
-struct create_flag {
-    const char *flag;           /* --vmalloc-end */
-    const char *key;            /* vmalloc_end */
-    const char *const *choices; /* NULL: any text the engine parses */
-};
-
 static const char *const on_off[] = { "on", "off", NULL };
 static const char *const splits[] = { "3G", "2G", "1G", "3G_OPT", NULL };
 static const char *const atomics[] = { "stack", "km_type", "local", "default",
                                        NULL };
 
-static const struct create_flag create_flags[] = {
+const struct cli_create_flag cli_create_flags[] = {
     { "--ram", "ram", NULL },
     { "--split", "split", splits },
     { "--kernel", "kernel", NULL },
@@ -258,9 +252,10 @@ static const struct create_flag create_flags[] = {
     { "--reserve", "reserve", NULL },
 };
 
-#define NR_CREATE_FLAGS (sizeof(create_flags) / sizeof(create_flags[0]))
+#define NR_CREATE_FLAGS (sizeof(cli_create_flags) / sizeof(cli_create_flags[0]))
+const size_t cli_nr_create_flags = NR_CREATE_FLAGS;
 
-static bool check_choice(struct cli *c, const struct create_flag *f,
+static bool check_choice(struct cli *c, const struct cli_create_flag *f,
                          const char *v)
 {
     unsigned i;
@@ -356,6 +351,26 @@ static bool check_ram(struct cli *c, const char *v)
     }
 }
 
+bool cli_check_create_flag(struct cli *c, const struct cli_create_flag *f,
+                           const char *v)
+{
+    uint32_t cpus;
+
+    if (!check_choice(c, f, v))
+        return false;
+    if (strcmp(f->key, "ram") == 0 && !check_ram(c, v))
+        return false;
+    if (strcmp(f->key, "cpus") == 0) {
+        if (!cli_u32_arg(c, v, "cpus", &cpus))
+            return false;
+        if (cpus < 1 || cpus > 32) {
+            cli_usage_error(c, "bad cpus '%s': use 1..32", v);
+            return false;
+        }
+    }
+    return true;
+}
+
 int cli_cmd_create(struct cli *c, int argc, char **argv)
 {
     const struct cli_command *cmd = cli_command_lookup("create");
@@ -366,11 +381,10 @@ int cli_cmd_create(struct cli *c, int argc, char **argv)
     enum armmap_status st;
     size_t i, ns = 0;
     char *pos[1];
-    uint32_t cpus;
     int n, rc;
 
     for (i = 0; i < NR_CREATE_FLAGS; i++) {
-        defs[i].name = create_flags[i].flag;
+        defs[i].name = cli_create_flags[i].flag;
         defs[i].has_arg = true;
     }
     defs[NR_CREATE_FLAGS].name = "--preset";
@@ -383,17 +397,9 @@ int cli_cmd_create(struct cli *c, int argc, char **argv)
     for (i = 0; i < NR_CREATE_FLAGS; i++) {
         if (!vals[i])
             continue;
-        if (!check_choice(c, &create_flags[i], vals[i]))
+        if (!cli_check_create_flag(c, &cli_create_flags[i], vals[i]))
             return CLI_EXIT_USAGE;
-        if (strcmp(create_flags[i].key, "ram") == 0 && !check_ram(c, vals[i]))
-            return CLI_EXIT_USAGE;
-        if (strcmp(create_flags[i].key, "cpus") == 0) {
-            if (!cli_u32_arg(c, vals[i], "cpus", &cpus))
-                return CLI_EXIT_USAGE;
-            if (cpus < 1 || cpus > 32)
-                return cli_usage_error(c, "bad cpus '%s': use 1..32", vals[i]);
-        }
-        settings[ns].key = create_flags[i].key;
+        settings[ns].key = cli_create_flags[i].key;
         settings[ns].value = vals[i];
         ns++;
     }

@@ -293,7 +293,9 @@ int main(int argc, char **argv)
     printf("armmap phys of %u addresses from stdin, end to end, aries "
            "machine\n",
            N_ADDR);
-    if (time_cli("phys", mach->id, in, out, runs, 5e6) < N_ADDR)
+    /* At most 3 runs: without the daemon's phys index a run takes ~20 s. */
+    if (time_cli("phys", mach->id, in, out, runs < 3 ? runs : 3, 5e6) <
+        N_ADDR)
         die("the phys output has fewer lines than addresses");
     src.next = 0;
     t0 = now_s();

@@ -81,6 +81,7 @@ START_TEST(test_every_command_has_help)
         "vfree", "vmap", "vunmap", "ioremap", "iounmap", "module-alloc",
         "module-free", "kmap-flush", "translate", "phys", "layout", "report",
         "dump", "history", "fork", "clone", "purge", "stats", "batch", "fuzz",
+        "replay",
     };
     size_t i;
 

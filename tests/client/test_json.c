@@ -231,10 +231,23 @@ START_TEST(test_read_commands_json)
     free_rows(&j);
     ok_json_any(RUN_IN("kmap-flush\nvmalloc 8K\n", "--json", "batch", "1"),
                 "batch", 2);
-    ok_json(RUN("--json", "fuzz", "--ops", "40", "--seed", "1"), "fuzz", -1,
+    ok_json(RUN("--json", "fuzz", "--ops", "40", "--seed", "1"), "fuzz", 2,
             &j);
-    ck_assert_uint_ge(j.n, 1);
+    ck_assert_str_eq(str_of(j.row[0], "status"), "clean");
+    ck_assert(json_is_object(json_object_get(j.row[0], "coverage")));
+    ck_assert(json_is_true(json_object_get(j.row[1], "total")));
+    ck_assert_int_eq(int_of(j.row[1], "ops"), 40);
+    ck_assert(json_is_object(json_object_get(j.row[1], "answers")));
     free_rows(&j);
+    {
+        static const char one[] = "preset aries\nkmap-flush => OK 0x0\n";
+        const char *cf = tc_write_file("one.case", one, strlen(one));
+
+        ok_json(RUN("--json", "replay", cf), "replay", 1, &j);
+        ck_assert_int_eq(int_of(j.row[0], "cases"), 1);
+        ck_assert_int_eq(int_of(j.row[0], "ops"), 1);
+        free_rows(&j);
+    }
 }
 END_TEST
 
