@@ -22,6 +22,7 @@ Suite *machine_suite(void);
 Suite *random_suite(void);
 Suite *physidx_suite(void);
 Suite *snapshot_suite(void);
+Suite *hostmem_suite(void);
 
 /* Creates a machine from a preset plus "key=value" overrides (NULL ends the
  * list); fails the test with the engine's message if that fails. */

@@ -2725,7 +2725,7 @@ START_TEST(test_checkpoint_nearest_at_or_below)
     ck_assert_int_eq(store_submit_machine_destroy(s, 1, 10, NULL), STORE_OK);
     flush_reap(s, &o);
     ck_assert_uint_eq(o.by_status[STORE_OK], 3);
-    ck_assert_int_eq(store_purge(s, 0, 100, &seq, NULL), STORE_OK);
+    ck_assert_int_eq(store_purge(s, NULL, 0, 100, &seq, NULL), STORE_OK);
     ck_assert_uint_eq(seq, 1);
     ck_assert_int_eq(store_checkpoint_get(s, 1, 0, &seq, &blob, &len),
                      STORE_NOT_FOUND);
