@@ -640,6 +640,7 @@ enum { TC_EXACT, TC_MAPPED, TC_FAULT };
 #define REGION_LOWMEM  4
 #define REGION_VMALLOC 5
 #define REGION_FIXMAP  7
+#define REGION_IOREMAP 10
 #define REGION_ANY     255
 
 static void tc_add(struct tcheck *t, size_t *n, size_t max, uint32_t va,
@@ -693,7 +694,7 @@ int fz_check_translations(struct cli *c, uint64_t id, struct model *m,
                        REGION_VMALLOC);
             else if (ar->kind == AK_IOREMAP)
                 tc_add(t, &n, TC_MAX, base + p * PAGE_SZ,
-                       ar->pa[0] + p * PAGE_SZ, TC_EXACT, REGION_VMALLOC);
+                       ar->pa[0] + p * PAGE_SZ, TC_EXACT, REGION_IOREMAP);
             else
                 tc_add(t, &n, TC_MAX, base + p * PAGE_SZ, 0, TC_MAPPED,
                        ar->kind == AK_MODULE ? REGION_MODULES : REGION_VMALLOC);
