@@ -48,6 +48,7 @@ struct fuzz_totals {
     unsigned long cov[NR_FUZZ_OPS][ARMMAP_NO_SOCKET];
     size_t ops;
     bool highmem; /* some machine had a HighMem zone (pkmap) */
+    bool stack;   /* some machine's kmap_atomic was a stack (not km_type) */
 };
 
 struct fuzz_opts {
@@ -72,6 +73,7 @@ static void totals_add(struct fuzz_totals *t, const struct model *m)
     unsigned k, o;
 
     t->highmem |= m->has_pkmap;
+    t->stack |= !m->km_type;
     for (k = 0; k < ARMMAP_NO_SOCKET; k++) {
         t->seen[k] += m->seen[k];
         for (o = 0; o < NR_FUZZ_OPS; o++)
@@ -155,12 +157,16 @@ static void print_coverage(bool json, const struct fuzz_totals *t)
     /* Without HighMem, kmap and kmap_atomic of a lowmem page return its
      * lowmem address: no pkmap slot to wait for, no stack to unwind. */
     if (json)
-        printf("],\"highmem\":%s", t->highmem ? "true" : "false");
+        printf("],\"highmem\":%s,\"km_type\":%s",
+               t->highmem ? "true" : "false", t->stack ? "false" : "true");
     else
-        printf("%s%s\n", first ? " none" : "",
+        printf("%s%s%s\n", first ? " none" : "",
                t->highmem ? ""
                           : " (no HighMem zone: WOULD_BLOCK and ORDER cannot "
-                            "happen)");
+                            "happen)",
+               t->highmem && !t->stack
+                   ? " (km_type kmap_atomic: no stack, so no ORDER)"
+                   : "");
 }
 
 /* "aries" or "aries kernel=4.4 split=1G": the preset and the settings. */
@@ -185,8 +191,8 @@ static void cfg_set(struct fuzz_cfg *cfg, const char *key, const char *value)
 
 /*
  * --config-random: a config drawn from @seed across presets, kernel eras
- * (those whose kmap_atomic is a stack: the model has no km_type slots),
- * splits, CPU counts and highmem.  Kernels before 3.4 get a VMALLOC_END,
+ * (km_type, stack and local kmap_atomic), splits, CPU counts, vmalloc
+ * sizes and highmem.  Kernels before 3.4 get a VMALLOC_END,
  * which they set per platform.  The engine may refuse a draw (lowmem that
  * does not fit a split): the caller draws again.
  */
@@ -194,7 +200,8 @@ static void draw_config(struct fuzz_cfg *cfg, struct rng *r)
 {
     static const char *const presets[] = { "aries", "qemu-virt",
                                            "beaglebone-black", "rpi2" };
-    static const char *const kernels[] = { "2.6.38", "3.0",  "3.4",  "3.10",
+    static const char *const kernels[] = { "2.6.35", "2.6.36", "2.6.38",
+                                           "3.0",    "3.4",    "3.10",
                                            "4.4",    "4.9",  "4.19", "5.4",
                                            "5.10",   "5.15", "6.1" };
     static const char *const split_names[] = { "3G", "2G", "1G", "3G_OPT" };

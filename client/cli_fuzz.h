@@ -22,6 +22,8 @@
 #define MAX_CPUS       32
 #define MAX_DEPTH      16 /* KM_TYPE_NR on ARM */
 #define GEN_DEPTH      6  /* the generator stays below this */
+#define GEN_KM_SLOTS   4  /* km_type slots the generator uses (0..3) */
+#define BAD_KM_SLOT    99 /* beyond any KM_TYPE_NR */
 #define MAX_REFS       1024
 #define MAX_DEAD       64
 #define OP_ARGS        8
@@ -79,6 +81,13 @@ struct model {
     } stack[MAX_CPUS][MAX_DEPTH];
     unsigned depth[MAX_CPUS];
     uint32_t slot_va[MAX_CPUS][MAX_DEPTH]; /* learned: 0 = not yet */
+    /* km_type style (2.6.35, 2.6.36): the caller names the slot; a live
+     * slot mapped again is displaced; unmapping leaves it stale */
+    bool km_type;
+    struct {
+        uint32_t pfn;
+        bool live;
+    } kt[MAX_CPUS][MAX_DEPTH];
     struct fref refs[MAX_REFS];
     unsigned nrefs;
     unsigned long

@@ -144,11 +144,33 @@ static bool gen_valid(struct rng *r, struct model *m, uint32_t roll,
         }
         return false;
     }
+    if (roll < 60 && m->km_type) {
+        /* A few slots, so that live ones are displaced now and then. */
+        if (!pick_page(r, m, rnd_below(r, 4) != 0, &pfn))
+            return false;
+        set_op(f, ARMMAP_OP_KMAP_ATOMIC, cpu, 2, pfn,
+               rnd_below(r, GEN_KM_SLOTS));
+        return true;
+    }
     if (roll < 60) {
         if (m->depth[cpu] >= GEN_DEPTH ||
             !pick_page(r, m, rnd_below(r, 4) != 0, &pfn))
             return false;
         set_op(f, ARMMAP_OP_KMAP_ATOMIC, cpu, 1, pfn);
+        return true;
+    }
+    if (roll < 68 && m->km_type) {
+        uint32_t k = rnd_below(r, GEN_KM_SLOTS);
+
+        /* The slot's address once learned: live (OK) or not (NOT_FOUND). */
+        if (m->slot_va[cpu][k]) {
+            set_op(f, ARMMAP_OP_KUNMAP_ATOMIC, cpu, 1, m->slot_va[cpu][k]);
+            return true;
+        }
+        if (!m->nrefs)
+            return false;
+        set_op(f, ARMMAP_OP_KUNMAP_ATOMIC, cpu, 1,
+               m->refs[rnd_below(r, m->nrefs)].va);
         return true;
     }
     if (roll < 68) {
@@ -269,6 +291,11 @@ void fz_gen_op(struct rng *r, struct model *m, struct fop *f)
         set_op(f, ARMMAP_OP_VMALLOC, 0, 1, 0); /* size 0 */
         return;
     case 2:
+        if (m->km_type && m->ncpus > 1 && m->slot_va[(cpu + 1) % m->ncpus][0]) {
+            set_op(f, ARMMAP_OP_KUNMAP_ATOMIC, cpu, 1,
+                   m->slot_va[(cpu + 1) % m->ncpus][0]); /* another CPU's */
+            return;
+        }
         if (m->depth[cpu] >= 2) {
             set_op(f, ARMMAP_OP_KUNMAP_ATOMIC, cpu, 1,
                    m->stack[cpu][0].va); /* ORDER */
@@ -308,6 +335,13 @@ void fz_gen_op(struct rng *r, struct model *m, struct fop *f)
         set_op(f, ARMMAP_OP_IOREMAP, 0, 2, m->io_phys, 0u); /* size 0 */
         return;
     case 7:
+        if (m->km_type && pick_page(r, m, true, &pfn)) {
+            if (rnd_below(r, 2))
+                set_op(f, ARMMAP_OP_KMAP_ATOMIC, cpu, 1, pfn); /* no slot */
+            else
+                set_op(f, ARMMAP_OP_KMAP_ATOMIC, cpu, 2, pfn, BAD_KM_SLOT);
+            return;
+        }
         if (pick_page(r, m, true, &pfn)) {
             set_op(f, ARMMAP_OP_KMAP_ATOMIC, cpu, 2, pfn,
                    3u); /* a km_type slot */

@@ -80,17 +80,11 @@ int fz_model_init(struct cli *c, struct model *m, uint64_t id, bool inject,
     config_value(d->config, "atomic", &atomic);
     config_value(d->config, "kernel", &kernel);
     sscanf(kernel, "%u.%u.%u", &maj, &mid, &min);
-    if (strncmp(atomic, "km_type", 7) == 0 ||
-        (strncmp(atomic, "default", 7) == 0 && maj == 2 && mid == 6 &&
-         min < 37)) {
-        armmap_machine_free(d);
-        fz_why(why,
-                "machine %" PRIu64
-                " uses km_type kmap_atomic (2.6); the fuzzer "
-                "models the stack styles only",
-                id);
-        return CLI_EXIT_USAGE;
-    }
+    /* KERNEL: 2.6.37 replaced kmap_atomic(page, type) by the stack */
+    m->km_type = strncmp(atomic, "km_type", 7) == 0 ||
+                 (strncmp(atomic, "default", 7) == 0 && maj == 2 &&
+                  mid == 6 && min < 37);
+    (void)why;
     for (i = 0; i < d->nzones; i++) {
         const struct armmap_zone_info *z = &d->zones[i];
 
@@ -284,6 +278,58 @@ static bool is_fixmap_va(const struct model *m, uint32_t va, unsigned *cpu)
     return false;
 }
 
+/* The km_type slot of cpu @cpu learned at @va, or -1. */
+static int km_slot_at(const struct model *m, unsigned cpu, uint32_t va)
+{
+    unsigned d;
+
+    for (d = 0; d < MAX_DEPTH; d++)
+        if (m->slot_va[cpu][d] && m->slot_va[cpu][d] == va)
+            return (int)d;
+    return -1;
+}
+
+/*
+ * kmap_atomic(page, type) of a highmem page not in pkmap, 2.6.35/2.6.36:
+ * the slot's fixed address (learned, the same every time), and a live
+ * slot displaced (MM_RES_DISPLACED, aux = its pfn).
+ */
+static bool check_km_map(struct model *m, unsigned cpu, uint32_t slot,
+                         uint32_t pfn, const struct armmap_op_result *r,
+                         char *why)
+{
+    unsigned c;
+
+    if (r->status != ARMMAP_OK) {
+        fz_why(why, "expected OK, daemon answered %s: %s",
+               armmap_strerror(r->status), r->msg);
+        return false;
+    }
+    if (m->slot_va[cpu][slot] && m->slot_va[cpu][slot] != r->value) {
+        fz_why(why, "cpu %u km_type slot %u mapped at 0x%08x, earlier at "
+               "0x%08x", cpu, slot, r->value, m->slot_va[cpu][slot]);
+        return false;
+    }
+    if (!m->slot_va[cpu][slot] &&
+        (is_fixmap_va(m, r->value, &c) || (r->value & (PAGE_SZ - 1)))) {
+        fz_why(why, "cpu %u km_type slot %u got 0x%08x, not a fresh fixmap "
+               "page", cpu, slot, r->value);
+        return false;
+    }
+    if (m->kt[cpu][slot].live != ((r->flags & ARMMAP_RES_DISPLACED) != 0) ||
+        (m->kt[cpu][slot].live && r->aux != m->kt[cpu][slot].pfn)) {
+        fz_why(why, "cpu %u km_type slot %u: expected %s, daemon answered "
+               "flags 0x%x aux 0x%x", cpu, slot,
+               m->kt[cpu][slot].live ? "the live page displaced" : "no "
+               "displacement", r->flags, r->aux);
+        return false;
+    }
+    m->slot_va[cpu][slot] = r->value;
+    m->kt[cpu][slot].pfn = pfn;
+    m->kt[cpu][slot].live = true;
+    return true;
+}
+
 /* ---- checking one op ---------------------------------------------------- */
 
 #define EXPECT(code)  \
@@ -412,9 +458,12 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
     case ARMMAP_OP_KMAP_ATOMIC: {
         unsigned cpu = op->cpu, d;
 
-        if (cpu >= m->ncpus || op->nargs < 1 || op->nargs > 1 ||
-            a[0] == m->bad_pfn)
+        if (cpu >= m->ncpus || op->nargs < 1 ||
+            op->nargs != (m->km_type ? 2u : 1u) || a[0] == m->bad_pfn ||
+            (m->km_type && a[1] == BAD_KM_SLOT))
             EXPECT(ARMMAP_INVALID_ARGUMENT);
+        if (m->km_type && a[1] >= MAX_DEPTH)
+            return true; /* KM_TYPE_NR is the era's */
         if (!fz_is_high(m, a[0])) {
             if (r->status == ARMMAP_INVALID_ARGUMENT &&
                 block_of(m, a[0], &head) < 0)
@@ -438,6 +487,8 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
             }
             EXPECT(ARMMAP_OK);
         }
+        if (m->km_type)
+            return check_km_map(m, cpu, a[1], a[0], r, why);
         d = m->depth[cpu];
         if (d >= MAX_DEPTH)
             return true; /* the stack depth limit is the kernel's */
@@ -497,6 +548,20 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
             if (va < m->pkmap_base - 0x01000000u)
                 EXPECT(ARMMAP_INVALID_ARGUMENT); /* user space: no slot */
             return true; /* a fixmap address the model never saw */
+        }
+        if (m->km_type) {
+            /* KERNEL: 2.6.32 arch/arm/mm/highmem.c kunmap_atomic(): the
+             * caller's slot; its PTE stays */
+            int k = km_slot_at(m, cpu, va);
+
+            if (c != cpu || k < 0)
+                EXPECT(ARMMAP_INVALID_ARGUMENT);
+            if (!m->kt[cpu][k].live)
+                EXPECT(ARMMAP_NOT_FOUND);
+            m->kt[cpu][k].live = false;
+            want = m->kt[cpu][k].pfn;
+            exact = true;
+            EXPECT(ARMMAP_OK);
         }
         d = m->depth[cpu];
         if (d == 0)
@@ -684,6 +749,11 @@ int fz_check_translations(struct cli *c, uint64_t id, struct model *m,
         for (k = 0; k < m->depth[cpu]; k++)
             tc_add(t, &n, TC_MAX, m->stack[cpu][k].va,
                    m->stack[cpu][k].pfn << 12, TC_EXACT, REGION_FIXMAP);
+    for (cpu = 0; m->km_type && cpu < m->ncpus; cpu++)
+        for (k = 0; k < MAX_DEPTH; k++)
+            if (m->kt[cpu][k].live)
+                tc_add(t, &n, TC_MAX, m->slot_va[cpu][k],
+                       m->kt[cpu][k].pfn << 12, TC_EXACT, REGION_FIXMAP);
     for (k = 0; k < m->nareas; k++) {
         const struct farea *ar = &m->areas[k];
         uint32_t base = ar->va & ~(PAGE_SZ - 1);

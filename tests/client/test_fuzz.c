@@ -162,13 +162,19 @@ START_TEST(test_create_flags)
                             "kernel=5.10 cpus=4 machines: no disagreement\n") ==
               a.out);
     tc_run_free(&a);
-    /* A km_type kernel: the fuzzer says what it cannot model. */
+    /* A km_type kernel: named slots, displacement, no stack. */
     a = tc_armmap(tc_d.sock, NULL, 0, "fuzz", "--preset", "qemu-virt",
-                  "--kernel", "2.6.35", "--vmalloc-end", "0xf0000000", "--ops",
-                  "10", (char *)NULL);
-    ck_assert_int_eq(a.status, 2);
-    ck_assert(strstr(a.err, " uses km_type kmap_atomic (2.6); the fuzzer "
-                            "models the stack styles only\n") != NULL);
+                  "--kernel", "2.6.35", "--vmalloc-end", "0xf0000000", "--cpus",
+                  "4", "--ops", "5000", "--seed", "1", (char *)NULL);
+    ck_assert_msg(a.status == 0, "exit %d: %s%s", a.status, a.out, a.err);
+    ck_assert(strstr(a.out, "fuzz: seed 1: 5000 ops on 2 qemu-virt "
+                            "kernel=2.6.35 vmalloc_end=0xf0000000 cpus=4 "
+                            "machines: no disagreement\n") == a.out);
+    ck_assert(strstr(a.out, "\nfuzz: coverage: kmap_atomic OK ") != NULL);
+    ck_assert(strstr(a.out, "\nfuzz: coverage: kunmap_atomic OK ") != NULL);
+    ck_assert(strstr(a.out, "WOULD_BLOCK ") != NULL);
+    ck_assert(strstr(a.out, " (km_type kmap_atomic: no stack, so no ORDER)\n") !=
+              NULL);
     tc_run_free(&a);
     /* The small presets reach pkmap and the stacks once they have HighMem;
      * without it, the report says why those answers cannot come. */
