@@ -1654,9 +1654,11 @@ static bool over_inflight(struct srv_call *call, const char *what)
     if (t == NULL || t->inflight_bytes < t->max_inflight_bytes)
         return false;
     srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "%s: tenant '%s' has %" PRIu64
-                  " or more reply bytes unsent "
-                  "(--max-inflight-bytes-per-tenant)", what, t->name,
-                  t->max_inflight_bytes);
+                  " or more reply bytes unsent (%s)", what, t->name,
+                  t->max_inflight_bytes,
+                  t->own_max_inflight_bytes
+                      ? "max-inflight-bytes-per-tenant in --tenants-file"
+                      : "--max-inflight-bytes-per-tenant");
     return true;
 }
 

@@ -314,6 +314,7 @@ struct srv_tenant_conf {
     uint64_t max_machines;
     uint64_t max_parked_kmaps;
     uint64_t max_host_bytes;
+    uint64_t max_inflight_bytes;
     uint64_t machine_idle_ttl;
     bool has_idle_ttl;                  /* machine_idle_ttl given (0 = never) */
     unsigned line;
@@ -354,6 +355,7 @@ struct srv_tenant {
     bool own_max_host_bytes;
     uint64_t machine_idle_ttl;          /* seconds; 0 = never */
     uint64_t max_inflight_bytes;
+    bool own_max_inflight_bytes;
     uint64_t inflight_bytes;            /* unsent replies, all connections */
     uint64_t connections, requests, changes, parked_kmaps;
     uint64_t errors_by_code[MM_STATUS_COUNT];

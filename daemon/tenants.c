@@ -156,6 +156,11 @@ static int parse_option(struct srv_tenant_conf *e, char *opt, const char *where,
         e->max_host_bytes = v;
         return 0;
     }
+    if (val != NULL && strcmp(opt, "max-inflight-bytes-per-tenant") == 0 &&
+        srv_parse_size(val, &v) && v > 0 && v <= (1ull << 40)) {
+        e->max_inflight_bytes = v;
+        return 0;
+    }
     if (val != NULL && strcmp(opt, "machine-idle-ttl") == 0 &&
         parse_count(val, 86400u * 365, &v)) {
         e->machine_idle_ttl = v;
@@ -165,6 +170,7 @@ static int parse_option(struct srv_tenant_conf *e, char *opt, const char *where,
     if (strcmp(opt, "max-machines-per-tenant") == 0 ||
         strcmp(opt, "max-parked-kmaps") == 0 ||
         strcmp(opt, "max-host-bytes-per-tenant") == 0 ||
+        strcmp(opt, "max-inflight-bytes-per-tenant") == 0 ||
         strcmp(opt, "machine-idle-ttl") == 0) {
         snprintf(err, errsz, "armmapd: %s: %s: '%s' is not a valid value",
                  where, opt, val != NULL ? val : "");
@@ -172,7 +178,8 @@ static int parse_option(struct srv_tenant_conf *e, char *opt, const char *where,
     }
     snprintf(err, errsz, "armmapd: %s: unknown option '%s' "
              "(max-machines-per-tenant, max-parked-kmaps, "
-             "max-host-bytes-per-tenant, machine-idle-ttl, admin)", where, opt);
+             "max-host-bytes-per-tenant, max-inflight-bytes-per-tenant, "
+             "machine-idle-ttl, admin)", where, opt);
     return -1;
 }
 
@@ -340,7 +347,10 @@ static void apply_conf(const struct srv *s, struct srv_tenant *t,
     t->max_parked_kmaps = conf != NULL && conf->max_parked_kmaps != 0
                               ? conf->max_parked_kmaps
                               : s->st->max_parked_kmaps;
-    t->max_inflight_bytes = s->st->max_inflight_bytes;
+    t->own_max_inflight_bytes = conf != NULL && conf->max_inflight_bytes != 0;
+    t->max_inflight_bytes = t->own_max_inflight_bytes
+                                ? conf->max_inflight_bytes
+                                : s->st->max_inflight_bytes;
     t->own_max_host_bytes = conf != NULL && conf->max_host_bytes != 0;
     t->max_host_bytes = t->own_max_host_bytes ? conf->max_host_bytes
                                               : s->st->max_host_bytes;

@@ -324,7 +324,8 @@ START_TEST(test_tenants_file_errors_name_the_line)
                             NULL), 2);
     snprintf(want, sizeof(want), "armmapd: %s:3: unknown option "
              "'max-machines' (max-machines-per-tenant, max-parked-kmaps, "
-             "max-host-bytes-per-tenant, machine-idle-ttl, admin)\n",
+             "max-host-bytes-per-tenant, max-inflight-bytes-per-tenant, "
+             "machine-idle-ttl, admin)\n",
              tenants_path);
     ck_assert_str_eq(out, want);
     f = fopen(tenants_path, "w");
@@ -747,6 +748,63 @@ START_TEST(test_inflight_reply_bytes_limited_per_tenant)
 }
 END_TEST
 
+/* The same quota from the tenants file, for one tenant only. */
+START_TEST(test_inflight_quota_from_the_tenants_file)
+{
+    static const char *const lines[] = {
+        "alice alice-token-1 max-inflight-bytes-per-tenant=1M",
+        "bob bob-token-2",
+    };
+    enum { N = 65536, SENDS = 16 };
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Translate t = ARMMAP__V1__TRANSLATE__INIT;
+    Armmap__V1__Response *r;
+    uint32_t *va = malloc(N * sizeof(uint32_t));
+    int hog, b, other, i, refused = 0;
+    uint64_t m;
+
+    ck_assert_ptr_nonnull(va);
+    write_tenants(lines, 2);
+    td_start(&d, tenants_flag, NULL);
+    hog = session_token("", "alice-token-1");
+    b = session_token("", "alice-token-1");
+    other = session_token("", "bob-token-2");
+    m = td_create(hog, "qemu-virt", NULL);
+    for (i = 0; i < N; i++)
+        va[i] = 0xc0000000u + (uint32_t)i * 4096;
+    t.machine = m;
+    t.n_va = N;
+    t.va = va;
+    req.id = 30;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
+    req.translate = &t;
+    for (i = 0; i < SENDS; i++)
+        td_send(hog, &req);
+    for (i = 0; i < 500 * spawn_time_scale() && !refused; i++) {
+        r = ping(b, 31);
+        if (r->status->code == ARMMAP__V1__CODE__RESOURCE_EXHAUSTED) {
+            ck_assert_str_eq(r->status->message, "ping: tenant 'alice' has "
+                             "1048576 or more reply bytes unsent "
+                             "(max-inflight-bytes-per-tenant in "
+                             "--tenants-file)");
+            refused = 1;
+        } else {
+            ck_assert_int_eq(r->status->code, 0);
+            sleep_ms(10);
+        }
+        td_free(r);
+    }
+    ck_assert(refused);
+    r = ping(other, 32);                /* bob has the default, 256M */
+    ck_assert_status(r, 32, 0, "");
+    td_free(r);
+    free(va);
+    close(hog);
+    close(b);
+    close(other);
+}
+END_TEST
+
 /* ---- lifecycle -------------------------------------------------------- */
 
 START_TEST(test_idle_machines_are_reaped_history_kept)
@@ -930,6 +988,7 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_host_memory_quota_with_large_vmallocs);
     tcase_add_test(tc, test_walk_reply_refused_before_it_is_built);
     tcase_add_test(tc, test_inflight_reply_bytes_limited_per_tenant);
+    tcase_add_test(tc, test_inflight_quota_from_the_tenants_file);
     suite_add_tcase(s, tc);
     return s;
 }
