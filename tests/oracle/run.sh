@@ -1,15 +1,15 @@
 #!/bin/sh
 # tests/oracle/run.sh - `make oracle`: record what the real kernel reports.
 #
-# Installs Debian's qemu-system-arm (amd64) and fetches, without installing
-# them, the armhf packages linux-image-armmp (Debian 12's 6.1 ARMv7 kernel)
-# and busybox-static (apt-get download, dpkg -x into build/oracle/root),
-# builds tests/oracle/module with the ARM cross compiler against
-# linux-headers-armmp, and makes a busybox initramfs whose /init prints
-# /proc/meminfo, zoneinfo,
-# buddyinfo, iomem, vmallocinfo, the page-table dump if the kernel has one,
-# the module's addresses and walks, and dmesg between "=== ORACLE" markers on the serial console, then powers
-# off.  Each machine of tests/oracle/matrix.txt boots under
+# Installs Debian's qemu-system-arm and gcc-arm-linux-gnueabihf (amd64) and
+# fetches, without installing them, the armhf packages linux-image-armmp
+# (Debian 12's 6.1 ARMv7 kernel), its headers and busybox-static (apt-get
+# download, dpkg -x under build/oracle/).  It builds tests/oracle/module
+# against those headers and makes a busybox initramfs whose /init prints
+# /proc/meminfo, zoneinfo, buddyinfo, iomem, vmallocinfo, the page-table
+# dump if the kernel has one, the module's addresses and walks, and dmesg
+# between "=== ORACLE" markers on the serial console, then powers off.
+# Each machine of tests/oracle/matrix.txt boots under
 #   qemu-system-arm -M virt -cpu cortex-a15 -nographic   (TCG)
 # bounded by a timeout.  The console goes to tests/oracle/fixtures/NAME.log
 # (raw) and its sections to tests/oracle/fixtures/NAME.txt (parsed): facts
