@@ -6,6 +6,7 @@
 #   make fuzz       FUZZ_SECONDS=N (60) of libFuzzer per harness (clang)
 #   make soak       SECONDS=N (60) of mixed traffic and daemon restarts
 #   make valgrind   the integration suites with armmapd under memcheck
+#   make oracle     boot the real 6.1 kernel under QEMU, record fixtures
 #   make run        start armmapd in the foreground with embedded defaults
 #   make clean
 #

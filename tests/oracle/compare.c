@@ -4,11 +4,12 @@
  * real boot of Debian 12's 6.1 armmp kernel under QEMU virt) names the
  * machine (RAM, CPUs, kernel command line) and holds the kernel's
  * /proc/meminfo, zoneinfo, buddyinfo, iomem, vmallocinfo, page-table dump
- * (when the kernel has one) and the boot layout lines of dmesg.  For each,
- * this program creates the matching machine with the engine library
- * (preset qemu-virt, kernel 6.1), renders the engine's reports, breaks both
- * sides into named fields with the same parsers, and compares field by
- * field.
+ * (when the kernel has one), the boot layout lines of dmesg and what
+ * tests/oracle/module printed (the addresses and descriptors of a fixed
+ * sequence of mapping calls).  For each, this program creates the matching
+ * machine with the engine library (preset qemu-virt, kernel 6.1), renders
+ * the engine's reports, replays the module's sequence, breaks both sides
+ * into named fields with the same parsers, and compares field by field.
  *
  *   oracle_compare [-q] [-e EXACT] [-w] FIXTURE...
  *
@@ -31,7 +32,7 @@
 
 #define KEY_MAX   160
 #define VAL_MAX   320
-#define LINE_MAX_ 1024
+#define TEXT_LINE_MAX 1024
 
 /* One named field: the kernel's value, the engine's, either may be absent. */
 struct field {
@@ -46,6 +47,14 @@ struct fields {
     size_t n, cap;
 };
 
+enum section { S_MEMINFO, S_ZONEINFO, S_BUDDYINFO, S_IOMEM, S_VMALLOCINFO,
+               S_BOOT, S_PAGETABLES, S_OPS, S_COUNT };
+
+static const char *const sec_names[S_COUNT] = {
+    "meminfo", "zoneinfo", "buddyinfo", "iomem", "vmallocinfo", "dmesg",
+    "pagetables", "ops",
+};
+
 /* One fixture: the machine and the kernel's text per section. */
 struct fixture {
     char path[512];
@@ -53,16 +62,9 @@ struct fixture {
     char label[320];                    /* "ram=512M cpus=2 vmalloc=480M" */
     unsigned ram_mib, cpus;
     char args[256];
-    char *sec_text[8];                  /* per enum section, malloc'd or NULL */
+    char *sec_text[S_COUNT];            /* per section, malloc'd or NULL */
 };
 
-enum section { S_MEMINFO, S_ZONEINFO, S_BUDDYINFO, S_IOMEM, S_VMALLOCINFO,
-               S_BOOT, S_PAGETABLES, S_COUNT };
-
-static const char *const sec_names[S_COUNT] = {
-    "meminfo", "zoneinfo", "buddyinfo", "iomem", "vmallocinfo", "dmesg",
-    "pagetables",
-};
 
 
 static void die(const char *fmt, ...)
@@ -186,7 +188,7 @@ static void squeeze(char *dst, size_t size, const char *s)
 static void each_line(const char *text, void (*fn)(void *arg, const char *line),
                       void *arg)
 {
-    char line[LINE_MAX_];
+    char line[TEXT_LINE_MAX];
 
     while (text != NULL && *text != '\0') {
         const char *nl = strchr(text, '\n');
@@ -249,7 +251,7 @@ static void parse_zoneinfo(void *arg, const char *line)
         "managed", "cma",
     };
     struct pctx *p = arg;
-    char sq[LINE_MAX_], key[96];
+    char sq[TEXT_LINE_MAX], key[96];
 
     squeeze(sq, sizeof(sq), line);
     if (starts(sq, "Node ")) {
@@ -297,7 +299,7 @@ static void parse_zoneinfo(void *arg, const char *line)
  * buddyinfo.Normal.orders = the number of columns. */
 static void parse_buddyinfo(void *arg, const char *line)
 {
-    char sq[LINE_MAX_], zone[32], key[64], n[16];
+    char sq[TEXT_LINE_MAX], zone[32], key[64], n[16];
     const char *z = strstr(line, "zone ");
     const char *counts;
     unsigned cols = 0;
@@ -339,7 +341,7 @@ static void parse_iomem(void *arg, const char *line)
  * caller (the kernel's %pS, the engine's operation name) is not a field. */
 static void parse_vmallocinfo(void *arg, const char *line)
 {
-    char sq[LINE_MAX_], start[24], val[VAL_MAX];
+    char sq[TEXT_LINE_MAX], start[24], val[VAL_MAX];
     char *tok, *save = NULL;
     size_t n = 0;
     unsigned i = 0;
@@ -372,7 +374,7 @@ static void parse_vmallocinfo(void *arg, const char *line)
  * per figure, boot.Memory.available, boot.Memory.kernel code, ... */
 static void parse_memory_line(void *arg, const char *s)
 {
-    char copy[LINE_MAX_], key[KEY_MAX], *tok, *save = NULL;
+    char copy[TEXT_LINE_MAX], key[KEY_MAX], *tok, *save = NULL;
 
     copy_str(copy, sizeof(copy), s);
     for (tok = strtok_r(copy, "(,)", &save); tok; tok = strtok_r(NULL, "(,)", &save)) {
@@ -399,7 +401,7 @@ static void parse_memory_line(void *arg, const char *s)
 static void parse_boot(void *arg, const char *line)
 {
     static const char *const zones[] = {"DMA", "DMA32", "Normal", "HighMem", "Movable"};
-    char sq[LINE_MAX_], key[KEY_MAX], val[VAL_MAX];
+    char sq[TEXT_LINE_MAX], key[KEY_MAX], val[VAL_MAX];
     const char *colon;
 
     squeeze(sq, sizeof(sq), line);
@@ -454,7 +456,7 @@ static void parse_boot(void *arg, const char *line)
 /* arch/arm/mm/dump.c: "---[ Name ]---" markers and "0xS-0xE SIZE attrs". */
 static void parse_pagetables(void *arg, const char *line)
 {
-    char sq[LINE_MAX_];
+    char sq[TEXT_LINE_MAX];
     const char *dash;
 
     squeeze(sq, sizeof(sq), line);
@@ -471,16 +473,60 @@ static void parse_pagetables(void *arg, const char *line)
     }
 }
 
+/* The module's lines (tests/oracle/module): "op NAME va=0x... [pfn=0x...
+ * cpu=N]", then "walk va=0x... l1=0x... [l2=0x...]" for it.  Fields:
+ * ops.NAME, the address; ops.NAME.l1 and ops.NAME.l2, the descriptors'
+ * attribute bits (the table and page addresses in them are the boot's). */
+static void put_walk(void *arg, const char *op, uint32_t l1, bool has_l2, uint32_t l2)
+{
+    char key[KEY_MAX], val[32];
+
+    snprintf(key, sizeof(key), "%s.l1", op);
+    snprintf(val, sizeof(val), "0x%03x", l1 & 0x3ffu);
+    put(arg, "ops", key, val);
+    if (has_l2) {
+        snprintf(key, sizeof(key), "%s.l2", op);
+        snprintf(val, sizeof(val), "0x%03x", l2 & 0xfffu);
+        put(arg, "ops", key, val);
+    }
+}
+
+struct ops_ctx {
+    struct pctx p;
+    char op[32];
+};
+
+static void parse_ops(void *arg, const char *line)
+{
+    struct ops_ctx *o = arg;
+    char name[32], val[32];
+    unsigned va, l1, l2;
+    int n;
+
+    if (sscanf(line, "op %31s va=0x%x", name, &va) == 2) {
+        copy_str(o->op, sizeof(o->op), name);
+        snprintf(val, sizeof(val), "0x%08x", va);
+        put(&o->p, "ops", name, val);
+        return;
+    }
+    n = sscanf(line, "walk va=0x%x l1=0x%x l2=0x%x", &va, &l1, &l2);
+    if (n >= 2 && o->op[0] != '\0')
+        put_walk(&o->p, o->op, l1, n == 3, l2);
+}
+
 static void (*const parsers[S_COUNT])(void *, const char *) = {
     parse_meminfo, parse_zoneinfo, parse_buddyinfo, parse_iomem,
-    parse_vmallocinfo, parse_boot, parse_pagetables,
+    parse_vmallocinfo, parse_boot, parse_pagetables, NULL,
 };
 
 static void parse_section(struct fields *fs, bool kernel, enum section s, const char *text)
 {
-    struct pctx p = {.fs = fs, .kernel = kernel};
+    struct ops_ctx o = {.p = {.fs = fs, .kernel = kernel}};
 
-    each_line(text, parsers[s], &p);
+    if (s == S_OPS)
+        each_line(text, parse_ops, &o);
+    else
+        each_line(text, parsers[s], &o.p);
 }
 
 /* ------------------------------------------------------------------ */
@@ -676,11 +722,90 @@ static void synth_zoneinfo(const struct mm_machine *m, struct mm_buf *b)
     }
 }
 
+/* A number after "@key=0x" on the kernel's "op @name" line; @dflt if none. */
+static uint32_t op_arg(const char *ops, const char *name, const char *key, uint32_t dflt)
+{
+    char want[64];
+    const char *line, *k;
+
+    snprintf(want, sizeof(want), "op %s ", name);
+    line = strstr(ops, want);
+    if (line == NULL)
+        return dflt;
+    snprintf(want, sizeof(want), " %s=", key);
+    k = strstr(line, want);
+    if (k == NULL || k > strchr(line, '\n'))
+        return dflt;
+    return (uint32_t)strtoul(k + strlen(want), NULL, 0);
+}
+
+/* The engine's "op" and "walk" lines for the module's sequence, on the
+ * same CPU the kernel ran it on, with a module of the same size. */
+static void engine_op(struct mm_buf *b, const struct mm_machine *m, const char *name,
+                      enum mm_status st, uint32_t va)
+{
+    struct mm_walk w;
+    char line[160];
+    int n;
+
+    if (st != MM_OK)
+        return;
+    n = snprintf(line, sizeof(line), "op %s va=0x%08x\n", name, va);
+    buf_add(b, line, (size_t)n);
+    mm_translate(m, va, 0, &w);
+    if (w.nsteps == 2)
+        n = snprintf(line, sizeof(line), "walk va=0x%08x l1=0x%08x l2=0x%08x\n", va,
+                     w.step[0].desc, w.step[1].desc);
+    else
+        n = snprintf(line, sizeof(line), "walk va=0x%08x l1=0x%08x\n", va,
+                     w.nsteps ? w.step[0].desc : 0);
+    buf_add(b, line, (size_t)n);
+}
+
+static void replay_ops(struct mm_machine *m, const char *ops, struct mm_buf *b)
+{
+    unsigned cpu = op_arg(ops, "kmap_local", "cpu", 0);
+    uint32_t msize = 0x4000;
+    const char *ms = strstr(ops, "module size=");
+    struct mm_result r1, r2, r;
+    enum mm_status st;
+    mm_pfn_t p1, p2;
+
+    if (ms != NULL)
+        msize = (uint32_t)strtoul(ms + strlen("module size="), NULL, 0);
+    if (mm_alloc_pages(m, MM_ZONE_HIGHMEM, 0, &r) != MM_OK &&
+        mm_alloc_pages(m, MM_ZONE_NORMAL, 0, &r) != MM_OK)
+        return;
+    p1 = r.value;
+    if (mm_alloc_pages(m, MM_ZONE_HIGHMEM, 0, &r) != MM_OK &&
+        mm_alloc_pages(m, MM_ZONE_NORMAL, 0, &r) != MM_OK)
+        return;
+    p2 = r.value;
+    st = mm_kmap(m, p1, &r);
+    engine_op(b, m, "kmap", st, r.value);
+    st = mm_kmap_atomic(m, cpu, p1, -1, &r1);
+    engine_op(b, m, "kmap_local_same", st, r1.value);
+    st = mm_kmap_atomic(m, cpu, p2, -1, &r2);
+    engine_op(b, m, "kmap_local", st, r2.value);
+    if (r2.status == MM_OK)
+        mm_kunmap_atomic(m, cpu, r2.value, &r);
+    if (r1.status == MM_OK)
+        mm_kunmap_atomic(m, cpu, r1.value, &r);
+    mm_kunmap(m, p1, &r);
+    st = mm_vmalloc(m, 1u << 20, &r);
+    engine_op(b, m, "vmalloc", st, r.value);
+    st = mm_ioremap(m, 0x10000000u, 1u << 20, &r);
+    engine_op(b, m, "ioremap", st, r.value);
+    st = mm_module_alloc(m, msize, &r);
+    engine_op(b, m, "module", st, r.value);
+}
+
 /* Renders the engine's text for section @s into @b (empty if it has none). */
 static void render(const struct mm_machine *m, enum section s, struct mm_buf *b)
 {
     static const char *const names[S_COUNT] = {
         "meminfo", "zoneinfo", "buddyinfo", "iomem", "vmallocinfo", NULL, "pagetables",
+        NULL,
     };
     enum mm_report r;
 
@@ -764,6 +889,7 @@ static bool exact_has(const struct exact *e, const char *s)
 /* The sections as field names begin ("boot", not "dmesg"). */
 static const char *const key_prefix[S_COUNT] = {
     "meminfo", "zoneinfo", "buddyinfo", "iomem", "vmallocinfo", "boot", "pagetables",
+    "ops",
 };
 
 static int section_of_key(const char *key)
@@ -834,7 +960,10 @@ static void compare_fixture(const char *path, struct totals *t)
              * this build) is not compared. */
             if (fx.sec_text[s] == NULL)
                 continue;
-            render(m, (enum section)s, &b);
+            if (s == S_OPS)
+                replay_ops(m, fx.sec_text[s], &b);
+            else
+                render(m, (enum section)s, &b);
             if (b.data != NULL)
                 parse_section(&fs, false, (enum section)s, b.data);
             mm_buf_free(&b);

@@ -1,13 +1,15 @@
 #!/bin/sh
 # tests/oracle/run.sh - `make oracle`: record what the real kernel reports.
 #
-# Installs Debian's qemu-system-arm (amd64) and fetches, without installing
-# them, the armhf packages linux-image-armmp (Debian 12's 6.1 ARMv7 kernel)
-# and busybox-static (apt-get download, dpkg -x into build/oracle/root).  It
-# makes a busybox initramfs whose /init prints /proc/meminfo, zoneinfo,
-# buddyinfo, iomem, vmallocinfo, the page-table dump if the kernel has one,
-# and dmesg between "=== ORACLE" markers on the serial console, then powers
-# off.  Each machine of tests/oracle/matrix.txt boots under
+# Installs Debian's qemu-system-arm and gcc-arm-linux-gnueabihf (amd64) and
+# fetches, without installing them, the armhf packages linux-image-armmp
+# (Debian 12's 6.1 ARMv7 kernel), its headers and busybox-static (apt-get
+# download, dpkg -x under build/oracle/).  It builds tests/oracle/module
+# against those headers and makes a busybox initramfs whose /init prints
+# /proc/meminfo, zoneinfo, buddyinfo, iomem, vmallocinfo, the page-table
+# dump if the kernel has one, the module's addresses and walks, and dmesg
+# between "=== ORACLE" markers on the serial console, then powers off.
+# Each machine of tests/oracle/matrix.txt boots under
 #   qemu-system-arm -M virt -cpu cortex-a15 -nographic   (TCG)
 # bounded by a timeout.  The console goes to tests/oracle/fixtures/NAME.log
 # (raw) and its sections to tests/oracle/fixtures/NAME.txt (parsed): facts
@@ -75,12 +77,51 @@ fetch_armhf() {
     say "kernel $image $kver"
 }
 
+# ---- the module ------------------------------------------------------------
+# tests/oracle/module, built with Debian's ARM cross compiler against the
+# armmp headers (dpkg -x; the host's kbuild tools from the amd64
+# linux-kbuild package).  Sets $module to the .ko.
+build_module() {
+    if ! command -v arm-linux-gnueabihf-gcc-12 >/dev/null; then
+        say "installing gcc-arm-linux-gnueabihf"
+        as_root $apt install -y -qq --no-install-recommends \
+            gcc-arm-linux-gnueabihf >/dev/null
+    fi
+    headers=linux-headers-${image#linux-image-}
+    kb=$out/kroot
+    if ! ls "$out/kdebs/${headers}"_*.deb >/dev/null 2>&1 ||
+       ! [ -d "$kb/usr/src/$headers" ]; then
+        common=$(apt-cache depends "$headers:armhf" |
+                 awk '/Depends: <?linux-headers-.*-common/ { gsub(/[<>]/, "", $2);
+                      sub(":armhf", "", $2); print $2; exit }')
+        kbuild=$(apt-cache depends "$headers:armhf" |
+                 awk '/Depends: linux-kbuild/ { sub(":armhf", "", $2); print $2; exit }')
+        rm -rf "$out/kdebs" "$kb"
+        mkdir -p "$out/kdebs" "$kb"
+        (cd "$out/kdebs" &&
+         $apt download "$headers:armhf" "$common" "$kbuild:amd64" >/dev/null 2>&1) ||
+            die "apt-get download $headers:armhf $common $kbuild:amd64 failed"
+        for d in "$out"/kdebs/*.deb; do dpkg -x "$d" "$kb"; done
+        # The headers' Makefile includes the common tree by absolute path.
+        sed -i "s|include /usr/src/|include $kb/usr/src/|" "$kb/usr/src/$headers/Makefile"
+    fi
+    rm -rf "$out/module"
+    cp -r "$here/module" "$out/module"
+    make -s -C "$kb/usr/src/$headers" M="$out/module" ARCH=arm \
+        CROSS_COMPILE=arm-linux-gnueabihf- DEB_BUILD_ARCH=amd64 \
+        DEB_HOST_ARCH=armhf DEB_HOST_GNU_TYPE=arm-linux-gnueabihf modules \
+        >"$out/module.log" 2>&1 || { cat "$out/module.log"; die "module build failed"; }
+    module=$out/module/armmap_oracle.ko
+    say "module $headers: $(wc -c < "$module") bytes"
+}
+
 # ---- the initramfs ---------------------------------------------------------
 make_initramfs() {
     ird=$out/initramfs
     rm -rf "$ird"
     mkdir -p "$ird/bin"
     cp "$out/root/bin/busybox" "$ird/bin/busybox"
+    cp "$module" "$ird/armmap_oracle.ko"
     cat > "$ird/init" <<'EOF'
 #!/bin/busybox sh
 # armmapd oracle: print what the kernel reports, between markers, then stop.
@@ -109,6 +150,11 @@ show iomem /proc/iomem
 show vmallocinfo /proc/vmallocinfo
 [ -r /sys/kernel/debug/kernel_page_tables ] &&
     show pagetables /sys/kernel/debug/kernel_page_tables
+# The module prints its sequence (and stays loaded).
+insmod /armmap_oracle.ko
+echo "=== ORACLE BEGIN ops"
+dmesg | sed -n 's/^.*armmap-oracle: //p'
+echo "=== ORACLE END ops"
 echo "=== ORACLE BEGIN dmesg"
 dmesg
 echo "=== ORACLE END dmesg"
@@ -170,6 +216,7 @@ main() {
     install_host_tools
     enable_armhf
     fetch_armhf
+    build_module
     make_initramfs
     mkdir -p "$fix"
     n=0 failed=
