@@ -11,6 +11,7 @@
 #
 # Debian packages: pkg-config libevent-dev libprotobuf-c-dev
 #                  protobuf-c-compiler libsqlite3-dev check
+#                  (tests) libjansson-dev
 
 .DEFAULT_GOAL := all
 
@@ -35,6 +36,9 @@ endif
 pc = $(shell pkg-config $(1) $(2) 2>/dev/null)
 CHECK_CFLAGS := $(call pc,--cflags,check)
 CHECK_LIBS   := $(call pc,--libs,check)
+# jansson: the client suite parses the CLI's --json output with it.
+JANSSON_CFLAGS := $(call pc,--cflags,jansson)
+JANSSON_LIBS   := $(call pc,--libs,jansson)
 DEP_CFLAGS   := $(call pc,--cflags,libevent libprotobuf-c sqlite3)
 ALL_CFLAGS    = -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) -Iengine -Istore \
                 -Idaemon -Iclient -Iproto -Ibuild/proto $(DEP_CFLAGS)
@@ -56,6 +60,11 @@ $(PROTO_C) $(PROTO_H) &: proto/armmap.proto
 $(PROTO_OBJ): $(PROTO_C) $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_DEFAULT_SOURCE $(CFLAGS) -Ibuild/proto $(DEP_CFLAGS) -c $< -o $@
+
+# proto/'s own C (the token file reader): linked wherever the generated
+# code is, so daemon and client share one copy.
+PROTO_OWN_SRC := $(sort $(wildcard proto/*.c))
+PROTO_OBJ     += $(PROTO_OWN_SRC:%.c=$(B)/%.o)
 
 # ---- store: SQLite only --------------------------------------------------
 STORE_SRC := $(sort $(wildcard store/*.c))
@@ -85,6 +94,9 @@ $(DAEMON_OBJ) $(CLIENT_LIB_OBJ) $(CLIENT_CLI_OBJ): $(PROTO_H)
 # libarmmap is built static and shared from the same position-independent
 # objects (the proto object goes into both, and the daemon links it too).
 $(CLIENT_LIB_OBJ) $(PROTO_OBJ): CFLAGS += -fPIC
+# The shared library exports only what armmap.h declares (visibility
+# pushed to default there) under the version node of client/libarmmap.map.
+$(CLIENT_LIB_OBJ) $(PROTO_OBJ): CFLAGS += -fvisibility=hidden
 
 # ---- tests -------------------------------------------------------------
 TEST_ENGINE_SRC := $(sort $(wildcard tests/engine/*.c))
@@ -135,7 +147,7 @@ all: deps $(LIBMM) $(PROGRAMS) $(TEST_BINS) $(BENCH_ENGINE) $(BENCH_CLIENT) \
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(if $(findstring tests/,$<),$(CHECK_CFLAGS)) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CFLAGS) $(if $(findstring tests/,$<),$(CHECK_CFLAGS) $(JANSSON_CFLAGS)) -MMD -MP -c $< -o $@
 
 $(LIBMM): $(ENGINE_OBJ)
 	@rm -f $@
@@ -169,8 +181,10 @@ $(LIBARMMAP): $(CLIENT_LIB_OBJ) $(PROTO_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(LIBARMMAP_SO): $(CLIENT_LIB_OBJ) $(PROTO_OBJ)
-	$(CC) -shared $(LDFLAGS) -Wl,-soname,libarmmap.so.0 -o $@ $^ $(CLIENT_LIBS)
+$(LIBARMMAP_SO): $(CLIENT_LIB_OBJ) $(PROTO_OBJ) client/libarmmap.map
+	$(CC) -shared $(LDFLAGS) -Wl,-soname,libarmmap.so.0 \
+	    -Wl,--version-script,client/libarmmap.map -o $@ \
+	    $(filter %.o,$^) $(CLIENT_LIBS)
 
 $(ARMMAP): $(CLIENT_CLI_OBJ) $(LIBARMMAP)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
@@ -186,8 +200,9 @@ $(B)/check_daemon: $(TEST_DAEMON_SRC:%.c=$(B)/%.o) $(TEST_PROC_OBJ) \
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(DAEMON_LIBS)
 
 $(B)/check_client: $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(TEST_SPAWN_OBJ) \
-                   $(LIBARMMAP) | $(ARMMAPD) $(ARMMAP)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(CLIENT_LIBS)
+                   $(LIBARMMAP) | $(ARMMAPD) $(ARMMAP) $(LIBARMMAP_SO)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(CLIENT_LIBS) \
+	    $(JANSSON_LIBS)
 
 # ---- dependencies ------------------------------------------------------
 # Installs what is missing on Debian/Ubuntu; elsewhere names the packages.
@@ -201,7 +216,7 @@ check: deps
 
 check-plain: $(TEST_BINS)
 	@rc=0; for t in $(TEST_BINS); do echo "== $$t"; ./$$t || rc=1; done; \
-	$(FUZZ_REPLAY_RUN); exit $$rc
+	$(FUZZ_REPLAY_RUN); $(ORACLE_RUN); exit $$rc
 
 bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(BENCH_RECOVERY) $(BENCH_DAEMON) \
        $(CHECK_STORE)
@@ -262,6 +277,37 @@ valgrind: deps $(ARMMAPD) $(ARMMAP) $(B)/check_daemon $(B)/check_client
 	[ $$bad -eq 0 ] || rc=1; exit $$rc
 
 
+# ---- oracle: the engine against the real kernel (tests/oracle/) ----------
+# `make oracle` boots Debian 12's 6.1 armmp kernel under qemu-system-arm over
+# tests/oracle/matrix.txt and rewrites tests/oracle/fixtures/ (minutes; it
+# installs qemu-system-arm and fetches armhf packages).  `make check`
+# compares the engine with those fixtures (well under a second) and fails
+# if a field listed in tests/oracle/exact.txt stopped matching;
+# `make oracle-baseline` rewrites that list from the current engine.
+ORACLE_CMP      := $(B)/oracle_compare
+ORACLE_FIXTURES  = $(sort $(wildcard tests/oracle/fixtures/*.txt))
+ORACLE_EXACT    := tests/oracle/exact.txt
+ORACLE_RUN       = ./$(ORACLE_CMP) -q -e $(ORACLE_EXACT) $(ORACLE_FIXTURES) || rc=1
+
+$(ORACLE_CMP): $(B)/tests/oracle/compare.o $(LIBMM)
+	$(CC) $(LDFLAGS) -o $@ $^
+
+check-plain: $(ORACLE_CMP)
+all: $(ORACLE_CMP)
+
+.PHONY: oracle oracle-baseline oracle-diff
+oracle: $(ORACLE_CMP)
+	sh tests/oracle/run.sh
+	@./$(ORACLE_CMP) -e $(ORACLE_EXACT) $(ORACLE_FIXTURES)
+
+oracle-diff: $(ORACLE_CMP)
+	@./$(ORACLE_CMP) -e $(ORACLE_EXACT) $(ORACLE_FIXTURES)
+
+oracle-baseline: $(ORACLE_CMP)
+	./$(ORACLE_CMP) -w -e $(ORACLE_EXACT) $(ORACLE_FIXTURES)
+
+-include $(B)/tests/oracle/compare.d
+
 # ---- run and install ---------------------------------------------------
 run: deps $(ARMMAPD) $(ARMMAP)
 	@echo "armmapd: state in ./armmapd-state; in another shell try:"
@@ -278,6 +324,8 @@ LIBDIR  := $(DESTDIR)$(PREFIX)/lib
 INCDIR  := $(DESTDIR)$(PREFIX)/include
 MANDIR  := $(DESTDIR)$(PREFIX)/share/man
 UNITDIR := $(DESTDIR)$(PREFIX)/lib/systemd/system
+# The wire protocol, for clients in other languages (examples/).
+DATADIR := $(DESTDIR)$(PREFIX)/share/armmap
 
 install: $(ARMMAPD) $(ARMMAP) $(LIBARMMAP) $(LIBARMMAP_SO)
 	install -d $(BINDIR) $(SBINDIR) $(LIBDIR)/pkgconfig $(INCDIR)
@@ -295,13 +343,17 @@ install: $(ARMMAPD) $(ARMMAP) $(LIBARMMAP) $(LIBARMMAP_SO)
 	    systemd/armmapd.service > $(UNITDIR)/armmapd.service
 	chmod 644 $(UNITDIR)/armmapd.service
 	install -m 644 systemd/armmapd.socket $(UNITDIR)/armmapd.socket
+	install -d $(DATADIR)
+	install -m 644 proto/armmap.proto $(DATADIR)/armmap.proto
 
 uninstall:
 	rm -f $(SBINDIR)/armmapd $(BINDIR)/armmap $(LIBDIR)/libarmmap.a \
 	      $(LIBDIR)/libarmmap.so.0 $(LIBDIR)/libarmmap.so \
 	      $(INCDIR)/armmap.h $(LIBDIR)/pkgconfig/armmap.pc \
 	      $(MANDIR)/man1/armmap.1 $(MANDIR)/man8/armmapd.8 \
-	      $(UNITDIR)/armmapd.service $(UNITDIR)/armmapd.socket
+	      $(UNITDIR)/armmapd.service $(UNITDIR)/armmapd.socket \
+	      $(DATADIR)/armmap.proto
+	rmdir $(DATADIR) 2>/dev/null || true
 
 clean:
 	rm -rf build
@@ -333,7 +385,8 @@ FUZZ_STORE_OBJ  := $(STORE_SRC:%.c=$(FUZZ_B)/%.o)
 FUZZ_DAEMON_OBJ := $(filter-out $(FUZZ_B)/daemon/main.o, \
                      $(DAEMON_SRC:%.c=$(FUZZ_B)/%.o))
 FUZZ_CLIENT_OBJ := $(CLIENT_LIB_SRC:%.c=$(FUZZ_B)/%.o)
-FUZZ_PROTO_OBJ  := $(FUZZ_B)/proto/armmap.pb-c.o
+FUZZ_PROTO_OBJ  := $(FUZZ_B)/proto/armmap.pb-c.o \
+                   $(PROTO_OWN_SRC:%.c=$(FUZZ_B)/%.o)
 FUZZ_HARN_OBJ   := $(FUZZ_NAMES:%=$(FUZZ_B)/tests/fuzz/fuzz_%.o)
 FUZZ_BINS       := $(FUZZ_NAMES:%=$(FUZZ_B)/fuzz_%)
 
@@ -358,7 +411,7 @@ $(FUZZ_B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
 
-$(FUZZ_PROTO_OBJ): $(PROTO_C) $(PROTO_H)
+$(FUZZ_B)/proto/armmap.pb-c.o: $(PROTO_C) $(PROTO_H)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -std=c11 -D_DEFAULT_SOURCE -g -O1 $(FUZZ_SAN) \
 	    -fsanitize=fuzzer-no-link -Ibuild/proto $(DEP_CFLAGS) -c $< -o $@

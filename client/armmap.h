@@ -35,6 +35,10 @@
 extern "C" {
 #endif
 
+/* libarmmap is built with -fvisibility=hidden: what this header declares is
+ * its whole exported API (libarmmap.map versions it). */
+#pragma GCC visibility push(default)
+
 #define ARMMAP_ERR_MAX           512 /* error message buffers */
 #define ARMMAP_MSG_MAX           512 /* per-operation messages */
 #define ARMMAP_MAX_ZONES         4
@@ -110,6 +114,7 @@ enum armmap_report {
     ARMMAP_REPORT_PKMAP,
     ARMMAP_REPORT_FIXMAP,
     ARMMAP_REPORT_PAGETABLES,
+    ARMMAP_REPORT_REGIONS,
     ARMMAP_REPORT_COUNT
 };
 
@@ -729,6 +734,8 @@ enum armmap_status armmap_recv(struct armmap_conn *conn,
 
 /* Requests sent and not yet received. */
 unsigned armmap_inflight(const struct armmap_conn *conn);
+
+#pragma GCC visibility pop
 
 #ifdef __cplusplus
 }

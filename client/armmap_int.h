@@ -66,6 +66,15 @@ enum armmap_status armmap__wait(struct armmap_conn *conn, uint64_t id,
 enum armmap_status armmap__next(struct armmap_conn *conn,
                                 Armmap__V1__Response **out);
 
+/* Waits for the next reply and hands out its frame's body, consumed but
+ * valid until the next call on @conn; *@body NULL when replies are stashed
+ * (then use armmap__next()). */
+enum armmap_status armmap__next_raw(struct armmap_conn *conn,
+                                    const uint8_t **body, size_t *len);
+
+/* A zeroed translate result of @n entries in one block (calls.c). */
+struct armmap_translate_result *armmap__result_block(size_t n, bool walk);
+
 /* The status of a reply: its op or batch's own status is the op's. */
 enum armmap_status armmap__reply_status(struct armmap_conn *conn,
                                         const Armmap__V1__Response *resp);

@@ -642,7 +642,7 @@ static void walk_from(struct armmap_walk *dst, const Armmap__V1__Walk *src)
 /* A result for @n addresses in one allocation: the struct, then its walks
  * (if asked), pa, fault and region arrays, zeroed.  One malloc instead of
  * five matters when a pipeline asks for one address at a time. */
-static struct armmap_translate_result *result_block(size_t n, bool walk)
+struct armmap_translate_result *armmap__result_block(size_t n, bool walk)
 {
     size_t walks = walk ? (n + 1) * sizeof(struct armmap_walk) : 0;
     size_t pa = (n + 1) * sizeof(uint32_t);
@@ -679,7 +679,7 @@ enum armmap_status armmap__translate_from(
                             "addresses, %zu faults, %zu regions, %zu walks",
                             n, src->n_pa, src->fault.len, src->region.len,
                             src->n_walks);
-    r = result_block(n, walk);
+    r = armmap__result_block(n, walk);
     if (!r)
         return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
     if (n) {

@@ -37,6 +37,7 @@ static const char global_help[] =
     "  --json                one JSON object per result (per line for "
     "streams)\n"
     "  -h, --help            this help; `armmap COMMAND --help` for a command\n"
+    "  --version             print the version and exit\n"
     "\n"
     "Numbers are decimal or 0x hex; sizes take K, M or G suffixes (powers of\n"
     "1024); M is a machine id as `create` prints it.\n"
@@ -47,8 +48,10 @@ static const char exit_help[] =
     "\n"
     "Exit status: 0 success; 1 local failure (a file); 2 usage error;\n"
     "3 connection error (no socket, refused, timeout, hello rejected);\n"
-    "4 the daemon answered an error; 5 fuzz found a disagreement.\n"
-    "Errors are printed to stderr as `armmap: CODE: message`.\n";
+    "4 the daemon answered an error; 5 fuzz found a disagreement;\n"
+    "6 bad input data (an address line of translate or phys).\n"
+    "Errors are printed to stderr as `armmap: CODE: message`, or with --json\n"
+    "as one line {\"error\":CODE,\"message\":TEXT,\"exit\":STATUS}.\n";
 
 static const struct cli_command commands[] = {
     { "ping", cli_cmd_ping, "ping",
@@ -89,8 +92,9 @@ static const struct cli_command commands[] = {
       "instead of answering WOULD_BLOCK.  Prints the virtual address." },
     { "kunmap", cli_cmd_op, "kunmap M PFN", "kunmap() of a kmapped page." },
     { "kmap-atomic", cli_cmd_op, "kmap-atomic M PFN [--cpu C] [--slot NAME]",
-      "kmap_atomic() on CPU C (default 0); --slot names the km_type slot\n"
-      "(KM_USER0, ... or a number) on 2.6-style machines." },
+      "kmap_atomic() on CPU C (default 0).  --slot names the km_type slot\n"
+      "(KM_USER0, ... or a number): required on km_type machines (atomic\n"
+      "km_type, the 2.6 kernels), refused on the others." },
     { "kunmap-atomic", cli_cmd_op, "kunmap-atomic M VA [--cpu C]",
       "kunmap_atomic() of VA on CPU C (must be the top of its stack)." },
     { "vmalloc", cli_cmd_op, "vmalloc M SIZE",
@@ -105,16 +109,31 @@ static const struct cli_command commands[] = {
     { "module-free", cli_cmd_op, "module-free M VA", "module_memfree()." },
     { "kmap-flush", cli_cmd_op, "kmap-flush M", "kmap_flush_unused()." },
     { "translate", cli_cmd_translate,
-      "translate M [--walk] [--access rwxu] [--chunk N] [VA...]",
+      "translate M [--walk] [--access rwxu] [--chunk N] [--input FILE]\n"
+      "          [--on-error stop|skip|emit] [--format text|json|csv] [VA...]",
       "Walks the page tables for each VA (or, with none, for each line of\n"
-      "stdin: one address a line, hex or decimal, '#' comments) and prints\n"
-      "\"VA PA REGION\" or \"VA fault REASON\" in input order.  Stdin is\n"
-      "streamed in pipelined chunks of N addresses (default 4096).\n"
-      "  --walk          print every step of each walk\n"
-      "  --access LETTERS  check an access: r read, w write, x exec, u user" },
-    { "phys", cli_cmd_phys, "phys M PA...",
-      "Prints every virtual alias of each physical address: \"PA VA "
-      "REGION\"." },
+      "stdin or FILE: one address a line, hex or decimal, '#' comments) and\n"
+      "prints one row per address in input order, always the same columns:\n"
+      "va, pa, region, fault (\"0xc0000000 0x80200000 lowmem -\",\n"
+      "\"0x00000000 - user translation-l1\"; a fault keeps its region).\n"
+      "Input is streamed in pipelined chunks of N addresses (default 4096).\n"
+      "  --walk          every step of each walk (CSV: l1_desc, l2_desc)\n"
+      "  --access LETTERS  check an access: r read, w write, x exec, u user\n"
+      "  --input FILE    read addresses from FILE ('-': stdin)\n"
+      "  --on-error MODE a bad line: stop there (default), skip it (named\n"
+      "                  on stderr) or emit an error row (an \"error\"\n"
+      "                  column on every row); exit 6 if any\n"
+      "  --format F      text (default; '-' for an empty column), json (the\n"
+      "                  default with --json; null), csv (a header line)" },
+    { "phys", cli_cmd_phys,
+      "phys M [--input FILE] [--on-error stop|skip|emit] [--format "
+      "text|json|csv]\n"
+      "          [--chunk N] [PA...]",
+      "Every virtual alias of each physical address (or, with none, of each\n"
+      "line of stdin or FILE), one row per alias: pa, va, region (va and\n"
+      "region empty when it has none).  Chunks of N addresses (default\n"
+      "65536) a request; --input, --on-error and --format as for translate."
+    },
     { "layout", cli_cmd_layout, "layout M",
       "The boot \"Virtual kernel memory layout\" block and the Memory lines,\n"
       "exactly as the kernel prints them." },
@@ -129,7 +148,9 @@ static const struct cli_command commands[] = {
       "          [--newest] [--after SEQ] [--all]",
       "The machine's event log.  --op filters by op name, --va by addresses\n"
       "in args or value, --newest lists newest first, --after continues after\n"
-      "a sequence number, --all follows the paging cursor to the end." },
+      "a sequence number, --all follows the paging cursor to the end.\n"
+      "Without --all, when more events follow, the cursor is printed: on\n"
+      "stderr as a note, with --json as a last line {\"next_after\":SEQ}." },
     { "fork", cli_cmd_fork, "fork M --at SEQ [--name NAME]",
       "A new machine with M's first SEQ events; prints its id." },
     { "clone", cli_cmd_clone, "clone M [--name NAME]",
@@ -196,32 +217,71 @@ void cli_command_help(FILE *f, const struct cli_command *cmd)
 
 /* ---- errors ------------------------------------------------------------ */
 
+/* Set by main() when --json appears anywhere on the line, so that errors
+ * found before a command scans its own --json are JSON too. */
+static bool json_errors;
+
+/*
+ * Prints one error: "armmap: CODE: [cmd: ]message" in text mode, or in JSON
+ * mode one line {"error":CODE,"message":"[cmd: ]message","exit":STATUS} on
+ * stderr.  Returns @status.
+ */
+static int print_error(const struct cli *c, const char *code, int status,
+                       bool with_cmd, const char *fmt, va_list ap)
+{
+    char msg[2048];
+    int off = 0;
+
+    msg[0] = '\0';
+    if (with_cmd && c && c->cmd)
+        off = snprintf(msg, sizeof(msg), "%s: ", c->cmd);
+    vsnprintf(msg + off, sizeof(msg) - (size_t)off, fmt, ap);
+    if (json_errors || (c && c->json)) {
+        bool first = true;
+
+        fputc('{', stderr);
+        cli_json_kstr(stderr, &first, "error", code);
+        cli_json_kstr(stderr, &first, "message", msg);
+        cli_json_ki64(stderr, &first, "exit", status);
+        fputs("}\n", stderr);
+    } else {
+        fprintf(stderr, "armmap: %s: %s\n", code, msg);
+    }
+    return status;
+}
+
 int cli_usage_error(const struct cli *c, const char *fmt, ...)
 {
     va_list ap;
+    int rc;
 
-    fputs("armmap: USAGE: ", stderr);
-    if (c && c->cmd)
-        fprintf(stderr, "%s: ", c->cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    rc = print_error(c, "USAGE", CLI_EXIT_USAGE, true, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    return CLI_EXIT_USAGE;
+    return rc;
 }
 
 int cli_local_error(const struct cli *c, const char *fmt, ...)
 {
     va_list ap;
+    int rc;
 
-    fputs("armmap: ERROR: ", stderr);
-    if (c && c->cmd)
-        fprintf(stderr, "%s: ", c->cmd);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    rc = print_error(c, "ERROR", CLI_EXIT_LOCAL, true, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
-    return CLI_EXIT_LOCAL;
+    return rc;
+}
+
+int cli_error(const struct cli *c, const char *code, int status,
+              const char *fmt, ...)
+{
+    va_list ap;
+    int rc;
+
+    va_start(ap, fmt);
+    rc = print_error(c, code, status, false, fmt, ap);
+    va_end(ap);
+    return rc;
 }
 
 static bool is_connection_status(enum armmap_status st)
@@ -232,10 +292,10 @@ static bool is_connection_status(enum armmap_status st)
 int cli_status_error(const struct cli *c, enum armmap_status st,
                      const char *msg)
 {
-    (void)c;
-    fprintf(stderr, "armmap: %s: %s\n", armmap_strerror(st),
-            msg && msg[0] ? msg : "failed");
-    return is_connection_status(st) ? CLI_EXIT_CONN : CLI_EXIT_SERVER;
+    return cli_error(c, armmap_strerror(st),
+                     is_connection_status(st) ? CLI_EXIT_CONN
+                                              : CLI_EXIT_SERVER,
+                     "%s", msg && msg[0] ? msg : "failed");
 }
 
 int cli_fail(struct cli *c, enum armmap_status st)
@@ -259,10 +319,8 @@ int cli_connect(struct cli *c)
         st = armmap_connect_tcp(c->hostport, opt, &c->conn, err);
     else
         st = armmap_connect_unix(c->socket, opt, &c->conn, err);
-    if (st != ARMMAP_OK) {
-        fprintf(stderr, "armmap: %s: %s\n", armmap_strerror(st), err);
-        return CLI_EXIT_CONN;
-    }
+    if (st != ARMMAP_OK)
+        return cli_error(c, armmap_strerror(st), CLI_EXIT_CONN, "%s", err);
     return 0;
 }
 
@@ -393,6 +451,9 @@ int main(int argc, char **argv)
     int i, rc;
 
     memset(&c, 0, sizeof(c));
+    for (i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+        if (strcmp(argv[i], "--json") == 0)
+            json_errors = true;
     c.socket = getenv("ARMMAP_SOCKET");
     if (!c.socket || !c.socket[0])
         c.socket = CLI_DEFAULT_SOCKET;
@@ -427,6 +488,9 @@ int main(int argc, char **argv)
             c.json = true;
         } else if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
             print_help(stdout);
+            return CLI_EXIT_OK;
+        } else if (strcmp(a, "--version") == 0) {
+            printf("armmap %s\n", CLI_VERSION);
             return CLI_EXIT_OK;
         } else {
             return cli_usage_error(

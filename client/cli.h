@@ -8,8 +8,9 @@
  *
  * Exit statuses (armmap --help documents them): 0 success, 2 usage error,
  * 3 connection error (including a rejected Hello), 4 an error the daemon
- * answered, 5 the fuzzer found a disagreement, 1 a local failure (a file
- * that cannot be written).
+ * answered, 5 the fuzzer found a disagreement, 6 bad input data (an
+ * address line of translate or phys), 1 a local failure (a file that
+ * cannot be written).
  */
 #ifndef ARMMAP_CLIENT_CLI_H
 #define ARMMAP_CLIENT_CLI_H
@@ -26,6 +27,9 @@
 #define CLI_EXIT_CONN   3
 #define CLI_EXIT_SERVER 4
 #define CLI_EXIT_FUZZ   5
+#define CLI_EXIT_DATA   6 /* bad input lines of translate, phys */
+
+#define CLI_VERSION "0.1" /* as armmapd's, printed by --version */
 
 #define CLI_DEFAULT_SOCKET "./armmapd-state/armmapd.sock"
 
@@ -63,6 +67,12 @@ int cli_usage_error(const struct cli *c, const char *fmt, ...)
  * its class (connection or server). */
 int cli_status_error(const struct cli *c, enum armmap_status st,
                      const char *msg);
+
+/* Prints "armmap: CODE: message" (no command prefix: the message has its
+ * own) or, in JSON mode, {"error":CODE,"message":...,"exit":@status} on
+ * stderr; returns @status.  Every error of the CLI goes through here. */
+int cli_error(const struct cli *c, const char *code, int status,
+              const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /* Prints "armmap: ERROR: message" and returns CLI_EXIT_LOCAL. */
 int cli_local_error(const struct cli *c, const char *fmt, ...)

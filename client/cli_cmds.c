@@ -278,6 +278,84 @@ static bool check_choice(struct cli *c, const struct create_flag *f,
     return false;
 }
 
+/* One number of a --ram bank: decimal or 0x hex with an optional K, M or
+ * G suffix, as the engine reads it; advances *@p past it. */
+static bool ram_number(const char **p, uint64_t *out)
+{
+    unsigned long long v;
+    unsigned shift = 0;
+    char *end;
+
+    if (**p < '0' || **p > '9')
+        return false;
+    errno = 0;
+    v = strtoull(*p, &end, 0);
+    if (errno != 0)
+        return false;
+    if (*end == 'K' || *end == 'k')
+        shift = 10;
+    else if (*end == 'M' || *end == 'm')
+        shift = 20;
+    else if (*end == 'G' || *end == 'g')
+        shift = 30;
+    if (shift && v > (~0ull >> shift))
+        return false;
+    *out = (uint64_t)v << shift;
+    *p = end + (shift ? 1 : 0);
+    return true;
+}
+
+/*
+ * Checks --ram's START+SIZE[,...] before it is sent, so that the error
+ * names the part that is wrong (the engine only says the value is bad):
+ * a start above 0xffffffff or a size above 4G, which 32-bit physical
+ * addresses cannot hold.  Other rules (overlaps, bank count) stay the
+ * engine's.
+ */
+static bool check_ram(struct cli *c, const char *v)
+{
+    const char *p = v;
+    unsigned bank = 1;
+
+    for (;; bank++) {
+        const char *start_text = p, *size_text;
+        uint64_t start, size;
+
+        if (!ram_number(&p, &start)) {
+            cli_usage_error(c, "bad --ram '%s': bank %u start '%.*s' is not a "
+                            "number", v, bank, (int)strcspn(start_text, "+,"),
+                            start_text);
+            return false;
+        }
+        if (*p != '+') {
+            cli_usage_error(c, "bad --ram '%s': bank %u wants START+SIZE", v,
+                            bank);
+            return false;
+        }
+        size_text = ++p;
+        if (!ram_number(&p, &size) || (*p != ',' && *p != '\0')) {
+            cli_usage_error(c, "bad --ram '%s': bank %u size '%.*s' is not a "
+                            "size (a number with K, M or G)", v, bank,
+                            (int)strcspn(size_text, ","), size_text);
+            return false;
+        }
+        if (start > 0xffffffffu) {
+            cli_usage_error(c, "bad --ram '%s': bank %u start '%.*s' is above "
+                            "0xffffffff", v, bank,
+                            (int)(size_text - 1 - start_text), start_text);
+            return false;
+        }
+        if (size > 0x100000000ull) {
+            cli_usage_error(c, "bad --ram '%s': bank %u size '%.*s' is above "
+                            "4G", v, bank, (int)(p - size_text), size_text);
+            return false;
+        }
+        if (*p == '\0')
+            return true;
+        p++;
+    }
+}
+
 int cli_cmd_create(struct cli *c, int argc, char **argv)
 {
     const struct cli_command *cmd = cli_command_lookup("create");
@@ -306,6 +384,8 @@ int cli_cmd_create(struct cli *c, int argc, char **argv)
         if (!vals[i])
             continue;
         if (!check_choice(c, &create_flags[i], vals[i]))
+            return CLI_EXIT_USAGE;
+        if (strcmp(create_flags[i].key, "ram") == 0 && !check_ram(c, vals[i]))
             return CLI_EXIT_USAGE;
         if (strcmp(create_flags[i].key, "cpus") == 0) {
             if (!cli_u32_arg(c, vals[i], "cpus", &cpus))
@@ -486,8 +566,8 @@ int cli_cmd_op(struct cli *c, int argc, char **argv)
             *u = '\0';
         free(words);
         free(line);
-        fprintf(stderr, "armmap: USAGE: %s (usage: %s)\n", err, cmd->usage);
-        return CLI_EXIT_USAGE;
+        return cli_error(c, "USAGE", CLI_EXIT_USAGE, "%s (usage: %s)", err,
+                         cmd->usage);
     }
     free(words);
     if ((rc = cli_connect(c))) {
@@ -518,55 +598,12 @@ int cli_cmd_op(struct cli *c, int argc, char **argv)
 
 /* ---- reads --------------------------------------------------------------- */
 
-int cli_cmd_phys(struct cli *c, int argc, char **argv)
+/* Prints report text, ending it with a newline if it has none. */
+static void print_text(const char *text)
 {
-    const struct cli_command *cmd = cli_command_lookup("phys");
-    struct armmap_phys_result *r;
-    enum armmap_status st;
-    char *pos[MAX_POS];
-    uint32_t pa[MAX_POS];
-    uint64_t m;
-    size_t i, j;
-    int n, rc;
-
-    if ((rc = cli_scan(c, cmd, argc, argv, NULL, NULL, pos, MAX_POS, &n)) >= 0)
-        return rc;
-    if (n < 1)
-        return cli_usage_error(c, "missing machine (usage: %s)", cmd->usage);
-    if (!cli_machine_arg(c, pos[0], &m))
-        return CLI_EXIT_USAGE;
-    if (n < 2)
-        return cli_usage_error(c, "missing physical address (usage: %s)",
-                               cmd->usage);
-    for (i = 1; i < (size_t)n; i++)
-        if (!cli_u32_arg(c, pos[i], "physical address", &pa[i - 1]))
-            return CLI_EXIT_USAGE;
-    if ((rc = cli_connect(c)))
-        return rc;
-    st = armmap_phys(c->conn, m, pa, (size_t)n - 1, &r);
-    if (st != ARMMAP_OK)
-        return cli_fail(c, st);
-    for (i = 0; i < r->n; i++) {
-        const struct armmap_aliases *a = &r->items[i];
-
-        if (c->json) {
-            printf("{\"pa\":%u,\"aliases\":[", pa[i]);
-            for (j = 0; j < a->n; j++) {
-                printf("%s{\"va\":%u,\"region\":", j ? "," : "", a->va[j]);
-                cli_json_str(stdout, armmap_region_name(a->region[j]));
-                fputc('}', stdout);
-            }
-            fputs("]}\n", stdout);
-            continue;
-        }
-        if (a->n == 0)
-            printf("0x%08x none\n", pa[i]);
-        for (j = 0; j < a->n; j++)
-            printf("0x%08x 0x%08x %s\n", pa[i], a->va[j],
-                   armmap_region_name(a->region[j]));
-    }
-    armmap_phys_result_free(r);
-    return 0;
+    fputs(text, stdout);
+    if (text[0] && text[strlen(text) - 1] != '\n')
+        fputc('\n', stdout);
 }
 
 /* Prints one report; returns its status. */
@@ -579,42 +616,58 @@ static enum armmap_status show_report(struct cli *c, uint64_t m,
     st = armmap_report(c->conn, m, k, &text);
     if (st != ARMMAP_OK)
         return st;
-    if (c->json) {
+    if (c->json)
         cli_json_kstr(stdout, first_json, armmap_report_name(k), text);
-    } else {
-        fputs(text, stdout);
-        if (text[0] && text[strlen(text) - 1] != '\n')
-            fputc('\n', stdout);
-    }
+    else
+        print_text(text);
     armmap_free(text);
     return ARMMAP_OK;
 }
 
+/*
+ * The layout block, then the Memory line.  Both are fetched before anything
+ * is printed: a missing machine fails both (reported once, as the daemon's
+ * error), while a kernel that never printed the block (5.0+) fails only the
+ * first, which is said in the output ("layout_missing" in JSON, a note on
+ * stderr in text).
+ */
 int cli_cmd_layout(struct cli *c, int argc, char **argv)
 {
-    enum armmap_status st;
+    enum armmap_status st_layout, st_mem;
+    char *layout = NULL, *memory = NULL, why[ARMMAP_ERR_MAX];
     bool first = true;
     uint64_t m;
     int rc;
 
     if ((rc = machine_only(c, "layout", argc, argv, &m)) >= 0)
         return rc;
-    if (c->json)
-        fputc('{', stdout);
-    st = show_report(c, m, ARMMAP_REPORT_LAYOUT, &first);
-    if (st == ARMMAP_NOT_FOUND && c->json) {
-        /* A kernel that never printed the block (5.0+): say why. */
-        cli_json_kstr(stdout, &first, "layout_missing", armmap_errmsg(c->conn));
-    } else if (st == ARMMAP_NOT_FOUND) {
-        fprintf(stderr, "armmap: layout: %s\n", armmap_errmsg(c->conn));
-    } else if (st != ARMMAP_OK) {
-        return cli_fail(c, st);
+    st_layout = armmap_report(c->conn, m, ARMMAP_REPORT_LAYOUT, &layout);
+    snprintf(why, sizeof(why), "%s", armmap_errmsg(c->conn));
+    why[strcspn(why, "\n")] = '\0';
+    if (st_layout != ARMMAP_OK && st_layout != ARMMAP_NOT_FOUND)
+        return cli_fail(c, st_layout);
+    st_mem = armmap_report(c->conn, m, ARMMAP_REPORT_MEMORY, &memory);
+    if (st_mem != ARMMAP_OK) {
+        armmap_free(layout);
+        return cli_fail(c, st_mem);
     }
-    st = show_report(c, m, ARMMAP_REPORT_MEMORY, &first);
-    if (st != ARMMAP_OK)
-        return cli_fail(c, st);
-    if (c->json)
+    if (c->json) {
+        fputc('{', stdout);
+        if (layout)
+            cli_json_kstr(stdout, &first, "layout", layout);
+        else
+            cli_json_kstr(stdout, &first, "layout_missing", why);
+        cli_json_kstr(stdout, &first, "memory", memory);
         fputs("}\n", stdout);
+    } else {
+        if (layout)
+            print_text(layout);
+        else
+            fprintf(stderr, "armmap: %s\n", why);
+        print_text(memory);
+    }
+    armmap_free(layout);
+    armmap_free(memory);
     return 0;
 }
 
@@ -799,7 +852,10 @@ int cli_cmd_history(struct cli *c, int argc, char **argv)
             event_print(c, &h->events[i]);
         q.after_seq = h->next_after_seq;
         if (!vals[7] || h->next_after_seq == 0 || h->n == 0) {
-            if (!vals[7] && h->next_after_seq && !c->json)
+            /* The paging cursor: a last JSON line, or a note on stderr. */
+            if (!vals[7] && h->next_after_seq && c->json)
+                printf("{\"next_after\":%" PRIu64 "}\n", h->next_after_seq);
+            else if (!vals[7] && h->next_after_seq)
                 fprintf(stderr,
                         "armmap: history: more after seq %" PRIu64
                         " (--after %" PRIu64 " or --all)\n",

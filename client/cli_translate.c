@@ -1,19 +1,31 @@
-/* client/cli_translate.c - `armmap translate`: the batch-query path.
+/* client/cli_translate.c - `armmap translate` and `armmap phys`: the
+ * batch-query paths.
  *
- * Without --walk the addresses (from the command line or stdin) are fed to
- * armmap_translate_stream(), which keeps several chunks in flight, and the
- * results are formatted by hand into a large output buffer: at millions of
- * lines a second printf() would be the bottleneck.  Input is read in big
- * blocks and parsed in place, one address a line, hex (0x) or decimal,
- * blank lines and '#' comments skipped; a bad line stops the stream with a
- * usage error naming its line number (the lines before it have been
- * printed).
+ * Addresses come from the command line, from stdin or from --input FILE,
+ * one a line, hex (0x) or decimal, blank lines and '#' comments skipped.
+ * Without --walk, translate feeds them to armmap_translate_stream(), which
+ * keeps several chunks in flight; phys sends chunks of --chunk addresses.
+ * Input is read in big blocks and parsed in place and results are
+ * formatted by hand into a large output buffer: at millions of lines a
+ * second printf() would be the bottleneck.
+ *
+ * Every row of one output has the same columns (--format text|json|csv):
+ * translate: va, pa, region, fault (a fault keeps its region; the absent
+ * one of pa and fault is "-", empty or null); phys: pa, va, region, one row
+ * per alias (va and region empty when there is none).  With --on-error
+ * emit, every row also has an "error" column and a bad input line becomes
+ * a row of its own, in input order.  A bad line is a data error (exit 6):
+ * --on-error stop (the default) ends the stream there, after printing
+ * what came before; skip reports it on stderr and goes on; emit puts it in
+ * the output and goes on; either way the exit status says some failed.
  *
  * With --walk each address also gets its page-table walk, so the request
  * is made with armmap_translate() in smaller chunks.
  */
 #include "cli.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -21,6 +33,16 @@
 #define IN_BLOCK   (1u << 20)
 #define OUT_BLOCK  (1u << 20)
 #define WALK_CHUNK 256
+#define PHYS_CHUNK 65536
+
+enum on_error { ON_ERROR_STOP, ON_ERROR_SKIP, ON_ERROR_EMIT };
+enum out_format { FMT_TEXT, FMT_JSON, FMT_CSV };
+
+/* A bad line kept for --on-error emit: printed before result @at. */
+struct bad_row {
+    size_t at;
+    char msg[ARMMAP_ERR_MAX + 32];
+};
 
 struct tr_input {
     /* stdin mode */
@@ -32,15 +54,22 @@ struct tr_input {
     /* argv mode */
     char **words;
     size_t nwords, next;
-    /* a parse error */
+    /* a parse error: with ON_ERROR_STOP the first ends the input */
+    enum on_error mode;
     bool bad;
     char err[ARMMAP_ERR_MAX + 32];
+    unsigned long nbad;
+    size_t nvalid;       /* addresses handed out so far */
+    struct bad_row *q;   /* ON_ERROR_EMIT: rows waiting for their turn */
+    size_t qhead, qlen, qcap;
+    const struct cli *cli;
 };
 
 struct tr_output {
     char *buf;
     size_t len;
-    bool json;
+    enum out_format fmt;
+    bool error_col; /* --on-error emit: every row has an "error" column */
     bool write_failed;
 };
 
@@ -96,42 +125,180 @@ static char *put_str(char *p, const char *s)
     return p + n;
 }
 
-/* Appends one result line; lines are at most ~100 bytes. */
-static void out_result(struct tr_output *o, uint32_t va, uint32_t pa,
-                       uint8_t fault, uint8_t region)
+/* Makes room for one row (rows are at most ~700 bytes). */
+static char *out_room(struct tr_output *o)
+{
+    if (o->len + 1024 > OUT_BLOCK)
+        out_flush(o);
+    return o->buf + o->len;
+}
+
+/* The empty value of a column: "-" in text, "" in CSV, null in JSON. */
+static char *put_none(char *p, enum out_format fmt)
+{
+    if (fmt == FMT_TEXT)
+        *p++ = '-';
+    else if (fmt == FMT_JSON)
+        p = put_str(p, "null");
+    return p;
+}
+
+/* An address column: 0x%08x in text and CSV, decimal in JSON. */
+static char *put_addr(char *p, enum out_format fmt, uint32_t v)
+{
+    return fmt == FMT_JSON ? put_dec(p, v) : put_hex8(p, v);
+}
+
+/* A name column (region, fault: no characters that need escaping). */
+static char *put_name(char *p, enum out_format fmt, const char *name)
+{
+    if (fmt == FMT_JSON)
+        *p++ = '"';
+    p = put_str(p, name);
+    if (fmt == FMT_JSON)
+        *p++ = '"';
+    return p;
+}
+
+/* Starts column @key: a separator (none before the first), and the key in
+ * JSON. */
+static char *put_col(char *p, enum out_format fmt, const char *key, bool first)
+{
+    if (fmt == FMT_JSON) {
+        *p++ = first ? '{' : ',';
+        *p++ = '"';
+        p = put_str(p, key);
+        *p++ = '"';
+        *p++ = ':';
+    } else if (!first) {
+        *p++ = fmt == FMT_CSV ? ',' : ' ';
+    }
+    return p;
+}
+
+/* Ends a row, with an empty "error" column when the output has one. */
+static char *put_end(struct tr_output *o, char *p)
+{
+    if (o->error_col) {
+        p = put_col(p, o->fmt, "error", false);
+        p = put_none(p, o->fmt);
+    }
+    if (o->fmt == FMT_JSON)
+        *p++ = '}';
+    *p++ = '\n';
+    return p;
+}
+
+/* The header line of a CSV output. */
+static void out_header(struct tr_output *o, const char *cols)
 {
     char *p;
 
-    if (o->len + 128 > OUT_BLOCK)
-        out_flush(o);
-    p = o->buf + o->len;
-    if (o->json) {
-        p = put_str(p, "{\"va\":");
-        p = put_dec(p, va);
-        if (fault) {
-            p = put_str(p, ",\"fault\":\"");
-            p = put_str(p, armmap_fault_name(fault));
-        } else {
-            p = put_str(p, ",\"pa\":");
-            p = put_dec(p, pa);
-            p = put_str(p, ",\"region\":\"");
-            p = put_str(p, armmap_region_name(region));
-        }
-        p = put_str(p, "\"}\n");
-    } else {
-        p = put_hex8(p, va);
-        *p++ = ' ';
-        if (fault) {
-            p = put_str(p, "fault ");
-            p = put_str(p, armmap_fault_name(fault));
-        } else {
-            p = put_hex8(p, pa);
-            *p++ = ' ';
-            p = put_str(p, armmap_region_name(region));
-        }
-        *p++ = '\n';
-    }
+    if (o->fmt != FMT_CSV)
+        return;
+    p = put_str(out_room(o), cols);
+    if (o->error_col)
+        p = put_str(p, ",error");
+    *p++ = '\n';
     o->len = (size_t)(p - o->buf);
+}
+
+/* Appends one translate row: va, pa, region, fault. */
+static void out_result(struct tr_output *o, uint32_t va, uint32_t pa,
+                       uint8_t fault, uint8_t region)
+{
+    char *p = out_room(o);
+
+    p = put_col(p, o->fmt, "va", true);
+    p = put_addr(p, o->fmt, va);
+    p = put_col(p, o->fmt, "pa", false);
+    p = fault ? put_none(p, o->fmt) : put_addr(p, o->fmt, pa);
+    p = put_col(p, o->fmt, "region", false);
+    p = put_name(p, o->fmt, armmap_region_name(region));
+    p = put_col(p, o->fmt, "fault", false);
+    p = fault ? put_name(p, o->fmt, armmap_fault_name(fault))
+              : put_none(p, o->fmt);
+    o->len = (size_t)(put_end(o, p) - o->buf);
+}
+
+/* Appends one phys row: pa, va, region (va and region empty: no alias). */
+static void out_alias(struct tr_output *o, uint32_t pa, const uint32_t *va,
+                      uint8_t region)
+{
+    char *p = out_room(o);
+
+    p = put_col(p, o->fmt, "pa", true);
+    p = put_addr(p, o->fmt, pa);
+    p = put_col(p, o->fmt, "va", false);
+    p = va ? put_addr(p, o->fmt, *va) : put_none(p, o->fmt);
+    p = put_col(p, o->fmt, "region", false);
+    p = va ? put_name(p, o->fmt, armmap_region_name(region))
+           : put_none(p, o->fmt);
+    o->len = (size_t)(put_end(o, p) - o->buf);
+}
+
+/* Appends a bad input line's row: every column empty but "error". */
+static void out_bad(struct tr_output *o, const char *const *cols, size_t ncols,
+                    const char *msg)
+{
+    char *p = out_room(o), *q;
+    size_t i;
+
+    for (i = 0; i < ncols; i++) {
+        p = put_col(p, o->fmt, cols[i], i == 0);
+        p = put_none(p, o->fmt);
+    }
+    p = put_col(p, o->fmt, "error", false);
+    if (o->fmt == FMT_TEXT) { /* the last column: spaces are fine */
+        p = put_str(p, msg);
+        *p++ = '\n';
+        o->len = (size_t)(p - o->buf);
+        return;
+    }
+    /* JSON and CSV: a quoted string; the message has no newline. */
+    *p++ = '"';
+    for (q = (char *)msg; *q; q++) {
+        if (*q == '"')
+            *p++ = o->fmt == FMT_CSV ? '"' : '\\';
+        else if (*q == '\\' && o->fmt == FMT_JSON)
+            *p++ = '\\';
+        *p++ = *q;
+    }
+    *p++ = '"';
+    if (o->fmt == FMT_JSON)
+        *p++ = '}';
+    *p++ = '\n';
+    o->len = (size_t)(p - o->buf);
+}
+
+/* Counts the bad line in in->err and acts per --on-error: stop ends the
+ * input, skip reports it now, emit queues its row for its turn. */
+static void bad_line(struct tr_input *in)
+{
+    struct bad_row *r;
+
+    in->nbad++;
+    if (in->mode == ON_ERROR_STOP) {
+        in->bad = true;
+    } else if (in->mode == ON_ERROR_SKIP) {
+        cli_error(in->cli, "DATA", CLI_EXIT_DATA, "%s: %s", in->cli->cmd,
+                  in->err);
+    } else {
+        if (in->qlen == in->qcap) {
+            size_t cap = in->qcap ? in->qcap * 2 : 16;
+
+            r = realloc(in->q, cap * sizeof(*r));
+            if (!r) { /* out of memory: stop here, as with stop */
+                in->bad = true;
+                return;
+            }
+            in->q = r;
+            in->qcap = cap;
+        }
+        r = &in->q[in->qlen++];
+        r->at = in->nvalid;
+        snprintf(r->msg, sizeof(r->msg), "%s", in->err);
+    }
 }
 
 /* Parses one address word [s, e); false with in->err on error. */
@@ -168,11 +335,11 @@ static bool parse_word(struct tr_input *in, const char *s, const char *e,
     memcpy(word, s, n);
     word[n] = '\0';
     if (!armmap_parse_u32(word, "address", out, err)) {
-        in->bad = true;
         if (in->words)
             snprintf(in->err, sizeof(in->err), "%s", err);
         else
             snprintf(in->err, sizeof(in->err), "line %lu: %s", in->line, err);
+        bad_line(in);
         return false;
     }
     return true;
@@ -245,26 +412,29 @@ static long source(void *arg, uint32_t *va, size_t max)
     const char *s, *e;
     size_t n = 0;
 
-    /* A bad address ends the input there: what came before it is still
-     * translated and printed, then the caller reports the line. */
+    /* With --on-error stop a bad address ends the input there: what came
+     * before it is still translated and printed, then the caller reports
+     * the line.  Otherwise bad_line() has dealt with it and we go on. */
     if (in->bad)
         return 0;
     if (in->words) {
-        while (n < max && in->next < in->nwords) {
+        while (n < max && in->next < in->nwords && !in->bad) {
             const char *w = in->words[in->next++];
 
-            if (!parse_word(in, w, w + strlen(w), &va[n]))
-                return (long)n;
-            n++;
+            if (parse_word(in, w, w + strlen(w), &va[n])) {
+                in->nvalid++;
+                n++;
+            }
         }
         return (long)n;
     }
-    while (n < max && next_line(in, &s, &e)) {
+    while (n < max && !in->bad && next_line(in, &s, &e)) {
         if (!trim(&s, &e))
             continue;
-        if (!parse_word(in, s, e, &va[n]))
-            return (long)n;
-        n++;
+        if (parse_word(in, s, e, &va[n])) {
+            in->nvalid++;
+            n++;
+        }
     }
     return (long)n;
 }
@@ -272,7 +442,27 @@ static long source(void *arg, uint32_t *va, size_t max)
 struct tr_ctx {
     struct tr_input in;
     struct tr_output out;
+    const char *const *cols; /* the command's columns, for bad rows */
+    size_t ncols;
+    size_t done; /* results printed so far */
 };
+
+static const char *const tr_cols[] = { "va", "pa", "region", "fault" };
+static const char *const phys_cols[] = { "pa", "va", "region" };
+
+/* Prints the queued bad rows whose turn has come (all of them at the
+ * end: @all). */
+static void flush_bad(struct tr_ctx *t, bool all)
+{
+    struct tr_input *in = &t->in;
+
+    while (in->qhead < in->qlen && (all || in->q[in->qhead].at <= t->done)) {
+        out_bad(&t->out, t->cols, t->ncols, in->q[in->qhead].msg);
+        in->qhead++;
+    }
+    if (in->qhead == in->qlen)
+        in->qhead = in->qlen = 0;
+}
 
 static bool sink(void *arg, const uint32_t *va, const uint32_t *pa,
                  const uint8_t *fault, const uint8_t *region, size_t n)
@@ -280,18 +470,20 @@ static bool sink(void *arg, const uint32_t *va, const uint32_t *pa,
     struct tr_ctx *t = arg;
     size_t i;
 
-    for (i = 0; i < n; i++)
+    for (i = 0; i < n; i++) {
+        if (t->in.qlen)
+            flush_bad(t, false);
         out_result(&t->out, va[i], pa[i], fault[i], region[i]);
+        t->done++;
+    }
     return !t->out.write_failed;
 }
 
-static void walk_print(struct cli *c, const struct armmap_walk *w)
+static void walk_print(const struct armmap_walk *w)
 {
     const char *p, *nl;
     unsigned i;
 
-    if (c->json)
-        return;
     if (w->text && w->text[0]) {
         for (p = w->text; *p; p = *nl ? nl + 1 : nl) {
             nl = strchr(p, '\n');
@@ -313,7 +505,78 @@ static void walk_print(struct cli *c, const struct armmap_walk *w)
     }
 }
 
-/* The --walk path: translate @n addresses in chunks, print with walks. */
+/* The walk as a JSON array of steps. */
+static void walk_json(const struct armmap_walk *w)
+{
+    unsigned k;
+
+    fputc('[', stdout);
+    for (k = 0; k < w->nsteps; k++) {
+        const struct armmap_walk_step *s = &w->steps[k];
+        bool first = true;
+
+        fputs(k ? ",{" : "{", stdout);
+        cli_json_ku64(stdout, &first, "level", s->level);
+        cli_json_kstr(stdout, &first, "kind", s->kind);
+        cli_json_ku64(stdout, &first, "addr", s->addr);
+        cli_json_ku64(stdout, &first, "desc", s->desc);
+        cli_json_ku64(stdout, &first, "domain", s->domain);
+        cli_json_ku64(stdout, &first, "ap", s->ap);
+        cli_json_ku64(stdout, &first, "tex", s->tex);
+        cli_json_kbool(stdout, &first, "c", s->c);
+        cli_json_kbool(stdout, &first, "b", s->b);
+        cli_json_kbool(stdout, &first, "s", s->s);
+        cli_json_kbool(stdout, &first, "ng", s->ng);
+        cli_json_kbool(stdout, &first, "xn", s->xn);
+        cli_json_ku64(stdout, &first, "next", s->next);
+        fputc('}', stdout);
+    }
+    fputc(']', stdout);
+}
+
+/*
+ * One --walk row: the four columns, then the descriptors.  Text: the walk's
+ * lines indented under the row; JSON: "walk" (the steps) and "text"; CSV:
+ * l1_desc and l2_desc, the descriptors read at each level (empty when the
+ * walk stopped before it).
+ */
+static void walk_row(struct tr_ctx *t, uint32_t va, uint32_t pa, uint8_t fault,
+                     uint8_t region, const struct armmap_walk *w)
+{
+    struct tr_output *o = &t->out;
+    unsigned k, lv;
+
+    out_result(o, va, pa, fault, region);
+    if (o->fmt == FMT_TEXT) {
+        fwrite(o->buf, 1, o->len, stdout);
+        o->len = 0;
+        walk_print(w);
+        return;
+    }
+    /* Reopen the row: drop its end ("}\n" or "\n") and append. */
+    o->len -= o->fmt == FMT_JSON ? 2 : 1;
+    fwrite(o->buf, 1, o->len, stdout);
+    o->len = 0;
+    if (o->fmt == FMT_JSON) {
+        fputs(",\"walk\":", stdout);
+        walk_json(w);
+        fputs(",\"text\":", stdout);
+        cli_json_str(stdout, w->text);
+        fputs("}\n", stdout);
+        return;
+    }
+    for (lv = 1; lv <= 2; lv++) {
+        fputc(',', stdout);
+        for (k = 0; k < w->nsteps; k++)
+            if (w->steps[k].level == lv) {
+                printf("0x%08x", w->steps[k].desc);
+                break;
+            }
+    }
+    fputc('\n', stdout);
+}
+
+/* The --walk path: translate in chunks, print with walks. */
 static int translate_walk(struct cli *c, uint64_t m, unsigned access,
                           struct tr_ctx *t)
 {
@@ -322,7 +585,6 @@ static int translate_walk(struct cli *c, uint64_t m, unsigned access,
     enum armmap_status st;
     long n;
     size_t i;
-    unsigned k;
 
     if (!va)
         return cli_local_error(c, "out of memory");
@@ -333,46 +595,14 @@ static int translate_walk(struct cli *c, uint64_t m, unsigned access,
             return cli_fail(c, st);
         }
         for (i = 0; i < r->n; i++) {
-            const struct armmap_walk *w = &r->walks[i];
-
-            if (!c->json) {
-                t->out.len = 0;
-                out_result(&t->out, va[i], r->pa[i], r->fault[i], r->region[i]);
+            if (t->in.qlen) {
+                flush_bad(t, false);
                 fwrite(t->out.buf, 1, t->out.len, stdout);
                 t->out.len = 0;
-                walk_print(c, w);
-                continue;
             }
-            printf("{\"va\":%u,", va[i]);
-            if (r->fault[i])
-                printf("\"fault\":\"%s\",", armmap_fault_name(r->fault[i]));
-            else
-                printf("\"pa\":%u,\"region\":\"%s\",", r->pa[i],
-                       armmap_region_name(r->region[i]));
-            fputs("\"walk\":[", stdout);
-            for (k = 0; k < w->nsteps; k++) {
-                const struct armmap_walk_step *s = &w->steps[k];
-                bool first = true;
-
-                fputs(k ? ",{" : "{", stdout);
-                cli_json_ku64(stdout, &first, "level", s->level);
-                cli_json_kstr(stdout, &first, "kind", s->kind);
-                cli_json_ku64(stdout, &first, "addr", s->addr);
-                cli_json_ku64(stdout, &first, "desc", s->desc);
-                cli_json_ku64(stdout, &first, "domain", s->domain);
-                cli_json_ku64(stdout, &first, "ap", s->ap);
-                cli_json_ku64(stdout, &first, "tex", s->tex);
-                cli_json_kbool(stdout, &first, "c", s->c);
-                cli_json_kbool(stdout, &first, "b", s->b);
-                cli_json_kbool(stdout, &first, "s", s->s);
-                cli_json_kbool(stdout, &first, "ng", s->ng);
-                cli_json_kbool(stdout, &first, "xn", s->xn);
-                cli_json_ku64(stdout, &first, "next", s->next);
-                fputc('}', stdout);
-            }
-            fputs("],\"text\":", stdout);
-            cli_json_str(stdout, w->text);
-            fputs("}\n", stdout);
+            walk_row(t, va[i], r->pa[i], r->fault[i], r->region[i],
+                     &r->walks[i]);
+            t->done++;
         }
         armmap_translate_result_free(r);
     }
@@ -380,88 +610,257 @@ static int translate_walk(struct cli *c, uint64_t m, unsigned access,
     return 0;
 }
 
+/* The phys path: chunks of @chunk addresses, one request each. */
+static int phys_stream(struct cli *c, uint64_t m, size_t chunk,
+                       struct tr_ctx *t)
+{
+    uint32_t *pa = malloc(chunk * sizeof(*pa));
+    struct armmap_phys_result *r;
+    enum armmap_status st;
+    size_t i, j;
+    long n;
+
+    if (!pa)
+        return cli_local_error(c, "out of memory");
+    while ((n = source(&t->in, pa, chunk)) > 0) {
+        st = armmap_phys(c->conn, m, pa, (size_t)n, &r);
+        if (st != ARMMAP_OK) {
+            free(pa);
+            return cli_fail(c, st);
+        }
+        for (i = 0; i < r->n; i++) {
+            const struct armmap_aliases *a = &r->items[i];
+
+            if (t->in.qlen)
+                flush_bad(t, false);
+            if (a->n == 0)
+                out_alias(&t->out, pa[i], NULL, 0);
+            for (j = 0; j < a->n; j++)
+                out_alias(&t->out, pa[i], &a->va[j], a->region[j]);
+            t->done++;
+        }
+        armmap_phys_result_free(r);
+        if (t->out.write_failed)
+            break;
+    }
+    free(pa);
+    return 0;
+}
+
+/* The options translate and phys share. */
+enum {
+    OPT_INPUT,
+    OPT_ON_ERROR,
+    OPT_FORMAT,
+    OPT_CHUNK,
+    OPT_WALK,
+    OPT_ACCESS,
+    NR_OPTS
+};
+
+struct stream_args {
+    uint64_t m;
+    unsigned access;
+    uint32_t chunk;
+    int fd; /* --input FILE opened, or stdin */
+};
+
+/*
+ * Scans and checks a stream command's line into @a and @t (every address on
+ * the line too) and connects.  Returns -1 to go on, or an exit status.
+ */
+static int stream_setup(struct cli *c, const struct cli_command *cmd,
+                        int argc, char **argv, const struct cli_opt *defs,
+                        char **pos, struct stream_args *a, struct tr_ctx *t,
+                        const char **vals)
+{
+    char err[ARMMAP_ERR_MAX];
+    uint32_t dummy;
+    int n, rc, i;
+
+    rc = cli_scan(c, cmd, argc, argv, defs, vals, pos, argc, &n);
+    if (rc >= 0) /* --help, or a usage error */
+        return rc;
+    if (n < 1)
+        return cli_usage_error(c, "missing machine (usage: %s)", cmd->usage);
+    if (!cli_machine_arg(c, pos[0], &a->m))
+        return CLI_EXIT_USAGE;
+    if (vals[OPT_ACCESS] &&
+        !armmap_parse_access(vals[OPT_ACCESS], &a->access, err))
+        return cli_usage_error(c, "%s", err);
+    if (vals[OPT_CHUNK] && !cli_u32_arg(c, vals[OPT_CHUNK], "chunk", &a->chunk))
+        return CLI_EXIT_USAGE;
+    if (vals[OPT_CHUNK] && (a->chunk == 0 || a->chunk > 1u << 20))
+        return cli_usage_error(c, "bad chunk '%s': use 1..1048576",
+                               vals[OPT_CHUNK]);
+    if (!vals[OPT_ON_ERROR] || strcmp(vals[OPT_ON_ERROR], "stop") == 0)
+        t->in.mode = ON_ERROR_STOP;
+    else if (strcmp(vals[OPT_ON_ERROR], "skip") == 0)
+        t->in.mode = ON_ERROR_SKIP;
+    else if (strcmp(vals[OPT_ON_ERROR], "emit") == 0)
+        t->in.mode = ON_ERROR_EMIT;
+    else
+        return cli_usage_error(c, "bad --on-error '%s': use stop, skip, emit",
+                               vals[OPT_ON_ERROR]);
+    t->out.fmt = c->json ? FMT_JSON : FMT_TEXT;
+    if (vals[OPT_FORMAT] && strcmp(vals[OPT_FORMAT], "text") == 0)
+        t->out.fmt = FMT_TEXT;
+    else if (vals[OPT_FORMAT] && strcmp(vals[OPT_FORMAT], "json") == 0)
+        t->out.fmt = FMT_JSON;
+    else if (vals[OPT_FORMAT] && strcmp(vals[OPT_FORMAT], "csv") == 0)
+        t->out.fmt = FMT_CSV;
+    else if (vals[OPT_FORMAT])
+        return cli_usage_error(c, "bad --format '%s': use text, json, csv",
+                               vals[OPT_FORMAT]);
+    t->out.error_col = t->in.mode == ON_ERROR_EMIT;
+    if (n > 1 && vals[OPT_INPUT])
+        return cli_usage_error(c, "addresses on the line and --input: "
+                                  "give one of them");
+    /* Addresses on the line are checked before connecting, unless bad
+     * ones are to be skipped or emitted. */
+    for (i = 1; t->in.mode == ON_ERROR_STOP && i < n; i++)
+        if (!armmap_parse_u32(pos[i], "address", &dummy, err))
+            return cli_error(c, "DATA", CLI_EXIT_DATA, "%s: %s", cmd->name,
+                             err);
+    a->fd = STDIN_FILENO;
+    if (vals[OPT_INPUT] && strcmp(vals[OPT_INPUT], "-") != 0) {
+        a->fd = open(vals[OPT_INPUT], O_RDONLY | O_CLOEXEC);
+        if (a->fd < 0)
+            return cli_local_error(c, "cannot open '%s': %s", vals[OPT_INPUT],
+                                   strerror(errno));
+    }
+    t->in.cli = c;
+    t->out.buf = malloc(OUT_BLOCK);
+    if (n > 1) {
+        t->in.words = pos + 1;
+        t->in.nwords = (size_t)n - 1;
+    } else {
+        t->in.fd = a->fd;
+        t->in.cap = IN_BLOCK;
+        t->in.buf = malloc(t->in.cap);
+    }
+    if (!t->out.buf || (!t->in.words && !t->in.buf))
+        return cli_local_error(c, "out of memory");
+    return cli_connect(c) ? CLI_EXIT_CONN : -1;
+}
+
+/* Frees what stream_setup() made. */
+static void stream_done(struct stream_args *a, struct tr_ctx *t)
+{
+    if (a->fd > STDIN_FILENO)
+        close(a->fd);
+    free(t->out.buf);
+    free(t->in.buf);
+    free(t->in.q);
+}
+
+/*
+ * The end of a stream: the queued bad rows, the output flushed, then the
+ * exit status: @rc if something failed already, else 6 (data error) for bad
+ * lines, naming the line with --on-error stop and counting them otherwise.
+ */
+static int stream_finish(struct cli *c, struct tr_ctx *t, int rc)
+{
+    flush_bad(t, true);
+    out_flush(&t->out);
+    fflush(stdout);
+    if (rc == 0 && t->out.write_failed)
+        return cli_local_error(c, "writing the output failed");
+    if (rc != 0 || t->in.nbad == 0)
+        return rc;
+    if (t->in.mode == ON_ERROR_STOP)
+        return cli_error(c, "DATA", CLI_EXIT_DATA, "%s: %s", c->cmd, t->in.err);
+    return cli_error(c, "DATA", CLI_EXIT_DATA, "%s: %lu bad input line%s",
+                     c->cmd, t->in.nbad, t->in.nbad == 1 ? "" : "s");
+}
+
 int cli_cmd_translate(struct cli *c, int argc, char **argv)
 {
     static const struct cli_opt defs[] = {
-        { "--walk", false },
-        { "--access", true },
-        { "--chunk", true },
-        { NULL, false },
+        [OPT_INPUT] = { "--input", true },
+        [OPT_ON_ERROR] = { "--on-error", true },
+        [OPT_FORMAT] = { "--format", true },
+        [OPT_CHUNK] = { "--chunk", true },
+        [OPT_WALK] = { "--walk", false },
+        [OPT_ACCESS] = { "--access", true },
+        [NR_OPTS] = { NULL, false },
     };
     const struct cli_command *cmd = cli_command_lookup("translate");
-    char err[ARMMAP_ERR_MAX];
+    const char *vals[NR_OPTS] = { NULL };
+    struct stream_args a;
     enum armmap_status st;
-    const char *vals[3];
     struct tr_ctx t;
-    unsigned access = 0;
-    uint32_t chunk = 0;
     char **pos;
-    uint64_t m;
-    int n, rc, i;
-    uint32_t dummy;
+    int rc;
 
+    memset(&a, 0, sizeof(a));
+    memset(&t, 0, sizeof(t));
+    t.cols = tr_cols;
+    t.ncols = 4;
     pos = calloc((size_t)argc + 1, sizeof(*pos));
     if (!pos)
         return cli_local_error(c, "out of memory");
-    rc = cli_scan(c, cmd, argc, argv, defs, vals, pos, argc, &n);
-    if (rc >= 0) {                      /* --help, or a usage error */
+    rc = stream_setup(c, cmd, argc, argv, defs, pos, &a, &t, vals);
+    if (rc >= 0) {
+        stream_done(&a, &t);
         free(pos);
         return rc;
     }
-    if (n < 1)
-        rc = cli_usage_error(c, "missing machine (usage: %s)", cmd->usage);
-    if (rc < 0 && !cli_machine_arg(c, pos[0], &m))
-        rc = CLI_EXIT_USAGE;
-    if (rc < 0 && vals[1] && !armmap_parse_access(vals[1], &access, err))
-        rc = cli_usage_error(c, "%s", err);
-    if (rc < 0 && vals[2] && !cli_u32_arg(c, vals[2], "chunk", &chunk))
-        rc = CLI_EXIT_USAGE;
-    if (rc < 0 && vals[2] && (chunk == 0 || chunk > 1u << 20))
-        rc = cli_usage_error(c, "bad chunk '%s': use 1..1048576", vals[2]);
-    /* Check every address before connecting. */
-    for (i = 1; rc < 0 && i < n; i++)
-        if (!cli_u32_arg(c, pos[i], "address", &dummy))
-            rc = CLI_EXIT_USAGE;
-    if (rc < 0)
-        rc = cli_connect(c);
-    if (rc != 0) {
-        free(pos);
-        return rc;
-    }
-    memset(&t, 0, sizeof(t));
-    t.out.json = c->json;
-    t.out.buf = malloc(OUT_BLOCK);
-    if (n > 1) {
-        t.in.words = pos + 1;
-        t.in.nwords = (size_t)n - 1;
-    } else {
-        t.in.fd = STDIN_FILENO;
-        t.in.cap = IN_BLOCK;
-        t.in.buf = malloc(t.in.cap);
-    }
-    if (!t.out.buf || (!t.in.words && !t.in.buf)) {
-        free(t.out.buf);
-        free(t.in.buf);
-        free(pos);
-        return cli_local_error(c, "out of memory");
-    }
-    if (vals[0]) {
-        rc = translate_walk(c, m, access, &t);
-    } else {
-        st = armmap_translate_stream(c->conn, m, access, chunk, source, sink,
-                                     &t);
+    out_header(&t.out, vals[OPT_WALK] && t.out.fmt == FMT_CSV
+                           ? "va,pa,region,fault,l1_desc,l2_desc"
+                           : "va,pa,region,fault");
+    if (vals[OPT_WALK] && t.out.fmt == FMT_CSV && t.out.error_col)
+        rc = cli_usage_error(c, "--walk --format csv and --on-error emit: "
+                                "use one of them");
+    else if (vals[OPT_WALK]) {
         out_flush(&t.out);
+        rc = translate_walk(c, a.m, a.access, &t);
+    } else {
+        st = armmap_translate_stream(c->conn, a.m, a.access, a.chunk, source,
+                                     sink, &t);
         if (st == ARMMAP_CANCELLED && t.out.write_failed)
-            rc = cli_local_error(c, "writing the output failed");
+            rc = 0; /* stream_finish() reports it */
         else if (st != ARMMAP_OK)
             rc = cli_fail(c, st);
         else
             rc = 0;
     }
-    if (rc == 0 && t.in.bad)
-        rc = cli_usage_error(c, "%s", t.in.err);
-    free(t.out.buf);
-    free(t.in.buf);
+    rc = stream_finish(c, &t, rc);
+    stream_done(&a, &t);
+    free(pos);
+    return rc;
+}
+
+int cli_cmd_phys(struct cli *c, int argc, char **argv)
+{
+    static const struct cli_opt defs[] = {
+        [OPT_INPUT] = { "--input", true },
+        [OPT_ON_ERROR] = { "--on-error", true },
+        [OPT_FORMAT] = { "--format", true },
+        [OPT_CHUNK] = { "--chunk", true },
+        [OPT_WALK] = { NULL, false }, /* no --walk, --access */
+    };
+    const struct cli_command *cmd = cli_command_lookup("phys");
+    const char *vals[NR_OPTS] = { NULL };
+    struct stream_args a;
+    struct tr_ctx t;
+    char **pos;
+    int rc;
+
+    memset(&a, 0, sizeof(a));
+    memset(&t, 0, sizeof(t));
+    t.cols = phys_cols;
+    t.ncols = 3;
+    pos = calloc((size_t)argc + 1, sizeof(*pos));
+    if (!pos)
+        return cli_local_error(c, "out of memory");
+    rc = stream_setup(c, cmd, argc, argv, defs, pos, &a, &t, vals);
+    if (rc < 0) {
+        out_header(&t.out, "pa,va,region");
+        rc = phys_stream(c, a.m, a.chunk ? a.chunk : PHYS_CHUNK, &t);
+        rc = stream_finish(c, &t, rc);
+    }
+    stream_done(&a, &t);
     free(pos);
     return rc;
 }

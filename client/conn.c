@@ -19,6 +19,7 @@
  */
 #include "armmap_int.h"
 #include "wire.h"
+#include "token.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +38,6 @@
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define DEFAULT_IO_TIMEOUT_MS      30000
 #define DEFAULT_MAX_INFLIGHT       64
-#define TOKEN_MAX                  4096
 #define READ_CHUNK                 (256u << 10)
 
 enum armmap_status armmap__fail(struct armmap_conn *conn, enum armmap_status st,
@@ -387,14 +387,16 @@ static enum armmap_status read_some(struct armmap_conn *conn)
 }
 
 /* Unpacks one complete frame from the read buffer, if there is one. */
-static enum armmap_status take_frame(struct armmap_conn *conn,
-                                     Armmap__V1__Response **out)
+/* A whole frame at the read position: *@body and *@len, not consumed; or
+ * *@body NULL when more bytes are needed (the buffer then has room). */
+static enum armmap_status peek_frame(struct armmap_conn *conn,
+                                     const uint8_t **body, uint32_t *len_out)
 {
     const uint8_t *p = conn->rbuf + conn->roff;
     size_t have = conn->rlen - conn->roff;
     uint32_t len;
 
-    *out = NULL;
+    *body = NULL;
     if (have < 4)
         return ARMMAP_OK;
     len = (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 |
@@ -410,7 +412,24 @@ static enum armmap_status take_frame(struct armmap_conn *conn,
                                 "out of memory for a %u-byte reply", len);
         return ARMMAP_OK;
     }
-    *out = armmap__response_unpack(len, p + 4);
+    *body = p + 4;
+    *len_out = len;
+    return ARMMAP_OK;
+}
+
+/* As peek_frame(), unpacked and consumed: *@out NULL if incomplete. */
+static enum armmap_status take_frame(struct armmap_conn *conn,
+                                     Armmap__V1__Response **out)
+{
+    enum armmap_status st;
+    const uint8_t *body;
+    uint32_t len;
+
+    *out = NULL;
+    st = peek_frame(conn, &body, &len);
+    if (st != ARMMAP_OK || !body)
+        return st;
+    *out = armmap__response_unpack(len, body);
     if (!*out)
         return armmap__fail(conn, ARMMAP_PROTOCOL,
                             "malformed reply frame of %u bytes", len);
@@ -430,18 +449,27 @@ static int wait_timeout(const struct armmap_conn *conn)
     return t > 0x7fffffff ? 0x7fffffff : (int)t;
 }
 
-/* Reads until one frame is in, writing queued requests meanwhile. */
-static enum armmap_status read_frame(struct armmap_conn *conn,
-                                     Armmap__V1__Response **out)
+/* Reads until one frame is in, writing queued requests meanwhile; then
+ * either unpacks and consumes it into *@out (@body NULL) or, with @body,
+ * hands out its bytes unconsumed. */
+static enum armmap_status read_frame_as(struct armmap_conn *conn,
+                                        Armmap__V1__Response **out,
+                                        const uint8_t **body, uint32_t *len)
 {
     enum armmap_status st;
     struct pollfd pfd;
     int rc;
 
     for (;;) {
-        st = take_frame(conn, out);
-        if (st != ARMMAP_OK || *out)
-            return st;
+        if (body) {
+            st = peek_frame(conn, body, len);
+            if (st != ARMMAP_OK || *body)
+                return st;
+        } else {
+            st = take_frame(conn, out);
+            if (st != ARMMAP_OK || *out)
+                return st;
+        }
         st = write_some(conn);
         if (st != ARMMAP_OK)
             return st;
@@ -469,6 +497,12 @@ static enum armmap_status read_frame(struct armmap_conn *conn,
                 return st;
         }
     }
+}
+
+static enum armmap_status read_frame(struct armmap_conn *conn,
+                                     Armmap__V1__Response **out)
+{
+    return read_frame_as(conn, out, NULL, NULL);
 }
 
 static enum armmap_status stash_push(struct armmap_conn *conn,
@@ -576,6 +610,30 @@ enum armmap_status armmap__next(struct armmap_conn *conn,
     if (conn->inflight == 0)
         conn->wait_ms = 0;
     return st;
+}
+
+enum armmap_status armmap__next_raw(struct armmap_conn *conn,
+                                    const uint8_t **body, size_t *len)
+{
+    enum armmap_status st;
+    uint32_t n = 0;
+
+    *body = NULL;
+    if (conn->nstash > 0) /* those are unpacked already: armmap__next() */
+        return ARMMAP_OK;
+    if (conn->inflight == 0)
+        return armmap__fail(conn, ARMMAP_NOT_FOUND, "no request in flight");
+    if (conn->dead)
+        return armmap__fail(conn, ARMMAP_IO,
+                            "connection unusable after an earlier error");
+    st = read_frame_as(conn, NULL, body, &n);
+    if (st != ARMMAP_OK)
+        return st;
+    conn->roff += 4 + (size_t)n;
+    *len = n;
+    if (--conn->inflight == 0)
+        conn->wait_ms = 0;
+    return ARMMAP_OK;
 }
 
 enum armmap_status armmap__reply_status(struct armmap_conn *conn,
@@ -709,29 +767,6 @@ static enum armmap_status connect_fd(int fd, const struct sockaddr *sa,
     return ARMMAP_OK;
 }
 
-static enum armmap_status read_token(const char *file, uint8_t *buf,
-                                     size_t *len, char err[ARMMAP_ERR_MAX])
-{
-    FILE *f = fopen(file, "rb");
-    size_t n;
-
-    if (!f) {
-        set_err(err, "cannot read token file %s: %s", file, strerror(errno));
-        return ARMMAP_INVALID_ARGUMENT;
-    }
-    n = fread(buf, 1, TOKEN_MAX, f);
-    if (!feof(f)) {
-        fclose(f);
-        set_err(err, "token file %s is longer than %d bytes", file, TOKEN_MAX);
-        return ARMMAP_INVALID_ARGUMENT;
-    }
-    fclose(f);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        n--;
-    *len = n;
-    return ARMMAP_OK;
-}
-
 /* Sends Hello and waits for its reply; takes @conn on failure. */
 static enum armmap_status hello(struct armmap_conn *conn,
                                 const struct armmap_options *opt,
@@ -746,9 +781,14 @@ static enum armmap_status hello(struct armmap_conn *conn,
     uint64_t id;
 
     if (opt->token_file) {
-        st = read_token(opt->token_file, token, &tlen, err);
-        if (st != ARMMAP_OK)
+        char msg[ARMMAP_ERR_MAX];
+
+        if (token_read_file(opt->token_file, token, &tlen, msg,
+                            sizeof(msg)) != 0) {
+            set_err(err, "%s", msg);
+            st = ARMMAP_INVALID_ARGUMENT;
             goto out;
+        }
         h.token.data = token;
         h.token.len = tlen;
     }

@@ -89,7 +89,7 @@ enum armmap_opcode armmap_op_lookup(const char *name)
 
 static const char *const region_names[] = {
     "gap",     "user",       "modules", "pkmap",  "lowmem",
-    "vmalloc", "consistent", "fixmap",  "timers", "vector",
+    "vmalloc", "consistent", "fixmap",  "timers", "vector", "ioremap", "fdt", "pci-io",
 };
 
 const char *armmap_region_name(unsigned region)
@@ -113,7 +113,7 @@ const char *armmap_fault_name(unsigned fault)
 
 static const char *const report_names[ARMMAP_REPORT_COUNT] = {
     "layout",      "memory", "iomem",  "buddyinfo",  "meminfo",
-    "vmallocinfo", "pkmap",  "fixmap", "pagetables",
+    "vmallocinfo", "pkmap",  "fixmap", "pagetables", "regions",
 };
 
 const char *armmap_report_name(enum armmap_report r)

@@ -10,7 +10,11 @@
  * HELLO and READY read frames (4-byte big-endian length, then one
  * armmap.v1.Request).  The length is checked against --max-frame before a
  * byte of the body is awaited, so a claimed 4 GiB is answered at once and
- * never allocated.  DRAINING reads nothing more but answers what is
+ * never allocated.  Until Hello succeeds the limit is --max-hello-frame (a
+ * few KiB), only a Hello body is decoded (dispatch.c), and the Hello must
+ * be complete within --hello-timeout of the connection opening however
+ * the bytes trickle in: an unauthenticated peer holds at most one read
+ * buffer and a few KiB, for a few seconds.  DRAINING reads nothing more but answers what is
  * pending; CLOSING sends what is queued and closes.  Every transition goes
  * through conn_set_state(), which asserts and logs it.
  *
@@ -105,6 +109,9 @@ struct conn {
     uint64_t serial;                    /* for log lines */
     char peer[80];
     char tenant[SRV_TENANT_MAX + 1];
+    struct srv_tenant *t;               /* set by Hello */
+    size_t counted;                     /* our share of t->inflight_bytes */
+    int64_t opened_ms;                  /* monotonic, for --hello-timeout */
     struct srv_reply_list replies;      /* in request order */
     TAILQ_HEAD(, srv_park) parked;
     TAILQ_ENTRY(conn) link;
@@ -120,6 +127,8 @@ struct conn {
 };
 
 static uint64_t conn_serial;
+
+static int64_t monotonic_ms(void);
 
 static void conn_destroy(struct conn *c);
 static void conn_free_io(struct conn *c);
@@ -152,13 +161,26 @@ bool srv_conn_in_hello(const struct conn *c)
     return c->state == CONN_HELLO;
 }
 
-void srv_conn_hello_done(struct conn *c, const char *tenant)
+struct srv_tenant *srv_conn_tenant_state(const struct conn *c)
 {
-    snprintf(c->tenant, sizeof(c->tenant), "%s", tenant);
-    if (c->state == CONN_HELLO)
+    return c->t;
+}
+
+void srv_conn_hello_done(struct conn *c, struct srv_tenant *t)
+{
+    snprintf(c->tenant, sizeof(c->tenant), "%s", t->name);
+    c->t = t;
+    t->connections++;
+    if (c->state == CONN_HELLO) {
         conn_set_state(c, CONN_READY);
-    srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": hello from tenant '%s'", c->serial,
-            tenant);
+        /* The idle timeout replaces --hello-timeout. */
+        if (c->rd_on) {
+            c->rd_on = false;
+            conn_reading(c, true);
+        }
+    }
+    srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": hello from tenant '%s'%s",
+            c->serial, t->name, t->admin ? " (admin)" : "");
 }
 
 void srv_conn_add_park(struct conn *c, struct srv_park *p)
@@ -601,8 +623,11 @@ void srv_conn_reply_status(struct conn *c, uint64_t id, int code,
     uint8_t *frame;
     size_t len;
 
-    if (code >= 0 && code < MM_STATUS_COUNT)
+    if (code >= 0 && code < MM_STATUS_COUNT) {
         c->s->n.errors_by_code[code] += code != MM_OK;
+        if (c->t != NULL)
+            c->t->errors_by_code[code] += code != MM_OK;
+    }
     r->id = id;
     r->close_after = close;
     frame = pack_status(id, code, msg, &len);
@@ -619,6 +644,8 @@ void srv_conn_reply(struct srv_call *call)
     if (call->parked)
         return;
     call->s->n.errors_by_code[call->code] += call->code != MM_OK;
+    if (call->c->t != NULL)
+        call->c->t->errors_by_code[call->code] += call->code != MM_OK;
     status.code = (Armmap__V1__Code)call->code;
     status.message = call->msg;
     resp->id = call->id;
@@ -644,10 +671,22 @@ void srv_conn_reply(struct srv_call *call)
 
 /* Replies still waiting for commits count too: a client that pipelines
  * changes faster than they commit is paused as well. */
+/* Brings @c's share of its tenant's unsent reply bytes up to date. */
+static void conn_count_inflight(struct conn *c)
+{
+    size_t now = evbuffer_get_length(c->out) + c->queued;
+
+    if (c->t == NULL || now == c->counted)
+        return;
+    c->t->inflight_bytes = c->t->inflight_bytes - c->counted + now;
+    c->counted = now;
+}
+
 static void conn_check_queued(struct conn *c)
 {
     size_t out = evbuffer_get_length(c->out);
 
+    conn_count_inflight(c);
     if (!c->paused && c->state != CONN_CLOSING &&
         out + c->queued > c->s->st->max_queued_bytes) {
         c->paused = true;
@@ -787,6 +826,32 @@ void srv_conn_send_pending(struct srv *s)
 /* Reading                                                             */
 /* ------------------------------------------------------------------ */
 
+/* Time left of --hello-timeout, at least 1 ms. */
+static void hello_left(const struct conn *c, struct timeval *tv)
+{
+    int64_t left = c->opened_ms + (int64_t)c->s->st->hello_timeout * 1000 -
+                   monotonic_ms();
+
+    if (left < 1)
+        left = 1;
+    tv->tv_sec = (time_t)(left / 1000);
+    tv->tv_usec = (suseconds_t)(left % 1000) * 1000;
+}
+
+/* True (and @c marked dead) if Hello is overdue. */
+static bool hello_overdue(struct conn *c)
+{
+    uint64_t limit_ms = c->s->st->hello_timeout * 1000;
+
+    if (c->state != CONN_HELLO || limit_ms == 0 ||
+        (uint64_t)(monotonic_ms() - c->opened_ms) < limit_ms)
+        return false;
+    srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": no hello within --hello-timeout "
+            "(%" PRIu64 " s); closing", c->serial, c->s->st->hello_timeout);
+    c->dead = true;
+    return true;
+}
+
 /* Adds or removes the read event (idle timeout included). */
 static void conn_reading(struct conn *c, bool on)
 {
@@ -797,6 +862,11 @@ static void conn_reading(struct conn *c, bool on)
     c->rd_on = on;
     if (!on) {
         event_del(c->rev);
+        return;
+    }
+    if (c->state == CONN_HELLO && c->s->st->hello_timeout > 0) {
+        hello_left(c, &tv);
+        event_add(c->rev, &tv);
         return;
     }
     tv.tv_sec = (time_t)c->s->st->idle_timeout;
@@ -829,6 +899,7 @@ static void conn_send(struct conn *c)
         c->dead = true;
         return;
     }
+    conn_count_inflight(c);
     left = evbuffer_get_length(c->out);
     if (left > 0 && !c->wr_on) {
         tv.tv_sec = (time_t)c->s->st->idle_timeout;
@@ -840,6 +911,13 @@ static void conn_send(struct conn *c)
         c->wr_on = false;
     }
     conn_maybe_resume(c);
+}
+
+/* The largest frame @c may send now. */
+static uint64_t frame_limit(const struct conn *c)
+{
+    return c->state == CONN_HELLO ? c->s->st->max_hello_frame
+                                  : c->s->st->max_frame;
 }
 
 static void conn_process(struct conn *c)
@@ -865,11 +943,17 @@ static void conn_process(struct conn *c)
         evbuffer_copyout(in, hdr, 4);
         n = (uint32_t)hdr[0] << 24 | (uint32_t)hdr[1] << 16 |
             (uint32_t)hdr[2] << 8 | hdr[3];
-        if (n > c->s->st->max_frame) {
+        if (n > frame_limit(c)) {
             char msg[SRV_MSG_MAX];
 
-            snprintf(msg, sizeof(msg), "frame of %" PRIu32 " bytes exceeds "
-                     "--max-frame (%" PRIu64 " bytes)", n, c->s->st->max_frame);
+            if (c->state == CONN_HELLO)
+                snprintf(msg, sizeof(msg), "frame of %" PRIu32 " bytes exceeds "
+                         "--max-hello-frame (%" PRIu64 " bytes) before hello",
+                         n, c->s->st->max_hello_frame);
+            else
+                snprintf(msg, sizeof(msg), "frame of %" PRIu32 " bytes "
+                         "exceeds --max-frame (%" PRIu64 " bytes)", n,
+                         c->s->st->max_frame);
             srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": %s; closing", c->serial,
                     msg);
             evbuffer_drain(in, evbuffer_get_length(in));
@@ -893,6 +977,8 @@ static void conn_process(struct conn *c)
             conn_reading(c, false);
             break;
         }
+        if (c->t != NULL)
+            c->t->requests++;
         evbuffer_drain(in, 4 + (size_t)n);
         if (c->state == CONN_CLOSING)
             evbuffer_drain(in, evbuffer_get_length(in));
@@ -1041,6 +1127,10 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     c->busy++;
+    if (hello_overdue(c)) {
+        conn_leave(c);
+        return;
+    }
     if (what & EV_TIMEOUT) {
         /* Idle: a client waiting for answers we owe it is not idle. */
         if (!conn_has_pending(c)) {
@@ -1058,6 +1148,15 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         conn_process(c);
         if (!c->dead)
             conn_check_partial(c, c->frames != frames);
+        /* Still in Hello: re-arm the read event with what is left of
+         * --hello-timeout, which a byte at a time must not extend. */
+        if (!c->dead && c->state == CONN_HELLO && c->rd_on &&
+            c->s->st->hello_timeout > 0) {
+            struct timeval tv;
+
+            hello_left(c, &tv);
+            event_add(c->rev, &tv);
+        }
         /* Replies of this pass leave now. */
         if (!c->dead)
             conn_send(c);
@@ -1157,6 +1256,7 @@ void srv_conn_accept(struct srv *s, int fd)
     c->s = s;
     c->serial = ++conn_serial;
     c->state = CONN_HELLO;
+    c->opened_ms = monotonic_ms();
     TAILQ_INIT(&c->replies);
     TAILQ_INIT(&c->parked);
     describe_peer(fd, c->peer, sizeof(c->peer));
@@ -1208,6 +1308,11 @@ static void conn_destroy(struct conn *c)
         c->s->store_waiters--;
     TAILQ_REMOVE(&c->s->conns, c, link);
     c->s->n.connections--;
+    if (c->t != NULL) {
+        c->t->inflight_bytes -= c->counted;
+        c->t->connections--;
+        srv_tenant_release(c->s, c->t);
+    }
     srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": closed", c->serial);
     conn_free_io(c);
     evutil_closesocket(c->fd);
@@ -1248,6 +1353,28 @@ void srv_conn_defer(struct conn *c)
 {
     assert(srv_conn_has_waiting(c));
     c->deferred = true;
+}
+
+void srv_conn_revoke(struct srv *s)
+{
+    struct conn *c, *next;
+    char msg[SRV_MSG_MAX];
+
+    TAILQ_FOREACH(c, &s->conns, link)
+        c->busy++;
+    for (c = TAILQ_FIRST(&s->conns); c != NULL; c = TAILQ_NEXT(c, link)) {
+        if (c->t == NULL || !c->t->revoked || c->state == CONN_CLOSING)
+            continue;
+        snprintf(msg, sizeof(msg), "tenant '%s': its token was revoked "
+                 "(tenants file reloaded)", c->t->name);
+        conn_reading(c, false);
+        srv_conn_reply_status(c, 0, MM_UNAUTHENTICATED, msg, true);
+    }
+    for (c = TAILQ_FIRST(&s->conns); c != NULL; c = next) {
+        next = TAILQ_NEXT(c, link);
+        conn_maybe_finish(c);
+        conn_leave(c);
+    }
 }
 
 void srv_conn_store_room(struct srv *s)

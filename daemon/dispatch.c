@@ -34,9 +34,11 @@
 
 #include "armmap.pb-c.h"
 #include "store.h"
+#include "wire.h"
 
 #define SLOW_MS         100             /* requests slower than this: warn */
 #define MAX_WAIT_MS     3600000u        /* longest kmap wait we honour */
+#define WALK_REPLY_BYTES 160u           /* a packed Walk, about (measured) */
 
 
 struct srv_arena_block {
@@ -133,6 +135,7 @@ static struct srv_machine *need_machine(struct srv_call *call, const char *what,
         srv_call_fail(call, MM_NOT_FOUND, "%s: %s", what, err);
         return NULL;
     }
+    sm->touched_ms = srv_mono_ms();     /* --machine-idle-ttl */
     if (!broken_ok && sm->fenced) {
         srv_call_fail(call, MM_UNAVAILABLE, "%s: machine %" PRIu64 ": a "
                       "write of it failed; it is being rebuilt from its log",
@@ -151,6 +154,29 @@ static struct srv_machine *need_machine(struct srv_call *call, const char *what,
     return sm;
 }
 
+/* One more change, daemon-wide and for the caller's tenant. */
+static void count_change(struct srv_call *call)
+{
+    struct srv_tenant *t = call->c != NULL ? srv_conn_tenant_state(call->c)
+                                           : NULL;
+
+    call->s->n.changes++;
+    if (t != NULL)
+        t->changes++;
+}
+
+/* False (and the call failed) if @name is longer than SRV_NAME_MAX. */
+static bool name_ok(struct srv_call *call, const char *what, const char *name)
+{
+    size_t n = name != NULL ? strlen(name) : 0;
+
+    if (n <= SRV_NAME_MAX)
+        return true;
+    srv_call_fail(call, MM_INVALID_ARGUMENT, "%s: name is %zu bytes; at most "
+                  "%d", what, n, SRV_NAME_MAX);
+    return false;
+}
+
 /* A change the engine applied could not be logged: commit.c fences the
  * machine and brings it back to its log, off this request's path. */
 static void unlogged(struct srv_call *call, struct srv_machine *sm,
@@ -163,22 +189,6 @@ static void unlogged(struct srv_call *call, struct srv_machine *sm,
 /* ------------------------------------------------------------------ */
 /* Session                                                             */
 /* ------------------------------------------------------------------ */
-
-static bool valid_tenant(const char *t)
-{
-    size_t n = strlen(t), i;
-
-    if (n == 0 || n > SRV_TENANT_MAX)
-        return false;
-    for (i = 0; i < n; i++) {
-        char ch = t[i];
-
-        if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-              (ch >= '0' && ch <= '9') || ch == '.' || ch == '_' || ch == '-'))
-            return false;
-    }
-    return true;
-}
 
 /* Constant-time comparison: the time taken does not depend on where the
  * bytes differ (only on the lengths, which are not secret). */
@@ -196,11 +206,57 @@ static bool token_equal(const uint8_t *a, size_t alen, const uint8_t *b,
     return diff == 0;
 }
 
+static void hello_reply(struct srv_call *call)
+{
+    Armmap__V1__HelloReply *r;
+    Armmap__V1__Response *resp = call->resp;
+
+    r = NEW(call, Armmap__V1__HelloReply, ARMMAP__V1__HELLO_REPLY__INIT);
+    r->protocol = SRV_PROTOCOL;
+    r->server = SRV_NAME " " SRV_VERSION;
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_HELLO;
+    resp->hello = r;
+}
+
+/* --tenants-file: the token decides the tenant; Hello's name, if any,
+ * must be the same. */
+static void hello_by_token(struct srv_call *call, const Armmap__V1__Hello *h)
+{
+    const struct srv_tenant_conf *conf;
+    struct srv_tenant *t;
+
+    call->close_after = true;           /* unless it succeeds */
+    if (h->token.len == 0) {
+        srv_call_fail(call, MM_UNAUTHENTICATED,
+                      "hello: this daemon requires a token");
+        return;
+    }
+    conf = srv_tenants_match(call->s->tenants_file, h->token.data,
+                             h->token.len);
+    if (conf == NULL) {
+        srv_call_fail(call, MM_UNAUTHENTICATED, "hello: the token is not valid");
+        srv_log(SRV_LOG_WARN, "hello refused: a token of no tenant");
+        return;
+    }
+    if (h->tenant[0] != '\0' && strcmp(h->tenant, conf->name) != 0) {
+        srv_call_fail(call, MM_PERMISSION_DENIED, "hello: this token belongs "
+                      "to tenant '%s', not '%.80s'", conf->name, h->tenant);
+        return;
+    }
+    t = srv_tenant_get(call->s, conf->name, conf);
+    if (t == NULL) {
+        srv_call_fail(call, MM_NO_MEMORY, "hello: out of host memory");
+        return;
+    }
+    call->close_after = false;
+    srv_conn_hello_done(call->c, t);
+    hello_reply(call);
+}
+
 static void h_hello(struct srv_call *call, const Armmap__V1__Request *req)
 {
     const Armmap__V1__Hello *h = req->hello;
-    Armmap__V1__HelloReply *r;
-    Armmap__V1__Response *resp = call->resp;
+    struct srv_tenant *t;
 
     if (!srv_conn_in_hello(call->c)) {
         srv_call_fail(
@@ -216,7 +272,11 @@ static void h_hello(struct srv_call *call, const Armmap__V1__Request *req)
         call->close_after = true;
         return;
     }
-    if (!valid_tenant(h->tenant)) {
+    if (call->s->tenants_file != NULL) {
+        hello_by_token(call, h);
+        return;
+    }
+    if (!srv_valid_tenant(h->tenant)) {
         srv_call_fail(call, MM_INVALID_ARGUMENT, "hello: tenant '%.80s' is not "
                       "1-64 bytes of [A-Za-z0-9._-]", h->tenant);
         call->close_after = true;
@@ -232,12 +292,14 @@ static void h_hello(struct srv_call *call, const Armmap__V1__Request *req)
         srv_log(SRV_LOG_WARN, "hello as '%s' refused: bad token", h->tenant);
         return;
     }
-    srv_conn_hello_done(call->c, h->tenant);
-    r = NEW(call, Armmap__V1__HelloReply, ARMMAP__V1__HELLO_REPLY__INIT);
-    r->protocol = SRV_PROTOCOL;
-    r->server = SRV_NAME " " SRV_VERSION;
-    resp->body_case = ARMMAP__V1__RESPONSE__BODY_HELLO;
-    resp->hello = r;
+    t = srv_tenant_get(call->s, h->tenant, NULL);
+    if (t == NULL) {
+        srv_call_fail(call, MM_NO_MEMORY, "hello: out of host memory");
+        call->close_after = true;
+        return;
+    }
+    srv_conn_hello_done(call->c, t);
+    hello_reply(call);
 }
 
 static void h_ping(struct srv_call *call, const Armmap__V1__Request *req)
@@ -336,6 +398,7 @@ static bool check_limits(struct srv_call *call, const char *what)
 {
     struct srv *s = call->s;
     const char *tenant = srv_conn_tenant(call->c);
+    const struct srv_tenant *t = srv_conn_tenant_state(call->c);
 
     if (srv_registry_count(s->reg) >= s->st->max_machines) {
         srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
@@ -344,12 +407,24 @@ static bool check_limits(struct srv_call *call, const char *what)
                       what, s->st->max_machines);
         return false;
     }
-    if (srv_registry_tenant_count(s->reg, tenant) >=
-        s->st->max_machines_per_tenant) {
+    if (srv_registry_tenant_host_bytes(s->reg, tenant) >= t->max_host_bytes) {
         srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
-                      "%s: tenant '%s' has %" PRIu64
-                      " machines (--max-machines-per-tenant)",
-                      what, tenant, s->st->max_machines_per_tenant);
+                      "%s: tenant '%s' holds %" PRIu64 " host bytes (%s %"
+                      PRIu64 ")", what, tenant,
+                      srv_registry_tenant_host_bytes(s->reg, tenant),
+                      t->own_max_host_bytes
+                          ? "max-host-bytes-per-tenant in --tenants-file"
+                          : "--max-host-bytes-per-tenant",
+                      t->max_host_bytes);
+        return false;
+    }
+    if (srv_registry_tenant_count(s->reg, tenant) >= t->max_machines) {
+        srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
+                      "%s: tenant '%s' has %" PRIu64 " machines (%s)",
+                      what, tenant, t->max_machines,
+                      t->own_max_machines
+                          ? "max-machines-per-tenant in --tenants-file"
+                          : "--max-machines-per-tenant");
         return false;
     }
     return true;
@@ -381,7 +456,7 @@ static void new_machine(struct srv_call *call, const char *what,
         return;
     }
     srv_machine_relink(s->reg, sm);
-    s->n.changes++;
+    count_change(call);
     resp->body_case = ARMMAP__V1__RESPONSE__BODY_MACHINE;
     resp->machine = machine_msg(call, sm, true);
 }
@@ -406,7 +481,7 @@ static void h_create(struct srv_call *call, const Armmap__V1__Request *req)
     char *text;
     size_t i;
 
-    if (!check_limits(call, "create"))
+    if (!name_ok(call, "create", cr->name) || !check_limits(call, "create"))
         return;
     mm_config_default(&cfg);
     if (cr->preset != NULL && cr->preset[0] != '\0')
@@ -456,7 +531,7 @@ static void h_destroy(struct srv_call *call, const Armmap__V1__Request *req)
     snprintf(msg, sizeof(msg), "kmap: machine %" PRIu64 " was destroyed",
              sm->id);
     srv_park_fail_machine(s, sm, MM_NOT_FOUND, msg);
-    s->n.changes++;
+    count_change(call);
 }
 
 struct list_ctx {
@@ -510,7 +585,8 @@ static void h_clone(struct srv_call *call, const Armmap__V1__Request *req)
     struct srv_machine *src = need_machine(call, "clone", cl->machine, false);
     struct mm_machine *m;
 
-    if (src == NULL || !check_limits(call, "clone"))
+    if (src == NULL || !name_ok(call, "clone", cl->name) ||
+        !check_limits(call, "clone"))
         return;
     m = mm_clone(src->m);
     if (m == NULL) {
@@ -530,7 +606,8 @@ static void h_fork(struct srv_call *call, const Armmap__V1__Request *req)
     char err[SRV_MSG_MAX], emsg[MM_MSG_MAX];
     enum mm_status st;
 
-    if (src == NULL || !check_limits(call, "fork"))
+    if (src == NULL || !name_ok(call, "fork", fk->name) ||
+        !check_limits(call, "fork"))
         return;
     if (fk->at_seq > mm_seq(src->m)) {
         srv_call_fail(call, MM_INVALID_ARGUMENT,
@@ -641,6 +718,46 @@ static void batch_event(const struct srv_machine *sm, const struct mm_op *op,
     ev->status = (int32_t)res->status;
 }
 
+/* Ops that may make a machine hold more host memory. */
+static bool may_grow(enum mm_opcode code)
+{
+    switch (code) {
+    case MM_OP_ALLOC:
+    case MM_OP_KMAP:
+    case MM_OP_KMAP_ATOMIC:
+    case MM_OP_VMALLOC:
+    case MM_OP_VMAP:
+    case MM_OP_IOREMAP:
+    case MM_OP_MODULE_ALLOC:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* --max-host-bytes-per-tenant: once a tenant's machines hold that much
+ * host memory, ops that may grow one are refused (frees and unmaps still
+ * run).  Fills @res and returns true if @op is refused. */
+static bool over_host_bytes(struct srv_call *call, struct srv_machine *sm,
+                            const struct mm_op *op, struct mm_result *res)
+{
+    const struct srv_tenant *t = srv_conn_tenant_state(call->c);
+    uint64_t held;
+
+    if (t == NULL || !may_grow(op->code))
+        return false;
+    held = srv_registry_tenant_host_bytes(call->s->reg, sm->tenant);
+    if (held < t->max_host_bytes)
+        return false;
+    res->status = MM_RESOURCE_EXHAUSTED;
+    snprintf(res->msg, sizeof(res->msg), "%s: tenant '%s' holds %" PRIu64
+             " host bytes (%s %" PRIu64 ")", mm_op_name(op->code), t->name,
+             held, t->own_max_host_bytes
+                       ? "max-host-bytes-per-tenant in --tenants-file"
+                       : "--max-host-bytes-per-tenant", t->max_host_bytes);
+    return true;
+}
+
 /* Applies one op and logs it; returns its status (UNAVAILABLE if the store
  * refused: the machine is then fenced until rebuilt). */
 static enum mm_status apply_logged(struct srv_call *call,
@@ -652,8 +769,11 @@ static enum mm_status apply_logged(struct srv_call *call,
     uint64_t ticket;
 
     memset(res, 0, sizeof(*res));
+    if (over_host_bytes(call, sm, op, res))
+        return res->status;
     if (mm_apply(sm->m, op, res) != MM_OK)
         return res->status;
+    srv_machine_account(call->s->reg, sm);
     ticket = srv_persist_event(call->s, sm, op, res, err, sizeof(err));
     if (ticket == 0) {
         unlogged(call, sm, err);
@@ -663,7 +783,7 @@ static enum mm_status apply_logged(struct srv_call *call,
         return MM_UNAVAILABLE;
     }
     wait_for(call, ticket);
-    call->s->n.changes++;
+    count_change(call);
     return MM_OK;
 }
 
@@ -696,9 +816,16 @@ static void h_op(struct srv_call *call, const Armmap__V1__Request *req)
     if (res.status == MM_WOULD_BLOCK && op.code == MM_OP_KMAP &&
         o->wait_ms > 0 && o->n_args >= 1) {
         uint32_t wait = o->wait_ms < MAX_WAIT_MS ? o->wait_ms : MAX_WAIT_MS;
+        struct srv_tenant *t = srv_conn_tenant_state(call->c);
 
-        if (srv_park_kmap(call->s, call->c, sm, call->id, o->cpu, o->args[0],
-                          wait, res.msg) == 0) {
+        if (t->parked_kmaps >= t->max_parked_kmaps) {
+            srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "kmap: tenant '%s' has "
+                          "%" PRIu64 " parked kmaps (--max-parked-kmaps)",
+                          t->name, t->parked_kmaps);
+            return;
+        }
+        if (srv_park_kmap(call->s, call->c, t, sm, call->id, o->cpu,
+                          o->args[0], wait, res.msg) == 0) {
             call->parked = true;
             return;
         }
@@ -713,7 +840,7 @@ static void h_op(struct srv_call *call, const Armmap__V1__Request *req)
 
 bool srv_dispatch_kmap_retry(struct srv *s, struct srv_park *p)
 {
-    struct srv_machine *sm = srv_machine_get(s->reg, p->machine);
+    struct srv_machine *sm = p->sm;
     Armmap__V1__Response resp = ARMMAP__V1__RESPONSE__INIT;
     uint32_t args[1] = { p->pfn };
     struct srv_call call;
@@ -809,7 +936,7 @@ static uint8_t region_code(const char *name)
 {
     static const char *const names[] = {
         "gap", "user", "modules", "pkmap", "lowmem", "vmalloc", "consistent",
-        "fixmap", "timers", "vector"
+        "fixmap", "timers", "vector", "ioremap", "fdt", "pci-io"
     };
     uint8_t i;
 
@@ -874,6 +1001,19 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
         srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "translate: %zu addresses "
                       "exceed --max-translate-batch (%" PRIu64 ")", n,
                       call->s->st->max_translate_batch);
+        return;
+    }
+    /* A walk is ~160 bytes of reply (and more while it is being built):
+     * refuse a reply that alone would exceed --max-queued-bytes before
+     * building it, rather than hold hundreds of MB for a peer that may
+     * never read them. */
+    if (t->walk && (uint64_t)n * WALK_REPLY_BYTES >
+                       call->s->st->max_queued_bytes) {
+        srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "translate: %zu walks make "
+                      "a reply of about %" PRIu64 " bytes, over "
+                      "--max-queued-bytes (%" PRIu64 ")", n,
+                      (uint64_t)n * WALK_REPLY_BYTES,
+                      call->s->st->max_queued_bytes);
         return;
     }
     tr = NEW(call, Armmap__V1__TranslateResult,
@@ -989,25 +1129,41 @@ static void h_report(struct srv_call *call, const Armmap__V1__Request *req)
     resp->report = rr;
 }
 
+/* Stats of the caller's tenant; an admin tenant sees the daemon's.
+ * Without --tenants-file any client may say hello as any tenant, so there
+ * is no tenant to hide from and stats stay daemon-wide, as they were. */
 static void h_stats(struct srv_call *call, const Armmap__V1__Request *req)
 {
     struct srv *s = call->s;
+    const struct srv_tenant *t = srv_conn_tenant_state(call->c);
     Armmap__V1__StatsResult *sr = NEW(call, Armmap__V1__StatsResult,
                                       ARMMAP__V1__STATS_RESULT__INIT);
     Armmap__V1__Response *resp = call->resp;
 
     (void)req;
-    sr->connections = s->n.connections;
-    sr->machines = srv_registry_count(s->reg);
-    sr->requests = s->n.requests;
-    sr->changes = s->n.changes;
-    sr->commits = srv_persist_commits(s);
-    sr->parked_kmaps = s->n.parked_kmaps;
     sr->n_errors_by_code = MM_STATUS_COUNT;
     sr->errors_by_code =
         srv_call_alloc(call, sizeof(uint64_t) * MM_STATUS_COUNT);
-    memcpy(sr->errors_by_code, s->n.errors_by_code,
-           sizeof(uint64_t) * MM_STATUS_COUNT);
+    if (t->admin || s->tenants_file == NULL) {
+        sr->connections = s->n.connections;
+        sr->machines = srv_registry_count(s->reg);
+        sr->requests = s->n.requests;
+        sr->changes = s->n.changes;
+        sr->commits = srv_persist_commits(s);
+        sr->parked_kmaps = s->n.parked_kmaps;
+        memcpy(sr->errors_by_code, s->n.errors_by_code,
+               sizeof(uint64_t) * MM_STATUS_COUNT);
+    } else {
+        /* The caller's own counters; the store's commits are shared by
+         * every tenant, so they are the admin's to see. */
+        sr->connections = t->connections;
+        sr->machines = srv_registry_tenant_count(s->reg, t->name);
+        sr->requests = t->requests + 1;     /* this one is counted after */
+        sr->changes = t->changes;
+        sr->parked_kmaps = t->parked_kmaps;
+        memcpy(sr->errors_by_code, t->errors_by_code,
+               sizeof(uint64_t) * MM_STATUS_COUNT);
+    }
     sr->uptime_ms = (uint64_t)(srv_now_ms() - s->start_ms);
     resp->body_case = ARMMAP__V1__RESPONSE__BODY_STATS;
     resp->stats = sr;
@@ -1090,10 +1246,32 @@ static void history_count(void *arg, uint32_t op, uint64_t n)
     hc->hr->counts[hc->hr->n_counts++] = c;
 }
 
+/* History is readable for the caller's machines, live or destroyed (until
+ * purged); another tenant's answers as a missing one does. */
+static bool history_visible(struct srv_call *call, uint64_t id)
+{
+    char owner[SRV_TENANT_MAX + 1];
+    enum mm_status st;
+
+    if (srv_machine_get(call->s->reg, id) != NULL)
+        return need_machine(call, "history", id, true) != NULL;
+    srv_persist_flush(call->s);         /* a destroy still in flight */
+    st = srv_persist_machine_tenant(call->s, id, owner);
+    if (st == MM_UNAVAILABLE) {
+        srv_call_fail(call, st, "history: the store cannot be read");
+        return false;
+    }
+    if (st != MM_OK || strcmp(owner, srv_conn_tenant(call->c)) != 0) {
+        srv_call_fail(call, MM_NOT_FOUND, "history: machine %" PRIu64
+                      " does not exist", id);
+        return false;
+    }
+    return true;
+}
+
 static void h_history(struct srv_call *call, const Armmap__V1__Request *req)
 {
     const Armmap__V1__History *h = req->history;
-    struct srv_machine *sm = need_machine(call, "history", h->machine, true);
     struct store_history_query q;
     struct store_page page;
     struct history_ctx hc;
@@ -1102,7 +1280,7 @@ static void h_history(struct srv_call *call, const Armmap__V1__Request *req)
     uint64_t max = call->s->st->max_history_rows;
     enum mm_status st;
 
-    if (sm == NULL)
+    if (!history_visible(call, h->machine))
         return;
     if (h->addr_lo > h->addr_hi) {
         srv_call_fail(call, MM_INVALID_ARGUMENT, "history: addr_lo 0x%08" PRIx32
@@ -1110,7 +1288,7 @@ static void h_history(struct srv_call *call, const Armmap__V1__Request *req)
         return;
     }
     memset(&q, 0, sizeof(q));
-    q.machine = sm->id;
+    q.machine = h->machine;
     q.seq_first = h->since_seq;
     q.seq_last = h->until_seq;
     q.by_op = h->op != ARMMAP__V1__OP_CODE__OP_NONE;
@@ -1152,11 +1330,21 @@ static void h_purge(struct srv_call *call, const Armmap__V1__Request *req)
     Armmap__V1__PurgeResult *pr = NEW(call, Armmap__V1__PurgeResult,
                                       ARMMAP__V1__PURGE_RESULT__INIT);
     Armmap__V1__Response *resp = call->resp;
+    const struct srv_tenant *t = srv_conn_tenant_state(call->c);
+    uint64_t older = req->purge->older_than_ms;
+    int64_t now = srv_now_ms();
     char err[SRV_MSG_MAX];
     enum mm_status st;
 
-    st = srv_persist_purge(call->s, req->purge->older_than_ms, &pr->machines,
-                           &pr->events, err, sizeof(err));
+    /* An age beyond the epoch keeps everything: clamp it, so that "now -
+     * age" cannot overflow (2^63 ms was signed overflow in the store).
+     * An admin tenant purges every tenant's machines, others their own. */
+    if (now < 0)
+        now = 0;
+    if (older > (uint64_t)now)
+        older = (uint64_t)now;
+    st = srv_persist_purge(call->s, t->admin ? NULL : t->name, older,
+                           &pr->machines, &pr->events, err, sizeof(err));
     if (st != MM_OK) {
         srv_call_fail(call, st, "purge: %s", err);
         return;
@@ -1258,6 +1446,216 @@ static void unpack_release(struct unpack_arena *a)
     a->big = NULL;
 }
 
+/* ------------------------------------------------------------------ */
+/* Checks on the bytes, before decoding                                */
+/* ------------------------------------------------------------------ */
+
+/* Before Hello only a Hello is decoded: the envelope is read for its id
+ * and its body's field number, and any other body is refused unread.
+ * Returns the body case, 0 if there is none or the envelope is not the
+ * plain shape (protobuf-c then decodes it: a frame of a few KiB). */
+static int peek_body(const uint8_t *p, size_t len, uint64_t *id)
+{
+    const uint8_t *end = p + len;
+    uint64_t key, v;
+    int body = 0;
+
+    *id = 0;
+    while (p < end) {
+        if (!wire_get_varint(&p, end, &key))
+            return body;
+        switch (key & 7) {
+        case PROTOBUF_C_WIRE_TYPE_VARINT:
+            if (!wire_get_varint(&p, end, &v))
+                return body;
+            if (key >> 3 == 1)
+                *id = v;
+            break;
+        case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED:
+            if (!wire_get_varint(&p, end, &v) || v > (uint64_t)(end - p))
+                return body;
+            p += v;
+            if (key >> 3 < 64)
+                body = (int)(key >> 3);
+            break;
+        default:
+            return body;
+        }
+    }
+    return body;
+}
+
+/* Offset of the first byte of @p that is not valid UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates, nothing above U+10FFFF) or is a NUL;
+ * @len if none. */
+static size_t utf8_bad(const uint8_t *p, size_t len)
+{
+    size_t i = 0;
+
+    while (i < len) {
+        uint8_t b = p[i];
+        size_t n, k;
+        uint32_t cp, min;
+
+        if (b == 0)
+            return i;
+        if (b < 0x80) {
+            i++;
+            continue;
+        }
+        if ((b & 0xe0) == 0xc0) {
+            n = 1, cp = b & 0x1f, min = 0x80;
+        } else if ((b & 0xf0) == 0xe0) {
+            n = 2, cp = b & 0x0f, min = 0x800;
+        } else if ((b & 0xf8) == 0xf0) {
+            n = 3, cp = b & 0x07, min = 0x10000;
+        } else {
+            return i;
+        }
+        if (len - i <= n)
+            return i;
+        for (k = 1; k <= n; k++) {
+            if ((p[i + k] & 0xc0) != 0x80)
+                return i;
+            cp = cp << 6 | (p[i + k] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return i;
+        i += n + 1;
+    }
+    return len;
+}
+
+/* True if message type @d holds a string field, itself or nested. */
+static bool has_strings(const ProtobufCMessageDescriptor *d, unsigned depth)
+{
+    unsigned i;
+
+    if (depth > 8)
+        return false;
+    for (i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+
+        if (f->type == PROTOBUF_C_TYPE_STRING ||
+            (f->type == PROTOBUF_C_TYPE_MESSAGE &&
+             has_strings(f->descriptor, depth + 1)))
+            return true;
+    }
+    return false;
+}
+
+/*
+ * Every string field of a message of type @d in @p..@end must be valid
+ * UTF-8 without a NUL (proto3 requires the first; protobuf-c would cut a
+ * string at the second without a word).  On a bad one, fills @err with
+ * "name is not valid UTF-8 (at byte 2)" (the field's path below the body,
+ * "settings.value" for a nested one) and returns false.  Bytes that do
+ * not parse are left to the decoder, which refuses them.
+ */
+static bool check_strings(const ProtobufCMessageDescriptor *d,
+                          const uint8_t *p, const uint8_t *end,
+                          const char *prefix, unsigned depth, char *err,
+                          size_t errsz)
+{
+    uint64_t key, v;
+
+    while (p < end && depth <= 8) {
+        const ProtobufCFieldDescriptor *f;
+        char path[128];
+        size_t bad;
+
+        if (!wire_get_varint(&p, end, &key))
+            return true;
+        switch (key & 7) {
+        case PROTOBUF_C_WIRE_TYPE_VARINT:
+            if (!wire_get_varint(&p, end, &v))
+                return true;
+            continue;
+        case PROTOBUF_C_WIRE_TYPE_64BIT:
+            p += (size_t)(end - p) < 8 ? (size_t)(end - p) : 8;
+            continue;
+        case PROTOBUF_C_WIRE_TYPE_32BIT:
+            p += (size_t)(end - p) < 4 ? (size_t)(end - p) : 4;
+            continue;
+        case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED:
+            break;
+        default:
+            return true;
+        }
+        if (!wire_get_varint(&p, end, &v) || v > (uint64_t)(end - p))
+            return true;
+        f = key >> 3 <= UINT32_MAX
+                ? protobuf_c_message_descriptor_get_field(d,
+                                                          (unsigned)(key >> 3))
+                : NULL;
+        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
+                 f != NULL ? f->name : "");
+        if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING &&
+            (bad = utf8_bad(p, (size_t)v)) < v) {
+            snprintf(err, errsz, "%s %s (at byte %zu)", path,
+                     p[bad] == 0 ? "contains a NUL" : "is not valid UTF-8",
+                     bad);
+            return false;
+        }
+        if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
+            has_strings(f->descriptor, 0) &&
+            !check_strings(f->descriptor, p, p + v, depth == 0 ? "" : path,
+                           depth + 1, err, errsz))
+            return false;
+        p += v;
+    }
+    return true;
+}
+
+/* Answers a request refused before decoding; true if it was. */
+static bool refuse_undecoded(struct srv *s, struct conn *c,
+                             const uint8_t *buf, size_t len)
+{
+    Armmap__V1__Response resp = ARMMAP__V1__RESPONSE__INIT;
+    const ProtobufCFieldDescriptor *f;
+    struct srv_call call;
+    char err[SRV_MSG_MAX - 64];
+    uint64_t id;
+    int body = peek_body(buf, len, &id);
+
+    f = body != 0 ? wire_body_field(&armmap__v1__request__descriptor,
+                                    (uint64_t)body)
+                  : NULL;
+    if (srv_conn_in_hello(c) && f != NULL &&
+        body != ARMMAP__V1__REQUEST__BODY_HELLO) {
+        call_init(&call, s, c, id, &resp);
+        srv_call_fail(&call, MM_UNAUTHENTICATED, "%s: say hello first",
+                      f->name);
+        srv_conn_reply(&call);
+        return true;
+    }
+    if (f == NULL || !has_strings(f->descriptor, 0) ||
+        check_strings(&armmap__v1__request__descriptor, buf, buf + len, "", 0,
+                      err, sizeof(err)))
+        return false;
+    call_init(&call, s, c, id, &resp);
+    srv_call_fail(&call, MM_INVALID_ARGUMENT, "%s: %s", f->name, err);
+    call.close_after = body == ARMMAP__V1__REQUEST__BODY_HELLO;
+    srv_conn_reply(&call);
+    return true;
+}
+
+/* --max-inflight-bytes-per-tenant: while a tenant's connections hold
+ * that many unsent reply bytes (peers that do not read), its new requests
+ * are refused; each connection's own --max-queued-bytes still pauses it. */
+static bool over_inflight(struct srv_call *call, const char *what)
+{
+    const struct srv_tenant *t = srv_conn_tenant_state(call->c);
+
+    if (t == NULL || t->inflight_bytes < t->max_inflight_bytes)
+        return false;
+    srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "%s: tenant '%s' has %" PRIu64
+                  " or more reply bytes unsent "
+                  "(--max-inflight-bytes-per-tenant)", what, t->name,
+                  t->max_inflight_bytes);
+    return true;
+}
+
 void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
 {
     Armmap__V1__Response resp = ARMMAP__V1__RESPONSE__INIT;
@@ -1269,6 +1667,8 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
     Armmap__V1__Request *req;
     double ms;
 
+    if (refuse_undecoded(s, c, buf, len))
+        return;
     arena.used = 0;
     arena.big = NULL;
     alloc.alloc = unpack_alloc;
@@ -1295,6 +1695,8 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
                req->body_case != ARMMAP__V1__REQUEST__BODY_HELLO) {
         srv_call_fail(&call, MM_UNAUTHENTICATED, "%s: say hello first",
                       h->name);
+    } else if (over_inflight(&call, h->name)) {
+        /* answered RESOURCE_EXHAUSTED */
     } else {
         clock_gettime(CLOCK_MONOTONIC_COARSE, &t0);
         h->fn(&call, req);

@@ -178,6 +178,44 @@ static int listen_tcp(struct srv *s, char *err, size_t errsz)
     return add_listener(s, l, s->st->listen, err, errsz);
 }
 
+/* A socket systemd passes follows the rule --listen follows: TCP on an
+ * address other than loopback needs credentials (a token or tenants
+ * file).  Unix sockets pass.  Return: 0, or -1 with @err. */
+static int check_passed(const struct srv *s, int fd, char *err, size_t errsz)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char host[INET6_ADDRSTRLEN];
+    unsigned port;
+    bool loop;
+
+    if (s->st->auth_token_file != NULL || s->st->tenants_file != NULL ||
+        getsockname(fd, (struct sockaddr *)&ss, &len) != 0)
+        return 0;
+    if (ss.ss_family == AF_INET) {
+        struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+
+        loop = (ntohl(a->sin_addr.s_addr) >> 24) == 127;
+        evutil_inet_ntop(AF_INET, &a->sin_addr, host, sizeof(host));
+        port = ntohs(a->sin_port);
+    } else if (ss.ss_family == AF_INET6) {
+        struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+
+        loop = memcmp(&a->sin6_addr, &in6addr_loopback,
+                      sizeof(a->sin6_addr)) == 0;
+        evutil_inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
+        port = ntohs(a->sin6_port);
+    } else {
+        return 0;
+    }
+    if (loop)
+        return 0;
+    snprintf(err, errsz, "armmapd: systemd fd %d is TCP on %s:%u, not "
+             "loopback; refusing to serve it without --auth-token-file or "
+             "--tenants-file", fd, host, port);
+    return -1;
+}
+
 /* Adopts $LISTEN_FDS descriptors; returns how many, or -1 on error. */
 static int listen_systemd(struct srv *s, char *err, size_t errsz)
 {
@@ -202,6 +240,8 @@ static int listen_systemd(struct srv *s, char *err, size_t errsz)
         struct evconnlistener *l;
         char what[32];
 
+        if (check_passed(s, fd, err, errsz) != 0)
+            return -1;
         evutil_make_socket_nonblocking(fd);
         evutil_make_socket_closeonexec(fd);
         l = evconnlistener_new(s->base, on_accept, s, LEV_OPT_CLOSE_ON_FREE, -1,

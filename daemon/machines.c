@@ -1,19 +1,10 @@
-/* daemon/machines.c - the machine registry, per tenant, and kmap parking.
+/* daemon/machines.c - the machine registry, per tenant.
  *
  * The registry is a hash table from machine id to struct srv_machine (ids
  * come from the store and only grow), plus a small table of per-tenant
  * counts for --max-machines-per-tenant.  Lookups always go through a
  * tenant: another tenant's machine answers NOT_FOUND with exactly the text
  * a missing one gets, so ids reveal nothing across tenants.
- *
- * Parking: the real kernel's kmap() sleeps when every pkmap slot is pinned
- * until a kunmap() frees one and wakes the waiters (mm/highmem.c,
- * pkmap_map_wait).  A kmap with Op.wait_ms that the engine answers
- * MM_WOULD_BLOCK becomes a struct srv_park on its machine's FIFO and on its
- * connection, with a timer.  A result carrying MM_RES_WAKE on that machine
- * retries every parked kmap in arrival order; a success answers its request
- * (after its commit, like any change); the timer answers WOULD_BLOCK with
- * the engine's message.  A park whose connection closes is cancelled.
  */
 #include "srv.h"
 
@@ -22,11 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <event2/event.h>
 
 struct tenant_count {
     char name[SRV_TENANT_MAX + 1];
     size_t n;
+    uint64_t host_bytes;                /* of its linked machines */
 };
 
 struct srv_registry {
@@ -112,6 +103,7 @@ static struct tenant_count *tenant_find(struct srv_registry *r, const char *t,
     }
     snprintf(r->tenants[r->ntenants].name, sizeof(r->tenants[0].name), "%s", t);
     r->tenants[r->ntenants].n = 0;
+    r->tenants[r->ntenants].host_bytes = 0;
     return &r->tenants[r->ntenants++];
 }
 
@@ -176,8 +168,32 @@ void srv_machine_relink(struct srv_registry *r, struct srv_machine *sm)
     r->bucket[k] = sm;
     r->count++;
     tc = tenant_find(r, sm->tenant, true);
-    if (tc != NULL)
+    if (tc != NULL) {
         tc->n++;
+        tc->host_bytes += sm->host_bytes;
+    }
+}
+
+void srv_machine_account(struct srv_registry *r, struct srv_machine *sm)
+{
+    uint64_t now = sm->m != NULL ? mm_host_bytes(sm->m) : 0;
+    struct tenant_count *tc;
+
+    if (now == sm->host_bytes)
+        return;
+    if (srv_machine_get(r, sm->id) == sm &&
+        (tc = tenant_find(r, sm->tenant, false)) != NULL)
+        tc->host_bytes = tc->host_bytes - sm->host_bytes + now;
+    sm->host_bytes = now;
+}
+
+uint64_t srv_registry_tenant_host_bytes(const struct srv_registry *r,
+                                        const char *tenant)
+{
+    struct tenant_count *tc =
+        tenant_find((struct srv_registry *)r, tenant, false);
+
+    return tc != NULL ? tc->host_bytes : 0;
 }
 
 struct srv_machine *srv_machine_add(struct srv_registry *r, uint64_t id,
@@ -196,7 +212,9 @@ struct srv_machine *srv_machine_add(struct srv_registry *r, uint64_t id,
     sm->id = id;
     snprintf(sm->tenant, sizeof(sm->tenant), "%s", tenant);
     sm->created_ms = created_ms;
+    sm->touched_ms = srv_mono_ms();
     sm->m = m;
+    sm->host_bytes = m != NULL ? mm_host_bytes(m) : 0;
     TAILQ_INIT(&sm->parked);
     if (id != 0)
         srv_machine_relink(r, sm);
@@ -222,8 +240,10 @@ struct srv_machine *srv_machine_unlink(struct srv_registry *r, uint64_t id)
             sm->hnext = NULL;
             r->count--;
             tc = tenant_find(r, sm->tenant, false);
-            if (tc != NULL && tc->n > 0)
+            if (tc != NULL && tc->n > 0) {
                 tc->n--;
+                tc->host_bytes -= sm->host_bytes;
+            }
             return sm;
         }
     }
@@ -313,101 +333,6 @@ int srv_machine_rebuild(struct srv *s, struct srv_machine *sm, char *err,
     }
     mm_destroy(sm->m);
     sm->m = m;
+    srv_machine_account(s->reg, sm);
     return 0;
-}
-
-/* ------------------------------------------------------------------ */
-/* Parking                                                             */
-/* ------------------------------------------------------------------ */
-
-static void park_free(struct srv_park *p)
-{
-    struct srv_machine *sm = srv_machine_get(p->s->reg, p->machine);
-
-    if (sm != NULL)
-        TAILQ_REMOVE(&sm->parked, p, mlink);
-    if (p->c != NULL)
-        srv_conn_unpark(p->c, p);
-    event_free(p->timer);
-    p->s->n.parked_kmaps--;
-    free(p);
-}
-
-static void on_park_timeout(evutil_socket_t fd, short what, void *arg)
-{
-    struct srv_park *p = arg;
-    struct conn *c = p->c;
-    uint64_t id = p->req_id;
-    char msg[SRV_MSG_MAX];
-
-    (void)fd;
-    (void)what;
-    snprintf(msg, sizeof(msg), "%s", p->msg);
-    park_free(p);
-    srv_conn_reply_status(c, id, MM_WOULD_BLOCK, msg, false);
-}
-
-int srv_park_kmap(struct srv *s, struct conn *c, struct srv_machine *sm,
-                  uint64_t req_id, uint32_t cpu, uint32_t pfn, uint32_t wait_ms,
-                  const char *msg)
-{
-    struct srv_park *p = calloc(1, sizeof(*p));
-    struct timeval tv;
-
-    if (p == NULL)
-        return -1;
-    p->timer = evtimer_new(s->base, on_park_timeout, p);
-    if (p->timer == NULL) {
-        free(p);
-        return -1;
-    }
-    p->s = s;
-    p->c = c;
-    p->req_id = req_id;
-    p->machine = sm->id;
-    p->cpu = cpu;
-    p->pfn = pfn;
-    snprintf(p->msg, sizeof(p->msg), "%s", msg);
-    tv.tv_sec = wait_ms / 1000;
-    tv.tv_usec = (wait_ms % 1000) * 1000;
-    evtimer_add(p->timer, &tv);
-    TAILQ_INSERT_TAIL(&sm->parked, p, mlink);
-    srv_conn_add_park(c, p);
-    s->n.parked_kmaps++;
-    return 0;
-}
-
-void srv_park_wake(struct srv *s, struct srv_machine *sm)
-{
-    struct srv_park *p, *next;
-
-    for (p = TAILQ_FIRST(&sm->parked); p != NULL; p = next) {
-        next = TAILQ_NEXT(p, mlink);
-        if (!srv_persist_has_room(s))
-            break;                      /* retried at the next wake */
-        if (srv_dispatch_kmap_retry(s, p))
-            park_free(p);
-    }
-}
-
-void srv_park_fail_machine(struct srv *s, struct srv_machine *sm, int code,
-                           const char *msg)
-{
-    struct srv_park *p;
-
-    (void)s;
-    while ((p = TAILQ_FIRST(&sm->parked)) != NULL) {
-        struct conn *c = p->c;
-        uint64_t id = p->req_id;
-
-        TAILQ_REMOVE(&sm->parked, p, mlink);
-        p->machine = 0;
-        park_free(p);
-        srv_conn_reply_status(c, id, code, msg, false);
-    }
-}
-
-void srv_park_cancel(struct srv_park *p)
-{
-    park_free(p);
 }

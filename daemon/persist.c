@@ -584,17 +584,36 @@ enum mm_status srv_persist_history(
     return MM_OK;
 }
 
-enum mm_status srv_persist_purge(struct srv *s, uint64_t older_than_ms,
+enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
+                                 uint64_t older_than_ms,
                                  uint64_t *machines, uint64_t *events,
                                  char *err, size_t errsz)
 {
-    /* The store keeps every ancestor a live clone or fork replays from. */
-    enum store_status st = store_purge(s->persist->st, (int64_t)older_than_ms,
-                                       srv_now_ms(), machines, events);
+    /* The store keeps every ancestor a live clone or fork replays from.
+     * The caller keeps @older_than_ms within int64 (dispatch.c). */
+    enum store_status st = store_purge(s->persist->st, tenant,
+                                       (int64_t)older_than_ms, srv_now_ms(),
+                                       machines, events);
 
     if (st != STORE_OK) {
         snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
         return MM_UNAVAILABLE;
     }
+    return MM_OK;
+}
+
+enum mm_status srv_persist_machine_tenant(struct srv *s, uint64_t id,
+                                          char tenant[SRV_TENANT_MAX + 1])
+{
+    struct store_machine *row = NULL;
+    enum store_status st = store_machine_dup(s->persist->st, id, &row);
+
+    if (st == STORE_NOT_FOUND)
+        return MM_NOT_FOUND;
+    if (st != STORE_OK)
+        return MM_UNAVAILABLE;
+    snprintf(tenant, SRV_TENANT_MAX + 1, "%s",
+             row->tenant != NULL ? row->tenant : "");
+    free(row);
     return MM_OK;
 }

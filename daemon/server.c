@@ -26,6 +26,8 @@
 
 #include <event2/event.h>
 
+#include "token.h"
+
 #define DRAIN_GRACE_S   30              /* longest shutdown drain */
 
 int64_t srv_now_ms(void)
@@ -59,12 +61,12 @@ static void on_hup(evutil_socket_t sig, short what, void *arg)
 {
     (void)sig;
     (void)what;
-    (void)arg;
     if (srv_log_reopen() != 0)
         srv_log(SRV_LOG_ERROR, "SIGHUP: cannot reopen the log: %s",
                 strerror(errno));
     else
         srv_log(SRV_LOG_INFO, "SIGHUP: log reopened");
+    srv_tenants_reload(arg);
 }
 
 static void on_ignore(evutil_socket_t sig, short what, void *arg)
@@ -74,44 +76,28 @@ static void on_ignore(evutil_socket_t sig, short what, void *arg)
     (void)arg;
 }
 
+/* The shared token (simple mode); the same reader as libarmmap's. */
 static int read_token(struct srv *s, char *err, size_t errsz)
 {
     const char *path = s->st->auth_token_file;
-    uint8_t buf[4096];
-    ssize_t n;
-    int fd;
+    uint8_t buf[TOKEN_MAX];
+    char msg[512];
+    size_t n;
 
     if (path == NULL)
         return 0;
-    fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0) {
-        snprintf(err, errsz, "armmapd: --auth-token-file: cannot open '%s': %s",
-                 path, strerror(errno));
+    if (token_read_file(path, buf, &n, msg, sizeof(msg)) != 0) {
+        snprintf(err, errsz, "armmapd: --auth-token-file: %s", msg);
         return -1;
     }
-    n = read(fd, buf, sizeof(buf));
-    close(fd);
-    if (n < 0) {
-        snprintf(err, errsz, "armmapd: --auth-token-file: cannot read '%s': %s",
-                 path, strerror(errno));
-        return -1;
-    }
-    /* One trailing newline is not part of the token (echo > file). */
-    if (n > 0 && buf[n - 1] == '\n')
-        n--;
-    if (n > 0 && buf[n - 1] == '\r')
-        n--;
-    if (n == 0) {
-        snprintf(err, errsz, "armmapd: --auth-token-file: '%s' is empty", path);
-        return -1;
-    }
-    s->token = malloc((size_t)n);
+    s->token = malloc(n);
     if (s->token == NULL) {
         snprintf(err, errsz, "armmapd: out of memory");
         return -1;
     }
-    memcpy(s->token, buf, (size_t)n);
-    s->token_len = (size_t)n;
+    memcpy(s->token, buf, n);
+    memset(buf, 0, sizeof(buf));
+    s->token_len = n;
     return 0;
 }
 
@@ -160,6 +146,7 @@ struct srv *srv_create(struct srv_settings *st, char *err, size_t errsz)
         goto err;
     }
     if (read_token(s, err, errsz) != 0 ||
+        srv_tenants_open(s, err, errsz) != 0 ||
         make_state_dir(st->state_dir, err, errsz) != 0)
         goto err;
     srv_notify("STATUS=recovering machines");
@@ -175,6 +162,10 @@ struct srv *srv_create(struct srv_settings *st, char *err, size_t errsz)
     if (s->sig_term == NULL || s->sig_int == NULL || s->sig_hup == NULL ||
         s->sig_pipe == NULL) {
         snprintf(err, errsz, "armmapd: cannot install signal handlers");
+        goto err;
+    }
+    if (srv_reaper_start(s) != 0) {
+        snprintf(err, errsz, "armmapd: out of memory");
         goto err;
     }
     if (srv_listen_start(s, err, errsz) != 0)
@@ -221,7 +212,10 @@ void srv_destroy(struct srv *s)
         event_free(s->sig_hup);
     if (s->sig_pipe != NULL)
         event_free(s->sig_pipe);
+    if (s->reaper != NULL)
+        event_free(s->reaper);
     srv_registry_destroy(s->reg);
+    srv_tenants_close(s);
     if (s->base != NULL)
         event_base_free(s->base);
     free(s->token);

@@ -22,6 +22,8 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include "token.h"
+
 enum kind {
     K_STRING,                           /* a path or address */
     K_SIZE,                             /* bytes, with K/M/G suffixes */
@@ -39,56 +41,73 @@ struct setting {
     size_t off;                         /* offsetof(struct srv_settings, ...) */
     const char *def;                    /* default as text; NULL = none */
     const char *help;
+    uint64_t max;                       /* largest value; 0 = the kind's */
 };
 
 #define OFF(f) offsetof(struct srv_settings, f)
 
 static const struct setting table[] = {
     { "config", K_STRING, OFF(config), NULL,
-      "read settings from FILE (lines \"name = value\", '#' comments)" },
+      "read settings from FILE (lines \"name = value\", '#' comments)", 0 },
     { "state-dir", K_STRING, OFF(state_dir), "./armmapd-state",
-      "database and socket directory ($STATE_DIRECTORY under systemd)" },
+      "database and socket directory ($STATE_DIRECTORY under systemd)", 0 },
     { "database", K_STRING, OFF(database), "STATE_DIR/armmapd.db",
-      "SQLite database; \":memory:\" keeps history only until exit" },
+      "SQLite database; \":memory:\" keeps history only until exit", 0 },
     { "socket", K_STRING, OFF(socket_path), "STATE_DIR/armmapd.sock",
-      "Unix socket path, created mode 0660" },
+      "Unix socket path, created mode 0660", 0 },
     { "listen", K_STRING, OFF(listen), "off",
-      "TCP HOST:PORT; non-loopback needs --auth-token-file" },
+      "TCP HOST:PORT; non-loopback needs a token or tenants file", 0 },
     { "auth-token-file", K_STRING, OFF(auth_token_file), "none",
-      "clients must send this file's contents in Hello.token" },
+      "clients must send this file's contents in Hello.token", 0 },
+    { "tenants-file", K_STRING, OFF(tenants_file), "none",
+      "tokens (as SHA-256) of each tenant, its quotas; reread on SIGHUP", 0 },
     { "log-file", K_STRING, OFF(log_file), "stderr",
-      "log to FILE instead of stderr (reopened on SIGHUP)" },
+      "log to FILE instead of stderr (reopened on SIGHUP)", 0 },
     { "durability", K_DURABILITY, OFF(durability), "normal",
-      "normal|full: full syncs every group commit to disk" },
+      "normal|full: full syncs every group commit to disk", 0 },
     { "log-level", K_LEVEL, OFF(log_level), "warn",
-      "error|warn|info|debug" },
+      "error|warn|info|debug", 0 },
     { "max-frame", K_SIZE, OFF(max_frame), "16M",
-      "largest request frame, bytes" },
+      "largest request frame, bytes", 0 },
+    { "max-hello-frame", K_SIZE, OFF(max_hello_frame), "8K",
+      "largest frame before Hello succeeds, bytes", 65536 },
+    { "hello-timeout", K_SECONDS, OFF(hello_timeout), "10",
+      "seconds a new connection has to complete Hello; 0 = never", 0 },
     { "max-connections", K_COUNT, OFF(max_connections), "1024",
-      "open connections" },
+      "open connections", 1000000 },
     { "max-machines", K_COUNT, OFF(max_machines), "100000",
-      "machines in total" },
+      "machines in total", 100000000 },
     { "max-machines-per-tenant", K_COUNT, OFF(max_machines_per_tenant), "10000",
-      "machines per tenant" },
+      "machines per tenant", 100000000 },
+    { "max-parked-kmaps", K_COUNT, OFF(max_parked_kmaps), "1024",
+      "kmaps waiting for a pkmap slot, per tenant", 100000000 },
+    { "max-host-bytes-per-tenant", K_SIZE, OFF(max_host_bytes), "1G",
+      "host memory the machines of one tenant may hold, bytes", 1ull << 40 },
+    { "max-inflight-bytes-per-tenant", K_SIZE, OFF(max_inflight_bytes),
+      "256M", "unsent reply bytes of one tenant's connections together",
+      1ull << 40 },
+    { "machine-idle-ttl", K_SECONDS, OFF(machine_idle_ttl), "0",
+      "destroy machines untouched this many seconds; 0 = never", 0 },
     { "max-translate-batch", K_COUNT, OFF(max_translate_batch), "1048576",
-      "addresses per translate or phys request" },
+      "addresses per translate or phys request", 16777216 },
     { "max-batch-ops", K_COUNT, OFF(max_batch_ops), "4096",
-      "operations per batch request" },
+      "operations per batch request", 1000000 },
     { "max-history-rows", K_COUNT, OFF(max_history_rows), "10000",
-      "events per history reply" },
+      "events per history reply", 1000000 },
     { "max-queued-bytes", K_SIZE, OFF(max_queued_bytes), "32M",
-      "unsent reply bytes per connection before it stops being read" },
+      "unsent reply bytes per connection before it stops being read",
+      1ull << 40 },
     { "max-db-size", K_SIZE0, OFF(max_db_size), "0",
-      "database size quota, bytes; 0 = none" },
+      "database size quota, bytes; 0 = none", 1ull << 50 },
     { "idle-timeout", K_SECONDS, OFF(idle_timeout), "300",
-      "seconds a connection may stay silent; 0 = never" },
+      "seconds a connection may stay silent; 0 = never", 0 },
     { "check-config", K_FLAG, OFF(check_config), NULL,
-      "validate the settings and exit 0, or print the error and exit 2" },
+      "validate the settings and exit 0, or print the error and exit 2", 0 },
     { "verify", K_FLAG, OFF(verify), NULL,
       "check the database offline (integrity, checksums, histories), print "
-      "each problem, exit 0 if none, 1 otherwise" },
-    { "help", K_FLAG, OFF(help), NULL, "print this list and exit" },
-    { "version", K_FLAG, OFF(version), NULL, "print the version and exit" },
+      "each problem, exit 0 if none, 1 otherwise", 0 },
+    { "help", K_FLAG, OFF(help), NULL, "print this list and exit", 0 },
+    { "version", K_FLAG, OFF(version), NULL, "print the version and exit", 0 },
 };
 
 #define NSETTINGS (sizeof(table) / sizeof(table[0]))
@@ -149,6 +168,17 @@ static bool parse_uint(const char *text, uint64_t *out)
     return true;
 }
 
+/* The range check every number goes through. */
+static int check_max(const struct setting *t, uint64_t v, const char *value,
+                     const char *who, char *err, size_t errsz)
+{
+    if (t->max == 0 || v <= t->max)
+        return 0;
+    snprintf(err, errsz, "armmapd: %s: '%s' is above the maximum of %" PRIu64,
+             who, value, t->max);
+    return -1;
+}
+
 /* Applies one value; @who is "--name" or "FILE:LINE: name". */
 static int set_one(struct srv_settings *st, const struct setting *t,
                    const char *value, const char *who, char *err, size_t errsz)
@@ -180,6 +210,8 @@ static int set_one(struct srv_settings *st, const struct setting *t,
             snprintf(err, errsz, "armmapd: %s: '%s' is not a size", who, value);
             return -1;
         }
+        if (check_max(t, v, value, who, err, errsz) != 0)
+            return -1;
         *(uint64_t *)(void *)(base + t->off) = v;
         return 0;
     case K_COUNT:
@@ -188,6 +220,8 @@ static int set_one(struct srv_settings *st, const struct setting *t,
                      who, value);
             return -1;
         }
+        if (check_max(t, v, value, who, err, errsz) != 0)
+            return -1;
         *(uint64_t *)(void *)(base + t->off) = v;
         return 0;
     case K_SECONDS:
@@ -399,6 +433,39 @@ static int dup_into(char **p, const char *v, char *err, size_t errsz)
     return 0;
 }
 
+/* The token file and the tenants file are read here too, so that
+ * --check-config finds what is wrong in them (and the daemon reads them
+ * again at start). */
+static int check_credentials(const struct srv_settings *st, char *err,
+                             size_t errsz)
+{
+    struct srv_tenants *t = NULL;
+
+    if (st->auth_token_file != NULL && st->tenants_file != NULL) {
+        snprintf(err, errsz, "armmapd: --tenants-file and --auth-token-file "
+                 "cannot both be given");
+        return -1;
+    }
+    if (st->auth_token_file != NULL) {
+        uint8_t tok[TOKEN_MAX];
+        char msg[512];
+        size_t len;
+
+        if (token_read_file(st->auth_token_file, tok, &len, msg,
+                            sizeof(msg)) != 0) {
+            snprintf(err, errsz, "armmapd: --auth-token-file: %s", msg);
+            return -1;
+        }
+        memset(tok, 0, sizeof(tok));
+    }
+    if (st->tenants_file != NULL) {
+        if (srv_tenants_load(st->tenants_file, &t, err, errsz) != 0)
+            return -1;
+        srv_tenants_free(t);
+    }
+    return 0;
+}
+
 int srv_settings_finish(struct srv_settings *st, char *err, size_t errsz)
 {
     if (st->state_dir == NULL) {
@@ -458,18 +525,16 @@ int srv_settings_finish(struct srv_settings *st, char *err, size_t errsz)
             memmove(host, host + 1, strlen(host));
             host[strlen(host) - 1] = '\0';
         }
-        if (!is_loopback(host) && st->auth_token_file == NULL) {
+        if (!is_loopback(host) && st->auth_token_file == NULL &&
+            st->tenants_file == NULL) {
             snprintf(err, errsz, "armmapd: --listen: '%s' is not a loopback "
-                     "address; refusing to serve it without --auth-token-file",
-                     st->listen);
+                     "address; refusing to serve it without --auth-token-file "
+                     "or --tenants-file", st->listen);
             return -1;
         }
     }
-    if (st->auth_token_file != NULL && access(st->auth_token_file, R_OK) != 0) {
-        snprintf(err, errsz, "armmapd: --auth-token-file: cannot read '%s': %s",
-                 st->auth_token_file, strerror(errno));
+    if (check_credentials(st, err, errsz) != 0)
         return -1;
-    }
     if (st->max_queued_bytes < 4096) {
         snprintf(err, errsz, "armmapd: --max-queued-bytes: '%" PRIu64
                  "' is below the minimum of 4096", st->max_queued_bytes);
@@ -513,6 +578,8 @@ void srv_settings_free(struct srv_settings *st)
     free(st->socket_path);
     free(st->listen);
     free(st->auth_token_file);
+    free(st->tenants_file);
+    st->tenants_file = NULL;
     free(st->log_file);
     st->config = st->state_dir = st->database = st->socket_path = NULL;
     st->listen = st->auth_token_file = st->log_file = NULL;

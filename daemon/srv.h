@@ -17,7 +17,11 @@
  *   listen.c    srv_listen_*     Unix, TCP and systemd-activated listeners
  *   conn.c      srv_conn_*       connections: framing, state machine, replies
  *   dispatch.c  srv_dispatch     request type -> handler table
- *   machines.c  srv_machine_*    per-tenant registry, kmap wait parking
+ *   machines.c  srv_machine_*    per-tenant registry
+ *   park.c      srv_park_*       kmaps waiting for a pkmap slot
+ *   tenants.c   srv_tenant*      tenants file, per-tenant state, quotas,
+ *                                idle machine reaping
+ *   sha256.c    srv_sha256       SHA-256 of tokens (tenants file)
  *   persist.c   srv_persist_*    the store: events, commits, recovery
  *   commit.c    srv_commit_*     the commit path: tickets, fence, undo
  *   dump.c      srv_dump_elf     ELF32 ARM core files
@@ -39,6 +43,7 @@
 #define SRV_VERSION         "0.1"
 #define SRV_PROTOCOL        1
 #define SRV_TENANT_MAX      64
+#define SRV_NAME_MAX        128         /* bytes of a machine name */
 #define SRV_MSG_MAX         320         /* status messages we compose */
 #define SRV_CALL_INLINE     1024        /* a call's arena on the stack */
 
@@ -77,6 +82,7 @@ struct srv_settings {
     char *socket_path;                  /* --socket */
     char *listen;                       /* --listen HOST:PORT */
     char *auth_token_file;              /* --auth-token-file */
+    char *tenants_file;                 /* --tenants-file */
     char *log_file;                     /* --log-file; NULL = stderr */
     int durability;                     /* enum srv_durability */
     int log_level;                      /* enum srv_log_level */
@@ -90,6 +96,12 @@ struct srv_settings {
     uint64_t max_queued_bytes;          /* unsent reply bytes per connection */
     uint64_t max_db_size;               /* bytes; 0 = no quota */
     uint64_t idle_timeout;              /* seconds; 0 = never */
+    uint64_t max_hello_frame;           /* bytes before Hello succeeds */
+    uint64_t hello_timeout;             /* seconds to complete Hello */
+    uint64_t max_parked_kmaps;          /* per tenant */
+    uint64_t max_host_bytes;            /* per tenant, mm_host_bytes() */
+    uint64_t max_inflight_bytes;        /* per tenant, unsent reply bytes */
+    uint64_t machine_idle_ttl;          /* seconds; 0 = never reap */
     bool help;                          /* --help */
     bool check_config;                  /* --check-config */
     bool verify;                        /* --verify */
@@ -171,16 +183,21 @@ struct srv_machine {
     bool gone;                          /* destroyed, or its creation failed:
                                            freed once inflight is 0 */
     struct srv_machine *rnext;          /* the rebuild queue */
+    int64_t touched_ms;                 /* monotonic; last request naming it */
+    uint64_t host_bytes;                /* mm_host_bytes() when last counted */
     TAILQ_HEAD(, srv_park) parked;      /* kmaps waiting for a pkmap slot */
     struct srv_machine *hnext;          /* hash chain */
 };
 
-/* A kmap waiting for a slot (Op.wait_ms), on its machine and connection. */
+/* A kmap waiting for a slot (Op.wait_ms), on its machine and connection;
+ * it holds its machine (whose parks are answered before it is freed) and
+ * counts against its tenant's --max-parked-kmaps. */
 struct srv_park {
     struct srv *s;
     struct conn *c;
     uint64_t req_id;
-    uint64_t machine;
+    struct srv_machine *sm;
+    struct srv_tenant *t;
     uint32_t cpu;
     uint32_t pfn;
     struct event *timer;
@@ -226,6 +243,13 @@ void srv_machine_relink(struct srv_registry *r, struct srv_machine *sm);
 /* Frees an unlinked entry; parked kmaps must have been answered. */
 void srv_machine_free(struct srv_machine *sm);
 
+/* Recounts mm_host_bytes() of @sm after a change, into its tenant's sum
+ * (--max-host-bytes-per-tenant) if it is linked. */
+void srv_machine_account(struct srv_registry *r, struct srv_machine *sm);
+/* Host bytes the linked machines of @tenant hold, as last counted. */
+uint64_t srv_registry_tenant_host_bytes(const struct srv_registry *r,
+                                        const char *tenant);
+
 size_t srv_registry_count(const struct srv_registry *r);
 size_t srv_registry_tenant_count(const struct srv_registry *r,
                                  const char *tenant);
@@ -234,9 +258,14 @@ void srv_registry_foreach(struct srv_registry *r, const char *tenant,
                           void (*fn)(void *arg, struct srv_machine *sm),
                           void *arg);
 
-/* Parks a kmap until a wake or @wait_ms.  Return: 0, or -1 (host memory). */
-int srv_park_kmap(struct srv *s, struct conn *c, struct srv_machine *sm,
-                  uint64_t req_id, uint32_t cpu, uint32_t pfn, uint32_t wait_ms,
+/* ------------------------------------------------------------------ */
+/* Parked kmaps (park.c)                                               */
+/* ------------------------------------------------------------------ */
+
+/* Parks a kmap until a wake or @wait_ms; it counts against @t.
+ * Return: 0, or -1 (host memory). */
+int srv_park_kmap(struct srv *s, struct conn *c, struct srv_tenant *t,
+                  struct srv_machine *sm, uint64_t req_id, uint32_t cpu, uint32_t pfn, uint32_t wait_ms,
                   const char *msg);
 /* Retries the parked kmaps of @sm in arrival order after a wake. */
 void srv_park_wake(struct srv *s, struct srv_machine *sm);
@@ -245,6 +274,88 @@ void srv_park_fail_machine(struct srv *s, struct srv_machine *sm, int code,
                            const char *msg);
 /* Cancels and frees @p without an answer (its connection closed). */
 void srv_park_cancel(struct srv_park *p);
+
+/* ------------------------------------------------------------------ */
+/* Tenants (tenants.c, sha256.c)                                       */
+/* ------------------------------------------------------------------ */
+
+/* True if @name is 1-64 bytes of [A-Za-z0-9._-] (Hello, tenants file). */
+bool srv_valid_tenant(const char *name);
+
+/* SHA-256 of @len bytes at @data (FIPS 180-4) into @out. */
+void srv_sha256(const void *data, size_t len, uint8_t out[32]);
+
+/* One line of the tenants file: a tenant, its token's digest, its quotas
+ * (0: the setting's default applies). */
+struct srv_tenant_conf {
+    char name[SRV_TENANT_MAX + 1];
+    uint8_t digest[32];                 /* SHA-256 of the token */
+    bool admin;                         /* daemon-wide stats and purge */
+    uint64_t max_machines;
+    uint64_t max_parked_kmaps;
+    uint64_t max_host_bytes;
+    uint64_t machine_idle_ttl;
+    bool has_idle_ttl;                  /* machine_idle_ttl given (0 = never) */
+    unsigned line;
+};
+
+struct srv_tenants;                     /* a loaded tenants file */
+
+/**
+ * srv_tenants_load - read and check a tenants file
+ * @out: receives the table (free with srv_tenants_free())
+ * @err: "armmapd: FILE:LINE: what is wrong"
+ * Return: 0, or -1 with @err set.
+ */
+int srv_tenants_load(const char *path, struct srv_tenants **out, char *err,
+                     size_t errsz);
+void srv_tenants_free(struct srv_tenants *t);
+size_t srv_tenants_count(const struct srv_tenants *t);
+
+/* The entry whose digest is SHA-256(@token), or NULL.  Every entry is
+ * compared, each in constant time, so the time taken says nothing about
+ * which entry (or how much of one) matched. */
+const struct srv_tenant_conf *srv_tenants_match(const struct srv_tenants *t,
+                                                const uint8_t *token,
+                                                size_t len);
+
+/* A tenant as the daemon serves it: its counters and effective quotas.
+ * Created at the first Hello, freed once it has neither connections nor
+ * machines. */
+struct srv_tenant {
+    char name[SRV_TENANT_MAX + 1];
+    uint8_t digest[32];                 /* its token's, with --tenants-file */
+    bool revoked;                       /* its line changed or went away */
+    bool admin;
+    uint64_t max_machines;
+    bool own_max_machines;              /* max_machines from the file */
+    uint64_t max_parked_kmaps;
+    uint64_t max_host_bytes;
+    bool own_max_host_bytes;
+    uint64_t machine_idle_ttl;          /* seconds; 0 = never */
+    uint64_t max_inflight_bytes;
+    uint64_t inflight_bytes;            /* unsent replies, all connections */
+    uint64_t connections, requests, changes, parked_kmaps;
+    uint64_t errors_by_code[MM_STATUS_COUNT];
+    struct srv_tenant *next;
+};
+
+/* Reads --tenants-file (if given) into @s; at start.  Return 0 or -1. */
+int srv_tenants_open(struct srv *s, char *err, size_t errsz);
+/* SIGHUP: reloads it; a file with an error keeps the old table. */
+void srv_tenants_reload(struct srv *s);
+/* The state of tenant @name (created), with quotas from the file or the
+ * settings; NULL on host memory shortage. */
+struct srv_tenant *srv_tenant_get(struct srv *s, const char *name,
+                                  const struct srv_tenant_conf *conf);
+/* Frees @t if nothing refers to it any more. */
+void srv_tenant_release(struct srv *s, struct srv_tenant *t);
+/* Frees every tenant state (shutdown). */
+void srv_tenants_close(struct srv *s);
+/* Starts the --machine-idle-ttl reaper.  Return 0 or -1. */
+int srv_reaper_start(struct srv *s);
+/* Monotonic milliseconds (coarse), for touched_ms. */
+int64_t srv_mono_ms(void);
 
 /* ------------------------------------------------------------------ */
 /* The store (persist.c)                                               */
@@ -370,7 +481,13 @@ enum mm_status srv_persist_history(
     int (*fn)(void *arg, const struct store_event *e), void *arg,
     struct store_page *page, void (*count)(void *arg, uint32_t op, uint64_t n),
     char *err, size_t errsz);
-enum mm_status srv_persist_purge(struct srv *s, uint64_t older_than_ms,
+/* The tenant of machine @id, destroyed or not, into @tenant; MM_OK,
+ * MM_NOT_FOUND (no such id, or purged), MM_UNAVAILABLE. */
+enum mm_status srv_persist_machine_tenant(struct srv *s, uint64_t id,
+                                          char tenant[SRV_TENANT_MAX + 1]);
+/* @tenant NULL: every tenant's destroyed machines. */
+enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
+                                 uint64_t older_than_ms,
                                  uint64_t *machines, uint64_t *events,
                                  char *err, size_t errsz);
 
@@ -400,6 +517,9 @@ struct srv {
     char *unix_path;                    /* the socket we created, to unlink */
     uint8_t *token;                     /* --auth-token-file contents */
     size_t token_len;
+    struct srv_tenants *tenants_file;   /* --tenants-file, or NULL */
+    struct srv_tenant *tenants;         /* served tenants, a list */
+    struct event *reaper;               /* --machine-idle-ttl timer */
     struct srv_registry *reg;
     struct srv_persist *persist;
     struct srv_commit *commit;
@@ -438,13 +558,18 @@ void srv_conn_accept(struct srv *s, int fd);
 void srv_conn_close_all(struct srv *s);
 /* The tenant a connection said hello as. */
 const char *srv_conn_tenant(const struct conn *c);
+/* Its state (NULL before Hello). */
+struct srv_tenant *srv_conn_tenant_state(const struct conn *c);
 /* Detaches a park from its connection's list (the park is being freed). */
 void srv_conn_unpark(struct conn *c, struct srv_park *p);
 void srv_conn_add_park(struct conn *c, struct srv_park *p);
 
 bool srv_conn_in_hello(const struct conn *c);
-/* Hello accepted: the connection serves @tenant from now on. */
-void srv_conn_hello_done(struct conn *c, const char *tenant);
+/* Hello accepted: the connection serves @t from now on. */
+void srv_conn_hello_done(struct conn *c, struct srv_tenant *t);
+/* After a tenants file reload: closes, with UNAUTHENTICATED, every
+ * connection whose tenant was revoked. */
+void srv_conn_revoke(struct srv *s);
 /* SIGTERM: answer what is buffered and pending on every connection. */
 void srv_conn_drain_all(struct srv *s);
 /* Frees replies still waiting at the very end (store closed). */

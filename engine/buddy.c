@@ -1328,3 +1328,158 @@ enum mm_status mm__buddy_check(const struct mm_machine *m, char err[MM_MSG_MAX])
                         "%u managed", ram, b->ram_pages, b->reserved_pages, managed);
     return MM_OK;
 }
+
+/* ------------------------------------------------------------------ */
+/* Snapshots                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Payload: for each zone and order, the free list from head to tail (u32
+ * count, u32 pfns): the order matters, it is the order blocks are handed
+ * out in.  Then the allocated blocks ascending (u32 count, then u32 pfn,
+ * u8 order, u8 owner).  Zones, RAM and reservations come from the config.
+ */
+static void save_used(void *arg, mm_pfn_t pfn, unsigned order, enum mm_owner owner)
+{
+    struct mm_buf *out = arg;
+
+    mm__wr_u32(out, pfn);
+    mm__wr_u8(out, (uint8_t)order);
+    mm__wr_u8(out, (uint8_t)owner);
+}
+
+void mm__buddy_save(const struct mm_machine *m, struct mm_buf *out)
+{
+    const struct mm_buddy *b = m->buddy;
+
+    for (unsigned z = 0; z < MM_NR_ZONES; z++) {
+        for (unsigned o = 0; o <= TOP_ORDER; o++) {
+            const struct free_area *fa = &b->zone[z].area[o];
+
+            mm__wr_u32(out, fa->nr_free);
+            for (int32_t i = fa->head; i != NIL; i = b->node[i].next)
+                mm__wr_u32(out, b->node[i].pfn);
+        }
+    }
+    mm__wr_u32(out, b->used_map.count);
+    mm__buddy_foreach_used(m, save_used, out);
+}
+
+/* An empty allocator with @fresh's zones and reservations; NULL on OOM. */
+static struct mm_buddy *buddy_empty(const struct mm_buddy *fresh)
+{
+    struct mm_buddy *b = malloc(sizeof(*b));
+
+    if (b == NULL)
+        return NULL;
+    *b = *fresh;
+    b->node = NULL;
+    b->node_cap = b->node_live = 0;
+    b->spare = NIL;
+    b->free_map.s = b->used_map.s = NULL;
+    b->resv = NULL;
+    memset(b->owned, 0, sizeof(b->owned));
+    for (unsigned z = 0; z < MM_NR_ZONES; z++) {
+        b->zone[z].free = 0;
+        for (unsigned o = 0; o <= TOP_ORDER; o++)
+            b->zone[z].area[o] = (struct free_area){NIL, NIL, 0};
+    }
+    if (!map_init(&b->free_map, MIN_BITS) || !map_init(&b->used_map, MIN_BITS) ||
+        (fresh->nresv > 0 && (b->resv = malloc(fresh->nresv * sizeof(*b->resv))) == NULL)) {
+        mm__buddy_destroy(b);
+        return NULL;
+    }
+    if (fresh->nresv > 0)
+        memcpy(b->resv, fresh->resv, fresh->nresv * sizeof(*b->resv));
+    return b;
+}
+
+/* Whether the 2^@order block at @pfn lies in zone @z and is in neither map. */
+static bool block_fits(struct mm_rd *rd, const struct mm_buddy *b, unsigned z,
+                       mm_pfn_t pfn, unsigned order)
+{
+    const struct bzone *zn = &b->zone[z];
+    uint32_t v;
+
+    if (!zn->populated || pfn < zn->start || pfn >= zn->end ||
+        zn->end - pfn < (1u << order) || (pfn & ((1u << order) - 1)) != 0) {
+        mm__rd_fail(rd, "order-%u block at pfn 0x%x is not an aligned block of zone %s",
+                    order, pfn, zone_names[z]);
+        return false;
+    }
+    if (map_get(&b->free_map, pfn, &v) || map_get(&b->used_map, pfn, &v)) {
+        mm__rd_fail(rd, "pfn 0x%x heads two blocks", pfn);
+        return false;
+    }
+    return true;
+}
+
+static void load_free_lists(struct mm_buddy *b, struct mm_rd *rd)
+{
+    for (unsigned z = 0; z < MM_NR_ZONES; z++) {
+        for (unsigned o = 0; o <= TOP_ORDER && rd->st == MM_OK; o++) {
+            uint32_t n = mm__rd_u32(rd);
+
+            if (!mm__rd_count(rd, n, 4, 1u << 20, "free blocks"))
+                return;
+            for (uint32_t i = 0; i < n; i++) {
+                mm_pfn_t pfn = mm__rd_u32(rd);
+
+                if (rd->st != MM_OK || !block_fits(rd, b, z, pfn, o))
+                    return;
+                if (!pool_reserve(b, 1) || !map_reserve(&b->free_map, 1)) {
+                    mm__rd_oom(rd);
+                    return;
+                }
+                add_free_block(b, z, pfn, o, true);
+            }
+        }
+    }
+}
+
+static void load_used(struct mm_buddy *b, struct mm_rd *rd)
+{
+    uint32_t n = mm__rd_u32(rd);
+
+    if (!mm__rd_count(rd, n, 6, 1u << 20, "allocated blocks"))
+        return;
+    for (uint32_t i = 0; i < n; i++) {
+        mm_pfn_t pfn = mm__rd_u32(rd);
+        unsigned order = mm__rd_u8(rd), owner = mm__rd_u8(rd);
+
+        if (rd->st != MM_OK)
+            return;
+        if (order > TOP_ORDER || owner == MM_OWN_NONE || owner >= MM_OWN_COUNT) {
+            mm__rd_fail(rd, "allocated block at pfn 0x%x: order %u, owner %u", pfn, order,
+                        owner);
+            return;
+        }
+        if (!block_fits(rd, b, zone_of(b, pfn), pfn, order))
+            return;
+        if (!map_reserve(&b->used_map, 1)) {
+            mm__rd_oom(rd);
+            return;
+        }
+        map_put(&b->used_map, pfn, order | (uint32_t)owner << 8);
+        b->owned[owner] += 1u << order;
+    }
+}
+
+void mm__buddy_load(struct mm_machine *m, struct mm_rd *rd)
+{
+    struct mm_buddy *b = buddy_empty(m->buddy);
+
+    if (b == NULL) {
+        mm__rd_oom(rd);
+        return;
+    }
+    load_free_lists(b, rd);
+    if (rd->st == MM_OK)
+        load_used(b, rd);
+    if (rd->st != MM_OK) {
+        mm__buddy_destroy(b);
+        return;
+    }
+    mm__buddy_destroy(m->buddy);
+    m->buddy = b;
+}

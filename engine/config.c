@@ -70,7 +70,7 @@ void mm_config_default(struct mm_config *cfg)
 /*
  * Xiaomi Mi 2 "aries": APQ8064 (4x Krait), msm-3.4 kernel.  Banks, image
  * sections and the rmtfs carve-out are those of the real boot output in
- * spec/aries.txt (its /proc/iomem and layout block); CPUs from the SoC.
+ * tests/data/aries.txt (its /proc/iomem and layout block); CPUs from the SoC.
  */
 static void preset_aries(struct mm_config *cfg)
 {
@@ -173,6 +173,55 @@ enum mm_status mm_config_preset(struct mm_config *cfg, const char *name,
                     "beaglebone-black, rpi2)", name);
 }
 
+/*
+ * The Debian 12 armmp reference: qemu-virt running kernel 6.1.x.  Facts
+ * read from its config-6.1.0-57-armmp (linux-image-6.1.0-57-armmp
+ * 6.1.192-3, armhf): CONFIG_SMP=y, CONFIG_SMP_ON_UP=y, CONFIG_NR_CPUS=8,
+ * CONFIG_HIGHMEM=y, CONFIG_ARM_ERRATA_798181=y, CONFIG_ARM_LPAE not set.
+ * QEMU's Cortex-A15 reports MPIDR.MP without U, so head.S __fixup_smp
+ * keeps smp_on_up and is_smp() holds with one CPU too.
+ */
+static bool debian_armmp(const struct mm_config *cfg)
+{
+    return strcmp(cfg->preset, "qemu-virt") == 0 &&
+           cfg->kernel >= MM_KVER(6, 1, 0) && cfg->kernel <= MM_KVER(6, 1, 255);
+}
+
+bool mm__config_smp(const struct mm_config *cfg)
+{
+    if (cfg->smp != MM_AUTO)
+        return cfg->smp == MM_ON;
+    return debian_armmp(cfg) || cfg->cpus > 1;
+}
+
+bool mm__config_errata_798181(const struct mm_config *cfg)
+{
+    if (cfg->errata_798181 != MM_AUTO)
+        return cfg->errata_798181 == MM_ON;
+    return debian_armmp(cfg);
+}
+
+/* config-6.1.0-57-armmp: CONFIG_PCI=y */
+bool mm__config_pci(const struct mm_config *cfg)
+{
+    return debian_armmp(cfg);
+}
+
+const char *mm_config_reference(const struct mm_config *cfg)
+{
+    assert(cfg != NULL);
+    if (debian_armmp(cfg))
+        return "Debian 12 linux-image-armmp (6.1.0-57-armmp, 6.1.192-3 armhf): "
+               "SMP, SMP_ON_UP, HIGHMEM, ARM_ERRATA_798181, PCI, no LPAE";
+    if (strcmp(cfg->preset, "aries") == 0)
+        return "Xiaomi aries msm-3.4 kernel, as its boot log shows it";
+    if (strcmp(cfg->preset, "beaglebone-black") == 0)
+        return "BeagleBone Black Linux 4.4.9, as its boot log shows it";
+    if (strcmp(cfg->preset, "rpi2") == 0)
+        return "Raspberry Pi bcm2709_defconfig 4.4.21-v7+, as its boot log shows it";
+    return "no reference build: the era's upstream code with this config's switches";
+}
+
 /* ------------------------------------------------------------------ */
 /* Value syntax                                                        */
 /* ------------------------------------------------------------------ */
@@ -246,7 +295,7 @@ static bool parse_bool(const char *v, bool *out)
 }
 
 /* "3.4", "3.4.39", "2.6.35", "2.6.35.7" (the 4th number is EXTRAVERSION,
- * not part of LINUX_VERSION_CODE). */
+ * not part of LINUX_VERSION_CODE), "4.19.319" (clamped to 4.19.255). */
 static bool parse_kernel(const char *v, uint32_t *out)
 {
     unsigned long n[4] = {0, 0, 0, 0};
@@ -266,8 +315,12 @@ static bool parse_kernel(const char *v, uint32_t *out)
     }
     if (*p != '\0' || k < 2 || (n[0] == 2 && k < 3) || (k == 4 && n[0] != 2))
         return false;
-    if (n[0] > 255 || n[1] > 255 || n[2] > 255)
+    if (n[0] > 255 || n[1] > 255 || n[2] > 99999)
         return false;
+    /* KERNEL: 6.1 Makefile filechk_version.h: a SUBLEVEL above 255 makes
+     * LINUX_VERSION_CODE end in 255 (4.19.319 is KERNEL_VERSION(4, 19, 255)) */
+    if (n[2] > 255)
+        n[2] = 255;
     *out = MM_KVER(n[0], n[1], n[2]);
     return true;
 }
@@ -312,6 +365,7 @@ static void out_size(struct out *o, uint64_t v)
 }
 
 static const char *const split_names[] = {"3G", "2G", "1G", "3G_OPT"};
+static const char *const tristate_names[] = {"auto", "on", "off"};
 static const char *const atomic_names[] = {"default", "km_type", "stack", "local"};
 
 /* ------------------------------------------------------------------ */
@@ -422,6 +476,30 @@ static const char *set_atomic(struct mm_config *cfg, const char *v)
         }
     }
     return "want km_type, stack, local or default";
+}
+
+static const char *set_tristate(enum mm_tristate *out, const char *v)
+{
+    bool b;
+
+    if (strcmp(v, "auto") == 0) {
+        *out = MM_AUTO;
+        return NULL;
+    }
+    if (!parse_bool(v, &b))
+        return "want on, off or auto";
+    *out = b ? MM_ON : MM_OFF;
+    return NULL;
+}
+
+static const char *set_smp(struct mm_config *cfg, const char *v)
+{
+    return set_tristate(&cfg->smp, v);
+}
+
+static const char *set_errata_798181(struct mm_config *cfg, const char *v)
+{
+    return set_tristate(&cfg->errata_798181, v);
 }
 
 static const char *set_section(struct mm_section *sec, const char *v)
@@ -607,6 +685,21 @@ static void put_reserve(struct out *o, const struct mm_config *cfg)
     }
 }
 
+static void put_tristate(struct out *o, enum mm_tristate t)
+{
+    out_printf(o, "%s", (unsigned)t < 3 ? tristate_names[t] : "?");
+}
+
+static void put_smp(struct out *o, const struct mm_config *cfg)
+{
+    put_tristate(o, cfg->smp);
+}
+
+static void put_errata_798181(struct out *o, const struct mm_config *cfg)
+{
+    put_tristate(o, cfg->errata_798181);
+}
+
 /* Every key, in the order mm_config_format() prints them.  "preset" comes
  * first so that parsing a formatted config loads the preset, then
  * overrides every field. */
@@ -634,6 +727,8 @@ static const struct key {
     {"data", set_data, put_data},
     {"bss", set_bss, put_bss},
     {"reserve", set_reserve, put_reserve},
+    {"smp", set_smp, put_smp},
+    {"errata_798181", set_errata_798181, put_errata_798181},
 };
 
 #define NR_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -770,7 +865,9 @@ static enum mm_status check_banks(const struct mm_config *cfg, const struct mm_e
         if (b->start % MM_PAGE_SIZE != 0 || b->size % MM_PAGE_SIZE != 0)
             return mm__fail(err, MM_INVALID_ARGUMENT, "ram: bank %u 0x%08x+0x%llx is not "
                             "page aligned", i + 1, b->start, (unsigned long long)b->size);
-        if (b->start + b->size > 0x100000000ull)
+        /* 5.11+: drivers/of/fdt.c early_init_dt_add_memory_arch() ignores
+         * what lies past MAX_MEMBLOCK_ADDR with a message (era.c) */
+        if (b->start + b->size > 0x100000000ull && !mm__era_ignores_high_ram(era))
             return mm__fail(err, MM_INVALID_ARGUMENT, "ram: bank %u 0x%08x+0x%llx ends "
                             "past 4 GiB", i + 1, b->start, (unsigned long long)b->size);
         for (unsigned j = 0; j < i; j++) {
@@ -833,6 +930,22 @@ static enum mm_status check_cpu(const struct mm_config *cfg, const struct mm_era
                         era->fix_kmap_slots / era->km_type_nr);
     if ((unsigned)cfg->atomic > MM_ATOMIC_LOCAL)
         return mm__fail(err, MM_INVALID_ARGUMENT, "atomic: bad value %u", cfg->atomic);
+    if ((unsigned)cfg->smp > MM_OFF || (unsigned)cfg->errata_798181 > MM_OFF)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "smp: bad value %u or errata_798181: "
+                        "bad value %u", cfg->smp, cfg->errata_798181);
+    /* KERNEL: arch/arm/Kconfig NR_CPUS "depends on SMP"; without it one CPU */
+    if (cfg->smp == MM_OFF && cfg->cpus > 1)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "cpus: %u CPUs need an SMP kernel, but "
+                        "smp=off (CONFIG_SMP not set runs one CPU)", cfg->cpus);
+    /* Read in 4.19 and 6.1 arch/arm/include/asm/highmem.h; older trees were
+     * not read, so the switch is refused there rather than guessed. */
+    if (cfg->errata_798181 == MM_ON && cfg->kernel < MM_KVER(4, 19, 0))
+        return mm__fail(err, MM_INVALID_ARGUMENT, "errata_798181: on is modelled from "
+                        "4.19 (the first tree read with it), not %u.%u.%u",
+                        KVER_ARGS(cfg->kernel));
+    if (cfg->errata_798181 == MM_ON && mm__config_smp(cfg) == false)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "errata_798181: on needs smp "
+                        "(arch/arm/Kconfig ARM_ERRATA_798181 depends on SMP)");
     /* KERNEL: 3.4 head.S "KERNEL_RAM_VADDR must start at 0xXXXX8000" */
     if ((cfg->text_offset & 0xffffu) != 0x8000u || cfg->text_offset >= 0x01000000u)
         return mm__fail(err, MM_INVALID_ARGUMENT, "text_offset: 0x%x must be 0xXXX8000 "

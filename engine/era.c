@@ -57,7 +57,8 @@ enum { MEM_BANKS = 1, MEM_REGIONS = 2, MEM_INFO = 3, MEM_INFO_CMA = 4 };
 /*
  * The era table, ascending.  "read" = the fact was read in that tree;
  * "bound" = the boundary lies between two read versions and is placed at
- * the release that merged the commit named.
+ * the release that merged the commit named; "spec" = read in the tree of
+ * that version listed in docs/kernel.md.
  *
  *  2.6.35 read: Linaro 2.6.35 mmu.c (vmalloc_reserve = SZ_128M, VMALLOC_MIN
  *         = VMALLOC_END - vmalloc_reserve, no offset; vmalloc= clamp
@@ -78,22 +79,22 @@ enum { MEM_BANKS = 1, MEM_REGIONS = 2, MEM_INFO = 3, MEM_INFO_CMA = 4 };
  *         the fixed 0xff000000 (Nicolas Pitre's vmalloc.h removal) and the
  *         240M default are placed at 3.4.
  *  3.13   spec: mem_init_print_info() replaces the two Memory: lines
- *         (3.14 read by the spec; 3.4 read here).
+ *         (3.14 read for docs/kernel.md; 3.4 read here).
  *  3.16   bound: "ARM: 8031/2: change fixmap mapping region to support 32
  *         CPUs" committed 2014-04-23, after 3.15-rc1: 0xffc00000-0xffe00000,
- *         512 slots (3.18.30 read by the spec); meminfo removed in the same
+ *         512 slots (3.18.30 read for docs/kernel.md); meminfo removed in the same
  *         window, so no sanity_check_meminfo() bank split from here.
  *  3.19   bound: "arm: use generic fixmap.h" / "ARM: expand fixmap region
  *         to 3MB" (parent Linux 3.17, merged after 3.18): top-down from
  *         FIXADDR_TOP 0xffeff000, layout prints FIXADDR_END 0xfff00000
- *         (4.1.5 read by the spec).
+ *         (4.1.5 read for docs/kernel.md).
  *  4.0    bound: "cma-reserved" joins the Memory: line (totalcma_pages,
- *         posted Dec 2014; 4.19 read by the spec).
+ *         posted Dec 2014; 4.19 read for docs/kernel.md).
  *  4.3    bound: "ARM: 8415/1: early fixmap support for earlycon"
  *         (2015-08-18): FIX_EARLYCON_MEM_BASE = 0, FIX_KMAP_BEGIN = 1.
  *  4.4    bound: VMALLOC_END 0xff800000 (memory.txt change merged with
  *         "ARM: 8433/1: add a VMSPLIT_3G_OPT config option", 2015-10-03,
- *         v4.4-rc1; 4.1.5 and 4.4.1 read by the spec).
+ *         v4.4-rc1; 4.1.5 and 4.4.1 read for docs/kernel.md).
  *  4.15   spec: %p hashed; the layout is printed before the RNG is ready,
  *         so the section lines read 0x(ptrval).
  *  5.1    spec: the layout block is no longer printed.
@@ -159,6 +160,35 @@ const struct mm_era *mm__era_for(uint32_t kernel)
     for (size_t i = 0; i < NR_ERAS && eras[i].since <= kernel; i++)
         e = &eras[i];
     return e;
+}
+
+bool mm__era_ignores_high_ram(const struct mm_era *era)
+{
+    return era->since >= MM_KVER(5, 11, 0);
+}
+
+/*
+ * RAM at the top of the 32-bit physical space (5.11+, 6.1 read).  KERNEL:
+ * 6.1 drivers/of/fdt.c early_init_dt_add_memory_arch(): what lies past
+ * MAX_MEMBLOCK_ADDR (~0, phys_addr_t 32-bit without LPAE) is dropped with
+ * "Ignoring memory range 0x100000000 - END"; mm/memblock.c
+ * memblock_cap_size() then caps the size at PHYS_ADDR_MAX - base, so a
+ * bank reaching 4 GiB ends at 0xffffffff and its last page is lost.
+ */
+static void clip_banks(struct mm_layout *lay, struct mm_bank *b, unsigned n)
+{
+    for (unsigned i = 0; i < n && mm__era_ignores_high_ram(lay->era); i++) {
+        uint64_t end = b[i].start + b[i].size;
+
+        if (end > 0x100000000ull) {
+            if (lay->ignored_end == 0)
+                lay->ignored_start = 0x100000000ull;
+            lay->ignored_end = end;
+            end = 0x100000000ull;
+        }
+        if (end == 0x100000000ull)
+            b[i].size = 0xffffffffull - b[i].start;
+    }
 }
 
 /* KERNEL: arch/arm/Kconfig PAGE_OFFSET defaults per VMSPLIT_* */
@@ -446,6 +476,20 @@ static void fixed_addresses(const struct mm_config *cfg, struct mm_layout *lay)
     lay->pgd_pa = lay->phys_offset + cfg->text_offset - 0x4000u; /* head.S */
     lay->km_type_nr = era->km_type_nr;
     lay->atomic = cfg->atomic == MM_ATOMIC_DEFAULT ? era->atomic_default : cfg->atomic;
+    /* KERNEL: 6.1 arch/arm/mm/mmu.c devicemaps_init(): the DTB at
+     * FDT_FIXED_BASE 0xff800000 (asm/memory.h; ARM 9012/1, era 5.11), the
+     * vectors page and, from 3.11, the stubs page at 0xffff1000 (4.19 and
+     * 6.1 read); pci_reserve_io() keeps PCI_IO_VIRT_BASE 0xfee00000
+     * (asm/io.h) from vmalloc on a CONFIG_PCI build. */
+    lay->fdt_base = era->fixaddr_start == 0xffc80000u ? 0xff800000u : 0;
+    lay->pci_io_base = mm__config_pci(cfg) ? 0xfee00000u : 0;
+    lay->vectors_end = lay->vectors_base +
+                       (cfg->kernel >= MM_KVER(3, 11, 0) ? 2 : 1) * MM_PAGE_SIZE;
+    lay->smp = mm__config_smp(cfg);
+    /* KERNEL: 4.19, 6.1 arch/arm/include/asm/highmem.h: ARCH_NEEDS_KMAP_HIGH_GET
+     * unless CONFIG_ARM_ERRATA_798181 (or SMP with CPU_TLB_V6: ARMv6 TLBs,
+     * which this ARMv7 model never has) */
+    lay->kmap_high_get = cfg->highmem && !mm__config_errata_798181(cfg);
 }
 
 enum mm_status mm__layout_compute(const struct mm_config *cfg, struct mm_layout *lay,
@@ -469,6 +513,7 @@ enum mm_status mm__layout_compute(const struct mm_config *cfg, struct mm_layout 
                         cfg->nr_banks, MM_MAX_BANKS);
     lay->page_offset = split_page_offset(cfg->split);
     n = sorted_banks(cfg, b);
+    clip_banks(lay, b, n);
     lay->phys_offset = b[0].start;
     fixed_addresses(cfg, lay);
     st = vmalloc_window(cfg, lay, err);

@@ -514,3 +514,82 @@ enum mm_status mm__report_pkmap(const struct mm_machine *m, struct mm_buf *out)
     }
     return out->oom ? MM_NO_MEMORY : MM_OK;
 }
+
+/* ------------------------------------------------------------------ */
+/* Snapshots                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Payload: u32 last_pkmap_nr, u32 count of slots in use (pkmap_count != 0),
+ * then per such slot ascending: u16 slot, u32 pkmap_count, u32 pfn.  The
+ * page_address hash is rebuilt from them.
+ */
+void mm__pkmap_save(const struct mm_pkmap *p, struct mm_buf *out)
+{
+    uint32_t n = 0;
+
+    for (unsigned i = 0; i < MM_LAST_PKMAP; i++)
+        n += p->count[i] != 0;
+    mm__wr_u32(out, p->last_pkmap_nr);
+    mm__wr_u32(out, n);
+    for (unsigned i = 0; i < MM_LAST_PKMAP; i++) {
+        if (p->count[i] != 0) {
+            mm__wr_u16(out, (uint16_t)i);
+            mm__wr_u32(out, (uint32_t)p->count[i]);
+            mm__wr_u32(out, p->pfn[i]);
+        }
+    }
+}
+
+/* Reads one slot record into @p; slots must ascend past *@last. */
+static void load_slot(const struct mm_machine *m, struct mm_pkmap *p, struct mm_rd *rd,
+                      int *last)
+{
+    unsigned nr = mm__rd_u16(rd);
+    uint32_t count = mm__rd_u32(rd);
+    mm_pfn_t pfn = mm__rd_u32(rd);
+
+    if (rd->st != MM_OK)
+        return;
+    if (!has_pkmap(m) || nr >= MM_LAST_PKMAP || (int)nr <= *last) {
+        mm__rd_fail(rd, "slot %u out of range or not ascending", nr);
+        return;
+    }
+    if (count == 0 || count > (1u << 30) || !page_is_high(m, pfn) ||
+        slot_of(p, pfn) != PKMAP_NONE) {
+        mm__rd_fail(rd, "slot %u: count %u, pfn 0x%x (not one highmem page a slot)", nr,
+                    count, pfn);
+        return;
+    }
+    *last = (int)nr;
+    p->count[nr] = (int)count;
+    hash_add(p, nr, pfn);
+}
+
+void mm__pkmap_load(struct mm_machine *m, struct mm_rd *rd)
+{
+    uint32_t last_nr = mm__rd_u32(rd), n = mm__rd_u32(rd);
+    struct mm_pkmap *p;
+    int last = -1;
+
+    if (rd->st == MM_OK && last_nr >= MM_LAST_PKMAP) {
+        mm__rd_fail(rd, "last_pkmap_nr %u out of range", last_nr);
+        return;
+    }
+    if (!mm__rd_count(rd, n, 10, MM_LAST_PKMAP, "slots"))
+        return;
+    p = mm__pkmap_create();
+    if (p == NULL) {
+        mm__rd_oom(rd);
+        return;
+    }
+    p->last_pkmap_nr = last_nr;
+    for (uint32_t i = 0; i < n && rd->st == MM_OK; i++)
+        load_slot(m, p, rd, &last);
+    if (rd->st != MM_OK) {
+        mm__pkmap_destroy(p);
+        return;
+    }
+    mm__pkmap_destroy(m->pkmap);
+    m->pkmap = p;
+}

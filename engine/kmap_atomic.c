@@ -25,8 +25,9 @@
  * behind by an unmap).  A lowmem page needs no slot: its direct address.
  * A highmem page that is already kmap()ed is handed its pkmap address by
  * kmap_high_get() (ARCH_NEEDS_KMAP_HIGH_GET: defined on ARMv7, whose TLB is
- * CPU_TLB_V7, unless ARM_ERRATA_798181), and kunmap_atomic() of a pkmap
- * address is kunmap_high().
+ * CPU_TLB_V7, unless ARM_ERRATA_798181: m->lay.kmap_high_get), and
+ * kunmap_atomic() of a pkmap address is kunmap_high().  With the erratum
+ * switch (Debian's armmp 6.1) an already kmap()ed page gets a fresh slot.
  *
  * Results.  kmap_atomic: value = VA; in km_type style aux = the displaced
  * pfn with MM_RES_DISPLACED.  kunmap_atomic: value = the pfn that was mapped
@@ -432,8 +433,9 @@ enum mm_status mm__kmap_atomic(struct mm_machine *m, unsigned cpu, mm_pfn_t pfn,
         return MM_OK;
     }
     /* KERNEL: 3.4 arch/arm/mm/highmem.c kmap_atomic(): kmap_high_get() first;
-     * 6.1 arch_kmap_local_high_get() */
-    va = mm__kmap_high_get(m, pfn);
+     * 6.1 arch_kmap_local_high_get(); neither with ARM_ERRATA_798181, where
+     * kmap_high_get() is a stub returning NULL (asm/highmem.h) */
+    va = m->lay.kmap_high_get ? mm__kmap_high_get(m, pfn) : 0;
     if (va != 0) {
         res->value = va;
         return MM_OK;
@@ -524,10 +526,16 @@ enum mm_status mm__kunmap_atomic(struct mm_machine *m, unsigned cpu, mm_vaddr_t 
                         "kunmap_atomic: cpu %u does not exist (the machine has %u CPU%s)",
                         cpu, k->ncpus, k->ncpus == 1 ? "" : "s");
     /* KERNEL: 3.4 arch/arm/mm/highmem.c __kunmap_atomic(): a pkmap address
-     * came from kmap_high_get() */
+     * came from kmap_high_get(); 6.1 mm/highmem.c kmap_high_unmap_local()
+     * does this only under ARCH_NEEDS_KMAP_HIGH_GET, else it is a WARN */
     if (lay->pkmap_base != 0 && page >= lay->pkmap_base &&
-        page - lay->pkmap_base < MM_LAST_PKMAP * MM_PAGE_SIZE)
+        page - lay->pkmap_base < MM_LAST_PKMAP * MM_PAGE_SIZE) {
+        if (!lay->kmap_high_get)
+            return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                            "kunmap_atomic: 0x%08x is a pkmap address, and this kernel "
+                            "(ARM_ERRATA_798181) never hands one out", va);
         return mm__kunmap_high_va(m, page, res);
+    }
     if (page >= lay->page_offset && page < lay->high_memory) {
         /* A lowmem page was never given a slot: nothing to undo. */
         res->value = MM_PFN(page - lay->page_offset + lay->phys_offset);
@@ -650,4 +658,75 @@ enum mm_status mm__report_fixmap(const struct mm_machine *m, struct mm_buf *out)
     for (unsigned c = 0; c < k->ncpus; c++)
         report_cpu(m, c, out);
     return out->oom ? MM_NO_MEMORY : MM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Snapshots                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Payload: u32 depth per CPU (ncpus, from the config), u32 count of slots
+ * not empty, then per such slot ascending: u32 index (CPU-major), u8
+ * state, u32 pfn.
+ */
+void mm__katomic_save(const struct mm_katomic *k, struct mm_buf *out)
+{
+    size_t total = (size_t)k->ncpus * k->nslots;
+    uint32_t n = 0;
+
+    for (unsigned c = 0; c < k->ncpus; c++)
+        mm__wr_u32(out, k->depth[c]);
+    for (size_t i = 0; i < total; i++)
+        n += k->slot[i].state != SLOT_EMPTY;
+    mm__wr_u32(out, n);
+    for (size_t i = 0; i < total; i++) {
+        if (k->slot[i].state != SLOT_EMPTY) {
+            mm__wr_u32(out, (uint32_t)i);
+            mm__wr_u8(out, k->slot[i].state);
+            mm__wr_u32(out, k->slot[i].pfn);
+        }
+    }
+}
+
+void mm__katomic_load(struct mm_machine *m, struct mm_rd *rd)
+{
+    struct mm_katomic *k = mm__katomic_clone(m->katomic);   /* fresh: all empty */
+    size_t total;
+    int64_t last = -1;
+    uint32_t n;
+
+    if (k == NULL) {
+        mm__rd_oom(rd);
+        return;
+    }
+    total = (size_t)k->ncpus * k->nslots;
+    for (unsigned c = 0; c < k->ncpus && rd->st == MM_OK; c++) {
+        k->depth[c] = mm__rd_u32(rd);
+        if (rd->st == MM_OK && k->depth[c] > k->nslots)
+            mm__rd_fail(rd, "cpu %u: stack depth %u of %u slots", c, k->depth[c], k->nslots);
+    }
+    n = mm__rd_u32(rd);
+    if (mm__rd_count(rd, n, 9, (uint32_t)total, "slots")) {
+        for (uint32_t i = 0; i < n && rd->st == MM_OK; i++) {
+            uint32_t idx = mm__rd_u32(rd);
+            uint8_t state = mm__rd_u8(rd);
+            mm_pfn_t pfn = mm__rd_u32(rd);
+
+            if (rd->st != MM_OK)
+                break;
+            if (idx >= total || (int64_t)idx <= last || state == SLOT_EMPTY ||
+                state > SLOT_STALE || pfn >= (1u << 20)) {
+                mm__rd_fail(rd, "slot %u: state %u, pfn 0x%x", idx, state, pfn);
+                break;
+            }
+            last = idx;
+            k->slot[idx] = (struct ka_slot){pfn, state};
+        }
+    }
+    if (rd->st != MM_OK) {
+        mm__katomic_destroy(k);
+        return;
+    }
+    mm__katomic_destroy(m->katomic);
+    m->katomic = k;
 }

@@ -421,6 +421,8 @@ enum mm_status mm_create(const struct mm_config *cfg, struct mm_machine **out,
     m->vmap = mm__vmap_create(m);
     if (m->pkmap == NULL || m->katomic == NULL || m->vmap == NULL)
         goto oom;
+    if (mm__physidx_build(m) != MM_OK)
+        goto oom;
     *out = m;
     return MM_OK;
 oom:
@@ -434,6 +436,7 @@ void mm_destroy(struct mm_machine *m)
 {
     if (m == NULL)
         return;
+    mm__physidx_destroy(m->physidx);
     mm__vmap_destroy(m->vmap);
     mm__katomic_destroy(m->katomic);
     mm__pkmap_destroy(m->pkmap);
@@ -454,8 +457,9 @@ struct mm_machine *mm_clone(const struct mm_machine *m)
     c->pkmap = mm__pkmap_clone(m->pkmap);
     c->katomic = mm__katomic_clone(m->katomic);
     c->vmap = mm__vmap_clone(m->vmap);
+    c->physidx = mm__physidx_clone(m->physidx);
     if (!c->phys || !c->buddy || !c->pkmap ||
-        !c->katomic || !c->vmap) {
+        !c->katomic || !c->vmap || (m->physidx && !c->physidx)) {
         mm_destroy(c);
         return NULL;
     }
@@ -476,7 +480,8 @@ size_t mm_host_bytes(const struct mm_machine *m)
 {
     return sizeof(*m) + mm__phys_host_bytes(m->phys) +
            mm__buddy_host_bytes(m->buddy) + mm__pkmap_host_bytes(m->pkmap) +
-           mm__katomic_host_bytes(m->katomic) + mm__vmap_host_bytes(m->vmap);
+           mm__katomic_host_bytes(m->katomic) + mm__vmap_host_bytes(m->vmap) +
+           mm__physidx_host_bytes(m->physidx);
 }
 
 void mm_oops(struct mm_machine *m, const char *why)

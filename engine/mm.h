@@ -41,7 +41,7 @@ typedef uint32_t mm_pfn_t;
 /* Kernel versions are KERNEL_VERSION(a, b, c) as <linux/version.h> packs them. */
 #define MM_KVER(a, b, c) (((uint32_t)(a) << 16) | ((uint32_t)(b) << 8) | (uint32_t)(c))
 
-/* The one status enum shared by engine, wire and client (DESIGN.md). */
+/* The one status enum shared by engine, wire and client (docs/DESIGN.md). */
 enum mm_status {
     MM_OK = 0,
     MM_INVALID_ARGUMENT,
@@ -91,7 +91,14 @@ enum mm_zone {
 
 struct mm_bank {                        /* one RAM bank, as the bootloader gives it */
     mm_paddr_t start;
-    uint64_t size;                      /* bytes; start + size <= 4 GiB */
+    uint64_t size;                      /* bytes; what lies past 4 GiB is ignored
+                                         * from 5.11 (no LPAE), refused before */
+};
+
+enum mm_tristate {                      /* a kernel config switch */
+    MM_AUTO = 0,                        /* the reference build's value */
+    MM_ON,
+    MM_OFF
 };
 
 struct mm_reserve {                     /* a memblock_reserve()d carve-out */
@@ -130,12 +137,22 @@ struct mm_config {
     struct mm_section text, init, data, bss;
     unsigned nr_reserves;
     struct mm_reserve reserves[MM_MAX_RESERVES];
+    /* CONFIG_SMP.  auto: on for the Debian armmp reference build (see
+     * mm_config_reference()), else on exactly when cpus > 1. */
+    enum mm_tristate smp;
+    /* CONFIG_ARM_ERRATA_798181 (no kmap_high_get shortcut in kmap_atomic /
+     * kmap_local).  auto: the reference build's value, else off. */
+    enum mm_tristate errata_798181;
 };
 
 struct mm_preset_info {
     const char *name;
     const char *summary;                /* one line: board, SoC, kernel, source */
 };
+
+/* The kernel build @cfg models, one line: for qemu-virt with 6.1.x
+ * "Debian 12 linux-image-armmp ..."; static storage, never NULL. */
+const char *mm_config_reference(const struct mm_config *cfg);
 
 /* Fills @cfg with the defaults (qemu-virt-like: 3.4, 3G/1G, 1 GiB at 0x40000000). */
 void mm_config_default(struct mm_config *cfg);
@@ -382,7 +399,9 @@ size_t mm_translate_batch(const struct mm_machine *m, const mm_vaddr_t *va,
 size_t mm_walk_format(const struct mm_walk *w, char *buf, size_t size);
 
 /* The name of the region @va lies in: "user", "modules", "pkmap", "lowmem",
- * "vmalloc", "fixmap", "vector", "timers", "consistent", or "gap". */
+ * "vmalloc", "fixmap", "vector", "timers", "consistent", "ioremap" (a live
+ * ioremap() area in vmalloc), "fdt" (5.11+ DTB map), "pci-io" (the PCI I/O
+ * reservation), or "gap".  The vector region covers the stubs page too. */
 const char *mm_region_name(const struct mm_machine *m, mm_vaddr_t va);
 
 /* __pa() of a lowmem address, __va() of a lowmem physical address,
@@ -432,6 +451,7 @@ enum mm_report {
     MM_REPORT_PKMAP,                    /* pkmap slot table */
     MM_REPORT_FIXMAP,                   /* per-CPU kmap_atomic slot table */
     MM_REPORT_PAGETABLES,               /* kernel_page_tables, as arch/arm/mm/dump.c */
+    MM_REPORT_REGIONS,                  /* the virtual regions, every era: a table */
     MM_REPORT_COUNT
 };
 
@@ -477,6 +497,33 @@ void mm_get_stats(const struct mm_machine *m, struct mm_stats *st);
  * Return: MM_OK, or MM_INTERNAL with @err describing the first inconsistency.
  */
 enum mm_status mm_check(const struct mm_machine *m, char err[MM_MSG_MAX]);
+
+/* ------------------------------------------------------------------ */
+/* Snapshots                                                           */
+/* ------------------------------------------------------------------ */
+
+/**
+ * mm_snapshot - append @m's whole dynamic state to @out as bytes
+ * The bytes are versioned, little-endian, checksummed, and carry a hash of
+ * the config, so they restore only onto the same config.  Reads only.
+ * Return: MM_OK; MM_NO_MEMORY if @out could not grow; MM_INTERNAL if @m is
+ * broken (mm_broken(): there is no state worth keeping).  On error @out
+ * may hold a partial snapshot after its old length.
+ */
+enum mm_status mm_snapshot(const struct mm_machine *m, struct mm_buf *out);
+
+/**
+ * mm_restore - rebuild the machine a snapshot was taken of
+ * @cfg: the config the machine was created from (mm_machine_config()).
+ * Every byte is validated; the machine handed out passes mm_check() and
+ * behaves exactly as the original did at the snapshot (same seq, reports,
+ * translations, and results of any later operations).
+ * Return: MM_OK with *@out set; MM_INVALID_ARGUMENT with @err naming what
+ * is wrong (bad magic or version, another config, checksum, truncation, a
+ * field out of range, an inconsistent state); MM_NO_MEMORY (host memory).
+ */
+enum mm_status mm_restore(const struct mm_config *cfg, const void *buf, size_t len,
+                          struct mm_machine **out, char err[MM_MSG_MAX]);
 
 /* Calls @fn for each emulated physical page that holds written data,
  * ascending by pfn; used to dump memory.  Stops early if @fn returns false. */

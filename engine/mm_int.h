@@ -74,6 +74,18 @@ struct mm_era {
 /* The era row for @kernel, or NULL if the version is out of range. */
 const struct mm_era *mm__era_for(uint32_t kernel);
 
+/* Whether the era ignores RAM past 4 GiB at boot (instead of refusing it). */
+bool mm__era_ignores_high_ram(const struct mm_era *era);
+
+/* cfg.smp and cfg.errata_798181 with "auto" resolved (config.c). */
+bool mm__config_smp(const struct mm_config *cfg);
+bool mm__config_errata_798181(const struct mm_config *cfg);
+/* CONFIG_PCI: on for the Debian armmp reference build only. */
+bool mm__config_pci(const struct mm_config *cfg);
+
+#define MM_FDT_FIXED_SIZE   0x00200000u         /* 6.1 asm/memory.h 2 * SECTION_SIZE */
+#define MM_PCI_IO_SIZE      0x00200000u         /* 6.1 mmu.c pci_reserve_io() SZ_2M */
+
 struct mm_region {                  /* a memblock.memory region after the cut */
     mm_paddr_t start;
     uint64_t end;                   /* exclusive */
@@ -115,6 +127,13 @@ struct mm_layout {
     unsigned nr_regions;
     struct mm_region regions[MM_MAX_REGIONS];  /* sorted, merged as memblock merges */
     struct { mm_vaddr_t start, end; } text, init, data, bss;   /* resolved */
+    bool smp;                       /* CONFIG_SMP (cfg.smp resolved) */
+    bool kmap_high_get;             /* ARCH_NEEDS_KMAP_HIGH_GET with HIGHMEM */
+    mm_vaddr_t fdt_base;            /* FDT_FIXED_BASE read-only DTB map; 0 if none */
+    mm_vaddr_t pci_io_base;         /* PCI_IO_VIRT_BASE reservation; 0 if none */
+    mm_vaddr_t vectors_end;         /* vectors page, and the stubs page from 3.11 */
+    uint64_t ignored_start;         /* RAM past 4 GiB ignored at boot; 0 if none */
+    uint64_t ignored_end;
 };
 
 /**
@@ -136,6 +155,7 @@ struct mm_pkmap;
 struct mm_katomic;
 struct mm_vmap;
 struct mm_memblock;
+struct mm_physidx;
 
 struct mm_counters {
     uint32_t tlb_flushes;           /* every local or global flush */
@@ -157,6 +177,7 @@ struct mm_machine {
     struct mm_pkmap *pkmap;         /* highmem.c */
     struct mm_katomic *katomic;     /* kmap_atomic.c */
     struct mm_vmap *vmap;           /* vmalloc.c */
+    struct mm_physidx *physidx;     /* physidx.c: NULL during boot */
 };
 
 /* ------------------------------------------------------------------ */
@@ -372,9 +393,81 @@ enum mm_status mm__iounmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result
 enum mm_status mm__module_alloc(struct mm_machine *m, uint32_t size, struct mm_result *res);
 enum mm_status mm__module_free(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
 void mm__vmap_stats(const struct mm_machine *m, struct mm_stats *st);
+/* Whether @va lies in a live ioremap() area (its guard page included). */
+bool mm__vmap_is_ioremap(const struct mm_machine *m, mm_vaddr_t va);
 enum mm_status mm__vmap_check(const struct mm_machine *m, char err[MM_MSG_MAX]);
 enum mm_status mm__report_vmallocinfo(const struct mm_machine *m, struct mm_buf *out);
 size_t mm__vmap_host_bytes(const struct mm_vmap *v);
+
+/* ------------------------------------------------------------------ */
+/* The reverse map: physical address -> virtual aliases (physidx.c)    */
+/* ------------------------------------------------------------------ */
+
+/* Builds @m's index by one walk of its tables (after boot or restore),
+ * replacing any it had.  Return: MM_OK or MM_NO_MEMORY. */
+enum mm_status mm__physidx_build(struct mm_machine *m);
+struct mm_physidx *mm__physidx_clone(const struct mm_physidx *x);
+void mm__physidx_destroy(struct mm_physidx *x);
+size_t mm__physidx_host_bytes(const struct mm_physidx *x);
+/* pgtable.c calls these with @on false for the old descriptor before it
+ * writes and with @on true for the new one after: first-level entry @idx,
+ * and the hardware PTE at physical @hw_pa for @va. */
+void mm__physidx_l1(struct mm_machine *m, unsigned idx, uint32_t d, bool on);
+void mm__physidx_l2(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t hw_pa, uint32_t d,
+                    bool on);
+/* The walk over every table that the index replaces (mmu.c); the test
+ * oracle, and the fallback when the index went stale. */
+size_t mm__phys_aliases_walk(const struct mm_machine *m, mm_paddr_t pa,
+                             struct mm_alias *out, size_t max);
+
+/* ------------------------------------------------------------------ */
+/* Snapshots (snapshot.c, and each module's save and load)             */
+/* ------------------------------------------------------------------ */
+
+/* Little-endian writers; on host OOM they set b->oom. */
+void mm__wr_u8(struct mm_buf *b, uint8_t v);
+void mm__wr_u16(struct mm_buf *b, uint16_t v);
+void mm__wr_u32(struct mm_buf *b, uint32_t v);
+void mm__wr_u64(struct mm_buf *b, uint64_t v);
+
+/* A bounded reader over a snapshot.  The first failure sticks: later reads
+ * return 0 and change nothing, so a loader may read a record whole and
+ * check rd->st once.  @err receives "restore: WHERE: what is wrong". */
+struct mm_rd {
+    const uint8_t *p;
+    size_t len, off;                /* bytes [off, len) are left */
+    enum mm_status st;              /* MM_OK, MM_INVALID_ARGUMENT or MM_NO_MEMORY */
+    const char *where;              /* the section being read, for messages */
+    char *err;                      /* MM_MSG_MAX bytes */
+};
+uint8_t mm__rd_u8(struct mm_rd *rd);
+uint16_t mm__rd_u16(struct mm_rd *rd);
+uint32_t mm__rd_u32(struct mm_rd *rd);
+uint64_t mm__rd_u64(struct mm_rd *rd);
+bool mm__rd_bytes(struct mm_rd *rd, void *dst, size_t n);
+/* Fails the reader (once) with MM_INVALID_ARGUMENT; returns rd->st. */
+enum mm_status mm__rd_fail(struct mm_rd *rd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+void mm__rd_oom(struct mm_rd *rd);
+/* Whether @n records of at least @each bytes can follow (n <= @max and the
+ * bytes are there); fails the reader naming @what if not. */
+bool mm__rd_count(struct mm_rd *rd, uint32_t n, size_t each, uint32_t max,
+                  const char *what);
+
+/* Each module writes its dynamic state, and reads it back into the freshly
+ * booted machine @m (same config), replacing its part; on failure the
+ * reader holds the error and @m keeps a consistent (fresh or loaded) part
+ * that mm_destroy() frees. */
+void mm__phys_save(const struct mm_phys *p, struct mm_buf *out);
+void mm__phys_load(struct mm_machine *m, struct mm_rd *rd);
+void mm__buddy_save(const struct mm_machine *m, struct mm_buf *out);
+void mm__buddy_load(struct mm_machine *m, struct mm_rd *rd);
+void mm__pkmap_save(const struct mm_pkmap *p, struct mm_buf *out);
+void mm__pkmap_load(struct mm_machine *m, struct mm_rd *rd);
+void mm__katomic_save(const struct mm_katomic *k, struct mm_buf *out);
+void mm__katomic_load(struct mm_machine *m, struct mm_rd *rd);
+void mm__vmap_save(const struct mm_vmap *v, struct mm_buf *out);
+void mm__vmap_load(struct mm_machine *m, struct mm_rd *rd);
 
 /* ------------------------------------------------------------------ */
 /* Reports (report.c) and buffers (buf.c)                              */

@@ -52,7 +52,6 @@
 #include <string.h>
 
 #define PAGE_MASK32     0xfffff000u
-#define VECTOR_SIZE     MM_PAGE_SIZE    /* the layout block's "vector" line */
 
 /* ------------------------------------------------------------------ */
 /* Registers                                                           */
@@ -60,7 +59,7 @@
 
 static bool is_smp(const struct mm_machine *m)
 {
-    return m->cfg.cpus > 1;
+    return m->lay.smp;          /* CONFIG_SMP on an MP-capable ARMv7 core */
 }
 
 /* PAN (privileged no-access through the user domain), 4.3+.
@@ -512,16 +511,22 @@ const char *mm_region_name(const struct mm_machine *m, mm_vaddr_t va)
         return "pkmap";
     if (in(va, lay->page_offset, lay->high_memory))
         return "lowmem";
+    if (lay->pci_io_base != 0 && in(va, lay->pci_io_base,
+                                    (uint64_t)lay->pci_io_base + MM_PCI_IO_SIZE))
+        return "pci-io";
     if (in(va, lay->vmalloc_start, lay->vmalloc_end))
-        return "vmalloc";
+        return mm__vmap_is_ioremap(m, va) ? "ioremap" : "vmalloc";
     if (lay->consistent_end != 0 && in(va, lay->consistent_start, lay->consistent_end))
         return "consistent";
+    if (lay->fdt_base != 0 && in(va, lay->fdt_base,
+                                 (uint64_t)lay->fdt_base + MM_FDT_FIXED_SIZE))
+        return "fdt";
     if (in(va, lay->fixaddr_start, lay->fixaddr_end))
         return "fixmap";
     if (lay->timers_base != 0 && in(va, lay->timers_base, (uint64_t)lay->timers_base +
                                     MM_PAGE_SIZE))
         return "timers";
-    if (in(va, lay->vectors_base, (uint64_t)lay->vectors_base + VECTOR_SIZE))
+    if (in(va, lay->vectors_base, lay->vectors_end))
         return "vector";
     return "gap";
 }
@@ -643,8 +648,8 @@ static void scan_l2(const struct mm_machine *m, struct alias_sink *a, mm_paddr_t
     }
 }
 
-size_t mm_phys_aliases(const struct mm_machine *m, mm_paddr_t pa, struct mm_alias *out,
-                       size_t max)
+size_t mm__phys_aliases_walk(const struct mm_machine *m, mm_paddr_t pa,
+                             struct mm_alias *out, size_t max)
 {
     struct alias_sink a = {m, out, max, 0};
     mm_pfn_t base = MM_PFN(m->lay.pgd_pa);

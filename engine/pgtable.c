@@ -14,7 +14,7 @@
  * disagree (vmalloc.c's ioremap writes its UP MT_DEVICE sections and
  * clears pgd entries through mm__l1_write() too).  The memory types the
  * kernel uses (mem_types[] after build_mem_type_table()) are computed per
- * machine from the facts that change them: SMP or UP (an SMP kernel is cfg.cpus > 1; a UP kernel keeps
+ * machine from the facts that change them: SMP or UP (m->lay.smp, CONFIG_SMP; a UP kernel keeps
  * the default write-back policy and no Shared bit), and the kernel version
  * (vectors domain from 4.3, non-executable lowmem outside the kernel text
  * from 3.19; before 2.6.38 v7 still used domains and cpu_v7_set_pte_ext
@@ -93,10 +93,11 @@ enum mem_type_id {
 /* Memory types                                                        */
 /* ------------------------------------------------------------------ */
 
-/* is_smp(): the kernel's SMP_ON_UP test; here, an SMP kernel has cpus > 1. */
+/* is_smp(): CONFIG_SMP, and with SMP_ON_UP the boot test of MPIDR (MP set,
+ * U clear), which every ARMv7 MP core modelled here passes (A8 would not). */
 static bool is_smp(const struct mm_machine *m)
 {
-    return m->cfg.cpus > 1;
+    return m->lay.smp;          /* CONFIG_SMP on an MP-capable ARMv7 core */
 }
 
 /*
@@ -243,8 +244,11 @@ void mm__l1_write(struct mm_machine *m, unsigned idx, uint32_t val)
     assert(idx < 4096);
     pg = mm__phys_page_rw(m->phys, MM_PFN(m->lay.pgd_pa) + idx / 1024);
     assert(pg != NULL);                 /* machine.c creates the pgd's pages at boot */
-    if (pg != NULL)
+    if (pg != NULL) {
+        mm__physidx_l1(m, idx, pg[idx % 1024], false);
         pg[idx % 1024] = val;
+        mm__physidx_l1(m, idx, val, true);
+    }
 }
 
 /* pmd_off_k(): the even first-level index of @va's Linux pgd entry. */
@@ -331,9 +335,13 @@ static void set_pte_ext(struct mm_machine *m, mm_vaddr_t va, uint32_t pte, uint3
 {
     uint32_t *pg = pte_words(m, va);
     unsigned i = (va >> MM_PAGE_SHIFT) & (MM_PTRS_PER_PTE - 1);
+    mm_paddr_t hw_pa = mm__pte_page(m, va) + MM_PTE_HWTABLE_OFF + i * 4u;
+    uint32_t hw = v7_hw_pte(pte, ext);
 
     pg[i] = pte;
-    pg[i + MM_PTE_HWTABLE_OFF / 4] = v7_hw_pte(pte, ext);
+    mm__physidx_l2(m, va, hw_pa, pg[i + MM_PTE_HWTABLE_OFF / 4], false);
+    pg[i + MM_PTE_HWTABLE_OFF / 4] = hw;
+    mm__physidx_l2(m, va, hw_pa, hw, true);
 }
 
 uint32_t mm__pte_get(const struct mm_machine *m, mm_vaddr_t va)

@@ -323,3 +323,89 @@ void mm__phys_foreach(const struct mm_phys *p,
     }
     free(v);
 }
+
+/* ------------------------------------------------------------------ */
+/* Snapshots                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Payload: u32 page count, then per page, ascending by pfn: u32 pfn, a
+ * 128-byte bitmap of the page's nonzero words, and those words in order.
+ * Page tables are mostly zero, so a page costs 132 bytes plus 4 a live entry.
+ */
+static bool save_page(void *arg, mm_pfn_t pfn, const uint8_t *data)
+{
+    struct mm_buf *out = arg;
+    const uint32_t *w = (const uint32_t *)(const void *)data;
+    uint8_t map[PAGE_WORDS / 8];
+
+    memset(map, 0, sizeof(map));
+    for (unsigned i = 0; i < PAGE_WORDS; i++)
+        if (w[i] != 0)
+            map[i / 8] |= (uint8_t)(1u << (i % 8));
+    mm__wr_u32(out, pfn);
+    mm__buf_append(out, map, sizeof(map));
+    for (unsigned i = 0; i < PAGE_WORDS; i++)
+        if (w[i] != 0)
+            mm__wr_u32(out, w[i]);
+    return !out->oom;
+}
+
+void mm__phys_save(const struct mm_phys *p, struct mm_buf *out)
+{
+    mm__wr_u32(out, (uint32_t)p->count);
+    mm__phys_foreach(p, save_page, out);
+}
+
+/* Reads one page record into @p; pfns must ascend past *@last. */
+static void load_page(struct mm_phys *p, struct mm_rd *rd, int64_t *last)
+{
+    uint8_t map[PAGE_WORDS / 8];
+    mm_pfn_t pfn = mm__rd_u32(rd);
+    uint32_t *w;
+
+    if (!mm__rd_bytes(rd, map, sizeof(map)))
+        return;
+    if (pfn >= (1u << 20) || (int64_t)pfn <= *last) {
+        mm__rd_fail(rd, "page pfn 0x%x out of range or not ascending", pfn);
+        return;
+    }
+    *last = pfn;
+    w = mm__phys_page_rw(p, pfn);
+    if (w == NULL) {
+        mm__rd_oom(rd);
+        return;
+    }
+    for (unsigned i = 0; i < PAGE_WORDS; i++) {
+        if (map[i / 8] & (1u << (i % 8))) {
+            w[i] = mm__rd_u32(rd);
+            if (rd->st == MM_OK && w[i] == 0) {
+                mm__rd_fail(rd, "page pfn 0x%x word %u marked nonzero holds 0", pfn, i);
+                return;
+            }
+        }
+    }
+}
+
+void mm__phys_load(struct mm_machine *m, struct mm_rd *rd)
+{
+    uint32_t n = mm__rd_u32(rd);
+    struct mm_phys *p;
+    int64_t last = -1;
+
+    if (!mm__rd_count(rd, n, 4 + PAGE_WORDS / 8, 1u << 20, "pages"))
+        return;
+    p = mm__phys_create();
+    if (p == NULL) {
+        mm__rd_oom(rd);
+        return;
+    }
+    for (uint32_t i = 0; i < n && rd->st == MM_OK; i++)
+        load_page(p, rd, &last);
+    if (rd->st != MM_OK) {
+        mm__phys_destroy(p);
+        return;
+    }
+    mm__phys_destroy(m->phys);
+    m->phys = p;
+}

@@ -57,7 +57,7 @@ enum { MEM_BANKS = 1, MEM_REGIONS = 2, MEM_INFO = 3, MEM_INFO_CMA = 4 };
 
 static const char *const report_names[MM_REPORT_COUNT] = {
     "layout", "memory", "iomem", "buddyinfo", "meminfo",
-    "vmallocinfo", "pkmap", "fixmap", "pagetables",
+    "vmallocinfo", "pkmap", "fixmap", "pagetables", "regions",
 };
 
 const char *mm_report_name(enum mm_report r)
@@ -79,6 +79,8 @@ bool mm_report_lookup(const char *name, enum mm_report *out)
     return false;
 }
 
+static enum mm_status report_regions(const struct mm_machine *m, struct mm_buf *out);
+
 enum mm_status mm_report(const struct mm_machine *m, enum mm_report r,
                          struct mm_buf *out)
 {
@@ -93,6 +95,7 @@ enum mm_status mm_report(const struct mm_machine *m, enum mm_report r,
         [MM_REPORT_PKMAP] = mm__report_pkmap,
         [MM_REPORT_FIXMAP] = mm__report_fixmap,
         [MM_REPORT_PAGETABLES] = mm__report_pagetables,
+        [MM_REPORT_REGIONS] = report_regions,
     };
     enum mm_status st;
 
@@ -252,6 +255,12 @@ static void memory_line_info(const struct mm_machine *m, struct mm_buf *b, bool 
 
 enum mm_status mm__report_memory(const struct mm_machine *m, struct mm_buf *out)
 {
+    /* KERNEL: 6.1 drivers/of/fdt.c early_init_dt_add_memory_arch(), printed
+     * at boot before mem_init() */
+    if (m->lay.ignored_end != 0)
+        mm__buf_printf(out, "Ignoring memory range 0x%llx - 0x%llx\n",
+                       (unsigned long long)m->lay.ignored_start,
+                       (unsigned long long)m->lay.ignored_end);
     switch (m->lay.era->memory_fmt) {
     case MEM_BANKS:
     case MEM_REGIONS:
@@ -430,5 +439,96 @@ enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out
     }
     meminfo_line(out, "VmallocTotal:", (m->lay.vmalloc_end - m->lay.vmalloc_start) >> 10);
     meminfo_line(out, "VmallocUsed:", vmalloc_used_kb(m, &st));
+    return MM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Regions                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The virtual regions of the machine as a table, for every era (5.1+ no
+ * longer print the layout block).  A header line names the kernel and the
+ * build modelled, then one row per region, ascending:
+ *   name  start       end         size      mapped by
+ * start and end as 0x%08x (end exclusive; 0x100000000 never occurs: the
+ * vector region ends below it), size in K or M as the layout block rounds,
+ * "mapped by" the kernel code that maps it.  The names are those
+ * mm_region_name() gives; gaps are not listed.
+ */
+struct region_row {
+    const char *name;
+    uint64_t start, end;
+    const char *what;
+};
+
+static unsigned region_rows(const struct mm_machine *m, struct region_row *r)
+{
+    const struct mm_layout *lay = &m->lay;
+    unsigned n = 0;
+
+    r[n++] = (struct region_row){"user", 0, lay->task_size,
+                                 "per-process page tables (TTBR0)"};
+    r[n++] = (struct region_row){"modules", lay->modules_vaddr, lay->modules_end,
+                                 "module_alloc(): PTE pages on demand"};
+    if (lay->pkmap_base != 0)
+        r[n++] = (struct region_row){"pkmap", lay->pkmap_base,
+                                     (uint64_t)lay->pkmap_base + MM_LAST_PKMAP *
+                                     MM_PAGE_SIZE, "kmap(): pkmap_page_table"};
+    r[n++] = (struct region_row){"lowmem", lay->page_offset, lay->high_memory,
+                                 "map_lowmem(): sections, the direct map"};
+    r[n++] = (struct region_row){"vmalloc", lay->vmalloc_start, lay->vmalloc_end,
+                                 "vmalloc(), vmap(), ioremap(): PTE pages on demand"};
+    if (lay->pci_io_base != 0)
+        r[n++] = (struct region_row){"pci-io", lay->pci_io_base,
+                                     (uint64_t)lay->pci_io_base + MM_PCI_IO_SIZE,
+                                     "pci_reserve_io(): reserved inside vmalloc"};
+    if (lay->consistent_end != 0)
+        r[n++] = (struct region_row){"consistent", lay->consistent_start,
+                                     lay->consistent_end,
+                                     "dma_alloc_coherent(): consistent_pte"};
+    if (lay->fdt_base != 0)
+        r[n++] = (struct region_row){"fdt", lay->fdt_base,
+                                     (uint64_t)lay->fdt_base + MM_FDT_FIXED_SIZE,
+                                     "devicemaps_init(): the DTB, read-only sections"};
+    r[n++] = (struct region_row){"fixmap", lay->fixaddr_start, lay->fixaddr_end,
+                                 lay->atomic == MM_ATOMIC_LOCAL ?
+                                 "kmap_local(): fixmap PTEs per CPU" :
+                                 "kmap_atomic(): fixmap PTEs per CPU"};
+    if (lay->timers_base != 0)
+        r[n++] = (struct region_row){"timers", lay->timers_base,
+                                     (uint64_t)lay->timers_base + MM_PAGE_SIZE,
+                                     "msm user-accessible timer page"};
+    r[n++] = (struct region_row){"vector", lay->vectors_base, lay->vectors_end,
+                                 lay->vectors_end - lay->vectors_base > MM_PAGE_SIZE ?
+                                 "devicemaps_init(): vectors page and stubs page" :
+                                 "devicemaps_init(): vectors page"};
+    return n;
+}
+
+/* A size as the layout block prints it: MB when whole megabytes, else kB. */
+static void region_size(struct mm_buf *b, uint64_t size)
+{
+    if (size != 0 && size % (1u << 20) == 0)
+        mm__buf_printf(b, "%6lluM", (unsigned long long)(size >> 20));
+    else
+        mm__buf_printf(b, "%6lluK", (unsigned long long)(size >> 10));
+}
+
+static enum mm_status report_regions(const struct mm_machine *m, struct mm_buf *out)
+{
+    struct region_row r[16];
+    unsigned n = region_rows(m, r);
+
+    mm__buf_printf(out, "# Linux %u.%u.%u; %s\n", KVER_ARGS(m->cfg.kernel),
+                   mm_config_reference(&m->cfg));
+    mm__buf_printf(out, "%-10s %-10s %-10s %7s  %s\n", "name", "start", "end", "size",
+                   "mapped by");
+    for (unsigned i = 0; i < n; i++) {
+        mm__buf_printf(out, "%-10s 0x%08llx 0x%08llx ", r[i].name,
+                       (unsigned long long)r[i].start, (unsigned long long)r[i].end);
+        region_size(out, r[i].end - r[i].start);
+        mm__buf_printf(out, "  %s\n", r[i].what);
+    }
     return MM_OK;
 }

@@ -90,7 +90,7 @@ enum area_kind {
     AREA_VPAGES,                    /* the vmalloc'd page array of a big one */
     AREA_VMAP,                      /* vmap() */
     AREA_IOREMAP,                   /* ioremap() */
-    AREA_RESERVED                   /* the coherent-DMA window */
+    AREA_RESERVED                   /* the coherent-DMA window, PCI I/O */
 };
 
 struct area {
@@ -248,6 +248,15 @@ static struct area *find_start(const struct mm_vmap *v, mm_vaddr_t start)
     size_t i = lower_start(v, start);
 
     return i < v->n && v->a[i].start == start ? &v->a[i] : NULL;
+}
+
+bool mm__vmap_is_ioremap(const struct mm_machine *m, mm_vaddr_t va)
+{
+    const struct mm_vmap *v = m->vmap;
+    size_t i = lower_start(v, (uint64_t)va + 1);
+    const struct area *ar = i > 0 ? &v->a[i - 1] : NULL;
+
+    return ar != NULL && va < ar->end && ar->kind == AREA_IOREMAP && !ar->lazy;
 }
 
 /* Room for @extra more areas, so that a commit cannot run out. */
@@ -806,6 +815,22 @@ struct mm_vmap *mm__vmap_create(const struct mm_machine *m)
         r.kind = r.caller = AREA_RESERVED;
         insert_area(v, &r);
     }
+    /* KERNEL: 6.1 arch/arm/mm/mmu.c pci_reserve_io(): vm_reserve_area_early(
+     * PCI_IO_VIRT_BASE, SZ_2M) is a vmlist entry vmalloc_init() imports as
+     * busy, so no allocation is placed over it. */
+    if (lay->pci_io_base != 0) {
+        struct area r = {0};
+
+        if (!reserve_areas(v, 1)) {
+            free(v->a);
+            free(v);
+            return NULL;
+        }
+        r.start = lay->pci_io_base;
+        r.end = lay->pci_io_base + MM_PCI_IO_SIZE;
+        r.kind = r.caller = AREA_RESERVED;
+        insert_area(v, &r);
+    }
     return v;
 }
 
@@ -1204,7 +1229,7 @@ static enum mm_status map_existing(struct mm_machine *m, struct area *tmpl, uint
     }
     /* KERNEL: 3.4 ioremap.c: sections only on !SMP, when phys, size and
      * VA are all PMD_SIZE (2 MiB) aligned. */
-    tmpl->section = tmpl->kind == AREA_IOREMAP && m->cfg.cpus == 1 &&
+    tmpl->section = tmpl->kind == AREA_IOREMAP && !m->lay.smp &&
                     ((tmpl->phys | (size - MM_PAGE_SIZE) | addr) & (MM_PMD_SIZE - 1)) == 0 &&
                     sections_freeable(m, addr, size - MM_PAGE_SIZE);
     zone_free(m, &z);
@@ -1270,7 +1295,7 @@ enum mm_status mm__vmap(struct mm_machine *m, const mm_pfn_t *pfns, uint32_t n,
 static uint32_t ioremap_align(const struct mm_machine *m, uint32_t size)
 {
     unsigned bit = m->cfg.kernel >= MM_KVER(4, 9, 0) ? count_order(size) : fls32(size);
-    unsigned max = m->cfg.cpus > 1 && m->cfg.kernel >= MM_KVER(4, 0, 0) ?
+    unsigned max = m->lay.smp && m->cfg.kernel >= MM_KVER(4, 0, 0) ?
                    IOREMAP_ORDER_SMP : IOREMAP_ORDER_UP;
 
     if (bit > max)
@@ -1346,6 +1371,11 @@ enum mm_status mm__report_vmallocinfo(const struct mm_machine *m, struct mm_buf 
 {
     const struct mm_vmap *v = m->vmap;
     bool phys = m->cfg.kernel >= MM_KVER(3, 9, 0);
+    /* %pa: "0x" and 8 digits for a 32-bit phys_addr_t.  KERNEL: 4.19 and 6.1
+     * mm/vmalloc.c s_show() " phys=%pa"; "mm: cleanups for printing
+     * phys_addr_t and dma_addr_t" (posted 2017-02-09, after 4.10) replaced
+     * " phys=%llx": bound, taken as 4.11. */
+    bool phys_pa = m->cfg.kernel >= MM_KVER(4, 11, 0);
 
     for (size_t i = 0; i < v->n; i++) {
         const struct area *ar = &v->a[i];
@@ -1356,7 +1386,9 @@ enum mm_status mm__report_vmallocinfo(const struct mm_machine *m, struct mm_buf 
                        ar->end - ar->start, caller_name(ar->caller));
         if (holds_pages(ar))
             mm__buf_printf(out, " pages=%u", ar->nr_pages);
-        if (ar->kind == AREA_IOREMAP && phys && ar->phys != 0)
+        if (ar->kind == AREA_IOREMAP && phys && ar->phys != 0 && phys_pa)
+            mm__buf_printf(out, " phys=0x%08x", ar->phys);
+        else if (ar->kind == AREA_IOREMAP && phys && ar->phys != 0)
             mm__buf_printf(out, " phys=%x", ar->phys);
         if (ar->kind == AREA_IOREMAP)
             mm__buf_printf(out, " ioremap");
@@ -1574,4 +1606,126 @@ enum mm_status mm__vmap_check(const struct mm_machine *m, char err[MM_MSG_MAX])
         return mm__fail(err, MM_INTERNAL, "vmalloc: free_vmap_cache names 0x%08x, "
                         "which is no area", v->cache.at);
     return MM_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Snapshots                                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Payload: u32 vmap_lazy_nr; the next-fit cache (u8 valid, u32 at, hole,
+ * vstart, align); u32 area count, then per area ascending: u32 start, end,
+ * nr_pages, phys, link; u8 kind, caller, flags (1 lazy, 2 section, 4 has
+ * a page list), and with a page list nr_pages u32 pfns.
+ */
+#define SNAP_LAZY       1u
+#define SNAP_SECTION    2u
+#define SNAP_PFNS       4u
+
+void mm__vmap_save(const struct mm_vmap *v, struct mm_buf *out)
+{
+    mm__wr_u32(out, v->lazy_nr);
+    mm__wr_u8(out, v->cache.valid);
+    mm__wr_u32(out, v->cache.at);
+    mm__wr_u32(out, v->cache.hole);
+    mm__wr_u32(out, v->cache.vstart);
+    mm__wr_u32(out, v->cache.align);
+    mm__wr_u32(out, (uint32_t)v->n);
+    for (size_t i = 0; i < v->n; i++) {
+        const struct area *ar = &v->a[i];
+
+        mm__wr_u32(out, ar->start);
+        mm__wr_u32(out, ar->end);
+        mm__wr_u32(out, ar->nr_pages);
+        mm__wr_u32(out, ar->phys);
+        mm__wr_u32(out, ar->link);
+        mm__wr_u8(out, ar->kind);
+        mm__wr_u8(out, ar->caller);
+        mm__wr_u8(out, (uint8_t)((ar->lazy ? SNAP_LAZY : 0) |
+                                 (ar->section ? SNAP_SECTION : 0) |
+                                 (ar->pfns != NULL ? SNAP_PFNS : 0)));
+        for (uint32_t k = 0; ar->pfns != NULL && k < ar->nr_pages; k++)
+            mm__wr_u32(out, ar->pfns[k]);
+    }
+}
+
+/* Reads one area into the end of @v (room reserved); areas must ascend. */
+static void load_area(struct mm_vmap *v, struct mm_rd *rd)
+{
+    struct area ar = {0};
+    uint8_t flags;
+    bool want_pfns;
+
+    ar.start = mm__rd_u32(rd);
+    ar.end = mm__rd_u32(rd);
+    ar.nr_pages = mm__rd_u32(rd);
+    ar.phys = mm__rd_u32(rd);
+    ar.link = mm__rd_u32(rd);
+    ar.kind = mm__rd_u8(rd);
+    ar.caller = mm__rd_u8(rd);
+    flags = mm__rd_u8(rd);
+    if (rd->st != MM_OK)
+        return;
+    ar.lazy = flags & SNAP_LAZY;
+    ar.section = flags & SNAP_SECTION;
+    want_pfns = !ar.lazy && ar.kind != AREA_IOREMAP && ar.kind != AREA_RESERVED;
+    if (ar.start >= ar.end || ar.kind > AREA_RESERVED || ar.caller > AREA_RESERVED ||
+        flags > 7 || ((flags & SNAP_PFNS) != 0) != want_pfns ||
+        (v->n > 0 && v->a[v->n - 1].end > ar.start)) {
+        mm__rd_fail(rd, "area 0x%08x-0x%08x: kind %u, caller %u, flags %u (malformed, "
+                    "or overlapping the one before)", ar.start, ar.end, ar.kind, ar.caller,
+                    flags);
+        return;
+    }
+    if (want_pfns) {
+        if (!mm__rd_count(rd, ar.nr_pages, 4, (ar.end - ar.start) >> MM_PAGE_SHIFT,
+                          "pages in an area"))
+            return;
+        ar.pfns = malloc(((size_t)ar.nr_pages ? ar.nr_pages : 1) * sizeof(*ar.pfns));
+        if (ar.pfns == NULL) {
+            mm__rd_oom(rd);
+            return;
+        }
+        for (uint32_t k = 0; k < ar.nr_pages; k++)
+            ar.pfns[k] = mm__rd_u32(rd);
+        for (uint32_t k = 0; k < ar.nr_pages && rd->st == MM_OK; k++)
+            if (ar.pfns[k] >= (1u << 20))
+                mm__rd_fail(rd, "area 0x%08x page %u: pfn 0x%x", ar.start, k, ar.pfns[k]);
+        if (rd->st != MM_OK) {
+            free(ar.pfns);
+            return;
+        }
+        v->pfn_bytes += ar.nr_pages * sizeof(*ar.pfns);
+    }
+    v->a[v->n++] = ar;
+}
+
+void mm__vmap_load(struct mm_machine *m, struct mm_rd *rd)
+{
+    struct mm_vmap *v = calloc(1, sizeof(*v));
+    uint32_t n;
+
+    if (v == NULL) {
+        mm__rd_oom(rd);
+        return;
+    }
+    v->lazy_nr = mm__rd_u32(rd);
+    v->cache.valid = mm__rd_u8(rd) != 0;
+    v->cache.at = mm__rd_u32(rd);
+    v->cache.hole = mm__rd_u32(rd);
+    v->cache.vstart = mm__rd_u32(rd);
+    v->cache.align = mm__rd_u32(rd);
+    n = mm__rd_u32(rd);
+    if (mm__rd_count(rd, n, 23, 1u << 20, "areas")) {
+        if (n > 0 && !reserve_areas(v, n))
+            mm__rd_oom(rd);
+        for (uint32_t i = 0; i < n && rd->st == MM_OK; i++)
+            load_area(v, rd);
+    }
+    if (rd->st != MM_OK) {
+        mm__vmap_destroy(v);
+        return;
+    }
+    mm__vmap_destroy(m->vmap);
+    m->vmap = v;
 }

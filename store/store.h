@@ -603,6 +603,7 @@ enum store_status store_max_machine_id(struct store *s, uint64_t *id);
 /**
  * store_purge - delete the histories of machines destroyed long enough ago
  * @s: the store
+ * @tenant: only this tenant's machines; NULL: every tenant's
  * @older_than_ms: keep machines destroyed within this many ms of @now_ms
  * @now_ms: the current unix time in ms
  * @purged: receives the number of machines whose row and events were
@@ -621,8 +622,9 @@ enum store_status store_max_machine_id(struct store *s, uint64_t *id);
  * Return: STORE_OK, STORE_UNAVAILABLE (store_errmsg() says why; nothing
  * was deleted).
  */
-enum store_status store_purge(struct store *s, int64_t older_than_ms,
-                              int64_t now_ms, uint64_t *purged, uint64_t *events);
+enum store_status store_purge(struct store *s, const char *tenant,
+                              int64_t older_than_ms, int64_t now_ms,
+                              uint64_t *purged, uint64_t *events);
 
 /* ------------------------------------------------------------------ */
 /* Verification (offline)                                              */

@@ -153,6 +153,7 @@ enum ctl_kind {
 struct ctl {
     enum ctl_kind kind;
     int64_t cutoff;                     /* CTL_PURGE */
+    const char *tenant;                 /* CTL_PURGE; NULL: every tenant */
     uint64_t bytes;                     /* CTL_MAX_BYTES */
     uint64_t result;                    /* machines purged */
     uint64_t events;                    /* CTL_PURGE: events purged */

@@ -230,9 +230,11 @@ static int prepare_writer(struct store *s)
                   " counts_stale = 0 WHERE id = ?1");
     PREP(w_purge_events, PURGE_KEEP "DELETE FROM events WHERE machine IN"
                          " (SELECT id FROM machines WHERE destroyed < ?1"
-                         " AND id NOT IN keep)");
+                         " AND id NOT IN keep"
+                         " AND (?2 IS NULL OR tenant = ?2))");
     PREP(w_purge_machines, PURGE_KEEP "DELETE FROM machines"
-                           " WHERE destroyed < ?1 AND id NOT IN keep");
+                           " WHERE destroyed < ?1 AND id NOT IN keep"
+                           " AND (?2 IS NULL OR tenant = ?2)");
     PREP(w_vacuum, "PRAGMA incremental_vacuum");
     PREP(w_unit, "SAVEPOINT unit");
     PREP(w_unit_undo, "ROLLBACK TO unit");
@@ -241,7 +243,8 @@ static int prepare_writer(struct store *s)
                        " (machine, seq, blob, sum) VALUES (?1, ?2, ?3, ?4)");
     PREP(w_purge_checkpoints, PURGE_KEEP "DELETE FROM checkpoints"
                               " WHERE machine IN (SELECT id FROM machines"
-                              " WHERE destroyed < ?1 AND id NOT IN keep)");
+                              " WHERE destroyed < ?1 AND id NOT IN keep"
+                              " AND (?2 IS NULL OR tenant = ?2))");
 #undef PREP
     return rc;
 }

@@ -1293,6 +1293,17 @@ static void run_purge(struct store *s, struct ctl *c)
     sqlite3_bind_int64(s->w_purge_events, 1, c->cutoff);
     sqlite3_bind_int64(s->w_purge_machines, 1, c->cutoff);
     sqlite3_bind_int64(s->w_purge_checkpoints, 1, c->cutoff);
+    if (c->tenant != NULL) {
+        sqlite3_bind_text(s->w_purge_events, 2, c->tenant, -1, SQLITE_STATIC);
+        sqlite3_bind_text(s->w_purge_machines, 2, c->tenant, -1,
+                          SQLITE_STATIC);
+        sqlite3_bind_text(s->w_purge_checkpoints, 2, c->tenant, -1,
+                          SQLITE_STATIC);
+    } else {
+        sqlite3_bind_null(s->w_purge_events, 2);
+        sqlite3_bind_null(s->w_purge_machines, 2);
+        sqlite3_bind_null(s->w_purge_checkpoints, 2);
+    }
     rc = wstep(s, s->w_begin);
     if (rc == SQLITE_OK) {
         rc = wstep(s, s->w_purge_events);
@@ -1556,8 +1567,9 @@ enum store_status store_set_max_bytes(struct store *s, uint64_t bytes)
     return call_writer(s, &c);
 }
 
-enum store_status store_purge(struct store *s, int64_t older_than_ms,
-                              int64_t now_ms, uint64_t *purged, uint64_t *events)
+enum store_status store_purge(struct store *s, const char *tenant,
+                              int64_t older_than_ms, int64_t now_ms,
+                              uint64_t *purged, uint64_t *events)
 {
     struct ctl c;
     enum store_status rc;
@@ -1565,6 +1577,7 @@ enum store_status store_purge(struct store *s, int64_t older_than_ms,
     memset(&c, 0, sizeof(c));
     c.kind = CTL_PURGE;
     c.cutoff = now_ms - older_than_ms;
+    c.tenant = tenant;
     rc = call_writer(s, &c);
     if (purged != NULL)
         *purged = c.result;

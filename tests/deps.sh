@@ -14,6 +14,14 @@ have_pc libprotobuf-c || need="$need libprotobuf-c-dev"
 command -v protoc-c >/dev/null 2>&1 || need="$need protobuf-c-compiler"
 have_pc sqlite3       || need="$need libsqlite3-dev"
 have_pc check         || need="$need check"
+# The client suite parses the CLI's --json output with jansson.
+have_pc jansson       || need="$need libjansson-dev"
+# It also runs the Python example client (examples/) with Debian's python3
+# and protobuf module, generated from the proto with protoc; and nm.
+command -v protoc >/dev/null 2>&1 || need="$need protobuf-compiler"
+/usr/bin/python3 -c 'import google.protobuf' >/dev/null 2>&1 ||
+    need="$need python3-protobuf"
+command -v nm >/dev/null 2>&1 || need="$need binutils"
 # Test tools: unit checks and socket activation, man page rendering.
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 command -v groff >/dev/null 2>&1 || need="$need groff-base"

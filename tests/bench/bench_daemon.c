@@ -151,6 +151,10 @@ static void cleanup(void)
     }
 }
 
+/* Prints "bench_daemon: " and the message, cleans up, exits 1. */
+static void die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
 static void die(const char *fmt, ...)
 {
     va_list ap;

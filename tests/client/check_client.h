@@ -75,5 +75,8 @@ Suite *lib_suite(void);
 Suite *cli_suite(void);
 Suite *bulk_suite(void);
 Suite *fuzz_suite(void);
+Suite *json_suite(void);
+Suite *dist_suite(void);
+Suite *stream_suite(void);
 
 #endif /* ARMMAP_TESTS_CHECK_CLIENT_H */

@@ -65,11 +65,13 @@ START_TEST(test_stream_equals_single_translations)
         ck_assert_int_eq(armmap_translate(c, m, &va[i], 1, 0, false, &t),
                          ARMMAP_OK);
         if (t->fault[0])
-            n = (size_t)snprintf(want, sizeof(want), "0x%08x fault %s", va[i],
+            n = (size_t)snprintf(want, sizeof(want), "0x%08x - %s %s", va[i],
+                                 armmap_region_name(t->region[0]),
                                  armmap_fault_name(t->fault[0]));
         else
-            n = (size_t)snprintf(want, sizeof(want), "0x%08x 0x%08x %s", va[i],
-                                 t->pa[0], armmap_region_name(t->region[0]));
+            n = (size_t)snprintf(want, sizeof(want), "0x%08x 0x%08x %s -",
+                                 va[i], t->pa[0],
+                                 armmap_region_name(t->region[0]));
         ck_assert_uint_lt(n, sizeof(want));
         ck_assert_msg(strcmp(line, want) == 0, "address %zu: '%s' != '%s'", i,
                       line, want);

@@ -57,7 +57,8 @@ START_TEST(test_help)
     ck_assert(strstr(r.out, "  kmap-atomic M PFN [--cpu C] [--slot NAME]\n") !=
               NULL);
     ck_assert(strstr(
-        r.out, "  translate M [--walk] [--access rwxu] [--chunk N] [VA...]\n"));
+        r.out, "  translate M [--walk] [--access rwxu] [--chunk N] [--input "
+               "FILE]\n"));
     ck_assert(strstr(r.out, "2 usage error;\n3 connection error") != NULL);
     tc_run_free(&r);
     r = RUN("kmap", "--help");
@@ -120,8 +121,8 @@ START_TEST(test_usage_errors)
         RUN("kmap", "1", "0x100000"), 2, "",
         "armmap: USAGE: kmap: bad pfn '0x100000': out of range (max 0xfffff) "
         "(usage: kmap M PFN [--wait MS])\n");
-    expect(RUN("translate", "1", "0x100000000"), 2, "",
-           "armmap: USAGE: translate: bad address '0x100000000': out of range "
+    expect(RUN("translate", "1", "0x100000000"), 6, "",
+           "armmap: DATA: translate: bad address '0x100000000': out of range "
            "(max 0xffffffff)\n");
     expect(RUN("describe", "x"), 2, "",
            "armmap: USAGE: describe: bad machine 'x': not a number\n");
@@ -342,7 +343,8 @@ START_TEST(test_ops_json)
            "{\"op\":\"kunmap\",\"status\":\"NOT_FOUND\",\"message\":\"kunmap: "
            "pfn 0xafa00 "
            "is not mapped by kmap\"}\n",
-           "armmap: NOT_FOUND: kunmap: pfn 0xafa00 is not mapped by kmap\n");
+           "{\"error\":\"NOT_FOUND\",\"message\":\"kunmap: pfn 0xafa00 is "
+           "not mapped by kmap\",\"exit\":4}\n");
 }
 END_TEST
 
@@ -353,19 +355,22 @@ START_TEST(test_translate_and_phys)
 
     make_aries();
     expect(RUN("translate", "1", "0xc0000000", "0"), 0,
-           "0xc0000000 0x80200000 lowmem\n0x00000000 fault translation-l1\n",
+           "0xc0000000 0x80200000 lowmem -\n0x00000000 - user translation-l1\n",
            "");
     expect(RUN_IN(in, "translate", "1"), 0,
-           "0xc0000000 0x80200000 lowmem\n0x00000000 fault translation-l1\n"
-           "0xc0008000 0x80208000 lowmem\n",
+           "0xc0000000 0x80200000 lowmem -\n0x00000000 - user translation-l1\n"
+           "0xc0008000 0x80208000 lowmem -\n",
            "");
     expect(RUN_IN(in, "translate", "1", "--json"), 0,
-           "{\"va\":3221225472,\"pa\":2149580800,\"region\":\"lowmem\"}\n"
-           "{\"va\":0,\"fault\":\"translation-l1\"}\n"
-           "{\"va\":3221258240,\"pa\":2149613568,\"region\":\"lowmem\"}\n",
+           "{\"va\":3221225472,\"pa\":2149580800,\"region\":\"lowmem\","
+           "\"fault\":null}\n"
+           "{\"va\":0,\"pa\":null,\"region\":\"user\",\"fault\":\"translation-"
+           "l1\"}\n"
+           "{\"va\":3221258240,\"pa\":2149613568,\"region\":\"lowmem\","
+           "\"fault\":null}\n",
            "");
     expect(RUN("translate", "1", "--walk", "0xc0008000"), 0,
-           "0xc0008000 0x80208000 lowmem\n"
+           "0xc0008000 0x80208000 lowmem -\n"
            "    L1 0x80207000: 0x8021140e section pa=0x80200000 domain=0 "
            "ap=001(rw/--) "
            "tex=001 c=1 b=1 s=1 ng=0 xn=0\n"
@@ -375,18 +380,17 @@ START_TEST(test_translate_and_phys)
         RUN("translate", "1", "--walk", "--json", "0xc0008000"), 0,
         "\"walk\":[{\"level\":1,\"kind\":\"section\",\"addr\":2149609472,");
     expect(RUN("translate", "1", "--access", "u", "0xc0000000"), 0,
-           "0xc0000000 fault permission-l1\n", "");
+           "0xc0000000 - lowmem permission-l1\n", "");
     expect(
-        RUN_IN("0xc0000000\n0x1\nzz\n0x2\n", "translate", "1"), 2,
-        "0xc0000000 0x80200000 lowmem\n0x00000001 fault translation-l1\n",
-        "armmap: USAGE: translate: line 3: bad address 'zz': not a number\n");
+        RUN_IN("0xc0000000\n0x1\nzz\n0x2\n", "translate", "1"), 6,
+        "0xc0000000 0x80200000 lowmem -\n0x00000001 - user translation-l1\n",
+        "armmap: DATA: translate: line 3: bad address 'zz': not a number\n");
     expect(RUN_IN("0xc0000000\n", "translate", "9"), 4, "",
            "armmap: NOT_FOUND: translate: machine 9 does not exist\n");
     expect(RUN("phys", "1", "0x80200000", "0x1000"), 0,
-           "0x80200000 0xc0000000 lowmem\n0x00001000 none\n", "");
+           "0x80200000 0xc0000000 lowmem\n0x00001000 - -\n", "");
     expect(RUN("phys", "1", "0x80200000", "--json"), 0,
-           "{\"pa\":2149580800,\"aliases\":[{\"va\":3221225472,\"region\":"
-           "\"lowmem\"}]}\n",
+           "{\"pa\":2149580800,\"va\":3221225472,\"region\":\"lowmem\"}\n",
            "");
 }
 END_TEST

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_ARGS     64                 /* of armmapd's own command line */
@@ -49,4 +50,22 @@ void spawn_exec(char **argv)
         all[n++] = argv[i];
     all[n] = NULL;
     execvp(all[0], all);
+}
+
+int64_t spawn_wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool spawn_wait_clock_past(int64_t ms)
+{
+    const struct timespec step = { 0, 1000000L };
+    long n = 10000L * spawn_time_scale();
+
+    while (spawn_wall_ms() <= ms && n-- > 0)
+        nanosleep(&step, NULL);
+    return spawn_wall_ms() > ms;
 }

@@ -10,6 +10,7 @@
 #define ARMMAP_TESTS_COMMON_SPAWN_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 /**
  * spawn_time_scale() - how many times longer every wait lasts.
@@ -35,5 +36,23 @@ bool spawn_wrapped(void);
  * Return: only if exec failed (errno says why).
  */
 void spawn_exec(char **argv);
+
+/**
+ * spawn_wall_ms() - the wall clock (CLOCK_REALTIME) in ms, as armmapd
+ * stamps machines and events with it.
+ */
+int64_t spawn_wall_ms(void);
+
+/**
+ * spawn_wait_clock_past() - wait until the wall clock reads more than @ms.
+ * @ms: a spawn_wall_ms() reading, plus whatever age a test needs
+ *
+ * For tests of what the daemon decides by its wall clock (a purge of
+ * machines destroyed more than N ms ago): read the clock after the reply
+ * that stamped something, then wait for the exact age instead of sleeping
+ * a guess.  Checks in 1 ms steps, for at most 10 s (scaled).
+ * Return: true once the clock is past @ms, false if it never got there.
+ */
+bool spawn_wait_clock_past(int64_t ms);
 
 #endif /* ARMMAP_TESTS_COMMON_SPAWN_H */

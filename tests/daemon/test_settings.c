@@ -112,7 +112,8 @@ START_TEST(test_bad_values_name_setting_and_value)
         { "--listen=nohost", "armmapd: --listen: 'nohost' is not HOST:PORT" },
         { "--listen=10.1.2.3:7000", "armmapd: --listen: '10.1.2.3:7000' is not "
                                     "a loopback address; refusing "
-                                    "to serve it without --auth-token-file" },
+                                    "to serve it without --auth-token-file "
+                                    "or --tenants-file" },
         { "--max-frame=8G", "armmapd: --max-frame: '8589934592' is above the "
                             "framing's maximum of "
                             "4294967295" },
@@ -224,13 +225,14 @@ START_TEST(test_check_config_exit_codes)
     ck_assert_str_eq(out, "armmapd: --max-frame: 'abc' is not a size\n");
     ck_assert_int_eq(td_run(out, sizeof(out), "--check-config",
                             "--auth-token-file=/nonexistent/token", NULL), 2);
-    ck_assert_str_eq(out, "armmapd: --auth-token-file: cannot read "
-                     "'/nonexistent/token': No such file or directory\n");
+    ck_assert_str_eq(out, "armmapd: --auth-token-file: cannot read token "
+                     "file /nonexistent/token: No such file or directory\n");
     ck_assert_int_eq(td_run(out, sizeof(out), "--listen=192.0.2.1:80", NULL),
                      2);
     ck_assert_str_eq(
         out, "armmapd: --listen: '192.0.2.1:80' is not a loopback "
-             "address; refusing to serve it without --auth-token-file\n");
+             "address; refusing to serve it without --auth-token-file or "
+             "--tenants-file\n");
 }
 END_TEST
 

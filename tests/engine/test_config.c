@@ -673,7 +673,95 @@ START_TEST(test_format_default_exact)
         "init=1M\n"
         "data=1M\n"
         "bss=1M\n"
-        "reserve=\n");
+        "reserve=\n"
+        "smp=auto\n"
+        "errata_798181=auto\n");
+}
+END_TEST
+
+/* KERNEL: 6.1 Makefile filechk_version.h: SUBLEVEL > 255 gives 255. */
+START_TEST(test_set_kernel_sublevel_clamped_at_255)
+{
+    struct mm_config cfg;
+    char buf[2048];
+
+    cfg_with(&cfg, NULL, "kernel=4.19.319", NULL);
+    ck_assert_uint_eq(cfg.kernel, MM_KVER(4, 19, 255));
+    cfg_with(&cfg, NULL, "kernel=6.1.192", NULL);
+    ck_assert_uint_eq(cfg.kernel, MM_KVER(6, 1, 192));
+    mm_config_format(&cfg, buf, sizeof(buf));
+    ck_assert_ptr_nonnull(strstr(buf, "\nkernel=6.1.192\n"));
+}
+END_TEST
+
+START_TEST(test_set_smp_and_errata_switches)
+{
+    struct mm_config cfg;
+    char err[MM_MSG_MAX];
+
+    cfg_with(&cfg, NULL, "smp=on", "errata_798181=off", NULL);
+    ck_assert_int_eq(cfg.smp, MM_ON);
+    ck_assert_int_eq(cfg.errata_798181, MM_OFF);
+    cfg_with(&cfg, NULL, "smp=auto", NULL);
+    ck_assert_int_eq(cfg.smp, MM_AUTO);
+    ck_assert_int_eq(mm_config_set(&cfg, "smp", "maybe", err), MM_INVALID_ARGUMENT);
+    ck_assert_str_eq(err, "config: smp: bad value 'maybe' (want on, off or auto)");
+}
+END_TEST
+
+/* CONFIG_SMP is the build's: one CPU under Debian's armmp 6.1 is still SMP. */
+START_TEST(test_smp_default_per_reference_build)
+{
+    struct mm_config cfg;
+
+    cfg_with(&cfg, "qemu-virt", "kernel=6.1", NULL);
+    ck_assert_uint_eq(cfg.cpus, 1);
+    ck_assert(mm__config_smp(&cfg));
+    ck_assert(mm__config_errata_798181(&cfg));
+    ck_assert_str_eq(mm_config_reference(&cfg),
+                     "Debian 12 linux-image-armmp (6.1.0-57-armmp, 6.1.192-3 armhf): "
+                     "SMP, SMP_ON_UP, HIGHMEM, ARM_ERRATA_798181, PCI, no LPAE");
+    cfg_with(&cfg, "qemu-virt", "kernel=6.1", "smp=off", NULL);
+    ck_assert(!mm__config_smp(&cfg));
+    cfg_with(&cfg, "qemu-virt", NULL);
+    ck_assert(!mm__config_smp(&cfg));
+    ck_assert(!mm__config_errata_798181(&cfg));
+    cfg_with(&cfg, NULL, "cpus=2", NULL);
+    ck_assert(mm__config_smp(&cfg));
+}
+END_TEST
+
+START_TEST(test_validate_smp_off_with_two_cpus)
+{
+    struct mm_config cfg;
+
+    cfg_with(&cfg, NULL, "cpus=2", "smp=off", NULL);
+    expect_invalid(&cfg, "cpus: 2 CPUs need an SMP kernel, but smp=off (CONFIG_SMP not "
+                   "set runs one CPU)");
+}
+END_TEST
+
+START_TEST(test_validate_errata_798181_before_419)
+{
+    struct mm_config cfg;
+
+    cfg_with(&cfg, NULL, "cpus=2", "errata_798181=on", NULL);
+    expect_invalid(&cfg, "errata_798181: on is modelled from 4.19 (the first tree read "
+                   "with it), not 3.4.0");
+    cfg_with(&cfg, NULL, "kernel=4.19", "errata_798181=on", NULL);
+    expect_invalid(&cfg, "errata_798181: on needs smp (arch/arm/Kconfig "
+                   "ARM_ERRATA_798181 depends on SMP)");
+}
+END_TEST
+
+/* 5.11+: RAM past 4 GiB is ignored (early_init_dt_add_memory_arch()). */
+START_TEST(test_validate_bank_past_4g_ignored_on_61)
+{
+    struct mm_config cfg;
+    char err[MM_MSG_MAX] = "";
+
+    cfg_with(&cfg, "qemu-virt", "kernel=6.1", "ram=0x40000000+4G", NULL);
+    ck_assert_msg(mm_config_validate(&cfg, err) == MM_OK, "%s", err);
 }
 END_TEST
 
@@ -827,6 +915,12 @@ Suite *config_suite(void)
     tcase_add_test(tc, test_validate_reserve_empty_and_nameless);
     tcase_add_test(tc, test_create_returns_validation_error);
     tcase_add_test(tc, test_format_default_exact);
+    tcase_add_test(tc, test_set_kernel_sublevel_clamped_at_255);
+    tcase_add_test(tc, test_set_smp_and_errata_switches);
+    tcase_add_test(tc, test_smp_default_per_reference_build);
+    tcase_add_test(tc, test_validate_smp_off_with_two_cpus);
+    tcase_add_test(tc, test_validate_errata_798181_before_419);
+    tcase_add_test(tc, test_validate_bank_past_4g_ignored_on_61);
     tcase_add_test(tc, test_format_aries_ram_and_reserve);
     tcase_add_test(tc, test_format_reports_needed_length);
     tcase_add_loop_test(tc, test_roundtrip_each_preset, 0, (int)npresets);

@@ -350,7 +350,9 @@ END_TEST
 
 START_TEST(test_katomic_local_pkmapped_page)
 {
-    struct mm_machine *m = linux61();
+    /* Without ARM_ERRATA_798181 (not Debian's armmp build). */
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "highmem=1", "cpus=2",
+                                     "errata_798181=off", NULL);
     mm_pfn_t hi = m->lay.max_low_pfn;
     struct mm_result r;
 
@@ -360,6 +362,29 @@ START_TEST(test_katomic_local_pkmapped_page)
     ck_assert_uint_eq(push(m, 1, hi), 0xbfe01000);
     ck_assert_uint_eq(pop(m, 1, 0xbfe01000), hi);
     ck_assert_uint_eq(push(m, 1, hi + 1), 0xffeee000);
+    t_check(m);
+    mm_destroy(m);
+}
+END_TEST
+
+/* Debian 12's armmp 6.1 has CONFIG_ARM_ERRATA_798181: kmap_high_get() is a
+ * stub, so the real kernel on Cortex-A15 gives a kmap()ed highmem page a
+ * fresh fixmap slot.  KERNEL: 6.1 arch/arm/include/asm/highmem.h. */
+START_TEST(test_katomic_local_pkmapped_page_errata_798181)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    mm_pfn_t hi = m->lay.max_low_pfn;
+    struct mm_result r;
+
+    ck_assert(!m->lay.kmap_high_get);
+    ck_assert_int_eq(mm_kmap(m, hi, &r), MM_OK);
+    ck_assert_uint_eq(r.value, 0xbfe01000);
+    ck_assert_uint_eq(push(m, 0, hi), 0xffefe000);
+    /* kmap_high_unmap_local() is compiled out: a pkmap address is not one */
+    ck_assert_int_eq(mm_kunmap_atomic(m, 0, 0xbfe01000, &r), MM_INVALID_ARGUMENT);
+    ck_assert_str_eq(r.msg, "kunmap_atomic: 0xbfe01000 is a pkmap address, and this "
+                     "kernel (ARM_ERRATA_798181) never hands one out");
+    ck_assert_uint_eq(pop(m, 0, 0xffefe000), hi);
     t_check(m);
     mm_destroy(m);
 }
@@ -514,6 +539,7 @@ Suite *katomic_suite(void)
     tcase_add_test(lo, test_katomic_local_unmap_clears_pte);
     tcase_add_test(lo, test_katomic_local_out_of_order);
     tcase_add_test(lo, test_katomic_local_pkmapped_page);
+    tcase_add_test(lo, test_katomic_local_pkmapped_page_errata_798181);
     tcase_add_test(km, test_km_type_names);
     tcase_add_test(km, test_km_type_slot_addresses);
     tcase_add_test(km, test_km_type_overwrite_displaces);

@@ -1,7 +1,7 @@
 /* tests/engine/test_layout.c - eras and mm__layout_compute().
  *
- * Expected values are the kernel's arithmetic (spec §1, §1.7, §1.8), worked
- * out by hand in each test's comment.
+ * Expected values are the kernel's arithmetic (docs/kernel.md sections 1
+ * and 2), worked out by hand in each test's comment.
  */
 #include "check_engine.h"
 
@@ -100,7 +100,7 @@ START_TEST(test_era_report_forms)
 }
 END_TEST
 
-/* ---- aries (spec §5) ---- */
+/* ---- aries (docs/kernel.md section 8) ---- */
 
 START_TEST(test_aries_cut_and_lowmem)
 {

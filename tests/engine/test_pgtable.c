@@ -686,6 +686,35 @@ START_TEST(test_dump_kmap_page)
 }
 END_TEST
 
+/* Debian's armmp 6.1 is built SMP: with one CPU the vectors and lowmem
+ * still carry the shared bit and WBWA (is_smp() through SMP_ON_UP on a
+ * Cortex-A15); smp=off is a UP build: no SHD, WBRA vectors. */
+START_TEST(test_dump_one_cpu_smp_build_61)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    size_t n, v;
+    char **l = report_lines(m, &n);
+
+    ck_assert_uint_eq(m->cfg.cpus, 1);
+    ck_assert_uint_eq(mm__l1_read(m, 0xc00), 0x4001140eu);
+    v = find_line(l, n, "---[ Vectors ]---");
+    ck_assert_str_eq(l[v + 1], "0xffff0000-0xffff1000           4K USR ro x  SHD "
+                               "MEM/CACHED/WBWA");
+    free(l[0]);
+    free(l);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "smp=off", NULL);
+    l = report_lines(m, &n);
+    ck_assert_uint_eq(mm__l1_read(m, 0xc00), 0x4000040eu);
+    v = find_line(l, n, "---[ Vectors ]---");
+    ck_assert_str_eq(l[v + 1], "0xffff0000-0xffff1000           4K USR ro x      "
+                               "MEM/CACHED/WBRA");
+    free(l[0]);
+    free(l);
+    mm_destroy(m);
+}
+END_TEST
+
 Suite *pgtable_suite(void)
 {
     Suite *s = suite_create("pgtable");
@@ -696,6 +725,7 @@ Suite *pgtable_suite(void)
     tcase_add_test(tc, test_mk_pte_kernel_smp);
     tcase_add_test(tc, test_mk_pte_device_and_vectors);
     tcase_add_test(tc, test_mk_pte_up);
+    tcase_add_test(tc, test_dump_one_cpu_smp_build_61);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("boot");

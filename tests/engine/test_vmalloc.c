@@ -1075,6 +1075,39 @@ START_TEST(test_vmallocinfo_ioremap_phys_later)
 }
 END_TEST
 
+/* The issue's sequence on Debian's armmp 6.1 (SMP build, one CPU): the
+ * SMP ioremap alignment (IOREMAP_MAX_ORDER 7 + PAGE_SHIFT) places 1M at
+ * 0xf0980000; a UP build (IOREMAP_MAX_ORDER 24) at 0xf0a00000.  KERNEL:
+ * 6.1 arch/arm/include/asm/memory.h "#if !defined(CONFIG_SMP) ...". */
+START_TEST(test_ioremap_placement_follows_config_smp)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+
+    ck_assert_uint_eq(vmalloc_ok(m, 1 << 20), 0xf0800000);
+    ck_assert_uint_eq(ioremap_ok(m, 0x10000000, 1 << 20), 0xf0980000);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "smp=off", NULL);
+    ck_assert_uint_eq(vmalloc_ok(m, 1 << 20), 0xf0800000);
+    ck_assert_uint_eq(ioremap_ok(m, 0x10000000, 1 << 20), 0xf0a00000);
+    mm_destroy(m);
+}
+END_TEST
+
+/* KERNEL: 6.1 mm/vmalloc.c s_show() " phys=%pa": 0x and 8 digits. */
+START_TEST(test_vmallocinfo_phys_pa_61)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    char *vi;
+    uint32_t va = ioremap_ok(m, 0x09000000, 4 * KB);
+
+    vi = report(m, MM_REPORT_VMALLOCINFO);
+    ck_assert_ptr_nonnull(strstr(vi, " ioremap phys=0x09000000 ioremap\n"));
+    ck_assert_uint_ne(va, 0);
+    free(vi);
+    mm_destroy(m);
+}
+END_TEST
+
 /* remove_vm_area() unlinks from vmlist first: lazy areas are not listed. */
 START_TEST(test_vmallocinfo_omits_lazy_areas)
 {
@@ -1205,6 +1238,8 @@ Suite *vmalloc_suite(void)
     tcase_add_test(tr, test_vmallocinfo_format_3_4);
     tcase_add_test(tr, test_vmallocinfo_ioremap_phys_later);
     tcase_add_test(tr, test_vmallocinfo_omits_lazy_areas);
+    tcase_add_test(tr, test_ioremap_placement_follows_config_smp);
+    tcase_add_test(tr, test_vmallocinfo_phys_pa_61);
     tcase_add_test(tr, test_stats_count_areas_pages_lazy);
     tcase_add_test(tr, test_clone_is_independent);
     suite_add_tcase(s, tr);

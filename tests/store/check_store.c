@@ -533,7 +533,7 @@ START_TEST(test_ids_assigned_at_submit_never_reused)
     ck_assert_uint_eq(id, 3);
     ck_assert_int_eq(store_submit_machine_destroy(s, 3, 10, NULL), STORE_OK);
     flush_reap(s, &o);
-    ck_assert_int_eq(store_purge(s, 0, 100, &purged, NULL), STORE_OK);
+    ck_assert_int_eq(store_purge(s, NULL, 0, 100, &purged, NULL), STORE_OK);
     ck_assert_uint_eq(purged, 1);
     store_close(s);
 
@@ -1040,7 +1040,7 @@ START_TEST(test_purge_frees_room_when_full)
     ck_assert_int_eq(store_submit_machine_destroy(s, 1, 100, NULL), STORE_OK);
     flush_reap(s, &o);
     ck_assert_int_eq(o.last_status, STORE_OK);
-    ck_assert_int_eq(store_purge(s, 0, 1000, &purged, NULL), STORE_OK);
+    ck_assert_int_eq(store_purge(s, NULL, 0, 1000, &purged, NULL), STORE_OK);
     ck_assert_uint_eq(purged, 1);
     id = create_machine(s, "t", "m2", 2);
     ck_assert_uint_eq(id, 2);
@@ -1752,7 +1752,7 @@ START_TEST(test_purge_destroyed_machines_only)
     ck_assert_uint_eq(o.ok, 3 + 6000 + 2);
 
     /* Cutoff 4000 - 2000 = 2000: machine 2 goes, 3 stays. */
-    ck_assert_int_eq(store_purge(s, 2000, 4000, &purged, &events), STORE_OK);
+    ck_assert_int_eq(store_purge(s, NULL, 2000, 4000, &purged, &events), STORE_OK);
     ck_assert_uint_eq(purged, 1);
     ck_assert_uint_eq(events, 2000);
     ck_assert_int_eq(store_machine_dup(s, 2, &m), STORE_NOT_FOUND);
@@ -1764,9 +1764,9 @@ START_TEST(test_purge_destroyed_machines_only)
     ck_assert_uint_eq(n, 2000);
 
     /* Destroyed exactly at the cutoff stays; after it, goes. */
-    ck_assert_int_eq(store_purge(s, 0, 5000, &purged, NULL), STORE_OK);
+    ck_assert_int_eq(store_purge(s, NULL, 0, 5000, &purged, NULL), STORE_OK);
     ck_assert_uint_eq(purged, 0);
-    ck_assert_int_eq(store_purge(s, 0, 5001, &purged, NULL), STORE_OK);
+    ck_assert_int_eq(store_purge(s, NULL, 0, 5001, &purged, NULL), STORE_OK);
     ck_assert_uint_eq(purged, 1);
     ck_assert_int_eq(store_foreach_event(s, 3, 0, NULL, NULL, &n), STORE_OK);
     ck_assert_uint_eq(n, 0);
@@ -1871,7 +1871,7 @@ START_TEST(test_purge_keeps_ancestors_of_kept_machines)
     ck_assert_uint_eq(o.ok, 4 + 40 + 3);
 
     /* 1 stays: its live fork 2 replays its events first. */
-    ck_assert_int_eq(store_purge(s, 0, 2000, &purged, NULL), STORE_OK);
+    ck_assert_int_eq(store_purge(s, NULL, 0, 2000, &purged, NULL), STORE_OK);
     ck_assert_uint_eq(purged, 2);
     ck_assert_int_eq(store_machine_dup(s, 1, &m), STORE_OK);
     ck_assert(m->destroyed);
@@ -1884,7 +1884,7 @@ START_TEST(test_purge_keeps_ancestors_of_kept_machines)
     /* Once the fork is destroyed and old enough, both go. */
     ck_assert_int_eq(store_submit_machine_destroy(s, 2, 1500, NULL), STORE_OK);
     flush_reap(s, &o);
-    ck_assert_int_eq(store_purge(s, 0, 2000, &purged, NULL), STORE_OK);
+    ck_assert_int_eq(store_purge(s, NULL, 0, 2000, &purged, NULL), STORE_OK);
     ck_assert_uint_eq(purged, 2);
     ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, &n), STORE_OK);
     ck_assert_uint_eq(n, 0);
@@ -2725,7 +2725,7 @@ START_TEST(test_checkpoint_nearest_at_or_below)
     ck_assert_int_eq(store_submit_machine_destroy(s, 1, 10, NULL), STORE_OK);
     flush_reap(s, &o);
     ck_assert_uint_eq(o.by_status[STORE_OK], 3);
-    ck_assert_int_eq(store_purge(s, 0, 100, &seq, NULL), STORE_OK);
+    ck_assert_int_eq(store_purge(s, NULL, 0, 100, &seq, NULL), STORE_OK);
     ck_assert_uint_eq(seq, 1);
     ck_assert_int_eq(store_checkpoint_get(s, 1, 0, &seq, &blob, &len),
                      STORE_NOT_FOUND);

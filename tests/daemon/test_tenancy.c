@@ -1,0 +1,809 @@
+/* tests/daemon/test_tenancy.c - credentials, per-tenant quotas and scope.
+ *
+ * With --tenants-file each token belongs to one tenant (the file holds
+ * only SHA-256 digests of the tokens), the daemon decides the tenant from
+ * the token, and quotas may be set per tenant.  Purge, stats and list see
+ * only the caller's tenant, except for an admin tenant.  Machines nobody
+ * touched for --machine-idle-ttl are destroyed; their history stays
+ * readable until purged.
+ */
+#include "check_daemon.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "srv.h"
+
+static struct tdaemon d;
+
+static void setup(void)
+{
+    td_init(&d);
+}
+
+static void teardown(void)
+{
+    td_cleanup(&d);
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
+static void hex(const uint8_t *b, size_t n, char *out)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        sprintf(out + 2 * i, "%02x", b[i]);
+}
+
+static void sha_hex(const void *data, size_t len, char out[65])
+{
+    uint8_t dg[32];
+
+    srv_sha256(data, len, dg);
+    hex(dg, 32, out);
+}
+
+/* ---- SHA-256 against FIPS 180-4's examples ---------------------------- */
+
+START_TEST(test_sha256_known_vectors)
+{
+    static const char *const two_blocks =
+        "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+    char out[65];
+    char *million = malloc(1000000);
+
+    sha_hex("abc", 3, out);
+    ck_assert_str_eq(out, "ba7816bf8f01cfea414140de5dae2223"
+                          "b00361a396177a9cb410ff61f20015ad");
+    sha_hex("", 0, out);
+    ck_assert_str_eq(out, "e3b0c44298fc1c149afbf4c8996fb924"
+                          "27ae41e4649b934ca495991b7852b855");
+    sha_hex(two_blocks, strlen(two_blocks), out);
+    ck_assert_str_eq(out, "248d6a61d20638b8e5c026930c3e6039"
+                          "a33ce45964ff2167f6ecedd419db06c1");
+    ck_assert_ptr_nonnull(million);
+    memset(million, 'a', 1000000);
+    sha_hex(million, 1000000, out);
+    ck_assert_str_eq(out, "cdc76e5c9914fb9281a1c7e284d73e67"
+                          "f1809a48a497200e046d39ccc7112cd0");
+    /* 55 and 56 bytes: the padding's length field fits, or spills over. */
+    sha_hex(million, 55, out);
+    ck_assert_str_eq(out, "9f4390f8d30c2dd92ec9f095b65e2b9a"
+                          "e9b0a925a5258e241c9f1e910f734318");
+    sha_hex(million, 56, out);
+    ck_assert_str_eq(out, "b35439a4ac6f0948b6d6f9e3c6af0f5f"
+                          "590ce20f1bde7090ef7970686ec6738a");
+    free(million);
+}
+END_TEST
+
+/* ---- the tenants file ------------------------------------------------- */
+
+static char tenants_path[400], tenants_flag[420];
+
+/* Writes the tenants file: lines "NAME TOKEN [options]" become
+ * "NAME sha256(TOKEN) [options]". */
+static void write_tenants(const char *const *lines, size_t n)
+{
+    FILE *f;
+    size_t i;
+
+    snprintf(tenants_path, sizeof(tenants_path), "%s/tenants", d.dir);
+    snprintf(tenants_flag, sizeof(tenants_flag), "--tenants-file=%s",
+             tenants_path);
+    f = fopen(tenants_path, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f, "# tenant  sha256(token)  options\n\n");
+    for (i = 0; i < n; i++) {
+        char name[64], tok[64], rest[200] = "", h[65];
+
+        ck_assert_int_ge(sscanf(lines[i], "%63s %63s %199[^\n]", name, tok,
+                                rest), 2);
+        sha_hex(tok, strlen(tok), h);
+        fprintf(f, "%s %s %s\n", name, h, rest);
+    }
+    fclose(f);
+}
+
+static Armmap__V1__Response *hello_token(int fd, uint64_t id,
+                                         const char *tenant,
+                                         const char *token)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Hello h = ARMMAP__V1__HELLO__INIT;
+
+    h.protocol = 1;
+    h.tenant = (char *)tenant;
+    if (token != NULL) {
+        h.token.data = (uint8_t *)token;
+        h.token.len = strlen(token);
+    }
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HELLO;
+    req.hello = &h;
+    return td_call(fd, &req);
+}
+
+static int session_token(const char *tenant, const char *token)
+{
+    int fd = td_connect(&d);
+    Armmap__V1__Response *r = hello_token(fd, 1, tenant, token);
+
+    ck_assert_status(r, 1, 0, "");
+    td_free(r);
+    return fd;
+}
+
+static const char *const three[] = {
+    "alice alice-token-1",
+    "bob bob-token-2 max-machines-per-tenant=1",
+    "root root-token-3 admin",
+};
+
+static Armmap__V1__Response *simple(int fd, uint64_t id, int body)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__MachineRef ref = ARMMAP__V1__MACHINE_REF__INIT;
+    Armmap__V1__Stats st = ARMMAP__V1__STATS__INIT;
+
+    req.id = id;
+    req.body_case = (Armmap__V1__Request__BodyCase)body;
+    if (body == ARMMAP__V1__REQUEST__BODY_STATS)
+        req.stats = &st;
+    else
+        req.list = &ref;
+    return td_call(fd, &req);
+}
+
+static Armmap__V1__Response *describe(int fd, uint64_t id, uint64_t m)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__MachineRef ref = ARMMAP__V1__MACHINE_REF__INIT;
+
+    ref.machine = m;
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_DESCRIBE;
+    req.describe = &ref;
+    return td_call(fd, &req);
+}
+
+START_TEST(test_tenants_file_decides_the_tenant)
+{
+    Armmap__V1__Response *r;
+    uint64_t m;
+    int fd;
+
+    write_tenants(three, 3);
+    td_start(&d, tenants_flag, NULL);
+    /* An empty tenant in Hello takes the token's. */
+    fd = session_token("", "alice-token-1");
+    m = td_create(fd, "qemu-virt", NULL);
+    r = describe(fd, 2, m);
+    ck_assert_status(r, 2, 0, "");
+    ck_assert_str_eq(r->machine->tenant, "alice");
+    td_free(r);
+    close(fd);
+    /* The same name is fine; another is refused. */
+    fd = session_token("alice", "alice-token-1");
+    close(fd);
+    fd = td_connect(&d);
+    r = hello_token(fd, 3, "bob", "alice-token-1");
+    ck_assert_status(r, 3, ARMMAP__V1__CODE__PERMISSION_DENIED,
+                     "hello: this token belongs to tenant 'alice', not 'bob'");
+    td_free(r);
+    ck_assert(td_closed(fd));
+    close(fd);
+    fd = td_connect(&d);
+    r = hello_token(fd, 4, "alice", "alice-token-2");
+    ck_assert_status(r, 4, ARMMAP__V1__CODE__UNAUTHENTICATED,
+                     "hello: the token is not valid");
+    td_free(r);
+    close(fd);
+    fd = td_connect(&d);
+    r = hello_token(fd, 5, "alice", NULL);
+    ck_assert_status(r, 5, ARMMAP__V1__CODE__UNAUTHENTICATED,
+                     "hello: this daemon requires a token");
+    td_free(r);
+    close(fd);
+    /* The digests are all the file holds. */
+    ck_assert_ptr_null(strstr(td_log(&d), "alice-token-1"));
+}
+END_TEST
+
+START_TEST(test_tenants_file_reloaded_on_sighup)
+{
+    static const char *const four[] = {
+        "alice alice-token-1", "carol carol-token-4",
+    };
+    Armmap__V1__Response *r;
+    int fd, i;
+
+    write_tenants(three, 3);
+    td_start(&d, tenants_flag, NULL);
+    write_tenants(four, 2);
+    kill(d.pid, SIGHUP);
+    for (i = 0; i < 500 && strstr(td_log(&d), "tenants file reloaded: 2 "
+                                  "tenants") == NULL; i++)
+        sleep_ms(10);
+    fd = session_token("", "carol-token-4");
+    close(fd);
+    fd = td_connect(&d);
+    r = hello_token(fd, 4, "", "bob-token-2");
+    ck_assert_status(r, 4, ARMMAP__V1__CODE__UNAUTHENTICATED,
+                     "hello: the token is not valid");
+    td_free(r);
+    close(fd);
+    /* A broken file on reload keeps the tenants loaded before. */
+    {
+        FILE *f = fopen(tenants_path, "w");
+
+        fprintf(f, "alice nothex\n");
+        fclose(f);
+    }
+    kill(d.pid, SIGHUP);
+    for (i = 0; i < 500 && strstr(td_log(&d), "keeping the 2 tenants "
+                                  "loaded before") == NULL; i++)
+        sleep_ms(10);
+    ck_assert_ptr_nonnull(strstr(td_log(&d), "keeping the 2 tenants loaded "
+                                 "before"));
+    fd = session_token("", "carol-token-4");
+    close(fd);
+}
+END_TEST
+
+/* A reload that drops a tenant, or changes its token, closes the
+ * connections the old token opened; the others stay. */
+START_TEST(test_reload_revokes_connections_of_changed_tokens)
+{
+    static const char *const next[] = {
+        "alice alice-token-NEW", "root root-token-3 admin",
+    };
+    Armmap__V1__Response *r;
+    int alice, bob, root, fd, i;
+
+    write_tenants(three, 3);
+    td_start(&d, tenants_flag, NULL);
+    alice = session_token("", "alice-token-1");
+    bob = session_token("", "bob-token-2");
+    root = session_token("", "root-token-3");
+    write_tenants(next, 2);
+    kill(d.pid, SIGHUP);
+    r = td_recv(alice);
+    ck_assert_status(r, 0, ARMMAP__V1__CODE__UNAUTHENTICATED,
+                     "tenant 'alice': its token was revoked (tenants file "
+                     "reloaded)");
+    td_free(r);
+    ck_assert(td_closed(alice));
+    r = td_recv(bob);
+    ck_assert_status(r, 0, ARMMAP__V1__CODE__UNAUTHENTICATED,
+                     "tenant 'bob': its token was revoked (tenants file "
+                     "reloaded)");
+    td_free(r);
+    for (i = 0; i < 3; i++) {
+        r = simple(root, 40 + (uint64_t)i, ARMMAP__V1__REQUEST__BODY_LIST);
+        ck_assert_status(r, 40 + (uint64_t)i, 0, "");
+        td_free(r);
+    }
+    fd = session_token("", "alice-token-NEW");
+    r = simple(fd, 50, ARMMAP__V1__REQUEST__BODY_LIST);
+    ck_assert_status(r, 50, 0, "");
+    td_free(r);
+    close(fd);
+    close(alice);
+    close(bob);
+    close(root);
+}
+END_TEST
+
+START_TEST(test_tenants_file_errors_name_the_line)
+{
+    static const char *const dup[] = { "a tok-1", "b tok-1" };
+    static const char *const badopt[] = { "a tok-1 max-machines=3" };
+    char out[1024], want[600];
+    FILE *f;
+
+    write_tenants(dup, 2);
+    ck_assert_int_eq(td_run(out, sizeof(out), tenants_flag, "--check-config",
+                            NULL), 2);
+    snprintf(want, sizeof(want), "armmapd: %s:4: tenant 'b' has the same "
+             "token as tenant 'a'\n", tenants_path);
+    ck_assert_str_eq(out, want);
+    write_tenants(badopt, 1);
+    ck_assert_int_eq(td_run(out, sizeof(out), tenants_flag, "--check-config",
+                            NULL), 2);
+    snprintf(want, sizeof(want), "armmapd: %s:3: unknown option "
+             "'max-machines' (max-machines-per-tenant, max-parked-kmaps, "
+             "max-host-bytes-per-tenant, machine-idle-ttl, admin)\n", tenants_path);
+    ck_assert_str_eq(out, want);
+    f = fopen(tenants_path, "w");
+    fprintf(f, "alice 0123\n");
+    fclose(f);
+    ck_assert_int_eq(td_run(out, sizeof(out), tenants_flag, "--check-config",
+                            NULL), 2);
+    snprintf(want, sizeof(want), "armmapd: %s:1: '0123' is not the 64 hex "
+             "digits of a SHA-256\n", tenants_path);
+    ck_assert_str_eq(out, want);
+    ck_assert_int_eq(td_run(out, sizeof(out), tenants_flag,
+                            "--auth-token-file=/dev/null", "--check-config",
+                            NULL), 2);
+    ck_assert_str_eq(out, "armmapd: --tenants-file and --auth-token-file "
+                     "cannot both be given\n");
+}
+END_TEST
+
+START_TEST(test_machines_quota_from_the_tenants_file)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Create cr = ARMMAP__V1__CREATE__INIT;
+    Armmap__V1__Response *r;
+    int fd;
+
+    write_tenants(three, 3);
+    td_start(&d, tenants_flag, NULL);
+    fd = session_token("", "bob-token-2");
+    td_create(fd, "qemu-virt", NULL);
+    cr.preset = (char *)"qemu-virt";
+    req.id = 9;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_CREATE;
+    req.create = &cr;
+    r = td_call(fd, &req);
+    ck_assert_status(r, 9, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                     "create: tenant 'bob' has 1 machines "
+                     "(max-machines-per-tenant in --tenants-file)");
+    td_free(r);
+    close(fd);
+    /* alice has the default. */
+    fd = session_token("", "alice-token-1");
+    td_create(fd, "qemu-virt", NULL);
+    td_create(fd, "qemu-virt", NULL);
+    close(fd);
+}
+END_TEST
+
+/* ---- scope: purge, stats, list ---------------------------------------- */
+
+static void destroy(int fd, uint64_t m)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__MachineRef ref = ARMMAP__V1__MACHINE_REF__INIT;
+    Armmap__V1__Response *r;
+
+    ref.machine = m;
+    req.id = 6;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_DESTROY;
+    req.destroy = &ref;
+    r = td_call(fd, &req);
+    ck_assert_status(r, 6, 0, "");
+    td_free(r);
+}
+
+static Armmap__V1__Response *purge_all(int fd, uint64_t id)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Purge pu = ARMMAP__V1__PURGE__INIT;
+
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PURGE;
+    req.purge = &pu;
+    return td_call(fd, &req);
+}
+
+static Armmap__V1__Response *history(int fd, uint64_t id, uint64_t m)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__History h = ARMMAP__V1__HISTORY__INIT;
+
+    h.machine = m;
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HISTORY;
+    req.history = &h;
+    return td_call(fd, &req);
+}
+
+START_TEST(test_purge_is_scoped_to_the_tenant)
+{
+    static const uint32_t alloc[2] = { 1, 0 };   /* Normal, order 0 */
+    Armmap__V1__Response *r;
+    int alice, mallory;
+    uint64_t m;
+
+    td_start(&d, NULL);
+    alice = td_session(&d, "alice");
+    mallory = td_session(&d, "mallory");
+    m = td_create(alice, "qemu-virt", NULL);
+    td_op_ok(alice, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    destroy(alice, m);
+    sleep_ms(5);
+    r = purge_all(mallory, 2);
+    ck_assert_status(r, 2, 0, "");
+    ck_assert_uint_eq(r->purge->machines, 0);
+    ck_assert_uint_eq(r->purge->events, 0);
+    td_free(r);
+    /* alice's destroyed machine keeps its history until alice purges. */
+    r = history(alice, 3, m);
+    ck_assert_status(r, 3, 0, "");
+    ck_assert_uint_eq(r->history->n_events, 1);
+    td_free(r);
+    r = history(mallory, 4, m);
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__NOT_FOUND);
+    td_free(r);
+    sleep_ms(5);                        /* destroyed before "now" */
+    r = purge_all(alice, 5);
+    ck_assert_status(r, 5, 0, "");
+    ck_assert_uint_eq(r->purge->machines, 1);
+    ck_assert_uint_eq(r->purge->events, 1);
+    td_free(r);
+    close(alice);
+    close(mallory);
+}
+END_TEST
+
+START_TEST(test_stats_and_list_are_scoped_admin_sees_all)
+{
+    Armmap__V1__Response *r;
+    int alice, bob, root;
+
+    write_tenants(three, 3);
+    td_start(&d, tenants_flag, NULL);
+    alice = session_token("", "alice-token-1");
+    bob = session_token("", "bob-token-2");
+    root = session_token("", "root-token-3");
+    td_create(alice, "qemu-virt", NULL);
+    td_create(alice, "qemu-virt", NULL);
+    r = simple(bob, 2, ARMMAP__V1__REQUEST__BODY_STATS);
+    ck_assert_status(r, 2, 0, "");
+    ck_assert_uint_eq(r->stats->machines, 0);
+    ck_assert_uint_eq(r->stats->connections, 1);
+    ck_assert_uint_eq(r->stats->requests, 2);      /* hello and this */
+    ck_assert_uint_eq(r->stats->changes, 0);
+    ck_assert_uint_eq(r->stats->commits, 0);
+    td_free(r);
+    r = simple(bob, 3, ARMMAP__V1__REQUEST__BODY_LIST);
+    ck_assert_status(r, 3, 0, "");
+    ck_assert_uint_eq(r->machines->n_machines, 0);
+    td_free(r);
+    r = simple(alice, 4, ARMMAP__V1__REQUEST__BODY_STATS);
+    ck_assert_status(r, 4, 0, "");
+    ck_assert_uint_eq(r->stats->machines, 2);
+    ck_assert_uint_eq(r->stats->connections, 1);
+    ck_assert_uint_eq(r->stats->requests, 4);
+    ck_assert_uint_eq(r->stats->changes, 2);
+    td_free(r);
+    r = simple(root, 5, ARMMAP__V1__REQUEST__BODY_STATS);
+    ck_assert_status(r, 5, 0, "");
+    ck_assert_uint_eq(r->stats->machines, 2);
+    ck_assert_uint_eq(r->stats->connections, 3);
+    ck_assert_uint_eq(r->stats->requests, 9);
+    ck_assert_uint_eq(r->stats->changes, 2);
+    td_free(r);
+    close(alice);
+    close(bob);
+    close(root);
+}
+END_TEST
+
+START_TEST(test_admin_purges_every_tenant)
+{
+    Armmap__V1__Response *r;
+    int alice, bob, root;
+
+    write_tenants(three, 3);
+    td_start(&d, tenants_flag, NULL);
+    alice = session_token("", "alice-token-1");
+    bob = session_token("", "bob-token-2");
+    root = session_token("", "root-token-3");
+    destroy(alice, td_create(alice, "qemu-virt", NULL));
+    destroy(bob, td_create(bob, "qemu-virt", NULL));
+    sleep_ms(5);                        /* destroyed before "now" */
+    r = purge_all(root, 7);
+    ck_assert_status(r, 7, 0, "");
+    ck_assert_uint_eq(r->purge->machines, 2);
+    td_free(r);
+    close(alice);
+    close(bob);
+    close(root);
+}
+END_TEST
+
+/* ---- parked kmaps ----------------------------------------------------- */
+
+START_TEST(test_parked_kmaps_are_limited_per_tenant)
+{
+    enum { NPAGES = 516 };
+    uint32_t pfns[NPAGES];
+    Armmap__V1__Response *r;
+    uint64_t m;
+    int fd, i;
+
+    td_start(&d, "--max-parked-kmaps=3", NULL);
+    fd = td_session(&d, "t");
+    m = td_create(fd, "qemu-virt", NULL);
+    td_alloc_highmem(fd, m, pfns, NPAGES);
+    r = td_batch(fd, 7, m, ARMMAP__V1__OP_CODE__OP_KMAP, pfns, 1, 512, true);
+    ck_assert_status(r, 7, 0, "");
+    td_free(r);
+    for (i = 0; i < 3; i++)
+        td_op_send(fd, 100 + (uint64_t)i, m, ARMMAP__V1__OP_CODE__OP_KMAP, 0,
+                   &pfns[512 + i], 1, 60000);
+    r = td_op(fd, 200, m, ARMMAP__V1__OP_CODE__OP_KMAP, 0, &pfns[515], 1,
+              60000);
+    ck_assert_status(r, 200, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                     "kmap: tenant 't' has 3 parked kmaps "
+                     "(--max-parked-kmaps)");
+    td_free(r);
+    close(fd);
+}
+END_TEST
+
+/* ---- host memory -------------------------------------------------------- */
+
+static uint64_t host_bytes_of(int fd, uint64_t m)
+{
+    Armmap__V1__Response *r = describe(fd, 8, m);
+    uint64_t n;
+
+    ck_assert_status(r, 8, 0, "");
+    n = r->machine->host_bytes;
+    td_free(r);
+    return n;
+}
+
+/* Large vmallocs on rpi2 cost the host megabytes (touched pages, page
+ * tables): once the tenant's machines hold --max-host-bytes-per-tenant,
+ * growing ops and creates are refused, frees still work. */
+START_TEST(test_host_memory_quota_with_large_vmallocs)
+{
+    const uint32_t big[1] = { 16u << 20 }, small[1] = { 4096 };
+    Armmap__V1__Response *r;
+    uint64_t m, held;
+    char want[256];
+    uint32_t va;
+    int fd;
+
+    td_start(&d, "--max-host-bytes-per-tenant=128K", NULL);
+    fd = td_session(&d, "lab");
+    m = td_create(fd, "rpi2", NULL);
+    ck_assert_uint_lt(host_bytes_of(fd, m), 128u << 10);
+    va = td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_VMALLOC, big, 1);
+    held = host_bytes_of(fd, m);
+    ck_assert_uint_ge(held, 128u << 10);
+    r = td_op(fd, 11, m, ARMMAP__V1__OP_CODE__OP_VMALLOC, 0, small, 1, 0);
+    snprintf(want, sizeof(want), "vmalloc: tenant 'lab' holds %llu host "
+             "bytes (--max-host-bytes-per-tenant 131072)",
+             (unsigned long long)held);
+    ck_assert_status(r, 11, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED, want);
+    td_free(r);
+    r = simple(fd, 12, ARMMAP__V1__REQUEST__BODY_LIST);
+    td_free(r);
+    {
+        Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+        Armmap__V1__Create cr = ARMMAP__V1__CREATE__INIT;
+
+        cr.preset = (char *)"rpi2";
+        req.id = 13;
+        req.body_case = ARMMAP__V1__REQUEST__BODY_CREATE;
+        req.create = &cr;
+        r = td_call(fd, &req);
+        snprintf(want, sizeof(want), "create: tenant 'lab' holds %llu host "
+                 "bytes (--max-host-bytes-per-tenant 131072)",
+                 (unsigned long long)held);
+        ck_assert_status(r, 13, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED, want);
+        td_free(r);
+    }
+    /* Another tenant is not held back by this one. */
+    {
+        int other = td_session(&d, "other");
+
+        td_create(other, "rpi2", NULL);
+        close(other);
+    }
+    /* Frees run; the page tables the vmalloc made stay (as the kernel
+     * keeps them), so the tenant stays over until it destroys. */
+    td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_VFREE, &va, 1);
+    destroy(fd, m);
+    m = td_create(fd, "rpi2", NULL);
+    td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_VMALLOC, small, 1);
+    close(fd);
+}
+END_TEST
+
+/* ---- replies counted before they are built ------------------------------ */
+
+/* Four connections each ask for a million walks and never read: the
+ * replies (about 160 MB each) are refused before they are built, and
+ * another connection is served meanwhile. */
+START_TEST(test_walk_reply_refused_before_it_is_built)
+{
+    enum { N = 1 << 20, NCONNS = 4 };
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Translate t = ARMMAP__V1__TRANSLATE__INIT;
+    Armmap__V1__Response *r;
+    uint32_t *va = malloc(N * sizeof(uint32_t));
+    int fds[NCONNS], fd, i;
+    long before, after;
+    uint64_t m;
+
+    ck_assert_ptr_nonnull(va);
+    td_start(&d, NULL);
+    fd = td_session(&d, "walker");
+    m = td_create(fd, "qemu-virt", NULL);
+    for (i = 0; i < N; i++)
+        va[i] = 0xc0000000u + (uint32_t)i * 64;
+    t.machine = m;
+    t.n_va = N;
+    t.va = va;
+    t.walk = true;
+    req.id = 21;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
+    req.translate = &t;
+    before = td_rss_kib(&d);
+    for (i = 0; i < NCONNS; i++) {
+        fds[i] = td_session(&d, "walker");
+        td_send(fds[i], &req);
+    }
+    r = simple(fd, 22, ARMMAP__V1__REQUEST__BODY_LIST);
+    ck_assert_status(r, 22, 0, "");
+    td_free(r);
+    after = td_rss_kib(&d);
+    ck_assert_msg(after - before < 64 * 1024, "RSS grew from %ld to %ld KiB",
+                  before, after);
+    for (i = 0; i < NCONNS; i++) {
+        r = td_recv(fds[i]);
+        ck_assert_status(r, 21, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                         "translate: 1048576 walks make a reply of about "
+                         "167772160 bytes, over --max-queued-bytes "
+                         "(33554432)");
+        td_free(r);
+        close(fds[i]);
+    }
+    free(va);
+    close(fd);
+}
+END_TEST
+
+static Armmap__V1__Response *ping(int fd, uint64_t id)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
+
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+    req.ping = &p;
+    return td_call(fd, &req);
+}
+
+/* A tenant's connections that do not read hold at most about
+ * --max-inflight-bytes-per-tenant of replies between them: past it, the
+ * tenant's requests on any connection are refused, another tenant's are
+ * served, and once the replies are read the tenant is served again. */
+START_TEST(test_inflight_reply_bytes_limited_per_tenant)
+{
+    enum { N = 65536, SENDS = 16 };
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Translate t = ARMMAP__V1__TRANSLATE__INIT;
+    Armmap__V1__Response *r;
+    uint32_t *va = malloc(N * sizeof(uint32_t));
+    int hog, b, other, i, refused = 0;
+    uint64_t m;
+
+    ck_assert_ptr_nonnull(va);
+    td_start(&d, "--max-inflight-bytes-per-tenant=1M", NULL);
+    hog = td_session(&d, "t");
+    b = td_session(&d, "t");
+    other = td_session(&d, "u");
+    m = td_create(hog, "qemu-virt", NULL);
+    for (i = 0; i < N; i++)
+        va[i] = 0xc0000000u + (uint32_t)i * 4096;
+    t.machine = m;
+    t.n_va = N;
+    t.va = va;
+    req.id = 30;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
+    req.translate = &t;
+    for (i = 0; i < SENDS; i++)         /* ~390 KB of reply each, unread */
+        td_send(hog, &req);
+    for (i = 0; i < 500 * spawn_time_scale() && !refused; i++) {
+        r = ping(b, 31);
+        ck_assert_uint_eq(r->id, 31);
+        if (r->status->code == ARMMAP__V1__CODE__RESOURCE_EXHAUSTED) {
+            ck_assert_str_eq(r->status->message, "ping: tenant 't' has "
+                             "1048576 or more reply bytes unsent "
+                             "(--max-inflight-bytes-per-tenant)");
+            refused = 1;
+        } else {
+            ck_assert_int_eq(r->status->code, 0);
+            sleep_ms(10);
+        }
+        td_free(r);
+    }
+    ck_assert(refused);
+    r = ping(other, 32);
+    ck_assert_status(r, 32, 0, "");
+    td_free(r);
+    for (i = 0; i < SENDS; i++) {
+        r = td_recv(hog);
+        ck_assert_uint_eq(r->id, 30);
+        td_free(r);
+    }
+    r = ping(b, 33);
+    ck_assert_status(r, 33, 0, "");
+    td_free(r);
+    free(va);
+    close(hog);
+    close(b);
+    close(other);
+}
+END_TEST
+
+/* ---- lifecycle -------------------------------------------------------- */
+
+START_TEST(test_idle_machines_are_reaped_history_kept)
+{
+    static const uint32_t alloc[2] = { 1, 0 };   /* Normal, order 0 */
+    Armmap__V1__Response *r;
+    uint64_t m;
+    size_t left = 1;
+    int fd, i;
+
+    td_start(&d, "--machine-idle-ttl=1", NULL);
+    fd = td_session(&d, "lab");
+    m = td_create(fd, "qemu-virt", NULL);
+    td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    for (i = 0; i < 100 * spawn_time_scale() && left > 0; i++) {
+        sleep_ms(100);
+        r = simple(fd, 2, ARMMAP__V1__REQUEST__BODY_LIST);
+        ck_assert_status(r, 2, 0, "");
+        left = r->machines->n_machines;
+        td_free(r);
+    }
+    ck_assert_uint_eq(left, 0);
+    r = describe(fd, 3, m);
+    ck_assert_status(r, 3, ARMMAP__V1__CODE__NOT_FOUND,
+                     "describe: machine 1 does not exist");
+    td_free(r);
+    r = history(fd, 4, m);
+    ck_assert_status(r, 4, 0, "");
+    ck_assert_uint_eq(r->history->n_events, 1);
+    td_free(r);
+    ck_assert_ptr_nonnull(strstr(td_log(&d), "machine 1 of tenant 'lab': "
+                                 "untouched for 1 s (--machine-idle-ttl); "
+                                 "destroyed"));
+    close(fd);
+}
+END_TEST
+
+Suite *tenancy_suite(void)
+{
+    Suite *s = suite_create("tenancy");
+    TCase *tc = tcase_create("tenancy");
+
+    tcase_set_timeout(tc, 60);
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_test(tc, test_sha256_known_vectors);
+    tcase_add_test(tc, test_tenants_file_decides_the_tenant);
+    tcase_add_test(tc, test_tenants_file_reloaded_on_sighup);
+    tcase_add_test(tc, test_reload_revokes_connections_of_changed_tokens);
+    tcase_add_test(tc, test_tenants_file_errors_name_the_line);
+    tcase_add_test(tc, test_machines_quota_from_the_tenants_file);
+    tcase_add_test(tc, test_purge_is_scoped_to_the_tenant);
+    tcase_add_test(tc, test_stats_and_list_are_scoped_admin_sees_all);
+    tcase_add_test(tc, test_admin_purges_every_tenant);
+    tcase_add_test(tc, test_parked_kmaps_are_limited_per_tenant);
+    tcase_add_test(tc, test_idle_machines_are_reaped_history_kept);
+    tcase_add_test(tc, test_host_memory_quota_with_large_vmallocs);
+    tcase_add_test(tc, test_walk_reply_refused_before_it_is_built);
+    tcase_add_test(tc, test_inflight_reply_bytes_limited_per_tenant);
+    suite_add_tcase(s, tc);
+    return s;
+}

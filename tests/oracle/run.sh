@@ -1,0 +1,192 @@
+#!/bin/sh
+# tests/oracle/run.sh - `make oracle`: record what the real kernel reports.
+#
+# Installs Debian's qemu-system-arm (amd64) and fetches, without installing
+# them, the armhf packages linux-image-armmp (Debian 12's 6.1 ARMv7 kernel)
+# and busybox-static (apt-get download, dpkg -x into build/oracle/root).  It
+# makes a busybox initramfs whose /init prints /proc/meminfo, zoneinfo,
+# buddyinfo, iomem, vmallocinfo, the page-table dump if the kernel has one,
+# and dmesg between "=== ORACLE" markers on the serial console, then powers
+# off.  Each machine of tests/oracle/matrix.txt boots under
+#   qemu-system-arm -M virt -cpu cortex-a15 -nographic   (TCG)
+# bounded by a timeout.  The console goes to tests/oracle/fixtures/NAME.log
+# (raw) and its sections to tests/oracle/fixtures/NAME.txt (parsed): facts
+# from a real run, rewritten by this script, never edited by hand.
+#
+# Usage: run.sh [NAME...]        (default: every machine of matrix.txt)
+# Environment: ORACLE_TIMEOUT (seconds per boot, 300).
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
+out=$top/build/oracle
+fix=$here/fixtures
+timeout_s=${ORACLE_TIMEOUT:-300}
+apt="apt-get -o DPkg::Lock::Timeout=900 -q"
+
+say() { echo "oracle: $*"; }
+die() { echo "oracle: $*" >&2; exit 1; }
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# ---- what it needs ---------------------------------------------------------
+install_host_tools() {
+    missing=
+    command -v qemu-system-arm >/dev/null || missing="$missing qemu-system-arm"
+    command -v cpio >/dev/null || missing="$missing cpio"
+    command -v timeout >/dev/null || missing="$missing coreutils"
+    [ -z "$missing" ] && return 0
+    say "installing$missing"
+    as_root $apt install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+# armhf package lists, so that apt-get download can see armhf packages.
+enable_armhf() {
+    if ! dpkg --print-foreign-architectures | grep -qx armhf; then
+        say "dpkg --add-architecture armhf"
+        as_root dpkg --add-architecture armhf
+    fi
+    if ! apt-cache show busybox-static:armhf >/dev/null 2>&1; then
+        say "apt-get update"
+        as_root $apt update -qq >/dev/null
+    fi
+}
+
+# The armhf packages, unpacked under build/oracle/root (not installed).
+fetch_armhf() {
+    image=$(apt-cache depends linux-image-armmp:armhf 2>/dev/null |
+            awk '/Depends: linux-image-[0-9]/ { sub(":armhf", "", $2); print $2; exit }')
+    [ -n "$image" ] || die "no linux-image-armmp:armhf in the package lists"
+    mkdir -p "$out/debs"
+    # Fetched and unpacked once per kernel package name.
+    if ! ls "$out/debs/${image}"_*.deb >/dev/null 2>&1 ||
+       ! ls "$out"/root/boot/vmlinuz-* >/dev/null 2>&1; then
+        rm -rf "$out/root"
+        mkdir -p "$out/root"
+        (cd "$out/debs" && rm -f ./*.deb &&
+         $apt download "$image:armhf" busybox-static:armhf >/dev/null 2>&1) ||
+            die "apt-get download $image:armhf busybox-static:armhf failed"
+        for d in "$out"/debs/*.deb; do dpkg -x "$d" "$out/root"; done
+    fi
+    kernel=$(ls "$out"/root/boot/vmlinuz-* | head -1)
+    kver=$(dpkg-deb -f "$out"/debs/"$image"_*.deb Version)
+    say "kernel $image $kver"
+}
+
+# ---- the initramfs ---------------------------------------------------------
+make_initramfs() {
+    ird=$out/initramfs
+    rm -rf "$ird"
+    mkdir -p "$ird/bin"
+    cp "$out/root/bin/busybox" "$ird/bin/busybox"
+    cat > "$ird/init" <<'EOF'
+#!/bin/busybox sh
+# armmapd oracle: print what the kernel reports, between markers, then stop.
+/bin/busybox mkdir -p /proc /sys /dev /tmp
+/bin/busybox --install -s /bin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+dmesg -n 1
+# %pK prints real addresses to root only with kptr_restrict 1.
+echo 1 > /proc/sys/kernel/kptr_restrict
+show() {
+    echo "=== ORACLE BEGIN $1"
+    cat "$2"
+    echo "=== ORACLE END $1"
+}
+echo "=== ORACLE BEGIN uname"
+uname -r
+uname -v
+echo "=== ORACLE END uname"
+show cmdline /proc/cmdline
+show meminfo /proc/meminfo
+show zoneinfo /proc/zoneinfo
+show buddyinfo /proc/buddyinfo
+show iomem /proc/iomem
+show vmallocinfo /proc/vmallocinfo
+[ -r /sys/kernel/debug/kernel_page_tables ] &&
+    show pagetables /sys/kernel/debug/kernel_page_tables
+echo "=== ORACLE BEGIN dmesg"
+dmesg
+echo "=== ORACLE END dmesg"
+echo "=== ORACLE DONE"
+poweroff -f
+EOF
+    chmod 755 "$ird/init"
+    (cd "$ird" && find . | cpio -o -H newc 2>/dev/null | gzip -1) > "$out/initrd.gz"
+}
+
+# ---- one boot --------------------------------------------------------------
+# dmesg lines kept in the fixture: the boot layout, zones, Memory: and
+# what the kernel says about its command line's memory parameters.
+BOOT_LINES='^(Linux version |cma: |Zone ranges:|  (DMA|DMA32|Normal|HighMem|Movable) |Movable zone start|Early memory node ranges|  node  |Initmem setup|percpu: |Built [0-9]+ zonelists|Kernel command line:|Memory: |Virtual kernel memory layout:|    [ .a-z]+ *: 0x|Freeing |OF: reserved mem:|Reserved memory:|(Ignoring|Truncating) RAM|vmalloc area|Consider using a HIGHMEM|HighMem|[A-Za-z ]*: [0-9]+ pages? )'
+
+# parse LOG NAME RAM CPUS CMDLINE: writes the fixture on stdout.
+parse() {
+    printf '# %s: recorded by tests/oracle/run.sh from a real boot; never edit.\n' \
+        "$2"
+    printf 'machine %s\nram %s\ncpus %s\nargs %s\n' "$2" "$3" "$4" "$5"
+    printf 'qemu %s\n' "$(qemu-system-arm --version | head -1)"
+    tr -d '\r' < "$1" | awk -v boot="$BOOT_LINES" '
+        /^=== ORACLE BEGIN / { sec = $4; print "@@ " sec; on = 1; next }
+        /^=== ORACLE END /   { on = 0; next }
+        !on { next }
+        sec == "dmesg" {
+            sub(/^\[ *[0-9]+\.[0-9]+\] /, "")
+            if ($0 ~ boot) print
+            next
+        }
+        { print }'
+}
+
+boot_one() {
+    name=$1 ram=$2 cpus=$3
+    shift 3
+    args="$*"
+    log=$fix/$name.log
+    start=$(date +%s)
+    # -net none: no network device, so no option ROM is needed either.
+    timeout "$timeout_s" qemu-system-arm -M virt -cpu cortex-a15 \
+        -m "$ram" -smp "$cpus" -nographic \
+        -no-reboot -net none -kernel "$kernel" -initrd "$out/initrd.gz" \
+        -append "console=ttyAMA0 quiet${args:+ $args}" </dev/null \
+        > "$out/$name.log" 2>&1 || true
+    secs=$(( $(date +%s) - start ))
+    if ! grep -q '^=== ORACLE DONE' "$out/$name.log"; then
+        tail -20 "$out/$name.log" >&2
+        say "$name: FAILED: no complete output after $secs s (build/oracle/$name.log)"
+        return 1
+    fi
+    tr -d '\r' < "$out/$name.log" > "$log"
+    parse "$log" "$name" "$ram" "$cpus" "$args" > "$fix/$name.txt"
+    say "$name: -m $ram -smp $cpus ${args:+($args) }$secs s"
+}
+
+main() {
+    t0=$(date +%s)
+    install_host_tools
+    enable_armhf
+    fetch_armhf
+    make_initramfs
+    mkdir -p "$fix"
+    n=0 failed=
+    while read -r name ram cpus args; do
+        case $name in ''|'#'*) continue ;; esac
+        if [ $# -gt 0 ]; then
+            want=0
+            for w in "$@"; do [ "$w" = "$name" ] && want=1; done
+            [ $want = 1 ] || continue
+        fi
+        # shellcheck disable=SC2086
+        boot_one "$name" "$ram" "$cpus" $args || failed="$failed $name"
+        n=$((n + 1))
+    done < "$here/matrix.txt"
+    [ $n -gt 0 ] || die "no machine of matrix.txt matched: $*"
+    say "$n machines booted in $(( $(date +%s) - t0 )) s"
+    [ -z "$failed" ] || die "no fixture for:$failed"
+}
+
+main "$@"
