@@ -120,6 +120,7 @@ Suite *abuse_suite(void);
 Suite *commit_suite(void);
 Suite *integrity_suite(void);
 Suite *inject_suite(void);
+Suite *checkpoint_suite(void);
 Suite *preauth_suite(void);
 Suite *input_suite(void);
 Suite *tenancy_suite(void);

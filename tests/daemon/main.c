@@ -19,6 +19,7 @@ int main(void)
     srunner_add_suite(sr, commit_suite());
     srunner_add_suite(sr, integrity_suite());
     srunner_add_suite(sr, inject_suite());
+    srunner_add_suite(sr, checkpoint_suite());
     srunner_add_suite(sr, preauth_suite());
     srunner_add_suite(sr, input_suite());
     srunner_add_suite(sr, tenancy_suite());
