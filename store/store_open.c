@@ -612,7 +612,8 @@ static bool open_writer(struct store *s, const struct store_options *opt,
                        "%s: cannot switch to WAL mode (journal mode is %s)",
                        s->path, (const char *)mode);
             else
-                store__sqlite_err(s->path, s->wdb, "switching to WAL mode", err);
+                store__sqlite_err(s->path, s->wdb, "switching to WAL mode",
+                                  err);
             sqlite3_finalize(st);
             return false;
         }
@@ -677,7 +678,8 @@ static bool open_reader(struct store *s, char *err)
     if (pragma_int(s->rdb, "query_only", 1) != SQLITE_OK ||
         pragma_int(s->rdb, "cache_size", -READER_CACHE_KIB) != SQLITE_OK ||
         prepare_reader(s) != SQLITE_OK) {
-        store__sqlite_err(s->path, s->rdb, "preparing the read connection", err);
+        store__sqlite_err(s->path, s->rdb, "preparing the read connection",
+                          err);
         return false;
     }
     return true;
