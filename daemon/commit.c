@@ -191,6 +191,8 @@ static void undo(struct srv *s, const struct inflight *f, const char *msg)
         if (!sm->gone && srv_machine_get(s->reg, sm->id) == NULL)
             srv_machine_relink(s->reg, sm);
         break;
+    case SRV_WRITE_CHECKPOINT:
+        break;                          /* replay just starts further back */
     }
 }
 
@@ -212,7 +214,8 @@ size_t srv_commit_reaped(struct srv *s, uint64_t ticket, bool ok,
         f.sm->committed_seq = f.seq;
     else if (f.kind == SRV_WRITE_DESTROY)
         f.sm->gone = true;
-    srv_commit_done(s, ticket, ok, msg);
+    if (f.kind != SRV_WRITE_CHECKPOINT)   /* no reply waits for one */
+        srv_commit_done(s, ticket, ok, msg);
     settle(s, f.sm);
     return f.nwrites;
 }

@@ -648,7 +648,7 @@ static void h_fork(struct srv_call *call, const Armmap__V1__Request *req)
             return;
         }
         if (fk->at_seq > 0) {
-            st = srv_persist_replay(call->s, src->id, fk->at_seq, m, err,
+            st = srv_persist_replay(call->s, src->id, fk->at_seq, &m, err,
                                     sizeof(err));
             if (st != MM_OK) {
                 mm_destroy(m);

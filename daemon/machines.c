@@ -422,7 +422,7 @@ int srv_machine_rebuild(struct srv *s, struct srv_machine *sm, char *err,
         srv_machine_set_broken(sm, err);
         return -1;
     }
-    st = srv_persist_replay(s, sm->id, 0, m, err, errsz);
+    st = srv_persist_replay(s, sm->id, 0, &m, err, errsz);
     if (st != MM_OK) {
         mm_destroy(m);
         srv_machine_set_broken(sm, err);

@@ -46,6 +46,8 @@ struct srv_persist {
     char path[4096];
 };
 
+static void take_checkpoint(struct srv *s, struct srv_machine *sm);
+
 static void on_reaped(void *arg, void *cookie, enum store_status status,
                       const char *msg)
 {
@@ -173,6 +175,7 @@ uint64_t srv_persist_create(struct srv *s, struct srv_machine *sm, char *err,
     struct srv_persist *p = s->persist;
     void *cookie = (void *)(uintptr_t)srv_commit_next_ticket(s);
     enum store_status st;
+    uint64_t ticket;
 
     if (sm->parent != 0)
         st = store_submit_machine_fork(p->st, sm->parent, sm->parent_seq,
@@ -186,7 +189,35 @@ uint64_t srv_persist_create(struct srv *s, struct srv_machine *sm, char *err,
         return submit_failed(p, st, err, errsz);
     p->inflight++;
     sm->committed_seq = sm->parent_seq;
-    return srv_commit_track(s, sm, SRV_WRITE_CREATE, 0, 1);
+    ticket = srv_commit_track(s, sm, SRV_WRITE_CREATE, 0, 1);
+    /* A clone or fork starts from a checkpoint of its own, so its replay
+     * never walks its ancestry. */
+    if (sm->parent != 0 && sm->parent_seq != 0 && sm->m != NULL &&
+        mm_seq(sm->m) == sm->parent_seq)
+        take_checkpoint(s, sm);
+    return ticket;
+}
+
+/* Saves @sm's engine state at its current seq as a checkpoint (a write
+ * like the others, reaped in order; a failure only means replay starts
+ * further back).  Benign if the snapshot or the submit fails. */
+static void take_checkpoint(struct srv *s, struct srv_machine *sm)
+{
+    struct srv_persist *p = s->persist;
+    struct mm_buf b;
+    uint64_t seq;
+
+    if (sm->m == NULL || (seq = mm_seq(sm->m)) == 0)
+        return;
+    memset(&b, 0, sizeof(b));
+    if (mm_snapshot(sm->m, &b) == MM_OK && !b.oom &&
+        store_submit_checkpoint(p->st, sm->id, seq, b.data, b.len,
+                                (void *)(uintptr_t)srv_commit_next_ticket(s))
+            == STORE_OK) {
+        p->inflight++;
+        srv_commit_track(s, sm, SRV_WRITE_CHECKPOINT, seq, 1);
+    }
+    mm_buf_free(&b);
 }
 
 uint64_t srv_persist_destroy(struct srv *s, struct srv_machine *sm, char *err,
@@ -231,6 +262,7 @@ uint64_t srv_persist_events(struct srv *s, struct srv_machine *sm,
 {
     struct srv_persist *p = s->persist;
     enum store_status st;
+    uint64_t ticket, every;
 
     st = store_submit_events(p->st, ev, n,
                              (void *)(uintptr_t)srv_commit_next_ticket(s));
@@ -238,7 +270,11 @@ uint64_t srv_persist_events(struct srv *s, struct srv_machine *sm,
         return submit_failed(p, st, err, errsz);
     p->inflight += n;
     sm->events += n;
-    return srv_commit_track(s, sm, SRV_WRITE_EVENTS, ev[n - 1].seq, n);
+    ticket = srv_commit_track(s, sm, SRV_WRITE_EVENTS, ev[n - 1].seq, n);
+    every = s->st->checkpoint_every;
+    if (every != 0 && ev[n - 1].seq / every != (ev[0].seq - 1) / every)
+        take_checkpoint(s, sm);
+    return ticket;
 }
 
 /* ------------------------------------------------------------------ */
@@ -357,10 +393,11 @@ static enum mm_status ancestry(struct srv *s, uint64_t id, uint64_t upto,
     return MM_OK;
 }
 
-/* Replays machine @id's own events (seq <= @upto, 0: all) onto @m. */
-static enum mm_status replay_link(struct srv *s, uint64_t id, uint64_t upto,
-                                  struct mm_machine *m, uint64_t *count,
-                                  char *err, size_t errsz)
+/* Replays machine @id's own events after seq @after (0: from its first)
+ * up to @upto (0: all) onto @m. */
+static enum mm_status replay_link(struct srv *s, uint64_t id, uint64_t after,
+                                  uint64_t upto, struct mm_machine *m,
+                                  uint64_t *count, char *err, size_t errsz)
 {
     struct replay_ctx rc;
     enum store_status st;
@@ -370,7 +407,8 @@ static enum mm_status replay_link(struct srv *s, uint64_t id, uint64_t upto,
     rc.st = MM_OK;
     rc.err = err;
     rc.errsz = errsz;
-    st = store_foreach_event(s->persist->st, id, upto, replay_one, &rc, NULL);
+    st = store_foreach_event_after(s->persist->st, id, after, upto,
+                                   replay_one, &rc, NULL);
     *count += rc.count;
     if (rc.st != MM_OK)
         return rc.st;
@@ -384,18 +422,67 @@ static enum mm_status replay_link(struct srv *s, uint64_t id, uint64_t upto,
     return MM_OK;
 }
 
-/* Replays machine @id's own events (seq <= @upto) after its ancestors'. */
+/* Replaces *@mp by machine @id's state from its nearest checkpoint at or
+ * below @upto, and sets *@after to its seq; *@after 0 if there is none or
+ * it cannot be used (a damaged one is logged and skipped: the events are
+ * the truth).  MM_UNAVAILABLE if the store failed. */
+static enum mm_status from_checkpoint(struct srv *s, uint64_t id,
+                                      uint64_t upto, struct mm_machine **mp,
+                                      uint64_t *after, char *err,
+                                      size_t errsz)
+{
+    struct mm_machine *r = NULL;
+    char emsg[MM_MSG_MAX];
+    enum store_status st;
+    uint64_t seq;
+    void *blob;
+    size_t len;
+
+    *after = 0;
+    st = store_checkpoint_get(s->persist->st, id, upto, &seq, &blob, &len);
+    if (st == STORE_NOT_FOUND)
+        return MM_OK;
+    if (st == STORE_CORRUPT) {
+        srv_log(SRV_LOG_WARN, "machine %" PRIu64 ": %s; replaying its "
+                "events instead", id, store_errmsg(s->persist->st));
+        return MM_OK;
+    }
+    if (st != STORE_OK)
+        return store_failed(s, st, err, errsz);
+    if (mm_restore(mm_machine_config(*mp), blob, len, &r, emsg) != MM_OK) {
+        srv_log(SRV_LOG_WARN, "machine %" PRIu64 ": checkpoint at seq %"
+                PRIu64 " does not restore (%s); replaying its events "
+                "instead", id, seq, emsg);
+        free(blob);
+        return MM_OK;
+    }
+    free(blob);
+    mm_destroy(*mp);
+    *mp = r;
+    *after = seq;
+    return MM_OK;
+}
+
+/* Replays machine @id's own events (seq <= @upto) after its ancestors',
+ * or after its nearest checkpoint, onto *@mp. */
 static enum mm_status replay_chain(struct srv *s, uint64_t id, uint64_t upto,
-                                   struct mm_machine *m, uint64_t *count,
+                                   struct mm_machine **mp, uint64_t *count,
                                    char *err, size_t errsz)
 {
     struct link *chain = NULL;
     enum mm_status ms;
+    uint64_t after;
     size_t n = 0, i;
 
+    ms = from_checkpoint(s, id, upto, mp, &after, err, errsz);
+    if (ms != MM_OK)
+        return ms;
+    if (after != 0)
+        return replay_link(s, id, after, upto, *mp, count, err, errsz);
     ms = ancestry(s, id, upto, &chain, &n, err, errsz);
     for (i = 0; ms == MM_OK && i < n; i++)
-        ms = replay_link(s, chain[i].id, chain[i].upto, m, count, err, errsz);
+        ms = replay_link(s, chain[i].id, 0, chain[i].upto, *mp, count, err,
+                         errsz);
     free(chain);
     return ms;
 }
@@ -419,7 +506,8 @@ static struct mm_machine *recovered_parent_copy(struct srv *s,
 }
 
 enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
-                                  struct mm_machine *m, char *err, size_t errsz)
+                                  struct mm_machine **m, char *err,
+                                  size_t errsz)
 {
     uint64_t count = 0;
 
@@ -457,7 +545,7 @@ static int recover_one(void *arg, const struct store_machine *row)
         st = MM_INTERNAL;
         snprintf(msg, sizeof(msg), "recovery: %s", row->corrupt);
     } else if ((m = recovered_parent_copy(s, row)) != NULL) {
-        st = replay_link(s, row->id, 0, m, &count, msg, sizeof(msg));
+        st = replay_link(s, row->id, 0, 0, m, &count, msg, sizeof(msg));
     } else {
         st = mm_config_parse(&cfg, config, emsg);
         if (st == MM_OK)
@@ -466,7 +554,7 @@ static int recover_one(void *arg, const struct store_machine *row)
             snprintf(msg, sizeof(msg), "recovery: config of machine %" PRIu64
                      ": %s", row->id, emsg);
         else
-            st = replay_chain(s, row->id, 0, m, &count, msg, sizeof(msg));
+            st = replay_chain(s, row->id, 0, &m, &count, msg, sizeof(msg));
     }
     if (st == MM_UNAVAILABLE) {
         snprintf(rc->err, rc->errsz, "armmapd: %s", msg);

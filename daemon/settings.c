@@ -103,6 +103,8 @@ static const struct setting table[] = {
       "seconds a connection may stay silent; 0 = never", 0 },
     { "check-config", K_FLAG, OFF(check_config), NULL,
       "validate the settings and exit 0, or print the error and exit 2", 0 },
+    { "checkpoint-every", K_COUNT, OFF(checkpoint_every), "10000",
+      "events of a machine between two checkpoints of its state", 0 },
     { "verify", K_FLAG, OFF(verify), NULL,
       "check the database offline (integrity, checksums, histories), print "
       "each problem, exit 0 if none, 1 otherwise", 0 },

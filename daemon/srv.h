@@ -95,6 +95,7 @@ struct srv_settings {
     uint64_t max_history_rows;
     uint64_t max_queued_bytes;          /* unsent reply bytes per connection */
     uint64_t max_db_size;               /* bytes; 0 = no quota */
+    uint64_t checkpoint_every;          /* events between checkpoints */
     uint64_t idle_timeout;              /* seconds; 0 = never */
     uint64_t max_hello_frame;           /* bytes before Hello succeeds */
     uint64_t hello_timeout;             /* seconds to complete Hello */
@@ -426,14 +427,16 @@ uint64_t srv_persist_event(struct srv *s, struct srv_machine *sm,
 
 /**
  * srv_persist_replay - rebuild the state of machine @id at seq @upto (0:
- * everything committed) onto @m, a machine fresh from its config: the
- * ancestors' events first (clones and forks), then its own, comparing each
- * result with the recorded one
+ * everything committed) onto *@m, a machine fresh from its config: from
+ * the machine's nearest checkpoint at or below @upto if it has one (then
+ * *@m is replaced by the restored machine), else the ancestors' events
+ * first (clones and forks), then its own, comparing each result with the
+ * recorded one
  * Return: MM_OK; MM_INTERNAL with @err naming the mismatch; MM_UNAVAILABLE
  * with @err if the store failed; MM_NOT_FOUND if history is missing.
  */
 enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
-                                  struct mm_machine *m, char *err,
+                                  struct mm_machine **m, char *err,
                                   size_t errsz);
 
 /* Blocks until everything submitted is committed: for tests and the
@@ -448,7 +451,8 @@ void srv_persist_flush(struct srv *s);
 enum srv_write {
     SRV_WRITE_EVENTS = 1,               /* events of a machine */
     SRV_WRITE_CREATE,                   /* a machine's row (create, fork) */
-    SRV_WRITE_DESTROY                   /* marking it destroyed */
+    SRV_WRITE_DESTROY,                  /* marking it destroyed */
+    SRV_WRITE_CHECKPOINT                /* its engine state at a seq */
 };
 
 struct srv_commit;

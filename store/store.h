@@ -588,6 +588,21 @@ enum store_status store_checkpoint_get(struct store *s, uint64_t machine,
                                        void **blob, size_t *len);
 
 /**
+ * store_foreach_event_after - as store_foreach_event(), from the event
+ * after @after_seq (a checkpoint's seq); the checksum chain continues from
+ * event @after_seq's stored sum
+ * Return: as store_foreach_event(); STORE_CORRUPT also if event
+ * @after_seq is missing.
+ */
+enum store_status store_foreach_event_after(struct store *s,
+                                            uint64_t machine,
+                                            uint64_t after_seq,
+                                            uint64_t upto_seq,
+                                            int (*fn)(void *arg,
+                                                const struct store_event *ev),
+                                            void *arg, uint64_t *count);
+
+/**
  * store_max_machine_id - the largest machine id ever committed
  * @s: the store
  * @id: receives it, 0 if none; purged machines still count

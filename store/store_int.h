@@ -223,6 +223,7 @@ struct store {
     sqlite3_stmt *r_max_id;
     sqlite3_stmt *r_base;               /* parent_seq, last_seq, stale */
     sqlite3_stmt *r_checkpoint;         /* the nearest at or below a seq */
+    sqlite3_stmt *r_event_sum;          /* one event's sum */
     char corrupt[STORE_MSG_MAX];        /* store_machine.corrupt */
     char warning[STORE_MSG_MAX];        /* store_open_warning() */
     unsigned fail_permille;             /* test hook: commits to fail */

@@ -273,7 +273,10 @@ static int prepare_reader(struct store *s)
     PREP(r_live, "SELECT " MACHINE_COLUMNS " FROM machines"
                  " WHERE destroyed IS NULL ORDER BY id");
     PREP(r_events, "SELECT " EVENT_COLUMNS " FROM events"
-                   " WHERE machine = ?1 AND seq <= ?2 ORDER BY seq");
+                   " WHERE machine = ?1 AND seq <= ?2 AND seq > ?3"
+                   " ORDER BY seq");
+    PREP(r_event_sum, "SELECT sum FROM events WHERE machine = ?1"
+                      " AND seq = ?2");
     PREP(r_checkpoint, "SELECT seq, blob, sum FROM checkpoints"
                        " WHERE machine = ?1 AND seq <= ?2"
                        " ORDER BY seq DESC LIMIT 1");
@@ -609,7 +612,8 @@ static bool open_writer(struct store *s, const struct store_options *opt,
                        "%s: cannot switch to WAL mode (journal mode is %s)",
                        s->path, (const char *)mode);
             else
-                store__sqlite_err(s->path, s->wdb, "switching to WAL mode", err);
+                store__sqlite_err(s->path, s->wdb, "switching to WAL mode",
+                                  err);
             sqlite3_finalize(st);
             return false;
         }
@@ -674,7 +678,8 @@ static bool open_reader(struct store *s, char *err)
     if (pragma_int(s->rdb, "query_only", 1) != SQLITE_OK ||
         pragma_int(s->rdb, "cache_size", -READER_CACHE_KIB) != SQLITE_OK ||
         prepare_reader(s) != SQLITE_OK) {
-        store__sqlite_err(s->path, s->rdb, "preparing the read connection", err);
+        store__sqlite_err(s->path, s->rdb, "preparing the read connection",
+                          err);
         return false;
     }
     return true;
@@ -866,7 +871,7 @@ static void finalize_all(struct store *s)
         &s->w_purge_checkpoints, &s->r_checkpoint,
         &s->r_history[0], &s->r_history[1], &s->r_op_counts,
         &s->r_list_all, &s->r_list_tenant, &s->r_machine, &s->r_live,
-        &s->r_events, &s->r_max_id, &s->r_base,
+        &s->r_events, &s->r_max_id, &s->r_base, &s->r_event_sum,
     };
     size_t i;
 

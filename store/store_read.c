@@ -450,6 +450,41 @@ enum store_status store_foreach_event(struct store *s, uint64_t machine,
                                                 const struct store_event *ev),
                                       void *arg, uint64_t *count)
 {
+    return store_foreach_event_after(s, machine, 0, upto_seq, fn, arg, count);
+}
+
+/* The stored sum of event @seq of @machine, where a walk after it starts
+ * its chain; false (and the error set) if that event is not there. */
+static enum store_status sum_of(struct store *s, uint64_t machine,
+                                uint64_t seq, uint64_t *sum)
+{
+    sqlite3_stmt *st = s->r_event_sum;
+    int rc;
+
+    sqlite3_bind_int64(st, 1, clamp_u64(machine));
+    sqlite3_bind_int64(st, 2, clamp_u64(seq));
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        set_err(s, "machine %" PRIu64 ": no event at seq %" PRIu64
+                " to continue from", machine, seq);
+        return STORE_CORRUPT;
+    }
+    if (rc != SQLITE_ROW)
+        return read_failed(s, st, "event");
+    *sum = (uint64_t)sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    return STORE_OK;
+}
+
+enum store_status store_foreach_event_after(struct store *s,
+                                            uint64_t machine,
+                                            uint64_t after_seq,
+                                            uint64_t upto_seq,
+                                            int (*fn)(void *arg,
+                                                const struct store_event *ev),
+                                            void *arg, uint64_t *count)
+{
     sqlite3_stmt *st = s->r_events;
     uint32_t words[STORE_MAX_ARGS];
     struct store_event ev;
@@ -467,8 +502,15 @@ enum store_status store_foreach_event(struct store *s, uint64_t machine,
         return ss;
     next = base + 1;
     prev = store__chain_seed(machine);
+    if (after_seq > base) {
+        ss = sum_of(s, machine, after_seq, &prev);
+        if (ss != STORE_OK)
+            return ss;
+        next = after_seq + 1;
+    }
     sqlite3_bind_int64(st, 1, clamp_u64(machine));
     sqlite3_bind_int64(st, 2, upto_seq ? clamp_u64(upto_seq) : INT64_MAX);
+    sqlite3_bind_int64(st, 3, clamp_u64(after_seq));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (!read_event(st, machine, &ev, words))
             return bad_blob(s, st, machine);

@@ -976,10 +976,11 @@ static int write_destroy(struct store *s, struct batch *b, struct wreq *r)
  * counts table (s->ct) keeps every touched machine's committed counts in
  * memory, and readers take the larger of the row's and the table's
  * (store__overlay_counts(); counts only grow).  The row is written at destroy
- * (write_destroy()) and at close (store__flush_counts()).  So that a crash loses
- * nothing, the first batch that adds events to a machine in a session also
- * sets its row's counts_stale, in the same transaction, and store_open()
- * recounts the rows still marked (one range scan each, only after a crash).
+ * (write_destroy()) and at close (store__flush_counts()).  So that a crash
+ * loses nothing, the first batch that adds events to a machine in a session
+ * also sets its row's counts_stale, in the same transaction, and
+ * store_open() recounts the rows still marked (one range scan each, only
+ * after a crash, in memory: store__load_stale_counts()).
  */
 static int write_marks(struct store *s)
 {

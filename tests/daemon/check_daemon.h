@@ -118,10 +118,11 @@ Suite *systemd_suite(void);
 Suite *durability_suite(void);
 Suite *abuse_suite(void);
 Suite *commit_suite(void);
+Suite *integrity_suite(void);
+Suite *inject_suite(void);
+Suite *checkpoint_suite(void);
 Suite *preauth_suite(void);
 Suite *input_suite(void);
 Suite *tenancy_suite(void);
-Suite *integrity_suite(void);
-Suite *inject_suite(void);
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */

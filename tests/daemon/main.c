@@ -17,11 +17,12 @@ int main(void)
     srunner_add_suite(sr, durability_suite());
     srunner_add_suite(sr, abuse_suite());
     srunner_add_suite(sr, commit_suite());
+    srunner_add_suite(sr, integrity_suite());
+    srunner_add_suite(sr, inject_suite());
+    srunner_add_suite(sr, checkpoint_suite());
     srunner_add_suite(sr, preauth_suite());
     srunner_add_suite(sr, input_suite());
     srunner_add_suite(sr, tenancy_suite());
-    srunner_add_suite(sr, integrity_suite());
-    srunner_add_suite(sr, inject_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -1,0 +1,177 @@
+/* tests/daemon/test_checkpoint.c - replay starts from checkpoints.
+ *
+ * With --checkpoint-every=1000 the daemon saves a machine's engine state
+ * each time its seq crosses a multiple of 1,000, and every clone's state
+ * at its creation.  Recovery then replays only the events after the
+ * nearest checkpoint (the log's "from N events" counts what was
+ * replayed), and the machines come back exactly as they were.  A damaged
+ * checkpoint is skipped with a warning: the events are the truth.
+ */
+#include "check_daemon.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+static struct tdaemon d;
+
+static void setup(void)
+{
+    td_init(&d);
+}
+
+static void teardown(void)
+{
+    if (d.pid > 0)
+        td_stop(&d);
+    td_cleanup(&d);
+}
+
+/* @n ops in one Batch: a vmalloc of one page every 50th op, else
+ * kmap_flush.  Asserts every op succeeded. */
+static void batch_ok(int fd, uint64_t machine, size_t n)
+{
+    static const uint32_t page = 0x1000;
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Batch b = ARMMAP__V1__BATCH__INIT;
+    Armmap__V1__Op *ops = calloc(n, sizeof(*ops));
+    Armmap__V1__Op **opp = calloc(n, sizeof(*opp));
+    Armmap__V1__Response *r;
+    size_t i;
+
+    ck_assert(ops != NULL && opp != NULL);
+    for (i = 0; i < n; i++) {
+        armmap__v1__op__init(&ops[i]);
+        if (i % 50 == 0) {
+            ops[i].code = ARMMAP__V1__OP_CODE__OP_VMALLOC;
+            ops[i].n_args = 1;
+            ops[i].args = (uint32_t *)&page;
+        } else {
+            ops[i].code = ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH;
+        }
+        opp[i] = &ops[i];
+    }
+    b.machine = machine;
+    b.n_ops = n;
+    b.ops = opp;
+    req.id = 7;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_BATCH;
+    req.batch = &b;
+    r = td_call(fd, &req);
+    ck_assert_status(r, 7, 0, "");
+    for (i = 0; i < n; i++)
+        ck_assert_int_eq(r->batch->results[i]->status->code, 0);
+    td_free(r);
+    free(ops);
+    free(opp);
+}
+
+static Armmap__V1__Response *describe(int fd, uint64_t machine)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__MachineRef ref = ARMMAP__V1__MACHINE_REF__INIT;
+
+    ref.machine = machine;
+    req.id = 3;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_DESCRIBE;
+    req.describe = &ref;
+    return td_call(fd, &req);
+}
+
+/* What describe says of a machine's state, as one comparable line. */
+static void state_line(int fd, uint64_t machine, char *out, size_t size)
+{
+    Armmap__V1__Response *r = describe(fd, machine);
+
+    ck_assert_status(r, 3, 0, "");
+    ck_assert_str_eq(r->machine->broken, "");
+    snprintf(out, size, "seq %llu events %llu vmalloc %u/%u pte %u pkmap %u",
+             (unsigned long long)r->machine->seq,
+             (unsigned long long)r->machine->events,
+             r->machine->vmalloc_areas, r->machine->vmalloc_pages,
+             r->machine->pte_pages, r->machine->pkmap_in_use);
+    td_free(r);
+}
+
+static uint64_t clone_of(int fd, uint64_t machine)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Clone cl = ARMMAP__V1__CLONE__INIT;
+    Armmap__V1__Response *r;
+    uint64_t id;
+
+    cl.machine = machine;
+    req.id = 9;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_CLONE;
+    req.clone = &cl;
+    r = td_call(fd, &req);
+    ck_assert_status(r, 9, 0, "");
+    id = r->machine->id;
+    td_free(r);
+    return id;
+}
+
+START_TEST(test_recovery_replays_from_checkpoints)
+{
+    char before[2][200], after[2][200], path[400];
+    uint64_t src, cl;
+    sqlite3 *db;
+    int fd, i;
+
+    td_start(&d, "--checkpoint-every=1000", NULL);
+    fd = td_session(&d, "alice");
+    src = td_create(fd, "qemu-virt", NULL);
+    for (i = 0; i < 5; i++)
+        batch_ok(fd, src, 500);         /* seqs 1..2500 */
+    cl = clone_of(fd, src);             /* at 2500, with a checkpoint */
+    batch_ok(fd, cl, 3);
+    state_line(fd, src, before[0], sizeof(before[0]));
+    state_line(fd, cl, before[1], sizeof(before[1]));
+    close(fd);
+    ck_assert_msg(td_stop(&d) == 0, "%s", td_log(&d));
+
+    td_start(&d, "--checkpoint-every=1000", NULL);
+    /* 500 events after the checkpoint at 2000, and the clone's own 3. */
+    ck_assert_msg(strstr(td_log(&d), "recovered 2 machines (0 broken) from "
+                         "503 events") != NULL, "%s", td_log(&d));
+    fd = td_session(&d, "alice");
+    state_line(fd, src, after[0], sizeof(after[0]));
+    state_line(fd, cl, after[1], sizeof(after[1]));
+    ck_assert_str_eq(after[0], before[0]);
+    ck_assert_str_eq(after[1], before[1]);
+    close(fd);
+    ck_assert_msg(td_stop(&d) == 0, "%s", td_log(&d));
+
+    /* A damaged checkpoint is skipped: full replay, same state. */
+    snprintf(path, sizeof(path), "%s/armmapd.db", d.dir);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(db, "UPDATE checkpoints SET blob ="
+                                  " blob || x'00' WHERE seq = 2000", NULL,
+                                  NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    td_start(&d, NULL);
+    ck_assert_msg(strstr(td_log(&d), "checkpoint at seq 2000 fails its "
+                         "checksum") != NULL &&
+                  strstr(td_log(&d), "replaying its events instead") != NULL,
+                  "%s", td_log(&d));
+    fd = td_session(&d, "alice");
+    state_line(fd, src, after[0], sizeof(after[0]));
+    ck_assert_str_eq(after[0], before[0]);
+    close(fd);
+}
+END_TEST
+
+Suite *checkpoint_suite(void)
+{
+    Suite *s = suite_create("checkpoint");
+    TCase *tc = tcase_create("checkpoint");
+
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 120 * spawn_time_scale());
+    tcase_add_test(tc, test_recovery_replays_from_checkpoints);
+    suite_add_tcase(s, tc);
+    return s;
+}
