@@ -1258,7 +1258,6 @@ static bool history_visible(struct srv_call *call, uint64_t id)
 
     if (own != 0 && srv_machine_get(call->s->reg, own) != NULL)
         return need_machine(call, "history", id, true) != NULL;
-    srv_persist_flush(call->s);         /* a destroy still in flight */
     if (own != 0)
         st = srv_persist_machine_tenant(call->s, own, owner);
     if (st == MM_UNAVAILABLE) {
@@ -1284,6 +1283,14 @@ static void h_history(struct srv_call *call, const Armmap__V1__Request *req)
     uint64_t max = call->s->st->max_history_rows;
     enum mm_status st;
 
+    /* History includes this connection's earlier changes (a destroy among
+     * them): answer it once they are answered (committed), without waiting
+     * for the store. */
+    if (srv_conn_has_waiting(call->c)) {
+        srv_conn_defer(call->c);
+        call->parked = true;
+        return;
+    }
     if (!history_visible(call, h->machine))
         return;
     if (h->addr_lo > h->addr_hi) {
@@ -1310,13 +1317,6 @@ static void h_history(struct srv_call *call, const Armmap__V1__Request *req)
     hc.hr->events = srv_call_alloc(call, (hc.cap + 1) * sizeof(*hc.hr->events));
     hc.hr->counts =
         srv_call_alloc(call, (MM_OP_COUNT + 2) * sizeof(*hc.hr->counts));
-    /* History includes this connection's earlier changes: answer it once
-     * they are answered (committed), without waiting for the store. */
-    if (srv_conn_has_waiting(call->c)) {
-        srv_conn_defer(call->c);
-        call->parked = true;
-        return;
-    }
     memset(&page, 0, sizeof(page));
     st = srv_persist_history(call->s, &q, history_row, &hc, &page,
                              history_count, err, sizeof(err));
