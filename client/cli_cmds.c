@@ -256,6 +256,8 @@ static const struct create_flag create_flags[] = {
     { "--data", "data", NULL },
     { "--bss", "bss", NULL },
     { "--reserve", "reserve", NULL },
+    { "--smp", "smp", NULL },
+    { "--cmdline", "cmdline", NULL },
 };
 
 #define NR_CREATE_FLAGS (sizeof(create_flags) / sizeof(create_flags[0]))

@@ -147,8 +147,9 @@ struct mm_config {
     /* The kernel command line, e.g. "mem=700M vmalloc=480M": mem= and
      * vmalloc= act as the kernel's early params do (mem= replaces the banks,
      * vmalloc= the vmalloc key); other words are passed on and ignored, as
-     * the kernel hands them to init; cma=, crashkernel=, initrd= are refused
-     * (not modelled).  "" when none. */
+     * the kernel hands them to init; cma=SIZE sizes the CMA area of a
+     * CONFIG_CMA build; crashkernel=, initrd= are refused (not modelled).
+     * "" when none. */
     char cmdline[MM_CMDLINE_MAX];
 };
 
