@@ -392,6 +392,12 @@ static enum mm_status map_devices(struct mm_machine *m, char err[MM_MSG_MAX])
     if (mm__map_memory(m, lay->vectors_base, (mm_paddr_t)vectors, MM_PAGE_SIZE,
                        MM_PROT_HIGH_VECTORS, early_alloc_pte) != MM_OK)
         return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the top page table");
+    /* KERNEL: 4.19, 6.1 devicemaps_init(): "Now create a kernel read-only
+     * mapping" of the stubs page at 0xffff0000 + PAGE_SIZE, MT_LOW_VECTORS */
+    if (nvec == 2 && mm__map_memory(m, lay->vectors_base + MM_PAGE_SIZE,
+                                    (mm_paddr_t)vectors + MM_PAGE_SIZE, MM_PAGE_SIZE,
+                                    MM_PROT_LOW_VECTORS, early_alloc_pte) != MM_OK)
+        return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the stubs page");
     if (lay->pkmap_base != 0) {
         st = early_pte_install(m, lay->pkmap_base, err);
         if (st != MM_OK)

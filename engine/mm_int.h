@@ -314,7 +314,8 @@ enum mm_prot {                      /* the kernel's mem_types[] we use */
     MM_PROT_KERNEL = 0,             /* PAGE_KERNEL: kmap, vmalloc, fixmap */
     MM_PROT_KERNEL_EXEC,            /* PAGE_KERNEL_EXEC: module_alloc */
     MM_PROT_DEVICE,                 /* MT_DEVICE: ioremap */
-    MM_PROT_HIGH_VECTORS            /* MT_HIGH_VECTORS */
+    MM_PROT_HIGH_VECTORS,           /* MT_HIGH_VECTORS */
+    MM_PROT_LOW_VECTORS             /* MT_LOW_VECTORS: the stubs page, kernel ro */
 };
 
 /* Hardware first-level entry @idx (0..4095) of swapper_pg_dir. */
