@@ -847,6 +847,8 @@ size_t mm_config_format(const struct mm_config *cfg, char *buf, size_t size)
         keys[i].put(&o, cfg);
         out_printf(&o, "\n");
     }
+    /* A comment (parsing skips it): the kernel build modelled, for describe. */
+    out_printf(&o, "# reference: %s\n", mm_config_reference(cfg));
     return o.len;
 }
 

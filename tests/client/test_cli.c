@@ -402,6 +402,8 @@ START_TEST(test_create_cmdline_and_regions)
                "\nlowmem     0xc0000000 0xe1000000    528M  ");
     expect_has(RUN("report", "1", "meminfo"), 0, "CmaTotal:          32768 kB\n");
     expect_has(RUN("layout", "1"), 0, ", 32768K cma-reserved, 143360K highmem)\n");
+    expect_has(RUN("describe", "1"), 0,
+               "  # reference: Debian 12 linux-image-armmp (6.1.0-57-armmp");
 }
 END_TEST
 

@@ -676,7 +676,9 @@ START_TEST(test_format_default_exact)
         "reserve=\n"
         "smp=auto\n"
         "errata_798181=auto\n"
-        "cmdline=\n");
+        "cmdline=\n"
+        "# reference: no reference build: the era's upstream code with this config's "
+        "switches\n");
 }
 END_TEST
 
