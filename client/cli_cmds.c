@@ -250,6 +250,8 @@ const struct cli_create_flag cli_create_flags[] = {
     { "--data", "data", NULL },
     { "--bss", "bss", NULL },
     { "--reserve", "reserve", NULL },
+    { "--smp", "smp", NULL },
+    { "--cmdline", "cmdline", NULL },
 };
 
 #define NR_CREATE_FLAGS (sizeof(cli_create_flags) / sizeof(cli_create_flags[0]))

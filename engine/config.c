@@ -183,6 +183,8 @@ enum mm_status mm_config_preset(struct mm_config *cfg, const char *name,
  * QEMU's Cortex-A15 reports MPIDR.MP without U, so head.S __fixup_smp
  * keeps smp_on_up and is_smp() holds with one CPU too.
  */
+static bool parse_num(const char **s, uint64_t *out);
+
 static bool debian_armmp(const struct mm_config *cfg)
 {
     return strcmp(cfg->preset, "qemu-virt") == 0 &&
@@ -222,6 +224,42 @@ unsigned mm__config_max_order(const struct mm_config *cfg)
     return debian_armmp(cfg) ? 12 : 11;
 }
 
+/* config-6.1.0-57-armmp: CONFIG_CMA=y, CONFIG_CMA_SIZE_SEL_MBYTES=y,
+ * CONFIG_CMA_SIZE_MBYTES=16 */
+static bool config_cma(const struct mm_config *cfg)
+{
+    return debian_armmp(cfg);
+}
+
+/* The last cma= word's value (the kernel's early_cma() keeps the last). */
+static const char *cmdline_cma(const struct mm_config *cfg)
+{
+    const char *w = cfg->cmdline, *last = NULL;
+
+    while (*w != '\0') {
+        size_t n = strcspn(w, " ");
+
+        if (n > 4 && strncmp(w, "cma=", 4) == 0)
+            last = w + 4;
+        w += n;
+        while (*w == ' ')
+            w++;
+    }
+    return last;
+}
+
+uint64_t mm__config_cma_bytes(const struct mm_config *cfg)
+{
+    const char *v = cmdline_cma(cfg);
+    uint64_t size;
+
+    if (!config_cma(cfg))
+        return 0;
+    if (v != NULL && parse_num(&v, &size))
+        return size;
+    return 16u << 20;
+}
+
 /* config-6.1.0-57-armmp: CONFIG_PCI=y */
 bool mm__config_pci(const struct mm_config *cfg)
 {
@@ -233,7 +271,7 @@ const char *mm_config_reference(const struct mm_config *cfg)
     assert(cfg != NULL);
     if (debian_armmp(cfg))
         return "Debian 12 linux-image-armmp (6.1.0-57-armmp, 6.1.192-3 armhf): "
-               "SMP, SMP_ON_UP, HIGHMEM, ZONE_DMA, MEMCG, ARM_ERRATA_798181, PCI, no LPAE";
+               "SMP, SMP_ON_UP, HIGHMEM, ZONE_DMA, MEMCG, CMA 16M, ARM_ERRATA_798181, PCI, no LPAE";
     if (strcmp(cfg->preset, "aries") == 0)
         return "Xiaomi aries msm-3.4 kernel, as its boot log shows it";
     if (strcmp(cfg->preset, "beaglebone-black") == 0)
@@ -809,6 +847,8 @@ size_t mm_config_format(const struct mm_config *cfg, char *buf, size_t size)
         keys[i].put(&o, cfg);
         out_printf(&o, "\n");
     }
+    /* A comment (parsing skips it): the kernel build modelled, for describe. */
+    out_printf(&o, "# reference: %s\n", mm_config_reference(cfg));
     return o.len;
 }
 
@@ -952,10 +992,27 @@ static enum mm_status cmdline_vmalloc(struct mm_config *eff, const char *arg,
     return MM_OK;
 }
 
+/* cma=SIZE.  KERNEL: 6.1 kernel/dma/contiguous.c early_cma(): SIZE[@BASE
+ * [-LIMIT]]; only SIZE is modelled, and only on a CONFIG_CMA build. */
+static enum mm_status cmdline_cma_word(const struct mm_config *eff, const char *arg,
+                                       char err[MM_MSG_MAX])
+{
+    const char *p = arg;
+    uint64_t size;
+
+    if (!config_cma(eff))
+        return mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: cma= needs CONFIG_CMA, which "
+                        "this build has not (only the Debian armmp reference has it)");
+    if (!parse_num(&p, &size) || (*p != '\0' && *p != ' ') || size > 0xffffffffu)
+        return mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: bad cma=%.40s (want SIZE, "
+                        "e.g. cma=32M; @BASE is not modelled)", arg);
+    return MM_OK;
+}
+
 /* Words that change memory in ways not modelled: refused, never ignored. */
 static bool refused_word(const char *w, size_t n)
 {
-    static const char *const refused[] = {"cma=", "crashkernel=", "initrd="};
+    static const char *const refused[] = {"crashkernel=", "initrd="};
 
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         size_t k = strlen(refused[i]);
@@ -986,6 +1043,8 @@ enum mm_status mm__config_effective(const struct mm_config *cfg, struct mm_confi
             st = cmdline_mem(eff, w + 4, &usermem, phys_offset, err);
         else if (n > 8 && strncmp(w, "vmalloc=", 8) == 0)
             st = cmdline_vmalloc(eff, w + 8, err);
+        else if (n > 4 && strncmp(w, "cma=", 4) == 0)
+            st = cmdline_cma_word(eff, w + 4, err);
         else if (refused_word(w, n))
             st = mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: %.*s is not modelled",
                           (int)(n < 40 ? n : 40), w);

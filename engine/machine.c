@@ -203,6 +203,73 @@ static bool memblock_alloc(struct mm_machine *m, uint64_t size, uint64_t align,
     return false;
 }
 
+/*
+ * memblock_alloc_range_nid() top-down: the highest @align-aligned range of
+ * @size bytes inside [@start, @end) and RAM that overlaps no reservation.
+ * Unlike memblock_alloc() the current limit does not apply (an explicit
+ * end is given).
+ */
+static bool memblock_alloc_range(struct mm_machine *m, uint64_t size, uint64_t align,
+                                 uint64_t start, uint64_t end, uint64_t *pa)
+{
+    struct mm_memblock *mb = m->boot;
+
+    for (unsigned i = m->lay.nr_regions; i-- > 0;) {
+        const struct mm_region *rg = &m->lay.regions[i];
+        uint64_t lo = rg->start > start ? rg->start : start;
+        uint64_t top = rg->end < end ? rg->end : end;
+
+        while (top >= lo + size) {
+            uint64_t base = (top - size) & ~(align - 1);
+            const struct mm_range32 *hit;
+
+            if (base < lo)
+                break;
+            hit = memblock_overlap(mb, base, base + size);
+            if (hit == NULL) {
+                memblock_reserve(mb, base, base + size);
+                *pa = base;
+                return true;
+            }
+            top = hit->start;
+        }
+    }
+    return false;
+}
+
+/*
+ * The default CMA area, placed as 6.1 does it from arm_memblock_init():
+ * dma_contiguous_reserve(arm_dma_limit = 0xffffffff) ->
+ * cma_declare_contiguous_nid(): size and limit aligned to
+ * CMA_MIN_ALIGNMENT_BYTES (PAGE_SIZE * pageblock_nr_pages, pageblock_order
+ * MAX_ORDER - 1 without HUGETLB_PAGE), the limit capped at the end of
+ * DRAM, and the area taken top-down from highmem first.  Modelled only
+ * when it lands in highmem: in lowmem dma_contiguous_remap() remaps it
+ * with PTEs (MT_MEMORY_DMA_READY), which is not modelled, so no area is
+ * set then.  KERNEL: 6.1 mm/cma.c, kernel/dma/contiguous.c,
+ * include/linux/cma.h, include/linux/pageblock-flags.h.
+ */
+static void reserve_cma(struct mm_machine *m)
+{
+    const struct mm_layout *lay = &m->lay;
+    uint64_t size = mm__config_cma_bytes(&m->cfg);
+    uint64_t align = (uint64_t)MM_PAGE_SIZE << (mm__config_max_order(&m->cfg) - 1);
+    uint64_t end = lay->regions[lay->nr_regions - 1].end;
+    uint64_t limit = 0xffffffffull & ~(align - 1);
+    uint64_t highmem_start = lay->lowmem_limit, pa;
+
+    if (size == 0)
+        return;
+    size = (size + align - 1) & ~(align - 1);
+    if (limit > end)
+        limit = end;
+    if (highmem_start < limit &&
+        memblock_alloc_range(m, size, align, highmem_start, limit, &pa)) {
+        m->cma_base = (mm_paddr_t)pa;
+        m->cma_pages = (uint32_t)(size >> MM_PAGE_SHIFT);
+    }
+}
+
 /* early_pte_alloc() for create_mapping(): one zeroed PTE page; false if
  * memblock or host memory runs out. */
 static bool early_alloc_pte(struct mm_machine *m, mm_paddr_t *pa)
@@ -325,6 +392,12 @@ static enum mm_status map_devices(struct mm_machine *m, char err[MM_MSG_MAX])
     if (mm__map_memory(m, lay->vectors_base, (mm_paddr_t)vectors, MM_PAGE_SIZE,
                        MM_PROT_HIGH_VECTORS, early_alloc_pte) != MM_OK)
         return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the top page table");
+    /* KERNEL: 4.19, 6.1 devicemaps_init(): "Now create a kernel read-only
+     * mapping" of the stubs page at 0xffff0000 + PAGE_SIZE, MT_LOW_VECTORS */
+    if (nvec == 2 && mm__map_memory(m, lay->vectors_base + MM_PAGE_SIZE,
+                                    (mm_paddr_t)vectors + MM_PAGE_SIZE, MM_PAGE_SIZE,
+                                    MM_PROT_LOW_VECTORS, early_alloc_pte) != MM_OK)
+        return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the stubs page");
     if (lay->pkmap_base != 0) {
         st = early_pte_install(m, lay->pkmap_base, err);
         if (st != MM_OK)
@@ -382,6 +455,7 @@ static enum mm_status boot(struct mm_machine *m, char err[MM_MSG_MAX])
     m->boot = &mb;
     mb.limit = memblock_limit(&m->lay);
     reserve_boot_ranges(m);
+    reserve_cma(m);
     for (unsigned i = 0; i < 4; i++) {
         if (mm__phys_page_rw(m->phys, MM_PFN(m->lay.pgd_pa) + i) == NULL) {
             rc = mm__fail(err, MM_NO_MEMORY, "create: out of host memory");

@@ -147,8 +147,9 @@ struct mm_config {
     /* The kernel command line, e.g. "mem=700M vmalloc=480M": mem= and
      * vmalloc= act as the kernel's early params do (mem= replaces the banks,
      * vmalloc= the vmalloc key); other words are passed on and ignored, as
-     * the kernel hands them to init; cma=, crashkernel=, initrd= are refused
-     * (not modelled).  "" when none. */
+     * the kernel hands them to init; cma=SIZE sizes the CMA area of a
+     * CONFIG_CMA build; crashkernel=, initrd= are refused (not modelled).
+     * "" when none. */
     char cmdline[MM_CMDLINE_MAX];
 };
 
@@ -192,8 +193,9 @@ enum mm_status mm_config_set(struct mm_config *cfg, const char *key,
  */
 enum mm_status mm_config_validate(const struct mm_config *cfg, char err[MM_MSG_MAX]);
 
-/* Writes the canonical text form, one "key=value\n" per field, into @buf
- * (NUL-terminated, truncated at @size); returns the length it needs. */
+/* Writes the canonical text form, one "key=value\n" per field and a last
+ * "# reference: ..." comment naming the build modelled (mm_config_reference()),
+ * into @buf (NUL-terminated, truncated at @size); returns the length it needs. */
 size_t mm_config_format(const struct mm_config *cfg, char *buf, size_t size);
 
 /* Parses what mm_config_format() writes (any subset of keys, on top of the

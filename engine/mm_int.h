@@ -99,6 +99,11 @@ bool mm__config_memcg(const struct mm_config *cfg);
  * 11.  Only mem_map's alignment follows it; the buddy keeps 11 orders. */
 unsigned mm__config_max_order(const struct mm_config *cfg);
 
+/* The default CMA area's size in bytes: cma=SIZE from the cmdline, else
+ * CONFIG_CMA_SIZE_MBYTES of a CONFIG_CMA build (16M for Debian's armmp),
+ * else 0. */
+uint64_t mm__config_cma_bytes(const struct mm_config *cfg);
+
 /* CONFIG_PCI: on for the Debian armmp reference build only. */
 bool mm__config_pci(const struct mm_config *cfg);
 
@@ -190,6 +195,8 @@ struct mm_machine {
     struct mm_counters cnt;
     uint32_t boot_reserved_pages;   /* PageReserved at boot, for the Memory: line */
     uint32_t boot_pte_pages;        /* PTE pages memblock gave at boot */
+    mm_paddr_t cma_base;            /* the default CMA area (highmem only) */
+    uint32_t cma_pages;             /* its pages; 0 if none */
     struct mm_memblock *boot;       /* memblock during mm_create(); NULL after */
     struct mm_phys *phys;           /* physmem.c */
     struct mm_buddy *buddy;         /* buddy.c */
@@ -309,7 +316,8 @@ enum mm_prot {                      /* the kernel's mem_types[] we use */
     MM_PROT_KERNEL = 0,             /* PAGE_KERNEL: kmap, vmalloc, fixmap */
     MM_PROT_KERNEL_EXEC,            /* PAGE_KERNEL_EXEC: module_alloc */
     MM_PROT_DEVICE,                 /* MT_DEVICE: ioremap */
-    MM_PROT_HIGH_VECTORS            /* MT_HIGH_VECTORS */
+    MM_PROT_HIGH_VECTORS,           /* MT_HIGH_VECTORS */
+    MM_PROT_LOW_VECTORS             /* MT_LOW_VECTORS: the stubs page, kernel ro */
 };
 
 /* Hardware first-level entry @idx (0..4095) of swapper_pg_dir. */

@@ -86,7 +86,8 @@ enum mem_type_id {
     MT_MEMORY_RWX,                      /* 3.4 MT_MEMORY */
     MT_MEMORY_RW,                       /* 3.19+ non-text lowmem */
     MT_DEVICE,
-    MT_HIGH_VECTORS
+    MT_HIGH_VECTORS,
+    MT_LOW_VECTORS
 };
 
 /* ------------------------------------------------------------------ */
@@ -171,6 +172,13 @@ static struct mem_type mem_type(const struct mm_machine *m, enum mem_type_id id)
     case MT_HIGH_VECTORS:
         t.prot_pte = MM_L_PTE_PRESENT | MM_L_PTE_YOUNG | MM_L_PTE_DIRTY |
                      MM_L_PTE_USER | MM_L_PTE_RDONLY | vecs_pgprot(m);
+        t.prot_l1 = PMD_TYPE_TABLE | PMD_DOMAIN(vectors_domain(m));
+        break;
+    case MT_LOW_VECTORS:
+        /* KERNEL: 4.19, 6.1 mmu.c mem_types[MT_LOW_VECTORS]: MT_HIGH_VECTORS
+         * without L_PTE_USER, vecs_pgprot added the same way */
+        t.prot_pte = MM_L_PTE_PRESENT | MM_L_PTE_YOUNG | MM_L_PTE_DIRTY |
+                     MM_L_PTE_RDONLY | vecs_pgprot(m);
         t.prot_l1 = PMD_TYPE_TABLE | PMD_DOMAIN(vectors_domain(m));
         break;
     }
@@ -369,6 +377,9 @@ uint32_t mm__mk_pte(const struct mm_machine *m, mm_pfn_t pfn, enum mm_prot prot)
         break;
     case MM_PROT_HIGH_VECTORS:
         bits = mem_type(m, MT_HIGH_VECTORS).prot_pte;
+        break;
+    case MM_PROT_LOW_VECTORS:
+        bits = mem_type(m, MT_LOW_VECTORS).prot_pte;
         break;
     }
     assert(pfn < (1u << 20));
@@ -586,6 +597,9 @@ enum mm_status mm__map_memory(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t pa
         break;
     case MM_PROT_DEVICE:
         t = mem_type(m, MT_DEVICE);
+        break;
+    case MM_PROT_LOW_VECTORS:
+        t = mem_type(m, MT_LOW_VECTORS);
         break;
     case MM_PROT_HIGH_VECTORS:
     default:

@@ -396,6 +396,22 @@ START_TEST(test_translate_and_phys)
 }
 END_TEST
 
+/* A kernel command line and the region table, for a 6.1 machine that no
+ * longer prints the layout block. */
+START_TEST(test_create_cmdline_and_regions)
+{
+    expect(RUN("create", "--preset", "qemu-virt", "--kernel", "6.1", "--cmdline",
+               "mem=700M vmalloc=480M cma=32M"),
+           0, "1\n", "");
+    expect_has(RUN("report", "1", "regions"), 0,
+               "\nlowmem     0xc0000000 0xe1000000    528M  ");
+    expect_has(RUN("report", "1", "meminfo"), 0, "CmaTotal:          32768 kB\n");
+    expect_has(RUN("layout", "1"), 0, ", 32768K cma-reserved, 143360K highmem)\n");
+    expect_has(RUN("describe", "1"), 0,
+               "  # reference: Debian 12 linux-image-armmp (6.1.0-57-armmp");
+}
+END_TEST
+
 START_TEST(test_layout_and_reports)
 {
     struct trun r;
@@ -564,6 +580,7 @@ Suite *cli_suite(void)
     tcase_add_test(tc, test_ops_json);
     tcase_add_test(tc, test_translate_and_phys);
     tcase_add_test(tc, test_layout_and_reports);
+    tcase_add_test(tc, test_create_cmdline_and_regions);
     tcase_add_test(tc, test_dump_history_fork_purge_stats);
     tcase_add_test(tc, test_batch_command);
     suite_add_tcase(s, tc);

@@ -676,7 +676,9 @@ START_TEST(test_format_default_exact)
         "reserve=\n"
         "smp=auto\n"
         "errata_798181=auto\n"
-        "cmdline=\n");
+        "cmdline=\n"
+        "# reference: no reference build: the era's upstream code with this config's "
+        "switches\n");
 }
 END_TEST
 
@@ -721,7 +723,7 @@ START_TEST(test_smp_default_per_reference_build)
     ck_assert(mm__config_errata_798181(&cfg));
     ck_assert_str_eq(mm_config_reference(&cfg),
                      "Debian 12 linux-image-armmp (6.1.0-57-armmp, 6.1.192-3 armhf): "
-                     "SMP, SMP_ON_UP, HIGHMEM, ZONE_DMA, MEMCG, ARM_ERRATA_798181, PCI, no LPAE");
+                     "SMP, SMP_ON_UP, HIGHMEM, ZONE_DMA, MEMCG, CMA 16M, ARM_ERRATA_798181, PCI, no LPAE");
     cfg_with(&cfg, "qemu-virt", "kernel=6.1", "smp=off", NULL);
     ck_assert(!mm__config_smp(&cfg));
     cfg_with(&cfg, "qemu-virt", NULL);
@@ -797,8 +799,15 @@ START_TEST(test_cmdline_refusals)
 {
     struct mm_config cfg;
 
-    cfg_with(&cfg, "qemu-virt", "kernel=6.1", "cmdline=mem=700M cma=32M", NULL);
-    expect_invalid(&cfg, "cmdline: cma=32M is not modelled");
+    cfg_with(&cfg, "qemu-virt", "kernel=6.1", "cmdline=mem=700M cma=32M@0x60000000",
+             NULL);
+    expect_invalid(&cfg, "cmdline: bad cma=32M@0x60000000 (want SIZE, e.g. cma=32M; "
+                   "@BASE is not modelled)");
+    cfg_with(&cfg, "qemu-virt", "kernel=4.19", "cmdline=cma=32M", NULL);
+    expect_invalid(&cfg, "cmdline: cma= needs CONFIG_CMA, which this build has not "
+                   "(only the Debian armmp reference has it)");
+    cfg_with(&cfg, "qemu-virt", "kernel=6.1", "cmdline=initrd=0x48000000,8M", NULL);
+    expect_invalid(&cfg, "cmdline: initrd=0x48000000,8M is not modelled");
     cfg_with(&cfg, "qemu-virt", "kernel=6.1", "cmdline=mem=70X", NULL);
     expect_invalid(&cfg, "cmdline: bad mem=70X (want SIZE[@START], e.g. mem=700M)");
     cfg_with(&cfg, "qemu-virt", "kernel=6.1", "cmdline=vmalloc=1001", NULL);

@@ -703,6 +703,18 @@ START_TEST(test_dump_one_cpu_smp_build_61)
     v = find_line(l, n, "---[ Vectors ]---");
     ck_assert_str_eq(l[v + 1], "0xffff0000-0xffff1000           4K PTE KERNEL  USR ro x  "
                                "SHD MEM/CACHED/WBWA");
+    /* KERNEL: 6.1 devicemaps_init(): the stubs page, MT_LOW_VECTORS */
+    ck_assert_str_eq(l[v + 2], "0xffff1000-0xffff2000           4K PTE KERNEL      ro x  "
+                               "SHD MEM/CACHED/WBWA");
+    ck_assert_str_eq(l[v + 3], "---[ Vectors End ]---");
+    {
+        struct mm_walk w;
+
+        ck_assert_int_eq(mm_translate(m, 0xffff1000, MM_ACC_READ, &w), MM_OK);
+        ck_assert_uint_eq(w.pa, (mm__pte_get(m, 0xffff0000) & 0xfffff000u) + 0x1000);
+        ck_assert_int_eq(mm_translate(m, 0xffff1000, MM_ACC_READ | MM_ACC_USER, &w),
+                         MM_FAULT);
+    }
     free(l[0]);
     free(l);
     mm_destroy(m);

@@ -491,7 +491,7 @@ START_TEST(test_regions_61_debian_armmp)
 
     ck_assert_str_eq(t,
         "# Linux 6.1.0; Debian 12 linux-image-armmp (6.1.0-57-armmp, 6.1.192-3 armhf): "
-        "SMP, SMP_ON_UP, HIGHMEM, ZONE_DMA, MEMCG, ARM_ERRATA_798181, PCI, no LPAE\n"
+        "SMP, SMP_ON_UP, HIGHMEM, ZONE_DMA, MEMCG, CMA 16M, ARM_ERRATA_798181, PCI, no LPAE\n"
         "name       start      end           size  mapped by\n"
         "user       0x00000000 0xbf000000   3056M  per-process page tables (TTBR0)\n"
         "modules    0xbf000000 0xbfe00000     14M  module_alloc(): PTE pages on demand\n"
@@ -680,9 +680,40 @@ START_TEST(test_61_armmp_mem_map_36_byte_pages)
     struct mm_machine *a = t_machine("qemu-virt", "kernel=6.1", NULL);
     struct mm_machine *b = t_machine(NULL, "kernel=6.1", "cpus=2", NULL);
 
-    ck_assert_uint_eq(a->boot_reserved_pages - b->boot_reserved_pages, 256);
+    ck_assert_uint_eq(a->cma_pages, 4096);
+    ck_assert_uint_eq(a->boot_reserved_pages - a->cma_pages - b->boot_reserved_pages, 256);
     mm_destroy(a);
     mm_destroy(b);
+}
+END_TEST
+
+/* Debian's armmp: CONFIG_CMA_SIZE_MBYTES=16, placed top-down in highmem
+ * with 8 MiB alignment (pageblock_order 11); the Memory: line counts it as
+ * cma-reserved and leaves it out of highmem; after boot it is free memory
+ * again (CmaTotal/CmaFree).  cma=32M on the cmdline doubles it. */
+START_TEST(test_61_armmp_cma_default_and_cmdline)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    char *mem = t_report(m, MM_REPORT_MEMORY);
+    char *mi = t_report(m, MM_REPORT_MEMINFO);
+
+    ck_assert_uint_eq(m->cma_base, 0x7f000000u);
+    ck_assert_uint_eq(m->cma_pages, 4096);
+    ck_assert_ptr_nonnull(strstr(mem, ", 16384K cma-reserved, 245760K highmem)\n"));
+    ck_assert_ptr_nonnull(strstr(mi, "HighTotal:        262144 kB\n"));
+    ck_assert_ptr_nonnull(strstr(mi, "\nCmaTotal:          16384 kB\n"
+                                     "CmaFree:           16384 kB\n"));
+    free(mem);
+    free(mi);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "cmdline=cma=32M", NULL);
+    ck_assert_uint_eq(m->cma_base, 0x7e000000u);
+    ck_assert_uint_eq(m->cma_pages, 8192);
+    mm_destroy(m);
+    /* no CONFIG_CMA outside the reference build */
+    m = t_machine("qemu-virt", NULL);
+    ck_assert_uint_eq(m->cma_pages, 0);
+    mm_destroy(m);
 }
 END_TEST
 
@@ -907,6 +938,7 @@ Suite *report_suite(void)
     tcase_add_test(tc, test_vmalloc_avoids_pci_io_61);
     tcase_add_test(tc, test_61_armmp_lowmem_is_zone_dma);
     tcase_add_test(tc, test_61_armmp_mem_map_36_byte_pages);
+    tcase_add_test(tc, test_61_armmp_cma_default_and_cmdline);
     suite_add_tcase(s, tc);
     return s;
 }
