@@ -6,8 +6,8 @@
  * follow, keyed by what it maps.  A first-level section (or one 1 MiB entry
  * of a supersection) is keyed by its output MiB; a second-level small or
  * large page entry by its output 4 KiB pfn.  Each entry stores the virtual
- * base it is reached from, so a lookup is one hash probe per key and a sort
- * of the (few) hits.  That covers __va() lowmem, the pkmap and fixmap slot
+ * base it is reached from, so a lookup is one table read per key (and a
+ * probe of the overflow when it holds anything) and a sort of the hits.  That covers __va() lowmem, the pkmap and fixmap slot
  * tables, vmalloc/vmap/ioremap/module areas and the vectors page alike,
  * because all of them are nothing but these descriptors.
  *
