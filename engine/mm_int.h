@@ -2,9 +2,9 @@
  *
  * Only engine/ .c files and the engine tests include this.  Each module keeps its
  * own state private to its .c file behind a pointer in struct mm_machine
- * (struct mm_phys, mm_buddy, mm_pkmap, mm_katomic, mm_vmap), with a
- * create/clone/destroy triple, so that a machine is cloned by cloning each
- * part.  Functions shared between files carry the mm__ prefix.
+ * (struct mm_phys, mm_buddy, mm_pkmap, mm_katomic, mm_vmap, mm_physidx),
+ * with a create/clone/destroy triple, so that a machine is cloned by
+ * cloning each part, and a save/load pair for snapshots (snapshot.c).  Functions shared between files carry the mm__ prefix.
  *
  * Message convention: every error message starts with the operation's name
  * and names the values involved, e.g.

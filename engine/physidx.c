@@ -6,8 +6,8 @@
  * follow, keyed by what it maps.  A first-level section (or one 1 MiB entry
  * of a supersection) is keyed by its output MiB; a second-level small or
  * large page entry by its output 4 KiB pfn.  Each entry stores the virtual
- * base it is reached from, so a lookup is one hash probe per key and a sort
- * of the (few) hits.  That covers __va() lowmem, the pkmap and fixmap slot
+ * base it is reached from, so a lookup is one table read per key (and a
+ * probe of the overflow when it holds anything) and a sort of the hits.  That covers __va() lowmem, the pkmap and fixmap slot
  * tables, vmalloc/vmap/ioremap/module areas and the vectors page alike,
  * because all of them are nothing but these descriptors.
  *
@@ -24,7 +24,8 @@
  * most one mapping of its kind, so each has one "first" slot in a dense
  * table: a 16-bit slot per MiB (4096 of them) for sections, and for pages
  * 4 KiB chunks of 1024 32-bit slots, allocated when a page in that 4 MiB
- * of physical space is first mapped and freed when its last one goes.  The
+ * of physical space is first mapped and freed when its last one goes (one
+ * emptied chunk is kept as a spare, so kmap/kunmap do not churn).  The
  * rare further aliases (a page vmapped twice, kmapped and vmapped) go to
  * an overflow: chained hashing over a pool of 12-byte entries with a free
  * list.  A key has overflow entries only while its first slot is taken.
@@ -54,7 +55,8 @@ struct mm_physidx {
     uint16_t sect[NMIB];                /* per output MiB: first VA MiB + 1, or 0 */
     uint32_t *chunk[NCHUNKS];           /* per pfn: first VA | 1, or 0; NULL: none */
     uint16_t chunk_used[NCHUNKS];       /* taken slots per chunk */
-    uint32_t nchunks;                   /* chunks allocated */
+    uint32_t *spare_chunk;              /* an emptied chunk kept for reuse, or NULL */
+    uint32_t nchunks;                   /* chunks allocated, the spare included */
     unsigned bits;                      /* overflow: 1 << bits buckets */
     int32_t *bucket;
     struct entry *e;
@@ -109,6 +111,7 @@ void mm__physidx_destroy(struct mm_physidx *x)
         return;
     for (unsigned i = 0; i < NCHUNKS; i++)
         free(x->chunk[i]);
+    free(x->spare_chunk);
     free(x->bucket);
     free(x->e);
     free(x);
@@ -125,6 +128,8 @@ struct mm_physidx *mm__physidx_clone(const struct mm_physidx *x)
         return NULL;
     *c = *x;
     memset(c->chunk, 0, sizeof(c->chunk));
+    c->spare_chunk = NULL;              /* a clone starts without one */
+    c->nchunks -= x->spare_chunk != NULL;
     c->bucket = malloc(((size_t)1 << x->bits) * sizeof(*c->bucket));
     c->e = x->cap ? malloc(x->cap * sizeof(*c->e)) : NULL;
     for (unsigned i = 0; i < NCHUNKS; i++) {
@@ -254,7 +259,10 @@ static bool first_set(struct mm_physidx *x, uint32_t key, uint32_t va, bool on)
         x->sect[key & (NMIB - 1)] = on ? (uint16_t)((va >> 20) + 1) : 0;
         return true;
     }
-    if (x->chunk[c] == NULL) {
+    if (x->chunk[c] == NULL && x->spare_chunk != NULL) {
+        x->chunk[c] = x->spare_chunk;   /* all zero: it was emptied */
+        x->spare_chunk = NULL;
+    } else if (x->chunk[c] == NULL) {
         x->chunk[c] = calloc(CHUNK_PFNS, sizeof(uint32_t));
         if (x->chunk[c] == NULL)
             return false;
@@ -263,10 +271,14 @@ static bool first_set(struct mm_physidx *x, uint32_t key, uint32_t va, bool on)
     if ((x->chunk[c][key % CHUNK_PFNS] != 0) != on)    /* not a replacement */
         x->chunk_used[c] += on ? 1 : -1;
     x->chunk[c][key % CHUNK_PFNS] = on ? va | 1 : 0;
-    if (x->chunk_used[c] == 0) {
-        free(x->chunk[c]);
+    if (x->chunk_used[c] == 0) {        /* kept as the spare: kmap churn */
+        if (x->spare_chunk == NULL) {
+            x->spare_chunk = x->chunk[c];
+        } else {
+            free(x->chunk[c]);
+            x->nchunks--;
+        }
         x->chunk[c] = NULL;
-        x->nchunks--;
     }
     return true;
 }

@@ -2,8 +2,9 @@
  *
  * Round trips: random op sequences on every preset and era, a snapshot at
  * random points, a restore, then the two machines must agree on every
- * report, the stats, a sample of translations and walks, the seq, a second
- * snapshot byte for byte, and the results of the same further operations.
+ * report, the stats, a sample of translations, walks and phys aliases, the
+ * seq, a second snapshot byte for byte, and the results of the same
+ * further operations.
  * Hostile input: truncation at every byte offset and random bit flips, with
  * the checksum left as is (the checksum names it) and recomputed (the
  * loaders and mm_check() must name it), never a crash.
@@ -91,6 +92,14 @@ static void same_walks(const struct mm_machine *a, const struct mm_machine *b,
                       mm_translate_batch(b, va, N, MM_ACC_READ, pa[1], fault[1]));
     ck_assert_msg(memcmp(pa, pa[1], sizeof(pa[0])) == 0 &&
                   memcmp(fault, fault[1], sizeof(fault[0])) == 0, "%s: translations", where);
+    for (unsigned i = 0; i < N; i += 8) {     /* the rebuilt reverse index */
+        struct mm_alias x[8], y[8];
+        size_t nx = mm_phys_aliases(a, pa[0][i], x, 8);
+
+        ck_assert_uint_eq(nx, mm_phys_aliases(b, pa[0][i], y, 8));
+        for (size_t k = 0; k < nx && k < 8; k++)
+            ck_assert_msg(x[k].va == y[k].va, "%s: alias of 0x%08x", where, pa[0][i]);
+    }
     for (unsigned i = 0; i < 256; i++) {
         struct mm_walk x, y;
 
