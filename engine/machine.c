@@ -378,17 +378,12 @@ static enum mm_status map_devices(struct mm_machine *m, char err[MM_MSG_MAX])
 
     if (!memblock_alloc(m, nvec * MM_PAGE_SIZE, nvec * MM_PAGE_SIZE, &vectors))
         return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the vectors page");
-    /* KERNEL: 4.19, 6.1 arch/arm/mm/mmu.c early_fixmap_init(): from 4.3 (ARM
-     * 8415/1) the top pmd already holds the fixmap table, installed with
-     * _PAGE_KERNEL_TABLE, and devicemaps_init() keeps it (it clears up to
-     * FIXADDR_TOP & PMD_MASK only), so the vectors share a KERNEL-domain
-     * table, not one with MT_HIGH_VECTORS' DOMAIN_VECTORS.  (The kernel's
-     * table is bm_pte in .bss; here it stays the page it was.) */
-    if (m->cfg.kernel >= MM_KVER(4, 3, 0)) {
-        st = early_pte_install(m, 0xffe00000u, err);
-        if (st != MM_OK)
-            return st;
-    }
+    /* KERNEL: 4.19, 6.1 arch/arm/mm/mmu.c paging_init(): the early fixmap's
+     * table (early_fixmap_init(), _PAGE_KERNEL_TABLE) is gone before the
+     * vectors are mapped: early_fixmap_shutdown() clears its pmd, so
+     * devicemaps_init() allocates the top table with MT_HIGH_VECTORS'
+     * prot_l1, DOMAIN_VECTORS (the real 6.1 armmp kernel shows 0x061 in the
+     * L1 entry of its kmap_local slots: tests/oracle). */
     if (mm__map_memory(m, lay->vectors_base, (mm_paddr_t)vectors, MM_PAGE_SIZE,
                        MM_PROT_HIGH_VECTORS, early_alloc_pte) != MM_OK)
         return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the top page table");
