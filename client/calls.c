@@ -9,12 +9,38 @@
  * A reply whose body is not the one the request expects is ARMMAP_PROTOCOL.
  */
 #include "armmap_int.h"
+#include "wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Sends @req and waits for its reply; on success *@out is the caller's. */
+/* Checks the reply @resp to request @id: its status, and a body of case
+ * @want (unless NOT_SET); frees it unless it is handed out in *@out. */
+static enum armmap_status check_reply(struct armmap_conn *conn, uint64_t id,
+                                      Armmap__V1__Response *resp,
+                                      Armmap__V1__Response__BodyCase want,
+                                      Armmap__V1__Response **out)
+{
+    enum armmap_status st = armmap__reply_status(conn, resp);
+
+    if (st != ARMMAP_OK && resp->body_case != want) {
+        armmap__v1__response__free_unpacked(resp, NULL);
+        return st;
+    }
+    if (want != ARMMAP__V1__RESPONSE__BODY__NOT_SET &&
+        resp->body_case != want) {
+        armmap__v1__response__free_unpacked(resp, NULL);
+        return armmap__fail(conn, ARMMAP_PROTOCOL,
+                            "reply %llu has body %d where %d was expected",
+                            (unsigned long long)id, (int)resp->body_case,
+                            (int)want);
+    }
+    *out = resp;
+    return st;
+}
+
 static enum armmap_status call(struct armmap_conn *conn,
                                Armmap__V1__Request *req,
                                Armmap__V1__Response__BodyCase want,
@@ -31,21 +57,7 @@ static enum armmap_status call(struct armmap_conn *conn,
     st = armmap__wait(conn, id, &resp);
     if (st != ARMMAP_OK)
         return st;
-    st = armmap__reply_status(conn, resp);
-    if (st != ARMMAP_OK && resp->body_case != want) {
-        armmap__v1__response__free_unpacked(resp, NULL);
-        return st;
-    }
-    if (want != ARMMAP__V1__RESPONSE__BODY__NOT_SET &&
-        resp->body_case != want) {
-        armmap__v1__response__free_unpacked(resp, NULL);
-        return armmap__fail(conn, ARMMAP_PROTOCOL,
-                            "reply %llu has body %d where %d was expected",
-                            (unsigned long long)id, (int)resp->body_case,
-                            (int)want);
-    }
-    *out = resp;
-    return st;
+    return check_reply(conn, id, resp, want, out);
 }
 
 static char *dup_str(const char *s)
@@ -723,30 +735,200 @@ enum armmap_status armmap_translate(struct armmap_conn *conn, uint64_t machine,
     return st;
 }
 
+/* A phys result is one block: the struct, n items, then every item's va
+ * and region arrays back to back (each item points into them). */
 void armmap_phys_result_free(struct armmap_phys_result *r)
 {
-    size_t i;
-
-    if (!r)
-        return;
-    for (i = 0; i < r->n; i++) {
-        free(r->items[i].va);
-        free(r->items[i].region);
-    }
-    free(r->items);
     free(r);
 }
 
+/* A zeroed phys result of @n items and @total aliases in one block; the
+ * items' arrays are for the caller to point. */
+static struct armmap_phys_result *phys_block(size_t n, size_t total)
+{
+    struct armmap_phys_result *r;
+
+    r = calloc(1, sizeof(*r) + (n + 1) * sizeof(*r->items) +
+                      (total + 1) * (sizeof(uint32_t) + 1));
+    if (!r)
+        return NULL;
+    r->n = n;
+    r->items = (struct armmap_aliases *)(r + 1);
+    return r;
+}
+
+/* The first of the va and of the region arrays of @r's block, which has
+ * @total aliases. */
+static uint32_t *phys_vas(struct armmap_phys_result *r)
+{
+    return (uint32_t *)(r->items + r->n + 1);
+}
+
+static uint8_t *phys_regions(struct armmap_phys_result *r, size_t total)
+{
+    return (uint8_t *)(phys_vas(r) + total + 1);
+}
+
+/*
+ * The PhysResult body [p, end) as armmapd writes it (per address an Aliases
+ * holding packed va and packed region, as many of each, each field at
+ * most once, every region code one byte), counted into *@n and *@total,
+ * and written into @r when it is not NULL (then the counts are known: @r
+ * was made by phys_block() for them).  False for any other shape: then
+ * protobuf-c decodes it.
+ */
+static bool phys_walk(const uint8_t *p, const uint8_t *end,
+                      struct armmap_phys_result *r, size_t *n, size_t *total)
+{
+    const uint8_t *a, *aend, *va, *rg;
+    uint32_t *vout = NULL;
+    uint8_t *rout = NULL;
+    uint64_t key, len, vlen, rlen, k;
+
+    if (r) {
+        vout = phys_vas(r);
+        rout = phys_regions(r, *total);
+    }
+    *n = *total = 0;
+    while (p < end) {
+        if (!wire_get_varint(&p, end, &key) || key != (1 << 3 | 2) ||
+            !wire_get_varint(&p, end, &len) || len > (uint64_t)(end - p))
+            return false;
+        a = p;
+        aend = p + len;
+        p = aend;
+        va = rg = NULL;
+        vlen = rlen = 0;
+        while (a < aend) {
+            if (!wire_get_varint(&a, aend, &key) ||
+                !wire_get_varint(&a, aend, &len) ||
+                len > (uint64_t)(aend - a))
+                return false;
+            if (key == (1 << 3 | 2) && !va && len % 4 == 0) {
+                va = a;
+                vlen = len / 4;
+            } else if (key == (2 << 3 | 2) && !rg) {
+                rg = a;
+                rlen = len;
+            } else {
+                return false;
+            }
+            a += len;
+        }
+        if (vlen != rlen)
+            return false;
+        for (k = 0; k < rlen; k++)
+            if (rg[k] & 0x80)
+                return false; /* a code of two bytes or more */
+        if (r) {
+            r->items[*n].n = (size_t)vlen;
+            r->items[*n].va = vout;
+            r->items[*n].region = rout;
+            for (k = 0; k < vlen; k++)
+                *vout++ = (uint32_t)va[4 * k] | (uint32_t)va[4 * k + 1] << 8 |
+                          (uint32_t)va[4 * k + 2] << 16 |
+                          (uint32_t)va[4 * k + 3] << 24;
+            if (rlen)
+                memcpy(rout, rg, (size_t)rlen);
+            rout += rlen;
+        }
+        (*n)++;
+        *total += (size_t)vlen;
+    }
+    return true;
+}
+
+/* The reply frame body [p, p + len) to request @id as armmapd writes a
+ * successful phys reply (id, an OK status, the PhysResult), decoded into
+ * *@out.  False for any other shape (an error, too): then the general path
+ * decodes it.  *@out stays NULL and true is returned if memory ran out. */
+static bool phys_fast(const uint8_t *p, size_t len, uint64_t id,
+                      struct armmap_phys_result **out)
+{
+    const uint8_t *end = p + len, *body = NULL, *s, *send;
+    uint64_t key, v, n = 0, got_id = 0;
+    size_t items, total;
+
+    *out = NULL;
+    while (p < end) {
+        if (!wire_get_varint(&p, end, &key))
+            return false;
+        if (key == (1 << 3 | 0)) {
+            if (!wire_get_varint(&p, end, &got_id))
+                return false;
+            continue;
+        }
+        if ((key & 7) != 2 || !wire_get_varint(&p, end, &v) ||
+            v > (uint64_t)(end - p))
+            return false;
+        if (key >> 3 == 2) { /* the status: OK and nothing else */
+            for (s = p, send = p + v; s < send;)
+                if (!wire_get_varint(&s, send, &key) || key != (1 << 3) ||
+                    !wire_get_varint(&s, send, &key) || key != 0)
+                    return false;
+        } else if (key >> 3 == ARMMAP__V1__RESPONSE__BODY_PHYS && !body) {
+            body = p;
+            n = v;
+        } else {
+            return false;
+        }
+        p += v;
+    }
+    if (!body || got_id != id ||
+        !phys_walk(body, body + n, NULL, &items, &total))
+        return false;
+    *out = phys_block(items, total);
+    if (*out)
+        phys_walk(body, body + n, *out, &items, &total);
+    return true;
+}
+
+/* A phys result from the decoded message @pr (the general path). */
+static struct armmap_phys_result *phys_from(const Armmap__V1__PhysResult *pr)
+{
+    struct armmap_phys_result *r;
+    size_t i, j, total = 0;
+    uint32_t *va;
+    uint8_t *rg;
+
+    for (i = 0; i < pr->n_aliases; i++)
+        total += pr->aliases[i]->n_va;
+    r = phys_block(pr->n_aliases, total);
+    if (!r)
+        return NULL;
+    va = phys_vas(r);
+    rg = phys_regions(r, total);
+    for (i = 0; i < r->n; i++) {
+        const Armmap__V1__PhysResult__Aliases *a = pr->aliases[i];
+        struct armmap_aliases *d = &r->items[i];
+
+        d->n = a->n_va;
+        d->va = va;
+        d->region = rg;
+        for (j = 0; j < a->n_va; j++) {
+            *va++ = a->va[j];
+            *rg++ = j < a->n_region ? (uint8_t)a->region[j] : 0;
+        }
+    }
+    return r;
+}
+
+/*
+ * Phys.  A big reply is decoded straight from the frame into one block
+ * when it is the only request in flight (phys_fast()): protobuf-c would
+ * allocate an Aliases message and two arrays per address.
+ */
 enum armmap_status armmap_phys(struct armmap_conn *conn, uint64_t machine,
                                const uint32_t *pa, size_t n,
                                struct armmap_phys_result **out)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Phys p = ARMMAP__V1__PHYS__INIT;
-    Armmap__V1__Response *resp;
-    struct armmap_phys_result *r;
+    Armmap__V1__Response *resp = NULL, *ok = NULL;
     enum armmap_status st;
-    size_t i, j;
+    const uint8_t *body = NULL;
+    size_t len = 0;
+    uint64_t id;
 
     *out = NULL;
     p.machine = machine;
@@ -754,41 +936,47 @@ enum armmap_status armmap_phys(struct armmap_conn *conn, uint64_t machine,
     p.pa = (uint32_t *)pa;
     req.body_case = ARMMAP__V1__REQUEST__BODY_PHYS;
     req.phys = &p;
-    st = call(conn, &req, ARMMAP__V1__RESPONSE__BODY_PHYS, &resp);
-    if (st != ARMMAP_OK || !resp) {
-        if (resp)
+    st = armmap__queue(conn, &req, true, &id);
+    if (st != ARMMAP_OK)
+        return st;
+    if (conn->inflight == 1 && conn->nstash == 0) {
+        st = armmap__next_raw(conn, &body, &len);
+        if (st != ARMMAP_OK)
+            return st;
+    }
+    if (body && phys_fast(body, len, id, out)) {
+        if (!*out)
+            return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+        conn->errmsg[0] = '\0';
+        return ARMMAP_OK;
+    }
+    if (body) {
+        resp = armmap__response_unpack(len, body);
+        if (!resp)
+            return armmap__fail(conn, ARMMAP_PROTOCOL,
+                                "malformed reply frame of %zu bytes", len);
+        if (resp->id != id) {
             armmap__v1__response__free_unpacked(resp, NULL);
+            return armmap__fail(conn, ARMMAP_PROTOCOL,
+                                "reply %llu where %llu was expected",
+                                (unsigned long long)resp->id,
+                                (unsigned long long)id);
+        }
+    } else {
+        st = armmap__wait(conn, id, &resp);
+        if (st != ARMMAP_OK)
+            return st;
+    }
+    st = check_reply(conn, id, resp, ARMMAP__V1__RESPONSE__BODY_PHYS, &ok);
+    if (st != ARMMAP_OK) {
+        if (ok)
+            armmap__v1__response__free_unpacked(ok, NULL);
         return st;
     }
-    r = calloc(1, sizeof(*r));
-    if (r)
-        r->items = calloc(resp->phys->n_aliases + 1, sizeof(*r->items));
-    if (!r || !r->items) {
-        free(r);
-        armmap__v1__response__free_unpacked(resp, NULL);
-        return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
-    }
-    r->n = resp->phys->n_aliases;
-    for (i = 0; i < r->n; i++) {
-        const Armmap__V1__PhysResult__Aliases *a = resp->phys->aliases[i];
-        struct armmap_aliases *d = &r->items[i];
-
-        d->va = calloc(a->n_va + 1, sizeof(*d->va));
-        d->region = calloc(a->n_va + 1, 1);
-        if (!d->va || !d->region) {
-            armmap_phys_result_free(r);
-            armmap__v1__response__free_unpacked(resp, NULL);
-            return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
-        }
-        d->n = a->n_va;
-        for (j = 0; j < a->n_va; j++) {
-            d->va[j] = a->va[j];
-            d->region[j] = j < a->n_region ? (uint8_t)a->region[j] : 0;
-        }
-    }
-    armmap__v1__response__free_unpacked(resp, NULL);
-    *out = r;
-    return ARMMAP_OK;
+    *out = phys_from(ok->phys);
+    armmap__v1__response__free_unpacked(ok, NULL);
+    return *out ? ARMMAP_OK
+                : armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
 }
 
 enum armmap_status armmap_report(struct armmap_conn *conn, uint64_t machine,

@@ -1051,14 +1051,61 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
     resp->translate = tr;
 }
 
+/*
+ * The aliases of every pa, gathered into one growing array (@all, @used)
+ * with each pa's count in @counts.  False if host memory ran out.
+ */
+static bool phys_gather(const struct mm_machine *m, const uint32_t *pa,
+                        size_t n, size_t *counts, struct mm_alias **all,
+                        size_t *used)
+{
+    size_t cap = n + 64, i, k;
+    struct mm_alias *v = malloc(cap * sizeof(*v)), *nv;
+
+    *used = 0;
+    for (i = 0; v != NULL && i < n; i++) {
+        if (cap - *used < 64) {
+            cap = cap * 2;
+            nv = realloc(v, cap * sizeof(*v));
+            if (nv == NULL)
+                break;
+            v = nv;
+        }
+        k = mm_phys_aliases(m, pa[i], v + *used, cap - *used);
+        if (k > cap - *used) {          /* more than room: grow, ask again */
+            cap = *used + k + 64;
+            nv = realloc(v, cap * sizeof(*v));
+            if (nv == NULL)
+                break;
+            v = nv;
+            k = mm_phys_aliases(m, pa[i], v + *used, cap - *used);
+        }
+        counts[i] = k;
+        *used += k;
+    }
+    if (v == NULL || i < n) {
+        free(v);
+        return false;
+    }
+    *all = v;
+    return true;
+}
+
+/* Phys: the aliases of each pa.  The reply's arrays are a few blocks for
+ * the whole call (one Aliases array, one va and one region array they all
+ * point into), not three allocations per address. */
 static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
 {
     const Armmap__V1__Phys *ph = req->phys;
     struct srv_machine *sm = need_machine(call, "phys", ph->machine, false);
-    Armmap__V1__PhysResult *pr;
     Armmap__V1__Response *resp = call->resp;
-    struct mm_alias small[64];
-    size_t i;
+    Armmap__V1__PhysResult__Aliases *as;
+    Armmap__V1__PhysResult *pr;
+    Armmap__V1__Region *rg, last_code = 0;
+    const char *last_name = NULL;
+    struct mm_alias *all;
+    size_t *counts, total, i, k, at;
+    uint32_t *va;
 
     if (sm == NULL)
         return;
@@ -1068,29 +1115,37 @@ static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
                       call->s->st->max_translate_batch);
         return;
     }
+    counts = malloc((ph->n_pa + 1) * sizeof(*counts));
+    if (counts == NULL ||
+        !phys_gather(sm->m, ph->pa, ph->n_pa, counts, &all, &total)) {
+        free(counts);
+        srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "phys: out of host memory");
+        return;
+    }
     pr = NEW(call, Armmap__V1__PhysResult, ARMMAP__V1__PHYS_RESULT__INIT);
     pr->n_aliases = ph->n_pa;
     pr->aliases = srv_call_alloc(call, (ph->n_pa + 1) * sizeof(*pr->aliases));
-    for (i = 0; i < ph->n_pa; i++) {
-        Armmap__V1__PhysResult__Aliases *a =
-            NEW(call, Armmap__V1__PhysResult__Aliases,
-                ARMMAP__V1__PHYS_RESULT__ALIASES__INIT);
-        struct mm_alias *v = small;
-        size_t n = mm_phys_aliases(sm->m, ph->pa[i], small, 64), k;
-
-        if (n > 64) {
-            v = srv_call_alloc(call, n * sizeof(*v));
-            n = mm_phys_aliases(sm->m, ph->pa[i], v, n);
+    as = srv_call_alloc(call, (ph->n_pa + 1) * sizeof(*as));
+    va = srv_call_alloc(call, (total + 1) * sizeof(*va));
+    rg = srv_call_alloc(call, (total + 1) * sizeof(*rg));
+    for (i = 0, at = 0; i < ph->n_pa; i++) {
+        armmap__v1__phys_result__aliases__init(&as[i]);
+        as[i].n_va = as[i].n_region = counts[i];
+        as[i].va = va + at;
+        as[i].region = rg + at;
+        for (k = 0; k < counts[i]; k++, at++) {
+            /* Region names are static strings: compare pointers first. */
+            if (all[at].region != last_name) {
+                last_name = all[at].region;
+                last_code = (Armmap__V1__Region)region_code(last_name);
+            }
+            va[at] = all[at].va;
+            rg[at] = last_code;
         }
-        a->n_va = a->n_region = n;
-        a->va = srv_call_alloc(call, (n + 1) * sizeof(uint32_t));
-        a->region = srv_call_alloc(call, (n + 1) * sizeof(*a->region));
-        for (k = 0; k < n; k++) {
-            a->va[k] = v[k].va;
-            a->region[k] = (Armmap__V1__Region)region_code(v[k].region);
-        }
-        pr->aliases[i] = a;
+        pr->aliases[i] = &as[i];
     }
+    free(all);
+    free(counts);
     resp->body_case = ARMMAP__V1__RESPONSE__BODY_PHYS;
     resp->phys = pr;
 }
