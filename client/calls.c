@@ -791,6 +791,32 @@ static bool phys_walk(const uint8_t *p, const uint8_t *end,
     }
     *n = *total = 0;
     while (p < end) {
+        /* The usual items first: no alias ("0a 00"), or one alias
+         * ("0a 09" "0a 04" va "12 01" region). */
+        if (end - p >= 2 && p[0] == 0x0a && p[1] == 0) {
+            if (r) {
+                r->items[*n].va = vout;
+                r->items[*n].region = rout;
+            }
+            p += 2;
+            (*n)++;
+            continue;
+        }
+        if (end - p >= 11 && memcmp(p, "\x0a\x09\x0a\x04", 4) == 0 &&
+            p[8] == 0x12 && p[9] == 0x01 && !(p[10] & 0x80)) {
+            if (r) {
+                r->items[*n].n = 1;
+                r->items[*n].va = vout;
+                r->items[*n].region = rout;
+                *vout++ = (uint32_t)p[4] | (uint32_t)p[5] << 8 |
+                          (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+                *rout++ = p[10];
+            }
+            p += 11;
+            (*n)++;
+            (*total)++;
+            continue;
+        }
         if (!wire_get_varint(&p, end, &key) || key != (1 << 3 | 2) ||
             !wire_get_varint(&p, end, &len) || len > (uint64_t)(end - p))
             return false;

@@ -30,8 +30,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#define IN_BLOCK   (1u << 20)
-#define OUT_BLOCK  (1u << 20)
+#define IN_BLOCK   (1u << 16)
+#define OUT_BLOCK  (1u << 16)
 #define WALK_CHUNK 256
 #define PHYS_CHUNK 65536
 
