@@ -939,59 +939,32 @@ static struct armmap_phys_result *phys_from(const Armmap__V1__PhysResult *pr)
     return r;
 }
 
-/*
- * Phys.  A big reply is decoded straight from the frame into one block
- * when it is the only request in flight (phys_fast()): protobuf-c would
- * allocate an Aliases message and two arrays per address.
- */
-enum armmap_status armmap_phys(struct armmap_conn *conn, uint64_t machine,
-                               const uint32_t *pa, size_t n,
-                               struct armmap_phys_result **out)
+/* The phys reply frame body [body, body + len) to request @id into *@out:
+ * by phys_fast(), else through the envelope codec. */
+static enum armmap_status phys_reply(struct armmap_conn *conn,
+                                     const uint8_t *body, size_t len,
+                                     uint64_t id,
+                                     struct armmap_phys_result **out)
 {
-    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Phys p = ARMMAP__V1__PHYS__INIT;
-    Armmap__V1__Response *resp = NULL, *ok = NULL;
+    Armmap__V1__Response *resp, *ok = NULL;
     enum armmap_status st;
-    const uint8_t *body = NULL;
-    size_t len = 0;
-    uint64_t id;
 
-    *out = NULL;
-    p.machine = machine;
-    p.n_pa = n;
-    p.pa = (uint32_t *)pa;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_PHYS;
-    req.phys = &p;
-    st = armmap__queue(conn, &req, true, &id);
-    if (st != ARMMAP_OK)
-        return st;
-    if (conn->inflight == 1 && conn->nstash == 0) {
-        st = armmap__next_raw(conn, &body, &len);
-        if (st != ARMMAP_OK)
-            return st;
-    }
-    if (body && phys_fast(body, len, id, out)) {
+    if (phys_fast(body, len, id, out)) {
         if (!*out)
             return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
         conn->errmsg[0] = '\0';
         return ARMMAP_OK;
     }
-    if (body) {
-        resp = armmap__response_unpack(len, body);
-        if (!resp)
-            return armmap__fail(conn, ARMMAP_PROTOCOL,
-                                "malformed reply frame of %zu bytes", len);
-        if (resp->id != id) {
-            armmap__v1__response__free_unpacked(resp, NULL);
-            return armmap__fail(conn, ARMMAP_PROTOCOL,
-                                "reply %llu where %llu was expected",
-                                (unsigned long long)resp->id,
-                                (unsigned long long)id);
-        }
-    } else {
-        st = armmap__wait(conn, id, &resp);
-        if (st != ARMMAP_OK)
-            return st;
+    resp = armmap__response_unpack(len, body);
+    if (!resp)
+        return armmap__fail(conn, ARMMAP_PROTOCOL,
+                            "malformed reply frame of %zu bytes", len);
+    if (resp->id != id) {
+        armmap__v1__response__free_unpacked(resp, NULL);
+        return armmap__fail(conn, ARMMAP_PROTOCOL,
+                            "reply %llu where %llu was expected",
+                            (unsigned long long)resp->id,
+                            (unsigned long long)id);
     }
     st = check_reply(conn, id, resp, ARMMAP__V1__RESPONSE__BODY_PHYS, &ok);
     if (st != ARMMAP_OK) {
@@ -1003,6 +976,172 @@ enum armmap_status armmap_phys(struct armmap_conn *conn, uint64_t machine,
     armmap__v1__response__free_unpacked(ok, NULL);
     return *out ? ARMMAP_OK
                 : armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+}
+
+/* Queues a Phys request for @n addresses at @pa; its id in *@id. */
+static enum armmap_status phys_queue(struct armmap_conn *conn,
+                                     uint64_t machine, const uint32_t *pa,
+                                     size_t n, uint64_t *id)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Phys p = ARMMAP__V1__PHYS__INIT;
+
+    p.machine = machine;
+    p.n_pa = n;
+    p.pa = (uint32_t *)pa;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PHYS;
+    req.phys = &p;
+    return armmap__queue(conn, &req, true, id);
+}
+
+/*
+ * Phys.  A big reply is decoded straight from the frame into one block
+ * when it is the only request in flight (phys_fast()): protobuf-c would
+ * allocate an Aliases message and two arrays per address.
+ */
+enum armmap_status armmap_phys(struct armmap_conn *conn, uint64_t machine,
+                               const uint32_t *pa, size_t n,
+                               struct armmap_phys_result **out)
+{
+    Armmap__V1__Response *resp = NULL, *ok = NULL;
+    enum armmap_status st;
+    const uint8_t *body = NULL;
+    size_t len = 0;
+    uint64_t id;
+
+    *out = NULL;
+    st = phys_queue(conn, machine, pa, n, &id);
+    if (st != ARMMAP_OK)
+        return st;
+    if (conn->inflight == 1 && conn->nstash == 0) {
+        st = armmap__next_raw(conn, &body, &len);
+        return st == ARMMAP_OK ? phys_reply(conn, body, len, id, out) : st;
+    }
+    st = armmap__wait(conn, id, &resp);
+    if (st != ARMMAP_OK)
+        return st;
+    st = check_reply(conn, id, resp, ARMMAP__V1__RESPONSE__BODY_PHYS, &ok);
+    if (st != ARMMAP_OK) {
+        if (ok)
+            armmap__v1__response__free_unpacked(ok, NULL);
+        return st;
+    }
+    *out = phys_from(ok->phys);
+    armmap__v1__response__free_unpacked(ok, NULL);
+    return *out ? ARMMAP_OK
+                : armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+}
+
+/* ---- streaming phys --------------------------------------------------- */
+
+#define PHYS_STREAM_CHUNK  8192
+#define PHYS_STREAM_WINDOW 4
+
+struct phys_chunk {
+    uint64_t id;
+    size_t n;
+    uint32_t *pa;
+};
+
+/* Reads and drops the replies of the @count chunks still in flight, so the
+ * connection stays usable; keeps conn's message. */
+static void phys_drain(struct armmap_conn *conn, unsigned count)
+{
+    char msg[ARMMAP_ERR_MAX];
+    const uint8_t *body;
+    size_t len;
+
+    snprintf(msg, sizeof(msg), "%s", conn->errmsg);
+    while (count-- > 0 && !conn->dead &&
+           armmap__next_raw(conn, &body, &len) == ARMMAP_OK)
+        ;
+    snprintf(conn->errmsg, sizeof(conn->errmsg), "%s", msg);
+}
+
+/* Asks @source for chunk @c's addresses and queues them; *@eof at the
+ * end (then nothing is queued). */
+static enum armmap_status phys_send(struct armmap_conn *conn,
+                                    uint64_t machine, struct phys_chunk *c,
+                                    size_t chunk,
+                                    long (*source)(void *arg, uint32_t *pa,
+                                                   size_t max),
+                                    void *arg, bool *eof)
+{
+    enum armmap_status st;
+    long n = source(arg, c->pa, chunk);
+
+    if (n < 0)
+        return armmap__fail(conn, ARMMAP_CANCELLED,
+                            "stopped by the address source");
+    if (n == 0) {
+        *eof = true;
+        return ARMMAP_OK;
+    }
+    c->n = (size_t)n > chunk ? chunk : (size_t)n;
+    st = phys_queue(conn, machine, c->pa, c->n, &c->id);
+    return st == ARMMAP_OK ? armmap__flush_some(conn) : st;
+}
+
+enum armmap_status armmap_phys_stream(
+    struct armmap_conn *conn, uint64_t machine, size_t chunk,
+    long (*source)(void *arg, uint32_t *pa, size_t max),
+    bool (*sink)(void *arg, const uint32_t *pa,
+                 const struct armmap_phys_result *r),
+    void *arg)
+{
+    struct phys_chunk ring[PHYS_STREAM_WINDOW], *c;
+    struct armmap_phys_result *r = NULL;
+    enum armmap_status st = ARMMAP_OK;
+    unsigned window, head = 0, count = 0, i;
+    const uint8_t *body;
+    bool eof = false;
+    size_t len;
+
+    if (conn->inflight || conn->nstash)
+        return armmap__fail(conn, ARMMAP_INVALID_ARGUMENT,
+                            "%u replies pending: receive them before a "
+                            "phys stream", conn->inflight);
+    chunk = chunk ? chunk : PHYS_STREAM_CHUNK;
+    window = conn->max_inflight < PHYS_STREAM_WINDOW ? conn->max_inflight
+                                                     : PHYS_STREAM_WINDOW;
+    window = window ? window : 1;
+    memset(ring, 0, sizeof(ring));
+    for (i = 0; i < window; i++)
+        if (!(ring[i].pa = malloc(chunk * sizeof(uint32_t))))
+            st = armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+    while (st == ARMMAP_OK && (!eof || count > 0)) {
+        while (st == ARMMAP_OK && !eof && count < window) {
+            st = phys_send(conn, machine, &ring[(head + count) % window],
+                           chunk, source, arg, &eof);
+            count += st == ARMMAP_OK && !eof;
+        }
+        if (st != ARMMAP_OK || count == 0)
+            break;
+        /* Replies come in request order: the oldest chunk's is next. */
+        c = &ring[head];
+        st = armmap__next_raw(conn, &body, &len);
+        if (st != ARMMAP_OK)
+            break;
+        head = (head + 1) % window;
+        count--;
+        st = phys_reply(conn, body, len, c->id, &r);
+        if (st == ARMMAP_OK && r->n != c->n)
+            st = armmap__fail(conn, ARMMAP_PROTOCOL,
+                              "phys of %zu addresses answered with %zu", c->n,
+                              r->n);
+        if (st == ARMMAP_OK && !sink(arg, c->pa, r))
+            st = armmap__fail(conn, ARMMAP_CANCELLED,
+                              "stopped by the result callback");
+        armmap_phys_result_free(r);
+        r = NULL;
+    }
+    if (st != ARMMAP_OK)
+        phys_drain(conn, count);
+    for (i = 0; i < window; i++)
+        free(ring[i].pa);
+    if (st == ARMMAP_OK)
+        conn->errmsg[0] = '\0';
+    return st;
 }
 
 enum armmap_status armmap_report(struct armmap_conn *conn, uint64_t machine,

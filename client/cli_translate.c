@@ -3,8 +3,8 @@
  *
  * Addresses come from the command line, from stdin or from --input FILE,
  * one a line, hex (0x) or decimal, blank lines and '#' comments skipped.
- * Without --walk, translate feeds them to armmap_translate_stream(), which
- * keeps several chunks in flight; phys sends chunks of --chunk addresses.
+ * Without --walk, translate feeds them to armmap_translate_stream() and
+ * phys to armmap_phys_stream(), which keep several chunks in flight.
  * Input is read in big blocks and parsed in place and results are
  * formatted by hand into a large output buffer: at millions of lines a
  * second printf() would be the bottleneck.
@@ -33,7 +33,6 @@
 #define IN_BLOCK   (1u << 16)
 #define OUT_BLOCK  (1u << 16)
 #define WALK_CHUNK 256
-#define PHYS_CHUNK 65536
 
 enum on_error { ON_ERROR_STOP, ON_ERROR_SKIP, ON_ERROR_EMIT };
 enum out_format { FMT_TEXT, FMT_JSON, FMT_CSV };
@@ -755,41 +754,38 @@ static int translate_walk(struct cli *c, uint64_t m, unsigned access,
     return 0;
 }
 
-/* The phys path: chunks of @chunk addresses, one request each. */
+/* Prints a chunk's alias rows (one per alias, or one saying none). */
+static bool phys_sink(void *arg, const uint32_t *pa,
+                      const struct armmap_phys_result *r)
+{
+    struct tr_ctx *t = arg;
+    size_t i, j;
+
+    for (i = 0; i < r->n; i++) {
+        const struct armmap_aliases *a = &r->items[i];
+
+        if (t->in.qlen)
+            flush_bad(t, false);
+        if (a->n == 0)
+            out_alias_fast(&t->out, pa[i], NULL, 0);
+        for (j = 0; j < a->n; j++)
+            out_alias_fast(&t->out, pa[i], &a->va[j], a->region[j]);
+        t->done++;
+    }
+    return !t->out.write_failed;
+}
+
+/* The phys path: chunks of @chunk addresses (0: the library's), a few in
+ * flight. */
 static int phys_stream(struct cli *c, uint64_t m, size_t chunk,
                        struct tr_ctx *t)
 {
-    uint32_t *pa = malloc(chunk * sizeof(*pa));
-    struct armmap_phys_result *r;
     enum armmap_status st;
-    size_t i, j;
-    long n;
 
-    if (!pa)
-        return cli_local_error(c, "out of memory");
-    while ((n = source(&t->in, pa, chunk)) > 0) {
-        st = armmap_phys(c->conn, m, pa, (size_t)n, &r);
-        if (st != ARMMAP_OK) {
-            free(pa);
-            return cli_fail(c, st);
-        }
-        for (i = 0; i < r->n; i++) {
-            const struct armmap_aliases *a = &r->items[i];
-
-            if (t->in.qlen)
-                flush_bad(t, false);
-            if (a->n == 0)
-                out_alias_fast(&t->out, pa[i], NULL, 0);
-            for (j = 0; j < a->n; j++)
-                out_alias_fast(&t->out, pa[i], &a->va[j], a->region[j]);
-            t->done++;
-        }
-        armmap_phys_result_free(r);
-        if (t->out.write_failed)
-            break;
-    }
-    free(pa);
-    return 0;
+    st = armmap_phys_stream(c->conn, m, chunk, source, phys_sink, t);
+    if (st == ARMMAP_CANCELLED && t->out.write_failed)
+        return 0; /* stream_finish() reports it */
+    return st == ARMMAP_OK ? 0 : cli_fail(c, st);
 }
 
 /* The options translate and phys share. */
@@ -1005,7 +1001,7 @@ int cli_cmd_phys(struct cli *c, int argc, char **argv)
     rc = stream_setup(c, cmd, argc, argv, defs, pos, &a, &t, vals);
     if (rc < 0) {
         out_header(&t.out, "pa,va,region");
-        rc = phys_stream(c, a.m, a.chunk ? a.chunk : PHYS_CHUNK, &t);
+        rc = phys_stream(c, a.m, a.chunk, &t);
         rc = stream_finish(c, &t, rc);
     }
     stream_done(&a, &t);

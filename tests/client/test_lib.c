@@ -453,6 +453,87 @@ START_TEST(test_phys_many)
 }
 END_TEST
 
+/* armmap_phys_stream(): pas 0x80000000 + 0x1000 * i + 4, i < 20,000
+ * (beaglebone-black's 510 MiB of lowmem from 0x80000000, then nothing). */
+struct phys_ctx {
+    uint32_t next, end;
+    size_t got, calls, stop_after;
+};
+
+static long phys_src(void *arg, uint32_t *pa, size_t max)
+{
+    struct phys_ctx *s = arg;
+    size_t n = 0;
+
+    while (n < max && s->next < s->end)
+        pa[n++] = 0x80000000u + s->next++ * 0x1000u + 4;
+    return (long)n;
+}
+
+static bool phys_check(void *arg, const uint32_t *pa,
+                       const struct armmap_phys_result *r)
+{
+    struct phys_ctx *s = arg;
+    size_t i;
+
+    for (i = 0; i < r->n; i++, s->got++) {
+        ck_assert_uint_eq(pa[i], 0x80000000u + (uint32_t)s->got * 0x1000u + 4);
+        if (pa[i] < 0x80000000u + 510u * 1024 * 1024) {
+            /* (the vectors page has a second alias, above lowmem) */
+            ck_assert_uint_ge(r->items[i].n, 1);
+            ck_assert_uint_eq(r->items[i].va[0], pa[i] + 0x40000000u);
+            ck_assert_str_eq(armmap_region_name(r->items[i].region[0]),
+                             "lowmem");
+        } else {
+            ck_assert_uint_eq(r->items[i].n, 0);
+        }
+    }
+    return ++s->calls != s->stop_after;
+}
+
+START_TEST(test_phys_stream)
+{
+    struct armmap_conn *c = tc_connect();
+    uint64_t m = tc_create(c, "beaglebone-black"), id;
+    struct phys_ctx s = { 0, 200000, 0, 0, 0 };
+    struct armmap_reply *rep;
+
+    ck_assert_int_eq(armmap_phys_stream(c, m, 1000, phys_src, phys_check, &s),
+                     ARMMAP_OK);
+    ck_assert_uint_eq(s.got, 200000);
+    ck_assert_uint_eq(s.calls, 200);
+    /* Stopped by the sink with chunks in flight: the connection still
+     * works. */
+    memset(&s, 0, sizeof(s));
+    s.end = 10000;
+    s.stop_after = 2;
+    ck_assert_int_eq(armmap_phys_stream(c, m, 1000, phys_src, phys_check, &s),
+                     ARMMAP_CANCELLED);
+    ck_assert_str_eq(armmap_errmsg(c), "stopped by the result callback");
+    ck_assert_uint_eq(s.got, 2000);
+    ck_assert_int_eq(armmap_ping(c), ARMMAP_OK);
+    /* The daemon's error, and the connection still works. */
+    memset(&s, 0, sizeof(s));
+    s.end = 10000;
+    ck_assert_int_eq(
+        armmap_phys_stream(c, m + 100, 1000, phys_src, phys_check, &s),
+        ARMMAP_NOT_FOUND);
+    ck_assert_str_eq(armmap_errmsg(c), "phys: machine 101 does not exist");
+    ck_assert_uint_eq(s.got, 0);
+    ck_assert_int_eq(armmap_ping(c), ARMMAP_OK);
+    /* A reply pending: refused before anything is sent. */
+    ck_assert_int_eq(armmap_send_ping(c, &id), ARMMAP_OK);
+    ck_assert_int_eq(armmap_phys_stream(c, m, 0, phys_src, phys_check, &s),
+                     ARMMAP_INVALID_ARGUMENT);
+    ck_assert_str_eq(armmap_errmsg(c), "1 replies pending: receive them "
+                                       "before a phys stream");
+    ck_assert_int_eq(armmap_recv(c, &rep), ARMMAP_OK);
+    ck_assert_uint_eq(rep->id, id);
+    armmap_reply_free(rep);
+    armmap_close(c);
+}
+END_TEST
+
 START_TEST(test_phys_report_history)
 {
     struct armmap_conn *c = tc_connect();
@@ -922,6 +1003,7 @@ Suite *lib_suite(void)
     tcase_add_test(calls, test_translate_and_walk);
     tcase_add_test(calls, test_phys_report_history);
     tcase_add_test(calls, test_phys_many);
+    tcase_add_test(calls, test_phys_stream);
     tcase_add_test(calls, test_fork_clone_dump_stats_purge);
     suite_add_tcase(s, calls);
 
