@@ -613,7 +613,7 @@ enum armmap_status armmap_phys(struct armmap_conn *conn, uint64_t machine,
 
 /**
  * armmap_phys_stream - armmap_phys() over an unbounded stream of addresses
- * Sends chunks of up to @chunk physical addresses (0: 8192), a few chunks
+ * Sends chunks of up to @chunk physical addresses (0: 4096), a few chunks
  * ahead, while reading earlier replies; each chunk's aliases reach @sink
  * in input order (@r is freed when @sink returns).  Needs a connection
  * with no reply pending (else ARMMAP_INVALID_ARGUMENT).

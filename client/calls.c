@@ -1034,7 +1034,7 @@ enum armmap_status armmap_phys(struct armmap_conn *conn, uint64_t machine,
 
 /* ---- streaming phys --------------------------------------------------- */
 
-#define PHYS_STREAM_CHUNK  8192
+#define PHYS_STREAM_CHUNK  4096
 #define PHYS_STREAM_WINDOW 4
 
 struct phys_chunk {

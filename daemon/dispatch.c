@@ -1102,6 +1102,8 @@ static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
     Armmap__V1__PhysResult__Aliases *as;
     Armmap__V1__PhysResult *pr;
     Armmap__V1__Region *rg, last_code = 0;
+    static const Armmap__V1__PhysResult__Aliases init =
+        ARMMAP__V1__PHYS_RESULT__ALIASES__INIT;
     const char *last_name = NULL;
     struct mm_alias *all;
     size_t *counts, total, i, k, at;
@@ -1129,7 +1131,7 @@ static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
     va = srv_call_alloc(call, (total + 1) * sizeof(*va));
     rg = srv_call_alloc(call, (total + 1) * sizeof(*rg));
     for (i = 0, at = 0; i < ph->n_pa; i++) {
-        armmap__v1__phys_result__aliases__init(&as[i]);
+        as[i] = init;
         as[i].n_va = as[i].n_region = counts[i];
         as[i].va = va + at;
         as[i].region = rg + at;

@@ -26,6 +26,7 @@
  */
 #include "armmap.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
@@ -45,25 +46,34 @@
 static char dir[64], sock[128], bindir[PATH_MAX - 32];
 static pid_t daemon_pid;
 
-/* CPU seconds (user + system) armmapd has used so far, from /proc. */
+/* CPU seconds armmapd's threads have run so far: the first field of each
+ * /proc/PID/task/TID/schedstat, in nanoseconds (clock ticks of /proc/PID/stat
+ * are 10 ms, too coarse for a run of 0.1 s). */
 static double daemon_cpu_s(void)
 {
-    char path[64], buf[1024], *p;
-    unsigned long ut = 0, st = 0;
+    char path[300];
+    unsigned long long ns, sum = 0;
+    struct dirent *e;
     FILE *f;
+    DIR *d;
 
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)daemon_pid);
-    f = fopen(path, "r");
-    if (!f)
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)daemon_pid);
+    d = opendir(path);
+    if (!d)
         return 0;
-    if (!fgets(buf, sizeof(buf), f))
-        buf[0] = '\0';
-    fclose(f);
-    p = strrchr(buf, ')'); /* fields 14, 15 are utime, stime */
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-                     &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof(path), "/proc/%d/task/%.32s/schedstat",
+                 (int)daemon_pid, e->d_name);
+        f = fopen(path, "r");
+        if (f && fscanf(f, "%llu", &ns) == 1)
+            sum += ns;
+        if (f)
+            fclose(f);
+    }
+    closedir(d);
+    return (double)sum / 1e9;
 }
 
 static double now_s(void)
