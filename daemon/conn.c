@@ -477,6 +477,11 @@ static size_t phys_alias_size(const Armmap__V1__PhysResult__Aliases *a)
 {
     size_t n = 0, r;
 
+    if (a->n_va == 0 && a->n_region == 0)       /* the usual two first */
+        return 0;
+    if (a->n_va == 1 && a->n_region == 1 && (uint32_t)a->region[0] < 0x80)
+        return 9;                               /* 0a 04 va 12 01 region */
+
     if (a->n_va > 0)
         n += 1 + wire_varint_size(4 * a->n_va) + 4 * a->n_va;
     if (a->n_region > 0) {
@@ -505,6 +510,10 @@ static void phys_pack(const Armmap__V1__PhysResult *pr, uint8_t *p)
     for (i = 0; i < pr->n_aliases; i++) {
         a = pr->aliases[i];
         *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+        if (a->n_va == 0 && a->n_region == 0) {
+            *p++ = 0;
+            continue;
+        }
         p = wire_put_varint(p, phys_alias_size(a));
         if (a->n_va > 0) {
             *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
