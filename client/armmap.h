@@ -612,6 +612,26 @@ enum armmap_status armmap_phys(struct armmap_conn *conn, uint64_t machine,
                                struct armmap_phys_result **out);
 
 /**
+ * armmap_phys_stream - armmap_phys() over an unbounded stream of addresses
+ * Sends chunks of up to @chunk physical addresses (0: 4096), a few chunks
+ * ahead, while reading earlier replies; each chunk's aliases reach @sink
+ * in input order (@r is freed when @sink returns).  Needs a connection
+ * with no reply pending (else ARMMAP_INVALID_ARGUMENT).
+ * @source: fills up to @max addresses into @pa; returns how many (0 at the
+ * end) or a negative number to stop (the call returns ARMMAP_CANCELLED).
+ * @sink: receives a chunk's addresses and aliases; returns false to stop
+ * (ARMMAP_CANCELLED).
+ * Return: ARMMAP_OK when @source ended and every result reached @sink, or
+ * the code of the first failed chunk, or ARMMAP_CANCELLED.
+ */
+enum armmap_status armmap_phys_stream(
+    struct armmap_conn *conn, uint64_t machine, size_t chunk,
+    long (*source)(void *arg, uint32_t *pa, size_t max),
+    bool (*sink)(void *arg, const uint32_t *pa,
+                 const struct armmap_phys_result *r),
+    void *arg);
+
+/**
  * armmap_report - render report @kind exactly as the kernel prints it
  * @text: receives NUL-terminated text, the caller's (armmap_free()).
  * Return: ARMMAP_OK; NOT_FOUND if this kernel version never printed it

@@ -9,12 +9,38 @@
  * A reply whose body is not the one the request expects is ARMMAP_PROTOCOL.
  */
 #include "armmap_int.h"
+#include "wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Sends @req and waits for its reply; on success *@out is the caller's. */
+/* Checks the reply @resp to request @id: its status, and a body of case
+ * @want (unless NOT_SET); frees it unless it is handed out in *@out. */
+static enum armmap_status check_reply(struct armmap_conn *conn, uint64_t id,
+                                      Armmap__V1__Response *resp,
+                                      Armmap__V1__Response__BodyCase want,
+                                      Armmap__V1__Response **out)
+{
+    enum armmap_status st = armmap__reply_status(conn, resp);
+
+    if (st != ARMMAP_OK && resp->body_case != want) {
+        armmap__v1__response__free_unpacked(resp, NULL);
+        return st;
+    }
+    if (want != ARMMAP__V1__RESPONSE__BODY__NOT_SET &&
+        resp->body_case != want) {
+        armmap__v1__response__free_unpacked(resp, NULL);
+        return armmap__fail(conn, ARMMAP_PROTOCOL,
+                            "reply %llu has body %d where %d was expected",
+                            (unsigned long long)id, (int)resp->body_case,
+                            (int)want);
+    }
+    *out = resp;
+    return st;
+}
+
 static enum armmap_status call(struct armmap_conn *conn,
                                Armmap__V1__Request *req,
                                Armmap__V1__Response__BodyCase want,
@@ -31,21 +57,7 @@ static enum armmap_status call(struct armmap_conn *conn,
     st = armmap__wait(conn, id, &resp);
     if (st != ARMMAP_OK)
         return st;
-    st = armmap__reply_status(conn, resp);
-    if (st != ARMMAP_OK && resp->body_case != want) {
-        armmap__v1__response__free_unpacked(resp, NULL);
-        return st;
-    }
-    if (want != ARMMAP__V1__RESPONSE__BODY__NOT_SET &&
-        resp->body_case != want) {
-        armmap__v1__response__free_unpacked(resp, NULL);
-        return armmap__fail(conn, ARMMAP_PROTOCOL,
-                            "reply %llu has body %d where %d was expected",
-                            (unsigned long long)id, (int)resp->body_case,
-                            (int)want);
-    }
-    *out = resp;
-    return st;
+    return check_reply(conn, id, resp, want, out);
 }
 
 static char *dup_str(const char *s)
@@ -723,72 +735,413 @@ enum armmap_status armmap_translate(struct armmap_conn *conn, uint64_t machine,
     return st;
 }
 
+/* A phys result is one block: the struct, n items, then every item's va
+ * and region arrays back to back (each item points into them). */
 void armmap_phys_result_free(struct armmap_phys_result *r)
 {
-    size_t i;
-
-    if (!r)
-        return;
-    for (i = 0; i < r->n; i++) {
-        free(r->items[i].va);
-        free(r->items[i].region);
-    }
-    free(r->items);
     free(r);
 }
 
-enum armmap_status armmap_phys(struct armmap_conn *conn, uint64_t machine,
-                               const uint32_t *pa, size_t n,
-                               struct armmap_phys_result **out)
+/* A zeroed phys result of @n items and @total aliases in one block; the
+ * items' arrays are for the caller to point. */
+static struct armmap_phys_result *phys_block(size_t n, size_t total)
+{
+    struct armmap_phys_result *r;
+
+    r = calloc(1, sizeof(*r) + (n + 1) * sizeof(*r->items) +
+                      (total + 1) * (sizeof(uint32_t) + 1));
+    if (!r)
+        return NULL;
+    r->n = n;
+    r->items = (struct armmap_aliases *)(r + 1);
+    return r;
+}
+
+/* The first of the va and of the region arrays of @r's block, which has
+ * @total aliases. */
+static uint32_t *phys_vas(struct armmap_phys_result *r)
+{
+    return (uint32_t *)(r->items + r->n + 1);
+}
+
+static uint8_t *phys_regions(struct armmap_phys_result *r, size_t total)
+{
+    return (uint8_t *)(phys_vas(r) + total + 1);
+}
+
+/*
+ * The PhysResult body [p, end) as armmapd writes it (per address an Aliases
+ * holding packed va and packed region, as many of each, each field at
+ * most once, every region code one byte), counted into *@n and *@total,
+ * and written into @r when it is not NULL (then the counts are known: @r
+ * was made by phys_block() for them).  False for any other shape: then
+ * protobuf-c decodes it.
+ */
+static bool phys_walk(const uint8_t *p, const uint8_t *end,
+                      struct armmap_phys_result *r, size_t *n, size_t *total)
+{
+    const uint8_t *a, *aend, *va, *rg;
+    uint32_t *vout = NULL;
+    uint8_t *rout = NULL;
+    uint64_t key, len, vlen, rlen, k;
+
+    if (r) {
+        vout = phys_vas(r);
+        rout = phys_regions(r, *total);
+    }
+    *n = *total = 0;
+    while (p < end) {
+        /* The usual items first: no alias ("0a 00"), or one alias
+         * ("0a 09" "0a 04" va "12 01" region). */
+        if (end - p >= 2 && p[0] == 0x0a && p[1] == 0) {
+            if (r) {
+                r->items[*n].va = vout;
+                r->items[*n].region = rout;
+            }
+            p += 2;
+            (*n)++;
+            continue;
+        }
+        if (end - p >= 11 && memcmp(p, "\x0a\x09\x0a\x04", 4) == 0 &&
+            p[8] == 0x12 && p[9] == 0x01 && !(p[10] & 0x80)) {
+            if (r) {
+                r->items[*n].n = 1;
+                r->items[*n].va = vout;
+                r->items[*n].region = rout;
+                *vout++ = (uint32_t)p[4] | (uint32_t)p[5] << 8 |
+                          (uint32_t)p[6] << 16 | (uint32_t)p[7] << 24;
+                *rout++ = p[10];
+            }
+            p += 11;
+            (*n)++;
+            (*total)++;
+            continue;
+        }
+        if (!wire_get_varint(&p, end, &key) || key != (1 << 3 | 2) ||
+            !wire_get_varint(&p, end, &len) || len > (uint64_t)(end - p))
+            return false;
+        a = p;
+        aend = p + len;
+        p = aend;
+        va = rg = NULL;
+        vlen = rlen = 0;
+        while (a < aend) {
+            if (!wire_get_varint(&a, aend, &key) ||
+                !wire_get_varint(&a, aend, &len) ||
+                len > (uint64_t)(aend - a))
+                return false;
+            if (key == (1 << 3 | 2) && !va && len % 4 == 0) {
+                va = a;
+                vlen = len / 4;
+            } else if (key == (2 << 3 | 2) && !rg) {
+                rg = a;
+                rlen = len;
+            } else {
+                return false;
+            }
+            a += len;
+        }
+        if (vlen != rlen)
+            return false;
+        for (k = 0; k < rlen; k++)
+            if (rg[k] & 0x80)
+                return false; /* a code of two bytes or more */
+        if (r) {
+            r->items[*n].n = (size_t)vlen;
+            r->items[*n].va = vout;
+            r->items[*n].region = rout;
+            for (k = 0; k < vlen; k++)
+                *vout++ = (uint32_t)va[4 * k] | (uint32_t)va[4 * k + 1] << 8 |
+                          (uint32_t)va[4 * k + 2] << 16 |
+                          (uint32_t)va[4 * k + 3] << 24;
+            if (rlen)
+                memcpy(rout, rg, (size_t)rlen);
+            rout += rlen;
+        }
+        (*n)++;
+        *total += (size_t)vlen;
+    }
+    return true;
+}
+
+/* The reply frame body [p, p + len) to request @id as armmapd writes a
+ * successful phys reply (id, an OK status, the PhysResult), decoded into
+ * *@out.  False for any other shape (an error, too): then the general path
+ * decodes it.  *@out stays NULL and true is returned if memory ran out. */
+static bool phys_fast(const uint8_t *p, size_t len, uint64_t id,
+                      struct armmap_phys_result **out)
+{
+    const uint8_t *end = p + len, *body = NULL, *s, *send;
+    uint64_t key, v, n = 0, got_id = 0;
+    size_t items, total;
+
+    *out = NULL;
+    while (p < end) {
+        if (!wire_get_varint(&p, end, &key))
+            return false;
+        if (key == (1 << 3 | 0)) {
+            if (!wire_get_varint(&p, end, &got_id))
+                return false;
+            continue;
+        }
+        if ((key & 7) != 2 || !wire_get_varint(&p, end, &v) ||
+            v > (uint64_t)(end - p))
+            return false;
+        if (key >> 3 == 2) { /* the status: OK and nothing else */
+            for (s = p, send = p + v; s < send;)
+                if (!wire_get_varint(&s, send, &key) || key != (1 << 3) ||
+                    !wire_get_varint(&s, send, &key) || key != 0)
+                    return false;
+        } else if (key >> 3 == ARMMAP__V1__RESPONSE__BODY_PHYS && !body) {
+            body = p;
+            n = v;
+        } else {
+            return false;
+        }
+        p += v;
+    }
+    if (!body || got_id != id ||
+        !phys_walk(body, body + n, NULL, &items, &total))
+        return false;
+    *out = phys_block(items, total);
+    if (*out)
+        phys_walk(body, body + n, *out, &items, &total);
+    return true;
+}
+
+/* A phys result from the decoded message @pr (the general path). */
+static struct armmap_phys_result *phys_from(const Armmap__V1__PhysResult *pr)
+{
+    struct armmap_phys_result *r;
+    size_t i, j, total = 0;
+    uint32_t *va;
+    uint8_t *rg;
+
+    for (i = 0; i < pr->n_aliases; i++)
+        total += pr->aliases[i]->n_va;
+    r = phys_block(pr->n_aliases, total);
+    if (!r)
+        return NULL;
+    va = phys_vas(r);
+    rg = phys_regions(r, total);
+    for (i = 0; i < r->n; i++) {
+        const Armmap__V1__PhysResult__Aliases *a = pr->aliases[i];
+        struct armmap_aliases *d = &r->items[i];
+
+        d->n = a->n_va;
+        d->va = va;
+        d->region = rg;
+        for (j = 0; j < a->n_va; j++) {
+            *va++ = a->va[j];
+            *rg++ = j < a->n_region ? (uint8_t)a->region[j] : 0;
+        }
+    }
+    return r;
+}
+
+/* The phys reply frame body [body, body + len) to request @id into *@out:
+ * by phys_fast(), else through the envelope codec. */
+static enum armmap_status phys_reply(struct armmap_conn *conn,
+                                     const uint8_t *body, size_t len,
+                                     uint64_t id,
+                                     struct armmap_phys_result **out)
+{
+    Armmap__V1__Response *resp, *ok = NULL;
+    enum armmap_status st;
+
+    if (phys_fast(body, len, id, out)) {
+        if (!*out)
+            return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+        conn->errmsg[0] = '\0';
+        return ARMMAP_OK;
+    }
+    resp = armmap__response_unpack(len, body);
+    if (!resp)
+        return armmap__fail(conn, ARMMAP_PROTOCOL,
+                            "malformed reply frame of %zu bytes", len);
+    if (resp->id != id) {
+        armmap__v1__response__free_unpacked(resp, NULL);
+        return armmap__fail(conn, ARMMAP_PROTOCOL,
+                            "reply %llu where %llu was expected",
+                            (unsigned long long)resp->id,
+                            (unsigned long long)id);
+    }
+    st = check_reply(conn, id, resp, ARMMAP__V1__RESPONSE__BODY_PHYS, &ok);
+    if (st != ARMMAP_OK) {
+        if (ok)
+            armmap__v1__response__free_unpacked(ok, NULL);
+        return st;
+    }
+    *out = phys_from(ok->phys);
+    armmap__v1__response__free_unpacked(ok, NULL);
+    return *out ? ARMMAP_OK
+                : armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+}
+
+/* Queues a Phys request for @n addresses at @pa; its id in *@id. */
+static enum armmap_status phys_queue(struct armmap_conn *conn,
+                                     uint64_t machine, const uint32_t *pa,
+                                     size_t n, uint64_t *id)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Phys p = ARMMAP__V1__PHYS__INIT;
-    Armmap__V1__Response *resp;
-    struct armmap_phys_result *r;
-    enum armmap_status st;
-    size_t i, j;
 
-    *out = NULL;
     p.machine = machine;
     p.n_pa = n;
     p.pa = (uint32_t *)pa;
     req.body_case = ARMMAP__V1__REQUEST__BODY_PHYS;
     req.phys = &p;
-    st = call(conn, &req, ARMMAP__V1__RESPONSE__BODY_PHYS, &resp);
-    if (st != ARMMAP_OK || !resp) {
-        if (resp)
-            armmap__v1__response__free_unpacked(resp, NULL);
+    return armmap__queue(conn, &req, true, id);
+}
+
+/*
+ * Phys.  A big reply is decoded straight from the frame into one block
+ * when it is the only request in flight (phys_fast()): protobuf-c would
+ * allocate an Aliases message and two arrays per address.
+ */
+enum armmap_status armmap_phys(struct armmap_conn *conn, uint64_t machine,
+                               const uint32_t *pa, size_t n,
+                               struct armmap_phys_result **out)
+{
+    Armmap__V1__Response *resp = NULL, *ok = NULL;
+    enum armmap_status st;
+    const uint8_t *body = NULL;
+    size_t len = 0;
+    uint64_t id;
+
+    *out = NULL;
+    st = phys_queue(conn, machine, pa, n, &id);
+    if (st != ARMMAP_OK)
+        return st;
+    if (conn->inflight == 1 && conn->nstash == 0) {
+        st = armmap__next_raw(conn, &body, &len);
+        return st == ARMMAP_OK ? phys_reply(conn, body, len, id, out) : st;
+    }
+    st = armmap__wait(conn, id, &resp);
+    if (st != ARMMAP_OK)
+        return st;
+    st = check_reply(conn, id, resp, ARMMAP__V1__RESPONSE__BODY_PHYS, &ok);
+    if (st != ARMMAP_OK) {
+        if (ok)
+            armmap__v1__response__free_unpacked(ok, NULL);
         return st;
     }
-    r = calloc(1, sizeof(*r));
-    if (r)
-        r->items = calloc(resp->phys->n_aliases + 1, sizeof(*r->items));
-    if (!r || !r->items) {
-        free(r);
-        armmap__v1__response__free_unpacked(resp, NULL);
-        return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
-    }
-    r->n = resp->phys->n_aliases;
-    for (i = 0; i < r->n; i++) {
-        const Armmap__V1__PhysResult__Aliases *a = resp->phys->aliases[i];
-        struct armmap_aliases *d = &r->items[i];
+    *out = phys_from(ok->phys);
+    armmap__v1__response__free_unpacked(ok, NULL);
+    return *out ? ARMMAP_OK
+                : armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+}
 
-        d->va = calloc(a->n_va + 1, sizeof(*d->va));
-        d->region = calloc(a->n_va + 1, 1);
-        if (!d->va || !d->region) {
-            armmap_phys_result_free(r);
-            armmap__v1__response__free_unpacked(resp, NULL);
-            return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
-        }
-        d->n = a->n_va;
-        for (j = 0; j < a->n_va; j++) {
-            d->va[j] = a->va[j];
-            d->region[j] = j < a->n_region ? (uint8_t)a->region[j] : 0;
-        }
+/* ---- streaming phys --------------------------------------------------- */
+
+#define PHYS_STREAM_CHUNK  4096
+#define PHYS_STREAM_WINDOW 4
+
+struct phys_chunk {
+    uint64_t id;
+    size_t n;
+    uint32_t *pa;
+};
+
+/* Reads and drops the replies of the @count chunks still in flight, so the
+ * connection stays usable; keeps conn's message. */
+static void phys_drain(struct armmap_conn *conn, unsigned count)
+{
+    char msg[ARMMAP_ERR_MAX];
+    const uint8_t *body;
+    size_t len;
+
+    snprintf(msg, sizeof(msg), "%s", conn->errmsg);
+    while (count-- > 0 && !conn->dead &&
+           armmap__next_raw(conn, &body, &len) == ARMMAP_OK)
+        ;
+    snprintf(conn->errmsg, sizeof(conn->errmsg), "%s", msg);
+}
+
+/* Asks @source for chunk @c's addresses and queues them; *@eof at the
+ * end (then nothing is queued). */
+static enum armmap_status phys_send(struct armmap_conn *conn,
+                                    uint64_t machine, struct phys_chunk *c,
+                                    size_t chunk,
+                                    long (*source)(void *arg, uint32_t *pa,
+                                                   size_t max),
+                                    void *arg, bool *eof)
+{
+    enum armmap_status st;
+    long n = source(arg, c->pa, chunk);
+
+    if (n < 0)
+        return armmap__fail(conn, ARMMAP_CANCELLED,
+                            "stopped by the address source");
+    if (n == 0) {
+        *eof = true;
+        return ARMMAP_OK;
     }
-    armmap__v1__response__free_unpacked(resp, NULL);
-    *out = r;
-    return ARMMAP_OK;
+    c->n = (size_t)n > chunk ? chunk : (size_t)n;
+    st = phys_queue(conn, machine, c->pa, c->n, &c->id);
+    return st == ARMMAP_OK ? armmap__flush_some(conn) : st;
+}
+
+enum armmap_status armmap_phys_stream(
+    struct armmap_conn *conn, uint64_t machine, size_t chunk,
+    long (*source)(void *arg, uint32_t *pa, size_t max),
+    bool (*sink)(void *arg, const uint32_t *pa,
+                 const struct armmap_phys_result *r),
+    void *arg)
+{
+    struct phys_chunk ring[PHYS_STREAM_WINDOW], *c;
+    struct armmap_phys_result *r = NULL;
+    enum armmap_status st = ARMMAP_OK;
+    unsigned window, head = 0, count = 0, i;
+    const uint8_t *body;
+    bool eof = false;
+    size_t len;
+
+    if (conn->inflight || conn->nstash)
+        return armmap__fail(conn, ARMMAP_INVALID_ARGUMENT,
+                            "%u replies pending: receive them before a "
+                            "phys stream", conn->inflight);
+    chunk = chunk ? chunk : PHYS_STREAM_CHUNK;
+    window = conn->max_inflight < PHYS_STREAM_WINDOW ? conn->max_inflight
+                                                     : PHYS_STREAM_WINDOW;
+    window = window ? window : 1;
+    memset(ring, 0, sizeof(ring));
+    for (i = 0; i < window; i++)
+        if (!(ring[i].pa = malloc(chunk * sizeof(uint32_t))))
+            st = armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
+    while (st == ARMMAP_OK && (!eof || count > 0)) {
+        while (st == ARMMAP_OK && !eof && count < window) {
+            st = phys_send(conn, machine, &ring[(head + count) % window],
+                           chunk, source, arg, &eof);
+            count += st == ARMMAP_OK && !eof;
+        }
+        if (st != ARMMAP_OK || count == 0)
+            break;
+        /* Replies come in request order: the oldest chunk's is next. */
+        c = &ring[head];
+        st = armmap__next_raw(conn, &body, &len);
+        if (st != ARMMAP_OK)
+            break;
+        head = (head + 1) % window;
+        count--;
+        st = phys_reply(conn, body, len, c->id, &r);
+        if (st == ARMMAP_OK && r->n != c->n)
+            st = armmap__fail(conn, ARMMAP_PROTOCOL,
+                              "phys of %zu addresses answered with %zu", c->n,
+                              r->n);
+        if (st == ARMMAP_OK && !sink(arg, c->pa, r))
+            st = armmap__fail(conn, ARMMAP_CANCELLED,
+                              "stopped by the result callback");
+        armmap_phys_result_free(r);
+        r = NULL;
+    }
+    if (st != ARMMAP_OK)
+        phys_drain(conn, count);
+    for (i = 0; i < window; i++)
+        free(ring[i].pa);
+    if (st == ARMMAP_OK)
+        conn->errmsg[0] = '\0';
+    return st;
 }
 
 enum armmap_status armmap_report(struct armmap_conn *conn, uint64_t machine,

@@ -3,8 +3,8 @@
  *
  * Addresses come from the command line, from stdin or from --input FILE,
  * one a line, hex (0x) or decimal, blank lines and '#' comments skipped.
- * Without --walk, translate feeds them to armmap_translate_stream(), which
- * keeps several chunks in flight; phys sends chunks of --chunk addresses.
+ * Without --walk, translate feeds them to armmap_translate_stream() and
+ * phys to armmap_phys_stream(), which keep several chunks in flight.
  * Input is read in big blocks and parsed in place and results are
  * formatted by hand into a large output buffer: at millions of lines a
  * second printf() would be the bottleneck.
@@ -30,10 +30,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#define IN_BLOCK   (1u << 20)
-#define OUT_BLOCK  (1u << 20)
+#define IN_BLOCK   (1u << 16)
+#define OUT_BLOCK  (1u << 16)
 #define WALK_CHUNK 256
-#define PHYS_CHUNK 65536
 
 enum on_error { ON_ERROR_STOP, ON_ERROR_SKIP, ON_ERROR_EMIT };
 enum out_format { FMT_TEXT, FMT_JSON, FMT_CSV };
@@ -65,12 +64,39 @@ struct tr_input {
     const struct cli *cli;
 };
 
+/* A piece of a row made ahead: at most FRAG_MAX bytes, so that it can
+ * be copied whole (out_room() keeps far more room than that). */
+#define FRAG_MAX 32
+
+struct frag {
+    char s[FRAG_MAX];
+    size_t n;
+};
+
+/*
+ * The parts of every row, made once per output by the column writers
+ * below (so they are the same bytes): a row is then a few fixed-size
+ * copies and the addresses.  For translate: [va] va [pa] pa|none
+ * region[r] fault[f] end; for phys: [pa] pa [va] va region[r] end, or
+ * [pa] pa phys_none end.
+ */
+struct row_frags {
+    struct frag first;     /* the first column's start */
+    struct frag second;    /* the second column's start */
+    struct frag none;      /* an empty value */
+    struct frag region[256];
+    struct frag fault[256]; /* [0]: the empty fault column */
+    struct frag phys_none; /* phys: empty region column */
+    struct frag end;       /* the error column if any, and the end */
+};
+
 struct tr_output {
     char *buf;
     size_t len;
     enum out_format fmt;
     bool error_col; /* --on-error emit: every row has an "error" column */
     bool write_failed;
+    struct row_frags *rf; /* made by out_frags() */
 };
 
 static void out_flush(struct tr_output *o)
@@ -92,15 +118,28 @@ static void out_flush(struct tr_output *o)
 
 static const char hexdig[] = "0123456789abcdef";
 
-static char *put_hex8(char *p, uint32_t v)
-{
-    int i;
+/* "00".."ff": two hex digits per byte value. */
+static char hex_pairs[512];
 
-    *p++ = '0';
-    *p++ = 'x';
-    for (i = 7; i >= 0; i--)
-        *p++ = hexdig[(v >> (i * 4)) & 0xf];
-    return p;
+static void hex_pairs_init(void)
+{
+    unsigned b;
+
+    for (b = 0; b < 256; b++) {
+        hex_pairs[2 * b] = hexdig[b >> 4];
+        hex_pairs[2 * b + 1] = hexdig[b & 0xf];
+    }
+}
+
+static inline char *put_hex8(char *p, uint32_t v)
+{
+    p[0] = '0';
+    p[1] = 'x';
+    memcpy(p + 2, hex_pairs + 2 * (v >> 24), 2);
+    memcpy(p + 4, hex_pairs + 2 * (v >> 16 & 0xff), 2);
+    memcpy(p + 6, hex_pairs + 2 * (v >> 8 & 0xff), 2);
+    memcpy(p + 8, hex_pairs + 2 * (v & 0xff), 2);
+    return p + 10;
 }
 
 static char *put_dec(char *p, uint32_t v)
@@ -144,7 +183,7 @@ static char *put_none(char *p, enum out_format fmt)
 }
 
 /* An address column: 0x%08x in text and CSV, decimal in JSON. */
-static char *put_addr(char *p, enum out_format fmt, uint32_t v)
+static inline char *put_addr(char *p, enum out_format fmt, uint32_t v)
 {
     return fmt == FMT_JSON ? put_dec(p, v) : put_hex8(p, v);
 }
@@ -221,20 +260,83 @@ static void out_result(struct tr_output *o, uint32_t va, uint32_t pa,
     o->len = (size_t)(put_end(o, p) - o->buf);
 }
 
-/* Appends one phys row: pa, va, region (va and region empty: no alias). */
-static void out_alias(struct tr_output *o, uint32_t pa, const uint32_t *va,
-                      uint8_t region)
+/* Makes @f from the bytes [b, e). */
+static void frag_set(struct frag *f, const char *b, const char *e)
 {
+    memset(f->s, 0, sizeof(f->s));
+    f->n = (size_t)(e - b);
+    memcpy(f->s, b, f->n);
+}
+
+static char *put_frag(char *p, const struct frag *f)
+{
+    memcpy(p, f->s, FRAG_MAX);
+    return p + f->n;
+}
+
+/* Makes the row pieces of @o for columns @k1 and @k2 (va, pa for
+ * translate; pa, va for phys).  False if out of memory. */
+static bool out_frags(struct tr_output *o, const char *k1, const char *k2)
+{
+    struct row_frags *rf = calloc(1, sizeof(*rf));
+    char tmp[128], *p;
+    unsigned i;
+
+    if (!rf)
+        return false;
+    hex_pairs_init();
+    frag_set(&rf->first, tmp, put_col(tmp, o->fmt, k1, true));
+    frag_set(&rf->second, tmp, put_col(tmp, o->fmt, k2, false));
+    frag_set(&rf->none, tmp, put_none(tmp, o->fmt));
+    for (i = 0; i < 256; i++) {
+        p = put_col(tmp, o->fmt, "region", false);
+        frag_set(&rf->region[i], tmp,
+                 put_name(p, o->fmt, armmap_region_name(i)));
+        p = put_col(tmp, o->fmt, "fault", false);
+        frag_set(&rf->fault[i], tmp,
+                 i ? put_name(p, o->fmt, armmap_fault_name(i))
+                   : put_none(p, o->fmt));
+    }
+    p = put_col(tmp, o->fmt, "region", false);
+    frag_set(&rf->phys_none, tmp, put_none(p, o->fmt));
+    frag_set(&rf->end, tmp, put_end(o, tmp));
+    o->rf = rf;
+    return true;
+}
+
+/* out_result() and out_alias() from the pieces: the same bytes. */
+static void out_result_fast(struct tr_output *o, uint32_t va, uint32_t pa,
+                            uint8_t fault, uint8_t region)
+{
+    const struct row_frags *rf = o->rf;
     char *p = out_room(o);
 
-    p = put_col(p, o->fmt, "pa", true);
+    p = put_frag(p, &rf->first);
+    p = put_addr(p, o->fmt, va);
+    p = put_frag(p, &rf->second);
+    p = fault ? put_frag(p, &rf->none) : put_addr(p, o->fmt, pa);
+    p = put_frag(p, &rf->region[region]);
+    p = put_frag(p, &rf->fault[fault]);
+    o->len = (size_t)(put_frag(p, &rf->end) - o->buf);
+}
+
+static void out_alias_fast(struct tr_output *o, uint32_t pa,
+                           const uint32_t *va, uint8_t region)
+{
+    const struct row_frags *rf = o->rf;
+    char *p = out_room(o);
+
+    p = put_frag(p, &rf->first);
     p = put_addr(p, o->fmt, pa);
-    p = put_col(p, o->fmt, "va", false);
-    p = va ? put_addr(p, o->fmt, *va) : put_none(p, o->fmt);
-    p = put_col(p, o->fmt, "region", false);
-    p = va ? put_name(p, o->fmt, armmap_region_name(region))
-           : put_none(p, o->fmt);
-    o->len = (size_t)(put_end(o, p) - o->buf);
+    p = put_frag(p, &rf->second);
+    if (va) {
+        p = put_addr(p, o->fmt, *va);
+        p = put_frag(p, &rf->region[region]);
+    } else {
+        p = put_frag(p, &rf->none);
+        p = put_frag(p, &rf->phys_none);
+    }
+    o->len = (size_t)(put_frag(p, &rf->end) - o->buf);
 }
 
 /* Appends a bad input line's row: every column empty but "error". */
@@ -406,6 +508,37 @@ static bool trim(const char **s, const char **e)
     return *s < *e;
 }
 
+/*
+ * The line "0x" + 8 hex digits + "\n" at @s (11 bytes readable) into
+ * *@out; false for anything else (the general path then parses it).  The
+ * eight digits are checked and converted together, in one 64-bit word
+ * (each byte's arithmetic stays inside its byte: every byte is below
+ * 0x80 when the sums are used).
+ */
+static bool hex8_line(const unsigned char *s, uint32_t *out)
+{
+    const uint64_t ones = 0x0101010101010101ull, high = ones * 0x80;
+    uint64_t x, y, digit, letter, nib, t;
+
+#if __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    return false; /* the word below is read little-endian */
+#endif
+    if (s[0] != '0' || s[1] != 'x' || s[10] != '\n')
+        return false;
+    memcpy(&x, s + 2, 8); /* the first digit in the low byte */
+    y = x | ones * 0x20;  /* 'A'-'F' as 'a'-'f' */
+    digit = (x + ones * (0x80 - '0')) & ~(x + ones * (0x80 - '9' - 1));
+    letter = (y + ones * (0x80 - 'a')) & ~(y + ones * (0x80 - 'f' - 1));
+    if ((x & high) || ((digit | letter) & high) != high)
+        return false;
+    nib = (y & ones * 0x0f) + ((y >> 6) & ones) * 9; /* a-f: 1-6 + 9 */
+    t = ((nib << 4) | (nib >> 8)) & 0x00ff00ff00ff00ffull; /* pairs */
+    t = (t | t >> 8) & 0x0000ffff0000ffffull;
+    t = (t | t >> 16) & 0xffffffffull;
+    *out = __builtin_bswap32((uint32_t)t); /* the first digit on top */
+    return true;
+}
+
 static long source(void *arg, uint32_t *va, size_t max)
 {
     struct tr_input *in = arg;
@@ -428,7 +561,18 @@ static long source(void *arg, uint32_t *va, size_t max)
         }
         return (long)n;
     }
-    while (n < max && !in->bad && next_line(in, &s, &e)) {
+    while (n < max && !in->bad) {
+        /* The common line, "0x" and 8 hex digits, parsed in place. */
+        if (in->len - in->pos >= 11 &&
+            hex8_line((const unsigned char *)in->buf + in->pos, &va[n])) {
+            in->pos += 11;
+            in->line++;
+            in->nvalid++;
+            n++;
+            continue;
+        }
+        if (!next_line(in, &s, &e))
+            break;
         if (!trim(&s, &e))
             continue;
         if (parse_word(in, s, e, &va[n])) {
@@ -473,7 +617,7 @@ static bool sink(void *arg, const uint32_t *va, const uint32_t *pa,
     for (i = 0; i < n; i++) {
         if (t->in.qlen)
             flush_bad(t, false);
-        out_result(&t->out, va[i], pa[i], fault[i], region[i]);
+        out_result_fast(&t->out, va[i], pa[i], fault[i], region[i]);
         t->done++;
     }
     return !t->out.write_failed;
@@ -610,41 +754,38 @@ static int translate_walk(struct cli *c, uint64_t m, unsigned access,
     return 0;
 }
 
-/* The phys path: chunks of @chunk addresses, one request each. */
+/* Prints a chunk's alias rows (one per alias, or one saying none). */
+static bool phys_sink(void *arg, const uint32_t *pa,
+                      const struct armmap_phys_result *r)
+{
+    struct tr_ctx *t = arg;
+    size_t i, j;
+
+    for (i = 0; i < r->n; i++) {
+        const struct armmap_aliases *a = &r->items[i];
+
+        if (t->in.qlen)
+            flush_bad(t, false);
+        if (a->n == 0)
+            out_alias_fast(&t->out, pa[i], NULL, 0);
+        for (j = 0; j < a->n; j++)
+            out_alias_fast(&t->out, pa[i], &a->va[j], a->region[j]);
+        t->done++;
+    }
+    return !t->out.write_failed;
+}
+
+/* The phys path: chunks of @chunk addresses (0: the library's), a few in
+ * flight. */
 static int phys_stream(struct cli *c, uint64_t m, size_t chunk,
                        struct tr_ctx *t)
 {
-    uint32_t *pa = malloc(chunk * sizeof(*pa));
-    struct armmap_phys_result *r;
     enum armmap_status st;
-    size_t i, j;
-    long n;
 
-    if (!pa)
-        return cli_local_error(c, "out of memory");
-    while ((n = source(&t->in, pa, chunk)) > 0) {
-        st = armmap_phys(c->conn, m, pa, (size_t)n, &r);
-        if (st != ARMMAP_OK) {
-            free(pa);
-            return cli_fail(c, st);
-        }
-        for (i = 0; i < r->n; i++) {
-            const struct armmap_aliases *a = &r->items[i];
-
-            if (t->in.qlen)
-                flush_bad(t, false);
-            if (a->n == 0)
-                out_alias(&t->out, pa[i], NULL, 0);
-            for (j = 0; j < a->n; j++)
-                out_alias(&t->out, pa[i], &a->va[j], a->region[j]);
-            t->done++;
-        }
-        armmap_phys_result_free(r);
-        if (t->out.write_failed)
-            break;
-    }
-    free(pa);
-    return 0;
+    st = armmap_phys_stream(c->conn, m, chunk, source, phys_sink, t);
+    if (st == ARMMAP_CANCELLED && t->out.write_failed)
+        return 0; /* stream_finish() reports it */
+    return st == ARMMAP_OK ? 0 : cli_fail(c, st);
 }
 
 /* The options translate and phys share. */
@@ -713,6 +854,8 @@ static int stream_setup(struct cli *c, const struct cli_command *cmd,
         return cli_usage_error(c, "bad --format '%s': use text, json, csv",
                                vals[OPT_FORMAT]);
     t->out.error_col = t->in.mode == ON_ERROR_EMIT;
+    if (!out_frags(&t->out, t->cols[0], t->cols[1]))
+        return cli_local_error(c, "out of memory");
     if (n > 1 && vals[OPT_INPUT])
         return cli_usage_error(c, "addresses on the line and --input: "
                                   "give one of them");
@@ -750,6 +893,7 @@ static void stream_done(struct stream_args *a, struct tr_ctx *t)
     if (a->fd > STDIN_FILENO)
         close(a->fd);
     free(t->out.buf);
+    free(t->out.rf);
     free(t->in.buf);
     free(t->in.q);
 }
@@ -857,7 +1001,7 @@ int cli_cmd_phys(struct cli *c, int argc, char **argv)
     rc = stream_setup(c, cmd, argc, argv, defs, pos, &a, &t, vals);
     if (rc < 0) {
         out_header(&t.out, "pa,va,region");
-        rc = phys_stream(c, a.m, a.chunk ? a.chunk : PHYS_CHUNK, &t);
+        rc = phys_stream(c, a.m, a.chunk, &t);
         rc = stream_finish(c, &t, rc);
     }
     stream_done(&a, &t);

@@ -406,6 +406,7 @@ struct resp_sizes {
     const ProtobufCFieldDescriptor *f;  /* the body member, or NULL */
     const ProtobufCMessage *sub;
     bool by_hand;                       /* a TranslateResult, coded here */
+    bool phys_by_hand;                  /* a PhysResult, coded here */
 };
 
 /* A TranslateResult without walks (the pipelined one-address case) is
@@ -458,6 +459,82 @@ static void tr_pack(const Armmap__V1__TranslateResult *t, uint8_t *p)
     put_bytes(p, 3, &t->region);
 }
 
+/* A PhysResult is coded by hand too: protobuf-c's generic code spends
+ * most of a big phys reply's time walking one Aliases message per address.
+ * The bytes are those protobuf-c writes: per address an Aliases (field 1)
+ * holding packed va (field 1, fixed32) and packed region (field 2, enum
+ * varints), each left out when empty. */
+static size_t phys_regions_size(const Armmap__V1__PhysResult__Aliases *a)
+{
+    size_t n = 0, k;
+
+    for (k = 0; k < a->n_region; k++)
+        n += wire_varint_size((uint64_t)(int64_t)(int32_t)a->region[k]);
+    return n;
+}
+
+static size_t phys_alias_size(const Armmap__V1__PhysResult__Aliases *a)
+{
+    size_t n = 0, r;
+
+    if (a->n_va == 0 && a->n_region == 0)       /* the usual two first */
+        return 0;
+    if (a->n_va == 1 && a->n_region == 1 && (uint32_t)a->region[0] < 0x80)
+        return 9;                               /* 0a 04 va 12 01 region */
+
+    if (a->n_va > 0)
+        n += 1 + wire_varint_size(4 * a->n_va) + 4 * a->n_va;
+    if (a->n_region > 0) {
+        r = phys_regions_size(a);
+        n += 1 + wire_varint_size(r) + r;
+    }
+    return n;
+}
+
+static size_t phys_size(const Armmap__V1__PhysResult *pr)
+{
+    size_t n = 0, i, a;
+
+    for (i = 0; i < pr->n_aliases; i++) {
+        a = phys_alias_size(pr->aliases[i]);
+        n += 1 + wire_varint_size(a) + a;
+    }
+    return n;
+}
+
+static void phys_pack(const Armmap__V1__PhysResult *pr, uint8_t *p)
+{
+    const Armmap__V1__PhysResult__Aliases *a;
+    size_t i, k;
+
+    for (i = 0; i < pr->n_aliases; i++) {
+        a = pr->aliases[i];
+        *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+        if (a->n_va == 0 && a->n_region == 0) {
+            *p++ = 0;
+            continue;
+        }
+        p = wire_put_varint(p, phys_alias_size(a));
+        if (a->n_va > 0) {
+            *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+            p = wire_put_varint(p, 4 * a->n_va);
+            for (k = 0; k < a->n_va; k++, p += 4) {
+                p[0] = (uint8_t)a->va[k];
+                p[1] = (uint8_t)(a->va[k] >> 8);
+                p[2] = (uint8_t)(a->va[k] >> 16);
+                p[3] = (uint8_t)(a->va[k] >> 24);
+            }
+        }
+        if (a->n_region > 0) {
+            *p++ = 2 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
+            p = wire_put_varint(p, phys_regions_size(a));
+            for (k = 0; k < a->n_region; k++)
+                p = wire_put_varint(
+                    p, (uint64_t)(int64_t)(int32_t)a->region[k]);
+        }
+    }
+}
+
 /* Codes are int32 on the wire, negative ones as 10-byte varints; the C
  * enum may be unsigned (every named value is positive), hence the casts. */
 static size_t status_size(const Armmap__V1__Status *st)
@@ -493,7 +570,10 @@ static size_t response_size(const Armmap__V1__Response *resp,
                                               z->f->offset);
         if (z->sub != NULL) {
             z->by_hand = tr_by_hand(z->sub);
-            z->body = z->by_hand ? tr_size((const void *)z->sub)
+            z->phys_by_hand = z->sub->descriptor ==
+                              &armmap__v1__phys_result__descriptor;
+            z->body = z->by_hand        ? tr_size((const void *)z->sub)
+                      : z->phys_by_hand ? phys_size((const void *)z->sub)
                                  : protobuf_c_message_get_packed_size(z->sub);
             n += wire_varint_size((uint64_t)z->f->id << 3) +
                  wire_varint_size(z->body) + z->body;
@@ -533,6 +613,8 @@ static void response_pack(const Armmap__V1__Response *resp,
         p = wire_put_varint(p, z->body);
         if (z->by_hand)
             tr_pack((const void *)z->sub, p);
+        else if (z->phys_by_hand)
+            phys_pack((const void *)z->sub, p);
         else
             protobuf_c_message_pack(z->sub, p);
     }

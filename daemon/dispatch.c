@@ -1051,14 +1051,139 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
     resp->translate = tr;
 }
 
+/*
+ * Phys replies are built in memory kept from one call to the next: the
+ * reply is packed (srv_conn_reply()) before the next request is
+ * dispatched, and the daemon dispatches on one thread.  Fresh arena blocks
+ * per call went back to the system after each reply and came back as page
+ * faults, ~20,000 per million addresses at 8,192 a request, five times
+ * the work itself.  A request over PHYS_KEEP addresses grows the scratch;
+ * the next smaller one lets it go.
+ */
+#define PHYS_KEEP 65536
+
+struct phys_scratch {
+    size_t cap_n, cap_a;                /* addresses, aliases of room */
+    size_t *counts;                     /* cap_n: aliases per address */
+    Armmap__V1__PhysResult__Aliases *as, **ptrs; /* cap_n */
+    struct mm_alias *all;               /* cap_a: every alias, in order */
+    uint32_t *va;                       /* cap_a */
+    Armmap__V1__Region *rg;             /* cap_a */
+};
+
+static struct phys_scratch phys_mem;
+
+static void phys_scratch_free(struct phys_scratch *ps)
+{
+    free(ps->counts);
+    free(ps->as);
+    free(ps->ptrs);
+    free(ps->all);
+    free(ps->va);
+    free(ps->rg);
+    memset(ps, 0, sizeof(*ps));
+}
+
+/* Room for @n addresses (+1) in the per-address arrays. */
+static bool phys_room_n(struct phys_scratch *ps, size_t n)
+{
+    size_t *c;
+    Armmap__V1__PhysResult__Aliases *as, **pt;
+
+    if (ps->cap_n > PHYS_KEEP && n <= PHYS_KEEP)
+        phys_scratch_free(ps);
+    if (n + 1 <= ps->cap_n)
+        return true;
+    c = realloc(ps->counts, (n + 1) * sizeof(*c));
+    if (c != NULL)
+        ps->counts = c;
+    as = realloc(ps->as, (n + 1) * sizeof(*as));
+    if (as != NULL)
+        ps->as = as;
+    pt = realloc(ps->ptrs, (n + 1) * sizeof(*pt));
+    if (pt != NULL)
+        ps->ptrs = pt;
+    if (c == NULL || as == NULL || pt == NULL)
+        return false;
+    ps->cap_n = n + 1;
+    return true;
+}
+
+/* Room for @k aliases (+1) in the per-alias arrays. */
+static bool phys_room_a(struct phys_scratch *ps, size_t k)
+{
+    struct mm_alias *all;
+    uint32_t *va;
+    Armmap__V1__Region *rg;
+
+    if (k + 1 <= ps->cap_a)
+        return true;
+    k = k + 1 > 2 * ps->cap_a ? k + 1 : 2 * ps->cap_a;
+    all = realloc(ps->all, k * sizeof(*all));
+    if (all != NULL)
+        ps->all = all;
+    va = realloc(ps->va, k * sizeof(*va));
+    if (va != NULL)
+        ps->va = va;
+    rg = realloc(ps->rg, k * sizeof(*rg));
+    if (rg != NULL)
+        ps->rg = rg;
+    if (all == NULL || va == NULL || rg == NULL)
+        return false;
+    ps->cap_a = k;
+    return true;
+}
+
+/* The aliases of every pa into ps->all, each pa's count in ps->counts;
+ * their total in *@used.  False if host memory ran out. */
+static bool phys_gather(const struct mm_machine *m, struct phys_scratch *ps,
+                        const uint32_t *pa, size_t n, size_t *used)
+{
+    size_t i, k;
+
+    *used = 0;
+    for (i = 0; i < n; i++) {
+        if (!phys_room_a(ps, *used + 64))
+            return false;
+        k = mm_phys_aliases(m, pa[i], ps->all + *used, ps->cap_a - *used);
+        if (k > ps->cap_a - *used) {    /* more than room: grow, ask again */
+            if (!phys_room_a(ps, *used + k))
+                return false;
+            k = mm_phys_aliases(m, pa[i], ps->all + *used, ps->cap_a - *used);
+        }
+        ps->counts[i] = k;
+        *used += k;
+    }
+    return true;
+}
+
+/* region_code() through a small cache keyed by the name's address
+ * (region names are static strings; aliases of one request alternate
+ * among a few regions, and region_code() is a chain of strcmp()s). */
+static Armmap__V1__Region phys_region_code(const char *name)
+{
+    static const char *key[16];
+    static uint8_t code[16];
+    size_t h = ((uintptr_t)name >> 2) % 16;
+
+    if (key[h] != name) {
+        key[h] = name;
+        code[h] = region_code(name);
+    }
+    return (Armmap__V1__Region)code[h];
+}
+
+/* Phys: the aliases of each pa, in phys_mem (see above). */
 static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
 {
+    static const Armmap__V1__PhysResult__Aliases init =
+        ARMMAP__V1__PHYS_RESULT__ALIASES__INIT;
     const Armmap__V1__Phys *ph = req->phys;
     struct srv_machine *sm = need_machine(call, "phys", ph->machine, false);
-    Armmap__V1__PhysResult *pr;
+    struct phys_scratch *ps = &phys_mem;
     Armmap__V1__Response *resp = call->resp;
-    struct mm_alias small[64];
-    size_t i;
+    Armmap__V1__PhysResult *pr;
+    size_t total, i, k, at;
 
     if (sm == NULL)
         return;
@@ -1068,29 +1193,25 @@ static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
                       call->s->st->max_translate_batch);
         return;
     }
+    if (!phys_room_n(ps, ph->n_pa) ||
+        !phys_gather(sm->m, ps, ph->pa, ph->n_pa, &total)) {
+        srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "phys: out of host memory");
+        return;
+    }
+    for (i = 0, at = 0; i < ph->n_pa; i++) {
+        ps->as[i] = init;
+        ps->as[i].n_va = ps->as[i].n_region = ps->counts[i];
+        ps->as[i].va = ps->va + at;
+        ps->as[i].region = ps->rg + at;
+        for (k = 0; k < ps->counts[i]; k++, at++) {
+            ps->va[at] = ps->all[at].va;
+            ps->rg[at] = phys_region_code(ps->all[at].region);
+        }
+        ps->ptrs[i] = &ps->as[i];
+    }
     pr = NEW(call, Armmap__V1__PhysResult, ARMMAP__V1__PHYS_RESULT__INIT);
     pr->n_aliases = ph->n_pa;
-    pr->aliases = srv_call_alloc(call, (ph->n_pa + 1) * sizeof(*pr->aliases));
-    for (i = 0; i < ph->n_pa; i++) {
-        Armmap__V1__PhysResult__Aliases *a =
-            NEW(call, Armmap__V1__PhysResult__Aliases,
-                ARMMAP__V1__PHYS_RESULT__ALIASES__INIT);
-        struct mm_alias *v = small;
-        size_t n = mm_phys_aliases(sm->m, ph->pa[i], small, 64), k;
-
-        if (n > 64) {
-            v = srv_call_alloc(call, n * sizeof(*v));
-            n = mm_phys_aliases(sm->m, ph->pa[i], v, n);
-        }
-        a->n_va = a->n_region = n;
-        a->va = srv_call_alloc(call, (n + 1) * sizeof(uint32_t));
-        a->region = srv_call_alloc(call, (n + 1) * sizeof(*a->region));
-        for (k = 0; k < n; k++) {
-            a->va[k] = v[k].va;
-            a->region[k] = (Armmap__V1__Region)region_code(v[k].region);
-        }
-        pr->aliases[i] = a;
-    }
+    pr->aliases = ps->ptrs;
     resp->body_case = ARMMAP__V1__RESPONSE__BODY_PHYS;
     resp->phys = pr;
 }

@@ -400,6 +400,140 @@ START_TEST(test_translate_and_walk)
 }
 END_TEST
 
+/* A phys reply of many addresses, with none, one and two aliases each,
+ * decodes into one block whose every item is exact (the daemon codes it
+ * by hand, the library decodes it by hand: they must agree with the
+ * proto).  A bad machine still gives the daemon's error. */
+START_TEST(test_phys_many)
+{
+    struct armmap_conn *c = tc_connect();
+    uint64_t m = tc_create(c, "beaglebone-black");
+    struct armmap_translate_result *t;
+    struct armmap_phys_result *p;
+    struct armmap_op_result r;
+    uint32_t pa[3000], vm, vpa;
+    size_t i;
+
+    /* Without highmem, a vmalloc page is also in lowmem. */
+    ck_assert_int_eq(armmap_vmalloc(c, m, 4096, &r), ARMMAP_OK);
+    vm = r.value;
+    ck_assert_uint_eq(vm, 0xe0000000u);
+    ck_assert_int_eq(armmap_translate(c, m, &vm, 1, 0, false, &t), ARMMAP_OK);
+    vpa = t->pa[0];
+    armmap_translate_result_free(t);
+    ck_assert_uint_eq(vpa, 0x9f9f8000u);
+    for (i = 0; i < 3000; i++)
+        pa[i] = i % 3 == 0   ? 0x1000u
+                : i % 3 == 1 ? 0x80000000u + 4 * (uint32_t)i
+                             : vpa + 0x123u;
+    ck_assert_int_eq(armmap_phys(c, m, pa, 3000, &p), ARMMAP_OK);
+    ck_assert_uint_eq(p->n, 3000);
+    for (i = 0; i < 3000; i++) {
+        const struct armmap_aliases *a = &p->items[i];
+
+        if (i % 3 == 0) {
+            ck_assert_uint_eq(a->n, 0);
+        } else if (i % 3 == 1) {
+            ck_assert_uint_eq(a->n, 1);
+            ck_assert_uint_eq(a->va[0], 0xc0000000u + 4 * (uint32_t)i);
+            ck_assert_str_eq(armmap_region_name(a->region[0]), "lowmem");
+        } else {
+            ck_assert_uint_eq(a->n, 2);
+            ck_assert_uint_eq(a->va[0], 0xdf9f8123u);
+            ck_assert_str_eq(armmap_region_name(a->region[0]), "lowmem");
+            ck_assert_uint_eq(a->va[1], 0xe0000123u);
+            ck_assert_str_eq(armmap_region_name(a->region[1]), "vmalloc");
+        }
+    }
+    armmap_phys_result_free(p);
+    ck_assert_int_eq(armmap_phys(c, m + 100, pa, 3, &p), ARMMAP_NOT_FOUND);
+    ck_assert_ptr_null(p);
+    ck_assert_str_eq(armmap_errmsg(c), "phys: machine 101 does not exist");
+    armmap_close(c);
+}
+END_TEST
+
+/* armmap_phys_stream(): pas 0x80000000 + 0x1000 * i + 4, i < 20,000
+ * (beaglebone-black's 510 MiB of lowmem from 0x80000000, then nothing). */
+struct phys_ctx {
+    uint32_t next, end;
+    size_t got, calls, stop_after;
+};
+
+static long phys_src(void *arg, uint32_t *pa, size_t max)
+{
+    struct phys_ctx *s = arg;
+    size_t n = 0;
+
+    while (n < max && s->next < s->end)
+        pa[n++] = 0x80000000u + s->next++ * 0x1000u + 4;
+    return (long)n;
+}
+
+static bool phys_check(void *arg, const uint32_t *pa,
+                       const struct armmap_phys_result *r)
+{
+    struct phys_ctx *s = arg;
+    size_t i;
+
+    for (i = 0; i < r->n; i++, s->got++) {
+        ck_assert_uint_eq(pa[i], 0x80000000u + (uint32_t)s->got * 0x1000u + 4);
+        if (pa[i] < 0x80000000u + 510u * 1024 * 1024) {
+            /* (the vectors page has a second alias, above lowmem) */
+            ck_assert_uint_ge(r->items[i].n, 1);
+            ck_assert_uint_eq(r->items[i].va[0], pa[i] + 0x40000000u);
+            ck_assert_str_eq(armmap_region_name(r->items[i].region[0]),
+                             "lowmem");
+        } else {
+            ck_assert_uint_eq(r->items[i].n, 0);
+        }
+    }
+    return ++s->calls != s->stop_after;
+}
+
+START_TEST(test_phys_stream)
+{
+    struct armmap_conn *c = tc_connect();
+    uint64_t m = tc_create(c, "beaglebone-black"), id;
+    struct phys_ctx s = { 0, 200000, 0, 0, 0 };
+    struct armmap_reply *rep;
+
+    ck_assert_int_eq(armmap_phys_stream(c, m, 1000, phys_src, phys_check, &s),
+                     ARMMAP_OK);
+    ck_assert_uint_eq(s.got, 200000);
+    ck_assert_uint_eq(s.calls, 200);
+    /* Stopped by the sink with chunks in flight: the connection still
+     * works. */
+    memset(&s, 0, sizeof(s));
+    s.end = 10000;
+    s.stop_after = 2;
+    ck_assert_int_eq(armmap_phys_stream(c, m, 1000, phys_src, phys_check, &s),
+                     ARMMAP_CANCELLED);
+    ck_assert_str_eq(armmap_errmsg(c), "stopped by the result callback");
+    ck_assert_uint_eq(s.got, 2000);
+    ck_assert_int_eq(armmap_ping(c), ARMMAP_OK);
+    /* The daemon's error, and the connection still works. */
+    memset(&s, 0, sizeof(s));
+    s.end = 10000;
+    ck_assert_int_eq(
+        armmap_phys_stream(c, m + 100, 1000, phys_src, phys_check, &s),
+        ARMMAP_NOT_FOUND);
+    ck_assert_str_eq(armmap_errmsg(c), "phys: machine 101 does not exist");
+    ck_assert_uint_eq(s.got, 0);
+    ck_assert_int_eq(armmap_ping(c), ARMMAP_OK);
+    /* A reply pending: refused before anything is sent. */
+    ck_assert_int_eq(armmap_send_ping(c, &id), ARMMAP_OK);
+    ck_assert_int_eq(armmap_phys_stream(c, m, 0, phys_src, phys_check, &s),
+                     ARMMAP_INVALID_ARGUMENT);
+    ck_assert_str_eq(armmap_errmsg(c), "1 replies pending: receive them "
+                                       "before a phys stream");
+    ck_assert_int_eq(armmap_recv(c, &rep), ARMMAP_OK);
+    ck_assert_uint_eq(rep->id, id);
+    armmap_reply_free(rep);
+    armmap_close(c);
+}
+END_TEST
+
 START_TEST(test_phys_report_history)
 {
     struct armmap_conn *c = tc_connect();
@@ -868,6 +1002,8 @@ Suite *lib_suite(void)
     tcase_add_test(calls, test_batch_call);
     tcase_add_test(calls, test_translate_and_walk);
     tcase_add_test(calls, test_phys_report_history);
+    tcase_add_test(calls, test_phys_many);
+    tcase_add_test(calls, test_phys_stream);
     tcase_add_test(calls, test_fork_clone_dump_stats_purge);
     suite_add_tcase(s, calls);
 

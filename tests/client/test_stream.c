@@ -89,6 +89,43 @@ START_TEST(test_on_error_modes)
 }
 END_TEST
 
+/* The common line shape, "0x" and eight hex digits, is parsed eight
+ * digits at a time: every digit case is read, and every byte next to the
+ * digit ranges (and a control byte that looks like '0' with bit 5 set)
+ * is a bad line, as on the general path. */
+START_TEST(test_hex_lines)
+{
+    static const char in[] = "0xC0000ABC\n0xc0000abc\n0XC0000ABC\n"
+                             "0xc0000ab\n0xc0000abg\n0xc0000ab:\n"
+                             "0xc0000ab@\n0xc0000ab`\n0xc0000abG\n"
+                             "0xc0000a\020c\n0xc0000abc \n0xc0000a/c\n"
+                             "0xc0000abc";
+
+    make_aries();
+    expect(RUN_IN(in, "translate", "1", "--on-error", "emit"), 6,
+           "0xc0000abc 0x80200abc lowmem - -\n"
+           "0xc0000abc 0x80200abc lowmem - -\n"
+           "0xc0000abc 0x80200abc lowmem - -\n"
+           "0x0c0000ab - user translation-l1 -\n"
+           "- - - - line 5: bad address '0xc0000abg': not a number\n"
+           "- - - - line 6: bad address '0xc0000ab:': not a number\n"
+           "- - - - line 7: bad address '0xc0000ab@': not a number\n"
+           "- - - - line 8: bad address '0xc0000ab`': not a number\n"
+           "- - - - line 9: bad address '0xc0000abG': not a number\n"
+           "- - - - line 10: bad address '0xc0000a\020c': not a number\n"
+           "0xc0000abc 0x80200abc lowmem - -\n"
+           "- - - - line 12: bad address '0xc0000a/c': not a number\n"
+           "0xc0000abc 0x80200abc lowmem - -\n",
+           "armmap: DATA: translate: 7 bad input lines\n");
+    expect(RUN_IN("0x80200FFF\n0x80200fff\n0x8020:fff\n", "phys", "1",
+                  "--on-error", "skip"),
+           6,
+           "0x80200fff 0xc0000fff lowmem\n0x80200fff 0xc0000fff lowmem\n",
+           "armmap: DATA: phys: line 3: bad address '0x8020:fff': not a "
+           "number\narmmap: DATA: phys: 1 bad input line\n");
+}
+END_TEST
+
 START_TEST(test_formats_keep_fault_region)
 {
     make_aries();
@@ -205,6 +242,7 @@ Suite *stream_suite(void)
     tcase_add_test(tc, test_on_error_modes);
     tcase_add_test(tc, test_formats_keep_fault_region);
     tcase_add_test(tc, test_phys_streams);
+    tcase_add_test(tc, test_hex_lines);
     suite_add_tcase(s, tc);
     return s;
 }
