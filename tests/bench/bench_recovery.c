@@ -54,7 +54,8 @@
 #define MAX_BATCH       4000            /* under --max-batch-ops (4096) */
 #define INFLIGHT        32
 #define MAX_RUNS        10
-#define FORKS           20              /* timed forks at the last seq */
+#define FORKS           100             /* timed forks at the last seq */
+#define NO_CKPT         "--checkpoint-every=4000000000" /* none applies */
 
 static char dir[64], sock[128], logpath[128], bindir[PATH_MAX - 32];
 
@@ -80,7 +81,8 @@ static void sleep_us(long us)
     nanosleep(&ts, NULL);
 }
 
-static pid_t start_daemon(void)
+/* Starts armmapd on dir; @extra: one more option or NULL. */
+static pid_t start_daemon(const char *extra)
 {
     char bin[PATH_MAX], sd[96];
     pid_t pid;
@@ -97,7 +99,7 @@ static pid_t start_daemon(void)
             dup2(fd, 2);
             close(fd);
         }
-        execl(bin, bin, sd, "--log-level=info", (char *)NULL);
+        execl(bin, bin, sd, "--log-level=info", extra, (char *)NULL);
         _exit(127);
     }
     return pid;
@@ -342,7 +344,7 @@ static long file_size(const char *name)
  * (unless @want_events is 0) exactly @want_events events replayed.
  * *@cpu_ms: the least CPU time armmapd spent from exec to the first Ping
  * (a bound on recovery that other jobs on the machine barely disturb). */
-static double restarts(const char *what, unsigned runs,
+static double restarts(const char *what, const char *extra, unsigned runs,
                        unsigned long long want,
                        unsigned long long want_events, double *cpu_ms)
 {
@@ -356,7 +358,7 @@ static double restarts(const char *what, unsigned runs,
         pid_t pid;
 
         t0 = now_ms();
-        pid = start_daemon();
+        pid = start_daemon(extra);
         c = wait_ping(pid);
         t1 = now_ms();
         cpu = proc_cpu_s(pid);
@@ -459,7 +461,7 @@ int main(int argc, char **argv)
     snprintf(sock, sizeof(sock), "%s/armmapd.sock", dir);
     snprintf(logpath, sizeof(logpath), "%s/armmapd.log", dir);
 
-    pid = start_daemon();
+    pid = start_daemon(NO_CKPT);
     c = wait_ping(pid);
     t0 = now_ms();
     fill(c, nm, events);
@@ -473,7 +475,7 @@ int main(int argc, char **argv)
            (double)file_size("armmapd.db") / 1e6,
            (double)file_size("armmapd.db-wal") / 1e6);
 
-    ms = restarts("no checkpoints", runs, nm, total, &cpu);
+    ms = restarts("no checkpoints", NO_CKPT, runs, nm, total, &cpu);
     rate = ms > 0 ? (double)total / (ms / 1e3) : 0;
     printf("recovery: best %.0f events/s replayed where no checkpoint "
            "applies, %.0f per armmapd CPU-second (target >= 5,000,000): "
@@ -481,7 +483,7 @@ int main(int argc, char **argv)
            rate >= 5e6 ? "ok" : "BELOW TARGET");
 
     if (big > 0) {
-        pid = start_daemon();
+        pid = start_daemon(NULL);
         c = wait_ping(pid);
         t0 = now_ms();
         clone_many(c, fill_big(c, big), clones);
@@ -489,18 +491,19 @@ int main(int argc, char **argv)
                "in %.1f s\n", big, clones, (now_ms() - t0) / 1e3);
         armmap_close(c);
         stop_daemon(pid);
-        ms = restarts("with clones", runs, nm + 1 + clones, 0, &cpu);
+        ms = restarts("with clones", NULL, runs, nm + 1 + clones, 0, &cpu);
         printf("recovery: %u x %u events + %u clones of a %u-event machine "
-               "in %.1f ms, armmapd CPU to the first ping %.0f ms (target "
-               "< 1000 ms): %s\n", nm, events, clones, big, ms, cpu,
-               ms < 1000 ? "ok" : "ABOVE TARGET");
+               "in %.1f ms (target < 1000 ms): %s; armmapd CPU from exec to "
+               "the first ping %.0f ms: %s\n", nm, events, clones, big, ms,
+               ms < 1000 ? "ok" : "ABOVE TARGET", cpu,
+               cpu < 1000 ? "ok" : "ABOVE TARGET");
     }
 
     if (fork_events > 0) {
         double med, lo, med1, lo1;
         uint64_t id;
 
-        pid = start_daemon();
+        pid = start_daemon(NULL);
         c = wait_ping(pid);
         t0 = now_ms();
         id = fill_big(c, fork_events);
@@ -514,8 +517,9 @@ int main(int argc, char **argv)
         stop_daemon(pid);
         printf("recovery: fork at the last seq of a %u-event machine: "
                "median %.2f ms, best %.2f ms over %d (armmapd CPU %.2f ms "
-               "each) (target < 10 ms): %s\n", fork_events, med, lo, FORKS,
-               cpu0 * 1e3 / FORKS, med < 10 ? "ok" : "ABOVE TARGET");
+               "each, in 10 ms ticks) (target < 10 ms): %s\n", fork_events,
+               med, lo, FORKS, cpu0 * 1e3 / FORKS,
+               med < 10 ? "ok" : "ABOVE TARGET");
         printf("recovery: fork one seq earlier (checkpoint + replay): median "
                "%.2f ms, best %.2f ms\n", med1, lo1);
     }
