@@ -396,13 +396,13 @@ static uint64_t fill_disk(int fd, uint64_t machine, uint64_t last)
 }
 
 /* A change on @machine answered OK as seq @last + 1, waiting (at most
- * 2,000 tries) while the machine is rebuilt after its failed writes and
- * answers UNAVAILABLE. */
+ * 2,000 tries, more under valgrind) while the machine is rebuilt after its
+ * failed writes and answers UNAVAILABLE. */
 static uint64_t change_works(int fd, uint64_t machine, uint64_t last)
 {
     int i;
 
-    for (i = 0; i < 2000; i++) {
+    for (i = 0; i < 2000 * spawn_time_scale(); i++) {
         Armmap__V1__Response *r = td_op(fd, 7, machine,
                                         ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH,
                                         0, NULL, 0, 0);
