@@ -4,7 +4,8 @@
 #   make check      every test suite, then again under ASan+UBSan
 #   make bench      speed and memory figures
 #   make fuzz       FUZZ_SECONDS=N (60) of libFuzzer per harness (clang)
-#   make soak       SECONDS=N (60) of mixed traffic and daemon restarts
+#   make soak       SECONDS=N (60) of mixed traffic and daemon restarts,
+#                   then KILLS=N (100) kill -9 trials
 #   make valgrind   the integration suites with armmapd under memcheck
 #   make oracle     boot the real 6.1 kernel under QEMU, record fixtures
 #   make run        start armmapd in the foreground with embedded defaults
@@ -232,6 +233,7 @@ bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(BENCH_RECOVERY) $(BENCH_DAEMON) \
 # memory figures are the daemon's own only without ASan.
 
 SECONDS ?= 60
+KILLS   ?= 100
 SOAK    := $(B)/soak
 
 $(B)/tests/soak/soak.o: $(PROTO_H)
@@ -240,7 +242,7 @@ $(SOAK): $(B)/tests/soak/soak.o $(TEST_PROC_OBJ) $(LIBARMMAP) | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS) -lpthread
 
 soak: deps $(ARMMAPD) $(SOAK)
-	./$(SOAK) -d $(ARMMAPD) -t $(SECONDS)
+	./$(SOAK) -d $(ARMMAPD) -t $(SECONDS) -k $(KILLS)
 
 # One log per armmapd process (%p is its pid).  A process killed with
 # SIGKILL by a durability test leaves a log without a summary: counted,
@@ -379,6 +381,7 @@ clean:
 
 FUZZ_NAMES   := conn engine settings batch codec snapshot
 FUZZ_SECONDS ?= 60
+KILLS   ?= 100
 FUZZ_CC      ?= clang
 FUZZ_B       := build/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \

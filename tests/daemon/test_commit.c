@@ -9,14 +9,25 @@
  *  - describe's seq and event count equal what the store holds;
  *  - restarted without the quota, every machine recovers (none broken) at
  *    exactly its last answered seq, and takes changes again;
- *  - one tenant filling the quota leaves another tenant's machines intact.
+ *  - one tenant filling the quota leaves another tenant's machines intact;
+ *  - on a real full disk (a small tmpfs) the same holds, every machine works
+ *    again once space is freed, and a daemon killed while the disk is full
+ *    starts again on it.
  */
+#define _GNU_SOURCE                     /* unshare() */
 #include "check_daemon.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 static struct tdaemon d;
@@ -314,6 +325,180 @@ START_TEST(test_one_tenant_filling_the_quota_breaks_no_other)
 }
 END_TEST
 
+/* ---- a full disk: a small tmpfs under the database ------------------- */
+
+#define BALLAST_KIB     1024            /* the disk: "size=4096k" */
+
+static char disk[sizeof(d.dir) + 8];
+static bool mounted;
+
+static void disk_teardown(void)
+{
+    if (d.pid > 0)
+        td_stop(&d);
+    if (mounted)
+        umount2(disk, MNT_DETACH);
+    mounted = false;
+    td_cleanup(&d);
+}
+
+/* A file of @kib KiB on the disk, written out (tmpfs allocates it). */
+static void ballast(const char *name, size_t kib)
+{
+    char path[sizeof(disk) + 32], buf[1024];
+    int fd;
+    size_t i;
+
+    snprintf(path, sizeof(path), "%s/%s", disk, name);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+    memset(buf, 0xa5, sizeof(buf));
+    for (i = 0; i < kib; i++)
+        ck_assert_int_eq(write(fd, buf, sizeof(buf)), (ssize_t)sizeof(buf));
+    close(fd);
+}
+
+/* Deletes ballast file @name: space returns. */
+static void unballast(const char *name)
+{
+    char path[sizeof(disk) + 32];
+
+    snprintf(path, sizeof(path), "%s/%s", disk, name);
+    ck_assert_int_eq(unlink(path), 0);
+}
+
+/* Pipelines Batches on @machine until one is refused for want of space;
+ * returns the last seq answered OK, continuing from @last.  At most 200
+ * Batches (800,000 ops: far more than the disk holds). */
+static uint64_t fill_disk(int fd, uint64_t machine, uint64_t last)
+{
+    enum { DEPTH = 8, OPS = 4096, MAX_BATCHES = 200 };
+    uint64_t id = 100, next = 100;
+    size_t failed = 0;
+
+    while (failed == 0 && id < 100 + MAX_BATCHES) {
+        Armmap__V1__Response *r;
+
+        while (id < next + DEPTH)
+            send_flush_batch(fd, id++, machine, OPS);
+        r = td_recv(fd);
+        failed += !check_change(r, next++, &last);
+        td_free(r);
+    }
+    while (next < id) {
+        Armmap__V1__Response *r = td_recv(fd);
+
+        check_change(r, next++, &last);
+        td_free(r);
+    }
+    ck_assert_msg(failed > 0, "the disk never filled");
+    return last;
+}
+
+/* A change on @machine answered OK as seq @last + 1, waiting (at most
+ * 2,000 tries, more under valgrind) while the machine is rebuilt after its
+ * failed writes and answers UNAVAILABLE. */
+static uint64_t change_works(int fd, uint64_t machine, uint64_t last)
+{
+    int i;
+
+    for (i = 0; i < 2000 * spawn_time_scale(); i++) {
+        Armmap__V1__Response *r = td_op(fd, 7, machine,
+                                        ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH,
+                                        0, NULL, 0, 0);
+        bool ok = check_change(r, 7, &last);
+
+        td_free(r);
+        if (ok)
+            return last;
+        usleep(5000);
+    }
+    ck_abort_msg("machine %" PRIu64 " still refuses changes", machine);
+    return 0;
+}
+
+/* The disk fills under two tenants' load and frees: both machines work
+ * again.  It fills again, the daemon is killed with SIGKILL, and a daemon
+ * started on the full disk serves both machines at their answered seqs;
+ * once space returns (the tmpfs grown) they take changes again, and after
+ * a restart hold exactly their answered changes. */
+START_TEST(test_full_disk_fills_frees_and_restarts)
+{
+    char db[sizeof(disk) + 32], dbopt[sizeof(db) + 16];
+    uint64_t a_m, b_m, a_last = 0, b_last = 0;
+    int a, b, status;
+
+    snprintf(disk, sizeof(disk), "%s/disk", d.dir);
+    ck_assert_int_eq(mkdir(disk, 0700), 0);
+    /* In a mount namespace of this test's own (the daemons it starts
+     * share it), so the tmpfs goes away with them even if the test is
+     * killed before its teardown. */
+    if (unshare(CLONE_NEWNS) != 0 ||
+        mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0 ||
+        mount("tmpfs", disk, "tmpfs", 0, "size=4096k") != 0) {
+        /* Not root or no mount namespace: nothing to fill for real. */
+        fprintf(stderr, "full disk: cannot mount a tmpfs (%s); skipped\n",
+                strerror(errno));
+        return;
+    }
+    mounted = true;
+    ballast("ballast1", BALLAST_KIB);
+    snprintf(db, sizeof(db), "%s/armmapd.db", disk);
+    snprintf(dbopt, sizeof(dbopt), "--database=%s", db);
+
+    td_start(&d, dbopt, NULL);
+    a = td_session(&d, "alice");
+    b = td_session(&d, "bob");
+    a_m = td_create(a, "qemu-virt", NULL);
+    b_m = td_create(b, "qemu-virt", NULL);
+    b_last = change_works(b, b_m, b_last);
+    a_last = fill_disk(a, a_m, a_last);
+    expect_machine(a, a_m, a_last);
+    expect_machine(b, b_m, b_last);
+
+    unballast("ballast1");              /* space returns */
+    a_last = change_works(a, a_m, a_last);
+    b_last = change_works(b, b_m, b_last);
+    expect_machine(a, a_m, a_last);
+    expect_machine(b, b_m, b_last);
+
+    a_last = fill_disk(a, a_m, a_last);  /* full again, then kill -9 */
+    close(a);
+    close(b);
+    ck_assert_int_eq(kill(d.pid, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(d.pid, &status, 0), d.pid);
+    d.pid = 0;
+
+    td_start(&d, dbopt, NULL);          /* on the full disk */
+    ck_assert_msg(strstr(td_log(&d), "is broken") == NULL, "%s", td_log(&d));
+    a = td_session(&d, "alice");
+    b = td_session(&d, "bob");
+    expect_machine(a, a_m, a_last);
+    expect_machine(b, b_m, b_last);
+
+    /* Space returns as a larger disk: the WAL the full disk left is
+     * copied into the database file at the next stop, which needs more
+     * than one ballast's worth. */
+    ck_assert_msg(mount("tmpfs", disk, "tmpfs", MS_REMOUNT, "size=32m") == 0,
+                  "remount: %s", strerror(errno));
+    a_last = change_works(a, a_m, a_last);
+    b_last = change_works(b, b_m, b_last);
+    close(a);
+    close(b);
+    ck_assert_msg(td_stop(&d) == 0, "%s", td_log(&d));
+
+    td_start(&d, dbopt, NULL);
+    ck_assert_msg(strstr(td_log(&d), "is broken") == NULL, "%s", td_log(&d));
+    a = td_session(&d, "alice");
+    expect_recovered(a, a_m, a_last);
+    close(a);
+    b = td_session(&d, "bob");
+    expect_recovered(b, b_m, b_last);
+    close(b);
+    ck_assert_msg(td_stop(&d) == 0, "%s", td_log(&d));
+}
+END_TEST
+
 Suite *commit_suite(void)
 {
     Suite *s = suite_create("commit");
@@ -324,6 +509,11 @@ Suite *commit_suite(void)
     tcase_add_test(tc, test_pipelined_batches_into_quota_keep_no_part);
     tcase_add_test(tc, test_pipelined_mixed_changes_stay_in_order);
     tcase_add_test(tc, test_one_tenant_filling_the_quota_breaks_no_other);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("full-disk");
+    tcase_add_checked_fixture(tc, setup, disk_teardown);
+    tcase_set_timeout(tc, 120 * spawn_time_scale());
+    tcase_add_test(tc, test_full_disk_fills_frees_and_restarts);
     suite_add_tcase(s, tc);
     return s;
 }

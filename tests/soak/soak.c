@@ -28,11 +28,19 @@
  *      database up to 2 x 16 MiB (store.c), so the allowance is the
  *      database's growth between the two maxima, capped at 32 MiB;
  *   4. every SIGTERM stop exits 0 and the log has no "broken" machine.
+ * After the SECONDS of SIGTERM restarts come KILLS kill -9 trials (100
+ * unless -k says otherwise) under the same load: at a random moment
+ * 50-550 ms into each daemon's life the main thread sends SIGKILL and
+ * starts it again; then every tenant's machines are listed and each must
+ * describe OK (usable: not broken, not UNAVAILABLE), and the log must
+ * name no broken machine and no lost WAL frames.  Checks 1 and 2 run at
+ * the end as before, so every change answered before a kill must be in its
+ * history, and every history read must have no gap in its seqs.
  * It prints operations by kind, errors by code, restarts, machines and RSS
  * figures, and exits 1 naming the first failures.
  *
  * Usage: soak -d PATH/armmapd [-t SECONDS] [-c CLIENTS] [-r RESTART]
- *             [-s SEED]
+ *             [-s SEED] [-k KILLS]
  */
 #include "armmap.h"
 #include "../common/proc.h"
@@ -68,7 +76,7 @@
 /* ---- settings and global state ----------------------------------------- */
 
 static const char *daemon_path;
-static int seconds = 60, nclients = 8, restart_s = 12;
+static int seconds = 60, nclients = 8, restart_s = 12, kills = 100;
 static unsigned seed = 1;
 static char dir[64], sock[128], logpath[128], dbpath[128], walpath[136];
 
@@ -76,7 +84,7 @@ static pid_t daemon_pid;
 static atomic_uint epoch;               /* bumped at every stop and start */
 static atomic_bool restarting;
 static atomic_bool stop_clients;
-static int restarts;
+static int restarts, killed;
 
 static pthread_mutex_t fail_lock = PTHREAD_MUTEX_INITIALIZER;
 static char failures[MAX_FAILURES][400];
@@ -222,6 +230,36 @@ static void restart_daemon(void)
     atomic_fetch_add(&epoch, 1);
     atomic_store(&restarting, false);
     restarts++;
+}
+
+/* kill -9 at a random moment, and a start on what it left. */
+static void kill_restart(void)
+{
+    int status;
+
+    atomic_store(&restarting, true);
+    atomic_fetch_add(&epoch, 1);
+    kill(daemon_pid, SIGKILL);
+    if (waitpid(daemon_pid, &status, 0) != daemon_pid)
+        die("waitpid: %s", strerror(errno));
+    daemon_pid = 0;
+    start_daemon();
+    atomic_fetch_add(&epoch, 1);
+    atomic_store(&restarting, false);
+    killed++;
+}
+
+/* The log lines a kill must never cause; fails on the first. */
+static void check_log(void)
+{
+    FILE *f = fopen(logpath, "r");
+    char line[512];
+
+    while (f != NULL && fgets(line, sizeof(line), f) != NULL)
+        if (strstr(line, "broken") != NULL || strstr(line, "lost committed") != NULL)
+            fail("daemon log: %s", line);
+    if (f != NULL)
+        fclose(f);
 }
 
 /* ---- what a client knows ---------------------------------------------- */
@@ -400,6 +438,7 @@ static enum armmap_status fetch_history(struct armmap_conn *c,
                                         uint32_t **vals, uint64_t *maxseq)
 {
     struct armmap_history_query q;
+    uint64_t prev = 0;
     size_t cap = 1024;
     uint32_t *o = calloc(cap, sizeof(*o)), *v = calloc(cap, sizeof(*v));
 
@@ -429,6 +468,10 @@ static enum armmap_status fetch_history(struct armmap_conn *c,
                 memset(v + cap, 0, cap * sizeof(*v));
                 cap *= 2;
             }
+            if (prev != 0 && e->seq != prev + 1)
+                fail("machine %" PRIu64 ": history jumps from seq %" PRIu64
+                     " to %" PRIu64, machine, prev, e->seq);
+            prev = e->seq;
             o[e->seq] = (uint32_t)e->op;
             v[e->seq] = e->result.value;
             if (e->seq > *maxseq)
@@ -924,6 +967,35 @@ static struct armmap_conn *checker(const char *tenant)
     return c;
 }
 
+/* Every machine of every client's tenant must describe OK. */
+static void check_usable(void)
+{
+    int i;
+
+    for (i = 0; i < nclients; i++) {
+        struct armmap_conn *c = checker(clients[i].tenant);
+        struct armmap_machine_list *l = NULL;
+        enum armmap_status st = armmap_list(c, &l);
+        size_t k;
+
+        if (st != ARMMAP_OK)
+            fail("kill %d: list of %s: %s: %s", killed, clients[i].tenant,
+                 armmap_strerror(st), armmap_errmsg(c));
+        for (k = 0; l != NULL && k < l->n; k++) {
+            struct armmap_machine *d = NULL;
+
+            st = armmap_describe(c, l->items[k].id, &d);
+            if (st != ARMMAP_OK && st != ARMMAP_NOT_FOUND)
+                fail("kill %d: machine %" PRIu64 " is not usable after the "
+                     "restart: %s: %s", killed, l->items[k].id,
+                     armmap_strerror(st), armmap_errmsg(c));
+            armmap_machine_free(d);
+        }
+        armmap_machine_list_free(l);
+        armmap_close(c);
+    }
+}
+
 /* Index of the first differing line, for the failure message. */
 static void first_difference(const char *a, const char *b, char *out,
                              size_t size)
@@ -1063,8 +1135,27 @@ static void check_memory(double run_s, long *peak)
 static void usage(void)
 {
     fprintf(stderr, "usage: soak -d ARMMAPD [-t SECONDS] [-c CLIENTS] "
-            "[-r RESTART_SECONDS] [-s SEED]\n");
+            "[-r RESTART_SECONDS] [-s SEED] [-k KILLS]\n");
     exit(2);
+}
+
+/* KILLS kill -9 trials under the clients' load (see the header). */
+static void kill_trials(void)
+{
+    uint64_t r = 0x2545f4914f6cdd1dull * (seed + 1);
+    int k;
+
+    for (k = 0; k < kills && nfailures == 0; k++) {
+        r ^= r >> 12;
+        r ^= r << 25;
+        r ^= r >> 27;
+        sleep_ms(50 + (long)((r * 2685821657736338717ull) >> 33) % 500);
+        kill_restart();
+        check_usable();
+        check_log();
+    }
+    printf("soak: %d kill -9 trials, each restarted and checked\n", killed);
+    fflush(stdout);
 }
 
 static void run(double *run_s)
@@ -1098,6 +1189,7 @@ static void run(double *run_s)
         sleep_ms(50);
     }
     *run_s = now_s() - t0;
+    kill_trials();
     atomic_store(&stop_clients, true);
     for (i = 0; i < nclients; i++) {
         pthread_join(clients[i].th, NULL);
@@ -1120,8 +1212,9 @@ static void print_figures(double run_s, size_t machines, uint64_t verified,
             errs[k] += clients[i].errs[k];
         cut += clients[i].cut;
     }
-    printf("soak: %.0f s, %d clients, %d restarts (SIGTERM), seed %u\n",
-           run_s, nclients, restarts, seed);
+    printf("soak: %.0f s, %d clients, %d restarts (SIGTERM), then %d "
+           "kill -9 trials, seed %u\n", run_s, nclients, restarts, killed,
+           seed);
     printf("operations by kind:\n");
     for (k = 0; k < NKINDS; k++) {
         printf("  %-26s %10" PRIu64 "\n", kind_name[k], ops[k]);
@@ -1152,18 +1245,19 @@ int main(int argc, char **argv)
     char cmd[128];
     int opt, i;
 
-    while ((opt = getopt(argc, argv, "d:t:c:r:s:")) != -1) {
+    while ((opt = getopt(argc, argv, "d:t:c:r:s:k:")) != -1) {
         switch (opt) {
         case 'd': daemon_path = optarg; break;
         case 't': seconds = atoi(optarg); break;
         case 'c': nclients = atoi(optarg); break;
         case 'r': restart_s = atoi(optarg); break;
         case 's': seed = (unsigned)strtoul(optarg, NULL, 0); break;
+        case 'k': kills = atoi(optarg); break;
         default: usage();
         }
     }
     if (daemon_path == NULL || seconds < 1 || nclients < 1 ||
-        nclients > MAX_CLIENTS || restart_s < 1)
+        nclients > MAX_CLIENTS || restart_s < 1 || kills < 0)
         usage();
     signal(SIGPIPE, SIG_IGN);
     snprintf(dir, sizeof(dir), "/tmp/armmap-soak.XXXXXX");
@@ -1180,16 +1274,7 @@ int main(int argc, char **argv)
     stop_daemon();
     check_memory(run_s, &peak);
     print_figures(run_s, machines, verified, peak, final);
-    {
-        FILE *f = fopen(logpath, "r");
-        char line[512];
-
-        while (f != NULL && fgets(line, sizeof(line), f) != NULL)
-            if (strstr(line, "broken") != NULL)
-                fail("daemon log: %s", line);
-        if (f != NULL)
-            fclose(f);
-    }
+    check_log();
     if (nfailures > 0) {
         for (i = 0; i < nfailures && i < MAX_FAILURES; i++)
             fprintf(stderr, "soak: FAILED: %s\n", failures[i]);
