@@ -83,6 +83,9 @@ enum conn_state {
     CONN_STATE_MAX
 };
 
+#define STREAM_LOW_WATER (256u << 10) /* a stream writes below this */
+#define STREAM_SLICE     (64u << 10)  /* bytes a stream writes per turn */
+
 static const char *const state_names[] = {
     "hello", "ready", "draining", "closing"
 };
@@ -96,8 +99,9 @@ struct srv_reply {
     bool waiting;                       /* on srv.waiting */
     bool failed;                        /* one of its commits failed */
     bool close_after;
-    size_t len;
+    size_t len;                         /* a stream's: bytes still to come */
     uint8_t *frame;                     /* length prefix + Response */
+    struct srv_stream *stream;          /* produced as the socket drains */
 };
 
 struct conn {
@@ -125,6 +129,10 @@ struct conn {
                                            deferred (srv_conn_defer()) */
     bool deferred;                      /* the frame being dispatched waits */
     size_t queued;                      /* bytes of replies not yet in output */
+    struct srv_reply *streaming;        /* its stream reply; no frame is
+                                           read or answered meanwhile */
+    struct event *sev;                  /* zero timer: the stream's next
+                                           slice, after a loop turn */
     uint64_t frames;                    /* requests read so far */
     int64_t partial_since;              /* ms; a frame began, 0: none */
     unsigned busy;                      /* inside a callback: defer destroy */
@@ -138,6 +146,8 @@ static int64_t monotonic_ms(void);
 static void conn_destroy(struct conn *c);
 static void conn_free_io(struct conn *c);
 static void conn_process(struct conn *c);
+static void stream_kick(struct conn *c);
+static void conn_leave(struct conn *c);
 static void conn_flush(struct conn *c);
 static void conn_send(struct conn *c);
 static void conn_maybe_resume(struct conn *c);
@@ -601,6 +611,7 @@ static uint8_t *pack_status(uint64_t id, int code, const char *msg, size_t *len)
 
 static void reply_free(struct srv_reply *r)
 {
+    srv_stream_free(r->stream);
     if (r->frame != (uint8_t *)(r + 1))
         free(r->frame);
     free(r);
@@ -663,6 +674,22 @@ void srv_conn_reply(struct srv_call *call)
     resp->status = &status;
     if (call->code != MM_OK)
         resp->body_case = ARMMAP__V1__RESPONSE__BODY__NOT_SET;
+    if (call->stream != NULL && call->code == MM_OK) {
+        /* Queued with its size still to count (an estimate until then);
+         * the connection reads nothing more until it is sent. */
+        r = reply_new(NULL);
+        r->id = call->id;
+        r->stream = call->stream;
+        r->len = (size_t)srv_stream_left(r->stream);
+        call->stream = NULL;
+        call->c->streaming = r;
+        conn_reading(call->c, false);
+        queue_reply(call->c, r);
+        stream_kick(call->c);
+        return;
+    }
+    srv_stream_free(call->stream);
+    call->stream = NULL;
     if (call->ticket == 0 && TAILQ_EMPTY(&call->c->replies)) {
         /* Nothing to wait for and nothing ahead: straight to the output. */
         reply_direct(call->c, resp, call->close_after);
@@ -724,6 +751,10 @@ static void conn_flush(struct conn *c)
     struct srv_reply *r;
 
     while ((r = TAILQ_FIRST(&c->replies)) != NULL && !r->waiting) {
+        if (r->stream != NULL) {
+            stream_kick(c);             /* its turn: written in slices */
+            break;
+        }
         TAILQ_REMOVE(&c->replies, r, clink);
         c->queued -= r->len;
         evbuffer_add(c->out, r->frame, r->len);
@@ -770,7 +801,8 @@ static void conn_maybe_finish(struct conn *c)
     if (c->state == CONN_DRAINING && conn_has_pending(c))
         return;
     if (c->state == CONN_CLOSING && !TAILQ_EMPTY(&c->replies) &&
-        TAILQ_FIRST(&c->replies)->waiting)
+        (TAILQ_FIRST(&c->replies)->waiting ||
+         TAILQ_FIRST(&c->replies)->stream != NULL))
         return;
     conn_send(c);
     if (evbuffer_get_length(c->out) == 0 || c->dead)
@@ -840,6 +872,85 @@ void srv_conn_send_pending(struct srv *s)
         if (c->dead && c->busy == 0)
             conn_destroy(c);
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* Streamed replies                                                    */
+/* ------------------------------------------------------------------ */
+
+/* A stream writes a slice when the output is below STREAM_LOW_WATER and
+ * its reply is the first of the queue, then lets the loop turn (a zero
+ * timer: epoll_wait runs first, so other connections are served between
+ * slices).  Its size is counted the same way, a slice per turn, as soon
+ * as it is queued, earlier replies or not. */
+
+static void stream_cb(evutil_socket_t fd, short what, void *arg);
+
+static void stream_kick(struct conn *c)
+{
+    static const struct timeval zero = { 0, 0 };
+
+    if (c->dead || c->streaming == NULL)
+        return;
+    if (c->sev == NULL) {
+        c->sev = evtimer_new(c->s->base, stream_cb, c);
+        if (c->sev == NULL)
+            abort();                    /* host memory, as elsewhere */
+    }
+    if (!evtimer_pending(c->sev, NULL))
+        evtimer_add(c->sev, &zero);
+}
+
+/* Brings r->len (and c->queued) to what the stream has still to write. */
+static void stream_count(struct conn *c, struct srv_reply *r)
+{
+    size_t left = (size_t)srv_stream_left(r->stream);
+
+    c->queued = c->queued - r->len + left;
+    r->len = left;
+}
+
+/* The stream is out: the replies after it follow, frames are read again. */
+static void stream_end(struct conn *c, struct srv_reply *r)
+{
+    TAILQ_REMOVE(&c->replies, r, clink);
+    c->queued -= r->len;
+    c->streaming = NULL;
+    reply_free(r);
+    conn_flush(c);
+    if ((c->state == CONN_HELLO || c->state == CONN_READY) && !c->paused &&
+        !c->store_paused) {
+        conn_reading(c, true);
+        event_active(c->rev, EV_READ, 0);   /* frames already buffered */
+    }
+    conn_maybe_finish(c);
+}
+
+static void stream_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    struct srv_reply *r = c->streaming;
+
+    (void)fd;
+    (void)what;
+    if (r == NULL || c->dead)
+        return;
+    c->busy++;
+    if (!srv_stream_size(r->stream)) {
+        stream_count(c, r);
+        stream_kick(c);
+    } else if (TAILQ_FIRST(&c->replies) == r &&
+               evbuffer_get_length(c->out) < STREAM_LOW_WATER) {
+        bool done = srv_stream_emit(r->stream, c->out, STREAM_SLICE);
+
+        stream_count(c, r);
+        conn_check_queued(c);
+        if (done)
+            stream_end(c, r);
+    } else {
+        stream_count(c, r);             /* sized: the exact count */
+    }
+    conn_leave(c);                      /* writes; kicks the next slice */
 }
 
 /* ------------------------------------------------------------------ */
@@ -935,6 +1046,8 @@ static void conn_send(struct conn *c)
         event_del(c->wev);
         c->wr_on = false;
     }
+    if (c->streaming != NULL && left < STREAM_LOW_WATER)
+        stream_kick(c);
     conn_maybe_resume(c);
 }
 
@@ -951,7 +1064,7 @@ static void conn_process(struct conn *c)
 
     c->busy++;
     while ((c->state == CONN_HELLO || c->state == CONN_READY) && !c->paused &&
-           !c->store_paused) {
+           !c->store_paused && c->streaming == NULL) {
         uint8_t hdr[4];
         uint32_t n;
         const uint8_t *body;
@@ -1309,6 +1422,8 @@ static void conn_free_io(struct conn *c)
         event_free(c->rev);
     if (c->wev != NULL)
         event_free(c->wev);
+    if (c->sev != NULL)
+        event_free(c->sev);
     if (c->in != NULL)
         evbuffer_free(c->in);
     if (c->out != NULL)
@@ -1333,6 +1448,7 @@ static void conn_destroy(struct conn *c)
         else
             reply_free(r);
     }
+    c->streaming = NULL;
     if (c->store_paused)
         c->s->store_waiters--;
     TAILQ_REMOVE(&c->s->conns, c, link);

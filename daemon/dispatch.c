@@ -933,7 +933,7 @@ static void h_batch(struct srv_call *call, const Armmap__V1__Request *req)
 /* Reads                                                               */
 /* ------------------------------------------------------------------ */
 
-static uint8_t region_code(const char *name)
+uint8_t srv_region_code(const char *name)
 {
     static const char *const names[] = {
         "gap", "user", "modules", "pkmap", "lowmem", "vmalloc", "consistent",
@@ -952,22 +952,21 @@ static const char *const kind_names[] = {
     "fault", "page table", "section", "supersection", "large page", "small page"
 };
 
-static Armmap__V1__Walk *walk_msg(struct srv_call *call,
-                                  const struct mm_walk *w)
+void srv_walk_fill(Armmap__V1__Walk *wm, Armmap__V1__WalkStep *steps,
+                   Armmap__V1__WalkStep **ptrs, const struct mm_walk *w,
+                   char *text)
 {
-    Armmap__V1__Walk *wm = NEW(call, Armmap__V1__Walk, ARMMAP__V1__WALK__INIT);
-    size_t n = mm_walk_format(w, NULL, 0);
     unsigned i;
 
-    wm->text = srv_call_alloc(call, n + 1);
-    mm_walk_format(w, wm->text, n + 1);
-    wm->n_steps = w->nsteps;
-    wm->steps = srv_call_alloc(call, (w->nsteps + 1) * sizeof(*wm->steps));
-    for (i = 0; i < w->nsteps && i < 2; i++) {
+    armmap__v1__walk__init(wm);
+    wm->text = text;
+    wm->n_steps = w->nsteps < 2 ? w->nsteps : 2;
+    wm->steps = ptrs;
+    for (i = 0; i < wm->n_steps; i++) {
         const struct mm_walk_step *st = &w->step[i];
-        Armmap__V1__WalkStep *ws = NEW(call, Armmap__V1__WalkStep,
-                                       ARMMAP__V1__WALK_STEP__INIT);
+        Armmap__V1__WalkStep *ws = &steps[i];
 
+        armmap__v1__walk_step__init(ws);
         ws->level = st->level;
         ws->kind = (char *)(st->kind < 6 ? kind_names[st->kind] : "unknown");
         ws->addr = st->addr;
@@ -981,8 +980,23 @@ static Armmap__V1__Walk *walk_msg(struct srv_call *call,
         ws->ng = st->ng;
         ws->xn = st->xn;
         ws->next = st->next;
-        wm->steps[i] = ws;
+        ptrs[i] = ws;
     }
+}
+
+static Armmap__V1__Walk *walk_msg(struct srv_call *call,
+                                  const struct mm_walk *w)
+{
+    Armmap__V1__Walk *wm = NEW(call, Armmap__V1__Walk, ARMMAP__V1__WALK__INIT);
+    Armmap__V1__WalkStep *steps =
+        srv_call_alloc(call, 2 * sizeof(Armmap__V1__WalkStep));
+    Armmap__V1__WalkStep **ptrs =
+        srv_call_alloc(call, 3 * sizeof(Armmap__V1__WalkStep *));
+    size_t n = mm_walk_format(w, NULL, 0);
+    char *text = srv_call_alloc(call, n + 1);
+
+    mm_walk_format(w, text, n + 1);
+    srv_walk_fill(wm, steps, ptrs, w, text);
     return wm;
 }
 
@@ -1004,17 +1018,15 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
                       call->s->st->max_translate_batch);
         return;
     }
-    /* A walk is ~160 bytes of reply (and more while it is being built):
-     * refuse a reply that alone would exceed --max-queued-bytes before
-     * building it, rather than hold hundreds of MB for a peer that may
-     * never read them. */
-    if (t->walk && (uint64_t)n * WALK_REPLY_BYTES >
-                       call->s->st->max_queued_bytes) {
-        srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "translate: %zu walks make "
-                      "a reply of about %" PRIu64 " bytes, over "
-                      "--max-queued-bytes (%" PRIu64 ")", n,
-                      (uint64_t)n * WALK_REPLY_BYTES,
-                      call->s->st->max_queued_bytes);
+    /* A walk is ~160 bytes of reply: a reply of walks larger than
+     * SRV_STREAM_MIN is never built whole but streamed as the socket
+     * drains (stream.c), from a clone of the machine. */
+    if (t->walk && (uint64_t)n * WALK_REPLY_BYTES > SRV_STREAM_MIN) {
+        call->stream = srv_stream_translate(sm->m, call->id, t->va, n,
+                                            t->access);
+        if (call->stream == NULL)
+            srv_call_fail(call, MM_NO_MEMORY, "translate: out of host "
+                          "memory");
         return;
     }
     tr = NEW(call, Armmap__V1__TranslateResult,
@@ -1032,7 +1044,7 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
         /* Region names are static strings: compare pointers first. */
         if (name != last_name) {
             last_name = name;
-            last_code = region_code(name);
+            last_code = srv_region_code(name);
         }
         tr->region.data[i] = last_code;
     }
@@ -1087,7 +1099,7 @@ static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
         a->region = srv_call_alloc(call, (n + 1) * sizeof(*a->region));
         for (k = 0; k < n; k++) {
             a->va[k] = v[k].va;
-            a->region[k] = (Armmap__V1__Region)region_code(v[k].region);
+            a->region[k] = (Armmap__V1__Region)srv_region_code(v[k].region);
         }
         pr->aliases[i] = a;
     }

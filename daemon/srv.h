@@ -25,6 +25,7 @@
  *   persist.c   srv_persist_*    the store: events, commits, recovery
  *   commit.c    srv_commit_*     the commit path: tickets, fence, undo
  *   dump.c      srv_dump_elf     ELF32 ARM core files
+ *   stream.c    srv_stream_*     large replies produced a slice at a time
  *   main.c      main()           thin: settings, srv_create, run, destroy
  */
 #ifndef ARMMAP_DAEMON_SRV_H
@@ -49,6 +50,7 @@
 
 struct event_base;
 struct event;
+struct evbuffer;
 struct evconnlistener;
 struct bufferevent;
 struct srv;
@@ -630,6 +632,7 @@ struct srv_call {
     bool parked;                        /* answered later (kmap wait) */
     uint64_t wake;                      /* machine whose waiters to retry */
     bool close_after;                   /* close the connection after it */
+    struct srv_stream *stream;          /* the answer is streamed (stream.c) */
     struct srv_arena_block *arena;      /* freed after packing */
     /* The call's first SRV_CALL_INLINE bytes of srv_call_alloc() come from
      * here, so small answers (ping, one op, one translation) allocate
@@ -693,6 +696,54 @@ void srv_conn_reply_status(struct conn *c, uint64_t id, int code,
 /* Applies a kmap retry for a parked request; used by machines.c.  Returns
  * true if it completed (reply queued), false if it must keep waiting. */
 bool srv_dispatch_kmap_retry(struct srv *s, struct srv_park *p);
+
+struct Armmap__V1__Walk;
+struct Armmap__V1__WalkStep;
+
+/* Fills @wm, and @steps and @ptrs (room for 2 each), with what a Walk
+ * message says of @w; @text is mm_walk_format()'s, borrowed. */
+void srv_walk_fill(struct Armmap__V1__Walk *wm,
+                   struct Armmap__V1__WalkStep *steps,
+                   struct Armmap__V1__WalkStep **ptrs,
+                   const struct mm_walk *w, char *text);
+/* The Region enum value of a region name (mm_region_name()). */
+uint8_t srv_region_code(const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Streamed replies (stream.c)                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A reply too large to hold whole (a translate with 1M walks is 160 MB)
+ * is produced as the socket drains: conn.c asks it for a slice whenever
+ * the connection's output falls below a low-water mark, from a zero
+ * timer, so other connections are served between slices.  Its exact size
+ * is counted first (also in slices), since the frame's length comes
+ * first; until then an estimate stands in for it against
+ * --max-queued-bytes.  The stream answers from a clone of the machine
+ * taken when the request arrived, so changes made meanwhile by other
+ * connections neither block nor show.
+ */
+struct srv_stream;
+
+#define SRV_STREAM_MIN      (1u << 20)  /* replies above this are streamed */
+
+/* A streamed Translate reply (walks included) to request @id for @n
+ * addresses at @va (copied) on @m (cloned).  NULL on host memory. */
+struct srv_stream *srv_stream_translate(const struct mm_machine *m,
+                                        uint64_t id, const uint32_t *va,
+                                        size_t n, unsigned access);
+/* Frame bytes still to produce: the exact count once sized, before that
+ * an estimate. */
+uint64_t srv_stream_left(const struct srv_stream *st);
+/* Counts a slice of the reply's size.  Return: true once it is known. */
+bool srv_stream_size(struct srv_stream *st);
+/* Appends a slice of the frame (about @budget bytes, at least one item) to
+ * @out; only once sized.  Return: true once the whole frame is out. */
+bool srv_stream_emit(struct srv_stream *st, struct evbuffer *out,
+                     size_t budget);
+/* srv_stream_free(NULL) does nothing. */
+void srv_stream_free(struct srv_stream *st);
 
 /* ------------------------------------------------------------------ */
 /* Dumps (dump.c)                                                      */
