@@ -622,54 +622,177 @@ END_TEST
 
 /* ---- replies counted before they are built ------------------------------ */
 
-/* Four connections each ask for a million walks and never read: the
- * replies (about 160 MB each) are refused before they are built, and
- * another connection is served meanwhile. */
-START_TEST(test_walk_reply_refused_before_it_is_built)
+static Armmap__V1__Response *ping(int fd, uint64_t id);
+
+/* A Translate request of @n walks on @m, id @id. */
+static void send_walks(int fd, uint64_t id, uint64_t m, const uint32_t *va,
+                       size_t n)
 {
-    enum { N = 1 << 20, NCONNS = 4 };
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Translate t = ARMMAP__V1__TRANSLATE__INIT;
+
+    t.machine = m;
+    t.n_va = n;
+    t.va = (uint32_t *)va;
+    t.walk = true;
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
+    req.translate = &t;
+    td_send(fd, &req);
+}
+
+/* Waits (bounded) until @fd has bytes to read: the stream began. */
+static bool wait_readable(int fd)
+{
+    struct pollfd p = { fd, POLLIN, 0 };
+    int i;
+
+    for (i = 0; i < 600 * spawn_time_scale(); i++) {
+        if (poll(&p, 1, 1000) > 0 && (p.revents & POLLIN))
+            return true;
+    }
+    return false;
+}
+
+/* Two connections each ask for a million walks (about 160 MB of reply)
+ * and never read: each reply is streamed as its socket drains, so the
+ * daemon holds a slice of each, not the replies, and another tenant's
+ * connection is served meanwhile.  The replies count, whole, against
+ * their tenant's unsent bytes before they are built: 2 x 167 MB is over
+ * --max-inflight-bytes-per-tenant (256M), so that tenant waits. */
+START_TEST(test_walk_reply_streamed_to_a_peer_that_never_reads)
+{
+    enum { N = 1 << 20, NCONNS = 2 };
     Armmap__V1__Response *r;
     uint32_t *va = malloc(N * sizeof(uint32_t));
-    int fds[NCONNS], fd, i;
+    int fds[NCONNS], fd, walker, i;
     long before, after;
     uint64_t m;
 
     ck_assert_ptr_nonnull(va);
     td_start(&d, NULL);
-    fd = td_session(&d, "walker");
-    m = td_create(fd, "qemu-virt", NULL);
+    fd = td_session(&d, "other");
+    walker = td_session(&d, "walker");
+    m = td_create(walker, "qemu-virt", NULL);
     for (i = 0; i < N; i++)
         va[i] = 0xc0000000u + (uint32_t)i * 64;
-    t.machine = m;
-    t.n_va = N;
-    t.va = va;
-    t.walk = true;
-    req.id = 21;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
-    req.translate = &t;
-    before = td_rss_kib(&d);
-    for (i = 0; i < NCONNS; i++) {
+    for (i = 0; i < NCONNS; i++)
         fds[i] = td_session(&d, "walker");
-        td_send(fds[i], &req);
-    }
-    r = simple(fd, 22, ARMMAP__V1__REQUEST__BODY_LIST);
+    before = td_rss_kib(&d);
+    for (i = 0; i < NCONNS; i++)
+        send_walks(fds[i], 21, m, va, N);
+    r = ping(fd, 22);                   /* served while they are counted */
     ck_assert_status(r, 22, 0, "");
+    td_free(r);
+    for (i = 0; i < NCONNS; i++)
+        ck_assert_msg(wait_readable(fds[i]), "no reply began on conn %d", i);
+    r = ping(fd, 23);                   /* and while they wait for readers */
+    ck_assert_status(r, 23, 0, "");
+    td_free(r);
+    r = ping(walker, 25);
+    ck_assert_status(r, 25, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                     "ping: tenant 'walker' has 268435456 or more reply "
+                     "bytes unsent (--max-inflight-bytes-per-tenant)");
     td_free(r);
     after = td_rss_kib(&d);
     ck_assert_msg(after - before < 64 * 1024, "RSS grew from %ld to %ld KiB",
                   before, after);
-    for (i = 0; i < NCONNS; i++) {
-        r = td_recv(fds[i]);
-        ck_assert_status(r, 21, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
-                         "translate: 1048576 walks make a reply of about "
-                         "167772160 bytes, over --max-queued-bytes "
-                         "(33554432)");
-        td_free(r);
+    for (i = 0; i < NCONNS; i++)
         close(fds[i]);
-    }
+    r = ping(fd, 24);
+    ck_assert_status(r, 24, 0, "");
+    td_free(r);
     free(va);
+    close(walker);
+    close(fd);
+}
+END_TEST
+
+/* A streamed reply (16,384 walks, 2.6 MB) arrives whole and in its place
+ * among pipelined requests, and says exactly what replies built whole say
+ * (translates of 2,048 walks, 330 KB each, are not streamed). */
+START_TEST(test_streamed_reply_complete_and_in_order)
+{
+    enum { N = 16384, CHUNK = 2048 };
+    Armmap__V1__Response *r, *whole;
+    uint32_t *va = malloc(N * sizeof(uint32_t));
+    uint8_t *a = malloc(4096), *b = malloc(4096);
+    const Armmap__V1__TranslateResult *s;
+    int fd, i, k;
+    uint64_t m;
+
+    ck_assert(va != NULL && a != NULL && b != NULL);
+    td_start(&d, NULL);
+    fd = td_session(&d, "walker");
+    m = td_create(fd, "qemu-virt", NULL);
+    for (i = 0; i < N; i++) {           /* lowmem, user (faults), vectors */
+        if (i % 4 == 3)
+            va[i] = (uint32_t)i * 0x1000;
+        else if (i % 97 == 5)
+            va[i] = 0xffff0000u + (uint32_t)(i % 4096);
+        else
+            va[i] = 0xc0000000u + (uint32_t)i * 0x1000 + 0x10;
+    }
+    send_walks(fd, 41, m, va, N);
+    {
+        Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+        Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
+
+        req.id = 42;
+        req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+        req.ping = &p;
+        td_send(fd, &req);
+    }
+    for (k = 0; k < N / CHUNK; k++)
+        send_walks(fd, 50 + (uint64_t)k, m, va + k * CHUNK, CHUNK);
+    r = td_recv(fd);
+    ck_assert_status(r, 41, 0, "");
+    ck_assert_int_eq(r->body_case, ARMMAP__V1__RESPONSE__BODY_TRANSLATE);
+    s = r->translate;
+    ck_assert_uint_eq(s->n_pa, N);
+    ck_assert_uint_eq(s->fault.len, N);
+    ck_assert_uint_eq(s->region.len, N);
+    ck_assert_uint_eq(s->n_walks, N);
+    ck_assert_uint_eq(s->pa[0], 0x40000010);        /* 0xc0000010 */
+    ck_assert_uint_eq(s->fault.data[0], 0);
+    ck_assert_uint_eq(s->region.data[0], ARMMAP__V1__REGION__REGION_LOWMEM);
+    ck_assert_str_eq(s->walks[0]->steps[0]->kind, "section");
+    ck_assert_uint_eq(s->walks[0]->steps[0]->addr, 0x40007000);
+    ck_assert_uint_eq(s->walks[0]->steps[0]->desc, 0x4000040e);
+    ck_assert_uint_ne(s->fault.data[3], 0);         /* user: unmapped */
+    {
+        Armmap__V1__Response *p = td_recv(fd);
+
+        ck_assert_status(p, 42, 0, "");
+        td_free(p);
+    }
+    for (k = 0; k < N / CHUNK; k++) {
+        const Armmap__V1__TranslateResult *w;
+
+        whole = td_recv(fd);
+        ck_assert_status(whole, 50 + (uint64_t)k, 0, "");
+        w = whole->translate;
+        ck_assert_uint_eq(w->n_walks, CHUNK);
+        for (i = 0; i < CHUNK; i++) {
+            size_t j = (size_t)k * CHUNK + (size_t)i, la, lb;
+
+            ck_assert_uint_eq(s->pa[j], w->pa[i]);
+            ck_assert_uint_eq(s->fault.data[j], w->fault.data[i]);
+            ck_assert_uint_eq(s->region.data[j], w->region.data[i]);
+            la = armmap__v1__walk__get_packed_size(s->walks[j]);
+            lb = armmap__v1__walk__get_packed_size(w->walks[i]);
+            ck_assert_uint_eq(la, lb);
+            ck_assert_uint_le(la, 4096);
+            armmap__v1__walk__pack(s->walks[j], a);
+            armmap__v1__walk__pack(w->walks[i], b);
+            ck_assert_msg(memcmp(a, b, la) == 0, "walk %zu differs", j);
+        }
+        td_free(whole);
+    }
+    td_free(r);
+    free(va);
+    free(a);
+    free(b);
     close(fd);
 }
 END_TEST
@@ -986,7 +1109,8 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_machine_ids_are_opaque_with_a_tenants_file);
     tcase_add_test(tc, test_id_permutation_round_trips);
     tcase_add_test(tc, test_host_memory_quota_with_large_vmallocs);
-    tcase_add_test(tc, test_walk_reply_refused_before_it_is_built);
+    tcase_add_test(tc, test_walk_reply_streamed_to_a_peer_that_never_reads);
+    tcase_add_test(tc, test_streamed_reply_complete_and_in_order);
     tcase_add_test(tc, test_inflight_reply_bytes_limited_per_tenant);
     tcase_add_test(tc, test_inflight_quota_from_the_tenants_file);
     suite_add_tcase(s, tc);
