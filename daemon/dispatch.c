@@ -1080,6 +1080,13 @@ static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
                       call->s->st->max_translate_batch);
         return;
     }
+    /* Many addresses: answered a slice at a time (stream.c), as walks. */
+    if (ph->n_pa > SRV_STREAM_PHYS_MIN) {
+        call->stream = srv_stream_phys(sm->m, call->id, ph->pa, ph->n_pa);
+        if (call->stream == NULL)
+            srv_call_fail(call, MM_NO_MEMORY, "phys: out of host memory");
+        return;
+    }
     pr = NEW(call, Armmap__V1__PhysResult, ARMMAP__V1__PHYS_RESULT__INIT);
     pr->n_aliases = ph->n_pa;
     pr->aliases = srv_call_alloc(call, (ph->n_pa + 1) * sizeof(*pr->aliases));

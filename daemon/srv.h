@@ -727,12 +727,16 @@ uint8_t srv_region_code(const char *name);
 struct srv_stream;
 
 #define SRV_STREAM_MIN      (1u << 20)  /* replies above this are streamed */
+#define SRV_STREAM_PHYS_MIN 16384u      /* phys of more addresses too */
 
 /* A streamed Translate reply (walks included) to request @id for @n
  * addresses at @va (copied) on @m (cloned).  NULL on host memory. */
 struct srv_stream *srv_stream_translate(const struct mm_machine *m,
                                         uint64_t id, const uint32_t *va,
                                         size_t n, unsigned access);
+/* A streamed Phys reply to request @id for the @n addresses at @pa. */
+struct srv_stream *srv_stream_phys(const struct mm_machine *m, uint64_t id,
+                                   const uint32_t *pa, size_t n);
 /* Frame bytes still to produce: the exact count once sized, before that
  * an estimate. */
 uint64_t srv_stream_left(const struct srv_stream *st);

@@ -5,16 +5,18 @@
  * long as the peer takes to read it; here it is written as the socket
  * drains, a slice at a time (conn.c decides when), and never exists whole.
  *
- * The frame is the one armmap__v1__response__pack() would describe, coded
- * by hand in pieces:
+ * The same holds for a Phys of a million addresses (seconds of reverse
+ * lookups).  The frame is the one armmap__v1__response__pack() would
+ * describe, coded by hand in pieces:
  *
  *   length (4 bytes, big-endian)
  *   Response { id = 1; status = 2 (empty: OK); translate = 18 {
  *       pa = 1 (packed fixed32), fault = 2, region = 3, walks = 4 ... } }
+ *   or       { id = 1; status = 2; phys = 19 { aliases = 1 ... } }
  *
  * The length comes first, so the walks are counted before a byte is
  * written: a first pass walks every address and adds up the size of its
- * Walk message, a slice per call (srv_stream_size()); the second pass
+ * Walk (or Aliases) message, a slice per call (srv_stream_size()); the second pass
  * walks them again and writes them.  Both passes read the stream's own
  * clone of the machine, so they agree whatever happens to the machine
  * meanwhile.  Each pass costs what building the reply whole cost; the
@@ -36,6 +38,10 @@
 /* Field tags (field number << 3 | wire type 2, length-delimited). */
 #define TAG_RESP_STATUS     0x12u           /* Response.status = 2 */
 #define TAG_RESP_TRANSLATE  (18u << 3 | 2)  /* Response.translate = 18 */
+#define TAG_RESP_PHYS       (19u << 3 | 2)  /* Response.phys = 19 */
+#define TAG_PR_ALIASES      0x0au           /* PhysResult.aliases = 1 */
+#define ALIAS_INLINE        64u             /* aliases on the stack */
+#define ALIAS_ESTIMATE      16u             /* an Aliases entry, about */
 #define TAG_TR_PA           0x0au           /* TranslateResult.pa = 1 */
 #define TAG_TR_FAULT        0x12u           /* .fault = 2 */
 #define TAG_TR_REGION       0x1au           /* .region = 3 */
@@ -47,11 +53,17 @@ enum stream_phase {
     PH_PA,
     PH_FAULT,
     PH_REGION,
-    PH_WALKS,
+    PH_ITEMS,               /* walks, or aliases */
     PH_DONE
 };
 
+enum stream_kind {
+    SK_TRANSLATE = 0,       /* Translate with walks */
+    SK_PHYS                 /* Phys */
+};
+
 struct srv_stream {
+    enum stream_kind kind;
     struct mm_machine *m;               /* our clone */
     uint64_t id;
     uint32_t *va;
@@ -59,7 +71,7 @@ struct srv_stream {
     unsigned access;
     enum stream_phase phase;
     size_t i;                           /* next address of the phase */
-    uint64_t walk_bytes;                /* the walks field, tags included */
+    uint64_t item_bytes;                /* walks or aliases, tags included */
     uint64_t total;                     /* the frame, once sized */
     uint64_t written;
 };
@@ -95,13 +107,21 @@ static size_t field_head(uint8_t *p, unsigned tag, uint64_t len)
     return n + varint_put(p + n, len);
 }
 
-/* The bytes of TranslateResult (known once the walks are counted). */
+/* The bytes of TranslateResult or PhysResult (known once the walks or
+ * aliases are counted). */
 static uint64_t result_len(const struct srv_stream *st)
 {
     uint64_t n = st->n;
 
+    if (st->kind == SK_PHYS)
+        return st->item_bytes;
     return 1 + varint_len(4 * n) + 4 * n + 2 * (1 + varint_len(n) + n) +
-           st->walk_bytes;
+           st->item_bytes;
+}
+
+static unsigned result_tag(const struct srv_stream *st)
+{
+    return st->kind == SK_PHYS ? TAG_RESP_PHYS : TAG_RESP_TRANSLATE;
 }
 
 static uint64_t response_len(const struct srv_stream *st)
@@ -109,12 +129,13 @@ static uint64_t response_len(const struct srv_stream *st)
     uint64_t r = result_len(st);
 
     return (st->id != 0 ? 1 + varint_len(st->id) : 0) + 2 +
-           varint_len(TAG_RESP_TRANSLATE) + varint_len(r) + r;
+           varint_len(result_tag(st)) + varint_len(r) + r;
 }
 
-struct srv_stream *srv_stream_translate(const struct mm_machine *m,
-                                        uint64_t id, const uint32_t *va,
-                                        size_t n, unsigned access)
+static struct srv_stream *stream_new(enum stream_kind kind,
+                                     const struct mm_machine *m, uint64_t id,
+                                     const uint32_t *va, size_t n,
+                                     unsigned access)
 {
     struct srv_stream *st = calloc(1, sizeof(*st));
 
@@ -131,7 +152,21 @@ struct srv_stream *srv_stream_translate(const struct mm_machine *m,
     st->id = id;
     st->access = access;
     st->phase = PH_SIZE;
+    st->kind = kind;
     return st;
+}
+
+struct srv_stream *srv_stream_translate(const struct mm_machine *m,
+                                        uint64_t id, const uint32_t *va,
+                                        size_t n, unsigned access)
+{
+    return stream_new(SK_TRANSLATE, m, id, va, n, access);
+}
+
+struct srv_stream *srv_stream_phys(const struct mm_machine *m, uint64_t id,
+                                   const uint32_t *pa, size_t n)
+{
+    return stream_new(SK_PHYS, m, id, pa, n, 0);
 }
 
 void srv_stream_free(struct srv_stream *st)
@@ -147,7 +182,8 @@ void srv_stream_free(struct srv_stream *st)
 uint64_t srv_stream_left(const struct srv_stream *st)
 {
     if (st->phase == PH_SIZE)
-        return 4 + (uint64_t)st->n * (WALK_ESTIMATE + 6);
+        return 4 + (uint64_t)st->n * (st->kind == SK_PHYS ? ALIAS_ESTIMATE
+                                                          : WALK_ESTIMATE + 6);
     return st->total - st->written;
 }
 
@@ -184,6 +220,86 @@ static void walk_done(struct walk_msg *m)
         free(m->text);
 }
 
+/* One physical address's Aliases message, built on the stack. */
+struct alias_msg {
+    Armmap__V1__PhysResult__Aliases am;
+    struct mm_alias small[ALIAS_INLINE], *v;
+    uint32_t va[ALIAS_INLINE], *vap;
+    Armmap__V1__Region region[ALIAS_INLINE], *regp;
+};
+
+static void alias_build(const struct srv_stream *st, size_t i,
+                        struct alias_msg *m)
+{
+    size_t n = mm_phys_aliases(st->m, st->va[i], m->small, ALIAS_INLINE), k;
+
+    m->v = m->small;
+    m->vap = m->va;
+    m->regp = m->region;
+    if (n > ALIAS_INLINE) {
+        m->v = malloc(n * sizeof(*m->v));
+        m->vap = malloc(n * sizeof(*m->vap));
+        m->regp = malloc(n * sizeof(*m->regp));
+        if (m->v == NULL || m->vap == NULL || m->regp == NULL)
+            abort();                    /* host memory */
+        n = mm_phys_aliases(st->m, st->va[i], m->v, n);
+    }
+    armmap__v1__phys_result__aliases__init(&m->am);
+    for (k = 0; k < n; k++) {
+        m->vap[k] = m->v[k].va;
+        m->regp[k] = (Armmap__V1__Region)srv_region_code(m->v[k].region);
+    }
+    m->am.n_va = m->am.n_region = n;
+    m->am.va = m->vap;
+    m->am.region = m->regp;
+}
+
+static void alias_done(struct alias_msg *m)
+{
+    if (m->v != m->small) {
+        free(m->v);
+        free(m->vap);
+        free(m->regp);
+    }
+}
+
+/* Item @i: a Walk (translate) or an Aliases (phys) message. */
+struct item {
+    union {
+        struct walk_msg w;
+        struct alias_msg a;
+    } u;
+};
+
+/* Builds item @i into @it; returns its packed size. */
+static size_t item_build(const struct srv_stream *st, size_t i,
+                         struct item *it)
+{
+    if (st->kind == SK_PHYS) {
+        alias_build(st, i, &it->u.a);
+        return protobuf_c_message_get_packed_size(&it->u.a.am.base);
+    }
+    walk_build(st, i, &it->u.w);
+    return armmap__v1__walk__get_packed_size(&it->u.w.wm);
+}
+
+static void item_pack(const struct srv_stream *st, struct item *it,
+                      uint8_t *buf)
+{
+    if (st->kind == SK_PHYS)
+        protobuf_c_message_pack(&it->u.a.am.base, buf);
+    else
+        armmap__v1__walk__pack(&it->u.w.wm, buf);
+}
+
+static void item_done(const struct srv_stream *st, struct item *it)
+{
+    if (st->kind == SK_PHYS)
+        alias_done(&it->u.a);
+    else
+        walk_done(&it->u.w);
+}
+
 bool srv_stream_size(struct srv_stream *st)
 {
     size_t end = st->i + SLICE_ADDRS < st->n ? st->i + SLICE_ADDRS : st->n;
@@ -191,13 +307,11 @@ bool srv_stream_size(struct srv_stream *st)
     if (st->phase != PH_SIZE)
         return true;
     for (; st->i < end; st->i++) {
-        struct walk_msg m;
-        size_t len;
+        struct item it;
+        size_t len = item_build(st, st->i, &it);
 
-        walk_build(st, st->i, &m);
-        len = armmap__v1__walk__get_packed_size(&m.wm);
-        walk_done(&m);
-        st->walk_bytes += 1 + varint_len(len) + len;
+        item_done(st, &it);
+        st->item_bytes += 1 + varint_len(len) + len;
     }
     if (st->i < st->n)
         return false;
@@ -231,8 +345,9 @@ static void emit_head(struct srv_stream *st, struct evbuffer *out)
         Armmap__V1__Response resp = ARMMAP__V1__RESPONSE__INIT;
         Armmap__V1__Status status = ARMMAP__V1__STATUS__INIT;
 
-        snprintf(msg, sizeof(msg), "translate: %zu walks make a reply of "
-                 "%llu bytes, more than a frame can hold", st->n,
+        snprintf(msg, sizeof(msg), "%s: %zu addresses make a reply of "
+                 "%llu bytes, more than a frame can hold",
+                 st->kind == SK_PHYS ? "phys" : "translate", st->n,
                  (unsigned long long)rlen);
         status.code = ARMMAP__V1__CODE__RESOURCE_EXHAUSTED;
         status.message = msg;
@@ -255,10 +370,13 @@ static void emit_head(struct srv_stream *st, struct evbuffer *out)
     }
     h[k++] = TAG_RESP_STATUS;
     h[k++] = 0;                         /* Status{}: OK, no message */
-    k += field_head(h + k, TAG_RESP_TRANSLATE, result_len(st));
-    k += field_head(h + k, TAG_TR_PA, 4 * (uint64_t)st->n);
+    k += field_head(h + k, result_tag(st), result_len(st));
+    st->phase = PH_ITEMS;
+    if (st->kind == SK_TRANSLATE) {
+        k += field_head(h + k, TAG_TR_PA, 4 * (uint64_t)st->n);
+        st->phase = PH_PA;
+    }
     add(st, out, h, k);
-    st->phase = PH_PA;
     st->i = 0;
 }
 
@@ -300,25 +418,24 @@ static void emit_column(struct srv_stream *st, struct evbuffer *out)
         st->phase = PH_REGION;
         add(st, out, h, field_head(h, TAG_TR_REGION, st->n));
     } else {
-        st->phase = PH_WALKS;
+        st->phase = PH_ITEMS;
     }
 }
 
-/* Writes the walk of the next address, its tag and length first. */
-static void emit_walk(struct srv_stream *st, struct evbuffer *out)
+/* Writes the item of the next address, its tag and length first. */
+static void emit_item(struct srv_stream *st, struct evbuffer *out)
 {
-    struct walk_msg m;
+    struct item it;
     struct evbuffer_iovec v;
-    size_t len, h;
+    size_t len = item_build(st, st->i, &it), h;
 
-    walk_build(st, st->i, &m);
-    len = armmap__v1__walk__get_packed_size(&m.wm);
     if (evbuffer_reserve_space(out, (ev_ssize_t)(len + 16), &v, 1) < 1 ||
         v.iov_len < len + 16)
         abort();                        /* host memory */
-    h = field_head(v.iov_base, TAG_TR_WALKS, len);
-    armmap__v1__walk__pack(&m.wm, (uint8_t *)v.iov_base + h);
-    walk_done(&m);
+    h = field_head(v.iov_base,
+                   st->kind == SK_PHYS ? TAG_PR_ALIASES : TAG_TR_WALKS, len);
+    item_pack(st, &it, (uint8_t *)v.iov_base + h);
+    item_done(st, &it);
     v.iov_len = h + len;
     if (evbuffer_commit_space(out, &v, 1) != 0)
         abort();
@@ -344,8 +461,8 @@ bool srv_stream_emit(struct srv_stream *st, struct evbuffer *out,
         case PH_REGION:
             emit_column(st, out);
             break;
-        case PH_WALKS:
-            emit_walk(st, out);
+        case PH_ITEMS:
+            emit_item(st, out);
             break;
         case PH_DONE:
             break;

@@ -797,6 +797,80 @@ START_TEST(test_streamed_reply_complete_and_in_order)
 }
 END_TEST
 
+static void send_phys(int fd, uint64_t id, uint64_t m, const uint32_t *pa,
+                      size_t n)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Phys ph = ARMMAP__V1__PHYS__INIT;
+
+    ph.machine = m;
+    ph.n_pa = n;
+    ph.pa = (uint32_t *)pa;
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PHYS;
+    req.phys = &ph;
+    td_send(fd, &req);
+}
+
+/* A Phys of 20,480 addresses is streamed; it says exactly what Phys
+ * replies of 4,096 addresses (built whole) say, and its neighbours'
+ * replies keep their places. */
+START_TEST(test_streamed_phys_equals_whole_replies)
+{
+    enum { N = 20480, CHUNK = 4096 };
+    Armmap__V1__Response *r, *whole;
+    uint32_t *pa = malloc(N * sizeof(uint32_t));
+    const Armmap__V1__PhysResult *s;
+    int fd, i, k;
+    uint64_t m;
+
+    ck_assert_ptr_nonnull(pa);
+    td_start(&d, NULL);
+    fd = td_session(&d, "phys");
+    m = td_create(fd, "qemu-virt", NULL);
+    for (i = 0; i < N; i++)             /* RAM, and past it every 5th */
+        pa[i] = i % 5 == 4 ? 0x10000000u + (uint32_t)i
+                           : 0x40000010u + (uint32_t)i * 0x1000;
+    send_phys(fd, 61, m, pa, N);
+    for (k = 0; k < N / CHUNK; k++)
+        send_phys(fd, 70 + (uint64_t)k, m, pa + k * CHUNK, CHUNK);
+    r = td_recv(fd);
+    ck_assert_status(r, 61, 0, "");
+    ck_assert_int_eq(r->body_case, ARMMAP__V1__RESPONSE__BODY_PHYS);
+    s = r->phys;
+    ck_assert_uint_eq(s->n_aliases, N);
+    ck_assert_uint_ge(s->aliases[0]->n_va, 1);
+    ck_assert_uint_eq(s->aliases[0]->va[0], 0xc0000010);
+    ck_assert_int_eq(s->aliases[0]->region[0],
+                     ARMMAP__V1__REGION__REGION_LOWMEM);
+    ck_assert_uint_eq(s->aliases[4]->n_va, 0);
+    for (k = 0; k < N / CHUNK; k++) {
+        const Armmap__V1__PhysResult *w;
+
+        whole = td_recv(fd);
+        ck_assert_status(whole, 70 + (uint64_t)k, 0, "");
+        w = whole->phys;
+        ck_assert_uint_eq(w->n_aliases, CHUNK);
+        for (i = 0; i < CHUNK; i++) {
+            const Armmap__V1__PhysResult__Aliases *x =
+                s->aliases[k * CHUNK + i], *y = w->aliases[i];
+            size_t j;
+
+            ck_assert_uint_eq(x->n_va, y->n_va);
+            ck_assert_uint_eq(x->n_region, y->n_region);
+            for (j = 0; j < x->n_va; j++) {
+                ck_assert_uint_eq(x->va[j], y->va[j]);
+                ck_assert_int_eq(x->region[j], y->region[j]);
+            }
+        }
+        td_free(whole);
+    }
+    td_free(r);
+    free(pa);
+    close(fd);
+}
+END_TEST
+
 static Armmap__V1__Response *ping(int fd, uint64_t id)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
@@ -1111,6 +1185,7 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_host_memory_quota_with_large_vmallocs);
     tcase_add_test(tc, test_walk_reply_streamed_to_a_peer_that_never_reads);
     tcase_add_test(tc, test_streamed_reply_complete_and_in_order);
+    tcase_add_test(tc, test_streamed_phys_equals_whole_replies);
     tcase_add_test(tc, test_inflight_reply_bytes_limited_per_tenant);
     tcase_add_test(tc, test_inflight_quota_from_the_tenants_file);
     suite_add_tcase(s, tc);
