@@ -759,6 +759,28 @@ static bool over_host_bytes(struct srv_call *call, struct srv_machine *sm,
     return true;
 }
 
+/* --max-events-per-tenant: the store holds at most that many events for
+ * a tenant's machines, live or destroyed and not purged.  Fills @msg (of
+ * @size bytes) and returns true if @n more events are refused. */
+static bool over_events(struct srv_call *call, struct srv_machine *sm,
+                        const char *what, size_t n, char *msg, size_t size)
+{
+    const struct srv_tenant *t = srv_conn_tenant_state(call->c);
+    uint64_t held;
+
+    if (t == NULL)
+        return false;
+    held = srv_machine_tenant_events(call->s->reg, sm);
+    if (held + n <= t->max_events)
+        return false;
+    snprintf(msg, size, "%s: tenant '%s' has %" PRIu64 " events stored "
+             "(%s %" PRIu64 "); destroy and purge machines", what, t->name,
+             held, t->own_max_events
+                       ? "max-events-per-tenant in --tenants-file"
+                       : "--max-events-per-tenant", t->max_events);
+    return true;
+}
+
 /* Applies one op and logs it; returns its status (UNAVAILABLE if the store
  * refused: the machine is then fenced until rebuilt). */
 static enum mm_status apply_logged(struct srv_call *call,
@@ -772,6 +794,12 @@ static enum mm_status apply_logged(struct srv_call *call,
     memset(res, 0, sizeof(*res));
     if (over_host_bytes(call, sm, op, res))
         return res->status;
+    if (over_events(call, sm, mm_op_name(op->code) ? mm_op_name(op->code)
+                                                   : "op",
+                    1, res->msg, sizeof(res->msg))) {
+        res->status = MM_RESOURCE_EXHAUSTED;
+        return res->status;
+    }
     if (mm_apply(sm->m, op, res) != MM_OK)
         return res->status;
     srv_machine_account(call->s->reg, sm);
@@ -887,6 +915,11 @@ static void h_batch(struct srv_call *call, const Armmap__V1__Request *req)
         srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "batch: %zu ops exceed "
                       "--max-batch-ops (%" PRIu64 ")", b->n_ops,
                       call->s->st->max_batch_ops);
+        return;
+    }
+    if (over_events(call, sm, "batch", b->n_ops, call->msg,
+                    sizeof(call->msg))) {
+        call->code = MM_RESOURCE_EXHAUSTED;
         return;
     }
     br = NEW(call, Armmap__V1__BatchResult, ARMMAP__V1__BATCH_RESULT__INIT);
@@ -1372,6 +1405,12 @@ static void h_purge(struct srv_call *call, const Armmap__V1__Request *req)
         srv_call_fail(call, st, "purge: %s", err);
         return;
     }
+    /* The tenants' stored events: an admin's purge spans tenants, so
+     * they are counted afresh; a tenant's own comes off its count. */
+    if (!t->admin)
+        srv_registry_sub_events(call->s->reg, t->name, pr->events);
+    else if (srv_tenants_count_events(call->s) != MM_OK)
+        srv_log(SRV_LOG_WARN, "purge: cannot recount stored events");
     resp->body_case = ARMMAP__V1__RESPONSE__BODY_PURGE;
     resp->purge = pr;
 }

@@ -199,6 +199,11 @@ struct srv *srv_create(struct srv_settings *st, char *err, size_t errsz)
     if (srv_persist_open(s, err, errsz) != 0 ||
         srv_persist_recover(s, err, errsz) != 0)
         goto err;
+    if (srv_tenants_count_events(s) != MM_OK) {
+        snprintf(err, errsz, "armmapd: store %s: cannot count the events of "
+                 "destroyed machines", st->database);
+        goto err;
+    }
     /* Signals before listeners: once a client can connect, a SIGHUP (log
      * rotation) must reopen the log, not kill the daemon by default. */
     s->sig_term = add_signal(s, SIGTERM, on_term);

@@ -103,6 +103,7 @@ struct srv_settings {
     uint64_t max_parked_kmaps;          /* per tenant */
     uint64_t max_host_bytes;            /* per tenant, mm_host_bytes() */
     uint64_t max_inflight_bytes;        /* per tenant, unsent reply bytes */
+    uint64_t max_events;                /* per tenant, events stored */
     uint64_t machine_idle_ttl;          /* seconds; 0 = never reap */
     bool help;                          /* --help */
     bool check_config;                  /* --check-config */
@@ -177,6 +178,7 @@ struct srv_machine {
     uint64_t parent;                    /* clone/fork source, 0 if none */
     uint64_t parent_seq;                /* its state was parent's at this seq */
     uint64_t events;                    /* events in the store */
+    uint64_t events_counted;            /* of them, in its tenant's sum */
     /* The commit path (commit.c). */
     uint32_t inflight;                  /* writes submitted, not reaped */
     uint64_t committed_seq;             /* its last event known committed */
@@ -271,6 +273,21 @@ uint64_t srv_registry_tenant_host_bytes(const struct srv_registry *r,
 uint64_t srv_machine_tenant_host_bytes(struct srv_registry *r,
                                        const struct srv_machine *sm);
 
+/* Events the store holds for the tenant of @sm (its live machines and
+ * its destroyed ones not purged), a running count: @sm's own changes
+ * are brought into it first (--max-events-per-tenant). */
+uint64_t srv_machine_tenant_events(struct srv_registry *r,
+                                   struct srv_machine *sm);
+/* Adds @n events of a destroyed machine of @tenant (a recount). */
+void srv_registry_add_events(struct srv_registry *r, const char *tenant,
+                             uint64_t n);
+/* @tenant's purge removed @n of its events. */
+void srv_registry_sub_events(struct srv_registry *r, const char *tenant,
+                             uint64_t n);
+/* Restarts every tenant's count from its live machines' events alone
+ * (srv_registry_add_events() then adds the destroyed ones). */
+void srv_registry_reset_events(struct srv_registry *r);
+
 size_t srv_registry_count(const struct srv_registry *r);
 size_t srv_registry_tenant_count(const struct srv_registry *r,
                                  const char *tenant);
@@ -317,6 +334,7 @@ struct srv_tenant_conf {
     uint64_t max_parked_kmaps;
     uint64_t max_host_bytes;
     uint64_t max_inflight_bytes;
+    uint64_t max_events;
     uint64_t machine_idle_ttl;
     bool has_idle_ttl;                  /* machine_idle_ttl given (0 = never) */
     unsigned line;
@@ -358,6 +376,8 @@ struct srv_tenant {
     uint64_t machine_idle_ttl;          /* seconds; 0 = never */
     uint64_t max_inflight_bytes;
     bool own_max_inflight_bytes;
+    uint64_t max_events;                /* events stored */
+    bool own_max_events;
     uint64_t inflight_bytes;            /* unsent replies, all connections */
     uint64_t connections, requests, changes, parked_kmaps;
     uint64_t errors_by_code[MM_STATUS_COUNT];
@@ -376,6 +396,10 @@ struct srv_tenant *srv_tenant_get(struct srv *s, const char *name,
 void srv_tenant_release(struct srv *s, struct srv_tenant *t);
 /* Frees every tenant state (shutdown). */
 void srv_tenants_close(struct srv *s);
+/* Counts every tenant's stored events afresh: live machines from the
+ * registry, destroyed ones from the store (at start, after an admin
+ * purge).  Return: MM_OK or MM_UNAVAILABLE. */
+enum mm_status srv_tenants_count_events(struct srv *s);
 /* Starts the --machine-idle-ttl reaper.  Return 0 or -1. */
 int srv_reaper_start(struct srv *s);
 /* Monotonic milliseconds (coarse), for touched_ms. */
@@ -509,6 +533,11 @@ enum mm_status srv_persist_history(
  * MM_NOT_FOUND (no such id, or purged), MM_UNAVAILABLE. */
 enum mm_status srv_persist_machine_tenant(struct srv *s, uint64_t id,
                                           char tenant[SRV_TENANT_MAX + 1]);
+/* Calls @fn with the tenant and event count of every destroyed machine
+ * the store still holds.  Return: MM_OK or MM_UNAVAILABLE. */
+enum mm_status srv_persist_foreach_destroyed(
+    struct srv *s, void (*fn)(void *arg, const char *tenant, uint64_t events),
+    void *arg);
 /* @tenant NULL: every tenant's destroyed machines. */
 enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
                                  uint64_t older_than_ms,

@@ -451,6 +451,117 @@ START_TEST(test_purge_is_scoped_to_the_tenant)
 }
 END_TEST
 
+/* Applies one Normal order-0 alloc on @m; returns the Response. */
+static Armmap__V1__Response *alloc_one(int fd, uint64_t id, uint64_t m)
+{
+    static const uint32_t alloc[2] = { 1, 0 };   /* Normal, order 0 */
+
+    return td_op(fd, id, m, ARMMAP__V1__OP_CODE__OP_ALLOC, 0, alloc, 2, 0);
+}
+
+/* --max-events-per-tenant: the store holds at most 6 events for lab's
+ * machines; a destroyed machine's events count until purged; another
+ * tenant is not held back; the count survives a restart. */
+START_TEST(test_stored_events_quota_per_tenant)
+{
+    static const uint32_t alloc[2] = { 1, 0 };
+    Armmap__V1__Response *r;
+    int lab, other, i;
+    uint64_t m, m2;
+
+    td_start(&d, "--max-events-per-tenant=6", NULL);
+    lab = td_session(&d, "lab");
+    other = td_session(&d, "other");
+    m = td_create(lab, "qemu-virt", NULL);
+    for (i = 0; i < 4; i++)
+        td_op_ok(lab, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    r = td_batch(lab, 8, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2, 3, true);
+    ck_assert_status(r, 8, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                     "batch: tenant 'lab' has 4 events stored "
+                     "(--max-events-per-tenant 6); destroy and purge "
+                     "machines");
+    td_free(r);
+    r = td_batch(lab, 9, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2, 2, true);
+    ck_assert_status(r, 9, 0, "");
+    td_free(r);
+    r = alloc_one(lab, 10, m);
+    ck_assert_status(r, 10, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                     "alloc: tenant 'lab' has 6 events stored "
+                     "(--max-events-per-tenant 6); destroy and purge "
+                     "machines");
+    td_free(r);
+    m2 = td_create(other, "qemu-virt", NULL);
+    td_op_ok(other, m2, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    /* Destroyed, its events still count; purged, they no longer do. */
+    destroy(lab, m);
+    m = td_create(lab, "qemu-virt", NULL);
+    r = alloc_one(lab, 11, m);
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
+    td_free(r);
+    close(lab);
+    close(other);
+    ck_assert_int_eq(td_stop(&d), 0);
+    td_start(&d, "--max-events-per-tenant=6", NULL);
+    lab = td_session(&d, "lab");
+    r = alloc_one(lab, 12, m);
+    ck_assert_status(r, 12, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                     "alloc: tenant 'lab' has 6 events stored "
+                     "(--max-events-per-tenant 6); destroy and purge "
+                     "machines");
+    td_free(r);
+    sleep_ms(5);                        /* destroyed before "now" */
+    r = purge_all(lab, 13);
+    ck_assert_status(r, 13, 0, "");
+    ck_assert_uint_eq(r->purge->machines, 1);
+    ck_assert_uint_eq(r->purge->events, 6);
+    td_free(r);
+    r = alloc_one(lab, 14, m);
+    ck_assert_status(r, 14, 0, "");
+    td_free(r);
+    close(lab);
+}
+END_TEST
+
+/* The same quota for one tenant from the tenants file. */
+START_TEST(test_stored_events_quota_from_the_tenants_file)
+{
+    static const char *const lines[] = {
+        "alice alice-token-1 max-events-per-tenant=2",
+        "bob bob-token-2",
+    };
+    static const uint32_t alloc[2] = { 1, 0 };
+    Armmap__V1__Response *r;
+    int alice, bob;
+    uint64_t a, b;
+
+    write_tenants(lines, 2);
+    td_start(&d, tenants_flag, "--max-events-per-tenant=3", NULL);
+    alice = session_token("", "alice-token-1");
+    bob = session_token("", "bob-token-2");
+    a = td_create(alice, "qemu-virt", NULL);
+    b = td_create(bob, "qemu-virt", NULL);
+    td_op_ok(alice, a, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    td_op_ok(alice, a, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    r = alloc_one(alice, 5, a);
+    ck_assert_status(r, 5, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                     "alloc: tenant 'alice' has 2 events stored "
+                     "(max-events-per-tenant in --tenants-file 2); destroy "
+                     "and purge machines");
+    td_free(r);
+    td_op_ok(bob, b, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    td_op_ok(bob, b, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    td_op_ok(bob, b, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    r = alloc_one(bob, 6, b);
+    ck_assert_status(r, 6, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                     "alloc: tenant 'bob' has 3 events stored "
+                     "(--max-events-per-tenant 3); destroy and purge "
+                     "machines");
+    td_free(r);
+    close(alice);
+    close(bob);
+}
+END_TEST
+
 START_TEST(test_stats_and_list_are_scoped_admin_sees_all)
 {
     Armmap__V1__Response *r;
@@ -1186,6 +1297,8 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_walk_reply_streamed_to_a_peer_that_never_reads);
     tcase_add_test(tc, test_streamed_reply_complete_and_in_order);
     tcase_add_test(tc, test_streamed_phys_equals_whole_replies);
+    tcase_add_test(tc, test_stored_events_quota_per_tenant);
+    tcase_add_test(tc, test_stored_events_quota_from_the_tenants_file);
     tcase_add_test(tc, test_inflight_reply_bytes_limited_per_tenant);
     tcase_add_test(tc, test_inflight_quota_from_the_tenants_file);
     suite_add_tcase(s, tc);
