@@ -102,6 +102,7 @@ struct srv_reply {
     size_t len;                         /* a stream's: bytes still to come */
     uint8_t *frame;                     /* length prefix + Response */
     struct srv_stream *stream;          /* produced as the socket drains */
+    bool pending;                       /* no answer yet (srv_conn_hold()) */
 };
 
 struct conn {
@@ -129,7 +130,8 @@ struct conn {
                                            deferred (srv_conn_defer()) */
     bool deferred;                      /* the frame being dispatched waits */
     size_t queued;                      /* bytes of replies not yet in output */
-    struct srv_reply *streaming;        /* its stream reply; no frame is
+    struct srv_reply *hold;             /* a stream, or an answer to come
+                                           (srv_conn_hold()): no frame is
                                            read or answered meanwhile */
     struct event *sev;                  /* zero timer: the stream's next
                                            slice, after a loop turn */
@@ -682,7 +684,7 @@ void srv_conn_reply(struct srv_call *call)
         r->stream = call->stream;
         r->len = (size_t)srv_stream_left(r->stream);
         call->stream = NULL;
-        call->c->streaming = r;
+        call->c->hold = r;
         conn_reading(call->c, false);
         queue_reply(call->c, r);
         stream_kick(call->c);
@@ -750,7 +752,8 @@ static void conn_flush(struct conn *c)
 {
     struct srv_reply *r;
 
-    while ((r = TAILQ_FIRST(&c->replies)) != NULL && !r->waiting) {
+    while ((r = TAILQ_FIRST(&c->replies)) != NULL && !r->waiting &&
+           !r->pending) {
         if (r->stream != NULL) {
             stream_kick(c);             /* its turn: written in slices */
             break;
@@ -802,6 +805,7 @@ static void conn_maybe_finish(struct conn *c)
         return;
     if (c->state == CONN_CLOSING && !TAILQ_EMPTY(&c->replies) &&
         (TAILQ_FIRST(&c->replies)->waiting ||
+         TAILQ_FIRST(&c->replies)->pending ||
          TAILQ_FIRST(&c->replies)->stream != NULL))
         return;
     conn_send(c);
@@ -890,7 +894,7 @@ static void stream_kick(struct conn *c)
 {
     static const struct timeval zero = { 0, 0 };
 
-    if (c->dead || c->streaming == NULL)
+    if (c->dead || c->hold == NULL || c->hold->stream == NULL)
         return;
     if (c->sev == NULL) {
         c->sev = evtimer_new(c->s->base, stream_cb, c);
@@ -910,13 +914,11 @@ static void stream_count(struct conn *c, struct srv_reply *r)
     r->len = left;
 }
 
-/* The stream is out: the replies after it follow, frames are read again. */
-static void stream_end(struct conn *c, struct srv_reply *r)
+/* Frames are read again (the held reply is out, or answered); the
+ * replies after it follow. */
+static void hold_end(struct conn *c)
 {
-    TAILQ_REMOVE(&c->replies, r, clink);
-    c->queued -= r->len;
-    c->streaming = NULL;
-    reply_free(r);
+    c->hold = NULL;
     conn_flush(c);
     if ((c->state == CONN_HELLO || c->state == CONN_READY) && !c->paused &&
         !c->store_paused) {
@@ -929,11 +931,11 @@ static void stream_end(struct conn *c, struct srv_reply *r)
 static void stream_cb(evutil_socket_t fd, short what, void *arg)
 {
     struct conn *c = arg;
-    struct srv_reply *r = c->streaming;
+    struct srv_reply *r = c->hold;
 
     (void)fd;
     (void)what;
-    if (r == NULL || c->dead)
+    if (r == NULL || r->stream == NULL || c->dead)
         return;
     c->busy++;
     if (!srv_stream_size(r->stream)) {
@@ -945,12 +947,47 @@ static void stream_cb(evutil_socket_t fd, short what, void *arg)
 
         stream_count(c, r);
         conn_check_queued(c);
-        if (done)
-            stream_end(c, r);
+        if (done) {
+            TAILQ_REMOVE(&c->replies, r, clink);
+            c->queued -= r->len;
+            reply_free(r);
+            hold_end(c);
+        }
     } else {
         stream_count(c, r);             /* sized: the exact count */
     }
     conn_leave(c);                      /* writes; kicks the next slice */
+}
+
+struct srv_reply *srv_conn_hold(struct conn *c, uint64_t id)
+{
+    struct srv_reply *r = reply_new(NULL);
+
+    r->id = id;
+    r->pending = true;
+    c->hold = r;
+    conn_reading(c, false);
+    queue_reply(c, r);
+    return r;
+}
+
+void srv_conn_release(struct srv_reply *r, const Armmap__V1__Response *resp)
+{
+    struct conn *c = r->c;
+    uint8_t *frame;
+    size_t len;
+
+    if (c == NULL) {                    /* its connection closed */
+        reply_free(r);
+        return;
+    }
+    frame = srv_response_pack(resp, &len);
+    reply_set_frame(r, frame, len);
+    c->queued += len;
+    r->pending = false;
+    c->busy++;
+    hold_end(c);
+    conn_leave(c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1046,7 +1083,8 @@ static void conn_send(struct conn *c)
         event_del(c->wev);
         c->wr_on = false;
     }
-    if (c->streaming != NULL && left < STREAM_LOW_WATER)
+    if (c->hold != NULL && c->hold->stream != NULL &&
+        left < STREAM_LOW_WATER)
         stream_kick(c);
     conn_maybe_resume(c);
 }
@@ -1064,7 +1102,7 @@ static void conn_process(struct conn *c)
 
     c->busy++;
     while ((c->state == CONN_HELLO || c->state == CONN_READY) && !c->paused &&
-           !c->store_paused && c->streaming == NULL) {
+           !c->store_paused && c->hold == NULL) {
         uint8_t hdr[4];
         uint32_t n;
         const uint8_t *body;
@@ -1443,12 +1481,13 @@ static void conn_destroy(struct conn *c)
         srv_park_cancel(p);
     while ((r = TAILQ_FIRST(&c->replies)) != NULL) {
         TAILQ_REMOVE(&c->replies, r, clink);
-        if (r->waiting)
-            r->c = NULL;            /* freed when its commit is reported */
+        if (r->waiting || r->pending)
+            r->c = NULL;            /* freed when its commit is reported,
+                                       or by srv_conn_release() */
         else
             reply_free(r);
     }
-    c->streaming = NULL;
+    c->hold = NULL;
     if (c->store_paused)
         c->s->store_waiters--;
     TAILQ_REMOVE(&c->s->conns, c, link);

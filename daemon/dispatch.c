@@ -1399,6 +1399,9 @@ static void h_purge(struct srv_call *call, const Armmap__V1__Request *req)
         now = 0;
     if (older > (uint64_t)now)
         older = (uint64_t)now;
+    /* On a worker, answered when done (purge.c); else here, as before. */
+    if (srv_purge_start(call, t->admin ? NULL : t->name, older))
+        return;
     st = srv_persist_purge(call->s, t->admin ? NULL : t->name, older,
                            &pr->machines, &pr->events, err, sizeof(err));
     if (st != MM_OK) {

@@ -236,6 +236,7 @@ int srv_run(struct srv *s)
     event_base_dispatch(s->base);
     srv_listen_stop(s);
     srv_conn_close_all(s);
+    srv_purge_close(s);
     commits = srv_persist_commits(s);
     srv_persist_close(s);
     srv_conn_free_waiting(s);
@@ -253,6 +254,7 @@ void srv_destroy(struct srv *s)
     srv_listen_stop(s);
     if (s->base != NULL)
         srv_conn_close_all(s);
+    srv_purge_close(s);
     srv_persist_close(s);
     srv_conn_free_waiting(s);
     if (s->sig_term != NULL)

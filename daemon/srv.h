@@ -26,6 +26,7 @@
  *   commit.c    srv_commit_*     the commit path: tickets, fence, undo
  *   dump.c      srv_dump_elf     ELF32 ARM core files
  *   stream.c    srv_stream_*     large replies produced a slice at a time
+ *   purge.c     srv_purge_*      purges on worker threads
  *   main.c      main()           thin: settings, srv_create, run, destroy
  */
 #ifndef ARMMAP_DAEMON_SRV_H
@@ -576,6 +577,7 @@ struct srv {
     struct srv_registry *reg;
     struct srv_persist *persist;
     struct srv_commit *commit;
+    struct srv_purges *purges;          /* purge.c, once one ran */
     struct srv_conn_list conns;
     struct srv_reply_list waiting; /* replies waiting for a commit, by ticket */
     struct srv_conn_list to_send;  /* conns to write to after a commit report */
@@ -717,6 +719,18 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf,
  */
 void srv_conn_reply(struct srv_call *call);
 
+/**
+ * srv_conn_hold - an answer to request @id that comes later (a purge on a
+ * worker): its place in @c's replies is kept, and @c reads no frame
+ * until it is given
+ * Return: the reply, for srv_conn_release().
+ */
+struct srv_reply *srv_conn_hold(struct conn *c, uint64_t id);
+/* Gives the held reply @r its answer and sends it in its place; frees
+ * @r if its connection closed meanwhile. */
+void srv_conn_release(struct srv_reply *r,
+                      const struct Armmap__V1__Response *resp);
+
 /* Sends a Response with only a status on @c, in order; for parked kmaps,
  * limits and decode errors.  @close closes the connection after it. */
 void srv_conn_reply_status(struct conn *c, uint64_t id, int code,
@@ -777,6 +791,26 @@ bool srv_stream_emit(struct srv_stream *st, struct evbuffer *out,
                      size_t budget);
 /* srv_stream_free(NULL) does nothing. */
 void srv_stream_free(struct srv_stream *st);
+
+/* ------------------------------------------------------------------ */
+/* Purges (purge.c)                                                    */
+/* ------------------------------------------------------------------ */
+
+struct srv_purges;
+
+/**
+ * srv_purge_start - run the purge @call asks on a worker thread: of
+ * @tenant's destroyed machines (NULL: every tenant's) older than
+ * @older_than_ms; the answer keeps its place on the connection and is
+ * sent when the purge is done
+ * Return: true if started (or answered), false if no worker could be had
+ * (the caller answers).
+ */
+bool srv_purge_start(struct srv_call *call, const char *tenant,
+                     uint64_t older_than_ms);
+/* Waits for the purges running and frees their state (after the
+ * connections closed, before the store does). */
+void srv_purge_close(struct srv *s);
 
 /* ------------------------------------------------------------------ */
 /* Dumps (dump.c)                                                      */

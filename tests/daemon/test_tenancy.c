@@ -46,6 +46,8 @@ static void hex(const uint8_t *b, size_t n, char *out)
         sprintf(out + 2 * i, "%02x", b[i]);
 }
 
+static Armmap__V1__Response *ping(int fd, uint64_t id);
+
 static void sha_hex(const void *data, size_t len, char out[65])
 {
     uint8_t dg[32];
@@ -562,6 +564,77 @@ START_TEST(test_stored_events_quota_from_the_tenants_file)
 }
 END_TEST
 
+/* A purge runs on a worker: requests pipelined behind it on its
+ * connection are answered after it, in order; another connection's are
+ * served; a purge whose connection closes before it ends does no harm. */
+START_TEST(test_async_purge_answers_in_order)
+{
+    enum { OPS = 2047, BATCHES = 5 };
+    static const uint32_t alloc[2] = { 1, 0 };
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Purge pu = ARMMAP__V1__PURGE__INIT;
+    Armmap__V1__Ping pi = ARMMAP__V1__PING__INIT;
+    Armmap__V1__Response *r;
+    uint64_t m, m2;
+    int a, b, k;
+
+    td_start(&d, NULL);
+    a = td_session(&d, "lab");
+    b = td_session(&d, "other");
+    m = td_create(a, "qemu-virt", NULL);
+    for (k = 0; k < BATCHES; k++) {     /* OPS events each */
+        r = td_batch(a, 3, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2, OPS,
+                     true);
+        ck_assert_status(r, 3, 0, "");
+        ck_assert_uint_eq(r->batch->n_results, OPS);
+        td_free(r);
+    }
+    destroy(a, m);
+    sleep_ms(5);                        /* destroyed before "now" */
+    pu.older_than_ms = 0;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PURGE;
+    req.purge = &pu;
+    req.id = 10;
+    td_send(a, &req);
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+    req.ping = &pi;
+    req.id = 11;
+    td_send(a, &req);
+    m2 = td_create(b, "qemu-virt", NULL);       /* another connection */
+    td_op_ok(b, m2, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    r = td_recv(a);
+    ck_assert_status(r, 10, 0, "");
+    ck_assert_int_eq(r->body_case, ARMMAP__V1__RESPONSE__BODY_PURGE);
+    ck_assert_uint_eq(r->purge->machines, 1);
+    ck_assert_uint_eq(r->purge->events, BATCHES * OPS);
+    td_free(r);
+    r = td_recv(a);
+    ck_assert_status(r, 11, 0, "");
+    td_free(r);
+    r = history(a, 12, m);
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__NOT_FOUND);
+    td_free(r);
+    r = purge_all(a, 13);
+    ck_assert_status(r, 13, 0, "");
+    ck_assert_uint_eq(r->purge->machines, 0);
+    ck_assert_uint_eq(r->purge->events, 0);
+    td_free(r);
+    /* Its asker gone before the answer: the daemon goes on. */
+    destroy(b, m2);
+    sleep_ms(5);
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PURGE;
+    req.purge = &pu;
+    req.id = 14;
+    td_send(b, &req);
+    close(b);
+    r = ping(a, 15);
+    ck_assert_status(r, 15, 0, "");
+    td_free(r);
+    close(a);
+    ck_assert_int_eq(td_stop(&d), 0);
+}
+END_TEST
+
 START_TEST(test_stats_and_list_are_scoped_admin_sees_all)
 {
     Armmap__V1__Response *r;
@@ -732,8 +805,6 @@ START_TEST(test_host_memory_quota_with_large_vmallocs)
 END_TEST
 
 /* ---- replies counted before they are built ------------------------------ */
-
-static Armmap__V1__Response *ping(int fd, uint64_t id);
 
 /* A Translate request of @n walks on @m, id @id. */
 static void send_walks(int fd, uint64_t id, uint64_t m, const uint32_t *va,
@@ -1299,6 +1370,7 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_streamed_phys_equals_whole_replies);
     tcase_add_test(tc, test_stored_events_quota_per_tenant);
     tcase_add_test(tc, test_stored_events_quota_from_the_tenants_file);
+    tcase_add_test(tc, test_async_purge_answers_in_order);
     tcase_add_test(tc, test_inflight_reply_bytes_limited_per_tenant);
     tcase_add_test(tc, test_inflight_quota_from_the_tenants_file);
     suite_add_tcase(s, tc);
