@@ -1211,6 +1211,8 @@ static void conn_maybe_resume(struct conn *c)
             queue_limit(c) / 2)
         return;
     c->paused = false;
+    if (c->hold != NULL)
+        return;                         /* hold_end() resumes it */
     if ((c->state == CONN_HELLO || c->state == CONN_READY) &&
         !c->store_paused)
         conn_reading(c, true);
