@@ -32,6 +32,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "armmap.pb-c.h"
 #include "store.h"
 #include "wire.h"
@@ -1325,6 +1327,139 @@ static bool history_visible(struct srv_call *call, uint64_t id)
     return true;
 }
 
+/*
+ * A history of more than HISTORY_PAGE rows is read a page per loop turn
+ * (a zero timer, so other connections are served in between); its reply
+ * keeps its place on the connection (srv_conn_hold()) and is sent whole
+ * once the last page and the op counts are in.  The rows are built in
+ * the job's own call arena, as a one-page history's are in the request's.
+ */
+#define HISTORY_PAGE 500u
+
+struct srv_history_job {
+    struct srv_call call;               /* its arena holds the rows */
+    struct history_ctx hc;
+    struct store_history_query q;
+    uint32_t left;                      /* rows still wanted */
+    struct srv_reply *r;
+    struct event *ev;
+    struct srv_history_job *next;       /* srv.history_jobs */
+};
+
+static void history_job_free(struct srv *s, struct srv_history_job *j)
+{
+    struct srv_history_job **pp;
+
+    for (pp = &s->history_jobs; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == j) {
+            *pp = j->next;
+            break;
+        }
+    }
+    event_free(j->ev);
+    call_free(&j->call);
+    free(j);
+}
+
+/* The answer: the rows, the op counts, the cursor; or a failure. */
+static void history_job_answer(struct srv_history_job *j, bool more,
+                               uint64_t cursor)
+{
+    Armmap__V1__Response resp = ARMMAP__V1__RESPONSE__INIT;
+    Armmap__V1__Status status = ARMMAP__V1__STATUS__INIT;
+    struct srv *s = j->call.s;
+
+    if (j->call.code == MM_OK &&
+        srv_persist_op_counts(s, j->q.machine, history_count, &j->hc) !=
+            MM_OK)
+        srv_call_fail(&j->call, MM_UNAVAILABLE, "history: the store cannot "
+                      "be read");
+    status.code = (Armmap__V1__Code)j->call.code;
+    status.message = j->call.msg;
+    resp.id = j->call.id;
+    resp.status = &status;
+    if (j->call.code == MM_OK) {
+        j->hc.hr->next_after_seq = more ? cursor : 0;
+        resp.body_case = ARMMAP__V1__RESPONSE__BODY_HISTORY;
+        resp.history = j->hc.hr;
+    } else {
+        s->n.errors_by_code[j->call.code]++;
+    }
+    srv_conn_release(j->r, &resp);
+    history_job_free(s, j);
+}
+
+static void history_job_turn(evutil_socket_t fd, short what, void *arg)
+{
+    static const struct timeval zero = { 0, 0 };
+    struct srv_history_job *j = arg;
+    struct store_page page;
+    char err[SRV_MSG_MAX];
+    enum mm_status st;
+
+    (void)fd;
+    (void)what;
+    memset(&page, 0, sizeof(page));
+    j->q.limit = j->left < HISTORY_PAGE ? j->left : HISTORY_PAGE;
+    st = srv_persist_history(j->call.s, &j->q, history_row, &j->hc, &page,
+                             NULL, err, sizeof(err));
+    if (st != MM_OK) {
+        srv_call_fail(&j->call, st, "%s", err);
+        history_job_answer(j, false, 0);
+        return;
+    }
+    j->left -= page.rows < j->left ? page.rows : j->left;
+    if (!page.more || j->left == 0) {
+        history_job_answer(j, page.more, page.cursor);
+        return;
+    }
+    j->q.cursor = page.cursor;
+    evtimer_add(j->ev, &zero);
+}
+
+/* Starts paging @q for @call (limit over HISTORY_PAGE); false if out of
+ * host memory (the caller answers in one piece). */
+static bool history_job_start(struct srv_call *call,
+                              const struct store_history_query *q)
+{
+    static const struct timeval zero = { 0, 0 };
+    struct srv_history_job *j = calloc(1, sizeof(*j));
+
+    if (j == NULL)
+        return false;
+    j->ev = evtimer_new(call->s->base, history_job_turn, j);
+    if (j->ev == NULL) {
+        free(j);
+        return false;
+    }
+    call_init(&j->call, call->s, NULL, call->id, NULL);
+    j->q = *q;
+    j->left = q->limit;
+    j->hc.call = &j->call;
+    j->hc.cap = q->limit;
+    j->hc.hr = NEW(&j->call, Armmap__V1__HistoryResult,
+                   ARMMAP__V1__HISTORY_RESULT__INIT);
+    j->hc.hr->events =
+        srv_call_alloc(&j->call, (j->hc.cap + 1) * sizeof(*j->hc.hr->events));
+    j->hc.hr->counts = srv_call_alloc(
+        &j->call, (MM_OP_COUNT + 2) * sizeof(*j->hc.hr->counts));
+    j->r = srv_conn_hold(call->c, call->id);
+    j->next = call->s->history_jobs;
+    call->s->history_jobs = j;
+    call->parked = true;                /* answered by history_job_answer() */
+    evtimer_add(j->ev, &zero);
+    return true;
+}
+
+void srv_history_close(struct srv *s)
+{
+    while (s->history_jobs != NULL) {
+        srv_call_fail(&s->history_jobs->call, MM_UNAVAILABLE,
+                      "history: the daemon is shutting down");
+        history_job_answer(s->history_jobs, false, 0);
+    }
+}
+
 static void h_history(struct srv_call *call, const Armmap__V1__Request *req)
 {
     const Armmap__V1__History *h = req->history;
@@ -1369,6 +1504,8 @@ static void h_history(struct srv_call *call, const Armmap__V1__Request *req)
         call->parked = true;
         return;
     }
+    if (q.limit > HISTORY_PAGE && history_job_start(call, &q))
+        return;
     memset(&page, 0, sizeof(page));
     st = srv_persist_history(call->s, &q, history_row, &hc, &page,
                              history_count, err, sizeof(err));

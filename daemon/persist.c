@@ -584,6 +584,16 @@ enum mm_status srv_persist_history(
     return MM_OK;
 }
 
+enum mm_status srv_persist_op_counts(struct srv *s, uint64_t id,
+                                     void (*fn)(void *arg, uint32_t op,
+                                                uint64_t n),
+                                     void *arg)
+{
+    return store_op_counts(s->persist->st, id, fn, arg) == STORE_OK
+               ? MM_OK
+               : MM_UNAVAILABLE;
+}
+
 enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
                                  uint64_t older_than_ms,
                                  uint64_t *machines, uint64_t *events,

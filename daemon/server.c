@@ -237,6 +237,7 @@ int srv_run(struct srv *s)
     srv_listen_stop(s);
     srv_conn_close_all(s);
     srv_purge_close(s);
+    srv_history_close(s);
     commits = srv_persist_commits(s);
     srv_persist_close(s);
     srv_conn_free_waiting(s);
@@ -255,6 +256,7 @@ void srv_destroy(struct srv *s)
     if (s->base != NULL)
         srv_conn_close_all(s);
     srv_purge_close(s);
+    srv_history_close(s);
     srv_persist_close(s);
     srv_conn_free_waiting(s);
     if (s->sig_term != NULL)

@@ -578,6 +578,7 @@ struct srv {
     struct srv_persist *persist;
     struct srv_commit *commit;
     struct srv_purges *purges;          /* purge.c, once one ran */
+    struct srv_history_job *history_jobs; /* paged history queries */
     struct srv_conn_list conns;
     struct srv_reply_list waiting; /* replies waiting for a commit, by ticket */
     struct srv_conn_list to_send;  /* conns to write to after a commit report */
@@ -811,6 +812,16 @@ bool srv_purge_start(struct srv_call *call, const char *tenant,
 /* Waits for the purges running and frees their state (after the
  * connections closed, before the store does). */
 void srv_purge_close(struct srv *s);
+
+struct srv_history_job;
+/* Frees the history queries still being paged (dispatch.c; shutdown). */
+void srv_history_close(struct srv *s);
+
+/* Events per op over machine @id, to @fn.  MM_OK or MM_UNAVAILABLE. */
+enum mm_status srv_persist_op_counts(struct srv *s, uint64_t id,
+                                     void (*fn)(void *arg, uint32_t op,
+                                                uint64_t n),
+                                     void *arg);
 
 /* ------------------------------------------------------------------ */
 /* Dumps (dump.c)                                                      */

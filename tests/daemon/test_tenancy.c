@@ -635,6 +635,95 @@ START_TEST(test_async_purge_answers_in_order)
 }
 END_TEST
 
+static Armmap__V1__Response *history_q(int fd, uint64_t id, uint64_t m,
+                                       uint32_t limit, uint64_t after,
+                                       bool newest)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__History h = ARMMAP__V1__HISTORY__INIT;
+
+    h.machine = m;
+    h.limit = limit;
+    h.after_seq = after;
+    h.newest_first = newest;
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HISTORY;
+    req.history = &h;
+    td_send(fd, &req);
+    return NULL;
+}
+
+/* A history of more than 500 rows is read a page per loop turn: it
+ * answers exactly what pages of 400 rows say, with the op counts and
+ * the cursor, in its place among pipelined requests. */
+START_TEST(test_paged_history_equals_small_pages)
+{
+    enum { OPS = 2047 };
+    static const uint32_t alloc[2] = { 1, 0 };
+    Armmap__V1__Response *r, *big, *p;
+    uint64_t m, after = 0;
+    size_t i, at = 0;
+    int fd;
+
+    td_start(&d, NULL);
+    fd = td_session(&d, "lab");
+    m = td_create(fd, "qemu-virt", NULL);
+    r = td_batch(fd, 3, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2, OPS, true);
+    ck_assert_status(r, 3, 0, "");
+    td_free(r);
+    history_q(fd, 4, m, 0, 0, false);           /* every row: paged */
+    {
+        Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+        Armmap__V1__Ping pi = ARMMAP__V1__PING__INIT;
+
+        req.id = 5;
+        req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+        req.ping = &pi;
+        td_send(fd, &req);                      /* answered after it */
+    }
+    big = td_recv(fd);
+    ck_assert_status(big, 4, 0, "");
+    r = td_recv(fd);
+    ck_assert_status(r, 5, 0, "");
+    td_free(r);
+    ck_assert_uint_eq(big->history->n_events, OPS);
+    ck_assert_uint_eq(big->history->next_after_seq, 0);
+    ck_assert_uint_eq(big->history->n_counts, 1);
+    ck_assert_int_eq(big->history->counts[0]->op,
+                     ARMMAP__V1__OP_CODE__OP_ALLOC);
+    ck_assert_uint_eq(big->history->counts[0]->count, OPS);
+    do {
+        history_q(fd, 6, m, 400, after, false);
+        p = td_recv(fd);
+        ck_assert_status(p, 6, 0, "");
+        for (i = 0; i < p->history->n_events; i++, at++) {
+            const Armmap__V1__Event *x = big->history->events[at];
+            const Armmap__V1__Event *y = p->history->events[i];
+
+            ck_assert_uint_eq(x->seq, y->seq);
+            ck_assert_uint_eq(x->seq, at + 1);
+            ck_assert_int_eq(x->op, y->op);
+            ck_assert_uint_eq(x->n_args, y->n_args);
+            ck_assert_uint_eq(x->result->value, y->result->value);
+        }
+        after = p->history->next_after_seq;
+        td_free(p);
+    } while (after != 0);
+    ck_assert_uint_eq(at, OPS);
+    td_free(big);
+    /* A limit of 1000, newest first: 1000 rows, then the cursor. */
+    history_q(fd, 7, m, 1000, 0, true);
+    r = td_recv(fd);
+    ck_assert_status(r, 7, 0, "");
+    ck_assert_uint_eq(r->history->n_events, 1000);
+    ck_assert_uint_eq(r->history->events[0]->seq, OPS);
+    ck_assert_uint_eq(r->history->events[999]->seq, OPS - 999);
+    ck_assert_uint_eq(r->history->next_after_seq, OPS - 999);
+    td_free(r);
+    close(fd);
+}
+END_TEST
+
 START_TEST(test_stats_and_list_are_scoped_admin_sees_all)
 {
     Armmap__V1__Response *r;
@@ -1371,6 +1460,7 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_stored_events_quota_per_tenant);
     tcase_add_test(tc, test_stored_events_quota_from_the_tenants_file);
     tcase_add_test(tc, test_async_purge_answers_in_order);
+    tcase_add_test(tc, test_paged_history_equals_small_pages);
     tcase_add_test(tc, test_inflight_reply_bytes_limited_per_tenant);
     tcase_add_test(tc, test_inflight_quota_from_the_tenants_file);
     suite_add_tcase(s, tc);
