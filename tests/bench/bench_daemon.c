@@ -979,7 +979,7 @@ static double batch_translate(struct armmap_conn *c)
  * control pipe closes (or FAIR_MAX_S passes), and writes the latencies'
  * p50/p99/max and count back: the figure is what a neighbour's large
  * request costs everyone else. */
-#define FAIR_MAX_PINGS  400000u
+#define FAIR_MAX_PINGS  2000000u
 #define FAIR_MAX_S      120.0
 #define FAIR_EVENTS     200000u  /* events of the large machine */
 #define FAIR_N          1048576u /* addresses of phys and translate */
