@@ -83,6 +83,9 @@ enum conn_state {
     CONN_STATE_MAX
 };
 
+#define STREAM_LOW_WATER (256u << 10) /* a stream writes below this */
+#define STREAM_SLICE     (64u << 10)  /* bytes a stream writes per turn */
+
 static const char *const state_names[] = {
     "hello", "ready", "draining", "closing"
 };
@@ -96,8 +99,10 @@ struct srv_reply {
     bool waiting;                       /* on srv.waiting */
     bool failed;                        /* one of its commits failed */
     bool close_after;
-    size_t len;
+    size_t len;                         /* a stream's: bytes still to come */
     uint8_t *frame;                     /* length prefix + Response */
+    struct srv_stream *stream;          /* produced as the socket drains */
+    bool pending;                       /* no answer yet (srv_conn_hold()) */
 };
 
 struct conn {
@@ -125,6 +130,11 @@ struct conn {
                                            deferred (srv_conn_defer()) */
     bool deferred;                      /* the frame being dispatched waits */
     size_t queued;                      /* bytes of replies not yet in output */
+    struct srv_reply *hold;             /* a stream, or an answer to come
+                                           (srv_conn_hold()): no frame is
+                                           read or answered meanwhile */
+    struct event *sev;                  /* zero timer: the stream's next
+                                           slice, after a loop turn */
     uint64_t frames;                    /* requests read so far */
     int64_t partial_since;              /* ms; a frame began, 0: none */
     unsigned busy;                      /* inside a callback: defer destroy */
@@ -138,6 +148,8 @@ static int64_t monotonic_ms(void);
 static void conn_destroy(struct conn *c);
 static void conn_free_io(struct conn *c);
 static void conn_process(struct conn *c);
+static void stream_kick(struct conn *c);
+static void conn_leave(struct conn *c);
 static void conn_flush(struct conn *c);
 static void conn_send(struct conn *c);
 static void conn_maybe_resume(struct conn *c);
@@ -683,6 +695,7 @@ static uint8_t *pack_status(uint64_t id, int code, const char *msg, size_t *len)
 
 static void reply_free(struct srv_reply *r)
 {
+    srv_stream_free(r->stream);
     if (r->frame != (uint8_t *)(r + 1))
         free(r->frame);
     free(r);
@@ -745,6 +758,22 @@ void srv_conn_reply(struct srv_call *call)
     resp->status = &status;
     if (call->code != MM_OK)
         resp->body_case = ARMMAP__V1__RESPONSE__BODY__NOT_SET;
+    if (call->stream != NULL && call->code == MM_OK) {
+        /* Queued with its size still to count (an estimate until then);
+         * the connection reads nothing more until it is sent. */
+        r = reply_new(NULL);
+        r->id = call->id;
+        r->stream = call->stream;
+        r->len = (size_t)srv_stream_left(r->stream);
+        call->stream = NULL;
+        call->c->hold = r;
+        conn_reading(call->c, false);
+        queue_reply(call->c, r);
+        stream_kick(call->c);
+        return;
+    }
+    srv_stream_free(call->stream);
+    call->stream = NULL;
     if (call->ticket == 0 && TAILQ_EMPTY(&call->c->replies)) {
         /* Nothing to wait for and nothing ahead: straight to the output. */
         reply_direct(call->c, resp, call->close_after);
@@ -805,7 +834,12 @@ static void conn_flush(struct conn *c)
 {
     struct srv_reply *r;
 
-    while ((r = TAILQ_FIRST(&c->replies)) != NULL && !r->waiting) {
+    while ((r = TAILQ_FIRST(&c->replies)) != NULL && !r->waiting &&
+           !r->pending) {
+        if (r->stream != NULL) {
+            stream_kick(c);             /* its turn: written in slices */
+            break;
+        }
         TAILQ_REMOVE(&c->replies, r, clink);
         c->queued -= r->len;
         evbuffer_add(c->out, r->frame, r->len);
@@ -852,7 +886,9 @@ static void conn_maybe_finish(struct conn *c)
     if (c->state == CONN_DRAINING && conn_has_pending(c))
         return;
     if (c->state == CONN_CLOSING && !TAILQ_EMPTY(&c->replies) &&
-        TAILQ_FIRST(&c->replies)->waiting)
+        (TAILQ_FIRST(&c->replies)->waiting ||
+         TAILQ_FIRST(&c->replies)->pending ||
+         TAILQ_FIRST(&c->replies)->stream != NULL))
         return;
     conn_send(c);
     if (evbuffer_get_length(c->out) == 0 || c->dead)
@@ -922,6 +958,118 @@ void srv_conn_send_pending(struct srv *s)
         if (c->dead && c->busy == 0)
             conn_destroy(c);
     }
+}
+
+/* ------------------------------------------------------------------ */
+/* Streamed replies                                                    */
+/* ------------------------------------------------------------------ */
+
+/* A stream writes a slice when the output is below STREAM_LOW_WATER and
+ * its reply is the first of the queue, then lets the loop turn (a zero
+ * timer: epoll_wait runs first, so other connections are served between
+ * slices).  Its size is counted the same way, a slice per turn, as soon
+ * as it is queued, earlier replies or not. */
+
+static void stream_cb(evutil_socket_t fd, short what, void *arg);
+
+static void stream_kick(struct conn *c)
+{
+    static const struct timeval zero = { 0, 0 };
+
+    if (c->dead || c->hold == NULL || c->hold->stream == NULL)
+        return;
+    if (c->sev == NULL) {
+        c->sev = evtimer_new(c->s->base, stream_cb, c);
+        if (c->sev == NULL)
+            abort();                    /* host memory, as elsewhere */
+    }
+    if (!evtimer_pending(c->sev, NULL))
+        evtimer_add(c->sev, &zero);
+}
+
+/* Brings r->len (and c->queued) to what the stream has still to write. */
+static void stream_count(struct conn *c, struct srv_reply *r)
+{
+    size_t left = (size_t)srv_stream_left(r->stream);
+
+    c->queued = c->queued - r->len + left;
+    r->len = left;
+}
+
+/* Frames are read again (the held reply is out, or answered); the
+ * replies after it follow. */
+static void hold_end(struct conn *c)
+{
+    c->hold = NULL;
+    conn_flush(c);
+    if ((c->state == CONN_HELLO || c->state == CONN_READY) && !c->paused &&
+        !c->store_paused) {
+        conn_reading(c, true);
+        event_active(c->rev, EV_READ, 0);   /* frames already buffered */
+    }
+    conn_maybe_finish(c);
+}
+
+static void stream_cb(evutil_socket_t fd, short what, void *arg)
+{
+    struct conn *c = arg;
+    struct srv_reply *r = c->hold;
+
+    (void)fd;
+    (void)what;
+    if (r == NULL || r->stream == NULL || c->dead)
+        return;
+    c->busy++;
+    if (!srv_stream_size(r->stream)) {
+        stream_count(c, r);
+        stream_kick(c);
+    } else if (TAILQ_FIRST(&c->replies) == r &&
+               evbuffer_get_length(c->out) < STREAM_LOW_WATER) {
+        bool done = srv_stream_emit(r->stream, c->out, STREAM_SLICE);
+
+        stream_count(c, r);
+        conn_check_queued(c);
+        if (done) {
+            TAILQ_REMOVE(&c->replies, r, clink);
+            c->queued -= r->len;
+            reply_free(r);
+            hold_end(c);
+        }
+    } else {
+        stream_count(c, r);             /* sized: the exact count */
+    }
+    conn_leave(c);                      /* writes; kicks the next slice */
+}
+
+struct srv_reply *srv_conn_hold(struct conn *c, uint64_t id)
+{
+    struct srv_reply *r = reply_new(NULL);
+
+    r->id = id;
+    r->pending = true;
+    c->hold = r;
+    conn_reading(c, false);
+    queue_reply(c, r);
+    return r;
+}
+
+void srv_conn_release(struct srv_reply *r, const Armmap__V1__Response *resp)
+{
+    struct conn *c = r->c;
+    uint8_t *frame;
+    size_t len;
+
+    if (c == NULL) {                    /* its connection closed */
+        reply_free(r);
+        return;
+    }
+    frame = srv_response_pack(resp, &len);
+    reply_set_frame(r, frame, len);
+    c->queued += len;
+    r->pending = false;
+    c->busy++;
+    hold_end(c);
+    conn_leave(c);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1017,6 +1165,9 @@ static void conn_send(struct conn *c)
         event_del(c->wev);
         c->wr_on = false;
     }
+    if (c->hold != NULL && c->hold->stream != NULL &&
+        left < STREAM_LOW_WATER)
+        stream_kick(c);
     conn_maybe_resume(c);
 }
 
@@ -1033,7 +1184,7 @@ static void conn_process(struct conn *c)
 
     c->busy++;
     while ((c->state == CONN_HELLO || c->state == CONN_READY) && !c->paused &&
-           !c->store_paused) {
+           !c->store_paused && c->hold == NULL) {
         uint8_t hdr[4];
         uint32_t n;
         const uint8_t *body;
@@ -1142,6 +1293,8 @@ static void conn_maybe_resume(struct conn *c)
             queue_limit(c) / 2)
         return;
     c->paused = false;
+    if (c->hold != NULL)
+        return;                         /* hold_end() resumes it */
     if ((c->state == CONN_HELLO || c->state == CONN_READY) &&
         !c->store_paused)
         conn_reading(c, true);
@@ -1391,6 +1544,8 @@ static void conn_free_io(struct conn *c)
         event_free(c->rev);
     if (c->wev != NULL)
         event_free(c->wev);
+    if (c->sev != NULL)
+        event_free(c->sev);
     if (c->in != NULL)
         evbuffer_free(c->in);
     if (c->out != NULL)
@@ -1410,11 +1565,13 @@ static void conn_destroy(struct conn *c)
         srv_park_cancel(p);
     while ((r = TAILQ_FIRST(&c->replies)) != NULL) {
         TAILQ_REMOVE(&c->replies, r, clink);
-        if (r->waiting)
-            r->c = NULL;            /* freed when its commit is reported */
+        if (r->waiting || r->pending)
+            r->c = NULL;            /* freed when its commit is reported,
+                                       or by srv_conn_release() */
         else
             reply_free(r);
     }
+    c->hold = NULL;
     if (c->store_paused)
         c->s->store_waiters--;
     TAILQ_REMOVE(&c->s->conns, c, link);

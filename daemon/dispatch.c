@@ -32,6 +32,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <event2/event.h>
+
 #include "armmap.pb-c.h"
 #include "store.h"
 #include "wire.h"
@@ -759,6 +761,28 @@ static bool over_host_bytes(struct srv_call *call, struct srv_machine *sm,
     return true;
 }
 
+/* --max-events-per-tenant: the store holds at most that many events for
+ * a tenant's machines, live or destroyed and not purged.  Fills @msg (of
+ * @size bytes) and returns true if @n more events are refused. */
+static bool over_events(struct srv_call *call, struct srv_machine *sm,
+                        const char *what, size_t n, char *msg, size_t size)
+{
+    const struct srv_tenant *t = srv_conn_tenant_state(call->c);
+    uint64_t held;
+
+    if (t == NULL)
+        return false;
+    held = srv_machine_tenant_events(call->s->reg, sm);
+    if (held + n <= t->max_events)
+        return false;
+    snprintf(msg, size, "%s: tenant '%s' has %" PRIu64 " events stored "
+             "(%s %" PRIu64 "); destroy and purge machines", what, t->name,
+             held, t->own_max_events
+                       ? "max-events-per-tenant in --tenants-file"
+                       : "--max-events-per-tenant", t->max_events);
+    return true;
+}
+
 /* Applies one op and logs it; returns its status (UNAVAILABLE if the store
  * refused: the machine is then fenced until rebuilt). */
 static enum mm_status apply_logged(struct srv_call *call,
@@ -772,6 +796,12 @@ static enum mm_status apply_logged(struct srv_call *call,
     memset(res, 0, sizeof(*res));
     if (over_host_bytes(call, sm, op, res))
         return res->status;
+    if (over_events(call, sm, mm_op_name(op->code) ? mm_op_name(op->code)
+                                                   : "op",
+                    1, res->msg, sizeof(res->msg))) {
+        res->status = MM_RESOURCE_EXHAUSTED;
+        return res->status;
+    }
     if (mm_apply(sm->m, op, res) != MM_OK)
         return res->status;
     srv_machine_account(call->s->reg, sm);
@@ -889,6 +919,11 @@ static void h_batch(struct srv_call *call, const Armmap__V1__Request *req)
                       call->s->st->max_batch_ops);
         return;
     }
+    if (over_events(call, sm, "batch", b->n_ops, call->msg,
+                    sizeof(call->msg))) {
+        call->code = MM_RESOURCE_EXHAUSTED;
+        return;
+    }
     br = NEW(call, Armmap__V1__BatchResult, ARMMAP__V1__BATCH_RESULT__INIT);
     br->results = srv_call_alloc(call, (b->n_ops + 1) * sizeof(*br->results));
     ev = srv_call_alloc(call, (b->n_ops + 1) * sizeof(*ev));
@@ -933,7 +968,7 @@ static void h_batch(struct srv_call *call, const Armmap__V1__Request *req)
 /* Reads                                                               */
 /* ------------------------------------------------------------------ */
 
-static uint8_t region_code(const char *name)
+uint8_t srv_region_code(const char *name)
 {
     static const char *const names[] = {
         "gap", "user", "modules", "pkmap", "lowmem", "vmalloc", "consistent",
@@ -952,22 +987,21 @@ static const char *const kind_names[] = {
     "fault", "page table", "section", "supersection", "large page", "small page"
 };
 
-static Armmap__V1__Walk *walk_msg(struct srv_call *call,
-                                  const struct mm_walk *w)
+void srv_walk_fill(Armmap__V1__Walk *wm, Armmap__V1__WalkStep *steps,
+                   Armmap__V1__WalkStep **ptrs, const struct mm_walk *w,
+                   char *text)
 {
-    Armmap__V1__Walk *wm = NEW(call, Armmap__V1__Walk, ARMMAP__V1__WALK__INIT);
-    size_t n = mm_walk_format(w, NULL, 0);
     unsigned i;
 
-    wm->text = srv_call_alloc(call, n + 1);
-    mm_walk_format(w, wm->text, n + 1);
-    wm->n_steps = w->nsteps;
-    wm->steps = srv_call_alloc(call, (w->nsteps + 1) * sizeof(*wm->steps));
-    for (i = 0; i < w->nsteps && i < 2; i++) {
+    armmap__v1__walk__init(wm);
+    wm->text = text;
+    wm->n_steps = w->nsteps < 2 ? w->nsteps : 2;
+    wm->steps = ptrs;
+    for (i = 0; i < wm->n_steps; i++) {
         const struct mm_walk_step *st = &w->step[i];
-        Armmap__V1__WalkStep *ws = NEW(call, Armmap__V1__WalkStep,
-                                       ARMMAP__V1__WALK_STEP__INIT);
+        Armmap__V1__WalkStep *ws = &steps[i];
 
+        armmap__v1__walk_step__init(ws);
         ws->level = st->level;
         ws->kind = (char *)(st->kind < 6 ? kind_names[st->kind] : "unknown");
         ws->addr = st->addr;
@@ -981,8 +1015,23 @@ static Armmap__V1__Walk *walk_msg(struct srv_call *call,
         ws->ng = st->ng;
         ws->xn = st->xn;
         ws->next = st->next;
-        wm->steps[i] = ws;
+        ptrs[i] = ws;
     }
+}
+
+static Armmap__V1__Walk *walk_msg(struct srv_call *call,
+                                  const struct mm_walk *w)
+{
+    Armmap__V1__Walk *wm = NEW(call, Armmap__V1__Walk, ARMMAP__V1__WALK__INIT);
+    Armmap__V1__WalkStep *steps =
+        srv_call_alloc(call, 2 * sizeof(Armmap__V1__WalkStep));
+    Armmap__V1__WalkStep **ptrs =
+        srv_call_alloc(call, 3 * sizeof(Armmap__V1__WalkStep *));
+    size_t n = mm_walk_format(w, NULL, 0);
+    char *text = srv_call_alloc(call, n + 1);
+
+    mm_walk_format(w, text, n + 1);
+    srv_walk_fill(wm, steps, ptrs, w, text);
     return wm;
 }
 
@@ -1004,17 +1053,15 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
                       call->s->st->max_translate_batch);
         return;
     }
-    /* A walk is ~160 bytes of reply (and more while it is being built):
-     * refuse a reply that alone would exceed --max-queued-bytes before
-     * building it, rather than hold hundreds of MB for a peer that may
-     * never read them. */
-    if (t->walk && (uint64_t)n * WALK_REPLY_BYTES >
-                       call->s->st->max_queued_bytes) {
-        srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "translate: %zu walks make "
-                      "a reply of about %" PRIu64 " bytes, over "
-                      "--max-queued-bytes (%" PRIu64 ")", n,
-                      (uint64_t)n * WALK_REPLY_BYTES,
-                      call->s->st->max_queued_bytes);
+    /* A walk is ~160 bytes of reply: a reply of walks larger than
+     * SRV_STREAM_MIN is never built whole but streamed as the socket
+     * drains (stream.c), from a clone of the machine. */
+    if (t->walk && (uint64_t)n * WALK_REPLY_BYTES > SRV_STREAM_MIN) {
+        call->stream = srv_stream_translate(sm->m, call->id, t->va, n,
+                                            t->access);
+        if (call->stream == NULL)
+            srv_call_fail(call, MM_NO_MEMORY, "translate: out of host "
+                          "memory");
         return;
     }
     tr = NEW(call, Armmap__V1__TranslateResult,
@@ -1032,7 +1079,7 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
         /* Region names are static strings: compare pointers first. */
         if (name != last_name) {
             last_name = name;
-            last_code = region_code(name);
+            last_code = srv_region_code(name);
         }
         tr->region.data[i] = last_code;
     }
@@ -1157,9 +1204,9 @@ static bool phys_gather(const struct mm_machine *m, struct phys_scratch *ps,
     return true;
 }
 
-/* region_code() through a small cache keyed by the name's address
+/* srv_region_code() through a small cache keyed by the name's address
  * (region names are static strings; aliases of one request alternate
- * among a few regions, and region_code() is a chain of strcmp()s). */
+ * among a few regions, and srv_region_code() is a chain of strcmp()s). */
 static Armmap__V1__Region phys_region_code(const char *name)
 {
     static const char *key[16];
@@ -1168,7 +1215,7 @@ static Armmap__V1__Region phys_region_code(const char *name)
 
     if (key[h] != name) {
         key[h] = name;
-        code[h] = region_code(name);
+        code[h] = srv_region_code(name);
     }
     return (Armmap__V1__Region)code[h];
 }
@@ -1191,6 +1238,13 @@ static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
         srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "phys: %zu addresses exceed "
                       "--max-translate-batch (%" PRIu64 ")", ph->n_pa,
                       call->s->st->max_translate_batch);
+        return;
+    }
+    /* Many addresses: answered a slice at a time (stream.c), as walks. */
+    if (ph->n_pa > SRV_STREAM_PHYS_MIN) {
+        call->stream = srv_stream_phys(sm->m, call->id, ph->pa, ph->n_pa);
+        if (call->stream == NULL)
+            srv_call_fail(call, MM_NO_MEMORY, "phys: out of host memory");
         return;
     }
     if (!phys_room_n(ps, ph->n_pa) ||
@@ -1393,6 +1447,139 @@ static bool history_visible(struct srv_call *call, uint64_t id)
     return true;
 }
 
+/*
+ * A history of more than HISTORY_PAGE rows is read a page per loop turn
+ * (a zero timer, so other connections are served in between); its reply
+ * keeps its place on the connection (srv_conn_hold()) and is sent whole
+ * once the last page and the op counts are in.  The rows are built in
+ * the job's own call arena, as a one-page history's are in the request's.
+ */
+#define HISTORY_PAGE 500u
+
+struct srv_history_job {
+    struct srv_call call;               /* its arena holds the rows */
+    struct history_ctx hc;
+    struct store_history_query q;
+    uint32_t left;                      /* rows still wanted */
+    struct srv_reply *r;
+    struct event *ev;
+    struct srv_history_job *next;       /* srv.history_jobs */
+};
+
+static void history_job_free(struct srv *s, struct srv_history_job *j)
+{
+    struct srv_history_job **pp;
+
+    for (pp = &s->history_jobs; *pp != NULL; pp = &(*pp)->next) {
+        if (*pp == j) {
+            *pp = j->next;
+            break;
+        }
+    }
+    event_free(j->ev);
+    call_free(&j->call);
+    free(j);
+}
+
+/* The answer: the rows, the op counts, the cursor; or a failure. */
+static void history_job_answer(struct srv_history_job *j, bool more,
+                               uint64_t cursor)
+{
+    Armmap__V1__Response resp = ARMMAP__V1__RESPONSE__INIT;
+    Armmap__V1__Status status = ARMMAP__V1__STATUS__INIT;
+    struct srv *s = j->call.s;
+
+    if (j->call.code == MM_OK &&
+        srv_persist_op_counts(s, j->q.machine, history_count, &j->hc) !=
+            MM_OK)
+        srv_call_fail(&j->call, MM_UNAVAILABLE, "history: the store cannot "
+                      "be read");
+    status.code = (Armmap__V1__Code)j->call.code;
+    status.message = j->call.msg;
+    resp.id = j->call.id;
+    resp.status = &status;
+    if (j->call.code == MM_OK) {
+        j->hc.hr->next_after_seq = more ? cursor : 0;
+        resp.body_case = ARMMAP__V1__RESPONSE__BODY_HISTORY;
+        resp.history = j->hc.hr;
+    } else {
+        s->n.errors_by_code[j->call.code]++;
+    }
+    srv_conn_release(j->r, &resp);
+    history_job_free(s, j);
+}
+
+static void history_job_turn(evutil_socket_t fd, short what, void *arg)
+{
+    static const struct timeval zero = { 0, 0 };
+    struct srv_history_job *j = arg;
+    struct store_page page;
+    char err[SRV_MSG_MAX];
+    enum mm_status st;
+
+    (void)fd;
+    (void)what;
+    memset(&page, 0, sizeof(page));
+    j->q.limit = j->left < HISTORY_PAGE ? j->left : HISTORY_PAGE;
+    st = srv_persist_history(j->call.s, &j->q, history_row, &j->hc, &page,
+                             NULL, err, sizeof(err));
+    if (st != MM_OK) {
+        srv_call_fail(&j->call, st, "%s", err);
+        history_job_answer(j, false, 0);
+        return;
+    }
+    j->left -= page.rows < j->left ? page.rows : j->left;
+    if (!page.more || j->left == 0) {
+        history_job_answer(j, page.more, page.cursor);
+        return;
+    }
+    j->q.cursor = page.cursor;
+    evtimer_add(j->ev, &zero);
+}
+
+/* Starts paging @q for @call (limit over HISTORY_PAGE); false if out of
+ * host memory (the caller answers in one piece). */
+static bool history_job_start(struct srv_call *call,
+                              const struct store_history_query *q)
+{
+    static const struct timeval zero = { 0, 0 };
+    struct srv_history_job *j = calloc(1, sizeof(*j));
+
+    if (j == NULL)
+        return false;
+    j->ev = evtimer_new(call->s->base, history_job_turn, j);
+    if (j->ev == NULL) {
+        free(j);
+        return false;
+    }
+    call_init(&j->call, call->s, NULL, call->id, NULL);
+    j->q = *q;
+    j->left = q->limit;
+    j->hc.call = &j->call;
+    j->hc.cap = q->limit;
+    j->hc.hr = NEW(&j->call, Armmap__V1__HistoryResult,
+                   ARMMAP__V1__HISTORY_RESULT__INIT);
+    j->hc.hr->events =
+        srv_call_alloc(&j->call, (j->hc.cap + 1) * sizeof(*j->hc.hr->events));
+    j->hc.hr->counts = srv_call_alloc(
+        &j->call, (MM_OP_COUNT + 2) * sizeof(*j->hc.hr->counts));
+    j->r = srv_conn_hold(call->c, call->id);
+    j->next = call->s->history_jobs;
+    call->s->history_jobs = j;
+    call->parked = true;                /* answered by history_job_answer() */
+    evtimer_add(j->ev, &zero);
+    return true;
+}
+
+void srv_history_close(struct srv *s)
+{
+    while (s->history_jobs != NULL) {
+        srv_call_fail(&s->history_jobs->call, MM_UNAVAILABLE,
+                      "history: the daemon is shutting down");
+        history_job_answer(s->history_jobs, false, 0);
+    }
+}
+
 static void h_history(struct srv_call *call, const Armmap__V1__Request *req)
 {
     const Armmap__V1__History *h = req->history;
@@ -1438,6 +1625,8 @@ static void h_history(struct srv_call *call, const Armmap__V1__Request *req)
     hc.hr->events = srv_call_alloc(call, (hc.cap + 1) * sizeof(*hc.hr->events));
     hc.hr->counts =
         srv_call_alloc(call, (MM_OP_COUNT + 2) * sizeof(*hc.hr->counts));
+    if (q.limit > HISTORY_PAGE && history_job_start(call, &q))
+        return;
     memset(&page, 0, sizeof(page));
     st = srv_persist_history(call->s, &q, history_row, &hc, &page,
                              history_count, err, sizeof(err));
@@ -1468,12 +1657,21 @@ static void h_purge(struct srv_call *call, const Armmap__V1__Request *req)
         now = 0;
     if (older > (uint64_t)now)
         older = (uint64_t)now;
+    /* On a worker, answered when done (purge.c); else here, as before. */
+    if (srv_purge_start(call, t->admin ? NULL : t->name, older))
+        return;
     st = srv_persist_purge(call->s, t->admin ? NULL : t->name, older,
                            &pr->machines, &pr->events, err, sizeof(err));
     if (st != MM_OK) {
         srv_call_fail(call, st, "purge: %s", err);
         return;
     }
+    /* The tenants' stored events: an admin's purge spans tenants, so
+     * they are counted afresh; a tenant's own comes off its count. */
+    if (!t->admin)
+        srv_registry_sub_events(call->s->reg, t->name, pr->events);
+    else if (srv_tenants_count_events(call->s) != MM_OK)
+        srv_log(SRV_LOG_WARN, "purge: cannot recount stored events");
     resp->body_case = ARMMAP__V1__RESPONSE__BODY_PURGE;
     resp->purge = pr;
 }

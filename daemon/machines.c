@@ -18,6 +18,7 @@ struct tenant_count {
     char name[SRV_TENANT_MAX + 1];
     size_t n;
     uint64_t host_bytes;                /* of its linked machines */
+    uint64_t events;                    /* stored: live and destroyed */
 };
 
 struct srv_registry {
@@ -178,6 +179,7 @@ static struct tenant_count *tenant_find(struct srv_registry *r, const char *t,
     snprintf(r->tenants[r->ntenants].name, sizeof(r->tenants[0].name), "%s", t);
     r->tenants[r->ntenants].n = 0;
     r->tenants[r->ntenants].host_bytes = 0;
+    r->tenants[r->ntenants].events = 0;
     return &r->tenants[r->ntenants++];
 }
 
@@ -269,11 +271,66 @@ uint64_t srv_machine_tenant_host_bytes(struct srv_registry *r,
     return tc != NULL ? tc->host_bytes : 0;
 }
 
+/* Brings @sm's event count into its tenant's sum.  A machine unlinked
+ * (destroyed) stays in it: its events stay in the store until purged. */
+static void events_sync(struct srv_registry *r, struct srv_machine *sm)
+{
+    struct tenant_count *tc = tenant_of(r, sm);
+
+    if (tc == NULL || sm->events == sm->events_counted)
+        return;
+    tc->events = tc->events + sm->events - sm->events_counted;
+    sm->events_counted = sm->events;
+}
+
+uint64_t srv_machine_tenant_events(struct srv_registry *r,
+                                   struct srv_machine *sm)
+{
+    struct tenant_count *tc = tenant_of(r, sm);
+
+    events_sync(r, sm);
+    return tc != NULL ? tc->events : 0;
+}
+
+void srv_registry_add_events(struct srv_registry *r, const char *tenant,
+                             uint64_t n)
+{
+    struct tenant_count *tc = tenant_find(r, tenant, true);
+
+    if (tc != NULL)
+        tc->events += n;
+}
+
+void srv_registry_sub_events(struct srv_registry *r, const char *tenant,
+                             uint64_t n)
+{
+    struct tenant_count *tc = tenant_find(r, tenant, false);
+
+    if (tc != NULL)
+        tc->events = tc->events > n ? tc->events - n : 0;
+}
+
+void srv_registry_reset_events(struct srv_registry *r)
+{
+    struct srv_machine *sm;
+    size_t i;
+
+    for (i = 0; i < r->ntenants; i++)
+        r->tenants[i].events = 0;
+    for (i = 0; i < r->nbuckets; i++) {
+        for (sm = r->bucket[i]; sm != NULL; sm = sm->hnext) {
+            sm->events_counted = 0;
+            events_sync(r, sm);
+        }
+    }
+}
+
 void srv_machine_account(struct srv_registry *r, struct srv_machine *sm)
 {
     uint64_t now = sm->m != NULL ? mm_host_bytes(sm->m) : 0;
     struct tenant_count *tc;
 
+    events_sync(r, sm);
     if (now == sm->host_bytes)
         return;
     if (sm->hnext != NULL || srv_machine_get(r, sm->id) == sm) {
@@ -336,6 +393,7 @@ struct srv_machine *srv_machine_unlink(struct srv_registry *r, uint64_t id)
             *pp = sm->hnext;
             sm->hnext = NULL;
             r->count--;
+            events_sync(r, sm);
             tc = tenant_find(r, sm->tenant, false);
             if (tc != NULL && tc->n > 0) {
                 tc->n--;

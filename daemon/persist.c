@@ -672,6 +672,16 @@ enum mm_status srv_persist_history(
     return MM_OK;
 }
 
+enum mm_status srv_persist_op_counts(struct srv *s, uint64_t id,
+                                     void (*fn)(void *arg, uint32_t op,
+                                                uint64_t n),
+                                     void *arg)
+{
+    return store_op_counts(s->persist->st, id, fn, arg) == STORE_OK
+               ? MM_OK
+               : MM_UNAVAILABLE;
+}
+
 enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
                                  uint64_t older_than_ms,
                                  uint64_t *machines, uint64_t *events,
@@ -687,6 +697,35 @@ enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
         snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
         return MM_UNAVAILABLE;
     }
+    return MM_OK;
+}
+
+struct destroyed_ctx {
+    void (*fn)(void *arg, const char *tenant, uint64_t events);
+    void *arg;
+};
+
+static int destroyed_row(void *arg, const struct store_machine *row)
+{
+    struct destroyed_ctx *dc = arg;
+
+    if (row->destroyed)
+        dc->fn(dc->arg, row->tenant != NULL ? row->tenant : "", row->nevents);
+    return 0;
+}
+
+enum mm_status srv_persist_foreach_destroyed(
+    struct srv *s, void (*fn)(void *arg, const char *tenant, uint64_t events),
+    void *arg)
+{
+    struct store_machine_filter f;
+    struct destroyed_ctx dc = { fn, arg };
+
+    memset(&f, 0, sizeof(f));
+    f.include_destroyed = true;
+    if (store_list_machines(s->persist->st, &f, destroyed_row, &dc, NULL) !=
+        STORE_OK)
+        return MM_UNAVAILABLE;
     return MM_OK;
 }
 

@@ -199,6 +199,11 @@ struct srv *srv_create(struct srv_settings *st, char *err, size_t errsz)
     if (srv_persist_open(s, err, errsz) != 0 ||
         srv_persist_recover(s, err, errsz) != 0)
         goto err;
+    if (srv_tenants_count_events(s) != MM_OK) {
+        snprintf(err, errsz, "armmapd: store %s: cannot count the events of "
+                 "destroyed machines", st->database);
+        goto err;
+    }
     /* Signals before listeners: once a client can connect, a SIGHUP (log
      * rotation) must reopen the log, not kill the daemon by default. */
     s->sig_term = add_signal(s, SIGTERM, on_term);
@@ -231,6 +236,8 @@ int srv_run(struct srv *s)
     event_base_dispatch(s->base);
     srv_listen_stop(s);
     srv_conn_close_all(s);
+    srv_purge_close(s);
+    srv_history_close(s);
     commits = srv_persist_commits(s);
     srv_persist_close(s);
     srv_conn_free_waiting(s);
@@ -248,6 +255,8 @@ void srv_destroy(struct srv *s)
     srv_listen_stop(s);
     if (s->base != NULL)
         srv_conn_close_all(s);
+    srv_purge_close(s);
+    srv_history_close(s);
     srv_persist_close(s);
     srv_conn_free_waiting(s);
     if (s->sig_term != NULL)

@@ -86,6 +86,9 @@ static const struct setting table[] = {
     { "max-inflight-bytes-per-tenant", K_SIZE, OFF(max_inflight_bytes),
       "256M", "unsent reply bytes of one tenant's connections together",
       1ull << 40 },
+    { "max-events-per-tenant", K_COUNT, OFF(max_events), "100000000",
+      "events the store may hold for one tenant's machines (live, and "
+      "destroyed until purged)", 1ull << 50 },
     { "machine-idle-ttl", K_SECONDS, OFF(machine_idle_ttl), "0",
       "destroy machines untouched this many seconds; 0 = never", 0 },
     { "max-translate-batch", K_COUNT, OFF(max_translate_batch), "1048576",

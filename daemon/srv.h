@@ -25,6 +25,8 @@
  *   persist.c   srv_persist_*    the store: events, commits, recovery
  *   commit.c    srv_commit_*     the commit path: tickets, fence, undo
  *   dump.c      srv_dump_elf     ELF32 ARM core files
+ *   stream.c    srv_stream_*     large replies produced a slice at a time
+ *   purge.c     srv_purge_*      purges on worker threads
  *   main.c      main()           thin: settings, srv_create, run, destroy
  */
 #ifndef ARMMAP_DAEMON_SRV_H
@@ -49,6 +51,7 @@
 
 struct event_base;
 struct event;
+struct evbuffer;
 struct evconnlistener;
 struct bufferevent;
 struct srv;
@@ -102,6 +105,7 @@ struct srv_settings {
     uint64_t max_parked_kmaps;          /* per tenant */
     uint64_t max_host_bytes;            /* per tenant, mm_host_bytes() */
     uint64_t max_inflight_bytes;        /* per tenant, unsent reply bytes */
+    uint64_t max_events;                /* per tenant, events stored */
     uint64_t machine_idle_ttl;          /* seconds; 0 = never reap */
     bool help;                          /* --help */
     bool check_config;                  /* --check-config */
@@ -176,6 +180,7 @@ struct srv_machine {
     uint64_t parent;                    /* clone/fork source, 0 if none */
     uint64_t parent_seq;                /* its state was parent's at this seq */
     uint64_t events;                    /* events in the store */
+    uint64_t events_counted;            /* of them, in its tenant's sum */
     /* The commit path (commit.c). */
     uint32_t inflight;                  /* writes submitted, not reaped */
     uint64_t committed_seq;             /* its last event known committed */
@@ -270,6 +275,21 @@ uint64_t srv_registry_tenant_host_bytes(const struct srv_registry *r,
 uint64_t srv_machine_tenant_host_bytes(struct srv_registry *r,
                                        const struct srv_machine *sm);
 
+/* Events the store holds for the tenant of @sm (its live machines and
+ * its destroyed ones not purged), a running count: @sm's own changes
+ * are brought into it first (--max-events-per-tenant). */
+uint64_t srv_machine_tenant_events(struct srv_registry *r,
+                                   struct srv_machine *sm);
+/* Adds @n events of a destroyed machine of @tenant (a recount). */
+void srv_registry_add_events(struct srv_registry *r, const char *tenant,
+                             uint64_t n);
+/* @tenant's purge removed @n of its events. */
+void srv_registry_sub_events(struct srv_registry *r, const char *tenant,
+                             uint64_t n);
+/* Restarts every tenant's count from its live machines' events alone
+ * (srv_registry_add_events() then adds the destroyed ones). */
+void srv_registry_reset_events(struct srv_registry *r);
+
 size_t srv_registry_count(const struct srv_registry *r);
 size_t srv_registry_tenant_count(const struct srv_registry *r,
                                  const char *tenant);
@@ -316,6 +336,7 @@ struct srv_tenant_conf {
     uint64_t max_parked_kmaps;
     uint64_t max_host_bytes;
     uint64_t max_inflight_bytes;
+    uint64_t max_events;
     uint64_t machine_idle_ttl;
     bool has_idle_ttl;                  /* machine_idle_ttl given (0 = never) */
     unsigned line;
@@ -357,6 +378,8 @@ struct srv_tenant {
     uint64_t machine_idle_ttl;          /* seconds; 0 = never */
     uint64_t max_inflight_bytes;
     bool own_max_inflight_bytes;
+    uint64_t max_events;                /* events stored */
+    bool own_max_events;
     uint64_t inflight_bytes;            /* unsent replies, all connections */
     uint64_t connections, requests, changes, parked_kmaps;
     uint64_t errors_by_code[MM_STATUS_COUNT];
@@ -375,6 +398,10 @@ struct srv_tenant *srv_tenant_get(struct srv *s, const char *name,
 void srv_tenant_release(struct srv *s, struct srv_tenant *t);
 /* Frees every tenant state (shutdown). */
 void srv_tenants_close(struct srv *s);
+/* Counts every tenant's stored events afresh: live machines from the
+ * registry, destroyed ones from the store (at start, after an admin
+ * purge).  Return: MM_OK or MM_UNAVAILABLE. */
+enum mm_status srv_tenants_count_events(struct srv *s);
 /* Starts the --machine-idle-ttl reaper.  Return 0 or -1. */
 int srv_reaper_start(struct srv *s);
 /* Monotonic milliseconds (coarse), for touched_ms. */
@@ -511,6 +538,11 @@ enum mm_status srv_persist_history(
  * MM_NOT_FOUND (no such id, or purged), MM_UNAVAILABLE. */
 enum mm_status srv_persist_machine_tenant(struct srv *s, uint64_t id,
                                           char tenant[SRV_TENANT_MAX + 1]);
+/* Calls @fn with the tenant and event count of every destroyed machine
+ * the store still holds.  Return: MM_OK or MM_UNAVAILABLE. */
+enum mm_status srv_persist_foreach_destroyed(
+    struct srv *s, void (*fn)(void *arg, const char *tenant, uint64_t events),
+    void *arg);
 /* @tenant NULL: every tenant's destroyed machines. */
 enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
                                  uint64_t older_than_ms,
@@ -549,6 +581,8 @@ struct srv {
     struct srv_registry *reg;
     struct srv_persist *persist;
     struct srv_commit *commit;
+    struct srv_purges *purges;          /* purge.c, once one ran */
+    struct srv_history_job *history_jobs; /* paged history queries */
     struct srv_conn_list conns;
     struct srv_reply_list waiting; /* replies waiting for a commit, by ticket */
     struct srv_conn_list to_send;  /* conns to write to after a commit report */
@@ -634,6 +668,7 @@ struct srv_call {
     bool parked;                        /* answered later (kmap wait) */
     uint64_t wake;                      /* machine whose waiters to retry */
     bool close_after;                   /* close the connection after it */
+    struct srv_stream *stream;          /* the answer is streamed (stream.c) */
     struct srv_arena_block *arena;      /* freed after packing */
     /* The call's first SRV_CALL_INLINE bytes of srv_call_alloc() come from
      * here, so small answers (ping, one op, one translation) allocate
@@ -689,6 +724,18 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf,
  */
 void srv_conn_reply(struct srv_call *call);
 
+/**
+ * srv_conn_hold - an answer to request @id that comes later (a purge on a
+ * worker): its place in @c's replies is kept, and @c reads no frame
+ * until it is given
+ * Return: the reply, for srv_conn_release().
+ */
+struct srv_reply *srv_conn_hold(struct conn *c, uint64_t id);
+/* Gives the held reply @r its answer and sends it in its place; frees
+ * @r if its connection closed meanwhile. */
+void srv_conn_release(struct srv_reply *r,
+                      const struct Armmap__V1__Response *resp);
+
 /* Sends a Response with only a status on @c, in order; for parked kmaps,
  * limits and decode errors.  @close closes the connection after it. */
 void srv_conn_reply_status(struct conn *c, uint64_t id, int code,
@@ -697,6 +744,88 @@ void srv_conn_reply_status(struct conn *c, uint64_t id, int code,
 /* Applies a kmap retry for a parked request; used by machines.c.  Returns
  * true if it completed (reply queued), false if it must keep waiting. */
 bool srv_dispatch_kmap_retry(struct srv *s, struct srv_park *p);
+
+struct Armmap__V1__Walk;
+struct Armmap__V1__WalkStep;
+
+/* Fills @wm, and @steps and @ptrs (room for 2 each), with what a Walk
+ * message says of @w; @text is mm_walk_format()'s, borrowed. */
+void srv_walk_fill(struct Armmap__V1__Walk *wm,
+                   struct Armmap__V1__WalkStep *steps,
+                   struct Armmap__V1__WalkStep **ptrs,
+                   const struct mm_walk *w, char *text);
+/* The Region enum value of a region name (mm_region_name()). */
+uint8_t srv_region_code(const char *name);
+
+/* ------------------------------------------------------------------ */
+/* Streamed replies (stream.c)                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A reply too large to hold whole (a translate with 1M walks is 160 MB)
+ * is produced as the socket drains: conn.c asks it for a slice whenever
+ * the connection's output falls below a low-water mark, from a zero
+ * timer, so other connections are served between slices.  Its exact size
+ * is counted first (also in slices), since the frame's length comes
+ * first; until then an estimate stands in for it against
+ * --max-queued-bytes.  The stream answers from a clone of the machine
+ * taken when the request arrived, so changes made meanwhile by other
+ * connections neither block nor show.
+ */
+struct srv_stream;
+
+#define SRV_STREAM_MIN      (1u << 20)  /* replies above this are streamed */
+#define SRV_STREAM_PHYS_MIN 16384u      /* phys of more addresses too */
+
+/* A streamed Translate reply (walks included) to request @id for @n
+ * addresses at @va (copied) on @m (cloned).  NULL on host memory. */
+struct srv_stream *srv_stream_translate(const struct mm_machine *m,
+                                        uint64_t id, const uint32_t *va,
+                                        size_t n, unsigned access);
+/* A streamed Phys reply to request @id for the @n addresses at @pa. */
+struct srv_stream *srv_stream_phys(const struct mm_machine *m, uint64_t id,
+                                   const uint32_t *pa, size_t n);
+/* Frame bytes still to produce: the exact count once sized, before that
+ * an estimate. */
+uint64_t srv_stream_left(const struct srv_stream *st);
+/* Counts a slice of the reply's size.  Return: true once it is known. */
+bool srv_stream_size(struct srv_stream *st);
+/* Appends a slice of the frame (about @budget bytes, at least one item) to
+ * @out; only once sized.  Return: true once the whole frame is out. */
+bool srv_stream_emit(struct srv_stream *st, struct evbuffer *out,
+                     size_t budget);
+/* srv_stream_free(NULL) does nothing. */
+void srv_stream_free(struct srv_stream *st);
+
+/* ------------------------------------------------------------------ */
+/* Purges (purge.c)                                                    */
+/* ------------------------------------------------------------------ */
+
+struct srv_purges;
+
+/**
+ * srv_purge_start - run the purge @call asks on a worker thread: of
+ * @tenant's destroyed machines (NULL: every tenant's) older than
+ * @older_than_ms; the answer keeps its place on the connection and is
+ * sent when the purge is done
+ * Return: true if started (or answered), false if no worker could be had
+ * (the caller answers).
+ */
+bool srv_purge_start(struct srv_call *call, const char *tenant,
+                     uint64_t older_than_ms);
+/* Waits for the purges running and frees their state (after the
+ * connections closed, before the store does). */
+void srv_purge_close(struct srv *s);
+
+struct srv_history_job;
+/* Frees the history queries still being paged (dispatch.c; shutdown). */
+void srv_history_close(struct srv *s);
+
+/* Events per op over machine @id, to @fn.  MM_OK or MM_UNAVAILABLE. */
+enum mm_status srv_persist_op_counts(struct srv *s, uint64_t id,
+                                     void (*fn)(void *arg, uint32_t op,
+                                                uint64_t n),
+                                     void *arg);
 
 /* ------------------------------------------------------------------ */
 /* Dumps (dump.c)                                                      */

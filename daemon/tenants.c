@@ -161,6 +161,11 @@ static int parse_option(struct srv_tenant_conf *e, char *opt, const char *where,
         e->max_inflight_bytes = v;
         return 0;
     }
+    if (val != NULL && strcmp(opt, "max-events-per-tenant") == 0 &&
+        parse_count(val, 1ull << 50, &v) && v > 0) {
+        e->max_events = v;
+        return 0;
+    }
     if (val != NULL && strcmp(opt, "machine-idle-ttl") == 0 &&
         parse_count(val, 86400u * 365, &v)) {
         e->machine_idle_ttl = v;
@@ -171,6 +176,7 @@ static int parse_option(struct srv_tenant_conf *e, char *opt, const char *where,
         strcmp(opt, "max-parked-kmaps") == 0 ||
         strcmp(opt, "max-host-bytes-per-tenant") == 0 ||
         strcmp(opt, "max-inflight-bytes-per-tenant") == 0 ||
+        strcmp(opt, "max-events-per-tenant") == 0 ||
         strcmp(opt, "machine-idle-ttl") == 0) {
         snprintf(err, errsz, "armmapd: %s: %s: '%s' is not a valid value",
                  where, opt, val != NULL ? val : "");
@@ -351,6 +357,9 @@ static void apply_conf(const struct srv *s, struct srv_tenant *t,
     t->max_inflight_bytes = t->own_max_inflight_bytes
                                 ? conf->max_inflight_bytes
                                 : s->st->max_inflight_bytes;
+    t->own_max_events = conf != NULL && conf->max_events != 0;
+    t->max_events = t->own_max_events ? conf->max_events
+                                      : s->st->max_events;
     t->own_max_host_bytes = conf != NULL && conf->max_host_bytes != 0;
     t->max_host_bytes = t->own_max_host_bytes ? conf->max_host_bytes
                                               : s->st->max_host_bytes;
@@ -578,6 +587,17 @@ static void on_reap(evutil_socket_t fd, short what, void *arg)
     }
     free(rl.ids);
     srv_conn_send_pending(s);
+}
+
+static void add_destroyed(void *arg, const char *tenant, uint64_t events)
+{
+    srv_registry_add_events(arg, tenant, events);
+}
+
+enum mm_status srv_tenants_count_events(struct srv *s)
+{
+    srv_registry_reset_events(s->reg);
+    return srv_persist_foreach_destroyed(s, add_destroyed, s->reg);
 }
 
 int srv_reaper_start(struct srv *s)

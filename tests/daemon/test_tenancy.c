@@ -46,6 +46,8 @@ static void hex(const uint8_t *b, size_t n, char *out)
         sprintf(out + 2 * i, "%02x", b[i]);
 }
 
+static Armmap__V1__Response *ping(int fd, uint64_t id);
+
 static void sha_hex(const void *data, size_t len, char out[65])
 {
     uint8_t dg[32];
@@ -451,6 +453,277 @@ START_TEST(test_purge_is_scoped_to_the_tenant)
 }
 END_TEST
 
+/* Applies one Normal order-0 alloc on @m; returns the Response. */
+static Armmap__V1__Response *alloc_one(int fd, uint64_t id, uint64_t m)
+{
+    static const uint32_t alloc[2] = { 1, 0 };   /* Normal, order 0 */
+
+    return td_op(fd, id, m, ARMMAP__V1__OP_CODE__OP_ALLOC, 0, alloc, 2, 0);
+}
+
+/* --max-events-per-tenant: the store holds at most 6 events for lab's
+ * machines; a destroyed machine's events count until purged; another
+ * tenant is not held back; the count survives a restart. */
+START_TEST(test_stored_events_quota_per_tenant)
+{
+    static const uint32_t alloc[2] = { 1, 0 };
+    Armmap__V1__Response *r;
+    int lab, other, i;
+    uint64_t m, m2;
+
+    td_start(&d, "--max-events-per-tenant=6", NULL);
+    lab = td_session(&d, "lab");
+    other = td_session(&d, "other");
+    m = td_create(lab, "qemu-virt", NULL);
+    for (i = 0; i < 4; i++)
+        td_op_ok(lab, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    r = td_batch(lab, 8, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2, 3, true);
+    ck_assert_status(r, 8, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                     "batch: tenant 'lab' has 4 events stored "
+                     "(--max-events-per-tenant 6); destroy and purge "
+                     "machines");
+    td_free(r);
+    r = td_batch(lab, 9, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2, 2, true);
+    ck_assert_status(r, 9, 0, "");
+    td_free(r);
+    r = alloc_one(lab, 10, m);
+    ck_assert_status(r, 10, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                     "alloc: tenant 'lab' has 6 events stored "
+                     "(--max-events-per-tenant 6); destroy and purge "
+                     "machines");
+    td_free(r);
+    m2 = td_create(other, "qemu-virt", NULL);
+    td_op_ok(other, m2, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    /* Destroyed, its events still count; purged, they no longer do. */
+    destroy(lab, m);
+    m = td_create(lab, "qemu-virt", NULL);
+    r = alloc_one(lab, 11, m);
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
+    td_free(r);
+    close(lab);
+    close(other);
+    ck_assert_int_eq(td_stop(&d), 0);
+    td_start(&d, "--max-events-per-tenant=6", NULL);
+    lab = td_session(&d, "lab");
+    r = alloc_one(lab, 12, m);
+    ck_assert_status(r, 12, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                     "alloc: tenant 'lab' has 6 events stored "
+                     "(--max-events-per-tenant 6); destroy and purge "
+                     "machines");
+    td_free(r);
+    sleep_ms(5);                        /* destroyed before "now" */
+    r = purge_all(lab, 13);
+    ck_assert_status(r, 13, 0, "");
+    ck_assert_uint_eq(r->purge->machines, 1);
+    ck_assert_uint_eq(r->purge->events, 6);
+    td_free(r);
+    r = alloc_one(lab, 14, m);
+    ck_assert_status(r, 14, 0, "");
+    td_free(r);
+    close(lab);
+}
+END_TEST
+
+/* The same quota for one tenant from the tenants file. */
+START_TEST(test_stored_events_quota_from_the_tenants_file)
+{
+    static const char *const lines[] = {
+        "alice alice-token-1 max-events-per-tenant=2",
+        "bob bob-token-2",
+    };
+    static const uint32_t alloc[2] = { 1, 0 };
+    Armmap__V1__Response *r;
+    int alice, bob;
+    uint64_t a, b;
+
+    write_tenants(lines, 2);
+    td_start(&d, tenants_flag, "--max-events-per-tenant=3", NULL);
+    alice = session_token("", "alice-token-1");
+    bob = session_token("", "bob-token-2");
+    a = td_create(alice, "qemu-virt", NULL);
+    b = td_create(bob, "qemu-virt", NULL);
+    td_op_ok(alice, a, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    td_op_ok(alice, a, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    r = alloc_one(alice, 5, a);
+    ck_assert_status(r, 5, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                     "alloc: tenant 'alice' has 2 events stored "
+                     "(max-events-per-tenant in --tenants-file 2); destroy "
+                     "and purge machines");
+    td_free(r);
+    td_op_ok(bob, b, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    td_op_ok(bob, b, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    td_op_ok(bob, b, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    r = alloc_one(bob, 6, b);
+    ck_assert_status(r, 6, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                     "alloc: tenant 'bob' has 3 events stored "
+                     "(--max-events-per-tenant 3); destroy and purge "
+                     "machines");
+    td_free(r);
+    close(alice);
+    close(bob);
+}
+END_TEST
+
+/* A purge runs on a worker: requests pipelined behind it on its
+ * connection are answered after it, in order; another connection's are
+ * served; a purge whose connection closes before it ends does no harm. */
+START_TEST(test_async_purge_answers_in_order)
+{
+    enum { OPS = 2047, BATCHES = 5 };
+    static const uint32_t alloc[2] = { 1, 0 };
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Purge pu = ARMMAP__V1__PURGE__INIT;
+    Armmap__V1__Ping pi = ARMMAP__V1__PING__INIT;
+    Armmap__V1__Response *r;
+    uint64_t m, m2;
+    int a, b, k;
+
+    td_start(&d, NULL);
+    a = td_session(&d, "lab");
+    b = td_session(&d, "other");
+    m = td_create(a, "qemu-virt", NULL);
+    for (k = 0; k < BATCHES; k++) {     /* OPS events each */
+        r = td_batch(a, 3, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2, OPS,
+                     true);
+        ck_assert_status(r, 3, 0, "");
+        ck_assert_uint_eq(r->batch->n_results, OPS);
+        td_free(r);
+    }
+    destroy(a, m);
+    sleep_ms(5);                        /* destroyed before "now" */
+    pu.older_than_ms = 0;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PURGE;
+    req.purge = &pu;
+    req.id = 10;
+    td_send(a, &req);
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+    req.ping = &pi;
+    req.id = 11;
+    td_send(a, &req);
+    m2 = td_create(b, "qemu-virt", NULL);       /* another connection */
+    td_op_ok(b, m2, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
+    r = td_recv(a);
+    ck_assert_status(r, 10, 0, "");
+    ck_assert_int_eq(r->body_case, ARMMAP__V1__RESPONSE__BODY_PURGE);
+    ck_assert_uint_eq(r->purge->machines, 1);
+    ck_assert_uint_eq(r->purge->events, BATCHES * OPS);
+    td_free(r);
+    r = td_recv(a);
+    ck_assert_status(r, 11, 0, "");
+    td_free(r);
+    r = history(a, 12, m);
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__NOT_FOUND);
+    td_free(r);
+    r = purge_all(a, 13);
+    ck_assert_status(r, 13, 0, "");
+    ck_assert_uint_eq(r->purge->machines, 0);
+    ck_assert_uint_eq(r->purge->events, 0);
+    td_free(r);
+    /* Its asker gone before the answer: the daemon goes on. */
+    destroy(b, m2);
+    sleep_ms(5);
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PURGE;
+    req.purge = &pu;
+    req.id = 14;
+    td_send(b, &req);
+    close(b);
+    r = ping(a, 15);
+    ck_assert_status(r, 15, 0, "");
+    td_free(r);
+    close(a);
+    ck_assert_int_eq(td_stop(&d), 0);
+}
+END_TEST
+
+static Armmap__V1__Response *history_q(int fd, uint64_t id, uint64_t m,
+                                       uint32_t limit, uint64_t after,
+                                       bool newest)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__History h = ARMMAP__V1__HISTORY__INIT;
+
+    h.machine = m;
+    h.limit = limit;
+    h.after_seq = after;
+    h.newest_first = newest;
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HISTORY;
+    req.history = &h;
+    td_send(fd, &req);
+    return NULL;
+}
+
+/* A history of more than 500 rows is read a page per loop turn: it
+ * answers exactly what pages of 400 rows say, with the op counts and
+ * the cursor, in its place among pipelined requests. */
+START_TEST(test_paged_history_equals_small_pages)
+{
+    enum { OPS = 2047 };
+    static const uint32_t alloc[2] = { 1, 0 };
+    Armmap__V1__Response *r, *big, *p;
+    uint64_t m, after = 0;
+    size_t i, at = 0;
+    int fd;
+
+    td_start(&d, NULL);
+    fd = td_session(&d, "lab");
+    m = td_create(fd, "qemu-virt", NULL);
+    r = td_batch(fd, 3, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2, OPS, true);
+    ck_assert_status(r, 3, 0, "");
+    td_free(r);
+    history_q(fd, 4, m, 0, 0, false);           /* every row: paged */
+    {
+        Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+        Armmap__V1__Ping pi = ARMMAP__V1__PING__INIT;
+
+        req.id = 5;
+        req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+        req.ping = &pi;
+        td_send(fd, &req);                      /* answered after it */
+    }
+    big = td_recv(fd);
+    ck_assert_status(big, 4, 0, "");
+    r = td_recv(fd);
+    ck_assert_status(r, 5, 0, "");
+    td_free(r);
+    ck_assert_uint_eq(big->history->n_events, OPS);
+    ck_assert_uint_eq(big->history->next_after_seq, 0);
+    ck_assert_uint_eq(big->history->n_counts, 1);
+    ck_assert_int_eq(big->history->counts[0]->op,
+                     ARMMAP__V1__OP_CODE__OP_ALLOC);
+    ck_assert_uint_eq(big->history->counts[0]->count, OPS);
+    do {
+        history_q(fd, 6, m, 400, after, false);
+        p = td_recv(fd);
+        ck_assert_status(p, 6, 0, "");
+        for (i = 0; i < p->history->n_events; i++, at++) {
+            const Armmap__V1__Event *x = big->history->events[at];
+            const Armmap__V1__Event *y = p->history->events[i];
+
+            ck_assert_uint_eq(x->seq, y->seq);
+            ck_assert_uint_eq(x->seq, at + 1);
+            ck_assert_int_eq(x->op, y->op);
+            ck_assert_uint_eq(x->n_args, y->n_args);
+            ck_assert_uint_eq(x->result->value, y->result->value);
+        }
+        after = p->history->next_after_seq;
+        td_free(p);
+    } while (after != 0);
+    ck_assert_uint_eq(at, OPS);
+    td_free(big);
+    /* A limit of 1000, newest first: 1000 rows, then the cursor. */
+    history_q(fd, 7, m, 1000, 0, true);
+    r = td_recv(fd);
+    ck_assert_status(r, 7, 0, "");
+    ck_assert_uint_eq(r->history->n_events, 1000);
+    ck_assert_uint_eq(r->history->events[0]->seq, OPS);
+    ck_assert_uint_eq(r->history->events[999]->seq, OPS - 999);
+    ck_assert_uint_eq(r->history->next_after_seq, OPS - 999);
+    td_free(r);
+    close(fd);
+}
+END_TEST
+
 START_TEST(test_stats_and_list_are_scoped_admin_sees_all)
 {
     Armmap__V1__Response *r;
@@ -622,54 +895,249 @@ END_TEST
 
 /* ---- replies counted before they are built ------------------------------ */
 
-/* Four connections each ask for a million walks and never read: the
- * replies (about 160 MB each) are refused before they are built, and
- * another connection is served meanwhile. */
-START_TEST(test_walk_reply_refused_before_it_is_built)
+/* A Translate request of @n walks on @m, id @id. */
+static void send_walks(int fd, uint64_t id, uint64_t m, const uint32_t *va,
+                       size_t n)
 {
-    enum { N = 1 << 20, NCONNS = 4 };
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Translate t = ARMMAP__V1__TRANSLATE__INIT;
+
+    t.machine = m;
+    t.n_va = n;
+    t.va = (uint32_t *)va;
+    t.walk = true;
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
+    req.translate = &t;
+    td_send(fd, &req);
+}
+
+/* Waits (bounded) until @fd has bytes to read: the stream began. */
+static bool wait_readable(int fd)
+{
+    struct pollfd p = { fd, POLLIN, 0 };
+    int i;
+
+    for (i = 0; i < 600 * spawn_time_scale(); i++) {
+        if (poll(&p, 1, 1000) > 0 && (p.revents & POLLIN))
+            return true;
+    }
+    return false;
+}
+
+/* Two connections each ask for a million walks (about 160 MB of reply)
+ * and never read: each reply is streamed as its socket drains, so the
+ * daemon holds a slice of each, not the replies, and another tenant's
+ * connection is served meanwhile.  The replies count, whole, against
+ * their tenant's unsent bytes before they are built: 2 x 167 MB is over
+ * --max-inflight-bytes-per-tenant (256M), so that tenant waits. */
+START_TEST(test_walk_reply_streamed_to_a_peer_that_never_reads)
+{
+    enum { N = 1 << 20, NCONNS = 2 };
     Armmap__V1__Response *r;
     uint32_t *va = malloc(N * sizeof(uint32_t));
-    int fds[NCONNS], fd, i;
+    int fds[NCONNS], fd, walker, i;
     long before, after;
     uint64_t m;
 
     ck_assert_ptr_nonnull(va);
     td_start(&d, NULL);
-    fd = td_session(&d, "walker");
-    m = td_create(fd, "qemu-virt", NULL);
+    fd = td_session(&d, "other");
+    walker = td_session(&d, "walker");
+    m = td_create(walker, "qemu-virt", NULL);
     for (i = 0; i < N; i++)
         va[i] = 0xc0000000u + (uint32_t)i * 64;
-    t.machine = m;
-    t.n_va = N;
-    t.va = va;
-    t.walk = true;
-    req.id = 21;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
-    req.translate = &t;
-    before = td_rss_kib(&d);
-    for (i = 0; i < NCONNS; i++) {
+    for (i = 0; i < NCONNS; i++)
         fds[i] = td_session(&d, "walker");
-        td_send(fds[i], &req);
-    }
-    r = simple(fd, 22, ARMMAP__V1__REQUEST__BODY_LIST);
+    before = td_rss_kib(&d);
+    for (i = 0; i < NCONNS; i++)
+        send_walks(fds[i], 21, m, va, N);
+    r = ping(fd, 22);                   /* served while they are counted */
     ck_assert_status(r, 22, 0, "");
+    td_free(r);
+    for (i = 0; i < NCONNS; i++)
+        ck_assert_msg(wait_readable(fds[i]), "no reply began on conn %d", i);
+    r = ping(fd, 23);                   /* and while they wait for readers */
+    ck_assert_status(r, 23, 0, "");
+    td_free(r);
+    r = ping(walker, 25);
+    ck_assert_status(r, 25, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                     "ping: tenant 'walker' has 268435456 or more reply "
+                     "bytes unsent (--max-inflight-bytes-per-tenant)");
     td_free(r);
     after = td_rss_kib(&d);
     ck_assert_msg(after - before < 64 * 1024, "RSS grew from %ld to %ld KiB",
                   before, after);
-    for (i = 0; i < NCONNS; i++) {
-        r = td_recv(fds[i]);
-        ck_assert_status(r, 21, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
-                         "translate: 1048576 walks make a reply of about "
-                         "167772160 bytes, over --max-queued-bytes "
-                         "(33554432)");
-        td_free(r);
+    for (i = 0; i < NCONNS; i++)
         close(fds[i]);
-    }
+    r = ping(fd, 24);
+    ck_assert_status(r, 24, 0, "");
+    td_free(r);
     free(va);
+    close(walker);
+    close(fd);
+}
+END_TEST
+
+/* A streamed reply (16,384 walks, 2.6 MB) arrives whole and in its place
+ * among pipelined requests, and says exactly what replies built whole say
+ * (translates of 2,048 walks, 330 KB each, are not streamed). */
+START_TEST(test_streamed_reply_complete_and_in_order)
+{
+    enum { N = 16384, CHUNK = 2048 };
+    Armmap__V1__Response *r, *whole;
+    uint32_t *va = malloc(N * sizeof(uint32_t));
+    uint8_t *a = malloc(4096), *b = malloc(4096);
+    const Armmap__V1__TranslateResult *s;
+    int fd, i, k;
+    uint64_t m;
+
+    ck_assert(va != NULL && a != NULL && b != NULL);
+    td_start(&d, NULL);
+    fd = td_session(&d, "walker");
+    m = td_create(fd, "qemu-virt", NULL);
+    for (i = 0; i < N; i++) {           /* lowmem, user (faults), vectors */
+        if (i % 4 == 3)
+            va[i] = (uint32_t)i * 0x1000;
+        else if (i % 97 == 5)
+            va[i] = 0xffff0000u + (uint32_t)(i % 4096);
+        else
+            va[i] = 0xc0000000u + (uint32_t)i * 0x1000 + 0x10;
+    }
+    send_walks(fd, 41, m, va, N);
+    {
+        Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+        Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
+
+        req.id = 42;
+        req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+        req.ping = &p;
+        td_send(fd, &req);
+    }
+    for (k = 0; k < N / CHUNK; k++)
+        send_walks(fd, 50 + (uint64_t)k, m, va + k * CHUNK, CHUNK);
+    r = td_recv(fd);
+    ck_assert_status(r, 41, 0, "");
+    ck_assert_int_eq(r->body_case, ARMMAP__V1__RESPONSE__BODY_TRANSLATE);
+    s = r->translate;
+    ck_assert_uint_eq(s->n_pa, N);
+    ck_assert_uint_eq(s->fault.len, N);
+    ck_assert_uint_eq(s->region.len, N);
+    ck_assert_uint_eq(s->n_walks, N);
+    ck_assert_uint_eq(s->pa[0], 0x40000010);        /* 0xc0000010 */
+    ck_assert_uint_eq(s->fault.data[0], 0);
+    ck_assert_uint_eq(s->region.data[0], ARMMAP__V1__REGION__REGION_LOWMEM);
+    ck_assert_str_eq(s->walks[0]->steps[0]->kind, "section");
+    ck_assert_uint_eq(s->walks[0]->steps[0]->addr, 0x40007000);
+    ck_assert_uint_eq(s->walks[0]->steps[0]->desc, 0x4000040e);
+    ck_assert_uint_ne(s->fault.data[3], 0);         /* user: unmapped */
+    {
+        Armmap__V1__Response *p = td_recv(fd);
+
+        ck_assert_status(p, 42, 0, "");
+        td_free(p);
+    }
+    for (k = 0; k < N / CHUNK; k++) {
+        const Armmap__V1__TranslateResult *w;
+
+        whole = td_recv(fd);
+        ck_assert_status(whole, 50 + (uint64_t)k, 0, "");
+        w = whole->translate;
+        ck_assert_uint_eq(w->n_walks, CHUNK);
+        for (i = 0; i < CHUNK; i++) {
+            size_t j = (size_t)k * CHUNK + (size_t)i, la, lb;
+
+            ck_assert_uint_eq(s->pa[j], w->pa[i]);
+            ck_assert_uint_eq(s->fault.data[j], w->fault.data[i]);
+            ck_assert_uint_eq(s->region.data[j], w->region.data[i]);
+            la = armmap__v1__walk__get_packed_size(s->walks[j]);
+            lb = armmap__v1__walk__get_packed_size(w->walks[i]);
+            ck_assert_uint_eq(la, lb);
+            ck_assert_uint_le(la, 4096);
+            armmap__v1__walk__pack(s->walks[j], a);
+            armmap__v1__walk__pack(w->walks[i], b);
+            ck_assert_msg(memcmp(a, b, la) == 0, "walk %zu differs", j);
+        }
+        td_free(whole);
+    }
+    td_free(r);
+    free(va);
+    free(a);
+    free(b);
+    close(fd);
+}
+END_TEST
+
+static void send_phys(int fd, uint64_t id, uint64_t m, const uint32_t *pa,
+                      size_t n)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Phys ph = ARMMAP__V1__PHYS__INIT;
+
+    ph.machine = m;
+    ph.n_pa = n;
+    ph.pa = (uint32_t *)pa;
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PHYS;
+    req.phys = &ph;
+    td_send(fd, &req);
+}
+
+/* A Phys of 20,480 addresses is streamed; it says exactly what Phys
+ * replies of 4,096 addresses (built whole) say, and its neighbours'
+ * replies keep their places. */
+START_TEST(test_streamed_phys_equals_whole_replies)
+{
+    enum { N = 20480, CHUNK = 4096 };
+    Armmap__V1__Response *r, *whole;
+    uint32_t *pa = malloc(N * sizeof(uint32_t));
+    const Armmap__V1__PhysResult *s;
+    int fd, i, k;
+    uint64_t m;
+
+    ck_assert_ptr_nonnull(pa);
+    td_start(&d, NULL);
+    fd = td_session(&d, "phys");
+    m = td_create(fd, "qemu-virt", NULL);
+    for (i = 0; i < N; i++)             /* RAM, and past it every 5th */
+        pa[i] = i % 5 == 4 ? 0x10000000u + (uint32_t)i
+                           : 0x40000010u + (uint32_t)i * 0x1000;
+    send_phys(fd, 61, m, pa, N);
+    for (k = 0; k < N / CHUNK; k++)
+        send_phys(fd, 70 + (uint64_t)k, m, pa + k * CHUNK, CHUNK);
+    r = td_recv(fd);
+    ck_assert_status(r, 61, 0, "");
+    ck_assert_int_eq(r->body_case, ARMMAP__V1__RESPONSE__BODY_PHYS);
+    s = r->phys;
+    ck_assert_uint_eq(s->n_aliases, N);
+    ck_assert_uint_ge(s->aliases[0]->n_va, 1);
+    ck_assert_uint_eq(s->aliases[0]->va[0], 0xc0000010);
+    ck_assert_int_eq(s->aliases[0]->region[0],
+                     ARMMAP__V1__REGION__REGION_LOWMEM);
+    ck_assert_uint_eq(s->aliases[4]->n_va, 0);
+    for (k = 0; k < N / CHUNK; k++) {
+        const Armmap__V1__PhysResult *w;
+
+        whole = td_recv(fd);
+        ck_assert_status(whole, 70 + (uint64_t)k, 0, "");
+        w = whole->phys;
+        ck_assert_uint_eq(w->n_aliases, CHUNK);
+        for (i = 0; i < CHUNK; i++) {
+            const Armmap__V1__PhysResult__Aliases *x =
+                s->aliases[k * CHUNK + i], *y = w->aliases[i];
+            size_t j;
+
+            ck_assert_uint_eq(x->n_va, y->n_va);
+            ck_assert_uint_eq(x->n_region, y->n_region);
+            for (j = 0; j < x->n_va; j++) {
+                ck_assert_uint_eq(x->va[j], y->va[j]);
+                ck_assert_int_eq(x->region[j], y->region[j]);
+            }
+        }
+        td_free(whole);
+    }
+    td_free(r);
+    free(pa);
     close(fd);
 }
 END_TEST
@@ -986,7 +1454,13 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_machine_ids_are_opaque_with_a_tenants_file);
     tcase_add_test(tc, test_id_permutation_round_trips);
     tcase_add_test(tc, test_host_memory_quota_with_large_vmallocs);
-    tcase_add_test(tc, test_walk_reply_refused_before_it_is_built);
+    tcase_add_test(tc, test_walk_reply_streamed_to_a_peer_that_never_reads);
+    tcase_add_test(tc, test_streamed_reply_complete_and_in_order);
+    tcase_add_test(tc, test_streamed_phys_equals_whole_replies);
+    tcase_add_test(tc, test_stored_events_quota_per_tenant);
+    tcase_add_test(tc, test_stored_events_quota_from_the_tenants_file);
+    tcase_add_test(tc, test_async_purge_answers_in_order);
+    tcase_add_test(tc, test_paged_history_equals_small_pages);
     tcase_add_test(tc, test_inflight_reply_bytes_limited_per_tenant);
     tcase_add_test(tc, test_inflight_quota_from_the_tenants_file);
     suite_add_tcase(s, tc);
