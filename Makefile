@@ -295,7 +295,7 @@ analyze: deps
 	@ANALYZE=1 sh tests/deps.sh
 	@rm -rf $(ANALYZE_B)
 	scan-build --status-bugs --exclude build/proto -o $(ANALYZE_B)/report \
-	    $(MAKE) --no-print-directory B=$(ANALYZE_B) check-build
+	    $(MAKE) --no-print-directory $(CHECK_J) B=$(ANALYZE_B) check-build
 
 bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(BENCH_RECOVERY) $(BENCH_DAEMON) \
        $(CHECK_STORE)
