@@ -1,7 +1,12 @@
 # armmapd - one non-recursive Makefile for the whole tree.
 #
-#   make            build everything into build/
-#   make check      every test suite, then again under ASan+UBSan
+#   make            build everything into build/ (installs nothing)
+#   make deps       install missing build dependencies (apt-get, via sudo)
+#   make check      every test suite, plain and under ASan+UBSan, in
+#                   parallel (CHECK_JOBS, default: the number of cores)
+#   make check-full the same with the long randomized runs at full length
+#                   under ASan too (what CI runs)
+#   make analyze    clang's static analyzer (scan-build) over the tree
 #   make bench      speed and memory figures
 #   make fuzz       FUZZ_SECONDS=N (60) of libFuzzer per harness (clang)
 #   make soak       SECONDS=N (60) of mixed traffic and daemon restarts,
@@ -25,7 +30,8 @@ ifeq ($(WERROR),1)
 WARN    += -Werror
 endif
 
-# B is the output directory: build/ normally, build/san/ for sanitizers.
+# B is the output directory: build/ normally, build/san/ for sanitizers;
+# another compiler builds into its own (make CC=clang B=build/clang).
 ifeq ($(SANITIZE),1)
 B       := build/san
 CFLAGS  := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -142,10 +148,14 @@ ALL_OBJ := $(ENGINE_OBJ) $(TEST_ENGINE_OBJ) $(B)/tests/bench/bench_engine.o \
            $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(B)/tests/soak/soak.o \
            $(TEST_PROC_OBJ) $(TEST_SPAWN_OBJ)
 
-.PHONY: all check check-plain bench clean deps run install uninstall soak \
-        valgrind
-all: deps $(LIBMM) $(PROGRAMS) $(TEST_BINS) $(BENCH_ENGINE) $(BENCH_CLIENT) \
-     $(BENCH_RECOVERY) $(BENCH_DAEMON) $(B)/soak
+.PHONY: all check check-full check-plain check-both check-tree-plain \
+        check-tree-san check-selfcontained check-build analyze bench clean \
+        deps deps-present run install uninstall soak valgrind
+
+# Plain `make` installs nothing: it only says what is missing (make deps,
+# make run and make check install it).
+all: deps-present $(LIBMM) $(PROGRAMS) $(TEST_BINS) $(BENCH_ENGINE) \
+     $(BENCH_CLIENT) $(BENCH_RECOVERY) $(BENCH_DAEMON) $(B)/soak
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
@@ -211,14 +221,98 @@ $(B)/check_client: $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(TEST_SPAWN_OBJ) \
 deps:
 	@sh tests/deps.sh
 
-# ---- checks ------------------------------------------------------------
-check: deps
-	@$(MAKE) --no-print-directory check-plain
-	@$(MAKE) --no-print-directory SANITIZE=1 check-plain
+# Only checks, never installs: names what is missing and fails.
+deps-present:
+	@DEPS_CHECK_ONLY=1 sh tests/deps.sh
 
-check-plain: $(TEST_BINS)
-	@rc=0; for t in $(TEST_BINS); do echo "== $$t"; ./$$t || rc=1; done; \
-	$(FUZZ_REPLAY_RUN); $(ORACLE_RUN); exit $$rc
+# ---- checks ------------------------------------------------------------
+# make check runs one make job per test program: every Check binary and
+# every fuzz replay, of the plain and the sanitizer build, CHECK_JOBS at a
+# time (the longest first), each into build/.../check-logs/NAME.log, which
+# is printed with its time when the program ends.  -k: every program runs
+# even when one fails.  A -j given to make itself wins over CHECK_JOBS.
+#
+# The sanitizer build runs the randomized engine sequences (test_random.c)
+# SAN_RANDOM_OPS operations long instead of 25,000: every seed and
+# configuration still runs, and check-full (CI) runs them at full length.
+CHECK_JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
+SAN_RANDOM_OPS ?= 2500
+CHECK_J         = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(CHECK_JOBS))
+CHECK_LOG      := $(B)/check-logs
+RANDOM_ENV      = $(if $(filter 1,$(SANITIZE)),$(if $(filter 1,$(CHECK_FULL)),,\
+                    ARMMAP_RANDOM_OPS=$(SAN_RANDOM_OPS)))
+
+# The engine binary runs as two jobs: its test cases tagged "slow" (the
+# randomized sequences) and all the others, so neither waits for the other.
+TEST_RUNS   := $(CHECK_ENGINE).slow.run \
+               $(addsuffix .run,$(CHECK_DAEMON) $(CHECK_CLIENT)) \
+               $(CHECK_ENGINE).rest.run $(CHECK_STORE:%=%.run)
+.PHONY: $(TEST_RUNS)
+
+check: deps
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory -k $(CHECK_J) check-both; rc=$$?; \
+	echo "make check: $$( [ $$rc -eq 0 ] && echo passed || echo FAILED)" \
+	     "in $$(( $$(date +%s) - start )) s"; exit $$rc
+
+check-full: deps
+	@start=$$(date +%s); \
+	$(MAKE) --no-print-directory -k $(CHECK_J) CHECK_FULL=1 check-both; \
+	rc=$$?; \
+	echo "make check-full: $$( [ $$rc -eq 0 ] && echo passed || echo FAILED)" \
+	     "in $$(( $$(date +%s) - start )) s"; exit $$rc
+
+# The two builds in parallel, in sub-makes sharing the job slots; the
+# generated protocol code is made first, as both would write it.
+check-both: check-tree-san check-tree-plain check-selfcontained
+
+check-tree-plain check-tree-san: $(PROTO_H)
+
+check-tree-plain:
+	+@$(MAKE) --no-print-directory check-plain
+
+check-tree-san:
+	+@$(MAKE) --no-print-directory SANITIZE=1 check-plain
+
+# One build's programs ($(B)), in parallel with -j (the fuzz replays are
+# added below, with the fuzzing rules).
+check-plain: $(TEST_RUNS)
+
+check-selfcontained:
+	@sh tests/selfcontained.sh
+
+# Runs the command $(1) into $(CHECK_LOG)/<target>.log, then prints the
+# log under a line with the program and its time; fails if it failed.
+define check_run
+@mkdir -p $(CHECK_LOG); start=$$(date +%s); \
+$(1) > $(CHECK_LOG)/$(notdir $(@:.run=)).log 2>&1; rc=$$?; \
+echo "== $(@:.run=): $$( [ $$rc -eq 0 ] && echo ok || echo FAILED)," \
+     "$$(( $$(date +%s) - start )) s"; \
+cat $(CHECK_LOG)/$(notdir $(@:.run=)).log; exit $$rc
+endef
+
+$(filter-out $(CHECK_ENGINE).%,$(TEST_RUNS)): %.run: %
+	$(call check_run,./$<)
+
+$(CHECK_ENGINE).slow.run: $(CHECK_ENGINE)
+	$(call check_run,env CK_INCLUDE_TAGS=slow $(RANDOM_ENV) ./$<)
+
+$(CHECK_ENGINE).rest.run: $(CHECK_ENGINE)
+	$(call check_run,env CK_EXCLUDE_TAGS=slow ./$<)
+
+# Everything `make analyze` looks at: the programs, the tests, the benches,
+# the soak and the fuzz replays.
+check-build: all $(FUZZ_REPLAY_BINS) $(B)/fuzz_mkseeds
+
+# clang's static analyzer over a build of its own; fails on any finding
+# (reports in build/analyze/report/).  The generated protobuf-c code is
+# not ours and is left out.
+ANALYZE_B := build/analyze
+analyze: deps
+	@ANALYZE=1 sh tests/deps.sh
+	@rm -rf $(ANALYZE_B)
+	scan-build --status-bugs --exclude build/proto -o $(ANALYZE_B)/report \
+	    $(MAKE) --no-print-directory $(CHECK_J) B=$(ANALYZE_B) check-build
 
 bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(BENCH_RECOVERY) $(BENCH_DAEMON) \
        $(CHECK_STORE)
@@ -290,7 +384,6 @@ valgrind: deps $(ARMMAPD) $(ARMMAP) $(B)/check_daemon $(B)/check_client
 ORACLE_CMP      := $(B)/oracle_compare
 ORACLE_FIXTURES  = $(sort $(wildcard tests/oracle/fixtures/*.txt))
 ORACLE_EXACT    := tests/oracle/exact.txt
-ORACLE_RUN       = ./$(ORACLE_CMP) -q -e $(ORACLE_EXACT) $(ORACLE_FIXTURES) || rc=1
 
 $(ORACLE_CMP): $(B)/tests/oracle/compare.o $(LIBMM)
 	$(CC) $(LDFLAGS) -o $@ $^
@@ -298,8 +391,13 @@ $(ORACLE_CMP): $(B)/tests/oracle/compare.o $(LIBMM)
 $(B)/oracle_mmucheck: $(B)/tests/oracle/mmucheck.o
 	$(CC) $(LDFLAGS) -o $@ $^
 
-check-plain: $(ORACLE_CMP)
+# make check runs the comparison as a job of its own.
+.PHONY: $(ORACLE_CMP).run
+check-plain: $(ORACLE_CMP).run
 all: $(ORACLE_CMP)
+
+$(ORACLE_CMP).run: $(ORACLE_CMP)
+	$(call check_run,./$< -q -e $(ORACLE_EXACT) $(ORACLE_FIXTURES))
 
 .PHONY: oracle oracle-baseline oracle-diff oracle-mmu
 oracle: $(ORACLE_CMP) $(ARMMAPD) $(ARMMAP) $(B)/oracle_mmucheck
@@ -489,14 +587,19 @@ $(FUZZ_REPLAY_BINS): $(B)/fuzz_replay_%: $(B)/tests/fuzz/replay.o \
                      $(B)/tests/fuzz/fuzz_%.o $$(FUZZ_RLINK_$$*)
 	$(CC) $(LDFLAGS) -o $@ $^ $(FUZZ_LIBS_$*)
 
-# One shell fragment, for this target and for check-plain's recipe (which
-# sets rc=0 first and exits with $$rc): "fuzz replay conn: 37 inputs ok".
+# "fuzz replay conn: 37 inputs ok" per harness.
 FUZZ_REPLAY_RUN = for n in $(FUZZ_NAMES); do \
 	    ./$(B)/fuzz_replay_$$n $$n tests/fuzz/corpus/$$n \
 	        tests/fuzz/regress/$$n || rc=1; \
 	done
 
-check-plain: $(FUZZ_REPLAY_BINS)
+# make check runs each replay as a job of its own.
+REPLAY_RUNS := $(FUZZ_NAMES:%=$(B)/fuzz_replay_%.run)
+.PHONY: $(REPLAY_RUNS)
+check-plain: $(REPLAY_RUNS)
+
+$(REPLAY_RUNS): $(B)/fuzz_replay_%.run: $(B)/fuzz_replay_%
+	$(call check_run,./$< $* tests/fuzz/corpus/$* tests/fuzz/regress/$*)
 
 fuzz-replay: $(FUZZ_REPLAY_BINS)
 	@rc=0; $(FUZZ_REPLAY_RUN); exit $$rc

@@ -3,7 +3,10 @@
 #
 # Checks with pkg-config (and for protoc-c on PATH); on Debian or Ubuntu
 # installs what is missing with apt-get, as root or through sudo, and says
-# which packages; elsewhere stops and names them.
+# which packages; elsewhere stops and names them.  With DEPS_CHECK_ONLY=1
+# (plain `make`) it installs nothing: it names what is missing and fails.
+# FUZZ=1 adds clang and libFuzzer's runtime (make fuzz), ANALYZE=1 clang's
+# scan-build (make analyze).
 set -eu
 
 need=""
@@ -35,7 +38,18 @@ if [ "${FUZZ:-0}" = 1 ]; then
          true)
     [ -f "$rt" ] || need="$need libclang-rt-14-dev"
 fi
+# make analyze (ANALYZE=1): scan-build and the clang it drives.
+if [ "${ANALYZE:-0}" = 1 ]; then
+    command -v clang >/dev/null 2>&1 || need="$need clang"
+    command -v scan-build >/dev/null 2>&1 || need="$need clang-tools"
+fi
 [ -z "$need" ] && exit 0
+
+if [ "${DEPS_CHECK_ONLY:-0}" = 1 ]; then
+    echo "armmapd: missing build dependencies:$need" >&2
+    echo "armmapd: 'make deps' installs them (make run and make check too)" >&2
+    exit 1
+fi
 
 if ! command -v apt-get >/dev/null 2>&1; then
     echo "armmapd: missing build dependencies; install:$need" >&2

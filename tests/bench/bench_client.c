@@ -86,6 +86,8 @@ static double now_s(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void die(const char *what) __attribute__((noreturn));
+
 static void die(const char *what)
 {
     fprintf(stderr, "bench_client: %s\n", what);

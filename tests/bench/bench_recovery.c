@@ -68,6 +68,9 @@ static double now_ms(void)
 }
 
 static void die(const char *what, const char *detail)
+    __attribute__((noreturn));
+
+static void die(const char *what, const char *detail)
 {
     fprintf(stderr, "bench_recovery: %s%s%s\n", what,
             detail != NULL ? ": " : "", detail != NULL ? detail : "");

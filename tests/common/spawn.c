@@ -6,6 +6,7 @@
  */
 #include "spawn.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ void spawn_exec(char **argv)
     char *all[MAX_WRAP + MAX_ARGS + 1], *save = NULL, *w;
     int n = 0, i;
 
+    assert(argv != NULL && argv[0] != NULL);
     if (!spawn_wrapped()) {
         execv(argv[0], argv);
         return;

@@ -361,7 +361,8 @@ static struct armmap_event *full_history(struct armmap_conn *c,
             all = realloc(all, cap * sizeof(*all));
             ck_assert_ptr_nonnull(all);
         }
-        memcpy(all + *n, h->events, h->n * sizeof(*all));
+        if (h->n > 0)                   /* memcpy(NULL, ..., 0) is undefined */
+            memcpy(all + *n, h->events, h->n * sizeof(*all));
         *n += h->n;
         *pages = realloc(*pages, (*npages + 1) * sizeof(**pages));
         ck_assert_ptr_nonnull(*pages);

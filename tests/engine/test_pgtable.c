@@ -582,16 +582,20 @@ static char **report_lines(const struct mm_machine *m, size_t *n)
     size_t cap = 16, k = 0;
     char **lines = malloc(cap * sizeof(*lines));
 
+    ck_assert_ptr_nonnull(lines);
     for (char *p = text; *p != '\0';) {
         char *nl = strchr(p, '\n');
 
         ck_assert_ptr_nonnull(nl);
         *nl = '\0';
-        if (k == cap)
+        if (k == cap) {
             lines = realloc(lines, (cap *= 2) * sizeof(*lines));
+            ck_assert_ptr_nonnull(lines);
+        }
         lines[k++] = p;
         p = nl + 1;
     }
+    ck_assert_uint_gt(k, 0);
     ck_assert_ptr_eq(lines[0], text);
     *n = k;
     return lines;
@@ -681,6 +685,7 @@ START_TEST(test_dump_kmap_page)
     ck_assert_int_eq(mm_kmap(m, r.value, &r), MM_OK);
     ck_assert_uint_eq(r.value, 0xbfe01000);
     l = report_lines(m, &n);
+    ck_assert_uint_ge(n, 3);
     ck_assert_str_eq(l[0], "---[ Modules ]---");
     ck_assert_str_eq(l[1], "0xbfe01000-0xbfe02000           4K     RW NX SHD "
                            "MEM/CACHED/WBWA");

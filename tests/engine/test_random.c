@@ -135,6 +135,9 @@ Suite *random_suite(void)
     Suite *s = suite_create("random");
     TCase *tc = tcase_create("sequences");
 
+    /* "slow": make check runs these apart from the other engine cases
+     * (CK_INCLUDE_TAGS / CK_EXCLUDE_TAGS). */
+    tcase_set_tags(tc, "slow");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_random_aries);
     tcase_add_test(tc, test_random_small_highmem);

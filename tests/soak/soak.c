@@ -123,7 +123,8 @@ static void fail(const char *fmt, ...)
 }
 
 /* Stops everything at once: the daemon, then this process. */
-static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void die(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
 
 static void die(const char *fmt, ...)
 {
@@ -1051,11 +1052,15 @@ static void final_checks(size_t *machines, uint64_t *verified)
         for (k = 0; k < cl->nm; k++) {
             struct text *b = &before[i * MAX_MACHINES + k];
             struct text after = { NULL, 0, 0 };
+            const char *was, *now;
             char diff[256];
 
             capture(c, &cl->m[k], &after);
-            if (after.len != b->len || strcmp(after.buf, b->buf) != 0) {
-                first_difference(b->buf, after.buf, diff, sizeof(diff));
+            /* A capture that got nothing left its buffer NULL. */
+            was = b->buf != NULL ? b->buf : "";
+            now = after.buf != NULL ? after.buf : "";
+            if (after.len != b->len || strcmp(now, was) != 0) {
+                first_difference(was, now, diff, sizeof(diff));
                 fail("machine %" PRIu64 " reads back differently after "
                      "recovery: %s", cl->m[k].id, diff);
             }
