@@ -6,7 +6,9 @@
  * directories given is read whole and passed to LLVMFuzzerTestOneInput(),
  * in name order so that a failure is reproducible.  A crash is the
  * harness's abort() (or the sanitizers' report under SANITIZE=1); the
- * replay itself only checks that the directories could be read.
+ * replay itself only checks that the directories could be read.  It sets
+ * FUZZ_FULL_CHECKS=1 so that harnesses which sample their costlier checks
+ * run all of them on every file.
  *
  *   fuzz_replay_conn conn tests/fuzz/corpus/conn tests/fuzz/regress/conn
  *
@@ -23,6 +25,16 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+
+/* A custom mutator may call libFuzzer's own; a replay never mutates. */
+__attribute__((weak)) size_t LLVMFuzzerMutate(uint8_t *data, size_t size,
+                                              size_t max_size)
+{
+    (void)data;
+    (void)max_size;
+    return size;
+}
 
 /* The harness may define an initializer; this weak one stands in if not. */
 __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -122,6 +134,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: %s NAME [DIR...]\n", argv[0]);
         return 2;
     }
+    /* Every check on every input: harnesses that sample (fuzz_engine)
+     * check all of a replay. */
+    setenv("FUZZ_FULL_CHECKS", "1", 0);
     LLVMFuzzerInitialize(&argc, &argv);
     for (i = 2; i < argc; i++) {
         long n = replay_dir(argv[i]);
