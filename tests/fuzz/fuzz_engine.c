@@ -628,6 +628,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
  * one, duplicate one elsewhere, swap two, append a fresh one, or set an
  * operand to an address at a region boundary or a boundary size.  A
  * quarter of the time it leaves the bytes to libFuzzer's own mutator.
+ * FUZZ_ENGINE_BYTES=1 turns it off (bytes only), to compare the two.
  */
 size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
 size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
@@ -777,10 +778,13 @@ size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
                                unsigned int seed)
 {
     static struct layout lay;
+    static int bytes = -1;
     uint32_t x = seed | 1;
     size_t out = 0;
 
-    if (rnd(&x) % 4 != 0 && parse_layout(data, size, &lay)) {
+    if (bytes < 0)
+        bytes = getenv("FUZZ_ENGINE_BYTES") != NULL;
+    if (!bytes && rnd(&x) % 4 != 0 && parse_layout(data, size, &lay)) {
         if (lay.npicks > 0 && rnd(&x) % 3 == 0)
             out = set_operand(data, size, max_size, &lay, &x);
         else
@@ -798,6 +802,8 @@ size_t LLVMFuzzerCustomCrossOver(const uint8_t *d1, size_t s1,
     uint32_t x = seed | 1;
     size_t a, b;
 
+    if (getenv("FUZZ_ENGINE_BYTES") != NULL)
+        return 0;
     if (!parse_layout(d1, s1, &l1) || !parse_layout(d2, s2, &l2) ||
         l1.nops == 0 || l2.nops == 0)
         return 0;
