@@ -604,9 +604,12 @@ $(FUZZ_REPLAY_BINS): $(B)/fuzz_replay_%: $(B)/tests/fuzz/replay.o \
 
 # One shell fragment, for this target and for check-plain's recipe (which
 # sets rc=0 first and exits with $$rc): "fuzz replay conn: 37 inputs ok".
+# At most FUZZ_REPLAY_MAX corpus files per harness (spread over the
+# corpus); every regression input.
+FUZZ_REPLAY_MAX ?= 400
 FUZZ_REPLAY_RUN = for n in $(FUZZ_NAMES); do \
-	    ./$(B)/fuzz_replay_$$n $$n tests/fuzz/corpus/$$n \
-	        tests/fuzz/regress/$$n || rc=1; \
+	    ./$(B)/fuzz_replay_$$n $$n -max=$(FUZZ_REPLAY_MAX) \
+	        tests/fuzz/corpus/$$n -max=0 tests/fuzz/regress/$$n || rc=1; \
 	done
 
 check-plain: $(FUZZ_REPLAY_BINS)
