@@ -544,8 +544,9 @@ static struct {
     struct mm_machine *m;
 } cache[CACHE_SLOTS];
 
-/* The booted machine for @cfg (borrowed; cached when @data's config is a
- * preset), or NULL if it does not boot. */
+/* The booted machine for @cfg (cached when @data's config is a preset;
+ * else *@owned is set and the caller frees it), or NULL if it does not
+ * boot. */
 static struct mm_machine *booted(const uint8_t *data, const struct mm_config *cfg,
                                  bool *owned)
 {
@@ -558,8 +559,8 @@ static struct mm_machine *booted(const uint8_t *data, const struct mm_config *cf
         cache[slot].b1 == data[1])
         return cache[slot].m;
     if (mm_create(cfg, &m, err) != MM_OK)
-        return NULL;
-    if (mm_check(m, err) != MM_OK)
+        m = NULL;                       /* remembered too: it never boots */
+    else if (mm_check(m, err) != MM_OK)
         fail("mm_check after mm_create", err);
     if (*owned)
         return m;
