@@ -9,6 +9,8 @@
 #   make analyze    clang's static analyzer (scan-build) over the tree
 #   make bench      speed and memory figures
 #   make fuzz       FUZZ_SECONDS=N (60) of libFuzzer per harness (clang)
+#   make fuzz-long  FUZZ_HOURS=N (1): every harness at once, corpus kept
+#   make coverage   llvm-cov HTML of engine/ and daemon/ from the corpora
 #   make soak       SECONDS=N (60) of mixed traffic and daemon restarts,
 #                   then KILLS=N (100) kill -9 trials
 #   make valgrind   the integration suites with armmapd under memcheck
@@ -486,6 +488,12 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 FUZZ_CFLAGS   = $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
 FUZZ_OPTS    ?= -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
+# Longest input per harness: an engine input of 512 bytes is over 100 ops
+# (the seeds are under 110 bytes); a conn input holds a few dozen frames.
+FUZZ_MAXLEN_engine   := 512
+FUZZ_MAXLEN_conn     := 2048
+FUZZ_MAXLEN_snapshot := 65536
+FUZZ_MAXLEN           = $(if $(FUZZ_MAXLEN_$(1)),-max_len=$(FUZZ_MAXLEN_$(1)))
 # A small quarantine: fresh memory for every freed block costs page faults
 # that halve fuzz_conn's speed on a VM; 2 MB still catches recent reuse.
 FUZZ_ASAN    ?= quarantine_size_mb=2:max_malloc_fill_size=0
@@ -555,8 +563,11 @@ fuzz: fuzz-build
 	    echo "== fuzz $$n: $(FUZZ_SECONDS) s"; \
 	    dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
 	    ASAN_OPTIONS=$(FUZZ_ASAN) \
+	    case $$n in engine) ml="$(call FUZZ_MAXLEN,engine)";; \
+	        conn) ml="$(call FUZZ_MAXLEN,conn)";; \
+	        snapshot) ml="$(call FUZZ_MAXLEN,snapshot)";; *) ml=;; esac; \
 	    ./$(FUZZ_B)/fuzz_$$n $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) $$dict \
-	        -artifact_prefix=$(FUZZ_B)/$$n- $(FUZZ_B)/corpus/$$n \
+	        $$ml -artifact_prefix=$(FUZZ_B)/$$n- $(FUZZ_B)/corpus/$$n \
 	        > $(FUZZ_B)/$$n.log 2>&1; r=$$?; \
 	    grep -E '^#[0-9]+[[:space:]]+DONE' $(FUZZ_B)/$$n.log | tail -1 | \
 	        sed "s/^/fuzz $$n: /" > $(FUZZ_B)/$$n.sum; \
@@ -571,6 +582,112 @@ fuzz: fuzz-build
 	    fi; \
 	done; \
 	for n in $(FUZZ_NAMES); do cat $(FUZZ_B)/$$n.sum; done; exit $$rc
+
+# ---- long campaigns: make fuzz-long FUZZ_HOURS=N ---------------------------
+# Every harness runs at the same time for FUZZ_HOURS (fractions allowed),
+# each in libFuzzer's fork mode with FUZZ_FORK workers (cores / harnesses,
+# at least 1) that go on after a crash, timeout or OOM and count them.
+# New inputs go to build/fuzz/long/NAME/new; at the end each harness merges
+# them into tests/fuzz/corpus/NAME with -merge=1 (only inputs that add
+# coverage are kept), then prints inputs run, edges (cov) and features
+# (ft) of the merged corpus, and crashes.  Artifacts:
+# build/fuzz/long/NAME-crash-* (-timeout-*, -oom-*, -leak-*).  Commit the
+# corpus growth; fails if any harness crashed.
+FUZZ_HOURS ?= 1
+FUZZ_NPROC := $(shell nproc 2>/dev/null || echo 1)
+FUZZ_FORK  ?= $(shell n=$$(( $(FUZZ_NPROC) / 6 )); [ $$n -ge 1 ] || n=1; echo $$n)
+FUZZ_L     := $(FUZZ_B)/long
+.PHONY: fuzz-long
+fuzz-long: fuzz-build
+	@secs=$$(awk 'BEGIN { s = int($(FUZZ_HOURS) * 3600); print s < 1 ? 1 : s }'); \
+	echo "fuzz-long: $(FUZZ_NAMES) for $$secs s, $(FUZZ_FORK) worker(s) each, $(FUZZ_NPROC) cores"; \
+	rm -rf $(FUZZ_L); \
+	for n in $(FUZZ_NAMES); do \
+	    mkdir -p $(FUZZ_L)/$$n/new tests/fuzz/corpus/$$n; \
+	    dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
+	    case $$n in engine) ml="$(call FUZZ_MAXLEN,engine)";; \
+	        conn) ml="$(call FUZZ_MAXLEN,conn)";; \
+	        snapshot) ml="$(call FUZZ_MAXLEN,snapshot)";; *) ml=;; esac; \
+	    ( cd $(FUZZ_L)/$$n && ASAN_OPTIONS=$(FUZZ_ASAN) \
+	      $(CURDIR)/$(FUZZ_B)/fuzz_$$n $(FUZZ_OPTS) -max_total_time=$$secs \
+	        $$(echo $$dict | sed 's|=|=$(CURDIR)/|') $$ml \
+	        -fork=$(FUZZ_FORK) -ignore_crashes=1 -ignore_timeouts=1 \
+	        -ignore_ooms=1 -artifact_prefix=$(CURDIR)/$(FUZZ_L)/$$n- \
+	        new $(CURDIR)/tests/fuzz/corpus/$$n > ../$$n.log 2>&1 ) & \
+	done; wait; \
+	rc=0; for n in $(FUZZ_NAMES); do \
+	    ran=$$(grep -E '^#[0-9]+: cov' $(FUZZ_L)/$$n.log | tail -1 | \
+	           sed 's/^#\([0-9]*\):.*/\1/'); \
+	    ASAN_OPTIONS=$(FUZZ_ASAN) ./$(FUZZ_B)/fuzz_$$n -merge=1 \
+	        -artifact_prefix=$(FUZZ_L)/$$n-merge- tests/fuzz/corpus/$$n \
+	        $(FUZZ_L)/$$n/new > $(FUZZ_L)/$$n.merge.log 2>&1; \
+	    added=$$(grep -o 'MERGE-OUTER: [0-9]* new files' $(FUZZ_L)/$$n.merge.log | \
+	             grep -o '[0-9]*'); \
+	    cov=$$(grep -o 'cov: [0-9]* ft: [0-9]*' $(FUZZ_L)/$$n.merge.log | tail -1); \
+	    crashes=$$(ls $(FUZZ_L) | grep -c "^$$n-\(crash\|timeout\|oom\|leak\)-"); \
+	    echo "fuzz-long $$n: $${ran:-0} inputs, corpus $$(ls tests/fuzz/corpus/$$n | wc -l) files (+$${added:-0}), $$cov, $$crashes crashes"; \
+	    [ "$$crashes" -eq 0 ] || { rc=1; ls $(FUZZ_L)/$$n-*-* | sed 's/^/  /'; }; \
+	done; exit $$rc
+
+# ---- coverage: make coverage ----------------------------------------------
+# The engine and daemon (with store, proto and the client library the
+# harnesses link) built with clang's source-based coverage, run over every
+# corpus and regression input through replay.c; the HTML report of engine/
+# and daemon/ goes to build/coverage/html/index.html, and the line coverage
+# is printed.  Needs llvm-profdata and llvm-cov (Debian's llvm).
+COV_B     := build/coverage
+COV_FLAGS := -fprofile-instr-generate -fcoverage-mapping
+COV_NAMES := conn engine settings codec snapshot
+COV_MM_OBJ     := $(ENGINE_SRC:%.c=$(COV_B)/%.o)
+COV_STORE_OBJ  := $(STORE_SRC:%.c=$(COV_B)/%.o)
+COV_DAEMON_OBJ := $(filter-out $(COV_B)/daemon/main.o, \
+                    $(DAEMON_SRC:%.c=$(COV_B)/%.o))
+COV_CLIENT_OBJ := $(CLIENT_LIB_SRC:%.c=$(COV_B)/%.o)
+COV_PROTO_OBJ  := $(COV_B)/proto/armmap.pb-c.o $(PROTO_OWN_SRC:%.c=$(COV_B)/%.o)
+COV_BINS       := $(COV_NAMES:%=$(COV_B)/replay_%)
+COV_LINK_conn     := $(COV_DAEMON_OBJ) $(COV_PROTO_OBJ) $(COV_STORE_OBJ) $(COV_MM_OBJ)
+COV_LINK_settings := $(COV_LINK_conn)
+COV_LINK_codec    := $(COV_DAEMON_OBJ) $(COV_CLIENT_OBJ) $(COV_PROTO_OBJ) \
+                     $(COV_STORE_OBJ) $(COV_MM_OBJ)
+COV_LINK_engine   := $(COV_MM_OBJ)
+COV_LINK_snapshot := $(COV_MM_OBJ)
+
+$(COV_B)/%.o: CFLAGS := -g -O1
+$(COV_B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(ALL_CFLAGS) $(COV_FLAGS) -MMD -MP -c $< -o $@
+
+$(COV_B)/proto/armmap.pb-c.o: $(PROTO_C) $(PROTO_H)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -std=c11 -D_DEFAULT_SOURCE -g -O1 -Ibuild/proto $(DEP_CFLAGS) \
+	    -c $< -o $@
+
+$(COV_DAEMON_OBJ) $(COV_CLIENT_OBJ) \
+$(COV_NAMES:%=$(COV_B)/tests/fuzz/fuzz_%.o): $(PROTO_H)
+
+$(COV_BINS): $(COV_B)/replay_%: $(COV_B)/tests/fuzz/replay.o \
+             $(COV_B)/tests/fuzz/fuzz_%.o $$(COV_LINK_$$*)
+	$(FUZZ_CC) $(COV_FLAGS) -o $@ $^ $(FUZZ_LIBS_$*)
+
+.PHONY: coverage
+coverage: fuzz-deps $(COV_BINS)
+	@rm -rf $(COV_B)/prof $(COV_B)/html; mkdir -p $(COV_B)/prof; \
+	for n in $(COV_NAMES); do \
+	    LLVM_PROFILE_FILE=$(COV_B)/prof/$$n-%p.profraw ./$(COV_B)/replay_$$n \
+	        $$n tests/fuzz/corpus/$$n tests/fuzz/regress/$$n || exit 1; \
+	done; \
+	llvm-profdata merge -sparse -o $(COV_B)/all.profdata $(COV_B)/prof/*.profraw; \
+	objs=$(COV_B)/replay_conn; \
+	for n in $(filter-out conn,$(COV_NAMES)); do \
+	    objs="$$objs -object $(COV_B)/replay_$$n"; done; \
+	llvm-cov show $$objs -instr-profile=$(COV_B)/all.profdata -format=html \
+	    -output-dir=$(COV_B)/html engine daemon >/dev/null && \
+	llvm-cov report $$objs -instr-profile=$(COV_B)/all.profdata engine daemon \
+	    > $(COV_B)/report.txt && \
+	tail -1 $(COV_B)/report.txt | awk '{ print "coverage: engine+daemon lines " $$(NF-3) " regions " $$4 " functions " $$7 " (of " $$(NF-5) " lines); build/coverage/html/index.html" }'
+
+-include $(COV_NAMES:%=$(COV_B)/tests/fuzz/fuzz_%.d) $(COV_MM_OBJ:.o=.d) \
+         $(COV_STORE_OBJ:.o=.d) $(COV_DAEMON_OBJ:.o=.d) $(COV_CLIENT_OBJ:.o=.d)
 
 # ---- regression replay, with the normal compiler and flags --------------
 FUZZ_REPLAY_BINS := $(FUZZ_NAMES:%=$(B)/fuzz_replay_%)
@@ -587,10 +704,12 @@ $(FUZZ_REPLAY_BINS): $(B)/fuzz_replay_%: $(B)/tests/fuzz/replay.o \
                      $(B)/tests/fuzz/fuzz_%.o $$(FUZZ_RLINK_$$*)
 	$(CC) $(LDFLAGS) -o $@ $^ $(FUZZ_LIBS_$*)
 
-# "fuzz replay conn: 37 inputs ok" per harness.
+# "fuzz replay conn: 37 inputs ok" per harness: at most FUZZ_REPLAY_MAX
+# corpus files per harness (spread over the corpus), every regression input.
+FUZZ_REPLAY_MAX ?= 400
 FUZZ_REPLAY_RUN = for n in $(FUZZ_NAMES); do \
-	    ./$(B)/fuzz_replay_$$n $$n tests/fuzz/corpus/$$n \
-	        tests/fuzz/regress/$$n || rc=1; \
+	    ./$(B)/fuzz_replay_$$n $$n -max=$(FUZZ_REPLAY_MAX) \
+	        tests/fuzz/corpus/$$n -max=0 tests/fuzz/regress/$$n || rc=1; \
 	done
 
 # make check runs each replay as a job of its own.
@@ -599,7 +718,7 @@ REPLAY_RUNS := $(FUZZ_NAMES:%=$(B)/fuzz_replay_%.run)
 check-plain: $(REPLAY_RUNS)
 
 $(REPLAY_RUNS): $(B)/fuzz_replay_%.run: $(B)/fuzz_replay_%
-	$(call check_run,./$< $* tests/fuzz/corpus/$* tests/fuzz/regress/$*)
+	$(call check_run,./$< $* -max=$(FUZZ_REPLAY_MAX) tests/fuzz/corpus/$* -max=0 tests/fuzz/regress/$*)
 
 fuzz-replay: $(FUZZ_REPLAY_BINS)
 	@rc=0; $(FUZZ_REPLAY_RUN); exit $$rc

@@ -37,6 +37,8 @@ if [ "${FUZZ:-0}" = 1 ]; then
     rt=$(clang -print-file-name="libclang_rt.fuzzer-$(uname -m).a" 2>/dev/null ||
          true)
     [ -f "$rt" ] || need="$need libclang-rt-14-dev"
+    # make coverage: llvm-profdata and llvm-cov.
+    command -v llvm-cov >/dev/null 2>&1 || need="$need llvm"
 fi
 # make analyze (ANALYZE=1): scan-build and the clang it drives.
 if [ "${ANALYZE:-0}" = 1 ]; then

@@ -78,7 +78,9 @@ static void setup(void)
         fail("srv_log_open failed");
 }
 
-static struct srv *server(struct srv_settings *st)
+/* Once per process: the settings every server is created from (the
+ * server only reads them). */
+static void settings(struct srv_settings *st)
 {
     char *argv[] = {
         "armmapd", "--state-dir", state_dir, "--database", ":memory:",
@@ -90,13 +92,19 @@ static struct srv *server(struct srv_settings *st)
         "--max-queued-bytes", "1M", NULL
     };
     char err[1024];
-    struct srv *s;
 
     srv_settings_init(st);
     if (srv_settings_parse(st, (int)(sizeof(argv) / sizeof(argv[0])) - 1,
                            argv, err, sizeof(err)) != 0 ||
         srv_settings_finish(st, err, sizeof(err)) != 0)
         fail(err);
+}
+
+static struct srv *server(struct srv_settings *st)
+{
+    char err[1024];
+    struct srv *s;
+
     s = srv_create(st, err, sizeof(err));
     if (s == NULL)
         fail(err);
@@ -268,13 +276,14 @@ static void converse(struct srv *s, const uint8_t *data, size_t size,
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static bool ready;
-    struct srv_settings st;
+    static struct srv_settings st;
     struct srv *s;
 
     if (size == 0)
         return 0;
     if (!ready) {
         setup();
+        settings(&st);
         ready = true;
     }
     s = server(&st);
@@ -282,6 +291,5 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     srv_persist_flush(s);
     srv_registry_foreach(s->reg, NULL, check_machine, NULL);
     srv_destroy(s);
-    srv_settings_free(&st);
     return 0;
 }

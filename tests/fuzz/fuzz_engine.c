@@ -16,11 +16,40 @@
  *
  * Operands refer back to earlier results where they can: a "pfn" or "va"
  * operand byte below 0xc0 names one of the last values recorded (allocated
- * pfns, mapped addresses), otherwise four raw bytes follow.  Selector bit 7
- * sends a raw op instead: any opcode, cpu and argument count, as a client
- * on the wire could.
+ * pfns, mapped addresses; with none recorded yet, the byte itself),
+ * otherwise four raw bytes follow.  So how many bytes an op takes depends
+ * on its bytes alone, never on what the engine answered: the custom
+ * mutator below parses an input into ops without running it.  Selector
+ * bit 7 sends a raw op instead: any opcode, cpu and argument count, as a
+ * client on the wire could.
+ *
+ * Speed: the machine for each preset config is booted once per process
+ * and every input starts from an mm_clone() of it.  The oracles, and what
+ * of them is sampled:
+ *   always, after every op   seq advances by one on success and not at all
+ *                            on failure; no MM_INTERNAL; mm_broken() unset
+ *   always, at the end       mm_check() of the whole end state
+ *   sampled inputs           mm_check() after every op; at the end the
+ *                            events replayed onto a machine freshly booted
+ *                            with mm_create(), and an mm_clone() of the end
+ *                            state, give the same seq and state (the
+ *                            mm_snapshot() bytes), pass mm_check() and
+ *                            render every report byte for byte alike
+ * An input is sampled when an FNV-1a hash of its bytes is 0 mod
+ * SAMPLE_EVERY, or always when FUZZ_FULL_CHECKS is set (the replay of
+ * corpora and regressions under make check sets it).  The choice depends
+ * on the bytes alone, so a failure reproduces from its file.  mm_check()
+ * reads the whole state, so a corruption that survives to the end of a
+ * sequence is caught on every input; only one that a later op of the same
+ * sequence undoes needs the per-op check.  Replay and clone divergences
+ * depend on the ops, not on the hash: every op sequence the fuzzer keeps
+ * is mutated into many inputs, a sixteenth of which (by hash) run the
+ * replay and clone comparison, and make check's replay runs it on every
+ * corpus and regression file.  A sampled input costs what every input
+ * cost before (about 3x an unsampled one).
  */
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,10 +62,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_OPS     512                 /* per input */
 #define RING        64                  /* remembered pfns and vas */
 #define MAX_EVENTS  MAX_OPS
+#define SAMPLE_EVERY 16                 /* 1 input in 16 gets full checks */
+#define CACHE_SLOTS 64                  /* booted preset machines kept */
+#define MAX_SPANS   MAX_OPS             /* ops the mutator can see */
+#define MAX_PICKS   (MAX_OPS * 8)       /* operand bytes it can change */
 
 struct input {
     const uint8_t *p;
     size_t left;
+};
+
+/* Where the ops of an input are, found by a dry run (no machine). */
+struct layout {
+    size_t head;                        /* bytes of the config part */
+    unsigned nops, npicks;
+    size_t op[MAX_SPANS + 1];           /* op i is [op[i], op[i + 1]) */
+    size_t pick[MAX_PICKS];             /* offsets of operand bytes */
 };
 
 struct event {
@@ -47,6 +88,9 @@ struct event {
 
 struct state {
     struct input in;
+    const uint8_t *base;                /* the input's first byte */
+    struct layout *lay;                 /* dry run: NULL machine, this set */
+    bool full;                          /* mm_check() after every op */
     struct mm_machine *m;
     unsigned cpus;
     uint32_t pfn[RING], va[RING];
@@ -85,14 +129,22 @@ static void remember(uint32_t *ring, unsigned *n, uint32_t v)
     (*n)++;
 }
 
+static void note_pick(struct state *s)
+{
+    if (s->lay != NULL && s->in.left > 0 && s->lay->npicks < MAX_PICKS)
+        s->lay->pick[s->lay->npicks++] = (size_t)(s->in.p - s->base);
+}
+
 static uint32_t pick(struct state *s, const uint32_t *ring, unsigned n)
 {
-    uint8_t b = u8(&s->in);
+    uint8_t b;
 
-    if (b < 0xc0 && n > 0) {
+    note_pick(s);
+    b = u8(&s->in);
+    if (b < 0xc0) {
         unsigned have = n < RING ? n : RING;
 
-        return ring[(n - 1 - b % have) % RING];
+        return n > 0 ? ring[(n - 1 - b % have) % RING] : b;
     }
     return u32(&s->in);
 }
@@ -111,7 +163,10 @@ static uint32_t pick_va(struct state *s)
  * (most of those fail; the few that fit make mm_check() slow). */
 static uint32_t pick_size(struct state *s)
 {
-    uint8_t b = u8(&s->in);
+    uint8_t b;
+
+    note_pick(s);
+    b = u8(&s->in);
 
     if (b < 0xe0)
         return (uint32_t)(b % 32 + 1) * MM_PAGE_SIZE - (b & 0x20 ? 1 : 0);
@@ -173,14 +228,15 @@ static bool pick_config(struct state *s, struct mm_config *cfg)
     return true;
 }
 
-static void check(struct state *s, const char *after)
+/* mm_broken() always; mm_check() when @full. */
+static void check(struct state *s, const char *after, bool full)
 {
     char err[MM_MSG_MAX];
 
-    if (mm_check(s->m, err) != MM_OK)
-        fail(after, err);
     if (mm_broken(s->m) != NULL)
         fail(after, mm_broken(s->m));
+    if (full && mm_check(s->m, err) != MM_OK)
+        fail(after, err);
 }
 
 static void record(struct state *s, const struct mm_op *op,
@@ -202,12 +258,18 @@ static void record(struct state *s, const struct mm_op *op,
 /* Applies @op, checks, records, remembers what it returned. */
 static void apply(struct state *s, const struct mm_op *op)
 {
+    static int trace = -1;
     struct mm_result res;
-    uint64_t seq = mm_seq(s->m);
+    uint64_t seq;
 
+    if (s->m == NULL)
+        return;                         /* dry run */
+    if (trace < 0)
+        trace = getenv("FUZZ_ENGINE_TRACE") != NULL;
+    seq = mm_seq(s->m);
     memset(&res, 0, sizeof(res));
     mm_apply(s->m, op, &res);
-    if (getenv("FUZZ_ENGINE_TRACE") != NULL) {
+    if (trace) {
         fprintf(stderr, "op %s cpu %u nargs %u [", mm_op_name(op->code),
                 op->cpu, op->nargs);
         for (uint32_t i = 0; i < op->nargs && i < 8; i++)
@@ -222,7 +284,8 @@ static void apply(struct state *s, const struct mm_op *op)
         fail(mm_op_name(op->code), "a failed op took a seq");
     if (res.status == MM_INTERNAL)
         fail(mm_op_name(op->code), res.msg);
-    check(s, mm_op_name(op->code) ? mm_op_name(op->code) : "raw op");
+    check(s, mm_op_name(op->code) ? mm_op_name(op->code) : "raw op",
+          s->full);
     record(s, op, &res);
     if (res.status != MM_OK)
         return;
@@ -248,7 +311,7 @@ static void reads(struct state *s)
 {
     uint32_t va = pick_va(s), pa, pfn;
     unsigned acc = u8(&s->in) & 0xf;
-    uint64_t seq = mm_seq(s->m);
+    uint64_t seq;
     struct mm_alias al[8];
     char err[MM_MSG_MAX], text[1024];
     mm_paddr_t pas[4];
@@ -256,6 +319,12 @@ static void reads(struct state *s)
     uint8_t faults[4];
     struct mm_walk w;
 
+    pfn = pick_pfn(s);
+    for (int i = 0; i < 4; i++)
+        vas[i] = pick_va(s) + (uint32_t)i * 0x800;
+    if (s->m == NULL)
+        return;                         /* dry run */
+    seq = mm_seq(s->m);
     if (mm_translate(s->m, va, acc, &w) == MM_OK) {
         mm_phys_aliases(s->m, w.pa, al, 8);
         if (mm_pa(s->m, va, &pa, err) == MM_OK && pa != w.pa)
@@ -263,12 +332,9 @@ static void reads(struct state *s)
     }
     mm_walk_format(&w, text, sizeof(text));
     mm_region_name(s->m, va);
-    mm_virt_to_page(s->m, va, &pfn, err);
-    pfn = pick_pfn(s);
+    mm_virt_to_page(s->m, va, &pa, err);
     mm_page_address(s->m, pfn, &va, err);
     mm_va(s->m, pfn << MM_PAGE_SHIFT, &va, err);
-    for (int i = 0; i < 4; i++)
-        vas[i] = pick_va(s) + (uint32_t)i * 0x800;
     mm_translate_batch(s->m, vas, 4, acc, pas, faults);
     for (int i = 0; i < 4; i++) {
         if (mm_translate(s->m, vas[i], acc, &w) == MM_OK
@@ -284,6 +350,8 @@ static void report(struct state *s, enum mm_report r)
 {
     struct mm_buf b;
 
+    if (s->m == NULL)
+        return;
     memset(&b, 0, sizeof(b));
     mm_report(s->m, r, &b);
     mm_buf_free(&b);
@@ -387,7 +455,9 @@ static void one_op(struct state *s)
         report(s, (enum mm_report)(u8(&s->in) % MM_REPORT_COUNT));
         return;
     default:
-        mm_km_type_name(s->m, (int)(int8_t)u8(&s->in));
+        sel = u8(&s->in);
+        if (s->m != NULL)
+            mm_km_type_name(s->m, (int)(int8_t)sel);
         return;
     }
     apply(s, &op);
@@ -399,69 +469,350 @@ static void render_all(const struct mm_machine *m, struct mm_buf *b)
         mm_report(m, (enum mm_report)r, b);
 }
 
-static void same_reports(const struct mm_machine *a, const struct mm_machine *b,
+/* @m's reports must be @want's bytes. */
+static void same_reports(const struct mm_buf *want, const struct mm_machine *m,
                          const char *what)
 {
-    struct mm_buf x, y;
+    struct mm_buf y;
 
-    memset(&x, 0, sizeof(x));
     memset(&y, 0, sizeof(y));
-    render_all(a, &x);
-    render_all(b, &y);
-    if (x.len != y.len || (x.len > 0 && memcmp(x.data, y.data, x.len) != 0))
+    render_all(m, &y);
+    if (want->len != y.len ||
+        (y.len > 0 && memcmp(want->data, y.data, y.len) != 0))
         fail(what, "reports differ");
-    mm_buf_free(&x);
     mm_buf_free(&y);
 }
 
-/* Replays the recorded events on a fresh machine; it must end the same. */
-static void replay(struct state *s, const struct mm_config *cfg)
+/* @m's snapshot bytes must be @want's: the whole dynamic state. */
+static void same_state(const struct mm_buf *want, const struct mm_machine *m,
+                       const char *what)
 {
-    struct mm_machine *r, *c;
-    char err[MM_MSG_MAX];
+    struct mm_buf y;
 
-    if (mm_create(cfg, &r, err) != MM_OK)
-        fail("re-create", err);
+    memset(&y, 0, sizeof(y));
+    if (mm_snapshot(m, &y) != MM_OK)
+        fail(what, "mm_snapshot failed");
+    if (want->len != y.len ||
+        (y.len > 0 && memcmp(want->data, y.data, y.len) != 0))
+        fail(what, "states differ");
+    mm_buf_free(&y);
+}
+
+/* Replays the recorded events onto @r (a machine as booted, taken); it
+ * must end as s->m did (same seq and state), as must a clone of s->m.
+ * With s->full, the copies pass mm_check() and give the same reports. */
+static void replay(struct state *s, struct mm_machine *r)
+{
+    struct mm_machine *c;
+    char err[MM_MSG_MAX];
+    struct mm_buf state, want;
+
     for (unsigned i = 0; i < s->nev; i++) {
         if (mm_replay(r, &s->ev[i].op, &s->ev[i].res, err) != MM_OK)
             fail("mm_replay", err);
     }
-    if (mm_check(r, err) != MM_OK)
-        fail("mm_check after replay", err);
     if (mm_seq(r) != mm_seq(s->m))
         fail("replay", "sequence numbers differ");
-    same_reports(s->m, r, "replay");
-    mm_destroy(r);
     c = mm_clone(s->m);
     if (c == NULL)
         fail("mm_clone", "out of memory");
-    if (mm_check(c, err) != MM_OK)
-        fail("mm_check after clone", err);
-    same_reports(s->m, c, "clone");
+    memset(&state, 0, sizeof(state));
+    if (mm_snapshot(s->m, &state) != MM_OK)
+        fail("mm_snapshot", "failed");
+    same_state(&state, r, "replay");
+    same_state(&state, c, "clone");
+    mm_buf_free(&state);
+    if (s->full) {
+        if (mm_check(r, err) != MM_OK)
+            fail("mm_check after replay", err);
+        if (mm_check(c, err) != MM_OK)
+            fail("mm_check after clone", err);
+        memset(&want, 0, sizeof(want));
+        render_all(s->m, &want);
+        same_reports(&want, r, "replay");
+        same_reports(&want, c, "clone");
+        mm_buf_free(&want);
+    }
+    mm_destroy(r);
     mm_destroy(c);
 }
+
+/* Booted machines for preset configs, by the two config bytes. */
+static struct {
+    bool used;
+    uint8_t b0, b1;
+    struct mm_machine *m;
+} cache[CACHE_SLOTS];
+
+/* The booted machine for @cfg (cached when @data's config is a preset;
+ * else *@owned is set and the caller frees it), or NULL if it does not
+ * boot. */
+static struct mm_machine *booted(const uint8_t *data, const struct mm_config *cfg,
+                                 bool *owned)
+{
+    unsigned slot = (unsigned)(data[0] * 31u + data[1]) % CACHE_SLOTS;
+    struct mm_machine *m;
+    char err[MM_MSG_MAX];
+
+    *owned = (data[0] & 0x80) != 0;
+    if (!*owned && cache[slot].used && cache[slot].b0 == data[0] &&
+        cache[slot].b1 == data[1])
+        return cache[slot].m;
+    if (mm_create(cfg, &m, err) != MM_OK)
+        m = NULL;                       /* remembered too: it never boots */
+    else if (mm_check(m, err) != MM_OK)
+        fail("mm_check after mm_create", err);
+    if (*owned)
+        return m;
+    mm_destroy(cache[slot].m);
+    cache[slot].used = true;
+    cache[slot].b0 = data[0];
+    cache[slot].b1 = data[1];
+    cache[slot].m = m;
+    return m;
+}
+
+static uint32_t fnv1a(const uint8_t *p, size_t n)
+{
+    uint32_t h = 2166136261u;
+
+    while (n-- > 0)
+        h = (h ^ *p++) * 16777619u;
+    return h;
+}
+
+static int full_checks = -1;            /* FUZZ_FULL_CHECKS set */
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static struct event events[MAX_EVENTS];
+    struct mm_machine *boot, *r;
     struct mm_config cfg;
     struct state s;
     char err[MM_MSG_MAX];
     unsigned n = 0;
+    bool owned;
 
+    if (size < 2)
+        return 0;
+    if (full_checks < 0)
+        full_checks = getenv("FUZZ_FULL_CHECKS") != NULL;
     memset(&s, 0, sizeof(s));
-    s.in.p = data;
+    s.in.p = s.base = data;
     s.in.left = size;
     s.ev = events;
+    s.full = full_checks || fnv1a(data, size) % SAMPLE_EVERY == 0;
     if (!pick_config(&s, &cfg))
         return 0;
-    if (mm_create(&cfg, &s.m, err) != MM_OK)
+    boot = booted(data, &cfg, &owned);
+    if (boot == NULL)
         return 0;
+    s.m = owned ? boot : mm_clone(boot);
+    if (s.m == NULL)
+        fail("mm_clone", "out of memory");
     s.cpus = mm_machine_config(s.m)->cpus;
-    check(&s, "mm_create");
     while (s.in.left > 0 && n++ < MAX_OPS)
         one_op(&s);
-    replay(&s, &cfg);
-    mm_destroy(s.m);
+    check(&s, "the last op", true);
+    if (s.full) {
+        if (mm_create(&cfg, &r, err) != MM_OK)
+            fail("re-create", err);
+        replay(&s, r);
+    }
+    mm_destroy(s.m);                    /* the booted one itself if owned */
     return 0;
+}
+
+/* ---- structure-aware mutation ------------------------------------------
+ * The mutator sees an input as its config part and a list of ops (found by
+ * a dry run of the parser above, no machine) and edits whole ops: delete
+ * one, duplicate one elsewhere, swap two, append a fresh one, or set an
+ * operand to an address at a region boundary or a boundary size.  A
+ * quarter of the time it leaves the bytes to libFuzzer's own mutator.
+ * FUZZ_ENGINE_BYTES=1 turns it off (bytes only), to compare the two.
+ */
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
+                               unsigned int seed);
+size_t LLVMFuzzerCustomCrossOver(const uint8_t *d1, size_t s1,
+                                 const uint8_t *d2, size_t s2, uint8_t *out,
+                                 size_t max_out, unsigned int seed);
+
+/* Region edges of the 32-bit ARM kernel map (3G/2G splits), and sizes. */
+static const uint32_t edges[] = {
+    0x00000000, 0x00001000, 0x7f000000, 0x7fe00000, 0x80000000, 0xbf000000,
+    0xbfe00000, 0xc0000000, 0xc0008000, 0xe0000000, 0xef800000, 0xf0000000,
+    0xfe000000, 0xfee00000, 0xff000000, 0xffc00000, 0xffe00000, 0xfff00000,
+    0xffff0000, 0xfffff000, 0xffffffff,
+};
+static const uint32_t sizes[] = {
+    0, 1, 0xfff, 0x1000, 0x1001, 0x2000, 0x100000, 0x200000, 0x800000,
+    0x8000000, 0x10000000, 0x7fffffff, 0xfffff000, 0xffffffff,
+};
+
+static uint32_t rnd(uint32_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 17;
+    *x ^= *x << 5;
+    return *x;
+}
+
+/* Finds the ops of @data; false if it has no config part to keep. */
+static bool parse_layout(const uint8_t *data, size_t size, struct layout *lay)
+{
+    struct mm_config cfg;
+    struct state s;
+    unsigned n = 0;
+
+    memset(&s, 0, sizeof(s));
+    memset(lay, 0, offsetof(struct layout, op));
+    s.in.p = s.base = data;
+    s.in.left = size;
+    s.lay = lay;
+    if (size < 2 || !pick_config(&s, &cfg))
+        return false;
+    s.cpus = cfg.cpus;
+    lay->head = (size_t)(s.in.p - data);
+    lay->npicks = 0;
+    while (s.in.left > 0 && n < MAX_SPANS) {
+        lay->op[n++] = (size_t)(s.in.p - data);
+        one_op(&s);
+    }
+    lay->nops = n;
+    lay->op[n] = (size_t)(s.in.p - data);
+    return true;
+}
+
+/* Replaces [at, at + len) of @data (@size bytes) with @with (@wlen). */
+static size_t splice(uint8_t *data, size_t size, size_t max, size_t at,
+                     size_t len, const uint8_t *with, size_t wlen)
+{
+    if (size - len + wlen > max)
+        return 0;
+    memmove(data + at + wlen, data + at + len, size - at - len);
+    if (wlen > 0)
+        memcpy(data + at, with, wlen);
+    return size - len + wlen;
+}
+
+static size_t set_operand(uint8_t *data, size_t size, size_t max,
+                          const struct layout *lay, uint32_t *x)
+{
+    size_t at = lay->pick[rnd(x) % lay->npicks];
+    uint32_t v = rnd(x) & 1 ? edges[rnd(x) % (sizeof(edges) / 4)]
+                            : sizes[rnd(x) % (sizeof(sizes) / 4)];
+    uint8_t with[5] = { 0xff, (uint8_t)(v >> 24), (uint8_t)(v >> 16),
+                        (uint8_t)(v >> 8), (uint8_t)v };
+    size_t old = data[at] >= 0xc0 ? 5 : 1;
+
+    if (rnd(x) % 4 == 0)
+        v += rnd(x) % 3 - 1;            /* one either side */
+    with[1] = (uint8_t)(v >> 24), with[2] = (uint8_t)(v >> 16);
+    with[3] = (uint8_t)(v >> 8), with[4] = (uint8_t)v;
+    if (at + old > size)
+        old = size - at;
+    return splice(data, size, max, at, old, with, sizeof(with));
+}
+
+static size_t op_edit(uint8_t *data, size_t size, size_t max,
+                      const struct layout *lay, uint32_t *x)
+{
+    static struct layout one;
+    uint8_t tmp[64];
+    unsigned i = lay->nops > 0 ? rnd(x) % lay->nops : 0;
+    unsigned j = rnd(x) % (lay->nops + 1);
+    size_t a = lay->op[i], alen = lay->op[i + 1] - a;
+
+    switch (lay->nops > 0 ? rnd(x) % 4 : 3) {
+    case 0:                             /* delete op i */
+        return lay->nops > 1 ? splice(data, size, max, a, alen, NULL, 0) : 0;
+    case 1:                             /* op i again, before op j */
+        if (alen > sizeof(tmp))
+            return 0;
+        memcpy(tmp, data + a, alen);
+        return splice(data, size, max, lay->op[j], 0, tmp, alen);
+    case 2: {                           /* swap ops i and j (i < j) */
+        size_t b, blen, n;
+        uint8_t *buf;
+
+        if (j >= lay->nops || i == j)
+            return 0;
+        if (j < i) {
+            unsigned t = i;
+
+            i = j, j = t;
+        }
+        a = lay->op[i], alen = lay->op[i + 1] - a;
+        b = lay->op[j], blen = lay->op[j + 1] - b;
+        n = b + blen - a;
+        buf = malloc(n);
+        if (buf == NULL)
+            return 0;
+        memcpy(buf, data + b, blen);
+        memcpy(buf + blen, data + a + alen, b - a - alen);
+        memcpy(buf + blen + b - a - alen, data + a, alen);
+        memcpy(data + a, buf, n);
+        free(buf);
+        return size;
+    }
+    default:                            /* a fresh op, before op j */
+        for (size_t k = 0; k < sizeof(tmp); k++)
+            tmp[k] = (uint8_t)rnd(x);
+        tmp[0] &= rnd(x) % 4 == 0 ? 0xff : 0x7f;    /* mostly typed ops */
+        {
+            uint8_t probe[2 + sizeof(tmp)];
+
+            /* Its length: parse it after a default-config header. */
+            probe[0] = 0;
+            probe[1] = data[1];
+            memcpy(probe + 2, tmp, sizeof(tmp));
+            if (!parse_layout(probe, sizeof(probe), &one) || one.nops == 0)
+                return 0;
+            return splice(data, size, max, lay->op[j], 0, tmp,
+                          one.op[1] - one.op[0]);
+        }
+    }
+}
+
+size_t LLVMFuzzerCustomMutator(uint8_t *data, size_t size, size_t max_size,
+                               unsigned int seed)
+{
+    static struct layout lay;
+    static int bytes = -1;
+    uint32_t x = seed | 1;
+    size_t out = 0;
+
+    if (bytes < 0)
+        bytes = getenv("FUZZ_ENGINE_BYTES") != NULL;
+    if (!bytes && rnd(&x) % 4 != 0 && parse_layout(data, size, &lay)) {
+        if (lay.npicks > 0 && rnd(&x) % 3 == 0)
+            out = set_operand(data, size, max_size, &lay, &x);
+        else
+            out = op_edit(data, size, max_size, &lay, &x);
+    }
+    return out != 0 ? out : LLVMFuzzerMutate(data, size, max_size);
+}
+
+/* The config and first ops of @d1, then the ops of @d2 from one of them. */
+size_t LLVMFuzzerCustomCrossOver(const uint8_t *d1, size_t s1,
+                                 const uint8_t *d2, size_t s2, uint8_t *out,
+                                 size_t max_out, unsigned int seed)
+{
+    static struct layout l1, l2;
+    uint32_t x = seed | 1;
+    size_t a, b;
+
+    if (getenv("FUZZ_ENGINE_BYTES") != NULL)
+        return 0;
+    if (!parse_layout(d1, s1, &l1) || !parse_layout(d2, s2, &l2) ||
+        l1.nops == 0 || l2.nops == 0)
+        return 0;
+    a = l1.op[rnd(&x) % (l1.nops + 1)];
+    b = l2.op[rnd(&x) % l2.nops];
+    if (a + (s2 - b) > max_out)
+        return 0;
+    memcpy(out, d1, a);
+    memcpy(out + a, d2 + b, s2 - b);
+    return a + (s2 - b);
 }

@@ -6,11 +6,17 @@
  * directories given is read whole and passed to LLVMFuzzerTestOneInput(),
  * in name order so that a failure is reproducible.  A crash is the
  * harness's abort() (or the sanitizers' report under SANITIZE=1); the
- * replay itself only checks that the directories could be read.
+ * replay itself only checks that the directories could be read.  It sets
+ * FUZZ_FULL_CHECKS=1 so that harnesses which sample their costlier checks
+ * run all of them on every file.
  *
- *   fuzz_replay_conn conn tests/fuzz/corpus/conn tests/fuzz/regress/conn
+ *   fuzz_replay_conn conn -max=500 tests/fuzz/corpus/conn -max=0 \
+ *       tests/fuzz/regress/conn
  *
- * prints "fuzz replay conn: 37 inputs ok".  A directory that does not
+ * prints "fuzz replay conn: 37 inputs ok".  -max=N (0: all) caps the files
+ * replayed from each directory after it: when a directory holds more, N of
+ * them spread evenly over the name order are replayed (a corpus that grew
+ * in long campaigns stays quick to replay; regressions are all replayed).  A directory that does not
  * exist counts as empty (a harness may have no regressions yet).
  */
 #include <dirent.h>
@@ -23,6 +29,16 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerInitialize(int *argc, char ***argv);
+size_t LLVMFuzzerMutate(uint8_t *data, size_t size, size_t max_size);
+
+/* A custom mutator may call libFuzzer's own; a replay never mutates. */
+__attribute__((weak)) size_t LLVMFuzzerMutate(uint8_t *data, size_t size,
+                                              size_t max_size)
+{
+    (void)data;
+    (void)max_size;
+    return size;
+}
 
 /* The harness may define an initializer; this weak one stands in if not. */
 __attribute__((weak)) int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -76,8 +92,9 @@ static int by_name(const struct dirent **a, const struct dirent **b)
     return strcmp((*a)->d_name, (*b)->d_name);
 }
 
-/* Replays every regular file of @dir; returns the count, or -1. */
-static long replay_dir(const char *dir)
+/* Replays the regular files of @dir (at most @max, spread evenly, if
+ * @max > 0); returns the count, or -1. */
+static long replay_dir(const char *dir, long max)
 {
     struct dirent **names;
     long count = 0;
@@ -94,6 +111,10 @@ static long replay_dir(const char *dir)
 
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
         free(names[i]);
+        /* File i is taken when it starts a new n/max-th of the list. */
+        if (max > 0 && n > max && i > 0 &&
+            (long)i * max / n == (long)(i - 1) * max / n)
+            continue;
         if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
             continue;
         if (read_whole(path, &data, &len) != 0) {
@@ -115,16 +136,25 @@ static long replay_dir(const char *dir)
 
 int main(int argc, char **argv)
 {
-    long total = 0;
+    long total = 0, max = 0;
     int i;
 
     if (argc < 2) {
-        fprintf(stderr, "usage: %s NAME [DIR...]\n", argv[0]);
+        fprintf(stderr, "usage: %s NAME [-max=N] [DIR...]\n", argv[0]);
         return 2;
     }
+    /* Every check on every input: harnesses that sample (fuzz_engine)
+     * check all of a replay. */
+    setenv("FUZZ_FULL_CHECKS", "1", 0);
     LLVMFuzzerInitialize(&argc, &argv);
     for (i = 2; i < argc; i++) {
-        long n = replay_dir(argv[i]);
+        long n;
+
+        if (strncmp(argv[i], "-max=", 5) == 0) {
+            max = strtol(argv[i] + 5, NULL, 10);
+            continue;
+        }
+        n = replay_dir(argv[i], max);
 
         if (n < 0) {
             fprintf(stderr, "fuzz replay %s: cannot read %s\n", argv[1],
