@@ -808,6 +808,7 @@ static int write_event(struct store *s, struct batch *b, struct wreq *r)
     sqlite3_stmt *st = s->w_event;
     int rc = SQLITE_OK;
     struct mslot *m = machine_state(s, r->machine, &rc);
+    const unsigned char *args;
     uint64_t expected, sum;
 
     if (m == NULL)
@@ -831,9 +832,11 @@ static int write_event(struct store *s, struct batch *b, struct wreq *r)
     sqlite3_bind_int64(st, 3, r->time_ms);
     sqlite3_bind_int64(st, 4, r->op);
     sqlite3_bind_int64(st, 5, r->cpu);
-    if (r->len > 0)
-        sqlite3_bind_blob(st, 6, b->bytes + r->off, (int)r->len,
-                          SQLITE_STATIC);
+    /* An event without arguments has no bytes, and a batch of only such
+     * events no buffer: no pointer arithmetic on NULL. */
+    args = r->len > 0 ? b->bytes + r->off : NULL;
+    if (args != NULL)
+        sqlite3_bind_blob(st, 6, args, (int)r->len, SQLITE_STATIC);
     else
         sqlite3_bind_zeroblob(st, 6, 0);
     sqlite3_bind_int64(st, 7, r->value);
@@ -841,7 +844,7 @@ static int write_event(struct store *s, struct batch *b, struct wreq *r)
     sqlite3_bind_int64(st, 9, r->flags);
     sqlite3_bind_int64(st, 10, r->ev_status);
     sum = store__event_sum(last_sum(s, m), r->machine, r->seq, r->time_ms,
-                           r->op, r->cpu, b->bytes + r->off, r->len, r->value,
+                           r->op, r->cpu, args, r->len, r->value,
                            r->aux, r->flags, r->ev_status);
     sqlite3_bind_int64(st, 11, (sqlite3_int64)sum);
     rc = wstep(s, st);
