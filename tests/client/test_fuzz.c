@@ -24,7 +24,7 @@ START_TEST(test_fixed_seed_is_clean_and_deterministic)
                               "--seed", "42", (char *)NULL);
     struct trun b;
 
-    ck_assert_msg(a.status == 0, "exit %d: %s%s", a.status, a.out, a.err);
+    ck_assert_msg(a.status == 0, "exit %d: %.400s%.400s", a.status, a.out, a.err);
     ck_assert(strncmp(a.out, head, strlen(head)) == 0);
     ck_assert(strstr(a.out, "WOULD_BLOCK") != NULL);
     ck_assert(strstr(a.out, "ORDER") != NULL);
@@ -56,7 +56,7 @@ START_TEST(test_other_preset_is_clean)
                               "qemu-virt", "--ops", "2000", "--seed", "7",
                               "--machines", "3", "--json", (char *)NULL);
 
-    ck_assert_msg(a.status == 0, "exit %d: %s%s", a.status, a.out, a.err);
+    ck_assert_msg(a.status == 0, "exit %d: %.400s%.400s", a.status, a.out, a.err);
     ck_assert(strstr(a.out, "{\"seed\":7,\"ops\":2000,\"machines\":3,\"preset\":"
                      "\"qemu-virt\",\"config\":\"qemu-virt\",\"status\":"
                      "\"clean\",\"answers\":{\"OK\":") == a.out);
@@ -157,7 +157,7 @@ START_TEST(test_create_flags)
                               "--cpus", "4", "--ops", "1000", "--seed", "5",
                               (char *)NULL);
 
-    ck_assert_msg(a.status == 0, "exit %d: %s%s", a.status, a.out, a.err);
+    ck_assert_msg(a.status == 0, "exit %d: %.400s%.400s", a.status, a.out, a.err);
     ck_assert(strstr(a.out, "fuzz: seed 5: 1000 ops on 2 qemu-virt split=2G "
                             "kernel=5.10 cpus=4 machines: no disagreement\n") ==
               a.out);
@@ -166,7 +166,7 @@ START_TEST(test_create_flags)
     a = tc_armmap(tc_d.sock, NULL, 0, "fuzz", "--preset", "qemu-virt",
                   "--kernel", "2.6.35", "--vmalloc-end", "0xf0000000", "--cpus",
                   "4", "--ops", "5000", "--seed", "1", (char *)NULL);
-    ck_assert_msg(a.status == 0, "exit %d: %s%s", a.status, a.out, a.err);
+    ck_assert_msg(a.status == 0, "exit %d: %.400s%.400s", a.status, a.out, a.err);
     ck_assert(strstr(a.out, "fuzz: seed 1: 5000 ops on 2 qemu-virt "
                             "kernel=2.6.35 vmalloc_end=0xf0000000 cpus=4 "
                             "machines: no disagreement\n") == a.out);
@@ -181,7 +181,7 @@ START_TEST(test_create_flags)
     a = tc_armmap(tc_d.sock, NULL, 0, "fuzz", "--preset", "beaglebone-black",
                   "--vmalloc", "600M", "--ops", "3000", "--seed", "3",
                   (char *)NULL);
-    ck_assert_msg(a.status == 0, "exit %d: %s%s", a.status, a.out, a.err);
+    ck_assert_msg(a.status == 0, "exit %d: %.400s%.400s", a.status, a.out, a.err);
     ck_assert(strstr(a.out, "WOULD_BLOCK ") != NULL);
     ck_assert(strstr(a.out, "ORDER ") != NULL);
     tc_run_free(&a);
@@ -204,7 +204,7 @@ START_TEST(test_config_random_seeds)
     const char *p;
     int n = 0;
 
-    ck_assert_msg(a.status == 0, "exit %d: %s%s", a.status, a.out, a.err);
+    ck_assert_msg(a.status == 0, "exit %d: %.400s%.400s", a.status, a.out, a.err);
     ck_assert_int_eq(b.status, 0);
     for (p = a.out; (p = strstr(p, ": no disagreement\n")); p++)
         n++;
@@ -235,7 +235,7 @@ START_TEST(test_time_and_caps)
     unsigned long ops = 0;
     const char *p;
 
-    ck_assert_msg(a.status == 0, "exit %d: %s%s", a.status, a.out, a.err);
+    ck_assert_msg(a.status == 0, "exit %d: %.400s%.400s", a.status, a.out, a.err);
     p = strstr(a.out, "\nfuzz: total: 1 seed, ");
     ck_assert_ptr_nonnull(p);
     ck_assert_int_eq(sscanf(p, "\nfuzz: total: 1 seed, %lu ops", &ops), 1);
