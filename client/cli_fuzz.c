@@ -449,6 +449,7 @@ static int fuzz_seed(struct cli *c, struct fuzz_cfg *cfg,
             break;
         k = o->nops && o->nops - done < cfg->batch ? o->nops - done
                                                    : cfg->batch;
+        models[mi].gen_blocks = models[mi].gen_areas = 0;
         for (i = 0; i < k; i++) {
             fz_gen_op(&rng, &models[mi], &ops[i]);
             if (!fz_history_add(&hist[mi], &ops[i])) {

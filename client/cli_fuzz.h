@@ -66,11 +66,21 @@ struct model {
     uint32_t io_phys;              /* 16 non-RAM pages for ioremap */
     unsigned ncpus;
     bool has_pkmap, inject_bug;
+    bool kmap_high_get;            /* kmap_atomic of a kmap()ed page returns
+                                      its pkmap address (not with
+                                      ARM_ERRATA_798181) */
     /* state */
     struct fblock blocks[MAX_BLOCKS];
     unsigned nblocks;
     struct farea areas[MAX_AREAS];
     unsigned nareas;
+    /* Entries the ops generated for the current batch may add: a batch is
+     * generated whole before any result comes back, so the room checks
+     * count them too. */
+    unsigned gen_blocks, gen_areas;
+    bool areas_lost;               /* the daemon holds areas not in areas[]
+                                      (table full, or an ioremap of an
+                                      address the model does not follow) */
     uint32_t dead[MAX_DEAD];
     unsigned ndead;
     int count[LAST_PKMAP];

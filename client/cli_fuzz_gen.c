@@ -100,7 +100,7 @@ static bool gen_valid(struct rng *r, struct model *m, uint32_t roll,
                       struct fop *f)
 {
     uint32_t pfn, cpu = rnd_below(r, m->ncpus);
-    bool room = m->nareas + 256 < MAX_AREAS;
+    bool room = m->nareas + m->gen_areas + 256 < MAX_AREAS;
     unsigned i, start;
     int ai;
 
@@ -108,8 +108,9 @@ static bool gen_valid(struct rng *r, struct model *m, uint32_t roll,
         bool high = m->has_pkmap && rnd_below(r, 3) != 0;
         uint32_t order = rnd_below(r, 8) == 0 ? 5 : rnd_below(r, 3);
 
-        if (m->nblocks + 256 >= MAX_BLOCKS)
+        if (m->nblocks + m->gen_blocks + 256 >= MAX_BLOCKS)
             return false;
+        m->gen_blocks++;
         set_op(f, ARMMAP_OP_ALLOC, 0, 2, high ? 2u : 1u, order);
         return true;
     }
@@ -188,6 +189,7 @@ static bool gen_valid(struct rng *r, struct model *m, uint32_t roll,
     if (roll < 72) {
         if (!room)
             return false;
+        m->gen_areas++;
         set_op(f, ARMMAP_OP_VMALLOC, 0, 1, 1 + rnd_below(r, 64 * 1024));
         return true;
     }
@@ -202,6 +204,7 @@ static bool gen_valid(struct rng *r, struct model *m, uint32_t roll,
 
         if (!room)
             return false;
+        m->gen_areas++;
         for (i = 0; i < n; i++)
             if (!pick_page(r, m, false, &p[i]))
                 return false;
@@ -218,6 +221,7 @@ static bool gen_valid(struct rng *r, struct model *m, uint32_t roll,
     if (roll < 84) {
         if (!room)
             return false;
+        m->gen_areas++;
         set_op(f, ARMMAP_OP_IOREMAP, 0, 2,
                m->io_phys + rnd_below(r, 8) * PAGE_SZ,
                1 + rnd_below(r, 8 * PAGE_SZ));
@@ -232,6 +236,7 @@ static bool gen_valid(struct rng *r, struct model *m, uint32_t roll,
     if (roll < 89) {
         if (!room)
             return false;
+        m->gen_areas++;
         set_op(f, ARMMAP_OP_MODULE_ALLOC, 0, 1, 1 + rnd_below(r, 32 * 1024));
         return true;
     }

@@ -60,7 +60,7 @@ int fz_model_init(struct cli *c, struct model *m, uint64_t id, bool inject,
 {
     struct armmap_translate_result *tr;
     struct armmap_machine *d;
-    const char *split, *atomic, *kernel;
+    const char *split, *atomic, *kernel, *errata;
     uint32_t min_start = 0xffffffffu, max_end = 0;
     enum armmap_status st;
     unsigned i, maj = 0, mid = 0, min = 0;
@@ -103,6 +103,14 @@ int fz_model_init(struct cli *c, struct model *m, uint64_t id, bool inject,
         }
     }
     m->has_pkmap = m->high_end > m->high_start;
+    /* KERNEL: arch/arm/include/asm/highmem.h: ARM_ERRATA_798181 undefines
+     * ARCH_NEEDS_KMAP_HIGH_GET.  "auto" is the reference build's choice,
+     * which the config's "# reference:" line lists. */
+    config_value(d->config, "errata_798181", &errata);
+    m->kmap_high_get = m->has_pkmap &&
+                       !(strncmp(errata, "on", 2) == 0 ||
+                         (strncmp(errata, "auto", 4) == 0 &&
+                          strstr(d->config, "ARM_ERRATA_798181") != NULL));
     armmap_machine_free(d);
     if (min_start >= 64) {
         m->bad_pfn = min_start - 1;
@@ -248,14 +256,18 @@ static bool overlap_why(const struct model *m, uint32_t va, uint32_t pages,
     return false;
 }
 
-static void area_add(struct model *m, uint32_t va, uint32_t pages, uint8_t kind,
-                     const uint32_t *pa, unsigned npa)
+/* Records a live area; returns it, or NULL when the model's table is full
+ * (the area is then not followed). */
+static struct farea *area_add(struct model *m, uint32_t va, uint32_t pages,
+                              uint8_t kind, const uint32_t *pa, unsigned npa)
 {
     struct farea *a;
     unsigned i;
 
-    if (m->nareas == MAX_AREAS)
-        return;
+    if (m->nareas == MAX_AREAS) {
+        m->areas_lost = true;
+        return NULL;
+    }
     a = &m->areas[m->nareas++];
     memset(a, 0, sizeof(*a));
     a->va = va;
@@ -263,6 +275,7 @@ static void area_add(struct model *m, uint32_t va, uint32_t pages, uint8_t kind,
     a->kind = kind;
     for (i = 0; i < npa && i < 4; i++)
         a->pa[i] = pa[i];
+    return a;
 }
 
 static bool is_fixmap_va(const struct model *m, uint32_t va, unsigned *cpu)
@@ -475,7 +488,7 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
         if (r->status == ARMMAP_INVALID_ARGUMENT &&
             block_of(m, a[0], &head) < 0)
             return true;
-        s = fz_slot_of(m, a[0]);
+        s = m->kmap_high_get ? fz_slot_of(m, a[0]) : -1;
         if (s >= 0) {
             /* KERNEL: arch/arm/mm/highmem.c kmap_atomic(): kmap_high_get() */
             m->count[s]++;
@@ -607,8 +620,11 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
                                                        : AK_MODULE;
         int ai = op->nargs ? area_at(m, a[0]) : -1;
 
-        if (ai < 0 || m->areas[ai].kind != kind)
+        if (ai < 0 || m->areas[ai].kind != kind) {
+            if (m->areas_lost && ai < 0)
+                return true;        /* maybe an area the model lost */
             EXPECT(ARMMAP_INVALID_ARGUMENT);
+        }
         want = m->areas[ai].pages;
         exact = true;
         area_del(m, (unsigned)ai);
@@ -637,13 +653,19 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
     }
     case ARMMAP_OP_IOREMAP: {
         uint32_t off, pages, pa;
+        struct farea *ar;
 
         if (op->nargs < 2 || a[1] == 0)
             EXPECT(ARMMAP_INVALID_ARGUMENT);
         if (block_of(m, a[0] >> 12, &head) >= 0)
             EXPECT(ARMMAP_INVALID_ARGUMENT); /* ARM refuses to ioremap RAM */
-        if (a[0] < m->io_phys || a[0] >= m->io_phys + 16 * PAGE_SZ)
-            return true; /* not an address the model knows */
+        if (a[0] < m->io_phys || a[0] >= m->io_phys + 16 * PAGE_SZ) {
+            /* Not an address the model knows: if the daemon mapped it, the
+             * area is not followed. */
+            if (r->status == ARMMAP_OK)
+                m->areas_lost = true;
+            return true;
+        }
         if (r->status != ARMMAP_OK)
             EXPECT(ARMMAP_OK);
         off = a[0] & (PAGE_SZ - 1);
@@ -656,8 +678,11 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
         if (area_overlaps(m, r->value & ~(PAGE_SZ - 1), pages))
             return overlap_why(m, r->value & ~(PAGE_SZ - 1), pages, why);
         pa = a[0] & ~(PAGE_SZ - 1);
-        area_add(m, r->value & ~(PAGE_SZ - 1), pages, AK_IOREMAP, &pa, 1);
-        m->areas[m->nareas - 1].va = r->value;
+        /* With the table full the area is not followed: never overwrite
+         * the last one's address (it moved a live area onto this one). */
+        ar = area_add(m, r->value & ~(PAGE_SZ - 1), pages, AK_IOREMAP, &pa, 1);
+        if (ar != NULL)
+            ar->va = r->value;
         return true;
     }
     case ARMMAP_OP_KMAP_FLUSH:
