@@ -578,6 +578,14 @@ static void h_describe(struct srv_call *call, const Armmap__V1__Request *req)
 
     if (sm == NULL)
         return;
+    /* Fenced, its engine state still holds the changes the store refused
+     * (seq, counts) until the rebuild: not to be shown as the machine. */
+    if (sm->fenced) {
+        srv_call_fail(call, MM_UNAVAILABLE, "describe: machine %" PRIu64 ": a "
+                      "write of it failed; it is being rebuilt from its log",
+                      req->describe->machine);
+        return;
+    }
     resp->body_case = ARMMAP__V1__RESPONSE__BODY_MACHINE;
     resp->machine = machine_msg(call, sm, true);
 }

@@ -130,11 +130,20 @@ static bool check_change(const Armmap__V1__Response *r, uint64_t id,
     return true;
 }
 
-/* describe: not broken, at seq @seq with @seq events (no clone here). */
+/* describe: not broken, at seq @seq with @seq events (no clone here).  A
+ * machine still being rebuilt after a failed write answers UNAVAILABLE for
+ * a moment (at most 2,000 tries, more under valgrind). */
 static void expect_machine(int fd, uint64_t machine, uint64_t seq)
 {
     Armmap__V1__Response *r = describe(fd, 3, machine);
+    int i;
 
+    for (i = 0; i < 2000 * spawn_time_scale() && r->status->code ==
+                ARMMAP__V1__CODE__UNAVAILABLE; i++) {
+        td_free(r);
+        usleep(5000);
+        r = describe(fd, 3, machine);
+    }
     ck_assert_status(r, 3, 0, "");
     ck_assert_str_eq(r->machine->broken, "");
     ck_assert_uint_eq(r->machine->seq, seq);
