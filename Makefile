@@ -12,7 +12,7 @@
 #
 # Debian packages: pkg-config libevent-dev libprotobuf-c-dev
 #                  protobuf-c-compiler libsqlite3-dev check
-#                  (tests) libjansson-dev
+#                  libjansson-dev
 
 .DEFAULT_GOAL := all
 
@@ -37,10 +37,12 @@ endif
 pc = $(shell pkg-config $(1) $(2) 2>/dev/null)
 CHECK_CFLAGS := $(call pc,--cflags,check)
 CHECK_LIBS   := $(call pc,--libs,check)
-# jansson: the client suite parses the CLI's --json output with it.
+# jansson: the daemon's HTTP API (daemon/http_json.c) speaks JSON with it;
+# the client suite parses the CLI's --json output with it.
 JANSSON_CFLAGS := $(call pc,--cflags,jansson)
 JANSSON_LIBS   := $(call pc,--libs,jansson)
-DEP_CFLAGS   := $(call pc,--cflags,libevent libprotobuf-c sqlite3)
+DEP_CFLAGS   := $(call pc,--cflags,libevent libprotobuf-c sqlite3) \
+                $(JANSSON_CFLAGS)
 ALL_CFLAGS    = -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) -Iengine -Istore \
                 -Idaemon -Iclient -Iproto -Ibuild/proto $(DEP_CFLAGS)
 
@@ -78,7 +80,8 @@ DAEMON_SRC  := $(sort $(wildcard daemon/*.c))
 DAEMON_OBJ  := $(DAEMON_SRC:%.c=$(B)/%.o)
 DAEMON_LIB_OBJ := $(filter-out $(B)/daemon/main.o,$(DAEMON_OBJ))
 ARMMAPD     := $(B)/armmapd
-DAEMON_LIBS  = $(call pc,--libs,libevent libprotobuf-c) $(STORE_LIBS)
+DAEMON_LIBS  = $(call pc,--libs,libevent libprotobuf-c) $(JANSSON_LIBS) \
+               $(STORE_LIBS)
 
 # ---- client: libarmmap and the armmap CLI --------------------------------
 CLIENT_LIB_SRC := $(sort $(filter-out client/cli%.c,$(wildcard client/*.c)))
