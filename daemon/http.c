@@ -24,6 +24,7 @@
  */
 #include "srv.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,6 +57,7 @@ struct http_job {
     struct srv_http *hs;
     struct evhttp_request *req;         /* NULL once its client is gone */
     struct bufferevent *bev;            /* our end of the pair */
+    struct event *watch;                /* the client's socket: gone? */
     struct srv_http_call hc;
     bool want_text;
     bool hello_done;
@@ -91,6 +93,8 @@ static void job_free(struct http_job *j)
     if (j->req != NULL)
         evhttp_connection_set_closecb(evhttp_request_get_connection(j->req),
                                       NULL, NULL);
+    if (j->watch != NULL)
+        event_free(j->watch);
     TAILQ_REMOVE(&j->hs->jobs, j, link);
     if (j->bev != NULL)
         bufferevent_free(j->bev);       /* closes our end: the conn ends */
@@ -102,11 +106,18 @@ static void job_free(struct http_job *j)
 static void job_finish(struct http_job *j, int status, const char *ctype,
                        char *body)
 {
-    if (j->req != NULL)
-        send_body(j->req, status, ctype, body);
+    struct evhttp_request *req = j->req;
+
+    if (req != NULL) {
+        evhttp_connection_set_closecb(evhttp_request_get_connection(req),
+                                      NULL, NULL);
+        j->req = NULL;
+    }
+    job_free(j);
+    if (req != NULL)
+        send_body(req, status, ctype, body);
     else
         free(body);
-    job_free(j);
 }
 
 static void job_fail(struct http_job *j, int code, const char *msg)
@@ -115,13 +126,54 @@ static void job_fail(struct http_job *j, int code, const char *msg)
                srv_http_error_json(code, msg));
 }
 
-/* The client closed its HTTP connection before the answer. */
+/* evhttp frees a request whose connection failed. */
 static void on_client_close(struct evhttp_connection *evcon, void *arg)
 {
     struct http_job *j = arg;
 
     (void)evcon;
     j->req = NULL;
+}
+
+/*
+ * evhttp does not read a connection while its request is being answered,
+ * so it would not see the client leave while, say, a kmap waits for a
+ * slot.  We watch the socket: at EOF the request's connection is closed,
+ * as a socket client's close would be (a parked kmap is cancelled; a
+ * change already made stays), and the reply evhttp then fails to write
+ * frees its request.  Bytes that are not EOF (a pipelined request) end
+ * the watch, and evhttp reads them after the answer.
+ */
+static void on_client_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_job *j = arg;
+    char c;
+    ssize_t n;
+
+    (void)what;
+    n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        job_fail(j, MM_UNAVAILABLE, "the client closed the connection");
+        return;
+    }
+    if (n > 0) {
+        event_free(j->watch);
+        j->watch = NULL;
+    }
+}
+
+static void watch_client(struct http_job *j)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(j->req);
+    struct bufferevent *cb = evhttp_connection_get_bufferevent(evcon);
+    evutil_socket_t fd = cb ? bufferevent_getfd(cb) : -1;
+
+    if (fd < 0)
+        return;
+    j->watch = event_new(j->hs->s->base, fd, EV_READ | EV_PERSIST,
+                         on_client_readable, j);
+    if (j->watch != NULL)
+        event_add(j->watch, NULL);
 }
 
 /* One Response read from the pair. */
@@ -289,6 +341,7 @@ static void job_start(struct srv_http *hs, struct evhttp_request *req,
     bufferevent_enable(j->bev, EV_READ);
     evhttp_connection_set_closecb(evhttp_request_get_connection(req),
                                   on_client_close, j);
+    watch_client(j);
     if (send_frames(j, evhttp_request_get_input_headers(req)) != 0) {
         close(sv[0]);
         job_fail(j, MM_INTERNAL, "out of host memory");

@@ -199,6 +199,40 @@ static void create_aries(const char *extra, const char *want_id)
     reply_free(&r);
 }
 
+/* Allocates 513 highmem pages on machine 1 and kmaps the first 512 (all
+ * of the pkmap window); the 513th pfn goes into @spare (0x... text). */
+static void fill_pkmap(char *first, char *spare, size_t size)
+{
+    static char body[65536];
+    struct reply r;
+    json_t *res;
+    char *p;
+    size_t i;
+
+    p = body + sprintf(body, "{\"ops\":[");
+    for (i = 0; i < 513; i++)
+        p += sprintf(p, "%s{\"op\":\"alloc\",\"zone\":\"highmem\"}",
+                     i ? "," : "");
+    sprintf(p, "]}");
+    r = http("POST", "/api/v1/machines/1/ops", NULL, body);
+    ck_assert_int_eq(r.status, 200);
+    res = json_object_get(r.json, "results");
+    ck_assert_uint_eq(json_array_size(res), 513);
+    p = body + sprintf(body, "{\"ops\":[");
+    for (i = 0; i < 512; i++)
+        p += sprintf(p, "%s{\"op\":\"kmap\",\"pfn\":\"%s\"}", i ? "," : "",
+                     jstr(json_array_get(res, i), "value"));
+    sprintf(p, "]}");
+    snprintf(first, size, "%s", jstr(json_array_get(res, 0), "value"));
+    snprintf(spare, size, "%s", jstr(json_array_get(res, 512), "value"));
+    reply_free(&r);
+    r = http("POST", "/api/v1/machines/1/ops", NULL, body);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "results"),
+                                         511), "code"), "OK");
+    reply_free(&r);
+}
+
 /* ---- resources -------------------------------------------------------- */
 
 START_TEST(test_presets_and_machines)
@@ -383,10 +417,8 @@ END_TEST
 
 START_TEST(test_error_mappings)
 {
-    char body[65536], *p;
+    char body[256], first[32], spare[32];
     struct reply r;
-    json_t *res;
-    size_t i;
 
     start("--max-machines-per-tenant=1", NULL);
     create_aries(NULL, "1");
@@ -423,34 +455,12 @@ START_TEST(test_error_mappings)
     ck_assert_int_eq(r.status, 409);
     ck_assert_str_eq(jstr(r.json, "code"), "ORDER");
     reply_free(&r);
-    /* 409 WOULD_BLOCK: 513 highmem pages, 512 kmaps fit, the next waits. */
-    p = body + sprintf(body, "{\"ops\":[");
-    for (i = 0; i < 513; i++)
-        p += sprintf(p, "%s{\"op\":\"alloc\",\"zone\":\"highmem\"}",
-                     i ? "," : "");
-    sprintf(p, "]}");
-    r = http("POST", "/api/v1/machines/1/ops", NULL, body);
-    ck_assert_int_eq(r.status, 200);
-    res = json_object_get(r.json, "results");
-    ck_assert_uint_eq(json_array_size(res), 513);
-    p = body + sprintf(body, "{\"ops\":[");
-    for (i = 0; i < 512; i++)
-        p += sprintf(p, "%s{\"op\":\"kmap\",\"pfn\":\"%s\"}", i ? "," : "",
-                     jstr(json_array_get(res, i), "value"));
-    sprintf(p, "]}");
-    {
-        char last[96];
-
-        snprintf(last, sizeof(last), "{\"op\":\"kmap\",\"pfn\":\"%s\"}",
-                 jstr(json_array_get(res, 512), "value"));
-        reply_free(&r);
-        r = http("POST", "/api/v1/machines/1/ops", NULL, body);
-        ck_assert_int_eq(r.status, 200);
-        reply_free(&r);
-        ck_http_error("POST", "/api/v1/machines/1/ops", NULL, last, 409,
-                      "WOULD_BLOCK", "kmap: all 512 pkmap slots are in use "
-                      "(the kernel would sleep)");
-    }
+    /* 409 WOULD_BLOCK: 512 kmaps fit, the next would wait. */
+    fill_pkmap(first, spare, sizeof(first));
+    snprintf(body, sizeof(body), "{\"op\":\"kmap\",\"pfn\":\"%s\"}", spare);
+    ck_http_error("POST", "/api/v1/machines/1/ops", NULL, body, 409,
+                  "WOULD_BLOCK", "kmap: all 512 pkmap slots are in use "
+                  "(the kernel would sleep)");
     /* 422 NO_MEMORY: the emulated machine's vmalloc space. */
     ck_http_error("POST", "/api/v1/machines/1/ops", NULL,
                   "{\"op\":\"vmalloc\",\"size\":\"0x10000000\"}", 422,
@@ -485,6 +495,218 @@ START_TEST(test_body_limit)
     r = http("POST", "/api/v1/machines", NULL, body);
     ck_assert_int_eq(r.status, 201);
     reply_free(&r);
+    stop();
+}
+END_TEST
+
+/* ---- connections ------------------------------------------------------ */
+
+/* Reads one reply of a keep-alive connection (by Content-Length). */
+static struct reply read_one(int fd)
+{
+    static char buf[65536];
+    size_t len = 0, want = 0;
+    struct reply r;
+    char *sep = NULL, *cl;
+    ssize_t n;
+
+    memset(&r, 0, sizeof(r));
+    for (;;) {
+        n = read(fd, buf + len, sizeof(buf) - len - 1);
+        ck_assert_int_gt(n, 0);
+        len += (size_t)n;
+        buf[len] = '\0';
+        sep = strstr(buf, "\r\n\r\n");
+        if (sep == NULL)
+            continue;
+        cl = strstr(buf, "Content-Length: ");
+        want = (size_t)(sep + 4 - buf) + (cl ? strtoul(cl + 16, NULL, 10) : 0);
+        if (len >= want)
+            break;
+    }
+    ck_assert_uint_eq(len, want);
+    ck_assert_int_eq(sscanf(buf, "HTTP/1.1 %d", &r.status), 1);
+    r.body = strdup(sep + 4);
+    r.json = json_loads(r.body, 0, NULL);
+    ck_assert_ptr_nonnull(r.json);
+    return r;
+}
+
+/* Several requests on one connection, answered in turn. */
+START_TEST(test_keep_alive)
+{
+    static const char req[] =
+        "GET /api/v1/presets HTTP/1.1\r\nHost: x\r\n\r\n";
+    static const char create[] =
+        "POST /api/v1/machines HTTP/1.1\r\nHost: x\r\nContent-Length: 17"
+        "\r\n\r\n{\"preset\":\"rpi2\"}";
+    struct reply r;
+    int fd, i;
+
+    start(NULL, NULL);
+    fd = connect_http();
+    for (i = 0; i < 3; i++) {
+        td_write(fd, req, strlen(req));
+        r = read_one(fd);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_uint_eq(json_array_size(json_object_get(r.json, "presets")),
+                          4);
+        reply_free(&r);
+    }
+    td_write(fd, create, strlen(create));
+    r = read_one(fd);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_str_eq(jstr(r.json, "id"), "1");
+    reply_free(&r);
+    close(fd);
+    stop();
+}
+END_TEST
+
+/* An HTTP connection silent for --idle-timeout is closed. */
+START_TEST(test_idle_timeout)
+{
+    int fd;
+
+    start("--idle-timeout=1", NULL);
+    fd = connect_http();
+    ck_assert(td_closed(fd));
+    close(fd);
+    stop();
+}
+END_TEST
+
+static uint64_t parked_kmaps(int fd)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Stats st = ARMMAP__V1__STATS__INIT;
+    Armmap__V1__Response *r;
+    uint64_t n;
+
+    req.id = 9;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_STATS;
+    req.stats = &st;
+    r = td_call(fd, &req);
+    ck_assert_status(r, 9, 0, "");
+    n = r->stats->parked_kmaps;
+    td_free(r);
+    return n;
+}
+
+/* Waits (bounded) until the daemon counts @want parked kmaps. */
+static void wait_parked(int fd, uint64_t want)
+{
+    uint64_t n = parked_kmaps(fd);
+    int i;
+
+    for (i = 0; i < 2500 * spawn_time_scale() && n != want; i++) {
+        usleep(2000);
+        n = parked_kmaps(fd);
+    }
+    ck_assert_uint_eq(n, want);
+}
+
+/* Sends a kmap that waits for a slot; returns the HTTP connection. */
+static int send_waiting_kmap(const char *pfn)
+{
+    char body[96], head[256];
+    int fd = connect_http();
+
+    snprintf(body, sizeof(body), "{\"op\":\"kmap\",\"pfn\":\"%s\","
+             "\"wait_ms\":20000}", pfn);
+    snprintf(head, sizeof(head), "POST /api/v1/machines/1/ops HTTP/1.1\r\n"
+             "Host: x\r\nContent-Length: %zu\r\n\r\n%s", strlen(body),
+             body);
+    td_write(fd, head, strlen(head));
+    return fd;
+}
+
+/* A kmap with wait_ms parks as on the socket and is answered when a
+ * kunmap frees a slot. */
+START_TEST(test_parked_kmap_answered)
+{
+    char first[32], spare[32], body[96];
+    struct reply r;
+    int pb, fd;
+
+    start(NULL, NULL);
+    create_aries(NULL, "1");
+    fill_pkmap(first, spare, sizeof(first));
+    pb = td_session(&d, "default");
+    fd = send_waiting_kmap(spare);
+    wait_parked(pb, 1);
+    snprintf(body, sizeof(body), "{\"op\":\"kunmap\",\"pfn\":\"%s\"}",
+             first);
+    free(op_value("/api/v1/machines/1", body));
+    r = read_one(fd);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "op"), "kmap");
+    ck_assert_str_eq(jstr(r.json, "value"), "0xbfe01000");
+    reply_free(&r);
+    close(fd);
+    close(pb);
+    stop();
+}
+END_TEST
+
+/* A waiting kmap whose HTTP client leaves is cancelled, as a socket
+ * client's would be: the slot freed later goes to nobody. */
+START_TEST(test_parked_kmap_client_gone)
+{
+    char first[32], spare[32], body[96], msg[96];
+    int pb, fd;
+
+    start(NULL, NULL);
+    create_aries(NULL, "1");
+    fill_pkmap(first, spare, sizeof(first));
+    pb = td_session(&d, "default");
+    fd = send_waiting_kmap(spare);
+    wait_parked(pb, 1);
+    close(fd);
+    wait_parked(pb, 0);
+    snprintf(body, sizeof(body), "{\"op\":\"kunmap\",\"pfn\":\"%s\"}",
+             first);
+    free(op_value("/api/v1/machines/1", body));
+    snprintf(body, sizeof(body), "{\"op\":\"kunmap\",\"pfn\":\"%s\"}",
+             spare);
+    snprintf(msg, sizeof(msg), "kunmap: pfn %s is not mapped by kmap", spare);
+    ck_http_error("POST", "/api/v1/machines/1/ops", NULL, body, 404,
+                  "NOT_FOUND", msg);
+    close(pb);
+    stop();
+}
+END_TEST
+
+START_TEST(test_fork_and_clone)
+{
+    struct reply r;
+
+    start(NULL, NULL);
+    create_aries(NULL, "1");
+    free(op_value("/api/v1/machines/1", "{\"op\":\"alloc\",\"zone\":"
+                  "\"highmem\"}"));
+    free(op_value("/api/v1/machines/1", "{\"op\":\"kmap\",\"pfn\":"
+                  "\"0xff2fe\"}"));
+    r = http("POST", "/api/v1/machines/1/fork", NULL,
+             "{\"at\":1,\"name\":\"before-kmap\"}");
+    ck_assert_msg(r.status == 201, "%d %s", r.status, r.body);
+    ck_assert_str_eq(jstr(r.json, "id"), "2");
+    ck_assert_str_eq(jstr(r.json, "name"), "before-kmap");
+    reply_free(&r);
+    r = http("GET", "/api/v1/machines/2/translate?va=0xbfe01000", NULL, NULL);
+    ck_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "results"),
+                                         0), "fault"), "translation-l2");
+    reply_free(&r);
+    r = http("POST", "/api/v1/machines/1/clone", NULL, NULL);
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_str_eq(jstr(r.json, "id"), "3");
+    reply_free(&r);
+    r = http("GET", "/api/v1/machines/3/translate?va=0xbfe01000", NULL, NULL);
+    ck_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "results"),
+                                         0), "pa"), "0xff2fe000");
+    reply_free(&r);
+    ck_http_error("POST", "/api/v1/machines/1/fork", NULL, "{}", 400,
+                  "INVALID_ARGUMENT", "fork: field 'at' must be a seq");
     stop();
 }
 END_TEST
@@ -627,6 +849,11 @@ Suite *http_suite(void)
     tcase_add_test(tc, test_reports_text_or_json);
     tcase_add_test(tc, test_error_mappings);
     tcase_add_test(tc, test_body_limit);
+    tcase_add_test(tc, test_keep_alive);
+    tcase_add_test(tc, test_idle_timeout);
+    tcase_add_test(tc, test_parked_kmap_answered);
+    tcase_add_test(tc, test_parked_kmap_client_gone);
+    tcase_add_test(tc, test_fork_and_clone);
     tcase_add_test(tc, test_two_tenants_by_header);
     tcase_add_test(tc, test_bearer_token);
     tcase_add_test(tc, test_tenants_file_tokens);
