@@ -131,12 +131,11 @@ int srv_http_status(int code)
     }
 }
 
-char *srv_http_error_json(int code, const char *msg)
+/* @o as compact JSON and a newline (for curl users), malloc'd; takes @o. */
+static char *dump_line(json_t *o)
 {
-    json_t *o = json_pack("{s:s,s:s}", "code",
-                          mm_status_name((enum mm_status)code), "message",
-                          msg);
-    char *text;
+    char *text, *line;
+    size_t n;
 
     if (o == NULL)
         abort();
@@ -144,7 +143,22 @@ char *srv_http_error_json(int code, const char *msg)
     json_decref(o);
     if (text == NULL)
         abort();
-    return text;
+    n = strlen(text);
+    line = malloc(n + 2);
+    if (line == NULL)
+        abort();
+    memcpy(line, text, n);
+    line[n] = '\n';
+    line[n + 1] = '\0';
+    free(text);
+    return line;
+}
+
+char *srv_http_error_json(int code, const char *msg)
+{
+    return dump_line(json_pack("{s:s,s:s}", "code",
+                               mm_status_name((enum mm_status)code),
+                               "message", msg));
 }
 
 /* ------------------------------------------------------------------ */
@@ -383,6 +397,15 @@ static bool zone_arg(const json_t *v, uint64_t *out)
     return json_u64(v, 2, out);
 }
 
+/* A size: a number, or a string with K, M or G as the settings take. */
+static bool size_arg(const json_t *v, uint64_t *out)
+{
+    if (json_u64(v, UINT32_MAX, out))
+        return true;
+    return json_is_string(v) && srv_parse_size(json_string_value(v), out) &&
+           *out <= UINT32_MAX;
+}
+
 /* One argument of op @o called @name into args[*n]; vmap's "pfns" is an
  * array.  Return: false with hc failed. */
 static bool op_arg(struct build *b, const char *where, const json_t *o,
@@ -421,10 +444,12 @@ static bool op_arg(struct build *b, const char *where, const json_t *o,
         return true;
     }
     if (strcmp(key, "zone") == 0 ? !zone_arg(v, &x)
-                                 : !json_u64(v, UINT32_MAX, &x)) {
+        : strcmp(key, "size") == 0 ? !size_arg(v, &x)
+                                   : !json_u64(v, UINT32_MAX, &x)) {
         fail(b->hc, MM_INVALID_ARGUMENT, "%s: field '%s' must be %s", where,
-             key, strcmp(key, "zone") == 0
-                      ? "dma, normal or highmem"
+             key, strcmp(key, "zone") == 0 ? "dma, normal or highmem"
+                  : strcmp(key, "size") == 0
+                      ? "a size below 4G (4096, \"0x1000\", \"8K\", \"1M\")"
                       : "a 32-bit number or a \"0x...\" string");
         return false;
     }
@@ -1201,9 +1226,5 @@ char *srv_http_render(const struct srv_http_call *hc,
         return srv_http_error_json(MM_INTERNAL,
                                    "the daemon's answer had no body");
     }
-    text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    if (text == NULL)
-        abort();
-    return text;
+    return dump_line(o);
 }

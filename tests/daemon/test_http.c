@@ -321,6 +321,18 @@ START_TEST(test_ops_batch_translate_history)
                      "kunmap: pfn 0xff2fc is not mapped by kmap");
     reply_free(&r);
 
+    /* Sizes as the settings write them. */
+    r = http("POST", "/api/v1/machines/1/ops", NULL,
+             "{\"op\":\"vmalloc\",\"size\":\"8K\"}");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(jstr(r.json, "value"), "0xf0000000");
+    ck_assert_int_eq(json_integer_value(json_object_get(r.json, "aux")), 2);
+    reply_free(&r);
+    ck_http_error("POST", "/api/v1/machines/1/ops", NULL,
+                  "{\"op\":\"vmalloc\",\"size\":\"8Q\"}", 400,
+                  "INVALID_ARGUMENT", "op: field 'size' must be a size below "
+                  "4G (4096, \"0x1000\", \"8K\", \"1M\")");
+
     /* GET translate with the walk; a fault is a result, not an error. */
     r = http("GET", "/api/v1/machines/1/translate?va=0xbfe01000,0xef800000"
              "&walk=1", NULL, NULL);
