@@ -363,7 +363,7 @@ static Armmap__V1__MachineRef *machine_ref(struct build *b)
 }
 
 /* The argument names of each op, in the order of Op.args; a trailing
- * '?' marks an optional one (defaulting to 0 if a later one is given). */
+ * '?' marks an optional last one. */
 static const char *const op_args[MM_OP_COUNT][3] = {
     [MM_OP_ALLOC] = { "zone", "order?" },
     [MM_OP_FREE] = { "pfn", "order?" },
@@ -480,8 +480,11 @@ static Armmap__V1__Op *parse_op(struct build *b, const json_t *o,
     }
     op->machine = b->machine;
     op->code = (Armmap__V1__OpCode)code;
-    op->args = bag_alloc(&b->bag, (MM_OP_MAX_ARGS + 3) * sizeof(*op->args));
     raw = json_object_get(o, "args");
+    /* Room for what this op can take: "args", vmap's "pfns", or 3. */
+    op->args = bag_alloc(&b->bag, (json_array_size(raw) +
+                                   json_array_size(json_object_get(o, "pfns")) +
+                                   3) * sizeof(*op->args));
     if (raw != NULL) {
         for (i = 0; json_is_array(raw) && i < json_array_size(raw) &&
                     i < MM_OP_MAX_ARGS; i++) {
@@ -496,18 +499,11 @@ static Armmap__V1__Op *parse_op(struct build *b, const json_t *o,
         }
     } else {
         for (i = 0; i < 3 && op_args[code][i] != NULL; i++) {
-            size_t before = n;
-
             if (!op_arg(b, where, o, op_args[code][i], op->args, &n))
                 return NULL;
-            /* An optional argument left out before a given one is 0. */
-            if (n == before && i + 1 < 3 && op_args[code][i + 1] != NULL &&
-                json_object_get(o, "slot") != NULL)
-                op->args[n++] = 0;
         }
-        if (code == MM_OP_ALLOC && n == 1)
-            op->args[n++] = 0;          /* order 0 */
-        if (code == MM_OP_FREE && n == 1)
+        /* alloc and free take an order; 0 when not given. */
+        if ((code == MM_OP_ALLOC || code == MM_OP_FREE) && n == 1)
             op->args[n++] = 0;
     }
     op->n_args = n;

@@ -511,6 +511,52 @@ START_TEST(test_body_limit)
 }
 END_TEST
 
+/* Every way of naming an op's arguments, and the shapes refused. */
+START_TEST(test_op_arguments)
+{
+    char *v;
+
+    start("--max-batch-ops=2", NULL);
+    create_aries(NULL, "1");
+    v = op_value("/api/v1/machines/1", "{\"op\":\"vmap\",\"pfns\":"
+                 "[\"0xff2fe\",1045245]}");
+    ck_assert_str_eq(v, "0xf0000000");
+    free(v);
+    v = op_value("/api/v1/machines/1", "{\"op\":\"alloc\",\"args\":[2,1]}");
+    ck_assert_str_eq(v, "0xff2fc");
+    free(v);
+    ck_http_error("POST", "/api/v1/machines/1/ops", NULL,
+                  "{\"op\":\"kmap_atomic\",\"pfn\":\"0xff2fe\",\"slot\":3}",
+                  400, "INVALID_ARGUMENT", "kmap_atomic: km_type 3 given, "
+                  "but this kernel's kmap_atomic takes no slot (stack style)");
+    ck_http_error("POST", "/api/v1/machines/1/ops", NULL,
+                  "{\"op\":\"vmap\",\"pfns\":[]}", 400, "INVALID_ARGUMENT",
+                  "op: field 'pfns' must be an array of 1 to 1024 pfns");
+    ck_http_error("POST", "/api/v1/machines/1/ops", NULL,
+                  "{\"op\":\"kmap\",\"pfn\":\"-1\"}", 400,
+                  "INVALID_ARGUMENT", "op: field 'pfn' must be a 32-bit "
+                  "number or a \"0x...\" string");
+    ck_http_error("POST", "/api/v1/machines/1/ops", NULL, "[]", 400,
+                  "INVALID_ARGUMENT", "body: a JSON object is expected");
+    ck_http_error("POST", "/api/v1/machines/1/ops", NULL, "{\"ops\":{}}",
+                  400, "INVALID_ARGUMENT", "ops: an array is expected");
+    ck_http_error("POST", "/api/v1/machines/1/ops", NULL,
+                  "{\"ops\":[{\"op\":\"kmap\"}]}", 400, "INVALID_ARGUMENT",
+                  "ops[0]: field 'pfn' is missing");
+    ck_http_error("POST", "/api/v1/machines/1/ops", NULL,
+                  "{\"ops\":[{\"op\":\"kmap_flush\"},{\"op\":\"kmap_flush\"},"
+                  "{\"op\":\"kmap_flush\"}]}", 429, "RESOURCE_EXHAUSTED",
+                  "batch: 3 ops exceed --max-batch-ops (2)");
+    ck_http_error("GET", "/api/v1/machines/1/history?limit=x", NULL, NULL,
+                  400, "INVALID_ARGUMENT", "query parameter 'limit': 'x' is "
+                  "not a number up to 4294967295");
+    ck_http_error("GET", "/api/v1/machines/1/history?op=nap", NULL, NULL,
+                  400, "INVALID_ARGUMENT", "query parameter 'op': 'nap' is "
+                  "not an operation");
+    stop();
+}
+END_TEST
+
 /* ---- connections ------------------------------------------------------ */
 
 /* Reads one reply of a keep-alive connection (by Content-Length). */
@@ -861,6 +907,7 @@ Suite *http_suite(void)
     tcase_add_test(tc, test_reports_text_or_json);
     tcase_add_test(tc, test_error_mappings);
     tcase_add_test(tc, test_body_limit);
+    tcase_add_test(tc, test_op_arguments);
     tcase_add_test(tc, test_keep_alive);
     tcase_add_test(tc, test_idle_timeout);
     tcase_add_test(tc, test_parked_kmap_answered);
