@@ -235,8 +235,10 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
     (void)bev;
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-        job_fail(j, MM_UNAVAILABLE, "the daemon closed the request's "
-                 "connection before answering");
+        job_fail(j, MM_UNAVAILABLE, j->hs->s->stopping
+                 ? "the daemon is stopping"
+                 : "the daemon closed the request's connection before "
+                   "answering");
 }
 
 /* "Bearer TOKEN" from the Authorization header, or NULL. */
@@ -434,9 +436,18 @@ void srv_http_free(struct srv *s)
 
     if (hs == NULL)
         return;
-    while (!TAILQ_EMPTY(&hs->jobs))
-        job_fail(TAILQ_FIRST(&hs->jobs), MM_UNAVAILABLE,
-                 "the daemon is stopping");
+    /* Requests still waiting (a parked kmap at shutdown) are answered 503,
+     * and the loop turns a few times, without blocking, so that those
+     * answers leave before the connections are freed. */
+    if (!TAILQ_EMPTY(&hs->jobs)) {
+        int i;
+
+        while (!TAILQ_EMPTY(&hs->jobs))
+            job_fail(TAILQ_FIRST(&hs->jobs), MM_UNAVAILABLE,
+                     "the daemon is stopping");
+        for (i = 0; i < 4; i++)
+            event_base_loop(s->base, EVLOOP_NONBLOCK);
+    }
     evhttp_free(hs->h);
     free(hs);
     s->http = NULL;

@@ -735,6 +735,28 @@ START_TEST(test_parked_kmap_client_gone)
 }
 END_TEST
 
+/* SIGTERM answers a request still waiting (a parked kmap) with 503. */
+START_TEST(test_sigterm_answers_waiting)
+{
+    char first[32], spare[32];
+    struct reply r;
+    int pb, fd;
+
+    start(NULL, NULL);
+    create_aries(NULL, "1");
+    fill_pkmap(first, spare, sizeof(first));
+    pb = td_session(&d, "default");
+    fd = send_waiting_kmap(spare);
+    wait_parked(pb, 1);
+    close(pb);
+    ck_assert_msg(td_stop(&d) == 0, "%s", td_log(&d));
+    r = read_one(fd);
+    ck_error(&r, 503, "UNAVAILABLE", "the daemon is stopping");
+    close(fd);
+    td_cleanup(&d);
+}
+END_TEST
+
 START_TEST(test_fork_and_clone)
 {
     struct reply r;
@@ -913,6 +935,7 @@ Suite *http_suite(void)
     tcase_add_test(tc, test_parked_kmap_answered);
     tcase_add_test(tc, test_parked_kmap_client_gone);
     tcase_add_test(tc, test_fork_and_clone);
+    tcase_add_test(tc, test_sigterm_answers_waiting);
     tcase_add_test(tc, test_two_tenants_by_header);
     tcase_add_test(tc, test_bearer_token);
     tcase_add_test(tc, test_tenants_file_tokens);
