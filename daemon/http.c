@@ -17,6 +17,9 @@
  * --auth-token-file or no credential the tenant is the X-Armmap-Tenant
  * header's, else "default".
  *
+ * Browsers: --http-cors lists the origins whose pages may call the API
+ * (see cors()).
+ *
  * Limits: bodies above --http-max-body are refused by evhttp (413); an
  * HTTP connection silent for --idle-timeout seconds is closed.  If the
  * client goes away before its answer, the answer is dropped (a change it
@@ -352,6 +355,53 @@ static void job_start(struct srv_http *hs, struct evhttp_request *req,
     srv_conn_accept(hs->s, sv[0]);
 }
 
+/* True if @origin is one of --http-cors's comma-separated origins. */
+static bool origin_allowed(const char *list, const char *origin)
+{
+    size_t n = strlen(origin);
+
+    while (list != NULL && *list != '\0') {
+        size_t len = strcspn(list, ",");
+
+        if (len == n && strncmp(list, origin, n) == 0)
+            return true;
+        list += len;
+        list += *list == ',';
+    }
+    return false;
+}
+
+/*
+ * CORS: a page from an origin --http-cors lists may call the API (the
+ * answer names that origin); others get no CORS header, so the browser
+ * keeps the answer from them.  A preflight (OPTIONS) is answered here.
+ * Return: true if the request was answered (a preflight).
+ */
+static bool cors(struct srv_http *hs, struct evhttp_request *req)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    const char *origin = evhttp_find_header(
+        evhttp_request_get_input_headers(req), "Origin");
+    bool ok = origin != NULL && origin_allowed(hs->s->st->http_cors, origin);
+
+    if (ok) {
+        evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
+        evhttp_add_header(out, "Vary", "Origin");
+    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_OPTIONS)
+        return false;
+    if (ok) {
+        evhttp_add_header(out, "Access-Control-Allow-Methods",
+                          "GET, POST, DELETE");
+        evhttp_add_header(out, "Access-Control-Allow-Headers",
+                          "Authorization, Content-Type, Accept, "
+                          "X-Armmap-Tenant");
+        evhttp_add_header(out, "Access-Control-Max-Age", "600");
+    }
+    evhttp_send_reply(req, 204, NULL, NULL);
+    return true;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct srv_http *hs = arg;
@@ -362,6 +412,8 @@ static void on_request(struct evhttp_request *req, void *arg)
     struct srv_http_call hc;
     int status;
 
+    if (cors(hs, req))
+        return;
     if (hs->s->stopping) {
         send_error(req, 503, MM_UNAVAILABLE, "the daemon is stopping");
         return;
@@ -406,7 +458,8 @@ int srv_http_start(struct srv *s, char *err, size_t errsz)
     s->http = hs;
     evhttp_set_allowed_methods(hs->h, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
                                           EVHTTP_REQ_DELETE |
-                                          EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD);
+                                          EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD |
+                                          EVHTTP_REQ_OPTIONS);
     evhttp_set_max_body_size(hs->h, (ev_ssize_t)s->st->http_max_body);
     evhttp_set_max_headers_size(hs->h, 16384);
     if (s->st->idle_timeout > 0)

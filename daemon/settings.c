@@ -62,6 +62,8 @@ static const struct setting table[] = {
       "file", 0 },
     { "http-max-body", K_SIZE, OFF(http_max_body), "1M",
       "largest HTTP request body", 0 },
+    { "http-cors", K_STRING, OFF(http_cors), "none",
+      "web origins (comma-separated) whose pages may call the HTTP API", 0 },
     { "auth-token-file", K_STRING, OFF(auth_token_file), "none",
       "clients must send this file's contents in Hello.token", 0 },
     { "tenants-file", K_STRING, OFF(tenants_file), "none",
@@ -595,10 +597,12 @@ void srv_settings_free(struct srv_settings *st)
     free(st->socket_path);
     free(st->listen);
     free(st->http);
+    free(st->http_cors);
     free(st->auth_token_file);
     free(st->tenants_file);
     st->tenants_file = NULL;
     free(st->log_file);
     st->config = st->state_dir = st->database = st->socket_path = NULL;
     st->listen = st->auth_token_file = st->log_file = st->http = NULL;
+    st->http_cors = NULL;
 }

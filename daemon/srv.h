@@ -85,6 +85,7 @@ struct srv_settings {
     char *socket_path;                  /* --socket */
     char *listen;                       /* --listen HOST:PORT */
     char *http;                         /* --http HOST:PORT (http.c) */
+    char *http_cors;                    /* --http-cors ORIGIN,... */
     char *auth_token_file;              /* --auth-token-file */
     char *tenants_file;                 /* --tenants-file */
     char *log_file;                     /* --log-file; NULL = stderr */

@@ -791,6 +791,44 @@ START_TEST(test_fork_and_clone)
 }
 END_TEST
 
+/* --http-cors: listed origins get CORS headers and preflights; others
+ * get none. */
+START_TEST(test_cors_allow_list)
+{
+    struct reply r;
+
+    start("--http-cors=http://lab.example,http://localhost:3000", NULL);
+    r = http("OPTIONS", "/api/v1/machines",
+             "Origin: http://localhost:3000\r\n"
+             "Access-Control-Request-Method: POST\r\n", NULL);
+    ck_assert_int_eq(r.status, 204);
+    ck_assert_ptr_nonnull(strstr(r.headers, "Access-Control-Allow-Origin: "
+                                            "http://localhost:3000\r\n"));
+    ck_assert_ptr_nonnull(strstr(r.headers, "Access-Control-Allow-Methods: "
+                                            "GET, POST, DELETE\r\n"));
+    ck_assert_ptr_nonnull(strstr(r.headers, "Access-Control-Allow-Headers: "
+                                            "Authorization, Content-Type, "
+                                            "Accept, X-Armmap-Tenant\r\n"));
+    reply_free(&r);
+    r = http("GET", "/api/v1/presets", "Origin: http://lab.example\r\n",
+             NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_nonnull(strstr(r.headers, "Access-Control-Allow-Origin: "
+                                            "http://lab.example\r\n"));
+    reply_free(&r);
+    r = http("GET", "/api/v1/presets", "Origin: http://lab.example.evil\r\n",
+             NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_ptr_null(strstr(r.headers, "Access-Control"));
+    reply_free(&r);
+    r = http("OPTIONS", "/api/v1/machines", "Origin: http://evil\r\n", NULL);
+    ck_assert_int_eq(r.status, 204);
+    ck_assert_ptr_null(strstr(r.headers, "Access-Control"));
+    reply_free(&r);
+    stop();
+}
+END_TEST
+
 /* ---- tenants and credentials ------------------------------------------ */
 
 START_TEST(test_two_tenants_by_header)
@@ -936,6 +974,7 @@ Suite *http_suite(void)
     tcase_add_test(tc, test_parked_kmap_client_gone);
     tcase_add_test(tc, test_fork_and_clone);
     tcase_add_test(tc, test_sigterm_answers_waiting);
+    tcase_add_test(tc, test_cors_allow_list);
     tcase_add_test(tc, test_two_tenants_by_header);
     tcase_add_test(tc, test_bearer_token);
     tcase_add_test(tc, test_tenants_file_tokens);
