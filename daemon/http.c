@@ -410,6 +410,7 @@ static void on_request(struct evhttp_request *req, void *arg)
     size_t len = evbuffer_get_length(in);
     const char *body = (const char *)evbuffer_pullup(in, -1);
     struct srv_http_call hc;
+    char *query;
     int status;
 
     if (cors(hs, req))
@@ -418,10 +419,16 @@ static void on_request(struct evhttp_request *req, void *arg)
         send_error(req, 503, MM_UNAVAILABLE, "the daemon is stopping");
         return;
     }
+    /* Query values are numbers, lists and names: %2C and friends are
+     * decoded once for the whole query. */
+    query = evhttp_uri_get_query(uri) ? evhttp_uridecode(
+                                            evhttp_uri_get_query(uri), 0, NULL)
+                                      : NULL;
     status = srv_http_build(&hc, method_name(evhttp_request_get_command(req)),
                             evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri)
                                                      : "/",
-                            evhttp_uri_get_query(uri), body, len);
+                            query, body, len);
+    free(query);
     if (status != 0) {
         if (hc.allow[0] != '\0')
             evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",

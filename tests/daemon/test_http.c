@@ -357,6 +357,15 @@ START_TEST(test_ops_batch_translate_history)
                      "translation-l1");
     reply_free(&r);
 
+    /* The query may be %-encoded. */
+    r = http("GET", "/api/v1/machines/1/translate?va=0xbfe01000%2C0xbfe02000",
+             NULL, NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "results")), 2);
+    ck_assert_str_eq(jstr(json_array_get(json_object_get(r.json, "results"),
+                                         1), "pa"), "0xff2fd000");
+    reply_free(&r);
+
     /* POST translate: no walk unless asked. */
     r = http("POST", "/api/v1/machines/1/translate", NULL,
              "{\"vas\":[\"0xbfe02000\",3221225472],\"walk\":false}");
