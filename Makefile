@@ -380,7 +380,7 @@ clean:
 # tests/fuzz/replay.c as main().  `make fuzz-seeds` regenerates the conn
 # seeds.  Fuzzing needs clang and libclang-rt-14-dev; make check does not.
 
-FUZZ_NAMES   := conn engine settings batch codec snapshot
+FUZZ_NAMES   := conn engine settings batch codec snapshot http
 FUZZ_SECONDS ?= 60
 FUZZ_CC      ?= clang
 FUZZ_B       := build/fuzz
@@ -410,6 +410,8 @@ FUZZ_LINK_engine   := $(FUZZ_MM_OBJ)
 FUZZ_LINK_snapshot := $(FUZZ_MM_OBJ)
 FUZZ_LINK_settings := $(FUZZ_DAEMON_OBJ) $(FUZZ_PROTO_OBJ) $(FUZZ_STORE_OBJ) \
                       $(FUZZ_MM_OBJ)
+FUZZ_LINK_http     := $(FUZZ_DAEMON_OBJ) $(FUZZ_PROTO_OBJ) $(FUZZ_STORE_OBJ) \
+                      $(FUZZ_MM_OBJ)
 FUZZ_LINK_batch    := $(FUZZ_CLIENT_OBJ) $(FUZZ_PROTO_OBJ)
 FUZZ_LINK_codec    := $(FUZZ_DAEMON_OBJ) $(FUZZ_CLIENT_OBJ) $(FUZZ_PROTO_OBJ) \
                       $(FUZZ_STORE_OBJ) $(FUZZ_MM_OBJ)
@@ -417,6 +419,7 @@ FUZZ_LIBS_conn     = $(DAEMON_LIBS)
 FUZZ_LIBS_engine   =
 FUZZ_LIBS_snapshot =
 FUZZ_LIBS_settings = $(DAEMON_LIBS)
+FUZZ_LIBS_http     = $(DAEMON_LIBS)
 FUZZ_LIBS_batch    = $(CLIENT_LIBS)
 FUZZ_LIBS_codec    = $(DAEMON_LIBS)
 
@@ -480,6 +483,7 @@ FUZZ_RLINK_conn     = $(DAEMON_LIB_OBJ) $(PROTO_OBJ) $(LIBSTORE) $(LIBMM)
 FUZZ_RLINK_engine   = $(LIBMM)
 FUZZ_RLINK_snapshot = $(LIBMM)
 FUZZ_RLINK_settings = $(DAEMON_LIB_OBJ) $(PROTO_OBJ) $(LIBSTORE) $(LIBMM)
+FUZZ_RLINK_http     = $(DAEMON_LIB_OBJ) $(PROTO_OBJ) $(LIBSTORE) $(LIBMM)
 FUZZ_RLINK_batch    = $(LIBARMMAP)
 FUZZ_RLINK_codec    = $(DAEMON_LIB_OBJ) $(LIBARMMAP) $(LIBSTORE) $(LIBMM)
 
