@@ -233,6 +233,30 @@ static void fill_pkmap(char *first, char *spare, size_t size)
     reply_free(&r);
 }
 
+/* The whole mapping, in process: codes no request produces today
+ * (ALREADY_EXISTS, FAULT, INTERNAL) included. */
+START_TEST(test_status_mapping)
+{
+    static const int want[MM_STATUS_COUNT] = {
+        [MM_OK] = 200, [MM_INVALID_ARGUMENT] = 400, [MM_NOT_FOUND] = 404,
+        [MM_ALREADY_EXISTS] = 409, [MM_NO_MEMORY] = 422,
+        [MM_WOULD_BLOCK] = 409, [MM_FAULT] = 422, [MM_ORDER] = 409,
+        [MM_PERMISSION_DENIED] = 403, [MM_UNAUTHENTICATED] = 401,
+        [MM_RESOURCE_EXHAUSTED] = 429, [MM_UNAVAILABLE] = 503,
+        [MM_INTERNAL] = 500,
+    };
+    char *body;
+    int i;
+
+    for (i = 0; i < MM_STATUS_COUNT; i++)
+        ck_assert_int_eq(srv_http_status(i), want[i]);
+    body = srv_http_error_json(MM_FAULT, "say \"why\"");
+    ck_assert_str_eq(body, "{\"code\":\"FAULT\","
+                           "\"message\":\"say \\\"why\\\"\"}\n");
+    free(body);
+}
+END_TEST
+
 /* ---- resources -------------------------------------------------------- */
 
 START_TEST(test_presets_and_machines)
@@ -971,6 +995,7 @@ Suite *http_suite(void)
     TCase *tc = tcase_create("http");
 
     tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_status_mapping);
     tcase_add_test(tc, test_presets_and_machines);
     tcase_add_test(tc, test_ops_batch_translate_history);
     tcase_add_test(tc, test_reports_text_or_json);
