@@ -83,7 +83,7 @@ static int connect_http(void)
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sa.sin_port = htons((uint16_t)port);
     /* The HTTP socket is bound just after the Unix one td_start waits for. */
-    for (i = 0; i < 500; i++) {
+    for (i = 0; i < 500 * spawn_time_scale(); i++) {
         fd = socket(AF_INET, SOCK_STREAM, 0);
         ck_assert_int_ge(fd, 0);
         if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
