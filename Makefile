@@ -20,7 +20,7 @@
 #
 # Debian packages: pkg-config libevent-dev libprotobuf-c-dev
 #                  protobuf-c-compiler libsqlite3-dev check
-#                  (tests) libjansson-dev
+#                  libjansson-dev
 
 .DEFAULT_GOAL := all
 
@@ -46,10 +46,12 @@ endif
 pc = $(shell pkg-config $(1) $(2) 2>/dev/null)
 CHECK_CFLAGS := $(call pc,--cflags,check)
 CHECK_LIBS   := $(call pc,--libs,check)
-# jansson: the client suite parses the CLI's --json output with it.
+# jansson: the daemon's HTTP API (daemon/http_json.c) speaks JSON with it;
+# the client suite parses the CLI's --json output with it.
 JANSSON_CFLAGS := $(call pc,--cflags,jansson)
 JANSSON_LIBS   := $(call pc,--libs,jansson)
-DEP_CFLAGS   := $(call pc,--cflags,libevent libprotobuf-c sqlite3)
+DEP_CFLAGS   := $(call pc,--cflags,libevent libprotobuf-c sqlite3) \
+                $(JANSSON_CFLAGS)
 ALL_CFLAGS    = -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) -Iengine -Istore \
                 -Idaemon -Iclient -Iproto -Ibuild/proto $(DEP_CFLAGS)
 
@@ -87,7 +89,8 @@ DAEMON_SRC  := $(sort $(wildcard daemon/*.c))
 DAEMON_OBJ  := $(DAEMON_SRC:%.c=$(B)/%.o)
 DAEMON_LIB_OBJ := $(filter-out $(B)/daemon/main.o,$(DAEMON_OBJ))
 ARMMAPD     := $(B)/armmapd
-DAEMON_LIBS  = $(call pc,--libs,libevent libprotobuf-c) $(STORE_LIBS)
+DAEMON_LIBS  = $(call pc,--libs,libevent libprotobuf-c) $(JANSSON_LIBS) \
+               $(STORE_LIBS)
 
 # ---- client: libarmmap and the armmap CLI --------------------------------
 CLIENT_LIB_SRC := $(sort $(filter-out client/cli%.c,$(wildcard client/*.c)))
@@ -479,7 +482,7 @@ clean:
 # tests/fuzz/replay.c as main().  `make fuzz-seeds` regenerates the conn
 # seeds.  Fuzzing needs clang and libclang-rt-14-dev; make check does not.
 
-FUZZ_NAMES   := conn engine settings batch codec snapshot
+FUZZ_NAMES   := conn engine settings batch codec snapshot http
 FUZZ_SECONDS ?= 60
 KILLS   ?= 100
 FUZZ_CC      ?= clang
@@ -516,6 +519,8 @@ FUZZ_LINK_engine   := $(FUZZ_MM_OBJ)
 FUZZ_LINK_snapshot := $(FUZZ_MM_OBJ)
 FUZZ_LINK_settings := $(FUZZ_DAEMON_OBJ) $(FUZZ_PROTO_OBJ) $(FUZZ_STORE_OBJ) \
                       $(FUZZ_MM_OBJ)
+FUZZ_LINK_http     := $(FUZZ_DAEMON_OBJ) $(FUZZ_PROTO_OBJ) $(FUZZ_STORE_OBJ) \
+                      $(FUZZ_MM_OBJ)
 FUZZ_LINK_batch    := $(FUZZ_CLIENT_OBJ) $(FUZZ_PROTO_OBJ)
 FUZZ_LINK_codec    := $(FUZZ_DAEMON_OBJ) $(FUZZ_CLIENT_OBJ) $(FUZZ_PROTO_OBJ) \
                       $(FUZZ_STORE_OBJ) $(FUZZ_MM_OBJ)
@@ -523,6 +528,7 @@ FUZZ_LIBS_conn     = $(DAEMON_LIBS)
 FUZZ_LIBS_engine   =
 FUZZ_LIBS_snapshot =
 FUZZ_LIBS_settings = $(DAEMON_LIBS)
+FUZZ_LIBS_http     = $(DAEMON_LIBS)
 FUZZ_LIBS_batch    = $(CLIENT_LIBS)
 FUZZ_LIBS_codec    = $(DAEMON_LIBS)
 
@@ -695,6 +701,7 @@ FUZZ_RLINK_conn     = $(DAEMON_LIB_OBJ) $(PROTO_OBJ) $(LIBSTORE) $(LIBMM)
 FUZZ_RLINK_engine   = $(LIBMM)
 FUZZ_RLINK_snapshot = $(LIBMM)
 FUZZ_RLINK_settings = $(DAEMON_LIB_OBJ) $(PROTO_OBJ) $(LIBSTORE) $(LIBMM)
+FUZZ_RLINK_http     = $(DAEMON_LIB_OBJ) $(PROTO_OBJ) $(LIBSTORE) $(LIBMM)
 FUZZ_RLINK_batch    = $(LIBARMMAP)
 FUZZ_RLINK_codec    = $(DAEMON_LIB_OBJ) $(LIBARMMAP) $(LIBSTORE) $(LIBMM)
 

@@ -51,6 +51,7 @@ static void on_term(evutil_socket_t sig, short what, void *arg)
     srv_notify("STOPPING=1");
     s->stopping = true;
     srv_listen_stop(s);
+    srv_http_stop_accepting(s);
     srv_conn_drain_all(s);
     if (TAILQ_EMPTY(&s->conns))
         event_base_loopbreak(s->base);
@@ -219,7 +220,8 @@ struct srv *srv_create(struct srv_settings *st, char *err, size_t errsz)
         snprintf(err, errsz, "armmapd: out of memory");
         goto err;
     }
-    if (srv_listen_start(s, err, errsz) != 0)
+    if (srv_listen_start(s, err, errsz) != 0 ||
+        srv_http_start(s, err, errsz) != 0)
         goto err;
     srv_notify("READY=1\nSTATUS=serving %zu machines",
                srv_registry_count(s->reg));
@@ -235,6 +237,7 @@ int srv_run(struct srv *s)
 
     event_base_dispatch(s->base);
     srv_listen_stop(s);
+    srv_http_free(s);
     srv_conn_close_all(s);
     srv_purge_close(s);
     srv_history_close(s);
@@ -253,6 +256,7 @@ void srv_destroy(struct srv *s)
     if (s == NULL)
         return;
     srv_listen_stop(s);
+    srv_http_free(s);
     if (s->base != NULL)
         srv_conn_close_all(s);
     srv_purge_close(s);

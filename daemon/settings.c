@@ -57,6 +57,13 @@ static const struct setting table[] = {
       "Unix socket path, created mode 0660", 0 },
     { "listen", K_STRING, OFF(listen), "off",
       "TCP HOST:PORT; non-loopback needs a token or tenants file", 0 },
+    { "http", K_STRING, OFF(http), "off",
+      "HTTP/JSON API on HOST:PORT; non-loopback needs a token or tenants "
+      "file", 0 },
+    { "http-max-body", K_SIZE, OFF(http_max_body), "1M",
+      "largest HTTP request body", 0 },
+    { "http-cors", K_STRING, OFF(http_cors), "none",
+      "web origins (comma-separated) whose pages may call the HTTP API", 0 },
     { "auth-token-file", K_STRING, OFF(auth_token_file), "none",
       "clients must send this file's contents in Hello.token", 0 },
     { "tenants-file", K_STRING, OFF(tenants_file), "none",
@@ -471,6 +478,39 @@ static int check_credentials(const struct srv_settings *st, char *err,
     return 0;
 }
 
+/* --listen and --http: HOST:PORT, loopback unless a credential is set. */
+static int check_hostport(const struct srv_settings *st, const char *flag,
+                          const char *value, char *err, size_t errsz)
+{
+    const char *colon;
+    char host[256];
+    uint64_t port;
+
+    if (value == NULL)
+        return 0;
+    colon = strrchr(value, ':');
+    if (colon == NULL || colon == value ||
+        (size_t)(colon - value) >= sizeof(host) ||
+        !parse_uint(colon + 1, &port) || port > 65535) {
+        snprintf(err, errsz, "armmapd: --%s: '%s' is not HOST:PORT", flag,
+                 value);
+        return -1;
+    }
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - value), value);
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+    if (!is_loopback(host) && st->auth_token_file == NULL &&
+        st->tenants_file == NULL) {
+        snprintf(err, errsz, "armmapd: --%s: '%s' is not a loopback "
+                 "address; refusing to serve it without --auth-token-file "
+                 "or --tenants-file", flag, value);
+        return -1;
+    }
+    return 0;
+}
+
 int srv_settings_finish(struct srv_settings *st, char *err, size_t errsz)
 {
     if (st->state_dir == NULL) {
@@ -512,32 +552,9 @@ int srv_settings_finish(struct srv_settings *st, char *err, size_t errsz)
                  "socket path may be (107 bytes)", st->socket_path);
         return -1;
     }
-    if (st->listen != NULL) {
-        const char *colon = strrchr(st->listen, ':');
-        char host[256];
-        uint64_t port;
-
-        if (colon == NULL || colon == st->listen ||
-            (size_t)(colon - st->listen) >= sizeof(host) ||
-            !parse_uint(colon + 1, &port) || port > 65535) {
-            snprintf(err, errsz, "armmapd: --listen: '%s' is not HOST:PORT",
-                     st->listen);
-            return -1;
-        }
-        snprintf(host, sizeof(host), "%.*s", (int)(colon - st->listen),
-                 st->listen);
-        if (host[0] == '[' && host[strlen(host) - 1] == ']') {
-            memmove(host, host + 1, strlen(host));
-            host[strlen(host) - 1] = '\0';
-        }
-        if (!is_loopback(host) && st->auth_token_file == NULL &&
-            st->tenants_file == NULL) {
-            snprintf(err, errsz, "armmapd: --listen: '%s' is not a loopback "
-                     "address; refusing to serve it without --auth-token-file "
-                     "or --tenants-file", st->listen);
-            return -1;
-        }
-    }
+    if (check_hostport(st, "listen", st->listen, err, errsz) != 0 ||
+        check_hostport(st, "http", st->http, err, errsz) != 0)
+        return -1;
     if (check_credentials(st, err, errsz) != 0)
         return -1;
     if (st->max_queued_bytes < 4096) {
@@ -582,10 +599,13 @@ void srv_settings_free(struct srv_settings *st)
     free(st->database);
     free(st->socket_path);
     free(st->listen);
+    free(st->http);
+    free(st->http_cors);
     free(st->auth_token_file);
     free(st->tenants_file);
     st->tenants_file = NULL;
     free(st->log_file);
     st->config = st->state_dir = st->database = st->socket_path = NULL;
-    st->listen = st->auth_token_file = st->log_file = NULL;
+    st->listen = st->auth_token_file = st->log_file = st->http = NULL;
+    st->http_cors = NULL;
 }

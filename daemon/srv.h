@@ -27,6 +27,8 @@
  *   dump.c      srv_dump_elf     ELF32 ARM core files
  *   stream.c    srv_stream_*     large replies produced a slice at a time
  *   purge.c     srv_purge_*      purges on worker threads
+ *   http.c      srv_http_*       --http: the HTTP/JSON API over evhttp
+ *   http_json.c srv_http_*       JSON <-> Request/Response for it
  *   main.c      main()           thin: settings, srv_create, run, destroy
  */
 #ifndef ARMMAP_DAEMON_SRV_H
@@ -56,6 +58,7 @@ struct evconnlistener;
 struct bufferevent;
 struct srv;
 struct conn;
+struct srv_http;
 
 /* ------------------------------------------------------------------ */
 /* Settings (settings.c)                                               */
@@ -84,6 +87,8 @@ struct srv_settings {
     char *database;                     /* --database; ":memory:" */
     char *socket_path;                  /* --socket */
     char *listen;                       /* --listen HOST:PORT */
+    char *http;                         /* --http HOST:PORT (http.c) */
+    char *http_cors;                    /* --http-cors ORIGIN,... */
     char *auth_token_file;              /* --auth-token-file */
     char *tenants_file;                 /* --tenants-file */
     char *log_file;                     /* --log-file; NULL = stderr */
@@ -107,6 +112,7 @@ struct srv_settings {
     uint64_t max_inflight_bytes;        /* per tenant, unsent reply bytes */
     uint64_t max_events;                /* per tenant, events stored */
     uint64_t machine_idle_ttl;          /* seconds; 0 = never reap */
+    uint64_t http_max_body;             /* bytes of an HTTP request body */
     bool help;                          /* --help */
     bool check_config;                  /* --check-config */
     bool verify;                        /* --verify */
@@ -591,6 +597,7 @@ struct srv {
     int64_t start_ms;
     bool stopping;
     struct srv_counters n;
+    struct srv_http *http;              /* --http (http.c), or NULL */
 };
 
 /**
@@ -826,6 +833,72 @@ enum mm_status srv_persist_op_counts(struct srv *s, uint64_t id,
                                      void (*fn)(void *arg, uint32_t op,
                                                 uint64_t n),
                                      void *arg);
+
+/* ------------------------------------------------------------------ */
+/* The HTTP/JSON API (http.c, http_json.c)                             */
+/* ------------------------------------------------------------------ */
+
+/* --http: binds HOST:PORT and serves /api/v1/ (after the listeners).
+ * Return: 0 (also without --http), or -1 with @err. */
+int srv_http_start(struct srv *s, char *err, size_t errsz);
+/* SIGTERM: stop accepting HTTP connections; requests in flight go on. */
+void srv_http_stop_accepting(struct srv *s);
+/* Frees everything, answering nothing more.  Safe without --http. */
+void srv_http_free(struct srv *s);
+
+/* What an API reply renders as. */
+enum srv_http_shape {
+    SRV_HTTP_NONE = 0,
+    SRV_HTTP_PRESETS,
+    SRV_HTTP_MACHINES,
+    SRV_HTTP_MACHINE,
+    SRV_HTTP_DELETED,
+    SRV_HTTP_OP,
+    SRV_HTTP_BATCH,
+    SRV_HTTP_TRANSLATE,
+    SRV_HTTP_PHYS,
+    SRV_HTTP_REPORT,
+    SRV_HTTP_HISTORY
+};
+
+/* One API request: the Request frame it became, how to render its answer. */
+struct srv_http_call {
+    int http_status;                    /* 0: built; else the refusal's */
+    int code;                           /* enum mm_status of a refusal */
+    char msg[SRV_MSG_MAX];              /* its message */
+    char allow[32];                     /* 405: the methods allowed */
+    enum srv_http_shape shape;
+    bool created;                       /* 201 on success */
+    int opcode;                         /* SRV_HTTP_OP */
+    uint32_t *addr;                     /* translate/phys addresses, batch
+                                           opcodes; malloc'd */
+    size_t n_addr;
+    uint8_t *frame;                     /* length prefix + Request (id 2) */
+    size_t len;
+};
+
+/**
+ * srv_http_build - route @method @path?@query with JSON @body (@len bytes,
+ * may be 0) to the Request the protobuf path would receive
+ * Return: 0 with @hc->frame set (free with srv_http_call_free()), or the
+ * HTTP status of a refusal with @hc->code and @hc->msg set.
+ */
+int srv_http_build(struct srv_http_call *hc, const char *method,
+                   const char *path, const char *query, const char *body,
+                   size_t len);
+void srv_http_call_free(struct srv_http_call *hc);
+/* The HTTP status of a Status code (400 INVALID_ARGUMENT, ...). */
+int srv_http_status(int code);
+/* {"code":"NOT_FOUND","message":"..."}, malloc'd. */
+char *srv_http_error_json(int code, const char *msg);
+/**
+ * srv_http_render - the HTTP reply to @r, the answer of @hc's Request
+ * @want_text: the client accepts text/plain (reports are sent as text)
+ * Return: the body, malloc'd (NULL for 204), with *@status and *@ctype.
+ */
+char *srv_http_render(const struct srv_http_call *hc,
+                      const struct Armmap__V1__Response *r, bool want_text,
+                      int *status, const char **ctype);
 
 /* ------------------------------------------------------------------ */
 /* Dumps (dump.c)                                                      */

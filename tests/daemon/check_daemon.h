@@ -124,5 +124,6 @@ Suite *checkpoint_suite(void);
 Suite *preauth_suite(void);
 Suite *input_suite(void);
 Suite *tenancy_suite(void);
+Suite *http_suite(void);
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */

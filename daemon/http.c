@@ -1,0 +1,514 @@
+/* daemon/http.c - --http: the HTTP/JSON API, served through libevent's
+ * evhttp.
+ *
+ * One dispatch: an API request is answered by the protobuf path itself.
+ * http_json.c turns it into a Request frame; here each request gets a
+ * connection of its own, one end of a socketpair handed to
+ * srv_conn_accept() exactly as an accepted socket is, and we write a Hello
+ * (the bearer token, the tenant) then the Request into the other end and
+ * read the two Responses back.  So Hello resolves the tenant and checks the
+ * credential, the connection counts against --max-connections, a change's
+ * answer arrives only after its commit (commit.c), a kmap with wait_ms
+ * parks, and every limit applies as on the socket, with no code of its own.
+ * The pair costs two descriptors and a few system calls per request.
+ *
+ * Tenants: with --tenants-file the token decides (an X-Armmap-Tenant
+ * header, if sent, must name the same tenant, as Hello's name must); with
+ * --auth-token-file or no credential the tenant is the X-Armmap-Tenant
+ * header's, else "default".
+ *
+ * Browsers: --http-cors lists the origins whose pages may call the API
+ * (see cors()).
+ *
+ * Limits: bodies above --http-max-body are refused by evhttp (413); an
+ * HTTP connection silent for --idle-timeout seconds is closed.  If the
+ * client goes away before its answer, the answer is dropped (a change it
+ * asked for still happens, as on a socket closed after sending).
+ */
+#include "srv.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <sys/queue.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
+
+#include "armmap.pb-c.h"
+
+#define HELLO_ID        1
+
+struct http_job;
+
+struct srv_http {
+    struct srv *s;
+    struct evhttp *h;
+    struct evhttp_bound_socket *bound;
+    TAILQ_HEAD(, http_job) jobs;
+};
+
+/* One API request waiting for the daemon's answer. */
+struct http_job {
+    struct srv_http *hs;
+    struct evhttp_request *req;         /* NULL once its client is gone */
+    struct bufferevent *bev;            /* our end of the pair */
+    struct event *watch;                /* the client's socket: gone? */
+    struct srv_http_call hc;
+    bool want_text;
+    bool hello_done;
+    TAILQ_ENTRY(http_job) link;
+};
+
+static void send_body(struct evhttp_request *req, int status,
+                      const char *ctype, char *body)
+{
+    struct evkeyvalq *h = evhttp_request_get_output_headers(req);
+    struct evbuffer *b = evbuffer_new();
+
+    if (body != NULL) {
+        evhttp_add_header(h, "Content-Type", ctype);
+        if (b != NULL)
+            evbuffer_add(b, body, strlen(body));
+    }
+    evhttp_send_reply(req, status, NULL, b);
+    if (b != NULL)
+        evbuffer_free(b);
+    free(body);
+}
+
+static void send_error(struct evhttp_request *req, int status, int code,
+                       const char *msg)
+{
+    send_body(req, status, "application/json",
+              srv_http_error_json(code, msg));
+}
+
+static void job_free(struct http_job *j)
+{
+    if (j->req != NULL)
+        evhttp_connection_set_closecb(evhttp_request_get_connection(j->req),
+                                      NULL, NULL);
+    if (j->watch != NULL)
+        event_free(j->watch);
+    TAILQ_REMOVE(&j->hs->jobs, j, link);
+    if (j->bev != NULL)
+        bufferevent_free(j->bev);       /* closes our end: the conn ends */
+    srv_http_call_free(&j->hc);
+    free(j);
+}
+
+/* Answers the job's client (if still there) and frees the job. */
+static void job_finish(struct http_job *j, int status, const char *ctype,
+                       char *body)
+{
+    struct evhttp_request *req = j->req;
+
+    if (req != NULL) {
+        evhttp_connection_set_closecb(evhttp_request_get_connection(req),
+                                      NULL, NULL);
+        j->req = NULL;
+    }
+    job_free(j);
+    if (req != NULL)
+        send_body(req, status, ctype, body);
+    else
+        free(body);
+}
+
+static void job_fail(struct http_job *j, int code, const char *msg)
+{
+    job_finish(j, srv_http_status(code), "application/json",
+               srv_http_error_json(code, msg));
+}
+
+/* evhttp frees a request whose connection failed. */
+static void on_client_close(struct evhttp_connection *evcon, void *arg)
+{
+    struct http_job *j = arg;
+
+    (void)evcon;
+    j->req = NULL;
+}
+
+/*
+ * evhttp does not read a connection while its request is being answered,
+ * so it would not see the client leave while, say, a kmap waits for a
+ * slot.  We watch the socket: at EOF the request's connection is closed,
+ * as a socket client's close would be (a parked kmap is cancelled; a
+ * change already made stays), and the reply evhttp then fails to write
+ * frees its request.  Bytes that are not EOF (a pipelined request) end
+ * the watch, and evhttp reads them after the answer.
+ */
+static void on_client_readable(evutil_socket_t fd, short what, void *arg)
+{
+    struct http_job *j = arg;
+    char c;
+    ssize_t n;
+
+    (void)what;
+    n = recv(fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        job_fail(j, MM_UNAVAILABLE, "the client closed the connection");
+        return;
+    }
+    if (n > 0) {
+        event_free(j->watch);
+        j->watch = NULL;
+    }
+}
+
+static void watch_client(struct http_job *j)
+{
+    struct evhttp_connection *evcon = evhttp_request_get_connection(j->req);
+    struct bufferevent *cb = evhttp_connection_get_bufferevent(evcon);
+    evutil_socket_t fd = cb ? bufferevent_getfd(cb) : -1;
+
+    if (fd < 0)
+        return;
+    j->watch = event_new(j->hs->s->base, fd, EV_READ | EV_PERSIST,
+                         on_client_readable, j);
+    if (j->watch != NULL)
+        event_add(j->watch, NULL);
+}
+
+/* One Response read from the pair. */
+static void on_response(struct http_job *j, const Armmap__V1__Response *r)
+{
+    int code = r->status ? (int)r->status->code : MM_OK;
+    const char *ctype;
+    char *body;
+    int status;
+
+    if (!j->hello_done) {
+        j->hello_done = true;
+        /* A refusal of the connection itself (--max-connections) comes
+         * as the first frame too, with id 0. */
+        if (code != MM_OK)
+            job_fail(j, code, r->status->message);
+        return;
+    }
+    body = srv_http_render(&j->hc, r, j->want_text, &status, &ctype);
+    job_finish(j, status, ctype, body);
+}
+
+static void on_read(struct bufferevent *bev, void *arg)
+{
+    struct http_job *j = arg;
+    struct evbuffer *in = bufferevent_get_input(bev);
+
+    for (;;) {
+        uint8_t hdr[4], *buf;
+        Armmap__V1__Response *r;
+        size_t len;
+        bool last;
+
+        if (evbuffer_copyout(in, hdr, 4) != 4)
+            return;
+        len = (size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
+              (size_t)hdr[2] << 8 | hdr[3];
+        if (evbuffer_get_length(in) < len + 4)
+            return;
+        evbuffer_drain(in, 4);
+        buf = evbuffer_pullup(in, (ev_ssize_t)len);
+        r = armmap__v1__response__unpack(NULL, len, buf);
+        evbuffer_drain(in, len);
+        if (r == NULL) {
+            job_fail(j, MM_INTERNAL, "the daemon's answer did not decode");
+            return;
+        }
+        last = j->hello_done || (r->status && (int)r->status->code != MM_OK);
+        on_response(j, r);
+        armmap__v1__response__free_unpacked(r, NULL);
+        if (last)
+            return;                     /* the job is freed */
+    }
+}
+
+static void on_event(struct bufferevent *bev, short what, void *arg)
+{
+    struct http_job *j = arg;
+
+    (void)bev;
+    if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+        job_fail(j, MM_UNAVAILABLE, j->hs->s->stopping
+                 ? "the daemon is stopping"
+                 : "the daemon closed the request's connection before "
+                   "answering");
+}
+
+/* "Bearer TOKEN" from the Authorization header, or NULL. */
+static const char *bearer(struct evkeyvalq *h)
+{
+    const char *a = evhttp_find_header(h, "Authorization");
+
+    if (a == NULL || strncasecmp(a, "Bearer ", 7) != 0)
+        return NULL;
+    return a + 7;
+}
+
+/* Writes Hello and the API Request into the pair. */
+static int send_frames(struct http_job *j, struct evkeyvalq *h)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Hello hello = ARMMAP__V1__HELLO__INIT;
+    const char *tenant = evhttp_find_header(h, "X-Armmap-Tenant");
+    const char *token = bearer(h);
+    struct evbuffer *out = bufferevent_get_output(j->bev);
+    uint8_t hdr[4], *buf;
+    size_t n;
+    int rc;
+
+    if (tenant == NULL)
+        tenant = j->hs->s->tenants_file != NULL ? "" : "default";
+    hello.protocol = SRV_PROTOCOL;
+    hello.tenant = (char *)tenant;
+    if (token != NULL) {
+        hello.token.data = (uint8_t *)token;
+        hello.token.len = strlen(token);
+    }
+    req.id = HELLO_ID;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HELLO;
+    req.hello = &hello;
+    n = armmap__v1__request__get_packed_size(&req);
+    buf = malloc(n);
+    if (buf == NULL)
+        return -1;
+    armmap__v1__request__pack(&req, buf);
+    hdr[0] = (uint8_t)(n >> 24);
+    hdr[1] = (uint8_t)(n >> 16);
+    hdr[2] = (uint8_t)(n >> 8);
+    hdr[3] = (uint8_t)n;
+    rc = evbuffer_add(out, hdr, 4) | evbuffer_add(out, buf, n) |
+         evbuffer_add(out, j->hc.frame, j->hc.len);
+    free(buf);
+    return rc;
+}
+
+static bool accepts_text(struct evkeyvalq *h)
+{
+    const char *a = evhttp_find_header(h, "Accept");
+
+    return a != NULL && strstr(a, "text/plain") != NULL &&
+           strstr(a, "application/json") == NULL;
+}
+
+static const char *method_name(enum evhttp_cmd_type t)
+{
+    switch (t) {
+    case EVHTTP_REQ_GET:    return "GET";
+    case EVHTTP_REQ_POST:   return "POST";
+    case EVHTTP_REQ_DELETE: return "DELETE";
+    case EVHTTP_REQ_PUT:    return "PUT";
+    case EVHTTP_REQ_HEAD:   return "HEAD";
+    default:                return "OTHER";
+    }
+}
+
+/* Starts the job: the socketpair, its connection, the two frames. */
+static void job_start(struct srv_http *hs, struct evhttp_request *req,
+                      struct srv_http_call *hc)
+{
+    struct http_job *j = calloc(1, sizeof(*j));
+    int sv[2];
+
+    if (j == NULL) {
+        srv_http_call_free(hc);
+        send_error(req, 500, MM_INTERNAL, "out of host memory");
+        return;
+    }
+    j->hs = hs;
+    j->req = req;
+    j->hc = *hc;
+    j->want_text = accepts_text(evhttp_request_get_input_headers(req));
+    TAILQ_INSERT_TAIL(&hs->jobs, j, link);
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
+                   sv) != 0) {
+        job_fail(j, MM_RESOURCE_EXHAUSTED, "cannot open a connection for "
+                 "the request (out of descriptors)");
+        return;
+    }
+    j->bev = bufferevent_socket_new(hs->s->base, sv[1], BEV_OPT_CLOSE_ON_FREE);
+    if (j->bev == NULL) {
+        close(sv[0]);
+        close(sv[1]);
+        job_fail(j, MM_INTERNAL, "out of host memory");
+        return;
+    }
+    bufferevent_setcb(j->bev, on_read, NULL, on_event, j);
+    bufferevent_enable(j->bev, EV_READ);
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req),
+                                  on_client_close, j);
+    watch_client(j);
+    if (send_frames(j, evhttp_request_get_input_headers(req)) != 0) {
+        close(sv[0]);
+        job_fail(j, MM_INTERNAL, "out of host memory");
+        return;
+    }
+    srv_conn_accept(hs->s, sv[0]);
+}
+
+/* True if @origin is one of --http-cors's comma-separated origins. */
+static bool origin_allowed(const char *list, const char *origin)
+{
+    size_t n = strlen(origin);
+
+    while (list != NULL && *list != '\0') {
+        size_t len = strcspn(list, ",");
+
+        if (len == n && strncmp(list, origin, n) == 0)
+            return true;
+        list += len;
+        list += *list == ',';
+    }
+    return false;
+}
+
+/*
+ * CORS: a page from an origin --http-cors lists may call the API (the
+ * answer names that origin); others get no CORS header, so the browser
+ * keeps the answer from them.  A preflight (OPTIONS) is answered here.
+ * Return: true if the request was answered (a preflight).
+ */
+static bool cors(struct srv_http *hs, struct evhttp_request *req)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(req);
+    const char *origin = evhttp_find_header(
+        evhttp_request_get_input_headers(req), "Origin");
+    bool ok = origin != NULL && origin_allowed(hs->s->st->http_cors, origin);
+
+    if (ok) {
+        evhttp_add_header(out, "Access-Control-Allow-Origin", origin);
+        evhttp_add_header(out, "Vary", "Origin");
+    }
+    if (evhttp_request_get_command(req) != EVHTTP_REQ_OPTIONS)
+        return false;
+    if (ok) {
+        evhttp_add_header(out, "Access-Control-Allow-Methods",
+                          "GET, POST, DELETE");
+        evhttp_add_header(out, "Access-Control-Allow-Headers",
+                          "Authorization, Content-Type, Accept, "
+                          "X-Armmap-Tenant");
+        evhttp_add_header(out, "Access-Control-Max-Age", "600");
+    }
+    evhttp_send_reply(req, 204, NULL, NULL);
+    return true;
+}
+
+static void on_request(struct evhttp_request *req, void *arg)
+{
+    struct srv_http *hs = arg;
+    const struct evhttp_uri *uri = evhttp_request_get_evhttp_uri(req);
+    struct evbuffer *in = evhttp_request_get_input_buffer(req);
+    size_t len = evbuffer_get_length(in);
+    const char *body = (const char *)evbuffer_pullup(in, -1);
+    struct srv_http_call hc;
+    char *query;
+    int status;
+
+    if (cors(hs, req))
+        return;
+    if (hs->s->stopping) {
+        send_error(req, 503, MM_UNAVAILABLE, "the daemon is stopping");
+        return;
+    }
+    /* Query values are numbers, lists and names: %2C and friends are
+     * decoded once for the whole query. */
+    query = evhttp_uri_get_query(uri) ? evhttp_uridecode(
+                                            evhttp_uri_get_query(uri), 0, NULL)
+                                      : NULL;
+    status = srv_http_build(&hc, method_name(evhttp_request_get_command(req)),
+                            evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri)
+                                                     : "/",
+                            query, body, len);
+    free(query);
+    if (status != 0) {
+        if (hc.allow[0] != '\0')
+            evhttp_add_header(evhttp_request_get_output_headers(req), "Allow",
+                              hc.allow);
+        send_error(req, status, hc.code, hc.msg);
+        return;
+    }
+    job_start(hs, req, &hc);
+}
+
+int srv_http_start(struct srv *s, char *err, size_t errsz)
+{
+    const char *spec = s->st->http;
+    const char *colon;
+    struct srv_http *hs;
+    char host[256];
+
+    if (spec == NULL)
+        return 0;
+    colon = strrchr(spec, ':');         /* checked by settings.c */
+    snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
+    if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+        memmove(host, host + 1, strlen(host));
+        host[strlen(host) - 1] = '\0';
+    }
+    hs = calloc(1, sizeof(*hs));
+    if (hs == NULL || (hs->h = evhttp_new(s->base)) == NULL) {
+        free(hs);
+        snprintf(err, errsz, "armmapd: --http: out of memory");
+        return -1;
+    }
+    hs->s = s;
+    TAILQ_INIT(&hs->jobs);
+    s->http = hs;
+    evhttp_set_allowed_methods(hs->h, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
+                                          EVHTTP_REQ_DELETE |
+                                          EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD |
+                                          EVHTTP_REQ_OPTIONS);
+    evhttp_set_max_body_size(hs->h, (ev_ssize_t)s->st->http_max_body);
+    evhttp_set_max_headers_size(hs->h, 16384);
+    if (s->st->idle_timeout > 0)
+        evhttp_set_timeout(hs->h, (int)s->st->idle_timeout);
+    evhttp_set_gencb(hs->h, on_request, hs);
+    hs->bound = evhttp_bind_socket_with_handle(hs->h, host,
+                                               (ev_uint16_t)atoi(colon + 1));
+    if (hs->bound == NULL) {
+        snprintf(err, errsz, "armmapd: --http: cannot listen on %s", spec);
+        return -1;
+    }
+    srv_log(SRV_LOG_INFO, "http: listening on %s", spec);
+    return 0;
+}
+
+void srv_http_stop_accepting(struct srv *s)
+{
+    if (s->http != NULL && s->http->bound != NULL) {
+        evhttp_del_accept_socket(s->http->h, s->http->bound);
+        s->http->bound = NULL;
+    }
+}
+
+void srv_http_free(struct srv *s)
+{
+    struct srv_http *hs = s->http;
+
+    if (hs == NULL)
+        return;
+    /* Requests still waiting (a parked kmap at shutdown) are answered 503,
+     * and the loop turns a few times, without blocking, so that those
+     * answers leave before the connections are freed. */
+    if (!TAILQ_EMPTY(&hs->jobs)) {
+        int i;
+
+        while (!TAILQ_EMPTY(&hs->jobs))
+            job_fail(TAILQ_FIRST(&hs->jobs), MM_UNAVAILABLE,
+                     "the daemon is stopping");
+        for (i = 0; i < 4; i++)
+            event_base_loop(s->base, EVLOOP_NONBLOCK);
+    }
+    evhttp_free(hs->h);
+    free(hs);
+    s->http = NULL;
+}
