@@ -259,6 +259,10 @@ static bool json_errors;
  */
 static int print_error(const struct cli *c, const char *code, int status,
                        bool with_cmd, const char *fmt, va_list ap)
+    __attribute__((format(printf, 5, 0)));
+
+static int print_error(const struct cli *c, const char *code, int status,
+                       bool with_cmd, const char *fmt, va_list ap)
 {
     char msg[2048];
     int off = 0;

@@ -65,7 +65,8 @@ struct fixture {
     char *sec_text[S_COUNT];            /* per section, malloc'd or NULL */
 };
 
-
+static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2),
+                                                     noreturn));
 
 static void die(const char *fmt, ...)
 {
