@@ -568,10 +568,10 @@ fuzz: fuzz-build
 	    cp -n tests/fuzz/corpus/$$n/* $(FUZZ_B)/corpus/$$n/ 2>/dev/null; \
 	    echo "== fuzz $$n: $(FUZZ_SECONDS) s"; \
 	    dict=; [ -f tests/fuzz/$$n.dict ] && dict=-dict=tests/fuzz/$$n.dict; \
-	    ASAN_OPTIONS=$(FUZZ_ASAN) \
 	    case $$n in engine) ml="$(call FUZZ_MAXLEN,engine)";; \
 	        conn) ml="$(call FUZZ_MAXLEN,conn)";; \
 	        snapshot) ml="$(call FUZZ_MAXLEN,snapshot)";; *) ml=;; esac; \
+	    ASAN_OPTIONS=$(FUZZ_ASAN) \
 	    ./$(FUZZ_B)/fuzz_$$n $(FUZZ_OPTS) -max_total_time=$(FUZZ_SECONDS) $$dict \
 	        $$ml -artifact_prefix=$(FUZZ_B)/$$n- $(FUZZ_B)/corpus/$$n \
 	        > $(FUZZ_B)/$$n.log 2>&1; r=$$?; \
