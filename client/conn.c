@@ -179,9 +179,9 @@ static ProtobufCMessage *unpack_translate_result(size_t len, const uint8_t *p)
         return NULL;
     armmap__v1__translate_result__init(t);
     while (p < end) {
-        if (!wire_get_varint(&p, end, &key) ||
+        if (!wire_get_varint5(&p, end, &key) ||
             (key & 7) != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED ||
-            !wire_get_varint(&p, end, &n) || n > (uint64_t)(end - p))
+            !wire_get_varint5(&p, end, &n) || n > (uint64_t)(end - p))
             goto fail;
         if (key >> 3 == 1) {
             if (t->pa || n % 4 != 0)
@@ -236,7 +236,7 @@ Armmap__V1__Response *armmap__response_unpack(size_t len, const uint8_t *buf)
         return NULL;
     armmap__v1__response__init(r);
     while (p < end) {
-        if (!wire_get_varint(&p, end, &key))
+        if (!wire_get_varint5(&p, end, &key))
             goto slow;
         if (key == (1 << 3 | PROTOBUF_C_WIRE_TYPE_VARINT) && !have_id) {
             if (!wire_get_varint(&p, end, &r->id))
@@ -245,7 +245,7 @@ Armmap__V1__Response *armmap__response_unpack(size_t len, const uint8_t *buf)
             continue;
         }
         if ((key & 7) != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED ||
-            !wire_get_varint(&p, end, &n) || n > (uint64_t)(end - p))
+            !wire_get_varint5(&p, end, &n) || n > (uint64_t)(end - p))
             goto slow;
         if (key >> 3 == 2 && !r->status) {
             r->status = armmap__v1__status__unpack(NULL, (size_t)n, p);

@@ -281,10 +281,10 @@ static ProtobufCMessage *unpack_op(ProtobufCAllocator *a, size_t len,
         return NULL;
     armmap__v1__op__init(o);
     while (p < end) {
-        if (!wire_get_varint(&p, end, &key))
+        if (!wire_get_varint5(&p, end, &key))
             return NULL;
         if (key == (4 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)) {
-            if (have_args || !wire_get_varint(&p, end, &v) ||
+            if (have_args || !wire_get_varint5(&p, end, &v) ||
                 v > (uint64_t)(end - p) ||
                 !packed_u32(a, p, p + v, &o->n_args, &o->args))
                 return NULL;
@@ -319,10 +319,10 @@ static ProtobufCMessage *unpack_translate(ProtobufCAllocator *a, size_t len,
         return NULL;
     armmap__v1__translate__init(t);
     while (p < end) {
-        if (!wire_get_varint(&p, end, &key))
+        if (!wire_get_varint5(&p, end, &key))
             return NULL;
         if (key == (2 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)) {
-            if (have_va || !wire_get_varint(&p, end, &v) ||
+            if (have_va || !wire_get_varint5(&p, end, &v) ||
                 v > (uint64_t)(end - p) || v % 4 != 0)
                 return NULL;
             have_va = true;
@@ -377,7 +377,7 @@ Armmap__V1__Request *srv_request_unpack(ProtobufCAllocator *a, size_t len,
     bool have_id = false;
 
     while (p < end) {
-        if (!wire_get_varint(&p, end, &key))
+        if (!wire_get_varint5(&p, end, &key))
             goto slow;
         if (key == (1 << 3 | PROTOBUF_C_WIRE_TYPE_VARINT) && !have_id) {
             if (!wire_get_varint(&p, end, &id))
@@ -388,7 +388,7 @@ Armmap__V1__Request *srv_request_unpack(ProtobufCAllocator *a, size_t len,
         if ((key & 7) != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED || f != NULL)
             goto slow;
         f = wire_body_field(&armmap__v1__request__descriptor, key >> 3);
-        if (f == NULL || !wire_get_varint(&p, end, &n) ||
+        if (f == NULL || !wire_get_varint5(&p, end, &n) ||
             n > (uint64_t)(end - p))
             goto slow;
         body = p;

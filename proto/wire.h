@@ -38,6 +38,17 @@ static inline bool wire_get_varint(const uint8_t **p, const uint8_t *end,
     return false;
 }
 
+/* Reads a tag or a length prefix: a varint of at most 5 bytes, the most
+ * protobuf-c reads for either (it refuses a longer one, so a hand-coded
+ * decoder must not take it).  False otherwise. */
+static inline bool wire_get_varint5(const uint8_t **p, const uint8_t *end,
+                                    uint64_t *v)
+{
+    const uint8_t *start = *p;
+
+    return wire_get_varint(p, end, v) && *p - start <= 5;
+}
+
 /* Bytes of @v as a varint, 1 to 10. */
 static inline size_t wire_varint_size(uint64_t v)
 {
