@@ -56,6 +56,9 @@ int td_connect(const struct tdaemon *d);
 void td_write(int fd, const void *buf, size_t len);
 /* Sends one Request frame. */
 void td_send(int fd, const Armmap__V1__Request *req);
+/* Sends request @id: a Batch of @n kmap_flush ops on @machine (a change
+ * that needs no state, one event each). */
+void td_send_flush_batch(int fd, uint64_t id, uint64_t machine, size_t n);
 /* Reads one Response; NULL on EOF.  Free with td_free(). */
 Armmap__V1__Response *td_recv(int fd);
 void td_free(Armmap__V1__Response *r);

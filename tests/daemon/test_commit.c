@@ -56,32 +56,6 @@ static Armmap__V1__Response *describe(int fd, uint64_t id, uint64_t machine)
     return td_call(fd, &req);
 }
 
-/* Sends a Batch of @n kmap_flush ops (no arguments; each is a change). */
-static void send_flush_batch(int fd, uint64_t id, uint64_t machine, size_t n)
-{
-    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Batch b = ARMMAP__V1__BATCH__INIT;
-    Armmap__V1__Op *ops = calloc(n, sizeof(*ops));
-    Armmap__V1__Op **opp = calloc(n, sizeof(*opp));
-    size_t i;
-
-    ck_assert(ops != NULL && opp != NULL);
-    for (i = 0; i < n; i++) {
-        armmap__v1__op__init(&ops[i]);
-        ops[i].code = ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH;
-        opp[i] = &ops[i];
-    }
-    b.machine = machine;
-    b.n_ops = n;
-    b.ops = opp;
-    req.id = id;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_BATCH;
-    req.batch = &b;
-    td_send(fd, &req);
-    free(ops);
-    free(opp);
-}
-
 static void send_history(int fd, uint64_t id, uint64_t machine)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
@@ -174,7 +148,7 @@ static uint64_t flood(int fd, uint64_t machine, size_t nbatch, size_t ops,
     Armmap__V1__Response *r;
 
     for (id = 100; id < 100 + nbatch; id++)
-        send_flush_batch(fd, id, machine, ops);
+        td_send_flush_batch(fd, id, machine, ops);
     *failed = 0;
     for (id = 100; id < 100 + nbatch; id++) {
         r = td_recv(fd);
@@ -233,7 +207,7 @@ START_TEST(test_pipelined_mixed_changes_stay_in_order)
         if (i % 7 == 0)
             send_history(fd, id++, m);
         if (i % 11 == 0)
-            send_flush_batch(fd, id++, m, 200);
+            td_send_flush_batch(fd, id++, m, 200);
         td_op_send(fd, id++, m, ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH, 0, NULL, 0,
                    0);
     }
@@ -299,7 +273,7 @@ START_TEST(test_one_tenant_filling_the_quota_breaks_no_other)
         td_free(r);
     }
     for (id = 100; id < 140; id++)
-        send_flush_batch(hog, id, hog_m, 4096);
+        td_send_flush_batch(hog, id, hog_m, 4096);
     for (id = 1000; id < 1000 + CALM; id++)
         td_op_send(calm, id, calm_m, ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH, 0,
                    NULL, 0, 0);
@@ -389,7 +363,7 @@ static uint64_t fill_disk(int fd, uint64_t machine, uint64_t last)
         Armmap__V1__Response *r;
 
         while (id < next + DEPTH)
-            send_flush_batch(fd, id++, machine, OPS);
+            td_send_flush_batch(fd, id++, machine, OPS);
         r = td_recv(fd);
         failed += !check_change(r, next++, &last);
         td_free(r);

@@ -39,28 +39,6 @@ static void teardown(void)
     td_cleanup(&d);
 }
 
-static void send_batch(int fd, uint64_t id, uint64_t machine, size_t n)
-{
-    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Batch b = ARMMAP__V1__BATCH__INIT;
-    Armmap__V1__Op ops[64], *opp[64];
-    size_t i;
-
-    ck_assert_uint_le(n, 64);
-    for (i = 0; i < n; i++) {
-        armmap__v1__op__init(&ops[i]);
-        ops[i].code = ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH;
-        opp[i] = &ops[i];
-    }
-    b.machine = machine;
-    b.n_ops = n;
-    b.ops = opp;
-    req.id = id;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_BATCH;
-    req.batch = &b;
-    td_send(fd, &req);
-}
-
 /* Checks a reply to a change on a machine whose answered seqs end at
  * *@last; returns how many changes it answered OK. */
 static uint64_t take_reply(int fd, uint64_t id, uint64_t *last)
@@ -139,7 +117,7 @@ START_TEST(test_random_commit_failures_lose_and_break_nothing)
 
             f = c == 0 ? 0 : 1;
             if (rand_r(&rnd) % 4 == 0)
-                send_batch(fd[f], id, m[c], 1 + rand_r(&rnd) % 64);
+                td_send_flush_batch(fd[f], id, m[c], 1 + rand_r(&rnd) % 64);
             else
                 td_op_send(fd[f], id, m[c],
                            ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH, 0, NULL, 0, 0);

@@ -530,3 +530,28 @@ int td_fd_count(const struct tdaemon *d)
     ck_assert_int_ge(n, 0);
     return n;
 }
+
+void td_send_flush_batch(int fd, uint64_t id, uint64_t machine, size_t n)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Batch b = ARMMAP__V1__BATCH__INIT;
+    Armmap__V1__Op *ops = calloc(n, sizeof(*ops));
+    Armmap__V1__Op **opp = calloc(n, sizeof(*opp));
+    size_t i;
+
+    ck_assert(ops != NULL && opp != NULL);
+    for (i = 0; i < n; i++) {
+        armmap__v1__op__init(&ops[i]);
+        ops[i].code = ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH;
+        opp[i] = &ops[i];
+    }
+    b.machine = machine;
+    b.n_ops = n;
+    b.ops = opp;
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_BATCH;
+    req.batch = &b;
+    td_send(fd, &req);
+    free(ops);
+    free(opp);
+}
