@@ -200,6 +200,25 @@ static void start_events(struct http_job *j)
     srv_sse_subscribe(s, req, sm, after);
 }
 
+/* The Describe of GET .../at/{seq}/... found the machine: the read is
+ * answered from its past state (at_cache.c). */
+static void answer_at(struct http_job *j)
+{
+    struct srv *s = j->hs->s;
+    struct srv_machine *sm = srv_machine_get(
+        s->reg, srv_id_in(s->reg, j->hc.machine));
+    const char *ctype;
+    char *body;
+    int status;
+
+    if (sm == NULL) {
+        job_fail(j, MM_NOT_FOUND, "at: the machine is gone");
+        return;
+    }
+    body = srv_at_answer(s, sm, &j->hc, j->want_text, &status, &ctype);
+    job_finish(j, status, ctype, body);
+}
+
 /* Last-Event-ID, if sent, resumes an event stream as ?since= does.
  * Return: false if it is not a seq (the request is answered 400). */
 static bool last_event_id(struct evhttp_request *req,
@@ -241,6 +260,10 @@ static void on_response(struct http_job *j, const Armmap__V1__Response *r)
     }
     if (j->hc.shape == SRV_HTTP_EVENTS && code == MM_OK) {
         start_events(j);
+        return;
+    }
+    if (j->hc.at && code == MM_OK) {
+        answer_at(j);
         return;
     }
     body = srv_http_render(&j->hc, r, j->want_text, &status, &ctype);
@@ -547,6 +570,7 @@ void srv_http_free(struct srv *s)
     if (hs == NULL)
         return;
     srv_sse_free(s);
+    srv_at_free(s);
     /* Requests still waiting (a parked kmap at shutdown) are answered 503,
      * and the loop turns a few times, without blocking, so that those
      * answers leave before the connections are freed. */

@@ -1370,6 +1370,148 @@ START_TEST(test_events_slow_subscriber_bounded)
 }
 END_TEST
 
+/* ---- reads of the past (GET .../at/{seq}/...) -------------------------- */
+
+/* The pa (or "fault:NAME") of @va on @machine_path at @seq. */
+static void ck_at_pa(const char *machine_path, uint64_t seq, const char *va,
+                     const char *want)
+{
+    char path[256], got[64];
+    struct reply r;
+    json_t *o;
+
+    snprintf(path, sizeof(path), "%s/at/%" PRIu64 "/translate?va=%s",
+             machine_path, seq, va);
+    r = http("GET", path, NULL, NULL);
+    ck_assert_msg(r.status == 200, "%s: %d %s", path, r.status, r.body);
+    o = json_array_get(json_object_get(r.json, "results"), 0);
+    if (json_is_null(json_object_get(o, "pa")))
+        snprintf(got, sizeof(got), "fault:%s", jstr(o, "fault"));
+    else
+        snprintf(got, sizeof(got), "%s", jstr(o, "pa"));
+    ck_assert_msg(strcmp(got, want) == 0, "%s: %s, not %s", path, got, want);
+    reply_free(&r);
+}
+
+/* Four changes over the protobuf socket: alloc (seq 1), kmap at
+ * 0xbfe01000 (2), kunmap (3: the pte stays until a flush), kmap_flush
+ * (4). */
+static void four_changes(void)
+{
+    static const uint32_t highmem[2] = { 2, 0 };
+    uint32_t pfn;
+    int fd = td_session(&d, "default");
+
+    pfn = td_op_ok(fd, 1, MM_OP_ALLOC, highmem, 2);
+    ck_assert_uint_eq(pfn, 0xff2fe);
+    ck_assert_uint_eq(td_op_ok(fd, 1, MM_OP_KMAP, &pfn, 1), 0xbfe01000);
+    td_op_ok(fd, 1, MM_OP_KUNMAP, &pfn, 1);
+    flushes(fd, 1);
+    close(fd);
+}
+
+/* Translate, phys and reports as the machine was at each seq; no machine
+ * is created for it. */
+START_TEST(test_at_reads)
+{
+    static const char *const pa_at[] = {
+        "fault:translation-l2", "fault:translation-l2", "0xff2fe000",
+        "0xff2fe000", "fault:translation-l2"
+    };
+    struct reply r;
+    uint64_t seq;
+
+    start(NULL, NULL);
+    create_aries(NULL, "1");
+    four_changes();
+    for (seq = 0; seq <= 4; seq++)
+        ck_at_pa("/api/v1/machines/1", seq, "0xbfe01000", pa_at[seq]);
+    r = http("POST", "/api/v1/machines/1/at/2/translate", NULL,
+             "{\"vas\":[\"0xbfe01000\",\"0xbfe02000\"]}");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "{\"results\":[{\"va\":\"0xbfe01000\",\"pa\":"
+                     "\"0xff2fe000\",\"region\":\"pkmap\",\"fault\":\"none\"},"
+                     "{\"va\":\"0xbfe02000\",\"pa\":null,\"region\":"
+                     "\"pkmap\",\"fault\":\"translation-l2\"}]}\n");
+    reply_free(&r);
+    r = http("GET", "/api/v1/machines/1/at/2/phys?pa=0xff2fe000", NULL,
+             NULL);
+    ck_assert_str_eq(r.body, "{\"results\":[{\"pa\":\"0xff2fe000\","
+                     "\"aliases\":[{\"va\":\"0xbfe01000\",\"region\":"
+                     "\"pkmap\"}]}]}\n");
+    reply_free(&r);
+    r = http("GET", "/api/v1/machines/1/at/0/phys?pa=0xff2fe000", NULL,
+             NULL);
+    ck_assert_str_eq(r.body, "{\"results\":[{\"pa\":\"0xff2fe000\","
+                     "\"aliases\":[]}]}\n");
+    reply_free(&r);
+    r = http("GET", "/api/v1/machines/1/at/3/reports/pkmap",
+             "Accept: text/plain\r\n", NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(strstr(r.body, "last_pkmap_nr 1, 0 in use, 1 unused "
+                                 "(awaiting flush), 0 flushes\n") != NULL,
+                  "%s", r.body);
+    reply_free(&r);
+    ck_http_error("GET", "/api/v1/machines/1/at/5/translate?va=0", NULL,
+                  NULL, 404, "NOT_FOUND",
+                  "at: machine 1 has no seq 5 (its last is 4)");
+    ck_http_error("GET", "/api/v1/machines/1/at/x/translate?va=0", NULL,
+                  NULL, 404, "NOT_FOUND", "at: 'x' is not a seq");
+    ck_http_error("GET", "/api/v1/machines/1/at/1/reports/nope", NULL, NULL,
+                  404, "NOT_FOUND", "report 'nope' does not exist (layout, "
+                  "memory, iomem, buddyinfo, meminfo, vmallocinfo, pkmap, "
+                  "fixmap, pagetables, regions)");
+    ck_http_error("DELETE", "/api/v1/machines/1/at/1/phys", NULL, NULL, 405,
+                  "INVALID_ARGUMENT", "DELETE is not allowed on "
+                  "/api/v1/machines/1/at/1/phys (GET, POST)");
+    ck_http_error("GET", "/api/v1/machines/1/at/1/translate?va=0",
+                  "X-Armmap-Tenant: bob\r\n", NULL, 404, "NOT_FOUND",
+                  "describe: machine 1 does not exist");
+    r = http("GET", "/api/v1/machines", NULL, NULL);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "machines")),
+                      1);
+    reply_free(&r);
+    stop();
+}
+END_TEST
+
+/* A cache of two states, scrubbed forward and back, and a fork's past
+ * (its parent's events first). */
+START_TEST(test_at_cache_and_fork)
+{
+    static const char *const pa_at[] = {
+        "fault:translation-l2", "fault:translation-l2", "0xff2fe000",
+        "0xff2fe000", "fault:translation-l2"
+    };
+    struct reply r;
+    int i;
+
+    start("--http-at-cache=2", NULL);
+    create_aries(NULL, "1");
+    four_changes();
+    for (i = 0; i < 3; i++) {
+        int k;
+
+        for (k = 0; k <= 4; k++)
+            ck_at_pa("/api/v1/machines/1", (uint64_t)k, "0xbfe01000",
+                     pa_at[k]);
+        for (k = 4; k >= 0; k--)
+            ck_at_pa("/api/v1/machines/1", (uint64_t)k, "0xbfe01000",
+                     pa_at[k]);
+    }
+    r = http("POST", "/api/v1/machines/1/fork", NULL, "{\"at\":2}");
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_str_eq(jstr(r.json, "id"), "2");
+    reply_free(&r);
+    ck_at_pa("/api/v1/machines/2", 2, "0xbfe01000", "0xff2fe000");
+    ck_at_pa("/api/v1/machines/2", 1, "0xbfe01000", "fault:translation-l2");
+    ck_http_error("GET", "/api/v1/machines/2/at/3/translate?va=0", NULL,
+                  NULL, 404, "NOT_FOUND",
+                  "at: machine 2 has no seq 3 (its last is 2)");
+    stop();
+}
+END_TEST
+
 Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
@@ -1403,6 +1545,11 @@ Suite *http_suite(void)
     tcase_add_test(tc, test_events_destroyed);
     tcase_add_test(tc, test_events_heartbeat_and_limit);
     tcase_add_test(tc, test_events_slow_subscriber_bounded);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("at");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_at_reads);
+    tcase_add_test(tc, test_at_cache_and_fork);
     suite_add_tcase(s, tc);
     return s;
 }
