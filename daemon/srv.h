@@ -118,6 +118,8 @@ struct srv_settings {
     uint64_t http_max_body;             /* bytes of an HTTP request body */
     uint64_t http_heartbeat;            /* seconds between SSE heartbeats */
     uint64_t http_max_subscribers;      /* event streams per tenant */
+    uint64_t http_rate;                 /* requests/s per tenant; 0 = off */
+    uint64_t http_burst;                /* its bucket; 0 = the rate */
     uint64_t http_at_cache;             /* machines the /at/ cache keeps */
     uint64_t http_at_cache_bytes;       /* their host bytes, at most */
     bool help;                          /* --help */

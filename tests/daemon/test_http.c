@@ -1512,6 +1512,70 @@ START_TEST(test_at_cache_and_fork)
 }
 END_TEST
 
+/* ---- limits ------------------------------------------------------------ */
+
+/* --http-rate 1 --http-burst 3: three requests at once pass, then 429
+ * with Retry-After and the JSON error; another tenant has its own
+ * bucket. */
+START_TEST(test_rate_limit)
+{
+    struct reply r;
+    int i;
+
+    start("--http-rate=1", "--http-burst=3");
+    for (i = 0; i < 3; i++) {
+        r = http("GET", "/api/v1/presets", NULL, NULL);
+        ck_assert_int_eq(r.status, 200);
+        reply_free(&r);
+    }
+    /* A token comes back each second: within 20 requests one finds the
+     * bucket empty however slowly they run. */
+    for (i = 0; i < 20; i++) {
+        r = http("GET", "/api/v1/presets", NULL, NULL);
+        if (r.status == 429)
+            break;
+        ck_assert_int_eq(r.status, 200);
+        reply_free(&r);
+    }
+    ck_assert_ptr_nonnull(strstr(r.headers, "\r\nRetry-After: 1"));
+    ck_error(&r, 429, "RESOURCE_EXHAUSTED", "http: tenant 'default' is over "
+             "--http-rate (1 requests/s, burst 3)");
+    r = http("GET", "/api/v1/presets", "X-Armmap-Tenant: bob\r\n", NULL);
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    stop();
+}
+END_TEST
+
+/* A request line or a header above 16 KiB is refused (400) and its
+ * connection closed, before any of it is routed. */
+START_TEST(test_header_and_uri_limits)
+{
+    static char big[20100];
+    char head[64];
+    int fd, k;
+
+    start(NULL, NULL);
+    for (k = 0; k < 2; k++) {
+        fd = connect_http();
+        memset(big, 'a', sizeof(big) - 1);
+        if (k == 0)
+            memcpy(big, "GET /api/v1/presets?x=", 22);
+        else
+            memcpy(big, "GET /api/v1/presets HTTP/1.1\r\nX-Big: ", 37);
+        td_write(fd, big, strlen(big));
+        td_write(fd, k == 0 ? " HTTP/1.1\r\n\r\n" : "\r\n\r\n",
+                 k == 0 ? 13 : 4);
+        ck_assert_int_eq(read(fd, head, 12), 12);
+        head[12] = '\0';
+        ck_assert_str_eq(head, "HTTP/1.1 400");
+        ck_assert(td_closed(fd));
+        close(fd);
+    }
+    stop();
+}
+END_TEST
+
 Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
@@ -1550,6 +1614,11 @@ Suite *http_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_at_reads);
     tcase_add_test(tc, test_at_cache_and_fork);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("limits");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_rate_limit);
+    tcase_add_test(tc, test_header_and_uri_limits);
     suite_add_tcase(s, tc);
     return s;
 }
