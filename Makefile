@@ -125,6 +125,7 @@ BENCH_ENGINE    := $(B)/bench_engine
 BENCH_CLIENT    := $(B)/bench_client
 BENCH_RECOVERY  := $(B)/bench_recovery
 BENCH_DAEMON    := $(B)/bench_daemon
+BENCH_HTTP      := $(B)/bench_http
 
 # tests/store, tests/daemon, tests/client: one Check binary each, when present.
 TEST_STORE_SRC  := $(sort $(wildcard tests/store/*.c))
@@ -152,6 +153,7 @@ ALL_OBJ := $(ENGINE_OBJ) $(TEST_ENGINE_OBJ) $(B)/tests/bench/bench_engine.o \
            $(TEST_STORE_SRC:%.c=$(B)/%.o) $(TEST_DAEMON_SRC:%.c=$(B)/%.o) \
            $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(B)/tests/soak/soak.o \
            $(TEST_PROC_OBJ) $(TEST_SPAWN_OBJ)
+ALL_OBJ += $(B)/tests/bench/bench_http.o
 
 .PHONY: all check check-full check-plain check-both check-tree-plain \
         check-tree-san check-selfcontained check-build analyze bench clean \
@@ -185,6 +187,9 @@ $(BENCH_RECOVERY): $(B)/tests/bench/bench_recovery.o $(TEST_PROC_OBJ) \
 
 $(BENCH_DAEMON): $(B)/tests/bench/bench_daemon.o $(TEST_PROC_OBJ) \
                 $(LIBARMMAP) | $(ARMMAPD)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
+
+$(BENCH_HTTP): $(B)/tests/bench/bench_http.o $(LIBARMMAP) | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
 
 $(LIBSTORE): $(STORE_OBJ)
@@ -320,12 +325,13 @@ analyze: deps
 	    $(MAKE) --no-print-directory $(CHECK_J) B=$(ANALYZE_B) check-build
 
 bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(BENCH_RECOVERY) $(BENCH_DAEMON) \
-       $(CHECK_STORE)
+       $(CHECK_STORE) $(BENCH_HTTP)
 	@./$(BENCH_ENGINE)
 	@./$(BENCH_CLIENT)
 	@CK_RUN_SUITE=speed ./$(CHECK_STORE) | grep -E 'events|s ='
 	@./$(BENCH_RECOVERY)
 	@./$(BENCH_DAEMON) -r tests/bench/redis_ref.sh
+	@./$(BENCH_HTTP)
 
 # ---- soak and valgrind: the real daemon under long or watched load ---------
 # Both are for the plain build: valgrind refuses SANITIZE=1, and the soak's
