@@ -164,6 +164,45 @@ START_TEST(test_recovery_replays_from_checkpoints)
 }
 END_TEST
 
+/* --checkpoint-every=0 means never: no periodic checkpoint is written and
+ * recovery replays every event (a clone still gets its own at creation). */
+START_TEST(test_checkpoint_every_zero_means_never)
+{
+    char before[200], after[200], path[400];
+    sqlite3_stmt *st;
+    uint64_t src;
+    sqlite3 *db;
+    int fd, i;
+
+    td_start(&d, "--checkpoint-every=0", NULL);
+    fd = td_session(&d, "alice");
+    src = td_create(fd, "qemu-virt", NULL);
+    for (i = 0; i < 5; i++)
+        batch_ok(fd, src, 500);         /* seqs 1..2500 */
+    state_line(fd, src, before, sizeof(before));
+    close(fd);
+    ck_assert_msg(td_stop(&d) == 0, "%s", td_log(&d));
+
+    snprintf(path, sizeof(path), "%s/armmapd.db", d.dir);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM"
+                                        " checkpoints", -1, &st, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    td_start(&d, "--checkpoint-every=0", NULL);
+    ck_assert_msg(strstr(td_log(&d), "recovered 1 machines (0 broken) from "
+                         "2500 events") != NULL, "%s", td_log(&d));
+    fd = td_session(&d, "alice");
+    state_line(fd, src, after, sizeof(after));
+    ck_assert_str_eq(after, before);
+    close(fd);
+}
+END_TEST
+
 Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -172,6 +211,7 @@ Suite *checkpoint_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120 * spawn_time_scale());
     tcase_add_test(tc, test_recovery_replays_from_checkpoints);
+    tcase_add_test(tc, test_checkpoint_every_zero_means_never);
     suite_add_tcase(s, tc);
     return s;
 }
