@@ -39,6 +39,8 @@
 #define BUSY_TIMEOUT_MS     5000        /* another process holding a lock */
 #define WRITER_CACHE_KIB    16384       /* page cache of each connection */
 #define READER_CACHE_KIB    16384
+#define READER_MMAP_BYTES   (1LL << 30) /* reads map the file: no pread
+                                           copy (recovery's walk) */
 #define PAGE_SIZE           16384       /* of databases we create */
 #define WAL_CHECKPOINT_PAGES 1000       /* checkpoint at 16 MiB of WAL */
 #define WAL_WRITER_CKPT_PAGES 4000      /* ... in the writer if still 64 MiB */
@@ -229,6 +231,8 @@ struct store {
     unsigned fail_permille;             /* test hook: commits to fail */
     unsigned fail_seed;                 /* its rand_r() state (writer) */
     struct head head;                   /* writer thread (after open) */
+    bool resummed;                      /* this open recomputed the event
+                                           sums (migration 4) */
 
     struct mtab mt;                     /* writer thread only */
     struct ctab ct;                     /* the writer changes it under @lock;
@@ -356,10 +360,12 @@ static inline int pragma_int(sqlite3 *db, const char *name, long long value)
 /* Shared between the files of store/                                  */
 /* ------------------------------------------------------------------ */
 
-/* store_open.c: checksums.  64-bit FNV-1a over the fields in a fixed
- * little-endian layout: any change of a stored value (a bit flip, an edit)
- * changes the sum; it detects accidents, not a forger.  A sum is never 0
- * (0 stands for "no event yet" in the writer's tables). */
+/* store_open.c: checksums over the fields in a fixed little-endian
+ * layout: any change of a stored value (a bit flip, an edit) changes the
+ * sum; they detect accidents, not a forger.  Event sums chain 64-bit words
+ * (schema 4, fast enough for recovery's walk); machine and checkpoint sums
+ * are 64-bit FNV-1a.  A sum is never 0 (0 stands for "no event yet" in the
+ * writer's tables). */
 uint64_t store__chain_seed(uint64_t machine);
 uint64_t store__event_sum(uint64_t prev, uint64_t machine, uint64_t seq,
                           int64_t time_ms, uint32_t op, uint32_t cpu,
