@@ -181,6 +181,20 @@ struct head {
     uint64_t max_id;                    /* the largest machine id committed */
 };
 
+/* A read connection and the statements replay needs (store.h).  The
+ * store embeds one on its own read connection (@own false). */
+struct store_reader {
+    struct store *s;
+    sqlite3 *db;
+    bool own;                           /* db is this reader's to close */
+    sqlite3_stmt *events;
+    sqlite3_stmt *event_sum;            /* one event's sum */
+    sqlite3_stmt *base;                 /* parent_seq, last_seq, stale */
+    sqlite3_stmt *checkpoint;           /* the nearest at or below a seq */
+    sqlite3_stmt *parent;               /* parent, parent_seq */
+    char errmsg[STORE_MSG_MAX];
+};
+
 struct store {
     char *path;                         /* as given; names it in messages */
     char *uri;                          /* what SQLite opens (memdb name) */
@@ -221,11 +235,8 @@ struct store {
     sqlite3_stmt *r_list_tenant;
     sqlite3_stmt *r_machine;
     sqlite3_stmt *r_live;
-    sqlite3_stmt *r_events;
     sqlite3_stmt *r_max_id;
-    sqlite3_stmt *r_base;               /* parent_seq, last_seq, stale */
-    sqlite3_stmt *r_checkpoint;         /* the nearest at or below a seq */
-    sqlite3_stmt *r_event_sum;          /* one event's sum */
+    struct store_reader rd;             /* replay reads on rdb */
     char corrupt[STORE_MSG_MAX];        /* store_machine.corrupt */
     char warning[STORE_MSG_MAX];        /* store_open_warning() */
     unsigned fail_permille;             /* test hook: commits to fail */
@@ -384,6 +395,10 @@ int store__register_sums(sqlite3 *db);
 void store__sqlite_err(const char *path, sqlite3 *db, const char *what,
                        char *err);
 long long store__max_pages(const struct store *s, uint64_t bytes);
+
+/* store_read.c: prepares (finalizes) the statements of @r on r->db */
+int store__reader_prepare(struct store_reader *r);
+void store__reader_finalize(struct store_reader *r);
 
 /* store_writer.c: the writer's buffers and tables (freed at close) */
 void store__batch_destroy(struct batch *b);

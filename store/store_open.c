@@ -276,20 +276,14 @@ static int prepare_reader(struct store *s)
     PREP(r_machine, "SELECT " MACHINE_COLUMNS " FROM machines WHERE id = ?1");
     PREP(r_live, "SELECT " MACHINE_COLUMNS " FROM machines"
                  " WHERE destroyed IS NULL ORDER BY id");
-    PREP(r_events, "SELECT " EVENT_COLUMNS " FROM events"
-                   " WHERE machine = ?1 AND seq <= ?2 AND seq > ?3"
-                   " ORDER BY seq");
-    PREP(r_event_sum, "SELECT sum FROM events WHERE machine = ?1"
-                      " AND seq = ?2");
-    PREP(r_checkpoint, "SELECT seq, blob, sum FROM checkpoints"
-                       " WHERE machine = ?1 AND seq <= ?2"
-                       " ORDER BY seq DESC LIMIT 1");
-    PREP(r_base, "SELECT coalesce(parent_seq, 0), last_seq, counts_stale"
-                 " FROM machines WHERE id = ?1");
     PREP(r_max_id, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence"
                    " WHERE name = 'machines'), 0),"
                    " coalesce((SELECT max(id) FROM machines), 0))");
 #undef PREP
+    s->rd.s = s;
+    s->rd.db = s->rdb;
+    if (rc == SQLITE_OK)
+        rc = store__reader_prepare(&s->rd);
     return rc;
 }
 
@@ -903,13 +897,14 @@ static void finalize_all(struct store *s)
         &s->w_create, &s->w_destroy, &s->w_state, &s->w_mark, &s->w_flush,
         &s->w_purge_events, &s->w_purge_machines, &s->w_vacuum,
         &s->w_unit, &s->w_unit_undo, &s->w_unit_end, &s->w_checkpoint,
-        &s->w_purge_checkpoints, &s->r_checkpoint,
+        &s->w_purge_checkpoints,
         &s->r_history[0], &s->r_history[1], &s->r_op_counts,
         &s->r_list_all, &s->r_list_tenant, &s->r_machine, &s->r_live,
-        &s->r_events, &s->r_max_id, &s->r_base, &s->r_event_sum,
+        &s->r_max_id,
     };
     size_t i;
 
+    store__reader_finalize(&s->rd);
     for (i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
         sqlite3_finalize(*all[i]);
         *all[i] = NULL;
