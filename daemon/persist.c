@@ -28,9 +28,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
@@ -281,6 +284,16 @@ uint64_t srv_persist_events(struct srv *s, struct srv_machine *sm,
 /* Replay                                                              */
 /* ------------------------------------------------------------------ */
 
+/* Where a replay reads (the loop thread's reader, or a worker's own) and
+ * what it has to say beside its result: a damaged checkpoint it skipped
+ * (logged by the caller, on the loop thread). */
+#define WARN_MAX 1024                   /* a store or engine message and more */
+
+struct replay_env {
+    struct store_reader *rd;
+    char warn[WARN_MAX];
+};
+
 struct replay_ctx {
     struct mm_machine *m;
     uint64_t last_seq;
@@ -327,26 +340,27 @@ struct link {
 
 /* The store's failure as the daemon's: a corrupt history breaks the
  * machine (INTERNAL), anything else is the store failing (UNAVAILABLE). */
-static enum mm_status store_failed(struct srv *s, enum store_status st,
-                                   char *err, size_t errsz)
+static enum mm_status store_failed(const struct replay_env *env,
+                                   enum store_status st, char *err,
+                                   size_t errsz)
 {
-    snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
+    snprintf(err, errsz, "store: %s", store_reader_errmsg(env->rd));
     return st == STORE_CORRUPT ? MM_INTERNAL : MM_UNAVAILABLE;
 }
 
 /* Fills *@chain with machine @id's ancestry, root first, @id last: as deep
  * as it goes (no limit; each link costs one row read). */
-static enum mm_status ancestry(struct srv *s, uint64_t id, uint64_t upto,
-                               struct link **chain, size_t *n, char *err,
-                               size_t errsz)
+static enum mm_status ancestry(struct replay_env *env, uint64_t id,
+                               uint64_t upto, struct link **chain, size_t *n,
+                               char *err, size_t errsz)
 {
     struct link *v = NULL;
     size_t cap = 0, k = 0, i;
 
     for (;;) {
-        struct store_machine *row = NULL;
-        enum store_status st = store_machine_dup(s->persist->st, id, &row);
         uint64_t parent, pseq;
+        enum store_status st = store_reader_parent(env->rd, id, &parent,
+                                                   &pseq);
 
         if (st == STORE_NOT_FOUND) {
             snprintf(err, errsz, "machine %" PRIu64 "'s history is gone "
@@ -356,11 +370,8 @@ static enum mm_status ancestry(struct srv *s, uint64_t id, uint64_t upto,
         }
         if (st != STORE_OK) {
             free(v);
-            return store_failed(s, st, err, errsz);
+            return store_failed(env, st, err, errsz);
         }
-        parent = row->parent;
-        pseq = row->parent_seq;
-        free(row);
         if (k == cap) {
             struct link *nv = realloc(v, (cap ? 2 * cap : 8) * sizeof(*v));
 
@@ -395,9 +406,10 @@ static enum mm_status ancestry(struct srv *s, uint64_t id, uint64_t upto,
 
 /* Replays machine @id's own events after seq @after (0: from its first)
  * up to @upto (0: all) onto @m. */
-static enum mm_status replay_link(struct srv *s, uint64_t id, uint64_t after,
-                                  uint64_t upto, struct mm_machine *m,
-                                  uint64_t *count, char *err, size_t errsz)
+static enum mm_status replay_link(struct replay_env *env, uint64_t id,
+                                  uint64_t after, uint64_t upto,
+                                  struct mm_machine *m, uint64_t *count,
+                                  char *err, size_t errsz)
 {
     struct replay_ctx rc;
     enum store_status st;
@@ -407,13 +419,12 @@ static enum mm_status replay_link(struct srv *s, uint64_t id, uint64_t after,
     rc.st = MM_OK;
     rc.err = err;
     rc.errsz = errsz;
-    st = store_foreach_event_after(s->persist->st, id, after, upto,
-                                   replay_one, &rc, NULL);
+    st = store_reader_events(env->rd, id, after, upto, replay_one, &rc, NULL);
     *count += rc.count;
     if (rc.st != MM_OK)
         return rc.st;
     if (st != STORE_OK)
-        return store_failed(s, st, err, errsz);
+        return store_failed(env, st, err, errsz);
     if (upto != 0 && mm_seq(m) < upto) {
         snprintf(err, errsz, "machine %" PRIu64 " has events only up to seq %"
                  PRIu64 ", not %" PRIu64, id, mm_seq(m), upto);
@@ -424,9 +435,9 @@ static enum mm_status replay_link(struct srv *s, uint64_t id, uint64_t after,
 
 /* Replaces *@mp by machine @id's state from its nearest checkpoint at or
  * below @upto, and sets *@after to its seq; *@after 0 if there is none or
- * it cannot be used (a damaged one is logged and skipped: the events are
- * the truth).  MM_UNAVAILABLE if the store failed. */
-static enum mm_status from_checkpoint(struct srv *s, uint64_t id,
+ * it cannot be used (a damaged one is noted in env->warn and skipped: the
+ * events are the truth).  MM_UNAVAILABLE if the store failed. */
+static enum mm_status from_checkpoint(struct replay_env *env, uint64_t id,
                                       uint64_t upto, struct mm_machine **mp,
                                       uint64_t *after, char *err,
                                       size_t errsz)
@@ -439,20 +450,21 @@ static enum mm_status from_checkpoint(struct srv *s, uint64_t id,
     size_t len;
 
     *after = 0;
-    st = store_checkpoint_get(s->persist->st, id, upto, &seq, &blob, &len);
+    st = store_reader_checkpoint(env->rd, id, upto, &seq, &blob, &len);
     if (st == STORE_NOT_FOUND)
         return MM_OK;
     if (st == STORE_CORRUPT) {
-        srv_log(SRV_LOG_WARN, "machine %" PRIu64 ": %s; replaying its "
-                "events instead", id, store_errmsg(s->persist->st));
+        snprintf(env->warn, sizeof(env->warn), "machine %" PRIu64 ": %s; "
+                 "replaying its events instead", id,
+                 store_reader_errmsg(env->rd));
         return MM_OK;
     }
     if (st != STORE_OK)
-        return store_failed(s, st, err, errsz);
+        return store_failed(env, st, err, errsz);
     if (mm_restore(mm_machine_config(*mp), blob, len, &r, emsg) != MM_OK) {
-        srv_log(SRV_LOG_WARN, "machine %" PRIu64 ": checkpoint at seq %"
-                PRIu64 " does not restore (%s); replaying its events "
-                "instead", id, seq, emsg);
+        snprintf(env->warn, sizeof(env->warn), "machine %" PRIu64
+                 ": checkpoint at seq %" PRIu64 " does not restore (%s); "
+                 "replaying its events instead", id, seq, emsg);
         free(blob);
         return MM_OK;
     }
@@ -465,26 +477,32 @@ static enum mm_status from_checkpoint(struct srv *s, uint64_t id,
 
 /* Replays machine @id's own events (seq <= @upto) after its ancestors',
  * or after its nearest checkpoint, onto *@mp. */
-static enum mm_status replay_chain(struct srv *s, uint64_t id, uint64_t upto,
-                                   struct mm_machine **mp, uint64_t *count,
-                                   char *err, size_t errsz)
+static enum mm_status replay_chain(struct replay_env *env, uint64_t id,
+                                   uint64_t upto, struct mm_machine **mp,
+                                   uint64_t *count, char *err, size_t errsz)
 {
     struct link *chain = NULL;
     enum mm_status ms;
     uint64_t after;
     size_t n = 0, i;
 
-    ms = from_checkpoint(s, id, upto, mp, &after, err, errsz);
+    ms = from_checkpoint(env, id, upto, mp, &after, err, errsz);
     if (ms != MM_OK)
         return ms;
     if (after != 0)
-        return replay_link(s, id, after, upto, *mp, count, err, errsz);
-    ms = ancestry(s, id, upto, &chain, &n, err, errsz);
+        return replay_link(env, id, after, upto, *mp, count, err, errsz);
+    ms = ancestry(env, id, upto, &chain, &n, err, errsz);
     for (i = 0; ms == MM_OK && i < n; i++)
-        ms = replay_link(s, chain[i].id, 0, chain[i].upto, *mp, count, err,
+        ms = replay_link(env, chain[i].id, 0, chain[i].upto, *mp, count, err,
                          errsz);
     free(chain);
     return ms;
+}
+
+static void log_warn(const struct replay_env *env)
+{
+    if (env->warn[0] != '\0')
+        srv_log(SRV_LOG_WARN, "%s", env->warn);
 }
 
 /* At recovery, a clone or fork whose parent was recovered already (ids
@@ -509,14 +527,179 @@ enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
                                   struct mm_machine **m, char *err,
                                   size_t errsz)
 {
+    struct replay_env env;
     uint64_t count = 0;
+    enum mm_status st;
 
-    return replay_chain(s, id, upto, m, &count, err, errsz);
+    env.rd = store_main_reader(s->persist->st);
+    env.warn[0] = '\0';
+    st = replay_chain(&env, id, upto, m, &count, err, errsz);
+    log_warn(&env);
+    return st;
 }
 
 /* ------------------------------------------------------------------ */
 /* Recovery                                                            */
 /* ------------------------------------------------------------------ */
+
+/* Recovery runs in two passes.  Machines that descend from no other (the
+ * bulk of the events) are rebuilt in parallel: the loop thread and up to
+ * MAX_RECOVERY_WORKERS - 1 threads, one per further CPU, each with a store
+ * reader of its own, take them one at a time (the engine is pure, one
+ * machine one thread).  Then the loop thread, in id order, rebuilds the
+ * clones and forks (each from a copy of its recovered parent when it can)
+ * and registers every machine, logging what the workers found. */
+#define MAX_RECOVERY_WORKERS 4
+
+struct rec_item {
+    struct store_machine row;           /* its strings are this item's */
+    struct mm_machine *m;
+    enum mm_status st;
+    uint64_t count;                     /* events replayed */
+    bool done;                          /* rebuilt in the parallel pass */
+    char msg[SRV_MSG_MAX];              /* why it is broken */
+    char warn[WARN_MAX];                /* a skipped checkpoint */
+};
+
+struct rec_list {
+    struct rec_item *v;
+    size_t n, cap;
+    atomic_size_t next;                 /* the parallel pass's next item */
+    bool oom;                           /* a row could not be kept */
+};
+
+struct rec_worker {
+    pthread_t th;
+    struct rec_list *l;
+    struct store_reader *rd;
+};
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+static void rec_item_free(struct rec_item *it)
+{
+    free((char *)it->row.tenant);
+    free((char *)it->row.name);
+    free((char *)it->row.config);
+    free((char *)it->row.corrupt);
+    mm_destroy(it->m);
+}
+
+/* store_foreach_live_machine(): keeps a copy of every row. */
+static int collect_row(void *arg, const struct store_machine *row)
+{
+    struct rec_list *l = arg;
+    struct rec_item *it;
+
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        struct rec_item *v = realloc(l->v, cap * sizeof(*v));
+
+        if (v == NULL) {
+            l->oom = true;
+            return 1;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    it = &l->v[l->n];
+    memset(it, 0, sizeof(*it));
+    it->row = *row;
+    it->row.tenant = dup_or_null(row->tenant);
+    it->row.name = dup_or_null(row->name);
+    it->row.config = strdup(row->config != NULL ? row->config : "");
+    it->row.corrupt = dup_or_null(row->corrupt);
+    l->n++;
+    if (it->row.config == NULL ||
+        (row->tenant != NULL && it->row.tenant == NULL) ||
+        (row->name != NULL && it->row.name == NULL) ||
+        (row->corrupt != NULL && it->row.corrupt == NULL)) {
+        l->oom = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* Rebuilds @it from its config and its history (checkpoint, ancestry). */
+static void rebuild_item(struct replay_env *env, struct rec_item *it)
+{
+    struct mm_config cfg;
+    char emsg[MM_MSG_MAX];
+
+    env->warn[0] = '\0';
+    mm_config_default(&cfg);
+    it->st = mm_config_parse(&cfg, it->row.config, emsg);
+    if (it->st == MM_OK)
+        it->st = mm_create(&cfg, &it->m, emsg);
+    if (it->st != MM_OK)
+        snprintf(it->msg, sizeof(it->msg), "recovery: config of machine %"
+                 PRIu64 ": %s", it->row.id, emsg);
+    else
+        it->st = replay_chain(env, it->row.id, 0, &it->m, &it->count,
+                              it->msg, sizeof(it->msg));
+    memcpy(it->warn, env->warn, sizeof(it->warn));
+}
+
+/* The parallel pass: machines with a trusted row and no parent. */
+static void rec_run(struct rec_list *l, struct store_reader *rd)
+{
+    struct replay_env env;
+    size_t i;
+
+    env.rd = rd;
+    while ((i = atomic_fetch_add(&l->next, 1)) < l->n) {
+        struct rec_item *it = &l->v[i];
+
+        if (it->row.corrupt != NULL ||
+            (it->row.parent != 0 && it->row.parent_seq != 0))
+            continue;
+        rebuild_item(&env, it);
+        it->done = true;
+    }
+}
+
+static void *rec_thread(void *arg)
+{
+    struct rec_worker *w = arg;
+
+    rec_run(w->l, w->rd);
+    return NULL;
+}
+
+/* Threads for the parallel pass beside the loop thread: one per further
+ * online CPU, at most MAX_RECOVERY_WORKERS - 1, none if readers or threads
+ * cannot be had (the loop thread then does it all). */
+static size_t rec_parallel(struct srv *s, struct rec_list *l)
+{
+    struct rec_worker w[MAX_RECOVERY_WORKERS - 1];
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want, n = 0, i;
+
+    want = cpus > 1 ? (size_t)cpus - 1 : 0;
+    if (want > MAX_RECOVERY_WORKERS - 1)
+        want = MAX_RECOVERY_WORKERS - 1;
+    if (want > l->n / 2)
+        want = l->n / 2;
+    for (i = 0; i < want; i++) {
+        w[n].l = l;
+        if (store_reader_open(s->persist->st, &w[n].rd) != STORE_OK)
+            break;
+        if (pthread_create(&w[n].th, NULL, rec_thread, &w[n]) != 0) {
+            store_reader_close(w[n].rd);
+            break;
+        }
+        n++;
+    }
+    rec_run(l, store_main_reader(s->persist->st));
+    for (i = 0; i < n; i++) {
+        pthread_join(w[i].th, NULL);
+        store_reader_close(w[i].rd);
+    }
+    return n;
+}
 
 struct recover_ctx {
     struct srv *s;
@@ -526,44 +709,38 @@ struct recover_ctx {
     size_t errsz;
 };
 
-static int recover_one(void *arg, const struct store_machine *row)
+/* The sequential pass for one item: rebuilds it unless the parallel pass
+ * did, and registers it. */
+static int recover_one(struct recover_ctx *rc, struct rec_item *it)
 {
-    struct recover_ctx *rc = arg;
     struct srv *s = rc->s;
+    const struct store_machine *row = &it->row;
     struct srv_machine *sm;
-    struct mm_machine *m = NULL;
-    struct mm_config cfg;
-    uint64_t count = 0;
-    const char *config = row->config;
-    char msg[SRV_MSG_MAX], emsg[MM_MSG_MAX];
-    enum mm_status st;
+    struct replay_env env;
 
-    mm_config_default(&cfg);
-    if (row->corrupt != NULL) {
+    env.rd = store_main_reader(s->persist->st);
+    if (it->done) {
+        /* rebuilt by the parallel pass */
+    } else if (row->corrupt != NULL) {
         /* Its row was changed: neither its tenant nor its config can be
          * trusted, so it is not rebuilt (it answers INTERNAL). */
-        st = MM_INTERNAL;
-        snprintf(msg, sizeof(msg), "recovery: %s", row->corrupt);
-    } else if ((m = recovered_parent_copy(s, row)) != NULL) {
-        st = replay_link(s, row->id, 0, 0, m, &count, msg, sizeof(msg));
+        it->st = MM_INTERNAL;
+        snprintf(it->msg, sizeof(it->msg), "recovery: %s", row->corrupt);
+    } else if ((it->m = recovered_parent_copy(s, row)) != NULL) {
+        it->st = replay_link(&env, row->id, 0, 0, it->m, &it->count, it->msg,
+                             sizeof(it->msg));
     } else {
-        st = mm_config_parse(&cfg, config, emsg);
-        if (st == MM_OK)
-            st = mm_create(&cfg, &m, emsg);
-        if (st != MM_OK)
-            snprintf(msg, sizeof(msg), "recovery: config of machine %" PRIu64
-                     ": %s", row->id, emsg);
-        else
-            st = replay_chain(s, row->id, 0, &m, &count, msg, sizeof(msg));
+        rebuild_item(&env, it);
     }
-    if (st == MM_UNAVAILABLE) {
-        snprintf(rc->err, rc->errsz, "armmapd: %s", msg);
-        mm_destroy(m);
+    if (it->warn[0] != '\0')
+        srv_log(SRV_LOG_WARN, "%s", it->warn);
+    if (it->st == MM_UNAVAILABLE) {
+        snprintf(rc->err, rc->errsz, "armmapd: %s", it->msg);
         rc->failed = true;
         return 1;
     }
-    sm = srv_machine_add(s->reg, row->id, row->tenant, row->name, config,
-                         row->created_ms, m);
+    sm = srv_machine_add(s->reg, row->id, row->tenant, row->name, row->config,
+                         row->created_ms, it->m);
     if (sm == NULL) {
         snprintf(rc->err, rc->errsz, "armmapd: out of memory in recovery");
         rc->failed = true;
@@ -572,14 +749,16 @@ static int recover_one(void *arg, const struct store_machine *row)
     sm->parent = row->parent;
     sm->parent_seq = row->parent_seq;
     sm->events = row->nevents;
-    sm->committed_seq = m != NULL && st == MM_OK ? mm_seq(m) : row->last_seq;
+    sm->committed_seq = it->m != NULL && it->st == MM_OK ? mm_seq(it->m)
+                                                         : row->last_seq;
+    it->m = NULL;                       /* the registry's now */
     rc->machines++;
-    rc->events += count;
-    if (st != MM_OK) {
+    rc->events += it->count;
+    if (it->st != MM_OK) {
         rc->broken++;
-        srv_machine_set_broken(sm, msg);
+        srv_machine_set_broken(sm, it->msg);
         srv_log(SRV_LOG_ERROR, "machine %" PRIu64 " is broken: %s", row->id,
-                msg);
+                it->msg);
     }
     return 0;
 }
@@ -587,22 +766,38 @@ static int recover_one(void *arg, const struct store_machine *row)
 int srv_persist_recover(struct srv *s, char *err, size_t errsz)
 {
     struct recover_ctx rc;
+    struct rec_list l;
     struct timespec t0, t1;
     enum store_status st;
+    size_t i, workers = 0;
     double ms;
 
     memset(&rc, 0, sizeof(rc));
+    memset(&l, 0, sizeof(l));
+    atomic_init(&l.next, 0);
     rc.s = s;
     rc.err = err;
     rc.errsz = errsz;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    st = store_foreach_live_machine(s->persist->st, recover_one, &rc);
+    st = store_foreach_live_machine(s->persist->st, collect_row, &l);
+    if (st == STORE_OK && l.oom)
+        st = STORE_UNAVAILABLE;
+    if (st == STORE_OK) {
+        workers = rec_parallel(s, &l);
+        for (i = 0; i < l.n && !rc.failed; i++)
+            recover_one(&rc, &l.v[i]);
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    for (i = 0; i < l.n; i++)
+        rec_item_free(&l.v[i]);
+    free(l.v);
     if (rc.failed)
         return -1;
     if (st != STORE_OK) {
         snprintf(err, errsz, "armmapd: store %s: %s", s->persist->path,
-                 store_errmsg(s->persist->st));
+                 store_errmsg(s->persist->st)[0] != '\0'
+                     ? store_errmsg(s->persist->st)
+                     : "out of memory reading machine rows");
         return -1;
     }
     ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
@@ -611,7 +806,8 @@ int srv_persist_recover(struct srv *s, char *err, size_t errsz)
     s->n.recovered_events = rc.events;
     srv_log(rc.broken ? SRV_LOG_WARN : SRV_LOG_INFO,
             "recovered %" PRIu64 " machines (%" PRIu64 " broken) from %" PRIu64
-            " events in %.1f ms", rc.machines, rc.broken, rc.events, ms);
+            " events in %.1f ms (%zu thread%s)", rc.machines, rc.broken,
+            rc.events, ms, workers + 1, workers ? "s" : "");
     return 0;
 }
 
