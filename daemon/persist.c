@@ -29,9 +29,11 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <fcntl.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -40,16 +42,50 @@
 #include "store.h"
 
 #define QUEUE_BASE      65536u          /* writes in flight before pausing */
+#define WARN_MAX        1024            /* a store or engine message, more */
+
+/* Where a replay reads (the loop thread's reader, or a worker's own) and
+ * what it has to say beside its result: a damaged checkpoint it skipped
+ * (logged by the caller, on the loop thread). */
+struct replay_env {
+    struct store_reader *rd;
+    char warn[WARN_MAX];
+};
+
+#define FORK_JOBS       4               /* fork replays running or done */
+
+/* One fork's replay on a worker thread (see "Fork replays"). */
+struct fork_job {
+    bool used;
+    bool joined;                        /* done, its thread joined */
+    uint64_t id, upto;                  /* the source and the fork's seq */
+    uint64_t serial;                    /* start order: oldest evicted */
+    char *config;                       /* the source's */
+    pthread_t th;
+    struct replay_env *env;             /* its reader and warning */
+    struct srv_persist *p;
+    atomic_bool done;                   /* the thread is returning */
+    /* Filled by the thread: */
+    struct mm_machine *m;
+    enum mm_status st;
+    char err[SRV_MSG_MAX];
+};
 
 struct srv_persist {
     struct store *st;
     struct event *ev;                   /* store_notify_fd() readable */
+    struct fork_job jobs[FORK_JOBS];
+    uint64_t job_serial;
+    int job_efd;                        /* eventfd: a job is done */
+    struct event *job_ev;
     uint64_t inflight;                  /* submitted, not reaped */
     uint64_t margin;                    /* room one request may need */
     char path[4096];
 };
 
 static void take_checkpoint(struct srv *s, struct srv_machine *sm);
+static int fork_jobs_open(struct srv *s);
+static void fork_jobs_close(struct srv_persist *p);
 
 static void on_reaped(void *arg, void *cookie, enum store_status status,
                       const char *msg)
@@ -92,6 +128,7 @@ int srv_persist_open(struct srv *s, char *err, size_t errsz)
         snprintf(err, errsz, "armmapd: out of memory");
         return -1;
     }
+    p->job_efd = -1;
     snprintf(p->path, sizeof(p->path), "%s", s->st->database);
     memset(&opt, 0, sizeof(opt));
     opt.durability = s->st->durability == SRV_DURABILITY_FULL ? STORE_FULL
@@ -124,6 +161,12 @@ int srv_persist_open(struct srv *s, char *err, size_t errsz)
         return -1;
     }
     s->persist = p;
+    if (fork_jobs_open(s) != 0) {
+        snprintf(err, errsz, "armmapd: cannot create the fork replays' "
+                 "eventfd");
+        srv_persist_close(s);
+        return -1;
+    }
     return 0;
 }
 
@@ -133,6 +176,7 @@ void srv_persist_close(struct srv *s)
 
     if (p == NULL)
         return;
+    fork_jobs_close(p);
     store_flush(p->st);
     store_reap(p->st, on_reaped, s);
     srv_conn_send_pending(s);
@@ -287,12 +331,6 @@ uint64_t srv_persist_events(struct srv *s, struct srv_machine *sm,
 /* Where a replay reads (the loop thread's reader, or a worker's own) and
  * what it has to say beside its result: a damaged checkpoint it skipped
  * (logged by the caller, on the loop thread). */
-#define WARN_MAX 1024                   /* a store or engine message and more */
-
-struct replay_env {
-    struct store_reader *rd;
-    char warn[WARN_MAX];
-};
 
 struct replay_ctx {
     struct mm_machine *m;
@@ -534,6 +572,238 @@ enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
     env.rd = store_main_reader(s->persist->st);
     env.warn[0] = '\0';
     st = replay_chain(&env, id, upto, m, &count, err, errsz);
+    log_warn(&env);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fork replays                                                        */
+/* ------------------------------------------------------------------ */
+
+/* A Fork that must replay (its seq is not the source's last) used to
+ * replay on the loop thread: up to --checkpoint-every events, and with
+ * checkpoints off the source's whole history, while no other connection
+ * was served.  Now a worker thread does it on a store reader of its own
+ * (the engine is pure; the machine is new, nobody else sees it), and the
+ * Fork's frame waits in its connection (srv_conn_defer()), which reads
+ * nothing more meanwhile.  When the thread is done it writes an eventfd;
+ * the loop joins it and re-processes the deferred connections
+ * (srv_conn_store_room()), whose Fork is dispatched again and now takes
+ * the finished machine (srv_persist_fork_replay()).  The result depends
+ * only on (source, seq), so any Fork of that pair may take it.  At most
+ * FORK_JOBS jobs are kept, running or done; past that the oldest done one
+ * is dropped (its connection closed, say), and if all are running the
+ * replay runs on the loop as before. */
+
+/* Test hook: ARMMAPD_TEST_FORK_GATE=PATH makes each fork replay create
+ * PATH.started and wait (at most 60 s) until PATH exists, so a test can
+ * show the loop serving others meanwhile without timing anything. */
+static void test_gate(void)
+{
+    const char *gate = getenv("ARMMAPD_TEST_FORK_GATE");
+    char started[4200];
+    int fd, i;
+
+    if (gate == NULL || gate[0] == '\0')
+        return;
+    snprintf(started, sizeof(started), "%s.started", gate);
+    fd = open(started, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    for (i = 0; i < 60000 && access(gate, F_OK) != 0; i++) {
+        struct timespec ms = { 0, 1000000 };
+
+        nanosleep(&ms, NULL);
+    }
+}
+
+/* The source's state at @upto, from its config: a fresh machine, then
+ * the nearest checkpoint and the events after it (or the ancestry). */
+static enum mm_status fork_build(struct replay_env *env, const char *config,
+                                 uint64_t id, uint64_t upto,
+                                 struct mm_machine **m, char *err,
+                                 size_t errsz)
+{
+    struct mm_config cfg;
+    char emsg[MM_MSG_MAX];
+    uint64_t count = 0;
+    enum mm_status st;
+
+    *m = NULL;
+    mm_config_default(&cfg);
+    st = mm_config_parse(&cfg, config, emsg);
+    if (st == MM_OK)
+        st = mm_create(&cfg, m, emsg);
+    if (st != MM_OK) {
+        snprintf(err, errsz, "%s", emsg);
+        return MM_INTERNAL;
+    }
+    st = replay_chain(env, id, upto, m, &count, err, errsz);
+    if (st != MM_OK) {
+        mm_destroy(*m);
+        *m = NULL;
+    }
+    return st;
+}
+
+static void *fork_thread(void *arg)
+{
+    struct fork_job *j = arg;
+    uint64_t one = 1;
+
+    test_gate();
+    j->st = fork_build(j->env, j->config, j->id, j->upto, &j->m, j->err,
+                       sizeof(j->err));
+    atomic_store(&j->done, true);
+    if (write(j->p->job_efd, &one, sizeof(one)) != sizeof(one))
+        abort();                        /* an eventfd cannot be full here */
+    return NULL;
+}
+
+static void job_clear(struct fork_job *j)
+{
+    if (j->env != NULL)
+        store_reader_close(j->env->rd);
+    free(j->env);
+    free(j->config);
+    mm_destroy(j->m);
+    memset(j, 0, sizeof(*j));
+    atomic_init(&j->done, false);
+}
+
+/* The loop's side of a finished job: join it, log its warning, and let
+ * the deferred Forks run again. */
+static void on_job_done(evutil_socket_t fd, short what, void *arg)
+{
+    struct srv *s = arg;
+    struct srv_persist *p = s->persist;
+    uint64_t n;
+    size_t i;
+
+    (void)what;
+    if (read(fd, &n, sizeof(n)) < 0)
+        return;                         /* EAGAIN: nothing new */
+    for (i = 0; i < FORK_JOBS; i++) {
+        struct fork_job *j = &p->jobs[i];
+
+        /* Join only threads that are returning: a running one would
+         * block the loop. */
+        if (!j->used || j->joined || !atomic_load(&j->done))
+            continue;
+        pthread_join(j->th, NULL);
+        j->joined = true;
+        log_warn(j->env);
+    }
+    srv_conn_store_room(s);
+}
+
+static int fork_jobs_open(struct srv *s)
+{
+    struct srv_persist *p = s->persist;
+
+    p->job_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->job_efd < 0)
+        return -1;
+    p->job_ev = event_new(s->base, p->job_efd, EV_READ | EV_PERSIST,
+                          on_job_done, s);
+    if (p->job_ev == NULL || event_add(p->job_ev, NULL) != 0)
+        return -1;
+    return 0;
+}
+
+/* At close: waits for the jobs still running and drops every result. */
+static void fork_jobs_close(struct srv_persist *p)
+{
+    size_t i;
+
+    for (i = 0; i < FORK_JOBS; i++) {
+        if (p->jobs[i].used && !p->jobs[i].joined)
+            pthread_join(p->jobs[i].th, NULL);
+        if (p->jobs[i].used)
+            job_clear(&p->jobs[i]);
+    }
+    if (p->job_ev != NULL)
+        event_free(p->job_ev);
+    if (p->job_efd >= 0)
+        close(p->job_efd);
+    p->job_ev = NULL;
+    p->job_efd = -1;
+}
+
+/* A slot for a new job: a free one, else the oldest done one; NULL if
+ * every slot holds a running job. */
+static struct fork_job *job_slot(struct srv_persist *p)
+{
+    struct fork_job *best = NULL;
+    size_t i;
+
+    for (i = 0; i < FORK_JOBS; i++) {
+        struct fork_job *j = &p->jobs[i];
+
+        if (!j->used)
+            return j;
+        if (j->joined && (best == NULL || j->serial < best->serial))
+            best = j;
+    }
+    if (best != NULL)
+        job_clear(best);
+    return best;
+}
+
+/* Starts @j on a thread; false (and @j cleared) if it cannot. */
+static bool job_start(struct srv *s, struct fork_job *j, uint64_t id,
+                      const char *config, uint64_t upto)
+{
+    struct srv_persist *p = s->persist;
+
+    j->used = true;
+    j->id = id;
+    j->upto = upto;
+    j->serial = ++p->job_serial;
+    j->p = p;
+    j->config = strdup(config);
+    j->env = calloc(1, sizeof(*j->env));
+    if (j->config == NULL || j->env == NULL ||
+        store_reader_open(p->st, &j->env->rd) != STORE_OK ||
+        pthread_create(&j->th, NULL, fork_thread, j) != 0) {
+        job_clear(j);
+        return false;
+    }
+    return true;
+}
+
+enum mm_status srv_persist_fork_replay(struct srv *s, uint64_t id,
+                                       const char *config, uint64_t upto,
+                                       struct mm_machine **m, char *err,
+                                       size_t errsz)
+{
+    struct srv_persist *p = s->persist;
+    struct replay_env env;
+    struct fork_job *j;
+    enum mm_status st;
+    size_t i;
+
+    *m = NULL;
+    for (i = 0; i < FORK_JOBS; i++) {
+        j = &p->jobs[i];
+        if (!j->used || j->id != id || j->upto != upto)
+            continue;
+        if (!j->joined)
+            return MM_WOULD_BLOCK;      /* still running */
+        st = j->st;
+        *m = j->m;
+        j->m = NULL;
+        snprintf(err, errsz, "%s", j->err);
+        job_clear(j);
+        return st;
+    }
+    j = job_slot(p);
+    if (j != NULL && job_start(s, j, id, config, upto))
+        return MM_WOULD_BLOCK;
+    /* No worker to be had: on the loop, as before. */
+    env.rd = store_main_reader(p->st);
+    env.warn[0] = '\0';
+    st = fork_build(&env, config, id, upto, m, err, errsz);
     log_warn(&env);
     return st;
 }
