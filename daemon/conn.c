@@ -1619,7 +1619,6 @@ bool srv_conn_has_waiting(const struct conn *c)
 
 void srv_conn_defer(struct conn *c)
 {
-    assert(srv_conn_has_waiting(c));
     c->deferred = true;
 }
 

@@ -633,7 +633,7 @@ static void h_fork(struct srv_call *call, const Armmap__V1__Request *req)
             srv_call_fail(call, MM_NO_MEMORY, "fork: out of host memory");
             return;
         }
-    } else {
+    } else if (fk->at_seq == 0) {
         mm_config_default(&cfg);
         st = mm_config_parse(&cfg, src->config, emsg);
         if (st == MM_OK)
@@ -642,10 +642,10 @@ static void h_fork(struct srv_call *call, const Armmap__V1__Request *req)
             srv_call_fail(call, MM_INTERNAL, "fork: %s", emsg);
             return;
         }
+    } else {
         if (fk->at_seq > src->committed_seq) {
             /* Replay reads the store: wait for this connection's own
              * changes; others' are not answered yet, so not promised. */
-            mm_destroy(m);
             if (srv_conn_has_waiting(call->c)) {
                 srv_conn_defer(call->c);
                 call->parked = true;
@@ -657,14 +657,18 @@ static void h_fork(struct srv_call *call, const Armmap__V1__Request *req)
                           fk->at_seq);
             return;
         }
-        if (fk->at_seq > 0) {
-            st = srv_persist_replay(call->s, src->id, fk->at_seq, &m, err,
-                                    sizeof(err));
-            if (st != MM_OK) {
-                mm_destroy(m);
-                srv_call_fail(call, st, "fork: %s", err);
-                return;
-            }
+        /* On a worker thread: this frame is dispatched again when the
+         * replay is done (persist.c, "Fork replays"). */
+        st = srv_persist_fork_replay(call->s, src->id, src->config,
+                                     fk->at_seq, &m, err, sizeof(err));
+        if (st == MM_WOULD_BLOCK) {
+            srv_conn_defer(call->c);
+            call->parked = true;
+            return;
+        }
+        if (st != MM_OK) {
+            srv_call_fail(call, st, "fork: %s", err);
+            return;
         }
     }
     new_machine(call, "fork", m, fk->name, src->config,

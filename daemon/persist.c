@@ -28,25 +28,64 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <fcntl.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 
 #include "store.h"
 
 #define QUEUE_BASE      65536u          /* writes in flight before pausing */
+#define WARN_MAX        1024            /* a store or engine message, more */
+
+/* Where a replay reads (the loop thread's reader, or a worker's own) and
+ * what it has to say beside its result: a damaged checkpoint it skipped
+ * (logged by the caller, on the loop thread). */
+struct replay_env {
+    struct store_reader *rd;
+    char warn[WARN_MAX];
+};
+
+#define FORK_JOBS       4               /* fork replays running or done */
+
+/* One fork's replay on a worker thread (see "Fork replays"). */
+struct fork_job {
+    bool used;
+    bool joined;                        /* done, its thread joined */
+    uint64_t id, upto;                  /* the source and the fork's seq */
+    uint64_t serial;                    /* start order: oldest evicted */
+    char *config;                       /* the source's */
+    pthread_t th;
+    struct replay_env *env;             /* its reader and warning */
+    struct srv_persist *p;
+    atomic_bool done;                   /* the thread is returning */
+    /* Filled by the thread: */
+    struct mm_machine *m;
+    enum mm_status st;
+    char err[SRV_MSG_MAX];
+};
 
 struct srv_persist {
     struct store *st;
     struct event *ev;                   /* store_notify_fd() readable */
+    struct fork_job jobs[FORK_JOBS];
+    uint64_t job_serial;
+    int job_efd;                        /* eventfd: a job is done */
+    struct event *job_ev;
     uint64_t inflight;                  /* submitted, not reaped */
     uint64_t margin;                    /* room one request may need */
     char path[4096];
 };
 
 static void take_checkpoint(struct srv *s, struct srv_machine *sm);
+static int fork_jobs_open(struct srv *s);
+static void fork_jobs_close(struct srv_persist *p);
 
 static void on_reaped(void *arg, void *cookie, enum store_status status,
                       const char *msg)
@@ -89,6 +128,7 @@ int srv_persist_open(struct srv *s, char *err, size_t errsz)
         snprintf(err, errsz, "armmapd: out of memory");
         return -1;
     }
+    p->job_efd = -1;
     snprintf(p->path, sizeof(p->path), "%s", s->st->database);
     memset(&opt, 0, sizeof(opt));
     opt.durability = s->st->durability == SRV_DURABILITY_FULL ? STORE_FULL
@@ -121,6 +161,12 @@ int srv_persist_open(struct srv *s, char *err, size_t errsz)
         return -1;
     }
     s->persist = p;
+    if (fork_jobs_open(s) != 0) {
+        snprintf(err, errsz, "armmapd: cannot create the fork replays' "
+                 "eventfd");
+        srv_persist_close(s);
+        return -1;
+    }
     return 0;
 }
 
@@ -130,6 +176,7 @@ void srv_persist_close(struct srv *s)
 
     if (p == NULL)
         return;
+    fork_jobs_close(p);
     store_flush(p->st);
     store_reap(p->st, on_reaped, s);
     srv_conn_send_pending(s);
@@ -281,6 +328,10 @@ uint64_t srv_persist_events(struct srv *s, struct srv_machine *sm,
 /* Replay                                                              */
 /* ------------------------------------------------------------------ */
 
+/* Where a replay reads (the loop thread's reader, or a worker's own) and
+ * what it has to say beside its result: a damaged checkpoint it skipped
+ * (logged by the caller, on the loop thread). */
+
 struct replay_ctx {
     struct mm_machine *m;
     uint64_t last_seq;
@@ -327,26 +378,27 @@ struct link {
 
 /* The store's failure as the daemon's: a corrupt history breaks the
  * machine (INTERNAL), anything else is the store failing (UNAVAILABLE). */
-static enum mm_status store_failed(struct srv *s, enum store_status st,
-                                   char *err, size_t errsz)
+static enum mm_status store_failed(const struct replay_env *env,
+                                   enum store_status st, char *err,
+                                   size_t errsz)
 {
-    snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
+    snprintf(err, errsz, "store: %s", store_reader_errmsg(env->rd));
     return st == STORE_CORRUPT ? MM_INTERNAL : MM_UNAVAILABLE;
 }
 
 /* Fills *@chain with machine @id's ancestry, root first, @id last: as deep
  * as it goes (no limit; each link costs one row read). */
-static enum mm_status ancestry(struct srv *s, uint64_t id, uint64_t upto,
-                               struct link **chain, size_t *n, char *err,
-                               size_t errsz)
+static enum mm_status ancestry(struct replay_env *env, uint64_t id,
+                               uint64_t upto, struct link **chain, size_t *n,
+                               char *err, size_t errsz)
 {
     struct link *v = NULL;
     size_t cap = 0, k = 0, i;
 
     for (;;) {
-        struct store_machine *row = NULL;
-        enum store_status st = store_machine_dup(s->persist->st, id, &row);
         uint64_t parent, pseq;
+        enum store_status st = store_reader_parent(env->rd, id, &parent,
+                                                   &pseq);
 
         if (st == STORE_NOT_FOUND) {
             snprintf(err, errsz, "machine %" PRIu64 "'s history is gone "
@@ -356,11 +408,8 @@ static enum mm_status ancestry(struct srv *s, uint64_t id, uint64_t upto,
         }
         if (st != STORE_OK) {
             free(v);
-            return store_failed(s, st, err, errsz);
+            return store_failed(env, st, err, errsz);
         }
-        parent = row->parent;
-        pseq = row->parent_seq;
-        free(row);
         if (k == cap) {
             struct link *nv = realloc(v, (cap ? 2 * cap : 8) * sizeof(*v));
 
@@ -395,9 +444,10 @@ static enum mm_status ancestry(struct srv *s, uint64_t id, uint64_t upto,
 
 /* Replays machine @id's own events after seq @after (0: from its first)
  * up to @upto (0: all) onto @m. */
-static enum mm_status replay_link(struct srv *s, uint64_t id, uint64_t after,
-                                  uint64_t upto, struct mm_machine *m,
-                                  uint64_t *count, char *err, size_t errsz)
+static enum mm_status replay_link(struct replay_env *env, uint64_t id,
+                                  uint64_t after, uint64_t upto,
+                                  struct mm_machine *m, uint64_t *count,
+                                  char *err, size_t errsz)
 {
     struct replay_ctx rc;
     enum store_status st;
@@ -407,13 +457,12 @@ static enum mm_status replay_link(struct srv *s, uint64_t id, uint64_t after,
     rc.st = MM_OK;
     rc.err = err;
     rc.errsz = errsz;
-    st = store_foreach_event_after(s->persist->st, id, after, upto,
-                                   replay_one, &rc, NULL);
+    st = store_reader_events(env->rd, id, after, upto, replay_one, &rc, NULL);
     *count += rc.count;
     if (rc.st != MM_OK)
         return rc.st;
     if (st != STORE_OK)
-        return store_failed(s, st, err, errsz);
+        return store_failed(env, st, err, errsz);
     if (upto != 0 && mm_seq(m) < upto) {
         snprintf(err, errsz, "machine %" PRIu64 " has events only up to seq %"
                  PRIu64 ", not %" PRIu64, id, mm_seq(m), upto);
@@ -424,9 +473,9 @@ static enum mm_status replay_link(struct srv *s, uint64_t id, uint64_t after,
 
 /* Replaces *@mp by machine @id's state from its nearest checkpoint at or
  * below @upto, and sets *@after to its seq; *@after 0 if there is none or
- * it cannot be used (a damaged one is logged and skipped: the events are
- * the truth).  MM_UNAVAILABLE if the store failed. */
-static enum mm_status from_checkpoint(struct srv *s, uint64_t id,
+ * it cannot be used (a damaged one is noted in env->warn and skipped: the
+ * events are the truth).  MM_UNAVAILABLE if the store failed. */
+static enum mm_status from_checkpoint(struct replay_env *env, uint64_t id,
                                       uint64_t upto, struct mm_machine **mp,
                                       uint64_t *after, char *err,
                                       size_t errsz)
@@ -439,20 +488,21 @@ static enum mm_status from_checkpoint(struct srv *s, uint64_t id,
     size_t len;
 
     *after = 0;
-    st = store_checkpoint_get(s->persist->st, id, upto, &seq, &blob, &len);
+    st = store_reader_checkpoint(env->rd, id, upto, &seq, &blob, &len);
     if (st == STORE_NOT_FOUND)
         return MM_OK;
     if (st == STORE_CORRUPT) {
-        srv_log(SRV_LOG_WARN, "machine %" PRIu64 ": %s; replaying its "
-                "events instead", id, store_errmsg(s->persist->st));
+        snprintf(env->warn, sizeof(env->warn), "machine %" PRIu64 ": %s; "
+                 "replaying its events instead", id,
+                 store_reader_errmsg(env->rd));
         return MM_OK;
     }
     if (st != STORE_OK)
-        return store_failed(s, st, err, errsz);
+        return store_failed(env, st, err, errsz);
     if (mm_restore(mm_machine_config(*mp), blob, len, &r, emsg) != MM_OK) {
-        srv_log(SRV_LOG_WARN, "machine %" PRIu64 ": checkpoint at seq %"
-                PRIu64 " does not restore (%s); replaying its events "
-                "instead", id, seq, emsg);
+        snprintf(env->warn, sizeof(env->warn), "machine %" PRIu64
+                 ": checkpoint at seq %" PRIu64 " does not restore (%s); "
+                 "replaying its events instead", id, seq, emsg);
         free(blob);
         return MM_OK;
     }
@@ -465,26 +515,32 @@ static enum mm_status from_checkpoint(struct srv *s, uint64_t id,
 
 /* Replays machine @id's own events (seq <= @upto) after its ancestors',
  * or after its nearest checkpoint, onto *@mp. */
-static enum mm_status replay_chain(struct srv *s, uint64_t id, uint64_t upto,
-                                   struct mm_machine **mp, uint64_t *count,
-                                   char *err, size_t errsz)
+static enum mm_status replay_chain(struct replay_env *env, uint64_t id,
+                                   uint64_t upto, struct mm_machine **mp,
+                                   uint64_t *count, char *err, size_t errsz)
 {
     struct link *chain = NULL;
     enum mm_status ms;
     uint64_t after;
     size_t n = 0, i;
 
-    ms = from_checkpoint(s, id, upto, mp, &after, err, errsz);
+    ms = from_checkpoint(env, id, upto, mp, &after, err, errsz);
     if (ms != MM_OK)
         return ms;
     if (after != 0)
-        return replay_link(s, id, after, upto, *mp, count, err, errsz);
-    ms = ancestry(s, id, upto, &chain, &n, err, errsz);
+        return replay_link(env, id, after, upto, *mp, count, err, errsz);
+    ms = ancestry(env, id, upto, &chain, &n, err, errsz);
     for (i = 0; ms == MM_OK && i < n; i++)
-        ms = replay_link(s, chain[i].id, 0, chain[i].upto, *mp, count, err,
+        ms = replay_link(env, chain[i].id, 0, chain[i].upto, *mp, count, err,
                          errsz);
     free(chain);
     return ms;
+}
+
+static void log_warn(const struct replay_env *env)
+{
+    if (env->warn[0] != '\0')
+        srv_log(SRV_LOG_WARN, "%s", env->warn);
 }
 
 /* At recovery, a clone or fork whose parent was recovered already (ids
@@ -509,9 +565,247 @@ enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
                                   struct mm_machine **m, char *err,
                                   size_t errsz)
 {
+    struct replay_env env;
     uint64_t count = 0;
+    enum mm_status st;
 
-    return replay_chain(s, id, upto, m, &count, err, errsz);
+    env.rd = store_main_reader(s->persist->st);
+    env.warn[0] = '\0';
+    st = replay_chain(&env, id, upto, m, &count, err, errsz);
+    log_warn(&env);
+    return st;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fork replays                                                        */
+/* ------------------------------------------------------------------ */
+
+/* A Fork that must replay (its seq is not the source's last) used to
+ * replay on the loop thread: up to --checkpoint-every events, and with
+ * checkpoints off the source's whole history, while no other connection
+ * was served.  Now a worker thread does it on a store reader of its own
+ * (the engine is pure; the machine is new, nobody else sees it), and the
+ * Fork's frame waits in its connection (srv_conn_defer()), which reads
+ * nothing more meanwhile.  When the thread is done it writes an eventfd;
+ * the loop joins it and re-processes the deferred connections
+ * (srv_conn_store_room()), whose Fork is dispatched again and now takes
+ * the finished machine (srv_persist_fork_replay()).  The result depends
+ * only on (source, seq), so any Fork of that pair may take it.  At most
+ * FORK_JOBS jobs are kept, running or done; past that the oldest done one
+ * is dropped (its connection closed, say), and if all are running the
+ * replay runs on the loop as before. */
+
+/* Test hook: ARMMAPD_TEST_FORK_GATE=PATH makes each fork replay create
+ * PATH.started and wait (at most 60 s) until PATH exists, so a test can
+ * show the loop serving others meanwhile without timing anything. */
+static void test_gate(void)
+{
+    const char *gate = getenv("ARMMAPD_TEST_FORK_GATE");
+    char started[4200];
+    int fd, i;
+
+    if (gate == NULL || gate[0] == '\0')
+        return;
+    snprintf(started, sizeof(started), "%s.started", gate);
+    fd = open(started, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+    for (i = 0; i < 60000 && access(gate, F_OK) != 0; i++) {
+        struct timespec ms = { 0, 1000000 };
+
+        nanosleep(&ms, NULL);
+    }
+}
+
+/* The source's state at @upto, from its config: a fresh machine, then
+ * the nearest checkpoint and the events after it (or the ancestry). */
+static enum mm_status fork_build(struct replay_env *env, const char *config,
+                                 uint64_t id, uint64_t upto,
+                                 struct mm_machine **m, char *err,
+                                 size_t errsz)
+{
+    struct mm_config cfg;
+    char emsg[MM_MSG_MAX];
+    uint64_t count = 0;
+    enum mm_status st;
+
+    *m = NULL;
+    mm_config_default(&cfg);
+    st = mm_config_parse(&cfg, config, emsg);
+    if (st == MM_OK)
+        st = mm_create(&cfg, m, emsg);
+    if (st != MM_OK) {
+        snprintf(err, errsz, "%s", emsg);
+        return MM_INTERNAL;
+    }
+    st = replay_chain(env, id, upto, m, &count, err, errsz);
+    if (st != MM_OK) {
+        mm_destroy(*m);
+        *m = NULL;
+    }
+    return st;
+}
+
+static void *fork_thread(void *arg)
+{
+    struct fork_job *j = arg;
+    uint64_t one = 1;
+
+    test_gate();
+    j->st = fork_build(j->env, j->config, j->id, j->upto, &j->m, j->err,
+                       sizeof(j->err));
+    atomic_store(&j->done, true);
+    if (write(j->p->job_efd, &one, sizeof(one)) != sizeof(one))
+        abort();                        /* an eventfd cannot be full here */
+    return NULL;
+}
+
+static void job_clear(struct fork_job *j)
+{
+    if (j->env != NULL)
+        store_reader_close(j->env->rd);
+    free(j->env);
+    free(j->config);
+    mm_destroy(j->m);
+    memset(j, 0, sizeof(*j));
+    atomic_init(&j->done, false);
+}
+
+/* The loop's side of a finished job: join it, log its warning, and let
+ * the deferred Forks run again. */
+static void on_job_done(evutil_socket_t fd, short what, void *arg)
+{
+    struct srv *s = arg;
+    struct srv_persist *p = s->persist;
+    uint64_t n;
+    size_t i;
+
+    (void)what;
+    if (read(fd, &n, sizeof(n)) < 0)
+        return;                         /* EAGAIN: nothing new */
+    for (i = 0; i < FORK_JOBS; i++) {
+        struct fork_job *j = &p->jobs[i];
+
+        /* Join only threads that are returning: a running one would
+         * block the loop. */
+        if (!j->used || j->joined || !atomic_load(&j->done))
+            continue;
+        pthread_join(j->th, NULL);
+        j->joined = true;
+        log_warn(j->env);
+    }
+    srv_conn_store_room(s);
+}
+
+static int fork_jobs_open(struct srv *s)
+{
+    struct srv_persist *p = s->persist;
+
+    p->job_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (p->job_efd < 0)
+        return -1;
+    p->job_ev = event_new(s->base, p->job_efd, EV_READ | EV_PERSIST,
+                          on_job_done, s);
+    if (p->job_ev == NULL || event_add(p->job_ev, NULL) != 0)
+        return -1;
+    return 0;
+}
+
+/* At close: waits for the jobs still running and drops every result. */
+static void fork_jobs_close(struct srv_persist *p)
+{
+    size_t i;
+
+    for (i = 0; i < FORK_JOBS; i++) {
+        if (p->jobs[i].used && !p->jobs[i].joined)
+            pthread_join(p->jobs[i].th, NULL);
+        if (p->jobs[i].used)
+            job_clear(&p->jobs[i]);
+    }
+    if (p->job_ev != NULL)
+        event_free(p->job_ev);
+    if (p->job_efd >= 0)
+        close(p->job_efd);
+    p->job_ev = NULL;
+    p->job_efd = -1;
+}
+
+/* A slot for a new job: a free one, else the oldest done one; NULL if
+ * every slot holds a running job. */
+static struct fork_job *job_slot(struct srv_persist *p)
+{
+    struct fork_job *best = NULL;
+    size_t i;
+
+    for (i = 0; i < FORK_JOBS; i++) {
+        struct fork_job *j = &p->jobs[i];
+
+        if (!j->used)
+            return j;
+        if (j->joined && (best == NULL || j->serial < best->serial))
+            best = j;
+    }
+    if (best != NULL)
+        job_clear(best);
+    return best;
+}
+
+/* Starts @j on a thread; false (and @j cleared) if it cannot. */
+static bool job_start(struct srv *s, struct fork_job *j, uint64_t id,
+                      const char *config, uint64_t upto)
+{
+    struct srv_persist *p = s->persist;
+
+    j->used = true;
+    j->id = id;
+    j->upto = upto;
+    j->serial = ++p->job_serial;
+    j->p = p;
+    j->config = strdup(config);
+    j->env = calloc(1, sizeof(*j->env));
+    if (j->config == NULL || j->env == NULL ||
+        store_reader_open(p->st, &j->env->rd) != STORE_OK ||
+        pthread_create(&j->th, NULL, fork_thread, j) != 0) {
+        job_clear(j);
+        return false;
+    }
+    return true;
+}
+
+enum mm_status srv_persist_fork_replay(struct srv *s, uint64_t id,
+                                       const char *config, uint64_t upto,
+                                       struct mm_machine **m, char *err,
+                                       size_t errsz)
+{
+    struct srv_persist *p = s->persist;
+    struct replay_env env;
+    struct fork_job *j;
+    enum mm_status st;
+    size_t i;
+
+    *m = NULL;
+    for (i = 0; i < FORK_JOBS; i++) {
+        j = &p->jobs[i];
+        if (!j->used || j->id != id || j->upto != upto)
+            continue;
+        if (!j->joined)
+            return MM_WOULD_BLOCK;      /* still running */
+        st = j->st;
+        *m = j->m;
+        j->m = NULL;
+        snprintf(err, errsz, "%s", j->err);
+        job_clear(j);
+        return st;
+    }
+    j = job_slot(p);
+    if (j != NULL && job_start(s, j, id, config, upto))
+        return MM_WOULD_BLOCK;
+    /* No worker to be had: on the loop, as before. */
+    env.rd = store_main_reader(p->st);
+    env.warn[0] = '\0';
+    st = fork_build(&env, config, id, upto, m, err, errsz);
+    log_warn(&env);
+    return st;
 }
 
 enum mm_status srv_persist_replay_after(struct srv *s, uint64_t id,
@@ -528,6 +822,165 @@ enum mm_status srv_persist_replay_after(struct srv *s, uint64_t id,
 /* Recovery                                                            */
 /* ------------------------------------------------------------------ */
 
+/* Recovery runs in two passes.  Machines that descend from no other (the
+ * bulk of the events) are rebuilt in parallel: the loop thread and up to
+ * MAX_RECOVERY_WORKERS - 1 threads, one per further CPU, each with a store
+ * reader of its own, take them one at a time (the engine is pure, one
+ * machine one thread).  Then the loop thread, in id order, rebuilds the
+ * clones and forks (each from a copy of its recovered parent when it can)
+ * and registers every machine, logging what the workers found. */
+#define MAX_RECOVERY_WORKERS 4
+
+struct rec_item {
+    struct store_machine row;           /* its strings are this item's */
+    struct mm_machine *m;
+    enum mm_status st;
+    uint64_t count;                     /* events replayed */
+    bool done;                          /* rebuilt in the parallel pass */
+    char msg[SRV_MSG_MAX];              /* why it is broken */
+    char warn[WARN_MAX];                /* a skipped checkpoint */
+};
+
+struct rec_list {
+    struct rec_item *v;
+    size_t n, cap;
+    atomic_size_t next;                 /* the parallel pass's next item */
+    bool oom;                           /* a row could not be kept */
+};
+
+struct rec_worker {
+    pthread_t th;
+    struct rec_list *l;
+    struct store_reader *rd;
+};
+
+static char *dup_or_null(const char *s)
+{
+    return s != NULL ? strdup(s) : NULL;
+}
+
+static void rec_item_free(struct rec_item *it)
+{
+    free((char *)it->row.tenant);
+    free((char *)it->row.name);
+    free((char *)it->row.config);
+    free((char *)it->row.corrupt);
+    mm_destroy(it->m);
+}
+
+/* store_foreach_live_machine(): keeps a copy of every row. */
+static int collect_row(void *arg, const struct store_machine *row)
+{
+    struct rec_list *l = arg;
+    struct rec_item *it;
+
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 64;
+        struct rec_item *v = realloc(l->v, cap * sizeof(*v));
+
+        if (v == NULL) {
+            l->oom = true;
+            return 1;
+        }
+        l->v = v;
+        l->cap = cap;
+    }
+    it = &l->v[l->n];
+    memset(it, 0, sizeof(*it));
+    it->row = *row;
+    it->row.tenant = dup_or_null(row->tenant);
+    it->row.name = dup_or_null(row->name);
+    it->row.config = strdup(row->config != NULL ? row->config : "");
+    it->row.corrupt = dup_or_null(row->corrupt);
+    l->n++;
+    if (it->row.config == NULL ||
+        (row->tenant != NULL && it->row.tenant == NULL) ||
+        (row->name != NULL && it->row.name == NULL) ||
+        (row->corrupt != NULL && it->row.corrupt == NULL)) {
+        l->oom = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* Rebuilds @it from its config and its history (checkpoint, ancestry). */
+static void rebuild_item(struct replay_env *env, struct rec_item *it)
+{
+    struct mm_config cfg;
+    char emsg[MM_MSG_MAX];
+
+    env->warn[0] = '\0';
+    mm_config_default(&cfg);
+    it->st = mm_config_parse(&cfg, it->row.config, emsg);
+    if (it->st == MM_OK)
+        it->st = mm_create(&cfg, &it->m, emsg);
+    if (it->st != MM_OK)
+        snprintf(it->msg, sizeof(it->msg), "recovery: config of machine %"
+                 PRIu64 ": %s", it->row.id, emsg);
+    else
+        it->st = replay_chain(env, it->row.id, 0, &it->m, &it->count,
+                              it->msg, sizeof(it->msg));
+    memcpy(it->warn, env->warn, sizeof(it->warn));
+}
+
+/* The parallel pass: machines with a trusted row and no parent. */
+static void rec_run(struct rec_list *l, struct store_reader *rd)
+{
+    struct replay_env env;
+    size_t i;
+
+    env.rd = rd;
+    while ((i = atomic_fetch_add(&l->next, 1)) < l->n) {
+        struct rec_item *it = &l->v[i];
+
+        if (it->row.corrupt != NULL ||
+            (it->row.parent != 0 && it->row.parent_seq != 0))
+            continue;
+        rebuild_item(&env, it);
+        it->done = true;
+    }
+}
+
+static void *rec_thread(void *arg)
+{
+    struct rec_worker *w = arg;
+
+    rec_run(w->l, w->rd);
+    return NULL;
+}
+
+/* Threads for the parallel pass beside the loop thread: one per further
+ * online CPU, at most MAX_RECOVERY_WORKERS - 1, none if readers or threads
+ * cannot be had (the loop thread then does it all). */
+static size_t rec_parallel(struct srv *s, struct rec_list *l)
+{
+    struct rec_worker w[MAX_RECOVERY_WORKERS - 1];
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    size_t want, n = 0, i;
+
+    want = cpus > 1 ? (size_t)cpus - 1 : 0;
+    if (want > MAX_RECOVERY_WORKERS - 1)
+        want = MAX_RECOVERY_WORKERS - 1;
+    if (want > l->n / 2)
+        want = l->n / 2;
+    for (i = 0; i < want; i++) {
+        w[n].l = l;
+        if (store_reader_open(s->persist->st, &w[n].rd) != STORE_OK)
+            break;
+        if (pthread_create(&w[n].th, NULL, rec_thread, &w[n]) != 0) {
+            store_reader_close(w[n].rd);
+            break;
+        }
+        n++;
+    }
+    rec_run(l, store_main_reader(s->persist->st));
+    for (i = 0; i < n; i++) {
+        pthread_join(w[i].th, NULL);
+        store_reader_close(w[i].rd);
+    }
+    return n;
+}
+
 struct recover_ctx {
     struct srv *s;
     uint64_t machines, events, broken;
@@ -536,44 +989,38 @@ struct recover_ctx {
     size_t errsz;
 };
 
-static int recover_one(void *arg, const struct store_machine *row)
+/* The sequential pass for one item: rebuilds it unless the parallel pass
+ * did, and registers it. */
+static int recover_one(struct recover_ctx *rc, struct rec_item *it)
 {
-    struct recover_ctx *rc = arg;
     struct srv *s = rc->s;
+    const struct store_machine *row = &it->row;
     struct srv_machine *sm;
-    struct mm_machine *m = NULL;
-    struct mm_config cfg;
-    uint64_t count = 0;
-    const char *config = row->config;
-    char msg[SRV_MSG_MAX], emsg[MM_MSG_MAX];
-    enum mm_status st;
+    struct replay_env env;
 
-    mm_config_default(&cfg);
-    if (row->corrupt != NULL) {
+    env.rd = store_main_reader(s->persist->st);
+    if (it->done) {
+        /* rebuilt by the parallel pass */
+    } else if (row->corrupt != NULL) {
         /* Its row was changed: neither its tenant nor its config can be
          * trusted, so it is not rebuilt (it answers INTERNAL). */
-        st = MM_INTERNAL;
-        snprintf(msg, sizeof(msg), "recovery: %s", row->corrupt);
-    } else if ((m = recovered_parent_copy(s, row)) != NULL) {
-        st = replay_link(s, row->id, 0, 0, m, &count, msg, sizeof(msg));
+        it->st = MM_INTERNAL;
+        snprintf(it->msg, sizeof(it->msg), "recovery: %s", row->corrupt);
+    } else if ((it->m = recovered_parent_copy(s, row)) != NULL) {
+        it->st = replay_link(&env, row->id, 0, 0, it->m, &it->count, it->msg,
+                             sizeof(it->msg));
     } else {
-        st = mm_config_parse(&cfg, config, emsg);
-        if (st == MM_OK)
-            st = mm_create(&cfg, &m, emsg);
-        if (st != MM_OK)
-            snprintf(msg, sizeof(msg), "recovery: config of machine %" PRIu64
-                     ": %s", row->id, emsg);
-        else
-            st = replay_chain(s, row->id, 0, &m, &count, msg, sizeof(msg));
+        rebuild_item(&env, it);
     }
-    if (st == MM_UNAVAILABLE) {
-        snprintf(rc->err, rc->errsz, "armmapd: %s", msg);
-        mm_destroy(m);
+    if (it->warn[0] != '\0')
+        srv_log(SRV_LOG_WARN, "%s", it->warn);
+    if (it->st == MM_UNAVAILABLE) {
+        snprintf(rc->err, rc->errsz, "armmapd: %s", it->msg);
         rc->failed = true;
         return 1;
     }
-    sm = srv_machine_add(s->reg, row->id, row->tenant, row->name, config,
-                         row->created_ms, m);
+    sm = srv_machine_add(s->reg, row->id, row->tenant, row->name, row->config,
+                         row->created_ms, it->m);
     if (sm == NULL) {
         snprintf(rc->err, rc->errsz, "armmapd: out of memory in recovery");
         rc->failed = true;
@@ -582,14 +1029,16 @@ static int recover_one(void *arg, const struct store_machine *row)
     sm->parent = row->parent;
     sm->parent_seq = row->parent_seq;
     sm->events = row->nevents;
-    sm->committed_seq = m != NULL && st == MM_OK ? mm_seq(m) : row->last_seq;
+    sm->committed_seq = it->m != NULL && it->st == MM_OK ? mm_seq(it->m)
+                                                         : row->last_seq;
+    it->m = NULL;                       /* the registry's now */
     rc->machines++;
-    rc->events += count;
-    if (st != MM_OK) {
+    rc->events += it->count;
+    if (it->st != MM_OK) {
         rc->broken++;
-        srv_machine_set_broken(sm, msg);
+        srv_machine_set_broken(sm, it->msg);
         srv_log(SRV_LOG_ERROR, "machine %" PRIu64 " is broken: %s", row->id,
-                msg);
+                it->msg);
     }
     return 0;
 }
@@ -597,22 +1046,38 @@ static int recover_one(void *arg, const struct store_machine *row)
 int srv_persist_recover(struct srv *s, char *err, size_t errsz)
 {
     struct recover_ctx rc;
+    struct rec_list l;
     struct timespec t0, t1;
     enum store_status st;
+    size_t i, workers = 0;
     double ms;
 
     memset(&rc, 0, sizeof(rc));
+    memset(&l, 0, sizeof(l));
+    atomic_init(&l.next, 0);
     rc.s = s;
     rc.err = err;
     rc.errsz = errsz;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    st = store_foreach_live_machine(s->persist->st, recover_one, &rc);
+    st = store_foreach_live_machine(s->persist->st, collect_row, &l);
+    if (st == STORE_OK && l.oom)
+        st = STORE_UNAVAILABLE;
+    if (st == STORE_OK) {
+        workers = rec_parallel(s, &l);
+        for (i = 0; i < l.n && !rc.failed; i++)
+            recover_one(&rc, &l.v[i]);
+    }
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    for (i = 0; i < l.n; i++)
+        rec_item_free(&l.v[i]);
+    free(l.v);
     if (rc.failed)
         return -1;
     if (st != STORE_OK) {
         snprintf(err, errsz, "armmapd: store %s: %s", s->persist->path,
-                 store_errmsg(s->persist->st));
+                 store_errmsg(s->persist->st)[0] != '\0'
+                     ? store_errmsg(s->persist->st)
+                     : "out of memory reading machine rows");
         return -1;
     }
     ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 +
@@ -621,7 +1086,8 @@ int srv_persist_recover(struct srv *s, char *err, size_t errsz)
     s->n.recovered_events = rc.events;
     srv_log(rc.broken ? SRV_LOG_WARN : SRV_LOG_INFO,
             "recovered %" PRIu64 " machines (%" PRIu64 " broken) from %" PRIu64
-            " events in %.1f ms", rc.machines, rc.broken, rc.events, ms);
+            " events in %.1f ms (%zu thread%s)", rc.machines, rc.broken,
+            rc.events, ms, workers + 1, workers ? "s" : "");
     return 0;
 }
 

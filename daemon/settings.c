@@ -29,6 +29,7 @@ enum kind {
     K_SIZE,                             /* bytes, with K/M/G suffixes */
     K_SIZE0,                            /* the same, 0 allowed (= none) */
     K_COUNT,                            /* a positive integer */
+    K_COUNT0,                           /* an integer >= 0; 0 = never */
     K_SECONDS,                          /* an integer >= 0; 0 = never */
     K_COUNT0,                           /* an integer >= 0; 0 = off */
     K_LEVEL,                            /* error|warn|info|debug */
@@ -127,8 +128,9 @@ static const struct setting table[] = {
       "seconds a connection may stay silent; 0 = never", 0 },
     { "check-config", K_FLAG, OFF(check_config), NULL,
       "validate the settings and exit 0, or print the error and exit 2", 0 },
-    { "checkpoint-every", K_COUNT, OFF(checkpoint_every), "10000",
-      "events of a machine between two checkpoints of its state", 0 },
+    { "checkpoint-every", K_COUNT0, OFF(checkpoint_every), "10000",
+      "events of a machine between two checkpoints of its state (0: never)",
+      0 },
     { "verify", K_FLAG, OFF(verify), NULL,
       "check the database offline (integrity, checksums, histories), print "
       "each problem, exit 0 if none, 1 otherwise", 0 },
@@ -241,9 +243,10 @@ static int set_one(struct srv_settings *st, const struct setting *t,
         *(uint64_t *)(void *)(base + t->off) = v;
         return 0;
     case K_COUNT:
-        if (!parse_uint(value, &v) || v == 0) {
-            snprintf(err, errsz, "armmapd: %s: '%s' is not a positive number",
-                     who, value);
+    case K_COUNT0:
+        if (!parse_uint(value, &v) || (v == 0 && t->kind == K_COUNT)) {
+            snprintf(err, errsz, "armmapd: %s: '%s' is not a %snumber", who,
+                     value, t->kind == K_COUNT ? "positive " : "");
             return -1;
         }
         if (check_max(t, v, value, who, err, errsz) != 0)

@@ -481,6 +481,22 @@ uint64_t srv_persist_event(struct srv *s, struct srv_machine *sm,
 enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
                                   struct mm_machine **m, char *err,
                                   size_t errsz);
+/**
+ * srv_persist_fork_replay - machine @id's state at seq @upto for a Fork,
+ * built from @config (the source's) on a worker thread
+ * @m: receives the machine (MM_OK only)
+ * Context: loop thread, from the Fork's handler.  The first call for
+ * (@id, @upto) starts the replay and answers MM_WOULD_BLOCK: the caller
+ * defers its frame (srv_conn_defer()); when the replay is done the
+ * deferred connections are processed again (srv_conn_store_room()) and
+ * the call answers the outcome.  With no worker free it replays at once.
+ * Return: MM_OK, MM_WOULD_BLOCK, or srv_persist_replay()'s failures
+ * (MM_INTERNAL also for a config that does not parse) with @err.
+ */
+enum mm_status srv_persist_fork_replay(struct srv *s, uint64_t id,
+                                       const char *config, uint64_t upto,
+                                       struct mm_machine **m, char *err,
+                                       size_t errsz);
 
 /* Blocks until everything submitted is committed: for tests and the
  * fuzz harness, never on the loop (handlers do not wait for the store). */
@@ -659,9 +675,10 @@ void srv_conn_free_waiting(struct srv *s);
 void srv_conn_store_room(struct srv *s);
 /* True if replies of @c wait for commits (changes not yet answered). */
 bool srv_conn_has_waiting(const struct conn *c);
-/* From a handler, while srv_conn_has_waiting(@c): answer this request
- * later; its frame is dispatched again once a commit report came and
- * nothing is answered now (the handler must not reply). */
+/* From a handler, while srv_conn_has_waiting(@c) or a fork replay runs
+ * for it (srv_persist_fork_replay()): answer this request later; its frame
+ * is dispatched again once a commit report came or the replay is done,
+ * and nothing is answered now (the handler must not reply). */
 void srv_conn_defer(struct conn *c);
 
 /* Called by persist.c, in ticket order, when the store reports commits up

@@ -33,7 +33,7 @@
 extern "C" {
 #endif
 
-#define STORE_SCHEMA_VERSION    3       /* PRAGMA user_version we write */
+#define STORE_SCHEMA_VERSION    4       /* PRAGMA user_version we write */
 #define STORE_MSG_MAX           512     /* error messages, NUL included */
 #define STORE_MAX_ARGS          1024    /* argument words per event (vmap) */
 #define STORE_QUEUE_DEFAULT     65536   /* writes in flight */
@@ -601,6 +601,57 @@ enum store_status store_foreach_event_after(struct store *s,
                                             int (*fn)(void *arg,
                                                 const struct store_event *ev),
                                             void *arg, uint64_t *count);
+
+/**
+ * struct store_reader - a read connection of its own for replay reads
+ * (events, checkpoints, ancestry), so another thread (a recovery worker,
+ * a fork's replay) reads beside the loop thread's connection.
+ */
+struct store_reader;
+
+/**
+ * store_reader_open - open a reader on @s's database
+ * @s: the store (open until every reader is closed)
+ * @out: receives the reader
+ * Context: any thread; afterwards the reader belongs to one thread at a
+ * time (it may be handed from thread to thread, never shared).
+ * Return: STORE_OK, STORE_UNAVAILABLE (store_errmsg() says why).
+ */
+enum store_status store_reader_open(struct store *s,
+                                    struct store_reader **out);
+
+/** store_reader_close - close @r (NULL is fine) */
+void store_reader_close(struct store_reader *r);
+
+/**
+ * store_main_reader - the reader on @s's own read connection (the loop
+ * thread's); its calls behave as the store_foreach_event_after() family
+ */
+struct store_reader *store_main_reader(struct store *s);
+
+/** store_reader_errmsg - the message of @r's last failed call */
+const char *store_reader_errmsg(const struct store_reader *r);
+
+/* As store_foreach_event_after() and store_checkpoint_get(), on @r. */
+enum store_status store_reader_events(struct store_reader *r,
+                                      uint64_t machine, uint64_t after_seq,
+                                      uint64_t upto_seq,
+                                      int (*fn)(void *arg,
+                                          const struct store_event *ev),
+                                      void *arg, uint64_t *count);
+enum store_status store_reader_checkpoint(struct store_reader *r,
+                                          uint64_t machine, uint64_t at_most,
+                                          uint64_t *seq, void **blob,
+                                          size_t *len);
+
+/**
+ * store_reader_parent - machine @id's parent and parent_seq (0, 0 for a
+ * machine that is no clone or fork)
+ * Return: STORE_OK, STORE_NOT_FOUND (no row: purged or never committed),
+ * STORE_UNAVAILABLE.
+ */
+enum store_status store_reader_parent(struct store_reader *r, uint64_t id,
+                                      uint64_t *parent, uint64_t *parent_seq);
 
 /**
  * store_max_machine_id - the largest machine id ever committed

@@ -39,6 +39,8 @@
 #define BUSY_TIMEOUT_MS     5000        /* another process holding a lock */
 #define WRITER_CACHE_KIB    16384       /* page cache of each connection */
 #define READER_CACHE_KIB    16384
+#define READER_MMAP_BYTES   (1LL << 30) /* reads map the file: no pread
+                                           copy (recovery's walk) */
 #define PAGE_SIZE           16384       /* of databases we create */
 #define WAL_CHECKPOINT_PAGES 1000       /* checkpoint at 16 MiB of WAL */
 #define WAL_WRITER_CKPT_PAGES 4000      /* ... in the writer if still 64 MiB */
@@ -179,6 +181,20 @@ struct head {
     uint64_t max_id;                    /* the largest machine id committed */
 };
 
+/* A read connection and the statements replay needs (store.h).  The
+ * store embeds one on its own read connection (@own false). */
+struct store_reader {
+    struct store *s;
+    sqlite3 *db;
+    bool own;                           /* db is this reader's to close */
+    sqlite3_stmt *events;
+    sqlite3_stmt *event_sum;            /* one event's sum */
+    sqlite3_stmt *base;                 /* parent_seq, last_seq, stale */
+    sqlite3_stmt *checkpoint;           /* the nearest at or below a seq */
+    sqlite3_stmt *parent;               /* parent, parent_seq */
+    char errmsg[STORE_MSG_MAX];
+};
+
 struct store {
     char *path;                         /* as given; names it in messages */
     char *uri;                          /* what SQLite opens (memdb name) */
@@ -219,16 +235,15 @@ struct store {
     sqlite3_stmt *r_list_tenant;
     sqlite3_stmt *r_machine;
     sqlite3_stmt *r_live;
-    sqlite3_stmt *r_events;
     sqlite3_stmt *r_max_id;
-    sqlite3_stmt *r_base;               /* parent_seq, last_seq, stale */
-    sqlite3_stmt *r_checkpoint;         /* the nearest at or below a seq */
-    sqlite3_stmt *r_event_sum;          /* one event's sum */
+    struct store_reader rd;             /* replay reads on rdb */
     char corrupt[STORE_MSG_MAX];        /* store_machine.corrupt */
     char warning[STORE_MSG_MAX];        /* store_open_warning() */
     unsigned fail_permille;             /* test hook: commits to fail */
     unsigned fail_seed;                 /* its rand_r() state (writer) */
     struct head head;                   /* writer thread (after open) */
+    bool resummed;                      /* this open recomputed the event
+                                           sums (migration 4) */
 
     struct mtab mt;                     /* writer thread only */
     struct ctab ct;                     /* the writer changes it under @lock;
@@ -356,10 +371,12 @@ static inline int pragma_int(sqlite3 *db, const char *name, long long value)
 /* Shared between the files of store/                                  */
 /* ------------------------------------------------------------------ */
 
-/* store_open.c: checksums.  64-bit FNV-1a over the fields in a fixed
- * little-endian layout: any change of a stored value (a bit flip, an edit)
- * changes the sum; it detects accidents, not a forger.  A sum is never 0
- * (0 stands for "no event yet" in the writer's tables). */
+/* store_open.c: checksums over the fields in a fixed little-endian
+ * layout: any change of a stored value (a bit flip, an edit) changes the
+ * sum; they detect accidents, not a forger.  Event sums chain 64-bit words
+ * (schema 4, fast enough for recovery's walk); machine and checkpoint sums
+ * are 64-bit FNV-1a.  A sum is never 0 (0 stands for "no event yet" in the
+ * writer's tables). */
 uint64_t store__chain_seed(uint64_t machine);
 uint64_t store__event_sum(uint64_t prev, uint64_t machine, uint64_t seq,
                           int64_t time_ms, uint32_t op, uint32_t cpu,
@@ -378,6 +395,10 @@ int store__register_sums(sqlite3 *db);
 void store__sqlite_err(const char *path, sqlite3 *db, const char *what,
                        char *err);
 long long store__max_pages(const struct store *s, uint64_t bytes);
+
+/* store_read.c: prepares (finalizes) the statements of @r on r->db */
+int store__reader_prepare(struct store_reader *r);
+void store__reader_finalize(struct store_reader *r);
 
 /* store_writer.c: the writer's buffers and tables (freed at close) */
 void store__batch_destroy(struct batch *b);

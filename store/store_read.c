@@ -383,12 +383,153 @@ enum store_status store_foreach_live_machine(struct store *s,
     return STORE_OK;
 }
 
+/* ------------------------------------------------------------------ */
+/* Readers: the replay reads                                           */
+/* ------------------------------------------------------------------ */
+
+static void reader_err(struct store_reader *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void reader_err(struct store_reader *r, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vformat(r->errmsg, sizeof(r->errmsg), fmt, ap);
+    va_end(ap);
+}
+
+static enum store_status reader_failed(struct store_reader *r,
+                                       sqlite3_stmt *st, const char *what)
+{
+    reader_err(r, "%s: %s", what, sqlite3_errmsg(r->db));
+    sqlite3_reset(st);
+    return STORE_UNAVAILABLE;
+}
+
+int store__reader_prepare(struct store_reader *r)
+{
+    static const struct {
+        size_t off;
+        const char *sql;
+    } stmts[] = {
+        { offsetof(struct store_reader, events),
+          "SELECT " EVENT_COLUMNS " FROM events"
+          " WHERE machine = ?1 AND seq <= ?2 AND seq > ?3 ORDER BY seq" },
+        { offsetof(struct store_reader, event_sum),
+          "SELECT sum FROM events WHERE machine = ?1 AND seq = ?2" },
+        { offsetof(struct store_reader, base),
+          "SELECT coalesce(parent_seq, 0), last_seq, counts_stale"
+          " FROM machines WHERE id = ?1" },
+        { offsetof(struct store_reader, checkpoint),
+          "SELECT seq, blob, sum FROM checkpoints"
+          " WHERE machine = ?1 AND seq <= ?2 ORDER BY seq DESC LIMIT 1" },
+        { offsetof(struct store_reader, parent),
+          "SELECT coalesce(parent, 0), coalesce(parent_seq, 0)"
+          " FROM machines WHERE id = ?1" },
+    };
+    size_t i;
+    int rc = SQLITE_OK;
+
+    for (i = 0; rc == SQLITE_OK && i < sizeof(stmts) / sizeof(stmts[0]); i++)
+        rc = sqlite3_prepare_v3(r->db, stmts[i].sql, -1,
+                                SQLITE_PREPARE_PERSISTENT,
+                                (sqlite3_stmt **)(void *)((char *)r +
+                                                          stmts[i].off),
+                                NULL);
+    return rc;
+}
+
+void store__reader_finalize(struct store_reader *r)
+{
+    sqlite3_finalize(r->events);
+    sqlite3_finalize(r->event_sum);
+    sqlite3_finalize(r->base);
+    sqlite3_finalize(r->checkpoint);
+    sqlite3_finalize(r->parent);
+    r->events = r->event_sum = r->base = r->checkpoint = r->parent = NULL;
+}
+
+enum store_status store_reader_open(struct store *s, struct store_reader **out)
+{
+    struct store_reader *r = calloc(1, sizeof(*r));
+    int rc;
+
+    *out = NULL;
+    if (r == NULL) {
+        set_err(s, "reader: out of memory");
+        return STORE_UNAVAILABLE;
+    }
+    r->s = s;
+    r->own = true;
+    rc = sqlite3_open_v2(s->uri, &r->db, SQLITE_OPEN_READWRITE |
+                         SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_extended_result_codes(r->db, 1);
+        sqlite3_busy_timeout(r->db, BUSY_TIMEOUT_MS);
+        rc = pragma_int(r->db, "query_only", 1);
+    }
+    if (rc == SQLITE_OK && !s->memory)
+        rc = pragma_int(r->db, "mmap_size", READER_MMAP_BYTES);
+    if (rc == SQLITE_OK)
+        rc = store__reader_prepare(r);
+    if (rc != SQLITE_OK) {
+        store__sqlite_err(s->path, r->db, "opening a reader", s->errmsg);
+        store_reader_close(r);
+        return STORE_UNAVAILABLE;
+    }
+    *out = r;
+    return STORE_OK;
+}
+
+void store_reader_close(struct store_reader *r)
+{
+    if (r == NULL || !r->own)
+        return;
+    store__reader_finalize(r);
+    sqlite3_close(r->db);
+    free(r);
+}
+
+struct store_reader *store_main_reader(struct store *s)
+{
+    return &s->rd;
+}
+
+const char *store_reader_errmsg(const struct store_reader *r)
+{
+    return r->errmsg;
+}
+
+enum store_status store_reader_parent(struct store_reader *r, uint64_t id,
+                                      uint64_t *parent, uint64_t *parent_seq)
+{
+    sqlite3_stmt *st = r->parent;
+    int rc;
+
+    *parent = *parent_seq = 0;
+    sqlite3_bind_int64(st, 1, clamp_u64(id));
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_DONE) {
+        sqlite3_reset(st);
+        reader_err(r, "machine %" PRIu64 " has no row", id);
+        return STORE_NOT_FOUND;
+    }
+    if (rc != SQLITE_ROW)
+        return reader_failed(r, st, "machine");
+    *parent = (uint64_t)sqlite3_column_int64(st, 0);
+    *parent_seq = (uint64_t)sqlite3_column_int64(st, 1);
+    sqlite3_reset(st);
+    return STORE_OK;
+}
+
 /* Where machine @machine's history must begin (its parent_seq + 1) and
  * the last seq known committed (0: not known, the row's counts are stale). */
-static enum store_status history_bounds(struct store *s, uint64_t machine,
-                                        uint64_t *base, uint64_t *committed)
+static enum store_status history_bounds(struct store_reader *r,
+                                        uint64_t machine, uint64_t *base,
+                                        uint64_t *committed)
 {
-    sqlite3_stmt *st = s->r_base;
+    sqlite3_stmt *st = r->base;
     struct store_machine m;
     int rc;
 
@@ -396,7 +537,7 @@ static enum store_status history_bounds(struct store *s, uint64_t machine,
     sqlite3_bind_int64(st, 1, clamp_u64(machine));
     rc = sqlite3_step(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return read_failed(s, st, "machine");
+        return reader_failed(r, st, "machine");
     if (rc == SQLITE_ROW) {
         *base = (uint64_t)sqlite3_column_int64(st, 0);
         if (sqlite3_column_int64(st, 2) == 0)
@@ -407,7 +548,7 @@ static enum store_status history_bounds(struct store *s, uint64_t machine,
         return STORE_OK;                /* unknown or purged: no events */
     memset(&m, 0, sizeof(m));
     m.id = machine;
-    store__overlay_counts(s, &m);       /* this session's commits */
+    store__overlay_counts(r->s, &m);    /* this session's commits */
     if (m.last_seq > *committed)
         *committed = m.last_seq;
     return STORE_OK;
@@ -415,7 +556,7 @@ static enum store_status history_bounds(struct store *s, uint64_t machine,
 
 /* Checks one row of a machine's walk against the chain so far: its seq
  * must be the next one and its sum must chain over the previous one. */
-static bool chain_ok(struct store *s, sqlite3_stmt *st,
+static bool chain_ok(struct store_reader *r, sqlite3_stmt *st,
                      const struct store_event *ev, uint64_t *next_seq,
                      uint64_t *prev)
 {
@@ -423,9 +564,9 @@ static bool chain_ok(struct store *s, sqlite3_stmt *st,
     uint64_t sum;
 
     if (ev->seq != *next_seq) {
-        set_err(s, "machine %" PRIu64 ": seq %" PRIu64 " where seq %" PRIu64
-                " was expected (events missing or out of order)",
-                ev->machine, ev->seq, *next_seq);
+        reader_err(r, "machine %" PRIu64 ": seq %" PRIu64 " where seq %"
+                   PRIu64 " was expected (events missing or out of order)",
+                   ev->machine, ev->seq, *next_seq);
         return false;
     }
     sum = store__event_sum(*prev, ev->machine, ev->seq, ev->time_ms, ev->op,
@@ -433,10 +574,10 @@ static bool chain_ok(struct store *s, sqlite3_stmt *st,
                            (size_t)ev->nargs * 4, ev->value, ev->aux,
                            ev->flags, ev->status);
     if (sum != stored) {
-        set_err(s, "machine %" PRIu64 " seq %" PRIu64 ": checksum differs "
-                "(stored %016" PRIx64 ", computed %016" PRIx64 "): the event "
-                "or one before it was changed", ev->machine, ev->seq, stored,
-                sum);
+        reader_err(r, "machine %" PRIu64 " seq %" PRIu64 ": checksum differs "
+                   "(stored %016" PRIx64 ", computed %016" PRIx64 "): the "
+                   "event or one before it was changed", ev->machine,
+                   ev->seq, stored, sum);
         return false;
     }
     *prev = sum;
@@ -454,11 +595,12 @@ enum store_status store_foreach_event(struct store *s, uint64_t machine,
 }
 
 /* The stored sum of event @seq of @machine, where a walk after it starts
- * its chain; false (and the error set) if that event is not there. */
-static enum store_status sum_of(struct store *s, uint64_t machine,
+ * its chain; STORE_CORRUPT (and the error set) if that event is not
+ * there. */
+static enum store_status sum_of(struct store_reader *r, uint64_t machine,
                                 uint64_t seq, uint64_t *sum)
 {
-    sqlite3_stmt *st = s->r_event_sum;
+    sqlite3_stmt *st = r->event_sum;
     int rc;
 
     sqlite3_bind_int64(st, 1, clamp_u64(machine));
@@ -466,15 +608,24 @@ static enum store_status sum_of(struct store *s, uint64_t machine,
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
         sqlite3_reset(st);
-        set_err(s, "machine %" PRIu64 ": no event at seq %" PRIu64
-                " to continue from", machine, seq);
+        reader_err(r, "machine %" PRIu64 ": no event at seq %" PRIu64
+                   " to continue from", machine, seq);
         return STORE_CORRUPT;
     }
     if (rc != SQLITE_ROW)
-        return read_failed(s, st, "event");
+        return reader_failed(r, st, "event");
     *sum = (uint64_t)sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return STORE_OK;
+}
+
+/* Copies a failure of the store's own reader to store_errmsg(). */
+static enum store_status main_reader_status(struct store *s,
+                                            enum store_status st)
+{
+    if (st != STORE_OK)
+        format(s->errmsg, sizeof(s->errmsg), "%s", s->rd.errmsg);
+    return st;
 }
 
 enum store_status store_foreach_event_after(struct store *s,
@@ -485,7 +636,19 @@ enum store_status store_foreach_event_after(struct store *s,
                                                 const struct store_event *ev),
                                             void *arg, uint64_t *count)
 {
-    sqlite3_stmt *st = s->r_events;
+    return main_reader_status(s, store_reader_events(&s->rd, machine,
+                                                     after_seq, upto_seq, fn,
+                                                     arg, count));
+}
+
+enum store_status store_reader_events(struct store_reader *r,
+                                      uint64_t machine, uint64_t after_seq,
+                                      uint64_t upto_seq,
+                                      int (*fn)(void *arg,
+                                          const struct store_event *ev),
+                                      void *arg, uint64_t *count)
+{
+    sqlite3_stmt *st = r->events;
     uint32_t words[STORE_MAX_ARGS];
     struct store_event ev;
     uint64_t n = 0, base, committed, next, prev;
@@ -495,15 +658,17 @@ enum store_status store_foreach_event_after(struct store *s,
 
     if (count != NULL)
         *count = 0;
-    if (!stmt_idle(s, st, "events"))
+    if (sqlite3_stmt_busy(st)) {
+        reader_err(r, "events: called from inside its own callback");
         return STORE_INVALID_ARGUMENT;
-    ss = history_bounds(s, machine, &base, &committed);
+    }
+    ss = history_bounds(r, machine, &base, &committed);
     if (ss != STORE_OK)
         return ss;
     next = base + 1;
     prev = store__chain_seed(machine);
     if (after_seq > base) {
-        ss = sum_of(s, machine, after_seq, &prev);
+        ss = sum_of(r, machine, after_seq, &prev);
         if (ss != STORE_OK)
             return ss;
         next = after_seq + 1;
@@ -512,9 +677,15 @@ enum store_status store_foreach_event_after(struct store *s,
     sqlite3_bind_int64(st, 2, upto_seq ? clamp_u64(upto_seq) : INT64_MAX);
     sqlite3_bind_int64(st, 3, clamp_u64(after_seq));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!read_event(st, machine, &ev, words))
-            return bad_blob(s, st, machine);
-        if (!chain_ok(s, st, &ev, &next, &prev)) {
+        if (!read_event(st, machine, &ev, words)) {
+            reader_err(r, "machine %" PRIu64 " event %lld: malformed args "
+                       "(%d bytes)", machine,
+                       (long long)sqlite3_column_int64(st, 0),
+                       sqlite3_column_bytes(st, 4));
+            sqlite3_reset(st);
+            return STORE_UNAVAILABLE;
+        }
+        if (!chain_ok(r, st, &ev, &next, &prev)) {
             sqlite3_reset(st);
             return STORE_CORRUPT;
         }
@@ -527,14 +698,14 @@ enum store_status store_foreach_event_after(struct store *s,
     if (count != NULL)
         *count = n;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
-        return read_failed(s, st, "events");
+        return reader_failed(r, st, "events");
     sqlite3_reset(st);
     if (!stopped && next - 1 < committed &&
         (upto_seq == 0 || next - 1 < upto_seq)) {
-        set_err(s, "machine %" PRIu64 ": history ends at seq %" PRIu64
-                ", but seq %" PRIu64 " was committed (truncated)", machine,
-                next - 1, upto_seq != 0 && upto_seq < committed ? upto_seq
-                                                                : committed);
+        reader_err(r, "machine %" PRIu64 ": history ends at seq %" PRIu64
+                   ", but seq %" PRIu64 " was committed (truncated)", machine,
+                   next - 1, upto_seq != 0 && upto_seq < committed ? upto_seq
+                                                                   : committed);
         return STORE_CORRUPT;
     }
     return STORE_OK;
@@ -544,7 +715,17 @@ enum store_status store_checkpoint_get(struct store *s, uint64_t machine,
                                        uint64_t at_most, uint64_t *seq,
                                        void **blob, size_t *len)
 {
-    sqlite3_stmt *st = s->r_checkpoint;
+    return main_reader_status(s, store_reader_checkpoint(&s->rd, machine,
+                                                         at_most, seq, blob,
+                                                         len));
+}
+
+enum store_status store_reader_checkpoint(struct store_reader *r,
+                                          uint64_t machine, uint64_t at_most,
+                                          uint64_t *seq, void **blob,
+                                          size_t *len)
+{
+    sqlite3_stmt *st = r->checkpoint;
     const void *data;
     uint64_t stored, sum;
     int rc;
@@ -553,28 +734,30 @@ enum store_status store_checkpoint_get(struct store *s, uint64_t machine,
     *seq = 0;
     *blob = NULL;
     *len = 0;
-    if (!stmt_idle(s, st, "checkpoint"))
+    if (sqlite3_stmt_busy(st)) {
+        reader_err(r, "checkpoint: called from inside its own callback");
         return STORE_INVALID_ARGUMENT;
+    }
     sqlite3_bind_int64(st, 1, clamp_u64(machine));
     sqlite3_bind_int64(st, 2, at_most ? clamp_u64(at_most) : INT64_MAX);
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
         sqlite3_reset(st);
-        set_err(s, "machine %" PRIu64 " has no checkpoint at or below seq %"
-                PRIu64, machine, at_most);
+        reader_err(r, "machine %" PRIu64 " has no checkpoint at or below "
+                   "seq %" PRIu64, machine, at_most);
         return STORE_NOT_FOUND;
     }
     if (rc != SQLITE_ROW)
-        return read_failed(s, st, "checkpoint");
+        return reader_failed(r, st, "checkpoint");
     *seq = (uint64_t)sqlite3_column_int64(st, 0);
     data = sqlite3_column_blob(st, 1);
     *len = (size_t)sqlite3_column_bytes(st, 1);
     stored = (uint64_t)sqlite3_column_int64(st, 2);
     sum = store__checkpoint_sum(machine, *seq, data, *len);
     if (sum != stored) {
-        set_err(s, "machine %" PRIu64 ": checkpoint at seq %" PRIu64
-                " fails its checksum (stored %016" PRIx64 ", computed %016"
-                PRIx64 ")", machine, *seq, stored, sum);
+        reader_err(r, "machine %" PRIu64 ": checkpoint at seq %" PRIu64
+                   " fails its checksum (stored %016" PRIx64 ", computed %016"
+                   PRIx64 ")", machine, *seq, stored, sum);
         sqlite3_reset(st);
         *len = 0;
         return STORE_CORRUPT;
@@ -583,7 +766,7 @@ enum store_status store_checkpoint_get(struct store *s, uint64_t machine,
     if (*blob == NULL) {
         sqlite3_reset(st);
         *len = 0;
-        set_err(s, "checkpoint: out of memory");
+        reader_err(r, "checkpoint: out of memory");
         return STORE_UNAVAILABLE;
     }
     memcpy(*blob, data, *len);

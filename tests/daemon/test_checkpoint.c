@@ -9,9 +9,12 @@
  */
 #include "check_daemon.h"
 
+#include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -164,6 +167,134 @@ START_TEST(test_recovery_replays_from_checkpoints)
 }
 END_TEST
 
+/* --checkpoint-every=0 means never: no periodic checkpoint is written and
+ * recovery replays every event (a clone still gets its own at creation). */
+START_TEST(test_checkpoint_every_zero_means_never)
+{
+    char before[200], after[200], path[400];
+    sqlite3_stmt *st;
+    uint64_t src;
+    sqlite3 *db;
+    int fd, i;
+
+    td_start(&d, "--checkpoint-every=0", NULL);
+    fd = td_session(&d, "alice");
+    src = td_create(fd, "qemu-virt", NULL);
+    for (i = 0; i < 5; i++)
+        batch_ok(fd, src, 500);         /* seqs 1..2500 */
+    state_line(fd, src, before, sizeof(before));
+    close(fd);
+    ck_assert_msg(td_stop(&d) == 0, "%s", td_log(&d));
+
+    snprintf(path, sizeof(path), "%s/armmapd.db", d.dir);
+    ck_assert_int_eq(sqlite3_open(path, &db), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT count(*) FROM"
+                                        " checkpoints", -1, &st, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    ck_assert_int_eq(sqlite3_column_int(st, 0), 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    td_start(&d, "--checkpoint-every=0", NULL);
+    ck_assert_msg(strstr(td_log(&d), "recovered 1 machines (0 broken) from "
+                         "2500 events") != NULL, "%s", td_log(&d));
+    fd = td_session(&d, "alice");
+    state_line(fd, src, after, sizeof(after));
+    ck_assert_str_eq(after, before);
+    close(fd);
+}
+END_TEST
+
+static void ping_ok(int fd, uint64_t id)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
+    Armmap__V1__Response *r;
+
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+    req.ping = &p;
+    r = td_call(fd, &req);
+    ck_assert_status(r, id, 0, "");
+    ck_assert_int_eq(r->body_case, ARMMAP__V1__RESPONSE__BODY_PONG);
+    td_free(r);
+}
+
+/* Waits (bounded) until @path exists. */
+static bool wait_file(const char *path)
+{
+    struct timespec ms = { 0, 1000000 };
+    int i;
+
+    for (i = 0; i < 20000 * spawn_time_scale(); i++) {
+        if (access(path, F_OK) == 0)
+            return true;
+        nanosleep(&ms, NULL);
+    }
+    return false;
+}
+
+/* A fork that must replay runs on a worker thread, not on the loop: a
+ * ping on a second connection is answered while it runs.  The replay
+ * waits at a gate (the test hook ARMMAPD_TEST_FORK_GATE: it creates
+ * GATE.started, then waits for GATE) until the ping was answered, so the
+ * order is certain, not timed. */
+START_TEST(test_fork_replay_leaves_the_loop_free)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Fork fk = ARMMAP__V1__FORK__INIT;
+    Armmap__V1__Response *r;
+    char gate[300], started[320], want[200], got[200];
+    struct pollfd pfd;
+    uint64_t src, f;
+    int fa, fb, fd, i;
+
+    snprintf(gate, sizeof(gate), "%s/gate", d.dir);
+    snprintf(started, sizeof(started), "%s/gate.started", d.dir);
+    setenv("ARMMAPD_TEST_FORK_GATE", gate, 1);
+    td_start(&d, "--checkpoint-every=1000", NULL);
+    unsetenv("ARMMAPD_TEST_FORK_GATE");
+    fa = td_session(&d, "alice");
+    src = td_create(fa, "qemu-virt", NULL);
+    for (i = 0; i < 4; i++)
+        batch_ok(fa, src, 500);         /* seqs 1..2000 */
+    state_line(fa, src, want, sizeof(want));
+    batch_ok(fa, src, 500);             /* seqs 2001..2500 */
+
+    fk.machine = src;
+    fk.at_seq = 2000 - 1;               /* checkpoint 1000 + 999 events */
+    req.id = 11;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_FORK;
+    req.fork = &fk;
+    td_send(fa, &req);
+    ck_assert_msg(wait_file(started), "the fork's replay never started on "
+                  "a worker: %s", td_log(&d));
+    fb = td_session(&d, "alice");
+    ping_ok(fb, 12);
+    /* Held at the gate: no answer yet. */
+    pfd.fd = fa;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+    fd = open(gate, O_WRONLY | O_CREAT, 0600);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    r = td_recv(fa);
+    ck_assert_status(r, 11, 0, "");
+    ck_assert_uint_eq(r->machine->seq, 1999);
+    f = r->machine->id;
+    td_free(r);
+    /* Seq 2000 was a kmap_flush: the state at 1999 is the state at 2000
+     * but for the seq. */
+    state_line(fa, f, got, sizeof(got));
+    ck_assert_str_eq(strstr(got, " vmalloc"), strstr(want, " vmalloc"));
+    ck_assert_uint_eq(strtoull(got + 4, NULL, 10), 1999);
+    close(fb);
+    close(fa);
+}
+END_TEST
+
 Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -172,6 +303,8 @@ Suite *checkpoint_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120 * spawn_time_scale());
     tcase_add_test(tc, test_recovery_replays_from_checkpoints);
+    tcase_add_test(tc, test_checkpoint_every_zero_means_never);
+    tcase_add_test(tc, test_fork_replay_leaves_the_loop_free);
     suite_add_tcase(s, tc);
     return s;
 }

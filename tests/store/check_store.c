@@ -289,7 +289,7 @@ START_TEST(test_schema_created_with_user_version)
     store_close(s);
     db = raw_open(db_path);
     ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
     ck_assert_int_eq(raw_int(db, "PRAGMA auto_vacuum"), 2); /* incremental */
     ck_assert_int_eq(raw_int(db, "PRAGMA page_size"), 16384);
     raw_text(db, "PRAGMA journal_mode", text, sizeof(text));
@@ -311,7 +311,7 @@ START_TEST(test_schema_created_with_user_version)
     s = open_ok(db_path, NULL);
     store_close(s);
     db = raw_open(db_path);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
     sqlite3_close(db);
 }
 END_TEST
@@ -324,13 +324,13 @@ START_TEST(test_newer_user_version_refused)
 
     store_close(s);
     db = raw_open(db_path);
-    raw_exec(db, "PRAGMA user_version = 4");
+    raw_exec(db, "PRAGMA user_version = 5");
     sqlite3_close(db);
     s = NULL;
     ck_assert_int_eq(store_open(db_path, NULL, &s, err), STORE_UNAVAILABLE);
     ck_assert_ptr_null(s);
-    snprintf(want, sizeof(want), "%s: database schema version 4 is newer "
-             "than this armmapd supports (3); refusing to open it", db_path);
+    snprintf(want, sizeof(want), "%s: database schema version 5 is newer "
+             "than this armmapd supports (4); refusing to open it", db_path);
     ck_assert_str_eq(err, want);
 }
 END_TEST
@@ -2475,6 +2475,111 @@ START_TEST(test_machine_row_change_detected)
 }
 END_TEST
 
+/* A reader of its own reads beside the store's connection, from another
+ * thread: events, checkpoints and a fork's parent, with the same checks. */
+struct reader_job {
+    struct store_reader *r;
+    uint64_t events, cp_seq, parent, parent_seq;
+    size_t cp_len;
+    enum store_status st[3];
+};
+
+static void *reader_thread(void *arg)
+{
+    struct reader_job *j = arg;
+    void *blob = NULL;
+
+    j->st[0] = store_reader_events(j->r, 1, 3, 0, NULL, NULL, &j->events);
+    j->st[1] = store_reader_checkpoint(j->r, 1, 0, &j->cp_seq, &blob,
+                                       &j->cp_len);
+    free(blob);
+    j->st[2] = store_reader_parent(j->r, 2, &j->parent, &j->parent_seq);
+    return NULL;
+}
+
+START_TEST(test_reader_on_another_thread)
+{
+    struct store *s = store_with_events(10);
+    struct reader_job j;
+    struct outcome o = { 0 };
+    pthread_t t;
+    uint64_t id = 0, p, ps;
+    sqlite3 *db;
+
+    ck_assert_int_eq(store_submit_checkpoint(s, 1, 3, "abc", 3, NULL),
+                     STORE_OK);
+    ck_assert_int_eq(store_submit_machine_fork(s, 1, 7, "t", "f", "c", 5,
+                                               NULL, &id), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 2);
+    memset(&j, 0, sizeof(j));
+    ck_assert_int_eq(store_reader_open(s, &j.r), STORE_OK);
+    ck_assert_int_eq(pthread_create(&t, NULL, reader_thread, &j), 0);
+    ck_assert_int_eq(pthread_join(t, NULL), 0);
+    ck_assert_int_eq(j.st[0], STORE_OK);
+    ck_assert_uint_eq(j.events, 7);     /* seqs 4..10 */
+    ck_assert_int_eq(j.st[1], STORE_OK);
+    ck_assert_uint_eq(j.cp_seq, 3);
+    ck_assert_uint_eq(j.cp_len, 3);
+    ck_assert_int_eq(j.st[2], STORE_OK);
+    ck_assert_uint_eq(j.parent, 1);
+    ck_assert_uint_eq(j.parent_seq, 7);
+    ck_assert_int_eq(store_reader_parent(j.r, 99, &p, &ps), STORE_NOT_FOUND);
+    store_reader_close(j.r);
+    store_close(s);
+
+    /* A changed event is named by the reader as by the store. */
+    db = raw_open(db_path);
+    raw_exec(db, "UPDATE events SET aux = aux + 1 WHERE seq = 6");
+    sqlite3_close(db);
+    s = open_ok(db_path, NULL);
+    ck_assert_int_eq(store_reader_open(s, &j.r), STORE_OK);
+    ck_assert_int_eq(store_reader_events(j.r, 1, 3, 0, NULL, NULL, NULL),
+                     STORE_CORRUPT);
+    ck_assert_ptr_nonnull(strstr(store_reader_errmsg(j.r),
+                                 "machine 1 seq 6: checksum differs"));
+    store_reader_close(j.r);
+    store_close(s);
+}
+END_TEST
+
+/* A database of schema version 3 carries event sums of the old byte-wise
+ * hash (here: any other values): opening it recomputes them (version 4),
+ * the head record follows without a false "missing writes" warning, and
+ * later changes are caught by the new sums. */
+START_TEST(test_version_3_database_resummed)
+{
+    struct store *s = store_with_events(10);
+    sqlite3 *db;
+    uint64_t n;
+
+    store_close(s);
+    db = raw_open(db_path);
+    raw_exec(db, "UPDATE events SET sum = 12345 + seq;"
+             "PRAGMA user_version = 3");
+    sqlite3_close(db);
+    s = open_ok(db_path, NULL);
+    ck_assert_str_eq(store_open_warning(s), "");
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 10);
+    store_close(s);
+    db = raw_open(db_path);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM events"
+                             " WHERE sum = 12345 + seq"), 0);
+    sqlite3_close(db);
+    s = open_ok(db_path, NULL);         /* no migration, same head */
+    ck_assert_str_eq(store_open_warning(s), "");
+    store_close(s);
+    db = raw_open(db_path);
+    raw_exec(db, "UPDATE events SET value = value + 1 WHERE seq = 4");
+    sqlite3_close(db);
+    s = open_ok(db_path, NULL);
+    expect_corrupt(s, "machine 1 seq 4: checksum differs");
+    store_close(s);
+}
+END_TEST
+
 /* A database of schema version 2 (no sums) gets them at open, so its
  * histories verify and later changes to them are caught. */
 START_TEST(test_version_2_database_gets_sums)
@@ -2514,7 +2619,7 @@ START_TEST(test_version_2_database_gets_sums)
     free(m);
     store_close(s);
     db = raw_open(db_path);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 3);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
     raw_exec(db, "UPDATE events SET value = 6 WHERE seq = 1");
     sqlite3_close(db);
     s = open_ok(db_path, NULL);
@@ -2648,7 +2753,7 @@ START_TEST(test_verify_reports_every_problem)
     sqlite3_close(db);
     ck_assert_int_eq(store_verify(db_path, NULL, NULL, &problems, err),
                      STORE_INVALID_ARGUMENT);
-    ck_assert_ptr_nonnull(strstr(err, ": schema version 2, not 3: start "
+    ck_assert_ptr_nonnull(strstr(err, ": schema version 2, not 4: start "
                                  "armmapd on it once to migrate it, then "
                                  "verify"));
 }
@@ -2796,6 +2901,8 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_reorder_and_holes_detected);
     tcase_add_test(tc, test_machine_row_change_detected);
     tcase_add_test(tc, test_version_2_database_gets_sums);
+    tcase_add_test(tc, test_version_3_database_resummed);
+    tcase_add_test(tc, test_reader_on_another_thread);
     tcase_add_test(tc, test_lost_wal_frames_reported_at_open);
     tcase_add_test(tc, test_verify_reports_every_problem);
     tcase_add_test(tc, test_checkpoint_nearest_at_or_below);
