@@ -433,6 +433,30 @@ static bool check_limits(struct srv_call *call, const char *what)
     return true;
 }
 
+/* --max-host-bytes-per-tenant for what adds @more host bytes at once (a
+ * new machine, a clone, a streamed reply's copy): refused, naming both
+ * figures, if the caller's tenant would then hold more than its quota. */
+static bool host_room(struct srv_call *call, const char *what, uint64_t more)
+{
+    const char *tenant = srv_conn_tenant(call->c);
+    const struct srv_tenant *t = srv_conn_tenant_state(call->c);
+    uint64_t held;
+
+    if (t == NULL)
+        return true;
+    held = srv_registry_tenant_host_bytes(call->s->reg, tenant);
+    if (held <= t->max_host_bytes && more <= t->max_host_bytes - held)
+        return true;
+    srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
+                  "%s: tenant '%s' holds %" PRIu64 " host bytes and would "
+                  "need %" PRIu64 " more (%s %" PRIu64 ")", what, tenant, held,
+                  more, t->own_max_host_bytes
+                            ? "max-host-bytes-per-tenant in --tenants-file"
+                            : "--max-host-bytes-per-tenant",
+                  t->max_host_bytes);
+    return false;
+}
+
 /* Registers a new machine (@m taken), logs its creation, answers with it. */
 static void new_machine(struct srv_call *call, const char *what,
                         struct mm_machine *m, const char *name,
@@ -498,6 +522,10 @@ static void h_create(struct srv_call *call, const Armmap__V1__Request *req)
         st = mm_create(&cfg, &m, err);
     if (st != MM_OK) {
         srv_call_fail(call, st, "%s", err);
+        return;
+    }
+    if (!host_room(call, "create", mm_host_bytes(m))) {
+        mm_destroy(m);
         return;
     }
     text = format_config(mm_machine_config(m));
@@ -597,7 +625,8 @@ static void h_clone(struct srv_call *call, const Armmap__V1__Request *req)
     struct mm_machine *m;
 
     if (src == NULL || !name_ok(call, "clone", cl->name) ||
-        !check_limits(call, "clone"))
+        !check_limits(call, "clone") ||
+        !host_room(call, "clone", mm_host_bytes(src->m)))
         return;
     m = mm_clone(src->m);
     if (m == NULL) {
@@ -628,6 +657,8 @@ static void h_fork(struct srv_call *call, const Armmap__V1__Request *req)
         return;
     }
     if (fk->at_seq == mm_seq(src->m) && fk->at_seq != 0) {
+        if (!host_room(call, "fork", mm_host_bytes(src->m)))
+            return;
         m = mm_clone(src->m);
         if (m == NULL) {
             srv_call_fail(call, MM_NO_MEMORY, "fork: out of host memory");
@@ -666,6 +697,11 @@ static void h_fork(struct srv_call *call, const Armmap__V1__Request *req)
                 return;
             }
         }
+    }
+    /* Replayed, its size is known only now: refused before it joins. */
+    if (!host_room(call, "fork", mm_host_bytes(m))) {
+        mm_destroy(m);
+        return;
     }
     new_machine(call, "fork", m, fk->name, src->config,
                 fk->at_seq != 0 ? src->id : 0, fk->at_seq);
@@ -946,14 +982,20 @@ static void h_batch(struct srv_call *call, const Armmap__V1__Request *req)
                                                           : MM_OP_MAX_ARGS + 1);
         op.args = o->args;
         memset(&res, 0, sizeof(res));
-        if (mm_apply(sm->m, &op, &res) == MM_OK)
+        if (over_host_bytes(call, sm, &op, &res)) {
+            /* refused as a single op would be */
+        } else if (mm_apply(sm->m, &op, &res) == MM_OK) {
             batch_event(sm, &op, &res, &ev[nev++]);
+            if (may_grow(op.code))
+                srv_machine_account(call->s->reg, sm);
+        }
         br->results[br->n_results++] = op_result(call, &res);
         if (res.status == MM_OK && (res.flags & MM_RES_WAKE))
             wake = true;
         if (res.status != MM_OK && b->stop_on_error)
             break;
     }
+    srv_machine_account(call->s->reg, sm);
     /* The whole Batch is one unit in the store: kept whole or not at all. */
     if (nev > 0) {
         uint64_t ticket = srv_persist_events(call->s, sm, ev, nev, err,
@@ -1065,11 +1107,16 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
      * SRV_STREAM_MIN is never built whole but streamed as the socket
      * drains (stream.c), from a clone of the machine. */
     if (t->walk && (uint64_t)n * WALK_REPLY_BYTES > SRV_STREAM_MIN) {
+        if (!host_room(call, "translate", mm_host_bytes(sm->m)))
+            return;
         call->stream = srv_stream_translate(sm->m, call->id, t->va, n,
                                             t->access);
         if (call->stream == NULL)
             srv_call_fail(call, MM_NO_MEMORY, "translate: out of host "
                           "memory");
+        else
+            srv_stream_charge(call->stream, call->s->reg,
+                              srv_conn_tenant(call->c));
         return;
     }
     tr = NEW(call, Armmap__V1__TranslateResult,
@@ -1250,9 +1297,14 @@ static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
     }
     /* Many addresses: answered a slice at a time (stream.c), as walks. */
     if (ph->n_pa > SRV_STREAM_PHYS_MIN) {
+        if (!host_room(call, "phys", mm_host_bytes(sm->m)))
+            return;
         call->stream = srv_stream_phys(sm->m, call->id, ph->pa, ph->n_pa);
         if (call->stream == NULL)
             srv_call_fail(call, MM_NO_MEMORY, "phys: out of host memory");
+        else
+            srv_stream_charge(call->stream, call->s->reg,
+                              srv_conn_tenant(call->c));
         return;
     }
     if (!phys_room_n(ps, ph->n_pa) ||
