@@ -554,7 +554,8 @@ enum mm_status srv_persist_machine_tenant(struct srv *s, uint64_t id,
 enum mm_status srv_persist_foreach_destroyed(
     struct srv *s, void (*fn)(void *arg, const char *tenant, uint64_t events),
     void *arg);
-/* @tenant NULL: every tenant's destroyed machines. */
+/* @tenant NULL: every tenant's destroyed machines.  Any thread (purge.c):
+ * the store's store_errmsg(), the loop's, is not touched. */
 enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
                                  uint64_t older_than_ms,
                                  uint64_t *machines, uint64_t *events,

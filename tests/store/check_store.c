@@ -1728,6 +1728,64 @@ END_TEST
 /* Retention                                                           */
 /* ------------------------------------------------------------------ */
 
+/* A purge on a worker thread (the daemon's) fails with its own message,
+ * and store_errmsg(), which belongs to the loop thread, keeps what the
+ * loop's last failure said. */
+struct purge_arg {
+    struct store *s;
+    enum store_status rc;
+    uint64_t purged;
+    char err[STORE_MSG_MAX];
+};
+
+static void *purge_worker(void *arg)
+{
+    struct purge_arg *pa = arg;
+
+    pa->rc = store_purge_r(pa->s, NULL, 0, 1000, &pa->purged, NULL, pa->err,
+                           sizeof(pa->err));
+    return NULL;
+}
+
+START_TEST(test_purge_on_a_worker_leaves_errmsg_alone)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct store_history_query q;
+    struct store_page page;
+    struct purge_arg pa;
+    struct outcome o = { 0 };
+    pthread_t th;
+    sqlite3 *db;
+
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
+    ck_assert_int_eq(store_submit_machine_destroy(s, 1, 100, NULL), STORE_OK);
+    flush_reap(s, &o);
+    memset(&q, 0, sizeof(q));
+    ck_assert_int_eq(store_history(s, &q, NULL, NULL, &page),
+                     STORE_INVALID_ARGUMENT);
+    ck_assert_str_eq(store_errmsg(s), "history: machine 0");
+    db = raw_open(db_path);             /* holds the write lock */
+    ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                     SQLITE_OK);
+    memset(&pa, 0, sizeof(pa));
+    pa.s = s;
+    ck_assert_int_eq(pthread_create(&th, NULL, purge_worker, &pa), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(pa.rc, STORE_UNAVAILABLE);
+    ck_assert_str_eq(pa.err, "purge: database is locked");
+    ck_assert_uint_eq(pa.purged, 0);
+    ck_assert_str_eq(store_errmsg(s), "history: machine 0");
+    ck_assert_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    ck_assert_int_eq(pthread_create(&th, NULL, purge_worker, &pa), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(pa.rc, STORE_OK);
+    ck_assert_uint_eq(pa.purged, 1);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(test_purge_destroyed_machines_only)
 {
     struct store *s = open_ok(db_path, NULL);
@@ -2805,6 +2863,7 @@ static Suite *store_suite(void)
     tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_purge_destroyed_machines_only);
+    tcase_add_test(tc, test_purge_on_a_worker_leaves_errmsg_alone);
     tcase_add_test(tc, test_fork_records_parent);
     tcase_add_test(tc, test_purge_keeps_ancestors_of_kept_machines);
     suite_add_tcase(s, tc);
