@@ -682,6 +682,18 @@ enum mm_status srv_persist_op_counts(struct srv *s, uint64_t id,
                : MM_UNAVAILABLE;
 }
 
+enum mm_status srv_persist_op_counts_page(struct srv *s, uint64_t id,
+                                          uint64_t after_seq, uint32_t limit,
+                                          void (*fn)(void *arg, uint32_t op,
+                                                     uint64_t n),
+                                          void *arg, uint64_t *last_seq)
+{
+    return store_op_counts_page(s->persist->st, id, after_seq, limit, fn, arg,
+                                last_seq) == STORE_OK
+               ? MM_OK
+               : MM_UNAVAILABLE;
+}
+
 enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
                                  uint64_t older_than_ms,
                                  uint64_t *machines, uint64_t *events,

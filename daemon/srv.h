@@ -845,6 +845,14 @@ enum mm_status srv_persist_op_counts(struct srv *s, uint64_t id,
                                                 uint64_t n),
                                      void *arg);
 
+/* The same for the next @limit events after @after_seq only (a slice of
+ * the scan, store_op_counts_page()); *@last_seq is 0 once none is left. */
+enum mm_status srv_persist_op_counts_page(struct srv *s, uint64_t id,
+                                          uint64_t after_seq, uint32_t limit,
+                                          void (*fn)(void *arg, uint32_t op,
+                                                     uint64_t n),
+                                          void *arg, uint64_t *last_seq);
+
 /* ------------------------------------------------------------------ */
 /* The HTTP/JSON API (http.c, http_json.c)                             */
 /* ------------------------------------------------------------------ */

@@ -495,6 +495,24 @@ enum store_status store_op_counts(struct store *s, uint64_t machine,
                                              uint64_t count),
                                   void *arg);
 
+/**
+ * store_op_counts_page - store_op_counts() a slice at a time: the ops of
+ * the next @limit events of @machine whose seq is above @after_seq, in
+ * seq order
+ * @fn: called with counts of this slice; an op may be given more than
+ * once (add them up), in no particular order
+ * @last_seq: receives the seq of the last event counted; 0 once none is
+ * left (the next slice starts after it)
+ * Context: reads only, as store_op_counts(); at most @limit rows read.
+ * Return: STORE_OK, STORE_INVALID_ARGUMENT (@machine or @limit 0),
+ * STORE_UNAVAILABLE.
+ */
+enum store_status store_op_counts_page(struct store *s, uint64_t machine,
+                                       uint64_t after_seq, uint32_t limit,
+                                       void (*fn)(void *arg, uint32_t op,
+                                                  uint64_t count),
+                                       void *arg, uint64_t *last_seq);
+
 /*
  * Which machines store_list_machines() gives, by increasing id, a page at
  * a time: after @after_id (0 first), at most @limit (0: all).

@@ -1421,6 +1421,153 @@ static Armmap__V1__Response *ping(int fd, uint64_t id)
     return td_call(fd, &req);
 }
 
+/* The op counts of a history of 200,704 events are counted a slice per
+ * loop turn: a ping sent on another connection just after the history
+ * request is answered while the history's reply is still being made. */
+START_TEST(test_history_op_counts_counted_between_other_requests)
+{
+    enum { BATCHES = 49, OPS = 4096 };
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__History h = ARMMAP__V1__HISTORY__INIT;
+    Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
+    Armmap__V1__Response *r;
+    struct pollfd pf;
+    uint64_t m;
+    int fd, other, i;
+
+    td_start(&d, NULL);
+    fd = td_session(&d, "hist");
+    other = td_session(&d, "other");
+    m = td_create(fd, "qemu-virt", NULL);
+    for (i = 0; i < BATCHES; i++)
+        td_send_flush_batch(fd, 100 + (uint64_t)i, m, OPS);
+    for (i = 0; i < BATCHES; i++) {
+        r = td_recv(fd);
+        ck_assert_status(r, 100 + (uint64_t)i, 0, "");
+        td_free(r);
+    }
+    h.machine = m;
+    h.limit = 10;
+    req.id = 7;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HISTORY;
+    req.history = &h;
+    td_send(fd, &req);
+    req.id = 8;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+    req.ping = &p;
+    td_send(other, &req);
+    r = td_recv(other);
+    ck_assert_status(r, 8, 0, "");
+    td_free(r);
+    pf.fd = fd;
+    pf.events = POLLIN;
+    pf.revents = 0;
+    ck_assert_int_eq(poll(&pf, 1, 0), 0);   /* still counting */
+    r = td_recv(fd);
+    ck_assert_status(r, 7, 0, "");
+    ck_assert_uint_eq(r->history->n_events, 10);
+    ck_assert_uint_eq(r->history->events[9]->seq, 10);
+    ck_assert_uint_eq(r->history->n_counts, 1);
+    ck_assert_int_eq(r->history->counts[0]->op,
+                     ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH);
+    ck_assert_uint_eq(r->history->counts[0]->count, BATCHES * OPS);
+    ck_assert_uint_eq(r->history->next_after_seq, 10);
+    td_free(r);
+    close(other);
+    close(fd);
+}
+END_TEST
+
+static void flush_batches(int fd, uint64_t m, int n)
+{
+    Armmap__V1__Response *r;
+    int i;
+
+    for (i = 0; i < n; i++)
+        td_send_flush_batch(fd, 200 + (uint64_t)i, m, 4096);
+    for (i = 0; i < n; i++) {
+        r = td_recv(fd);
+        ck_assert_status(r, 200 + (uint64_t)i, 0, "");
+        td_free(r);
+    }
+}
+
+/* A history by op, asked on @fd for @m: @limit rows after @after. */
+static Armmap__V1__Response *kmaps_of(int fd, uint64_t m, uint32_t limit,
+                                      uint64_t after, bool newest)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__History h = ARMMAP__V1__HISTORY__INIT;
+
+    h.machine = m;
+    h.op = ARMMAP__V1__OP_CODE__OP_KMAP;
+    h.limit = limit;
+    h.after_seq = after;
+    h.newest_first = newest;
+    req.id = 30;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HISTORY;
+    req.history = &h;
+    return td_call(fd, &req);
+}
+
+static void expect_kmaps(Armmap__V1__Response *r, size_t n,
+                         const uint64_t *seq, uint64_t next)
+{
+    size_t i;
+
+    ck_assert_status(r, 30, 0, "");
+    ck_assert_uint_eq(r->history->n_events, n);
+    for (i = 0; i < n; i++)
+        ck_assert_uint_eq(r->history->events[i]->seq, seq[i]);
+    ck_assert_uint_eq(r->history->next_after_seq, next);
+    td_free(r);
+}
+
+/* A query by op whose two matches are 12,290 events apart (the daemon
+ * reads such queries a window of seqs per loop turn) answers exactly as
+ * one scan would: rows, next_after_seq, op counts. */
+START_TEST(test_filtered_history_across_windows)
+{
+    static const uint64_t both[2] = { 2, 12292 }, last[1] = { 12292 },
+                          first[1] = { 2 };
+    Armmap__V1__Response *r;
+    uint32_t pfn;
+    uint64_t m;
+    int fd;
+
+    td_start(&d, NULL);
+    fd = td_session(&d, "hist");
+    m = td_create(fd, "qemu-virt", NULL);
+    td_alloc_highmem(fd, m, &pfn, 1);                           /* 1 */
+    td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_KMAP, &pfn, 1);     /* 2 */
+    flush_batches(fd, m, 3);                            /* 3..12290 */
+    td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_KUNMAP, &pfn, 1);   /* 12291 */
+    td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_KMAP, &pfn, 1);     /* 12292 */
+    flush_batches(fd, m, 1);                            /* ..16388 */
+    expect_kmaps(kmaps_of(fd, m, 1, 0, false), 1, first, 2);
+    expect_kmaps(kmaps_of(fd, m, 1, 2, false), 1, last, 0);
+    expect_kmaps(kmaps_of(fd, m, 2, 0, false), 2, both, 0);
+    expect_kmaps(kmaps_of(fd, m, 1, 0, true), 1, last, 12292);
+    expect_kmaps(kmaps_of(fd, m, 1, 12292, true), 1, first, 0);
+    expect_kmaps(kmaps_of(fd, m, 1, 2, true), 0, NULL, 0);
+    r = kmaps_of(fd, m, 10, 0, false);
+    ck_assert_status(r, 30, 0, "");
+    ck_assert_uint_eq(r->history->n_counts, 4);
+    ck_assert_int_eq(r->history->counts[0]->op, ARMMAP__V1__OP_CODE__OP_ALLOC);
+    ck_assert_uint_eq(r->history->counts[0]->count, 1);
+    ck_assert_int_eq(r->history->counts[1]->op, ARMMAP__V1__OP_CODE__OP_KMAP);
+    ck_assert_uint_eq(r->history->counts[1]->count, 2);
+    ck_assert_int_eq(r->history->counts[2]->op,
+                     ARMMAP__V1__OP_CODE__OP_KUNMAP);
+    ck_assert_uint_eq(r->history->counts[2]->count, 1);
+    ck_assert_int_eq(r->history->counts[3]->op,
+                     ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH);
+    ck_assert_uint_eq(r->history->counts[3]->count, 4 * 4096);
+    td_free(r);
+    close(fd);
+}
+END_TEST
+
 /* A tenant's connections that do not read hold at most about
  * --max-inflight-bytes-per-tenant of replies between them: past it, the
  * tenant's requests on any connection are refused, another tenant's are
@@ -1733,6 +1880,8 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_stored_events_quota_from_the_tenants_file);
     tcase_add_test(tc, test_async_purge_answers_in_order);
     tcase_add_test(tc, test_paged_history_equals_small_pages);
+    tcase_add_test(tc, test_history_op_counts_counted_between_other_requests);
+    tcase_add_test(tc, test_filtered_history_across_windows);
     tcase_add_test(tc, test_inflight_reply_bytes_limited_per_tenant);
     tcase_add_test(tc, test_inflight_quota_from_the_tenants_file);
     suite_add_tcase(s, tc);

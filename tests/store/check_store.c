@@ -1386,6 +1386,48 @@ START_TEST(test_op_counts)
 }
 END_TEST
 
+static void sum_count(void *arg, uint32_t op, uint64_t count)
+{
+    uint64_t *sum = arg;
+
+    ck_assert_uint_lt(op, 8);
+    sum[op] += count;
+}
+
+/* Counted in slices of 10, 103 events give the same counts as one scan;
+ * each slice says where it stopped, the last one 0. */
+START_TEST(test_op_counts_in_slices)
+{
+    struct store *s = store_with_events(103);
+    uint64_t sum[8] = { 0 }, last = 0, after = 0;
+    int slices = 0;
+
+    do {
+        ck_assert_int_eq(store_op_counts_page(s, 1, after, 10, sum_count,
+                                              sum, &last), STORE_OK);
+        if (last != 0) {
+            ck_assert_uint_eq(last, after + 10 < 103 ? after + 10 : 103);
+            slices++;
+        }
+        after = last;
+    } while (last != 0 && slices < 100);
+    ck_assert_int_eq(slices, 11);
+    ck_assert_uint_eq(sum[0], 0);
+    ck_assert_uint_eq(sum[1], 20);
+    ck_assert_uint_eq(sum[2], 21);
+    ck_assert_uint_eq(sum[3], 21);
+    ck_assert_uint_eq(sum[4], 21);
+    ck_assert_uint_eq(sum[5], 20);
+    ck_assert_int_eq(store_op_counts_page(s, 2, 0, 10, sum_count, sum,
+                                          &last), STORE_OK);
+    ck_assert_uint_eq(last, 0);
+    ck_assert_int_eq(store_op_counts_page(s, 0, 0, 10, sum_count, sum,
+                                          &last), STORE_INVALID_ARGUMENT);
+    ck_assert_str_eq(store_errmsg(s), "op counts: machine 0");
+    store_close(s);
+}
+END_TEST
+
 struct listing {
     uint64_t id[16];
     uint64_t nevents[16];
@@ -2844,6 +2886,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_history_by_address);
     tcase_add_test(tc, test_history_newest_first_paged);
     tcase_add_test(tc, test_op_counts);
+    tcase_add_test(tc, test_op_counts_in_slices);
     tcase_add_test(tc, test_list_machines);
     tcase_add_test(tc, test_machine_dup);
     tcase_add_test(tc, test_counts_written_at_close_recounted_after_crash);
