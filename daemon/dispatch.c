@@ -433,6 +433,30 @@ static bool check_limits(struct srv_call *call, const char *what)
     return true;
 }
 
+/* --max-host-bytes-per-tenant for what adds @more host bytes at once (a
+ * new machine, a clone, a streamed reply's copy): refused, naming both
+ * figures, if the caller's tenant would then hold more than its quota. */
+static bool host_room(struct srv_call *call, const char *what, uint64_t more)
+{
+    const char *tenant = srv_conn_tenant(call->c);
+    const struct srv_tenant *t = srv_conn_tenant_state(call->c);
+    uint64_t held;
+
+    if (t == NULL)
+        return true;
+    held = srv_registry_tenant_host_bytes(call->s->reg, tenant);
+    if (held <= t->max_host_bytes && more <= t->max_host_bytes - held)
+        return true;
+    srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
+                  "%s: tenant '%s' holds %" PRIu64 " host bytes and would "
+                  "need %" PRIu64 " more (%s %" PRIu64 ")", what, tenant, held,
+                  more, t->own_max_host_bytes
+                            ? "max-host-bytes-per-tenant in --tenants-file"
+                            : "--max-host-bytes-per-tenant",
+                  t->max_host_bytes);
+    return false;
+}
+
 /* Registers a new machine (@m taken), logs its creation, answers with it. */
 static void new_machine(struct srv_call *call, const char *what,
                         struct mm_machine *m, const char *name,
@@ -498,6 +522,10 @@ static void h_create(struct srv_call *call, const Armmap__V1__Request *req)
         st = mm_create(&cfg, &m, err);
     if (st != MM_OK) {
         srv_call_fail(call, st, "%s", err);
+        return;
+    }
+    if (!host_room(call, "create", mm_host_bytes(m))) {
+        mm_destroy(m);
         return;
     }
     text = format_config(mm_machine_config(m));
@@ -597,7 +625,8 @@ static void h_clone(struct srv_call *call, const Armmap__V1__Request *req)
     struct mm_machine *m;
 
     if (src == NULL || !name_ok(call, "clone", cl->name) ||
-        !check_limits(call, "clone"))
+        !check_limits(call, "clone") ||
+        !host_room(call, "clone", mm_host_bytes(src->m)))
         return;
     m = mm_clone(src->m);
     if (m == NULL) {
@@ -628,6 +657,8 @@ static void h_fork(struct srv_call *call, const Armmap__V1__Request *req)
         return;
     }
     if (fk->at_seq == mm_seq(src->m) && fk->at_seq != 0) {
+        if (!host_room(call, "fork", mm_host_bytes(src->m)))
+            return;
         m = mm_clone(src->m);
         if (m == NULL) {
             srv_call_fail(call, MM_NO_MEMORY, "fork: out of host memory");
@@ -670,6 +701,11 @@ static void h_fork(struct srv_call *call, const Armmap__V1__Request *req)
             srv_call_fail(call, st, "fork: %s", err);
             return;
         }
+    }
+    /* Replayed, its size is known only now: refused before it joins. */
+    if (!host_room(call, "fork", mm_host_bytes(m))) {
+        mm_destroy(m);
+        return;
     }
     new_machine(call, "fork", m, fk->name, src->config,
                 fk->at_seq != 0 ? src->id : 0, fk->at_seq);
@@ -950,14 +986,20 @@ static void h_batch(struct srv_call *call, const Armmap__V1__Request *req)
                                                           : MM_OP_MAX_ARGS + 1);
         op.args = o->args;
         memset(&res, 0, sizeof(res));
-        if (mm_apply(sm->m, &op, &res) == MM_OK)
+        if (over_host_bytes(call, sm, &op, &res)) {
+            /* refused as a single op would be */
+        } else if (mm_apply(sm->m, &op, &res) == MM_OK) {
             batch_event(sm, &op, &res, &ev[nev++]);
+            if (may_grow(op.code))
+                srv_machine_account(call->s->reg, sm);
+        }
         br->results[br->n_results++] = op_result(call, &res);
         if (res.status == MM_OK && (res.flags & MM_RES_WAKE))
             wake = true;
         if (res.status != MM_OK && b->stop_on_error)
             break;
     }
+    srv_machine_account(call->s->reg, sm);
     /* The whole Batch is one unit in the store: kept whole or not at all. */
     if (nev > 0) {
         uint64_t ticket = srv_persist_events(call->s, sm, ev, nev, err,
@@ -1069,11 +1111,16 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
      * SRV_STREAM_MIN is never built whole but streamed as the socket
      * drains (stream.c), from a clone of the machine. */
     if (t->walk && (uint64_t)n * WALK_REPLY_BYTES > SRV_STREAM_MIN) {
+        if (!host_room(call, "translate", mm_host_bytes(sm->m)))
+            return;
         call->stream = srv_stream_translate(sm->m, call->id, t->va, n,
                                             t->access);
         if (call->stream == NULL)
             srv_call_fail(call, MM_NO_MEMORY, "translate: out of host "
                           "memory");
+        else
+            srv_stream_charge(call->stream, call->s->reg,
+                              srv_conn_tenant(call->c));
         return;
     }
     tr = NEW(call, Armmap__V1__TranslateResult,
@@ -1254,9 +1301,14 @@ static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
     }
     /* Many addresses: answered a slice at a time (stream.c), as walks. */
     if (ph->n_pa > SRV_STREAM_PHYS_MIN) {
+        if (!host_room(call, "phys", mm_host_bytes(sm->m)))
+            return;
         call->stream = srv_stream_phys(sm->m, call->id, ph->pa, ph->n_pa);
         if (call->stream == NULL)
             srv_call_fail(call, MM_NO_MEMORY, "phys: out of host memory");
+        else
+            srv_stream_charge(call->stream, call->s->reg,
+                              srv_conn_tenant(call->c));
         return;
     }
     if (!phys_room_n(ps, ph->n_pa) ||
@@ -1483,19 +1535,40 @@ static bool history_visible(struct srv_call *call, uint64_t id)
 }
 
 /*
- * A history of more than HISTORY_PAGE rows is read a page per loop turn
- * (a zero timer, so other connections are served in between); its reply
- * keeps its place on the connection (srv_conn_hold()) and is sent whole
- * once the last page and the op counts are in.  The rows are built in
- * the job's own call arena, as a one-page history's are in the request's.
+ * A history is answered over loop turns (a zero timer, so other
+ * connections are served in between): first its op counts, COUNT_SLICE
+ * events per turn (one scan held the loop 118 ms for 200,000 events),
+ * which also finds its last seq; then its rows, a page (HISTORY_PAGE
+ * rows) per turn.  A filtered query (by op or address) reads a window of
+ * WINDOW seqs per turn, since a page of matches may lie behind any number
+ * of events that do not match; once it has its rows it looks on, a window
+ * per turn, for one more match, which decides next_after_seq exactly as a
+ * single query would.  The reply keeps its place on the connection
+ * (srv_conn_hold()) and is sent whole at the end; the rows are built in
+ * the job's own call arena.
  */
 #define HISTORY_PAGE 500u
+#define COUNT_SLICE 5000u
+#define WINDOW 5000u
+
+enum job_phase {
+    JOB_COUNT = 0,                      /* counting ops, finding the end */
+    JOB_ROWS,                           /* reading rows */
+    JOB_PROBE                           /* rows in; is there one more? */
+};
 
 struct srv_history_job {
     struct srv_call call;               /* its arena holds the rows */
     struct history_ctx hc;
-    struct store_history_query q;
+    struct store_history_query q;       /* as asked; q.cursor advances */
     uint32_t left;                      /* rows still wanted */
+    enum job_phase phase;
+    bool windowed;                      /* filtered: a window per turn */
+    uint64_t win;                       /* the window's first seq (its
+                                           last, newest first) */
+    uint64_t last_row;                  /* seq of the last row taken */
+    uint64_t max_seq;                   /* the machine's last event */
+    uint64_t counts[MM_OP_COUNT];       /* events per op */
     struct srv_reply *r;
     struct event *ev;
     struct srv_history_job *next;       /* srv.history_jobs */
@@ -1524,11 +1597,12 @@ static void history_job_answer(struct srv_history_job *j, bool more,
     Armmap__V1__Status status = ARMMAP__V1__STATUS__INIT;
     struct srv *s = j->call.s;
 
-    if (j->call.code == MM_OK &&
-        srv_persist_op_counts(s, j->q.machine, history_count, &j->hc) !=
-            MM_OK)
-        srv_call_fail(&j->call, MM_UNAVAILABLE, "history: the store cannot "
-                      "be read");
+    uint32_t op;
+
+    for (op = 0; j->call.code == MM_OK && op < MM_OP_COUNT; op++) {
+        if (j->counts[op] != 0)
+            history_count(&j->hc, op, j->counts[op]);
+    }
     status.code = (Armmap__V1__Code)j->call.code;
     status.message = j->call.msg;
     resp.id = j->call.id;
@@ -1544,19 +1618,158 @@ static void history_job_answer(struct srv_history_job *j, bool more,
     history_job_free(s, j);
 }
 
-static void history_job_turn(evutil_socket_t fd, short what, void *arg)
+static void job_count(void *arg, uint32_t op, uint64_t n)
+{
+    struct srv_history_job *j = arg;
+
+    if (op < MM_OP_COUNT)               /* the only ops events hold */
+        j->counts[op] += n;
+}
+
+static void job_next_turn(struct srv_history_job *j)
 {
     static const struct timeval zero = { 0, 0 };
+
+    evtimer_add(j->ev, &zero);
+}
+
+/* The seqs the query asks for, within the machine's. */
+static uint64_t job_lo(const struct srv_history_job *j)
+{
+    return j->q.seq_first > 1 ? j->q.seq_first : 1;
+}
+
+static uint64_t job_hi(const struct srv_history_job *j)
+{
+    return j->q.seq_last != 0 && j->q.seq_last < j->max_seq ? j->q.seq_last
+                                                             : j->max_seq;
+}
+
+/* The first window, once the last seq is known. */
+static void job_first_window(struct srv_history_job *j)
+{
+    j->win = j->q.newest_first ? job_hi(j) : job_lo(j);
+    if (j->q.cursor != 0 && !j->q.newest_first && j->q.cursor >= j->win)
+        j->win = j->q.cursor + 1;
+    if (j->q.cursor != 0 && j->q.newest_first && j->q.cursor <= j->win)
+        j->win = j->q.cursor - 1;
+}
+
+/* True if the current window is the last one the query reaches. */
+static bool job_last_window(const struct srv_history_job *j)
+{
+    if (!j->windowed)
+        return true;
+    if (j->q.newest_first)
+        return j->win < job_lo(j) + WINDOW;
+    return j->win + WINDOW > job_hi(j);
+}
+
+/* Moves to the next window; false if there is none. */
+static bool job_advance(struct srv_history_job *j)
+{
+    if (job_last_window(j))
+        return false;
+    j->win = j->q.newest_first ? j->win - WINDOW : j->win + WINDOW;
+    return true;
+}
+
+/* The store query of this turn: the current window of @j's. */
+static void job_window_query(const struct srv_history_job *j,
+                             struct store_history_query *q)
+{
+    *q = j->q;
+    if (!j->windowed)
+        return;
+    if (j->q.newest_first) {
+        q->seq_last = j->win;
+        q->seq_first = j->win >= job_lo(j) + WINDOW - 1 ? j->win - WINDOW + 1
+                                                        : job_lo(j);
+    } else {
+        q->seq_first = j->win;
+        q->seq_last = j->win + WINDOW - 1 < job_hi(j) ? j->win + WINDOW - 1
+                                                      : job_hi(j);
+    }
+}
+
+/* JOB_COUNT: one slice of the op counts. */
+static void history_job_count(struct srv_history_job *j)
+{
+    uint64_t last = 0;
+
+    if (srv_persist_op_counts_page(j->call.s, j->q.machine, j->max_seq,
+                                   COUNT_SLICE, job_count, j, &last) !=
+        MM_OK) {
+        srv_call_fail(&j->call, MM_UNAVAILABLE, "history: the store cannot "
+                      "be read");
+        history_job_answer(j, false, 0);
+        return;
+    }
+    if (last != 0) {
+        j->max_seq = last;
+        job_next_turn(j);
+        return;
+    }
+    if (j->windowed && (j->max_seq == 0 || job_lo(j) > job_hi(j))) {
+        history_job_answer(j, false, 0);    /* nothing to read */
+        return;
+    }
+    job_first_window(j);
+    j->phase = JOB_ROWS;
+    job_next_turn(j);
+}
+
+static int probe_row(void *arg, const struct store_event *ev)
+{
+    (void)arg;
+    (void)ev;
+    return 1;                           /* one is enough */
+}
+
+/* JOB_PROBE: is there a match past the last row taken? */
+static void history_job_probe(struct srv_history_job *j,
+                              const struct store_history_query *q)
+{
+    struct store_page page;
+    char err[SRV_MSG_MAX];
+
+    memset(&page, 0, sizeof(page));
+    if (srv_persist_history(j->call.s, q, probe_row, NULL, &page, NULL, err,
+                            sizeof(err)) != MM_OK) {
+        srv_call_fail(&j->call, MM_UNAVAILABLE, "%s", err);
+        history_job_answer(j, false, 0);
+    } else if (page.rows > 0) {
+        history_job_answer(j, true, j->last_row);
+    } else if (!job_advance(j)) {
+        history_job_answer(j, false, 0);
+    } else {
+        job_next_turn(j);
+    }
+}
+
+static void history_job_turn(evutil_socket_t fd, short what, void *arg)
+{
     struct srv_history_job *j = arg;
+    struct store_history_query q;
     struct store_page page;
     char err[SRV_MSG_MAX];
     enum mm_status st;
 
     (void)fd;
     (void)what;
+    if (j->phase == JOB_COUNT) {
+        history_job_count(j);
+        return;
+    }
+    job_window_query(j, &q);
+    if (j->phase == JOB_PROBE) {
+        q.limit = 1;
+        history_job_probe(j, &q);
+        return;
+    }
     memset(&page, 0, sizeof(page));
-    j->q.limit = j->left < HISTORY_PAGE ? j->left : HISTORY_PAGE;
-    st = srv_persist_history(j->call.s, &j->q, history_row, &j->hc, &page,
+    q.limit = j->left < HISTORY_PAGE ? j->left : HISTORY_PAGE;
+    st = srv_persist_history(j->call.s, &q, history_row, &j->hc, &page,
                              NULL, err, sizeof(err));
     if (st != MM_OK) {
         srv_call_fail(&j->call, st, "%s", err);
@@ -1564,20 +1777,28 @@ static void history_job_turn(evutil_socket_t fd, short what, void *arg)
         return;
     }
     j->left -= page.rows < j->left ? page.rows : j->left;
-    if (!page.more || j->left == 0) {
-        history_job_answer(j, page.more, page.cursor);
-        return;
+    if (page.rows > 0) {
+        j->last_row = page.cursor;
+        j->q.cursor = page.cursor;
     }
-    j->q.cursor = page.cursor;
-    evtimer_add(j->ev, &zero);
+    if (page.more && j->left == 0) {
+        history_job_answer(j, true, page.cursor);
+    } else if (page.more) {
+        job_next_turn(j);               /* more in this window */
+    } else if (!job_advance(j)) {
+        history_job_answer(j, false, 0);
+    } else {
+        if (j->left == 0)
+            j->phase = JOB_PROBE;
+        job_next_turn(j);
+    }
 }
 
-/* Starts paging @q for @call (limit over HISTORY_PAGE); false if out of
- * host memory (the caller answers in one piece). */
+/* Starts answering @q for @call over loop turns; false if out of host
+ * memory (the caller answers in one piece). */
 static bool history_job_start(struct srv_call *call,
                               const struct store_history_query *q)
 {
-    static const struct timeval zero = { 0, 0 };
     struct srv_history_job *j = calloc(1, sizeof(*j));
 
     if (j == NULL)
@@ -1590,6 +1811,7 @@ static bool history_job_start(struct srv_call *call,
     call_init(&j->call, call->s, NULL, call->id, NULL);
     j->q = *q;
     j->left = q->limit;
+    j->windowed = q->by_op || q->by_addr;
     j->hc.call = &j->call;
     j->hc.cap = q->limit;
     j->hc.hr = NEW(&j->call, Armmap__V1__HistoryResult,
@@ -1602,7 +1824,7 @@ static bool history_job_start(struct srv_call *call,
     j->next = call->s->history_jobs;
     call->s->history_jobs = j;
     call->parked = true;                /* answered by history_job_answer() */
-    evtimer_add(j->ev, &zero);
+    job_next_turn(j);
     return true;
 }
 
@@ -1660,7 +1882,9 @@ static void h_history(struct srv_call *call, const Armmap__V1__Request *req)
     hc.hr->events = srv_call_alloc(call, (hc.cap + 1) * sizeof(*hc.hr->events));
     hc.hr->counts =
         srv_call_alloc(call, (MM_OP_COUNT + 2) * sizeof(*hc.hr->counts));
-    if (q.limit > HISTORY_PAGE && history_job_start(call, &q))
+    /* Paged, and its op counts counted, over loop turns; in one piece
+     * only if no job could be had. */
+    if (history_job_start(call, &q))
         return;
     memset(&page, 0, sizeof(page));
     st = srv_persist_history(call->s, &q, history_row, &hc, &page,

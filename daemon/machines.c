@@ -341,6 +341,17 @@ void srv_machine_account(struct srv_registry *r, struct srv_machine *sm)
     sm->host_bytes = now;
 }
 
+void srv_registry_hold_bytes(struct srv_registry *r, const char *tenant,
+                             uint64_t add, uint64_t sub)
+{
+    struct tenant_count *tc = tenant_find(r, tenant, true);
+
+    if (tc == NULL)
+        return;
+    tc->host_bytes += add;
+    tc->host_bytes = tc->host_bytes > sub ? tc->host_bytes - sub : 0;
+}
+
 uint64_t srv_registry_tenant_host_bytes(const struct srv_registry *r,
                                         const char *tenant)
 {

@@ -1158,6 +1158,18 @@ enum mm_status srv_persist_op_counts(struct srv *s, uint64_t id,
                : MM_UNAVAILABLE;
 }
 
+enum mm_status srv_persist_op_counts_page(struct srv *s, uint64_t id,
+                                          uint64_t after_seq, uint32_t limit,
+                                          void (*fn)(void *arg, uint32_t op,
+                                                     uint64_t n),
+                                          void *arg, uint64_t *last_seq)
+{
+    return store_op_counts_page(s->persist->st, id, after_seq, limit, fn, arg,
+                                last_seq) == STORE_OK
+               ? MM_OK
+               : MM_UNAVAILABLE;
+}
+
 enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
                                  uint64_t older_than_ms,
                                  uint64_t *machines, uint64_t *events,
@@ -1165,12 +1177,15 @@ enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
 {
     /* The store keeps every ancestor a live clone or fork replays from.
      * The caller keeps @older_than_ms within int64 (dispatch.c). */
-    enum store_status st = store_purge(s->persist->st, tenant,
-                                       (int64_t)older_than_ms, srv_now_ms(),
-                                       machines, events);
+    char msg[STORE_MSG_MAX];
+    enum store_status st = store_purge_r(s->persist->st, tenant,
+                                         (int64_t)older_than_ms, srv_now_ms(),
+                                         machines, events, msg, sizeof(msg));
 
+    /* Any thread (purge.c's workers): store_purge_r() leaves the loop
+     * thread's store_errmsg() alone. */
     if (st != STORE_OK) {
-        snprintf(err, errsz, "store: %s", store_errmsg(s->persist->st));
+        snprintf(err, errsz, "store: %s", msg);
         return MM_UNAVAILABLE;
     }
     return MM_OK;

@@ -282,7 +282,12 @@ void srv_machine_free(struct srv_machine *sm);
 /* Recounts mm_host_bytes() of @sm after a change, into its tenant's sum
  * (--max-host-bytes-per-tenant) if it is linked. */
 void srv_machine_account(struct srv_registry *r, struct srv_machine *sm);
-/* Host bytes the linked machines of @tenant hold, as last counted. */
+/* Host bytes held for @tenant outside its machines (the copy a streamed
+ * reply answers from) count with theirs: @add more, then @sub fewer. */
+void srv_registry_hold_bytes(struct srv_registry *r, const char *tenant,
+                             uint64_t add, uint64_t sub);
+/* Host bytes the linked machines of @tenant hold, as last counted, with
+ * the copies srv_registry_hold_bytes() added. */
 uint64_t srv_registry_tenant_host_bytes(const struct srv_registry *r,
                                         const char *tenant);
 /* The same for the tenant of the linked machine @sm, without a search
@@ -575,7 +580,8 @@ enum mm_status srv_persist_machine_tenant(struct srv *s, uint64_t id,
 enum mm_status srv_persist_foreach_destroyed(
     struct srv *s, void (*fn)(void *arg, const char *tenant, uint64_t events),
     void *arg);
-/* @tenant NULL: every tenant's destroyed machines. */
+/* @tenant NULL: every tenant's destroyed machines.  Any thread (purge.c):
+ * the store's store_errmsg(), the loop's, is not touched. */
 enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
                                  uint64_t older_than_ms,
                                  uint64_t *machines, uint64_t *events,
@@ -822,6 +828,11 @@ struct srv_stream *srv_stream_translate(const struct mm_machine *m,
 /* A streamed Phys reply to request @id for the @n addresses at @pa. */
 struct srv_stream *srv_stream_phys(const struct mm_machine *m, uint64_t id,
                                    const uint32_t *pa, size_t n);
+/* Counts the stream's copy of the machine in @tenant's host bytes
+ * (srv_registry_hold_bytes()) until srv_stream_free(); @r must outlive
+ * the stream. */
+void srv_stream_charge(struct srv_stream *st, struct srv_registry *r,
+                       const char *tenant);
 /* Frame bytes still to produce: the exact count once sized, before that
  * an estimate. */
 uint64_t srv_stream_left(const struct srv_stream *st);
@@ -863,6 +874,14 @@ enum mm_status srv_persist_op_counts(struct srv *s, uint64_t id,
                                      void (*fn)(void *arg, uint32_t op,
                                                 uint64_t n),
                                      void *arg);
+
+/* The same for the next @limit events after @after_seq only (a slice of
+ * the scan, store_op_counts_page()); *@last_seq is 0 once none is left. */
+enum mm_status srv_persist_op_counts_page(struct srv *s, uint64_t id,
+                                          uint64_t after_seq, uint32_t limit,
+                                          void (*fn)(void *arg, uint32_t op,
+                                                     uint64_t n),
+                                          void *arg, uint64_t *last_seq);
 
 /* ------------------------------------------------------------------ */
 /* The HTTP/JSON API (http.c, http_json.c)                             */

@@ -24,6 +24,7 @@
  */
 #include "srv.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,6 +75,9 @@ struct srv_stream {
     uint64_t item_bytes;                /* walks or aliases, tags included */
     uint64_t total;                     /* the frame, once sized */
     uint64_t written;
+    struct srv_registry *reg;           /* charged for the copy, or NULL */
+    char tenant[SRV_TENANT_MAX + 1];
+    uint64_t charged;                   /* host bytes of the copy */
 };
 
 static size_t varint_len(uint64_t v)
@@ -169,10 +173,21 @@ struct srv_stream *srv_stream_phys(const struct mm_machine *m, uint64_t id,
     return stream_new(SK_PHYS, m, id, pa, n, 0);
 }
 
+void srv_stream_charge(struct srv_stream *st, struct srv_registry *r,
+                       const char *tenant)
+{
+    st->reg = r;
+    snprintf(st->tenant, sizeof(st->tenant), "%s", tenant);
+    st->charged = mm_host_bytes(st->m);
+    srv_registry_hold_bytes(r, tenant, st->charged, 0);
+}
+
 void srv_stream_free(struct srv_stream *st)
 {
     if (st == NULL)
         return;
+    if (st->reg != NULL)
+        srv_registry_hold_bytes(st->reg, st->tenant, 0, st->charged);
     if (st->m != NULL)
         mm_destroy(st->m);
     free(st->va);

@@ -17,10 +17,11 @@
  * run beside the writer): history queries, machine lists, and the ordered
  * iteration used by recovery and fork.
  *
- * Threads: store_submit_*(), store_purge(), store_set_max_bytes(),
- * store_flush() and store_stats() may be called from any thread.  Everything
- * else (queries, store_reap(), store_errmsg()) belongs to one thread at a
- * time, the daemon's loop thread.
+ * Threads: store_submit_*(), store_purge_r(), store_flush() and
+ * store_stats() may be called from any thread.  Everything else (queries,
+ * store_reap(), store_purge() and store_set_max_bytes(), which set
+ * store_errmsg() when they fail, and store_errmsg() itself) belongs to one
+ * thread at a time, the daemon's loop thread.
  */
 #ifndef ARMMAP_STORE_STORE_H
 #define ARMMAP_STORE_STORE_H
@@ -494,6 +495,24 @@ enum store_status store_op_counts(struct store *s, uint64_t machine,
                                              uint64_t count),
                                   void *arg);
 
+/**
+ * store_op_counts_page - store_op_counts() a slice at a time: the ops of
+ * the next @limit events of @machine whose seq is above @after_seq, in
+ * seq order
+ * @fn: called with counts of this slice; an op may be given more than
+ * once (add them up), in no particular order
+ * @last_seq: receives the seq of the last event counted; 0 once none is
+ * left (the next slice starts after it)
+ * Context: reads only, as store_op_counts(); at most @limit rows read.
+ * Return: STORE_OK, STORE_INVALID_ARGUMENT (@machine or @limit 0),
+ * STORE_UNAVAILABLE.
+ */
+enum store_status store_op_counts_page(struct store *s, uint64_t machine,
+                                       uint64_t after_seq, uint32_t limit,
+                                       void (*fn)(void *arg, uint32_t op,
+                                                  uint64_t count),
+                                       void *arg, uint64_t *last_seq);
+
 /*
  * Which machines store_list_machines() gives, by increasing id, a page at
  * a time: after @after_id (0 first), at most @limit (0: all).
@@ -691,6 +710,17 @@ enum store_status store_max_machine_id(struct store *s, uint64_t *id);
 enum store_status store_purge(struct store *s, const char *tenant,
                               int64_t older_than_ms, int64_t now_ms,
                               uint64_t *purged, uint64_t *events);
+
+/**
+ * store_purge_r - store_purge() for any thread (the daemon's purge
+ * workers): the same work and results, but a failure's message goes to
+ * @err (@errsz bytes) and store_errmsg() is left as it was
+ * Return: as store_purge().
+ */
+enum store_status store_purge_r(struct store *s, const char *tenant,
+                                int64_t older_than_ms, int64_t now_ms,
+                                uint64_t *purged, uint64_t *events,
+                                char *err, size_t errsz);
 
 /* ------------------------------------------------------------------ */
 /* Verification (offline)                                              */

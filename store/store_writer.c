@@ -1457,7 +1457,9 @@ static void *writer_main(void *arg)
 }
 
 /* Runs @c on the writer thread and waits for it. */
-static enum store_status call_writer(struct store *s, struct ctl *c)
+/* Hands @c to the writer and waits until it is done; any thread.  Its
+ * failure's message stays in c->msg: store_errmsg() is not touched. */
+static enum store_status hand_ctl(struct store *s, struct ctl *c)
 {
     pthread_mutex_lock(&s->lock);
     while (s->ctl != NULL && !s->stopping)
@@ -1465,6 +1467,7 @@ static enum store_status call_writer(struct store *s, struct ctl *c)
     if (s->stopping) {
         pthread_mutex_unlock(&s->lock);
         format(c->msg, sizeof(c->msg), "store is closing");
+        c->status = STORE_UNAVAILABLE;
         return STORE_UNAVAILABLE;
     }
     s->ctl = c;
@@ -1474,10 +1477,18 @@ static enum store_status call_writer(struct store *s, struct ctl *c)
         pthread_cond_wait(&s->progress, &s->lock);
     s->ctl = NULL;
     pthread_cond_broadcast(&s->progress);
-    if (c->status != STORE_OK)
-        set_err(s, "%s", c->msg);
     pthread_mutex_unlock(&s->lock);
     return c->status;
+}
+
+/* hand_ctl() for the thread that owns store_errmsg(), which it sets. */
+static enum store_status call_writer(struct store *s, struct ctl *c)
+{
+    enum store_status rc = hand_ctl(s, c);
+
+    if (rc != STORE_OK)
+        set_err(s, "%s", c->msg);
+    return rc;
 }
 
 size_t store_reap(struct store *s,
@@ -1571,6 +1582,15 @@ enum store_status store_set_max_bytes(struct store *s, uint64_t bytes)
     return call_writer(s, &c);
 }
 
+static void purge_ctl(struct ctl *c, const char *tenant,
+                      int64_t older_than_ms, int64_t now_ms)
+{
+    memset(c, 0, sizeof(*c));
+    c->kind = CTL_PURGE;
+    c->cutoff = now_ms - older_than_ms;
+    c->tenant = tenant;
+}
+
 enum store_status store_purge(struct store *s, const char *tenant,
                               int64_t older_than_ms, int64_t now_ms,
                               uint64_t *purged, uint64_t *events)
@@ -1578,10 +1598,7 @@ enum store_status store_purge(struct store *s, const char *tenant,
     struct ctl c;
     enum store_status rc;
 
-    memset(&c, 0, sizeof(c));
-    c.kind = CTL_PURGE;
-    c.cutoff = now_ms - older_than_ms;
-    c.tenant = tenant;
+    purge_ctl(&c, tenant, older_than_ms, now_ms);
     rc = call_writer(s, &c);
     if (purged != NULL)
         *purged = c.result;
@@ -1590,3 +1607,21 @@ enum store_status store_purge(struct store *s, const char *tenant,
     return rc;
 }
 
+enum store_status store_purge_r(struct store *s, const char *tenant,
+                                int64_t older_than_ms, int64_t now_ms,
+                                uint64_t *purged, uint64_t *events,
+                                char *err, size_t errsz)
+{
+    struct ctl c;
+    enum store_status rc;
+
+    purge_ctl(&c, tenant, older_than_ms, now_ms);
+    rc = hand_ctl(s, &c);
+    if (purged != NULL)
+        *purged = c.result;
+    if (events != NULL)
+        *events = c.events;
+    if (rc != STORE_OK && errsz > 0)
+        format(err, errsz, "%s", c.msg);
+    return rc;
+}

@@ -893,6 +893,170 @@ START_TEST(test_host_memory_quota_with_large_vmallocs)
 }
 END_TEST
 
+/* A Batch is held to the quota op by op, as single ops are: once the
+ * first 16 MiB vmalloc takes the tenant past 128K, the next three are
+ * refused with the quota's name and change nothing. */
+START_TEST(test_batch_of_large_vmallocs_held_to_host_quota)
+{
+    const uint32_t big[4] = { 16u << 20, 16u << 20, 16u << 20, 16u << 20 };
+    Armmap__V1__Response *r;
+    uint64_t m, held;
+    char want[256];
+    size_t i;
+    int fd;
+
+    td_start(&d, "--max-host-bytes-per-tenant=128K", NULL);
+    fd = td_session(&d, "lab");
+    m = td_create(fd, "rpi2", NULL);
+    r = td_batch(fd, 9, m, ARMMAP__V1__OP_CODE__OP_VMALLOC, big, 1, 4, false);
+    ck_assert_status(r, 9, 0, "");
+    ck_assert_uint_eq(r->batch->n_results, 4);
+    ck_assert_int_eq(r->batch->results[0]->status->code, 0);
+    held = host_bytes_of(fd, m);
+    ck_assert_uint_ge(held, 128u << 10);
+    snprintf(want, sizeof(want), "vmalloc: tenant 'lab' holds %llu host "
+             "bytes (--max-host-bytes-per-tenant 131072)",
+             (unsigned long long)held);
+    for (i = 1; i < 4; i++) {
+        ck_assert_int_eq(r->batch->results[i]->status->code,
+                         ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
+        ck_assert_str_eq(r->batch->results[i]->status->message, want);
+        ck_assert_uint_eq(r->batch->results[i]->seq, 0);
+    }
+    td_free(r);
+    r = describe(fd, 10, m);
+    ck_assert_status(r, 10, 0, "");
+    ck_assert_uint_eq(r->machine->seq, 1);       /* one change only */
+    ck_assert_uint_eq(r->machine->vmalloc_pages, 4096 + 4); /* + its array */
+    ck_assert_uint_eq(r->machine->host_bytes, held);
+    td_free(r);
+    close(fd);
+}
+END_TEST
+
+static Armmap__V1__Response *clone_of(int fd, uint64_t id, uint64_t m)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Clone cl = ARMMAP__V1__CLONE__INIT;
+
+    cl.machine = m;
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_CLONE;
+    req.clone = &cl;
+    return td_call(fd, &req);
+}
+
+static Armmap__V1__Response *fork_of(int fd, uint64_t id, uint64_t m,
+                                     uint64_t at_seq)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Fork fk = ARMMAP__V1__FORK__INIT;
+
+    fk.machine = m;
+    fk.at_seq = at_seq;
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_FORK;
+    req.fork = &fk;
+    return td_call(fd, &req);
+}
+
+static size_t machines_listed(int fd)
+{
+    Armmap__V1__Response *r = simple(fd, 12, ARMMAP__V1__REQUEST__BODY_LIST);
+    size_t n;
+
+    ck_assert_status(r, 12, 0, "");
+    n = r->machines->n_machines;
+    td_free(r);
+    return n;
+}
+
+/* Starts the daemon with the host quota 1.5 times what one rpi2 machine
+ * holds, that machine already made (it is recovered): room for it, not
+ * for a copy.  Returns the session; *@m and *@held what it holds. */
+static int one_and_a_half(uint64_t *m, uint64_t *held)
+{
+    static const uint32_t page[1] = { 4096 };
+    char quota[64];
+    uint64_t one;
+    int fd;
+
+    td_start(&d, NULL);
+    fd = td_session(&d, "lab");
+    *m = td_create(fd, "rpi2", NULL);
+    td_op_ok(fd, *m, ARMMAP__V1__OP_CODE__OP_VMALLOC, page, 1);
+    td_op_ok(fd, *m, ARMMAP__V1__OP_CODE__OP_VMALLOC, page, 1);
+    one = host_bytes_of(fd, *m);
+    close(fd);
+    ck_assert_msg(td_stop(&d) == 0, "%s", td_log(&d));
+    snprintf(quota, sizeof(quota), "--max-host-bytes-per-tenant=%llu",
+             (unsigned long long)(one + one / 2));
+    td_start(&d, quota, NULL);
+    fd = td_session(&d, "lab");
+    *held = host_bytes_of(fd, *m);
+    ck_assert_uint_lt(*held, one + one / 2);
+    ck_assert_uint_gt(2 * *held, one + one / 2);
+    return fd;
+}
+
+/* A clone, a fork and a create are counted before they join the tenant:
+ * one that would take it past the quota is refused with what it would
+ * add, and no machine is made. */
+START_TEST(test_clone_and_fork_counted_against_host_quota)
+{
+    Armmap__V1__Response *r;
+    uint64_t m, held;
+    char want[256];
+    int fd;
+
+    fd = one_and_a_half(&m, &held);
+    r = clone_of(fd, 20, m);
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
+    snprintf(want, sizeof(want), "clone: tenant 'lab' holds %llu host bytes "
+             "and would need %llu more (--max-host-bytes-per-tenant ",
+             (unsigned long long)held, (unsigned long long)held);
+    ck_assert_msg(strncmp(r->status->message, want, strlen(want)) == 0,
+                  "got '%s'", r->status->message);
+    td_free(r);
+    /* At its last seq a fork is a clone; at seq 1 it is replayed. */
+    r = fork_of(fd, 21, m, 2);
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
+    snprintf(want, sizeof(want), "fork: tenant 'lab' holds %llu host bytes "
+             "and would need %llu more (--max-host-bytes-per-tenant ",
+             (unsigned long long)held, (unsigned long long)held);
+    ck_assert_msg(strncmp(r->status->message, want, strlen(want)) == 0,
+                  "got '%s'", r->status->message);
+    td_free(r);
+    r = fork_of(fd, 22, m, 1);
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
+    snprintf(want, sizeof(want), "fork: tenant 'lab' holds %llu host bytes "
+             "and would need ", (unsigned long long)held);
+    ck_assert_msg(strncmp(r->status->message, want, strlen(want)) == 0,
+                  "got '%s'", r->status->message);
+    td_free(r);
+    {
+        Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+        Armmap__V1__Create cr = ARMMAP__V1__CREATE__INIT;
+
+        cr.preset = (char *)"rpi2";
+        req.id = 23;
+        req.body_case = ARMMAP__V1__REQUEST__BODY_CREATE;
+        req.create = &cr;
+        r = td_call(fd, &req);
+        ck_assert_int_eq(r->status->code,
+                         ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
+        snprintf(want, sizeof(want), "create: tenant 'lab' holds %llu host "
+                 "bytes and would need ", (unsigned long long)held);
+        ck_assert_msg(strncmp(r->status->message, want, strlen(want)) == 0,
+                      "got '%s'", r->status->message);
+        td_free(r);
+    }
+    ck_assert_uint_eq(machines_listed(fd), 1);
+    ck_assert_uint_eq(host_bytes_of(fd, m), held);
+    close(fd);
+}
+END_TEST
+
 /* ---- replies counted before they are built ------------------------------ */
 
 /* A Translate request of @n walks on @m, id @id. */
@@ -924,6 +1088,110 @@ static bool wait_readable(int fd)
     }
     return false;
 }
+
+/* A streamed reply answers from a copy of the machine: the copy counts
+ * against the quota before it is made (refused when it would not fit),
+ * and for as long as the reply is being sent. */
+START_TEST(test_streamed_copy_counted_against_host_quota)
+{
+    enum { N = 16384 };
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Phys ph = ARMMAP__V1__PHYS__INIT;
+    Armmap__V1__Response *r;
+    uint32_t *va = malloc(N * sizeof(uint32_t));
+    uint64_t m, held;
+    char want[256];
+    int fd, i;
+
+    ck_assert_ptr_nonnull(va);
+    fd = one_and_a_half(&m, &held);
+    for (i = 0; i < N; i++)
+        va[i] = 0xc0000000u + (uint32_t)i * 64;
+    send_walks(fd, 30, m, va, N);
+    r = td_recv(fd);
+    ck_assert_int_eq(r->id, 30);
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
+    snprintf(want, sizeof(want), "translate: tenant 'lab' holds %llu host "
+             "bytes and would need %llu more (--max-host-bytes-per-tenant ",
+             (unsigned long long)held, (unsigned long long)held);
+    ck_assert_msg(strncmp(r->status->message, want, strlen(want)) == 0,
+                  "got '%s'", r->status->message);
+    td_free(r);
+    free(va);
+    va = calloc(N + 1, sizeof(uint32_t));   /* pa 0, N + 1 times */
+    ck_assert_ptr_nonnull(va);
+    ph.machine = m;
+    ph.n_pa = N + 1;
+    ph.pa = va;
+    req.id = 31;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PHYS;
+    req.phys = &ph;
+    r = td_call(fd, &req);
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
+    snprintf(want, sizeof(want), "phys: tenant 'lab' holds %llu host "
+             "bytes and would need %llu more (--max-host-bytes-per-tenant ",
+             (unsigned long long)held, (unsigned long long)held);
+    ck_assert_msg(strncmp(r->status->message, want, strlen(want)) == 0,
+                  "got '%s'", r->status->message);
+    td_free(r);
+    free(va);
+    close(fd);
+}
+END_TEST
+
+/* While a streamed reply is being sent its copy is held: a clone that
+ * fits beside the machine does not fit beside the machine and the copy,
+ * and fits again once the reader went away. */
+START_TEST(test_streamed_copy_held_while_sending)
+{
+    enum { N = 1 << 18 };
+    Armmap__V1__Response *r;
+    uint32_t *va = malloc(N * sizeof(uint32_t));
+    uint64_t m, one;
+    char quota[64], want[256];
+    int fd, reader, i;
+
+    ck_assert_ptr_nonnull(va);
+    td_start(&d, NULL);
+    fd = td_session(&d, "lab");
+    m = td_create(fd, "qemu-virt", NULL);
+    one = host_bytes_of(fd, m);
+    close(fd);
+    ck_assert_msg(td_stop(&d) == 0, "%s", td_log(&d));
+    snprintf(quota, sizeof(quota), "--max-host-bytes-per-tenant=%llu",
+             (unsigned long long)(2 * one + one / 2));
+    td_start(&d, quota, NULL);
+    fd = td_session(&d, "lab");
+    one = host_bytes_of(fd, m);
+    reader = td_session(&d, "lab");
+    for (i = 0; i < N; i++)
+        va[i] = 0xc0000000u + (uint32_t)i * 64;
+    send_walks(reader, 40, m, va, N);
+    ck_assert(wait_readable(reader));   /* the copy exists */
+    r = clone_of(fd, 41, m);
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
+    snprintf(want, sizeof(want), "clone: tenant 'lab' holds %llu host bytes "
+             "and would need %llu more", (unsigned long long)(2 * one),
+             (unsigned long long)one);
+    ck_assert_msg(strncmp(r->status->message, want, strlen(want)) == 0,
+                  "got '%s'", r->status->message);
+    td_free(r);
+    close(reader);
+    for (i = 0; i < 200 * spawn_time_scale(); i++) {
+        r = clone_of(fd, 42, m);
+        if (r->status == NULL || r->status->code == 0)
+            break;
+        td_free(r);
+        r = NULL;
+        sleep_ms(10);
+    }
+    ck_assert_ptr_nonnull(r);
+    ck_assert_status(r, 42, 0, "");
+    td_free(r);
+    free(va);
+    close(fd);
+}
+END_TEST
 
 /* Two connections each ask for a million walks (about 160 MB of reply)
  * and never read: each reply is streamed as its socket drains, so the
@@ -1152,6 +1420,153 @@ static Armmap__V1__Response *ping(int fd, uint64_t id)
     req.ping = &p;
     return td_call(fd, &req);
 }
+
+/* The op counts of a history of 200,704 events are counted a slice per
+ * loop turn: a ping sent on another connection just after the history
+ * request is answered while the history's reply is still being made. */
+START_TEST(test_history_op_counts_counted_between_other_requests)
+{
+    enum { BATCHES = 49, OPS = 4096 };
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__History h = ARMMAP__V1__HISTORY__INIT;
+    Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
+    Armmap__V1__Response *r;
+    struct pollfd pf;
+    uint64_t m;
+    int fd, other, i;
+
+    td_start(&d, NULL);
+    fd = td_session(&d, "hist");
+    other = td_session(&d, "other");
+    m = td_create(fd, "qemu-virt", NULL);
+    for (i = 0; i < BATCHES; i++)
+        td_send_flush_batch(fd, 100 + (uint64_t)i, m, OPS);
+    for (i = 0; i < BATCHES; i++) {
+        r = td_recv(fd);
+        ck_assert_status(r, 100 + (uint64_t)i, 0, "");
+        td_free(r);
+    }
+    h.machine = m;
+    h.limit = 10;
+    req.id = 7;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HISTORY;
+    req.history = &h;
+    td_send(fd, &req);
+    req.id = 8;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+    req.ping = &p;
+    td_send(other, &req);
+    r = td_recv(other);
+    ck_assert_status(r, 8, 0, "");
+    td_free(r);
+    pf.fd = fd;
+    pf.events = POLLIN;
+    pf.revents = 0;
+    ck_assert_int_eq(poll(&pf, 1, 0), 0);   /* still counting */
+    r = td_recv(fd);
+    ck_assert_status(r, 7, 0, "");
+    ck_assert_uint_eq(r->history->n_events, 10);
+    ck_assert_uint_eq(r->history->events[9]->seq, 10);
+    ck_assert_uint_eq(r->history->n_counts, 1);
+    ck_assert_int_eq(r->history->counts[0]->op,
+                     ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH);
+    ck_assert_uint_eq(r->history->counts[0]->count, BATCHES * OPS);
+    ck_assert_uint_eq(r->history->next_after_seq, 10);
+    td_free(r);
+    close(other);
+    close(fd);
+}
+END_TEST
+
+static void flush_batches(int fd, uint64_t m, int n)
+{
+    Armmap__V1__Response *r;
+    int i;
+
+    for (i = 0; i < n; i++)
+        td_send_flush_batch(fd, 200 + (uint64_t)i, m, 4096);
+    for (i = 0; i < n; i++) {
+        r = td_recv(fd);
+        ck_assert_status(r, 200 + (uint64_t)i, 0, "");
+        td_free(r);
+    }
+}
+
+/* A history by op, asked on @fd for @m: @limit rows after @after. */
+static Armmap__V1__Response *kmaps_of(int fd, uint64_t m, uint32_t limit,
+                                      uint64_t after, bool newest)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__History h = ARMMAP__V1__HISTORY__INIT;
+
+    h.machine = m;
+    h.op = ARMMAP__V1__OP_CODE__OP_KMAP;
+    h.limit = limit;
+    h.after_seq = after;
+    h.newest_first = newest;
+    req.id = 30;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HISTORY;
+    req.history = &h;
+    return td_call(fd, &req);
+}
+
+static void expect_kmaps(Armmap__V1__Response *r, size_t n,
+                         const uint64_t *seq, uint64_t next)
+{
+    size_t i;
+
+    ck_assert_status(r, 30, 0, "");
+    ck_assert_uint_eq(r->history->n_events, n);
+    for (i = 0; i < n; i++)
+        ck_assert_uint_eq(r->history->events[i]->seq, seq[i]);
+    ck_assert_uint_eq(r->history->next_after_seq, next);
+    td_free(r);
+}
+
+/* A query by op whose two matches are 12,290 events apart (the daemon
+ * reads such queries a window of seqs per loop turn) answers exactly as
+ * one scan would: rows, next_after_seq, op counts. */
+START_TEST(test_filtered_history_across_windows)
+{
+    static const uint64_t both[2] = { 2, 12292 }, last[1] = { 12292 },
+                          first[1] = { 2 };
+    Armmap__V1__Response *r;
+    uint32_t pfn;
+    uint64_t m;
+    int fd;
+
+    td_start(&d, NULL);
+    fd = td_session(&d, "hist");
+    m = td_create(fd, "qemu-virt", NULL);
+    td_alloc_highmem(fd, m, &pfn, 1);                           /* 1 */
+    td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_KMAP, &pfn, 1);     /* 2 */
+    flush_batches(fd, m, 3);                            /* 3..12290 */
+    td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_KUNMAP, &pfn, 1);   /* 12291 */
+    td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_KMAP, &pfn, 1);     /* 12292 */
+    flush_batches(fd, m, 1);                            /* ..16388 */
+    expect_kmaps(kmaps_of(fd, m, 1, 0, false), 1, first, 2);
+    expect_kmaps(kmaps_of(fd, m, 1, 2, false), 1, last, 0);
+    expect_kmaps(kmaps_of(fd, m, 2, 0, false), 2, both, 0);
+    expect_kmaps(kmaps_of(fd, m, 1, 0, true), 1, last, 12292);
+    expect_kmaps(kmaps_of(fd, m, 1, 12292, true), 1, first, 0);
+    expect_kmaps(kmaps_of(fd, m, 1, 2, true), 0, NULL, 0);
+    r = kmaps_of(fd, m, 10, 0, false);
+    ck_assert_status(r, 30, 0, "");
+    ck_assert_uint_eq(r->history->n_counts, 4);
+    ck_assert_int_eq(r->history->counts[0]->op, ARMMAP__V1__OP_CODE__OP_ALLOC);
+    ck_assert_uint_eq(r->history->counts[0]->count, 1);
+    ck_assert_int_eq(r->history->counts[1]->op, ARMMAP__V1__OP_CODE__OP_KMAP);
+    ck_assert_uint_eq(r->history->counts[1]->count, 2);
+    ck_assert_int_eq(r->history->counts[2]->op,
+                     ARMMAP__V1__OP_CODE__OP_KUNMAP);
+    ck_assert_uint_eq(r->history->counts[2]->count, 1);
+    ck_assert_int_eq(r->history->counts[3]->op,
+                     ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH);
+    ck_assert_uint_eq(r->history->counts[3]->count, 4 * 4096);
+    td_free(r);
+    close(fd);
+}
+END_TEST
 
 /* A tenant's connections that do not read hold at most about
  * --max-inflight-bytes-per-tenant of replies between them: past it, the
@@ -1454,6 +1869,10 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_machine_ids_are_opaque_with_a_tenants_file);
     tcase_add_test(tc, test_id_permutation_round_trips);
     tcase_add_test(tc, test_host_memory_quota_with_large_vmallocs);
+    tcase_add_test(tc, test_batch_of_large_vmallocs_held_to_host_quota);
+    tcase_add_test(tc, test_clone_and_fork_counted_against_host_quota);
+    tcase_add_test(tc, test_streamed_copy_counted_against_host_quota);
+    tcase_add_test(tc, test_streamed_copy_held_while_sending);
     tcase_add_test(tc, test_walk_reply_streamed_to_a_peer_that_never_reads);
     tcase_add_test(tc, test_streamed_reply_complete_and_in_order);
     tcase_add_test(tc, test_streamed_phys_equals_whole_replies);
@@ -1461,6 +1880,8 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_stored_events_quota_from_the_tenants_file);
     tcase_add_test(tc, test_async_purge_answers_in_order);
     tcase_add_test(tc, test_paged_history_equals_small_pages);
+    tcase_add_test(tc, test_history_op_counts_counted_between_other_requests);
+    tcase_add_test(tc, test_filtered_history_across_windows);
     tcase_add_test(tc, test_inflight_reply_bytes_limited_per_tenant);
     tcase_add_test(tc, test_inflight_quota_from_the_tenants_file);
     suite_add_tcase(s, tc);

@@ -1386,6 +1386,48 @@ START_TEST(test_op_counts)
 }
 END_TEST
 
+static void sum_count(void *arg, uint32_t op, uint64_t count)
+{
+    uint64_t *sum = arg;
+
+    ck_assert_uint_lt(op, 8);
+    sum[op] += count;
+}
+
+/* Counted in slices of 10, 103 events give the same counts as one scan;
+ * each slice says where it stopped, the last one 0. */
+START_TEST(test_op_counts_in_slices)
+{
+    struct store *s = store_with_events(103);
+    uint64_t sum[8] = { 0 }, last = 0, after = 0;
+    int slices = 0;
+
+    do {
+        ck_assert_int_eq(store_op_counts_page(s, 1, after, 10, sum_count,
+                                              sum, &last), STORE_OK);
+        if (last != 0) {
+            ck_assert_uint_eq(last, after + 10 < 103 ? after + 10 : 103);
+            slices++;
+        }
+        after = last;
+    } while (last != 0 && slices < 100);
+    ck_assert_int_eq(slices, 11);
+    ck_assert_uint_eq(sum[0], 0);
+    ck_assert_uint_eq(sum[1], 20);
+    ck_assert_uint_eq(sum[2], 21);
+    ck_assert_uint_eq(sum[3], 21);
+    ck_assert_uint_eq(sum[4], 21);
+    ck_assert_uint_eq(sum[5], 20);
+    ck_assert_int_eq(store_op_counts_page(s, 2, 0, 10, sum_count, sum,
+                                          &last), STORE_OK);
+    ck_assert_uint_eq(last, 0);
+    ck_assert_int_eq(store_op_counts_page(s, 0, 0, 10, sum_count, sum,
+                                          &last), STORE_INVALID_ARGUMENT);
+    ck_assert_str_eq(store_errmsg(s), "op counts: machine 0");
+    store_close(s);
+}
+END_TEST
+
 struct listing {
     uint64_t id[16];
     uint64_t nevents[16];
@@ -1727,6 +1769,64 @@ END_TEST
 /* ------------------------------------------------------------------ */
 /* Retention                                                           */
 /* ------------------------------------------------------------------ */
+
+/* A purge on a worker thread (the daemon's) fails with its own message,
+ * and store_errmsg(), which belongs to the loop thread, keeps what the
+ * loop's last failure said. */
+struct purge_arg {
+    struct store *s;
+    enum store_status rc;
+    uint64_t purged;
+    char err[STORE_MSG_MAX];
+};
+
+static void *purge_worker(void *arg)
+{
+    struct purge_arg *pa = arg;
+
+    pa->rc = store_purge_r(pa->s, NULL, 0, 1000, &pa->purged, NULL, pa->err,
+                           sizeof(pa->err));
+    return NULL;
+}
+
+START_TEST(test_purge_on_a_worker_leaves_errmsg_alone)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct store_history_query q;
+    struct store_page page;
+    struct purge_arg pa;
+    struct outcome o = { 0 };
+    pthread_t th;
+    sqlite3 *db;
+
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
+    ck_assert_int_eq(store_submit_machine_destroy(s, 1, 100, NULL), STORE_OK);
+    flush_reap(s, &o);
+    memset(&q, 0, sizeof(q));
+    ck_assert_int_eq(store_history(s, &q, NULL, NULL, &page),
+                     STORE_INVALID_ARGUMENT);
+    ck_assert_str_eq(store_errmsg(s), "history: machine 0");
+    db = raw_open(db_path);             /* holds the write lock */
+    ck_assert_int_eq(sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL),
+                     SQLITE_OK);
+    memset(&pa, 0, sizeof(pa));
+    pa.s = s;
+    ck_assert_int_eq(pthread_create(&th, NULL, purge_worker, &pa), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(pa.rc, STORE_UNAVAILABLE);
+    ck_assert_str_eq(pa.err, "purge: database is locked");
+    ck_assert_uint_eq(pa.purged, 0);
+    ck_assert_str_eq(store_errmsg(s), "history: machine 0");
+    ck_assert_int_eq(sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    ck_assert_int_eq(pthread_create(&th, NULL, purge_worker, &pa), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(pa.rc, STORE_OK);
+    ck_assert_uint_eq(pa.purged, 1);
+    store_close(s);
+}
+END_TEST
 
 START_TEST(test_purge_destroyed_machines_only)
 {
@@ -2891,6 +2991,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_history_by_address);
     tcase_add_test(tc, test_history_newest_first_paged);
     tcase_add_test(tc, test_op_counts);
+    tcase_add_test(tc, test_op_counts_in_slices);
     tcase_add_test(tc, test_list_machines);
     tcase_add_test(tc, test_machine_dup);
     tcase_add_test(tc, test_counts_written_at_close_recounted_after_crash);
@@ -2912,6 +3013,7 @@ static Suite *store_suite(void)
     tcase_add_checked_fixture(tc, tmp_setup, tmp_teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_purge_destroyed_machines_only);
+    tcase_add_test(tc, test_purge_on_a_worker_leaves_errmsg_alone);
     tcase_add_test(tc, test_fork_records_parent);
     tcase_add_test(tc, test_purge_keeps_ancestors_of_kept_machines);
     suite_add_tcase(s, tc);
