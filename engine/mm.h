@@ -475,6 +475,7 @@ enum mm_report {
     MM_REPORT_FIXMAP,                   /* per-CPU kmap_atomic slot table */
     MM_REPORT_PAGETABLES,               /* kernel_page_tables, as arch/arm/mm/dump.c */
     MM_REPORT_REGIONS,                  /* the virtual regions, every era: a table */
+    MM_REPORT_ZONEINFO,                 /* /proc/zoneinfo's zone blocks (6.1 format) */
     MM_REPORT_COUNT
 };
 
@@ -484,7 +485,8 @@ bool mm_report_lookup(const char *name, enum mm_report *out);
 /**
  * mm_report - render report @r in the kernel's own format, appended to @out
  * Return: MM_OK; MM_NOT_FOUND if this kernel version never printed it (the
- * layout block after 5.0), with @out->data holding the reason;
+ * layout block after 5.0) or the engine renders it for other versions only
+ * (zoneinfo: 6.1), with @out->data holding the reason;
  * MM_NO_MEMORY if @out could not grow.
  */
 enum mm_status mm_report(const struct mm_machine *m, enum mm_report r,
