@@ -139,8 +139,8 @@ static const struct cli_command commands[] = {
       "The boot \"Virtual kernel memory layout\" block and the Memory lines,\n"
       "exactly as the kernel prints them." },
     { "report", cli_cmd_report,
-      "report M iomem|vmallocinfo|buddyinfo|meminfo|zoneinfo|pkmap|fixmap|\n"
-      "          pagetables|regions",
+      "report M iomem|vmallocinfo|buddyinfo|meminfo|zoneinfo|pkmap|fixmap|"
+      "pagetables|regions",
       "Prints one report in the kernel's format (also layout, memory);\n"
       "regions is the virtual region table of every kernel version." },
     { "dump", cli_cmd_dump, "dump M FILE",
