@@ -114,6 +114,7 @@ const char *armmap_fault_name(unsigned fault)
 static const char *const report_names[ARMMAP_REPORT_COUNT] = {
     "layout",      "memory", "iomem",  "buddyinfo",  "meminfo",
     "vmallocinfo", "pkmap",  "fixmap", "pagetables", "regions",
+    "zoneinfo",
 };
 
 const char *armmap_report_name(enum armmap_report r)

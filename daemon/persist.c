@@ -813,9 +813,15 @@ enum mm_status srv_persist_replay_after(struct srv *s, uint64_t id,
                                         struct mm_machine *m, char *err,
                                         size_t errsz)
 {
+    struct replay_env env;
     uint64_t count = 0;
+    enum mm_status st;
 
-    return replay_link(s, id, after, upto, m, &count, err, errsz);
+    env.rd = store_main_reader(s->persist->st);
+    env.warn[0] = '\0';
+    st = replay_link(&env, id, after, upto, m, &count, err, errsz);
+    log_warn(&env);
+    return st;
 }
 
 /* ------------------------------------------------------------------ */

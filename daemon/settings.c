@@ -29,9 +29,8 @@ enum kind {
     K_SIZE,                             /* bytes, with K/M/G suffixes */
     K_SIZE0,                            /* the same, 0 allowed (= none) */
     K_COUNT,                            /* a positive integer */
-    K_COUNT0,                           /* an integer >= 0; 0 = never */
+    K_COUNT0,                           /* an integer >= 0; 0 = never/off */
     K_SECONDS,                          /* an integer >= 0; 0 = never */
-    K_COUNT0,                           /* an integer >= 0; 0 = off */
     K_LEVEL,                            /* error|warn|info|debug */
     K_DURABILITY,                       /* normal|full */
     K_FLAG                              /* no value */
@@ -247,16 +246,6 @@ static int set_one(struct srv_settings *st, const struct setting *t,
         if (!parse_uint(value, &v) || (v == 0 && t->kind == K_COUNT)) {
             snprintf(err, errsz, "armmapd: %s: '%s' is not a %snumber", who,
                      value, t->kind == K_COUNT ? "positive " : "");
-            return -1;
-        }
-        if (check_max(t, v, value, who, err, errsz) != 0)
-            return -1;
-        *(uint64_t *)(void *)(base + t->off) = v;
-        return 0;
-    case K_COUNT0:
-        if (!parse_uint(value, &v)) {
-            snprintf(err, errsz, "armmapd: %s: '%s' is not a number", who,
-                     value);
             return -1;
         }
         if (check_max(t, v, value, who, err, errsz) != 0)

@@ -67,6 +67,7 @@ void mm_config_default(struct mm_config *cfg)
     cfg->init.size = SZ_1M;
     cfg->data.size = SZ_1M;
     cfg->bss.size = SZ_1M;
+    cfg->version = MM_CONFIG_VERSION;
 }
 
 /*
@@ -187,7 +188,7 @@ static bool parse_num(const char **s, uint64_t *out);
 
 static bool debian_armmp(const struct mm_config *cfg)
 {
-    return strcmp(cfg->preset, "qemu-virt") == 0 &&
+    return cfg->version >= 2 && strcmp(cfg->preset, "qemu-virt") == 0 &&
            cfg->kernel >= MM_KVER(6, 1, 0) && cfg->kernel <= MM_KVER(6, 1, 255);
 }
 
@@ -444,6 +445,7 @@ static const char *set_preset(struct mm_config *cfg, const char *v)
     }
     if (mm_config_preset(&tmp, v, err) != MM_OK)
         return "unknown preset";
+    tmp.version = cfg->version;         /* a stored config's stamp stays */
     *cfg = tmp;
     return NULL;
 }
@@ -559,6 +561,16 @@ static const char *set_smp(struct mm_config *cfg, const char *v)
 static const char *set_errata_798181(struct mm_config *cfg, const char *v)
 {
     return set_tristate(&cfg->errata_798181, v);
+}
+
+static const char *set_version(struct mm_config *cfg, const char *v)
+{
+    uint64_t x;
+
+    if (!parse_whole(v, MM_CONFIG_VERSION, &x) || x < 1)
+        return "want 1 (before the Debian armmp reference build) or 2";
+    cfg->version = (unsigned)x;
+    return NULL;
 }
 
 /* Only the length and the byte values; the words are checked with the
@@ -780,6 +792,11 @@ static void put_cmdline(struct out *o, const struct mm_config *cfg)
     out_printf(o, "%s", cfg->cmdline);
 }
 
+static void put_version(struct out *o, const struct mm_config *cfg)
+{
+    out_printf(o, "%u", cfg->version);
+}
+
 /* Every key, in the order mm_config_format() prints them.  "preset" comes
  * first so that parsing a formatted config loads the preset, then
  * overrides every field. */
@@ -810,6 +827,7 @@ static const struct key {
     {"smp", set_smp, put_smp},
     {"errata_798181", set_errata_798181, put_errata_798181},
     {"cmdline", set_cmdline, put_cmdline},
+    {"version", set_version, put_version},
 };
 
 #define NR_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -902,6 +920,7 @@ enum mm_status mm_config_parse(struct mm_config *cfg, const char *text,
 
     assert(cfg != NULL && text != NULL && err != NULL);
     mm_config_default(&tmp);
+    tmp.version = 1;                    /* no version line: written before it existed */
     len = strlen(text);
     copy = malloc(len + 1);
     if (copy == NULL)

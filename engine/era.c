@@ -174,8 +174,10 @@ bool mm__era_ignores_high_ram(const struct mm_era *era)
  * "Ignoring memory range 0x100000000 - END"; mm/memblock.c
  * memblock_cap_size() then caps the size at PHYS_ADDR_MAX - base, so a
  * bank reaching 4 GiB ends at 0xffffffff and its last page is lost.
+ * Configs of version 1 were built keeping that page, and still are.
  */
-static void clip_banks(struct mm_layout *lay, struct mm_bank *b, unsigned n)
+static void clip_banks(struct mm_layout *lay, const struct mm_config *cfg,
+                       struct mm_bank *b, unsigned n)
 {
     for (unsigned i = 0; i < n && mm__era_ignores_high_ram(lay->era); i++) {
         uint64_t end = b[i].start + b[i].size;
@@ -186,7 +188,7 @@ static void clip_banks(struct mm_layout *lay, struct mm_bank *b, unsigned n)
             lay->ignored_end = end;
             end = 0x100000000ull;
         }
-        if (end == 0x100000000ull)
+        if (end == 0x100000000ull && cfg->version >= 2)
             b[i].size = 0xffffffffull - b[i].start;
     }
 }
@@ -522,7 +524,7 @@ enum mm_status mm__layout_compute(const struct mm_config *given, struct mm_layou
                         cfg->nr_banks, MM_MAX_BANKS);
     lay->page_offset = split_page_offset(cfg->split);
     n = sorted_banks(cfg, b);
-    clip_banks(lay, b, n);
+    clip_banks(lay, cfg, b, n);
     lay->phys_offset = b[0].start;
     fixed_addresses(cfg, lay);
     st = vmalloc_window(cfg, lay, err);

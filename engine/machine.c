@@ -816,11 +816,38 @@ enum mm_status mm_module_free(struct mm_machine *m, mm_vaddr_t va, struct mm_res
 /* Counters and checks                                                 */
 /* ------------------------------------------------------------------ */
 
+/*
+ * The CMA area after boot.  KERNEL: 6.1 mm/cma.c cma_activate_area() ->
+ * mm/page_alloc.c init_cma_reserved_pageblock(): a core_initcall frees
+ * each pageblock of the area to its zone (adjust_managed_page_count(),
+ * zone->cma_pages += pageblock_nr_pages), so /proc counts it in the zone's
+ * managed and free pages.  Only movable allocations may use it and no
+ * engine operation is movable, so it stays free: free blocks of the top
+ * order (its pageblocks never merge with non-CMA neighbours,
+ * __free_one_page() migratetype_is_mergeable()).
+ */
+static void stats_add_cma(const struct mm_machine *m, struct mm_stats *st)
+{
+    mm_pfn_t pfn = MM_PFN(m->cma_base);
+
+    for (unsigned i = 0; i < st->nr_zones && m->cma_pages != 0; i++) {
+        struct mm_zone_stats *z = &st->zone[i];
+
+        if (pfn < z->start_pfn || pfn >= z->end_pfn)
+            continue;
+        z->managed += m->cma_pages;
+        z->free += m->cma_pages;
+        z->nr_free[MM_MAX_ORDER - 1] += m->cma_pages >> (MM_MAX_ORDER - 1);
+        return;
+    }
+}
+
 void mm_get_stats(const struct mm_machine *m, struct mm_stats *st)
 {
     memset(st, 0, sizeof(*st));
     st->seq = m->seq;
     mm__buddy_stats(m, st);
+    stats_add_cma(m, st);
     mm__pkmap_stats(m, st);
     mm__vmap_stats(m, st);
     st->pkmap_flushes = m->cnt.pkmap_flushes;

@@ -38,6 +38,15 @@ typedef uint32_t mm_pfn_t;
 #define MM_MSG_MAX      256             /* error and result messages */
 #define MM_NAME_MAX     24
 #define MM_CMDLINE_MAX  256             /* the cmdline key, NUL included */
+/* The config's version key (struct mm_config.version): what "auto" and
+ * the preset's implied switches mean.  1: configs written before the key
+ * existed (no reference build: smp on exactly when cpus > 1, errata off,
+ * no ZONE_DMA, CMA, PCI or MAX_ORDER 12; a bank reaching 4 GiB keeps its
+ * last page), so machines stored then replay as they were built.  2: the
+ * reference builds of mm_config_reference() (Debian armmp for qemu-virt
+ * 6.1).  mm_config_default() sets the newest; mm_config_parse() of a text
+ * without the key gives 1. */
+#define MM_CONFIG_VERSION 2u
 
 /* Kernel versions are KERNEL_VERSION(a, b, c) as <linux/version.h> packs them. */
 #define MM_KVER(a, b, c) (((uint32_t)(a) << 16) | ((uint32_t)(b) << 8) | (uint32_t)(c))
@@ -151,6 +160,7 @@ struct mm_config {
      * CONFIG_CMA build; crashkernel=, initrd= are refused (not modelled).
      * "" when none. */
     char cmdline[MM_CMDLINE_MAX];
+    unsigned version;                   /* 1 .. MM_CONFIG_VERSION, see there */
 };
 
 struct mm_preset_info {
@@ -199,7 +209,8 @@ enum mm_status mm_config_validate(const struct mm_config *cfg, char err[MM_MSG_M
 size_t mm_config_format(const struct mm_config *cfg, char *buf, size_t size);
 
 /* Parses what mm_config_format() writes (any subset of keys, on top of the
- * defaults).  Return: MM_OK or MM_INVALID_ARGUMENT with @err naming the line. */
+ * defaults; a text without a "version" line is version 1, as every config
+ * stored before that key was, see MM_CONFIG_VERSION).  Return: MM_OK or MM_INVALID_ARGUMENT with @err naming the line. */
 enum mm_status mm_config_parse(struct mm_config *cfg, const char *text,
                                char err[MM_MSG_MAX]);
 
@@ -464,6 +475,7 @@ enum mm_report {
     MM_REPORT_FIXMAP,                   /* per-CPU kmap_atomic slot table */
     MM_REPORT_PAGETABLES,               /* kernel_page_tables, as arch/arm/mm/dump.c */
     MM_REPORT_REGIONS,                  /* the virtual regions, every era: a table */
+    MM_REPORT_ZONEINFO,                 /* /proc/zoneinfo's zone blocks (6.1 format) */
     MM_REPORT_COUNT
 };
 
@@ -473,7 +485,8 @@ bool mm_report_lookup(const char *name, enum mm_report *out);
 /**
  * mm_report - render report @r in the kernel's own format, appended to @out
  * Return: MM_OK; MM_NOT_FOUND if this kernel version never printed it (the
- * layout block after 5.0), with @out->data holding the reason;
+ * layout block after 5.0) or the engine renders it for other versions only
+ * (zoneinfo: 6.1), with @out->data holding the reason;
  * MM_NO_MEMORY if @out could not grow.
  */
 enum mm_status mm_report(const struct mm_machine *m, enum mm_report r,

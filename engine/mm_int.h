@@ -510,6 +510,8 @@ enum mm_status mm__report_memory(const struct mm_machine *m, struct mm_buf *out)
 enum mm_status mm__report_iomem(const struct mm_machine *m, struct mm_buf *out);
 enum mm_status mm__report_buddyinfo(const struct mm_machine *m, struct mm_buf *out);
 enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out);
+/* zoneinfo.c */
+enum mm_status mm__report_zoneinfo(const struct mm_machine *m, struct mm_buf *out);
 
 /* ------------------------------------------------------------------ */
 /* The data behind the reports, shared by report.c and report_json.c   */

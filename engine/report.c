@@ -57,7 +57,7 @@ enum { MEM_BANKS = 1, MEM_REGIONS = 2, MEM_INFO = 3, MEM_INFO_CMA = 4 };
 
 static const char *const report_names[MM_REPORT_COUNT] = {
     "layout", "memory", "iomem", "buddyinfo", "meminfo",
-    "vmallocinfo", "pkmap", "fixmap", "pagetables", "regions",
+    "vmallocinfo", "pkmap", "fixmap", "pagetables", "regions", "zoneinfo",
 };
 
 const char *mm_report_name(enum mm_report r)
@@ -96,6 +96,7 @@ enum mm_status mm_report(const struct mm_machine *m, enum mm_report r,
         [MM_REPORT_FIXMAP] = mm__report_fixmap,
         [MM_REPORT_PAGETABLES] = mm__report_pagetables,
         [MM_REPORT_REGIONS] = report_regions,
+        [MM_REPORT_ZONEINFO] = mm__report_zoneinfo,
     };
     enum mm_status st;
 
@@ -225,6 +226,10 @@ static void boot_counts(const struct mm_machine *m, struct boot_counts *c)
         if (st.zone[i].name != NULL && strcmp(st.zone[i].name, "HighMem") == 0)
             c->high_managed += st.zone[i].managed;
     }
+    /* mem_init() runs before cma_activate_area(): the area is not managed yet */
+    c->managed -= m->cma_pages;
+    if (m->cma_pages != 0 && mm__pfn_highmem(m, MM_PFN(m->cma_base)))
+        c->high_managed -= m->cma_pages;
 }
 
 /* The figures both forms print.  KERNEL: 3.4 init.c mem_init(); 3.14/4.19
@@ -461,15 +466,7 @@ unsigned mm__meminfo_fields(const struct mm_machine *m, struct mm_meminfo_field 
             hfree += z->free;
         }
     }
-    /* KERNEL: 6.1 mm/cma.c cma_activate_area() -> init_cma_reserved_pageblock()
-     * frees the CMA area after boot (adjust_managed_page_count(), highmem
-     * included); no operation here allocates from it (none is movable). */
-    total += m->cma_pages;
-    free += m->cma_pages;
-    if (m->cma_pages != 0 && mm__pfn_highmem(m, MM_PFN(m->cma_base))) {
-        htotal += m->cma_pages;
-        hfree += m->cma_pages;
-    }
+    /* The zones' figures include the activated CMA area (mm_get_stats()). */
     f[n++] = (struct mm_meminfo_field){"MemTotal", total << 2};
     f[n++] = (struct mm_meminfo_field){"MemFree", free << 2};
     if (m->cfg.highmem) {

@@ -60,6 +60,8 @@ START_TEST(test_help)
         r.out, "  translate M [--walk] [--access rwxu] [--chunk N] [--input "
                "FILE]\n"));
     ck_assert(strstr(r.out, "2 usage error;\n3 connection error") != NULL);
+    ck_assert(strstr(r.out, "  report M iomem|vmallocinfo|buddyinfo|meminfo|zoneinfo|"
+                            "pkmap|fixmap|pagetables|regions [--format text|json]\n") != NULL);
     tc_run_free(&r);
     r = RUN("kmap", "--help");
     ck_assert_int_eq(r.status, 0);
@@ -144,7 +146,8 @@ START_TEST(test_usage_errors)
     expect(RUN("report", "1", "frob"), 2, "",
            "armmap: USAGE: report: unknown report 'frob' (usage: report M "
            "iomem|vmallocinfo|"
-           "buddyinfo|meminfo|pkmap|fixmap|pagetables [--format text|json])\n");
+           "buddyinfo|meminfo|zoneinfo|pkmap|fixmap|pagetables|regions "
+           "[--format text|json])\n");
     expect(RUN("purge", "--older-than", "5y"), 2, "",
            "armmap: USAGE: purge: bad age '5y': expected a number with s, m, h "
            "or d\n");

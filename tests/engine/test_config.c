@@ -677,6 +677,7 @@ START_TEST(test_format_default_exact)
         "smp=auto\n"
         "errata_798181=auto\n"
         "cmdline=\n"
+        "version=2\n"
         "# reference: no reference build: the era's upstream code with this config's "
         "switches\n");
 }
@@ -731,6 +732,150 @@ START_TEST(test_smp_default_per_reference_build)
     ck_assert(!mm__config_errata_798181(&cfg));
     cfg_with(&cfg, NULL, "cpus=2", NULL);
     ck_assert(mm__config_smp(&cfg));
+}
+END_TEST
+
+/*
+ * A config stored by a daemon from before the version key (this text is
+ * what mm_config_format() wrote then, before smp, errata_798181 and
+ * cmdline existed) replays to the layout it had: "auto" meant no reference
+ * build, so one CPU is a UP kernel (ioremap 1M after vmalloc 1M at
+ * 0xf0a00000), no ZONE_DMA, no CMA, kmap_high_get on.  The same text with
+ * version=2 is the Debian armmp build (0xf0980000, ZONE_DMA, CMA 16M).
+ */
+static const char old_qemu_virt_61[] =
+    "preset=qemu-virt\n"
+    "ram=0x40000000+1G\n"
+    "split=3G\n"
+    "kernel=6.1.0\n"
+    "vmalloc=0x0\n"
+    "vmalloc_end=0x00000000\n"
+    "consistent_dma=0x0\n"
+    "dma_zone=0x0\n"
+    "highmem=on\n"
+    "thumb2=off\n"
+    "user_timers=off\n"
+    "cpus=1\n"
+    "atomic=default\n"
+    "text_offset=0x8000\n"
+    "text=8M\n"
+    "init=1M\n"
+    "data=1M\n"
+    "bss=1M\n"
+    "reserve=\n";
+
+static struct mm_machine *machine_from_text(const char *text)
+{
+    struct mm_config cfg;
+    struct mm_machine *m = NULL;
+    char err[MM_MSG_MAX];
+
+    mm_config_default(&cfg);
+    ck_assert_msg(mm_config_parse(&cfg, text, err) == MM_OK, "%s", err);
+    ck_assert_msg(mm_create(&cfg, &m, err) == MM_OK, "%s", err);
+    return m;
+}
+
+static uint32_t op_value(struct mm_machine *m, enum mm_status st, const struct mm_result *r)
+{
+    (void)m;
+    ck_assert_msg(st == MM_OK, "%s", r->msg);
+    return r->value;
+}
+
+START_TEST(test_config_without_version_replays_old_layout)
+{
+    struct mm_machine *m = machine_from_text(old_qemu_virt_61);
+    const struct mm_config *c = mm_machine_config(m);
+    struct mm_result r;
+    struct mm_stats st;
+    char buf[2048];
+
+    ck_assert_uint_eq(c->version, 1);
+    ck_assert(!mm__config_smp(c));
+    ck_assert(!mm__config_errata_798181(c));
+    ck_assert(!mm__config_zone_dma(c));
+    ck_assert_uint_eq(mm__config_cma_bytes(c), 0);
+    ck_assert_uint_eq(mm__config_max_order(c), 11);
+    ck_assert_str_eq(mm_config_reference(c),
+                     "no reference build: the era's upstream code with this config's switches");
+    ck_assert_uint_eq(op_value(m, mm_vmalloc(m, 1 << 20, &r), &r), 0xf0800000);
+    ck_assert_uint_eq(op_value(m, mm_ioremap(m, 0x10000000, 1 << 20, &r), &r), 0xf0a00000);
+    mm_get_stats(m, &st);
+    ck_assert_str_eq(st.zone[0].name, "Normal");
+    /* Formatting it again keeps it old: version=1 is written out. */
+    mm_config_format(c, buf, sizeof(buf));
+    ck_assert_ptr_nonnull(strstr(buf, "\nversion=1\n"));
+    mm_destroy(m);
+
+    m = machine_from_text(buf);
+    ck_assert_uint_eq(mm_machine_config(m)->version, 1);
+    ck_assert_uint_eq(op_value(m, mm_vmalloc(m, 1 << 20, &r), &r), 0xf0800000);
+    ck_assert_uint_eq(op_value(m, mm_ioremap(m, 0x10000000, 1 << 20, &r), &r), 0xf0a00000);
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_config_version_2_is_the_reference_build)
+{
+    char text[sizeof(old_qemu_virt_61) + 16];
+    struct mm_machine *m;
+    struct mm_result r;
+    struct mm_stats st;
+
+    snprintf(text, sizeof(text), "%sversion=2\n", old_qemu_virt_61);
+    m = machine_from_text(text);
+    ck_assert_uint_eq(mm_machine_config(m)->version, 2);
+    ck_assert(mm__config_smp(mm_machine_config(m)));
+    ck_assert_uint_eq(mm__config_cma_bytes(mm_machine_config(m)), 16u << 20);
+    ck_assert_uint_eq(op_value(m, mm_vmalloc(m, 1 << 20, &r), &r), 0xf0800000);
+    ck_assert_uint_eq(op_value(m, mm_ioremap(m, 0x10000000, 1 << 20, &r), &r), 0xf0980000);
+    mm_get_stats(m, &st);
+    ck_assert_str_eq(st.zone[0].name, "DMA");
+    mm_destroy(m);
+}
+END_TEST
+
+/* A version line before the preset line still counts; unknown versions
+ * are refused by name; a new config carries the current version. */
+START_TEST(test_config_version_key)
+{
+    struct mm_config cfg;
+    char err[MM_MSG_MAX];
+
+    mm_config_default(&cfg);
+    ck_assert_uint_eq(cfg.version, MM_CONFIG_VERSION);
+    ck_assert_uint_eq(MM_CONFIG_VERSION, 2);
+    ck_assert_int_eq(mm_config_preset(&cfg, "qemu-virt", err), MM_OK);
+    ck_assert_uint_eq(cfg.version, MM_CONFIG_VERSION);
+    ck_assert_int_eq(mm_config_parse(&cfg, "version=1\npreset=qemu-virt\nkernel=6.1\n", err),
+                     MM_OK);
+    ck_assert_uint_eq(cfg.version, 1);
+    ck_assert_int_eq(mm_config_parse(&cfg, "cpus=2\n", err), MM_OK);
+    ck_assert_uint_eq(cfg.version, 1);
+    ck_assert_int_eq(mm_config_set(&cfg, "version", "3", err), MM_INVALID_ARGUMENT);
+    ck_assert_str_eq(err, "config: version: bad value '3' (want 1 (before the Debian armmp "
+                     "reference build) or 2)");
+    ck_assert_int_eq(mm_config_set(&cfg, "version", "2", err), MM_OK);
+    ck_assert_uint_eq(cfg.version, 2);
+}
+END_TEST
+
+/* Before version 2 a bank reaching 4 GiB kept its last page, as stored
+ * machines were built; from version 2 memblock_cap_size() takes it. */
+START_TEST(test_config_version_1_keeps_4g_last_page)
+{
+    struct mm_machine *m = machine_from_text("preset=qemu-virt\nkernel=6.1\nram=0x40000000+3G\n");
+    char *io = t_report(m, MM_REPORT_IOMEM);
+
+    ck_assert_ptr_nonnull(strstr(io, "40000000-ffffffff : System RAM\n"));
+    free(io);
+    mm_destroy(m);
+    m = machine_from_text("preset=qemu-virt\nkernel=6.1\nram=0x40000000+3G\nversion=2\n");
+    io = t_report(m, MM_REPORT_IOMEM);
+    ck_assert_ptr_nonnull(strstr(io, "40000000-fffffffe : System RAM\n"));
+    free(io);
+    mm_destroy(m);
 }
 END_TEST
 
@@ -986,6 +1131,10 @@ Suite *config_suite(void)
     tcase_add_test(tc, test_set_smp_and_errata_switches);
     tcase_add_test(tc, test_smp_default_per_reference_build);
     tcase_add_test(tc, test_validate_smp_off_with_two_cpus);
+    tcase_add_test(tc, test_config_without_version_replays_old_layout);
+    tcase_add_test(tc, test_config_version_2_is_the_reference_build);
+    tcase_add_test(tc, test_config_version_key);
+    tcase_add_test(tc, test_config_version_1_keeps_4g_last_page);
     tcase_add_test(tc, test_validate_errata_798181_before_419);
     tcase_add_test(tc, test_validate_bank_past_4g_ignored_on_61);
     tcase_add_test(tc, test_cmdline_mem_and_vmalloc);
