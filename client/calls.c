@@ -9,6 +9,7 @@
  * A reply whose body is not the one the request expects is ARMMAP_PROTOCOL.
  */
 #include "armmap_int.h"
+#include "envelope.h"
 #include "wire.h"
 
 #include <stdio.h>
@@ -955,7 +956,7 @@ static enum armmap_status phys_reply(struct armmap_conn *conn,
         conn->errmsg[0] = '\0';
         return ARMMAP_OK;
     }
-    resp = armmap__response_unpack(len, body);
+    resp = envelope_response_unpack(len, body);
     if (!resp)
         return armmap__fail(conn, ARMMAP_PROTOCOL,
                             "malformed reply frame of %zu bytes", len);

@@ -13,6 +13,7 @@
  * to translations come in request order, so the sink sees input order.
  */
 #include "armmap_int.h"
+#include "envelope.h"
 #include "wire.h"
 
 #include <stdio.h>
@@ -371,7 +372,7 @@ enum armmap_status armmap_recv(struct armmap_conn *conn,
         conn->errmsg[0] = '\0';
         return ARMMAP_OK;
     }
-    resp = armmap__response_unpack(len, body);
+    resp = envelope_response_unpack(len, body);
     if (!resp)
         return armmap__fail(conn, ARMMAP_PROTOCOL,
                             "malformed reply frame of %zu bytes", len);

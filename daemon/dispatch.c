@@ -36,6 +36,7 @@
 
 #include "armmap.pb-c.h"
 #include "store.h"
+#include "envelope.h"
 #include "wire.h"
 
 #define SLOW_MS         100             /* requests slower than this: warn */
@@ -2007,7 +2008,7 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
     alloc.alloc = unpack_alloc;
     alloc.free = unpack_free;
     alloc.allocator_data = &arena;
-    req = srv_request_unpack(&alloc, len, buf);
+    req = envelope_request_unpack(&alloc, len, buf);
     if (req == NULL) {
         char msg[SRV_MSG_MAX];
 
