@@ -751,8 +751,6 @@ void srv_walk_fill(struct Armmap__V1__Walk *wm,
                    struct Armmap__V1__WalkStep *steps,
                    struct Armmap__V1__WalkStep **ptrs,
                    const struct mm_walk *w, char *text);
-/* The Region enum value of a region name (mm_region_name()). */
-uint8_t srv_region_code(const char *name);
 
 /* ------------------------------------------------------------------ */
 /* Streamed replies (stream.c)                                         */

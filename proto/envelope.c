@@ -217,11 +217,76 @@ enum body_how {
 };
 
 /* A TranslateResult without walks (the pipelined one-address case) is
- * coded by hand as well: packed pa, then the fault and region bytes. */
+ * coded by hand as well: packed pa, then the packed fault and region
+ * enums. */
 static bool tr_by_hand(const ProtobufCMessage *sub)
 {
     return sub->descriptor == &armmap__v1__translate_result__descriptor &&
            ((const Armmap__V1__TranslateResult *)sub)->n_walks == 0;
+}
+
+/* Enum arrays are read as uint32_t: the same size (asserted), and the
+ * generated enums have no negative named value, so unsigned int is the
+ * type compilers give them. */
+_Static_assert(sizeof(Armmap__V1__Fault) == sizeof(uint32_t) &&
+               sizeof(Armmap__V1__Region) == sizeof(uint32_t), "enum size");
+
+/* Bytes of @n enum values as packed varints: int32 on the wire, so a
+ * negative one takes 10 bytes; the usual value (< 128) one. */
+static size_t enums_size(const void *values, size_t n)
+{
+    const uint32_t *v = values;
+    size_t s = 0, i;
+
+    for (i = 0; i < n; i++)
+        s += v[i] < 0x80 ? 1
+                         : wire_varint_size((uint64_t)(int64_t)(int32_t)v[i]);
+    return s;
+}
+
+/* Writes field @field of @n packed enum values (nothing when @n is 0). */
+static uint8_t *put_enums(uint8_t *p, unsigned field, const void *values,
+                          size_t n)
+{
+    const uint32_t *v = values;
+    size_t i;
+
+    if (n == 0)
+        return p;
+    *p++ = (uint8_t)(field << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+    p = wire_put_varint(p, enums_size(v, n));
+    for (i = 0; i < n; i++) {
+        if (v[i] < 0x80)
+            *p++ = (uint8_t)v[i];
+        else
+            p = wire_put_varint(p, (uint64_t)(int64_t)(int32_t)v[i]);
+    }
+    return p;
+}
+
+/* Writes field @field of @n packed fixed32 values (nothing when @n is 0). */
+static uint8_t *put_fixed32s(uint8_t *p, unsigned field, const uint32_t *v,
+                             size_t n)
+{
+    size_t i;
+
+    if (n == 0)
+        return p;
+    *p++ = (uint8_t)(field << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+    p = wire_put_varint(p, 4 * n);
+    for (i = 0; i < n; i++, p += 4) {
+        p[0] = (uint8_t)v[i];
+        p[1] = (uint8_t)(v[i] >> 8);
+        p[2] = (uint8_t)(v[i] >> 16);
+        p[3] = (uint8_t)(v[i] >> 24);
+    }
+    return p;
+}
+
+/* Bytes of a length-delimited field whose contents are @len bytes. */
+static size_t field_size(size_t len)
+{
+    return 1 + wire_varint_size(len) + len;
 }
 
 static size_t tr_size(const Armmap__V1__TranslateResult *t)
@@ -229,41 +294,19 @@ static size_t tr_size(const Armmap__V1__TranslateResult *t)
     size_t n = 0;
 
     if (t->n_pa > 0)
-        n += 1 + wire_varint_size(4 * t->n_pa) + 4 * t->n_pa;
-    if (t->fault.len > 0)
-        n += 1 + wire_varint_size(t->fault.len) + t->fault.len;
-    if (t->region.len > 0)
-        n += 1 + wire_varint_size(t->region.len) + t->region.len;
+        n += field_size(4 * t->n_pa);
+    if (t->n_fault > 0)
+        n += field_size(enums_size(t->fault, t->n_fault));
+    if (t->n_region > 0)
+        n += field_size(enums_size(t->region, t->n_region));
     return n;
-}
-
-static uint8_t *put_bytes(uint8_t *p, unsigned field,
-                          const ProtobufCBinaryData *b)
-{
-    if (b->len == 0)
-        return p;
-    *p++ = (uint8_t)(field << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
-    p = wire_put_varint(p, b->len);
-    memcpy(p, b->data, b->len);
-    return p + b->len;
 }
 
 static void tr_pack(const Armmap__V1__TranslateResult *t, uint8_t *p)
 {
-    size_t i;
-
-    if (t->n_pa > 0) {
-        *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
-        p = wire_put_varint(p, 4 * t->n_pa);
-        for (i = 0; i < t->n_pa; i++, p += 4) {
-            p[0] = (uint8_t)t->pa[i];
-            p[1] = (uint8_t)(t->pa[i] >> 8);
-            p[2] = (uint8_t)(t->pa[i] >> 16);
-            p[3] = (uint8_t)(t->pa[i] >> 24);
-        }
-    }
-    p = put_bytes(p, 2, &t->fault);
-    put_bytes(p, 3, &t->region);
+    p = put_fixed32s(p, 1, t->pa, t->n_pa);
+    p = put_enums(p, 2, t->fault, t->n_fault);
+    put_enums(p, 3, t->region, t->n_region);
 }
 
 /* A PhysResult is coded by hand too: protobuf-c's generic code spends
@@ -271,18 +314,9 @@ static void tr_pack(const Armmap__V1__TranslateResult *t, uint8_t *p)
  * The bytes are those protobuf-c writes: per address an Aliases (field 1)
  * holding packed va (field 1, fixed32) and packed region (field 2, enum
  * varints), each left out when empty. */
-static size_t phys_regions_size(const Armmap__V1__PhysResult__Aliases *a)
-{
-    size_t n = 0, k;
-
-    for (k = 0; k < a->n_region; k++)
-        n += wire_varint_size((uint64_t)(int64_t)(int32_t)a->region[k]);
-    return n;
-}
-
 static size_t phys_alias_size(const Armmap__V1__PhysResult__Aliases *a)
 {
-    size_t n = 0, r;
+    size_t n = 0;
 
     if (a->n_va == 0 && a->n_region == 0)       /* the usual two first */
         return 0;
@@ -290,11 +324,9 @@ static size_t phys_alias_size(const Armmap__V1__PhysResult__Aliases *a)
         return 9;                               /* 0a 04 va 12 01 region */
 
     if (a->n_va > 0)
-        n += 1 + wire_varint_size(4 * a->n_va) + 4 * a->n_va;
-    if (a->n_region > 0) {
-        r = phys_regions_size(a);
-        n += 1 + wire_varint_size(r) + r;
-    }
+        n += field_size(4 * a->n_va);
+    if (a->n_region > 0)
+        n += field_size(enums_size(a->region, a->n_region));
     return n;
 }
 
@@ -312,7 +344,7 @@ static size_t phys_size(const Armmap__V1__PhysResult *pr)
 static void phys_pack(const Armmap__V1__PhysResult *pr, uint8_t *p)
 {
     const Armmap__V1__PhysResult__Aliases *a;
-    size_t i, k;
+    size_t i;
 
     for (i = 0; i < pr->n_aliases; i++) {
         a = pr->aliases[i];
@@ -322,23 +354,8 @@ static void phys_pack(const Armmap__V1__PhysResult *pr, uint8_t *p)
             continue;
         }
         p = wire_put_varint(p, phys_alias_size(a));
-        if (a->n_va > 0) {
-            *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
-            p = wire_put_varint(p, 4 * a->n_va);
-            for (k = 0; k < a->n_va; k++, p += 4) {
-                p[0] = (uint8_t)a->va[k];
-                p[1] = (uint8_t)(a->va[k] >> 8);
-                p[2] = (uint8_t)(a->va[k] >> 16);
-                p[3] = (uint8_t)(a->va[k] >> 24);
-            }
-        }
-        if (a->n_region > 0) {
-            *p++ = 2 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
-            p = wire_put_varint(p, phys_regions_size(a));
-            for (k = 0; k < a->n_region; k++)
-                p = wire_put_varint(
-                    p, (uint64_t)(int64_t)(int32_t)a->region[k]);
-        }
+        p = put_fixed32s(p, 1, a->va, a->n_va);
+        p = put_enums(p, 2, a->region, a->n_region);
     }
 }
 
@@ -482,27 +499,47 @@ void envelope_response_pack(const Armmap__V1__Response *resp,
  * (malloc), so armmap__v1__response__free_unpacked(r, NULL) frees them.
  */
 
-/* A copy of @n bytes at @p for a bytes field; false if out of memory. */
-static bool take_bytes(ProtobufCBinaryData *b, const uint8_t *p, size_t n)
+static void *sys_alloc(void *data, size_t size)
 {
-    if (b->data)
-        return false;                   /* a repeated field: protobuf-c */
-    b->len = n;
-    if (n == 0)
-        return true;
-    b->data = malloc(n);
-    if (!b->data)
+    (void)data;
+    return malloc(size);
+}
+
+static void sys_free(void *data, void *p)
+{
+    (void)data;
+    free(p);
+}
+
+/* protobuf-c's default allocator, which free_unpacked(m, NULL) matches. */
+static ProtobufCAllocator sys_allocator = { sys_alloc, sys_free, NULL };
+
+/* A packed enum field's @n bytes at @p into *@out / *@count; false if
+ * malformed, out of memory, or seen before (protobuf-c would merge). */
+static bool take_enums(bool *seen, const uint8_t *p, size_t n,
+                       size_t *count, uint32_t **out)
+{
+    *out = NULL;                        /* an empty field allocates none */
+    if (*seen)
         return false;
-    memcpy(b->data, p, n);
+    if (!packed_u32(&sys_allocator, p, p + n, count, out)) {
+        free(*out);                     /* malformed after the allocation */
+        *out = NULL;
+        *count = 0;
+        return false;
+    }
+    *seen = true;
     return true;
 }
 
 /* A TranslateResult as armmapd writes it without walks (packed pa, fault
- * and region bytes, each once), or NULL: then protobuf-c decodes it. */
+ * and region, each once), or NULL: then protobuf-c decodes it. */
 static ProtobufCMessage *unpack_translate_result(size_t len, const uint8_t *p)
 {
     const uint8_t *end = p + len;
     Armmap__V1__TranslateResult *t = malloc(sizeof(*t));
+    bool seen[2] = { false, false };
+    uint32_t *v = NULL;
     uint64_t key, n;
     size_t i;
 
@@ -527,11 +564,13 @@ static ProtobufCMessage *unpack_translate_result(size_t len, const uint8_t *p)
                            (uint32_t)p[4 * i + 2] << 16 |
                            (uint32_t)p[4 * i + 3] << 24;
         } else if (key >> 3 == 2) {
-            if (!take_bytes(&t->fault, p, (size_t)n))
+            if (!take_enums(&seen[0], p, (size_t)n, &t->n_fault, &v))
                 goto fail;
+            t->fault = (Armmap__V1__Fault *)v;
         } else if (key >> 3 == 3) {
-            if (!take_bytes(&t->region, p, (size_t)n))
+            if (!take_enums(&seen[1], p, (size_t)n, &t->n_region, &v))
                 goto fail;
+            t->region = (Armmap__V1__Region *)v;
         } else {
             goto fail;                  /* walks, or unknown */
         }
