@@ -73,8 +73,8 @@ $(PROTO_OBJ): $(PROTO_C) $(PROTO_H)
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -D_DEFAULT_SOURCE $(CFLAGS) -Ibuild/proto $(DEP_CFLAGS) -c $< -o $@
 
-# proto/'s own C (the token file reader): linked wherever the generated
-# code is, so daemon and client share one copy.
+# proto/'s own C (the envelope codec, the token file reader): linked
+# wherever the generated code is, so daemon and client share one copy.
 PROTO_OWN_SRC := $(sort $(wildcard proto/*.c))
 PROTO_OBJ     += $(PROTO_OWN_SRC:%.c=$(B)/%.o)
 
@@ -102,7 +102,8 @@ LIBARMMAP_SO   := $(B)/libarmmap.so
 ARMMAP         := $(B)/armmap
 CLIENT_LIBS     = $(call pc,--libs,libprotobuf-c)
 
-$(DAEMON_OBJ) $(CLIENT_LIB_OBJ) $(CLIENT_CLI_OBJ): $(PROTO_H)
+$(DAEMON_OBJ) $(CLIENT_LIB_OBJ) $(CLIENT_CLI_OBJ) \
+$(PROTO_OWN_SRC:%.c=$(B)/%.o): $(PROTO_H)
 
 # libarmmap is built static and shared from the same position-independent
 # objects (the proto object goes into both, and the daemon links it too).
@@ -549,7 +550,8 @@ $(FUZZ_B)/proto/armmap.pb-c.o: $(PROTO_C) $(PROTO_H)
 	$(FUZZ_CC) -std=c11 -D_DEFAULT_SOURCE -g -O1 $(FUZZ_SAN) \
 	    -fsanitize=fuzzer-no-link -Ibuild/proto $(DEP_CFLAGS) -c $< -o $@
 
-$(FUZZ_DAEMON_OBJ) $(FUZZ_CLIENT_OBJ) $(FUZZ_HARN_OBJ): $(PROTO_H)
+$(FUZZ_DAEMON_OBJ) $(FUZZ_CLIENT_OBJ) $(FUZZ_HARN_OBJ) \
+$(PROTO_OWN_SRC:%.c=$(FUZZ_B)/%.o): $(PROTO_H)
 
 .SECONDEXPANSION:
 $(FUZZ_BINS): $(FUZZ_B)/fuzz_%: $(FUZZ_B)/tests/fuzz/fuzz_%.o \

@@ -37,16 +37,6 @@ enum armmap_status armmap__fail(struct armmap_conn *conn, enum armmap_status st,
                                 const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* The envelope codec (conn.c): the same bytes and messages as protobuf-c's
- * armmap__v1__request__pack() and armmap__v1__response__unpack(), with the
- * Request/Response envelope coded by hand.  armmap__request_size() also
- * gives the body's size, which armmap__request_pack() takes; replies free
- * with armmap__v1__response__free_unpacked(r, NULL). */
-size_t armmap__request_size(const Armmap__V1__Request *req, size_t *body);
-void armmap__request_pack(const Armmap__V1__Request *req, size_t body,
-                          uint8_t *p);
-Armmap__V1__Response *armmap__response_unpack(size_t len, const uint8_t *buf);
-
 /* Assigns @req an id and appends its frame to the write buffer.  Fails
  * with RESOURCE_EXHAUSTED when the window is full (unless @force). */
 enum armmap_status armmap__queue(struct armmap_conn *conn,

@@ -9,6 +9,7 @@
  * A reply whose body is not the one the request expects is ARMMAP_PROTOCOL.
  */
 #include "armmap_int.h"
+#include "envelope.h"
 #include "wire.h"
 
 #include <stdio.h>
@@ -683,23 +684,24 @@ enum armmap_status armmap__translate_from(
     size_t i;
 
     *out = NULL;
-    if (src->n_pa != n || (src->fault.len != n && src->fault.len != 0) ||
-        (src->region.len != n && src->region.len != 0) ||
+    if (src->n_pa != n || (src->n_fault != n && src->n_fault != 0) ||
+        (src->n_region != n && src->n_region != 0) ||
         (walk && src->n_walks != n))
         return armmap__fail(conn, ARMMAP_PROTOCOL,
                             "translate of %zu addresses answered with %zu "
                             "addresses, %zu faults, %zu regions, %zu walks",
-                            n, src->n_pa, src->fault.len, src->region.len,
+                            n, src->n_pa, src->n_fault, src->n_region,
                             src->n_walks);
     r = armmap__result_block(n, walk);
     if (!r)
         return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
     if (n) {
         memcpy(r->pa, src->pa, n * sizeof(*r->pa));
-        if (src->fault.len)
-            memcpy(r->fault, src->fault.data, n);
-        if (src->region.len)
-            memcpy(r->region, src->region.data, n);
+        /* Every named value fits a byte (proto/names.h). */
+        for (i = 0; i < src->n_fault; i++)
+            r->fault[i] = (uint8_t)src->fault[i];
+        for (i = 0; i < src->n_region; i++)
+            r->region[i] = (uint8_t)src->region[i];
     }
     if (walk) {
         for (i = 0; i < n; i++)
@@ -955,7 +957,7 @@ static enum armmap_status phys_reply(struct armmap_conn *conn,
         conn->errmsg[0] = '\0';
         return ARMMAP_OK;
     }
-    resp = armmap__response_unpack(len, body);
+    resp = envelope_response_unpack(len, body);
     if (!resp)
         return armmap__fail(conn, ARMMAP_PROTOCOL,
                             "malformed reply frame of %zu bytes", len);

@@ -18,7 +18,7 @@
  * (tenant and token), whose rejection is returned with the daemon's code.
  */
 #include "armmap_int.h"
-#include "wire.h"
+#include "envelope.h"
 #include "token.h"
 
 #include <errno.h>
@@ -86,196 +86,14 @@ static bool reserve(uint8_t **buf, size_t *cap, size_t need)
     return true;
 }
 
-/* ---- the envelope codec ---------------------------------------------- */
-
-/*
- * Request and Response are envelopes (an id, a status, one body of a
- * oneof with some twenty members), and protobuf-c's generic code walks
- * every member of the oneof on each size, pack and unpack: most of the
- * library's own time per pipelined ping (measured with callgrind).  So the
- * envelope is coded here by hand and only the body goes through
- * protobuf-c.  The bytes are those protobuf-c writes (fields in number
- * order, zero scalars omitted).  Decoding takes the fast path only for the
- * shape armmapd sends (id, status, body, each at most once); anything else
- * goes to protobuf-c's decoder.  Decoded replies are allocated as
- * protobuf-c's default allocator would, so armmap__v1__response__
- * free_unpacked() frees them.
- */
-
-/* The body message of @req and its field, or NULL if none. */
-static const ProtobufCMessage *request_body(const Armmap__V1__Request *req,
-                                            const ProtobufCFieldDescriptor **f)
-{
-    *f = NULL;
-    if (req->body_case == ARMMAP__V1__REQUEST__BODY__NOT_SET)
-        return NULL;
-    *f = wire_body_field(&armmap__v1__request__descriptor,
-                    (uint64_t)req->body_case);
-    if (!*f)
-        return NULL;
-    return *(ProtobufCMessage *const *)((const char *)req + (*f)->offset);
-}
-
-size_t armmap__request_size(const Armmap__V1__Request *req, size_t *body)
-{
-    const ProtobufCFieldDescriptor *f;
-    const ProtobufCMessage *sub = request_body(req, &f);
-    size_t n = 0;
-
-    *body = 0;
-    if (req->id != 0)
-        n += 1 + wire_varint_size(req->id);
-    if (sub) {
-        *body = protobuf_c_message_get_packed_size(sub);
-        n += wire_varint_size((uint64_t)f->id << 3) +
-             wire_varint_size(*body) + *body;
-    }
-    return n;
-}
-
-void armmap__request_pack(const Armmap__V1__Request *req, size_t body,
-                          uint8_t *p)
-{
-    const ProtobufCFieldDescriptor *f;
-    const ProtobufCMessage *sub = request_body(req, &f);
-
-    if (req->id != 0) {
-        *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_VARINT;
-        p = wire_put_varint(p, req->id);
-    }
-    if (sub) {
-        p = wire_put_varint(p, (uint64_t)f->id << 3 |
-                              PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
-        p = wire_put_varint(p, body);
-        protobuf_c_message_pack(sub, p);
-    }
-}
-
-/* A copy of @n bytes at @p for a bytes field; false if out of memory. */
-static bool take_bytes(ProtobufCBinaryData *b, const uint8_t *p, size_t n)
-{
-    if (b->data)
-        return false;                   /* a repeated field: protobuf-c */
-    b->len = n;
-    if (n == 0)
-        return true;
-    b->data = malloc(n);
-    if (!b->data)
-        return false;
-    memcpy(b->data, p, n);
-    return true;
-}
-
-/* A TranslateResult as armmapd writes it without walks (packed pa, fault
- * and region bytes, each once), or NULL: then protobuf-c decodes it. */
-static ProtobufCMessage *unpack_translate_result(size_t len, const uint8_t *p)
-{
-    const uint8_t *end = p + len;
-    Armmap__V1__TranslateResult *t = malloc(sizeof(*t));
-    uint64_t key, n;
-    size_t i;
-
-    if (!t)
-        return NULL;
-    armmap__v1__translate_result__init(t);
-    while (p < end) {
-        if (!wire_get_varint5(&p, end, &key) ||
-            (key & 7) != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED ||
-            !wire_get_varint5(&p, end, &n) || n > (uint64_t)(end - p))
-            goto fail;
-        if (key >> 3 == 1) {
-            if (t->pa || n % 4 != 0)
-                goto fail;
-            t->n_pa = (size_t)n / 4;
-            t->pa = malloc(n ? (size_t)n : 1);
-            if (!t->pa)
-                goto fail;
-            for (i = 0; i < t->n_pa; i++)
-                t->pa[i] = (uint32_t)p[4 * i] |
-                           (uint32_t)p[4 * i + 1] << 8 |
-                           (uint32_t)p[4 * i + 2] << 16 |
-                           (uint32_t)p[4 * i + 3] << 24;
-        } else if (key >> 3 == 2) {
-            if (!take_bytes(&t->fault, p, (size_t)n))
-                goto fail;
-        } else if (key >> 3 == 3) {
-            if (!take_bytes(&t->region, p, (size_t)n))
-                goto fail;
-        } else {
-            goto fail;                  /* walks, or unknown */
-        }
-        p += n;
-    }
-    return &t->base;
-fail:
-    armmap__v1__translate_result__free_unpacked(t, NULL);
-    return NULL;
-}
-
-/* A body: by hand for a TranslateResult when it can, else protobuf-c. */
-static ProtobufCMessage *unpack_body(const ProtobufCFieldDescriptor *f,
-                                     size_t len, const uint8_t *p)
-{
-    ProtobufCMessage *m = NULL;
-
-    if (f->id == ARMMAP__V1__RESPONSE__BODY_TRANSLATE)
-        m = unpack_translate_result(len, p);
-    return m ? m : protobuf_c_message_unpack(f->descriptor, NULL, len, p);
-}
-
-Armmap__V1__Response *armmap__response_unpack(size_t len, const uint8_t *buf)
-{
-    const uint8_t *p = buf, *end = buf + len;
-    Armmap__V1__Response *r = malloc(sizeof(*r));
-    const ProtobufCFieldDescriptor *f;
-    ProtobufCMessage *sub;
-    bool have_id = false;
-    uint64_t key, n;
-
-    if (!r)
-        return NULL;
-    armmap__v1__response__init(r);
-    while (p < end) {
-        if (!wire_get_varint5(&p, end, &key))
-            goto slow;
-        if (key == (1 << 3 | PROTOBUF_C_WIRE_TYPE_VARINT) && !have_id) {
-            if (!wire_get_varint(&p, end, &r->id))
-                goto slow;
-            have_id = true;
-            continue;
-        }
-        if ((key & 7) != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED ||
-            !wire_get_varint5(&p, end, &n) || n > (uint64_t)(end - p))
-            goto slow;
-        if (key >> 3 == 2 && !r->status) {
-            r->status = armmap__v1__status__unpack(NULL, (size_t)n, p);
-            if (!r->status)
-                goto slow;
-        } else {
-            f = wire_body_field(&armmap__v1__response__descriptor, key >> 3);
-            if (!f || r->body_case != ARMMAP__V1__RESPONSE__BODY__NOT_SET)
-                goto slow;
-            sub = unpack_body(f, (size_t)n, p);
-            if (!sub)
-                goto slow;
-            r->body_case = (Armmap__V1__Response__BodyCase)f->id;
-            *(ProtobufCMessage **)((char *)r + f->offset) = sub;
-        }
-        p += n;
-    }
-    return r;
-slow:
-    armmap__v1__response__free_unpacked(r, NULL);
-    return armmap__v1__response__unpack(NULL, len, buf);
-}
-
 /* ---- writing ---------------------------------------------------------- */
 
 enum armmap_status armmap__queue(struct armmap_conn *conn,
                                  Armmap__V1__Request *req, bool force,
                                  uint64_t *id)
 {
-    size_t len, body;
+    struct envelope_sizes z;
+    size_t len;
     uint8_t *p;
 
     if (conn->dead)
@@ -287,7 +105,7 @@ enum armmap_status armmap__queue(struct armmap_conn *conn,
                             "receive replies first",
                             conn->inflight);
     req->id = ++conn->next_id;
-    len = armmap__request_size(req, &body);
+    len = envelope_request_size(req, &z);
     if (len > 0xffffffffu)
         return armmap__fail(conn, ARMMAP_INVALID_ARGUMENT,
                             "request of %zu bytes is too large to frame", len);
@@ -297,11 +115,8 @@ enum armmap_status armmap__queue(struct armmap_conn *conn,
         return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY,
                             "out of memory queueing a %zu-byte request", len);
     p = conn->wbuf + conn->wlen;
-    p[0] = (uint8_t)(len >> 24);
-    p[1] = (uint8_t)(len >> 16);
-    p[2] = (uint8_t)(len >> 8);
-    p[3] = (uint8_t)len;
-    armmap__request_pack(req, body, p + 4);
+    envelope_put_length(p, len);
+    envelope_request_pack(req, &z, p + 4);
     conn->wlen += 4 + len;
     conn->inflight++;
     if (id)
@@ -429,7 +244,7 @@ static enum armmap_status take_frame(struct armmap_conn *conn,
     st = peek_frame(conn, &body, &len);
     if (st != ARMMAP_OK || !body)
         return st;
-    *out = armmap__response_unpack(len, body);
+    *out = envelope_response_unpack(len, body);
     if (!*out)
         return armmap__fail(conn, ARMMAP_PROTOCOL,
                             "malformed reply frame of %u bytes", len);

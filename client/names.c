@@ -8,6 +8,8 @@
  * names the word that was wrong.
  */
 #include "armmap.h"
+#include "armmap.pb-c.h"
+#include "names.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -17,21 +19,17 @@
 
 #define PFN_MAX 0xfffffu /* page frame numbers are 20 bits */
 
-static const char *const status_names[] = {
-    "OK",
-    "INVALID_ARGUMENT",
-    "NOT_FOUND",
-    "ALREADY_EXISTS",
-    "NO_MEMORY",
-    "WOULD_BLOCK",
-    "FAULT",
-    "ORDER",
-    "PERMISSION_DENIED",
-    "UNAUTHENTICATED",
-    "RESOURCE_EXHAUSTED",
-    "UNAVAILABLE",
-    "INTERNAL",
-};
+/* libarmmap's codes and ops are the wire's numbers (proto/names.h). */
+#define SAME_CODE(s, name)                                                  \
+    _Static_assert((int)ARMMAP_##s == (int)ARMMAP__V1__CODE__##s, "code " #s);
+#define SAME_OP(s, name)                                                    \
+    _Static_assert((int)ARMMAP_OP_##s == (int)ARMMAP__V1__OP_CODE__OP_##s,   \
+                   "op " #s);
+ARMMAP_STATUS_LIST(SAME_CODE)
+ARMMAP_OP_LIST(SAME_OP)
+_Static_assert((int)ARMMAP_OP_COUNT == (int)NAMES_OP_COUNT, "op count");
+_Static_assert((int)ARMMAP_INTERNAL + 1 == (int)NAMES_STATUS_COUNT,
+               "status count");
 
 static const char *const client_status_names[] = {
     "NO_SOCKET", "REFUSED",   "TIMEOUT",        "IO",
@@ -42,8 +40,8 @@ const char *armmap_strerror(enum armmap_status st)
 {
     unsigned u = (unsigned)st;
 
-    if (u < sizeof(status_names) / sizeof(status_names[0]))
-        return status_names[u];
+    if (u < NAMES_STATUS_COUNT)
+        return names_status(u);
     if (u >= ARMMAP_NO_SOCKET &&
         u - ARMMAP_NO_SOCKET <
             sizeof(client_status_names) / sizeof(client_status_names[0]))
@@ -51,18 +49,9 @@ const char *armmap_strerror(enum armmap_status st)
     return "UNKNOWN";
 }
 
-static const char *const op_names[ARMMAP_OP_COUNT] = {
-    NULL,      "alloc",        "free",          "kmap",
-    "kunmap",  "kmap_atomic",  "kunmap_atomic", "vmalloc",
-    "vfree",   "vmap",         "vunmap",        "ioremap",
-    "iounmap", "module_alloc", "module_free",   "kmap_flush",
-};
-
 const char *armmap_op_name(enum armmap_opcode op)
 {
-    if ((unsigned)op >= ARMMAP_OP_COUNT)
-        return NULL;
-    return op_names[op];
+    return names_op((unsigned)op);
 }
 
 /* Compares @a and @b treating '-' and '_' alike. */
@@ -82,33 +71,19 @@ enum armmap_opcode armmap_op_lookup(const char *name)
     unsigned i;
 
     for (i = 1; i < ARMMAP_OP_COUNT; i++)
-        if (name_eq(name, op_names[i]))
+        if (name_eq(name, names_op(i)))
             return (enum armmap_opcode)i;
     return ARMMAP_OP_NONE;
 }
 
-static const char *const region_names[] = {
-    "gap",     "user",       "modules", "pkmap",  "lowmem",
-    "vmalloc", "consistent", "fixmap",  "timers", "vector", "ioremap", "fdt", "pci-io",
-};
-
 const char *armmap_region_name(unsigned region)
 {
-    if (region < sizeof(region_names) / sizeof(region_names[0]))
-        return region_names[region];
-    return "unknown";
+    return names_region(region) != NULL ? names_region(region) : "unknown";
 }
-
-static const char *const fault_names[] = {
-    "none",      "translation-l1", "translation-l2", "domain-l1",
-    "domain-l2", "permission-l1",  "permission-l2",
-};
 
 const char *armmap_fault_name(unsigned fault)
 {
-    if (fault < sizeof(fault_names) / sizeof(fault_names[0]))
-        return fault_names[fault];
-    return "unknown";
+    return names_fault(fault) != NULL ? names_fault(fault) : "unknown";
 }
 
 static const char *const report_names[ARMMAP_REPORT_COUNT] = {

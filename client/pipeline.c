@@ -13,6 +13,7 @@
  * to translations come in request order, so the sink sees input order.
  */
 #include "armmap_int.h"
+#include "envelope.h"
 #include "wire.h"
 
 #include <stdio.h>
@@ -371,7 +372,7 @@ enum armmap_status armmap_recv(struct armmap_conn *conn,
         conn->errmsg[0] = '\0';
         return ARMMAP_OK;
     }
-    resp = armmap__response_unpack(len, body);
+    resp = envelope_response_unpack(len, body);
     if (!resp)
         return armmap__fail(conn, ARMMAP_PROTOCOL,
                             "malformed reply frame of %zu bytes", len);
@@ -395,7 +396,8 @@ struct stream {
     unsigned window;
     struct chunk ring[STREAM_WINDOW];
     unsigned head, count; /* oldest chunk in flight, how many */
-    uint8_t *zeros;       /* stands in for an omitted byte array */
+    uint8_t *narrow;      /* 2 * chunk: a reply's faults, then its
+                             regions, as the sink's bytes */
 };
 
 /* Takes the replies still in flight, so the connection stays usable. */
@@ -409,6 +411,18 @@ static void drain(struct stream *s)
         s->head = (s->head + 1) % s->window;
         s->count--;
     }
+}
+
+/* @n enum values (faults or regions) at @v, of which @have were sent
+ * (0: the field was left out, all zero), as bytes at @out.  Every named
+ * value fits a byte (proto/names.h). */
+static void narrow(uint8_t *out, const void *v, size_t have, size_t n)
+{
+    const uint32_t *e = v;
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        out[i] = i < have ? (uint8_t)e[i] : 0;
 }
 
 /* Reads the oldest chunk's reply and gives it to @sink. */
@@ -439,8 +453,8 @@ static enum armmap_status deliver(struct stream *s,
                           (int)resp->body_case);
     tr = resp->translate;
     if (st == ARMMAP_OK &&
-        (tr->n_pa != c->n || (tr->fault.len && tr->fault.len != c->n) ||
-         (tr->region.len && tr->region.len != c->n)))
+        (tr->n_pa != c->n || (tr->n_fault && tr->n_fault != c->n) ||
+         (tr->n_region && tr->n_region != c->n)))
         st = armmap__fail(s->conn, ARMMAP_PROTOCOL,
                           "translate of %zu addresses answered with %zu", c->n,
                           tr->n_pa);
@@ -452,8 +466,9 @@ static enum armmap_status deliver(struct stream *s,
         snprintf(s->conn->errmsg, sizeof(s->conn->errmsg), "%s", msg);
         return st;
     }
-    go = sink(arg, c->va, tr->pa, tr->fault.len ? tr->fault.data : s->zeros,
-              tr->region.len ? tr->region.data : s->zeros, c->n);
+    narrow(s->narrow, tr->fault, tr->n_fault, c->n);
+    narrow(s->narrow + s->chunk, tr->region, tr->n_region, c->n);
+    go = sink(arg, c->va, tr->pa, s->narrow, s->narrow + s->chunk, c->n);
     armmap__v1__response__free_unpacked(resp, NULL);
     if (!go) {
         drain(s);
@@ -505,7 +520,7 @@ static void stream_fini(struct stream *s)
 
     for (i = 0; i < STREAM_WINDOW; i++)
         free(s->ring[i].va);
-    free(s->zeros);
+    free(s->narrow);
 }
 
 enum armmap_status armmap_translate_stream(
@@ -529,13 +544,13 @@ enum armmap_status armmap_translate_stream(
                                                   : STREAM_WINDOW;
     if (s.window == 0)
         s.window = 1;
-    s.zeros = calloc(s.chunk, 1);
+    s.narrow = calloc(s.chunk, 2);
     for (i = 0; i < s.window; i++) {
         s.ring[i].va = malloc(s.chunk * sizeof(uint32_t));
         if (!s.ring[i].va)
             break;
     }
-    if (!s.zeros || i < s.window) {
+    if (!s.narrow || i < s.window) {
         stream_fini(&s);
         return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
     }

@@ -50,9 +50,10 @@
  * burst before, 3 after).  Replies released by a commit report are written
  * once per connection after the reap (srv_conn_send_pending()).
  *
- * The Request/Response envelope is coded by hand below (see "The envelope
- * codec"); an answer with nothing to wait for and nothing queued ahead is
- * packed straight into the output buffer, without a struct srv_reply.
+ * The Request/Response envelope is coded by proto/envelope.c, which
+ * libarmmap links too; an answer with nothing to wait for and nothing
+ * queued ahead is packed straight into the output buffer, without a
+ * struct srv_reply.
  */
 #include "srv.h"
 
@@ -73,7 +74,7 @@
 #include <event2/util.h>
 
 #include "armmap.pb-c.h"
-#include "wire.h"
+#include "envelope.h"
 
 enum conn_state {
     CONN_HELLO = 0, /* only Hello is served */
@@ -217,442 +218,21 @@ void srv_conn_unpark(struct conn *c, struct srv_park *p)
 }
 
 /* ------------------------------------------------------------------ */
-/* The envelope codec                                                  */
-/* ------------------------------------------------------------------ */
-
-/*
- * Request and Response are envelopes: an id, a status (replies) and one
- * body of a oneof with some twenty members.  protobuf-c's generic code
- * walks every member of the oneof's descriptor on each pack, size and
- * unpack, which cost ~2,500 instructions per ping (measured with
- * callgrind), more than the rest of the request's path.  So the envelope
- * is coded here by hand and only the body goes through protobuf-c, with
- * its own (small) descriptor.  The bytes are the ones protobuf-c writes:
- * fields in number order, zero scalars omitted.  Decoding takes the fast
- * path only for the shape every client sends (an id and at most one body,
- * each at most once, as varint and length-delimited); anything else (an
- * unknown field, a repeated body that protobuf would merge) goes to
- * protobuf-c's decoder, so both accept and produce the same messages.
- */
-
-/*
- * The two bodies of the pipelined hot paths, Op and Translate, are decoded
- * by hand too (protobuf-c's generic decoder spent ~650-900 instructions on
- * each, more than the op itself).  Only the encoding protobuf writes for
- * proto3 is taken: each scalar as a varint, the repeated field once and
- * packed; any other shape (an unknown field, a repeated field split in
- * several runs, unpacked elements) returns NULL and protobuf-c decodes the
- * body instead.  Values are truncated as protobuf-c truncates them.
- */
-
-/* The @n packed varints at @p..@end as uint32; false if malformed. */
-static bool packed_u32(ProtobufCAllocator *a, const uint8_t *p,
-                       const uint8_t *end, size_t *n, uint32_t **out)
-{
-    const uint8_t *q;
-    size_t count = 0, i;
-    uint64_t v;
-
-    for (q = p; q < end; q++)
-        count += !(*q & 0x80);
-    if (count == 0 || (end[-1] & 0x80))
-        return count == 0 && p == end;
-    *out = a->alloc(a->allocator_data, count * sizeof(uint32_t));
-    if (*out == NULL)
-        return false;
-    for (i = 0; i < count; i++) {
-        if (!wire_get_varint(&p, end, &v))
-            return false;
-        (*out)[i] = (uint32_t)v;
-    }
-    *n = count;
-    return p == end;
-}
-
-static ProtobufCMessage *unpack_op(ProtobufCAllocator *a, size_t len,
-                                   const uint8_t *p)
-{
-    const uint8_t *end = p + len;
-    Armmap__V1__Op *o = a->alloc(a->allocator_data, sizeof(*o));
-    bool have_args = false;
-    uint64_t key, v;
-
-    if (o == NULL)
-        return NULL;
-    armmap__v1__op__init(o);
-    while (p < end) {
-        if (!wire_get_varint5(&p, end, &key))
-            return NULL;
-        if (key == (4 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)) {
-            if (have_args || !wire_get_varint5(&p, end, &v) ||
-                v > (uint64_t)(end - p) ||
-                !packed_u32(a, p, p + v, &o->n_args, &o->args))
-                return NULL;
-            have_args = true;
-            p += v;
-            continue;
-        }
-        if ((key & 7) != PROTOBUF_C_WIRE_TYPE_VARINT ||
-            !wire_get_varint(&p, end, &v))
-            return NULL;
-        switch (key >> 3) {
-        case 1: o->machine = v; break;
-        case 2: o->code = (Armmap__V1__OpCode)(int32_t)(uint32_t)v; break;
-        case 3: o->cpu = (uint32_t)v; break;
-        case 5: o->wait_ms = (uint32_t)v; break;
-        default: return NULL;
-        }
-    }
-    return &o->base;
-}
-
-static ProtobufCMessage *unpack_translate(ProtobufCAllocator *a, size_t len,
-                                          const uint8_t *p)
-{
-    const uint8_t *end = p + len;
-    Armmap__V1__Translate *t = a->alloc(a->allocator_data, sizeof(*t));
-    bool have_va = false;
-    uint64_t key, v;
-    size_t i;
-
-    if (t == NULL)
-        return NULL;
-    armmap__v1__translate__init(t);
-    while (p < end) {
-        if (!wire_get_varint5(&p, end, &key))
-            return NULL;
-        if (key == (2 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED)) {
-            if (have_va || !wire_get_varint5(&p, end, &v) ||
-                v > (uint64_t)(end - p) || v % 4 != 0)
-                return NULL;
-            have_va = true;
-            if (v > 0) {
-                t->va = a->alloc(a->allocator_data, (size_t)v);
-                if (t->va == NULL)
-                    return NULL;
-                t->n_va = (size_t)v / 4;
-                for (i = 0; i < t->n_va; i++, p += 4)
-                    t->va[i] = (uint32_t)p[0] | (uint32_t)p[1] << 8 |
-                               (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-            }
-            continue;
-        }
-        if ((key & 7) != PROTOBUF_C_WIRE_TYPE_VARINT ||
-            !wire_get_varint(&p, end, &v))
-            return NULL;
-        switch (key >> 3) {
-        case 1: t->machine = v; break;
-        case 3: t->access = (uint32_t)v; break;
-        case 4: t->walk = v != 0; break;
-        default: return NULL;
-        }
-    }
-    return &t->base;
-}
-
-/* A body: by hand for Op and Translate when it can, else protobuf-c. */
-static ProtobufCMessage *unpack_body(ProtobufCAllocator *a,
-                                     const ProtobufCFieldDescriptor *f,
-                                     size_t len, const uint8_t *p)
-{
-    ProtobufCMessage *m = NULL;
-
-    if (f->id == ARMMAP__V1__REQUEST__BODY_OP)
-        m = unpack_op(a, len, p);
-    else if (f->id == ARMMAP__V1__REQUEST__BODY_TRANSLATE)
-        m = unpack_translate(a, len, p);
-    if (m != NULL)
-        return m;
-    return protobuf_c_message_unpack(f->descriptor, a, len, p);
-}
-
-Armmap__V1__Request *srv_request_unpack(ProtobufCAllocator *a, size_t len,
-                                        const uint8_t *buf)
-{
-    const uint8_t *p = buf, *end = buf + len, *body = NULL;
-    const ProtobufCFieldDescriptor *f = NULL;
-    Armmap__V1__Request *req;
-    ProtobufCMessage *sub;
-    uint64_t key, id = 0, n, blen = 0;
-    bool have_id = false;
-
-    while (p < end) {
-        if (!wire_get_varint5(&p, end, &key))
-            goto slow;
-        if (key == (1 << 3 | PROTOBUF_C_WIRE_TYPE_VARINT) && !have_id) {
-            if (!wire_get_varint(&p, end, &id))
-                goto slow;
-            have_id = true;
-            continue;
-        }
-        if ((key & 7) != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED || f != NULL)
-            goto slow;
-        f = wire_body_field(&armmap__v1__request__descriptor, key >> 3);
-        if (f == NULL || !wire_get_varint5(&p, end, &n) ||
-            n > (uint64_t)(end - p))
-            goto slow;
-        body = p;
-        blen = n;
-        p += n;
-    }
-    req = a->alloc(a->allocator_data, sizeof(*req));
-    if (req == NULL)
-        return NULL;
-    armmap__v1__request__init(req);
-    req->id = id;
-    if (f != NULL) {
-        sub = unpack_body(a, f, blen, body);
-        if (sub == NULL)
-            return NULL;                /* the arena owns what was made */
-        req->body_case = (Armmap__V1__Request__BodyCase)f->id;
-        *(ProtobufCMessage **)((char *)req + f->offset) = sub;
-    }
-    return req;
-slow:
-    return armmap__v1__request__unpack(a, len, buf);
-}
-
-/* Sizes of a Response's parts, computed once for packing. */
-struct resp_sizes {
-    size_t status, body, total;
-    const ProtobufCFieldDescriptor *f;  /* the body member, or NULL */
-    const ProtobufCMessage *sub;
-    bool by_hand;                       /* a TranslateResult, coded here */
-    bool phys_by_hand;                  /* a PhysResult, coded here */
-};
-
-/* A TranslateResult without walks (the pipelined one-address case) is
- * coded by hand as well: packed pa, then the fault and region bytes. */
-static bool tr_by_hand(const ProtobufCMessage *sub)
-{
-    return sub->descriptor == &armmap__v1__translate_result__descriptor &&
-           ((const Armmap__V1__TranslateResult *)sub)->n_walks == 0;
-}
-
-static size_t tr_size(const Armmap__V1__TranslateResult *t)
-{
-    size_t n = 0;
-
-    if (t->n_pa > 0)
-        n += 1 + wire_varint_size(4 * t->n_pa) + 4 * t->n_pa;
-    if (t->fault.len > 0)
-        n += 1 + wire_varint_size(t->fault.len) + t->fault.len;
-    if (t->region.len > 0)
-        n += 1 + wire_varint_size(t->region.len) + t->region.len;
-    return n;
-}
-
-static uint8_t *put_bytes(uint8_t *p, unsigned field,
-                          const ProtobufCBinaryData *b)
-{
-    if (b->len == 0)
-        return p;
-    *p++ = (uint8_t)(field << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
-    p = wire_put_varint(p, b->len);
-    memcpy(p, b->data, b->len);
-    return p + b->len;
-}
-
-static void tr_pack(const Armmap__V1__TranslateResult *t, uint8_t *p)
-{
-    size_t i;
-
-    if (t->n_pa > 0) {
-        *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
-        p = wire_put_varint(p, 4 * t->n_pa);
-        for (i = 0; i < t->n_pa; i++, p += 4) {
-            p[0] = (uint8_t)t->pa[i];
-            p[1] = (uint8_t)(t->pa[i] >> 8);
-            p[2] = (uint8_t)(t->pa[i] >> 16);
-            p[3] = (uint8_t)(t->pa[i] >> 24);
-        }
-    }
-    p = put_bytes(p, 2, &t->fault);
-    put_bytes(p, 3, &t->region);
-}
-
-/* A PhysResult is coded by hand too: protobuf-c's generic code spends
- * most of a big phys reply's time walking one Aliases message per address.
- * The bytes are those protobuf-c writes: per address an Aliases (field 1)
- * holding packed va (field 1, fixed32) and packed region (field 2, enum
- * varints), each left out when empty. */
-static size_t phys_regions_size(const Armmap__V1__PhysResult__Aliases *a)
-{
-    size_t n = 0, k;
-
-    for (k = 0; k < a->n_region; k++)
-        n += wire_varint_size((uint64_t)(int64_t)(int32_t)a->region[k]);
-    return n;
-}
-
-static size_t phys_alias_size(const Armmap__V1__PhysResult__Aliases *a)
-{
-    size_t n = 0, r;
-
-    if (a->n_va == 0 && a->n_region == 0)       /* the usual two first */
-        return 0;
-    if (a->n_va == 1 && a->n_region == 1 && (uint32_t)a->region[0] < 0x80)
-        return 9;                               /* 0a 04 va 12 01 region */
-
-    if (a->n_va > 0)
-        n += 1 + wire_varint_size(4 * a->n_va) + 4 * a->n_va;
-    if (a->n_region > 0) {
-        r = phys_regions_size(a);
-        n += 1 + wire_varint_size(r) + r;
-    }
-    return n;
-}
-
-static size_t phys_size(const Armmap__V1__PhysResult *pr)
-{
-    size_t n = 0, i, a;
-
-    for (i = 0; i < pr->n_aliases; i++) {
-        a = phys_alias_size(pr->aliases[i]);
-        n += 1 + wire_varint_size(a) + a;
-    }
-    return n;
-}
-
-static void phys_pack(const Armmap__V1__PhysResult *pr, uint8_t *p)
-{
-    const Armmap__V1__PhysResult__Aliases *a;
-    size_t i, k;
-
-    for (i = 0; i < pr->n_aliases; i++) {
-        a = pr->aliases[i];
-        *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
-        if (a->n_va == 0 && a->n_region == 0) {
-            *p++ = 0;
-            continue;
-        }
-        p = wire_put_varint(p, phys_alias_size(a));
-        if (a->n_va > 0) {
-            *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
-            p = wire_put_varint(p, 4 * a->n_va);
-            for (k = 0; k < a->n_va; k++, p += 4) {
-                p[0] = (uint8_t)a->va[k];
-                p[1] = (uint8_t)(a->va[k] >> 8);
-                p[2] = (uint8_t)(a->va[k] >> 16);
-                p[3] = (uint8_t)(a->va[k] >> 24);
-            }
-        }
-        if (a->n_region > 0) {
-            *p++ = 2 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
-            p = wire_put_varint(p, phys_regions_size(a));
-            for (k = 0; k < a->n_region; k++)
-                p = wire_put_varint(
-                    p, (uint64_t)(int64_t)(int32_t)a->region[k]);
-        }
-    }
-}
-
-/* Codes are int32 on the wire, negative ones as 10-byte varints; the C
- * enum may be unsigned (every named value is positive), hence the casts. */
-static size_t status_size(const Armmap__V1__Status *st)
-{
-    size_t n = 0, m;
-
-    if (st->code != 0)
-        n += 1 + wire_varint_size((uint64_t)(int64_t)(int32_t)st->code);
-    m = st->message != NULL ? strlen(st->message) : 0;
-    if (m > 0)
-        n += 1 + wire_varint_size(m) + m;
-    return n;
-}
-
-static size_t response_size(const Armmap__V1__Response *resp,
-                            struct resp_sizes *z)
-{
-    size_t n = 0;
-
-    memset(z, 0, sizeof(*z));
-    if (resp->id != 0)
-        n += 1 + wire_varint_size(resp->id);
-    if (resp->status != NULL) {
-        z->status = status_size(resp->status);
-        n += 1 + wire_varint_size(z->status) + z->status;
-    }
-    if (resp->body_case != ARMMAP__V1__RESPONSE__BODY__NOT_SET) {
-        z->f = wire_body_field(&armmap__v1__response__descriptor,
-                          (uint64_t)resp->body_case);
-        if (z->f == NULL)
-            abort();                    /* a case the descriptor lacks */
-        z->sub = *(ProtobufCMessage *const *)((const char *)resp +
-                                              z->f->offset);
-        if (z->sub != NULL) {
-            z->by_hand = tr_by_hand(z->sub);
-            z->phys_by_hand = z->sub->descriptor ==
-                              &armmap__v1__phys_result__descriptor;
-            z->body = z->by_hand        ? tr_size((const void *)z->sub)
-                      : z->phys_by_hand ? phys_size((const void *)z->sub)
-                                 : protobuf_c_message_get_packed_size(z->sub);
-            n += wire_varint_size((uint64_t)z->f->id << 3) +
-                 wire_varint_size(z->body) + z->body;
-        }
-    }
-    z->total = n;
-    return n;
-}
-
-static void response_pack(const Armmap__V1__Response *resp,
-                          const struct resp_sizes *z, uint8_t *p)
-{
-    if (resp->id != 0) {
-        *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_VARINT;
-        p = wire_put_varint(p, resp->id);
-    }
-    if (resp->status != NULL) {
-        const Armmap__V1__Status *st = resp->status;
-        size_t m = st->message != NULL ? strlen(st->message) : 0;
-
-        *p++ = 2 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
-        p = wire_put_varint(p, z->status);
-        if (st->code != 0) {
-            *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_VARINT;
-            p = wire_put_varint(p, (uint64_t)(int64_t)(int32_t)st->code);
-        }
-        if (m > 0) {
-            *p++ = 2 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
-            p = wire_put_varint(p, m);
-            memcpy(p, st->message, m);
-            p += m;
-        }
-    }
-    if (z->sub != NULL) {
-        p = wire_put_varint(p, (uint64_t)z->f->id << 3 |
-                              PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
-        p = wire_put_varint(p, z->body);
-        if (z->by_hand)
-            tr_pack((const void *)z->sub, p);
-        else if (z->phys_by_hand)
-            phys_pack((const void *)z->sub, p);
-        else
-            protobuf_c_message_pack(z->sub, p);
-    }
-}
-
-/* ------------------------------------------------------------------ */
 /* Replies                                                             */
 /* ------------------------------------------------------------------ */
 
 /* Writes the length prefix and the packed @resp at @buf. */
 static void pack_frame(const Armmap__V1__Response *resp,
-                       const struct resp_sizes *z, uint8_t *buf)
+                       const struct envelope_sizes *z, uint8_t *buf)
 {
-    size_t n = z->total;
-
-    buf[0] = (uint8_t)(n >> 24);
-    buf[1] = (uint8_t)(n >> 16);
-    buf[2] = (uint8_t)(n >> 8);
-    buf[3] = (uint8_t)n;
-    response_pack(resp, z, buf + 4);
+    envelope_put_length(buf, z->total);
+    envelope_response_pack(resp, z, buf + 4);
 }
 
 uint8_t *srv_response_pack(const Armmap__V1__Response *resp, size_t *len)
 {
-    struct resp_sizes z;
-    size_t n = response_size(resp, &z);
+    struct envelope_sizes z;
+    size_t n = envelope_response_size(resp, &z);
     uint8_t *buf = malloc(4 + n);
 
     if (buf == NULL)
@@ -666,8 +246,8 @@ uint8_t *srv_response_pack(const Armmap__V1__Response *resp, size_t *len)
  * a frame replaced later (a failed commit) is a separate malloc. */
 static struct srv_reply *reply_new(const Armmap__V1__Response *resp)
 {
-    struct resp_sizes z;
-    size_t n = resp != NULL ? response_size(resp, &z) : 0;
+    struct envelope_sizes z;
+    size_t n = resp != NULL ? envelope_response_size(resp, &z) : 0;
     struct srv_reply *r = malloc(sizeof(*r) + (resp != NULL ? 4 + n : 0));
 
     if (r == NULL)
@@ -854,8 +434,8 @@ static void conn_flush(struct conn *c)
 static void reply_direct(struct conn *c, const Armmap__V1__Response *resp,
                          bool close_after)
 {
-    struct resp_sizes z;
-    size_t n = response_size(resp, &z);
+    struct envelope_sizes z;
+    size_t n = envelope_response_size(resp, &z);
     struct evbuffer_iovec v;
 
     if (evbuffer_reserve_space(c->out, (ev_ssize_t)(4 + n), &v, 1) < 1 ||

@@ -36,6 +36,8 @@
 
 #include "armmap.pb-c.h"
 #include "store.h"
+#include "envelope.h"
+#include "names.h"
 #include "wire.h"
 
 #define SLOW_MS         100             /* requests slower than this: warn */
@@ -1022,20 +1024,30 @@ static void h_batch(struct srv_call *call, const Armmap__V1__Request *req)
 /* Reads                                                               */
 /* ------------------------------------------------------------------ */
 
-uint8_t srv_region_code(const char *name)
-{
-    static const char *const names[] = {
-        "gap", "user", "modules", "pkmap", "lowmem", "vmalloc", "consistent",
-        "fixmap", "timers", "vector", "ioremap", "fdt", "pci-io"
-    };
-    uint8_t i;
-
-    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-        if (strcmp(name, names[i]) == 0)
-            return i;
-    }
-    return 0;
-}
+/* The engine's enums and the wire's are the same numbers (proto/names.h):
+ * values cross between them by a cast. */
+#define SAME_CODE(s, name)                                                  \
+    _Static_assert((int)MM_##s == (int)ARMMAP__V1__CODE__##s, "code " #s);
+#define SAME_OP(s, name)                                                    \
+    _Static_assert((int)MM_OP_##s == (int)ARMMAP__V1__OP_CODE__OP_##s,     \
+                   "op " #s);
+#define SAME_REGION(s, name)                                                \
+    _Static_assert((int)MM_VREGION_##s ==                                   \
+                   (int)ARMMAP__V1__REGION__REGION_##s, "region " #s);
+#define SAME_FAULT(s, name)                                                 \
+    _Static_assert((int)MM_FAULT_##s == (int)ARMMAP__V1__FAULT__FAULT_##s,  \
+                   "fault " #s);
+ARMMAP_STATUS_LIST(SAME_CODE)
+ARMMAP_OP_LIST(SAME_OP)
+ARMMAP_REGION_LIST(SAME_REGION)
+ARMMAP_FAULT_LIST(SAME_FAULT)
+_Static_assert((int)MM_STATUS_COUNT == (int)NAMES_STATUS_COUNT, "status count");
+_Static_assert((int)MM_OP_COUNT == (int)NAMES_OP_COUNT, "op count");
+_Static_assert((int)MM_VREGION_COUNT == (int)NAMES_REGION_COUNT, "region count");
+_Static_assert((int)MM_FAULT_PERMISSION_L2 + 1 == (int)NAMES_FAULT_COUNT, "fault count");
+/* Each region and fault is one byte as a varint (stream.c writes them so). */
+_Static_assert(NAMES_REGION_COUNT <= 128 && NAMES_FAULT_COUNT <= 128,
+               "one-byte varints");
 
 static const char *const kind_names[] = {
     "fault", "page table", "section", "supersection", "large page", "small page"
@@ -1096,8 +1108,7 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
     Armmap__V1__TranslateResult *tr;
     Armmap__V1__Response *resp = call->resp;
     size_t n = t->n_va, i;
-    const char *last_name = NULL;
-    uint8_t last_code = 0;
+    uint8_t *fault;
 
     if (sm == NULL)
         return;
@@ -1127,20 +1138,14 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
              ARMMAP__V1__TRANSLATE_RESULT__INIT);
     tr->n_pa = n;
     tr->pa = srv_call_alloc(call, (n + 1) * sizeof(uint32_t));
-    tr->fault.len = n;
-    tr->fault.data = srv_call_alloc(call, n + 1);
-    tr->region.len = n;
-    tr->region.data = srv_call_alloc(call, n + 1);
-    mm_translate_batch(sm->m, t->va, n, t->access, tr->pa, tr->fault.data);
+    tr->n_fault = tr->n_region = n;
+    tr->fault = srv_call_alloc(call, (n + 1) * sizeof(*tr->fault));
+    tr->region = srv_call_alloc(call, (n + 1) * sizeof(*tr->region));
+    fault = srv_call_alloc(call, n + 1);
+    mm_translate_batch(sm->m, t->va, n, t->access, tr->pa, fault);
     for (i = 0; i < n; i++) {
-        const char *name = mm_region_name(sm->m, t->va[i]);
-
-        /* Region names are static strings: compare pointers first. */
-        if (name != last_name) {
-            last_name = name;
-            last_code = srv_region_code(name);
-        }
-        tr->region.data[i] = last_code;
+        tr->fault[i] = (Armmap__V1__Fault)fault[i];
+        tr->region[i] = (Armmap__V1__Region)mm_region_of(sm->m, t->va[i]);
     }
     if (t->walk) {
         tr->n_walks = n;
@@ -1263,22 +1268,6 @@ static bool phys_gather(const struct mm_machine *m, struct phys_scratch *ps,
     return true;
 }
 
-/* srv_region_code() through a small cache keyed by the name's address
- * (region names are static strings; aliases of one request alternate
- * among a few regions, and srv_region_code() is a chain of strcmp()s). */
-static Armmap__V1__Region phys_region_code(const char *name)
-{
-    static const char *key[16];
-    static uint8_t code[16];
-    size_t h = ((uintptr_t)name >> 2) % 16;
-
-    if (key[h] != name) {
-        key[h] = name;
-        code[h] = srv_region_code(name);
-    }
-    return (Armmap__V1__Region)code[h];
-}
-
 /* Phys: the aliases of each pa, in phys_mem (see above). */
 static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
 {
@@ -1323,7 +1312,7 @@ static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
         ps->as[i].region = ps->rg + at;
         for (k = 0; k < ps->counts[i]; k++, at++) {
             ps->va[at] = ps->all[at].va;
-            ps->rg[at] = phys_region_code(ps->all[at].region);
+            ps->rg[at] = (Armmap__V1__Region)ps->all[at].region;
         }
         ps->ptrs[i] = &ps->as[i];
     }
@@ -2258,7 +2247,7 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
     alloc.alloc = unpack_alloc;
     alloc.free = unpack_free;
     alloc.allocator_data = &arena;
-    req = srv_request_unpack(&alloc, len, buf);
+    req = envelope_request_unpack(&alloc, len, buf);
     if (req == NULL) {
         char msg[SRV_MSG_MAX];
 

@@ -26,6 +26,7 @@
 
 #include "armmap.pb-c.h"
 #include "store.h"
+#include "names.h"
 
 #define HTTP_REQ_ID     2               /* the API request's frame id */
 
@@ -89,28 +90,17 @@ static void *bag_new(struct bag *b, size_t size, const void *init)
 /* Names                                                               */
 /* ------------------------------------------------------------------ */
 
-static const char *const region_names[] = {
-    "gap", "user", "modules", "pkmap", "lowmem", "vmalloc", "consistent",
-    "fixmap", "timers", "vector", "ioremap", "fdt", "pci-io"
-};
-
-static const char *const fault_names[] = {
-    "none", "translation-l1", "translation-l2", "domain-l1", "domain-l2",
-    "permission-l1", "permission-l2"
-};
-
 static const char *const zone_names[] = { "dma", "normal", "highmem" };
 
+/* Region and fault names: proto/names.h. */
 static const char *region_name(unsigned r)
 {
-    return r < sizeof(region_names) / sizeof(region_names[0])
-               ? region_names[r] : "unknown";
+    return names_region(r) != NULL ? names_region(r) : "unknown";
 }
 
 static const char *fault_name(unsigned f)
 {
-    return f < sizeof(fault_names) / sizeof(fault_names[0])
-               ? fault_names[f] : "unknown";
+    return names_fault(f) != NULL ? names_fault(f) : "unknown";
 }
 
 int srv_http_status(int code)
@@ -1165,8 +1155,8 @@ static json_t *translate_json(const struct srv_http_call *hc,
     size_t i;
 
     for (i = 0; i < t->n_pa; i++) {
-        unsigned f = i < t->fault.len ? t->fault.data[i] : 0;
-        unsigned r = i < t->region.len ? t->region.data[i] : 0;
+        unsigned f = i < t->n_fault ? (unsigned)t->fault[i] : 0;
+        unsigned r = i < t->n_region ? (unsigned)t->region[i] : 0;
         json_t *o = json_pack("{s:o,s:o,s:s,s:s}", "va",
                               hex(i < hc->n_addr ? hc->addr[i] : 0), "pa",
                               f ? json_null() : hex(t->pa[i]), "region",

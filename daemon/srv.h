@@ -734,18 +734,8 @@ struct Armmap__V1__Request;
 struct Armmap__V1__Response;
 
 /**
- * srv_request_unpack - decode a Request as armmap__v1__request__unpack()
- * does (same result, same failures), coding the envelope by hand (conn.c)
- * @a: where the message's memory comes from
- * Return: the request, or NULL if the bytes do not decode.
- */
-struct Armmap__V1__Request *srv_request_unpack(struct ProtobufCAllocator *a,
-                                               size_t len,
-                                               const uint8_t *buf);
-
-/**
  * srv_response_pack - frame @resp: the 4-byte big-endian length, then the
- * bytes protobuf-c would write for it (the envelope coded by hand, conn.c)
+ * bytes protobuf-c would write for it (proto/envelope.c codes them)
  * @len: receives the frame's length
  * Return: the frame, malloc'ed; aborts when out of memory.
  */
@@ -797,8 +787,6 @@ void srv_walk_fill(struct Armmap__V1__Walk *wm,
                    struct Armmap__V1__WalkStep *steps,
                    struct Armmap__V1__WalkStep **ptrs,
                    const struct mm_walk *w, char *text);
-/* The Region enum value of a region name (mm_region_name()). */
-uint8_t srv_region_code(const char *name);
 
 /* ------------------------------------------------------------------ */
 /* Streamed replies (stream.c)                                         */

@@ -44,8 +44,10 @@
 #define ALIAS_INLINE        64u             /* aliases on the stack */
 #define ALIAS_ESTIMATE      16u             /* an Aliases entry, about */
 #define TAG_TR_PA           0x0au           /* TranslateResult.pa = 1 */
-#define TAG_TR_FAULT        0x12u           /* .fault = 2 */
-#define TAG_TR_REGION       0x1au           /* .region = 3 */
+#define TAG_TR_FAULT        0x12u           /* .fault = 2, packed enum */
+#define TAG_TR_REGION       0x1au           /* .region = 3, packed enum:
+                                               every value < 128 is one
+                                               varint byte (dispatch.c) */
 #define TAG_TR_WALKS        0x22u           /* .walks = 4 */
 
 enum stream_phase {
@@ -262,7 +264,7 @@ static void alias_build(const struct srv_stream *st, size_t i,
     armmap__v1__phys_result__aliases__init(&m->am);
     for (k = 0; k < n; k++) {
         m->vap[k] = m->v[k].va;
-        m->regp[k] = (Armmap__V1__Region)srv_region_code(m->v[k].region);
+        m->regp[k] = (Armmap__V1__Region)m->v[k].region;
     }
     m->am.n_va = m->am.n_region = n;
     m->am.va = m->vap;
@@ -405,8 +407,7 @@ static void emit_column(struct srv_stream *st, struct evbuffer *out)
 
     if (st->phase == PH_REGION) {
         for (j = 0; j < k; j++)
-            bytes[j] = srv_region_code(mm_region_name(st->m,
-                                                      st->va[st->i + j]));
+            bytes[j] = (uint8_t)mm_region_of(st->m, st->va[st->i + j]);
         add(st, out, bytes, k);
     } else {
         mm_translate_batch(st->m, st->va + st->i, k, st->access, pa, fault);

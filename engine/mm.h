@@ -420,10 +420,36 @@ size_t mm_translate_batch(const struct mm_machine *m, const mm_vaddr_t *va,
 /* Renders a walk as text, one step a line, with decoded fields. */
 size_t mm_walk_format(const struct mm_walk *w, char *buf, size_t size);
 
-/* The name of the region @va lies in: "user", "modules", "pkmap", "lowmem",
- * "vmalloc", "fixmap", "vector", "timers", "consistent", "ioremap" (a live
- * ioremap() area in vmalloc), "fdt" (5.11+ DTB map), "pci-io" (the PCI I/O
- * reservation), or "gap".  The vector region covers the stubs page too. */
+/* The virtual regions mm_region_of() tells apart.  The numbers are the
+ * wire's (enum Region of proto/armmap.proto, REGION_ + the same suffix);
+ * the daemon asserts they agree.  (enum mm_vregion: struct mm_region is a
+ * memory bank of the layout.) */
+enum mm_vregion {
+    MM_VREGION_GAP = 0,                 /* none of the others */
+    MM_VREGION_USER,
+    MM_VREGION_MODULES,
+    MM_VREGION_PKMAP,
+    MM_VREGION_LOWMEM,
+    MM_VREGION_VMALLOC,
+    MM_VREGION_CONSISTENT,
+    MM_VREGION_FIXMAP,
+    MM_VREGION_TIMERS,
+    MM_VREGION_VECTOR,                  /* the stubs page too */
+    MM_VREGION_IOREMAP,                 /* a live ioremap() area in vmalloc */
+    MM_VREGION_FDT,                     /* 5.11+ DTB map */
+    MM_VREGION_PCI_IO,                  /* the PCI I/O reservation */
+    MM_VREGION_COUNT
+};
+
+/* The region @va lies in.  Never changes @m. */
+enum mm_vregion mm_region_of(const struct mm_machine *m, mm_vaddr_t va);
+
+/* "gap", "user", "modules", "pkmap", "lowmem", "vmalloc", "consistent",
+ * "fixmap", "timers", "vector", "ioremap", "fdt", "pci-io"; "unknown" for
+ * a value out of range. */
+const char *mm_vregion_name(enum mm_vregion r);
+
+/* mm_vregion_name(mm_region_of(@m, @va)). */
 const char *mm_region_name(const struct mm_machine *m, mm_vaddr_t va);
 
 /* __pa() of a lowmem address, __va() of a lowmem physical address,
@@ -441,7 +467,7 @@ enum mm_status mm_page_address(const struct mm_machine *m, mm_pfn_t pfn,
 
 struct mm_alias {
     mm_vaddr_t va;
-    const char *region;                 /* as mm_region_name() */
+    enum mm_vregion region;             /* as mm_region_of() */
 };
 
 /* Every virtual address that maps physical address @pa, ascending: what a

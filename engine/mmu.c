@@ -497,38 +497,59 @@ static bool in(mm_vaddr_t va, uint64_t start, uint64_t end)
     return va >= start && va < end;
 }
 
-const char *mm_region_name(const struct mm_machine *m, mm_vaddr_t va)
+enum mm_vregion mm_region_of(const struct mm_machine *m, mm_vaddr_t va)
 {
     const struct mm_layout *lay = &m->lay;
 
     if (va < lay->task_size)
-        return "user";
+        return MM_VREGION_USER;
     if (in(va, lay->modules_vaddr, lay->modules_end))
-        return "modules";
+        return MM_VREGION_MODULES;
     if (lay->pkmap_base != 0 &&
         in(va, lay->pkmap_base,
            (uint64_t)lay->pkmap_base + MM_LAST_PKMAP * MM_PAGE_SIZE))
-        return "pkmap";
+        return MM_VREGION_PKMAP;
     if (in(va, lay->page_offset, lay->high_memory))
-        return "lowmem";
+        return MM_VREGION_LOWMEM;
     if (lay->pci_io_base != 0 && in(va, lay->pci_io_base,
                                     (uint64_t)lay->pci_io_base + MM_PCI_IO_SIZE))
-        return "pci-io";
+        return MM_VREGION_PCI_IO;
     if (in(va, lay->vmalloc_start, lay->vmalloc_end))
-        return mm__vmap_is_ioremap(m, va) ? "ioremap" : "vmalloc";
+        return mm__vmap_is_ioremap(m, va) ? MM_VREGION_IOREMAP
+                                           : MM_VREGION_VMALLOC;
     if (lay->consistent_end != 0 && in(va, lay->consistent_start, lay->consistent_end))
-        return "consistent";
+        return MM_VREGION_CONSISTENT;
     if (lay->fdt_base != 0 && in(va, lay->fdt_base,
                                  (uint64_t)lay->fdt_base + MM_FDT_FIXED_SIZE))
-        return "fdt";
+        return MM_VREGION_FDT;
     if (in(va, lay->fixaddr_start, lay->fixaddr_end))
-        return "fixmap";
+        return MM_VREGION_FIXMAP;
     if (lay->timers_base != 0 && in(va, lay->timers_base, (uint64_t)lay->timers_base +
                                     MM_PAGE_SIZE))
-        return "timers";
+        return MM_VREGION_TIMERS;
     if (in(va, lay->vectors_base, lay->vectors_end))
-        return "vector";
-    return "gap";
+        return MM_VREGION_VECTOR;
+    return MM_VREGION_GAP;
+}
+
+const char *mm_vregion_name(enum mm_vregion r)
+{
+    static const char *const names[MM_VREGION_COUNT] = {
+        [MM_VREGION_GAP] = "gap",         [MM_VREGION_USER] = "user",
+        [MM_VREGION_MODULES] = "modules", [MM_VREGION_PKMAP] = "pkmap",
+        [MM_VREGION_LOWMEM] = "lowmem",   [MM_VREGION_VMALLOC] = "vmalloc",
+        [MM_VREGION_CONSISTENT] = "consistent",
+        [MM_VREGION_FIXMAP] = "fixmap",   [MM_VREGION_TIMERS] = "timers",
+        [MM_VREGION_VECTOR] = "vector",   [MM_VREGION_IOREMAP] = "ioremap",
+        [MM_VREGION_FDT] = "fdt",         [MM_VREGION_PCI_IO] = "pci-io",
+    };
+
+    return (unsigned)r < MM_VREGION_COUNT ? names[r] : "unknown";
+}
+
+const char *mm_region_name(const struct mm_machine *m, mm_vaddr_t va)
+{
+    return mm_vregion_name(mm_region_of(m, va));
 }
 
 static bool is_lowmem_va(const struct mm_machine *m, mm_vaddr_t va)
@@ -619,7 +640,7 @@ static void alias_add(struct alias_sink *a, mm_vaddr_t va)
 {
     if (a->n < a->max) {
         a->out[a->n].va = va;
-        a->out[a->n].region = mm_region_name(a->m, va);
+        a->out[a->n].region = mm_region_of(a->m, va);
     }
     a->n++;
 }

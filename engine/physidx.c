@@ -450,7 +450,7 @@ size_t mm_phys_aliases(const struct mm_machine *m, mm_paddr_t pa, struct mm_alia
     }
     for (size_t i = 0; i < n && i < max; i++) {
         out[i].va = hit[i];
-        out[i].region = mm_region_name(m, hit[i]);
+        out[i].region = mm_region_of(m, hit[i]);
     }
     return n;
 }

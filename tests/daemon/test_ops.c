@@ -267,11 +267,11 @@ START_TEST(test_translate_regions_walk_and_limit)
     r = td_call(fd, &req);
     ck_assert_status(r, 50, 0, "");
     ck_assert_uint_eq(r->translate->pa[0], 0x40001000);
-    ck_assert_uint_eq(r->translate->fault.data[0], 0);
-    ck_assert_uint_eq(r->translate->region.data[0],
+    ck_assert_uint_eq(r->translate->fault[0], 0);
+    ck_assert_uint_eq(r->translate->region[0],
                       ARMMAP__V1__REGION__REGION_LOWMEM);
-    ck_assert_uint_eq(r->translate->fault.data[1], 1);      /* translation L1 */
-    ck_assert_uint_eq(r->translate->region.data[1],
+    ck_assert_uint_eq(r->translate->fault[1], 1);      /* translation L1 */
+    ck_assert_uint_eq(r->translate->region[1],
                       ARMMAP__V1__REGION__REGION_USER);
     ck_assert_uint_eq(r->translate->n_walks, 2);
     ck_assert_uint_eq(r->translate->walks[0]->n_steps, 1);
@@ -286,9 +286,9 @@ START_TEST(test_translate_regions_walk_and_limit)
     t.n_va = 4;
     r = td_call(fd, &req);
     ck_assert_status(r, 50, 0, "");
-    ck_assert_uint_eq(r->translate->region.data[2],
+    ck_assert_uint_eq(r->translate->region[2],
                       ARMMAP__V1__REGION__REGION_PKMAP);
-    ck_assert_uint_eq(r->translate->region.data[3],
+    ck_assert_uint_eq(r->translate->region[3],
                       ARMMAP__V1__REGION__REGION_VECTOR);
     ck_assert_uint_eq(r->translate->n_walks, 0);
     td_free(r);

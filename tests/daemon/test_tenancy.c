@@ -1289,16 +1289,16 @@ START_TEST(test_streamed_reply_complete_and_in_order)
     ck_assert_int_eq(r->body_case, ARMMAP__V1__RESPONSE__BODY_TRANSLATE);
     s = r->translate;
     ck_assert_uint_eq(s->n_pa, N);
-    ck_assert_uint_eq(s->fault.len, N);
-    ck_assert_uint_eq(s->region.len, N);
+    ck_assert_uint_eq(s->n_fault, N);
+    ck_assert_uint_eq(s->n_region, N);
     ck_assert_uint_eq(s->n_walks, N);
     ck_assert_uint_eq(s->pa[0], 0x40000010);        /* 0xc0000010 */
-    ck_assert_uint_eq(s->fault.data[0], 0);
-    ck_assert_uint_eq(s->region.data[0], ARMMAP__V1__REGION__REGION_LOWMEM);
+    ck_assert_uint_eq(s->fault[0], 0);
+    ck_assert_uint_eq(s->region[0], ARMMAP__V1__REGION__REGION_LOWMEM);
     ck_assert_str_eq(s->walks[0]->steps[0]->kind, "section");
     ck_assert_uint_eq(s->walks[0]->steps[0]->addr, 0x40007000);
     ck_assert_uint_eq(s->walks[0]->steps[0]->desc, 0x4000040e);
-    ck_assert_uint_ne(s->fault.data[3], 0);         /* user: unmapped */
+    ck_assert_uint_ne(s->fault[3], 0);         /* user: unmapped */
     {
         Armmap__V1__Response *p = td_recv(fd);
 
@@ -1316,8 +1316,8 @@ START_TEST(test_streamed_reply_complete_and_in_order)
             size_t j = (size_t)k * CHUNK + (size_t)i, la, lb;
 
             ck_assert_uint_eq(s->pa[j], w->pa[i]);
-            ck_assert_uint_eq(s->fault.data[j], w->fault.data[i]);
-            ck_assert_uint_eq(s->region.data[j], w->region.data[i]);
+            ck_assert_uint_eq(s->fault[j], w->fault[i]);
+            ck_assert_uint_eq(s->region[j], w->region[i]);
             la = armmap__v1__walk__get_packed_size(s->walks[j]);
             lb = armmap__v1__walk__get_packed_size(w->walks[i]);
             ck_assert_uint_eq(la, lb);

@@ -509,9 +509,10 @@ void td_translate(int fd, uint64_t machine, const uint32_t *va, size_t n,
     r = td_call(fd, &req);
     ck_assert_status(r, 9, 0, "");
     ck_assert_uint_eq(r->translate->n_pa, n);
-    ck_assert_uint_eq(r->translate->fault.len, n);
+    ck_assert_uint_eq(r->translate->n_fault, n);
     memcpy(pa, r->translate->pa, n * sizeof(uint32_t));
-    memcpy(fault, r->translate->fault.data, n);
+    for (size_t i = 0; i < n; i++)
+        fault[i] = (uint8_t)r->translate->fault[i];
     td_free(r);
 }
 

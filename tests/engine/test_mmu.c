@@ -749,7 +749,7 @@ START_TEST(test_aliases_lowmem_page)
     pa = (mm_paddr_t)MM_PFN_PHYS(r.value) + 0x10;
     ck_assert_uint_eq(mm_phys_aliases(m, pa, a, 4), 1);
     ck_assert_uint_eq(a[0].va, pa - 0x80200000 + 0xc0000000);
-    ck_assert_str_eq(a[0].region, "lowmem");
+    ck_assert_str_eq(mm_vregion_name(a[0].region), "lowmem");
     mm_destroy(m);
 }
 END_TEST
@@ -763,7 +763,7 @@ START_TEST(test_aliases_kmapped_highmem_page)
 
     ck_assert_uint_eq(mm_phys_aliases(m, (mm_paddr_t)MM_PFN_PHYS(pfn) + 0x123, a, 4), 1);
     ck_assert_uint_eq(a[0].va, 0xbfe01123);
-    ck_assert_str_eq(a[0].region, "pkmap");
+    ck_assert_str_eq(mm_vregion_name(a[0].region), "pkmap");
     mm_destroy(m);
 }
 END_TEST
@@ -794,7 +794,7 @@ START_TEST(test_aliases_stale_kmap_atomic)
     ck_assert_int_eq(mm_kunmap_atomic(m, 0, 0xfff00000, &r), MM_OK);
     ck_assert_uint_eq(mm_phys_aliases(m, pa, a, 4), 1);
     ck_assert_uint_eq(a[0].va, 0xfff00000);
-    ck_assert_str_eq(a[0].region, "fixmap");
+    ck_assert_str_eq(mm_vregion_name(a[0].region), "fixmap");
     mm_destroy(m);
 }
 END_TEST
@@ -805,13 +805,13 @@ START_TEST(test_aliases_vectors_page_and_max)
 {
     struct mm_machine *m = t_machine("aries", NULL);
     mm_paddr_t pa = mm__pte_get(m, 0xffff0000) & 0xfffff000;
-    struct mm_alias a[2] = {{0, NULL}, {0, NULL}};
+    struct mm_alias a[2] = {{0, MM_VREGION_GAP}, {0, MM_VREGION_GAP}};
 
     ck_assert_uint_eq(mm_phys_aliases(m, pa, a, 2), 2);
     ck_assert_uint_eq(a[0].va, pa - 0x80200000 + 0xc0000000);
-    ck_assert_str_eq(a[0].region, "lowmem");
+    ck_assert_str_eq(mm_vregion_name(a[0].region), "lowmem");
     ck_assert_uint_eq(a[1].va, 0xffff0000);
-    ck_assert_str_eq(a[1].region, "vector");
+    ck_assert_str_eq(mm_vregion_name(a[1].region), "vector");
     memset(a, 0, sizeof(a));
     ck_assert_uint_eq(mm_phys_aliases(m, pa, a, 1), 2);
     ck_assert_uint_eq(a[0].va, pa - 0x80200000 + 0xc0000000);

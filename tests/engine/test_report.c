@@ -661,6 +661,13 @@ START_TEST(test_region_names_61)
     ck_assert_str_eq(mm_region_name(m, r.value + 8192), "vmalloc");
     ck_assert_str_eq(mm_region_name(m, 0xfee00000), "pci-io");
     ck_assert_str_eq(mm_region_name(m, 0xff800000), "fdt");
+    ck_assert_int_eq(mm_region_of(m, r.value), MM_VREGION_IOREMAP);
+    ck_assert_int_eq(mm_region_of(m, r.value + 8192), MM_VREGION_VMALLOC);
+    ck_assert_int_eq(mm_region_of(m, 0xfee00000), MM_VREGION_PCI_IO);
+    ck_assert_int_eq(mm_region_of(m, 0xff800000), MM_VREGION_FDT);
+    ck_assert_int_eq(mm_region_of(m, 0xc0000000), MM_VREGION_LOWMEM);
+    ck_assert_str_eq(mm_vregion_name(MM_VREGION_PCI_IO), "pci-io");
+    ck_assert_str_eq(mm_vregion_name(MM_VREGION_COUNT), "unknown");
     ck_assert_str_eq(mm_region_name(m, 0xffa00000), "gap");
     ck_assert_str_eq(mm_region_name(m, 0xffff1000), "vector");
     ck_assert_int_eq(mm_iounmap(m, r.value, &r), MM_OK);

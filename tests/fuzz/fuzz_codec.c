@@ -1,23 +1,25 @@
-/* tests/fuzz/fuzz_codec.c - the hand-coded envelopes against protobuf-c.
+/* tests/fuzz/fuzz_codec.c - proto/envelope.c against protobuf-c.
  *
- * armmapd and libarmmap code the Request/Response envelope (and the Op,
- * Translate and TranslateResult bodies) by hand for speed and promise the
- * very messages and bytes protobuf-c gives.  This harness holds them to
+ * proto/envelope.c, which armmapd and libarmmap both link, codes the
+ * Request/Response envelope (and the Op, Translate, TranslateResult and
+ * PhysResult bodies) by hand for speed and promises the very messages and
+ * bytes protobuf-c gives.  This harness holds them to
  * it, differentially, on every input read as both a Request and a
  * Response:
  *
- *   1. srv_request_unpack() and armmap__response_unpack() decode exactly
+ *   1. envelope_request_unpack() and envelope_response_unpack() decode exactly
  *      what protobuf-c decodes (both fail, or both succeed and the two
  *      messages pack to the same bytes);
  *   2. what decodes, stripped of the unknown fields protobuf-c keeps,
- *      packs through srv_response_pack() and armmap__request_pack() to
- *      exactly protobuf-c's bytes (the packers serve messages armmapd and
+ *      packs through envelope_response_pack() (framed by the daemon's
+ *      srv_response_pack()) and envelope_request_pack() to exactly
+ *      protobuf-c's bytes (the packers serve messages armmapd and
  *      libarmmap build themselves, which never have unknown fields, and
  *      leave them out).
  *
  * Any difference aborts, naming the side that differs.
  */
-#include "armmap_int.h"
+#include "envelope.h"
 #include "srv.h"
 
 #include <stdio.h>
@@ -139,26 +141,27 @@ static void check_request(const uint8_t *data, size_t size)
     struct tracked t = { NULL, 0, 0 };
     ProtobufCAllocator a = { tracked_alloc, tracked_free, &t };
     Armmap__V1__Request *want = armmap__v1__request__unpack(NULL, size, data);
-    Armmap__V1__Request *got = srv_request_unpack(&a, size, data);
+    Armmap__V1__Request *got = envelope_request_unpack(&a, size, data);
 
     if ((want == NULL) != (got == NULL))
-        differ(want ? "srv_request_unpack (rejects)" :
-                      "srv_request_unpack (accepts)", size);
+        differ(want ? "envelope_request_unpack (rejects)" :
+                      "envelope_request_unpack (accepts)", size);
     if (want != NULL) {
-        size_t body, n, glen;
+        struct envelope_sizes z;
+        size_t n, glen;
         uint8_t *mine, *theirs;
 
         if (!same_bytes(&want->base, &got->base))
-            differ("srv_request_unpack", size);
+            differ("envelope_request_unpack", size);
         strip_unknown(&want->base);
-        n = armmap__request_size(want, &body);
+        n = envelope_request_size(want, &z);
         mine = malloc(n ? n : 1);
         if (mine == NULL)
             abort();
-        armmap__request_pack(want, body, mine);
+        envelope_request_pack(want, &z, mine);
         theirs = generic_pack(&want->base, &glen);
         if (n != glen || memcmp(mine, theirs, n) != 0)
-            differ("armmap__request_pack", size);
+            differ("envelope_request_pack", size);
         free(mine);
         free(theirs);
     }
@@ -170,13 +173,13 @@ static void check_response(const uint8_t *data, size_t size)
 {
     Armmap__V1__Response *want = armmap__v1__response__unpack(NULL, size,
                                                                data);
-    Armmap__V1__Response *got = armmap__response_unpack(size, data);
+    Armmap__V1__Response *got = envelope_response_unpack(size, data);
 
     if ((want == NULL) != (got == NULL))
-        differ(want ? "armmap__response_unpack (rejects)" :
-                      "armmap__response_unpack (accepts)", size);
+        differ(want ? "envelope_response_unpack (rejects)" :
+                      "envelope_response_unpack (accepts)", size);
     if (want != NULL && !same_bytes(&want->base, &got->base))
-        differ("armmap__response_unpack", size);
+        differ("envelope_response_unpack", size);
     if (want != NULL) {
         size_t flen, glen;
         uint8_t *frame, *theirs;
