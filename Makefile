@@ -424,12 +424,15 @@ oracle-baseline: $(ORACLE_CMP)
 -include $(B)/tests/oracle/compare.d $(B)/tests/oracle/mmucheck.d
 
 # ---- run and install ---------------------------------------------------
+HTTP_PORT ?= 8080
 run: deps $(ARMMAPD) $(ARMMAP)
 	@echo "armmapd: state in ./armmapd-state; in another shell try:"
 	@echo "  ./$(ARMMAP) ping"
 	@echo "  ./$(ARMMAP) create --preset aries"
 	@echo "  ./$(ARMMAP) layout 1"
-	./$(ARMMAPD) --log-level info
+	@echo "and open http://127.0.0.1:$(HTTP_PORT)/ (the page from web/)"
+	./$(ARMMAPD) --log-level info --http 127.0.0.1:$(HTTP_PORT) \
+	    --http-root $(CURDIR)/web
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -441,6 +444,10 @@ MANDIR  := $(DESTDIR)$(PREFIX)/share/man
 UNITDIR := $(DESTDIR)$(PREFIX)/lib/systemd/system
 # The wire protocol, for clients in other languages (examples/).
 DATADIR := $(DESTDIR)$(PREFIX)/share/armmap
+# The teaching page (web/), served by --http from --http-root, whose
+# default is where it is installed.
+WEBDIR  := $(DESTDIR)$(PREFIX)/share/armmapd/web
+$(DAEMON_OBJ): CFLAGS += -DSRV_WEB_ROOT='"$(PREFIX)/share/armmapd/web"'
 
 install: $(ARMMAPD) $(ARMMAP) $(LIBARMMAP) $(LIBARMMAP_SO)
 	install -d $(BINDIR) $(SBINDIR) $(LIBDIR)/pkgconfig $(INCDIR)
@@ -460,6 +467,8 @@ install: $(ARMMAPD) $(ARMMAP) $(LIBARMMAP) $(LIBARMMAP_SO)
 	install -m 644 systemd/armmapd.socket $(UNITDIR)/armmapd.socket
 	install -d $(DATADIR)
 	install -m 644 proto/armmap.proto $(DATADIR)/armmap.proto
+	install -d $(WEBDIR)
+	install -m 644 web/*.html web/*.css web/*.js $(WEBDIR)/
 
 uninstall:
 	rm -f $(SBINDIR)/armmapd $(BINDIR)/armmap $(LIBDIR)/libarmmap.a \
@@ -468,7 +477,8 @@ uninstall:
 	      $(MANDIR)/man1/armmap.1 $(MANDIR)/man8/armmapd.8 \
 	      $(UNITDIR)/armmapd.service $(UNITDIR)/armmapd.socket \
 	      $(DATADIR)/armmap.proto
-	rmdir $(DATADIR) 2>/dev/null || true
+	rm -rf $(WEBDIR)
+	rmdir $(DATADIR) $(DESTDIR)$(PREFIX)/share/armmapd 2>/dev/null || true
 
 clean:
 	rm -rf build
