@@ -16,6 +16,7 @@
 #   make valgrind   the integration suites with armmapd under memcheck
 #   make oracle     boot the real 6.1 kernel under QEMU, record fixtures
 #   make run        start armmapd in the foreground with embedded defaults
+#   make check-web  the teaching page (web/) in headless chromium
 #   make clean
 #
 # Debian packages: pkg-config libevent-dev libprotobuf-c-dev
@@ -422,6 +423,20 @@ oracle-baseline: $(ORACLE_CMP)
 	./$(ORACLE_CMP) -w -e $(ORACLE_EXACT) $(ORACLE_FIXTURES)
 
 -include $(B)/tests/oracle/compare.d $(B)/tests/oracle/mmucheck.d
+
+# ---- check-web: the teaching page in a real browser (tests/web/) ---------
+# tests/web/run.js drives Debian's chromium with playwright-core (npm ci of
+# tests/web/package-lock.json; WEB=1 tests/deps.sh installs chromium,
+# nodejs and npm) against the real armmapd; screenshots go to
+# build/web-shots/.
+.PHONY: check-web
+check-web: $(ARMMAPD) $(ARMMAP)
+	@WEB=1 sh tests/deps.sh
+	@start=$$(date +%s); \
+	ARMMAPD=$(CURDIR)/$(ARMMAPD) ARMMAP=$(CURDIR)/$(ARMMAP) \
+	WEB_SHOTS=$(CURDIR)/$(B)/web-shots node tests/web/run.js; rc=$$?; \
+	echo "make check-web: $$( [ $$rc -eq 0 ] && echo passed || echo FAILED)" \
+	     "in $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # ---- run and install ---------------------------------------------------
 HTTP_PORT ?= 8080

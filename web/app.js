@@ -88,7 +88,10 @@ async function render() {
   const at = st.at;
   let texts;
   try {
-    texts = await Promise.all(['regions', 'pkmap', 'fixmap'].map((n) => api.reportText(st.id, n, at)));
+    const reads = ['regions', 'pkmap', 'fixmap'].map((n) => api.reportText(st.id, n, at));
+    if (at == null) reads.push(api.get(`/machines/${st.id}`));
+    texts = await Promise.all(reads);
+    if (at == null) st.seq = Math.max(st.seq, Number(texts[3].seq));
   } catch (e) {
     if (at != null && /no such resource/.test(e.message)) {
       $('error').textContent = 'This daemon cannot read a past seq (GET .../at/{seq}/reports is missing).';
@@ -303,6 +306,7 @@ async function walk(ev) {
 
 async function fork() {
   if (!st.id) return;
+  if (st.at == null) st.seq = Number((await api.get(`/machines/${st.id}`)).seq);
   const at = st.at == null ? st.seq : st.at;
   try {
     const m = await api.post(`/machines/${st.id}/fork`, { at });
