@@ -214,6 +214,10 @@ size_t srv_commit_reaped(struct srv *s, uint64_t ticket, bool ok,
         f.sm->committed_seq = f.seq;
     else if (f.kind == SRV_WRITE_DESTROY)
         f.sm->gone = true;
+    if (ok && s->sse != NULL && f.kind == SRV_WRITE_EVENTS)
+        srv_sse_committed(s, f.sm);     /* event streams (sse.c) */
+    else if (ok && s->sse != NULL && f.kind == SRV_WRITE_DESTROY)
+        srv_sse_destroyed(s, f.sm);
     if (f.kind != SRV_WRITE_CHECKPOINT)   /* no reply waits for one */
         srv_commit_done(s, ticket, ok, msg);
     settle(s, f.sm);

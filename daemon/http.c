@@ -179,6 +179,50 @@ static void watch_client(struct http_job *j)
         event_add(j->watch, NULL);
 }
 
+/* The Describe of GET .../events found the machine: the request becomes
+ * an event stream (sse.c). */
+static void start_events(struct http_job *j)
+{
+    struct srv *s = j->hs->s;
+    struct evhttp_request *req = j->req;
+    struct srv_machine *sm = srv_machine_get(
+        s->reg, srv_id_in(s->reg, j->hc.machine));
+    uint64_t after = j->hc.has_since ? j->hc.since : UINT64_MAX;
+
+    if (req == NULL || sm == NULL) {
+        job_fail(j, MM_NOT_FOUND, "events: the machine is gone");
+        return;
+    }
+    evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL,
+                                  NULL);
+    j->req = NULL;
+    job_free(j);
+    srv_sse_subscribe(s, req, sm, after);
+}
+
+/* Last-Event-ID, if sent, resumes an event stream as ?since= does.
+ * Return: false if it is not a seq (the request is answered 400). */
+static bool last_event_id(struct evhttp_request *req,
+                          struct srv_http_call *hc)
+{
+    const char *v = evhttp_find_header(evhttp_request_get_input_headers(req),
+                                       "Last-Event-ID");
+    char *end;
+
+    if (v == NULL || hc->shape != SRV_HTTP_EVENTS)
+        return true;
+    errno = 0;
+    hc->since = strtoull(v, &end, 10);
+    hc->has_since = true;
+    if (*v >= '0' && *v <= '9' && *end == '\0' && errno == 0 &&
+        hc->since != UINT64_MAX)
+        return true;
+    srv_http_call_free(hc);
+    send_error(req, 400, MM_INVALID_ARGUMENT,
+               "events: header Last-Event-ID must be a seq");
+    return false;
+}
+
 /* One Response read from the pair. */
 static void on_response(struct http_job *j, const Armmap__V1__Response *r)
 {
@@ -193,6 +237,10 @@ static void on_response(struct http_job *j, const Armmap__V1__Response *r)
          * as the first frame too, with id 0. */
         if (code != MM_OK)
             job_fail(j, code, r->status->message);
+        return;
+    }
+    if (j->hc.shape == SRV_HTTP_EVENTS && code == MM_OK) {
+        start_events(j);
         return;
     }
     body = srv_http_render(&j->hc, r, j->want_text, &status, &ctype);
@@ -442,6 +490,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         send_error(req, status, hc.code, hc.msg);
         return;
     }
+    if (!last_event_id(req, &hc))
+        return;
     job_start(hs, req, &hc);
 }
 
@@ -502,6 +552,7 @@ void srv_http_free(struct srv *s)
 
     if (hs == NULL)
         return;
+    srv_sse_free(s);
     /* Requests still waiting (a parked kmap at shutdown) are answered 503,
      * and the loop turns a few times, without blocking, so that those
      * answers leave before the connections are freed. */

@@ -25,6 +25,7 @@
 #include <jansson.h>
 
 #include "armmap.pb-c.h"
+#include "store.h"
 
 #define HTTP_REQ_ID     2               /* the API request's frame id */
 
@@ -750,6 +751,22 @@ static void build_history(struct build *b)
     b->hc->shape = SRV_HTTP_HISTORY;
 }
 
+/* The event stream: a Describe finds the machine as its tenant sees it
+ * (or answers 404); http.c then hands the request to sse.c.  ?since=N
+ * resumes after seq N, as Last-Event-ID does. */
+static void build_events(struct build *b)
+{
+    char buf[32];
+
+    b->hc->has_since = query_get(b->query, "since", buf, sizeof(buf));
+    if (b->hc->has_since &&
+        !query_u64(b->hc, b->query, "since", UINT64_MAX - 1, &b->hc->since))
+        return;
+    b->req->body_case = ARMMAP__V1__REQUEST__BODY_DESCRIBE;
+    b->req->describe = machine_ref(b);
+    b->hc->shape = SRV_HTTP_EVENTS;
+}
+
 static const char *body_name(struct build *b)
 {
     const json_t *n = json_object_get(b->body, "name");
@@ -838,6 +855,7 @@ static void route_machine(struct build *b, const char *method,
         fail(b->hc, MM_NOT_FOUND, "machine '%.40s' does not exist", seg[0]);
         return;
     }
+    b->hc->machine = b->machine;
     if (n == 1) {
         if (get) {
             b->req->body_case = ARMMAP__V1__REQUEST__BODY_DESCRIBE;
@@ -873,6 +891,11 @@ static void route_machine(struct build *b, const char *method,
     } else if (n == 2 && strcmp(what, "history") == 0) {
         if (get)
             build_history(b);
+        else
+            wrong_method(b, method, path, "GET");
+    } else if (n == 2 && strcmp(what, "events") == 0) {
+        if (get)
+            build_events(b);
         else
             wrong_method(b, method, path, "GET");
     } else if (n == 2 && (strcmp(what, "fork") == 0 ||
@@ -1223,4 +1246,66 @@ char *srv_http_render(const struct srv_http_call *hc,
                                    "the daemon's answer had no body");
     }
     return dump_line(o);
+}
+
+/* ------------------------------------------------------------------ */
+/* Events (the event stream, sse.c)                                    */
+/* ------------------------------------------------------------------ */
+
+/* Sets on @o the named fields of op @code, as the ops API takes them
+ * (op_args[]), from @n argument words. */
+static void named_args(json_t *o, uint32_t code, const uint32_t *args,
+                       size_t n)
+{
+    size_t i, len;
+    json_t *a;
+    char key[16];
+
+    if (code >= MM_OP_COUNT)
+        return;
+    for (i = 0; i < 3 && op_args[code][i] != NULL && i < n; i++) {
+        len = strcspn(op_args[code][i], "?");
+        snprintf(key, sizeof(key), "%.*s", (int)len, op_args[code][i]);
+        if (strcmp(key, "pfns") == 0) {
+            a = json_array();
+            for (; i < n; i++)
+                json_array_append_new(a, hex(args[i]));
+            json_object_set_new(o, key, a);
+            return;
+        }
+        if (strcmp(key, "zone") == 0 && args[i] < 3)
+            json_object_set_new(o, key, json_string(zone_names[args[i]]));
+        else if (strcmp(key, "order") == 0 || strcmp(key, "slot") == 0)
+            json_object_set_new(o, key, json_integer(args[i]));
+        else
+            json_object_set_new(o, key, hex(args[i]));
+    }
+}
+
+char *srv_http_event_json(const struct store_event *ev)
+{
+    Armmap__V1__OpResult r = ARMMAP__V1__OP_RESULT__INIT;
+    const char *name = mm_op_name((enum mm_opcode)ev->op);
+    json_t *args = json_array(), *o;
+    char *text;
+    uint32_t i;
+
+    for (i = 0; i < ev->nargs; i++)
+        json_array_append_new(args, hex(ev->args[i]));
+    r.value = ev->value;
+    r.aux = ev->aux;
+    r.flags = ev->flags;
+    r.seq = ev->seq;
+    o = json_pack("{s:o,s:o,s:s,s:I,s:o}", "seq", dec(ev->seq), "time_ms",
+                  dec((uint64_t)ev->time_ms), "op", name ? name : "none",
+                  "cpu", (json_int_t)ev->cpu, "args", args);
+    if (o == NULL)
+        abort();
+    named_args(o, ev->op, ev->args, ev->nargs);
+    json_object_set_new(o, "result", op_result_json((int)ev->op, &r));
+    text = json_dumps(o, JSON_COMPACT);
+    json_decref(o);
+    if (text == NULL)
+        abort();
+    return text;
 }

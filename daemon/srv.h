@@ -60,6 +60,8 @@ struct bufferevent;
 struct srv;
 struct conn;
 struct srv_http;
+struct srv_sse;
+struct evhttp_request;
 
 /* ------------------------------------------------------------------ */
 /* Settings (settings.c)                                               */
@@ -115,6 +117,8 @@ struct srv_settings {
     uint64_t max_events;                /* per tenant, events stored */
     uint64_t machine_idle_ttl;          /* seconds; 0 = never reap */
     uint64_t http_max_body;             /* bytes of an HTTP request body */
+    uint64_t http_heartbeat;            /* seconds between SSE heartbeats */
+    uint64_t http_max_subscribers;      /* event streams per tenant */
     bool help;                          /* --help */
     bool check_config;                  /* --check-config */
     bool verify;                        /* --verify */
@@ -389,6 +393,7 @@ struct srv_tenant {
     uint64_t max_events;                /* events stored */
     bool own_max_events;
     uint64_t inflight_bytes;            /* unsent replies, all connections */
+    uint64_t sse_subscribers;           /* event streams open (sse.c) */
     uint64_t connections, requests, changes, parked_kmaps;
     uint64_t errors_by_code[MM_STATUS_COUNT];
     struct srv_tenant *next;
@@ -600,6 +605,8 @@ struct srv {
     bool stopping;
     struct srv_counters n;
     struct srv_http *http;              /* --http (http.c), or NULL */
+    struct srv_sse *sse;                /* event streams (sse.c), or NULL
+                                           while none was ever opened */
 };
 
 /**
@@ -875,7 +882,8 @@ enum srv_http_shape {
     SRV_HTTP_TRANSLATE,
     SRV_HTTP_PHYS,
     SRV_HTTP_REPORT,
-    SRV_HTTP_HISTORY
+    SRV_HTTP_HISTORY,
+    SRV_HTTP_EVENTS                     /* a Describe; then sse.c streams */
 };
 
 /* One API request: the Request frame it became, how to render its answer. */
@@ -892,6 +900,9 @@ struct srv_http_call {
     size_t n_addr;
     uint8_t *frame;                     /* length prefix + Request (id 2) */
     size_t len;
+    uint64_t machine;                   /* the id in the path, or 0 */
+    bool has_since;                     /* ?since= given (SRV_HTTP_EVENTS) */
+    uint64_t since;                     /* its value */
 };
 
 /**
@@ -916,6 +927,35 @@ char *srv_http_error_json(int code, const char *msg);
 char *srv_http_render(const struct srv_http_call *hc,
                       const struct Armmap__V1__Response *r, bool want_text,
                       int *status, const char **ctype);
+
+struct store_event;
+/* One event as the JSON of the event stream and of history: seq, op,
+ * cpu, args (and the op's named fields, as the ops API takes them),
+ * result; one line without a newline, malloc'd. */
+char *srv_http_event_json(const struct store_event *ev);
+
+/* ------------------------------------------------------------------ */
+/* Event streams (sse.c)                                               */
+/* ------------------------------------------------------------------ */
+
+/**
+ * srv_sse_subscribe - answer @req as the Server-Sent Events stream of
+ * machine @sm, which its tenant was just found to see
+ * @after: resume after this seq (Last-Event-ID, ?since=); UINT64_MAX:
+ * from the machine's head (new changes only)
+ * Context: takes @req; answers it 429 if the tenant has
+ * --http-max-subscribers streams open.  One event per committed change,
+ * in seq order, never twice; events before the head are read from the
+ * store in slices, off the request path.
+ */
+void srv_sse_subscribe(struct srv *s, struct evhttp_request *req,
+                       struct srv_machine *sm, uint64_t after);
+/* commit.c: @sm's events up to sm->committed_seq are durable. */
+void srv_sse_committed(struct srv *s, struct srv_machine *sm);
+/* commit.c: @sm's destroy is durable: its streams end ("destroyed"). */
+void srv_sse_destroyed(struct srv *s, struct srv_machine *sm);
+/* Ends every stream and frees the state.  Safe with s->sse NULL. */
+void srv_sse_free(struct srv *s);
 
 /* ------------------------------------------------------------------ */
 /* Dumps (dump.c)                                                      */

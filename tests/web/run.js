@@ -186,6 +186,10 @@ async function main() {
     });
 
     await scenario('a change by another client appears through the event stream', async () => {
+      // The page follows machine 2's event stream (or, from a daemon
+      // without one, polls its history: said in #stream).
+      const mode = await text(page, '#stream', /^(Following changes live\.|Event stream unavailable: polling the history every second\.)$/);
+      console.log('     ' + mode);
       execFileSync(ARMMAP, ['-s', sock, 'alloc', '2', '--zone', 'highmem'], { timeout: WAIT_MS });
       await text(page, '#stream', /^Change: #1026 alloc\(0x2, 0x0\) -> 0x[0-9a-f]+$/);
       await text(page, '#viewing', 'Live at seq 1026');
