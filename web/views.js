@@ -90,7 +90,8 @@ export function drawSpace(box_, m, detail) {
     lab(px + w + 6, (y(z.start) + y(z.end)) / 2 + 4, z.name, 'side');
   }
   if (low && m.banks.length) {
-    lab(vx + w + 8, y(low.start) - 4, `lowmem = ${hex(m.banks[0].start)} + offset`, 'side');
+    lab(vx + w + 8, (y(low.start) + y(low.end)) / 2, `lowmem: PA = ${hex(m.banks[0].start)}`, 'side');
+    lab(vx + w + 8, (y(low.start) + y(low.end)) / 2 + 13, `+ (VA - ${hex(low.start)})`, 'side');
   }
   for (const a of [0, 0x40000000, 0x80000000, 0xc0000000]) {
     lab(vx + w + 4, y(a) + 4, hex(a), 'addr');

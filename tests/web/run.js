@@ -102,7 +102,8 @@ async function main() {
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(base + '/');
     await page.waitForSelector('body[data-ready="1"]', { timeout: WAIT_MS });
-    const shot = (name, sel) => (sel ? page.locator(sel) : page).screenshot({ path: path.join(SHOTS, name + '.png') });
+    const shot = (name, sel) => (sel ? page.locator(sel) : page)
+      .screenshot({ path: path.join(SHOTS, name + '.png'), fullPage: !sel });
     const apiHas = async (p) => (await fetch(base + p)).status !== 404 ||
       !/no such resource/.test(await (await fetch(base + p)).text());
 
@@ -156,6 +157,7 @@ async function main() {
       eq('S nG XN', dds[5], '1 0 1 - shareable, global, never executable');
       await text(page, '#walk .final', /^PA = base 0x[0-9a-f]{8} \+ offset 0x000 = 0x[0-9a-f]{8} \(pkmap\)\.$/);
       await shot('walk', '#walk-sec');
+      await shot('page');
     });
 
     await scenario('step back in the timeline and see the earlier state', async () => {
