@@ -462,7 +462,14 @@ DATADIR := $(DESTDIR)$(PREFIX)/share/armmap
 # The teaching page (web/), served by --http from --http-root, whose
 # default is where it is installed.
 WEBDIR  := $(DESTDIR)$(PREFIX)/share/armmapd/web
-$(DAEMON_OBJ): CFLAGS += -DSRV_WEB_ROOT='"$(PREFIX)/share/armmapd/web"'
+# That default is compiled into the two files naming it; they are rebuilt
+# when PREFIX changes (the stamp is rewritten only then).
+WEB_ROOT_OBJ := $(B)/daemon/settings.o $(B)/daemon/http_static.o
+$(WEB_ROOT_OBJ): CFLAGS += -DSRV_WEB_ROOT='"$(PREFIX)/share/armmapd/web"'
+$(WEB_ROOT_OBJ): $(B)/prefix.stamp
+.PHONY: prefix-force
+$(B)/prefix.stamp: prefix-force
+	@mkdir -p $(@D); echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
 
 install: $(ARMMAPD) $(ARMMAP) $(LIBARMMAP) $(LIBARMMAP_SO)
 	install -d $(BINDIR) $(SBINDIR) $(LIBDIR)/pkgconfig $(INCDIR)
