@@ -12,7 +12,7 @@
 // (default /usr/bin/chromium), WEB_SHOTS (default build/web-shots).
 
 import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -143,6 +143,23 @@ async function main() {
       await shot('pkmap', '#pkmap-sec');
     });
 
+    await scenario('a parked kmap waits, a CLI kunmap wakes it, the flush is animated', async () => {
+      // pfn of the page alloc'd above: map it with a wait; the window is full.
+      await page.fill('#o-wait', '10000');
+      await page.click('#op-form button[type=submit]');
+      await text(page, '#pkmap-summary', '512 slots: 512 in use, 0 mapped (awaiting flush), 0 free; ' +
+                 '0 flushes; next search from slot 0; 1 kmap waiting for a slot');
+      eq('waiting cells', await page.locator('#pkmap .cell.waiting').count(), 1);
+      await shot('pkmap-waiting', '#pkmap-sec');
+      const first = (await page.getAttribute('#pkmap .cell[data-slot="1"]', 'title')).split(' ')[5].replace(',', '');
+      execFileSync(ARMMAP, ['-s', sock, 'kunmap', '1', first], { timeout: WAIT_MS });
+      await text(page, '#op-result', /^kmap: OK 0x[0-9a-f]+ \(seq 1027\) \[[a-z, ]*flushed[a-z, ]*\] - the pkmap window wrapped and was flushed$/);
+      await text(page, '#pkmap-summary', /^512 slots: 512 in use, 0 mapped \(awaiting flush\), 0 free; 1 flushes; next search from slot \d+$/);
+      eq('flush animated', await page.locator('#pkmap.flushing').count(), 1);
+      eq('waiting cells after', await page.locator('#pkmap .cell.waiting').count(), 0);
+      await page.fill('#o-wait', '');
+    });
+
     await scenario('walk an address and read the decoded descriptors', async () => {
       await page.fill('#w-va', '0xbfe01000');
       await page.click('#walk-form button[type=submit]');
@@ -165,16 +182,20 @@ async function main() {
         console.log('skip step back: this armmapd has no GET .../at/{seq}/ reads');
         return 'skip';
       }
-      await text(page, '#viewing', 'Live at seq 1025');
+      await text(page, '#viewing', 'Live at seq 1027');
       await page.click('#back');
-      await text(page, '#viewing', 'Viewing seq 1024 of 1025');
+      await text(page, '#viewing', 'Viewing seq 1026 of 1027');
       await text(page, '#pkmap-summary', /^512 slots: 512 in use/);
       await page.click('#back');
-      await text(page, '#viewing', 'Viewing seq 1023 of 1025');
+      await text(page, '#viewing', 'Viewing seq 1025 of 1027');
+      await page.click('#back');
+      await text(page, '#viewing', 'Viewing seq 1024 of 1027');
+      await page.click('#back');
+      await text(page, '#viewing', 'Viewing seq 1023 of 1027');
       await text(page, '#pkmap-summary', /^512 slots: 511 in use/);
       eq('changed cells', await page.locator('#pkmap .cell.changed').count(), 1);
       await page.click('#timeline li:nth-child(513) button');
-      await text(page, '#viewing', 'Viewing seq 512 of 1025');
+      await text(page, '#viewing', 'Viewing seq 512 of 1027');
       await text(page, '#pkmap-summary', /^512 slots: 0 in use, 0 mapped \(awaiting flush\), 512 free; 0 flushes/);
       await text(page, '#link', 'Link to this view (machine 1, seq 512)');
       eq('url', new URL(page.url()).search, '?machine=1&seq=512');
@@ -183,7 +204,7 @@ async function main() {
 
     await scenario('fork at a step', async () => {
       await page.click('#fork');
-      await text(page, '#status', 'Forked machine 2 from seq 1025.');
+      await text(page, '#status', 'Forked machine 2 from seq 1027.');
       await text(page, '#link', 'Link to this view (machine 2, live)');
     });
 
@@ -193,15 +214,73 @@ async function main() {
       const mode = await text(page, '#stream', /^(Following changes live\.|Event stream unavailable: polling the history every second\.)$/);
       console.log('     ' + mode);
       execFileSync(ARMMAP, ['-s', sock, 'alloc', '2', '--zone', 'highmem'], { timeout: WAIT_MS });
-      await text(page, '#stream', /^Change: #1026 alloc\(0x2, 0x0\) -> 0x[0-9a-f]+$/);
-      await text(page, '#viewing', 'Live at seq 1026');
+      await text(page, '#stream', /^Change: #1028 alloc\(0x2, 0x0\) -> 0x[0-9a-f]+$/);
+      await text(page, '#viewing', 'Live at seq 1028');
+    });
+
+    await scenario('kmap_atomic into a 2.6-style km_type slot on CPU 1', async () => {
+      await page.selectOption('#c-preset', 'aries');
+      await page.selectOption('#c-atomic', 'km_type');
+      await page.fill('#c-name', 'kmtype');
+      await page.click('#create-form button[type=submit]');
+      await text(page, '#status', 'Created machine 3 (aries).');
+      await page.selectOption('#o-op', 'alloc');
+      await page.click('#op-form button[type=submit]');
+      const pfn = (await text(page, '#op-result', /^alloc: OK 0x[0-9a-f]+ \(seq 1\)$/)).split(' ')[2];
+      await page.selectOption('#o-op', 'kmap_atomic');
+      await page.fill('#o-pfn', pfn);
+      await page.fill('#o-slot', '3');
+      await page.fill('#o-cpu', '1');
+      await page.click('#op-form button[type=submit]');
+      await text(page, '#op-result', 'kmap_atomic: OK 0xfff13000 (seq 2)');
+      await text(page, '#atomic p', 'kmap_atomic: km_type style, 16 slots per CPU, 4 CPUs, fixmap 0xfff00000');
+      eq('CPU 1', await page.textContent('#atomic .cpu:nth-child(2) h4'), 'CPU 1 - 1 live');
+      eq('CPU 1 slot', await page.textContent('#atomic .cpu:nth-child(2) li'),
+         `KM_USER0 (idx 19) 0xfff13000 -> pfn ${pfn} live`);
+      await shot('atomic', '#atomic-sec');
+      await page.fill('#o-cpu', '');
+      await page.fill('#o-slot', '');
     });
 
     await page.setViewportSize({ width: 390, height: 844 });
     await shot('phone');
     eq('page errors', errors.join('\n'), '');
+    await tokenScenario(browser);
   } finally {
     if (browser) await browser.close();
+    d.kill('SIGTERM');
+    await new Promise((r) => d.on('exit', r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+// A daemon with --auth-token-file: the page shows UNAUTHENTICATED until
+// the token is typed, then keeps it for the tab (sessionStorage).
+async function tokenScenario(browser) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'armmap-web-tok-'));
+  const port = await freePort();
+  writeFileSync(path.join(dir, 'token'), 'lab-secret-42\n', { mode: 0o600 });
+  const d = spawn(ARMMAPD, ['--state-dir', dir, '--http', `127.0.0.1:${port}`,
+                            '--auth-token-file', path.join(dir, 'token'),
+                            '--http-root', path.join(top, 'web'), '--log-level', 'error'],
+                  { stdio: ['ignore', 'inherit', 'inherit'] });
+  try {
+    await waitHttp(`http://127.0.0.1:${port}/`);
+    const ctx = await browser.newContext({ bypassCSP: true });
+    const page = await ctx.newPage();
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await scenario('a bearer token typed into the page', async () => {
+      await text(page, '#error', /^UNAUTHENTICATED: /);
+      await page.fill('#token', 'lab-secret-42');
+      await page.click('#token-form button[type=submit]');
+      await text(page, '#status', 'No machine yet: create one.');
+      eq('error after', await page.textContent('#error'), '');
+      eq('sessionStorage', await page.evaluate(() => sessionStorage.getItem('armmap.token')), 'lab-secret-42');
+      await page.reload();
+      await text(page, '#status', 'No machine yet: create one.');
+    });
+    await ctx.close();
+  } finally {
     d.kill('SIGTERM');
     await new Promise((r) => d.on('exit', r));
     rmSync(dir, { recursive: true, force: true });
