@@ -45,14 +45,24 @@
 #include "armmap.pb-c.h"
 
 #define HELLO_ID        1
+#define RATE_TENANTS    1024            /* token buckets kept */
 
 struct http_job;
+
+/* --http-rate: one tenant's token bucket, in thousandths of a request. */
+struct rate_bucket {
+    char tenant[SRV_TENANT_MAX + 1];
+    int64_t ms;                         /* monotonic; last refill */
+    uint64_t milli;                     /* tokens x 1000 */
+};
 
 struct srv_http {
     struct srv *s;
     struct evhttp *h;
     struct evhttp_bound_socket *bound;
     TAILQ_HEAD(, http_job) jobs;
+    struct rate_bucket *rate;           /* RATE_TENANTS, once used */
+    size_t nrate;
 };
 
 /* One API request waiting for the daemon's answer. */
@@ -200,6 +210,25 @@ static void start_events(struct http_job *j)
     srv_sse_subscribe(s, req, sm, after);
 }
 
+/* The Describe of GET .../at/{seq}/... found the machine: the read is
+ * answered from its past state (at_cache.c). */
+static void answer_at(struct http_job *j)
+{
+    struct srv *s = j->hs->s;
+    struct srv_machine *sm = srv_machine_get(
+        s->reg, srv_id_in(s->reg, j->hc.machine));
+    const char *ctype;
+    char *body;
+    int status;
+
+    if (sm == NULL) {
+        job_fail(j, MM_NOT_FOUND, "at: the machine is gone");
+        return;
+    }
+    body = srv_at_answer(s, sm, &j->hc, j->want_text, &status, &ctype);
+    job_finish(j, status, ctype, body);
+}
+
 /* Last-Event-ID, if sent, resumes an event stream as ?since= does.
  * Return: false if it is not a seq (the request is answered 400). */
 static bool last_event_id(struct evhttp_request *req,
@@ -241,6 +270,10 @@ static void on_response(struct http_job *j, const Armmap__V1__Response *r)
     }
     if (j->hc.shape == SRV_HTTP_EVENTS && code == MM_OK) {
         start_events(j);
+        return;
+    }
+    if (j->hc.at && code == MM_OK) {
+        answer_at(j);
         return;
     }
     body = srv_http_render(&j->hc, r, j->want_text, &status, &ctype);
@@ -450,6 +483,99 @@ static bool cors(struct srv_http *hs, struct evhttp_request *req)
     return true;
 }
 
+/* The tenant a request will be served as, for its rate: with
+ * --tenants-file its token's (NULL if none matches: Hello refuses it),
+ * else X-Armmap-Tenant's or "default" (NULL if not a valid name). */
+static const char *rate_tenant(struct srv_http *hs, struct evkeyvalq *h)
+{
+    const char *name = evhttp_find_header(h, "X-Armmap-Tenant");
+    const struct srv_tenant_conf *conf;
+    const char *token;
+
+    if (hs->s->tenants_file != NULL) {
+        token = bearer(h);
+        conf = token != NULL ? srv_tenants_match(hs->s->tenants_file,
+                                                 (const uint8_t *)token,
+                                                 strlen(token))
+                             : NULL;
+        return conf != NULL ? conf->name : NULL;
+    }
+    if (name == NULL)
+        name = "default";
+    return srv_valid_tenant(name) ? name : NULL;
+}
+
+/* @tenant's bucket: found, or a new full one in place of the one least
+ * recently refilled.  NULL without host memory. */
+static struct rate_bucket *bucket(struct srv_http *hs, const char *tenant,
+                                  uint64_t full, int64_t now)
+{
+    struct rate_bucket *b, *oldest = NULL;
+    size_t i;
+
+    if (hs->rate == NULL &&
+        (hs->rate = calloc(RATE_TENANTS, sizeof(*hs->rate))) == NULL)
+        return NULL;
+    for (i = 0; i < hs->nrate; i++) {
+        b = &hs->rate[i];
+        if (strcmp(b->tenant, tenant) == 0)
+            return b;
+        if (oldest == NULL || b->ms < oldest->ms)
+            oldest = b;
+    }
+    b = hs->nrate < RATE_TENANTS ? &hs->rate[hs->nrate++] : oldest;
+    snprintf(b->tenant, sizeof(b->tenant), "%s", tenant);
+    b->ms = now;
+    b->milli = full;
+    return b;
+}
+
+/*
+ * --http-rate and --http-burst: a token bucket per tenant, refilled at
+ * the rate, holding at most the burst; a request takes one token.  One
+ * that finds none is answered 429 with Retry-After (whole seconds until
+ * a token is back).  Return: true if answered so.
+ */
+static bool over_rate(struct srv_http *hs, struct evhttp_request *req)
+{
+    uint64_t rate = hs->s->st->http_rate, burst = hs->s->st->http_burst;
+    const char *tenant;
+    struct rate_bucket *b;
+    int64_t now;
+    uint64_t full, wait_ms;
+    char msg[SRV_MSG_MAX], after[24];
+
+    if (rate == 0)
+        return false;
+    tenant = rate_tenant(hs, evhttp_request_get_input_headers(req));
+    if (tenant == NULL)
+        return false;
+    full = (burst != 0 ? burst : rate) * 1000;
+    now = srv_mono_ms();
+    b = bucket(hs, tenant, full, now);
+    if (b == NULL)
+        return false;
+    if (now > b->ms) {
+        b->milli += (uint64_t)(now - b->ms) * rate;
+        if (b->milli > full)
+            b->milli = full;
+        b->ms = now;
+    }
+    if (b->milli >= 1000) {
+        b->milli -= 1000;
+        return false;
+    }
+    wait_ms = (1000 - b->milli + rate - 1) / rate;
+    snprintf(after, sizeof(after), "%" PRIu64, (wait_ms + 999) / 1000);
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
+                      after);
+    snprintf(msg, sizeof(msg), "http: tenant '%s' is over --http-rate (%"
+             PRIu64 " requests/s, burst %" PRIu64 ")", tenant, rate,
+             full / 1000);
+    send_error(req, 429, MM_RESOURCE_EXHAUSTED, msg);
+    return true;
+}
+
 static void on_request(struct evhttp_request *req, void *arg)
 {
     struct srv_http *hs = arg;
@@ -473,6 +599,8 @@ static void on_request(struct evhttp_request *req, void *arg)
         srv_http_static(hs->s, req);
         return;
     }
+    if (over_rate(hs, req))
+        return;
     /* Query values are numbers, lists and names: %2C and friends are
      * decoded once for the whole query. */
     query = evhttp_uri_get_query(uri) ? evhttp_uridecode(
@@ -553,6 +681,7 @@ void srv_http_free(struct srv *s)
     if (hs == NULL)
         return;
     srv_sse_free(s);
+    srv_at_free(s);
     /* Requests still waiting (a parked kmap at shutdown) are answered 503,
      * and the loop turns a few times, without blocking, so that those
      * answers leave before the connections are freed. */
@@ -566,6 +695,7 @@ void srv_http_free(struct srv *s)
             event_base_loop(s->base, EVLOOP_NONBLOCK);
     }
     evhttp_free(hs->h);
+    free(hs->rate);
     free(hs);
     s->http = NULL;
 }

@@ -843,6 +843,52 @@ static void wrong_method(struct build *b, const char *method,
     snprintf(b->hc->allow, sizeof(b->hc->allow), "%s", allowed);
 }
 
+/*
+ * /machines/{id}/at/{seq}/(reports/{name}|translate|phys): the read is
+ * built as for the machine now, its arguments kept in @hc, and the frame
+ * sent is a Describe, which finds the machine as its tenant sees it (or
+ * answers 404); at_cache.c then answers from the past state.
+ */
+static void route_at(struct build *b, const char *method, const char *path,
+                     char **seg, size_t n)
+{
+    bool get = strcmp(method, "GET") == 0;
+    bool post = strcmp(method, "POST") == 0;
+    const char *what = n > 3 ? seg[3] : "";
+
+    if (!text_u64(seg[2], &b->hc->at_seq)) {
+        fail(b->hc, MM_NOT_FOUND, "at: '%.40s' is not a seq", seg[2]);
+        return;
+    }
+    if (n == 5 && strcmp(what, "reports") == 0) {
+        if (get)
+            build_report(b, seg[4]);
+        else
+            wrong_method(b, method, path, "GET");
+    } else if (n == 4 && (strcmp(what, "translate") == 0 ||
+                          strcmp(what, "phys") == 0)) {
+        if (!get && !post)
+            wrong_method(b, method, path, "GET, POST");
+        else if (what[0] == 't')
+            build_translate(b, post);
+        else
+            build_phys(b, post);
+    } else {
+        no_route(b, method, path);
+    }
+    if (b->hc->http_status != 0)
+        return;
+    if (b->req->body_case == ARMMAP__V1__REQUEST__BODY_TRANSLATE) {
+        b->hc->walk = b->req->translate->walk;
+        b->hc->access = b->req->translate->access;
+    } else if (b->req->body_case == ARMMAP__V1__REQUEST__BODY_REPORT) {
+        b->hc->report_kind = (int)b->req->report->kind;
+    }
+    b->hc->at = true;
+    b->req->body_case = ARMMAP__V1__REQUEST__BODY_DESCRIBE;
+    b->req->describe = machine_ref(b);
+}
+
 /* /machines/{id}/... with @seg[0] the id. */
 static void route_machine(struct build *b, const char *method,
                           const char *path, char **seg, size_t n)
@@ -856,6 +902,14 @@ static void route_machine(struct build *b, const char *method,
         return;
     }
     b->hc->machine = b->machine;
+    if (n >= 3 && strcmp(what, "at") == 0) {
+        route_at(b, method, path, seg, n);
+        return;
+    }
+    if (n > 3) {
+        no_route(b, method, path);
+        return;
+    }
     if (n == 1) {
         if (get) {
             b->req->body_case = ARMMAP__V1__REQUEST__BODY_DESCRIBE;
@@ -913,7 +967,7 @@ static void route_machine(struct build *b, const char *method,
 
 static void route(struct build *b, const char *method, const char *path)
 {
-    char copy[512], *seg[6];
+    char copy[512], *seg[8];
     bool get = strcmp(method, "GET") == 0;
     bool post = strcmp(method, "POST") == 0;
     size_t n;
@@ -923,7 +977,7 @@ static void route(struct build *b, const char *method, const char *path)
         return;
     }
     snprintf(copy, sizeof(copy), "%s", path + 8);
-    n = split_path(copy, seg, 5);
+    n = split_path(copy, seg, 7);
     if (n == 1 && strcmp(seg[0], "presets") == 0) {
         if (get)
             build_presets(b);
@@ -936,7 +990,7 @@ static void route(struct build *b, const char *method, const char *path)
             build_create(b);
         else
             wrong_method(b, method, path, "GET, POST");
-    } else if (n >= 2 && n <= 4 && strcmp(seg[0], "machines") == 0) {
+    } else if (n >= 2 && n <= 6 && strcmp(seg[0], "machines") == 0) {
         route_machine(b, method, path, seg + 1, n - 1);
     } else {
         no_route(b, method, path);

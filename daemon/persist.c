@@ -514,6 +514,16 @@ enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
     return replay_chain(s, id, upto, m, &count, err, errsz);
 }
 
+enum mm_status srv_persist_replay_after(struct srv *s, uint64_t id,
+                                        uint64_t after, uint64_t upto,
+                                        struct mm_machine *m, char *err,
+                                        size_t errsz)
+{
+    uint64_t count = 0;
+
+    return replay_link(s, id, after, upto, m, &count, err, errsz);
+}
+
 /* ------------------------------------------------------------------ */
 /* Recovery                                                            */
 /* ------------------------------------------------------------------ */

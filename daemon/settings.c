@@ -30,6 +30,7 @@ enum kind {
     K_SIZE0,                            /* the same, 0 allowed (= none) */
     K_COUNT,                            /* a positive integer */
     K_SECONDS,                          /* an integer >= 0; 0 = never */
+    K_COUNT0,                           /* an integer >= 0; 0 = off */
     K_LEVEL,                            /* error|warn|info|debug */
     K_DURABILITY,                       /* normal|full */
     K_FLAG                              /* no value */
@@ -70,6 +71,15 @@ static const struct setting table[] = {
       "seconds between heartbeat comments on event streams; 0 = none", 0 },
     { "http-max-subscribers", K_COUNT, OFF(http_max_subscribers), "256",
       "event streams (GET .../events) one tenant may hold open", 1000000 },
+    { "http-rate", K_COUNT0, OFF(http_rate), "0",
+      "HTTP requests per second one tenant may make; 0 = no limit", 1000000 },
+    { "http-burst", K_COUNT0, OFF(http_burst), "0",
+      "requests above --http-rate a tenant may make at once; 0 = the rate",
+      1000000 },
+    { "http-at-cache", K_COUNT, OFF(http_at_cache), "16",
+      "past states (GET .../at/SEQ/...) kept for reads", 100000 },
+    { "http-at-cache-bytes", K_SIZE, OFF(http_at_cache_bytes), "64M",
+      "host bytes those past states may hold together", 1ull << 40 },
     { "auth-token-file", K_STRING, OFF(auth_token_file), "none",
       "clients must send this file's contents in Hello.token", 0 },
     { "tenants-file", K_STRING, OFF(tenants_file), "none",
@@ -236,6 +246,16 @@ static int set_one(struct srv_settings *st, const struct setting *t,
         if (!parse_uint(value, &v) || v == 0) {
             snprintf(err, errsz, "armmapd: %s: '%s' is not a positive number",
                      who, value);
+            return -1;
+        }
+        if (check_max(t, v, value, who, err, errsz) != 0)
+            return -1;
+        *(uint64_t *)(void *)(base + t->off) = v;
+        return 0;
+    case K_COUNT0:
+        if (!parse_uint(value, &v)) {
+            snprintf(err, errsz, "armmapd: %s: '%s' is not a number", who,
+                     value);
             return -1;
         }
         if (check_max(t, v, value, who, err, errsz) != 0)

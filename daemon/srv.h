@@ -61,6 +61,7 @@ struct srv;
 struct conn;
 struct srv_http;
 struct srv_sse;
+struct srv_at;
 struct evhttp_request;
 
 /* ------------------------------------------------------------------ */
@@ -119,6 +120,10 @@ struct srv_settings {
     uint64_t http_max_body;             /* bytes of an HTTP request body */
     uint64_t http_heartbeat;            /* seconds between SSE heartbeats */
     uint64_t http_max_subscribers;      /* event streams per tenant */
+    uint64_t http_rate;                 /* requests/s per tenant; 0 = off */
+    uint64_t http_burst;                /* its bucket; 0 = the rate */
+    uint64_t http_at_cache;             /* machines the /at/ cache keeps */
+    uint64_t http_at_cache_bytes;       /* their host bytes, at most */
     bool help;                          /* --help */
     bool check_config;                  /* --check-config */
     bool verify;                        /* --verify */
@@ -607,6 +612,7 @@ struct srv {
     struct srv_http *http;              /* --http (http.c), or NULL */
     struct srv_sse *sse;                /* event streams (sse.c), or NULL
                                            while none was ever opened */
+    struct srv_at *at;                  /* the /at/ cache (at_cache.c) */
 };
 
 /**
@@ -903,6 +909,12 @@ struct srv_http_call {
     uint64_t machine;                   /* the id in the path, or 0 */
     bool has_since;                     /* ?since= given (SRV_HTTP_EVENTS) */
     uint64_t since;                     /* its value */
+    bool at;                            /* .../at/{seq}/...: a Describe,
+                                           then at_cache.c answers */
+    uint64_t at_seq;
+    bool walk;                          /* translate: walks wanted */
+    unsigned access;                    /* translate: MM_ACCESS_ bits */
+    int report_kind;                    /* report: enum mm_report */
 };
 
 /**
@@ -956,6 +968,33 @@ void srv_sse_committed(struct srv *s, struct srv_machine *sm);
 void srv_sse_destroyed(struct srv *s, struct srv_machine *sm);
 /* Ends every stream and frees the state.  Safe with s->sse NULL. */
 void srv_sse_free(struct srv *s);
+
+/* ------------------------------------------------------------------ */
+/* Reads of the past: GET .../at/{seq}/... (at_cache.c)                */
+/* ------------------------------------------------------------------ */
+
+/**
+ * srv_at_answer - the HTTP reply to @hc (a report, translate or phys
+ * read with hc->at set) on machine @sm as it was at hc->at_seq
+ * @want_text: the client accepts text/plain (reports)
+ * Context: replays the machine from the store (from its nearest
+ * checkpoint, or from a kept state just before) into a small LRU cache
+ * bounded by --http-at-cache machines and --http-at-cache-bytes; creates
+ * no machine and counts against no machine quota.
+ * Return: the body, malloc'd, with *@status and *@ctype.
+ */
+char *srv_at_answer(struct srv *s, struct srv_machine *sm,
+                    const struct srv_http_call *hc, bool want_text,
+                    int *status, const char **ctype);
+/* Frees the cache.  Safe with s->at NULL. */
+void srv_at_free(struct srv *s);
+/* persist.c: replays machine @id's own events after seq @after up to
+ * @upto onto @m (a state at @after).  MM_OK, MM_NOT_FOUND (fewer events),
+ * MM_INTERNAL (a mismatch), MM_UNAVAILABLE (the store). */
+enum mm_status srv_persist_replay_after(struct srv *s, uint64_t id,
+                                        uint64_t after, uint64_t upto,
+                                        struct mm_machine *m, char *err,
+                                        size_t errsz);
 
 /* ------------------------------------------------------------------ */
 /* Dumps (dump.c)                                                      */

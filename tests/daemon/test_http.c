@@ -9,6 +9,7 @@
 #include "check_daemon.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,12 @@
 #include <jansson.h>
 
 #include "srv.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define ASAN_BUILD true
+#else
+#define ASAN_BUILD false
+#endif
 
 static struct tdaemon d;
 static int port;
@@ -989,6 +996,586 @@ START_TEST(test_http_setting_checked)
 }
 END_TEST
 
+/* ---- event streams (GET .../events) ----------------------------------- */
+
+/* One open event stream: its socket and what it sent, de-chunked. */
+struct sse {
+    int fd;
+    char raw[1 << 16];
+    size_t nraw;
+    char text[1 << 17];
+    size_t ntext;
+    bool ended;                         /* the last chunk came */
+};
+
+/* Opens GET @path with @extra headers; asserts 200 and the event-stream
+ * type.  The headers arrive once the stream is registered. */
+static struct sse *sse_open(const char *path, const char *extra)
+{
+    struct sse *e = calloc(1, sizeof(*e));
+    char head[1024], *sep = NULL;
+    ssize_t n;
+
+    ck_assert_ptr_nonnull(e);
+    e->fd = connect_http();
+    snprintf(head, sizeof(head), "GET %s HTTP/1.1\r\nHost: x\r\n%s\r\n",
+             path, extra ? extra : "");
+    td_write(e->fd, head, strlen(head));
+    while (sep == NULL) {
+        n = read(e->fd, e->raw + e->nraw, sizeof(e->raw) - e->nraw - 1);
+        ck_assert_msg(n > 0, "stream closed before its headers");
+        e->nraw += (size_t)n;
+        e->raw[e->nraw] = '\0';
+        sep = strstr(e->raw, "\r\n\r\n");
+    }
+    ck_assert_msg(strncmp(e->raw, "HTTP/1.1 200", 12) == 0, "%s", e->raw);
+    ck_assert_ptr_nonnull(strstr(e->raw,
+                                 "Content-Type: text/event-stream\r\n"));
+    ck_assert_ptr_nonnull(strstr(e->raw, "Transfer-Encoding: chunked\r\n"));
+    e->nraw -= (size_t)(sep + 4 - e->raw);
+    memmove(e->raw, sep + 4, e->nraw);
+    return e;
+}
+
+static void sse_close(struct sse *e)
+{
+    close(e->fd);
+    free(e);
+}
+
+/* Moves the complete chunks of e->raw into e->text. */
+static void sse_dechunk(struct sse *e)
+{
+    for (;;) {
+        char *end;
+        unsigned long size;
+        size_t line;
+
+        e->raw[e->nraw] = '\0';
+        end = strstr(e->raw, "\r\n");
+        if (end == NULL)
+            return;
+        size = strtoul(e->raw, NULL, 16);
+        line = (size_t)(end + 2 - e->raw);
+        if (e->nraw < line + size + 2)
+            return;
+        ck_assert_uint_lt(e->ntext + size, sizeof(e->text));
+        memcpy(e->text + e->ntext, e->raw + line, size);
+        e->ntext += size;
+        e->text[e->ntext] = '\0';
+        if (size == 0)
+            e->ended = true;
+        e->nraw -= line + size + 2;
+        memmove(e->raw, e->raw + line + size + 2, e->nraw);
+    }
+}
+
+/* The next message of @e ("id: ...\nevent: ...\ndata: ...", without the
+ * blank line) into @out; heartbeat comments are skipped unless @hb.
+ * Return: false if the stream ended first. */
+static bool sse_next(struct sse *e, char *out, size_t size, bool hb)
+{
+    char *end;
+    ssize_t n;
+
+    for (;;) {
+        sse_dechunk(e);
+        end = strstr(e->text, "\n\n");
+        if (end != NULL) {
+            size_t len = (size_t)(end - e->text);
+            bool skip = !hb && e->text[0] == ':';
+
+            snprintf(out, size, "%.*s", (int)len, e->text);
+            e->ntext -= len + 2;
+            memmove(e->text, end + 2, e->ntext + 1);
+            if (!skip)
+                return true;
+            continue;
+        }
+        if (e->ended)
+            return false;
+        n = read(e->fd, e->raw + e->nraw, sizeof(e->raw) - e->nraw - 1);
+        ck_assert_msg(n >= 0, "stream read: %s", strerror(errno));
+        if (n == 0)
+            return false;
+        e->nraw += (size_t)n;
+    }
+}
+
+/* @msg with the value of "time_ms" replaced by T (it is the wall clock). */
+static void no_time(char *msg)
+{
+    char *t = strstr(msg, "\"time_ms\":\""), *q;
+
+    if (t == NULL)
+        return;
+    t += 11;
+    q = strchr(t, '"');
+    ck_assert_ptr_nonnull(q);
+    memmove(t + 1, q, strlen(q) + 1);
+    *t = 'T';
+}
+
+static void ck_next(struct sse *e, const char *want)
+{
+    char msg[4096];
+
+    ck_assert_msg(sse_next(e, msg, sizeof(msg), false), "stream ended; "
+                  "wanted %s", want);
+    no_time(msg);
+    ck_assert_str_eq(msg, want);
+}
+
+/* The message of one kmap_flush at @seq (what td_send_flush_batch sends). */
+static void ck_flush(struct sse *e, uint64_t seq)
+{
+    char want[512];
+
+    snprintf(want, sizeof(want), "id: %" PRIu64 "\nevent: change\ndata: "
+             "{\"seq\":\"%" PRIu64 "\",\"time_ms\":\"T\",\"op\":\"kmap_flush\","
+             "\"cpu\":0,\"args\":[],\"result\":{\"op\":\"kmap_flush\","
+             "\"code\":\"OK\",\"value\":\"0x0\",\"aux\":0,\"flags\":[],"
+             "\"seq\":\"%" PRIu64 "\"}}", seq, seq, seq);
+    ck_next(e, want);
+}
+
+/* Applies @n kmap_flush ops on machine 1 over the protobuf socket @fd. */
+static void flushes(int fd, size_t n)
+{
+    Armmap__V1__Response *r;
+
+    td_send_flush_batch(fd, 9, 1, n);
+    r = td_recv(fd);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_int_eq(r->status ? (int)r->status->code : 0, MM_OK);
+    td_free(r);
+}
+
+/* Changes made over the protobuf socket arrive as events, exactly. */
+START_TEST(test_events_exact)
+{
+    static const uint32_t highmem[2] = { 2, 0 };
+    struct sse *e;
+    uint32_t pfn, va;
+    int fd;
+
+    start(NULL, NULL);
+    create_aries(NULL, "1");
+    e = sse_open("/api/v1/machines/1/events", NULL);
+    fd = td_session(&d, "default");
+    pfn = td_op_ok(fd, 1, MM_OP_ALLOC, highmem, 2);
+    ck_assert_uint_eq(pfn, 0xff2fe);
+    va = td_op_ok(fd, 1, MM_OP_KMAP, &pfn, 1);
+    ck_assert_uint_eq(va, 0xbfe01000);
+    ck_next(e, "id: 1\nevent: change\ndata: {\"seq\":\"1\",\"time_ms\":\"T\","
+            "\"op\":\"alloc\",\"cpu\":0,\"args\":[\"0x2\",\"0x0\"],\"zone\":"
+            "\"highmem\",\"order\":0,\"result\":{\"op\":\"alloc\",\"code\":"
+            "\"OK\",\"value\":\"0xff2fe\",\"aux\":0,\"flags\":[],\"seq\":"
+            "\"1\"}}");
+    ck_next(e, "id: 2\nevent: change\ndata: {\"seq\":\"2\",\"time_ms\":\"T\","
+            "\"op\":\"kmap\",\"cpu\":0,\"args\":[\"0xff2fe\"],\"pfn\":"
+            "\"0xff2fe\",\"result\":{\"op\":\"kmap\",\"code\":\"OK\","
+            "\"value\":\"0xbfe01000\",\"aux\":0,\"flags\":[],\"seq\":\"2\"}}");
+    /* A refused change has no seq and no event: the next one is 3. */
+    ck_assert_int_eq(td_op(fd, 2, 1, MM_OP_KUNMAP, 0, highmem, 1, 0)
+                         ->status->code, MM_INVALID_ARGUMENT);
+    flushes(fd, 1);
+    ck_flush(e, 3);
+    close(fd);
+    sse_close(e);
+    stop();
+}
+END_TEST
+
+/* Disconnect, changes, reconnect with Last-Event-ID (or ?since=): the
+ * stream goes on from the next seq, through history then live, with no
+ * gap and no duplicate; also across many slices of history. */
+START_TEST(test_events_resume)
+{
+    struct sse *e;
+    uint64_t i;
+    int fd;
+
+    start(NULL, NULL);
+    create_aries(NULL, "1");
+    fd = td_session(&d, "default");
+    e = sse_open("/api/v1/machines/1/events", NULL);
+    flushes(fd, 2);
+    ck_flush(e, 1);
+    ck_flush(e, 2);
+    sse_close(e);
+    flushes(fd, 3);
+    e = sse_open("/api/v1/machines/1/events", "Last-Event-ID: 2\r\n");
+    for (i = 3; i <= 5; i++)
+        ck_flush(e, i);
+    flushes(fd, 1);
+    ck_flush(e, 6);
+    sse_close(e);
+    e = sse_open("/api/v1/machines/1/events?since=4", NULL);
+    ck_flush(e, 5);
+    ck_flush(e, 6);
+    sse_close(e);
+    /* 1,000 events of history, and 700 more made while it is read. */
+    flushes(fd, 994);
+    e = sse_open("/api/v1/machines/1/events?since=0", NULL);
+    flushes(fd, 700);
+    for (i = 1; i <= 1700; i++)
+        ck_flush(e, i);
+    flushes(fd, 1);
+    ck_flush(e, 1701);
+    sse_close(e);
+    ck_http_error("GET", "/api/v1/machines/1/events",
+                  "Last-Event-ID: 12x\r\n", NULL, 400, "INVALID_ARGUMENT",
+                  "events: header Last-Event-ID must be a seq");
+    ck_http_error("GET", "/api/v1/machines/1/events?since=-1", NULL, NULL,
+                  400, "INVALID_ARGUMENT", "query parameter 'since': '-1' is "
+                  "not a number up to 18446744073709551614");
+    ck_http_error("POST", "/api/v1/machines/1/events", NULL, NULL, 405,
+                  "INVALID_ARGUMENT", "POST is not allowed on "
+                  "/api/v1/machines/1/events (GET)");
+    close(fd);
+    stop();
+}
+END_TEST
+
+/* A tenant sees only its own machines' streams. */
+START_TEST(test_events_tenants)
+{
+    struct sse *e;
+    int fd;
+
+    start(NULL, NULL);
+    create_aries("X-Armmap-Tenant: alice\r\n", "1");
+    ck_http_error("GET", "/api/v1/machines/1/events",
+                  "X-Armmap-Tenant: bob\r\n", NULL, 404, "NOT_FOUND",
+                  "describe: machine 1 does not exist");
+    ck_http_error("GET", "/api/v1/machines/2/events",
+                  "X-Armmap-Tenant: alice\r\n", NULL, 404, "NOT_FOUND",
+                  "describe: machine 2 does not exist");
+    e = sse_open("/api/v1/machines/1/events", "X-Armmap-Tenant: alice\r\n");
+    fd = td_session(&d, "alice");
+    flushes(fd, 1);
+    ck_flush(e, 1);
+    close(fd);
+    sse_close(e);
+    stop();
+}
+END_TEST
+
+/* Destroying the machine ends its streams with "destroyed". */
+START_TEST(test_events_destroyed)
+{
+    struct sse *e, *e2;
+    struct reply r;
+    char msg[256];
+    int fd;
+
+    start(NULL, NULL);
+    create_aries(NULL, "1");
+    e = sse_open("/api/v1/machines/1/events", NULL);
+    e2 = sse_open("/api/v1/machines/1/events", NULL);
+    fd = td_session(&d, "default");
+    flushes(fd, 1);
+    r = http("DELETE", "/api/v1/machines/1", NULL, NULL);
+    ck_assert_int_eq(r.status, 204);
+    reply_free(&r);
+    ck_flush(e, 1);
+    ck_next(e, "event: destroyed\ndata: {\"machine\":\"1\",\"seq\":\"1\"}");
+    ck_assert(!sse_next(e, msg, sizeof(msg), true));
+    ck_assert(e->ended);
+    ck_flush(e2, 1);
+    ck_next(e2, "event: destroyed\ndata: {\"machine\":\"1\",\"seq\":\"1\"}");
+    close(fd);
+    sse_close(e);
+    sse_close(e2);
+    stop();
+}
+END_TEST
+
+/* --http-heartbeat: ": hb" comments; --http-max-subscribers: 429. */
+START_TEST(test_events_heartbeat_and_limit)
+{
+    struct sse *e, *e2, *e3 = NULL;
+    char msg[64];
+    int i;
+
+    start("--http-heartbeat=1", "--http-max-subscribers=2");
+    create_aries(NULL, "1");
+    e = sse_open("/api/v1/machines/1/events", NULL);
+    ck_assert(sse_next(e, msg, sizeof(msg), true));
+    ck_assert_str_eq(msg, ": hb");
+    e2 = sse_open("/api/v1/machines/1/events", NULL);
+    ck_http_error("GET", "/api/v1/machines/1/events", NULL, NULL, 429,
+                  "RESOURCE_EXHAUSTED", "events: tenant 'default' has 2 "
+                  "event streams open (--http-max-subscribers)");
+    /* A stream whose client left frees its place (once the daemon has
+     * seen it go). */
+    sse_close(e2);
+    for (i = 0; i < 500 && e3 == NULL; i++) {
+        int fd = connect_http(), status = 0;
+        static const char req[] =
+            "GET /api/v1/machines/1/events HTTP/1.1\r\nHost: x\r\n\r\n";
+        char head[512];
+        ssize_t n;
+
+        td_write(fd, req, strlen(req));
+        n = read(fd, head, sizeof(head) - 1);
+        ck_assert_int_gt(n, 0);
+        head[n] = '\0';
+        ck_assert_int_eq(sscanf(head, "HTTP/1.1 %d", &status), 1);
+        close(fd);
+        if (status == 200)
+            e3 = e;
+        else
+            usleep(10000);
+    }
+    ck_assert_ptr_nonnull(e3);
+    sse_close(e);
+    stop();
+}
+END_TEST
+
+/* A subscriber that never reads costs at most --max-queued-bytes: it is
+ * dropped, and the daemon's memory stays flat. */
+START_TEST(test_events_slow_subscriber_bounded)
+{
+    struct sse *e;
+    long before;
+    char buf[65536];
+    size_t got = 0;
+    ssize_t n;
+    int fd, i, rcv = 4096;
+
+    start("--max-queued-bytes=256K", NULL);
+    create_aries(NULL, "1");
+    e = sse_open("/api/v1/machines/1/events", NULL);
+    setsockopt(e->fd, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+    fd = td_session(&d, "default");
+    flushes(fd, 1);
+    before = td_rss_kib(&d);
+    /* 160,000 events: about 40 MB of stream. */
+    for (i = 0; i < 40; i++)
+        flushes(fd, 4000);
+    if (!spawn_wrapped() && !ASAN_BUILD)
+        ck_assert_msg(td_rss_kib(&d) - before <= 16384, "RSS %ld -> %ld KiB",
+                      before, td_rss_kib(&d));
+    /* What was queued arrives, then the end: far less than sent. */
+    while ((n = read(e->fd, buf, sizeof(buf))) > 0)
+        got += (size_t)n;
+    ck_assert_int_eq(n, 0);
+    ck_assert_uint_lt(got, 4u << 20);
+    close(fd);
+    sse_close(e);
+    stop();
+}
+END_TEST
+
+/* ---- reads of the past (GET .../at/{seq}/...) -------------------------- */
+
+/* The pa (or "fault:NAME") of @va on @machine_path at @seq. */
+static void ck_at_pa(const char *machine_path, uint64_t seq, const char *va,
+                     const char *want)
+{
+    char path[256], got[64];
+    struct reply r;
+    json_t *o;
+
+    snprintf(path, sizeof(path), "%s/at/%" PRIu64 "/translate?va=%s",
+             machine_path, seq, va);
+    r = http("GET", path, NULL, NULL);
+    ck_assert_msg(r.status == 200, "%s: %d %s", path, r.status, r.body);
+    o = json_array_get(json_object_get(r.json, "results"), 0);
+    if (json_is_null(json_object_get(o, "pa")))
+        snprintf(got, sizeof(got), "fault:%s", jstr(o, "fault"));
+    else
+        snprintf(got, sizeof(got), "%s", jstr(o, "pa"));
+    ck_assert_msg(strcmp(got, want) == 0, "%s: %s, not %s", path, got, want);
+    reply_free(&r);
+}
+
+/* Four changes over the protobuf socket: alloc (seq 1), kmap at
+ * 0xbfe01000 (2), kunmap (3: the pte stays until a flush), kmap_flush
+ * (4). */
+static void four_changes(void)
+{
+    static const uint32_t highmem[2] = { 2, 0 };
+    uint32_t pfn;
+    int fd = td_session(&d, "default");
+
+    pfn = td_op_ok(fd, 1, MM_OP_ALLOC, highmem, 2);
+    ck_assert_uint_eq(pfn, 0xff2fe);
+    ck_assert_uint_eq(td_op_ok(fd, 1, MM_OP_KMAP, &pfn, 1), 0xbfe01000);
+    td_op_ok(fd, 1, MM_OP_KUNMAP, &pfn, 1);
+    flushes(fd, 1);
+    close(fd);
+}
+
+/* Translate, phys and reports as the machine was at each seq; no machine
+ * is created for it. */
+START_TEST(test_at_reads)
+{
+    static const char *const pa_at[] = {
+        "fault:translation-l2", "fault:translation-l2", "0xff2fe000",
+        "0xff2fe000", "fault:translation-l2"
+    };
+    struct reply r;
+    uint64_t seq;
+
+    start(NULL, NULL);
+    create_aries(NULL, "1");
+    four_changes();
+    for (seq = 0; seq <= 4; seq++)
+        ck_at_pa("/api/v1/machines/1", seq, "0xbfe01000", pa_at[seq]);
+    r = http("POST", "/api/v1/machines/1/at/2/translate", NULL,
+             "{\"vas\":[\"0xbfe01000\",\"0xbfe02000\"]}");
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_str_eq(r.body, "{\"results\":[{\"va\":\"0xbfe01000\",\"pa\":"
+                     "\"0xff2fe000\",\"region\":\"pkmap\",\"fault\":\"none\"},"
+                     "{\"va\":\"0xbfe02000\",\"pa\":null,\"region\":"
+                     "\"pkmap\",\"fault\":\"translation-l2\"}]}\n");
+    reply_free(&r);
+    r = http("GET", "/api/v1/machines/1/at/2/phys?pa=0xff2fe000", NULL,
+             NULL);
+    ck_assert_str_eq(r.body, "{\"results\":[{\"pa\":\"0xff2fe000\","
+                     "\"aliases\":[{\"va\":\"0xbfe01000\",\"region\":"
+                     "\"pkmap\"}]}]}\n");
+    reply_free(&r);
+    r = http("GET", "/api/v1/machines/1/at/0/phys?pa=0xff2fe000", NULL,
+             NULL);
+    ck_assert_str_eq(r.body, "{\"results\":[{\"pa\":\"0xff2fe000\","
+                     "\"aliases\":[]}]}\n");
+    reply_free(&r);
+    r = http("GET", "/api/v1/machines/1/at/3/reports/pkmap",
+             "Accept: text/plain\r\n", NULL);
+    ck_assert_int_eq(r.status, 200);
+    ck_assert_msg(strstr(r.body, "last_pkmap_nr 1, 0 in use, 1 unused "
+                                 "(awaiting flush), 0 flushes\n") != NULL,
+                  "%s", r.body);
+    reply_free(&r);
+    ck_http_error("GET", "/api/v1/machines/1/at/5/translate?va=0", NULL,
+                  NULL, 404, "NOT_FOUND",
+                  "at: machine 1 has no seq 5 (its last is 4)");
+    ck_http_error("GET", "/api/v1/machines/1/at/x/translate?va=0", NULL,
+                  NULL, 404, "NOT_FOUND", "at: 'x' is not a seq");
+    ck_http_error("GET", "/api/v1/machines/1/at/1/reports/nope", NULL, NULL,
+                  404, "NOT_FOUND", "report 'nope' does not exist (layout, "
+                  "memory, iomem, buddyinfo, meminfo, vmallocinfo, pkmap, "
+                  "fixmap, pagetables, regions)");
+    ck_http_error("DELETE", "/api/v1/machines/1/at/1/phys", NULL, NULL, 405,
+                  "INVALID_ARGUMENT", "DELETE is not allowed on "
+                  "/api/v1/machines/1/at/1/phys (GET, POST)");
+    ck_http_error("GET", "/api/v1/machines/1/at/1/translate?va=0",
+                  "X-Armmap-Tenant: bob\r\n", NULL, 404, "NOT_FOUND",
+                  "describe: machine 1 does not exist");
+    r = http("GET", "/api/v1/machines", NULL, NULL);
+    ck_assert_uint_eq(json_array_size(json_object_get(r.json, "machines")),
+                      1);
+    reply_free(&r);
+    stop();
+}
+END_TEST
+
+/* A cache of two states, scrubbed forward and back, and a fork's past
+ * (its parent's events first). */
+START_TEST(test_at_cache_and_fork)
+{
+    static const char *const pa_at[] = {
+        "fault:translation-l2", "fault:translation-l2", "0xff2fe000",
+        "0xff2fe000", "fault:translation-l2"
+    };
+    struct reply r;
+    int i;
+
+    start("--http-at-cache=2", NULL);
+    create_aries(NULL, "1");
+    four_changes();
+    for (i = 0; i < 3; i++) {
+        int k;
+
+        for (k = 0; k <= 4; k++)
+            ck_at_pa("/api/v1/machines/1", (uint64_t)k, "0xbfe01000",
+                     pa_at[k]);
+        for (k = 4; k >= 0; k--)
+            ck_at_pa("/api/v1/machines/1", (uint64_t)k, "0xbfe01000",
+                     pa_at[k]);
+    }
+    r = http("POST", "/api/v1/machines/1/fork", NULL, "{\"at\":2}");
+    ck_assert_int_eq(r.status, 201);
+    ck_assert_str_eq(jstr(r.json, "id"), "2");
+    reply_free(&r);
+    ck_at_pa("/api/v1/machines/2", 2, "0xbfe01000", "0xff2fe000");
+    ck_at_pa("/api/v1/machines/2", 1, "0xbfe01000", "fault:translation-l2");
+    ck_http_error("GET", "/api/v1/machines/2/at/3/translate?va=0", NULL,
+                  NULL, 404, "NOT_FOUND",
+                  "at: machine 2 has no seq 3 (its last is 2)");
+    stop();
+}
+END_TEST
+
+/* ---- limits ------------------------------------------------------------ */
+
+/* --http-rate 1 --http-burst 3: three requests at once pass, then 429
+ * with Retry-After and the JSON error; another tenant has its own
+ * bucket. */
+START_TEST(test_rate_limit)
+{
+    struct reply r;
+    int i;
+
+    start("--http-rate=1", "--http-burst=3");
+    for (i = 0; i < 3; i++) {
+        r = http("GET", "/api/v1/presets", NULL, NULL);
+        ck_assert_int_eq(r.status, 200);
+        reply_free(&r);
+    }
+    /* A token comes back each second: within 20 requests one finds the
+     * bucket empty however slowly they run. */
+    for (i = 0; i < 20; i++) {
+        r = http("GET", "/api/v1/presets", NULL, NULL);
+        if (r.status == 429)
+            break;
+        ck_assert_int_eq(r.status, 200);
+        reply_free(&r);
+    }
+    ck_assert_ptr_nonnull(strstr(r.headers, "\r\nRetry-After: 1"));
+    ck_error(&r, 429, "RESOURCE_EXHAUSTED", "http: tenant 'default' is over "
+             "--http-rate (1 requests/s, burst 3)");
+    r = http("GET", "/api/v1/presets", "X-Armmap-Tenant: bob\r\n", NULL);
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    stop();
+}
+END_TEST
+
+/* A request line or a header above 16 KiB is refused (400) and its
+ * connection closed, before any of it is routed. */
+START_TEST(test_header_and_uri_limits)
+{
+    static char big[20100];
+    char head[64];
+    int fd, k;
+
+    start(NULL, NULL);
+    for (k = 0; k < 2; k++) {
+        fd = connect_http();
+        memset(big, 'a', sizeof(big) - 1);
+        if (k == 0)
+            memcpy(big, "GET /api/v1/presets?x=", 22);
+        else
+            memcpy(big, "GET /api/v1/presets HTTP/1.1\r\nX-Big: ", 37);
+        td_write(fd, big, strlen(big));
+        td_write(fd, k == 0 ? " HTTP/1.1\r\n\r\n" : "\r\n\r\n",
+                 k == 0 ? 13 : 4);
+        ck_assert_int_eq(read(fd, head, 12), 12);
+        head[12] = '\0';
+        ck_assert_str_eq(head, "HTTP/1.1 400");
+        ck_assert(td_closed(fd));
+        close(fd);
+    }
+    stop();
+}
+END_TEST
+
 Suite *http_suite(void)
 {
     Suite *s = suite_create("http");
@@ -1013,6 +1600,25 @@ Suite *http_suite(void)
     tcase_add_test(tc, test_bearer_token);
     tcase_add_test(tc, test_tenants_file_tokens);
     tcase_add_test(tc, test_http_setting_checked);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("events");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_events_exact);
+    tcase_add_test(tc, test_events_resume);
+    tcase_add_test(tc, test_events_tenants);
+    tcase_add_test(tc, test_events_destroyed);
+    tcase_add_test(tc, test_events_heartbeat_and_limit);
+    tcase_add_test(tc, test_events_slow_subscriber_bounded);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("at");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_at_reads);
+    tcase_add_test(tc, test_at_cache_and_fork);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("limits");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_rate_limit);
+    tcase_add_test(tc, test_header_and_uri_limits);
     suite_add_tcase(s, tc);
     return s;
 }
