@@ -145,7 +145,10 @@ function drawTimeline() {
   if (shown === 0) { b0.classList.add('current'); btn0.setAttribute('aria-current', 'step'); }
   b0.appendChild(btn0);
   items.push(b0);
-  for (const e of st.events.slice(-300)) {
+  // A window of the history around the seq shown (the first is #0).
+  const near = st.events.filter((e) => Math.abs(Number(e.seq) - shown) <= 150);
+  if (near.length && Number(near[0].seq) > 1) items.push(Object.assign(document.createElement('li'), { textContent: '...' }));
+  for (const e of near) {
     const li = document.createElement('li');
     const b = document.createElement('button');
     b.type = 'button';
@@ -352,6 +355,12 @@ function wire() {
   $('fwd').addEventListener('click', () => view((st.at ?? st.seq) + 1).catch((e) => fail('error', e)));
   $('live').addEventListener('click', () => view(st.seq).catch((e) => fail('error', e)));
   $('fork').addEventListener('click', fork);
+  $('goto-form').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const n = Number($('g-seq').value);
+    if (Number.isInteger(n) && n >= 0) view(n).catch((e) => fail('error', e));
+    else $('error').textContent = `Go to seq: '${$('g-seq').value}' is not a seq (0 to ${st.seq}).`;
+  });
   showArgs();
 }
 

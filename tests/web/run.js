@@ -107,6 +107,7 @@ async function main() {
     const apiHas = async (p) => (await fetch(base + p)).status !== 404 ||
       !/no such resource/.test(await (await fetch(base + p)).text());
 
+    let forkSeq = 1027;                 // the live seq, without /at/ reads
     await scenario('create a machine', async () => {
       eq('status before', await page.textContent('#status'), 'No machine yet: create one.');
       await page.selectOption('#c-preset', 'aries');
@@ -183,29 +184,46 @@ async function main() {
         return 'skip';
       }
       await text(page, '#viewing', 'Live at seq 1027');
-      await page.click('#back');
-      await text(page, '#viewing', 'Viewing seq 1026 of 1027');
-      await text(page, '#pkmap-summary', /^512 slots: 512 in use/);
-      await page.click('#back');
-      await text(page, '#viewing', 'Viewing seq 1025 of 1027');
-      await page.click('#back');
+      // Back through: the woken kmap (1027), the CLI's kunmap (1026),
+      // the alloc (1025), the 512th kmap (1024); one cell changes at each
+      // step but the alloc's.
+      const steps = [
+        [1026, '512 slots: 511 in use, 1 mapped (awaiting flush), 0 free; 0 flushes; next search from slot 0', 1],
+        [1025, '512 slots: 512 in use, 0 mapped (awaiting flush), 0 free; 0 flushes; next search from slot 0', 1],
+        [1024, '512 slots: 512 in use, 0 mapped (awaiting flush), 0 free; 0 flushes; next search from slot 0', 0],
+        [1023, '512 slots: 511 in use, 0 mapped (awaiting flush), 1 free; 0 flushes; next search from slot 511', 1],
+      ];
+      for (const [seq, summary, changed] of steps) {
+        await page.click('#back');
+        await text(page, '#viewing', `Viewing seq ${seq} of 1027`);
+        await text(page, '#pkmap-summary', summary);
+        eq(`changed cells at ${seq}`, await page.locator('#pkmap .cell.changed').count(), changed);
+      }
+      await page.click('#fwd');
       await text(page, '#viewing', 'Viewing seq 1024 of 1027');
-      await page.click('#back');
-      await text(page, '#viewing', 'Viewing seq 1023 of 1027');
-      await text(page, '#pkmap-summary', /^512 slots: 511 in use/);
-      eq('changed cells', await page.locator('#pkmap .cell.changed').count(), 1);
-      await page.click('#timeline li:nth-child(513) button');
+      await page.fill('#g-seq', '513');
+      await page.click('#goto-form button[type=submit]');
+      await text(page, '#viewing', 'Viewing seq 513 of 1027');
+      await text(page, '#timeline li.current', /^#513 kmap\(0x[0-9a-f]+\) -> 0xbfe01000$/);
+      await page.click('#timeline li.current + li + li button');
+      await text(page, '#viewing', 'Viewing seq 515 of 1027');
+      await page.locator('#timeline li', { hasText: /^#512 alloc/ }).locator('button').click();
       await text(page, '#viewing', 'Viewing seq 512 of 1027');
       await text(page, '#pkmap-summary', /^512 slots: 0 in use, 0 mapped \(awaiting flush\), 512 free; 0 flushes/);
       await text(page, '#link', 'Link to this view (machine 1, seq 512)');
       eq('url', new URL(page.url()).search, '?machine=1&seq=512');
       await shot('timeline', '#timeline-sec');
+      forkSeq = 512;
     });
 
     await scenario('fork at a step', async () => {
       await page.click('#fork');
-      await text(page, '#status', 'Forked machine 2 from seq 1027.');
+      await text(page, '#status', `Forked machine 2 from seq ${forkSeq}.`);
       await text(page, '#link', 'Link to this view (machine 2, live)');
+      await text(page, '#viewing', `Live at seq ${forkSeq}`);
+      await text(page, '#pkmap-summary', forkSeq === 512
+        ? '512 slots: 0 in use, 0 mapped (awaiting flush), 512 free; 0 flushes; next search from slot 0'
+        : /^512 slots: 512 in use, /);
     });
 
     await scenario('a change by another client appears through the event stream', async () => {
@@ -214,8 +232,8 @@ async function main() {
       const mode = await text(page, '#stream', /^(Following changes live\.|Event stream unavailable: polling the history every second\.)$/);
       console.log('     ' + mode);
       execFileSync(ARMMAP, ['-s', sock, 'alloc', '2', '--zone', 'highmem'], { timeout: WAIT_MS });
-      await text(page, '#stream', /^Change: #1028 alloc\(0x2, 0x0\) -> 0x[0-9a-f]+$/);
-      await text(page, '#viewing', 'Live at seq 1028');
+      await text(page, '#stream', new RegExp(`^Change: #${forkSeq + 1} alloc\\(0x2, 0x0\\) -> 0x[0-9a-f]+$`));
+      await text(page, '#viewing', `Live at seq ${forkSeq + 1}`);
     });
 
     await scenario('kmap_atomic into a 2.6-style km_type slot on CPU 1', async () => {
