@@ -111,6 +111,12 @@ async function main() {
     await scenario('create a machine', async () => {
       eq('status before', await page.textContent('#status'), 'No machine yet: create one.');
       await page.selectOption('#c-preset', 'aries');
+      // The daemon's refusal, as it words it.
+      await page.selectOption('#c-kernel', '2.6.35');
+      await page.click('#create-form button[type=submit]');
+      await text(page, '#error', 'INVALID_ARGUMENT: vmalloc_end: required before 3.4 ' +
+                 '(VMALLOC_END was set per platform in <mach/vmalloc.h>)');
+      await page.selectOption('#c-kernel', '');
       await page.fill('#c-name', 'lab1');
       await page.click('#create-form button[type=submit]');
       await text(page, '#status', 'Created machine 1 (aries).');
