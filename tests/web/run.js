@@ -218,6 +218,13 @@ async function main() {
       await text(page, '#pkmap-summary', /^512 slots: 0 in use, 0 mapped \(awaiting flush\), 512 free; 0 flushes/);
       await text(page, '#link', 'Link to this view (machine 1, seq 512)');
       eq('url', new URL(page.url()).search, '?machine=1&seq=512');
+      // The link, opened elsewhere, reproduces the view.
+      const other = await ctx.newPage();
+      await other.goto(await page.evaluate(() => document.getElementById('link').href));
+      await text(other, '#viewing', 'Viewing seq 512 of 1027');
+      await text(other, '#pkmap-summary',
+                 '512 slots: 0 in use, 0 mapped (awaiting flush), 512 free; 0 flushes; next search from slot 0');
+      await other.close();
       await shot('timeline', '#timeline-sec');
       forkSeq = 512;
     });
