@@ -172,7 +172,7 @@ $(LIBMM): $(ENGINE_OBJ)
 	ar rcs $@ $^
 
 $(CHECK_ENGINE): $(TEST_ENGINE_OBJ) $(LIBMM)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(JANSSON_LIBS)
 
 $(BENCH_ENGINE): $(B)/tests/bench/bench_engine.o $(LIBMM)
 	$(CC) $(LDFLAGS) -o $@ $^

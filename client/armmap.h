@@ -641,6 +641,15 @@ enum armmap_status armmap_report(struct armmap_conn *conn, uint64_t machine,
                                  enum armmap_report kind, char **text);
 
 /**
+ * armmap_report_json - report @kind as one JSON object: the same data as
+ * armmap_report(), structured (schemas in docs/api-reports.md)
+ * @json: receives NUL-terminated JSON text, the caller's (armmap_free()).
+ * Return: as armmap_report().
+ */
+enum armmap_status armmap_report_json(struct armmap_conn *conn, uint64_t machine,
+                                      enum armmap_report kind, char **json);
+
+/**
  * armmap_history - the machine's event log, filtered and paged
  * @q: filters (NULL or zeroed: every event, from the start); to read the
  * next page set q->after_seq to the previous (*out)->next_after_seq.

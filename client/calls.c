@@ -1144,28 +1144,46 @@ enum armmap_status armmap_phys_stream(
     return st;
 }
 
-enum armmap_status armmap_report(struct armmap_conn *conn, uint64_t machine,
-                                 enum armmap_report kind, char **text)
+/* A Report in @format; *@out receives its text or its JSON. */
+static enum armmap_status report_call(struct armmap_conn *conn, uint64_t machine,
+                                      enum armmap_report kind,
+                                      Armmap__V1__ReportFormat format, char **out)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Report r = ARMMAP__V1__REPORT__INIT;
     Armmap__V1__Response *resp;
     enum armmap_status st;
 
-    *text = NULL;
+    *out = NULL;
     r.machine = machine;
     r.kind = (Armmap__V1__ReportKind)kind;
+    r.format = format;
     req.body_case = ARMMAP__V1__REQUEST__BODY_REPORT;
     req.report = &r;
     st = call(conn, &req, ARMMAP__V1__RESPONSE__BODY_REPORT, &resp);
     if (st == ARMMAP_OK && resp) {
-        *text = dup_str(resp->report->text);
-        if (!*text)
+        *out = dup_str(format == ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_JSON
+                           ? resp->report->json : resp->report->text);
+        if (!*out)
             st = armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
     }
     if (resp)
         armmap__v1__response__free_unpacked(resp, NULL);
     return st;
+}
+
+enum armmap_status armmap_report(struct armmap_conn *conn, uint64_t machine,
+                                 enum armmap_report kind, char **text)
+{
+    return report_call(conn, machine, kind,
+                       ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_TEXT, text);
+}
+
+enum armmap_status armmap_report_json(struct armmap_conn *conn, uint64_t machine,
+                                      enum armmap_report kind, char **json)
+{
+    return report_call(conn, machine, kind,
+                       ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_JSON, json);
 }
 
 void armmap_history_free(struct armmap_history *h)

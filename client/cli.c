@@ -139,8 +139,11 @@ static const struct cli_command commands[] = {
       "The boot \"Virtual kernel memory layout\" block and the Memory lines,\n"
       "exactly as the kernel prints them." },
     { "report", cli_cmd_report,
-      "report M iomem|vmallocinfo|buddyinfo|meminfo|pkmap|fixmap|pagetables",
-      "Prints one report in the kernel's format (also layout, memory)." },
+      "report M iomem|vmallocinfo|buddyinfo|meminfo|pkmap|fixmap|pagetables"
+      " [--format text|json]",
+      "Prints one report in the kernel's format (also layout, memory,\n"
+      "regions).  --format json prints it as one JSON object instead, its\n"
+      "fields as docs/api-reports.md describes them." },
     { "dump", cli_cmd_dump, "dump M FILE",
       "Writes the machine's ELF32 core to FILE." },
     { "history", cli_cmd_history,

@@ -680,17 +680,33 @@ int cli_cmd_layout(struct cli *c, int argc, char **argv)
     return 0;
 }
 
+/* --format json: the structured report, one JSON object on a line. */
+static int show_report_json(struct cli *c, uint64_t m, enum armmap_report k)
+{
+    enum armmap_status st;
+    char *json;
+
+    st = armmap_report_json(c->conn, m, k, &json);
+    if (st != ARMMAP_OK)
+        return cli_fail(c, st);
+    printf("%s\n", json);
+    armmap_free(json);
+    return 0;
+}
+
 int cli_cmd_report(struct cli *c, int argc, char **argv)
 {
+    static const struct cli_opt defs[] = {{"--format", true}, {NULL, false}};
     const struct cli_command *cmd = cli_command_lookup("report");
+    const char *vals[1] = {NULL};
     enum armmap_report k;
     enum armmap_status st;
-    bool first = true;
+    bool first = true, json = false;
     char *pos[2];
     uint64_t m;
     int n, rc;
 
-    if ((rc = cli_scan(c, cmd, argc, argv, NULL, NULL, pos, 2, &n)) >= 0)
+    if ((rc = cli_scan(c, cmd, argc, argv, defs, vals, pos, 2, &n)) >= 0)
         return rc;
     if (n < 1)
         return cli_usage_error(c, "missing machine (usage: %s)", cmd->usage);
@@ -702,8 +718,15 @@ int cli_cmd_report(struct cli *c, int argc, char **argv)
     if (!armmap_report_lookup(pos[1], &k))
         return cli_usage_error(c, "unknown report '%s' (usage: %s)", pos[1],
                                cmd->usage);
+    if (vals[0] != NULL && strcmp(vals[0], "json") == 0)
+        json = true;
+    else if (vals[0] != NULL && strcmp(vals[0], "text") != 0)
+        return cli_usage_error(c, "bad --format '%s': use text or json",
+                               vals[0]);
     if ((rc = cli_connect(c)))
         return rc;
+    if (json)
+        return show_report_json(c, m, k);
     if (c->json)
         fputc('{', stdout);
     st = show_report(c, m, k, &first);

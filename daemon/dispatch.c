@@ -1278,14 +1278,38 @@ static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
     resp->phys = pr;
 }
 
+/* Renders report @kind of @m as text or JSON into a string of @call's
+ * arena; false after failing @call with the engine's reason. */
+static bool render_report(struct srv_call *call, const struct mm_machine *m,
+                          enum mm_report kind, bool json, char **out)
+{
+    struct mm_buf buf;
+    enum mm_status st;
+
+    memset(&buf, 0, sizeof(buf));
+    st = json ? mm_report_json(m, kind, &buf) : mm_report(m, kind, &buf);
+    if (st != MM_OK) {
+        srv_call_fail(call, st, "%.*s", (int)(buf.data != NULL ? buf.len : 0),
+                      buf.data != NULL ? buf.data : "");
+        if (buf.data == NULL)
+            srv_call_fail(call, st, "report: %s", mm_status_name(st));
+        mm_buf_free(&buf);
+        return false;
+    }
+    *out = srv_call_alloc(call, buf.len + 1);
+    if (buf.len > 0)
+        memcpy(*out, buf.data, buf.len);
+    mm_buf_free(&buf);
+    return true;
+}
+
 static void h_report(struct srv_call *call, const Armmap__V1__Request *req)
 {
     const Armmap__V1__Report *rp = req->report;
     struct srv_machine *sm = need_machine(call, "report", rp->machine, false);
     Armmap__V1__ReportResult *rr;
     Armmap__V1__Response *resp = call->resp;
-    struct mm_buf buf;
-    enum mm_status st;
+    bool text, json;
 
     if (sm == NULL)
         return;
@@ -1294,21 +1318,20 @@ static void h_report(struct srv_call *call, const Armmap__V1__Request *req)
                       (int)rp->kind);
         return;
     }
-    memset(&buf, 0, sizeof(buf));
-    st = mm_report(sm->m, (enum mm_report)rp->kind, &buf);
-    if (st != MM_OK) {
-        srv_call_fail(call, st, "%.*s", (int)(buf.data != NULL ? buf.len : 0),
-                      buf.data != NULL ? buf.data : "");
-        if (buf.data == NULL)
-            srv_call_fail(call, st, "report: %s", mm_status_name(st));
-        mm_buf_free(&buf);
+    if ((unsigned)rp->format > ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_TEXT_AND_JSON) {
+        srv_call_fail(call, MM_INVALID_ARGUMENT, "report: unknown format %d",
+                      (int)rp->format);
         return;
     }
+    text = rp->format != ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_JSON;
+    json = rp->format != ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_TEXT;
     rr = NEW(call, Armmap__V1__ReportResult, ARMMAP__V1__REPORT_RESULT__INIT);
-    rr->text = srv_call_alloc(call, buf.len + 1);
-    if (buf.len > 0)
-        memcpy(rr->text, buf.data, buf.len);
-    mm_buf_free(&buf);
+    if (text && !render_report(call, sm->m, (enum mm_report)rp->kind, false,
+                               &rr->text))
+        return;
+    if (json && !render_report(call, sm->m, (enum mm_report)rp->kind, true,
+                               &rr->json))
+        return;
     resp->body_case = ARMMAP__V1__RESPONSE__BODY_REPORT;
     resp->report = rr;
 }

@@ -718,6 +718,9 @@ static void build_report(struct build *b, const char *name)
     }
     r->machine = b->machine;
     r->kind = (Armmap__V1__ReportKind)kind;
+    /* The Accept header is read after the Request is built: ask for both,
+     * render one (srv_http_render()). */
+    r->format = ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_TEXT_AND_JSON;
     b->req->body_case = ARMMAP__V1__REQUEST__BODY_REPORT;
     b->req->report = r;
     b->hc->shape = SRV_HTTP_REPORT;
@@ -1225,6 +1228,20 @@ static json_t *history_json(const Armmap__V1__HistoryResult *h)
                      dec(h->next_after_seq), "counts", counts);
 }
 
+/* The engine's structured report (docs/api-reports.md) with the kernel's
+ * text beside it as "text"; NULL if the daemon sent no JSON. */
+static json_t *report_json(const Armmap__V1__ReportResult *rr)
+{
+    json_t *o = rr->json != NULL ? json_loads(rr->json, 0, NULL) : NULL;
+
+    if (o == NULL || !json_is_object(o)) {
+        json_decref(o);
+        return NULL;
+    }
+    json_object_set_new(o, "text", json_string(rr->text));
+    return o;
+}
+
 static json_t *body_json(const struct srv_http_call *hc,
                          const Armmap__V1__Response *r)
 {
@@ -1260,8 +1277,7 @@ static json_t *body_json(const struct srv_http_call *hc,
     case SRV_HTTP_PHYS:
         return r->phys ? phys_json(hc, r->phys) : NULL;
     case SRV_HTTP_REPORT:
-        return r->report ? json_pack("{s:s}", "text", r->report->text)
-                         : NULL;
+        return r->report ? report_json(r->report) : NULL;
     case SRV_HTTP_HISTORY:
         return r->history ? history_json(r->history) : NULL;
     default:

@@ -515,6 +515,24 @@ enum mm_status mm__report_pkmap(const struct mm_machine *m, struct mm_buf *out)
     return out->oom ? MM_NO_MEMORY : MM_OK;
 }
 
+/* The window's state for report_json.c. */
+bool mm__pkmap_view(const struct mm_machine *m, struct mm_pkmap_view *v)
+{
+    const struct mm_pkmap *p = m->pkmap;
+
+    memset(v, 0, sizeof(*v));
+    if (!has_pkmap(m))
+        return false;
+    for (unsigned i = 0; i < MM_LAST_PKMAP; i++) {
+        v->in_use += p->count[i] >= 2;
+        v->unused += p->count[i] == 1;
+    }
+    v->last_pkmap_nr = p->last_pkmap_nr;
+    v->count = p->count;
+    v->pfn = p->pfn;
+    return true;
+}
+
 /* ------------------------------------------------------------------ */
 /* Snapshots                                                           */
 /* ------------------------------------------------------------------ */

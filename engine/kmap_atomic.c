@@ -660,6 +660,32 @@ enum mm_status mm__report_fixmap(const struct mm_machine *m, struct mm_buf *out)
     return out->oom ? MM_NO_MEMORY : MM_OK;
 }
 
+/* The slots' state for report_json.c. */
+void mm__katomic_view(const struct mm_machine *m, struct mm_katomic_view *v)
+{
+    const struct mm_katomic *k = m->katomic;
+
+    v->style = style_name(k->style);
+    v->ncpus = k->ncpus;
+    v->nslots = k->nslots;
+    v->depth = k->depth;
+}
+
+bool mm__katomic_slot(const struct mm_machine *m, unsigned cpu, unsigned i,
+                      struct mm_katomic_slot *s)
+{
+    const struct ka_slot *ks = slot_get(m->katomic, cpu, i);
+
+    if (ks->state == SLOT_EMPTY)
+        return false;
+    s->index = fix_index(m, cpu, i);
+    s->va = slot_va(m, cpu, i);
+    s->pfn = ks->pfn;
+    s->live = ks->state == SLOT_LIVE;
+    s->name = m->katomic->style == MM_ATOMIC_KM_TYPE ? km_label(m, i) : NULL;
+    return true;
+}
+
 /* ------------------------------------------------------------------ */
 /* Snapshots                                                           */
 /* ------------------------------------------------------------------ */

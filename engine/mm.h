@@ -479,6 +479,17 @@ bool mm_report_lookup(const char *name, enum mm_report *out);
 enum mm_status mm_report(const struct mm_machine *m, enum mm_report r,
                          struct mm_buf *out);
 
+/**
+ * mm_report_json - render report @r as one JSON object, appended to @out
+ * The same data as mm_report(), gathered by the same code, structured as
+ * docs/api-reports.md describes (addresses "0x..." strings, numbers that
+ * may pass 2^53 decimal strings, enums as names); no trailing newline.
+ * Return: as mm_report(); on MM_NOT_FOUND @out holds the reason as text
+ * (not JSON), the same text mm_report() gives.
+ */
+enum mm_status mm_report_json(const struct mm_machine *m, enum mm_report r,
+                              struct mm_buf *out);
+
 struct mm_zone_stats {
     const char *name;                   /* "DMA", "Normal", "HighMem" */
     mm_pfn_t start_pfn, end_pfn;        /* spanned */

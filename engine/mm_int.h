@@ -511,4 +511,121 @@ enum mm_status mm__report_iomem(const struct mm_machine *m, struct mm_buf *out);
 enum mm_status mm__report_buddyinfo(const struct mm_machine *m, struct mm_buf *out);
 enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out);
 
+/* ------------------------------------------------------------------ */
+/* The data behind the reports, shared by report.c and report_json.c   */
+/* ------------------------------------------------------------------ */
+
+/* One row of the regions report (report.c region_rows()). */
+struct mm_region_row {
+    const char *name;               /* as mm_region_name() */
+    uint64_t start, end;            /* [start, end) */
+    const char *what;               /* the kernel code that maps it */
+};
+#define MM_MAX_REGION_ROWS  16
+unsigned mm__region_rows(const struct mm_machine *m, struct mm_region_row *r);
+
+/* One line of the layout block: MLK() (kB) or MLM() (MB) of [lo, hi). */
+struct mm_layout_row {
+    const char *name;
+    uint32_t lo, hi;
+    bool mb;                        /* printed in MB (else kB) */
+};
+#define MM_MAX_LAYOUT_ROWS  12
+/* The area lines and then the section lines of the era's layout block;
+ * *@nareas receives how many of the rows are areas.  0 rows: no block. */
+unsigned mm__layout_rows(const struct mm_machine *m, struct mm_layout_row *r,
+                         unsigned *nareas);
+
+/* The figures of the boot Memory: line(s), in the era's form. */
+struct mm_memory_figs {
+    int form;                       /* era.c memory_fmt: 1 banks, 2 regions,
+                                       3 info, 4 info with cma-reserved */
+    uint64_t managed_kb;            /* available */
+    uint64_t present_kb;            /* the second "available" figure (info) */
+    uint64_t reserved_kb;           /* as the form defines it */
+    uint64_t highmem_kb;
+    uint64_t code_kb, rwdata_kb, rodata_kb, init_kb, bss_kb, cma_kb;
+    bool has_highmem;               /* the info form prints highmem */
+};
+void mm__memory_figs(const struct mm_machine *m, struct mm_memory_figs *f);
+
+/* A /proc/iomem resource; end inclusive, as struct resource. */
+struct mm_iomem_res {
+    const char *name;
+    uint64_t start, end;
+};
+#define MM_MAX_IOMEM_KIDS   (2 + MM_MAX_RESERVES)
+/* The children of System RAM region @ram that request_resource() takes. */
+unsigned mm__iomem_children(const struct mm_machine *m, const struct mm_iomem_res *ram,
+                            struct mm_iomem_res *kids);
+
+/* /proc/meminfo's fields, in the kernel's order, values in kB. */
+struct mm_meminfo_field {
+    const char *name;               /* "MemTotal", no colon */
+    uint64_t kb;
+};
+#define MM_MAX_MEMINFO      12
+unsigned mm__meminfo_fields(const struct mm_machine *m, struct mm_meminfo_field *f);
+
+/* The pkmap window's state (highmem.c).  False without CONFIG_HIGHMEM. */
+struct mm_pkmap_view {
+    unsigned last_pkmap_nr;
+    unsigned in_use;                /* slots with count >= 2 */
+    unsigned unused;                /* count == 1: awaiting the flush */
+    const int *count;               /* pkmap_count[MM_LAST_PKMAP] (borrowed) */
+    const mm_pfn_t *pfn;            /* the page of each slot with count >= 1 */
+};
+bool mm__pkmap_view(const struct mm_machine *m, struct mm_pkmap_view *v);
+
+/* The kmap_atomic slots (kmap_atomic.c). */
+struct mm_katomic_view {
+    const char *style;              /* "km_type", "stack", "local" */
+    unsigned ncpus, nslots;
+    const unsigned *depth;          /* per CPU (stack styles; 0 in km_type) */
+};
+void mm__katomic_view(const struct mm_machine *m, struct mm_katomic_view *v);
+struct mm_katomic_slot {
+    unsigned index;                 /* the fixmap index */
+    mm_vaddr_t va;
+    mm_pfn_t pfn;
+    bool live;                      /* else stale: unmapped, PTE left */
+    const char *name;               /* the km_type name; NULL in stack styles */
+};
+/* Slot @i of @cpu; false if it is empty (PTE 0). */
+bool mm__katomic_slot(const struct mm_machine *m, unsigned cpu, unsigned i,
+                      struct mm_katomic_slot *s);
+
+/* One area /proc/vmallocinfo lists (vmalloc.c). */
+struct mm_vm_area {
+    mm_vaddr_t start, end;          /* the guard page included */
+    const char *caller;             /* "vmalloc", "module_alloc", "vmap", "ioremap" */
+    uint32_t nr_pages;              /* pages=, when has_pages */
+    mm_paddr_t phys;                /* ioremap's physical base; 0 otherwise */
+    bool has_pages, ioremap, vmap, vpages;  /* the flags s_show() prints */
+    bool vpages_area;               /* the vmalloc'd page array of another */
+};
+/* The area listed after position *@pos (0 to start); false at the end. */
+bool mm__vm_area_next(const struct mm_machine *m, size_t *pos, struct mm_vm_area *a);
+
+/* kernel_page_tables (ptdump.c): each address marker crossed and each run
+ * of entries that share their protection bits, in address order. */
+struct mm_pt_run {
+    uint32_t start;
+    uint64_t end;                   /* exclusive; 0x100000000 at the top */
+    bool section;                   /* a first-level (PGD) run, else PTEs */
+    int domain;                     /* PMD_DOMAIN of the run; -1 before 4.19 */
+    unsigned nattrs;
+    const char *attrs[16];          /* dump_prot()'s words, as printed */
+};
+struct mm_pt_sink {
+    void (*marker)(void *arg, const char *name, uint32_t addr);
+    void (*run)(void *arg, const struct mm_pt_run *run);
+    void *arg;
+};
+/* The form of the era: 0 plain, 1 with domain, 2 with level and domain. */
+int mm__ptdump_form(const struct mm_machine *m);
+/* "KERNEL", "USER", "IO", "VECTORS" (dump.c's names, unpadded). */
+const char *mm__ptdump_domain(int d);
+void mm__ptdump_walk(const struct mm_machine *m, const struct mm_pt_sink *sink);
+
 #endif /* ARMMAP_ENGINE_MM_INT_H */

@@ -97,7 +97,7 @@ enum pt_form {
 };
 
 struct pg_state {
-    struct mm_buf *out;
+    const struct mm_pt_sink *sink;      /* gets each marker and run */
     const struct addr_marker *marker;
     uint32_t start;
     unsigned level;
@@ -128,43 +128,79 @@ static uint32_t level_mask(unsigned level)
     return mask;
 }
 
-/* dump_prot(): " set" or " clear" per entry of the level's table. */
-static void dump_prot(struct pg_state *st)
+/* dump_prot(): the " set" or " clear" word per entry of the level's table,
+ * into @run. */
+static void dump_prot(const struct pg_state *st, struct mm_pt_run *run)
 {
     const struct prot_bits *b = st->level == LEVEL_PMD ? section_bits : pte_bits;
     size_t n = st->level == LEVEL_PMD ? NBITS(section_bits) : NBITS(pte_bits);
 
+    run->nattrs = 0;
     if (st->level != LEVEL_PMD && st->level != LEVEL_PTE)
         return;
     for (size_t i = 0; i < n; i++) {
         const char *s = (st->prot & b[i].mask) == b[i].val ? b[i].set : b[i].clear;
 
-        if (s != NULL)
-            mm__buf_printf(st->out, " %s", s);
+        if (s != NULL && run->nattrs < NBITS(run->attrs))
+            run->attrs[run->nattrs++] = s;
     }
 }
 
-/* Prints the run [st->start, addr) with its size in the largest unit that
- * divides it (K, M, G). */
-static void print_run(struct pg_state *st, uint32_t addr)
+/* Hands the run [st->start, addr) to the sink (addr 0: the top of 4 GiB). */
+static void note_run(struct pg_state *st, uint32_t addr)
+{
+    struct mm_pt_run run;
+
+    run.start = st->start;
+    run.end = addr != 0 ? addr : 0x100000000ull;
+    run.section = st->level == LEVEL_PMD;
+    run.domain = st->form != PT_PLAIN ? st->domain : -1;
+    dump_prot(st, &run);
+    st->sink->run(st->sink->arg, &run);
+}
+
+static void note_marker(struct pg_state *st)
+{
+    st->sink->marker(st->sink->arg, st->marker->name, st->marker->start);
+}
+
+/* The text sink: "---[ name ]---" and one line per run, as dump.c prints. */
+struct pt_text {
+    struct mm_buf *out;
+    enum pt_form form;
+};
+
+static void text_marker(void *arg, const char *name, uint32_t addr)
+{
+    struct pt_text *t = arg;
+
+    (void)addr;
+    mm__buf_printf(t->out, "---[ %s ]---\n", name);
+}
+
+/* The run with its size in the largest unit that divides it (K, M, G). */
+static void text_run(void *arg, const struct mm_pt_run *run)
 {
     static const char units[] = "KMG";
+    struct pt_text *t = arg;
     const char *unit = units;
-    uint32_t delta = (addr - st->start) >> 10;
+    uint32_t delta = (uint32_t)((run->end - run->start) >> 10);
 
-    mm__buf_printf(st->out, "0x%08" PRIx32 "-0x%08" PRIx32 "   ", st->start, addr);
+    mm__buf_printf(t->out, "0x%08" PRIx32 "-0x%08" PRIx32 "   ", run->start,
+                   (uint32_t)run->end);
     while (!(delta & 1023) && unit[1] != '\0') {
         delta >>= 10;
         unit++;
     }
-    mm__buf_printf(st->out, "%9" PRIu32 "%c", delta, *unit);
+    mm__buf_printf(t->out, "%9" PRIu32 "%c", delta, *unit);
     /* KERNEL: 6.1 dump.c "%9lu%c %s" with pg_level[].name, PGD on 2 levels */
-    if (st->form == PT_LEVEL)
-        mm__buf_printf(st->out, " %s", st->level == LEVEL_PMD ? "PGD" : "PTE");
-    if (st->form != PT_PLAIN && st->domain >= 0)
-        mm__buf_printf(st->out, " %s", domain_name(st->domain));
-    dump_prot(st);
-    mm__buf_printf(st->out, "\n");
+    if (t->form == PT_LEVEL)
+        mm__buf_printf(t->out, " %s", run->section ? "PGD" : "PTE");
+    if (run->domain >= 0)
+        mm__buf_printf(t->out, " %s", domain_name(run->domain));
+    for (unsigned i = 0; i < run->nattrs; i++)
+        mm__buf_printf(t->out, " %s", run->attrs[i]);
+    mm__buf_printf(t->out, "\n");
 }
 
 /* note_page(): extends the current run or closes it and starts another. */
@@ -179,14 +215,14 @@ static void note_page(struct pg_state *st, uint32_t addr, unsigned level, uint32
         st->level = level;
         st->prot = prot;
         st->domain = domain;
-        mm__buf_printf(st->out, "---[ %s ]---\n", st->marker->name);
+        note_marker(st);
     } else if (prot != st->prot || level != st->level || domain != st->domain ||
                addr >= st->marker[1].start) {
         if (st->prot != 0)
-            print_run(st, addr);
+            note_run(st, addr);
         if (addr >= st->marker[1].start) {
             st->marker++;
-            mm__buf_printf(st->out, "---[ %s ]---\n", st->marker->name);
+            note_marker(st);
         }
         st->start = addr;
         st->prot = prot;
@@ -227,11 +263,29 @@ static void walk_pmd(const struct mm_machine *m, struct pg_state *st, unsigned i
         note_page(st, addr + MM_SECTION_SIZE, LEVEL_PMD, pmd1, pmd_domain(pmd1));
 }
 
-enum mm_status mm__report_pagetables(const struct mm_machine *m, struct mm_buf *out)
+static enum pt_form form_of(const struct mm_machine *m)
+{
+    return m->cfg.kernel >= MM_KVER(5, 11, 0) ? PT_LEVEL :
+           m->cfg.kernel >= MM_KVER(4, 19, 0) ? PT_DOMAIN : PT_PLAIN;
+}
+
+int mm__ptdump_form(const struct mm_machine *m)
+{
+    return (int)form_of(m);
+}
+
+/* The domain names without dump.c's padding, for report_json.c. */
+const char *mm__ptdump_domain(int d)
+{
+    static const char *const names[] = {"KERNEL", "USER", "IO", "VECTORS"};
+
+    return d >= 0 && d < 4 ? names[d] : "unknown";
+}
+
+void mm__ptdump_walk(const struct mm_machine *m, const struct mm_pt_sink *sink)
 {
     const struct mm_layout *lay = &m->lay;
-    enum pt_form form = m->cfg.kernel >= MM_KVER(5, 11, 0) ? PT_LEVEL :
-                        m->cfg.kernel >= MM_KVER(4, 19, 0) ? PT_DOMAIN : PT_PLAIN;
+    enum pt_form form = form_of(m);
     /* KERNEL: 4.x, 4.19 arch/arm/mm/dump.c address_markers[]; 6.1 has
      * "FDT Area" at FDT_FIXED_BASE where 4.19 had "vmalloc() End" */
     const struct addr_marker markers[] = {
@@ -245,13 +299,22 @@ enum mm_status mm__report_pagetables(const struct mm_machine *m, struct mm_buf *
         {lay->vectors_base + 2 * MM_PAGE_SIZE, "Vectors End"},
         {0xffffffffu, NULL},
     };
-    struct pg_state st = {out, markers, 0, 0, 0, -1, form};
+    struct pg_state st = {sink, markers, 0, 0, 0, -1, form};
 
-    assert(out != NULL);
+    assert(sink != NULL);
     /* pgd_none() and pud_none() are constant 0 with the folded levels, so
      * every pgd entry goes to walk_pmd(). */
     for (unsigned i = 0; i < MM_PTRS_PER_PGD; i++)
         walk_pmd(m, &st, i);
     note_page(&st, 0, 0, 0, -1);
+}
+
+enum mm_status mm__report_pagetables(const struct mm_machine *m, struct mm_buf *out)
+{
+    struct pt_text t = {out, form_of(m)};
+    const struct mm_pt_sink sink = {text_marker, text_run, &t};
+
+    assert(out != NULL);
+    mm__ptdump_walk(m, &sink);
     return out->oom ? MM_NO_MEMORY : MM_OK;
 }

@@ -140,22 +140,46 @@ static void section(struct mm_buf *b, const char *name, mm_vaddr_t lo, mm_vaddr_
         mm__buf_printf(b, "%11s : 0x%08x - 0x%08x   (%4u kB)\n", name, lo, hi, kb);
 }
 
-/* The fixed lines, vector down to modules. */
-static void layout_areas(const struct mm_machine *m, struct mm_buf *b, int fmt)
+/* The fixed lines, vector down to modules, then the image sections in the
+ * era's order (mb unused for those). */
+unsigned mm__layout_rows(const struct mm_machine *m, struct mm_layout_row *r,
+                         unsigned *nareas)
 {
     const struct mm_layout *lay = &m->lay;
+    int fmt = lay->era->layout_fmt;
+    unsigned n = 0;
 
-    mlk(b, "vector", lay->vectors_base, lay->vectors_base + MM_PAGE_SIZE);
+    *nareas = 0;
+    if (fmt == LAYOUT_NONE)
+        return 0;
+    r[n++] = (struct mm_layout_row){"vector", lay->vectors_base,
+                                    lay->vectors_base + MM_PAGE_SIZE, false};
     if (lay->timers_base != 0 && fmt != LAYOUT_2635)
-        mlk(b, "timers", lay->timers_base, lay->timers_base + MM_PAGE_SIZE);
-    mlk(b, "fixmap", lay->fixaddr_start, lay->fixaddr_end);
+        r[n++] = (struct mm_layout_row){"timers", lay->timers_base,
+                                        lay->timers_base + MM_PAGE_SIZE, false};
+    r[n++] = (struct mm_layout_row){"fixmap", lay->fixaddr_start, lay->fixaddr_end, false};
     if (lay->consistent_start != 0)
-        mlm(b, "DMA", lay->consistent_start, lay->consistent_end);
-    mlm(b, "vmalloc", lay->vmalloc_start, lay->vmalloc_end);
-    mlm(b, "lowmem", lay->page_offset, lay->high_memory);
+        r[n++] = (struct mm_layout_row){"DMA", lay->consistent_start,
+                                        lay->consistent_end, true};
+    r[n++] = (struct mm_layout_row){"vmalloc", lay->vmalloc_start, lay->vmalloc_end, true};
+    r[n++] = (struct mm_layout_row){"lowmem", lay->page_offset, lay->high_memory, true};
     if (lay->pkmap_base != 0)
-        mlm(b, "pkmap", lay->pkmap_base, lay->pkmap_base + MM_LAST_PKMAP * MM_PAGE_SIZE);
-    mlm(b, "modules", lay->modules_vaddr, lay->modules_end);
+        r[n++] = (struct mm_layout_row){"pkmap", lay->pkmap_base, lay->pkmap_base +
+                                        MM_LAST_PKMAP * MM_PAGE_SIZE, true};
+    r[n++] = (struct mm_layout_row){"modules", lay->modules_vaddr, lay->modules_end, true};
+    *nareas = n;
+    if (fmt == LAYOUT_2635) {
+        /* KERNEL: 2.6.35 init.c: .init, .text, .data; no .bss line */
+        r[n++] = (struct mm_layout_row){".init", lay->init.start, lay->init.end, false};
+        r[n++] = (struct mm_layout_row){".text", lay->text.start, lay->text.end, false};
+        r[n++] = (struct mm_layout_row){".data", lay->data.start, lay->data.end, false};
+        return n;
+    }
+    r[n++] = (struct mm_layout_row){".text", lay->text.start, lay->text.end, false};
+    r[n++] = (struct mm_layout_row){".init", lay->init.start, lay->init.end, false};
+    r[n++] = (struct mm_layout_row){".data", lay->data.start, lay->data.end, false};
+    r[n++] = (struct mm_layout_row){".bss", lay->bss.start, lay->bss.end, false};
+    return n;
 }
 
 enum mm_status mm__report_layout(const struct mm_machine *m, struct mm_buf *out)
@@ -163,6 +187,8 @@ enum mm_status mm__report_layout(const struct mm_machine *m, struct mm_buf *out)
     const struct mm_layout *lay = &m->lay;
     int fmt = lay->era->layout_fmt;
     bool hashed = fmt == LAYOUT_3X_HASHED;
+    struct mm_layout_row r[MM_MAX_LAYOUT_ROWS];
+    unsigned nareas, n = mm__layout_rows(m, r, &nareas);
 
     if (fmt == LAYOUT_NONE) {
         mm__buf_printf(out, "layout: Linux %u.%u.%u does not print the virtual kernel "
@@ -171,18 +197,10 @@ enum mm_status mm__report_layout(const struct mm_machine *m, struct mm_buf *out)
         return MM_NOT_FOUND;
     }
     mm__buf_printf(out, "Virtual kernel memory layout:\n");
-    layout_areas(m, out, fmt);
-    if (fmt == LAYOUT_2635) {
-        /* KERNEL: 2.6.35 init.c: .init, .text, .data; no .bss line */
-        section(out, ".init", lay->init.start, lay->init.end, false);
-        section(out, ".text", lay->text.start, lay->text.end, false);
-        section(out, ".data", lay->data.start, lay->data.end, false);
-        return MM_OK;
-    }
-    section(out, ".text", lay->text.start, lay->text.end, hashed);
-    section(out, ".init", lay->init.start, lay->init.end, hashed);
-    section(out, ".data", lay->data.start, lay->data.end, hashed);
-    section(out, ".bss", lay->bss.start, lay->bss.end, hashed);
+    for (unsigned i = 0; i < nareas; i++)
+        (r[i].mb ? mlm : mlk)(out, r[i].name, r[i].lo, r[i].hi);
+    for (unsigned i = nareas; i < n; i++)
+        section(out, r[i].name, r[i].lo, r[i].hi, hashed);
     return MM_OK;
 }
 
@@ -209,14 +227,45 @@ static void boot_counts(const struct mm_machine *m, struct boot_counts *c)
     }
 }
 
+/* The figures both forms print.  KERNEL: 3.4 init.c mem_init(); 3.14/4.19
+ * mm/page_alloc.c mem_init_print_info(NULL). */
+void mm__memory_figs(const struct mm_machine *m, struct mm_memory_figs *f)
+{
+    const struct mm_layout *lay = &m->lay;
+    struct boot_counts c;
+
+    boot_counts(m, &c);
+    memset(f, 0, sizeof(*f));
+    f->form = lay->era->memory_fmt;
+    f->managed_kb = c.managed << 2;
+    f->present_kb = c.present << 2;
+    f->highmem_kb = c.high_managed << 2;
+    if (f->form == MEM_BANKS || f->form == MEM_REGIONS) {
+        f->reserved_kb = (uint64_t)m->boot_reserved_pages << 2;
+        f->has_highmem = true;
+        return;
+    }
+    f->code_kb = (lay->text.end - lay->text.start) >> 10;
+    f->rwdata_kb = (lay->data.end - lay->data.start) >> 10;
+    f->rodata_kb = 0;
+    f->init_kb = (lay->init.end - lay->init.start) >> 10;
+    f->bss_kb = (lay->bss.end - lay->bss.start) >> 10;
+    /* KERNEL: 6.1 mm/page_alloc.c mem_init_print_info(): reserved is
+     * physpages - totalram_pages() - totalcma_pages; the CMA area is still
+     * memblock-reserved then (cma_init_reserved_areas() is a core_initcall) */
+    f->reserved_kb = (c.present - c.managed - m->cma_pages) << 2;
+    f->cma_kb = (uint64_t)m->cma_pages << 2;
+    f->has_highmem = m->cfg.highmem;
+}
+
 /* KERNEL: 3.4 init.c mem_init(): the bank line and the totals line. */
 static void memory_lines_3x(const struct mm_machine *m, struct mm_buf *b)
 {
     const struct mm_layout *lay = &m->lay;
-    struct boot_counts c;
+    struct mm_memory_figs f;
     uint64_t physpages = 0;
 
-    boot_counts(m, &c);
+    mm__memory_figs(m, &f);
     mm__buf_printf(b, "Memory:");
     for (unsigned i = 0; i < lay->nr_regions; i++) {
         uint64_t pages = (lay->regions[i].end >> MM_PAGE_SHIFT) -
@@ -226,33 +275,27 @@ static void memory_lines_3x(const struct mm_machine *m, struct mm_buf *b)
         mm__buf_printf(b, " %lluMB", (unsigned long long)(pages >> 8));
     }
     mm__buf_printf(b, " = %lluMB total\n", (unsigned long long)(physpages >> 8));
-    mm__buf_printf(b, "Memory: %lluk/%lluk available, %uk reserved, %lluK highmem\n",
-                   (unsigned long long)c.managed << 2, (unsigned long long)c.managed << 2,
-                   m->boot_reserved_pages << 2, (unsigned long long)c.high_managed << 2);
+    mm__buf_printf(b, "Memory: %lluk/%lluk available, %lluk reserved, %lluK highmem\n",
+                   (unsigned long long)f.managed_kb, (unsigned long long)f.managed_kb,
+                   (unsigned long long)f.reserved_kb, (unsigned long long)f.highmem_kb);
 }
 
 /* KERNEL: 3.14/4.19 mm/page_alloc.c mem_init_print_info(NULL). */
 static void memory_line_info(const struct mm_machine *m, struct mm_buf *b, bool cma)
 {
-    const struct mm_layout *lay = &m->lay;
-    struct boot_counts c;
+    struct mm_memory_figs f;
 
-    boot_counts(m, &c);
-    mm__buf_printf(b, "Memory: %lluK/%lluK available (%uK kernel code, %uK rwdata, "
-                   "%uK rodata, %uK init, %uK bss, %lluK reserved",
-                   (unsigned long long)c.managed << 2, (unsigned long long)c.present << 2,
-                   (lay->text.end - lay->text.start) >> 10,
-                   (lay->data.end - lay->data.start) >> 10, 0u,
-                   (lay->init.end - lay->init.start) >> 10,
-                   (lay->bss.end - lay->bss.start) >> 10,
-                   (unsigned long long)(c.present - c.managed - m->cma_pages) << 2);
-    /* KERNEL: 6.1 mm/page_alloc.c mem_init_print_info(): reserved is
-     * physpages - totalram_pages() - totalcma_pages; the CMA area is still
-     * memblock-reserved then (cma_init_reserved_areas() is a core_initcall) */
+    mm__memory_figs(m, &f);
+    mm__buf_printf(b, "Memory: %lluK/%lluK available (%lluK kernel code, %lluK rwdata, "
+                   "%lluK rodata, %lluK init, %lluK bss, %lluK reserved",
+                   (unsigned long long)f.managed_kb, (unsigned long long)f.present_kb,
+                   (unsigned long long)f.code_kb, (unsigned long long)f.rwdata_kb,
+                   (unsigned long long)f.rodata_kb, (unsigned long long)f.init_kb,
+                   (unsigned long long)f.bss_kb, (unsigned long long)f.reserved_kb);
     if (cma)
-        mm__buf_printf(b, ", %uK cma-reserved", m->cma_pages << 2);
-    if (m->cfg.highmem)
-        mm__buf_printf(b, ", %lluK highmem", (unsigned long long)c.high_managed << 2);
+        mm__buf_printf(b, ", %lluK cma-reserved", (unsigned long long)f.cma_kb);
+    if (f.has_highmem)
+        mm__buf_printf(b, ", %lluK highmem", (unsigned long long)f.highmem_kb);
     mm__buf_printf(b, ")\n");
 }
 
@@ -285,10 +328,7 @@ enum mm_status mm__report_memory(const struct mm_machine *m, struct mm_buf *out)
 /* /proc/iomem                                                         */
 /* ------------------------------------------------------------------ */
 
-struct res {
-    const char *name;
-    uint64_t start, end;            /* inclusive end, as struct resource */
-};
+#define res mm_iomem_res
 
 /* request_resource() under @parent: false if it does not fit or collides. */
 static bool fits(const struct res *parent, const struct res *kids, unsigned n,
@@ -304,8 +344,8 @@ static bool fits(const struct res *parent, const struct res *kids, unsigned n,
 }
 
 /* The children of one System RAM region, sorted by start. */
-static unsigned region_children(const struct mm_machine *m, const struct res *ram,
-                                struct res *kids)
+unsigned mm__iomem_children(const struct mm_machine *m, const struct res *ram,
+                            struct res *kids)
 {
     const struct mm_layout *lay = &m->lay;
     uint64_t delta = (uint64_t)lay->phys_offset - lay->page_offset;
@@ -342,8 +382,8 @@ enum mm_status mm__report_iomem(const struct mm_machine *m, struct mm_buf *out)
 
     for (unsigned i = 0; i < lay->nr_regions; i++) {
         struct res ram = {"System RAM", lay->regions[i].start, lay->regions[i].end - 1};
-        struct res kids[2 + MM_MAX_RESERVES];
-        unsigned n = region_children(m, &ram, kids);
+        struct res kids[MM_MAX_IOMEM_KIDS];
+        unsigned n = mm__iomem_children(m, &ram, kids);
 
         /* KERNEL: kernel/resource.c r_show(): "%*s%0*llx-%0*llx : %s\n" */
         mm__buf_printf(out, "%08llx-%08llx : %s\n", (unsigned long long)ram.start,
@@ -382,21 +422,14 @@ enum mm_status mm__report_buddyinfo(const struct mm_machine *m, struct mm_buf *o
 /* Sums the sizes of the vmalloc-range areas /proc/vmallocinfo lists. */
 static uint64_t vmalloc_area_bytes(const struct mm_machine *m)
 {
-    struct mm_buf b = {0};
+    struct mm_vm_area a;
     uint64_t used = 0;
-    const char *p;
+    size_t pos = 0;
 
-    mm__report_vmallocinfo(m, &b);
-    for (p = b.data; p != NULL && *p != '\0';) {
-        const char *nl = strchr(p, '\n');
-        unsigned lo, hi, size;
-
-        if (sscanf(p, "0x%x-0x%x %u", &lo, &hi, &size) == 3 &&
-            lo >= m->lay.vmalloc_start && lo < m->lay.vmalloc_end)
-            used += size;
-        p = nl != NULL ? nl + 1 : NULL;
+    while (mm__vm_area_next(m, &pos, &a)) {
+        if (a.start >= m->lay.vmalloc_start && a.start < m->lay.vmalloc_end)
+            used += a.end - a.start;
     }
-    mm_buf_free(&b);
     return used;
 }
 
@@ -410,16 +443,12 @@ static uint64_t vmalloc_used_kb(const struct mm_machine *m, const struct mm_stat
     return vmalloc_area_bytes(m) >> 10;
 }
 
-/* KERNEL: 3.4 fs/proc/meminfo.c "MemTotal:       %8lu kB\n" (a 16-wide name). */
-static void meminfo_line(struct mm_buf *b, const char *name, uint64_t kb)
-{
-    mm__buf_printf(b, "%-16s%8llu kB\n", name, (unsigned long long)kb);
-}
-
-enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out)
+/* The fields /proc/meminfo prints here, in its order. */
+unsigned mm__meminfo_fields(const struct mm_machine *m, struct mm_meminfo_field *f)
 {
     struct mm_stats st;
     uint64_t total = 0, free = 0, htotal = 0, hfree = 0;
+    unsigned n = 0;
 
     mm_get_stats(m, &st);
     for (unsigned i = 0; i < st.nr_zones && i < MM_NR_ZONES; i++) {
@@ -441,21 +470,39 @@ enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out
         htotal += m->cma_pages;
         hfree += m->cma_pages;
     }
-    meminfo_line(out, "MemTotal:", total << 2);
-    meminfo_line(out, "MemFree:", free << 2);
+    f[n++] = (struct mm_meminfo_field){"MemTotal", total << 2};
+    f[n++] = (struct mm_meminfo_field){"MemFree", free << 2};
     if (m->cfg.highmem) {
-        meminfo_line(out, "HighTotal:", htotal << 2);
-        meminfo_line(out, "HighFree:", hfree << 2);
-        meminfo_line(out, "LowTotal:", (total - htotal) << 2);
-        meminfo_line(out, "LowFree:", (free - hfree) << 2);
+        f[n++] = (struct mm_meminfo_field){"HighTotal", htotal << 2};
+        f[n++] = (struct mm_meminfo_field){"HighFree", hfree << 2};
+        f[n++] = (struct mm_meminfo_field){"LowTotal", (total - htotal) << 2};
+        f[n++] = (struct mm_meminfo_field){"LowFree", (free - hfree) << 2};
     }
-    meminfo_line(out, "VmallocTotal:", (m->lay.vmalloc_end - m->lay.vmalloc_start) >> 10);
-    meminfo_line(out, "VmallocUsed:", vmalloc_used_kb(m, &st));
+    f[n++] = (struct mm_meminfo_field){"VmallocTotal",
+                                       (m->lay.vmalloc_end - m->lay.vmalloc_start) >> 10};
+    f[n++] = (struct mm_meminfo_field){"VmallocUsed", vmalloc_used_kb(m, &st)};
     /* KERNEL: 6.1 fs/proc/meminfo.c CmaTotal/CmaFree with CONFIG_CMA; left
      * out when the area would sit in lowmem (not modelled, see machine.c) */
     if (m->cma_pages != 0) {
-        meminfo_line(out, "CmaTotal:", (uint64_t)m->cma_pages << 2);
-        meminfo_line(out, "CmaFree:", (uint64_t)m->cma_pages << 2);
+        f[n++] = (struct mm_meminfo_field){"CmaTotal", (uint64_t)m->cma_pages << 2};
+        f[n++] = (struct mm_meminfo_field){"CmaFree", (uint64_t)m->cma_pages << 2};
+    }
+    assert(n <= MM_MAX_MEMINFO);
+    return n;
+}
+
+enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out)
+{
+    struct mm_meminfo_field f[MM_MAX_MEMINFO];
+    unsigned n = mm__meminfo_fields(m, f);
+
+    /* KERNEL: 3.4 fs/proc/meminfo.c "MemTotal:       %8lu kB\n" (a 16-wide
+     * name, the colon included) */
+    for (unsigned i = 0; i < n; i++) {
+        char name[24];
+
+        snprintf(name, sizeof(name), "%s:", f[i].name);
+        mm__buf_printf(out, "%-16s%8llu kB\n", name, (unsigned long long)f[i].kb);
     }
     return MM_OK;
 }
@@ -474,13 +521,9 @@ enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out
  * "mapped by" the kernel code that maps it.  The names are those
  * mm_region_name() gives; gaps are not listed.
  */
-struct region_row {
-    const char *name;
-    uint64_t start, end;
-    const char *what;
-};
+#define region_row mm_region_row
 
-static unsigned region_rows(const struct mm_machine *m, struct region_row *r)
+unsigned mm__region_rows(const struct mm_machine *m, struct region_row *r)
 {
     const struct mm_layout *lay = &m->lay;
     unsigned n = 0;
@@ -535,8 +578,8 @@ static void region_size(struct mm_buf *b, uint64_t size)
 
 static enum mm_status report_regions(const struct mm_machine *m, struct mm_buf *out)
 {
-    struct region_row r[16];
-    unsigned n = region_rows(m, r);
+    struct region_row r[MM_MAX_REGION_ROWS];
+    unsigned n = mm__region_rows(m, r);
 
     mm__buf_printf(out, "# Linux %u.%u.%u; %s\n", KVER_ARGS(m->cfg.kernel),
                    mm_config_reference(&m->cfg));

@@ -1403,6 +1403,34 @@ enum mm_status mm__report_vmallocinfo(const struct mm_machine *m, struct mm_buf 
     return MM_OK;
 }
 
+/* The areas s_show() lists, for report.c and report_json.c: live ones
+ * (lazily freed areas and the reserved windows are not listed). */
+bool mm__vm_area_next(const struct mm_machine *m, size_t *pos, struct mm_vm_area *a)
+{
+    const struct mm_vmap *v = m->vmap;
+
+    for (; *pos < v->n; (*pos)++) {
+        const struct area *ar = &v->a[*pos];
+
+        if (ar->lazy || ar->kind == AREA_RESERVED)
+            continue;
+        (*pos)++;
+        memset(a, 0, sizeof(*a));
+        a->start = ar->start;
+        a->end = ar->end;
+        a->caller = caller_name(ar->caller);
+        a->has_pages = holds_pages(ar);
+        a->nr_pages = a->has_pages ? ar->nr_pages : 0;
+        a->ioremap = ar->kind == AREA_IOREMAP;
+        a->phys = a->ioremap ? ar->phys : 0;
+        a->vmap = ar->kind == AREA_VMAP;
+        a->vpages = ar->kind != AREA_VPAGES && ar->link != 0;
+        a->vpages_area = ar->kind == AREA_VPAGES;
+        return true;
+    }
+    return false;
+}
+
 static bool l1_is_section(const struct mm_machine *m, mm_vaddr_t va)
 {
     return (mm__l1_read(m, va >> 20) & L1_TYPE_MASK) == L1_TYPE_SECT;

@@ -144,7 +144,7 @@ START_TEST(test_usage_errors)
     expect(RUN("report", "1", "frob"), 2, "",
            "armmap: USAGE: report: unknown report 'frob' (usage: report M "
            "iomem|vmallocinfo|"
-           "buddyinfo|meminfo|pkmap|fixmap|pagetables)\n");
+           "buddyinfo|meminfo|pkmap|fixmap|pagetables [--format text|json])\n");
     expect(RUN("purge", "--older-than", "5y"), 2, "",
            "armmap: USAGE: purge: bad age '5y': expected a number with s, m, h "
            "or d\n");
@@ -449,6 +449,15 @@ START_TEST(test_layout_and_reports)
                "{\"vmallocinfo\":");
     expect(RUN("report", "1", "fixmap"), 0, NULL, "");
     expect(RUN("report", "1", "pagetables"), 0, NULL, "");
+    /* --format json: the engine's structured report, one line */
+    expect(RUN("report", "1", "meminfo", "--format", "json"), 0,
+           "{\"report\":\"meminfo\",\"kernel\":\"3.4.0\",\"seq\":\"0\","
+           "\"fields\":{\"MemTotal\":2006560,\"MemFree\":2006560,"
+           "\"HighTotal\":1303548,\"HighFree\":1303548,\"LowTotal\":703012,"
+           "\"LowFree\":703012,\"VmallocTotal\":245760,\"VmallocUsed\":0}}\n",
+           "");
+    expect(RUN("report", "1", "pkmap", "--format", "xml"), 2, "",
+           "armmap: USAGE: report: bad --format 'xml': use text or json\n");
 }
 END_TEST
 

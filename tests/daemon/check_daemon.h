@@ -129,5 +129,6 @@ Suite *input_suite(void);
 Suite *tenancy_suite(void);
 Suite *http_suite(void);
 Suite *http_static_suite(void);
+Suite *http_reports_suite(void);
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */

@@ -13,7 +13,7 @@ int main(void)
         config_suite, layout_suite, physmem_suite, buddy_suite,
         pgtable_suite, mmu_suite, kmap_suite, katomic_suite,
         vmalloc_suite, report_suite, machine_suite, random_suite,
-        physidx_suite, snapshot_suite, hostmem_suite,
+        physidx_suite, snapshot_suite, hostmem_suite, report_json_suite,
     };
     SRunner *sr = srunner_create(NULL);
     int failed;
