@@ -66,7 +66,8 @@ export function reportText(id, name, seq) {
 
 // The machine's change events as Server-Sent Events, read with fetch so
 // that the bearer token goes along (EventSource cannot send it).  Calls
-// onEvent(obj) per event, onState('live'|'retrying'|'unsupported').
+// onEvent(obj) per event, onState('live'|'retrying'|'unsupported'|'gone')
+// ('gone': the machine or the credential is refused; no more tries).
 // Resumes after a drop with Last-Event-ID.  Returns a stop function.
 export function subscribe(id, onEvent, onState) {
   let stopped = false, lastId = null, ctl = null;
@@ -79,8 +80,9 @@ export function subscribe(id, onEvent, onState) {
     if (r.status === 404 || r.status === 405) {
       const j = await r.json().catch(() => ({}));
       if (/no such resource/.test(j.message || '')) return 'unsupported';
-      throw new ApiError(r.status, j.code, j.message);
+      return 'gone';                    // the machine is no more
     }
+    if (r.status === 401 || r.status === 403) return 'gone';
     if (!r.ok || !r.body) throw new ApiError(r.status, 'HTTP_' + r.status, r.statusText);
     onState('live');
     const rd = r.body.getReader();
@@ -112,7 +114,7 @@ export function subscribe(id, onEvent, onState) {
       let how;
       try { how = await once(); } catch (e) { how = 'error'; }
       if (stopped) return;
-      if (how === 'unsupported') { onState('unsupported'); return; }
+      if (how === 'unsupported' || how === 'gone') { onState(how); return; }
       onState('retrying');
       await new Promise((res) => setTimeout(res, 1000));
     }

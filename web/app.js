@@ -200,6 +200,8 @@ function startStream() {
       }, 1000);
     } else if (state === 'live') {
       $('stream').textContent = 'Following changes live.';
+    } else if (state === 'gone') {
+      $('stream').textContent = 'Not following changes: the daemon refused the event stream.';
     }
   });
   st.stop = () => { stop(); clearInterval(poll); };
