@@ -27,7 +27,28 @@ const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SHOTS = process.env.WEB_SHOTS || path.join(top, 'build/web-shots');
 const WAIT_MS = 15000;
 
+// Daemons started here: stopped at the end, and on any way out.
+const daemons = new Set();
+process.on('exit', () => { for (const d of daemons) d.kill('SIGKILL'); });
+
 const watchdog = setTimeout(() => { console.error('check-web: over 170 s, giving up'); process.exit(2); }, 170000);
+
+function startDaemon(args) {
+  const d = spawn(ARMMAPD, args, { stdio: ['ignore', 'inherit', 'inherit'] });
+  daemons.add(d);
+  d.on('exit', () => daemons.delete(d));
+  return d;
+}
+
+// SIGTERM, then SIGKILL if it has not exited within 10 s.
+async function stopDaemon(d) {
+  if (d.exitCode !== null || d.signalCode !== null) return;
+  const gone = new Promise((r) => d.once('exit', r));
+  d.kill('SIGTERM');
+  const t = setTimeout(() => d.kill('SIGKILL'), 10000);
+  await gone;
+  clearTimeout(t);
+}
 
 let failures = 0, passed = 0, skipped = 0;
 
@@ -86,9 +107,8 @@ async function main() {
   const port = await freePort();
   const sock = path.join(dir, 'armmapd.sock');
   mkdirSync(SHOTS, { recursive: true });
-  const d = spawn(ARMMAPD, ['--state-dir', dir, '--http', `127.0.0.1:${port}`,
-                            '--http-root', path.join(top, 'web'), '--log-level', 'warn'],
-                  { stdio: ['ignore', 'inherit', 'inherit'] });
+  const d = startDaemon(['--state-dir', dir, '--http', `127.0.0.1:${port}`,
+                         '--http-root', path.join(top, 'web'), '--log-level', 'warn']);
   const base = `http://127.0.0.1:${port}`;
   let browser;
   try {
@@ -279,8 +299,7 @@ async function main() {
     await tokenScenario(browser);
   } finally {
     if (browser) await browser.close();
-    d.kill('SIGTERM');
-    await new Promise((r) => d.on('exit', r));
+    await stopDaemon(d);
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -291,10 +310,9 @@ async function tokenScenario(browser) {
   const dir = mkdtempSync(path.join(tmpdir(), 'armmap-web-tok-'));
   const port = await freePort();
   writeFileSync(path.join(dir, 'token'), 'lab-secret-42\n', { mode: 0o600 });
-  const d = spawn(ARMMAPD, ['--state-dir', dir, '--http', `127.0.0.1:${port}`,
-                            '--auth-token-file', path.join(dir, 'token'),
-                            '--http-root', path.join(top, 'web'), '--log-level', 'error'],
-                  { stdio: ['ignore', 'inherit', 'inherit'] });
+  const d = startDaemon(['--state-dir', dir, '--http', `127.0.0.1:${port}`,
+                         '--auth-token-file', path.join(dir, 'token'),
+                         '--http-root', path.join(top, 'web'), '--log-level', 'error']);
   try {
     await waitHttp(`http://127.0.0.1:${port}/`);
     const ctx = await browser.newContext({ bypassCSP: true });
@@ -312,8 +330,7 @@ async function tokenScenario(browser) {
     });
     await ctx.close();
   } finally {
-    d.kill('SIGTERM');
-    await new Promise((r) => d.on('exit', r));
+    await stopDaemon(d);
     rmSync(dir, { recursive: true, force: true });
   }
 }
