@@ -293,8 +293,23 @@ async function main() {
       await page.fill('#o-slot', '');
     });
 
-    await page.setViewportSize({ width: 390, height: 844 });
-    await shot('phone');
+    await scenario('keyboard, screen reader and phone width', async () => {
+      // Every control has a label; every region of the drawing a name
+      // and a place in the tab order.
+      const unlabelled = await page.evaluate(() => [...document.querySelectorAll('input, select')]
+        .filter((e) => !e.labels.length && !e.getAttribute('aria-label')).map((e) => e.id));
+      eq('controls without a label', unlabelled.join(','), '');
+      const regions = await page.evaluate(() => [...document.querySelectorAll('#space rect.reg')]
+        .filter((e) => e.getAttribute('tabindex') === '0' && e.getAttribute('aria-label')).length);
+      eq('named, focusable regions', regions, await page.locator('#region-rows tr').count());
+      await page.reload();
+      await page.waitForSelector('body[data-ready="1"]', { timeout: WAIT_MS });
+      await page.keyboard.press('Tab');
+      eq('first Tab', await page.evaluate(() => document.activeElement.textContent), 'Skip to the machine');
+      await page.setViewportSize({ width: 390, height: 844 });
+      eq('no sideways scrolling at 390 px', await page.evaluate(() => document.documentElement.scrollWidth), 390);
+      await shot('phone');
+    });
     eq('page errors', errors.join('\n'), '');
     await tokenScenario(browser);
   } finally {
