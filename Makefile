@@ -16,6 +16,7 @@
 #   make valgrind   the integration suites with armmapd under memcheck
 #   make oracle     boot the real 6.1 kernel under QEMU, record fixtures
 #   make run        start armmapd in the foreground with embedded defaults
+#   make check-web  the teaching page (web/) in headless chromium
 #   make clean
 #
 # Debian packages: pkg-config libevent-dev libprotobuf-c-dev
@@ -430,13 +431,30 @@ oracle-baseline: $(ORACLE_CMP)
 
 -include $(B)/tests/oracle/compare.d $(B)/tests/oracle/mmucheck.d
 
+# ---- check-web: the teaching page in a real browser (tests/web/) ---------
+# tests/web/run.js drives Debian's chromium with playwright-core (npm ci of
+# tests/web/package-lock.json; WEB=1 tests/deps.sh installs chromium,
+# nodejs and npm) against the real armmapd; screenshots go to
+# build/web-shots/.
+.PHONY: check-web
+check-web: $(ARMMAPD) $(ARMMAP)
+	@WEB=1 sh tests/deps.sh
+	@start=$$(date +%s); \
+	ARMMAPD=$(CURDIR)/$(ARMMAPD) ARMMAP=$(CURDIR)/$(ARMMAP) \
+	WEB_SHOTS=$(CURDIR)/$(B)/web-shots node tests/web/run.js; rc=$$?; \
+	echo "make check-web: $$( [ $$rc -eq 0 ] && echo passed || echo FAILED)" \
+	     "in $$(( $$(date +%s) - start )) s"; exit $$rc
+
 # ---- run and install ---------------------------------------------------
+HTTP_PORT ?= 8080
 run: deps $(ARMMAPD) $(ARMMAP)
 	@echo "armmapd: state in ./armmapd-state; in another shell try:"
 	@echo "  ./$(ARMMAP) ping"
 	@echo "  ./$(ARMMAP) create --preset aries"
 	@echo "  ./$(ARMMAP) layout 1"
-	./$(ARMMAPD) --log-level info
+	@echo "and open http://127.0.0.1:$(HTTP_PORT)/ (the page from web/)"
+	./$(ARMMAPD) --log-level info --http 127.0.0.1:$(HTTP_PORT) \
+	    --http-root $(CURDIR)/web
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -448,6 +466,17 @@ MANDIR  := $(DESTDIR)$(PREFIX)/share/man
 UNITDIR := $(DESTDIR)$(PREFIX)/lib/systemd/system
 # The wire protocol, for clients in other languages (examples/).
 DATADIR := $(DESTDIR)$(PREFIX)/share/armmap
+# The teaching page (web/), served by --http from --http-root, whose
+# default is where it is installed.
+WEBDIR  := $(DESTDIR)$(PREFIX)/share/armmapd/web
+# That default is compiled into the two files naming it; they are rebuilt
+# when PREFIX changes (the stamp is rewritten only then).
+WEB_ROOT_OBJ := $(B)/daemon/settings.o $(B)/daemon/http_static.o
+$(WEB_ROOT_OBJ): CFLAGS += -DSRV_WEB_ROOT='"$(PREFIX)/share/armmapd/web"'
+$(WEB_ROOT_OBJ): $(B)/prefix.stamp
+.PHONY: prefix-force
+$(B)/prefix.stamp: prefix-force
+	@mkdir -p $(@D); echo '$(PREFIX)' | cmp -s - $@ || echo '$(PREFIX)' > $@
 
 install: $(ARMMAPD) $(ARMMAP) $(LIBARMMAP) $(LIBARMMAP_SO)
 	install -d $(BINDIR) $(SBINDIR) $(LIBDIR)/pkgconfig $(INCDIR)
@@ -467,6 +496,8 @@ install: $(ARMMAPD) $(ARMMAP) $(LIBARMMAP) $(LIBARMMAP_SO)
 	install -m 644 systemd/armmapd.socket $(UNITDIR)/armmapd.socket
 	install -d $(DATADIR)
 	install -m 644 proto/armmap.proto $(DATADIR)/armmap.proto
+	install -d $(WEBDIR)
+	install -m 644 web/*.html web/*.css web/*.js $(WEBDIR)/
 
 uninstall:
 	rm -f $(SBINDIR)/armmapd $(BINDIR)/armmap $(LIBDIR)/libarmmap.a \
@@ -475,7 +506,8 @@ uninstall:
 	      $(MANDIR)/man1/armmap.1 $(MANDIR)/man8/armmapd.8 \
 	      $(UNITDIR)/armmapd.service $(UNITDIR)/armmapd.socket \
 	      $(DATADIR)/armmap.proto
-	rmdir $(DATADIR) 2>/dev/null || true
+	rm -rf $(WEBDIR)
+	rmdir $(DATADIR) $(DESTDIR)$(PREFIX)/share/armmapd 2>/dev/null || true
 
 clean:
 	rm -rf build

@@ -593,6 +593,12 @@ static void on_request(struct evhttp_request *req, void *arg)
         send_error(req, 503, MM_UNAVAILABLE, "the daemon is stopping");
         return;
     }
+    /* Outside /api/: the teaching page's files (http_static.c). */
+    if (evhttp_uri_get_path(uri) == NULL ||
+        strncmp(evhttp_uri_get_path(uri), "/api/", 5) != 0) {
+        srv_http_static(hs->s, req);
+        return;
+    }
     if (over_rate(hs, req))
         return;
     /* Query values are numbers, lists and names: %2C and friends are

@@ -65,6 +65,8 @@ static const struct setting table[] = {
       "largest HTTP request body", 0 },
     { "http-cors", K_STRING, OFF(http_cors), "none",
       "web origins (comma-separated) whose pages may call the HTTP API", 0 },
+    { "http-root", K_STRING, OFF(http_root), SRV_WEB_ROOT,
+      "directory of the teaching page --http serves outside /api/", 0 },
     { "http-heartbeat", K_SECONDS, OFF(http_heartbeat), "15",
       "seconds between heartbeat comments on event streams; 0 = none", 0 },
     { "http-max-subscribers", K_COUNT, OFF(http_max_subscribers), "256",
@@ -617,11 +619,12 @@ void srv_settings_free(struct srv_settings *st)
     free(st->listen);
     free(st->http);
     free(st->http_cors);
+    free(st->http_root);
     free(st->auth_token_file);
     free(st->tenants_file);
     st->tenants_file = NULL;
     free(st->log_file);
     st->config = st->state_dir = st->database = st->socket_path = NULL;
     st->listen = st->auth_token_file = st->log_file = st->http = NULL;
-    st->http_cors = NULL;
+    st->http_cors = st->http_root = NULL;
 }

@@ -29,6 +29,7 @@
  *   purge.c     srv_purge_*      purges on worker threads
  *   http.c      srv_http_*       --http: the HTTP/JSON API over evhttp
  *   http_json.c srv_http_*       JSON <-> Request/Response for it
+ *   http_static.c srv_http_static the teaching page's files (--http-root)
  *   main.c      main()           thin: settings, srv_create, run, destroy
  */
 #ifndef ARMMAP_DAEMON_SRV_H
@@ -92,6 +93,7 @@ struct srv_settings {
     char *listen;                       /* --listen HOST:PORT */
     char *http;                         /* --http HOST:PORT (http.c) */
     char *http_cors;                    /* --http-cors ORIGIN,... */
+    char *http_root;                    /* --http-root DIR; NULL: SRV_WEB_ROOT */
     char *auth_token_file;              /* --auth-token-file */
     char *tenants_file;                 /* --tenants-file */
     char *log_file;                     /* --log-file; NULL = stderr */
@@ -882,6 +884,21 @@ int srv_http_start(struct srv *s, char *err, size_t errsz);
 void srv_http_stop_accepting(struct srv *s);
 /* Frees everything, answering nothing more.  Safe without --http. */
 void srv_http_free(struct srv *s);
+
+/* The page's directory when --http-root is not given: the installed web/
+ * (the Makefile passes $(PREFIX)/share/armmapd/web). */
+#ifndef SRV_WEB_ROOT
+#define SRV_WEB_ROOT "/usr/local/share/armmapd/web"
+#endif
+/* Largest file served from --http-root, bytes. */
+#define SRV_HTTP_STATIC_MAX (8u << 20)
+
+struct evhttp_request;
+/**
+ * srv_http_static - answer @req, a path outside /api/, with a file under
+ * --http-root (http_static.c says which): 200, 304, 404 or 405.
+ */
+void srv_http_static(struct srv *s, struct evhttp_request *req);
 
 /* What an API reply renders as. */
 enum srv_http_shape {

@@ -6,7 +6,8 @@
 # which packages; elsewhere stops and names them.  With DEPS_CHECK_ONLY=1
 # (plain `make`) it installs nothing: it names what is missing and fails.
 # FUZZ=1 adds clang and libFuzzer's runtime (make fuzz), ANALYZE=1 clang's
-# scan-build (make analyze).
+# scan-build (make analyze), WEB=1 chromium, node, npm and tests/web's
+# node_modules (make check-web).
 set -eu
 
 need=""
@@ -45,7 +46,21 @@ if [ "${ANALYZE:-0}" = 1 ]; then
     command -v clang >/dev/null 2>&1 || need="$need clang"
     command -v scan-build >/dev/null 2>&1 || need="$need clang-tools"
 fi
-[ -z "$need" ] && exit 0
+# make check-web (WEB=1): Debian's chromium, node and npm; then the
+# pinned playwright-core of tests/web/package-lock.json (npm ci).
+if [ "${WEB:-0}" = 1 ]; then
+    command -v chromium >/dev/null 2>&1 || need="$need chromium"
+    command -v node >/dev/null 2>&1 || need="$need nodejs"
+    command -v npm >/dev/null 2>&1 || need="$need npm"
+fi
+web_modules() {
+    [ "${WEB:-0}" = 1 ] || return 0
+    d=$(dirname "$0")/web
+    [ -f "$d/node_modules/playwright-core/package.json" ] && return 0
+    echo "armmapd: npm ci in tests/web (playwright-core)"
+    (cd "$d" && npm ci --no-audit --no-fund --silent)
+}
+[ -z "$need" ] && { web_modules; exit 0; }
 
 if [ "${DEPS_CHECK_ONLY:-0}" = 1 ]; then
     echo "armmapd: missing build dependencies:$need" >&2
@@ -68,3 +83,4 @@ fi
 echo "armmapd: installing build dependencies:$need"
 $sudo apt-get update -qq
 DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq $need >/dev/null
+web_modules

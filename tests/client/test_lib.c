@@ -560,6 +560,15 @@ START_TEST(test_phys_report_history)
         strstr(text, "    pkmap   : 0xbfe00000 - 0xc0000000   (   2 MB)\n") !=
         NULL);
     armmap_free(text);
+    ck_assert_int_eq(armmap_report_json(c, m, ARMMAP_REPORT_PKMAP, &text), ARMMAP_OK);
+    ck_assert_str_eq(text, "{\"report\":\"pkmap\",\"kernel\":\"3.4.0\","
+                           "\"seq\":\"2\",\"highmem\":true,"
+                           "\"start\":\"0xbfe00000\",\"end\":\"0xc0000000\","
+                           "\"nr_slots\":512,\"last_pkmap_nr\":1,\"in_use\":1,"
+                           "\"unused\":0,\"free\":511,\"flushes\":0,\"slots\":["
+                           "{\"slot\":1,\"address\":\"0xbfe01000\",\"count\":2,"
+                           "\"users\":1,\"pfn\":\"0xff2fe\",\"state\":\"in-use\"}]}");
+    armmap_free(text);
     memset(&q, 0, sizeof(q));
     ck_assert_int_eq(armmap_history(c, m, &q, &h), ARMMAP_OK);
     ck_assert_uint_eq(h->n, 2);

@@ -128,6 +128,7 @@ Suite *preauth_suite(void);
 Suite *input_suite(void);
 Suite *tenancy_suite(void);
 Suite *http_suite(void);
+Suite *http_static_suite(void);
 Suite *http_reports_suite(void);
 Suite *names_suite(void);
 

@@ -346,14 +346,81 @@ static void reads(struct state *s)
         fail("reads", "changed the sequence number");
 }
 
+/* A JSON value at *@p (RFC 8259 syntax, depth bounded); false if none.
+ * The harness links no JSON library, so this is the check. */
+static bool json_value(const char **p, int depth)
+{
+    const char *q = *p;
+
+    if (depth > 32)
+        return false;
+    if (*q == '{' || *q == '[') {
+        char close = *q == '{' ? '}' : ']';
+
+        q++;
+        if (*q == close) {
+            *p = q + 1;
+            return true;
+        }
+        for (;;) {
+            if (close == '}' && (*q != '"' || !json_value(&q, depth + 1) || *q++ != ':'))
+                return false;
+            if (!json_value(&q, depth + 1))
+                return false;
+            if (*q == close) {
+                *p = q + 1;
+                return true;
+            }
+            if (*q++ != ',')
+                return false;
+        }
+    }
+    if (*q == '"') {
+        for (q++; *q != '"'; q++) {
+            if ((unsigned char)*q < 0x20)
+                return false;
+            if (*q == '\\' && (*++q == '\0' || strchr("\"\\/bfnrtu", *q) == NULL))
+                return false;
+        }
+        *p = q + 1;
+        return true;
+    }
+    if (*q == '-' || (*q >= '0' && *q <= '9')) {
+        q += *q == '-';
+        if (*q < '0' || *q > '9' || (*q == '0' && q[1] >= '0' && q[1] <= '9'))
+            return false;
+        while (*q >= '0' && *q <= '9')
+            q++;
+        *p = q;
+        return true;
+    }
+    for (const char *const *w = (const char *const[]){"true", "false", "null", NULL};
+         *w != NULL; w++) {
+        if (strncmp(q, *w, strlen(*w)) == 0) {
+            *p = q + strlen(*w);
+            return true;
+        }
+    }
+    return false;
+}
+
 static void report(struct state *s, enum mm_report r)
 {
     struct mm_buf b;
+    const char *p;
 
     if (s->m == NULL)
         return;
     memset(&b, 0, sizeof(b));
     mm_report(s->m, r, &b);
+    mm_buf_free(&b);
+    /* The structured form: one JSON object, or the text's refusal. */
+    memset(&b, 0, sizeof(b));
+    if (mm_report_json(s->m, r, &b) == MM_OK) {
+        p = b.data;
+        if (p == NULL || *p != '{' || !json_value(&p, 0) || *p != '\0')
+            fail("mm_report_json", b.data != NULL ? b.data : "(empty)");
+    }
     mm_buf_free(&b);
 }
 
@@ -465,8 +532,10 @@ static void one_op(struct state *s)
 
 static void render_all(const struct mm_machine *m, struct mm_buf *b)
 {
-    for (int r = 0; r < MM_REPORT_COUNT; r++)
+    for (int r = 0; r < MM_REPORT_COUNT; r++) {
         mm_report(m, (enum mm_report)r, b);
+        mm_report_json(m, (enum mm_report)r, b);
+    }
 }
 
 /* @m's reports must be @want's bytes. */
