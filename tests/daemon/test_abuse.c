@@ -74,17 +74,7 @@ static void rss_bounded(long before, long limit_kib, const char *what)
 
 static void ping(int fd, uint64_t id)
 {
-    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
-    Armmap__V1__Response *r;
-
-    req.id = id;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
-    req.ping = &p;
-    r = td_call(fd, &req);
-    ck_assert_status(r, id, 0, "");
-    ck_assert_int_eq(r->body_case, ARMMAP__V1__RESPONSE__BODY_PONG);
-    td_free(r);
+    td_ping(fd, id);
 }
 
 static Armmap__V1__StatsResult *stats(int fd, Armmap__V1__Response **keep)
