@@ -333,6 +333,8 @@ enum mm_status mm__report_memory(const struct mm_machine *m, struct mm_buf *out)
 /* /proc/iomem                                                         */
 /* ------------------------------------------------------------------ */
 
+/* struct mm_iomem_res (mm_int.h, shared with report_json.c) by its short
+ * local name. */
 #define res mm_iomem_res
 
 /* request_resource() under @parent: false if it does not fit or collides. */
@@ -518,6 +520,8 @@ enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out
  * "mapped by" the kernel code that maps it.  The names are those
  * mm_region_name() gives; gaps are not listed.
  */
+/* struct mm_region_row (mm_int.h, shared with report_json.c) by its short
+ * local name. */
 #define region_row mm_region_row
 
 unsigned mm__region_rows(const struct mm_machine *m, struct region_row *r)
