@@ -843,6 +843,34 @@ static void wrong_method(struct build *b, const char *method,
     snprintf(b->hc->allow, sizeof(b->hc->allow), "%s", allowed);
 }
 
+/* The reads, of now or of the past: @seg[0] is "reports" (then @seg[1]
+ * the name), "translate" or "phys".  Return: false if it is none of them
+ * (nothing is built or refused). */
+static bool route_read(struct build *b, const char *method, const char *path,
+                       char **seg, size_t n)
+{
+    bool get = strcmp(method, "GET") == 0;
+    bool post = strcmp(method, "POST") == 0;
+
+    if (n == 2 && strcmp(seg[0], "reports") == 0) {
+        if (get)
+            build_report(b, seg[1]);
+        else
+            wrong_method(b, method, path, "GET");
+        return true;
+    }
+    if (n != 1 || (strcmp(seg[0], "translate") != 0 &&
+                   strcmp(seg[0], "phys") != 0))
+        return false;
+    if (!get && !post)
+        wrong_method(b, method, path, "GET, POST");
+    else if (seg[0][0] == 't')
+        build_translate(b, post);
+    else
+        build_phys(b, post);
+    return true;
+}
+
 /*
  * /machines/{id}/at/{seq}/(reports/{name}|translate|phys): the read is
  * built as for the machine now, its arguments kept in @hc, and the frame
@@ -852,30 +880,12 @@ static void wrong_method(struct build *b, const char *method,
 static void route_at(struct build *b, const char *method, const char *path,
                      char **seg, size_t n)
 {
-    bool get = strcmp(method, "GET") == 0;
-    bool post = strcmp(method, "POST") == 0;
-    const char *what = n > 3 ? seg[3] : "";
-
     if (!text_u64(seg[2], &b->hc->at_seq)) {
         fail(b->hc, MM_NOT_FOUND, "at: '%.40s' is not a seq", seg[2]);
         return;
     }
-    if (n == 5 && strcmp(what, "reports") == 0) {
-        if (get)
-            build_report(b, seg[4]);
-        else
-            wrong_method(b, method, path, "GET");
-    } else if (n == 4 && (strcmp(what, "translate") == 0 ||
-                          strcmp(what, "phys") == 0)) {
-        if (!get && !post)
-            wrong_method(b, method, path, "GET, POST");
-        else if (what[0] == 't')
-            build_translate(b, post);
-        else
-            build_phys(b, post);
-    } else {
+    if (n < 4 || !route_read(b, method, path, seg + 3, n - 3))
         no_route(b, method, path);
-    }
     if (b->hc->http_status != 0)
         return;
     if (b->req->body_case == ARMMAP__V1__REQUEST__BODY_TRANSLATE) {
@@ -924,24 +934,13 @@ static void route_machine(struct build *b, const char *method,
         }
         return;
     }
+    if (route_read(b, method, path, seg + 1, n - 1))
+        return;
     if (n == 2 && strcmp(what, "ops") == 0) {
         if (post)
             build_ops(b);
         else
             wrong_method(b, method, path, "POST");
-    } else if (n == 2 && (strcmp(what, "translate") == 0 ||
-                          strcmp(what, "phys") == 0)) {
-        if (!get && !post)
-            wrong_method(b, method, path, "GET, POST");
-        else if (what[0] == 't')
-            build_translate(b, post);
-        else
-            build_phys(b, post);
-    } else if (n == 3 && strcmp(what, "reports") == 0) {
-        if (get)
-            build_report(b, seg[2]);
-        else
-            wrong_method(b, method, path, "GET");
     } else if (n == 2 && strcmp(what, "history") == 0) {
         if (get)
             build_history(b);
