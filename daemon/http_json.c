@@ -1224,12 +1224,29 @@ static json_t *history_json(const Armmap__V1__HistoryResult *h)
                      dec(h->next_after_seq), "counts", counts);
 }
 
+/* The Response body each shape renders: the body is a oneof (a union), so
+ * a shape reads it only when it is that case. */
+static const Armmap__V1__Response__BodyCase shape_body[] = {
+    [SRV_HTTP_PRESETS] = ARMMAP__V1__RESPONSE__BODY_PRESETS,
+    [SRV_HTTP_MACHINES] = ARMMAP__V1__RESPONSE__BODY_MACHINES,
+    [SRV_HTTP_MACHINE] = ARMMAP__V1__RESPONSE__BODY_MACHINE,
+    [SRV_HTTP_OP] = ARMMAP__V1__RESPONSE__BODY_OP,
+    [SRV_HTTP_BATCH] = ARMMAP__V1__RESPONSE__BODY_BATCH,
+    [SRV_HTTP_TRANSLATE] = ARMMAP__V1__RESPONSE__BODY_TRANSLATE,
+    [SRV_HTTP_PHYS] = ARMMAP__V1__RESPONSE__BODY_PHYS,
+    [SRV_HTTP_REPORT] = ARMMAP__V1__RESPONSE__BODY_REPORT,
+    [SRV_HTTP_HISTORY] = ARMMAP__V1__RESPONSE__BODY_HISTORY,
+};
+
 static json_t *body_json(const struct srv_http_call *hc,
                          const Armmap__V1__Response *r)
 {
     json_t *a;
     size_t i;
 
+    if ((size_t)hc->shape >= sizeof(shape_body) / sizeof(shape_body[0]) ||
+        r->body_case != shape_body[hc->shape])
+        return NULL;
     switch (hc->shape) {
     case SRV_HTTP_PRESETS:
         a = json_array();
@@ -1285,7 +1302,9 @@ char *srv_http_render(const struct srv_http_call *hc,
         *status = 204;
         return NULL;
     }
-    if (hc->shape == SRV_HTTP_REPORT && want_text && r->report != NULL) {
+    if (hc->shape == SRV_HTTP_REPORT && want_text &&
+        r->body_case == ARMMAP__V1__RESPONSE__BODY_REPORT &&
+        r->report != NULL) {
         *ctype = "text/plain; charset=utf-8";
         text = strdup(r->report->text);
         if (text == NULL)

@@ -1155,6 +1155,7 @@ static void flushes(int fd, size_t n)
 START_TEST(test_events_exact)
 {
     static const uint32_t highmem[2] = { 2, 0 };
+    Armmap__V1__Response *r;
     struct sse *e;
     uint32_t pfn, va;
     int fd;
@@ -1177,8 +1178,9 @@ START_TEST(test_events_exact)
             "\"0xff2fe\",\"result\":{\"op\":\"kmap\",\"code\":\"OK\","
             "\"value\":\"0xbfe01000\",\"aux\":0,\"flags\":[],\"seq\":\"2\"}}");
     /* A refused change has no seq and no event: the next one is 3. */
-    ck_assert_int_eq(td_op(fd, 2, 1, MM_OP_KUNMAP, 0, highmem, 1, 0)
-                         ->status->code, MM_INVALID_ARGUMENT);
+    r = td_op(fd, 2, 1, MM_OP_KUNMAP, 0, highmem, 1, 0);
+    ck_assert_int_eq(r->status->code, MM_INVALID_ARGUMENT);
+    td_free(r);
     flushes(fd, 1);
     ck_flush(e, 3);
     close(fd);
