@@ -191,7 +191,8 @@ $(BENCH_DAEMON): $(B)/tests/bench/bench_daemon.o $(TEST_PROC_OBJ) \
                 $(LIBARMMAP) | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
 
-$(BENCH_HTTP): $(B)/tests/bench/bench_http.o $(LIBARMMAP) | $(ARMMAPD)
+$(BENCH_HTTP): $(B)/tests/bench/bench_http.o $(TEST_PROC_OBJ) $(LIBARMMAP) \
+               | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
 
 $(LIBSTORE): $(STORE_OBJ)

@@ -979,13 +979,17 @@ char *srv_http_event_json(const struct store_event *ev);
  * machine @sm, which its tenant was just found to see
  * @after: resume after this seq (Last-Event-ID, ?since=); UINT64_MAX:
  * from the machine's head (new changes only)
+ * @token: the bearer token it came with (copied), or NULL: with
+ * --tenants-file, a stream whose token no longer names its tenant after a
+ * SIGHUP reload ends, as a revoked socket connection does
  * Context: takes @req; answers it 429 if the tenant has
  * --http-max-subscribers streams open.  One event per committed change,
  * in seq order, never twice; events before the head are read from the
  * store in slices, off the request path.
  */
 void srv_sse_subscribe(struct srv *s, struct evhttp_request *req,
-                       struct srv_machine *sm, uint64_t after);
+                       struct srv_machine *sm, uint64_t after,
+                       const char *token);
 /* commit.c: @sm's events up to sm->committed_seq are durable. */
 void srv_sse_committed(struct srv *s, struct srv_machine *sm);
 /* commit.c: @sm's destroy is durable: its streams end ("destroyed"). */

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -927,29 +928,37 @@ START_TEST(test_bearer_token)
 }
 END_TEST
 
+/* Writes a tenants file of @n (tenant, token) lines at @path. */
+static void write_tenants(const char *path, const char *const who[][2],
+                          size_t n)
+{
+    char line[200];
+    uint8_t dg[32];
+    FILE *f = fopen(path, "w");
+    size_t i, j, k;
+
+    ck_assert_ptr_nonnull(f);
+    for (i = 0; i < n; i++) {
+        srv_sha256(who[i][1], strlen(who[i][1]), dg);
+        k = (size_t)snprintf(line, sizeof(line), "%s ", who[i][0]);
+        for (j = 0; j < 32; j++)
+            k += (size_t)snprintf(line + k, sizeof(line) - k, "%02x", dg[j]);
+        fprintf(f, "%s\n", line);
+    }
+    fclose(f);
+}
+
 /* With --tenants-file the token decides the tenant, as in Hello. */
 START_TEST(test_tenants_file_tokens)
 {
     static const char *const who[][2] = { { "alice", "tok-a" },
                                           { "bob", "tok-b" } };
-    char path[400], flag[420], line[200], extra[128];
-    uint8_t dg[32];
+    char path[400], flag[420], extra[128];
     struct reply r;
-    FILE *f;
-    size_t i, k;
 
     td_init(&d);
     snprintf(path, sizeof(path), "%s/tenants", d.dir);
-    f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    for (i = 0; i < 2; i++) {
-        srv_sha256(who[i][1], strlen(who[i][1]), dg);
-        k = (size_t)snprintf(line, sizeof(line), "%s ", who[i][0]);
-        for (size_t j = 0; j < 32; j++)
-            k += (size_t)snprintf(line + k, sizeof(line) - k, "%02x", dg[j]);
-        fprintf(f, "%s\n", line);
-    }
-    fclose(f);
+    write_tenants(path, who, 2);
     snprintf(flag, sizeof(flag), "--tenants-file=%s", path);
     port = free_port();
     snprintf(http_flag, sizeof(http_flag), "--http=127.0.0.1:%d", port);
@@ -1155,6 +1164,7 @@ static void flushes(int fd, size_t n)
 START_TEST(test_events_exact)
 {
     static const uint32_t highmem[2] = { 2, 0 };
+    Armmap__V1__Response *r;
     struct sse *e;
     uint32_t pfn, va;
     int fd;
@@ -1177,8 +1187,9 @@ START_TEST(test_events_exact)
             "\"0xff2fe\",\"result\":{\"op\":\"kmap\",\"code\":\"OK\","
             "\"value\":\"0xbfe01000\",\"aux\":0,\"flags\":[],\"seq\":\"2\"}}");
     /* A refused change has no seq and no event: the next one is 3. */
-    ck_assert_int_eq(td_op(fd, 2, 1, MM_OP_KUNMAP, 0, highmem, 1, 0)
-                         ->status->code, MM_INVALID_ARGUMENT);
+    r = td_op(fd, 2, 1, MM_OP_KUNMAP, 0, highmem, 1, 0);
+    ck_assert_int_eq(r->status->code, MM_INVALID_ARGUMENT);
+    td_free(r);
     flushes(fd, 1);
     ck_flush(e, 3);
     close(fd);
@@ -1234,6 +1245,59 @@ START_TEST(test_events_resume)
                   "INVALID_ARGUMENT", "POST is not allowed on "
                   "/api/v1/machines/1/events (GET)");
     close(fd);
+    stop();
+}
+END_TEST
+
+/* A stream opened with a token that a reloaded tenants file no longer
+ * has ends before the next event, as a revoked connection does. */
+START_TEST(test_events_token_revoked)
+{
+    static const char *const before[][2] = { { "alice", "tok-a" } };
+    static const char *const after[][2] = { { "alice", "tok-c" } };
+    char path[400], flag[420], msg[512], mpath[64], ops[80];
+    struct reply r;
+    struct sse *e;
+    int i;
+
+    td_init(&d);
+    snprintf(path, sizeof(path), "%s/tenants", d.dir);
+    write_tenants(path, before, 1);
+    snprintf(flag, sizeof(flag), "--tenants-file=%s", path);
+    port = free_port();
+    snprintf(http_flag, sizeof(http_flag), "--http=127.0.0.1:%d", port);
+    td_start(&d, http_flag, flag, NULL);
+    r = http("POST", "/api/v1/machines", "Authorization: Bearer tok-a\r\n",
+             "{\"preset\":\"aries\"}");
+    ck_assert_int_eq(r.status, 201);
+    snprintf(mpath, sizeof(mpath), "/api/v1/machines/%s", jstr(r.json, "id"));
+    reply_free(&r);
+    snprintf(path, sizeof(path), "%s/events", mpath);
+    e = sse_open(path, "Authorization: Bearer tok-a\r\n");
+    snprintf(ops, sizeof(ops), "%s/ops", mpath);
+    r = http("POST", ops, "Authorization: Bearer tok-a\r\n",
+             "{\"op\":\"kmap_flush\"}");
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    ck_flush(e, 1);
+    snprintf(path, sizeof(path), "%s/tenants", d.dir);
+    write_tenants(path, after, 1);
+    ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+    /* The new token works once the reload is done. */
+    for (i = 0; i < 500; i++) {
+        r = http("POST", ops, "Authorization: Bearer tok-c\r\n",
+                 "{\"op\":\"kmap_flush\"}");
+        if (r.status == 200)
+            break;
+        ck_assert_int_eq(r.status, 401);
+        reply_free(&r);
+        usleep(10000);
+    }
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    ck_assert_msg(!sse_next(e, msg, sizeof(msg), false), "after the "
+                  "reload the stream sent: %s", msg);
+    sse_close(e);
     stop();
 }
 END_TEST
@@ -1606,6 +1670,7 @@ Suite *http_suite(void)
     tcase_add_test(tc, test_events_exact);
     tcase_add_test(tc, test_events_resume);
     tcase_add_test(tc, test_events_tenants);
+    tcase_add_test(tc, test_events_token_revoked);
     tcase_add_test(tc, test_events_destroyed);
     tcase_add_test(tc, test_events_heartbeat_and_limit);
     tcase_add_test(tc, test_events_slow_subscriber_bounded);
