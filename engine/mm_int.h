@@ -104,6 +104,9 @@ unsigned mm__config_max_order(const struct mm_config *cfg);
  * else 0. */
 uint64_t mm__config_cma_bytes(const struct mm_config *cfg);
 
+/* CONFIG_CMA and CONFIG_ZSWAP: the Debian armmp reference build only. */
+bool mm__config_cma(const struct mm_config *cfg);
+bool mm__config_zswap(const struct mm_config *cfg);
 /* CONFIG_PCI: on for the Debian armmp reference build only. */
 bool mm__config_pci(const struct mm_config *cfg);
 
@@ -512,6 +515,8 @@ enum mm_status mm__report_buddyinfo(const struct mm_machine *m, struct mm_buf *o
 enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out);
 /* zoneinfo.c */
 enum mm_status mm__report_zoneinfo(const struct mm_machine *m, struct mm_buf *out);
+/* meminfo61.c: /proc/meminfo of 6.1 machines */
+enum mm_status mm__report_meminfo_61(const struct mm_machine *m, struct mm_buf *out);
 
 /* ------------------------------------------------------------------ */
 /* The data behind the reports, shared by report.c and report_json.c   */

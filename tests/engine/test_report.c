@@ -607,6 +607,53 @@ START_TEST(test_cma_counted_in_zone_after_boot)
 }
 END_TEST
 
+/*
+ * 6.1's /proc/meminfo lines, in the order and with the names the real
+ * armmp kernel prints (tests/oracle/fixtures/ram3G-cpus2.txt), less
+ * MemAvailable and Percpu (not modelled); counters of what the engine
+ * never has are 0 as there (SwapTotal, Zswap, Dirty, Bounce ...);
+ * CommitLimit is half of MemTotal (vm_commit_limit(), overcommit_ratio 50,
+ * no swap: the kernel's 1549316 kB for 3098632 kB).  KERNEL: 6.1
+ * fs/proc/meminfo.c meminfo_proc_show(), mm/util.c vm_commit_limit().
+ */
+START_TEST(test_meminfo_61_lines)
+{
+    static const char *const keys[] = {
+        "MemTotal", "MemFree", "Buffers", "Cached", "SwapCached", "Active", "Inactive",
+        "Active(anon)", "Inactive(anon)", "Active(file)", "Inactive(file)", "Unevictable",
+        "Mlocked", "HighTotal", "HighFree", "LowTotal", "LowFree", "SwapTotal", "SwapFree",
+        "Zswap", "Zswapped", "Dirty", "Writeback", "AnonPages", "Mapped", "Shmem",
+        "KReclaimable", "Slab", "SReclaimable", "SUnreclaim", "KernelStack", "PageTables",
+        "SecPageTables", "NFS_Unstable", "Bounce", "WritebackTmp", "CommitLimit",
+        "Committed_AS", "VmallocTotal", "VmallocUsed", "VmallocChunk", "CmaTotal", "CmaFree",
+    };
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+3G",
+                                     "cpus=2", NULL);
+    char *t = t_report(m, MM_REPORT_MEMINFO), *p = t;
+    unsigned long total = 0, limit = 0;
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        size_t n = strlen(keys[i]);
+
+        ck_assert_msg(strncmp(p, keys[i], n) == 0 && p[n] == ':', "want %s at: %.40s",
+                      keys[i], p);
+        p = strchr(p, '\n') + 1;
+    }
+    ck_assert_str_eq(p, "");
+    ck_assert_ptr_nonnull(strstr(t, "\nSwapTotal:             0 kB\n"));
+    ck_assert_ptr_nonnull(strstr(t, "\nZswapped:              0 kB\n"));
+    ck_assert_ptr_nonnull(strstr(t, "\nHighTotal:       2359292 kB\n"));
+    ck_assert_ptr_nonnull(strstr(t, "\nVmallocTotal:     245760 kB\n"));
+    ck_assert_ptr_nonnull(strstr(t, "\nVmallocChunk:          0 kB\n"));
+    ck_assert_ptr_nonnull(strstr(t, "\nCmaTotal:          16384 kB\n"));
+    ck_assert_int_eq(sscanf(t, "MemTotal: %lu kB", &total), 1);
+    ck_assert_int_eq(sscanf(strstr(t, "CommitLimit:"), "CommitLimit: %lu kB", &limit), 1);
+    ck_assert_uint_eq(limit, total / 4 / 2 * 4);
+    free(t);
+    mm_destroy(m);
+}
+END_TEST
+
 START_TEST(test_regions_61_debian_armmp)
 {
     struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
@@ -1072,6 +1119,7 @@ Suite *report_suite(void)
     tcase_add_test(tc, test_61_armmp_mem_map_36_byte_pages);
     tcase_add_test(tc, test_61_armmp_cma_default_and_cmdline);
     tcase_add_test(tc, test_zoneinfo_61_debian_armmp);
+    tcase_add_test(tc, test_meminfo_61_lines);
     tcase_add_test(tc, test_zoneinfo_61_lowmem_only);
     tcase_add_test(tc, test_zoneinfo_refused_before_61);
     tcase_add_test(tc, test_cma_counted_in_zone_after_boot);
