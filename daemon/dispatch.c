@@ -38,7 +38,12 @@
 #include "store.h"
 #include "wire.h"
 
-#define SLOW_MS         100             /* requests slower than this: warn */
+/* Requests slower than this are logged (a warning).  A debug build may
+ * lower it to find what holds the loop: make CFLAGS+=-DSRV_SLOW_MS=5. */
+#ifndef SRV_SLOW_MS
+#define SRV_SLOW_MS     100
+#endif
+#define SLOW_MS         SRV_SLOW_MS
 #define MAX_WAIT_MS     3600000u        /* longest kmap wait we honour */
 #define WALK_REPLY_BYTES 160u           /* a packed Walk, about (measured) */
 
@@ -846,6 +851,7 @@ static enum mm_status apply_logged(struct srv_call *call,
         res->status = MM_RESOURCE_EXHAUSTED;
         return res->status;
     }
+    srv_stream_detach_all(sm);          /* before the change */
     if (mm_apply(sm->m, op, res) != MM_OK)
         return res->status;
     srv_machine_account(call->s->reg, sm);
@@ -968,6 +974,7 @@ static void h_batch(struct srv_call *call, const Armmap__V1__Request *req)
         call->code = MM_RESOURCE_EXHAUSTED;
         return;
     }
+    srv_stream_detach_all(sm);          /* before the changes */
     br = NEW(call, Armmap__V1__BatchResult, ARMMAP__V1__BATCH_RESULT__INIT);
     br->results = srv_call_alloc(call, (b->n_ops + 1) * sizeof(*br->results));
     ev = srv_call_alloc(call, (b->n_ops + 1) * sizeof(*ev));
@@ -1109,7 +1116,7 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
     if (t->walk && (uint64_t)n * WALK_REPLY_BYTES > SRV_STREAM_MIN) {
         if (!host_room(call, "translate", mm_host_bytes(sm->m)))
             return;
-        call->stream = srv_stream_translate(sm->m, call->id, t->va, n,
+        call->stream = srv_stream_translate(sm, call->id, t->va, n,
                                             t->access);
         if (call->stream == NULL)
             srv_call_fail(call, MM_NO_MEMORY, "translate: out of host "
@@ -1299,7 +1306,7 @@ static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
     if (ph->n_pa > SRV_STREAM_PHYS_MIN) {
         if (!host_room(call, "phys", mm_host_bytes(sm->m)))
             return;
-        call->stream = srv_stream_phys(sm->m, call->id, ph->pa, ph->n_pa);
+        call->stream = srv_stream_phys(sm, call->id, ph->pa, ph->n_pa);
         if (call->stream == NULL)
             srv_call_fail(call, MM_NO_MEMORY, "phys: out of host memory");
         else

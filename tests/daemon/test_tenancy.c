@@ -1193,6 +1193,54 @@ START_TEST(test_streamed_copy_held_while_sending)
 }
 END_TEST
 
+/* A streamed reply says what the machine was when the request came, even
+ * if a change comes while it is being sent (the stream reads the machine
+ * live until then, and a copy from then on): 16,384 walks of a vmalloc'd
+ * area, vfree'd on another connection mid-stream, all show it mapped;
+ * asked again, they fault. */
+START_TEST(test_streamed_reply_unchanged_by_a_change_meanwhile)
+{
+    enum { N = 16384, PAGES = 16 };
+    const uint32_t size[1] = { PAGES * 4096 };
+    uint32_t *va = malloc(N * sizeof(uint32_t)), pa[PAGES], after[PAGES];
+    uint8_t fault[PAGES];
+    Armmap__V1__Response *r;
+    uint32_t area;
+    uint64_t m;
+    int fd, reader, i;
+
+    ck_assert_ptr_nonnull(va);
+    td_start(&d, NULL);
+    fd = td_session(&d, "lab");
+    reader = td_session(&d, "lab");
+    m = td_create(fd, "qemu-virt", NULL);
+    area = td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_VMALLOC, size, 1);
+    for (i = 0; i < N; i++)
+        va[i] = area + (uint32_t)(i % PAGES) * 4096 + 0x10;
+    td_translate(fd, m, va, PAGES, pa, fault);
+    for (i = 0; i < PAGES; i++)
+        ck_assert_uint_eq(fault[i], 0);
+    send_walks(reader, 50, m, va, N);
+    ck_assert(wait_readable(reader));   /* being sent, not read */
+    td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_VFREE, &area, 1);
+    r = td_recv(reader);
+    ck_assert_status(r, 50, 0, "");
+    ck_assert_uint_eq(r->translate->n_pa, N);
+    ck_assert_uint_eq(r->translate->n_walks, N);
+    for (i = 0; i < N; i++) {
+        ck_assert_uint_eq(r->translate->fault.data[i], 0);
+        ck_assert_uint_eq(r->translate->pa[i], pa[i % PAGES]);
+    }
+    td_free(r);
+    td_translate(fd, m, va, PAGES, after, fault);
+    for (i = 0; i < PAGES; i++)
+        ck_assert_uint_ne(fault[i], 0);
+    free(va);
+    close(reader);
+    close(fd);
+}
+END_TEST
+
 /* Two connections each ask for a million walks (about 160 MB of reply)
  * and never read: each reply is streamed as its socket drains, so the
  * daemon holds a slice of each, not the replies, and another tenant's
@@ -1873,6 +1921,7 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_clone_and_fork_counted_against_host_quota);
     tcase_add_test(tc, test_streamed_copy_counted_against_host_quota);
     tcase_add_test(tc, test_streamed_copy_held_while_sending);
+    tcase_add_test(tc, test_streamed_reply_unchanged_by_a_change_meanwhile);
     tcase_add_test(tc, test_walk_reply_streamed_to_a_peer_that_never_reads);
     tcase_add_test(tc, test_streamed_reply_complete_and_in_order);
     tcase_add_test(tc, test_streamed_phys_equals_whole_replies);
