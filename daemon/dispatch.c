@@ -1528,8 +1528,8 @@ static bool history_visible(struct srv_call *call, uint64_t id)
  * the job's own call arena.
  */
 #define HISTORY_PAGE 500u
-#define COUNT_SLICE 5000u
-#define WINDOW 5000u
+#define COUNT_SLICE 2000u
+#define WINDOW 2000u
 
 enum job_phase {
     JOB_COUNT = 0,                      /* counting ops, finding the end */
@@ -1967,8 +1967,43 @@ static double elapsed_ms(const struct timespec *t0)
 struct unpack_arena {
     size_t used;
     struct srv_arena_block *big;
+    struct srv_arena_block *largest;    /* of big, the one to keep */
+    size_t largest_size;
     max_align_t buf[UNPACK_INLINE / sizeof(max_align_t)];
 };
+
+/*
+ * The largest block of a request (a 1M-address translate decodes 4 MiB of
+ * addresses) is kept for the next one: fresh from malloc, its pages fault
+ * in one at a time, which in a VM cost more than the decoding itself.
+ * At most UNPACK_KEEP bytes are held between requests (the loop thread
+ * only, like phys_mem).
+ */
+#define UNPACK_KEEP (8u << 20)
+
+static struct srv_arena_block *unpack_kept;
+static size_t unpack_kept_size;
+
+static struct srv_arena_block *unpack_block(struct unpack_arena *a,
+                                            size_t size)
+{
+    struct srv_arena_block *b;
+
+    if (unpack_kept != NULL && size <= unpack_kept_size) {
+        b = unpack_kept;
+        size = unpack_kept_size;
+        unpack_kept = NULL;
+    } else {
+        b = malloc(sizeof(*b) + size);
+        if (b == NULL)
+            return NULL;
+    }
+    if (size > a->largest_size) {
+        a->largest = b;
+        a->largest_size = size;
+    }
+    return b;
+}
 
 static void *unpack_alloc(void *data, size_t size)
 {
@@ -1983,7 +2018,7 @@ static void *unpack_alloc(void *data, size_t size)
         a->used += need;
         return p;
     }
-    b = malloc(sizeof(*b) + size);
+    b = unpack_block(a, size);
     if (b == NULL)
         return NULL;                    /* the request does not decode */
     b->next = a->big;
@@ -2003,9 +2038,18 @@ static void unpack_release(struct unpack_arena *a)
 
     for (b = a->big; b != NULL; b = next) {
         next = b->next;
-        free(b);
+        if (b == a->largest && a->largest_size <= UNPACK_KEEP &&
+            a->largest_size > unpack_kept_size) {
+            free(unpack_kept);
+            unpack_kept = b;
+            unpack_kept_size = a->largest_size;
+        } else {
+            free(b);
+        }
     }
     a->big = NULL;
+    a->largest = NULL;
+    a->largest_size = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2235,6 +2279,8 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
         return;
     arena.used = 0;
     arena.big = NULL;
+    arena.largest = NULL;
+    arena.largest_size = 0;
     alloc.alloc = unpack_alloc;
     alloc.free = unpack_free;
     alloc.allocator_data = &arena;

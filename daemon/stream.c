@@ -78,6 +78,7 @@ struct srv_stream {
     struct srv_stream *snext;           /* sm->streams */
     uint64_t id;
     uint32_t *va;
+    size_t cap;                         /* addresses va has room for */
     size_t n;
     unsigned access;
     enum stream_phase phase;
@@ -146,6 +147,41 @@ static uint64_t response_len(const struct srv_stream *st)
            varint_len(result_tag(st)) + varint_len(r) + r;
 }
 
+/* The largest address array of a finished stream is kept for the next
+ * (up to KEEP_ADDRS): its pages are then resident, where a fresh 4 MiB
+ * array faults them in one by one (most of the cost of starting a
+ * 1M-address stream in a VM).  Loop thread only. */
+#define KEEP_ADDRS (2u << 20)
+
+static uint32_t *kept_va;
+static size_t kept_cap;
+
+static uint32_t *addrs_take(size_t n, size_t *cap)
+{
+    uint32_t *v;
+
+    if (kept_va != NULL && n <= kept_cap) {
+        v = kept_va;
+        *cap = kept_cap;
+        kept_va = NULL;
+        kept_cap = 0;
+        return v;
+    }
+    *cap = n;
+    return malloc(n * sizeof(*v));
+}
+
+static void addrs_give(uint32_t *v, size_t cap)
+{
+    if (v != NULL && cap <= KEEP_ADDRS && cap > kept_cap) {
+        free(kept_va);
+        kept_va = v;
+        kept_cap = cap;
+    } else {
+        free(v);
+    }
+}
+
 static struct srv_stream *stream_new(enum stream_kind kind,
                                      struct srv_machine *sm, uint64_t id,
                                      const uint32_t *va, size_t n,
@@ -155,7 +191,7 @@ static struct srv_stream *stream_new(enum stream_kind kind,
 
     if (st == NULL)
         return NULL;
-    st->va = malloc((n + 1) * sizeof(*va));
+    st->va = addrs_take(n + 1, &st->cap);
     if (st->va == NULL) {
         free(st);
         return NULL;
@@ -236,7 +272,7 @@ void srv_stream_free(struct srv_stream *st)
     stream_unlink(st);
     if (st->own != NULL)
         mm_destroy(st->own);
-    free(st->va);
+    addrs_give(st->va, st->cap);
     free(st);
 }
 

@@ -1572,7 +1572,7 @@ static void expect_kmaps(Armmap__V1__Response *r, size_t n,
 }
 
 /* A query by op whose two matches are 12,290 events apart (the daemon
- * reads such queries a window of seqs per loop turn) answers exactly as
+ * reads such queries a window of 2,000 seqs per loop turn) answers exactly as
  * one scan would: rows, next_after_seq, op counts. */
 START_TEST(test_filtered_history_across_windows)
 {
