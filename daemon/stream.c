@@ -21,9 +21,10 @@
  * state, so the stream reads its machine as it was when the request came:
  * the live machine as long as nothing changes it, and a copy made just
  * before the first change (srv_stream_detach_all(), called on every path
- * that changes or frees a machine).  Copying at once cost 44-68 ms of the
- * loop per 1M-address request on the bench machine (make bench,
- * fairness); most streams never need the copy.  The copy's host bytes
+ * that changes or frees a machine).  Copying at once cost every stream
+ * a full copy of its machine on the loop (the request's handler took
+ * 44-68 ms on the bench machine with the copy and the fresh buffers,
+ * make bench, fairness); most streams never need the copy.  The copy's host bytes
  * are reserved against the tenant's quota when the stream starts
  * (srv_stream_charge()), so making it later cannot pass the quota.  Each
  * pass costs what building the reply whole cost; the memory held is the
