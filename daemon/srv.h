@@ -211,6 +211,8 @@ struct srv_machine {
     uint64_t host_bytes;                /* mm_host_bytes() when last counted */
     size_t tenant_ix;                   /* registry's tenant entry + 1 */
     TAILQ_HEAD(, srv_park) parked;      /* kmaps waiting for a pkmap slot */
+    struct srv_stream *streams;         /* streamed replies reading it live
+                                           (stream.c) */
     struct srv_machine *hnext;          /* hash chain */
 };
 
@@ -801,9 +803,10 @@ void srv_walk_fill(struct Armmap__V1__Walk *wm,
  * timer, so other connections are served between slices.  Its exact size
  * is counted first (also in slices), since the frame's length comes
  * first; until then an estimate stands in for it against
- * --max-queued-bytes.  The stream answers from a clone of the machine
- * taken when the request arrived, so changes made meanwhile by other
- * connections neither block nor show.
+ * --max-queued-bytes.  The stream answers from the machine as it was when
+ * the request arrived (read live until a change comes, which first gives
+ * the stream a copy), so changes made meanwhile by other connections
+ * neither block nor show.
  */
 struct srv_stream;
 
@@ -811,13 +814,17 @@ struct srv_stream;
 #define SRV_STREAM_PHYS_MIN 16384u      /* phys of more addresses too */
 
 /* A streamed Translate reply (walks included) to request @id for @n
- * addresses at @va (copied) on @m (cloned).  NULL on host memory. */
-struct srv_stream *srv_stream_translate(const struct mm_machine *m,
-                                        uint64_t id, const uint32_t *va,
-                                        size_t n, unsigned access);
+ * addresses at @va (copied) on @sm as it is now.  NULL on host memory. */
+struct srv_stream *srv_stream_translate(struct srv_machine *sm, uint64_t id,
+                                        const uint32_t *va, size_t n,
+                                        unsigned access);
 /* A streamed Phys reply to request @id for the @n addresses at @pa. */
-struct srv_stream *srv_stream_phys(const struct mm_machine *m, uint64_t id,
+struct srv_stream *srv_stream_phys(struct srv_machine *sm, uint64_t id,
                                    const uint32_t *pa, size_t n);
+/* Every stream still reading @sm's machine live takes its own copy of it
+ * now: called before anything changes, replaces or frees sm->m.  Aborts
+ * on host memory shortage (the copy's bytes were reserved). */
+void srv_stream_detach_all(struct srv_machine *sm);
 /* Counts the stream's copy of the machine in @tenant's host bytes
  * (srv_registry_hold_bytes()) until srv_stream_free(); @r must outlive
  * the stream. */

@@ -1582,28 +1582,16 @@ enum store_status store_set_max_bytes(struct store *s, uint64_t bytes)
     return call_writer(s, &c);
 }
 
-static void purge_ctl(struct ctl *c, const char *tenant,
-                      int64_t older_than_ms, int64_t now_ms)
-{
-    memset(c, 0, sizeof(*c));
-    c->kind = CTL_PURGE;
-    c->cutoff = now_ms - older_than_ms;
-    c->tenant = tenant;
-}
-
 enum store_status store_purge(struct store *s, const char *tenant,
                               int64_t older_than_ms, int64_t now_ms,
                               uint64_t *purged, uint64_t *events)
 {
-    struct ctl c;
-    enum store_status rc;
+    char msg[STORE_MSG_MAX];
+    enum store_status rc = store_purge_r(s, tenant, older_than_ms, now_ms,
+                                         purged, events, msg, sizeof(msg));
 
-    purge_ctl(&c, tenant, older_than_ms, now_ms);
-    rc = call_writer(s, &c);
-    if (purged != NULL)
-        *purged = c.result;
-    if (events != NULL)
-        *events = c.events;
+    if (rc != STORE_OK)
+        set_err(s, "%s", msg);
     return rc;
 }
 
@@ -1615,7 +1603,10 @@ enum store_status store_purge_r(struct store *s, const char *tenant,
     struct ctl c;
     enum store_status rc;
 
-    purge_ctl(&c, tenant, older_than_ms, now_ms);
+    memset(&c, 0, sizeof(c));
+    c.kind = CTL_PURGE;
+    c.cutoff = now_ms - older_than_ms;
+    c.tenant = tenant;
     rc = hand_ctl(s, &c);
     if (purged != NULL)
         *purged = c.result;
