@@ -489,7 +489,11 @@ FUZZ_CC      ?= clang
 FUZZ_B       := build/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
-FUZZ_CFLAGS   = $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link
+# tests/fuzz/nocov.txt: mm_check() and lookup helpers without coverage
+# hooks (they were most of fuzz_engine's time); sanitizers stay on.
+FUZZ_NOCOV   := tests/fuzz/nocov.txt
+FUZZ_CFLAGS   = $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
+                -fsanitize-coverage-ignorelist=$(FUZZ_NOCOV)
 FUZZ_OPTS    ?= -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
 # Longest input per harness: an engine input of 512 bytes is over 100 ops
 # (the seeds are under 110 bytes); a conn input holds a few dozen frames.
@@ -544,6 +548,7 @@ $(FUZZ_B)/proto/armmap.pb-c.o: $(PROTO_C) $(PROTO_H)
 	    -fsanitize=fuzzer-no-link -Ibuild/proto $(DEP_CFLAGS) -c $< -o $@
 
 $(FUZZ_DAEMON_OBJ) $(FUZZ_CLIENT_OBJ) $(FUZZ_HARN_OBJ): $(PROTO_H)
+$(FUZZ_MM_OBJ): $(FUZZ_NOCOV)
 
 .SECONDEXPANSION:
 $(FUZZ_BINS): $(FUZZ_B)/fuzz_%: $(FUZZ_B)/tests/fuzz/fuzz_%.o \

@@ -62,7 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_OPS     512                 /* per input */
 #define RING        64                  /* remembered pfns and vas */
 #define MAX_EVENTS  MAX_OPS
-#define SAMPLE_EVERY 16                 /* 1 input in 16 gets full checks */
+#define SAMPLE_EVERY 16                 /* 1 input in 16: replay and clone */
+#define OP_SAMPLE_EVERY 16              /* 1 op in 16: mm_check() */
 #define CACHE_SLOTS 64                  /* booted preset machines kept */
 #define MAX_SPANS   MAX_OPS             /* ops the mutator can see */
 #define MAX_PICKS   (MAX_OPS * 8)       /* operand bytes it can change */
@@ -90,7 +91,10 @@ struct state {
     struct input in;
     const uint8_t *base;                /* the input's first byte */
     struct layout *lay;                 /* dry run: NULL machine, this set */
-    bool full;                          /* mm_check() after every op */
+    bool full;                          /* replay and clone at the end */
+    bool every_op;                      /* mm_check() after every op */
+    uint32_t seed;                      /* the input's hash */
+    unsigned nop;                       /* index of the op being run */
     struct mm_machine *m;
     unsigned cpus;
     uint32_t pfn[RING], va[RING];
@@ -255,6 +259,19 @@ static void record(struct state *s, const struct mm_op *op,
     e->res = *res;
 }
 
+/* Whether op number s->nop (of this input) gets a whole mm_check(): a
+ * hash of its index and of the input's first bytes, so that a sequence
+ * keeps the same sample when libFuzzer mutates its tail. */
+static bool op_sampled(const struct state *s)
+{
+    uint32_t h = (s->nop + 1) * 0x9e3779b1u ^ s->seed;
+
+    h ^= h >> 15;
+    h *= 0x2c1b3c6du;
+    h ^= h >> 12;
+    return h % OP_SAMPLE_EVERY == 0;
+}
+
 /* Applies @op, checks, records, remembers what it returned. */
 static void apply(struct state *s, const struct mm_op *op)
 {
@@ -285,7 +302,7 @@ static void apply(struct state *s, const struct mm_op *op)
     if (res.status == MM_INTERNAL)
         fail(mm_op_name(op->code), res.msg);
     check(s, mm_op_name(op->code) ? mm_op_name(op->code) : "raw op",
-          s->full);
+          s->every_op || op_sampled(s));
     record(s, op, &res);
     if (res.status != MM_OK)
         return;
@@ -601,7 +618,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s.in.p = s.base = data;
     s.in.left = size;
     s.ev = events;
-    s.full = full_checks || fnv1a(data, size) % SAMPLE_EVERY == 0;
+    s.seed = fnv1a(data, size);
+    s.full = full_checks || s.seed % SAMPLE_EVERY == 0;
+    s.every_op = full_checks;
     if (!pick_config(&s, &cfg))
         return 0;
     boot = booted(data, &cfg, &owned);
@@ -611,8 +630,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (s.m == NULL)
         fail("mm_clone", "out of memory");
     s.cpus = mm_machine_config(s.m)->cpus;
-    while (s.in.left > 0 && n++ < MAX_OPS)
+    while (s.in.left > 0 && n < MAX_OPS) {
+        s.nop = n++;
         one_op(&s);
+    }
     check(&s, "the last op", true);
     if (s.full) {
         if (mm_create(&cfg, &r, err) != MM_OK)
