@@ -128,5 +128,6 @@ Suite *preauth_suite(void);
 Suite *input_suite(void);
 Suite *tenancy_suite(void);
 Suite *http_suite(void);
+Suite *reset_suite(void);
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */

@@ -24,6 +24,7 @@ int main(void)
     srunner_add_suite(sr, input_suite());
     srunner_add_suite(sr, tenancy_suite());
     srunner_add_suite(sr, http_suite());
+    srunner_add_suite(sr, reset_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
