@@ -189,6 +189,20 @@ void srv_persist_close(struct srv *s)
     s->persist = NULL;
 }
 
+enum mm_status srv_persist_reset(struct srv *s, char *err, size_t errsz)
+{
+    struct srv_persist *p = s->persist;
+
+    store_flush(p->st);
+    store_reap(p->st, on_reaped, s);
+    if (store_reset(p->st) != STORE_OK) {
+        snprintf(err, errsz, "store: %s", store_errmsg(p->st));
+        return MM_UNAVAILABLE;
+    }
+    p->inflight = 0;
+    return MM_OK;
+}
+
 bool srv_persist_has_room(const struct srv *s)
 {
     return s->persist->inflight < QUEUE_BASE;

@@ -510,6 +510,9 @@ enum mm_status srv_persist_fork_replay(struct srv *s, uint64_t id,
 /* Blocks until everything submitted is committed: for tests and the
  * fuzz harness, never on the loop (handlers do not wait for the store). */
 void srv_persist_flush(struct srv *s);
+/* srv_reset(): flushes and reaps every write, then empties the store
+ * (store_reset()).  Return: MM_OK, or MM_UNAVAILABLE with @err. */
+enum mm_status srv_persist_reset(struct srv *s, char *err, size_t errsz);
 
 /* ------------------------------------------------------------------ */
 /* The commit path (commit.c)                                          */
@@ -649,6 +652,21 @@ struct srv *srv_create(struct srv_settings *st, char *err, size_t errsz);
 int srv_run(struct srv *s);
 /* Frees everything.  srv_destroy(NULL) does nothing. */
 void srv_destroy(struct srv *s);
+/**
+ * srv_reset - take a server back to the state srv_create() left it in
+ * @s: a server whose store is ":memory:" (--database :memory:)
+ * Context: for tests and fuzzing, from outside the loop.  Waits for every
+ * write in flight, then drops every connection (no replies are sent) and
+ * every machine, empties the store (machine ids start from 1 again),
+ * forgets the served tenants (their usage and counters) and zeroes the
+ * server's counters.  Keeps the settings, the token, the tenants file,
+ * the listeners, the event base and the store's threads, so the next
+ * connection meets the same server as after srv_create(): the same
+ * requests get the same replies, byte for byte, except where a reply
+ * states the time (stats uptime, created times).
+ * Return: 0, or -1 with @err naming what failed (a database file).
+ */
+int srv_reset(struct srv *s, char *err, size_t errsz);
 
 /* Milliseconds since the epoch (wall clock, for records). */
 int64_t srv_now_ms(void);

@@ -148,7 +148,8 @@ struct ctab {
 
 enum ctl_kind {
     CTL_PURGE = 1,
-    CTL_MAX_BYTES
+    CTL_MAX_BYTES,
+    CTL_RESET                           /* store_reset() */
 };
 
 /* A synchronous request run by the writer thread between batches. */

@@ -133,5 +133,6 @@ Suite *http_suite(void);
 Suite *http_static_suite(void);
 Suite *http_reports_suite(void);
 Suite *names_suite(void);
+Suite *reset_suite(void);
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */
