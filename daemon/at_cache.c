@@ -288,8 +288,8 @@ char *srv_at_answer(struct srv *s, struct srv_machine *sm,
     if (hc->shape == SRV_HTTP_REPORT)
         return report(hc, m, want_text, status, ctype);
     r = run_stream(hc->shape == SRV_HTTP_PHYS
-                       ? srv_stream_phys(m, 2, hc->addr, hc->n_addr)
-                       : srv_stream_translate(m, 2, hc->addr, hc->n_addr,
+                       ? srv_stream_phys_of(m, 2, hc->addr, hc->n_addr)
+                       : srv_stream_translate_of(m, 2, hc->addr, hc->n_addr,
                                               hc->access));
     if (r == NULL)
         return fail_body(MM_NO_MEMORY, "at: out of host memory", status,

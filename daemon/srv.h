@@ -839,6 +839,14 @@ struct srv_stream *srv_stream_translate(struct srv_machine *sm, uint64_t id,
 /* A streamed Phys reply to request @id for the @n addresses at @pa. */
 struct srv_stream *srv_stream_phys(struct srv_machine *sm, uint64_t id,
                                    const uint32_t *pa, size_t n);
+/* The same over @m, which belongs to no registered machine (a past state
+ * from the at-cache): the caller keeps @m unchanged and alive until
+ * srv_stream_free(). */
+struct srv_stream *srv_stream_translate_of(const struct mm_machine *m,
+                                           uint64_t id, const uint32_t *va,
+                                           size_t n, unsigned access);
+struct srv_stream *srv_stream_phys_of(const struct mm_machine *m, uint64_t id,
+                                      const uint32_t *pa, size_t n);
 /* Every stream still reading @sm's machine live takes its own copy of it
  * now: called before anything changes, replaces or frees sm->m.  Aborts
  * on host memory shortage (the copy's bytes were reserved). */

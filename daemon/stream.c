@@ -205,11 +205,41 @@ static struct srv_stream *stream_new(enum stream_kind kind,
     st->access = access;
     st->phase = PH_SIZE;
     st->kind = kind;
+    if (sm == NULL)
+        return st;                      /* srv_stream_*_of(): st->m set by caller */
     st->m = sm->m;
     st->sm = sm;
     st->snext = sm->streams;
     sm->streams = st;
     return st;
+}
+
+/* A stream over @m that belongs to no registered machine (a past state
+ * from the at-cache): @m must not change or be freed until
+ * srv_stream_free(). */
+static struct srv_stream *stream_of(enum stream_kind kind,
+                                    const struct mm_machine *m, uint64_t id,
+                                    const uint32_t *va, size_t n,
+                                    unsigned access)
+{
+    struct srv_stream *st = stream_new(kind, NULL, id, va, n, access);
+
+    if (st != NULL)
+        st->m = m;
+    return st;
+}
+
+struct srv_stream *srv_stream_translate_of(const struct mm_machine *m,
+                                           uint64_t id, const uint32_t *va,
+                                           size_t n, unsigned access)
+{
+    return stream_of(SK_TRANSLATE, m, id, va, n, access);
+}
+
+struct srv_stream *srv_stream_phys_of(const struct mm_machine *m, uint64_t id,
+                                      const uint32_t *pa, size_t n)
+{
+    return stream_of(SK_PHYS, m, id, pa, n, 0);
 }
 
 struct srv_stream *srv_stream_translate(struct srv_machine *sm, uint64_t id,

@@ -457,8 +457,6 @@ unsigned mm__meminfo_fields(const struct mm_machine *m, struct mm_meminfo_field 
     uint64_t total = 0, free = 0, htotal = 0, hfree = 0;
     unsigned n = 0;
 
-    if (m->cfg.kernel >= MM_KVER(6, 1, 0))
-        return mm__report_meminfo_61(m, out);
     mm_get_stats(m, &st);
     for (unsigned i = 0; i < st.nr_zones && i < MM_NR_ZONES; i++) {
         const struct mm_zone_stats *z = &st.zone[i];
@@ -495,7 +493,11 @@ unsigned mm__meminfo_fields(const struct mm_machine *m, struct mm_meminfo_field 
 enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out)
 {
     struct mm_meminfo_field f[MM_MAX_MEMINFO];
-    unsigned n = mm__meminfo_fields(m, f);
+    unsigned n;
+
+    if (m->cfg.kernel >= MM_KVER(6, 1, 0))
+        return mm__report_meminfo_61(m, out);
+    n = mm__meminfo_fields(m, f);
 
     /* KERNEL: 3.4 fs/proc/meminfo.c "MemTotal:       %8lu kB\n" (a 16-wide
      * name, the colon included) */

@@ -1196,7 +1196,7 @@ START_TEST(test_streamed_reply_unchanged_by_a_change_meanwhile)
     ck_assert_uint_eq(r->translate->n_pa, N);
     ck_assert_uint_eq(r->translate->n_walks, N);
     for (i = 0; i < N; i++) {
-        ck_assert_uint_eq(r->translate->fault.data[i], 0);
+        ck_assert_uint_eq(r->translate->fault[i], 0);
         ck_assert_uint_eq(r->translate->pa[i], pa[i % PAGES]);
     }
     td_free(r);
