@@ -15,6 +15,8 @@
  */
 #include "mm_int.h"
 
+#include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 /* KERNEL: 6.1 fs/proc/meminfo.c show_val_kb(): a 16-wide name, "%8lu kB". */
@@ -23,26 +25,29 @@ static void line(struct mm_buf *b, const char *name, uint64_t kb)
     mm__buf_printf(b, "%-16s%8llu kB\n", name, (unsigned long long)kb);
 }
 
-/* Lines of counters the engine never has: always 0 here. */
-static void zeros(struct mm_buf *b, const char *const *names, size_t n)
+/* Appends the fields of counters the engine never has: always 0 here. */
+static unsigned zeros(struct mm_meminfo_field *f, unsigned n,
+                      const char *const *names, size_t count)
 {
-    for (size_t i = 0; i < n; i++)
-        line(b, names[i], 0);
+    for (size_t i = 0; i < count; i++)
+        f[n++] = (struct mm_meminfo_field){names[i], 0};
+    return n;
 }
 
-enum mm_status mm__report_meminfo_61(const struct mm_machine *m, struct mm_buf *out)
+unsigned mm__meminfo_fields_61(const struct mm_machine *m, struct mm_meminfo_field *f)
 {
     static const char *const lru[] = {
-        "Buffers:", "Cached:", "SwapCached:", "Active:", "Inactive:", "Active(anon):",
-        "Inactive(anon):", "Active(file):", "Inactive(file):", "Unevictable:", "Mlocked:",
+        "Buffers", "Cached", "SwapCached", "Active", "Inactive", "Active(anon)",
+        "Inactive(anon)", "Active(file)", "Inactive(file)", "Unevictable", "Mlocked",
     };
     static const char *const mapped[] = {
-        "Dirty:", "Writeback:", "AnonPages:", "Mapped:", "Shmem:", "KReclaimable:",
-        "Slab:", "SReclaimable:", "SUnreclaim:", "KernelStack:", "PageTables:",
-        "SecPageTables:", "NFS_Unstable:", "Bounce:", "WritebackTmp:",
+        "Dirty", "Writeback", "AnonPages", "Mapped", "Shmem", "KReclaimable",
+        "Slab", "SReclaimable", "SUnreclaim", "KernelStack", "PageTables",
+        "SecPageTables", "NFS_Unstable", "Bounce", "WritebackTmp",
     };
     struct mm_stats st;
     uint64_t total = 0, free = 0, htotal = 0, hfree = 0;
+    unsigned n = 0;
 
     mm_get_stats(m, &st);               /* the CMA area counted, as after boot */
     for (unsigned i = 0; i < st.nr_zones && i < MM_NR_ZONES; i++) {
@@ -55,31 +60,47 @@ enum mm_status mm__report_meminfo_61(const struct mm_machine *m, struct mm_buf *
             hfree += z->free;
         }
     }
-    line(out, "MemTotal:", total << 2);
-    line(out, "MemFree:", free << 2);
-    zeros(out, lru, sizeof(lru) / sizeof(lru[0]));
+    f[n++] = (struct mm_meminfo_field){"MemTotal", total << 2};
+    f[n++] = (struct mm_meminfo_field){"MemFree", free << 2};
+    n = zeros(f, n, lru, sizeof(lru) / sizeof(lru[0]));
     if (m->cfg.highmem) {
-        line(out, "HighTotal:", htotal << 2);
-        line(out, "HighFree:", hfree << 2);
-        line(out, "LowTotal:", (total - htotal) << 2);
-        line(out, "LowFree:", (free - hfree) << 2);
+        f[n++] = (struct mm_meminfo_field){"HighTotal", htotal << 2};
+        f[n++] = (struct mm_meminfo_field){"HighFree", hfree << 2};
+        f[n++] = (struct mm_meminfo_field){"LowTotal", (total - htotal) << 2};
+        f[n++] = (struct mm_meminfo_field){"LowFree", (free - hfree) << 2};
     }
-    line(out, "SwapTotal:", 0);
-    line(out, "SwapFree:", 0);
+    f[n++] = (struct mm_meminfo_field){"SwapTotal", 0};
+    f[n++] = (struct mm_meminfo_field){"SwapFree", 0};
     if (mm__config_zswap(&m->cfg)) {
-        line(out, "Zswap:", 0);
-        line(out, "Zswapped:", 0);
+        f[n++] = (struct mm_meminfo_field){"Zswap", 0};
+        f[n++] = (struct mm_meminfo_field){"Zswapped", 0};
     }
-    zeros(out, mapped, sizeof(mapped) / sizeof(mapped[0]));
+    n = zeros(f, n, mapped, sizeof(mapped) / sizeof(mapped[0]));
     /* vm_commit_limit(): totalram * sysctl_overcommit_ratio (50) / 100, no swap */
-    line(out, "CommitLimit:", (total * 50 / 100) << 2);
-    line(out, "Committed_AS:", 0);
-    line(out, "VmallocTotal:", (m->lay.vmalloc_end - m->lay.vmalloc_start) >> 10);
-    line(out, "VmallocUsed:", (uint64_t)st.vmalloc_pages << 2);  /* vmalloc_nr_pages() */
-    line(out, "VmallocChunk:", 0);
+    f[n++] = (struct mm_meminfo_field){"CommitLimit", (total * 50 / 100) << 2};
+    f[n++] = (struct mm_meminfo_field){"Committed_AS", 0};
+    f[n++] = (struct mm_meminfo_field){"VmallocTotal",
+                                       (m->lay.vmalloc_end - m->lay.vmalloc_start) >> 10};
+    /* vmalloc_nr_pages() */
+    f[n++] = (struct mm_meminfo_field){"VmallocUsed", (uint64_t)st.vmalloc_pages << 2};
+    f[n++] = (struct mm_meminfo_field){"VmallocChunk", 0};
     if (mm__config_cma(&m->cfg)) {
-        line(out, "CmaTotal:", (uint64_t)m->cma_pages << 2);
-        line(out, "CmaFree:", (uint64_t)m->cma_pages << 2);
+        f[n++] = (struct mm_meminfo_field){"CmaTotal", (uint64_t)m->cma_pages << 2};
+        f[n++] = (struct mm_meminfo_field){"CmaFree", (uint64_t)m->cma_pages << 2};
+    }
+    assert(n <= MM_MAX_MEMINFO);
+    return n;
+}
+
+enum mm_status mm__report_meminfo_61(const struct mm_machine *m, struct mm_buf *out)
+{
+    struct mm_meminfo_field f[MM_MAX_MEMINFO];
+    unsigned n = mm__meminfo_fields_61(m, f);
+    char name[32];
+
+    for (unsigned i = 0; i < n; i++) {
+        snprintf(name, sizeof(name), "%s:", f[i].name);
+        line(out, name, f[i].kb);
     }
     return MM_OK;
 }

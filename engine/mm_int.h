@@ -571,8 +571,10 @@ struct mm_meminfo_field {
     const char *name;               /* "MemTotal", no colon */
     uint64_t kb;
 };
-#define MM_MAX_MEMINFO      12
+#define MM_MAX_MEMINFO      48
 unsigned mm__meminfo_fields(const struct mm_machine *m, struct mm_meminfo_field *f);
+/* The same for 6.1, every line meminfo_proc_show() prints (meminfo61.c). */
+unsigned mm__meminfo_fields_61(const struct mm_machine *m, struct mm_meminfo_field *f);
 
 /* The pkmap window's state (highmem.c).  False without CONFIG_HIGHMEM. */
 struct mm_pkmap_view {

@@ -457,6 +457,8 @@ unsigned mm__meminfo_fields(const struct mm_machine *m, struct mm_meminfo_field 
     uint64_t total = 0, free = 0, htotal = 0, hfree = 0;
     unsigned n = 0;
 
+    if (m->cfg.kernel >= MM_KVER(6, 1, 0))
+        return mm__meminfo_fields_61(m, f);
     mm_get_stats(m, &st);
     for (unsigned i = 0; i < st.nr_zones && i < MM_NR_ZONES; i++) {
         const struct mm_zone_stats *z = &st.zone[i];
