@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "srv.h"
+#include "armmap.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define ASAN_BUILD true
@@ -1160,23 +1161,28 @@ static void flushes(int fd, size_t n)
     td_free(r);
 }
 
-/* Changes made over the protobuf socket arrive as events, exactly. */
+/* Changes made through libarmmap on the protobuf socket arrive as
+ * events, exactly. */
 START_TEST(test_events_exact)
 {
-    static const uint32_t highmem[2] = { 2, 0 };
-    Armmap__V1__Response *r;
+    struct armmap_options opt;
+    struct armmap_conn *c = NULL;
+    struct armmap_op_result res;
+    char err[ARMMAP_ERR_MAX];
     struct sse *e;
-    uint32_t pfn, va;
-    int fd;
 
     start(NULL, NULL);
     create_aries(NULL, "1");
     e = sse_open("/api/v1/machines/1/events", NULL);
-    fd = td_session(&d, "default");
-    pfn = td_op_ok(fd, 1, MM_OP_ALLOC, highmem, 2);
-    ck_assert_uint_eq(pfn, 0xff2fe);
-    va = td_op_ok(fd, 1, MM_OP_KMAP, &pfn, 1);
-    ck_assert_uint_eq(va, 0xbfe01000);
+    memset(&opt, 0, sizeof(opt));
+    opt.tenant = "default";
+    ck_assert_msg(armmap_connect_unix(d.sock, opt, &c, err) == ARMMAP_OK,
+                  "%s", err);
+    ck_assert_int_eq(armmap_alloc(c, 1, ARMMAP_ZONE_HIGHMEM, 0, &res),
+                     ARMMAP_OK);
+    ck_assert_uint_eq(res.value, 0xff2fe);
+    ck_assert_int_eq(armmap_kmap(c, 1, 0xff2fe, 0, &res), ARMMAP_OK);
+    ck_assert_uint_eq(res.value, 0xbfe01000);
     ck_next(e, "id: 1\nevent: change\ndata: {\"seq\":\"1\",\"time_ms\":\"T\","
             "\"op\":\"alloc\",\"cpu\":0,\"args\":[\"0x2\",\"0x0\"],\"zone\":"
             "\"highmem\",\"order\":0,\"result\":{\"op\":\"alloc\",\"code\":"
@@ -1187,12 +1193,10 @@ START_TEST(test_events_exact)
             "\"0xff2fe\",\"result\":{\"op\":\"kmap\",\"code\":\"OK\","
             "\"value\":\"0xbfe01000\",\"aux\":0,\"flags\":[],\"seq\":\"2\"}}");
     /* A refused change has no seq and no event: the next one is 3. */
-    r = td_op(fd, 2, 1, MM_OP_KUNMAP, 0, highmem, 1, 0);
-    ck_assert_int_eq(r->status->code, MM_INVALID_ARGUMENT);
-    td_free(r);
-    flushes(fd, 1);
+    ck_assert_int_eq(armmap_kunmap(c, 1, 2, &res), ARMMAP_INVALID_ARGUMENT);
+    ck_assert_int_eq(armmap_kmap_flush(c, 1, &res), ARMMAP_OK);
     ck_flush(e, 3);
-    close(fd);
+    armmap_close(c);
     sse_close(e);
     stop();
 }
