@@ -1580,6 +1580,27 @@ START_TEST(test_at_cache_and_fork)
 }
 END_TEST
 
+/* States larger than --http-at-cache-bytes are served once, not kept. */
+START_TEST(test_at_too_big_to_keep)
+{
+    static const char *const pa_at[] = {
+        "fault:translation-l2", "fault:translation-l2", "0xff2fe000",
+        "0xff2fe000", "fault:translation-l2"
+    };
+    int k, i;
+
+    start("--http-at-cache-bytes=4096", NULL);
+    create_aries(NULL, "1");
+    four_changes();
+    for (i = 0; i < 2; i++) {
+        for (k = 4; k >= 0; k--)
+            ck_at_pa("/api/v1/machines/1", (uint64_t)k, "0xbfe01000",
+                     pa_at[k]);
+    }
+    stop();
+}
+END_TEST
+
 /* ---- limits ------------------------------------------------------------ */
 
 /* --http-rate 1 --http-burst 3: three requests at once pass, then 429
@@ -1683,6 +1704,7 @@ Suite *http_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_at_reads);
     tcase_add_test(tc, test_at_cache_and_fork);
+    tcase_add_test(tc, test_at_too_big_to_keep);
     suite_add_tcase(s, tc);
     tc = tcase_create("limits");
     tcase_set_timeout(tc, 60);
