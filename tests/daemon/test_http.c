@@ -949,21 +949,30 @@ static void write_tenants(const char *path, const char *const who[][2],
     fclose(f);
 }
 
+/* Starts armmapd with --http and a tenants file (d.dir/tenants) of @n
+ * (tenant, token) lines. */
+static void start_with_tenants(const char *const who[][2], size_t n)
+{
+    char path[400], flag[420];
+
+    td_init(&d);
+    snprintf(path, sizeof(path), "%s/tenants", d.dir);
+    write_tenants(path, who, n);
+    snprintf(flag, sizeof(flag), "--tenants-file=%s", path);
+    port = free_port();
+    snprintf(http_flag, sizeof(http_flag), "--http=127.0.0.1:%d", port);
+    td_start(&d, http_flag, flag, NULL);
+}
+
 /* With --tenants-file the token decides the tenant, as in Hello. */
 START_TEST(test_tenants_file_tokens)
 {
     static const char *const who[][2] = { { "alice", "tok-a" },
                                           { "bob", "tok-b" } };
-    char path[400], flag[420], extra[128];
+    char path[400], extra[128];
     struct reply r;
 
-    td_init(&d);
-    snprintf(path, sizeof(path), "%s/tenants", d.dir);
-    write_tenants(path, who, 2);
-    snprintf(flag, sizeof(flag), "--tenants-file=%s", path);
-    port = free_port();
-    snprintf(http_flag, sizeof(http_flag), "--http=127.0.0.1:%d", port);
-    td_start(&d, http_flag, flag, NULL);
+    start_with_tenants(who, 2);
 
     r = http("POST", "/api/v1/machines", "Authorization: Bearer tok-a\r\n",
              "{\"preset\":\"aries\"}");
@@ -1259,18 +1268,12 @@ START_TEST(test_events_token_revoked)
 {
     static const char *const before[][2] = { { "alice", "tok-a" } };
     static const char *const after[][2] = { { "alice", "tok-c" } };
-    char path[400], flag[420], msg[512], mpath[64], ops[80];
+    char path[400], msg[512], mpath[64], ops[80];
     struct reply r;
     struct sse *e;
     int i;
 
-    td_init(&d);
-    snprintf(path, sizeof(path), "%s/tenants", d.dir);
-    write_tenants(path, before, 1);
-    snprintf(flag, sizeof(flag), "--tenants-file=%s", path);
-    port = free_port();
-    snprintf(http_flag, sizeof(http_flag), "--http=127.0.0.1:%d", port);
-    td_start(&d, http_flag, flag, NULL);
+    start_with_tenants(before, 1);
     r = http("POST", "/api/v1/machines", "Authorization: Bearer tok-a\r\n",
              "{\"preset\":\"aries\"}");
     ck_assert_int_eq(r.status, 201);
