@@ -1333,6 +1333,29 @@ START_TEST(test_events_tenants)
 }
 END_TEST
 
+/* A stream's client sends nothing: --idle-timeout, which closes a silent
+ * connection, does not end it (a plain connection opened with it is the
+ * clock). */
+START_TEST(test_events_outlive_idle_timeout)
+{
+    struct sse *e;
+    int fd, clock_fd;
+
+    start("--idle-timeout=1", "--http-heartbeat=0");
+    create_aries(NULL, "1");
+    e = sse_open("/api/v1/machines/1/events", NULL);
+    clock_fd = connect_http();
+    ck_assert(td_closed(clock_fd));
+    close(clock_fd);
+    fd = td_session(&d, "default");
+    flushes(fd, 1);
+    ck_flush(e, 1);
+    close(fd);
+    sse_close(e);
+    stop();
+}
+END_TEST
+
 /* Destroying the machine ends its streams with "destroyed". */
 START_TEST(test_events_destroyed)
 {
@@ -1700,6 +1723,7 @@ Suite *http_suite(void)
     tcase_add_test(tc, test_events_tenants);
     tcase_add_test(tc, test_events_token_revoked);
     tcase_add_test(tc, test_events_destroyed);
+    tcase_add_test(tc, test_events_outlive_idle_timeout);
     tcase_add_test(tc, test_events_heartbeat_and_limit);
     tcase_add_test(tc, test_events_slow_subscriber_bounded);
     suite_add_tcase(s, tc);
