@@ -104,6 +104,8 @@ unsigned mm__config_max_order(const struct mm_config *cfg);
  * else 0. */
 uint64_t mm__config_cma_bytes(const struct mm_config *cfg);
 
+/* sizeof(struct page) of the machine's build (machine.c). */
+unsigned mm__sizeof_struct_page(const struct mm_config *cfg);
 /* CONFIG_CMA and CONFIG_ZSWAP: the Debian armmp reference build only. */
 bool mm__config_cma(const struct mm_config *cfg);
 bool mm__config_zswap(const struct mm_config *cfg);
@@ -515,6 +517,9 @@ enum mm_status mm__report_buddyinfo(const struct mm_machine *m, struct mm_buf *o
 enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out);
 /* zoneinfo.c */
 enum mm_status mm__report_zoneinfo(const struct mm_machine *m, struct mm_buf *out);
+/* bootlog61.c: 6.1's boot lines before "Memory:" (cma:, zone and node
+ * ranges, Built N zonelists) */
+void mm__report_boot_61(const struct mm_machine *m, struct mm_buf *out);
 /* meminfo61.c: /proc/meminfo of 6.1 machines */
 enum mm_status mm__report_meminfo_61(const struct mm_machine *m, struct mm_buf *out);
 

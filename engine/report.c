@@ -312,6 +312,8 @@ enum mm_status mm__report_memory(const struct mm_machine *m, struct mm_buf *out)
         mm__buf_printf(out, "Ignoring memory range 0x%llx - 0x%llx\n",
                        (unsigned long long)m->lay.ignored_start,
                        (unsigned long long)m->lay.ignored_end);
+    if (m->cfg.kernel >= MM_KVER(6, 1, 0))
+        mm__report_boot_61(m, out);
     switch (m->lay.era->memory_fmt) {
     case MEM_BANKS:
     case MEM_REGIONS:

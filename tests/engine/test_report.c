@@ -476,7 +476,8 @@ START_TEST(test_61_ram_to_4g_loses_last_page)
     mem = t_report(m, MM_REPORT_MEMORY);
     ck_assert_ptr_nonnull(strstr(io, "40000000-fffffffe : System RAM\n"));
     ck_assert_msg(strncmp(mem, "Ignoring memory range 0x100000000 - 0x140000000\n"
-                          "Memory: ", 56) == 0, "%s", mem);
+                          "cma: ", 53) == 0, "%s", mem);
+    ck_assert_ptr_nonnull(strstr(mem, "\nMemory: "));
     free(io);
     free(mem);
     mm_destroy(m);
@@ -649,6 +650,43 @@ START_TEST(test_meminfo_61_lines)
     ck_assert_int_eq(sscanf(t, "MemTotal: %lu kB", &total), 1);
     ck_assert_int_eq(sscanf(strstr(t, "CommitLimit:"), "CommitLimit: %lu kB", &limit), 1);
     ck_assert_uint_eq(limit, total / 4 / 2 * 4);
+    free(t);
+    mm_destroy(m);
+}
+END_TEST
+
+/*
+ * The lines 6.1 logs before Memory: on QEMU virt with 3 GiB (fixtures/
+ * ram3G-cpus2.txt) and with 768 MiB (ram768M-cpus4.txt: no highmem, and
+ * the memmap of 196608 36-byte pages, 1728 pages, is what Total pages
+ * lacks).  KERNEL: 6.1 mm/cma.c, mm/page_alloc.c free_area_init(),
+ * free_area_init_node(), free_area_init_core(), build_all_zonelists().
+ */
+START_TEST(test_61_boot_zone_lines)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+3G",
+                                     "cpus=2", NULL);
+    char *t = t_report(m, MM_REPORT_MEMORY);
+
+    ck_assert_msg(strncmp(t,
+        "cma: Reserved 16 MiB at 0xfe800000\n"
+        "Zone ranges:\n"
+        "  DMA      [mem 0x0000000040000000-0x000000006fffffff]\n"
+        "  Normal   empty\n"
+        "  HighMem  [mem 0x0000000070000000-0x00000000ffffefff]\n"
+        "Movable zone start for each node\n"
+        "Early memory node ranges\n"
+        "  node   0: [mem 0x0000000040000000-0x00000000ffffefff]\n"
+        "Initmem setup node 0 [mem 0x0000000040000000-0x00000000ffffefff]\n"
+        "Built 1 zonelists, mobility grouping on.  Total pages: 784703\n"
+        "Memory: ", 424) == 0, "%s", t);
+    free(t);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+768M", "cpus=4", NULL);
+    t = t_report(m, MM_REPORT_MEMORY);
+    ck_assert_ptr_nonnull(strstr(t, "  HighMem  empty\n"));
+    ck_assert_ptr_nonnull(strstr(t, "Built 1 zonelists, mobility grouping on.  "
+                                    "Total pages: 194880\n"));
     free(t);
     mm_destroy(m);
 }
@@ -1120,6 +1158,7 @@ Suite *report_suite(void)
     tcase_add_test(tc, test_61_armmp_cma_default_and_cmdline);
     tcase_add_test(tc, test_zoneinfo_61_debian_armmp);
     tcase_add_test(tc, test_meminfo_61_lines);
+    tcase_add_test(tc, test_61_boot_zone_lines);
     tcase_add_test(tc, test_zoneinfo_61_lowmem_only);
     tcase_add_test(tc, test_zoneinfo_refused_before_61);
     tcase_add_test(tc, test_cma_counted_in_zone_after_boot);
