@@ -1388,9 +1388,8 @@ static void h_report(struct srv_call *call, const Armmap__V1__Request *req)
     resp->report = rr;
 }
 
-/* Stats of the caller's tenant; an admin tenant sees the daemon's.
- * Without --tenants-file any client may say hello as any tenant, so there
- * is no tenant to hide from and stats stay daemon-wide, as they were. */
+/* Stats of the caller's tenant; an admin tenant (a tenants file's, or
+ * --admin-tenant without one) sees the daemon's. */
 static void h_stats(struct srv_call *call, const Armmap__V1__Request *req)
 {
     struct srv *s = call->s;
@@ -1403,7 +1402,7 @@ static void h_stats(struct srv_call *call, const Armmap__V1__Request *req)
     sr->n_errors_by_code = MM_STATUS_COUNT;
     sr->errors_by_code =
         srv_call_alloc(call, sizeof(uint64_t) * MM_STATUS_COUNT);
-    if (t->admin || s->tenants_file == NULL) {
+    if (t->admin) {
         sr->connections = s->n.connections;
         sr->machines = srv_registry_count(s->reg);
         sr->requests = s->n.requests;

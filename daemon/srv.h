@@ -96,6 +96,7 @@ struct srv_settings {
     char *http_root;                    /* --http-root DIR; NULL: SRV_WEB_ROOT */
     char *auth_token_file;              /* --auth-token-file */
     char *tenants_file;                 /* --tenants-file */
+    char *admin_tenant;                 /* --admin-tenant (no tenants file) */
     char *log_file;                     /* --log-file; NULL = stderr */
     int durability;                     /* enum srv_durability */
     int log_level;                      /* enum srv_log_level */

@@ -24,11 +24,11 @@
  * that changes or frees a machine).  Copying at once cost every stream
  * a full copy of its machine on the loop (the request's handler took
  * 44-68 ms on the bench machine with the copy and the fresh buffers,
- * make bench, fairness); most streams never need the copy.  The copy's host bytes
- * are reserved against the tenant's quota when the stream starts
- * (srv_stream_charge()), so making it later cannot pass the quota.  Each
- * pass costs what building the reply whole cost; the memory held is the
- * addresses, a slice, and the copy if one was made.
+ * make bench, fairness); most streams never need the copy.  The copy's
+ * host bytes are reserved against the tenant's quota when the stream
+ * starts (srv_stream_charge()), so making it later cannot pass the
+ * quota.  Each pass costs what building the reply whole cost; the memory
+ * held is the addresses, a slice, and the copy if one was made.
  */
 #include "srv.h"
 

@@ -724,6 +724,25 @@ START_TEST(test_paged_history_equals_small_pages)
 }
 END_TEST
 
+/* What a Stats answer to @fd says, in the order of the struct. */
+struct stats_want {
+    uint64_t machines, connections, requests, changes, commits;
+};
+
+/* Asks @fd for stats (request @id) and asserts @w. */
+static void expect_stats(int fd, uint64_t id, struct stats_want w)
+{
+    Armmap__V1__Response *r = simple(fd, id, ARMMAP__V1__REQUEST__BODY_STATS);
+
+    ck_assert_status(r, id, 0, "");
+    ck_assert_uint_eq(r->stats->machines, w.machines);
+    ck_assert_uint_eq(r->stats->connections, w.connections);
+    ck_assert_uint_eq(r->stats->requests, w.requests);
+    ck_assert_uint_eq(r->stats->changes, w.changes);
+    ck_assert_uint_eq(r->stats->commits, w.commits);
+    td_free(r);
+}
+
 START_TEST(test_stats_and_list_are_scoped_admin_sees_all)
 {
     Armmap__V1__Response *r;
@@ -736,35 +755,59 @@ START_TEST(test_stats_and_list_are_scoped_admin_sees_all)
     root = session_token("", "root-token-3");
     td_create(alice, "qemu-virt", NULL);
     td_create(alice, "qemu-virt", NULL);
-    r = simple(bob, 2, ARMMAP__V1__REQUEST__BODY_STATS);
-    ck_assert_status(r, 2, 0, "");
-    ck_assert_uint_eq(r->stats->machines, 0);
-    ck_assert_uint_eq(r->stats->connections, 1);
-    ck_assert_uint_eq(r->stats->requests, 2);      /* hello and this */
-    ck_assert_uint_eq(r->stats->changes, 0);
-    ck_assert_uint_eq(r->stats->commits, 0);
-    td_free(r);
+    /* bob's: his hello and this stats */
+    expect_stats(bob, 2, (struct stats_want){ 0, 1, 2, 0, 0 });
     r = simple(bob, 3, ARMMAP__V1__REQUEST__BODY_LIST);
     ck_assert_status(r, 3, 0, "");
     ck_assert_uint_eq(r->machines->n_machines, 0);
     td_free(r);
-    r = simple(alice, 4, ARMMAP__V1__REQUEST__BODY_STATS);
-    ck_assert_status(r, 4, 0, "");
-    ck_assert_uint_eq(r->stats->machines, 2);
-    ck_assert_uint_eq(r->stats->connections, 1);
-    ck_assert_uint_eq(r->stats->requests, 4);
-    ck_assert_uint_eq(r->stats->changes, 2);
-    td_free(r);
-    r = simple(root, 5, ARMMAP__V1__REQUEST__BODY_STATS);
-    ck_assert_status(r, 5, 0, "");
-    ck_assert_uint_eq(r->stats->machines, 2);
-    ck_assert_uint_eq(r->stats->connections, 3);
-    ck_assert_uint_eq(r->stats->requests, 9);
-    ck_assert_uint_eq(r->stats->changes, 2);
-    td_free(r);
+    expect_stats(alice, 4, (struct stats_want){ 2, 1, 4, 2, 0 });
+    expect_stats(root, 5, (struct stats_want){ 2, 3, 9, 2, 2 });
     close(alice);
     close(bob);
     close(root);
+}
+END_TEST
+
+/* Without a tenants file stats and purge are the caller's tenant's as
+ * well; the tenant --admin-tenant names sees and purges the daemon's.  A
+ * tenants file marks its own admins: the flag is refused beside one. */
+START_TEST(test_stats_scoped_without_a_tenants_file)
+{
+    Armmap__V1__Response *r;
+    char out[1024];
+    int alice, bob, ops;
+
+    write_tenants(three, 3);
+    ck_assert_int_eq(td_run(out, sizeof(out), tenants_flag,
+                            "--admin-tenant=ops", "--check-config", NULL), 2);
+    ck_assert_str_eq(out, "armmapd: --admin-tenant: with --tenants-file the "
+                     "file marks admins ('admin' on a tenant's line)\n");
+    td_start(&d, "--admin-tenant=ops", NULL);
+    alice = td_session(&d, "alice");
+    bob = td_session(&d, "bob");
+    ops = td_session(&d, "ops");
+    td_create(alice, "qemu-virt", NULL);
+    td_create(alice, "qemu-virt", NULL);
+    /* bob's: his hello and this stats */
+    expect_stats(bob, 2, (struct stats_want){ 0, 1, 2, 0, 0 });
+    expect_stats(alice, 3, (struct stats_want){ 2, 1, 4, 2, 0 });
+    /* 3 hellos, 2 creates, 3 stats */
+    expect_stats(ops, 4, (struct stats_want){ 2, 3, 8, 2, 2 });
+    /* The admin's purge covers every tenant; bob's only his own. */
+    destroy(alice, td_create(alice, "qemu-virt", NULL));
+    sleep_ms(5);                        /* destroyed before "now" */
+    r = purge_all(bob, 7);
+    ck_assert_status(r, 7, 0, "");
+    ck_assert_uint_eq(r->purge->machines, 0);
+    td_free(r);
+    r = purge_all(ops, 8);
+    ck_assert_status(r, 8, 0, "");
+    ck_assert_uint_eq(r->purge->machines, 1);
+    td_free(r);
+    close(alice);
+    close(bob);
+    close(ops);
 }
 END_TEST
 
@@ -1879,6 +1922,7 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_purge_is_scoped_to_the_tenant);
     tcase_add_test(tc, test_stats_and_list_are_scoped_admin_sees_all);
     tcase_add_test(tc, test_admin_purges_every_tenant);
+    tcase_add_test(tc, test_stats_scoped_without_a_tenants_file);
     tcase_add_test(tc, test_parked_kmaps_are_limited_per_tenant);
     tcase_add_test(tc, test_idle_machines_are_reaped_history_kept);
     tcase_add_test(tc, test_idle_ttl_per_tenant_override);
