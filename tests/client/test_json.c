@@ -215,8 +215,7 @@ START_TEST(test_read_commands_json)
     ok_json(RUN("--json", "layout", "1"), "layout", 1, &j);
     ck_assert(strncmp(str_of(j.row[0], "layout"),
                       "Virtual kernel memory layout:\n", 30) == 0);
-    ck_assert(strncmp(str_of(j.row[0], "memory"), "Zone ranges:\n", 13) == 0);
-    ck_assert(strstr(str_of(j.row[0], "memory"), "\nMemory: ") != NULL);
+    ck_assert(strncmp(str_of(j.row[0], "memory"), "Memory: ", 8) == 0);
     free_rows(&j);
     for (i = 0; i < sizeof(reports) / sizeof(reports[0]); i++) {
         ok_json(RUN("--json", "report", "1", reports[i]), reports[i], 1, &j);
