@@ -26,25 +26,6 @@
 static struct tdaemon d;
 static int http_port;
 
-/* Starts armmapd with --http on a port the kernel just handed out. */
-static void start_daemon(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    char flag[64];
-
-    ck_assert_int_ge(fd, 0);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, len), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    http_port = ntohs(sa.sin_port);
-    close(fd);
-    td_init(&d);
-    snprintf(flag, sizeof(flag), "--http=127.0.0.1:%d", http_port);
-    td_start(&d, flag, NULL);
-}
-
 /* One HTTP/1.1 GET of @path with Connection: close; returns the body as
  * JSON after asserting status 200.  Retries while the listener is not up
  * (bounded); every read has a timeout. */
@@ -104,31 +85,43 @@ static Armmap__V1__Response *describe(int fd, uint64_t m)
     return r;
 }
 
-/* Waits until the daemon has answered a ping on @fd sent after a kmap
- * with wait_ms: replies leave in order, so the kmap is parked by then. */
-static void ping_behind(int fd, uint64_t id)
+/* Checks that describing machine 1 over the socket (@fd) and over HTTP
+ * shows exactly the @n parked kmaps @pfn/@cpu, oldest first. */
+static void expect_parked(int fd, size_t n, const uint32_t *pfn,
+                          const uint32_t *cpu)
 {
-    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
-    Armmap__V1__Response *r;
+    Armmap__V1__Response *r = describe(fd, 1);
+    json_t *o = http_get_json("/api/v1/machines/1"), *list, *e;
+    char hex[16];
 
-    req.id = id;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
-    req.ping = &p;
-    r = td_call(fd, &req);
-    ck_assert_status(r, id, 0, "");
+    ck_assert_uint_eq(r->machine->parked_kmaps, n);
+    ck_assert_uint_eq(r->machine->n_parked, n);
+    ck_assert_int_eq(json_integer_value(json_object_get(o, "parked_kmaps")),
+                     (json_int_t)n);
+    list = json_object_get(o, "parked");
+    ck_assert_uint_eq(json_array_size(list), n);
+    for (size_t i = 0; i < n; i++) {
+        ck_assert_uint_eq(r->machine->parked[i]->pfn, pfn[i]);
+        ck_assert_uint_eq(r->machine->parked[i]->cpu, cpu[i]);
+        e = json_array_get(list, i);
+        snprintf(hex, sizeof(hex), "0x%x", pfn[i]);
+        ck_assert_str_eq(json_string_value(json_object_get(e, "pfn")), hex);
+        ck_assert_int_eq(json_integer_value(json_object_get(e, "cpu")),
+                         (json_int_t)cpu[i]);
+    }
+    json_decref(o);
     td_free(r);
 }
 
 START_TEST(test_describe_shows_parked_kmaps)
 {
     static uint32_t pfns[NPAGES];
+    static const uint32_t waiting[] = {0x7fe00, 0x7fe01}, cpus[] = {0, 1};
     Armmap__V1__Response *r;
-    json_t *o, *e;
     uint64_t m;
     int fd, a, b;
 
-    start_daemon();
+    http_port = td_start_http(&d);
     fd = td_session(&d, "default");
     a = td_session(&d, "default");
     b = td_session(&d, "default");
@@ -139,39 +132,18 @@ START_TEST(test_describe_shows_parked_kmaps)
     ck_assert_status(r, 8, 0, "");
     ck_assert_uint_eq(r->batch->n_results, 512);
     td_free(r);
-    /* Nothing waits yet. */
-    r = describe(fd, m);
-    ck_assert_uint_eq(r->machine->parked_kmaps, 0);
-    ck_assert_uint_eq(r->machine->n_parked, 0);
-    td_free(r);
-    /* Two other clients park a kmap each on the full window. */
-    td_op_send(a, 11, m, ARMMAP__V1__OP_CODE__OP_KMAP, 0, &pfns[512], 1,
-               10000);
-    ping_behind(a, 12);
-    td_op_send(b, 13, m, ARMMAP__V1__OP_CODE__OP_KMAP, 1, &pfns[513], 1,
-               10000);
-    ping_behind(b, 14);
     ck_assert_uint_eq(pfns[512], 0x7fe00);
     ck_assert_uint_eq(pfns[513], 0x7fe01);
-    r = describe(fd, m);
-    ck_assert_uint_eq(r->machine->pkmap_in_use, 512);
-    ck_assert_uint_eq(r->machine->parked_kmaps, 2);
-    ck_assert_uint_eq(r->machine->n_parked, 2);
-    ck_assert_uint_eq(r->machine->parked[0]->pfn, 0x7fe00);
-    ck_assert_uint_eq(r->machine->parked[0]->cpu, 0);
-    ck_assert_uint_eq(r->machine->parked[1]->pfn, 0x7fe01);
-    ck_assert_uint_eq(r->machine->parked[1]->cpu, 1);
-    td_free(r);
-    o = http_get_json("/api/v1/machines/1");
-    ck_assert_int_eq(json_integer_value(json_object_get(o, "parked_kmaps")), 2);
-    ck_assert_uint_eq(json_array_size(json_object_get(o, "parked")), 2);
-    e = json_array_get(json_object_get(o, "parked"), 0);
-    ck_assert_str_eq(json_string_value(json_object_get(e, "pfn")), "0x7fe00");
-    ck_assert_int_eq(json_integer_value(json_object_get(e, "cpu")), 0);
-    e = json_array_get(json_object_get(o, "parked"), 1);
-    ck_assert_str_eq(json_string_value(json_object_get(e, "pfn")), "0x7fe01");
-    ck_assert_int_eq(json_integer_value(json_object_get(e, "cpu")), 1);
-    json_decref(o);
+    expect_parked(fd, 0, NULL, NULL);
+    /* Two other clients park a kmap each on the full window; a ping sent
+     * behind each is answered once its kmap is parked. */
+    td_op_send(a, 11, m, ARMMAP__V1__OP_CODE__OP_KMAP, 0, &pfns[512], 1,
+               10000);
+    td_ping(a, 12);
+    td_op_send(b, 13, m, ARMMAP__V1__OP_CODE__OP_KMAP, 1, &pfns[513], 1,
+               10000);
+    td_ping(b, 14);
+    expect_parked(fd, 2, waiting, cpus);
     /* A kunmap wakes the oldest: it gets the slot, one still waits. */
     r = td_op(fd, 15, m, ARMMAP__V1__OP_CODE__OP_KUNMAP, 0, &pfns[5], 1, 0);
     ck_assert_status(r, 15, 0, "");
@@ -179,18 +151,7 @@ START_TEST(test_describe_shows_parked_kmaps)
     r = td_recv(a);
     ck_assert_status(r, 11, 0, "");
     td_free(r);
-    r = describe(fd, m);
-    ck_assert_uint_eq(r->machine->parked_kmaps, 1);
-    ck_assert_uint_eq(r->machine->n_parked, 1);
-    ck_assert_uint_eq(r->machine->parked[0]->pfn, 0x7fe01);
-    ck_assert_uint_eq(r->machine->parked[0]->cpu, 1);
-    td_free(r);
-    o = http_get_json("/api/v1/machines/1");
-    ck_assert_int_eq(json_integer_value(json_object_get(o, "parked_kmaps")), 1);
-    ck_assert_uint_eq(json_array_size(json_object_get(o, "parked")), 1);
-    e = json_array_get(json_object_get(o, "parked"), 0);
-    ck_assert_str_eq(json_string_value(json_object_get(e, "pfn")), "0x7fe01");
-    json_decref(o);
+    expect_parked(fd, 1, waiting + 1, cpus + 1);
     close(a);
     close(b);
     close(fd);
