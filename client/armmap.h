@@ -303,6 +303,12 @@ struct armmap_zone_info {
     uint32_t nr_free[11]; /* free blocks per order 0..10 */
 };
 
+/* A kmap waiting for a pkmap slot (armmap_op's wait_ms). */
+struct armmap_parked_kmap {
+    uint32_t pfn;
+    uint32_t cpu;
+};
+
 struct armmap_machine {
     uint64_t id;
     char *name; /* never NULL ("" if none) */
@@ -317,6 +323,9 @@ struct armmap_machine {
     uint64_t host_bytes;
     char *broken;    /* "" unless the machine oopsed */
     uint64_t events; /* list only */
+    uint32_t parked_kmaps; /* describe only: kmaps waiting for a slot */
+    struct armmap_parked_kmap *parked; /* parked_kmaps of them, oldest
+                                          first; NULL if none */
 };
 
 struct armmap_machine_list {

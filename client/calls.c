@@ -79,6 +79,7 @@ static void machine_fini(struct armmap_machine *m)
     free(m->tenant);
     free(m->config);
     free(m->broken);
+    free(m->parked);
 }
 
 void armmap_machine_free(struct armmap_machine *m)
@@ -136,7 +137,15 @@ static bool machine_from(struct armmap_machine *dst,
     dst->tenant = dup_str(src->tenant);
     dst->config = dup_str(src->config);
     dst->broken = dup_str(src->broken);
-    if (!dst->name || !dst->tenant || !dst->config || !dst->broken) {
+    dst->parked_kmaps = src->parked_kmaps;
+    if (src->n_parked > 0)
+        dst->parked = calloc(src->n_parked, sizeof(*dst->parked));
+    for (i = 0; dst->parked && i < src->n_parked; i++) {
+        dst->parked[i].pfn = src->parked[i]->pfn;
+        dst->parked[i].cpu = src->parked[i]->cpu;
+    }
+    if (!dst->name || !dst->tenant || !dst->config || !dst->broken ||
+        (src->n_parked > 0 && !dst->parked)) {
         machine_fini(dst);
         return false;
     }

@@ -181,6 +181,13 @@ static void machine_json(FILE *f, const struct armmap_machine *m, bool full)
             fputs("]}", f);
         }
         fputc(']', f);
+        cli_json_ku64(f, &first, "parked_kmaps", m->parked_kmaps);
+        cli_json_key(f, &first, "parked");
+        fputc('[', f);
+        for (i = 0; m->parked && i < m->parked_kmaps; i++)
+            fprintf(f, "%s{\"pfn\":\"0x%x\",\"cpu\":%u}", i ? "," : "",
+                    m->parked[i].pfn, m->parked[i].cpu);
+        fputc(']', f);
     }
     fputs("}", f);
 }
@@ -202,6 +209,11 @@ static void machine_text(FILE *f, const struct armmap_machine *m)
             m->vmalloc_pages);
     fprintf(f, "pte pages:     %u\n", m->pte_pages);
     fprintf(f, "host bytes:    %" PRIu64 "\n", m->host_bytes);
+    fprintf(f, "parked kmaps:  %u", m->parked_kmaps);
+    for (i = 0; m->parked && i < m->parked_kmaps; i++)
+        fprintf(f, "%s pfn 0x%x cpu %u", i ? "," : ":", m->parked[i].pfn,
+                m->parked[i].cpu);
+    fputc('\n', f);
     for (i = 0; i < m->nzones; i++) {
         const struct armmap_zone_info *z = &m->zones[i];
 

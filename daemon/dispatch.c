@@ -605,6 +605,28 @@ static void h_list(struct srv_call *call, const Armmap__V1__Request *req)
     resp->machines = lc.ml;
 }
 
+/* Adds the kmaps parked on @sm (park.c's list, oldest first) to @mm. */
+static void machine_parked(struct srv_call *call, const struct srv_machine *sm,
+                           Armmap__V1__Machine *mm)
+{
+    size_t n = srv_park_list(sm, NULL, NULL, 0), i;
+    uint32_t *pfn = srv_call_alloc(call, (n + 1) * sizeof(*pfn));
+    uint32_t *cpu = srv_call_alloc(call, (n + 1) * sizeof(*cpu));
+
+    srv_park_list(sm, pfn, cpu, n);
+    mm->parked_kmaps = (uint32_t)n;
+    mm->n_parked = n;
+    mm->parked = srv_call_alloc(call, (n + 1) * sizeof(*mm->parked));
+    for (i = 0; i < n; i++) {
+        Armmap__V1__Machine__Parked *p = NEW(call, Armmap__V1__Machine__Parked,
+                                             ARMMAP__V1__MACHINE__PARKED__INIT);
+
+        p->pfn = pfn[i];
+        p->cpu = cpu[i];
+        mm->parked[i] = p;
+    }
+}
+
 static void h_describe(struct srv_call *call, const Armmap__V1__Request *req)
 {
     struct srv_machine *sm =
@@ -623,6 +645,7 @@ static void h_describe(struct srv_call *call, const Armmap__V1__Request *req)
     }
     resp->body_case = ARMMAP__V1__RESPONSE__BODY_MACHINE;
     resp->machine = machine_msg(call, sm, true);
+    machine_parked(call, sm, resp->machine);
 }
 
 static void h_clone(struct srv_call *call, const Armmap__V1__Request *req)

@@ -1071,12 +1071,17 @@ static json_t *zone_json(const Armmap__V1__ZoneInfo *z)
 
 static json_t *machine_json(const Armmap__V1__Machine *m)
 {
-    json_t *zones = json_array();
+    json_t *zones = json_array(), *parked = json_array();
     json_t *o;
     size_t i;
 
     for (i = 0; i < m->n_zones; i++)
         json_array_append_new(zones, zone_json(m->zones[i]));
+    for (i = 0; i < m->n_parked; i++)
+        json_array_append_new(parked,
+                              json_pack("{s:o,s:I}", "pfn",
+                                        hex(m->parked[i]->pfn), "cpu",
+                                        (json_int_t)m->parked[i]->cpu));
     o = json_pack("{s:o,s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,"
                   "s:o,s:o}",
                   "id", dec(m->id), "name", m->name, "tenant", m->tenant,
@@ -1092,6 +1097,8 @@ static json_t *machine_json(const Armmap__V1__Machine *m)
                   dec(m->events));
     if (m->broken != NULL && m->broken[0] != '\0')
         json_object_set_new(o, "broken", json_string(m->broken));
+    json_object_set_new(o, "parked_kmaps", json_integer(m->parked_kmaps));
+    json_object_set_new(o, "parked", parked);
     return o;
 }
 

@@ -113,3 +113,19 @@ void srv_park_cancel(struct srv_park *p)
 {
     park_free(p);
 }
+
+size_t srv_park_list(const struct srv_machine *sm, uint32_t *pfn,
+                     uint32_t *cpu, size_t max)
+{
+    const struct srv_park *p;
+    size_t n = 0;
+
+    TAILQ_FOREACH(p, &sm->parked, mlink) {
+        if (n < max) {
+            pfn[n] = p->pfn;
+            cpu[n] = p->cpu;
+        }
+        n++;
+    }
+    return n;
+}

@@ -340,6 +340,11 @@ void srv_park_fail_machine(struct srv *s, struct srv_machine *sm, int code,
                            const char *msg);
 /* Cancels and frees @p without an answer (its connection closed). */
 void srv_park_cancel(struct srv_park *p);
+/* The number of kmaps parked on @sm; the pfn and cpu of the first @max of
+ * them, oldest first, go to @pfn and @cpu (either may be NULL if @max is 0).
+ * Context: reads only. */
+size_t srv_park_list(const struct srv_machine *sm, uint32_t *pfn,
+                     uint32_t *cpu, size_t max);
 
 /* ------------------------------------------------------------------ */
 /* Tenants (tenants.c, sha256.c)                                       */

@@ -520,6 +520,20 @@ enum mm_status mm__report_zoneinfo(const struct mm_machine *m, struct mm_buf *ou
 /* bootlog61.c: 6.1's boot lines before "Memory:" (cma:, zone and node
  * ranges, Built N zonelists) */
 void mm__report_boot_61(const struct mm_machine *m, struct mm_buf *out);
+/* One zone block of 6.1 /proc/zoneinfo, the figures its text prints. */
+#define MM_ZONEINFO_MAX 4               /* DMA, Normal, HighMem, Movable */
+struct mm_zoneinfo {
+    const char *name;                   /* "DMA", "Normal", ... */
+    uint32_t free, spanned, present, managed, cma;
+    uint64_t min, low, high;            /* watermarks, pages */
+    unsigned nr_protection;             /* one per zone listed */
+    uint64_t protection[MM_ZONEINFO_MAX]; /* lowmem_reserve[] */
+    uint32_t start_pfn;                 /* printed only if present != 0 */
+};
+/* Fills @z with the zones the kernel is built with, in its order, and sets
+ * @n.  Return: MM_OK, or MM_NOT_FOUND before 6.1 (nothing filled). */
+enum mm_status mm__zoneinfo(const struct mm_machine *m,
+                            struct mm_zoneinfo z[MM_ZONEINFO_MAX], unsigned *n);
 /* meminfo61.c: /proc/meminfo of 6.1 machines */
 enum mm_status mm__report_meminfo_61(const struct mm_machine *m, struct mm_buf *out);
 

@@ -472,6 +472,42 @@ static void json_regions(const struct mm_machine *m, struct jw *w)
     jw_close(w, ']');
 }
 
+/* "zoneinfo": each zone block of 6.1 /proc/zoneinfo, from the figures its
+ * text prints (zoneinfo.c). */
+static enum mm_status json_zoneinfo(const struct mm_machine *m, struct jw *w)
+{
+    struct mm_zoneinfo z[MM_ZONEINFO_MAX];
+    unsigned n;
+
+    if (mm__zoneinfo(m, z, &n) != MM_OK)
+        return MM_NOT_FOUND;
+    jw_open(w, "zones", '[');
+    for (unsigned i = 0; i < n; i++) {
+        jw_open(w, NULL, '{');
+        jw_str(w, "name", z[i].name);
+        jw_num(w, "pages_free", z[i].free);
+        jw_num(w, "boost", 0);
+        jw_num(w, "min", z[i].min);
+        jw_num(w, "low", z[i].low);
+        jw_num(w, "high", z[i].high);
+        jw_num(w, "spanned", z[i].spanned);
+        jw_num(w, "present", z[i].present);
+        jw_num(w, "managed", z[i].managed);
+        jw_num(w, "cma", z[i].cma);
+        jw_open(w, "protection", '[');
+        for (unsigned j = 0; j < z[i].nr_protection; j++)
+            jw_num(w, NULL, z[i].protection[j]);
+        jw_close(w, ']');
+        if (z[i].present != 0)
+            jw_hex(w, "start_pfn", z[i].start_pfn);
+        else
+            jw_null(w, "start_pfn");
+        jw_close(w, '}');
+    }
+    jw_close(w, ']');
+    return MM_OK;
+}
+
 /* A report with no structured form: its text. */
 static enum mm_status json_text(const struct mm_machine *m, enum mm_report r,
                                 struct jw *w)
@@ -499,6 +535,7 @@ static enum mm_status json_body(const struct mm_machine *m, enum mm_report r,
     case MM_REPORT_FIXMAP:      json_fixmap(m, w); break;
     case MM_REPORT_PAGETABLES:  json_pagetables(m, w); break;
     case MM_REPORT_REGIONS:     json_regions(m, w); break;
+    case MM_REPORT_ZONEINFO:    return json_zoneinfo(m, w);
     default:                    return json_text(m, r, w);
     }
     return MM_OK;

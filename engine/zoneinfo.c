@@ -22,6 +22,7 @@
  */
 #include "mm_int.h"
 
+#include <assert.h>
 #include <string.h>
 
 enum { Z_DMA, Z_NORMAL, Z_HIGHMEM, Z_MOVABLE, Z_COUNT };
@@ -34,6 +35,8 @@ struct zinfo {
     uint64_t min, low, high;
     uint64_t reserve[Z_COUNT];          /* lowmem_reserve[] */
 };
+
+_Static_assert(Z_COUNT == MM_ZONEINFO_MAX, "mm_zoneinfo holds every zone");
 
 /* KERNEL: 6.1 mm/page_alloc.c sysctl_lowmem_reserve_ratio[] */
 static const uint32_t reserve_ratio[Z_COUNT] = {256, 32, 0, 0};
@@ -151,10 +154,46 @@ static void set_reserves(struct zinfo *z)
     }
 }
 
-static void print_zone(struct mm_buf *out, const struct zinfo *z, const struct zinfo *all)
+enum mm_status mm__zoneinfo(const struct mm_machine *m,
+                            struct mm_zoneinfo out[MM_ZONEINFO_MAX], unsigned *n)
 {
-    const char *sep = "(";
+    struct zinfo z[Z_COUNT];
 
+    assert(m != NULL && out != NULL && n != NULL);
+    *n = 0;
+    if (m->cfg.kernel < MM_KVER(6, 1, 0))
+        return MM_NOT_FOUND;
+    memset(z, 0, sizeof(z));
+    fill_counts(m, z);
+    set_watermarks(z);
+    set_reserves(z);
+    for (unsigned k = 0; k < Z_COUNT; k++) {
+        struct mm_zoneinfo *o = &out[*n];
+
+        if (!z[k].built)
+            continue;
+        memset(o, 0, sizeof(*o));
+        o->name = z[k].name;
+        o->free = z[k].free;
+        o->spanned = z[k].spanned;
+        o->present = z[k].present;
+        o->managed = z[k].managed;
+        o->cma = z[k].cma;
+        o->min = z[k].min;
+        o->low = z[k].low;
+        o->high = z[k].high;
+        o->start_pfn = z[k].start_pfn;
+        for (unsigned j = 0; j < Z_COUNT; j++) {
+            if (z[j].built)
+                o->protection[o->nr_protection++] = z[k].reserve[j];
+        }
+        (*n)++;
+    }
+    return MM_OK;
+}
+
+static void print_zone(struct mm_buf *out, const struct mm_zoneinfo *z)
+{
     mm__buf_printf(out, "Node 0, zone %8s\n"
                    "  pages free     %u\n"
                    "        boost    0\n"
@@ -168,12 +207,9 @@ static void print_zone(struct mm_buf *out, const struct zinfo *z, const struct z
                    "        protection: ",
                    z->name, z->free, (unsigned long long)z->min, (unsigned long long)z->low,
                    (unsigned long long)z->high, z->spanned, z->present, z->managed, z->cma);
-    for (unsigned j = 0; j < Z_COUNT; j++) {
-        if (!all[j].built)
-            continue;
-        mm__buf_printf(out, "%s%llu", sep, (unsigned long long)z->reserve[j]);
-        sep = ", ";
-    }
+    for (unsigned j = 0; j < z->nr_protection; j++)
+        mm__buf_printf(out, "%s%llu", j == 0 ? "(" : ", ",
+                       (unsigned long long)z->protection[j]);
     mm__buf_printf(out, ")\n");
     /* populated_zone(): the rest only for zones with present pages */
     if (z->present != 0)
@@ -183,22 +219,17 @@ static void print_zone(struct mm_buf *out, const struct zinfo *z, const struct z
 
 enum mm_status mm__report_zoneinfo(const struct mm_machine *m, struct mm_buf *out)
 {
-    struct zinfo z[Z_COUNT];
+    struct mm_zoneinfo z[MM_ZONEINFO_MAX];
+    unsigned n;
 
-    if (m->cfg.kernel < MM_KVER(6, 1, 0)) {
+    if (mm__zoneinfo(m, z, &n) != MM_OK) {
         mm__buf_printf(out, "zoneinfo: rendered in the 6.1 format only (mm/vmstat.c "
                        "zoneinfo_show_print()); this machine runs Linux %u.%u.%u\n",
                        m->cfg.kernel >> 16, (m->cfg.kernel >> 8) & 0xff,
                        m->cfg.kernel & 0xff);
         return MM_NOT_FOUND;
     }
-    memset(z, 0, sizeof(z));
-    fill_counts(m, z);
-    set_watermarks(z);
-    set_reserves(z);
-    for (unsigned k = 0; k < Z_COUNT; k++) {
-        if (z[k].built)
-            print_zone(out, &z[k], z);
-    }
+    for (unsigned k = 0; k < n; k++)
+        print_zone(out, &z[k]);
     return MM_OK;
 }

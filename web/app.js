@@ -17,7 +17,8 @@ const st = {
   at: null,          // the seq viewed, or null for live
   events: [],        // history, oldest first
   prevPkmap: null, prevAtomic: null,
-  waiting: [],       // pfns of kmaps parked for a slot
+  waiting: [],       // pfns of kmaps this page asked for with a wait
+  parkedKey: '',     // the daemon's parked kmaps when last drawn (JSON)
   banks: [], zones: [],
   stop: null,        // ends the event stream
   refreshTimer: 0,
@@ -105,13 +106,40 @@ async function render() {
   views.drawSpace($('space'), { regions: reg.regions, banks: st.banks, zones: st.zones }, $('space-detail'));
   views.regionTable($('region-rows'), reg.regions);
   const pk = parse.pkmap(texts[1]);
-  views.drawPkmap($('pkmap'), $('pkmap-summary'), pk, st.prevPkmap, at == null ? st.waiting : [], $('pkmap-detail'));
+  const waiting = at == null ? waitingList(texts[3].parked) : [];
+  if (at == null) st.parkedKey = JSON.stringify(texts[3].parked || []);
+  views.drawPkmap($('pkmap'), $('pkmap-summary'), pk, st.prevPkmap, waiting, $('pkmap-detail'));
   st.prevPkmap = pk;
   const fx = parse.fixmap(texts[2]);
   views.drawAtomic($('atomic'), fx, st.prevAtomic);
   st.prevAtomic = fx;
   drawTimeline();
   syncUrl();
+}
+
+// The kmaps waiting for a slot: the daemon's list (GET /machines/{id}
+// "parked": every client's, oldest first), those this page asked for
+// marked mine, plus its own not parked yet; a daemon without the list
+// gives only this page's.
+function waitingList(parked) {
+  const mine = st.waiting.map(Number);
+  const list = (parked || []).map((p) => {
+    const i = mine.indexOf(parseInt(p.pfn, 16));
+    if (i >= 0) mine.splice(i, 1);
+    return { pfn: p.pfn, cpu: p.cpu, mine: i >= 0 };
+  });
+  return list.concat(mine.map((n) => ({ pfn: '0x' + n.toString(16), cpu: null, mine: true })));
+}
+
+// Parking changes nothing in the history, so no event announces it: while
+// live, the machine is read every second and redrawn if its parked kmaps
+// changed.
+async function pollParked(id) {
+  if (st.id !== id || st.at != null || document.hidden) return;
+  try {
+    const m = await api.get(`/machines/${id}`);
+    if (st.id === id && JSON.stringify(m.parked || []) !== st.parkedKey) scheduleRefresh();
+  } catch (e) { /* shown on the next user action */ }
 }
 
 function scheduleRefresh() {
@@ -204,7 +232,8 @@ function startStream() {
       $('stream').textContent = 'Not following changes: the daemon refused the event stream.';
     }
   });
-  st.stop = () => { stop(); clearInterval(poll); };
+  const parkPoll = setInterval(() => pollParked(id), 1000);
+  st.stop = () => { stop(); clearInterval(poll); clearInterval(parkPoll); };
 }
 
 // ---- forms --------------------------------------------------------------------

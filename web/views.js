@@ -131,15 +131,18 @@ export function drawPkmap(grid, summary, p, prev, waiting, detail) {
     c.addEventListener('mouseenter', () => { detail.textContent = text; });
     cells.push(c);
   }
-  for (const pfn of waiting) {
-    cells.push(el('div', { class: 'cell waiting', title: `kmap of pfn ${pfn} waiting for a free slot` }));
+  for (const w of waiting) {
+    const who = w.mine ? 'asked by this page' : 'asked by another client';
+    const cpu = w.cpu == null ? '' : ` on CPU ${w.cpu}`;
+    cells.push(el('div', { class: 'cell waiting' + (w.mine ? '' : ' other'),
+                           title: `kmap of pfn ${w.pfn}${cpu} waiting for a free slot, ${who}` }));
   }
   grid.replaceChildren(...cells);
   grid.setAttribute('aria-label', `pkmap window, ${p.nslots} slots`);
   const free = p.nslots - inUse - mapped;
   summary.textContent = `${p.nslots} slots: ${inUse} in use, ${mapped} mapped (awaiting flush), ` +
     `${free} free; ${p.flushes} flushes; next search from slot ${p.last}` +
-    (waiting.length ? `; ${waiting.length} kmap waiting for a slot` : '');
+    (waiting.length ? `; ${waiting.length} kmap${waiting.length > 1 ? 's' : ''} waiting for a slot` : '');
   if (prev && p.flushes > prev.flushes) {
     grid.classList.remove('flushing');
     void grid.offsetWidth;              // restart the animation

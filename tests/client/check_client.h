@@ -78,5 +78,6 @@ Suite *fuzz_suite(void);
 Suite *json_suite(void);
 Suite *dist_suite(void);
 Suite *stream_suite(void);
+Suite *parked_cli_suite(void);
 
 #endif /* ARMMAP_TESTS_CHECK_CLIENT_H */

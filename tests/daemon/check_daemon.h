@@ -64,6 +64,9 @@ Armmap__V1__Response *td_recv(int fd);
 void td_free(Armmap__V1__Response *r);
 /* Sends Ping @id and asserts the Pong. */
 void td_ping(int fd, uint64_t id);
+/* Starts @d (td_init first) with --http on a loopback port just free;
+ * returns the port. */
+int td_start_http(struct tdaemon *d);
 /* Sends and receives. */
 Armmap__V1__Response *td_call(int fd, const Armmap__V1__Request *req);
 /* True if the peer closed (read returns 0) within 5 s (scaled). */
@@ -134,5 +137,6 @@ Suite *http_static_suite(void);
 Suite *http_reports_suite(void);
 Suite *names_suite(void);
 Suite *reset_suite(void);
+Suite *parked_describe_suite(void);
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */

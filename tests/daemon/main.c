@@ -26,6 +26,7 @@ int main(void)
     srunner_add_suite(sr, http_suite());
     srunner_add_suite(sr, http_static_suite());
     srunner_add_suite(sr, http_reports_suite());
+    srunner_add_suite(sr, parked_describe_suite());
     srunner_add_suite(sr, names_suite());
     srunner_add_suite(sr, reset_suite());
     srunner_run_all(sr, CK_NORMAL);

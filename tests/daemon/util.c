@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -570,4 +571,23 @@ void td_send_flush_batch(int fd, uint64_t id, uint64_t machine, size_t n)
     td_send(fd, &req);
     free(ops);
     free(opp);
+}
+
+int td_start_http(struct tdaemon *d)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+    char flag[64];
+
+    ck_assert_int_ge(fd, 0);
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, len), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    port = ntohs(sa.sin_port);
+    close(fd);
+    td_init(d);
+    snprintf(flag, sizeof(flag), "--http=127.0.0.1:%d", port);
+    td_start(d, flag, NULL);
+    return port;
 }

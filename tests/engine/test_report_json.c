@@ -692,6 +692,103 @@ START_TEST(test_pagetables_json_matches_text)
 END_TEST
 
 /* ------------------------------------------------------------------ */
+/* zoneinfo                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Checks one line of a zoneinfo zone block against its zone's JSON;
+ * returns how many fields it checked. */
+static unsigned zoneinfo_line(json_t *zj, const char *line)
+{
+    static const char *const keys[][2] = {
+        {"pages free", "pages_free"}, {"boost", "boost"}, {"min", "min"},
+        {"low", "low"}, {"high", "high"}, {"spanned", "spanned"},
+        {"present", "present"}, {"managed", "managed"}, {"cma", "cma"},
+    };
+    const char *p = line + strspn(line, " ");
+    json_t *pr;
+    char *end;
+
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        size_t n = strlen(keys[k][0]);
+
+        if (strncmp(p, keys[k][0], n) == 0 && p[n] == ' ') {
+            ck_assert_int_eq(jnum(zj, keys[k][1]), strtoll(p + n, NULL, 10));
+            return 1;
+        }
+    }
+    if (strncmp(p, "protection: (", 13) == 0) {
+        size_t k = 0;
+
+        pr = jarr(zj, "protection");
+        for (p += 13; *p != ')'; k++) {
+            ck_assert_ptr_nonnull(json_array_get(pr, k));
+            ck_assert_int_eq(json_integer_value(json_array_get(pr, k)),
+                             strtoll(p, &end, 10));
+            p = *end == ',' ? end + 2 : end;
+        }
+        ck_assert_uint_eq(json_array_size(pr), k);
+        return 1;
+    }
+    if (strcmp(p, "node_unreclaimable:  0") == 0)
+        return 0;
+    ck_assert_msg(strncmp(p, "start_pfn:", 10) == 0, "unknown line: %s", line);
+    ck_assert_uint_eq(jhex(zj, "start_pfn"), strtoull(p + 10, NULL, 10));
+    return 1;
+}
+
+/* Every zone and field of the 6.1 text, in the JSON with the same values;
+ * an empty zone's start_pfn (not printed) is null.  Exact for the oracle
+ * boot of test_zoneinfo_61_debian_armmp (QEMU virt, 3 GiB). */
+START_TEST(test_zoneinfo_json_matches_text)
+{
+    static const char *const ram[] = {"ram=0x40000000+3G", "ram=0x40000000+768M"};
+
+    for (size_t i = 0; i < 2; i++) {
+        struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", ram[i], NULL);
+        char *text = t_report(m, MM_REPORT_ZONEINFO), line[256], name[16];
+        json_t *o = report_json(m, MM_REPORT_ZONEINFO), *zones = jarr(o, "zones");
+        json_t *zj = NULL;
+        const char *p = text;
+        unsigned fields = 0;
+        size_t z = 0;
+
+        while (next_line(&p, line, sizeof(line))) {
+            if (sscanf(line, "Node 0, zone %15s", name) == 1) {
+                if (zj != NULL)
+                    ck_assert_uint_eq(fields, json_object_size(zj) - 1);
+                zj = json_array_get(zones, z++);
+                ck_assert_ptr_nonnull(zj);
+                ck_assert_str_eq(jstr(zj, "name"), name);
+                fields = json_is_null(json_object_get(zj, "start_pfn"));
+                continue;
+            }
+            fields += zoneinfo_line(zj, line);
+        }
+        ck_assert_uint_eq(fields, json_object_size(zj) - 1);
+        ck_assert_uint_eq(z, json_array_size(zones));
+        ck_assert_uint_eq(z, 4);
+        if (i == 0) {
+            json_t *dma = json_array_get(zones, 0), *hi = json_array_get(zones, 2);
+
+            ck_assert_str_eq(jstr(dma, "start_pfn"), "0x40000");
+            ck_assert_int_eq(json_integer_value(json_array_get(jarr(dma, "protection"), 2)),
+                             2303);
+            ck_assert_str_eq(jstr(hi, "name"), "HighMem");
+            ck_assert_int_eq(jnum(hi, "min"), 128);
+            ck_assert_int_eq(jnum(hi, "managed"), 589823);
+            ck_assert_int_eq(jnum(hi, "cma"), 4096);
+            ck_assert_str_eq(jstr(hi, "start_pfn"), "0x70000");
+            ck_assert(json_is_null(json_object_get(json_array_get(zones, 1), "start_pfn")));
+            ck_assert_int_eq(jnum(json_array_get(zones, 3), "min"), 32);
+        }
+        json_decref(o);
+        free(text);
+        mm_destroy(m);
+    }
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
 /* The documented schema, every report of every preset and era         */
 /* ------------------------------------------------------------------ */
 
@@ -975,6 +1072,7 @@ Suite *report_json_suite(void)
     tcase_add_test(tc, test_memory_json_matches_text);
     tcase_add_test(tc, test_iomem_json_matches_text);
     tcase_add_test(tc, test_pagetables_json_matches_text);
+    tcase_add_test(tc, test_zoneinfo_json_matches_text);
     tcase_add_test(all, test_every_report_every_era_follows_the_doc);
     tcase_set_timeout(all, 60);
     suite_add_tcase(s, tc);

@@ -178,6 +178,29 @@ async function main() {
                  '0 flushes; next search from slot 0; 1 kmap waiting for a slot');
       eq('waiting cells', await page.locator('#pkmap .cell.waiting').count(), 1);
       await shot('pkmap-waiting', '#pkmap-sec');
+      // Another client (the CLI, in the background) parks a kmap of the
+      // next page: the page learns of it from the machine's "parked" list.
+      // The kunmap below wakes the page's kmap (first in line); the CLI's
+      // finds the window full again and gives up after its wait.
+      const own = parseInt(await page.inputValue('#o-pfn'), 16);
+      const other = '0x' + (own + 1).toString(16);
+      const cli = spawn(ARMMAP, ['-s', sock, 'kmap', '1', other, '--wait', '3000'],
+                        { stdio: ['ignore', 'pipe', 'pipe'] });
+      let cliErr = '';
+      cli.stderr.on('data', (b) => { cliErr += b; });
+      const cliDone = new Promise((res) => cli.on('exit', (code) => res(code)));
+      await text(page, '#pkmap-summary', '512 slots: 512 in use, 0 mapped (awaiting flush), 0 free; ' +
+                 '0 flushes; next search from slot 0; 2 kmaps waiting for a slot');
+      eq('waiting cells of others', await page.locator('#pkmap .cell.waiting.other').count(), 1);
+      eq('other waiting title', await page.getAttribute('#pkmap .cell.waiting.other', 'title'),
+         `kmap of pfn ${other} on CPU 0 waiting for a free slot, asked by another client`);
+      eq('own waiting title', await page.getAttribute('#pkmap .cell.waiting:not(.other)', 'title'),
+         `kmap of pfn 0x${own.toString(16)} on CPU 0 waiting for a free slot, asked by this page`);
+      await shot('pkmap-waiting-other', '#pkmap-sec');
+      eq('CLI kmap exit', await cliDone, 4);
+      eq('CLI kmap error', cliErr, 'armmap: WOULD_BLOCK: kmap: all 512 pkmap slots are in use (the kernel would sleep)\n');
+      await text(page, '#pkmap-summary', '512 slots: 512 in use, 0 mapped (awaiting flush), 0 free; ' +
+                 '0 flushes; next search from slot 0; 1 kmap waiting for a slot');
       const first = (await page.getAttribute('#pkmap .cell[data-slot="1"]', 'title')).split(' ')[5].replace(',', '');
       execFileSync(ARMMAP, ['-s', sock, 'kunmap', '1', first], { timeout: WAIT_MS });
       await text(page, '#op-result', /^kmap: OK 0x[0-9a-f]+ \(seq 1027\) \[[a-z, ]*flushed[a-z, ]*\] - the pkmap window wrapped and was flushed$/);
