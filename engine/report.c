@@ -246,8 +246,8 @@ static void memory_line_info(const struct mm_machine *m, struct mm_buf *b, bool 
     mm__buf_printf(b, "Memory: %lluK/%lluK available (%uK kernel code, %uK rwdata, "
                    "%uK rodata, %uK init, %uK bss, %lluK reserved",
                    (unsigned long long)c.managed << 2, (unsigned long long)c.present << 2,
-                   (lay->text.end - lay->text.start) >> 10,
-                   (lay->data.end - lay->data.start) >> 10, 0u,
+                   (lay->text.end - lay->stext) >> 10,
+                   (lay->data.end - lay->data.start) >> 10, lay->rodata_size >> 10,
                    (lay->init.end - lay->init.start) >> 10,
                    (lay->bss.end - lay->bss.start) >> 10,
                    (unsigned long long)(c.present - c.managed - m->cma_pages) << 2);
@@ -321,9 +321,12 @@ static unsigned region_children(const struct mm_machine *m, const struct res *ra
     unsigned nc = 0, n = 0;
 
     /* KERNEL: 3.4 setup.c kernel_code = [__pa(_text), __pa(_etext - 1)],
-     * kernel_data = [__pa(_sdata), __pa(_end - 1)] */
-    cand[nc++] = (struct res){"Kernel code", lay->text.start + delta,
-                              lay->text.end - 1 + delta};
+     * kernel_data = [__pa(_sdata), __pa(_end - 1)]; 6.1 setup.c ends
+     * kernel_code at __pa(__init_begin - 1), rodata included */
+    mm_vaddr_t code_end = m->cfg.kernel >= MM_KVER(6, 1, 0) && lay->init.start > lay->text.start ?
+                          lay->init.start : lay->text.end;
+
+    cand[nc++] = (struct res){"Kernel code", lay->text.start + delta, code_end - 1 + delta};
     cand[nc++] = (struct res){"Kernel data", lay->data.start + delta, end - 1 + delta};
     for (unsigned i = 0; i < m->cfg.nr_reserves; i++) {
         const struct mm_reserve *r = &m->cfg.reserves[i];
