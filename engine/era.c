@@ -565,6 +565,9 @@ enum mm_status mm__layout_compute(const struct mm_config *given, struct mm_layou
     lay->max_pfn = (mm_pfn_t)(lay->regions[lay->nr_regions - 1].end >> MM_PAGE_SHIFT);
     lay->dma_end_pfn = dma_end(cfg, lay);
     st = place_sections(cfg, lay, err);
+    mm__config_image_extras(given, &lay->stext, &lay->rodata_size);
+    if (lay->stext == 0)
+        lay->stext = lay->text.start;
     if (st == MM_OK)
         st = check_image(lay, err);
     if (st == MM_OK)

@@ -104,6 +104,10 @@ unsigned mm__config_max_order(const struct mm_config *cfg);
  * else 0. */
 uint64_t mm__config_cma_bytes(const struct mm_config *cfg);
 
+/* The reference image's _stext and rodata size (config.c); 0 and 0 when
+ * the machine has no reference image (_stext is then _text). */
+void mm__config_image_extras(const struct mm_config *cfg, mm_vaddr_t *stext,
+                             uint32_t *rodata);
 /* sizeof(struct page) of the machine's build (machine.c). */
 unsigned mm__sizeof_struct_page(const struct mm_config *cfg);
 /* CONFIG_CMA and CONFIG_ZSWAP: the Debian armmp reference build only. */
@@ -156,6 +160,8 @@ struct mm_layout {
     unsigned nr_regions;
     struct mm_region regions[MM_MAX_REGIONS];  /* sorted, merged as memblock merges */
     struct { mm_vaddr_t start, end; } text, init, data, bss;   /* resolved */
+    mm_vaddr_t stext;               /* _stext: text.start unless the image says */
+    uint32_t rodata_size;           /* __end_rodata - __start_rodata; 0: in .text */
     bool smp;                       /* CONFIG_SMP (cfg.smp resolved) */
     bool kmap_high_get;             /* ARCH_NEEDS_KMAP_HIGH_GET with HIGHMEM */
     mm_vaddr_t fdt_base;            /* FDT_FIXED_BASE read-only DTB map; 0 if none */

@@ -198,11 +198,16 @@ static bool lowmem_nx(const struct mm_machine *m)
     return m->cfg.kernel >= MM_KVER(3, 19, 0);
 }
 
-/* __pa(KERNEL_START) rounded down and __pa(__init_end) rounded up to 1 MiB. */
+/* __pa(KERNEL_START) rounded down and __pa(__init_end) rounded up to 1 MiB.
+ * KERNEL: 4.19 map_lowmem(): KERNEL_START is _stext; 6.1 map_kernel():
+ * kernel_x_start is kernel_sec_start, which head.S sets to PHYS_OFFSET
+ * (the state at boot: fix_kernmem_perms() of STRICT_KERNEL_RWX, which
+ * later takes X from [PAGE_OFFSET, _stext), is not modelled). */
 static void kernel_x_range(const struct mm_machine *m, uint64_t *start, uint64_t *end)
 {
     const struct mm_layout *lay = &m->lay;
-    uint64_t s = (uint64_t)lay->text.start - lay->page_offset + lay->phys_offset;
+    uint64_t s = m->cfg.kernel >= MM_KVER(6, 1, 0) ? lay->phys_offset :
+                 (uint64_t)lay->stext - lay->page_offset + lay->phys_offset;
     uint64_t e = (uint64_t)lay->init.end - lay->page_offset + lay->phys_offset;
 
     *start = s & ~(uint64_t)(MM_SECTION_SIZE - 1);

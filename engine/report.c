@@ -250,9 +250,9 @@ void mm__memory_figs(const struct mm_machine *m, struct mm_memory_figs *f)
         f->has_highmem = true;
         return;
     }
-    f->code_kb = (lay->text.end - lay->text.start) >> 10;
+    f->code_kb = (lay->text.end - lay->stext) >> 10;
     f->rwdata_kb = (lay->data.end - lay->data.start) >> 10;
-    f->rodata_kb = 0;
+    f->rodata_kb = lay->rodata_size >> 10;
     f->init_kb = (lay->init.end - lay->init.start) >> 10;
     f->bss_kb = (lay->bss.end - lay->bss.start) >> 10;
     /* KERNEL: 6.1 mm/page_alloc.c mem_init_print_info(): reserved is
@@ -363,9 +363,12 @@ unsigned mm__iomem_children(const struct mm_machine *m, const struct res *ram,
     unsigned nc = 0, n = 0;
 
     /* KERNEL: 3.4 setup.c kernel_code = [__pa(_text), __pa(_etext - 1)],
-     * kernel_data = [__pa(_sdata), __pa(_end - 1)] */
-    cand[nc++] = (struct res){"Kernel code", lay->text.start + delta,
-                              lay->text.end - 1 + delta};
+     * kernel_data = [__pa(_sdata), __pa(_end - 1)]; 6.1 setup.c ends
+     * kernel_code at __pa(__init_begin - 1), rodata included */
+    mm_vaddr_t code_end = m->cfg.kernel >= MM_KVER(6, 1, 0) && lay->init.start > lay->text.start ?
+                          lay->init.start : lay->text.end;
+
+    cand[nc++] = (struct res){"Kernel code", lay->text.start + delta, code_end - 1 + delta};
     cand[nc++] = (struct res){"Kernel data", lay->data.start + delta, end - 1 + delta};
     for (unsigned i = 0; i < m->cfg.nr_reserves; i++) {
         const struct mm_reserve *r = &m->cfg.reserves[i];

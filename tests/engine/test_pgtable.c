@@ -747,8 +747,9 @@ START_TEST(test_dump_61_format)
 
     ck_assert_str_eq(l[0], "---[ Modules ]---");
     ck_assert_str_eq(l[1], "---[ Kernel Mapping ]---");
-    ck_assert_str_eq(l[2], "0xc0000000-0xc0a00000          10M PGD KERNEL      RW x  SHD");
-    ck_assert_str_eq(l[3], "0xc0a00000-0xf0000000         758M PGD KERNEL      RW NX SHD");
+    /* kernel_sec_start (PHYS_OFFSET) to __init_end (0xc1400000) rounded up */
+    ck_assert_str_eq(l[2], "0xc0000000-0xc1400000          20M PGD KERNEL      RW x  SHD");
+    ck_assert_str_eq(l[3], "0xc1400000-0xf0000000         748M PGD KERNEL      RW NX SHD");
     ck_assert_str_eq(l[4], "---[ vmalloc() Area ]---");
     ck_assert_str_eq(l[5], "---[ FDT Area ]---");
     ck_assert_str_eq(l[6], "---[ Fixmap Area ]---");

@@ -692,6 +692,36 @@ START_TEST(test_61_boot_zone_lines)
 }
 END_TEST
 
+/*
+ * Debian's armmp 6.1 image, as the real kernel prints it (fixtures, every
+ * machine): iomem "Kernel code" 40208000-411fffff (_text to __init_begin,
+ * TEXT_OFFSET 0x208000) and "Kernel data" 41400000-41607607 (_sdata to
+ * _end); the Memory: line's sections.  KERNEL: 6.1 arch/arm/kernel/setup.c
+ * request_standard_resources(), mm/page_alloc.c mem_init_print_info(),
+ * arch/arm/kernel/vmlinux.lds.S.  A config that sets its own image keeps it.
+ */
+START_TEST(test_61_armmp_kernel_image)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    char *io = t_report(m, MM_REPORT_IOMEM), *mem = t_report(m, MM_REPORT_MEMORY);
+
+    ck_assert_ptr_nonnull(strstr(io, "  40208000-411fffff : Kernel code\n"
+                                     "  41400000-41607607 : Kernel data\n"));
+    ck_assert_ptr_nonnull(strstr(mem, " available (11264K kernel code, 1700K rwdata, "
+                                      "3736K rodata, 2048K init, 376K bss, "));
+    ck_assert_uint_eq(m->lay.text.start, 0xc0208000);
+    free(io);
+    free(mem);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "bss=2M", NULL);
+    mem = t_report(m, MM_REPORT_MEMORY);
+    ck_assert_ptr_nonnull(strstr(mem, " available (8192K kernel code, 1024K rwdata, "
+                                      "0K rodata, 1024K init, 2048K bss, "));
+    free(mem);
+    mm_destroy(m);
+}
+END_TEST
+
 START_TEST(test_regions_61_debian_armmp)
 {
     struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
@@ -892,8 +922,9 @@ END_TEST
  * 0x40000 * 32 bytes on a build without MEMCG. */
 START_TEST(test_61_armmp_mem_map_36_byte_pages)
 {
-    struct mm_machine *a = t_machine("qemu-virt", "kernel=6.1", NULL);
-    struct mm_machine *b = t_machine(NULL, "kernel=6.1", "cpus=2", NULL);
+    /* the same non-default image on both, so only mem_map differs */
+    struct mm_machine *a = t_machine("qemu-virt", "kernel=6.1", "bss=2M", NULL);
+    struct mm_machine *b = t_machine(NULL, "kernel=6.1", "cpus=2", "bss=2M", NULL);
 
     ck_assert_uint_eq(a->cma_pages, 4096);
     ck_assert_uint_eq(a->boot_reserved_pages - a->cma_pages - b->boot_reserved_pages, 256);
@@ -1159,6 +1190,7 @@ Suite *report_suite(void)
     tcase_add_test(tc, test_zoneinfo_61_debian_armmp);
     tcase_add_test(tc, test_meminfo_61_lines);
     tcase_add_test(tc, test_61_boot_zone_lines);
+    tcase_add_test(tc, test_61_armmp_kernel_image);
     tcase_add_test(tc, test_zoneinfo_61_lowmem_only);
     tcase_add_test(tc, test_zoneinfo_refused_before_61);
     tcase_add_test(tc, test_cma_counted_in_zone_after_boot);
