@@ -40,8 +40,8 @@
 #define DEFAULT_MAX_INFLIGHT       64
 #define READ_CHUNK                 (256u << 10)
 
-enum armmap_status armmap__fail(struct armmap_conn *conn, enum armmap_status st,
-                                const char *fmt, ...)
+void armmap__failf(struct armmap_conn *conn, enum armmap_status st,
+                   const char *fmt, ...)
 {
     va_list ap;
 
@@ -50,7 +50,6 @@ enum armmap_status armmap__fail(struct armmap_conn *conn, enum armmap_status st,
     va_end(ap);
     if (st == ARMMAP_IO || st == ARMMAP_TIMEOUT || st == ARMMAP_PROTOCOL)
         conn->dead = true;
-    return st;
 }
 
 const char *armmap_errmsg(const struct armmap_conn *conn)
