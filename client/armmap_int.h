@@ -42,6 +42,10 @@ void armmap__failf(struct armmap_conn *conn, enum armmap_status st,
                    const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Formats into @err (ARMMAP_ERR_MAX bytes) unless it is NULL (names.c). */
+void armmap__set_err(char err[ARMMAP_ERR_MAX], const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* Assigns @req an id and appends its frame to the write buffer.  Fails
  * with RESOURCE_EXHAUSTED when the window is full (unless @force). */
 enum armmap_status armmap__queue(struct armmap_conn *conn,
