@@ -7,6 +7,8 @@
 #   make check-full the same with the long randomized runs at full length
 #                   under ASan too (what CI runs)
 #   make analyze    clang's static analyzer (scan-build) over the tree
+#   make format     clang-format the sources in place (.clang-format)
+#   make format-check  fail, naming the lines, if clang-format would change any
 #   make bench      speed and memory figures
 #   make fuzz       FUZZ_SECONDS=N (60) of libFuzzer per harness (clang)
 #   make fuzz-long  FUZZ_HOURS=N (1): every harness at once, corpus kept
@@ -159,7 +161,8 @@ ALL_OBJ += $(B)/tests/bench/bench_http.o
 
 .PHONY: all check check-full check-plain check-both check-tree-plain \
         check-tree-san check-selfcontained check-build analyze bench clean \
-        deps deps-present run install uninstall soak valgrind
+        deps deps-present run install uninstall soak valgrind format \
+        format-check
 
 # Plain `make` installs nothing: it only says what is missing (make deps,
 # make run and make check install it).
@@ -326,6 +329,25 @@ analyze: deps
 	@rm -rf $(ANALYZE_B)
 	scan-build --status-bugs --exclude build/proto -o $(ANALYZE_B)/report \
 	    $(MAKE) --no-print-directory $(CHECK_J) B=$(ANALYZE_B) check-build
+
+# clang-format (Debian's clang-format package) over the C of the parts;
+# tests/ and examples/ keep their own layout.
+FORMAT_SRC = $(sort $(wildcard engine/*.[ch] daemon/*.[ch] store/*.[ch] \
+                               client/*.[ch] proto/*.[ch]))
+
+format:
+	@FORMAT=1 sh tests/deps.sh
+	clang-format -i $(FORMAT_SRC)
+
+format-check:
+	@FORMAT=1 sh tests/deps.sh
+	@n=0; for f in $(FORMAT_SRC); do \
+	    c=$$(clang-format "$$f" | diff "$$f" - | grep -c '^<'); \
+	    [ "$$c" -eq 0 ] || echo "format-check: $$f: $$c lines"; \
+	    n=$$((n + c)); \
+	done; \
+	echo "format-check: clang-format would change $$n lines (make format)"; \
+	[ $$n -eq 0 ]
 
 bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(BENCH_RECOVERY) $(BENCH_DAEMON) \
        $(CHECK_STORE) $(BENCH_HTTP)

@@ -32,10 +32,19 @@ struct armmap_conn {
     char server[64];
 };
 
-/* Sets conn->errmsg (printf-style) and returns @st. */
-enum armmap_status armmap__fail(struct armmap_conn *conn, enum armmap_status st,
-                                const char *fmt, ...)
+/* Sets conn->errmsg (printf-style) and returns @st (marking the
+ * connection dead for IO, TIMEOUT and PROTOCOL).  A macro, so that the
+ * status is visible where it is returned (to clang's static analyzer too,
+ * which does not follow a variadic call's return value). */
+#define armmap__fail(conn, st, ...) \
+    (armmap__failf((conn), (st), __VA_ARGS__), (st))
+void armmap__failf(struct armmap_conn *conn, enum armmap_status st,
+                   const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* Formats into @err (ARMMAP_ERR_MAX bytes) unless it is NULL (names.c). */
+void armmap__set_err(char err[ARMMAP_ERR_MAX], const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* Assigns @req an id and appends its frame to the write buffer.  Fails
  * with RESOURCE_EXHAUSTED when the window is full (unless @force). */

@@ -289,15 +289,13 @@ static int print_error(const struct cli *c, const char *code, int status,
     return status;
 }
 
-int cli_usage_error(const struct cli *c, const char *fmt, ...)
+void cli__usage_error(const struct cli *c, const char *fmt, ...)
 {
     va_list ap;
-    int rc;
 
     va_start(ap, fmt);
-    rc = print_error(c, "USAGE", CLI_EXIT_USAGE, true, fmt, ap);
+    print_error(c, "USAGE", CLI_EXIT_USAGE, true, fmt, ap);
     va_end(ap);
-    return rc;
 }
 
 int cli_local_error(const struct cli *c, const char *fmt, ...)
@@ -429,7 +427,7 @@ bool cli_machine_arg(struct cli *c, const char *text, uint64_t *out)
     char err[ARMMAP_ERR_MAX];
 
     if (!armmap_parse_u64(text, "machine", out, err)) {
-        cli_usage_error(c, "%s", err);
+        cli__usage_error(c, "%s", err);
         return false;
     }
     return true;
@@ -441,7 +439,7 @@ bool cli_u32_arg(struct cli *c, const char *text, const char *what,
     char err[ARMMAP_ERR_MAX];
 
     if (!armmap_parse_u32(text, what, out, err)) {
-        cli_usage_error(c, "%s", err);
+        cli__usage_error(c, "%s", err);
         return false;
     }
     return true;
@@ -453,7 +451,7 @@ bool cli_u64_arg(struct cli *c, const char *text, const char *what,
     char err[ARMMAP_ERR_MAX];
 
     if (!armmap_parse_u64(text, what, out, err)) {
-        cli_usage_error(c, "%s", err);
+        cli__usage_error(c, "%s", err);
         return false;
     }
     return true;
@@ -471,7 +469,7 @@ static const char *global_value(int argc, char **argv, int *i, const char *name)
         return a + n + 1;
     if (*i + 1 < argc)
         return argv[++*i];
-    cli_usage_error(NULL, "option %s needs a value", name);
+    cli__usage_error(NULL, "option %s needs a value", name);
     return NULL;
 }
 

@@ -60,8 +60,13 @@ const struct cli_command *cli_command_lookup(const char *name);
 /* Prints a command's usage, help, --json and the exit statuses. */
 void cli_command_help(FILE *f, const struct cli_command *cmd);
 
-/* Prints "armmap: USAGE: <cmd>: <message>" and returns CLI_EXIT_USAGE. */
-int cli_usage_error(const struct cli *c, const char *fmt, ...)
+/* Prints "armmap: USAGE: <cmd>: <message>" and returns CLI_EXIT_USAGE.
+ * A macro, so that the status is visible where it is returned (to clang's
+ * static analyzer too, which otherwise follows the error path as if the
+ * command went on). */
+#define cli_usage_error(c, ...) (cli__usage_error((c), __VA_ARGS__), \
+                                 CLI_EXIT_USAGE)
+void cli__usage_error(const struct cli *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Prints "armmap: CODE: message" for @st and returns the exit status of

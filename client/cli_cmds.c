@@ -279,7 +279,7 @@ static bool check_choice(struct cli *c, const struct cli_create_flag *f,
     for (i = 0; f->choices[i]; i++)
         if (strcmp(v, f->choices[i]) == 0)
             return true;
-    cli_usage_error(c, "bad %s '%s': use %s%s%s%s%s", f->flag, v, f->choices[0],
+    cli__usage_error(c, "bad %s '%s': use %s%s%s%s%s", f->flag, v, f->choices[0],
                     f->choices[1] ? ", " : "",
                     f->choices[1] ? f->choices[1] : "",
                     f->choices[1] && f->choices[2] ? ", " : "",
@@ -331,31 +331,31 @@ static bool check_ram(struct cli *c, const char *v)
         uint64_t start, size;
 
         if (!ram_number(&p, &start)) {
-            cli_usage_error(c, "bad --ram '%s': bank %u start '%.*s' is not a "
+            cli__usage_error(c, "bad --ram '%s': bank %u start '%.*s' is not a "
                             "number", v, bank, (int)strcspn(start_text, "+,"),
                             start_text);
             return false;
         }
         if (*p != '+') {
-            cli_usage_error(c, "bad --ram '%s': bank %u wants START+SIZE", v,
+            cli__usage_error(c, "bad --ram '%s': bank %u wants START+SIZE", v,
                             bank);
             return false;
         }
         size_text = ++p;
         if (!ram_number(&p, &size) || (*p != ',' && *p != '\0')) {
-            cli_usage_error(c, "bad --ram '%s': bank %u size '%.*s' is not a "
+            cli__usage_error(c, "bad --ram '%s': bank %u size '%.*s' is not a "
                             "size (a number with K, M or G)", v, bank,
                             (int)strcspn(size_text, ","), size_text);
             return false;
         }
         if (start > 0xffffffffu) {
-            cli_usage_error(c, "bad --ram '%s': bank %u start '%.*s' is above "
+            cli__usage_error(c, "bad --ram '%s': bank %u start '%.*s' is above "
                             "0xffffffff", v, bank,
                             (int)(size_text - 1 - start_text), start_text);
             return false;
         }
         if (size > 0x100000000ull) {
-            cli_usage_error(c, "bad --ram '%s': bank %u size '%.*s' is above "
+            cli__usage_error(c, "bad --ram '%s': bank %u size '%.*s' is above "
                             "4G", v, bank, (int)(p - size_text), size_text);
             return false;
         }
@@ -378,7 +378,7 @@ bool cli_check_create_flag(struct cli *c, const struct cli_create_flag *f,
         if (!cli_u32_arg(c, v, "cpus", &cpus))
             return false;
         if (cpus < 1 || cpus > 32) {
-            cli_usage_error(c, "bad cpus '%s': use 1..32", v);
+            cli__usage_error(c, "bad cpus '%s': use 1..32", v);
             return false;
         }
     }

@@ -435,7 +435,7 @@ static int fuzz_seed(struct cli *c, struct fuzz_cfg *cfg,
             rc = fz_model_init(c, &models[i], ids[i], cfg->inject, why);
         models[i].trace = o->trace;
         if (rc == CLI_EXIT_USAGE)
-            cli_usage_error(c, "%s", why);
+            cli__usage_error(c, "%s", why);
     }
     if (rc)
         goto out;
@@ -532,7 +532,7 @@ static bool parse_seeds(struct cli *c, const char *v, uint64_t *lo,
     if (!dots)
         return cli_u64_arg(c, v, "seed", lo) && (*hi = *lo, true);
     if ((size_t)(dots - v) >= sizeof(first)) {
-        cli_usage_error(c, "bad seeds '%s': expected A..B", v);
+        cli__usage_error(c, "bad seeds '%s': expected A..B", v);
         return false;
     }
     memcpy(first, v, (size_t)(dots - v));
@@ -541,7 +541,7 @@ static bool parse_seeds(struct cli *c, const char *v, uint64_t *lo,
         !cli_u64_arg(c, dots + 2, "seed", hi))
         return false;
     if (*lo > *hi) {
-        cli_usage_error(c, "bad seeds '%s': A is above B", v);
+        cli__usage_error(c, "bad seeds '%s': A is above B", v);
         return false;
     }
     return true;

@@ -142,7 +142,7 @@ int fz_replay(struct cli *c, const struct fuzz_cfg *cfg, struct fop *ops,
               size_t n, struct model *m, struct failure *fail)
 {
     char why[WHY_MAX];
-    uint64_t id;
+    uint64_t id = 0;                    /* set by fz_create_machine() on 0 */
     size_t i, k;
     int rc;
 

@@ -40,8 +40,8 @@
 #define DEFAULT_MAX_INFLIGHT       64
 #define READ_CHUNK                 (256u << 10)
 
-enum armmap_status armmap__fail(struct armmap_conn *conn, enum armmap_status st,
-                                const char *fmt, ...)
+void armmap__failf(struct armmap_conn *conn, enum armmap_status st,
+                   const char *fmt, ...)
 {
     va_list ap;
 
@@ -50,7 +50,6 @@ enum armmap_status armmap__fail(struct armmap_conn *conn, enum armmap_status st,
     va_end(ap);
     if (st == ARMMAP_IO || st == ARMMAP_TIMEOUT || st == ARMMAP_PROTOCOL)
         conn->dead = true;
-    return st;
 }
 
 const char *armmap_errmsg(const struct armmap_conn *conn)
@@ -503,40 +502,26 @@ void armmap_close(struct armmap_conn *conn)
     free(conn);
 }
 
-static void set_err(char err[ARMMAP_ERR_MAX], const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void set_err(char err[ARMMAP_ERR_MAX], const char *fmt, ...)
-{
-    va_list ap;
-
-    if (!err)
-        return;
-    va_start(ap, fmt);
-    vsnprintf(err, ARMMAP_ERR_MAX, fmt, ap);
-    va_end(ap);
-}
-
 /* Maps a connect() errno to a status and a sentence about @where. */
 static enum armmap_status connect_error(int e, const char *where,
                                         char err[ARMMAP_ERR_MAX])
 {
     switch (e) {
     case ENOENT:
-        set_err(err, "no such socket: %s (is armmapd running?)", where);
+        armmap__set_err(err, "no such socket: %s (is armmapd running?)", where);
         return ARMMAP_NO_SOCKET;
     case ECONNREFUSED:
-        set_err(err, "connection refused: %s (is armmapd running?)", where);
+        armmap__set_err(err, "connection refused: %s (is armmapd running?)", where);
         return ARMMAP_REFUSED;
     case ETIMEDOUT:
-        set_err(err, "connect to %s timed out", where);
+        armmap__set_err(err, "connect to %s timed out", where);
         return ARMMAP_TIMEOUT;
     case EACCES:
     case EPERM:
-        set_err(err, "permission denied connecting to %s", where);
+        armmap__set_err(err, "permission denied connecting to %s", where);
         return ARMMAP_IO;
     default:
-        set_err(err, "cannot connect to %s: %s", where, strerror(e));
+        armmap__set_err(err, "cannot connect to %s: %s", where, strerror(e));
         return ARMMAP_IO;
     }
 }
@@ -570,7 +555,7 @@ static enum armmap_status connect_fd(int fd, const struct sockaddr *sa,
     } while (rc < 0 && errno == EINTR);
     if (rc == 0) {
         close(fd);
-        set_err(err, "connect to %s timed out after %d ms", where, timeout_ms);
+        armmap__set_err(err, "connect to %s timed out after %d ms", where, timeout_ms);
         return ARMMAP_TIMEOUT;
     }
     if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) < 0)
@@ -600,7 +585,7 @@ static enum armmap_status hello(struct armmap_conn *conn,
 
         if (token_read_file(opt->token_file, token, &tlen, msg,
                             sizeof(msg)) != 0) {
-            set_err(err, "%s", msg);
+            armmap__set_err(err, "%s", msg);
             st = ARMMAP_INVALID_ARGUMENT;
             goto out;
         }
@@ -616,12 +601,12 @@ static enum armmap_status hello(struct armmap_conn *conn,
     if (st == ARMMAP_OK)
         st = armmap__wait(conn, id, &resp);
     if (st != ARMMAP_OK) {
-        set_err(err, "hello: %s", conn->errmsg);
+        armmap__set_err(err, "hello: %s", conn->errmsg);
         goto out;
     }
     st = armmap__reply_status(conn, resp);
     if (st != ARMMAP_OK) {
-        set_err(err, "hello rejected: %s", conn->errmsg);
+        armmap__set_err(err, "hello rejected: %s", conn->errmsg);
     } else if (resp->body_case == ARMMAP__V1__RESPONSE__BODY_HELLO &&
                resp->hello) {
         snprintf(conn->server, sizeof(conn->server), "%s", resp->hello->server);
@@ -641,7 +626,7 @@ static enum armmap_status finish_connect(int fd,
     enum armmap_status st;
 
     if (!c) {
-        set_err(err, "out of memory");
+        armmap__set_err(err, "out of memory");
         return ARMMAP_NO_HOST_MEMORY;
     }
     st = hello(c, opt, err);
@@ -667,14 +652,14 @@ enum armmap_status armmap_connect_unix(const char *path,
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
     if (!path || !path[0] || strlen(path) >= sizeof(sun.sun_path)) {
-        set_err(err, "bad socket path '%s': empty or longer than %zu bytes",
+        armmap__set_err(err, "bad socket path '%s': empty or longer than %zu bytes",
                 path ? path : "", sizeof(sun.sun_path) - 1);
         return ARMMAP_INVALID_ARGUMENT;
     }
     memcpy(sun.sun_path, path, strlen(path));
     fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        set_err(err, "socket: %s", strerror(errno));
+        armmap__set_err(err, "socket: %s", strerror(errno));
         return ARMMAP_IO;
     }
     cto = opt.connect_timeout_ms ? opt.connect_timeout_ms
@@ -730,7 +715,7 @@ enum armmap_status armmap_connect_tcp(const char *hostport,
 
     *out = NULL;
     if (!hostport || !split_hostport(hostport, host, sizeof(host), &port)) {
-        set_err(err, "bad address '%s': expected HOST:PORT",
+        armmap__set_err(err, "bad address '%s': expected HOST:PORT",
                 hostport ? hostport : "");
         return ARMMAP_INVALID_ARGUMENT;
     }
@@ -739,12 +724,12 @@ enum armmap_status armmap_connect_tcp(const char *hostport,
     hints.ai_socktype = SOCK_STREAM;
     rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0) {
-        set_err(err, "cannot resolve %s: %s", hostport, gai_strerror(rc));
+        armmap__set_err(err, "cannot resolve %s: %s", hostport, gai_strerror(rc));
         return ARMMAP_NO_SOCKET;
     }
     fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) {
-        set_err(err, "socket: %s", strerror(errno));
+        armmap__set_err(err, "socket: %s", strerror(errno));
         freeaddrinfo(res);
         return ARMMAP_IO;
     }

@@ -7,8 +7,7 @@
  * Parsers never print; they fill an error buffer with a sentence that
  * names the word that was wrong.
  */
-#include "armmap.h"
-#include "armmap.pb-c.h"
+#include "armmap_int.h"
 #include "names.h"
 
 #include <errno.h>
@@ -142,10 +141,7 @@ int armmap_km_type_lookup(const char *name)
 
 /* ---- numbers ---------------------------------------------------------- */
 
-static void set_err(char err[ARMMAP_ERR_MAX], const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void set_err(char err[ARMMAP_ERR_MAX], const char *fmt, ...)
+void armmap__set_err(char err[ARMMAP_ERR_MAX], const char *fmt, ...)
 {
     va_list ap;
 
@@ -198,11 +194,11 @@ static bool parse_num(const char *text, const char *what, uint64_t max,
     uint64_t v;
 
     if (!text || !parse_digits(text, &end, &v, &overflow) || *end != '\0') {
-        set_err(err, "bad %s '%s': not a number", what, text ? text : "");
+        armmap__set_err(err, "bad %s '%s': not a number", what, text ? text : "");
         return false;
     }
     if (overflow || v > max) {
-        set_err(err, "bad %s '%s': out of range (max 0x%llx)", what, text,
+        armmap__set_err(err, "bad %s '%s': out of range (max 0x%llx)", what, text,
                 (unsigned long long)max);
         return false;
     }
@@ -247,7 +243,7 @@ bool armmap_parse_size(const char *text, const char *what, uint32_t *out,
     uint64_t v, mul = 1;
 
     if (!text || !parse_digits(text, &end, &v, &overflow)) {
-        set_err(err, "bad %s '%s': not a size (a number with K, M or G)", what,
+        armmap__set_err(err, "bad %s '%s': not a size (a number with K, M or G)", what,
                 text ? text : "");
         return false;
     }
@@ -269,19 +265,19 @@ bool armmap_parse_size(const char *text, const char *what, uint32_t *out,
         end++;
         break;
     default:
-        set_err(err, "bad %s '%s': not a size (a number with K, M or G)", what,
+        armmap__set_err(err, "bad %s '%s': not a size (a number with K, M or G)", what,
                 text);
         return false;
     }
     if (*end == 'B' || *end == 'b')
         end++;
     if (*end != '\0') {
-        set_err(err, "bad %s '%s': not a size (a number with K, M or G)", what,
+        armmap__set_err(err, "bad %s '%s': not a size (a number with K, M or G)", what,
                 text);
         return false;
     }
     if (overflow || v > 0xffffffffull / mul) {
-        set_err(err, "bad %s '%s': out of range (max 4G-1)", what, text);
+        armmap__set_err(err, "bad %s '%s': out of range (max 4G-1)", what, text);
         return false;
     }
     *out = (uint32_t)(v * mul);
@@ -296,7 +292,7 @@ bool armmap_parse_duration_ms(const char *text, uint64_t *out,
     uint64_t v, mul = 1000;
 
     if (!text || !parse_digits(text, &end, &v, &overflow)) {
-        set_err(err, "bad age '%s': expected a number with s, m, h or d",
+        armmap__set_err(err, "bad age '%s': expected a number with s, m, h or d",
                 text ? text : "");
         return false;
     }
@@ -318,11 +314,11 @@ bool armmap_parse_duration_ms(const char *text, uint64_t *out,
     default: break;
     }
     if (*end != '\0') {
-        set_err(err, "bad age '%s': expected a number with s, m, h or d", text);
+        armmap__set_err(err, "bad age '%s': expected a number with s, m, h or d", text);
         return false;
     }
     if (overflow || v > UINT64_MAX / mul) {
-        set_err(err, "bad age '%s': out of range", text);
+        armmap__set_err(err, "bad age '%s': out of range", text);
         return false;
     }
     *out = v * mul;
@@ -346,12 +342,12 @@ bool armmap_parse_access(const char *text, unsigned *out,
         case 'x': bit = ARMMAP_ACC_EXEC; break;
         case 'u': bit = ARMMAP_ACC_USER; break;
         default:
-            set_err(err, "bad access '%s': use the letters r, w, x and u",
+            armmap__set_err(err, "bad access '%s': use the letters r, w, x and u",
                     text);
             return false;
         }
         if (acc & bit) {
-            set_err(err, "bad access '%s': '%c' given twice", text, *p);
+            armmap__set_err(err, "bad access '%s': '%c' given twice", text, *p);
             return false;
         }
         acc |= bit;
@@ -442,7 +438,7 @@ static bool parse_arg(enum arg_kind kind, const char *opname, const char *text,
     default: ok = armmap_parse_size(text, "size", out, e); break;
     }
     if (!ok)
-        set_err(err, "%s: %s", opname, e);
+        armmap__set_err(err, "%s: %s", opname, e);
     return ok;
 }
 
@@ -456,7 +452,7 @@ static bool parse_zone(const char *text, uint32_t *out,
     else if (strcmp(text, "highmem") == 0 || strcmp(text, "HighMem") == 0)
         *out = ARMMAP_ZONE_HIGHMEM;
     else {
-        set_err(err, "alloc: bad zone '%s': use normal, highmem or dma", text);
+        armmap__set_err(err, "alloc: bad zone '%s': use normal, highmem or dma", text);
         return false;
     }
     return true;
@@ -522,7 +518,7 @@ static bool parse_opt(const struct op_syntax *sx, const char *opname, int argc,
             return true;
         }
         if (!parse_max(val, "slot", 63, &v, e)) {
-            set_err(err,
+            armmap__set_err(err,
                     "%s: bad slot '%s': not a km_type name (KM_USER0, ...) "
                     "or a number 0..63",
                     opname, val);
@@ -532,13 +528,13 @@ static bool parse_opt(const struct op_syntax *sx, const char *opname, int argc,
         return true;
     }
 #undef WANT
-    set_err(err, "%s: unknown option '%s' (usage: %s)", opname, key, sx->usage);
+    armmap__set_err(err, "%s: unknown option '%s' (usage: %s)", opname, key, sx->usage);
     return false;
 missing:
-    set_err(err, "%s: option %s needs a value", opname, key);
+    armmap__set_err(err, "%s: option %s needs a value", opname, key);
     return false;
 bad:
-    set_err(err, "%s: %s", opname, e);
+    armmap__set_err(err, "%s: %s", opname, e);
     return false;
 }
 
@@ -562,7 +558,7 @@ bool armmap_parse_op_argv(int argc, char **argv, struct armmap_op_line *out,
     }
     code = armmap_op_lookup(argv[0]);
     if (code == ARMMAP_OP_NONE) {
-        set_err(err, "unknown op '%s'", argv[0]);
+        armmap__set_err(err, "unknown op '%s'", argv[0]);
         return false;
     }
     sx = &syntax[code];
@@ -575,12 +571,12 @@ bool armmap_parse_op_argv(int argc, char **argv, struct armmap_op_line *out,
             continue;
         }
         if (npos >= sx->nfixed && !sx->variadic) {
-            set_err(err, "%s: unexpected argument '%s' (usage: %s)", opname,
+            armmap__set_err(err, "%s: unexpected argument '%s' (usage: %s)", opname,
                     argv[i], sx->usage);
             return false;
         }
         if (npos >= ARMMAP_LINE_MAX_ARGS) {
-            set_err(err, "%s: more than %d arguments", opname,
+            armmap__set_err(err, "%s: more than %d arguments", opname,
                     ARMMAP_LINE_MAX_ARGS);
             return false;
         }
@@ -590,7 +586,7 @@ bool armmap_parse_op_argv(int argc, char **argv, struct armmap_op_line *out,
         npos++;
     }
     if (npos < sx->nfixed) {
-        set_err(err, "%s: missing argument (usage: %s)", opname, sx->usage);
+        armmap__set_err(err, "%s: missing argument (usage: %s)", opname, sx->usage);
         return false;
     }
     out->op.code = code;
@@ -625,7 +621,7 @@ bool armmap_parse_op_line(const char *line, struct armmap_op_line *out,
     if (!copy || !words) {
         free(copy);
         free(words);
-        set_err(err, "out of memory");
+        armmap__set_err(err, "out of memory");
         return false;
     }
     p = strchr(copy, '#');
@@ -635,7 +631,7 @@ bool armmap_parse_op_line(const char *line, struct armmap_op_line *out,
         if (n == LINE_MAX_WORDS) {
             free(copy);
             free(words);
-            set_err(err, "line has more than %d words", LINE_MAX_WORDS);
+            armmap__set_err(err, "line has more than %d words", LINE_MAX_WORDS);
             return false;
         }
         words[n++] = p;

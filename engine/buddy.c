@@ -184,8 +184,9 @@ static bool map_init(struct pfn_map *mp, unsigned bits)
     mp->s = malloc(n * sizeof(*mp->s));
     if (mp->s == NULL)
         return false;
-    for (size_t i = 0; i < n; i++)
-        mp->s[i] = (struct slot){NO_PFN, 0};
+    /* Every byte 0xff: every key NO_PFN (and each value, unused, too). */
+    _Static_assert(NO_PFN == 0xffffffffu, "NO_PFN is all ones");
+    memset(mp->s, 0xff, n * sizeof(*mp->s));
     mp->bits = bits;
     mp->count = 0;
     return true;
@@ -725,8 +726,8 @@ static bool free_pages_memory(struct mm_buddy *b, unsigned zone, mm_pfn_t s, mm_
 
         while (order < TOP_ORDER && (s & (1u << order)) == 0)
             order++;
-        while ((uint64_t)s + (1u << order) > e)
-            order--;
+        while (order > 0 && (uint64_t)s + (1u << order) > e)
+            order--;                    /* order 0 always fits: s < e */
         if (!reserve_for_op(b))
             return false;
         free_one_page(b, zone, s, order);
@@ -762,6 +763,7 @@ static bool copy_reserved(struct mm_buddy *b, const struct mm_range32 *r, size_t
     b->resv = malloc(n * sizeof(*b->resv));
     if (b->resv == NULL)
         return false;
+    b->nresv = 0;
     for (size_t i = 0; i < n; i++) {
         mm_pfn_t s = MM_PFN(r[i].start);
         mm_pfn_t e = (mm_pfn_t)((r[i].end + MM_PAGE_SIZE - 1) >> MM_PAGE_SHIFT);

@@ -68,12 +68,11 @@ void mm__buf_printf(struct mm_buf *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-enum mm_status mm__fail(char msg[MM_MSG_MAX], enum mm_status st, const char *fmt, ...)
+void mm__failf(char msg[MM_MSG_MAX], const char *fmt, ...)
 {
     va_list ap;
 
     va_start(ap, fmt);
     vsnprintf(msg, MM_MSG_MAX, fmt, ap);
     va_end(ap);
-    return st;
 }

@@ -39,9 +39,13 @@
 #define MM_L_PTE_SHARED     (1u << 10)
 
 /* Formats into a message buffer of MM_MSG_MAX bytes; returns @st.  Used as
- * "return mm__fail(res->msg, MM_NOT_FOUND, "kunmap: pfn 0x%x ...", pfn);" */
-enum mm_status mm__fail(char msg[MM_MSG_MAX], enum mm_status st, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+ * "return mm__fail(res->msg, MM_NOT_FOUND, "kunmap: pfn 0x%x ...", pfn);"
+ * A macro, so that the status returned is visible where it is used (to
+ * the compiler and to clang's static analyzer, which otherwise follows
+ * failure paths as if they had succeeded). */
+#define mm__fail(msg, st, ...) (mm__failf((msg), __VA_ARGS__), (st))
+void mm__failf(char msg[MM_MSG_MAX], const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /* ------------------------------------------------------------------ */
 /* Eras and the derived layout (config.c, era.c)                       */

@@ -1141,6 +1141,8 @@ static enum mm_status release(struct mm_machine *m, mm_vaddr_t start, const char
     v->lazy_nr += (ar->end - ar->start) >> MM_PAGE_SHIFT;
     if (v->lazy_nr > lazy_max_pages(m))
         purge(m);                       /* try_purge_vmap_area_lazy() */
+    assert(!free_pages || n == 0 || pfns != NULL);  /* areas holding pages
+                                                       keep their pfns */
     for (uint32_t i = 0; free_pages && i < n; i++) {
         if (mm__free_pages(m, pfns[i], 0, MM_OWN_VMALLOC, op, res->msg) != MM_OK) {
             free(pfns);

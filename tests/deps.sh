@@ -6,8 +6,8 @@
 # which packages; elsewhere stops and names them.  With DEPS_CHECK_ONLY=1
 # (plain `make`) it installs nothing: it names what is missing and fails.
 # FUZZ=1 adds clang and libFuzzer's runtime (make fuzz), ANALYZE=1 clang's
-# scan-build (make analyze), WEB=1 chromium, node, npm and tests/web's
-# node_modules (make check-web).
+# scan-build (make analyze), FORMAT=1 clang-format (make format), WEB=1
+# chromium, node, npm and tests/web's node_modules (make check-web).
 set -eu
 
 need=""
@@ -45,6 +45,10 @@ fi
 if [ "${ANALYZE:-0}" = 1 ]; then
     command -v clang >/dev/null 2>&1 || need="$need clang"
     command -v scan-build >/dev/null 2>&1 || need="$need clang-tools"
+fi
+# make format, make format-check (FORMAT=1): clang-format.
+if [ "${FORMAT:-0}" = 1 ]; then
+    command -v clang-format >/dev/null 2>&1 || need="$need clang-format"
 fi
 # make check-web (WEB=1): Debian's chromium, node and npm; then the
 # pinned playwright-core of tests/web/package-lock.json (npm ci).

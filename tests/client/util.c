@@ -35,13 +35,6 @@
 
 struct tdaemon tc_d;
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
-}
-
 static long now_ms(void)
 {
     struct timespec ts;
@@ -157,7 +150,7 @@ void td_start(struct tdaemon *d, ...)
             d->pid = 0;
             ck_abort_msg("armmapd exited at start: %s", td_log(d));
         }
-        sleep_ms(10);
+        spawn_sleep_ms(10);
     }
     ck_abort_msg("armmapd did not open %s in %d s: %s", d->sock,
                  10 * spawn_time_scale(), td_log(d));
@@ -175,7 +168,7 @@ int td_stop(struct tdaemon *d)
             d->pid = 0;
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         }
-        sleep_ms(10);
+        spawn_sleep_ms(10);
     }
     kill(d->pid, SIGKILL);
     waitpid(d->pid, &status, 0);

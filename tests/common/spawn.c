@@ -71,3 +71,10 @@ bool spawn_wait_clock_past(int64_t ms)
         nanosleep(&step, NULL);
     return spawn_wall_ms() > ms;
 }
+
+void spawn_sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}

@@ -55,4 +55,10 @@ int64_t spawn_wall_ms(void);
  */
 bool spawn_wait_clock_past(int64_t ms);
 
+/**
+ * spawn_sleep_ms() - sleep @ms milliseconds: a polling loop's step
+ * between looks at a condition, never a wait in place of one.
+ */
+void spawn_sleep_ms(long ms);
+
 #endif /* ARMMAP_TESTS_COMMON_SPAWN_H */

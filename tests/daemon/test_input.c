@@ -170,6 +170,7 @@ START_TEST(test_purge_older_than_2_63_keeps_everything)
     uint64_t id = td_create(fd, "qemu-virt", NULL);
     Armmap__V1__Response *r;
     uint64_t older;
+    int64_t destroyed;
 
     ref.machine = id;
     req.id = 2;
@@ -178,6 +179,7 @@ START_TEST(test_purge_older_than_2_63_keeps_everything)
     r = td_call(fd, &req);
     ck_assert_status(r, 2, 0, "");
     td_free(r);
+    destroyed = spawn_wall_ms();        /* at or after the destroy stamp */
     for (older = 1ull << 62; older != 0; older <<= 1) {
         r = purge(fd, 3, older);
         ck_assert_status(r, 3, 0, "");
@@ -188,7 +190,7 @@ START_TEST(test_purge_older_than_2_63_keeps_everything)
     ck_assert_status(r, 4, 0, "");
     ck_assert_uint_eq(r->purge->machines, 0);
     td_free(r);
-    usleep(5000);                       /* destroyed before "now" */
+    ck_assert(spawn_wait_clock_past(destroyed));  /* destroyed before "now" */
     r = purge(fd, 5, 0);
     ck_assert_status(r, 5, 0, "");
     ck_assert_uint_eq(r->purge->machines, 1);

@@ -31,13 +31,6 @@ static void teardown(void)
     td_cleanup(&d);
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
-}
-
 static void hex(const uint8_t *b, size_t n, char *out)
 {
     size_t i;
@@ -237,7 +230,7 @@ START_TEST(test_tenants_file_reloaded_on_sighup)
     kill(d.pid, SIGHUP);
     for (i = 0; i < 500 && strstr(td_log(&d), "tenants file reloaded: 2 "
                                   "tenants") == NULL; i++)
-        sleep_ms(10);
+        spawn_sleep_ms(10);
     fd = session_token("", "carol-token-4");
     close(fd);
     fd = td_connect(&d);
@@ -256,7 +249,7 @@ START_TEST(test_tenants_file_reloaded_on_sighup)
     kill(d.pid, SIGHUP);
     for (i = 0; i < 500 && strstr(td_log(&d), "keeping the 2 tenants "
                                   "loaded before") == NULL; i++)
-        sleep_ms(10);
+        spawn_sleep_ms(10);
     ck_assert_ptr_nonnull(strstr(td_log(&d), "keeping the 2 tenants loaded "
                                  "before"));
     fd = session_token("", "carol-token-4");
@@ -428,7 +421,7 @@ START_TEST(test_purge_is_scoped_to_the_tenant)
     m = td_create(alice, "qemu-virt", NULL);
     td_op_ok(alice, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
     destroy(alice, m);
-    sleep_ms(5);
+    spawn_sleep_ms(5);
     r = purge_all(mallory, 2);
     ck_assert_status(r, 2, 0, "");
     ck_assert_uint_eq(r->purge->machines, 0);
@@ -442,7 +435,7 @@ START_TEST(test_purge_is_scoped_to_the_tenant)
     r = history(mallory, 4, m);
     ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__NOT_FOUND);
     td_free(r);
-    sleep_ms(5);                        /* destroyed before "now" */
+    spawn_sleep_ms(5);                        /* destroyed before "now" */
     r = purge_all(alice, 5);
     ck_assert_status(r, 5, 0, "");
     ck_assert_uint_eq(r->purge->machines, 1);
@@ -511,7 +504,7 @@ START_TEST(test_stored_events_quota_per_tenant)
                      "(--max-events-per-tenant 6); destroy and purge "
                      "machines");
     td_free(r);
-    sleep_ms(5);                        /* destroyed before "now" */
+    spawn_sleep_ms(5);                        /* destroyed before "now" */
     r = purge_all(lab, 13);
     ck_assert_status(r, 13, 0, "");
     ck_assert_uint_eq(r->purge->machines, 1);
@@ -590,7 +583,7 @@ START_TEST(test_async_purge_answers_in_order)
         td_free(r);
     }
     destroy(a, m);
-    sleep_ms(5);                        /* destroyed before "now" */
+    spawn_sleep_ms(5);                        /* destroyed before "now" */
     pu.older_than_ms = 0;
     req.body_case = ARMMAP__V1__REQUEST__BODY_PURGE;
     req.purge = &pu;
@@ -621,7 +614,7 @@ START_TEST(test_async_purge_answers_in_order)
     td_free(r);
     /* Its asker gone before the answer: the daemon goes on. */
     destroy(b, m2);
-    sleep_ms(5);
+    spawn_sleep_ms(5);
     req.body_case = ARMMAP__V1__REQUEST__BODY_PURGE;
     req.purge = &pu;
     req.id = 14;
@@ -823,7 +816,7 @@ START_TEST(test_admin_purges_every_tenant)
     root = session_token("", "root-token-3");
     destroy(alice, td_create(alice, "qemu-virt", NULL));
     destroy(bob, td_create(bob, "qemu-virt", NULL));
-    sleep_ms(5);                        /* destroyed before "now" */
+    spawn_sleep_ms(5);                        /* destroyed before "now" */
     r = purge_all(root, 7);
     ck_assert_status(r, 7, 0, "");
     ck_assert_uint_eq(r->purge->machines, 2);
@@ -1667,7 +1660,7 @@ START_TEST(test_inflight_reply_bytes_limited_per_tenant)
             refused = 1;
         } else {
             ck_assert_int_eq(r->status->code, 0);
-            sleep_ms(10);
+            spawn_sleep_ms(10);
         }
         td_free(r);
     }
@@ -1732,7 +1725,7 @@ START_TEST(test_inflight_quota_from_the_tenants_file)
             refused = 1;
         } else {
             ck_assert_int_eq(r->status->code, 0);
-            sleep_ms(10);
+            spawn_sleep_ms(10);
         }
         td_free(r);
     }
@@ -1762,7 +1755,7 @@ START_TEST(test_idle_machines_are_reaped_history_kept)
     m = td_create(fd, "qemu-virt", NULL);
     td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_ALLOC, alloc, 2);
     for (i = 0; i < 100 * spawn_time_scale() && left > 0; i++) {
-        sleep_ms(100);
+        spawn_sleep_ms(100);
         r = simple(fd, 2, ARMMAP__V1__REQUEST__BODY_LIST);
         ck_assert_status(r, 2, 0, "");
         left = r->machines->n_machines;
@@ -1804,13 +1797,13 @@ START_TEST(test_idle_ttl_per_tenant_override)
     ma = td_create(alice, "qemu-virt", NULL);
     mb = td_create(bob, "qemu-virt", NULL);
     for (i = 0; i < 100 * spawn_time_scale() && left > 0; i++) {
-        sleep_ms(100);
+        spawn_sleep_ms(100);
         r = simple(alice, 2, ARMMAP__V1__REQUEST__BODY_LIST);
         left = r->machines->n_machines;
         td_free(r);
     }
     ck_assert_uint_eq(left, 0);
-    sleep_ms(1200);                     /* one more reaper pass */
+    spawn_sleep_ms(1200);                     /* one more reaper pass */
     r = describe(bob, 3, mb);
     ck_assert_status(r, 3, 0, "");
     td_free(r);

@@ -52,13 +52,6 @@ void td_init(struct tdaemon *d)
     snprintf(d->log, sizeof(d->log), "%s/stderr.log", d->dir);
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
-}
-
 static int try_connect(const char *path)
 {
     struct sockaddr_un sa;
@@ -123,7 +116,7 @@ void td_start(struct tdaemon *d, ...)
                          WIFEXITED(status) ? WEXITSTATUS(status) : -1,
                          td_log(d));
         }
-        sleep_ms(10);
+        spawn_sleep_ms(10);
     }
     ck_abort_msg("armmapd did not open %s in %d s", d->sock,
                  5 * spawn_time_scale());
@@ -198,7 +191,7 @@ int td_wait(struct tdaemon *d)
             d->pid = 0;
             return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
         }
-        sleep_ms(10);
+        spawn_sleep_ms(10);
     }
     kill(d->pid, SIGKILL);
     waitpid(d->pid, &status, 0);
