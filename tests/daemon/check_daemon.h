@@ -134,5 +134,6 @@ Suite *http_static_suite(void);
 Suite *http_reports_suite(void);
 Suite *names_suite(void);
 Suite *reset_suite(void);
+Suite *stream_replies_suite(void);
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */
