@@ -1450,28 +1450,23 @@ static void h_stats(struct srv_call *call, const Armmap__V1__Request *req)
     resp->stats = sr;
 }
 
+/* A dump is always streamed (stream.c): its bytes are read from the
+ * machine as the socket drains and the file never exists whole here. */
 static void h_dump(struct srv_call *call, const Armmap__V1__Request *req)
 {
     struct srv_machine *sm =
         need_machine(call, "dump", req->dump->machine, false);
-    Armmap__V1__DumpResult *dr;
-    Armmap__V1__Response *resp = call->resp;
-    uint8_t *elf;
-    size_t len;
 
     if (sm == NULL)
         return;
-    if (srv_dump_elf(sm->m, &elf, &len) != MM_OK) {
-        srv_call_fail(call, MM_NO_MEMORY, "dump: out of host memory");
+    if (!host_room(call, "dump", mm_host_bytes(sm->m)))
         return;
-    }
-    dr = NEW(call, Armmap__V1__DumpResult, ARMMAP__V1__DUMP_RESULT__INIT);
-    dr->elf.data = srv_call_alloc(call, len);
-    memcpy(dr->elf.data, elf, len);
-    dr->elf.len = len;
-    free(elf);
-    resp->body_case = ARMMAP__V1__RESPONSE__BODY_DUMP;
-    resp->dump = dr;
+    call->stream = srv_stream_dump(sm, call->id);
+    if (call->stream == NULL)
+        srv_call_fail(call, MM_NO_MEMORY, "dump: out of host memory");
+    else
+        srv_stream_charge(call->stream, call->s->reg,
+                          srv_conn_tenant(call->c));
 }
 
 /* ------------------------------------------------------------------ */

@@ -24,6 +24,10 @@
  * Pages nobody wrote are not in the file (they read as zero).  Everything
  * is written field by field in little-endian order, so the output does
  * not depend on the host.
+ *
+ * The file is read a slice at a time (srv_dump_read()): only the head and
+ * a list of the pages exist in memory, so a streamed Dump reply
+ * (stream.c) never holds the file whole; srv_dump_elf() reads it at once.
  */
 #include "srv.h"
 
@@ -94,32 +98,36 @@ static void put_phdr(uint8_t *p, uint32_t type, uint32_t off, uint32_t addr,
     put32(p + 28, align);
 }
 
-enum mm_status srv_dump_elf(const struct mm_machine *m, uint8_t **out,
-                            size_t *len)
-{
-    struct collect c = { NULL, 0, 0, false };
-    struct mm_mmu_regs regs;
-    size_t nruns = 0, i, run, phnum, data_off, total, off;
-    uint8_t *buf, *ph;
+/* A dump being read: the pages it holds (pointers into the machine it was
+ * opened or rebound on), the head (ELF header, program headers, the note,
+ * the padding up to the first page), and how far it has been read. */
+struct srv_dump {
+    struct collect c;
+    uint8_t *head;
+    size_t head_len;
+    uint64_t len;                       /* the whole file */
+    uint64_t off;                       /* next byte srv_dump_read() gives */
+};
 
-    mm_foreach_phys_page(m, collect_page, &c);
-    if (c.oom) {
-        free(c.v);
-        return MM_NO_MEMORY;
-    }
-    for (i = 0; i < c.n; i++) {
-        if (i == 0 || c.v[i].pfn != c.v[i - 1].pfn + 1)
+/* Counts the runs of contiguous pages in @c. */
+static size_t count_runs(const struct collect *c)
+{
+    size_t i, nruns = 0;
+
+    for (i = 0; i < c->n; i++) {
+        if (i == 0 || c->v[i].pfn != c->v[i - 1].pfn + 1)
             nruns++;
     }
-    phnum = 1 + nruns;
-    data_off = EHDR_SIZE + phnum * PHDR_SIZE + NOTE_SIZE;
-    data_off = (data_off + PAGE - 1) / PAGE * PAGE;
-    total = data_off + c.n * (size_t)PAGE;
-    buf = calloc(1, total);
-    if (buf == NULL) {
-        free(c.v);
-        return MM_NO_MEMORY;
-    }
+    return nruns;
+}
+
+/* Writes the head of the file (d->head_len bytes, zeroed) for the pages
+ * in d->c and the registers of @m. */
+static void head_write(struct srv_dump *d, const struct mm_machine *m)
+{
+    uint8_t *buf = d->head, *ph;
+    size_t phnum = 1 + count_runs(&d->c), i, run, off;
+    struct mm_mmu_regs regs;
 
     /* ELF header */
     memcpy(buf, "\177ELF", 4);
@@ -148,24 +156,116 @@ enum mm_status srv_dump_elf(const struct mm_machine *m, uint8_t **out,
     put32(buf + off + 28, regs.dacr);
     put32(buf + off + 32, regs.sctlr);
 
-    /* The loads */
+    /* The loads: the data follows the head, page after page */
     ph = buf + EHDR_SIZE + PHDR_SIZE;
-    off = data_off;
-    for (i = 0; i < c.n; i = run) {
-        for (run = i + 1; run < c.n && c.v[run].pfn == c.v[run - 1].pfn + 1;
-             run++)
+    off = d->head_len;
+    for (i = 0; i < d->c.n; i = run) {
+        for (run = i + 1;
+             run < d->c.n && d->c.v[run].pfn == d->c.v[run - 1].pfn + 1; run++)
             ;
         put_phdr(ph, 1 /* PT_LOAD */, (uint32_t)off,
-                 (uint32_t)c.v[i].pfn << MM_PAGE_SHIFT,
+                 (uint32_t)d->c.v[i].pfn << MM_PAGE_SHIFT,
                  (uint32_t)((run - i) * PAGE), 6 /* PF_R | PF_W */, PAGE);
         ph += PHDR_SIZE;
-        for (; i < run; i++) {
-            memcpy(buf + off, c.v[i].data, PAGE);
-            off += PAGE;
-        }
+        off += (run - i) * PAGE;
     }
-    free(c.v);
+}
+
+enum mm_status srv_dump_open(const struct mm_machine *m, struct srv_dump **out)
+{
+    struct srv_dump *d = calloc(1, sizeof(*d));
+    size_t phnum;
+
+    if (d == NULL)
+        return MM_NO_MEMORY;
+    mm_foreach_phys_page(m, collect_page, &d->c);
+    if (d->c.oom) {
+        srv_dump_close(d);
+        return MM_NO_MEMORY;
+    }
+    phnum = 1 + count_runs(&d->c);
+    d->head_len = EHDR_SIZE + phnum * PHDR_SIZE + NOTE_SIZE;
+    d->head_len = (d->head_len + PAGE - 1) / PAGE * PAGE;
+    d->len = d->head_len + d->c.n * (uint64_t)PAGE;
+    d->head = calloc(1, d->head_len);
+    if (d->head == NULL) {
+        srv_dump_close(d);
+        return MM_NO_MEMORY;
+    }
+    head_write(d, m);
+    *out = d;
+    return MM_OK;
+}
+
+uint64_t srv_dump_len(const struct srv_dump *d)
+{
+    return d->len;
+}
+
+void srv_dump_rebind(struct srv_dump *d, const struct mm_machine *m)
+{
+    struct collect c = { NULL, 0, 0, false };
+
+    mm_foreach_phys_page(m, collect_page, &c);
+    if (c.oom || c.n != d->c.n)
+        abort();                        /* host memory; or not a copy */
+    free(d->c.v);
+    d->c = c;
+}
+
+size_t srv_dump_read(struct srv_dump *d, uint8_t *buf, size_t max)
+{
+    size_t done = 0;
+
+    while (done < max && d->off < d->len) {
+        size_t k, at;
+        const uint8_t *src;
+
+        if (d->off < d->head_len) {
+            at = (size_t)d->off;
+            k = d->head_len - at;
+            src = d->head + at;
+        } else {
+            uint64_t rel = d->off - d->head_len;
+
+            at = (size_t)(rel % PAGE);
+            k = PAGE - at;
+            src = d->c.v[rel / PAGE].data + at;
+        }
+        if (k > max - done)
+            k = max - done;
+        memcpy(buf + done, src, k);
+        done += k;
+        d->off += k;
+    }
+    return done;
+}
+
+void srv_dump_close(struct srv_dump *d)
+{
+    if (d == NULL)
+        return;
+    free(d->c.v);
+    free(d->head);
+    free(d);
+}
+
+enum mm_status srv_dump_elf(const struct mm_machine *m, uint8_t **out,
+                            size_t *len)
+{
+    struct srv_dump *d;
+    enum mm_status st = srv_dump_open(m, &d);
+    uint8_t *buf;
+
+    if (st != MM_OK)
+        return st;
+    buf = malloc(d->len != 0 ? (size_t)d->len : 1);
+    if (buf == NULL) {
+        srv_dump_close(d);
+        return MM_NO_MEMORY;
+    }
+    *len = srv_dump_read(d, buf, (size_t)d->len);
     *out = buf;
-    *len = total;
+    srv_dump_close(d);
     return MM_OK;
 }

@@ -845,6 +845,9 @@ struct srv_stream *srv_stream_translate(struct srv_machine *sm, uint64_t id,
 /* A streamed Phys reply to request @id for the @n addresses at @pa. */
 struct srv_stream *srv_stream_phys(struct srv_machine *sm, uint64_t id,
                                    const uint32_t *pa, size_t n);
+/* A streamed Dump reply (the ELF file of srv_dump_elf(), byte for byte)
+ * to request @id, of @sm as it is now.  NULL on host memory. */
+struct srv_stream *srv_stream_dump(struct srv_machine *sm, uint64_t id);
 /* The same over @m, which belongs to no registered machine (a past state
  * from the at-cache): the caller keeps @m unchanged and alive until
  * srv_stream_free(). */
@@ -1074,6 +1077,22 @@ enum mm_status srv_persist_replay_after(struct srv *s, uint64_t id,
  */
 enum mm_status srv_dump_elf(const struct mm_machine *m, uint8_t **out,
                             size_t *len);
+
+/* A dump read a slice at a time (the same bytes as srv_dump_elf()). */
+struct srv_dump;
+/* Opens a dump of @m as it is now; @m must stay unchanged and alive until
+ * srv_dump_close() or srv_dump_rebind().  Return: MM_OK, MM_NO_MEMORY. */
+enum mm_status srv_dump_open(const struct mm_machine *m, struct srv_dump **out);
+/* The file's size in bytes, known from the start. */
+uint64_t srv_dump_len(const struct srv_dump *d);
+/* Reads the next bytes of the file, at most @max; returns how many (0 at
+ * the end). */
+size_t srv_dump_read(struct srv_dump *d, uint8_t *buf, size_t max);
+/* The dump reads @m from now on, a copy (mm_clone()) of the machine it was
+ * opened on.  Aborts on host memory shortage. */
+void srv_dump_rebind(struct srv_dump *d, const struct mm_machine *m);
+/* srv_dump_close(NULL) does nothing. */
+void srv_dump_close(struct srv_dump *d);
 
 #define SRV_NOTE_NAME   "ARMMAP"        /* PT_NOTE owner name */
 #define SRV_NOTE_MMU 0x41524d31u /* note type "ARM1": struct of 4 words */

@@ -6,7 +6,9 @@
  * drains, a slice at a time (conn.c decides when), and never exists whole.
  *
  * The same holds for a Phys of a million addresses (seconds of reverse
- * lookups).  The frame is the one armmap__v1__response__pack() would
+ * lookups), and for a Dump (an ELF core of every page written: its size
+ * is known from the start, and its bytes are read from the machine a
+ * slice at a time, dump.c).  The frame is the one armmap__v1__response__pack() would
  * describe, coded by hand in pieces:
  *
  *   length (4 bytes, big-endian)
@@ -48,6 +50,8 @@
 #define TAG_RESP_STATUS     0x12u           /* Response.status = 2 */
 #define TAG_RESP_TRANSLATE  (18u << 3 | 2)  /* Response.translate = 18 */
 #define TAG_RESP_PHYS       (19u << 3 | 2)  /* Response.phys = 19 */
+#define TAG_RESP_DUMP       (24u << 3 | 2)  /* Response.dump = 24 */
+#define TAG_DR_ELF          0x0au           /* DumpResult.elf = 1 */
 #define TAG_PR_ALIASES      0x0au           /* PhysResult.aliases = 1 */
 #define ALIAS_INLINE        64u             /* aliases on the stack */
 #define ALIAS_ESTIMATE      16u             /* an Aliases entry, about */
@@ -70,7 +74,8 @@ enum stream_phase {
 
 enum stream_kind {
     SK_TRANSLATE = 0,       /* Translate with walks */
-    SK_PHYS                 /* Phys */
+    SK_PHYS,                /* Phys */
+    SK_DUMP                 /* Dump: the ELF file, read from st->dump */
 };
 
 struct srv_stream {
@@ -92,6 +97,7 @@ struct srv_stream {
     struct srv_registry *reg;           /* charged for the copy, or NULL */
     char tenant[SRV_TENANT_MAX + 1];
     uint64_t charged;                   /* host bytes of the copy */
+    struct srv_dump *dump;              /* SK_DUMP: the file being read */
 };
 
 static size_t varint_len(uint64_t v)
@@ -131,6 +137,8 @@ static uint64_t result_len(const struct srv_stream *st)
 {
     uint64_t n = st->n;
 
+    if (st->kind == SK_DUMP)
+        return 1 + varint_len(st->item_bytes) + st->item_bytes;
     if (st->kind == SK_PHYS)
         return st->item_bytes;
     return 1 + varint_len(4 * n) + 4 * n + 2 * (1 + varint_len(n) + n) +
@@ -139,6 +147,8 @@ static uint64_t result_len(const struct srv_stream *st)
 
 static unsigned result_tag(const struct srv_stream *st)
 {
+    if (st->kind == SK_DUMP)
+        return TAG_RESP_DUMP;
     return st->kind == SK_PHYS ? TAG_RESP_PHYS : TAG_RESP_TRANSLATE;
 }
 
@@ -199,7 +209,8 @@ static struct srv_stream *stream_new(enum stream_kind kind,
         free(st);
         return NULL;
     }
-    memcpy(st->va, va, n * sizeof(*va));
+    if (n != 0)
+        memcpy(st->va, va, n * sizeof(*va));
     st->n = n;
     st->id = id;
     st->access = access;
@@ -255,6 +266,22 @@ struct srv_stream *srv_stream_phys(struct srv_machine *sm, uint64_t id,
     return stream_new(SK_PHYS, sm, id, pa, n, 0);
 }
 
+struct srv_stream *srv_stream_dump(struct srv_machine *sm, uint64_t id)
+{
+    struct srv_stream *st = stream_new(SK_DUMP, sm, id, NULL, 0, 0);
+
+    if (st == NULL)
+        return NULL;
+    if (srv_dump_open(st->m, &st->dump) != MM_OK) {
+        srv_stream_free(st);
+        return NULL;
+    }
+    st->item_bytes = srv_dump_len(st->dump);    /* the elf field's data */
+    st->total = 4 + response_len(st);
+    st->phase = PH_HEAD;                        /* sized from the start */
+    return st;
+}
+
 /* Takes @st off its machine's list (it no longer reads the machine). */
 static void stream_unlink(struct srv_stream *st)
 {
@@ -284,6 +311,8 @@ void srv_stream_detach_all(struct srv_machine *sm)
         if (st->own == NULL)
             abort();                    /* host memory, as zmalloc does */
         st->m = st->own;
+        if (st->dump != NULL)
+            srv_dump_rebind(st->dump, st->m);
     }
 }
 
@@ -303,6 +332,7 @@ void srv_stream_free(struct srv_stream *st)
     if (st->reg != NULL)
         srv_registry_hold_bytes(st->reg, st->tenant, 0, st->charged);
     stream_unlink(st);
+    srv_dump_close(st->dump);
     if (st->own != NULL)
         mm_destroy(st->own);
     addrs_give(st->va, st->cap);
@@ -475,10 +505,14 @@ static void emit_head(struct srv_stream *st, struct evbuffer *out)
         Armmap__V1__Response resp = ARMMAP__V1__RESPONSE__INIT;
         Armmap__V1__Status status = ARMMAP__V1__STATUS__INIT;
 
-        snprintf(msg, sizeof(msg), "%s: %zu addresses make a reply of "
-                 "%llu bytes, more than a frame can hold",
-                 st->kind == SK_PHYS ? "phys" : "translate", st->n,
-                 (unsigned long long)rlen);
+        if (st->kind == SK_DUMP)
+            snprintf(msg, sizeof(msg), "dump: a reply of %llu bytes, more "
+                     "than a frame can hold", (unsigned long long)rlen);
+        else
+            snprintf(msg, sizeof(msg), "%s: %zu addresses make a reply of "
+                     "%llu bytes, more than a frame can hold",
+                     st->kind == SK_PHYS ? "phys" : "translate", st->n,
+                     (unsigned long long)rlen);
         status.code = ARMMAP__V1__CODE__RESOURCE_EXHAUSTED;
         status.message = msg;
         resp.id = st->id;
@@ -502,6 +536,8 @@ static void emit_head(struct srv_stream *st, struct evbuffer *out)
     h[k++] = 0;                         /* Status{}: OK, no message */
     k += field_head(h + k, result_tag(st), result_len(st));
     st->phase = PH_ITEMS;
+    if (st->kind == SK_DUMP)
+        k += field_head(h + k, TAG_DR_ELF, st->item_bytes);
     if (st->kind == SK_TRANSLATE) {
         k += field_head(h + k, TAG_TR_PA, 4 * (uint64_t)st->n);
         st->phase = PH_PA;
@@ -573,6 +609,25 @@ static void emit_item(struct srv_stream *st, struct evbuffer *out)
         st->phase = PH_DONE;
 }
 
+/* Writes the next bytes of the dump, up to @budget (at least one). */
+static void emit_dump(struct srv_stream *st, struct evbuffer *out,
+                      size_t budget)
+{
+    struct evbuffer_iovec v;
+    size_t want = budget != 0 ? budget : 1, got;
+
+    if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) < 1 ||
+        v.iov_len < want)
+        abort();                        /* host memory */
+    got = srv_dump_read(st->dump, v.iov_base, want);
+    v.iov_len = got;
+    if (evbuffer_commit_space(out, &v, 1) != 0)
+        abort();
+    st->written += got;
+    if (got < want || st->written == st->total)
+        st->phase = PH_DONE;
+}
+
 bool srv_stream_emit(struct srv_stream *st, struct evbuffer *out,
                      size_t budget)
 {
@@ -591,7 +646,10 @@ bool srv_stream_emit(struct srv_stream *st, struct evbuffer *out,
             emit_column(st, out);
             break;
         case PH_ITEMS:
-            emit_item(st, out);
+            if (st->kind == SK_DUMP)
+                emit_dump(st, out, (size_t)(budget - (st->written - start)));
+            else
+                emit_item(st, out);
             break;
         case PH_DONE:
             break;

@@ -138,5 +138,6 @@ Suite *http_reports_suite(void);
 Suite *names_suite(void);
 Suite *reset_suite(void);
 Suite *parked_describe_suite(void);
+Suite *stream_replies_suite(void);
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */

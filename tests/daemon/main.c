@@ -29,6 +29,7 @@ int main(void)
     srunner_add_suite(sr, parked_describe_suite());
     srunner_add_suite(sr, names_suite());
     srunner_add_suite(sr, reset_suite());
+    srunner_add_suite(sr, stream_replies_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
