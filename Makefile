@@ -51,7 +51,10 @@ CHECK_LIBS   := $(call pc,--libs,check)
 # the client suite parses the CLI's --json output with it.
 JANSSON_CFLAGS := $(call pc,--cflags,jansson)
 JANSSON_LIBS   := $(call pc,--libs,jansson)
+# libpq: the PostgreSQL store backend, built when libpq-dev is installed.
+PQ_LIBS      := $(if $(wildcard store/store_pg.c),$(call pc,--libs,libpq))
 DEP_CFLAGS   := $(call pc,--cflags,libevent libprotobuf-c sqlite3) \
+                $(if $(PQ_LIBS),$(call pc,--cflags,libpq)) \
                 $(JANSSON_CFLAGS)
 ALL_CFLAGS    = -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) -Iengine -Istore \
                 -Idaemon -Iclient -Iproto -Ibuild/proto $(DEP_CFLAGS)
@@ -79,11 +82,19 @@ $(PROTO_OBJ): $(PROTO_C) $(PROTO_H)
 PROTO_OWN_SRC := $(sort $(wildcard proto/*.c))
 PROTO_OBJ     += $(PROTO_OWN_SRC:%.c=$(B)/%.o)
 
-# ---- store: SQLite only --------------------------------------------------
+# ---- store: SQLite, and PostgreSQL through libpq when it is installed ----
+# store/store.c picks the backend (store_backend.h); without libpq-dev the
+# PostgreSQL files are left out (store_nopg.c refuses a postgresql://
+# database instead).
 STORE_SRC := $(sort $(wildcard store/*.c))
+ifeq ($(PQ_LIBS),)
+STORE_SRC := $(filter-out store/store_pg%.c,$(STORE_SRC))
+else
+STORE_SRC := $(filter-out store/store_nopg.c,$(STORE_SRC))
+endif
 STORE_OBJ := $(STORE_SRC:%.c=$(B)/%.o)
 LIBSTORE  := $(B)/libstore.a
-STORE_LIBS = $(call pc,--libs,sqlite3) -lpthread
+STORE_LIBS = $(call pc,--libs,sqlite3) $(PQ_LIBS) -lpthread
 
 # ---- daemon ------------------------------------------------------------
 DAEMON_SRC  := $(sort $(wildcard daemon/*.c))
