@@ -21,7 +21,7 @@
 #
 # Debian packages: pkg-config libevent-dev libprotobuf-c-dev
 #                  protobuf-c-compiler libsqlite3-dev check
-#                  libjansson-dev
+#                  libjansson-dev libpq-dev (postgresql for its tests)
 
 .DEFAULT_GOAL := all
 
@@ -142,6 +142,8 @@ BENCH_HTTP      := $(B)/bench_http
 
 # tests/store, tests/daemon, tests/client: one Check binary each, when present.
 TEST_STORE_SRC  := $(sort $(wildcard tests/store/*.c))
+TEST_STORE_SRC  := $(if $(PQ_LIBS),$(TEST_STORE_SRC),\
+                   $(filter-out tests/store/test_pg%.c,$(TEST_STORE_SRC)))
 TEST_DAEMON_SRC := $(sort $(wildcard tests/daemon/*.c))
 TEST_CLIENT_SRC := $(sort $(wildcard tests/client/*.c))
 CHECK_STORE     := $(if $(TEST_STORE_SRC),$(B)/check_store)
@@ -224,7 +226,12 @@ $(LIBARMMAP_SO): $(CLIENT_LIB_OBJ) $(PROTO_OBJ) client/libarmmap.map
 $(ARMMAP): $(CLIENT_CLI_OBJ) $(LIBARMMAP)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
 
-$(B)/check_store: $(TEST_STORE_SRC:%.c=$(B)/%.o) $(LIBSTORE)
+# tests/store/test_pg*.c run the contract on a PostgreSQL server they
+# start (tests/common/pgserver.c); built when libpq is.
+TEST_PGSERVER_OBJ := $(if $(PQ_LIBS),$(B)/tests/common/pgserver.o)
+$(B)/tests/store/check_store.o: CFLAGS += $(if $(PQ_LIBS),-DSTORE_HAVE_PG)
+$(B)/check_store: $(TEST_STORE_SRC:%.c=$(B)/%.o) $(TEST_PGSERVER_OBJ) \
+                  $(LIBSTORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(STORE_LIBS)
 
 # The daemon suite runs the real armmapd binary; it links the daemon's
