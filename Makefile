@@ -145,6 +145,8 @@ TEST_STORE_SRC  := $(sort $(wildcard tests/store/*.c))
 TEST_STORE_SRC  := $(if $(PQ_LIBS),$(TEST_STORE_SRC),\
                    $(filter-out tests/store/test_pg%.c,$(TEST_STORE_SRC)))
 TEST_DAEMON_SRC := $(sort $(wildcard tests/daemon/*.c))
+TEST_DAEMON_SRC := $(if $(PQ_LIBS),$(TEST_DAEMON_SRC),\
+                   $(filter-out tests/daemon/test_pg%.c,$(TEST_DAEMON_SRC)))
 TEST_CLIENT_SRC := $(sort $(wildcard tests/client/*.c))
 CHECK_STORE     := $(if $(TEST_STORE_SRC),$(B)/check_store)
 CHECK_DAEMON    := $(if $(TEST_DAEMON_SRC),$(B)/check_daemon)
@@ -236,8 +238,10 @@ $(B)/check_store: $(TEST_STORE_SRC:%.c=$(B)/%.o) $(TEST_PGSERVER_OBJ) \
 
 # The daemon suite runs the real armmapd binary; it links the daemon's
 # modules too for in-process tests of framing and settings.
+$(TEST_DAEMON_SRC:%.c=$(B)/%.o): CFLAGS += $(if $(PQ_LIBS),-DSTORE_HAVE_PG)
 $(B)/check_daemon: $(TEST_DAEMON_SRC:%.c=$(B)/%.o) $(TEST_PROC_OBJ) \
-                   $(TEST_SPAWN_OBJ) $(DAEMON_LIB_OBJ) $(PROTO_OBJ) \
+                   $(TEST_SPAWN_OBJ) $(TEST_PGSERVER_OBJ) \
+                   $(DAEMON_LIB_OBJ) $(PROTO_OBJ) \
                    $(LIBARMMAP) $(LIBSTORE) $(LIBMM) | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(DAEMON_LIBS)
 

@@ -131,5 +131,8 @@ Suite *http_suite(void);
 Suite *http_static_suite(void);
 Suite *http_reports_suite(void);
 Suite *names_suite(void);
+#ifdef STORE_HAVE_PG
+Suite *pg_daemon_suite(void);           /* test_pg.c */
+#endif
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */

@@ -27,6 +27,9 @@ int main(void)
     srunner_add_suite(sr, http_static_suite());
     srunner_add_suite(sr, http_reports_suite());
     srunner_add_suite(sr, names_suite());
+#ifdef STORE_HAVE_PG
+    srunner_add_suite(sr, pg_daemon_suite());
+#endif
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);
