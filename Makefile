@@ -139,6 +139,7 @@ BENCH_CLIENT    := $(B)/bench_client
 BENCH_RECOVERY  := $(B)/bench_recovery
 BENCH_DAEMON    := $(B)/bench_daemon
 BENCH_HTTP      := $(B)/bench_http
+BENCH_STORE_PG  := $(if $(PQ_LIBS),$(B)/bench_store_pg)
 
 # tests/store, tests/daemon, tests/client: one Check binary each, when present.
 TEST_STORE_SRC  := $(sort $(wildcard tests/store/*.c))
@@ -205,6 +206,10 @@ $(BENCH_RECOVERY): $(B)/tests/bench/bench_recovery.o $(TEST_PROC_OBJ) \
 $(BENCH_DAEMON): $(B)/tests/bench/bench_daemon.o $(TEST_PROC_OBJ) \
                 $(LIBARMMAP) | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
+
+$(B)/bench_store_pg: $(B)/tests/bench/bench_store_pg.o \
+                    $(B)/tests/common/pgserver.o $(LIBSTORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(STORE_LIBS)
 
 $(BENCH_HTTP): $(B)/tests/bench/bench_http.o $(LIBARMMAP) | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
@@ -349,10 +354,11 @@ analyze: deps
 	    $(MAKE) --no-print-directory $(CHECK_J) B=$(ANALYZE_B) check-build
 
 bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(BENCH_RECOVERY) $(BENCH_DAEMON) \
-       $(CHECK_STORE) $(BENCH_HTTP)
+       $(CHECK_STORE) $(BENCH_HTTP) $(BENCH_STORE_PG)
 	@./$(BENCH_ENGINE)
 	@./$(BENCH_CLIENT)
 	@CK_RUN_SUITE=speed ./$(CHECK_STORE) | grep -E 'events|s ='
+	@$(if $(BENCH_STORE_PG),./$(BENCH_STORE_PG),echo "bench_store_pg: skipped (no libpq-dev)")
 	@./$(BENCH_RECOVERY)
 	@./$(BENCH_DAEMON) -r tests/bench/redis_ref.sh
 	@./$(BENCH_HTTP)

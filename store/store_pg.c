@@ -8,11 +8,12 @@
  *
  * Group commit: the writer takes everything queued, checks each write
  * against what it knows of the machines (loaded for the whole batch with
- * one SELECT), and sends the batch as one transaction in libpq's pipeline
- * mode: events as multi-row INSERTs, the other writes one statement each,
- * the machines' counts last.  A write the checks refuse (NOT_FOUND,
- * CONFLICT, ALREADY_EXISTS) sends nothing, so a unit of events is checked
- * whole before any of it is sent: all or none.  A server error fails the
+ * one SELECT), and sends the batch as one transaction: the other writes
+ * one statement each and the machines' counts in libpq's pipeline mode
+ * (one round trip), then the events by one binary COPY, then COMMIT.  A
+ * write the checks refuse (NOT_FOUND, CONFLICT, ALREADY_EXISTS) sends
+ * nothing, so a unit of events is checked whole before any of it is sent:
+ * all or none.  A server error fails the
  * whole batch (every write STORE_UNAVAILABLE with the server's message)
  * and the machine table is reloaded for the next one.
  */
@@ -758,19 +759,12 @@ struct send {
     int pending;                        /* statements since the last sync */
     bool failed;
     char err[STORE_MSG_MAX];
-    /* the multi-row INSERT of events being built */
-    char *sql;
-    size_t sqlcap;
-    const char **val;
-    int *len;
-    int *fmt;
-    char (*num)[24];
-    int nparam;
-    int rows;
+    unsigned char *copy;                /* the events, COPY binary rows */
+    size_t ncopy;
+    size_t capcopy;
+    uint64_t rows;
     uint64_t bytes;                     /* data inserted, for max_bytes */
 };
-
-#define EV_PARAMS 11
 
 static void wfail(struct pw *w, enum store_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
@@ -851,90 +845,115 @@ static void send_sql(struct send *x, const char *sql)
     send_params(x, sql, 0, NULL, NULL, NULL);
 }
 
-static bool send_init(struct send *x, struct store *s)
+/* Room for @n more bytes of COPY data. */
+static bool copy_room(struct send *x, size_t n)
 {
-    int n = PG_EVENT_ROWS * EV_PARAMS;
+    if (x->ncopy + n > x->capcopy) {
+        size_t cap = x->capcopy ? x->capcopy * 2 : 1u << 20;
+        unsigned char *nb;
 
-    memset(x, 0, sizeof(*x));
-    x->s = s;
-    x->sqlcap = 64 + (size_t)PG_EVENT_ROWS * EV_PARAMS * 8;
-    x->sql = malloc(x->sqlcap);
-    x->val = calloc((size_t)n, sizeof(*x->val));
-    x->len = calloc((size_t)n, sizeof(*x->len));
-    x->fmt = calloc((size_t)n, sizeof(*x->fmt));
-    x->num = calloc((size_t)n, sizeof(*x->num));
-    if (x->sql == NULL || x->val == NULL || x->len == NULL ||
-        x->fmt == NULL || x->num == NULL) {
-        pg__format(x->err, sizeof(x->err), "out of memory");
-        x->failed = true;
-        return false;
+        while (cap < x->ncopy + n)
+            cap *= 2;
+        nb = realloc(x->copy, cap);
+        if (nb == NULL) {
+            pg__format(x->err, sizeof(x->err), "out of memory");
+            x->failed = true;
+            return false;
+        }
+        x->copy = nb;
+        x->capcopy = cap;
     }
     return true;
 }
 
-static void send_free(struct send *x)
+static void put_be(unsigned char *p, uint64_t v, int bytes)
 {
-    free(x->sql);
-    free(x->val);
-    free(x->len);
-    free(x->fmt);
-    free(x->num);
-}
+    int i;
 
-/* Sends the events gathered as one INSERT. */
-static void flush_events(struct send *x)
-{
-    size_t off;
-    int i, j;
-
-    if (x->rows == 0)
-        return;
-    off = (size_t)sprintf(x->sql, "INSERT INTO events VALUES ");
-    for (i = 0; i < x->rows; i++) {
-        off += (size_t)sprintf(x->sql + off, "%s(", i ? "," : "");
-        for (j = 1; j <= EV_PARAMS; j++)
-            off += (size_t)sprintf(x->sql + off, "$%d%s",
-                                   i * EV_PARAMS + j,
-                                   j < EV_PARAMS ? "," : ")");
+    for (i = bytes - 1; i >= 0; i--) {
+        p[i] = (unsigned char)v;
+        v >>= 8;
     }
-    send_params(x, x->sql, x->nparam, x->val, x->len, x->fmt);
-    x->rows = 0;
-    x->nparam = 0;
 }
 
-static void param_i64(struct send *x, int64_t v)
+/* One bigint field of a COPY binary row. */
+static size_t field_i64(unsigned char *p, int64_t v)
 {
-    int k = x->nparam++;
-
-    snprintf(x->num[k], sizeof(x->num[k]), "%" PRId64, v);
-    x->val[k] = x->num[k];
-    x->len[k] = 0;
-    x->fmt[k] = 0;
+    put_be(p, 8, 4);
+    put_be(p + 4, (uint64_t)v, 8);
+    return 12;
 }
 
-/* Adds event @w (checked) to the INSERT being built. */
+#define EV_FIELDS 11
+
+/* Adds event @w (checked) to the batch's COPY rows, in the column order
+ * of the events table. */
 static void add_event(struct send *x, const struct pw *w, uint64_t sum)
 {
-    static const unsigned char none[1];
-    int k;
+    unsigned char *p;
 
-    param_i64(x, (int64_t)w->machine);
-    param_i64(x, (int64_t)w->seq);
-    param_i64(x, w->time_ms);
-    param_i64(x, w->op);
-    param_i64(x, w->cpu);
-    k = x->nparam++;
-    x->val[k] = w->len > 0 ? (const char *)w->data : (const char *)none;
-    x->len[k] = (int)w->len;
-    x->fmt[k] = 1;                      /* binary bytea */
-    param_i64(x, w->value);
-    param_i64(x, w->aux);
-    param_i64(x, w->flags);
-    param_i64(x, w->ev_status);
-    param_i64(x, (int64_t)sum);
+    if (!copy_room(x, 2 + 10 * 12 + 4 + w->len))
+        return;
+    p = x->copy + x->ncopy;
+    put_be(p, EV_FIELDS, 2);
+    p += 2;
+    p += field_i64(p, (int64_t)w->machine);
+    p += field_i64(p, (int64_t)w->seq);
+    p += field_i64(p, w->time_ms);
+    p += field_i64(p, w->op);
+    p += field_i64(p, w->cpu);
+    put_be(p, w->len, 4);
+    if (w->len > 0)
+        memcpy(p + 4, w->data, w->len);
+    p += 4 + w->len;
+    p += field_i64(p, w->value);
+    p += field_i64(p, w->aux);
+    p += field_i64(p, w->flags);
+    p += field_i64(p, w->ev_status);
+    p += field_i64(p, (int64_t)sum);
+    x->ncopy = (size_t)(p - x->copy);
+    x->rows++;
     x->bytes += w->len + 64;
-    if (++x->rows == PG_EVENT_ROWS)
-        flush_events(x);
+}
+
+/* Sends the batch's events with one COPY (outside pipeline mode, inside
+ * the batch's transaction). */
+static void copy_events(struct send *x)
+{
+    static const unsigned char header[19] = "PGCOPY\n\377\r\n";
+    static const unsigned char trailer[2] = { 0xff, 0xff };
+    PGconn *c = x->s->wconn;
+    PGresult *r;
+    size_t off;
+    bool ok;
+
+    if (x->failed || x->rows == 0)
+        return;
+    r = PQexec(c, "COPY events FROM STDIN (FORMAT binary)");
+    ok = PQresultStatus(r) == PGRES_COPY_IN;
+    PQclear(r);
+    ok = ok && PQputCopyData(c, (const char *)header, 19) == 1;
+    for (off = 0; ok && off < x->ncopy; off += 1u << 20) {
+        size_t n = x->ncopy - off < (1u << 20) ? x->ncopy - off : 1u << 20;
+
+        ok = PQputCopyData(c, (const char *)x->copy + off, (int)n) == 1;
+    }
+    ok = ok && PQputCopyData(c, (const char *)trailer, 2) == 1;
+    if (PQputCopyEnd(c, ok ? NULL : "armmapd: sending failed") != 1)
+        ok = false;
+    while ((r = PQgetResult(c)) != NULL) {
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && !x->failed) {
+            pg__format(x->err, sizeof(x->err), "postgresql: inserting "
+                       "events: %s", PQresultErrorMessage(r));
+            trim(x->err);
+            x->failed = true;
+        }
+        PQclear(r);
+    }
+    if (!ok && !x->failed) {
+        pg__conn_err(c, "inserting events", x->err);
+        x->failed = true;
+    }
 }
 
 /* Checks event @w against its machine; the reason it is refused, or
@@ -1111,7 +1130,6 @@ static void send_counts(struct send *x, uint64_t max_id)
     const char *val[4] = { num[0], num[1], num[2], num[3] };
     size_t i;
 
-    flush_events(x);
     for (i = 0; i < t->cap; i++) {
         struct pm *m = &t->slot[i];
 
@@ -1160,24 +1178,28 @@ static void run_writes(struct send *x, struct pwq *q, uint64_t *max_id)
     }
 }
 
-/* Commits @q in one transaction; false (with @err) if it failed whole. */
+/* Commits @q in one transaction; false (with @err) if it failed whole.
+ * The statements go in pipeline mode up to one sync, then the events by
+ * COPY, then COMMIT. */
 static bool run_batch(struct store *s, struct pwq *q, char *err)
 {
     struct send x;
     uint64_t max_id = 0;
     bool ok;
 
+    memset(&x, 0, sizeof(x));
+    x.s = s;
     if (!load_machines(s, q, err))
         return false;
-    if (!send_init(&x, s) || PQenterPipelineMode(s->wconn) != 1) {
-        pg__format(err, STORE_MSG_MAX, "%s", x.failed ? x.err :
-                   "postgresql: cannot enter pipeline mode");
-        send_free(&x);
+    if (PQenterPipelineMode(s->wconn) != 1) {
+        pg__conn_err(s->wconn, "entering pipeline mode", err);
         return false;
     }
     send_sql(&x, "BEGIN");
     run_writes(&x, q, &max_id);
     send_counts(&x, max_id);
+    drain(&x);
+    PQexitPipelineMode(s->wconn);
     if (!x.failed && s->max_bytes != 0 &&
         s->size_base + s->size_added + x.bytes > s->max_bytes) {
         pg__format(x.err, sizeof(x.err), "postgresql: database or disk is "
@@ -1185,17 +1207,17 @@ static bool run_batch(struct store *s, struct pwq *q, char *err)
                    s->max_bytes);
         x.failed = true;
     }
-    send_sql(&x, "COMMIT");             /* not sent once failed */
-    drain(&x);
+    copy_events(&x);
+    if (!x.failed && !exec_ok(s->wconn, "commit", "COMMIT", x.err))
+        x.failed = true;
     ok = !x.failed;
     if (ok)
         s->size_added += x.bytes;
     else
         pg__format(err, STORE_MSG_MAX, "%s", x.err);
-    PQexitPipelineMode(s->wconn);
     if (!ok)                            /* ends a transaction left open */
         PQclear(PQexec(s->wconn, "ROLLBACK"));
-    send_free(&x);
+    free(x.copy);
     return ok;
 }
 

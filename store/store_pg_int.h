@@ -4,8 +4,8 @@
  * database reached with libpq:
  *  - store_pg.c: opening (connection, schema, migrations), closing, the
  *    submit queue, the writer thread and its group commit (one transaction
- *    per batch, its statements sent in libpq's pipeline mode, events as
- *    multi-row INSERTs), reaping, purge and the size limit;
+ *    per batch: its statements in libpq's pipeline mode, its events by
+ *    one binary COPY), reaping, purge and the size limit;
  *  - store_pg_read.c: queries, readers and verify, each on a connection
  *    of its own thread.
  * Only store_pg*.c include this header.
@@ -26,7 +26,6 @@
                                            same sums */
 #define PG_LOCK_KEY         "7021795085577643057" /* "armmapd1": the
                                            advisory lock of one daemon */
-#define PG_EVENT_ROWS       512         /* rows per multi-row INSERT */
 #define PG_SYNC_EVERY       256         /* statements between pipeline
                                            syncs (bounds what the server
                                            buffers for us) */
