@@ -362,8 +362,12 @@ static enum store_status check_room(struct store *s, size_t n, size_t bytes)
         return STORE_UNAVAILABLE;
     }
     if (s->inflight > 0 && (s->inflight + n > s->queue_max ||
-                            s->inflight_bytes + bytes > s->bytes_max))
+                            s->inflight_bytes + bytes > s->bytes_max)) {
+        pg__format(s->errmsg, sizeof(s->errmsg), "write queue full (%"
+                   PRIu32 " writes, %zu bytes)", s->inflight,
+                   s->inflight_bytes);
         return STORE_BUSY;
+    }
     return STORE_OK;
 }
 

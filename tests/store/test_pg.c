@@ -472,6 +472,164 @@ START_TEST(test_pg_errors_name_what_failed)
 }
 END_TEST
 
+START_TEST(test_pg_queue_busy_until_reaped)
+{
+    struct store_options opt = { .queue_max = 4 };
+    struct store_event ev;
+    struct store_stats st;
+    struct outcomes o;
+    char err[STORE_MSG_MAX];
+    struct store *s = NULL;
+    uint64_t id;
+
+    if (!fresh_db())
+        return;
+    ck_assert_int_eq(store_open(url, &opt, &s, err), STORE_OK);
+    id = create(s, "t");
+    submit(s, id, 1);
+    submit(s, id, 2);
+    submit(s, id, 3);
+    ev = ev_of(id, 4);
+    ck_assert_int_eq(store_submit_event(s, &ev, NULL), STORE_BUSY);
+    ck_assert_int_eq(strncmp(store_errmsg(s), "write queue full (4 writes, ",
+                             28), 0);
+    store_flush(s);
+    store_stats(s, &st);
+    ck_assert_uint_eq(st.queued, 4);
+    ck_assert_uint_eq(st.events, 3);
+    ck_assert_uint_eq(st.machines_created, 1);
+    ck_assert_int_eq(store_submit_event(s, &ev, NULL), STORE_BUSY);
+    memset(&o, 0, sizeof(o));
+    ck_assert_uint_eq(store_reap(s, take, &o), 4);
+    ck_assert_int_eq(store_submit_event(s, &ev, NULL), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.n, 1);
+    ck_assert_int_eq(o.st[0], STORE_OK);
+    store_close(s);
+}
+END_TEST
+
+START_TEST(test_pg_size_limit_then_purge_frees_room)
+{
+    struct outcomes o;
+    struct store *s;
+    uint64_t id, purged = 0, events = 0;
+
+    if (!fresh_db())
+        return;
+    s = open_pg();
+    id = create(s, "t");                /* counted: 128 + "t" "m" "cfg" */
+    flush_reap(s, &o);
+    /* The row and three events of 64 bytes plus 4, 8, 12 of args. */
+    ck_assert_int_eq(store_set_max_bytes(s, 133 + 3 * 64 + 24), STORE_OK);
+    submit(s, id, 1);
+    submit(s, id, 2);
+    submit(s, id, 3);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.n, 3);
+    ck_assert_int_eq(o.st[2], STORE_OK);
+    submit(s, id, 4);
+    flush_reap(s, &o);
+    ck_assert_int_eq(o.st[0], STORE_UNAVAILABLE);
+    ck_assert_str_eq(o.msg[0], "postgresql: database or disk is full (the "
+                     "size limit is 349 bytes)");
+    ck_assert_int_eq(store_submit_machine_destroy(s, id, 100, NULL),
+                     STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_int_eq(o.st[0], STORE_OK);
+    ck_assert_int_eq(store_purge(s, NULL, 0, 1000, &purged, &events),
+                     STORE_OK);
+    ck_assert_uint_eq(purged, 1);
+    ck_assert_uint_eq(events, 3);
+    id = create(s, "t");
+    ck_assert_uint_eq(id, 2);
+    submit(s, id, 1);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.n, 2);
+    ck_assert_int_eq(o.st[1], STORE_OK);
+    store_close(s);
+}
+END_TEST
+
+struct listed {
+    size_t n;
+    uint64_t id[8];
+    int stop_after;                     /* 0: never */
+};
+
+static int take_id(void *arg, const struct store_machine *m)
+{
+    struct listed *l = arg;
+
+    ck_assert_uint_lt(l->n, 8);
+    ck_assert_ptr_null(m->config);
+    l->id[l->n++] = m->id;
+    return l->stop_after != 0 && (int)l->n == l->stop_after;
+}
+
+static struct store *reenter_store;
+static enum store_status reenter_status;
+
+static int reenter(void *arg, const struct store_event *ev)
+{
+    struct store_history_query q = { .machine = ev->machine };
+    struct store_page page;
+
+    (void)arg;
+    reenter_status = store_history(reenter_store, &q, NULL, NULL, &page);
+    return 0;
+}
+
+START_TEST(test_pg_list_by_tenant_and_reentry)
+{
+    struct store_machine_filter f = { .tenant = "alice" };
+    struct store_history_query q = { .machine = 1 };
+    struct store_page page;
+    struct listed l = { 0 };
+    struct outcomes o;
+    struct store *s;
+    bool more = true;
+    uint64_t a, c;
+
+    if (!fresh_db())
+        return;
+    s = open_pg();
+    a = create(s, "alice");
+    create(s, "bob");
+    c = create(s, "alice");
+    ck_assert_int_eq(store_submit_machine_destroy(s, c, 100, NULL),
+                     STORE_OK);
+    submit(s, a, 1);
+    flush_reap(s, &o);
+    ck_assert_int_eq(store_list_machines(s, &f, take_id, &l, &more),
+                     STORE_OK);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert_uint_eq(l.id[0], a);
+    ck_assert(!more);
+    memset(&l, 0, sizeof(l));
+    f.include_destroyed = true;
+    f.limit = 1;
+    ck_assert_int_eq(store_list_machines(s, &f, take_id, &l, &more),
+                     STORE_OK);
+    ck_assert_uint_eq(l.n, 1);
+    ck_assert(more);
+    f.after_id = l.id[0];
+    ck_assert_int_eq(store_list_machines(s, &f, take_id, &l, &more),
+                     STORE_OK);
+    ck_assert_uint_eq(l.n, 2);
+    ck_assert_uint_eq(l.id[1], c);
+    ck_assert(!more);
+
+    reenter_store = s;
+    reenter_status = STORE_OK;
+    ck_assert_int_eq(store_history(s, &q, reenter, NULL, &page), STORE_OK);
+    ck_assert_int_eq(reenter_status, STORE_INVALID_ARGUMENT);
+    ck_assert_str_eq(store_errmsg(s), "history: called from inside "
+                     "another query's callback");
+    store_close(s);
+}
+END_TEST
+
 Suite *pg_suite(void)
 {
     Suite *s = suite_create("pg");
@@ -485,6 +643,9 @@ Suite *pg_suite(void)
     tcase_add_test(tc, test_pg_reopen_verify_and_tamper);
     tcase_add_test(tc, test_pg_purge_by_tenant);
     tcase_add_test(tc, test_pg_errors_name_what_failed);
+    tcase_add_test(tc, test_pg_queue_busy_until_reaped);
+    tcase_add_test(tc, test_pg_size_limit_then_purge_frees_room);
+    tcase_add_test(tc, test_pg_list_by_tenant_and_reentry);
     suite_add_tcase(s, tc);
     return s;
 }
