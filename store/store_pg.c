@@ -197,8 +197,9 @@ static bool schema_ready(PGconn *c, char *err)
 
 static void *writer_main(void *arg);
 
-static bool open_writer(struct store *s, const struct store_options *opt,
-                        char *err)
+/* The writer's session: connected, holding the database's advisory lock
+ * (one armmapd per database), commits as durable as asked. */
+static bool writer_session(struct store *s, char *err)
 {
     PGresult *r;
 
@@ -217,18 +218,35 @@ static bool open_writer(struct store *s, const struct store_options *opt,
         return false;
     }
     PQclear(r);
-    if (!exec_ok(s->wconn, "opening", "BEGIN", err))
-        return false;
-    if (!schema_ready(s->wconn, err) ||
-        !exec_ok(s->wconn, "creating the schema", "COMMIT", err))
-        return false;
-    s->st.synchronous = opt->durability == STORE_FULL ? 2 : 1;
     /* NORMAL: a commit returns before the server's WAL flush, so a crash
      * of the server (not of armmapd) may lose the last commits. */
-    return exec_ok(s->wconn, "setting durability",
-                   opt->durability == STORE_FULL
-                       ? "SET synchronous_commit = on"
-                       : "SET synchronous_commit = off", err);
+    return exec_ok(s->wconn, "setting durability", s->st.synchronous == 2
+                   ? "SET synchronous_commit = on"
+                   : "SET synchronous_commit = off", err);
+}
+
+static bool open_writer(struct store *s, const struct store_options *opt,
+                        char *err)
+{
+    s->st.synchronous = opt->durability == STORE_FULL ? 2 : 1;
+    if (!writer_session(s, err))
+        return false;
+    if (!exec_ok(s->wconn, "opening", "BEGIN", err))
+        return false;
+    return schema_ready(s->wconn, err) &&
+           exec_ok(s->wconn, "creating the schema", "COMMIT", err);
+}
+
+/* Writer thread: a new session when the server dropped the last one
+ * (restarted, or the backend terminated); false with @err if that fails
+ * (the batch fails, the next one tries again). */
+static bool writer_alive(struct store *s, char *err)
+{
+    if (s->wconn != NULL && PQstatus(s->wconn) == CONNECTION_OK)
+        return true;
+    PQfinish(s->wconn);
+    s->wconn = NULL;
+    return writer_session(s, err);
 }
 
 static bool load_next_id(struct store *s, char *err)
@@ -1193,7 +1211,7 @@ static bool run_batch(struct store *s, struct pwq *q, char *err)
 
     memset(&x, 0, sizeof(x));
     x.s = s;
-    if (!load_machines(s, q, err))
+    if (!writer_alive(s, err) || !load_machines(s, q, err))
         return false;
     if (PQenterPipelineMode(s->wconn) != 1) {
         pg__conn_err(s->wconn, "entering pipeline mode", err);

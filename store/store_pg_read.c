@@ -66,10 +66,20 @@ static enum store_status main_status(struct store *s, enum store_status st)
     return st;
 }
 
+/* Runs a query on @r's connection; once the server has dropped that
+ * (restarted, backend terminated) it connects again first. */
 static PGresult *rquery(struct store_reader *r, const char *what,
                         const char *sql, int n, const char *const *val,
                         int want)
 {
+    if (PQstatus(r->conn) != CONNECTION_OK && r->s != NULL) {
+        PGconn *c = pg__connect(r->s->url, r->errmsg);
+
+        if (c == NULL)
+            return NULL;
+        PQfinish(r->conn);
+        r->conn = c;
+    }
     return pg__exec(r->conn, what, sql, n, val, want, r->errmsg);
 }
 

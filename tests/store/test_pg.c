@@ -630,6 +630,53 @@ START_TEST(test_pg_list_by_tenant_and_reentry)
 }
 END_TEST
 
+START_TEST(test_pg_reconnects_after_the_server_drops_it)
+{
+    struct store_history_query q = { .machine = 1 };
+    struct store_page page;
+    struct outcomes o;
+    struct store *s;
+    PGconn *c;
+    PGresult *r;
+    uint64_t id;
+
+    if (!fresh_db())
+        return;
+    s = open_pg();
+    id = create(s, "t");
+    submit(s, id, 1);
+    flush_reap(s, &o);
+    ck_assert_int_eq(o.st[1], STORE_OK);
+    /* The server ends the store's two sessions (as at a restart). */
+    c = PQconnectdb(url);
+    r = PQexec(c, "SELECT count(pg_terminate_backend(pid)) FROM"
+               " pg_stat_activity WHERE datname = current_database()"
+               " AND pid <> pg_backend_pid()");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    ck_assert_str_eq(PQgetvalue(r, 0, 0), "2");
+    PQclear(r);
+    PQfinish(c);
+    /* The batch on the dead session fails whole; the next reconnects. */
+    submit(s, id, 2);
+    flush_reap(s, &o);
+    ck_assert_int_eq(o.st[0], STORE_UNAVAILABLE);
+    ck_assert_msg(strncmp(o.msg[0], "postgresql: ", 12) == 0, "%s",
+                  o.msg[0]);
+    submit(s, id, 2);
+    flush_reap(s, &o);
+    ck_assert_int_eq(o.st[0], STORE_OK);
+    /* The reader's first query fails on its dead session, the next
+     * reconnects. */
+    ck_assert_int_eq(store_history(s, &q, NULL, NULL, &page),
+                     STORE_UNAVAILABLE);
+    ck_assert_msg(strncmp(store_errmsg(s), "postgresql: history: ", 21) == 0,
+                  "%s", store_errmsg(s));
+    ck_assert_int_eq(store_history(s, &q, NULL, NULL, &page), STORE_OK);
+    ck_assert_uint_eq(page.rows, 2);
+    store_close(s);
+}
+END_TEST
+
 Suite *pg_suite(void)
 {
     Suite *s = suite_create("pg");
@@ -646,6 +693,7 @@ Suite *pg_suite(void)
     tcase_add_test(tc, test_pg_queue_busy_until_reaped);
     tcase_add_test(tc, test_pg_size_limit_then_purge_frees_room);
     tcase_add_test(tc, test_pg_list_by_tenant_and_reentry);
+    tcase_add_test(tc, test_pg_reconnects_after_the_server_drops_it);
     suite_add_tcase(s, tc);
     return s;
 }
