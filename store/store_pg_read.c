@@ -496,8 +496,8 @@ static enum store_status history_rows(struct store *s,
                                       void *arg, struct store_page *page,
                                       int *nrows, uint64_t *last)
 {
-    static uint32_t words[STORE_MAX_ARGS];
-    static unsigned char bytes[STORE_MAX_ARGS * 4];
+    static __thread uint32_t words[STORE_MAX_ARGS];
+    static __thread unsigned char bytes[STORE_MAX_ARGS * 4];
     char num[5][24];
     const char *val[5] = { num[0], num[1], num[2], NULL, num[4] };
     struct store_event ev;

@@ -201,6 +201,17 @@ int pgserver_create_db(const struct pgserver *pg, const char *name,
     return rc;
 }
 
+bool pgserver_try(struct pgserver *pg, char *why)
+{
+    memset(pg, 0, sizeof(*pg));
+    if (!pgserver_available(why))
+        return false;
+    if (pgserver_start(pg, why) == 0)
+        return true;
+    pgserver_stop(pg);
+    return false;
+}
+
 void pgserver_stop(struct pgserver *pg)
 {
     long waited;

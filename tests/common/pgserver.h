@@ -44,6 +44,16 @@ int pgserver_start(struct pgserver *pg, char *err);
 int pgserver_create_db(const struct pgserver *pg, const char *name,
                        char *url);
 
+/**
+ * pgserver_try() - pgserver_start() when the binaries are there.
+ * @pg: receives the server.
+ * @why: receives why there is none (at least 256 bytes).
+ *
+ * For a suite's fixture: nothing is left behind when it fails.
+ * Return: true if the server runs.
+ */
+bool pgserver_try(struct pgserver *pg, char *why);
+
 /** pgserver_stop() - stop the server (bounded) and remove its directory. */
 void pgserver_stop(struct pgserver *pg);
 

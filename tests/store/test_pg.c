@@ -28,11 +28,7 @@ static int db_counter;
 
 static void server_setup(void)
 {
-    if (!pgserver_available(server_why))
-        return;
-    server_up = pgserver_start(&server, server_why) == 0;
-    if (!server_up)
-        pgserver_stop(&server);
+    server_up = pgserver_try(&server, server_why);
 }
 
 static void server_teardown(void)
