@@ -202,22 +202,32 @@ static void *writer_main(void *arg);
 static bool writer_session(struct store *s, char *err)
 {
     PGresult *r;
+    bool held = false;
+    int tries;
 
     s->wconn = pg__connect(s->url, err);
     if (s->wconn == NULL)
         return false;
-    r = pg__exec(s->wconn, "taking the database's lock",
-                 "SELECT pg_try_advisory_lock(" PG_LOCK_KEY ")",
-                 0, NULL, PGRES_TUPLES_OK, err);
-    if (r == NULL)
-        return false;
-    if (PQgetvalue(r, 0, 0)[0] != 't') {
+    /* An armmapd killed a moment ago still holds the lock until the
+     * server notices its session is gone: retried for a while. */
+    for (tries = 0; !held && tries < PG_LOCK_TRIES; tries++) {
+        struct timespec ts = { 0, PG_LOCK_WAIT_MS * 1000000L };
+
+        if (tries > 0)
+            nanosleep(&ts, NULL);
+        r = pg__exec(s->wconn, "taking the database's lock",
+                     "SELECT pg_try_advisory_lock(" PG_LOCK_KEY ")",
+                     0, NULL, PGRES_TUPLES_OK, err);
+        if (r == NULL)
+            return false;
+        held = PQgetvalue(r, 0, 0)[0] == 't';
         PQclear(r);
+    }
+    if (!held) {
         pg__format(err, STORE_MSG_MAX, "postgresql: the database is in use "
                    "by another armmapd (its advisory lock is held)");
         return false;
     }
-    PQclear(r);
     /* NORMAL: a commit returns before the server's WAL flush, so a crash
      * of the server (not of armmapd) may lose the last commits. */
     return exec_ok(s->wconn, "setting durability", s->st.synchronous == 2

@@ -26,6 +26,8 @@
                                            same sums */
 #define PG_LOCK_KEY         "7021795085577643057" /* "armmapd1": the
                                            advisory lock of one daemon */
+#define PG_LOCK_TRIES       30          /* ... that many times, */
+#define PG_LOCK_WAIT_MS     100         /* ... this far apart */
 #define PG_SYNC_EVERY       256         /* statements between pipeline
                                            syncs (bounds what the server
                                            buffers for us) */

@@ -4,12 +4,14 @@
  * real armmapd with --database postgresql://..., the real libarmmap: a
  * machine is created, pages kmapped and addresses translated; the daemon
  * is stopped and started again on the same database, and the machine is
- * replayed to the same seq, translations and pkmap report; --verify finds
- * the database clean.  Skipped (after saying so) without the server
+ * replayed to the same seq, translations and pkmap report; after a
+ * kill -9 the change answered last is there; --verify finds the database
+ * clean.  Skipped (after saying so) without the server
  * binaries.
  */
 #include "check_daemon.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,6 +133,22 @@ START_TEST(test_pg_daemon_replays_after_restart)
     ck_assert_uint_eq(after.seq, before.seq);
     ck_assert_mem_eq(after.pa, before.pa, sizeof(before.pa));
     ck_assert_mem_eq(after.fault, before.fault, sizeof(before.fault));
+    ck_assert_str_eq(after.pkmap, before.pkmap);
+    armmap_free(before.pkmap);
+    armmap_free(after.pkmap);
+
+    /* kill -9 after an answered change: it is there after the restart. */
+    ck_assert_int_eq(armmap_kunmap(c, id, pfn[0], &r), ARMMAP_OK);
+    ck_assert_uint_eq(r.seq, 2 * NPAGES + 1);
+    look(c, id, va, &before);
+    armmap_close(c);
+    kill(d.pid, SIGKILL);
+    td_wait(&d);
+    td_start(&d, db, "--checkpoint-every=2", NULL);
+    c = pconnect();
+    look(c, id, va, &after);
+    ck_assert_uint_eq(after.seq, 2 * NPAGES + 1);
+    ck_assert_mem_eq(after.pa, before.pa, sizeof(before.pa));
     ck_assert_str_eq(after.pkmap, before.pkmap);
     armmap_free(before.pkmap);
     armmap_free(after.pkmap);
