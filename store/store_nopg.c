@@ -12,10 +12,11 @@ static enum store_status no_pg_open(const char *path,
                                     struct store **out,
                                     char err[STORE_MSG_MAX])
 {
+    (void)path;
     (void)opt;
     (void)out;
-    snprintf(err, STORE_MSG_MAX, "%.64s...: this armmapd was built without "
-             "PostgreSQL support (libpq-dev)", path);
+    snprintf(err, STORE_MSG_MAX, "postgresql: this armmapd was built "
+             "without PostgreSQL support (libpq-dev)");
     return STORE_UNAVAILABLE;
 }
 
