@@ -8,6 +8,7 @@
 #include <check.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -673,6 +674,94 @@ START_TEST(test_pg_reconnects_after_the_server_drops_it)
 }
 END_TEST
 
+#define NTHREADS        4
+#define PER_THREAD      2500
+
+struct producer {
+    struct store *s;
+    uint64_t machine;
+    unsigned busy;
+};
+
+/* Submits PER_THREAD events of one machine in seq order; a full queue is
+ * waited out by the main thread's reaping (bounded). */
+static void *produce(void *arg)
+{
+    struct producer *p = arg;
+    uint64_t seq;
+
+    for (seq = 1; seq <= PER_THREAD; seq++) {
+        struct store_event ev = ev_of(p->machine, seq);
+        enum store_status st;
+        unsigned tries;
+
+        for (tries = 0; tries < 1000000; tries++) {
+            st = store_submit_event(p->s, &ev, NULL);
+            if (st != STORE_BUSY)
+                break;
+            p->busy++;
+            sched_yield();
+        }
+        ck_assert_int_eq(st, STORE_OK);
+    }
+    return NULL;
+}
+
+static void count_ok(void *arg, void *cookie, enum store_status st,
+                     const char *msg)
+{
+    uint64_t *n = arg;
+
+    (void)cookie;
+    ck_assert_msg(st == STORE_OK, "%s", msg);
+    (*n)++;
+}
+
+START_TEST(test_pg_threads_group_commit_in_order)
+{
+    struct store_options opt = { .queue_max = 1000 };
+    struct producer p[NTHREADS];
+    pthread_t t[NTHREADS];
+    struct store_stats st;
+    char err[STORE_MSG_MAX];
+    struct outcomes o;
+    struct store *s = NULL;
+    uint64_t done = 0, n = 0;
+    int i, rounds;
+
+    if (!fresh_db())
+        return;
+    ck_assert_int_eq(store_open(url, &opt, &s, err), STORE_OK);
+    for (i = 0; i < NTHREADS; i++) {
+        p[i].s = s;
+        p[i].machine = create(s, "t");
+        p[i].busy = 0;
+    }
+    flush_reap(s, &o);
+    for (i = 0; i < NTHREADS; i++)
+        ck_assert_int_eq(pthread_create(&t[i], NULL, produce, &p[i]), 0);
+    for (rounds = 0; done < NTHREADS * PER_THREAD && rounds < 1000000;
+         rounds++) {
+        store_flush(s);
+        store_reap(s, count_ok, &done);
+    }
+    for (i = 0; i < NTHREADS; i++)
+        pthread_join(t[i], NULL);
+    store_flush(s);
+    store_reap(s, count_ok, &done);
+    ck_assert_uint_eq(done, NTHREADS * PER_THREAD);
+    store_stats(s, &st);
+    ck_assert_uint_eq(st.events, NTHREADS * PER_THREAD);
+    ck_assert_uint_lt(st.commits, NTHREADS * PER_THREAD);
+    for (i = 0; i < NTHREADS; i++) {
+        ck_assert_int_eq(store_foreach_event(s, p[i].machine, 0, NULL, NULL,
+                                             &n), STORE_OK);
+        ck_assert_uint_eq(n, PER_THREAD);
+    }
+    store_close(s);
+}
+END_TEST
+
 Suite *pg_suite(void)
 {
     Suite *s = suite_create("pg");
@@ -690,6 +779,7 @@ Suite *pg_suite(void)
     tcase_add_test(tc, test_pg_size_limit_then_purge_frees_room);
     tcase_add_test(tc, test_pg_list_by_tenant_and_reentry);
     tcase_add_test(tc, test_pg_reconnects_after_the_server_drops_it);
+    tcase_add_test(tc, test_pg_threads_group_commit_in_order);
     suite_add_tcase(s, tc);
     return s;
 }
