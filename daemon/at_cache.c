@@ -258,6 +258,7 @@ char *srv_at_answer(struct srv *s, struct srv_machine *sm,
                     int *status, const char **ctype)
 {
     Armmap__V1__Response *r;
+    Armmap__V1__TranslateResult *tr;
     struct mm_machine *m;
     char err[SRV_MSG_MAX];
     enum mm_status st;
@@ -287,19 +288,22 @@ char *srv_at_answer(struct srv *s, struct srv_machine *sm,
     if (hc->shape == SRV_HTTP_REPORT)
         return report(hc, m, want_text, status, ctype);
     r = run_stream(hc->shape == SRV_HTTP_PHYS
-                       ? srv_stream_phys(m, 2, hc->addr, hc->n_addr)
-                       : srv_stream_translate(m, 2, hc->addr, hc->n_addr,
+                       ? srv_stream_phys_of(m, 2, hc->addr, hc->n_addr)
+                       : srv_stream_translate_of(m, 2, hc->addr, hc->n_addr,
                                               hc->access));
     if (r == NULL)
         return fail_body(MM_NO_MEMORY, "at: out of host memory", status,
                          ctype);
-    /* The stream always walks; the walks go out only if asked for. */
-    walks = r->translate != NULL ? r->translate->n_walks : 0;
-    if (r->translate != NULL && !hc->walk)
-        r->translate->n_walks = 0;
+    /* The stream always walks; the walks go out only if asked for.  The
+     * body is a oneof: translate is only there when it is the case. */
+    tr = r->body_case == ARMMAP__V1__RESPONSE__BODY_TRANSLATE ? r->translate
+                                                              : NULL;
+    walks = tr != NULL ? tr->n_walks : 0;
+    if (tr != NULL && !hc->walk)
+        tr->n_walks = 0;
     body = srv_http_render(hc, r, want_text, status, ctype);
-    if (r->translate != NULL)
-        r->translate->n_walks = walks;
+    if (tr != NULL)
+        tr->n_walks = walks;
     armmap__v1__response__free_unpacked(r, NULL);
     return body;
 }

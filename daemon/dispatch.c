@@ -40,7 +40,12 @@
 #include "names.h"
 #include "wire.h"
 
-#define SLOW_MS         100             /* requests slower than this: warn */
+/* Requests slower than this are logged (a warning).  A debug build may
+ * lower it to find what holds the loop: make CFLAGS+=-DSRV_SLOW_MS=5. */
+#ifndef SRV_SLOW_MS
+#define SRV_SLOW_MS     100
+#endif
+#define SLOW_MS         SRV_SLOW_MS
 #define MAX_WAIT_MS     3600000u        /* longest kmap wait we honour */
 #define WALK_REPLY_BYTES 160u           /* a packed Walk, about (measured) */
 
@@ -852,6 +857,7 @@ static enum mm_status apply_logged(struct srv_call *call,
         res->status = MM_RESOURCE_EXHAUSTED;
         return res->status;
     }
+    srv_stream_detach_all(sm);          /* before the change */
     if (mm_apply(sm->m, op, res) != MM_OK)
         return res->status;
     srv_machine_account(call->s->reg, sm);
@@ -974,6 +980,7 @@ static void h_batch(struct srv_call *call, const Armmap__V1__Request *req)
         call->code = MM_RESOURCE_EXHAUSTED;
         return;
     }
+    srv_stream_detach_all(sm);          /* before the changes */
     br = NEW(call, Armmap__V1__BatchResult, ARMMAP__V1__BATCH_RESULT__INIT);
     br->results = srv_call_alloc(call, (b->n_ops + 1) * sizeof(*br->results));
     ev = srv_call_alloc(call, (b->n_ops + 1) * sizeof(*ev));
@@ -1124,7 +1131,7 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
     if (t->walk && (uint64_t)n * WALK_REPLY_BYTES > SRV_STREAM_MIN) {
         if (!host_room(call, "translate", mm_host_bytes(sm->m)))
             return;
-        call->stream = srv_stream_translate(sm->m, call->id, t->va, n,
+        call->stream = srv_stream_translate(sm, call->id, t->va, n,
                                             t->access);
         if (call->stream == NULL)
             srv_call_fail(call, MM_NO_MEMORY, "translate: out of host "
@@ -1292,7 +1299,7 @@ static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
     if (ph->n_pa > SRV_STREAM_PHYS_MIN) {
         if (!host_room(call, "phys", mm_host_bytes(sm->m)))
             return;
-        call->stream = srv_stream_phys(sm->m, call->id, ph->pa, ph->n_pa);
+        call->stream = srv_stream_phys(sm, call->id, ph->pa, ph->n_pa);
         if (call->stream == NULL)
             srv_call_fail(call, MM_NO_MEMORY, "phys: out of host memory");
         else
@@ -1381,9 +1388,8 @@ static void h_report(struct srv_call *call, const Armmap__V1__Request *req)
     resp->report = rr;
 }
 
-/* Stats of the caller's tenant; an admin tenant sees the daemon's.
- * Without --tenants-file any client may say hello as any tenant, so there
- * is no tenant to hide from and stats stay daemon-wide, as they were. */
+/* Stats of the caller's tenant; an admin tenant (a tenants file's, or
+ * --admin-tenant without one) sees the daemon's. */
 static void h_stats(struct srv_call *call, const Armmap__V1__Request *req)
 {
     struct srv *s = call->s;
@@ -1396,7 +1402,7 @@ static void h_stats(struct srv_call *call, const Armmap__V1__Request *req)
     sr->n_errors_by_code = MM_STATUS_COUNT;
     sr->errors_by_code =
         srv_call_alloc(call, sizeof(uint64_t) * MM_STATUS_COUNT);
-    if (t->admin || s->tenants_file == NULL) {
+    if (t->admin) {
         sr->connections = s->n.connections;
         sr->machines = srv_registry_count(s->reg);
         sr->requests = s->n.requests;
@@ -1537,8 +1543,8 @@ static bool history_visible(struct srv_call *call, uint64_t id)
  * the job's own call arena.
  */
 #define HISTORY_PAGE 500u
-#define COUNT_SLICE 5000u
-#define WINDOW 5000u
+#define COUNT_SLICE 2000u
+#define WINDOW 2000u
 
 enum job_phase {
     JOB_COUNT = 0,                      /* counting ops, finding the end */
@@ -1976,8 +1982,43 @@ static double elapsed_ms(const struct timespec *t0)
 struct unpack_arena {
     size_t used;
     struct srv_arena_block *big;
+    struct srv_arena_block *largest;    /* of big, the one to keep */
+    size_t largest_size;
     max_align_t buf[UNPACK_INLINE / sizeof(max_align_t)];
 };
+
+/*
+ * The largest block of a request (a 1M-address translate decodes 4 MiB of
+ * addresses) is kept for the next one: fresh from malloc, its pages fault
+ * in one at a time, which in a VM cost more than the decoding itself.
+ * At most UNPACK_KEEP bytes are held between requests (the loop thread
+ * only, like phys_mem).
+ */
+#define UNPACK_KEEP (8u << 20)
+
+static struct srv_arena_block *unpack_kept;
+static size_t unpack_kept_size;
+
+static struct srv_arena_block *unpack_block(struct unpack_arena *a,
+                                            size_t size)
+{
+    struct srv_arena_block *b;
+
+    if (unpack_kept != NULL && size <= unpack_kept_size) {
+        b = unpack_kept;
+        size = unpack_kept_size;
+        unpack_kept = NULL;
+    } else {
+        b = malloc(sizeof(*b) + size);
+        if (b == NULL)
+            return NULL;
+    }
+    if (size > a->largest_size) {
+        a->largest = b;
+        a->largest_size = size;
+    }
+    return b;
+}
 
 static void *unpack_alloc(void *data, size_t size)
 {
@@ -1992,7 +2033,7 @@ static void *unpack_alloc(void *data, size_t size)
         a->used += need;
         return p;
     }
-    b = malloc(sizeof(*b) + size);
+    b = unpack_block(a, size);
     if (b == NULL)
         return NULL;                    /* the request does not decode */
     b->next = a->big;
@@ -2012,9 +2053,18 @@ static void unpack_release(struct unpack_arena *a)
 
     for (b = a->big; b != NULL; b = next) {
         next = b->next;
-        free(b);
+        if (b == a->largest && a->largest_size <= UNPACK_KEEP &&
+            a->largest_size > unpack_kept_size) {
+            free(unpack_kept);
+            unpack_kept = b;
+            unpack_kept_size = a->largest_size;
+        } else {
+            free(b);
+        }
     }
     a->big = NULL;
+    a->largest = NULL;
+    a->largest_size = 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -2244,6 +2294,8 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
         return;
     arena.used = 0;
     arena.big = NULL;
+    arena.largest = NULL;
+    arena.largest_size = 0;
     alloc.alloc = unpack_alloc;
     alloc.free = unpack_free;
     alloc.allocator_data = &arena;

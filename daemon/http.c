@@ -77,6 +77,8 @@ struct http_job {
     TAILQ_ENTRY(http_job) link;
 };
 
+static const char *bearer(struct evkeyvalq *h);
+
 static void send_body(struct evhttp_request *req, int status,
                       const char *ctype, char *body)
 {
@@ -207,7 +209,8 @@ static void start_events(struct http_job *j)
                                   NULL);
     j->req = NULL;
     job_free(j);
-    srv_sse_subscribe(s, req, sm, after);
+    srv_sse_subscribe(s, req, sm, after,
+                      bearer(evhttp_request_get_input_headers(req)));
 }
 
 /* The Describe of GET .../at/{seq}/... found the machine: the read is

@@ -836,6 +836,34 @@ static void wrong_method(struct build *b, const char *method,
     snprintf(b->hc->allow, sizeof(b->hc->allow), "%s", allowed);
 }
 
+/* The reads, of now or of the past: @seg[0] is "reports" (then @seg[1]
+ * the name), "translate" or "phys".  Return: false if it is none of them
+ * (nothing is built or refused). */
+static bool route_read(struct build *b, const char *method, const char *path,
+                       char **seg, size_t n)
+{
+    bool get = strcmp(method, "GET") == 0;
+    bool post = strcmp(method, "POST") == 0;
+
+    if (n == 2 && strcmp(seg[0], "reports") == 0) {
+        if (get)
+            build_report(b, seg[1]);
+        else
+            wrong_method(b, method, path, "GET");
+        return true;
+    }
+    if (n != 1 || (strcmp(seg[0], "translate") != 0 &&
+                   strcmp(seg[0], "phys") != 0))
+        return false;
+    if (!get && !post)
+        wrong_method(b, method, path, "GET, POST");
+    else if (seg[0][0] == 't')
+        build_translate(b, post);
+    else
+        build_phys(b, post);
+    return true;
+}
+
 /*
  * /machines/{id}/at/{seq}/(reports/{name}|translate|phys): the read is
  * built as for the machine now, its arguments kept in @hc, and the frame
@@ -845,30 +873,12 @@ static void wrong_method(struct build *b, const char *method,
 static void route_at(struct build *b, const char *method, const char *path,
                      char **seg, size_t n)
 {
-    bool get = strcmp(method, "GET") == 0;
-    bool post = strcmp(method, "POST") == 0;
-    const char *what = n > 3 ? seg[3] : "";
-
     if (!text_u64(seg[2], &b->hc->at_seq)) {
         fail(b->hc, MM_NOT_FOUND, "at: '%.40s' is not a seq", seg[2]);
         return;
     }
-    if (n == 5 && strcmp(what, "reports") == 0) {
-        if (get)
-            build_report(b, seg[4]);
-        else
-            wrong_method(b, method, path, "GET");
-    } else if (n == 4 && (strcmp(what, "translate") == 0 ||
-                          strcmp(what, "phys") == 0)) {
-        if (!get && !post)
-            wrong_method(b, method, path, "GET, POST");
-        else if (what[0] == 't')
-            build_translate(b, post);
-        else
-            build_phys(b, post);
-    } else {
+    if (n < 4 || !route_read(b, method, path, seg + 3, n - 3))
         no_route(b, method, path);
-    }
     if (b->hc->http_status != 0)
         return;
     if (b->req->body_case == ARMMAP__V1__REQUEST__BODY_TRANSLATE) {
@@ -917,24 +927,13 @@ static void route_machine(struct build *b, const char *method,
         }
         return;
     }
+    if (route_read(b, method, path, seg + 1, n - 1))
+        return;
     if (n == 2 && strcmp(what, "ops") == 0) {
         if (post)
             build_ops(b);
         else
             wrong_method(b, method, path, "POST");
-    } else if (n == 2 && (strcmp(what, "translate") == 0 ||
-                          strcmp(what, "phys") == 0)) {
-        if (!get && !post)
-            wrong_method(b, method, path, "GET, POST");
-        else if (what[0] == 't')
-            build_translate(b, post);
-        else
-            build_phys(b, post);
-    } else if (n == 3 && strcmp(what, "reports") == 0) {
-        if (get)
-            build_report(b, seg[2]);
-        else
-            wrong_method(b, method, path, "GET");
     } else if (n == 2 && strcmp(what, "history") == 0) {
         if (get)
             build_history(b);
@@ -1231,6 +1230,19 @@ static json_t *report_json(const Armmap__V1__ReportResult *rr)
     json_object_set_new(o, "text", json_string(rr->text));
     return o;
 }
+/* The Response body each shape renders: the body is a oneof (a union), so
+ * a shape reads it only when it is that case. */
+static const Armmap__V1__Response__BodyCase shape_body[] = {
+    [SRV_HTTP_PRESETS] = ARMMAP__V1__RESPONSE__BODY_PRESETS,
+    [SRV_HTTP_MACHINES] = ARMMAP__V1__RESPONSE__BODY_MACHINES,
+    [SRV_HTTP_MACHINE] = ARMMAP__V1__RESPONSE__BODY_MACHINE,
+    [SRV_HTTP_OP] = ARMMAP__V1__RESPONSE__BODY_OP,
+    [SRV_HTTP_BATCH] = ARMMAP__V1__RESPONSE__BODY_BATCH,
+    [SRV_HTTP_TRANSLATE] = ARMMAP__V1__RESPONSE__BODY_TRANSLATE,
+    [SRV_HTTP_PHYS] = ARMMAP__V1__RESPONSE__BODY_PHYS,
+    [SRV_HTTP_REPORT] = ARMMAP__V1__RESPONSE__BODY_REPORT,
+    [SRV_HTTP_HISTORY] = ARMMAP__V1__RESPONSE__BODY_HISTORY,
+};
 
 static json_t *body_json(const struct srv_http_call *hc,
                          const Armmap__V1__Response *r)
@@ -1238,6 +1250,9 @@ static json_t *body_json(const struct srv_http_call *hc,
     json_t *a;
     size_t i;
 
+    if ((size_t)hc->shape >= sizeof(shape_body) / sizeof(shape_body[0]) ||
+        r->body_case != shape_body[hc->shape])
+        return NULL;
     switch (hc->shape) {
     case SRV_HTTP_PRESETS:
         a = json_array();
@@ -1292,7 +1307,9 @@ char *srv_http_render(const struct srv_http_call *hc,
         *status = 204;
         return NULL;
     }
-    if (hc->shape == SRV_HTTP_REPORT && want_text && r->report != NULL) {
+    if (hc->shape == SRV_HTTP_REPORT && want_text &&
+        r->body_case == ARMMAP__V1__RESPONSE__BODY_REPORT &&
+        r->report != NULL) {
         *ctype = "text/plain; charset=utf-8";
         text = strdup(r->report->text);
         if (text == NULL)

@@ -128,6 +128,7 @@ void srv_machine_free(struct srv_machine *sm)
     if (sm == NULL)
         return;
     assert(TAILQ_EMPTY(&sm->parked));
+    srv_stream_detach_all(sm);
     mm_destroy(sm->m);
     free(sm->name);
     free(sm->config);
@@ -470,8 +471,10 @@ void srv_machine_set_broken(struct srv_machine *sm, const char *why)
         return;
     free(sm->broken);
     sm->broken = dup;
-    if (sm->m != NULL)
+    if (sm->m != NULL) {
+        srv_stream_detach_all(sm);
         mm_oops(sm->m, why);
+    }
 }
 
 int srv_machine_rebuild(struct srv *s, struct srv_machine *sm, char *err,
@@ -497,6 +500,7 @@ int srv_machine_rebuild(struct srv *s, struct srv_machine *sm, char *err,
         srv_machine_set_broken(sm, err);
         return -1;
     }
+    srv_stream_detach_all(sm);
     mm_destroy(sm->m);
     sm->m = m;
     srv_machine_account(s->reg, sm);

@@ -76,6 +76,8 @@ struct srv_persist {
     struct event *ev;                   /* store_notify_fd() readable */
     struct fork_job jobs[FORK_JOBS];
     uint64_t job_serial;
+    struct store_reader *spare[FORK_JOBS]; /* readers kept for the next */
+    size_t nspare;
     int job_efd;                        /* eventfd: a job is done */
     struct event *job_ev;
     uint64_t inflight;                  /* submitted, not reaped */
@@ -185,6 +187,20 @@ void srv_persist_close(struct srv *s)
     srv_commit_close(s);
     free(p);
     s->persist = NULL;
+}
+
+enum mm_status srv_persist_reset(struct srv *s, char *err, size_t errsz)
+{
+    struct srv_persist *p = s->persist;
+
+    store_flush(p->st);
+    store_reap(p->st, on_reaped, s);
+    if (store_reset(p->st) != STORE_OK) {
+        snprintf(err, errsz, "store: %s", store_errmsg(p->st));
+        return MM_UNAVAILABLE;
+    }
+    p->inflight = 0;
+    return MM_OK;
 }
 
 bool srv_persist_has_room(const struct srv *s)
@@ -662,8 +678,14 @@ static void *fork_thread(void *arg)
 
 static void job_clear(struct fork_job *j)
 {
-    if (j->env != NULL)
-        store_reader_close(j->env->rd);
+    struct srv_persist *p = j->p;
+
+    if (j->env != NULL && j->env->rd != NULL) {
+        if (p != NULL && p->nspare < FORK_JOBS)
+            p->spare[p->nspare++] = j->env->rd;    /* for the next job */
+        else
+            store_reader_close(j->env->rd);
+    }
     free(j->env);
     free(j->config);
     mm_destroy(j->m);
@@ -722,6 +744,8 @@ static void fork_jobs_close(struct srv_persist *p)
         if (p->jobs[i].used)
             job_clear(&p->jobs[i]);
     }
+    while (p->nspare > 0)
+        store_reader_close(p->spare[--p->nspare]);
     if (p->job_ev != NULL)
         event_free(p->job_ev);
     if (p->job_efd >= 0)
@@ -763,8 +787,11 @@ static bool job_start(struct srv *s, struct fork_job *j, uint64_t id,
     j->p = p;
     j->config = strdup(config);
     j->env = calloc(1, sizeof(*j->env));
+    if (j->env != NULL && p->nspare > 0)
+        j->env->rd = p->spare[--p->nspare];
     if (j->config == NULL || j->env == NULL ||
-        store_reader_open(p->st, &j->env->rd) != STORE_OK ||
+        (j->env->rd == NULL &&
+         store_reader_open(p->st, &j->env->rd) != STORE_OK) ||
         pthread_create(&j->th, NULL, fork_thread, j) != 0) {
         job_clear(j);
         return false;

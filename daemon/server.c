@@ -280,3 +280,45 @@ void srv_destroy(struct srv *s)
     free(s->token);
     free(s);
 }
+
+/* The served tenants (their usage, counters and quotas) go; the next
+ * Hello makes them again from the settings and the tenants file. */
+static void forget_tenants(struct srv *s)
+{
+    struct srv_tenant *t, *next;
+
+    for (t = s->tenants; t != NULL; t = next) {
+        next = t->next;
+        free(t);
+    }
+    s->tenants = NULL;
+}
+
+int srv_reset(struct srv *s, char *err, size_t errsz)
+{
+    if (strcmp(s->st->database, ":memory:") != 0) {
+        snprintf(err, errsz, "armmapd: reset: the store %s is not :memory:",
+                 s->st->database);
+        return -1;
+    }
+    srv_conn_close_all(s);
+    srv_purge_close(s);
+    srv_history_close(s);
+    if (srv_persist_reset(s, err, errsz) != MM_OK)
+        return -1;
+    srv_conn_free_waiting(s);
+    srv_commit_close(s);
+    srv_registry_destroy(s->reg);
+    forget_tenants(s);
+    s->reg = srv_registry_create();
+    if (s->reg == NULL || srv_commit_open(s) != 0) {
+        snprintf(err, errsz, "armmapd: out of memory");
+        return -1;
+    }
+    if (load_id_key(s, err, errsz) != 0)
+        return -1;
+    memset(&s->n, 0, sizeof(s->n));
+    s->store_waiters = 0;
+    s->start_ms = srv_now_ms();
+    return 0;
+}

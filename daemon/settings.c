@@ -85,6 +85,9 @@ static const struct setting table[] = {
       "clients must send this file's contents in Hello.token", 0 },
     { "tenants-file", K_STRING, OFF(tenants_file), "none",
       "tokens (as SHA-256) of each tenant, its quotas; reread on SIGHUP", 0 },
+    { "admin-tenant", K_STRING, OFF(admin_tenant), "none",
+      "without --tenants-file: the tenant that sees daemon-wide stats and "
+      "purges every tenant's machines", 0 },
     { "log-file", K_STRING, OFF(log_file), "stderr",
       "log to FILE instead of stderr (reopened on SIGHUP)", 0 },
     { "durability", K_DURABILITY, OFF(durability), "normal",
@@ -472,6 +475,11 @@ static int check_credentials(const struct srv_settings *st, char *err,
 {
     struct srv_tenants *t = NULL;
 
+    if (st->admin_tenant != NULL && st->tenants_file != NULL) {
+        snprintf(err, errsz, "armmapd: --admin-tenant: with --tenants-file "
+                 "the file marks admins ('admin' on a tenant's line)");
+        return -1;
+    }
     if (st->auth_token_file != NULL && st->tenants_file != NULL) {
         snprintf(err, errsz, "armmapd: --tenants-file and --auth-token-file "
                  "cannot both be given");
@@ -624,6 +632,8 @@ void srv_settings_free(struct srv_settings *st)
     free(st->auth_token_file);
     free(st->tenants_file);
     st->tenants_file = NULL;
+    free(st->admin_tenant);
+    st->admin_tenant = NULL;
     free(st->log_file);
     st->config = st->state_dir = st->database = st->socket_path = NULL;
     st->listen = st->auth_token_file = st->log_file = st->http = NULL;

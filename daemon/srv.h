@@ -96,6 +96,7 @@ struct srv_settings {
     char *http_root;                    /* --http-root DIR; NULL: SRV_WEB_ROOT */
     char *auth_token_file;              /* --auth-token-file */
     char *tenants_file;                 /* --tenants-file */
+    char *admin_tenant;                 /* --admin-tenant (no tenants file) */
     char *log_file;                     /* --log-file; NULL = stderr */
     int durability;                     /* enum srv_durability */
     int log_level;                      /* enum srv_log_level */
@@ -211,6 +212,8 @@ struct srv_machine {
     uint64_t host_bytes;                /* mm_host_bytes() when last counted */
     size_t tenant_ix;                   /* registry's tenant entry + 1 */
     TAILQ_HEAD(, srv_park) parked;      /* kmaps waiting for a pkmap slot */
+    struct srv_stream *streams;         /* streamed replies reading it live
+                                           (stream.c) */
     struct srv_machine *hnext;          /* hash chain */
 };
 
@@ -508,6 +511,9 @@ enum mm_status srv_persist_fork_replay(struct srv *s, uint64_t id,
 /* Blocks until everything submitted is committed: for tests and the
  * fuzz harness, never on the loop (handlers do not wait for the store). */
 void srv_persist_flush(struct srv *s);
+/* srv_reset(): flushes and reaps every write, then empties the store
+ * (store_reset()).  Return: MM_OK, or MM_UNAVAILABLE with @err. */
+enum mm_status srv_persist_reset(struct srv *s, char *err, size_t errsz);
 
 /* ------------------------------------------------------------------ */
 /* The commit path (commit.c)                                          */
@@ -647,6 +653,21 @@ struct srv *srv_create(struct srv_settings *st, char *err, size_t errsz);
 int srv_run(struct srv *s);
 /* Frees everything.  srv_destroy(NULL) does nothing. */
 void srv_destroy(struct srv *s);
+/**
+ * srv_reset - take a server back to the state srv_create() left it in
+ * @s: a server whose store is ":memory:" (--database :memory:)
+ * Context: for tests and fuzzing, from outside the loop.  Waits for every
+ * write in flight, then drops every connection (no replies are sent) and
+ * every machine, empties the store (machine ids start from 1 again),
+ * forgets the served tenants (their usage and counters) and zeroes the
+ * server's counters.  Keeps the settings, the token, the tenants file,
+ * the listeners, the event base and the store's threads, so the next
+ * connection meets the same server as after srv_create(): the same
+ * requests get the same replies, byte for byte, except where a reply
+ * states the time (stats uptime, created times).
+ * Return: 0, or -1 with @err naming what failed (a database file).
+ */
+int srv_reset(struct srv *s, char *err, size_t errsz);
 
 /* Milliseconds since the epoch (wall clock, for records). */
 int64_t srv_now_ms(void);
@@ -801,9 +822,10 @@ void srv_walk_fill(struct Armmap__V1__Walk *wm,
  * timer, so other connections are served between slices.  Its exact size
  * is counted first (also in slices), since the frame's length comes
  * first; until then an estimate stands in for it against
- * --max-queued-bytes.  The stream answers from a clone of the machine
- * taken when the request arrived, so changes made meanwhile by other
- * connections neither block nor show.
+ * --max-queued-bytes.  The stream answers from the machine as it was when
+ * the request arrived (read live until a change comes, which first gives
+ * the stream a copy), so changes made meanwhile by other connections
+ * neither block nor show.
  */
 struct srv_stream;
 
@@ -811,13 +833,25 @@ struct srv_stream;
 #define SRV_STREAM_PHYS_MIN 16384u      /* phys of more addresses too */
 
 /* A streamed Translate reply (walks included) to request @id for @n
- * addresses at @va (copied) on @m (cloned).  NULL on host memory. */
-struct srv_stream *srv_stream_translate(const struct mm_machine *m,
-                                        uint64_t id, const uint32_t *va,
-                                        size_t n, unsigned access);
+ * addresses at @va (copied) on @sm as it is now.  NULL on host memory. */
+struct srv_stream *srv_stream_translate(struct srv_machine *sm, uint64_t id,
+                                        const uint32_t *va, size_t n,
+                                        unsigned access);
 /* A streamed Phys reply to request @id for the @n addresses at @pa. */
-struct srv_stream *srv_stream_phys(const struct mm_machine *m, uint64_t id,
+struct srv_stream *srv_stream_phys(struct srv_machine *sm, uint64_t id,
                                    const uint32_t *pa, size_t n);
+/* The same over @m, which belongs to no registered machine (a past state
+ * from the at-cache): the caller keeps @m unchanged and alive until
+ * srv_stream_free(). */
+struct srv_stream *srv_stream_translate_of(const struct mm_machine *m,
+                                           uint64_t id, const uint32_t *va,
+                                           size_t n, unsigned access);
+struct srv_stream *srv_stream_phys_of(const struct mm_machine *m, uint64_t id,
+                                      const uint32_t *pa, size_t n);
+/* Every stream still reading @sm's machine live takes its own copy of it
+ * now: called before anything changes, replaces or frees sm->m.  Aborts
+ * on host memory shortage (the copy's bytes were reserved). */
+void srv_stream_detach_all(struct srv_machine *sm);
 /* Counts the stream's copy of the machine in @tenant's host bytes
  * (srv_registry_hold_bytes()) until srv_stream_free(); @r must outlive
  * the stream. */
@@ -979,13 +1013,17 @@ char *srv_http_event_json(const struct store_event *ev);
  * machine @sm, which its tenant was just found to see
  * @after: resume after this seq (Last-Event-ID, ?since=); UINT64_MAX:
  * from the machine's head (new changes only)
+ * @token: the bearer token it came with (copied), or NULL: with
+ * --tenants-file, a stream whose token no longer names its tenant after a
+ * SIGHUP reload ends, as a revoked socket connection does
  * Context: takes @req; answers it 429 if the tenant has
  * --http-max-subscribers streams open.  One event per committed change,
  * in seq order, never twice; events before the head are read from the
  * store in slices, off the request path.
  */
 void srv_sse_subscribe(struct srv *s, struct evhttp_request *req,
-                       struct srv_machine *sm, uint64_t after);
+                       struct srv_machine *sm, uint64_t after,
+                       const char *token);
 /* commit.c: @sm's events up to sm->committed_seq are durable. */
 void srv_sse_committed(struct srv *s, struct srv_machine *sm);
 /* commit.c: @sm's destroy is durable: its streams end ("destroyed"). */

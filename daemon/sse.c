@@ -67,6 +67,9 @@ struct sse_sub {
     size_t counted;                     /* our share of t->inflight_bytes */
     uint64_t next;                      /* the next seq it needs */
     bool live;                          /* carried by the feed */
+    char *token;                        /* its bearer token, or NULL */
+    const void *file;                   /* the tenants file last checked */
+    bool revoked;                       /* its token lost its tenant */
     struct event *catchup;              /* reads history while !live */
     TAILQ_ENTRY(sse_sub) link;
 };
@@ -128,6 +131,7 @@ static void sub_free(struct srv *s, struct sse_sub *u)
     u->t->sse_subscribers--;
     u->t->connections--;
     srv_tenant_release(s, u->t);
+    free(u->token);
     free(u);
     if (TAILQ_EMPTY(&f->subs)) {
         *feed_slot(f->x, f->id) = f->next;
@@ -179,12 +183,40 @@ static void sub_end(struct srv *s, struct sse_sub *u)
     evhttp_send_reply_end(req);
 }
 
+/*
+ * With --tenants-file: true while @u's token still names its tenant.  A
+ * reload (SIGHUP) swaps s->tenants_file, so the check is redone at the
+ * first write after one, and at every heartbeat (@force), which also
+ * covers a file struct allocated where an older one was.
+ */
+static bool sub_allowed(struct srv *s, struct sse_sub *u, bool force)
+{
+    const struct srv_tenant_conf *conf;
+
+    if (s->tenants_file == NULL || u->revoked)
+        return !u->revoked;
+    if (!force && u->file == (const void *)s->tenants_file)
+        return true;
+    u->file = s->tenants_file;
+    conf = u->token != NULL
+               ? srv_tenants_match(s->tenants_file, (const uint8_t *)u->token,
+                                   strlen(u->token))
+               : NULL;
+    u->revoked = conf == NULL || strcmp(conf->name, u->t->name) != 0;
+    return !u->revoked;
+}
+
 /* True if @u may take more bytes now; a live stream past its bounds is
  * dropped (false). */
 static bool sub_room(struct srv *s, struct sse_sub *u)
 {
     size_t out = evbuffer_get_length(u->out);
 
+    if (!sub_allowed(s, u, false)) {
+        sub_drop(s, u, "its token no longer names its tenant (tenants "
+                 "file reloaded)");
+        return false;
+    }
     if (out > s->st->max_queued_bytes) {
         sub_drop(s, u, "its client left more than --max-queued-bytes unread");
         return false;
@@ -248,7 +280,8 @@ static int read_one(void *arg, const struct store_event *ev)
         rc->only->next = ev->seq + 1;
     } else {
         TAILQ_FOREACH(u, &rc->f->subs, link) {
-            if (u->live && ev->seq >= u->next) {
+            if (u->live && ev->seq >= u->next &&
+                sub_allowed(rc->s, u, false)) {
                 sub_write(u, text, len);
                 u->next = ev->seq + 1;
             }
@@ -300,7 +333,7 @@ static void drop_full(struct srv *s, struct sse_feed *f)
 
     for (u = TAILQ_FIRST(&f->subs); u != NULL; u = next) {
         next = TAILQ_NEXT(u, link);
-        if (u->live && !sub_room(s, u) && next == NULL)
+        if ((u->live || u->revoked) && !sub_room(s, u) && next == NULL)
             return;                     /* @f may be gone */
     }
 }
@@ -321,6 +354,9 @@ static void on_publish(evutil_socket_t fd, short what, void *arg)
             f->sent = f->head;          /* nobody to tell; stragglers read */
             return;
         }
+        drop_full(s, f);                /* and the revoked */
+        if (*feed_slot(s->sse, id) != f)
+            return;
         if (!read_range(s, f, NULL, f->sent + 1, last))
             return;                     /* tried again at the next commit */
         f->sent = last;
@@ -343,6 +379,11 @@ static void on_catchup(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     (void)what;
+    if (!sub_allowed(s, u, false)) {
+        sub_drop(s, u, "its token no longer names its tenant (tenants "
+                 "file reloaded)");
+        return;
+    }
     if (u->next > f->sent) {
         u->live = true;
         return;
@@ -384,6 +425,7 @@ static void on_heartbeat(evutil_socket_t fd, short what, void *arg)
                 unext = TAILQ_NEXT(u, link);
                 /* A stream dropped here frees the feed with the last
                  * one, after which unext is NULL. */
+                sub_allowed(x->s, u, true);
                 if (sub_room(x->s, u))
                     sub_write(u, ": hb\n\n", 6);
             }
@@ -478,7 +520,8 @@ static void start_reply(struct srv *s, struct sse_sub *u)
 }
 
 void srv_sse_subscribe(struct srv *s, struct evhttp_request *req,
-                       struct srv_machine *sm, uint64_t after)
+                       struct srv_machine *sm, uint64_t after,
+                       const char *token)
 {
     struct srv_sse *x = sse_get(s);
     struct srv_tenant *t = srv_tenant_get(s, sm->tenant, NULL);
@@ -515,6 +558,8 @@ void srv_sse_subscribe(struct srv *s, struct evhttp_request *req,
     u->f = f;
     u->t = t;
     u->req = req;
+    u->token = token != NULL ? strdup(token) : NULL;
+    u->file = s->tenants_file;
     u->evcon = evhttp_request_get_connection(req);
     t->sse_subscribers++;
     t->connections++;

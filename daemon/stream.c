@@ -17,10 +17,18 @@
  * The length comes first, so the walks are counted before a byte is
  * written: a first pass walks every address and adds up the size of its
  * Walk (or Aliases) message, a slice per call (srv_stream_size()); the second pass
- * walks them again and writes them.  Both passes read the stream's own
- * clone of the machine, so they agree whatever happens to the machine
- * meanwhile.  Each pass costs what building the reply whole cost; the
- * memory held is the clone, the addresses and a slice.
+ * walks them again and writes them.  Both passes must read the same
+ * state, so the stream reads its machine as it was when the request came:
+ * the live machine as long as nothing changes it, and a copy made just
+ * before the first change (srv_stream_detach_all(), called on every path
+ * that changes or frees a machine).  Copying at once cost every stream
+ * a full copy of its machine on the loop (the request's handler took
+ * 44-68 ms on the bench machine with the copy and the fresh buffers,
+ * make bench, fairness); most streams never need the copy.  The copy's
+ * host bytes are reserved against the tenant's quota when the stream
+ * starts (srv_stream_charge()), so making it later cannot pass the
+ * quota.  Each pass costs what building the reply whole cost; the memory
+ * held is the addresses, a slice, and the copy if one was made.
  */
 #include "srv.h"
 
@@ -67,9 +75,13 @@ enum stream_kind {
 
 struct srv_stream {
     enum stream_kind kind;
-    struct mm_machine *m;               /* our clone */
+    const struct mm_machine *m;         /* what the passes read */
+    struct mm_machine *own;             /* our copy, once made */
+    struct srv_machine *sm;             /* read live, not copied yet */
+    struct srv_stream *snext;           /* sm->streams */
     uint64_t id;
     uint32_t *va;
+    size_t cap;                         /* addresses va has room for */
     size_t n;
     unsigned access;
     enum stream_phase phase;
@@ -138,8 +150,43 @@ static uint64_t response_len(const struct srv_stream *st)
            varint_len(result_tag(st)) + varint_len(r) + r;
 }
 
+/* The largest address array of a finished stream is kept for the next
+ * (up to KEEP_ADDRS): its pages are then resident, where a fresh 4 MiB
+ * array faults them in one by one (most of the cost of starting a
+ * 1M-address stream in a VM).  Loop thread only. */
+#define KEEP_ADDRS (2u << 20)
+
+static uint32_t *kept_va;
+static size_t kept_cap;
+
+static uint32_t *addrs_take(size_t n, size_t *cap)
+{
+    uint32_t *v;
+
+    if (kept_va != NULL && n <= kept_cap) {
+        v = kept_va;
+        *cap = kept_cap;
+        kept_va = NULL;
+        kept_cap = 0;
+        return v;
+    }
+    *cap = n;
+    return malloc(n * sizeof(*v));
+}
+
+static void addrs_give(uint32_t *v, size_t cap)
+{
+    if (v != NULL && cap <= KEEP_ADDRS && cap > kept_cap) {
+        free(kept_va);
+        kept_va = v;
+        kept_cap = cap;
+    } else {
+        free(v);
+    }
+}
+
 static struct srv_stream *stream_new(enum stream_kind kind,
-                                     const struct mm_machine *m, uint64_t id,
+                                     struct srv_machine *sm, uint64_t id,
                                      const uint32_t *va, size_t n,
                                      unsigned access)
 {
@@ -147,10 +194,9 @@ static struct srv_stream *stream_new(enum stream_kind kind,
 
     if (st == NULL)
         return NULL;
-    st->va = malloc((n + 1) * sizeof(*va));
-    st->m = mm_clone(m);
-    if (st->va == NULL || st->m == NULL) {
-        srv_stream_free(st);
+    st->va = addrs_take(n + 1, &st->cap);
+    if (st->va == NULL) {
+        free(st);
         return NULL;
     }
     memcpy(st->va, va, n * sizeof(*va));
@@ -159,20 +205,86 @@ static struct srv_stream *stream_new(enum stream_kind kind,
     st->access = access;
     st->phase = PH_SIZE;
     st->kind = kind;
+    if (sm == NULL)
+        return st;                      /* srv_stream_*_of(): st->m set by caller */
+    st->m = sm->m;
+    st->sm = sm;
+    st->snext = sm->streams;
+    sm->streams = st;
     return st;
 }
 
-struct srv_stream *srv_stream_translate(const struct mm_machine *m,
-                                        uint64_t id, const uint32_t *va,
-                                        size_t n, unsigned access)
+/* A stream over @m that belongs to no registered machine (a past state
+ * from the at-cache): @m must not change or be freed until
+ * srv_stream_free(). */
+static struct srv_stream *stream_of(enum stream_kind kind,
+                                    const struct mm_machine *m, uint64_t id,
+                                    const uint32_t *va, size_t n,
+                                    unsigned access)
 {
-    return stream_new(SK_TRANSLATE, m, id, va, n, access);
+    struct srv_stream *st = stream_new(kind, NULL, id, va, n, access);
+
+    if (st != NULL)
+        st->m = m;
+    return st;
 }
 
-struct srv_stream *srv_stream_phys(const struct mm_machine *m, uint64_t id,
+struct srv_stream *srv_stream_translate_of(const struct mm_machine *m,
+                                           uint64_t id, const uint32_t *va,
+                                           size_t n, unsigned access)
+{
+    return stream_of(SK_TRANSLATE, m, id, va, n, access);
+}
+
+struct srv_stream *srv_stream_phys_of(const struct mm_machine *m, uint64_t id,
+                                      const uint32_t *pa, size_t n)
+{
+    return stream_of(SK_PHYS, m, id, pa, n, 0);
+}
+
+struct srv_stream *srv_stream_translate(struct srv_machine *sm, uint64_t id,
+                                        const uint32_t *va, size_t n,
+                                        unsigned access)
+{
+    return stream_new(SK_TRANSLATE, sm, id, va, n, access);
+}
+
+struct srv_stream *srv_stream_phys(struct srv_machine *sm, uint64_t id,
                                    const uint32_t *pa, size_t n)
 {
-    return stream_new(SK_PHYS, m, id, pa, n, 0);
+    return stream_new(SK_PHYS, sm, id, pa, n, 0);
+}
+
+/* Takes @st off its machine's list (it no longer reads the machine). */
+static void stream_unlink(struct srv_stream *st)
+{
+    struct srv_stream **pp;
+
+    if (st->sm == NULL)
+        return;
+    for (pp = &st->sm->streams; *pp != NULL; pp = &(*pp)->snext) {
+        if (*pp == st) {
+            *pp = st->snext;
+            break;
+        }
+    }
+    st->sm = NULL;
+    st->snext = NULL;
+}
+
+void srv_stream_detach_all(struct srv_machine *sm)
+{
+    struct srv_stream *st;
+
+    while ((st = sm->streams) != NULL) {
+        sm->streams = st->snext;
+        st->snext = NULL;
+        st->sm = NULL;
+        st->own = mm_clone(st->m);
+        if (st->own == NULL)
+            abort();                    /* host memory, as zmalloc does */
+        st->m = st->own;
+    }
 }
 
 void srv_stream_charge(struct srv_stream *st, struct srv_registry *r,
@@ -180,7 +292,7 @@ void srv_stream_charge(struct srv_stream *st, struct srv_registry *r,
 {
     st->reg = r;
     snprintf(st->tenant, sizeof(st->tenant), "%s", tenant);
-    st->charged = mm_host_bytes(st->m);
+    st->charged = mm_host_bytes(st->m);     /* the copy it may make */
     srv_registry_hold_bytes(r, tenant, st->charged, 0);
 }
 
@@ -190,9 +302,10 @@ void srv_stream_free(struct srv_stream *st)
         return;
     if (st->reg != NULL)
         srv_registry_hold_bytes(st->reg, st->tenant, 0, st->charged);
-    if (st->m != NULL)
-        mm_destroy(st->m);
-    free(st->va);
+    stream_unlink(st);
+    if (st->own != NULL)
+        mm_destroy(st->own);
+    addrs_give(st->va, st->cap);
     free(st);
 }
 

@@ -345,7 +345,11 @@ static const struct srv_tenant_conf *conf_by_name(const struct srv *s,
 static void apply_conf(const struct srv *s, struct srv_tenant *t,
                        const struct srv_tenant_conf *conf)
 {
-    t->admin = conf != NULL && conf->admin;
+    /* With a tenants file its lines say who is admin; without one,
+     * --admin-tenant names the tenant (a name any client may claim). */
+    t->admin = conf != NULL ? conf->admin
+                            : s->st->admin_tenant != NULL &&
+                                  strcmp(t->name, s->st->admin_tenant) == 0;
     t->own_max_machines = conf != NULL && conf->max_machines != 0;
     t->max_machines = conf != NULL && conf->max_machines != 0
                           ? conf->max_machines

@@ -232,6 +232,18 @@ static bool config_cma(const struct mm_config *cfg)
     return debian_armmp(cfg);
 }
 
+bool mm__config_cma(const struct mm_config *cfg)
+{
+    return config_cma(cfg);
+}
+
+/* CONFIG_ZSWAP: the real armmp kernel's /proc/meminfo has the Zswap lines
+ * (tests/oracle/fixtures, every machine) */
+bool mm__config_zswap(const struct mm_config *cfg)
+{
+    return debian_armmp(cfg);
+}
+
 /* The last cma= word's value (the kernel's early_cma() keeps the last). */
 static const char *cmdline_cma(const struct mm_config *cfg)
 {

@@ -41,6 +41,7 @@
 #include "mm_int.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <string.h>
 
 #define SZ_2M               0x00200000u
@@ -365,6 +366,23 @@ static void section_order(const struct mm_config *cfg, struct mm_layout *lay,
     }
 }
 
+/* An image laid out for the other section order: a preset's image (aries:
+ * its 3.4 kernel's, .text first) under a kernel that puts .init first. */
+static enum mm_status wrong_order(const struct mm_config *cfg, const char *name[4],
+                                  mm_vaddr_t text, char err[MM_MSG_MAX])
+{
+    char who[MM_NAME_MAX + 16] = "the image";
+
+    if (cfg->preset[0] != '\0')
+        snprintf(who, sizeof(who), "preset %s's image", cfg->preset);
+    return mm__fail(err, MM_INVALID_ARGUMENT,
+                    "%s: Linux %u.%u.%u puts .%s first, at _text = 0x%08x, but %s "
+                    "puts .%s first: give text= and init= for this kernel, or use "
+                    "preset qemu-virt", name[0], cfg->kernel >> 16,
+                    (cfg->kernel >> 8) & 0xff, cfg->kernel & 0xff, name[0], text, who,
+                    name[1]);
+}
+
 /* Places the image sections (see the file comment for the alignments). */
 static enum mm_status place_sections(const struct mm_config *cfg, struct mm_layout *lay,
                                      char err[MM_MSG_MAX])
@@ -379,6 +397,9 @@ static enum mm_status place_sections(const struct mm_config *cfg, struct mm_layo
     for (unsigned i = 0; i < 4; i++) {
         uint64_t start = (prev + align[i] - 1) & ~(align[i] - 1);
 
+        if (i == 0 && sec[0]->start != 0 && sec[0]->start != prev && sec[1]->start != 0 &&
+            sec[1]->start < sec[0]->start)
+            return wrong_order(cfg, name, (mm_vaddr_t)prev, err);
         if (i == 0 && sec[0]->start != 0 && sec[0]->start != prev)
             return mm__fail(err, MM_INVALID_ARGUMENT,
                             "%s: starts at 0x%08x, but _text is PAGE_OFFSET + "

@@ -487,35 +487,28 @@ enum mm_status mm__pkmap_check(const struct mm_machine *m, char err[MM_MSG_MAX])
 
 enum mm_status mm__report_pkmap(const struct mm_machine *m, struct mm_buf *out)
 {
-    const struct mm_pkmap *p = m->pkmap;
-    unsigned in_use = 0, unused = 0;
+    struct mm_pkmap_view v;
 
-    if (!has_pkmap(m)) {
+    if (!mm__pkmap_view(m, &v)) {
         mm__buf_printf(out, "pkmap: none (CONFIG_HIGHMEM is not set)\n");
         return out->oom ? MM_NO_MEMORY : MM_OK;
-    }
-    for (unsigned i = 0; i < MM_LAST_PKMAP; i++) {
-        if (p->count[i] >= 2)
-            in_use++;
-        else if (p->count[i] == 1)
-            unused++;
     }
     mm__buf_printf(out, "pkmap: 0x%08x-0x%08x, %u slots, last_pkmap_nr %u, %u in use, "
                    "%u unused (awaiting flush), %u flushes\n",
                    m->lay.pkmap_base, m->lay.pkmap_base + MM_LAST_PKMAP * MM_PAGE_SIZE,
-                   (unsigned)MM_LAST_PKMAP, p->last_pkmap_nr, in_use, unused,
+                   (unsigned)MM_LAST_PKMAP, v.last_pkmap_nr, v.in_use, v.unused,
                    m->cnt.pkmap_flushes);
     mm__buf_printf(out, "slot  address     count  users  pfn\n");
     for (unsigned i = 0; i < MM_LAST_PKMAP; i++) {
-        if (p->count[i] == 0)
+        if (v.count[i] == 0)
             continue;
         mm__buf_printf(out, "%4u  0x%08x  %5d  %5d  0x%x\n", i, pkmap_addr(m, i),
-                       p->count[i], p->count[i] - 1, p->pfn[i]);
+                       v.count[i], v.count[i] - 1, v.pfn[i]);
     }
     return out->oom ? MM_NO_MEMORY : MM_OK;
 }
 
-/* The window's state for report_json.c. */
+/* The window's state, for both report forms. */
 bool mm__pkmap_view(const struct mm_machine *m, struct mm_pkmap_view *v)
 {
     const struct mm_pkmap *p = m->pkmap;

@@ -617,11 +617,14 @@ static void report_cpu(const struct mm_machine *m, unsigned cpu, struct mm_buf *
 {
     const struct mm_katomic *k = m->katomic;
     bool km = k->style == MM_ATOMIC_KM_TYPE;
+    struct mm_katomic_slot s;
     unsigned live = 0, shown = 0;
 
     for (unsigned i = 0; i < k->nslots; i++) {
-        live += slot_get(k, cpu, i)->state == SLOT_LIVE;
-        shown += slot_get(k, cpu, i)->state != SLOT_EMPTY;
+        if (mm__katomic_slot(m, cpu, i, &s)) {
+            live += s.live;
+            shown++;
+        }
     }
     if (km)
         mm__buf_printf(out, "cpu %u: %u live\n", cpu, live);
@@ -632,17 +635,16 @@ static void report_cpu(const struct mm_machine *m, unsigned cpu, struct mm_buf *
     mm__buf_printf(out, "  slot  index  address     pfn       state%s\n",
                    km ? "  name" : "");
     for (unsigned i = 0; i < k->nslots; i++) {
-        const struct ka_slot *s = slot_get(k, cpu, i);
-        const char *state = s->state == SLOT_LIVE ? "live" : "stale";
+        const char *state;
         char pfn[16];
 
-        if (s->state == SLOT_EMPTY)
+        if (!mm__katomic_slot(m, cpu, i, &s))
             continue;
-        snprintf(pfn, sizeof(pfn), "0x%x", s->pfn);
-        mm__buf_printf(out, "  %4u  %5u  0x%08x  %-8s  ", i, fix_index(m, cpu, i),
-                       slot_va(m, cpu, i), pfn);
-        if (km)
-            mm__buf_printf(out, "%-5s  %s\n", state, km_label(m, i));
+        state = s.live ? "live" : "stale";
+        snprintf(pfn, sizeof(pfn), "0x%x", s.pfn);
+        mm__buf_printf(out, "  %4u  %5u  0x%08x  %-8s  ", i, s.index, s.va, pfn);
+        if (s.name != NULL)
+            mm__buf_printf(out, "%-5s  %s\n", state, s.name);
         else
             mm__buf_printf(out, "%s\n", state);
     }
@@ -660,7 +662,7 @@ enum mm_status mm__report_fixmap(const struct mm_machine *m, struct mm_buf *out)
     return out->oom ? MM_NO_MEMORY : MM_OK;
 }
 
-/* The slots' state for report_json.c. */
+/* The slots' state, for both report forms. */
 void mm__katomic_view(const struct mm_machine *m, struct mm_katomic_view *v)
 {
     const struct mm_katomic *k = m->katomic;

@@ -37,6 +37,11 @@
 #define MM_SIZEOF_STRUCT_PAGE_MEMCG 36
 #define MM_MAX_MEMBLOCK_RESERVED 64
 
+unsigned mm__sizeof_struct_page(const struct mm_config *cfg)
+{
+    return mm__config_memcg(cfg) ? MM_SIZEOF_STRUCT_PAGE_MEMCG : MM_SIZEOF_STRUCT_PAGE;
+}
+
 /* ------------------------------------------------------------------ */
 /* Names                                                               */
 /* ------------------------------------------------------------------ */

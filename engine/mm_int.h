@@ -104,6 +104,11 @@ unsigned mm__config_max_order(const struct mm_config *cfg);
  * else 0. */
 uint64_t mm__config_cma_bytes(const struct mm_config *cfg);
 
+/* sizeof(struct page) of the machine's build (machine.c). */
+unsigned mm__sizeof_struct_page(const struct mm_config *cfg);
+/* CONFIG_CMA and CONFIG_ZSWAP: the Debian armmp reference build only. */
+bool mm__config_cma(const struct mm_config *cfg);
+bool mm__config_zswap(const struct mm_config *cfg);
 /* CONFIG_PCI: on for the Debian armmp reference build only. */
 bool mm__config_pci(const struct mm_config *cfg);
 
@@ -512,6 +517,11 @@ enum mm_status mm__report_buddyinfo(const struct mm_machine *m, struct mm_buf *o
 enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out);
 /* zoneinfo.c */
 enum mm_status mm__report_zoneinfo(const struct mm_machine *m, struct mm_buf *out);
+/* bootlog61.c: 6.1's boot lines before "Memory:" (cma:, zone and node
+ * ranges, Built N zonelists) */
+void mm__report_boot_61(const struct mm_machine *m, struct mm_buf *out);
+/* meminfo61.c: /proc/meminfo of 6.1 machines */
+enum mm_status mm__report_meminfo_61(const struct mm_machine *m, struct mm_buf *out);
 
 /* ------------------------------------------------------------------ */
 /* The data behind the reports, shared by report.c and report_json.c   */
@@ -566,8 +576,10 @@ struct mm_meminfo_field {
     const char *name;               /* "MemTotal", no colon */
     uint64_t kb;
 };
-#define MM_MAX_MEMINFO      12
+#define MM_MAX_MEMINFO      48
 unsigned mm__meminfo_fields(const struct mm_machine *m, struct mm_meminfo_field *f);
+/* The same for 6.1, every line meminfo_proc_show() prints (meminfo61.c). */
+unsigned mm__meminfo_fields_61(const struct mm_machine *m, struct mm_meminfo_field *f);
 
 /* The pkmap window's state (highmem.c).  False without CONFIG_HIGHMEM. */
 struct mm_pkmap_view {

@@ -312,6 +312,8 @@ enum mm_status mm__report_memory(const struct mm_machine *m, struct mm_buf *out)
         mm__buf_printf(out, "Ignoring memory range 0x%llx - 0x%llx\n",
                        (unsigned long long)m->lay.ignored_start,
                        (unsigned long long)m->lay.ignored_end);
+    if (m->cfg.kernel >= MM_KVER(6, 1, 0))
+        mm__report_boot_61(m, out);
     switch (m->lay.era->memory_fmt) {
     case MEM_BANKS:
     case MEM_REGIONS:
@@ -333,6 +335,8 @@ enum mm_status mm__report_memory(const struct mm_machine *m, struct mm_buf *out)
 /* /proc/iomem                                                         */
 /* ------------------------------------------------------------------ */
 
+/* struct mm_iomem_res (mm_int.h, shared with report_json.c) by its short
+ * local name. */
 #define res mm_iomem_res
 
 /* request_resource() under @parent: false if it does not fit or collides. */
@@ -455,6 +459,8 @@ unsigned mm__meminfo_fields(const struct mm_machine *m, struct mm_meminfo_field 
     uint64_t total = 0, free = 0, htotal = 0, hfree = 0;
     unsigned n = 0;
 
+    if (m->cfg.kernel >= MM_KVER(6, 1, 0))
+        return mm__meminfo_fields_61(m, f);
     mm_get_stats(m, &st);
     for (unsigned i = 0; i < st.nr_zones && i < MM_NR_ZONES; i++) {
         const struct mm_zone_stats *z = &st.zone[i];
@@ -491,7 +497,11 @@ unsigned mm__meminfo_fields(const struct mm_machine *m, struct mm_meminfo_field 
 enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out)
 {
     struct mm_meminfo_field f[MM_MAX_MEMINFO];
-    unsigned n = mm__meminfo_fields(m, f);
+    unsigned n;
+
+    if (m->cfg.kernel >= MM_KVER(6, 1, 0))
+        return mm__report_meminfo_61(m, out);
+    n = mm__meminfo_fields(m, f);
 
     /* KERNEL: 3.4 fs/proc/meminfo.c "MemTotal:       %8lu kB\n" (a 16-wide
      * name, the colon included) */
@@ -518,6 +528,8 @@ enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out
  * "mapped by" the kernel code that maps it.  The names are those
  * mm_region_name() gives; gaps are not listed.
  */
+/* struct mm_region_row (mm_int.h, shared with report_json.c) by its short
+ * local name. */
 #define region_row mm_region_row
 
 unsigned mm__region_rows(const struct mm_machine *m, struct region_row *r)

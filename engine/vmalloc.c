@@ -1369,7 +1369,6 @@ void mm__vmap_stats(const struct mm_machine *m, struct mm_stats *st)
  */
 enum mm_status mm__report_vmallocinfo(const struct mm_machine *m, struct mm_buf *out)
 {
-    const struct mm_vmap *v = m->vmap;
     bool phys = m->cfg.kernel >= MM_KVER(3, 9, 0);
     /* %pa: "0x" and 8 digits for a 32-bit phys_addr_t.  KERNEL: 4.19 and 6.1
      * mm/vmalloc.c s_show() " phys=%pa"; "mm: cleanups for printing
@@ -1377,33 +1376,32 @@ enum mm_status mm__report_vmallocinfo(const struct mm_machine *m, struct mm_buf 
      * " phys=%llx": bound, taken as 4.11. */
     bool phys_pa = m->cfg.kernel >= MM_KVER(4, 11, 0);
 
-    for (size_t i = 0; i < v->n; i++) {
-        const struct area *ar = &v->a[i];
+    struct mm_vm_area a;
+    size_t pos = 0;
 
-        if (ar->lazy || ar->kind == AREA_RESERVED)
-            continue;
-        mm__buf_printf(out, "0x%08x-0x%08x %7u %s", ar->start, ar->end,
-                       ar->end - ar->start, caller_name(ar->caller));
-        if (holds_pages(ar))
-            mm__buf_printf(out, " pages=%u", ar->nr_pages);
-        if (ar->kind == AREA_IOREMAP && phys && ar->phys != 0 && phys_pa)
-            mm__buf_printf(out, " phys=0x%08x", ar->phys);
-        else if (ar->kind == AREA_IOREMAP && phys && ar->phys != 0)
-            mm__buf_printf(out, " phys=%x", ar->phys);
-        if (ar->kind == AREA_IOREMAP)
+    while (mm__vm_area_next(m, &pos, &a)) {
+        mm__buf_printf(out, "0x%08x-0x%08x %7u %s", a.start, a.end, a.end - a.start,
+                       a.caller);
+        if (a.has_pages)
+            mm__buf_printf(out, " pages=%u", a.nr_pages);
+        if (a.ioremap && phys && a.phys != 0 && phys_pa)
+            mm__buf_printf(out, " phys=0x%08x", a.phys);
+        else if (a.ioremap && phys && a.phys != 0)
+            mm__buf_printf(out, " phys=%x", a.phys);
+        if (a.ioremap)
             mm__buf_printf(out, " ioremap");
-        if (holds_pages(ar))
+        if (a.has_pages)
             mm__buf_printf(out, " vmalloc");
-        if (ar->kind == AREA_VMAP)
+        if (a.vmap)
             mm__buf_printf(out, " vmap");
-        if (ar->kind != AREA_VPAGES && ar->link != 0)
+        if (a.vpages)
             mm__buf_printf(out, " vpages");
         mm__buf_printf(out, "\n");
     }
     return MM_OK;
 }
 
-/* The areas s_show() lists, for report.c and report_json.c: live ones
+/* The areas s_show() lists, for both report forms and VmallocUsed: live ones
  * (lazily freed areas and the reserved windows are not listed). */
 bool mm__vm_area_next(const struct mm_machine *m, size_t *pos, struct mm_vm_area *a)
 {
@@ -1515,15 +1513,18 @@ static enum mm_status check_mapped(const struct mm_machine *m, const struct area
 
 /*
  * Each page a live vmalloc area holds is an order-0 block the buddy gives
- * to MM_OWN_VMALLOC, and no page is in two areas (a 2^20-bit map of the
- * pfns seen).  With machine.c's count of the buddy's MM_OWN_VMALLOC pages
+ * to MM_OWN_VMALLOC, and no page is in two areas (a map of the RAM pfns
+ * seen).  With machine.c's count of the buddy's MM_OWN_VMALLOC pages
  * this makes the two sets equal.  The map is skipped if host memory runs
  * out.
  */
 static enum mm_status check_owned(const struct mm_machine *m, char err[MM_MSG_MAX])
 {
     const struct mm_vmap *v = m->vmap;
-    uint32_t *seen = calloc((1u << 20) / 32, sizeof(*seen));
+    /* RAM's pfns only: a map of all 2^20 (128 KiB) cost an mmap and a
+     * munmap per check under ASan, most of mm_check()'s time. */
+    mm_pfn_t base = m->lay.min_pfn;
+    uint32_t *seen = calloc((m->lay.max_pfn - base) / 32 + 1, sizeof(*seen));
     enum mm_status st = MM_OK;
 
     for (size_t i = 0; st == MM_OK && i < v->n; i++) {
@@ -1536,14 +1537,15 @@ static enum mm_status check_owned(const struct mm_machine *m, char err[MM_MSG_MA
             mm__page_info(m, pfn, &pi);
             if (pi.state != MM_PAGE_USED || pi.owner != MM_OWN_VMALLOC ||
                 pi.head != pfn || pi.order != 0 ||
-                (seen != NULL && (seen[pfn >> 5] & (1u << (pfn & 31))))) {
+                (seen != NULL && (seen[(pfn - base) >> 5] &
+                                  (1u << ((pfn - base) & 31))))) {
                 st = mm__fail(err, MM_INTERNAL, "vmalloc: page pfn 0x%x of 0x%08x is "
                               "not a vmalloc page of its own", pfn,
                               ar->start + k * MM_PAGE_SIZE);
                 break;
             }
             if (seen != NULL)
-                seen[pfn >> 5] |= 1u << (pfn & 31);
+                seen[(pfn - base) >> 5] |= 1u << ((pfn - base) & 31);
         }
     }
     free(seen);

@@ -30,6 +30,7 @@ const struct store_backend store_sqlite_backend = {
     .notify_fd = sq_notify_fd,
     .reap = sq_reap,
     .flush = sq_flush,
+    .reset = sq_reset,
     .stats = sq_stats,
     .set_max_bytes = sq_set_max_bytes,
     .history = sq_history,
@@ -172,6 +173,11 @@ size_t store_reap(struct store *s, void (*done)(void *arg, void *cookie,
 void store_flush(struct store *s)
 {
     BE(s)->flush(s);
+}
+
+enum store_status store_reset(struct store *s)
+{
+    return BE(s)->reset(s);
 }
 
 void store_stats(struct store *s, struct store_stats *st)

@@ -388,6 +388,20 @@ size_t store_reap(struct store *s,
 void store_flush(struct store *s);
 
 /**
+ * store_reset - empty an in-memory store, as if just opened
+ * @s: a store opened on ":memory:", every write reaped
+ * Context: runs on the writer thread between batches and waits for it:
+ * deletes every machine, event and checkpoint, hands out machine ids from
+ * 1 again and zeroes the write counters of store_stats().  For tests and
+ * fuzzing (srv_reset()), which start each case from an identical store
+ * without a new database and threads.
+ * Return: STORE_OK, STORE_INVALID_ARGUMENT (a database file: never
+ * emptied), STORE_BUSY (writes still queued or unreaped; nothing done),
+ * STORE_UNAVAILABLE (SQLite failed; the store may be half emptied).
+ */
+enum store_status store_reset(struct store *s);
+
+/**
  * store_stats - copy the write counters
  * @s: the store
  * @st: receives them

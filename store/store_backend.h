@@ -58,6 +58,7 @@ struct store_backend {
                    void (*done)(void *arg, void *cookie, enum store_status status, const char *msg),
                    void *arg);
     void (*flush)(struct store *s);
+    enum store_status (*reset)(struct store *s);
     void (*stats)(struct store *s, struct store_stats *st);
     enum store_status (*set_max_bytes)(struct store *s, uint64_t bytes);
     enum store_status (*history)(struct store *s,
@@ -162,6 +163,7 @@ size_t sq_reap(struct store *s, void (*done)(void *arg, void *cookie,
                                              enum store_status status,
                                              const char *msg), void *arg);
 void sq_flush(struct store *s);
+enum store_status sq_reset(struct store *s);
 void sq_stats(struct store *s, struct store_stats *st);
 enum store_status sq_set_max_bytes(struct store *s, uint64_t bytes);
 enum store_status sq_history(struct store *s, const struct store_history_query *q, int (*fn)(void *arg,
@@ -241,6 +243,7 @@ size_t pg_reap(struct store *s, void (*done)(void *arg, void *cookie,
                                              enum store_status status,
                                              const char *msg), void *arg);
 void pg_flush(struct store *s);
+enum store_status pg_reset(struct store *s);
 void pg_stats(struct store *s, struct store_stats *st);
 enum store_status pg_set_max_bytes(struct store *s, uint64_t bytes);
 enum store_status pg_history(struct store *s, const struct store_history_query *q, int (*fn)(void *arg,

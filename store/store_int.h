@@ -149,7 +149,8 @@ struct ctab {
 
 enum ctl_kind {
     CTL_PURGE = 1,
-    CTL_MAX_BYTES
+    CTL_MAX_BYTES,
+    CTL_RESET                           /* sq_reset() */
 };
 
 /* A synchronous request run by the writer thread between batches. */

@@ -1436,6 +1436,15 @@ void pg_flush(struct store *s)
     pthread_mutex_unlock(&s->lock);
 }
 
+/* store_reset() empties only ":memory:" stores: a PostgreSQL database is
+ * never emptied. */
+enum store_status pg_reset(struct store *s)
+{
+    pg__format(s->errmsg, sizeof(s->errmsg), "reset: a PostgreSQL "
+               "database is never emptied");
+    return STORE_INVALID_ARGUMENT;
+}
+
 void pg_stats(struct store *s, struct store_stats *st)
 {
     pthread_mutex_lock(&s->lock);
@@ -1593,6 +1602,7 @@ const struct store_backend store_pg_backend = {
     .notify_fd = pg_notify_fd,
     .reap = pg_reap,
     .flush = pg_flush,
+    .reset = pg_reset,
     .stats = pg_stats,
     .set_max_bytes = pg_set_max_bytes,
     .history = pg_history,

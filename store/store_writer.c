@@ -1343,11 +1343,46 @@ static void run_purge(struct store *s, struct ctl *c)
     c->status = STORE_OK;
 }
 
+/* sq_reset(): every row goes, AUTOINCREMENT's counter too; then the
+ * writer's own memory of machines.  The caller made sure nothing is
+ * queued. */
+static void run_reset(struct store *s, struct ctl *c)
+{
+    char *msg = NULL;
+
+    if (sqlite3_exec(s->wdb, "BEGIN; DELETE FROM events;"
+                     " DELETE FROM checkpoints; DELETE FROM machines;"
+                     " DELETE FROM sqlite_sequence; COMMIT;",
+                     NULL, NULL, &msg) != SQLITE_OK) {
+        format(c->msg, sizeof(c->msg), "reset: %s",
+               msg != NULL ? msg : sqlite3_errmsg(s->wdb));
+        sqlite3_free(msg);
+        if (!sqlite3_get_autocommit(s->wdb))
+            wstep(s, s->w_rollback);
+        c->status = STORE_UNAVAILABLE;
+        return;
+    }
+    memset(&s->head, 0, sizeof(s->head));
+    pthread_mutex_lock(&s->lock);
+    if (s->ct.cap > 0)
+        memset(s->ct.slot, 0, s->ct.cap * sizeof(*s->ct.slot));
+    s->ct.n = 0;
+    s->next_id = 1;
+    s->st.commits = s->st.failed_batches = s->st.events = 0;
+    s->st.machines_created = s->st.machines_destroyed = 0;
+    s->st.writes_failed = s->st.largest_batch = 0;
+    pthread_mutex_unlock(&s->lock);
+    c->status = STORE_OK;
+}
+
 static void run_ctl(struct store *s, struct ctl *c)
 {
     switch (c->kind) {
     case CTL_PURGE:
         run_purge(s, c);
+        break;
+    case CTL_RESET:
+        run_reset(s, c);
         break;
     case CTL_MAX_BYTES:
         if (pragma_int(s->wdb, "max_page_count",
@@ -1582,28 +1617,38 @@ enum store_status sq_set_max_bytes(struct store *s, uint64_t bytes)
     return call_writer(s, &c);
 }
 
-static void purge_ctl(struct ctl *c, const char *tenant,
-                      int64_t older_than_ms, int64_t now_ms)
+enum store_status sq_reset(struct store *s)
 {
-    memset(c, 0, sizeof(*c));
-    c->kind = CTL_PURGE;
-    c->cutoff = now_ms - older_than_ms;
-    c->tenant = tenant;
+    struct ctl c;
+    bool idle;
+
+    assert(s != NULL);
+    if (!s->memory) {
+        set_err(s, "reset: %s is a database file, not :memory:", s->path);
+        return STORE_INVALID_ARGUMENT;
+    }
+    pthread_mutex_lock(&s->lock);
+    idle = s->inflight == 0 && s->filling->n == 0 && s->done_head == NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (!idle) {
+        set_err(s, "reset: writes are still queued or unreaped");
+        return STORE_BUSY;
+    }
+    memset(&c, 0, sizeof(c));
+    c.kind = CTL_RESET;
+    return call_writer(s, &c);
 }
 
 enum store_status sq_purge(struct store *s, const char *tenant,
                               int64_t older_than_ms, int64_t now_ms,
                               uint64_t *purged, uint64_t *events)
 {
-    struct ctl c;
-    enum store_status rc;
+    char msg[STORE_MSG_MAX];
+    enum store_status rc = sq_purge_r(s, tenant, older_than_ms, now_ms,
+                                         purged, events, msg, sizeof(msg));
 
-    purge_ctl(&c, tenant, older_than_ms, now_ms);
-    rc = call_writer(s, &c);
-    if (purged != NULL)
-        *purged = c.result;
-    if (events != NULL)
-        *events = c.events;
+    if (rc != STORE_OK)
+        set_err(s, "%s", msg);
     return rc;
 }
 
@@ -1615,7 +1660,10 @@ enum store_status sq_purge_r(struct store *s, const char *tenant,
     struct ctl c;
     enum store_status rc;
 
-    purge_ctl(&c, tenant, older_than_ms, now_ms);
+    memset(&c, 0, sizeof(c));
+    c.kind = CTL_PURGE;
+    c.cutoff = now_ms - older_than_ms;
+    c.tenant = tenant;
     rc = hand_ctl(s, &c);
     if (purged != NULL)
         *purged = c.result;

@@ -17,7 +17,9 @@
  *     daemon's own line "recovered N machines (B broken) from E events in
  *     X ms" (store iteration + replay); target >= 5,000,000/s.  Also timed
  *     from fork() to the first answered Ping, and by armmapd's CPU time
- *     from /proc (steadier than wall time on a loaded machine).
+ *     from /proc (steadier than wall time on a loaded machine), and
+ *     beside it the time armmapd's main thread spent waiting for a CPU
+ *     (/proc/PID/schedstat): on a shared machine, most of the rest.
  *  2. Then one machine of BIG events (alloc, kmap, kunmap, free cycles) and
  *     CLONES clones of it are added, and the whole is restarted: the
  *     recovery must take under 1 s.
@@ -342,6 +344,26 @@ static long file_size(const char *name)
     return stat(path, &st) == 0 ? (long)st.st_size : 0;
 }
 
+/* Milliseconds @pid's main thread (the one that recovers, with its
+ * workers beside it) has spent runnable but waiting for a CPU, from
+ * /proc/PID/schedstat; -1 if unreadable.  Beside the CPU time it says
+ * where the rest of the wall time went on a loaded machine. */
+static double runqueue_wait_ms(pid_t pid)
+{
+    char path[64];
+    unsigned long long run, wait;
+    FILE *f;
+    int n;
+
+    snprintf(path, sizeof(path), "/proc/%d/schedstat", (int)pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return -1;
+    n = fscanf(f, "%llu %llu", &run, &wait);
+    fclose(f);
+    return n == 2 ? (double)wait / 1e6 : -1;
+}
+
 /* One restart, timed: returns the best (fastest) recovery in ms over
  * @runs, after checking that @want machines came back, none broken, and
  * (unless @want_events is 0) exactly @want_events events replayed.
@@ -357,7 +379,7 @@ static double restarts(const char *what, const char *extra, unsigned runs,
     for (r = 0; r < runs; r++) {
         unsigned long long rm = 0, rb = 0, re = 0;
         struct armmap_conn *c;
-        double ms = 0, t0, t1, cpu;
+        double ms = 0, t0, t1, cpu, waited;
         pid_t pid;
 
         t0 = now_ms();
@@ -365,6 +387,7 @@ static double restarts(const char *what, const char *extra, unsigned runs,
         c = wait_ping(pid);
         t1 = now_ms();
         cpu = proc_cpu_s(pid);
+        waited = runqueue_wait_ms(pid);
         armmap_close(c);
         if (!parse_log(&rm, &rb, &re, &ms))
             die("no \"recovered\" line in", logpath);
@@ -377,8 +400,10 @@ static double restarts(const char *what, const char *extra, unsigned runs,
             best_cpu = cpu;
         printf("recovery: %s run %u: %llu machines, %llu events replayed: "
                "recovery %.1f ms (%.0f events/s), start to ping %.1f ms; "
-               "armmapd CPU to the ping %.0f ms\n", what, r + 1, rm, re, ms,
-               ms > 0 ? (double)re / (ms / 1e3) : 0, t1 - t0, cpu * 1e3);
+               "armmapd CPU to the ping %.0f ms; its main thread waited "
+               "%.0f ms for a CPU\n", what, r + 1, rm, re, ms,
+               ms > 0 ? (double)re / (ms / 1e3) : 0, t1 - t0, cpu * 1e3,
+               waited);
         stop_daemon(pid);
     }
     *cpu_ms = best_cpu * 1e3;

@@ -399,6 +399,32 @@ START_TEST(test_translate_and_phys)
 }
 END_TEST
 
+/* translate's text output names the region of every address, faults
+ * included, and calls an ioremap area ioremap: on Debian's armmp 6.1
+ * (qemu-virt, 1 GiB) vmalloc 1M lands at 0xf0800000 and ioremap 1M of
+ * 0x10000000 at 0xf0980000 (SMP alignment); the guard page after it
+ * faults in the ioremap area's window; the FDT map at 0xff800000 and the
+ * PCI I/O reservation at 0xfee00000 are their own regions. */
+START_TEST(test_translate_names_regions_and_ioremap)
+{
+    expect(RUN("create", "--preset", "qemu-virt", "--kernel", "6.1"), 0, "1\n", "");
+    expect(RUN("vmalloc", "1", "1M"), 0, "va 0xf0800000 pages 256\n", "");
+    expect_has(RUN("ioremap", "1", "0x10000000", "1M"), 0, "0xf0980000");
+    expect(RUN("translate", "1", "0xf0980000", "0xf0a7f000", "0xf0a80000", "0xf0800000",
+               "0xf0900000", "0xff800000", "0xfee00000", "0xbf000000"),
+           0,
+           "0xf0980000 0x10000000 ioremap -\n"
+           "0xf0a7f000 0x100ff000 ioremap -\n"
+           "0xf0a80000 - ioremap translation-l2\n"
+           "0xf0800000 0x7ec00000 vmalloc -\n"
+           "0xf0900000 - vmalloc translation-l2\n"
+           "0xff800000 - fdt translation-l1\n"
+           "0xfee00000 - pci-io translation-l1\n"
+           "0xbf000000 - modules translation-l1\n",
+           "");
+}
+END_TEST
+
 /* A kernel command line and the region table, for a 6.1 machine that no
  * longer prints the layout block. */
 START_TEST(test_create_cmdline_and_regions)
@@ -591,6 +617,7 @@ Suite *cli_suite(void)
     tcase_add_test(tc, test_ops_text);
     tcase_add_test(tc, test_ops_json);
     tcase_add_test(tc, test_translate_and_phys);
+    tcase_add_test(tc, test_translate_names_regions_and_ioremap);
     tcase_add_test(tc, test_layout_and_reports);
     tcase_add_test(tc, test_create_cmdline_and_regions);
     tcase_add_test(tc, test_dump_history_fork_purge_stats);

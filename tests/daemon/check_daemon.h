@@ -62,6 +62,8 @@ void td_send_flush_batch(int fd, uint64_t id, uint64_t machine, size_t n);
 /* Reads one Response; NULL on EOF.  Free with td_free(). */
 Armmap__V1__Response *td_recv(int fd);
 void td_free(Armmap__V1__Response *r);
+/* Sends Ping @id and asserts the Pong. */
+void td_ping(int fd, uint64_t id);
 /* Sends and receives. */
 Armmap__V1__Response *td_call(int fd, const Armmap__V1__Request *req);
 /* True if the peer closed (read returns 0) within 5 s (scaled). */
@@ -134,5 +136,6 @@ Suite *names_suite(void);
 #ifdef STORE_HAVE_PG
 Suite *pg_daemon_suite(void);           /* test_pg.c */
 #endif
+Suite *reset_suite(void);
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */

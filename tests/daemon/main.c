@@ -30,6 +30,7 @@ int main(void)
 #ifdef STORE_HAVE_PG
     srunner_add_suite(sr, pg_daemon_suite());
 #endif
+    srunner_add_suite(sr, reset_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

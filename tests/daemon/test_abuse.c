@@ -74,17 +74,7 @@ static void rss_bounded(long before, long limit_kib, const char *what)
 
 static void ping(int fd, uint64_t id)
 {
-    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
-    Armmap__V1__Response *r;
-
-    req.id = id;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
-    req.ping = &p;
-    r = td_call(fd, &req);
-    ck_assert_status(r, id, 0, "");
-    ck_assert_int_eq(r->body_case, ARMMAP__V1__RESPONSE__BODY_PONG);
-    td_free(r);
+    td_ping(fd, id);
 }
 
 static Armmap__V1__StatsResult *stats(int fd, Armmap__V1__Response **keep)
@@ -243,6 +233,30 @@ static long sock_buffer(void)
     return n;
 }
 
+/* Sends the @flen bytes of @frame on @fd again and again, never reading,
+ * until the socket has taken nothing for 500 ms (scaled).  Returns the
+ * bytes sent. */
+static size_t send_until_stalled(int fd, const uint8_t *frame, size_t flen)
+{
+    size_t sent = 0;
+
+    for (;;) {
+        struct pollfd pf = { fd, POLLOUT, 0 };
+        size_t off = sent % flen;
+        ssize_t k;
+
+        if (poll(&pf, 1, 500 * spawn_time_scale()) != 1)
+            break;
+        k = send(fd, frame + off, flen - off, MSG_DONTWAIT | MSG_NOSIGNAL);
+        ck_assert_msg(k > 0 || errno == EAGAIN, "send: %s", strerror(errno));
+        if (k > 0)
+            sent += (size_t)k;
+        ck_assert_msg(sent < (size_t)256 << 20, "the daemon read 256 MiB "
+                      "of requests from a client that never reads");
+    }
+    return sent;
+}
+
 /*
  * A translate of 1024 addresses with walks answers about 180 KiB.  The
  * client sends such requests (4 KiB each) as long as the socket takes them
@@ -288,21 +302,7 @@ START_TEST(test_never_reading_client_is_bounded)
 
     hog = td_session(&d, "other");
     flen = put_frame(frame, &req);
-    /* Write until the socket has taken nothing for 500 ms (scaled). */
-    for (;;) {
-        struct pollfd pf = { hog, POLLOUT, 0 };
-        size_t off = sent % flen;
-        ssize_t k;
-
-        if (poll(&pf, 1, 500 * spawn_time_scale()) != 1)
-            break;
-        k = send(hog, frame + off, flen - off, MSG_DONTWAIT | MSG_NOSIGNAL);
-        ck_assert_msg(k > 0 || errno == EAGAIN, "send: %s", strerror(errno));
-        if (k > 0)
-            sent += (size_t)k;
-        ck_assert_msg(sent < (size_t)256 << 20, "the daemon read 256 MiB "
-                      "of requests from a client that never reads");
-    }
+    sent = send_until_stalled(hog, frame, flen);
     nreq = sent / flen;
     if (getenv("ABUSE_VERBOSE") != NULL)
         fprintf(stderr, "%zu requests of %zu bytes sent, none read\n", nreq,
@@ -534,7 +534,7 @@ START_TEST(test_connection_churn_leaks_nothing)
     long before;
 
     td_init(&d);
-    td_start(&d, NULL);
+    td_start(&d, "--admin-tenant=watch", NULL); /* counts every conn */
     churn(300);                         /* warm up */
     fd = td_session(&d, "watch");
     fds = fds_at(fd, 1);
@@ -680,6 +680,62 @@ START_TEST(test_abandoned_parked_kmaps_leave_nothing)
 }
 END_TEST
 
+/*
+ * Dumps are answered whole (a machine's dump holds only the pages written,
+ * its page tables: tens of KiB), so a client that asks for dumps and never
+ * reads is held by --max-queued-bytes like any other: eight such
+ * connections, each sending dump requests (a dozen bytes each) until
+ * their sockets stop taking them, grow the daemon by about eight times
+ * (1 MiB of replies + one dump + socket buffers), not by what they asked.
+ */
+START_TEST(test_never_reading_dump_clients_are_bounded)
+{
+    enum { NHOGS = 8 };
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Dump ref = ARMMAP__V1__DUMP__INIT;
+    const uint32_t size[1] = { 8u << 20 };
+    Armmap__V1__Response *r;
+    uint8_t frame[64];
+    size_t flen, sent = 0, dump_len;
+    int hogs[NHOGS], other, i;
+    long before;
+    uint64_t m;
+
+    td_init(&d);
+    td_start(&d, "--max-queued-bytes=1M", NULL);
+    other = td_session(&d, "other");
+    m = td_create(other, "qemu-virt", NULL);
+    for (i = 0; i < 8; i++)             /* page tables: a larger dump */
+        td_op_ok(other, m, ARMMAP__V1__OP_CODE__OP_VMALLOC, size, 1);
+    ref.machine = m;
+    req.id = 3;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_DUMP;
+    req.dump = &ref;
+    r = td_call(other, &req);
+    ck_assert_status(r, 3, 0, "");
+    dump_len = r->dump->elf.len;
+    td_free(r);
+    ping(other, 4);
+    before = td_rss_kib(&d);
+    flen = put_frame(frame, &req);
+    for (i = 0; i < NHOGS; i++) {
+        hogs[i] = td_session(&d, "other");
+        sent += send_until_stalled(hogs[i], frame, flen);
+    }
+    if (getenv("ABUSE_VERBOSE") != NULL)
+        fprintf(stderr, "dumps of %zu bytes: %zu asked, none read\n",
+                dump_len, sent / flen);
+    ck_assert_uint_gt(sent / flen, (size_t)NHOGS * ((1u << 20) / dump_len));
+    rss_bounded(before, NHOGS * (2048 + 2 * (long)(dump_len >> 10)),
+                "while dump clients do not read");
+    ping(other, 5);
+    for (i = 0; i < NHOGS; i++)
+        close(hogs[i]);
+    ping(other, 6);
+    close(other);
+}
+END_TEST
+
 Suite *abuse_suite(void)
 {
     Suite *s = suite_create("abuse");
@@ -688,6 +744,7 @@ Suite *abuse_suite(void)
     tcase_add_checked_fixture(tc, NULL, teardown);
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_never_reading_client_is_bounded);
+    tcase_add_test(tc, test_never_reading_dump_clients_are_bounded);
     tcase_add_test(tc, test_a_million_creates_meet_the_machine_limit);
     tcase_add_test(tc, test_deep_pipeline_of_mixed_requests);
     tcase_add_test(tc, test_connection_churn_leaks_nothing);

@@ -117,18 +117,29 @@ static uint64_t clone_of(int fd, uint64_t machine)
     return id;
 }
 
+/* Starts the daemon with @flag and gives tenant alice (on *@fd) a
+ * qemu-virt machine of 2,500 events (seqs 1..2500); returns its id. */
+static uint64_t start_with_2500(const char *flag, int *fd)
+{
+    uint64_t src;
+    int i;
+
+    td_start(&d, flag, NULL);
+    *fd = td_session(&d, "alice");
+    src = td_create(*fd, "qemu-virt", NULL);
+    for (i = 0; i < 5; i++)
+        batch_ok(*fd, src, 500);
+    return src;
+}
+
 START_TEST(test_recovery_replays_from_checkpoints)
 {
     char before[2][200], after[2][200], path[400];
     uint64_t src, cl;
     sqlite3 *db;
-    int fd, i;
+    int fd;
 
-    td_start(&d, "--checkpoint-every=1000", NULL);
-    fd = td_session(&d, "alice");
-    src = td_create(fd, "qemu-virt", NULL);
-    for (i = 0; i < 5; i++)
-        batch_ok(fd, src, 500);         /* seqs 1..2500 */
+    src = start_with_2500("--checkpoint-every=1000", &fd);
     cl = clone_of(fd, src);             /* at 2500, with a checkpoint */
     batch_ok(fd, cl, 3);
     state_line(fd, src, before[0], sizeof(before[0]));
@@ -175,13 +186,9 @@ START_TEST(test_checkpoint_every_zero_means_never)
     sqlite3_stmt *st;
     uint64_t src;
     sqlite3 *db;
-    int fd, i;
+    int fd;
 
-    td_start(&d, "--checkpoint-every=0", NULL);
-    fd = td_session(&d, "alice");
-    src = td_create(fd, "qemu-virt", NULL);
-    for (i = 0; i < 5; i++)
-        batch_ok(fd, src, 500);         /* seqs 1..2500 */
+    src = start_with_2500("--checkpoint-every=0", &fd);
     state_line(fd, src, before, sizeof(before));
     close(fd);
     ck_assert_msg(td_stop(&d) == 0, "%s", td_log(&d));
@@ -205,21 +212,6 @@ START_TEST(test_checkpoint_every_zero_means_never)
     close(fd);
 }
 END_TEST
-
-static void ping_ok(int fd, uint64_t id)
-{
-    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
-    Armmap__V1__Response *r;
-
-    req.id = id;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
-    req.ping = &p;
-    r = td_call(fd, &req);
-    ck_assert_status(r, id, 0, "");
-    ck_assert_int_eq(r->body_case, ARMMAP__V1__RESPONSE__BODY_PONG);
-    td_free(r);
-}
 
 /* Waits (bounded) until @path exists. */
 static bool wait_file(const char *path)
@@ -271,7 +263,7 @@ START_TEST(test_fork_replay_leaves_the_loop_free)
     ck_assert_msg(wait_file(started), "the fork's replay never started on "
                   "a worker: %s", td_log(&d));
     fb = td_session(&d, "alice");
-    ping_ok(fb, 12);
+    td_ping(fb, 12);
     /* Held at the gate: no answer yet. */
     pfd.fd = fa;
     pfd.events = POLLIN;

@@ -702,7 +702,7 @@ START_TEST(test_group_commit_under_concurrent_load)
     uint64_t changes, commits;
     int i;
 
-    td_start(&d, NULL);
+    td_start(&d, "--admin-tenant=dur", NULL);   /* daemon-wide commits */
     c = dconnect();
     ck_assert_int_eq(armmap_stats(c, &before), ARMMAP_OK);
     memset(w, 0, sizeof(w));

@@ -17,7 +17,7 @@ static void setup(void)
 {
     td_init(&d);
     td_start(&d, "--max-connections=3", "--max-queued-bytes=4096",
-             "--log-level=debug", NULL);
+             "--log-level=debug", "--admin-tenant=conns", NULL);
 }
 
 static void teardown(void)

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@
 #include <jansson.h>
 
 #include "srv.h"
+#include "armmap.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define ASAN_BUILD true
@@ -927,33 +929,50 @@ START_TEST(test_bearer_token)
 }
 END_TEST
 
+/* Writes a tenants file of @n (tenant, token) lines at @path. */
+static void write_tenants(const char *path, const char *const who[][2],
+                          size_t n)
+{
+    char line[200];
+    uint8_t dg[32];
+    FILE *f = fopen(path, "w");
+    size_t i, j, k;
+
+    ck_assert_ptr_nonnull(f);
+    for (i = 0; i < n; i++) {
+        srv_sha256(who[i][1], strlen(who[i][1]), dg);
+        k = (size_t)snprintf(line, sizeof(line), "%s ", who[i][0]);
+        for (j = 0; j < 32; j++)
+            k += (size_t)snprintf(line + k, sizeof(line) - k, "%02x", dg[j]);
+        fprintf(f, "%s\n", line);
+    }
+    fclose(f);
+}
+
+/* Starts armmapd with --http and a tenants file (d.dir/tenants) of @n
+ * (tenant, token) lines. */
+static void start_with_tenants(const char *const who[][2], size_t n)
+{
+    char path[400], flag[420];
+
+    td_init(&d);
+    snprintf(path, sizeof(path), "%s/tenants", d.dir);
+    write_tenants(path, who, n);
+    snprintf(flag, sizeof(flag), "--tenants-file=%s", path);
+    port = free_port();
+    snprintf(http_flag, sizeof(http_flag), "--http=127.0.0.1:%d", port);
+    td_start(&d, http_flag, flag, NULL);
+}
+
 /* With --tenants-file the token decides the tenant, as in Hello. */
 START_TEST(test_tenants_file_tokens)
 {
     static const char *const who[][2] = { { "alice", "tok-a" },
                                           { "bob", "tok-b" } };
-    char path[400], flag[420], line[200], extra[128];
-    uint8_t dg[32];
+    char path[400], extra[128];
     struct reply r;
-    FILE *f;
-    size_t i, k;
 
-    td_init(&d);
-    snprintf(path, sizeof(path), "%s/tenants", d.dir);
-    f = fopen(path, "w");
-    ck_assert_ptr_nonnull(f);
-    for (i = 0; i < 2; i++) {
-        srv_sha256(who[i][1], strlen(who[i][1]), dg);
-        k = (size_t)snprintf(line, sizeof(line), "%s ", who[i][0]);
-        for (size_t j = 0; j < 32; j++)
-            k += (size_t)snprintf(line + k, sizeof(line) - k, "%02x", dg[j]);
-        fprintf(f, "%s\n", line);
-    }
-    fclose(f);
-    snprintf(flag, sizeof(flag), "--tenants-file=%s", path);
-    port = free_port();
-    snprintf(http_flag, sizeof(http_flag), "--http=127.0.0.1:%d", port);
-    td_start(&d, http_flag, flag, NULL);
+    start_with_tenants(who, 2);
 
     r = http("POST", "/api/v1/machines", "Authorization: Bearer tok-a\r\n",
              "{\"preset\":\"aries\"}");
@@ -1151,22 +1170,28 @@ static void flushes(int fd, size_t n)
     td_free(r);
 }
 
-/* Changes made over the protobuf socket arrive as events, exactly. */
+/* Changes made through libarmmap on the protobuf socket arrive as
+ * events, exactly. */
 START_TEST(test_events_exact)
 {
-    static const uint32_t highmem[2] = { 2, 0 };
+    struct armmap_options opt;
+    struct armmap_conn *c = NULL;
+    struct armmap_op_result res;
+    char err[ARMMAP_ERR_MAX];
     struct sse *e;
-    uint32_t pfn, va;
-    int fd;
 
     start(NULL, NULL);
     create_aries(NULL, "1");
     e = sse_open("/api/v1/machines/1/events", NULL);
-    fd = td_session(&d, "default");
-    pfn = td_op_ok(fd, 1, MM_OP_ALLOC, highmem, 2);
-    ck_assert_uint_eq(pfn, 0xff2fe);
-    va = td_op_ok(fd, 1, MM_OP_KMAP, &pfn, 1);
-    ck_assert_uint_eq(va, 0xbfe01000);
+    memset(&opt, 0, sizeof(opt));
+    opt.tenant = "default";
+    ck_assert_msg(armmap_connect_unix(d.sock, opt, &c, err) == ARMMAP_OK,
+                  "%s", err);
+    ck_assert_int_eq(armmap_alloc(c, 1, ARMMAP_ZONE_HIGHMEM, 0, &res),
+                     ARMMAP_OK);
+    ck_assert_uint_eq(res.value, 0xff2fe);
+    ck_assert_int_eq(armmap_kmap(c, 1, 0xff2fe, 0, &res), ARMMAP_OK);
+    ck_assert_uint_eq(res.value, 0xbfe01000);
     ck_next(e, "id: 1\nevent: change\ndata: {\"seq\":\"1\",\"time_ms\":\"T\","
             "\"op\":\"alloc\",\"cpu\":0,\"args\":[\"0x2\",\"0x0\"],\"zone\":"
             "\"highmem\",\"order\":0,\"result\":{\"op\":\"alloc\",\"code\":"
@@ -1177,11 +1202,10 @@ START_TEST(test_events_exact)
             "\"0xff2fe\",\"result\":{\"op\":\"kmap\",\"code\":\"OK\","
             "\"value\":\"0xbfe01000\",\"aux\":0,\"flags\":[],\"seq\":\"2\"}}");
     /* A refused change has no seq and no event: the next one is 3. */
-    ck_assert_int_eq(td_op(fd, 2, 1, MM_OP_KUNMAP, 0, highmem, 1, 0)
-                         ->status->code, MM_INVALID_ARGUMENT);
-    flushes(fd, 1);
+    ck_assert_int_eq(armmap_kunmap(c, 1, 2, &res), ARMMAP_INVALID_ARGUMENT);
+    ck_assert_int_eq(armmap_kmap_flush(c, 1, &res), ARMMAP_OK);
     ck_flush(e, 3);
-    close(fd);
+    armmap_close(c);
     sse_close(e);
     stop();
 }
@@ -1238,6 +1262,53 @@ START_TEST(test_events_resume)
 }
 END_TEST
 
+/* A stream opened with a token that a reloaded tenants file no longer
+ * has ends before the next event, as a revoked connection does. */
+START_TEST(test_events_token_revoked)
+{
+    static const char *const before[][2] = { { "alice", "tok-a" } };
+    static const char *const after[][2] = { { "alice", "tok-c" } };
+    char path[400], msg[512], mpath[64], ops[80];
+    struct reply r;
+    struct sse *e;
+    int i;
+
+    start_with_tenants(before, 1);
+    r = http("POST", "/api/v1/machines", "Authorization: Bearer tok-a\r\n",
+             "{\"preset\":\"aries\"}");
+    ck_assert_int_eq(r.status, 201);
+    snprintf(mpath, sizeof(mpath), "/api/v1/machines/%s", jstr(r.json, "id"));
+    reply_free(&r);
+    snprintf(path, sizeof(path), "%s/events", mpath);
+    e = sse_open(path, "Authorization: Bearer tok-a\r\n");
+    snprintf(ops, sizeof(ops), "%s/ops", mpath);
+    r = http("POST", ops, "Authorization: Bearer tok-a\r\n",
+             "{\"op\":\"kmap_flush\"}");
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    ck_flush(e, 1);
+    snprintf(path, sizeof(path), "%s/tenants", d.dir);
+    write_tenants(path, after, 1);
+    ck_assert_int_eq(kill(d.pid, SIGHUP), 0);
+    /* The new token works once the reload is done. */
+    for (i = 0; i < 500; i++) {
+        r = http("POST", ops, "Authorization: Bearer tok-c\r\n",
+                 "{\"op\":\"kmap_flush\"}");
+        if (r.status == 200)
+            break;
+        ck_assert_int_eq(r.status, 401);
+        reply_free(&r);
+        usleep(10000);
+    }
+    ck_assert_int_eq(r.status, 200);
+    reply_free(&r);
+    ck_assert_msg(!sse_next(e, msg, sizeof(msg), false), "after the "
+                  "reload the stream sent: %s", msg);
+    sse_close(e);
+    stop();
+}
+END_TEST
+
 /* A tenant sees only its own machines' streams. */
 START_TEST(test_events_tenants)
 {
@@ -1254,6 +1325,29 @@ START_TEST(test_events_tenants)
                   "describe: machine 2 does not exist");
     e = sse_open("/api/v1/machines/1/events", "X-Armmap-Tenant: alice\r\n");
     fd = td_session(&d, "alice");
+    flushes(fd, 1);
+    ck_flush(e, 1);
+    close(fd);
+    sse_close(e);
+    stop();
+}
+END_TEST
+
+/* A stream's client sends nothing: --idle-timeout, which closes a silent
+ * connection, does not end it (a plain connection opened with it is the
+ * clock). */
+START_TEST(test_events_outlive_idle_timeout)
+{
+    struct sse *e;
+    int fd, clock_fd;
+
+    start("--idle-timeout=1", "--http-heartbeat=0");
+    create_aries(NULL, "1");
+    e = sse_open("/api/v1/machines/1/events", NULL);
+    clock_fd = connect_http();
+    ck_assert(td_closed(clock_fd));
+    close(clock_fd);
+    fd = td_session(&d, "default");
     flushes(fd, 1);
     ck_flush(e, 1);
     close(fd);
@@ -1512,6 +1606,27 @@ START_TEST(test_at_cache_and_fork)
 }
 END_TEST
 
+/* States larger than --http-at-cache-bytes are served once, not kept. */
+START_TEST(test_at_too_big_to_keep)
+{
+    static const char *const pa_at[] = {
+        "fault:translation-l2", "fault:translation-l2", "0xff2fe000",
+        "0xff2fe000", "fault:translation-l2"
+    };
+    int k, i;
+
+    start("--http-at-cache-bytes=4096", NULL);
+    create_aries(NULL, "1");
+    four_changes();
+    for (i = 0; i < 2; i++) {
+        for (k = 4; k >= 0; k--)
+            ck_at_pa("/api/v1/machines/1", (uint64_t)k, "0xbfe01000",
+                     pa_at[k]);
+    }
+    stop();
+}
+END_TEST
+
 /* ---- limits ------------------------------------------------------------ */
 
 /* --http-rate 1 --http-burst 3: three requests at once pass, then 429
@@ -1606,7 +1721,9 @@ Suite *http_suite(void)
     tcase_add_test(tc, test_events_exact);
     tcase_add_test(tc, test_events_resume);
     tcase_add_test(tc, test_events_tenants);
+    tcase_add_test(tc, test_events_token_revoked);
     tcase_add_test(tc, test_events_destroyed);
+    tcase_add_test(tc, test_events_outlive_idle_timeout);
     tcase_add_test(tc, test_events_heartbeat_and_limit);
     tcase_add_test(tc, test_events_slow_subscriber_bounded);
     suite_add_tcase(s, tc);
@@ -1614,6 +1731,7 @@ Suite *http_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_at_reads);
     tcase_add_test(tc, test_at_cache_and_fork);
+    tcase_add_test(tc, test_at_too_big_to_keep);
     suite_add_tcase(s, tc);
     tc = tcase_create("limits");
     tcase_set_timeout(tc, 60);

@@ -15,7 +15,7 @@ static struct tdaemon d;
 static void setup(void)
 {
     td_init(&d);
-    td_start(&d, NULL);
+    td_start(&d, "--admin-tenant=s", NULL);   /* daemon-wide stats */
 }
 
 static void teardown(void)

@@ -724,6 +724,25 @@ START_TEST(test_paged_history_equals_small_pages)
 }
 END_TEST
 
+/* What a Stats answer to @fd says, in the order of the struct. */
+struct stats_want {
+    uint64_t machines, connections, requests, changes, commits;
+};
+
+/* Asks @fd for stats (request @id) and asserts @w. */
+static void expect_stats(int fd, uint64_t id, struct stats_want w)
+{
+    Armmap__V1__Response *r = simple(fd, id, ARMMAP__V1__REQUEST__BODY_STATS);
+
+    ck_assert_status(r, id, 0, "");
+    ck_assert_uint_eq(r->stats->machines, w.machines);
+    ck_assert_uint_eq(r->stats->connections, w.connections);
+    ck_assert_uint_eq(r->stats->requests, w.requests);
+    ck_assert_uint_eq(r->stats->changes, w.changes);
+    ck_assert_uint_eq(r->stats->commits, w.commits);
+    td_free(r);
+}
+
 START_TEST(test_stats_and_list_are_scoped_admin_sees_all)
 {
     Armmap__V1__Response *r;
@@ -736,35 +755,59 @@ START_TEST(test_stats_and_list_are_scoped_admin_sees_all)
     root = session_token("", "root-token-3");
     td_create(alice, "qemu-virt", NULL);
     td_create(alice, "qemu-virt", NULL);
-    r = simple(bob, 2, ARMMAP__V1__REQUEST__BODY_STATS);
-    ck_assert_status(r, 2, 0, "");
-    ck_assert_uint_eq(r->stats->machines, 0);
-    ck_assert_uint_eq(r->stats->connections, 1);
-    ck_assert_uint_eq(r->stats->requests, 2);      /* hello and this */
-    ck_assert_uint_eq(r->stats->changes, 0);
-    ck_assert_uint_eq(r->stats->commits, 0);
-    td_free(r);
+    /* bob's: his hello and this stats */
+    expect_stats(bob, 2, (struct stats_want){ 0, 1, 2, 0, 0 });
     r = simple(bob, 3, ARMMAP__V1__REQUEST__BODY_LIST);
     ck_assert_status(r, 3, 0, "");
     ck_assert_uint_eq(r->machines->n_machines, 0);
     td_free(r);
-    r = simple(alice, 4, ARMMAP__V1__REQUEST__BODY_STATS);
-    ck_assert_status(r, 4, 0, "");
-    ck_assert_uint_eq(r->stats->machines, 2);
-    ck_assert_uint_eq(r->stats->connections, 1);
-    ck_assert_uint_eq(r->stats->requests, 4);
-    ck_assert_uint_eq(r->stats->changes, 2);
-    td_free(r);
-    r = simple(root, 5, ARMMAP__V1__REQUEST__BODY_STATS);
-    ck_assert_status(r, 5, 0, "");
-    ck_assert_uint_eq(r->stats->machines, 2);
-    ck_assert_uint_eq(r->stats->connections, 3);
-    ck_assert_uint_eq(r->stats->requests, 9);
-    ck_assert_uint_eq(r->stats->changes, 2);
-    td_free(r);
+    expect_stats(alice, 4, (struct stats_want){ 2, 1, 4, 2, 0 });
+    expect_stats(root, 5, (struct stats_want){ 2, 3, 9, 2, 2 });
     close(alice);
     close(bob);
     close(root);
+}
+END_TEST
+
+/* Without a tenants file stats and purge are the caller's tenant's as
+ * well; the tenant --admin-tenant names sees and purges the daemon's.  A
+ * tenants file marks its own admins: the flag is refused beside one. */
+START_TEST(test_stats_scoped_without_a_tenants_file)
+{
+    Armmap__V1__Response *r;
+    char out[1024];
+    int alice, bob, ops;
+
+    write_tenants(three, 3);
+    ck_assert_int_eq(td_run(out, sizeof(out), tenants_flag,
+                            "--admin-tenant=ops", "--check-config", NULL), 2);
+    ck_assert_str_eq(out, "armmapd: --admin-tenant: with --tenants-file the "
+                     "file marks admins ('admin' on a tenant's line)\n");
+    td_start(&d, "--admin-tenant=ops", NULL);
+    alice = td_session(&d, "alice");
+    bob = td_session(&d, "bob");
+    ops = td_session(&d, "ops");
+    td_create(alice, "qemu-virt", NULL);
+    td_create(alice, "qemu-virt", NULL);
+    /* bob's: his hello and this stats */
+    expect_stats(bob, 2, (struct stats_want){ 0, 1, 2, 0, 0 });
+    expect_stats(alice, 3, (struct stats_want){ 2, 1, 4, 2, 0 });
+    /* 3 hellos, 2 creates, 3 stats */
+    expect_stats(ops, 4, (struct stats_want){ 2, 3, 8, 2, 2 });
+    /* The admin's purge covers every tenant; bob's only his own. */
+    destroy(alice, td_create(alice, "qemu-virt", NULL));
+    sleep_ms(5);                        /* destroyed before "now" */
+    r = purge_all(bob, 7);
+    ck_assert_status(r, 7, 0, "");
+    ck_assert_uint_eq(r->purge->machines, 0);
+    td_free(r);
+    r = purge_all(ops, 8);
+    ck_assert_status(r, 8, 0, "");
+    ck_assert_uint_eq(r->purge->machines, 1);
+    td_free(r);
+    close(alice);
+    close(bob);
+    close(ops);
 }
 END_TEST
 
@@ -974,7 +1017,7 @@ static size_t machines_listed(int fd)
 /* Starts the daemon with the host quota 1.5 times what one rpi2 machine
  * holds, that machine already made (it is recovered): room for it, not
  * for a copy.  Returns the session; *@m and *@held what it holds. */
-static int one_and_a_half(uint64_t *m, uint64_t *held)
+static int one_and_a_half(uint64_t *m, uint64_t *held, uint64_t *quota_out)
 {
     static const uint32_t page[1] = { 4096 };
     char quota[64];
@@ -989,8 +1032,9 @@ static int one_and_a_half(uint64_t *m, uint64_t *held)
     one = host_bytes_of(fd, *m);
     close(fd);
     ck_assert_msg(td_stop(&d) == 0, "%s", td_log(&d));
+    *quota_out = one + one / 2;
     snprintf(quota, sizeof(quota), "--max-host-bytes-per-tenant=%llu",
-             (unsigned long long)(one + one / 2));
+             (unsigned long long)*quota_out);
     td_start(&d, quota, NULL);
     fd = td_session(&d, "lab");
     *held = host_bytes_of(fd, *m);
@@ -999,58 +1043,50 @@ static int one_and_a_half(uint64_t *m, uint64_t *held)
     return fd;
 }
 
+/* Asserts that @r is a refusal of @what by the host-bytes quota @quota
+ * while tenant 'lab' holds @held, naming @more (0: not known to the test,
+ * only the message's start is compared); frees @r. */
+static void expect_host_refusal(Armmap__V1__Response *r, const char *what,
+                                uint64_t held, uint64_t more, uint64_t quota)
+{
+    char want[256];
+    int n;
+
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
+    n = snprintf(want, sizeof(want), "%s: tenant 'lab' holds %llu host bytes "
+                 "and would need ", what, (unsigned long long)held);
+    if (more != 0) {
+        snprintf(want + n, sizeof(want) - (size_t)n, "%llu more "
+                 "(--max-host-bytes-per-tenant %llu)",
+                 (unsigned long long)more, (unsigned long long)quota);
+        ck_assert_str_eq(r->status->message, want);
+    } else {
+        ck_assert_msg(strncmp(r->status->message, want, strlen(want)) == 0,
+                      "got '%s'", r->status->message);
+    }
+    td_free(r);
+}
+
 /* A clone, a fork and a create are counted before they join the tenant:
  * one that would take it past the quota is refused with what it would
  * add, and no machine is made. */
 START_TEST(test_clone_and_fork_counted_against_host_quota)
 {
-    Armmap__V1__Response *r;
-    uint64_t m, held;
-    char want[256];
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Create cr = ARMMAP__V1__CREATE__INIT;
+    uint64_t m, held, quota;
     int fd;
 
-    fd = one_and_a_half(&m, &held);
-    r = clone_of(fd, 20, m);
-    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
-    snprintf(want, sizeof(want), "clone: tenant 'lab' holds %llu host bytes "
-             "and would need %llu more (--max-host-bytes-per-tenant ",
-             (unsigned long long)held, (unsigned long long)held);
-    ck_assert_msg(strncmp(r->status->message, want, strlen(want)) == 0,
-                  "got '%s'", r->status->message);
-    td_free(r);
+    fd = one_and_a_half(&m, &held, &quota);
+    expect_host_refusal(clone_of(fd, 20, m), "clone", held, held, quota);
     /* At its last seq a fork is a clone; at seq 1 it is replayed. */
-    r = fork_of(fd, 21, m, 2);
-    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
-    snprintf(want, sizeof(want), "fork: tenant 'lab' holds %llu host bytes "
-             "and would need %llu more (--max-host-bytes-per-tenant ",
-             (unsigned long long)held, (unsigned long long)held);
-    ck_assert_msg(strncmp(r->status->message, want, strlen(want)) == 0,
-                  "got '%s'", r->status->message);
-    td_free(r);
-    r = fork_of(fd, 22, m, 1);
-    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
-    snprintf(want, sizeof(want), "fork: tenant 'lab' holds %llu host bytes "
-             "and would need ", (unsigned long long)held);
-    ck_assert_msg(strncmp(r->status->message, want, strlen(want)) == 0,
-                  "got '%s'", r->status->message);
-    td_free(r);
-    {
-        Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-        Armmap__V1__Create cr = ARMMAP__V1__CREATE__INIT;
-
-        cr.preset = (char *)"rpi2";
-        req.id = 23;
-        req.body_case = ARMMAP__V1__REQUEST__BODY_CREATE;
-        req.create = &cr;
-        r = td_call(fd, &req);
-        ck_assert_int_eq(r->status->code,
-                         ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
-        snprintf(want, sizeof(want), "create: tenant 'lab' holds %llu host "
-                 "bytes and would need ", (unsigned long long)held);
-        ck_assert_msg(strncmp(r->status->message, want, strlen(want)) == 0,
-                      "got '%s'", r->status->message);
-        td_free(r);
-    }
+    expect_host_refusal(fork_of(fd, 21, m, 2), "fork", held, held, quota);
+    expect_host_refusal(fork_of(fd, 22, m, 1), "fork", held, 0, quota);
+    cr.preset = (char *)"rpi2";
+    req.id = 23;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_CREATE;
+    req.create = &cr;
+    expect_host_refusal(td_call(fd, &req), "create", held, 0, quota);
     ck_assert_uint_eq(machines_listed(fd), 1);
     ck_assert_uint_eq(host_bytes_of(fd, m), held);
     close(fd);
@@ -1097,49 +1133,30 @@ START_TEST(test_streamed_copy_counted_against_host_quota)
     enum { N = 16384 };
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Phys ph = ARMMAP__V1__PHYS__INIT;
-    Armmap__V1__Response *r;
-    uint32_t *va = malloc(N * sizeof(uint32_t));
-    uint64_t m, held;
-    char want[256];
+    uint32_t *va = calloc(N + 1, sizeof(uint32_t));
+    uint64_t m, held, quota;
     int fd, i;
 
     ck_assert_ptr_nonnull(va);
-    fd = one_and_a_half(&m, &held);
+    fd = one_and_a_half(&m, &held, &quota);
     for (i = 0; i < N; i++)
         va[i] = 0xc0000000u + (uint32_t)i * 64;
     send_walks(fd, 30, m, va, N);
-    r = td_recv(fd);
-    ck_assert_int_eq(r->id, 30);
-    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
-    snprintf(want, sizeof(want), "translate: tenant 'lab' holds %llu host "
-             "bytes and would need %llu more (--max-host-bytes-per-tenant ",
-             (unsigned long long)held, (unsigned long long)held);
-    ck_assert_msg(strncmp(r->status->message, want, strlen(want)) == 0,
-                  "got '%s'", r->status->message);
-    td_free(r);
-    free(va);
-    va = calloc(N + 1, sizeof(uint32_t));   /* pa 0, N + 1 times */
-    ck_assert_ptr_nonnull(va);
+    expect_host_refusal(td_recv(fd), "translate", held, held, quota);
+    memset(va, 0, (N + 1) * sizeof(uint32_t));     /* pa 0, N + 1 times */
     ph.machine = m;
     ph.n_pa = N + 1;
     ph.pa = va;
     req.id = 31;
     req.body_case = ARMMAP__V1__REQUEST__BODY_PHYS;
     req.phys = &ph;
-    r = td_call(fd, &req);
-    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
-    snprintf(want, sizeof(want), "phys: tenant 'lab' holds %llu host "
-             "bytes and would need %llu more (--max-host-bytes-per-tenant ",
-             (unsigned long long)held, (unsigned long long)held);
-    ck_assert_msg(strncmp(r->status->message, want, strlen(want)) == 0,
-                  "got '%s'", r->status->message);
-    td_free(r);
+    expect_host_refusal(td_call(fd, &req), "phys", held, held, quota);
     free(va);
     close(fd);
 }
 END_TEST
 
-/* While a streamed reply is being sent its copy is held: a clone that
+/* While a streamed reply is being sent its copy is reserved: a clone that
  * fits beside the machine does not fit beside the machine and the copy,
  * and fits again once the reader went away. */
 START_TEST(test_streamed_copy_held_while_sending)
@@ -1147,8 +1164,8 @@ START_TEST(test_streamed_copy_held_while_sending)
     enum { N = 1 << 18 };
     Armmap__V1__Response *r;
     uint32_t *va = malloc(N * sizeof(uint32_t));
-    uint64_t m, one;
-    char quota[64], want[256];
+    uint64_t m, one, q;
+    char quota[64];
     int fd, reader, i;
 
     ck_assert_ptr_nonnull(va);
@@ -1158,8 +1175,9 @@ START_TEST(test_streamed_copy_held_while_sending)
     one = host_bytes_of(fd, m);
     close(fd);
     ck_assert_msg(td_stop(&d) == 0, "%s", td_log(&d));
+    q = 2 * one + one / 2;
     snprintf(quota, sizeof(quota), "--max-host-bytes-per-tenant=%llu",
-             (unsigned long long)(2 * one + one / 2));
+             (unsigned long long)q);
     td_start(&d, quota, NULL);
     fd = td_session(&d, "lab");
     one = host_bytes_of(fd, m);
@@ -1167,15 +1185,8 @@ START_TEST(test_streamed_copy_held_while_sending)
     for (i = 0; i < N; i++)
         va[i] = 0xc0000000u + (uint32_t)i * 64;
     send_walks(reader, 40, m, va, N);
-    ck_assert(wait_readable(reader));   /* the copy exists */
-    r = clone_of(fd, 41, m);
-    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
-    snprintf(want, sizeof(want), "clone: tenant 'lab' holds %llu host bytes "
-             "and would need %llu more", (unsigned long long)(2 * one),
-             (unsigned long long)one);
-    ck_assert_msg(strncmp(r->status->message, want, strlen(want)) == 0,
-                  "got '%s'", r->status->message);
-    td_free(r);
+    ck_assert(wait_readable(reader));   /* its copy is reserved */
+    expect_host_refusal(clone_of(fd, 41, m), "clone", 2 * one, one, q);
     close(reader);
     for (i = 0; i < 200 * spawn_time_scale(); i++) {
         r = clone_of(fd, 42, m);
@@ -1189,6 +1200,54 @@ START_TEST(test_streamed_copy_held_while_sending)
     ck_assert_status(r, 42, 0, "");
     td_free(r);
     free(va);
+    close(fd);
+}
+END_TEST
+
+/* A streamed reply says what the machine was when the request came, even
+ * if a change comes while it is being sent (the stream reads the machine
+ * live until then, and a copy from then on): 16,384 walks of a vmalloc'd
+ * area, vfree'd on another connection mid-stream, all show it mapped;
+ * asked again, they fault. */
+START_TEST(test_streamed_reply_unchanged_by_a_change_meanwhile)
+{
+    enum { N = 16384, PAGES = 16 };
+    const uint32_t size[1] = { PAGES * 4096 };
+    uint32_t *va = malloc(N * sizeof(uint32_t)), pa[PAGES], after[PAGES];
+    uint8_t fault[PAGES];
+    Armmap__V1__Response *r;
+    uint32_t area;
+    uint64_t m;
+    int fd, reader, i;
+
+    ck_assert_ptr_nonnull(va);
+    td_start(&d, NULL);
+    fd = td_session(&d, "lab");
+    reader = td_session(&d, "lab");
+    m = td_create(fd, "qemu-virt", NULL);
+    area = td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_VMALLOC, size, 1);
+    for (i = 0; i < N; i++)
+        va[i] = area + (uint32_t)(i % PAGES) * 4096 + 0x10;
+    td_translate(fd, m, va, PAGES, pa, fault);
+    for (i = 0; i < PAGES; i++)
+        ck_assert_uint_eq(fault[i], 0);
+    send_walks(reader, 50, m, va, N);
+    ck_assert(wait_readable(reader));   /* being sent, not read */
+    td_op_ok(fd, m, ARMMAP__V1__OP_CODE__OP_VFREE, &area, 1);
+    r = td_recv(reader);
+    ck_assert_status(r, 50, 0, "");
+    ck_assert_uint_eq(r->translate->n_pa, N);
+    ck_assert_uint_eq(r->translate->n_walks, N);
+    for (i = 0; i < N; i++) {
+        ck_assert_uint_eq(r->translate->fault[i], 0);
+        ck_assert_uint_eq(r->translate->pa[i], pa[i % PAGES]);
+    }
+    td_free(r);
+    td_translate(fd, m, va, PAGES, after, fault);
+    for (i = 0; i < PAGES; i++)
+        ck_assert_uint_ne(fault[i], 0);
+    free(va);
+    close(reader);
     close(fd);
 }
 END_TEST
@@ -1524,7 +1583,7 @@ static void expect_kmaps(Armmap__V1__Response *r, size_t n,
 }
 
 /* A query by op whose two matches are 12,290 events apart (the daemon
- * reads such queries a window of seqs per loop turn) answers exactly as
+ * reads such queries a window of 2,000 seqs per loop turn) answers exactly as
  * one scan would: rows, next_after_seq, op counts. */
 START_TEST(test_filtered_history_across_windows)
 {
@@ -1863,6 +1922,7 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_purge_is_scoped_to_the_tenant);
     tcase_add_test(tc, test_stats_and_list_are_scoped_admin_sees_all);
     tcase_add_test(tc, test_admin_purges_every_tenant);
+    tcase_add_test(tc, test_stats_scoped_without_a_tenants_file);
     tcase_add_test(tc, test_parked_kmaps_are_limited_per_tenant);
     tcase_add_test(tc, test_idle_machines_are_reaped_history_kept);
     tcase_add_test(tc, test_idle_ttl_per_tenant_override);
@@ -1873,6 +1933,7 @@ Suite *tenancy_suite(void)
     tcase_add_test(tc, test_clone_and_fork_counted_against_host_quota);
     tcase_add_test(tc, test_streamed_copy_counted_against_host_quota);
     tcase_add_test(tc, test_streamed_copy_held_while_sending);
+    tcase_add_test(tc, test_streamed_reply_unchanged_by_a_change_meanwhile);
     tcase_add_test(tc, test_walk_reply_streamed_to_a_peer_that_never_reads);
     tcase_add_test(tc, test_streamed_reply_complete_and_in_order);
     tcase_add_test(tc, test_streamed_phys_equals_whole_replies);

@@ -323,6 +323,21 @@ void td_free(Armmap__V1__Response *r)
         armmap__v1__response__free_unpacked(r, NULL);
 }
 
+void td_ping(int fd, uint64_t id)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
+    Armmap__V1__Response *r;
+
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+    req.ping = &p;
+    r = td_call(fd, &req);
+    ck_assert_status(r, id, 0, "");
+    ck_assert_int_eq(r->body_case, ARMMAP__V1__RESPONSE__BODY_PONG);
+    td_free(r);
+}
+
 Armmap__V1__Response *td_call(int fd, const Armmap__V1__Request *req)
 {
     td_send(fd, req);

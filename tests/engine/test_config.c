@@ -579,6 +579,21 @@ START_TEST(test_validate_text_not_at_text_offset)
 }
 END_TEST
 
+/* aries' image is its 3.4 kernel's (.text at _text, .init after it);
+ * 2.6.35 links .init first, so the combination is refused by name. */
+START_TEST(test_validate_aries_image_under_2635)
+{
+    struct mm_config cfg;
+
+    cfg_with(&cfg, "aries", "kernel=2.6.35", "vmalloc_end=0xf0000000", NULL);
+    expect_invalid(&cfg, "init: Linux 2.6.35 puts .init first, at _text = 0xc0008000, but "
+                   "preset aries's image puts .text first: give text= and init= for this "
+                   "kernel, or use preset qemu-virt");
+    cfg_with(&cfg, "qemu-virt", "kernel=2.6.35", "vmalloc_end=0xf0000000", NULL);
+    ck_assert_int_eq(mm_config_validate(&cfg, (char[MM_MSG_MAX]){0}), MM_OK);
+}
+END_TEST
+
 START_TEST(test_validate_init_inside_text)
 {
     struct mm_config cfg;
@@ -1121,6 +1136,7 @@ Suite *config_suite(void)
     tcase_add_test(tc, test_validate_section_size_zero);
     tcase_add_test(tc, test_validate_text_not_at_text_offset);
     tcase_add_test(tc, test_validate_init_inside_text);
+    tcase_add_test(tc, test_validate_aries_image_under_2635);
     tcase_add_test(tc, test_validate_image_outside_lowmem);
     tcase_add_test(tc, test_validate_reserve_outside_ram);
     tcase_add_test(tc, test_validate_reserve_across_adjacent_banks_ok);

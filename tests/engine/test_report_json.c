@@ -556,20 +556,6 @@ START_TEST(test_layout_json_matches_text)
 }
 END_TEST
 
-/* 5.1+ print no layout block: the JSON fails as the text does. */
-START_TEST(test_layout_json_not_found_after_5_0)
-{
-    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
-    struct mm_buf b = {0};
-
-    ck_assert_int_eq(mm_report_json(m, MM_REPORT_LAYOUT, &b), MM_NOT_FOUND);
-    ck_assert_str_eq(b.data, "layout: Linux 6.1.0 does not print the virtual kernel "
-                             "memory layout (mem_init() stopped printing it in 5.1)\n");
-    mm_buf_free(&b);
-    mm_destroy(m);
-}
-END_TEST
-
 START_TEST(test_memory_json_matches_text)
 {
     struct mm_machine *m = t_machine("aries", NULL);
@@ -605,7 +591,9 @@ START_TEST(test_memory_json_matches_text)
              jnum(o, "rodata_kb"), jnum(o, "init_kb"), jnum(o, "bss_kb"),
              jnum(o, "reserved_kb"), jnum(o, "cma_reserved_kb"), jnum(o, "highmem_kb"));
     ck_assert_str_eq(jstr(o, "form"), "info-cma");
-    ck_assert_str_eq(text, want);
+    /* 6.1 logs its zone ranges (bootlog61.c) before the Memory: line */
+    ck_assert_ptr_nonnull(strstr(text, "\nMemory: "));
+    ck_assert_str_eq(strstr(text, "\nMemory: ") + 1, want);
     json_decref(o);
     free(text);
     mm_destroy(m);
@@ -898,7 +886,8 @@ static void exercise(struct mm_machine *m)
 }
 
 /* One machine: every report parses, its JSON fails exactly when the text
- * does, and it holds only documented fields of documented types. */
+ * does and with the text's message (the layout of 5.1+), and it holds only
+ * documented fields of documented types. */
 static void check_machine(struct doc *d, struct mm_machine *m)
 {
     for (unsigned r = 0; r < MM_REPORT_COUNT; r++) {
@@ -983,7 +972,6 @@ Suite *report_json_suite(void)
     tcase_add_test(tc, test_fixmap_json_every_style);
     tcase_add_test(tc, test_vmallocinfo_json_matches_text);
     tcase_add_test(tc, test_layout_json_matches_text);
-    tcase_add_test(tc, test_layout_json_not_found_after_5_0);
     tcase_add_test(tc, test_memory_json_matches_text);
     tcase_add_test(tc, test_iomem_json_matches_text);
     tcase_add_test(tc, test_pagetables_json_matches_text);

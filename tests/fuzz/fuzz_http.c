@@ -9,7 +9,9 @@
  *
  * Oracles beyond the sanitizers: a refusal carries an HTTP status of 400,
  * 404 or 405 and a message; a built frame decodes; a rendering is JSON
- * text (or a report's text) with a status the mapping allows.
+ * text (or a report's text) with a status the mapping allows.  The body's
+ * first bytes also make an event record whose event-stream JSON must be
+ * one line (an SSE "data:" line cannot hold a newline).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +19,7 @@
 
 #include "srv.h"
 #include "armmap.pb-c.h"
+#include "store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -79,6 +82,32 @@ static void render_all(struct srv_http_call *hc, const uint8_t *body,
     armmap__v1__response__free_unpacked(r, NULL);
 }
 
+/* An event record from @len bytes at @b (words little-endian). */
+static void check_event(const uint8_t *b, size_t len)
+{
+    uint32_t w[4 + 16];
+    struct store_event ev;
+    size_t i;
+    char *text;
+
+    memset(w, 0, sizeof(w));
+    for (i = 0; i < sizeof(w) && i < len; i++)
+        w[i / 4] |= (uint32_t)b[i] << (8 * (i % 4));
+    memset(&ev, 0, sizeof(ev));
+    ev.machine = 1;
+    ev.seq = w[0];
+    ev.op = w[1] % (MM_OP_COUNT + 2);
+    ev.cpu = w[2] & 7;
+    ev.nargs = w[3] % 17;               /* vmap's pfns: a few suffice */
+    ev.args = &w[4];
+    ev.value = w[4];
+    ev.flags = w[5];
+    text = srv_http_event_json(&ev);
+    if (text == NULL || strchr(text, '\n') != NULL)
+        fail("an event's JSON is not one line");
+    free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *p = (const char *)data, *end = p + size;
@@ -89,6 +118,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p = line(p, end, method, sizeof(method));
     p = line(p, end, path, sizeof(path));
     p = line(p, end, query, sizeof(query));
+    check_event((const uint8_t *)p, (size_t)(end - p));
     status = srv_http_build(&hc, method, path, query, p, (size_t)(end - p));
     if (status != 0) {
         if ((status != 400 && status != 404 && status != 405 &&

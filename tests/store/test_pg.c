@@ -502,6 +502,10 @@ START_TEST(test_pg_queue_busy_until_reaped)
     flush_reap(s, &o);
     ck_assert_uint_eq(o.n, 1);
     ck_assert_int_eq(o.st[0], STORE_OK);
+    /* Only ":memory:" stores are ever emptied. */
+    ck_assert_int_eq(store_reset(s), STORE_INVALID_ARGUMENT);
+    ck_assert_str_eq(store_errmsg(s), "reset: a PostgreSQL database is "
+                     "never emptied");
     store_close(s);
 }
 END_TEST

@@ -1,0 +1,102 @@
+/* engine/bootlog61.c - the memory lines a 6.1 kernel logs before "Memory:".
+ *
+ * Emulates, in the order dmesg shows them:
+ * - mm/cma.c cma_declare_contiguous_nid(): "cma: Reserved %ld MiB at %pa";
+ * - mm/page_alloc.c free_area_init(): "Zone ranges:" (one line per zone
+ *   but Movable, "empty" or "[mem %#018Lx-%#018Lx]"), "Movable zone start
+ *   for each node" (no movablecore=, so no node line), "Early memory node
+ *   ranges" with one "node   0" line per memblock.memory range, and
+ *   free_area_init_node()'s "Initmem setup node 0 [mem ...]";
+ * - build_all_zonelists(): "Built 1 zonelists, mobility grouping on.
+ *   Total pages: N" for the reference build, where N is what
+ *   free_area_init_core() first sets as each zone's managed pages: present
+ *   pages less the zone's memmap (calc_memmap_size(), lowmem zones only;
+ *   the SPARSEMEM hole estimate is not modelled: the engine's zones have
+ *   no holes in the reference machines).
+ * The zone bounds are arch/arm/mm/init.c zone_sizes_init()'s: ZONE_DMA up
+ * to the DMA limit, ZONE_NORMAL up to max_low_pfn, ZONE_HIGHMEM to max_pfn.
+ */
+#include "mm_int.h"
+
+#include <string.h>
+
+/* KERNEL: 6.1 include/linux/mmzone.h MIGRATE_TYPES with CONFIG_CMA and
+ * CONFIG_MEMORY_ISOLATION (CMA selects it): UNMOVABLE, MOVABLE,
+ * RECLAIMABLE, HIGHATOMIC, CMA, ISOLATE */
+#define MIGRATE_TYPES_CMA 6u
+
+static void zone_range(struct mm_buf *out, const char *name, mm_pfn_t lo, mm_pfn_t hi)
+{
+    mm__buf_printf(out, "  %-8s ", name);
+    if (hi <= lo)
+        mm__buf_printf(out, "empty\n");
+    else
+        mm__buf_printf(out, "[mem 0x%016llx-0x%016llx]\n", (unsigned long long)lo << MM_PAGE_SHIFT,
+                       ((unsigned long long)hi << MM_PAGE_SHIFT) - 1);
+}
+
+/* Present pages less the memmap of lowmem zones, summed over the zones. */
+static uint64_t total_pages(const struct mm_machine *m)
+{
+    struct mm_stats st;
+    uint64_t total = 0, size = mm__sizeof_struct_page(&m->cfg);
+
+    mm_get_stats(m, &st);
+    for (unsigned i = 0; i < st.nr_zones && i < MM_NR_ZONES; i++) {
+        const struct mm_zone_stats *z = &st.zone[i];
+        uint64_t memmap = ((uint64_t)(z->end_pfn - z->start_pfn) * size + MM_PAGE_SIZE - 1) >>
+                          MM_PAGE_SHIFT;
+
+        if (z->name != NULL && strcmp(z->name, "HighMem") == 0)
+            memmap = 0;
+        total += z->present > memmap ? z->present - memmap : 0;
+    }
+    return total;
+}
+
+static void node_ranges(const struct mm_machine *m, struct mm_buf *out)
+{
+    const struct mm_layout *lay = &m->lay;
+
+    for (unsigned i = 0; i < lay->nr_regions;) {
+        uint64_t start = lay->regions[i].start, end = lay->regions[i].end;
+
+        /* one memblock range, though the engine splits it at the lowmem cut */
+        while (++i < lay->nr_regions && lay->regions[i].start == end)
+            end = lay->regions[i].end;
+        mm__buf_printf(out, "  node   0: [mem 0x%016llx-0x%016llx]\n",
+                       (unsigned long long)(start + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1ull),
+                       (unsigned long long)(end & ~(MM_PAGE_SIZE - 1ull)) - 1);
+    }
+}
+
+void mm__report_boot_61(const struct mm_machine *m, struct mm_buf *out)
+{
+    const struct mm_layout *lay = &m->lay;
+    mm_pfn_t dma_end = lay->min_pfn;
+
+    if (m->cma_pages != 0)
+        mm__buf_printf(out, "cma: Reserved %u MiB at 0x%08x\n", m->cma_pages >> 8,
+                       m->cma_base);
+    mm__buf_printf(out, "Zone ranges:\n");
+    if (mm__config_zone_dma(&m->cfg) || m->cfg.dma_zone_size != 0) {
+        dma_end = lay->dma_end_pfn;
+        zone_range(out, "DMA", lay->min_pfn, dma_end);
+    }
+    zone_range(out, "Normal", dma_end, lay->max_low_pfn);
+    if (m->cfg.highmem)
+        zone_range(out, "HighMem", lay->max_low_pfn, lay->max_pfn);
+    mm__buf_printf(out, "Movable zone start for each node\nEarly memory node ranges\n");
+    node_ranges(m, out);
+    mm__buf_printf(out, "Initmem setup node 0 [mem 0x%016llx-0x%016llx]\n",
+                   (unsigned long long)lay->min_pfn << MM_PAGE_SHIFT,
+                   ((unsigned long long)lay->max_pfn << MM_PAGE_SHIFT) - 1);
+    if (mm__config_cma(&m->cfg)) {
+        uint64_t total = total_pages(m);
+        /* pageblock_nr_pages: 1 << (MAX_ORDER - 1) without HUGETLB_PAGE */
+        uint64_t min = (1ull << (mm__config_max_order(&m->cfg) - 1)) * MIGRATE_TYPES_CMA;
+
+        mm__buf_printf(out, "Built 1 zonelists, mobility grouping %s.  Total pages: %llu\n",
+                       total < min ? "off" : "on", (unsigned long long)total);
+    }
+}

@@ -1,0 +1,353 @@
+/* tests/daemon/test_reset.c - srv_reset(): a server back as srv_create()
+ * left it, so that tests/fuzz/fuzz_conn.c can build one server and replay
+ * every input against the same starting state.
+ *
+ * In process, like the conn fuzz harness: a server on an in-memory store
+ * with token authentication, one end of a socketpair handed to
+ * srv_conn_accept(), the loop run by hand until the server closes the
+ * connection.  The oracle is byte equality of everything the server
+ * wrote back for the same requests before and after srv_reset().
+ */
+#include "check_daemon.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "srv.h"
+
+#define RESET_TOKEN     "reset-token"
+#define LOOP_ROUNDS     200000          /* bound on loop turns per session */
+#define LOOP_SECONDS    20              /* and on wall time */
+
+struct rig {
+    char dir[64];
+    char token[96];
+    char sock[96];
+    char db[96];
+    struct srv_settings st;
+    struct srv *s;
+};
+
+static void rig_settings(struct rig *r, const char *database)
+{
+    char *argv[] = {
+        "armmapd", "--state-dir", r->dir, "--database", (char *)database,
+        "--socket", r->sock, "--auth-token-file", r->token,
+        "--log-level", "error", NULL
+    };
+    char err[1024];
+    FILE *f;
+
+    snprintf(r->dir, sizeof(r->dir), "/tmp/armmap-reset-XXXXXX");
+    ck_assert_ptr_nonnull(mkdtemp(r->dir));
+    snprintf(r->token, sizeof(r->token), "%s/token", r->dir);
+    snprintf(r->sock, sizeof(r->sock), "%s/s.sock", r->dir);
+    snprintf(r->db, sizeof(r->db), "%s/store.db", r->dir);
+    if (strcmp(database, "file") == 0)
+        argv[4] = r->db;
+    f = fopen(r->token, "w");
+    ck_assert_ptr_nonnull(f);
+    ck_assert_int_ge(fputs(RESET_TOKEN "\n", f), 0);
+    ck_assert_int_eq(fclose(f), 0);
+    srv_settings_init(&r->st);
+    ck_assert_msg(srv_settings_parse(&r->st, (int)(sizeof(argv) /
+                                                   sizeof(argv[0])) - 1,
+                                     argv, err, sizeof(err)) == 0 &&
+                  srv_settings_finish(&r->st, err, sizeof(err)) == 0,
+                  "%s", err);
+    r->s = srv_create(&r->st, err, sizeof(err));
+    ck_assert_msg(r->s != NULL, "%s", err);
+}
+
+static void rig_free(struct rig *r)
+{
+    srv_destroy(r->s);
+    srv_settings_free(&r->st);
+    unlink(r->token);
+    unlink(r->sock);
+    unlink(r->db);
+    {
+        char p[128];
+
+        snprintf(p, sizeof(p), "%s-wal", r->db);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s-shm", r->db);
+        unlink(p);
+        snprintf(p, sizeof(p), "%s-lock", r->db);
+        unlink(p);
+    }
+    rmdir(r->dir);
+}
+
+/* Appends one framed Request to @buf (@len bytes so far, room for it). */
+static size_t frame(uint8_t *buf, size_t len, size_t cap,
+                    const Armmap__V1__Request *req)
+{
+    size_t n = armmap__v1__request__get_packed_size(req);
+
+    ck_assert_uint_le(len + 4 + n, cap);
+    buf[len] = (uint8_t)(n >> 24);
+    buf[len + 1] = (uint8_t)(n >> 16);
+    buf[len + 2] = (uint8_t)(n >> 8);
+    buf[len + 3] = (uint8_t)n;
+    armmap__v1__request__pack(req, buf + len + 4);
+    return len + 4 + n;
+}
+
+/* A session: Hello, create two machines, changes on each, a translation,
+ * a report, a destroy, then a request on the destroyed machine. */
+static size_t session_bytes(uint8_t *buf, size_t cap)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Hello hello = ARMMAP__V1__HELLO__INIT;
+    Armmap__V1__Create cr = ARMMAP__V1__CREATE__INIT;
+    Armmap__V1__Op op = ARMMAP__V1__OP__INIT;
+    Armmap__V1__Translate tr = ARMMAP__V1__TRANSLATE__INIT;
+    Armmap__V1__Report rep = ARMMAP__V1__REPORT__INIT;
+    Armmap__V1__MachineRef ref = ARMMAP__V1__MACHINE_REF__INIT;
+    uint32_t alloc_args[2] = { 1, 0 }, vm_args[1] = { 3 * 4096 };
+    uint32_t vas[2] = { 0xc0000000u, 0xffff0000u };
+    size_t len = 0;
+
+    hello.protocol = 1;
+    hello.tenant = "lab";
+    hello.token.data = (uint8_t *)RESET_TOKEN;
+    hello.token.len = strlen(RESET_TOKEN);
+    req.id = 1;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HELLO;
+    req.hello = &hello;
+    len = frame(buf, len, cap, &req);
+    cr.preset = "qemu-virt";
+    req.body_case = ARMMAP__V1__REQUEST__BODY_CREATE;
+    req.create = &cr;
+    req.id = 2;
+    len = frame(buf, len, cap, &req);
+    cr.preset = "rpi2";
+    req.id = 3;
+    len = frame(buf, len, cap, &req);
+    op.machine = 1;
+    op.code = ARMMAP__V1__OP_CODE__OP_ALLOC;
+    op.n_args = 2;
+    op.args = alloc_args;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_OP;
+    req.op = &op;
+    req.id = 4;
+    len = frame(buf, len, cap, &req);
+    op.machine = 2;
+    op.code = ARMMAP__V1__OP_CODE__OP_VMALLOC;
+    op.n_args = 1;
+    op.args = vm_args;
+    req.id = 5;
+    len = frame(buf, len, cap, &req);
+    tr.machine = 2;
+    tr.n_va = 2;
+    tr.va = vas;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
+    req.translate = &tr;
+    req.id = 6;
+    len = frame(buf, len, cap, &req);
+    rep.machine = 1;
+    rep.kind = ARMMAP__V1__REPORT_KIND__REPORT_MEMORY;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_REPORT;
+    req.report = &rep;
+    req.id = 7;
+    len = frame(buf, len, cap, &req);
+    ref.machine = 1;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_DESTROY;
+    req.destroy = &ref;
+    req.id = 8;
+    len = frame(buf, len, cap, &req);
+    op.machine = 1;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_OP;
+    req.op = &op;
+    req.id = 9;
+    return frame(buf, len, cap, &req);
+}
+
+/* Writes @in on a fresh connection, closes the sending side and runs the
+ * loop until the server has closed; returns what it wrote back (malloc'd,
+ * *@outlen bytes). */
+static uint8_t *converse(struct srv *s, const uint8_t *in, size_t inlen,
+                         size_t *outlen)
+{
+    size_t cap = 1 << 20, len = 0;
+    uint8_t *out = malloc(cap);
+    time_t deadline = time(NULL) + LOOP_SECONDS;
+    int sv[2];
+
+    ck_assert_ptr_nonnull(out);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                     0);
+    srv_conn_accept(s, sv[0]);
+    ck_assert_int_eq(send(sv[1], in, inlen, MSG_NOSIGNAL), (ssize_t)inlen);
+    ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+    for (int round = 0; round < LOOP_ROUNDS; round++) {
+        struct timeval tv = { 0, 2000 };
+        ssize_t n;
+
+        event_base_loopexit(s->base, &tv);
+        event_base_loop(s->base, EVLOOP_ONCE);
+        n = recv(sv[1], out + len, cap - len, MSG_DONTWAIT);
+        if (n > 0) {
+            len += (size_t)n;
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            break;
+        ck_assert_msg(time(NULL) < deadline, "the server did not close");
+    }
+    close(sv[1]);
+    ck_assert_uint_eq(s->n.connections, 0);
+    *outlen = len;
+    return out;
+}
+
+/* The reply to request @id in @buf: its status code and message. */
+static void reply_status(const uint8_t *buf, size_t len, uint64_t id,
+                         int *code, char *msg, size_t msgsz)
+{
+    size_t off = 0;
+
+    *code = -1;
+    while (len - off >= 4) {
+        uint32_t n = (uint32_t)buf[off] << 24 | (uint32_t)buf[off + 1] << 16 |
+                     (uint32_t)buf[off + 2] << 8 | buf[off + 3];
+        Armmap__V1__Response *r;
+
+        ck_assert_uint_le(off + 4 + n, len);
+        r = armmap__v1__response__unpack(NULL, n, buf + off + 4);
+        ck_assert_ptr_nonnull(r);
+        if (r->id == id) {
+            const Armmap__V1__Status *st =
+                r->body_case == ARMMAP__V1__RESPONSE__BODY_OP &&
+                r->op->status != NULL ? r->op->status : r->status;
+
+            *code = st != NULL ? (int)st->code : 0;
+            snprintf(msg, msgsz, "%s", st != NULL ? st->message : "");
+            if (r->body_case == ARMMAP__V1__RESPONSE__BODY_MACHINE)
+                snprintf(msg, msgsz, "machine %llu",
+                         (unsigned long long)r->machine->id);
+        }
+        armmap__v1__response__free_unpacked(r, NULL);
+        off += 4 + n;
+    }
+    ck_assert_uint_eq(off, len);
+}
+
+/* @buf's replies repacked with the one field that states the time (a
+ * machine's created_ms) zeroed; the same length as @buf. */
+static void untime(uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+
+    while (len - off >= 4) {
+        uint32_t n = (uint32_t)buf[off] << 24 | (uint32_t)buf[off + 1] << 16 |
+                     (uint32_t)buf[off + 2] << 8 | buf[off + 3];
+        Armmap__V1__Response *r;
+
+        ck_assert_uint_le(off + 4 + n, len);
+        r = armmap__v1__response__unpack(NULL, n, buf + off + 4);
+        ck_assert_ptr_nonnull(r);
+        if (r->body_case == ARMMAP__V1__RESPONSE__BODY_MACHINE) {
+            ck_assert_int_gt(r->machine->created_ms, 0);
+            r->machine->created_ms = 0;
+            memset(buf + off + 4, 0, n);
+            /* A shorter varint: the frame keeps its length, padded. */
+            ck_assert_uint_le(armmap__v1__response__get_packed_size(r), n);
+            armmap__v1__response__pack(r, buf + off + 4);
+        }
+        armmap__v1__response__free_unpacked(r, NULL);
+        off += 4 + n;
+    }
+}
+
+START_TEST(test_reset_same_requests_same_reply_bytes)
+{
+    static uint8_t in[8192];
+    struct rig r;
+    uint8_t *a, *b;
+    size_t inlen = session_bytes(in, sizeof(in)), alen, blen;
+    char err[1024], msg[256];
+    int code;
+
+    rig_settings(&r, ":memory:");
+    a = converse(r.s, in, inlen, &alen);
+    srv_persist_flush(r.s);
+    ck_assert_int_eq(srv_reset(r.s, err, sizeof(err)), 0);
+    b = converse(r.s, in, inlen, &blen);
+    /* Nine replies, the machines numbered from 1 both times. */
+    reply_status(a, alen, 2, &code, msg, sizeof(msg));
+    ck_assert_int_eq(code, 0);
+    ck_assert_str_eq(msg, "machine 1");
+    reply_status(b, blen, 3, &code, msg, sizeof(msg));
+    ck_assert_str_eq(msg, "machine 2");
+    reply_status(b, blen, 9, &code, msg, sizeof(msg));
+    ck_assert_int_eq(code, MM_NOT_FOUND);
+    /* Byte for byte, but for the creation times. */
+    ck_assert_uint_eq(alen, blen);
+    untime(a, alen);
+    untime(b, blen);
+    ck_assert_int_eq(memcmp(a, b, alen), 0);
+    ck_assert_uint_eq(srv_registry_count(r.s->reg), 1);
+    free(a);
+    free(b);
+    rig_free(&r);
+}
+END_TEST
+
+START_TEST(test_reset_forgets_machines_and_counters)
+{
+    static uint8_t in[8192];
+    struct rig r;
+    uint8_t *a;
+    size_t inlen = session_bytes(in, sizeof(in)), alen;
+    char err[1024];
+
+    rig_settings(&r, ":memory:");
+    a = converse(r.s, in, inlen, &alen);
+    free(a);
+    ck_assert_uint_eq(srv_registry_count(r.s->reg), 1);
+    ck_assert_uint_eq(r.s->n.requests, 9);
+    ck_assert_int_eq(srv_reset(r.s, err, sizeof(err)), 0);
+    ck_assert_uint_eq(srv_registry_count(r.s->reg), 0);
+    ck_assert_uint_eq(r.s->n.requests, 0);
+    ck_assert_uint_eq(r.s->n.changes, 0);
+    ck_assert_ptr_null(r.s->tenants);
+    ck_assert_uint_eq(srv_persist_commits(r.s), 0);
+    rig_free(&r);
+}
+END_TEST
+
+START_TEST(test_reset_refuses_a_database_file)
+{
+    struct rig r;
+    char err[1024];
+    char want[512];
+
+    rig_settings(&r, "file");
+    ck_assert_int_eq(srv_reset(r.s, err, sizeof(err)), -1);
+    snprintf(want, sizeof(want),
+             "armmapd: reset: the store %s is not :memory:", r.db);
+    ck_assert_str_eq(err, want);
+    rig_free(&r);
+}
+END_TEST
+
+Suite *reset_suite(void)
+{
+    Suite *s = suite_create("reset");
+    TCase *tc = tcase_create("reset");
+
+    tcase_add_test(tc, test_reset_same_requests_same_reply_bytes);
+    tcase_add_test(tc, test_reset_forgets_machines_and_counters);
+    tcase_add_test(tc, test_reset_refuses_a_database_file);
+    suite_add_tcase(s, tc);
+    return s;
+}
