@@ -23,7 +23,7 @@
 #
 # Debian packages: pkg-config libevent-dev libprotobuf-c-dev
 #                  protobuf-c-compiler libsqlite3-dev check
-#                  libjansson-dev
+#                  libjansson-dev libpq-dev (postgresql for its tests)
 
 .DEFAULT_GOAL := all
 
@@ -53,7 +53,10 @@ CHECK_LIBS   := $(call pc,--libs,check)
 # the client suite parses the CLI's --json output with it.
 JANSSON_CFLAGS := $(call pc,--cflags,jansson)
 JANSSON_LIBS   := $(call pc,--libs,jansson)
+# libpq: the PostgreSQL store backend, built when libpq-dev is installed.
+PQ_LIBS      := $(if $(wildcard store/store_pg.c),$(call pc,--libs,libpq))
 DEP_CFLAGS   := $(call pc,--cflags,libevent libprotobuf-c sqlite3) \
+                $(if $(PQ_LIBS),$(call pc,--cflags,libpq)) \
                 $(JANSSON_CFLAGS)
 ALL_CFLAGS    = -std=c11 -D_DEFAULT_SOURCE $(WARN) $(CFLAGS) -Iengine -Istore \
                 -Idaemon -Iclient -Iproto -Ibuild/proto $(DEP_CFLAGS)
@@ -81,11 +84,19 @@ $(PROTO_OBJ): $(PROTO_C) $(PROTO_H)
 PROTO_OWN_SRC := $(sort $(wildcard proto/*.c))
 PROTO_OBJ     += $(PROTO_OWN_SRC:%.c=$(B)/%.o)
 
-# ---- store: SQLite only --------------------------------------------------
+# ---- store: SQLite, and PostgreSQL through libpq when it is installed ----
+# store/store.c picks the backend (store_backend.h); without libpq-dev the
+# PostgreSQL files are left out (store_nopg.c refuses a postgresql://
+# database instead).
 STORE_SRC := $(sort $(wildcard store/*.c))
+ifeq ($(PQ_LIBS),)
+STORE_SRC := $(filter-out store/store_pg%.c,$(STORE_SRC))
+else
+STORE_SRC := $(filter-out store/store_nopg.c,$(STORE_SRC))
+endif
 STORE_OBJ := $(STORE_SRC:%.c=$(B)/%.o)
 LIBSTORE  := $(B)/libstore.a
-STORE_LIBS = $(call pc,--libs,sqlite3) -lpthread
+STORE_LIBS = $(call pc,--libs,sqlite3) $(PQ_LIBS) -lpthread
 
 # ---- daemon ------------------------------------------------------------
 DAEMON_SRC  := $(sort $(wildcard daemon/*.c))
@@ -130,10 +141,15 @@ BENCH_CLIENT    := $(B)/bench_client
 BENCH_RECOVERY  := $(B)/bench_recovery
 BENCH_DAEMON    := $(B)/bench_daemon
 BENCH_HTTP      := $(B)/bench_http
+BENCH_STORE_PG  := $(if $(PQ_LIBS),$(B)/bench_store_pg)
 
 # tests/store, tests/daemon, tests/client: one Check binary each, when present.
 TEST_STORE_SRC  := $(sort $(wildcard tests/store/*.c))
+TEST_STORE_SRC  := $(if $(PQ_LIBS),$(TEST_STORE_SRC),\
+                   $(filter-out tests/store/test_pg%.c,$(TEST_STORE_SRC)))
 TEST_DAEMON_SRC := $(sort $(wildcard tests/daemon/*.c))
+TEST_DAEMON_SRC := $(if $(PQ_LIBS),$(TEST_DAEMON_SRC),\
+                   $(filter-out tests/daemon/test_pg%.c,$(TEST_DAEMON_SRC)))
 TEST_CLIENT_SRC := $(sort $(wildcard tests/client/*.c))
 CHECK_STORE     := $(if $(TEST_STORE_SRC),$(B)/check_store)
 CHECK_DAEMON    := $(if $(TEST_DAEMON_SRC),$(B)/check_daemon)
@@ -194,6 +210,10 @@ $(BENCH_DAEMON): $(B)/tests/bench/bench_daemon.o $(TEST_PROC_OBJ) \
                 $(LIBARMMAP) | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
 
+$(B)/bench_store_pg: $(B)/tests/bench/bench_store_pg.o \
+                    $(B)/tests/common/pgserver.o $(LIBSTORE)
+	$(CC) $(LDFLAGS) -o $@ $^ $(STORE_LIBS)
+
 $(BENCH_HTTP): $(B)/tests/bench/bench_http.o $(TEST_PROC_OBJ) $(LIBARMMAP) \
                | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
@@ -217,13 +237,20 @@ $(LIBARMMAP_SO): $(CLIENT_LIB_OBJ) $(PROTO_OBJ) client/libarmmap.map
 $(ARMMAP): $(CLIENT_CLI_OBJ) $(LIBARMMAP)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CLIENT_LIBS)
 
-$(B)/check_store: $(TEST_STORE_SRC:%.c=$(B)/%.o) $(LIBSTORE)
+# tests/store/test_pg*.c run the contract on a PostgreSQL server they
+# start (tests/common/pgserver.c); built when libpq is.
+TEST_PGSERVER_OBJ := $(if $(PQ_LIBS),$(B)/tests/common/pgserver.o)
+$(B)/tests/store/check_store.o: CFLAGS += $(if $(PQ_LIBS),-DSTORE_HAVE_PG)
+$(B)/check_store: $(TEST_STORE_SRC:%.c=$(B)/%.o) $(TEST_PGSERVER_OBJ) \
+                  $(LIBSTORE)
 	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(STORE_LIBS)
 
 # The daemon suite runs the real armmapd binary; it links the daemon's
 # modules too for in-process tests of framing and settings.
+$(TEST_DAEMON_SRC:%.c=$(B)/%.o): CFLAGS += $(if $(PQ_LIBS),-DSTORE_HAVE_PG)
 $(B)/check_daemon: $(TEST_DAEMON_SRC:%.c=$(B)/%.o) $(TEST_PROC_OBJ) \
-                   $(TEST_SPAWN_OBJ) $(DAEMON_LIB_OBJ) $(PROTO_OBJ) \
+                   $(TEST_SPAWN_OBJ) $(TEST_PGSERVER_OBJ) \
+                   $(DAEMON_LIB_OBJ) $(PROTO_OBJ) \
                    $(LIBARMMAP) $(LIBSTORE) $(LIBMM) | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(DAEMON_LIBS)
 
@@ -350,10 +377,11 @@ format-check:
 	[ $$n -eq 0 ]
 
 bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(BENCH_RECOVERY) $(BENCH_DAEMON) \
-       $(CHECK_STORE) $(BENCH_HTTP)
+       $(CHECK_STORE) $(BENCH_HTTP) $(BENCH_STORE_PG)
 	@./$(BENCH_ENGINE)
 	@./$(BENCH_CLIENT)
 	@CK_RUN_SUITE=speed ./$(CHECK_STORE) | grep -E 'events|s ='
+	@$(if $(BENCH_STORE_PG),./$(BENCH_STORE_PG),echo "bench_store_pg: skipped (no libpq-dev)")
 	@./$(BENCH_RECOVERY)
 	@./$(BENCH_DAEMON) -r tests/bench/redis_ref.sh
 	@./$(BENCH_HTTP)

@@ -53,7 +53,8 @@ static const struct setting table[] = {
     { "state-dir", K_STRING, OFF(state_dir), "./armmapd-state",
       "database and socket directory ($STATE_DIRECTORY under systemd)", 0 },
     { "database", K_STRING, OFF(database), "STATE_DIR/armmapd.db",
-      "SQLite database; \":memory:\" keeps history only until exit", 0 },
+      "SQLite database; \":memory:\" keeps history only until exit; "
+      "\"postgresql://...\" a PostgreSQL database (libpq URI)", 0 },
     { "socket", K_STRING, OFF(socket_path), "STATE_DIR/armmapd.sock",
       "Unix socket path, created mode 0660", 0 },
     { "listen", K_STRING, OFF(listen), "off",

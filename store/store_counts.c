@@ -1,9 +1,9 @@
 /* store/store_counts.c - op counts of a machine's history, a slice at a
  * time.
  *
- * store_op_counts() scans every event of a machine in one call: 0.1-0.5 s
+ * sq_op_counts() scans every event of a machine in one call: 0.1-0.5 s
  * of the daemon's loop for a machine of 200,000 to 2,000,000 events.
- * store_op_counts_page() counts the next @limit events after a seq, so
+ * sq_op_counts_page() counts the next @limit events after a seq, so
  * the daemon can spread the scan over loop turns and serve other
  * connections between them (daemon/dispatch.c, history jobs).
  *
@@ -51,7 +51,7 @@ static void add_op(struct op_run *v, size_t *n, uint32_t op,
     (*n)++;
 }
 
-enum store_status store_op_counts_page(struct store *s, uint64_t machine,
+enum store_status sq_op_counts_page(struct store *s, uint64_t machine,
                                        uint64_t after_seq, uint32_t limit,
                                        void (*fn)(void *arg, uint32_t op,
                                                   uint64_t count),

@@ -16,6 +16,7 @@
 #define ARMMAP_STORE_STORE_INT_H
 
 #include "store.h"
+#include "store_backend.h"
 
 
 #include <assert.h>
@@ -149,7 +150,7 @@ struct ctab {
 enum ctl_kind {
     CTL_PURGE = 1,
     CTL_MAX_BYTES,
-    CTL_RESET                           /* store_reset() */
+    CTL_RESET                           /* sq_reset() */
 };
 
 /* A synchronous request run by the writer thread between batches. */
@@ -170,7 +171,7 @@ struct ctl {
  * (outside the database and its WAL) after every commit that added events
  * or machines.  At open the database must reach it: if the WAL lost
  * committed frames (truncated or deleted after a kill), the database lacks
- * that event or machine id, and store_open_warning() says so.
+ * that event or machine id, and sq_open_warning() says so.
  */
 #define HEAD_MAGIC      "armmapd-head-1\n"  /* 16 bytes with the NUL */
 #define HEAD_BYTES      (16 + 4 * 8)
@@ -197,6 +198,7 @@ struct store_reader {
 };
 
 struct store {
+    const struct store_backend *be;     /* first: see store_backend.h */
     char *path;                         /* as given; names it in messages */
     char *uri;                          /* what SQLite opens (memdb name) */
     bool memory;                        /* ":memory:": memdb, no files */
@@ -239,7 +241,7 @@ struct store {
     sqlite3_stmt *r_max_id;
     struct store_reader rd;             /* replay reads on rdb */
     char corrupt[STORE_MSG_MAX];        /* store_machine.corrupt */
-    char warning[STORE_MSG_MAX];        /* store_open_warning() */
+    char warning[STORE_MSG_MAX];        /* sq_open_warning() */
     unsigned fail_permille;             /* test hook: commits to fail */
     unsigned fail_seed;                 /* its rand_r() state (writer) */
     struct head head;                   /* writer thread (after open) */
@@ -319,7 +321,7 @@ static inline void format(char *buf, size_t n, const char *fmt, ...)
     va_end(ap);
 }
 
-/* Records a caller-side failure for store_errmsg(). */
+/* Records a caller-side failure for sq_errmsg(). */
 static inline void set_err(struct store *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 

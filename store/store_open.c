@@ -1,8 +1,8 @@
 /* store/store_open.c - opening the store: schema, migrations, closing.
  *
- * Thread contract: store_open() and store_close() run on the caller's
- * thread while no other thread of this store is running (store_open()
- * starts the writer and checkpointer last, store_close() joins them
+ * Thread contract: sq_open() and sq_close() run on the caller's
+ * thread while no other thread of this store is running (sq_open()
+ * starts the writer and checkpointer last, sq_close() joins them
  * first).  Everything here touches the writer's connection only before
  * the writer thread exists or after it has ended.
  *
@@ -611,7 +611,7 @@ static bool open_writer(struct store *s, const struct store_options *opt,
     /* Rows left marked by a session that did not close (see write_marks):
      * count their events again, in memory only, so that opening writes
      * nothing (a full disk does not stop it); the counts reach the rows at
-     * store_close(). */
+     * sq_close(). */
     if (store__load_stale_counts(s) != SQLITE_OK) {
         store__sqlite_err(s->path, s->wdb, "recounting events", err);
         return false;
@@ -740,7 +740,7 @@ static void fail_hook(struct store *s)
     }
 }
 
-const char *store_open_warning(const struct store *s)
+const char *sq_open_warning(const struct store *s)
 {
     return s->warning;
 }
@@ -805,7 +805,7 @@ static void check_head(struct store *s)
            s->path);
 }
 
-enum store_status store_open(const char *path, const struct store_options *opt,
+enum store_status sq_open(const char *path, const struct store_options *opt,
                              struct store **out, char err[STORE_MSG_MAX])
 {
     static const struct store_options defaults;
@@ -886,7 +886,7 @@ enum store_status store_open(const char *path, const struct store_options *opt,
 fail_sync:
     format(err, STORE_MSG_MAX, "%s: cannot create locks", path);
 fail:
-    store_close(s);
+    sq_close(s);
     return STORE_UNAVAILABLE;
 }
 
@@ -911,7 +911,7 @@ static void finalize_all(struct store *s)
     }
 }
 
-void store_close(struct store *s)
+void sq_close(struct store *s)
 {
     struct batch *b;
 
@@ -967,12 +967,12 @@ void store_close(struct store *s)
     free(s);
 }
 
-const char *store_errmsg(const struct store *s)
+const char *sq_errmsg(const struct store *s)
 {
     return s->errmsg;
 }
 
-int store_notify_fd(const struct store *s)
+int sq_notify_fd(const struct store *s)
 {
     return s->notify_fd;
 }

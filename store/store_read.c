@@ -72,7 +72,7 @@ static enum store_status bad_blob(struct store *s, sqlite3_stmt *st,
     return STORE_UNAVAILABLE;
 }
 
-/* The address filter of store_history(): an argument word or the value in
+/* The address filter of sq_history(): an argument word or the value in
  * [lo, hi]. */
 static bool touches(const struct store_event *ev, uint32_t lo, uint32_t hi)
 {
@@ -86,7 +86,7 @@ static bool touches(const struct store_event *ev, uint32_t lo, uint32_t hi)
     return false;
 }
 
-enum store_status store_history(struct store *s,
+enum store_status sq_history(struct store *s,
                                 const struct store_history_query *q,
                                 int (*fn)(void *arg,
                                           const struct store_event *ev),
@@ -191,7 +191,7 @@ static bool count_op(struct op_count **v, size_t *n, size_t *cap,
     return true;
 }
 
-enum store_status store_op_counts(struct store *s, uint64_t machine,
+enum store_status sq_op_counts(struct store *s, uint64_t machine,
                                   void (*fn)(void *arg, uint32_t op,
                                              uint64_t count),
                                   void *arg)
@@ -264,7 +264,7 @@ static void read_machine(sqlite3_stmt *st, struct store_machine *m)
         m->name = "";
 }
 
-enum store_status store_list_machines(struct store *s,
+enum store_status sq_list_machines(struct store *s,
                                       const struct store_machine_filter *f,
                                       int (*fn)(void *arg,
                                                 const struct store_machine *m),
@@ -306,7 +306,7 @@ enum store_status store_list_machines(struct store *s,
     return STORE_OK;
 }
 
-enum store_status store_machine_dup(struct store *s, uint64_t id,
+enum store_status sq_machine_dup(struct store *s, uint64_t id,
                                     struct store_machine **out)
 {
     sqlite3_stmt *st = s->r_machine;
@@ -357,7 +357,7 @@ enum store_status store_machine_dup(struct store *s, uint64_t id,
     return STORE_OK;
 }
 
-enum store_status store_foreach_live_machine(struct store *s,
+enum store_status sq_foreach_live_machine(struct store *s,
                                              int (*fn)(void *arg,
                                                  const struct store_machine *m),
                                              void *arg)
@@ -450,7 +450,7 @@ void store__reader_finalize(struct store_reader *r)
     r->events = r->event_sum = r->base = r->checkpoint = r->parent = NULL;
 }
 
-enum store_status store_reader_open(struct store *s, struct store_reader **out)
+enum store_status sq_reader_open(struct store *s, struct store_reader **out)
 {
     struct store_reader *r = calloc(1, sizeof(*r));
     int rc;
@@ -475,14 +475,14 @@ enum store_status store_reader_open(struct store *s, struct store_reader **out)
         rc = store__reader_prepare(r);
     if (rc != SQLITE_OK) {
         store__sqlite_err(s->path, r->db, "opening a reader", s->errmsg);
-        store_reader_close(r);
+        sq_reader_close(r);
         return STORE_UNAVAILABLE;
     }
     *out = r;
     return STORE_OK;
 }
 
-void store_reader_close(struct store_reader *r)
+void sq_reader_close(struct store_reader *r)
 {
     if (r == NULL || !r->own)
         return;
@@ -491,17 +491,17 @@ void store_reader_close(struct store_reader *r)
     free(r);
 }
 
-struct store_reader *store_main_reader(struct store *s)
+struct store_reader *sq_main_reader(struct store *s)
 {
     return &s->rd;
 }
 
-const char *store_reader_errmsg(const struct store_reader *r)
+const char *sq_reader_errmsg(const struct store_reader *r)
 {
     return r->errmsg;
 }
 
-enum store_status store_reader_parent(struct store_reader *r, uint64_t id,
+enum store_status sq_reader_parent(struct store_reader *r, uint64_t id,
                                       uint64_t *parent, uint64_t *parent_seq)
 {
     sqlite3_stmt *st = r->parent;
@@ -585,13 +585,13 @@ static bool chain_ok(struct store_reader *r, sqlite3_stmt *st,
     return true;
 }
 
-enum store_status store_foreach_event(struct store *s, uint64_t machine,
+enum store_status sq_foreach_event(struct store *s, uint64_t machine,
                                       uint64_t upto_seq,
                                       int (*fn)(void *arg,
                                                 const struct store_event *ev),
                                       void *arg, uint64_t *count)
 {
-    return store_foreach_event_after(s, machine, 0, upto_seq, fn, arg, count);
+    return sq_foreach_event_after(s, machine, 0, upto_seq, fn, arg, count);
 }
 
 /* The stored sum of event @seq of @machine, where a walk after it starts
@@ -619,7 +619,7 @@ static enum store_status sum_of(struct store_reader *r, uint64_t machine,
     return STORE_OK;
 }
 
-/* Copies a failure of the store's own reader to store_errmsg(). */
+/* Copies a failure of the store's own reader to sq_errmsg(). */
 static enum store_status main_reader_status(struct store *s,
                                             enum store_status st)
 {
@@ -628,7 +628,7 @@ static enum store_status main_reader_status(struct store *s,
     return st;
 }
 
-enum store_status store_foreach_event_after(struct store *s,
+enum store_status sq_foreach_event_after(struct store *s,
                                             uint64_t machine,
                                             uint64_t after_seq,
                                             uint64_t upto_seq,
@@ -636,12 +636,12 @@ enum store_status store_foreach_event_after(struct store *s,
                                                 const struct store_event *ev),
                                             void *arg, uint64_t *count)
 {
-    return main_reader_status(s, store_reader_events(&s->rd, machine,
+    return main_reader_status(s, sq_reader_events(&s->rd, machine,
                                                      after_seq, upto_seq, fn,
                                                      arg, count));
 }
 
-enum store_status store_reader_events(struct store_reader *r,
+enum store_status sq_reader_events(struct store_reader *r,
                                       uint64_t machine, uint64_t after_seq,
                                       uint64_t upto_seq,
                                       int (*fn)(void *arg,
@@ -711,16 +711,16 @@ enum store_status store_reader_events(struct store_reader *r,
     return STORE_OK;
 }
 
-enum store_status store_checkpoint_get(struct store *s, uint64_t machine,
+enum store_status sq_checkpoint_get(struct store *s, uint64_t machine,
                                        uint64_t at_most, uint64_t *seq,
                                        void **blob, size_t *len)
 {
-    return main_reader_status(s, store_reader_checkpoint(&s->rd, machine,
+    return main_reader_status(s, sq_reader_checkpoint(&s->rd, machine,
                                                          at_most, seq, blob,
                                                          len));
 }
 
-enum store_status store_reader_checkpoint(struct store_reader *r,
+enum store_status sq_reader_checkpoint(struct store_reader *r,
                                           uint64_t machine, uint64_t at_most,
                                           uint64_t *seq, void **blob,
                                           size_t *len)
@@ -774,7 +774,7 @@ enum store_status store_reader_checkpoint(struct store_reader *r,
     return STORE_OK;
 }
 
-enum store_status store_max_machine_id(struct store *s, uint64_t *id)
+enum store_status sq_max_machine_id(struct store *s, uint64_t *id)
 {
     sqlite3_stmt *st = s->r_max_id;
     int rc = sqlite3_step(st);

@@ -1,6 +1,6 @@
 /* store/store_verify.c - an offline check of a whole database.
  *
- * Thread contract: store_verify() opens its own read-only connection and
+ * Thread contract: sq_verify() opens its own read-only connection and
  * shares nothing with a struct store; any thread may call it, and it may
  * run beside a daemon that has the database open (it reads one WAL
  * snapshot).  It reports every problem it finds, one line each, and does
@@ -56,7 +56,7 @@ static void check_integrity(struct verify *v)
     sqlite3_finalize(st);
 }
 
-/* One machine's events, as store_foreach_event() checks them. */
+/* One machine's events, as sq_foreach_event() checks them. */
 static void check_events(struct verify *v, sqlite3_stmt *ev, uint64_t id,
                          uint64_t base, bool exact, uint64_t nevents,
                          uint64_t last_seq)
@@ -188,7 +188,7 @@ static void check_checkpoints(struct verify *v)
     sqlite3_finalize(st);
 }
 
-enum store_status store_verify(const char *path,
+enum store_status sq_verify(const char *path,
                                void (*report)(void *arg, const char *line),
                                void *arg, uint64_t *problems,
                                char err[STORE_MSG_MAX])

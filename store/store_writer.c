@@ -1,12 +1,12 @@
 /* store/store_writer.c - submitting writes, the writer thread, group
  * commit, WAL checkpoints, and the control requests run between batches.
  *
- * Thread contract: store_submit_*(), store_flush(), store_stats(),
- * store_set_max_bytes() and store_purge() may be called from any thread;
+ * Thread contract: store_submit_*(), sq_flush(), sq_stats(),
+ * sq_set_max_bytes() and sq_purge() may be called from any thread;
  * they take @lock and never hold it across a SQLite call.  The writer
  * thread (writer_main()) alone uses the writer's connection (s->wdb), its
  * statements and s->mt; it changes s->ct under @lock.  The checkpointer
- * thread alone uses s->cdb.  store_reap() belongs to the caller's (loop)
+ * thread alone uses s->cdb.  sq_reap() belongs to the caller's (loop)
  * thread.
  *
  * Why a thread.  The daemon runs one libevent loop and must never block on
@@ -23,7 +23,7 @@
  * one connection, and the loop talks to it through a queue guarded by one
  * mutex that is never held across a SQLite call: submitting a write costs
  * a lock, a copy and, if the writer sleeps, one condition signal.
- * Completions come back through a list and an eventfd (store_notify_fd())
+ * Completions come back through a list and an eventfd (sq_notify_fd())
  * that the loop watches, as memcached's worker threads are woken through a
  * pipe.
  *
@@ -428,7 +428,7 @@ static void enqueue(struct store *s, size_t len)
     }
 }
 
-/* Checks one event of a submission; false (and store_errmsg()) if the
+/* Checks one event of a submission; false (and sq_errmsg()) if the
  * store cannot take it. */
 static bool event_valid(struct store *s, const struct store_event *ev)
 {
@@ -483,15 +483,15 @@ static void unqueue(struct store *s, size_t n, size_t len)
     s->submitted -= n;
 }
 
-enum store_status store_submit_event(struct store *s,
+enum store_status sq_submit_event(struct store *s,
                                      const struct store_event *ev,
                                      void *cookie)
 {
     assert(s != NULL && ev != NULL);
-    return store_submit_events(s, ev, 1, cookie);
+    return sq_submit_events(s, ev, 1, cookie);
 }
 
-enum store_status store_submit_events(struct store *s,
+enum store_status sq_submit_events(struct store *s,
                                       const struct store_event *ev, size_t n,
                                       void *cookie)
 {
@@ -582,7 +582,7 @@ static enum store_status submit_machine(struct store *s, uint64_t parent,
     return rc;
 }
 
-enum store_status store_submit_machine_create(struct store *s,
+enum store_status sq_submit_machine_create(struct store *s,
                                               const char *tenant,
                                               const char *name,
                                               const char *config,
@@ -593,7 +593,7 @@ enum store_status store_submit_machine_create(struct store *s,
                           id);
 }
 
-enum store_status store_submit_machine_fork(struct store *s, uint64_t parent,
+enum store_status sq_submit_machine_fork(struct store *s, uint64_t parent,
                                             uint64_t parent_seq,
                                             const char *tenant,
                                             const char *name,
@@ -611,7 +611,7 @@ enum store_status store_submit_machine_fork(struct store *s, uint64_t parent,
                           created_ms, cookie, id);
 }
 
-enum store_status store_submit_machine_destroy(struct store *s, uint64_t id,
+enum store_status sq_submit_machine_destroy(struct store *s, uint64_t id,
                                                int64_t destroyed_ms,
                                                void *cookie)
 {
@@ -639,7 +639,7 @@ enum store_status store_submit_machine_destroy(struct store *s, uint64_t id,
     return rc;
 }
 
-enum store_status store_submit_checkpoint(struct store *s, uint64_t machine,
+enum store_status sq_submit_checkpoint(struct store *s, uint64_t machine,
                                           uint64_t seq, const void *blob,
                                           size_t len, void *cookie)
 {
@@ -982,7 +982,7 @@ static int write_destroy(struct store *s, struct batch *b, struct wreq *r)
  * (write_destroy()) and at close (store__flush_counts()).  So that a crash
  * loses nothing, the first batch that adds events to a machine in a session
  * also sets its row's counts_stale, in the same transaction, and
- * store_open() recounts the rows still marked (one range scan each, only
+ * sq_open() recounts the rows still marked (one range scan each, only
  * after a crash, in memory: store__load_stale_counts()).
  */
 static int write_marks(struct store *s)
@@ -1156,7 +1156,7 @@ static int write_one(struct store *s, struct batch *b, struct wreq *r)
 }
 
 /*
- * Writes the unit of @n events that begins at @u (store_submit_events():
+ * Writes the unit of @n events that begins at @u (sq_submit_events():
  * one machine) inside a savepoint: all of them are kept, or, if one is
  * refused, none, and every write of the unit carries that refusal.
  * Returns as write_one().
@@ -1245,7 +1245,7 @@ static void head_advance(struct store *s, const struct batch *b)
 }
 
 /* Commits @b in one transaction, or rolls it all back and records why.
- * A unit of several writes is never split: store_submit_events() queues
+ * A unit of several writes is never split: sq_submit_events() queues
  * it whole into one batch, under one hold of the lock. */
 static void commit_batch(struct store *s, struct batch *b)
 {
@@ -1343,7 +1343,7 @@ static void run_purge(struct store *s, struct ctl *c)
     c->status = STORE_OK;
 }
 
-/* store_reset(): every row goes, AUTOINCREMENT's counter too; then the
+/* sq_reset(): every row goes, AUTOINCREMENT's counter too; then the
  * writer's own memory of machines.  The caller made sure nothing is
  * queued. */
 static void run_reset(struct store *s, struct ctl *c)
@@ -1493,7 +1493,7 @@ static void *writer_main(void *arg)
 
 /* Runs @c on the writer thread and waits for it. */
 /* Hands @c to the writer and waits until it is done; any thread.  Its
- * failure's message stays in c->msg: store_errmsg() is not touched. */
+ * failure's message stays in c->msg: sq_errmsg() is not touched. */
 static enum store_status hand_ctl(struct store *s, struct ctl *c)
 {
     pthread_mutex_lock(&s->lock);
@@ -1516,7 +1516,7 @@ static enum store_status hand_ctl(struct store *s, struct ctl *c)
     return c->status;
 }
 
-/* hand_ctl() for the thread that owns store_errmsg(), which it sets. */
+/* hand_ctl() for the thread that owns sq_errmsg(), which it sets. */
 static enum store_status call_writer(struct store *s, struct ctl *c)
 {
     enum store_status rc = hand_ctl(s, c);
@@ -1526,7 +1526,7 @@ static enum store_status call_writer(struct store *s, struct ctl *c)
     return rc;
 }
 
-size_t store_reap(struct store *s,
+size_t sq_reap(struct store *s,
                   void (*done)(void *arg, void *cookie,
                                enum store_status status, const char *msg),
                   void *arg)
@@ -1588,7 +1588,7 @@ size_t store_reap(struct store *s,
     return n;
 }
 
-void store_flush(struct store *s)
+void sq_flush(struct store *s)
 {
     uint64_t target;
 
@@ -1599,7 +1599,7 @@ void store_flush(struct store *s)
     pthread_mutex_unlock(&s->lock);
 }
 
-void store_stats(struct store *s, struct store_stats *st)
+void sq_stats(struct store *s, struct store_stats *st)
 {
     pthread_mutex_lock(&s->lock);
     *st = s->st;
@@ -1607,7 +1607,7 @@ void store_stats(struct store *s, struct store_stats *st)
     pthread_mutex_unlock(&s->lock);
 }
 
-enum store_status store_set_max_bytes(struct store *s, uint64_t bytes)
+enum store_status sq_set_max_bytes(struct store *s, uint64_t bytes)
 {
     struct ctl c;
 
@@ -1617,7 +1617,7 @@ enum store_status store_set_max_bytes(struct store *s, uint64_t bytes)
     return call_writer(s, &c);
 }
 
-enum store_status store_reset(struct store *s)
+enum store_status sq_reset(struct store *s)
 {
     struct ctl c;
     bool idle;
@@ -1639,12 +1639,12 @@ enum store_status store_reset(struct store *s)
     return call_writer(s, &c);
 }
 
-enum store_status store_purge(struct store *s, const char *tenant,
+enum store_status sq_purge(struct store *s, const char *tenant,
                               int64_t older_than_ms, int64_t now_ms,
                               uint64_t *purged, uint64_t *events)
 {
     char msg[STORE_MSG_MAX];
-    enum store_status rc = store_purge_r(s, tenant, older_than_ms, now_ms,
+    enum store_status rc = sq_purge_r(s, tenant, older_than_ms, now_ms,
                                          purged, events, msg, sizeof(msg));
 
     if (rc != STORE_OK)
@@ -1652,7 +1652,7 @@ enum store_status store_purge(struct store *s, const char *tenant,
     return rc;
 }
 
-enum store_status store_purge_r(struct store *s, const char *tenant,
+enum store_status sq_purge_r(struct store *s, const char *tenant,
                                 int64_t older_than_ms, int64_t now_ms,
                                 uint64_t *purged, uint64_t *events,
                                 char *err, size_t errsz)

@@ -20,6 +20,11 @@ have_pc sqlite3       || need="$need libsqlite3-dev"
 have_pc check         || need="$need check"
 # The client suite parses the CLI's --json output with jansson.
 have_pc jansson       || need="$need libjansson-dev"
+# The PostgreSQL store backend (libpq), and the server its tests start
+# (tests/common/pgserver.c: Debian's initdb and postgres).
+have_pc libpq         || need="$need libpq-dev"
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 ||
+    need="$need postgresql"
 # It also runs the Python example client (examples/) with Debian's python3
 # and protobuf module, generated from the proto with protoc; and nm.
 command -v protoc >/dev/null 2>&1 || need="$need protobuf-compiler"

@@ -136,6 +136,9 @@ Suite *http_suite(void);
 Suite *http_static_suite(void);
 Suite *http_reports_suite(void);
 Suite *names_suite(void);
+#ifdef STORE_HAVE_PG
+Suite *pg_daemon_suite(void);           /* test_pg.c */
+#endif
 Suite *reset_suite(void);
 Suite *parked_describe_suite(void);
 Suite *stream_replies_suite(void);

@@ -28,6 +28,9 @@ int main(void)
     srunner_add_suite(sr, http_reports_suite());
     srunner_add_suite(sr, parked_describe_suite());
     srunner_add_suite(sr, names_suite());
+#ifdef STORE_HAVE_PG
+    srunner_add_suite(sr, pg_daemon_suite());
+#endif
     srunner_add_suite(sr, reset_suite());
     srunner_add_suite(sr, stream_replies_suite());
     srunner_run_all(sr, CK_NORMAL);

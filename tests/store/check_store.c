@@ -3051,12 +3051,19 @@ static Suite *bench_suite(void)
     return s;
 }
 
+#ifdef STORE_HAVE_PG
+Suite *pg_suite(void);                  /* test_pg.c */
+#endif
+
 int main(void)
 {
     SRunner *sr = srunner_create(store_suite());
     int failed;
 
     srunner_add_suite(sr, speed_suite());
+#ifdef STORE_HAVE_PG
+    srunner_add_suite(sr, pg_suite());
+#endif
     if (getenv("STORE_BENCH") != NULL)
         srunner_add_suite(sr, bench_suite());
     srunner_run_all(sr, CK_NORMAL);

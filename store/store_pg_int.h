@@ -1,0 +1,174 @@
+/* store/store_pg_int.h - what the files of the PostgreSQL backend share.
+ *
+ * The backend keeps the SQLite store's contract (store.h) on a PostgreSQL
+ * database reached with libpq:
+ *  - store_pg.c: opening (connection, schema, migrations), closing, the
+ *    submit queue, the writer thread and its group commit (one transaction
+ *    per batch: its statements in libpq's pipeline mode, its events by
+ *    one binary COPY), reaping, purge and the size limit;
+ *  - store_pg_read.c: queries, readers and verify, each on a connection
+ *    of its own thread.
+ * Only store_pg*.c include this header.
+ */
+#ifndef ARMMAP_STORE_STORE_PG_INT_H
+#define ARMMAP_STORE_STORE_PG_INT_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "store_backend.h"
+
+#define PG_SCHEMA_VERSION   4           /* as STORE_SCHEMA_VERSION: the
+                                           same sums */
+#define PG_LOCK_KEY         "7021795085577643057" /* "armmapd1": the
+                                           advisory lock of one daemon */
+#define PG_LOCK_TRIES       30          /* ... that many times, */
+#define PG_LOCK_WAIT_MS     100         /* ... this far apart */
+#define PG_SYNC_EVERY       256         /* statements between pipeline
+                                           syncs (bounds what the server
+                                           buffers for us) */
+#define PG_READ_CHUNK       20000       /* events per SELECT in walks */
+
+enum pw_kind {
+    PW_EVENT = 1,
+    PW_CREATE,
+    PW_DESTROY,
+    PW_CHECKPOINT
+};
+
+/* One queued write; @data is its own allocation (args words, the three
+ * strings of a creation one after another, or a checkpoint's bytes). */
+struct pw {
+    enum pw_kind kind;
+    enum store_status status;
+    char *msg;                          /* malloc'd reason, or NULL */
+    void *cookie;
+    uint64_t machine;                   /* event's machine, or the id */
+    uint64_t seq;                       /* event's, a fork's parent_seq,
+                                           a checkpoint's */
+    uint64_t parent;
+    int64_t time_ms;
+    uint32_t op, cpu, value, aux, flags;
+    int32_t ev_status;
+    unsigned char *data;
+    size_t len;
+    uint32_t unit;                      /* as struct wreq (store_int.h) */
+};
+
+struct pwq {
+    struct pw *w;
+    size_t n;
+    size_t cap;
+};
+
+/* What the writer knows of one machine (committed state). */
+struct pm {
+    uint64_t id;                        /* 0: empty slot */
+    bool alive;
+    bool exists;
+    uint64_t last_seq;
+    uint64_t last_sum;
+    uint64_t nevents;
+    bool dirty;                         /* counts to write in this batch */
+};
+
+struct pmtab {
+    struct pm *slot;
+    size_t cap;                         /* a power of two, or 0 */
+    size_t n;
+};
+
+struct pg_ctl {
+    bool purge;                         /* else: the size limit */
+    const char *tenant;
+    int64_t cutoff;
+    uint64_t bytes;
+    uint64_t purged;
+    uint64_t events;
+    enum store_status status;
+    char msg[STORE_MSG_MAX];
+    bool done;
+};
+
+struct store_reader {
+    struct store *s;                    /* first: see store_backend.h */
+    PGconn *conn;
+    bool own;
+    bool busy;                          /* a walk is running (reentry) */
+    char errmsg[STORE_MSG_MAX];
+};
+
+struct store {
+    const struct store_backend *be;     /* first: see store_backend.h */
+    char *url;
+    PGconn *wconn;                      /* the writer thread's */
+    struct store_reader rd;             /* the caller's connection */
+    int notify_fd;
+    char errmsg[STORE_MSG_MAX];
+    char warning[STORE_MSG_MAX];
+    bool querying;                      /* caller's thread: reentry guard */
+    bool reaping;
+    struct pmtab mt;                    /* writer thread only */
+    uint64_t max_bytes;                 /* writer: 0 none */
+    uint64_t size_base;                 /* counted at the limit's setting
+                                           and after purges */
+    uint64_t size_added;                /* bytes inserted since */
+
+    pthread_t thread;
+    bool thread_started;
+    pthread_mutex_t lock;
+    pthread_cond_t wake;
+    pthread_cond_t progress;
+    /* Below: under @lock. */
+    struct pwq filling;
+    struct pwq done;
+    struct pg_ctl *ctl;
+    bool stopping;
+    uint64_t next_id;
+    uint32_t queue_max;
+    size_t bytes_max;
+    uint32_t inflight;
+    size_t inflight_bytes;
+    uint64_t submitted;
+    uint64_t processed;
+    struct store_stats st;
+};
+
+/* store_open.c's checksums (declared in store_int.h too, which these
+ * files cannot include: it defines the SQLite struct store). */
+uint64_t store__chain_seed(uint64_t machine);
+uint64_t store__event_sum(uint64_t prev, uint64_t machine, uint64_t seq,
+                          int64_t time_ms, uint32_t op, uint32_t cpu,
+                          const unsigned char *args, size_t len,
+                          uint32_t value, uint32_t aux, uint32_t flags,
+                          int32_t status);
+uint64_t store__machine_sum(uint64_t id, const char *tenant,
+                            const char *name, const char *config,
+                            int64_t created_ms, uint64_t parent,
+                            uint64_t parent_seq);
+uint64_t store__checkpoint_sum(uint64_t machine, uint64_t seq,
+                               const void *blob, size_t len);
+
+/* store_pg.c */
+void pg__format(char *buf, size_t n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* "postgresql: <what>: <libpq's message>" into @err */
+void pg__conn_err(PGconn *c, const char *what, char *err);
+/* connects and checks the connection; NULL with @err set */
+PGconn *pg__connect(const char *url, char *err);
+/* runs @sql with text parameters; the result, or NULL with @err set */
+PGresult *pg__exec(PGconn *c, const char *what, const char *sql, int n,
+                   const char *const *params, int want, char *err);
+uint64_t pg__u64(const PGresult *r, int row, int col);
+int64_t pg__i64(const PGresult *r, int row, int col);
+
+/* store_pg_read.c */
+/* hex bytea text ("\x0102...") into @out (@cap bytes); its length, or
+ * (size_t)-1 if it is not that */
+size_t pg__unhex(const char *text, unsigned char *out, size_t cap);
+
+#endif /* ARMMAP_STORE_STORE_PG_INT_H */

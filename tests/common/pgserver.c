@@ -1,0 +1,234 @@
+/* tests/common/pgserver.c - a private PostgreSQL server (pgserver.h). */
+#include "pgserver.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#define START_WAIT_MS   60000
+#define STOP_WAIT_MS    20000
+#define POLL_MS         50
+
+/* The bin directory of the newest installed server, in @bin. */
+static bool find_bin(char *bin, size_t n)
+{
+    glob_t g;
+    bool ok = false;
+
+    if (glob("/usr/lib/postgresql/*/bin/initdb", 0, NULL, &g) == 0 &&
+        g.gl_pathc > 0) {
+        const char *last = g.gl_pathv[g.gl_pathc - 1];
+        size_t len = strlen(last) - strlen("/initdb");
+
+        if (len < n) {
+            memcpy(bin, last, len);
+            bin[len] = '\0';
+            ok = true;
+        }
+    }
+    globfree(&g);
+    return ok;
+}
+
+bool pgserver_available(char *why)
+{
+    char bin[200];
+
+    if (!find_bin(bin, sizeof(bin))) {
+        snprintf(why, 128, "no /usr/lib/postgresql/*/bin/initdb (Debian's "
+                 "postgresql package)");
+        return false;
+    }
+    return true;
+}
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+    nanosleep(&ts, NULL);
+}
+
+/* In a forked child: become the postgres user when root, quiet output,
+ * exec @argv. */
+static void child_exec(char **argv, const char *log)
+{
+    int fd = open(log, O_WRONLY | O_CREAT | O_APPEND, 0644);
+
+    if (getuid() == 0) {
+        struct passwd *pw = getpwnam("postgres");
+
+        if (pw == NULL || setgid(pw->pw_gid) != 0 ||
+            setuid(pw->pw_uid) != 0)
+            _exit(126);
+    }
+    if (fd >= 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        close(fd);
+    }
+    setsid();
+    execv(argv[0], argv);
+    _exit(127);
+}
+
+/* Runs @argv to its end; its exit status, -1 if it could not run. */
+static int run(char **argv, const char *log)
+{
+    int st;
+    pid_t pid = fork();
+
+    if (pid < 0)
+        return -1;
+    if (pid == 0)
+        child_exec(argv, log);
+    if (waitpid(pid, &st, 0) != pid)
+        return -1;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void rm_dir(const char *dir)
+{
+    char cmd[256];
+    int rc;
+
+    if (dir[0] == '\0')
+        return;
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+    rc = system(cmd);
+    (void)rc;
+}
+
+static bool answers(const struct pgserver *pg)
+{
+    return PQping(pg->url) == PQPING_OK;
+}
+
+int pgserver_start(struct pgserver *pg, char *err)
+{
+    char bin[200], exe[256], data[192], log[192], sock[160];
+    char *init[] = { exe, "-D", data, "-A", "trust", "-U", "postgres",
+                     "-E", "UTF8", "--no-sync", NULL };
+    char *serve[] = { exe, "-D", data, "-k", pg->dir, "-c",
+                      "listen_addresses=", "-c", "max_connections=100",
+                      NULL };
+    long waited;
+
+    memset(pg, 0, sizeof(*pg));
+    if (!find_bin(bin, sizeof(bin))) {
+        pgserver_available(err);
+        return -1;
+    }
+    snprintf(pg->dir, sizeof(pg->dir), "/tmp/armmap-pg-XXXXXX");
+    if (mkdtemp(pg->dir) == NULL) {
+        snprintf(err, 256, "mkdtemp: %s", strerror(errno));
+        pg->dir[0] = '\0';
+        return -1;
+    }
+    if (getuid() == 0) {
+        struct passwd *pw = getpwnam("postgres");
+
+        if (pw == NULL || chown(pg->dir, pw->pw_uid, pw->pw_gid) != 0) {
+            snprintf(err, 256, "running as root needs the postgres user");
+            rm_dir(pg->dir);
+            return -1;
+        }
+    }
+    snprintf(data, sizeof(data), "%s/data", pg->dir);
+    snprintf(log, sizeof(log), "%s/log", pg->dir);
+    snprintf(exe, sizeof(exe), "%s/initdb", bin);
+    if (run(init, log) != 0) {
+        snprintf(err, 256, "initdb failed (see %s)", log);
+        return -1;
+    }
+    snprintf(exe, sizeof(exe), "%s/postgres", bin);
+    snprintf(sock, sizeof(sock), "%s", pg->dir);
+    snprintf(pg->url, sizeof(pg->url),
+             "postgresql:///postgres?host=%s&user=postgres", sock);
+    pg->pid = fork();
+    if (pg->pid < 0) {
+        snprintf(err, 256, "fork: %s", strerror(errno));
+        pg->pid = 0;
+        return -1;
+    }
+    if (pg->pid == 0)
+        child_exec(serve, log);
+    for (waited = 0; waited < START_WAIT_MS; waited += POLL_MS) {
+        if (answers(pg))
+            return 0;
+        if (waitpid(pg->pid, NULL, WNOHANG) == pg->pid) {
+            pg->pid = 0;
+            snprintf(err, 256, "postgres exited at start (see %s)", log);
+            return -1;
+        }
+        sleep_ms(POLL_MS);
+    }
+    snprintf(err, 256, "postgres did not answer within %d s (see %s)",
+             START_WAIT_MS / 1000, log);
+    return -1;
+}
+
+int pgserver_create_db(const struct pgserver *pg, const char *name,
+                       char *url)
+{
+    char sql[128];
+    PGconn *c = PQconnectdb(pg->url);
+    PGresult *r;
+    int rc = 0;
+
+    snprintf(sql, sizeof(sql), "CREATE DATABASE %s", name);
+    r = PQexec(c, sql);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        snprintf(url, 256, "%s", PQerrorMessage(c));
+        rc = -1;
+    } else {
+        snprintf(url, 256, "postgresql:///%s?host=%s&user=postgres", name,
+                 pg->dir);
+    }
+    PQclear(r);
+    PQfinish(c);
+    return rc;
+}
+
+bool pgserver_try(struct pgserver *pg, char *why)
+{
+    memset(pg, 0, sizeof(*pg));
+    if (!pgserver_available(why))
+        return false;
+    if (pgserver_start(pg, why) == 0)
+        return true;
+    pgserver_stop(pg);
+    return false;
+}
+
+void pgserver_stop(struct pgserver *pg)
+{
+    long waited;
+
+    if (pg->pid > 0) {
+        kill(pg->pid, SIGINT);          /* fast shutdown */
+        for (waited = 0; waited < STOP_WAIT_MS; waited += POLL_MS) {
+            if (waitpid(pg->pid, NULL, WNOHANG) == pg->pid)
+                break;
+            sleep_ms(POLL_MS);
+        }
+        if (waited >= STOP_WAIT_MS) {
+            kill(pg->pid, SIGKILL);
+            waitpid(pg->pid, NULL, 0);
+        }
+        pg->pid = 0;
+    }
+    rm_dir(pg->dir);
+    pg->dir[0] = '\0';
+}

@@ -1,0 +1,60 @@
+/* tests/common/pgserver.h - a private PostgreSQL server for a test run.
+ *
+ * Starts Debian's PostgreSQL (/usr/lib/postgresql/N/bin): initdb into a
+ * new temporary directory, then postgres listening on a Unix socket in
+ * that directory only (listen_addresses empty: no TCP).  Run as root, the
+ * server runs as the "postgres" user (it refuses root).  pgserver_stop()
+ * stops it and removes the directory.  Plain C, POSIX and libpq only.
+ */
+#ifndef ARMMAP_TESTS_COMMON_PGSERVER_H
+#define ARMMAP_TESTS_COMMON_PGSERVER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct pgserver {
+    char dir[128];                      /* the temporary directory */
+    char url[256];                      /* postgresql:// of "postgres" */
+    pid_t pid;                          /* the postmaster; 0: none */
+};
+
+/**
+ * pgserver_available() - whether Debian's server binaries are installed.
+ * @why: receives what is missing when they are not (at least 128 bytes).
+ */
+bool pgserver_available(char *why);
+
+/**
+ * pgserver_start() - initdb and start a server.
+ * @pg: receives it.
+ * @err: receives why it could not start (at least 256 bytes).
+ *
+ * Waits (bounded, 60 s) until the server answers a connection.
+ * Return: 0, or -1 with @err.
+ */
+int pgserver_start(struct pgserver *pg, char *err);
+
+/**
+ * pgserver_create_db() - a new empty database on @pg.
+ * @name: its name ([a-z0-9_] only).
+ * @url: receives its postgresql:// URL (at least 256 bytes).
+ *
+ * Return: 0, or -1 with @url holding the server's message.
+ */
+int pgserver_create_db(const struct pgserver *pg, const char *name,
+                       char *url);
+
+/**
+ * pgserver_try() - pgserver_start() when the binaries are there.
+ * @pg: receives the server.
+ * @why: receives why there is none (at least 256 bytes).
+ *
+ * For a suite's fixture: nothing is left behind when it fails.
+ * Return: true if the server runs.
+ */
+bool pgserver_try(struct pgserver *pg, char *why);
+
+/** pgserver_stop() - stop the server (bounded) and remove its directory. */
+void pgserver_stop(struct pgserver *pg);
+
+#endif /* ARMMAP_TESTS_COMMON_PGSERVER_H */
