@@ -789,7 +789,7 @@ START_TEST(test_stats_scoped_without_a_tenants_file)
     expect_stats(ops, 4, (struct stats_want){ 2, 3, 8, 2, 2 });
     /* The admin's purge covers every tenant; bob's only his own. */
     destroy(alice, td_create(alice, "qemu-virt", NULL));
-    sleep_ms(5);                        /* destroyed before "now" */
+    spawn_sleep_ms(5);                        /* destroyed before "now" */
     r = purge_all(bob, 7);
     ck_assert_status(r, 7, 0, "");
     ck_assert_uint_eq(r->purge->machines, 0);
@@ -1187,7 +1187,7 @@ START_TEST(test_streamed_copy_held_while_sending)
             break;
         td_free(r);
         r = NULL;
-        sleep_ms(10);
+        spawn_sleep_ms(10);
     }
     ck_assert_ptr_nonnull(r);
     ck_assert_status(r, 42, 0, "");
