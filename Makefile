@@ -741,7 +741,7 @@ fuzz-long: fuzz-build
 # is printed.  Needs llvm-profdata and llvm-cov (Debian's llvm).
 COV_B     := build/coverage
 COV_FLAGS := -fprofile-instr-generate -fcoverage-mapping
-COV_NAMES := conn engine settings codec snapshot
+COV_NAMES := conn engine settings codec snapshot http
 COV_MM_OBJ     := $(ENGINE_SRC:%.c=$(COV_B)/%.o)
 COV_STORE_OBJ  := $(STORE_SRC:%.c=$(COV_B)/%.o)
 COV_DAEMON_OBJ := $(filter-out $(COV_B)/daemon/main.o, \
@@ -751,6 +751,7 @@ COV_PROTO_OBJ  := $(COV_B)/proto/armmap.pb-c.o $(PROTO_OWN_SRC:%.c=$(COV_B)/%.o)
 COV_BINS       := $(COV_NAMES:%=$(COV_B)/replay_%)
 COV_LINK_conn     := $(COV_DAEMON_OBJ) $(COV_PROTO_OBJ) $(COV_STORE_OBJ) $(COV_MM_OBJ)
 COV_LINK_settings := $(COV_LINK_conn)
+COV_LINK_http     := $(COV_LINK_conn)
 COV_LINK_codec    := $(COV_DAEMON_OBJ) $(COV_CLIENT_OBJ) $(COV_PROTO_OBJ) \
                      $(COV_STORE_OBJ) $(COV_MM_OBJ)
 COV_LINK_engine   := $(COV_MM_OBJ)
