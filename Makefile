@@ -221,7 +221,7 @@ $(B)/check_store: $(TEST_STORE_SRC:%.c=$(B)/%.o) $(LIBSTORE)
 # modules too for in-process tests of framing and settings.
 $(B)/check_daemon: $(TEST_DAEMON_SRC:%.c=$(B)/%.o) $(TEST_PROC_OBJ) \
                    $(TEST_SPAWN_OBJ) $(DAEMON_LIB_OBJ) $(PROTO_OBJ) \
-                   $(LIBARMMAP) $(LIBSTORE) $(LIBMM) | $(ARMMAPD)
+                   $(LIBARMMAP) $(LIBSTORE) $(LIBMM) | $(ARMMAPD) $(ARMMAP)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(DAEMON_LIBS)
 
 $(B)/check_client: $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(TEST_SPAWN_OBJ) \
