@@ -251,7 +251,7 @@ $(TEST_DAEMON_SRC:%.c=$(B)/%.o): CFLAGS += $(if $(PQ_LIBS),-DSTORE_HAVE_PG)
 $(B)/check_daemon: $(TEST_DAEMON_SRC:%.c=$(B)/%.o) $(TEST_PROC_OBJ) \
                    $(TEST_SPAWN_OBJ) $(TEST_PGSERVER_OBJ) \
                    $(DAEMON_LIB_OBJ) $(PROTO_OBJ) \
-                   $(LIBARMMAP) $(LIBSTORE) $(LIBMM) | $(ARMMAPD)
+                   $(LIBARMMAP) $(LIBSTORE) $(LIBMM) | $(ARMMAPD) $(ARMMAP)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(DAEMON_LIBS)
 
 $(B)/check_client: $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(TEST_SPAWN_OBJ) \

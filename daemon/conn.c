@@ -652,6 +652,24 @@ void srv_conn_release(struct srv_reply *r, const Armmap__V1__Response *resp)
     conn_leave(c);
 }
 
+void srv_conn_release_stream(struct srv_reply *r, struct srv_stream *st)
+{
+    struct conn *c = r->c;
+
+    r->stream = st;
+    if (c == NULL) {                    /* its connection closed */
+        reply_free(r);
+        return;
+    }
+    r->len = (size_t)srv_stream_left(st);
+    c->queued += r->len;
+    r->pending = false;
+    c->busy++;                          /* c->hold stays: stream_cb ends it */
+    conn_flush(c);
+    stream_kick(c);
+    conn_leave(c);
+}
+
 /* ------------------------------------------------------------------ */
 /* Reading                                                             */
 /* ------------------------------------------------------------------ */

@@ -796,6 +796,9 @@ struct srv_reply *srv_conn_hold(struct conn *c, uint64_t id);
  * @r if its connection closed meanwhile. */
 void srv_conn_release(struct srv_reply *r,
                       const struct Armmap__V1__Response *resp);
+/* Answers held reply @r with stream @st (taken), sent as the socket
+ * drains; frees both if @r's connection closed meanwhile. */
+void srv_conn_release_stream(struct srv_reply *r, struct srv_stream *st);
 
 /* Sends a Response with only a status on @c, in order; for parked kmaps,
  * limits and decode errors.  @close closes the connection after it. */
@@ -848,6 +851,14 @@ struct srv_stream *srv_stream_phys(struct srv_machine *sm, uint64_t id,
 /* A streamed Dump reply (the ELF file of srv_dump_elf(), byte for byte)
  * to request @id, of @sm as it is now.  NULL on host memory. */
 struct srv_stream *srv_stream_dump(struct srv_machine *sm, uint64_t id);
+struct Armmap__V1__HistoryResult;
+/* A streamed History reply to request @id: @hr's events are sized and
+ * packed a slice per turn (the frame is what srv_response_pack() makes of
+ * it); @release(@arg) frees what holds @hr when the stream is freed.  NULL
+ * on host memory (@release not called). */
+struct srv_stream *srv_stream_history(
+    uint64_t id, const struct Armmap__V1__HistoryResult *hr,
+    void (*release)(void *), void *arg);
 /* The same over @m, which belongs to no registered machine (a past state
  * from the at-cache): the caller keeps @m unchanged and alive until
  * srv_stream_free(). */

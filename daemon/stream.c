@@ -52,6 +52,10 @@
 #define TAG_RESP_PHYS       (19u << 3 | 2)  /* Response.phys = 19 */
 #define TAG_RESP_DUMP       (24u << 3 | 2)  /* Response.dump = 24 */
 #define TAG_DR_ELF          0x0au           /* DumpResult.elf = 1 */
+#define TAG_RESP_HISTORY    (21u << 3 | 2)  /* Response.history = 21 */
+#define TAG_HR_EVENTS       0x0au           /* HistoryResult.events = 1:
+                                               first, so its other fields
+                                               follow the events */
 #define TAG_PR_ALIASES      0x0au           /* PhysResult.aliases = 1 */
 #define ALIAS_INLINE        64u             /* aliases on the stack */
 #define ALIAS_ESTIMATE      16u             /* an Aliases entry, about */
@@ -69,13 +73,15 @@ enum stream_phase {
     PH_FAULT,
     PH_REGION,
     PH_ITEMS,               /* walks, or aliases */
+    PH_TAIL,                /* history: the fields after the events */
     PH_DONE
 };
 
 enum stream_kind {
     SK_TRANSLATE = 0,       /* Translate with walks */
     SK_PHYS,                /* Phys */
-    SK_DUMP                 /* Dump: the ELF file, read from st->dump */
+    SK_DUMP,                /* Dump: the ELF file, read from st->dump */
+    SK_HISTORY              /* History: st->hr's events, packed in turn */
 };
 
 struct srv_stream {
@@ -98,6 +104,11 @@ struct srv_stream {
     char tenant[SRV_TENANT_MAX + 1];
     uint64_t charged;                   /* host bytes of the copy */
     struct srv_dump *dump;              /* SK_DUMP: the file being read */
+    const Armmap__V1__HistoryResult *hr;    /* SK_HISTORY: the rows */
+    uint8_t *tail;                      /* hr's other fields, packed */
+    size_t tail_len;
+    void (*release)(void *);            /* frees what holds hr */
+    void *release_arg;
 };
 
 static size_t varint_len(uint64_t v)
@@ -141,6 +152,8 @@ static uint64_t result_len(const struct srv_stream *st)
         return 1 + varint_len(st->item_bytes) + st->item_bytes;
     if (st->kind == SK_PHYS)
         return st->item_bytes;
+    if (st->kind == SK_HISTORY)
+        return st->item_bytes + st->tail_len;
     return 1 + varint_len(4 * n) + 4 * n + 2 * (1 + varint_len(n) + n) +
            st->item_bytes;
 }
@@ -149,6 +162,8 @@ static unsigned result_tag(const struct srv_stream *st)
 {
     if (st->kind == SK_DUMP)
         return TAG_RESP_DUMP;
+    if (st->kind == SK_HISTORY)
+        return TAG_RESP_HISTORY;
     return st->kind == SK_PHYS ? TAG_RESP_PHYS : TAG_RESP_TRANSLATE;
 }
 
@@ -282,6 +297,32 @@ struct srv_stream *srv_stream_dump(struct srv_machine *sm, uint64_t id)
     return st;
 }
 
+struct srv_stream *srv_stream_history(uint64_t id,
+                                      const Armmap__V1__HistoryResult *hr,
+                                      void (*release)(void *), void *arg)
+{
+    struct srv_stream *st = stream_new(SK_HISTORY, NULL, id, NULL, 0, 0);
+    Armmap__V1__HistoryResult rest;
+
+    if (st == NULL)
+        return NULL;
+    rest = *hr;
+    rest.n_events = 0;
+    rest.events = NULL;
+    st->tail_len = armmap__v1__history_result__get_packed_size(&rest);
+    st->tail = malloc(st->tail_len + 1);
+    if (st->tail == NULL) {
+        srv_stream_free(st);
+        return NULL;
+    }
+    armmap__v1__history_result__pack(&rest, st->tail);
+    st->hr = hr;
+    st->n = hr->n_events;
+    st->release = release;
+    st->release_arg = arg;
+    return st;
+}
+
 /* Takes @st off its machine's list (it no longer reads the machine). */
 static void stream_unlink(struct srv_stream *st)
 {
@@ -333,6 +374,9 @@ void srv_stream_free(struct srv_stream *st)
         srv_registry_hold_bytes(st->reg, st->tenant, 0, st->charged);
     stream_unlink(st);
     srv_dump_close(st->dump);
+    free(st->tail);
+    if (st->release != NULL)
+        st->release(st->release_arg);
     if (st->own != NULL)
         mm_destroy(st->own);
     addrs_give(st->va, st->cap);
@@ -431,10 +475,18 @@ struct item {
     } u;
 };
 
+/* History event @i: built already (the rows st->hr holds). */
+static size_t item_build_event(const struct srv_stream *st, size_t i)
+{
+    return armmap__v1__event__get_packed_size(st->hr->events[i]);
+}
+
 /* Builds item @i into @it; returns its packed size. */
 static size_t item_build(const struct srv_stream *st, size_t i,
                          struct item *it)
 {
+    if (st->kind == SK_HISTORY)
+        return item_build_event(st, i);
     if (st->kind == SK_PHYS) {
         alias_build(st, i, &it->u.a);
         return protobuf_c_message_get_packed_size(&it->u.a.am.base);
@@ -446,7 +498,9 @@ static size_t item_build(const struct srv_stream *st, size_t i,
 static void item_pack(const struct srv_stream *st, struct item *it,
                       uint8_t *buf)
 {
-    if (st->kind == SK_PHYS)
+    if (st->kind == SK_HISTORY)
+        armmap__v1__event__pack(st->hr->events[st->i], buf);
+    else if (st->kind == SK_PHYS)
         protobuf_c_message_pack(&it->u.a.am.base, buf);
     else
         armmap__v1__walk__pack(&it->u.w.wm, buf);
@@ -456,7 +510,7 @@ static void item_done(const struct srv_stream *st, struct item *it)
 {
     if (st->kind == SK_PHYS)
         alias_done(&it->u.a);
-    else
+    else if (st->kind == SK_TRANSLATE)
         walk_done(&it->u.w);
 }
 
@@ -535,7 +589,7 @@ static void emit_head(struct srv_stream *st, struct evbuffer *out)
     h[k++] = TAG_RESP_STATUS;
     h[k++] = 0;                         /* Status{}: OK, no message */
     k += field_head(h + k, result_tag(st), result_len(st));
-    st->phase = PH_ITEMS;
+    st->phase = st->kind == SK_HISTORY && st->n == 0 ? PH_TAIL : PH_ITEMS;
     if (st->kind == SK_DUMP)
         k += field_head(h + k, TAG_DR_ELF, st->item_bytes);
     if (st->kind == SK_TRANSLATE) {
@@ -598,7 +652,10 @@ static void emit_item(struct srv_stream *st, struct evbuffer *out)
         v.iov_len < len + 16)
         abort();                        /* host memory */
     h = field_head(v.iov_base,
-                   st->kind == SK_PHYS ? TAG_PR_ALIASES : TAG_TR_WALKS, len);
+                   st->kind == SK_PHYS      ? TAG_PR_ALIASES
+                   : st->kind == SK_HISTORY ? TAG_HR_EVENTS
+                                            : TAG_TR_WALKS,
+                   len);
     item_pack(st, &it, (uint8_t *)v.iov_base + h);
     item_done(st, &it);
     v.iov_len = h + len;
@@ -606,7 +663,7 @@ static void emit_item(struct srv_stream *st, struct evbuffer *out)
         abort();
     st->written += h + len;
     if (++st->i == st->n)
-        st->phase = PH_DONE;
+        st->phase = st->kind == SK_HISTORY ? PH_TAIL : PH_DONE;
 }
 
 /* Writes the next bytes of the dump, up to @budget (at least one). */
@@ -650,6 +707,10 @@ bool srv_stream_emit(struct srv_stream *st, struct evbuffer *out,
                 emit_dump(st, out, (size_t)(budget - (st->written - start)));
             else
                 emit_item(st, out);
+            break;
+        case PH_TAIL:
+            add(st, out, st->tail, st->tail_len);
+            st->phase = PH_DONE;
             break;
         case PH_DONE:
             break;
