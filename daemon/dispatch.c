@@ -1378,6 +1378,68 @@ static bool render_report(struct srv_call *call, const struct mm_machine *m,
     return true;
 }
 
+/* A report past REPORT_STREAM_MIN bytes (pagetables of a large machine)
+ * is answered with a stream (stream.c): the rendered text is written as
+ * the socket drains, not copied into the call and packed whole; a smaller
+ * one is copied into @call's reply.  False (nothing answered) if the
+ * engine refused: render_report() then renders it again to name why. */
+#define REPORT_STREAM_MIN (64u << 10)
+
+/* @b's text as a string of @call's arena (@b freed). */
+static char *arena_text(struct srv_call *call, struct mm_buf *b)
+{
+    char *s = srv_call_alloc(call, b->len + 1);
+
+    if (b->len > 0)
+        memcpy(s, b->data, b->len);
+    mm_buf_free(b);
+    return s;
+}
+
+/* Answers @call with the rendered @text and @json (NULL: not asked). */
+static void report_whole(struct srv_call *call, struct mm_buf *text,
+                         struct mm_buf *json)
+{
+    Armmap__V1__ReportResult *rr =
+        NEW(call, Armmap__V1__ReportResult, ARMMAP__V1__REPORT_RESULT__INIT);
+    Armmap__V1__Response *resp = call->resp;
+
+    if (text != NULL)
+        rr->text = arena_text(call, text);
+    if (json != NULL)
+        rr->json = arena_text(call, json);
+    resp->body_case = ARMMAP__V1__RESPONSE__BODY_REPORT;
+    resp->report = rr;
+}
+
+static bool report_stream(struct srv_call *call, const struct mm_machine *m,
+                          enum mm_report kind, bool text, bool json)
+{
+    struct mm_buf b[2];
+    enum mm_status st = MM_OK;
+
+    memset(b, 0, sizeof(b));
+    if (text)
+        st = mm_report(m, kind, &b[0]);
+    if (st == MM_OK && json)
+        st = mm_report_json(m, kind, &b[1]);
+    if (st != MM_OK) {
+        mm_buf_free(&b[0]);
+        mm_buf_free(&b[1]);
+        return false;
+    }
+    if (b[0].len + b[1].len < REPORT_STREAM_MIN) {
+        report_whole(call, text ? &b[0] : NULL, json ? &b[1] : NULL);
+        return true;
+    }
+    call->stream = srv_stream_report(call->id, &b[0], &b[1]);
+    mm_buf_free(&b[0]);
+    mm_buf_free(&b[1]);
+    if (call->stream == NULL)
+        srv_call_fail(call, MM_NO_MEMORY, "report: out of host memory");
+    return true;
+}
+
 static void h_report(struct srv_call *call, const Armmap__V1__Request *req)
 {
     const Armmap__V1__Report *rp = req->report;
@@ -1400,6 +1462,8 @@ static void h_report(struct srv_call *call, const Armmap__V1__Request *req)
     }
     text = rp->format != ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_JSON;
     json = rp->format != ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_TEXT;
+    if (report_stream(call, sm->m, (enum mm_report)rp->kind, text, json))
+        return;
     rr = NEW(call, Armmap__V1__ReportResult, ARMMAP__V1__REPORT_RESULT__INIT);
     if (text && !render_report(call, sm->m, (enum mm_report)rp->kind, false,
                                &rr->text))

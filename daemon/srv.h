@@ -859,6 +859,10 @@ struct Armmap__V1__HistoryResult;
 struct srv_stream *srv_stream_history(
     uint64_t id, const struct Armmap__V1__HistoryResult *hr,
     void (*release)(void *), void *arg);
+/* A streamed Report reply to request @id: @text and @json (either may be
+ * empty) are taken (zeroed here) and written a slice at a time. */
+struct srv_stream *srv_stream_report(uint64_t id, struct mm_buf *text,
+                                     struct mm_buf *json);
 /* The same over @m, which belongs to no registered machine (a past state
  * from the at-cache): the caller keeps @m unchanged and alive until
  * srv_stream_free(). */

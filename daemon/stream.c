@@ -53,6 +53,7 @@
 #define TAG_RESP_DUMP       (24u << 3 | 2)  /* Response.dump = 24 */
 #define TAG_DR_ELF          0x0au           /* DumpResult.elf = 1 */
 #define TAG_RESP_HISTORY    (21u << 3 | 2)  /* Response.history = 21 */
+#define TAG_RESP_REPORT     (20u << 3 | 2)  /* Response.report = 20 */
 #define TAG_HR_EVENTS       0x0au           /* HistoryResult.events = 1:
                                                first, so its other fields
                                                follow the events */
@@ -81,7 +82,8 @@ enum stream_kind {
     SK_TRANSLATE = 0,       /* Translate with walks */
     SK_PHYS,                /* Phys */
     SK_DUMP,                /* Dump: the ELF file, read from st->dump */
-    SK_HISTORY              /* History: st->hr's events, packed in turn */
+    SK_HISTORY,             /* History: st->hr's events, packed in turn */
+    SK_REPORT               /* Report: st->text[], written in turn */
 };
 
 struct srv_stream {
@@ -107,6 +109,9 @@ struct srv_stream {
     const Armmap__V1__HistoryResult *hr;    /* SK_HISTORY: the rows */
     uint8_t *tail;                      /* hr's other fields, packed */
     size_t tail_len;
+    struct mm_buf text[2];              /* SK_REPORT: ReportResult.text,
+                                           .json (taken) */
+    size_t tpos;                        /* what of text[i] is written */
     void (*release)(void *);            /* frees what holds hr */
     void *release_arg;
 };
@@ -154,6 +159,8 @@ static uint64_t result_len(const struct srv_stream *st)
         return st->item_bytes;
     if (st->kind == SK_HISTORY)
         return st->item_bytes + st->tail_len;
+    if (st->kind == SK_REPORT)
+        return st->item_bytes;
     return 1 + varint_len(4 * n) + 4 * n + 2 * (1 + varint_len(n) + n) +
            st->item_bytes;
 }
@@ -164,6 +171,8 @@ static unsigned result_tag(const struct srv_stream *st)
         return TAG_RESP_DUMP;
     if (st->kind == SK_HISTORY)
         return TAG_RESP_HISTORY;
+    if (st->kind == SK_REPORT)
+        return TAG_RESP_REPORT;
     return st->kind == SK_PHYS ? TAG_RESP_PHYS : TAG_RESP_TRANSLATE;
 }
 
@@ -323,6 +332,28 @@ struct srv_stream *srv_stream_history(uint64_t id,
     return st;
 }
 
+struct srv_stream *srv_stream_report(uint64_t id, struct mm_buf *text,
+                                     struct mm_buf *json)
+{
+    struct srv_stream *st = stream_new(SK_REPORT, NULL, id, NULL, 0, 0);
+    unsigned k;
+
+    if (st == NULL)
+        return NULL;
+    st->text[0] = *text;
+    st->text[1] = *json;
+    memset(text, 0, sizeof(*text));
+    memset(json, 0, sizeof(*json));
+    for (k = 0; k < 2; k++) {           /* proto3: "" is not written */
+        if (st->text[k].len != 0)
+            st->item_bytes += 1 + varint_len(st->text[k].len) +
+                              st->text[k].len;
+    }
+    st->total = 4 + response_len(st);
+    st->phase = PH_HEAD;                /* sized from the start */
+    return st;
+}
+
 /* Takes @st off its machine's list (it no longer reads the machine). */
 static void stream_unlink(struct srv_stream *st)
 {
@@ -375,6 +406,8 @@ void srv_stream_free(struct srv_stream *st)
     stream_unlink(st);
     srv_dump_close(st->dump);
     free(st->tail);
+    mm_buf_free(&st->text[0]);
+    mm_buf_free(&st->text[1]);
     if (st->release != NULL)
         st->release(st->release_arg);
     if (st->own != NULL)
@@ -685,6 +718,36 @@ static void emit_dump(struct srv_stream *st, struct evbuffer *out,
         st->phase = PH_DONE;
 }
 
+/* Writes up to @budget bytes (at least one) of the report's fields: st->i
+ * is the field (0 text, 1 json), st->tpos what of it is written,
+ * its tag and length first. */
+static void emit_report(struct srv_stream *st, struct evbuffer *out,
+                        size_t budget)
+{
+    const struct mm_buf *b;
+    uint8_t h[16];
+    size_t k;
+
+    while (st->i < 2 && st->text[st->i].len == 0)
+        st->i++;
+    if (st->i == 2) {
+        st->phase = PH_DONE;
+        return;
+    }
+    b = &st->text[st->i];
+    if (st->tpos == 0)
+        add(st, out, h, field_head(h, (unsigned)(0x0a + 8 * st->i), b->len));
+    k = b->len - st->tpos < budget ? b->len - st->tpos : budget;
+    if (k == 0)
+        k = 1;
+    add(st, out, b->data + st->tpos, k);
+    st->tpos += k;
+    if (st->tpos == b->len) {
+        st->tpos = 0;
+        st->i++;
+    }
+}
+
 bool srv_stream_emit(struct srv_stream *st, struct evbuffer *out,
                      size_t budget)
 {
@@ -705,6 +768,8 @@ bool srv_stream_emit(struct srv_stream *st, struct evbuffer *out,
         case PH_ITEMS:
             if (st->kind == SK_DUMP)
                 emit_dump(st, out, (size_t)(budget - (st->written - start)));
+            else if (st->kind == SK_REPORT)
+                emit_report(st, out, (size_t)(budget - (st->written - start)));
             else
                 emit_item(st, out);
             break;

@@ -417,6 +417,73 @@ START_TEST(test_large_history_is_the_whole_reply)
 }
 END_TEST
 
+/* ---- the daemon: a streamed Report reply -------------------------------- */
+
+/* The pagetables report of a machine with many mappings runs past 64 KiB
+ * and is streamed; the frame is what packing the Response whole gives,
+ * for text, JSON and both, and a slow reader gets the same bytes. */
+START_TEST(test_large_report_is_the_whole_reply)
+{
+    static const int formats[] = {
+        ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_TEXT,
+        ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_JSON,
+        ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_TEXT_AND_JSON,
+    };
+    enum { NSMALL = 3000 };
+    static uint32_t sizes[NSMALL];
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Report rp = ARMMAP__V1__REPORT__INIT;
+    Armmap__V1__Response *r;
+    uint8_t *fast, *drip, *again;
+    size_t flen, dlen, alen, i;
+    uint64_t m;
+    int fd, slow;
+
+    td_init(&d);
+    td_start(&d, NULL);
+    fd = td_session(&d, "default");
+    slow = td_session(&d, "default");
+    m = machine_with_tables(fd, 1);
+    for (i = 0; i < NSMALL; i++)        /* a line each, a guard between */
+        sizes[i] = 4096u * (1 + i % 3);
+    r = td_batch(fd, 2, m, ARMMAP__V1__OP_CODE__OP_VMALLOC, sizes, 1, NSMALL,
+                 true);
+    ck_assert_status(r, 2, 0, "");
+    td_free(r);
+    rp.machine = m;
+    rp.kind = ARMMAP__V1__REPORT_KIND__REPORT_PAGETABLES;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_REPORT;
+    req.report = &rp;
+    for (i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+        rp.format = formats[i];
+        req.id = 10 + i;
+        fast = frame_of(fd, &req, 1u << 24, &flen);
+        drip = frame_of(slow, &req, 777, &dlen);
+        ck_assert_uint_eq(dlen, flen);
+        ck_assert(memcmp(fast, drip, flen) == 0);
+        ck_assert_uint_gt(flen, 64u << 10);     /* streamed */
+        r = armmap__v1__response__unpack(NULL, flen - 4, fast + 4);
+        ck_assert_status(r, 10 + i, 0, "");
+        ck_assert_int_eq(r->body_case, ARMMAP__V1__RESPONSE__BODY_REPORT);
+        ck_assert_uint_eq(strlen(r->report->text) != 0,
+                          formats[i] != ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_JSON);
+        ck_assert_uint_eq(strlen(r->report->json) != 0,
+                          formats[i] != ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_TEXT);
+        again = srv_response_pack(r, &alen);
+        ck_assert_uint_eq(alen, flen);
+        ck_assert(memcmp(again, fast, flen) == 0);
+        free(again);
+        armmap__v1__response__free_unpacked(r, NULL);
+        free(drip);
+        free(fast);
+    }
+    td_ping(slow, 4);
+    td_ping(fd, 5);
+    close(slow);
+    close(fd);
+}
+END_TEST
+
 Suite *stream_replies_suite(void)
 {
     Suite *s = suite_create("stream_replies");
@@ -430,6 +497,7 @@ Suite *stream_replies_suite(void)
     tcase_add_test(tc, test_dump_read_slowly_is_the_dump_read_at_once);
     tcase_add_test(tc, test_dump_shows_the_machine_as_it_was_asked);
     tcase_add_test(tc, test_large_history_is_the_whole_reply);
+    tcase_add_test(tc, test_large_report_is_the_whole_reply);
     suite_add_tcase(s, tc);
     return s;
 }
