@@ -333,7 +333,9 @@ START_TEST(test_layout_missing_machine_and_kernel)
     ok_json_any(RUN("--json", "create", "--kernel", "6.1"), "create", -1);
     r = RUN("layout", "1");
     ck_assert_int_eq(r.status, 0);
-    ck_assert(strncmp(r.out, "Memory: ", 8) == 0);
+    /* 6.1 logs its zone ranges before the Memory: line */
+    ck_assert(strncmp(r.out, "Zone ranges:\n", 13) == 0);
+    ck_assert(strstr(r.out, "\nMemory: ") != NULL);
     ck_assert_str_eq(r.err,
                      "armmap: layout: Linux 6.1.0 does not print the virtual "
                      "kernel memory layout (mem_init() stopped printing it in "
@@ -343,7 +345,7 @@ START_TEST(test_layout_missing_machine_and_kernel)
     ck_assert_str_eq(str_of(j.row[0], "layout_missing"),
                      "layout: Linux 6.1.0 does not print the virtual kernel "
                      "memory layout (mem_init() stopped printing it in 5.1)");
-    ck_assert(strncmp(str_of(j.row[0], "memory"), "Memory: ", 8) == 0);
+    ck_assert(strstr(str_of(j.row[0], "memory"), "\nMemory: ") != NULL);
     free_rows(&j);
 }
 END_TEST
