@@ -333,10 +333,7 @@ START_TEST(test_layout_missing_machine_and_kernel)
     ok_json_any(RUN("--json", "create", "--kernel", "6.1"), "create", -1);
     r = RUN("layout", "1");
     ck_assert_int_eq(r.status, 0);
-<<<<<<< ours
-=======
     /* 6.1 logs its zone ranges before the Memory: line */
->>>>>>> theirs
     ck_assert(strncmp(r.out, "Zone ranges:\n", 13) == 0);
     ck_assert(strstr(r.out, "\nMemory: ") != NULL);
     ck_assert_str_eq(r.err,
@@ -348,10 +345,7 @@ START_TEST(test_layout_missing_machine_and_kernel)
     ck_assert_str_eq(str_of(j.row[0], "layout_missing"),
                      "layout: Linux 6.1.0 does not print the virtual kernel "
                      "memory layout (mem_init() stopped printing it in 5.1)");
-<<<<<<< ours
     ck_assert(strncmp(str_of(j.row[0], "memory"), "Zone ranges:\n", 13) == 0);
-=======
->>>>>>> theirs
     ck_assert(strstr(str_of(j.row[0], "memory"), "\nMemory: ") != NULL);
     free_rows(&j);
 }
