@@ -67,7 +67,7 @@ enum armmap_status {
      * pipelining window, or the engine's per-CPU kmap_atomic stack depth
      * (KM_TYPE_NR; the real kernel BUG()s there) */
     ARMMAP_RESOURCE_EXHAUSTED = 10,
-    ARMMAP_UNAVAILABLE = 11,        /* the store is failing */
+    ARMMAP_UNAVAILABLE = 11, /* the store is failing */
     ARMMAP_INTERNAL = 12,
     /* Client-side failures: */
     ARMMAP_NO_SOCKET = 20,     /* the socket path does not exist / bad host */
@@ -321,8 +321,8 @@ struct armmap_machine {
     uint32_t pkmap_in_use, pkmap_flushes, tlb_flushes;
     uint32_t vmalloc_areas, vmalloc_pages, pte_pages;
     uint64_t host_bytes;
-    char *broken;    /* "" unless the machine oopsed */
-    uint64_t events; /* list only */
+    char *broken;          /* "" unless the machine oopsed */
+    uint64_t events;       /* list only */
     uint32_t parked_kmaps; /* describe only: kmaps waiting for a slot */
     struct armmap_parked_kmap *parked; /* parked_kmaps of them, oldest
                                           first; NULL if none */
@@ -345,7 +345,7 @@ struct armmap_preset_list {
 
 /* One config key, as the create flags name it. */
 struct armmap_setting {
-    const char *key;    /* "ram", "kernel", "consistent_dma", ... */
+    const char *key; /* "ram", "kernel", "consistent_dma", ... */
     const char *value;
 };
 
@@ -656,8 +656,9 @@ enum armmap_status armmap_report(struct armmap_conn *conn, uint64_t machine,
  * @json: receives NUL-terminated JSON text, the caller's (armmap_free()).
  * Return: as armmap_report().
  */
-enum armmap_status armmap_report_json(struct armmap_conn *conn, uint64_t machine,
-                                      enum armmap_report kind, char **json);
+enum armmap_status armmap_report_json(struct armmap_conn *conn,
+                                      uint64_t machine, enum armmap_report kind,
+                                      char **json);
 
 /**
  * armmap_history - the machine's event log, filtered and paged

@@ -39,8 +39,7 @@ struct armmap_conn {
 #define armmap__fail(conn, st, ...) \
     (armmap__failf((conn), (st), __VA_ARGS__), (st))
 void armmap__failf(struct armmap_conn *conn, enum armmap_status st,
-                   const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+                   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Formats into @err (ARMMAP_ERR_MAX bytes) unless it is NULL (names.c). */
 void armmap__set_err(char err[ARMMAP_ERR_MAX], const char *fmt, ...)

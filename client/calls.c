@@ -408,7 +408,7 @@ enum armmap_status armmap_op(struct armmap_conn *conn, uint64_t machine,
     req.body_case = ARMMAP__V1__REQUEST__BODY_OP;
     req.op = &wop;
     if (op->wait_ms > conn->wait_ms)
-        conn->wait_ms = op->wait_ms;    /* it may stay silent that long */
+        conn->wait_ms = op->wait_ms; /* it may stay silent that long */
     st = call(conn, &req, ARMMAP__V1__RESPONSE__BODY_OP, &resp);
     if (resp) {
         if (res) {
@@ -632,7 +632,7 @@ void armmap_translate_result_free(struct armmap_translate_result *r)
         for (i = 0; i < r->n; i++)
             free(r->walks[i].text);
     }
-    free(r);                            /* the arrays live in its block */
+    free(r); /* the arrays live in its block */
 }
 
 static void walk_from(struct armmap_walk *dst, const Armmap__V1__Walk *src)
@@ -838,8 +838,7 @@ static bool phys_walk(const uint8_t *p, const uint8_t *end,
         vlen = rlen = 0;
         while (a < aend) {
             if (!wire_get_varint(&a, aend, &key) ||
-                !wire_get_varint(&a, aend, &len) ||
-                len > (uint64_t)(aend - a))
+                !wire_get_varint(&a, aend, &len) || len > (uint64_t)(aend - a))
                 return false;
             if (key == (1 << 3 | 2) && !va && len % 4 == 0) {
                 va = a;
@@ -990,9 +989,8 @@ static enum armmap_status phys_reply(struct armmap_conn *conn,
 }
 
 /* Queues a Phys request for @n addresses at @pa; its id in *@id. */
-static enum armmap_status phys_queue(struct armmap_conn *conn,
-                                     uint64_t machine, const uint32_t *pa,
-                                     size_t n, uint64_t *id)
+static enum armmap_status phys_queue(struct armmap_conn *conn, uint64_t machine,
+                                     const uint32_t *pa, size_t n, uint64_t *id)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Phys p = ARMMAP__V1__PHYS__INIT;
@@ -1071,9 +1069,8 @@ static void phys_drain(struct armmap_conn *conn, unsigned count)
 
 /* Asks @source for chunk @c's addresses and queues them; *@eof at the
  * end (then nothing is queued). */
-static enum armmap_status phys_send(struct armmap_conn *conn,
-                                    uint64_t machine, struct phys_chunk *c,
-                                    size_t chunk,
+static enum armmap_status phys_send(struct armmap_conn *conn, uint64_t machine,
+                                    struct phys_chunk *c, size_t chunk,
                                     long (*source)(void *arg, uint32_t *pa,
                                                    size_t max),
                                     void *arg, bool *eof)
@@ -1111,7 +1108,8 @@ enum armmap_status armmap_phys_stream(
     if (conn->inflight || conn->nstash)
         return armmap__fail(conn, ARMMAP_INVALID_ARGUMENT,
                             "%u replies pending: receive them before a "
-                            "phys stream", conn->inflight);
+                            "phys stream",
+                            conn->inflight);
     chunk = chunk ? chunk : PHYS_STREAM_CHUNK;
     window = conn->max_inflight < PHYS_STREAM_WINDOW ? conn->max_inflight
                                                      : PHYS_STREAM_WINDOW;
@@ -1122,8 +1120,8 @@ enum armmap_status armmap_phys_stream(
             st = armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
     while (st == ARMMAP_OK && (!eof || count > 0)) {
         while (st == ARMMAP_OK && !eof && count < window) {
-            st = phys_send(conn, machine, &ring[(head + count) % window],
-                           chunk, source, arg, &eof);
+            st = phys_send(conn, machine, &ring[(head + count) % window], chunk,
+                           source, arg, &eof);
             count += st == ARMMAP_OK && !eof;
         }
         if (st != ARMMAP_OK || count == 0)
@@ -1156,9 +1154,10 @@ enum armmap_status armmap_phys_stream(
 }
 
 /* A Report in @format; *@out receives its text or its JSON. */
-static enum armmap_status report_call(struct armmap_conn *conn, uint64_t machine,
-                                      enum armmap_report kind,
-                                      Armmap__V1__ReportFormat format, char **out)
+static enum armmap_status report_call(struct armmap_conn *conn,
+                                      uint64_t machine, enum armmap_report kind,
+                                      Armmap__V1__ReportFormat format,
+                                      char **out)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Report r = ARMMAP__V1__REPORT__INIT;
@@ -1174,7 +1173,8 @@ static enum armmap_status report_call(struct armmap_conn *conn, uint64_t machine
     st = call(conn, &req, ARMMAP__V1__RESPONSE__BODY_REPORT, &resp);
     if (st == ARMMAP_OK && resp) {
         *out = dup_str(format == ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_JSON
-                           ? resp->report->json : resp->report->text);
+                           ? resp->report->json
+                           : resp->report->text);
         if (!*out)
             st = armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
     }
@@ -1190,8 +1190,9 @@ enum armmap_status armmap_report(struct armmap_conn *conn, uint64_t machine,
                        ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_TEXT, text);
 }
 
-enum armmap_status armmap_report_json(struct armmap_conn *conn, uint64_t machine,
-                                      enum armmap_report kind, char **json)
+enum armmap_status armmap_report_json(struct armmap_conn *conn,
+                                      uint64_t machine, enum armmap_report kind,
+                                      char **json)
 {
     return report_call(conn, machine, kind,
                        ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_JSON, json);

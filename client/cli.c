@@ -133,8 +133,7 @@ static const struct cli_command commands[] = {
       "Every virtual alias of each physical address (or, with none, of each\n"
       "line of stdin or FILE), one row per alias: pa, va, region (va and\n"
       "region empty when it has none).  Chunks of N addresses (default\n"
-      "65536) a request; --input, --on-error and --format as for translate."
-    },
+      "65536) a request; --input, --on-error and --format as for translate." },
     { "layout", cli_cmd_layout, "layout M",
       "The boot \"Virtual kernel memory layout\" block and the Memory lines,\n"
       "exactly as the kernel prints them." },
@@ -330,8 +329,7 @@ int cli_status_error(const struct cli *c, enum armmap_status st,
                      const char *msg)
 {
     return cli_error(c, armmap_strerror(st),
-                     is_connection_status(st) ? CLI_EXIT_CONN
-                                              : CLI_EXIT_SERVER,
+                     is_connection_status(st) ? CLI_EXIT_CONN : CLI_EXIT_SERVER,
                      "%s", msg && msg[0] ? msg : "failed");
 }
 
@@ -384,8 +382,9 @@ int cli_scan(struct cli *c, const struct cli_command *cmd, int argc,
         if (!options || a[0] != '-' || a[1] == '\0' ||
             (a[1] != '-' && !(a[1] >= 'a' && a[1] <= 'z'))) {
             if (*npos >= maxpos)
-                return cli_usage_error(
-                    c, "unexpected argument '%s' (usage: %s)", a, cmd->usage);
+                return cli_usage_error(c,
+                                       "unexpected argument '%s' (usage: %s)",
+                                       a, cmd->usage);
             pos[(*npos)++] = argv[i];
             continue;
         }
@@ -518,8 +517,9 @@ int main(int argc, char **argv)
             if (!v || !cli_u32_arg(&c, v, "timeout", &t))
                 return CLI_EXIT_USAGE;
             if (t == 0 || t > 0x7fffffff)
-                return cli_usage_error(
-                    NULL, "bad timeout '%s': use 1..2147483647 ms", v);
+                return cli_usage_error(NULL,
+                                       "bad timeout '%s': use 1..2147483647 ms",
+                                       v);
             c.timeout_ms = (int)t;
         } else if (strcmp(a, "--json") == 0) {
             c.json = true;
@@ -530,8 +530,9 @@ int main(int argc, char **argv)
             printf("armmap %s\n", CLI_VERSION);
             return CLI_EXIT_OK;
         } else {
-            return cli_usage_error(
-                NULL, "unknown option '%s' (see armmap --help)", a);
+            return cli_usage_error(NULL,
+                                   "unknown option '%s' (see armmap --help)",
+                                   a);
         }
     }
     if (c.hostport && (!strrchr(c.hostport, ':') || c.hostport[0] == ':' ||

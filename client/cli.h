@@ -64,8 +64,8 @@ void cli_command_help(FILE *f, const struct cli_command *cmd);
  * A macro, so that the status is visible where it is returned (to clang's
  * static analyzer too, which otherwise follows the error path as if the
  * command went on). */
-#define cli_usage_error(c, ...) (cli__usage_error((c), __VA_ARGS__), \
-                                 CLI_EXIT_USAGE)
+#define cli_usage_error(c, ...) \
+    (cli__usage_error((c), __VA_ARGS__), CLI_EXIT_USAGE)
 void cli__usage_error(const struct cli *c, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
@@ -151,8 +151,8 @@ struct cli_case {
     const char *preset;
     const struct armmap_setting *settings;
     size_t nsettings;
-    const struct armmap_op *ops;             /* the shrunk sequence */
-    const struct armmap_op_result *results;  /* a fresh machine's answers */
+    const struct armmap_op *ops;            /* the shrunk sequence */
+    const struct armmap_op_result *results; /* a fresh machine's answers */
     size_t n;
     size_t fail_index; /* the op the model disagreed with */
     const char *why;   /* the model's message */

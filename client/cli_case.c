@@ -115,8 +115,7 @@ int cli_case_write(struct cli *c, const char *dir, const struct cli_case *k,
     for (i = 0; i < k->n; i++) {
         enum armmap_status st = k->results[i].status;
         uint32_t value = k->results[i].value;
-        bool model = i == k->fail_index &&
-                     model_expected(k->why, &st, &value);
+        bool model = i == k->fail_index && model_expected(k->why, &st, &value);
 
         armmap_format_op(&k->ops[i], line, sizeof(line));
         fputs(line, f);
@@ -231,8 +230,8 @@ static bool case_line(struct case_file *cf, char *l, unsigned lineno,
         strcpy(cf->values[cf->nsettings], p + 4);
         strcpy(cf->values[cf->nsettings] + strlen(p + 4) + 1, eq + 1);
         cf->settings[cf->nsettings].key = cf->values[cf->nsettings];
-        cf->settings[cf->nsettings].value =
-            cf->values[cf->nsettings] + strlen(p + 4) + 1;
+        cf->settings[cf->nsettings].value = cf->values[cf->nsettings] +
+                                            strlen(p + 4) + 1;
         cf->nsettings++;
         return true;
     }
@@ -305,8 +304,8 @@ static int case_run(struct cli *c, const char *path, const struct case_file *cf)
         rc = cli_local_error(c, "out of memory");
         goto out;
     }
-    st = armmap_create(c->conn, cf->preset[0] ? cf->preset : NULL,
-                       cf->settings, cf->nsettings, "replay", &m);
+    st = armmap_create(c->conn, cf->preset[0] ? cf->preset : NULL, cf->settings,
+                       cf->nsettings, "replay", &m);
     if (st != ARMMAP_OK) {
         rc = cli_fail(c, st);
         goto out;

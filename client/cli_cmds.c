@@ -23,7 +23,9 @@ void cli_op_result_text(enum armmap_opcode code,
                         size_t size)
 {
     switch (code) {
-    case ARMMAP_OP_ALLOC: snprintf(buf, size, "pfn 0x%05x", r->value); break;
+    case ARMMAP_OP_ALLOC:
+        snprintf(buf, size, "pfn 0x%05x", r->value);
+        break;
     case ARMMAP_OP_FREE:
         snprintf(buf, size, "freed pfn 0x%05x", r->value);
         break;
@@ -49,11 +51,15 @@ void cli_op_result_text(enum armmap_opcode code,
         snprintf(buf, size, "va 0x%08x pages %u", r->value, r->aux);
         break;
     case ARMMAP_OP_VMAP:
-    case ARMMAP_OP_IOREMAP: snprintf(buf, size, "va 0x%08x", r->value); break;
+    case ARMMAP_OP_IOREMAP:
+        snprintf(buf, size, "va 0x%08x", r->value);
+        break;
     case ARMMAP_OP_KMAP_FLUSH:
         snprintf(buf, size, "cleared %u", r->value);
         break;
-    default: snprintf(buf, size, "pages %u", r->value); break;
+    default:
+        snprintf(buf, size, "pages %u", r->value);
+        break;
     }
 }
 
@@ -279,11 +285,11 @@ static bool check_choice(struct cli *c, const struct cli_create_flag *f,
     for (i = 0; f->choices[i]; i++)
         if (strcmp(v, f->choices[i]) == 0)
             return true;
-    cli__usage_error(c, "bad %s '%s': use %s%s%s%s%s", f->flag, v, f->choices[0],
-                    f->choices[1] ? ", " : "",
-                    f->choices[1] ? f->choices[1] : "",
-                    f->choices[1] && f->choices[2] ? ", " : "",
-                    f->choices[1] && f->choices[2] ? f->choices[2] : "");
+    cli__usage_error(c, "bad %s '%s': use %s%s%s%s%s", f->flag, v,
+                     f->choices[0], f->choices[1] ? ", " : "",
+                     f->choices[1] ? f->choices[1] : "",
+                     f->choices[1] && f->choices[2] ? ", " : "",
+                     f->choices[1] && f->choices[2] ? f->choices[2] : "");
     return false;
 }
 
@@ -331,32 +337,39 @@ static bool check_ram(struct cli *c, const char *v)
         uint64_t start, size;
 
         if (!ram_number(&p, &start)) {
-            cli__usage_error(c, "bad --ram '%s': bank %u start '%.*s' is not a "
-                            "number", v, bank, (int)strcspn(start_text, "+,"),
-                            start_text);
+            cli__usage_error(c,
+                             "bad --ram '%s': bank %u start '%.*s' is not a "
+                             "number",
+                             v, bank, (int)strcspn(start_text, "+,"),
+                             start_text);
             return false;
         }
         if (*p != '+') {
             cli__usage_error(c, "bad --ram '%s': bank %u wants START+SIZE", v,
-                            bank);
+                             bank);
             return false;
         }
         size_text = ++p;
         if (!ram_number(&p, &size) || (*p != ',' && *p != '\0')) {
-            cli__usage_error(c, "bad --ram '%s': bank %u size '%.*s' is not a "
-                            "size (a number with K, M or G)", v, bank,
-                            (int)strcspn(size_text, ","), size_text);
+            cli__usage_error(c,
+                             "bad --ram '%s': bank %u size '%.*s' is not a "
+                             "size (a number with K, M or G)",
+                             v, bank, (int)strcspn(size_text, ","), size_text);
             return false;
         }
         if (start > 0xffffffffu) {
-            cli__usage_error(c, "bad --ram '%s': bank %u start '%.*s' is above "
-                            "0xffffffff", v, bank,
-                            (int)(size_text - 1 - start_text), start_text);
+            cli__usage_error(c,
+                             "bad --ram '%s': bank %u start '%.*s' is above "
+                             "0xffffffff",
+                             v, bank, (int)(size_text - 1 - start_text),
+                             start_text);
             return false;
         }
         if (size > 0x100000000ull) {
-            cli__usage_error(c, "bad --ram '%s': bank %u size '%.*s' is above "
-                            "4G", v, bank, (int)(p - size_text), size_text);
+            cli__usage_error(c,
+                             "bad --ram '%s': bank %u size '%.*s' is above "
+                             "4G",
+                             v, bank, (int)(p - size_text), size_text);
             return false;
         }
         if (*p == '\0')
@@ -708,9 +721,10 @@ static int show_report_json(struct cli *c, uint64_t m, enum armmap_report k)
 
 int cli_cmd_report(struct cli *c, int argc, char **argv)
 {
-    static const struct cli_opt defs[] = {{"--format", true}, {NULL, false}};
+    static const struct cli_opt defs[] = { { "--format", true },
+                                           { NULL, false } };
     const struct cli_command *cmd = cli_command_lookup("report");
-    const char *vals[1] = {NULL};
+    const char *vals[1] = { NULL };
     enum armmap_report k;
     enum armmap_status st;
     bool first = true, json = false;

@@ -52,10 +52,10 @@ struct fuzz_totals {
 };
 
 struct fuzz_opts {
-    uint32_t nops;     /* per seed; 0: until --time runs out */
+    uint32_t nops; /* per seed; 0: until --time runs out */
     uint32_t nmach;
     uint64_t seed_lo, seed_hi;
-    double seconds;    /* --time; 0: none */
+    double seconds; /* --time; 0: none */
     bool random_cfg, keep, no_shrink, trace;
     const char *corpus; /* --corpus DIR, or NULL */
 };
@@ -131,8 +131,7 @@ static void print_coverage(bool json, const struct fuzz_totals *t)
         if (!sum)
             continue;
         if (json) {
-            cli_json_key(stdout, &first,
-                         armmap_op_name((enum armmap_opcode)o));
+            cli_json_key(stdout, &first, armmap_op_name((enum armmap_opcode)o));
         } else {
             printf("fuzz: coverage: %s", armmap_op_name((enum armmap_opcode)o));
         }
@@ -157,8 +156,8 @@ static void print_coverage(bool json, const struct fuzz_totals *t)
     /* Without HighMem, kmap and kmap_atomic of a lowmem page return its
      * lowmem address: no pkmap slot to wait for, no stack to unwind. */
     if (json)
-        printf("],\"highmem\":%s,\"km_type\":%s",
-               t->highmem ? "true" : "false", t->stack ? "false" : "true");
+        printf("],\"highmem\":%s,\"km_type\":%s", t->highmem ? "true" : "false",
+               t->stack ? "false" : "true");
     else
         printf("%s%s%s\n", first ? " none" : "",
                t->highmem ? ""
@@ -176,8 +175,8 @@ static void cfg_text(const struct fuzz_cfg *cfg, char *buf, size_t size)
 
     n = (size_t)snprintf(buf, size, "%s", cfg->preset);
     for (i = 0; i < cfg->nsettings && n < size; i++)
-        n += (size_t)snprintf(buf + n, size - n, " %s=%s",
-                              cfg->settings[i].key, cfg->settings[i].value);
+        n += (size_t)snprintf(buf + n, size - n, " %s=%s", cfg->settings[i].key,
+                              cfg->settings[i].value);
 }
 
 static void cfg_set(struct fuzz_cfg *cfg, const char *key, const char *value)
@@ -200,10 +199,10 @@ static void draw_config(struct fuzz_cfg *cfg, struct rng *r)
 {
     static const char *const presets[] = { "aries", "qemu-virt",
                                            "beaglebone-black", "rpi2" };
-    static const char *const kernels[] = { "2.6.35", "2.6.36", "2.6.38",
-                                           "3.0",    "3.4",    "3.10",
-                                           "4.4",    "4.9",  "4.19", "5.4",
-                                           "5.10",   "5.15", "6.1" };
+    static const char *const kernels[] = { "2.6.35", "2.6.36", "2.6.38", "3.0",
+                                           "3.4",    "3.10",   "4.4",    "4.9",
+                                           "4.19",   "5.4",    "5.10",   "5.15",
+                                           "6.1" };
     static const char *const split_names[] = { "3G", "2G", "1G", "3G_OPT" };
     const char *k;
     char cpus[8];
@@ -255,8 +254,7 @@ static int config_for_seed(struct cli *c, struct fuzz_cfg *cfg,
         if (st != ARMMAP_INVALID_ARGUMENT)
             return cli_fail(c, st);
     }
-    return cli_local_error(c, "seed %" PRIu64 ": no config drawn boots",
-                           seed);
+    return cli_local_error(c, "seed %" PRIu64 ": no config drawn boots", seed);
 }
 
 /* Prints the shrunk reproduction of a disagreement. */
@@ -290,7 +288,8 @@ static void print_finding(struct cli *c, const struct fuzz_cfg *cfg,
     fz_print_ops(c, h, best);
     if (kept)
         printf("fuzz: kept machine %" PRIu64 " (named \"fuzz\"), which "
-               "disagreed\n", kept);
+               "disagreed\n",
+               kept);
 }
 
 /* Saves the finding @h (failing at @best) as a case in o->corpus: the
@@ -460,7 +459,7 @@ static int fuzz_seed(struct cli *c, struct fuzz_cfg *cfg,
         /* The model generated from its state at the start of the batch;
          * the checker replays from that same state. */
         rc = fz_run_batch(c, ids[mi], &models[mi], hist[mi].ops + base, k, base,
-                       &fail);
+                          &fail);
         if (rc)
             goto out;
         done += k;
@@ -549,8 +548,19 @@ static bool parse_seeds(struct cli *c, const char *v, uint64_t *lo,
 
 /* The fuzz options, in the order of vals[] after the create flags. */
 enum {
-    FZ_PRESET, FZ_OPS, FZ_SEED, FZ_SEEDS, FZ_MACHINES, FZ_BATCH, FZ_TIME,
-    FZ_CONFIG_RANDOM, FZ_KEEP, FZ_INJECT, FZ_NO_SHRINK, FZ_TRACE, FZ_CORPUS,
+    FZ_PRESET,
+    FZ_OPS,
+    FZ_SEED,
+    FZ_SEEDS,
+    FZ_MACHINES,
+    FZ_BATCH,
+    FZ_TIME,
+    FZ_CONFIG_RANDOM,
+    FZ_KEEP,
+    FZ_INJECT,
+    FZ_NO_SHRINK,
+    FZ_TRACE,
+    FZ_CORPUS,
     NR_FZ
 };
 

@@ -31,8 +31,8 @@
 #define SHRINK_SECONDS 90
 #define WHY_MAX        400
 #define NR_FUZZ_OPS    (ARMMAP_OP_KMAP_FLUSH + 1)
-#define MAX_BATCH      4096   /* armmapd's default max-batch-ops */
-#define MAX_MACHINES   10000  /* armmapd's default max-machines-per-tenant */
+#define MAX_BATCH      4096  /* armmapd's default max-batch-ops */
+#define MAX_MACHINES   10000 /* armmapd's default max-machines-per-tenant */
 #define MAX_SETTINGS   32
 
 enum area_kind { AK_VMALLOC, AK_VMAP, AK_IOREMAP, AK_MODULE };
@@ -66,7 +66,7 @@ struct model {
     uint32_t io_phys;              /* 16 non-RAM pages for ioremap */
     unsigned ncpus;
     bool has_pkmap, inject_bug;
-    bool kmap_high_get;            /* kmap_atomic of a kmap()ed page returns
+    bool kmap_high_get; /* kmap_atomic of a kmap()ed page returns
                                       its pkmap address (not with
                                       ARM_ERRATA_798181) */
     /* state */
@@ -78,7 +78,7 @@ struct model {
      * generated whole before any result comes back, so the room checks
      * count them too. */
     unsigned gen_blocks, gen_areas;
-    bool areas_lost;               /* the daemon holds areas not in areas[]
+    bool areas_lost; /* the daemon holds areas not in areas[]
                                       (table full, or an ioremap of an
                                       address the model does not follow) */
     uint32_t dead[MAX_DEAD];
@@ -104,8 +104,8 @@ struct model {
         seen[ARMMAP_NO_SOCKET]; /* answers by status, for the summary */
     /* coverage: answers by op and status */
     unsigned long cov[NR_FUZZ_OPS][ARMMAP_NO_SOCKET];
-    unsigned storm;             /* generator: kmaps of fresh pages to come */
-    bool trace;                 /* print every op and answer to stderr */
+    unsigned storm; /* generator: kmaps of fresh pages to come */
+    bool trace;     /* print every op and answer to stderr */
 };
 
 struct rng {
@@ -128,7 +128,7 @@ static inline uint32_t rnd_below(struct rng *r, uint32_t n)
 
 /* A message of a disagreement, printf-style, into @why (WHY_MAX). */
 void fz_why(char *why, const char *fmt, ...)
-            __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 /* The ops sent to one machine so far. */
 struct history {
@@ -161,19 +161,17 @@ int fz_slot_of(const struct model *m, uint32_t pfn);
 bool fz_all_busy(const struct model *m);
 bool fz_check_op(struct model *m, const struct armmap_op *op,
                  const struct armmap_op_result *r, char *why);
-int fz_check_translations(struct cli *c, uint64_t id, struct model *m,
-                          bool *ok, char *why);
+int fz_check_translations(struct cli *c, uint64_t id, struct model *m, bool *ok,
+                          char *why);
 
 /* cli_fuzz_gen.c */
 void fz_gen_op(struct rng *r, struct model *m, struct fop *f);
 
 /* cli_fuzz_shrink.c */
 bool fz_history_add(struct history *h, const struct fop *f);
-int fz_run_batch(struct cli *c, uint64_t id, struct model *m,
-                 struct fop *ops, size_t n, size_t base,
-                 struct failure *fail);
-int fz_create_machine(struct cli *c, const struct fuzz_cfg *cfg,
-                      uint64_t *id);
+int fz_run_batch(struct cli *c, uint64_t id, struct model *m, struct fop *ops,
+                 size_t n, size_t base, struct failure *fail);
+int fz_create_machine(struct cli *c, const struct fuzz_cfg *cfg, uint64_t *id);
 int fz_replay(struct cli *c, const struct fuzz_cfg *cfg, struct fop *ops,
               size_t n, struct model *m, struct failure *fail);
 int fz_shrink(struct cli *c, const struct fuzz_cfg *cfg, struct history *h,

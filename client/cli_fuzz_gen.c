@@ -354,6 +354,8 @@ void fz_gen_op(struct rng *r, struct model *m, struct fop *f)
         }
         set_op(f, ARMMAP_OP_VMAP, 0, 1, m->bad_pfn); /* not RAM */
         return;
-    default: set_op(f, ARMMAP_OP_KUNMAP_ATOMIC, cpu, 1, 0x1000u); return;
+    default:
+        set_op(f, ARMMAP_OP_KUNMAP_ATOMIC, cpu, 1, 0x1000u);
+        return;
     }
 }

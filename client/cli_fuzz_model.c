@@ -82,8 +82,8 @@ int fz_model_init(struct cli *c, struct model *m, uint64_t id, bool inject,
     sscanf(kernel, "%u.%u.%u", &maj, &mid, &min);
     /* KERNEL: 2.6.37 replaced kmap_atomic(page, type) by the stack */
     m->km_type = strncmp(atomic, "km_type", 7) == 0 ||
-                 (strncmp(atomic, "default", 7) == 0 && maj == 2 &&
-                  mid == 6 && min < 37);
+                 (strncmp(atomic, "default", 7) == 0 && maj == 2 && mid == 6 &&
+                  min < 37);
     (void)why;
     for (i = 0; i < d->nzones; i++) {
         const struct armmap_zone_info *z = &d->zones[i];
@@ -248,11 +248,10 @@ static bool overlap_why(const struct model *m, uint32_t va, uint32_t pages,
 {
     int i = area_overlap(m, va, pages);
 
-    fz_why(
-        why,
-        "new area 0x%08x+%u pages overlaps the live %s area 0x%08x+%u pages",
-        va, pages, area_kinds[m->areas[i].kind], m->areas[i].va,
-        m->areas[i].pages);
+    fz_why(why,
+           "new area 0x%08x+%u pages overlaps the live %s area 0x%08x+%u pages",
+           va, pages, area_kinds[m->areas[i].kind], m->areas[i].va,
+           m->areas[i].pages);
     return false;
 }
 
@@ -319,22 +318,30 @@ static bool check_km_map(struct model *m, unsigned cpu, uint32_t slot,
         return false;
     }
     if (m->slot_va[cpu][slot] && m->slot_va[cpu][slot] != r->value) {
-        fz_why(why, "cpu %u km_type slot %u mapped at 0x%08x, earlier at "
-               "0x%08x", cpu, slot, r->value, m->slot_va[cpu][slot]);
+        fz_why(why,
+               "cpu %u km_type slot %u mapped at 0x%08x, earlier at "
+               "0x%08x",
+               cpu, slot, r->value, m->slot_va[cpu][slot]);
         return false;
     }
     if (!m->slot_va[cpu][slot] &&
         (is_fixmap_va(m, r->value, &c) || (r->value & (PAGE_SZ - 1)))) {
-        fz_why(why, "cpu %u km_type slot %u got 0x%08x, not a fresh fixmap "
-               "page", cpu, slot, r->value);
+        fz_why(why,
+               "cpu %u km_type slot %u got 0x%08x, not a fresh fixmap "
+               "page",
+               cpu, slot, r->value);
         return false;
     }
     if (m->kt[cpu][slot].live != ((r->flags & ARMMAP_RES_DISPLACED) != 0) ||
         (m->kt[cpu][slot].live && r->aux != m->kt[cpu][slot].pfn)) {
-        fz_why(why, "cpu %u km_type slot %u: expected %s, daemon answered "
-               "flags 0x%x aux 0x%x", cpu, slot,
-               m->kt[cpu][slot].live ? "the live page displaced" : "no "
-               "displacement", r->flags, r->aux);
+        fz_why(why,
+               "cpu %u km_type slot %u: expected %s, daemon answered "
+               "flags 0x%x aux 0x%x",
+               cpu, slot,
+               m->kt[cpu][slot].live ? "the live page displaced"
+                                     : "no "
+                                       "displacement",
+               r->flags, r->aux);
         return false;
     }
     m->slot_va[cpu][slot] = r->value;
@@ -345,8 +352,8 @@ static bool check_km_map(struct model *m, unsigned cpu, uint32_t slot,
 
 /* ---- checking one op ---------------------------------------------------- */
 
-#define EXPECT(code)  \
-    do {              \
+#define EXPECT(code) \
+    do { \
         exp = (code); \
         goto compare; \
     } while (0)
@@ -379,13 +386,12 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
         lo = m->low_start;
         hi = zone == 2 && m->high_end ? m->high_end : m->low_end;
         if (r->value & ((1u << order) - 1)) {
-            fz_why(why, "pfn 0x%x is not aligned to order %u", r->value,
-                    order);
+            fz_why(why, "pfn 0x%x is not aligned to order %u", r->value, order);
             return false;
         }
         if (r->value < lo || r->value + (1u << order) > hi) {
-            fz_why(why, "pfn 0x%x is outside zone pfns 0x%x-0x%x", r->value,
-                    lo, hi);
+            fz_why(why, "pfn 0x%x is outside zone pfns 0x%x-0x%x", r->value, lo,
+                   hi);
             return false;
         }
         for (i = 0; i < (1u << order); i++) {
@@ -407,9 +413,9 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
         if (b < 0) {
             if (r->status == ARMMAP_OK) {
                 fz_why(why,
-                        "freeing pfn 0x%x, which the fuzzer never allocated, "
-                        "succeeded",
-                        a[0]);
+                       "freeing pfn 0x%x, which the fuzzer never allocated, "
+                       "succeeded",
+                       a[0]);
                 return false;
             }
             return true;
@@ -462,7 +468,7 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
         m->count[s]--;
         if (r->status == ARMMAP_OK && r->aux != (uint32_t)(m->count[s] - 1)) {
             fz_why(why, "kunmap left %u users, the model %d", r->aux,
-                    m->count[s] - 1);
+                   m->count[s] - 1);
             return false;
         }
         want = m->pkmap_base + (uint32_t)s * PAGE_SZ;
@@ -509,19 +515,19 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
             EXPECT(ARMMAP_OK);
         if (m->slot_va[cpu][d] && m->slot_va[cpu][d] != r->value) {
             fz_why(why, "cpu %u depth %u mapped at 0x%08x, earlier at 0x%08x",
-                    cpu, d, r->value, m->slot_va[cpu][d]);
+                   cpu, d, r->value, m->slot_va[cpu][d]);
             return false;
         }
         if (r->value & (PAGE_SZ - 1) ||
             (r->value >= m->pkmap_base &&
              r->value < m->pkmap_base + LAST_PKMAP * PAGE_SZ)) {
             fz_why(why, "kmap_atomic address 0x%08x is not a fixmap page",
-                    r->value);
+                   r->value);
             return false;
         }
         if (!m->slot_va[cpu][d] && is_fixmap_va(m, r->value, &i)) {
             fz_why(why, "cpu %u depth %u got 0x%08x, another slot's address",
-                    cpu, d, r->value);
+                   cpu, d, r->value);
             return false;
         }
         m->slot_va[cpu][d] = r->value;
@@ -598,9 +604,9 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
             EXPECT(ARMMAP_OK);
         if (r->value & (PAGE_SZ - 1) || r->aux != pages) {
             fz_why(why,
-                    "area 0x%08x of %u pages for size 0x%x (want aligned, %u "
-                    "pages)",
-                    r->value, r->aux, a[0], pages);
+                   "area 0x%08x of %u pages for size 0x%x (want aligned, %u "
+                   "pages)",
+                   r->value, r->aux, a[0], pages);
             return false;
         }
         if (area_overlaps(m, r->value, pages))
@@ -622,7 +628,7 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
 
         if (ai < 0 || m->areas[ai].kind != kind) {
             if (m->areas_lost && ai < 0)
-                return true;        /* maybe an area the model lost */
+                return true; /* maybe an area the model lost */
             EXPECT(ARMMAP_INVALID_ARGUMENT);
         }
         want = m->areas[ai].pages;
@@ -672,7 +678,7 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
         pages = (uint32_t)(((uint64_t)off + a[1] + PAGE_SZ - 1) / PAGE_SZ);
         if ((r->value & (PAGE_SZ - 1)) != off) {
             fz_why(why, "ioremap address 0x%08x does not keep the offset 0x%x",
-                    r->value, off);
+                   r->value, off);
             return false;
         }
         if (area_overlaps(m, r->value & ~(PAGE_SZ - 1), pages))
@@ -689,13 +695,14 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
         want = m->has_pkmap ? flush_zero(m) : 0;
         exact = true;
         EXPECT(ARMMAP_OK);
-    default: return true;
+    default:
+        return true;
     }
 compare:
     if (r->status != exp) {
-        fz_why(why, "expected %s, daemon answered %s%s%s",
-                armmap_strerror(exp), armmap_strerror(r->status),
-                r->status != ARMMAP_OK ? ": " : "", r->msg);
+        fz_why(why, "expected %s, daemon answered %s%s%s", armmap_strerror(exp),
+               armmap_strerror(r->status), r->status != ARMMAP_OK ? ": " : "",
+               r->msg);
         if (exp == ARMMAP_OK && exact)
             snprintf(why + strlen(why), WHY_MAX - strlen(why),
                      " (model: value 0x%x)", want);
@@ -703,13 +710,13 @@ compare:
     }
     if (exp == ARMMAP_OK && exact && r->value != want) {
         fz_why(why, "expected value 0x%x, daemon answered 0x%x", want,
-                r->value);
+               r->value);
         return false;
     }
     if (op->code == ARMMAP_OP_KMAP && exp == ARMMAP_OK && fz_is_high(m, a[0]) &&
         r->aux != flushes) {
         fz_why(why, "expected %u pkmap flushes, daemon answered %u", flushes,
-                r->aux);
+               r->aux);
         return false;
     }
     return true;
@@ -749,8 +756,8 @@ static void tc_add(struct tcheck *t, size_t *n, size_t max, uint32_t va,
 
 /* Translates every live mapping the model knows; false with @why if one
  * disagrees. */
-int fz_check_translations(struct cli *c, uint64_t id, struct model *m,
-                          bool *ok, char *why)
+int fz_check_translations(struct cli *c, uint64_t id, struct model *m, bool *ok,
+                          char *why)
 {
     struct tcheck *t = malloc(TC_MAX * sizeof(*t));
     uint32_t *va = malloc(TC_MAX * sizeof(*va));
@@ -826,16 +833,16 @@ int fz_check_translations(struct cli *c, uint64_t id, struct model *m,
             *ok = false;
             if (tr->fault[i])
                 fz_why(why, "translate 0x%08x: expected %s, got fault %s",
-                        x->va, x->how == TC_FAULT ? "a fault" : "a mapping",
-                        armmap_fault_name(tr->fault[i]));
+                       x->va, x->how == TC_FAULT ? "a fault" : "a mapping",
+                       armmap_fault_name(tr->fault[i]));
             else
                 fz_why(why,
-                        "translate 0x%08x: expected %s 0x%08x (%s), got 0x%08x "
-                        "(%s)",
-                        x->va, x->how == TC_FAULT ? "a fault, not" : "", x->pa,
-                        x->region == REGION_ANY ? "any"
-                                                : armmap_region_name(x->region),
-                        tr->pa[i], armmap_region_name(tr->region[i]));
+                       "translate 0x%08x: expected %s 0x%08x (%s), got 0x%08x "
+                       "(%s)",
+                       x->va, x->how == TC_FAULT ? "a fault, not" : "", x->pa,
+                       x->region == REGION_ANY ? "any"
+                                               : armmap_region_name(x->region),
+                       tr->pa[i], armmap_region_name(tr->region[i]));
         }
     }
     if (n)

@@ -40,9 +40,8 @@ static int run_batch_in(struct cli *c, uint64_t id, struct model *m,
                         struct armmap_op_result *res);
 
 /* Sends @n ops as one batch to @id and checks them; *@fail on disagreement. */
-int fz_run_batch(struct cli *c, uint64_t id, struct model *m,
-                 struct fop *ops, size_t n, size_t base,
-                 struct failure *fail)
+int fz_run_batch(struct cli *c, uint64_t id, struct model *m, struct fop *ops,
+                 size_t n, size_t base, struct failure *fail)
 {
     struct armmap_op *batch = malloc(n * sizeof(*batch));
     struct armmap_op_result *res = malloc(n * sizeof(*res));
@@ -106,8 +105,7 @@ static int run_batch_in(struct cli *c, uint64_t id, struct model *m,
     if (got != n) {
         fail->found = true;
         fail->index = base + got;
-        fz_why(fail->why, "batch of %zu ops answered with %zu results", n,
-                got);
+        fz_why(fail->why, "batch of %zu ops answered with %zu results", n, got);
         return 0;
     }
     rc = fz_check_translations(c, id, m, &ok, fail->why);
@@ -122,8 +120,7 @@ static int run_batch_in(struct cli *c, uint64_t id, struct model *m,
 }
 
 
-int fz_create_machine(struct cli *c, const struct fuzz_cfg *cfg,
-                      uint64_t *id)
+int fz_create_machine(struct cli *c, const struct fuzz_cfg *cfg, uint64_t *id)
 {
     struct armmap_machine *mach;
     enum armmap_status st;
@@ -142,7 +139,7 @@ int fz_replay(struct cli *c, const struct fuzz_cfg *cfg, struct fop *ops,
               size_t n, struct model *m, struct failure *fail)
 {
     char why[WHY_MAX];
-    uint64_t id = 0;                    /* set by fz_create_machine() on 0 */
+    uint64_t id = 0; /* set by fz_create_machine() on 0 */
     size_t i, k;
     int rc;
 

@@ -58,8 +58,8 @@ struct tr_input {
     bool bad;
     char err[ARMMAP_ERR_MAX + 32];
     unsigned long nbad;
-    size_t nvalid;       /* addresses handed out so far */
-    struct bad_row *q;   /* ON_ERROR_EMIT: rows waiting for their turn */
+    size_t nvalid;     /* addresses handed out so far */
+    struct bad_row *q; /* ON_ERROR_EMIT: rows waiting for their turn */
     size_t qhead, qlen, qcap;
     const struct cli *cli;
 };
@@ -81,13 +81,13 @@ struct frag {
  * [pa] pa phys_none end.
  */
 struct row_frags {
-    struct frag first;     /* the first column's start */
-    struct frag second;    /* the second column's start */
-    struct frag none;      /* an empty value */
+    struct frag first;  /* the first column's start */
+    struct frag second; /* the second column's start */
+    struct frag none;   /* an empty value */
     struct frag region[256];
     struct frag fault[256]; /* [0]: the empty fault column */
-    struct frag phys_none; /* phys: empty region column */
-    struct frag end;       /* the error column if any, and the end */
+    struct frag phys_none;  /* phys: empty region column */
+    struct frag end;        /* the error column if any, and the end */
 };
 
 struct tr_output {
@@ -320,8 +320,8 @@ static void out_result_fast(struct tr_output *o, uint32_t va, uint32_t pa,
     o->len = (size_t)(put_frag(p, &rf->end) - o->buf);
 }
 
-static void out_alias_fast(struct tr_output *o, uint32_t pa,
-                           const uint32_t *va, uint8_t region)
+static void out_alias_fast(struct tr_output *o, uint32_t pa, const uint32_t *va,
+                           uint8_t region)
 {
     const struct row_frags *rf = o->rf;
     char *p = out_room(o);
@@ -531,7 +531,7 @@ static bool hex8_line(const unsigned char *s, uint32_t *out)
     letter = (y + ones * (0x80 - 'a')) & ~(y + ones * (0x80 - 'f' - 1));
     if ((x & high) || ((digit | letter) & high) != high)
         return false;
-    nib = (y & ones * 0x0f) + ((y >> 6) & ones) * 9; /* a-f: 1-6 + 9 */
+    nib = (y & ones * 0x0f) + ((y >> 6) & ones) * 9;       /* a-f: 1-6 + 9 */
     t = ((nib << 4) | (nib >> 8)) & 0x00ff00ff00ff00ffull; /* pairs */
     t = (t | t >> 8) & 0x0000ffff0000ffffull;
     t = (t | t >> 16) & 0xffffffffull;
@@ -810,9 +810,9 @@ struct stream_args {
  * Scans and checks a stream command's line into @a and @t (every address on
  * the line too) and connects.  Returns -1 to go on, or an exit status.
  */
-static int stream_setup(struct cli *c, const struct cli_command *cmd,
-                        int argc, char **argv, const struct cli_opt *defs,
-                        char **pos, struct stream_args *a, struct tr_ctx *t,
+static int stream_setup(struct cli *c, const struct cli_command *cmd, int argc,
+                        char **argv, const struct cli_opt *defs, char **pos,
+                        struct stream_args *a, struct tr_ctx *t,
                         const char **vals)
 {
     char err[ARMMAP_ERR_MAX];

@@ -511,7 +511,8 @@ static enum armmap_status connect_error(int e, const char *where,
         armmap__set_err(err, "no such socket: %s (is armmapd running?)", where);
         return ARMMAP_NO_SOCKET;
     case ECONNREFUSED:
-        armmap__set_err(err, "connection refused: %s (is armmapd running?)", where);
+        armmap__set_err(err, "connection refused: %s (is armmapd running?)",
+                        where);
         return ARMMAP_REFUSED;
     case ETIMEDOUT:
         armmap__set_err(err, "connect to %s timed out", where);
@@ -555,7 +556,8 @@ static enum armmap_status connect_fd(int fd, const struct sockaddr *sa,
     } while (rc < 0 && errno == EINTR);
     if (rc == 0) {
         close(fd);
-        armmap__set_err(err, "connect to %s timed out after %d ms", where, timeout_ms);
+        armmap__set_err(err, "connect to %s timed out after %d ms", where,
+                        timeout_ms);
         return ARMMAP_TIMEOUT;
     }
     if (rc < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &elen) < 0)
@@ -583,8 +585,8 @@ static enum armmap_status hello(struct armmap_conn *conn,
     if (opt->token_file) {
         char msg[ARMMAP_ERR_MAX];
 
-        if (token_read_file(opt->token_file, token, &tlen, msg,
-                            sizeof(msg)) != 0) {
+        if (token_read_file(opt->token_file, token, &tlen, msg, sizeof(msg)) !=
+            0) {
             armmap__set_err(err, "%s", msg);
             st = ARMMAP_INVALID_ARGUMENT;
             goto out;
@@ -652,8 +654,9 @@ enum armmap_status armmap_connect_unix(const char *path,
     memset(&sun, 0, sizeof(sun));
     sun.sun_family = AF_UNIX;
     if (!path || !path[0] || strlen(path) >= sizeof(sun.sun_path)) {
-        armmap__set_err(err, "bad socket path '%s': empty or longer than %zu bytes",
-                path ? path : "", sizeof(sun.sun_path) - 1);
+        armmap__set_err(err,
+                        "bad socket path '%s': empty or longer than %zu bytes",
+                        path ? path : "", sizeof(sun.sun_path) - 1);
         return ARMMAP_INVALID_ARGUMENT;
     }
     memcpy(sun.sun_path, path, strlen(path));
@@ -716,7 +719,7 @@ enum armmap_status armmap_connect_tcp(const char *hostport,
     *out = NULL;
     if (!hostport || !split_hostport(hostport, host, sizeof(host), &port)) {
         armmap__set_err(err, "bad address '%s': expected HOST:PORT",
-                hostport ? hostport : "");
+                        hostport ? hostport : "");
         return ARMMAP_INVALID_ARGUMENT;
     }
     memset(&hints, 0, sizeof(hints));
@@ -724,7 +727,8 @@ enum armmap_status armmap_connect_tcp(const char *hostport,
     hints.ai_socktype = SOCK_STREAM;
     rc = getaddrinfo(host, port, &hints, &res);
     if (rc != 0) {
-        armmap__set_err(err, "cannot resolve %s: %s", hostport, gai_strerror(rc));
+        armmap__set_err(err, "cannot resolve %s: %s", hostport,
+                        gai_strerror(rc));
         return ARMMAP_NO_SOCKET;
     }
     fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);

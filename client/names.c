@@ -19,10 +19,10 @@
 #define PFN_MAX 0xfffffu /* page frame numbers are 20 bits */
 
 /* libarmmap's codes and ops are the wire's numbers (proto/names.h). */
-#define SAME_CODE(s, name)                                                  \
+#define SAME_CODE(s, name) \
     _Static_assert((int)ARMMAP_##s == (int)ARMMAP__V1__CODE__##s, "code " #s);
-#define SAME_OP(s, name)                                                    \
-    _Static_assert((int)ARMMAP_OP_##s == (int)ARMMAP__V1__OP_CODE__OP_##s,   \
+#define SAME_OP(s, name) \
+    _Static_assert((int)ARMMAP_OP_##s == (int)ARMMAP__V1__OP_CODE__OP_##s, \
                    "op " #s);
 ARMMAP_STATUS_LIST(SAME_CODE)
 ARMMAP_OP_LIST(SAME_OP)
@@ -86,9 +86,8 @@ const char *armmap_fault_name(unsigned fault)
 }
 
 static const char *const report_names[ARMMAP_REPORT_COUNT] = {
-    "layout",      "memory", "iomem",  "buddyinfo",  "meminfo",
-    "vmallocinfo", "pkmap",  "fixmap", "pagetables", "regions",
-    "zoneinfo",
+    "layout", "memory", "iomem",      "buddyinfo", "meminfo",  "vmallocinfo",
+    "pkmap",  "fixmap", "pagetables", "regions",   "zoneinfo",
 };
 
 const char *armmap_report_name(enum armmap_report r)
@@ -194,12 +193,13 @@ static bool parse_num(const char *text, const char *what, uint64_t max,
     uint64_t v;
 
     if (!text || !parse_digits(text, &end, &v, &overflow) || *end != '\0') {
-        armmap__set_err(err, "bad %s '%s': not a number", what, text ? text : "");
+        armmap__set_err(err, "bad %s '%s': not a number", what,
+                        text ? text : "");
         return false;
     }
     if (overflow || v > max) {
-        armmap__set_err(err, "bad %s '%s': out of range (max 0x%llx)", what, text,
-                (unsigned long long)max);
+        armmap__set_err(err, "bad %s '%s': out of range (max 0x%llx)", what,
+                        text, (unsigned long long)max);
         return false;
     }
     *out = v;
@@ -243,12 +243,14 @@ bool armmap_parse_size(const char *text, const char *what, uint32_t *out,
     uint64_t v, mul = 1;
 
     if (!text || !parse_digits(text, &end, &v, &overflow)) {
-        armmap__set_err(err, "bad %s '%s': not a size (a number with K, M or G)", what,
-                text ? text : "");
+        armmap__set_err(err,
+                        "bad %s '%s': not a size (a number with K, M or G)",
+                        what, text ? text : "");
         return false;
     }
     switch (*end) {
-    case '\0': break;
+    case '\0':
+        break;
     case 'k':
     case 'K':
         mul = 1u << 10;
@@ -265,19 +267,22 @@ bool armmap_parse_size(const char *text, const char *what, uint32_t *out,
         end++;
         break;
     default:
-        armmap__set_err(err, "bad %s '%s': not a size (a number with K, M or G)", what,
-                text);
+        armmap__set_err(err,
+                        "bad %s '%s': not a size (a number with K, M or G)",
+                        what, text);
         return false;
     }
     if (*end == 'B' || *end == 'b')
         end++;
     if (*end != '\0') {
-        armmap__set_err(err, "bad %s '%s': not a size (a number with K, M or G)", what,
-                text);
+        armmap__set_err(err,
+                        "bad %s '%s': not a size (a number with K, M or G)",
+                        what, text);
         return false;
     }
     if (overflow || v > 0xffffffffull / mul) {
-        armmap__set_err(err, "bad %s '%s': out of range (max 4G-1)", what, text);
+        armmap__set_err(err, "bad %s '%s': out of range (max 4G-1)", what,
+                        text);
         return false;
     }
     *out = (uint32_t)(v * mul);
@@ -292,13 +297,17 @@ bool armmap_parse_duration_ms(const char *text, uint64_t *out,
     uint64_t v, mul = 1000;
 
     if (!text || !parse_digits(text, &end, &v, &overflow)) {
-        armmap__set_err(err, "bad age '%s': expected a number with s, m, h or d",
-                text ? text : "");
+        armmap__set_err(err,
+                        "bad age '%s': expected a number with s, m, h or d",
+                        text ? text : "");
         return false;
     }
     switch (*end) {
-    case '\0': break;
-    case 's': end++; break;
+    case '\0':
+        break;
+    case 's':
+        end++;
+        break;
     case 'm':
         mul = 60000;
         end++;
@@ -311,10 +320,13 @@ bool armmap_parse_duration_ms(const char *text, uint64_t *out,
         mul = 86400000;
         end++;
         break;
-    default: break;
+    default:
+        break;
     }
     if (*end != '\0') {
-        armmap__set_err(err, "bad age '%s': expected a number with s, m, h or d", text);
+        armmap__set_err(err,
+                        "bad age '%s': expected a number with s, m, h or d",
+                        text);
         return false;
     }
     if (overflow || v > UINT64_MAX / mul) {
@@ -337,13 +349,22 @@ bool armmap_parse_access(const char *text, unsigned *out,
     }
     for (p = text; *p; p++) {
         switch (*p) {
-        case 'r': bit = ARMMAP_ACC_READ; break;
-        case 'w': bit = ARMMAP_ACC_WRITE; break;
-        case 'x': bit = ARMMAP_ACC_EXEC; break;
-        case 'u': bit = ARMMAP_ACC_USER; break;
+        case 'r':
+            bit = ARMMAP_ACC_READ;
+            break;
+        case 'w':
+            bit = ARMMAP_ACC_WRITE;
+            break;
+        case 'x':
+            bit = ARMMAP_ACC_EXEC;
+            break;
+        case 'u':
+            bit = ARMMAP_ACC_USER;
+            break;
         default:
-            armmap__set_err(err, "bad access '%s': use the letters r, w, x and u",
-                    text);
+            armmap__set_err(err,
+                            "bad access '%s': use the letters r, w, x and u",
+                            text);
             return false;
         }
         if (acc & bit) {
@@ -376,51 +397,96 @@ struct op_syntax {
 #define OPT_SLOT  0x10
 
 static const struct op_syntax syntax[ARMMAP_OP_COUNT] = {
-    [ARMMAP_OP_ALLOC] = {
-        ARMMAP_OP_ALLOC, "alloc [--zone normal|highmem|dma] [--order N]",
-        0, { 0, 0 }, false, OPT_ZONE | OPT_ORDER },
-    [ARMMAP_OP_FREE] = {
-        ARMMAP_OP_FREE, "free PFN [--order N]",
-        1, { ARG_PFN, 0 }, false, OPT_ORDER },
-    [ARMMAP_OP_KMAP] = {
-        ARMMAP_OP_KMAP, "kmap PFN [--wait MS]",
-        1, { ARG_PFN, 0 }, false, OPT_WAIT },
-    [ARMMAP_OP_KUNMAP] = {
-        ARMMAP_OP_KUNMAP, "kunmap PFN",
-        1, { ARG_PFN, 0 }, false, 0 },
-    [ARMMAP_OP_KMAP_ATOMIC] = {
-        ARMMAP_OP_KMAP_ATOMIC, "kmap-atomic PFN [--cpu C] [--slot NAME]",
-        1, { ARG_PFN, 0 }, false, OPT_CPU | OPT_SLOT },
-    [ARMMAP_OP_KUNMAP_ATOMIC] = {
-        ARMMAP_OP_KUNMAP_ATOMIC, "kunmap-atomic VA [--cpu C]",
-        1, { ARG_VA, 0 }, false, OPT_CPU },
-    [ARMMAP_OP_VMALLOC] = {
-        ARMMAP_OP_VMALLOC, "vmalloc SIZE",
-        1, { ARG_SIZE, 0 }, false, 0 },
-    [ARMMAP_OP_VFREE] = {
-        ARMMAP_OP_VFREE, "vfree VA",
-        1, { ARG_VA, 0 }, false, 0 },
-    [ARMMAP_OP_VMAP] = {
-        ARMMAP_OP_VMAP, "vmap PFN...",
-        1, { ARG_PFN, 0 }, true, 0 },
-    [ARMMAP_OP_VUNMAP] = {
-        ARMMAP_OP_VUNMAP, "vunmap VA",
-        1, { ARG_VA, 0 }, false, 0 },
-    [ARMMAP_OP_IOREMAP] = {
-        ARMMAP_OP_IOREMAP, "ioremap PHYS SIZE",
-        2, { ARG_PHYS, ARG_SIZE }, false, 0 },
-    [ARMMAP_OP_IOUNMAP] = {
-        ARMMAP_OP_IOUNMAP, "iounmap VA",
-        1, { ARG_VA, 0 }, false, 0 },
-    [ARMMAP_OP_MODULE_ALLOC] = {
-        ARMMAP_OP_MODULE_ALLOC, "module-alloc SIZE",
-        1, { ARG_SIZE, 0 }, false, 0 },
-    [ARMMAP_OP_MODULE_FREE] = {
-        ARMMAP_OP_MODULE_FREE, "module-free VA",
-        1, { ARG_VA, 0 }, false, 0 },
-    [ARMMAP_OP_KMAP_FLUSH] = {
-        ARMMAP_OP_KMAP_FLUSH, "kmap-flush",
-        0, { 0, 0 }, false, 0 },
+    [ARMMAP_OP_ALLOC] = { ARMMAP_OP_ALLOC,
+                          "alloc [--zone normal|highmem|dma] [--order N]",
+                          0,
+                          { 0, 0 },
+                          false,
+                          OPT_ZONE | OPT_ORDER },
+    [ARMMAP_OP_FREE] = { ARMMAP_OP_FREE,
+                         "free PFN [--order N]",
+                         1,
+                         { ARG_PFN, 0 },
+                         false,
+                         OPT_ORDER },
+    [ARMMAP_OP_KMAP] = { ARMMAP_OP_KMAP,
+                         "kmap PFN [--wait MS]",
+                         1,
+                         { ARG_PFN, 0 },
+                         false,
+                         OPT_WAIT },
+    [ARMMAP_OP_KUNMAP] = { ARMMAP_OP_KUNMAP,
+                           "kunmap PFN",
+                           1,
+                           { ARG_PFN, 0 },
+                           false,
+                           0 },
+    [ARMMAP_OP_KMAP_ATOMIC] = { ARMMAP_OP_KMAP_ATOMIC,
+                                "kmap-atomic PFN [--cpu C] [--slot NAME]",
+                                1,
+                                { ARG_PFN, 0 },
+                                false,
+                                OPT_CPU | OPT_SLOT },
+    [ARMMAP_OP_KUNMAP_ATOMIC] = { ARMMAP_OP_KUNMAP_ATOMIC,
+                                  "kunmap-atomic VA [--cpu C]",
+                                  1,
+                                  { ARG_VA, 0 },
+                                  false,
+                                  OPT_CPU },
+    [ARMMAP_OP_VMALLOC] = { ARMMAP_OP_VMALLOC,
+                            "vmalloc SIZE",
+                            1,
+                            { ARG_SIZE, 0 },
+                            false,
+                            0 },
+    [ARMMAP_OP_VFREE] = { ARMMAP_OP_VFREE,
+                          "vfree VA",
+                          1,
+                          { ARG_VA, 0 },
+                          false,
+                          0 },
+    [ARMMAP_OP_VMAP] = { ARMMAP_OP_VMAP,
+                         "vmap PFN...",
+                         1,
+                         { ARG_PFN, 0 },
+                         true,
+                         0 },
+    [ARMMAP_OP_VUNMAP] = { ARMMAP_OP_VUNMAP,
+                           "vunmap VA",
+                           1,
+                           { ARG_VA, 0 },
+                           false,
+                           0 },
+    [ARMMAP_OP_IOREMAP] = { ARMMAP_OP_IOREMAP,
+                            "ioremap PHYS SIZE",
+                            2,
+                            { ARG_PHYS, ARG_SIZE },
+                            false,
+                            0 },
+    [ARMMAP_OP_IOUNMAP] = { ARMMAP_OP_IOUNMAP,
+                            "iounmap VA",
+                            1,
+                            { ARG_VA, 0 },
+                            false,
+                            0 },
+    [ARMMAP_OP_MODULE_ALLOC] = { ARMMAP_OP_MODULE_ALLOC,
+                                 "module-alloc SIZE",
+                                 1,
+                                 { ARG_SIZE, 0 },
+                                 false,
+                                 0 },
+    [ARMMAP_OP_MODULE_FREE] = { ARMMAP_OP_MODULE_FREE,
+                                "module-free VA",
+                                1,
+                                { ARG_VA, 0 },
+                                false,
+                                0 },
+    [ARMMAP_OP_KMAP_FLUSH] = { ARMMAP_OP_KMAP_FLUSH,
+                               "kmap-flush",
+                               0,
+                               { 0, 0 },
+                               false,
+                               0 },
 };
 
 static bool parse_arg(enum arg_kind kind, const char *opname, const char *text,
@@ -430,12 +496,18 @@ static bool parse_arg(enum arg_kind kind, const char *opname, const char *text,
     bool ok;
 
     switch (kind) {
-    case ARG_PFN: ok = parse_max(text, "pfn", PFN_MAX, out, e); break;
-    case ARG_VA: ok = armmap_parse_u32(text, "address", out, e); break;
+    case ARG_PFN:
+        ok = parse_max(text, "pfn", PFN_MAX, out, e);
+        break;
+    case ARG_VA:
+        ok = armmap_parse_u32(text, "address", out, e);
+        break;
     case ARG_PHYS:
         ok = armmap_parse_u32(text, "physical address", out, e);
         break;
-    default: ok = armmap_parse_size(text, "size", out, e); break;
+    default:
+        ok = armmap_parse_size(text, "size", out, e);
+        break;
     }
     if (!ok)
         armmap__set_err(err, "%s: %s", opname, e);
@@ -452,7 +524,8 @@ static bool parse_zone(const char *text, uint32_t *out,
     else if (strcmp(text, "highmem") == 0 || strcmp(text, "HighMem") == 0)
         *out = ARMMAP_ZONE_HIGHMEM;
     else {
-        armmap__set_err(err, "alloc: bad zone '%s': use normal, highmem or dma", text);
+        armmap__set_err(err, "alloc: bad zone '%s': use normal, highmem or dma",
+                        text);
         return false;
     }
     return true;
@@ -518,17 +591,19 @@ static bool parse_opt(const struct op_syntax *sx, const char *opname, int argc,
             return true;
         }
         if (!parse_max(val, "slot", 63, &v, e)) {
-            armmap__set_err(err,
-                    "%s: bad slot '%s': not a km_type name (KM_USER0, ...) "
-                    "or a number 0..63",
-                    opname, val);
+            armmap__set_err(
+                err,
+                "%s: bad slot '%s': not a km_type name (KM_USER0, ...) "
+                "or a number 0..63",
+                opname, val);
             return false;
         }
         *slot = (long)v;
         return true;
     }
 #undef WANT
-    armmap__set_err(err, "%s: unknown option '%s' (usage: %s)", opname, key, sx->usage);
+    armmap__set_err(err, "%s: unknown option '%s' (usage: %s)", opname, key,
+                    sx->usage);
     return false;
 missing:
     armmap__set_err(err, "%s: option %s needs a value", opname, key);
@@ -571,13 +646,13 @@ bool armmap_parse_op_argv(int argc, char **argv, struct armmap_op_line *out,
             continue;
         }
         if (npos >= sx->nfixed && !sx->variadic) {
-            armmap__set_err(err, "%s: unexpected argument '%s' (usage: %s)", opname,
-                    argv[i], sx->usage);
+            armmap__set_err(err, "%s: unexpected argument '%s' (usage: %s)",
+                            opname, argv[i], sx->usage);
             return false;
         }
         if (npos >= ARMMAP_LINE_MAX_ARGS) {
             armmap__set_err(err, "%s: more than %d arguments", opname,
-                    ARMMAP_LINE_MAX_ARGS);
+                            ARMMAP_LINE_MAX_ARGS);
             return false;
         }
         if (!parse_arg(sx->kind[npos < sx->nfixed ? npos : sx->nfixed - 1],
@@ -586,7 +661,8 @@ bool armmap_parse_op_argv(int argc, char **argv, struct armmap_op_line *out,
         npos++;
     }
     if (npos < sx->nfixed) {
-        armmap__set_err(err, "%s: missing argument (usage: %s)", opname, sx->usage);
+        armmap__set_err(err, "%s: missing argument (usage: %s)", opname,
+                        sx->usage);
         return false;
     }
     out->op.code = code;

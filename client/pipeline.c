@@ -56,7 +56,7 @@ enum armmap_status armmap_send_op(struct armmap_conn *conn, uint64_t machine,
     req.op = &wop;
     st = armmap__queue(conn, &req, false, id);
     if (st == ARMMAP_OK && op->wait_ms > conn->wait_ms)
-        conn->wait_ms = op->wait_ms;    /* it may stay silent that long */
+        conn->wait_ms = op->wait_ms; /* it may stay silent that long */
     return st == ARMMAP_OK ? armmap__flush_if_full(conn) : st;
 }
 
@@ -118,7 +118,9 @@ static bool reply_from(struct armmap_conn *conn, struct armmap_reply *r,
     r->status = armmap__reply_status(conn, resp);
     copy_msg(r->msg, sizeof(r->msg), conn->errmsg);
     switch (resp->body_case) {
-    case ARMMAP__V1__RESPONSE__BODY_PONG: r->kind = ARMMAP_REPLY_PONG; break;
+    case ARMMAP__V1__RESPONSE__BODY_PONG:
+        r->kind = ARMMAP_REPLY_PONG;
+        break;
     case ARMMAP__V1__RESPONSE__BODY_OP:
         r->kind = ARMMAP_REPLY_OP;
         armmap__op_result_from(&r->op, resp->op);
@@ -144,7 +146,9 @@ static bool reply_from(struct armmap_conn *conn, struct armmap_reply *r,
             snprintf(r->msg, sizeof(r->msg), "%s", conn->errmsg);
         }
         break;
-    default: r->kind = ARMMAP_REPLY_NONE; break;
+    default:
+        r->kind = ARMMAP_REPLY_NONE;
+        break;
     }
     return true;
 }
@@ -212,11 +216,20 @@ static bool fast_op(struct fast_reply *f, const uint8_t *p, size_t n)
         if ((key & 7) != 0 || !wire_get_varint(&p, end, &v))
             return false;
         switch (key >> 3) {
-        case 2: f->value = (uint32_t)v; break;
-        case 3: f->aux = (uint32_t)v; break;
-        case 4: f->flags = (uint32_t)v; break;
-        case 5: f->seq = v; break;
-        default: return false;
+        case 2:
+            f->value = (uint32_t)v;
+            break;
+        case 3:
+            f->aux = (uint32_t)v;
+            break;
+        case 4:
+            f->flags = (uint32_t)v;
+            break;
+        case 5:
+            f->seq = v;
+            break;
+        default:
+            return false;
         }
     }
     f->kind = ARMMAP_REPLY_OP;

@@ -28,18 +28,18 @@
 #include "armmap.pb-c.h"
 
 struct at_entry {
-    uint64_t id;                        /* the store's machine id */
+    uint64_t id; /* the store's machine id */
     uint64_t seq;
     struct mm_machine *m;
-    size_t bytes;                       /* mm_host_bytes() */
-    struct at_entry *prev, *next;       /* most recently used first */
+    size_t bytes;                 /* mm_host_bytes() */
+    struct at_entry *prev, *next; /* most recently used first */
 };
 
 struct srv_at {
     struct at_entry *head, *tail;
     size_t n;
     uint64_t bytes;
-    struct mm_machine *spare;           /* the last state too big to keep */
+    struct mm_machine *spare; /* the last state too big to keep */
 };
 
 static void unlink_entry(struct srv_at *x, struct at_entry *e)
@@ -96,8 +96,8 @@ static struct at_entry *base_for(struct srv *s, const struct srv_machine *sm,
 
 /* Rebuilds @sm's state at @seq into *@out.  Return: as the replay. */
 static enum mm_status rebuild(struct srv *s, struct srv_machine *sm,
-                              uint64_t seq, struct mm_machine **out,
-                              char *err, size_t errsz)
+                              uint64_t seq, struct mm_machine **out, char *err,
+                              size_t errsz)
 {
     struct at_entry *base = base_for(s, sm, seq);
     struct mm_machine *m = NULL;
@@ -111,8 +111,7 @@ static enum mm_status rebuild(struct srv *s, struct srv_machine *sm,
             snprintf(err, errsz, "at: out of host memory");
             return MM_NO_MEMORY;
         }
-        st = srv_persist_replay_after(s, sm->id, base->seq, seq, m, err,
-                                      errsz);
+        st = srv_persist_replay_after(s, sm->id, base->seq, seq, m, err, errsz);
     } else {
         mm_config_default(&cfg);
         st = mm_config_parse(&cfg, sm->config, emsg);
@@ -148,8 +147,8 @@ static void trim(struct srv *s)
 
 /* @sm's state at @seq, borrowed until the next call. */
 static enum mm_status at_get(struct srv *s, struct srv_machine *sm,
-                             uint64_t seq, struct mm_machine **out,
-                             char *err, size_t errsz)
+                             uint64_t seq, struct mm_machine **out, char *err,
+                             size_t errsz)
 {
     struct srv_at *x = s->at;
     struct at_entry *e;
@@ -180,7 +179,7 @@ static enum mm_status at_get(struct srv *s, struct srv_machine *sm,
     e->bytes = mm_host_bytes(e->m);
     *out = e->m;
     if (e->bytes > s->st->http_at_cache_bytes) {
-        x->spare = e->m;                /* served once, not kept */
+        x->spare = e->m; /* served once, not kept */
         free(e);
         return MM_OK;
     }
@@ -236,8 +235,7 @@ static char *report(const struct srv_http_call *hc, struct mm_machine *m,
     st = mm_report(m, (enum mm_report)hc->report_kind, &buf);
     if (st != MM_OK || buf.data == NULL) {
         body = fail_body(st != MM_OK ? (int)st : MM_INTERNAL,
-                         "report: the report could not be made", status,
-                         ctype);
+                         "report: the report could not be made", status, ctype);
         mm_buf_free(&buf);
         return body;
     }
@@ -254,8 +252,8 @@ static char *report(const struct srv_http_call *hc, struct mm_machine *m,
 }
 
 char *srv_at_answer(struct srv *s, struct srv_machine *sm,
-                    const struct srv_http_call *hc, bool want_text,
-                    int *status, const char **ctype)
+                    const struct srv_http_call *hc, bool want_text, int *status,
+                    const char **ctype)
 {
     Armmap__V1__Response *r;
     Armmap__V1__TranslateResult *tr;
@@ -266,34 +264,34 @@ char *srv_at_answer(struct srv *s, struct srv_machine *sm,
     char *body;
 
     if (hc->at_seq > sm->committed_seq) {
-        snprintf(err, sizeof(err), "at: machine %" PRIu64 " has no seq %"
-                 PRIu64 " (its last is %" PRIu64 ")", sm->ext_id, hc->at_seq,
-                 sm->committed_seq);
+        snprintf(err, sizeof(err),
+                 "at: machine %" PRIu64 " has no seq %" PRIu64
+                 " (its last is %" PRIu64 ")",
+                 sm->ext_id, hc->at_seq, sm->committed_seq);
         return fail_body(MM_NOT_FOUND, err, status, ctype);
     }
     if (hc->shape != SRV_HTTP_REPORT &&
         hc->n_addr > s->st->max_translate_batch) {
-        snprintf(err, sizeof(err), "%s: %zu addresses exceed "
+        snprintf(err, sizeof(err),
+                 "%s: %zu addresses exceed "
                  "--max-translate-batch (%" PRIu64 ")",
-                 hc->shape == SRV_HTTP_PHYS ? "phys" : "translate",
-                 hc->n_addr, s->st->max_translate_batch);
+                 hc->shape == SRV_HTTP_PHYS ? "phys" : "translate", hc->n_addr,
+                 s->st->max_translate_batch);
         return fail_body(MM_RESOURCE_EXHAUSTED, err, status, ctype);
     }
     if (s->at == NULL && (s->at = calloc(1, sizeof(*s->at))) == NULL)
-        return fail_body(MM_NO_MEMORY, "at: out of host memory", status,
-                         ctype);
+        return fail_body(MM_NO_MEMORY, "at: out of host memory", status, ctype);
     st = at_get(s, sm, hc->at_seq, &m, err, sizeof(err));
     if (st != MM_OK)
         return fail_body(st, err, status, ctype);
     if (hc->shape == SRV_HTTP_REPORT)
         return report(hc, m, want_text, status, ctype);
-    r = run_stream(hc->shape == SRV_HTTP_PHYS
-                       ? srv_stream_phys_of(m, 2, hc->addr, hc->n_addr)
-                       : srv_stream_translate_of(m, 2, hc->addr, hc->n_addr,
-                                              hc->access));
+    r = run_stream(
+        hc->shape == SRV_HTTP_PHYS
+            ? srv_stream_phys_of(m, 2, hc->addr, hc->n_addr)
+            : srv_stream_translate_of(m, 2, hc->addr, hc->n_addr, hc->access));
     if (r == NULL)
-        return fail_body(MM_NO_MEMORY, "at: out of host memory", status,
-                         ctype);
+        return fail_body(MM_NO_MEMORY, "at: out of host memory", status, ctype);
     /* The stream always walks; the walks go out only if asked for.  The
      * body is a oneof: translate is only there when it is the case. */
     tr = r->body_case == ARMMAP__V1__RESPONSE__BODY_TRANSLATE ? r->translate

@@ -37,17 +37,17 @@
 struct inflight {
     struct srv_machine *sm;
     enum srv_write kind;
-    uint64_t seq;                       /* SRV_WRITE_EVENTS: its last seq */
-    size_t nwrites;                     /* store writes (events) in it */
+    uint64_t seq;   /* SRV_WRITE_EVENTS: its last seq */
+    size_t nwrites; /* store writes (events) in it */
 };
 
 struct srv_commit {
-    struct event *rebuild_ev;           /* runs the rebuild queue */
-    struct srv_machine *queue;          /* machines to rebuild */
-    struct inflight *ring;              /* writes in flight, by ticket */
-    size_t cap;                         /* a power of two */
+    struct event *rebuild_ev;  /* runs the rebuild queue */
+    struct srv_machine *queue; /* machines to rebuild */
+    struct inflight *ring;     /* writes in flight, by ticket */
+    size_t cap;                /* a power of two */
     size_t head, n;
-    uint64_t head_ticket;               /* ticket of ring[head] */
+    uint64_t head_ticket; /* ticket of ring[head] */
     uint64_t next_ticket;
 };
 
@@ -87,7 +87,7 @@ void srv_commit_close(struct srv *s)
         k->queue = sm->rnext;
         sm->rebuild_queued = false;
         if (sm->gone)
-            srv_machine_free(sm);       /* linked ones: the registry's */
+            srv_machine_free(sm); /* linked ones: the registry's */
     }
     event_free(k->rebuild_ev);
     free(k->ring);
@@ -192,7 +192,7 @@ static void undo(struct srv *s, const struct inflight *f, const char *msg)
             srv_machine_relink(s->reg, sm);
         break;
     case SRV_WRITE_CHECKPOINT:
-        break;                          /* replay just starts further back */
+        break; /* replay just starts further back */
     }
 }
 
@@ -215,10 +215,10 @@ size_t srv_commit_reaped(struct srv *s, uint64_t ticket, bool ok,
     else if (f.kind == SRV_WRITE_DESTROY)
         f.sm->gone = true;
     if (ok && s->sse != NULL && f.kind == SRV_WRITE_EVENTS)
-        srv_sse_committed(s, f.sm);     /* event streams (sse.c) */
+        srv_sse_committed(s, f.sm); /* event streams (sse.c) */
     else if (ok && s->sse != NULL && f.kind == SRV_WRITE_DESTROY)
         srv_sse_destroyed(s, f.sm);
-    if (f.kind != SRV_WRITE_CHECKPOINT)   /* no reply waits for one */
+    if (f.kind != SRV_WRITE_CHECKPOINT) /* no reply waits for one */
         srv_commit_done(s, ticket, ok, msg);
     settle(s, f.sm);
     return f.nwrites;
@@ -246,19 +246,24 @@ static void on_rebuild(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         if (!sm->fenced || sm->inflight > 0)
-            continue;                   /* settle() queues it again */
+            continue; /* settle() queues it again */
         if (srv_machine_rebuild(s, sm, err, sizeof(err)) != 0) {
-            srv_log(SRV_LOG_ERROR, "machine %" PRIu64 ": rebuild after a "
-                    "failed write: %s", sm->id, err);
+            srv_log(SRV_LOG_ERROR,
+                    "machine %" PRIu64 ": rebuild after a "
+                    "failed write: %s",
+                    sm->id, err);
         } else {
-            srv_log(SRV_LOG_WARN, "machine %" PRIu64 ": rebuilt at seq %"
-                    PRIu64 " after a failed write", sm->id, mm_seq(sm->m));
+            srv_log(SRV_LOG_WARN,
+                    "machine %" PRIu64 ": rebuilt at seq %" PRIu64
+                    " after a failed write",
+                    sm->id, mm_seq(sm->m));
         }
         sm->fenced = false;
         if (sm->m != NULL) {
             sm->committed_seq = mm_seq(sm->m);
             sm->events = sm->committed_seq > sm->parent_seq
-                             ? sm->committed_seq - sm->parent_seq : 0;
+                             ? sm->committed_seq - sm->parent_seq
+                             : 0;
         }
     }
 }

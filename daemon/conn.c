@@ -87,59 +87,58 @@ enum conn_state {
 #define STREAM_LOW_WATER (256u << 10) /* a stream writes below this */
 #define STREAM_SLICE     (64u << 10)  /* bytes a stream writes per turn */
 
-static const char *const state_names[] = {
-    "hello", "ready", "draining", "closing"
-};
+static const char *const state_names[] = { "hello", "ready", "draining",
+                                           "closing" };
 
 struct srv_reply {
-    TAILQ_ENTRY(srv_reply) clink;       /* conn's ordered queue */
-    TAILQ_ENTRY(srv_reply) wlink;       /* srv.waiting, by ticket */
-    struct conn *c;                     /* NULL once its connection closed */
+    TAILQ_ENTRY(srv_reply) clink; /* conn's ordered queue */
+    TAILQ_ENTRY(srv_reply) wlink; /* srv.waiting, by ticket */
+    struct conn *c;               /* NULL once its connection closed */
     uint64_t id;
-    uint64_t first_ticket, ticket;      /* tickets it waits for; 0 = ready */
-    bool waiting;                       /* on srv.waiting */
-    bool failed;                        /* one of its commits failed */
+    uint64_t first_ticket, ticket; /* tickets it waits for; 0 = ready */
+    bool waiting;                  /* on srv.waiting */
+    bool failed;                   /* one of its commits failed */
     bool close_after;
-    size_t len;                         /* a stream's: bytes still to come */
-    uint8_t *frame;                     /* length prefix + Response */
-    struct srv_stream *stream;          /* produced as the socket drains */
-    bool pending;                       /* no answer yet (srv_conn_hold()) */
+    size_t len;                /* a stream's: bytes still to come */
+    uint8_t *frame;            /* length prefix + Response */
+    struct srv_stream *stream; /* produced as the socket drains */
+    bool pending;              /* no answer yet (srv_conn_hold()) */
 };
 
 struct conn {
     struct srv *s;
     int fd;
-    struct event *rev;                  /* readable, or idle too long */
-    struct event *wev;                  /* writable, or stuck too long */
+    struct event *rev; /* readable, or idle too long */
+    struct event *wev; /* writable, or stuck too long */
     struct evbuffer *in, *out;
-    bool rd_on;                         /* rev is added */
-    bool send_pending;                  /* on srv.to_send */
-    TAILQ_ENTRY(conn) slink;            /* srv.to_send */
-    bool wr_on;                         /* wev is added */
+    bool rd_on;              /* rev is added */
+    bool send_pending;       /* on srv.to_send */
+    TAILQ_ENTRY(conn) slink; /* srv.to_send */
+    bool wr_on;              /* wev is added */
     enum conn_state state;
-    uint64_t serial;                    /* for log lines */
+    uint64_t serial; /* for log lines */
     char peer[80];
     char tenant[SRV_TENANT_MAX + 1];
-    struct srv_tenant *t;               /* set by Hello */
-    size_t counted;                     /* our share of t->inflight_bytes */
-    int64_t opened_ms;                  /* monotonic, for --hello-timeout */
-    struct srv_reply_list replies;      /* in request order */
+    struct srv_tenant *t;          /* set by Hello */
+    size_t counted;                /* our share of t->inflight_bytes */
+    int64_t opened_ms;             /* monotonic, for --hello-timeout */
+    struct srv_reply_list replies; /* in request order */
     TAILQ_HEAD(, srv_park) parked;
     TAILQ_ENTRY(conn) link;
-    bool paused;                        /* reading stopped by backpressure */
-    bool store_paused;                  /* waiting for store queue room, or
+    bool paused;            /* reading stopped by backpressure */
+    bool store_paused;      /* waiting for store queue room, or
                                            deferred (srv_conn_defer()) */
-    bool deferred;                      /* the frame being dispatched waits */
-    size_t queued;                      /* bytes of replies not yet in output */
-    struct srv_reply *hold;             /* a stream, or an answer to come
+    bool deferred;          /* the frame being dispatched waits */
+    size_t queued;          /* bytes of replies not yet in output */
+    struct srv_reply *hold; /* a stream, or an answer to come
                                            (srv_conn_hold()): no frame is
                                            read or answered meanwhile */
-    struct event *sev;                  /* zero timer: the stream's next
+    struct event *sev;      /* zero timer: the stream's next
                                            slice, after a loop turn */
-    uint64_t frames;                    /* requests read so far */
-    int64_t partial_since;              /* ms; a frame began, 0: none */
-    unsigned busy;                      /* inside a callback: defer destroy */
-    bool dead;                          /* destroy when busy drops to 0 */
+    uint64_t frames;        /* requests read so far */
+    int64_t partial_since;  /* ms; a frame began, 0: none */
+    unsigned busy;          /* inside a callback: defer destroy */
+    bool dead;              /* destroy when busy drops to 0 */
 };
 
 static uint64_t conn_serial;
@@ -193,7 +192,7 @@ void srv_conn_hello_done(struct conn *c, struct srv_tenant *t)
         conn_set_state(c, CONN_READY);
         /* The idle timeout replaces --hello-timeout, on both events. */
         if (c->rd_on) {
-            conn_reading(c, false);     /* event_del: drops the timeout */
+            conn_reading(c, false); /* event_del: drops the timeout */
             conn_reading(c, true);
         }
         if (c->wr_on) {
@@ -363,8 +362,8 @@ void srv_conn_reply(struct srv_call *call)
     r->id = call->id;
     r->close_after = call->close_after;
     if (call->ticket != 0) {
-        r->first_ticket =
-            call->first_ticket != 0 ? call->first_ticket : call->ticket;
+        r->first_ticket = call->first_ticket != 0 ? call->first_ticket
+                                                  : call->ticket;
         r->ticket = call->ticket;
         r->waiting = true;
     }
@@ -402,8 +401,10 @@ static void conn_check_queued(struct conn *c)
         out + c->queued > queue_limit(c)) {
         c->paused = true;
         conn_reading(c, false);
-        srv_log(SRV_LOG_DEBUG, "conn %" PRIu64 ": %zu reply bytes queued; "
-                "reading paused", c->serial, out + c->queued);
+        srv_log(SRV_LOG_DEBUG,
+                "conn %" PRIu64 ": %zu reply bytes queued; "
+                "reading paused",
+                c->serial, out + c->queued);
     }
 }
 
@@ -417,7 +418,7 @@ static void conn_flush(struct conn *c)
     while ((r = TAILQ_FIRST(&c->replies)) != NULL && !r->waiting &&
            !r->pending) {
         if (r->stream != NULL) {
-            stream_kick(c);             /* its turn: written in slices */
+            stream_kick(c); /* its turn: written in slices */
             break;
         }
         TAILQ_REMOVE(&c->replies, r, clink);
@@ -440,7 +441,7 @@ static void reply_direct(struct conn *c, const Armmap__V1__Response *resp,
 
     if (evbuffer_reserve_space(c->out, (ev_ssize_t)(4 + n), &v, 1) < 1 ||
         v.iov_len < 4 + n)
-        abort();                        /* host memory, as elsewhere */
+        abort(); /* host memory, as elsewhere */
     pack_frame(resp, &z, v.iov_base);
     v.iov_len = 4 + n;
     if (evbuffer_commit_space(c->out, &v, 1) != 0)
@@ -561,7 +562,7 @@ static void stream_kick(struct conn *c)
     if (c->sev == NULL) {
         c->sev = evtimer_new(c->s->base, stream_cb, c);
         if (c->sev == NULL)
-            abort();                    /* host memory, as elsewhere */
+            abort(); /* host memory, as elsewhere */
     }
     if (!evtimer_pending(c->sev, NULL))
         evtimer_add(c->sev, &zero);
@@ -585,7 +586,7 @@ static void hold_end(struct conn *c)
     if ((c->state == CONN_HELLO || c->state == CONN_READY) && !c->paused &&
         !c->store_paused) {
         conn_reading(c, true);
-        event_active(c->rev, EV_READ, 0);   /* frames already buffered */
+        event_active(c->rev, EV_READ, 0); /* frames already buffered */
     }
     conn_maybe_finish(c);
 }
@@ -616,9 +617,9 @@ static void stream_cb(evutil_socket_t fd, short what, void *arg)
             hold_end(c);
         }
     } else {
-        stream_count(c, r);             /* sized: the exact count */
+        stream_count(c, r); /* sized: the exact count */
     }
-    conn_leave(c);                      /* writes; kicks the next slice */
+    conn_leave(c); /* writes; kicks the next slice */
 }
 
 struct srv_reply *srv_conn_hold(struct conn *c, uint64_t id)
@@ -639,7 +640,7 @@ void srv_conn_release(struct srv_reply *r, const Armmap__V1__Response *resp)
     uint8_t *frame;
     size_t len;
 
-    if (c == NULL) {                    /* its connection closed */
+    if (c == NULL) { /* its connection closed */
         reply_free(r);
         return;
     }
@@ -657,14 +658,14 @@ void srv_conn_release_stream(struct srv_reply *r, struct srv_stream *st)
     struct conn *c = r->c;
 
     r->stream = st;
-    if (c == NULL) {                    /* its connection closed */
+    if (c == NULL) { /* its connection closed */
         reply_free(r);
         return;
     }
     r->len = (size_t)srv_stream_left(st);
     c->queued += r->len;
     r->pending = false;
-    c->busy++;                          /* c->hold stays: stream_cb ends it */
+    c->busy++; /* c->hold stays: stream_cb ends it */
     conn_flush(c);
     stream_kick(c);
     conn_leave(c);
@@ -694,11 +695,12 @@ static bool hello_overdue(struct conn *c, bool timed_out)
     uint64_t limit_ms = c->s->st->hello_timeout * 1000;
 
     if (c->state != CONN_HELLO || limit_ms == 0 ||
-        (!timed_out &&
-         (uint64_t)(monotonic_ms() - c->opened_ms) < limit_ms))
+        (!timed_out && (uint64_t)(monotonic_ms() - c->opened_ms) < limit_ms))
         return false;
-    srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": no hello within --hello-timeout "
-            "(%" PRIu64 " s); closing", c->serial, c->s->st->hello_timeout);
+    srv_log(SRV_LOG_INFO,
+            "conn %" PRIu64 ": no hello within --hello-timeout "
+            "(%" PRIu64 " s); closing",
+            c->serial, c->s->st->hello_timeout);
     c->dead = true;
     return true;
 }
@@ -756,15 +758,14 @@ static void conn_send(struct conn *c)
         tv.tv_sec = (time_t)c->s->st->idle_timeout;
         tv.tv_usec = 0;
         if (c->state == CONN_HELLO && c->s->st->hello_timeout > 0)
-            hello_left(c, &tv);         /* a reader too slow before Hello */
+            hello_left(c, &tv); /* a reader too slow before Hello */
         event_add(c->wev, tv.tv_sec > 0 || tv.tv_usec > 0 ? &tv : NULL);
         c->wr_on = true;
     } else if (left == 0 && c->wr_on) {
         event_del(c->wev);
         c->wr_on = false;
     }
-    if (c->hold != NULL && c->hold->stream != NULL &&
-        left < STREAM_LOW_WATER)
+    if (c->hold != NULL && c->hold->stream != NULL && left < STREAM_LOW_WATER)
         stream_kick(c);
     conn_maybe_resume(c);
 }
@@ -803,13 +804,15 @@ static void conn_process(struct conn *c)
             char msg[SRV_MSG_MAX];
 
             if (c->state == CONN_HELLO)
-                snprintf(msg, sizeof(msg), "frame of %" PRIu32 " bytes exceeds "
+                snprintf(msg, sizeof(msg),
+                         "frame of %" PRIu32 " bytes exceeds "
                          "--max-hello-frame (%" PRIu64 " bytes) before hello",
                          n, c->s->st->max_hello_frame);
             else
-                snprintf(msg, sizeof(msg), "frame of %" PRIu32 " bytes "
-                         "exceeds --max-frame (%" PRIu64 " bytes)", n,
-                         c->s->st->max_frame);
+                snprintf(msg, sizeof(msg),
+                         "frame of %" PRIu32 " bytes "
+                         "exceeds --max-frame (%" PRIu64 " bytes)",
+                         n, c->s->st->max_frame);
             srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": %s; closing", c->serial,
                     msg);
             evbuffer_drain(in, evbuffer_get_length(in));
@@ -874,7 +877,8 @@ static void conn_check_partial(struct conn *c, bool progressed)
     if (progressed || c->partial_since == 0) {
         c->partial_since = now;
     } else if ((uint64_t)(now - c->partial_since) >= limit_ms) {
-        srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": a frame took longer than "
+        srv_log(SRV_LOG_INFO,
+                "conn %" PRIu64 ": a frame took longer than "
                 "--idle-timeout (%" PRIu64 " s) to arrive; closing",
                 c->serial, c->s->st->idle_timeout);
         c->dead = true;
@@ -887,14 +891,12 @@ static void conn_check_partial(struct conn *c, bool progressed)
 static void conn_maybe_resume(struct conn *c)
 {
     if (!c->paused || c->dead ||
-        evbuffer_get_length(c->out) + c->queued >
-            queue_limit(c) / 2)
+        evbuffer_get_length(c->out) + c->queued > queue_limit(c) / 2)
         return;
     c->paused = false;
     if (c->hold != NULL)
-        return;                         /* hold_end() resumes it */
-    if ((c->state == CONN_HELLO || c->state == CONN_READY) &&
-        !c->store_paused)
+        return; /* hold_end() resumes it */
+    if ((c->state == CONN_HELLO || c->state == CONN_READY) && !c->store_paused)
         conn_reading(c, true);
     srv_log(SRV_LOG_DEBUG, "conn %" PRIu64 ": reading resumed", c->serial);
     event_active(c->rev, EV_READ, 0);
@@ -934,7 +936,8 @@ static void conn_leave(struct conn *c)
         conn_destroy(c);
 }
 
-#define READ_CHUNK 16384                /* bytes asked of one read: as a
+#define READ_CHUNK \
+    16384 /* bytes asked of one read: as a
                                            bufferevent reads, so replies
                                            queue no faster than before */
 
@@ -949,7 +952,7 @@ static int conn_read(struct conn *c)
 
     nv = evbuffer_reserve_space(c->in, READ_CHUNK, v, 2);
     if (nv < 1)
-        abort();                        /* host memory, as elsewhere */
+        abort(); /* host memory, as elsewhere */
     for (i = 0; i < nv; i++) {
         iov[i].iov_base = v[i].iov_base;
         iov[i].iov_len = v[i].iov_len;
@@ -992,15 +995,16 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
     if (what & EV_TIMEOUT) {
         /* Idle: a client waiting for answers we owe it is not idle. */
         if (!conn_has_pending(c)) {
-            srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": idle for %" PRIu64
-                    " s; closing", c->serial, c->s->st->idle_timeout);
+            srv_log(SRV_LOG_INFO,
+                    "conn %" PRIu64 ": idle for %" PRIu64 " s; closing",
+                    c->serial, c->s->st->idle_timeout);
             c->dead = true;
         }
         conn_leave(c);
         return;
     }
     rc = conn_read(c);
-    if (rc == 1 || rc == -2) {          /* -2: made active, see resume */
+    if (rc == 1 || rc == -2) { /* -2: made active, see resume */
         if (c->state == CONN_CLOSING || c->state == CONN_DRAINING)
             evbuffer_drain(c->in, evbuffer_get_length(c->in));
         conn_process(c);
@@ -1040,8 +1044,10 @@ static void on_writable(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (what & EV_TIMEOUT) {
-        srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": idle for %" PRIu64 " s; "
-                "closing", c->serial, c->s->st->idle_timeout);
+        srv_log(SRV_LOG_INFO,
+                "conn %" PRIu64 ": idle for %" PRIu64 " s; "
+                "closing",
+                c->serial, c->s->st->idle_timeout);
         c->dead = true;
         conn_leave(c);
         return;
@@ -1164,7 +1170,7 @@ static void conn_destroy(struct conn *c)
     while ((r = TAILQ_FIRST(&c->replies)) != NULL) {
         TAILQ_REMOVE(&c->replies, r, clink);
         if (r->waiting || r->pending)
-            r->c = NULL;            /* freed when its commit is reported,
+            r->c = NULL; /* freed when its commit is reported,
                                        or by srv_conn_release() */
         else
             reply_free(r);
@@ -1192,9 +1198,9 @@ void srv_conn_drain_all(struct srv *s)
     struct conn *c, *next;
 
     TAILQ_FOREACH(c, &s->conns, link)
-        c->busy++;
+    c->busy++;
     for (c = TAILQ_FIRST(&s->conns); c != NULL; c = TAILQ_NEXT(c, link)) {
-        conn_process(c);            /* complete frames already read */
+        conn_process(c); /* complete frames already read */
         conn_begin_drain(c);
     }
     for (c = TAILQ_FIRST(&s->conns); c != NULL; c = next) {
@@ -1208,7 +1214,8 @@ bool srv_conn_has_waiting(const struct conn *c)
 {
     const struct srv_reply *r;
 
-    TAILQ_FOREACH(r, &c->replies, clink) {
+    TAILQ_FOREACH(r, &c->replies, clink)
+    {
         if (r->waiting)
             return true;
     }
@@ -1226,12 +1233,14 @@ void srv_conn_revoke(struct srv *s)
     char msg[SRV_MSG_MAX];
 
     TAILQ_FOREACH(c, &s->conns, link)
-        c->busy++;
+    c->busy++;
     for (c = TAILQ_FIRST(&s->conns); c != NULL; c = TAILQ_NEXT(c, link)) {
         if (c->t == NULL || !c->t->revoked || c->state == CONN_CLOSING)
             continue;
-        snprintf(msg, sizeof(msg), "tenant '%s': its token was revoked "
-                 "(tenants file reloaded)", c->t->name);
+        snprintf(msg, sizeof(msg),
+                 "tenant '%s': its token was revoked "
+                 "(tenants file reloaded)",
+                 c->t->name);
         conn_reading(c, false);
         srv_conn_reply_status(c, 0, MM_UNAUTHENTICATED, msg, true);
     }
@@ -1249,7 +1258,7 @@ void srv_conn_store_room(struct srv *s)
     if (s->store_waiters == 0)
         return;
     TAILQ_FOREACH(c, &s->conns, link)
-        c->busy++;
+    c->busy++;
     for (c = TAILQ_FIRST(&s->conns); c != NULL; c = TAILQ_NEXT(c, link)) {
         if (c->store_paused && srv_persist_has_room(s)) {
             c->store_paused = false;

@@ -43,11 +43,11 @@
 /* Requests slower than this are logged (a warning).  A debug build may
  * lower it to find what holds the loop: make CFLAGS+=-DSRV_SLOW_MS=5. */
 #ifndef SRV_SLOW_MS
-#define SRV_SLOW_MS     100
+#define SRV_SLOW_MS 100
 #endif
-#define SLOW_MS         SRV_SLOW_MS
-#define MAX_WAIT_MS     3600000u        /* longest kmap wait we honour */
-#define WALK_REPLY_BYTES 160u           /* a packed Walk, about (measured) */
+#define SLOW_MS          SRV_SLOW_MS
+#define MAX_WAIT_MS      3600000u /* longest kmap wait we honour */
+#define WALK_REPLY_BYTES 160u     /* a packed Walk, about (measured) */
 
 
 struct srv_arena_block {
@@ -144,9 +144,10 @@ static struct srv_machine *need_machine(struct srv_call *call, const char *what,
         srv_call_fail(call, MM_NOT_FOUND, "%s: %s", what, err);
         return NULL;
     }
-    sm->touched_ms = srv_mono_ms();     /* --machine-idle-ttl */
+    sm->touched_ms = srv_mono_ms(); /* --machine-idle-ttl */
     if (!broken_ok && sm->fenced) {
-        srv_call_fail(call, MM_UNAVAILABLE, "%s: machine %" PRIu64 ": a "
+        srv_call_fail(call, MM_UNAVAILABLE,
+                      "%s: machine %" PRIu64 ": a "
                       "write of it failed; it is being rebuilt from its log",
                       what, id);
         return NULL;
@@ -181,8 +182,10 @@ static bool name_ok(struct srv_call *call, const char *what, const char *name)
 
     if (n <= SRV_NAME_MAX)
         return true;
-    srv_call_fail(call, MM_INVALID_ARGUMENT, "%s: name is %zu bytes; at most "
-                  "%d", what, n, SRV_NAME_MAX);
+    srv_call_fail(call, MM_INVALID_ARGUMENT,
+                  "%s: name is %zu bytes; at most "
+                  "%d",
+                  what, n, SRV_NAME_MAX);
     return false;
 }
 
@@ -234,7 +237,7 @@ static void hello_by_token(struct srv_call *call, const Armmap__V1__Hello *h)
     const struct srv_tenant_conf *conf;
     struct srv_tenant *t;
 
-    call->close_after = true;           /* unless it succeeds */
+    call->close_after = true; /* unless it succeeds */
     if (h->token.len == 0) {
         srv_call_fail(call, MM_UNAUTHENTICATED,
                       "hello: this daemon requires a token");
@@ -249,8 +252,10 @@ static void hello_by_token(struct srv_call *call, const Armmap__V1__Hello *h)
         return;
     }
     if (h->tenant[0] != '\0' && strcmp(h->tenant, conf->name) != 0) {
-        srv_call_fail(call, MM_PERMISSION_DENIED, "hello: this token belongs "
-                      "to tenant '%s', not '%.80s'", conf->name, h->tenant);
+        srv_call_fail(call, MM_PERMISSION_DENIED,
+                      "hello: this token belongs "
+                      "to tenant '%s', not '%.80s'",
+                      conf->name, h->tenant);
         return;
     }
     t = srv_tenant_get(call->s, conf->name, conf);
@@ -276,9 +281,10 @@ static void h_hello(struct srv_call *call, const Armmap__V1__Request *req)
         return;
     }
     if (h->protocol != SRV_PROTOCOL) {
-        srv_call_fail(call, MM_INVALID_ARGUMENT, "hello: protocol %" PRIu32
-                      " is not supported (this daemon speaks %d)", h->protocol,
-                      SRV_PROTOCOL);
+        srv_call_fail(call, MM_INVALID_ARGUMENT,
+                      "hello: protocol %" PRIu32
+                      " is not supported (this daemon speaks %d)",
+                      h->protocol, SRV_PROTOCOL);
         call->close_after = true;
         return;
     }
@@ -287,8 +293,10 @@ static void h_hello(struct srv_call *call, const Armmap__V1__Request *req)
         return;
     }
     if (!srv_valid_tenant(h->tenant)) {
-        srv_call_fail(call, MM_INVALID_ARGUMENT, "hello: tenant '%.80s' is not "
-                      "1-64 bytes of [A-Za-z0-9._-]", h->tenant);
+        srv_call_fail(call, MM_INVALID_ARGUMENT,
+                      "hello: tenant '%.80s' is not "
+                      "1-64 bytes of [A-Za-z0-9._-]",
+                      h->tenant);
         call->close_after = true;
         return;
     }
@@ -375,8 +383,8 @@ static Armmap__V1__Machine *machine_msg(struct srv_call *call,
 
         mm_get_stats(sm->m, &st);
         mm->n_zones = st.nr_zones;
-        mm->zones =
-            srv_call_alloc(call, (st.nr_zones + 1) * sizeof(*mm->zones));
+        mm->zones = srv_call_alloc(call,
+                                   (st.nr_zones + 1) * sizeof(*mm->zones));
         for (z = 0; z < st.nr_zones; z++) {
             Armmap__V1__ZoneInfo *zi = NEW(call, Armmap__V1__ZoneInfo,
                                            ARMMAP__V1__ZONE_INFO__INIT);
@@ -419,8 +427,9 @@ static bool check_limits(struct srv_call *call, const char *what)
     }
     if (srv_registry_tenant_host_bytes(s->reg, tenant) >= t->max_host_bytes) {
         srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
-                      "%s: tenant '%s' holds %" PRIu64 " host bytes (%s %"
-                      PRIu64 ")", what, tenant,
+                      "%s: tenant '%s' holds %" PRIu64
+                      " host bytes (%s %" PRIu64 ")",
+                      what, tenant,
                       srv_registry_tenant_host_bytes(s->reg, tenant),
                       t->own_max_host_bytes
                           ? "max-host-bytes-per-tenant in --tenants-file"
@@ -430,8 +439,8 @@ static bool check_limits(struct srv_call *call, const char *what)
     }
     if (srv_registry_tenant_count(s->reg, tenant) >= t->max_machines) {
         srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
-                      "%s: tenant '%s' has %" PRIu64 " machines (%s)",
-                      what, tenant, t->max_machines,
+                      "%s: tenant '%s' has %" PRIu64 " machines (%s)", what,
+                      tenant, t->max_machines,
                       t->own_max_machines
                           ? "max-machines-per-tenant in --tenants-file"
                           : "--max-machines-per-tenant");
@@ -456,10 +465,11 @@ static bool host_room(struct srv_call *call, const char *what, uint64_t more)
         return true;
     srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
                   "%s: tenant '%s' holds %" PRIu64 " host bytes and would "
-                  "need %" PRIu64 " more (%s %" PRIu64 ")", what, tenant, held,
-                  more, t->own_max_host_bytes
-                            ? "max-host-bytes-per-tenant in --tenants-file"
-                            : "--max-host-bytes-per-tenant",
+                  "need %" PRIu64 " more (%s %" PRIu64 ")",
+                  what, tenant, held, more,
+                  t->own_max_host_bytes
+                      ? "max-host-bytes-per-tenant in --tenants-file"
+                      : "--max-host-bytes-per-tenant",
                   t->max_host_bytes);
     return false;
 }
@@ -555,7 +565,8 @@ static void h_destroy(struct srv_call *call, const Armmap__V1__Request *req)
     if (sm == NULL)
         return;
     if (sm->fenced) {
-        srv_call_fail(call, MM_UNAVAILABLE, "destroy: machine %" PRIu64 ": a "
+        srv_call_fail(call, MM_UNAVAILABLE,
+                      "destroy: machine %" PRIu64 ": a "
                       "write of it failed; it is being rebuilt from its log",
                       sm->id);
         return;
@@ -583,8 +594,8 @@ static void list_one(void *arg, struct srv_machine *sm)
     struct list_ctx *lc = arg;
 
     if (lc->ml->n_machines < lc->cap)
-        lc->ml->machines[lc->ml->n_machines++] =
-            machine_msg(lc->call, sm, false);
+        lc->ml->machines[lc->ml->n_machines++] = machine_msg(lc->call, sm,
+                                                             false);
 }
 
 static void h_list(struct srv_call *call, const Armmap__V1__Request *req)
@@ -598,8 +609,8 @@ static void h_list(struct srv_call *call, const Armmap__V1__Request *req)
     lc.call = call;
     lc.cap = srv_registry_tenant_count(s->reg, tenant);
     lc.ml = NEW(call, Armmap__V1__MachineList, ARMMAP__V1__MACHINE_LIST__INIT);
-    lc.ml->machines =
-        srv_call_alloc(call, (lc.cap + 1) * sizeof(*lc.ml->machines));
+    lc.ml->machines = srv_call_alloc(call,
+                                     (lc.cap + 1) * sizeof(*lc.ml->machines));
     srv_registry_foreach(s->reg, tenant, list_one, &lc);
     resp->body_case = ARMMAP__V1__RESPONSE__BODY_MACHINES;
     resp->machines = lc.ml;
@@ -629,8 +640,8 @@ static void machine_parked(struct srv_call *call, const struct srv_machine *sm,
 
 static void h_describe(struct srv_call *call, const Armmap__V1__Request *req)
 {
-    struct srv_machine *sm =
-        need_machine(call, "describe", req->describe->machine, true);
+    struct srv_machine *sm = need_machine(call, "describe",
+                                          req->describe->machine, true);
     Armmap__V1__Response *resp = call->resp;
 
     if (sm == NULL)
@@ -638,7 +649,8 @@ static void h_describe(struct srv_call *call, const Armmap__V1__Request *req)
     /* Fenced, its engine state still holds the changes the store refused
      * (seq, counts) until the rebuild: not to be shown as the machine. */
     if (sm->fenced) {
-        srv_call_fail(call, MM_UNAVAILABLE, "describe: machine %" PRIu64 ": a "
+        srv_call_fail(call, MM_UNAVAILABLE,
+                      "describe: machine %" PRIu64 ": a "
                       "write of it failed; it is being rebuilt from its log",
                       req->describe->machine);
         return;
@@ -712,16 +724,17 @@ static void h_fork(struct srv_call *call, const Armmap__V1__Request *req)
                 call->parked = true;
                 return;
             }
-            srv_call_fail(call, MM_UNAVAILABLE, "fork: machine %" PRIu64
+            srv_call_fail(call, MM_UNAVAILABLE,
+                          "fork: machine %" PRIu64
                           " is committed up to seq %" PRIu64 ", not %" PRIu64
-                          " yet; retry", src->id, src->committed_seq,
-                          fk->at_seq);
+                          " yet; retry",
+                          src->id, src->committed_seq, fk->at_seq);
             return;
         }
         /* On a worker thread: this frame is dispatched again when the
          * replay is done (persist.c, "Fork replays"). */
-        st = srv_persist_fork_replay(call->s, src->id, src->config,
-                                     fk->at_seq, &m, err, sizeof(err));
+        st = srv_persist_fork_replay(call->s, src->id, src->config, fk->at_seq,
+                                     &m, err, sizeof(err));
         if (st == MM_WOULD_BLOCK) {
             srv_conn_defer(call->c);
             call->parked = true;
@@ -750,8 +763,8 @@ static Armmap__V1__OpResult *op_result(struct srv_call *call,
 {
     Armmap__V1__OpResult *r = NEW(call, Armmap__V1__OpResult,
                                   ARMMAP__V1__OP_RESULT__INIT);
-    Armmap__V1__Status *st =
-        NEW(call, Armmap__V1__Status, ARMMAP__V1__STATUS__INIT);
+    Armmap__V1__Status *st = NEW(call, Armmap__V1__Status,
+                                 ARMMAP__V1__STATUS__INIT);
 
     st->code = (Armmap__V1__Code)res->status;
     st->message = srv_call_strdup(call, res->msg);
@@ -831,11 +844,13 @@ static bool over_host_bytes(struct srv_call *call, struct srv_machine *sm,
     if (held < t->max_host_bytes)
         return false;
     res->status = MM_RESOURCE_EXHAUSTED;
-    snprintf(res->msg, sizeof(res->msg), "%s: tenant '%s' holds %" PRIu64
-             " host bytes (%s %" PRIu64 ")", mm_op_name(op->code), t->name,
-             held, t->own_max_host_bytes
-                       ? "max-host-bytes-per-tenant in --tenants-file"
-                       : "--max-host-bytes-per-tenant", t->max_host_bytes);
+    snprintf(res->msg, sizeof(res->msg),
+             "%s: tenant '%s' holds %" PRIu64 " host bytes (%s %" PRIu64 ")",
+             mm_op_name(op->code), t->name, held,
+             t->own_max_host_bytes
+                 ? "max-host-bytes-per-tenant in --tenants-file"
+                 : "--max-host-bytes-per-tenant",
+             t->max_host_bytes);
     return true;
 }
 
@@ -853,11 +868,13 @@ static bool over_events(struct srv_call *call, struct srv_machine *sm,
     held = srv_machine_tenant_events(call->s->reg, sm);
     if (held + n <= t->max_events)
         return false;
-    snprintf(msg, size, "%s: tenant '%s' has %" PRIu64 " events stored "
-             "(%s %" PRIu64 "); destroy and purge machines", what, t->name,
-             held, t->own_max_events
-                       ? "max-events-per-tenant in --tenants-file"
-                       : "--max-events-per-tenant", t->max_events);
+    snprintf(msg, size,
+             "%s: tenant '%s' has %" PRIu64 " events stored "
+             "(%s %" PRIu64 "); destroy and purge machines",
+             what, t->name, held,
+             t->own_max_events ? "max-events-per-tenant in --tenants-file"
+                               : "--max-events-per-tenant",
+             t->max_events);
     return true;
 }
 
@@ -874,13 +891,13 @@ static enum mm_status apply_logged(struct srv_call *call,
     memset(res, 0, sizeof(*res));
     if (over_host_bytes(call, sm, op, res))
         return res->status;
-    if (over_events(call, sm, mm_op_name(op->code) ? mm_op_name(op->code)
-                                                   : "op",
-                    1, res->msg, sizeof(res->msg))) {
+    if (over_events(call, sm,
+                    mm_op_name(op->code) ? mm_op_name(op->code) : "op", 1,
+                    res->msg, sizeof(res->msg))) {
         res->status = MM_RESOURCE_EXHAUSTED;
         return res->status;
     }
-    srv_stream_detach_all(sm);          /* before the change */
+    srv_stream_detach_all(sm); /* before the change */
     if (mm_apply(sm->m, op, res) != MM_OK)
         return res->status;
     srv_machine_account(call->s->reg, sm);
@@ -929,13 +946,14 @@ static void h_op(struct srv_call *call, const Armmap__V1__Request *req)
         struct srv_tenant *t = srv_conn_tenant_state(call->c);
 
         if (t->parked_kmaps >= t->max_parked_kmaps) {
-            srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "kmap: tenant '%s' has "
+            srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
+                          "kmap: tenant '%s' has "
                           "%" PRIu64 " parked kmaps (--max-parked-kmaps)",
                           t->name, t->parked_kmaps);
             return;
         }
-        if (srv_park_kmap(call->s, call->c, t, sm, call->id, o->cpu,
-                          o->args[0], wait, res.msg) == 0) {
+        if (srv_park_kmap(call->s, call->c, t, sm, call->id, o->cpu, o->args[0],
+                          wait, res.msg) == 0) {
             call->parked = true;
             return;
         }
@@ -993,9 +1011,10 @@ static void h_batch(struct srv_call *call, const Armmap__V1__Request *req)
     if (sm == NULL)
         return;
     if (b->n_ops > call->s->st->max_batch_ops) {
-        srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "batch: %zu ops exceed "
-                      "--max-batch-ops (%" PRIu64 ")", b->n_ops,
-                      call->s->st->max_batch_ops);
+        srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
+                      "batch: %zu ops exceed "
+                      "--max-batch-ops (%" PRIu64 ")",
+                      b->n_ops, call->s->st->max_batch_ops);
         return;
     }
     if (over_events(call, sm, "batch", b->n_ops, call->msg,
@@ -1003,7 +1022,7 @@ static void h_batch(struct srv_call *call, const Armmap__V1__Request *req)
         call->code = MM_RESOURCE_EXHAUSTED;
         return;
     }
-    srv_stream_detach_all(sm);          /* before the changes */
+    srv_stream_detach_all(sm); /* before the changes */
     br = NEW(call, Armmap__V1__BatchResult, ARMMAP__V1__BATCH_RESULT__INIT);
     br->results = srv_call_alloc(call, (b->n_ops + 1) * sizeof(*br->results));
     ev = srv_call_alloc(call, (b->n_ops + 1) * sizeof(*ev));
@@ -1056,16 +1075,16 @@ static void h_batch(struct srv_call *call, const Armmap__V1__Request *req)
 
 /* The engine's enums and the wire's are the same numbers (proto/names.h):
  * values cross between them by a cast. */
-#define SAME_CODE(s, name)                                                  \
+#define SAME_CODE(s, name) \
     _Static_assert((int)MM_##s == (int)ARMMAP__V1__CODE__##s, "code " #s);
-#define SAME_OP(s, name)                                                    \
-    _Static_assert((int)MM_OP_##s == (int)ARMMAP__V1__OP_CODE__OP_##s,     \
+#define SAME_OP(s, name) \
+    _Static_assert((int)MM_OP_##s == (int)ARMMAP__V1__OP_CODE__OP_##s, \
                    "op " #s);
-#define SAME_REGION(s, name)                                                \
-    _Static_assert((int)MM_VREGION_##s ==                                   \
-                   (int)ARMMAP__V1__REGION__REGION_##s, "region " #s);
-#define SAME_FAULT(s, name)                                                 \
-    _Static_assert((int)MM_FAULT_##s == (int)ARMMAP__V1__FAULT__FAULT_##s,  \
+#define SAME_REGION(s, name) \
+    _Static_assert((int)MM_VREGION_##s == (int)ARMMAP__V1__REGION__REGION_##s, \
+                   "region " #s);
+#define SAME_FAULT(s, name) \
+    _Static_assert((int)MM_FAULT_##s == (int)ARMMAP__V1__FAULT__FAULT_##s, \
                    "fault " #s);
 ARMMAP_STATUS_LIST(SAME_CODE)
 ARMMAP_OP_LIST(SAME_OP)
@@ -1073,15 +1092,17 @@ ARMMAP_REGION_LIST(SAME_REGION)
 ARMMAP_FAULT_LIST(SAME_FAULT)
 _Static_assert((int)MM_STATUS_COUNT == (int)NAMES_STATUS_COUNT, "status count");
 _Static_assert((int)MM_OP_COUNT == (int)NAMES_OP_COUNT, "op count");
-_Static_assert((int)MM_VREGION_COUNT == (int)NAMES_REGION_COUNT, "region count");
-_Static_assert((int)MM_FAULT_PERMISSION_L2 + 1 == (int)NAMES_FAULT_COUNT, "fault count");
+_Static_assert((int)MM_VREGION_COUNT == (int)NAMES_REGION_COUNT,
+               "region count");
+_Static_assert((int)MM_FAULT_PERMISSION_L2 + 1 == (int)NAMES_FAULT_COUNT,
+               "fault count");
 /* Each region and fault is one byte as a varint (stream.c writes them so). */
 _Static_assert(NAMES_REGION_COUNT <= 128 && NAMES_FAULT_COUNT <= 128,
                "one-byte varints");
 
-static const char *const kind_names[] = {
-    "fault", "page table", "section", "supersection", "large page", "small page"
-};
+static const char *const kind_names[] = { "fault",      "page table",
+                                          "section",    "supersection",
+                                          "large page", "small page" };
 
 void srv_walk_fill(Armmap__V1__Walk *wm, Armmap__V1__WalkStep *steps,
                    Armmap__V1__WalkStep **ptrs, const struct mm_walk *w,
@@ -1143,9 +1164,10 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
     if (sm == NULL)
         return;
     if (n > call->s->st->max_translate_batch) {
-        srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "translate: %zu addresses "
-                      "exceed --max-translate-batch (%" PRIu64 ")", n,
-                      call->s->st->max_translate_batch);
+        srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
+                      "translate: %zu addresses "
+                      "exceed --max-translate-batch (%" PRIu64 ")",
+                      n, call->s->st->max_translate_batch);
         return;
     }
     /* A walk is ~160 bytes of reply: a reply of walks larger than
@@ -1154,10 +1176,10 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
     if (t->walk && (uint64_t)n * WALK_REPLY_BYTES > SRV_STREAM_MIN) {
         if (!host_room(call, "translate", mm_host_bytes(sm->m)))
             return;
-        call->stream = srv_stream_translate(sm, call->id, t->va, n,
-                                            t->access);
+        call->stream = srv_stream_translate(sm, call->id, t->va, n, t->access);
         if (call->stream == NULL)
-            srv_call_fail(call, MM_NO_MEMORY, "translate: out of host "
+            srv_call_fail(call, MM_NO_MEMORY,
+                          "translate: out of host "
                           "memory");
         else
             srv_stream_charge(call->stream, call->s->reg,
@@ -1204,12 +1226,12 @@ static void h_translate(struct srv_call *call, const Armmap__V1__Request *req)
 #define PHYS_KEEP 65536
 
 struct phys_scratch {
-    size_t cap_n, cap_a;                /* addresses, aliases of room */
-    size_t *counts;                     /* cap_n: aliases per address */
+    size_t cap_n, cap_a; /* addresses, aliases of room */
+    size_t *counts;      /* cap_n: aliases per address */
     Armmap__V1__PhysResult__Aliases *as, **ptrs; /* cap_n */
-    struct mm_alias *all;               /* cap_a: every alias, in order */
-    uint32_t *va;                       /* cap_a */
-    Armmap__V1__Region *rg;             /* cap_a */
+    struct mm_alias *all;   /* cap_a: every alias, in order */
+    uint32_t *va;           /* cap_a */
+    Armmap__V1__Region *rg; /* cap_a */
 };
 
 static struct phys_scratch phys_mem;
@@ -1287,7 +1309,7 @@ static bool phys_gather(const struct mm_machine *m, struct phys_scratch *ps,
         if (!phys_room_a(ps, *used + 64))
             return false;
         k = mm_phys_aliases(m, pa[i], ps->all + *used, ps->cap_a - *used);
-        if (k > ps->cap_a - *used) {    /* more than room: grow, ask again */
+        if (k > ps->cap_a - *used) { /* more than room: grow, ask again */
             if (!phys_room_a(ps, *used + k))
                 return false;
             k = mm_phys_aliases(m, pa[i], ps->all + *used, ps->cap_a - *used);
@@ -1313,9 +1335,10 @@ static void h_phys(struct srv_call *call, const Armmap__V1__Request *req)
     if (sm == NULL)
         return;
     if (ph->n_pa > call->s->st->max_translate_batch) {
-        srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "phys: %zu addresses exceed "
-                      "--max-translate-batch (%" PRIu64 ")", ph->n_pa,
-                      call->s->st->max_translate_batch);
+        srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
+                      "phys: %zu addresses exceed "
+                      "--max-translate-batch (%" PRIu64 ")",
+                      ph->n_pa, call->s->st->max_translate_batch);
         return;
     }
     /* Many addresses: answered a slice at a time (stream.c), as walks. */
@@ -1400,8 +1423,8 @@ static char *arena_text(struct srv_call *call, struct mm_buf *b)
 static void report_whole(struct srv_call *call, struct mm_buf *text,
                          struct mm_buf *json)
 {
-    Armmap__V1__ReportResult *rr =
-        NEW(call, Armmap__V1__ReportResult, ARMMAP__V1__REPORT_RESULT__INIT);
+    Armmap__V1__ReportResult *rr = NEW(call, Armmap__V1__ReportResult,
+                                       ARMMAP__V1__REPORT_RESULT__INIT);
     Armmap__V1__Response *resp = call->resp;
 
     if (text != NULL)
@@ -1455,7 +1478,8 @@ static void h_report(struct srv_call *call, const Armmap__V1__Request *req)
                       (int)rp->kind);
         return;
     }
-    if ((unsigned)rp->format > ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_TEXT_AND_JSON) {
+    if ((unsigned)rp->format >
+        ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_TEXT_AND_JSON) {
         srv_call_fail(call, MM_INVALID_ARGUMENT, "report: unknown format %d",
                       (int)rp->format);
         return;
@@ -1465,11 +1489,11 @@ static void h_report(struct srv_call *call, const Armmap__V1__Request *req)
     if (report_stream(call, sm->m, (enum mm_report)rp->kind, text, json))
         return;
     rr = NEW(call, Armmap__V1__ReportResult, ARMMAP__V1__REPORT_RESULT__INIT);
-    if (text && !render_report(call, sm->m, (enum mm_report)rp->kind, false,
-                               &rr->text))
+    if (text &&
+        !render_report(call, sm->m, (enum mm_report)rp->kind, false, &rr->text))
         return;
-    if (json && !render_report(call, sm->m, (enum mm_report)rp->kind, true,
-                               &rr->json))
+    if (json &&
+        !render_report(call, sm->m, (enum mm_report)rp->kind, true, &rr->json))
         return;
     resp->body_case = ARMMAP__V1__RESPONSE__BODY_REPORT;
     resp->report = rr;
@@ -1487,8 +1511,8 @@ static void h_stats(struct srv_call *call, const Armmap__V1__Request *req)
 
     (void)req;
     sr->n_errors_by_code = MM_STATUS_COUNT;
-    sr->errors_by_code =
-        srv_call_alloc(call, sizeof(uint64_t) * MM_STATUS_COUNT);
+    sr->errors_by_code = srv_call_alloc(call,
+                                        sizeof(uint64_t) * MM_STATUS_COUNT);
     if (t->admin) {
         sr->connections = s->n.connections;
         sr->machines = srv_registry_count(s->reg);
@@ -1503,7 +1527,7 @@ static void h_stats(struct srv_call *call, const Armmap__V1__Request *req)
          * every tenant, so they are the admin's to see. */
         sr->connections = t->connections;
         sr->machines = srv_registry_tenant_count(s->reg, t->name);
-        sr->requests = t->requests + 1;     /* this one is counted after */
+        sr->requests = t->requests + 1; /* this one is counted after */
         sr->changes = t->changes;
         sr->parked_kmaps = t->parked_kmaps;
         memcpy(sr->errors_by_code, t->errors_by_code,
@@ -1518,8 +1542,8 @@ static void h_stats(struct srv_call *call, const Armmap__V1__Request *req)
  * machine as the socket drains and the file never exists whole here. */
 static void h_dump(struct srv_call *call, const Armmap__V1__Request *req)
 {
-    struct srv_machine *sm =
-        need_machine(call, "dump", req->dump->machine, false);
+    struct srv_machine *sm = need_machine(call, "dump", req->dump->machine,
+                                          false);
 
     if (sm == NULL)
         return;
@@ -1529,8 +1553,7 @@ static void h_dump(struct srv_call *call, const Armmap__V1__Request *req)
     if (call->stream == NULL)
         srv_call_fail(call, MM_NO_MEMORY, "dump: out of host memory");
     else
-        srv_stream_charge(call->stream, call->s->reg,
-                          srv_conn_tenant(call->c));
+        srv_stream_charge(call->stream, call->s->reg, srv_conn_tenant(call->c));
 }
 
 /* ------------------------------------------------------------------ */
@@ -1604,8 +1627,8 @@ static bool history_visible(struct srv_call *call, uint64_t id)
         return false;
     }
     if (st != MM_OK || strcmp(owner, srv_conn_tenant(call->c)) != 0) {
-        srv_call_fail(call, MM_NOT_FOUND, "history: machine %" PRIu64
-                      " does not exist", id);
+        srv_call_fail(call, MM_NOT_FOUND,
+                      "history: machine %" PRIu64 " does not exist", id);
         return false;
     }
     return true;
@@ -1625,32 +1648,32 @@ static bool history_visible(struct srv_call *call, uint64_t id)
  * the job's own call arena.
  */
 #define HISTORY_PAGE 500u
-#define COUNT_SLICE 2000u
-#define WINDOW 2000u
+#define COUNT_SLICE  2000u
+#define WINDOW       2000u
 
 enum job_phase {
-    JOB_COUNT = 0,                      /* counting ops, finding the end */
-    JOB_ROWS,                           /* reading rows */
-    JOB_PROBE                           /* rows in; is there one more? */
+    JOB_COUNT = 0, /* counting ops, finding the end */
+    JOB_ROWS,      /* reading rows */
+    JOB_PROBE      /* rows in; is there one more? */
 };
 
-#define HISTORY_STREAM_ROWS 256u    /* answers of this many rows stream */
+#define HISTORY_STREAM_ROWS 256u /* answers of this many rows stream */
 
 struct srv_history_job {
-    struct srv_call call;               /* its arena holds the rows */
+    struct srv_call call; /* its arena holds the rows */
     struct history_ctx hc;
-    struct store_history_query q;       /* as asked; q.cursor advances */
-    uint32_t left;                      /* rows still wanted */
+    struct store_history_query q; /* as asked; q.cursor advances */
+    uint32_t left;                /* rows still wanted */
     enum job_phase phase;
-    bool windowed;                      /* filtered: a window per turn */
-    uint64_t win;                       /* the window's first seq (its
+    bool windowed;                /* filtered: a window per turn */
+    uint64_t win;                 /* the window's first seq (its
                                            last, newest first) */
-    uint64_t last_row;                  /* seq of the last row taken */
-    uint64_t max_seq;                   /* the machine's last event */
-    uint64_t counts[MM_OP_COUNT];       /* events per op */
+    uint64_t last_row;            /* seq of the last row taken */
+    uint64_t max_seq;             /* the machine's last event */
+    uint64_t counts[MM_OP_COUNT]; /* events per op */
     struct srv_reply *r;
     struct event *ev;
-    struct srv_history_job *next;       /* srv.history_jobs */
+    struct srv_history_job *next; /* srv.history_jobs */
 };
 
 /* Frees @j, off s->history_jobs already (the rows go with its call). */
@@ -1721,8 +1744,7 @@ static void history_job_answer(struct srv_history_job *j, bool more,
     resp.status = &status;
     if (j->call.code == MM_OK) {
         j->hc.hr->next_after_seq = more ? cursor : 0;
-        if (j->hc.hr->n_events >= HISTORY_STREAM_ROWS &&
-            history_job_stream(j))
+        if (j->hc.hr->n_events >= HISTORY_STREAM_ROWS && history_job_stream(j))
             return;
         resp.body_case = ARMMAP__V1__RESPONSE__BODY_HISTORY;
         resp.history = j->hc.hr;
@@ -1737,7 +1759,7 @@ static void job_count(void *arg, uint32_t op, uint64_t n)
 {
     struct srv_history_job *j = arg;
 
-    if (op < MM_OP_COUNT)               /* the only ops events hold */
+    if (op < MM_OP_COUNT) /* the only ops events hold */
         j->counts[op] += n;
 }
 
@@ -1757,7 +1779,7 @@ static uint64_t job_lo(const struct srv_history_job *j)
 static uint64_t job_hi(const struct srv_history_job *j)
 {
     return j->q.seq_last != 0 && j->q.seq_last < j->max_seq ? j->q.seq_last
-                                                             : j->max_seq;
+                                                            : j->max_seq;
 }
 
 /* The first window, once the last seq is known. */
@@ -1813,9 +1835,9 @@ static void history_job_count(struct srv_history_job *j)
     uint64_t last = 0;
 
     if (srv_persist_op_counts_page(j->call.s, j->q.machine, j->max_seq,
-                                   COUNT_SLICE, job_count, j, &last) !=
-        MM_OK) {
-        srv_call_fail(&j->call, MM_UNAVAILABLE, "history: the store cannot "
+                                   COUNT_SLICE, job_count, j, &last) != MM_OK) {
+        srv_call_fail(&j->call, MM_UNAVAILABLE,
+                      "history: the store cannot "
                       "be read");
         history_job_answer(j, false, 0);
         return;
@@ -1826,7 +1848,7 @@ static void history_job_count(struct srv_history_job *j)
         return;
     }
     if (j->windowed && (j->max_seq == 0 || job_lo(j) > job_hi(j))) {
-        history_job_answer(j, false, 0);    /* nothing to read */
+        history_job_answer(j, false, 0); /* nothing to read */
         return;
     }
     job_first_window(j);
@@ -1838,7 +1860,7 @@ static int probe_row(void *arg, const struct store_event *ev)
 {
     (void)arg;
     (void)ev;
-    return 1;                           /* one is enough */
+    return 1; /* one is enough */
 }
 
 /* JOB_PROBE: is there a match past the last row taken? */
@@ -1884,8 +1906,8 @@ static void history_job_turn(evutil_socket_t fd, short what, void *arg)
     }
     memset(&page, 0, sizeof(page));
     q.limit = j->left < HISTORY_PAGE ? j->left : HISTORY_PAGE;
-    st = srv_persist_history(j->call.s, &q, history_row, &j->hc, &page,
-                             NULL, err, sizeof(err));
+    st = srv_persist_history(j->call.s, &q, history_row, &j->hc, &page, NULL,
+                             err, sizeof(err));
     if (st != MM_OK) {
         srv_call_fail(&j->call, st, "%s", err);
         history_job_answer(j, false, 0);
@@ -1899,7 +1921,7 @@ static void history_job_turn(evutil_socket_t fd, short what, void *arg)
     if (page.more && j->left == 0) {
         history_job_answer(j, true, page.cursor);
     } else if (page.more) {
-        job_next_turn(j);               /* more in this window */
+        job_next_turn(j); /* more in this window */
     } else if (!job_advance(j)) {
         history_job_answer(j, false, 0);
     } else {
@@ -1931,14 +1953,14 @@ static bool history_job_start(struct srv_call *call,
     j->hc.cap = q->limit;
     j->hc.hr = NEW(&j->call, Armmap__V1__HistoryResult,
                    ARMMAP__V1__HISTORY_RESULT__INIT);
-    j->hc.hr->events =
-        srv_call_alloc(&j->call, (j->hc.cap + 1) * sizeof(*j->hc.hr->events));
-    j->hc.hr->counts = srv_call_alloc(
-        &j->call, (MM_OP_COUNT + 2) * sizeof(*j->hc.hr->counts));
+    j->hc.hr->events = srv_call_alloc(&j->call, (j->hc.cap + 1) *
+                                                    sizeof(*j->hc.hr->events));
+    j->hc.hr->counts = srv_call_alloc(&j->call, (MM_OP_COUNT + 2) *
+                                                    sizeof(*j->hc.hr->counts));
     j->r = srv_conn_hold(call->c, call->id);
     j->next = call->s->history_jobs;
     call->s->history_jobs = j;
-    call->parked = true;                /* answered by history_job_answer() */
+    call->parked = true; /* answered by history_job_answer() */
     job_next_turn(j);
     return true;
 }
@@ -1974,8 +1996,10 @@ static void h_history(struct srv_call *call, const Armmap__V1__Request *req)
     if (!history_visible(call, h->machine))
         return;
     if (h->addr_lo > h->addr_hi) {
-        srv_call_fail(call, MM_INVALID_ARGUMENT, "history: addr_lo 0x%08" PRIx32
-                      " is above addr_hi 0x%08" PRIx32, h->addr_lo, h->addr_hi);
+        srv_call_fail(call, MM_INVALID_ARGUMENT,
+                      "history: addr_lo 0x%08" PRIx32
+                      " is above addr_hi 0x%08" PRIx32,
+                      h->addr_lo, h->addr_hi);
         return;
     }
     memset(&q, 0, sizeof(q));
@@ -1992,11 +2016,11 @@ static void h_history(struct srv_call *call, const Armmap__V1__Request *req)
     q.limit = (uint32_t)(h->limit != 0 && h->limit < max ? h->limit : max);
     hc.call = call;
     hc.cap = q.limit;
-    hc.hr =
-        NEW(call, Armmap__V1__HistoryResult, ARMMAP__V1__HISTORY_RESULT__INIT);
+    hc.hr = NEW(call, Armmap__V1__HistoryResult,
+                ARMMAP__V1__HISTORY_RESULT__INIT);
     hc.hr->events = srv_call_alloc(call, (hc.cap + 1) * sizeof(*hc.hr->events));
-    hc.hr->counts =
-        srv_call_alloc(call, (MM_OP_COUNT + 2) * sizeof(*hc.hr->counts));
+    hc.hr->counts = srv_call_alloc(call,
+                                   (MM_OP_COUNT + 2) * sizeof(*hc.hr->counts));
     /* Paged, and its op counts counted, over loop turns; in one piece
      * only if no job could be had. */
     if (history_job_start(call, &q))
@@ -2102,7 +2126,7 @@ static double elapsed_ms(const struct timespec *t0)
 struct unpack_arena {
     size_t used;
     struct srv_arena_block *big;
-    struct srv_arena_block *largest;    /* of big, the one to keep */
+    struct srv_arena_block *largest; /* of big, the one to keep */
     size_t largest_size;
     max_align_t buf[UNPACK_INLINE / sizeof(max_align_t)];
 };
@@ -2119,8 +2143,7 @@ struct unpack_arena {
 static struct srv_arena_block *unpack_kept;
 static size_t unpack_kept_size;
 
-static struct srv_arena_block *unpack_block(struct unpack_arena *a,
-                                            size_t size)
+static struct srv_arena_block *unpack_block(struct unpack_arena *a, size_t size)
 {
     struct srv_arena_block *b;
 
@@ -2155,7 +2178,7 @@ static void *unpack_alloc(void *data, size_t size)
     }
     b = unpack_block(a, size);
     if (b == NULL)
-        return NULL;                    /* the request does not decode */
+        return NULL; /* the request does not decode */
     b->next = a->big;
     a->big = b;
     return b->data;
@@ -2164,7 +2187,7 @@ static void *unpack_alloc(void *data, size_t size)
 static void unpack_free(void *data, void *p)
 {
     (void)data;
-    (void)p;                            /* released with the whole arena */
+    (void)p; /* released with the whole arena */
 }
 
 static void unpack_release(struct unpack_arena *a)
@@ -2293,10 +2316,9 @@ static bool has_strings(const ProtobufCMessageDescriptor *d, unsigned depth)
  * "settings.value" for a nested one) and returns false.  Bytes that do
  * not parse are left to the decoder, which refuses them.
  */
-static bool check_strings(const ProtobufCMessageDescriptor *d,
-                          const uint8_t *p, const uint8_t *end,
-                          const char *prefix, unsigned depth, char *err,
-                          size_t errsz)
+static bool check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p,
+                          const uint8_t *end, const char *prefix,
+                          unsigned depth, char *err, size_t errsz)
 {
     uint64_t key, v;
 
@@ -2349,8 +2371,8 @@ static bool check_strings(const ProtobufCMessageDescriptor *d,
 }
 
 /* Answers a request refused before decoding; true if it was. */
-static bool refuse_undecoded(struct srv *s, struct conn *c,
-                             const uint8_t *buf, size_t len)
+static bool refuse_undecoded(struct srv *s, struct conn *c, const uint8_t *buf,
+                             size_t len)
 {
     Armmap__V1__Response resp = ARMMAP__V1__RESPONSE__INIT;
     const ProtobufCFieldDescriptor *f;
@@ -2359,9 +2381,9 @@ static bool refuse_undecoded(struct srv *s, struct conn *c,
     uint64_t id;
     int body = peek_body(buf, len, &id);
 
-    f = body != 0 ? wire_body_field(&armmap__v1__request__descriptor,
-                                    (uint64_t)body)
-                  : NULL;
+    f = body != 0
+            ? wire_body_field(&armmap__v1__request__descriptor, (uint64_t)body)
+            : NULL;
     if (srv_conn_in_hello(c) && f != NULL &&
         body != ARMMAP__V1__REQUEST__BODY_HELLO) {
         call_init(&call, s, c, id, &resp);
@@ -2390,9 +2412,10 @@ static bool over_inflight(struct srv_call *call, const char *what)
 
     if (t == NULL || t->inflight_bytes < t->max_inflight_bytes)
         return false;
-    srv_call_fail(call, MM_RESOURCE_EXHAUSTED, "%s: tenant '%s' has %" PRIu64
-                  " or more reply bytes unsent (%s)", what, t->name,
-                  t->max_inflight_bytes,
+    srv_call_fail(call, MM_RESOURCE_EXHAUSTED,
+                  "%s: tenant '%s' has %" PRIu64
+                  " or more reply bytes unsent (%s)",
+                  what, t->name, t->max_inflight_bytes,
                   t->own_max_inflight_bytes
                       ? "max-inflight-bytes-per-tenant in --tenants-file"
                       : "--max-inflight-bytes-per-tenant");
@@ -2423,8 +2446,10 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
     if (req == NULL) {
         char msg[SRV_MSG_MAX];
 
-        snprintf(msg, sizeof(msg), "frame of %zu bytes does not decode as an "
-                 "armmap.v1.Request", len);
+        snprintf(msg, sizeof(msg),
+                 "frame of %zu bytes does not decode as an "
+                 "armmap.v1.Request",
+                 len);
         srv_log(SRV_LOG_INFO, "%s; closing", msg);
         srv_conn_reply_status(c, 0, MM_INVALID_ARGUMENT, msg, true);
         unpack_release(&arena);
@@ -2434,8 +2459,10 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
     if ((size_t)req->body_case < NHANDLERS)
         h = &handlers[req->body_case];
     if (h == NULL || h->fn == NULL) {
-        srv_call_fail(&call, MM_INVALID_ARGUMENT, "request %" PRIu64 " has no "
-                      "body this daemon knows", req->id);
+        srv_call_fail(&call, MM_INVALID_ARGUMENT,
+                      "request %" PRIu64 " has no "
+                      "body this daemon knows",
+                      req->id);
     } else if (srv_conn_in_hello(c) &&
                req->body_case != ARMMAP__V1__REQUEST__BODY_HELLO) {
         srv_call_fail(&call, MM_UNAUTHENTICATED, "%s: say hello first",

@@ -34,10 +34,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define EHDR_SIZE   52
-#define PHDR_SIZE   32
-#define NOTE_SIZE   (12 + 8 + 16)
-#define PAGE        MM_PAGE_SIZE
+#define EHDR_SIZE 52
+#define PHDR_SIZE 32
+#define NOTE_SIZE (12 + 8 + 16)
+#define PAGE      MM_PAGE_SIZE
 
 struct page_ref {
     mm_pfn_t pfn;
@@ -90,10 +90,10 @@ static void put_phdr(uint8_t *p, uint32_t type, uint32_t off, uint32_t addr,
 {
     put32(p + 0, type);
     put32(p + 4, off);
-    put32(p + 8, addr);                 /* p_vaddr */
-    put32(p + 12, addr);                /* p_paddr */
-    put32(p + 16, size);                /* p_filesz */
-    put32(p + 20, size);                /* p_memsz */
+    put32(p + 8, addr);  /* p_vaddr */
+    put32(p + 12, addr); /* p_paddr */
+    put32(p + 16, size); /* p_filesz */
+    put32(p + 20, size); /* p_memsz */
     put32(p + 24, flags);
     put32(p + 28, align);
 }
@@ -105,8 +105,8 @@ struct srv_dump {
     struct collect c;
     uint8_t *head;
     size_t head_len;
-    uint64_t len;                       /* the whole file */
-    uint64_t off;                       /* next byte srv_dump_read() gives */
+    uint64_t len; /* the whole file */
+    uint64_t off; /* next byte srv_dump_read() gives */
 };
 
 /* Counts the runs of contiguous pages in @c. */
@@ -131,16 +131,16 @@ static void head_write(struct srv_dump *d, const struct mm_machine *m)
 
     /* ELF header */
     memcpy(buf, "\177ELF", 4);
-    buf[4] = 1;                         /* ELFCLASS32 */
-    buf[5] = 1;                         /* ELFDATA2LSB */
-    buf[6] = 1;                         /* EV_CURRENT */
-    put16(buf + 16, 4);                 /* ET_CORE */
-    put16(buf + 18, 40);                /* EM_ARM */
-    put32(buf + 20, 1);                 /* e_version */
-    put32(buf + 28, EHDR_SIZE);         /* e_phoff */
-    put16(buf + 40, EHDR_SIZE);         /* e_ehsize */
-    put16(buf + 42, PHDR_SIZE);         /* e_phentsize */
-    put16(buf + 44, (uint16_t)phnum);   /* e_phnum */
+    buf[4] = 1;                       /* ELFCLASS32 */
+    buf[5] = 1;                       /* ELFDATA2LSB */
+    buf[6] = 1;                       /* EV_CURRENT */
+    put16(buf + 16, 4);               /* ET_CORE */
+    put16(buf + 18, 40);              /* EM_ARM */
+    put32(buf + 20, 1);               /* e_version */
+    put32(buf + 28, EHDR_SIZE);       /* e_phoff */
+    put16(buf + 40, EHDR_SIZE);       /* e_ehsize */
+    put16(buf + 42, PHDR_SIZE);       /* e_phentsize */
+    put16(buf + 44, (uint16_t)phnum); /* e_phnum */
 
     /* The note */
     off = EHDR_SIZE + phnum * PHDR_SIZE;
@@ -208,7 +208,7 @@ void srv_dump_rebind(struct srv_dump *d, const struct mm_machine *m)
 
     mm_foreach_phys_page(m, collect_page, &c);
     if (c.oom || c.n != d->c.n)
-        abort();                        /* host memory; or not a copy */
+        abort(); /* host memory; or not a copy */
     free(d->c.v);
     d->c = c;
 }

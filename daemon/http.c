@@ -44,16 +44,16 @@
 
 #include "armmap.pb-c.h"
 
-#define HELLO_ID        1
-#define RATE_TENANTS    1024            /* token buckets kept */
+#define HELLO_ID     1
+#define RATE_TENANTS 1024 /* token buckets kept */
 
 struct http_job;
 
 /* --http-rate: one tenant's token bucket, in thousandths of a request. */
 struct rate_bucket {
     char tenant[SRV_TENANT_MAX + 1];
-    int64_t ms;                         /* monotonic; last refill */
-    uint64_t milli;                     /* tokens x 1000 */
+    int64_t ms;     /* monotonic; last refill */
+    uint64_t milli; /* tokens x 1000 */
 };
 
 struct srv_http {
@@ -61,16 +61,16 @@ struct srv_http {
     struct evhttp *h;
     struct evhttp_bound_socket *bound;
     TAILQ_HEAD(, http_job) jobs;
-    struct rate_bucket *rate;           /* RATE_TENANTS, once used */
+    struct rate_bucket *rate; /* RATE_TENANTS, once used */
     size_t nrate;
 };
 
 /* One API request waiting for the daemon's answer. */
 struct http_job {
     struct srv_http *hs;
-    struct evhttp_request *req;         /* NULL once its client is gone */
-    struct bufferevent *bev;            /* our end of the pair */
-    struct event *watch;                /* the client's socket: gone? */
+    struct evhttp_request *req; /* NULL once its client is gone */
+    struct bufferevent *bev;    /* our end of the pair */
+    struct event *watch;        /* the client's socket: gone? */
     struct srv_http_call hc;
     bool want_text;
     bool hello_done;
@@ -79,8 +79,8 @@ struct http_job {
 
 static const char *bearer(struct evkeyvalq *h);
 
-static void send_body(struct evhttp_request *req, int status,
-                      const char *ctype, char *body)
+static void send_body(struct evhttp_request *req, int status, const char *ctype,
+                      char *body)
 {
     struct evkeyvalq *h = evhttp_request_get_output_headers(req);
     struct evbuffer *b = evbuffer_new();
@@ -99,8 +99,7 @@ static void send_body(struct evhttp_request *req, int status,
 static void send_error(struct evhttp_request *req, int status, int code,
                        const char *msg)
 {
-    send_body(req, status, "application/json",
-              srv_http_error_json(code, msg));
+    send_body(req, status, "application/json", srv_http_error_json(code, msg));
 }
 
 static void job_free(struct http_job *j)
@@ -112,7 +111,7 @@ static void job_free(struct http_job *j)
         event_free(j->watch);
     TAILQ_REMOVE(&j->hs->jobs, j, link);
     if (j->bev != NULL)
-        bufferevent_free(j->bev);       /* closes our end: the conn ends */
+        bufferevent_free(j->bev); /* closes our end: the conn ends */
     srv_http_call_free(&j->hc);
     free(j);
 }
@@ -124,8 +123,8 @@ static void job_finish(struct http_job *j, int status, const char *ctype,
     struct evhttp_request *req = j->req;
 
     if (req != NULL) {
-        evhttp_connection_set_closecb(evhttp_request_get_connection(req),
-                                      NULL, NULL);
+        evhttp_connection_set_closecb(evhttp_request_get_connection(req), NULL,
+                                      NULL);
         j->req = NULL;
     }
     job_free(j);
@@ -197,8 +196,8 @@ static void start_events(struct http_job *j)
 {
     struct srv *s = j->hs->s;
     struct evhttp_request *req = j->req;
-    struct srv_machine *sm = srv_machine_get(
-        s->reg, srv_id_in(s->reg, j->hc.machine));
+    struct srv_machine *sm = srv_machine_get(s->reg,
+                                             srv_id_in(s->reg, j->hc.machine));
     uint64_t after = j->hc.has_since ? j->hc.since : UINT64_MAX;
 
     if (req == NULL || sm == NULL) {
@@ -218,8 +217,8 @@ static void start_events(struct http_job *j)
 static void answer_at(struct http_job *j)
 {
     struct srv *s = j->hs->s;
-    struct srv_machine *sm = srv_machine_get(
-        s->reg, srv_id_in(s->reg, j->hc.machine));
+    struct srv_machine *sm = srv_machine_get(s->reg,
+                                             srv_id_in(s->reg, j->hc.machine));
     const char *ctype;
     char *body;
     int status;
@@ -234,8 +233,7 @@ static void answer_at(struct http_job *j)
 
 /* Last-Event-ID, if sent, resumes an event stream as ?since= does.
  * Return: false if it is not a seq (the request is answered 400). */
-static bool last_event_id(struct evhttp_request *req,
-                          struct srv_http_call *hc)
+static bool last_event_id(struct evhttp_request *req, struct srv_http_call *hc)
 {
     const char *v = evhttp_find_header(evhttp_request_get_input_headers(req),
                                        "Last-Event-ID");
@@ -312,7 +310,7 @@ static void on_read(struct bufferevent *bev, void *arg)
         on_response(j, r);
         armmap__v1__response__free_unpacked(r, NULL);
         if (last)
-            return;                     /* the job is freed */
+            return; /* the job is freed */
     }
 }
 
@@ -322,10 +320,11 @@ static void on_event(struct bufferevent *bev, short what, void *arg)
 
     (void)bev;
     if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-        job_fail(j, MM_UNAVAILABLE, j->hs->s->stopping
-                 ? "the daemon is stopping"
-                 : "the daemon closed the request's connection before "
-                   "answering");
+        job_fail(j, MM_UNAVAILABLE,
+                 j->hs->s->stopping
+                     ? "the daemon is stopping"
+                     : "the daemon closed the request's connection before "
+                       "answering");
 }
 
 /* "Bearer TOKEN" from the Authorization header, or NULL. */
@@ -387,12 +386,18 @@ static bool accepts_text(struct evkeyvalq *h)
 static const char *method_name(enum evhttp_cmd_type t)
 {
     switch (t) {
-    case EVHTTP_REQ_GET:    return "GET";
-    case EVHTTP_REQ_POST:   return "POST";
-    case EVHTTP_REQ_DELETE: return "DELETE";
-    case EVHTTP_REQ_PUT:    return "PUT";
-    case EVHTTP_REQ_HEAD:   return "HEAD";
-    default:                return "OTHER";
+    case EVHTTP_REQ_GET:
+        return "GET";
+    case EVHTTP_REQ_POST:
+        return "POST";
+    case EVHTTP_REQ_DELETE:
+        return "DELETE";
+    case EVHTTP_REQ_PUT:
+        return "PUT";
+    case EVHTTP_REQ_HEAD:
+        return "HEAD";
+    default:
+        return "OTHER";
     }
 }
 
@@ -415,7 +420,8 @@ static void job_start(struct srv_http *hs, struct evhttp_request *req,
     TAILQ_INSERT_TAIL(&hs->jobs, j, link);
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0,
                    sv) != 0) {
-        job_fail(j, MM_RESOURCE_EXHAUSTED, "cannot open a connection for "
+        job_fail(j, MM_RESOURCE_EXHAUSTED,
+                 "cannot open a connection for "
                  "the request (out of descriptors)");
         return;
     }
@@ -464,8 +470,8 @@ static bool origin_allowed(const char *list, const char *origin)
 static bool cors(struct srv_http *hs, struct evhttp_request *req)
 {
     struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-    const char *origin = evhttp_find_header(
-        evhttp_request_get_input_headers(req), "Origin");
+    const char *origin =
+        evhttp_find_header(evhttp_request_get_input_headers(req), "Origin");
     bool ok = origin != NULL && origin_allowed(hs->s->st->http_cors, origin);
 
     if (ok) {
@@ -497,10 +503,10 @@ static const char *rate_tenant(struct srv_http *hs, struct evkeyvalq *h)
 
     if (hs->s->tenants_file != NULL) {
         token = bearer(h);
-        conf = token != NULL ? srv_tenants_match(hs->s->tenants_file,
-                                                 (const uint8_t *)token,
-                                                 strlen(token))
-                             : NULL;
+        conf = token != NULL
+                   ? srv_tenants_match(hs->s->tenants_file,
+                                       (const uint8_t *)token, strlen(token))
+                   : NULL;
         return conf != NULL ? conf->name : NULL;
     }
     if (name == NULL)
@@ -572,9 +578,10 @@ static bool over_rate(struct srv_http *hs, struct evhttp_request *req)
     snprintf(after, sizeof(after), "%" PRIu64, (wait_ms + 999) / 1000);
     evhttp_add_header(evhttp_request_get_output_headers(req), "Retry-After",
                       after);
-    snprintf(msg, sizeof(msg), "http: tenant '%s' is over --http-rate (%"
-             PRIu64 " requests/s, burst %" PRIu64 ")", tenant, rate,
-             full / 1000);
+    snprintf(msg, sizeof(msg),
+             "http: tenant '%s' is over --http-rate (%" PRIu64
+             " requests/s, burst %" PRIu64 ")",
+             tenant, rate, full / 1000);
     send_error(req, 429, MM_RESOURCE_EXHAUSTED, msg);
     return true;
 }
@@ -606,9 +613,9 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     /* Query values are numbers, lists and names: %2C and friends are
      * decoded once for the whole query. */
-    query = evhttp_uri_get_query(uri) ? evhttp_uridecode(
-                                            evhttp_uri_get_query(uri), 0, NULL)
-                                      : NULL;
+    query = evhttp_uri_get_query(uri)
+                ? evhttp_uridecode(evhttp_uri_get_query(uri), 0, NULL)
+                : NULL;
     status = srv_http_build(&hc, method_name(evhttp_request_get_command(req)),
                             evhttp_uri_get_path(uri) ? evhttp_uri_get_path(uri)
                                                      : "/",
@@ -635,7 +642,7 @@ int srv_http_start(struct srv *s, char *err, size_t errsz)
 
     if (spec == NULL)
         return 0;
-    colon = strrchr(spec, ':');         /* checked by settings.c */
+    colon = strrchr(spec, ':'); /* checked by settings.c */
     snprintf(host, sizeof(host), "%.*s", (int)(colon - spec), spec);
     if (host[0] == '[' && host[strlen(host) - 1] == ']') {
         memmove(host, host + 1, strlen(host));
@@ -651,9 +658,8 @@ int srv_http_start(struct srv *s, char *err, size_t errsz)
     TAILQ_INIT(&hs->jobs);
     s->http = hs;
     evhttp_set_allowed_methods(hs->h, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
-                                          EVHTTP_REQ_DELETE |
-                                          EVHTTP_REQ_PUT | EVHTTP_REQ_HEAD |
-                                          EVHTTP_REQ_OPTIONS);
+                                          EVHTTP_REQ_DELETE | EVHTTP_REQ_PUT |
+                                          EVHTTP_REQ_HEAD | EVHTTP_REQ_OPTIONS);
     evhttp_set_max_body_size(hs->h, (ev_ssize_t)s->st->http_max_body);
     evhttp_set_max_headers_size(hs->h, 16384);
     if (s->st->idle_timeout > 0)

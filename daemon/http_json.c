@@ -28,7 +28,7 @@
 #include "store.h"
 #include "names.h"
 
-#define HTTP_REQ_ID     2               /* the API request's frame id */
+#define HTTP_REQ_ID 2 /* the API request's frame id */
 
 /* ------------------------------------------------------------------ */
 /* Memory for a Request being built: every block freed after packing.  */
@@ -106,19 +106,29 @@ static const char *fault_name(unsigned f)
 int srv_http_status(int code)
 {
     switch (code) {
-    case MM_OK:                 return 200;
-    case MM_INVALID_ARGUMENT:   return 400;
-    case MM_UNAUTHENTICATED:    return 401;
-    case MM_PERMISSION_DENIED:  return 403;
-    case MM_NOT_FOUND:          return 404;
+    case MM_OK:
+        return 200;
+    case MM_INVALID_ARGUMENT:
+        return 400;
+    case MM_UNAUTHENTICATED:
+        return 401;
+    case MM_PERMISSION_DENIED:
+        return 403;
+    case MM_NOT_FOUND:
+        return 404;
     case MM_ALREADY_EXISTS:
     case MM_WOULD_BLOCK:
-    case MM_ORDER:              return 409;
+    case MM_ORDER:
+        return 409;
     case MM_NO_MEMORY:
-    case MM_FAULT:              return 422;
-    case MM_RESOURCE_EXHAUSTED: return 429;
-    case MM_UNAVAILABLE:        return 503;
-    default:                    return 500;
+    case MM_FAULT:
+        return 422;
+    case MM_RESOURCE_EXHAUSTED:
+        return 429;
+    case MM_UNAVAILABLE:
+        return 503;
+    default:
+        return 500;
     }
 }
 
@@ -148,8 +158,8 @@ static char *dump_line(json_t *o)
 char *srv_http_error_json(int code, const char *msg)
 {
     return dump_line(json_pack("{s:s,s:s}", "code",
-                               mm_status_name((enum mm_status)code),
-                               "message", msg));
+                               mm_status_name((enum mm_status)code), "message",
+                               msg));
 }
 
 /* ------------------------------------------------------------------ */
@@ -232,8 +242,10 @@ static bool query_u64(struct srv_http_call *hc, const char *query,
     if (!query_get(query, key, buf, sizeof(buf)))
         return true;
     if (!text_u64(buf, out) || *out > max) {
-        fail(hc, MM_INVALID_ARGUMENT, "query parameter '%s': '%.40s' is not "
-             "a number up to %" PRIu64, key, buf, max);
+        fail(hc, MM_INVALID_ARGUMENT,
+             "query parameter '%s': '%.40s' is not "
+             "a number up to %" PRIu64,
+             key, buf, max);
         return false;
     }
     return true;
@@ -256,7 +268,7 @@ struct build {
     struct srv_http_call *hc;
     struct bag bag;
     Armmap__V1__Request *req;
-    json_t *body;                       /* parsed body, or NULL */
+    json_t *body; /* parsed body, or NULL */
     const char *query;
     uint64_t machine;
 };
@@ -272,8 +284,10 @@ static bool need_object(struct build *b, const char *body, size_t len)
     }
     b->body = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
     if (b->body == NULL) {
-        fail(b->hc, MM_INVALID_ARGUMENT, "body: not JSON: %s (line %d, "
-             "column %d)", je.text, je.line, je.column);
+        fail(b->hc, MM_INVALID_ARGUMENT,
+             "body: not JSON: %s (line %d, "
+             "column %d)",
+             je.text, je.line, je.column);
         return false;
     }
     if (!json_is_object(b->body)) {
@@ -310,7 +324,8 @@ static void build_create(struct build *b)
 
     cr->settings = bag_alloc(&b->bag, (json_object_size(b->body) + 1) *
                                           sizeof(*cr->settings));
-    json_object_foreach(b->body, key, v) {
+    json_object_foreach(b->body, key, v)
+    {
         char num[32];
         const char *text = json_string_value(v);
 
@@ -320,8 +335,10 @@ static void build_create(struct build *b)
             text = num;
         }
         if (text == NULL) {
-            fail(b->hc, MM_INVALID_ARGUMENT, "create: field '%.60s' must be "
-                 "a string or a number", key);
+            fail(b->hc, MM_INVALID_ARGUMENT,
+                 "create: field '%.60s' must be "
+                 "a string or a number",
+                 key);
             return;
         }
         if (strcmp(key, "preset") == 0) {
@@ -420,28 +437,33 @@ static bool op_arg(struct build *b, const char *where, const json_t *o,
     if (strcmp(key, "pfns") == 0) {
         if (!json_is_array(v) || json_array_size(v) == 0 ||
             json_array_size(v) > MM_OP_MAX_ARGS) {
-            fail(b->hc, MM_INVALID_ARGUMENT, "%s: field 'pfns' must be an "
-                 "array of 1 to %d pfns", where, MM_OP_MAX_ARGS);
+            fail(b->hc, MM_INVALID_ARGUMENT,
+                 "%s: field 'pfns' must be an "
+                 "array of 1 to %d pfns",
+                 where, MM_OP_MAX_ARGS);
             return false;
         }
         for (i = 0; i < json_array_size(v); i++) {
             if (!json_u64(json_array_get(v, i), UINT32_MAX, &x)) {
-                fail(b->hc, MM_INVALID_ARGUMENT, "%s: pfns[%zu] is not a "
-                     "32-bit number", where, i);
+                fail(b->hc, MM_INVALID_ARGUMENT,
+                     "%s: pfns[%zu] is not a "
+                     "32-bit number",
+                     where, i);
                 return false;
             }
             args[(*n)++] = (uint32_t)x;
         }
         return true;
     }
-    if (strcmp(key, "zone") == 0 ? !zone_arg(v, &x)
+    if (strcmp(key, "zone") == 0   ? !zone_arg(v, &x)
         : strcmp(key, "size") == 0 ? !size_arg(v, &x)
                                    : !json_u64(v, UINT32_MAX, &x)) {
         fail(b->hc, MM_INVALID_ARGUMENT, "%s: field '%s' must be %s", where,
-             key, strcmp(key, "zone") == 0 ? "dma, normal or highmem"
-                  : strcmp(key, "size") == 0
-                      ? "a size below 4G (4096, \"0x1000\", \"8K\", \"1M\")"
-                      : "a 32-bit number or a \"0x...\" string");
+             key,
+             strcmp(key, "zone") == 0 ? "dma, normal or highmem"
+             : strcmp(key, "size") == 0
+                 ? "a size below 4G (4096, \"0x1000\", \"8K\", \"1M\")"
+                 : "a 32-bit number or a \"0x...\" string");
         return false;
     }
     args[(*n)++] = (uint32_t)x;
@@ -465,27 +487,33 @@ static Armmap__V1__Op *parse_op(struct build *b, const json_t *o,
     code = json_is_string(name) ? mm_op_lookup(json_string_value(name))
                                 : MM_OP_NONE;
     if (code == MM_OP_NONE) {
-        fail(b->hc, MM_INVALID_ARGUMENT, "%s: field 'op' must name an "
-             "operation (alloc, free, kmap, kunmap, kmap_atomic, ...)", where);
+        fail(b->hc, MM_INVALID_ARGUMENT,
+             "%s: field 'op' must name an "
+             "operation (alloc, free, kmap, kunmap, kmap_atomic, ...)",
+             where);
         return NULL;
     }
     op->machine = b->machine;
     op->code = (Armmap__V1__OpCode)code;
     raw = json_object_get(o, "args");
     /* Room for what this op can take: "args", vmap's "pfns", or 3. */
-    op->args = bag_alloc(&b->bag, (json_array_size(raw) +
-                                   json_array_size(json_object_get(o, "pfns")) +
-                                   3) * sizeof(*op->args));
+    op->args = bag_alloc(&b->bag,
+                         (json_array_size(raw) +
+                          json_array_size(json_object_get(o, "pfns")) + 3) *
+                             sizeof(*op->args));
     if (raw != NULL) {
         for (i = 0; json_is_array(raw) && i < json_array_size(raw) &&
-                    i < MM_OP_MAX_ARGS; i++) {
+                    i < MM_OP_MAX_ARGS;
+             i++) {
             if (!json_u64(json_array_get(raw, i), UINT32_MAX, &x))
                 break;
             op->args[n++] = (uint32_t)x;
         }
         if (!json_is_array(raw) || i != json_array_size(raw)) {
-            fail(b->hc, MM_INVALID_ARGUMENT, "%s: field 'args' must be an "
-                 "array of at most %d 32-bit numbers", where, MM_OP_MAX_ARGS);
+            fail(b->hc, MM_INVALID_ARGUMENT,
+                 "%s: field 'args' must be an "
+                 "array of at most %d 32-bit numbers",
+                 where, MM_OP_MAX_ARGS);
             return NULL;
         }
     } else {
@@ -500,16 +528,20 @@ static Armmap__V1__Op *parse_op(struct build *b, const json_t *o,
     op->n_args = n;
     if (json_object_get(o, "cpu") != NULL) {
         if (!json_u64(json_object_get(o, "cpu"), UINT32_MAX, &x)) {
-            fail(b->hc, MM_INVALID_ARGUMENT, "%s: field 'cpu' must be a "
-                 "number", where);
+            fail(b->hc, MM_INVALID_ARGUMENT,
+                 "%s: field 'cpu' must be a "
+                 "number",
+                 where);
             return NULL;
         }
         op->cpu = (uint32_t)x;
     }
     if (json_object_get(o, "wait_ms") != NULL) {
         if (!json_u64(json_object_get(o, "wait_ms"), UINT32_MAX, &x)) {
-            fail(b->hc, MM_INVALID_ARGUMENT, "%s: field 'wait_ms' must be a "
-                 "number", where);
+            fail(b->hc, MM_INVALID_ARGUMENT,
+                 "%s: field 'wait_ms' must be a "
+                 "number",
+                 where);
             return NULL;
         }
         op->wait_ms = (uint32_t)x;
@@ -542,10 +574,8 @@ static void build_ops(struct build *b)
     }
     bt = BNEW(&b->bag, Armmap__V1__Batch, ARMMAP__V1__BATCH__INIT);
     bt->machine = b->machine;
-    bt->stop_on_error = json_is_true(json_object_get(b->body,
-                                                     "stop_on_error"));
-    bt->ops = bag_alloc(&b->bag, (json_array_size(ops) + 1) *
-                                     sizeof(*bt->ops));
+    bt->stop_on_error = json_is_true(json_object_get(b->body, "stop_on_error"));
+    bt->ops = bag_alloc(&b->bag, (json_array_size(ops) + 1) * sizeof(*bt->ops));
     for (i = 0; i < json_array_size(ops); i++) {
         snprintf(where, sizeof(where), "ops[%zu]", i);
         bt->ops[i] = parse_op(b, json_array_get(ops, i), where);
@@ -589,8 +619,10 @@ static bool addresses(struct build *b, bool post, const char *key,
         const json_t *a = json_object_get(b->body, jkey);
 
         if (!json_is_array(a) || json_array_size(a) == 0) {
-            fail(b->hc, MM_INVALID_ARGUMENT, "%s: field '%s' must be a "
-                 "non-empty array of addresses", key, jkey);
+            fail(b->hc, MM_INVALID_ARGUMENT,
+                 "%s: field '%s' must be a "
+                 "non-empty array of addresses",
+                 key, jkey);
             return false;
         }
         *out = bag_alloc(&b->bag, json_array_size(a) * sizeof(**out));
@@ -598,8 +630,10 @@ static bool addresses(struct build *b, bool post, const char *key,
             uint64_t x;
 
             if (!json_u64(json_array_get(a, i), UINT32_MAX, &x)) {
-                fail(b->hc, MM_INVALID_ARGUMENT, "%s: %s[%zu] is not a 32-bit "
-                     "address", key, jkey, i);
+                fail(b->hc, MM_INVALID_ARGUMENT,
+                     "%s: %s[%zu] is not a 32-bit "
+                     "address",
+                     key, jkey, i);
                 return false;
             }
             (*out)[i] = (uint32_t)x;
@@ -610,7 +644,8 @@ static bool addresses(struct build *b, bool post, const char *key,
         char buf[8192], *save = NULL, *tok;
 
         if (!query_get(b->query, key, buf, sizeof(buf)) || buf[0] == '\0') {
-            fail(b->hc, MM_INVALID_ARGUMENT, "query parameter '%s' is "
+            fail(b->hc, MM_INVALID_ARGUMENT,
+                 "query parameter '%s' is "
                  "missing (one address, or several separated by commas)",
                  key);
             return false;
@@ -625,8 +660,10 @@ static bool addresses(struct build *b, bool post, const char *key,
             uint64_t x;
 
             if (!text_u64(tok, &x) || x > UINT32_MAX) {
-                fail(b->hc, MM_INVALID_ARGUMENT, "query parameter '%s': "
-                     "'%.40s' is not a 32-bit address", key, tok);
+                fail(b->hc, MM_INVALID_ARGUMENT,
+                     "query parameter '%s': "
+                     "'%.40s' is not a 32-bit address",
+                     key, tok);
                 return false;
             }
             (*out)[(*n)++] = (uint32_t)x;
@@ -670,8 +707,10 @@ static void build_translate(struct build *b, bool post)
         have_acc = query_get(b->query, "access", acc, sizeof(acc));
     }
     if (have_acc && !parse_access(acc, &t->access)) {
-        fail(b->hc, MM_INVALID_ARGUMENT, "access: '%.16s' is not made of "
-             "the letters r, w, x and u", acc);
+        fail(b->hc, MM_INVALID_ARGUMENT,
+             "access: '%.16s' is not made of "
+             "the letters r, w, x and u",
+             acc);
         return;
     }
     keep(b->hc, t->va, t->n_va);
@@ -701,9 +740,11 @@ static void build_report(struct build *b, const char *name)
     enum mm_report kind;
 
     if (!mm_report_lookup(name, &kind)) {
-        fail(b->hc, MM_NOT_FOUND, "report '%.40s' does not exist (layout, "
+        fail(b->hc, MM_NOT_FOUND,
+             "report '%.40s' does not exist (layout, "
              "memory, iomem, buddyinfo, meminfo, vmallocinfo, pkmap, "
-             "fixmap, pagetables, regions)", name);
+             "fixmap, pagetables, regions)",
+             name);
         return;
     }
     r->machine = b->machine;
@@ -734,8 +775,10 @@ static void build_history(struct build *b)
     if (query_get(b->query, "op", op, sizeof(op))) {
         h->op = (Armmap__V1__OpCode)mm_op_lookup(op);
         if (h->op == ARMMAP__V1__OP_CODE__OP_NONE) {
-            fail(b->hc, MM_INVALID_ARGUMENT, "query parameter 'op': '%.31s' "
-                 "is not an operation", op);
+            fail(b->hc, MM_INVALID_ARGUMENT,
+                 "query parameter 'op': '%.31s' "
+                 "is not an operation",
+                 op);
             return;
         }
     }
@@ -827,8 +870,8 @@ static void no_route(struct build *b, const char *method, const char *path)
     fail(b->hc, MM_NOT_FOUND, "no such resource: %.8s %.200s", method, path);
 }
 
-static void wrong_method(struct build *b, const char *method,
-                         const char *path, const char *allowed)
+static void wrong_method(struct build *b, const char *method, const char *path,
+                         const char *allowed)
 {
     fail(b->hc, MM_INVALID_ARGUMENT, "%.8s is not allowed on %.200s (%s)",
          method, path, allowed);
@@ -852,8 +895,8 @@ static bool route_read(struct build *b, const char *method, const char *path,
             wrong_method(b, method, path, "GET");
         return true;
     }
-    if (n != 1 || (strcmp(seg[0], "translate") != 0 &&
-                   strcmp(seg[0], "phys") != 0))
+    if (n != 1 ||
+        (strcmp(seg[0], "translate") != 0 && strcmp(seg[0], "phys") != 0))
         return false;
     if (!get && !post)
         wrong_method(b, method, path, "GET, POST");
@@ -893,8 +936,8 @@ static void route_at(struct build *b, const char *method, const char *path,
 }
 
 /* /machines/{id}/... with @seg[0] the id. */
-static void route_machine(struct build *b, const char *method,
-                          const char *path, char **seg, size_t n)
+static void route_machine(struct build *b, const char *method, const char *path,
+                          char **seg, size_t n)
 {
     bool get = strcmp(method, "GET") == 0;
     bool post = strcmp(method, "POST") == 0;
@@ -944,8 +987,8 @@ static void route_machine(struct build *b, const char *method,
             build_events(b);
         else
             wrong_method(b, method, path, "GET");
-    } else if (n == 2 && (strcmp(what, "fork") == 0 ||
-                          strcmp(what, "clone") == 0)) {
+    } else if (n == 2 &&
+               (strcmp(what, "fork") == 0 || strcmp(what, "clone") == 0)) {
         if (!post)
             wrong_method(b, method, path, "POST");
         else if (what[0] == 'f')
@@ -1005,8 +1048,8 @@ int srv_http_build(struct srv_http_call *hc, const char *method,
     req.id = HTTP_REQ_ID;
     if (need_object(&b, body, len))
         route(&b, method, path);
-    if (hc->http_status == 0 && req.body_case ==
-                                    ARMMAP__V1__REQUEST__BODY__NOT_SET)
+    if (hc->http_status == 0 &&
+        req.body_case == ARMMAP__V1__REQUEST__BODY__NOT_SET)
         fail(hc, MM_INTERNAL, "route built nothing");
     if (hc->http_status == 0) {
         n = armmap__v1__request__get_packed_size(&req);
@@ -1063,10 +1106,10 @@ static json_t *zone_json(const Armmap__V1__ZoneInfo *z)
     for (i = 0; i < z->n_nr_free; i++)
         json_array_append_new(nf, json_integer(z->nr_free[i]));
     return json_pack("{s:s,s:o,s:o,s:I,s:I,s:I,s:o}", "name", z->name,
-                     "start_pfn", hex(z->start_pfn), "end_pfn",
-                     hex(z->end_pfn), "present", (json_int_t)z->present,
-                     "managed", (json_int_t)z->managed, "free",
-                     (json_int_t)z->free, "nr_free", nf);
+                     "start_pfn", hex(z->start_pfn), "end_pfn", hex(z->end_pfn),
+                     "present", (json_int_t)z->present, "managed",
+                     (json_int_t)z->managed, "free", (json_int_t)z->free,
+                     "nr_free", nf);
 }
 
 static json_t *machine_json(const Armmap__V1__Machine *m)
@@ -1078,23 +1121,21 @@ static json_t *machine_json(const Armmap__V1__Machine *m)
     for (i = 0; i < m->n_zones; i++)
         json_array_append_new(zones, zone_json(m->zones[i]));
     for (i = 0; i < m->n_parked; i++)
-        json_array_append_new(parked,
-                              json_pack("{s:o,s:I}", "pfn",
-                                        hex(m->parked[i]->pfn), "cpu",
-                                        (json_int_t)m->parked[i]->cpu));
+        json_array_append_new(parked, json_pack("{s:o,s:I}", "pfn",
+                                                hex(m->parked[i]->pfn), "cpu",
+                                                (json_int_t)m->parked[i]->cpu));
     o = json_pack("{s:o,s:s,s:s,s:s,s:o,s:o,s:o,s:I,s:I,s:I,s:I,s:I,s:I,"
                   "s:o,s:o}",
                   "id", dec(m->id), "name", m->name, "tenant", m->tenant,
                   "config", m->config, "seq", dec(m->seq), "created_ms",
-                  dec((uint64_t)m->created_ms), "zones", zones,
-                  "pkmap_in_use", (json_int_t)m->pkmap_in_use,
-                  "pkmap_flushes", (json_int_t)m->pkmap_flushes,
-                  "tlb_flushes", (json_int_t)m->tlb_flushes,
-                  "vmalloc_areas", (json_int_t)m->vmalloc_areas,
-                  "vmalloc_pages", (json_int_t)m->vmalloc_pages,
-                  "pte_pages", (json_int_t)m->pte_pages,
-                  "host_bytes", dec(m->host_bytes), "events",
-                  dec(m->events));
+                  dec((uint64_t)m->created_ms), "zones", zones, "pkmap_in_use",
+                  (json_int_t)m->pkmap_in_use, "pkmap_flushes",
+                  (json_int_t)m->pkmap_flushes, "tlb_flushes",
+                  (json_int_t)m->tlb_flushes, "vmalloc_areas",
+                  (json_int_t)m->vmalloc_areas, "vmalloc_pages",
+                  (json_int_t)m->vmalloc_pages, "pte_pages",
+                  (json_int_t)m->pte_pages, "host_bytes", dec(m->host_bytes),
+                  "events", dec(m->events));
     if (m->broken != NULL && m->broken[0] != '\0')
         json_object_set_new(o, "broken", json_string(m->broken));
     json_object_set_new(o, "parked_kmaps", json_integer(m->parked_kmaps));
@@ -1143,13 +1184,14 @@ static json_t *walk_json(const Armmap__V1__Walk *w)
     for (i = 0; i < w->n_steps; i++) {
         const Armmap__V1__WalkStep *s = w->steps[i];
 
-        json_array_append_new(steps, json_pack(
-            "{s:I,s:s,s:o,s:o,s:I,s:I,s:I,s:b,s:b,s:b,s:b,s:b,s:o}",
-            "level", (json_int_t)s->level, "kind", s->kind, "addr",
-            hex(s->addr), "desc", hex(s->desc), "domain",
-            (json_int_t)s->domain, "ap", (json_int_t)s->ap, "tex",
-            (json_int_t)s->tex, "c", s->c, "b", s->b, "s", s->s, "ng",
-            s->ng, "xn", s->xn, "next", hex(s->next)));
+        json_array_append_new(
+            steps,
+            json_pack("{s:I,s:s,s:o,s:o,s:I,s:I,s:I,s:b,s:b,s:b,s:b,s:b,s:o}",
+                      "level", (json_int_t)s->level, "kind", s->kind, "addr",
+                      hex(s->addr), "desc", hex(s->desc), "domain",
+                      (json_int_t)s->domain, "ap", (json_int_t)s->ap, "tex",
+                      (json_int_t)s->tex, "c", s->c, "b", s->b, "s", s->s, "ng",
+                      s->ng, "xn", s->xn, "next", hex(s->next)));
     }
     return json_pack("{s:o,s:s}", "steps", steps, "text", w->text);
 }
@@ -1186,12 +1228,15 @@ static json_t *phys_json(const struct srv_http_call *hc,
         json_t *vas = json_array();
 
         for (j = 0; j < al->n_va; j++)
-            json_array_append_new(vas, json_pack(
-                "{s:o,s:s}", "va", hex(al->va[j]), "region",
-                region_name(j < al->n_region ? (unsigned)al->region[j] : 0)));
-        json_array_append_new(a, json_pack(
-            "{s:o,s:o}", "pa", hex(i < hc->n_addr ? hc->addr[i] : 0),
-            "aliases", vas));
+            json_array_append_new(
+                vas,
+                json_pack("{s:o,s:s}", "va", hex(al->va[j]), "region",
+                          region_name(j < al->n_region ? (unsigned)al->region[j]
+                                                       : 0)));
+        json_array_append_new(a,
+                              json_pack("{s:o,s:o}", "pa",
+                                        hex(i < hc->n_addr ? hc->addr[i] : 0),
+                                        "aliases", vas));
     }
     return json_pack("{s:o}", "results", a);
 }
@@ -1208,11 +1253,12 @@ static json_t *history_json(const Armmap__V1__HistoryResult *h)
 
         for (j = 0; j < e->n_args; j++)
             json_array_append_new(args, hex(e->args[j]));
-        json_array_append_new(events, json_pack(
-            "{s:o,s:o,s:s,s:I,s:o,s:o}", "seq", dec(e->seq), "time_ms",
-            dec((uint64_t)e->time_ms), "op", name ? name : "none", "cpu",
-            (json_int_t)e->cpu, "args", args, "result",
-            op_result_json(e->op, e->result)));
+        json_array_append_new(
+            events,
+            json_pack("{s:o,s:o,s:s,s:I,s:o,s:o}", "seq", dec(e->seq),
+                      "time_ms", dec((uint64_t)e->time_ms), "op",
+                      name ? name : "none", "cpu", (json_int_t)e->cpu, "args",
+                      args, "result", op_result_json(e->op, e->result)));
     }
     for (i = 0; i < h->n_counts; i++) {
         const char *name = mm_op_name((enum mm_opcode)h->counts[i]->op);
@@ -1264,9 +1310,9 @@ static json_t *body_json(const struct srv_http_call *hc,
     case SRV_HTTP_PRESETS:
         a = json_array();
         for (i = 0; r->presets && i < r->presets->n_presets; i++)
-            json_array_append_new(a, json_pack(
-                "{s:s,s:s}", "name", r->presets->presets[i]->name, "summary",
-                r->presets->presets[i]->summary));
+            json_array_append_new(
+                a, json_pack("{s:s,s:s}", "name", r->presets->presets[i]->name,
+                             "summary", r->presets->presets[i]->summary));
         return json_pack("{s:o}", "presets", a);
     case SRV_HTTP_MACHINES:
         a = json_array();
@@ -1280,9 +1326,10 @@ static json_t *body_json(const struct srv_http_call *hc,
     case SRV_HTTP_BATCH:
         a = json_array();
         for (i = 0; r->batch && i < r->batch->n_results; i++)
-            json_array_append_new(a, op_result_json(
-                i < hc->n_addr ? (int)hc->addr[i] : 0,
-                r->batch->results[i]));
+            json_array_append_new(a, op_result_json(i < hc->n_addr
+                                                        ? (int)hc->addr[i]
+                                                        : 0,
+                                                    r->batch->results[i]));
         return json_pack("{s:o}", "results", a);
     case SRV_HTTP_TRANSLATE:
         return r->translate ? translate_json(hc, r->translate) : NULL;
@@ -1338,8 +1385,7 @@ char *srv_http_render(const struct srv_http_call *hc,
 
 /* Sets on @o the named fields of op @code, as the ops API takes them
  * (op_args[]), from @n argument words. */
-static void named_args(json_t *o, uint32_t code, const uint32_t *args,
-                       size_t n)
+static void named_args(json_t *o, uint32_t code, const uint32_t *args, size_t n)
 {
     size_t i, len;
     json_t *a;
@@ -1381,8 +1427,8 @@ char *srv_http_event_json(const struct store_event *ev)
     r.flags = ev->flags;
     r.seq = ev->seq;
     o = json_pack("{s:o,s:o,s:s,s:I,s:o}", "seq", dec(ev->seq), "time_ms",
-                  dec((uint64_t)ev->time_ms), "op", name ? name : "none",
-                  "cpu", (json_int_t)ev->cpu, "args", args);
+                  dec((uint64_t)ev->time_ms), "op", name ? name : "none", "cpu",
+                  (json_int_t)ev->cpu, "args", args);
     if (o == NULL)
         abort();
     named_args(o, ev->op, ev->args, ev->nargs);

@@ -71,18 +71,18 @@ static bool is_safe_relpath(const char *rel)
 
         if (c == '/') {
             if (seg_start)
-                return false;           /* "//" or a leading '/' */
+                return false; /* "//" or a leading '/' */
             seg_start = true;
             continue;
         }
         if (seg_start && c == '.')
-            return false;               /* "..", ".", ".hidden" */
+            return false; /* "..", ".", ".hidden" */
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
               (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-'))
             return false;
         seg_start = false;
     }
-    return !seg_start;                  /* not ending in '/' */
+    return !seg_start; /* not ending in '/' */
 }
 
 /*
@@ -98,7 +98,7 @@ static bool relpath_of(const char *path, char *rel, size_t relsz)
 
     if (dec == NULL)
         return false;
-    ok = dec[0] == '/' && strlen(dec) == len;   /* no %00 */
+    ok = dec[0] == '/' && strlen(dec) == len; /* no %00 */
     if (ok) {
         int n = snprintf(rel, relsz, "%s%s", dec + 1,
                          dec[len - 1] == '/' ? "index.html" : "");
@@ -235,8 +235,8 @@ void srv_http_static(struct srv *s, struct evhttp_request *req)
     }
     b = evbuffer_new();
     /* evbuffer_add_file() owns fd from here, failed or not. */
-    if (b == NULL || (st.st_size > 0 &&
-                      evbuffer_add_file(b, fd, 0, st.st_size) != 0)) {
+    if (b == NULL ||
+        (st.st_size > 0 && evbuffer_add_file(b, fd, 0, st.st_size) != 0)) {
         if (b == NULL)
             close(fd);
         if (b != NULL)

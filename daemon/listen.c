@@ -151,8 +151,8 @@ static int listen_tcp(struct srv *s, char *err, size_t errsz)
         ((struct sockaddr_in *)&ss)->sin_port = htons((uint16_t)want);
     l = evconnlistener_new_bind(s->base, on_accept, s,
                                 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_REUSEABLE |
-                                LEV_OPT_CLOSE_ON_EXEC, -1,
-                                (struct sockaddr *)&ss, sslen);
+                                    LEV_OPT_CLOSE_ON_EXEC,
+                                -1, (struct sockaddr *)&ss, sslen);
     if (l == NULL) {
         snprintf(err, errsz, "armmapd: --listen: cannot listen on '%s': %s",
                  s->st->listen, strerror(errno));
@@ -201,8 +201,8 @@ static int check_passed(const struct srv *s, int fd, char *err, size_t errsz)
     } else if (ss.ss_family == AF_INET6) {
         struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
 
-        loop = memcmp(&a->sin6_addr, &in6addr_loopback,
-                      sizeof(a->sin6_addr)) == 0;
+        loop = memcmp(&a->sin6_addr, &in6addr_loopback, sizeof(a->sin6_addr)) ==
+               0;
         evutil_inet_ntop(AF_INET6, &a->sin6_addr, host, sizeof(host));
         port = ntohs(a->sin6_port);
     } else {
@@ -210,9 +210,11 @@ static int check_passed(const struct srv *s, int fd, char *err, size_t errsz)
     }
     if (loop)
         return 0;
-    snprintf(err, errsz, "armmapd: systemd fd %d is TCP on %s:%u, not "
+    snprintf(err, errsz,
+             "armmapd: systemd fd %d is TCP on %s:%u, not "
              "loopback; refusing to serve it without --auth-token-file or "
-             "--tenants-file", fd, host, port);
+             "--tenants-file",
+             fd, host, port);
     return -1;
 }
 

@@ -15,8 +15,8 @@
 #include <time.h>
 
 static int log_level = SRV_LOG_WARN;
-static char *log_path;                  /* NULL: stderr */
-static FILE *log_fp;                    /* the open --log-file */
+static char *log_path; /* NULL: stderr */
+static FILE *log_fp;   /* the open --log-file */
 
 static const char *const level_names[] = { "error", "warn", "info", "debug" };
 

@@ -17,17 +17,17 @@
 struct tenant_count {
     char name[SRV_TENANT_MAX + 1];
     size_t n;
-    uint64_t host_bytes;                /* of its linked machines */
-    uint64_t events;                    /* stored: live and destroyed */
+    uint64_t host_bytes; /* of its linked machines */
+    uint64_t events;     /* stored: live and destroyed */
 };
 
 struct srv_registry {
     struct srv_machine **bucket;
-    size_t nbuckets;                    /* a power of two */
+    size_t nbuckets; /* a power of two */
     size_t count;
     struct tenant_count *tenants;
     size_t ntenants, tenants_cap;
-    bool opaque;                        /* ids permuted with id_key */
+    bool opaque; /* ids permuted with id_key */
     uint8_t id_key[32];
 };
 
@@ -44,8 +44,8 @@ struct srv_registry {
  * rounds backwards.  Store ids stay below 2^48 (2.8e14 machines); 48
  * bits also keep ids exact in JSON doubles.
  */
-#define ID_BITS         48
-#define HALF_MASK       0xffffffu
+#define ID_BITS   48
+#define HALF_MASK 0xffffffu
 
 static uint32_t round_fn(const struct srv_registry *r, unsigned round,
                          uint32_t half)
@@ -217,7 +217,7 @@ static void grow(struct srv_registry *r)
     size_t oldn = r->nbuckets;
 
     if (b == NULL)
-        return;                         /* longer chains; still correct */
+        return; /* longer chains; still correct */
     r->bucket = b;
     r->nbuckets = n;
     for (i = 0; i < oldn; i++) {
@@ -356,8 +356,8 @@ void srv_registry_hold_bytes(struct srv_registry *r, const char *tenant,
 uint64_t srv_registry_tenant_host_bytes(const struct srv_registry *r,
                                         const char *tenant)
 {
-    struct tenant_count *tc =
-        tenant_find((struct srv_registry *)r, tenant, false);
+    struct tenant_count *tc = tenant_find((struct srv_registry *)r, tenant,
+                                          false);
 
     return tc != NULL ? tc->host_bytes : 0;
 }
@@ -425,8 +425,8 @@ size_t srv_registry_count(const struct srv_registry *r)
 size_t srv_registry_tenant_count(const struct srv_registry *r,
                                  const char *tenant)
 {
-    struct tenant_count *tc =
-        tenant_find((struct srv_registry *)r, tenant, false);
+    struct tenant_count *tc = tenant_find((struct srv_registry *)r, tenant,
+                                          false);
 
     return tc != NULL ? tc->n : 0;
 }

@@ -88,7 +88,7 @@ void srv_park_wake(struct srv *s, struct srv_machine *sm)
     for (p = TAILQ_FIRST(&sm->parked); p != NULL; p = next) {
         next = TAILQ_NEXT(p, mlink);
         if (!srv_persist_has_room(s))
-            break;                      /* retried at the next wake */
+            break; /* retried at the next wake */
         if (srv_dispatch_kmap_retry(s, p))
             park_free(p);
     }
@@ -114,13 +114,14 @@ void srv_park_cancel(struct srv_park *p)
     park_free(p);
 }
 
-size_t srv_park_list(const struct srv_machine *sm, uint32_t *pfn,
-                     uint32_t *cpu, size_t max)
+size_t srv_park_list(const struct srv_machine *sm, uint32_t *pfn, uint32_t *cpu,
+                     size_t max)
 {
     const struct srv_park *p;
     size_t n = 0;
 
-    TAILQ_FOREACH(p, &sm->parked, mlink) {
+    TAILQ_FOREACH(p, &sm->parked, mlink)
+    {
         if (n < max) {
             pfn[n] = p->pfn;
             cpu[n] = p->cpu;

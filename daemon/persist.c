@@ -41,8 +41,8 @@
 
 #include "store.h"
 
-#define QUEUE_BASE      65536u          /* writes in flight before pausing */
-#define WARN_MAX        1024            /* a store or engine message, more */
+#define QUEUE_BASE 65536u /* writes in flight before pausing */
+#define WARN_MAX   1024   /* a store or engine message, more */
 
 /* Where a replay reads (the loop thread's reader, or a worker's own) and
  * what it has to say beside its result: a damaged checkpoint it skipped
@@ -52,19 +52,19 @@ struct replay_env {
     char warn[WARN_MAX];
 };
 
-#define FORK_JOBS       4               /* fork replays running or done */
+#define FORK_JOBS 4 /* fork replays running or done */
 
 /* One fork's replay on a worker thread (see "Fork replays"). */
 struct fork_job {
     bool used;
-    bool joined;                        /* done, its thread joined */
-    uint64_t id, upto;                  /* the source and the fork's seq */
-    uint64_t serial;                    /* start order: oldest evicted */
-    char *config;                       /* the source's */
+    bool joined;       /* done, its thread joined */
+    uint64_t id, upto; /* the source and the fork's seq */
+    uint64_t serial;   /* start order: oldest evicted */
+    char *config;      /* the source's */
     pthread_t th;
-    struct replay_env *env;             /* its reader and warning */
+    struct replay_env *env; /* its reader and warning */
     struct srv_persist *p;
-    atomic_bool done;                   /* the thread is returning */
+    atomic_bool done; /* the thread is returning */
     /* Filled by the thread: */
     struct mm_machine *m;
     enum mm_status st;
@@ -73,15 +73,15 @@ struct fork_job {
 
 struct srv_persist {
     struct store *st;
-    struct event *ev;                   /* store_notify_fd() readable */
+    struct event *ev; /* store_notify_fd() readable */
     struct fork_job jobs[FORK_JOBS];
     uint64_t job_serial;
     struct store_reader *spare[FORK_JOBS]; /* readers kept for the next */
     size_t nspare;
-    int job_efd;                        /* eventfd: a job is done */
+    int job_efd; /* eventfd: a job is done */
     struct event *job_ev;
-    uint64_t inflight;                  /* submitted, not reaped */
-    uint64_t margin;                    /* room one request may need */
+    uint64_t inflight; /* submitted, not reaped */
+    uint64_t margin;   /* room one request may need */
     char path[4096];
 };
 
@@ -94,8 +94,8 @@ static void on_reaped(void *arg, void *cookie, enum store_status status,
 {
     struct srv *s = arg;
 
-    s->persist->inflight -= srv_commit_reaped(
-        s, (uint64_t)(uintptr_t)cookie, status == STORE_OK, msg);
+    s->persist->inflight -= srv_commit_reaped(s, (uint64_t)(uintptr_t)cookie,
+                                              status == STORE_OK, msg);
     if (status != STORE_OK)
         srv_log(SRV_LOG_ERROR, "store: write %" PRIu64 " failed: %s: %s",
                 (uint64_t)(uintptr_t)cookie, store_status_name(status), msg);
@@ -134,7 +134,7 @@ int srv_persist_open(struct srv *s, char *err, size_t errsz)
     snprintf(p->path, sizeof(p->path), "%s", s->st->database);
     memset(&opt, 0, sizeof(opt));
     opt.durability = s->st->durability == SRV_DURABILITY_FULL ? STORE_FULL
-                                                               : STORE_NORMAL;
+                                                              : STORE_NORMAL;
     p->margin = s->st->max_batch_ops + 16;
     opt.queue_max = (uint32_t)(QUEUE_BASE + p->margin);
     opt.queue_bytes_max = (size_t)1 << 30;
@@ -164,7 +164,8 @@ int srv_persist_open(struct srv *s, char *err, size_t errsz)
     }
     s->persist = p;
     if (fork_jobs_open(s) != 0) {
-        snprintf(err, errsz, "armmapd: cannot create the fork replays' "
+        snprintf(err, errsz,
+                 "armmapd: cannot create the fork replays' "
                  "eventfd");
         srv_persist_close(s);
         return -1;
@@ -275,8 +276,8 @@ static void take_checkpoint(struct srv *s, struct srv_machine *sm)
     memset(&b, 0, sizeof(b));
     if (mm_snapshot(sm->m, &b) == MM_OK && !b.oom &&
         store_submit_checkpoint(p->st, sm->id, seq, b.data, b.len,
-                                (void *)(uintptr_t)srv_commit_next_ticket(s))
-            == STORE_OK) {
+                                (void *)(uintptr_t)srv_commit_next_ticket(s)) ==
+            STORE_OK) {
         p->inflight++;
         srv_commit_track(s, sm, SRV_WRITE_CHECKPOINT, seq, 1);
     }
@@ -289,9 +290,9 @@ uint64_t srv_persist_destroy(struct srv *s, struct srv_machine *sm, char *err,
     struct srv_persist *p = s->persist;
     enum store_status st;
 
-    st = store_submit_machine_destroy(
-        p->st, sm->id, srv_now_ms(),
-        (void *)(uintptr_t)srv_commit_next_ticket(s));
+    st = store_submit_machine_destroy(p->st, sm->id, srv_now_ms(),
+                                      (void *)(uintptr_t)srv_commit_next_ticket(
+                                          s));
     if (st != STORE_OK)
         return submit_failed(p, st, err, errsz);
     p->inflight++;
@@ -320,8 +321,8 @@ uint64_t srv_persist_event(struct srv *s, struct srv_machine *sm,
 }
 
 uint64_t srv_persist_events(struct srv *s, struct srv_machine *sm,
-                            const struct store_event *ev, size_t n,
-                            char *err, size_t errsz)
+                            const struct store_event *ev, size_t n, char *err,
+                            size_t errsz)
 {
     struct srv_persist *p = s->persist;
     enum store_status st;
@@ -389,7 +390,7 @@ static int replay_one(void *arg, const struct store_event *ev)
 /* One link of a machine's ancestry: replay @id's events up to @upto. */
 struct link {
     uint64_t id;
-    uint64_t upto;                      /* 0: all */
+    uint64_t upto; /* 0: all */
 };
 
 /* The store's failure as the daemon's: a corrupt history breaks the
@@ -413,12 +414,13 @@ static enum mm_status ancestry(struct replay_env *env, uint64_t id,
 
     for (;;) {
         uint64_t parent, pseq;
-        enum store_status st = store_reader_parent(env->rd, id, &parent,
-                                                   &pseq);
+        enum store_status st = store_reader_parent(env->rd, id, &parent, &pseq);
 
         if (st == STORE_NOT_FOUND) {
-            snprintf(err, errsz, "machine %" PRIu64 "'s history is gone "
-                     "(purged)", id);
+            snprintf(err, errsz,
+                     "machine %" PRIu64 "'s history is gone "
+                     "(purged)",
+                     id);
             free(v);
             return MM_NOT_FOUND;
         }
@@ -440,7 +442,7 @@ static enum mm_status ancestry(struct replay_env *env, uint64_t id,
         v[k].id = id;
         v[k].upto = upto;
         k++;
-        if (parent == 0 || pseq == 0)   /* seq 0: nothing of the parent */
+        if (parent == 0 || pseq == 0) /* seq 0: nothing of the parent */
             break;
         /* A fork at a seq before its parent's own branch point replays
          * only that far into the grandparent. */
@@ -480,8 +482,10 @@ static enum mm_status replay_link(struct replay_env *env, uint64_t id,
     if (st != STORE_OK)
         return store_failed(env, st, err, errsz);
     if (upto != 0 && mm_seq(m) < upto) {
-        snprintf(err, errsz, "machine %" PRIu64 " has events only up to seq %"
-                 PRIu64 ", not %" PRIu64, id, mm_seq(m), upto);
+        snprintf(err, errsz,
+                 "machine %" PRIu64 " has events only up to seq %" PRIu64
+                 ", not %" PRIu64,
+                 id, mm_seq(m), upto);
         return MM_NOT_FOUND;
     }
     return MM_OK;
@@ -493,8 +497,7 @@ static enum mm_status replay_link(struct replay_env *env, uint64_t id,
  * events are the truth).  MM_UNAVAILABLE if the store failed. */
 static enum mm_status from_checkpoint(struct replay_env *env, uint64_t id,
                                       uint64_t upto, struct mm_machine **mp,
-                                      uint64_t *after, char *err,
-                                      size_t errsz)
+                                      uint64_t *after, char *err, size_t errsz)
 {
     struct mm_machine *r = NULL;
     char emsg[MM_MSG_MAX];
@@ -508,17 +511,20 @@ static enum mm_status from_checkpoint(struct replay_env *env, uint64_t id,
     if (st == STORE_NOT_FOUND)
         return MM_OK;
     if (st == STORE_CORRUPT) {
-        snprintf(env->warn, sizeof(env->warn), "machine %" PRIu64 ": %s; "
-                 "replaying its events instead", id,
-                 store_reader_errmsg(env->rd));
+        snprintf(env->warn, sizeof(env->warn),
+                 "machine %" PRIu64 ": %s; "
+                 "replaying its events instead",
+                 id, store_reader_errmsg(env->rd));
         return MM_OK;
     }
     if (st != STORE_OK)
         return store_failed(env, st, err, errsz);
     if (mm_restore(mm_machine_config(*mp), blob, len, &r, emsg) != MM_OK) {
-        snprintf(env->warn, sizeof(env->warn), "machine %" PRIu64
-                 ": checkpoint at seq %" PRIu64 " does not restore (%s); "
-                 "replaying its events instead", id, seq, emsg);
+        snprintf(env->warn, sizeof(env->warn),
+                 "machine %" PRIu64 ": checkpoint at seq %" PRIu64
+                 " does not restore (%s); "
+                 "replaying its events instead",
+                 id, seq, emsg);
         free(blob);
         return MM_OK;
     }
@@ -637,8 +643,7 @@ static void test_gate(void)
  * the nearest checkpoint and the events after it (or the ancestry). */
 static enum mm_status fork_build(struct replay_env *env, const char *config,
                                  uint64_t id, uint64_t upto,
-                                 struct mm_machine **m, char *err,
-                                 size_t errsz)
+                                 struct mm_machine **m, char *err, size_t errsz)
 {
     struct mm_config cfg;
     char emsg[MM_MSG_MAX];
@@ -672,7 +677,7 @@ static void *fork_thread(void *arg)
                        sizeof(j->err));
     atomic_store(&j->done, true);
     if (write(j->p->job_efd, &one, sizeof(one)) != sizeof(one))
-        abort();                        /* an eventfd cannot be full here */
+        abort(); /* an eventfd cannot be full here */
     return NULL;
 }
 
@@ -682,7 +687,7 @@ static void job_clear(struct fork_job *j)
 
     if (j->env != NULL && j->env->rd != NULL) {
         if (p != NULL && p->nspare < FORK_JOBS)
-            p->spare[p->nspare++] = j->env->rd;    /* for the next job */
+            p->spare[p->nspare++] = j->env->rd; /* for the next job */
         else
             store_reader_close(j->env->rd);
     }
@@ -704,7 +709,7 @@ static void on_job_done(evutil_socket_t fd, short what, void *arg)
 
     (void)what;
     if (read(fd, &n, sizeof(n)) < 0)
-        return;                         /* EAGAIN: nothing new */
+        return; /* EAGAIN: nothing new */
     for (i = 0; i < FORK_JOBS; i++) {
         struct fork_job *j = &p->jobs[i];
 
@@ -816,7 +821,7 @@ enum mm_status srv_persist_fork_replay(struct srv *s, uint64_t id,
         if (!j->used || j->id != id || j->upto != upto)
             continue;
         if (!j->joined)
-            return MM_WOULD_BLOCK;      /* still running */
+            return MM_WOULD_BLOCK; /* still running */
         st = j->st;
         *m = j->m;
         j->m = NULL;
@@ -865,20 +870,20 @@ enum mm_status srv_persist_replay_after(struct srv *s, uint64_t id,
 #define MAX_RECOVERY_WORKERS 4
 
 struct rec_item {
-    struct store_machine row;           /* its strings are this item's */
+    struct store_machine row; /* its strings are this item's */
     struct mm_machine *m;
     enum mm_status st;
-    uint64_t count;                     /* events replayed */
-    bool done;                          /* rebuilt in the parallel pass */
-    char msg[SRV_MSG_MAX];              /* why it is broken */
-    char warn[WARN_MAX];                /* a skipped checkpoint */
+    uint64_t count;        /* events replayed */
+    bool done;             /* rebuilt in the parallel pass */
+    char msg[SRV_MSG_MAX]; /* why it is broken */
+    char warn[WARN_MAX];   /* a skipped checkpoint */
 };
 
 struct rec_list {
     struct rec_item *v;
     size_t n, cap;
-    atomic_size_t next;                 /* the parallel pass's next item */
-    bool oom;                           /* a row could not be kept */
+    atomic_size_t next; /* the parallel pass's next item */
+    bool oom;           /* a row could not be kept */
 };
 
 struct rec_worker {
@@ -948,11 +953,12 @@ static void rebuild_item(struct replay_env *env, struct rec_item *it)
     if (it->st == MM_OK)
         it->st = mm_create(&cfg, &it->m, emsg);
     if (it->st != MM_OK)
-        snprintf(it->msg, sizeof(it->msg), "recovery: config of machine %"
-                 PRIu64 ": %s", it->row.id, emsg);
+        snprintf(it->msg, sizeof(it->msg),
+                 "recovery: config of machine %" PRIu64 ": %s", it->row.id,
+                 emsg);
     else
-        it->st = replay_chain(env, it->row.id, 0, &it->m, &it->count,
-                              it->msg, sizeof(it->msg));
+        it->st = replay_chain(env, it->row.id, 0, &it->m, &it->count, it->msg,
+                              sizeof(it->msg));
     memcpy(it->warn, env->warn, sizeof(it->warn));
 }
 
@@ -1064,7 +1070,7 @@ static int recover_one(struct recover_ctx *rc, struct rec_item *it)
     sm->events = row->nevents;
     sm->committed_seq = it->m != NULL && it->st == MM_OK ? mm_seq(it->m)
                                                          : row->last_seq;
-    it->m = NULL;                       /* the registry's now */
+    it->m = NULL; /* the registry's now */
     rc->machines++;
     rc->events += it->count;
     if (it->st != MM_OK) {
@@ -1119,8 +1125,9 @@ int srv_persist_recover(struct srv *s, char *err, size_t errsz)
     s->n.recovered_events = rc.events;
     srv_log(rc.broken ? SRV_LOG_WARN : SRV_LOG_INFO,
             "recovered %" PRIu64 " machines (%" PRIu64 " broken) from %" PRIu64
-            " events in %.1f ms (%zu thread%s)", rc.machines, rc.broken,
-            rc.events, ms, workers + 1, workers ? "s" : "");
+            " events in %.1f ms (%zu thread%s)",
+            rc.machines, rc.broken, rc.events, ms, workers + 1,
+            workers ? "s" : "");
     return 0;
 }
 
@@ -1204,9 +1211,8 @@ enum mm_status srv_persist_op_counts_page(struct srv *s, uint64_t id,
 }
 
 enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
-                                 uint64_t older_than_ms,
-                                 uint64_t *machines, uint64_t *events,
-                                 char *err, size_t errsz)
+                                 uint64_t older_than_ms, uint64_t *machines,
+                                 uint64_t *events, char *err, size_t errsz)
 {
     /* The store keeps every ancestor a live clone or fork replays from.
      * The caller keeps @older_than_ms within int64 (dispatch.c). */

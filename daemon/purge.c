@@ -28,9 +28,9 @@
 
 struct purge_job {
     struct srv *s;
-    struct srv_reply *r;                /* the held answer */
+    struct srv_reply *r; /* the held answer */
     uint64_t id;
-    bool all;                           /* an admin's: every tenant */
+    bool all; /* an admin's: every tenant */
     char tenant[SRV_TENANT_MAX + 1];
     uint64_t older_than_ms;
     /* Filled by the thread: */
@@ -38,15 +38,15 @@ struct purge_job {
     uint64_t machines, events;
     char err[SRV_MSG_MAX];
     pthread_t th;
-    struct purge_job *next;             /* purges.running, then .done */
+    struct purge_job *next; /* purges.running, then .done */
 };
 
 struct srv_purges {
     int efd;
     struct event *ev;
     pthread_mutex_t mu;
-    struct purge_job *running;          /* loop thread only */
-    struct purge_job *done;             /* under mu */
+    struct purge_job *running; /* loop thread only */
+    struct purge_job *done;    /* under mu */
     unsigned nrunning;
 };
 
@@ -56,15 +56,14 @@ static void *purge_thread(void *arg)
     struct srv_purges *p = j->s->purges;
     uint64_t one = 1;
 
-    j->st = srv_persist_purge(j->s, j->all ? NULL : j->tenant,
-                              j->older_than_ms, &j->machines, &j->events,
-                              j->err, sizeof(j->err));
+    j->st = srv_persist_purge(j->s, j->all ? NULL : j->tenant, j->older_than_ms,
+                              &j->machines, &j->events, j->err, sizeof(j->err));
     pthread_mutex_lock(&p->mu);
     j->next = p->done;
     p->done = j;
     pthread_mutex_unlock(&p->mu);
     if (write(p->efd, &one, sizeof(one)) != sizeof(one))
-        abort();                        /* an eventfd cannot be full here */
+        abort(); /* an eventfd cannot be full here */
     return NULL;
 }
 
@@ -120,7 +119,7 @@ static void on_done(evutil_socket_t fd, short what, void *arg)
 
     (void)what;
     if (read(fd, &n, sizeof(n)) < 0)
-        return;                         /* EAGAIN: nothing new */
+        return; /* EAGAIN: nothing new */
     pthread_mutex_lock(&p->mu);
     j = p->done;
     p->done = NULL;
@@ -177,7 +176,7 @@ bool srv_purge_start(struct srv_call *call, const char *tenant,
     snprintf(j->tenant, sizeof(j->tenant), "%s", tenant ? tenant : "");
     j->older_than_ms = older_than_ms;
     j->r = srv_conn_hold(call->c, call->id);
-    call->parked = true;                /* answered by purge_finish() */
+    call->parked = true; /* answered by purge_finish() */
     if (pthread_create(&j->th, NULL, purge_thread, j) != 0) {
         /* Answered at once, in its place. */
         j->st = MM_UNAVAILABLE;
@@ -209,7 +208,7 @@ void srv_purge_close(struct srv *s)
         status.message = (char *)"purge: the daemon is shutting down";
         resp.id = j->id;
         resp.status = &status;
-        srv_conn_release(j->r, &resp);  /* frees it: no connection left */
+        srv_conn_release(j->r, &resp); /* frees it: no connection left */
         free(j);
     }
     event_free(p->ev);

@@ -29,7 +29,7 @@
 
 #include "token.h"
 
-#define DRAIN_GRACE_S   30              /* longest shutdown drain */
+#define DRAIN_GRACE_S 30 /* longest shutdown drain */
 
 int64_t srv_now_ms(void)
 {
@@ -122,8 +122,7 @@ static int load_id_key(struct srv *s, char *err, size_t errsz)
         n = read(fd, key, sizeof(key));
         close(fd);
         if (n != (ssize_t)sizeof(key)) {
-            snprintf(err, errsz, "armmapd: '%s' is not a 32-byte id key",
-                     path);
+            snprintf(err, errsz, "armmapd: '%s' is not a 32-byte id key", path);
             return -1;
         }
     } else {
@@ -201,8 +200,10 @@ struct srv *srv_create(struct srv_settings *st, char *err, size_t errsz)
         srv_persist_recover(s, err, errsz) != 0)
         goto err;
     if (srv_tenants_count_events(s) != MM_OK) {
-        snprintf(err, errsz, "armmapd: store %s: cannot count the events of "
-                 "destroyed machines", st->database);
+        snprintf(err, errsz,
+                 "armmapd: store %s: cannot count the events of "
+                 "destroyed machines",
+                 st->database);
         goto err;
     }
     /* Signals before listeners: once a client can connect, a SIGHUP (log

@@ -25,24 +25,24 @@
 #include "token.h"
 
 enum kind {
-    K_STRING,                           /* a path or address */
-    K_SIZE,                             /* bytes, with K/M/G suffixes */
-    K_SIZE0,                            /* the same, 0 allowed (= none) */
-    K_COUNT,                            /* a positive integer */
-    K_COUNT0,                           /* an integer >= 0; 0 = never/off */
-    K_SECONDS,                          /* an integer >= 0; 0 = never */
-    K_LEVEL,                            /* error|warn|info|debug */
-    K_DURABILITY,                       /* normal|full */
-    K_FLAG                              /* no value */
+    K_STRING,     /* a path or address */
+    K_SIZE,       /* bytes, with K/M/G suffixes */
+    K_SIZE0,      /* the same, 0 allowed (= none) */
+    K_COUNT,      /* a positive integer */
+    K_COUNT0,     /* an integer >= 0; 0 = never/off */
+    K_SECONDS,    /* an integer >= 0; 0 = never */
+    K_LEVEL,      /* error|warn|info|debug */
+    K_DURABILITY, /* normal|full */
+    K_FLAG        /* no value */
 };
 
 struct setting {
     const char *name;
     enum kind kind;
-    size_t off;                         /* offsetof(struct srv_settings, ...) */
-    const char *def;                    /* default as text; NULL = none */
+    size_t off;      /* offsetof(struct srv_settings, ...) */
+    const char *def; /* default as text; NULL = none */
     const char *help;
-    uint64_t max;                       /* largest value; 0 = the kind's */
+    uint64_t max; /* largest value; 0 = the kind's */
 };
 
 #define OFF(f) offsetof(struct srv_settings, f)
@@ -54,14 +54,16 @@ static const struct setting table[] = {
       "database and socket directory ($STATE_DIRECTORY under systemd)", 0 },
     { "database", K_STRING, OFF(database), "STATE_DIR/armmapd.db",
       "SQLite database; \":memory:\" keeps history only until exit; "
-      "\"postgresql://...\" a PostgreSQL database (libpq URI)", 0 },
+      "\"postgresql://...\" a PostgreSQL database (libpq URI)",
+      0 },
     { "socket", K_STRING, OFF(socket_path), "STATE_DIR/armmapd.sock",
       "Unix socket path, created mode 0660", 0 },
     { "listen", K_STRING, OFF(listen), "off",
       "TCP HOST:PORT; non-loopback needs a token or tenants file", 0 },
     { "http", K_STRING, OFF(http), "off",
       "HTTP/JSON API on HOST:PORT; non-loopback needs a token or tenants "
-      "file", 0 },
+      "file",
+      0 },
     { "http-max-body", K_SIZE, OFF(http_max_body), "1M",
       "largest HTTP request body", 0 },
     { "http-cors", K_STRING, OFF(http_cors), "none",
@@ -87,13 +89,14 @@ static const struct setting table[] = {
       "tokens (as SHA-256) of each tenant, its quotas; reread on SIGHUP", 0 },
     { "admin-tenant", K_STRING, OFF(admin_tenant), "none",
       "without --tenants-file: the tenant that sees daemon-wide stats and "
-      "purges every tenant's machines", 0 },
+      "purges every tenant's machines",
+      0 },
     { "log-file", K_STRING, OFF(log_file), "stderr",
       "log to FILE instead of stderr (reopened on SIGHUP)", 0 },
     { "durability", K_DURABILITY, OFF(durability), "normal",
       "normal|full: full syncs every group commit to disk", 0 },
-    { "log-level", K_LEVEL, OFF(log_level), "warn",
-      "error|warn|info|debug", 0 },
+    { "log-level", K_LEVEL, OFF(log_level), "warn", "error|warn|info|debug",
+      0 },
     { "max-frame", K_SIZE, OFF(max_frame), "16M",
       "largest request frame, bytes", 0 },
     { "max-hello-frame", K_SIZE, OFF(max_hello_frame), "8K",
@@ -102,20 +105,20 @@ static const struct setting table[] = {
       "seconds a new connection has to complete Hello; 0 = never", 0 },
     { "max-connections", K_COUNT, OFF(max_connections), "1024",
       "open connections", 1000000 },
-    { "max-machines", K_COUNT, OFF(max_machines), "100000",
-      "machines in total", 100000000 },
+    { "max-machines", K_COUNT, OFF(max_machines), "100000", "machines in total",
+      100000000 },
     { "max-machines-per-tenant", K_COUNT, OFF(max_machines_per_tenant), "10000",
       "machines per tenant", 100000000 },
     { "max-parked-kmaps", K_COUNT, OFF(max_parked_kmaps), "1024",
       "kmaps waiting for a pkmap slot, per tenant", 100000000 },
     { "max-host-bytes-per-tenant", K_SIZE, OFF(max_host_bytes), "1G",
       "host memory the machines of one tenant may hold, bytes", 1ull << 40 },
-    { "max-inflight-bytes-per-tenant", K_SIZE, OFF(max_inflight_bytes),
-      "256M", "unsent reply bytes of one tenant's connections together",
-      1ull << 40 },
+    { "max-inflight-bytes-per-tenant", K_SIZE, OFF(max_inflight_bytes), "256M",
+      "unsent reply bytes of one tenant's connections together", 1ull << 40 },
     { "max-events-per-tenant", K_COUNT, OFF(max_events), "100000000",
       "events the store may hold for one tenant's machines (live, and "
-      "destroyed until purged)", 1ull << 50 },
+      "destroyed until purged)",
+      1ull << 50 },
     { "machine-idle-ttl", K_SECONDS, OFF(machine_idle_ttl), "0",
       "destroy machines untouched this many seconds; 0 = never", 0 },
     { "max-translate-batch", K_COUNT, OFF(max_translate_batch), "1048576",
@@ -138,7 +141,8 @@ static const struct setting table[] = {
       0 },
     { "verify", K_FLAG, OFF(verify), NULL,
       "check the database offline (integrity, checksums, histories), print "
-      "each problem, exit 0 if none, 1 otherwise", 0 },
+      "each problem, exit 0 if none, 1 otherwise",
+      0 },
     { "help", K_FLAG, OFF(help), NULL, "print this list and exit", 0 },
     { "version", K_FLAG, OFF(version), NULL, "print the version and exit", 0 },
 };
@@ -159,11 +163,21 @@ static const struct setting *find(const char *name, size_t len)
 
 bool srv_parse_size(const char *text, uint64_t *out)
 {
-    static const struct { const char *suf; uint64_t mul; } sufs[] = {
-        { "", 1 }, { "B", 1 },
-        { "K", 1ull << 10 }, { "KB", 1ull << 10 }, { "KiB", 1ull << 10 },
-        { "M", 1ull << 20 }, { "MB", 1ull << 20 }, { "MiB", 1ull << 20 },
-        { "G", 1ull << 30 }, { "GB", 1ull << 30 }, { "GiB", 1ull << 30 },
+    static const struct {
+        const char *suf;
+        uint64_t mul;
+    } sufs[] = {
+        { "", 1 },
+        { "B", 1 },
+        { "K", 1ull << 10 },
+        { "KB", 1ull << 10 },
+        { "KiB", 1ull << 10 },
+        { "M", 1ull << 20 },
+        { "MB", 1ull << 20 },
+        { "MiB", 1ull << 20 },
+        { "G", 1ull << 30 },
+        { "GB", 1ull << 30 },
+        { "GiB", 1ull << 30 },
     };
     char *end;
     unsigned long long v;
@@ -351,8 +365,10 @@ static int load_file(struct srv_settings *st, const char *path, char *err,
             continue;
         eq = strchr(name, '=');
         if (eq == NULL) {
-            snprintf(err, errsz, "armmapd: %s:%u: expected \"name = value\", "
-                     "got '%s'", path, lineno, name);
+            snprintf(err, errsz,
+                     "armmapd: %s:%u: expected \"name = value\", "
+                     "got '%s'",
+                     path, lineno, name);
             rc = -1;
             break;
         }
@@ -476,12 +492,14 @@ static int check_credentials(const struct srv_settings *st, char *err,
     struct srv_tenants *t = NULL;
 
     if (st->admin_tenant != NULL && st->tenants_file != NULL) {
-        snprintf(err, errsz, "armmapd: --admin-tenant: with --tenants-file "
+        snprintf(err, errsz,
+                 "armmapd: --admin-tenant: with --tenants-file "
                  "the file marks admins ('admin' on a tenant's line)");
         return -1;
     }
     if (st->auth_token_file != NULL && st->tenants_file != NULL) {
-        snprintf(err, errsz, "armmapd: --tenants-file and --auth-token-file "
+        snprintf(err, errsz,
+                 "armmapd: --tenants-file and --auth-token-file "
                  "cannot both be given");
         return -1;
     }
@@ -490,8 +508,8 @@ static int check_credentials(const struct srv_settings *st, char *err,
         char msg[512];
         size_t len;
 
-        if (token_read_file(st->auth_token_file, tok, &len, msg,
-                            sizeof(msg)) != 0) {
+        if (token_read_file(st->auth_token_file, tok, &len, msg, sizeof(msg)) !=
+            0) {
             snprintf(err, errsz, "armmapd: --auth-token-file: %s", msg);
             return -1;
         }
@@ -530,9 +548,11 @@ static int check_hostport(const struct srv_settings *st, const char *flag,
     }
     if (!is_loopback(host) && st->auth_token_file == NULL &&
         st->tenants_file == NULL) {
-        snprintf(err, errsz, "armmapd: --%s: '%s' is not a loopback "
+        snprintf(err, errsz,
+                 "armmapd: --%s: '%s' is not a loopback "
                  "address; refusing to serve it without --auth-token-file "
-                 "or --tenants-file", flag, value);
+                 "or --tenants-file",
+                 flag, value);
         return -1;
     }
     return 0;
@@ -563,7 +583,8 @@ int srv_settings_finish(struct srv_settings *st, char *err, size_t errsz)
     }
     if (strcmp(st->database, ":memory:") == 0 &&
         st->durability == SRV_DURABILITY_FULL) {
-        snprintf(err, errsz, "armmapd: --durability full needs a database "
+        snprintf(err, errsz,
+                 "armmapd: --durability full needs a database "
                  "file, not --database :memory:");
         return -1;
     }
@@ -575,8 +596,10 @@ int srv_settings_finish(struct srv_settings *st, char *err, size_t errsz)
             return -1;
     }
     if (strlen(st->socket_path) >= 108) {
-        snprintf(err, errsz, "armmapd: --socket: '%s' is longer than a Unix "
-                 "socket path may be (107 bytes)", st->socket_path);
+        snprintf(err, errsz,
+                 "armmapd: --socket: '%s' is longer than a Unix "
+                 "socket path may be (107 bytes)",
+                 st->socket_path);
         return -1;
     }
     if (check_hostport(st, "listen", st->listen, err, errsz) != 0 ||
@@ -585,13 +608,17 @@ int srv_settings_finish(struct srv_settings *st, char *err, size_t errsz)
     if (check_credentials(st, err, errsz) != 0)
         return -1;
     if (st->max_queued_bytes < 4096) {
-        snprintf(err, errsz, "armmapd: --max-queued-bytes: '%" PRIu64
-                 "' is below the minimum of 4096", st->max_queued_bytes);
+        snprintf(err, errsz,
+                 "armmapd: --max-queued-bytes: '%" PRIu64
+                 "' is below the minimum of 4096",
+                 st->max_queued_bytes);
         return -1;
     }
     if (st->max_frame > 0xffffffffu) {
-        snprintf(err, errsz, "armmapd: --max-frame: '%" PRIu64 "' is above the "
-                 "framing's maximum of 4294967295", st->max_frame);
+        snprintf(err, errsz,
+                 "armmapd: --max-frame: '%" PRIu64 "' is above the "
+                 "framing's maximum of 4294967295",
+                 st->max_frame);
         return -1;
     }
     return 0;

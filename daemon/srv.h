@@ -44,13 +44,13 @@
 
 #include "mm.h"
 
-#define SRV_NAME            "armmapd"
-#define SRV_VERSION         "0.1"
-#define SRV_PROTOCOL        1
-#define SRV_TENANT_MAX      64
-#define SRV_NAME_MAX        128         /* bytes of a machine name */
-#define SRV_MSG_MAX         320         /* status messages we compose */
-#define SRV_CALL_INLINE     1024        /* a call's arena on the stack */
+#define SRV_NAME        "armmapd"
+#define SRV_VERSION     "0.1"
+#define SRV_PROTOCOL    1
+#define SRV_TENANT_MAX  64
+#define SRV_NAME_MAX    128  /* bytes of a machine name */
+#define SRV_MSG_MAX     320  /* status messages we compose */
+#define SRV_CALL_INLINE 1024 /* a call's arena on the stack */
 
 struct event_base;
 struct event;
@@ -86,49 +86,49 @@ enum srv_durability {
  * by srv_settings_free()); NULL means "not given".
  */
 struct srv_settings {
-    char *config;                       /* --config FILE */
-    char *state_dir;                    /* --state-dir */
-    char *database;                     /* --database; ":memory:" */
-    char *socket_path;                  /* --socket */
-    char *listen;                       /* --listen HOST:PORT */
-    char *http;                         /* --http HOST:PORT (http.c) */
-    char *http_cors;                    /* --http-cors ORIGIN,... */
-    char *http_root;                    /* --http-root DIR; NULL: SRV_WEB_ROOT */
-    char *auth_token_file;              /* --auth-token-file */
-    char *tenants_file;                 /* --tenants-file */
-    char *admin_tenant;                 /* --admin-tenant (no tenants file) */
-    char *log_file;                     /* --log-file; NULL = stderr */
-    int durability;                     /* enum srv_durability */
-    int log_level;                      /* enum srv_log_level */
-    uint64_t max_frame;                 /* bytes */
+    char *config;          /* --config FILE */
+    char *state_dir;       /* --state-dir */
+    char *database;        /* --database; ":memory:" */
+    char *socket_path;     /* --socket */
+    char *listen;          /* --listen HOST:PORT */
+    char *http;            /* --http HOST:PORT (http.c) */
+    char *http_cors;       /* --http-cors ORIGIN,... */
+    char *http_root;       /* --http-root DIR; NULL: SRV_WEB_ROOT */
+    char *auth_token_file; /* --auth-token-file */
+    char *tenants_file;    /* --tenants-file */
+    char *admin_tenant;    /* --admin-tenant (no tenants file) */
+    char *log_file;        /* --log-file; NULL = stderr */
+    int durability;        /* enum srv_durability */
+    int log_level;         /* enum srv_log_level */
+    uint64_t max_frame;    /* bytes */
     uint64_t max_connections;
     uint64_t max_machines;
     uint64_t max_machines_per_tenant;
-    uint64_t max_translate_batch;       /* addresses per translate */
+    uint64_t max_translate_batch; /* addresses per translate */
     uint64_t max_batch_ops;
     uint64_t max_history_rows;
-    uint64_t max_queued_bytes;          /* unsent reply bytes per connection */
-    uint64_t max_db_size;               /* bytes; 0 = no quota */
-    uint64_t checkpoint_every;          /* events between checkpoints */
-    uint64_t idle_timeout;              /* seconds; 0 = never */
-    uint64_t max_hello_frame;           /* bytes before Hello succeeds */
-    uint64_t hello_timeout;             /* seconds to complete Hello */
-    uint64_t max_parked_kmaps;          /* per tenant */
-    uint64_t max_host_bytes;            /* per tenant, mm_host_bytes() */
-    uint64_t max_inflight_bytes;        /* per tenant, unsent reply bytes */
-    uint64_t max_events;                /* per tenant, events stored */
-    uint64_t machine_idle_ttl;          /* seconds; 0 = never reap */
-    uint64_t http_max_body;             /* bytes of an HTTP request body */
-    uint64_t http_heartbeat;            /* seconds between SSE heartbeats */
-    uint64_t http_max_subscribers;      /* event streams per tenant */
-    uint64_t http_rate;                 /* requests/s per tenant; 0 = off */
-    uint64_t http_burst;                /* its bucket; 0 = the rate */
-    uint64_t http_at_cache;             /* machines the /at/ cache keeps */
-    uint64_t http_at_cache_bytes;       /* their host bytes, at most */
-    bool help;                          /* --help */
-    bool check_config;                  /* --check-config */
-    bool verify;                        /* --verify */
-    bool version;                       /* --version */
+    uint64_t max_queued_bytes;     /* unsent reply bytes per connection */
+    uint64_t max_db_size;          /* bytes; 0 = no quota */
+    uint64_t checkpoint_every;     /* events between checkpoints */
+    uint64_t idle_timeout;         /* seconds; 0 = never */
+    uint64_t max_hello_frame;      /* bytes before Hello succeeds */
+    uint64_t hello_timeout;        /* seconds to complete Hello */
+    uint64_t max_parked_kmaps;     /* per tenant */
+    uint64_t max_host_bytes;       /* per tenant, mm_host_bytes() */
+    uint64_t max_inflight_bytes;   /* per tenant, unsent reply bytes */
+    uint64_t max_events;           /* per tenant, events stored */
+    uint64_t machine_idle_ttl;     /* seconds; 0 = never reap */
+    uint64_t http_max_body;        /* bytes of an HTTP request body */
+    uint64_t http_heartbeat;       /* seconds between SSE heartbeats */
+    uint64_t http_max_subscribers; /* event streams per tenant */
+    uint64_t http_rate;            /* requests/s per tenant; 0 = off */
+    uint64_t http_burst;           /* its bucket; 0 = the rate */
+    uint64_t http_at_cache;        /* machines the /at/ cache keeps */
+    uint64_t http_at_cache_bytes;  /* their host bytes, at most */
+    bool help;                     /* --help */
+    bool check_config;             /* --check-config */
+    bool verify;                   /* --verify */
+    bool version;                  /* --version */
 };
 
 /* Fills @st with every default.  Strings stay NULL until finished. */
@@ -187,34 +187,34 @@ struct srv_park;
 
 /* One hosted machine, owned by the registry. */
 struct srv_machine {
-    uint64_t id;                        /* the store's; daemon-wide */
-    uint64_t ext_id;                    /* what clients see (srv_id_out) */
+    uint64_t id;     /* the store's; daemon-wide */
+    uint64_t ext_id; /* what clients see (srv_id_out) */
     char tenant[SRV_TENANT_MAX + 1];
-    char *name;                         /* owned; "" if none */
-    char *config;                       /* owned; mm_config_format() text */
+    char *name;   /* owned; "" if none */
+    char *config; /* owned; mm_config_format() text */
     int64_t created_ms;
-    struct mm_machine *m;               /* NULL while broken at recovery */
-    char *broken;                       /* owned; recovery mismatch, or NULL */
-    uint64_t parent;                    /* clone/fork source, 0 if none */
-    uint64_t parent_seq;                /* its state was parent's at this seq */
-    uint64_t events;                    /* events in the store */
-    uint64_t events_counted;            /* of them, in its tenant's sum */
+    struct mm_machine *m;    /* NULL while broken at recovery */
+    char *broken;            /* owned; recovery mismatch, or NULL */
+    uint64_t parent;         /* clone/fork source, 0 if none */
+    uint64_t parent_seq;     /* its state was parent's at this seq */
+    uint64_t events;         /* events in the store */
+    uint64_t events_counted; /* of them, in its tenant's sum */
     /* The commit path (commit.c). */
-    uint32_t inflight;                  /* writes submitted, not reaped */
-    uint64_t committed_seq;             /* its last event known committed */
-    bool fenced;                        /* a write failed: no changes until
+    uint32_t inflight;             /* writes submitted, not reaped */
+    uint64_t committed_seq;        /* its last event known committed */
+    bool fenced;                   /* a write failed: no changes until
                                            rebuilt from the store */
-    bool rebuild_queued;                /* on the commit path's queue */
-    bool gone;                          /* destroyed, or its creation failed:
+    bool rebuild_queued;           /* on the commit path's queue */
+    bool gone;                     /* destroyed, or its creation failed:
                                            freed once inflight is 0 */
-    struct srv_machine *rnext;          /* the rebuild queue */
-    int64_t touched_ms;                 /* monotonic; last request naming it */
-    uint64_t host_bytes;                /* mm_host_bytes() when last counted */
-    size_t tenant_ix;                   /* registry's tenant entry + 1 */
-    TAILQ_HEAD(, srv_park) parked;      /* kmaps waiting for a pkmap slot */
-    struct srv_stream *streams;         /* streamed replies reading it live
+    struct srv_machine *rnext;     /* the rebuild queue */
+    int64_t touched_ms;            /* monotonic; last request naming it */
+    uint64_t host_bytes;           /* mm_host_bytes() when last counted */
+    size_t tenant_ix;              /* registry's tenant entry + 1 */
+    TAILQ_HEAD(, srv_park) parked; /* kmaps waiting for a pkmap slot */
+    struct srv_stream *streams;    /* streamed replies reading it live
                                            (stream.c) */
-    struct srv_machine *hnext;          /* hash chain */
+    struct srv_machine *hnext;     /* hash chain */
 };
 
 /* A kmap waiting for a slot (Op.wait_ms), on its machine and connection;
@@ -229,9 +229,9 @@ struct srv_park {
     uint32_t cpu;
     uint32_t pfn;
     struct event *timer;
-    char msg[MM_MSG_MAX];               /* the last WOULD_BLOCK message */
-    TAILQ_ENTRY(srv_park) mlink;        /* srv_machine.parked */
-    TAILQ_ENTRY(srv_park) clink;        /* conn's parked list */
+    char msg[MM_MSG_MAX];        /* the last WOULD_BLOCK message */
+    TAILQ_ENTRY(srv_park) mlink; /* srv_machine.parked */
+    TAILQ_ENTRY(srv_park) clink; /* conn's parked list */
 };
 
 struct srv_registry;
@@ -331,8 +331,7 @@ void srv_registry_foreach(struct srv_registry *r, const char *tenant,
  * Return: 0, or -1 (host memory). */
 int srv_park_kmap(struct srv *s, struct conn *c, struct srv_tenant *t,
                   struct srv_machine *sm, uint64_t req_id, uint32_t cpu,
-                  uint32_t pfn, uint32_t wait_ms,
-                  const char *msg);
+                  uint32_t pfn, uint32_t wait_ms, const char *msg);
 /* Retries the parked kmaps of @sm in arrival order after a wake. */
 void srv_park_wake(struct srv *s, struct srv_machine *sm);
 /* Answers every parked kmap of @sm with @code and @msg (machine gone). */
@@ -343,8 +342,8 @@ void srv_park_cancel(struct srv_park *p);
 /* The number of kmaps parked on @sm; the pfn and cpu of the first @max of
  * them, oldest first, go to @pfn and @cpu (either may be NULL if @max is 0).
  * Context: reads only. */
-size_t srv_park_list(const struct srv_machine *sm, uint32_t *pfn,
-                     uint32_t *cpu, size_t max);
+size_t srv_park_list(const struct srv_machine *sm, uint32_t *pfn, uint32_t *cpu,
+                     size_t max);
 
 /* ------------------------------------------------------------------ */
 /* Tenants (tenants.c, sha256.c)                                       */
@@ -360,19 +359,19 @@ void srv_sha256(const void *data, size_t len, uint8_t out[32]);
  * (0: the setting's default applies). */
 struct srv_tenant_conf {
     char name[SRV_TENANT_MAX + 1];
-    uint8_t digest[32];                 /* SHA-256 of the token */
-    bool admin;                         /* daemon-wide stats and purge */
+    uint8_t digest[32]; /* SHA-256 of the token */
+    bool admin;         /* daemon-wide stats and purge */
     uint64_t max_machines;
     uint64_t max_parked_kmaps;
     uint64_t max_host_bytes;
     uint64_t max_inflight_bytes;
     uint64_t max_events;
     uint64_t machine_idle_ttl;
-    bool has_idle_ttl;                  /* machine_idle_ttl given (0 = never) */
+    bool has_idle_ttl; /* machine_idle_ttl given (0 = never) */
     unsigned line;
 };
 
-struct srv_tenants;                     /* a loaded tenants file */
+struct srv_tenants; /* a loaded tenants file */
 
 /**
  * srv_tenants_load - read and check a tenants file
@@ -397,21 +396,21 @@ const struct srv_tenant_conf *srv_tenants_match(const struct srv_tenants *t,
  * machines. */
 struct srv_tenant {
     char name[SRV_TENANT_MAX + 1];
-    uint8_t digest[32];                 /* its token's, with --tenants-file */
-    bool revoked;                       /* its line changed or went away */
+    uint8_t digest[32]; /* its token's, with --tenants-file */
+    bool revoked;       /* its line changed or went away */
     bool admin;
     uint64_t max_machines;
-    bool own_max_machines;              /* max_machines from the file */
+    bool own_max_machines; /* max_machines from the file */
     uint64_t max_parked_kmaps;
     uint64_t max_host_bytes;
     bool own_max_host_bytes;
-    uint64_t machine_idle_ttl;          /* seconds; 0 = never */
+    uint64_t machine_idle_ttl; /* seconds; 0 = never */
     uint64_t max_inflight_bytes;
     bool own_max_inflight_bytes;
-    uint64_t max_events;                /* events stored */
+    uint64_t max_events; /* events stored */
     bool own_max_events;
-    uint64_t inflight_bytes;            /* unsent replies, all connections */
-    uint64_t sse_subscribers;           /* event streams open (sse.c) */
+    uint64_t inflight_bytes;  /* unsent replies, all connections */
+    uint64_t sse_subscribers; /* event streams open (sse.c) */
     uint64_t connections, requests, changes, parked_kmaps;
     uint64_t errors_by_code[MM_STATUS_COUNT];
     struct srv_tenant *next;
@@ -475,10 +474,10 @@ bool srv_persist_has_room(const struct srv *s);
 /* Submissions: each returns the ticket whose commit the reply waits for,
  * or 0 with @err set if the store refused at once (UNAVAILABLE).
  * srv_persist_create also assigns @sm->id. */
-uint64_t srv_persist_create(struct srv *s, struct srv_machine *sm,
-                            char *err, size_t errsz);
-uint64_t srv_persist_destroy(struct srv *s, struct srv_machine *sm,
-                             char *err, size_t errsz);
+uint64_t srv_persist_create(struct srv *s, struct srv_machine *sm, char *err,
+                            size_t errsz);
+uint64_t srv_persist_destroy(struct srv *s, struct srv_machine *sm, char *err,
+                             size_t errsz);
 uint64_t srv_persist_event(struct srv *s, struct srv_machine *sm,
                            const struct mm_op *op, const struct mm_result *res,
                            char *err, size_t errsz);
@@ -526,10 +525,10 @@ enum mm_status srv_persist_reset(struct srv *s, char *err, size_t errsz);
 
 /* What a write does, for its undo if it fails. */
 enum srv_write {
-    SRV_WRITE_EVENTS = 1,               /* events of a machine */
-    SRV_WRITE_CREATE,                   /* a machine's row (create, fork) */
-    SRV_WRITE_DESTROY,                  /* marking it destroyed */
-    SRV_WRITE_CHECKPOINT                /* its engine state at a seq */
+    SRV_WRITE_EVENTS = 1, /* events of a machine */
+    SRV_WRITE_CREATE,     /* a machine's row (create, fork) */
+    SRV_WRITE_DESTROY,    /* marking it destroyed */
+    SRV_WRITE_CHECKPOINT  /* its engine state at a seq */
 };
 
 struct srv_commit;
@@ -575,8 +574,8 @@ struct store_page;
 /* Submits the @n events of one Batch as one unit (all kept or none); the
  * ticket, or 0 with @err set.  As srv_persist_event(). */
 uint64_t srv_persist_events(struct srv *s, struct srv_machine *sm,
-                            const struct store_event *ev, size_t n,
-                            char *err, size_t errsz);
+                            const struct store_event *ev, size_t n, char *err,
+                            size_t errsz);
 
 /* One page of history; see store_history().  Return MM_OK/MM_UNAVAILABLE. */
 enum mm_status srv_persist_history(
@@ -596,20 +595,19 @@ enum mm_status srv_persist_foreach_destroyed(
 /* @tenant NULL: every tenant's destroyed machines.  Any thread (purge.c):
  * the store's store_errmsg(), the loop's, is not touched. */
 enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
-                                 uint64_t older_than_ms,
-                                 uint64_t *machines, uint64_t *events,
-                                 char *err, size_t errsz);
+                                 uint64_t older_than_ms, uint64_t *machines,
+                                 uint64_t *events, char *err, size_t errsz);
 
 /* ------------------------------------------------------------------ */
 /* The server (conn.c, listen.c, dispatch.c)                           */
 /* ------------------------------------------------------------------ */
 
 struct srv_counters {
-    uint64_t connections;               /* open now */
+    uint64_t connections; /* open now */
     uint64_t requests;
     uint64_t changes;
-    uint64_t committed;                 /* changes answered after their commit */
-    uint64_t parked_kmaps;              /* parked now */
+    uint64_t committed;    /* changes answered after their commit */
+    uint64_t parked_kmaps; /* parked now */
     uint64_t errors_by_code[MM_STATUS_COUNT];
     uint64_t recovered_machines, recovered_events;
 };
@@ -620,32 +618,32 @@ TAILQ_HEAD(srv_conn_list, conn);
 
 struct srv {
     struct event_base *base;
-    struct srv_settings *st;            /* borrowed from main() */
+    struct srv_settings *st; /* borrowed from main() */
     struct evconnlistener *lis[4];
     unsigned nlis;
-    char *unix_path;                    /* the socket we created, to unlink */
-    uint8_t *token;                     /* --auth-token-file contents */
+    char *unix_path; /* the socket we created, to unlink */
+    uint8_t *token;  /* --auth-token-file contents */
     size_t token_len;
-    struct srv_tenants *tenants_file;   /* --tenants-file, or NULL */
-    struct srv_tenant *tenants;         /* served tenants, a list */
-    struct event *reaper;               /* --machine-idle-ttl timer */
+    struct srv_tenants *tenants_file; /* --tenants-file, or NULL */
+    struct srv_tenant *tenants;       /* served tenants, a list */
+    struct event *reaper;             /* --machine-idle-ttl timer */
     struct srv_registry *reg;
     struct srv_persist *persist;
     struct srv_commit *commit;
-    struct srv_purges *purges;          /* purge.c, once one ran */
+    struct srv_purges *purges;            /* purge.c, once one ran */
     struct srv_history_job *history_jobs; /* paged history queries */
     struct srv_conn_list conns;
     struct srv_reply_list waiting; /* replies waiting for a commit, by ticket */
     struct srv_conn_list to_send;  /* conns to write to after a commit report */
     struct event *sig_term, *sig_int, *sig_hup, *sig_pipe;
-    unsigned store_waiters;             /* conns paused for store queue room */
+    unsigned store_waiters; /* conns paused for store queue room */
     int64_t start_ms;
     bool stopping;
     struct srv_counters n;
-    struct srv_http *http;              /* --http (http.c), or NULL */
-    struct srv_sse *sse;                /* event streams (sse.c), or NULL
+    struct srv_http *http; /* --http (http.c), or NULL */
+    struct srv_sse *sse;   /* event streams (sse.c), or NULL
                                            while none was ever opened */
-    struct srv_at *at;                  /* the /at/ cache (at_cache.c) */
+    struct srv_at *at;     /* the /at/ cache (at_cache.c) */
 };
 
 /**
@@ -732,15 +730,15 @@ struct srv_call {
     struct srv *s;
     struct conn *c;
     uint64_t id;
-    int code;                           /* enum mm_status of the answer */
+    int code; /* enum mm_status of the answer */
     char msg[SRV_MSG_MAX];
-    void *resp;                         /* Armmap__V1__Response * */
-    uint64_t first_ticket, ticket;      /* commits to wait for; 0 = none */
-    bool parked;                        /* answered later (kmap wait) */
-    uint64_t wake;                      /* machine whose waiters to retry */
-    bool close_after;                   /* close the connection after it */
-    struct srv_stream *stream;          /* the answer is streamed (stream.c) */
-    struct srv_arena_block *arena;      /* freed after packing */
+    void *resp;                    /* Armmap__V1__Response * */
+    uint64_t first_ticket, ticket; /* commits to wait for; 0 = none */
+    bool parked;                   /* answered later (kmap wait) */
+    uint64_t wake;                 /* machine whose waiters to retry */
+    bool close_after;              /* close the connection after it */
+    struct srv_stream *stream;     /* the answer is streamed (stream.c) */
+    struct srv_arena_block *arena; /* freed after packing */
     /* The call's first SRV_CALL_INLINE bytes of srv_call_alloc() come from
      * here, so small answers (ping, one op, one translation) allocate
      * nothing on the heap.  Not zeroed by call_init: srv_call_alloc()
@@ -816,8 +814,8 @@ struct Armmap__V1__WalkStep;
  * message says of @w; @text is mm_walk_format()'s, borrowed. */
 void srv_walk_fill(struct Armmap__V1__Walk *wm,
                    struct Armmap__V1__WalkStep *steps,
-                   struct Armmap__V1__WalkStep **ptrs,
-                   const struct mm_walk *w, char *text);
+                   struct Armmap__V1__WalkStep **ptrs, const struct mm_walk *w,
+                   char *text);
 
 /* ------------------------------------------------------------------ */
 /* Streamed replies (stream.c)                                         */
@@ -837,8 +835,8 @@ void srv_walk_fill(struct Armmap__V1__Walk *wm,
  */
 struct srv_stream;
 
-#define SRV_STREAM_MIN      (1u << 20)  /* replies above this are streamed */
-#define SRV_STREAM_PHYS_MIN 16384u      /* phys of more addresses too */
+#define SRV_STREAM_MIN      (1u << 20) /* replies above this are streamed */
+#define SRV_STREAM_PHYS_MIN 16384u     /* phys of more addresses too */
 
 /* A streamed Translate reply (walks included) to request @id for @n
  * addresses at @va (copied) on @sm as it is now.  NULL on host memory. */
@@ -970,32 +968,32 @@ enum srv_http_shape {
     SRV_HTTP_PHYS,
     SRV_HTTP_REPORT,
     SRV_HTTP_HISTORY,
-    SRV_HTTP_EVENTS                     /* a Describe; then sse.c streams */
+    SRV_HTTP_EVENTS /* a Describe; then sse.c streams */
 };
 
 /* One API request: the Request frame it became, how to render its answer. */
 struct srv_http_call {
-    int http_status;                    /* 0: built; else the refusal's */
-    int code;                           /* enum mm_status of a refusal */
-    char msg[SRV_MSG_MAX];              /* its message */
-    char allow[32];                     /* 405: the methods allowed */
+    int http_status;       /* 0: built; else the refusal's */
+    int code;              /* enum mm_status of a refusal */
+    char msg[SRV_MSG_MAX]; /* its message */
+    char allow[32];        /* 405: the methods allowed */
     enum srv_http_shape shape;
-    bool created;                       /* 201 on success */
-    int opcode;                         /* SRV_HTTP_OP */
-    uint32_t *addr;                     /* translate/phys addresses, batch
+    bool created;   /* 201 on success */
+    int opcode;     /* SRV_HTTP_OP */
+    uint32_t *addr; /* translate/phys addresses, batch
                                            opcodes; malloc'd */
     size_t n_addr;
-    uint8_t *frame;                     /* length prefix + Request (id 2) */
+    uint8_t *frame; /* length prefix + Request (id 2) */
     size_t len;
-    uint64_t machine;                   /* the id in the path, or 0 */
-    bool has_since;                     /* ?since= given (SRV_HTTP_EVENTS) */
-    uint64_t since;                     /* its value */
-    bool at;                            /* .../at/{seq}/...: a Describe,
+    uint64_t machine; /* the id in the path, or 0 */
+    bool has_since;   /* ?since= given (SRV_HTTP_EVENTS) */
+    uint64_t since;   /* its value */
+    bool at;          /* .../at/{seq}/...: a Describe,
                                            then at_cache.c answers */
     uint64_t at_seq;
-    bool walk;                          /* translate: walks wanted */
-    unsigned access;                    /* translate: MM_ACCESS_ bits */
-    int report_kind;                    /* report: enum mm_report */
+    bool walk;       /* translate: walks wanted */
+    unsigned access; /* translate: MM_ACCESS_ bits */
+    int report_kind; /* report: enum mm_report */
 };
 
 /**
@@ -1069,8 +1067,8 @@ void srv_sse_free(struct srv *s);
  * Return: the body, malloc'd, with *@status and *@ctype.
  */
 char *srv_at_answer(struct srv *s, struct srv_machine *sm,
-                    const struct srv_http_call *hc, bool want_text,
-                    int *status, const char **ctype);
+                    const struct srv_http_call *hc, bool want_text, int *status,
+                    const char **ctype);
 /* Frees the cache.  Safe with s->at NULL. */
 void srv_at_free(struct srv *s);
 /* persist.c: replays machine @id's own events after seq @after up to
@@ -1109,7 +1107,7 @@ void srv_dump_rebind(struct srv_dump *d, const struct mm_machine *m);
 /* srv_dump_close(NULL) does nothing. */
 void srv_dump_close(struct srv_dump *d);
 
-#define SRV_NOTE_NAME   "ARMMAP"        /* PT_NOTE owner name */
-#define SRV_NOTE_MMU 0x41524d31u /* note type "ARM1": struct of 4 words */
+#define SRV_NOTE_NAME "ARMMAP"    /* PT_NOTE owner name */
+#define SRV_NOTE_MMU  0x41524d31u /* note type "ARM1": struct of 4 words */
 
 #endif /* ARMMAP_DAEMON_SRV_H */

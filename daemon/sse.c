@@ -50,16 +50,16 @@
 
 #include "store.h"
 
-#define SSE_SLICE       256             /* events read per store query */
-#define SSE_BUCKETS     64              /* feed hash buckets */
-#define SSE_RETRY_MS    20              /* a catching-up stream's wait */
+#define SSE_SLICE    256 /* events read per store query */
+#define SSE_BUCKETS  64  /* feed hash buckets */
+#define SSE_RETRY_MS 20  /* a catching-up stream's wait */
 
 struct sse_feed;
 
 /* One open stream. */
 struct sse_sub {
     struct sse_feed *f;
-    struct srv_tenant *t;               /* counted in t->connections */
+    struct srv_tenant *t; /* counted in t->connections */
     struct evhttp_request *req;
     struct evhttp_connection *evcon;
     struct evbuffer *out;               /* the connection's output */
@@ -77,13 +77,13 @@ struct sse_sub {
 /* The streams of one machine. */
 struct sse_feed {
     struct srv_sse *x;
-    uint64_t id;                        /* the store's machine id */
-    uint64_t ext_id;                    /* what clients see */
-    uint64_t head;                      /* last seq known committed */
-    uint64_t sent;                      /* last seq published live */
-    struct event *publish;              /* deferred: reads (sent, head] */
+    uint64_t id;           /* the store's machine id */
+    uint64_t ext_id;       /* what clients see */
+    uint64_t head;         /* last seq known committed */
+    uint64_t sent;         /* last seq published live */
+    struct event *publish; /* deferred: reads (sent, head] */
     TAILQ_HEAD(, sse_sub) subs;
-    struct sse_feed *next;              /* hash chain */
+    struct sse_feed *next; /* hash chain */
 };
 
 struct srv_sse {
@@ -161,11 +161,12 @@ static void sub_drop(struct srv *s, struct sse_sub *u, const char *why)
 {
     struct evhttp_connection *evcon = u->evcon;
 
-    srv_log(SRV_LOG_INFO, "http: event stream of machine %" PRIu64
-            " dropped: %s", u->f->ext_id, why);
+    srv_log(SRV_LOG_INFO,
+            "http: event stream of machine %" PRIu64 " dropped: %s",
+            u->f->ext_id, why);
     evhttp_connection_set_closecb(evcon, NULL, NULL);
     sub_free(s, u);
-    evhttp_connection_free(evcon);      /* frees the request too */
+    evhttp_connection_free(evcon); /* frees the request too */
 }
 
 /* Ends @u with a last chunk; the connection stays for more requests,
@@ -213,7 +214,8 @@ static bool sub_room(struct srv *s, struct sse_sub *u)
     size_t out = evbuffer_get_length(u->out);
 
     if (!sub_allowed(s, u, false)) {
-        sub_drop(s, u, "its token no longer names its tenant (tenants "
+        sub_drop(s, u,
+                 "its token no longer names its tenant (tenants "
                  "file reloaded)");
         return false;
     }
@@ -223,7 +225,8 @@ static bool sub_room(struct srv *s, struct sse_sub *u)
     }
     if (u->t->max_inflight_bytes != 0 &&
         u->t->inflight_bytes > u->t->max_inflight_bytes) {
-        sub_drop(s, u, "its tenant's unsent bytes passed "
+        sub_drop(s, u,
+                 "its tenant's unsent bytes passed "
                  "--max-inflight-bytes-per-tenant");
         return false;
     }
@@ -254,8 +257,10 @@ static char *event_text(const struct store_event *ev, size_t *len)
     text = malloc(n);
     if (text == NULL)
         abort();
-    *len = (size_t)snprintf(text, n, "id: %" PRIu64 "\nevent: change\n"
-                            "data: %s\n\n", ev->seq, json);
+    *len = (size_t)snprintf(text, n,
+                            "id: %" PRIu64 "\nevent: change\n"
+                            "data: %s\n\n",
+                            ev->seq, json);
     free(json);
     return text;
 }
@@ -263,7 +268,7 @@ static char *event_text(const struct store_event *ev, size_t *len)
 struct read_ctx {
     struct srv *s;
     struct sse_feed *f;
-    struct sse_sub *only;               /* a catching-up stream, or NULL */
+    struct sse_sub *only; /* a catching-up stream, or NULL */
 };
 
 /* One event read back: to @only, or to every live stream of the feed that
@@ -279,9 +284,9 @@ static int read_one(void *arg, const struct store_event *ev)
         sub_write(rc->only, text, len);
         rc->only->next = ev->seq + 1;
     } else {
-        TAILQ_FOREACH(u, &rc->f->subs, link) {
-            if (u->live && ev->seq >= u->next &&
-                sub_allowed(rc->s, u, false)) {
+        TAILQ_FOREACH(u, &rc->f->subs, link)
+        {
+            if (u->live && ev->seq >= u->next && sub_allowed(rc->s, u, false)) {
                 sub_write(u, text, len);
                 u->next = ev->seq + 1;
             }
@@ -307,8 +312,8 @@ static bool read_range(struct srv *s, struct sse_feed *f, struct sse_sub *only,
     q.seq_last = last;
     if (srv_persist_history(s, &q, read_one, &rc, &page, NULL, err,
                             sizeof(err)) != MM_OK) {
-        srv_log(SRV_LOG_WARN, "http: event stream of machine %" PRIu64
-                ": %s", f->ext_id, err);
+        srv_log(SRV_LOG_WARN, "http: event stream of machine %" PRIu64 ": %s",
+                f->ext_id, err);
         return false;
     }
     return true;
@@ -318,7 +323,8 @@ static bool has_live(const struct sse_feed *f)
 {
     const struct sse_sub *u;
 
-    TAILQ_FOREACH(u, &f->subs, link) {
+    TAILQ_FOREACH(u, &f->subs, link)
+    {
         if (u->live)
             return true;
     }
@@ -334,7 +340,7 @@ static void drop_full(struct srv *s, struct sse_feed *f)
     for (u = TAILQ_FIRST(&f->subs); u != NULL; u = next) {
         next = TAILQ_NEXT(u, link);
         if ((u->live || u->revoked) && !sub_room(s, u) && next == NULL)
-            return;                     /* @f may be gone */
+            return; /* @f may be gone */
     }
 }
 
@@ -351,18 +357,18 @@ static void on_publish(evutil_socket_t fd, short what, void *arg)
     for (i = 0; i < 4 && f->sent < f->head; i++) {
         last = f->head - f->sent > SSE_SLICE ? f->sent + SSE_SLICE : f->head;
         if (!has_live(f)) {
-            f->sent = f->head;          /* nobody to tell; stragglers read */
+            f->sent = f->head; /* nobody to tell; stragglers read */
             return;
         }
-        drop_full(s, f);                /* and the revoked */
+        drop_full(s, f); /* and the revoked */
         if (*feed_slot(s->sse, id) != f)
             return;
         if (!read_range(s, f, NULL, f->sent + 1, last))
-            return;                     /* tried again at the next commit */
+            return; /* tried again at the next commit */
         f->sent = last;
         drop_full(s, f);
         if (*feed_slot(s->sse, id) != f)
-            return;                     /* its last stream was dropped */
+            return; /* its last stream was dropped */
     }
     if (f->sent < f->head)
         event_active(f->publish, EV_TIMEOUT, 0);
@@ -380,7 +386,8 @@ static void on_catchup(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     if (!sub_allowed(s, u, false)) {
-        sub_drop(s, u, "its token no longer names its tenant (tenants "
+        sub_drop(s, u,
+                 "its token no longer names its tenant (tenants "
                  "file reloaded)");
         return;
     }
@@ -389,11 +396,10 @@ static void on_catchup(evutil_socket_t fd, short what, void *arg)
         return;
     }
     if (evbuffer_get_length(u->out) > s->st->max_queued_bytes / 2) {
-        evtimer_add(u->catchup, &tv);   /* its client reads first */
+        evtimer_add(u->catchup, &tv); /* its client reads first */
         return;
     }
-    last = f->sent - u->next >= SSE_SLICE ? u->next + SSE_SLICE - 1
-                                          : f->sent;
+    last = f->sent - u->next >= SSE_SLICE ? u->next + SSE_SLICE - 1 : f->sent;
     if (!read_range(s, f, u, u->next, last)) {
         evtimer_add(u->catchup, &tv);
         return;
@@ -534,17 +540,18 @@ void srv_sse_subscribe(struct srv *s, struct evhttp_request *req,
         return;
     }
     if (t->sse_subscribers >= s->st->http_max_subscribers) {
-        snprintf(msg, sizeof(msg), "events: tenant '%s' has %" PRIu64
-                 " event streams open (--http-max-subscribers)", t->name,
-                 t->sse_subscribers);
+        snprintf(msg, sizeof(msg),
+                 "events: tenant '%s' has %" PRIu64
+                 " event streams open (--http-max-subscribers)",
+                 t->name, t->sse_subscribers);
         refuse(req, MM_RESOURCE_EXHAUSTED, msg);
         srv_tenant_release(s, t);
         return;
     }
     f = feed_get(x, sm);
     u = f != NULL ? calloc(1, sizeof(*u)) : NULL;
-    if (u == NULL || (u->catchup = event_new(s->base, -1, 0, on_catchup,
-                                             u)) == NULL) {
+    if (u == NULL ||
+        (u->catchup = event_new(s->base, -1, 0, on_catchup, u)) == NULL) {
         free(u);
         if (f != NULL && TAILQ_EMPTY(&f->subs)) {
             *feed_slot(x, f->id) = f->next;
@@ -602,7 +609,8 @@ void srv_sse_destroyed(struct srv *s, struct srv_machine *sm)
             break;
         f->sent = last;
     }
-    len = snprintf(text, sizeof(text), "event: destroyed\ndata: "
+    len = snprintf(text, sizeof(text),
+                   "event: destroyed\ndata: "
                    "{\"machine\":\"%" PRIu64 "\",\"seq\":\"%" PRIu64 "\"}\n\n",
                    f->ext_id, f->head);
     /* The feed is freed with its last stream. */

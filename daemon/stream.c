@@ -42,77 +42,79 @@
 
 #include "armmap.pb-c.h"
 
-#define SLICE_ADDRS     512u    /* walks per sizing slice (~0.5 ms) */
-#define TEXT_INLINE     512u    /* walk text on the stack up to this */
-#define WALK_ESTIMATE   160u    /* a packed Walk, about: before sizing */
+#define SLICE_ADDRS   512u /* walks per sizing slice (~0.5 ms) */
+#define TEXT_INLINE   512u /* walk text on the stack up to this */
+#define WALK_ESTIMATE 160u /* a packed Walk, about: before sizing */
 
 /* Field tags (field number << 3 | wire type 2, length-delimited). */
-#define TAG_RESP_STATUS     0x12u           /* Response.status = 2 */
-#define TAG_RESP_TRANSLATE  (18u << 3 | 2)  /* Response.translate = 18 */
-#define TAG_RESP_PHYS       (19u << 3 | 2)  /* Response.phys = 19 */
-#define TAG_RESP_DUMP       (24u << 3 | 2)  /* Response.dump = 24 */
-#define TAG_DR_ELF          0x0au           /* DumpResult.elf = 1 */
-#define TAG_RESP_HISTORY    (21u << 3 | 2)  /* Response.history = 21 */
-#define TAG_RESP_REPORT     (20u << 3 | 2)  /* Response.report = 20 */
-#define TAG_HR_EVENTS       0x0au           /* HistoryResult.events = 1:
+#define TAG_RESP_STATUS    0x12u          /* Response.status = 2 */
+#define TAG_RESP_TRANSLATE (18u << 3 | 2) /* Response.translate = 18 */
+#define TAG_RESP_PHYS      (19u << 3 | 2) /* Response.phys = 19 */
+#define TAG_RESP_DUMP      (24u << 3 | 2) /* Response.dump = 24 */
+#define TAG_DR_ELF         0x0au          /* DumpResult.elf = 1 */
+#define TAG_RESP_HISTORY   (21u << 3 | 2) /* Response.history = 21 */
+#define TAG_RESP_REPORT    (20u << 3 | 2) /* Response.report = 20 */
+#define TAG_HR_EVENTS \
+    0x0au                    /* HistoryResult.events = 1:
                                                first, so its other fields
                                                follow the events */
-#define TAG_PR_ALIASES      0x0au           /* PhysResult.aliases = 1 */
-#define ALIAS_INLINE        64u             /* aliases on the stack */
-#define ALIAS_ESTIMATE      16u             /* an Aliases entry, about */
-#define TAG_TR_PA           0x0au           /* TranslateResult.pa = 1 */
-#define TAG_TR_FAULT        0x12u           /* .fault = 2, packed enum */
-#define TAG_TR_REGION       0x1au           /* .region = 3, packed enum:
+#define TAG_PR_ALIASES 0x0au /* PhysResult.aliases = 1 */
+#define ALIAS_INLINE   64u   /* aliases on the stack */
+#define ALIAS_ESTIMATE 16u   /* an Aliases entry, about */
+#define TAG_TR_PA      0x0au /* TranslateResult.pa = 1 */
+#define TAG_TR_FAULT   0x12u /* .fault = 2, packed enum */
+#define TAG_TR_REGION \
+    0x1au                  /* .region = 3, packed enum:
                                                every value < 128 is one
                                                varint byte (dispatch.c) */
-#define TAG_TR_WALKS        0x22u           /* .walks = 4 */
+#define TAG_TR_WALKS 0x22u /* .walks = 4 */
 
 enum stream_phase {
-    PH_SIZE = 0,            /* counting the walks' bytes */
-    PH_HEAD,                /* the frame's length and the envelope */
+    PH_SIZE = 0, /* counting the walks' bytes */
+    PH_HEAD,     /* the frame's length and the envelope */
     PH_PA,
     PH_FAULT,
     PH_REGION,
-    PH_ITEMS,               /* walks, or aliases */
-    PH_TAIL,                /* history: the fields after the events */
+    PH_ITEMS, /* walks, or aliases */
+    PH_TAIL,  /* history: the fields after the events */
     PH_DONE
 };
 
 enum stream_kind {
-    SK_TRANSLATE = 0,       /* Translate with walks */
-    SK_PHYS,                /* Phys */
-    SK_DUMP,                /* Dump: the ELF file, read from st->dump */
-    SK_HISTORY,             /* History: st->hr's events, packed in turn */
-    SK_REPORT               /* Report: st->text[], written in turn */
+    SK_TRANSLATE = 0, /* Translate with walks */
+    SK_PHYS,          /* Phys */
+    SK_DUMP,          /* Dump: the ELF file, read from st->dump */
+    SK_HISTORY,       /* History: st->hr's events, packed in turn */
+    SK_REPORT         /* Report: st->text[], written in turn */
 };
 
 struct srv_stream {
     enum stream_kind kind;
-    const struct mm_machine *m;         /* what the passes read */
-    struct mm_machine *own;             /* our copy, once made */
-    struct srv_machine *sm;             /* read live, not copied yet */
-    struct srv_stream *snext;           /* sm->streams */
+    const struct mm_machine *m; /* what the passes read */
+    struct mm_machine *own;     /* our copy, once made */
+    struct srv_machine *sm;     /* read live, not copied yet */
+    struct srv_stream *snext;   /* sm->streams */
     uint64_t id;
     uint32_t *va;
-    size_t cap;                         /* addresses va has room for */
+    size_t cap; /* addresses va has room for */
     size_t n;
     unsigned access;
     enum stream_phase phase;
-    size_t i;                           /* next address of the phase */
-    uint64_t item_bytes;                /* walks or aliases, tags included */
-    uint64_t total;                     /* the frame, once sized */
+    size_t i;            /* next address of the phase */
+    uint64_t item_bytes; /* walks or aliases, tags included */
+    uint64_t total;      /* the frame, once sized */
     uint64_t written;
-    struct srv_registry *reg;           /* charged for the copy, or NULL */
+    struct srv_registry *reg; /* charged for the copy, or NULL */
     char tenant[SRV_TENANT_MAX + 1];
-    uint64_t charged;                   /* host bytes of the copy */
-    struct srv_dump *dump;              /* SK_DUMP: the file being read */
-    const Armmap__V1__HistoryResult *hr;    /* SK_HISTORY: the rows */
-    uint8_t *tail;                      /* hr's other fields, packed */
+    uint64_t charged;                    /* host bytes of the copy */
+    struct srv_dump *dump;               /* SK_DUMP: the file being read */
+    const Armmap__V1__HistoryResult *hr; /* SK_HISTORY: the rows */
+    uint8_t *tail;                       /* hr's other fields, packed */
     size_t tail_len;
-    struct mm_buf text[2];              /* SK_REPORT: ReportResult.text,
+    struct mm_buf text[2];   /* SK_REPORT: ReportResult.text,
                                            .json (taken) */
-    size_t tpos;                        /* what of text[i] is written */
-    void (*release)(void *);            /* frees what holds hr */
+    size_t tpos;             /* what of text[i] is written */
+    void (*release)(void *); /* frees what holds hr */
     void *release_arg;
 };
 
@@ -241,7 +243,7 @@ static struct srv_stream *stream_new(enum stream_kind kind,
     st->phase = PH_SIZE;
     st->kind = kind;
     if (sm == NULL)
-        return st;                      /* srv_stream_*_of(): st->m set by caller */
+        return st; /* srv_stream_*_of(): st->m set by caller */
     st->m = sm->m;
     st->sm = sm;
     st->snext = sm->streams;
@@ -300,9 +302,9 @@ struct srv_stream *srv_stream_dump(struct srv_machine *sm, uint64_t id)
         srv_stream_free(st);
         return NULL;
     }
-    st->item_bytes = srv_dump_len(st->dump);    /* the elf field's data */
+    st->item_bytes = srv_dump_len(st->dump); /* the elf field's data */
     st->total = 4 + response_len(st);
-    st->phase = PH_HEAD;                        /* sized from the start */
+    st->phase = PH_HEAD; /* sized from the start */
     return st;
 }
 
@@ -344,13 +346,12 @@ struct srv_stream *srv_stream_report(uint64_t id, struct mm_buf *text,
     st->text[1] = *json;
     memset(text, 0, sizeof(*text));
     memset(json, 0, sizeof(*json));
-    for (k = 0; k < 2; k++) {           /* proto3: "" is not written */
+    for (k = 0; k < 2; k++) { /* proto3: "" is not written */
         if (st->text[k].len != 0)
-            st->item_bytes += 1 + varint_len(st->text[k].len) +
-                              st->text[k].len;
+            st->item_bytes += 1 + varint_len(st->text[k].len) + st->text[k].len;
     }
     st->total = 4 + response_len(st);
-    st->phase = PH_HEAD;                /* sized from the start */
+    st->phase = PH_HEAD; /* sized from the start */
     return st;
 }
 
@@ -381,7 +382,7 @@ void srv_stream_detach_all(struct srv_machine *sm)
         st->sm = NULL;
         st->own = mm_clone(st->m);
         if (st->own == NULL)
-            abort();                    /* host memory, as zmalloc does */
+            abort(); /* host memory, as zmalloc does */
         st->m = st->own;
         if (st->dump != NULL)
             srv_dump_rebind(st->dump, st->m);
@@ -393,7 +394,7 @@ void srv_stream_charge(struct srv_stream *st, struct srv_registry *r,
 {
     st->reg = r;
     snprintf(st->tenant, sizeof(st->tenant), "%s", tenant);
-    st->charged = mm_host_bytes(st->m);     /* the copy it may make */
+    st->charged = mm_host_bytes(st->m); /* the copy it may make */
     srv_registry_hold_bytes(r, tenant, st->charged, 0);
 }
 
@@ -445,7 +446,7 @@ static void walk_build(const struct srv_stream *st, size_t i,
     if (tlen >= sizeof(m->small)) {
         m->text = malloc(tlen + 1);
         if (m->text == NULL)
-            abort();                    /* host memory, as zmalloc does */
+            abort(); /* host memory, as zmalloc does */
     }
     mm_walk_format(&w, m->text, tlen + 1);
     srv_walk_fill(&m->wm, m->steps, m->ptrs, &w, m->text);
@@ -478,7 +479,7 @@ static void alias_build(const struct srv_stream *st, size_t i,
         m->vap = malloc(n * sizeof(*m->vap));
         m->regp = malloc(n * sizeof(*m->regp));
         if (m->v == NULL || m->vap == NULL || m->regp == NULL)
-            abort();                    /* host memory */
+            abort(); /* host memory */
         n = mm_phys_aliases(st->m, st->va[i], m->v, n);
     }
     armmap__v1__phys_result__aliases__init(&m->am);
@@ -515,8 +516,7 @@ static size_t item_build_event(const struct srv_stream *st, size_t i)
 }
 
 /* Builds item @i into @it; returns its packed size. */
-static size_t item_build(const struct srv_stream *st, size_t i,
-                         struct item *it)
+static size_t item_build(const struct srv_stream *st, size_t i, struct item *it)
 {
     if (st->kind == SK_HISTORY)
         return item_build_event(st, i);
@@ -572,7 +572,7 @@ static void add(struct srv_stream *st, struct evbuffer *out, const void *p,
                 size_t len)
 {
     if (evbuffer_add(out, p, len) != 0)
-        abort();                        /* host memory, as elsewhere */
+        abort(); /* host memory, as elsewhere */
     st->written += len;
 }
 
@@ -593,10 +593,13 @@ static void emit_head(struct srv_stream *st, struct evbuffer *out)
         Armmap__V1__Status status = ARMMAP__V1__STATUS__INIT;
 
         if (st->kind == SK_DUMP)
-            snprintf(msg, sizeof(msg), "dump: a reply of %llu bytes, more "
-                     "than a frame can hold", (unsigned long long)rlen);
+            snprintf(msg, sizeof(msg),
+                     "dump: a reply of %llu bytes, more "
+                     "than a frame can hold",
+                     (unsigned long long)rlen);
         else
-            snprintf(msg, sizeof(msg), "%s: %zu addresses make a reply of "
+            snprintf(msg, sizeof(msg),
+                     "%s: %zu addresses make a reply of "
                      "%llu bytes, more than a frame can hold",
                      st->kind == SK_PHYS ? "phys" : "translate", st->n,
                      (unsigned long long)rlen);
@@ -616,11 +619,11 @@ static void emit_head(struct srv_stream *st, struct evbuffer *out)
     h[2] = (uint8_t)(rlen >> 8);
     h[3] = (uint8_t)rlen;
     if (st->id != 0) {
-        h[k++] = 0x08;                  /* Response.id = 1, varint */
+        h[k++] = 0x08; /* Response.id = 1, varint */
         k += varint_put(h + k, st->id);
     }
     h[k++] = TAG_RESP_STATUS;
-    h[k++] = 0;                         /* Status{}: OK, no message */
+    h[k++] = 0; /* Status{}: OK, no message */
     k += field_head(h + k, result_tag(st), result_len(st));
     st->phase = st->kind == SK_HISTORY && st->n == 0 ? PH_TAIL : PH_ITEMS;
     if (st->kind == SK_DUMP)
@@ -650,7 +653,7 @@ static void emit_column(struct srv_stream *st, struct evbuffer *out)
         if (st->phase == PH_FAULT) {
             add(st, out, fault, k);
         } else {
-            for (j = 0; j < k; j++) {   /* fixed32: little-endian */
+            for (j = 0; j < k; j++) { /* fixed32: little-endian */
                 bytes[4 * j] = (uint8_t)pa[j];
                 bytes[4 * j + 1] = (uint8_t)(pa[j] >> 8);
                 bytes[4 * j + 2] = (uint8_t)(pa[j] >> 16);
@@ -683,7 +686,7 @@ static void emit_item(struct srv_stream *st, struct evbuffer *out)
 
     if (evbuffer_reserve_space(out, (ev_ssize_t)(len + 16), &v, 1) < 1 ||
         v.iov_len < len + 16)
-        abort();                        /* host memory */
+        abort(); /* host memory */
     h = field_head(v.iov_base,
                    st->kind == SK_PHYS      ? TAG_PR_ALIASES
                    : st->kind == SK_HISTORY ? TAG_HR_EVENTS
@@ -708,7 +711,7 @@ static void emit_dump(struct srv_stream *st, struct evbuffer *out,
 
     if (evbuffer_reserve_space(out, (ev_ssize_t)want, &v, 1) < 1 ||
         v.iov_len < want)
-        abort();                        /* host memory */
+        abort(); /* host memory */
     got = srv_dump_read(st->dump, v.iov_base, want);
     v.iov_len = got;
     if (evbuffer_commit_space(out, &v, 1) != 0)
@@ -748,15 +751,14 @@ static void emit_report(struct srv_stream *st, struct evbuffer *out,
     }
 }
 
-bool srv_stream_emit(struct srv_stream *st, struct evbuffer *out,
-                     size_t budget)
+bool srv_stream_emit(struct srv_stream *st, struct evbuffer *out, size_t budget)
 {
     uint64_t start = st->written;
 
     while (st->phase != PH_DONE && st->written - start < budget) {
         switch (st->phase) {
         case PH_SIZE:
-            return false;               /* not sized yet */
+            return false; /* not sized yet */
         case PH_HEAD:
             emit_head(st, out);
             break;

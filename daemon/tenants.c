@@ -34,7 +34,7 @@
 
 #include <event2/event.h>
 
-#define LINE_MAX_BYTES  1024
+#define LINE_MAX_BYTES 1024
 
 struct srv_tenants {
     struct srv_tenant_conf *v;
@@ -182,10 +182,12 @@ static int parse_option(struct srv_tenant_conf *e, char *opt, const char *where,
                  where, opt, val != NULL ? val : "");
         return -1;
     }
-    snprintf(err, errsz, "armmapd: %s: unknown option '%s' "
+    snprintf(err, errsz,
+             "armmapd: %s: unknown option '%s' "
              "(max-machines-per-tenant, max-parked-kmaps, "
              "max-host-bytes-per-tenant, max-inflight-bytes-per-tenant, "
-             "machine-idle-ttl, admin)", where, opt);
+             "machine-idle-ttl, admin)",
+             where, opt);
     return -1;
 }
 
@@ -198,13 +200,17 @@ static int check_unique(const struct srv_tenants *t,
 
     for (i = 0; i < t->n; i++) {
         if (strcmp(t->v[i].name, e->name) == 0) {
-            snprintf(err, errsz, "armmapd: %s: tenant '%s' is already on "
-                     "line %u", where, e->name, t->v[i].line);
+            snprintf(err, errsz,
+                     "armmapd: %s: tenant '%s' is already on "
+                     "line %u",
+                     where, e->name, t->v[i].line);
             return -1;
         }
         if (memcmp(t->v[i].digest, e->digest, 32) == 0) {
-            snprintf(err, errsz, "armmapd: %s: tenant '%s' has the same token "
-                     "as tenant '%s'", where, e->name, t->v[i].name);
+            snprintf(err, errsz,
+                     "armmapd: %s: tenant '%s' has the same token "
+                     "as tenant '%s'",
+                     where, e->name, t->v[i].name);
             return -1;
         }
     }
@@ -223,14 +229,18 @@ static int parse_line(struct srv_tenants *t, char *line, const char *where,
     name = strtok_r(line, " \t\r\n", &save);
     digest = strtok_r(NULL, " \t\r\n", &save);
     if (!srv_valid_tenant(name)) {
-        snprintf(err, errsz, "armmapd: %s: tenant '%.80s' is not 1-64 bytes "
-                 "of [A-Za-z0-9._-]", where, name);
+        snprintf(err, errsz,
+                 "armmapd: %s: tenant '%.80s' is not 1-64 bytes "
+                 "of [A-Za-z0-9._-]",
+                 where, name);
         return -1;
     }
     snprintf(e.name, sizeof(e.name), "%s", name);
     if (digest == NULL || !parse_digest(digest, e.digest)) {
-        snprintf(err, errsz, "armmapd: %s: '%.80s' is not the 64 hex digits "
-                 "of a SHA-256", where, digest != NULL ? digest : "");
+        snprintf(err, errsz,
+                 "armmapd: %s: '%.80s' is not the 64 hex digits "
+                 "of a SHA-256",
+                 where, digest != NULL ? digest : "");
         return -1;
     }
     while ((opt = strtok_r(NULL, " \t\r\n", &save)) != NULL) {
@@ -362,8 +372,7 @@ static void apply_conf(const struct srv *s, struct srv_tenant *t,
                                 ? conf->max_inflight_bytes
                                 : s->st->max_inflight_bytes;
     t->own_max_events = conf != NULL && conf->max_events != 0;
-    t->max_events = t->own_max_events ? conf->max_events
-                                      : s->st->max_events;
+    t->max_events = t->own_max_events ? conf->max_events : s->st->max_events;
     t->own_max_host_bytes = conf != NULL && conf->max_host_bytes != 0;
     t->max_host_bytes = t->own_max_host_bytes ? conf->max_host_bytes
                                               : s->st->max_host_bytes;
@@ -436,8 +445,8 @@ int srv_tenants_open(struct srv *s, char *err, size_t errsz)
 {
     if (s->st->tenants_file == NULL)
         return 0;
-    if (srv_tenants_load(s->st->tenants_file, &s->tenants_file, err,
-                         errsz) != 0)
+    if (srv_tenants_load(s->st->tenants_file, &s->tenants_file, err, errsz) !=
+        0)
         return -1;
     srv_log(SRV_LOG_INFO, "tenants file: %zu tenants",
             srv_tenants_count(s->tenants_file));
@@ -453,8 +462,10 @@ void srv_tenants_reload(struct srv *s)
     if (s->st->tenants_file == NULL)
         return;
     if (srv_tenants_load(s->st->tenants_file, &fresh, err, sizeof(err)) != 0) {
-        srv_log(SRV_LOG_ERROR, "SIGHUP: %s; keeping the %zu tenants loaded "
-                "before", err, srv_tenants_count(s->tenants_file));
+        srv_log(SRV_LOG_ERROR,
+                "SIGHUP: %s; keeping the %zu tenants loaded "
+                "before",
+                err, srv_tenants_count(s->tenants_file));
         return;
     }
     srv_tenants_free(s->tenants_file);
@@ -467,10 +478,13 @@ void srv_tenants_reload(struct srv *s)
         if (conf == NULL || memcmp(conf->digest, t->digest, 32) != 0) {
             t->revoked = t->connections > 0;
             if (t->revoked)
-                srv_log(SRV_LOG_WARN, "SIGHUP: tenant '%s' %s; closing its "
-                        "%" PRIu64 " connections", t->name,
+                srv_log(SRV_LOG_WARN,
+                        "SIGHUP: tenant '%s' %s; closing its "
+                        "%" PRIu64 " connections",
+                        t->name,
                         conf == NULL ? "is no longer in the tenants file"
-                                     : "has a new token", t->connections);
+                                     : "has a new token",
+                        t->connections);
         }
         apply_conf(s, t, conf);
     }
@@ -483,7 +497,7 @@ void srv_tenants_reload(struct srv *s)
 /* Reaping idle machines                                               */
 /* ------------------------------------------------------------------ */
 
-#define REAP_PERIOD_S   1
+#define REAP_PERIOD_S 1
 
 /* Seconds machines of @tenant may stay untouched; 0 = forever. */
 static uint64_t ttl_of(struct srv *s, const char *tenant)
@@ -520,7 +534,7 @@ static void reap_collect(void *arg, struct srv_machine *sm)
         uint64_t *v = realloc(rl->ids, cap * sizeof(*v));
 
         if (v == NULL)
-            return;                     /* the next round takes the rest */
+            return; /* the next round takes the rest */
         rl->ids = v;
         rl->cap = cap;
     }
@@ -534,21 +548,26 @@ static void reap_one(struct srv *s, struct srv_machine *sm)
     uint64_t ticket, ttl = ttl_of(s, sm->tenant);
 
     if (!srv_persist_has_room(s) || sm->fenced)
-        return;                         /* the next round */
+        return; /* the next round */
     ticket = srv_persist_destroy(s, sm, err, sizeof(err));
     if (ticket == 0) {
-        srv_log(SRV_LOG_ERROR, "machine %" PRIu64 ": idle, but cannot be "
-                "destroyed: %s", sm->id, err);
+        srv_log(SRV_LOG_ERROR,
+                "machine %" PRIu64 ": idle, but cannot be "
+                "destroyed: %s",
+                sm->id, err);
         return;
     }
     srv_machine_unlink(s->reg, sm->id);
-    snprintf(msg, sizeof(msg), "kmap: machine %" PRIu64 " was destroyed "
-             "(--machine-idle-ttl)", sm->ext_id);
+    snprintf(msg, sizeof(msg),
+             "kmap: machine %" PRIu64 " was destroyed "
+             "(--machine-idle-ttl)",
+             sm->ext_id);
     srv_park_fail_machine(s, sm, MM_NOT_FOUND, msg);
     s->n.changes++;
-    srv_log(SRV_LOG_INFO, "machine %" PRIu64 " of tenant '%s': untouched for "
-            "%" PRIu64 " s (--machine-idle-ttl); destroyed", sm->ext_id,
-            sm->tenant, ttl);
+    srv_log(SRV_LOG_INFO,
+            "machine %" PRIu64 " of tenant '%s': untouched for "
+            "%" PRIu64 " s (--machine-idle-ttl); destroyed",
+            sm->ext_id, sm->tenant, ttl);
 }
 
 static bool any_ttl(const struct srv *s)

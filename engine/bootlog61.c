@@ -31,7 +31,8 @@ static void zone_range(struct mm_buf *out, const char *name, mm_pfn_t lo, mm_pfn
     if (hi <= lo)
         mm__buf_printf(out, "empty\n");
     else
-        mm__buf_printf(out, "[mem 0x%016llx-0x%016llx]\n", (unsigned long long)lo << MM_PAGE_SHIFT,
+        mm__buf_printf(out, "[mem 0x%016llx-0x%016llx]\n",
+                       (unsigned long long)lo << MM_PAGE_SHIFT,
                        ((unsigned long long)hi << MM_PAGE_SHIFT) - 1);
 }
 
@@ -44,7 +45,8 @@ static uint64_t total_pages(const struct mm_machine *m)
     mm_get_stats(m, &st);
     for (unsigned i = 0; i < st.nr_zones && i < MM_NR_ZONES; i++) {
         const struct mm_zone_stats *z = &st.zone[i];
-        uint64_t memmap = ((uint64_t)(z->end_pfn - z->start_pfn) * size + MM_PAGE_SIZE - 1) >>
+        uint64_t memmap = ((uint64_t)(z->end_pfn - z->start_pfn) * size + MM_PAGE_SIZE -
+                           1) >>
                           MM_PAGE_SHIFT;
 
         if (z->name != NULL && strcmp(z->name, "HighMem") == 0)
@@ -65,7 +67,8 @@ static void node_ranges(const struct mm_machine *m, struct mm_buf *out)
         while (++i < lay->nr_regions && lay->regions[i].start == end)
             end = lay->regions[i].end;
         mm__buf_printf(out, "  node   0: [mem 0x%016llx-0x%016llx]\n",
-                       (unsigned long long)(start + MM_PAGE_SIZE - 1) & ~(MM_PAGE_SIZE - 1ull),
+                       (unsigned long long)(start + MM_PAGE_SIZE - 1) &
+                           ~(MM_PAGE_SIZE - 1ull),
                        (unsigned long long)(end & ~(MM_PAGE_SIZE - 1ull)) - 1);
     }
 }
@@ -96,7 +99,8 @@ void mm__report_boot_61(const struct mm_machine *m, struct mm_buf *out)
         /* pageblock_nr_pages: 1 << (MAX_ORDER - 1) without HUGETLB_PAGE */
         uint64_t min = (1ull << (mm__config_max_order(&m->cfg) - 1)) * MIGRATE_TYPES_CMA;
 
-        mm__buf_printf(out, "Built 1 zonelists, mobility grouping %s.  Total pages: %llu\n",
+        mm__buf_printf(out,
+                       "Built 1 zonelists, mobility grouping %s.  Total pages: %llu\n",
                        total < min ? "off" : "on", (unsigned long long)total);
     }
 }

@@ -63,21 +63,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TOP_ORDER   (MM_MAX_ORDER - 1)  /* KERNEL: MAX_ORDER - 1 = 10 */
-#define NO_PFN      0xffffffffu         /* an empty hash slot's key */
-#define NIL         (-1)                /* no list node */
-#define MIN_BITS    4                   /* a hash starts with 16 slots */
-#define MIN_NODES   64
-#define SWEEP_MIN   64                  /* blocks below which the check probes */
+#define TOP_ORDER (MM_MAX_ORDER - 1) /* KERNEL: MAX_ORDER - 1 = 10 */
+#define NO_PFN    0xffffffffu        /* an empty hash slot's key */
+#define NIL       (-1)               /* no list node */
+#define MIN_BITS  4                  /* a hash starts with 16 slots */
+#define MIN_NODES 64
+#define SWEEP_MIN 64 /* blocks below which the check probes */
 
 /* One free block: what PageBuddy + page_private + page->lru say in the
  * kernel's mem_map. */
 struct free_block {
-    mm_pfn_t pfn;                       /* head */
-    int32_t prev, next;                 /* neighbours on its free list */
+    mm_pfn_t pfn;       /* head */
+    int32_t prev, next; /* neighbours on its free list */
     uint8_t order;
-    uint8_t zone;                       /* enum mm_zone */
-    bool live;                          /* false while on the spare stack */
+    uint8_t zone; /* enum mm_zone */
+    bool live;    /* false while on the spare stack */
 };
 
 /* A hash slot: head pfn -> node index (free blocks) or order | owner << 8
@@ -89,26 +89,26 @@ struct slot {
 
 struct pfn_map {
     struct slot *s;
-    unsigned bits;                      /* 1 << bits slots */
+    unsigned bits; /* 1 << bits slots */
     uint32_t count;
 };
 
-struct free_area {                      /* KERNEL: struct free_area, one migrate type */
+struct free_area { /* KERNEL: struct free_area, one migrate type */
     int32_t head, tail;
     uint32_t nr_free;
 };
 
 struct bzone {
     bool populated;
-    mm_pfn_t start, end;                /* spanned */
-    uint32_t present;                   /* RAM pages in the span */
-    uint32_t managed;                   /* freed to the allocator at boot */
-    uint32_t free;                      /* pages in free blocks */
+    mm_pfn_t start, end; /* spanned */
+    uint32_t present;    /* RAM pages in the span */
+    uint32_t managed;    /* freed to the allocator at boot */
+    uint32_t free;       /* pages in free blocks */
     struct free_area area[MM_MAX_ORDER];
 };
 
 struct pfn_range {
-    mm_pfn_t start, end;                /* exclusive */
+    mm_pfn_t start, end; /* exclusive */
 };
 
 /*
@@ -119,35 +119,35 @@ struct pfn_range {
  * chunk is kept ready so that recording a block never fails once the
  * operation has begun.
  */
-#define UCHUNK      4096u
-#define NUCHUNKS    ((1u << 20) / UCHUNK)
-#define USED_BIT    0x80u
+#define UCHUNK   4096u
+#define NUCHUNKS ((1u << 20) / UCHUNK)
+#define USED_BIT 0x80u
 
 struct used_map {
     uint8_t *chunk[NUCHUNKS];
-    uint16_t inuse[NUCHUNKS];           /* heads per chunk (up to UCHUNK) */
-    uint8_t *spare;                     /* a zeroed chunk, ready */
-    uint32_t nchunks;                   /* chunks allocated, the spare included */
-    uint32_t count;                     /* heads in all */
+    uint16_t inuse[NUCHUNKS]; /* heads per chunk (up to UCHUNK) */
+    uint8_t *spare;           /* a zeroed chunk, ready */
+    uint32_t nchunks;         /* chunks allocated, the spare included */
+    uint32_t count;           /* heads in all */
 };
 
 struct mm_buddy {
     struct bzone zone[MM_NR_ZONES];
-    mm_pfn_t dma_end, max_low;          /* zone boundaries, from the layout */
-    bool highmem_config;                /* CONFIG_HIGHMEM: HighMem may be asked for */
+    mm_pfn_t dma_end, max_low; /* zone boundaries, from the layout */
+    bool highmem_config;       /* CONFIG_HIGHMEM: HighMem may be asked for */
     uint32_t ram_pages, reserved_pages;
     struct free_block *node;
     uint32_t node_cap, node_live;
-    int32_t spare;                      /* stack of unused nodes, through ->next */
-    struct pfn_map free_map;            /* free block head -> node */
-    struct used_map used_map;           /* allocated block head -> order, owner */
-    uint32_t owned[MM_OWN_COUNT];       /* pages held per owner */
-    struct pfn_range *resv;             /* boot-reserved pages, sorted, merged */
+    int32_t spare;                /* stack of unused nodes, through ->next */
+    struct pfn_map free_map;      /* free block head -> node */
+    struct used_map used_map;     /* allocated block head -> order, owner */
+    uint32_t owned[MM_OWN_COUNT]; /* pages held per owner */
+    struct pfn_range *resv;       /* boot-reserved pages, sorted, merged */
     size_t nresv;
 };
 
 static const char *const zone_names[MM_NR_ZONES] = {
-    [MM_ZONE_DMA] = "DMA",                      /* KERNEL: 3.4 mm/page_alloc.c zone_names */
+    [MM_ZONE_DMA] = "DMA", /* KERNEL: 3.4 mm/page_alloc.c zone_names */
     [MM_ZONE_NORMAL] = "Normal",
     [MM_ZONE_HIGHMEM] = "HighMem",
 };
@@ -244,7 +244,7 @@ static void map_put(struct pfn_map *mp, mm_pfn_t pfn, uint32_t val)
 
     assert(mp->s[i].pfn == NO_PFN);
     assert(((size_t)mp->count + 1) * 2 <= map_mask(mp) + 1);
-    mp->s[i] = (struct slot){pfn, val};
+    mp->s[i] = (struct slot){ pfn, val };
     mp->count++;
 }
 
@@ -273,7 +273,7 @@ static void map_del(struct pfn_map *mp, mm_pfn_t pfn)
         mp->s[hole] = mp->s[i];
         hole = i;
     }
-    mp->s[hole] = (struct slot){NO_PFN, 0};
+    mp->s[hole] = (struct slot){ NO_PFN, 0 };
 }
 
 /* A slot-for-slot copy, so the clone probes as the original does. */
@@ -419,7 +419,7 @@ static bool pool_reserve(struct mm_buddy *b, uint32_t extra)
     b->node = grown;
     /* Push the new nodes so that the lowest index is taken first. */
     for (uint32_t i = cap; i-- > b->node_cap;) {
-        grown[i] = (struct free_block){.pfn = NO_PFN, .prev = NIL, .next = b->spare};
+        grown[i] = (struct free_block){ .pfn = NO_PFN, .prev = NIL, .next = b->spare };
         b->spare = (int32_t)i;
     }
     b->node_cap = cap;
@@ -451,7 +451,7 @@ static void add_free_block(struct mm_buddy *b, unsigned zone, mm_pfn_t pfn,
     assert(idx != NIL);
     n = &b->node[idx];
     b->spare = n->next;
-    *n = (struct free_block){pfn, NIL, NIL, (uint8_t)order, (uint8_t)zone, true};
+    *n = (struct free_block){ pfn, NIL, NIL, (uint8_t)order, (uint8_t)zone, true };
     if (fa->head == NIL) {
         fa->head = fa->tail = idx;
     } else if (tail) {
@@ -487,7 +487,7 @@ static void del_free_block(struct mm_buddy *b, int32_t idx)
     b->zone[n->zone].free -= 1u << n->order;
     b->node_live--;
     map_del(&b->free_map, n->pfn);
-    *n = (struct free_block){.pfn = NO_PFN, .prev = NIL, .next = b->spare};
+    *n = (struct free_block){ .pfn = NO_PFN, .prev = NIL, .next = b->spare };
     b->spare = idx;
 }
 
@@ -626,8 +626,7 @@ static bool is_reserved(const struct mm_buddy *b, mm_pfn_t pfn)
  * higher buddy is found from the combined block, as a 3.4.39 tree has it
  * (allwinner-zh/linux-3.4-sunxi); 3.4.0 (msm-3.4) found it from the freed
  * page, so an upper half never went to the tail (fixed upstream in 2012). */
-static void free_one_page(struct mm_buddy *b, unsigned zone, mm_pfn_t pfn,
-                          unsigned order)
+static void free_one_page(struct mm_buddy *b, unsigned zone, mm_pfn_t pfn, unsigned order)
 {
     bool tail = false;
 
@@ -639,10 +638,10 @@ static void free_one_page(struct mm_buddy *b, unsigned zone, mm_pfn_t pfn,
         if (idx == NIL || b->node[idx].order != order || b->node[idx].zone != zone)
             break;
         del_free_block(b, idx);
-        pfn &= buddy;                   /* combined_idx = buddy_idx & page_idx */
+        pfn &= buddy; /* combined_idx = buddy_idx & page_idx */
         order++;
     }
-    if (order < TOP_ORDER - 1) {        /* KERNEL: order < MAX_ORDER-2 */
+    if (order < TOP_ORDER - 1) { /* KERNEL: order < MAX_ORDER-2 */
         mm_pfn_t higher_page = pfn & ~(1u << order);
         mm_pfn_t higher_buddy = higher_page ^ (1u << (order + 1));
         int32_t idx = free_node(b, higher_buddy);
@@ -727,7 +726,7 @@ static bool free_pages_memory(struct mm_buddy *b, unsigned zone, mm_pfn_t s, mm_
         while (order < TOP_ORDER && (s & (1u << order)) == 0)
             order++;
         while (order > 0 && (uint64_t)s + (1u << order) > e)
-            order--;                    /* order 0 always fits: s < e */
+            order--; /* order 0 always fits: s < e */
         if (!reserve_for_op(b))
             return false;
         free_one_page(b, zone, s, order);
@@ -773,7 +772,7 @@ static bool copy_reserved(struct mm_buddy *b, const struct mm_range32 *r, size_t
         if (b->nresv > 0 && s <= b->resv[b->nresv - 1].end)
             b->resv[b->nresv - 1].end = e;
         else
-            b->resv[b->nresv++] = (struct pfn_range){s, e};
+            b->resv[b->nresv++] = (struct pfn_range){ s, e };
     }
     return true;
 }
@@ -783,7 +782,10 @@ static void setup_zones(struct mm_buddy *b, const struct mm_machine *m)
 {
     const struct mm_layout *lay = &m->lay;
     const mm_pfn_t bound[MM_NR_ZONES + 1] = {
-        lay->min_pfn, lay->dma_end_pfn, lay->max_low_pfn, lay->max_pfn,
+        lay->min_pfn,
+        lay->dma_end_pfn,
+        lay->max_low_pfn,
+        lay->max_pfn,
     };
 
     b->dma_end = lay->dma_end_pfn;
@@ -800,7 +802,7 @@ static void setup_zones(struct mm_buddy *b, const struct mm_machine *m)
         else
             zn->present = ram_pages_in(lay, zn->start, zn->end);
         for (unsigned o = 0; o <= TOP_ORDER; o++)
-            zn->area[o] = (struct free_area){NIL, NIL, 0};
+            zn->area[o] = (struct free_area){ NIL, NIL, 0 };
     }
     for (unsigned i = 0; i < lay->nr_regions; i++)
         b->ram_pages += region_end_pfn(&lay->regions[i]) -
@@ -960,8 +962,8 @@ static bool zone_below(const struct mm_buddy *b, unsigned zone)
 }
 
 enum mm_status mm__alloc_pages(struct mm_machine *m, enum mm_zone zone, unsigned order,
-                               enum mm_owner owner, mm_pfn_t *pfn,
-                               const char *op, char msg[MM_MSG_MAX])
+                               enum mm_owner owner, mm_pfn_t *pfn, const char *op,
+                               char msg[MM_MSG_MAX])
 {
     struct mm_buddy *b;
 
@@ -977,7 +979,8 @@ enum mm_status mm__alloc_pages(struct mm_machine *m, enum mm_zone zone, unsigned
                         op, order, TOP_ORDER);
     if (!zone_requestable(b, zone))
         return mm__fail(msg, MM_INVALID_ARGUMENT,
-                        "%s: zone %s does not exist on this machine", op, zone_names[zone]);
+                        "%s: zone %s does not exist on this machine", op,
+                        zone_names[zone]);
     if (!reserve_for_op(b))
         return mm__fail(msg, MM_NO_MEMORY, "%s: out of host memory", op);
     /* The zonelist: the preferred zone, then each lower one. */
@@ -1026,7 +1029,8 @@ enum mm_status mm__free_pages(struct mm_machine *m, mm_pfn_t pfn, unsigned order
     if (head != pfn)
         return mm__fail(msg, MM_INVALID_ARGUMENT,
                         "%s: pfn 0x%x is not the head of its block "
-                        "(the order-%u block at pfn 0x%x)", op, pfn, held_order, head);
+                        "(the order-%u block at pfn 0x%x)",
+                        op, pfn, held_order, head);
     if (held_order != order)
         return mm__fail(msg, MM_INVALID_ARGUMENT,
                         "%s: pfn 0x%x heads an order-%u block, not order %u", op, pfn,
@@ -1097,8 +1101,7 @@ size_t mm__buddy_host_bytes(const struct mm_buddy *b)
         return 0;
     return sizeof(*b) + b->node_cap * sizeof(*b->node) +
            (map_mask(&b->free_map) + 1) * sizeof(struct slot) +
-           (size_t)b->used_map.nchunks * UCHUNK +
-           b->nresv * sizeof(*b->resv);
+           (size_t)b->used_map.nchunks * UCHUNK + b->nresv * sizeof(*b->resv);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1111,7 +1114,7 @@ size_t mm__buddy_host_bytes(const struct mm_buddy *b)
 static uint32_t *radix_sort24(uint32_t *a, uint32_t *tmp, size_t n)
 {
     for (unsigned shift = 0; shift < 24; shift += 8) {
-        size_t start[257] = {0};
+        size_t start[257] = { 0 };
         uint32_t *t;
 
         for (size_t i = 0; i < n; i++)
@@ -1141,9 +1144,10 @@ static enum mm_status collect_blocks(const struct mm_buddy *b, uint32_t *key, si
         if (!fb->live)
             continue;
         if (k == n || fb->order > TOP_ORDER)
-            return mm__fail(err, MM_INTERNAL, "buddy: bad free block node for pfn 0x%x "
-                            "(order %u, %u nodes counted live)", fb->pfn, fb->order,
-                            b->node_live);
+            return mm__fail(err, MM_INTERNAL,
+                            "buddy: bad free block node for pfn 0x%x "
+                            "(order %u, %u nodes counted live)",
+                            fb->pfn, fb->order, b->node_live);
         key[k++] = fb->pfn << 4 | fb->order;
     }
     for (mm_pfn_t p = umap_next(u, 0); p != NO_PFN; p = umap_next(u, p + 1)) {
@@ -1151,8 +1155,10 @@ static enum mm_status collect_blocks(const struct mm_buddy *b, uint32_t *key, si
 
         umap_get(u, p, &v);
         if (k == n || (v & 0xff) > TOP_ORDER)
-            return mm__fail(err, MM_INTERNAL, "buddy: bad allocated block at pfn 0x%x "
-                            "(order %u, %u blocks counted)", p, v & 0xff, u->count);
+            return mm__fail(err, MM_INTERNAL,
+                            "buddy: bad allocated block at pfn 0x%x "
+                            "(order %u, %u blocks counted)",
+                            p, v & 0xff, u->count);
         key[k++] = p << 4 | (v & 0xff);
     }
     if (k != n)
@@ -1185,9 +1191,10 @@ static enum mm_status check_overlaps(const struct mm_buddy *b, char err[MM_MSG_M
         uint32_t prev = v[i - 1], cur = v[i];
 
         if ((cur >> 4) < (prev >> 4) + (1u << (prev & 0xf)))
-            st = mm__fail(err, MM_INTERNAL, "buddy: the order-%u block at pfn 0x%x "
-                          "overlaps the order-%u block at pfn 0x%x", cur & 0xf, cur >> 4,
-                          prev & 0xf, prev >> 4);
+            st = mm__fail(err, MM_INTERNAL,
+                          "buddy: the order-%u block at pfn 0x%x "
+                          "overlaps the order-%u block at pfn 0x%x",
+                          cur & 0xf, cur >> 4, prev & 0xf, prev >> 4);
     }
     free(key);
     free(tmp);
@@ -1243,8 +1250,8 @@ static enum mm_status check_block(const struct mm_machine *m, const char *what,
                         what, order, pfn, zone_names[zone]);
     if (ram_pages_in(&m->lay, pfn, (mm_pfn_t)end) != (1u << order))
         return mm__fail(err, MM_INTERNAL,
-                        "buddy: %s order-%u block at pfn 0x%x is not all RAM",
-                        what, order, pfn);
+                        "buddy: %s order-%u block at pfn 0x%x is not all RAM", what,
+                        order, pfn);
     if (resv_pages_in(b, pfn, (mm_pfn_t)end) != 0)
         return mm__fail(err, MM_INTERNAL,
                         "buddy: %s order-%u block at pfn 0x%x overlaps reserved pages",
@@ -1252,7 +1259,8 @@ static enum mm_status check_block(const struct mm_machine *m, const char *what,
     if (probe && other_block_at(b, pfn, self_node, self_node == NIL, &other))
         return mm__fail(err, MM_INTERNAL,
                         "buddy: %s order-%u block at pfn 0x%x overlaps the block at "
-                        "pfn 0x%x", what, order, pfn, other);
+                        "pfn 0x%x",
+                        what, order, pfn, other);
     return MM_OK;
 }
 
@@ -1310,7 +1318,7 @@ static enum mm_status check_used(const struct mm_machine *m, bool probe,
 {
     const struct mm_buddy *b = m->buddy;
     const struct used_map *mp = &b->used_map;
-    uint32_t n = 0, owned[MM_OWN_COUNT] = {0};
+    uint32_t n = 0, owned[MM_OWN_COUNT] = { 0 };
 
     for (mm_pfn_t p = umap_next(mp, 0); p != NO_PFN; p = umap_next(mp, p + 1)) {
         uint32_t v = 0;
@@ -1349,35 +1357,47 @@ static enum mm_status check_zone(const struct mm_machine *m, unsigned zone,
     const struct mm_buddy *b = m->buddy;
     const struct bzone *zn = &b->zone[zone];
     const mm_pfn_t bound[MM_NR_ZONES + 1] = {
-        m->lay.min_pfn, m->lay.dma_end_pfn, m->lay.max_low_pfn, m->lay.max_pfn,
+        m->lay.min_pfn,
+        m->lay.dma_end_pfn,
+        m->lay.max_low_pfn,
+        m->lay.max_pfn,
     };
     uint32_t resv;
 
     if (zn->populated != (bound[zone] < bound[zone + 1]) ||
         (zn->populated && (zn->start != bound[zone] || zn->end != bound[zone + 1])))
-        return mm__fail(err, MM_INTERNAL, "buddy: zone %s does not span the layout's "
-                        "[0x%x, 0x%x)", zone_names[zone], bound[zone], bound[zone + 1]);
+        return mm__fail(err, MM_INTERNAL,
+                        "buddy: zone %s does not span the layout's "
+                        "[0x%x, 0x%x)",
+                        zone_names[zone], bound[zone], bound[zone + 1]);
     if (!zn->populated)
         return MM_OK;
     resv = resv_ram_pages_in(b, &m->lay, zn->start, zn->end);
     if (zn->present != ram_pages_in(&m->lay, zn->start, zn->end))
-        return mm__fail(err, MM_INTERNAL, "buddy: zone %s counts %u present pages, "
-                        "its span holds %u", zone_names[zone], zn->present,
+        return mm__fail(err, MM_INTERNAL,
+                        "buddy: zone %s counts %u present pages, "
+                        "its span holds %u",
+                        zone_names[zone], zn->present,
                         ram_pages_in(&m->lay, zn->start, zn->end));
     if (zn->free != list_pages)
-        return mm__fail(err, MM_INTERNAL, "buddy: zone %s counts %u free pages, "
-                        "its lists hold %u", zone_names[zone], zn->free, list_pages);
-    if ((uint64_t)list_pages + used + resv != zn->present || zn->managed + resv != zn->present)
-        return mm__fail(err, MM_INTERNAL, "buddy: zone %s has %u free + %u allocated + "
-                        "%u reserved pages, %u present, %u managed", zone_names[zone],
-                        list_pages, used, resv, zn->present, zn->managed);
+        return mm__fail(err, MM_INTERNAL,
+                        "buddy: zone %s counts %u free pages, "
+                        "its lists hold %u",
+                        zone_names[zone], zn->free, list_pages);
+    if ((uint64_t)list_pages + used + resv != zn->present ||
+        zn->managed + resv != zn->present)
+        return mm__fail(err, MM_INTERNAL,
+                        "buddy: zone %s has %u free + %u allocated + "
+                        "%u reserved pages, %u present, %u managed",
+                        zone_names[zone], list_pages, used, resv, zn->present,
+                        zn->managed);
     return MM_OK;
 }
 
 enum mm_status mm__buddy_check(const struct mm_machine *m, char err[MM_MSG_MAX])
 {
     const struct mm_buddy *b;
-    uint32_t used[MM_NR_ZONES] = {0}, nodes = 0, managed = 0, ram = 0;
+    uint32_t used[MM_NR_ZONES] = { 0 }, nodes = 0, managed = 0, ram = 0;
     enum mm_status st;
     bool probe;
 
@@ -1400,13 +1420,17 @@ enum mm_status mm__buddy_check(const struct mm_machine *m, char err[MM_MSG_MAX])
     if (st != MM_OK)
         return st;
     if (nodes != b->node_live || nodes != b->free_map.count)
-        return mm__fail(err, MM_INTERNAL, "buddy: %u blocks on the free lists, %u nodes "
-                        "live, %u in the free map", nodes, b->node_live, b->free_map.count);
+        return mm__fail(err, MM_INTERNAL,
+                        "buddy: %u blocks on the free lists, %u nodes "
+                        "live, %u in the free map",
+                        nodes, b->node_live, b->free_map.count);
     for (unsigned i = 0; i < m->lay.nr_regions; i++)
         ram += region_end_pfn(&m->lay.regions[i]) - region_start_pfn(&m->lay.regions[i]);
     if (ram != b->ram_pages || b->reserved_pages != ram - managed)
-        return mm__fail(err, MM_INTERNAL, "buddy: %u RAM pages (%u counted), %u reserved, "
-                        "%u managed", ram, b->ram_pages, b->reserved_pages, managed);
+        return mm__fail(err, MM_INTERNAL,
+                        "buddy: %u RAM pages (%u counted), %u reserved, "
+                        "%u managed",
+                        ram, b->ram_pages, b->reserved_pages, managed);
     return MM_OK;
 }
 
@@ -1464,10 +1488,11 @@ static struct mm_buddy *buddy_empty(const struct mm_buddy *fresh)
     for (unsigned z = 0; z < MM_NR_ZONES; z++) {
         b->zone[z].free = 0;
         for (unsigned o = 0; o <= TOP_ORDER; o++)
-            b->zone[z].area[o] = (struct free_area){NIL, NIL, 0};
+            b->zone[z].area[o] = (struct free_area){ NIL, NIL, 0 };
     }
     if (!map_init(&b->free_map, MIN_BITS) || !umap_reserve(&b->used_map) ||
-        (fresh->nresv > 0 && (b->resv = malloc(fresh->nresv * sizeof(*b->resv))) == NULL)) {
+        (fresh->nresv > 0 &&
+         (b->resv = malloc(fresh->nresv * sizeof(*b->resv))) == NULL)) {
         mm__buddy_destroy(b);
         return NULL;
     }

@@ -40,11 +40,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SZ_1K   0x400u
-#define SZ_1M   0x100000u
-#define SZ_1G   0x40000000u
+#define SZ_1K 0x400u
+#define SZ_1M 0x100000u
+#define SZ_1G 0x40000000u
 
-#define KVER_ARGS(k) (k) >> 16, ((k) >> 8) & 0xff, (k) & 0xff
+#define KVER_ARGS(k) (k) >> 16, ((k) >> 8) & 0xff, (k)&0xff
 
 /* ------------------------------------------------------------------ */
 /* Defaults and presets                                                */
@@ -55,13 +55,13 @@ void mm_config_default(struct mm_config *cfg)
     assert(cfg != NULL);
     memset(cfg, 0, sizeof(*cfg));
     cfg->nr_banks = 1;
-    cfg->banks[0] = (struct mm_bank){0x40000000u, SZ_1G};
+    cfg->banks[0] = (struct mm_bank){ 0x40000000u, SZ_1G };
     cfg->split = MM_SPLIT_3G;
     cfg->kernel = MM_KVER(3, 4, 0);
     cfg->highmem = true;
     cfg->cpus = 1;
     cfg->atomic = MM_ATOMIC_DEFAULT;
-    cfg->text_offset = 0x8000u;                  /* KERNEL: arch/arm/Makefile textofs-y */
+    cfg->text_offset = 0x8000u; /* KERNEL: arch/arm/Makefile textofs-y */
     /* Illustrative sizes of a typical ARMv7 kernel (.text includes rodata). */
     cfg->text.size = 8 * SZ_1M;
     cfg->init.size = SZ_1M;
@@ -78,10 +78,10 @@ void mm_config_default(struct mm_config *cfg)
 static void preset_aries(struct mm_config *cfg)
 {
     static const struct mm_bank banks[] = {
-        {0x80200000u, 0x08c00000u}, {0x89000000u, 0x04a00000u},
-        {0x8ec00000u, 0x00400000u}, {0x8f700000u, 0x00700000u},
-        {0x8ff00000u, 0x0ff00000u}, {0xa0000000u, 0x05800000u},
-        {0xa5900000u, 0x599ff000u},
+        { 0x80200000u, 0x08c00000u }, { 0x89000000u, 0x04a00000u },
+        { 0x8ec00000u, 0x00400000u }, { 0x8f700000u, 0x00700000u },
+        { 0x8ff00000u, 0x0ff00000u }, { 0xa0000000u, 0x05800000u },
+        { 0xa5900000u, 0x599ff000u },
     };
 
     cfg->nr_banks = sizeof(banks) / sizeof(banks[0]);
@@ -89,10 +89,10 @@ static void preset_aries(struct mm_config *cfg)
     cfg->kernel = MM_KVER(3, 4, 0);
     cfg->cpus = 4;
     cfg->user_timers = true;
-    cfg->text = (struct mm_section){0xc0008000u, 0xc0e07f80u - 0xc0008000u};
-    cfg->init = (struct mm_section){0xc0f00000u, 0xc101df40u - 0xc0f00000u};
-    cfg->data = (struct mm_section){0xc101e000u, 0xc121aac0u - 0xc101e000u};
-    cfg->bss = (struct mm_section){0xc121aae4u, 0xc1a4e2e4u - 0xc121aae4u};
+    cfg->text = (struct mm_section){ 0xc0008000u, 0xc0e07f80u - 0xc0008000u };
+    cfg->init = (struct mm_section){ 0xc0f00000u, 0xc101df40u - 0xc0f00000u };
+    cfg->data = (struct mm_section){ 0xc101e000u, 0xc121aac0u - 0xc101e000u };
+    cfg->bss = (struct mm_section){ 0xc121aae4u, 0xc1a4e2e4u - 0xc121aae4u };
     cfg->nr_reserves = 1;
     snprintf(cfg->reserves[0].name, MM_NAME_MAX, "rmtfs");
     cfg->reserves[0].start = 0x8ff00000u;
@@ -120,7 +120,7 @@ static void preset_qemu_virt(struct mm_config *cfg)
  */
 static void preset_beaglebone_black(struct mm_config *cfg)
 {
-    cfg->banks[0] = (struct mm_bank){0x80000000u, 0x1fe00000u};
+    cfg->banks[0] = (struct mm_bank){ 0x80000000u, 0x1fe00000u };
     cfg->kernel = MM_KVER(4, 4, 9);
 }
 
@@ -132,7 +132,7 @@ static void preset_beaglebone_black(struct mm_config *cfg)
  */
 static void preset_rpi2(struct mm_config *cfg)
 {
-    cfg->banks[0] = (struct mm_bank){0x00000000u, 0x3b000000u};
+    cfg->banks[0] = (struct mm_bank){ 0x00000000u, 0x3b000000u };
     cfg->split = MM_SPLIT_2G;
     cfg->kernel = MM_KVER(4, 4, 21);
     cfg->highmem = false;
@@ -140,14 +140,18 @@ static void preset_rpi2(struct mm_config *cfg)
 }
 
 static const struct mm_preset_info preset_infos[] = {
-    {"aries", "Xiaomi Mi 2, APQ8064, msm-3.4 (3.4.0), 2 GB in 7 banks; spec/aries.txt"},
-    {"qemu-virt", "QEMU virt, 1 GiB at 0x40000000, Linux 4.19; hw/arm/virt.c"},
-    {"beaglebone-black", "BeagleBone Black, AM335x, 510 MiB at 0x80000000, Linux 4.4.9"},
-    {"rpi2", "Raspberry Pi 2 B, BCM2836, 944 MiB at 0, VMSPLIT_2G, Linux 4.4.21"},
+    { "aries", "Xiaomi Mi 2, APQ8064, msm-3.4 (3.4.0), 2 GB in 7 banks; spec/aries.txt" },
+    { "qemu-virt", "QEMU virt, 1 GiB at 0x40000000, Linux 4.19; hw/arm/virt.c" },
+    { "beaglebone-black",
+      "BeagleBone Black, AM335x, 510 MiB at 0x80000000, Linux 4.4.9" },
+    { "rpi2", "Raspberry Pi 2 B, BCM2836, 944 MiB at 0, VMSPLIT_2G, Linux 4.4.21" },
 };
 
 static void (*const preset_fills[])(struct mm_config *) = {
-    preset_aries, preset_qemu_virt, preset_beaglebone_black, preset_rpi2,
+    preset_aries,
+    preset_qemu_virt,
+    preset_beaglebone_black,
+    preset_rpi2,
 };
 
 #define NR_PRESETS (sizeof(preset_infos) / sizeof(preset_infos[0]))
@@ -172,8 +176,10 @@ enum mm_status mm_config_preset(struct mm_config *cfg, const char *name,
             return MM_OK;
         }
     }
-    return mm__fail(err, MM_NOT_FOUND, "preset: unknown preset '%s' (aries, qemu-virt, "
-                    "beaglebone-black, rpi2)", name);
+    return mm__fail(err, MM_NOT_FOUND,
+                    "preset: unknown preset '%s' (aries, qemu-virt, "
+                    "beaglebone-black, rpi2)",
+                    name);
 }
 
 /*
@@ -314,10 +320,23 @@ static bool parse_num(const char **s, uint64_t *out)
     if (errno != 0 || end == p)
         return false;
     switch (*end) {
-    case 'K': case 'k': shift = 10; end++; break;
-    case 'M': case 'm': shift = 20; end++; break;
-    case 'G': case 'g': shift = 30; end++; break;
-    default: break;
+    case 'K':
+    case 'k':
+        shift = 10;
+        end++;
+        break;
+    case 'M':
+    case 'm':
+        shift = 20;
+        end++;
+        break;
+    case 'G':
+    case 'g':
+        shift = 30;
+        end++;
+        break;
+    default:
+        break;
     }
     if (shift != 0 && v > (~0ull >> shift))
         return false;
@@ -370,7 +389,7 @@ static bool parse_bool(const char *v, bool *out)
  * not part of LINUX_VERSION_CODE), "4.19.319" (clamped to 4.19.255). */
 static bool parse_kernel(const char *v, uint32_t *out)
 {
-    unsigned long n[4] = {0, 0, 0, 0};
+    unsigned long n[4] = { 0, 0, 0, 0 };
     unsigned k = 0;
     const char *p = v;
 
@@ -436,9 +455,9 @@ static void out_size(struct out *o, uint64_t v)
         out_printf(o, "0x%llx", (unsigned long long)v);
 }
 
-static const char *const split_names[] = {"3G", "2G", "1G", "3G_OPT"};
-static const char *const tristate_names[] = {"auto", "on", "off"};
-static const char *const atomic_names[] = {"default", "km_type", "stack", "local"};
+static const char *const split_names[] = { "3G", "2G", "1G", "3G_OPT" };
+static const char *const tristate_names[] = { "auto", "on", "off" };
+static const char *const atomic_names[] = { "default", "km_type", "stack", "local" };
 
 /* ------------------------------------------------------------------ */
 /* Keys                                                                */
@@ -457,7 +476,7 @@ static const char *set_preset(struct mm_config *cfg, const char *v)
     }
     if (mm_config_preset(&tmp, v, err) != MM_OK)
         return "unknown preset";
-    tmp.version = cfg->version;         /* a stored config's stamp stays */
+    tmp.version = cfg->version; /* a stored config's stamp stays */
     *cfg = tmp;
     return NULL;
 }
@@ -475,7 +494,7 @@ static const char *set_ram(struct mm_config *cfg, const char *v)
         if (!parse_range(&v, true, &start, &size) || start > 0xffffffffu ||
             size > 0x100000000ull)
             return "want START+SIZE[,START+SIZE...]";
-        b[n++] = (struct mm_bank){(mm_paddr_t)start, size};
+        b[n++] = (struct mm_bank){ (mm_paddr_t)start, size };
         if (*v == '\0')
             break;
         if (*v++ != ',')
@@ -500,30 +519,32 @@ static const char *set_split(struct mm_config *cfg, const char *v)
 
 static const char *set_kernel(struct mm_config *cfg, const char *v)
 {
-    return parse_kernel(v, &cfg->kernel) ? NULL : "want a version like 3.4, 3.4.39, 2.6.35";
+    return parse_kernel(v, &cfg->kernel) ? NULL
+                                         : "want a version like 3.4, 3.4.39, 2.6.35";
 }
 
 /* Setters for the plain 32-bit numeric fields. */
-#define NUM_SETTER(fn, field, hint)                                     \
-    static const char *fn(struct mm_config *cfg, const char *v)        \
-    {                                                                   \
-        uint64_t x;                                                     \
-        if (!parse_whole(v, 0xffffffffu, &x))                           \
-            return hint;                                                \
-        cfg->field = (uint32_t)x;                                       \
-        return NULL;                                                    \
+#define NUM_SETTER(fn, field, hint) \
+    static const char *fn(struct mm_config *cfg, const char *v) \
+    { \
+        uint64_t x; \
+        if (!parse_whole(v, 0xffffffffu, &x)) \
+            return hint; \
+        cfg->field = (uint32_t)x; \
+        return NULL; \
     }
 
 NUM_SETTER(set_vmalloc, vmalloc_size, "want a size below 4G, e.g. 240M (0: not given)")
-NUM_SETTER(set_vmalloc_end, vmalloc_end, "want an address, e.g. 0xfe800000 (0: the era's)")
+NUM_SETTER(set_vmalloc_end, vmalloc_end,
+           "want an address, e.g. 0xfe800000 (0: the era's)")
 NUM_SETTER(set_consistent, consistent_dma_size, "want a size, e.g. 14M (0: none)")
 NUM_SETTER(set_dma_zone, dma_zone_size, "want a size, e.g. 256M (0: no ZONE_DMA)")
 NUM_SETTER(set_text_offset, text_offset, "want an offset, e.g. 0x8000")
 
-#define BOOL_SETTER(fn, field)                                          \
-    static const char *fn(struct mm_config *cfg, const char *v)        \
-    {                                                                   \
-        return parse_bool(v, &cfg->field) ? NULL : "want on or off";    \
+#define BOOL_SETTER(fn, field) \
+    static const char *fn(struct mm_config *cfg, const char *v) \
+    { \
+        return parse_bool(v, &cfg->field) ? NULL : "want on or off"; \
     }
 
 BOOL_SETTER(set_highmem, highmem)
@@ -605,8 +626,8 @@ static const char *set_section(struct mm_section *sec, const char *v)
 {
     uint64_t start, size;
 
-    if (!parse_range(&v, false, &start, &size) || *v != '\0' ||
-        start > 0xffffffffu || size > 0xffffffffu)
+    if (!parse_range(&v, false, &start, &size) || *v != '\0' || start > 0xffffffffu ||
+        size > 0xffffffffu)
         return "want START+SIZE or SIZE";
     sec->start = (mm_vaddr_t)start;
     sec->size = (uint32_t)size;
@@ -817,35 +838,35 @@ static const struct key {
     const char *(*set)(struct mm_config *cfg, const char *v);
     void (*put)(struct out *o, const struct mm_config *cfg);
 } keys[] = {
-    {"preset", set_preset, put_preset},
-    {"ram", set_ram, put_ram},
-    {"split", set_split, put_split},
-    {"kernel", set_kernel, put_kernel},
-    {"vmalloc", set_vmalloc, put_vmalloc},
-    {"vmalloc_end", set_vmalloc_end, put_vmalloc_end},
-    {"consistent_dma", set_consistent, put_consistent},
-    {"dma_zone", set_dma_zone, put_dma_zone},
-    {"highmem", set_highmem, put_highmem},
-    {"thumb2", set_thumb2, put_thumb2},
-    {"user_timers", set_user_timers, put_user_timers},
-    {"cpus", set_cpus, put_cpus},
-    {"atomic", set_atomic, put_atomic},
-    {"text_offset", set_text_offset, put_text_offset},
-    {"text", set_text, put_text},
-    {"init", set_init, put_init},
-    {"data", set_data, put_data},
-    {"bss", set_bss, put_bss},
-    {"reserve", set_reserve, put_reserve},
-    {"smp", set_smp, put_smp},
-    {"errata_798181", set_errata_798181, put_errata_798181},
-    {"cmdline", set_cmdline, put_cmdline},
-    {"version", set_version, put_version},
+    { "preset", set_preset, put_preset },
+    { "ram", set_ram, put_ram },
+    { "split", set_split, put_split },
+    { "kernel", set_kernel, put_kernel },
+    { "vmalloc", set_vmalloc, put_vmalloc },
+    { "vmalloc_end", set_vmalloc_end, put_vmalloc_end },
+    { "consistent_dma", set_consistent, put_consistent },
+    { "dma_zone", set_dma_zone, put_dma_zone },
+    { "highmem", set_highmem, put_highmem },
+    { "thumb2", set_thumb2, put_thumb2 },
+    { "user_timers", set_user_timers, put_user_timers },
+    { "cpus", set_cpus, put_cpus },
+    { "atomic", set_atomic, put_atomic },
+    { "text_offset", set_text_offset, put_text_offset },
+    { "text", set_text, put_text },
+    { "init", set_init, put_init },
+    { "data", set_data, put_data },
+    { "bss", set_bss, put_bss },
+    { "reserve", set_reserve, put_reserve },
+    { "smp", set_smp, put_smp },
+    { "errata_798181", set_errata_798181, put_errata_798181 },
+    { "cmdline", set_cmdline, put_cmdline },
+    { "version", set_version, put_version },
 };
 
 #define NR_KEYS (sizeof(keys) / sizeof(keys[0]))
 
-enum mm_status mm_config_set(struct mm_config *cfg, const char *key,
-                             const char *value, char err[MM_MSG_MAX])
+enum mm_status mm_config_set(struct mm_config *cfg, const char *key, const char *value,
+                             char err[MM_MSG_MAX])
 {
     assert(cfg != NULL && key != NULL && value != NULL && err != NULL);
     for (size_t i = 0; i < NR_KEYS; i++) {
@@ -856,8 +877,10 @@ enum mm_status mm_config_set(struct mm_config *cfg, const char *key,
             continue;
         hint = keys[i].set(&tmp, value);
         if (hint != NULL)
-            return mm__fail(err, MM_INVALID_ARGUMENT, "config: %s: bad value '%.80s%s' "
-                            "(%s)", key, value, strlen(value) > 80 ? "..." : "", hint);
+            return mm__fail(err, MM_INVALID_ARGUMENT,
+                            "config: %s: bad value '%.80s%s' "
+                            "(%s)",
+                            key, value, strlen(value) > 80 ? "..." : "", hint);
         *cfg = tmp;
         err[0] = '\0';
         return MM_OK;
@@ -867,7 +890,7 @@ enum mm_status mm_config_set(struct mm_config *cfg, const char *key,
 
 size_t mm_config_format(const struct mm_config *cfg, char *buf, size_t size)
 {
-    struct out o = {buf, size, 0};
+    struct out o = { buf, size, 0 };
 
     assert(cfg != NULL && (buf != NULL || size == 0));
     if (size > 0)
@@ -904,8 +927,10 @@ static enum mm_status parse_line(struct mm_config *cfg, char *s, char *e, unsign
         return MM_OK;
     eq = strchr(s, '=');
     if (eq == NULL)
-        return mm__fail(err, MM_INVALID_ARGUMENT, "config: line %u: '%.64s' is not "
-                        "key=value", lineno, s);
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "config: line %u: '%.64s' is not "
+                        "key=value",
+                        lineno, s);
     *eq = '\0';
     {
         char *ke = eq, *vs = eq + 1;
@@ -932,7 +957,7 @@ enum mm_status mm_config_parse(struct mm_config *cfg, const char *text,
 
     assert(cfg != NULL && text != NULL && err != NULL);
     mm_config_default(&tmp);
-    tmp.version = 1;                    /* no version line: written before it existed */
+    tmp.version = 1; /* no version line: written before it existed */
     len = strlen(text);
     copy = malloc(len + 1);
     if (copy == NULL)
@@ -975,12 +1000,16 @@ static enum mm_status cmdline_mem(struct mm_config *eff, const char *arg, bool *
     uint64_t size, start = phys_offset, astart;
 
     if (eff->kernel < MM_KVER(4, 19, 0))
-        return mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: mem= is modelled from 4.19 "
-                        "(the first early_mem() read), not %u.%u.%u", KVER_ARGS(eff->kernel));
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "cmdline: mem= is modelled from 4.19 "
+                        "(the first early_mem() read), not %u.%u.%u",
+                        KVER_ARGS(eff->kernel));
     if (!parse_num(&p, &size) || (*p == '@' && (p++, !parse_num(&p, &start))) ||
         (*p != '\0' && *p != ' '))
-        return mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: bad mem=%.40s (want "
-                        "SIZE[@START], e.g. mem=700M)", arg);
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "cmdline: bad mem=%.40s (want "
+                        "SIZE[@START], e.g. mem=700M)",
+                        arg);
     if (!*usermem) {
         *usermem = true;
         eff->nr_banks = 0;
@@ -988,12 +1017,12 @@ static enum mm_status cmdline_mem(struct mm_config *eff, const char *arg, bool *
     astart = (start + MM_PAGE_SIZE - 1) & ~(uint64_t)(MM_PAGE_SIZE - 1);
     size = astart > start + size ? 0 : size - (astart - start);
     if (astart > ULONG_MAX32)
-        return MM_OK;                           /* "Ignoring memory at ..." */
+        return MM_OK; /* "Ignoring memory at ..." */
     if (astart + size > ULONG_MAX32)
-        size = ULONG_MAX32 - astart;            /* "Truncating memory at ..." */
+        size = ULONG_MAX32 - astart; /* "Truncating memory at ..." */
     if (astart < phys_offset) {
         if (astart + size <= phys_offset)
-            return MM_OK;                       /* "Ignoring memory below PHYS_OFFSET" */
+            return MM_OK; /* "Ignoring memory below PHYS_OFFSET" */
         size -= phys_offset - astart;
         astart = phys_offset;
     }
@@ -1003,7 +1032,7 @@ static enum mm_status cmdline_mem(struct mm_config *eff, const char *arg, bool *
     if (eff->nr_banks == MM_MAX_BANKS)
         return mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: more than %u mem= banks",
                         MM_MAX_BANKS);
-    eff->banks[eff->nr_banks++] = (struct mm_bank){(mm_paddr_t)astart, size};
+    eff->banks[eff->nr_banks++] = (struct mm_bank){ (mm_paddr_t)astart, size };
     return MM_OK;
 }
 
@@ -1017,8 +1046,10 @@ static enum mm_status cmdline_vmalloc(struct mm_config *eff, const char *arg,
 
     if (!parse_num(&p, &size) || (*p != '\0' && *p != ' ') || size > 0xffffffffu ||
         size == 0 || size % MM_PAGE_SIZE != 0)
-        return mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: bad vmalloc=%.40s (want a "
-                        "size in pages, e.g. vmalloc=480M)", arg);
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "cmdline: bad vmalloc=%.40s (want a "
+                        "size in pages, e.g. vmalloc=480M)",
+                        arg);
     eff->vmalloc_size = (uint32_t)size;
     return MM_OK;
 }
@@ -1032,18 +1063,21 @@ static enum mm_status cmdline_cma_word(const struct mm_config *eff, const char *
     uint64_t size;
 
     if (!config_cma(eff))
-        return mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: cma= needs CONFIG_CMA, which "
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "cmdline: cma= needs CONFIG_CMA, which "
                         "this build has not (only the Debian armmp reference has it)");
     if (!parse_num(&p, &size) || (*p != '\0' && *p != ' ') || size > 0xffffffffu)
-        return mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: bad cma=%.40s (want SIZE, "
-                        "e.g. cma=32M; @BASE is not modelled)", arg);
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "cmdline: bad cma=%.40s (want SIZE, "
+                        "e.g. cma=32M; @BASE is not modelled)",
+                        arg);
     return MM_OK;
 }
 
 /* Words that change memory in ways not modelled: refused, never ignored. */
 static bool refused_word(const char *w, size_t n)
 {
-    static const char *const refused[] = {"crashkernel=", "initrd="};
+    static const char *const refused[] = { "crashkernel=", "initrd=" };
 
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         size_t k = strlen(refused[i]);
@@ -1085,10 +1119,10 @@ static bool default_image(const struct mm_config *cfg)
 static void reference_image(struct mm_config *eff)
 {
     eff->text_offset = 0x208000u;
-    eff->text = (struct mm_section){0, 0xc0e00000u - 0xc0208000u};      /* _text.._etext */
-    eff->init = (struct mm_section){0xc1200000u, 2u << 20};
-    eff->data = (struct mm_section){0xc1400000u, (1700u << 10) + 1020u};
-    eff->bss = (struct mm_section){0, 0x207608u - (1700u << 10) - 1020u};
+    eff->text = (struct mm_section){ 0, 0xc0e00000u - 0xc0208000u }; /* _text.._etext */
+    eff->init = (struct mm_section){ 0xc1200000u, 2u << 20 };
+    eff->data = (struct mm_section){ 0xc1400000u, (1700u << 10) + 1020u };
+    eff->bss = (struct mm_section){ 0, 0x207608u - (1700u << 10) - 1020u };
 }
 
 void mm__config_image_extras(const struct mm_config *cfg, mm_vaddr_t *stext,
@@ -1150,8 +1184,10 @@ static enum mm_status check_banks(const struct mm_config *cfg, const struct mm_e
                         cfg->nr_banks, MM_MAX_BANKS);
     /* KERNEL: 3.4 setup.c arm_add_memory(): "NR_BANKS too low" */
     if (era->meminfo_split && cfg->nr_banks > 8)
-        return mm__fail(err, MM_INVALID_ARGUMENT, "ram: %u banks, but %u.%u.%u takes "
-                        "at most 8 (NR_BANKS)", cfg->nr_banks, KVER_ARGS(cfg->kernel));
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "ram: %u banks, but %u.%u.%u takes "
+                        "at most 8 (NR_BANKS)",
+                        cfg->nr_banks, KVER_ARGS(cfg->kernel));
     for (unsigned i = 0; i < cfg->nr_banks; i++) {
         const struct mm_bank *b = &cfg->banks[i];
 
@@ -1159,19 +1195,25 @@ static enum mm_status check_banks(const struct mm_config *cfg, const struct mm_e
             return mm__fail(err, MM_INVALID_ARGUMENT, "ram: bank %u at 0x%08x is empty",
                             i + 1, b->start);
         if (b->start % MM_PAGE_SIZE != 0 || b->size % MM_PAGE_SIZE != 0)
-            return mm__fail(err, MM_INVALID_ARGUMENT, "ram: bank %u 0x%08x+0x%llx is not "
-                            "page aligned", i + 1, b->start, (unsigned long long)b->size);
+            return mm__fail(err, MM_INVALID_ARGUMENT,
+                            "ram: bank %u 0x%08x+0x%llx is not "
+                            "page aligned",
+                            i + 1, b->start, (unsigned long long)b->size);
         /* 5.11+: drivers/of/fdt.c early_init_dt_add_memory_arch() ignores
          * what lies past MAX_MEMBLOCK_ADDR with a message (era.c) */
         if (b->start + b->size > 0x100000000ull && !mm__era_ignores_high_ram(era))
-            return mm__fail(err, MM_INVALID_ARGUMENT, "ram: bank %u 0x%08x+0x%llx ends "
-                            "past 4 GiB", i + 1, b->start, (unsigned long long)b->size);
+            return mm__fail(err, MM_INVALID_ARGUMENT,
+                            "ram: bank %u 0x%08x+0x%llx ends "
+                            "past 4 GiB",
+                            i + 1, b->start, (unsigned long long)b->size);
         for (unsigned j = 0; j < i; j++) {
             const struct mm_bank *o = &cfg->banks[j];
 
             if (b->start < o->start + o->size && o->start < b->start + b->size)
-                return mm__fail(err, MM_INVALID_ARGUMENT, "ram: bank %u overlaps bank %u "
-                                "(0x%08x-0x%08llx)", i + 1, j + 1, o->start,
+                return mm__fail(err, MM_INVALID_ARGUMENT,
+                                "ram: bank %u overlaps bank %u "
+                                "(0x%08x-0x%08llx)",
+                                i + 1, j + 1, o->start,
                                 (unsigned long long)(o->start + o->size - 1));
         }
     }
@@ -1186,21 +1228,25 @@ static enum mm_status check_vm(const struct mm_config *cfg, const struct mm_era 
         return mm__fail(err, MM_INVALID_ARGUMENT, "split: bad value %u", cfg->split);
     /* KERNEL: ARM 8433/1 "add a VMSPLIT_3G_OPT config option" (v4.4-rc1) */
     if (cfg->split == MM_SPLIT_3G_OPT && cfg->kernel < MM_KVER(4, 4, 0))
-        return mm__fail(err, MM_INVALID_ARGUMENT, "split: 3G_OPT (PAGE_OFFSET 0xb0000000) "
-                        "needs kernel 4.4 or later, not %u.%u.%u", KVER_ARGS(cfg->kernel));
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "split: 3G_OPT (PAGE_OFFSET 0xb0000000) "
+                        "needs kernel 4.4 or later, not %u.%u.%u",
+                        KVER_ARGS(cfg->kernel));
     if (cfg->vmalloc_size % MM_PAGE_SIZE != 0)
         return mm__fail(err, MM_INVALID_ARGUMENT, "vmalloc: 0x%x is not a multiple of 4K",
                         cfg->vmalloc_size);
     if (era->vmalloc_end != 0 && cfg->vmalloc_end != 0)
-        return mm__fail(err, MM_INVALID_ARGUMENT, "vmalloc_end: 0x%08x given, but "
-                        "%u.%u.%u fixes VMALLOC_END at 0x%08x", cfg->vmalloc_end,
-                        KVER_ARGS(cfg->kernel), era->vmalloc_end);
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "vmalloc_end: 0x%08x given, but "
+                        "%u.%u.%u fixes VMALLOC_END at 0x%08x",
+                        cfg->vmalloc_end, KVER_ARGS(cfg->kernel), era->vmalloc_end);
     if (cfg->vmalloc_end % MM_PAGE_SIZE != 0)
-        return mm__fail(err, MM_INVALID_ARGUMENT, "vmalloc_end: 0x%08x is not page aligned",
-                        cfg->vmalloc_end);
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "vmalloc_end: 0x%08x is not page aligned", cfg->vmalloc_end);
     /* KERNEL: 3.5 "ARM: dma-mapping: remove custom consistent dma region" */
     if (cfg->consistent_dma_size != 0 && cfg->kernel >= MM_KVER(3, 5, 0))
-        return mm__fail(err, MM_INVALID_ARGUMENT, "consistent_dma: 0x%x given, but the "
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "consistent_dma: 0x%x given, but the "
                         "consistent DMA window is gone from 3.5 on (kernel %u.%u.%u)",
                         cfg->consistent_dma_size, KVER_ARGS(cfg->kernel));
     if (cfg->dma_zone_size % MM_PAGE_SIZE != 0)
@@ -1220,31 +1266,39 @@ static enum mm_status check_cpu(const struct mm_config *cfg, const struct mm_era
                         MM_MAX_CPUS);
     need = cfg->cpus * era->km_type_nr;
     if (era->fix_kmap_slots != 0 && need > era->fix_kmap_slots)
-        return mm__fail(err, MM_INVALID_ARGUMENT, "cpus: %u CPUs need %u kmap_atomic "
-                        "slots, the %u.%u.%u fixmap has %u (at most %u CPUs)", cfg->cpus,
-                        need, KVER_ARGS(cfg->kernel), era->fix_kmap_slots,
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "cpus: %u CPUs need %u kmap_atomic "
+                        "slots, the %u.%u.%u fixmap has %u (at most %u CPUs)",
+                        cfg->cpus, need, KVER_ARGS(cfg->kernel), era->fix_kmap_slots,
                         era->fix_kmap_slots / era->km_type_nr);
     if ((unsigned)cfg->atomic > MM_ATOMIC_LOCAL)
         return mm__fail(err, MM_INVALID_ARGUMENT, "atomic: bad value %u", cfg->atomic);
     if ((unsigned)cfg->smp > MM_OFF || (unsigned)cfg->errata_798181 > MM_OFF)
-        return mm__fail(err, MM_INVALID_ARGUMENT, "smp: bad value %u or errata_798181: "
-                        "bad value %u", cfg->smp, cfg->errata_798181);
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "smp: bad value %u or errata_798181: "
+                        "bad value %u",
+                        cfg->smp, cfg->errata_798181);
     /* KERNEL: arch/arm/Kconfig NR_CPUS "depends on SMP"; without it one CPU */
     if (cfg->smp == MM_OFF && cfg->cpus > 1)
-        return mm__fail(err, MM_INVALID_ARGUMENT, "cpus: %u CPUs need an SMP kernel, but "
-                        "smp=off (CONFIG_SMP not set runs one CPU)", cfg->cpus);
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "cpus: %u CPUs need an SMP kernel, but "
+                        "smp=off (CONFIG_SMP not set runs one CPU)",
+                        cfg->cpus);
     /* Read in 4.19 and 6.1 arch/arm/include/asm/highmem.h; older trees were
      * not read, so the switch is refused there rather than guessed. */
     if (cfg->errata_798181 == MM_ON && cfg->kernel < MM_KVER(4, 19, 0))
-        return mm__fail(err, MM_INVALID_ARGUMENT, "errata_798181: on is modelled from "
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "errata_798181: on is modelled from "
                         "4.19 (the first tree read with it), not %u.%u.%u",
                         KVER_ARGS(cfg->kernel));
     if (cfg->errata_798181 == MM_ON && mm__config_smp(cfg) == false)
-        return mm__fail(err, MM_INVALID_ARGUMENT, "errata_798181: on needs smp "
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "errata_798181: on needs smp "
                         "(arch/arm/Kconfig ARM_ERRATA_798181 depends on SMP)");
     /* KERNEL: 3.4 head.S "KERNEL_RAM_VADDR must start at 0xXXXX8000" */
     if ((cfg->text_offset & 0xffffu) != 0x8000u || cfg->text_offset >= 0x01000000u)
-        return mm__fail(err, MM_INVALID_ARGUMENT, "text_offset: 0x%x must be 0xXXX8000 "
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "text_offset: 0x%x must be 0xXXX8000 "
                         "below 16 MiB (head.S: KERNEL_RAM_VADDR at 0xXXXX8000)",
                         cfg->text_offset);
     return MM_OK;
@@ -1253,8 +1307,8 @@ static enum mm_status check_cpu(const struct mm_config *cfg, const struct mm_era
 /* Section sizes and carve-out entries (their placement is era.c's). */
 static enum mm_status check_image(const struct mm_config *cfg, char err[MM_MSG_MAX])
 {
-    const struct mm_section *s[4] = {&cfg->text, &cfg->init, &cfg->data, &cfg->bss};
-    const char *name[4] = {"text", "init", "data", "bss"};
+    const struct mm_section *s[4] = { &cfg->text, &cfg->init, &cfg->data, &cfg->bss };
+    const char *name[4] = { "text", "init", "data", "bss" };
 
     for (unsigned i = 0; i < 4; i++) {
         if (s[i]->size == 0)
@@ -1273,8 +1327,10 @@ static enum mm_status check_image(const struct mm_config *cfg, char err[MM_MSG_M
             return mm__fail(err, MM_INVALID_ARGUMENT, "reserve: %s at 0x%08x is empty",
                             r->name, r->start);
         if ((uint64_t)r->start + r->size > 0x100000000ull)
-            return mm__fail(err, MM_INVALID_ARGUMENT, "reserve: %s 0x%08x+0x%x ends past "
-                            "4 GiB", r->name, r->start, r->size);
+            return mm__fail(err, MM_INVALID_ARGUMENT,
+                            "reserve: %s 0x%08x+0x%x ends past "
+                            "4 GiB",
+                            r->name, r->start, r->size);
     }
     return MM_OK;
 }
@@ -1295,8 +1351,10 @@ enum mm_status mm_config_validate(const struct mm_config *cfg, char err[MM_MSG_M
     cfg = &eff;
     era = mm__era_for(cfg->kernel);
     if (era == NULL)
-        return mm__fail(err, MM_INVALID_ARGUMENT, "kernel: %u.%u.%u is not supported "
-                        "(2.6.35 to 6.1.x)", KVER_ARGS(cfg->kernel));
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "kernel: %u.%u.%u is not supported "
+                        "(2.6.35 to 6.1.x)",
+                        KVER_ARGS(cfg->kernel));
     st = check_banks(cfg, era, err);
     if (st == MM_OK)
         st = check_vm(cfg, era, err);

@@ -44,12 +44,12 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SZ_2M               0x00200000u
-#define SZ_16M              0x01000000u
-#define SZ_32M              0x02000000u
-#define CONSISTENT_END      0xffe00000u     /* KERNEL: 3.4 asm/memory.h */
-#define THREAD_SIZE         8192u           /* KERNEL: 3.4 asm/thread_info.h */
-#define NR_BANKS_3X         8               /* KERNEL: 3.4 CONFIG_ARM_NR_BANKS default */
+#define SZ_2M          0x00200000u
+#define SZ_16M         0x01000000u
+#define SZ_32M         0x02000000u
+#define CONSISTENT_END 0xffe00000u /* KERNEL: 3.4 asm/memory.h */
+#define THREAD_SIZE    8192u       /* KERNEL: 3.4 asm/thread_info.h */
+#define NR_BANKS_3X    8           /* KERNEL: 3.4 CONFIG_ARM_NR_BANKS default */
 
 /* Report formats (report.c reads them; the numbers are shared there). */
 enum { LAYOUT_NONE = 0, LAYOUT_2635 = 1, LAYOUT_3X = 2, LAYOUT_3X_HASHED = 3 };
@@ -104,51 +104,51 @@ enum { MEM_BANKS = 1, MEM_REGIONS = 2, MEM_INFO = 3, MEM_INFO_CMA = 4 };
  *         VMALLOC_OFFSET too.
  */
 static const struct mm_era eras[] = {
-    {MM_KVER(2, 6, 35), "2.6.35 arch/arm/mm/mmu.c, init.c (Linaro 2.6.35)",
-     0, 128u << 20, false, false, 0xfff00000u, 0xfffe0000u, 0, 0, 16, 224,
-     MM_ATOMIC_KM_TYPE, false, true, LAYOUT_2635, MEM_BANKS},
-    {MM_KVER(2, 6, 36), "bound 2.6.35..3.4: ARM memblock (2.6.36)",
-     0, 128u << 20, false, false, 0xfff00000u, 0xfffe0000u, 0, 0, 16, 224,
-     MM_ATOMIC_KM_TYPE, false, true, LAYOUT_2635, MEM_REGIONS},
-    {MM_KVER(2, 6, 37), "bound: stack based kmap_atomic() (2.6.37)",
-     0, 128u << 20, false, false, 0xfff00000u, 0xfffe0000u, 0, 0, 16, 224,
-     MM_ATOMIC_STACK, false, true, LAYOUT_2635, MEM_REGIONS},
-    {MM_KVER(3, 0, 0), "bound 2.6.35..3.4: layout .text first, with .bss",
-     0, 128u << 20, false, false, 0xfff00000u, 0xfffe0000u, 0, 0, 16, 224,
-     MM_ATOMIC_STACK, false, true, LAYOUT_3X, MEM_REGIONS},
-    {MM_KVER(3, 4, 0), "3.4 arch/arm/mm/mmu.c, init.c (msm-3.4, 3.4.39)",
-     0xff000000u, 240u << 20, true, false, 0xfff00000u, 0xfffe0000u, 0, 0, 16, 224,
-     MM_ATOMIC_STACK, false, true, LAYOUT_3X, MEM_REGIONS},
-    {MM_KVER(3, 13, 0), "spec 3.14: mem_init_print_info()",
-     0xff000000u, 240u << 20, true, false, 0xfff00000u, 0xfffe0000u, 0, 0, 16, 224,
-     MM_ATOMIC_STACK, false, true, LAYOUT_3X, MEM_INFO},
-    {MM_KVER(3, 16, 0), "bound: ARM 8031/2 fixmap 0xffc00000 (3.18.30 read)",
-     0xff000000u, 240u << 20, true, false, 0xffc00000u, 0xffe00000u, 0, 0, 16, 512,
-     MM_ATOMIC_STACK, true, false, LAYOUT_3X, MEM_INFO},
-    {MM_KVER(3, 19, 0), "bound: generic fixmap.h, 3 MiB (4.1.5 read)",
-     0xff000000u, 240u << 20, true, false, 0xffc00000u, 0xfff00000u, 0xffeff000u,
-     0, 16, 512, MM_ATOMIC_STACK, true, false, LAYOUT_3X, MEM_INFO},
-    {MM_KVER(4, 0, 0), "bound: cma-reserved in mem_init_print_info()",
-     0xff000000u, 240u << 20, true, false, 0xffc00000u, 0xfff00000u, 0xffeff000u,
-     0, 16, 512, MM_ATOMIC_STACK, true, false, LAYOUT_3X, MEM_INFO_CMA},
-    {MM_KVER(4, 3, 0), "bound: ARM 8415/1 FIX_EARLYCON_MEM_BASE",
-     0xff000000u, 240u << 20, true, false, 0xffc00000u, 0xfff00000u, 0xffeff000u,
-     1, 16, 512, MM_ATOMIC_STACK, true, false, LAYOUT_3X, MEM_INFO_CMA},
-    {MM_KVER(4, 4, 0), "4.4.1 asm/pgtable.h VMALLOC_END 0xff800000",
-     0xff800000u, 240u << 20, true, false, 0xffc00000u, 0xfff00000u, 0xffeff000u,
-     1, 16, 512, MM_ATOMIC_STACK, true, false, LAYOUT_3X, MEM_INFO_CMA},
-    {MM_KVER(4, 15, 0), "spec 4.19: %p hashed, 0x(ptrval)",
-     0xff800000u, 240u << 20, true, false, 0xffc00000u, 0xfff00000u, 0xffeff000u,
-     1, 16, 512, MM_ATOMIC_STACK, true, false, LAYOUT_3X_HASHED, MEM_INFO_CMA},
-    {MM_KVER(5, 1, 0), "spec: layout block removed (5.1)",
-     0xff800000u, 240u << 20, true, false, 0xffc00000u, 0xfff00000u, 0xffeff000u,
-     1, 16, 512, MM_ATOMIC_STACK, true, false, LAYOUT_NONE, MEM_INFO_CMA},
-    {MM_KVER(5, 11, 0), "6.1 asm/fixmap.h, mm/highmem.c, arch/arm/mm/mmu.c",
-     0xff800000u, 240u << 20, true, true, 0xffc80000u, 0xfff00000u, 0xffeff000u,
-     1, 16, 512, MM_ATOMIC_LOCAL, true, false, LAYOUT_NONE, MEM_INFO_CMA},
+    { MM_KVER(2, 6, 35), "2.6.35 arch/arm/mm/mmu.c, init.c (Linaro 2.6.35)", 0,
+      128u << 20, false, false, 0xfff00000u, 0xfffe0000u, 0, 0, 16, 224,
+      MM_ATOMIC_KM_TYPE, false, true, LAYOUT_2635, MEM_BANKS },
+    { MM_KVER(2, 6, 36), "bound 2.6.35..3.4: ARM memblock (2.6.36)", 0, 128u << 20, false,
+      false, 0xfff00000u, 0xfffe0000u, 0, 0, 16, 224, MM_ATOMIC_KM_TYPE, false, true,
+      LAYOUT_2635, MEM_REGIONS },
+    { MM_KVER(2, 6, 37), "bound: stack based kmap_atomic() (2.6.37)", 0, 128u << 20,
+      false, false, 0xfff00000u, 0xfffe0000u, 0, 0, 16, 224, MM_ATOMIC_STACK, false, true,
+      LAYOUT_2635, MEM_REGIONS },
+    { MM_KVER(3, 0, 0), "bound 2.6.35..3.4: layout .text first, with .bss", 0, 128u << 20,
+      false, false, 0xfff00000u, 0xfffe0000u, 0, 0, 16, 224, MM_ATOMIC_STACK, false, true,
+      LAYOUT_3X, MEM_REGIONS },
+    { MM_KVER(3, 4, 0), "3.4 arch/arm/mm/mmu.c, init.c (msm-3.4, 3.4.39)", 0xff000000u,
+      240u << 20, true, false, 0xfff00000u, 0xfffe0000u, 0, 0, 16, 224, MM_ATOMIC_STACK,
+      false, true, LAYOUT_3X, MEM_REGIONS },
+    { MM_KVER(3, 13, 0), "spec 3.14: mem_init_print_info()", 0xff000000u, 240u << 20,
+      true, false, 0xfff00000u, 0xfffe0000u, 0, 0, 16, 224, MM_ATOMIC_STACK, false, true,
+      LAYOUT_3X, MEM_INFO },
+    { MM_KVER(3, 16, 0), "bound: ARM 8031/2 fixmap 0xffc00000 (3.18.30 read)",
+      0xff000000u, 240u << 20, true, false, 0xffc00000u, 0xffe00000u, 0, 0, 16, 512,
+      MM_ATOMIC_STACK, true, false, LAYOUT_3X, MEM_INFO },
+    { MM_KVER(3, 19, 0), "bound: generic fixmap.h, 3 MiB (4.1.5 read)", 0xff000000u,
+      240u << 20, true, false, 0xffc00000u, 0xfff00000u, 0xffeff000u, 0, 16, 512,
+      MM_ATOMIC_STACK, true, false, LAYOUT_3X, MEM_INFO },
+    { MM_KVER(4, 0, 0), "bound: cma-reserved in mem_init_print_info()", 0xff000000u,
+      240u << 20, true, false, 0xffc00000u, 0xfff00000u, 0xffeff000u, 0, 16, 512,
+      MM_ATOMIC_STACK, true, false, LAYOUT_3X, MEM_INFO_CMA },
+    { MM_KVER(4, 3, 0), "bound: ARM 8415/1 FIX_EARLYCON_MEM_BASE", 0xff000000u,
+      240u << 20, true, false, 0xffc00000u, 0xfff00000u, 0xffeff000u, 1, 16, 512,
+      MM_ATOMIC_STACK, true, false, LAYOUT_3X, MEM_INFO_CMA },
+    { MM_KVER(4, 4, 0), "4.4.1 asm/pgtable.h VMALLOC_END 0xff800000", 0xff800000u,
+      240u << 20, true, false, 0xffc00000u, 0xfff00000u, 0xffeff000u, 1, 16, 512,
+      MM_ATOMIC_STACK, true, false, LAYOUT_3X, MEM_INFO_CMA },
+    { MM_KVER(4, 15, 0), "spec 4.19: %p hashed, 0x(ptrval)", 0xff800000u, 240u << 20,
+      true, false, 0xffc00000u, 0xfff00000u, 0xffeff000u, 1, 16, 512, MM_ATOMIC_STACK,
+      true, false, LAYOUT_3X_HASHED, MEM_INFO_CMA },
+    { MM_KVER(5, 1, 0), "spec: layout block removed (5.1)", 0xff800000u, 240u << 20, true,
+      false, 0xffc00000u, 0xfff00000u, 0xffeff000u, 1, 16, 512, MM_ATOMIC_STACK, true,
+      false, LAYOUT_NONE, MEM_INFO_CMA },
+    { MM_KVER(5, 11, 0), "6.1 asm/fixmap.h, mm/highmem.c, arch/arm/mm/mmu.c", 0xff800000u,
+      240u << 20, true, true, 0xffc80000u, 0xfff00000u, 0xffeff000u, 1, 16, 512,
+      MM_ATOMIC_LOCAL, true, false, LAYOUT_NONE, MEM_INFO_CMA },
 };
 
-#define NR_ERAS (sizeof(eras) / sizeof(eras[0]))
+#define NR_ERAS    (sizeof(eras) / sizeof(eras[0]))
 #define KVER_FIRST MM_KVER(2, 6, 35)
 #define KVER_LAST  MM_KVER(6, 1, 255)
 
@@ -279,12 +279,12 @@ static unsigned cut_banks(const struct mm_layout *lay, const struct mm_config *c
         if (s < cut) {
             uint64_t lo_end = e < cut ? e : cut;
 
-            out[np++] = (struct part){s, lo_end, false};
+            out[np++] = (struct part){ s, lo_end, false };
             if (lo_end > *lowmem_limit)
                 *lowmem_limit = lo_end;
         }
         if (e > cut && cfg->highmem && (s >= cut || room))
-            out[np++] = (struct part){s > cut ? s : cut, e, true};
+            out[np++] = (struct part){ s > cut ? s : cut, e, true };
     }
     return np;
 }
@@ -295,16 +295,16 @@ static void make_regions(struct mm_layout *lay, const struct part *p, unsigned n
 {
     lay->nr_regions = 0;
     for (unsigned i = 0; i < np; i++) {
-        struct mm_region *last = lay->nr_regions ?
-                                 &lay->regions[lay->nr_regions - 1] : NULL;
+        struct mm_region *last = lay->nr_regions ? &lay->regions[lay->nr_regions - 1]
+                                                 : NULL;
 
         if (merge && last != NULL && last->end == p[i].start) {
             last->end = p[i].end;
             continue;
         }
         assert(lay->nr_regions < MM_MAX_REGIONS);
-        lay->regions[lay->nr_regions++] = (struct mm_region){
-            (mm_paddr_t)p[i].start, p[i].end, p[i].highmem};
+        lay->regions[lay->nr_regions++] = (struct mm_region){ (mm_paddr_t)p[i].start,
+                                                              p[i].end, p[i].highmem };
     }
     for (unsigned i = 0; i < lay->nr_regions; i++)
         lay->regions[i].highmem = lay->regions[i].start >= lay->lowmem_limit;
@@ -326,8 +326,9 @@ static enum mm_status vmalloc_window(const struct mm_config *cfg, struct mm_layo
     if (lay->vmalloc_end < lay->page_offset + SZ_32M + SZ_16M)
         return mm__fail(err, MM_INVALID_ARGUMENT,
                         "vmalloc_end: 0x%08x leaves no vmalloc area above PAGE_OFFSET "
-                        "0x%08x (needs at least 0x%08x)", lay->vmalloc_end,
-                        lay->page_offset, lay->page_offset + SZ_32M + SZ_16M);
+                        "0x%08x (needs at least 0x%08x)",
+                        lay->vmalloc_end, lay->page_offset,
+                        lay->page_offset + SZ_32M + SZ_16M);
     if (era->vmalloc_end == 0 && lay->vmalloc_end > cbase)
         return mm__fail(err, MM_INVALID_ARGUMENT,
                         "vmalloc_end: 0x%08x is above CONSISTENT_BASE 0x%08x",
@@ -335,7 +336,8 @@ static enum mm_status vmalloc_window(const struct mm_config *cfg, struct mm_layo
     if (cons != 0 && cbase < lay->vmalloc_end)
         return mm__fail(err, MM_INVALID_ARGUMENT,
                         "consistent_dma: window 0x%08x-0x%08x overlaps vmalloc "
-                        "(VMALLOC_END 0x%08x)", cbase, CONSISTENT_END, lay->vmalloc_end);
+                        "(VMALLOC_END 0x%08x)",
+                        cbase, CONSISTENT_END, lay->vmalloc_end);
     /* KERNEL: 3.4 dma-mapping.c init_consistent_dma_size(): 2 MiB grain */
     lay->consistent_start = cons ? cbase : 0;
     lay->consistent_end = cons ? CONSISTENT_END : 0;
@@ -348,13 +350,13 @@ static void section_order(const struct mm_config *cfg, struct mm_layout *lay,
                           mm_vaddr_t *res[4][2])
 {
     bool init_first = lay->era->layout_fmt == LAYOUT_2635;
-    const struct mm_section *s[4] = {&cfg->text, &cfg->init, &cfg->data, &cfg->bss};
-    const char *n[4] = {"text", "init", "data", "bss"};
-    mm_vaddr_t *r[4][2] = {{&lay->text.start, &lay->text.end},
-                           {&lay->init.start, &lay->init.end},
-                           {&lay->data.start, &lay->data.end},
-                           {&lay->bss.start, &lay->bss.end}};
-    const unsigned order[2][4] = {{0, 1, 2, 3}, {1, 0, 2, 3}};
+    const struct mm_section *s[4] = { &cfg->text, &cfg->init, &cfg->data, &cfg->bss };
+    const char *n[4] = { "text", "init", "data", "bss" };
+    mm_vaddr_t *r[4][2] = { { &lay->text.start, &lay->text.end },
+                            { &lay->init.start, &lay->init.end },
+                            { &lay->data.start, &lay->data.end },
+                            { &lay->bss.start, &lay->bss.end } };
+    const unsigned order[2][4] = { { 0, 1, 2, 3 }, { 1, 0, 2, 3 } };
 
     for (unsigned i = 0; i < 4; i++) {
         unsigned k = order[init_first][i];
@@ -378,9 +380,9 @@ static enum mm_status wrong_order(const struct mm_config *cfg, const char *name[
     return mm__fail(err, MM_INVALID_ARGUMENT,
                     "%s: Linux %u.%u.%u puts .%s first, at _text = 0x%08x, but %s "
                     "puts .%s first: give text= and init= for this kernel, or use "
-                    "preset qemu-virt", name[0], cfg->kernel >> 16,
-                    (cfg->kernel >> 8) & 0xff, cfg->kernel & 0xff, name[0], text, who,
-                    name[1]);
+                    "preset qemu-virt",
+                    name[0], cfg->kernel >> 16, (cfg->kernel >> 8) & 0xff,
+                    cfg->kernel & 0xff, name[0], text, who, name[1]);
 }
 
 /* Places the image sections (see the file comment for the alignments). */
@@ -390,7 +392,7 @@ static enum mm_status place_sections(const struct mm_config *cfg, struct mm_layo
     const struct mm_section *sec[4];
     const char *name[4];
     mm_vaddr_t *res[4][2];
-    const uint64_t align[4] = {1, MM_PAGE_SIZE, THREAD_SIZE, 4};
+    const uint64_t align[4] = { 1, MM_PAGE_SIZE, THREAD_SIZE, 4 };
     uint64_t prev = (uint64_t)lay->page_offset + cfg->text_offset;
 
     section_order(cfg, lay, sec, name, res);
@@ -403,8 +405,8 @@ static enum mm_status place_sections(const struct mm_config *cfg, struct mm_layo
         if (i == 0 && sec[0]->start != 0 && sec[0]->start != prev)
             return mm__fail(err, MM_INVALID_ARGUMENT,
                             "%s: starts at 0x%08x, but _text is PAGE_OFFSET + "
-                            "text_offset = 0x%08x", name[0], sec[0]->start,
-                            (mm_vaddr_t)prev);
+                            "text_offset = 0x%08x",
+                            name[0], sec[0]->start, (mm_vaddr_t)prev);
         if (i > 0 && sec[i]->start != 0 && sec[i]->start < prev)
             return mm__fail(err, MM_INVALID_ARGUMENT,
                             "%s: starts at 0x%08x, inside .%s (ends 0x%08x)", name[i],
@@ -412,9 +414,8 @@ static enum mm_status place_sections(const struct mm_config *cfg, struct mm_layo
         if (sec[i]->start != 0)
             start = sec[i]->start;
         if (start + sec[i]->size > 0x100000000ull)
-            return mm__fail(err, MM_INVALID_ARGUMENT,
-                            "%s: 0x%08x+0x%x runs past 4 GiB", name[i],
-                            (mm_vaddr_t)start, sec[i]->size);
+            return mm__fail(err, MM_INVALID_ARGUMENT, "%s: 0x%08x+0x%x runs past 4 GiB",
+                            name[i], (mm_vaddr_t)start, sec[i]->size);
         *res[i][0] = (mm_vaddr_t)start;
         *res[i][1] = (mm_vaddr_t)(start + sec[i]->size);
         prev = start + sec[i]->size;
@@ -439,8 +440,8 @@ static enum mm_status check_image(const struct mm_layout *lay, char err[MM_MSG_M
     }
     return mm__fail(err, MM_INVALID_ARGUMENT,
                     "text: kernel image 0x%08x-0x%08x (PA 0x%08llx-0x%08llx) is not "
-                    "in lowmem RAM", lo, hi - 1, (unsigned long long)plo,
-                    (unsigned long long)phi - 1);
+                    "in lowmem RAM",
+                    lo, hi - 1, (unsigned long long)plo, (unsigned long long)phi - 1);
 }
 
 /* Carve-outs must lie in RAM as the bootloader gave it. */
@@ -492,14 +493,14 @@ static void fixed_addresses(const struct mm_config *cfg, struct mm_layout *lay)
 {
     const struct mm_era *era = lay->era;
 
-    lay->task_size = lay->page_offset - SZ_16M;                  /* memory.h */
+    lay->task_size = lay->page_offset - SZ_16M; /* memory.h */
     lay->modules_vaddr = lay->page_offset - (cfg->thumb2 ? 0x00800000u : SZ_16M);
     lay->modules_end = cfg->highmem ? lay->page_offset - MM_PMD_SIZE : lay->page_offset;
     lay->pkmap_base = cfg->highmem ? lay->page_offset - MM_PMD_SIZE : 0;
     lay->fixaddr_start = era->fixaddr_start;
     lay->fixaddr_end = era->fixaddr_end;
-    lay->vectors_base = 0xffff0000u;                            /* CONFIG_VECTORS_BASE */
-    lay->timers_base = cfg->user_timers ? 0xfffef000u : 0;     /* msm-3.4 Kconfig */
+    lay->vectors_base = 0xffff0000u;                             /* CONFIG_VECTORS_BASE */
+    lay->timers_base = cfg->user_timers ? 0xfffef000u : 0;       /* msm-3.4 Kconfig */
     lay->pgd_pa = lay->phys_offset + cfg->text_offset - 0x4000u; /* head.S */
     lay->km_type_nr = era->km_type_nr;
     lay->atomic = cfg->atomic == MM_ATOMIC_DEFAULT ? era->atomic_default : cfg->atomic;
@@ -532,14 +533,15 @@ enum mm_status mm__layout_compute(const struct mm_config *given, struct mm_layou
 
     assert(given != NULL && lay != NULL && err != NULL);
     memset(lay, 0, sizeof(*lay));
-    st = mm__config_effective(given, &eff, err);     /* the cmdline's mem=, vmalloc= */
+    st = mm__config_effective(given, &eff, err); /* the cmdline's mem=, vmalloc= */
     if (st != MM_OK)
         return st;
     lay->era = mm__era_for(cfg->kernel);
     if (lay->era == NULL)
-        return mm__fail(err, MM_INVALID_ARGUMENT, "kernel: %u.%u.%u is outside "
-                        "2.6.35 .. 6.1.x", cfg->kernel >> 16, (cfg->kernel >> 8) & 0xff,
-                        cfg->kernel & 0xff);
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "kernel: %u.%u.%u is outside "
+                        "2.6.35 .. 6.1.x",
+                        cfg->kernel >> 16, (cfg->kernel >> 8) & 0xff, cfg->kernel & 0xff);
     if (cfg->nr_banks == 0 || cfg->nr_banks > MM_MAX_BANKS)
         return mm__fail(err, MM_INVALID_ARGUMENT, "ram: %u banks (1 to %u)",
                         cfg->nr_banks, MM_MAX_BANKS);
@@ -556,10 +558,10 @@ enum mm_status mm__layout_compute(const struct mm_config *given, struct mm_layou
     np = cut_banks(lay, cfg, b, n, cut, parts, &lay->lowmem_limit);
     make_regions(lay, parts, np, lay->era->since >= MM_KVER(2, 6, 36));
     /* KERNEL: 3.4 mmu.c high_memory = __va(arm_lowmem_limit - 1) + 1 */
-    lay->high_memory = (mm_vaddr_t)(lay->lowmem_limit - 1 - lay->phys_offset +
-                                    lay->page_offset) + 1;
+    lay->high_memory =
+        (mm_vaddr_t)(lay->lowmem_limit - 1 - lay->phys_offset + lay->page_offset) + 1;
     lay->vmalloc_start = (lay->high_memory + MM_VMALLOC_OFFSET) &
-                         ~(MM_VMALLOC_OFFSET - 1);            /* pgtable.h */
+                         ~(MM_VMALLOC_OFFSET - 1); /* pgtable.h */
     lay->min_pfn = MM_PFN(lay->regions[0].start);
     lay->max_low_pfn = (mm_pfn_t)(lay->lowmem_limit >> MM_PAGE_SHIFT);
     lay->max_pfn = (mm_pfn_t)(lay->regions[lay->nr_regions - 1].end >> MM_PAGE_SHIFT);

@@ -47,16 +47,16 @@
 #include <string.h>
 
 /* KERNEL: 3.4 mm/highmem.c PA_HASH_ORDER 7 (page_address_htable) */
-#define PA_HASH_ORDER   7
-#define PA_HASH_SIZE    (1u << PA_HASH_ORDER)
-#define PKMAP_NONE      (-1)
+#define PA_HASH_ORDER 7
+#define PA_HASH_SIZE  (1u << PA_HASH_ORDER)
+#define PKMAP_NONE    (-1)
 
 struct mm_pkmap {
-    int count[MM_LAST_PKMAP];           /* pkmap_count[]: 0, 1, or users + 1 */
-    mm_pfn_t pfn[MM_LAST_PKMAP];        /* the page a slot maps (count >= 1) */
-    unsigned last_pkmap_nr;             /* round-robin cursor, 0 at boot */
-    int16_t head[PA_HASH_SIZE];         /* page_address hash: first slot */
-    int16_t next[MM_LAST_PKMAP];        /* next slot in the same bucket */
+    int count[MM_LAST_PKMAP];    /* pkmap_count[]: 0, 1, or users + 1 */
+    mm_pfn_t pfn[MM_LAST_PKMAP]; /* the page a slot maps (count >= 1) */
+    unsigned last_pkmap_nr;      /* round-robin cursor, 0 at boot */
+    int16_t head[PA_HASH_SIZE];  /* page_address hash: first slot */
+    int16_t next[MM_LAST_PKMAP]; /* next slot in the same bucket */
 };
 
 /* ------------------------------------------------------------------ */
@@ -275,9 +275,10 @@ enum mm_status mm__kmap(struct mm_machine *m, mm_pfn_t pfn, struct mm_result *re
     s = slot_of(p, pfn);
     if (s == PKMAP_NONE) {
         if (all_slots_busy(p))
-            return mm__fail(res->msg, MM_WOULD_BLOCK,
-                            "kmap: all %u pkmap slots are in use (the kernel would sleep)",
-                            (unsigned)MM_LAST_PKMAP);
+            return mm__fail(
+                res->msg, MM_WOULD_BLOCK,
+                "kmap: all %u pkmap slots are in use (the kernel would sleep)",
+                (unsigned)MM_LAST_PKMAP);
         s = (int)map_new_virtual(m, pfn, &flushes);
     }
     /* KERNEL: 3.4 mm/highmem.c kmap_high(): count++, BUG_ON(count < 2) */
@@ -310,7 +311,8 @@ enum mm_status mm__kunmap(struct mm_machine *m, mm_pfn_t pfn, struct mm_result *
 
     assert(m != NULL && res != NULL && p != NULL);
     if (!mm__pfn_valid(m, pfn))
-        return mm__fail(res->msg, MM_INVALID_ARGUMENT, "kunmap: pfn 0x%x is not RAM", pfn);
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT, "kunmap: pfn 0x%x is not RAM",
+                        pfn);
     if (!page_is_high(m, pfn)) {
         /* KERNEL: 3.4 arch/arm/mm/highmem.c kunmap(): !PageHighMem -> return */
         res->value = lowmem_address(m, pfn);
@@ -324,7 +326,8 @@ enum mm_status mm__kunmap(struct mm_machine *m, mm_pfn_t pfn, struct mm_result *
         /* The kernel would BUG() on the count reaching 0. */
         return mm__fail(res->msg, MM_NOT_FOUND,
                         "kunmap: pfn 0x%x has no kmap users (pkmap slot %d at 0x%08x "
-                        "awaits a flush)", pfn, s, pkmap_addr(m, (unsigned)s));
+                        "awaits a flush)",
+                        pfn, s, pkmap_addr(m, (unsigned)s));
     kunmap_slot(m, (unsigned)s, res);
     res->value = pkmap_addr(m, (unsigned)s);
     return MM_OK;
@@ -379,7 +382,8 @@ enum mm_status mm__kunmap_high_va(struct mm_machine *m, mm_vaddr_t va,
     if (p->count[s] < 2)
         return mm__fail(res->msg, MM_NOT_FOUND,
                         "kunmap_atomic: 0x%08x is not a kmapped address (pkmap slot %u "
-                        "has %s)", va, s, p->count[s] == 0 ? "no mapping" : "no users");
+                        "has %s)",
+                        va, s, p->count[s] == 0 ? "no mapping" : "no users");
     kunmap_slot(m, s, res);
     res->value = p->pfn[s];
     return MM_OK;
@@ -415,7 +419,8 @@ static enum mm_status check_hash(const struct mm_machine *m, unsigned live,
             if (p->count[s] < 1 || pa_hash(p->pfn[s]) != b)
                 return mm__fail(err, MM_INTERNAL,
                                 "pkmap: page_address hash lists slot %d (count %d, "
-                                "pfn 0x%x) in bucket %u", s, p->count[s], p->pfn[s], b);
+                                "pfn 0x%x) in bucket %u",
+                                s, p->count[s], p->pfn[s], b);
         }
     }
     if (seen != live)
@@ -438,8 +443,8 @@ static enum mm_status check_slot(const struct mm_machine *m, unsigned i,
     if (p->count[i] == 0) {
         if (pte != 0)
             return mm__fail(err, MM_INTERNAL,
-                            "pkmap: slot %u (0x%08x) is free but its PTE is 0x%08x",
-                            i, va, pte);
+                            "pkmap: slot %u (0x%08x) is free but its PTE is 0x%08x", i,
+                            va, pte);
         return MM_OK;
     }
     if (!page_is_high(m, p->pfn[i]))
@@ -448,10 +453,11 @@ static enum mm_status check_slot(const struct mm_machine *m, unsigned i,
     if (pte != mm__mk_pte(m, p->pfn[i], MM_PROT_KERNEL))
         return mm__fail(err, MM_INTERNAL,
                         "pkmap: slot %u (0x%08x, count %d) should map pfn 0x%x, PTE is "
-                        "0x%08x", i, va, p->count[i], p->pfn[i], pte);
+                        "0x%08x",
+                        i, va, p->count[i], p->pfn[i], pte);
     if (slot_of(p, p->pfn[i]) != (int)i)
-        return mm__fail(err, MM_INTERNAL,
-                        "pkmap: page_address(pfn 0x%x) is not slot %u", p->pfn[i], i);
+        return mm__fail(err, MM_INTERNAL, "pkmap: page_address(pfn 0x%x) is not slot %u",
+                        p->pfn[i], i);
     return MM_OK;
 }
 
@@ -468,7 +474,8 @@ enum mm_status mm__pkmap_check(const struct mm_machine *m, char err[MM_MSG_MAX])
         for (unsigned i = 0; i < MM_LAST_PKMAP; i++) {
             if (p->count[i] != 0)
                 return mm__fail(err, MM_INTERNAL,
-                                "pkmap: slot %u is in use on a machine without HIGHMEM", i);
+                                "pkmap: slot %u is in use on a machine without HIGHMEM",
+                                i);
         }
         return check_hash(m, 0, err);
     }
@@ -493,7 +500,8 @@ enum mm_status mm__report_pkmap(const struct mm_machine *m, struct mm_buf *out)
         mm__buf_printf(out, "pkmap: none (CONFIG_HIGHMEM is not set)\n");
         return out->oom ? MM_NO_MEMORY : MM_OK;
     }
-    mm__buf_printf(out, "pkmap: 0x%08x-0x%08x, %u slots, last_pkmap_nr %u, %u in use, "
+    mm__buf_printf(out,
+                   "pkmap: 0x%08x-0x%08x, %u slots, last_pkmap_nr %u, %u in use, "
                    "%u unused (awaiting flush), %u flushes\n",
                    m->lay.pkmap_base, m->lay.pkmap_base + MM_LAST_PKMAP * MM_PAGE_SIZE,
                    (unsigned)MM_LAST_PKMAP, v.last_pkmap_nr, v.in_use, v.unused,

@@ -64,22 +64,22 @@
 #include <string.h>
 
 enum slot_state {
-    SLOT_EMPTY = 0,                     /* PTE 0 */
-    SLOT_LIVE,                          /* mapped and in use */
-    SLOT_STALE                          /* unmapped, PTE left in place */
+    SLOT_EMPTY = 0, /* PTE 0 */
+    SLOT_LIVE,      /* mapped and in use */
+    SLOT_STALE      /* unmapped, PTE left in place */
 };
 
 struct ka_slot {
-    mm_pfn_t pfn;                       /* the page mapped (LIVE, STALE) */
-    uint8_t state;                      /* enum slot_state */
+    mm_pfn_t pfn;  /* the page mapped (LIVE, STALE) */
+    uint8_t state; /* enum slot_state */
 };
 
 struct mm_katomic {
-    enum mm_atomic style;               /* resolved: never MM_ATOMIC_DEFAULT */
-    unsigned ncpus;                     /* CONFIG_NR_CPUS as configured */
-    unsigned nslots;                    /* slots per CPU (KM_TYPE_NR/KM_MAX_IDX) */
-    unsigned depth[MM_MAX_CPUS];        /* __kmap_atomic_idx (stack, local) */
-    struct ka_slot slot[];              /* ncpus * nslots, CPU-major */
+    enum mm_atomic style;        /* resolved: never MM_ATOMIC_DEFAULT */
+    unsigned ncpus;              /* CONFIG_NR_CPUS as configured */
+    unsigned nslots;             /* slots per CPU (KM_TYPE_NR/KM_MAX_IDX) */
+    unsigned depth[MM_MAX_CPUS]; /* __kmap_atomic_idx (stack, local) */
+    struct ka_slot slot[];       /* ncpus * nslots, CPU-major */
 };
 
 /*
@@ -90,16 +90,39 @@ struct mm_katomic {
  * 2.6.35 tenderloin and 3.x msm trees arch/arm/include/asm/kmap_types.h.
  */
 static const char *const km_names_16[] = {
-    "KM_BOUNCE_READ", "KM_SKB_SUNRPC_DATA", "KM_SKB_DATA_SOFTIRQ", "KM_USER0",
-    "KM_USER1", "KM_BIO_SRC_IRQ", "KM_BIO_DST_IRQ", "KM_PTE0", "KM_PTE1",
-    "KM_IRQ0", "KM_IRQ1", "KM_SOFTIRQ0", "KM_SOFTIRQ1", "KM_L1_CACHE",
-    "KM_L2_CACHE", "KM_KDB",
+    "KM_BOUNCE_READ",
+    "KM_SKB_SUNRPC_DATA",
+    "KM_SKB_DATA_SOFTIRQ",
+    "KM_USER0",
+    "KM_USER1",
+    "KM_BIO_SRC_IRQ",
+    "KM_BIO_DST_IRQ",
+    "KM_PTE0",
+    "KM_PTE1",
+    "KM_IRQ0",
+    "KM_IRQ1",
+    "KM_SOFTIRQ0",
+    "KM_SOFTIRQ1",
+    "KM_L1_CACHE",
+    "KM_L2_CACHE",
+    "KM_KDB",
 };
 /* 2.6.32 upstream: no KM_L1_CACHE, no KM_KDB (KM_TYPE_NR 14). */
 static const char *const km_names_14[] = {
-    "KM_BOUNCE_READ", "KM_SKB_SUNRPC_DATA", "KM_SKB_DATA_SOFTIRQ", "KM_USER0",
-    "KM_USER1", "KM_BIO_SRC_IRQ", "KM_BIO_DST_IRQ", "KM_PTE0", "KM_PTE1",
-    "KM_IRQ0", "KM_IRQ1", "KM_SOFTIRQ0", "KM_SOFTIRQ1", "KM_L2_CACHE",
+    "KM_BOUNCE_READ",
+    "KM_SKB_SUNRPC_DATA",
+    "KM_SKB_DATA_SOFTIRQ",
+    "KM_USER0",
+    "KM_USER1",
+    "KM_BIO_SRC_IRQ",
+    "KM_BIO_DST_IRQ",
+    "KM_PTE0",
+    "KM_PTE1",
+    "KM_IRQ0",
+    "KM_IRQ1",
+    "KM_SOFTIRQ0",
+    "KM_SOFTIRQ1",
+    "KM_L2_CACHE",
 };
 
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
@@ -223,10 +246,14 @@ static bool is_stack_style(const struct mm_katomic *k)
 static const char *style_name(enum mm_atomic style)
 {
     switch (style) {
-    case MM_ATOMIC_KM_TYPE: return "km_type";
-    case MM_ATOMIC_STACK:   return "stack";
-    case MM_ATOMIC_LOCAL:   return "local";
-    case MM_ATOMIC_DEFAULT: break;
+    case MM_ATOMIC_KM_TYPE:
+        return "km_type";
+    case MM_ATOMIC_STACK:
+        return "stack";
+    case MM_ATOMIC_LOCAL:
+        return "local";
+    case MM_ATOMIC_DEFAULT:
+        break;
     }
     return "default";
 }
@@ -321,15 +348,16 @@ static enum mm_status check_km_type(const struct mm_machine *m, int km_type,
             return MM_OK;
         return mm__fail(res->msg, MM_INVALID_ARGUMENT,
                         "kmap_atomic: km_type %d given, but this kernel's kmap_atomic "
-                        "takes no slot (%s style)", km_type, style_name(k->style));
+                        "takes no slot (%s style)",
+                        km_type, style_name(k->style));
     }
     if (km_type >= 0 && (unsigned)km_type < k->nslots)
         return MM_OK;
     if (km_type < 0)
         return mm__fail(res->msg, MM_INVALID_ARGUMENT,
                         "kmap_atomic: this kernel's kmap_atomic takes a km_type slot "
-                        "(0..%u, %s..%s)", k->nslots - 1, km_label(m, 0),
-                        km_label(m, k->nslots - 1));
+                        "(0..%u, %s..%s)",
+                        k->nslots - 1, km_label(m, 0), km_label(m, k->nslots - 1));
     return mm__fail(res->msg, MM_INVALID_ARGUMENT,
                     "kmap_atomic: km_type %d is out of range (0..%u, %s..%s)", km_type,
                     k->nslots - 1, km_label(m, 0), km_label(m, k->nslots - 1));
@@ -347,7 +375,8 @@ static enum mm_status check_slot_room(const struct mm_machine *m, unsigned cpu,
     if (slots != 0 && x - m->lay.era->fix_kmap_begin >= slots)
         return mm__fail(res->msg, MM_RESOURCE_EXHAUSTED,
                         "kmap_atomic: cpu %u slot %u is fixmap index %u (0x%08x), past "
-                        "the %u kmap slots of this kernel", cpu, i, x, va, slots);
+                        "the %u kmap slots of this kernel",
+                        cpu, i, x, va, slots);
     if (!mm__has_pte_page(m, va))
         return mm__fail(res->msg, MM_INTERNAL,
                         "kmap_atomic: no PTE page for fixmap slot 0x%08x", va);
@@ -398,8 +427,8 @@ static enum mm_status kmap_push(struct mm_machine *m, unsigned cpu, mm_pfn_t pfn
      * 3.4 checks only with DEBUG_HIGHMEM (and spills into the next CPU) */
     if (d >= k->nslots)
         return mm__fail(res->msg, MM_RESOURCE_EXHAUSTED,
-                        "kmap_atomic: cpu %u's kmap_atomic stack is full (depth %u)",
-                        cpu, d);
+                        "kmap_atomic: cpu %u's kmap_atomic stack is full (depth %u)", cpu,
+                        d);
     st = check_slot_room(m, cpu, d, res);
     if (st != MM_OK)
         return st;
@@ -460,13 +489,14 @@ static enum mm_status kunmap_km_type(struct mm_machine *m, unsigned cpu, mm_vadd
     if (!find_slot(m, va, &c, &i) || c != cpu)
         return mm__fail(res->msg, MM_INVALID_ARGUMENT,
                         "kunmap_atomic: 0x%08x is not one of cpu %u's km_type slots "
-                        "(0x%08x-0x%08x)", va, cpu, slot_va(m, cpu, 0),
-                        slot_va(m, cpu, k->nslots - 1));
+                        "(0x%08x-0x%08x)",
+                        va, cpu, slot_va(m, cpu, 0), slot_va(m, cpu, k->nslots - 1));
     s = slot_at(k, cpu, i);
     if (s->state != SLOT_LIVE)
         return mm__fail(res->msg, MM_NOT_FOUND,
                         "kunmap_atomic: km_type slot %u (%s) of cpu %u at 0x%08x is not "
-                        "mapped", i, km_label(m, i), cpu, va);
+                        "mapped",
+                        i, km_label(m, i), cpu, va);
     /* KERNEL: 2.6.32 arch/arm/mm/highmem.c kunmap_atomic(): the PTE is only
      * cleared with DEBUG_HIGHMEM */
     s->state = SLOT_STALE;
@@ -489,12 +519,14 @@ static enum mm_status kunmap_pop(struct mm_machine *m, unsigned cpu, mm_vaddr_t 
     if (d == 0)
         return mm__fail(res->msg, MM_NOT_FOUND,
                         "kunmap_atomic: cpu %u has no kmap_atomic mapping to unmap "
-                        "(0x%08x)", cpu, va);
+                        "(0x%08x)",
+                        cpu, va);
     top = slot_va(m, cpu, d - 1);
     if (va != top)
         return mm__fail(res->msg, MM_ORDER,
                         "kunmap_atomic: 0x%08x is not the top of cpu %u's kmap_atomic "
-                        "stack (expected 0x%08x)", va, cpu, top);
+                        "stack (expected 0x%08x)",
+                        va, cpu, top);
     s = slot_at(k, cpu, d - 1);
     res->value = s->pfn;
     if (k->style == MM_ATOMIC_LOCAL) {
@@ -533,7 +565,8 @@ enum mm_status mm__kunmap_atomic(struct mm_machine *m, unsigned cpu, mm_vaddr_t 
         if (!lay->kmap_high_get)
             return mm__fail(res->msg, MM_INVALID_ARGUMENT,
                             "kunmap_atomic: 0x%08x is a pkmap address, and this kernel "
-                            "(ARM_ERRATA_798181) never hands one out", va);
+                            "(ARM_ERRATA_798181) never hands one out",
+                            va);
         return mm__kunmap_high_va(m, page, res);
     }
     if (page >= lay->page_offset && page < lay->high_memory) {
@@ -561,12 +594,11 @@ static enum mm_status check_one(const struct mm_machine *m, unsigned cpu, unsign
     bool below = i < k->depth[cpu];
 
     if (s->state > SLOT_STALE)
-        return mm__fail(err, MM_INTERNAL, "fixmap: cpu %u slot %u has state %u",
-                        cpu, i, s->state);
+        return mm__fail(err, MM_INTERNAL, "fixmap: cpu %u slot %u has state %u", cpu, i,
+                        s->state);
     if (is_stack_style(k) && below != (s->state == SLOT_LIVE))
-        return mm__fail(err, MM_INTERNAL,
-                        "fixmap: cpu %u slot %u is %s at depth %u", cpu, i,
-                        s->state == SLOT_LIVE ? "live" : "not live", k->depth[cpu]);
+        return mm__fail(err, MM_INTERNAL, "fixmap: cpu %u slot %u is %s at depth %u", cpu,
+                        i, s->state == SLOT_LIVE ? "live" : "not live", k->depth[cpu]);
     if (k->style == MM_ATOMIC_LOCAL && !below && s->state != SLOT_EMPTY)
         return mm__fail(err, MM_INTERNAL,
                         "fixmap: cpu %u slot %u above depth %u is not empty", cpu, i,
@@ -575,7 +607,8 @@ static enum mm_status check_one(const struct mm_machine *m, unsigned cpu, unsign
         if (pte != 0)
             return mm__fail(err, MM_INTERNAL,
                             "fixmap: cpu %u slot %u (0x%08x) is empty but its PTE is "
-                            "0x%08x", cpu, i, va, pte);
+                            "0x%08x",
+                            cpu, i, va, pte);
         return MM_OK;
     }
     if (!page_is_high(m, s->pfn))
@@ -585,8 +618,9 @@ static enum mm_status check_one(const struct mm_machine *m, unsigned cpu, unsign
     if (pte != mm__mk_pte(m, s->pfn, MM_PROT_KERNEL))
         return mm__fail(err, MM_INTERNAL,
                         "fixmap: cpu %u slot %u (0x%08x, %s) should map pfn 0x%x, PTE is "
-                        "0x%08x", cpu, i, va, s->state == SLOT_LIVE ? "live" : "stale",
-                        s->pfn, pte);
+                        "0x%08x",
+                        cpu, i, va, s->state == SLOT_LIVE ? "live" : "stale", s->pfn,
+                        pte);
     return MM_OK;
 }
 
@@ -597,8 +631,8 @@ enum mm_status mm__katomic_check(const struct mm_machine *m, char err[MM_MSG_MAX
 
     if (k->ncpus != m->cfg.cpus || k->nslots != m->lay.km_type_nr)
         return mm__fail(err, MM_INTERNAL,
-                        "fixmap: %u CPUs x %u slots, the machine has %u x %u",
-                        k->ncpus, k->nslots, m->cfg.cpus, m->lay.km_type_nr);
+                        "fixmap: %u CPUs x %u slots, the machine has %u x %u", k->ncpus,
+                        k->nslots, m->cfg.cpus, m->lay.km_type_nr);
     for (unsigned c = 0; c < k->ncpus; c++) {
         if (k->depth[c] > (is_stack_style(k) ? k->nslots : 0))
             return mm__fail(err, MM_INTERNAL, "fixmap: cpu %u has depth %u", c,
@@ -654,9 +688,11 @@ enum mm_status mm__report_fixmap(const struct mm_machine *m, struct mm_buf *out)
 {
     const struct mm_katomic *k = m->katomic;
 
-    mm__buf_printf(out, "kmap_atomic: %s style, %u slots per CPU, %u CPU%s, fixmap "
-                   "0x%08x\n", style_name(k->style), k->nslots, k->ncpus,
-                   k->ncpus == 1 ? "" : "s", m->lay.fixaddr_start);
+    mm__buf_printf(out,
+                   "kmap_atomic: %s style, %u slots per CPU, %u CPU%s, fixmap "
+                   "0x%08x\n",
+                   style_name(k->style), k->nslots, k->ncpus, k->ncpus == 1 ? "" : "s",
+                   m->lay.fixaddr_start);
     for (unsigned c = 0; c < k->ncpus; c++)
         report_cpu(m, c, out);
     return out->oom ? MM_NO_MEMORY : MM_OK;
@@ -718,7 +754,7 @@ void mm__katomic_save(const struct mm_katomic *k, struct mm_buf *out)
 
 void mm__katomic_load(struct mm_machine *m, struct mm_rd *rd)
 {
-    struct mm_katomic *k = mm__katomic_clone(m->katomic);   /* fresh: all empty */
+    struct mm_katomic *k = mm__katomic_clone(m->katomic); /* fresh: all empty */
     size_t total;
     int64_t last = -1;
     uint32_t n;
@@ -731,7 +767,8 @@ void mm__katomic_load(struct mm_machine *m, struct mm_rd *rd)
     for (unsigned c = 0; c < k->ncpus && rd->st == MM_OK; c++) {
         k->depth[c] = mm__rd_u32(rd);
         if (rd->st == MM_OK && k->depth[c] > k->nslots)
-            mm__rd_fail(rd, "cpu %u: stack depth %u of %u slots", c, k->depth[c], k->nslots);
+            mm__rd_fail(rd, "cpu %u: stack depth %u of %u slots", c, k->depth[c],
+                        k->nslots);
     }
     n = mm__rd_u32(rd);
     if (mm__rd_count(rd, n, 9, (uint32_t)total, "slots")) {
@@ -748,7 +785,7 @@ void mm__katomic_load(struct mm_machine *m, struct mm_rd *rd)
                 break;
             }
             last = idx;
-            k->slot[idx] = (struct ka_slot){pfn, state};
+            k->slot[idx] = (struct ka_slot){ pfn, state };
         }
     }
     if (rd->st != MM_OK) {

@@ -29,13 +29,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MM_SIZEOF_STRUCT_PAGE 32        /* KERNEL: 3.4 ARM, no debug options */
+#define MM_SIZEOF_STRUCT_PAGE 32 /* KERNEL: 3.4 ARM, no debug options */
 /* KERNEL: 6.1 include/linux/mm_types.h struct page on 32-bit ARM: flags, a
  * 5-word union, _mapcount, _refcount, and memcg_data with CONFIG_MEMCG (set
  * in Debian's config-6.1.0-57-armmp; no HAVE_ALIGNED_STRUCT_PAGE, no
  * LAST_CPUPID_NOT_IN_PAGE_FLAGS, spinlock_t of 4 bytes): 36 bytes. */
 #define MM_SIZEOF_STRUCT_PAGE_MEMCG 36
-#define MM_MAX_MEMBLOCK_RESERVED 64
+#define MM_MAX_MEMBLOCK_RESERVED    64
 
 unsigned mm__sizeof_struct_page(const struct mm_config *cfg)
 {
@@ -85,21 +85,21 @@ static const struct op_desc {
     const char *name;
     uint32_t min_args, max_args;
 } op_descs[MM_OP_COUNT] = {
-    [MM_OP_ALLOC] = {"alloc", 2, 2},
-    [MM_OP_FREE] = {"free", 2, 2},
-    [MM_OP_KMAP] = {"kmap", 1, 1},
-    [MM_OP_KUNMAP] = {"kunmap", 1, 1},
-    [MM_OP_KMAP_ATOMIC] = {"kmap_atomic", 1, 2},
-    [MM_OP_KUNMAP_ATOMIC] = {"kunmap_atomic", 1, 1},
-    [MM_OP_VMALLOC] = {"vmalloc", 1, 1},
-    [MM_OP_VFREE] = {"vfree", 1, 1},
-    [MM_OP_VMAP] = {"vmap", 1, MM_OP_MAX_ARGS},
-    [MM_OP_VUNMAP] = {"vunmap", 1, 1},
-    [MM_OP_IOREMAP] = {"ioremap", 2, 2},
-    [MM_OP_IOUNMAP] = {"iounmap", 1, 1},
-    [MM_OP_MODULE_ALLOC] = {"module_alloc", 1, 1},
-    [MM_OP_MODULE_FREE] = {"module_free", 1, 1},
-    [MM_OP_KMAP_FLUSH] = {"kmap_flush", 0, 0},
+    [MM_OP_ALLOC] = { "alloc", 2, 2 },
+    [MM_OP_FREE] = { "free", 2, 2 },
+    [MM_OP_KMAP] = { "kmap", 1, 1 },
+    [MM_OP_KUNMAP] = { "kunmap", 1, 1 },
+    [MM_OP_KMAP_ATOMIC] = { "kmap_atomic", 1, 2 },
+    [MM_OP_KUNMAP_ATOMIC] = { "kunmap_atomic", 1, 1 },
+    [MM_OP_VMALLOC] = { "vmalloc", 1, 1 },
+    [MM_OP_VFREE] = { "vfree", 1, 1 },
+    [MM_OP_VMAP] = { "vmap", 1, MM_OP_MAX_ARGS },
+    [MM_OP_VUNMAP] = { "vunmap", 1, 1 },
+    [MM_OP_IOREMAP] = { "ioremap", 2, 2 },
+    [MM_OP_IOUNMAP] = { "iounmap", 1, 1 },
+    [MM_OP_MODULE_ALLOC] = { "module_alloc", 1, 1 },
+    [MM_OP_MODULE_FREE] = { "module_free", 1, 1 },
+    [MM_OP_KMAP_FLUSH] = { "kmap_flush", 0, 0 },
 };
 
 const char *mm_op_name(enum mm_opcode op)
@@ -134,7 +134,7 @@ struct mm_memblock {
     size_t n;
     struct mm_range32 r[MM_MAX_MEMBLOCK_RESERVED];
     uint64_t limit;
-    bool full;                          /* a reservation did not fit the table */
+    bool full; /* a reservation did not fit the table */
 };
 
 /* memblock_reserve(): insert [start, end), merging with neighbours. */
@@ -300,7 +300,7 @@ static enum mm_status early_pte_install(struct mm_machine *m, mm_vaddr_t va,
     if (!early_alloc_pte(m, &pa))
         return mm__fail(err, MM_NO_MEMORY,
                         "create: no lowmem left for the page table of 0x%08x", va);
-    mm__pmd_populate(m, va, pa, 0x11);   /* KERNEL: _PAGE_KERNEL_TABLE */
+    mm__pmd_populate(m, va, pa, 0x11); /* KERNEL: _PAGE_KERNEL_TABLE */
     return MM_OK;
 }
 
@@ -364,10 +364,10 @@ static enum mm_status map_lowmem(struct mm_machine *m, char err[MM_MSG_MAX])
 
         if (rg->highmem || rg->start >= end)
             continue;
-        if (mm__map_memory(m, va, rg->start, (uint32_t)(end - rg->start),
-                           MM_PROT_KERNEL, early_alloc_pte) != MM_OK)
-            return mm__fail(err, MM_NO_MEMORY,
-                            "create: no lowmem left to map 0x%08x", rg->start);
+        if (mm__map_memory(m, va, rg->start, (uint32_t)(end - rg->start), MM_PROT_KERNEL,
+                           early_alloc_pte) != MM_OK)
+            return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left to map 0x%08x",
+                            rg->start);
     }
     return MM_OK;
 }
@@ -391,7 +391,8 @@ static enum mm_status map_devices(struct mm_machine *m, char err[MM_MSG_MAX])
      * L1 entry of its kmap_local slots: tests/oracle). */
     if (mm__map_memory(m, lay->vectors_base, (mm_paddr_t)vectors, MM_PAGE_SIZE,
                        MM_PROT_HIGH_VECTORS, early_alloc_pte) != MM_OK)
-        return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the top page table");
+        return mm__fail(err, MM_NO_MEMORY,
+                        "create: no lowmem left for the top page table");
     /* KERNEL: 4.19, 6.1 devicemaps_init(): "Now create a kernel read-only
      * mapping" of the stubs page at 0xffff0000 + PAGE_SIZE, MT_LOW_VECTORS */
     if (nvec == 2 && mm__map_memory(m, lay->vectors_base + MM_PAGE_SIZE,
@@ -422,8 +423,8 @@ static enum mm_status reserve_late(struct mm_machine *m, char err[MM_MSG_MAX])
     align = 1u << (mm__config_max_order(&m->cfg) - 1);
     span = ((uint64_t)lay->max_pfn + align - 1) / align * align -
            (lay->min_pfn & ~(mm_pfn_t)(align - 1));
-    pages = span * (mm__config_memcg(&m->cfg) ? MM_SIZEOF_STRUCT_PAGE_MEMCG :
-                    MM_SIZEOF_STRUCT_PAGE);
+    pages = span * (mm__config_memcg(&m->cfg) ? MM_SIZEOF_STRUCT_PAGE_MEMCG
+                                              : MM_SIZEOF_STRUCT_PAGE);
     if (!memblock_alloc(m, pages, 64, &pa))
         return mm__fail(err, MM_NO_MEMORY,
                         "create: no lowmem left for mem_map (%llu bytes)",
@@ -448,7 +449,7 @@ static enum mm_status init_consistent(struct mm_machine *m, char err[MM_MSG_MAX]
 
 static enum mm_status boot(struct mm_machine *m, char err[MM_MSG_MAX])
 {
-    struct mm_memblock mb = {0};
+    struct mm_memblock mb = { 0 };
     struct mm_stats st;
     enum mm_status rc;
 
@@ -553,8 +554,8 @@ struct mm_machine *mm_clone(const struct mm_machine *m)
     c->katomic = mm__katomic_clone(m->katomic);
     c->vmap = mm__vmap_clone(m->vmap);
     c->physidx = mm__physidx_clone(m->physidx);
-    if (!c->phys || !c->buddy || !c->pkmap ||
-        !c->katomic || !c->vmap || (m->physidx && !c->physidx)) {
+    if (!c->phys || !c->buddy || !c->pkmap || !c->katomic || !c->vmap ||
+        (m->physidx && !c->physidx)) {
         mm_destroy(c);
         return NULL;
     }
@@ -573,16 +574,15 @@ uint64_t mm_seq(const struct mm_machine *m)
 
 size_t mm_host_bytes(const struct mm_machine *m)
 {
-    return sizeof(*m) + mm__phys_host_bytes(m->phys) +
-           mm__buddy_host_bytes(m->buddy) + mm__pkmap_host_bytes(m->pkmap) +
-           mm__katomic_host_bytes(m->katomic) + mm__vmap_host_bytes(m->vmap) +
-           mm__physidx_host_bytes(m->physidx);
+    return sizeof(*m) + mm__phys_host_bytes(m->phys) + mm__buddy_host_bytes(m->buddy) +
+           mm__pkmap_host_bytes(m->pkmap) + mm__katomic_host_bytes(m->katomic) +
+           mm__vmap_host_bytes(m->vmap) + mm__physidx_host_bytes(m->physidx);
 }
 
 void mm_oops(struct mm_machine *m, const char *why)
 {
     if (m->broken[0] != '\0')
-        return;                         /* keep the first reason */
+        return; /* keep the first reason */
     snprintf(m->broken, sizeof(m->broken), "%s", why[0] ? why : "(no reason given)");
 }
 
@@ -612,13 +612,13 @@ static enum mm_status op_precheck(const struct mm_machine *m, const struct mm_op
                             "%s: takes %u argument%s, got %u", d->name, d->min_args,
                             d->min_args == 1 ? "" : "s", op->nargs);
         return mm__fail(res->msg, MM_INVALID_ARGUMENT,
-                        "%s: takes %u to %u arguments, got %u", d->name,
-                        d->min_args, d->max_args, op->nargs);
+                        "%s: takes %u to %u arguments, got %u", d->name, d->min_args,
+                        d->max_args, op->nargs);
     }
     if (op->cpu >= m->cfg.cpus)
         return mm__fail(res->msg, MM_INVALID_ARGUMENT,
-                        "%s: cpu %u does not exist (the machine has %u CPU%s)",
-                        d->name, op->cpu, m->cfg.cpus, m->cfg.cpus == 1 ? "" : "s");
+                        "%s: cpu %u does not exist (the machine has %u CPU%s)", d->name,
+                        op->cpu, m->cfg.cpus, m->cfg.cpus == 1 ? "" : "s");
     if (m->broken[0] != '\0')
         return mm__fail(res->msg, MM_INTERNAL, "%s: machine is broken: %s", d->name,
                         m->broken);
@@ -633,7 +633,8 @@ static enum mm_status op_alloc(struct mm_machine *m, const uint32_t *a,
 
     if (a[0] >= MM_NR_ZONES)
         return mm__fail(res->msg, MM_INVALID_ARGUMENT,
-                        "alloc: zone %u does not exist (0 DMA, 1 Normal, 2 HighMem)", a[0]);
+                        "alloc: zone %u does not exist (0 DMA, 1 Normal, 2 HighMem)",
+                        a[0]);
     st = mm__alloc_pages(m, (enum mm_zone)a[0], a[1], MM_OWN_USER, &pfn, "alloc",
                          res->msg);
     if (st == MM_OK)
@@ -657,22 +658,36 @@ static enum mm_status dispatch(struct mm_machine *m, const struct mm_op *op,
     const uint32_t *a = op->args;
 
     switch (op->code) {
-    case MM_OP_ALLOC:         return op_alloc(m, a, res);
-    case MM_OP_FREE:          return op_free(m, a, res);
-    case MM_OP_KMAP:          return mm__kmap(m, a[0], res);
-    case MM_OP_KUNMAP:        return mm__kunmap(m, a[0], res);
+    case MM_OP_ALLOC:
+        return op_alloc(m, a, res);
+    case MM_OP_FREE:
+        return op_free(m, a, res);
+    case MM_OP_KMAP:
+        return mm__kmap(m, a[0], res);
+    case MM_OP_KUNMAP:
+        return mm__kunmap(m, a[0], res);
     case MM_OP_KMAP_ATOMIC:
         return mm__kmap_atomic(m, op->cpu, a[0], op->nargs > 1 ? (int)a[1] : -1, res);
-    case MM_OP_KUNMAP_ATOMIC: return mm__kunmap_atomic(m, op->cpu, a[0], res);
-    case MM_OP_VMALLOC:       return mm__vmalloc(m, a[0], res);
-    case MM_OP_VFREE:         return mm__vfree(m, a[0], res);
-    case MM_OP_VMAP:          return mm__vmap(m, a, op->nargs, res);
-    case MM_OP_VUNMAP:        return mm__vunmap(m, a[0], res);
-    case MM_OP_IOREMAP:       return mm__ioremap(m, a[0], a[1], res);
-    case MM_OP_IOUNMAP:       return mm__iounmap(m, a[0], res);
-    case MM_OP_MODULE_ALLOC:  return mm__module_alloc(m, a[0], res);
-    case MM_OP_MODULE_FREE:   return mm__module_free(m, a[0], res);
-    case MM_OP_KMAP_FLUSH:    return mm__kmap_flush(m, res);
+    case MM_OP_KUNMAP_ATOMIC:
+        return mm__kunmap_atomic(m, op->cpu, a[0], res);
+    case MM_OP_VMALLOC:
+        return mm__vmalloc(m, a[0], res);
+    case MM_OP_VFREE:
+        return mm__vfree(m, a[0], res);
+    case MM_OP_VMAP:
+        return mm__vmap(m, a, op->nargs, res);
+    case MM_OP_VUNMAP:
+        return mm__vunmap(m, a[0], res);
+    case MM_OP_IOREMAP:
+        return mm__ioremap(m, a[0], a[1], res);
+    case MM_OP_IOUNMAP:
+        return mm__iounmap(m, a[0], res);
+    case MM_OP_MODULE_ALLOC:
+        return mm__module_alloc(m, a[0], res);
+    case MM_OP_MODULE_FREE:
+        return mm__module_free(m, a[0], res);
+    case MM_OP_KMAP_FLUSH:
+        return mm__kmap_flush(m, res);
     case MM_OP_NONE:
     case MM_OP_COUNT:
         break;
@@ -728,7 +743,7 @@ static enum mm_status apply_args(struct mm_machine *m, enum mm_opcode code, uint
                                  const uint32_t *args, uint32_t nargs,
                                  struct mm_result *res)
 {
-    struct mm_op op = {.code = code, .cpu = cpu, .nargs = nargs, .args = args};
+    struct mm_op op = { .code = code, .cpu = cpu, .nargs = nargs, .args = args };
 
     return mm_apply(m, &op, res);
 }
@@ -736,7 +751,7 @@ static enum mm_status apply_args(struct mm_machine *m, enum mm_opcode code, uint
 enum mm_status mm_alloc_pages(struct mm_machine *m, enum mm_zone zone, unsigned order,
                               struct mm_result *res)
 {
-    uint32_t a[2] = {(uint32_t)zone, order};
+    uint32_t a[2] = { (uint32_t)zone, order };
 
     return apply_args(m, MM_OP_ALLOC, 0, a, 2, res);
 }
@@ -744,7 +759,7 @@ enum mm_status mm_alloc_pages(struct mm_machine *m, enum mm_zone zone, unsigned 
 enum mm_status mm_free_pages(struct mm_machine *m, mm_pfn_t pfn, unsigned order,
                              struct mm_result *res)
 {
-    uint32_t a[2] = {pfn, order};
+    uint32_t a[2] = { pfn, order };
 
     return apply_args(m, MM_OP_FREE, 0, a, 2, res);
 }
@@ -762,7 +777,7 @@ enum mm_status mm_kunmap(struct mm_machine *m, mm_pfn_t pfn, struct mm_result *r
 enum mm_status mm_kmap_atomic(struct mm_machine *m, unsigned cpu, mm_pfn_t pfn,
                               int km_type, struct mm_result *res)
 {
-    uint32_t a[2] = {pfn, (uint32_t)km_type};
+    uint32_t a[2] = { pfn, (uint32_t)km_type };
 
     return apply_args(m, MM_OP_KMAP_ATOMIC, cpu, a, km_type < 0 ? 1 : 2, res);
 }
@@ -797,7 +812,7 @@ enum mm_status mm_vunmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result *
 enum mm_status mm_ioremap(struct mm_machine *m, mm_paddr_t phys, uint32_t size,
                           struct mm_result *res)
 {
-    uint32_t a[2] = {phys, size};
+    uint32_t a[2] = { phys, size };
 
     return apply_args(m, MM_OP_IOREMAP, 0, a, 2, res);
 }
@@ -873,7 +888,8 @@ static enum mm_status check_owners(const struct mm_machine *m, char err[MM_MSG_M
     if (held != st.vmalloc_pages)
         return mm__fail(err, MM_INTERNAL,
                         "check: the buddy allocator holds %u vmalloc pages, "
-                        "the vmalloc areas %u", held, st.vmalloc_pages);
+                        "the vmalloc areas %u",
+                        held, st.vmalloc_pages);
     if (mm__buddy_owned_pages(m, MM_OWN_PGTABLE) + m->boot_pte_pages != m->cnt.pte_pages)
         return mm__fail(err, MM_INTERNAL,
                         "check: the buddy allocator holds %u page-table pages and boot "
@@ -886,8 +902,8 @@ static enum mm_status check_owners(const struct mm_machine *m, char err[MM_MSG_M
 enum mm_status mm_check(const struct mm_machine *m, char err[MM_MSG_MAX])
 {
     enum mm_status (*const checks[])(const struct mm_machine *, char *) = {
-        mm__buddy_check, mm__pgtable_check, mm__pkmap_check,
-        mm__katomic_check, mm__vmap_check, check_owners,
+        mm__buddy_check,   mm__pgtable_check, mm__pkmap_check,
+        mm__katomic_check, mm__vmap_check,    check_owners,
     };
 
     err[0] = '\0';

@@ -26,30 +26,31 @@ static void line(struct mm_buf *b, const char *name, uint64_t kb)
 }
 
 /* Appends the fields of counters the engine never has: always 0 here. */
-static unsigned zeros(struct mm_meminfo_field *f, unsigned n,
-                      const char *const *names, size_t count)
+static unsigned zeros(struct mm_meminfo_field *f, unsigned n, const char *const *names,
+                      size_t count)
 {
     for (size_t i = 0; i < count; i++)
-        f[n++] = (struct mm_meminfo_field){names[i], 0};
+        f[n++] = (struct mm_meminfo_field){ names[i], 0 };
     return n;
 }
 
 unsigned mm__meminfo_fields_61(const struct mm_machine *m, struct mm_meminfo_field *f)
 {
     static const char *const lru[] = {
-        "Buffers", "Cached", "SwapCached", "Active", "Inactive", "Active(anon)",
-        "Inactive(anon)", "Active(file)", "Inactive(file)", "Unevictable", "Mlocked",
+        "Buffers",        "Cached",       "SwapCached",     "Active",
+        "Inactive",       "Active(anon)", "Inactive(anon)", "Active(file)",
+        "Inactive(file)", "Unevictable",  "Mlocked",
     };
     static const char *const mapped[] = {
-        "Dirty", "Writeback", "AnonPages", "Mapped", "Shmem", "KReclaimable",
-        "Slab", "SReclaimable", "SUnreclaim", "KernelStack", "PageTables",
-        "SecPageTables", "NFS_Unstable", "Bounce", "WritebackTmp",
+        "Dirty",        "Writeback",     "AnonPages",    "Mapped",     "Shmem",
+        "KReclaimable", "Slab",          "SReclaimable", "SUnreclaim", "KernelStack",
+        "PageTables",   "SecPageTables", "NFS_Unstable", "Bounce",     "WritebackTmp",
     };
     struct mm_stats st;
     uint64_t total = 0, free = 0, htotal = 0, hfree = 0;
     unsigned n = 0;
 
-    mm_get_stats(m, &st);               /* the CMA area counted, as after boot */
+    mm_get_stats(m, &st); /* the CMA area counted, as after boot */
     for (unsigned i = 0; i < st.nr_zones && i < MM_NR_ZONES; i++) {
         const struct mm_zone_stats *z = &st.zone[i];
 
@@ -60,33 +61,34 @@ unsigned mm__meminfo_fields_61(const struct mm_machine *m, struct mm_meminfo_fie
             hfree += z->free;
         }
     }
-    f[n++] = (struct mm_meminfo_field){"MemTotal", total << 2};
-    f[n++] = (struct mm_meminfo_field){"MemFree", free << 2};
+    f[n++] = (struct mm_meminfo_field){ "MemTotal", total << 2 };
+    f[n++] = (struct mm_meminfo_field){ "MemFree", free << 2 };
     n = zeros(f, n, lru, sizeof(lru) / sizeof(lru[0]));
     if (m->cfg.highmem) {
-        f[n++] = (struct mm_meminfo_field){"HighTotal", htotal << 2};
-        f[n++] = (struct mm_meminfo_field){"HighFree", hfree << 2};
-        f[n++] = (struct mm_meminfo_field){"LowTotal", (total - htotal) << 2};
-        f[n++] = (struct mm_meminfo_field){"LowFree", (free - hfree) << 2};
+        f[n++] = (struct mm_meminfo_field){ "HighTotal", htotal << 2 };
+        f[n++] = (struct mm_meminfo_field){ "HighFree", hfree << 2 };
+        f[n++] = (struct mm_meminfo_field){ "LowTotal", (total - htotal) << 2 };
+        f[n++] = (struct mm_meminfo_field){ "LowFree", (free - hfree) << 2 };
     }
-    f[n++] = (struct mm_meminfo_field){"SwapTotal", 0};
-    f[n++] = (struct mm_meminfo_field){"SwapFree", 0};
+    f[n++] = (struct mm_meminfo_field){ "SwapTotal", 0 };
+    f[n++] = (struct mm_meminfo_field){ "SwapFree", 0 };
     if (mm__config_zswap(&m->cfg)) {
-        f[n++] = (struct mm_meminfo_field){"Zswap", 0};
-        f[n++] = (struct mm_meminfo_field){"Zswapped", 0};
+        f[n++] = (struct mm_meminfo_field){ "Zswap", 0 };
+        f[n++] = (struct mm_meminfo_field){ "Zswapped", 0 };
     }
     n = zeros(f, n, mapped, sizeof(mapped) / sizeof(mapped[0]));
     /* vm_commit_limit(): totalram * sysctl_overcommit_ratio (50) / 100, no swap */
-    f[n++] = (struct mm_meminfo_field){"CommitLimit", (total * 50 / 100) << 2};
-    f[n++] = (struct mm_meminfo_field){"Committed_AS", 0};
-    f[n++] = (struct mm_meminfo_field){"VmallocTotal",
-                                       (m->lay.vmalloc_end - m->lay.vmalloc_start) >> 10};
+    f[n++] = (struct mm_meminfo_field){ "CommitLimit", (total * 50 / 100) << 2 };
+    f[n++] = (struct mm_meminfo_field){ "Committed_AS", 0 };
+    f[n++] = (struct mm_meminfo_field){
+        "VmallocTotal", (m->lay.vmalloc_end - m->lay.vmalloc_start) >> 10
+    };
     /* vmalloc_nr_pages() */
-    f[n++] = (struct mm_meminfo_field){"VmallocUsed", (uint64_t)st.vmalloc_pages << 2};
-    f[n++] = (struct mm_meminfo_field){"VmallocChunk", 0};
+    f[n++] = (struct mm_meminfo_field){ "VmallocUsed", (uint64_t)st.vmalloc_pages << 2 };
+    f[n++] = (struct mm_meminfo_field){ "VmallocChunk", 0 };
     if (mm__config_cma(&m->cfg)) {
-        f[n++] = (struct mm_meminfo_field){"CmaTotal", (uint64_t)m->cma_pages << 2};
-        f[n++] = (struct mm_meminfo_field){"CmaFree", (uint64_t)m->cma_pages << 2};
+        f[n++] = (struct mm_meminfo_field){ "CmaTotal", (uint64_t)m->cma_pages << 2 };
+        f[n++] = (struct mm_meminfo_field){ "CmaFree", (uint64_t)m->cma_pages << 2 };
     }
     assert(n <= MM_MAX_MEMINFO);
     return n;

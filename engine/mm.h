@@ -31,13 +31,13 @@ typedef uint32_t mm_pfn_t;
 
 #define MM_PAGE_SHIFT   12
 #define MM_PAGE_SIZE    4096u
-#define MM_MAX_ORDER    11              /* KERNEL: orders 0..10 (MAX_ORDER 11) */
+#define MM_MAX_ORDER    11 /* KERNEL: orders 0..10 (MAX_ORDER 11) */
 #define MM_MAX_BANKS    16
 #define MM_MAX_RESERVES 16
 #define MM_MAX_CPUS     32
-#define MM_MSG_MAX      256             /* error and result messages */
+#define MM_MSG_MAX      256 /* error and result messages */
 #define MM_NAME_MAX     24
-#define MM_CMDLINE_MAX  256             /* the cmdline key, NUL included */
+#define MM_CMDLINE_MAX  256 /* the cmdline key, NUL included */
 /* The config's version key (struct mm_config.version): what "auto" and
  * the preset's implied switches mean.  1: configs written before the key
  * existed (no reference build: smp on exactly when cpus > 1, errata off,
@@ -57,15 +57,15 @@ enum mm_status {
     MM_INVALID_ARGUMENT,
     MM_NOT_FOUND,
     MM_ALREADY_EXISTS,
-    MM_NO_MEMORY,                       /* the emulated machine is out of memory */
-    MM_WOULD_BLOCK,                     /* the real kernel would sleep: pkmap full */
-    MM_FAULT,                           /* translation, domain or permission fault */
-    MM_ORDER,                           /* kunmap_atomic out of stack order */
+    MM_NO_MEMORY,   /* the emulated machine is out of memory */
+    MM_WOULD_BLOCK, /* the real kernel would sleep: pkmap full */
+    MM_FAULT,       /* translation, domain or permission fault */
+    MM_ORDER,       /* kunmap_atomic out of stack order */
     MM_PERMISSION_DENIED,
     MM_UNAUTHENTICATED,
-    MM_RESOURCE_EXHAUSTED,              /* a limit: daemon setting or kmap stack depth */
-    MM_UNAVAILABLE,                     /* the store is failing */
-    MM_INTERNAL,                        /* a bug, or a machine that oopsed */
+    MM_RESOURCE_EXHAUSTED, /* a limit: daemon setting or kmap stack depth */
+    MM_UNAVAILABLE,        /* the store is failing */
+    MM_INTERNAL,           /* a bug, or a machine that oopsed */
     MM_STATUS_COUNT
 };
 
@@ -78,48 +78,43 @@ bool mm_status_lookup(const char *name, enum mm_status *out);
 /* Configuration                                                       */
 /* ------------------------------------------------------------------ */
 
-enum mm_split {                         /* KERNEL: arch/arm/Kconfig VMSPLIT_* */
-    MM_SPLIT_3G = 0,                    /* PAGE_OFFSET 0xC0000000 (default) */
-    MM_SPLIT_2G,                        /* 0x80000000 */
-    MM_SPLIT_1G,                        /* 0x40000000 */
-    MM_SPLIT_3G_OPT                     /* 0xB0000000 */
+enum mm_split {                  /* KERNEL: arch/arm/Kconfig VMSPLIT_* */
+                MM_SPLIT_3G = 0, /* PAGE_OFFSET 0xC0000000 (default) */
+                MM_SPLIT_2G,     /* 0x80000000 */
+                MM_SPLIT_1G,     /* 0x40000000 */
+                MM_SPLIT_3G_OPT  /* 0xB0000000 */
 };
 
 enum mm_atomic {                        /* kmap_atomic implementation */
-    MM_ATOMIC_DEFAULT = 0,              /* chosen by the kernel version */
-    MM_ATOMIC_KM_TYPE,                  /* 2.6: caller names an enum km_type slot */
-    MM_ATOMIC_STACK,                    /* 2.6.37..5.10: per-CPU fixmap stack */
-    MM_ATOMIC_LOCAL                     /* 5.11+: generic kmap_local stack */
+                 MM_ATOMIC_DEFAULT = 0, /* chosen by the kernel version */
+                 MM_ATOMIC_KM_TYPE,     /* 2.6: caller names an enum km_type slot */
+                 MM_ATOMIC_STACK,       /* 2.6.37..5.10: per-CPU fixmap stack */
+                 MM_ATOMIC_LOCAL        /* 5.11+: generic kmap_local stack */
 };
 
-enum mm_zone {
-    MM_ZONE_DMA = 0,
-    MM_ZONE_NORMAL,
-    MM_ZONE_HIGHMEM,
-    MM_NR_ZONES
-};
+enum mm_zone { MM_ZONE_DMA = 0, MM_ZONE_NORMAL, MM_ZONE_HIGHMEM, MM_NR_ZONES };
 
-struct mm_bank {                        /* one RAM bank, as the bootloader gives it */
+struct mm_bank { /* one RAM bank, as the bootloader gives it */
     mm_paddr_t start;
-    uint64_t size;                      /* bytes; what lies past 4 GiB is ignored
+    uint64_t size; /* bytes; what lies past 4 GiB is ignored
                                          * from 5.11 (no LPAE), refused before */
 };
 
-enum mm_tristate {                      /* a kernel config switch */
-    MM_AUTO = 0,                        /* the reference build's value */
-    MM_ON,
-    MM_OFF
+enum mm_tristate {              /* a kernel config switch */
+                   MM_AUTO = 0, /* the reference build's value */
+                   MM_ON,
+                   MM_OFF
 };
 
-struct mm_reserve {                     /* a memblock_reserve()d carve-out */
-    char name[MM_NAME_MAX];             /* shown under System RAM in /proc/iomem */
+struct mm_reserve {         /* a memblock_reserve()d carve-out */
+    char name[MM_NAME_MAX]; /* shown under System RAM in /proc/iomem */
     mm_paddr_t start;
     uint32_t size;
 };
 
-struct mm_section {                     /* a kernel image section, [start, end) VA */
-    mm_vaddr_t start;                   /* 0: placed after the previous section */
-    uint32_t size;                      /* bytes */
+struct mm_section {   /* a kernel image section, [start, end) VA */
+    mm_vaddr_t start; /* 0: placed after the previous section */
+    uint32_t size;    /* bytes */
 };
 
 /*
@@ -129,21 +124,21 @@ struct mm_section {                     /* a kernel image section, [start, end) 
  * "what the kernel version implies".
  */
 struct mm_config {
-    char preset[MM_NAME_MAX];           /* informational: the preset it came from */
+    char preset[MM_NAME_MAX]; /* informational: the preset it came from */
     unsigned nr_banks;
     struct mm_bank banks[MM_MAX_BANKS];
     enum mm_split split;
-    uint32_t kernel;                    /* MM_KVER(); 2.6.35 .. 6.1.x */
-    uint32_t vmalloc_size;              /* the vmalloc= boot parameter; 0 = not given */
-    mm_vaddr_t vmalloc_end;             /* override; required before 3.4 (per platform) */
-    uint32_t consistent_dma_size;       /* override of the coherent-DMA window; 0 = none */
-    uint32_t dma_zone_size;             /* bytes of ZONE_DMA from the first bank; 0 = none */
-    bool highmem;                       /* CONFIG_HIGHMEM */
-    bool thumb2;                        /* CONFIG_THUMB2_KERNEL: 8 MiB module area */
-    bool user_timers;                   /* msm CONFIG_ARM_USE_USER_ACCESSIBLE_TIMERS */
-    unsigned cpus;                      /* 1..MM_MAX_CPUS; >1 means an SMP kernel */
+    uint32_t kernel;              /* MM_KVER(); 2.6.35 .. 6.1.x */
+    uint32_t vmalloc_size;        /* the vmalloc= boot parameter; 0 = not given */
+    mm_vaddr_t vmalloc_end;       /* override; required before 3.4 (per platform) */
+    uint32_t consistent_dma_size; /* override of the coherent-DMA window; 0 = none */
+    uint32_t dma_zone_size;       /* bytes of ZONE_DMA from the first bank; 0 = none */
+    bool highmem;                 /* CONFIG_HIGHMEM */
+    bool thumb2;                  /* CONFIG_THUMB2_KERNEL: 8 MiB module area */
+    bool user_timers;             /* msm CONFIG_ARM_USE_USER_ACCESSIBLE_TIMERS */
+    unsigned cpus;                /* 1..MM_MAX_CPUS; >1 means an SMP kernel */
     enum mm_atomic atomic;
-    uint32_t text_offset;               /* TEXT_OFFSET, normally 0x8000 */
+    uint32_t text_offset; /* TEXT_OFFSET, normally 0x8000 */
     struct mm_section text, init, data, bss;
     unsigned nr_reserves;
     struct mm_reserve reserves[MM_MAX_RESERVES];
@@ -160,12 +155,12 @@ struct mm_config {
      * CONFIG_CMA build; crashkernel=, initrd= are refused (not modelled).
      * "" when none. */
     char cmdline[MM_CMDLINE_MAX];
-    unsigned version;                   /* 1 .. MM_CONFIG_VERSION, see there */
+    unsigned version; /* 1 .. MM_CONFIG_VERSION, see there */
 };
 
 struct mm_preset_info {
     const char *name;
-    const char *summary;                /* one line: board, SoC, kernel, source */
+    const char *summary; /* one line: board, SoC, kernel, source */
 };
 
 /* The kernel build @cfg models, one line: for qemu-virt with 6.1.x
@@ -193,8 +188,8 @@ enum mm_status mm_config_preset(struct mm_config *cfg, const char *name,
  * here; mm_config_validate() checks the whole.
  * Return: MM_OK, or MM_INVALID_ARGUMENT with @err naming key and value.
  */
-enum mm_status mm_config_set(struct mm_config *cfg, const char *key,
-                             const char *value, char err[MM_MSG_MAX]);
+enum mm_status mm_config_set(struct mm_config *cfg, const char *key, const char *value,
+                             char err[MM_MSG_MAX]);
 
 /**
  * mm_config_validate - check a whole config as the kernel would at boot
@@ -218,7 +213,7 @@ enum mm_status mm_config_parse(struct mm_config *cfg, const char *text,
 /* Machines                                                            */
 /* ------------------------------------------------------------------ */
 
-struct mm_machine;                      /* opaque; one per hosted machine */
+struct mm_machine; /* opaque; one per hosted machine */
 
 /**
  * mm_create - boot a machine from @cfg
@@ -259,25 +254,25 @@ const char *mm_broken(const struct mm_machine *m);
 
 enum mm_opcode {
     MM_OP_NONE = 0,
-    MM_OP_ALLOC,            /* args: zone, order            value: pfn */
-    MM_OP_FREE,             /* args: pfn, order             value: pfn */
-    MM_OP_KMAP,             /* args: pfn                    value: va, aux: flushes */
-    MM_OP_KUNMAP,           /* args: pfn                    value: va, aux: users left */
-    MM_OP_KMAP_ATOMIC,      /* args: pfn [, km_type slot]   value: va, aux: displaced pfn */
-    MM_OP_KUNMAP_ATOMIC,    /* args: va                     value: pfn */
-    MM_OP_VMALLOC,          /* args: size                   value: va, aux: pages */
-    MM_OP_VFREE,            /* args: va                     value: pages freed */
-    MM_OP_VMAP,             /* args: pfn...                 value: va */
-    MM_OP_VUNMAP,           /* args: va                     value: pages */
-    MM_OP_IOREMAP,          /* args: phys, size             value: va */
-    MM_OP_IOUNMAP,          /* args: va                     value: pages */
-    MM_OP_MODULE_ALLOC,     /* args: size                   value: va, aux: pages */
-    MM_OP_MODULE_FREE,      /* args: va                     value: pages freed */
-    MM_OP_KMAP_FLUSH,       /* kmap_flush_unused()          value: slots cleared */
+    MM_OP_ALLOC,         /* args: zone, order            value: pfn */
+    MM_OP_FREE,          /* args: pfn, order             value: pfn */
+    MM_OP_KMAP,          /* args: pfn                    value: va, aux: flushes */
+    MM_OP_KUNMAP,        /* args: pfn                    value: va, aux: users left */
+    MM_OP_KMAP_ATOMIC,   /* args: pfn [, km_type slot]   value: va, aux: displaced pfn */
+    MM_OP_KUNMAP_ATOMIC, /* args: va                     value: pfn */
+    MM_OP_VMALLOC,       /* args: size                   value: va, aux: pages */
+    MM_OP_VFREE,         /* args: va                     value: pages freed */
+    MM_OP_VMAP,          /* args: pfn...                 value: va */
+    MM_OP_VUNMAP,        /* args: va                     value: pages */
+    MM_OP_IOREMAP,       /* args: phys, size             value: va */
+    MM_OP_IOUNMAP,       /* args: va                     value: pages */
+    MM_OP_MODULE_ALLOC,  /* args: size                   value: va, aux: pages */
+    MM_OP_MODULE_FREE,   /* args: va                     value: pages freed */
+    MM_OP_KMAP_FLUSH,    /* kmap_flush_unused()          value: slots cleared */
     MM_OP_COUNT
 };
 
-#define MM_OP_MAX_ARGS  1024            /* vmap of at most 1024 pages */
+#define MM_OP_MAX_ARGS 1024 /* vmap of at most 1024 pages */
 
 /* "alloc", "free", "kmap", "kunmap", "kmap_atomic", ...; NULL out of range. */
 const char *mm_op_name(enum mm_opcode op);
@@ -286,22 +281,22 @@ enum mm_opcode mm_op_lookup(const char *name);
 
 struct mm_op {
     enum mm_opcode code;
-    uint32_t cpu;                       /* the CPU it runs on (kmap_atomic) */
+    uint32_t cpu; /* the CPU it runs on (kmap_atomic) */
     uint32_t nargs;
-    const uint32_t *args;               /* borrowed; meaning per opcode above */
+    const uint32_t *args; /* borrowed; meaning per opcode above */
 };
 
-#define MM_RES_DISPLACED  0x1           /* aux holds a page whose mapping was replaced */
-#define MM_RES_WAKE       0x2           /* a pkmap slot lost its last user: retry waiters */
-#define MM_RES_FLUSHED    0x4           /* the pkmap window was flushed (aux counts) */
+#define MM_RES_DISPLACED 0x1 /* aux holds a page whose mapping was replaced */
+#define MM_RES_WAKE      0x2 /* a pkmap slot lost its last user: retry waiters */
+#define MM_RES_FLUSHED   0x4 /* the pkmap window was flushed (aux counts) */
 
 struct mm_result {
     enum mm_status status;
-    uint32_t value;                     /* per opcode, see enum mm_opcode */
+    uint32_t value; /* per opcode, see enum mm_opcode */
     uint32_t aux;
-    uint32_t flags;                     /* MM_RES_* */
-    uint64_t seq;                       /* the change's sequence number; 0 if it failed */
-    char msg[MM_MSG_MAX];               /* the error, naming what was wrong; "" on success */
+    uint32_t flags;       /* MM_RES_* */
+    uint64_t seq;         /* the change's sequence number; 0 if it failed */
+    char msg[MM_MSG_MAX]; /* the error, naming what was wrong; "" on success */
 };
 
 /**
@@ -322,8 +317,8 @@ enum mm_status mm_replay(struct mm_machine *m, const struct mm_op *op,
                          const struct mm_result *expected, char err[MM_MSG_MAX]);
 
 /* Typed entry points: each builds an mm_op and calls mm_apply(). */
-enum mm_status mm_alloc_pages(struct mm_machine *m, enum mm_zone zone,
-                              unsigned order, struct mm_result *res);
+enum mm_status mm_alloc_pages(struct mm_machine *m, enum mm_zone zone, unsigned order,
+                              struct mm_result *res);
 enum mm_status mm_free_pages(struct mm_machine *m, mm_pfn_t pfn, unsigned order,
                              struct mm_result *res);
 enum mm_status mm_kmap(struct mm_machine *m, mm_pfn_t pfn, struct mm_result *res);
@@ -340,7 +335,8 @@ enum mm_status mm_vunmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result *
 enum mm_status mm_ioremap(struct mm_machine *m, mm_paddr_t phys, uint32_t size,
                           struct mm_result *res);
 enum mm_status mm_iounmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
-enum mm_status mm_module_alloc(struct mm_machine *m, uint32_t size, struct mm_result *res);
+enum mm_status mm_module_alloc(struct mm_machine *m, uint32_t size,
+                               struct mm_result *res);
 enum mm_status mm_module_free(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
 
 /* km_type slot names of the 2.6 enum, for MM_OP_KMAP_ATOMIC in km_type style:
@@ -352,20 +348,20 @@ int mm_km_type_lookup(const struct mm_machine *m, const char *name);
 /* Translation (never changes machine state)                          */
 /* ------------------------------------------------------------------ */
 
-#define MM_ACC_READ   0x1
-#define MM_ACC_WRITE  0x2
-#define MM_ACC_EXEC   0x4
-#define MM_ACC_USER   0x8               /* PL0; without it the access is PL1 */
+#define MM_ACC_READ  0x1
+#define MM_ACC_WRITE 0x2
+#define MM_ACC_EXEC  0x4
+#define MM_ACC_USER  0x8 /* PL0; without it the access is PL1 */
 /* An access of 0 is a plain lookup: descriptors decoded, no checks. */
 
 enum mm_fault {
     MM_FAULT_NONE = 0,
-    MM_FAULT_TRANSLATION_L1,            /* FSR 0b00101 */
-    MM_FAULT_TRANSLATION_L2,            /* FSR 0b00111 */
-    MM_FAULT_DOMAIN_L1,                 /* FSR 0b01001 */
-    MM_FAULT_DOMAIN_L2,                 /* FSR 0b01011 */
-    MM_FAULT_PERMISSION_L1,             /* FSR 0b01101 */
-    MM_FAULT_PERMISSION_L2              /* FSR 0b01111 */
+    MM_FAULT_TRANSLATION_L1, /* FSR 0b00101 */
+    MM_FAULT_TRANSLATION_L2, /* FSR 0b00111 */
+    MM_FAULT_DOMAIN_L1,      /* FSR 0b01001 */
+    MM_FAULT_DOMAIN_L2,      /* FSR 0b01011 */
+    MM_FAULT_PERMISSION_L1,  /* FSR 0b01101 */
+    MM_FAULT_PERMISSION_L2   /* FSR 0b01111 */
 };
 
 /* "none", "translation fault (level 1)", ... */
@@ -373,7 +369,7 @@ const char *mm_fault_name(enum mm_fault f);
 
 enum mm_desc_kind {
     MM_DESC_FAULT = 0,
-    MM_DESC_PAGE_TABLE,                 /* first level: coarse table */
+    MM_DESC_PAGE_TABLE, /* first level: coarse table */
     MM_DESC_SECTION,
     MM_DESC_SUPERSECTION,
     MM_DESC_LARGE_PAGE,
@@ -381,19 +377,19 @@ enum mm_desc_kind {
 };
 
 struct mm_walk_step {
-    uint8_t level;                      /* 1 or 2 */
-    uint8_t kind;                       /* enum mm_desc_kind */
-    uint8_t domain;                     /* 0..15 */
-    uint8_t ap;                         /* AP[2:0] = APX:AP[1:0] */
+    uint8_t level;  /* 1 or 2 */
+    uint8_t kind;   /* enum mm_desc_kind */
+    uint8_t domain; /* 0..15 */
+    uint8_t ap;     /* AP[2:0] = APX:AP[1:0] */
     uint8_t tex, c, b, s, ng, xn;
-    mm_paddr_t addr;                    /* physical address of the descriptor */
-    uint32_t desc;                      /* its value */
-    mm_paddr_t next;                    /* L2 table base or output base */
+    mm_paddr_t addr; /* physical address of the descriptor */
+    uint32_t desc;   /* its value */
+    mm_paddr_t next; /* L2 table base or output base */
 };
 
 struct mm_walk {
     mm_vaddr_t va;
-    mm_paddr_t pa;                      /* valid when fault == MM_FAULT_NONE */
+    mm_paddr_t pa; /* valid when fault == MM_FAULT_NONE */
     enum mm_fault fault;
     unsigned nsteps;
     struct mm_walk_step step[2];
@@ -405,8 +401,8 @@ struct mm_walk {
  * Return: MM_OK with @w filled, or MM_FAULT with @w->fault typed as the
  * architecture types it.  Never changes @m.
  */
-enum mm_status mm_translate(const struct mm_machine *m, mm_vaddr_t va,
-                            unsigned access, struct mm_walk *w);
+enum mm_status mm_translate(const struct mm_machine *m, mm_vaddr_t va, unsigned access,
+                            struct mm_walk *w);
 
 /**
  * mm_translate_batch - translate @n addresses without traces
@@ -414,8 +410,8 @@ enum mm_status mm_translate(const struct mm_machine *m, mm_vaddr_t va,
  * physical address, @fault[i] an enum mm_fault (0 when it translated).
  * Return: the number of addresses that translated.
  */
-size_t mm_translate_batch(const struct mm_machine *m, const mm_vaddr_t *va,
-                          size_t n, unsigned access, mm_paddr_t *pa, uint8_t *fault);
+size_t mm_translate_batch(const struct mm_machine *m, const mm_vaddr_t *va, size_t n,
+                          unsigned access, mm_paddr_t *pa, uint8_t *fault);
 
 /* Renders a walk as text, one step a line, with decoded fields. */
 size_t mm_walk_format(const struct mm_walk *w, char *buf, size_t size);
@@ -425,7 +421,7 @@ size_t mm_walk_format(const struct mm_walk *w, char *buf, size_t size);
  * the daemon asserts they agree.  (enum mm_vregion: struct mm_region is a
  * memory bank of the layout.) */
 enum mm_vregion {
-    MM_VREGION_GAP = 0,                 /* none of the others */
+    MM_VREGION_GAP = 0, /* none of the others */
     MM_VREGION_USER,
     MM_VREGION_MODULES,
     MM_VREGION_PKMAP,
@@ -434,10 +430,10 @@ enum mm_vregion {
     MM_VREGION_CONSISTENT,
     MM_VREGION_FIXMAP,
     MM_VREGION_TIMERS,
-    MM_VREGION_VECTOR,                  /* the stubs page too */
-    MM_VREGION_IOREMAP,                 /* a live ioremap() area in vmalloc */
-    MM_VREGION_FDT,                     /* 5.11+ DTB map */
-    MM_VREGION_PCI_IO,                  /* the PCI I/O reservation */
+    MM_VREGION_VECTOR,  /* the stubs page too */
+    MM_VREGION_IOREMAP, /* a live ioremap() area in vmalloc */
+    MM_VREGION_FDT,     /* 5.11+ DTB map */
+    MM_VREGION_PCI_IO,  /* the PCI I/O reservation */
     MM_VREGION_COUNT
 };
 
@@ -460,21 +456,21 @@ enum mm_status mm_pa(const struct mm_machine *m, mm_vaddr_t va, mm_paddr_t *pa,
                      char err[MM_MSG_MAX]);
 enum mm_status mm_va(const struct mm_machine *m, mm_paddr_t pa, mm_vaddr_t *va,
                      char err[MM_MSG_MAX]);
-enum mm_status mm_virt_to_page(const struct mm_machine *m, mm_vaddr_t va,
-                               mm_pfn_t *pfn, char err[MM_MSG_MAX]);
-enum mm_status mm_page_address(const struct mm_machine *m, mm_pfn_t pfn,
-                               mm_vaddr_t *va, char err[MM_MSG_MAX]);
+enum mm_status mm_virt_to_page(const struct mm_machine *m, mm_vaddr_t va, mm_pfn_t *pfn,
+                               char err[MM_MSG_MAX]);
+enum mm_status mm_page_address(const struct mm_machine *m, mm_pfn_t pfn, mm_vaddr_t *va,
+                               char err[MM_MSG_MAX]);
 
 struct mm_alias {
     mm_vaddr_t va;
-    enum mm_vregion region;             /* as mm_region_of() */
+    enum mm_vregion region; /* as mm_region_of() */
 };
 
 /* Every virtual address that maps physical address @pa, ascending: what a
  * walk of every table would find, answered from a reverse index kept as
  * the tables change.  Writes at most @max; returns how many there are. */
-size_t mm_phys_aliases(const struct mm_machine *m, mm_paddr_t pa,
-                       struct mm_alias *out, size_t max);
+size_t mm_phys_aliases(const struct mm_machine *m, mm_paddr_t pa, struct mm_alias *out,
+                       size_t max);
 
 /* ------------------------------------------------------------------ */
 /* Reports, counters, checks                                           */
@@ -486,26 +482,26 @@ struct mm_buf {
     char *data;
     size_t len;
     size_t cap;
-    bool oom;                           /* set if an append ran out of memory */
+    bool oom; /* set if an append ran out of memory */
 };
 void mm_buf_free(struct mm_buf *b);
 
 enum mm_report {
-    MM_REPORT_LAYOUT = 0,               /* "Virtual kernel memory layout:" block */
-    MM_REPORT_MEMORY,                   /* the boot "Memory:" line(s) */
-    MM_REPORT_IOMEM,                    /* /proc/iomem */
-    MM_REPORT_BUDDYINFO,                /* /proc/buddyinfo */
-    MM_REPORT_MEMINFO,                  /* /proc/meminfo fields that exist here */
-    MM_REPORT_VMALLOCINFO,              /* /proc/vmallocinfo */
-    MM_REPORT_PKMAP,                    /* pkmap slot table */
-    MM_REPORT_FIXMAP,                   /* per-CPU kmap_atomic slot table */
-    MM_REPORT_PAGETABLES,               /* kernel_page_tables, as arch/arm/mm/dump.c */
-    MM_REPORT_REGIONS,                  /* the virtual regions, every era: a table */
-    MM_REPORT_ZONEINFO,                 /* /proc/zoneinfo's zone blocks (6.1 format) */
+    MM_REPORT_LAYOUT = 0,  /* "Virtual kernel memory layout:" block */
+    MM_REPORT_MEMORY,      /* the boot "Memory:" line(s) */
+    MM_REPORT_IOMEM,       /* /proc/iomem */
+    MM_REPORT_BUDDYINFO,   /* /proc/buddyinfo */
+    MM_REPORT_MEMINFO,     /* /proc/meminfo fields that exist here */
+    MM_REPORT_VMALLOCINFO, /* /proc/vmallocinfo */
+    MM_REPORT_PKMAP,       /* pkmap slot table */
+    MM_REPORT_FIXMAP,      /* per-CPU kmap_atomic slot table */
+    MM_REPORT_PAGETABLES,  /* kernel_page_tables, as arch/arm/mm/dump.c */
+    MM_REPORT_REGIONS,     /* the virtual regions, every era: a table */
+    MM_REPORT_ZONEINFO,    /* /proc/zoneinfo's zone blocks (6.1 format) */
     MM_REPORT_COUNT
 };
 
-const char *mm_report_name(enum mm_report r);      /* "layout", "memory", ... */
+const char *mm_report_name(enum mm_report r); /* "layout", "memory", ... */
 bool mm_report_lookup(const char *name, enum mm_report *out);
 
 /**
@@ -530,12 +526,12 @@ enum mm_status mm_report_json(const struct mm_machine *m, enum mm_report r,
                               struct mm_buf *out);
 
 struct mm_zone_stats {
-    const char *name;                   /* "DMA", "Normal", "HighMem" */
-    mm_pfn_t start_pfn, end_pfn;        /* spanned */
-    uint32_t present;                   /* RAM pages in the span */
-    uint32_t managed;                   /* handed to the buddy allocator at boot */
+    const char *name;            /* "DMA", "Normal", "HighMem" */
+    mm_pfn_t start_pfn, end_pfn; /* spanned */
+    uint32_t present;            /* RAM pages in the span */
+    uint32_t managed;            /* handed to the buddy allocator at boot */
     uint32_t free;
-    uint32_t nr_free[MM_MAX_ORDER];     /* free blocks per order */
+    uint32_t nr_free[MM_MAX_ORDER]; /* free blocks per order */
 };
 
 struct mm_stats {
@@ -543,11 +539,11 @@ struct mm_stats {
     unsigned nr_zones;
     struct mm_zone_stats zone[MM_NR_ZONES];
     uint32_t ram_pages, reserved_pages;
-    uint32_t pkmap_in_use;              /* slots with count >= 2 */
-    uint32_t pkmap_flushes;             /* flush_all_zero_pkmaps() that cleared a slot */
-    uint32_t tlb_flushes;               /* local + global TLB flush operations */
+    uint32_t pkmap_in_use;  /* slots with count >= 2 */
+    uint32_t pkmap_flushes; /* flush_all_zero_pkmaps() that cleared a slot */
+    uint32_t tlb_flushes;   /* local + global TLB flush operations */
     uint32_t vmalloc_areas, vmalloc_pages, vmalloc_lazy_pages;
-    uint32_t pte_pages;                 /* second-level table pages */
+    uint32_t pte_pages; /* second-level table pages */
     size_t host_bytes;
 };
 

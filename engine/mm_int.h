@@ -18,25 +18,25 @@
 #include <stdarg.h>
 
 /* KERNEL: arch/arm/include/asm/pgtable-2level.h, highmem.h, pgtable.h */
-#define MM_SECTION_SIZE     0x00100000u
-#define MM_PMD_SIZE         0x00200000u         /* one Linux pgd entry */
-#define MM_PTRS_PER_PTE     512
-#define MM_PTRS_PER_PGD     2048
-#define MM_LAST_PKMAP       512
-#define MM_VMALLOC_OFFSET   0x00800000u
-#define MM_PTE_HWTABLE_OFF  2048                /* bytes from Linux PTE to h/w PTE */
-#define MM_PFN(pa)          ((mm_pfn_t)((pa) >> MM_PAGE_SHIFT))
-#define MM_PFN_PHYS(pfn)    ((uint64_t)(pfn) << MM_PAGE_SHIFT)
+#define MM_SECTION_SIZE    0x00100000u
+#define MM_PMD_SIZE        0x00200000u /* one Linux pgd entry */
+#define MM_PTRS_PER_PTE    512
+#define MM_PTRS_PER_PGD    2048
+#define MM_LAST_PKMAP      512
+#define MM_VMALLOC_OFFSET  0x00800000u
+#define MM_PTE_HWTABLE_OFF 2048 /* bytes from Linux PTE to h/w PTE */
+#define MM_PFN(pa)         ((mm_pfn_t)((pa) >> MM_PAGE_SHIFT))
+#define MM_PFN_PHYS(pfn)   ((uint64_t)(pfn) << MM_PAGE_SHIFT)
 
 /* Linux PTE bits (pgtable-2level.h, 3.4). */
-#define MM_L_PTE_PRESENT    (1u << 0)
-#define MM_L_PTE_YOUNG      (1u << 1)
-#define MM_L_PTE_MT_MASK    (0xfu << 2)
-#define MM_L_PTE_DIRTY      (1u << 6)
-#define MM_L_PTE_RDONLY     (1u << 7)
-#define MM_L_PTE_USER       (1u << 8)
-#define MM_L_PTE_XN         (1u << 9)
-#define MM_L_PTE_SHARED     (1u << 10)
+#define MM_L_PTE_PRESENT (1u << 0)
+#define MM_L_PTE_YOUNG   (1u << 1)
+#define MM_L_PTE_MT_MASK (0xfu << 2)
+#define MM_L_PTE_DIRTY   (1u << 6)
+#define MM_L_PTE_RDONLY  (1u << 7)
+#define MM_L_PTE_USER    (1u << 8)
+#define MM_L_PTE_XN      (1u << 9)
+#define MM_L_PTE_SHARED  (1u << 10)
 
 /* Formats into a message buffer of MM_MSG_MAX bytes; returns @st.  Used as
  * "return mm__fail(res->msg, MM_NOT_FOUND, "kunmap: pfn 0x%x ...", pfn);"
@@ -56,23 +56,23 @@ void mm__failf(char msg[MM_MSG_MAX], const char *fmt, ...)
  * of versions, each row citing the kernel source it was read from.
  */
 struct mm_era {
-    uint32_t since;                 /* first version (MM_KVER) of this row */
-    const char *source;             /* "3.4.39 arch/arm/mm/mmu.c", for docs */
-    mm_vaddr_t vmalloc_end;         /* 0: per platform (config must give it) */
-    uint32_t vmalloc_reserve;       /* default size of the vmalloc area */
-    bool default_cut_has_offset;    /* default cut also subtracts VMALLOC_OFFSET */
-    bool param_cut_has_offset;      /* vmalloc= subtracts it too (6.1) */
-    mm_vaddr_t fixaddr_start;       /* FIXADDR_START */
-    mm_vaddr_t fixaddr_end;         /* the end the layout block prints */
-    mm_vaddr_t fix_kmap_top;        /* top-down: FIXADDR_TOP; 0 if bottom-up */
-    unsigned fix_kmap_begin;        /* FIX_KMAP_BEGIN index */
-    unsigned km_type_nr;            /* slots per CPU (KM_TYPE_NR / KM_MAX_IDX) */
-    unsigned fix_kmap_slots;        /* fixmap kmap slots in all (e.g. 224 in 3.4) */
+    uint32_t since;              /* first version (MM_KVER) of this row */
+    const char *source;          /* "3.4.39 arch/arm/mm/mmu.c", for docs */
+    mm_vaddr_t vmalloc_end;      /* 0: per platform (config must give it) */
+    uint32_t vmalloc_reserve;    /* default size of the vmalloc area */
+    bool default_cut_has_offset; /* default cut also subtracts VMALLOC_OFFSET */
+    bool param_cut_has_offset;   /* vmalloc= subtracts it too (6.1) */
+    mm_vaddr_t fixaddr_start;    /* FIXADDR_START */
+    mm_vaddr_t fixaddr_end;      /* the end the layout block prints */
+    mm_vaddr_t fix_kmap_top;     /* top-down: FIXADDR_TOP; 0 if bottom-up */
+    unsigned fix_kmap_begin;     /* FIX_KMAP_BEGIN index */
+    unsigned km_type_nr;         /* slots per CPU (KM_TYPE_NR / KM_MAX_IDX) */
+    unsigned fix_kmap_slots;     /* fixmap kmap slots in all (e.g. 224 in 3.4) */
     enum mm_atomic atomic_default;
-    bool fixmap_own_pte_page;       /* fixmap PTE page apart from top_pmd's */
-    bool meminfo_split;             /* 3.x sanity_check_meminfo() (else 4.x memblock) */
-    int layout_fmt;                 /* report.c: which layout block, 0 = none */
-    int memory_fmt;                 /* report.c: which Memory: line(s) */
+    bool fixmap_own_pte_page; /* fixmap PTE page apart from top_pmd's */
+    bool meminfo_split;       /* 3.x sanity_check_meminfo() (else 4.x memblock) */
+    int layout_fmt;           /* report.c: which layout block, 0 = none */
+    int memory_fmt;           /* report.c: which Memory: line(s) */
 };
 
 /* The era row for @kernel, or NULL if the version is out of range. */
@@ -120,16 +120,16 @@ bool mm__config_zswap(const struct mm_config *cfg);
 /* CONFIG_PCI: on for the Debian armmp reference build only. */
 bool mm__config_pci(const struct mm_config *cfg);
 
-#define MM_FDT_FIXED_SIZE   0x00200000u         /* 6.1 asm/memory.h 2 * SECTION_SIZE */
-#define MM_PCI_IO_SIZE      0x00200000u         /* 6.1 mmu.c pci_reserve_io() SZ_2M */
+#define MM_FDT_FIXED_SIZE 0x00200000u /* 6.1 asm/memory.h 2 * SECTION_SIZE */
+#define MM_PCI_IO_SIZE    0x00200000u /* 6.1 mmu.c pci_reserve_io() SZ_2M */
 
-struct mm_region {                  /* a memblock.memory region after the cut */
+struct mm_region { /* a memblock.memory region after the cut */
     mm_paddr_t start;
-    uint64_t end;                   /* exclusive */
+    uint64_t end; /* exclusive */
     bool highmem;
 };
 
-#define MM_MAX_REGIONS  (MM_MAX_BANKS + 1)
+#define MM_MAX_REGIONS (MM_MAX_BANKS + 1)
 
 /*
  * Every constant of one machine, derived from its config once at create.
@@ -137,41 +137,43 @@ struct mm_region {                  /* a memblock.memory region after the cut */
  */
 struct mm_layout {
     const struct mm_era *era;
-    mm_vaddr_t page_offset;         /* PAGE_OFFSET */
-    mm_paddr_t phys_offset;         /* PHYS_OFFSET: the first bank's start */
-    mm_vaddr_t task_size;           /* TASK_SIZE */
-    mm_vaddr_t modules_vaddr;       /* MODULES_VADDR */
-    mm_vaddr_t modules_end;         /* MODULES_END */
-    mm_vaddr_t pkmap_base;          /* PKMAP_BASE; 0 without HIGHMEM */
-    mm_vaddr_t vmalloc_min;         /* the lowmem cut, as a VA */
-    mm_vaddr_t high_memory;         /* VA just past lowmem */
-    mm_vaddr_t vmalloc_start;       /* VMALLOC_START */
-    mm_vaddr_t vmalloc_end;         /* VMALLOC_END */
-    uint64_t lowmem_limit;          /* arm_lowmem_limit, PA, exclusive */
-    mm_vaddr_t fixaddr_start;       /* FIXADDR_START */
-    mm_vaddr_t fixaddr_end;         /* printed end of fixmap */
-    mm_vaddr_t vectors_base;        /* 0xffff0000 */
-    mm_vaddr_t timers_base;         /* 0 unless cfg.user_timers */
-    mm_vaddr_t consistent_start;    /* coherent-DMA window; 0 if none */
+    mm_vaddr_t page_offset;      /* PAGE_OFFSET */
+    mm_paddr_t phys_offset;      /* PHYS_OFFSET: the first bank's start */
+    mm_vaddr_t task_size;        /* TASK_SIZE */
+    mm_vaddr_t modules_vaddr;    /* MODULES_VADDR */
+    mm_vaddr_t modules_end;      /* MODULES_END */
+    mm_vaddr_t pkmap_base;       /* PKMAP_BASE; 0 without HIGHMEM */
+    mm_vaddr_t vmalloc_min;      /* the lowmem cut, as a VA */
+    mm_vaddr_t high_memory;      /* VA just past lowmem */
+    mm_vaddr_t vmalloc_start;    /* VMALLOC_START */
+    mm_vaddr_t vmalloc_end;      /* VMALLOC_END */
+    uint64_t lowmem_limit;       /* arm_lowmem_limit, PA, exclusive */
+    mm_vaddr_t fixaddr_start;    /* FIXADDR_START */
+    mm_vaddr_t fixaddr_end;      /* printed end of fixmap */
+    mm_vaddr_t vectors_base;     /* 0xffff0000 */
+    mm_vaddr_t timers_base;      /* 0 unless cfg.user_timers */
+    mm_vaddr_t consistent_start; /* coherent-DMA window; 0 if none */
     mm_vaddr_t consistent_end;
-    mm_paddr_t pgd_pa;              /* swapper_pg_dir */
-    unsigned km_type_nr;            /* kmap_atomic slots per CPU */
-    enum mm_atomic atomic;          /* resolved style */
-    mm_pfn_t min_pfn;               /* first RAM pfn */
-    mm_pfn_t max_low_pfn;           /* end of lowmem (exclusive) */
-    mm_pfn_t max_pfn;               /* end of RAM (exclusive) */
-    mm_pfn_t dma_end_pfn;           /* end of ZONE_DMA; == min_pfn if none */
+    mm_paddr_t pgd_pa;     /* swapper_pg_dir */
+    unsigned km_type_nr;   /* kmap_atomic slots per CPU */
+    enum mm_atomic atomic; /* resolved style */
+    mm_pfn_t min_pfn;      /* first RAM pfn */
+    mm_pfn_t max_low_pfn;  /* end of lowmem (exclusive) */
+    mm_pfn_t max_pfn;      /* end of RAM (exclusive) */
+    mm_pfn_t dma_end_pfn;  /* end of ZONE_DMA; == min_pfn if none */
     unsigned nr_regions;
-    struct mm_region regions[MM_MAX_REGIONS];  /* sorted, merged as memblock merges */
-    struct { mm_vaddr_t start, end; } text, init, data, bss;   /* resolved */
-    mm_vaddr_t stext;               /* _stext: text.start unless the image says */
-    uint32_t rodata_size;           /* __end_rodata - __start_rodata; 0: in .text */
-    bool smp;                       /* CONFIG_SMP (cfg.smp resolved) */
-    bool kmap_high_get;             /* ARCH_NEEDS_KMAP_HIGH_GET with HIGHMEM */
-    mm_vaddr_t fdt_base;            /* FDT_FIXED_BASE read-only DTB map; 0 if none */
-    mm_vaddr_t pci_io_base;         /* PCI_IO_VIRT_BASE reservation; 0 if none */
-    mm_vaddr_t vectors_end;         /* vectors page, and the stubs page from 3.11 */
-    uint64_t ignored_start;         /* RAM past 4 GiB ignored at boot; 0 if none */
+    struct mm_region regions[MM_MAX_REGIONS]; /* sorted, merged as memblock merges */
+    struct {
+        mm_vaddr_t start, end;
+    } text, init, data, bss; /* resolved */
+    mm_vaddr_t stext;        /* _stext: text.start unless the image says */
+    uint32_t rodata_size;    /* __end_rodata - __start_rodata; 0: in .text */
+    bool smp;                /* CONFIG_SMP (cfg.smp resolved) */
+    bool kmap_high_get;      /* ARCH_NEEDS_KMAP_HIGH_GET with HIGHMEM */
+    mm_vaddr_t fdt_base;     /* FDT_FIXED_BASE read-only DTB map; 0 if none */
+    mm_vaddr_t pci_io_base;  /* PCI_IO_VIRT_BASE reservation; 0 if none */
+    mm_vaddr_t vectors_end;  /* vectors page, and the stubs page from 3.11 */
+    uint64_t ignored_start;  /* RAM past 4 GiB ignored at boot; 0 if none */
     uint64_t ignored_end;
 };
 
@@ -197,28 +199,28 @@ struct mm_memblock;
 struct mm_physidx;
 
 struct mm_counters {
-    uint32_t tlb_flushes;           /* every local or global flush */
-    uint32_t pkmap_flushes;         /* flush_all_zero_pkmaps() that cleared a slot */
-    uint32_t pte_pages;             /* second-level tables allocated, boot included */
+    uint32_t tlb_flushes;   /* every local or global flush */
+    uint32_t pkmap_flushes; /* flush_all_zero_pkmaps() that cleared a slot */
+    uint32_t pte_pages;     /* second-level tables allocated, boot included */
 };
 
 struct mm_machine {
     struct mm_config cfg;
     struct mm_layout lay;
     uint64_t seq;
-    char broken[MM_MSG_MAX];        /* mm_oops() reason; "" while healthy */
+    char broken[MM_MSG_MAX]; /* mm_oops() reason; "" while healthy */
     struct mm_counters cnt;
-    uint32_t boot_reserved_pages;   /* PageReserved at boot, for the Memory: line */
-    uint32_t boot_pte_pages;        /* PTE pages memblock gave at boot */
-    mm_paddr_t cma_base;            /* the default CMA area (highmem only) */
-    uint32_t cma_pages;             /* its pages; 0 if none */
-    struct mm_memblock *boot;       /* memblock during mm_create(); NULL after */
-    struct mm_phys *phys;           /* physmem.c */
-    struct mm_buddy *buddy;         /* buddy.c */
-    struct mm_pkmap *pkmap;         /* highmem.c */
-    struct mm_katomic *katomic;     /* kmap_atomic.c */
-    struct mm_vmap *vmap;           /* vmalloc.c */
-    struct mm_physidx *physidx;     /* physidx.c: NULL during boot */
+    uint32_t boot_reserved_pages; /* PageReserved at boot, for the Memory: line */
+    uint32_t boot_pte_pages;      /* PTE pages memblock gave at boot */
+    mm_paddr_t cma_base;          /* the default CMA area (highmem only) */
+    uint32_t cma_pages;           /* its pages; 0 if none */
+    struct mm_memblock *boot;     /* memblock during mm_create(); NULL after */
+    struct mm_phys *phys;         /* physmem.c */
+    struct mm_buddy *buddy;       /* buddy.c */
+    struct mm_pkmap *pkmap;       /* highmem.c */
+    struct mm_katomic *katomic;   /* kmap_atomic.c */
+    struct mm_vmap *vmap;         /* vmalloc.c */
+    struct mm_physidx *physidx;   /* physidx.c: NULL during boot */
 };
 
 /* ------------------------------------------------------------------ */
@@ -241,38 +243,39 @@ void mm__phys_write32(struct mm_phys *p, mm_paddr_t pa, uint32_t val);
 size_t mm__phys_host_bytes(const struct mm_phys *p);
 size_t mm__phys_count(const struct mm_phys *p);
 void mm__phys_foreach(const struct mm_phys *p,
-                      bool (*fn)(void *arg, mm_pfn_t pfn, const uint8_t *data), void *arg);
+                      bool (*fn)(void *arg, mm_pfn_t pfn, const uint8_t *data),
+                      void *arg);
 
 /* ------------------------------------------------------------------ */
 /* Page frames and the buddy allocator (buddy.c)                       */
 /* ------------------------------------------------------------------ */
 
-enum mm_owner {                     /* who holds an allocated block */
-    MM_OWN_NONE = 0,
-    MM_OWN_USER,                    /* the alloc operation */
-    MM_OWN_PGTABLE,                 /* a second-level page table */
-    MM_OWN_VMALLOC,                 /* a vmalloc or module_alloc page */
-    MM_OWN_COUNT
+enum mm_owner { /* who holds an allocated block */
+                MM_OWN_NONE = 0,
+                MM_OWN_USER,    /* the alloc operation */
+                MM_OWN_PGTABLE, /* a second-level page table */
+                MM_OWN_VMALLOC, /* a vmalloc or module_alloc page */
+                MM_OWN_COUNT
 };
 
 enum mm_page_state {
-    MM_PAGE_HOLE = 0,               /* not RAM */
-    MM_PAGE_RESERVED,               /* memblock-reserved at boot */
-    MM_PAGE_FREE,                   /* in a free buddy block */
-    MM_PAGE_USED                    /* in an allocated block */
+    MM_PAGE_HOLE = 0, /* not RAM */
+    MM_PAGE_RESERVED, /* memblock-reserved at boot */
+    MM_PAGE_FREE,     /* in a free buddy block */
+    MM_PAGE_USED      /* in an allocated block */
 };
 
 struct mm_page_info {
     enum mm_page_state state;
     enum mm_zone zone;
-    mm_pfn_t head;                  /* first pfn of its block (FREE, USED) */
-    unsigned order;                 /* its block's order (FREE, USED) */
-    enum mm_owner owner;            /* USED only */
+    mm_pfn_t head;       /* first pfn of its block (FREE, USED) */
+    unsigned order;      /* its block's order (FREE, USED) */
+    enum mm_owner owner; /* USED only */
 };
 
 struct mm_range32 {
     mm_paddr_t start;
-    uint64_t end;                   /* exclusive */
+    uint64_t end; /* exclusive */
 };
 
 /*
@@ -300,8 +303,8 @@ void mm__page_info(const struct mm_machine *m, mm_pfn_t pfn, struct mm_page_info
  * zone on this machine), MM_NO_MEMORY (no block).  Changes nothing on error.
  */
 enum mm_status mm__alloc_pages(struct mm_machine *m, enum mm_zone zone, unsigned order,
-                               enum mm_owner owner, mm_pfn_t *pfn,
-                               const char *op, char msg[MM_MSG_MAX]);
+                               enum mm_owner owner, mm_pfn_t *pfn, const char *op,
+                               char msg[MM_MSG_MAX]);
 
 /**
  * mm__free_pages - return a block taken by mm__alloc_pages()
@@ -327,12 +330,12 @@ size_t mm__buddy_host_bytes(const struct mm_buddy *b);
 /* Page tables (pgtable.c) and the MMU (mmu.c)                         */
 /* ------------------------------------------------------------------ */
 
-enum mm_prot {                      /* the kernel's mem_types[] we use */
-    MM_PROT_KERNEL = 0,             /* PAGE_KERNEL: kmap, vmalloc, fixmap */
-    MM_PROT_KERNEL_EXEC,            /* PAGE_KERNEL_EXEC: module_alloc */
-    MM_PROT_DEVICE,                 /* MT_DEVICE: ioremap */
-    MM_PROT_HIGH_VECTORS,           /* MT_HIGH_VECTORS */
-    MM_PROT_LOW_VECTORS             /* MT_LOW_VECTORS: the stubs page, kernel ro */
+enum mm_prot {                       /* the kernel's mem_types[] we use */
+               MM_PROT_KERNEL = 0,   /* PAGE_KERNEL: kmap, vmalloc, fixmap */
+               MM_PROT_KERNEL_EXEC,  /* PAGE_KERNEL_EXEC: module_alloc */
+               MM_PROT_DEVICE,       /* MT_DEVICE: ioremap */
+               MM_PROT_HIGH_VECTORS, /* MT_HIGH_VECTORS */
+               MM_PROT_LOW_VECTORS   /* MT_LOW_VECTORS: the stubs page, kernel ro */
 };
 
 /* Hardware first-level entry @idx (0..4095) of swapper_pg_dir. */
@@ -432,8 +435,10 @@ enum mm_status mm__vunmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result 
 enum mm_status mm__ioremap(struct mm_machine *m, mm_paddr_t phys, uint32_t size,
                            struct mm_result *res);
 enum mm_status mm__iounmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
-enum mm_status mm__module_alloc(struct mm_machine *m, uint32_t size, struct mm_result *res);
-enum mm_status mm__module_free(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
+enum mm_status mm__module_alloc(struct mm_machine *m, uint32_t size,
+                                struct mm_result *res);
+enum mm_status mm__module_free(struct mm_machine *m, mm_vaddr_t va,
+                               struct mm_result *res);
 void mm__vmap_stats(const struct mm_machine *m, struct mm_stats *st);
 /* Whether @va lies in a live ioremap() area (its guard page included). */
 bool mm__vmap_is_ioremap(const struct mm_machine *m, mm_vaddr_t va);
@@ -477,10 +482,10 @@ void mm__wr_u64(struct mm_buf *b, uint64_t v);
  * check rd->st once.  @err receives "restore: WHERE: what is wrong". */
 struct mm_rd {
     const uint8_t *p;
-    size_t len, off;                /* bytes [off, len) are left */
-    enum mm_status st;              /* MM_OK, MM_INVALID_ARGUMENT or MM_NO_MEMORY */
-    const char *where;              /* the section being read, for messages */
-    char *err;                      /* MM_MSG_MAX bytes */
+    size_t len, off;   /* bytes [off, len) are left */
+    enum mm_status st; /* MM_OK, MM_INVALID_ARGUMENT or MM_NO_MEMORY */
+    const char *where; /* the section being read, for messages */
+    char *err;         /* MM_MSG_MAX bytes */
 };
 uint8_t mm__rd_u8(struct mm_rd *rd);
 uint16_t mm__rd_u16(struct mm_rd *rd);
@@ -531,14 +536,14 @@ enum mm_status mm__report_zoneinfo(const struct mm_machine *m, struct mm_buf *ou
  * ranges, Built N zonelists) */
 void mm__report_boot_61(const struct mm_machine *m, struct mm_buf *out);
 /* One zone block of 6.1 /proc/zoneinfo, the figures its text prints. */
-#define MM_ZONEINFO_MAX 4               /* DMA, Normal, HighMem, Movable */
+#define MM_ZONEINFO_MAX 4 /* DMA, Normal, HighMem, Movable */
 struct mm_zoneinfo {
-    const char *name;                   /* "DMA", "Normal", ... */
+    const char *name; /* "DMA", "Normal", ... */
     uint32_t free, spanned, present, managed, cma;
-    uint64_t min, low, high;            /* watermarks, pages */
-    unsigned nr_protection;             /* one per zone listed */
+    uint64_t min, low, high;              /* watermarks, pages */
+    unsigned nr_protection;               /* one per zone listed */
     uint64_t protection[MM_ZONEINFO_MAX]; /* lowmem_reserve[] */
-    uint32_t start_pfn;                 /* printed only if present != 0 */
+    uint32_t start_pfn;                   /* printed only if present != 0 */
 };
 /* Fills @z with the zones the kernel is built with, in its order, and sets
  * @n.  Return: MM_OK, or MM_NOT_FOUND before 6.1 (nothing filled). */
@@ -553,20 +558,20 @@ enum mm_status mm__report_meminfo_61(const struct mm_machine *m, struct mm_buf *
 
 /* One row of the regions report (report.c region_rows()). */
 struct mm_region_row {
-    const char *name;               /* as mm_region_name() */
-    uint64_t start, end;            /* [start, end) */
-    const char *what;               /* the kernel code that maps it */
+    const char *name;    /* as mm_region_name() */
+    uint64_t start, end; /* [start, end) */
+    const char *what;    /* the kernel code that maps it */
 };
-#define MM_MAX_REGION_ROWS  16
+#define MM_MAX_REGION_ROWS 16
 unsigned mm__region_rows(const struct mm_machine *m, struct mm_region_row *r);
 
 /* One line of the layout block: MLK() (kB) or MLM() (MB) of [lo, hi). */
 struct mm_layout_row {
     const char *name;
     uint32_t lo, hi;
-    bool mb;                        /* printed in MB (else kB) */
+    bool mb; /* printed in MB (else kB) */
 };
-#define MM_MAX_LAYOUT_ROWS  12
+#define MM_MAX_LAYOUT_ROWS 12
 /* The area lines and then the section lines of the era's layout block;
  * *@nareas receives how many of the rows are areas.  0 rows: no block. */
 unsigned mm__layout_rows(const struct mm_machine *m, struct mm_layout_row *r,
@@ -574,14 +579,14 @@ unsigned mm__layout_rows(const struct mm_machine *m, struct mm_layout_row *r,
 
 /* The figures of the boot Memory: line(s), in the era's form. */
 struct mm_memory_figs {
-    int form;                       /* era.c memory_fmt: 1 banks, 2 regions,
+    int form;             /* era.c memory_fmt: 1 banks, 2 regions,
                                        3 info, 4 info with cma-reserved */
-    uint64_t managed_kb;            /* available */
-    uint64_t present_kb;            /* the second "available" figure (info) */
-    uint64_t reserved_kb;           /* as the form defines it */
+    uint64_t managed_kb;  /* available */
+    uint64_t present_kb;  /* the second "available" figure (info) */
+    uint64_t reserved_kb; /* as the form defines it */
     uint64_t highmem_kb;
     uint64_t code_kb, rwdata_kb, rodata_kb, init_kb, bss_kb, cma_kb;
-    bool has_highmem;               /* the info form prints highmem */
+    bool has_highmem; /* the info form prints highmem */
 };
 void mm__memory_figs(const struct mm_machine *m, struct mm_memory_figs *f);
 
@@ -590,17 +595,17 @@ struct mm_iomem_res {
     const char *name;
     uint64_t start, end;
 };
-#define MM_MAX_IOMEM_KIDS   (2 + MM_MAX_RESERVES)
+#define MM_MAX_IOMEM_KIDS (2 + MM_MAX_RESERVES)
 /* The children of System RAM region @ram that request_resource() takes. */
 unsigned mm__iomem_children(const struct mm_machine *m, const struct mm_iomem_res *ram,
                             struct mm_iomem_res *kids);
 
 /* /proc/meminfo's fields, in the kernel's order, values in kB. */
 struct mm_meminfo_field {
-    const char *name;               /* "MemTotal", no colon */
+    const char *name; /* "MemTotal", no colon */
     uint64_t kb;
 };
-#define MM_MAX_MEMINFO      48
+#define MM_MAX_MEMINFO 48
 unsigned mm__meminfo_fields(const struct mm_machine *m, struct mm_meminfo_field *f);
 /* The same for 6.1, every line meminfo_proc_show() prints (meminfo61.c). */
 unsigned mm__meminfo_fields_61(const struct mm_machine *m, struct mm_meminfo_field *f);
@@ -608,26 +613,26 @@ unsigned mm__meminfo_fields_61(const struct mm_machine *m, struct mm_meminfo_fie
 /* The pkmap window's state (highmem.c).  False without CONFIG_HIGHMEM. */
 struct mm_pkmap_view {
     unsigned last_pkmap_nr;
-    unsigned in_use;                /* slots with count >= 2 */
-    unsigned unused;                /* count == 1: awaiting the flush */
-    const int *count;               /* pkmap_count[MM_LAST_PKMAP] (borrowed) */
-    const mm_pfn_t *pfn;            /* the page of each slot with count >= 1 */
+    unsigned in_use;     /* slots with count >= 2 */
+    unsigned unused;     /* count == 1: awaiting the flush */
+    const int *count;    /* pkmap_count[MM_LAST_PKMAP] (borrowed) */
+    const mm_pfn_t *pfn; /* the page of each slot with count >= 1 */
 };
 bool mm__pkmap_view(const struct mm_machine *m, struct mm_pkmap_view *v);
 
 /* The kmap_atomic slots (kmap_atomic.c). */
 struct mm_katomic_view {
-    const char *style;              /* "km_type", "stack", "local" */
+    const char *style; /* "km_type", "stack", "local" */
     unsigned ncpus, nslots;
-    const unsigned *depth;          /* per CPU (stack styles; 0 in km_type) */
+    const unsigned *depth; /* per CPU (stack styles; 0 in km_type) */
 };
 void mm__katomic_view(const struct mm_machine *m, struct mm_katomic_view *v);
 struct mm_katomic_slot {
-    unsigned index;                 /* the fixmap index */
+    unsigned index; /* the fixmap index */
     mm_vaddr_t va;
     mm_pfn_t pfn;
-    bool live;                      /* else stale: unmapped, PTE left */
-    const char *name;               /* the km_type name; NULL in stack styles */
+    bool live;        /* else stale: unmapped, PTE left */
+    const char *name; /* the km_type name; NULL in stack styles */
 };
 /* Slot @i of @cpu; false if it is empty (PTE 0). */
 bool mm__katomic_slot(const struct mm_machine *m, unsigned cpu, unsigned i,
@@ -635,12 +640,12 @@ bool mm__katomic_slot(const struct mm_machine *m, unsigned cpu, unsigned i,
 
 /* One area /proc/vmallocinfo lists (vmalloc.c). */
 struct mm_vm_area {
-    mm_vaddr_t start, end;          /* the guard page included */
-    const char *caller;             /* "vmalloc", "module_alloc", "vmap", "ioremap" */
-    uint32_t nr_pages;              /* pages=, when has_pages */
-    mm_paddr_t phys;                /* ioremap's physical base; 0 otherwise */
-    bool has_pages, ioremap, vmap, vpages;  /* the flags s_show() prints */
-    bool vpages_area;               /* the vmalloc'd page array of another */
+    mm_vaddr_t start, end; /* the guard page included */
+    const char *caller;    /* "vmalloc", "module_alloc", "vmap", "ioremap" */
+    uint32_t nr_pages;     /* pages=, when has_pages */
+    mm_paddr_t phys;       /* ioremap's physical base; 0 otherwise */
+    bool has_pages, ioremap, vmap, vpages; /* the flags s_show() prints */
+    bool vpages_area;                      /* the vmalloc'd page array of another */
 };
 /* The area listed after position *@pos (0 to start); false at the end. */
 bool mm__vm_area_next(const struct mm_machine *m, size_t *pos, struct mm_vm_area *a);
@@ -649,11 +654,11 @@ bool mm__vm_area_next(const struct mm_machine *m, size_t *pos, struct mm_vm_area
  * of entries that share their protection bits, in address order. */
 struct mm_pt_run {
     uint32_t start;
-    uint64_t end;                   /* exclusive; 0x100000000 at the top */
-    bool section;                   /* a first-level (PGD) run, else PTEs */
-    int domain;                     /* PMD_DOMAIN of the run; -1 before 4.19 */
+    uint64_t end; /* exclusive; 0x100000000 at the top */
+    bool section; /* a first-level (PGD) run, else PTEs */
+    int domain;   /* PMD_DOMAIN of the run; -1 before 4.19 */
     unsigned nattrs;
-    const char *attrs[16];          /* dump_prot()'s words, as printed */
+    const char *attrs[16]; /* dump_prot()'s words, as printed */
 };
 struct mm_pt_sink {
     void (*marker)(void *arg, const char *name, uint32_t addr);

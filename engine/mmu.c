@@ -51,7 +51,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define PAGE_MASK32     0xfffff000u
+#define PAGE_MASK32 0xfffff000u
 
 /* ------------------------------------------------------------------ */
 /* Registers                                                           */
@@ -59,7 +59,7 @@
 
 static bool is_smp(const struct mm_machine *m)
 {
-    return m->lay.smp;          /* CONFIG_SMP on an MP-capable ARMv7 core */
+    return m->lay.smp; /* CONFIG_SMP on an MP-capable ARMv7 core */
 }
 
 /* PAN (privileged no-access through the user domain), 4.3+.
@@ -73,8 +73,8 @@ static bool has_pan(const struct mm_machine *m)
 static uint32_t dacr_for(const struct mm_machine *m, bool user)
 {
     if (!has_pan(m))
-        return 0x15;                    /* KERNEL: 3.4 head.S: domains 0-2 client */
-    return user ? 0x55 : 0x51;          /* DACR_UACCESS_ENABLE / DACR_INIT */
+        return 0x15;           /* KERNEL: 3.4 head.S: domains 0-2 client */
+    return user ? 0x55 : 0x51; /* DACR_UACCESS_ENABLE / DACR_INIT */
 }
 
 void mm_get_mmu_regs(const struct mm_machine *m, struct mm_mmu_regs *regs)
@@ -88,7 +88,7 @@ void mm_get_mmu_regs(const struct mm_machine *m, struct mm_mmu_regs *regs)
         mmuset &= ~(1u << 10);
     }
     if (m->cfg.thumb2)
-        mmuset |= 1u << 30;             /* THUMB( orr r0, r0, #1 << 30 ) */
+        mmuset |= 1u << 30; /* THUMB( orr r0, r0, #1 << 30 ) */
     /* KERNEL: 3.4 proc-v7-2level.S TTB_FLAGS_SMP 0x6a, TTB_FLAGS_UP 0x59 */
     regs->ttbr0 = m->lay.pgd_pa | (is_smp(m) ? 0x6au : 0x59u);
     regs->ttbcr = 0;
@@ -101,7 +101,7 @@ void mm_get_mmu_regs(const struct mm_machine *m, struct mm_mmu_regs *regs)
 /* The walk                                                            */
 /* ------------------------------------------------------------------ */
 
-#define L2_CACHE 8                      /* second-level host pages remembered */
+#define L2_CACHE 8 /* second-level host pages remembered */
 
 /* The walk is inlined into both callers so that the batch's copy loses the
  * tracing and keeps its state in registers. */
@@ -113,20 +113,20 @@ void mm_get_mmu_regs(const struct mm_machine *m, struct mm_mmu_regs *regs)
 
 struct walk_ctx {
     const struct mm_phys *phys;
-    const uint32_t *pgd[4];             /* swapper_pg_dir's host pages (NULL: zero) */
-    bool check;                         /* an access was given */
-    uint8_t dom[16];                    /* per domain: DACR field in force */
-    uint8_t perm_ok[16];                /* [ap << 1 | xn]: the access is allowed */
+    const uint32_t *pgd[4]; /* swapper_pg_dir's host pages (NULL: zero) */
+    bool check;             /* an access was given */
+    uint8_t dom[16];        /* per domain: DACR field in force */
+    uint8_t perm_ok[16];    /* [ap << 1 | xn]: the access is allowed */
     mm_pfn_t l2_pfn[L2_CACHE];
     const uint32_t *l2_page[L2_CACHE];
 };
 
 /* AP[2:0] with SCTLR.AFE = 0: readable / writable at PL1 and at PL0
  * (ARM DDI 0406C table B3-8; 0b100 is reserved and treated as no access). */
-static const uint8_t ap_pl1_r[8] = {0, 1, 1, 1, 0, 1, 1, 1};
-static const uint8_t ap_pl1_w[8] = {0, 1, 1, 1, 0, 0, 0, 0};
-static const uint8_t ap_pl0_r[8] = {0, 0, 1, 1, 0, 0, 1, 1};
-static const uint8_t ap_pl0_w[8] = {0, 0, 0, 1, 0, 0, 0, 0};
+static const uint8_t ap_pl1_r[8] = { 0, 1, 1, 1, 0, 1, 1, 1 };
+static const uint8_t ap_pl1_w[8] = { 0, 1, 1, 1, 0, 0, 0, 0 };
+static const uint8_t ap_pl0_r[8] = { 0, 0, 1, 1, 0, 0, 1, 1 };
+static const uint8_t ap_pl0_w[8] = { 0, 0, 0, 1, 0, 0, 0, 0 };
 
 static void ctx_init(struct walk_ctx *c, const struct mm_machine *m, unsigned access)
 {
@@ -144,7 +144,7 @@ static void ctx_init(struct walk_ctx *c, const struct mm_machine *m, unsigned ac
         c->l2_pfn[i] = 0xffffffffu;
     c->check = access != 0;
     if (want == 0)
-        want = MM_ACC_READ;             /* a bare MM_ACC_USER: a PL0 read */
+        want = MM_ACC_READ; /* a bare MM_ACC_USER: a PL0 read */
     for (unsigned d = 0; d < 16; d++)
         c->dom[d] = (uint8_t)((dacr >> (2 * d)) & 3);
     for (unsigned ap = 0; ap < 8; ap++) {
@@ -184,9 +184,9 @@ static inline enum mm_fault check_access(const struct walk_ctx *c, unsigned doma
 {
     unsigned d = c->dom[domain];
 
-    if (d == 0 || d == 2)               /* no access, or the reserved value */
+    if (d == 0 || d == 2) /* no access, or the reserved value */
         return level == 1 ? MM_FAULT_DOMAIN_L1 : MM_FAULT_DOMAIN_L2;
-    if (d == 3)                         /* manager: no permission checks */
+    if (d == 3) /* manager: no permission checks */
         return MM_FAULT_NONE;
     if (!c->perm_ok[ap << 1 | xn])
         return level == 1 ? MM_FAULT_PERMISSION_L1 : MM_FAULT_PERMISSION_L2;
@@ -270,14 +270,14 @@ static inline ALWAYS_INLINE enum mm_fault walk(struct walk_ctx *c, mm_paddr_t tt
     *span = 0x000fffffu;
     switch (l1 & 3) {
     case 0:
-    case 3:                             /* 0b11 without PXN: reserved, faults */
+    case 3: /* 0b11 without PXN: reserved, faults */
         if (w != NULL) {
             trace_l1(&w->step[0], l1_addr, l1, MM_DESC_FAULT);
             w->nsteps = 1;
         }
         return MM_FAULT_TRANSLATION_L1;
     case 2:
-        if (l1 & (1u << 18)) {          /* supersection: domain 0 */
+        if (l1 & (1u << 18)) { /* supersection: domain 0 */
             *pa = (l1 & 0xff000000u) | (va & 0x00ffffffu);
             domain = 0;
         } else {
@@ -304,19 +304,21 @@ static inline ALWAYS_INLINE enum mm_fault walk(struct walk_ctx *c, mm_paddr_t tt
     if (w != NULL) {
         trace_l1(&w->step[0], l1_addr, l1, MM_DESC_PAGE_TABLE);
         trace_l2(&w->step[1], l2_addr, l2,
-                 (l2 & 3) == 0 ? MM_DESC_FAULT :
-                 (l2 & 3) == 1 ? MM_DESC_LARGE_PAGE : MM_DESC_SMALL_PAGE, domain);
+                 (l2 & 3) == 0   ? MM_DESC_FAULT
+                 : (l2 & 3) == 1 ? MM_DESC_LARGE_PAGE
+                                 : MM_DESC_SMALL_PAGE,
+                 domain);
         w->nsteps = 2;
     }
     switch (l2 & 3) {
     case 0:
         return MM_FAULT_TRANSLATION_L2;
-    case 1:                             /* 64 KiB large page */
+    case 1: /* 64 KiB large page */
         *pa = (l2 & 0xffff0000u) | (va & 0xffffu);
         ap = ((l2 >> 9) & 1) << 2 | ((l2 >> 4) & 3);
         xn = (l2 >> 15) & 1;
         break;
-    default:                            /* 4 KiB small page */
+    default: /* 4 KiB small page */
         *pa = (l2 & 0xfffff000u) | (va & 0xfffu);
         ap = ((l2 >> 9) & 1) << 2 | ((l2 >> 4) & 3);
         xn = l2 & 1;
@@ -432,17 +434,18 @@ static void put(char *buf, size_t size, size_t *len, const char *fmt, ...)
 /* The attribute fields shared by sections and pages. */
 static void put_attrs(char *buf, size_t size, size_t *len, const struct mm_walk_step *s)
 {
-    put(buf, size, len, " pa=0x%08x domain=%u ap=%u%u%u(%s) tex=%u%u%u c=%u b=%u s=%u"
-        " ng=%u xn=%u\n", s->next, s->domain, (s->ap >> 2) & 1, (s->ap >> 1) & 1,
-        s->ap & 1, ap_text(s->ap), (s->tex >> 2) & 1, (s->tex >> 1) & 1, s->tex & 1,
-        s->c, s->b, s->s, s->ng, s->xn);
+    put(buf, size, len,
+        " pa=0x%08x domain=%u ap=%u%u%u(%s) tex=%u%u%u c=%u b=%u s=%u"
+        " ng=%u xn=%u\n",
+        s->next, s->domain, (s->ap >> 2) & 1, (s->ap >> 1) & 1, s->ap & 1, ap_text(s->ap),
+        (s->tex >> 2) & 1, (s->tex >> 1) & 1, s->tex & 1, s->c, s->b, s->s, s->ng, s->xn);
 }
 
 static void put_step(char *buf, size_t size, size_t *len, const struct mm_walk_step *s)
 {
     static const char *const kinds[] = {
-        [MM_DESC_FAULT] = "fault", [MM_DESC_PAGE_TABLE] = "table",
-        [MM_DESC_SECTION] = "section", [MM_DESC_SUPERSECTION] = "supersection",
+        [MM_DESC_FAULT] = "fault",      [MM_DESC_PAGE_TABLE] = "table",
+        [MM_DESC_SECTION] = "section",  [MM_DESC_SUPERSECTION] = "supersection",
         [MM_DESC_LARGE_PAGE] = "large", [MM_DESC_SMALL_PAGE] = "small",
     };
     const char *kind = "?";
@@ -506,26 +509,24 @@ enum mm_vregion mm_region_of(const struct mm_machine *m, mm_vaddr_t va)
     if (in(va, lay->modules_vaddr, lay->modules_end))
         return MM_VREGION_MODULES;
     if (lay->pkmap_base != 0 &&
-        in(va, lay->pkmap_base,
-           (uint64_t)lay->pkmap_base + MM_LAST_PKMAP * MM_PAGE_SIZE))
+        in(va, lay->pkmap_base, (uint64_t)lay->pkmap_base + MM_LAST_PKMAP * MM_PAGE_SIZE))
         return MM_VREGION_PKMAP;
     if (in(va, lay->page_offset, lay->high_memory))
         return MM_VREGION_LOWMEM;
-    if (lay->pci_io_base != 0 && in(va, lay->pci_io_base,
-                                    (uint64_t)lay->pci_io_base + MM_PCI_IO_SIZE))
+    if (lay->pci_io_base != 0 &&
+        in(va, lay->pci_io_base, (uint64_t)lay->pci_io_base + MM_PCI_IO_SIZE))
         return MM_VREGION_PCI_IO;
     if (in(va, lay->vmalloc_start, lay->vmalloc_end))
-        return mm__vmap_is_ioremap(m, va) ? MM_VREGION_IOREMAP
-                                           : MM_VREGION_VMALLOC;
+        return mm__vmap_is_ioremap(m, va) ? MM_VREGION_IOREMAP : MM_VREGION_VMALLOC;
     if (lay->consistent_end != 0 && in(va, lay->consistent_start, lay->consistent_end))
         return MM_VREGION_CONSISTENT;
-    if (lay->fdt_base != 0 && in(va, lay->fdt_base,
-                                 (uint64_t)lay->fdt_base + MM_FDT_FIXED_SIZE))
+    if (lay->fdt_base != 0 &&
+        in(va, lay->fdt_base, (uint64_t)lay->fdt_base + MM_FDT_FIXED_SIZE))
         return MM_VREGION_FDT;
     if (in(va, lay->fixaddr_start, lay->fixaddr_end))
         return MM_VREGION_FIXMAP;
-    if (lay->timers_base != 0 && in(va, lay->timers_base, (uint64_t)lay->timers_base +
-                                    MM_PAGE_SIZE))
+    if (lay->timers_base != 0 &&
+        in(va, lay->timers_base, (uint64_t)lay->timers_base + MM_PAGE_SIZE))
         return MM_VREGION_TIMERS;
     if (in(va, lay->vectors_base, lay->vectors_end))
         return MM_VREGION_VECTOR;
@@ -535,13 +536,19 @@ enum mm_vregion mm_region_of(const struct mm_machine *m, mm_vaddr_t va)
 const char *mm_vregion_name(enum mm_vregion r)
 {
     static const char *const names[MM_VREGION_COUNT] = {
-        [MM_VREGION_GAP] = "gap",         [MM_VREGION_USER] = "user",
-        [MM_VREGION_MODULES] = "modules", [MM_VREGION_PKMAP] = "pkmap",
-        [MM_VREGION_LOWMEM] = "lowmem",   [MM_VREGION_VMALLOC] = "vmalloc",
+        [MM_VREGION_GAP] = "gap",
+        [MM_VREGION_USER] = "user",
+        [MM_VREGION_MODULES] = "modules",
+        [MM_VREGION_PKMAP] = "pkmap",
+        [MM_VREGION_LOWMEM] = "lowmem",
+        [MM_VREGION_VMALLOC] = "vmalloc",
         [MM_VREGION_CONSISTENT] = "consistent",
-        [MM_VREGION_FIXMAP] = "fixmap",   [MM_VREGION_TIMERS] = "timers",
-        [MM_VREGION_VECTOR] = "vector",   [MM_VREGION_IOREMAP] = "ioremap",
-        [MM_VREGION_FDT] = "fdt",         [MM_VREGION_PCI_IO] = "pci-io",
+        [MM_VREGION_FIXMAP] = "fixmap",
+        [MM_VREGION_TIMERS] = "timers",
+        [MM_VREGION_VECTOR] = "vector",
+        [MM_VREGION_IOREMAP] = "ioremap",
+        [MM_VREGION_FDT] = "fdt",
+        [MM_VREGION_PCI_IO] = "pci-io",
     };
 
     return (unsigned)r < MM_VREGION_COUNT ? names[r] : "unknown";
@@ -598,8 +605,7 @@ enum mm_status mm_virt_to_page(const struct mm_machine *m, mm_vaddr_t va, mm_pfn
     p = MM_PFN(va - lay->page_offset + lay->phys_offset);
     if (!mm__pfn_valid(m, p))
         return mm__fail(err, MM_INVALID_ARGUMENT,
-                        "virt_to_page: 0x%08x is lowmem but pfn 0x%x is not RAM",
-                        va, p);
+                        "virt_to_page: 0x%08x is lowmem but pfn 0x%x is not RAM", va, p);
     *pfn = p;
     return MM_OK;
 }
@@ -621,7 +627,8 @@ enum mm_status mm_page_address(const struct mm_machine *m, mm_pfn_t pfn, mm_vadd
     if (v == 0)
         return mm__fail(err, MM_NOT_FOUND,
                         "page_address: highmem pfn 0x%x is not kmapped "
-                        "(the kernel returns NULL)", pfn);
+                        "(the kernel returns NULL)",
+                        pfn);
     *va = v;
     return MM_OK;
 }
@@ -660,7 +667,7 @@ static void scan_l2(const struct mm_machine *m, struct alias_sink *a, mm_paddr_t
 
         if ((d & 3) == 0)
             continue;
-        if ((d & 3) == 1)               /* large page: this entry's 4 KiB of it */
+        if ((d & 3) == 1) /* large page: this entry's 4 KiB of it */
             out = (d & 0xffff0000u) | ((j << 12) & 0xf000u);
         else
             out = d & 0xfffff000u;
@@ -672,7 +679,7 @@ static void scan_l2(const struct mm_machine *m, struct alias_sink *a, mm_paddr_t
 size_t mm__phys_aliases_walk(const struct mm_machine *m, mm_paddr_t pa,
                              struct mm_alias *out, size_t max)
 {
-    struct alias_sink a = {m, out, max, 0};
+    struct alias_sink a = { m, out, max, 0 };
     mm_pfn_t base = MM_PFN(m->lay.pgd_pa);
 
     for (unsigned i = 0; i < 4096; i++) {

@@ -60,31 +60,31 @@
 #define PTE_TYPE_SMALL      0x2u
 
 /* KERNEL: 3.4 arch/arm/include/asm/pgtable-2level.h (memory types, bits 2-5) */
-#define L_PTE_MT_WRITETHROUGH  (0x02u << 2)
-#define L_PTE_MT_WRITEBACK     (0x03u << 2)
-#define L_PTE_MT_WRITEALLOC    (0x07u << 2)
-#define L_PTE_MT_DEV_SHARED    (0x04u << 2)
+#define L_PTE_MT_WRITETHROUGH (0x02u << 2)
+#define L_PTE_MT_WRITEBACK    (0x03u << 2)
+#define L_PTE_MT_WRITEALLOC   (0x07u << 2)
+#define L_PTE_MT_DEV_SHARED   (0x04u << 2)
 
 /* KERNEL: 3.4 arch/arm/include/asm/domain.h; 4.3+ adds DOMAIN_VECTORS 3 */
-#define DOMAIN_KERNEL   0
-#define DOMAIN_USER     1
-#define DOMAIN_IO       2
-#define DOMAIN_VECTORS  3
+#define DOMAIN_KERNEL  0
+#define DOMAIN_USER    1
+#define DOMAIN_IO      2
+#define DOMAIN_VECTORS 3
 
-#define KERNEL_TABLE    (PMD_TYPE_TABLE | (1u << 4) | PMD_DOMAIN(DOMAIN_KERNEL))
-#define PAGE_MASK32     0xfffff000u
-#define SECTION_MASK32  0xfff00000u
+#define KERNEL_TABLE   (PMD_TYPE_TABLE | (1u << 4) | PMD_DOMAIN(DOMAIN_KERNEL))
+#define PAGE_MASK32    0xfffff000u
+#define SECTION_MASK32 0xfff00000u
 
 /* One entry of mem_types[] after build_mem_type_table(). */
 struct mem_type {
-    uint32_t prot_pte;                  /* Linux PTE bits */
-    uint32_t prot_l1;                   /* first-level bits of a page table */
-    uint32_t prot_sect;                 /* section bits; 0: pages only */
+    uint32_t prot_pte;  /* Linux PTE bits */
+    uint32_t prot_l1;   /* first-level bits of a page table */
+    uint32_t prot_sect; /* section bits; 0: pages only */
 };
 
 enum mem_type_id {
-    MT_MEMORY_RWX,                      /* 3.4 MT_MEMORY */
-    MT_MEMORY_RW,                       /* 3.19+ non-text lowmem */
+    MT_MEMORY_RWX, /* 3.4 MT_MEMORY */
+    MT_MEMORY_RW,  /* 3.19+ non-text lowmem */
     MT_DEVICE,
     MT_HIGH_VECTORS,
     MT_LOW_VECTORS
@@ -98,7 +98,7 @@ enum mem_type_id {
  * U clear), which every ARMv7 MP core modelled here passes (A8 would not). */
 static bool is_smp(const struct mm_machine *m)
 {
-    return m->lay.smp;          /* CONFIG_SMP on an MP-capable ARMv7 core */
+    return m->lay.smp; /* CONFIG_SMP on an MP-capable ARMv7 core */
 }
 
 /*
@@ -149,7 +149,7 @@ static struct mem_type mem_type(const struct mm_machine *m, enum mem_type_id id)
 {
     uint32_t sect_mem = PMD_TYPE_SECT | PMD_SECT_AP_WRITE | PMD_DOMAIN(DOMAIN_KERNEL) |
                         (is_smp(m) ? PMD_SECT_WBWA | PMD_SECT_S : PMD_SECT_WB);
-    struct mem_type t = {0, 0, 0};
+    struct mem_type t = { 0, 0, 0 };
 
     switch (id) {
     case MT_MEMORY_RWX:
@@ -170,8 +170,8 @@ static struct mem_type mem_type(const struct mm_machine *m, enum mem_type_id id)
                       PMD_SECT_TEX(1) | PMD_DOMAIN(DOMAIN_IO);
         break;
     case MT_HIGH_VECTORS:
-        t.prot_pte = MM_L_PTE_PRESENT | MM_L_PTE_YOUNG | MM_L_PTE_DIRTY |
-                     MM_L_PTE_USER | MM_L_PTE_RDONLY | vecs_pgprot(m);
+        t.prot_pte = MM_L_PTE_PRESENT | MM_L_PTE_YOUNG | MM_L_PTE_DIRTY | MM_L_PTE_USER |
+                     MM_L_PTE_RDONLY | vecs_pgprot(m);
         t.prot_l1 = PMD_TYPE_TABLE | PMD_DOMAIN(vectors_domain(m));
         break;
     case MT_LOW_VECTORS:
@@ -206,8 +206,9 @@ static bool lowmem_nx(const struct mm_machine *m)
 static void kernel_x_range(const struct mm_machine *m, uint64_t *start, uint64_t *end)
 {
     const struct mm_layout *lay = &m->lay;
-    uint64_t s = m->cfg.kernel >= MM_KVER(6, 1, 0) ? lay->phys_offset :
-                 (uint64_t)lay->stext - lay->page_offset + lay->phys_offset;
+    uint64_t s = m->cfg.kernel >= MM_KVER(6, 1, 0)
+                     ? lay->phys_offset
+                     : (uint64_t)lay->stext - lay->page_offset + lay->phys_offset;
     uint64_t e = (uint64_t)lay->init.end - lay->page_offset + lay->phys_offset;
 
     *start = s & ~(uint64_t)(MM_SECTION_SIZE - 1);
@@ -220,8 +221,8 @@ static void kernel_x_range(const struct mm_machine *m, uint64_t *start, uint64_t
  * kernel_x_start stays RWX ("end < kernel_x_start"), one at or above
  * kernel_x_end is RW, a region across the kernel is RW / RWX / RW.
  */
-static enum mem_type_id lowmem_type(const struct mm_machine *m, uint64_t rs,
-                                    uint64_t re, uint64_t pa)
+static enum mem_type_id lowmem_type(const struct mm_machine *m, uint64_t rs, uint64_t re,
+                                    uint64_t pa)
 {
     uint64_t xs, xe;
 
@@ -256,7 +257,7 @@ void mm__l1_write(struct mm_machine *m, unsigned idx, uint32_t val)
 
     assert(idx < 4096);
     pg = mm__phys_page_rw(m->phys, MM_PFN(m->lay.pgd_pa) + idx / 1024);
-    assert(pg != NULL);                 /* machine.c creates the pgd's pages at boot */
+    assert(pg != NULL); /* machine.c creates the pgd's pages at boot */
     if (pg != NULL) {
         mm__physidx_l1(m, idx, pg[idx % 1024], false);
         pg[idx % 1024] = val;
@@ -339,7 +340,7 @@ static uint32_t *pte_words(struct mm_machine *m, mm_vaddr_t va)
 
     assert(mm__has_pte_page(m, va));
     pg = mm__phys_page_rw(m->phys, MM_PFN(mm__pte_page(m, va)));
-    assert(pg != NULL);                 /* created when the table was allocated */
+    assert(pg != NULL); /* created when the table was allocated */
     return pg;
 }
 
@@ -361,7 +362,8 @@ uint32_t mm__pte_get(const struct mm_machine *m, mm_vaddr_t va)
 {
     if (!mm__has_pte_page(m, va))
         return 0;
-    return mm__phys_read32(m->phys, mm__pte_page(m, va) + ((va >> MM_PAGE_SHIFT) & 511) * 4u);
+    return mm__phys_read32(m->phys,
+                           mm__pte_page(m, va) + ((va >> MM_PAGE_SHIFT) & 511) * 4u);
 }
 
 uint32_t mm__mk_pte(const struct mm_machine *m, mm_pfn_t pfn, enum mm_prot prot)
@@ -438,8 +440,8 @@ static bool pmd_is_section(const struct mm_machine *m, mm_vaddr_t va)
 
 /* Takes an order-0 page for a page table, Normal first (DMA if the machine
  * has no Normal zone: the buddy answers INVALID_ARGUMENT and changes nothing). */
-static enum mm_status alloc_pte_page(struct mm_machine *m, mm_pfn_t *pfn,
-                                     const char *op, char msg[MM_MSG_MAX])
+static enum mm_status alloc_pte_page(struct mm_machine *m, mm_pfn_t *pfn, const char *op,
+                                     char msg[MM_MSG_MAX])
 {
     enum mm_status st;
 
@@ -462,7 +464,8 @@ enum mm_status mm__pte_alloc(struct mm_machine *m, mm_vaddr_t va, const char *op
     if (pmd_is_section(m, va))
         return mm__fail(msg, MM_INTERNAL,
                         "%s: the pgd entry of 0x%08x holds a section "
-                        "(0x%08x 0x%08x)", op, va, mm__l1_read(m, pmd_index(va)),
+                        "(0x%08x 0x%08x)",
+                        op, va, mm__l1_read(m, pmd_index(va)),
                         mm__l1_read(m, pmd_index(va) + 1));
     /* KERNEL: 3.4 mm/memory.c __pte_alloc_kernel() -> pte_alloc_one_kernel(),
      * PGALLOC_GFP (GFP_KERNEL | __GFP_ZERO): one order-0 lowmem page. */
@@ -472,8 +475,7 @@ enum mm_status mm__pte_alloc(struct mm_machine *m, mm_vaddr_t va, const char *op
     if (!zero_page(m, (mm_paddr_t)MM_PFN_PHYS(pfn))) {
         /* Host memory ran out: give the page back, so nothing changed. */
         mm__free_pages(m, pfn, 0, MM_OWN_PGTABLE, op, msg);
-        return mm__fail(msg, MM_NO_MEMORY, "%s: out of host memory for a page table",
-                        op);
+        return mm__fail(msg, MM_NO_MEMORY, "%s: out of host memory for a page table", op);
     }
     /* KERNEL: 3.4 pgalloc.h pmd_populate_kernel(): _PAGE_KERNEL_TABLE */
     mm__pmd_populate(m, va, (mm_paddr_t)MM_PFN_PHYS(pfn), KERNEL_TABLE);
@@ -489,7 +491,8 @@ enum mm_status mm__pte_alloc(struct mm_machine *m, mm_vaddr_t va, const char *op
  * entry is empty (early_pte_alloc()), then one PTE per page, ext 0. */
 static enum mm_status alloc_init_pte(struct mm_machine *m, uint32_t addr, uint64_t end,
                                      uint64_t phys, const struct mem_type *t,
-                                     bool (*alloc_pte)(struct mm_machine *m, mm_paddr_t *pa))
+                                     bool (*alloc_pte)(struct mm_machine *m,
+                                                       mm_paddr_t *pa))
 {
     if (mm__l1_read(m, pmd_index(addr)) == 0) {
         mm_paddr_t pa;
@@ -508,10 +511,9 @@ static enum mm_status alloc_init_pte(struct mm_machine *m, uint32_t addr, uint64
 
 /* alloc_init_section(): 1 MiB sections when addr, end and phys are all
  * section aligned (starting at pmd[1] for an odd MiB), else PTEs. */
-static enum mm_status alloc_init_section(struct mm_machine *m, uint32_t addr,
-                                         uint64_t end, uint64_t phys,
-                                         const struct mem_type *t,
-                                         bool (*alloc_pte)(struct mm_machine *m, mm_paddr_t *pa))
+static enum mm_status alloc_init_section(
+    struct mm_machine *m, uint32_t addr, uint64_t end, uint64_t phys,
+    const struct mem_type *t, bool (*alloc_pte)(struct mm_machine *m, mm_paddr_t *pa))
 {
     if (t->prot_sect != 0 && ((addr | end | phys) & (MM_SECTION_SIZE - 1)) == 0) {
         for (uint64_t a = addr; a < end; a += MM_SECTION_SIZE, phys += MM_SECTION_SIZE)
@@ -525,7 +527,8 @@ static enum mm_status alloc_init_section(struct mm_machine *m, uint32_t addr,
  * pgd step (2 MiB) at a time.  KERNEL: 3.4 arch/arm/mm/mmu.c */
 static enum mm_status create_mapping(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t pa,
                                      uint32_t size, const struct mem_type *t,
-                                     bool (*alloc_pte)(struct mm_machine *m, mm_paddr_t *pa))
+                                     bool (*alloc_pte)(struct mm_machine *m,
+                                                       mm_paddr_t *pa))
 {
     uint64_t addr = va & PAGE_MASK32;
     uint64_t phys = pa & PAGE_MASK32;
@@ -566,7 +569,8 @@ static enum mm_status map_piece(struct mm_machine *m, mm_vaddr_t va, uint64_t rs
  */
 static enum mm_status map_lowmem_region(struct mm_machine *m, mm_vaddr_t va,
                                         mm_paddr_t pa, uint32_t size,
-                                        bool (*alloc_pte)(struct mm_machine *m, mm_paddr_t *pa))
+                                        bool (*alloc_pte)(struct mm_machine *m,
+                                                          mm_paddr_t *pa))
 {
     uint64_t rs = pa, re = (uint64_t)pa + size, xs, xe;
     enum mm_status st = MM_OK;
@@ -651,8 +655,8 @@ static bool is_ioremap_section(const struct mm_machine *m, mm_vaddr_t va, uint32
 
 /* A section at first-level index @idx: lowmem RAM, at __va(pa), with the
  * bits map_lowmem() gives that address; or an ioremap() section. */
-static enum mm_status check_section(const struct mm_machine *m, unsigned idx,
-                                    uint32_t e, char err[MM_MSG_MAX])
+static enum mm_status check_section(const struct mm_machine *m, unsigned idx, uint32_t e,
+                                    char err[MM_MSG_MAX])
 {
     const struct mm_layout *lay = &m->lay;
     mm_vaddr_t va = (mm_vaddr_t)idx << 20;
@@ -661,8 +665,8 @@ static enum mm_status check_section(const struct mm_machine *m, unsigned idx,
 
     if (e & (PMD_SECT_SUPER | 1u))
         return mm__fail(err, MM_INTERNAL,
-                        "pgtable: L1[0x%03x] 0x%08x: supersection or reserved type",
-                        idx, e);
+                        "pgtable: L1[0x%03x] 0x%08x: supersection or reserved type", idx,
+                        e);
     if (is_ioremap_section(m, va, e))
         return MM_OK;
     if (va < lay->page_offset || va >= lay->high_memory)
@@ -672,22 +676,24 @@ static enum mm_status check_section(const struct mm_machine *m, unsigned idx,
     if (pa != (uint64_t)va - lay->page_offset + lay->phys_offset)
         return mm__fail(err, MM_INTERNAL,
                         "pgtable: L1[0x%03x] 0x%08x: section at 0x%08x is not "
-                        "__va(0x%08x)", idx, e, va, (uint32_t)pa);
+                        "__va(0x%08x)",
+                        idx, e, va, (uint32_t)pa);
     if (!lowmem_region_of(m, pa, &rs, &re) || pa + MM_SECTION_SIZE > re)
         return mm__fail(err, MM_INTERNAL,
                         "pgtable: L1[0x%03x] 0x%08x: section maps 0x%08x, "
-                        "not lowmem RAM", idx, e, (uint32_t)pa);
+                        "not lowmem RAM",
+                        idx, e, (uint32_t)pa);
     want = (uint32_t)pa | mem_type(m, lowmem_type(m, rs, re, pa)).prot_sect;
     if (e != want)
-        return mm__fail(err, MM_INTERNAL,
-                        "pgtable: L1[0x%03x] 0x%08x: expected 0x%08x", idx, e, want);
+        return mm__fail(err, MM_INTERNAL, "pgtable: L1[0x%03x] 0x%08x: expected 0x%08x",
+                        idx, e, want);
     return MM_OK;
 }
 
 /* The PTE page of a table pair: lowmem RAM, boot-reserved or an order-0
  * buddy block owned by MM_OWN_PGTABLE. */
-static enum mm_status check_pte_page(const struct mm_machine *m, unsigned idx,
-                                     uint32_t e, char err[MM_MSG_MAX])
+static enum mm_status check_pte_page(const struct mm_machine *m, unsigned idx, uint32_t e,
+                                     char err[MM_MSG_MAX])
 {
     mm_pfn_t pfn = MM_PFN(e);
     struct mm_page_info pi;
@@ -695,7 +701,8 @@ static enum mm_status check_pte_page(const struct mm_machine *m, unsigned idx,
     if (!mm__pfn_valid(m, pfn) || mm__pfn_highmem(m, pfn))
         return mm__fail(err, MM_INTERNAL,
                         "pgtable: L1[0x%03x] 0x%08x: PTE page pfn 0x%x is not "
-                        "lowmem RAM", idx, e, pfn);
+                        "lowmem RAM",
+                        idx, e, pfn);
     mm__page_info(m, pfn, &pi);
     if (pi.state == MM_PAGE_RESERVED)
         return MM_OK;
@@ -717,7 +724,7 @@ static enum mm_status check_ptes(const struct mm_machine *m, unsigned idx, uint3
     mm_vaddr_t base = (mm_vaddr_t)idx << 20;
 
     if (pg == NULL)
-        return MM_OK;                   /* never written: all zero, consistent */
+        return MM_OK; /* never written: all zero, consistent */
     for (unsigned i = 0; i < MM_PTRS_PER_PTE; i++) {
         mm_vaddr_t va = base + (i << MM_PAGE_SHIFT);
         uint32_t want = v7_hw_pte(pg[i], pte_ext_for(m, va, pg[i]));
@@ -725,8 +732,8 @@ static enum mm_status check_ptes(const struct mm_machine *m, unsigned idx, uint3
         if (pg[i + MM_PTE_HWTABLE_OFF / 4] != want)
             return mm__fail(err, MM_INTERNAL,
                             "pgtable: PTE of 0x%08x: Linux 0x%08x, hardware 0x%08x, "
-                            "expected 0x%08x", va, pg[i],
-                            pg[i + MM_PTE_HWTABLE_OFF / 4], want);
+                            "expected 0x%08x",
+                            va, pg[i], pg[i + MM_PTE_HWTABLE_OFF / 4], want);
     }
     return MM_OK;
 }
@@ -744,7 +751,8 @@ static enum mm_status check_pgd_entry(const struct mm_machine *m, unsigned i,
         if (e1 != e0 + 1024 || (e0 & 0xc00) != MM_PTE_HWTABLE_OFF)
             return mm__fail(err, MM_INTERNAL,
                             "pgtable: L1[0x%03x] 0x%08x, L1[0x%03x] 0x%08x: not a "
-                            "__pmd_populate() pair", idx, e0, idx + 1, e1);
+                            "__pmd_populate() pair",
+                            idx, e0, idx + 1, e1);
         st = check_pte_page(m, idx, e0, err);
         if (st == MM_OK)
             st = check_ptes(m, idx, e0, err);

@@ -36,32 +36,32 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NONE        (-1)
-#define SECT_KEY    0x100000u           /* section keys: SECT_KEY | output MiB */
-#define MIN_BITS    4
+#define NONE     (-1)
+#define SECT_KEY 0x100000u /* section keys: SECT_KEY | output MiB */
+#define MIN_BITS 4
 
 struct entry {
-    uint32_t key;                       /* pfn, or SECT_KEY | MiB */
-    uint32_t va;                        /* page or MiB base it is reached from */
-    int32_t next;                       /* next entry in the bucket, or in the free list */
+    uint32_t key; /* pfn, or SECT_KEY | MiB */
+    uint32_t va;  /* page or MiB base it is reached from */
+    int32_t next; /* next entry in the bucket, or in the free list */
 };
 
-#define CHUNK_PFNS  1024u               /* pfns per dense chunk */
-#define NCHUNKS     ((1u << 20) / CHUNK_PFNS)
-#define NMIB        4096u
+#define CHUNK_PFNS 1024u /* pfns per dense chunk */
+#define NCHUNKS    ((1u << 20) / CHUNK_PFNS)
+#define NMIB       4096u
 
 struct mm_physidx {
-    bool stale;                         /* an update failed: answer by walking */
-    uint16_t sect[NMIB];                /* per output MiB: first VA MiB + 1, or 0 */
-    uint32_t *chunk[NCHUNKS];           /* per pfn: first VA | 1, or 0; NULL: none */
-    uint16_t chunk_used[NCHUNKS];       /* taken slots per chunk */
-    uint32_t *spare_chunk;              /* an emptied chunk kept for reuse, or NULL */
-    uint32_t nchunks;                   /* chunks allocated, the spare included */
-    unsigned bits;                      /* overflow: 1 << bits buckets */
+    bool stale;                   /* an update failed: answer by walking */
+    uint16_t sect[NMIB];          /* per output MiB: first VA MiB + 1, or 0 */
+    uint32_t *chunk[NCHUNKS];     /* per pfn: first VA | 1, or 0; NULL: none */
+    uint16_t chunk_used[NCHUNKS]; /* taken slots per chunk */
+    uint32_t *spare_chunk;        /* an emptied chunk kept for reuse, or NULL */
+    uint32_t nchunks;             /* chunks allocated, the spare included */
+    unsigned bits;                /* overflow: 1 << bits buckets */
     int32_t *bucket;
     struct entry *e;
     uint32_t cap, live;
-    int32_t spare;                      /* free list through ->next */
+    int32_t spare; /* free list through ->next */
 };
 
 static size_t key_hash(uint32_t key, unsigned bits)
@@ -76,7 +76,7 @@ static bool buckets_alloc(struct mm_physidx *x, unsigned bits)
 
     if (b == NULL)
         return false;
-    memset(b, 0xff, n * sizeof(*b));    /* NONE */
+    memset(b, 0xff, n * sizeof(*b)); /* NONE */
     free(x->bucket);
     x->bucket = b;
     x->bits = bits;
@@ -128,7 +128,7 @@ struct mm_physidx *mm__physidx_clone(const struct mm_physidx *x)
         return NULL;
     *c = *x;
     memset(c->chunk, 0, sizeof(c->chunk));
-    c->spare_chunk = NULL;              /* a clone starts without one */
+    c->spare_chunk = NULL; /* a clone starts without one */
     c->nchunks -= x->spare_chunk != NULL;
     c->bucket = malloc(((size_t)1 << x->bits) * sizeof(*c->bucket));
     c->e = x->cap ? malloc(x->cap * sizeof(*c->e)) : NULL;
@@ -260,7 +260,7 @@ static bool first_set(struct mm_physidx *x, uint32_t key, uint32_t va, bool on)
         return true;
     }
     if (x->chunk[c] == NULL && x->spare_chunk != NULL) {
-        x->chunk[c] = x->spare_chunk;   /* all zero: it was emptied */
+        x->chunk[c] = x->spare_chunk; /* all zero: it was emptied */
         x->spare_chunk = NULL;
     } else if (x->chunk[c] == NULL) {
         x->chunk[c] = calloc(CHUNK_PFNS, sizeof(uint32_t));
@@ -268,10 +268,10 @@ static bool first_set(struct mm_physidx *x, uint32_t key, uint32_t va, bool on)
             return false;
         x->nchunks++;
     }
-    if ((x->chunk[c][key % CHUNK_PFNS] != 0) != on)    /* not a replacement */
+    if ((x->chunk[c][key % CHUNK_PFNS] != 0) != on) /* not a replacement */
         x->chunk_used[c] += on ? 1 : -1;
     x->chunk[c][key % CHUNK_PFNS] = on ? va | 1 : 0;
-    if (x->chunk_used[c] == 0) {        /* kept as the spare: kmap churn */
+    if (x->chunk_used[c] == 0) { /* kept as the spare: kmap churn */
         if (x->spare_chunk == NULL) {
             x->spare_chunk = x->chunk[c];
         } else {
@@ -303,7 +303,7 @@ static void del(struct mm_physidx *x, uint32_t key, uint32_t va)
         return;
     if (first_get(x, key, &first) && first == va) {
         if (ovf_del(x, key, &next, true))
-            first_set(x, key, next, true);      /* a replacement: cannot fail */
+            first_set(x, key, next, true); /* a replacement: cannot fail */
         else
             first_set(x, key, va, false);
         return;
@@ -324,7 +324,7 @@ static bool l2_output(uint32_t d, unsigned j, mm_pfn_t *pfn)
 {
     if ((d & 3) == 0)
         return false;
-    if ((d & 3) == 1)                   /* large page: this entry's 4 KiB of it */
+    if ((d & 3) == 1) /* large page: this entry's 4 KiB of it */
         *pfn = MM_PFN((d & 0xffff0000u) | ((j << 12) & 0xf000u));
     else
         *pfn = MM_PFN(d & 0xfffff000u);
@@ -370,7 +370,7 @@ void mm__physidx_l2(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t hw_pa, uint3
     mm_pfn_t pfn;
 
     if (m->physidx == NULL || (d & 3) == 0)
-        return;                         /* no index yet, or a fault entry: nothing */
+        return; /* no index yet, or a fault entry: nothing */
     l1 = mm__l1_read(m, va >> 20);
     if ((l1 & 3) != 1)
         return;
@@ -438,9 +438,9 @@ size_t mm_phys_aliases(const struct mm_machine *m, mm_paddr_t pa, struct mm_alia
         return mm__phys_aliases_walk(m, pa, out, max);
     collect(x, SECT_KEY | (pa >> 20), pa & 0x000fffffu, hit, &n, &overflow);
     collect(x, MM_PFN(pa), pa & 0xfffu, hit, &n, &overflow);
-    if (overflow)                       /* more aliases than a kernel ever makes */
+    if (overflow) /* more aliases than a kernel ever makes */
         return mm__phys_aliases_walk(m, pa, out, max);
-    for (size_t i = 1; i < n; i++) {    /* ascending, as the walk finds them */
+    for (size_t i = 1; i < n; i++) { /* ascending, as the walk finds them */
         mm_vaddr_t v = hit[i];
         size_t k = i;
 

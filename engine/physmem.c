@@ -27,15 +27,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NO_PFN          0xffffffffu     /* an empty slot's key */
-#define MIN_BITS        4               /* 16 slots to start with */
-#define PAGE_WORDS      (MM_PAGE_SIZE / 4)
+#define NO_PFN     0xffffffffu /* an empty slot's key */
+#define MIN_BITS   4           /* 16 slots to start with */
+#define PAGE_WORDS (MM_PAGE_SIZE / 4)
 
 struct mm_phys {
-    unsigned bits;                      /* the table has 1 << bits slots */
-    size_t count;                       /* pages held */
-    uint32_t *keys;                     /* pfn per slot, NO_PFN if empty */
-    uint32_t **pages;                   /* the page per slot, NULL if empty */
+    unsigned bits;    /* the table has 1 << bits slots */
+    size_t count;     /* pages held */
+    uint32_t *keys;   /* pfn per slot, NO_PFN if empty */
+    uint32_t **pages; /* the page per slot, NULL if empty */
 };
 
 /* Fibonacci hashing: the top @bits bits of pfn * 2^32/phi spread the
@@ -280,7 +280,7 @@ static void foreach_unsorted(const struct mm_phys *p,
                              bool (*fn)(void *arg, mm_pfn_t pfn, const uint8_t *data),
                              void *arg)
 {
-    uint64_t last = 0;                  /* visit pfns >= last */
+    uint64_t last = 0; /* visit pfns >= last */
 
     for (size_t done = 0; done < p->count; done++) {
         size_t best = SIZE_MAX;
@@ -313,7 +313,7 @@ void mm__phys_foreach(const struct mm_phys *p,
     }
     for (size_t i = 0; i <= slot_mask(p); i++) {
         if (p->keys[i] != NO_PFN)
-            v[n++] = (struct pfn_slot){p->keys[i], i};
+            v[n++] = (struct pfn_slot){ p->keys[i], i };
     }
     assert(n == p->count);
     qsort(v, n, sizeof(*v), pfn_slot_cmp);

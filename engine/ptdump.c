@@ -35,18 +35,18 @@
 #include <inttypes.h>
 
 /* KERNEL: arch/arm/include/asm/pgtable-2level-hwdef.h */
-#define PMD_SECT_XN         (1u << 4)
-#define PMD_SECT_AP_WRITE   (1u << 10)
-#define PMD_SECT_AP_READ    (1u << 11)
-#define PMD_SECT_APX        (1u << 15)
-#define PMD_SECT_S          (1u << 16)
+#define PMD_SECT_XN       (1u << 4)
+#define PMD_SECT_AP_WRITE (1u << 10)
+#define PMD_SECT_AP_READ  (1u << 11)
+#define PMD_SECT_APX      (1u << 15)
+#define PMD_SECT_S        (1u << 16)
 
 /* KERNEL: arch/arm/include/asm/pgtable-2level.h L_PTE_MT_* (bits 2-5) */
-#define L_PTE_MT(x)         ((uint32_t)(x) << 2)
-#define L_PTE_MT_MASK32     L_PTE_MT(0x0f)
+#define L_PTE_MT(x)     ((uint32_t)(x) << 2)
+#define L_PTE_MT_MASK32 L_PTE_MT(0x0f)
 
-#define LEVEL_PMD   3                   /* dump.c's pg_level[] index of a section */
-#define LEVEL_PTE   4
+#define LEVEL_PMD 3 /* dump.c's pg_level[] index of a section */
+#define LEVEL_PTE 4
 
 struct prot_bits {
     uint32_t mask, val;
@@ -55,32 +55,32 @@ struct prot_bits {
 
 /* KERNEL: 4.x arch/arm/mm/dump.c pte_bits[] (non-LPAE) */
 static const struct prot_bits pte_bits[] = {
-    {MM_L_PTE_USER, MM_L_PTE_USER, "USR", "   "},
-    {MM_L_PTE_RDONLY, MM_L_PTE_RDONLY, "ro", "RW"},
-    {MM_L_PTE_XN, MM_L_PTE_XN, "NX", "x "},
-    {MM_L_PTE_SHARED, MM_L_PTE_SHARED, "SHD", "   "},
-    {L_PTE_MT_MASK32, L_PTE_MT(0x00), "SO/UNCACHED", NULL},
-    {L_PTE_MT_MASK32, L_PTE_MT(0x01), "MEM/BUFFERABLE/WC", NULL},
-    {L_PTE_MT_MASK32, L_PTE_MT(0x02), "MEM/CACHED/WT", NULL},
-    {L_PTE_MT_MASK32, L_PTE_MT(0x03), "MEM/CACHED/WBRA", NULL},
-    {L_PTE_MT_MASK32, L_PTE_MT(0x06), "MEM/MINICACHE", NULL},
-    {L_PTE_MT_MASK32, L_PTE_MT(0x07), "MEM/CACHED/WBWA", NULL},
-    {L_PTE_MT_MASK32, L_PTE_MT(0x04), "DEV/SHARED", NULL},
-    {L_PTE_MT_MASK32, L_PTE_MT(0x0c), "DEV/NONSHARED", NULL},
-    {L_PTE_MT_MASK32, L_PTE_MT(0x09), "DEV/WC", NULL},
-    {L_PTE_MT_MASK32, L_PTE_MT(0x0b), "DEV/CACHED", NULL},
+    { MM_L_PTE_USER, MM_L_PTE_USER, "USR", "   " },
+    { MM_L_PTE_RDONLY, MM_L_PTE_RDONLY, "ro", "RW" },
+    { MM_L_PTE_XN, MM_L_PTE_XN, "NX", "x " },
+    { MM_L_PTE_SHARED, MM_L_PTE_SHARED, "SHD", "   " },
+    { L_PTE_MT_MASK32, L_PTE_MT(0x00), "SO/UNCACHED", NULL },
+    { L_PTE_MT_MASK32, L_PTE_MT(0x01), "MEM/BUFFERABLE/WC", NULL },
+    { L_PTE_MT_MASK32, L_PTE_MT(0x02), "MEM/CACHED/WT", NULL },
+    { L_PTE_MT_MASK32, L_PTE_MT(0x03), "MEM/CACHED/WBRA", NULL },
+    { L_PTE_MT_MASK32, L_PTE_MT(0x06), "MEM/MINICACHE", NULL },
+    { L_PTE_MT_MASK32, L_PTE_MT(0x07), "MEM/CACHED/WBWA", NULL },
+    { L_PTE_MT_MASK32, L_PTE_MT(0x04), "DEV/SHARED", NULL },
+    { L_PTE_MT_MASK32, L_PTE_MT(0x0c), "DEV/NONSHARED", NULL },
+    { L_PTE_MT_MASK32, L_PTE_MT(0x09), "DEV/WC", NULL },
+    { L_PTE_MT_MASK32, L_PTE_MT(0x0b), "DEV/CACHED", NULL },
 };
 
 #define SECT_AP_MASK (PMD_SECT_APX | PMD_SECT_AP_READ | PMD_SECT_AP_WRITE)
 
 /* KERNEL: 4.x arch/arm/mm/dump.c section_bits[] (__LINUX_ARM_ARCH__ >= 6) */
 static const struct prot_bits section_bits[] = {
-    {SECT_AP_MASK, PMD_SECT_APX | PMD_SECT_AP_WRITE, "    ro", NULL},
-    {SECT_AP_MASK, PMD_SECT_AP_WRITE, "    RW", NULL},
-    {SECT_AP_MASK, PMD_SECT_AP_READ, "USR ro", NULL},
-    {SECT_AP_MASK, PMD_SECT_AP_READ | PMD_SECT_AP_WRITE, "USR RW", NULL},
-    {PMD_SECT_XN, PMD_SECT_XN, "NX", "x "},
-    {PMD_SECT_S, PMD_SECT_S, "SHD", "   "},
+    { SECT_AP_MASK, PMD_SECT_APX | PMD_SECT_AP_WRITE, "    ro", NULL },
+    { SECT_AP_MASK, PMD_SECT_AP_WRITE, "    RW", NULL },
+    { SECT_AP_MASK, PMD_SECT_AP_READ, "USR ro", NULL },
+    { SECT_AP_MASK, PMD_SECT_AP_READ | PMD_SECT_AP_WRITE, "USR RW", NULL },
+    { PMD_SECT_XN, PMD_SECT_XN, "NX", "x " },
+    { PMD_SECT_S, PMD_SECT_S, "SHD", "   " },
 };
 
 #define NBITS(a) (sizeof(a) / sizeof((a)[0]))
@@ -91,25 +91,25 @@ struct addr_marker {
 };
 
 enum pt_form {
-    PT_PLAIN = 0,                       /* no domain column */
-    PT_DOMAIN,                          /* 4.19: domain column */
-    PT_LEVEL                            /* 6.1: level name and domain */
+    PT_PLAIN = 0, /* no domain column */
+    PT_DOMAIN,    /* 4.19: domain column */
+    PT_LEVEL      /* 6.1: level name and domain */
 };
 
 struct pg_state {
-    const struct mm_pt_sink *sink;      /* gets each marker and run */
+    const struct mm_pt_sink *sink; /* gets each marker and run */
     const struct addr_marker *marker;
     uint32_t start;
     unsigned level;
     uint32_t prot;
-    int domain;                         /* PMD_DOMAIN field of the run; -1 none */
+    int domain; /* PMD_DOMAIN field of the run; -1 none */
     enum pt_form form;
 };
 
 /* KERNEL: 4.19, 6.1 arch/arm/mm/dump.c get_domain_name() (non-LPAE) */
 static const char *domain_name(int d)
 {
-    static const char *const names[] = {"KERNEL ", "USER   ", "IO     ", "VECTORS"};
+    static const char *const names[] = { "KERNEL ", "USER   ", "IO     ", "VECTORS" };
 
     return d >= 0 && d < 4 ? names[d] : "unknown";
 }
@@ -265,8 +265,9 @@ static void walk_pmd(const struct mm_machine *m, struct pg_state *st, unsigned i
 
 static enum pt_form form_of(const struct mm_machine *m)
 {
-    return m->cfg.kernel >= MM_KVER(5, 11, 0) ? PT_LEVEL :
-           m->cfg.kernel >= MM_KVER(4, 19, 0) ? PT_DOMAIN : PT_PLAIN;
+    return m->cfg.kernel >= MM_KVER(5, 11, 0)   ? PT_LEVEL
+           : m->cfg.kernel >= MM_KVER(4, 19, 0) ? PT_DOMAIN
+                                                : PT_PLAIN;
 }
 
 int mm__ptdump_form(const struct mm_machine *m)
@@ -277,7 +278,7 @@ int mm__ptdump_form(const struct mm_machine *m)
 /* The domain names without dump.c's padding, for report_json.c. */
 const char *mm__ptdump_domain(int d)
 {
-    static const char *const names[] = {"KERNEL", "USER", "IO", "VECTORS"};
+    static const char *const names[] = { "KERNEL", "USER", "IO", "VECTORS" };
 
     return d >= 0 && d < 4 ? names[d] : "unknown";
 }
@@ -289,17 +290,17 @@ void mm__ptdump_walk(const struct mm_machine *m, const struct mm_pt_sink *sink)
     /* KERNEL: 4.x, 4.19 arch/arm/mm/dump.c address_markers[]; 6.1 has
      * "FDT Area" at FDT_FIXED_BASE where 4.19 had "vmalloc() End" */
     const struct addr_marker markers[] = {
-        {lay->modules_vaddr, "Modules"},
-        {lay->page_offset, "Kernel Mapping"},
-        {lay->vmalloc_start, "vmalloc() Area"},
-        form == PT_LEVEL ? (struct addr_marker){0xff800000u, "FDT Area"} :
-                           (struct addr_marker){lay->vmalloc_end, "vmalloc() End"},
-        {lay->fixaddr_start, "Fixmap Area"},
-        {lay->vectors_base, "Vectors"},
-        {lay->vectors_base + 2 * MM_PAGE_SIZE, "Vectors End"},
-        {0xffffffffu, NULL},
+        { lay->modules_vaddr, "Modules" },
+        { lay->page_offset, "Kernel Mapping" },
+        { lay->vmalloc_start, "vmalloc() Area" },
+        form == PT_LEVEL ? (struct addr_marker){ 0xff800000u, "FDT Area" }
+                         : (struct addr_marker){ lay->vmalloc_end, "vmalloc() End" },
+        { lay->fixaddr_start, "Fixmap Area" },
+        { lay->vectors_base, "Vectors" },
+        { lay->vectors_base + 2 * MM_PAGE_SIZE, "Vectors End" },
+        { 0xffffffffu, NULL },
     };
-    struct pg_state st = {sink, markers, 0, 0, 0, -1, form};
+    struct pg_state st = { sink, markers, 0, 0, 0, -1, form };
 
     assert(sink != NULL);
     /* pgd_none() and pud_none() are constant 0 with the folded levels, so
@@ -311,8 +312,8 @@ void mm__ptdump_walk(const struct mm_machine *m, const struct mm_pt_sink *sink)
 
 enum mm_status mm__report_pagetables(const struct mm_machine *m, struct mm_buf *out)
 {
-    struct pt_text t = {out, form_of(m)};
-    const struct mm_pt_sink sink = {text_marker, text_run, &t};
+    struct pt_text t = { out, form_of(m) };
+    const struct mm_pt_sink sink = { text_marker, text_run, &t };
 
     assert(out != NULL);
     mm__ptdump_walk(m, &sink);

@@ -53,11 +53,11 @@
 enum { LAYOUT_NONE = 0, LAYOUT_2635 = 1, LAYOUT_3X = 2, LAYOUT_3X_HASHED = 3 };
 enum { MEM_BANKS = 1, MEM_REGIONS = 2, MEM_INFO = 3, MEM_INFO_CMA = 4 };
 
-#define KVER_ARGS(k) (k) >> 16, ((k) >> 8) & 0xff, (k) & 0xff
+#define KVER_ARGS(k) (k) >> 16, ((k) >> 8) & 0xff, (k)&0xff
 
 static const char *const report_names[MM_REPORT_COUNT] = {
-    "layout", "memory", "iomem", "buddyinfo", "meminfo",
-    "vmallocinfo", "pkmap", "fixmap", "pagetables", "regions", "zoneinfo",
+    "layout", "memory", "iomem",      "buddyinfo", "meminfo",  "vmallocinfo",
+    "pkmap",  "fixmap", "pagetables", "regions",   "zoneinfo",
 };
 
 const char *mm_report_name(enum mm_report r)
@@ -81,8 +81,7 @@ bool mm_report_lookup(const char *name, enum mm_report *out)
 
 static enum mm_status report_regions(const struct mm_machine *m, struct mm_buf *out);
 
-enum mm_status mm_report(const struct mm_machine *m, enum mm_report r,
-                         struct mm_buf *out)
+enum mm_status mm_report(const struct mm_machine *m, enum mm_report r, struct mm_buf *out)
 {
     enum mm_status (*const fns[MM_REPORT_COUNT])(const struct mm_machine *,
                                                  struct mm_buf *) = {
@@ -153,33 +152,37 @@ unsigned mm__layout_rows(const struct mm_machine *m, struct mm_layout_row *r,
     *nareas = 0;
     if (fmt == LAYOUT_NONE)
         return 0;
-    r[n++] = (struct mm_layout_row){"vector", lay->vectors_base,
-                                    lay->vectors_base + MM_PAGE_SIZE, false};
+    r[n++] = (struct mm_layout_row){ "vector", lay->vectors_base,
+                                     lay->vectors_base + MM_PAGE_SIZE, false };
     if (lay->timers_base != 0 && fmt != LAYOUT_2635)
-        r[n++] = (struct mm_layout_row){"timers", lay->timers_base,
-                                        lay->timers_base + MM_PAGE_SIZE, false};
-    r[n++] = (struct mm_layout_row){"fixmap", lay->fixaddr_start, lay->fixaddr_end, false};
+        r[n++] = (struct mm_layout_row){ "timers", lay->timers_base,
+                                         lay->timers_base + MM_PAGE_SIZE, false };
+    r[n++] = (struct mm_layout_row){ "fixmap", lay->fixaddr_start, lay->fixaddr_end,
+                                     false };
     if (lay->consistent_start != 0)
-        r[n++] = (struct mm_layout_row){"DMA", lay->consistent_start,
-                                        lay->consistent_end, true};
-    r[n++] = (struct mm_layout_row){"vmalloc", lay->vmalloc_start, lay->vmalloc_end, true};
-    r[n++] = (struct mm_layout_row){"lowmem", lay->page_offset, lay->high_memory, true};
+        r[n++] = (struct mm_layout_row){ "DMA", lay->consistent_start,
+                                         lay->consistent_end, true };
+    r[n++] = (struct mm_layout_row){ "vmalloc", lay->vmalloc_start, lay->vmalloc_end,
+                                     true };
+    r[n++] = (struct mm_layout_row){ "lowmem", lay->page_offset, lay->high_memory, true };
     if (lay->pkmap_base != 0)
-        r[n++] = (struct mm_layout_row){"pkmap", lay->pkmap_base, lay->pkmap_base +
-                                        MM_LAST_PKMAP * MM_PAGE_SIZE, true};
-    r[n++] = (struct mm_layout_row){"modules", lay->modules_vaddr, lay->modules_end, true};
+        r[n++] = (struct mm_layout_row){ "pkmap", lay->pkmap_base,
+                                         lay->pkmap_base + MM_LAST_PKMAP * MM_PAGE_SIZE,
+                                         true };
+    r[n++] = (struct mm_layout_row){ "modules", lay->modules_vaddr, lay->modules_end,
+                                     true };
     *nareas = n;
     if (fmt == LAYOUT_2635) {
         /* KERNEL: 2.6.35 init.c: .init, .text, .data; no .bss line */
-        r[n++] = (struct mm_layout_row){".init", lay->init.start, lay->init.end, false};
-        r[n++] = (struct mm_layout_row){".text", lay->text.start, lay->text.end, false};
-        r[n++] = (struct mm_layout_row){".data", lay->data.start, lay->data.end, false};
+        r[n++] = (struct mm_layout_row){ ".init", lay->init.start, lay->init.end, false };
+        r[n++] = (struct mm_layout_row){ ".text", lay->text.start, lay->text.end, false };
+        r[n++] = (struct mm_layout_row){ ".data", lay->data.start, lay->data.end, false };
         return n;
     }
-    r[n++] = (struct mm_layout_row){".text", lay->text.start, lay->text.end, false};
-    r[n++] = (struct mm_layout_row){".init", lay->init.start, lay->init.end, false};
-    r[n++] = (struct mm_layout_row){".data", lay->data.start, lay->data.end, false};
-    r[n++] = (struct mm_layout_row){".bss", lay->bss.start, lay->bss.end, false};
+    r[n++] = (struct mm_layout_row){ ".text", lay->text.start, lay->text.end, false };
+    r[n++] = (struct mm_layout_row){ ".init", lay->init.start, lay->init.end, false };
+    r[n++] = (struct mm_layout_row){ ".data", lay->data.start, lay->data.end, false };
+    r[n++] = (struct mm_layout_row){ ".bss", lay->bss.start, lay->bss.end, false };
     return n;
 }
 
@@ -192,7 +195,8 @@ enum mm_status mm__report_layout(const struct mm_machine *m, struct mm_buf *out)
     unsigned nareas, n = mm__layout_rows(m, r, &nareas);
 
     if (fmt == LAYOUT_NONE) {
-        mm__buf_printf(out, "layout: Linux %u.%u.%u does not print the virtual kernel "
+        mm__buf_printf(out,
+                       "layout: Linux %u.%u.%u does not print the virtual kernel "
                        "memory layout (mem_init() stopped printing it in 5.1)\n",
                        KVER_ARGS(m->cfg.kernel));
         return MM_NOT_FOUND;
@@ -291,7 +295,8 @@ static void memory_line_info(const struct mm_machine *m, struct mm_buf *b, bool 
     struct mm_memory_figs f;
 
     mm__memory_figs(m, &f);
-    mm__buf_printf(b, "Memory: %lluK/%lluK available (%lluK kernel code, %lluK rwdata, "
+    mm__buf_printf(b,
+                   "Memory: %lluK/%lluK available (%lluK kernel code, %lluK rwdata, "
                    "%lluK rodata, %lluK init, %lluK bss, %lluK reserved",
                    (unsigned long long)f.managed_kb, (unsigned long long)f.present_kb,
                    (unsigned long long)f.code_kb, (unsigned long long)f.rwdata_kb,
@@ -365,15 +370,18 @@ unsigned mm__iomem_children(const struct mm_machine *m, const struct res *ram,
     /* KERNEL: 3.4 setup.c kernel_code = [__pa(_text), __pa(_etext - 1)],
      * kernel_data = [__pa(_sdata), __pa(_end - 1)]; 6.1 setup.c ends
      * kernel_code at __pa(__init_begin - 1), rodata included */
-    mm_vaddr_t code_end = m->cfg.kernel >= MM_KVER(6, 1, 0) && lay->init.start > lay->text.start ?
-                          lay->init.start : lay->text.end;
+    mm_vaddr_t code_end = m->cfg.kernel >= MM_KVER(6, 1, 0) &&
+                                  lay->init.start > lay->text.start
+                              ? lay->init.start
+                              : lay->text.end;
 
-    cand[nc++] = (struct res){"Kernel code", lay->text.start + delta, code_end - 1 + delta};
-    cand[nc++] = (struct res){"Kernel data", lay->data.start + delta, end - 1 + delta};
+    cand[nc++] = (struct res){ "Kernel code", lay->text.start + delta,
+                               code_end - 1 + delta };
+    cand[nc++] = (struct res){ "Kernel data", lay->data.start + delta, end - 1 + delta };
     for (unsigned i = 0; i < m->cfg.nr_reserves; i++) {
         const struct mm_reserve *r = &m->cfg.reserves[i];
 
-        cand[nc++] = (struct res){r->name, r->start, (uint64_t)r->start + r->size - 1};
+        cand[nc++] = (struct res){ r->name, r->start, (uint64_t)r->start + r->size - 1 };
     }
     for (unsigned i = 0; i < nc; i++) {
         unsigned j;
@@ -393,7 +401,7 @@ enum mm_status mm__report_iomem(const struct mm_machine *m, struct mm_buf *out)
     const struct mm_layout *lay = &m->lay;
 
     for (unsigned i = 0; i < lay->nr_regions; i++) {
-        struct res ram = {"System RAM", lay->regions[i].start, lay->regions[i].end - 1};
+        struct res ram = { "System RAM", lay->regions[i].start, lay->regions[i].end - 1 };
         struct res kids[MM_MAX_IOMEM_KIDS];
         unsigned n = mm__iomem_children(m, &ram, kids);
 
@@ -476,22 +484,23 @@ unsigned mm__meminfo_fields(const struct mm_machine *m, struct mm_meminfo_field 
         }
     }
     /* The zones' figures include the activated CMA area (mm_get_stats()). */
-    f[n++] = (struct mm_meminfo_field){"MemTotal", total << 2};
-    f[n++] = (struct mm_meminfo_field){"MemFree", free << 2};
+    f[n++] = (struct mm_meminfo_field){ "MemTotal", total << 2 };
+    f[n++] = (struct mm_meminfo_field){ "MemFree", free << 2 };
     if (m->cfg.highmem) {
-        f[n++] = (struct mm_meminfo_field){"HighTotal", htotal << 2};
-        f[n++] = (struct mm_meminfo_field){"HighFree", hfree << 2};
-        f[n++] = (struct mm_meminfo_field){"LowTotal", (total - htotal) << 2};
-        f[n++] = (struct mm_meminfo_field){"LowFree", (free - hfree) << 2};
+        f[n++] = (struct mm_meminfo_field){ "HighTotal", htotal << 2 };
+        f[n++] = (struct mm_meminfo_field){ "HighFree", hfree << 2 };
+        f[n++] = (struct mm_meminfo_field){ "LowTotal", (total - htotal) << 2 };
+        f[n++] = (struct mm_meminfo_field){ "LowFree", (free - hfree) << 2 };
     }
-    f[n++] = (struct mm_meminfo_field){"VmallocTotal",
-                                       (m->lay.vmalloc_end - m->lay.vmalloc_start) >> 10};
-    f[n++] = (struct mm_meminfo_field){"VmallocUsed", vmalloc_used_kb(m, &st)};
+    f[n++] = (struct mm_meminfo_field){
+        "VmallocTotal", (m->lay.vmalloc_end - m->lay.vmalloc_start) >> 10
+    };
+    f[n++] = (struct mm_meminfo_field){ "VmallocUsed", vmalloc_used_kb(m, &st) };
     /* KERNEL: 6.1 fs/proc/meminfo.c CmaTotal/CmaFree with CONFIG_CMA; left
      * out when the area would sit in lowmem (not modelled, see machine.c) */
     if (m->cma_pages != 0) {
-        f[n++] = (struct mm_meminfo_field){"CmaTotal", (uint64_t)m->cma_pages << 2};
-        f[n++] = (struct mm_meminfo_field){"CmaFree", (uint64_t)m->cma_pages << 2};
+        f[n++] = (struct mm_meminfo_field){ "CmaTotal", (uint64_t)m->cma_pages << 2 };
+        f[n++] = (struct mm_meminfo_field){ "CmaFree", (uint64_t)m->cma_pages << 2 };
     }
     assert(n <= MM_MAX_MEMINFO);
     return n;
@@ -540,42 +549,43 @@ unsigned mm__region_rows(const struct mm_machine *m, struct region_row *r)
     const struct mm_layout *lay = &m->lay;
     unsigned n = 0;
 
-    r[n++] = (struct region_row){"user", 0, lay->task_size,
-                                 "per-process page tables (TTBR0)"};
-    r[n++] = (struct region_row){"modules", lay->modules_vaddr, lay->modules_end,
-                                 "module_alloc(): PTE pages on demand"};
+    r[n++] = (struct region_row){ "user", 0, lay->task_size,
+                                  "per-process page tables (TTBR0)" };
+    r[n++] = (struct region_row){ "modules", lay->modules_vaddr, lay->modules_end,
+                                  "module_alloc(): PTE pages on demand" };
     if (lay->pkmap_base != 0)
-        r[n++] = (struct region_row){"pkmap", lay->pkmap_base,
-                                     (uint64_t)lay->pkmap_base + MM_LAST_PKMAP *
-                                     MM_PAGE_SIZE, "kmap(): pkmap_page_table"};
-    r[n++] = (struct region_row){"lowmem", lay->page_offset, lay->high_memory,
-                                 "map_lowmem(): sections, the direct map"};
-    r[n++] = (struct region_row){"vmalloc", lay->vmalloc_start, lay->vmalloc_end,
-                                 "vmalloc(), vmap(), ioremap(): PTE pages on demand"};
+        r[n++] = (struct region_row){ "pkmap", lay->pkmap_base,
+                                      (uint64_t)lay->pkmap_base +
+                                          MM_LAST_PKMAP * MM_PAGE_SIZE,
+                                      "kmap(): pkmap_page_table" };
+    r[n++] = (struct region_row){ "lowmem", lay->page_offset, lay->high_memory,
+                                  "map_lowmem(): sections, the direct map" };
+    r[n++] = (struct region_row){ "vmalloc", lay->vmalloc_start, lay->vmalloc_end,
+                                  "vmalloc(), vmap(), ioremap(): PTE pages on demand" };
     if (lay->pci_io_base != 0)
-        r[n++] = (struct region_row){"pci-io", lay->pci_io_base,
-                                     (uint64_t)lay->pci_io_base + MM_PCI_IO_SIZE,
-                                     "pci_reserve_io(): reserved inside vmalloc"};
+        r[n++] = (struct region_row){ "pci-io", lay->pci_io_base,
+                                      (uint64_t)lay->pci_io_base + MM_PCI_IO_SIZE,
+                                      "pci_reserve_io(): reserved inside vmalloc" };
     if (lay->consistent_end != 0)
-        r[n++] = (struct region_row){"consistent", lay->consistent_start,
-                                     lay->consistent_end,
-                                     "dma_alloc_coherent(): consistent_pte"};
+        r[n++] = (struct region_row){ "consistent", lay->consistent_start,
+                                      lay->consistent_end,
+                                      "dma_alloc_coherent(): consistent_pte" };
     if (lay->fdt_base != 0)
-        r[n++] = (struct region_row){"fdt", lay->fdt_base,
-                                     (uint64_t)lay->fdt_base + MM_FDT_FIXED_SIZE,
-                                     "devicemaps_init(): the DTB, read-only sections"};
-    r[n++] = (struct region_row){"fixmap", lay->fixaddr_start, lay->fixaddr_end,
-                                 lay->atomic == MM_ATOMIC_LOCAL ?
-                                 "kmap_local(): fixmap PTEs per CPU" :
-                                 "kmap_atomic(): fixmap PTEs per CPU"};
+        r[n++] = (struct region_row){ "fdt", lay->fdt_base,
+                                      (uint64_t)lay->fdt_base + MM_FDT_FIXED_SIZE,
+                                      "devicemaps_init(): the DTB, read-only sections" };
+    r[n++] = (struct region_row){ "fixmap", lay->fixaddr_start, lay->fixaddr_end,
+                                  lay->atomic == MM_ATOMIC_LOCAL
+                                      ? "kmap_local(): fixmap PTEs per CPU"
+                                      : "kmap_atomic(): fixmap PTEs per CPU" };
     if (lay->timers_base != 0)
-        r[n++] = (struct region_row){"timers", lay->timers_base,
-                                     (uint64_t)lay->timers_base + MM_PAGE_SIZE,
-                                     "msm user-accessible timer page"};
-    r[n++] = (struct region_row){"vector", lay->vectors_base, lay->vectors_end,
-                                 lay->vectors_end - lay->vectors_base > MM_PAGE_SIZE ?
-                                 "devicemaps_init(): vectors page and stubs page" :
-                                 "devicemaps_init(): vectors page"};
+        r[n++] = (struct region_row){ "timers", lay->timers_base,
+                                      (uint64_t)lay->timers_base + MM_PAGE_SIZE,
+                                      "msm user-accessible timer page" };
+    r[n++] = (struct region_row){ "vector", lay->vectors_base, lay->vectors_end,
+                                  lay->vectors_end - lay->vectors_base > MM_PAGE_SIZE
+                                      ? "devicemaps_init(): vectors page and stubs page"
+                                      : "devicemaps_init(): vectors page" };
     return n;
 }
 

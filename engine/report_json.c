@@ -25,7 +25,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define KVER_ARGS(k) (k) >> 16, ((k) >> 8) & 0xff, (k) & 0xff
+#define KVER_ARGS(k) (k) >> 16, ((k) >> 8) & 0xff, (k)&0xff
 
 /* The writer: appends to @b; @comma says a value precedes at this level. */
 struct jw {
@@ -144,7 +144,7 @@ static enum mm_status json_layout(const struct mm_machine *m, struct jw *w)
     unsigned nareas, n = mm__layout_rows(m, r, &nareas);
 
     if (n == 0)
-        return MM_NOT_FOUND;            /* 5.1+ print no layout block */
+        return MM_NOT_FOUND; /* 5.1+ print no layout block */
     jw_bool(w, "hashed", m->lay.era->layout_fmt == 3);
     jw_open(w, "areas", '[');
     for (unsigned i = 0; i < nareas; i++) {
@@ -164,7 +164,7 @@ static enum mm_status json_layout(const struct mm_machine *m, struct jw *w)
 
 static void json_memory(const struct mm_machine *m, struct jw *w)
 {
-    static const char *const forms[] = {"none", "banks", "regions", "info", "info-cma"};
+    static const char *const forms[] = { "none", "banks", "regions", "info", "info-cma" };
     const struct mm_layout *lay = &m->lay;
     struct mm_memory_figs f;
 
@@ -223,8 +223,8 @@ static void json_iomem(const struct mm_machine *m, struct jw *w)
 
     jw_open(w, "resources", '[');
     for (unsigned i = 0; i < lay->nr_regions; i++) {
-        struct mm_iomem_res ram = {"System RAM", lay->regions[i].start,
-                                   lay->regions[i].end - 1};
+        struct mm_iomem_res ram = { "System RAM", lay->regions[i].start,
+                                    lay->regions[i].end - 1 };
         struct mm_iomem_res kids[MM_MAX_IOMEM_KIDS];
         unsigned n = mm__iomem_children(m, &ram, kids);
 
@@ -400,7 +400,7 @@ static void json_fixmap(const struct mm_machine *m, struct jw *w)
 /* The pagetables sink: markers open sections, runs fill them. */
 struct pt_json {
     struct jw *w;
-    bool open;                          /* a section's runs array is open */
+    bool open; /* a section's runs array is open */
 };
 
 static void pt_marker(void *arg, const char *name, uint32_t addr)
@@ -443,9 +443,9 @@ static void pt_run(void *arg, const struct mm_pt_run *run)
 
 static void json_pagetables(const struct mm_machine *m, struct jw *w)
 {
-    static const char *const forms[] = {"plain", "domain", "level"};
-    struct pt_json p = {w, false};
-    const struct mm_pt_sink sink = {pt_marker, pt_run, &p};
+    static const char *const forms[] = { "plain", "domain", "level" };
+    struct pt_json p = { w, false };
+    const struct mm_pt_sink sink = { pt_marker, pt_run, &p };
 
     jw_str(w, "form", forms[mm__ptdump_form(m)]);
     jw_open(w, "sections", '[');
@@ -512,7 +512,7 @@ static enum mm_status json_zoneinfo(const struct mm_machine *m, struct jw *w)
 static enum mm_status json_text(const struct mm_machine *m, enum mm_report r,
                                 struct jw *w)
 {
-    struct mm_buf t = {0};
+    struct mm_buf t = { 0 };
     enum mm_status st = mm_report(m, r, &t);
 
     if (st == MM_OK)
@@ -525,18 +525,39 @@ static enum mm_status json_body(const struct mm_machine *m, enum mm_report r,
                                 struct jw *w)
 {
     switch (r) {
-    case MM_REPORT_LAYOUT:      return json_layout(m, w);
-    case MM_REPORT_MEMORY:      json_memory(m, w); break;
-    case MM_REPORT_IOMEM:       json_iomem(m, w); break;
-    case MM_REPORT_BUDDYINFO:   json_buddyinfo(m, w); break;
-    case MM_REPORT_MEMINFO:     json_meminfo(m, w); break;
-    case MM_REPORT_VMALLOCINFO: json_vmallocinfo(m, w); break;
-    case MM_REPORT_PKMAP:       json_pkmap(m, w); break;
-    case MM_REPORT_FIXMAP:      json_fixmap(m, w); break;
-    case MM_REPORT_PAGETABLES:  json_pagetables(m, w); break;
-    case MM_REPORT_REGIONS:     json_regions(m, w); break;
-    case MM_REPORT_ZONEINFO:    return json_zoneinfo(m, w);
-    default:                    return json_text(m, r, w);
+    case MM_REPORT_LAYOUT:
+        return json_layout(m, w);
+    case MM_REPORT_MEMORY:
+        json_memory(m, w);
+        break;
+    case MM_REPORT_IOMEM:
+        json_iomem(m, w);
+        break;
+    case MM_REPORT_BUDDYINFO:
+        json_buddyinfo(m, w);
+        break;
+    case MM_REPORT_MEMINFO:
+        json_meminfo(m, w);
+        break;
+    case MM_REPORT_VMALLOCINFO:
+        json_vmallocinfo(m, w);
+        break;
+    case MM_REPORT_PKMAP:
+        json_pkmap(m, w);
+        break;
+    case MM_REPORT_FIXMAP:
+        json_fixmap(m, w);
+        break;
+    case MM_REPORT_PAGETABLES:
+        json_pagetables(m, w);
+        break;
+    case MM_REPORT_REGIONS:
+        json_regions(m, w);
+        break;
+    case MM_REPORT_ZONEINFO:
+        return json_zoneinfo(m, w);
+    default:
+        return json_text(m, r, w);
     }
     return MM_OK;
 }
@@ -544,8 +565,8 @@ static enum mm_status json_body(const struct mm_machine *m, enum mm_report r,
 enum mm_status mm_report_json(const struct mm_machine *m, enum mm_report r,
                               struct mm_buf *out)
 {
-    struct mm_buf body = {0};
-    struct jw w = {&body, true};        /* the envelope precedes the body */
+    struct mm_buf body = { 0 };
+    struct jw w = { &body, true }; /* the envelope precedes the body */
     enum mm_status st;
 
     assert(m != NULL && out != NULL);
@@ -555,13 +576,15 @@ enum mm_status mm_report_json(const struct mm_machine *m, enum mm_report r,
     }
     st = json_body(m, r, &w);
     if (st == MM_OK) {
-        mm__buf_printf(out, "{\"report\":\"%s\",\"kernel\":\"%u.%u.%u\","
-                       "\"seq\":\"%llu\"", mm_report_name(r), KVER_ARGS(m->cfg.kernel),
+        mm__buf_printf(out,
+                       "{\"report\":\"%s\",\"kernel\":\"%u.%u.%u\","
+                       "\"seq\":\"%llu\"",
+                       mm_report_name(r), KVER_ARGS(m->cfg.kernel),
                        (unsigned long long)mm_seq(m));
         mm__buf_append(out, body.data != NULL ? body.data : "", body.len);
         mm__buf_append(out, "}", 1);
     } else if (st == MM_NOT_FOUND) {
-        st = mm_report(m, r, out);      /* the reason, as the text gives it */
+        st = mm_report(m, r, out); /* the reason, as the text gives it */
     }
     if (body.oom)
         st = MM_NO_MEMORY;

@@ -32,12 +32,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SNAP_MAGIC      "ARMMSNAP"
-#define SNAP_VERSION    1u
-#define FNV_OFFSET      0xcbf29ce484222325ull
-#define FNV_PRIME       0x100000001b3ull
+#define SNAP_MAGIC   "ARMMSNAP"
+#define SNAP_VERSION 1u
+#define FNV_OFFSET   0xcbf29ce484222325ull
+#define FNV_PRIME    0x100000001b3ull
 
-static const char *const section_tag[] = {"PHYS", "BUDY", "PKMP", "KATM", "VMAP"};
+static const char *const section_tag[] = { "PHYS", "BUDY", "PKMP", "KATM", "VMAP" };
 
 /* ------------------------------------------------------------------ */
 /* Little-endian writer and bounded reader                             */
@@ -50,14 +50,15 @@ void mm__wr_u8(struct mm_buf *b, uint8_t v)
 
 void mm__wr_u16(struct mm_buf *b, uint16_t v)
 {
-    uint8_t x[2] = {(uint8_t)v, (uint8_t)(v >> 8)};
+    uint8_t x[2] = { (uint8_t)v, (uint8_t)(v >> 8) };
 
     mm__buf_append(b, x, sizeof(x));
 }
 
 void mm__wr_u32(struct mm_buf *b, uint32_t v)
 {
-    uint8_t x[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    uint8_t x[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
+                     (uint8_t)(v >> 24) };
 
     mm__buf_append(b, x, sizeof(x));
 }
@@ -74,7 +75,7 @@ enum mm_status mm__rd_fail(struct mm_rd *rd, const char *fmt, ...)
     int n;
 
     if (rd->st != MM_OK)
-        return rd->st;                  /* the first error is the one named */
+        return rd->st; /* the first error is the one named */
     rd->st = MM_INVALID_ARGUMENT;
     n = snprintf(rd->err, MM_MSG_MAX, "restore: %s: ", rd->where);
     if (n < 0 || n >= MM_MSG_MAX)
@@ -120,7 +121,7 @@ uint32_t mm__rd_u32(struct mm_rd *rd)
     const uint8_t *p = take(rd, 4);
 
     return p != NULL ? (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-                       (uint32_t)p[3] << 24
+                           (uint32_t)p[3] << 24
                      : 0;
 }
 
@@ -188,7 +189,7 @@ static uint64_t config_hash(const struct mm_config *cfg)
     if (n >= sizeof(small)) {
         text = malloc(n + 1);
         if (text == NULL)
-            return 0;                   /* never a real hash: restore refuses */
+            return 0; /* never a real hash: restore refuses */
         mm_config_format(cfg, text, n + 1);
     }
     h = fnv64(FNV_OFFSET, text, n);
@@ -211,11 +212,21 @@ static void section(struct mm_buf *out, unsigned i, const struct mm_machine *m)
     at = out->len;
     mm__wr_u32(out, 0);
     switch (i) {
-    case 0: mm__phys_save(m->phys, out); break;
-    case 1: mm__buddy_save(m, out); break;
-    case 2: mm__pkmap_save(m->pkmap, out); break;
-    case 3: mm__katomic_save(m->katomic, out); break;
-    default: mm__vmap_save(m->vmap, out); break;
+    case 0:
+        mm__phys_save(m->phys, out);
+        break;
+    case 1:
+        mm__buddy_save(m, out);
+        break;
+    case 2:
+        mm__pkmap_save(m->pkmap, out);
+        break;
+    case 3:
+        mm__katomic_save(m->katomic, out);
+        break;
+    default:
+        mm__vmap_save(m->vmap, out);
+        break;
     }
     if (out->oom)
         return;
@@ -229,7 +240,7 @@ enum mm_status mm_snapshot(const struct mm_machine *m, struct mm_buf *out)
     size_t start = out->len;
 
     if (m->broken[0] != '\0')
-        return MM_INTERNAL;             /* nothing to keep: rebuild it from events */
+        return MM_INTERNAL; /* nothing to keep: rebuild it from events */
     mm__buf_append(out, SNAP_MAGIC, 8);
     mm__wr_u32(out, SNAP_VERSION);
     mm__wr_u64(out, config_hash(&m->cfg));
@@ -278,11 +289,12 @@ static void read_header(struct mm_rd *rd, const struct mm_config *cfg,
     m->cnt.pte_pages = mm__rd_u32(rd);
     boot_res = mm__rd_u32(rd);
     boot_pte = mm__rd_u32(rd);
-    if (rd->st == MM_OK && (boot_res != m->boot_reserved_pages ||
-                            boot_pte != m->boot_pte_pages)) {
-        mm__rd_fail(rd, "boot reserved %u pages and %u PTE pages, this config boots "
-                    "with %u and %u", boot_res, boot_pte, m->boot_reserved_pages,
-                    m->boot_pte_pages);
+    if (rd->st == MM_OK &&
+        (boot_res != m->boot_reserved_pages || boot_pte != m->boot_pte_pages)) {
+        mm__rd_fail(rd,
+                    "boot reserved %u pages and %u PTE pages, this config boots "
+                    "with %u and %u",
+                    boot_res, boot_pte, m->boot_reserved_pages, m->boot_pte_pages);
     }
 }
 
@@ -309,14 +321,24 @@ static void read_section(struct mm_rd *rd, unsigned i, struct mm_machine *m)
         return;
     }
     end = rd->off + len;
-    sub = *rd;                          /* the section alone: no reading past it */
+    sub = *rd; /* the section alone: no reading past it */
     sub.len = end;
     switch (i) {
-    case 0: mm__phys_load(m, &sub); break;
-    case 1: mm__buddy_load(m, &sub); break;
-    case 2: mm__pkmap_load(m, &sub); break;
-    case 3: mm__katomic_load(m, &sub); break;
-    default: mm__vmap_load(m, &sub); break;
+    case 0:
+        mm__phys_load(m, &sub);
+        break;
+    case 1:
+        mm__buddy_load(m, &sub);
+        break;
+    case 2:
+        mm__pkmap_load(m, &sub);
+        break;
+    case 3:
+        mm__katomic_load(m, &sub);
+        break;
+    default:
+        mm__vmap_load(m, &sub);
+        break;
     }
     if (sub.st == MM_OK && sub.off != end)
         mm__rd_fail(&sub, "%zu bytes left over at the end", end - sub.off);
@@ -342,8 +364,10 @@ static void check_table_pages(struct mm_rd *rd, const struct mm_machine *m)
         uint32_t d = mm__l1_read(m, i);
 
         if ((d & 3) == 1 && mm__phys_page(m->phys, MM_PFN(d)) == NULL) {
-            mm__rd_fail(rd, "first-level entry %u points at table 0x%08x, a page "
-                        "the snapshot does not hold", i, d & 0xfffffc00u);
+            mm__rd_fail(rd,
+                        "first-level entry %u points at table 0x%08x, a page "
+                        "the snapshot does not hold",
+                        i, d & 0xfffffc00u);
             return;
         }
     }
@@ -352,7 +376,7 @@ static void check_table_pages(struct mm_rd *rd, const struct mm_machine *m)
 enum mm_status mm_restore(const struct mm_config *cfg, const void *buf, size_t len,
                           struct mm_machine **out, char err[MM_MSG_MAX])
 {
-    struct mm_rd rd = {buf, len, 0, MM_OK, "header", err};
+    struct mm_rd rd = { buf, len, 0, MM_OK, "header", err };
     struct mm_machine *m;
     enum mm_status st;
     uint64_t sum;
@@ -363,18 +387,19 @@ enum mm_status mm_restore(const struct mm_config *cfg, const void *buf, size_t l
         return mm__fail(err, MM_INVALID_ARGUMENT,
                         "restore: %zu bytes is too short for a snapshot", len);
     {
-        struct mm_rd tail = {buf, len, len - 8, MM_OK, "checksum", err};
+        struct mm_rd tail = { buf, len, len - 8, MM_OK, "checksum", err };
 
         sum = mm__rd_u64(&tail);
     }
     if (sum != fnv64(FNV_OFFSET, buf, len - 8))
-        return mm__fail(err, MM_INVALID_ARGUMENT,
-                        "restore: checksum mismatch: the snapshot is corrupt or truncated");
+        return mm__fail(
+            err, MM_INVALID_ARGUMENT,
+            "restore: checksum mismatch: the snapshot is corrupt or truncated");
     rd.len = len - 8;
     st = mm_create(cfg, &m, err);
     if (st != MM_OK)
         return st;
-    mm__physidx_destroy(m->physidx);    /* rebuilt from the restored tables */
+    mm__physidx_destroy(m->physidx); /* rebuilt from the restored tables */
     m->physidx = NULL;
     read_header(&rd, cfg, m);
     for (unsigned i = 0; i < 5 && rd.st == MM_OK; i++)

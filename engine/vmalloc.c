@@ -58,69 +58,69 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PAGE_SZ         ((uint64_t)MM_PAGE_SIZE)
-#define VA_LIMIT        0xffffffffull
+#define PAGE_SZ  ((uint64_t)MM_PAGE_SIZE)
+#define VA_LIMIT 0xffffffffull
 
 /* KERNEL: 3.4 mm/vmalloc.c __vmalloc_area_node(): the page array is
  * vmalloc'd when nr_pages * sizeof(struct page *) > PAGE_SIZE. */
-#define PAGE_PTR_SIZE   4u
-#define VPAGES_MIN      (MM_PAGE_SIZE / PAGE_PTR_SIZE + 1)
+#define PAGE_PTR_SIZE 4u
+#define VPAGES_MIN    (MM_PAGE_SIZE / PAGE_PTR_SIZE + 1)
 
 /* KERNEL: 3.4 mm/vmalloc.c lazy_max_pages(): fls(cpus) * 32 MiB of pages */
-#define LAZY_UNIT       (32u * 1024 * 1024 / MM_PAGE_SIZE)
+#define LAZY_UNIT (32u * 1024 * 1024 / MM_PAGE_SIZE)
 
 /* KERNEL: 3.4 arch/arm/include/asm/memory.h IOREMAP_MAX_ORDER 24; from the
  * 2015 patch "ARM: use default ioremap alignment for SMP or LPAE" only for
  * !SMP, SMP kernels use include/linux/vmalloc.h's 7 + PAGE_SHIFT. */
-#define IOREMAP_ORDER_UP    24u
-#define IOREMAP_ORDER_SMP   (7u + MM_PAGE_SHIFT)
+#define IOREMAP_ORDER_UP  24u
+#define IOREMAP_ORDER_SMP (7u + MM_PAGE_SHIFT)
 
 /* The MT_DEVICE section on ARMv7 with TEX remap: PMD_TYPE_SECT | XN |
  * DOMAIN(DOMAIN_IO = 2) | AP_WRITE | TEX(1) | S.  KERNEL: 3.4
  * arch/arm/mm/mmu.c mem_types[MT_DEVICE] .prot_sect = PROT_SECT_DEVICE |
  * PMD_SECT_S, build_mem_type_table() adds XN, TEX(1) and the domain. */
-#define SECT_DEVICE     0x00011452u
-#define L1_TYPE_MASK    0x3u
-#define L1_TYPE_TABLE   0x1u
-#define L1_TYPE_SECT    0x2u
+#define SECT_DEVICE   0x00011452u
+#define L1_TYPE_MASK  0x3u
+#define L1_TYPE_TABLE 0x1u
+#define L1_TYPE_SECT  0x2u
 
 enum area_kind {
-    AREA_VMALLOC,                   /* vmalloc() */
-    AREA_MODULE,                    /* module_alloc() */
-    AREA_VPAGES,                    /* the vmalloc'd page array of a big one */
-    AREA_VMAP,                      /* vmap() */
-    AREA_IOREMAP,                   /* ioremap() */
-    AREA_RESERVED                   /* the coherent-DMA window, PCI I/O */
+    AREA_VMALLOC, /* vmalloc() */
+    AREA_MODULE,  /* module_alloc() */
+    AREA_VPAGES,  /* the vmalloc'd page array of a big one */
+    AREA_VMAP,    /* vmap() */
+    AREA_IOREMAP, /* ioremap() */
+    AREA_RESERVED /* the coherent-DMA window, PCI I/O */
 };
 
 struct area {
-    mm_vaddr_t start;               /* va_start */
-    mm_vaddr_t end;                 /* va_end: the guard page included */
-    uint32_t nr_pages;              /* pages mapped, the guard excluded */
-    uint32_t *pfns;                 /* the pages mapped; NULL for ioremap, lazy */
-    mm_paddr_t phys;                /* ioremap: physical base, page aligned */
-    mm_vaddr_t link;                /* VPAGES area of a big one, or its owner */
-    uint8_t kind;                   /* enum area_kind */
-    uint8_t caller;                 /* kind of the operation that made it */
-    bool lazy;                      /* VM_LAZY_FREE: unmapped, VA still taken */
-    bool section;                   /* ioremap mapped with 1 MiB sections */
+    mm_vaddr_t start;  /* va_start */
+    mm_vaddr_t end;    /* va_end: the guard page included */
+    uint32_t nr_pages; /* pages mapped, the guard excluded */
+    uint32_t *pfns;    /* the pages mapped; NULL for ioremap, lazy */
+    mm_paddr_t phys;   /* ioremap: physical base, page aligned */
+    mm_vaddr_t link;   /* VPAGES area of a big one, or its owner */
+    uint8_t kind;      /* enum area_kind */
+    uint8_t caller;    /* kind of the operation that made it */
+    bool lazy;         /* VM_LAZY_FREE: unmapped, VA still taken */
+    bool section;      /* ioremap mapped with 1 MiB sections */
 };
 
 /* 3.4's next-fit cache; valid == false is free_vmap_cache == NULL. */
 struct vcache {
     bool valid;
-    mm_vaddr_t at;                  /* start of the area free_vmap_cache names */
-    uint32_t hole;                  /* cached_hole_size */
-    uint32_t vstart;                /* cached_vstart */
-    uint32_t align;                 /* cached_align */
+    mm_vaddr_t at;   /* start of the area free_vmap_cache names */
+    uint32_t hole;   /* cached_hole_size */
+    uint32_t vstart; /* cached_vstart */
+    uint32_t align;  /* cached_align */
 };
 
 struct mm_vmap {
-    struct area *a;                 /* sorted by start, non-overlapping */
+    struct area *a; /* sorted by start, non-overlapping */
     size_t n, cap;
     struct vcache cache;
-    uint32_t lazy_nr;               /* vmap_lazy_nr: pages of lazy areas */
-    size_t pfn_bytes;               /* host bytes of the pfn arrays */
+    uint32_t lazy_nr; /* vmap_lazy_nr: pages of lazy areas */
+    size_t pfn_bytes; /* host bytes of the pfn arrays */
 };
 
 /* What an allocation search sees: the areas, optionally without the lazy
@@ -177,18 +177,22 @@ static uint32_t lazy_max_pages(const struct mm_machine *m)
 
 static bool holds_pages(const struct area *ar)
 {
-    return ar->kind == AREA_VMALLOC || ar->kind == AREA_MODULE ||
-           ar->kind == AREA_VPAGES;
+    return ar->kind == AREA_VMALLOC || ar->kind == AREA_MODULE || ar->kind == AREA_VPAGES;
 }
 
 static const char *caller_name(unsigned kind)
 {
     switch (kind) {
-    case AREA_VMALLOC:  return "vmalloc";
-    case AREA_MODULE:   return "module_alloc";
-    case AREA_VMAP:     return "vmap";
-    case AREA_IOREMAP:  return "ioremap";
-    default:            return "reserved";
+    case AREA_VMALLOC:
+        return "vmalloc";
+    case AREA_MODULE:
+        return "module_alloc";
+    case AREA_VMAP:
+        return "vmap";
+    case AREA_IOREMAP:
+        return "ioremap";
+    default:
+        return "reserved";
     }
 }
 
@@ -206,15 +210,18 @@ static enum mm_zone data_zone(const struct mm_machine *m, unsigned kind)
 static enum mm_prot area_prot(const struct area *ar)
 {
     switch (ar->kind) {
-    case AREA_MODULE:   return MM_PROT_KERNEL_EXEC;
-    case AREA_IOREMAP:  return MM_PROT_DEVICE;
-    default:            return MM_PROT_KERNEL;
+    case AREA_MODULE:
+        return MM_PROT_KERNEL_EXEC;
+    case AREA_IOREMAP:
+        return MM_PROT_DEVICE;
+    default:
+        return MM_PROT_KERNEL;
     }
 }
 
 /* Marks the machine broken: a step that the plan proved possible failed. */
-static enum mm_status broken(struct mm_machine *m, struct mm_result *res,
-                             const char *op, const char *what)
+static enum mm_status broken(struct mm_machine *m, struct mm_result *res, const char *op,
+                             const char *what)
 {
     char why[MM_MSG_MAX];
 
@@ -440,7 +447,7 @@ static bool search_nextfit(const struct view *w, struct vcache *c, uint32_t size
         (void)ok;
         addr = align_up(first.end, align);
         if (addr < vstart) {
-            c->hole = 0;                /* goto nocache */
+            c->hole = 0; /* goto nocache */
             c->valid = false;
         } else {
             from_cache = true;
@@ -560,7 +567,7 @@ static bool plan_area(const struct mm_machine *m, struct view *w, struct vcache 
 static void purge(struct mm_machine *m)
 {
     struct mm_vmap *v = m->vmap;
-    struct view w = {v, false, false, 0, 0};
+    struct view w = { v, false, false, 0, 0 };
     uint64_t lo = VA_LIMIT + 1, hi = 0;
     size_t j = 0;
 
@@ -589,7 +596,7 @@ static struct area *commit_area(struct mm_machine *m, const struct area *tmpl,
                                 uint32_t align, mm_vaddr_t vstart, mm_vaddr_t vend)
 {
     struct mm_vmap *v = m->vmap;
-    struct view w = {v, false, false, 0, 0};
+    struct view w = { v, false, false, 0, 0 };
     struct vcache c = v->cache;
     uint32_t size = tmpl->end - tmpl->start;
     struct area ar = *tmpl;
@@ -625,7 +632,7 @@ struct zfree {
 /* Free pages per zone and totalram_pages (pages managed by the buddy). */
 static uint32_t zone_free(const struct mm_machine *m, struct zfree *z)
 {
-    static const char *const names[MM_NR_ZONES] = {"DMA", "Normal", "HighMem"};
+    static const char *const names[MM_NR_ZONES] = { "DMA", "Normal", "HighMem" };
     struct mm_stats st;
     uint32_t total = 0;
 
@@ -741,8 +748,8 @@ static enum mm_status unmap_sections(struct mm_machine *m, mm_vaddr_t virt, uint
             mm__l1_write(m, idx, 0);
             mm__l1_write(m, idx + 1, 0);
             if ((e & L1_TYPE_MASK) == L1_TYPE_TABLE) {
-                enum mm_status st = mm__free_pages(m, MM_PFN(pte), 0, MM_OWN_PGTABLE,
-                                                   op, msg);
+                enum mm_status st = mm__free_pages(m, MM_PFN(pte), 0, MM_OWN_PGTABLE, op,
+                                                   msg);
 
                 if (st != MM_OK)
                     return st;
@@ -804,7 +811,7 @@ struct mm_vmap *mm__vmap_create(const struct mm_machine *m)
           lay->consistent_end > lay->vmalloc_start) ||
          (lay->consistent_start < lay->modules_end &&
           lay->consistent_end > lay->modules_vaddr))) {
-        struct area r = {0};
+        struct area r = { 0 };
 
         if (!reserve_areas(v, 1)) {
             free(v);
@@ -819,7 +826,7 @@ struct mm_vmap *mm__vmap_create(const struct mm_machine *m)
      * PCI_IO_VIRT_BASE, SZ_2M) is a vmlist entry vmalloc_init() imports as
      * busy, so no allocation is placed over it. */
     if (lay->pci_io_base != 0) {
-        struct area r = {0};
+        struct area r = { 0 };
 
         if (!reserve_areas(v, 1)) {
             free(v->a);
@@ -889,9 +896,9 @@ size_t mm__vmap_host_bytes(const struct mm_vmap *v)
 /* ------------------------------------------------------------------ */
 
 struct vplan {
-    mm_vaddr_t addr, naddr;         /* the area, its page-array area (0: none) */
-    uint32_t npages, nnpages;       /* their pages */
-    uint32_t *pfns, *npfns;         /* host arrays, taken before committing */
+    mm_vaddr_t addr, naddr;   /* the area, its page-array area (0: none) */
+    uint32_t npages, nnpages; /* their pages */
+    uint32_t *pfns, *npfns;   /* host arrays, taken before committing */
 };
 
 /* Counts what a vmalloc will take from the buddy allocator, in the
@@ -910,8 +917,7 @@ static bool vmalloc_pages_fit(const struct mm_machine *m, unsigned kind,
     t = missing_tables(m, p->addr, p->npages, lo, hi);
     *need = p->nnpages + nt + p->npages + t;
     return take(&z, data_zone(m, AREA_VMALLOC), p->nnpages) &&
-           take(&z, MM_ZONE_NORMAL, nt) &&
-           take(&z, data_zone(m, kind), p->npages) &&
+           take(&z, MM_ZONE_NORMAL, nt) && take(&z, data_zone(m, kind), p->npages) &&
            take(&z, MM_ZONE_NORMAL, t);
 }
 
@@ -925,7 +931,7 @@ static enum mm_status vmalloc_plan(struct mm_machine *m, unsigned kind, uint32_t
     const struct mm_layout *lay = &m->lay;
     mm_vaddr_t vstart = kind == AREA_MODULE ? lay->modules_vaddr : lay->vmalloc_start;
     mm_vaddr_t vend = kind == AREA_MODULE ? lay->modules_end : lay->vmalloc_end;
-    struct view w = {m->vmap, false, false, 0, 0};
+    struct view w = { m->vmap, false, false, 0, 0 };
     struct vcache c = m->vmap->cache;
     uint64_t asize = align_up(size, PAGE_SZ);
     bool purge = false;
@@ -937,10 +943,10 @@ static enum mm_status vmalloc_plan(struct mm_machine *m, unsigned kind, uint32_t
                    &purge))
         return mm__fail(res->msg, MM_NO_MEMORY,
                         "%s: vmap allocation for size %llu failed: use vmalloc=<size> "
-                        "to increase size (no room in 0x%08x-0x%08x)", op,
-                        (unsigned long long)asize + MM_PAGE_SIZE, vstart, vend);
+                        "to increase size (no room in 0x%08x-0x%08x)",
+                        op, (unsigned long long)asize + MM_PAGE_SIZE, vstart, vend);
     if (!lowest_fit(m)) {
-        c.valid = true;                 /* free_vmap_cache = the new area */
+        c.valid = true; /* free_vmap_cache = the new area */
         c.at = p->addr;
     }
     if (p->npages >= VPAGES_MIN) {
@@ -954,13 +960,14 @@ static enum mm_status vmalloc_plan(struct mm_machine *m, unsigned kind, uint32_t
                        lay->vmalloc_end, &p->naddr, &purge))
             return mm__fail(res->msg, MM_NO_MEMORY,
                             "%s: vmap allocation for size %llu (the page array) failed: "
-                            "use vmalloc=<size> to increase size", op,
-                            (unsigned long long)nsize + MM_PAGE_SIZE);
+                            "use vmalloc=<size> to increase size",
+                            op, (unsigned long long)nsize + MM_PAGE_SIZE);
     }
     if (!vmalloc_pages_fit(m, kind, p, &need))
         return mm__fail(res->msg, MM_NO_MEMORY,
                         "%s: out of memory: %u pages needed (%u data, %u page array, "
-                        "the rest page tables)", op, need, p->npages, p->nnpages);
+                        "the rest page tables)",
+                        op, need, p->npages, p->nnpages);
     return MM_OK;
 }
 
@@ -983,13 +990,14 @@ static enum mm_status vmalloc_commit(struct mm_machine *m, unsigned kind, struct
 {
     const struct mm_layout *lay = &m->lay;
     struct mm_vmap *v = m->vmap;
-    struct area t = {0}, *ar, *nar;
+    struct area t = { 0 }, *ar, *nar;
     mm_vaddr_t addr;
 
     t.end = p->npages * MM_PAGE_SIZE + MM_PAGE_SIZE;
     t.nr_pages = p->npages;
     t.kind = t.caller = (uint8_t)kind;
-    ar = commit_area(m, &t, 1, kind == AREA_MODULE ? lay->modules_vaddr : lay->vmalloc_start,
+    ar = commit_area(m, &t, 1,
+                     kind == AREA_MODULE ? lay->modules_vaddr : lay->vmalloc_start,
                      kind == AREA_MODULE ? lay->modules_end : lay->vmalloc_end);
     assert(ar->start == p->addr);
     set_pfns(v, ar, p->pfns);
@@ -1055,7 +1063,8 @@ enum mm_status mm__vmalloc(struct mm_machine *m, uint32_t size, struct mm_result
 /* KERNEL: 3.4 arch/arm/kernel/module.c module_alloc():
  * __vmalloc_node_range(size, 1, MODULES_VADDR, MODULES_END, GFP_KERNEL,
  * PAGE_KERNEL_EXEC, -1, ...). */
-enum mm_status mm__module_alloc(struct mm_machine *m, uint32_t size, struct mm_result *res)
+enum mm_status mm__module_alloc(struct mm_machine *m, uint32_t size,
+                                struct mm_result *res)
 {
     assert(m != NULL && res != NULL);
     return do_vmalloc(m, AREA_MODULE, size, res);
@@ -1069,21 +1078,30 @@ enum mm_status mm__module_alloc(struct mm_machine *m, uint32_t size, struct mm_r
 static const char *kind_phrase(unsigned kind)
 {
     switch (kind) {
-    case AREA_VMALLOC:  return "a vmalloc area; use vfree";
-    case AREA_MODULE:   return "a module_alloc area; use module_free";
-    case AREA_VMAP:     return "a vmap area; use vunmap";
-    case AREA_IOREMAP:  return "an ioremap area; use iounmap";
-    default:            return "the coherent DMA window";
+    case AREA_VMALLOC:
+        return "a vmalloc area; use vfree";
+    case AREA_MODULE:
+        return "a module_alloc area; use module_free";
+    case AREA_VMAP:
+        return "a vmap area; use vunmap";
+    case AREA_IOREMAP:
+        return "an ioremap area; use iounmap";
+    default:
+        return "the coherent DMA window";
     }
 }
 
 static const char *kind_noun(unsigned kind)
 {
     switch (kind) {
-    case AREA_VMALLOC:  return "a vmalloc";
-    case AREA_MODULE:   return "a module_alloc";
-    case AREA_VMAP:     return "a vmap";
-    default:            return "an ioremap";
+    case AREA_VMALLOC:
+        return "a vmalloc";
+    case AREA_MODULE:
+        return "a module_alloc";
+    case AREA_VMAP:
+        return "a vmap";
+    default:
+        return "an ioremap";
     }
 }
 
@@ -1101,8 +1119,8 @@ static enum mm_status find_own(const struct mm_vmap *v, mm_vaddr_t va, unsigned 
     if (ar->kind == AREA_VPAGES)
         return mm__fail(res->msg, MM_INVALID_ARGUMENT,
                         "%s: 0x%08x is the page array of the %s area at 0x%08x; "
-                        "it is freed with that area", op, va, caller_name(ar->caller),
-                        ar->link);
+                        "it is freed with that area",
+                        op, va, caller_name(ar->caller), ar->link);
     if (ar->kind != kind)
         return mm__fail(res->msg, MM_INVALID_ARGUMENT, "%s: 0x%08x is %s", op, va,
                         kind_phrase(ar->kind));
@@ -1140,8 +1158,8 @@ static enum mm_status release(struct mm_machine *m, mm_vaddr_t start, const char
     ar->link = 0;
     v->lazy_nr += (ar->end - ar->start) >> MM_PAGE_SHIFT;
     if (v->lazy_nr > lazy_max_pages(m))
-        purge(m);                       /* try_purge_vmap_area_lazy() */
-    assert(!free_pages || n == 0 || pfns != NULL);  /* areas holding pages
+        purge(m);                                  /* try_purge_vmap_area_lazy() */
+    assert(!free_pages || n == 0 || pfns != NULL); /* areas holding pages
                                                        keep their pfns */
     for (uint32_t i = 0; free_pages && i < n; i++) {
         if (mm__free_pages(m, pfns[i], 0, MM_OWN_VMALLOC, op, res->msg) != MM_OK) {
@@ -1209,11 +1227,12 @@ enum mm_status mm__iounmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result
 /* Plans and commits a single area whose pages exist already (vmap,
  * ioremap): VA, PTE pages, then the mapping.  @tmpl gives kind, pages,
  * phys; @pfns (vmap; may be NULL) is taken over, and freed on failure. */
-static enum mm_status map_existing(struct mm_machine *m, struct area *tmpl, uint32_t align,
-                                   uint32_t *pfns, const char *op, struct mm_result *res)
+static enum mm_status map_existing(struct mm_machine *m, struct area *tmpl,
+                                   uint32_t align, uint32_t *pfns, const char *op,
+                                   struct mm_result *res)
 {
     const struct mm_layout *lay = &m->lay;
-    struct view w = {m->vmap, false, false, 0, 0};
+    struct view w = { m->vmap, false, false, 0, 0 };
     struct vcache c = m->vmap->cache;
     uint32_t size = tmpl->nr_pages * MM_PAGE_SIZE + MM_PAGE_SIZE;
     struct zfree z;
@@ -1226,17 +1245,18 @@ static enum mm_status map_existing(struct mm_machine *m, struct area *tmpl, uint
         free(pfns);
         return mm__fail(res->msg, MM_NO_MEMORY,
                         "%s: vmap allocation for size %u failed: use vmalloc=<size> to "
-                        "increase size (no room in 0x%08x-0x%08x)", op, size,
-                        lay->vmalloc_start, lay->vmalloc_end);
+                        "increase size (no room in 0x%08x-0x%08x)",
+                        op, size, lay->vmalloc_start, lay->vmalloc_end);
     }
     /* KERNEL: 3.4 ioremap.c: sections only on !SMP, when phys, size and
      * VA are all PMD_SIZE (2 MiB) aligned. */
     tmpl->section = tmpl->kind == AREA_IOREMAP && !m->lay.smp &&
-                    ((tmpl->phys | (size - MM_PAGE_SIZE) | addr) & (MM_PMD_SIZE - 1)) == 0 &&
+                    ((tmpl->phys | (size - MM_PAGE_SIZE) | addr) & (MM_PMD_SIZE - 1)) ==
+                        0 &&
                     sections_freeable(m, addr, size - MM_PAGE_SIZE);
     zone_free(m, &z);
-    if (!tmpl->section && !take(&z, MM_ZONE_NORMAL,
-                                missing_tables(m, addr, tmpl->nr_pages, 0, 0))) {
+    if (!tmpl->section &&
+        !take(&z, MM_ZONE_NORMAL, missing_tables(m, addr, tmpl->nr_pages, 0, 0))) {
         free(pfns);
         return mm__fail(res->msg, MM_NO_MEMORY, "%s: out of memory for page tables", op);
     }
@@ -1265,7 +1285,7 @@ static enum mm_status map_existing(struct mm_machine *m, struct area *tmpl, uint
 enum mm_status mm__vmap(struct mm_machine *m, const mm_pfn_t *pfns, uint32_t n,
                         struct mm_result *res)
 {
-    struct area t = {0};
+    struct area t = { 0 };
     struct zfree z;
     uint32_t totalram = zone_free(m, &z);
     uint32_t *copy;
@@ -1297,8 +1317,8 @@ enum mm_status mm__vmap(struct mm_machine *m, const mm_pfn_t *pfns, uint32_t n,
 static uint32_t ioremap_align(const struct mm_machine *m, uint32_t size)
 {
     unsigned bit = m->cfg.kernel >= MM_KVER(4, 9, 0) ? count_order(size) : fls32(size);
-    unsigned max = m->lay.smp && m->cfg.kernel >= MM_KVER(4, 0, 0) ?
-                   IOREMAP_ORDER_SMP : IOREMAP_ORDER_UP;
+    unsigned max = m->lay.smp && m->cfg.kernel >= MM_KVER(4, 0, 0) ? IOREMAP_ORDER_SMP
+                                                                   : IOREMAP_ORDER_UP;
 
     if (bit > max)
         bit = max;
@@ -1319,7 +1339,7 @@ enum mm_status mm__ioremap(struct mm_machine *m, mm_paddr_t phys, uint32_t size,
     uint32_t offset = phys & (MM_PAGE_SIZE - 1);
     mm_pfn_t pfn = MM_PFN(phys);
     uint64_t asize = align_up((uint64_t)offset + size, PAGE_SZ);
-    struct area t = {0};
+    struct area t = { 0 };
     enum mm_status st;
 
     assert(m != NULL && res != NULL);
@@ -1453,7 +1473,8 @@ static unsigned pte_index(mm_vaddr_t va)
 
 /* Nothing of [start, end) is mapped: the guard page, a lazy area. */
 static enum mm_status check_unmapped(const struct mm_machine *m, mm_vaddr_t start,
-                                     mm_vaddr_t end, const char *what, char err[MM_MSG_MAX])
+                                     mm_vaddr_t end, const char *what,
+                                     char err[MM_MSG_MAX])
 {
     uint64_t va = start;
 
@@ -1493,7 +1514,7 @@ static enum mm_status check_sections(const struct mm_machine *m, const struct ar
 static enum mm_status check_mapped(const struct mm_machine *m, const struct area *ar,
                                    char err[MM_MSG_MAX])
 {
-    uint32_t bits = mm__mk_pte(m, 0, area_prot(ar));    /* mk_pte() is pfn | bits */
+    uint32_t bits = mm__mk_pte(m, 0, area_prot(ar)); /* mk_pte() is pfn | bits */
     const uint32_t *pte = NULL;
 
     if (ar->section)
@@ -1539,11 +1560,12 @@ static enum mm_status check_owned(const struct mm_machine *m, char err[MM_MSG_MA
             mm__page_info(m, pfn, &pi);
             if (pi.state != MM_PAGE_USED || pi.owner != MM_OWN_VMALLOC ||
                 pi.head != pfn || pi.order != 0 ||
-                (seen != NULL && (seen[(pfn - base) >> 5] &
-                                  (1u << ((pfn - base) & 31))))) {
-                st = mm__fail(err, MM_INTERNAL, "vmalloc: page pfn 0x%x of 0x%08x is "
-                              "not a vmalloc page of its own", pfn,
-                              ar->start + k * MM_PAGE_SIZE);
+                (seen != NULL &&
+                 (seen[(pfn - base) >> 5] & (1u << ((pfn - base) & 31))))) {
+                st = mm__fail(err, MM_INTERNAL,
+                              "vmalloc: page pfn 0x%x of 0x%08x is "
+                              "not a vmalloc page of its own",
+                              pfn, ar->start + k * MM_PAGE_SIZE);
                 break;
             }
             if (seen != NULL)
@@ -1572,14 +1594,17 @@ static enum mm_status check_link(const struct mm_vmap *v, const struct area *ar,
     const struct area *o;
 
     if (ar->link == 0 || ar->lazy)
-        return ar->kind == AREA_VPAGES && !ar->lazy ?
-               mm__fail(err, MM_INTERNAL, "vmalloc: page array 0x%08x has no owner",
-                        ar->start) : MM_OK;
+        return ar->kind == AREA_VPAGES && !ar->lazy
+                   ? mm__fail(err, MM_INTERNAL, "vmalloc: page array 0x%08x has no owner",
+                              ar->start)
+                   : MM_OK;
     o = find_start(v, ar->link);
     if (o == NULL || o->lazy || o->link != ar->start ||
         (o->kind == AREA_VPAGES) == (ar->kind == AREA_VPAGES))
-        return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x links to 0x%08x, which "
-                        "does not link back", ar->start, ar->link);
+        return mm__fail(err, MM_INTERNAL,
+                        "vmalloc: area 0x%08x links to 0x%08x, which "
+                        "does not link back",
+                        ar->start, ar->link);
     return MM_OK;
 }
 
@@ -1592,8 +1617,10 @@ static enum mm_status check_area(const struct mm_machine *m, size_t i, uint32_t 
 
     if (ar->start >= ar->end || (ar->start | ar->end) & (MM_PAGE_SIZE - 1) ||
         !in_window(m, ar))
-        return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x-0x%08x is malformed or "
-                        "outside its window", ar->start, ar->end);
+        return mm__fail(err, MM_INTERNAL,
+                        "vmalloc: area 0x%08x-0x%08x is malformed or "
+                        "outside its window",
+                        ar->start, ar->end);
     if (i + 1 < v->n && ar->end > v->a[i + 1].start)
         return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x-0x%08x overlaps 0x%08x",
                         ar->start, ar->end, v->a[i + 1].start);
@@ -1631,12 +1658,15 @@ enum mm_status mm__vmap_check(const struct mm_machine *m, char err[MM_MSG_MAX])
     if (check_owned(m, err) != MM_OK)
         return MM_INTERNAL;
     if (lazy != v->lazy_nr || lazy > lazy_max_pages(m))
-        return mm__fail(err, MM_INTERNAL,
-                        "vmalloc: %u lazy pages in the areas, %u counted (purge above %u)",
-                        lazy, v->lazy_nr, lazy_max_pages(m));
+        return mm__fail(
+            err, MM_INTERNAL,
+            "vmalloc: %u lazy pages in the areas, %u counted (purge above %u)", lazy,
+            v->lazy_nr, lazy_max_pages(m));
     if (!lowest_fit(m) && v->cache.valid && find_start(v, v->cache.at) == NULL)
-        return mm__fail(err, MM_INTERNAL, "vmalloc: free_vmap_cache names 0x%08x, "
-                        "which is no area", v->cache.at);
+        return mm__fail(err, MM_INTERNAL,
+                        "vmalloc: free_vmap_cache names 0x%08x, "
+                        "which is no area",
+                        v->cache.at);
     return MM_OK;
 }
 
@@ -1650,9 +1680,9 @@ enum mm_status mm__vmap_check(const struct mm_machine *m, char err[MM_MSG_MAX])
  * nr_pages, phys, link; u8 kind, caller, flags (1 lazy, 2 section, 4 has
  * a page list), and with a page list nr_pages u32 pfns.
  */
-#define SNAP_LAZY       1u
-#define SNAP_SECTION    2u
-#define SNAP_PFNS       4u
+#define SNAP_LAZY    1u
+#define SNAP_SECTION 2u
+#define SNAP_PFNS    4u
 
 void mm__vmap_save(const struct mm_vmap *v, struct mm_buf *out)
 {
@@ -1684,7 +1714,7 @@ void mm__vmap_save(const struct mm_vmap *v, struct mm_buf *out)
 /* Reads one area into the end of @v (room reserved); areas must ascend. */
 static void load_area(struct mm_vmap *v, struct mm_rd *rd)
 {
-    struct area ar = {0};
+    struct area ar = { 0 };
     uint8_t flags;
     bool want_pfns;
 
@@ -1704,9 +1734,10 @@ static void load_area(struct mm_vmap *v, struct mm_rd *rd)
     if (ar.start >= ar.end || ar.kind > AREA_RESERVED || ar.caller > AREA_RESERVED ||
         flags > 7 || ((flags & SNAP_PFNS) != 0) != want_pfns ||
         (v->n > 0 && v->a[v->n - 1].end > ar.start)) {
-        mm__rd_fail(rd, "area 0x%08x-0x%08x: kind %u, caller %u, flags %u (malformed, "
-                    "or overlapping the one before)", ar.start, ar.end, ar.kind, ar.caller,
-                    flags);
+        mm__rd_fail(rd,
+                    "area 0x%08x-0x%08x: kind %u, caller %u, flags %u (malformed, "
+                    "or overlapping the one before)",
+                    ar.start, ar.end, ar.kind, ar.caller, flags);
         return;
     }
     if (want_pfns) {

@@ -29,21 +29,21 @@ enum { Z_DMA, Z_NORMAL, Z_HIGHMEM, Z_MOVABLE, Z_COUNT };
 
 struct zinfo {
     const char *name;
-    bool built;                         /* the kernel has this zone */
-    bool highmem;                       /* is_highmem_idx() */
+    bool built;   /* the kernel has this zone */
+    bool highmem; /* is_highmem_idx() */
     uint32_t start_pfn, spanned, present, managed, free, cma;
     uint64_t min, low, high;
-    uint64_t reserve[Z_COUNT];          /* lowmem_reserve[] */
+    uint64_t reserve[Z_COUNT]; /* lowmem_reserve[] */
 };
 
 _Static_assert(Z_COUNT == MM_ZONEINFO_MAX, "mm_zoneinfo holds every zone");
 
 /* KERNEL: 6.1 mm/page_alloc.c sysctl_lowmem_reserve_ratio[] */
-static const uint32_t reserve_ratio[Z_COUNT] = {256, 32, 0, 0};
+static const uint32_t reserve_ratio[Z_COUNT] = { 256, 32, 0, 0 };
 
 /* KERNEL: 6.1 include/linux/swap.h SWAP_CLUSTER_MAX; page_alloc.c
  * watermark_scale_factor */
-#define SWAP_CLUSTER_MAX 32u
+#define SWAP_CLUSTER_MAX       32u
 #define WATERMARK_SCALE_FACTOR 10u
 
 /* int_sqrt(): the integer square root, rounded down. */
@@ -68,7 +68,7 @@ static uint64_t isqrt(uint64_t x)
 /* The zones' page counts from the machine's statistics. */
 static void fill_counts(const struct mm_machine *m, struct zinfo *z)
 {
-    static const char *const names[Z_COUNT] = {"DMA", "Normal", "HighMem", "Movable"};
+    static const char *const names[Z_COUNT] = { "DMA", "Normal", "HighMem", "Movable" };
     struct mm_stats st;
 
     mm_get_stats(m, &st);
@@ -124,8 +124,9 @@ static void set_watermarks(struct zinfo *z)
         if (z[k].highmem) {
             uint64_t min_pages = managed / 1024;
 
-            z[k].min = min_pages < SWAP_CLUSTER_MAX ? SWAP_CLUSTER_MAX :
-                       min_pages > 128 ? 128 : min_pages;
+            z[k].min = min_pages < SWAP_CLUSTER_MAX ? SWAP_CLUSTER_MAX
+                       : min_pages > 128            ? 128
+                                                    : min_pages;
         } else {
             z[k].min = tmp;
         }
@@ -194,7 +195,8 @@ enum mm_status mm__zoneinfo(const struct mm_machine *m,
 
 static void print_zone(struct mm_buf *out, const struct mm_zoneinfo *z)
 {
-    mm__buf_printf(out, "Node 0, zone %8s\n"
+    mm__buf_printf(out,
+                   "Node 0, zone %8s\n"
                    "  pages free     %u\n"
                    "        boost    0\n"
                    "        min      %llu\n"
@@ -205,8 +207,9 @@ static void print_zone(struct mm_buf *out, const struct mm_zoneinfo *z)
                    "        managed  %u\n"
                    "        cma      %u\n"
                    "        protection: ",
-                   z->name, z->free, (unsigned long long)z->min, (unsigned long long)z->low,
-                   (unsigned long long)z->high, z->spanned, z->present, z->managed, z->cma);
+                   z->name, z->free, (unsigned long long)z->min,
+                   (unsigned long long)z->low, (unsigned long long)z->high, z->spanned,
+                   z->present, z->managed, z->cma);
     for (unsigned j = 0; j < z->nr_protection; j++)
         mm__buf_printf(out, "%s%llu", j == 0 ? "(" : ", ",
                        (unsigned long long)z->protection[j]);
@@ -223,7 +226,8 @@ enum mm_status mm__report_zoneinfo(const struct mm_machine *m, struct mm_buf *ou
     unsigned n;
 
     if (mm__zoneinfo(m, z, &n) != MM_OK) {
-        mm__buf_printf(out, "zoneinfo: rendered in the 6.1 format only (mm/vmstat.c "
+        mm__buf_printf(out,
+                       "zoneinfo: rendered in the 6.1 format only (mm/vmstat.c "
                        "zoneinfo_show_print()); this machine runs Linux %u.%u.%u\n",
                        m->cfg.kernel >> 16, (m->cfg.kernel >> 8) & 0xff,
                        m->cfg.kernel & 0xff);

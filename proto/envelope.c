@@ -89,11 +89,20 @@ static ProtobufCMessage *unpack_op(ProtobufCAllocator *a, size_t len,
             !wire_get_varint(&p, end, &v))
             return NULL;
         switch (key >> 3) {
-        case 1: o->machine = v; break;
-        case 2: o->code = (Armmap__V1__OpCode)(int32_t)(uint32_t)v; break;
-        case 3: o->cpu = (uint32_t)v; break;
-        case 5: o->wait_ms = (uint32_t)v; break;
-        default: return NULL;
+        case 1:
+            o->machine = v;
+            break;
+        case 2:
+            o->code = (Armmap__V1__OpCode)(int32_t)(uint32_t)v;
+            break;
+        case 3:
+            o->cpu = (uint32_t)v;
+            break;
+        case 5:
+            o->wait_ms = (uint32_t)v;
+            break;
+        default:
+            return NULL;
         }
     }
     return &o->base;
@@ -134,10 +143,17 @@ static ProtobufCMessage *unpack_translate(ProtobufCAllocator *a, size_t len,
             !wire_get_varint(&p, end, &v))
             return NULL;
         switch (key >> 3) {
-        case 1: t->machine = v; break;
-        case 3: t->access = (uint32_t)v; break;
-        case 4: t->walk = v != 0; break;
-        default: return NULL;
+        case 1:
+            t->machine = v;
+            break;
+        case 3:
+            t->access = (uint32_t)v;
+            break;
+        case 4:
+            t->walk = v != 0;
+            break;
+        default:
+            return NULL;
         }
     }
     return &t->base;
@@ -146,8 +162,8 @@ static ProtobufCMessage *unpack_translate(ProtobufCAllocator *a, size_t len,
 /* A request body: by hand for Op and Translate when it can, else
  * protobuf-c. */
 static ProtobufCMessage *request_body(ProtobufCAllocator *a,
-                                     const ProtobufCFieldDescriptor *f,
-                                     size_t len, const uint8_t *p)
+                                      const ProtobufCFieldDescriptor *f,
+                                      size_t len, const uint8_t *p)
 {
     ProtobufCMessage *m = NULL;
 
@@ -160,8 +176,8 @@ static ProtobufCMessage *request_body(ProtobufCAllocator *a,
     return protobuf_c_message_unpack(f->descriptor, a, len, p);
 }
 
-Armmap__V1__Request *envelope_request_unpack(ProtobufCAllocator *a,
-                                             size_t len, const uint8_t *buf)
+Armmap__V1__Request *envelope_request_unpack(ProtobufCAllocator *a, size_t len,
+                                             const uint8_t *buf)
 {
     const uint8_t *p = buf, *end = buf + len, *body = NULL;
     const ProtobufCFieldDescriptor *f = NULL;
@@ -197,7 +213,7 @@ Armmap__V1__Request *envelope_request_unpack(ProtobufCAllocator *a,
     if (f != NULL) {
         sub = request_body(a, f, blen, body);
         if (sub == NULL)
-            return NULL;                /* the arena owns what was made */
+            return NULL; /* the arena owns what was made */
         req->body_case = (Armmap__V1__Request__BodyCase)f->id;
         *(ProtobufCMessage **)((char *)req + f->offset) = sub;
     }
@@ -211,9 +227,9 @@ slow:
 /* ------------------------------------------------------------------ */
 
 enum body_how {
-    BODY_GENERIC = 0,                   /* protobuf-c packs it */
-    BODY_TRANSLATE,                     /* a TranslateResult, coded here */
-    BODY_PHYS                           /* a PhysResult, coded here */
+    BODY_GENERIC = 0, /* protobuf-c packs it */
+    BODY_TRANSLATE,   /* a TranslateResult, coded here */
+    BODY_PHYS         /* a PhysResult, coded here */
 };
 
 /* A TranslateResult without walks (the pipelined one-address case) is
@@ -229,7 +245,8 @@ static bool tr_by_hand(const ProtobufCMessage *sub)
  * generated enums have no negative named value, so unsigned int is the
  * type compilers give them. */
 _Static_assert(sizeof(Armmap__V1__Fault) == sizeof(uint32_t) &&
-               sizeof(Armmap__V1__Region) == sizeof(uint32_t), "enum size");
+                   sizeof(Armmap__V1__Region) == sizeof(uint32_t),
+               "enum size");
 
 /* Bytes of @n enum values as packed varints: int32 on the wire, so a
  * negative one takes 10 bytes; the usual value (< 128) one. */
@@ -318,10 +335,10 @@ static size_t phys_alias_size(const Armmap__V1__PhysResult__Aliases *a)
 {
     size_t n = 0;
 
-    if (a->n_va == 0 && a->n_region == 0)       /* the usual two first */
+    if (a->n_va == 0 && a->n_region == 0) /* the usual two first */
         return 0;
     if (a->n_va == 1 && a->n_region == 1 && (uint32_t)a->region[0] < 0x80)
-        return 9;                               /* 0a 04 va 12 01 region */
+        return 9; /* 0a 04 va 12 01 region */
 
     if (a->n_va > 0)
         n += field_size(4 * a->n_va);
@@ -377,9 +394,8 @@ static size_t status_size(const Armmap__V1__Status *st)
  * @z: its field, message, size and codec; the bytes of its tag, length
  * and contents, or 0 without one.  A case @d lacks is no body, as for
  * protobuf-c. */
-static size_t body_size(const ProtobufCMessageDescriptor *d,
-                        const void *env, uint32_t body_case,
-                        struct envelope_sizes *z)
+static size_t body_size(const ProtobufCMessageDescriptor *d, const void *env,
+                        uint32_t body_case, struct envelope_sizes *z)
 {
     if (body_case == 0)
         return 0;
@@ -408,7 +424,7 @@ static uint8_t *body_pack(const struct envelope_sizes *z, uint8_t *p)
     if (z->sub == NULL)
         return p;
     p = wire_put_varint(p, (uint64_t)z->f->id << 3 |
-                          PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+                               PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
     p = wire_put_varint(p, z->body);
     if (z->how == BODY_TRANSLATE)
         tr_pack((const void *)z->sub, p);
@@ -437,9 +453,8 @@ size_t envelope_request_size(const Armmap__V1__Request *req,
                              struct envelope_sizes *z)
 {
     memset(z, 0, sizeof(*z));
-    z->total = id_size(req->id) +
-               body_size(&armmap__v1__request__descriptor, req,
-                         (uint32_t)req->body_case, z);
+    z->total = id_size(req->id) + body_size(&armmap__v1__request__descriptor,
+                                            req, (uint32_t)req->body_case, z);
     return z->total;
 }
 
@@ -516,14 +531,14 @@ static ProtobufCAllocator sys_allocator = { sys_alloc, sys_free, NULL };
 
 /* A packed enum field's @n bytes at @p into *@out / *@count; false if
  * malformed, out of memory, or seen before (protobuf-c would merge). */
-static bool take_enums(bool *seen, const uint8_t *p, size_t n,
-                       size_t *count, uint32_t **out)
+static bool take_enums(bool *seen, const uint8_t *p, size_t n, size_t *count,
+                       uint32_t **out)
 {
-    *out = NULL;                        /* an empty field allocates none */
+    *out = NULL; /* an empty field allocates none */
     if (*seen)
         return false;
     if (!packed_u32(&sys_allocator, p, p + n, count, out)) {
-        free(*out);                     /* malformed after the allocation */
+        free(*out); /* malformed after the allocation */
         *out = NULL;
         *count = 0;
         return false;
@@ -559,8 +574,7 @@ static ProtobufCMessage *unpack_translate_result(size_t len, const uint8_t *p)
             if (!t->pa)
                 goto fail;
             for (i = 0; i < t->n_pa; i++)
-                t->pa[i] = (uint32_t)p[4 * i] |
-                           (uint32_t)p[4 * i + 1] << 8 |
+                t->pa[i] = (uint32_t)p[4 * i] | (uint32_t)p[4 * i + 1] << 8 |
                            (uint32_t)p[4 * i + 2] << 16 |
                            (uint32_t)p[4 * i + 3] << 24;
         } else if (key >> 3 == 2) {
@@ -572,7 +586,7 @@ static ProtobufCMessage *unpack_translate_result(size_t len, const uint8_t *p)
                 goto fail;
             t->region = (Armmap__V1__Region *)v;
         } else {
-            goto fail;                  /* walks, or unknown */
+            goto fail; /* walks, or unknown */
         }
         p += n;
     }
@@ -585,7 +599,7 @@ fail:
 /* A reply body: by hand for a TranslateResult when it can, else
  * protobuf-c. */
 static ProtobufCMessage *response_body(const ProtobufCFieldDescriptor *f,
-                                     size_t len, const uint8_t *p)
+                                       size_t len, const uint8_t *p)
 {
     ProtobufCMessage *m = NULL;
 
@@ -594,8 +608,7 @@ static ProtobufCMessage *response_body(const ProtobufCFieldDescriptor *f,
     return m ? m : protobuf_c_message_unpack(f->descriptor, NULL, len, p);
 }
 
-Armmap__V1__Response *envelope_response_unpack(size_t len,
-                                               const uint8_t *buf)
+Armmap__V1__Response *envelope_response_unpack(size_t len, const uint8_t *buf)
 {
     const uint8_t *p = buf, *end = buf + len;
     Armmap__V1__Response *r = malloc(sizeof(*r));

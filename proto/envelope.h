@@ -28,12 +28,12 @@
 /* How a message's body is coded: worked out once by the _size function
  * and handed to the _pack function with the sizes. */
 struct envelope_sizes {
-    size_t total;                       /* bytes of the message */
-    size_t status;                      /* of the Status (responses) */
-    size_t body;                        /* of the body message */
-    const ProtobufCFieldDescriptor *f;  /* the body member, or NULL */
-    const ProtobufCMessage *sub;        /* the body, or NULL */
-    int how;                            /* generic, or which by-hand codec */
+    size_t total;                      /* bytes of the message */
+    size_t status;                     /* of the Status (responses) */
+    size_t body;                       /* of the body message */
+    const ProtobufCFieldDescriptor *f; /* the body member, or NULL */
+    const ProtobufCMessage *sub;       /* the body, or NULL */
+    int how;                           /* generic, or which by-hand codec */
 };
 
 /**
@@ -75,8 +75,8 @@ void envelope_response_pack(const Armmap__V1__Response *resp,
  *     failure blocks already taken from @a are not given back: @a owns them.
  * Return: the request, or NULL if the bytes do not decode (or @a failed).
  */
-Armmap__V1__Request *envelope_request_unpack(ProtobufCAllocator *a,
-                                             size_t len, const uint8_t *buf);
+Armmap__V1__Request *envelope_request_unpack(ProtobufCAllocator *a, size_t len,
+                                             const uint8_t *buf);
 
 /**
  * envelope_response_unpack - decode a Response as
@@ -85,8 +85,7 @@ Armmap__V1__Request *envelope_request_unpack(ProtobufCAllocator *a,
  * (free it with armmap__v1__response__free_unpacked(r, NULL)), or NULL if
  * the bytes do not decode or memory ran out.
  */
-Armmap__V1__Response *envelope_response_unpack(size_t len,
-                                               const uint8_t *buf);
+Armmap__V1__Response *envelope_response_unpack(size_t len, const uint8_t *buf);
 
 /* Writes @n as the 4-byte big-endian length prefix of a frame. */
 static inline void envelope_put_length(uint8_t p[4], size_t n)

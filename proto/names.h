@@ -21,62 +21,62 @@
 
 #include <stddef.h>
 
-#define ARMMAP_STATUS_LIST(X)                                               \
-    X(OK, "OK")                                                             \
-    X(INVALID_ARGUMENT, "INVALID_ARGUMENT")                                 \
-    X(NOT_FOUND, "NOT_FOUND")                                               \
-    X(ALREADY_EXISTS, "ALREADY_EXISTS")                                     \
-    X(NO_MEMORY, "NO_MEMORY")                                               \
-    X(WOULD_BLOCK, "WOULD_BLOCK")                                           \
-    X(FAULT, "FAULT")                                                       \
-    X(ORDER, "ORDER")                                                       \
-    X(PERMISSION_DENIED, "PERMISSION_DENIED")                               \
-    X(UNAUTHENTICATED, "UNAUTHENTICATED")                                   \
-    X(RESOURCE_EXHAUSTED, "RESOURCE_EXHAUSTED")                             \
-    X(UNAVAILABLE, "UNAVAILABLE")                                           \
+#define ARMMAP_STATUS_LIST(X) \
+    X(OK, "OK") \
+    X(INVALID_ARGUMENT, "INVALID_ARGUMENT") \
+    X(NOT_FOUND, "NOT_FOUND") \
+    X(ALREADY_EXISTS, "ALREADY_EXISTS") \
+    X(NO_MEMORY, "NO_MEMORY") \
+    X(WOULD_BLOCK, "WOULD_BLOCK") \
+    X(FAULT, "FAULT") \
+    X(ORDER, "ORDER") \
+    X(PERMISSION_DENIED, "PERMISSION_DENIED") \
+    X(UNAUTHENTICATED, "UNAUTHENTICATED") \
+    X(RESOURCE_EXHAUSTED, "RESOURCE_EXHAUSTED") \
+    X(UNAVAILABLE, "UNAVAILABLE") \
     X(INTERNAL, "INTERNAL")
 
 /* OP_NONE (0) has no name. */
-#define ARMMAP_OP_LIST(X)                                                   \
-    X(NONE, NULL)                                                           \
-    X(ALLOC, "alloc")                                                       \
-    X(FREE, "free")                                                         \
-    X(KMAP, "kmap")                                                         \
-    X(KUNMAP, "kunmap")                                                     \
-    X(KMAP_ATOMIC, "kmap_atomic")                                           \
-    X(KUNMAP_ATOMIC, "kunmap_atomic")                                       \
-    X(VMALLOC, "vmalloc")                                                   \
-    X(VFREE, "vfree")                                                       \
-    X(VMAP, "vmap")                                                         \
-    X(VUNMAP, "vunmap")                                                     \
-    X(IOREMAP, "ioremap")                                                   \
-    X(IOUNMAP, "iounmap")                                                   \
-    X(MODULE_ALLOC, "module_alloc")                                         \
-    X(MODULE_FREE, "module_free")                                           \
+#define ARMMAP_OP_LIST(X) \
+    X(NONE, NULL) \
+    X(ALLOC, "alloc") \
+    X(FREE, "free") \
+    X(KMAP, "kmap") \
+    X(KUNMAP, "kunmap") \
+    X(KMAP_ATOMIC, "kmap_atomic") \
+    X(KUNMAP_ATOMIC, "kunmap_atomic") \
+    X(VMALLOC, "vmalloc") \
+    X(VFREE, "vfree") \
+    X(VMAP, "vmap") \
+    X(VUNMAP, "vunmap") \
+    X(IOREMAP, "ioremap") \
+    X(IOUNMAP, "iounmap") \
+    X(MODULE_ALLOC, "module_alloc") \
+    X(MODULE_FREE, "module_free") \
     X(KMAP_FLUSH, "kmap_flush")
 
-#define ARMMAP_REGION_LIST(X)                                               \
-    X(GAP, "gap")                                                           \
-    X(USER, "user")                                                         \
-    X(MODULES, "modules")                                                   \
-    X(PKMAP, "pkmap")                                                       \
-    X(LOWMEM, "lowmem")                                                     \
-    X(VMALLOC, "vmalloc")                                                   \
-    X(CONSISTENT, "consistent")                                             \
-    X(FIXMAP, "fixmap")                                                     \
-    X(TIMERS, "timers")                                                     \
-    X(VECTOR, "vector")                                                     \
-    X(IOREMAP, "ioremap")                                                   \
-    X(FDT, "fdt")                                                           \
+#define ARMMAP_REGION_LIST(X) \
+    X(GAP, "gap") \
+    X(USER, "user") \
+    X(MODULES, "modules") \
+    X(PKMAP, "pkmap") \
+    X(LOWMEM, "lowmem") \
+    X(VMALLOC, "vmalloc") \
+    X(CONSISTENT, "consistent") \
+    X(FIXMAP, "fixmap") \
+    X(TIMERS, "timers") \
+    X(VECTOR, "vector") \
+    X(IOREMAP, "ioremap") \
+    X(FDT, "fdt") \
     X(PCI_IO, "pci-io")
 
-#define ARMMAP_FAULT_LIST(X)                                                \
-    X(NONE, "none")                                                         \
-    X(TRANSLATION_L1, "translation-l1")                                     \
-    X(TRANSLATION_L2, "translation-l2")                                     \
-    X(DOMAIN_L1, "domain-l1")                                               \
-    X(DOMAIN_L2, "domain-l2")                                               \
-    X(PERMISSION_L1, "permission-l1")                                       \
+#define ARMMAP_FAULT_LIST(X) \
+    X(NONE, "none") \
+    X(TRANSLATION_L1, "translation-l1") \
+    X(TRANSLATION_L2, "translation-l2") \
+    X(DOMAIN_L1, "domain-l1") \
+    X(DOMAIN_L2, "domain-l2") \
+    X(PERMISSION_L1, "permission-l1") \
     X(PERMISSION_L2, "permission-l2")
 
 #define NAMES__STR(suffix, name) name,

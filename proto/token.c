@@ -13,7 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define SLACK   64                      /* trailing CR/LF we read past */
+#define SLACK 64 /* trailing CR/LF we read past */
 
 int token_read_file(const char *path, uint8_t buf[TOKEN_MAX], size_t *len,
                     char *err, size_t errsz)

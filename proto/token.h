@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define TOKEN_MAX       4096            /* longest token, bytes */
+#define TOKEN_MAX 4096 /* longest token, bytes */
 
 /**
  * token_read_file - read the token in the file at @path

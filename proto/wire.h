@@ -74,8 +74,8 @@ static inline uint8_t *wire_put_varint(uint8_t *p, uint64_t v)
 
 /* The member of @d's body oneof whose field number is @number, or NULL
  * (1 and 2 are the envelope's id and status). */
-static inline const ProtobufCFieldDescriptor *
-wire_body_field(const ProtobufCMessageDescriptor *d, uint64_t number)
+static inline const ProtobufCFieldDescriptor *wire_body_field(
+    const ProtobufCMessageDescriptor *d, uint64_t number)
 {
     const ProtobufCFieldDescriptor *f;
 

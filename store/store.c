@@ -108,8 +108,7 @@ const char *store_errmsg(const struct store *s)
 }
 
 enum store_status store_submit_event(struct store *s,
-                                     const struct store_event *ev,
-                                     void *cookie)
+                                     const struct store_event *ev, void *cookie)
 {
     return BE(s)->submit_event(s, ev, cookie);
 }
@@ -121,27 +120,21 @@ enum store_status store_submit_events(struct store *s,
     return BE(s)->submit_events(s, ev, n, cookie);
 }
 
-enum store_status store_submit_machine_create(struct store *s,
-                                              const char *tenant,
-                                              const char *name,
-                                              const char *config,
-                                              int64_t created_ms, void *cookie,
-                                              uint64_t *id)
+enum store_status store_submit_machine_create(
+    struct store *s, const char *tenant, const char *name, const char *config,
+    int64_t created_ms, void *cookie, uint64_t *id)
 {
     return BE(s)->submit_machine_create(s, tenant, name, config, created_ms,
-              cookie, id);
+                                        cookie, id);
 }
 
-enum store_status store_submit_machine_fork(struct store *s, uint64_t parent,
-                                            uint64_t parent_seq,
-                                            const char *tenant,
-                                            const char *name,
-                                            const char *config,
-                                            int64_t created_ms, void *cookie,
-                                            uint64_t *id)
+enum store_status store_submit_machine_fork(
+    struct store *s, uint64_t parent, uint64_t parent_seq, const char *tenant,
+    const char *name, const char *config, int64_t created_ms, void *cookie,
+    uint64_t *id)
 {
     return BE(s)->submit_machine_fork(s, parent, parent_seq, tenant, name,
-              config, created_ms, cookie, id);
+                                      config, created_ms, cookie, id);
 }
 
 enum store_status store_submit_machine_destroy(struct store *s, uint64_t id,
@@ -163,9 +156,10 @@ int store_notify_fd(const struct store *s)
     return BE(s)->notify_fd(s);
 }
 
-size_t store_reap(struct store *s, void (*done)(void *arg, void *cookie,
-                                                enum store_status status,
-                                                const char *msg), void *arg)
+size_t store_reap(struct store *s,
+                  void (*done)(void *arg, void *cookie,
+                               enum store_status status, const char *msg),
+                  void *arg)
 {
     return BE(s)->reap(s, done, arg);
 }
@@ -190,29 +184,36 @@ enum store_status store_set_max_bytes(struct store *s, uint64_t bytes)
     return BE(s)->set_max_bytes(s, bytes);
 }
 
-enum store_status store_history(struct store *s, const struct store_history_query *q, int (*fn)(void *arg,
-                                                                                                const struct store_event *ev), void *arg, struct store_page *page)
+enum store_status store_history(struct store *s,
+                                const struct store_history_query *q,
+                                int (*fn)(void *arg,
+                                          const struct store_event *ev),
+                                void *arg, struct store_page *page)
 {
     return BE(s)->history(s, q, fn, arg, page);
 }
 
-enum store_status store_op_counts(struct store *s, uint64_t machine, void (*fn)(void *arg,
-                                                                                uint32_t op,
-                                                                                uint64_t count), void *arg)
+enum store_status store_op_counts(struct store *s, uint64_t machine,
+                                  void (*fn)(void *arg, uint32_t op,
+                                             uint64_t count),
+                                  void *arg)
 {
     return BE(s)->op_counts(s, machine, fn, arg);
 }
 
-enum store_status store_op_counts_page(struct store *s, uint64_t machine, uint64_t after_seq, uint32_t limit, void (*fn)(void *arg,
-                                                                                                                         uint32_t op,
-                                                                                                                         uint64_t count), void *arg, uint64_t *last_seq)
+enum store_status store_op_counts_page(struct store *s, uint64_t machine,
+                                       uint64_t after_seq, uint32_t limit,
+                                       void (*fn)(void *arg, uint32_t op,
+                                                  uint64_t count),
+                                       void *arg, uint64_t *last_seq)
 {
     return BE(s)->op_counts_page(s, machine, after_seq, limit, fn, arg,
-              last_seq);
+                                 last_seq);
 }
 
-enum store_status store_list_machines(struct store *s, const struct store_machine_filter *f, int (*fn)(void *arg,
-                                                                                                       const struct store_machine *m), void *arg, bool *more)
+enum store_status store_list_machines(
+    struct store *s, const struct store_machine_filter *f,
+    int (*fn)(void *arg, const struct store_machine *m), void *arg, bool *more)
 {
     return BE(s)->list_machines(s, f, fn, arg, more);
 }
@@ -223,14 +224,18 @@ enum store_status store_machine_dup(struct store *s, uint64_t id,
     return BE(s)->machine_dup(s, id, out);
 }
 
-enum store_status store_foreach_live_machine(struct store *s, int (*fn)(void *arg,
-                                                                        const struct store_machine *m), void *arg)
+enum store_status store_foreach_live_machine(
+    struct store *s, int (*fn)(void *arg, const struct store_machine *m),
+    void *arg)
 {
     return BE(s)->foreach_live_machine(s, fn, arg);
 }
 
-enum store_status store_foreach_event(struct store *s, uint64_t machine, uint64_t upto_seq, int (*fn)(void *arg,
-                                                                                                      const struct store_event *ev), void *arg, uint64_t *count)
+enum store_status store_foreach_event(struct store *s, uint64_t machine,
+                                      uint64_t upto_seq,
+                                      int (*fn)(void *arg,
+                                                const struct store_event *ev),
+                                      void *arg, uint64_t *count)
 {
     return BE(s)->foreach_event(s, machine, upto_seq, fn, arg, count);
 }
@@ -242,11 +247,13 @@ enum store_status store_checkpoint_get(struct store *s, uint64_t machine,
     return BE(s)->checkpoint_get(s, machine, at_most, seq, blob, len);
 }
 
-enum store_status store_foreach_event_after(struct store *s, uint64_t machine, uint64_t after_seq, uint64_t upto_seq, int (*fn)(void *arg,
-                                                                                                                                const struct store_event *ev), void *arg, uint64_t *count)
+enum store_status store_foreach_event_after(
+    struct store *s, uint64_t machine, uint64_t after_seq, uint64_t upto_seq,
+    int (*fn)(void *arg, const struct store_event *ev), void *arg,
+    uint64_t *count)
 {
     return BE(s)->foreach_event_after(s, machine, after_seq, upto_seq, fn, arg,
-              count);
+                                      count);
 }
 
 enum store_status store_reader_open(struct store *s, struct store_reader **out)
@@ -264,11 +271,14 @@ const char *store_reader_errmsg(const struct store_reader *r)
     return RBE(r)->reader_errmsg(r);
 }
 
-enum store_status store_reader_events(struct store_reader *r, uint64_t machine, uint64_t after_seq, uint64_t upto_seq, int (*fn)(void *arg,
-                                                                                                                                 const struct store_event *ev), void *arg, uint64_t *count)
+enum store_status store_reader_events(struct store_reader *r, uint64_t machine,
+                                      uint64_t after_seq, uint64_t upto_seq,
+                                      int (*fn)(void *arg,
+                                                const struct store_event *ev),
+                                      void *arg, uint64_t *count)
 {
     return RBE(r)->reader_events(r, machine, after_seq, upto_seq, fn, arg,
-               count);
+                                 count);
 }
 
 enum store_status store_reader_checkpoint(struct store_reader *r,
@@ -302,6 +312,6 @@ enum store_status store_purge_r(struct store *s, const char *tenant,
                                 uint64_t *purged, uint64_t *events, char *err,
                                 size_t errsz)
 {
-    return BE(s)->purge_r(s, tenant, older_than_ms, now_ms, purged, events,
-              err, errsz);
+    return BE(s)->purge_r(s, tenant, older_than_ms, now_ms, purged, events, err,
+                          errsz);
 }

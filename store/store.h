@@ -34,24 +34,24 @@
 extern "C" {
 #endif
 
-#define STORE_SCHEMA_VERSION    4       /* PRAGMA user_version we write */
-#define STORE_MSG_MAX           512     /* error messages, NUL included */
-#define STORE_MAX_ARGS          1024    /* argument words per event (vmap) */
-#define STORE_QUEUE_DEFAULT     65536   /* writes in flight */
+#define STORE_SCHEMA_VERSION      4     /* PRAGMA user_version we write */
+#define STORE_MSG_MAX             512   /* error messages, NUL included */
+#define STORE_MAX_ARGS            1024  /* argument words per event (vmap) */
+#define STORE_QUEUE_DEFAULT       65536 /* writes in flight */
 #define STORE_QUEUE_BYTES_DEFAULT (64u << 20) /* their copied data */
 
-struct store;                           /* opaque; one per database file */
+struct store; /* opaque; one per database file */
 
 enum store_status {
     STORE_OK = 0,
-    STORE_INVALID_ARGUMENT,             /* a value the store cannot take */
-    STORE_NOT_FOUND,                    /* no such machine (or destroyed) */
-    STORE_ALREADY_EXISTS,               /* that event is already stored */
-    STORE_BUSY,                         /* the write queue is full */
-    STORE_UNAVAILABLE,                  /* SQLite failed: disk, I/O, ... */
-    STORE_CONFLICT,                     /* an event's seq is not the
+    STORE_INVALID_ARGUMENT, /* a value the store cannot take */
+    STORE_NOT_FOUND,        /* no such machine (or destroyed) */
+    STORE_ALREADY_EXISTS,   /* that event is already stored */
+    STORE_BUSY,             /* the write queue is full */
+    STORE_UNAVAILABLE,      /* SQLite failed: disk, I/O, ... */
+    STORE_CONFLICT,         /* an event's seq is not the
                                            machine's last seq + 1 */
-    STORE_CORRUPT                       /* stored data fails its checksum,
+    STORE_CORRUPT           /* stored data fails its checksum,
                                            or a history has a hole */
 };
 
@@ -79,16 +79,13 @@ const char *store_status_name(enum store_status st);
  * fsync is slower (spinning disks) each reply waits longer, and group
  * commit keeps the throughput up by making each batch bigger.
  */
-enum store_durability {
-    STORE_NORMAL = 0,
-    STORE_FULL
-};
+enum store_durability { STORE_NORMAL = 0, STORE_FULL };
 
 struct store_options {
-    enum store_durability durability;   /* default STORE_NORMAL */
-    uint32_t queue_max;         /* writes in flight; 0: STORE_QUEUE_DEFAULT */
-    size_t queue_bytes_max;     /* their data; 0: STORE_QUEUE_BYTES_DEFAULT */
-    uint64_t max_bytes;         /* size limit, 0: none; store_set_max_bytes */
+    enum store_durability durability; /* default STORE_NORMAL */
+    uint32_t queue_max;     /* writes in flight; 0: STORE_QUEUE_DEFAULT */
+    size_t queue_bytes_max; /* their data; 0: STORE_QUEUE_BYTES_DEFAULT */
+    uint64_t max_bytes;     /* size limit, 0: none; store_set_max_bytes */
 };
 
 /*
@@ -96,17 +93,17 @@ struct store_options {
  * into the store's memory and is valid only during the callback.
  */
 struct store_event {
-    uint64_t machine;                   /* machine id, >= 1 */
-    uint64_t seq;                       /* the machine's sequence, >= 1 */
-    int64_t time_ms;                    /* unix time in ms, for history */
-    uint32_t op;                        /* the engine's opcode */
+    uint64_t machine; /* machine id, >= 1 */
+    uint64_t seq;     /* the machine's sequence, >= 1 */
+    int64_t time_ms;  /* unix time in ms, for history */
+    uint32_t op;      /* the engine's opcode */
     uint32_t cpu;
-    uint32_t nargs;                     /* 0..STORE_MAX_ARGS */
-    const uint32_t *args;               /* @nargs words; borrowed */
-    uint32_t value;                     /* the result's value and aux */
+    uint32_t nargs;       /* 0..STORE_MAX_ARGS */
+    const uint32_t *args; /* @nargs words; borrowed */
+    uint32_t value;       /* the result's value and aux */
     uint32_t aux;
     uint32_t flags;
-    int32_t status;                     /* the result's status code */
+    int32_t status; /* the result's status code */
 };
 
 /* One machine row.  Strings are borrowed (see each function). */
@@ -114,30 +111,30 @@ struct store_machine {
     uint64_t id;
     const char *tenant;
     const char *name;
-    const char *config;                 /* the engine's canonical text */
+    const char *config; /* the engine's canonical text */
     int64_t created_ms;
     bool destroyed;
-    int64_t destroyed_ms;               /* 0 unless @destroyed */
-    uint64_t nevents;                   /* events stored for it */
-    uint64_t last_seq;                  /* highest seq stored, 0 if none */
-    uint64_t parent;                    /* forked from it; 0: not a fork */
-    uint64_t parent_seq;                /* ...after its event parent_seq */
-    const char *corrupt;                /* NULL, or why the row fails its
+    int64_t destroyed_ms; /* 0 unless @destroyed */
+    uint64_t nevents;     /* events stored for it */
+    uint64_t last_seq;    /* highest seq stored, 0 if none */
+    uint64_t parent;      /* forked from it; 0: not a fork */
+    uint64_t parent_seq;  /* ...after its event parent_seq */
+    const char *corrupt;  /* NULL, or why the row fails its
                                            checksum (recovery, dup) */
 };
 
 /* Write outcomes, counted since store_open(). */
 struct store_stats {
-    uint64_t commits;           /* write transactions committed */
-    uint64_t failed_batches;    /* transactions rolled back (disk, I/O) */
-    uint64_t events;            /* events committed */
-    uint64_t machines_created;  /* machine rows committed */
+    uint64_t commits;          /* write transactions committed */
+    uint64_t failed_batches;   /* transactions rolled back (disk, I/O) */
+    uint64_t events;           /* events committed */
+    uint64_t machines_created; /* machine rows committed */
     uint64_t machines_destroyed;
-    uint64_t writes_failed;     /* writes reaped with a status other than OK */
-    uint64_t largest_batch;     /* most writes in one transaction */
-    uint64_t writer_cpu_ns;     /* CPU time the writer thread has used */
-    uint32_t queued;            /* writes submitted and not yet reaped */
-    int synchronous;            /* the writer's PRAGMA synchronous: 1, 2 */
+    uint64_t writes_failed; /* writes reaped with a status other than OK */
+    uint64_t largest_batch; /* most writes in one transaction */
+    uint64_t writer_cpu_ns; /* CPU time the writer thread has used */
+    uint32_t queued;        /* writes submitted and not yet reaped */
+    int synchronous;        /* the writer's PRAGMA synchronous: 1, 2 */
 };
 
 /* ------------------------------------------------------------------ */
@@ -280,12 +277,9 @@ enum store_status store_submit_events(struct store *s,
  * Return: STORE_OK, STORE_BUSY, STORE_INVALID_ARGUMENT (NULL @config or
  * @id), STORE_UNAVAILABLE (out of memory, store closing).
  */
-enum store_status store_submit_machine_create(struct store *s,
-                                              const char *tenant,
-                                              const char *name,
-                                              const char *config,
-                                              int64_t created_ms,
-                                              void *cookie, uint64_t *id);
+enum store_status store_submit_machine_create(
+    struct store *s, const char *tenant, const char *name, const char *config,
+    int64_t created_ms, void *cookie, uint64_t *id);
 
 /**
  * store_submit_machine_fork - as store_submit_machine_create(), for a fork
@@ -309,13 +303,10 @@ enum store_status store_submit_machine_create(struct store *s,
  * Return: as store_submit_machine_create(); also STORE_INVALID_ARGUMENT for
  * @parent 0.
  */
-enum store_status store_submit_machine_fork(struct store *s, uint64_t parent,
-                                            uint64_t parent_seq,
-                                            const char *tenant,
-                                            const char *name,
-                                            const char *config,
-                                            int64_t created_ms, void *cookie,
-                                            uint64_t *id);
+enum store_status store_submit_machine_fork(
+    struct store *s, uint64_t parent, uint64_t parent_seq, const char *tenant,
+    const char *name, const char *config, int64_t created_ms, void *cookie,
+    uint64_t *id);
 
 /**
  * store_submit_machine_destroy - queue marking machine @id destroyed
@@ -456,22 +447,22 @@ enum store_status store_set_max_bytes(struct store *s, uint64_t bytes);
  */
 struct store_history_query {
     uint64_t machine;
-    uint64_t seq_first;                 /* 0: from the first */
-    uint64_t seq_last;                  /* 0: to the last */
+    uint64_t seq_first; /* 0: from the first */
+    uint64_t seq_last;  /* 0: to the last */
     bool by_op;
     uint32_t op;
     bool by_addr;
-    uint32_t addr_first;                /* inclusive */
-    uint32_t addr_last;                 /* inclusive */
+    uint32_t addr_first; /* inclusive */
+    uint32_t addr_last;  /* inclusive */
     bool newest_first;
-    uint64_t cursor;                    /* 0, or the previous page's */
-    uint32_t limit;                     /* rows per page; 0: all */
+    uint64_t cursor; /* 0, or the previous page's */
+    uint32_t limit;  /* rows per page; 0: all */
 };
 
 struct store_page {
-    uint32_t rows;                      /* rows given to the callback */
-    bool more;                          /* another page follows */
-    uint64_t cursor;                    /* for the next page's query */
+    uint32_t rows;   /* rows given to the callback */
+    bool more;       /* another page follows */
+    uint64_t cursor; /* for the next page's query */
 };
 
 /**
@@ -532,7 +523,7 @@ enum store_status store_op_counts_page(struct store *s, uint64_t machine,
  * a time: after @after_id (0 first), at most @limit (0: all).
  */
 struct store_machine_filter {
-    const char *tenant;                 /* NULL: every tenant */
+    const char *tenant; /* NULL: every tenant */
     bool include_destroyed;
     uint64_t after_id;
     uint32_t limit;
@@ -551,11 +542,9 @@ struct store_machine_filter {
  * Context: reads only.
  * Return: STORE_OK, STORE_INVALID_ARGUMENT (reentered), STORE_UNAVAILABLE.
  */
-enum store_status store_list_machines(struct store *s,
-                                      const struct store_machine_filter *f,
-                                      int (*fn)(void *arg,
-                                                const struct store_machine *m),
-                                      void *arg, bool *more);
+enum store_status store_list_machines(
+    struct store *s, const struct store_machine_filter *f,
+    int (*fn)(void *arg, const struct store_machine *m), void *arg, bool *more);
 
 /**
  * store_machine_dup - fetch one machine's row
@@ -580,10 +569,9 @@ enum store_status store_machine_dup(struct store *s, uint64_t id,
  * store_foreach_event() to replay each machine.
  * Return: STORE_OK, STORE_INVALID_ARGUMENT (reentered), STORE_UNAVAILABLE.
  */
-enum store_status store_foreach_live_machine(struct store *s,
-                                             int (*fn)(void *arg,
-                                                 const struct store_machine *m),
-                                             void *arg);
+enum store_status store_foreach_live_machine(
+    struct store *s, int (*fn)(void *arg, const struct store_machine *m),
+    void *arg);
 
 /**
  * store_foreach_event - a machine's events in sequence order
@@ -627,13 +615,10 @@ enum store_status store_checkpoint_get(struct store *s, uint64_t machine,
  * Return: as store_foreach_event(); STORE_CORRUPT also if event
  * @after_seq is missing.
  */
-enum store_status store_foreach_event_after(struct store *s,
-                                            uint64_t machine,
-                                            uint64_t after_seq,
-                                            uint64_t upto_seq,
-                                            int (*fn)(void *arg,
-                                                const struct store_event *ev),
-                                            void *arg, uint64_t *count);
+enum store_status store_foreach_event_after(
+    struct store *s, uint64_t machine, uint64_t after_seq, uint64_t upto_seq,
+    int (*fn)(void *arg, const struct store_event *ev), void *arg,
+    uint64_t *count);
 
 /**
  * struct store_reader - a read connection of its own for replay reads
@@ -650,8 +635,7 @@ struct store_reader;
  * time (it may be handed from thread to thread, never shared).
  * Return: STORE_OK, STORE_UNAVAILABLE (store_errmsg() says why).
  */
-enum store_status store_reader_open(struct store *s,
-                                    struct store_reader **out);
+enum store_status store_reader_open(struct store *s, struct store_reader **out);
 
 /** store_reader_close - close @r (NULL is fine) */
 void store_reader_close(struct store_reader *r);
@@ -666,11 +650,10 @@ struct store_reader *store_main_reader(struct store *s);
 const char *store_reader_errmsg(const struct store_reader *r);
 
 /* As store_foreach_event_after() and store_checkpoint_get(), on @r. */
-enum store_status store_reader_events(struct store_reader *r,
-                                      uint64_t machine, uint64_t after_seq,
-                                      uint64_t upto_seq,
+enum store_status store_reader_events(struct store_reader *r, uint64_t machine,
+                                      uint64_t after_seq, uint64_t upto_seq,
                                       int (*fn)(void *arg,
-                                          const struct store_event *ev),
+                                                const struct store_event *ev),
                                       void *arg, uint64_t *count);
 enum store_status store_reader_checkpoint(struct store_reader *r,
                                           uint64_t machine, uint64_t at_most,
@@ -733,8 +716,8 @@ enum store_status store_purge(struct store *s, const char *tenant,
  */
 enum store_status store_purge_r(struct store *s, const char *tenant,
                                 int64_t older_than_ms, int64_t now_ms,
-                                uint64_t *purged, uint64_t *events,
-                                char *err, size_t errsz);
+                                uint64_t *purged, uint64_t *events, char *err,
+                                size_t errsz);
 
 /* ------------------------------------------------------------------ */
 /* Verification (offline)                                              */

@@ -13,7 +13,7 @@
  */
 #include "store_int.h"
 
-#define RUN_MAX 64                      /* distinct ops gathered per flush */
+#define RUN_MAX 64 /* distinct ops gathered per flush */
 
 struct op_run {
     uint32_t op;
@@ -52,10 +52,10 @@ static void add_op(struct op_run *v, size_t *n, uint32_t op,
 }
 
 enum store_status sq_op_counts_page(struct store *s, uint64_t machine,
-                                       uint64_t after_seq, uint32_t limit,
-                                       void (*fn)(void *arg, uint32_t op,
-                                                  uint64_t count),
-                                       void *arg, uint64_t *last_seq)
+                                    uint64_t after_seq, uint32_t limit,
+                                    void (*fn)(void *arg, uint32_t op,
+                                               uint64_t count),
+                                    void *arg, uint64_t *last_seq)
 {
     static const char sql[] = "SELECT seq, op FROM events WHERE machine = ?1 "
                               "AND seq > ?2 ORDER BY seq LIMIT ?3";
@@ -71,7 +71,7 @@ enum store_status sq_op_counts_page(struct store *s, uint64_t machine,
         return STORE_INVALID_ARGUMENT;
     }
     if (after_seq >= (uint64_t)INT64_MAX)
-        return STORE_OK;                /* past every storable seq */
+        return STORE_OK; /* past every storable seq */
     if (sqlite3_prepare_v2(s->rdb, sql, -1, &st, NULL) != SQLITE_OK) {
         set_err(s, "op counts: %s", sqlite3_errmsg(s->rdb));
         sqlite3_finalize(st);

@@ -37,52 +37,48 @@
 
 #include <sqlite3.h>
 
-#define BUSY_TIMEOUT_MS     5000        /* another process holding a lock */
-#define WRITER_CACHE_KIB    16384       /* page cache of each connection */
-#define READER_CACHE_KIB    16384
-#define READER_MMAP_BYTES   (1LL << 30) /* reads map the file: no pread
+#define BUSY_TIMEOUT_MS  5000  /* another process holding a lock */
+#define WRITER_CACHE_KIB 16384 /* page cache of each connection */
+#define READER_CACHE_KIB 16384
+#define READER_MMAP_BYTES \
+    (1LL << 30)                          /* reads map the file: no pread
                                            copy (recovery's walk) */
-#define PAGE_SIZE           16384       /* of databases we create */
-#define WAL_CHECKPOINT_PAGES 1000       /* checkpoint at 16 MiB of WAL */
-#define WAL_WRITER_CKPT_PAGES 4000      /* ... in the writer if still 64 MiB */
-#define WAL_SIZE_LIMIT      (64 << 20)  /* WAL file kept after a checkpoint */
-#define SPARE_BATCHES       2           /* empty batches kept for reuse */
-#define SPARE_BYTES_MAX     (8u << 20)  /* bigger spare buffers are freed */
-#define SPARE_REQS_MAX      65536
+#define PAGE_SIZE             16384      /* of databases we create */
+#define WAL_CHECKPOINT_PAGES  1000       /* checkpoint at 16 MiB of WAL */
+#define WAL_WRITER_CKPT_PAGES 4000       /* ... in the writer if still 64 MiB */
+#define WAL_SIZE_LIMIT        (64 << 20) /* WAL file kept after a checkpoint */
+#define SPARE_BATCHES         2          /* empty batches kept for reuse */
+#define SPARE_BYTES_MAX       (8u << 20) /* bigger spare buffers are freed */
+#define SPARE_REQS_MAX        65536
 
 /* ------------------------------------------------------------------ */
 /* Types                                                               */
 /* ------------------------------------------------------------------ */
 
-enum wreq_kind {
-    WREQ_EVENT = 1,
-    WREQ_CREATE,
-    WREQ_DESTROY,
-    WREQ_CHECKPOINT
-};
+enum wreq_kind { WREQ_EVENT = 1, WREQ_CREATE, WREQ_DESTROY, WREQ_CHECKPOINT };
 
 /* One queued write.  Its variable data (the args blob, or the three
  * strings of a creation, NUL-terminated one after another) lives in its
  * batch's byte buffer at @off. */
 struct wreq {
     enum wreq_kind kind;
-    enum store_status status;           /* this write's own outcome */
-    char *msg;                          /* malloc'd reason, or NULL */
+    enum store_status status; /* this write's own outcome */
+    char *msg;                /* malloc'd reason, or NULL */
     void *cookie;
-    uint64_t machine;                   /* event's machine, or the id */
-    uint64_t seq;                       /* event's, or a fork's parent_seq */
-    uint64_t parent;                    /* a fork's parent, else 0 */
-    int64_t time_ms;                    /* event time, created, destroyed */
+    uint64_t machine; /* event's machine, or the id */
+    uint64_t seq;     /* event's, or a fork's parent_seq */
+    uint64_t parent;  /* a fork's parent, else 0 */
+    int64_t time_ms;  /* event time, created, destroyed */
     uint32_t op;
     uint32_t cpu;
     uint32_t value;
     uint32_t aux;
     uint32_t flags;
     int32_t ev_status;
-    size_t off;                         /* data in the batch's bytes */
-    size_t len;                         /* args blob length in bytes */
-    uint64_t sum;                       /* an event's, once written */
-    uint32_t unit;                      /* writes in the unit it begins;
+    size_t off;    /* data in the batch's bytes */
+    size_t len;    /* args blob length in bytes */
+    uint64_t sum;  /* an event's, once written */
+    uint32_t unit; /* writes in the unit it begins;
                                            0: it continues the one before */
 };
 
@@ -94,10 +90,10 @@ struct batch {
     unsigned char *bytes;
     size_t used;
     size_t bcap;
-    size_t acct;                        /* queue bytes charged for it */
-    enum store_status status;           /* STORE_OK or the whole batch's */
-    char msg[STORE_MSG_MAX];            /* why the whole batch failed */
-    uint64_t nevents;                   /* outcome counters, for stats */
+    size_t acct;              /* queue bytes charged for it */
+    enum store_status status; /* STORE_OK or the whole batch's */
+    char msg[STORE_MSG_MAX];  /* why the whole batch failed */
+    uint64_t nevents;         /* outcome counters, for stats */
     uint64_t ncreated;
     uint64_t ndestroyed;
     uint64_t nfailed;
@@ -105,37 +101,33 @@ struct batch {
 };
 
 /* What the writer knows of one machine during one batch. */
-enum mstate {
-    MACHINE_MISSING = 1,
-    MACHINE_ALIVE,
-    MACHINE_DESTROYED
-};
+enum mstate { MACHINE_MISSING = 1, MACHINE_ALIVE, MACHINE_DESTROYED };
 
 struct mslot {
-    uint64_t id;                        /* 0: empty slot */
+    uint64_t id; /* 0: empty slot */
     enum mstate state;
-    uint64_t count;                     /* events inserted in this batch */
+    uint64_t count; /* events inserted in this batch */
     uint64_t last_seq;
-    uint64_t last_sum;                  /* of that last event */
-    bool marking;                       /* this batch sets counts_stale */
+    uint64_t last_sum; /* of that last event */
+    bool marking;      /* this batch sets counts_stale */
 };
 
 /* A machine's committed event count and last seq, for the counts table
  * (struct store.ct, see write_marks()). */
 struct cslot {
-    uint64_t id;                        /* 0: empty slot */
+    uint64_t id; /* 0: empty slot */
     uint64_t nevents;
     uint64_t last_seq;
-    uint64_t base_seq;                  /* a fork's parent_seq, else 0 */
-    uint64_t last_sum;                  /* its last event's sum; 0: none */
-    bool marked;                        /* its row has counts_stale = 1 */
+    uint64_t base_seq; /* a fork's parent_seq, else 0 */
+    uint64_t last_sum; /* its last event's sum; 0: none */
+    bool marked;       /* its row has counts_stale = 1 */
 };
 
 /* Open-addressing hash table of the machines one batch touches. */
 struct mtab {
     struct mslot *slot;
-    uint32_t cap;                       /* a power of two, or 0 */
-    uint32_t *used;                     /* indexes of occupied slots */
+    uint32_t cap;   /* a power of two, or 0 */
+    uint32_t *used; /* indexes of occupied slots */
     uint32_t nused;
 };
 
@@ -143,24 +135,24 @@ struct mtab {
  * open, with its committed counts. */
 struct ctab {
     struct cslot *slot;
-    uint32_t cap;                       /* a power of two, or 0 */
+    uint32_t cap; /* a power of two, or 0 */
     uint32_t n;
 };
 
 enum ctl_kind {
     CTL_PURGE = 1,
     CTL_MAX_BYTES,
-    CTL_RESET                           /* sq_reset() */
+    CTL_RESET /* sq_reset() */
 };
 
 /* A synchronous request run by the writer thread between batches. */
 struct ctl {
     enum ctl_kind kind;
-    int64_t cutoff;                     /* CTL_PURGE */
-    const char *tenant;                 /* CTL_PURGE; NULL: every tenant */
-    uint64_t bytes;                     /* CTL_MAX_BYTES */
-    uint64_t result;                    /* machines purged */
-    uint64_t events;                    /* CTL_PURGE: events purged */
+    int64_t cutoff;     /* CTL_PURGE */
+    const char *tenant; /* CTL_PURGE; NULL: every tenant */
+    uint64_t bytes;     /* CTL_MAX_BYTES */
+    uint64_t result;    /* machines purged */
+    uint64_t events;    /* CTL_PURGE: events purged */
     enum store_status status;
     char msg[STORE_MSG_MAX];
     bool done;
@@ -173,14 +165,14 @@ struct ctl {
  * committed frames (truncated or deleted after a kill), the database lacks
  * that event or machine id, and sq_open_warning() says so.
  */
-#define HEAD_MAGIC      "armmapd-head-1\n"  /* 16 bytes with the NUL */
-#define HEAD_BYTES      (16 + 4 * 8)
+#define HEAD_MAGIC "armmapd-head-1\n" /* 16 bytes with the NUL */
+#define HEAD_BYTES (16 + 4 * 8)
 
 struct head {
-    uint64_t machine;                   /* the last event committed, or 0 */
+    uint64_t machine; /* the last event committed, or 0 */
     uint64_t seq;
     uint64_t sum;
-    uint64_t max_id;                    /* the largest machine id committed */
+    uint64_t max_id; /* the largest machine id committed */
 };
 
 /* A read connection and the statements replay needs (store.h).  The
@@ -188,29 +180,29 @@ struct head {
 struct store_reader {
     struct store *s;
     sqlite3 *db;
-    bool own;                           /* db is this reader's to close */
+    bool own; /* db is this reader's to close */
     sqlite3_stmt *events;
-    sqlite3_stmt *event_sum;            /* one event's sum */
-    sqlite3_stmt *base;                 /* parent_seq, last_seq, stale */
-    sqlite3_stmt *checkpoint;           /* the nearest at or below a seq */
-    sqlite3_stmt *parent;               /* parent, parent_seq */
+    sqlite3_stmt *event_sum;  /* one event's sum */
+    sqlite3_stmt *base;       /* parent_seq, last_seq, stale */
+    sqlite3_stmt *checkpoint; /* the nearest at or below a seq */
+    sqlite3_stmt *parent;     /* parent, parent_seq */
     char errmsg[STORE_MSG_MAX];
 };
 
 struct store {
-    const struct store_backend *be;     /* first: see store_backend.h */
-    char *path;                         /* as given; names it in messages */
-    char *uri;                          /* what SQLite opens (memdb name) */
-    bool memory;                        /* ":memory:": memdb, no files */
-    sqlite3 *wdb;                       /* writer's; writer thread only */
-    sqlite3 *rdb;                       /* readers'; the caller's thread */
-    sqlite3 *cdb;                       /* checkpointer's; NULL for memdb */
-    int lock_fd;                        /* flock'ed <path>-lock */
-    int notify_fd;                      /* eventfd: completions ready */
-    char errmsg[STORE_MSG_MAX];         /* last failure of a caller */
-    char wmsg[STORE_MSG_MAX];           /* last failure in the writer */
-    uint32_t default_max_pages;         /* SQLite's own page limit */
-    uint32_t page_size;                 /* of this database */
+    const struct store_backend *be; /* first: see store_backend.h */
+    char *path;                     /* as given; names it in messages */
+    char *uri;                      /* what SQLite opens (memdb name) */
+    bool memory;                    /* ":memory:": memdb, no files */
+    sqlite3 *wdb;                   /* writer's; writer thread only */
+    sqlite3 *rdb;                   /* readers'; the caller's thread */
+    sqlite3 *cdb;                   /* checkpointer's; NULL for memdb */
+    int lock_fd;                    /* flock'ed <path>-lock */
+    int notify_fd;                  /* eventfd: completions ready */
+    char errmsg[STORE_MSG_MAX];     /* last failure of a caller */
+    char wmsg[STORE_MSG_MAX];       /* last failure in the writer */
+    uint32_t default_max_pages;     /* SQLite's own page limit */
+    uint32_t page_size;             /* of this database */
 
     /* Writer statements. */
     sqlite3_stmt *w_begin;
@@ -225,33 +217,33 @@ struct store {
     sqlite3_stmt *w_purge_events;
     sqlite3_stmt *w_purge_machines;
     sqlite3_stmt *w_vacuum;
-    sqlite3_stmt *w_unit;               /* SAVEPOINT of a multi-write unit */
-    sqlite3_stmt *w_unit_undo;          /* ROLLBACK TO it */
-    sqlite3_stmt *w_unit_end;           /* RELEASE it */
+    sqlite3_stmt *w_unit;      /* SAVEPOINT of a multi-write unit */
+    sqlite3_stmt *w_unit_undo; /* ROLLBACK TO it */
+    sqlite3_stmt *w_unit_end;  /* RELEASE it */
     sqlite3_stmt *w_checkpoint;
     sqlite3_stmt *w_purge_checkpoints;
 
     /* Reader statements. */
-    sqlite3_stmt *r_history[2];         /* oldest first, newest first */
+    sqlite3_stmt *r_history[2]; /* oldest first, newest first */
     sqlite3_stmt *r_op_counts;
     sqlite3_stmt *r_list_all;
     sqlite3_stmt *r_list_tenant;
     sqlite3_stmt *r_machine;
     sqlite3_stmt *r_live;
     sqlite3_stmt *r_max_id;
-    struct store_reader rd;             /* replay reads on rdb */
-    char corrupt[STORE_MSG_MAX];        /* store_machine.corrupt */
-    char warning[STORE_MSG_MAX];        /* sq_open_warning() */
-    unsigned fail_permille;             /* test hook: commits to fail */
-    unsigned fail_seed;                 /* its rand_r() state (writer) */
-    struct head head;                   /* writer thread (after open) */
-    bool resummed;                      /* this open recomputed the event
+    struct store_reader rd;      /* replay reads on rdb */
+    char corrupt[STORE_MSG_MAX]; /* store_machine.corrupt */
+    char warning[STORE_MSG_MAX]; /* sq_open_warning() */
+    unsigned fail_permille;      /* test hook: commits to fail */
+    unsigned fail_seed;          /* its rand_r() state (writer) */
+    struct head head;            /* writer thread (after open) */
+    bool resummed;               /* this open recomputed the event
                                            sums (migration 4) */
 
-    struct mtab mt;                     /* writer thread only */
-    struct ctab ct;                     /* the writer changes it under @lock;
+    struct mtab mt; /* writer thread only */
+    struct ctab ct; /* the writer changes it under @lock;
                                            callers read it under @lock */
-    bool reaping;                       /* caller's thread only */
+    bool reaping;   /* caller's thread only */
 
     pthread_t thread;
     bool thread_started;
@@ -259,34 +251,33 @@ struct store {
     bool ckpt_started;
     bool sync_inited;
     pthread_mutex_t lock;
-    pthread_cond_t wake;                /* the writer waits for work here */
-    pthread_cond_t progress;            /* flush and ctl callers wait here */
-    pthread_cond_t ckpt_wake;           /* the checkpointer waits here */
+    pthread_cond_t wake;      /* the writer waits for work here */
+    pthread_cond_t progress;  /* flush and ctl callers wait here */
+    pthread_cond_t ckpt_wake; /* the checkpointer waits here */
 
     /* Everything below is protected by @lock. */
-    struct batch *filling;              /* submits append here */
-    struct batch *done_head;            /* committed or failed, unreaped */
+    struct batch *filling;   /* submits append here */
+    struct batch *done_head; /* committed or failed, unreaped */
     struct batch **done_tail;
-    struct batch *spare;                /* empty batches for reuse */
+    struct batch *spare; /* empty batches for reuse */
     unsigned nspare;
-    struct ctl *ctl;                    /* pending control request */
-    bool writer_idle;                   /* waiting on @wake */
+    struct ctl *ctl;  /* pending control request */
+    bool writer_idle; /* waiting on @wake */
     bool stopping;
-    bool ckpt_wanted;                   /* the WAL outgrew its threshold */
-    int ckpt_base;                      /* frames the last one copied */
+    bool ckpt_wanted; /* the WAL outgrew its threshold */
+    int ckpt_base;    /* frames the last one copied */
     bool ckpt_stopping;
-    uint64_t next_id;                   /* next machine id to hand out */
+    uint64_t next_id; /* next machine id to hand out */
     uint32_t queue_max;
     size_t bytes_max;
-    uint32_t inflight;                  /* writes submitted, not reaped */
+    uint32_t inflight; /* writes submitted, not reaped */
     size_t inflight_bytes;
-    uint64_t submitted;                 /* writes ever submitted */
-    uint64_t processed;                 /* writes ever committed or failed */
+    uint64_t submitted; /* writes ever submitted */
+    uint64_t processed; /* writes ever committed or failed */
     struct store_stats st;
 };
 
-#define EVENT_COLUMNS \
-    "seq, time, op, cpu, args, value, aux, flags, status, sum"
+#define EVENT_COLUMNS "seq, time, op, cpu, args, value, aux, flags, status, sum"
 #define MACHINE_COLUMNS \
     "id, tenant, name, config, created, destroyed, nevents, last_seq," \
     " parent, parent_seq, sum"
@@ -383,15 +374,13 @@ static inline int pragma_int(sqlite3 *db, const char *name, long long value)
 uint64_t store__chain_seed(uint64_t machine);
 uint64_t store__event_sum(uint64_t prev, uint64_t machine, uint64_t seq,
                           int64_t time_ms, uint32_t op, uint32_t cpu,
-                          const unsigned char *args, size_t len,
-                          uint32_t value, uint32_t aux, uint32_t flags,
-                          int32_t status);
-uint64_t store__machine_sum(uint64_t id, const char *tenant,
-                            const char *name, const char *config,
-                            int64_t created_ms, uint64_t parent,
-                            uint64_t parent_seq);
-uint64_t store__checkpoint_sum(uint64_t machine, uint64_t seq,
-                               const void *blob, size_t len);
+                          const unsigned char *args, size_t len, uint32_t value,
+                          uint32_t aux, uint32_t flags, int32_t status);
+uint64_t store__machine_sum(uint64_t id, const char *tenant, const char *name,
+                            const char *config, int64_t created_ms,
+                            uint64_t parent, uint64_t parent_seq);
+uint64_t store__checkpoint_sum(uint64_t machine, uint64_t seq, const void *blob,
+                               size_t len);
 /* Registers store_machine_sum() as an SQL function on @db. */
 int store__register_sums(sqlite3 *db);
 
@@ -410,8 +399,7 @@ void store__mtab_destroy(struct mtab *t);
 /* starts the writer thread; false if it could not */
 bool store__start_writer(struct store *s);
 /* opens the checkpointer's connection and starts its thread */
-bool store__start_checkpointer(struct store *s,
-                               const struct store_options *opt,
+bool store__start_checkpointer(struct store *s, const struct store_options *opt,
                                char *err);
 /* at close, after the writer stopped: writes the committed counts */
 void store__flush_counts(struct store *s);

@@ -9,22 +9,20 @@
 /* Built without libpq: a PostgreSQL database string is refused. */
 static enum store_status no_pg_open(const char *path,
                                     const struct store_options *opt,
-                                    struct store **out,
-                                    char err[STORE_MSG_MAX])
+                                    struct store **out, char err[STORE_MSG_MAX])
 {
     (void)path;
     (void)opt;
     (void)out;
-    snprintf(err, STORE_MSG_MAX, "postgresql: this armmapd was built "
+    snprintf(err, STORE_MSG_MAX,
+             "postgresql: this armmapd was built "
              "without PostgreSQL support (libpq-dev)");
     return STORE_UNAVAILABLE;
 }
 
-static enum store_status no_pg_verify(const char *path,
-                                      void (*report)(void *arg,
-                                                     const char *line),
-                                      void *arg, uint64_t *problems,
-                                      char err[STORE_MSG_MAX])
+static enum store_status no_pg_verify(
+    const char *path, void (*report)(void *arg, const char *line), void *arg,
+    uint64_t *problems, char err[STORE_MSG_MAX])
 {
     (void)report;
     (void)arg;

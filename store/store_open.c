@@ -36,50 +36,47 @@ struct migration {
 };
 
 static const struct migration migrations[] = {
-    { 1,
-      "CREATE TABLE machines ("
-      " id        INTEGER PRIMARY KEY AUTOINCREMENT,"
-      " tenant    TEXT NOT NULL,"
-      " name      TEXT NOT NULL,"
-      " config    TEXT NOT NULL,"       /* the engine's canonical text */
-      " created   INTEGER NOT NULL,"    /* unix ms */
-      " destroyed INTEGER,"             /* unix ms; NULL while live */
-      " nevents   INTEGER NOT NULL DEFAULT 0,"
-      " last_seq  INTEGER NOT NULL DEFAULT 0,"
-      " parent    INTEGER,"             /* forked from; NULL if not */
-      " parent_seq INTEGER);"           /* ...after its event parent_seq */
-      "CREATE INDEX machines_tenant ON machines(tenant);"
-      "CREATE TABLE events ("
-      " machine INTEGER NOT NULL,"
-      " seq     INTEGER NOT NULL,"
-      " time    INTEGER NOT NULL,"      /* unix ms */
-      " op      INTEGER NOT NULL,"
-      " cpu     INTEGER NOT NULL,"
-      " args    BLOB NOT NULL,"         /* 32-bit words, little-endian */
-      " value   INTEGER NOT NULL,"
-      " aux     INTEGER NOT NULL,"
-      " flags   INTEGER NOT NULL,"
-      " status  INTEGER NOT NULL,"
-      " PRIMARY KEY (machine, seq)) WITHOUT ROWID;" },
+    { 1, "CREATE TABLE machines ("
+         " id        INTEGER PRIMARY KEY AUTOINCREMENT,"
+         " tenant    TEXT NOT NULL,"
+         " name      TEXT NOT NULL,"
+         " config    TEXT NOT NULL,"    /* the engine's canonical text */
+         " created   INTEGER NOT NULL," /* unix ms */
+         " destroyed INTEGER,"          /* unix ms; NULL while live */
+         " nevents   INTEGER NOT NULL DEFAULT 0,"
+         " last_seq  INTEGER NOT NULL DEFAULT 0,"
+         " parent    INTEGER,"   /* forked from; NULL if not */
+         " parent_seq INTEGER);" /* ...after its event parent_seq */
+         "CREATE INDEX machines_tenant ON machines(tenant);"
+         "CREATE TABLE events ("
+         " machine INTEGER NOT NULL,"
+         " seq     INTEGER NOT NULL,"
+         " time    INTEGER NOT NULL," /* unix ms */
+         " op      INTEGER NOT NULL,"
+         " cpu     INTEGER NOT NULL,"
+         " args    BLOB NOT NULL," /* 32-bit words, little-endian */
+         " value   INTEGER NOT NULL,"
+         " aux     INTEGER NOT NULL,"
+         " flags   INTEGER NOT NULL,"
+         " status  INTEGER NOT NULL,"
+         " PRIMARY KEY (machine, seq)) WITHOUT ROWID;" },
     /* nevents and last_seq are written at destroy and at close, not with
      * every batch; counts_stale = 1 says they may lag (see write_marks()). */
-    { 2,
-      "ALTER TABLE machines ADD COLUMN"
-      " counts_stale INTEGER NOT NULL DEFAULT 0;" },
+    { 2, "ALTER TABLE machines ADD COLUMN"
+         " counts_stale INTEGER NOT NULL DEFAULT 0;" },
     /* Integrity: each event's sum chains over its machine's previous one
      * (store__event_sum()), each machine row's covers what never changes
      * (store__machine_sum()); fill_sums() computes them for old rows. */
-    { 3,
-      "ALTER TABLE events ADD COLUMN sum INTEGER NOT NULL DEFAULT 0;"
-      "ALTER TABLE machines ADD COLUMN sum INTEGER NOT NULL DEFAULT 0;"
-      /* A machine's engine state after its event seq (mm_snapshot()
+    { 3, "ALTER TABLE events ADD COLUMN sum INTEGER NOT NULL DEFAULT 0;"
+         "ALTER TABLE machines ADD COLUMN sum INTEGER NOT NULL DEFAULT 0;"
+         /* A machine's engine state after its event seq (mm_snapshot()
        * bytes, opaque here), so replay can start there. */
-      "CREATE TABLE checkpoints ("
-      " machine INTEGER NOT NULL,"
-      " seq     INTEGER NOT NULL,"
-      " blob    BLOB NOT NULL,"
-      " sum     INTEGER NOT NULL,"
-      " PRIMARY KEY (machine, seq)) WITHOUT ROWID;" },
+         "CREATE TABLE checkpoints ("
+         " machine INTEGER NOT NULL,"
+         " seq     INTEGER NOT NULL,"
+         " blob    BLOB NOT NULL,"
+         " sum     INTEGER NOT NULL,"
+         " PRIMARY KEY (machine, seq)) WITHOUT ROWID;" },
     /* Event sums move from byte-wise FNV-1a to the word-wise chain of
      * store__event_sum() (recovery spent 11% of its time in the old one);
      * fill_sums() recomputes every row's, nothing else changes. */
@@ -150,8 +147,8 @@ static void explain_cantopen(const char *path, char *err)
 
     if (access(path, F_OK) == 0) {
         if (access(path, R_OK | W_OK) != 0) {
-            format(err, STORE_MSG_MAX, "%s: cannot open the database: %s",
-                   path, strerror(errno));
+            format(err, STORE_MSG_MAX, "%s: cannot open the database: %s", path,
+                   strerror(errno));
             return;
         }
         format(err, STORE_MSG_MAX, "%s: cannot open the database", path);
@@ -162,7 +159,7 @@ static void explain_cantopen(const char *path, char *err)
     } else {
         len = (size_t)(slash - path);
         if (len == 0)
-            len = 1;                    /* "/x.db": the root */
+            len = 1; /* "/x.db": the root */
         if (len >= sizeof(dir))
             len = sizeof(dir) - 1;
         memcpy(dir, path, len);
@@ -170,8 +167,8 @@ static void explain_cantopen(const char *path, char *err)
     }
     if (access(dir, W_OK | X_OK) != 0) {
         format(err, STORE_MSG_MAX,
-               "%s: cannot create the database: directory %s: %s",
-               path, dir, strerror(errno));
+               "%s: cannot create the database: directory %s: %s", path, dir,
+               strerror(errno));
         return;
     }
     format(err, STORE_MSG_MAX, "%s: cannot create the database", path);
@@ -187,14 +184,13 @@ void store__sqlite_err(const char *path, sqlite3 *db, const char *what,
         format(err, STORE_MSG_MAX, "%s: %s%s%s (%s)", path, what,
                *what ? ": " : "", sqlite3_errmsg(db), strerror(e));
     else
-        format(err, STORE_MSG_MAX, "%s: %s%s%s", path, what,
-               *what ? ": " : "", sqlite3_errmsg(db));
+        format(err, STORE_MSG_MAX, "%s: %s%s%s", path, what, *what ? ": " : "",
+               sqlite3_errmsg(db));
 }
 
 static int prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql)
 {
-    return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st,
-                              NULL);
+    return sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, st, NULL);
 }
 
 /* The machines a purge with cutoff ?1 keeps: those live or destroyed at or
@@ -212,7 +208,7 @@ static int prepare_writer(struct store *s)
 
 #define PREP(field, sql) \
     if (rc == SQLITE_OK) \
-        rc = prepare(s->wdb, &s->field, sql)
+    rc = prepare(s->wdb, &s->field, sql)
     PREP(w_begin, "BEGIN IMMEDIATE");
     PREP(w_commit, "COMMIT");
     PREP(w_rollback, "ROLLBACK");
@@ -232,23 +228,25 @@ static int prepare_writer(struct store *s)
     PREP(w_mark, "UPDATE machines SET counts_stale = 1 WHERE id = ?1");
     PREP(w_flush, "UPDATE machines SET nevents = ?2, last_seq = ?3,"
                   " counts_stale = 0 WHERE id = ?1");
-    PREP(w_purge_events, PURGE_KEEP "DELETE FROM events WHERE machine IN"
-                         " (SELECT id FROM machines WHERE destroyed < ?1"
-                         " AND id NOT IN keep"
-                         " AND (?2 IS NULL OR tenant = ?2))");
+    PREP(w_purge_events,
+         PURGE_KEEP "DELETE FROM events WHERE machine IN"
+                    " (SELECT id FROM machines WHERE destroyed < ?1"
+                    " AND id NOT IN keep"
+                    " AND (?2 IS NULL OR tenant = ?2))");
     PREP(w_purge_machines, PURGE_KEEP "DELETE FROM machines"
-                           " WHERE destroyed < ?1 AND id NOT IN keep"
-                           " AND (?2 IS NULL OR tenant = ?2)");
+                                      " WHERE destroyed < ?1 AND id NOT IN keep"
+                                      " AND (?2 IS NULL OR tenant = ?2)");
     PREP(w_vacuum, "PRAGMA incremental_vacuum");
     PREP(w_unit, "SAVEPOINT unit");
     PREP(w_unit_undo, "ROLLBACK TO unit");
     PREP(w_unit_end, "RELEASE unit");
     PREP(w_checkpoint, "INSERT OR REPLACE INTO checkpoints"
                        " (machine, seq, blob, sum) VALUES (?1, ?2, ?3, ?4)");
-    PREP(w_purge_checkpoints, PURGE_KEEP "DELETE FROM checkpoints"
-                              " WHERE machine IN (SELECT id FROM machines"
-                              " WHERE destroyed < ?1 AND id NOT IN keep"
-                              " AND (?2 IS NULL OR tenant = ?2))");
+    PREP(w_purge_checkpoints,
+         PURGE_KEEP "DELETE FROM checkpoints"
+                    " WHERE machine IN (SELECT id FROM machines"
+                    " WHERE destroyed < ?1 AND id NOT IN keep"
+                    " AND (?2 IS NULL OR tenant = ?2))");
 #undef PREP
     return rc;
 }
@@ -259,7 +257,7 @@ static int prepare_reader(struct store *s)
 
 #define PREP(field, sql) \
     if (rc == SQLITE_OK) \
-        rc = prepare(s->rdb, &s->field, sql)
+    rc = prepare(s->rdb, &s->field, sql)
     PREP(r_history[0], "SELECT " EVENT_COLUMNS " FROM events"
                        " WHERE machine = ?1 AND seq BETWEEN ?2 AND ?3"
                        " AND (?4 IS NULL OR op = ?4) ORDER BY seq");
@@ -291,8 +289,8 @@ static int prepare_reader(struct store *s)
 /* Checksums                                                           */
 /* ------------------------------------------------------------------ */
 
-#define FNV_OFFSET  UINT64_C(0xcbf29ce484222325)
-#define FNV_PRIME   UINT64_C(0x100000001b3)
+#define FNV_OFFSET UINT64_C(0xcbf29ce484222325)
+#define FNV_PRIME  UINT64_C(0x100000001b3)
 
 static uint64_t fnv_bytes(uint64_t h, const unsigned char *p, size_t n)
 {
@@ -341,9 +339,8 @@ static inline uint64_t chain_word(uint64_t h, uint64_t w)
 
 uint64_t store__event_sum(uint64_t prev, uint64_t machine, uint64_t seq,
                           int64_t time_ms, uint32_t op, uint32_t cpu,
-                          const unsigned char *args, size_t len,
-                          uint32_t value, uint32_t aux, uint32_t flags,
-                          int32_t status)
+                          const unsigned char *args, size_t len, uint32_t value,
+                          uint32_t aux, uint32_t flags, int32_t status)
 {
     uint64_t h = chain_word(prev, machine);
     size_t i;
@@ -352,7 +349,7 @@ uint64_t store__event_sum(uint64_t prev, uint64_t machine, uint64_t seq,
     h = chain_word(h, (uint64_t)time_ms);
     h = chain_word(h, (uint64_t)op | (uint64_t)cpu << 32);
     h = chain_word(h, len);
-    for (i = 0; i < len; i += 8) {      /* args, 8 bytes at a time */
+    for (i = 0; i < len; i += 8) { /* args, 8 bytes at a time */
         uint64_t w = 0;
         size_t j;
 
@@ -365,10 +362,9 @@ uint64_t store__event_sum(uint64_t prev, uint64_t machine, uint64_t seq,
     return h != 0 ? h : 1;
 }
 
-uint64_t store__machine_sum(uint64_t id, const char *tenant,
-                            const char *name, const char *config,
-                            int64_t created_ms, uint64_t parent,
-                            uint64_t parent_seq)
+uint64_t store__machine_sum(uint64_t id, const char *tenant, const char *name,
+                            const char *config, int64_t created_ms,
+                            uint64_t parent, uint64_t parent_seq)
 {
     uint64_t h = fnv_u64(FNV_OFFSET, id);
 
@@ -381,8 +377,8 @@ uint64_t store__machine_sum(uint64_t id, const char *tenant,
     return h != 0 ? h : 1;
 }
 
-uint64_t store__checkpoint_sum(uint64_t machine, uint64_t seq,
-                               const void *blob, size_t len)
+uint64_t store__checkpoint_sum(uint64_t machine, uint64_t seq, const void *blob,
+                               size_t len)
 {
     uint64_t h = fnv_u64(FNV_OFFSET, machine);
 
@@ -392,17 +388,17 @@ uint64_t store__checkpoint_sum(uint64_t machine, uint64_t seq,
     return h != 0 ? h : 1;
 }
 
-static void sql_machine_sum(sqlite3_context *ctx, int argc,
-                            sqlite3_value **v)
+static void sql_machine_sum(sqlite3_context *ctx, int argc, sqlite3_value **v)
 {
     (void)argc;
     sqlite3_result_int64(ctx, (sqlite3_int64)store__machine_sum(
-        (uint64_t)sqlite3_value_int64(v[0]),
-        (const char *)sqlite3_value_text(v[1]),
-        (const char *)sqlite3_value_text(v[2]),
-        (const char *)sqlite3_value_text(v[3]), sqlite3_value_int64(v[4]),
-        (uint64_t)sqlite3_value_int64(v[5]),
-        (uint64_t)sqlite3_value_int64(v[6])));
+                                  (uint64_t)sqlite3_value_int64(v[0]),
+                                  (const char *)sqlite3_value_text(v[1]),
+                                  (const char *)sqlite3_value_text(v[2]),
+                                  (const char *)sqlite3_value_text(v[3]),
+                                  sqlite3_value_int64(v[4]),
+                                  (uint64_t)sqlite3_value_int64(v[5]),
+                                  (uint64_t)sqlite3_value_int64(v[6])));
 }
 
 int store__register_sums(sqlite3 *db)
@@ -420,13 +416,15 @@ static int fill_sums(sqlite3 *db)
     uint64_t machine = 0, prev = 0;
     int rc;
 
-    rc = sqlite3_prepare_v2(db, "SELECT machine, " EVENT_COLUMNS
-                            " FROM events ORDER BY machine, seq", -1, &rd,
-                            NULL);
+    rc = sqlite3_prepare_v2(db,
+                            "SELECT machine, " EVENT_COLUMNS
+                            " FROM events ORDER BY machine, seq",
+                            -1, &rd, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db, "UPDATE events SET sum = ?3"
-                                " WHERE machine = ?1 AND seq = ?2", -1, &wr,
-                                NULL);
+        rc = sqlite3_prepare_v2(db,
+                                "UPDATE events SET sum = ?3"
+                                " WHERE machine = ?1 AND seq = ?2",
+                                -1, &wr, NULL);
     while (rc == SQLITE_OK && (rc = sqlite3_step(rd)) == SQLITE_ROW) {
         uint64_t m = (uint64_t)sqlite3_column_int64(rd, 0);
         const unsigned char *args = sqlite3_column_blob(rd, 5);
@@ -436,13 +434,11 @@ static int fill_sums(sqlite3 *db)
             machine = m;
             prev = store__chain_seed(m);
         }
-        prev = store__event_sum(prev, m,
-                                (uint64_t)sqlite3_column_int64(rd, 1),
+        prev = store__event_sum(prev, m, (uint64_t)sqlite3_column_int64(rd, 1),
                                 sqlite3_column_int64(rd, 2),
                                 (uint32_t)sqlite3_column_int64(rd, 3),
-                                (uint32_t)sqlite3_column_int64(rd, 4),
-                                args, len,
-                                (uint32_t)sqlite3_column_int64(rd, 6),
+                                (uint32_t)sqlite3_column_int64(rd, 4), args,
+                                len, (uint32_t)sqlite3_column_int64(rd, 6),
                                 (uint32_t)sqlite3_column_int64(rd, 7),
                                 (uint32_t)sqlite3_column_int64(rd, 8),
                                 (int32_t)sqlite3_column_int64(rd, 9));
@@ -459,7 +455,7 @@ static int fill_sums(sqlite3 *db)
     if (rc != SQLITE_OK)
         return rc;
     return db_exec(db, "UPDATE machines SET sum = store_machine_sum(id,"
-                   " tenant, name, config, created, parent, parent_seq)");
+                       " tenant, name, config, created, parent, parent_seq)");
 }
 
 /* Brings the schema of a database at version @from up to ours, one
@@ -528,8 +524,8 @@ static bool lock_database(struct store *s, char *err)
             format(err, STORE_MSG_MAX,
                    "%s: the database is in use by another store", s->path);
         else
-            format(err, STORE_MSG_MAX, "%s: flock %s: %s", s->path,
-                   lock_path, strerror(errno));
+            format(err, STORE_MSG_MAX, "%s: flock %s: %s", s->path, lock_path,
+                   strerror(errno));
         return false;
     }
     return true;
@@ -555,7 +551,8 @@ static bool open_writer(struct store *s, const struct store_options *opt,
 
     rc = sqlite3_open_v2(s->uri, &s->wdb,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                         SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
+                             SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI,
+                         NULL);
     if (rc != SQLITE_OK) {
         if ((rc & 0xff) == SQLITE_CANTOPEN)
             explain_cantopen(s->path, err);
@@ -585,19 +582,21 @@ static bool open_writer(struct store *s, const struct store_options *opt,
     if (version < 0) {
         format(err, STORE_MSG_MAX,
                "%s: database schema version %lld is not an armmapd "
-               "version", s->path, (long long)version);
+               "version",
+               s->path, (long long)version);
         return false;
     }
     if (version == 0) {
-        if (query_int(s->wdb, "SELECT count(*) FROM sqlite_master",
-                      &objects) != SQLITE_OK) {
+        if (query_int(s->wdb, "SELECT count(*) FROM sqlite_master", &objects) !=
+            SQLITE_OK) {
             store__sqlite_err(s->path, s->wdb, "", err);
             return false;
         }
         if (objects != 0) {
             format(err, STORE_MSG_MAX,
                    "%s: not an armmapd database (it has tables but no "
-                   "schema version)", s->path);
+                   "schema version)",
+                   s->path);
             return false;
         }
     }
@@ -643,8 +642,9 @@ static bool open_writer(struct store *s, const struct store_options *opt,
     if (db_exec(s->wdb, sql) != SQLITE_OK ||
         pragma_int(s->wdb, "cache_size", -WRITER_CACHE_KIB) != SQLITE_OK ||
         pragma_int(s->wdb, "journal_size_limit", WAL_SIZE_LIMIT) != SQLITE_OK ||
-        sqlite3_wal_autocheckpoint(s->wdb, s->memory ? 0 : WAL_CHECKPOINT_PAGES)
-            != SQLITE_OK ||
+        sqlite3_wal_autocheckpoint(s->wdb,
+                                   s->memory ? 0 : WAL_CHECKPOINT_PAGES) !=
+            SQLITE_OK ||
         query_int(s->wdb, "PRAGMA synchronous", &v) != SQLITE_OK) {
         store__sqlite_err(s->path, s->wdb, "configuring", err);
         return false;
@@ -686,7 +686,8 @@ static bool open_reader(struct store *s, char *err)
 {
     int rc = sqlite3_open_v2(s->uri, &s->rdb,
                              SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
-                             SQLITE_OPEN_URI, NULL);
+                                 SQLITE_OPEN_URI,
+                             NULL);
 
     if (rc != SQLITE_OK) {
         store__sqlite_err(s->path, s->rdb, "opening the read connection", err);
@@ -768,16 +769,18 @@ static void check_head(struct store *s)
     s->head.seq = v[1];
     s->head.sum = v[2];
     s->head.max_id = v[3];
-    if (query_int(s->wdb, "SELECT max(coalesce((SELECT seq FROM"
+    if (query_int(s->wdb,
+                  "SELECT max(coalesce((SELECT seq FROM"
                   " sqlite_sequence WHERE name = 'machines'), 0),"
-                  " coalesce((SELECT max(id) FROM machines), 0))", &x)
-        != SQLITE_OK)
+                  " coalesce((SELECT max(id) FROM machines), 0))",
+                  &x) != SQLITE_OK)
         return;
     max_id = (uint64_t)x;
     if (s->head.machine != 0 &&
-        sqlite3_prepare_v2(s->wdb, "SELECT sum FROM events"
-                           " WHERE machine = ?1 AND seq = ?2", -1, &st,
-                           NULL) == SQLITE_OK) {
+        sqlite3_prepare_v2(s->wdb,
+                           "SELECT sum FROM events"
+                           " WHERE machine = ?1 AND seq = ?2",
+                           -1, &st, NULL) == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, (sqlite3_int64)s->head.machine);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)s->head.seq);
         found = sqlite3_step(st) == SQLITE_ROW &&
@@ -796,17 +799,19 @@ static void check_head(struct store *s)
     }
     if (found && max_id >= s->head.max_id)
         return;
-    format(s->warning, sizeof(s->warning), "%s: committed writes are "
+    format(s->warning, sizeof(s->warning),
+           "%s: committed writes are "
            "missing: the last commit made (recorded in %s-lock) holds "
-           "event %" PRIu64 " of machine %" PRIu64 " and machine ids up to %"
-           PRIu64 ", but the database %s; its WAL (%s-wal) lost committed "
-           "frames", s->path, s->path, s->head.seq, s->head.machine,
-           s->head.max_id, !found ? "lacks that event" : "has fewer machines",
-           s->path);
+           "event %" PRIu64 " of machine %" PRIu64
+           " and machine ids up to %" PRIu64
+           ", but the database %s; its WAL (%s-wal) lost committed "
+           "frames",
+           s->path, s->path, s->head.seq, s->head.machine, s->head.max_id,
+           !found ? "lacks that event" : "has fewer machines", s->path);
 }
 
 enum store_status sq_open(const char *path, const struct store_options *opt,
-                             struct store **out, char err[STORE_MSG_MAX])
+                          struct store **out, char err[STORE_MSG_MAX])
 {
     static const struct store_options defaults;
     struct store *s;
@@ -819,8 +824,10 @@ enum store_status sq_open(const char *path, const struct store_options *opt,
         return STORE_INVALID_ARGUMENT;
     }
     if (strncmp(path, "file:", 5) == 0) {
-        format(err, STORE_MSG_MAX, "%s: the store takes a file path or "
-               "\":memory:\", not a URI", path);
+        format(err, STORE_MSG_MAX,
+               "%s: the store takes a file path or "
+               "\":memory:\", not a URI",
+               path);
         return STORE_INVALID_ARGUMENT;
     }
     if (opt == NULL)
@@ -876,8 +883,7 @@ enum store_status sq_open(const char *path, const struct store_options *opt,
     if (!store__start_checkpointer(s, opt, err))
         goto fail;
     if (!store__start_writer(s)) {
-        format(err, STORE_MSG_MAX, "%s: cannot start the writer thread",
-               path);
+        format(err, STORE_MSG_MAX, "%s: cannot start the writer thread", path);
         goto fail;
     }
     *out = s;
@@ -893,13 +899,30 @@ fail:
 static void finalize_all(struct store *s)
 {
     sqlite3_stmt **all[] = {
-        &s->w_begin, &s->w_commit, &s->w_rollback, &s->w_event,
-        &s->w_create, &s->w_destroy, &s->w_state, &s->w_mark, &s->w_flush,
-        &s->w_purge_events, &s->w_purge_machines, &s->w_vacuum,
-        &s->w_unit, &s->w_unit_undo, &s->w_unit_end, &s->w_checkpoint,
+        &s->w_begin,
+        &s->w_commit,
+        &s->w_rollback,
+        &s->w_event,
+        &s->w_create,
+        &s->w_destroy,
+        &s->w_state,
+        &s->w_mark,
+        &s->w_flush,
+        &s->w_purge_events,
+        &s->w_purge_machines,
+        &s->w_vacuum,
+        &s->w_unit,
+        &s->w_unit_undo,
+        &s->w_unit_end,
+        &s->w_checkpoint,
         &s->w_purge_checkpoints,
-        &s->r_history[0], &s->r_history[1], &s->r_op_counts,
-        &s->r_list_all, &s->r_list_tenant, &s->r_machine, &s->r_live,
+        &s->r_history[0],
+        &s->r_history[1],
+        &s->r_op_counts,
+        &s->r_list_all,
+        &s->r_list_tenant,
+        &s->r_machine,
+        &s->r_live,
         &s->r_max_id,
     };
     size_t i;
@@ -939,7 +962,7 @@ void sq_close(struct store *s)
     sqlite3_close(s->rdb);
     sqlite3_close(s->wdb);
     if (s->lock_fd >= 0)
-        close(s->lock_fd);              /* releases the flock */
+        close(s->lock_fd); /* releases the flock */
     if (s->notify_fd >= 0)
         close(s->notify_fd);
     while ((b = s->done_head) != NULL) {
@@ -976,4 +999,3 @@ int sq_notify_fd(const struct store *s)
 {
     return s->notify_fd;
 }
-

@@ -156,9 +156,9 @@ static const char schema_sql[] =
 static bool schema_ready(PGconn *c, char *err)
 {
     PGresult *r = pg__exec(c, "reading the schema",
-        "SELECT to_regclass('armmap_meta') IS NOT NULL,"
-        " to_regclass('machines') IS NOT NULL", 0, NULL, PGRES_TUPLES_OK,
-        err);
+                           "SELECT to_regclass('armmap_meta') IS NOT NULL,"
+                           " to_regclass('machines') IS NOT NULL",
+                           0, NULL, PGRES_TUPLES_OK, err);
     bool meta, machines;
     int64_t v;
 
@@ -168,24 +168,27 @@ static bool schema_ready(PGconn *c, char *err)
     machines = PQgetvalue(r, 0, 1)[0] == 't';
     PQclear(r);
     if (!meta && machines) {
-        pg__format(err, STORE_MSG_MAX, "postgresql: the database has a "
+        pg__format(err, STORE_MSG_MAX,
+                   "postgresql: the database has a "
                    "machines table but no armmap_meta: not an armmapd "
                    "database");
         return false;
     }
     if (!meta)
         return exec_ok(c, "creating the schema", schema_sql, err);
-    r = pg__exec(c, "reading the schema version", "SELECT value FROM"
-                 " armmap_meta WHERE key = 'schema_version'", 0, NULL,
-                 PGRES_TUPLES_OK, err);
+    r = pg__exec(c, "reading the schema version",
+                 "SELECT value FROM"
+                 " armmap_meta WHERE key = 'schema_version'",
+                 0, NULL, PGRES_TUPLES_OK, err);
     if (r == NULL)
         return false;
     v = PQntuples(r) == 1 ? pg__i64(r, 0, 0) : -1;
     PQclear(r);
     if (v != PG_SCHEMA_VERSION) {
-        pg__format(err, STORE_MSG_MAX, "postgresql: schema version %" PRId64
-                   " is not %d (a newer armmapd's, or not ours)", v,
-                   PG_SCHEMA_VERSION);
+        pg__format(err, STORE_MSG_MAX,
+                   "postgresql: schema version %" PRId64
+                   " is not %d (a newer armmapd's, or not ours)",
+                   v, PG_SCHEMA_VERSION);
         return false;
     }
     return true;
@@ -216,23 +219,25 @@ static bool writer_session(struct store *s, char *err)
         if (tries > 0)
             nanosleep(&ts, NULL);
         r = pg__exec(s->wconn, "taking the database's lock",
-                     "SELECT pg_try_advisory_lock(" PG_LOCK_KEY ")",
-                     0, NULL, PGRES_TUPLES_OK, err);
+                     "SELECT pg_try_advisory_lock(" PG_LOCK_KEY ")", 0, NULL,
+                     PGRES_TUPLES_OK, err);
         if (r == NULL)
             return false;
         held = PQgetvalue(r, 0, 0)[0] == 't';
         PQclear(r);
     }
     if (!held) {
-        pg__format(err, STORE_MSG_MAX, "postgresql: the database is in use "
+        pg__format(err, STORE_MSG_MAX,
+                   "postgresql: the database is in use "
                    "by another armmapd (its advisory lock is held)");
         return false;
     }
     /* NORMAL: a commit returns before the server's WAL flush, so a crash
      * of the server (not of armmapd) may lose the last commits. */
-    return exec_ok(s->wconn, "setting durability", s->st.synchronous == 2
-                   ? "SET synchronous_commit = on"
-                   : "SET synchronous_commit = off", err);
+    return exec_ok(s->wconn, "setting durability",
+                   s->st.synchronous == 2 ? "SET synchronous_commit = on"
+                                          : "SET synchronous_commit = off",
+                   err);
 }
 
 static bool open_writer(struct store *s, const struct store_options *opt,
@@ -263,7 +268,8 @@ static bool load_next_id(struct store *s, char *err)
 {
     PGresult *r = pg__exec(s->wconn, "reading the largest machine id",
                            "SELECT value FROM armmap_meta WHERE key ="
-                           " 'max_id'", 0, NULL, PGRES_TUPLES_OK, err);
+                           " 'max_id'",
+                           0, NULL, PGRES_TUPLES_OK, err);
 
     if (r == NULL)
         return false;
@@ -307,7 +313,8 @@ enum store_status pg_open(const char *path, const struct store_options *opt,
         goto fail;
     }
     if (pthread_create(&s->thread, NULL, writer_main, s) != 0) {
-        pg__format(err, STORE_MSG_MAX, "postgresql: cannot start the "
+        pg__format(err, STORE_MSG_MAX,
+                   "postgresql: cannot start the "
                    "writer thread");
         goto fail;
     }
@@ -391,9 +398,9 @@ static enum store_status check_room(struct store *s, size_t n, size_t bytes)
     }
     if (s->inflight > 0 && (s->inflight + n > s->queue_max ||
                             s->inflight_bytes + bytes > s->bytes_max)) {
-        pg__format(s->errmsg, sizeof(s->errmsg), "write queue full (%"
-                   PRIu32 " writes, %zu bytes)", s->inflight,
-                   s->inflight_bytes);
+        pg__format(s->errmsg, sizeof(s->errmsg),
+                   "write queue full (%" PRIu32 " writes, %zu bytes)",
+                   s->inflight, s->inflight_bytes);
         return STORE_BUSY;
     }
     return STORE_OK;
@@ -439,18 +446,18 @@ static bool event_valid(struct store *s, const struct store_event *ev)
         (ev->nargs > 0 && ev->args == NULL) ||
         ev->machine > (uint64_t)INT64_MAX || ev->seq > (uint64_t)INT64_MAX) {
         pthread_mutex_lock(&s->lock);
-        pg__format(s->errmsg, sizeof(s->errmsg), "event %" PRIu64
-                   " of machine %" PRIu64 ": invalid (machine and seq must"
-                   " be 1..2^63-1, nargs %" PRIu32 " at most %d)", ev->seq,
-                   ev->machine, ev->nargs, STORE_MAX_ARGS);
+        pg__format(s->errmsg, sizeof(s->errmsg),
+                   "event %" PRIu64 " of machine %" PRIu64
+                   ": invalid (machine and seq must"
+                   " be 1..2^63-1, nargs %" PRIu32 " at most %d)",
+                   ev->seq, ev->machine, ev->nargs, STORE_MAX_ARGS);
         pthread_mutex_unlock(&s->lock);
         return false;
     }
     return true;
 }
 
-static void fill_event(struct pw *w, const struct store_event *ev,
-                       void *cookie)
+static void fill_event(struct pw *w, const struct store_event *ev, void *cookie)
 {
     uint32_t i;
 
@@ -502,8 +509,10 @@ enum store_status pg_submit_events(struct store *s,
     }
     pthread_mutex_lock(&s->lock);
     if (n == 0 || n > UINT32_MAX || i < n) {
-        pg__format(s->errmsg, sizeof(s->errmsg), "a unit of %zu events must"
-                   " be of one machine, in seq order", n);
+        pg__format(s->errmsg, sizeof(s->errmsg),
+                   "a unit of %zu events must"
+                   " be of one machine, in seq order",
+                   n);
         pthread_mutex_unlock(&s->lock);
         return STORE_INVALID_ARGUMENT;
     }
@@ -526,19 +535,17 @@ enum store_status pg_submit_events(struct store *s,
     return rc;
 }
 
-enum store_status pg_submit_event(struct store *s,
-                                  const struct store_event *ev, void *cookie)
+enum store_status pg_submit_event(struct store *s, const struct store_event *ev,
+                                  void *cookie)
 {
     return pg_submit_events(s, ev, 1, cookie);
 }
 
 enum store_status pg_submit_machine_fork(struct store *s, uint64_t parent,
                                          uint64_t parent_seq,
-                                         const char *tenant,
-                                         const char *name,
-                                         const char *config,
-                                         int64_t created_ms, void *cookie,
-                                         uint64_t *id)
+                                         const char *tenant, const char *name,
+                                         const char *config, int64_t created_ms,
+                                         void *cookie, uint64_t *id)
 {
     size_t lt, ln, lc;
     struct pw *w;
@@ -548,8 +555,9 @@ enum store_status pg_submit_machine_fork(struct store *s, uint64_t parent,
         parent_seq > (uint64_t)INT64_MAX) {
         pthread_mutex_lock(&s->lock);
         pg__format(s->errmsg, sizeof(s->errmsg), "machine creation: %s",
-                   config == NULL ? "no config" : id == NULL ? "no id"
-                                                             : "bad parent");
+                   config == NULL ? "no config"
+                   : id == NULL   ? "no id"
+                                  : "bad parent");
         pthread_mutex_unlock(&s->lock);
         return STORE_INVALID_ARGUMENT;
     }
@@ -583,10 +591,8 @@ enum store_status pg_submit_machine_fork(struct store *s, uint64_t parent,
     return rc;
 }
 
-enum store_status pg_submit_machine_create(struct store *s,
-                                           const char *tenant,
-                                           const char *name,
-                                           const char *config,
+enum store_status pg_submit_machine_create(struct store *s, const char *tenant,
+                                           const char *name, const char *config,
                                            int64_t created_ms, void *cookie,
                                            uint64_t *id)
 {
@@ -626,13 +632,12 @@ static enum store_status submit_plain(struct store *s, enum pw_kind kind,
 }
 
 enum store_status pg_submit_machine_destroy(struct store *s, uint64_t id,
-                                            int64_t destroyed_ms,
-                                            void *cookie)
+                                            int64_t destroyed_ms, void *cookie)
 {
     if (id == 0 || id > (uint64_t)INT64_MAX) {
         pthread_mutex_lock(&s->lock);
-        pg__format(s->errmsg, sizeof(s->errmsg), "destroy: machine %" PRIu64
-                   " is not a machine id", id);
+        pg__format(s->errmsg, sizeof(s->errmsg),
+                   "destroy: machine %" PRIu64 " is not a machine id", id);
         pthread_mutex_unlock(&s->lock);
         return STORE_INVALID_ARGUMENT;
     }
@@ -646,13 +651,14 @@ enum store_status pg_submit_checkpoint(struct store *s, uint64_t machine,
     if (machine == 0 || seq == 0 || machine > (uint64_t)INT64_MAX ||
         seq > (uint64_t)INT64_MAX || (blob == NULL && len > 0)) {
         pthread_mutex_lock(&s->lock);
-        pg__format(s->errmsg, sizeof(s->errmsg), "checkpoint of machine %"
-                   PRIu64 " at seq %" PRIu64 ": invalid", machine, seq);
+        pg__format(s->errmsg, sizeof(s->errmsg),
+                   "checkpoint of machine %" PRIu64 " at seq %" PRIu64
+                   ": invalid",
+                   machine, seq);
         pthread_mutex_unlock(&s->lock);
         return STORE_INVALID_ARGUMENT;
     }
-    return submit_plain(s, PW_CHECKPOINT, machine, seq, 0, blob, len,
-                        cookie);
+    return submit_plain(s, PW_CHECKPOINT, machine, seq, 0, blob, len, cookie);
 }
 
 /* ------------------------------------------------------------------ */
@@ -745,10 +751,12 @@ static bool load_machines(struct store *s, const struct pwq *q, char *err)
         return true;
     }
     param[0] = ids;
-    r = pg__exec(s->wconn, "reading machines", "SELECT id, destroyed IS"
+    r = pg__exec(s->wconn, "reading machines",
+                 "SELECT id, destroyed IS"
                  " NULL, greatest(last_seq, coalesce(parent_seq, 0)),"
                  " last_sum, nevents FROM machines WHERE id ="
-                 " ANY($1::bigint[])", 1, param, PGRES_TUPLES_OK, err);
+                 " ANY($1::bigint[])",
+                 1, param, PGRES_TUPLES_OK, err);
     if (r == NULL) {
         free(ids);
         return false;
@@ -788,14 +796,14 @@ static bool load_machines(struct store *s, const struct pwq *q, char *err)
 /* A batch being sent. */
 struct send {
     struct store *s;
-    int pending;                        /* statements since the last sync */
+    int pending; /* statements since the last sync */
     bool failed;
     char err[STORE_MSG_MAX];
-    unsigned char *copy;                /* the events, COPY binary rows */
+    unsigned char *copy; /* the events, COPY binary rows */
     size_t ncopy;
     size_t capcopy;
     uint64_t rows;
-    uint64_t bytes;                     /* data inserted, for max_bytes */
+    uint64_t bytes; /* data inserted, for max_bytes */
 };
 
 static void wfail(struct pw *w, enum store_status st, const char *fmt, ...)
@@ -858,8 +866,7 @@ static void drain(struct send *x)
 }
 
 static void send_params(struct send *x, const char *sql, int n,
-                        const char *const *val, const int *len,
-                        const int *fmt)
+                        const char *const *val, const int *len, const int *fmt)
 {
     if (x->failed)
         return;
@@ -975,8 +982,10 @@ static void copy_events(struct send *x)
         ok = false;
     while ((r = PQgetResult(c)) != NULL) {
         if (PQresultStatus(r) != PGRES_COMMAND_OK && !x->failed) {
-            pg__format(x->err, sizeof(x->err), "postgresql: inserting "
-                       "events: %s", PQresultErrorMessage(r));
+            pg__format(x->err, sizeof(x->err),
+                       "postgresql: inserting "
+                       "events: %s",
+                       PQresultErrorMessage(r));
             trim(x->err);
             x->failed = true;
         }
@@ -990,18 +999,19 @@ static void copy_events(struct send *x)
 
 /* Checks event @w against its machine; the reason it is refused, or
  * STORE_OK. */
-static enum store_status check_event(struct pm *m, struct pw *w,
-                                     uint64_t next)
+static enum store_status check_event(struct pm *m, struct pw *w, uint64_t next)
 {
     if (m == NULL || !m->exists || !m->alive) {
-        wfail(w, STORE_NOT_FOUND, "event %" PRIu64 ": machine %" PRIu64
-              " %s", w->seq, w->machine, m == NULL || !m->exists
-              ? "does not exist" : "is destroyed");
+        wfail(w, STORE_NOT_FOUND, "event %" PRIu64 ": machine %" PRIu64 " %s",
+              w->seq, w->machine,
+              m == NULL || !m->exists ? "does not exist" : "is destroyed");
         return STORE_NOT_FOUND;
     }
     if (w->seq != next) {
-        wfail(w, STORE_CONFLICT, "machine %" PRIu64 ": event seq %" PRIu64
-              " refused: expected seq %" PRIu64, w->machine, w->seq, next);
+        wfail(w, STORE_CONFLICT,
+              "machine %" PRIu64 ": event seq %" PRIu64
+              " refused: expected seq %" PRIu64,
+              w->machine, w->seq, next);
         return STORE_CONFLICT;
     }
     return STORE_OK;
@@ -1015,8 +1025,8 @@ static void do_unit(struct send *x, struct pw *u, uint32_t n)
     uint32_t i;
 
     for (i = 0; i < n; i++) {
-        enum store_status st = check_event(m, &u[i], (m ? last_stored(m)
-                                                        : 0) + 1 + i);
+        enum store_status st = check_event(m, &u[i],
+                                           (m ? last_stored(m) : 0) + 1 + i);
 
         if (st != STORE_OK) {
             char why[STORE_MSG_MAX];
@@ -1024,8 +1034,10 @@ static void do_unit(struct send *x, struct pw *u, uint32_t n)
 
             pg__format(why, sizeof(why), "%s", u[i].msg);
             for (j = 0; n > 1 && j < n; j++)
-                wfail(&u[j], st, "%s (a unit of %" PRIu32 " events: none "
-                      "kept)", why, n);
+                wfail(&u[j], st,
+                      "%s (a unit of %" PRIu32 " events: none "
+                      "kept)",
+                      why, n);
             return;
         }
     }
@@ -1055,12 +1067,13 @@ static void do_create(struct send *x, struct pw *w, uint64_t *max_id)
     if (w->parent != 0) {
         p = pm_find(&x->s->mt, w->parent);
         if (p == NULL || !p->exists) {
-            wfail(w, STORE_NOT_FOUND, "fork: parent machine %" PRIu64
-                  " does not exist", w->parent);
+            wfail(w, STORE_NOT_FOUND,
+                  "fork: parent machine %" PRIu64 " does not exist", w->parent);
             return;
         }
         if (last_stored(p) < w->seq) {
-            wfail(w, STORE_CONFLICT, "fork: parent machine %" PRIu64
+            wfail(w, STORE_CONFLICT,
+                  "fork: parent machine %" PRIu64
                   " has events up to seq %" PRIu64 ", not %" PRIu64,
                   w->parent, last_stored(p), w->seq);
             return;
@@ -1085,9 +1098,10 @@ static void do_create(struct send *x, struct pw *w, uint64_t *max_id)
     snprintf(num[1], 24, "%" PRId64, w->time_ms);
     snprintf(num[2], 24, "%" PRIu64, w->parent);
     snprintf(num[3], 24, "%" PRIu64, w->seq);
-    snprintf(num[4], 24, "%" PRId64, (int64_t)store__machine_sum(
-        w->machine, tenant, name, config, w->time_ms, w->parent,
-        w->parent != 0 ? w->seq : 0));
+    snprintf(num[4], 24, "%" PRId64,
+             (int64_t)store__machine_sum(w->machine, tenant, name, config,
+                                         w->time_ms, w->parent,
+                                         w->parent != 0 ? w->seq : 0));
     val[0] = num[0];
     val[1] = tenant;
     val[2] = name;
@@ -1096,9 +1110,11 @@ static void do_create(struct send *x, struct pw *w, uint64_t *max_id)
     val[5] = w->parent != 0 ? num[2] : NULL;
     val[6] = w->parent != 0 ? num[3] : NULL;
     val[7] = num[4];
-    send_params(x, "INSERT INTO machines (id, tenant, name, config, created,"
+    send_params(x,
+                "INSERT INTO machines (id, tenant, name, config, created,"
                 " parent, parent_seq, sum) VALUES ($1, $2, $3, $4, $5, $6,"
-                " $7, $8)", 8, val, NULL, NULL);
+                " $7, $8)",
+                8, val, NULL, NULL);
     x->bytes += w->len + 128;
     if (w->machine > *max_id)
         *max_id = w->machine;
@@ -1111,15 +1127,17 @@ static void do_destroy(struct send *x, struct pw *w)
     const char *val[2] = { num[0], num[1] };
 
     if (m == NULL || !m->exists || !m->alive) {
-        wfail(w, STORE_NOT_FOUND, "destroy: machine %" PRIu64
-              " does not exist or is already destroyed", w->machine);
+        wfail(w, STORE_NOT_FOUND,
+              "destroy: machine %" PRIu64
+              " does not exist or is already destroyed",
+              w->machine);
         return;
     }
     m->alive = false;
     snprintf(num[0], 24, "%" PRIu64, w->machine);
     snprintf(num[1], 24, "%" PRId64, w->time_ms);
-    send_params(x, "UPDATE machines SET destroyed = $2 WHERE id = $1", 2,
-                val, NULL, NULL);
+    send_params(x, "UPDATE machines SET destroyed = $2 WHERE id = $1", 2, val,
+                NULL, NULL);
 }
 
 static void do_checkpoint(struct send *x, struct pw *w)
@@ -1132,25 +1150,29 @@ static void do_checkpoint(struct send *x, struct pw *w)
 
     if (m == NULL || !m->exists || !m->alive) {
         wfail(w, STORE_NOT_FOUND, "checkpoint: machine %" PRIu64 " %s",
-              w->machine, m == NULL || !m->exists ? "does not exist"
-                                                  : "is destroyed");
+              w->machine,
+              m == NULL || !m->exists ? "does not exist" : "is destroyed");
         return;
     }
     if (last_stored(m) < w->seq) {
-        wfail(w, STORE_CONFLICT, "checkpoint: machine %" PRIu64 " has "
-              "events up to seq %" PRIu64 ", not %" PRIu64, w->machine,
-              last_stored(m), w->seq);
+        wfail(w, STORE_CONFLICT,
+              "checkpoint: machine %" PRIu64 " has "
+              "events up to seq %" PRIu64 ", not %" PRIu64,
+              w->machine, last_stored(m), w->seq);
         return;
     }
     if (val[2] == NULL)
         val[2] = "";
     snprintf(num[0], 24, "%" PRIu64, w->machine);
     snprintf(num[1], 24, "%" PRIu64, w->seq);
-    snprintf(num[2], 24, "%" PRId64, (int64_t)store__checkpoint_sum(
-        w->machine, w->seq, w->data, w->len));
-    send_params(x, "INSERT INTO checkpoints VALUES ($1, $2, $3, $4)"
+    snprintf(num[2], 24, "%" PRId64,
+             (int64_t)store__checkpoint_sum(w->machine, w->seq, w->data,
+                                            w->len));
+    send_params(x,
+                "INSERT INTO checkpoints VALUES ($1, $2, $3, $4)"
                 " ON CONFLICT (machine, seq) DO UPDATE SET blob ="
-                " excluded.blob, sum = excluded.sum", 4, val, len, fmt);
+                " excluded.blob, sum = excluded.sum",
+                4, val, len, fmt);
     x->bytes += w->len + 64;
 }
 
@@ -1172,13 +1194,17 @@ static void send_counts(struct send *x, uint64_t max_id)
         snprintf(num[1], 24, "%" PRIu64, m->nevents);
         snprintf(num[2], 24, "%" PRIu64, m->last_seq);
         snprintf(num[3], 24, "%" PRId64, (int64_t)m->last_sum);
-        send_params(x, "UPDATE machines SET nevents = $2, last_seq = $3,"
-                    " last_sum = $4 WHERE id = $1", 4, val, NULL, NULL);
+        send_params(x,
+                    "UPDATE machines SET nevents = $2, last_seq = $3,"
+                    " last_sum = $4 WHERE id = $1",
+                    4, val, NULL, NULL);
     }
     if (max_id != 0) {
         snprintf(num[0], 24, "%" PRIu64, max_id);
-        send_params(x, "UPDATE armmap_meta SET value = greatest(value, $1)"
-                    " WHERE key = 'max_id'", 1, val, NULL, NULL);
+        send_params(x,
+                    "UPDATE armmap_meta SET value = greatest(value, $1)"
+                    " WHERE key = 'max_id'",
+                    1, val, NULL, NULL);
     }
 }
 
@@ -1234,7 +1260,8 @@ static bool run_batch(struct store *s, struct pwq *q, char *err)
     PQexitPipelineMode(s->wconn);
     if (!x.failed && s->max_bytes != 0 &&
         s->size_base + s->size_added + x.bytes > s->max_bytes) {
-        pg__format(x.err, sizeof(x.err), "postgresql: database or disk is "
+        pg__format(x.err, sizeof(x.err),
+                   "postgresql: database or disk is "
                    "full (the size limit is %" PRIu64 " bytes)",
                    s->max_bytes);
         x.failed = true;
@@ -1247,7 +1274,7 @@ static bool run_batch(struct store *s, struct pwq *q, char *err)
         s->size_added += x.bytes;
     else
         pg__format(err, STORE_MSG_MAX, "%s", x.err);
-    if (!ok)                            /* ends a transaction left open */
+    if (!ok) /* ends a transaction left open */
         PQclear(PQexec(s->wconn, "ROLLBACK"));
     free(x.copy);
     return ok;
@@ -1360,7 +1387,7 @@ static void *writer_main(void *arg)
             continue;
         }
         if (s->filling.n == 0)
-            break;                      /* stopping, nothing queued */
+            break; /* stopping, nothing queued */
         q = s->filling;
         memset(&s->filling, 0, sizeof(s->filling));
         pthread_mutex_unlock(&s->lock);
@@ -1390,8 +1417,8 @@ static void *writer_main(void *arg)
 /* ------------------------------------------------------------------ */
 
 size_t pg_reap(struct store *s,
-               void (*done)(void *arg, void *cookie,
-                            enum store_status status, const char *msg),
+               void (*done)(void *arg, void *cookie, enum store_status status,
+                            const char *msg),
                void *arg)
 {
     struct pwq q;
@@ -1414,10 +1441,12 @@ size_t pg_reap(struct store *s,
         const struct pw *w = &q.w[i];
 
         if (w->kind == PW_EVENT && w->unit == 0)
-            continue;                   /* reported with its unit's first */
+            continue; /* reported with its unit's first */
         if (done != NULL)
-            done(arg, w->cookie, w->status, w->status == STORE_OK ? ""
-                 : w->msg != NULL ? w->msg : store_status_name(w->status));
+            done(arg, w->cookie, w->status,
+                 w->status == STORE_OK ? ""
+                 : w->msg != NULL      ? w->msg
+                                       : store_status_name(w->status));
         n++;
     }
     s->reaping = false;
@@ -1440,7 +1469,8 @@ void pg_flush(struct store *s)
  * never emptied. */
 enum store_status pg_reset(struct store *s)
 {
-    pg__format(s->errmsg, sizeof(s->errmsg), "reset: a PostgreSQL "
+    pg__format(s->errmsg, sizeof(s->errmsg),
+               "reset: a PostgreSQL "
                "database is never emptied");
     return STORE_INVALID_ARGUMENT;
 }
@@ -1484,12 +1514,14 @@ static void call_ctl(struct store *s, struct pg_ctl *c)
  * once; PostgreSQL's files shrink only when vacuumed).  One scan. */
 static bool count_bytes(struct store *s, char *err)
 {
-    PGresult *r = pg__exec(s->wconn, "counting the database's size",
+    PGresult *r = pg__exec(
+        s->wconn, "counting the database's size",
         "SELECT (SELECT coalesce(sum(octet_length(args)), 0) + 64 * count(*)"
         " FROM events) + (SELECT coalesce(sum(octet_length(tenant) +"
         " octet_length(name) + octet_length(config)), 0) + 128 * count(*)"
         " FROM machines) + (SELECT coalesce(sum(octet_length(blob)), 0) +"
-        " 64 * count(*) FROM checkpoints)", 0, NULL, PGRES_TUPLES_OK, err);
+        " 64 * count(*) FROM checkpoints)",
+        0, NULL, PGRES_TUPLES_OK, err);
 
     if (r == NULL)
         return false;
@@ -1509,13 +1541,16 @@ static void run_purge(struct store *s, struct pg_ctl *c)
     c->status = STORE_UNAVAILABLE;
     if (!exec_ok(s->wconn, "purge", "BEGIN", c->msg))
         return;
-    r = pg__exec(s->wconn, "purge", PURGE_KEEP ", ev AS (DELETE FROM events"
+    r = pg__exec(s->wconn, "purge",
+                 PURGE_KEEP
+                 ", ev AS (DELETE FROM events"
                  " WHERE machine IN (SELECT id FROM gone) RETURNING 1),"
                  " ck AS (DELETE FROM checkpoints WHERE machine IN (SELECT"
                  " id FROM gone)), mm AS (DELETE FROM machines WHERE id IN"
                  " (SELECT id FROM gone) RETURNING id)"
                  " SELECT (SELECT count(*) FROM mm), (SELECT count(*) FROM"
-                 " ev)", 2, val, PGRES_TUPLES_OK, c->msg);
+                 " ev)",
+                 2, val, PGRES_TUPLES_OK, c->msg);
     if (r == NULL || !exec_ok(s->wconn, "purge", "COMMIT", c->msg)) {
         char ignore[STORE_MSG_MAX];
 
@@ -1526,7 +1561,7 @@ static void run_purge(struct store *s, struct pg_ctl *c)
     c->purged = pg__u64(r, 0, 0);
     c->events = pg__u64(r, 0, 1);
     PQclear(r);
-    pm_clear(&s->mt);                   /* purged machines leave it */
+    pm_clear(&s->mt); /* purged machines leave it */
     if (s->max_bytes != 0 && !count_bytes(s, c->msg))
         return;
     c->status = STORE_OK;
@@ -1534,7 +1569,6 @@ static void run_purge(struct store *s, struct pg_ctl *c)
 
 static void run_ctl(struct store *s, struct pg_ctl *c)
 {
-
     if (c->purge) {
         run_purge(s, c);
         return;

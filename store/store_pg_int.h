@@ -22,33 +22,31 @@
 
 #include "store_backend.h"
 
-#define PG_SCHEMA_VERSION   4           /* as STORE_SCHEMA_VERSION: the
+#define PG_SCHEMA_VERSION \
+    4 /* as STORE_SCHEMA_VERSION: the
                                            same sums */
-#define PG_LOCK_KEY         "7021795085577643057" /* "armmapd1": the
+#define PG_LOCK_KEY \
+    "7021795085577643057"   /* "armmapd1": the
                                            advisory lock of one daemon */
-#define PG_LOCK_TRIES       30          /* ... that many times, */
-#define PG_LOCK_WAIT_MS     100         /* ... this far apart */
-#define PG_SYNC_EVERY       256         /* statements between pipeline
+#define PG_LOCK_TRIES   30  /* ... that many times, */
+#define PG_LOCK_WAIT_MS 100 /* ... this far apart */
+#define PG_SYNC_EVERY \
+    256                     /* statements between pipeline
                                            syncs (bounds what the server
                                            buffers for us) */
-#define PG_READ_CHUNK       20000       /* events per SELECT in walks */
+#define PG_READ_CHUNK 20000 /* events per SELECT in walks */
 
-enum pw_kind {
-    PW_EVENT = 1,
-    PW_CREATE,
-    PW_DESTROY,
-    PW_CHECKPOINT
-};
+enum pw_kind { PW_EVENT = 1, PW_CREATE, PW_DESTROY, PW_CHECKPOINT };
 
 /* One queued write; @data is its own allocation (args words, the three
  * strings of a creation one after another, or a checkpoint's bytes). */
 struct pw {
     enum pw_kind kind;
     enum store_status status;
-    char *msg;                          /* malloc'd reason, or NULL */
+    char *msg; /* malloc'd reason, or NULL */
     void *cookie;
-    uint64_t machine;                   /* event's machine, or the id */
-    uint64_t seq;                       /* event's, a fork's parent_seq,
+    uint64_t machine; /* event's machine, or the id */
+    uint64_t seq;     /* event's, a fork's parent_seq,
                                            a checkpoint's */
     uint64_t parent;
     int64_t time_ms;
@@ -56,7 +54,7 @@ struct pw {
     int32_t ev_status;
     unsigned char *data;
     size_t len;
-    uint32_t unit;                      /* as struct wreq (store_int.h) */
+    uint32_t unit; /* as struct wreq (store_int.h) */
 };
 
 struct pwq {
@@ -67,23 +65,23 @@ struct pwq {
 
 /* What the writer knows of one machine (committed state). */
 struct pm {
-    uint64_t id;                        /* 0: empty slot */
+    uint64_t id; /* 0: empty slot */
     bool alive;
     bool exists;
     uint64_t last_seq;
     uint64_t last_sum;
     uint64_t nevents;
-    bool dirty;                         /* counts to write in this batch */
+    bool dirty; /* counts to write in this batch */
 };
 
 struct pmtab {
     struct pm *slot;
-    size_t cap;                         /* a power of two, or 0 */
+    size_t cap; /* a power of two, or 0 */
     size_t n;
 };
 
 struct pg_ctl {
-    bool purge;                         /* else: the size limit */
+    bool purge; /* else: the size limit */
     const char *tenant;
     int64_t cutoff;
     uint64_t bytes;
@@ -95,28 +93,28 @@ struct pg_ctl {
 };
 
 struct store_reader {
-    struct store *s;                    /* first: see store_backend.h */
+    struct store *s; /* first: see store_backend.h */
     PGconn *conn;
     bool own;
-    bool busy;                          /* a walk is running (reentry) */
+    bool busy; /* a walk is running (reentry) */
     char errmsg[STORE_MSG_MAX];
 };
 
 struct store {
-    const struct store_backend *be;     /* first: see store_backend.h */
+    const struct store_backend *be; /* first: see store_backend.h */
     char *url;
-    PGconn *wconn;                      /* the writer thread's */
-    struct store_reader rd;             /* the caller's connection */
+    PGconn *wconn;          /* the writer thread's */
+    struct store_reader rd; /* the caller's connection */
     int notify_fd;
     char errmsg[STORE_MSG_MAX];
     char warning[STORE_MSG_MAX];
-    bool querying;                      /* caller's thread: reentry guard */
+    bool querying; /* caller's thread: reentry guard */
     bool reaping;
-    struct pmtab mt;                    /* writer thread only */
-    uint64_t max_bytes;                 /* writer: 0 none */
-    uint64_t size_base;                 /* counted at the limit's setting
+    struct pmtab mt;     /* writer thread only */
+    uint64_t max_bytes;  /* writer: 0 none */
+    uint64_t size_base;  /* counted at the limit's setting
                                            and after purges */
-    uint64_t size_added;                /* bytes inserted since */
+    uint64_t size_added; /* bytes inserted since */
 
     pthread_t thread;
     bool thread_started;
@@ -143,15 +141,13 @@ struct store {
 uint64_t store__chain_seed(uint64_t machine);
 uint64_t store__event_sum(uint64_t prev, uint64_t machine, uint64_t seq,
                           int64_t time_ms, uint32_t op, uint32_t cpu,
-                          const unsigned char *args, size_t len,
-                          uint32_t value, uint32_t aux, uint32_t flags,
-                          int32_t status);
-uint64_t store__machine_sum(uint64_t id, const char *tenant,
-                            const char *name, const char *config,
-                            int64_t created_ms, uint64_t parent,
-                            uint64_t parent_seq);
-uint64_t store__checkpoint_sum(uint64_t machine, uint64_t seq,
-                               const void *blob, size_t len);
+                          const unsigned char *args, size_t len, uint32_t value,
+                          uint32_t aux, uint32_t flags, int32_t status);
+uint64_t store__machine_sum(uint64_t id, const char *tenant, const char *name,
+                            const char *config, int64_t created_ms,
+                            uint64_t parent, uint64_t parent_seq);
+uint64_t store__checkpoint_sum(uint64_t machine, uint64_t seq, const void *blob,
+                               size_t len);
 
 /* store_pg.c */
 void pg__format(char *buf, size_t n, const char *fmt, ...)

@@ -85,8 +85,7 @@ static PGresult *rquery(struct store_reader *r, const char *what,
 
 static bool rexec(struct store_reader *r, const char *sql)
 {
-    PGresult *res = rquery(r, "transaction", sql, 0, NULL,
-                           PGRES_COMMAND_OK);
+    PGresult *res = rquery(r, "transaction", sql, 0, NULL, PGRES_COMMAND_OK);
 
     PQclear(res);
     return res != NULL;
@@ -98,8 +97,7 @@ static bool row_event(const PGresult *res, int row, uint64_t machine,
                       struct store_event *ev, uint32_t *words,
                       unsigned char *bytes)
 {
-    size_t len = pg__unhex(PQgetvalue(res, row, 4), bytes,
-                           STORE_MAX_ARGS * 4);
+    size_t len = pg__unhex(PQgetvalue(res, row, 4), bytes, STORE_MAX_ARGS * 4);
     size_t i;
 
     if (len == (size_t)-1 || len % 4 != 0)
@@ -174,8 +172,10 @@ static enum store_status bounds(struct store_reader *r, uint64_t machine,
     PGresult *res;
 
     snprintf(id, sizeof(id), "%" PRIu64, machine);
-    res = rquery(r, "machine", "SELECT coalesce(parent_seq, 0), last_seq"
-                 " FROM machines WHERE id = $1", 1, val, PGRES_TUPLES_OK);
+    res = rquery(r, "machine",
+                 "SELECT coalesce(parent_seq, 0), last_seq"
+                 " FROM machines WHERE id = $1",
+                 1, val, PGRES_TUPLES_OK);
     if (res == NULL)
         return STORE_UNAVAILABLE;
     *base = *committed = 0;
@@ -196,14 +196,18 @@ static enum store_status sum_of(struct store_reader *r, uint64_t machine,
 
     snprintf(num[0], 24, "%" PRIu64, machine);
     snprintf(num[1], 24, "%" PRIu64, seq);
-    res = rquery(r, "event", "SELECT sum FROM events WHERE machine = $1"
-                 " AND seq = $2", 2, val, PGRES_TUPLES_OK);
+    res = rquery(r, "event",
+                 "SELECT sum FROM events WHERE machine = $1"
+                 " AND seq = $2",
+                 2, val, PGRES_TUPLES_OK);
     if (res == NULL)
         return STORE_UNAVAILABLE;
     if (PQntuples(res) != 1) {
         PQclear(res);
-        reader_err(r, "machine %" PRIu64 ": no event at seq %" PRIu64
-                   " to continue from", machine, seq);
+        reader_err(r,
+                   "machine %" PRIu64 ": no event at seq %" PRIu64
+                   " to continue from",
+                   machine, seq);
         return STORE_CORRUPT;
     }
     *sum = pg__u64(res, 0, 0);
@@ -227,19 +231,21 @@ static bool chain_ok(struct store_reader *r, struct walk *w,
     uint64_t sum;
 
     if (ev->seq != w->next) {
-        reader_err(r, "machine %" PRIu64 ": seq %" PRIu64 " where seq %"
-                   PRIu64 " was expected (events missing or out of order)",
+        reader_err(r,
+                   "machine %" PRIu64 ": seq %" PRIu64 " where seq %" PRIu64
+                   " was expected (events missing or out of order)",
                    ev->machine, ev->seq, w->next);
         return false;
     }
-    sum = store__event_sum(w->prev, ev->machine, ev->seq, ev->time_ms,
-                           ev->op, ev->cpu, args, (size_t)ev->nargs * 4,
-                           ev->value, ev->aux, ev->flags, ev->status);
+    sum = store__event_sum(w->prev, ev->machine, ev->seq, ev->time_ms, ev->op,
+                           ev->cpu, args, (size_t)ev->nargs * 4, ev->value,
+                           ev->aux, ev->flags, ev->status);
     if (sum != stored) {
-        reader_err(r, "machine %" PRIu64 " seq %" PRIu64 ": checksum differs "
+        reader_err(r,
+                   "machine %" PRIu64 " seq %" PRIu64 ": checksum differs "
                    "(stored %016" PRIx64 ", computed %016" PRIx64 "): the "
-                   "event or one before it was changed", ev->machine,
-                   ev->seq, stored, sum);
+                   "event or one before it was changed",
+                   ev->machine, ev->seq, stored, sum);
         return false;
     }
     w->prev = sum;
@@ -248,11 +254,9 @@ static bool chain_ok(struct store_reader *r, struct walk *w,
 }
 
 /* One chunk of the walk: events after w->next - 1 up to @upto. */
-static enum store_status walk_chunk(struct store_reader *r, struct walk *w,
-                                    uint64_t upto,
-                                    int (*fn)(void *arg,
-                                              const struct store_event *ev),
-                                    void *arg, int *rows)
+static enum store_status walk_chunk(
+    struct store_reader *r, struct walk *w, uint64_t upto,
+    int (*fn)(void *arg, const struct store_event *ev), void *arg, int *rows)
 {
     static __thread uint32_t words[STORE_MAX_ARGS];
     static __thread unsigned char bytes[STORE_MAX_ARGS * 4];
@@ -266,9 +270,11 @@ static enum store_status walk_chunk(struct store_reader *r, struct walk *w,
     snprintf(num[1], 24, "%" PRIu64, w->next - 1);
     snprintf(num[2], 24, "%" PRIu64, upto);
     snprintf(num[3], 24, "%d", PG_READ_CHUNK);
-    res = rquery(r, "events", "SELECT " EVENT_COLS " FROM events WHERE"
+    res = rquery(r, "events",
+                 "SELECT " EVENT_COLS " FROM events WHERE"
                  " machine = $1 AND seq > $2 AND seq <= $3 ORDER BY seq"
-                 " LIMIT $4", 4, val, PGRES_TUPLES_OK);
+                 " LIMIT $4",
+                 4, val, PGRES_TUPLES_OK);
     if (res == NULL)
         return STORE_UNAVAILABLE;
     *rows = PQntuples(res);
@@ -322,10 +328,12 @@ static enum store_status walk(struct store_reader *r, uint64_t machine,
         *count = w.n;
     if (st == STORE_OK && !w.stopped && w.next - 1 < committed &&
         (upto_seq == 0 || w.next - 1 < upto_seq)) {
-        reader_err(r, "machine %" PRIu64 ": history ends at seq %" PRIu64
-                   ", but seq %" PRIu64 " was committed (truncated)", machine,
-                   w.next - 1, upto_seq != 0 && upto_seq < committed
-                                   ? upto_seq : committed);
+        reader_err(r,
+                   "machine %" PRIu64 ": history ends at seq %" PRIu64
+                   ", but seq %" PRIu64 " was committed (truncated)",
+                   machine, w.next - 1,
+                   upto_seq != 0 && upto_seq < committed ? upto_seq
+                                                         : committed);
         return STORE_CORRUPT;
     }
     return st;
@@ -355,10 +363,9 @@ enum store_status pg_reader_events(struct store_reader *r, uint64_t machine,
     return st;
 }
 
-enum store_status pg_reader_checkpoint(struct store_reader *r,
-                                       uint64_t machine, uint64_t at_most,
-                                       uint64_t *seq, void **blob,
-                                       size_t *len)
+enum store_status pg_reader_checkpoint(struct store_reader *r, uint64_t machine,
+                                       uint64_t at_most, uint64_t *seq,
+                                       void **blob, size_t *len)
 {
     char num[2][24];
     const char *val[2] = { num[0], num[1] };
@@ -368,11 +375,14 @@ enum store_status pg_reader_checkpoint(struct store_reader *r,
     const char *hex;
 
     snprintf(num[0], 24, "%" PRIu64, machine);
-    snprintf(num[1], 24, "%" PRId64, at_most != 0 && at_most < INT64_MAX
-                                         ? (int64_t)at_most : INT64_MAX);
-    res = rquery(r, "checkpoint", "SELECT seq, blob, sum FROM checkpoints"
+    snprintf(num[1], 24, "%" PRId64,
+             at_most != 0 && at_most < INT64_MAX ? (int64_t)at_most
+                                                 : INT64_MAX);
+    res = rquery(r, "checkpoint",
+                 "SELECT seq, blob, sum FROM checkpoints"
                  " WHERE machine = $1 AND seq <= $2 ORDER BY seq DESC"
-                 " LIMIT 1", 2, val, PGRES_TUPLES_OK);
+                 " LIMIT 1",
+                 2, val, PGRES_TUPLES_OK);
     if (res == NULL)
         return STORE_UNAVAILABLE;
     if (PQntuples(res) == 0) {
@@ -390,10 +400,12 @@ enum store_status pg_reader_checkpoint(struct store_reader *r,
     }
     n = pg__unhex(hex, b, n + 1);
     *seq = pg__u64(res, 0, 0);
-    if (n == (size_t)-1 || store__checkpoint_sum(machine, *seq, b, n) !=
-                               pg__u64(res, 0, 2)) {
-        reader_err(r, "machine %" PRIu64 ": checkpoint at seq %" PRIu64
-                   " fails its checksum", machine, *seq);
+    if (n == (size_t)-1 ||
+        store__checkpoint_sum(machine, *seq, b, n) != pg__u64(res, 0, 2)) {
+        reader_err(r,
+                   "machine %" PRIu64 ": checkpoint at seq %" PRIu64
+                   " fails its checksum",
+                   machine, *seq);
         free(b);
         PQclear(res);
         return STORE_CORRUPT;
@@ -412,9 +424,10 @@ enum store_status pg_reader_parent(struct store_reader *r, uint64_t id,
     PGresult *res;
 
     snprintf(num, sizeof(num), "%" PRIu64, id);
-    res = rquery(r, "machine", "SELECT coalesce(parent, 0),"
-                 " coalesce(parent_seq, 0) FROM machines WHERE id = $1", 1,
-                 val, PGRES_TUPLES_OK);
+    res = rquery(r, "machine",
+                 "SELECT coalesce(parent, 0),"
+                 " coalesce(parent_seq, 0) FROM machines WHERE id = $1",
+                 1, val, PGRES_TUPLES_OK);
     if (res == NULL)
         return STORE_UNAVAILABLE;
     if (PQntuples(res) == 0) {
@@ -432,15 +445,13 @@ enum store_status pg_reader_parent(struct store_reader *r, uint64_t id,
 /* Queries on the store's own reader                                   */
 /* ------------------------------------------------------------------ */
 
-enum store_status pg_foreach_event_after(struct store *s, uint64_t machine,
-                                         uint64_t after_seq,
-                                         uint64_t upto_seq,
-                                         int (*fn)(void *arg,
-                                             const struct store_event *ev),
-                                         void *arg, uint64_t *count)
+enum store_status pg_foreach_event_after(
+    struct store *s, uint64_t machine, uint64_t after_seq, uint64_t upto_seq,
+    int (*fn)(void *arg, const struct store_event *ev), void *arg,
+    uint64_t *count)
 {
-    return main_status(s, pg_reader_events(&s->rd, machine, after_seq,
-                                           upto_seq, fn, arg, count));
+    return main_status(s, pg_reader_events(&s->rd, machine, after_seq, upto_seq,
+                                           fn, arg, count));
 }
 
 enum store_status pg_foreach_event(struct store *s, uint64_t machine,
@@ -456,8 +467,8 @@ enum store_status pg_checkpoint_get(struct store *s, uint64_t machine,
                                     uint64_t at_most, uint64_t *seq,
                                     void **blob, size_t *len)
 {
-    enum store_status st = pg_reader_checkpoint(&s->rd, machine, at_most,
-                                                seq, blob, len);
+    enum store_status st = pg_reader_checkpoint(&s->rd, machine, at_most, seq,
+                                                blob, len);
 
     return st == STORE_NOT_FOUND ? st : main_status(s, st);
 }
@@ -478,8 +489,10 @@ static bool touches(const struct store_event *ev, uint32_t lo, uint32_t hi)
 static bool enter(struct store *s, const char *what)
 {
     if (s->querying || s->rd.busy) {
-        pg__format(s->errmsg, sizeof(s->errmsg), "%s: called from inside "
-                   "another query's callback", what);
+        pg__format(s->errmsg, sizeof(s->errmsg),
+                   "%s: called from inside "
+                   "another query's callback",
+                   what);
         return false;
     }
     s->querying = true;
@@ -488,13 +501,10 @@ static bool enter(struct store *s, const char *what)
 
 /* One batch of history rows from @lo to @hi; rows given until the page is
  * full.  @last receives the last seq read. */
-static enum store_status history_rows(struct store *s,
-                                      const struct store_history_query *q,
-                                      uint64_t lo, uint64_t hi,
-                                      int (*fn)(void *arg,
-                                                const struct store_event *ev),
-                                      void *arg, struct store_page *page,
-                                      int *nrows, uint64_t *last)
+static enum store_status history_rows(
+    struct store *s, const struct store_history_query *q, uint64_t lo,
+    uint64_t hi, int (*fn)(void *arg, const struct store_event *ev), void *arg,
+    struct store_page *page, int *nrows, uint64_t *last)
 {
     static __thread uint32_t words[STORE_MAX_ARGS];
     static __thread unsigned char bytes[STORE_MAX_ARGS * 4];
@@ -512,20 +522,26 @@ static enum store_status history_rows(struct store *s,
         val[3] = num[3];
     }
     snprintf(num[4], 24, "%d", PG_READ_CHUNK);
-    res = rquery(&s->rd, "history", q->newest_first
-        ? "SELECT " EVENT_COLS " FROM events WHERE machine = $1 AND seq"
-          " BETWEEN $2 AND $3 AND ($4::bigint IS NULL OR op = $4)"
-          " ORDER BY seq DESC LIMIT $5"
-        : "SELECT " EVENT_COLS " FROM events WHERE machine = $1 AND seq"
-          " BETWEEN $2 AND $3 AND ($4::bigint IS NULL OR op = $4)"
-          " ORDER BY seq LIMIT $5", 5, val, PGRES_TUPLES_OK);
+    res = rquery(&s->rd, "history",
+                 q->newest_first
+                     ? "SELECT " EVENT_COLS
+                       " FROM events WHERE machine = $1 AND seq"
+                       " BETWEEN $2 AND $3 AND ($4::bigint IS NULL OR op = $4)"
+                       " ORDER BY seq DESC LIMIT $5"
+                     : "SELECT " EVENT_COLS
+                       " FROM events WHERE machine = $1 AND seq"
+                       " BETWEEN $2 AND $3 AND ($4::bigint IS NULL OR op = $4)"
+                       " ORDER BY seq LIMIT $5",
+                 5, val, PGRES_TUPLES_OK);
     if (res == NULL)
         return STORE_UNAVAILABLE;
     *nrows = PQntuples(res);
     for (i = 0; i < *nrows; i++) {
         if (!row_event(res, i, q->machine, &ev, words, bytes)) {
-            reader_err(&s->rd, "machine %" PRIu64 " event %s: malformed "
-                       "args", q->machine, PQgetvalue(res, i, 0));
+            reader_err(&s->rd,
+                       "machine %" PRIu64 " event %s: malformed "
+                       "args",
+                       q->machine, PQgetvalue(res, i, 0));
             PQclear(res);
             return STORE_UNAVAILABLE;
         }
@@ -549,8 +565,7 @@ static enum store_status history_rows(struct store *s,
 
 enum store_status pg_history(struct store *s,
                              const struct store_history_query *q,
-                             int (*fn)(void *arg,
-                                       const struct store_event *ev),
+                             int (*fn)(void *arg, const struct store_event *ev),
                              void *arg, struct store_page *page)
 {
     uint64_t lo, hi, last = 0;
@@ -613,11 +628,12 @@ static enum store_status counts(struct store *s, uint64_t machine,
     snprintf(num[0], 24, "%" PRIu64, machine);
     snprintf(num[1], 24, "%" PRIu64, after);
     snprintf(num[2], 24, "%" PRIu32, limit);
-    res = rquery(&s->rd, "op counts", "WITH e AS (SELECT seq, op FROM events"
+    res = rquery(&s->rd, "op counts",
+                 "WITH e AS (SELECT seq, op FROM events"
                  " WHERE machine = $1 AND seq > $2 ORDER BY seq LIMIT $3)"
                  " SELECT op, count(*), (SELECT coalesce(max(seq), 0) FROM"
-                 " e) FROM e GROUP BY op ORDER BY op", 3, val,
-                 PGRES_TUPLES_OK);
+                 " e) FROM e GROUP BY op ORDER BY op",
+                 3, val, PGRES_TUPLES_OK);
     if (res == NULL)
         return STORE_UNAVAILABLE;
     if (last != NULL)
@@ -647,8 +663,8 @@ enum store_status pg_op_counts_page(struct store *s, uint64_t machine,
                    machine == 0 ? "machine 0" : "limit 0");
         return STORE_INVALID_ARGUMENT;
     }
-    return main_status(s, counts(s, machine, after_seq, limit, fn, arg,
-                                 last_seq));
+    return main_status(s,
+                       counts(s, machine, after_seq, limit, fn, arg, last_seq));
 }
 
 #define MACHINE_COLS \
@@ -688,17 +704,16 @@ static const char *row_corrupt(const PGresult *res, int row, char *buf,
                              m->parent != 0 ? m->parent_seq : 0);
     if (sum == pg__u64(res, row, 10))
         return NULL;
-    pg__format(buf, n, "machine %" PRIu64 ": row fails its checksum "
-               "(stored %016" PRIx64 ", computed %016" PRIx64 ")", m->id,
-               pg__u64(res, row, 10), sum);
+    pg__format(buf, n,
+               "machine %" PRIu64 ": row fails its checksum "
+               "(stored %016" PRIx64 ", computed %016" PRIx64 ")",
+               m->id, pg__u64(res, row, 10), sum);
     return buf;
 }
 
-enum store_status pg_list_machines(struct store *s,
-                                   const struct store_machine_filter *f,
-                                   int (*fn)(void *arg,
-                                             const struct store_machine *m),
-                                   void *arg, bool *more)
+enum store_status pg_list_machines(
+    struct store *s, const struct store_machine_filter *f,
+    int (*fn)(void *arg, const struct store_machine *m), void *arg, bool *more)
 {
     static const struct store_machine_filter all;
     char num[3][24];
@@ -719,7 +734,8 @@ enum store_status pg_list_machines(struct store *s,
     val[1] = f->limit ? num[1] : NULL;
     val[2] = f->tenant;
     val[3] = f->include_destroyed ? "t" : "f";
-    res = rquery(&s->rd, "list", "SELECT " MACHINE_COLS " FROM machines"
+    res = rquery(&s->rd, "list",
+                 "SELECT " MACHINE_COLS " FROM machines"
                  " WHERE id > $1 AND ($3::text IS NULL OR tenant = $3)"
                  " AND ($4::bool OR destroyed IS NULL) ORDER BY id LIMIT $2",
                  4, val, PGRES_TUPLES_OK);
@@ -758,14 +774,16 @@ enum store_status pg_machine_dup(struct store *s, uint64_t id,
     char *p;
 
     snprintf(num, sizeof(num), "%" PRIu64, id);
-    res = rquery(&s->rd, "machine", "SELECT " MACHINE_COLS " FROM machines"
-                 " WHERE id = $1", 1, val, PGRES_TUPLES_OK);
+    res = rquery(&s->rd, "machine",
+                 "SELECT " MACHINE_COLS " FROM machines"
+                 " WHERE id = $1",
+                 1, val, PGRES_TUPLES_OK);
     if (res == NULL)
         return main_status(s, STORE_UNAVAILABLE);
     if (PQntuples(res) == 0) {
         PQclear(res);
-        pg__format(s->errmsg, sizeof(s->errmsg), "machine %" PRIu64
-                   ": not found", id);
+        pg__format(s->errmsg, sizeof(s->errmsg),
+                   "machine %" PRIu64 ": not found", id);
         return STORE_NOT_FOUND;
     }
     row_machine(res, 0, &m, true);
@@ -791,10 +809,9 @@ enum store_status pg_machine_dup(struct store *s, uint64_t id,
     return STORE_OK;
 }
 
-enum store_status pg_foreach_live_machine(struct store *s,
-                                          int (*fn)(void *arg,
-                                              const struct store_machine *m),
-                                          void *arg)
+enum store_status pg_foreach_live_machine(
+    struct store *s, int (*fn)(void *arg, const struct store_machine *m),
+    void *arg)
 {
     char why[STORE_MSG_MAX];
     struct store_machine m;
@@ -803,9 +820,10 @@ enum store_status pg_foreach_live_machine(struct store *s,
 
     if (!enter(s, "live machines"))
         return STORE_INVALID_ARGUMENT;
-    res = rquery(&s->rd, "live machines", "SELECT " MACHINE_COLS " FROM"
-                 " machines WHERE destroyed IS NULL ORDER BY id", 0, NULL,
-                 PGRES_TUPLES_OK);
+    res = rquery(&s->rd, "live machines",
+                 "SELECT " MACHINE_COLS " FROM"
+                 " machines WHERE destroyed IS NULL ORDER BY id",
+                 0, NULL, PGRES_TUPLES_OK);
     if (res == NULL) {
         s->querying = false;
         return main_status(s, STORE_UNAVAILABLE);
@@ -823,9 +841,10 @@ enum store_status pg_foreach_live_machine(struct store *s,
 
 enum store_status pg_max_machine_id(struct store *s, uint64_t *id)
 {
-    PGresult *res = rquery(&s->rd, "largest machine id", "SELECT value FROM"
-                           " armmap_meta WHERE key = 'max_id'", 0, NULL,
-                           PGRES_TUPLES_OK);
+    PGresult *res = rquery(&s->rd, "largest machine id",
+                           "SELECT value FROM"
+                           " armmap_meta WHERE key = 'max_id'",
+                           0, NULL, PGRES_TUPLES_OK);
 
     if (res == NULL)
         return main_status(s, STORE_UNAVAILABLE);
@@ -852,13 +871,13 @@ static void problem(struct vctx *v, const char *line)
 }
 
 /* Checks every machine row, its history and its counts. */
-static enum store_status verify_machines(struct store_reader *r,
-                                         struct vctx *v)
+static enum store_status verify_machines(struct store_reader *r, struct vctx *v)
 {
     char why[STORE_MSG_MAX];
-    PGresult *res = rquery(r, "machines", "SELECT " MACHINE_COLS " FROM"
-                           " machines ORDER BY id", 0, NULL,
-                           PGRES_TUPLES_OK);
+    PGresult *res = rquery(r, "machines",
+                           "SELECT " MACHINE_COLS " FROM"
+                           " machines ORDER BY id",
+                           0, NULL, PGRES_TUPLES_OK);
     int i;
 
     if (res == NULL)
@@ -879,9 +898,10 @@ static enum store_status verify_machines(struct store_reader *r,
         if (st != STORE_OK)
             problem(v, r->errmsg);
         else if (n != m.nevents) {
-            pg__format(why, sizeof(why), "machine %" PRIu64 ": %" PRIu64
-                       " events stored, its row counts %" PRIu64, m.id, n,
-                       m.nevents);
+            pg__format(why, sizeof(why),
+                       "machine %" PRIu64 ": %" PRIu64
+                       " events stored, its row counts %" PRIu64,
+                       m.id, n, m.nevents);
             problem(v, why);
         }
     }
@@ -889,23 +909,24 @@ static enum store_status verify_machines(struct store_reader *r,
     return STORE_OK;
 }
 
-static enum store_status verify_orphans(struct store_reader *r,
-                                        struct vctx *v)
+static enum store_status verify_orphans(struct store_reader *r, struct vctx *v)
 {
     char line[STORE_MSG_MAX];
-    PGresult *res = rquery(r, "events", "SELECT machine, count(*) FROM"
+    PGresult *res = rquery(r, "events",
+                           "SELECT machine, count(*) FROM"
                            " events e WHERE NOT EXISTS (SELECT 1 FROM"
                            " machines m WHERE m.id = e.machine) GROUP BY"
-                           " machine ORDER BY machine", 0, NULL,
-                           PGRES_TUPLES_OK);
+                           " machine ORDER BY machine",
+                           0, NULL, PGRES_TUPLES_OK);
     int i;
 
     if (res == NULL)
         return STORE_UNAVAILABLE;
     for (i = 0; i < PQntuples(res); i++) {
-        pg__format(line, sizeof(line), "machine %s: %s events without a "
-                   "machine row", PQgetvalue(res, i, 0),
-                   PQgetvalue(res, i, 1));
+        pg__format(line, sizeof(line),
+                   "machine %s: %s events without a "
+                   "machine row",
+                   PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
         problem(v, line);
     }
     PQclear(res);
@@ -929,17 +950,20 @@ enum store_status pg_verify(const char *path,
     r.conn = pg__connect(path, err);
     if (r.conn == NULL)
         return STORE_UNAVAILABLE;
-    res = rquery(&r, "schema version", "SELECT value FROM armmap_meta"
-                 " WHERE key = 'schema_version'", 0, NULL, PGRES_TUPLES_OK);
+    res = rquery(&r, "schema version",
+                 "SELECT value FROM armmap_meta"
+                 " WHERE key = 'schema_version'",
+                 0, NULL, PGRES_TUPLES_OK);
     if (res == NULL) {
         pg__format(err, STORE_MSG_MAX, "%s", r.errmsg);
         PQfinish(r.conn);
         return STORE_UNAVAILABLE;
     }
     if (PQntuples(res) != 1 || pg__i64(res, 0, 0) != PG_SCHEMA_VERSION) {
-        pg__format(err, STORE_MSG_MAX, "postgresql: schema version %s, not"
-                   " %d", PQntuples(res) == 1 ? PQgetvalue(res, 0, 0)
-                                              : "missing",
+        pg__format(err, STORE_MSG_MAX,
+                   "postgresql: schema version %s, not"
+                   " %d",
+                   PQntuples(res) == 1 ? PQgetvalue(res, 0, 0) : "missing",
                    PG_SCHEMA_VERSION);
         PQclear(res);
         PQfinish(r.conn);

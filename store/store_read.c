@@ -37,11 +37,10 @@ static enum store_status read_failed(struct store *s, sqlite3_stmt *st,
 /* Decodes the event in the current row of @st (columns EVENT_COLUMNS)
  * into @ev, its args into @words; false if the args blob is malformed. */
 static bool read_event(sqlite3_stmt *st, uint64_t machine,
-                       struct store_event *ev,
-                       uint32_t words[STORE_MAX_ARGS])
+                       struct store_event *ev, uint32_t words[STORE_MAX_ARGS])
 {
     const unsigned char *blob = sqlite3_column_blob(st, 4);
-    int len = sqlite3_column_bytes(st, 4);     /* after the blob: see API */
+    int len = sqlite3_column_bytes(st, 4); /* after the blob: see API */
     int i;
 
     ev->machine = machine;
@@ -87,10 +86,9 @@ static bool touches(const struct store_event *ev, uint32_t lo, uint32_t hi)
 }
 
 enum store_status sq_history(struct store *s,
-                                const struct store_history_query *q,
-                                int (*fn)(void *arg,
-                                          const struct store_event *ev),
-                                void *arg, struct store_page *page)
+                             const struct store_history_query *q,
+                             int (*fn)(void *arg, const struct store_event *ev),
+                             void *arg, struct store_page *page)
 {
     sqlite3_stmt *st;
     uint64_t lo, hi;
@@ -100,10 +98,9 @@ enum store_status sq_history(struct store *s,
 
     assert(s != NULL && q != NULL && page != NULL);
     memset(page, 0, sizeof(*page));
-    if (q->machine == 0 ||
-        (q->by_addr && q->addr_first > q->addr_last)) {
-        set_err(s, "history: %s", q->machine == 0 ? "machine 0"
-                                                  : "empty address range");
+    if (q->machine == 0 || (q->by_addr && q->addr_first > q->addr_last)) {
+        set_err(s, "history: %s",
+                q->machine == 0 ? "machine 0" : "empty address range");
         return STORE_INVALID_ARGUMENT;
     }
     st = s->r_history[q->newest_first ? 1 : 0];
@@ -112,7 +109,7 @@ enum store_status sq_history(struct store *s,
     lo = q->seq_first;
     hi = q->seq_last ? q->seq_last : UINT64_MAX;
     if (q->cursor >= (uint64_t)INT64_MAX)
-        return STORE_OK;                /* past every storable seq */
+        return STORE_OK; /* past every storable seq */
     if (q->cursor != 0) {
         if (q->newest_first && q->cursor - 1 < hi)
             hi = q->cursor - 1;
@@ -159,8 +156,7 @@ struct op_count {
     uint64_t count;
 };
 
-static bool count_op(struct op_count **v, size_t *n, size_t *cap,
-                     uint32_t op)
+static bool count_op(struct op_count **v, size_t *n, size_t *cap, uint32_t op)
 {
     size_t lo = 0, hi = *n, mid;
 
@@ -192,9 +188,9 @@ static bool count_op(struct op_count **v, size_t *n, size_t *cap,
 }
 
 enum store_status sq_op_counts(struct store *s, uint64_t machine,
-                                  void (*fn)(void *arg, uint32_t op,
-                                             uint64_t count),
-                                  void *arg)
+                               void (*fn)(void *arg, uint32_t op,
+                                          uint64_t count),
+                               void *arg)
 {
     sqlite3_stmt *st = s->r_op_counts;
     struct op_count *v = NULL;
@@ -232,13 +228,13 @@ static void check_row(struct store *s, sqlite3_stmt *st,
 {
     uint64_t stored = (uint64_t)sqlite3_column_int64(st, 10);
     uint64_t sum = store__machine_sum(m->id, m->tenant, m->name, m->config,
-                                      m->created_ms, m->parent,
-                                      m->parent_seq);
+                                      m->created_ms, m->parent, m->parent_seq);
 
     m->corrupt = NULL;
     if (stored == sum)
         return;
-    format(s->corrupt, sizeof(s->corrupt), "machine %" PRIu64 ": its row "
+    format(s->corrupt, sizeof(s->corrupt),
+           "machine %" PRIu64 ": its row "
            "(tenant, name, config, creation, parent) fails its checksum "
            "(stored %016" PRIx64 ", computed %016" PRIx64 "): it was changed",
            m->id, stored, sum);
@@ -256,7 +252,7 @@ static void read_machine(sqlite3_stmt *st, struct store_machine *m)
     m->destroyed_ms = m->destroyed ? sqlite3_column_int64(st, 5) : 0;
     m->nevents = (uint64_t)sqlite3_column_int64(st, 6);
     m->last_seq = (uint64_t)sqlite3_column_int64(st, 7);
-    m->parent = (uint64_t)sqlite3_column_int64(st, 8);     /* NULL: 0 */
+    m->parent = (uint64_t)sqlite3_column_int64(st, 8); /* NULL: 0 */
     m->parent_seq = (uint64_t)sqlite3_column_int64(st, 9);
     if (m->tenant == NULL)
         m->tenant = "";
@@ -264,11 +260,9 @@ static void read_machine(sqlite3_stmt *st, struct store_machine *m)
         m->name = "";
 }
 
-enum store_status sq_list_machines(struct store *s,
-                                      const struct store_machine_filter *f,
-                                      int (*fn)(void *arg,
-                                                const struct store_machine *m),
-                                      void *arg, bool *more)
+enum store_status sq_list_machines(
+    struct store *s, const struct store_machine_filter *f,
+    int (*fn)(void *arg, const struct store_machine *m), void *arg, bool *more)
 {
     static const struct store_machine_filter live;
     struct store_machine m;
@@ -295,7 +289,7 @@ enum store_status sq_list_machines(struct store *s,
         }
         read_machine(st, &m);
         store__overlay_counts(s, &m);
-        m.config = NULL;                /* lists do not read the config */
+        m.config = NULL; /* lists do not read the config */
         rows++;
         if (fn != NULL && fn(arg, &m) != 0)
             break;
@@ -307,7 +301,7 @@ enum store_status sq_list_machines(struct store *s,
 }
 
 enum store_status sq_machine_dup(struct store *s, uint64_t id,
-                                    struct store_machine **out)
+                                 struct store_machine **out)
 {
     sqlite3_stmt *st = s->r_machine;
     struct store_machine m, *copy;
@@ -357,10 +351,9 @@ enum store_status sq_machine_dup(struct store *s, uint64_t id,
     return STORE_OK;
 }
 
-enum store_status sq_foreach_live_machine(struct store *s,
-                                             int (*fn)(void *arg,
-                                                 const struct store_machine *m),
-                                             void *arg)
+enum store_status sq_foreach_live_machine(
+    struct store *s, int (*fn)(void *arg, const struct store_machine *m),
+    void *arg)
 {
     sqlite3_stmt *st = s->r_live;
     struct store_machine m;
@@ -399,8 +392,8 @@ static void reader_err(struct store_reader *r, const char *fmt, ...)
     va_end(ap);
 }
 
-static enum store_status reader_failed(struct store_reader *r,
-                                       sqlite3_stmt *st, const char *what)
+static enum store_status reader_failed(struct store_reader *r, sqlite3_stmt *st,
+                                       const char *what)
 {
     reader_err(r, "%s: %s", what, sqlite3_errmsg(r->db));
     sqlite3_reset(st);
@@ -432,11 +425,9 @@ int store__reader_prepare(struct store_reader *r)
     int rc = SQLITE_OK;
 
     for (i = 0; rc == SQLITE_OK && i < sizeof(stmts) / sizeof(stmts[0]); i++)
-        rc = sqlite3_prepare_v3(r->db, stmts[i].sql, -1,
-                                SQLITE_PREPARE_PERSISTENT,
-                                (sqlite3_stmt **)(void *)((char *)r +
-                                                          stmts[i].off),
-                                NULL);
+        rc = sqlite3_prepare_v3(
+            r->db, stmts[i].sql, -1, SQLITE_PREPARE_PERSISTENT,
+            (sqlite3_stmt **)(void *)((char *)r + stmts[i].off), NULL);
     return rc;
 }
 
@@ -462,8 +453,10 @@ enum store_status sq_reader_open(struct store *s, struct store_reader **out)
     }
     r->s = s;
     r->own = true;
-    rc = sqlite3_open_v2(s->uri, &r->db, SQLITE_OPEN_READWRITE |
-                         SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_URI, NULL);
+    rc = sqlite3_open_v2(s->uri, &r->db,
+                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+                             SQLITE_OPEN_URI,
+                         NULL);
     if (rc == SQLITE_OK) {
         sqlite3_extended_result_codes(r->db, 1);
         sqlite3_busy_timeout(r->db, BUSY_TIMEOUT_MS);
@@ -502,7 +495,7 @@ const char *sq_reader_errmsg(const struct store_reader *r)
 }
 
 enum store_status sq_reader_parent(struct store_reader *r, uint64_t id,
-                                      uint64_t *parent, uint64_t *parent_seq)
+                                   uint64_t *parent, uint64_t *parent_seq)
 {
     sqlite3_stmt *st = r->parent;
     int rc;
@@ -545,10 +538,10 @@ static enum store_status history_bounds(struct store_reader *r,
     }
     sqlite3_reset(st);
     if (rc != SQLITE_ROW)
-        return STORE_OK;                /* unknown or purged: no events */
+        return STORE_OK; /* unknown or purged: no events */
     memset(&m, 0, sizeof(m));
     m.id = machine;
-    store__overlay_counts(r->s, &m);    /* this session's commits */
+    store__overlay_counts(r->s, &m); /* this session's commits */
     if (m.last_seq > *committed)
         *committed = m.last_seq;
     return STORE_OK;
@@ -564,20 +557,22 @@ static bool chain_ok(struct store_reader *r, sqlite3_stmt *st,
     uint64_t sum;
 
     if (ev->seq != *next_seq) {
-        reader_err(r, "machine %" PRIu64 ": seq %" PRIu64 " where seq %"
-                   PRIu64 " was expected (events missing or out of order)",
+        reader_err(r,
+                   "machine %" PRIu64 ": seq %" PRIu64 " where seq %" PRIu64
+                   " was expected (events missing or out of order)",
                    ev->machine, ev->seq, *next_seq);
         return false;
     }
     sum = store__event_sum(*prev, ev->machine, ev->seq, ev->time_ms, ev->op,
                            ev->cpu, sqlite3_column_blob(st, 4),
-                           (size_t)ev->nargs * 4, ev->value, ev->aux,
-                           ev->flags, ev->status);
+                           (size_t)ev->nargs * 4, ev->value, ev->aux, ev->flags,
+                           ev->status);
     if (sum != stored) {
-        reader_err(r, "machine %" PRIu64 " seq %" PRIu64 ": checksum differs "
+        reader_err(r,
+                   "machine %" PRIu64 " seq %" PRIu64 ": checksum differs "
                    "(stored %016" PRIx64 ", computed %016" PRIx64 "): the "
-                   "event or one before it was changed", ev->machine,
-                   ev->seq, stored, sum);
+                   "event or one before it was changed",
+                   ev->machine, ev->seq, stored, sum);
         return false;
     }
     *prev = sum;
@@ -586,10 +581,10 @@ static bool chain_ok(struct store_reader *r, sqlite3_stmt *st,
 }
 
 enum store_status sq_foreach_event(struct store *s, uint64_t machine,
-                                      uint64_t upto_seq,
-                                      int (*fn)(void *arg,
-                                                const struct store_event *ev),
-                                      void *arg, uint64_t *count)
+                                   uint64_t upto_seq,
+                                   int (*fn)(void *arg,
+                                             const struct store_event *ev),
+                                   void *arg, uint64_t *count)
 {
     return sq_foreach_event_after(s, machine, 0, upto_seq, fn, arg, count);
 }
@@ -608,8 +603,10 @@ static enum store_status sum_of(struct store_reader *r, uint64_t machine,
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
         sqlite3_reset(st);
-        reader_err(r, "machine %" PRIu64 ": no event at seq %" PRIu64
-                   " to continue from", machine, seq);
+        reader_err(r,
+                   "machine %" PRIu64 ": no event at seq %" PRIu64
+                   " to continue from",
+                   machine, seq);
         return STORE_CORRUPT;
     }
     if (rc != SQLITE_ROW)
@@ -628,25 +625,20 @@ static enum store_status main_reader_status(struct store *s,
     return st;
 }
 
-enum store_status sq_foreach_event_after(struct store *s,
-                                            uint64_t machine,
-                                            uint64_t after_seq,
-                                            uint64_t upto_seq,
-                                            int (*fn)(void *arg,
-                                                const struct store_event *ev),
-                                            void *arg, uint64_t *count)
+enum store_status sq_foreach_event_after(
+    struct store *s, uint64_t machine, uint64_t after_seq, uint64_t upto_seq,
+    int (*fn)(void *arg, const struct store_event *ev), void *arg,
+    uint64_t *count)
 {
-    return main_reader_status(s, sq_reader_events(&s->rd, machine,
-                                                     after_seq, upto_seq, fn,
-                                                     arg, count));
+    return main_reader_status(s, sq_reader_events(&s->rd, machine, after_seq,
+                                                  upto_seq, fn, arg, count));
 }
 
-enum store_status sq_reader_events(struct store_reader *r,
-                                      uint64_t machine, uint64_t after_seq,
-                                      uint64_t upto_seq,
-                                      int (*fn)(void *arg,
-                                          const struct store_event *ev),
-                                      void *arg, uint64_t *count)
+enum store_status sq_reader_events(struct store_reader *r, uint64_t machine,
+                                   uint64_t after_seq, uint64_t upto_seq,
+                                   int (*fn)(void *arg,
+                                             const struct store_event *ev),
+                                   void *arg, uint64_t *count)
 {
     sqlite3_stmt *st = r->events;
     uint32_t words[STORE_MAX_ARGS];
@@ -678,9 +670,10 @@ enum store_status sq_reader_events(struct store_reader *r,
     sqlite3_bind_int64(st, 3, clamp_u64(after_seq));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (!read_event(st, machine, &ev, words)) {
-            reader_err(r, "machine %" PRIu64 " event %lld: malformed args "
-                       "(%d bytes)", machine,
-                       (long long)sqlite3_column_int64(st, 0),
+            reader_err(r,
+                       "machine %" PRIu64 " event %lld: malformed args "
+                       "(%d bytes)",
+                       machine, (long long)sqlite3_column_int64(st, 0),
                        sqlite3_column_bytes(st, 4));
             sqlite3_reset(st);
             return STORE_UNAVAILABLE;
@@ -702,28 +695,28 @@ enum store_status sq_reader_events(struct store_reader *r,
     sqlite3_reset(st);
     if (!stopped && next - 1 < committed &&
         (upto_seq == 0 || next - 1 < upto_seq)) {
-        reader_err(r, "machine %" PRIu64 ": history ends at seq %" PRIu64
-                   ", but seq %" PRIu64 " was committed (truncated)", machine,
-                   next - 1, upto_seq != 0 && upto_seq < committed ? upto_seq
-                                                                   : committed);
+        reader_err(r,
+                   "machine %" PRIu64 ": history ends at seq %" PRIu64
+                   ", but seq %" PRIu64 " was committed (truncated)",
+                   machine, next - 1,
+                   upto_seq != 0 && upto_seq < committed ? upto_seq
+                                                         : committed);
         return STORE_CORRUPT;
     }
     return STORE_OK;
 }
 
 enum store_status sq_checkpoint_get(struct store *s, uint64_t machine,
-                                       uint64_t at_most, uint64_t *seq,
-                                       void **blob, size_t *len)
+                                    uint64_t at_most, uint64_t *seq,
+                                    void **blob, size_t *len)
 {
-    return main_reader_status(s, sq_reader_checkpoint(&s->rd, machine,
-                                                         at_most, seq, blob,
-                                                         len));
+    return main_reader_status(s, sq_reader_checkpoint(&s->rd, machine, at_most,
+                                                      seq, blob, len));
 }
 
-enum store_status sq_reader_checkpoint(struct store_reader *r,
-                                          uint64_t machine, uint64_t at_most,
-                                          uint64_t *seq, void **blob,
-                                          size_t *len)
+enum store_status sq_reader_checkpoint(struct store_reader *r, uint64_t machine,
+                                       uint64_t at_most, uint64_t *seq,
+                                       void **blob, size_t *len)
 {
     sqlite3_stmt *st = r->checkpoint;
     const void *data;
@@ -743,8 +736,10 @@ enum store_status sq_reader_checkpoint(struct store_reader *r,
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
         sqlite3_reset(st);
-        reader_err(r, "machine %" PRIu64 " has no checkpoint at or below "
-                   "seq %" PRIu64, machine, at_most);
+        reader_err(r,
+                   "machine %" PRIu64 " has no checkpoint at or below "
+                   "seq %" PRIu64,
+                   machine, at_most);
         return STORE_NOT_FOUND;
     }
     if (rc != SQLITE_ROW)
@@ -755,9 +750,11 @@ enum store_status sq_reader_checkpoint(struct store_reader *r,
     stored = (uint64_t)sqlite3_column_int64(st, 2);
     sum = store__checkpoint_sum(machine, *seq, data, *len);
     if (sum != stored) {
-        reader_err(r, "machine %" PRIu64 ": checkpoint at seq %" PRIu64
-                   " fails its checksum (stored %016" PRIx64 ", computed %016"
-                   PRIx64 ")", machine, *seq, stored, sum);
+        reader_err(r,
+                   "machine %" PRIu64 ": checkpoint at seq %" PRIu64
+                   " fails its checksum (stored %016" PRIx64
+                   ", computed %016" PRIx64 ")",
+                   machine, *seq, stored, sum);
         sqlite3_reset(st);
         *len = 0;
         return STORE_CORRUPT;

@@ -68,26 +68,29 @@ static void check_events(struct verify *v, sqlite3_stmt *ev, uint64_t id,
     while (!broken && sqlite3_step(ev) == SQLITE_ROW) {
         uint64_t seq = (uint64_t)sqlite3_column_int64(ev, 0);
         uint64_t stored = (uint64_t)sqlite3_column_int64(ev, 9);
-        uint64_t sum = store__event_sum(
-            prev, id, seq, sqlite3_column_int64(ev, 1),
-            (uint32_t)sqlite3_column_int64(ev, 2),
-            (uint32_t)sqlite3_column_int64(ev, 3),
-            sqlite3_column_blob(ev, 4), (size_t)sqlite3_column_bytes(ev, 4),
-            (uint32_t)sqlite3_column_int64(ev, 5),
-            (uint32_t)sqlite3_column_int64(ev, 6),
-            (uint32_t)sqlite3_column_int64(ev, 7),
-            (int32_t)sqlite3_column_int64(ev, 8));
+        uint64_t sum = store__event_sum(prev, id, seq,
+                                        sqlite3_column_int64(ev, 1),
+                                        (uint32_t)sqlite3_column_int64(ev, 2),
+                                        (uint32_t)sqlite3_column_int64(ev, 3),
+                                        sqlite3_column_blob(ev, 4),
+                                        (size_t)sqlite3_column_bytes(ev, 4),
+                                        (uint32_t)sqlite3_column_int64(ev, 5),
+                                        (uint32_t)sqlite3_column_int64(ev, 6),
+                                        (uint32_t)sqlite3_column_int64(ev, 7),
+                                        (int32_t)sqlite3_column_int64(ev, 8));
 
         if (seq != next) {
-            problem(v, "machine %" PRIu64 ": seq %" PRIu64 " where seq %"
-                    PRIu64 " was expected (events missing or out of order)",
+            problem(v,
+                    "machine %" PRIu64 ": seq %" PRIu64 " where seq %" PRIu64
+                    " was expected (events missing or out of order)",
                     id, seq, next);
             broken = true;
         } else if (sum != stored) {
-            problem(v, "machine %" PRIu64 " seq %" PRIu64 ": checksum "
+            problem(v,
+                    "machine %" PRIu64 " seq %" PRIu64 ": checksum "
                     "differs (stored %016" PRIx64 ", computed %016" PRIx64
-                    "): the event or one before it was changed", id, seq,
-                    stored, sum);
+                    "): the event or one before it was changed",
+                    id, seq, stored, sum);
             broken = true;
         }
         prev = sum;
@@ -98,12 +101,14 @@ static void check_events(struct verify *v, sqlite3_stmt *ev, uint64_t id,
     if (broken || !exact)
         return;
     if (next - 1 < last_seq)
-        problem(v, "machine %" PRIu64 ": history ends at seq %" PRIu64
-                ", but seq %" PRIu64 " was committed (truncated)", id,
-                next - 1, last_seq);
+        problem(v,
+                "machine %" PRIu64 ": history ends at seq %" PRIu64
+                ", but seq %" PRIu64 " was committed (truncated)",
+                id, next - 1, last_seq);
     else if (n != nevents || next - 1 != last_seq)
-        problem(v, "machine %" PRIu64 ": %" PRIu64 " events up to seq %"
-                PRIu64 ", but its row records %" PRIu64 " up to seq %" PRIu64,
+        problem(v,
+                "machine %" PRIu64 ": %" PRIu64 " events up to seq %" PRIu64
+                ", but its row records %" PRIu64 " up to seq %" PRIu64,
                 id, n, next - 1, nevents, last_seq);
 }
 
@@ -112,28 +117,32 @@ static void check_machines(struct verify *v)
     sqlite3_stmt *st = NULL, *ev = NULL;
     int rc;
 
-    rc = sqlite3_prepare_v2(v->db, "SELECT " MACHINE_COLUMNS ", counts_stale"
-                            " FROM machines ORDER BY id", -1, &st, NULL);
+    rc = sqlite3_prepare_v2(v->db,
+                            "SELECT " MACHINE_COLUMNS ", counts_stale"
+                            " FROM machines ORDER BY id",
+                            -1, &st, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(v->db, "SELECT " EVENT_COLUMNS " FROM events"
-                                " WHERE machine = ?1 ORDER BY seq", -1, &ev,
-                                NULL);
+        rc = sqlite3_prepare_v2(v->db,
+                                "SELECT " EVENT_COLUMNS " FROM events"
+                                " WHERE machine = ?1 ORDER BY seq",
+                                -1, &ev, NULL);
     while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
         uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
         uint64_t stored = (uint64_t)sqlite3_column_int64(st, 10);
-        uint64_t sum = store__machine_sum(
-            id, (const char *)sqlite3_column_text(st, 1),
-            (const char *)sqlite3_column_text(st, 2),
-            (const char *)sqlite3_column_text(st, 3),
-            sqlite3_column_int64(st, 4),
-            (uint64_t)sqlite3_column_int64(st, 8),
-            (uint64_t)sqlite3_column_int64(st, 9));
+        uint64_t sum =
+            store__machine_sum(id, (const char *)sqlite3_column_text(st, 1),
+                               (const char *)sqlite3_column_text(st, 2),
+                               (const char *)sqlite3_column_text(st, 3),
+                               sqlite3_column_int64(st, 4),
+                               (uint64_t)sqlite3_column_int64(st, 8),
+                               (uint64_t)sqlite3_column_int64(st, 9));
 
         if (sum != stored)
-            problem(v, "machine %" PRIu64 ": its row (tenant, name, config, "
+            problem(v,
+                    "machine %" PRIu64 ": its row (tenant, name, config, "
                     "creation, parent) fails its checksum (stored %016" PRIx64
-                    ", computed %016" PRIx64 "): it was changed", id, stored,
-                    sum);
+                    ", computed %016" PRIx64 "): it was changed",
+                    id, stored, sum);
         check_events(v, ev, id, (uint64_t)sqlite3_column_int64(st, 9),
                      sqlite3_column_int64(st, 11) == 0,
                      (uint64_t)sqlite3_column_int64(st, 6),
@@ -149,9 +158,11 @@ static void check_orphans(struct verify *v)
 {
     sqlite3_stmt *st = NULL;
 
-    if (sqlite3_prepare_v2(v->db, "SELECT machine, count(*) FROM events"
+    if (sqlite3_prepare_v2(v->db,
+                           "SELECT machine, count(*) FROM events"
                            " WHERE machine NOT IN (SELECT id FROM machines)"
-                           " GROUP BY machine", -1, &st, NULL) != SQLITE_OK) {
+                           " GROUP BY machine",
+                           -1, &st, NULL) != SQLITE_OK) {
         problem(v, "reading events: %s", sqlite3_errmsg(v->db));
         return;
     }
@@ -166,9 +177,10 @@ static void check_checkpoints(struct verify *v)
 {
     sqlite3_stmt *st = NULL;
 
-    if (sqlite3_prepare_v2(v->db, "SELECT machine, seq, blob, sum FROM"
-                           " checkpoints ORDER BY machine, seq", -1, &st,
-                           NULL) != SQLITE_OK) {
+    if (sqlite3_prepare_v2(v->db,
+                           "SELECT machine, seq, blob, sum FROM"
+                           " checkpoints ORDER BY machine, seq",
+                           -1, &st, NULL) != SQLITE_OK) {
         problem(v, "reading checkpoints: %s", sqlite3_errmsg(v->db));
         return;
     }
@@ -177,21 +189,24 @@ static void check_checkpoints(struct verify *v)
         uint64_t seq = (uint64_t)sqlite3_column_int64(st, 1);
         const void *blob = sqlite3_column_blob(st, 2);
         uint64_t stored = (uint64_t)sqlite3_column_int64(st, 3);
-        uint64_t sum = store__checkpoint_sum(
-            machine, seq, blob, (size_t)sqlite3_column_bytes(st, 2));
+        uint64_t sum = store__checkpoint_sum(machine, seq, blob,
+                                             (size_t)sqlite3_column_bytes(st,
+                                                                          2));
 
         if (sum != stored)
-            problem(v, "machine %" PRIu64 ": checkpoint at seq %" PRIu64
-                    " fails its checksum (stored %016" PRIx64 ", computed %016"
-                    PRIx64 ")", machine, seq, stored, sum);
+            problem(v,
+                    "machine %" PRIu64 ": checkpoint at seq %" PRIu64
+                    " fails its checksum (stored %016" PRIx64
+                    ", computed %016" PRIx64 ")",
+                    machine, seq, stored, sum);
     }
     sqlite3_finalize(st);
 }
 
 enum store_status sq_verify(const char *path,
-                               void (*report)(void *arg, const char *line),
-                               void *arg, uint64_t *problems,
-                               char err[STORE_MSG_MAX])
+                            void (*report)(void *arg, const char *line),
+                            void *arg, uint64_t *problems,
+                            char err[STORE_MSG_MAX])
 {
     struct verify v;
     sqlite3_int64 version = 0;
@@ -208,8 +223,7 @@ enum store_status sq_verify(const char *path,
         format(err, STORE_MSG_MAX, "%s: %s", path, strerror(errno));
         return STORE_UNAVAILABLE;
     }
-    if (sqlite3_open_v2(path, &v.db, SQLITE_OPEN_READONLY, NULL) !=
-            SQLITE_OK ||
+    if (sqlite3_open_v2(path, &v.db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(v.db, "PRAGMA user_version", -1, &st, NULL) !=
             SQLITE_OK ||
         sqlite3_step(st) != SQLITE_ROW) {
@@ -221,8 +235,8 @@ enum store_status sq_verify(const char *path,
     version = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
     if (version != STORE_SCHEMA_VERSION) {
-        format(err, STORE_MSG_MAX, "%s: schema version %lld, not %d: %s",
-               path, (long long)version, STORE_SCHEMA_VERSION,
+        format(err, STORE_MSG_MAX, "%s: schema version %lld, not %d: %s", path,
+               (long long)version, STORE_SCHEMA_VERSION,
                version < STORE_SCHEMA_VERSION && version > 0
                    ? "start armmapd on it once to migrate it, then verify"
                    : "not a database of this armmapd");

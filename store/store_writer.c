@@ -227,11 +227,10 @@ static void *writer_main(void *arg);
  * friends are handled by the loop thread (libevent's evsignal) and never
  * interrupt a SQLite system call in the writer.  Faults stay unblocked: a
  * blocked SIGSEGV would kill the process without the sanitizers' report. */
-static bool start_thread(struct store *s, pthread_t *t,
-                         void *(*fn)(void *arg))
+static bool start_thread(struct store *s, pthread_t *t, void *(*fn)(void *arg))
 {
-    static const int faults[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP,
-                                  SIGABRT, SIGSYS };
+    static const int faults[] = { SIGSEGV, SIGBUS,  SIGFPE, SIGILL,
+                                  SIGTRAP, SIGABRT, SIGSYS };
     sigset_t all, old;
     size_t i;
     int rc;
@@ -275,7 +274,7 @@ static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
     } else if (pages >= WAL_CHECKPOINT_PAGES) {
         pthread_mutex_lock(&s->lock);
         if (pages < s->ckpt_base)
-            s->ckpt_base = 0;           /* the WAL restarted */
+            s->ckpt_base = 0; /* the WAL restarted */
         if (!s->ckpt_wanted && pages - s->ckpt_base >= WAL_CHECKPOINT_PAGES) {
             s->ckpt_wanted = true;
             pthread_cond_signal(&s->ckpt_wake);
@@ -319,15 +318,16 @@ bool store__start_checkpointer(struct store *s, const struct store_options *opt,
     int rc;
 
     if (s->memory)
-        return true;                    /* memdb has no WAL */
+        return true; /* memdb has no WAL */
     rc = sqlite3_open_v2(s->uri, &s->cdb,
                          SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
-                         SQLITE_OPEN_URI, NULL);
+                             SQLITE_OPEN_URI,
+                         NULL);
     format(sql, sizeof(sql), "PRAGMA synchronous = %s",
            opt->durability == STORE_FULL ? "FULL" : "NORMAL");
     if (rc != SQLITE_OK || db_exec(s->cdb, sql) != SQLITE_OK) {
         store__sqlite_err(s->path, s->cdb, "opening the checkpoint connection",
-                   err);
+                          err);
         return false;
     }
     sqlite3_extended_result_codes(s->cdb, 1);
@@ -348,8 +348,7 @@ bool store__start_checkpointer(struct store *s, const struct store_options *opt,
 /* Under s->lock: makes room in the filling batch for one write carrying
  * @len bytes of data, and returns it zeroed with @data pointing at its
  * bytes; STORE_BUSY when the queue bound is reached. */
-static enum store_status check_room(struct store *s, size_t writes,
-                                     size_t cost)
+static enum store_status check_room(struct store *s, size_t writes, size_t cost)
 {
     if (s->stopping) {
         set_err(s, "store is closing");
@@ -401,8 +400,8 @@ oom:
     return STORE_UNAVAILABLE;
 }
 
-static enum store_status reserve(struct store *s, size_t len,
-                                 struct wreq **req, unsigned char **data)
+static enum store_status reserve(struct store *s, size_t len, struct wreq **req,
+                                 unsigned char **data)
 {
     enum store_status rc = check_room(s, 1, sizeof(struct wreq) + len);
 
@@ -436,10 +435,11 @@ static bool event_valid(struct store *s, const struct store_event *ev)
         (ev->nargs > 0 && ev->args == NULL) ||
         ev->machine > (uint64_t)INT64_MAX || ev->seq > (uint64_t)INT64_MAX) {
         pthread_mutex_lock(&s->lock);
-        set_err(s, "event %" PRIu64 " of machine %" PRIu64 ": invalid "
+        set_err(s,
+                "event %" PRIu64 " of machine %" PRIu64 ": invalid "
                 "(machine and seq must be 1..2^63-1, nargs %" PRIu32
-                " at most %d)", ev->seq, ev->machine, ev->nargs,
-                STORE_MAX_ARGS);
+                " at most %d)",
+                ev->seq, ev->machine, ev->nargs, STORE_MAX_ARGS);
         pthread_mutex_unlock(&s->lock);
         return false;
     }
@@ -483,17 +483,16 @@ static void unqueue(struct store *s, size_t n, size_t len)
     s->submitted -= n;
 }
 
-enum store_status sq_submit_event(struct store *s,
-                                     const struct store_event *ev,
-                                     void *cookie)
+enum store_status sq_submit_event(struct store *s, const struct store_event *ev,
+                                  void *cookie)
 {
     assert(s != NULL && ev != NULL);
     return sq_submit_events(s, ev, 1, cookie);
 }
 
 enum store_status sq_submit_events(struct store *s,
-                                      const struct store_event *ev, size_t n,
-                                      void *cookie)
+                                   const struct store_event *ev, size_t n,
+                                   void *cookie)
 {
     size_t i, len, total = 0, queued = 0, qlen = 0;
     struct wreq *first = NULL, *r;
@@ -510,8 +509,10 @@ enum store_status sq_submit_events(struct store *s,
     }
     if (n == 0 || n > UINT32_MAX || i < n) {
         pthread_mutex_lock(&s->lock);
-        set_err(s, "a unit of %zu events must be of one machine, in seq "
-                "order", n);
+        set_err(s,
+                "a unit of %zu events must be of one machine, in seq "
+                "order",
+                n);
         pthread_mutex_unlock(&s->lock);
         return STORE_INVALID_ARGUMENT;
     }
@@ -540,10 +541,10 @@ enum store_status sq_submit_events(struct store *s,
 
 /* Queues a machine row; @parent is 0 for a machine that is not a fork. */
 static enum store_status submit_machine(struct store *s, uint64_t parent,
-                                        uint64_t parent_seq,
-                                        const char *tenant, const char *name,
-                                        const char *config, int64_t created_ms,
-                                        void *cookie, uint64_t *id)
+                                        uint64_t parent_seq, const char *tenant,
+                                        const char *name, const char *config,
+                                        int64_t created_ms, void *cookie,
+                                        uint64_t *id)
 {
     size_t lt, ln, lc;
     struct wreq *r;
@@ -582,24 +583,20 @@ static enum store_status submit_machine(struct store *s, uint64_t parent,
     return rc;
 }
 
-enum store_status sq_submit_machine_create(struct store *s,
-                                              const char *tenant,
-                                              const char *name,
-                                              const char *config,
-                                              int64_t created_ms,
-                                              void *cookie, uint64_t *id)
+enum store_status sq_submit_machine_create(struct store *s, const char *tenant,
+                                           const char *name, const char *config,
+                                           int64_t created_ms, void *cookie,
+                                           uint64_t *id)
 {
     return submit_machine(s, 0, 0, tenant, name, config, created_ms, cookie,
                           id);
 }
 
 enum store_status sq_submit_machine_fork(struct store *s, uint64_t parent,
-                                            uint64_t parent_seq,
-                                            const char *tenant,
-                                            const char *name,
-                                            const char *config,
-                                            int64_t created_ms, void *cookie,
-                                            uint64_t *id)
+                                         uint64_t parent_seq,
+                                         const char *tenant, const char *name,
+                                         const char *config, int64_t created_ms,
+                                         void *cookie, uint64_t *id)
 {
     if (parent == 0) {
         pthread_mutex_lock(&s->lock);
@@ -612,8 +609,7 @@ enum store_status sq_submit_machine_fork(struct store *s, uint64_t parent,
 }
 
 enum store_status sq_submit_machine_destroy(struct store *s, uint64_t id,
-                                               int64_t destroyed_ms,
-                                               void *cookie)
+                                            int64_t destroyed_ms, void *cookie)
 {
     struct wreq *r;
     unsigned char *data;
@@ -640,8 +636,8 @@ enum store_status sq_submit_machine_destroy(struct store *s, uint64_t id,
 }
 
 enum store_status sq_submit_checkpoint(struct store *s, uint64_t machine,
-                                          uint64_t seq, const void *blob,
-                                          size_t len, void *cookie)
+                                       uint64_t seq, const void *blob,
+                                       size_t len, void *cookie)
 {
     struct wreq *r;
     unsigned char *data;
@@ -652,7 +648,8 @@ enum store_status sq_submit_checkpoint(struct store *s, uint64_t machine,
         seq > (uint64_t)INT64_MAX || len == 0 || blob == NULL ||
         len > (size_t)INT32_MAX) {
         pthread_mutex_lock(&s->lock);
-        set_err(s, "checkpoint of machine %" PRIu64 " at seq %" PRIu64
+        set_err(s,
+                "checkpoint of machine %" PRIu64 " at seq %" PRIu64
                 ": invalid (machine and seq 1..2^63-1, 1..2^31-1 bytes)",
                 machine, seq);
         pthread_mutex_unlock(&s->lock);
@@ -692,13 +689,12 @@ static int wstep(struct store *s, sqlite3_stmt *st)
     return rc;
 }
 
-static void wreq_fail(struct wreq *r, enum store_status status,
-                      const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static void wreq_fail(struct wreq *r, enum store_status status, const char *fmt,
+                      ...) __attribute__((format(printf, 3, 4)));
 
 /* Fails one write of a batch that otherwise goes on. */
-static void wreq_fail(struct wreq *r, enum store_status status,
-                      const char *fmt, ...)
+static void wreq_fail(struct wreq *r, enum store_status status, const char *fmt,
+                      ...)
 {
     char buf[STORE_MSG_MAX];
     va_list ap;
@@ -708,7 +704,7 @@ static void wreq_fail(struct wreq *r, enum store_status status,
     va_end(ap);
     r->status = status;
     free(r->msg);
-    r->msg = strdup(buf);               /* NULL: reap names the status */
+    r->msg = strdup(buf); /* NULL: reap names the status */
 }
 
 /* The batch's entry for machine @id, read from the database the first
@@ -814,17 +810,19 @@ static int write_event(struct store *s, struct batch *b, struct wreq *r)
     if (m == NULL)
         return rc;
     if (m->state != MACHINE_ALIVE) {
-        wreq_fail(r, STORE_NOT_FOUND, "event %" PRIu64 ": machine %" PRIu64
-                  " %s", r->seq, r->machine,
+        wreq_fail(r, STORE_NOT_FOUND,
+                  "event %" PRIu64 ": machine %" PRIu64 " %s", r->seq,
+                  r->machine,
                   m->state == MACHINE_MISSING ? "does not exist"
                                               : "is destroyed");
         return SQLITE_OK;
     }
     expected = last_stored(s, m) + 1;
     if (r->seq != expected) {
-        wreq_fail(r, STORE_CONFLICT, "machine %" PRIu64 ": event seq %" PRIu64
-                  " refused: expected seq %" PRIu64, r->machine, r->seq,
-                  expected);
+        wreq_fail(r, STORE_CONFLICT,
+                  "machine %" PRIu64 ": event seq %" PRIu64
+                  " refused: expected seq %" PRIu64,
+                  r->machine, r->seq, expected);
         return SQLITE_OK;
     }
     sqlite3_bind_int64(st, 1, (sqlite3_int64)r->machine);
@@ -844,13 +842,14 @@ static int write_event(struct store *s, struct batch *b, struct wreq *r)
     sqlite3_bind_int64(st, 9, r->flags);
     sqlite3_bind_int64(st, 10, r->ev_status);
     sum = store__event_sum(last_sum(s, m), r->machine, r->seq, r->time_ms,
-                           r->op, r->cpu, args, r->len, r->value,
-                           r->aux, r->flags, r->ev_status);
+                           r->op, r->cpu, args, r->len, r->value, r->aux,
+                           r->flags, r->ev_status);
     sqlite3_bind_int64(st, 11, (sqlite3_int64)sum);
     rc = wstep(s, st);
     if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-        wreq_fail(r, STORE_ALREADY_EXISTS, "event %" PRIu64 " of machine %"
-                  PRIu64 " is already stored", r->seq, r->machine);
+        wreq_fail(r, STORE_ALREADY_EXISTS,
+                  "event %" PRIu64 " of machine %" PRIu64 " is already stored",
+                  r->seq, r->machine);
         return SQLITE_OK;
     }
     if (rc != SQLITE_OK)
@@ -878,14 +877,16 @@ static int write_create(struct store *s, struct batch *b, struct wreq *r)
         if (p == NULL)
             return rc;
         if (p->state == MACHINE_MISSING) {
-            wreq_fail(r, STORE_NOT_FOUND, "fork: parent machine %" PRIu64
-                      " does not exist", r->parent);
+            wreq_fail(r, STORE_NOT_FOUND,
+                      "fork: parent machine %" PRIu64 " does not exist",
+                      r->parent);
             return SQLITE_OK;
         }
         /* The state it continues must be stored (a write of the parent
          * before it may have failed). */
         if (last_stored(s, p) < r->seq) {
-            wreq_fail(r, STORE_CONFLICT, "fork: parent machine %" PRIu64
+            wreq_fail(r, STORE_CONFLICT,
+                      "fork: parent machine %" PRIu64
                       " has events up to seq %" PRIu64 ", not %" PRIu64,
                       r->parent, last_stored(s, p), r->seq);
             return SQLITE_OK;
@@ -901,13 +902,14 @@ static int write_create(struct store *s, struct batch *b, struct wreq *r)
     sqlite3_bind_text(st, 3, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 4, config, -1, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, r->time_ms);
-    sqlite3_bind_int64(st, 8, (sqlite3_int64)store__machine_sum(
-        r->machine, tenant, name, config, r->time_ms, r->parent,
-        r->parent != 0 ? r->seq : 0));
+    sqlite3_bind_int64(st, 8,
+                       (sqlite3_int64)store__machine_sum(
+                           r->machine, tenant, name, config, r->time_ms,
+                           r->parent, r->parent != 0 ? r->seq : 0));
     rc = wstep(s, st);
     if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-        wreq_fail(r, STORE_ALREADY_EXISTS, "machine %" PRIu64
-                  " already exists", r->machine);
+        wreq_fail(r, STORE_ALREADY_EXISTS, "machine %" PRIu64 " already exists",
+                  r->machine);
         return SQLITE_OK;
     }
     if (rc != SQLITE_OK)
@@ -921,8 +923,7 @@ static int write_create(struct store *s, struct batch *b, struct wreq *r)
         struct cslot *c;
 
         pthread_mutex_lock(&s->lock);
-        c = ctab_add(&s->ct, r->machine, 0, 0, r->parent != 0 ? r->seq : 0,
-                     0);
+        c = ctab_add(&s->ct, r->machine, 0, 0, r->parent != 0 ? r->seq : 0, 0);
         pthread_mutex_unlock(&s->lock);
         if (c == NULL) {
             format(s->wmsg, sizeof(s->wmsg), "out of memory");
@@ -959,8 +960,10 @@ static int write_destroy(struct store *s, struct batch *b, struct wreq *r)
     if (rc != SQLITE_OK)
         return rc;
     if (sqlite3_changes(s->wdb) == 0) {
-        wreq_fail(r, STORE_NOT_FOUND, "destroy: machine %" PRIu64
-                  " does not exist or is already destroyed", r->machine);
+        wreq_fail(r, STORE_NOT_FOUND,
+                  "destroy: machine %" PRIu64
+                  " does not exist or is already destroyed",
+                  r->machine);
         return SQLITE_OK;
     }
     if (s->mt.cap != 0) {
@@ -1064,13 +1067,15 @@ int store__load_stale_counts(struct store *s)
     sqlite3_stmt *st = NULL;
     int rc;
 
-    rc = sqlite3_prepare_v2(s->wdb,
+    rc = sqlite3_prepare_v2(
+        s->wdb,
         "SELECT id, coalesce(parent_seq, 0),"
         " (SELECT count(*) FROM events WHERE machine = id),"
         " coalesce((SELECT max(seq) FROM events WHERE machine = id), 0),"
         " coalesce((SELECT sum FROM events WHERE machine = id"
         "  ORDER BY seq DESC LIMIT 1), 0)"
-        " FROM machines WHERE counts_stale = 1", -1, &st, NULL);
+        " FROM machines WHERE counts_stale = 1",
+        -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -1085,7 +1090,7 @@ int store__load_stale_counts(struct store *s)
             rc = SQLITE_NOMEM;
             break;
         }
-        c->marked = true;               /* its row is still marked */
+        c->marked = true; /* its row is still marked */
     }
     if (rc == SQLITE_DONE)
         rc = SQLITE_OK;
@@ -1122,21 +1127,24 @@ static int write_checkpoint(struct store *s, struct batch *b, struct wreq *r)
         return rc;
     if (m->state != MACHINE_ALIVE) {
         wreq_fail(r, STORE_NOT_FOUND, "checkpoint: machine %" PRIu64 " %s",
-                  r->machine, m->state == MACHINE_MISSING ? "does not exist"
-                                                          : "is destroyed");
+                  r->machine,
+                  m->state == MACHINE_MISSING ? "does not exist"
+                                              : "is destroyed");
         return SQLITE_OK;
     }
     if (last_stored(s, m) < r->seq) {
-        wreq_fail(r, STORE_CONFLICT, "checkpoint: machine %" PRIu64 " has "
-                  "events up to seq %" PRIu64 ", not %" PRIu64, r->machine,
-                  last_stored(s, m), r->seq);
+        wreq_fail(r, STORE_CONFLICT,
+                  "checkpoint: machine %" PRIu64 " has "
+                  "events up to seq %" PRIu64 ", not %" PRIu64,
+                  r->machine, last_stored(s, m), r->seq);
         return SQLITE_OK;
     }
     sqlite3_bind_int64(st, 1, (sqlite3_int64)r->machine);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)r->seq);
     sqlite3_bind_blob(st, 3, blob, (int)r->len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 4, (sqlite3_int64)store__checkpoint_sum(
-        r->machine, r->seq, blob, r->len));
+    sqlite3_bind_int64(st, 4,
+                       (sqlite3_int64)store__checkpoint_sum(r->machine, r->seq,
+                                                            blob, r->len));
     return wstep(s, st);
 }
 
@@ -1181,12 +1189,12 @@ static int write_unit(struct store *s, struct batch *b, struct wreq *u,
             bad = &u[i];
     }
     if (rc != SQLITE_OK)
-        return rc;                      /* the whole batch fails */
+        return rc; /* the whole batch fails */
     if (bad != NULL) {
         char why[STORE_MSG_MAX];
 
-        format(why, sizeof(why), "%s", bad->msg != NULL
-               ? bad->msg : store_status_name(bad->status));
+        format(why, sizeof(why), "%s",
+               bad->msg != NULL ? bad->msg : store_status_name(bad->status));
         rc = wstep(s, s->w_unit_undo);
         if (rc != SQLITE_OK)
             return rc;
@@ -1196,8 +1204,10 @@ static int write_unit(struct store *s, struct batch *b, struct wreq *u,
         *m = saved;
         b->nevents = nevents;
         for (i = 0; i < n; i++)
-            wreq_fail(&u[i], bad->status, "%s (a unit of %" PRIu32 " events:"
-                      " none kept)", why, n);
+            wreq_fail(&u[i], bad->status,
+                      "%s (a unit of %" PRIu32 " events:"
+                      " none kept)",
+                      why, n);
     }
     return wstep(s, s->w_unit_end);
 }
@@ -1216,7 +1226,7 @@ void store__head_write(struct store *s)
         for (j = 0; j < 8; j++)
             rec[16 + 8 * i + j] = (unsigned char)(v[i] >> (8 * j));
     if (pwrite(s->lock_fd, rec, sizeof(rec), 0) != (ssize_t)sizeof(rec))
-        return;                         /* benign: the check is skipped */
+        return; /* benign: the check is skipped */
 }
 
 /* After @b committed: the head record names its last event and machine. */
@@ -1269,7 +1279,8 @@ static void commit_batch(struct store *s, struct batch *b)
         rc = write_marks(s);
     if (rc == SQLITE_OK && s->fail_permille > 0 &&
         (unsigned)rand_r(&s->fail_seed) % 1000 < s->fail_permille) {
-        format(s->wmsg, sizeof(s->wmsg), "injected commit failure "
+        format(s->wmsg, sizeof(s->wmsg),
+               "injected commit failure "
                "(ARMMAPD_TEST_FAIL_COMMITS)");
         rc = SQLITE_IOERR;
     }
@@ -1350,7 +1361,8 @@ static void run_reset(struct store *s, struct ctl *c)
 {
     char *msg = NULL;
 
-    if (sqlite3_exec(s->wdb, "BEGIN; DELETE FROM events;"
+    if (sqlite3_exec(s->wdb,
+                     "BEGIN; DELETE FROM events;"
                      " DELETE FROM checkpoints; DELETE FROM machines;"
                      " DELETE FROM sqlite_sequence; COMMIT;",
                      NULL, NULL, &msg) != SQLITE_OK) {
@@ -1402,7 +1414,7 @@ static void notify(struct store *s)
     uint64_t one = 1;
     ssize_t n = write(s->notify_fd, &one, sizeof(one));
 
-    (void)n;                    /* EAGAIN: the counter is already set */
+    (void)n; /* EAGAIN: the counter is already set */
 }
 
 /* Takes the filling batch, leaving an empty one in its place.  Called and
@@ -1422,7 +1434,7 @@ static struct batch *take_filling(struct store *s)
         pthread_mutex_lock(&s->lock);
         if (fresh == NULL)
             return NULL;
-        b = s->filling;                 /* it may have grown meanwhile */
+        b = s->filling; /* it may have grown meanwhile */
     }
     s->filling = fresh;
     return b;
@@ -1448,7 +1460,7 @@ static void *writer_main(void *arg)
         }
         if (s->filling->n > 0) {
             b = take_filling(s);
-            if (b == NULL) {            /* out of memory: retry shortly */
+            if (b == NULL) { /* out of memory: retry shortly */
                 struct timespec ts = { 0, 10 * 1000 * 1000 };
 
                 pthread_mutex_unlock(&s->lock);
@@ -1527,9 +1539,9 @@ static enum store_status call_writer(struct store *s, struct ctl *c)
 }
 
 size_t sq_reap(struct store *s,
-                  void (*done)(void *arg, void *cookie,
-                               enum store_status status, const char *msg),
-                  void *arg)
+               void (*done)(void *arg, void *cookie, enum store_status status,
+                            const char *msg),
+               void *arg)
 {
     struct batch *list, *b, *next;
     uint64_t junk;
@@ -1560,7 +1572,7 @@ size_t sq_reap(struct store *s,
             const char *msg = "";
 
             if (r->unit == 0)
-                continue;               /* reported with its unit's first */
+                continue; /* reported with its unit's first */
             if (b->status != STORE_OK)
                 msg = b->msg;
             else if (r->status != STORE_OK)
@@ -1640,12 +1652,12 @@ enum store_status sq_reset(struct store *s)
 }
 
 enum store_status sq_purge(struct store *s, const char *tenant,
-                              int64_t older_than_ms, int64_t now_ms,
-                              uint64_t *purged, uint64_t *events)
+                           int64_t older_than_ms, int64_t now_ms,
+                           uint64_t *purged, uint64_t *events)
 {
     char msg[STORE_MSG_MAX];
-    enum store_status rc = sq_purge_r(s, tenant, older_than_ms, now_ms,
-                                         purged, events, msg, sizeof(msg));
+    enum store_status rc = sq_purge_r(s, tenant, older_than_ms, now_ms, purged,
+                                      events, msg, sizeof(msg));
 
     if (rc != STORE_OK)
         set_err(s, "%s", msg);
@@ -1653,9 +1665,9 @@ enum store_status sq_purge(struct store *s, const char *tenant,
 }
 
 enum store_status sq_purge_r(struct store *s, const char *tenant,
-                                int64_t older_than_ms, int64_t now_ms,
-                                uint64_t *purged, uint64_t *events,
-                                char *err, size_t errsz)
+                             int64_t older_than_ms, int64_t now_ms,
+                             uint64_t *purged, uint64_t *events, char *err,
+                             size_t errsz)
 {
     struct ctl c;
     enum store_status rc;
