@@ -64,6 +64,9 @@ Armmap__V1__Response *td_recv(int fd);
 void td_free(Armmap__V1__Response *r);
 /* Sends Ping @id and asserts the Pong. */
 void td_ping(int fd, uint64_t id);
+/* A loopback TCP port nobody listens on now (bound to 0, read back,
+ * closed). */
+int td_free_port(void);
 /* Starts @d (td_init first) with --http on a loopback port just free;
  * returns the port. */
 int td_start_http(struct tdaemon *d);

@@ -35,29 +35,12 @@ static struct tdaemon d;
 static int port;
 static char http_flag[64];
 
-/* A port nobody listens on now (bound to 0, read back, closed). */
-static int free_port(void)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    ck_assert_int_ge(fd, 0);
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 /* Starts armmapd with --http on a free port and the extra flags (at most
  * two, NULL-ended). */
 static void start(const char *a, const char *b)
 {
     td_init(&d);
-    port = free_port();
+    port = td_free_port();
     snprintf(http_flag, sizeof(http_flag), "--http=127.0.0.1:%d", port);
     td_start(&d, http_flag, a, b, NULL);
 }
@@ -916,7 +899,7 @@ START_TEST(test_bearer_token)
     snprintf(path, sizeof(path), "%s/token", d.dir);
     write_text(path, "s3cret\n");
     snprintf(flag, sizeof(flag), "--auth-token-file=%s", path);
-    port = free_port();
+    port = td_free_port();
     snprintf(http_flag, sizeof(http_flag), "--http=127.0.0.1:%d", port);
     td_start(&d, http_flag, flag, NULL);
     ck_http_error("GET", "/api/v1/machines", NULL, NULL, 401,
@@ -959,7 +942,7 @@ static void start_with_tenants(const char *const who[][2], size_t n)
     snprintf(path, sizeof(path), "%s/tenants", d.dir);
     write_tenants(path, who, n);
     snprintf(flag, sizeof(flag), "--tenants-file=%s", path);
-    port = free_port();
+    port = td_free_port();
     snprintf(http_flag, sizeof(http_flag), "--http=127.0.0.1:%d", port);
     td_start(&d, http_flag, flag, NULL);
 }

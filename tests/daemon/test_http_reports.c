@@ -27,20 +27,7 @@ static int http_port;
 /* Starts armmapd with --http on a port the kernel just handed out. */
 static void start_http(void)
 {
-    struct sockaddr_in sa = {.sin_family = AF_INET};
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-    char flag[64];
-
-    ck_assert_int_ge(fd, 0);
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, len), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    http_port = ntohs(sa.sin_port);
-    close(fd);
-    td_init(&d);
-    snprintf(flag, sizeof(flag), "--http=127.0.0.1:%d", http_port);
-    td_start(&d, flag, NULL);
+    http_port = td_start_http(&d);
 }
 
 static void stop_http(void)

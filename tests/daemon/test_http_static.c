@@ -34,22 +34,6 @@ struct page {
     size_t len;
 };
 
-static int port_free(void)
-{
-    struct sockaddr_in sa;
-    socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-    ck_assert_int_ge(fd, 0);
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    close(fd);
-    return ntohs(sa.sin_port);
-}
-
 static void put(const char *rel, const char *text)
 {
     char path[600];
@@ -104,7 +88,7 @@ static void start_static(void)
 
     td_init(&d);
     make_root();
-    port = port_free();
+    port = td_free_port();
     snprintf(http, sizeof(http), "--http=127.0.0.1:%d", port);
     snprintf(rootflag, sizeof(rootflag), "--http-root=%s", root);
     td_start(&d, http, rootflag, NULL);
@@ -291,7 +275,7 @@ START_TEST(test_root_missing)
     char http[64];
 
     td_init(&d);
-    port = port_free();
+    port = td_free_port();
     snprintf(http, sizeof(http), "--http=127.0.0.1:%d", port);
     td_start(&d, http, "--http-root=/nonexistent/armmapd-web", NULL);
     ck_404("/", "/");

@@ -566,19 +566,25 @@ void td_send_flush_batch(int fd, uint64_t id, uint64_t machine, size_t n)
     free(opp);
 }
 
-int td_start_http(struct tdaemon *d)
+int td_free_port(void)
 {
     struct sockaddr_in sa = {.sin_family = AF_INET};
     socklen_t len = sizeof(sa);
-    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
-    char flag[64];
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
 
     ck_assert_int_ge(fd, 0);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, len), 0);
     ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-    port = ntohs(sa.sin_port);
     close(fd);
+    return ntohs(sa.sin_port);
+}
+
+int td_start_http(struct tdaemon *d)
+{
+    int port = td_free_port();
+    char flag[64];
+
     td_init(d);
     snprintf(flag, sizeof(flag), "--http=127.0.0.1:%d", port);
     td_start(d, flag, NULL);
