@@ -69,6 +69,7 @@ enum armmap_status {
     ARMMAP_RESOURCE_EXHAUSTED = 10,
     ARMMAP_UNAVAILABLE = 11, /* the store is failing */
     ARMMAP_INTERNAL = 12,
+    ARMMAP_MOVED = 13, /* another cluster node owns the machine */
     /* Client-side failures: */
     ARMMAP_NO_SOCKET = 20,     /* the socket path does not exist / bad host */
     ARMMAP_REFUSED = 21,       /* nobody listens there */

@@ -27,7 +27,7 @@
 ARMMAP_STATUS_LIST(SAME_CODE)
 ARMMAP_OP_LIST(SAME_OP)
 _Static_assert((int)ARMMAP_OP_COUNT == (int)NAMES_OP_COUNT, "op count");
-_Static_assert((int)ARMMAP_INTERNAL + 1 == (int)NAMES_STATUS_COUNT,
+_Static_assert((int)ARMMAP_MOVED + 1 == (int)NAMES_STATUS_COUNT,
                "status count");
 
 static const char *const client_status_names[] = {

@@ -127,6 +127,8 @@ int srv_http_status(int code)
         return 429;
     case MM_UNAVAILABLE:
         return 503;
+    case MM_MOVED:
+        return 307; /* Location: the owner node (cluster mode) */
     default:
         return 500;
     }

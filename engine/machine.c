@@ -60,6 +60,7 @@ static const char *const status_names[MM_STATUS_COUNT] = {
     [MM_RESOURCE_EXHAUSTED] = "RESOURCE_EXHAUSTED",
     [MM_UNAVAILABLE] = "UNAVAILABLE",
     [MM_INTERNAL] = "INTERNAL",
+    [MM_MOVED] = "MOVED",
 };
 
 const char *mm_status_name(enum mm_status st)

@@ -66,6 +66,7 @@ enum mm_status {
     MM_RESOURCE_EXHAUSTED, /* a limit: daemon setting or kmap stack depth */
     MM_UNAVAILABLE,        /* the store is failing */
     MM_INTERNAL,           /* a bug, or a machine that oopsed */
+    MM_MOVED,              /* a cluster's other node owns the machine */
     MM_STATUS_COUNT
 };
 

@@ -183,8 +183,8 @@ Armmap__V1__Request *envelope_request_unpack(ProtobufCAllocator *a, size_t len,
     const ProtobufCFieldDescriptor *f = NULL;
     Armmap__V1__Request *req;
     ProtobufCMessage *sub;
-    uint64_t key, id = 0, n, blen = 0;
-    bool have_id = false;
+    uint64_t key, id = 0, rkey = 0, n, blen = 0;
+    bool have_id = false, have_rkey = false;
 
     while (p < end) {
         if (!wire_get_varint5(&p, end, &key))
@@ -193,6 +193,12 @@ Armmap__V1__Request *envelope_request_unpack(ProtobufCAllocator *a, size_t len,
             if (!wire_get_varint(&p, end, &id))
                 goto slow;
             have_id = true;
+            continue;
+        }
+        if (key == (2 << 3 | PROTOBUF_C_WIRE_TYPE_VARINT) && !have_rkey) {
+            if (!wire_get_varint(&p, end, &rkey))
+                goto slow;
+            have_rkey = true;
             continue;
         }
         if ((key & 7) != PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED || f != NULL)
@@ -210,6 +216,7 @@ Armmap__V1__Request *envelope_request_unpack(ProtobufCAllocator *a, size_t len,
         return NULL;
     armmap__v1__request__init(req);
     req->id = id;
+    req->request_key = rkey;
     if (f != NULL) {
         sub = request_body(a, f, blen, body);
         if (sub == NULL)
@@ -387,7 +394,23 @@ static size_t status_size(const Armmap__V1__Status *st)
     m = st->message != NULL ? strlen(st->message) : 0;
     if (m > 0)
         n += 1 + wire_varint_size(m) + m;
+    m = st->owner != NULL ? strlen(st->owner) : 0;
+    if (m > 0)
+        n += 1 + wire_varint_size(m) + m;
     return n;
+}
+
+/* A string field @tag of @m bytes, when not empty (proto3). */
+static uint8_t *string_pack(uint8_t *p, unsigned tag, const char *s)
+{
+    size_t m = s != NULL ? strlen(s) : 0;
+
+    if (m == 0)
+        return p;
+    *p++ = (uint8_t)(tag << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED);
+    p = wire_put_varint(p, m);
+    memcpy(p, s, m);
+    return p + m;
 }
 
 /* The body of an envelope (described by @d, the member @body_case) into
@@ -441,6 +464,15 @@ static size_t id_size(uint64_t id)
     return id != 0 ? 1 + wire_varint_size(id) : 0;
 }
 
+/* Request.request_key (field 2) has the same shape. */
+static uint8_t *request_key_pack(uint64_t key, uint8_t *p)
+{
+    if (key == 0)
+        return p;
+    *p++ = 2 << 3 | PROTOBUF_C_WIRE_TYPE_VARINT;
+    return wire_put_varint(p, key);
+}
+
 static uint8_t *id_pack(uint64_t id, uint8_t *p)
 {
     if (id == 0)
@@ -453,15 +485,16 @@ size_t envelope_request_size(const Armmap__V1__Request *req,
                              struct envelope_sizes *z)
 {
     memset(z, 0, sizeof(*z));
-    z->total = id_size(req->id) + body_size(&armmap__v1__request__descriptor,
-                                            req, (uint32_t)req->body_case, z);
+    z->total = id_size(req->id) + id_size(req->request_key) +
+               body_size(&armmap__v1__request__descriptor, req,
+                         (uint32_t)req->body_case, z);
     return z->total;
 }
 
 void envelope_request_pack(const Armmap__V1__Request *req,
                            const struct envelope_sizes *z, uint8_t *out)
 {
-    body_pack(z, id_pack(req->id, out));
+    body_pack(z, request_key_pack(req->request_key, id_pack(req->id, out)));
 }
 
 size_t envelope_response_size(const Armmap__V1__Response *resp,
@@ -487,7 +520,6 @@ void envelope_response_pack(const Armmap__V1__Response *resp,
     p = id_pack(resp->id, p);
     if (resp->status != NULL) {
         const Armmap__V1__Status *st = resp->status;
-        size_t m = st->message != NULL ? strlen(st->message) : 0;
 
         *p++ = 2 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
         p = wire_put_varint(p, z->status);
@@ -495,12 +527,8 @@ void envelope_response_pack(const Armmap__V1__Response *resp,
             *p++ = 1 << 3 | PROTOBUF_C_WIRE_TYPE_VARINT;
             p = wire_put_varint(p, (uint64_t)(int64_t)(int32_t)st->code);
         }
-        if (m > 0) {
-            *p++ = 2 << 3 | PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED;
-            p = wire_put_varint(p, m);
-            memcpy(p, st->message, m);
-            p += m;
-        }
+        p = string_pack(p, 2, st->message);
+        p = string_pack(p, 3, st->owner);
     }
     body_pack(z, p);
 }

@@ -235,7 +235,7 @@ START_TEST(test_status_mapping)
         [MM_WOULD_BLOCK] = 409, [MM_FAULT] = 422, [MM_ORDER] = 409,
         [MM_PERMISSION_DENIED] = 403, [MM_UNAUTHENTICATED] = 401,
         [MM_RESOURCE_EXHAUSTED] = 429, [MM_UNAVAILABLE] = 503,
-        [MM_INTERNAL] = 500,
+        [MM_INTERNAL] = 500, [MM_MOVED] = 307,
     };
     char *body;
     int i;
