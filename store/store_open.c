@@ -112,24 +112,24 @@ const char *store_status_name(enum store_status st)
     return "?";
 }
 
-/* Runs a one-row integer query (a PRAGMA, a count). */
+/* Runs a one-row integer query (a PRAGMA, a count).  SQLITE_OK with
+ * *@out the value (0 if no row), or an SQLite error code (never
+ * SQLITE_OK) with *@out 0: *@out is always written. */
 static int query_int(sqlite3 *db, const char *sql, sqlite3_int64 *out)
 {
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
 
+    *out = 0;
     if (rc != SQLITE_OK)
         return rc;
     rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
+    if (rc == SQLITE_ROW)
         *out = sqlite3_column_int64(st, 0);
-        rc = SQLITE_OK;
-    } else if (rc == SQLITE_DONE) {
-        *out = 0;
-        rc = SQLITE_OK;
-    }
     sqlite3_finalize(st);
-    return rc;
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        return SQLITE_OK;
+    return rc != SQLITE_OK ? rc : SQLITE_ERROR;
 }
 
 /* ------------------------------------------------------------------ */
@@ -531,12 +531,17 @@ static bool lock_database(struct store *s, char *err)
     return true;
 }
 
-/* The page limit for a size limit of @bytes (0: SQLite's own maximum). */
+/* The page limit for a size limit of @bytes (0: SQLite's own maximum).
+ * s->page_size is never 0 once open_writer() returned true; before that
+ * (0) the limit is SQLite's own. */
 long long store__max_pages(const struct store *s, uint64_t bytes)
 {
-    uint64_t pages = bytes / s->page_size;
+    uint64_t pages;
 
-    if (bytes == 0 || pages > s->default_max_pages)
+    if (bytes == 0 || s->page_size == 0)
+        return s->default_max_pages;
+    pages = bytes / s->page_size;
+    if (pages > s->default_max_pages)
         return s->default_max_pages;
     return pages ? (long long)pages : 1;
 }
@@ -657,6 +662,11 @@ static bool open_writer(struct store *s, const struct store_options *opt,
     s->default_max_pages = (uint32_t)v;
     if (query_int(s->wdb, "PRAGMA page_size", &v) != SQLITE_OK) {
         store__sqlite_err(s->path, s->wdb, "reading page_size", err);
+        return false;
+    }
+    if (v < 512 || v > 65536) { /* SQLite's range: a divisor below */
+        format(err, STORE_MSG_MAX, "%s: page size %lld is not one SQLite uses",
+               s->path, (long long)v);
         return false;
     }
     s->page_size = (uint32_t)v;

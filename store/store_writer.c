@@ -377,7 +377,7 @@ static enum store_status reserve_slot(struct store *s, size_t len,
         b->req = nreq;
         b->cap = ncap;
     }
-    if (b->used + len > b->bcap) {
+    if (b->bytes == NULL || b->used + len > b->bcap) {
         size_t ncap = b->bcap ? b->bcap : 4096;
         unsigned char *nbytes;
 
@@ -393,7 +393,7 @@ static enum store_status reserve_slot(struct store *s, size_t len,
     memset(*req, 0, sizeof(**req));
     (*req)->off = b->used;
     (*req)->unit = 1;
-    *data = b->bytes != NULL ? b->bytes + b->used : NULL;
+    *data = b->bytes + b->used; /* never NULL: memcpy() targets it */
     return STORE_OK;
 oom:
     set_err(s, "out of memory queueing a write");
