@@ -12,8 +12,10 @@
  *    fenced: every new request to it answers UNAVAILABLE.  Writes of it
  *    still in flight fail as well (the store appends only at last seq + 1,
  *    so nothing submitted after a failed write can commit past it).  Once
- *    none is in flight, a deferred callback, off the request path, rebuilds
- *    it once from what the store committed, and lifts the fence;
+ *    none is in flight, a deferred callback, off the request path, has it
+ *    rebuilt once from what the store committed, by a replay on a worker
+ *    thread (persist.c's fork replays), so the loop keeps serving others
+ *    meanwhile; the callback installs the result and lifts the fence;
  *  - a creation: the machine never existed; it is unlinked (its later
  *    writes fail in the store with NOT_FOUND);
  *  - a destroy: the machine is linked back as it was.
@@ -44,6 +46,7 @@ struct inflight {
 struct srv_commit {
     struct event *rebuild_ev;  /* runs the rebuild queue */
     struct srv_machine *queue; /* machines to rebuild */
+    struct srv_machine *waiting; /* their replay runs on a worker */
     struct inflight *ring;     /* writes in flight, by ticket */
     size_t cap;                /* a power of two */
     size_t head, n;
@@ -83,6 +86,7 @@ void srv_commit_close(struct srv *s)
     if (k == NULL)
         return;
     assert(k->n == 0);
+    srv_commit_replays_done(s); /* the waiting ones with the others */
     while ((sm = k->queue) != NULL) {
         k->queue = sm->rnext;
         sm->rebuild_queued = false;
@@ -224,14 +228,58 @@ size_t srv_commit_reaped(struct srv *s, uint64_t ticket, bool ok,
     return f.nwrites;
 }
 
-/* The deferred callback: rebuilds each queued machine from the store,
- * now that none of its writes is in flight. */
+void srv_commit_replays_done(struct srv *s)
+{
+    struct srv_commit *k = s->commit;
+    struct srv_machine *sm;
+
+    if (k == NULL || k->waiting == NULL)
+        return;
+    while ((sm = k->waiting) != NULL) { /* still rebuild_queued */
+        k->waiting = sm->rnext;
+        sm->rnext = k->queue;
+        k->queue = sm;
+    }
+    event_active(k->rebuild_ev, EV_TIMEOUT, 0);
+}
+
+/* Replaces sm->m by @m, the outcome @st of its rebuild (@err if it
+ * failed: the machine is then marked broken). */
+static void install(struct srv *s, struct srv_machine *sm, enum mm_status st,
+                    struct mm_machine *m, const char *err)
+{
+    if (st != MM_OK) {
+        srv_machine_set_broken(sm, err);
+        srv_log(SRV_LOG_ERROR,
+                "machine %" PRIu64 ": rebuild after a "
+                "failed write: %s",
+                sm->id, err);
+        return;
+    }
+    srv_stream_detach_all(sm);
+    mm_destroy(sm->m);
+    sm->m = m;
+    srv_machine_account(s->reg, sm);
+    srv_log(SRV_LOG_WARN,
+            "machine %" PRIu64 ": rebuilt at seq %" PRIu64
+            " after a failed write",
+            sm->id, mm_seq(sm->m));
+}
+
+/* The deferred callback: has each queued machine rebuilt from the store,
+ * now that none of its writes is in flight.  Its replay (the whole
+ * committed history: upto 0, which no Fork asks for) runs on a worker;
+ * until it is done the machine waits on k->waiting, still queued and
+ * fenced, and srv_commit_replays_done() brings it back here to take the
+ * result. */
 static void on_rebuild(evutil_socket_t fd, short what, void *arg)
 {
     struct srv *s = arg;
     struct srv_commit *k = s->commit;
     struct srv_machine *sm, *next;
+    struct mm_machine *m;
     char err[SRV_MSG_MAX];
+    enum mm_status st;
 
     (void)fd;
     (void)what;
@@ -247,17 +295,16 @@ static void on_rebuild(evutil_socket_t fd, short what, void *arg)
         }
         if (!sm->fenced || sm->inflight > 0)
             continue; /* settle() queues it again */
-        if (srv_machine_rebuild(s, sm, err, sizeof(err)) != 0) {
-            srv_log(SRV_LOG_ERROR,
-                    "machine %" PRIu64 ": rebuild after a "
-                    "failed write: %s",
-                    sm->id, err);
-        } else {
-            srv_log(SRV_LOG_WARN,
-                    "machine %" PRIu64 ": rebuilt at seq %" PRIu64
-                    " after a failed write",
-                    sm->id, mm_seq(sm->m));
+        err[0] = '\0';
+        st = srv_persist_fork_replay(s, sm->id, sm->config, 0, &m, err,
+                                     sizeof(err));
+        if (st == MM_WOULD_BLOCK) {
+            sm->rebuild_queued = true;
+            sm->rnext = k->waiting;
+            k->waiting = sm;
+            continue;
         }
+        install(s, sm, st, m, err);
         sm->fenced = false;
         if (sm->m != NULL) {
             sm->committed_seq = mm_seq(sm->m);

@@ -477,32 +477,3 @@ void srv_machine_set_broken(struct srv_machine *sm, const char *why)
     }
 }
 
-int srv_machine_rebuild(struct srv *s, struct srv_machine *sm, char *err,
-                        size_t errsz)
-{
-    struct mm_config cfg;
-    struct mm_machine *m = NULL;
-    char msg[MM_MSG_MAX];
-    enum mm_status st;
-
-    mm_config_default(&cfg);
-    st = mm_config_parse(&cfg, sm->config, msg);
-    if (st == MM_OK)
-        st = mm_create(&cfg, &m, msg);
-    if (st != MM_OK) {
-        snprintf(err, errsz, "machine %" PRIu64 ": config: %s", sm->id, msg);
-        srv_machine_set_broken(sm, err);
-        return -1;
-    }
-    st = srv_persist_replay(s, sm->id, 0, &m, err, errsz);
-    if (st != MM_OK) {
-        mm_destroy(m);
-        srv_machine_set_broken(sm, err);
-        return -1;
-    }
-    srv_stream_detach_all(sm);
-    mm_destroy(sm->m);
-    sm->m = m;
-    srv_machine_account(s->reg, sm);
-    return 0;
-}

@@ -721,6 +721,7 @@ static void on_job_done(evutil_socket_t fd, short what, void *arg)
         j->joined = true;
         log_warn(j->env);
     }
+    srv_commit_replays_done(s);
     srv_conn_store_room(s);
 }
 

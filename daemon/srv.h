@@ -269,10 +269,6 @@ struct srv_machine *srv_machine_add(struct srv_registry *r, uint64_t id,
                                     const char *tenant, const char *name,
                                     const char *config, int64_t created_ms,
                                     struct mm_machine *m);
-/* Rebuilds sm->m from its config and committed events (a failed commit).
- * Return: 0, or -1 with @err (the machine is then marked broken). */
-int srv_machine_rebuild(struct srv *s, struct srv_machine *sm, char *err,
-                        size_t errsz);
 /* Marks @sm broken with @why: every request but describe, list and destroy
  * answers INTERNAL with it. */
 void srv_machine_set_broken(struct srv_machine *sm, const char *why);
@@ -504,6 +500,9 @@ enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
  * defers its frame (srv_conn_defer()); when the replay is done the
  * deferred connections are processed again (srv_conn_store_room()) and
  * the call answers the outcome.  With no worker free it replays at once.
+ * @upto 0 (no Fork asks for it): the whole committed history, for the
+ * rebuild of a fenced machine (commit.c), which srv_commit_replays_done()
+ * calls back instead.
  * Return: MM_OK, MM_WOULD_BLOCK, or srv_persist_replay()'s failures
  * (MM_INTERNAL also for a config that does not parse) with @err.
  */
@@ -562,6 +561,9 @@ size_t srv_commit_reaped(struct srv *s, uint64_t ticket, bool ok,
 /* The store refused @sm's change at submit, after the engine applied it:
  * fence @sm and rebuild it once its writes are reaped. */
 void srv_commit_refused(struct srv *s, struct srv_machine *sm);
+/* persist.c, on the loop, when worker replays finished: the rebuilds
+ * waiting for theirs take them (from a deferred callback). */
+void srv_commit_replays_done(struct srv *s);
 
 /* Write transactions the store has committed: with group commit, fewer
  * than the changes they hold.  0 once the store is closed. */

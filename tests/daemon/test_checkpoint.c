@@ -287,6 +287,92 @@ START_TEST(test_fork_replay_leaves_the_loop_free)
 }
 END_TEST
 
+/* A rebuild after a failed write replays on a worker thread, not on the
+ * loop: a machine of 200,000 events (no checkpoint) whose write fails is
+ * fenced and rebuilt while another machine of the same tenant answers a
+ * ping and a translation exactly.  The rebuild waits at the fork gate
+ * (ARMMAPD_TEST_FORK_GATE) until they were answered, so the order is
+ * certain; every commit of the second run fails (ARMMAPD_TEST_FAIL_COMMITS
+ * "1:1000"), so which write fails is certain too. */
+START_TEST(test_rebuild_leaves_the_loop_free)
+{
+    static const uint32_t page = 0x1000;
+    Armmap__V1__Response *r;
+    char gate[300], started[320], line[160];
+    uint32_t va[2], pa[2], pa2[2];
+    uint8_t fault[2], fault2[2];
+    uint64_t big, small;
+    int fa, fb, fd, i;
+
+    td_start(&d, "--checkpoint-every=4000000000", NULL);
+    fa = td_session(&d, "alice");
+    big = td_create(fa, "qemu-virt", NULL);
+    small = td_create(fa, "qemu-virt", NULL);
+    for (i = 0; i < 50; i++)
+        batch_ok(fa, big, 4000);        /* seqs 1..200,000 */
+    va[0] = td_op_ok(fa, small, ARMMAP__V1__OP_CODE__OP_VMALLOC, &page, 1);
+    va[1] = 0xc0000000u;
+    td_translate(fa, small, va, 2, pa, fault);
+    close(fa);
+    ck_assert_int_eq(td_stop(&d), 0);
+
+    snprintf(gate, sizeof(gate), "%s/gate", d.dir);
+    snprintf(started, sizeof(started), "%s/gate.started", d.dir);
+    setenv("ARMMAPD_TEST_FORK_GATE", gate, 1);
+    setenv("ARMMAPD_TEST_FAIL_COMMITS", "1:1000", 1);
+    td_start(&d, "--checkpoint-every=4000000000", NULL);
+    unsetenv("ARMMAPD_TEST_FORK_GATE");
+    unsetenv("ARMMAPD_TEST_FAIL_COMMITS");
+    fa = td_session(&d, "alice");
+    td_send_flush_batch(fa, 20, big, 100);
+    r = td_recv(fa);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_uint_eq(r->id, 20);
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__UNAVAILABLE);
+    td_free(r);
+    ck_assert_msg(wait_file(started), "the rebuild never started on a "
+                  "worker: %s", td_log(&d));
+
+    /* Held at the gate: the loop answers another machine exactly. */
+    fb = td_session(&d, "alice");
+    td_ping(fb, 12);
+    td_translate(fb, small, va, 2, pa2, fault2);
+    ck_assert_uint_eq(pa2[0], pa[0]);
+    ck_assert_uint_eq(pa2[1], pa[1]);
+    ck_assert_uint_eq(fault2[0], fault[0]);
+    ck_assert_uint_eq(fault2[1], fault[1]);
+    r = describe(fb, big);
+    snprintf(line, sizeof(line), "describe: machine %llu: a write of it "
+             "failed; it is being rebuilt from its log",
+             (unsigned long long)big);
+    ck_assert_status(r, 3, ARMMAP__V1__CODE__UNAVAILABLE, line);
+    td_free(r);
+
+    fd = open(gate, O_WRONLY | O_CREAT, 0600);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+    r = describe(fb, big);
+    for (i = 0; i < 2000 * spawn_time_scale() &&
+                r->status->code == ARMMAP__V1__CODE__UNAVAILABLE; i++) {
+        struct timespec ms = { 0, 5000000 };
+
+        td_free(r);
+        nanosleep(&ms, NULL);
+        r = describe(fb, big);
+    }
+    ck_assert_status(r, 3, 0, "");
+    ck_assert_str_eq(r->machine->broken, "");
+    ck_assert_uint_eq(r->machine->seq, 200000);
+    ck_assert_uint_eq(r->machine->events, 200000);
+    td_free(r);
+    snprintf(line, sizeof(line), "machine %llu: rebuilt at seq 200000 "
+             "after a failed write", (unsigned long long)big);
+    ck_assert_msg(strstr(td_log(&d), line) != NULL, "%s", td_log(&d));
+    close(fb);
+    close(fa);
+}
+END_TEST
+
 Suite *checkpoint_suite(void)
 {
     Suite *s = suite_create("checkpoint");
@@ -297,6 +383,7 @@ Suite *checkpoint_suite(void)
     tcase_add_test(tc, test_recovery_replays_from_checkpoints);
     tcase_add_test(tc, test_checkpoint_every_zero_means_never);
     tcase_add_test(tc, test_fork_replay_leaves_the_loop_free);
+    tcase_add_test(tc, test_rebuild_leaves_the_loop_free);
     suite_add_tcase(s, tc);
     return s;
 }
