@@ -87,6 +87,7 @@ struct srv_persist {
 
 static void take_checkpoint(struct srv *s, struct srv_machine *sm);
 static int fork_jobs_open(struct srv *s);
+static void fork_jobs_drop(struct srv_persist *p);
 static void fork_jobs_close(struct srv_persist *p);
 
 static void on_reaped(void *arg, void *cookie, enum store_status status,
@@ -194,6 +195,7 @@ enum mm_status srv_persist_reset(struct srv *s, char *err, size_t errsz)
 {
     struct srv_persist *p = s->persist;
 
+    fork_jobs_drop(p); /* no reader runs while the store empties */
     store_flush(p->st);
     store_reap(p->st, on_reaped, s);
     if (store_reset(p->st) != STORE_OK) {
@@ -739,8 +741,9 @@ static int fork_jobs_open(struct srv *s)
     return 0;
 }
 
-/* At close: waits for the jobs still running and drops every result. */
-static void fork_jobs_close(struct srv_persist *p)
+/* Waits for the jobs still running and drops every result (at close,
+ * and before a reset: a result is of machine ids that a reset reuses). */
+static void fork_jobs_drop(struct srv_persist *p)
 {
     size_t i;
 
@@ -750,6 +753,11 @@ static void fork_jobs_close(struct srv_persist *p)
         if (p->jobs[i].used)
             job_clear(&p->jobs[i]);
     }
+}
+
+static void fork_jobs_close(struct srv_persist *p)
+{
+    fork_jobs_drop(p);
     while (p->nspare > 0)
         store_reader_close(p->spare[--p->nspare]);
     if (p->job_ev != NULL)
