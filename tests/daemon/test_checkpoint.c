@@ -352,7 +352,7 @@ START_TEST(test_rebuild_leaves_the_loop_free)
     ck_assert_int_ge(fd, 0);
     close(fd);
     r = describe(fb, big);
-    for (i = 0; i < 2000 * spawn_time_scale() &&
+    for (i = 0; i < 6000 * spawn_time_scale() &&  /* 30 s */
                 r->status->code == ARMMAP__V1__CODE__UNAVAILABLE; i++) {
         struct timespec ms = { 0, 5000000 };
 
