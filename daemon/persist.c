@@ -619,7 +619,8 @@ enum mm_status srv_persist_replay(struct srv *s, uint64_t id, uint64_t upto,
  * is dropped (its connection closed, say), and if all are running the
  * replay runs on the loop as before. */
 
-/* Test hook: ARMMAPD_TEST_FORK_GATE=PATH makes each fork replay create
+/* Test hook: ARMMAPD_TEST_FORK_GATE=PATH makes each worker replay (a
+ * Fork's, or a rebuild's after a failed write: commit.c) create
  * PATH.started and wait (at most 60 s) until PATH exists, so a test can
  * show the loop serving others meanwhile without timing anything. */
 static void test_gate(void)
