@@ -74,6 +74,11 @@ int td_start_http(struct tdaemon *d);
 Armmap__V1__Response *td_call(int fd, const Armmap__V1__Request *req);
 /* True if the peer closed (read returns 0) within 5 s (scaled). */
 bool td_closed(int fd);
+/* Describe @machine (request @id), asked again while it answers
+ * UNAVAILABLE: a machine being rebuilt on a worker after a failed write
+ * (at most 6,000 tries 5 ms apart, scaled).  The last Response. */
+Armmap__V1__Response *td_describe_rebuilt(int fd, uint64_t id,
+                                          uint64_t machine);
 
 /* Hello as @tenant; asserts OK.  Returns the connection. */
 int td_session(const struct tdaemon *d, const char *tenant);

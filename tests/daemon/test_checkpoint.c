@@ -351,15 +351,7 @@ START_TEST(test_rebuild_leaves_the_loop_free)
     fd = open(gate, O_WRONLY | O_CREAT, 0600);
     ck_assert_int_ge(fd, 0);
     close(fd);
-    r = describe(fb, big);
-    for (i = 0; i < 6000 * spawn_time_scale() &&  /* 30 s */
-                r->status->code == ARMMAP__V1__CODE__UNAVAILABLE; i++) {
-        struct timespec ms = { 0, 5000000 };
-
-        td_free(r);
-        nanosleep(&ms, NULL);
-        r = describe(fb, big);
-    }
+    r = td_describe_rebuilt(fb, 3, big);
     ck_assert_status(r, 3, 0, "");
     ck_assert_str_eq(r->machine->broken, "");
     ck_assert_uint_eq(r->machine->seq, 200000);

@@ -319,13 +319,15 @@ START_TEST(test_failed_commit_rolls_the_machine_back)
                   r->status->message);
     td_free(r);
     /* The machine is back at its logged state, and stays there. */
-    r = describe(fd, m);
+    r = td_describe_rebuilt(fd, 2, m);
+    ck_assert_status(r, 2, 0, "");
     ck_assert_uint_eq(r->machine->seq, ok);
     td_free(r);
     r = td_op(fd, 11, m, ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH, 0, NULL, 0, 0);
     ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__UNAVAILABLE);
     td_free(r);
-    r = describe(fd, m);
+    r = td_describe_rebuilt(fd, 2, m);
+    ck_assert_status(r, 2, 0, "");
     ck_assert_uint_eq(r->machine->seq, ok);
     td_free(r);
     close(fd);

@@ -338,6 +338,30 @@ Armmap__V1__Response *td_call(int fd, const Armmap__V1__Request *req)
     return td_recv(fd);
 }
 
+Armmap__V1__Response *td_describe_rebuilt(int fd, uint64_t id,
+                                          uint64_t machine)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__MachineRef ref = ARMMAP__V1__MACHINE_REF__INIT;
+    Armmap__V1__Response *r;
+    int i;
+
+    ref.machine = machine;
+    req.id = id;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_DESCRIBE;
+    req.describe = &ref;
+    r = td_call(fd, &req);
+    for (i = 0; i < 6000 * spawn_time_scale() && r != NULL &&
+                r->status->code == ARMMAP__V1__CODE__UNAVAILABLE; i++) {
+        struct timespec ms = { 0, 5000000 };
+
+        td_free(r);
+        nanosleep(&ms, NULL);
+        r = td_call(fd, &req);
+    }
+    return r;
+}
+
 bool td_closed(int fd)
 {
     struct pollfd p = { fd, POLLIN, 0 };
