@@ -129,6 +129,15 @@ static bool exec_ok(PGconn *c, const char *what, const char *sql, char *err)
 /* Schema                                                              */
 /* ------------------------------------------------------------------ */
 
+/* Schema version 5's table (store_open.c's migration 5 says what the
+ * columns mean); a version 4 database gets it at open (schema_ready()). */
+#define RKEYS_SQL \
+    "CREATE TABLE request_keys (" \
+    " machine bigint NOT NULL, tenant text NOT NULL, key bigint NOT NULL," \
+    " ord bigint NOT NULL, target bigint NOT NULL, reply bytea NOT NULL," \
+    " PRIMARY KEY (machine, tenant, key));" \
+    "CREATE INDEX request_keys_ord ON request_keys(machine, tenant, ord);"
+
 /* The same logical tables as the SQLite schema (store_open.c); sums and
  * the 64-bit words are stored as bigint (two's complement). */
 static const char schema_sql[] =
@@ -149,7 +158,8 @@ static const char schema_sql[] =
     "CREATE TABLE checkpoints ("
     " machine bigint NOT NULL, seq bigint NOT NULL, blob bytea NOT NULL,"
     " sum bigint NOT NULL, PRIMARY KEY (machine, seq));"
-    "INSERT INTO armmap_meta VALUES ('schema_version', 4), ('max_id', 0);";
+    RKEYS_SQL
+    "INSERT INTO armmap_meta VALUES ('schema_version', 5), ('max_id', 0);";
 
 /* Creates the schema in an empty database, or checks the version of
  * ours; refuses a database with other tables of those names. */
@@ -184,6 +194,11 @@ static bool schema_ready(PGconn *c, char *err)
         return false;
     v = PQntuples(r) == 1 ? pg__i64(r, 0, 0) : -1;
     PQclear(r);
+    if (v == 4) /* one additive step */
+        return exec_ok(c, "migrating to schema version 5",
+                       RKEYS_SQL "UPDATE armmap_meta SET value = 5"
+                                 " WHERE key = 'schema_version';",
+                       err);
     if (v != PG_SCHEMA_VERSION) {
         pg__format(err, STORE_MSG_MAX,
                    "postgresql: schema version %" PRId64
