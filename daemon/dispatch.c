@@ -138,10 +138,23 @@ static struct srv_machine *need_machine(struct srv_call *call, const char *what,
     struct srv_machine *sm;
     const char *why;
 
+    if (!srv_cluster_serving(call->s)) {
+        srv_call_fail(call, MM_UNAVAILABLE, "%s: node lease expired", what);
+        return NULL;
+    }
     sm = srv_machine_lookup(call->s->reg, srv_conn_tenant(call->c), id, err,
                             sizeof(err));
-    if (sm == NULL) {
+    if (sm == NULL && call->s->cluster != NULL) /* another node's? */
+        sm = srv_cluster_find(call, what, id, err);
+    else if (sm == NULL)
         srv_call_fail(call, MM_NOT_FOUND, "%s: %s", what, err);
+    if (sm == NULL)
+        return NULL;
+    if (sm->lost) {
+        srv_call_fail(call, MM_UNAVAILABLE,
+                      "%s: machine %" PRIu64 " is moving to another node; "
+                      "retry",
+                      what, id);
         return NULL;
     }
     sm->touched_ms = srv_mono_ms(); /* --machine-idle-ttl */

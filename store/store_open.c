@@ -81,6 +81,23 @@ static const struct migration migrations[] = {
      * store__event_sum() (recovery spent 11% of its time in the old one);
      * fill_sums() recomputes every row's, nothing else changes. */
     { 4, "" },
+    /* Idempotent retries: a change's request key (Request.request_key)
+     * and the reply it got, kept in the transaction of the change.
+     * machine: the machine the change named, 0 for a Create (keys of a
+     * tenant's creations); ord counts 1, 2, ... per (machine, tenant),
+     * and only the last STORE_RKEYS_KEPT are kept; target: the machine
+     * the change made or changed (a purge of it drops the key); reply:
+     * the encoded Response without its id.  See store.h. */
+    { 5, "CREATE TABLE request_keys ("
+         " machine INTEGER NOT NULL,"
+         " tenant  TEXT NOT NULL,"
+         " key     INTEGER NOT NULL," /* 64 bits, two's complement */
+         " ord     INTEGER NOT NULL,"
+         " target  INTEGER NOT NULL,"
+         " reply   BLOB NOT NULL,"
+         " PRIMARY KEY (machine, tenant, key)) WITHOUT ROWID;"
+         "CREATE INDEX request_keys_ord"
+         " ON request_keys(machine, tenant, ord);" },
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -108,6 +125,8 @@ const char *store_status_name(enum store_status st)
         return "CONFLICT";
     case STORE_CORRUPT:
         return "CORRUPT";
+    case STORE_FENCED:
+        return "FENCED";
     }
     return "?";
 }
