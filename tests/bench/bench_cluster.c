@@ -13,7 +13,9 @@
  *    nodes with --lease-ms LEASE_MS, a machine of n2, kill -9 of n2, and
  *    the time to the first successful describe of that machine through
  *    HAProxy (a new connection per try, 10 ms apart), TRIALS times (n2
- *    restarted and given a new machine each time).
+ *    restarted and given a new machine each time);
+ *  - the PostgreSQL connections the two nodes hold (pg_stat_activity),
+ *    for max_connections.
  * Figures only: nothing is asserted about speed.  A failure to start or
  * a request failing outside the failover window exits 1.  Each figure
  * runs MEASURE_MS; on a shared 2-core machine the ratio says how much of
@@ -216,7 +218,7 @@ int main(void)
     static struct client k[CLIENTS];
     char err[CL_ERR];
     double ops1, ops2, tr1, tr2;
-    int64_t fo[TRIALS];
+    int64_t fo[TRIALS], conns;
     int i;
 
     if (cl_init(&cl, LEASE_MS, err) != 0) {
@@ -238,12 +240,18 @@ int main(void)
         client_prepare(&k[i], cl.node[1].addr);
     ops2 = measure(k, 0);
     tr2 = measure(k, 1);
+    /* What PostgreSQL's max_connections must leave room for. */
+    if (!cl_sql(&cl, "SELECT count(*) - 1 FROM pg_stat_activity WHERE"
+                " datname = current_database()", &conns, err))
+        die("pg_stat_activity", err);
     printf("cluster: kmap/kunmap ops per second (%d clients, pipelined %d, "
            "each committed to PostgreSQL): 1 node %.0f, 2 nodes %.0f "
            "(x%.2f)\n", CLIENTS, WINDOW, ops1, ops2, ops2 / ops1);
     printf("cluster: translated addresses per second (batches of %d): "
            "1 node %.2f million, 2 nodes %.2f million (x%.2f)\n", BATCH,
            tr1 / 1e6, tr2 / 1e6, tr2 / tr1);
+    printf("cluster: PostgreSQL connections held by the 2 nodes after "
+           "that: %" PRId64 "\n", conns);
 
     if (cl_haproxy_start(&cl, 2, err) != 0)
         die("start", err);
