@@ -265,6 +265,23 @@ enum store_status pg_machine_owner(struct store *s, uint64_t id,
     return STORE_OK;
 }
 
+/* Ends the claim's transaction: COMMIT if @ok, else ROLLBACK. */
+static bool end_claim(PGconn *c, bool ok, char *err)
+{
+    PGresult *r = PQexec(c, ok ? "COMMIT" : "ROLLBACK");
+    bool done = PQresultStatus(r) == PGRES_COMMAND_OK;
+
+    if (!done && ok)
+        pg__conn_err(c, "claiming a machine", err);
+    PQclear(r);
+    return done;
+}
+
+/* The claim locks the row first (SELECT ... FOR UPDATE), so that the
+ * conditional UPDATE after it reads the row as it stands and the owner's
+ * nodes row as it stands: a single UPDATE would, after waiting for a
+ * racing claim's lock, recheck only the row and not the join with nodes
+ * (PostgreSQL's EvalPlanQual), and both racers would win. */
 enum store_status pg_machine_claim(struct store *s, uint64_t id, bool *won,
                                    char err[STORE_MSG_MAX])
 {
@@ -281,18 +298,35 @@ enum store_status pg_machine_claim(struct store *s, uint64_t id, bool *won,
     pthread_mutex_unlock(&s->lock);
     if (!alive(s, &s->rd.conn, err))
         return STORE_UNAVAILABLE;
-    r = pg__exec(s->rd.conn, "claiming a machine",
-                 "UPDATE machines m SET owner_node = $2,"
-                 " owner_epoch = $3::bigint WHERE m.id = $1::bigint AND"
-                 " m.destroyed IS NULL AND NOT EXISTS (SELECT 1 FROM nodes n"
-                 " WHERE n.name = m.owner_node AND n.epoch = m.owner_epoch"
-                 " AND n.expires_at > now()) AND EXISTS (SELECT 1 FROM nodes"
-                 " me WHERE me.name = $2 AND me.epoch = $3::bigint AND"
-                 " me.expires_at > now())",
-                 3, val, PGRES_COMMAND_OK, err);
+    r = pg__exec(s->rd.conn, "claiming a machine", "BEGIN", 0, NULL,
+                 PGRES_COMMAND_OK, err);
     if (r == NULL)
         return STORE_UNAVAILABLE;
+    PQclear(r);
+    r = pg__exec(s->rd.conn, "claiming a machine",
+                 "SELECT 1 FROM machines WHERE id = $1::bigint FOR UPDATE", 1,
+                 val, PGRES_TUPLES_OK, err);
+    if (r != NULL) {
+        PQclear(r);
+        r = pg__exec(s->rd.conn, "claiming a machine",
+                     "UPDATE machines m SET owner_node = $2,"
+                     " owner_epoch = $3::bigint WHERE m.id = $1::bigint AND"
+                     " m.destroyed IS NULL AND NOT EXISTS (SELECT 1 FROM"
+                     " nodes n WHERE n.name = m.owner_node AND n.epoch ="
+                     " m.owner_epoch AND n.expires_at > now()) AND EXISTS"
+                     " (SELECT 1 FROM nodes me WHERE me.name = $2 AND"
+                     " me.epoch = $3::bigint AND me.expires_at > now())",
+                     3, val, PGRES_COMMAND_OK, err);
+    }
+    if (r == NULL) {
+        end_claim(s->rd.conn, false, err);
+        return STORE_UNAVAILABLE;
+    }
     *won = atoi(PQcmdTuples(r)) == 1;
     PQclear(r);
+    if (!end_claim(s->rd.conn, true, err)) {
+        *won = false;
+        return STORE_UNAVAILABLE;
+    }
     return STORE_OK;
 }
