@@ -45,6 +45,8 @@ struct inflight {
     enum srv_write kind;
     uint64_t seq;   /* SRV_WRITE_EVENTS: its last seq */
     size_t nwrites; /* store writes (events) in it */
+    uint64_t rkey;  /* its change's request key, or 0 */
+    uint64_t rscope;
 };
 
 struct srv_commit {
@@ -137,9 +139,28 @@ uint64_t srv_commit_track(struct srv *s, struct srv_machine *sm,
     f->kind = kind;
     f->seq = seq;
     f->nwrites = nwrites;
+    f->rkey = 0;
     k->n++;
     sm->inflight++;
     return k->next_ticket++;
+}
+
+bool srv_commit_pending(const struct srv *s, uint64_t ticket)
+{
+    return ticket != 0 && ticket >= s->commit->head_ticket;
+}
+
+void srv_commit_set_rkey(struct srv *s, uint64_t ticket, uint64_t scope,
+                         uint64_t key)
+{
+    struct srv_commit *k = s->commit;
+    struct inflight *f;
+
+    if (!srv_commit_pending(s, ticket) || ticket - k->head_ticket >= k->n)
+        return;
+    f = &k->ring[(k->head + (ticket - k->head_ticket)) & (k->cap - 1)];
+    f->rkey = key;
+    f->rscope = scope;
 }
 
 /* Queues @sm for a rebuild by the deferred callback. */
@@ -249,12 +270,16 @@ size_t srv_commit_reaped(struct srv *s, uint64_t ticket, bool ok,
     k->n--;
     k->head_ticket++;
     f.sm->inflight--;
+    if (!ok && f.rkey != 0)
+        srv_rkeys_failed(s, f.rscope, f.sm->tenant, f.rkey, ticket);
     if (!ok)
         undo(s, &f, msg);
     else if (f.kind == SRV_WRITE_EVENTS && f.seq > f.sm->committed_seq)
         f.sm->committed_seq = f.seq;
-    else if (f.kind == SRV_WRITE_DESTROY)
+    else if (f.kind == SRV_WRITE_DESTROY) {
         f.sm->gone = true;
+        srv_rkeys_drop(s, f.sm->id, f.sm->tenant);
+    }
     if (ok && s->sse != NULL && f.kind == SRV_WRITE_EVENTS)
         srv_sse_committed(s, f.sm); /* event streams (sse.c) */
     else if (ok && s->sse != NULL && f.kind == SRV_WRITE_DESTROY)
@@ -288,6 +313,7 @@ static void on_rebuild(evutil_socket_t fd, short what, void *arg)
         }
         if (!sm->fenced || sm->inflight > 0)
             continue; /* settle() queues it again */
+        srv_rkeys_drop(s, sm->id, sm->tenant); /* reloaded: committed */
         if (sm->lost) {
             drop_lost(s, sm);
             continue;

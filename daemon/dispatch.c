@@ -514,6 +514,7 @@ static void new_machine(struct srv_call *call, const char *what,
     }
     srv_machine_relink(s->reg, sm);
     count_change(call);
+    call->rtarget = sm->id;
     resp->body_case = ARMMAP__V1__RESPONSE__BODY_MACHINE;
     resp->machine = machine_msg(call, sm, true);
 }
@@ -590,6 +591,7 @@ static void h_destroy(struct srv_call *call, const Armmap__V1__Request *req)
         return;
     }
     srv_machine_unlink(s->reg, sm->id);
+    call->rtarget = sm->id;
     snprintf(msg, sizeof(msg), "kmap: machine %" PRIu64 " was destroyed",
              sm->ext_id);
     srv_park_fail_machine(s, sm, MM_NOT_FOUND, msg);
@@ -2482,8 +2484,14 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
                       h->name);
     } else if (over_inflight(&call, h->name)) {
         /* answered RESOURCE_EXHAUSTED */
+    } else if (req->request_key != 0 && srv_rkeys_retry(&call, req)) {
+        call_free(&call); /* answered as the first time */
+        unpack_release(&arena);
+        return;
     } else {
         clock_gettime(CLOCK_MONOTONIC_COARSE, &t0);
+        if (call.rkey != 0) /* the change and its key: one commit */
+            srv_persist_hold(s, true);
         h->fn(&call, req);
         ms = elapsed_ms(&t0);
         if (ms >= SLOW_MS)
@@ -2492,6 +2500,8 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
                     req->id, ms);
     }
     srv_conn_reply(&call);
+    if (call.rkey != 0)
+        srv_persist_hold(s, false);
     call_free(&call);
     unpack_release(&arena);
     /* Waiters retry only now, so that their replies (and tickets) follow

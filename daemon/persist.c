@@ -350,6 +350,39 @@ uint64_t srv_persist_events(struct srv *s, struct srv_machine *sm,
     return ticket;
 }
 
+void srv_persist_hold(struct srv *s, bool on)
+{
+    if (on)
+        store_hold(s->persist->st);
+    else
+        store_release(s->persist->st);
+}
+
+enum mm_status srv_persist_rkey(struct srv *s, const struct store_rkey *k,
+                                uint64_t ticket)
+{
+    if (store_submit_rkey(s->persist->st, k, (void *)(uintptr_t)ticket) ==
+        STORE_OK)
+        return MM_OK;
+    srv_log(SRV_LOG_ERROR, "store: request key not kept: %s",
+            store_errmsg(s->persist->st));
+    return MM_UNAVAILABLE;
+}
+
+enum mm_status srv_persist_rkeys(struct srv *s, uint64_t machine,
+                                 const char *tenant, uint64_t key,
+                                 int (*fn)(void *arg,
+                                           const struct store_rkey *k),
+                                 void *arg)
+{
+    if (store_rkeys(s->persist->st, machine, tenant, key, fn, arg) ==
+        STORE_OK)
+        return MM_OK;
+    srv_log(SRV_LOG_ERROR, "store: request keys: %s",
+            store_errmsg(s->persist->st));
+    return MM_UNAVAILABLE;
+}
+
 /* ------------------------------------------------------------------ */
 /* Replay                                                              */
 /* ------------------------------------------------------------------ */

@@ -25,6 +25,7 @@
  *   persist.c   srv_persist_*    the store: events, commits, recovery
  *   commit.c    srv_commit_*     the commit path: tickets, fence, undo
  *   cluster.c   srv_cluster_*    --node: lease, owners, MOVED, claims
+ *   rkeys.c     srv_rkeys_*      idempotent retries (request keys)
  *   dump.c      srv_dump_elf     ELF32 ARM core files
  *   stream.c    srv_stream_*     large replies produced a slice at a time
  *   purge.c     srv_purge_*      purges on worker threads
@@ -569,6 +570,43 @@ size_t srv_commit_reaped(struct srv *s, uint64_t ticket, bool ok,
 /* The store refused @sm's change at submit, after the engine applied it:
  * fence @sm and rebuild it once its writes are reaped. */
 void srv_commit_refused(struct srv *s, struct srv_machine *sm);
+/* True while the write of @ticket is not reaped yet. */
+bool srv_commit_pending(const struct srv *s, uint64_t ticket);
+/* The write of @ticket (in flight) carries request key @key of scope
+ * @scope: a failure of it forgets the key (srv_rkeys_failed()). */
+void srv_commit_set_rkey(struct srv *s, uint64_t ticket, uint64_t scope,
+                         uint64_t key);
+
+/* ---- rkeys.c: idempotent retries (Request.request_key) ---------------- */
+
+struct srv_call;
+struct Armmap__V1__Request;
+struct Armmap__V1__Response;
+struct store_rkey;
+/* At start (and after a reset): the empty table.  Return 0 or -1. */
+int srv_rkeys_open(struct srv *s);
+void srv_rkeys_close(struct srv *s);
+/**
+ * srv_rkeys_retry - answers a keyed change's retry as the first time
+ * @call: the call (its connection, id)
+ * @req: a request with request_key != 0
+ * Return: true if answered (the handler must not run); false otherwise,
+ * with call->rkey/rscope set for a change to remember.
+ */
+bool srv_rkeys_retry(struct srv_call *call,
+                     const struct Armmap__V1__Request *req);
+/* From srv_conn_reply(): remembers the reply of call->rkey's change,
+ * whose write is call->ticket (under srv_persist_hold()). */
+void srv_rkeys_remember(struct srv_call *call,
+                        struct Armmap__V1__Response *resp);
+/* A write of @ticket carrying @key failed: the key is forgotten. */
+void srv_rkeys_failed(struct srv *s, uint64_t scope, const char *tenant,
+                      uint64_t key, uint64_t ticket);
+/* Forgets a scope's memory (destroyed, rebuilt: reloaded when needed). */
+void srv_rkeys_drop(struct srv *s, uint64_t machine, const char *tenant);
+/* A retry's frame: length, Response.id @id, then @body; malloc'ed. */
+uint8_t *srv_rkeys_frame(uint64_t id, const uint8_t *body, size_t len,
+                         size_t *flen);
 
 /* Write transactions the store has committed: with group commit, fewer
  * than the changes they hold.  0 once the store is closed. */
@@ -577,6 +615,20 @@ uint64_t srv_persist_commits(struct srv *s);
 struct store_history_query;
 struct store_event;
 struct store_page;
+
+/* Request keys (rkeys.c): hold the store's next batch open (@on) or let
+ * it go, so a change and its key commit together; queue key @k for the
+ * write of @ticket; read a scope's keys (store_rkeys()).  Return MM_OK or
+ * MM_UNAVAILABLE (logged). */
+struct store_rkey;
+void srv_persist_hold(struct srv *s, bool on);
+enum mm_status srv_persist_rkey(struct srv *s, const struct store_rkey *k,
+                                uint64_t ticket);
+enum mm_status srv_persist_rkeys(struct srv *s, uint64_t machine,
+                                 const char *tenant, uint64_t key,
+                                 int (*fn)(void *arg,
+                                           const struct store_rkey *k),
+                                 void *arg);
 
 /* Submits the @n events of one Batch as one unit (all kept or none); the
  * ticket, or 0 with @err set.  As srv_persist_event(). */
@@ -635,6 +687,7 @@ struct srv {
     struct srv_tenant *tenants;       /* served tenants, a list */
     struct event *reaper;             /* --machine-idle-ttl timer */
     struct srv_registry *reg;
+    struct srv_rkeys *rkeys; /* request keys (rkeys.c) */
     struct srv_persist *persist;
     struct srv_commit *commit;
     struct srv_purges *purges;            /* purge.c, once one ran */
@@ -724,6 +777,10 @@ void srv_conn_defer(struct conn *c);
 /* Called by persist.c, in ticket order, when the store reports commits up
  * to @ticket; @ok false means those failed with @msg (UNAVAILABLE). */
 void srv_commit_done(struct srv *s, uint64_t ticket, bool ok, const char *msg);
+/* Queues the retry of a keyed change: the first reply's @body (without
+ * its id) under @call's id; after the commit of ticket @wait (0: none). */
+void srv_conn_reply_again(struct srv_call *call, const uint8_t *body,
+                          size_t len, uint64_t wait);
 /* After a reap: writes the replies srv_commit_done() released, once per
  * connection. */
 void srv_conn_send_pending(struct srv *s);
@@ -747,6 +804,9 @@ struct srv_call {
     bool close_after;              /* close the connection after it */
     const char *owner;             /* MOVED: Status.owner (arena) */
     struct srv_stream *stream;     /* the answer is streamed (stream.c) */
+    uint64_t rkey;                 /* a keyed change: its key (rkeys.c) */
+    uint64_t rscope;               /* ... its scope (0: the tenant's) */
+    uint64_t rtarget;              /* ... the machine made or destroyed */
     struct srv_arena_block *arena; /* freed after packing */
     /* The call's first SRV_CALL_INLINE bytes of srv_call_alloc() come from
      * here, so small answers (ping, one op, one translation) allocate

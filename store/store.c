@@ -27,6 +27,9 @@ const struct store_backend store_sqlite_backend = {
     .submit_machine_fork = sq_submit_machine_fork,
     .submit_machine_destroy = sq_submit_machine_destroy,
     .submit_checkpoint = sq_submit_checkpoint,
+    .hold = sq_hold,
+    .submit_rkey = sq_submit_rkey,
+    .rkeys = sq_rkeys,
     .notify_fd = sq_notify_fd,
     .reap = sq_reap,
     .flush = sq_flush,
@@ -117,6 +120,30 @@ enum store_status store_submit_event(struct store *s,
                                      const struct store_event *ev, void *cookie)
 {
     return BE(s)->submit_event(s, ev, cookie);
+}
+
+void store_hold(struct store *s)
+{
+    BE(s)->hold(s, true);
+}
+
+void store_release(struct store *s)
+{
+    BE(s)->hold(s, false);
+}
+
+enum store_status store_submit_rkey(struct store *s, const struct store_rkey *k,
+                                    void *cookie)
+{
+    return BE(s)->submit_rkey(s, k, cookie);
+}
+
+enum store_status store_rkeys(struct store *s, uint64_t machine,
+                              const char *tenant, uint64_t key,
+                              int (*fn)(void *arg, const struct store_rkey *k),
+                              void *arg)
+{
+    return BE(s)->rkeys(s, machine, tenant, key, fn, arg);
 }
 
 enum store_status store_submit_events(struct store *s,

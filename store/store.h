@@ -349,6 +349,71 @@ enum store_status store_submit_checkpoint(struct store *s, uint64_t machine,
                                           uint64_t seq, const void *blob,
                                           size_t len, void *cookie);
 
+/* ---- Request keys (idempotent retries) --------------------------------
+ *
+ * A change made with a client's request key is remembered with the reply
+ * it got (table request_keys), in the transaction of the change itself:
+ * both commit or neither does.  Keys live in scopes: a machine (the keys of
+ * changes that named it: ops, batches, forks, clones) or, with machine 0,
+ * a tenant (its creates and destroys).  Each scope keeps its last
+ * STORE_RKEYS_KEPT keys by ord; a purge drops the keys whose scope or
+ * target machine it deletes. */
+#define STORE_RKEYS_KEPT 4096
+
+struct store_rkey {
+    uint64_t machine;   /* scope: the machine named; 0: @tenant's */
+    const char *tenant; /* the tenant that made the change */
+    uint64_t key;       /* the client's key, != 0 */
+    uint64_t ord;       /* 1, 2, ... in its scope; keeping it deletes
+                           the key of ord - STORE_RKEYS_KEPT */
+    uint64_t target;    /* the machine made or changed (purge) */
+    const void *reply;  /* the reply's bytes, @len of them */
+    size_t len;
+};
+
+/**
+ * store_hold - keep the next writes in one transaction
+ * @s: the store
+ * Context: the caller's thread; until store_release(), the writer starts
+ * no new batch, so writes submitted between the two are committed
+ * together (a change and its key, store_submit_rkey()).  Hold it for
+ * microseconds only: commits wait.  Holds nest.
+ */
+void store_hold(struct store *s);
+/* store_release - ends a store_hold() */
+void store_release(struct store *s);
+
+/**
+ * store_submit_rkey - queue @k, to be kept with the write of @cookie
+ * @s: the store
+ * @k: the key and the reply (copied)
+ * @cookie: the cookie of the change's write(s), submitted before this
+ *          under the same store_hold()
+ * Context: never reported by store_reap(): it commits in the transaction
+ * of that write if that write commits, and is dropped if it fails.
+ * Return: STORE_OK, STORE_INVALID_ARGUMENT (key 0, no reply, machine or
+ * ord beyond 2^63-1), STORE_UNAVAILABLE (host memory, closing).  It is
+ * let in beyond the queue bound (its change was).
+ */
+enum store_status store_submit_rkey(struct store *s, const struct store_rkey *k,
+                                    void *cookie);
+
+/**
+ * store_rkeys - the remembered keys of a scope, oldest first
+ * @s: the store
+ * @machine: the scope's machine; 0 with @tenant: that tenant's scope
+ * @tenant: see @machine; ignored for a machine's scope
+ * @key: 0 for all the scope's keys, else only that one
+ * @fn: called for each; a non-zero return stops the walk
+ * @arg: passed to @fn
+ * Context: the caller's thread (its read connection); sees committed keys.
+ * Return: STORE_OK (none is not an error) or STORE_UNAVAILABLE.
+ */
+enum store_status store_rkeys(struct store *s, uint64_t machine,
+                              const char *tenant, uint64_t key,
+                              int (*fn)(void *arg, const struct store_rkey *k),
+                              void *arg);
+
 /**
  * store_notify_fd - a descriptor that becomes readable when writes complete
  * @s: the store

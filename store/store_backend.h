@@ -46,6 +46,13 @@ struct store_backend {
     enum store_status (*submit_checkpoint)(struct store *s, uint64_t machine,
                                            uint64_t seq, const void *blob,
                                            size_t len, void *cookie);
+    void (*hold)(struct store *s, bool on);
+    enum store_status (*submit_rkey)(struct store *s,
+                                     const struct store_rkey *k, void *cookie);
+    enum store_status (*rkeys)(struct store *s, uint64_t machine,
+                               const char *tenant, uint64_t key,
+                               int (*fn)(void *arg, const struct store_rkey *k),
+                               void *arg);
     int (*notify_fd)(const struct store *s);
     size_t (*reap)(struct store *s,
                    void (*done)(void *arg, void *cookie,
@@ -165,6 +172,13 @@ enum store_status sq_submit_machine_destroy(struct store *s, uint64_t id,
 enum store_status sq_submit_checkpoint(struct store *s, uint64_t machine,
                                        uint64_t seq, const void *blob,
                                        size_t len, void *cookie);
+void sq_hold(struct store *s, bool on);
+enum store_status sq_submit_rkey(struct store *s, const struct store_rkey *k,
+                                 void *cookie);
+enum store_status sq_rkeys(struct store *s, uint64_t machine,
+                           const char *tenant, uint64_t key,
+                           int (*fn)(void *arg, const struct store_rkey *k),
+                           void *arg);
 int sq_notify_fd(const struct store *s);
 size_t sq_reap(struct store *s,
                void (*done)(void *arg, void *cookie, enum store_status status,
@@ -259,6 +273,13 @@ enum store_status pg_submit_machine_destroy(struct store *s, uint64_t id,
 enum store_status pg_submit_checkpoint(struct store *s, uint64_t machine,
                                        uint64_t seq, const void *blob,
                                        size_t len, void *cookie);
+void pg_hold(struct store *s, bool on);
+enum store_status pg_submit_rkey(struct store *s, const struct store_rkey *k,
+                                 void *cookie);
+enum store_status pg_rkeys(struct store *s, uint64_t machine,
+                           const char *tenant, uint64_t key,
+                           int (*fn)(void *arg, const struct store_rkey *k),
+                           void *arg);
 int pg_notify_fd(const struct store *s);
 size_t pg_reap(struct store *s,
                void (*done)(void *arg, void *cookie, enum store_status status,

@@ -508,6 +508,54 @@ static void fill_event(struct pw *w, const struct store_event *ev, void *cookie)
     }
 }
 
+void pg_hold(struct store *s, bool on)
+{
+    pthread_mutex_lock(&s->lock);
+    if (on)
+        s->holds++;
+    else if (s->holds > 0 && --s->holds == 0 && s->filling.n > 0)
+        wake_writer(s);
+    pthread_mutex_unlock(&s->lock);
+}
+
+enum store_status pg_submit_rkey(struct store *s, const struct store_rkey *k,
+                                 void *cookie)
+{
+    const char *tenant = k->tenant != NULL ? k->tenant : "";
+    size_t lt = strlen(tenant) + 1;
+    struct pw *w;
+
+    pthread_mutex_lock(&s->lock);
+    if (k->key == 0 || (k->reply == NULL && k->len > 0) ||
+        k->machine > (uint64_t)INT64_MAX || k->ord == 0 ||
+        k->ord > (uint64_t)INT64_MAX || k->target > (uint64_t)INT64_MAX ||
+        k->len > (size_t)INT32_MAX - lt) {
+        pg__format(s->errmsg, sizeof(s->errmsg),
+                   "request key: invalid (key 0, or machine, ord or reply"
+                   " out of range)");
+        pthread_mutex_unlock(&s->lock);
+        return STORE_INVALID_ARGUMENT;
+    }
+    if (s->stopping || (w = push(s, lt + k->len)) == NULL) {
+        pg__format(s->errmsg, sizeof(s->errmsg),
+                   s->stopping ? "store closing" : "out of memory");
+        pthread_mutex_unlock(&s->lock);
+        return STORE_UNAVAILABLE;
+    }
+    w->kind = PW_RKEY;
+    w->cookie = cookie;
+    w->machine = k->machine;
+    w->seq = k->ord;
+    w->parent = k->target;
+    w->key = k->key;
+    memcpy(w->data, tenant, lt);
+    if (k->len > 0)
+        memcpy(w->data + lt, k->reply, k->len);
+    wake_writer(s);
+    pthread_mutex_unlock(&s->lock);
+    return STORE_OK;
+}
+
 /* Under @lock: drops the last @n writes pushed (a unit that failed). */
 static void unpush(struct store *s, size_t n)
 {
@@ -778,7 +826,7 @@ static bool load_machines(struct store *s, const struct pwq *q,
         const struct pw *w = &q->w[i];
         uint64_t id = w->kind == PW_CREATE ? w->parent : w->machine;
 
-        if (id == 0 || pm_find(&s->mt, id) != NULL)
+        if (id == 0 || w->kind == PW_RKEY || pm_find(&s->mt, id) != NULL)
             continue;
         p += sprintf(p, "%s%" PRIu64, k++ ? "," : "", id);
     }
@@ -1269,6 +1317,48 @@ static void do_checkpoint(struct send *x, struct pw *w)
     x->bytes += w->len + 64;
 }
 
+/* A request key: kept only if the write it follows (the nearest earlier
+ * one of its cookie: store_hold() keeps them in one batch) was; the
+ * oldest keys of its scope beyond STORE_RKEYS_KEPT go. */
+static void do_rkey(struct send *x, const struct pwq *q, struct pw *w)
+{
+    const struct pw *c = w;
+    const char *tenant = (const char *)w->data;
+    size_t lt = strlen(tenant) + 1;
+    char num[5][24];
+    const char *val[6] = { num[0], tenant, num[1], num[2], num[3],
+                           (const char *)w->data + lt };
+    int len[6] = { 0, 0, 0, 0, 0, (int)(w->len - lt) };
+    int fmt[6] = { 0, 0, 0, 0, 0, 1 };
+
+    while (c > q->w && (--c)->cookie != w->cookie)
+        ;
+    if (c == w || c->cookie != w->cookie || c->kind == PW_RKEY ||
+        c->status != STORE_OK) {
+        w->status = STORE_CONFLICT; /* its change was not kept */
+        return;
+    }
+    snprintf(num[0], 24, "%" PRIu64, w->machine);
+    snprintf(num[1], 24, "%" PRId64, (int64_t)w->key);
+    snprintf(num[2], 24, "%" PRIu64, w->seq);
+    snprintf(num[3], 24, "%" PRIu64, w->parent);
+    send_params(x,
+                "INSERT INTO request_keys VALUES ($1, $2, $3, $4, $5, $6)"
+                " ON CONFLICT (machine, tenant, key) DO UPDATE SET"
+                " ord = excluded.ord, target = excluded.target,"
+                " reply = excluded.reply",
+                6, val, len, fmt);
+    x->bytes += w->len + 64;
+    if (w->seq <= STORE_RKEYS_KEPT)
+        return;
+    snprintf(num[4], 24, "%" PRIu64, w->seq - STORE_RKEYS_KEPT);
+    val[2] = num[4];
+    send_params(x,
+                "DELETE FROM request_keys WHERE machine = $1"
+                " AND tenant = $2 AND ord <= $3",
+                3, val, len, fmt);
+}
+
 /* The counts of the machines this batch gave events, and the largest id. */
 static void send_counts(struct send *x, uint64_t max_id)
 {
@@ -1323,6 +1413,9 @@ static void run_writes(struct send *x, struct pwq *q, uint64_t *max_id)
             break;
         case PW_CHECKPOINT:
             do_checkpoint(x, w);
+            break;
+        case PW_RKEY:
+            do_rkey(x, q, w);
             break;
         }
         i++;
@@ -1483,7 +1576,7 @@ static void account(struct store *s, const struct pwq *q, bool ok,
             w->msg = strdup(err);
         }
         if (w->status != STORE_OK) {
-            if (w->kind != PW_EVENT || w->unit != 0)
+            if ((w->kind != PW_EVENT || w->unit != 0) && w->kind != PW_RKEY)
                 s->st.writes_failed++;
             continue;
         }
@@ -1515,7 +1608,8 @@ static void *writer_main(void *arg)
         struct pwq q;
         bool ok;
 
-        while (!s->stopping && s->filling.n == 0 && s->ctl == NULL)
+        while (s->ctl == NULL &&
+               (s->filling.n == 0 ? !s->stopping : s->holds > 0))
             pthread_cond_wait(&s->wake, &s->lock);
         if (s->ctl != NULL) {
             struct pg_ctl *c = s->ctl;
@@ -1582,8 +1676,8 @@ size_t pg_reap(struct store *s,
     for (i = 0; i < q.n; i++) {
         const struct pw *w = &q.w[i];
 
-        if (w->kind == PW_EVENT && w->unit == 0)
-            continue; /* reported with its unit's first */
+        if ((w->kind == PW_EVENT && w->unit == 0) || w->kind == PW_RKEY)
+            continue; /* with its unit's first; keys: never */
         if (done != NULL)
             done(arg, w->cookie, w->status,
                  w->status == STORE_OK ? ""
@@ -1688,7 +1782,9 @@ static void run_purge(struct store *s, struct pg_ctl *c)
                  ", ev AS (DELETE FROM events"
                  " WHERE machine IN (SELECT id FROM gone) RETURNING 1),"
                  " ck AS (DELETE FROM checkpoints WHERE machine IN (SELECT"
-                 " id FROM gone)), mm AS (DELETE FROM machines WHERE id IN"
+                 " id FROM gone)), rk AS (DELETE FROM request_keys WHERE"
+                 " machine IN (SELECT id FROM gone) OR target IN (SELECT id"
+                 " FROM gone)), mm AS (DELETE FROM machines WHERE id IN"
                  " (SELECT id FROM gone) RETURNING id)"
                  " SELECT (SELECT count(*) FROM mm), (SELECT count(*) FROM"
                  " ev)",
@@ -1775,6 +1871,9 @@ const struct store_backend store_pg_backend = {
     .submit_machine_fork = pg_submit_machine_fork,
     .submit_machine_destroy = pg_submit_machine_destroy,
     .submit_checkpoint = pg_submit_checkpoint,
+    .hold = pg_hold,
+    .submit_rkey = pg_submit_rkey,
+    .rkeys = pg_rkeys,
     .notify_fd = pg_notify_fd,
     .reap = pg_reap,
     .flush = pg_flush,

@@ -36,7 +36,14 @@
                                            buffers for us) */
 #define PG_READ_CHUNK 20000 /* events per SELECT in walks */
 
-enum pw_kind { PW_EVENT = 1, PW_CREATE, PW_DESTROY, PW_CHECKPOINT };
+enum pw_kind {
+    PW_EVENT = 1,
+    PW_CREATE,
+    PW_DESTROY,
+    PW_CHECKPOINT,
+    PW_RKEY /* a request key: data = tenant NUL, then the reply; seq: its
+               ord, parent: its target; never reaped */
+};
 
 /* One queued write; @data is its own allocation (args words, the three
  * strings of a creation one after another, or a checkpoint's bytes). */
@@ -54,6 +61,7 @@ struct pw {
     int32_t ev_status;
     unsigned char *data;
     size_t len;
+    uint64_t key;  /* PW_RKEY */
     uint32_t unit; /* as struct wreq (store_int.h) */
 };
 
@@ -136,6 +144,7 @@ struct store {
     struct pg_ctl *ctl;
     bool stopping;
     int64_t epoch; /* cluster: this node's, 0 until registered */
+    uint32_t holds; /* store_hold(): no new batch while > 0 */
     uint64_t next_id;
     uint32_t queue_max;
     size_t bytes_max;

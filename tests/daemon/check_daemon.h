@@ -146,5 +146,9 @@ Suite *cluster_suite(void);             /* test_cluster.c */
 Suite *reset_suite(void);
 Suite *parked_describe_suite(void);
 Suite *stream_replies_suite(void);
+Suite *rkeys_suite(void);               /* test_rkeys.c */
+#ifdef STORE_HAVE_PG
+Suite *pg_rkeys_suite(void);
+#endif
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */
