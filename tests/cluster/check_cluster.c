@@ -26,6 +26,9 @@
  *     one node;
  *  4. a node frozen (SIGSTOP) past its lease, whose machine another node
  *     then claims, writes nothing when it resumes (SIGCONT): fencing.
+ *
+ * CLUSTER_KEEP=1 keeps /tmp/armmap-cluster.* (each node's log, HAProxy's
+ * log) for a look after a failure.
  */
 #define _GNU_SOURCE
 #include <check.h>

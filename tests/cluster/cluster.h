@@ -112,7 +112,8 @@ void cl_stop(struct cluster *c);
 
 /**
  * cl_http() - one HTTP/1.1 request to 127.0.0.1:@port (Connection: close,
- * X-Armmap-Tenant: @tenant), 30 s at most.
+ * X-Armmap-Tenant: @tenant), 30 s at most.  One thread at a time (the
+ * response is read into a static buffer).
  * @body: NULL for none.  @out: receives the response body (NUL-ended,
  * truncated to @size); @location, if not NULL, its Location header.
  * Return: the status code, -1 if there was no response.
