@@ -112,7 +112,13 @@ static void beat(struct srv_cluster *k)
         return;
     }
     rc = store_node_heartbeat(k->st, err);
-    if (rc == STORE_OK)
+    /* A renewal that came back after the lease had run out (it waited
+     * on the database) renewed a row others may have seen expired, and
+     * this node has said "lease expired" meanwhile: it starts over. */
+    if (rc == STORE_OK &&
+        srv_mono_ms() - atomic_load(&k->last_ok) >= (int64_t)k->node.lease_ms)
+        reregister(k);
+    else if (rc == STORE_OK)
         atomic_store(&k->last_ok, t0);
     else if (rc == STORE_FENCED)
         reregister(k);
