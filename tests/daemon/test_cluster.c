@@ -278,12 +278,12 @@ static struct reply http_get(int port, const char *path)
 
 START_TEST(test_cluster_moved_and_307)
 {
-    struct node a, b;
+    struct node a, b, c;
     char url[256], want[512];
     Armmap__V1__Response *r;
     struct reply h;
     uint64_t m;
-    int fa, fb;
+    int fa, fb, fc;
 
     if (!new_db("cluster_moved", url))
         return;
@@ -341,6 +341,24 @@ START_TEST(test_cluster_moved_and_307)
     h = http_get(b.http, "/api/v1/health");
     ck_assert_int_eq(h.status, 200);
     ck_assert_str_eq(h.body, "{\"node\":\"b\",\"epoch\":1}\n");
+
+    /* An owner without HTTP: 503 with the MOVED answer naming it. */
+    td_init(&c.d);
+    c.port = td_free_port();
+    snprintf(c.flags[0], sizeof(c.flags[0]), "--database=%s", url);
+    snprintf(c.flags[1], sizeof(c.flags[1]), "--listen=127.0.0.1:%d", c.port);
+    td_start(&c.d, c.flags[0], "--node=c", c.flags[1], NULL);
+    fc = td_session(&c.d, "default");
+    ck_assert_uint_eq(td_create(fc, "qemu-virt", NULL), 33);
+    h = http_get(b.http, "/api/v1/machines/33");
+    ck_assert_int_eq(h.status, 503);
+    snprintf(want, sizeof(want),
+             "{\"code\":\"MOVED\",\"message\":\"machine 33 is served by "
+             "node c at 127.0.0.1:%d\"}\n",
+             c.port);
+    ck_assert_str_eq(h.body, want);
+    close(fc);
+    node_stop(&c);
 
     close(fa);
     close(fb);
