@@ -56,6 +56,8 @@ struct srv_cluster {
     pthread_mutex_t lock;
     pthread_cond_t wake;
     bool stop;               /* under @lock */
+    char why[STORE_MSG_MAX]; /* under @lock: what the thread has to
+                                report (the loop logs it) */
     atomic_int_fast64_t epoch;   /* the thread's: the registered one */
     atomic_int_fast64_t last_ok; /* mono ms the last good heartbeat
                                     was sent */
@@ -73,26 +75,34 @@ struct srv_cluster {
 /* The lease (its own thread)                                          */
 /* ------------------------------------------------------------------ */
 
+/* Heartbeat thread: hands @what to the loop, which logs it (the log
+ * belongs to the loop thread: SIGHUP reopens it there). */
+static void report(struct srv_cluster *k, const char *what, const char *err)
+{
+    uint64_t one = 1;
+
+    pthread_mutex_lock(&k->lock);
+    snprintf(k->why, sizeof(k->why), "%s%s%s", what, err[0] ? ": " : "",
+             err);
+    pthread_mutex_unlock(&k->lock);
+    if (write(k->efd, &one, sizeof(one)) != sizeof(one))
+        abort(); /* an eventfd cannot be full here */
+}
+
 /* Heartbeat thread: register again (a new epoch); true if it did. */
 static bool reregister(struct srv_cluster *k)
 {
     char err[STORE_MSG_MAX];
     int64_t t0 = srv_mono_ms(), epoch;
-    uint64_t one = 1;
 
     if (store_node_register(k->st, &k->node, &epoch, err) != STORE_OK) {
-        srv_log(SRV_LOG_ERROR, "cluster: node %s: registering again: %s",
-                k->node.name, err);
+        report(k, "registering again", err);
         return false;
     }
     atomic_store(&k->epoch, epoch);
     atomic_store(&k->last_ok, t0);
-    srv_log(SRV_LOG_WARN,
-            "cluster: node %s: its lease was lost; registered "
-            "again as epoch %" PRId64 " (it owns no machine now)",
-            k->node.name, epoch);
-    if (write(k->efd, &one, sizeof(one)) != sizeof(one))
-        abort(); /* an eventfd cannot be full here */
+    report(k, "its lease was lost; registered again (it owns no machine now)",
+           "");
     return true;
 }
 
@@ -112,13 +122,18 @@ static void beat(struct srv_cluster *k)
         return;
     }
     rc = store_node_heartbeat(k->st, err);
-    if (rc == STORE_OK)
+    /* A renewal that came back after the lease had run out (it waited
+     * on the database) renewed a row others may have seen expired, and
+     * this node has said "lease expired" meanwhile: it starts over. */
+    if (rc == STORE_OK &&
+        srv_mono_ms() - atomic_load(&k->last_ok) >= (int64_t)k->node.lease_ms)
+        reregister(k);
+    else if (rc == STORE_OK)
         atomic_store(&k->last_ok, t0);
     else if (rc == STORE_FENCED)
         reregister(k);
     else
-        srv_log(SRV_LOG_WARN, "cluster: node %s: heartbeat: %s", k->node.name,
-                err);
+        report(k, "heartbeat", err);
 }
 
 static void *beat_thread(void *arg)
@@ -191,9 +206,18 @@ static void on_epoch(evutil_socket_t fd, short what, void *arg)
     struct srv_cluster *k = s->cluster;
     uint64_t n;
 
+    char why[STORE_MSG_MAX];
+
     (void)what;
     if (read(fd, &n, sizeof(n)) < 0)
         return;
+    pthread_mutex_lock(&k->lock);
+    snprintf(why, sizeof(why), "%s", k->why);
+    k->why[0] = '\0';
+    pthread_mutex_unlock(&k->lock);
+    if (why[0] != '\0')
+        srv_log(SRV_LOG_WARN, "cluster: node %s (epoch %" PRId64 "): %s",
+                k->node.name, (int64_t)atomic_load(&k->epoch), why);
     if (atomic_load(&k->epoch) == k->loop_epoch)
         return;
     k->loop_epoch = atomic_load(&k->epoch);

@@ -180,6 +180,17 @@ static Armmap__V1__Response *history(int fd, uint64_t machine)
     return td_call(fd, &req);
 }
 
+static Armmap__V1__Response *list(int fd)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__MachineRef ref = ARMMAP__V1__MACHINE_REF__INIT;
+
+    req.id = 10;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_LIST;
+    req.list = &ref;
+    return td_call(fd, &req);
+}
+
 /* Describes @machine at @fd until it answers OK (a claim and rebuild),
  * at most POLLS times; the answer. */
 static Armmap__V1__Response *describe_until_ok(int fd, uint64_t machine)
@@ -267,12 +278,12 @@ static struct reply http_get(int port, const char *path)
 
 START_TEST(test_cluster_moved_and_307)
 {
-    struct node a, b;
+    struct node a, b, c;
     char url[256], want[512];
     Armmap__V1__Response *r;
     struct reply h;
     uint64_t m;
-    int fa, fb;
+    int fa, fb, fc;
 
     if (!new_db("cluster_moved", url))
         return;
@@ -308,6 +319,14 @@ START_TEST(test_cluster_moved_and_307)
     ck_assert_status(r, 9, ARMMAP__V1__CODE__OK, "");
     ck_assert_uint_eq(r->history->n_events, 1);
     td_free(r);
+    /* So is the list: every node's machines of the tenant. */
+    r = list(fb);
+    ck_assert_status(r, 10, ARMMAP__V1__CODE__OK, "");
+    ck_assert_uint_eq(r->machines->n_machines, 2);
+    ck_assert_uint_eq(r->machines->machines[0]->id, 1);
+    ck_assert_uint_eq(r->machines->machines[0]->seq, 1);
+    ck_assert_uint_eq(r->machines->machines[1]->id, 17);
+    td_free(r);
 
     h = http_get(b.http, "/api/v1/machines/1?x=1");
     ck_assert_int_eq(h.status, 307);
@@ -322,6 +341,24 @@ START_TEST(test_cluster_moved_and_307)
     h = http_get(b.http, "/api/v1/health");
     ck_assert_int_eq(h.status, 200);
     ck_assert_str_eq(h.body, "{\"node\":\"b\",\"epoch\":1}\n");
+
+    /* An owner without HTTP: 503 with the MOVED answer naming it. */
+    td_init(&c.d);
+    c.port = td_free_port();
+    snprintf(c.flags[0], sizeof(c.flags[0]), "--database=%s", url);
+    snprintf(c.flags[1], sizeof(c.flags[1]), "--listen=127.0.0.1:%d", c.port);
+    td_start(&c.d, c.flags[0], "--node=c", c.flags[1], NULL);
+    fc = td_session(&c.d, "default");
+    ck_assert_uint_eq(td_create(fc, "qemu-virt", NULL), 33);
+    h = http_get(b.http, "/api/v1/machines/33");
+    ck_assert_int_eq(h.status, 503);
+    snprintf(want, sizeof(want),
+             "{\"code\":\"MOVED\",\"message\":\"machine 33 is served by "
+             "node c at 127.0.0.1:%d\"}\n",
+             c.port);
+    ck_assert_str_eq(h.body, want);
+    close(fc);
+    node_stop(&c);
 
     close(fa);
     close(fb);
@@ -440,6 +477,62 @@ START_TEST(test_cluster_frozen_node_is_fenced)
     close(fb);
     node_stop(&a);
     node_stop(&b);
+}
+END_TEST
+
+/* Health follows the lease: a node whose heartbeats cannot get through
+ * (the test holds the nodes table locked) answers 503 and serves no
+ * machine once a lease has passed; afterwards it is a new incarnation. */
+START_TEST(test_cluster_health_follows_the_lease)
+{
+    struct node a;
+    char url[256];
+    Armmap__V1__Response *r;
+    struct reply h;
+    PGconn *c;
+    PGresult *res;
+    uint64_t m;
+    int fa, i;
+
+    if (!new_db("cluster_health", url))
+        return;
+    node_start(&a, "a", url, 600);
+    fa = td_session(&a.d, "default");
+    m = td_create(fa, "qemu-virt", NULL);
+    c = PQconnectdb(url);
+    res = PQexec(c, "BEGIN; LOCK TABLE nodes IN ACCESS EXCLUSIVE MODE");
+    ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    for (i = 0; i < POLLS; i++) {
+        h = http_get(a.http, "/api/v1/health");
+        if (h.status == 503)
+            break;
+        ck_assert_int_eq(h.status, 200);
+        usleep(25000);
+    }
+    ck_assert_int_eq(h.status, 503);
+    ck_assert_str_eq(h.body, "{\"node\":\"a\",\"epoch\":1}\n");
+    r = describe(fa, 4, m);
+    ck_assert_status(r, 4, ARMMAP__V1__CODE__UNAVAILABLE,
+                     "describe: node lease expired");
+    td_free(r);
+    res = PQexec(c, "COMMIT");
+    PQclear(res);
+    PQfinish(c);
+    for (i = 0; i < POLLS; i++) {
+        h = http_get(a.http, "/api/v1/health");
+        if (h.status == 200)
+            break;
+        usleep(25000);
+    }
+    ck_assert_int_eq(h.status, 200);
+    ck_assert_str_eq(h.body, "{\"node\":\"a\",\"epoch\":2}\n");
+    /* The new incarnation claims its old machine again when asked. */
+    r = describe_until_ok(fa, m);
+    ck_assert_uint_eq(r->machine->seq, 0);
+    td_free(r);
+    close(fa);
+    node_stop(&a);
 }
 END_TEST
 
@@ -627,6 +720,7 @@ Suite *cluster_suite(void)
     tcase_add_test(tc, test_cluster_moved_and_307);
     tcase_add_test(tc, test_cluster_failover_after_kill);
     tcase_add_test(tc, test_cluster_frozen_node_is_fenced);
+    tcase_add_test(tc, test_cluster_health_follows_the_lease);
     suite_add_tcase(s, tc);
 #endif
     return s;
