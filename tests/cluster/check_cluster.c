@@ -375,10 +375,39 @@ static uint64_t json_id(const char *body)
     return p != NULL ? strtoull(p + 6, NULL, 10) : 0;
 }
 
+/* GET /api/v1/machines/@id through HAProxy's HTTP frontend, following one
+ * 307, which must name the owner's HTTP address (the database's owner);
+ * asserts 200 with the machine. */
+static void http_describe(int64_t id)
+{
+    char body[4096], path[128], loc[256], err[CL_ERR], sql[160];
+    int64_t owner;
+    int code;
+
+    snprintf(path, sizeof(path), "/api/v1/machines/%" PRId64, id);
+    code = cl_http(cl.http_port, "GET", path, TENANT, NULL, body,
+                   sizeof(body), loc, sizeof(loc));
+    if (code == 307) {
+        char want[256];
+
+        snprintf(sql, sizeof(sql), "SELECT owner_node FROM machines WHERE"
+                 " id = %" PRId64, id);
+        ck_assert_msg(cl_sql(&cl, sql, &owner, err), "%s", err);
+        ck_assert(owner >= 0 && owner < cl.nnodes);
+        snprintf(want, sizeof(want), "http://127.0.0.1:%d%s",
+                 cl.node[owner].http_port, path);
+        ck_assert_str_eq(loc, want);
+        code = cl_http(cl.node[owner].http_port, "GET", path, TENANT, NULL,
+                       body, sizeof(body), NULL, 0);
+    }
+    ck_assert_msg(code == 200, "GET %s: %d %s", path, code, body);
+    ck_assert_uint_eq(json_id(body), (uint64_t)id);
+}
+
 START_TEST(test_creates_land_on_every_node)
 {
     static int64_t rows[3 * 2];
-    char body[4096], path[128], loc[256], err[CL_ERR], sql[256];
+    char body[4096], err[CL_ERR], sql[256];
     struct armmap_machine_list *list = NULL;
     struct armmap_conn *c;
     int64_t total = 0, n;
@@ -421,29 +450,12 @@ START_TEST(test_creates_land_on_every_node)
 
     /* HTTP by machine: the hashed node answers, or 307 to the owner. */
     for (i = 0; i < 30; i++) {
-        int64_t id, owner;
+        int64_t id;
 
         snprintf(sql, sizeof(sql), "SELECT id FROM machines WHERE tenant = '"
                  TENANT "' ORDER BY id OFFSET %d LIMIT 1", i * 31);
         ck_assert_msg(cl_sql(&cl, sql, &id, err), "%s", err);
-        snprintf(sql, sizeof(sql), "SELECT owner_node FROM machines WHERE"
-                 " id = %" PRId64, id);
-        ck_assert_msg(cl_sql(&cl, sql, &owner, err), "%s", err);
-        ck_assert(owner >= 0 && owner < 3);
-        snprintf(path, sizeof(path), "/api/v1/machines/%" PRId64, id);
-        code = cl_http(cl.http_port, "GET", path, TENANT, NULL, body,
-                       sizeof(body), loc, sizeof(loc));
-        if (code == 307) {
-            char want[256];
-
-            snprintf(want, sizeof(want), "http://127.0.0.1:%d%s",
-                     cl.node[owner].http_port, path);
-            ck_assert_str_eq(loc, want);
-            code = cl_http(cl.node[owner].http_port, "GET", path, TENANT,
-                           NULL, body, sizeof(body), NULL, 0);
-        }
-        ck_assert_msg(code == 200, "GET %s: %d %s", path, code, body);
-        ck_assert_uint_eq(json_id(body), (uint64_t)id);
+        http_describe(id);
     }
     n = 0;
     ck_assert(cl_sql(&cl, "SELECT count(*) FROM events", &n, err));
@@ -921,6 +933,9 @@ START_TEST(test_kill_under_load_loses_nothing)
                       answer_err);
         all_ms = ms;
     }
+    /* And over HTTP: the hash no longer picks the dead node. */
+    for (k = 0; k < nvictims; k += nvictims / 10 + 1)
+        http_describe(victims[k]);
     printf("failover (lease %d ms): first machine of %s answered %" PRId64
            " ms after kill -9, all %ld of them by %" PRId64 " ms\n",
            LEASE_MS, cl.node[VICTIM].name, first_ms, nvictims, all_ms);
