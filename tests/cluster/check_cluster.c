@@ -19,8 +19,10 @@
  *     list through HAProxy names all of them, and an HTTP read of a
  *     machine through HAProxy is answered by its owner or redirected to it;
  *  3. mixed load through libarmmap (creates, ops, batches, translates)
- *     while n2 is killed with SIGKILL: every change answered OK is in the
- *     history at its seq with its value, and nothing else is; every
+ *     while n2 is killed with SIGKILL (a change libarmmap could not
+ *     deliver is sent again with the same request key, as a client
+ *     does): every change answered OK is in the history at its seq with
+ *     its value, and nothing else is; every
  *     machine of n2 answers through HAProxy again (the time is printed,
  *     bounded only by a generous cap); each machine is served by exactly
  *     one node;
@@ -485,11 +487,14 @@ struct logent {
 
 struct worker {
     pthread_t th;
+    uint64_t idx;                       /* in the request keys it makes */
+    uint64_t nkeys;
     struct mstate m[WORKER_MACHINES];
     size_t nm;
     struct logent *log;
     size_t nlog;
-    long changes, reads, creates, reconnects, rounds_after;
+    long changes, reads, creates, reconnects, retries, rounds_after;
+    char why_retry[160];                /* the first resend's cause */
     char err[600];                      /* the first failure */
 };
 
@@ -508,21 +513,20 @@ static bool logit(struct worker *w, uint64_t machine, const
     return true;
 }
 
-/* A change: libarmmap follows MOVED and resends after a lost connection
- * itself, so anything but OK is a failure. */
-static bool change_ok(struct worker *w, struct armmap_conn *c,
-                      enum armmap_status st, const char *what, uint64_t id)
+/* Records why a change failed. */
+static bool change_failed(struct worker *w, struct armmap_conn *c,
+                          enum armmap_status st, const char *what,
+                          uint64_t id)
 {
-    if (st == ARMMAP_OK)
-        return true;
     snprintf(w->err, sizeof(w->err), "%s on machine %" PRIu64 " (after the "
              "kill: %d): %s: %s", what, id, load_killed,
-             armmap_strerror(st), armmap_errmsg(c));
+             armmap_strerror(st), c != NULL ? armmap_errmsg(c) : "");
     return false;
 }
 
-/* A read that lost its connection is repeated on a new one (reads are
- * safe to repeat); false when it fails otherwise or for 60 s. */
+/* A new connection through HAProxy for a read that lost its connection,
+ * or that libarmmap answered MOVED (it could not reach the owner named),
+ * and for a change sent again; false after 60 s without one. */
 static bool reconnect(struct worker *w, struct armmap_conn **c)
 {
     int64_t deadline = cl_now_ms() + CAP_MS;
@@ -563,7 +567,7 @@ static bool translate_ok(struct worker *w, struct armmap_conn **c,
             w->reads++;
             return good;
         }
-        if (st < ARMMAP_NO_SOCKET) {
+        if (st < ARMMAP_NO_SOCKET && st != ARMMAP_MOVED) {
             snprintf(w->err, sizeof(w->err), "translate on machine %"
                      PRIu64 ": %s: %s", m->id, armmap_strerror(st),
                      armmap_errmsg(*c));
@@ -577,29 +581,91 @@ static bool translate_ok(struct worker *w, struct armmap_conn **c,
     return false;
 }
 
+/* One change, as a client must make it across a node's death: libarmmap
+ * follows MOVED and resends after a lost connection by itself; when it
+ * still fails on this side of the socket (the owner a MOVED named cannot
+ * be reached: it died, and its lease has not run out yet), the change is
+ * sent again with the same request key (armmap_set_request_key()) on a
+ * new connection through HAProxy, so it is applied at most once.  A
+ * daemon's answer other than OK is a failure. */
+struct change {
+    const char *what;
+    struct mstate *m;
+    const struct armmap_op *ops;        /* one op, or a batch of @n */
+    size_t n;
+    struct armmap_op_result res[3];
+    size_t nres;
+    struct armmap_machine *made;        /* create */
+};
+
+static enum armmap_status send_change(struct armmap_conn *c, struct change *x)
+{
+    if (x->m == NULL)
+        return armmap_create(c, PRESET, NULL, 0, NULL, &x->made);
+    if (x->n == 1) {
+        x->nres = 1;
+        return armmap_op(c, x->m->id, x->ops, &x->res[0]);
+    }
+    return armmap_batch(c, x->m->id, x->ops, x->n, true, x->res, &x->nres);
+}
+
+static bool reconnect(struct worker *w, struct armmap_conn **c);
+
+static bool change(struct worker *w, struct armmap_conn **cp, struct change *x)
+{
+    uint64_t key = w->idx << 48 | ++w->nkeys;
+    int64_t deadline = cl_now_ms() + CAP_MS;
+    enum armmap_status st;
+
+    for (;;) {
+        armmap_set_request_key(*cp, key);
+        st = send_change(*cp, x);
+        if (st == ARMMAP_OK)
+            return true;
+        if ((st < ARMMAP_NO_SOCKET && st != ARMMAP_MOVED) ||
+            cl_now_ms() > deadline)
+            return change_failed(w, *cp, st, x->what,
+                                 x->m != NULL ? x->m->id : 0);
+        if (w->retries++ == 0)
+            snprintf(w->why_retry, sizeof(w->why_retry), "%s: %.120s",
+                     armmap_strerror(st), armmap_errmsg(*cp));
+        if (!reconnect(w, cp))
+            return false;
+        cl_sleep_ms(20);
+    }
+}
+
+/* A change of one op on @m, logged; its value in *@value. */
+static bool op1(struct worker *w, struct armmap_conn **cp, struct mstate *m,
+                const char *what, enum armmap_opcode code, const uint32_t *args,
+                uint32_t nargs, uint32_t *value)
+{
+    struct armmap_op op = { .code = code, .nargs = nargs, .args = args };
+    struct change x = { .what = what, .m = m, .ops = &op, .n = 1 };
+
+    if (!change(w, cp, &x) || !logit(w, m->id, &x.res[0], code))
+        return false;
+    if (value != NULL)
+        *value = x.res[0].value;
+    return true;
+}
+
 /* One step of a machine's cycle: alloc, kmap, translate, a batch of
  * kunmap + free + vmalloc, vfree. */
 static bool step(struct worker *w, struct armmap_conn **cp, struct mstate *m)
 {
-    struct armmap_conn *c = *cp;
-    struct armmap_op_result r, br[3];
-    enum armmap_status st;
-    size_t nres = 0;
+    uint32_t a[2];
 
     switch (m->phase) {
     case 0:
-        st = armmap_alloc(c, m->id, ARMMAP_ZONE_HIGHMEM, 0, &r);
-        if (!change_ok(w, c, st, "alloc", m->id) ||
-            !logit(w, m->id, &r, ARMMAP_OP_ALLOC))
+        a[0] = ARMMAP_ZONE_HIGHMEM;
+        a[1] = 0;
+        if (!op1(w, cp, m, "alloc", ARMMAP_OP_ALLOC, a, 2, &m->pfn))
             return false;
-        m->pfn = r.value;
         break;
     case 1:
-        st = armmap_kmap(c, m->id, m->pfn, 0, &r);
-        if (!change_ok(w, c, st, "kmap", m->id) ||
-            !logit(w, m->id, &r, ARMMAP_OP_KMAP))
+        if (!op1(w, cp, m, "kmap", ARMMAP_OP_KMAP, &m->pfn, 1, &m->va))
             return false;
-        m->va = r.value;
         break;
     case 2:
         if (!translate_ok(w, cp, m))
@@ -613,28 +679,26 @@ static bool step(struct worker *w, struct armmap_conn **cp, struct mstate *m)
             { .code = ARMMAP_OP_FREE, .nargs = 2, .args = a_free },
             { .code = ARMMAP_OP_VMALLOC, .nargs = 1, .args = a_size },
         };
+        struct change x = { .what = "batch", .m = m, .ops = ops, .n = 3 };
         size_t i;
 
-        st = armmap_batch(c, m->id, ops, 3, true, br, &nres);
-        if (!change_ok(w, c, st, "batch", m->id))
+        if (!change(w, cp, &x))
             return false;
         for (i = 0; i < 3; i++) {
-            if (i >= nres || br[i].status != ARMMAP_OK) {
+            if (i >= x.nres || x.res[i].status != ARMMAP_OK) {
                 snprintf(w->err, sizeof(w->err), "batch on machine %" PRIu64
                          ": op %zu: %s", m->id, i,
-                         i < nres ? br[i].msg : "not applied");
+                         i < x.nres ? x.res[i].msg : "not applied");
                 return false;
             }
-            if (!logit(w, m->id, &br[i], ops[i].code))
+            if (!logit(w, m->id, &x.res[i], ops[i].code))
                 return false;
         }
-        m->vva = br[2].value;
+        m->vva = x.res[2].value;
         break;
     }
     default:
-        st = armmap_vfree(c, m->id, m->vva, &r);
-        if (!change_ok(w, c, st, "vfree", m->id) ||
-            !logit(w, m->id, &r, ARMMAP_OP_VFREE))
+        if (!op1(w, cp, m, "vfree", ARMMAP_OP_VFREE, &m->vva, 1, NULL))
             return false;
         break;
     }
@@ -642,17 +706,16 @@ static bool step(struct worker *w, struct armmap_conn **cp, struct mstate *m)
     return true;
 }
 
-static bool create_one(struct worker *w, struct armmap_conn *c)
+static bool create_one(struct worker *w, struct armmap_conn **cp)
 {
-    struct armmap_machine *m = NULL;
-    enum armmap_status st = armmap_create(c, PRESET, NULL, 0, NULL, &m);
+    struct change x = { .what = "create" };
 
-    if (!change_ok(w, c, st, "create", 0))
+    if (!change(w, cp, &x))
         return false;
     w->creates++;
     if (w->nm < WORKER_MACHINES)
-        w->m[w->nm++] = (struct mstate){ .id = m->id };
-    armmap_machine_free(m);
+        w->m[w->nm++] = (struct mstate){ .id = x.made->id };
+    armmap_machine_free(x.made);
     return true;
 }
 
@@ -673,7 +736,7 @@ static void *worker_main(void *arg)
         for (i = 0; i < w->nm && !load_stop; i++) {
             if (!step(w, &c, &w->m[i]))
                 goto out;
-            if (++n % 40 == 0 && !create_one(w, c))
+            if (++n % 40 == 0 && !create_one(w, &c))
                 goto out;
         }
         if (killed)
@@ -886,6 +949,7 @@ START_TEST(test_kill_under_load_loses_nothing)
     load_stop = 0;
     load_killed = 0;
     for (i = 0; i < NWORKERS; i++) {
+        w[i].idx = (uint64_t)i + 1;
         w[i].log = calloc(MAX_LOG, sizeof(*w[i].log));
         ck_assert_ptr_nonnull(w[i].log);
         ck_assert_int_eq(pthread_create(&w[i].th, NULL, worker_main, &w[i]),
@@ -917,12 +981,16 @@ START_TEST(test_kill_under_load_loses_nothing)
         pthread_join(w[i].th, NULL);
     for (i = 0; i < NWORKERS; i++) {
         printf("worker %ld: %ld changes, %ld translates, %ld creates, %ld "
-               "reconnects, %ld rounds after the kill%s%s\n", i,
-               w[i].changes, w[i].reads, w[i].creates, w[i].reconnects,
-               w[i].rounds_after, w[i].err[0] ? ": " : "", w[i].err);
-        ck_assert_msg(w[i].err[0] == '\0', "worker %ld: %s", i, w[i].err);
-        ck_assert_int_ge(w[i].rounds_after, ROUNDS_AFTER);
+               "reconnects, %ld changes sent again with their key (first: "
+               "%s), %ld rounds after the kill%s%s\n", i, w[i].changes,
+               w[i].reads, w[i].creates, w[i].reconnects, w[i].retries,
+               w[i].why_retry, w[i].rounds_after, w[i].err[0] ? ": " : "",
+               w[i].err);
     }
+    for (i = 0; i < NWORKERS; i++)
+        ck_assert_msg(w[i].err[0] == '\0', "worker %ld: %s", i, w[i].err);
+    for (i = 0; i < NWORKERS; i++)
+        ck_assert_int_ge(w[i].rounds_after, ROUNDS_AFTER);
     /* Every machine of the victim answers through HAProxy again. */
     for (k = 0; k < nvictims; k++) {
         int64_t ms = answer_ms((uint64_t)victims[k], t0);
@@ -1106,6 +1174,9 @@ int main(void)
 {
     SRunner *sr = srunner_create(files_suite());
     int failed;
+
+    /* What a test printed survives its failing assertion. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
 
     srunner_add_suite(sr, cluster_suite());
     srunner_run_all(sr, CK_NORMAL);
