@@ -1141,6 +1141,31 @@ START_TEST(test_frozen_node_does_not_write)
 }
 END_TEST
 
+/* Last: every node stopped (SIGTERM: a clean exit, where a sanitizer
+ * build reports leaks) and no node's log holds a sanitizer report. */
+START_TEST(test_nodes_logged_no_sanitizer_report)
+{
+    int i;
+
+    need_cluster();
+    for (i = 0; i < cl.nnodes; i++) {
+        static char log[1 << 20];
+        FILE *f;
+        size_t n;
+
+        cl_node_kill(&cl, i, SIGTERM);
+        f = fopen(cl.node[i].log, "r");
+        ck_assert_ptr_nonnull(f);
+        n = fread(log, 1, sizeof(log) - 1, f);
+        fclose(f);
+        log[n] = '\0';
+        ck_assert_msg(strstr(log, "Sanitizer") == NULL &&
+                      strstr(log, "runtime error") == NULL,
+                      "node %s:\n%s", cl.node[i].name, log);
+    }
+}
+END_TEST
+
 static Suite *files_suite(void)
 {
     Suite *s = suite_create("files");
@@ -1166,6 +1191,7 @@ static Suite *cluster_suite(void)
     tcase_add_test(tc, test_creates_land_on_every_node);
     tcase_add_test(tc, test_kill_under_load_loses_nothing);
     tcase_add_test(tc, test_frozen_node_does_not_write);
+    tcase_add_test(tc, test_nodes_logged_no_sanitizer_report);
     suite_add_tcase(s, tc);
     return s;
 }
