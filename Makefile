@@ -19,6 +19,7 @@
 #   make oracle     boot the real 6.1 kernel under QEMU, record fixtures
 #   make run        start armmapd in the foreground with embedded defaults
 #   make check-web  the teaching page (web/) in headless chromium
+#   make check-cluster  PostgreSQL, three nodes and HAProxy on loopback
 #   make clean
 #
 # Debian packages: pkg-config libevent-dev libprotobuf-c-dev
@@ -377,7 +378,7 @@ format-check:
 	[ $$n -eq 0 ]
 
 bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(BENCH_RECOVERY) $(BENCH_DAEMON) \
-       $(CHECK_STORE) $(BENCH_HTTP) $(BENCH_STORE_PG)
+       $(CHECK_STORE) $(BENCH_HTTP) $(BENCH_STORE_PG) $(BENCH_CLUSTER)
 	@./$(BENCH_ENGINE)
 	@./$(BENCH_CLIENT)
 	@CK_RUN_SUITE=speed ./$(CHECK_STORE) | grep -E 'events|s ='
@@ -385,6 +386,7 @@ bench: deps $(BENCH_ENGINE) $(BENCH_CLIENT) $(BENCH_RECOVERY) $(BENCH_DAEMON) \
 	@./$(BENCH_RECOVERY)
 	@./$(BENCH_DAEMON) -r tests/bench/redis_ref.sh
 	@./$(BENCH_HTTP)
+	@$(if $(BENCH_CLUSTER),./$(BENCH_CLUSTER),echo "bench_cluster: skipped (no libpq-dev)")
 
 # ---- soak and valgrind: the real daemon under long or watched load ---------
 # Both are for the plain build: valgrind refuses SANITIZE=1, and the soak's
@@ -494,6 +496,39 @@ check-web: $(ARMMAPD) $(ARMMAP)
 	ARMMAPD=$(CURDIR)/$(ARMMAPD) ARMMAP=$(CURDIR)/$(ARMMAP) \
 	WEB_SHOTS=$(CURDIR)/$(B)/web-shots node tests/web/run.js; rc=$$?; \
 	echo "make check-web: $$( [ $$rc -eq 0 ] && echo passed || echo FAILED)" \
+	     "in $$(( $$(date +%s) - start )) s"; exit $$rc
+
+# ---- check-cluster: a real cluster on loopback (tests/cluster/) -------------
+# PostgreSQL (tests/common/pgserver.c), three armmapd nodes and Debian's
+# HAProxy running deploy/haproxy.cfg, started by tests/cluster/check_cluster
+# itself (tests/cluster/cluster.c, shared with bench_cluster); needs libpq.
+CLUSTER_OBJ   := $(B)/tests/cluster/cluster.o
+CHECK_CLUSTER := $(if $(PQ_LIBS),$(B)/check_cluster)
+BENCH_CLUSTER := $(if $(PQ_LIBS),$(B)/bench_cluster)
+ALL_OBJ += $(CLUSTER_OBJ) $(B)/tests/cluster/check_cluster.o \
+           $(B)/tests/bench/bench_cluster.o
+all: $(CHECK_CLUSTER) $(BENCH_CLUSTER)
+
+$(B)/tests/cluster/check_cluster.o $(B)/tests/bench/bench_cluster.o: $(PROTO_H)
+
+$(B)/check_cluster: $(B)/tests/cluster/check_cluster.o $(CLUSTER_OBJ) \
+                    $(TEST_PGSERVER_OBJ) $(TEST_SPAWN_OBJ) $(LIBARMMAP) \
+                    | $(ARMMAPD)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(CLIENT_LIBS) \
+	    $(PQ_LIBS) -lpthread
+
+$(B)/bench_cluster: $(B)/tests/bench/bench_cluster.o $(CLUSTER_OBJ) \
+                    $(TEST_PGSERVER_OBJ) $(TEST_SPAWN_OBJ) $(LIBARMMAP) \
+                    | $(ARMMAPD)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS) $(PQ_LIBS) \
+	    -lpthread
+
+.PHONY: check-cluster
+check-cluster: deps $(ARMMAPD) $(CHECK_CLUSTER)
+	@[ -n "$(CHECK_CLUSTER)" ] || { echo "check-cluster: needs libpq-dev" \
+	    "(make deps, then make check-cluster again)"; exit 1; }
+	@start=$$(date +%s); ./$(CHECK_CLUSTER); rc=$$?; \
+	echo "make check-cluster: $$( [ $$rc -eq 0 ] && echo passed || echo FAILED)" \
 	     "in $$(( $$(date +%s) - start )) s"; exit $$rc
 
 # ---- run and install ---------------------------------------------------

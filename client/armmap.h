@@ -256,7 +256,46 @@ struct armmap_options {
     int io_timeout_ms;      /* 0: 30000; < 0: wait forever */
     uint32_t max_frame;     /* 0: 64 MiB; bigger replies fail */
     unsigned max_inflight;  /* 0: 64 pipelined requests */
+    /* Added in ARMMAP_1 (libarmmap.map): a call whose connection is lost
+     * while it waits reconnects to the same address (same Hello) and
+     * sends the request again, with the same request key for a change,
+     * for up to this long.  0: 30000; < 0 (ARMMAP_RETRY_OFF): never. */
+    int retry_ms;
 };
+
+#define ARMMAP_RETRY_OFF (-1)
+
+/*
+ * Idempotent changes, redirects, retries (libarmmap 0.2, ABI ARMMAP_1).
+ *
+ * Every change (create, destroy, op, batch, fork, clone, also pipelined)
+ * carries a request key: a fresh random 64-bit number (getrandom), or the
+ * one armmap_set_request_key() set for the next change.  armmapd answers a
+ * change sent again with a key it has seen on that machine (or, for create
+ * and destroy, for that tenant) with the first answer, applying nothing.
+ *
+ * A synchronous call answered ARMMAP_MOVED (a cluster node that does not
+ * own the machine) is sent again, same key, to the owner the reply names,
+ * over a connection of this one's (same tenant and token; at most 16 kept,
+ * and the last 256 machines' owners remembered), at most 4 hops; the
+ * caller sees the owner's answer.  A synchronous call whose connection is
+ * lost while it waits (the node died or restarted) reconnects and resends
+ * within retry_ms.  Pipelined requests (armmap_send_*) get keys but are
+ * neither redirected nor resent: their replies may be ARMMAP_MOVED.
+ */
+
+/**
+ * armmap_set_request_key - the request key of the next change sent on
+ * @conn (then back to fresh random keys); 0 cancels.  A caller retrying a
+ * change on its own, on any connection, sends it with the same key.
+ */
+void armmap_set_request_key(struct armmap_conn *conn, uint64_t key);
+
+/**
+ * armmap_last_request_key - the key the last change sent on @conn carried
+ * (0 if none yet).
+ */
+uint64_t armmap_last_request_key(const struct armmap_conn *conn);
 
 /**
  * armmap_connect_unix - connect to armmapd's Unix socket at @path and Hello

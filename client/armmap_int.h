@@ -13,6 +13,18 @@
 #include "armmap.h"
 #include "armmap.pb-c.h"
 
+#define ARMMAP__PEERS  16  /* connections to other nodes kept */
+#define ARMMAP__ROUTES 256 /* machine -> owner remembered */
+#define ARMMAP__HOPS   4   /* redirects one call follows */
+#define ARMMAP__KEYS   32  /* random keys read at once */
+
+/* A machine's owner node, as a MOVED reply named it. */
+struct armmap__route {
+    uint64_t machine; /* 0: unused */
+    uint64_t used;    /* LRU clock */
+    char owner[128];  /* "HOST:PORT" */
+};
+
 struct armmap_conn {
     int fd;
     int io_timeout_ms;     /* per wait on the socket; < 0 forever */
@@ -30,7 +42,31 @@ struct armmap_conn {
     size_t nstash, stash_cap;
     char errmsg[ARMMAP_ERR_MAX];
     char server[64];
+    /* Reconnecting and redirecting (conn.c): how it was connected. */
+    struct armmap_options opt; /* its strings below */
+    char *tenant, *token_file; /* copies; NULL if none */
+    char addr[256];            /* the socket path or HOST:PORT */
+    bool tcp;
+    /* Request keys. */
+    uint64_t next_key; /* armmap_set_request_key() */
+    uint64_t last_key;
+    uint64_t keys[ARMMAP__KEYS];
+    unsigned nkeys; /* unused ones at the end of @keys */
+    /* Other nodes (a base connection's only; a peer's are NULL). */
+    struct armmap_conn *peers[ARMMAP__PEERS];
+    uint64_t peer_used[ARMMAP__PEERS];
+    struct armmap__route *routes; /* ARMMAP__ROUTES, or NULL */
+    uint64_t clock;
 };
+
+/* Gives @req (a change without one) its request key. */
+void armmap__key(struct armmap_conn *conn, Armmap__V1__Request *req);
+
+/* Sends @req and waits for its reply, following MOVED to the owner and
+ * resending after a lost connection (see armmap.h); *@out the reply. */
+enum armmap_status armmap__exchange(struct armmap_conn *conn,
+                                    Armmap__V1__Request *req,
+                                    Armmap__V1__Response **out);
 
 /* Sets conn->errmsg (printf-style) and returns @st (marking the
  * connection dead for IO, TIMEOUT and PROTOCOL).  A macro, so that the

@@ -52,12 +52,10 @@ static enum armmap_status call(struct armmap_conn *conn,
     uint64_t id;
 
     *out = NULL;
-    st = armmap__queue(conn, req, true, &id);
+    st = armmap__exchange(conn, req, &resp);
     if (st != ARMMAP_OK)
         return st;
-    st = armmap__wait(conn, id, &resp);
-    if (st != ARMMAP_OK)
-        return st;
+    id = resp->id;
     return check_reply(conn, id, resp, want, out);
 }
 

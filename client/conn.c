@@ -16,6 +16,18 @@
  * The connection is set up in armmap_connect_unix() / armmap_connect_tcp():
  * socket, non-blocking connect bounded by connect_timeout_ms, then Hello
  * (tenant and token), whose rejection is returned with the daemon's code.
+ *
+ * Redirects and retries (armmap__exchange(), for the synchronous calls):
+ * every change gets a request key when it is queued (armmap__key()), so
+ * sending it again is safe.  A MOVED reply names the owner node; the
+ * request goes there over a peer connection of the caller's (opened with
+ * the same options, at most ARMMAP__PEERS, least recently used closed
+ * first) and the machine's owner is remembered (ARMMAP__ROUTES, LRU), so
+ * later calls naming it go there first; a peer that cannot be reached is
+ * forgotten and the call goes back through the caller's own connection.
+ * A call whose own connection is lost while only it is outstanding
+ * reconnects to the same address and resends, backing off from 20 to
+ * 500 ms, until retry_ms has passed.
  */
 #include "armmap_int.h"
 #include "envelope.h"
@@ -31,13 +43,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define DEFAULT_IO_TIMEOUT_MS      30000
 #define DEFAULT_MAX_INFLIGHT       64
+#define DEFAULT_RETRY_MS           30000
 #define READ_CHUNK                 (256u << 10)
 
 void armmap__failf(struct armmap_conn *conn, enum armmap_status st,
@@ -104,6 +119,7 @@ enum armmap_status armmap__queue(struct armmap_conn *conn,
                             "receive replies first",
                             conn->inflight);
     req->id = ++conn->next_id;
+    armmap__key(conn, req);
     len = envelope_request_size(req, &z);
     if (len > 0xffffffffu)
         return armmap__fail(conn, ARMMAP_INVALID_ARGUMENT,
@@ -473,10 +489,23 @@ static struct armmap_conn *conn_create(int fd, const struct armmap_options *opt)
 {
     struct armmap_conn *c = calloc(1, sizeof(*c));
 
+    if (c != NULL) {
+        c->opt = *opt;
+        c->tenant = opt->tenant ? strdup(opt->tenant) : NULL;
+        c->token_file = opt->token_file ? strdup(opt->token_file) : NULL;
+        if ((opt->tenant && !c->tenant) ||
+            (opt->token_file && !c->token_file)) {
+            free(c->tenant);
+            free(c);
+            c = NULL;
+        }
+    }
     if (!c) {
         close(fd);
         return NULL;
     }
+    c->opt.tenant = c->tenant;
+    c->opt.token_file = c->token_file;
     c->fd = fd;
     c->io_timeout_ms = opt->io_timeout_ms == 0 ? DEFAULT_IO_TIMEOUT_MS
                                                : opt->io_timeout_ms;
@@ -494,9 +523,14 @@ void armmap_close(struct armmap_conn *conn)
         return;
     for (i = 0; i < conn->nstash; i++)
         armmap__v1__response__free_unpacked(conn->stash[i], NULL);
+    for (i = 0; i < ARMMAP__PEERS; i++)
+        armmap_close(conn->peers[i]);
+    free(conn->routes);
     free(conn->stash);
     free(conn->wbuf);
     free(conn->rbuf);
+    free(conn->tenant);
+    free(conn->token_file);
     if (conn->fd >= 0)
         close(conn->fd);
     free(conn);
@@ -621,6 +655,7 @@ out:
 
 static enum armmap_status finish_connect(int fd,
                                          const struct armmap_options *opt,
+                                         const char *addr, bool tcp,
                                          struct armmap_conn **out,
                                          char err[ARMMAP_ERR_MAX])
 {
@@ -631,6 +666,8 @@ static enum armmap_status finish_connect(int fd,
         armmap__set_err(err, "out of memory");
         return ARMMAP_NO_HOST_MEMORY;
     }
+    snprintf(c->addr, sizeof(c->addr), "%s", addr);
+    c->tcp = tcp;
     st = hello(c, opt, err);
     if (st != ARMMAP_OK) {
         armmap_close(c);
@@ -671,7 +708,7 @@ enum armmap_status armmap_connect_unix(const char *path,
                     err);
     if (st != ARMMAP_OK)
         return st;
-    return finish_connect(fd, &opt, out, err);
+    return finish_connect(fd, &opt, path, false, out, err);
 }
 
 /* Splits "host:port" or "[v6]:port" into @host and @port. */
@@ -744,5 +781,358 @@ enum armmap_status armmap_connect_tcp(const char *hostport,
     if (st != ARMMAP_OK)
         return st;
     setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    return finish_connect(fd, &opt, out, err);
+    return finish_connect(fd, &opt, hostport, true, out, err);
+}
+
+/* ---- libarmmap.so.0's first ABI (ARMMAP_0) ---------------------------- */
+
+/* struct armmap_options before retry_ms: programs linked against
+ * ARMMAP_0 pass this, by value, to armmap_connect_*@ARMMAP_0; they get
+ * the default retry_ms. */
+struct options_v0 {
+    const char *tenant;
+    const char *token_file;
+    int connect_timeout_ms;
+    int io_timeout_ms;
+    uint32_t max_frame;
+    unsigned max_inflight;
+};
+
+static struct armmap_options from_v0(const struct options_v0 *o)
+{
+    struct armmap_options opt;
+
+    memset(&opt, 0, sizeof(opt));
+    opt.tenant = o->tenant;
+    opt.token_file = o->token_file;
+    opt.connect_timeout_ms = o->connect_timeout_ms;
+    opt.io_timeout_ms = o->io_timeout_ms;
+    opt.max_frame = o->max_frame;
+    opt.max_inflight = o->max_inflight;
+    return opt;
+}
+
+__attribute__((visibility("default"))) enum armmap_status
+v0_connect_unix(const char *path, struct options_v0 o, struct armmap_conn **out,
+                char err[ARMMAP_ERR_MAX]);
+__attribute__((visibility("default"))) enum armmap_status
+v0_connect_tcp(const char *hostport, struct options_v0 o,
+               struct armmap_conn **out, char err[ARMMAP_ERR_MAX]);
+
+enum armmap_status v0_connect_unix(const char *path, struct options_v0 o,
+                                   struct armmap_conn **out,
+                                   char err[ARMMAP_ERR_MAX])
+{
+    return armmap_connect_unix(path, from_v0(&o), out, err);
+}
+
+enum armmap_status v0_connect_tcp(const char *hostport, struct options_v0 o,
+                                  struct armmap_conn **out,
+                                  char err[ARMMAP_ERR_MAX])
+{
+    return armmap_connect_tcp(hostport, from_v0(&o), out, err);
+}
+
+__asm__(".symver v0_connect_unix,armmap_connect_unix@ARMMAP_0");
+__asm__(".symver v0_connect_tcp,armmap_connect_tcp@ARMMAP_0");
+
+/* ---- request keys ----------------------------------------------------- */
+
+void armmap_set_request_key(struct armmap_conn *conn, uint64_t key)
+{
+    conn->next_key = key;
+}
+
+uint64_t armmap_last_request_key(const struct armmap_conn *conn)
+{
+    return conn->last_key;
+}
+
+static bool is_change(const Armmap__V1__Request *req)
+{
+    switch (req->body_case) {
+    case ARMMAP__V1__REQUEST__BODY_CREATE:
+    case ARMMAP__V1__REQUEST__BODY_DESTROY:
+    case ARMMAP__V1__REQUEST__BODY_OP:
+    case ARMMAP__V1__REQUEST__BODY_BATCH:
+    case ARMMAP__V1__REQUEST__BODY_FORK:
+    case ARMMAP__V1__REQUEST__BODY_CLONE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* A fresh random key, never 0: getrandom() ARMMAP__KEYS at a time. */
+static uint64_t random_key(struct armmap_conn *conn)
+{
+    uint64_t k;
+
+    while (conn->nkeys == 0) {
+        ssize_t n = getrandom(conn->keys, sizeof(conn->keys), 0);
+
+        if (n == (ssize_t)sizeof(conn->keys)) {
+            conn->nkeys = ARMMAP__KEYS;
+        } else if (n < 0 && errno != EINTR) {
+            /* No entropy source: unique enough per process and call. */
+            struct timespec ts;
+
+            clock_gettime(CLOCK_REALTIME, &ts);
+            conn->keys[0] = ((uint64_t)ts.tv_sec * 1000000000u +
+                             (uint64_t)ts.tv_nsec) ^
+                            (uint64_t)getpid() << 48 ^ ++conn->clock << 32;
+            conn->nkeys = 1;
+        }
+    }
+    k = conn->keys[--conn->nkeys];
+    return k != 0 ? k : 1;
+}
+
+void armmap__key(struct armmap_conn *conn, Armmap__V1__Request *req)
+{
+    if (req->request_key != 0 || !is_change(req))
+        return;
+    if (conn->next_key != 0) {
+        req->request_key = conn->next_key;
+        conn->next_key = 0;
+    } else {
+        req->request_key = random_key(conn);
+    }
+    conn->last_key = req->request_key;
+}
+
+/* ---- redirects and retries --------------------------------------------- */
+
+/* The machine @req names, or 0 (create, list, ...). */
+static uint64_t req_machine(const Armmap__V1__Request *req)
+{
+    switch (req->body_case) {
+    case ARMMAP__V1__REQUEST__BODY_OP:
+        return req->op->machine;
+    case ARMMAP__V1__REQUEST__BODY_BATCH:
+        return req->batch->machine;
+    case ARMMAP__V1__REQUEST__BODY_TRANSLATE:
+        return req->translate->machine;
+    case ARMMAP__V1__REQUEST__BODY_PHYS:
+        return req->phys->machine;
+    case ARMMAP__V1__REQUEST__BODY_REPORT:
+        return req->report->machine;
+    case ARMMAP__V1__REQUEST__BODY_HISTORY:
+        return req->history->machine;
+    case ARMMAP__V1__REQUEST__BODY_FORK:
+        return req->fork->machine;
+    case ARMMAP__V1__REQUEST__BODY_CLONE:
+        return req->clone->machine;
+    case ARMMAP__V1__REQUEST__BODY_DUMP:
+        return req->dump->machine;
+    case ARMMAP__V1__REQUEST__BODY_DESTROY:
+    case ARMMAP__V1__REQUEST__BODY_DESCRIBE:
+        return req->destroy->machine; /* MachineRef members alias */
+    default:
+        return 0;
+    }
+}
+
+static struct armmap__route *route_find(struct armmap_conn *base,
+                                        uint64_t machine)
+{
+    size_t i;
+
+    if (base->routes == NULL || machine == 0)
+        return NULL;
+    for (i = 0; i < ARMMAP__ROUTES; i++)
+        if (base->routes[i].machine == machine)
+            return &base->routes[i];
+    return NULL;
+}
+
+/* Remembers that @owner serves @machine (the least recently used goes). */
+static void route_put(struct armmap_conn *base, uint64_t machine,
+                      const char *owner)
+{
+    struct armmap__route *r = route_find(base, machine);
+    size_t i;
+
+    if (machine == 0)
+        return;
+    if (base->routes == NULL &&
+        (base->routes = calloc(ARMMAP__ROUTES, sizeof(*r))) == NULL)
+        return;
+    for (i = 0; r == NULL && i < ARMMAP__ROUTES; i++)
+        if (base->routes[i].machine == 0)
+            r = &base->routes[i];
+    if (r == NULL) {
+        r = &base->routes[0];
+        for (i = 1; i < ARMMAP__ROUTES; i++)
+            if (base->routes[i].used < r->used)
+                r = &base->routes[i];
+    }
+    r->machine = machine;
+    r->used = ++base->clock;
+    snprintf(r->owner, sizeof(r->owner), "%s", owner);
+}
+
+static void route_drop(struct armmap_conn *base, uint64_t machine)
+{
+    struct armmap__route *r = route_find(base, machine);
+
+    if (r != NULL)
+        r->machine = 0;
+}
+
+/* The connection to node @owner: @base itself, a kept peer, or a new one
+ * (same options; the least recently used peer closed for it); NULL with
+ * @base's message set if it cannot be opened. */
+static struct armmap_conn *peer_get(struct armmap_conn *base, const char *owner,
+                                    enum armmap_status *st)
+{
+    char err[ARMMAP_ERR_MAX];
+    struct armmap_conn *c = NULL;
+    size_t i, slot = 0;
+
+    if (base->tcp && strcmp(base->addr, owner) == 0)
+        return base;
+    for (i = 0; i < ARMMAP__PEERS; i++) {
+        if (base->peers[i] && strcmp(base->peers[i]->addr, owner) == 0) {
+            base->peer_used[i] = ++base->clock;
+            return base->peers[i];
+        }
+        if (base->peers[i] == NULL ||
+            (base->peers[slot] != NULL &&
+             base->peer_used[i] < base->peer_used[slot]))
+            slot = i;
+    }
+    *st = armmap_connect_tcp(owner, base->opt, &c, err);
+    if (*st != ARMMAP_OK) {
+        armmap__failf(base, ARMMAP_OK, "owner node %s: %s", owner, err);
+        return NULL;
+    }
+    armmap_close(base->peers[slot]);
+    base->peers[slot] = c;
+    base->peer_used[slot] = ++base->clock;
+    return c;
+}
+
+/* Connects @conn again to its address (same Hello), in place: what was
+ * queued or stashed on the old socket is gone. */
+static enum armmap_status reopen(struct armmap_conn *conn)
+{
+    char err[ARMMAP_ERR_MAX];
+    struct armmap_conn *n = NULL;
+    enum armmap_status st;
+    size_t i;
+
+    st = conn->tcp ? armmap_connect_tcp(conn->addr, conn->opt, &n, err)
+                   : armmap_connect_unix(conn->addr, conn->opt, &n, err);
+    if (st != ARMMAP_OK) {
+        armmap__failf(conn, ARMMAP_OK, "reconnecting: %s", err);
+        return st;
+    }
+    close(conn->fd);
+    conn->fd = n->fd;
+    n->fd = -1;
+    armmap_close(n);
+    for (i = 0; i < conn->nstash; i++)
+        armmap__v1__response__free_unpacked(conn->stash[i], NULL);
+    conn->nstash = 0;
+    conn->woff = conn->wlen = conn->roff = conn->rlen = 0;
+    conn->inflight = 0;
+    conn->wait_ms = 0;
+    conn->dead = false;
+    return ARMMAP_OK;
+}
+
+static enum armmap_status send_wait(struct armmap_conn *conn,
+                                    Armmap__V1__Request *req,
+                                    Armmap__V1__Response **out)
+{
+    enum armmap_status st;
+    uint64_t id;
+
+    st = armmap__queue(conn, req, true, &id);
+    return st == ARMMAP_OK ? armmap__wait(conn, id, out) : st;
+}
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* send_wait(), and after a lost connection (only this request was
+ * outstanding on it) reconnect and resend until retry_ms has passed. */
+static enum armmap_status send_retrying(struct armmap_conn *conn,
+                                        Armmap__V1__Request *req,
+                                        Armmap__V1__Response **out)
+{
+    bool alone = conn->inflight == 0 && conn->nstash == 0 && !conn->dead;
+    int retry = conn->opt.retry_ms ? conn->opt.retry_ms : DEFAULT_RETRY_MS;
+    enum armmap_status st = send_wait(conn, req, out);
+    int64_t deadline = now_ms() + retry, pause = 20;
+
+    while (st == ARMMAP_IO && alone && retry > 0 && now_ms() < deadline) {
+        struct timespec ts;
+        int64_t left = deadline - now_ms();
+
+        if (pause > left)
+            pause = left > 0 ? left : 0;
+        ts.tv_sec = (time_t)(pause / 1000);
+        ts.tv_nsec = (long)(pause % 1000) * 1000000;
+        nanosleep(&ts, NULL);
+        pause = pause * 2 > 500 ? 500 : pause * 2;
+        if (reopen(conn) != ARMMAP_OK) {
+            st = ARMMAP_IO;
+            continue;
+        }
+        st = send_wait(conn, req, out);
+    }
+    return st;
+}
+
+enum armmap_status armmap__exchange(struct armmap_conn *conn,
+                                    Armmap__V1__Request *req,
+                                    Armmap__V1__Response **out)
+{
+    uint64_t machine = req_machine(req);
+    struct armmap__route *r = route_find(conn, machine);
+    struct armmap_conn *target = conn;
+    Armmap__V1__Response *resp = NULL;
+    enum armmap_status st;
+    int hops = 0;
+
+    *out = NULL;
+    if (r != NULL && (target = peer_get(conn, r->owner, &st)) == NULL) {
+        route_drop(conn, machine); /* unreachable: ask our own node */
+        target = conn;
+    }
+    if (r != NULL && target != conn)
+        r->used = ++conn->clock;
+    for (;;) {
+        st = target == conn ? send_retrying(conn, req, &resp)
+                            : send_wait(target, req, &resp);
+        if (st != ARMMAP_OK && target != conn) {
+            route_drop(conn, machine); /* that node died: start over */
+            target = conn;
+            continue;
+        }
+        if (st != ARMMAP_OK)
+            return st;
+        if (resp->status == NULL ||
+            resp->status->code != ARMMAP__V1__CODE__MOVED ||
+            resp->status->owner == NULL || resp->status->owner[0] == '\0' ||
+            hops++ == ARMMAP__HOPS)
+            break;
+        route_put(conn, machine, resp->status->owner);
+        target = peer_get(conn, resp->status->owner, &st);
+        if (target == NULL) {
+            armmap__v1__response__free_unpacked(resp, NULL);
+            return st;
+        }
+        armmap__v1__response__free_unpacked(resp, NULL);
+        resp = NULL;
+    }
+    *out = resp;
+    return ARMMAP_OK;
 }

@@ -20,6 +20,12 @@
  *    writes fail in the store with NOT_FOUND);
  *  - a destroy: the machine is linked back as it was.
  *
+ * Cluster mode (cluster.c): a write the store refused as STORE_FENCED (the
+ * machine is another node's now, or this node's lease is gone) marks its
+ * machine lost; a lost machine is fenced like the others, but once none
+ * of its writes is in flight it is dropped from memory instead of
+ * rebuilt (the owner serves it; a later request here looks it up).
+ *
  * A machine struct stays allocated while writes of it are in flight, even
  * after a destroy or a failed creation unlinked it ("gone"), so that every
  * FIFO entry points at live memory; it is freed at its last reap.
@@ -41,6 +47,8 @@ struct inflight {
     enum srv_write kind;
     uint64_t seq;   /* SRV_WRITE_EVENTS: its last seq */
     size_t nwrites; /* store writes (events) in it */
+    uint64_t rkey;  /* its change's request key, or 0 */
+    uint64_t rscope;
 };
 
 struct srv_commit {
@@ -135,9 +143,28 @@ uint64_t srv_commit_track(struct srv *s, struct srv_machine *sm,
     f->kind = kind;
     f->seq = seq;
     f->nwrites = nwrites;
+    f->rkey = 0;
     k->n++;
     sm->inflight++;
     return k->next_ticket++;
+}
+
+bool srv_commit_pending(const struct srv *s, uint64_t ticket)
+{
+    return ticket != 0 && ticket >= s->commit->head_ticket;
+}
+
+void srv_commit_set_rkey(struct srv *s, uint64_t ticket, uint64_t scope,
+                         uint64_t key)
+{
+    struct srv_commit *k = s->commit;
+    struct inflight *f;
+
+    if (!srv_commit_pending(s, ticket) || ticket - k->head_ticket >= k->n)
+        return;
+    f = &k->ring[(k->head + (ticket - k->head_ticket)) & (k->cap - 1)];
+    f->rkey = key;
+    f->rscope = scope;
 }
 
 /* Queues @sm for a rebuild by the deferred callback. */
@@ -168,6 +195,39 @@ static void settle(struct srv *s, struct srv_machine *sm)
         queue_rebuild(s, sm);
 }
 
+void srv_commit_lose(struct srv *s, struct srv_machine *sm)
+{
+    sm->lost = true;
+    sm->fenced = true;
+    settle(s, sm);
+}
+
+void srv_commit_head_lost(struct srv *s)
+{
+    struct srv_commit *k = s->commit;
+
+    assert(k->n > 0);
+    k->ring[k->head].sm->lost = true;
+}
+
+/* A lost machine with nothing in flight leaves memory: unlinked (if it
+ * still is), its parked kmaps answered, freed. */
+static void drop_lost(struct srv *s, struct srv_machine *sm)
+{
+    char msg[SRV_MSG_MAX];
+
+    snprintf(msg, sizeof(msg),
+             "kmap: machine %" PRIu64 " is no longer served "
+             "by this node",
+             sm->ext_id);
+    if (srv_machine_get(s->reg, sm->id) == sm)
+        srv_machine_unlink(s->reg, sm->id);
+    srv_park_fail_machine(s, sm, MM_UNAVAILABLE, msg);
+    srv_log(SRV_LOG_WARN, "cluster: machine %" PRIu64 " dropped: %s", sm->id,
+            "another node owns it now");
+    srv_machine_free(sm);
+}
+
 void srv_commit_refused(struct srv *s, struct srv_machine *sm)
 {
     sm->fenced = true;
@@ -194,6 +254,8 @@ static void undo(struct srv *s, const struct inflight *f, const char *msg)
         /* Unlinked by the destroy; back, unless its creation failed. */
         if (!sm->gone && srv_machine_get(s->reg, sm->id) == NULL)
             srv_machine_relink(s->reg, sm);
+        if (sm->lost)
+            sm->fenced = true; /* dropped once settled */
         break;
     case SRV_WRITE_CHECKPOINT:
         break; /* replay just starts further back */
@@ -212,12 +274,16 @@ size_t srv_commit_reaped(struct srv *s, uint64_t ticket, bool ok,
     k->n--;
     k->head_ticket++;
     f.sm->inflight--;
+    if (!ok && f.rkey != 0)
+        srv_rkeys_failed(s, f.rscope, f.sm->tenant, f.rkey, ticket);
     if (!ok)
         undo(s, &f, msg);
     else if (f.kind == SRV_WRITE_EVENTS && f.seq > f.sm->committed_seq)
         f.sm->committed_seq = f.seq;
-    else if (f.kind == SRV_WRITE_DESTROY)
+    else if (f.kind == SRV_WRITE_DESTROY) {
         f.sm->gone = true;
+        srv_rkeys_drop(s, f.sm->id, f.sm->tenant);
+    }
     if (ok && s->sse != NULL && f.kind == SRV_WRITE_EVENTS)
         srv_sse_committed(s, f.sm); /* event streams (sse.c) */
     else if (ok && s->sse != NULL && f.kind == SRV_WRITE_DESTROY)
@@ -295,6 +361,11 @@ static void on_rebuild(evutil_socket_t fd, short what, void *arg)
         }
         if (!sm->fenced || sm->inflight > 0)
             continue; /* settle() queues it again */
+        srv_rkeys_drop(s, sm->id, sm->tenant); /* reloaded: committed */
+        if (sm->lost) {
+            drop_lost(s, sm);
+            continue;
+        }
         err[0] = '\0';
         st = srv_persist_fork_replay(s, sm->id, sm->config, 0, &m, err,
                                      sizeof(err));

@@ -333,10 +333,14 @@ void srv_conn_reply(struct srv_call *call)
         call->c->t->errors_by_code[call->code] += call->code != MM_OK;
     status.code = (Armmap__V1__Code)call->code;
     status.message = call->msg;
+    if (call->owner != NULL) /* MOVED (cluster.c) */
+        status.owner = (char *)call->owner;
     resp->id = call->id;
     resp->status = &status;
     if (call->code != MM_OK)
         resp->body_case = ARMMAP__V1__RESPONSE__BODY__NOT_SET;
+    if (call->rkey != 0 && call->ticket != 0 && call->stream == NULL)
+        srv_rkeys_remember(call, resp);
     if (call->stream != NULL && call->code == MM_OK) {
         /* Queued with its size still to count (an estimate until then);
          * the connection reads nothing more until it is sent. */
@@ -365,6 +369,26 @@ void srv_conn_reply(struct srv_call *call)
         r->first_ticket = call->first_ticket != 0 ? call->first_ticket
                                                   : call->ticket;
         r->ticket = call->ticket;
+        r->waiting = true;
+    }
+    queue_reply(call->c, r);
+}
+
+void srv_conn_reply_again(struct srv_call *call, const uint8_t *body,
+                          size_t len, uint64_t wait)
+{
+    struct srv_reply *r = reply_new(NULL);
+    uint8_t *frame;
+    size_t flen;
+
+    r->id = call->id;
+    frame = srv_rkeys_frame(call->id, body, len, &flen);
+    reply_set_frame(r, frame, flen);
+    if (wait != 0) {
+        /* Behind every ticket handed out so far, so that the waiting
+         * list stays in ticket order; released with them. */
+        r->first_ticket = wait;
+        r->ticket = srv_commit_next_ticket(call->s) - 1;
         r->waiting = true;
     }
     queue_reply(call->c, r);

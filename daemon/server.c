@@ -196,6 +196,10 @@ struct srv *srv_create(struct srv_settings *st, char *err, size_t errsz)
         load_id_key(s, err, errsz) != 0)
         goto err;
     srv_notify("STATUS=recovering machines");
+    if (srv_rkeys_open(s) != 0) {
+        snprintf(err, errsz, "armmapd: out of memory");
+        goto err;
+    }
     if (srv_persist_open(s, err, errsz) != 0 ||
         srv_persist_recover(s, err, errsz) != 0)
         goto err;
@@ -275,6 +279,7 @@ void srv_destroy(struct srv *s)
     if (s->reaper != NULL)
         event_free(s->reaper);
     srv_registry_destroy(s->reg);
+    srv_rkeys_close(s);
     srv_tenants_close(s);
     if (s->base != NULL)
         event_base_free(s->base);
@@ -310,9 +315,10 @@ int srv_reset(struct srv *s, char *err, size_t errsz)
     srv_conn_free_waiting(s);
     srv_commit_close(s);
     srv_registry_destroy(s->reg);
+    srv_rkeys_close(s);
     forget_tenants(s);
     s->reg = srv_registry_create();
-    if (s->reg == NULL || srv_commit_open(s) != 0) {
+    if (s->reg == NULL || srv_commit_open(s) != 0 || srv_rkeys_open(s) != 0) {
         snprintf(err, errsz, "armmapd: out of memory");
         return -1;
     }

@@ -24,6 +24,8 @@
  *   sha256.c    srv_sha256       SHA-256 of tokens (tenants file)
  *   persist.c   srv_persist_*    the store: events, commits, recovery
  *   commit.c    srv_commit_*     the commit path: tickets, fence, undo
+ *   cluster.c   srv_cluster_*    --node: lease, owners, MOVED, claims
+ *   rkeys.c     srv_rkeys_*      idempotent retries (request keys)
  *   dump.c      srv_dump_elf     ELF32 ARM core files
  *   stream.c    srv_stream_*     large replies produced a slice at a time
  *   purge.c     srv_purge_*      purges on worker threads
@@ -125,6 +127,10 @@ struct srv_settings {
     uint64_t http_burst;           /* its bucket; 0 = the rate */
     uint64_t http_at_cache;        /* machines the /at/ cache keeps */
     uint64_t http_at_cache_bytes;  /* their host bytes, at most */
+    char *node;                    /* --node NAME: cluster mode (cluster.c) */
+    char *advertise;               /* --advertise HOST:PORT (MOVED) */
+    char *advertise_http;          /* --advertise-http HOST:PORT (307) */
+    uint64_t lease_ms;             /* --lease-ms: the node's lease */
     bool help;                     /* --help */
     bool check_config;             /* --check-config */
     bool verify;                   /* --verify */
@@ -207,6 +213,8 @@ struct srv_machine {
     bool rebuild_queued;           /* on the commit path's queue */
     bool gone;                     /* destroyed, or its creation failed:
                                            freed once inflight is 0 */
+    bool lost;                     /* cluster: no longer this node's;
+                                           dropped once inflight is 0 */
     struct srv_machine *rnext;     /* the rebuild queue */
     int64_t touched_ms;            /* monotonic; last request naming it */
     uint64_t host_bytes;           /* mm_host_bytes() when last counted */
@@ -564,6 +572,43 @@ void srv_commit_refused(struct srv *s, struct srv_machine *sm);
 /* persist.c, on the loop, when worker replays finished: the rebuilds
  * waiting for theirs take them (from a deferred callback). */
 void srv_commit_replays_done(struct srv *s);
+/* True while the write of @ticket is not reaped yet. */
+bool srv_commit_pending(const struct srv *s, uint64_t ticket);
+/* The write of @ticket (in flight) carries request key @key of scope
+ * @scope: a failure of it forgets the key (srv_rkeys_failed()). */
+void srv_commit_set_rkey(struct srv *s, uint64_t ticket, uint64_t scope,
+                         uint64_t key);
+
+/* ---- rkeys.c: idempotent retries (Request.request_key) ---------------- */
+
+struct srv_call;
+struct Armmap__V1__Request;
+struct Armmap__V1__Response;
+struct store_rkey;
+/* At start (and after a reset): the empty table.  Return 0 or -1. */
+int srv_rkeys_open(struct srv *s);
+void srv_rkeys_close(struct srv *s);
+/**
+ * srv_rkeys_retry - answers a keyed change's retry as the first time
+ * @call: the call (its connection, id)
+ * @req: a request with request_key != 0
+ * Return: true if answered (the handler must not run); false otherwise,
+ * with call->rkey/rscope set for a change to remember.
+ */
+bool srv_rkeys_retry(struct srv_call *call,
+                     const struct Armmap__V1__Request *req);
+/* From srv_conn_reply(): remembers the reply of call->rkey's change,
+ * whose write is call->ticket (under srv_persist_hold()). */
+void srv_rkeys_remember(struct srv_call *call,
+                        struct Armmap__V1__Response *resp);
+/* A write of @ticket carrying @key failed: the key is forgotten. */
+void srv_rkeys_failed(struct srv *s, uint64_t scope, const char *tenant,
+                      uint64_t key, uint64_t ticket);
+/* Forgets a scope's memory (destroyed, rebuilt: reloaded when needed). */
+void srv_rkeys_drop(struct srv *s, uint64_t machine, const char *tenant);
+/* A retry's frame: length, Response.id @id, then @body; malloc'ed. */
+uint8_t *srv_rkeys_frame(uint64_t id, const uint8_t *body, size_t len,
+                         size_t *flen);
 
 /* Write transactions the store has committed: with group commit, fewer
  * than the changes they hold.  0 once the store is closed. */
@@ -572,6 +617,20 @@ uint64_t srv_persist_commits(struct srv *s);
 struct store_history_query;
 struct store_event;
 struct store_page;
+
+/* Request keys (rkeys.c): hold the store's next batch open (@on) or let
+ * it go, so a change and its key commit together; queue key @k for the
+ * write of @ticket; read a scope's keys (store_rkeys()).  Return MM_OK or
+ * MM_UNAVAILABLE (logged). */
+struct store_rkey;
+void srv_persist_hold(struct srv *s, bool on);
+enum mm_status srv_persist_rkey(struct srv *s, const struct store_rkey *k,
+                                uint64_t ticket);
+enum mm_status srv_persist_rkeys(struct srv *s, uint64_t machine,
+                                 const char *tenant, uint64_t key,
+                                 int (*fn)(void *arg,
+                                           const struct store_rkey *k),
+                                 void *arg);
 
 /* Submits the @n events of one Batch as one unit (all kept or none); the
  * ticket, or 0 with @err set.  As srv_persist_event(). */
@@ -630,6 +689,7 @@ struct srv {
     struct srv_tenant *tenants;       /* served tenants, a list */
     struct event *reaper;             /* --machine-idle-ttl timer */
     struct srv_registry *reg;
+    struct srv_rkeys *rkeys; /* request keys (rkeys.c) */
     struct srv_persist *persist;
     struct srv_commit *commit;
     struct srv_purges *purges;            /* purge.c, once one ran */
@@ -646,6 +706,7 @@ struct srv {
     struct srv_sse *sse;   /* event streams (sse.c), or NULL
                                            while none was ever opened */
     struct srv_at *at;     /* the /at/ cache (at_cache.c) */
+    struct srv_cluster *cluster; /* --node (cluster.c), or NULL */
 };
 
 /**
@@ -718,6 +779,10 @@ void srv_conn_defer(struct conn *c);
 /* Called by persist.c, in ticket order, when the store reports commits up
  * to @ticket; @ok false means those failed with @msg (UNAVAILABLE). */
 void srv_commit_done(struct srv *s, uint64_t ticket, bool ok, const char *msg);
+/* Queues the retry of a keyed change: the first reply's @body (without
+ * its id) under @call's id; after the commit of ticket @wait (0: none). */
+void srv_conn_reply_again(struct srv_call *call, const uint8_t *body,
+                          size_t len, uint64_t wait);
 /* After a reap: writes the replies srv_commit_done() released, once per
  * connection. */
 void srv_conn_send_pending(struct srv *s);
@@ -739,7 +804,11 @@ struct srv_call {
     bool parked;                   /* answered later (kmap wait) */
     uint64_t wake;                 /* machine whose waiters to retry */
     bool close_after;              /* close the connection after it */
+    const char *owner;             /* MOVED: Status.owner (arena) */
     struct srv_stream *stream;     /* the answer is streamed (stream.c) */
+    uint64_t rkey;                 /* a keyed change: its key (rkeys.c) */
+    uint64_t rscope;               /* ... its scope (0: the tenant's) */
+    uint64_t rtarget;              /* ... the machine made or destroyed */
     struct srv_arena_block *arena; /* freed after packing */
     /* The call's first SRV_CALL_INLINE bytes of srv_call_alloc() come from
      * here, so small answers (ping, one op, one translation) allocate
@@ -1111,5 +1180,53 @@ void srv_dump_close(struct srv_dump *d);
 
 #define SRV_NOTE_NAME "ARMMAP"    /* PT_NOTE owner name */
 #define SRV_NOTE_MMU  0x41524d31u /* note type "ARM1": struct of 4 words */
+
+/* ------------------------------------------------------------------ */
+/* Cluster mode (cluster.c)                                            */
+/* ------------------------------------------------------------------ */
+
+struct srv_cluster;
+struct store;
+
+/**
+ * srv_cluster_open - --node: register this node (a new epoch) in @st and
+ * start its heartbeat thread; nothing without --node
+ * Context: at start, before the listeners, instead of recovery (a new
+ * epoch owns no machine: machines are claimed when asked for).
+ * Return: 0, or -1 with @err.
+ */
+int srv_cluster_open(struct srv *s, struct store *st, char *err,
+                     size_t errsz);
+/* Stops the heartbeat thread and frees the cluster state (NULL: none). */
+void srv_cluster_close(struct srv *s);
+/* True without --node, or while this node's lease is valid by its own
+ * clock and the machines it holds are of its current epoch. */
+bool srv_cluster_serving(const struct srv *s);
+/**
+ * srv_cluster_find - the caller's machine @ext that this node does not
+ * hold: MOVED to a live owner, or claimed and rebuilt here
+ * @missing: the "machine 7 does not exist" text for NOT_FOUND
+ * Context: the loop thread; one or two queries, maybe a claim.  While
+ * the rebuild runs on a worker the call is deferred (call->parked) and
+ * dispatched again when it is done.
+ * Return: the machine, registered; or NULL with the call failed
+ * (NOT_FOUND, MOVED with call->owner, UNAVAILABLE) or parked.
+ */
+struct srv_machine *srv_cluster_find(struct srv_call *call, const char *what,
+                                     uint64_t ext, const char *missing);
+/* The HTTP address of the node whose binary address is @address (as a
+ * MOVED of this node named it), or NULL if unknown or it has none. */
+const char *srv_cluster_http_of(const struct srv *s, const char *address);
+/* GET /api/v1/health: the body (malloc'd) and *@status (200, or 503
+ * while the lease is not valid). */
+char *srv_cluster_health(const struct srv *s, int *status);
+/* The store, for cluster.c's queries (persist.c). */
+struct store *srv_persist_store(struct srv *s);
+/* Cluster: @sm is no longer this node's; it is unlinked and freed once
+ * its writes in flight are reaped (commit.c). */
+void srv_commit_lose(struct srv *s, struct srv_machine *sm);
+/* Cluster: the write about to be reaped was refused STORE_FENCED; its
+ * machine is lost (persist.c, before srv_commit_reaped()). */
+void srv_commit_head_lost(struct srv *s);
 
 #endif /* ARMMAP_DAEMON_SRV_H */

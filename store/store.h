@@ -34,7 +34,7 @@
 extern "C" {
 #endif
 
-#define STORE_SCHEMA_VERSION      4     /* PRAGMA user_version we write */
+#define STORE_SCHEMA_VERSION      5     /* PRAGMA user_version we write */
 #define STORE_MSG_MAX             512   /* error messages, NUL included */
 #define STORE_MAX_ARGS            1024  /* argument words per event (vmap) */
 #define STORE_QUEUE_DEFAULT       65536 /* writes in flight */
@@ -51,8 +51,11 @@ enum store_status {
     STORE_UNAVAILABLE,      /* SQLite failed: disk, I/O, ... */
     STORE_CONFLICT,         /* an event's seq is not the
                                            machine's last seq + 1 */
-    STORE_CORRUPT           /* stored data fails its checksum,
+    STORE_CORRUPT,          /* stored data fails its checksum,
                                            or a history has a hole */
+    STORE_FENCED            /* cluster: this node's lease expired,
+                                           or another node owns the
+                                           machine; nothing was written */
 };
 
 /* "OK", "INVALID_ARGUMENT", ...; "?" for a value out of range. */
@@ -86,6 +89,8 @@ struct store_options {
     uint32_t queue_max;     /* writes in flight; 0: STORE_QUEUE_DEFAULT */
     size_t queue_bytes_max; /* their data; 0: STORE_QUEUE_BYTES_DEFAULT */
     uint64_t max_bytes;     /* size limit, 0: none; store_set_max_bytes */
+    const char *node;       /* cluster mode (PostgreSQL only): this
+                               node's name; NULL: the only armmapd */
 };
 
 /*
@@ -343,6 +348,71 @@ enum store_status store_submit_machine_destroy(struct store *s, uint64_t id,
 enum store_status store_submit_checkpoint(struct store *s, uint64_t machine,
                                           uint64_t seq, const void *blob,
                                           size_t len, void *cookie);
+
+/* ---- Request keys (idempotent retries) --------------------------------
+ *
+ * A change made with a client's request key is remembered with the reply
+ * it got (table request_keys), in the transaction of the change itself:
+ * both commit or neither does.  Keys live in scopes: a machine (the keys of
+ * changes that named it: ops, batches, forks, clones) or, with machine 0,
+ * a tenant (its creates and destroys).  Each scope keeps its last
+ * STORE_RKEYS_KEPT keys by ord; a purge drops the keys whose scope or
+ * target machine it deletes. */
+#define STORE_RKEYS_KEPT 4096
+
+struct store_rkey {
+    uint64_t machine;   /* scope: the machine named; 0: @tenant's */
+    const char *tenant; /* the tenant that made the change */
+    uint64_t key;       /* the client's key, != 0 */
+    uint64_t ord;       /* 1, 2, ... in its scope; keeping it deletes
+                           the key of ord - STORE_RKEYS_KEPT */
+    uint64_t target;    /* the machine made or changed (purge) */
+    const void *reply;  /* the reply's bytes, @len of them */
+    size_t len;
+};
+
+/**
+ * store_hold - keep the next writes in one transaction
+ * @s: the store
+ * Context: the caller's thread; until store_release(), the writer starts
+ * no new batch, so writes submitted between the two are committed
+ * together (a change and its key, store_submit_rkey()).  Hold it for
+ * microseconds only: commits wait.  Holds nest.
+ */
+void store_hold(struct store *s);
+/* store_release - ends a store_hold() */
+void store_release(struct store *s);
+
+/**
+ * store_submit_rkey - queue @k, to be kept with the write of @cookie
+ * @s: the store
+ * @k: the key and the reply (copied)
+ * @cookie: the cookie of the change's write(s), submitted before this
+ *          under the same store_hold()
+ * Context: never reported by store_reap(): it commits in the transaction
+ * of that write if that write commits, and is dropped if it fails.
+ * Return: STORE_OK, STORE_INVALID_ARGUMENT (key 0, no reply, machine or
+ * ord beyond 2^63-1), STORE_UNAVAILABLE (host memory, closing).  It is
+ * let in beyond the queue bound (its change was).
+ */
+enum store_status store_submit_rkey(struct store *s, const struct store_rkey *k,
+                                    void *cookie);
+
+/**
+ * store_rkeys - the remembered keys of a scope, oldest first
+ * @s: the store
+ * @machine: the scope's machine; 0 with @tenant: that tenant's scope
+ * @tenant: see @machine; ignored for a machine's scope
+ * @key: 0 for all the scope's keys, else only that one
+ * @fn: called for each; a non-zero return stops the walk
+ * @arg: passed to @fn
+ * Context: the caller's thread (its read connection); sees committed keys.
+ * Return: STORE_OK (none is not an error) or STORE_UNAVAILABLE.
+ */
+enum store_status store_rkeys(struct store *s, uint64_t machine,
+                              const char *tenant, uint64_t key,
+                              int (*fn)(void *arg, const struct store_rkey *k),
+                              void *arg);
 
 /**
  * store_notify_fd - a descriptor that becomes readable when writes complete
@@ -742,6 +812,98 @@ enum store_status store_verify(const char *path,
                                void (*report)(void *arg, const char *line),
                                void *arg, uint64_t *problems,
                                char err[STORE_MSG_MAX]);
+
+/* ------------------------------------------------------------------ */
+/* Cluster mode (PostgreSQL only: store_pg_cluster.c)                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Several armmapd nodes share one PostgreSQL database (store_options.node
+ * set: the nodes share the database's advisory lock instead of holding it
+ * alone).  A table `nodes` holds each node's name, epoch (its
+ * incarnation), advertised addresses and lease (expires_at, by the
+ * database's clock, the only clock); each machine row holds its owner
+ * (owner_node, owner_epoch).  A machine is live-owned iff its owner's row
+ * has the same epoch and expires_at > now().  In cluster mode the writer
+ * checks, inside every write transaction, that this node's row still has
+ * its epoch and an unexpired lease, and locks (FOR SHARE) and checks the
+ * owner of every machine it writes; a write that fails those checks
+ * writes nothing and is reaped STORE_FENCED, naming the machine or node.
+ * New machines are owned by this node, and their ids are reserved from
+ * the database (a block at a time) so that nodes never hand out the same.
+ * On an SQLite store every function here fails with STORE_INVALID_ARGUMENT
+ * and "cluster mode needs PostgreSQL".
+ */
+#define STORE_NODE_MAX 64  /* bytes of a node name */
+#define STORE_ADDR_MAX 256 /* bytes of an advertised HOST:PORT */
+
+struct store_node {
+    const char *name;         /* 1-64 bytes of [A-Za-z0-9._-] */
+    const char *address;      /* binary protocol HOST:PORT */
+    const char *http_address; /* HTTP HOST:PORT, or NULL */
+    uint32_t lease_ms;        /* the lease a heartbeat renews */
+};
+
+/* Who owns a machine, as store_machine_owner() read it. */
+struct store_owner {
+    bool exists;    /* a row (live or destroyed) */
+    bool destroyed; /* destroyed (not purged yet) */
+    bool owned;     /* an owner is recorded */
+    bool live;      /* that owner's lease is valid at this epoch */
+    bool mine;      /* live, and this node at its epoch */
+    int64_t epoch;  /* owner_epoch */
+    char node[STORE_NODE_MAX + 1];
+    char address[STORE_ADDR_MAX];      /* "" if none */
+    char http_address[STORE_ADDR_MAX]; /* "" if none */
+};
+
+/**
+ * store_node_register - (re)register this node: a new incarnation
+ * @s: a store opened with store_options.node
+ * @n: the node (its name must be store_options.node)
+ * @epoch: receives the new epoch (the old one + 1; 1 for a new node)
+ * @err: receives why not
+ * Context: one round trip on the cluster's connection (the heartbeat's);
+ * sets the epoch every later write transaction is fenced by, so writes
+ * of machines owned by the old epoch now fail STORE_FENCED.  Call from
+ * one thread at a time with store_node_heartbeat().
+ * Return: STORE_OK, STORE_UNAVAILABLE (the server failed),
+ * STORE_INVALID_ARGUMENT (not in cluster mode).
+ */
+enum store_status store_node_register(struct store *s,
+                                      const struct store_node *n,
+                                      int64_t *epoch, char err[STORE_MSG_MAX]);
+
+/**
+ * store_node_heartbeat - renew this node's lease (expires_at = now() +
+ * lease) if its row still has this node's epoch
+ * Context: one round trip on the cluster's connection.
+ * Return: STORE_OK, STORE_FENCED (the row has another epoch: replaced;
+ * register again), STORE_UNAVAILABLE, STORE_INVALID_ARGUMENT.
+ */
+enum store_status store_node_heartbeat(struct store *s,
+                                       char err[STORE_MSG_MAX]);
+
+/**
+ * store_machine_owner - who owns machine @id
+ * @o: receives it; o->exists false for no row (never, or purged)
+ * Context: one query on the caller's read connection (the loop thread's).
+ * Return: STORE_OK, STORE_UNAVAILABLE, STORE_INVALID_ARGUMENT.
+ */
+enum store_status store_machine_owner(struct store *s, uint64_t id,
+                                      struct store_owner *o,
+                                      char err[STORE_MSG_MAX]);
+
+/**
+ * store_machine_claim - take machine @id for this node if no live node
+ * owns it (one conditional UPDATE: of nodes racing, one wins)
+ * @won: receives whether this node now owns it
+ * Context: the caller's read connection; a claim needs this node's own
+ * lease to be valid.  The writer forgets what it knew of @id.
+ * Return: STORE_OK (see @won), STORE_UNAVAILABLE, STORE_INVALID_ARGUMENT.
+ */
+enum store_status store_machine_claim(struct store *s, uint64_t id, bool *won,
+                                      char err[STORE_MSG_MAX]);
 
 #ifdef __cplusplus
 }

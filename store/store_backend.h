@@ -46,6 +46,13 @@ struct store_backend {
     enum store_status (*submit_checkpoint)(struct store *s, uint64_t machine,
                                            uint64_t seq, const void *blob,
                                            size_t len, void *cookie);
+    void (*hold)(struct store *s, bool on);
+    enum store_status (*submit_rkey)(struct store *s,
+                                     const struct store_rkey *k, void *cookie);
+    enum store_status (*rkeys)(struct store *s, uint64_t machine,
+                               const char *tenant, uint64_t key,
+                               int (*fn)(void *arg, const struct store_rkey *k),
+                               void *arg);
     int (*notify_fd)(const struct store *s);
     size_t (*reap)(struct store *s,
                    void (*done)(void *arg, void *cookie,
@@ -119,6 +126,18 @@ struct store_backend {
                                 void (*report)(void *arg, const char *line),
                                 void *arg, uint64_t *problems,
                                 char err[STORE_MSG_MAX]);
+    /* Cluster mode; NULL: the backend has none (SQLite). */
+    enum store_status (*node_register)(struct store *s,
+                                       const struct store_node *n,
+                                       int64_t *epoch,
+                                       char err[STORE_MSG_MAX]);
+    enum store_status (*node_heartbeat)(struct store *s,
+                                        char err[STORE_MSG_MAX]);
+    enum store_status (*machine_owner)(struct store *s, uint64_t id,
+                                       struct store_owner *o,
+                                       char err[STORE_MSG_MAX]);
+    enum store_status (*machine_claim)(struct store *s, uint64_t id,
+                                       bool *won, char err[STORE_MSG_MAX]);
 };
 
 extern const struct store_backend store_sqlite_backend;
@@ -153,6 +172,13 @@ enum store_status sq_submit_machine_destroy(struct store *s, uint64_t id,
 enum store_status sq_submit_checkpoint(struct store *s, uint64_t machine,
                                        uint64_t seq, const void *blob,
                                        size_t len, void *cookie);
+void sq_hold(struct store *s, bool on);
+enum store_status sq_submit_rkey(struct store *s, const struct store_rkey *k,
+                                 void *cookie);
+enum store_status sq_rkeys(struct store *s, uint64_t machine,
+                           const char *tenant, uint64_t key,
+                           int (*fn)(void *arg, const struct store_rkey *k),
+                           void *arg);
 int sq_notify_fd(const struct store *s);
 size_t sq_reap(struct store *s,
                void (*done)(void *arg, void *cookie, enum store_status status,
@@ -247,6 +273,13 @@ enum store_status pg_submit_machine_destroy(struct store *s, uint64_t id,
 enum store_status pg_submit_checkpoint(struct store *s, uint64_t machine,
                                        uint64_t seq, const void *blob,
                                        size_t len, void *cookie);
+void pg_hold(struct store *s, bool on);
+enum store_status pg_submit_rkey(struct store *s, const struct store_rkey *k,
+                                 void *cookie);
+enum store_status pg_rkeys(struct store *s, uint64_t machine,
+                           const char *tenant, uint64_t key,
+                           int (*fn)(void *arg, const struct store_rkey *k),
+                           void *arg);
 int pg_notify_fd(const struct store *s);
 size_t pg_reap(struct store *s,
                void (*done)(void *arg, void *cookie, enum store_status status,
@@ -315,5 +348,15 @@ enum store_status pg_verify(const char *path,
                             void (*report)(void *arg, const char *line),
                             void *arg, uint64_t *problems,
                             char err[STORE_MSG_MAX]);
+
+/* The PostgreSQL backend's cluster mode (store_pg_cluster.c). */
+enum store_status pg_node_register(struct store *s, const struct store_node *n,
+                                   int64_t *epoch, char err[STORE_MSG_MAX]);
+enum store_status pg_node_heartbeat(struct store *s, char err[STORE_MSG_MAX]);
+enum store_status pg_machine_owner(struct store *s, uint64_t id,
+                                   struct store_owner *o,
+                                   char err[STORE_MSG_MAX]);
+enum store_status pg_machine_claim(struct store *s, uint64_t id, bool *won,
+                                   char err[STORE_MSG_MAX]);
 
 #endif /* ARMMAP_STORE_STORE_BACKEND_H */

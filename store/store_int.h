@@ -55,7 +55,13 @@
 /* Types                                                               */
 /* ------------------------------------------------------------------ */
 
-enum wreq_kind { WREQ_EVENT = 1, WREQ_CREATE, WREQ_DESTROY, WREQ_CHECKPOINT };
+enum wreq_kind {
+    WREQ_EVENT = 1,
+    WREQ_CREATE,
+    WREQ_DESTROY,
+    WREQ_CHECKPOINT,
+    WREQ_RKEY /* a request key: tenant NUL, then the reply; never reaped */
+};
 
 /* One queued write.  Its variable data (the args blob, or the three
  * strings of a creation, NUL-terminated one after another) lives in its
@@ -78,6 +84,8 @@ struct wreq {
     size_t off;    /* data in the batch's bytes */
     size_t len;    /* args blob length in bytes */
     uint64_t sum;  /* an event's, once written */
+    uint64_t key;  /* WREQ_RKEY: the key (seq: its ord, parent: its
+                      target) */
     uint32_t unit; /* writes in the unit it begins;
                                            0: it continues the one before */
 };
@@ -222,6 +230,9 @@ struct store {
     sqlite3_stmt *w_unit_end;  /* RELEASE it */
     sqlite3_stmt *w_checkpoint;
     sqlite3_stmt *w_purge_checkpoints;
+    sqlite3_stmt *w_rkey;        /* request_keys: one kept */
+    sqlite3_stmt *w_rkey_trim;   /* ... the oldest beyond the bound go */
+    sqlite3_stmt *w_purge_rkeys; /* ... with their machines */
 
     /* Reader statements. */
     sqlite3_stmt *r_history[2]; /* oldest first, newest first */
@@ -231,6 +242,7 @@ struct store {
     sqlite3_stmt *r_machine;
     sqlite3_stmt *r_live;
     sqlite3_stmt *r_max_id;
+    sqlite3_stmt *r_rkeys;
     struct store_reader rd;      /* replay reads on rdb */
     char corrupt[STORE_MSG_MAX]; /* store_machine.corrupt */
     char warning[STORE_MSG_MAX]; /* sq_open_warning() */
@@ -263,6 +275,7 @@ struct store {
     unsigned nspare;
     struct ctl *ctl;  /* pending control request */
     bool writer_idle; /* waiting on @wake */
+    uint32_t holds;   /* store_hold(): no new batch while > 0 */
     bool stopping;
     bool ckpt_wanted; /* the WAL outgrew its threshold */
     int ckpt_base;    /* frames the last one copied */

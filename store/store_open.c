@@ -81,6 +81,23 @@ static const struct migration migrations[] = {
      * store__event_sum() (recovery spent 11% of its time in the old one);
      * fill_sums() recomputes every row's, nothing else changes. */
     { 4, "" },
+    /* Idempotent retries: a change's request key (Request.request_key)
+     * and the reply it got, kept in the transaction of the change.
+     * machine: the machine the change named, 0 for a Create (keys of a
+     * tenant's creations); ord counts 1, 2, ... per (machine, tenant),
+     * and only the last STORE_RKEYS_KEPT are kept; target: the machine
+     * the change made or changed (a purge of it drops the key); reply:
+     * the encoded Response without its id.  See store.h. */
+    { 5, "CREATE TABLE request_keys ("
+         " machine INTEGER NOT NULL,"
+         " tenant  TEXT NOT NULL,"
+         " key     INTEGER NOT NULL," /* 64 bits, two's complement */
+         " ord     INTEGER NOT NULL,"
+         " target  INTEGER NOT NULL,"
+         " reply   BLOB NOT NULL,"
+         " PRIMARY KEY (machine, tenant, key)) WITHOUT ROWID;"
+         "CREATE INDEX request_keys_ord"
+         " ON request_keys(machine, tenant, ord);" },
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -108,6 +125,8 @@ const char *store_status_name(enum store_status st)
         return "CONFLICT";
     case STORE_CORRUPT:
         return "CORRUPT";
+    case STORE_FENCED:
+        return "FENCED";
     }
     return "?";
 }
@@ -202,6 +221,11 @@ static int prepare(sqlite3 *db, sqlite3_stmt **st, const char *sql)
     " UNION SELECT m.parent FROM machines m JOIN keep k ON m.id = k.id" \
     " WHERE m.parent IS NOT NULL) "
 
+/* The machines a purge deletes (after PURGE_KEEP). */
+#define PURGE_GONE \
+    "SELECT id FROM machines WHERE destroyed < ?1 AND id NOT IN keep" \
+    " AND (?2 IS NULL OR tenant = ?2)"
+
 static int prepare_writer(struct store *s)
 {
     int rc = SQLITE_OK;
@@ -247,6 +271,14 @@ static int prepare_writer(struct store *s)
                     " WHERE machine IN (SELECT id FROM machines"
                     " WHERE destroyed < ?1 AND id NOT IN keep"
                     " AND (?2 IS NULL OR tenant = ?2))");
+    PREP(w_rkey, "INSERT OR REPLACE INTO request_keys"
+                 " (machine, tenant, key, ord, target, reply)"
+                 " VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+    PREP(w_rkey_trim, "DELETE FROM request_keys WHERE machine = ?1"
+                      " AND tenant = ?2 AND ord <= ?3");
+    PREP(w_purge_rkeys,
+         PURGE_KEEP "DELETE FROM request_keys WHERE machine IN (" PURGE_GONE
+                    ") OR target IN (" PURGE_GONE ")");
 #undef PREP
     return rc;
 }
@@ -277,6 +309,10 @@ static int prepare_reader(struct store *s)
     PREP(r_max_id, "SELECT max(coalesce((SELECT seq FROM sqlite_sequence"
                    " WHERE name = 'machines'), 0),"
                    " coalesce((SELECT max(id) FROM machines), 0))");
+    PREP(r_rkeys, "SELECT machine, tenant, key, ord, target, reply"
+                  " FROM request_keys WHERE machine = ?1"
+                  " AND (?1 != 0 OR tenant = ?2) AND (?3 = 0 OR key = ?3)"
+                  " ORDER BY ord");
 #undef PREP
     s->rd.s = s;
     s->rd.db = s->rdb;
@@ -926,6 +962,10 @@ static void finalize_all(struct store *s)
         &s->w_unit_end,
         &s->w_checkpoint,
         &s->w_purge_checkpoints,
+        &s->w_rkey,
+        &s->w_rkey_trim,
+        &s->w_purge_rkeys,
+        &s->r_rkeys,
         &s->r_history[0],
         &s->r_history[1],
         &s->r_op_counts,

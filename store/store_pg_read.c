@@ -853,6 +853,55 @@ enum store_status pg_max_machine_id(struct store *s, uint64_t *id)
     return STORE_OK;
 }
 
+enum store_status pg_rkeys(struct store *s, uint64_t machine,
+                           const char *tenant, uint64_t key,
+                           int (*fn)(void *arg, const struct store_rkey *k),
+                           void *arg)
+{
+    char num[2][24];
+    const char *val[3] = { num[0], tenant != NULL ? tenant : "", num[1] };
+    struct store_rkey k;
+    unsigned char *buf = NULL;
+    PGresult *res;
+    int i, n;
+
+    snprintf(num[0], 24, "%" PRIu64, machine);
+    snprintf(num[1], 24, "%" PRId64, (int64_t)key);
+    res = rquery(&s->rd, "request keys",
+                 "SELECT machine, tenant, key, ord, target, reply"
+                 " FROM request_keys WHERE machine = $1"
+                 " AND ($1 != 0 OR tenant = $2) AND ($3 = 0 OR key = $3)"
+                 " ORDER BY ord",
+                 3, val, PGRES_TUPLES_OK);
+    if (res == NULL)
+        return main_status(s, STORE_UNAVAILABLE);
+    n = PQntuples(res);
+    for (i = 0; i < n; i++) {
+        size_t cap = (size_t)PQgetlength(res, i, 5) / 2 + 1;
+        unsigned char *nb = realloc(buf, cap);
+
+        if (nb == NULL)
+            break;
+        buf = nb;
+        k.machine = pg__u64(res, i, 0);
+        k.tenant = PQgetvalue(res, i, 1);
+        k.key = (uint64_t)pg__i64(res, i, 2);
+        k.ord = pg__u64(res, i, 3);
+        k.target = pg__u64(res, i, 4);
+        k.len = pg__unhex(PQgetvalue(res, i, 5), buf, cap);
+        k.reply = buf;
+        if (k.len == (size_t)-1 || fn(arg, &k) != 0)
+            break;
+    }
+    free(buf);
+    PQclear(res);
+    if (i < n && buf == NULL) {
+        pg__format(s->errmsg, sizeof(s->errmsg), "request keys: out of memory");
+        return STORE_UNAVAILABLE;
+    }
+    return STORE_OK;
+}
+
 /* ------------------------------------------------------------------ */
 /* Verify                                                              */
 /* ------------------------------------------------------------------ */

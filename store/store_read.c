@@ -783,3 +783,34 @@ enum store_status sq_max_machine_id(struct store *s, uint64_t *id)
     sqlite3_reset(st);
     return STORE_OK;
 }
+
+enum store_status sq_rkeys(struct store *s, uint64_t machine,
+                           const char *tenant, uint64_t key,
+                           int (*fn)(void *arg, const struct store_rkey *k),
+                           void *arg)
+{
+    sqlite3_stmt *st = s->r_rkeys;
+    struct store_rkey k;
+    int rc;
+
+    if (!stmt_idle(s, st, "request keys"))
+        return STORE_INVALID_ARGUMENT;
+    sqlite3_bind_int64(st, 1, clamp_u64(machine));
+    sqlite3_bind_text(st, 2, tenant != NULL ? tenant : "", -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)key);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        k.machine = (uint64_t)sqlite3_column_int64(st, 0);
+        k.tenant = (const char *)sqlite3_column_text(st, 1);
+        k.key = (uint64_t)sqlite3_column_int64(st, 2);
+        k.ord = (uint64_t)sqlite3_column_int64(st, 3);
+        k.target = (uint64_t)sqlite3_column_int64(st, 4);
+        k.reply = sqlite3_column_blob(st, 5);
+        k.len = (size_t)sqlite3_column_bytes(st, 5);
+        if (fn(arg, &k) != 0)
+            break;
+    }
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return read_failed(s, st, "request keys");
+    sqlite3_reset(st);
+    return STORE_OK;
+}

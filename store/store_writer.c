@@ -670,6 +670,57 @@ enum store_status sq_submit_checkpoint(struct store *s, uint64_t machine,
     return rc;
 }
 
+void sq_hold(struct store *s, bool on)
+{
+    pthread_mutex_lock(&s->lock);
+    if (on) {
+        s->holds++;
+    } else if (s->holds > 0 && --s->holds == 0 && s->filling->n > 0 &&
+               s->writer_idle) {
+        s->writer_idle = false;
+        pthread_cond_signal(&s->wake);
+    }
+    pthread_mutex_unlock(&s->lock);
+}
+
+enum store_status sq_submit_rkey(struct store *s, const struct store_rkey *k,
+                                 void *cookie)
+{
+    const char *tenant = k->tenant != NULL ? k->tenant : "";
+    size_t lt = strlen(tenant) + 1;
+    struct wreq *r;
+    unsigned char *data;
+    enum store_status rc;
+
+    pthread_mutex_lock(&s->lock);
+    if (k->key == 0 || (k->reply == NULL && k->len > 0) ||
+        k->machine > (uint64_t)INT64_MAX || k->ord == 0 ||
+        k->ord > (uint64_t)INT64_MAX || k->target > (uint64_t)INT64_MAX ||
+        k->len > (size_t)INT32_MAX) {
+        set_err(s, "request key: invalid (key 0, or machine, ord or reply"
+                   " out of range)");
+        pthread_mutex_unlock(&s->lock);
+        return STORE_INVALID_ARGUMENT;
+    }
+    rc = s->stopping ? check_room(s, 1, 0)
+                     : reserve_slot(s, lt + k->len, &r, &data);
+    if (rc == STORE_OK) {
+        r->kind = WREQ_RKEY;
+        r->cookie = cookie;
+        r->machine = k->machine;
+        r->seq = k->ord;
+        r->parent = k->target;
+        r->key = k->key;
+        r->len = k->len;
+        memcpy(data, tenant, lt);
+        if (k->len > 0)
+            memcpy(data + lt, k->reply, k->len);
+        enqueue(s, lt + k->len);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
+
 /* ------------------------------------------------------------------ */
 /* The writer thread                                                   */
 /* ------------------------------------------------------------------ */
@@ -1148,6 +1199,41 @@ static int write_checkpoint(struct store *s, struct batch *b, struct wreq *r)
     return wstep(s, st);
 }
 
+/* A request key: kept only if the write it follows (the nearest earlier
+ * one of its cookie, in the same batch: store_hold()) was; the oldest
+ * keys of its scope beyond STORE_RKEYS_KEPT go. */
+static int write_rkey(struct store *s, struct batch *b, struct wreq *r)
+{
+    sqlite3_stmt *st = s->w_rkey;
+    const char *tenant = (const char *)b->bytes + r->off;
+    size_t lt = strlen(tenant) + 1;
+    const struct wreq *w = r;
+    int rc;
+
+    while (w > b->req && (--w)->cookie != r->cookie)
+        ;
+    if (w == r || w->cookie != r->cookie || w->kind == WREQ_RKEY ||
+        w->status != STORE_OK) {
+        r->status = STORE_CONFLICT; /* its change was not kept */
+        return SQLITE_OK;
+    }
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)r->machine);
+    sqlite3_bind_text(st, 2, tenant, (int)lt - 1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)r->key);
+    sqlite3_bind_int64(st, 4, (sqlite3_int64)r->seq);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)r->parent);
+    sqlite3_bind_blob(st, 6, b->bytes + r->off + lt, (int)r->len,
+                      SQLITE_STATIC);
+    rc = wstep(s, st);
+    if (rc != SQLITE_OK || r->seq <= STORE_RKEYS_KEPT)
+        return rc;
+    st = s->w_rkey_trim;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)r->machine);
+    sqlite3_bind_text(st, 2, tenant, (int)lt - 1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)(r->seq - STORE_RKEYS_KEPT));
+    return wstep(s, st);
+}
+
 static int write_one(struct store *s, struct batch *b, struct wreq *r)
 {
     switch (r->kind) {
@@ -1159,6 +1245,8 @@ static int write_one(struct store *s, struct batch *b, struct wreq *r)
         return write_destroy(s, b, r);
     case WREQ_CHECKPOINT:
         return write_checkpoint(s, b, r);
+    case WREQ_RKEY:
+        return write_rkey(s, b, r);
     }
     return SQLITE_MISUSE;
 }
@@ -1273,7 +1361,7 @@ static void commit_batch(struct store *s, struct batch *b)
             rc = write_unit(s, b, r, (uint32_t)k);
         else
             rc = write_one(s, b, r);
-        b->nfailed += r->status != STORE_OK ? k : 0;
+        b->nfailed += r->status != STORE_OK && r->kind != WREQ_RKEY ? k : 0;
     }
     if (rc == SQLITE_OK)
         rc = write_marks(s);
@@ -1319,6 +1407,7 @@ static void run_purge(struct store *s, struct ctl *c)
     bind_purge(s->w_purge_events, c);
     bind_purge(s->w_purge_checkpoints, c);
     bind_purge(s->w_purge_machines, c);
+    bind_purge(s->w_purge_rkeys, c);
     rc = wstep(s, s->w_begin);
     if (rc == SQLITE_OK) {
         rc = wstep(s, s->w_purge_events);
@@ -1326,6 +1415,8 @@ static void run_purge(struct store *s, struct ctl *c)
     }
     if (rc == SQLITE_OK)
         rc = wstep(s, s->w_purge_checkpoints);
+    if (rc == SQLITE_OK)
+        rc = wstep(s, s->w_purge_rkeys);
     if (rc == SQLITE_OK) {
         rc = wstep(s, s->w_purge_machines);
         c->result = (uint64_t)sqlite3_changes(s->wdb);
@@ -1458,7 +1549,7 @@ static void *writer_main(void *arg)
             pthread_cond_broadcast(&s->progress);
             continue;
         }
-        if (s->filling->n > 0) {
+        if (s->filling->n > 0 && s->holds == 0) {
             b = take_filling(s);
             if (b == NULL) { /* out of memory: retry shortly */
                 struct timespec ts = { 0, 10 * 1000 * 1000 };
@@ -1571,8 +1662,8 @@ size_t sq_reap(struct store *s,
                                                          : r->status;
             const char *msg = "";
 
-            if (r->unit == 0)
-                continue; /* reported with its unit's first */
+            if (r->unit == 0 || r->kind == WREQ_RKEY)
+                continue; /* with its unit's first; keys: never */
             if (b->status != STORE_OK)
                 msg = b->msg;
             else if (r->status != STORE_OK)

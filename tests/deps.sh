@@ -31,6 +31,10 @@ command -v protoc >/dev/null 2>&1 || need="$need protobuf-compiler"
 /usr/bin/python3 -c 'import google.protobuf' >/dev/null 2>&1 ||
     need="$need python3-protobuf"
 command -v nm >/dev/null 2>&1 || need="$need binutils"
+# make check-cluster (CI) and make bench put Debian's HAProxy in front
+# of the nodes (deploy/haproxy.cfg).
+[ -x /usr/sbin/haproxy ] || command -v haproxy >/dev/null 2>&1 ||
+    need="$need haproxy"
 # Test tools: unit checks and socket activation, man page rendering.
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 command -v groff >/dev/null 2>&1 || need="$need groff-base"

@@ -79,5 +79,6 @@ Suite *json_suite(void);
 Suite *dist_suite(void);
 Suite *stream_suite(void);
 Suite *parked_cli_suite(void);
+Suite *redirect_suite(void); /* test_redirect.c */
 
 #endif /* ARMMAP_TESTS_CHECK_CLIENT_H */

@@ -26,6 +26,7 @@ int main(void)
     srunner_add_suite(sr, dist_suite());
     srunner_add_suite(sr, stream_suite());
     srunner_add_suite(sr, parked_cli_suite());
+    srunner_add_suite(sr, redirect_suite());
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -48,7 +48,7 @@ static int run_shell(const char *cmd, char *out, size_t size)
 START_TEST(test_so_exports_only_api)
 {
     static char out[65536];
-    char so[PATH_MAX], cmd[PATH_MAX + 64];
+    char so[PATH_MAX], cmd[PATH_MAX + 256];
     char *line, *save = NULL;
     int n_api = 0, n_other = 0;
     bool have_connect = false;
@@ -64,8 +64,9 @@ START_TEST(test_so_exports_only_api)
                       line);
         if ((at = strchr(name, '@')))
             *at = '\0';
-        if (strcmp(name, "ARMMAP_0") == 0 && strcmp(type, "A") == 0)
-            continue; /* the version node itself */
+        if ((strcmp(name, "ARMMAP_0") == 0 || strcmp(name, "ARMMAP_1") == 0) &&
+            strcmp(type, "A") == 0)
+            continue; /* the version nodes themselves */
         if (strncmp(name, "armmap_", 7) == 0 && name[7] != '_') {
             n_api++;
             have_connect |= strcmp(name, "armmap_connect_unix") == 0;
@@ -77,11 +78,23 @@ START_TEST(test_so_exports_only_api)
     ck_assert_int_eq(n_other, 0);
     ck_assert_int_ge(n_api, 60);
     ck_assert(have_connect);
-    /* Every export carries the version node. */
+    /* Every export carries a version node: ARMMAP_1 for the connect
+     * functions with retry_ms and the request key calls, ARMMAP_0 (not
+     * the default) for the connect functions of programs built before. */
     snprintf(cmd, sizeof(cmd),
-             "nm -D --defined-only '%s' | grep -c '@@ARMMAP_0$'", so);
+             "nm -D --defined-only '%s' | grep -cE '@@?ARMMAP_[01]$'", so);
     ck_assert_int_eq(run_shell(cmd, out, sizeof(out)), 0);
     ck_assert_int_eq(atoi(out), n_api);
+    snprintf(cmd, sizeof(cmd),
+             "nm -D --defined-only '%s' | grep -E '@@ARMMAP_1$|[^@]@ARMMAP_0$'"
+             " | sed 's/.* //' | sort | tr '\\n' ' '", so);
+    ck_assert_int_eq(run_shell(cmd, out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "armmap_connect_tcp@@ARMMAP_1 "
+                          "armmap_connect_tcp@ARMMAP_0 "
+                          "armmap_connect_unix@@ARMMAP_1 "
+                          "armmap_connect_unix@ARMMAP_0 "
+                          "armmap_last_request_key@@ARMMAP_1 "
+                          "armmap_set_request_key@@ARMMAP_1 ");
 }
 END_TEST
 

@@ -892,11 +892,35 @@ END_TEST
 
 START_TEST(test_daemon_gone_is_io)
 {
-    struct armmap_conn *c = tc_connect();
+    struct armmap_options o = no_options();
+    struct armmap_conn *c = NULL;
+    char err[ARMMAP_ERR_MAX];
 
+    o.retry_ms = ARMMAP_RETRY_OFF;
+    ck_assert_int_eq(armmap_connect_unix(tc_d.sock, o, &c, err), ARMMAP_OK);
     td_stop(&tc_d);
     ck_assert_int_eq(armmap_ping(c), ARMMAP_IO);
     ck_assert_str_eq(armmap_errmsg(c), "armmapd closed the connection");
+    armmap_close(c);
+}
+END_TEST
+
+/* With retries on, a daemon that stays gone is given retry_ms to come
+ * back; then the call fails saying why the reconnects did. */
+START_TEST(test_daemon_gone_retries_then_io)
+{
+    struct armmap_options o = no_options();
+    struct armmap_conn *c = NULL;
+    char err[ARMMAP_ERR_MAX], want[ARMMAP_ERR_MAX];
+
+    o.retry_ms = 300;
+    ck_assert_int_eq(armmap_connect_unix(tc_d.sock, o, &c, err), ARMMAP_OK);
+    td_stop(&tc_d);
+    ck_assert_int_eq(armmap_ping(c), ARMMAP_IO);
+    snprintf(want, sizeof(want),
+             "reconnecting: no such socket: %s (is armmapd running?)",
+             tc_d.sock);
+    ck_assert_str_eq(armmap_errmsg(c), want);
     armmap_close(c);
 }
 END_TEST
@@ -999,6 +1023,7 @@ Suite *lib_suite(void)
     tcase_add_test(conn, test_connect_token);
     tcase_add_test(conn, test_connect_tcp);
     tcase_add_test(conn, test_daemon_gone_is_io);
+    tcase_add_test(conn, test_daemon_gone_retries_then_io);
     suite_add_tcase(s, conn);
 
     tcase_add_checked_fixture(calls, tc_daemon_setup, tc_daemon_teardown);

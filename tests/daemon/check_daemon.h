@@ -145,10 +145,15 @@ Suite *http_static_suite(void);
 Suite *http_reports_suite(void);
 Suite *names_suite(void);
 #ifdef STORE_HAVE_PG
-Suite *pg_daemon_suite(void);           /* test_pg.c */
+Suite *pg_daemon_suite(void);
+Suite *cluster_suite(void);             /* test_cluster.c */
 #endif
 Suite *reset_suite(void);
 Suite *parked_describe_suite(void);
 Suite *stream_replies_suite(void);
+Suite *rkeys_suite(void);               /* test_rkeys.c */
+#ifdef STORE_HAVE_PG
+Suite *pg_rkeys_suite(void);
+#endif
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */

@@ -31,8 +31,13 @@ int main(void)
 #ifdef STORE_HAVE_PG
     srunner_add_suite(sr, pg_daemon_suite());
 #endif
+    srunner_add_suite(sr, cluster_suite());
     srunner_add_suite(sr, reset_suite());
     srunner_add_suite(sr, stream_replies_suite());
+    srunner_add_suite(sr, rkeys_suite());
+#ifdef STORE_HAVE_PG
+    srunner_add_suite(sr, pg_rkeys_suite());
+#endif
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
     srunner_free(sr);

@@ -289,7 +289,7 @@ START_TEST(test_schema_created_with_user_version)
     store_close(s);
     db = raw_open(db_path);
     ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
     ck_assert_int_eq(raw_int(db, "PRAGMA auto_vacuum"), 2); /* incremental */
     ck_assert_int_eq(raw_int(db, "PRAGMA page_size"), 16384);
     raw_text(db, "PRAGMA journal_mode", text, sizeof(text));
@@ -297,11 +297,12 @@ START_TEST(test_schema_created_with_user_version)
     raw_text(db, "SELECT group_concat(name, ',') FROM (SELECT name FROM "
              "sqlite_master WHERE type = 'table' ORDER BY name)",
              text, sizeof(text));
-    ck_assert_str_eq(text, "checkpoints,events,machines,sqlite_sequence");
+    ck_assert_str_eq(text, "checkpoints,events,machines,request_keys,"
+                     "sqlite_sequence");
     /* The indexes the history queries need, and nothing else. */
     raw_text(db, "SELECT group_concat(name, ',') FROM sqlite_master"
              " WHERE type = 'index' AND sql IS NOT NULL", text, sizeof(text));
-    ck_assert_str_eq(text, "machines_tenant");
+    ck_assert_str_eq(text, "machines_tenant,request_keys_ord");
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE"
                      " name = 'events' AND sql LIKE '%PRIMARY KEY (machine,"
                      " seq)) WITHOUT ROWID'"), 1);
@@ -311,7 +312,7 @@ START_TEST(test_schema_created_with_user_version)
     s = open_ok(db_path, NULL);
     store_close(s);
     db = raw_open(db_path);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
     sqlite3_close(db);
 }
 END_TEST
@@ -324,13 +325,13 @@ START_TEST(test_newer_user_version_refused)
 
     store_close(s);
     db = raw_open(db_path);
-    raw_exec(db, "PRAGMA user_version = 5");
+    raw_exec(db, "PRAGMA user_version = 6");
     sqlite3_close(db);
     s = NULL;
     ck_assert_int_eq(store_open(db_path, NULL, &s, err), STORE_UNAVAILABLE);
     ck_assert_ptr_null(s);
-    snprintf(want, sizeof(want), "%s: database schema version 5 is newer "
-             "than this armmapd supports (4); refusing to open it", db_path);
+    snprintf(want, sizeof(want), "%s: database schema version 6 is newer "
+             "than this armmapd supports (5); refusing to open it", db_path);
     ck_assert_str_eq(err, want);
 }
 END_TEST
@@ -2656,7 +2657,7 @@ START_TEST(test_version_3_database_resummed)
     store_close(s);
     db = raw_open(db_path);
     raw_exec(db, "UPDATE events SET sum = 12345 + seq;"
-             "PRAGMA user_version = 3");
+             "DROP TABLE request_keys; PRAGMA user_version = 3");
     sqlite3_close(db);
     s = open_ok(db_path, NULL);
     ck_assert_str_eq(store_open_warning(s), "");
@@ -2664,7 +2665,7 @@ START_TEST(test_version_3_database_resummed)
     ck_assert_uint_eq(n, 10);
     store_close(s);
     db = raw_open(db_path);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM events"
                              " WHERE sum = 12345 + seq"), 0);
     sqlite3_close(db);
@@ -2677,6 +2678,32 @@ START_TEST(test_version_3_database_resummed)
     s = open_ok(db_path, NULL);
     expect_corrupt(s, "machine 1 seq 4: checksum differs");
     store_close(s);
+}
+END_TEST
+
+/* A database of schema version 4 (no request keys) gets the empty
+ * request_keys table at open, one additive step; its events stay. */
+START_TEST(test_version_4_database_gets_request_keys)
+{
+    struct store *s = store_with_events(3);
+    sqlite3 *db;
+    uint64_t n;
+
+    store_close(s);
+    db = raw_open(db_path);
+    raw_exec(db, "DROP TABLE request_keys; PRAGMA user_version = 4");
+    sqlite3_close(db);
+    s = open_ok(db_path, NULL);
+    ck_assert_str_eq(store_open_warning(s), "");
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 3);
+    store_close(s);
+    db = raw_open(db_path);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM request_keys"), 0);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master"
+                             " WHERE name = 'request_keys_ord'"), 1);
+    sqlite3_close(db);
 }
 END_TEST
 
@@ -2719,7 +2746,7 @@ START_TEST(test_version_2_database_gets_sums)
     free(m);
     store_close(s);
     db = raw_open(db_path);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 4);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
     raw_exec(db, "UPDATE events SET value = 6 WHERE seq = 1");
     sqlite3_close(db);
     s = open_ok(db_path, NULL);
@@ -2853,7 +2880,7 @@ START_TEST(test_verify_reports_every_problem)
     sqlite3_close(db);
     ck_assert_int_eq(store_verify(db_path, NULL, NULL, &problems, err),
                      STORE_INVALID_ARGUMENT);
-    ck_assert_ptr_nonnull(strstr(err, ": schema version 2, not 4: start "
+    ck_assert_ptr_nonnull(strstr(err, ": schema version 2, not 5: start "
                                  "armmapd on it once to migrate it, then "
                                  "verify"));
 }
@@ -3003,6 +3030,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_machine_row_change_detected);
     tcase_add_test(tc, test_version_2_database_gets_sums);
     tcase_add_test(tc, test_version_3_database_resummed);
+    tcase_add_test(tc, test_version_4_database_gets_request_keys);
     tcase_add_test(tc, test_reader_on_another_thread);
     tcase_add_test(tc, test_lost_wal_frames_reported_at_open);
     tcase_add_test(tc, test_verify_reports_every_problem);
