@@ -21,12 +21,12 @@
 
 #include <event2/event.h>
 
+/* Takes @p off its machine's FIFO and its connection's list (a park is on
+ * both from srv_park_kmap() until here) and frees it. */
 static void park_free(struct srv_park *p)
 {
-    if (p->sm != NULL)
-        TAILQ_REMOVE(&p->sm->parked, p, mlink);
-    if (p->c != NULL)
-        srv_conn_unpark(p->c, p);
+    TAILQ_REMOVE(&p->sm->parked, p, mlink);
+    srv_conn_unpark(p->c, p);
     event_free(p->timer);
     p->s->n.parked_kmaps--;
     if (p->t != NULL)
