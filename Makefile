@@ -286,12 +286,25 @@ CHECK_LOG      := $(B)/check-logs
 RANDOM_ENV      = $(if $(filter 1,$(SANITIZE)),$(if $(filter 1,$(CHECK_FULL)),,\
                     ARMMAP_RANDOM_OPS=$(SAN_RANDOM_OPS)))
 
-# The engine binary runs as two jobs: its test cases tagged "slow" (the
-# randomized sequences) and all the others, so neither waits for the other.
-TEST_RUNS   := $(CHECK_ENGINE).slow.run \
-               $(addsuffix .run,$(CHECK_DAEMON) $(CHECK_CLIENT)) \
-               $(CHECK_ENGINE).rest.run $(CHECK_STORE:%=%.run)
-.PHONY: $(TEST_RUNS)
+# Every Check program runs as one job per suite (CK_RUN_SUITE), so that no
+# long suite waits behind another: the suite names are read from the
+# suite_create("name") calls of the program's sources (a suite that its
+# program leaves out, like the PostgreSQL ones without libpq, runs no
+# test).  check-suites fails if a suite is created under any other name.
+# The list starts with the longest suites, which make starts first.
+SUITES_OF   = $(shell sed -n 's/.*suite_create("\([A-Za-z0-9_]*\)").*/\1/p' $(1))
+LONG_SUITES := physidx random snapshot mmu store tenancy commit life frames \
+               http abuse durability integrity cli lib bulk
+first_long  = $(foreach s,$(LONG_SUITES),$(filter %.$(s).run,$(1))) \
+              $(filter-out $(addprefix %.,$(LONG_SUITES:=.run)),$(1))
+suite_runs  = $(patsubst %,$(1).%.run,$(call SUITES_OF,$(2)))
+ENGINE_RUNS := $(call suite_runs,$(CHECK_ENGINE),$(TEST_ENGINE_SRC))
+DAEMON_RUNS := $(if $(CHECK_DAEMON),$(call suite_runs,$(CHECK_DAEMON),$(TEST_DAEMON_SRC)))
+CLIENT_RUNS := $(if $(CHECK_CLIENT),$(call suite_runs,$(CHECK_CLIENT),$(TEST_CLIENT_SRC)))
+STORE_RUNS  := $(if $(CHECK_STORE),$(call suite_runs,$(CHECK_STORE),$(TEST_STORE_SRC)))
+TEST_RUNS   := $(call first_long,$(ENGINE_RUNS) $(DAEMON_RUNS) $(CLIENT_RUNS) \
+                                 $(STORE_RUNS))
+.PHONY: $(TEST_RUNS) check-suites
 
 check: deps
 	@start=$$(date +%s); \
@@ -308,7 +321,7 @@ check-full: deps
 
 # The two builds in parallel, in sub-makes sharing the job slots; the
 # generated protocol code is made first, as both would write it.
-check-both: check-tree-san check-tree-plain check-selfcontained
+check-both: check-tree-san check-tree-plain check-selfcontained check-suites
 
 check-tree-plain check-tree-san: $(PROTO_H)
 
@@ -335,14 +348,21 @@ echo "== $(@:.run=): $$( [ $$rc -eq 0 ] && echo ok || echo FAILED)," \
 cat $(CHECK_LOG)/$(notdir $(@:.run=)).log; exit $$rc
 endef
 
-$(filter-out $(CHECK_ENGINE).%,$(TEST_RUNS)): %.run: %
-	$(call check_run,./$<)
+define suite_rule
+$(1): $(2).%.run: $(2)
+	$$(call check_run,env CK_RUN_SUITE=$$* $$(RANDOM_ENV) ./$$<)
+endef
+$(eval $(call suite_rule,$(ENGINE_RUNS),$(CHECK_ENGINE)))
+$(if $(DAEMON_RUNS),$(eval $(call suite_rule,$(DAEMON_RUNS),$(CHECK_DAEMON))))
+$(if $(CLIENT_RUNS),$(eval $(call suite_rule,$(CLIENT_RUNS),$(CHECK_CLIENT))))
+$(if $(STORE_RUNS),$(eval $(call suite_rule,$(STORE_RUNS),$(CHECK_STORE))))
 
-$(CHECK_ENGINE).slow.run: $(CHECK_ENGINE)
-	$(call check_run,env CK_INCLUDE_TAGS=slow $(RANDOM_ENV) ./$<)
-
-$(CHECK_ENGINE).rest.run: $(CHECK_ENGINE)
-	$(call check_run,env CK_EXCLUDE_TAGS=slow ./$<)
+# Every suite_create() names its suite in a string literal, or the runs
+# above would miss it.
+check-suites:
+	@! grep -n 'suite_create(' tests/*/*.c | grep -v 'suite_create("' || \
+	{ echo "check-suites: name each suite in a literal (Makefile SUITES_OF)"; \
+	  exit 1; }
 
 # Everything `make analyze` looks at: the programs, the tests, the benches,
 # the soak and the fuzz replays.

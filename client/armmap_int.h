@@ -119,6 +119,17 @@ void armmap__op_result_from(struct armmap_op_result *dst,
 enum armmap_status armmap__translate_from(
     struct armmap_conn *conn, const Armmap__V1__TranslateResult *src, size_t n,
     bool walk, struct armmap_translate_result **out);
+/* The reply frame body [p, p + len) to request @id as armmapd writes a
+ * successful phys reply (id, an OK status, the PhysResult), decoded into
+ * *@out by hand.  False for any other shape (an error, too): then the
+ * general path decodes it.  *@out stays NULL and true is returned if
+ * memory ran out.  Whatever it accepts, it decodes as protobuf-c and
+ * armmap__phys_from() do (tests/fuzz/fuzz_codec.c holds it to that). */
+bool armmap__phys_fast(const uint8_t *p, size_t len, uint64_t id,
+                       struct armmap_phys_result **out);
+/* A phys result from the decoded message @pr (the general path); NULL if
+ * memory ran out. */
+struct armmap_phys_result *armmap__phys_from(const Armmap__V1__PhysResult *pr);
 /* Fills a wire Op from a public op (borrowing its args). */
 void armmap__op_to(Armmap__V1__Op *dst, uint64_t machine,
                    const struct armmap_op *op);

@@ -872,12 +872,8 @@ static bool phys_walk(const uint8_t *p, const uint8_t *end,
     return true;
 }
 
-/* The reply frame body [p, p + len) to request @id as armmapd writes a
- * successful phys reply (id, an OK status, the PhysResult), decoded into
- * *@out.  False for any other shape (an error, too): then the general path
- * decodes it.  *@out stays NULL and true is returned if memory ran out. */
-static bool phys_fast(const uint8_t *p, size_t len, uint64_t id,
-                      struct armmap_phys_result **out)
+bool armmap__phys_fast(const uint8_t *p, size_t len, uint64_t id,
+                       struct armmap_phys_result **out)
 {
     const uint8_t *end = p + len, *body = NULL, *s, *send;
     uint64_t key, v, n = 0, got_id = 0;
@@ -917,8 +913,7 @@ static bool phys_fast(const uint8_t *p, size_t len, uint64_t id,
     return true;
 }
 
-/* A phys result from the decoded message @pr (the general path). */
-static struct armmap_phys_result *phys_from(const Armmap__V1__PhysResult *pr)
+struct armmap_phys_result *armmap__phys_from(const Armmap__V1__PhysResult *pr)
 {
     struct armmap_phys_result *r;
     size_t i, j, total = 0;
@@ -948,7 +943,7 @@ static struct armmap_phys_result *phys_from(const Armmap__V1__PhysResult *pr)
 }
 
 /* The phys reply frame body [body, body + len) to request @id into *@out:
- * by phys_fast(), else through the envelope codec. */
+ * by armmap__phys_fast(), else through the envelope codec. */
 static enum armmap_status phys_reply(struct armmap_conn *conn,
                                      const uint8_t *body, size_t len,
                                      uint64_t id,
@@ -957,7 +952,7 @@ static enum armmap_status phys_reply(struct armmap_conn *conn,
     Armmap__V1__Response *resp, *ok = NULL;
     enum armmap_status st;
 
-    if (phys_fast(body, len, id, out)) {
+    if (armmap__phys_fast(body, len, id, out)) {
         if (!*out)
             return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
         conn->errmsg[0] = '\0';
@@ -980,7 +975,7 @@ static enum armmap_status phys_reply(struct armmap_conn *conn,
             armmap__v1__response__free_unpacked(ok, NULL);
         return st;
     }
-    *out = phys_from(ok->phys);
+    *out = armmap__phys_from(ok->phys);
     armmap__v1__response__free_unpacked(ok, NULL);
     return *out ? ARMMAP_OK
                 : armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");
@@ -1003,8 +998,8 @@ static enum armmap_status phys_queue(struct armmap_conn *conn, uint64_t machine,
 
 /*
  * Phys.  A big reply is decoded straight from the frame into one block
- * when it is the only request in flight (phys_fast()): protobuf-c would
- * allocate an Aliases message and two arrays per address.
+ * when it is the only request in flight (armmap__phys_fast()): protobuf-c
+ * would allocate an Aliases message and two arrays per address.
  */
 enum armmap_status armmap_phys(struct armmap_conn *conn, uint64_t machine,
                                const uint32_t *pa, size_t n,
@@ -1033,7 +1028,7 @@ enum armmap_status armmap_phys(struct armmap_conn *conn, uint64_t machine,
             armmap__v1__response__free_unpacked(ok, NULL);
         return st;
     }
-    *out = phys_from(ok->phys);
+    *out = armmap__phys_from(ok->phys);
     armmap__v1__response__free_unpacked(ok, NULL);
     return *out ? ARMMAP_OK
                 : armmap__fail(conn, ARMMAP_NO_HOST_MEMORY, "out of memory");

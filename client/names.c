@@ -110,30 +110,14 @@ bool armmap_report_lookup(const char *name, enum armmap_report *out)
     return false;
 }
 
-/* KERNEL: include/linux/highmem.h (2.6) enum km_type, the part every ARM
- * 2.6 kernel shares; the engine knows the full per-version lists. */
-static const char *const km_types[] = {
-    "KM_BOUNCE_READ",
-    "KM_SKB_SUNRPC_DATA",
-    "KM_SKB_DATA_SOFTIRQ",
-    "KM_USER0",
-    "KM_USER1",
-    "KM_BIO_SRC_IRQ",
-    "KM_BIO_DST_IRQ",
-    "KM_PTE0",
-    "KM_PTE1",
-    "KM_IRQ0",
-    "KM_IRQ1",
-    "KM_SOFTIRQ0",
-    "KM_SOFTIRQ1",
-};
-
+/* The km_type slots every ARM 2.6 kernel shares (proto/names.h); the
+ * engine knows the full per-version lists. */
 int armmap_km_type_lookup(const char *name)
 {
     unsigned i;
 
-    for (i = 0; i < sizeof(km_types) / sizeof(km_types[0]); i++)
-        if (strcmp(name, km_types[i]) == 0)
+    for (i = 0; i < NAMES_KM_TYPE_COUNT; i++)
+        if (strcmp(name, names_km_type(i)) == 0)
             return (int)i;
     return -1;
 }

@@ -42,16 +42,18 @@ struct srv_at {
     struct mm_machine *spare; /* the last state too big to keep */
 };
 
+/* Takes @e, which is on @x's list, off it: the head is the entry with no
+ * prev, the tail the one with no next. */
 static void unlink_entry(struct srv_at *x, struct at_entry *e)
 {
-    if (e->prev != NULL)
-        e->prev->next = e->next;
-    else
+    if (x->head == e)
         x->head = e->next;
-    if (e->next != NULL)
-        e->next->prev = e->prev;
     else
+        e->prev->next = e->next;
+    if (x->tail == e)
         x->tail = e->prev;
+    else
+        e->next->prev = e->prev;
     e->prev = e->next = NULL;
     x->n--;
     x->bytes -= e->bytes;

@@ -1299,11 +1299,14 @@ void srv_conn_store_room(struct srv *s)
     }
 }
 
+/* Destroys every connection; destroying one frees only that one, so the
+ * next is taken before. */
 void srv_conn_close_all(struct srv *s)
 {
-    struct conn *c;
+    struct conn *c, *next;
 
-    while ((c = TAILQ_FIRST(&s->conns)) != NULL) {
+    for (c = TAILQ_FIRST(&s->conns); c != NULL; c = next) {
+        next = TAILQ_NEXT(c, link);
         c->busy = 0;
         conn_destroy(c);
     }

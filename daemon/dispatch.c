@@ -2039,12 +2039,17 @@ static bool history_job_start(struct srv_call *call,
     return true;
 }
 
+/* Fails every history job; each is taken off the list before its answer
+ * frees it. */
 void srv_history_close(struct srv *s)
 {
-    while (s->history_jobs != NULL) {
-        srv_call_fail(&s->history_jobs->call, MM_UNAVAILABLE,
+    struct srv_history_job *j;
+
+    while ((j = s->history_jobs) != NULL) {
+        s->history_jobs = j->next;
+        srv_call_fail(&j->call, MM_UNAVAILABLE,
                       "history: the daemon is shutting down");
-        history_job_answer(s->history_jobs, false, 0);
+        history_job_answer(j, false, 0);
     }
 }
 

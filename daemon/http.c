@@ -729,11 +729,14 @@ void srv_http_free(struct srv *s)
      * and the loop turns a few times, without blocking, so that those
      * answers leave before the connections are freed. */
     if (!TAILQ_EMPTY(&hs->jobs)) {
+        struct http_job *j, *next;
         int i;
 
-        while (!TAILQ_EMPTY(&hs->jobs))
-            job_fail(TAILQ_FIRST(&hs->jobs), MM_UNAVAILABLE,
-                     "the daemon is stopping");
+        /* job_fail() frees its job and no other. */
+        for (j = TAILQ_FIRST(&hs->jobs); j != NULL; j = next) {
+            next = TAILQ_NEXT(j, link);
+            job_fail(j, MM_UNAVAILABLE, "the daemon is stopping");
+        }
         for (i = 0; i < 4; i++)
             event_base_loop(s->base, EVLOOP_NONBLOCK);
     }

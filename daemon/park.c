@@ -16,17 +16,20 @@
  */
 #include "srv.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/event.h>
 
-static void park_free(struct srv_park *p)
+/* Takes @p off the FIFO of its machine @sm (p->sm) and off its
+ * connection's list (a park is on both from srv_park_kmap() until here),
+ * and frees it. */
+static void park_free(struct srv_machine *sm, struct srv_park *p)
 {
-    if (p->sm != NULL)
-        TAILQ_REMOVE(&p->sm->parked, p, mlink);
-    if (p->c != NULL)
-        srv_conn_unpark(p->c, p);
+    TAILQ_REMOVE(&sm->parked, p, mlink);
+    assert(TAILQ_FIRST(&sm->parked) != p);
+    srv_conn_unpark(p->c, p);
     event_free(p->timer);
     p->s->n.parked_kmaps--;
     if (p->t != NULL)
@@ -44,7 +47,7 @@ static void on_park_timeout(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     snprintf(msg, sizeof(msg), "%s", p->msg);
-    park_free(p);
+    park_free(p->sm, p);
     srv_conn_reply_status(c, id, MM_WOULD_BLOCK, msg, false);
 }
 
@@ -90,7 +93,7 @@ void srv_park_wake(struct srv *s, struct srv_machine *sm)
         if (!srv_persist_has_room(s))
             break; /* retried at the next wake */
         if (srv_dispatch_kmap_retry(s, p))
-            park_free(p);
+            park_free(sm, p);
     }
 }
 
@@ -104,14 +107,14 @@ void srv_park_fail_machine(struct srv *s, struct srv_machine *sm, int code,
         struct conn *c = p->c;
         uint64_t id = p->req_id;
 
-        park_free(p);
+        park_free(sm, p);
         srv_conn_reply_status(c, id, code, msg, false);
     }
 }
 
 void srv_park_cancel(struct srv_park *p)
 {
-    park_free(p);
+    park_free(p->sm, p);
 }
 
 size_t srv_park_list(const struct srv_machine *sm, uint32_t *pfn, uint32_t *cpu,

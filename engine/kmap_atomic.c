@@ -88,6 +88,8 @@ struct mm_katomic {
  * precedes them; 2.6.32 upstream had neither KM_L1_CACHE nor KM_KDB (14).
  * KERNEL: 2.6.32 arch/arm/include/asm/kmap_types.h (zybsyzlz/linux-2.6.32);
  * 2.6.35 tenderloin and 3.x msm trees arch/arm/include/asm/kmap_types.h.
+ * The first 13, which both share, are also libarmmap's (proto/names.h
+ * ARMMAP_KM_TYPE_LIST); tests/daemon/test_names.c holds them equal.
  */
 static const char *const km_names_16[] = {
     "KM_BOUNCE_READ",

@@ -1,5 +1,5 @@
 /* proto/names.h - the one table of the wire's status, operation, region
- * and fault names.
+ * and fault names, and of the km_type slot names.
  *
  * Each list is an X-macro: X(SUFFIX, "name"), in the order and with the
  * numbers of the wire's enum (Code, OpCode, Region, Fault in
@@ -80,6 +80,27 @@
     X(PERMISSION_L1, "permission-l1") \
     X(PERMISSION_L2, "permission-l2")
 
+/* The enum km_type slots that every ARM 2.6 kernel with km_type
+ * kmap_atomic numbers alike, in order (`armmap kmap-atomic --slot NAME`).
+ * After KM_SOFTIRQ1, 2.6.32 has KM_L2_CACHE (KM_TYPE_NR 14) and
+ * 2.6.35/2.6.36 KM_L1_CACHE, KM_L2_CACHE, KM_KDB (16); the engine knows
+ * those per-version tails (engine/kmap_atomic.c).
+ * KERNEL: 2.6.32 and 2.6.35 arch/arm/include/asm/kmap_types.h. */
+#define ARMMAP_KM_TYPE_LIST(X) \
+    X(BOUNCE_READ, "KM_BOUNCE_READ") \
+    X(SKB_SUNRPC_DATA, "KM_SKB_SUNRPC_DATA") \
+    X(SKB_DATA_SOFTIRQ, "KM_SKB_DATA_SOFTIRQ") \
+    X(USER0, "KM_USER0") \
+    X(USER1, "KM_USER1") \
+    X(BIO_SRC_IRQ, "KM_BIO_SRC_IRQ") \
+    X(BIO_DST_IRQ, "KM_BIO_DST_IRQ") \
+    X(PTE0, "KM_PTE0") \
+    X(PTE1, "KM_PTE1") \
+    X(IRQ0, "KM_IRQ0") \
+    X(IRQ1, "KM_IRQ1") \
+    X(SOFTIRQ0, "KM_SOFTIRQ0") \
+    X(SOFTIRQ1, "KM_SOFTIRQ1")
+
 #define NAMES__STR(suffix, name) name,
 #define NAMES__ONE(suffix, name) +1
 
@@ -88,7 +109,8 @@ enum {
     NAMES_STATUS_COUNT = 0 ARMMAP_STATUS_LIST(NAMES__ONE),
     NAMES_OP_COUNT = 0 ARMMAP_OP_LIST(NAMES__ONE),
     NAMES_REGION_COUNT = 0 ARMMAP_REGION_LIST(NAMES__ONE),
-    NAMES_FAULT_COUNT = 0 ARMMAP_FAULT_LIST(NAMES__ONE)
+    NAMES_FAULT_COUNT = 0 ARMMAP_FAULT_LIST(NAMES__ONE),
+    NAMES_KM_TYPE_COUNT = 0 ARMMAP_KM_TYPE_LIST(NAMES__ONE)
 };
 
 /* The name of each value; NULL (ops: also OP_NONE) when out of range. */
@@ -118,6 +140,13 @@ static inline const char *names_fault(unsigned v)
     static const char *const t[] = { ARMMAP_FAULT_LIST(NAMES__STR) };
 
     return v < NAMES_FAULT_COUNT ? t[v] : NULL;
+}
+
+static inline const char *names_km_type(unsigned v)
+{
+    static const char *const t[] = { ARMMAP_KM_TYPE_LIST(NAMES__STR) };
+
+    return v < NAMES_KM_TYPE_COUNT ? t[v] : NULL;
 }
 
 /* Where two enums must agree, the file that sees both asserts every value:

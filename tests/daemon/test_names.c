@@ -1,9 +1,9 @@
 /* tests/daemon/test_names.c - one set of names, and the packed enums'
  * bytes.
  *
- * proto/names.h is the one table of status, op, region and fault names;
- * the engine keeps its own copies (it includes nothing of proto/), and
- * these tests hold them equal, value by value.  The numbers themselves are
+ * proto/names.h is the one table of status, op, region, fault and km_type
+ * names; the engine keeps its own copies (it includes nothing of proto/),
+ * and these tests hold them equal, value by value.  The numbers themselves are
  * compile-time asserts (daemon/dispatch.c, client/names.c).
  *
  * TranslateResult's fault and region were bytes fields (one byte per
@@ -54,6 +54,29 @@ START_TEST(test_fault_names)
     ck_assert_str_eq(names_fault(MM_FAULT_TRANSLATION_L1), "translation-l1");
     ck_assert_str_eq(names_fault(MM_FAULT_PERMISSION_L2), "permission-l2");
     ck_assert_ptr_null(names_fault(MM_FAULT_PERMISSION_L2 + 1));
+}
+END_TEST
+
+/* The km_type slot names libarmmap parses (proto/names.h) are the first
+ * ones of the engine's own list, at the same numbers. */
+START_TEST(test_km_type_names_are_the_engines)
+{
+    struct mm_machine *m = NULL;
+    struct mm_config cfg;
+    char err[MM_MSG_MAX] = "";
+    unsigned i;
+
+    mm_config_default(&cfg);
+    ck_assert_int_eq(mm_config_preset(&cfg, "qemu-virt", err), MM_OK);
+    ck_assert_int_eq(mm_config_set(&cfg, "kernel", "2.6.35", err), MM_OK);
+    ck_assert_int_eq(mm_config_set(&cfg, "vmalloc_end", "0xff000000", err), MM_OK);
+    ck_assert_msg(mm_create(&cfg, &m, err) == MM_OK, "%s", err);
+    ck_assert_int_eq(NAMES_KM_TYPE_COUNT, 13);
+    for (i = 0; i < NAMES_KM_TYPE_COUNT; i++)
+        ck_assert_str_eq(names_km_type(i), mm_km_type_name(m, (int)i));
+    ck_assert_str_eq(names_km_type(3), "KM_USER0");
+    ck_assert_ptr_null(names_km_type(NAMES_KM_TYPE_COUNT));
+    mm_destroy(m);
 }
 END_TEST
 
@@ -146,6 +169,7 @@ Suite *names_suite(void)
     tcase_add_test(tc, test_region_names_are_the_engines);
     tcase_add_test(tc, test_status_and_op_names_are_the_engines);
     tcase_add_test(tc, test_fault_names);
+    tcase_add_test(tc, test_km_type_names_are_the_engines);
     tcase_add_test(tc, test_packed_enums_are_the_old_bytes);
     tcase_add_test(tc, test_old_bytes_decode_as_enums);
     suite_add_tcase(s, tc);

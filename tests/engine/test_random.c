@@ -9,18 +9,17 @@
  * give every result again, and the two machines must print the same reports.
  *
  * Length: each run is RUN_OPS (25,000) operations, unless ARMMAP_RANDOM_OPS
- * names another count (1 or more).  make check sets it lower for the
- * sanitizer build only, where mm_check() after every op costs ten times
+ * names another count (1 or more; t_random_len()).  make check sets it
+ * lower for the sanitizer build only, where mm_check() after every op costs ten times
  * more; every seed and configuration still runs there, and make check-full
  * runs the full length in both builds.
  */
 #include "check_engine.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define RUN_OPS 25000u                  /* operations per run by default */
+#define RUN_OPS T_RANDOM_OPS            /* operations per run by default */
 
 static void compare_reports(const struct mm_machine *a, const struct mm_machine *b)
 {
@@ -82,23 +81,10 @@ static void run(const char *preset, const char *override, uint64_t seed, unsigne
     mm_destroy(fresh);
 }
 
-/* Operations per run: RUN_OPS, or $ARMMAP_RANDOM_OPS when it is set; a
- * value that is not a whole number from 1 to RUN_OPS * 100 fails the test
- * (a typo must not quietly shorten or skip the runs). */
+/* Operations per run: RUN_OPS, or $ARMMAP_RANDOM_OPS (t_random_len()). */
 static unsigned run_ops(void)
 {
-    const char *s = getenv("ARMMAP_RANDOM_OPS");
-    unsigned long n;
-    char *end;
-
-    if (s == NULL || *s == '\0')
-        return RUN_OPS;
-    errno = 0;
-    n = strtoul(s, &end, 10);
-    ck_assert_msg(errno == 0 && *end == '\0' && n >= 1 && n <= RUN_OPS * 100ul,
-                  "ARMMAP_RANDOM_OPS='%s' is not a count from 1 to %lu", s,
-                  RUN_OPS * 100ul);
-    return (unsigned)n;
+    return t_random_len(RUN_OPS);
 }
 
 /* 8 runs x 25,000 ops = 200,000 operations over five configurations. */
@@ -135,8 +121,7 @@ Suite *random_suite(void)
     Suite *s = suite_create("random");
     TCase *tc = tcase_create("sequences");
 
-    /* "slow": make check runs these apart from the other engine cases
-     * (CK_INCLUDE_TAGS / CK_EXCLUDE_TAGS). */
+    /* "slow": CK_EXCLUDE_TAGS=slow leaves these out of a quick run. */
     tcase_set_tags(tc, "slow");
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_random_aries);

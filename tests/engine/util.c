@@ -1,6 +1,7 @@
 /* tests/engine/util.c - helpers shared by the engine suites. */
 #include "check_engine.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,4 +52,21 @@ char *t_report(const struct mm_machine *m, enum mm_report r)
     s[b.len] = '\0';
     mm_buf_free(&b);
     return s;
+}
+
+unsigned t_random_len(unsigned full)
+{
+    const char *s = getenv("ARMMAP_RANDOM_OPS");
+    unsigned long n;
+    char *end;
+
+    if (s == NULL || *s == '\0')
+        return full;
+    errno = 0;
+    n = strtoul(s, &end, 10);
+    ck_assert_msg(errno == 0 && *end == '\0' && n >= 1 && n <= T_RANDOM_OPS * 100ul,
+                  "ARMMAP_RANDOM_OPS='%s' is not a count from 1 to %lu", s,
+                  T_RANDOM_OPS * 100ul);
+    n = ((unsigned long long)full * n + T_RANDOM_OPS - 1) / T_RANDOM_OPS;
+    return n >= 1 ? (unsigned)n : 1u;
 }

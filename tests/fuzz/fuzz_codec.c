@@ -15,10 +15,16 @@
  *      srv_response_pack()) and envelope_request_pack() to exactly
  *      protobuf-c's bytes (the packers serve messages armmapd and
  *      libarmmap build themselves, which never have unknown fields, and
- *      leave them out).
+ *      leave them out);
+ *   3. libarmmap's phys fast path (client/calls.c armmap__phys_fast(), a
+ *      third hand decoder) accepts only what protobuf-c decodes as a
+ *      successful phys reply to the same id, and gives the very result
+ *      the general path (armmap__phys_from() on protobuf-c's message)
+ *      gives.  Inputs protobuf-c rejects are tried as replies to id 0.
  *
  * Any difference aborts, naming the side that differs.
  */
+#include "armmap_int.h"
 #include "envelope.h"
 #include "srv.h"
 
@@ -199,11 +205,58 @@ static void check_response(const uint8_t *data, size_t size)
     armmap__v1__response__free_unpacked(got, NULL);
 }
 
+/* Whether @a and @b hold the same aliases, item by item. */
+static bool same_phys(const struct armmap_phys_result *a,
+                      const struct armmap_phys_result *b)
+{
+    if (a->n != b->n)
+        return false;
+    for (size_t i = 0; i < a->n; i++) {
+        const struct armmap_aliases *x = &a->items[i], *y = &b->items[i];
+
+        if (x->n != y->n ||
+            (x->n > 0 && (memcmp(x->va, y->va, x->n * sizeof(*x->va)) != 0 ||
+                          memcmp(x->region, y->region, x->n) != 0)))
+            return false;
+    }
+    return true;
+}
+
+static void check_phys_fast(const uint8_t *data, size_t size)
+{
+    Armmap__V1__Response *want = armmap__v1__response__unpack(NULL, size,
+                                                               data);
+    uint64_t id = want != NULL ? want->id : 0;
+    struct armmap_phys_result *fast = NULL, *slow;
+
+    if (!armmap__phys_fast(data, size, id, &fast)) {
+        armmap__v1__response__free_unpacked(want, NULL);
+        return;
+    }
+    if (fast == NULL)
+        abort(); /* out of memory */
+    if (want == NULL)
+        differ("armmap__phys_fast (accepts)", size);
+    if (want->body_case != ARMMAP__V1__RESPONSE__BODY_PHYS ||
+        (want->status != NULL && (want->status->code != 0 ||
+                                  want->status->message[0] != '\0')))
+        differ("armmap__phys_fast (not a successful phys reply)", size);
+    slow = armmap__phys_from(want->phys);
+    if (slow == NULL)
+        abort();
+    if (!same_phys(fast, slow))
+        differ("armmap__phys_fast (result)", size);
+    armmap_phys_result_free(fast);
+    armmap_phys_result_free(slow);
+    armmap__v1__response__free_unpacked(want, NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     check_request(data, size);
     check_response(data, size);
+    check_phys_fast(data, size);
     return 0;
 }
