@@ -373,11 +373,16 @@ static uint64_t memblock_limit(const struct mm_layout *lay)
     return limit & ~(uint64_t)(MM_PMD_SIZE - 1);
 }
 
-/* arm_memblock_init(): the kernel image, swapper_pg_dir, the carve-outs. */
+/* arm_memblock_init(): the kernel image, swapper_pg_dir, the carve-outs.
+ * The image is KERNEL_START.._end, KERNEL_START being _stext (KERNEL: 6.1
+ * arch/arm/include/asm/memory.h); from config version 3 that is the
+ * reference image's _stext, so its head text up to _stext is free memory;
+ * before, the reservation started at _text, and stored machines keep it. */
 static void reserve_boot_ranges(struct mm_machine *m)
 {
     const struct mm_layout *lay = &m->lay;
-    mm_vaddr_t lo = lay->text.start, hi = lay->bss.end;
+    mm_vaddr_t lo = mm__config_late_boot(&m->cfg) ? lay->stext : lay->text.start;
+    mm_vaddr_t hi = lay->bss.end;
 
     if (lay->init.start < lo)
         lo = lay->init.start;

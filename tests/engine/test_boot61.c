@@ -187,6 +187,28 @@ START_TEST(test_boot61_initmem_freed)
 END_TEST
 
 /*
+ * arm_memblock_init() reserves KERNEL_START.._end, and KERNEL_START is
+ * _stext (0xc0300000 on armmp), not _text (0xc0208000): the head text and
+ * the alignment up to _stext are free memory after boot (swapper_pg_dir,
+ * below _text, is reserved apart).  KERNEL: 6.1 arch/arm/mm/init.c
+ * arm_memblock_init(), arch/arm/include/asm/memory.h KERNEL_START,
+ * arch/arm/mm/mmu.c arm_mm_memblock_reserve().
+ */
+START_TEST(test_boot61_reserved_from_stext)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    struct mm_result r;
+
+    ck_assert_int_eq(mm_free_pages(m, 0x40208, 0, &r), MM_NOT_FOUND);
+    ck_assert_int_eq(mm_free_pages(m, 0x402ff, 0, &r), MM_NOT_FOUND);
+    ck_assert_int_eq(mm_free_pages(m, 0x40300, 0, &r), MM_INVALID_ARGUMENT);
+    ck_assert_int_eq(mm_free_pages(m, 0x40204, 0, &r), MM_INVALID_ARGUMENT);
+    t_check(m);
+    mm_destroy(m);
+}
+END_TEST
+
+/*
  * setup_per_cpu_areas() embeds the first chunk: PFN_ALIGN(static 45012 +
  * PERCPU_MODULE_RESERVE 8192 + PERCPU_DYNAMIC_RESERVE 20480) = 18 pages a
  * CPU, "percpu: Embedded 18 pages/cpu s45012 r8192 d20524 u73728" after
@@ -269,6 +291,7 @@ START_TEST(test_boot61_version_2_replays_as_before)
     ck_assert_ptr_null(strstr(t, "Freeing"));
     ck_assert_ptr_null(strstr(t, "percpu:"));
     free(t);
+    ck_assert_int_eq(mm_free_pages(m, 0x40208, 0, &r), MM_INVALID_ARGUMENT);
     ck_assert_int_eq(mm_alloc_pages(m, MM_ZONE_NORMAL, 0, &r), MM_OK);
     ck_assert_uint_eq(r.value, 0x4fdb8);
     mm_destroy(m);
@@ -284,6 +307,7 @@ Suite *boot61_suite(void)
     tcase_add_test(tc, test_boot61_cma_in_lowmem);
     tcase_add_test(tc, test_boot61_atomic_pool_from_cma);
     tcase_add_test(tc, test_boot61_initmem_freed);
+    tcase_add_test(tc, test_boot61_reserved_from_stext);
     tcase_add_test(tc, test_boot61_percpu_first_chunk);
     tcase_add_test(tc, test_boot61_vmalloc_clamp_lines);
     tcase_add_test(tc, test_boot61_version_2_replays_as_before);
