@@ -64,9 +64,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define NO_PFN    0xffffffffu        /* an empty hash slot's key */
-#define NIL       (-1)               /* no list node */
-#define MIN_BITS  4                  /* a hash starts with 16 slots */
+#define NO_PFN    0xffffffffu /* an empty hash slot's key */
+#define NIL       (-1)        /* no list node */
+#define MIN_BITS  4           /* a hash starts with 16 slots */
 #define MIN_NODES 64
 #define SWEEP_MIN 64 /* blocks below which the check probes */
 

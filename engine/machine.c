@@ -312,7 +312,8 @@ static void reserve_cma(struct mm_machine *m)
     }
     if (highmem_start < limit)
         limit = highmem_start;
-    if (mm__config_late_boot(&m->cfg) && memblock_alloc_range(m, size, align, 0, limit, &pa)) {
+    if (mm__config_late_boot(&m->cfg) &&
+        memblock_alloc_range(m, size, align, 0, limit, &pa)) {
         m->cma_base = (mm_paddr_t)pa;
         m->cma_pages = (uint32_t)(size >> MM_PAGE_SHIFT);
     }
@@ -510,8 +511,8 @@ static bool reserve_percpu(struct mm_machine *m)
     uint64_t pa;
     uint32_t pages = mm__percpu_unit_pages(&m->cfg);
 
-    return pages == 0 ||
-           memblock_alloc(m, (uint64_t)pages * m->cfg.cpus * MM_PAGE_SIZE, MM_PAGE_SIZE, &pa);
+    return pages == 0 || memblock_alloc(m, (uint64_t)pages * m->cfg.cpus * MM_PAGE_SIZE,
+                                        MM_PAGE_SIZE, &pa);
 }
 
 /*

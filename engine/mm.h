@@ -29,9 +29,9 @@ typedef uint32_t mm_vaddr_t;
 typedef uint32_t mm_paddr_t;
 typedef uint32_t mm_pfn_t;
 
-#define MM_PAGE_SHIFT   12
-#define MM_PAGE_SIZE    4096u
-#define MM_MAX_ORDER    11 /* KERNEL: orders 0..10 (MAX_ORDER 11), the default */
+#define MM_PAGE_SHIFT 12
+#define MM_PAGE_SIZE  4096u
+#define MM_MAX_ORDER  11 /* KERNEL: orders 0..10 (MAX_ORDER 11), the default */
 /* The most orders a modelled build has: 12 with ARCH_FORCE_MAX_ORDER=12
  * (Debian armmp, config version 3); mm_stats.nr_orders gives a machine's. */
 #define MM_MAX_ORDERS   12
