@@ -408,10 +408,10 @@ static Armmap__V1__Machine *machine_msg(struct srv_call *call,
             zi->present = st.zone[z].present;
             zi->managed = st.zone[z].managed;
             zi->free = st.zone[z].free;
-            zi->n_nr_free = MM_MAX_ORDER;
-            zi->nr_free = srv_call_alloc(call, sizeof(uint32_t) * MM_MAX_ORDER);
+            zi->n_nr_free = st.nr_orders; /* 12 on a version-3 armmp machine */
+            zi->nr_free = srv_call_alloc(call, sizeof(uint32_t) * st.nr_orders);
             memcpy(zi->nr_free, st.zone[z].nr_free,
-                   sizeof(uint32_t) * MM_MAX_ORDER);
+                   sizeof(uint32_t) * st.nr_orders);
             mm->zones[z] = zi;
         }
         mm->pkmap_in_use = st.pkmap_in_use;

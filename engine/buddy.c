@@ -4,7 +4,8 @@
  * the machine has one, ZONE_NORMAL [dma_end_pfn, max_low_pfn), ZONE_HIGHMEM
  * [max_low_pfn, max_pfn) when there is RAM above the lowmem cut.  RAM is
  * the pfns inside m->lay.regions; holes between banks are spanned by a zone
- * but are not RAM.  Each zone keeps, per order 0..10, a doubly linked free
+ * but are not RAM.  Each zone keeps, per order 0..top (MAX_ORDER - 1: 10, 11
+ * with ARCH_FORCE_MAX_ORDER=12 from config version 3), a doubly linked free
  * list and its length, as struct free_area does; allocation takes the head
  * of the smallest non-empty list (__rmqueue_smallest) and splits it, putting
  * the upper halves back on the lower lists (expand); a free merges with its
@@ -18,15 +19,15 @@
  * addressing hash, and a second hash from the head pfn of each allocated
  * block to its order and owner.  Memory therefore grows with the number of
  * blocks, not with RAM: a fresh 2 GiB machine needs a few hundred nodes.
- * Which block a pfn lies in is found by probing its 11 possible aligned
- * heads.  Boot-reserved pages are a sorted list of pfn ranges.  Both hashes
+ * Which block a pfn lies in is found by probing its top + 1 possible
+ * aligned heads.  Boot-reserved pages are a sorted list of pfn ranges.  Both hashes
  * use linear probing at most half full, with backward-shift deletion.  Every
  * operation reserves the host memory it may need before it changes
  * anything, so a failure leaves the allocator exactly as it was.
  *
  * Boot: mm__buddy_init() frees every RAM page outside the reserved ranges in
  * ascending pfn order, each free run cut into the largest naturally aligned
- * blocks (at most order 10) as nobootmem's __free_pages_memory() has cut
+ * blocks (at most order top) as nobootmem's __free_pages_memory() has cut
  * them since 2013, each block freed through __free_one_page().  Runs are cut
  * at zone boundaries, since a buddy block never spans two zones.  3.4 ARM
  * frees differently: lowmem through bootmem's free_all_bootmem_core()
@@ -63,10 +64,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TOP_ORDER (MM_MAX_ORDER - 1) /* KERNEL: MAX_ORDER - 1 = 10 */
-#define NO_PFN    0xffffffffu        /* an empty hash slot's key */
-#define NIL       (-1)               /* no list node */
-#define MIN_BITS  4                  /* a hash starts with 16 slots */
+#define NO_PFN    0xffffffffu /* an empty hash slot's key */
+#define NIL       (-1)        /* no list node */
+#define MIN_BITS  4           /* a hash starts with 16 slots */
 #define MIN_NODES 64
 #define SWEEP_MIN 64 /* blocks below which the check probes */
 
@@ -104,7 +104,7 @@ struct bzone {
     uint32_t present;    /* RAM pages in the span */
     uint32_t managed;    /* freed to the allocator at boot */
     uint32_t free;       /* pages in free blocks */
-    struct free_area area[MM_MAX_ORDER];
+    struct free_area area[MM_MAX_ORDERS];
 };
 
 struct pfn_range {
@@ -135,6 +135,7 @@ struct mm_buddy {
     struct bzone zone[MM_NR_ZONES];
     mm_pfn_t dma_end, max_low; /* zone boundaries, from the layout */
     bool highmem_config;       /* CONFIG_HIGHMEM: HighMem may be asked for */
+    unsigned top;              /* MAX_ORDER - 1: 10, or 11 on Debian armmp */
     uint32_t ram_pages, reserved_pages;
     struct free_block *node;
     uint32_t node_cap, node_live;
@@ -426,10 +427,10 @@ static bool pool_reserve(struct mm_buddy *b, uint32_t extra)
     return true;
 }
 
-/* Room for any one alloc or free: expand() adds at most TOP_ORDER blocks. */
+/* Room for any one alloc or free: expand() adds at most b->top blocks. */
 static bool reserve_for_op(struct mm_buddy *b)
 {
-    return pool_reserve(b, MM_MAX_ORDER) && map_reserve(&b->free_map, MM_MAX_ORDER) &&
+    return pool_reserve(b, b->top + 1) && map_reserve(&b->free_map, b->top + 1) &&
            umap_reserve(&b->used_map);
 }
 
@@ -631,7 +632,7 @@ static void free_one_page(struct mm_buddy *b, unsigned zone, mm_pfn_t pfn, unsig
     bool tail = false;
 
     assert((pfn & ((1u << order) - 1)) == 0);
-    while (order < TOP_ORDER) {
+    while (order < b->top) {
         mm_pfn_t buddy = pfn ^ (1u << order);
         int32_t idx = free_node(b, buddy);
 
@@ -641,7 +642,7 @@ static void free_one_page(struct mm_buddy *b, unsigned zone, mm_pfn_t pfn, unsig
         pfn &= buddy; /* combined_idx = buddy_idx & page_idx */
         order++;
     }
-    if (order < TOP_ORDER - 1) { /* KERNEL: order < MAX_ORDER-2 */
+    if (order < b->top - 1) { /* KERNEL: order < MAX_ORDER-2 */
         mm_pfn_t higher_page = pfn & ~(1u << order);
         mm_pfn_t higher_buddy = higher_page ^ (1u << (order + 1));
         int32_t idx = free_node(b, higher_buddy);
@@ -670,7 +671,7 @@ static void expand(struct mm_buddy *b, unsigned zone, mm_pfn_t pfn, unsigned low
  * @order, split down to @order; NO_PFN if the zone has none. */
 static mm_pfn_t rmqueue_smallest(struct mm_buddy *b, unsigned zone, unsigned order)
 {
-    for (unsigned o = order; o <= TOP_ORDER; o++) {
+    for (unsigned o = order; o <= b->top; o++) {
         int32_t idx = area_of(b, zone, o)->head;
         mm_pfn_t pfn;
 
@@ -685,10 +686,10 @@ static mm_pfn_t rmqueue_smallest(struct mm_buddy *b, unsigned zone, unsigned ord
 }
 
 /* The free block containing @pfn: its node, or NIL.  Heads are aligned to
- * their order, so only 11 heads can contain a pfn. */
+ * their order, so only top + 1 heads can contain a pfn. */
 static int32_t free_block_at(const struct mm_buddy *b, mm_pfn_t pfn)
 {
-    for (unsigned k = 0; k <= TOP_ORDER; k++) {
+    for (unsigned k = 0; k <= b->top; k++) {
         int32_t idx = free_node(b, pfn & ~((1u << k) - 1));
 
         if (idx != NIL && pfn - b->node[idx].pfn < (1u << b->node[idx].order))
@@ -701,7 +702,7 @@ static int32_t free_block_at(const struct mm_buddy *b, mm_pfn_t pfn)
 static bool used_block_at(const struct mm_buddy *b, mm_pfn_t pfn, mm_pfn_t *head,
                           unsigned *order, enum mm_owner *owner)
 {
-    for (unsigned k = 0; k <= TOP_ORDER; k++) {
+    for (unsigned k = 0; k <= b->top; k++) {
         mm_pfn_t h = pfn & ~((1u << k) - 1);
         uint32_t v;
 
@@ -723,7 +724,7 @@ static bool free_pages_memory(struct mm_buddy *b, unsigned zone, mm_pfn_t s, mm_
     while (s < e) {
         unsigned order = 0;
 
-        while (order < TOP_ORDER && (s & (1u << order)) == 0)
+        while (order < b->top && (s & (1u << order)) == 0)
             order++;
         while (order > 0 && (uint64_t)s + (1u << order) > e)
             order--; /* order 0 always fits: s < e */
@@ -788,6 +789,8 @@ static void setup_zones(struct mm_buddy *b, const struct mm_machine *m)
         lay->max_pfn,
     };
 
+    /* KERNEL: 6.1 include/linux/mmzone.h MAX_ORDER (CONFIG_ARCH_FORCE_MAX_ORDER) */
+    b->top = mm__config_buddy_orders(&m->cfg) - 1;
     b->dma_end = lay->dma_end_pfn;
     b->max_low = lay->max_low_pfn;
     b->highmem_config = m->cfg.highmem;
@@ -801,7 +804,7 @@ static void setup_zones(struct mm_buddy *b, const struct mm_machine *m)
             zn->start = zn->end = 0;
         else
             zn->present = ram_pages_in(lay, zn->start, zn->end);
-        for (unsigned o = 0; o <= TOP_ORDER; o++)
+        for (unsigned o = 0; o <= b->top; o++)
             zn->area[o] = (struct free_area){ NIL, NIL, 0 };
     }
     for (unsigned i = 0; i < lay->nr_regions; i++)
@@ -974,9 +977,9 @@ enum mm_status mm__alloc_pages(struct mm_machine *m, enum mm_zone zone, unsigned
         return mm__fail(msg, MM_INVALID_ARGUMENT,
                         "%s: zone %u does not exist (0 DMA, 1 Normal, 2 HighMem)", op,
                         (unsigned)zone);
-    if (order > TOP_ORDER)
+    if (order > b->top)
         return mm__fail(msg, MM_INVALID_ARGUMENT, "%s: order %u is out of range (0-%u)",
-                        op, order, TOP_ORDER);
+                        op, order, b->top);
     if (!zone_requestable(b, zone))
         return mm__fail(msg, MM_INVALID_ARGUMENT,
                         "%s: zone %s does not exist on this machine", op,
@@ -1012,9 +1015,9 @@ enum mm_status mm__free_pages(struct mm_machine *m, mm_pfn_t pfn, unsigned order
     assert(m != NULL && m->buddy != NULL && op != NULL && msg != NULL);
     assert(owner > MM_OWN_NONE && owner < MM_OWN_COUNT);
     b = m->buddy;
-    if (order > TOP_ORDER)
+    if (order > b->top)
         return mm__fail(msg, MM_INVALID_ARGUMENT, "%s: order %u is out of range (0-%u)",
-                        op, order, TOP_ORDER);
+                        op, order, b->top);
     if (!mm__pfn_valid(m, pfn))
         return mm__fail(msg, MM_INVALID_ARGUMENT, "%s: pfn 0x%x is not RAM", op, pfn);
     if (is_reserved(b, pfn))
@@ -1064,9 +1067,10 @@ void mm__buddy_stats(const struct mm_machine *m, struct mm_stats *st)
         zs->present = zn->present;
         zs->managed = zn->managed;
         zs->free = zn->free;
-        for (unsigned o = 0; o <= TOP_ORDER; o++)
+        for (unsigned o = 0; o <= b->top; o++)
             zs->nr_free[o] = zn->area[o].nr_free;
     }
+    st->nr_orders = b->top + 1;
     st->ram_pages = b->ram_pages;
     st->reserved_pages = b->reserved_pages;
 }
@@ -1143,7 +1147,7 @@ static enum mm_status collect_blocks(const struct mm_buddy *b, uint32_t *key, si
 
         if (!fb->live)
             continue;
-        if (k == n || fb->order > TOP_ORDER)
+        if (k == n || fb->order > b->top)
             return mm__fail(err, MM_INTERNAL,
                             "buddy: bad free block node for pfn 0x%x "
                             "(order %u, %u nodes counted live)",
@@ -1154,7 +1158,7 @@ static enum mm_status collect_blocks(const struct mm_buddy *b, uint32_t *key, si
         uint32_t v = 0;
 
         umap_get(u, p, &v);
-        if (k == n || (v & 0xff) > TOP_ORDER)
+        if (k == n || (v & 0xff) > b->top)
             return mm__fail(err, MM_INTERNAL,
                             "buddy: bad allocated block at pfn 0x%x "
                             "(order %u, %u blocks counted)",
@@ -1208,7 +1212,7 @@ static enum mm_status check_overlaps(const struct mm_buddy *b, char err[MM_MSG_M
 static bool other_block_at(const struct mm_buddy *b, mm_pfn_t pfn, int32_t self_node,
                            bool self_used, mm_pfn_t *other)
 {
-    for (unsigned k = 0; k <= TOP_ORDER; k++) {
+    for (unsigned k = 0; k <= b->top; k++) {
         mm_pfn_t h = pfn & ~((1u << k) - 1);
         int32_t idx = free_node(b, h);
         uint32_t v;
@@ -1237,7 +1241,7 @@ static enum mm_status check_block(const struct mm_machine *m, const char *what,
     uint64_t end = (uint64_t)pfn + (1u << order);
     mm_pfn_t other;
 
-    if (order > TOP_ORDER)
+    if (order > b->top)
         return mm__fail(err, MM_INTERNAL, "buddy: %s block at pfn 0x%x has order %u",
                         what, pfn, order);
     if ((pfn & ((1u << order) - 1)) != 0)
@@ -1296,7 +1300,7 @@ static enum mm_status check_list(const struct mm_machine *m, unsigned zone,
         st = check_block(m, "free", n->pfn, order, zone, idx, probe, err);
         if (st != MM_OK)
             return st;
-        bud = order < TOP_ORDER ? free_node(b, n->pfn ^ (1u << order)) : NIL;
+        bud = order < b->top ? free_node(b, n->pfn ^ (1u << order)) : NIL;
         if (bud != NIL && b->node[bud].order == order && b->node[bud].zone == zone)
             return mm__fail(err, MM_INTERNAL,
                             "buddy: order-%u buddies at pfn 0x%x and 0x%x are both free",
@@ -1411,7 +1415,7 @@ enum mm_status mm__buddy_check(const struct mm_machine *m, char err[MM_MSG_MAX])
     for (unsigned z = 0; z < MM_NR_ZONES && st == MM_OK; z++) {
         uint32_t pages = 0;
 
-        for (unsigned o = 0; o <= TOP_ORDER && st == MM_OK; o++)
+        for (unsigned o = 0; o <= b->top && st == MM_OK; o++)
             st = check_list(m, z, o, probe, &pages, &nodes, err);
         if (st == MM_OK)
             st = check_zone(m, z, pages, used[z], err);
@@ -1458,7 +1462,7 @@ void mm__buddy_save(const struct mm_machine *m, struct mm_buf *out)
     const struct mm_buddy *b = m->buddy;
 
     for (unsigned z = 0; z < MM_NR_ZONES; z++) {
-        for (unsigned o = 0; o <= TOP_ORDER; o++) {
+        for (unsigned o = 0; o <= b->top; o++) {
             const struct free_area *fa = &b->zone[z].area[o];
 
             mm__wr_u32(out, fa->nr_free);
@@ -1487,7 +1491,7 @@ static struct mm_buddy *buddy_empty(const struct mm_buddy *fresh)
     memset(b->owned, 0, sizeof(b->owned));
     for (unsigned z = 0; z < MM_NR_ZONES; z++) {
         b->zone[z].free = 0;
-        for (unsigned o = 0; o <= TOP_ORDER; o++)
+        for (unsigned o = 0; o <= b->top; o++)
             b->zone[z].area[o] = (struct free_area){ NIL, NIL, 0 };
     }
     if (!map_init(&b->free_map, MIN_BITS) || !umap_reserve(&b->used_map) ||
@@ -1524,7 +1528,7 @@ static bool block_fits(struct mm_rd *rd, const struct mm_buddy *b, unsigned z,
 static void load_free_lists(struct mm_buddy *b, struct mm_rd *rd)
 {
     for (unsigned z = 0; z < MM_NR_ZONES; z++) {
-        for (unsigned o = 0; o <= TOP_ORDER && rd->st == MM_OK; o++) {
+        for (unsigned o = 0; o <= b->top && rd->st == MM_OK; o++) {
             uint32_t n = mm__rd_u32(rd);
 
             if (!mm__rd_count(rd, n, 4, 1u << 20, "free blocks"))
@@ -1556,7 +1560,7 @@ static void load_used(struct mm_buddy *b, struct mm_rd *rd)
 
         if (rd->st != MM_OK)
             return;
-        if (order > TOP_ORDER || owner == MM_OWN_NONE || owner >= MM_OWN_COUNT) {
+        if (order > b->top || owner == MM_OWN_NONE || owner >= MM_OWN_COUNT) {
             mm__rd_fail(rd, "allocated block at pfn 0x%x: order %u, owner %u", pfn, order,
                         owner);
             return;

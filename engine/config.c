@@ -231,6 +231,19 @@ unsigned mm__config_max_order(const struct mm_config *cfg)
     return debian_armmp(cfg) ? 12 : 11;
 }
 
+/* Version 3: the reference build as its boot leaves it (MM_CONFIG_VERSION). */
+bool mm__config_late_boot(const struct mm_config *cfg)
+{
+    return debian_armmp(cfg) && cfg->version >= 3;
+}
+
+/* The buddy allocator's MAX_ORDER: the build's from version 3; configs
+ * stored before keep the 11 orders they were built with. */
+unsigned mm__config_buddy_orders(const struct mm_config *cfg)
+{
+    return mm__config_late_boot(cfg) ? mm__config_max_order(cfg) : 11;
+}
+
 /* config-6.1.0-57-armmp: CONFIG_CMA=y, CONFIG_CMA_SIZE_SEL_MBYTES=y,
  * CONFIG_CMA_SIZE_MBYTES=16 */
 static bool config_cma(const struct mm_config *cfg)
@@ -601,7 +614,8 @@ static const char *set_version(struct mm_config *cfg, const char *v)
     uint64_t x;
 
     if (!parse_whole(v, MM_CONFIG_VERSION, &x) || x < 1)
-        return "want 1 (before the Debian armmp reference build) or 2";
+        return "want 1 (before the Debian armmp reference build), 2 or 3 (its end of "
+               "boot)";
     cfg->version = (unsigned)x;
     return NULL;
 }
@@ -1134,6 +1148,14 @@ void mm__config_image_extras(const struct mm_config *cfg, mm_vaddr_t *stext,
         *stext = 0xc0300000u;
         *rodata = 3736u << 10;
     }
+}
+
+/* The first per-CPU chunk's static part, __per_cpu_end - __per_cpu_start
+ * of the reference image: "percpu: Embedded 18 pages/cpu s45012 ..." in
+ * every boot of tests/oracle/fixtures.  0 (not modelled) elsewhere. */
+uint32_t mm__config_percpu_static(const struct mm_config *cfg)
+{
+    return mm__config_late_boot(cfg) && default_image(cfg) ? 45012u : 0;
 }
 
 enum mm_status mm__config_effective(const struct mm_config *cfg, struct mm_config *eff,

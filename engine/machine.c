@@ -166,6 +166,38 @@ static void memblock_reserve(struct mm_memblock *mb, uint64_t start, uint64_t en
     mb->r[i].end = end;
 }
 
+/* memblock_free(): drop [start, end) from the reservations (one range may
+ * split in two; if the table has no room for that, it is marked full). */
+static void memblock_free(struct mm_memblock *mb, uint64_t start, uint64_t end)
+{
+    for (size_t i = 0; i < mb->n && start < end; i++) {
+        struct mm_range32 *r = &mb->r[i];
+
+        if (r->end <= start || r->start >= end)
+            continue;
+        if (r->start < start && r->end > end) {
+            if (mb->n == MM_MAX_MEMBLOCK_RESERVED) {
+                mb->full = true;
+                return;
+            }
+            memmove(&mb->r[i + 1], &mb->r[i], (mb->n - i) * sizeof(mb->r[0]));
+            mb->n++;
+            mb->r[i].end = (mm_paddr_t)start;
+            mb->r[i + 1].start = (mm_paddr_t)end;
+            return;
+        }
+        if (r->start < start) {
+            r->end = (mm_paddr_t)start;
+        } else if (r->end > end) {
+            r->start = (mm_paddr_t)end;
+        } else {
+            memmove(&mb->r[i], &mb->r[i + 1], (mb->n - i - 1) * sizeof(mb->r[0]));
+            mb->n--;
+            i--;
+        }
+    }
+}
+
 /* The highest reserved range that overlaps [start, end), or NULL. */
 static const struct mm_range32 *memblock_overlap(const struct mm_memblock *mb,
                                                  uint64_t start, uint64_t end)
@@ -249,10 +281,13 @@ static bool memblock_alloc_range(struct mm_machine *m, uint64_t size, uint64_t a
  * cma_declare_contiguous_nid(): size and limit aligned to
  * CMA_MIN_ALIGNMENT_BYTES (PAGE_SIZE * pageblock_nr_pages, pageblock_order
  * MAX_ORDER - 1 without HUGETLB_PAGE), the limit capped at the end of
- * DRAM, and the area taken top-down from highmem first.  Modelled only
- * when it lands in highmem: in lowmem dma_contiguous_remap() remaps it
- * with PTEs (MT_MEMORY_DMA_READY), which is not modelled, so no area is
- * set then.  KERNEL: 6.1 mm/cma.c, kernel/dma/contiguous.c,
+ * DRAM, and the area taken top-down from highmem first when [0, limit)
+ * crosses highmem_start, then from [0, min(limit, highmem_start)).  Up to
+ * config version 2 only the highmem placement was modelled, and stored
+ * machines keep that.  In lowmem dma_contiguous_remap() remaps the area
+ * with PTEs (MT_MEMORY_DMA_READY); that remap is not modelled (the direct
+ * map keeps its sections).  KERNEL: 6.1 mm/cma.c
+ * cma_declare_contiguous_nid(), kernel/dma/contiguous.c,
  * include/linux/cma.h, include/linux/pageblock-flags.h.
  */
 static void reserve_cma(struct mm_machine *m)
@@ -271,6 +306,14 @@ static void reserve_cma(struct mm_machine *m)
         limit = end;
     if (highmem_start < limit &&
         memblock_alloc_range(m, size, align, highmem_start, limit, &pa)) {
+        m->cma_base = (mm_paddr_t)pa;
+        m->cma_pages = (uint32_t)(size >> MM_PAGE_SHIFT);
+        return;
+    }
+    if (highmem_start < limit)
+        limit = highmem_start;
+    if (mm__config_late_boot(&m->cfg) &&
+        memblock_alloc_range(m, size, align, 0, limit, &pa)) {
         m->cma_base = (mm_paddr_t)pa;
         m->cma_pages = (uint32_t)(size >> MM_PAGE_SHIFT);
     }
@@ -331,11 +374,16 @@ static uint64_t memblock_limit(const struct mm_layout *lay)
     return limit & ~(uint64_t)(MM_PMD_SIZE - 1);
 }
 
-/* arm_memblock_init(): the kernel image, swapper_pg_dir, the carve-outs. */
+/* arm_memblock_init(): the kernel image, swapper_pg_dir, the carve-outs.
+ * The image is KERNEL_START.._end, KERNEL_START being _stext (KERNEL: 6.1
+ * arch/arm/include/asm/memory.h); from config version 3 that is the
+ * reference image's _stext, so its head text up to _stext is free memory;
+ * before, the reservation started at _text, and stored machines keep it. */
 static void reserve_boot_ranges(struct mm_machine *m)
 {
     const struct mm_layout *lay = &m->lay;
-    mm_vaddr_t lo = lay->text.start, hi = lay->bss.end;
+    mm_vaddr_t lo = mm__config_late_boot(&m->cfg) ? lay->stext : lay->text.start;
+    mm_vaddr_t hi = lay->bss.end;
 
     if (lay->init.start < lo)
         lo = lay->init.start;
@@ -448,6 +496,54 @@ static enum mm_status init_consistent(struct mm_machine *m, char err[MM_MSG_MAX]
     return MM_OK;
 }
 
+/*
+ * setup_per_cpu_areas() (start_kernel(), after setup_arch()): the first
+ * chunk, PFN_ALIGN(static + PERCPU_MODULE_RESERVE + PERCPU_DYNAMIC_RESERVE)
+ * a unit, one unit per possible CPU, in one memblock allocation (atom
+ * PAGE_SIZE, no lower goal below lowmem: MAX_DMA_ADDRESS is 0xffffffff
+ * without a DMA zone size).  Its bitmaps and maps are small memblock
+ * allocations that are not modelled.  KERNEL: 6.1 mm/percpu.c
+ * setup_per_cpu_areas(), pcpu_embed_first_chunk(), pcpu_fc_alloc();
+ * include/linux/percpu.h.
+ */
+static bool reserve_percpu(struct mm_machine *m)
+{
+    uint64_t pa;
+    uint32_t pages = mm__percpu_unit_pages(&m->cfg);
+
+    return pages == 0 || memblock_alloc(m, (uint64_t)pages * m->cfg.cpus * MM_PAGE_SIZE,
+                                        MM_PAGE_SIZE, &pa);
+}
+
+/*
+ * What the 6.1 reference boot does after mem_init() (config version 3):
+ * free_initmem() returns __init_begin..__init_end to the buddy allocator
+ * (here: the range leaves memblock.reserved before the buddy is built, so
+ * the pages are free; the Memory: line leaves them out, as it was printed
+ * first), and atomic_pool_init() (postcore_initcall) takes
+ * DEFAULT_DMA_COHERENT_POOL_SIZE, 256 KiB, from the CMA area.  KERNEL: 6.1
+ * arch/arm/mm/init.c free_initmem(), mm/page_alloc.c free_reserved_area(),
+ * arch/arm/mm/dma-mapping.c atomic_pool_init(), __alloc_from_contiguous().
+ */
+static void late_boot(struct mm_machine *m)
+{
+    const struct mm_layout *lay = &m->lay;
+    uint64_t start, end;
+
+    if (!mm__config_late_boot(&m->cfg))
+        return;
+    start = (uint64_t)lay->init.start - lay->page_offset + lay->phys_offset;
+    end = (uint64_t)lay->init.end - lay->page_offset + lay->phys_offset;
+    start = (start + MM_PAGE_SIZE - 1) & ~(uint64_t)(MM_PAGE_SIZE - 1);
+    end &= ~(uint64_t)(MM_PAGE_SIZE - 1);
+    if (start < end) {
+        memblock_free(m->boot, start, end);
+        m->initmem_pages = (uint32_t)((end - start) >> MM_PAGE_SHIFT);
+    }
+    if (m->cma_pages != 0)
+        m->cma_used = (256u << 10) >> MM_PAGE_SHIFT;
+}
+
 static enum mm_status boot(struct mm_machine *m, char err[MM_MSG_MAX])
 {
     struct mm_memblock mb = { 0 };
@@ -469,6 +565,10 @@ static enum mm_status boot(struct mm_machine *m, char err[MM_MSG_MAX])
         rc = map_devices(m, err);
     if (rc == MM_OK)
         rc = reserve_late(m, err);
+    if (rc == MM_OK && !reserve_percpu(m))
+        rc = mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the per-CPU areas");
+    if (rc == MM_OK)
+        late_boot(m);
     if (rc == MM_OK && mb.full)
         rc = mm__fail(err, MM_INVALID_ARGUMENT, "create: too many disjoint reservations");
     if (rc == MM_OK && mm__buddy_init(m, mb.r, mb.n) != MM_OK)
@@ -843,13 +943,15 @@ enum mm_status mm_module_free(struct mm_machine *m, mm_vaddr_t va, struct mm_res
  * each pageblock of the area to its zone (adjust_managed_page_count(),
  * zone->cma_pages += pageblock_nr_pages), so /proc counts it in the zone's
  * managed and free pages.  Only movable allocations may use it and no
- * engine operation is movable, so it stays free: free blocks of the top
+ * engine operation is movable, so it stays free but for the DMA atomic
+ * pool that boot took from it (late_boot()): free blocks of the top
  * order (its pageblocks never merge with non-CMA neighbours,
  * __free_one_page() migratetype_is_mergeable()).
  */
 static void stats_add_cma(const struct mm_machine *m, struct mm_stats *st)
 {
     mm_pfn_t pfn = MM_PFN(m->cma_base);
+    unsigned top = st->nr_orders - 1;
 
     for (unsigned i = 0; i < st->nr_zones && m->cma_pages != 0; i++) {
         struct mm_zone_stats *z = &st->zone[i];
@@ -857,8 +959,15 @@ static void stats_add_cma(const struct mm_machine *m, struct mm_stats *st)
         if (pfn < z->start_pfn || pfn >= z->end_pfn)
             continue;
         z->managed += m->cma_pages;
-        z->free += m->cma_pages;
-        z->nr_free[MM_MAX_ORDER - 1] += m->cma_pages >> (MM_MAX_ORDER - 1);
+        z->free += m->cma_pages - m->cma_used;
+        z->nr_free[top] += m->cma_pages >> top;
+        /* cma_alloc() took the first cma_used pages (a power of two) of the
+         * first block: the rest of it is one free block per order between */
+        if (m->cma_used != 0) {
+            z->nr_free[top]--;
+            for (unsigned o = top; o-- > 0 && (1u << o) >= m->cma_used;)
+                z->nr_free[o]++;
+        }
         return;
     }
 }

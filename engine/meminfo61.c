@@ -11,7 +11,8 @@
  * counters would on a kernel with nothing running.  Two lines are left
  * out because they count what the engine does not model: MemAvailable
  * (si_mem_available() needs the running page cache and slab) and Percpu
- * (the per-CPU chunks).
+ * (pcpu_nr_pages(): the first chunk, which boot reserves, plus the pages of
+ * chunks that probing drivers create, which the engine does not run).
  */
 #include "mm_int.h"
 
@@ -88,7 +89,9 @@ unsigned mm__meminfo_fields_61(const struct mm_machine *m, struct mm_meminfo_fie
     f[n++] = (struct mm_meminfo_field){ "VmallocChunk", 0 };
     if (mm__config_cma(&m->cfg)) {
         f[n++] = (struct mm_meminfo_field){ "CmaTotal", (uint64_t)m->cma_pages << 2 };
-        f[n++] = (struct mm_meminfo_field){ "CmaFree", (uint64_t)m->cma_pages << 2 };
+        /* the DMA atomic pool came from it (machine.c late_boot()) */
+        f[n++] = (struct mm_meminfo_field){ "CmaFree",
+                                            (uint64_t)(m->cma_pages - m->cma_used) << 2 };
     }
     assert(n <= MM_MAX_MEMINFO);
     return n;

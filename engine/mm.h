@@ -29,9 +29,12 @@ typedef uint32_t mm_vaddr_t;
 typedef uint32_t mm_paddr_t;
 typedef uint32_t mm_pfn_t;
 
-#define MM_PAGE_SHIFT   12
-#define MM_PAGE_SIZE    4096u
-#define MM_MAX_ORDER    11 /* KERNEL: orders 0..10 (MAX_ORDER 11) */
+#define MM_PAGE_SHIFT 12
+#define MM_PAGE_SIZE  4096u
+#define MM_MAX_ORDER  11 /* KERNEL: orders 0..10 (MAX_ORDER 11), the default */
+/* The most orders a modelled build has: 12 with ARCH_FORCE_MAX_ORDER=12
+ * (Debian armmp, config version 3); mm_stats.nr_orders gives a machine's. */
+#define MM_MAX_ORDERS   12
 #define MM_MAX_BANKS    16
 #define MM_MAX_RESERVES 16
 #define MM_MAX_CPUS     32
@@ -44,9 +47,12 @@ typedef uint32_t mm_pfn_t;
  * no ZONE_DMA, CMA, PCI or MAX_ORDER 12; a bank reaching 4 GiB keeps its
  * last page), so machines stored then replay as they were built.  2: the
  * reference builds of mm_config_reference() (Debian armmp for qemu-virt
- * 6.1).  mm_config_default() sets the newest; mm_config_parse() of a text
+ * 6.1).  3: the reference build as its boot leaves it (buddy orders up to
+ * MAX_ORDER - 1, CMA in lowmem when there is no highmem, the DMA atomic
+ * pool, the per-CPU first chunk, the init sections freed).
+ * mm_config_default() sets the newest; mm_config_parse() of a text
  * without the key gives 1. */
-#define MM_CONFIG_VERSION 2u
+#define MM_CONFIG_VERSION 3u
 
 /* Kernel versions are KERNEL_VERSION(a, b, c) as <linux/version.h> packs them. */
 #define MM_KVER(a, b, c) (((uint32_t)(a) << 16) | ((uint32_t)(b) << 8) | (uint32_t)(c))
@@ -532,12 +538,13 @@ struct mm_zone_stats {
     uint32_t present;            /* RAM pages in the span */
     uint32_t managed;            /* handed to the buddy allocator at boot */
     uint32_t free;
-    uint32_t nr_free[MM_MAX_ORDER]; /* free blocks per order */
+    uint32_t nr_free[MM_MAX_ORDERS]; /* free blocks per order, nr_orders used */
 };
 
 struct mm_stats {
     uint64_t seq;
     unsigned nr_zones;
+    unsigned nr_orders; /* MAX_ORDER of the machine's buddy allocator */
     struct mm_zone_stats zone[MM_NR_ZONES];
     uint32_t ram_pages, reserved_pages;
     uint32_t pkmap_in_use;  /* slots with count >= 2 */

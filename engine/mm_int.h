@@ -102,6 +102,15 @@ bool mm__config_memcg(const struct mm_config *cfg);
 /* MAX_ORDER: CONFIG_ARCH_FORCE_MAX_ORDER=12 in the Debian armmp build, else
  * 11.  Only mem_map's alignment follows it; the buddy keeps 11 orders. */
 unsigned mm__config_max_order(const struct mm_config *cfg);
+/* Version 3 of the reference build: what its boot does after mem_init(). */
+bool mm__config_late_boot(const struct mm_config *cfg);
+/* MAX_ORDER of the machine's buddy allocator (11, or the build's from v3). */
+unsigned mm__config_buddy_orders(const struct mm_config *cfg);
+/* The reference image's static per-CPU bytes; 0 when not modelled. */
+uint32_t mm__config_percpu_static(const struct mm_config *cfg);
+/* Pages of one first-chunk per-CPU unit (setup_per_cpu_areas()); 0 when
+ * the per-CPU areas are not modelled. */
+uint32_t mm__percpu_unit_pages(const struct mm_config *cfg);
 
 /* The default CMA area's size in bytes: cma=SIZE from the cmdline, else
  * CONFIG_CMA_SIZE_MBYTES of a CONFIG_CMA build (16M for Debian's armmp),
@@ -212,8 +221,10 @@ struct mm_machine {
     struct mm_counters cnt;
     uint32_t boot_reserved_pages; /* PageReserved at boot, for the Memory: line */
     uint32_t boot_pte_pages;      /* PTE pages memblock gave at boot */
-    mm_paddr_t cma_base;          /* the default CMA area (highmem only) */
+    mm_paddr_t cma_base;          /* the default CMA area */
     uint32_t cma_pages;           /* its pages; 0 if none */
+    uint32_t cma_used;            /* of them, taken at boot (DMA atomic pool) */
+    uint32_t initmem_pages;       /* init sections freed after mem_init() */
     struct mm_memblock *boot;     /* memblock during mm_create(); NULL after */
     struct mm_phys *phys;         /* physmem.c */
     struct mm_buddy *buddy;       /* buddy.c */
@@ -535,6 +546,8 @@ enum mm_status mm__report_zoneinfo(const struct mm_machine *m, struct mm_buf *ou
 /* bootlog61.c: 6.1's boot lines before "Memory:" (cma:, zone and node
  * ranges, Built N zonelists) */
 void mm__report_boot_61(const struct mm_machine *m, struct mm_buf *out);
+/* The 6.1 lines after Memory: ("Freeing unused kernel image ..."). */
+void mm__report_boot_61_late(const struct mm_machine *m, struct mm_buf *out);
 /* One zone block of 6.1 /proc/zoneinfo, the figures its text prints. */
 #define MM_ZONEINFO_MAX 4 /* DMA, Normal, HighMem, Movable */
 struct mm_zoneinfo {

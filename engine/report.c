@@ -230,8 +230,9 @@ static void boot_counts(const struct mm_machine *m, struct boot_counts *c)
         if (st.zone[i].name != NULL && strcmp(st.zone[i].name, "HighMem") == 0)
             c->high_managed += st.zone[i].managed;
     }
-    /* mem_init() runs before cma_activate_area(): the area is not managed yet */
-    c->managed -= m->cma_pages;
+    /* mem_init() runs before cma_activate_area() and free_initmem(): the
+     * CMA area and the init sections are not managed yet */
+    c->managed -= m->cma_pages + m->initmem_pages;
     if (m->cma_pages != 0 && mm__pfn_highmem(m, MM_PFN(m->cma_base)))
         c->high_managed -= m->cma_pages;
 }
@@ -333,6 +334,8 @@ enum mm_status mm__report_memory(const struct mm_machine *m, struct mm_buf *out)
         memory_line_info(m, out, true);
         break;
     }
+    if (m->cfg.kernel >= MM_KVER(6, 1, 0))
+        mm__report_boot_61_late(m, out);
     return MM_OK;
 }
 
@@ -432,7 +435,7 @@ enum mm_status mm__report_buddyinfo(const struct mm_machine *m, struct mm_buf *o
         if (z->present == 0 || z->name == NULL)
             continue;
         mm__buf_printf(out, "Node 0, zone %8s ", z->name);
-        for (unsigned o = 0; o < MM_MAX_ORDER; o++)
+        for (unsigned o = 0; o < st.nr_orders; o++)
             mm__buf_printf(out, "%6u ", z->nr_free[o]);
         mm__buf_printf(out, "\n");
     }

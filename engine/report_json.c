@@ -260,7 +260,7 @@ static void json_buddyinfo(const struct mm_machine *m, struct jw *w)
         jw_num(w, "managed", z->managed);
         jw_num(w, "free", z->free);
         jw_open(w, "free_areas", '[');
-        for (unsigned o = 0; o < MM_MAX_ORDER; o++)
+        for (unsigned o = 0; o < st.nr_orders; o++)
             jw_num(w, NULL, z->nr_free[o]);
         jw_close(w, ']');
         jw_close(w, '}');

@@ -1,0 +1,316 @@
+/* tests/engine/test_boot61.c - the end of a 6.1 armmp boot (config version 3).
+ *
+ * Each value is the real kernel's, from the fixtures of tests/oracle
+ * (Debian 12's 6.1.0-57-armmp under QEMU virt), and each fact is read in
+ * the 6.1 source named at the test.  A version-2 config keeps the machine
+ * it was stored with (test_boot61_version_2_replays_as_before).
+ */
+#include "check_engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* How many numbers follow "zone NAME" on the first buddyinfo line that
+ * names @zone; -1 when no line does. */
+static int buddy_orders(const char *t, const char *zone)
+{
+    char want[32];
+    const char *p;
+    int n = 0;
+
+    snprintf(want, sizeof(want), "zone %8s ", zone);
+    p = strstr(t, want);
+    if (p == NULL)
+        return -1;
+    p += strlen(want);
+    while (*p != '\n' && *p != '\0') {
+        while (*p == ' ')
+            p++;
+        if (*p >= '0' && *p <= '9')
+            n++;
+        while (*p >= '0' && *p <= '9')
+            p++;
+    }
+    return n;
+}
+
+/* A value of "@key: N kB" in a meminfo text; fails the test if absent. */
+static unsigned long meminfo_kb(const char *t, const char *key)
+{
+    char want[40];
+    const char *p;
+    unsigned long v = 0;
+
+    snprintf(want, sizeof(want), "%s:", key);
+    p = strstr(t, want);
+    ck_assert_msg(p != NULL, "no %s in:\n%s", key, t);
+    ck_assert_int_eq(sscanf(p + strlen(want), " %lu kB", &v), 1);
+    return v;
+}
+
+/* A figure of the Memory: line, the number before @what ("K reserved"). */
+static unsigned long memory_k(const char *t, const char *what)
+{
+    const char *p = strstr(t, what), *s;
+
+    ck_assert_msg(p != NULL, "no %s in:\n%s", what, t);
+    s = p;
+    while (s > t && s[-1] >= '0' && s[-1] <= '9')
+        s--;
+    return strtoul(s, NULL, 10);
+}
+
+/*
+ * ARCH_FORCE_MAX_ORDER=12 (config-6.1.0-57-armmp): the buddy allocator has
+ * orders 0 to 11 and /proc/buddyinfo twelve columns (fixtures/ram1G-
+ * cpus1.txt: "zone DMA 5 2 5 6 7 4 4 3 2 4 2 88", HighMem likewise).
+ * KERNEL: 6.1 include/linux/mmzone.h MAX_ORDER, mm/vmstat.c
+ * frag_show_print(), mm/memblock.c __free_pages_memory() (blocks of up to
+ * MAX_ORDER - 1), mm/page_alloc.c __free_one_page().
+ */
+START_TEST(test_boot61_buddyinfo_twelve_orders)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", NULL);
+    char *t = t_report(m, MM_REPORT_BUDDYINFO);
+    struct mm_stats st;
+    struct mm_result r;
+
+    ck_assert_int_eq(buddy_orders(t, "DMA"), 12);
+    ck_assert_int_eq(buddy_orders(t, "HighMem"), 12);
+    mm_get_stats(m, &st);
+    ck_assert_uint_eq(st.nr_orders, 12);
+    /* highmem is free in 8 MiB blocks: 256 MiB of it, the CMA area's 16
+     * MiB among them less the atomic pool's first 64 pages */
+    ck_assert_uint_eq(st.zone[1].nr_free[11], 31);
+    ck_assert_int_eq(mm_alloc_pages(m, MM_ZONE_HIGHMEM, 11, &r), MM_OK);
+    ck_assert_uint_eq(r.value & 2047, 0);
+    t_check(m);
+    free(t);
+    mm_destroy(m);
+}
+END_TEST
+
+/*
+ * On a machine without highmem the default CMA area falls back to the top
+ * of lowmem: cma_declare_contiguous_nid() tries [highmem_start, limit)
+ * only when the range crosses it, then takes [base, limit) top-down, the
+ * limit aligned down to 8 MiB (CMA_MIN_ALIGNMENT_BYTES).  fixtures/
+ * ram256M-cpus1.txt: "cma: Reserved 16 MiB at 0x4f000000", cma-reserved
+ * 16384K, zone DMA cma 4096, CmaTotal 16384 kB; ram2G-cpus2-mem700M.txt:
+ * at 0x6a800000 (700 MiB ends at 0x6bc00000, aligned down 0x6b800000).
+ * (dma_contiguous_remap()'s page mapping of the area and its vmallocinfo
+ * line are not modelled: the direct map keeps its sections.)  KERNEL: 6.1
+ * mm/cma.c cma_declare_contiguous_nid(), kernel/dma/contiguous.c.
+ */
+START_TEST(test_boot61_cma_in_lowmem)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+256M", NULL);
+    char *mem = t_report(m, MM_REPORT_MEMORY), *mi = t_report(m, MM_REPORT_MEMINFO);
+    char *zi = t_report(m, MM_REPORT_ZONEINFO);
+
+    ck_assert(strncmp(mem, "cma: Reserved 16 MiB at 0x4f000000\n", 35) == 0);
+    ck_assert_ptr_nonnull(strstr(mem, ", 16384K cma-reserved, 0K highmem)\n"));
+    ck_assert_uint_eq(meminfo_kb(mi, "CmaTotal"), 16384);
+    ck_assert_uint_eq(meminfo_kb(mi, "CmaFree"), 16128);
+    ck_assert_ptr_nonnull(strstr(zi, "        cma      4096\n"));
+    t_check(m);
+    free(mem);
+    free(mi);
+    free(zi);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+2G", "cpus=2",
+                  "cmdline=mem=700M", NULL);
+    mem = t_report(m, MM_REPORT_MEMORY);
+    ck_assert(strncmp(mem, "cma: Reserved 16 MiB at 0x6a800000\n", 35) == 0);
+    free(mem);
+    mm_destroy(m);
+}
+END_TEST
+
+/*
+ * atomic_pool_init() (postcore_initcall, after cma_activate_area()) takes
+ * DEFAULT_DMA_COHERENT_POOL_SIZE, 256 KiB, from the CMA area when there is
+ * one: CmaFree is 16128 kB of 16384 in every fixture with CMA, and the
+ * zone's free count drops by 64 pages.  With cma=0 there is no area and
+ * both lines are 0 (ram2G-cpus2-cma0.txt).  KERNEL: 6.1
+ * arch/arm/mm/dma-mapping.c atomic_pool_init(), __alloc_from_contiguous().
+ */
+START_TEST(test_boot61_atomic_pool_from_cma)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", NULL);
+    char *mi = t_report(m, MM_REPORT_MEMINFO);
+    struct mm_stats st;
+
+    ck_assert_uint_eq(meminfo_kb(mi, "CmaTotal"), 16384);
+    ck_assert_uint_eq(meminfo_kb(mi, "CmaFree"), 16128);
+    mm_get_stats(m, &st);
+    ck_assert_uint_eq(st.zone[1].managed, 65536);
+    ck_assert_uint_eq(st.zone[1].free, 65536 - 64);
+    ck_assert_uint_eq(meminfo_kb(mi, "HighFree"), (65536 - 64) * 4);
+    free(mi);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+2G", "cmdline=cma=0", NULL);
+    mi = t_report(m, MM_REPORT_MEMINFO);
+    ck_assert_uint_eq(meminfo_kb(mi, "CmaTotal"), 0);
+    ck_assert_uint_eq(meminfo_kb(mi, "CmaFree"), 0);
+    free(mi);
+    mm_destroy(m);
+}
+END_TEST
+
+/*
+ * free_initmem() frees __init_begin..__init_end after boot: "Freeing
+ * unused kernel image (initmem) memory: 2048K" (every fixture), printed
+ * after Memory:, which did not count it; MemTotal does.  KERNEL: 6.1
+ * arch/arm/mm/init.c free_initmem(), mm/page_alloc.c free_reserved_area().
+ */
+START_TEST(test_boot61_initmem_freed)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", NULL);
+    char *mem = t_report(m, MM_REPORT_MEMORY), *mi = t_report(m, MM_REPORT_MEMINFO);
+    const char *tail = "K highmem)\nFreeing unused kernel image (initmem) memory: 2048K\n";
+    unsigned long avail = memory_k(mem, "K/1048576K available");
+    struct mm_result r;
+
+    ck_assert_str_eq(mem + strlen(mem) - strlen(tail), tail);
+    ck_assert_uint_eq(meminfo_kb(mi, "MemTotal"), avail + 16384 + 2048);
+    /* the image's init pages (0x41200000 - 0x41400000) are free lowmem now */
+    ck_assert_int_eq(mm_free_pages(m, 0x41200, 0, &r), MM_NOT_FOUND);
+    ck_assert_int_eq(mm_free_pages(m, 0x413ff, 0, &r), MM_NOT_FOUND);
+    ck_assert_int_eq(mm_free_pages(m, 0x41400, 0, &r), MM_INVALID_ARGUMENT);
+    t_check(m);
+    free(mem);
+    free(mi);
+    mm_destroy(m);
+}
+END_TEST
+
+/*
+ * arm_memblock_init() reserves KERNEL_START.._end, and KERNEL_START is
+ * _stext (0xc0300000 on armmp), not _text (0xc0208000): the head text and
+ * the alignment up to _stext are free memory after boot (swapper_pg_dir,
+ * below _text, is reserved apart).  KERNEL: 6.1 arch/arm/mm/init.c
+ * arm_memblock_init(), arch/arm/include/asm/memory.h KERNEL_START,
+ * arch/arm/mm/mmu.c arm_mm_memblock_reserve().
+ */
+START_TEST(test_boot61_reserved_from_stext)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    struct mm_result r;
+
+    ck_assert_int_eq(mm_free_pages(m, 0x40208, 0, &r), MM_NOT_FOUND);
+    ck_assert_int_eq(mm_free_pages(m, 0x402ff, 0, &r), MM_NOT_FOUND);
+    ck_assert_int_eq(mm_free_pages(m, 0x40300, 0, &r), MM_INVALID_ARGUMENT);
+    ck_assert_int_eq(mm_free_pages(m, 0x40204, 0, &r), MM_INVALID_ARGUMENT);
+    t_check(m);
+    mm_destroy(m);
+}
+END_TEST
+
+/*
+ * setup_per_cpu_areas() embeds the first chunk: PFN_ALIGN(static 45012 +
+ * PERCPU_MODULE_RESERVE 8192 + PERCPU_DYNAMIC_RESERVE 20480) = 18 pages a
+ * CPU, "percpu: Embedded 18 pages/cpu s45012 r8192 d20524 u73728" after
+ * the node lines (every fixture; s is the armmp image's .data..percpu).
+ * It is a memblock allocation of 18 pages per possible CPU, so the
+ * Memory: line's reserved grows by 72K a CPU.  KERNEL: 6.1 mm/percpu.c
+ * setup_per_cpu_areas(), pcpu_embed_first_chunk(), pcpu_build_alloc_info();
+ * include/linux/percpu.h.
+ */
+START_TEST(test_boot61_percpu_first_chunk)
+{
+    struct mm_machine *a = t_machine("qemu-virt", "kernel=6.1", "cpus=1", NULL);
+    struct mm_machine *b = t_machine("qemu-virt", "kernel=6.1", "cpus=4", NULL);
+    char *ma = t_report(a, MM_REPORT_MEMORY), *mb = t_report(b, MM_REPORT_MEMORY);
+
+    ck_assert_ptr_nonnull(strstr(ma, "Initmem setup node 0 [mem 0x0000000040000000-"
+                                     "0x000000007fffffff]\n"
+                                     "percpu: Embedded 18 pages/cpu s45012 r8192 d20524 "
+                                     "u73728\n"
+                                     "Built 1 zonelists"));
+    ck_assert_uint_eq(memory_k(mb, "K reserved") - memory_k(ma, "K reserved"), 3 * 72);
+    free(ma);
+    free(mb);
+    mm_destroy(a);
+    mm_destroy(b);
+}
+END_TEST
+
+/*
+ * early_vmalloc() warns when it clamps: fixtures/ram2G-cpus1-vm8M.txt logs
+ * "vmalloc area is too small, limiting to 16MiB" first; above VMALLOC_END
+ * - (PAGE_OFFSET + 32 MiB + VMALLOC_OFFSET) = 0xff800000 - 0xc2800000
+ * (976 MiB) it says "too big".  KERNEL: 6.1 arch/arm/mm/mmu.c early_vmalloc().
+ */
+START_TEST(test_boot61_vmalloc_clamp_lines)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+2G",
+                                     "cmdline=vmalloc=8M", NULL);
+    char *mem = t_report(m, MM_REPORT_MEMORY);
+
+    ck_assert(strncmp(mem, "vmalloc area is too small, limiting to 16MiB\n"
+                           "cma: Reserved 16 MiB at 0xbf000000\n", 80) == 0);
+    free(mem);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+256M", "cmdline=vmalloc=990M",
+                  NULL);
+    mem = t_report(m, MM_REPORT_MEMORY);
+    ck_assert(strncmp(mem, "vmalloc area is too big, limiting to 976MiB\n", 44) == 0);
+    free(mem);
+    mm_destroy(m);
+}
+END_TEST
+
+/*
+ * A machine stored at version 2 replays as it was built: eleven orders, no
+ * CMA in lowmem, nothing freed after boot, no per-CPU chunk, CmaFree ==
+ * CmaTotal, and the same allocation addresses.
+ */
+START_TEST(test_boot61_version_2_replays_as_before)
+{
+    static const char text[] = "preset=qemu-virt\nkernel=6.1\nram=0x40000000+256M\n"
+                               "version=2\n";
+    struct mm_config cfg;
+    struct mm_machine *m = NULL;
+    char err[MM_MSG_MAX], *t;
+    struct mm_result r;
+    struct mm_stats st;
+
+    mm_config_default(&cfg);
+    ck_assert_msg(mm_config_parse(&cfg, text, err) == MM_OK, "%s", err);
+    ck_assert_msg(mm_create(&cfg, &m, err) == MM_OK, "%s", err);
+    t = t_report(m, MM_REPORT_BUDDYINFO);
+    ck_assert_int_eq(buddy_orders(t, "DMA"), 11);
+    free(t);
+    mm_get_stats(m, &st);
+    ck_assert_uint_eq(st.nr_orders, 11);
+    ck_assert_uint_eq(st.zone[0].managed, 59830); /* as oracle-diff showed before */
+    ck_assert_uint_eq(m->cma_pages, 0);
+    t = t_report(m, MM_REPORT_MEMORY);
+    ck_assert_ptr_null(strstr(t, "Freeing"));
+    ck_assert_ptr_null(strstr(t, "percpu:"));
+    free(t);
+    ck_assert_int_eq(mm_free_pages(m, 0x40208, 0, &r), MM_INVALID_ARGUMENT);
+    ck_assert_int_eq(mm_alloc_pages(m, MM_ZONE_NORMAL, 0, &r), MM_OK);
+    ck_assert_uint_eq(r.value, 0x4fdb8);
+    mm_destroy(m);
+}
+END_TEST
+
+Suite *boot61_suite(void)
+{
+    Suite *s = suite_create("boot61");
+    TCase *tc = tcase_create("core");
+
+    tcase_add_test(tc, test_boot61_buddyinfo_twelve_orders);
+    tcase_add_test(tc, test_boot61_cma_in_lowmem);
+    tcase_add_test(tc, test_boot61_atomic_pool_from_cma);
+    tcase_add_test(tc, test_boot61_initmem_freed);
+    tcase_add_test(tc, test_boot61_reserved_from_stext);
+    tcase_add_test(tc, test_boot61_percpu_first_chunk);
+    tcase_add_test(tc, test_boot61_vmalloc_clamp_lines);
+    tcase_add_test(tc, test_boot61_version_2_replays_as_before);
+    suite_add_tcase(s, tc);
+    return s;
+}
