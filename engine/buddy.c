@@ -941,15 +941,20 @@ void mm__page_info(const struct mm_machine *m, mm_pfn_t pfn, struct mm_page_info
     pi->state = MM_PAGE_RESERVED;
     if (is_reserved(b, pfn))
         return;
+    /* The allocated blocks first: their map is a byte per pfn, where the
+     * free blocks' is a hash probed at all 11 heads, and the checks ask
+     * mostly about allocated pages (each vmalloc page).  Blocks never
+     * overlap (mm__buddy_check() says so), so the order changes no answer. */
+    if (used_block_at(b, pfn, &pi->head, &pi->order, &pi->owner)) {
+        pi->state = MM_PAGE_USED;
+        return;
+    }
     idx = free_block_at(b, pfn);
     if (idx != NIL) {
         pi->state = MM_PAGE_FREE;
         pi->head = b->node[idx].pfn;
         pi->order = b->node[idx].order;
-        return;
     }
-    if (used_block_at(b, pfn, &pi->head, &pi->order, &pi->owner))
-        pi->state = MM_PAGE_USED;
     /* else: RAM in no block, which mm__buddy_check() reports; RESERVED
      * is the nearest true answer (the allocator does not have it). */
 }

@@ -7,9 +7,11 @@
  * is.  Framing, decoding, Hello and its token, dispatch, the handlers, the
  * store's commits and the ordered replies all run as in armmapd.
  *
- * Input layout: byte 0 is the write size (0: everything in one write,
- * else that many bytes per write with the loop run between writes, so
- * frames arrive in pieces); the rest is the byte stream.  After the last
+ * Input layout: byte 0 picks the server (bit 7 clear: the one with the
+ * shared token; set: the one with the tenants file, below) and, in its
+ * low 7 bits, the write size (0: everything in one write, else that many
+ * bytes per write with the loop run between writes, so frames arrive in
+ * pieces); the rest is the byte stream.  After the last
  * write the harness shuts down its sending side (EOF) and runs the loop
  * until the daemon has answered what it read and closed the connection;
  * a connection still open after CONN_WAIT_MS of wall time is a hang and
@@ -26,8 +28,13 @@
  * and tests/daemon/test_reset.c checks that the same requests get the
  * same replies across a reset.  Creating a server per input cost 6.4 ms
  * (the store's two threads, SQLite's schema), 95% of an input's time.
- * The daemon requires the token "fuzz-token" (tests/fuzz/mkseeds.c
- * writes it into the seeds' Hello) so that authentication is fuzzed too.
+ * The first server requires the token "fuzz-token" (tests/fuzz/mkseeds.c
+ * writes it into the seeds' Hello) so that authentication is fuzzed too;
+ * the second, made at the first input that asks for it, has a tenants
+ * file instead (the two modes exclude each other): tenant "fuzz-a" with
+ * token "fuzz-token-a" and small quotas, "fuzz-ops" with "fuzz-token-ops"
+ * and admin rights, so that Hello's digest lookup (tenants.c, sha256.c),
+ * the per-tenant quotas and the admin's stats and purge are fuzzed.
  */
 #include <errno.h>
 #include <poll.h>
@@ -50,7 +57,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char state_dir[64];
 static char token_path[96];
+static char tenants_path[96];
 static char socket_path[96];
+static char socket2_path[96];
+static char idkey_path[96];
+
+#define ID_KEY "fuzz_conn id key, fixed: 32 byte"
+_Static_assert(sizeof(ID_KEY) == 33, "the id key is 32 bytes");
+
+/* The tenants file: names, SHA-256 of "fuzz-token-a" and "fuzz-token-ops"
+ * (printf %s TOKEN | sha256sum), options. */
+static const char tenants_text[] =
+    "# fuzz_conn's tenants\n"
+    "fuzz-a 9c31dcd969bec098877423d99024baff7aa6448bcf7e710fd42cb958a5084beb"
+    " max-machines-per-tenant=3 max-events-per-tenant=400"
+    " max-parked-kmaps=2 max-host-bytes-per-tenant=16M\n"
+    "fuzz-ops 80b657a29392710cfd7367d905c6849b17b29c3a1b8abf4bbe6fc7154655b78d"
+    " admin\n";
 
 static void fail(const char *what)
 {
@@ -61,35 +84,63 @@ static void fail(const char *what)
 static void cleanup(void)
 {
     unlink(token_path);
+    unlink(tenants_path);
     unlink(socket_path);
+    unlink(socket2_path);
+    unlink(idkey_path);
     rmdir(state_dir);
 }
 
-/* Once per process: the state directory and the token file. */
+/* libevent's own messages: errors only.  Its warning that two event bases
+ * (the two servers) both have signal events is expected here: the
+ * harness sends no signal. */
+static void event_log(int severity, const char *msg)
+{
+    if (severity >= EVENT_LOG_ERR)
+        fprintf(stderr, "fuzz_conn: libevent: %s\n", msg);
+}
+
+/* Once per process: the state directory, the token, tenants and id-key
+ * files. */
 static void setup(void)
 {
     FILE *f;
 
+    event_set_log_callback(event_log);
     snprintf(state_dir, sizeof(state_dir), "/tmp/armmap-fuzz-XXXXXX");
     if (mkdtemp(state_dir) == NULL)
         fail("mkdtemp failed");
     snprintf(token_path, sizeof(token_path), "%s/token", state_dir);
     snprintf(socket_path, sizeof(socket_path), "%s/s.sock", state_dir);
+    snprintf(tenants_path, sizeof(tenants_path), "%s/tenants", state_dir);
+    snprintf(socket2_path, sizeof(socket2_path), "%s/t.sock", state_dir);
     f = fopen(token_path, "w");
     if (f == NULL || fputs(FUZZ_TOKEN "\n", f) < 0 || fclose(f) != 0)
         fail("cannot write the token file");
+    f = fopen(tenants_path, "w");
+    if (f == NULL || fputs(tenants_text, f) < 0 || fclose(f) != 0)
+        fail("cannot write the tenants file");
+    /* A fixed key for the opaque machine ids of the tenants server, so
+     * that an input names the same machines in every process (machine 1
+     * is 141840823724283: tests/fuzz/mkseeds.c). */
+    snprintf(idkey_path, sizeof(idkey_path), "%s/id-key", state_dir);
+    f = fopen(idkey_path, "w");
+    if (f == NULL || fwrite(ID_KEY, 1, 32, f) != 32 || fclose(f) != 0)
+        fail("cannot write the id key");
     atexit(cleanup);
     if (srv_log_open(SRV_LOG_ERROR, NULL) != 0)
         fail("srv_log_open failed");
 }
 
-/* Once per process: the settings every server is created from (the
- * server only reads them). */
-static void settings(struct srv_settings *st)
+/* Once per process and server: the settings it is created from (the
+ * server only reads them); @tenants: the tenants file, else the token. */
+static void settings(struct srv_settings *st, bool tenants)
 {
     char *argv[] = {
         "armmapd", "--state-dir", state_dir, "--database", ":memory:",
-        "--socket", socket_path, "--auth-token-file", token_path,
+        "--socket", tenants ? socket2_path : socket_path,
+        tenants ? "--tenants-file" : "--auth-token-file",
+        tenants ? tenants_path : token_path,
         "--log-level", "error", "--idle-timeout", "2",
         "--max-machines", "64", "--max-machines-per-tenant", "16",
         "--max-frame", "1M", "--max-translate-batch", "4096",
@@ -278,29 +329,42 @@ static void converse(struct srv *s, const uint8_t *data, size_t size,
         fail("the daemon closed the socket but kept the connection");
 }
 
-static struct srv_settings st;
-static struct srv *s;
+/* [0]: the token server, [1]: the tenants server; each made once. */
+static struct srv_settings st[2];
+static struct srv *srvs[2];
 
 static void teardown(void)
 {
-    srv_destroy(s);
-    s = NULL;
-    srv_settings_free(&st);
+    for (int i = 0; i < 2; i++) {
+        if (srvs[i] != NULL) {
+            srv_destroy(srvs[i]);
+            srv_settings_free(&st[i]);
+            srvs[i] = NULL;
+        }
+    }
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static bool ready;
     char err[1024];
+    int which;
+    struct srv *s;
 
     if (size == 0)
         return 0;
-    if (s == NULL) {
+    if (!ready) {
         setup();
-        settings(&st);
-        s = server(&st);
         atexit(teardown);
+        ready = true;
     }
-    converse(s, data + 1, size - 1, data[0]);
+    which = data[0] >> 7;
+    if (srvs[which] == NULL) {
+        settings(&st[which], which == 1);
+        srvs[which] = server(&st[which]);
+    }
+    s = srvs[which];
+    converse(s, data + 1, size - 1, data[0] & 0x7f);
     srv_persist_flush(s);
     srv_registry_foreach(s->reg, NULL, check_machine, NULL);
     if (srv_reset(s, err, sizeof(err)) != 0)

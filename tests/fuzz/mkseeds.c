@@ -20,11 +20,16 @@
 
 #define SEED_MAX    (256 * 1024)
 #define FUZZ_TOKEN  "fuzz-token"
+#define TENANTS     0x80                /* byte 0: fuzz_conn's tenants server */
+/* Machine 1's id on the tenants server, where ids are opaque: srv_id_out(1)
+ * under the fixed key fuzz_conn.c writes to its id-key file. */
+#define TENANTS_M1  141840823724283ull
 
 struct seed {
     uint8_t buf[SEED_MAX];
     size_t len;
     uint64_t next_id;
+    uint64_t mid;                       /* machine 1's id as clients see it */
     struct mm_machine *m;               /* the local mirror of machine 1 */
 };
 
@@ -38,6 +43,7 @@ static void begin(struct seed *s, uint8_t chunk)
 {
     s->len = 0;
     s->next_id = 1;
+    s->mid = chunk & TENANTS ? TENANTS_M1 : 1;
     s->buf[s->len++] = chunk;
     mm_destroy(s->m);
     s->m = NULL;
@@ -173,7 +179,7 @@ static uint32_t op(struct seed *s, enum mm_opcode code, uint32_t cpu,
     struct mm_op mo = { code, cpu, nargs, args };
     struct mm_result res;
 
-    o.machine = 1;
+    o.machine = s->mid;
     o.code = (Armmap__V1__OpCode)code;
     o.cpu = cpu;
     o.n_args = nargs;
@@ -204,7 +210,7 @@ static void translate(struct seed *s, const uint32_t *va, size_t n,
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Translate t = ARMMAP__V1__TRANSLATE__INIT;
 
-    t.machine = 1;
+    t.machine = s->mid;
     t.n_va = n;
     t.va = (uint32_t *)va;
     t.access = access;
@@ -219,7 +225,7 @@ static void phys(struct seed *s, const uint32_t *pa, size_t n)
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Phys p = ARMMAP__V1__PHYS__INIT;
 
-    p.machine = 1;
+    p.machine = s->mid;
     p.n_pa = n;
     p.pa = (uint32_t *)pa;
     req.body_case = ARMMAP__V1__REQUEST__BODY_PHYS;
@@ -232,8 +238,22 @@ static void report(struct seed *s, int kind)
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Report r = ARMMAP__V1__REPORT__INIT;
 
-    r.machine = 1;
+    r.machine = s->mid;
     r.kind = (Armmap__V1__ReportKind)kind;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_REPORT;
+    req.report = &r;
+    put(s, &req);
+}
+
+/* A report in both text and JSON. */
+static void report_both(struct seed *s, int kind)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Report r = ARMMAP__V1__REPORT__INIT;
+
+    r.machine = s->mid;
+    r.kind = (Armmap__V1__ReportKind)kind;
+    r.format = ARMMAP__V1__REPORT_FORMAT__REPORT_FORMAT_TEXT_AND_JSON;
     req.body_case = ARMMAP__V1__REQUEST__BODY_REPORT;
     req.report = &r;
     put(s, &req);
@@ -245,7 +265,7 @@ static void history(struct seed *s, uint64_t since, uint32_t limit,
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__History h = ARMMAP__V1__HISTORY__INIT;
 
-    h.machine = 1;
+    h.machine = s->mid;
     h.since_seq = since;
     h.limit = limit;
     h.op = (Armmap__V1__OpCode)opcode;
@@ -262,7 +282,7 @@ static void fork_at(struct seed *s, uint64_t at)
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Fork f = ARMMAP__V1__FORK__INIT;
 
-    f.machine = 1;
+    f.machine = s->mid;
     f.at_seq = at;
     f.name = "forked";
     req.body_case = ARMMAP__V1__REQUEST__BODY_FORK;
@@ -275,7 +295,7 @@ static void clone1(struct seed *s)
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Clone c = ARMMAP__V1__CLONE__INIT;
 
-    c.machine = 1;
+    c.machine = s->mid;
     c.name = "cloned";
     req.body_case = ARMMAP__V1__REQUEST__BODY_CLONE;
     req.clone = &c;
@@ -336,7 +356,7 @@ static void batch(struct seed *s, bool stop)
                              (uint32_t)o[i].n_args, a[i] };
         mm_apply(s->m, &mo, &res);
     }
-    b.machine = 1;
+    b.machine = s->mid;
     b.n_ops = 6;
     b.ops = op;
     b.stop_on_error = stop;
@@ -368,7 +388,37 @@ static void batch_kmaps(struct seed *s, uint32_t pfn, size_t n)
         mo = (struct mm_op){ MM_OP_KMAP, 0, 1, &a[i] };
         mm_apply(s->m, &mo, &res);
     }
-    b.machine = 1;
+    b.machine = s->mid;
+    b.n_ops = n;
+    b.ops = op;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_BATCH;
+    req.batch = &b;
+    put(s, &req);
+}
+
+/* One batch of @n vmallocs of one page each (@n areas, each with its
+ * guard page), mirrored locally. */
+static void batch_vmallocs(struct seed *s, size_t n)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Batch b = ARMMAP__V1__BATCH__INIT;
+    static Armmap__V1__Op o[256];
+    static Armmap__V1__Op *op[256];
+    static uint32_t a = MM_PAGE_SIZE;
+    struct mm_result res;
+    struct mm_op mo = { MM_OP_VMALLOC, 0, 1, &a };
+
+    if (n > 256)
+        die("batch_vmallocs: too many");
+    for (size_t i = 0; i < n; i++) {
+        armmap__v1__op__init(&o[i]);
+        op[i] = &o[i];
+        o[i].code = ARMMAP__V1__OP_CODE__OP_VMALLOC;
+        o[i].n_args = 1;
+        o[i].args = &a;
+        mm_apply(s->m, &mo, &res);
+    }
+    b.machine = s->mid;
     b.n_ops = n;
     b.ops = op;
     req.body_case = ARMMAP__V1__REQUEST__BODY_BATCH;
@@ -386,7 +436,7 @@ static void kmap_wait(struct seed *s)
 
     batch_kmaps(s, big, 256);
     batch_kmaps(s, big + 256, 256);
-    o.machine = 1;
+    o.machine = s->mid;
     o.code = ARMMAP__V1__OP_CODE__OP_KMAP;
     o.n_args = 1;
     o.args = &one;
@@ -569,6 +619,58 @@ int main(int argc, char **argv)
     simple(&s, ARMMAP__V1__REQUEST__BODY_LIST, 0);
     simple(&s, ARMMAP__V1__REQUEST__BODY_DESCRIBE, 9);
     save(&s, dir, "stats-list");
+
+    /* Streamed replies (stream.c): 356 areas make a pagetables report
+     * past 64 KiB in text and JSON, and 356 events a history answer of
+     * --max-history-rows (256) rows; then a dump. */
+    begin(&s, 0);
+    hello(&s);
+    create(&s, "qemu-virt", 0);
+    batch_vmallocs(&s, 256);
+    batch_vmallocs(&s, 100);
+    report_both(&s, ARMMAP__V1__REPORT_KIND__REPORT_PAGETABLES);
+    report_both(&s, ARMMAP__V1__REPORT_KIND__REPORT_VMALLOCINFO);
+    history(&s, 0, 0, 0, 0, 0, false);
+    history(&s, 0, 0, 0, 0, 0, true);
+    simple(&s, ARMMAP__V1__REQUEST__BODY_DUMP, 1);
+    save(&s, dir, "streams");
+
+    /* The tenants server: a tenant past its quota of three machines;
+     * the admin tenant's daemon-wide stats and purge. */
+    begin(&s, TENANTS);
+    hello_as(&s, "fuzz-a", "fuzz-token-a");
+    create(&s, "qemu-virt", 0);
+    all_ops(&s);
+    for (int k = 0; k < 3; k++)
+        clone1(&s);
+    simple(&s, ARMMAP__V1__REQUEST__BODY_STATS, 0);
+    simple(&s, ARMMAP__V1__REQUEST__BODY_DESTROY, s.mid);
+    purge(&s);
+    save(&s, dir, "tenants-quota");
+
+    begin(&s, TENANTS);
+    hello_as(&s, "fuzz-ops", "fuzz-token-ops");
+    create(&s, "aries", 0);
+    op2(&s, MM_OP_ALLOC, MM_ZONE_HIGHMEM, 0);
+    simple(&s, ARMMAP__V1__REQUEST__BODY_DESTROY, s.mid);
+    simple(&s, ARMMAP__V1__REQUEST__BODY_STATS, 0);
+    simple(&s, ARMMAP__V1__REQUEST__BODY_LIST, 0);
+    purge(&s);
+    save(&s, dir, "tenants-admin");
+
+    /* The token decides the tenant: a name that is not the token's, an
+     * unknown token, no name at all (each Hello refused ends its
+     * connection, so one a seed). */
+    begin(&s, TENANTS | 5);
+    hello_as(&s, "fuzz-ops", "fuzz-token-a");
+    save(&s, dir, "tenants-hello-other-name");
+    begin(&s, TENANTS);
+    hello_as(&s, "fuzz-a", "no-such-token");
+    save(&s, dir, "tenants-hello-bad-token");
+    begin(&s, TENANTS);
+    hello_as(&s, "", "fuzz-token-a");
+    simple(&s, ARMMAP__V1__REQUEST__BODY_STATS, 0);
+    save(&s, dir, "tenants-hello-no-name");
 
     begin(&s, 0);
     hello(&s);
