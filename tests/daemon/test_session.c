@@ -261,7 +261,7 @@ START_TEST(test_stats_count_requests)
     ck_assert_uint_eq(r->stats->requests, 3);       /* hello, create, stats */
     ck_assert_uint_eq(r->stats->changes, 1);
     ck_assert_uint_eq(r->stats->commits, 1);
-    ck_assert_uint_eq(r->stats->n_errors_by_code, 13);
+    ck_assert_uint_eq(r->stats->n_errors_by_code, 14);
     td_free(r);
     close(fd);
 }
