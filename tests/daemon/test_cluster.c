@@ -245,16 +245,24 @@ static struct reply http_get(int port, const char *path)
     char buf[8192], req[512], *sep;
     size_t len = 0;
     ssize_t n;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), i;
 
     memset(&r, 0, sizeof(r));
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sa.sin_port = htons((uint16_t)port);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
-                  "connect: %s", strerror(errno));
+    /* The HTTP socket is bound just after the Unix one td_start waits
+     * for: a refused connect is tried again, a bounded number of times. */
+    for (i = 0; fd >= 0 && i < POLLS &&
+                connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0;
+         i++) {
+        ck_assert_msg(errno == ECONNREFUSED, "connect: %s", strerror(errno));
+        close(fd);
+        usleep(25000);
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+    }
+    ck_assert_msg(fd >= 0 && i < POLLS, "connect to port %d: refused", port);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     snprintf(req, sizeof(req),
              "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
