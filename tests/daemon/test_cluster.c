@@ -383,7 +383,7 @@ END_TEST
 START_TEST(test_cluster_failover_after_kill)
 {
     struct node a, b;
-    char url[256];
+    char url[256], out[4096];
     uint32_t va[3], pa[3], pa2[3];
     uint8_t fault[3], fault2[3];
     Armmap__V1__Response *r;
@@ -425,6 +425,9 @@ START_TEST(test_cluster_failover_after_kill)
     close(fb);
     node_stop(&b);
     td_cleanup(&a.d);
+    /* Both nodes' writes make one sound history. */
+    ck_assert_int_eq(td_run(out, sizeof(out), a.flags[0], "--verify", NULL), 0);
+    ck_assert_msg(strstr(out, ": OK (") != NULL, "%s", out);
 }
 END_TEST
 
