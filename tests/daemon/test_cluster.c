@@ -547,6 +547,63 @@ START_TEST(test_cluster_health_follows_the_lease)
 }
 END_TEST
 
+/* A machine whose row names another owner (as after a claim this node
+ * missed) refuses this node's write in the store, and the node drops it
+ * and redirects. */
+START_TEST(test_cluster_fenced_write_drops_the_machine)
+{
+    struct node a, b;
+    char url[256], want[512], q[256];
+    Armmap__V1__Response *r;
+    PGconn *c;
+    PGresult *res;
+    uint64_t m;
+    int fa, i, code = 0;
+
+    if (!new_db("cluster_dropped", url))
+        return;
+    node_start(&a, "a", url, 10000);
+    node_start(&b, "b", url, 10000);
+    fa = td_session(&a.d, "default");
+    m = td_create(fa, "qemu-virt", NULL);
+    td_op_ok(fa, m, ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH, NULL, 0);
+    c = PQconnectdb(url);
+    snprintf(q, sizeof(q),
+             "UPDATE machines SET owner_node = 'b', owner_epoch = 1"
+             " WHERE id = %llu",
+             (unsigned long long)m);
+    res = PQexec(c, q);
+    ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(c);
+    r = td_op(fa, 21, m, ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH, 0, NULL, 0, 0);
+    ck_assert_status(r, 21, ARMMAP__V1__CODE__UNAVAILABLE,
+                     "store: event: machine 1 is not owned by node a "
+                     "(epoch 1)");
+    td_free(r);
+    for (i = 0; i < POLLS; i++) {
+        r = describe(fa, 22, m);
+        code = r->status->code;
+        if (code == ARMMAP__V1__CODE__MOVED)
+            break;
+        ck_assert_int_eq(code, ARMMAP__V1__CODE__UNAVAILABLE);
+        td_free(r);
+        usleep(25000);
+    }
+    snprintf(want, sizeof(want), "machine 1 is served by node b at 127.0.0.1:%d",
+             b.port);
+    ck_assert_status(r, 22, ARMMAP__V1__CODE__MOVED, want);
+    td_free(r);
+    r = history(fa, m);
+    ck_assert_status(r, 9, ARMMAP__V1__CODE__OK, "");
+    ck_assert_uint_eq(r->history->n_events, 1);
+    td_free(r);
+    close(fa);
+    node_stop(&a);
+    node_stop(&b);
+}
+END_TEST
+
 /* ---- the store's side: claims and fences ---- */
 
 static struct store *cstore(const char *url, const char *name, int64_t *ep)
@@ -732,6 +789,7 @@ Suite *cluster_suite(void)
     tcase_add_test(tc, test_cluster_failover_after_kill);
     tcase_add_test(tc, test_cluster_frozen_node_is_fenced);
     tcase_add_test(tc, test_cluster_health_follows_the_lease);
+    tcase_add_test(tc, test_cluster_fenced_write_drops_the_machine);
     suite_add_tcase(s, tc);
 #endif
     return s;
