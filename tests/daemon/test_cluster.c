@@ -80,6 +80,30 @@ START_TEST(test_cluster_settings_ranges)
 }
 END_TEST
 
+START_TEST(test_cluster_wildcard_listen_needs_advertise)
+{
+    char tok[] = "/tmp/armmap-token-XXXXXX", flag[64], out[2048];
+    int fd = mkstemp(tok);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "secret\n", 7), 7);
+    close(fd);
+    snprintf(flag, sizeof(flag), "--auth-token-file=%s", tok);
+    ck_assert_int_eq(td_run(out, sizeof(out), "--check-config", flag,
+                            "--node=n1", "--database=postgresql:///x",
+                            "--listen=0.0.0.0:7001", NULL),
+                     2);
+    ck_assert_str_eq(out, "armmapd: --listen: '0.0.0.0:7001' is a wildcard "
+                          "address; give --advertise HOST:PORT\n");
+    ck_assert_int_eq(td_run(out, sizeof(out), "--check-config", flag,
+                            "--node=n1", "--database=postgresql:///x",
+                            "--listen=0.0.0.0:7001",
+                            "--advertise=10.0.0.5:7001", NULL),
+                     0);
+    unlink(tok);
+}
+END_TEST
+
 START_TEST(test_cluster_settings_accepted)
 {
     char out[2048];
@@ -778,6 +802,7 @@ Suite *cluster_suite(void)
     tcase_add_test(tc, test_cluster_node_needs_postgresql);
     tcase_add_test(tc, test_cluster_settings_ranges);
     tcase_add_test(tc, test_cluster_settings_accepted);
+    tcase_add_test(tc, test_cluster_wildcard_listen_needs_advertise);
     suite_add_tcase(s, tc);
 #ifdef STORE_HAVE_PG
     tc = tcase_create("nodes");
