@@ -18,6 +18,12 @@
  *    writes fail in the store with NOT_FOUND);
  *  - a destroy: the machine is linked back as it was.
  *
+ * Cluster mode (cluster.c): a write the store refused as STORE_FENCED (the
+ * machine is another node's now, or this node's lease is gone) marks its
+ * machine lost; a lost machine is fenced like the others, but once none
+ * of its writes is in flight it is dropped from memory instead of
+ * rebuilt (the owner serves it; a later request here looks it up).
+ *
  * A machine struct stays allocated while writes of it are in flight, even
  * after a destroy or a failed creation unlinked it ("gone"), so that every
  * FIFO entry points at live memory; it is freed at its last reap.
@@ -185,6 +191,39 @@ static void settle(struct srv *s, struct srv_machine *sm)
         queue_rebuild(s, sm);
 }
 
+void srv_commit_lose(struct srv *s, struct srv_machine *sm)
+{
+    sm->lost = true;
+    sm->fenced = true;
+    settle(s, sm);
+}
+
+void srv_commit_head_lost(struct srv *s)
+{
+    struct srv_commit *k = s->commit;
+
+    assert(k->n > 0);
+    k->ring[k->head].sm->lost = true;
+}
+
+/* A lost machine with nothing in flight leaves memory: unlinked (if it
+ * still is), its parked kmaps answered, freed. */
+static void drop_lost(struct srv *s, struct srv_machine *sm)
+{
+    char msg[SRV_MSG_MAX];
+
+    snprintf(msg, sizeof(msg),
+             "kmap: machine %" PRIu64 " is no longer served "
+             "by this node",
+             sm->ext_id);
+    if (srv_machine_get(s->reg, sm->id) == sm)
+        srv_machine_unlink(s->reg, sm->id);
+    srv_park_fail_machine(s, sm, MM_UNAVAILABLE, msg);
+    srv_log(SRV_LOG_WARN, "cluster: machine %" PRIu64 " dropped: %s", sm->id,
+            "another node owns it now");
+    srv_machine_free(sm);
+}
+
 void srv_commit_refused(struct srv *s, struct srv_machine *sm)
 {
     sm->fenced = true;
@@ -211,6 +250,8 @@ static void undo(struct srv *s, const struct inflight *f, const char *msg)
         /* Unlinked by the destroy; back, unless its creation failed. */
         if (!sm->gone && srv_machine_get(s->reg, sm->id) == NULL)
             srv_machine_relink(s->reg, sm);
+        if (sm->lost)
+            sm->fenced = true; /* dropped once settled */
         break;
     case SRV_WRITE_CHECKPOINT:
         break; /* replay just starts further back */
@@ -273,6 +314,10 @@ static void on_rebuild(evutil_socket_t fd, short what, void *arg)
         if (!sm->fenced || sm->inflight > 0)
             continue; /* settle() queues it again */
         srv_rkeys_drop(s, sm->id, sm->tenant); /* reloaded: committed */
+        if (sm->lost) {
+            drop_lost(s, sm);
+            continue;
+        }
         if (srv_machine_rebuild(s, sm, err, sizeof(err)) != 0) {
             srv_log(SRV_LOG_ERROR,
                     "machine %" PRIu64 ": rebuild after a "

@@ -333,6 +333,8 @@ void srv_conn_reply(struct srv_call *call)
         call->c->t->errors_by_code[call->code] += call->code != MM_OK;
     status.code = (Armmap__V1__Code)call->code;
     status.message = call->msg;
+    if (call->owner != NULL) /* MOVED (cluster.c) */
+        status.owner = (char *)call->owner;
     resp->id = call->id;
     resp->status = &status;
     if (call->code != MM_OK)

@@ -138,10 +138,23 @@ static struct srv_machine *need_machine(struct srv_call *call, const char *what,
     struct srv_machine *sm;
     const char *why;
 
+    if (!srv_cluster_serving(call->s)) {
+        srv_call_fail(call, MM_UNAVAILABLE, "%s: node lease expired", what);
+        return NULL;
+    }
     sm = srv_machine_lookup(call->s->reg, srv_conn_tenant(call->c), id, err,
                             sizeof(err));
-    if (sm == NULL) {
+    if (sm == NULL && call->s->cluster != NULL) /* another node's? */
+        sm = srv_cluster_find(call, what, id, err);
+    else if (sm == NULL)
         srv_call_fail(call, MM_NOT_FOUND, "%s: %s", what, err);
+    if (sm == NULL)
+        return NULL;
+    if (sm->lost) {
+        srv_call_fail(call, MM_UNAVAILABLE,
+                      "%s: machine %" PRIu64 " is moving to another node; "
+                      "retry",
+                      what, id);
         return NULL;
     }
     sm->touched_ms = srv_mono_ms(); /* --machine-idle-ttl */
@@ -600,6 +613,56 @@ static void list_one(void *arg, struct srv_machine *sm)
                                                              false);
 }
 
+/* Cluster mode: one machine row of the shared table, as this node holds
+ * it if it does (its engine's seq), else as the row says. */
+static int list_row(void *arg, const struct store_machine *row)
+{
+    struct list_ctx *lc = arg;
+    struct srv_call *call = lc->call;
+    struct srv_machine *sm = srv_machine_get(call->s->reg, row->id);
+    Armmap__V1__Machine *mm;
+
+    if (lc->ml->n_machines == lc->cap) {
+        Armmap__V1__Machine **v = srv_call_alloc(call, 2 * lc->cap *
+                                                           sizeof(*v));
+
+        memcpy(v, lc->ml->machines, lc->cap * sizeof(*v));
+        lc->ml->machines = v;
+        lc->cap *= 2;
+    }
+    if (sm != NULL && !sm->lost) {
+        mm = machine_msg(call, sm, false);
+    } else {
+        mm = NEW(call, Armmap__V1__Machine, ARMMAP__V1__MACHINE__INIT);
+        mm->id = srv_id_out(call->s->reg, row->id);
+        mm->name = srv_call_strdup(call, row->name != NULL ? row->name : "");
+        mm->tenant = srv_call_strdup(call,
+                                     row->tenant != NULL ? row->tenant : "");
+        mm->config = (char *)"";
+        mm->seq = row->last_seq > row->parent_seq ? row->last_seq
+                                                  : row->parent_seq;
+        mm->created_ms = row->created_ms;
+        mm->events = row->nevents;
+    }
+    lc->ml->machines[lc->ml->n_machines++] = mm;
+    return 0;
+}
+
+/* Cluster mode: every node's machines of the tenant (the shared table). */
+static void list_shared(struct srv_call *call, struct list_ctx *lc)
+{
+    struct store_machine_filter f;
+
+    memset(&f, 0, sizeof(f));
+    f.tenant = srv_conn_tenant(call->c);
+    lc->cap = 64;
+    lc->ml->machines = srv_call_alloc(call, lc->cap * sizeof(*lc->ml->machines));
+    if (store_list_machines(srv_persist_store(call->s), &f, list_row, lc,
+                            NULL) != STORE_OK)
+        srv_call_fail(call, MM_UNAVAILABLE, "list: store: %s",
+                      store_errmsg(srv_persist_store(call->s)));
+}
+
 static void h_list(struct srv_call *call, const Armmap__V1__Request *req)
 {
     struct srv *s = call->s;
@@ -608,6 +671,15 @@ static void h_list(struct srv_call *call, const Armmap__V1__Request *req)
     Armmap__V1__Response *resp = call->resp;
 
     (void)req;
+    if (s->cluster != NULL) {
+        lc.call = call;
+        lc.ml = NEW(call, Armmap__V1__MachineList,
+                    ARMMAP__V1__MACHINE_LIST__INIT);
+        list_shared(call, &lc);
+        resp->body_case = ARMMAP__V1__RESPONSE__BODY_MACHINES;
+        resp->machines = lc.ml;
+        return;
+    }
     lc.call = call;
     lc.cap = srv_registry_tenant_count(s->reg, tenant);
     lc.ml = NEW(call, Armmap__V1__MachineList, ARMMAP__V1__MACHINE_LIST__INIT);

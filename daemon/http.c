@@ -253,6 +253,28 @@ static bool last_event_id(struct evhttp_request *req, struct srv_http_call *hc)
     return false;
 }
 
+/* Cluster mode: a MOVED answer is a 307 to the owner's HTTP address
+ * with the same path and query; 503 (the same MOVED body) if the owner
+ * has no HTTP address. */
+static int moved_location(struct srv *s, struct evhttp_request *req,
+                          const char *owner)
+{
+    const char *http = srv_cluster_http_of(s, owner);
+    char *loc;
+    size_t n;
+
+    if (http == NULL)
+        return 503;
+    n = strlen(http) + strlen(evhttp_request_get_uri(req)) + 8;
+    loc = malloc(n);
+    if (loc == NULL)
+        abort(); /* as the daemon does without host memory */
+    snprintf(loc, n, "http://%s%s", http, evhttp_request_get_uri(req));
+    evhttp_add_header(evhttp_request_get_output_headers(req), "Location", loc);
+    free(loc);
+    return 307;
+}
+
 /* One Response read from the pair. */
 static void on_response(struct http_job *j, const Armmap__V1__Response *r)
 {
@@ -278,6 +300,8 @@ static void on_response(struct http_job *j, const Armmap__V1__Response *r)
         return;
     }
     body = srv_http_render(&j->hc, r, j->want_text, &status, &ctype);
+    if (code == MM_MOVED && j->req != NULL)
+        status = moved_location(j->hs->s, j->req, r->status->owner);
     job_finish(j, status, ctype, body);
 }
 
@@ -601,6 +625,16 @@ static void on_request(struct evhttp_request *req, void *arg)
         return;
     if (hs->s->stopping) {
         send_error(req, 503, MM_UNAVAILABLE, "the daemon is stopping");
+        return;
+    }
+    /* GET /api/v1/health: no session, no tenant (load balancers). */
+    if (evhttp_uri_get_path(uri) != NULL &&
+        strcmp(evhttp_uri_get_path(uri), "/api/v1/health") == 0 &&
+        evhttp_request_get_command(req) == EVHTTP_REQ_GET) {
+        int code;
+        char *text = srv_cluster_health(hs->s, &code);
+
+        send_body(req, code, "application/json", text);
         return;
     }
     /* Outside /api/: the teaching page's files (http_static.c). */

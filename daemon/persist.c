@@ -94,6 +94,8 @@ static void on_reaped(void *arg, void *cookie, enum store_status status,
 {
     struct srv *s = arg;
 
+    if (status == STORE_FENCED)
+        srv_commit_head_lost(s); /* cluster: another node's now */
     s->persist->inflight -= srv_commit_reaped(s, (uint64_t)(uintptr_t)cookie,
                                               status == STORE_OK, msg);
     if (status != STORE_OK)
@@ -139,6 +141,7 @@ int srv_persist_open(struct srv *s, char *err, size_t errsz)
     opt.queue_max = (uint32_t)(QUEUE_BASE + p->margin);
     opt.queue_bytes_max = (size_t)1 << 30;
     opt.max_bytes = s->st->max_db_size;
+    opt.node = s->st->node; /* cluster mode (cluster.c) */
     if (srv_commit_open(s) != 0) {
         snprintf(err, errsz, "armmapd: out of memory");
         free(p);
@@ -179,6 +182,7 @@ void srv_persist_close(struct srv *s)
 
     if (p == NULL)
         return;
+    srv_cluster_close(s); /* its heartbeat uses the store */
     fork_jobs_close(p);
     store_flush(p->st);
     store_reap(p->st, on_reaped, s);
@@ -202,6 +206,11 @@ enum mm_status srv_persist_reset(struct srv *s, char *err, size_t errsz)
     }
     p->inflight = 0;
     return MM_OK;
+}
+
+struct store *srv_persist_store(struct srv *s)
+{
+    return s->persist->st;
 }
 
 bool srv_persist_has_room(const struct srv *s)
@@ -1124,6 +1133,10 @@ int srv_persist_recover(struct srv *s, char *err, size_t errsz)
     size_t i, workers = 0;
     double ms;
 
+    /* Cluster mode: a new incarnation owns nothing; machines are claimed
+     * and rebuilt when asked for (cluster.c). */
+    if (s->st->node != NULL)
+        return srv_cluster_open(s, s->persist->st, err, errsz);
     memset(&rc, 0, sizeof(rc));
     memset(&l, 0, sizeof(l));
     atomic_init(&l.next, 0);

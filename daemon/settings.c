@@ -134,6 +134,18 @@ static const struct setting table[] = {
       "database size quota, bytes; 0 = none", 1ull << 50 },
     { "idle-timeout", K_SECONDS, OFF(idle_timeout), "300",
       "seconds a connection may stay silent; 0 = never", 0 },
+    { "node", K_STRING, OFF(node), "none",
+      "cluster mode: this node's name (1-64 of [A-Za-z0-9._-]); needs a "
+      "PostgreSQL --database shared by every node",
+      0 },
+    { "advertise", K_STRING, OFF(advertise), "the --listen value",
+      "cluster mode: the HOST:PORT other nodes name in MOVED redirects", 0 },
+    { "advertise-http", K_STRING, OFF(advertise_http), "the --http value",
+      "cluster mode: the HOST:PORT of HTTP 307 redirects to this node", 0 },
+    { "lease-ms", K_COUNT, OFF(lease_ms), "10000",
+      "cluster mode: the node's lease in ms (500-600000); it heartbeats "
+      "every third of it",
+      600000 },
     { "check-config", K_FLAG, OFF(check_config), NULL,
       "validate the settings and exit 0, or print the error and exit 2", 0 },
     { "checkpoint-every", K_COUNT0, OFF(checkpoint_every), "10000",
@@ -558,6 +570,96 @@ static int check_hostport(const struct srv_settings *st, const char *flag,
     return 0;
 }
 
+/* True if @hp is HOST:PORT with a wildcard HOST (0.0.0.0, [::], *). */
+static bool is_wildcard(const char *hp)
+{
+    size_t n = strrchr(hp, ':') != NULL ? (size_t)(strrchr(hp, ':') - hp) : 0;
+
+    return (n == 7 && strncmp(hp, "0.0.0.0", 7) == 0) ||
+           (n == 4 && strncmp(hp, "[::]", 4) == 0) ||
+           (n == 1 && hp[0] == '*') || n == 0;
+}
+
+/* An address other nodes and clients are sent to: HOST:PORT, a real
+ * port (not 0), a host that is no wildcard. */
+static int check_advertised(const char *flag, const char *value, char *err,
+                            size_t errsz)
+{
+    const char *colon;
+    uint64_t port;
+
+    if (value == NULL)
+        return 0;
+    colon = strrchr(value, ':');
+    if (colon == NULL || colon == value || !parse_uint(colon + 1, &port) ||
+        port == 0 || port > 65535 || is_wildcard(value)) {
+        snprintf(err, errsz,
+                 "armmapd: --%s: '%s' is not an address to be reached at "
+                 "(HOST:PORT, no wildcard host, no port 0)",
+                 flag, value);
+        return -1;
+    }
+    return 0;
+}
+
+/* --node and its companions (the cluster contract); --advertise defaults
+ * to --listen and --advertise-http to --http. */
+static int check_cluster(struct srv_settings *st, char *err, size_t errsz)
+{
+    if (st->lease_ms < 500) {
+        snprintf(err, errsz,
+                 "armmapd: --lease-ms: '%" PRIu64
+                 "' is below the minimum of 500",
+                 st->lease_ms);
+        return -1;
+    }
+    if (st->node == NULL) {
+        if (st->advertise != NULL || st->advertise_http != NULL) {
+            snprintf(err, errsz, "armmapd: --%s needs --node",
+                     st->advertise != NULL ? "advertise" : "advertise-http");
+            return -1;
+        }
+        return 0;
+    }
+    if (!srv_valid_tenant(st->node)) {
+        snprintf(err, errsz,
+                 "armmapd: --node: '%s' is not 1-64 bytes of "
+                 "[A-Za-z0-9._-]",
+                 st->node);
+        return -1;
+    }
+    if (strncmp(st->database, "postgresql://", 13) != 0 &&
+        strncmp(st->database, "postgres://", 11) != 0) {
+        snprintf(err, errsz,
+                 "--node needs a PostgreSQL --database (postgresql://...)");
+        return -1;
+    }
+    if (st->advertise == NULL && st->listen == NULL) {
+        snprintf(err, errsz,
+                 "armmapd: --node needs --listen or --advertise (the "
+                 "address other nodes redirect to)");
+        return -1;
+    }
+    if (st->advertise == NULL && is_wildcard(st->listen)) {
+        snprintf(err, errsz,
+                 "armmapd: --listen: '%s' is a wildcard address; give "
+                 "--advertise HOST:PORT",
+                 st->listen);
+        return -1;
+    }
+    if (st->advertise == NULL &&
+        dup_into(&st->advertise, st->listen, err, errsz) != 0)
+        return -1;
+    if (st->advertise_http == NULL && st->http != NULL &&
+        dup_into(&st->advertise_http, st->http, err, errsz) != 0)
+        return -1;
+    if (check_advertised("advertise", st->advertise, err, errsz) != 0 ||
+        check_advertised("advertise-http", st->advertise_http, err, errsz) !=
+            0)
+        return -1;
+    return 0;
+}
+
 int srv_settings_finish(struct srv_settings *st, char *err, size_t errsz)
 {
     if (st->state_dir == NULL) {
@@ -606,6 +708,8 @@ int srv_settings_finish(struct srv_settings *st, char *err, size_t errsz)
         check_hostport(st, "http", st->http, err, errsz) != 0)
         return -1;
     if (check_credentials(st, err, errsz) != 0)
+        return -1;
+    if (check_cluster(st, err, errsz) != 0)
         return -1;
     if (st->max_queued_bytes < 4096) {
         snprintf(err, errsz,
@@ -662,6 +766,10 @@ void srv_settings_free(struct srv_settings *st)
     free(st->admin_tenant);
     st->admin_tenant = NULL;
     free(st->log_file);
+    free(st->node);
+    free(st->advertise);
+    free(st->advertise_http);
+    st->node = st->advertise = st->advertise_http = NULL;
     st->config = st->state_dir = st->database = st->socket_path = NULL;
     st->listen = st->auth_token_file = st->log_file = st->http = NULL;
     st->http_cors = st->http_root = NULL;

@@ -25,6 +25,7 @@
  *   persist.c   srv_persist_*    the store: events, commits, recovery
  *   commit.c    srv_commit_*     the commit path: tickets, fence, undo
  *   rkeys.c     srv_rkeys_*      idempotent retries (request keys)
+ *   cluster.c   srv_cluster_*    --node: lease, owners, MOVED, claims
  *   dump.c      srv_dump_elf     ELF32 ARM core files
  *   stream.c    srv_stream_*     large replies produced a slice at a time
  *   purge.c     srv_purge_*      purges on worker threads
@@ -126,6 +127,10 @@ struct srv_settings {
     uint64_t http_burst;           /* its bucket; 0 = the rate */
     uint64_t http_at_cache;        /* machines the /at/ cache keeps */
     uint64_t http_at_cache_bytes;  /* their host bytes, at most */
+    char *node;                    /* --node NAME: cluster mode (cluster.c) */
+    char *advertise;               /* --advertise HOST:PORT (MOVED) */
+    char *advertise_http;          /* --advertise-http HOST:PORT (307) */
+    uint64_t lease_ms;             /* --lease-ms: the node's lease */
     bool help;                     /* --help */
     bool check_config;             /* --check-config */
     bool verify;                   /* --verify */
@@ -208,6 +213,8 @@ struct srv_machine {
     bool rebuild_queued;           /* on the commit path's queue */
     bool gone;                     /* destroyed, or its creation failed:
                                            freed once inflight is 0 */
+    bool lost;                     /* cluster: no longer this node's;
+                                           dropped once inflight is 0 */
     struct srv_machine *rnext;     /* the rebuild queue */
     int64_t touched_ms;            /* monotonic; last request naming it */
     uint64_t host_bytes;           /* mm_host_bytes() when last counted */
@@ -697,6 +704,7 @@ struct srv {
     struct srv_sse *sse;   /* event streams (sse.c), or NULL
                                            while none was ever opened */
     struct srv_at *at;     /* the /at/ cache (at_cache.c) */
+    struct srv_cluster *cluster; /* --node (cluster.c), or NULL */
 };
 
 /**
@@ -794,6 +802,7 @@ struct srv_call {
     bool parked;                   /* answered later (kmap wait) */
     uint64_t wake;                 /* machine whose waiters to retry */
     bool close_after;              /* close the connection after it */
+    const char *owner;             /* MOVED: Status.owner (arena) */
     struct srv_stream *stream;     /* the answer is streamed (stream.c) */
     uint64_t rkey;                 /* a keyed change: its key (rkeys.c) */
     uint64_t rscope;               /* ... its scope (0: the tenant's) */
@@ -1169,5 +1178,53 @@ void srv_dump_close(struct srv_dump *d);
 
 #define SRV_NOTE_NAME "ARMMAP"    /* PT_NOTE owner name */
 #define SRV_NOTE_MMU  0x41524d31u /* note type "ARM1": struct of 4 words */
+
+/* ------------------------------------------------------------------ */
+/* Cluster mode (cluster.c)                                            */
+/* ------------------------------------------------------------------ */
+
+struct srv_cluster;
+struct store;
+
+/**
+ * srv_cluster_open - --node: register this node (a new epoch) in @st and
+ * start its heartbeat thread; nothing without --node
+ * Context: at start, before the listeners, instead of recovery (a new
+ * epoch owns no machine: machines are claimed when asked for).
+ * Return: 0, or -1 with @err.
+ */
+int srv_cluster_open(struct srv *s, struct store *st, char *err,
+                     size_t errsz);
+/* Stops the heartbeat thread and frees the cluster state (NULL: none). */
+void srv_cluster_close(struct srv *s);
+/* True without --node, or while this node's lease is valid by its own
+ * clock and the machines it holds are of its current epoch. */
+bool srv_cluster_serving(const struct srv *s);
+/**
+ * srv_cluster_find - the caller's machine @ext that this node does not
+ * hold: MOVED to a live owner, or claimed and rebuilt here
+ * @missing: the "machine 7 does not exist" text for NOT_FOUND
+ * Context: the loop thread; one or two queries, maybe a claim.  While
+ * the rebuild runs on a worker the call is deferred (call->parked) and
+ * dispatched again when it is done.
+ * Return: the machine, registered; or NULL with the call failed
+ * (NOT_FOUND, MOVED with call->owner, UNAVAILABLE) or parked.
+ */
+struct srv_machine *srv_cluster_find(struct srv_call *call, const char *what,
+                                     uint64_t ext, const char *missing);
+/* The HTTP address of the node whose binary address is @address (as a
+ * MOVED of this node named it), or NULL if unknown or it has none. */
+const char *srv_cluster_http_of(const struct srv *s, const char *address);
+/* GET /api/v1/health: the body (malloc'd) and *@status (200, or 503
+ * while the lease is not valid). */
+char *srv_cluster_health(const struct srv *s, int *status);
+/* The store, for cluster.c's queries (persist.c). */
+struct store *srv_persist_store(struct srv *s);
+/* Cluster: @sm is no longer this node's; it is unlinked and freed once
+ * its writes in flight are reaped (commit.c). */
+void srv_commit_lose(struct srv *s, struct srv_machine *sm);
+/* Cluster: the write about to be reaped was refused STORE_FENCED; its
+ * machine is lost (persist.c, before srv_commit_reaped()). */
+void srv_commit_head_lost(struct srv *s);
 
 #endif /* ARMMAP_DAEMON_SRV_H */

@@ -73,7 +73,13 @@ enum store_status store_open(const char *path, const struct store_options *opt,
                              struct store **out, char err[STORE_MSG_MAX])
 {
     const struct store_backend *be = backend_of(path);
-    enum store_status st = be->open(path, opt, out, err);
+    enum store_status st;
+
+    if (opt != NULL && opt->node != NULL && be == &store_sqlite_backend) {
+        snprintf(err, STORE_MSG_MAX, "cluster mode needs PostgreSQL");
+        return STORE_INVALID_ARGUMENT;
+    }
+    st = be->open(path, opt, out, err);
 
     if (st == STORE_OK)
         *(const struct store_backend **)(void *)*out = be;
@@ -341,4 +347,51 @@ enum store_status store_purge_r(struct store *s, const char *tenant,
 {
     return BE(s)->purge_r(s, tenant, older_than_ms, now_ms, purged, events, err,
                           errsz);
+}
+
+/* ------------------------------------------------------------------ */
+/* Cluster mode: PostgreSQL only                                       */
+/* ------------------------------------------------------------------ */
+
+/* True (with @err) if @s's backend has no cluster mode. */
+static bool no_cluster(const struct store *s, char err[STORE_MSG_MAX])
+{
+    if (BE(s)->node_register != NULL)
+        return false;
+    snprintf(err, STORE_MSG_MAX, "cluster mode needs PostgreSQL");
+    return true;
+}
+
+enum store_status store_node_register(struct store *s,
+                                      const struct store_node *n,
+                                      int64_t *epoch, char err[STORE_MSG_MAX])
+{
+    if (no_cluster(s, err))
+        return STORE_INVALID_ARGUMENT;
+    return BE(s)->node_register(s, n, epoch, err);
+}
+
+enum store_status store_node_heartbeat(struct store *s,
+                                       char err[STORE_MSG_MAX])
+{
+    if (no_cluster(s, err))
+        return STORE_INVALID_ARGUMENT;
+    return BE(s)->node_heartbeat(s, err);
+}
+
+enum store_status store_machine_owner(struct store *s, uint64_t id,
+                                      struct store_owner *o,
+                                      char err[STORE_MSG_MAX])
+{
+    if (no_cluster(s, err))
+        return STORE_INVALID_ARGUMENT;
+    return BE(s)->machine_owner(s, id, o, err);
+}
+
+enum store_status store_machine_claim(struct store *s, uint64_t id, bool *won,
+                                      char err[STORE_MSG_MAX])
+{
+    if (no_cluster(s, err))
+        return STORE_INVALID_ARGUMENT;
+    return BE(s)->machine_claim(s, id, won, err);
 }

@@ -51,8 +51,11 @@ enum store_status {
     STORE_UNAVAILABLE,      /* SQLite failed: disk, I/O, ... */
     STORE_CONFLICT,         /* an event's seq is not the
                                            machine's last seq + 1 */
-    STORE_CORRUPT           /* stored data fails its checksum,
+    STORE_CORRUPT,          /* stored data fails its checksum,
                                            or a history has a hole */
+    STORE_FENCED            /* cluster: this node's lease expired,
+                                           or another node owns the
+                                           machine; nothing was written */
 };
 
 /* "OK", "INVALID_ARGUMENT", ...; "?" for a value out of range. */
@@ -86,6 +89,8 @@ struct store_options {
     uint32_t queue_max;     /* writes in flight; 0: STORE_QUEUE_DEFAULT */
     size_t queue_bytes_max; /* their data; 0: STORE_QUEUE_BYTES_DEFAULT */
     uint64_t max_bytes;     /* size limit, 0: none; store_set_max_bytes */
+    const char *node;       /* cluster mode (PostgreSQL only): this
+                               node's name; NULL: the only armmapd */
 };
 
 /*
@@ -807,6 +812,98 @@ enum store_status store_verify(const char *path,
                                void (*report)(void *arg, const char *line),
                                void *arg, uint64_t *problems,
                                char err[STORE_MSG_MAX]);
+
+/* ------------------------------------------------------------------ */
+/* Cluster mode (PostgreSQL only: store_pg_cluster.c)                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Several armmapd nodes share one PostgreSQL database (store_options.node
+ * set: the nodes share the database's advisory lock instead of holding it
+ * alone).  A table `nodes` holds each node's name, epoch (its
+ * incarnation), advertised addresses and lease (expires_at, by the
+ * database's clock, the only clock); each machine row holds its owner
+ * (owner_node, owner_epoch).  A machine is live-owned iff its owner's row
+ * has the same epoch and expires_at > now().  In cluster mode the writer
+ * checks, inside every write transaction, that this node's row still has
+ * its epoch and an unexpired lease, and locks (FOR SHARE) and checks the
+ * owner of every machine it writes; a write that fails those checks
+ * writes nothing and is reaped STORE_FENCED, naming the machine or node.
+ * New machines are owned by this node, and their ids are reserved from
+ * the database (a block at a time) so that nodes never hand out the same.
+ * On an SQLite store every function here fails with STORE_INVALID_ARGUMENT
+ * and "cluster mode needs PostgreSQL".
+ */
+#define STORE_NODE_MAX 64  /* bytes of a node name */
+#define STORE_ADDR_MAX 256 /* bytes of an advertised HOST:PORT */
+
+struct store_node {
+    const char *name;         /* 1-64 bytes of [A-Za-z0-9._-] */
+    const char *address;      /* binary protocol HOST:PORT */
+    const char *http_address; /* HTTP HOST:PORT, or NULL */
+    uint32_t lease_ms;        /* the lease a heartbeat renews */
+};
+
+/* Who owns a machine, as store_machine_owner() read it. */
+struct store_owner {
+    bool exists;    /* a row (live or destroyed) */
+    bool destroyed; /* destroyed (not purged yet) */
+    bool owned;     /* an owner is recorded */
+    bool live;      /* that owner's lease is valid at this epoch */
+    bool mine;      /* live, and this node at its epoch */
+    int64_t epoch;  /* owner_epoch */
+    char node[STORE_NODE_MAX + 1];
+    char address[STORE_ADDR_MAX];      /* "" if none */
+    char http_address[STORE_ADDR_MAX]; /* "" if none */
+};
+
+/**
+ * store_node_register - (re)register this node: a new incarnation
+ * @s: a store opened with store_options.node
+ * @n: the node (its name must be store_options.node)
+ * @epoch: receives the new epoch (the old one + 1; 1 for a new node)
+ * @err: receives why not
+ * Context: one round trip on the cluster's connection (the heartbeat's);
+ * sets the epoch every later write transaction is fenced by, so writes
+ * of machines owned by the old epoch now fail STORE_FENCED.  Call from
+ * one thread at a time with store_node_heartbeat().
+ * Return: STORE_OK, STORE_UNAVAILABLE (the server failed),
+ * STORE_INVALID_ARGUMENT (not in cluster mode).
+ */
+enum store_status store_node_register(struct store *s,
+                                      const struct store_node *n,
+                                      int64_t *epoch, char err[STORE_MSG_MAX]);
+
+/**
+ * store_node_heartbeat - renew this node's lease (expires_at = now() +
+ * lease) if its row still has this node's epoch
+ * Context: one round trip on the cluster's connection.
+ * Return: STORE_OK, STORE_FENCED (the row has another epoch: replaced;
+ * register again), STORE_UNAVAILABLE, STORE_INVALID_ARGUMENT.
+ */
+enum store_status store_node_heartbeat(struct store *s,
+                                       char err[STORE_MSG_MAX]);
+
+/**
+ * store_machine_owner - who owns machine @id
+ * @o: receives it; o->exists false for no row (never, or purged)
+ * Context: one query on the caller's read connection (the loop thread's).
+ * Return: STORE_OK, STORE_UNAVAILABLE, STORE_INVALID_ARGUMENT.
+ */
+enum store_status store_machine_owner(struct store *s, uint64_t id,
+                                      struct store_owner *o,
+                                      char err[STORE_MSG_MAX]);
+
+/**
+ * store_machine_claim - take machine @id for this node if no live node
+ * owns it (one conditional UPDATE: of nodes racing, one wins)
+ * @won: receives whether this node now owns it
+ * Context: the caller's read connection; a claim needs this node's own
+ * lease to be valid.  The writer forgets what it knew of @id.
+ * Return: STORE_OK (see @won), STORE_UNAVAILABLE, STORE_INVALID_ARGUMENT.
+ */
+enum store_status store_machine_claim(struct store *s, uint64_t id, bool *won,
+                                      char err[STORE_MSG_MAX]);
 
 #ifdef __cplusplus
 }

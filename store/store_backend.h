@@ -126,6 +126,18 @@ struct store_backend {
                                 void (*report)(void *arg, const char *line),
                                 void *arg, uint64_t *problems,
                                 char err[STORE_MSG_MAX]);
+    /* Cluster mode; NULL: the backend has none (SQLite). */
+    enum store_status (*node_register)(struct store *s,
+                                       const struct store_node *n,
+                                       int64_t *epoch,
+                                       char err[STORE_MSG_MAX]);
+    enum store_status (*node_heartbeat)(struct store *s,
+                                        char err[STORE_MSG_MAX]);
+    enum store_status (*machine_owner)(struct store *s, uint64_t id,
+                                       struct store_owner *o,
+                                       char err[STORE_MSG_MAX]);
+    enum store_status (*machine_claim)(struct store *s, uint64_t id,
+                                       bool *won, char err[STORE_MSG_MAX]);
 };
 
 extern const struct store_backend store_sqlite_backend;
@@ -336,5 +348,15 @@ enum store_status pg_verify(const char *path,
                             void (*report)(void *arg, const char *line),
                             void *arg, uint64_t *problems,
                             char err[STORE_MSG_MAX]);
+
+/* The PostgreSQL backend's cluster mode (store_pg_cluster.c). */
+enum store_status pg_node_register(struct store *s, const struct store_node *n,
+                                   int64_t *epoch, char err[STORE_MSG_MAX]);
+enum store_status pg_node_heartbeat(struct store *s, char err[STORE_MSG_MAX]);
+enum store_status pg_machine_owner(struct store *s, uint64_t id,
+                                   struct store_owner *o,
+                                   char err[STORE_MSG_MAX]);
+enum store_status pg_machine_claim(struct store *s, uint64_t id, bool *won,
+                                   char err[STORE_MSG_MAX]);
 
 #endif /* ARMMAP_STORE_STORE_BACKEND_H */

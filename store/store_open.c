@@ -125,6 +125,8 @@ const char *store_status_name(enum store_status st)
         return "CONFLICT";
     case STORE_CORRUPT:
         return "CORRUPT";
+    case STORE_FENCED:
+        return "FENCED";
     }
     return "?";
 }

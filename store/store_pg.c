@@ -233,9 +233,13 @@ static bool writer_session(struct store *s, char *err)
 
         if (tries > 0)
             nanosleep(&ts, NULL);
+        /* Cluster nodes share the lock; a single armmapd holds it alone. */
         r = pg__exec(s->wconn, "taking the database's lock",
-                     "SELECT pg_try_advisory_lock(" PG_LOCK_KEY ")", 0, NULL,
-                     PGRES_TUPLES_OK, err);
+                     s->node != NULL
+                         ? "SELECT pg_try_advisory_lock_shared(" PG_LOCK_KEY
+                           ")"
+                         : "SELECT pg_try_advisory_lock(" PG_LOCK_KEY ")",
+                     0, NULL, PGRES_TUPLES_OK, err);
         if (r == NULL)
             return false;
         held = PQgetvalue(r, 0, 0)[0] == 't';
@@ -264,6 +268,7 @@ static bool open_writer(struct store *s, const struct store_options *opt,
     if (!exec_ok(s->wconn, "opening", "BEGIN", err))
         return false;
     return schema_ready(s->wconn, err) &&
+           (s->node == NULL || pg__cluster_schema(s->wconn, err)) &&
            exec_ok(s->wconn, "creating the schema", "COMMIT", err);
 }
 
@@ -316,6 +321,11 @@ enum store_status pg_open(const char *path, const struct store_options *opt,
     pthread_mutex_init(&s->lock, NULL);
     pthread_cond_init(&s->wake, NULL);
     pthread_cond_init(&s->progress, NULL);
+    pthread_mutex_init(&s->idlock, NULL);
+    if (opt->node != NULL && (s->node = strdup(opt->node)) == NULL) {
+        pg__format(err, STORE_MSG_MAX, "postgresql: out of memory");
+        goto fail;
+    }
     if (!open_writer(s, opt, err) || !load_next_id(s, err))
         goto fail;
     s->rd.conn = pg__connect(s->url, err);
@@ -387,6 +397,7 @@ void pg_close(struct store *s)
     }
     PQfinish(s->wconn);
     PQfinish(s->rd.conn);
+    pg__cluster_close(s);
     if (s->notify_fd >= 0)
         close(s->notify_fd);
     pwq_free(&s->filling);
@@ -395,6 +406,8 @@ void pg_close(struct store *s)
     pthread_mutex_destroy(&s->lock);
     pthread_cond_destroy(&s->wake);
     pthread_cond_destroy(&s->progress);
+    pthread_mutex_destroy(&s->idlock);
+    free(s->node);
     free(s->url);
     free(s);
 }
@@ -613,6 +626,8 @@ enum store_status pg_submit_machine_fork(struct store *s, uint64_t parent,
     size_t lt, ln, lc;
     struct pw *w;
     enum store_status rc;
+    uint64_t cid = 0;
+    char cerr[STORE_MSG_MAX];
 
     if (config == NULL || id == NULL || parent > (uint64_t)INT64_MAX ||
         parent_seq > (uint64_t)INT64_MAX) {
@@ -629,6 +644,13 @@ enum store_status pg_submit_machine_fork(struct store *s, uint64_t parent,
     lt = strlen(tenant) + 1;
     ln = strlen(name) + 1;
     lc = strlen(config) + 1;
+    /* Cluster: ids come from the database, shared by every node. */
+    if (s->node != NULL && !pg__cluster_new_id(s, &cid, cerr)) {
+        pthread_mutex_lock(&s->lock);
+        pg__format(s->errmsg, sizeof(s->errmsg), "%s", cerr);
+        pthread_mutex_unlock(&s->lock);
+        return STORE_UNAVAILABLE;
+    }
     pthread_mutex_lock(&s->lock);
     rc = check_room(s, 1, lt + ln + lc + sizeof(*w));
     if (rc == STORE_OK) {
@@ -639,7 +661,7 @@ enum store_status pg_submit_machine_fork(struct store *s, uint64_t parent,
         } else {
             w->kind = PW_CREATE;
             w->cookie = cookie;
-            w->machine = s->next_id++;
+            w->machine = cid != 0 ? cid : s->next_id++;
             w->parent = parent;
             w->seq = parent != 0 ? parent_seq : 0;
             w->time_ms = created_ms;
@@ -783,7 +805,8 @@ static uint64_t last_stored(const struct pm *m)
 
 /* Loads the machines @q's writes name that the table lacks, in one
  * query.  False (with @err) if the server failed. */
-static bool load_machines(struct store *s, const struct pwq *q, char *err)
+static bool load_machines(struct store *s, const struct pwq *q,
+                          int64_t x_epoch, char *err)
 {
     char *ids, *p;
     const char *param[1];
@@ -814,12 +837,29 @@ static bool load_machines(struct store *s, const struct pwq *q, char *err)
         return true;
     }
     param[0] = ids;
-    r = pg__exec(s->wconn, "reading machines",
-                 "SELECT id, destroyed IS"
-                 " NULL, greatest(last_seq, coalesce(parent_seq, 0)),"
-                 " last_sum, nevents FROM machines WHERE id ="
-                 " ANY($1::bigint[])",
-                 1, param, PGRES_TUPLES_OK, err);
+    if (s->node != NULL) {
+        /* Cluster: locked until the commit, so no claim slips between
+         * this check and the writes; each checked for being ours. */
+        char ep[24];
+        const char *cparam[3] = { ids, s->node, ep };
+
+        snprintf(ep, sizeof(ep), "%" PRId64, x_epoch);
+        r = pg__exec(s->wconn, "reading machines",
+                     "SELECT id, destroyed IS"
+                     " NULL, greatest(last_seq, coalesce(parent_seq, 0)),"
+                     " last_sum, nevents, owner_node IS NOT DISTINCT FROM $2"
+                     " AND owner_epoch IS NOT DISTINCT FROM $3::bigint"
+                     " FROM machines WHERE id = ANY($1::bigint[])"
+                     " ORDER BY id FOR SHARE",
+                     3, cparam, PGRES_TUPLES_OK, err);
+    } else {
+        r = pg__exec(s->wconn, "reading machines",
+                     "SELECT id, destroyed IS"
+                     " NULL, greatest(last_seq, coalesce(parent_seq, 0)),"
+                     " last_sum, nevents FROM machines WHERE id ="
+                     " ANY($1::bigint[])",
+                     1, param, PGRES_TUPLES_OK, err);
+    }
     if (r == NULL) {
         free(ids);
         return false;
@@ -836,6 +876,7 @@ static bool load_machines(struct store *s, const struct pwq *q, char *err)
         m->last_seq = pg__u64(r, row, 2);
         m->last_sum = pg__u64(r, row, 3);
         m->nevents = pg__u64(r, row, 4);
+        m->fenced = s->node != NULL && PQgetvalue(r, row, 5)[0] != 't';
     }
     PQclear(r);
     /* The rest do not exist. */
@@ -867,6 +908,7 @@ struct send {
     size_t capcopy;
     uint64_t rows;
     uint64_t bytes; /* data inserted, for max_bytes */
+    int64_t epoch;  /* cluster: the node's epoch for this batch */
 };
 
 static void wfail(struct pw *w, enum store_status st, const char *fmt, ...)
@@ -1080,12 +1122,32 @@ static enum store_status check_event(struct pm *m, struct pw *w, uint64_t next)
     return STORE_OK;
 }
 
+/* Cluster: true (and @w failed STORE_FENCED) if machine @m is not this
+ * node's at this batch's epoch. */
+static bool fenced(const struct send *x, const struct pm *m, struct pw *w,
+                   const char *what)
+{
+    if (m == NULL || !m->exists || !m->fenced)
+        return false;
+    wfail(w, STORE_FENCED,
+          "%s: machine %" PRIu64 " is not owned by node %s (epoch %" PRId64
+          ")",
+          what, m->id, x->s->node, x->epoch);
+    return true;
+}
+
 /* A unit of @n events of one machine: checked whole, then sent whole. */
 static void do_unit(struct send *x, struct pw *u, uint32_t n)
 {
     struct pm *m = pm_find(&x->s->mt, u->machine);
     uint64_t sum;
     uint32_t i;
+
+    for (i = 0; i < n; i++)
+        if (fenced(x, m, &u[i], "event"))
+            continue;
+    if (m != NULL && m->fenced && m->exists)
+        return;
 
     for (i = 0; i < n; i++) {
         enum store_status st = check_event(m, &u[i],
@@ -1123,8 +1185,8 @@ static void do_create(struct send *x, struct pw *w, uint64_t *max_id)
     const char *tenant = (const char *)w->data;
     const char *name = tenant + strlen(tenant) + 1;
     const char *config = name + strlen(name) + 1;
-    char num[5][24];
-    const char *val[9];
+    char num[6][24];
+    const char *val[10];
     struct pm *p, *m;
 
     if (w->parent != 0) {
@@ -1173,11 +1235,23 @@ static void do_create(struct send *x, struct pw *w, uint64_t *max_id)
     val[5] = w->parent != 0 ? num[2] : NULL;
     val[6] = w->parent != 0 ? num[3] : NULL;
     val[7] = num[4];
-    send_params(x,
-                "INSERT INTO machines (id, tenant, name, config, created,"
-                " parent, parent_seq, sum) VALUES ($1, $2, $3, $4, $5, $6,"
-                " $7, $8)",
-                8, val, NULL, NULL);
+    if (x->s->node != NULL) {
+        /* Cluster: this node owns what it creates. */
+        snprintf(num[5], 24, "%" PRId64, x->epoch);
+        val[8] = x->s->node;
+        val[9] = num[5];
+        send_params(x,
+                    "INSERT INTO machines (id, tenant, name, config, created,"
+                    " parent, parent_seq, sum, owner_node, owner_epoch)"
+                    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    10, val, NULL, NULL);
+    } else {
+        send_params(x,
+                    "INSERT INTO machines (id, tenant, name, config, created,"
+                    " parent, parent_seq, sum) VALUES ($1, $2, $3, $4, $5,"
+                    " $6, $7, $8)",
+                    8, val, NULL, NULL);
+    }
     x->bytes += w->len + 128;
     if (w->machine > *max_id)
         *max_id = w->machine;
@@ -1189,6 +1263,8 @@ static void do_destroy(struct send *x, struct pw *w)
     char num[2][24];
     const char *val[2] = { num[0], num[1] };
 
+    if (fenced(x, m, w, "destroy"))
+        return;
     if (m == NULL || !m->exists || !m->alive) {
         wfail(w, STORE_NOT_FOUND,
               "destroy: machine %" PRIu64
@@ -1211,6 +1287,8 @@ static void do_checkpoint(struct send *x, struct pw *w)
     int len[4] = { 0, 0, (int)w->len, 0 };
     int fmt[4] = { 0, 0, 1, 0 };
 
+    if (fenced(x, m, w, "checkpoint"))
+        return;
     if (m == NULL || !m->exists || !m->alive) {
         wfail(w, STORE_NOT_FOUND, "checkpoint: machine %" PRIu64 " %s",
               w->machine,
@@ -1344,48 +1422,97 @@ static void run_writes(struct send *x, struct pwq *q, uint64_t *max_id)
     }
 }
 
+/* The rest of a batch once its transaction is open (BEGIN sent): the
+ * writes and counts in pipeline mode, the events by COPY, COMMIT. */
+static bool finish_batch(struct send *x, struct pwq *q, char *err)
+{
+    struct store *s = x->s;
+    uint64_t max_id = 0;
+    bool ok;
+
+    run_writes(x, q, &max_id);
+    send_counts(x, max_id);
+    drain(x);
+    PQexitPipelineMode(s->wconn);
+    if (!x->failed && s->max_bytes != 0 &&
+        s->size_base + s->size_added + x->bytes > s->max_bytes) {
+        pg__format(x->err, sizeof(x->err),
+                   "postgresql: database or disk is "
+                   "full (the size limit is %" PRIu64 " bytes)",
+                   s->max_bytes);
+        x->failed = true;
+    }
+    copy_events(x);
+    if (!x->failed && !exec_ok(s->wconn, "commit", "COMMIT", x->err))
+        x->failed = true;
+    ok = !x->failed;
+    if (ok)
+        s->size_added += x->bytes;
+    else
+        pg__format(err, STORE_MSG_MAX, "%s", x->err);
+    if (!ok) /* ends a transaction left open */
+        PQclear(PQexec(s->wconn, "ROLLBACK"));
+    free(x->copy);
+    return ok;
+}
+
+/* Cluster mode: the writer knows nothing across batches (other nodes
+ * write too); the transaction opens first, then this node's lease is
+ * checked and the batch's machines are read, locked and checked for
+ * being ours, then the writes go as in a single node's batch.  A node
+ * whose lease is gone fails every write STORE_FENCED. */
+static bool run_cluster_batch(struct store *s, struct pwq *q, char *err)
+{
+    struct send x;
+    char why[STORE_MSG_MAX];
+    bool failed = false;
+    size_t i;
+
+    memset(&x, 0, sizeof(x));
+    x.s = s;
+    pthread_mutex_lock(&s->lock);
+    x.epoch = s->epoch;
+    pthread_mutex_unlock(&s->lock);
+    pm_clear(&s->mt);
+    if (!writer_alive(s, err) || !exec_ok(s->wconn, "begin", "BEGIN", err))
+        return false;
+    if (!pg__cluster_node_ok(s, x.epoch, why, err, &failed)) {
+        PQclear(PQexec(s->wconn, "ROLLBACK"));
+        if (failed)
+            return false;
+        for (i = 0; i < q->n; i++)
+            wfail(&q->w[i], STORE_FENCED, "%s", why);
+        return true;
+    }
+    if (!load_machines(s, q, x.epoch, err) ||
+        PQenterPipelineMode(s->wconn) != 1) {
+        if (err[0] == '\0')
+            pg__conn_err(s->wconn, "entering pipeline mode", err);
+        PQclear(PQexec(s->wconn, "ROLLBACK"));
+        return false;
+    }
+    return finish_batch(&x, q, err);
+}
+
 /* Commits @q in one transaction; false (with @err) if it failed whole.
  * The statements go in pipeline mode up to one sync, then the events by
  * COPY, then COMMIT. */
 static bool run_batch(struct store *s, struct pwq *q, char *err)
 {
     struct send x;
-    uint64_t max_id = 0;
-    bool ok;
 
     memset(&x, 0, sizeof(x));
     x.s = s;
-    if (!writer_alive(s, err) || !load_machines(s, q, err))
+    if (s->node != NULL)
+        return run_cluster_batch(s, q, err);
+    if (!writer_alive(s, err) || !load_machines(s, q, 0, err))
         return false;
     if (PQenterPipelineMode(s->wconn) != 1) {
         pg__conn_err(s->wconn, "entering pipeline mode", err);
         return false;
     }
     send_sql(&x, "BEGIN");
-    run_writes(&x, q, &max_id);
-    send_counts(&x, max_id);
-    drain(&x);
-    PQexitPipelineMode(s->wconn);
-    if (!x.failed && s->max_bytes != 0 &&
-        s->size_base + s->size_added + x.bytes > s->max_bytes) {
-        pg__format(x.err, sizeof(x.err),
-                   "postgresql: database or disk is "
-                   "full (the size limit is %" PRIu64 " bytes)",
-                   s->max_bytes);
-        x.failed = true;
-    }
-    copy_events(&x);
-    if (!x.failed && !exec_ok(s->wconn, "commit", "COMMIT", x.err))
-        x.failed = true;
-    ok = !x.failed;
-    if (ok)
-        s->size_added += x.bytes;
-    else
-        pg__format(err, STORE_MSG_MAX, "%s", x.err);
-    if (!ok) /* ends a transaction left open */
-        PQclear(PQexec(s->wconn, "ROLLBACK"));
-    free(x.copy);
-    return ok;
+    return finish_batch(&x, q, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1773,4 +1900,8 @@ const struct store_backend store_pg_backend = {
     .purge = pg_purge,
     .purge_r = pg_purge_r,
     .verify = pg_verify,
+    .node_register = pg_node_register,
+    .node_heartbeat = pg_node_heartbeat,
+    .machine_owner = pg_machine_owner,
+    .machine_claim = pg_machine_claim,
 };

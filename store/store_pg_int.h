@@ -75,6 +75,7 @@ struct pwq {
 struct pm {
     uint64_t id; /* 0: empty slot */
     bool alive;
+    bool fenced; /* cluster: not this node's at its epoch */
     bool exists;
     uint64_t last_seq;
     uint64_t last_sum;
@@ -124,6 +125,14 @@ struct store {
                                            and after purges */
     uint64_t size_added; /* bytes inserted since */
 
+    /* Cluster mode (store_pg_cluster.c): @node NULL means single node. */
+    char *node;
+    uint32_t lease_ms;         /* as registered */
+    PGconn *hbconn;            /* register and heartbeat */
+    PGconn *idconn;            /* id reservations, under @idlock */
+    pthread_mutex_t idlock;
+    uint64_t id_next, id_end;  /* under @idlock: ids reserved */
+
     pthread_t thread;
     bool thread_started;
     pthread_mutex_t lock;
@@ -135,6 +144,7 @@ struct store {
     struct pg_ctl *ctl;
     bool stopping;
     uint32_t holds; /* store_hold(): no new batch while > 0 */
+    int64_t epoch; /* cluster: this node's, 0 until registered */
     uint64_t next_id;
     uint32_t queue_max;
     size_t bytes_max;
@@ -170,6 +180,19 @@ PGresult *pg__exec(PGconn *c, const char *what, const char *sql, int n,
                    const char *const *params, int want, char *err);
 uint64_t pg__u64(const PGresult *r, int row, int col);
 int64_t pg__i64(const PGresult *r, int row, int col);
+
+/* store_pg_cluster.c */
+/* The cluster's additions to the schema (additive, idempotent). */
+bool pg__cluster_schema(PGconn *c, char *err);
+/* A fresh machine id for this node (a block is reserved at a time);
+ * false with @err if the server failed. */
+bool pg__cluster_new_id(struct store *s, uint64_t *id, char *err);
+/* Writer, in a cluster batch's open transaction: false if this node's
+ * row lacks its epoch or lease (every write then fails STORE_FENCED
+ * with @why); @err set (and true returned) only if the server failed. */
+bool pg__cluster_node_ok(struct store *s, int64_t epoch, char *why,
+                         char *err, bool *failed);
+void pg__cluster_close(struct store *s);
 
 /* store_pg_read.c */
 /* hex bytea text ("\x0102...") into @out (@cap bytes); its length, or

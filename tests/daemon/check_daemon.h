@@ -140,7 +140,8 @@ Suite *http_static_suite(void);
 Suite *http_reports_suite(void);
 Suite *names_suite(void);
 #ifdef STORE_HAVE_PG
-Suite *pg_daemon_suite(void);           /* test_pg.c */
+Suite *pg_daemon_suite(void);
+Suite *cluster_suite(void);             /* test_cluster.c */
 #endif
 Suite *reset_suite(void);
 Suite *parked_describe_suite(void);

@@ -31,6 +31,7 @@ int main(void)
 #ifdef STORE_HAVE_PG
     srunner_add_suite(sr, pg_daemon_suite());
 #endif
+    srunner_add_suite(sr, cluster_suite());
     srunner_add_suite(sr, reset_suite());
     srunner_add_suite(sr, stream_replies_suite());
     srunner_add_suite(sr, rkeys_suite());
