@@ -1061,41 +1061,10 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* send_wait(), and after a lost connection (only this request was
- * outstanding on it) reconnect and resend until retry_ms has passed. */
-static enum armmap_status send_retrying(struct armmap_conn *conn,
-                                        Armmap__V1__Request *req,
-                                        Armmap__V1__Response **out)
-{
-    bool alone = conn->inflight == 0 && conn->nstash == 0 && !conn->dead;
-    int retry = conn->opt.retry_ms ? conn->opt.retry_ms : DEFAULT_RETRY_MS;
-    enum armmap_status st = send_wait(conn, req, out);
-    int64_t deadline = now_ms() + retry, pause = 20;
-
-    while (st == ARMMAP_IO && alone && retry > 0 && now_ms() < deadline) {
-        struct timespec ts;
-        int64_t left = deadline - now_ms();
-
-        if (pause > left)
-            pause = left > 0 ? left : 0;
-        ts.tv_sec = (time_t)(pause / 1000);
-        ts.tv_nsec = (long)(pause % 1000) * 1000000;
-        nanosleep(&ts, NULL);
-        pause = pause * 2 > 500 ? 500 : pause * 2;
-        if (reopen(conn) != ARMMAP_OK) {
-            st = ARMMAP_IO;
-            continue;
-        }
-        st = send_wait(conn, req, out);
-    }
-    return st;
-}
-
-/* Before going back through @conn after an owner node could not be
- * reached (its lease not yet run out, no other node serves the machine):
- * false once retry_ms has passed since the first such wait (*@deadline
- * 0 until then); else sleeps, backing off from 20 to 500 ms. */
-static bool owner_wait(const struct armmap_conn *conn, int64_t *deadline,
+/* Before trying again (a lost connection, an unreachable owner): false
+ * once retry_ms has passed since the first such wait (*@deadline 0 until
+ * then) or retries are off; else sleeps, backing off from 20 to 500 ms. */
+static bool retry_wait(const struct armmap_conn *conn, int64_t *deadline,
                        int64_t *pause)
 {
     int retry = conn->opt.retry_ms ? conn->opt.retry_ms : DEFAULT_RETRY_MS;
@@ -1118,6 +1087,26 @@ static bool owner_wait(const struct armmap_conn *conn, int64_t *deadline,
     return true;
 }
 
+/* send_wait(), and after a lost connection (only this request was
+ * outstanding on it) reconnect and resend until retry_ms has passed. */
+static enum armmap_status send_retrying(struct armmap_conn *conn,
+                                        Armmap__V1__Request *req,
+                                        Armmap__V1__Response **out)
+{
+    bool alone = conn->inflight == 0 && conn->nstash == 0 && !conn->dead;
+    enum armmap_status st = send_wait(conn, req, out);
+    int64_t deadline = 0, pause = 20;
+
+    while (st == ARMMAP_IO && alone && retry_wait(conn, &deadline, &pause)) {
+        if (reopen(conn) != ARMMAP_OK) {
+            st = ARMMAP_IO;
+            continue;
+        }
+        st = send_wait(conn, req, out);
+    }
+    return st;
+}
+
 enum armmap_status armmap__exchange(struct armmap_conn *conn,
                                     Armmap__V1__Request *req,
                                     Armmap__V1__Response **out)
@@ -1138,7 +1127,7 @@ enum armmap_status armmap__exchange(struct armmap_conn *conn,
     for (;;) {
         if (target == NULL) { /* the owner is unreachable */
             route_drop(conn, machine);
-            if (!owner_wait(conn, &deadline, &pause))
+            if (!retry_wait(conn, &deadline, &pause))
                 return st;
             target = conn;
             hops = 0;
