@@ -781,6 +781,28 @@ static int cmp_log(const void *a, const void *b)
 
 /* Every logged change is in the history at its seq with its op and value,
  * and the machine's history holds nothing else. */
+/* Prints machine @id's answered changes (@log, @n of them) beside its
+ * history (from the database), for a failure's message. */
+static void show_machine(uint64_t id, const struct logent *log, size_t n)
+{
+    static int64_t ev[3 * 4096];
+    char sql[160], err[CL_ERR];
+    long rows, r;
+    size_t k;
+
+    printf("machine %" PRIu64 ": answered OK (seq op value):", id);
+    for (k = 0; k < n; k++)
+        printf(" %" PRIu64 ":%u:0x%x", log[k].seq, log[k].op, log[k].value);
+    snprintf(sql, sizeof(sql), "SELECT seq, op, value FROM events WHERE"
+             " machine = %" PRIu64 " ORDER BY seq", id);
+    rows = cl_sql_rows(&cl, sql, 3, ev, 4096, err);
+    printf("\nmachine %" PRIu64 ": history (seq op value):", id);
+    for (r = 0; r < rows; r++)
+        printf(" %" PRId64 ":%" PRId64 ":0x%" PRIx64, ev[3 * r],
+               ev[3 * r + 1], (uint64_t)ev[3 * r + 2]);
+    printf("%s\n", rows < 0 ? err : "");
+}
+
 static void compare_history(struct logent *log, size_t n)
 {
     struct armmap_conn *c = connect_to(cl.tcp_addr);
@@ -793,10 +815,13 @@ static void compare_history(struct logent *log, size_t n)
 
         while (j < n && log[j].machine == id)
             j++;
-        for (k = i; k < j; k++)
+        for (k = i; k < j; k++) {
+            if (log[k].seq != k - i + 1)
+                show_machine(id, log + i, j - i);
             ck_assert_msg(log[k].seq == k - i + 1, "machine %" PRIu64
                           ": answered seqs are not 1..%zu (seq %" PRIu64
                           " at %zu)", id, j - i, log[k].seq, k - i + 1);
+        }
         k = i;
         for (;;) {
             struct armmap_history_query q;
