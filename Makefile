@@ -255,10 +255,13 @@ $(B)/check_daemon: $(TEST_DAEMON_SRC:%.c=$(B)/%.o) $(TEST_PROC_OBJ) \
                    $(LIBARMMAP) $(LIBSTORE) $(LIBMM) | $(ARMMAPD) $(ARMMAP)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(DAEMON_LIBS)
 
+# The redirect suite runs cluster nodes on a PostgreSQL server it starts.
+$(TEST_CLIENT_SRC:%.c=$(B)/%.o): CFLAGS += $(if $(PQ_LIBS),-DSTORE_HAVE_PG)
 $(B)/check_client: $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(TEST_SPAWN_OBJ) \
+                   $(TEST_PGSERVER_OBJ) \
                    $(LIBARMMAP) | $(ARMMAPD) $(ARMMAP) $(LIBARMMAP_SO)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(CLIENT_LIBS) \
-	    $(JANSSON_LIBS)
+	    $(JANSSON_LIBS) $(PQ_LIBS)
 
 # ---- dependencies ------------------------------------------------------
 # Installs what is missing on Debian/Ubuntu; elsewhere names the packages.

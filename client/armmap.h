@@ -266,7 +266,7 @@ struct armmap_options {
 #define ARMMAP_RETRY_OFF (-1)
 
 /*
- * Idempotent changes, redirects, retries (libarmmap 0.2, ABI ARMMAP_1).
+ * Idempotent changes, redirects, retries (ABI version ARMMAP_1).
  *
  * Every change (create, destroy, op, batch, fork, clone, also pipelined)
  * carries a request key: a fresh random 64-bit number (getrandom), or the

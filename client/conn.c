@@ -1061,6 +1061,32 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Before trying again (a lost connection, an unreachable owner): false
+ * once retry_ms has passed since the first such wait (*@deadline 0 until
+ * then) or retries are off; else sleeps, backing off from 20 to 500 ms. */
+static bool retry_wait(const struct armmap_conn *conn, int64_t *deadline,
+                       int64_t *pause)
+{
+    int retry = conn->opt.retry_ms ? conn->opt.retry_ms : DEFAULT_RETRY_MS;
+    struct timespec ts;
+    int64_t left;
+
+    if (retry < 0)
+        return false;
+    if (*deadline == 0)
+        *deadline = now_ms() + retry;
+    left = *deadline - now_ms();
+    if (left <= 0)
+        return false;
+    if (*pause > left)
+        *pause = left;
+    ts.tv_sec = (time_t)(*pause / 1000);
+    ts.tv_nsec = (long)(*pause % 1000) * 1000000;
+    nanosleep(&ts, NULL);
+    *pause = *pause * 2 > 500 ? 500 : *pause * 2;
+    return true;
+}
+
 /* send_wait(), and after a lost connection (only this request was
  * outstanding on it) reconnect and resend until retry_ms has passed. */
 static enum armmap_status send_retrying(struct armmap_conn *conn,
@@ -1068,20 +1094,10 @@ static enum armmap_status send_retrying(struct armmap_conn *conn,
                                         Armmap__V1__Response **out)
 {
     bool alone = conn->inflight == 0 && conn->nstash == 0 && !conn->dead;
-    int retry = conn->opt.retry_ms ? conn->opt.retry_ms : DEFAULT_RETRY_MS;
     enum armmap_status st = send_wait(conn, req, out);
-    int64_t deadline = now_ms() + retry, pause = 20;
+    int64_t deadline = 0, pause = 20;
 
-    while (st == ARMMAP_IO && alone && retry > 0 && now_ms() < deadline) {
-        struct timespec ts;
-        int64_t left = deadline - now_ms();
-
-        if (pause > left)
-            pause = left > 0 ? left : 0;
-        ts.tv_sec = (time_t)(pause / 1000);
-        ts.tv_nsec = (long)(pause % 1000) * 1000000;
-        nanosleep(&ts, NULL);
-        pause = pause * 2 > 500 ? 500 : pause * 2;
+    while (st == ARMMAP_IO && alone && retry_wait(conn, &deadline, &pause)) {
         if (reopen(conn) != ARMMAP_OK) {
             st = ARMMAP_IO;
             continue;
@@ -1099,22 +1115,29 @@ enum armmap_status armmap__exchange(struct armmap_conn *conn,
     struct armmap__route *r = route_find(conn, machine);
     struct armmap_conn *target = conn;
     Armmap__V1__Response *resp = NULL;
-    enum armmap_status st;
+    enum armmap_status st = ARMMAP_OK;
+    int64_t deadline = 0, pause = 20;
     int hops = 0;
 
     *out = NULL;
-    if (r != NULL && (target = peer_get(conn, r->owner, &st)) == NULL) {
-        route_drop(conn, machine); /* unreachable: ask our own node */
-        target = conn;
-    }
-    if (r != NULL && target != conn)
+    if (r != NULL) {
         r->used = ++conn->clock;
+        target = peer_get(conn, r->owner, &st);
+    }
     for (;;) {
+        if (target == NULL) { /* the owner is unreachable */
+            route_drop(conn, machine);
+            if (!retry_wait(conn, &deadline, &pause))
+                return st;
+            target = conn;
+            hops = 0;
+        }
         st = target == conn ? send_retrying(conn, req, &resp)
                             : send_wait(target, req, &resp);
         if (st != ARMMAP_OK && target != conn) {
-            route_drop(conn, machine); /* that node died: start over */
-            target = conn;
+            snprintf(conn->errmsg, sizeof(conn->errmsg), "owner node %.120s: %.300s",
+                     target->addr, target->errmsg);
+            target = NULL; /* that node died: ask our own again */
             continue;
         }
         if (st != ARMMAP_OK)
@@ -1126,10 +1149,6 @@ enum armmap_status armmap__exchange(struct armmap_conn *conn,
             break;
         route_put(conn, machine, resp->status->owner);
         target = peer_get(conn, resp->status->owner, &st);
-        if (target == NULL) {
-            armmap__v1__response__free_unpacked(resp, NULL);
-            return st;
-        }
         armmap__v1__response__free_unpacked(resp, NULL);
         resp = NULL;
     }

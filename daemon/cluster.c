@@ -451,8 +451,20 @@ struct srv_machine *srv_cluster_find(struct srv_call *call, const char *what,
                 goto out;
             }
         }
-        if (won)
+        if (won) {
+            /* Read again: a write of the last owner that held the row
+             * when the claim came may have committed more events. */
             srv_log(SRV_LOG_INFO, "cluster: claimed machine %" PRIu64, id);
+            free(row);
+            row = NULL;
+            if (store_machine_dup(srv_persist_store(s), id, &row) !=
+                STORE_OK) {
+                srv_call_fail(call, MM_UNAVAILABLE,
+                              "%s: machine %" PRIu64 ": store: %s", what, ext,
+                              store_errmsg(srv_persist_store(s)));
+                goto out;
+            }
+        }
     }
     if (st != STORE_OK) {
         srv_call_fail(call, MM_UNAVAILABLE, "%s: store: %s", what, err);

@@ -16,9 +16,9 @@
  *
  * Memory is loaded from the store the first time a scope is touched in
  * this process (after a restart, or on a node that took the machine
- * over), so a scope costs one read once; a Create or Destroy key missing
- * from memory is also looked up in the store (another node may have
- * made it).  A retry arriving while the first's commit is in flight
+ * over), so a scope costs one read once; in cluster mode a Create or
+ * Destroy key missing from memory is also looked up in the store
+ * (another node may have made it).  A retry arriving while the first's commit is in flight
  * waits for that commit, and answers UNAVAILABLE if it failed; a failed
  * write forgets its key.  A machine's scope leaves memory when its
  * destroy commits (the store's rows go at purge).
@@ -376,8 +376,8 @@ static bool key_scope(struct srv_call *call, const Armmap__V1__Request *req,
     return true;
 }
 
-/* A Create or Destroy key made elsewhere (another node, before a
- * restart of this one whose scope is loaded): read from the store. */
+/* A Create or Destroy key made by another node since this one loaded
+ * the tenant's scope: read from the store. */
 static int found_one(void *arg, const struct store_rkey *k)
 {
     load_one(arg, k);
@@ -395,7 +395,7 @@ bool srv_rkeys_retry(struct srv_call *call, const Armmap__V1__Request *req)
         (sc = scope_get(call->s, scope, tenant)) == NULL)
         return false;
     e = scope_find(sc, req->request_key);
-    if (e == NULL && scope == 0 &&
+    if (e == NULL && scope == 0 && call->s->st->node != NULL &&
         srv_persist_rkeys(call->s, 0, tenant, req->request_key, found_one,
                           sc) == MM_OK)
         e = scope_find(sc, req->request_key);

@@ -24,8 +24,8 @@
  *   sha256.c    srv_sha256       SHA-256 of tokens (tenants file)
  *   persist.c   srv_persist_*    the store: events, commits, recovery
  *   commit.c    srv_commit_*     the commit path: tickets, fence, undo
- *   cluster.c   srv_cluster_*    --node: lease, owners, MOVED, claims
  *   rkeys.c     srv_rkeys_*      idempotent retries (request keys)
+ *   cluster.c   srv_cluster_*    --node: lease, owners, MOVED, claims
  *   dump.c      srv_dump_elf     ELF32 ARM core files
  *   stream.c    srv_stream_*     large replies produced a slice at a time
  *   purge.c     srv_purge_*      purges on worker threads

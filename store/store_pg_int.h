@@ -143,8 +143,8 @@ struct store {
     struct pwq done;
     struct pg_ctl *ctl;
     bool stopping;
-    int64_t epoch; /* cluster: this node's, 0 until registered */
     uint32_t holds; /* store_hold(): no new batch while > 0 */
+    int64_t epoch; /* cluster: this node's, 0 until registered */
     uint64_t next_id;
     uint32_t queue_max;
     size_t bytes_max;

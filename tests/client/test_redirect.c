@@ -5,7 +5,12 @@
  * daemon has seen is answered as the first time; a change outstanding
  * while armmapd is stopped (SIGSTOP), killed (SIGKILL) and started again
  * on the same socket is resent by the library on a new connection and
- * applied exactly once.
+ * applied exactly once.  Suite redirect's case "moved" (a PostgreSQL
+ * server started by the suite, tests/common/pgserver.c, and two real
+ * armmapd nodes on it): a client of node b changing a machine of node a
+ * gets a's answer, applied once, through libarmmap's peer connection; after
+ * a is killed -9, the same client's next change is served once b has
+ * claimed the machine.  Skipped (after saying so) without the server.
  */
 #include "check_client.h"
 
@@ -14,6 +19,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -161,6 +169,100 @@ START_TEST(test_retry_after_kill)
 }
 END_TEST
 
+#ifdef STORE_HAVE_PG
+#include "../common/pgserver.h"
+
+static struct pgserver server;
+static bool server_up;
+static char server_why[256];
+
+static void server_setup(void)
+{
+    server_up = pgserver_try(&server, server_why);
+}
+
+static void server_teardown(void)
+{
+    if (server_up)
+        pgserver_stop(&server);
+    server_up = false;
+}
+
+/* A loopback port nobody listens on now. */
+static int free_port(void)
+{
+    struct sockaddr_in sa;
+    socklen_t len = sizeof(sa);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), port;
+
+    ck_assert_int_ge(fd, 0);
+    memset(&sa, 0, sizeof(sa));
+    sa.sin_family = AF_INET;
+    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+    ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+    port = ntohs(sa.sin_port);
+    close(fd);
+    return port;
+}
+
+/* One node of the cluster on database @url. */
+static void node_start(struct tdaemon *d, const char *name, const char *url)
+{
+    char db[320], node[80], listen[80];
+
+    td_init(d);
+    snprintf(db, sizeof(db), "--database=%s", url);
+    snprintf(node, sizeof(node), "--node=%s", name);
+    snprintf(listen, sizeof(listen), "--listen=127.0.0.1:%d", free_port());
+    td_start(d, db, node, listen, "--lease-ms=1000", (char *)NULL);
+}
+
+/* A change of node a's machine sent to node b is served by a, once; once
+ * a is dead and its lease over, by b, once. */
+START_TEST(test_follows_moved)
+{
+    struct tdaemon a, b;
+    char url[256];
+    struct armmap_conn *ca, *cb;
+    struct armmap_op_result r;
+    uint64_t m;
+    int status;
+
+    if (!server_up) {
+        fprintf(stderr, "test_redirect: skipped, no PostgreSQL server: %s\n",
+                server_why);
+        return;
+    }
+    ck_assert_msg(pgserver_create_db(&server, "armmap_redirect", url) == 0,
+                  "%s", url);
+    node_start(&a, "a", url);
+    node_start(&b, "b", url);
+    ca = connect_opts(a.sock, 0);
+    cb = connect_opts(b.sock, 0);
+    m = tc_create(ca, "aries");
+    ck_assert_int_eq(armmap_alloc(cb, m, ARMMAP_ZONE_HIGHMEM, 0, &r),
+                     ARMMAP_OK);
+    ck_assert_uint_eq(r.seq, 1);
+    ck_assert_uint_eq(seq_of(cb, m), 1); /* describe: a's, through b */
+    ck_assert_uint_eq(seq_of(ca, m), 1);
+    ck_assert_uint_eq(history_len(cb, m), 1);
+    /* a dies: b claims the machine once a's lease has run out, and the
+     * client, whose route to a fails, goes back through b. */
+    ck_assert_int_eq(kill(a.pid, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(a.pid, &status, 0), a.pid);
+    ck_assert_int_eq(armmap_alloc(cb, m, ARMMAP_ZONE_HIGHMEM, 0, &r),
+                     ARMMAP_OK);
+    ck_assert_uint_eq(r.seq, 2);
+    ck_assert_uint_eq(history_len(cb, m), 2);
+    armmap_close(ca);
+    armmap_close(cb);
+    td_cleanup(&b);
+    td_cleanup(&a);
+}
+END_TEST
+#endif
+
 Suite *redirect_suite(void)
 {
     Suite *s = suite_create("redirect");
@@ -171,5 +273,12 @@ Suite *redirect_suite(void)
     tcase_add_test(tc, test_same_key_applies_once);
     tcase_add_test(tc, test_retry_after_kill);
     suite_add_tcase(s, tc);
+#ifdef STORE_HAVE_PG
+    tc = tcase_create("moved");
+    tcase_add_unchecked_fixture(tc, server_setup, server_teardown);
+    tcase_set_timeout(tc, 120);
+    tcase_add_test(tc, test_follows_moved);
+    suite_add_tcase(s, tc);
+#endif
     return s;
 }

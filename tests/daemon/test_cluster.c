@@ -80,6 +80,30 @@ START_TEST(test_cluster_settings_ranges)
 }
 END_TEST
 
+START_TEST(test_cluster_wildcard_listen_needs_advertise)
+{
+    char tok[] = "/tmp/armmap-token-XXXXXX", flag[64], out[2048];
+    int fd = mkstemp(tok);
+
+    ck_assert_int_ge(fd, 0);
+    ck_assert_int_eq(write(fd, "secret\n", 7), 7);
+    close(fd);
+    snprintf(flag, sizeof(flag), "--auth-token-file=%s", tok);
+    ck_assert_int_eq(td_run(out, sizeof(out), "--check-config", flag,
+                            "--node=n1", "--database=postgresql:///x",
+                            "--listen=0.0.0.0:7001", NULL),
+                     2);
+    ck_assert_str_eq(out, "armmapd: --listen: '0.0.0.0:7001' is a wildcard "
+                          "address; give --advertise HOST:PORT\n");
+    ck_assert_int_eq(td_run(out, sizeof(out), "--check-config", flag,
+                            "--node=n1", "--database=postgresql:///x",
+                            "--listen=0.0.0.0:7001",
+                            "--advertise=10.0.0.5:7001", NULL),
+                     0);
+    unlink(tok);
+}
+END_TEST
+
 START_TEST(test_cluster_settings_accepted)
 {
     char out[2048];
@@ -245,16 +269,24 @@ static struct reply http_get(int port, const char *path)
     char buf[8192], req[512], *sep;
     size_t len = 0;
     ssize_t n;
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = socket(AF_INET, SOCK_STREAM, 0), i;
 
     memset(&r, 0, sizeof(r));
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     sa.sin_port = htons((uint16_t)port);
-    ck_assert_int_ge(fd, 0);
-    ck_assert_msg(connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0,
-                  "connect: %s", strerror(errno));
+    /* The HTTP socket is bound just after the Unix one td_start waits
+     * for: a refused connect is tried again, a bounded number of times. */
+    for (i = 0; fd >= 0 && i < POLLS &&
+                connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0;
+         i++) {
+        ck_assert_msg(errno == ECONNREFUSED, "connect: %s", strerror(errno));
+        close(fd);
+        usleep(25000);
+        fd = socket(AF_INET, SOCK_STREAM, 0);
+    }
+    ck_assert_msg(fd >= 0 && i < POLLS, "connect to port %d: refused", port);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     snprintf(req, sizeof(req),
              "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
@@ -375,7 +407,7 @@ END_TEST
 START_TEST(test_cluster_failover_after_kill)
 {
     struct node a, b;
-    char url[256];
+    char url[256], out[4096];
     uint32_t va[3], pa[3], pa2[3];
     uint8_t fault[3], fault2[3];
     Armmap__V1__Response *r;
@@ -417,6 +449,9 @@ START_TEST(test_cluster_failover_after_kill)
     close(fb);
     node_stop(&b);
     td_cleanup(&a.d);
+    /* Both nodes' writes make one sound history. */
+    ck_assert_int_eq(td_run(out, sizeof(out), a.flags[0], "--verify", NULL), 0);
+    ck_assert_msg(strstr(out, ": OK (") != NULL, "%s", out);
 }
 END_TEST
 
@@ -533,6 +568,63 @@ START_TEST(test_cluster_health_follows_the_lease)
     td_free(r);
     close(fa);
     node_stop(&a);
+}
+END_TEST
+
+/* A machine whose row names another owner (as after a claim this node
+ * missed) refuses this node's write in the store, and the node drops it
+ * and redirects. */
+START_TEST(test_cluster_fenced_write_drops_the_machine)
+{
+    struct node a, b;
+    char url[256], want[512], q[256];
+    Armmap__V1__Response *r;
+    PGconn *c;
+    PGresult *res;
+    uint64_t m;
+    int fa, i, code = 0;
+
+    if (!new_db("cluster_dropped", url))
+        return;
+    node_start(&a, "a", url, 10000);
+    node_start(&b, "b", url, 10000);
+    fa = td_session(&a.d, "default");
+    m = td_create(fa, "qemu-virt", NULL);
+    td_op_ok(fa, m, ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH, NULL, 0);
+    c = PQconnectdb(url);
+    snprintf(q, sizeof(q),
+             "UPDATE machines SET owner_node = 'b', owner_epoch = 1"
+             " WHERE id = %llu",
+             (unsigned long long)m);
+    res = PQexec(c, q);
+    ck_assert_int_eq(PQresultStatus(res), PGRES_COMMAND_OK);
+    PQclear(res);
+    PQfinish(c);
+    r = td_op(fa, 21, m, ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH, 0, NULL, 0, 0);
+    ck_assert_status(r, 21, ARMMAP__V1__CODE__UNAVAILABLE,
+                     "store: event: machine 1 is not owned by node a "
+                     "(epoch 1)");
+    td_free(r);
+    for (i = 0; i < POLLS; i++) {
+        r = describe(fa, 22, m);
+        code = r->status->code;
+        if (code == ARMMAP__V1__CODE__MOVED)
+            break;
+        ck_assert_int_eq(code, ARMMAP__V1__CODE__UNAVAILABLE);
+        td_free(r);
+        usleep(25000);
+    }
+    snprintf(want, sizeof(want), "machine 1 is served by node b at 127.0.0.1:%d",
+             b.port);
+    ck_assert_status(r, 22, ARMMAP__V1__CODE__MOVED, want);
+    td_free(r);
+    r = history(fa, m);
+    ck_assert_status(r, 9, ARMMAP__V1__CODE__OK, "");
+    ck_assert_uint_eq(r->history->n_events, 1);
+    td_free(r);
+    close(fa);
+    node_stop(&a);
+    node_stop(&b);
 }
 END_TEST
 
@@ -710,6 +802,7 @@ Suite *cluster_suite(void)
     tcase_add_test(tc, test_cluster_node_needs_postgresql);
     tcase_add_test(tc, test_cluster_settings_ranges);
     tcase_add_test(tc, test_cluster_settings_accepted);
+    tcase_add_test(tc, test_cluster_wildcard_listen_needs_advertise);
     suite_add_tcase(s, tc);
 #ifdef STORE_HAVE_PG
     tc = tcase_create("nodes");
@@ -721,6 +814,7 @@ Suite *cluster_suite(void)
     tcase_add_test(tc, test_cluster_failover_after_kill);
     tcase_add_test(tc, test_cluster_frozen_node_is_fenced);
     tcase_add_test(tc, test_cluster_health_follows_the_lease);
+    tcase_add_test(tc, test_cluster_fenced_write_drops_the_machine);
     suite_add_tcase(s, tc);
 #endif
     return s;

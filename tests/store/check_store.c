@@ -2681,6 +2681,99 @@ START_TEST(test_version_3_database_resummed)
 }
 END_TEST
 
+/* A request key commits with its change, is reported by no reap, is
+ * dropped with a change that fails, and goes with its machine's purge. */
+struct keys_seen {
+    size_t n;
+    uint64_t key[4], ord[4], target[4];
+    char reply[4][16];
+};
+
+static int key_seen(void *arg, const struct store_rkey *k)
+{
+    struct keys_seen *w = arg;
+
+    if (w->n < 4) {
+        w->key[w->n] = k->key;
+        w->ord[w->n] = k->ord;
+        w->target[w->n] = k->target;
+        snprintf(w->reply[w->n], sizeof(w->reply[0]), "%.*s", (int)k->len,
+                 (const char *)k->reply);
+    }
+    w->n++;
+    return 0;
+}
+
+START_TEST(test_request_keys_kept_with_their_change)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    struct keys_seen w;
+    struct store_rkey k;
+    struct store_event ev;
+    uint64_t purged = 0;
+    uint32_t arg;
+
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1000), 1);
+    memset(&k, 0, sizeof(k));
+    k.machine = 1;
+    k.tenant = "t";
+    k.reply = "first";
+    k.len = 5;
+    k.target = 1;
+    store_hold(s);
+    ev = test_event(1, 1, &arg);
+    ck_assert_int_eq(store_submit_event(s, &ev, (void *)7), STORE_OK);
+    k.key = UINT64_MAX; /* all 64 bits */
+    k.ord = 1;
+    ck_assert_int_eq(store_submit_rkey(s, &k, (void *)7), STORE_OK);
+    store_release(s);
+    /* A change that fails (seq 5 is not next): its key is not kept. */
+    store_hold(s);
+    ev = test_event(1, 5, &arg);
+    ck_assert_int_eq(store_submit_event(s, &ev, (void *)8), STORE_OK);
+    k.key = 42;
+    k.ord = 2;
+    k.reply = "second";
+    k.len = 6;
+    ck_assert_int_eq(store_submit_rkey(s, &k, (void *)8), STORE_OK);
+    store_release(s);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.n, 3); /* create, two events: keys are not reaped */
+    ck_assert_uint_eq(o.ok, 2);
+    memset(&w, 0, sizeof(w));
+    ck_assert_int_eq(store_rkeys(s, 1, NULL, 0, key_seen, &w), STORE_OK);
+    ck_assert_uint_eq(w.n, 1);
+    ck_assert_uint_eq(w.key[0], UINT64_MAX);
+    ck_assert_uint_eq(w.ord[0], 1);
+    ck_assert_str_eq(w.reply[0], "first");
+    memset(&w, 0, sizeof(w));
+    ck_assert_int_eq(store_rkeys(s, 1, NULL, 42, key_seen, &w), STORE_OK);
+    ck_assert_uint_eq(w.n, 0);
+    /* A tenant's key (machine 0) of the same key, and the purge. */
+    k.machine = 0;
+    k.key = UINT64_MAX;
+    k.ord = 1;
+    store_hold(s);
+    ck_assert_int_eq(store_submit_machine_destroy(s, 1, 1500, (void *)9),
+                     STORE_OK);
+    ck_assert_int_eq(store_submit_rkey(s, &k, (void *)9), STORE_OK);
+    store_release(s);
+    flush_reap(s, &o);
+    memset(&w, 0, sizeof(w));
+    ck_assert_int_eq(store_rkeys(s, 0, "t", 0, key_seen, &w), STORE_OK);
+    ck_assert_uint_eq(w.n, 1);
+    ck_assert_str_eq(w.reply[0], "second");
+    ck_assert_int_eq(store_purge(s, NULL, 0, 2000, &purged, NULL), STORE_OK);
+    ck_assert_uint_eq(purged, 1);
+    memset(&w, 0, sizeof(w));
+    ck_assert_int_eq(store_rkeys(s, 0, "t", 0, key_seen, &w), STORE_OK);
+    ck_assert_int_eq(store_rkeys(s, 1, NULL, 0, key_seen, &w), STORE_OK);
+    ck_assert_uint_eq(w.n, 0);
+    store_close(s);
+}
+END_TEST
+
 /* A database of schema version 4 (no request keys) gets the empty
  * request_keys table at open, one additive step; its events stay. */
 START_TEST(test_version_4_database_gets_request_keys)
@@ -3031,6 +3124,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_version_2_database_gets_sums);
     tcase_add_test(tc, test_version_3_database_resummed);
     tcase_add_test(tc, test_version_4_database_gets_request_keys);
+    tcase_add_test(tc, test_request_keys_kept_with_their_change);
     tcase_add_test(tc, test_reader_on_another_thread);
     tcase_add_test(tc, test_lost_wal_frames_reported_at_open);
     tcase_add_test(tc, test_verify_reports_every_problem);

@@ -766,6 +766,35 @@ START_TEST(test_pg_threads_group_commit_in_order)
 }
 END_TEST
 
+
+/* A database of schema version 4 gets the request_keys table at open (one
+ * additive step) and is version 5 after. */
+START_TEST(test_pg_version_4_gets_request_keys)
+{
+    struct store *s;
+    PGconn *c;
+    PGresult *r;
+
+    if (!fresh_db())
+        return;
+    s = open_pg();
+    store_close(s);
+    raw("DROP TABLE request_keys;"
+        "UPDATE armmap_meta SET value = 4 WHERE key = 'schema_version'");
+    s = open_pg();
+    store_close(s);
+    c = PQconnectdb(url);
+    r = PQexec(c, "SELECT (SELECT value FROM armmap_meta"
+                  " WHERE key = 'schema_version'),"
+                  " (SELECT count(*) FROM request_keys)");
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    ck_assert_str_eq(PQgetvalue(r, 0, 0), "5");
+    ck_assert_str_eq(PQgetvalue(r, 0, 1), "0");
+    PQclear(r);
+    PQfinish(c);
+}
+END_TEST
+
 Suite *pg_suite(void)
 {
     Suite *s = suite_create("pg");
@@ -783,6 +812,7 @@ Suite *pg_suite(void)
     tcase_add_test(tc, test_pg_size_limit_then_purge_frees_room);
     tcase_add_test(tc, test_pg_list_by_tenant_and_reentry);
     tcase_add_test(tc, test_pg_reconnects_after_the_server_drops_it);
+    tcase_add_test(tc, test_pg_version_4_gets_request_keys);
     tcase_add_test(tc, test_pg_threads_group_commit_in_order);
     suite_add_tcase(s, tc);
     return s;
