@@ -307,7 +307,7 @@ CLIENT_RUNS := $(if $(CHECK_CLIENT),$(call suite_runs,$(CHECK_CLIENT),$(TEST_CLI
 STORE_RUNS  := $(if $(CHECK_STORE),$(call suite_runs,$(CHECK_STORE),$(TEST_STORE_SRC)))
 TEST_RUNS   := $(call first_long,$(ENGINE_RUNS) $(DAEMON_RUNS) $(CLIENT_RUNS) \
                                  $(STORE_RUNS))
-.PHONY: $(TEST_RUNS) check-suites
+.PHONY: $(TEST_RUNS) check-suites check-bins
 
 check: deps
 	@start=$$(date +%s); \
@@ -328,14 +328,20 @@ check-both: check-tree-san check-tree-plain check-selfcontained check-suites
 
 check-tree-plain check-tree-san: $(PROTO_H)
 
+# Each builds its programs first (check-bins), then runs them: with every
+# program already there, make starts the runs in the order listed, the
+# longest first, instead of as their programs happen to be linked.
 check-tree-plain:
-	+@$(MAKE) --no-print-directory check-plain
+	+@$(MAKE) --no-print-directory check-bins && \
+	  $(MAKE) --no-print-directory check-plain
 
 check-tree-san:
-	+@$(MAKE) --no-print-directory SANITIZE=1 check-plain
+	+@$(MAKE) --no-print-directory SANITIZE=1 check-bins && \
+	  $(MAKE) --no-print-directory SANITIZE=1 check-plain
 
-# One build's programs ($(B)), in parallel with -j (the fuzz replays are
-# added below, with the fuzzing rules).
+# One build's programs ($(B)), in parallel with -j (the fuzz replays and
+# the oracle comparison are added below, with their rules).
+check-bins: $(TEST_BINS)
 check-plain: $(TEST_RUNS)
 
 check-selfcontained:
@@ -482,6 +488,7 @@ $(B)/oracle_mmucheck: $(B)/tests/oracle/mmucheck.o
 
 # make check runs the comparison as a job of its own.
 .PHONY: $(ORACLE_CMP).run
+check-bins: $(ORACLE_CMP)
 check-plain: $(ORACLE_CMP).run
 all: $(ORACLE_CMP)
 
@@ -880,6 +887,7 @@ FUZZ_REPLAY_RUN = for n in $(FUZZ_NAMES); do \
 # make check runs each replay as a job of its own.
 REPLAY_RUNS := $(FUZZ_NAMES:%=$(B)/fuzz_replay_%.run)
 .PHONY: $(REPLAY_RUNS)
+check-bins: $(FUZZ_REPLAY_BINS)
 check-plain: $(REPLAY_RUNS)
 
 $(REPLAY_RUNS): $(B)/fuzz_replay_%.run: $(B)/fuzz_replay_%

@@ -290,9 +290,10 @@ static bool fast_decode(struct fast_reply *f, const uint8_t *p, size_t n)
         if (have_body)
             return false;
         have_body = true;
-        if (key >> 3 == ARMMAP__V1__RESPONSE__BODY_PONG && len == 0)
+        if (key >> 3 == ARMMAP__V1__RESPONSE__BODY_PONG && len == 0) {
             f->kind = ARMMAP_REPLY_PONG;
-        else if (key >> 3 == ARMMAP__V1__RESPONSE__BODY_OP)
+            ok = true;
+        } else if (key >> 3 == ARMMAP__V1__RESPONSE__BODY_OP)
             ok = fast_op(f, body, len);
         else if (key >> 3 == ARMMAP__V1__RESPONSE__BODY_TRANSLATE)
             ok = fast_translate(f, body, len);

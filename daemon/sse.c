@@ -631,9 +631,19 @@ void srv_sse_free(struct srv *s)
 
     if (x == NULL)
         return;
+    /* sub_drop() frees its stream alone, and the feed with its last
+     * stream; so each next one is taken before. */
     for (i = 0; i < SSE_BUCKETS; i++) {
-        while (x->feeds[i] != NULL)
-            sub_drop(s, TAILQ_FIRST(&x->feeds[i]->subs), "the daemon stops");
+        struct sse_feed *f, *fnext;
+        struct sse_sub *u, *unext;
+
+        for (f = x->feeds[i]; f != NULL; f = fnext) {
+            fnext = f->next;
+            for (u = TAILQ_FIRST(&f->subs); u != NULL; u = unext) {
+                unext = TAILQ_NEXT(u, link);
+                sub_drop(s, u, "the daemon stops");
+            }
+        }
     }
     if (x->heartbeat != NULL)
         event_free(x->heartbeat);
