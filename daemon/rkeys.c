@@ -329,7 +329,8 @@ void srv_rkeys_drop(struct srv *s, uint64_t machine, const char *tenant)
 void srv_rkeys_failed(struct srv *s, uint64_t scope, const char *tenant,
                       uint64_t key, uint64_t ticket)
 {
-    struct rk_scope *sc = *scope_link(s->rkeys, scope, tenant);
+    struct rk_scope *sc = s->rkeys ? *scope_link(s->rkeys, scope, tenant)
+                                   : NULL;
     struct rk_entry *e = sc != NULL ? scope_find(sc, key) : NULL;
 
     if (e != NULL && e->ticket == ticket)

@@ -356,16 +356,20 @@ enum store_status store_submit_checkpoint(struct store *s, uint64_t machine,
  * both commit or neither does.  Keys live in scopes: a machine (the keys of
  * changes that named it: ops, batches, forks, clones) or, with machine 0,
  * a tenant (its creates and destroys).  Each scope keeps its last
- * STORE_RKEYS_KEPT keys by ord; a purge drops the keys whose scope or
- * target machine it deletes. */
+ * STORE_RKEYS_KEPT keys by ord (and up to STORE_RKEYS_TRIM - 1 older
+ * ones, deleted in one go: store_rkeys() callers keep the newest); a
+ * purge drops the keys whose scope or target machine it deletes. */
 #define STORE_RKEYS_KEPT 4096
+#define STORE_RKEYS_TRIM 64 /* the store deletes old keys every 64th ord:
+                               it may hold up to 63 more, oldest first */
 
 struct store_rkey {
     uint64_t machine;   /* scope: the machine named; 0: @tenant's */
     const char *tenant; /* the tenant that made the change */
     uint64_t key;       /* the client's key, != 0 */
-    uint64_t ord;       /* 1, 2, ... in its scope; keeping it deletes
-                           the key of ord - STORE_RKEYS_KEPT */
+    uint64_t ord;       /* 1, 2, ... in its scope; keeping a multiple of
+                           STORE_RKEYS_TRIM deletes the keys up to ord -
+                           STORE_RKEYS_KEPT */
     uint64_t target;    /* the machine made or changed (purge) */
     const void *reply;  /* the reply's bytes, @len of them */
     size_t len;

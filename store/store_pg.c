@@ -465,7 +465,8 @@ static struct pw *push(struct store *s, size_t len)
 
 static void wake_writer(struct store *s)
 {
-    pthread_cond_signal(&s->wake);
+    if (s->holds == 0) /* else: at store_release() */
+        pthread_cond_signal(&s->wake);
 }
 
 static bool event_valid(struct store *s, const struct store_event *ev)
@@ -514,7 +515,7 @@ void pg_hold(struct store *s, bool on)
     if (on)
         s->holds++;
     else if (s->holds > 0 && --s->holds == 0 && s->filling.n > 0)
-        wake_writer(s);
+        pthread_cond_signal(&s->wake);
     pthread_mutex_unlock(&s->lock);
 }
 
@@ -1349,7 +1350,7 @@ static void do_rkey(struct send *x, const struct pwq *q, struct pw *w)
                 " reply = excluded.reply",
                 6, val, len, fmt);
     x->bytes += w->len + 64;
-    if (w->seq <= STORE_RKEYS_KEPT)
+    if (w->seq <= STORE_RKEYS_KEPT || w->seq % STORE_RKEYS_TRIM != 0)
         return;
     snprintf(num[4], 24, "%" PRIu64, w->seq - STORE_RKEYS_KEPT);
     val[2] = num[4];

@@ -421,7 +421,7 @@ static void enqueue(struct store *s, size_t len)
     s->inflight++;
     s->inflight_bytes += cost;
     s->submitted++;
-    if (s->writer_idle) {
+    if (s->writer_idle && s->holds == 0) { /* else: at store_release() */
         s->writer_idle = false;
         pthread_cond_signal(&s->wake);
     }
@@ -1225,7 +1225,8 @@ static int write_rkey(struct store *s, struct batch *b, struct wreq *r)
     sqlite3_bind_blob(st, 6, b->bytes + r->off + lt, (int)r->len,
                       SQLITE_STATIC);
     rc = wstep(s, st);
-    if (rc != SQLITE_OK || r->seq <= STORE_RKEYS_KEPT)
+    if (rc != SQLITE_OK || r->seq <= STORE_RKEYS_KEPT ||
+        r->seq % STORE_RKEYS_TRIM != 0)
         return rc;
     st = s->w_rkey_trim;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)r->machine);

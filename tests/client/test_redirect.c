@@ -152,7 +152,7 @@ START_TEST(test_retry_after_kill)
     ck_assert_int_eq(kill(tc_d.pid, SIGSTOP), 0);
     ck_assert_int_eq(pthread_create(&th, NULL, run_alloc, &w), 0);
     for (i = 0; i < 1000 && !(__atomic_load_n(&w.started, __ATOMIC_SEQ_CST) &&
-                               in_poll(w.tid));
+                              in_poll(w.tid));
          i++)
         usleep(10000);
     ck_assert_msg(i < 1000, "the change was not sent within 10 s");

@@ -84,8 +84,8 @@ static struct raw call_raw(int fd, const Armmap__V1__Request *req)
 
 static Armmap__V1__Response *decode(const struct raw *r)
 {
-    Armmap__V1__Response *resp =
-        armmap__v1__response__unpack(NULL, r->n - 4, r->b + 4);
+    Armmap__V1__Response *resp = armmap__v1__response__unpack(NULL, r->n - 4,
+                                                              r->b + 4);
 
     ck_assert_ptr_nonnull(resp);
     return resp;
@@ -377,7 +377,7 @@ START_TEST(test_key_table_bounded)
 
     for (k = 1; k <= KEPT + 1; k++)
         ck_assert_uint_eq(flush_keyed(fd, k, m), k);
-    ck_assert_uint_eq(flush_keyed(fd, 2, m), 2);      /* remembered */
+    ck_assert_uint_eq(flush_keyed(fd, 2, m), 2); /* remembered */
     ck_assert_uint_eq(flush_keyed(fd, KEPT + 1, m), KEPT + 1);
     ck_assert_uint_eq(machine_seq(fd, m), KEPT + 1);
     close(fd);
