@@ -268,9 +268,12 @@ struct armmap_options {
 /*
  * Idempotent changes, redirects, retries (ABI version ARMMAP_1).
  *
- * Every change (create, destroy, op, batch, fork, clone, also pipelined)
- * carries a request key: a fresh random 64-bit number (getrandom), or the
- * one armmap_set_request_key() set for the next change.  armmapd answers a
+ * Every change a synchronous call sends (create, destroy, op, batch, fork,
+ * clone) carries a request key: a fresh random 64-bit number (getrandom),
+ * or the one armmap_set_request_key() set for the next change.  A
+ * pipelined change (armmap_send_*) carries one only when it was set: a
+ * keyed change costs armmapd a remembered reply (about twice the CPU of
+ * an unkeyed one), and libarmmap never resends a pipelined change itself.  armmapd answers a
  * change sent again with a key it has seen on that machine (or, for create
  * and destroy, for that tenant) with the first answer, applying nothing.
  *
@@ -280,8 +283,8 @@ struct armmap_options {
  * and the last 256 machines' owners remembered), at most 4 hops; the
  * caller sees the owner's answer.  A synchronous call whose connection is
  * lost while it waits (the node died or restarted) reconnects and resends
- * within retry_ms.  Pipelined requests (armmap_send_*) get keys but are
- * neither redirected nor resent: their replies may be ARMMAP_MOVED.
+ * within retry_ms.  Pipelined requests (armmap_send_*) are neither
+ * redirected nor resent: their replies may be ARMMAP_MOVED.
  */
 
 /**
@@ -292,8 +295,8 @@ struct armmap_options {
 void armmap_set_request_key(struct armmap_conn *conn, uint64_t key);
 
 /**
- * armmap_last_request_key - the key the last change sent on @conn carried
- * (0 if none yet).
+ * armmap_last_request_key - the key the last keyed change sent on @conn
+ * carried (0 if none yet).
  */
 uint64_t armmap_last_request_key(const struct armmap_conn *conn);
 

@@ -59,8 +59,11 @@ struct armmap_conn {
     uint64_t clock;
 };
 
-/* Gives @req (a change without one) its request key. */
-void armmap__key(struct armmap_conn *conn, Armmap__V1__Request *req);
+/* Gives @req (a change without one) the key armmap_set_request_key() set,
+ * else, if @fresh (a synchronous call, which libarmmap resends itself), a
+ * fresh random one; a pipelined change without a set key goes unkeyed. */
+void armmap__key(struct armmap_conn *conn, Armmap__V1__Request *req,
+                 bool fresh);
 
 /* Sends @req and waits for its reply, following MOVED to the owner and
  * resending after a lost connection (see armmap.h); *@out the reply. */

@@ -18,8 +18,8 @@
  * (tenant and token), whose rejection is returned with the daemon's code.
  *
  * Redirects and retries (armmap__exchange(), for the synchronous calls):
- * every change gets a request key when it is queued (armmap__key()), so
- * sending it again is safe.  A MOVED reply names the owner node; the
+ * every change gets a request key as the call starts (armmap__key()), so
+ * sending it again is safe; a pipelined change only if the caller set one.  A MOVED reply names the owner node; the
  * request goes there over a peer connection of the caller's (opened with
  * the same options, at most ARMMAP__PEERS, least recently used closed
  * first) and the machine's owner is remembered (ARMMAP__ROUTES, LRU), so
@@ -119,7 +119,7 @@ enum armmap_status armmap__queue(struct armmap_conn *conn,
                             "receive replies first",
                             conn->inflight);
     req->id = ++conn->next_id;
-    armmap__key(conn, req);
+    armmap__key(conn, req, false);
     len = envelope_request_size(req, &z);
     if (len > 0xffffffffu)
         return armmap__fail(conn, ARMMAP_INVALID_ARGUMENT,
@@ -888,15 +888,18 @@ static uint64_t random_key(struct armmap_conn *conn)
     return k != 0 ? k : 1;
 }
 
-void armmap__key(struct armmap_conn *conn, Armmap__V1__Request *req)
+void armmap__key(struct armmap_conn *conn, Armmap__V1__Request *req,
+                 bool fresh)
 {
     if (req->request_key != 0 || !is_change(req))
         return;
     if (conn->next_key != 0) {
         req->request_key = conn->next_key;
         conn->next_key = 0;
-    } else {
+    } else if (fresh) {
         req->request_key = random_key(conn);
+    } else {
+        return;
     }
     conn->last_key = req->request_key;
 }
@@ -1120,6 +1123,7 @@ enum armmap_status armmap__exchange(struct armmap_conn *conn,
     int hops = 0;
 
     *out = NULL;
+    armmap__key(conn, req, true); /* resent below: always keyed */
     if (r != NULL) {
         r->used = ++conn->clock;
         target = peer_get(conn, r->owner, &st);

@@ -870,7 +870,7 @@ enum store_status pg_rkeys(struct store *s, uint64_t machine,
     res = rquery(&s->rd, "request keys",
                  "SELECT machine, tenant, key, ord, target, reply"
                  " FROM request_keys WHERE machine = $1"
-                 " AND ($1 != 0 OR tenant = $2) AND ($3 = 0 OR key = $3)"
+                 " AND ($1::bigint != 0 OR tenant = $2) AND ($3::bigint = 0 OR key = $3::bigint)"
                  " ORDER BY ord",
                  3, val, PGRES_TUPLES_OK);
     if (res == NULL)

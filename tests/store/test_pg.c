@@ -795,6 +795,50 @@ START_TEST(test_pg_version_4_gets_request_keys)
 }
 END_TEST
 
+static int rkey_seen(void *arg, const struct store_rkey *k)
+{
+    uint64_t *seen = arg;
+
+    ck_assert_uint_eq(k->len, 5);
+    ck_assert_int_eq(memcmp(k->reply, "first", 5), 0);
+    seen[0]++;
+    seen[1] = k->key;
+    return 0;
+}
+
+/* A key above 2^31 (all 64 bits) is found by its own value: the query's
+ * parameters are 64-bit (a retried change after a failover asks so). */
+START_TEST(test_pg_request_key_lookup_by_64_bit_key)
+{
+    struct store_rkey k = { .machine = 1, .tenant = "t", .ord = 1,
+                            .target = 1, .reply = "first", .len = 5 };
+    struct store_event ev;
+    uint64_t seen[2] = { 0, 0 };
+    struct outcomes o;
+    struct store *s;
+
+    if (!fresh_db())
+        return;
+    s = open_pg();
+    ck_assert_uint_eq(create(s, ""), 1);
+    ev = ev_of(1, 1);
+    k.key = UINT64_MAX;
+    store_hold(s);
+    ck_assert_int_eq(store_submit_event(s, &ev, (void *)7), STORE_OK);
+    ck_assert_int_eq(store_submit_rkey(s, &k, (void *)7), STORE_OK);
+    store_release(s);
+    flush_reap(s, &o);
+    ck_assert_int_eq(store_rkeys(s, 1, NULL, UINT64_MAX, rkey_seen, seen),
+                     STORE_OK);
+    ck_assert_uint_eq(seen[0], 1);
+    ck_assert_uint_eq(seen[1], UINT64_MAX);
+    ck_assert_int_eq(store_rkeys(s, 1, NULL, 0x89abcdef01u, rkey_seen, seen),
+                     STORE_OK);
+    ck_assert_uint_eq(seen[0], 1);
+    store_close(s);
+}
+END_TEST
+
 Suite *pg_suite(void)
 {
     Suite *s = suite_create("pg");
@@ -813,6 +857,7 @@ Suite *pg_suite(void)
     tcase_add_test(tc, test_pg_list_by_tenant_and_reentry);
     tcase_add_test(tc, test_pg_reconnects_after_the_server_drops_it);
     tcase_add_test(tc, test_pg_version_4_gets_request_keys);
+    tcase_add_test(tc, test_pg_request_key_lookup_by_64_bit_key);
     tcase_add_test(tc, test_pg_threads_group_commit_in_order);
     suite_add_tcase(s, tc);
     return s;
