@@ -1150,6 +1150,14 @@ void mm__config_image_extras(const struct mm_config *cfg, mm_vaddr_t *stext,
     }
 }
 
+/* config-6.1.0-57-armmp: CONFIG_STRICT_KERNEL_RWX=y; its section
+ * permissions are set after boot, so from config version 3, and only for
+ * the reference image (whose sections it aligns). */
+bool mm__config_strict_rwx(const struct mm_config *cfg)
+{
+    return mm__config_late_boot(cfg) && default_image(cfg);
+}
+
 /* The first per-CPU chunk's static part, __per_cpu_end - __per_cpu_start
  * of the reference image: "percpu: Embedded 18 pages/cpu s45012 ..." in
  * every boot of tests/oracle/fixtures.  0 (not modelled) elsewhere. */

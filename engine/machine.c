@@ -521,7 +521,9 @@ static bool reserve_percpu(struct mm_machine *m)
  * (here: the range leaves memblock.reserved before the buddy is built, so
  * the pages are free; the Memory: line leaves them out, as it was printed
  * first), and atomic_pool_init() (postcore_initcall) takes
- * DEFAULT_DMA_COHERENT_POOL_SIZE, 256 KiB, from the CMA area.  KERNEL: 6.1
+ * DEFAULT_DMA_COHERENT_POOL_SIZE, 256 KiB, from the CMA area; with
+ * STRICT_KERNEL_RWX free_initmem() and mark_rodata_ro() also set the
+ * image's section permissions (mm__fix_kernmem_perms()).  KERNEL: 6.1
  * arch/arm/mm/init.c free_initmem(), mm/page_alloc.c free_reserved_area(),
  * arch/arm/mm/dma-mapping.c atomic_pool_init(), __alloc_from_contiguous().
  */
@@ -542,6 +544,7 @@ static void late_boot(struct mm_machine *m)
     }
     if (m->cma_pages != 0)
         m->cma_used = (256u << 10) >> MM_PAGE_SHIFT;
+    mm__fix_kernmem_perms(m);
 }
 
 static enum mm_status boot(struct mm_machine *m, char err[MM_MSG_MAX])

@@ -106,6 +106,12 @@ unsigned mm__config_max_order(const struct mm_config *cfg);
 bool mm__config_late_boot(const struct mm_config *cfg);
 /* MAX_ORDER of the machine's buddy allocator (11, or the build's from v3). */
 unsigned mm__config_buddy_orders(const struct mm_config *cfg);
+/* CONFIG_STRICT_KERNEL_RWX's section permissions are set (version 3 of
+ * the reference build with its own image). */
+bool mm__config_strict_rwx(const struct mm_config *cfg);
+/* fix_kernmem_perms() and mark_rodata_ro() on the lowmem sections of the
+ * image (pgtable.c); nothing unless mm__config_strict_rwx(). */
+void mm__fix_kernmem_perms(struct mm_machine *m);
 /* The reference image's static per-CPU bytes; 0 when not modelled. */
 uint32_t mm__config_percpu_static(const struct mm_config *cfg);
 /* Pages of one first-chunk per-CPU unit (setup_per_cpu_areas()); 0 when

@@ -26,6 +26,8 @@
  * Emulates: arch/arm/mm/mmu.c build_mem_type_table() (v7 part),
  * create_mapping(), alloc_init_pud(), alloc_init_section(),
  * alloc_init_pte(), early_pte_alloc(), map_lowmem() (3.19+ RW/RWX split);
+ * arch/arm/mm/init.c fix_kernmem_perms(), mark_rodata_ro() (6.1 reference
+ * build, config version 3);
  * arch/arm/include/asm/pgalloc.h __pmd_populate(), pte_alloc_kernel();
  * arch/arm/mm/proc-v7-2level.S cpu_v7_set_pte_ext();
  * arch/arm/include/asm/pgtable.h set_pte_at(), mk_pte(), pte_clear();
@@ -190,8 +192,8 @@ static struct mem_type mem_type(const struct mm_machine *m, enum mem_type_id id)
  * KERNEL: 4.19 arch/arm/mm/mmu.c map_lowmem() splits each region at
  * kernel_x_start/end into MT_MEMORY_RW and MT_MEMORY_RWX (introduced in
  * 3.19 with "allow non-text sections to be non-executable"; 3.18 and
- * earlier map all lowmem MT_MEMORY).  The later mark_rodata_ro() /
- * STRICT_KERNEL_RWX changes to the text itself are not modelled.
+ * earlier map all lowmem MT_MEMORY).  What STRICT_KERNEL_RWX changes
+ * after boot is mm__fix_kernmem_perms().
  */
 static bool lowmem_nx(const struct mm_machine *m)
 {
@@ -201,8 +203,8 @@ static bool lowmem_nx(const struct mm_machine *m)
 /* __pa(KERNEL_START) rounded down and __pa(__init_end) rounded up to 1 MiB.
  * KERNEL: 4.19 map_lowmem(): KERNEL_START is _stext; 6.1 map_kernel():
  * kernel_x_start is kernel_sec_start, which head.S sets to PHYS_OFFSET
- * (the state at boot: fix_kernmem_perms() of STRICT_KERNEL_RWX, which
- * later takes X from [PAGE_OFFSET, _stext), is not modelled). */
+ * (the state at boot; fix_kernmem_perms() of STRICT_KERNEL_RWX later
+ * takes X from [PAGE_OFFSET, _stext), mm__fix_kernmem_perms()). */
 static void kernel_x_range(const struct mm_machine *m, uint64_t *start, uint64_t *end)
 {
     const struct mm_layout *lay = &m->lay;
@@ -239,6 +241,95 @@ static enum mem_type_id lowmem_type(const struct mm_machine *m, uint64_t rs, uin
 uint32_t mm__section_prot(const struct mm_machine *m)
 {
     return mem_type(m, MT_MEMORY_RWX).prot_sect;
+}
+
+/* ------------------------------------------------------------------ */
+/* STRICT_KERNEL_RWX: the section permissions set after boot           */
+/* ------------------------------------------------------------------ */
+
+/* KERNEL: 6.1 arch/arm/include/asm/pgtable-2level-hwdef.h */
+#define PMD_SECT_APX (1u << 15)
+
+/* One entry of nx_perms[] / ro_perms[]: sections of [start, end) get
+ * (e & mask) | prot. */
+struct section_perm {
+    uint64_t start, end;
+    uint32_t mask, prot;
+};
+
+/*
+ * The ranges fix_kernmem_perms() (nx_perms[]) and mark_rodata_ro()
+ * (ro_perms[]) change on this machine, into @p; returns how many (0 when
+ * the build has no STRICT_KERNEL_RWX or the boot is not modelled that
+ * far).  KERNEL: 6.1 arch/arm/mm/init.c nx_perms[]: "pre-text NX"
+ * PAGE_OFFSET.._stext, "init NX" __init_begin.._sdata, "rodata NX"
+ * __start_rodata_section_aligned..__init_begin, each ~PMD_SECT_XN /
+ * PMD_SECT_XN; ro_perms[] "text/rodata RO" _stext..__init_begin,
+ * ~(PMD_SECT_APX | PMD_SECT_AP_WRITE) / PMD_SECT_APX | PMD_SECT_AP_WRITE.
+ * arch/arm/kernel/vmlinux.lds.S: __start_rodata_section_aligned =
+ * ALIGN(__start_rodata, 1 << SECTION_SHIFT), rodata following _etext.
+ */
+static unsigned section_perms(const struct mm_machine *m, struct section_perm p[4])
+{
+    const struct mm_layout *lay = &m->lay;
+    uint64_t rodata = ((uint64_t)lay->text.end + MM_SECTION_SIZE - 1) &
+                      ~(uint64_t)(MM_SECTION_SIZE - 1);
+    uint32_t ro = PMD_SECT_APX | PMD_SECT_AP_WRITE;
+
+    if (!mm__config_strict_rwx(&m->cfg))
+        return 0;
+    p[0] = (struct section_perm){ lay->page_offset, lay->stext, ~PMD_SECT_XN, PMD_SECT_XN };
+    p[1] = (struct section_perm){ lay->init.start, lay->data.start, ~PMD_SECT_XN,
+                                  PMD_SECT_XN };
+    p[2] = (struct section_perm){ rodata, lay->init.start, ~PMD_SECT_XN, PMD_SECT_XN };
+    p[3] = (struct section_perm){ lay->stext, lay->init.start, ~ro, ro };
+    return 4;
+}
+
+/* Whether @p is applied: set_section_perms() skips ("BUG: %s section
+ * %lx-%lx not aligned") a range whose start or end is not section
+ * aligned.  KERNEL: 6.1 arch/arm/mm/init.c set_section_perms(). */
+static bool section_perm_aligned(const struct section_perm *p)
+{
+    return ((p->start | p->end) & (MM_SECTION_SIZE - 1)) == 0;
+}
+
+/* The section word @e of @va after the permission updates of the boot. */
+static uint32_t kernmem_perms(const struct mm_machine *m, mm_vaddr_t va, uint32_t e)
+{
+    struct section_perm p[4];
+    unsigned n = section_perms(m, p);
+
+    for (unsigned i = 0; i < n; i++) {
+        if (section_perm_aligned(&p[i]) && va >= p[i].start && va < p[i].end)
+            e = (e & p[i].mask) | p[i].prot;
+    }
+    return e;
+}
+
+/*
+ * fix_kernmem_perms() (from free_initmem()) and then mark_rodata_ro(): the
+ * first-level word of each lowmem MiB of the ranges above.  The kernel
+ * rewrites the word whatever it holds; here only sections are changed (on
+ * the reference build every MiB from PAGE_OFFSET to _sdata is one).
+ * KERNEL: 6.1 arch/arm/mm/init.c section_update(), set_section_perms().
+ */
+void mm__fix_kernmem_perms(struct mm_machine *m)
+{
+    struct section_perm p[4];
+    unsigned n = section_perms(m, p);
+
+    for (unsigned i = 0; i < n; i++) {
+        if (!section_perm_aligned(&p[i]))
+            continue;
+        for (uint64_t a = p[i].start; a < p[i].end && a < m->lay.high_memory;
+             a += MM_SECTION_SIZE) {
+            uint32_t e = mm__l1_read(m, (unsigned)(a >> 20));
+
+            if ((e & PMD_TYPE_MASK) == PMD_TYPE_SECT)
+                mm__l1_write(m, (unsigned)(a >> 20), (e & p[i].mask) | p[i].prot);
+        }
+    }
 }
 
 /* ------------------------------------------------------------------ */
@@ -683,7 +774,7 @@ static enum mm_status check_section(const struct mm_machine *m, unsigned idx, ui
                         "pgtable: L1[0x%03x] 0x%08x: section maps 0x%08x, "
                         "not lowmem RAM",
                         idx, e, (uint32_t)pa);
-    want = (uint32_t)pa | mem_type(m, lowmem_type(m, rs, re, pa)).prot_sect;
+    want = kernmem_perms(m, va, (uint32_t)pa | mem_type(m, lowmem_type(m, rs, re, pa)).prot_sect);
     if (e != want)
         return mm__fail(err, MM_INTERNAL, "pgtable: L1[0x%03x] 0x%08x: expected 0x%08x",
                         idx, e, want);

@@ -706,7 +706,8 @@ START_TEST(test_dump_one_cpu_smp_build_61)
     char **l = report_lines(m, &n);
 
     ck_assert_uint_eq(m->cfg.cpus, 1);
-    ck_assert_uint_eq(mm__l1_read(m, 0xc00), 0x4001140eu);
+    /* "pre-text NX" after boot (test_kernmem.c) */
+    ck_assert_uint_eq(mm__l1_read(m, 0xc00), 0x4001141eu);
     v = find_line(l, n, "---[ Vectors ]---");
     ck_assert_str_eq(l[v + 1], "0xffff0000-0xffff1000           4K PTE VECTORS USR ro x  "
                                "SHD MEM/CACHED/WBWA");
@@ -727,7 +728,7 @@ START_TEST(test_dump_one_cpu_smp_build_61)
     mm_destroy(m);
     m = t_machine("qemu-virt", "kernel=6.1", "smp=off", NULL);
     l = report_lines(m, &n);
-    ck_assert_uint_eq(mm__l1_read(m, 0xc00), 0x4000040eu);
+    ck_assert_uint_eq(mm__l1_read(m, 0xc00), 0x4000041eu);
     v = find_line(l, n, "---[ Vectors ]---");
     ck_assert_str_eq(l[v + 1], "0xffff0000-0xffff1000           4K PTE VECTORS USR ro x  "
                                "    MEM/CACHED/WBRA");
@@ -747,12 +748,17 @@ START_TEST(test_dump_61_format)
 
     ck_assert_str_eq(l[0], "---[ Modules ]---");
     ck_assert_str_eq(l[1], "---[ Kernel Mapping ]---");
-    /* kernel_sec_start (PHYS_OFFSET) to __init_end (0xc1400000) rounded up */
-    ck_assert_str_eq(l[2], "0xc0000000-0xc1400000          20M PGD KERNEL      RW x  SHD");
-    ck_assert_str_eq(l[3], "0xc1400000-0xf0000000         748M PGD KERNEL      RW NX SHD");
-    ck_assert_str_eq(l[4], "---[ vmalloc() Area ]---");
-    ck_assert_str_eq(l[5], "---[ FDT Area ]---");
-    ck_assert_str_eq(l[6], "---[ Fixmap Area ]---");
+    /* map_kernel() maps kernel_sec_start (PHYS_OFFSET) to __init_end
+     * rounded up RWX; after boot STRICT_KERNEL_RWX leaves only the text
+     * executable, text and rodata read-only (6.1 init.c nx_perms[],
+     * ro_perms[]; test_kernmem.c) */
+    ck_assert_str_eq(l[2], "0xc0000000-0xc0300000           3M PGD KERNEL      RW NX SHD");
+    ck_assert_str_eq(l[3], "0xc0300000-0xc0e00000          11M PGD KERNEL      ro x  SHD");
+    ck_assert_str_eq(l[4], "0xc0e00000-0xc1200000           4M PGD KERNEL      ro NX SHD");
+    ck_assert_str_eq(l[5], "0xc1200000-0xf0000000         750M PGD KERNEL      RW NX SHD");
+    ck_assert_str_eq(l[6], "---[ vmalloc() Area ]---");
+    ck_assert_str_eq(l[7], "---[ FDT Area ]---");
+    ck_assert_str_eq(l[8], "---[ Fixmap Area ]---");
     free(l[0]);
     free(l);
     mm_destroy(m);
