@@ -754,9 +754,13 @@ fuzz: fuzz-build
 	for n in $(FUZZ_NAMES); do cat $(FUZZ_B)/$$n.sum; done; exit $$rc
 
 # ---- long campaigns: make fuzz-long FUZZ_HOURS=N ---------------------------
-# Every harness runs at the same time for FUZZ_HOURS (fractions allowed),
-# each in libFuzzer's fork mode with FUZZ_FORK workers (cores / harnesses,
-# at least 1) that go on after a crash, timeout or OOM and count them.
+# Every harness runs at the same time for FUZZ_HOURS (fractions allowed).
+# With FUZZ_FORK > 1 (cores / 6 by default) each runs in libFuzzer's fork
+# mode with that many workers, which go on after a crash, timeout or OOM
+# and count them; with 1 worker each (any machine under 12 cores) it runs
+# in-process, as fork mode with one worker spent most of a 30-minute
+# campaign here re-running its seeds (6,397 conn inputs; in-process, the
+# same harness runs that many in a minute), and a crash ends that harness.
 # New inputs go to build/fuzz/long/NAME/new; at the end each harness merges
 # them into tests/fuzz/corpus/NAME with -merge=1 (only inputs that add
 # coverage are kept), then prints inputs run, edges (cov) and features
@@ -781,13 +785,16 @@ fuzz-long: fuzz-build
 	    ( cd $(FUZZ_L)/$$n && ASAN_OPTIONS=$(FUZZ_ASAN) \
 	      $(CURDIR)/$(FUZZ_B)/fuzz_$$n $(FUZZ_OPTS) -max_total_time=$$secs \
 	        $$(echo $$dict | sed 's|=|=$(CURDIR)/|') $$ml \
-	        -fork=$(FUZZ_FORK) -ignore_crashes=1 -ignore_timeouts=1 \
-	        -ignore_ooms=1 -artifact_prefix=$(CURDIR)/$(FUZZ_L)/$$n- \
+	        $(if $(filter-out 0 1,$(FUZZ_FORK)),-fork=$(FUZZ_FORK) \
+	        -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1) \
+	        -artifact_prefix=$(CURDIR)/$(FUZZ_L)/$$n- \
 	        new $(CURDIR)/tests/fuzz/corpus/$$n > ../$$n.log 2>&1 ) & \
 	done; wait; \
 	rc=0; for n in $(FUZZ_NAMES); do \
-	    ran=$$(grep -E '^#[0-9]+: cov' $(FUZZ_L)/$$n.log | tail -1 | \
-	           sed 's/^#\([0-9]*\):.*/\1/'); \
+	    ran=$$( { grep -E '^#[0-9]+: cov' $(FUZZ_L)/$$n.log | tail -1 | \
+	           sed 's/^#\([0-9]*\):.*/\1/'; \
+	           grep -o 'number_of_executed_units: [0-9]*' $(FUZZ_L)/$$n.log | \
+	           grep -o '[0-9]*'; } | tail -1); \
 	    ASAN_OPTIONS=$(FUZZ_ASAN) ./$(FUZZ_B)/fuzz_$$n -merge=1 \
 	        -artifact_prefix=$(FUZZ_L)/$$n-merge- tests/fuzz/corpus/$$n \
 	        $(FUZZ_L)/$$n/new > $(FUZZ_L)/$$n.merge.log 2>&1; \
