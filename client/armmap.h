@@ -339,11 +339,17 @@ const char *armmap_server(const struct armmap_conn *conn);
 /* Result structs                                                      */
 /* ------------------------------------------------------------------ */
 
+/* Buddy orders a zone can have: 11 (MAX_ORDER) in most kernels, 12 on
+ * Debian's 6.1 armmp reference (ARCH_FORCE_MAX_ORDER). */
+#define ARMMAP_MAX_ORDERS 12
+
 struct armmap_zone_info {
     char name[16]; /* "DMA", "Normal", "HighMem" */
     uint32_t start_pfn, end_pfn;
     uint32_t present, managed, free;
-    uint32_t nr_free[11]; /* free blocks per order 0..10 */
+    unsigned nr_orders;                  /* the machine's buddy orders */
+    uint32_t nr_free[ARMMAP_MAX_ORDERS]; /* free blocks per order; 0 from
+                                            nr_orders on */
 };
 
 /* A kmap waiting for a pkmap slot (armmap_op's wait_ms). */

@@ -127,8 +127,9 @@ static bool machine_from(struct armmap_machine *dst,
         d->present = z->present;
         d->managed = z->managed;
         d->free = z->free;
-        for (j = 0; j < z->n_nr_free && j < 11; j++)
+        for (j = 0; j < z->n_nr_free && j < ARMMAP_MAX_ORDERS; j++)
             d->nr_free[j] = z->nr_free[j];
+        d->nr_orders = (unsigned)j;
     }
     dst->nzones = (unsigned)i;
     dst->name = dup_str(src->name);

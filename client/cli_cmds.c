@@ -182,7 +182,7 @@ static void machine_json(FILE *f, const struct armmap_machine *m, bool full)
             cli_json_ku64(f, &zf, "free", z->free);
             cli_json_key(f, &zf, "nr_free");
             fputc('[', f);
-            for (j = 0; j < 11; j++)
+            for (j = 0; j < z->nr_orders; j++)
                 fprintf(f, "%s%u", j ? "," : "", z->nr_free[j]);
             fputs("]}", f);
         }
@@ -226,7 +226,7 @@ static void machine_text(FILE *f, const struct armmap_machine *m)
         fprintf(f, "zone %-8s pfn 0x%05x-0x%05x present %u managed %u free %u:",
                 z->name, z->start_pfn, z->end_pfn, z->present, z->managed,
                 z->free);
-        for (j = 0; j < 11; j++)
+        for (j = 0; j < z->nr_orders; j++)
             fprintf(f, " %u", z->nr_free[j]);
         fputc('\n', f);
     }

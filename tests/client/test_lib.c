@@ -238,6 +238,88 @@ START_TEST(test_create_describe_list_destroy)
 }
 END_TEST
 
+/* The ARMMAP_0 layout of a machine (client/compat_v0.c), as a program
+ * built before the twelfth buddy order sees it; v0_describe() and
+ * v0_list() are what such a program's armmap_describe@ARMMAP_0 and
+ * armmap_list@ARMMAP_0 run. */
+struct zone_v0 {
+    char name[16];
+    uint32_t start_pfn, end_pfn, present, managed, free;
+    uint32_t nr_free[11];
+};
+struct machine_v0 {
+    uint64_t id;
+    char *name, *tenant, *config;
+    uint64_t seq;
+    int64_t created_ms;
+    unsigned nzones;
+    struct zone_v0 zones[ARMMAP_MAX_ZONES];
+    uint32_t pkmap_in_use, pkmap_flushes, tlb_flushes;
+    uint32_t vmalloc_areas, vmalloc_pages, pte_pages;
+    uint64_t host_bytes;
+    char *broken;
+    uint64_t events;
+    uint32_t parked_kmaps;
+    struct armmap_parked_kmap *parked;
+};
+struct machine_list_v0 {
+    size_t n;
+    struct machine_v0 *items;
+};
+enum armmap_status v0_describe(struct armmap_conn *conn, uint64_t machine,
+                               struct machine_v0 **out);
+enum armmap_status v0_list(struct armmap_conn *conn,
+                           struct machine_list_v0 **out);
+void v0_machine_free(struct machine_v0 *m);
+void v0_machine_list_free(struct machine_list_v0 *l);
+
+/* Debian's 6.1 armmp reference has 12 buddy orders, aries's 3.4 kernel 11;
+ * the old layout gets the first 11 and every other field unchanged. */
+START_TEST(test_buddy_orders_new_and_old_layout)
+{
+    struct armmap_conn *c = tc_connect();
+    struct armmap_setting k61 = { "kernel", "6.1" };
+    struct armmap_machine *virt, *aries;
+    struct machine_v0 *old;
+    struct machine_list_v0 *l;
+    unsigned z;
+
+    ck_assert_int_eq(armmap_create(c, "qemu-virt", &k61, 1, "v", &virt),
+                     ARMMAP_OK);
+    ck_assert_int_eq(armmap_create(c, "aries", NULL, 0, "a", &aries),
+                     ARMMAP_OK);
+    ck_assert_uint_eq(virt->zones[0].nr_orders, 12);
+    ck_assert_uint_eq(aries->zones[0].nr_orders, 11);
+    ck_assert_uint_eq(aries->zones[0].nr_free[11], 0);
+    ck_assert_int_eq(v0_describe(c, virt->id, &old), ARMMAP_OK);
+    ck_assert_uint_eq(old->id, virt->id);
+    ck_assert_str_eq(old->name, "v");
+    ck_assert_str_eq(old->config, virt->config);
+    ck_assert_uint_eq(old->nzones, virt->nzones);
+    for (z = 0; z < old->nzones; z++) {
+        ck_assert_str_eq(old->zones[z].name, virt->zones[z].name);
+        ck_assert_uint_eq(old->zones[z].free, virt->zones[z].free);
+        ck_assert_int_eq(memcmp(old->zones[z].nr_free, virt->zones[z].nr_free,
+                                sizeof(old->zones[z].nr_free)),
+                         0);
+    }
+    ck_assert_uint_eq(old->pte_pages, virt->pte_pages);
+    ck_assert_uint_eq(old->host_bytes, virt->host_bytes);
+    ck_assert_str_eq(old->broken, "");
+    v0_machine_free(old);
+    ck_assert_int_eq(v0_list(c, &l), ARMMAP_OK);
+    ck_assert_uint_eq(l->n, 2);
+    ck_assert_uint_eq(l->items[1].id, aries->id);
+    ck_assert_str_eq(l->items[1].name, "a");
+    ck_assert_str_eq(l->items[1].tenant, "default");
+    ck_assert_uint_eq(l->items[1].events, 0);
+    v0_machine_list_free(l);
+    armmap_machine_free(virt);
+    armmap_machine_free(aries);
+    armmap_close(c);
+}
+END_TEST
+
 START_TEST(test_create_errors)
 {
     struct armmap_conn *c = tc_connect();
@@ -1030,6 +1112,7 @@ Suite *lib_suite(void)
     tcase_set_timeout(calls, 30);
     tcase_add_test(calls, test_ping_and_presets);
     tcase_add_test(calls, test_create_describe_list_destroy);
+    tcase_add_test(calls, test_buddy_orders_new_and_old_layout);
     tcase_add_test(calls, test_create_errors);
     tcase_add_test(calls, test_kmap_cycle_exact);
     tcase_add_test(calls, test_atomic_vmalloc_ioremap_module);
