@@ -1456,6 +1456,7 @@ static void run_reset(struct store *s, struct ctl *c)
     if (sqlite3_exec(s->wdb,
                      "BEGIN; DELETE FROM events;"
                      " DELETE FROM checkpoints; DELETE FROM machines;"
+                     " DELETE FROM request_keys;"
                      " DELETE FROM sqlite_sequence; COMMIT;",
                      NULL, NULL, &msg) != SQLITE_OK) {
         format(c->msg, sizeof(c->msg), "reset: %s",

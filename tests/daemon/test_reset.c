@@ -101,9 +101,10 @@ static size_t frame(uint8_t *buf, size_t len, size_t cap,
     return len + 4 + n;
 }
 
-/* A session: Hello, create two machines, changes on each, a translation,
- * a report, a destroy, then a request on the destroyed machine. */
-static size_t session_bytes(uint8_t *buf, size_t cap)
+/* A session: Hello, create two machines, changes on each (with request
+ * key @key when not 0), a translation, a report, a destroy, then a
+ * request on the destroyed machine. */
+static size_t session_keyed(uint8_t *buf, size_t cap, uint64_t key)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Hello hello = ARMMAP__V1__HELLO__INIT;
@@ -145,7 +146,9 @@ static size_t session_bytes(uint8_t *buf, size_t cap)
     op.n_args = 1;
     op.args = vm_args;
     req.id = 5;
+    req.request_key = key;
     len = frame(buf, len, cap, &req);
+    req.request_key = 0;
     tr.machine = 2;
     tr.n_va = 2;
     tr.va = vas;
@@ -169,6 +172,11 @@ static size_t session_bytes(uint8_t *buf, size_t cap)
     req.op = &op;
     req.id = 9;
     return frame(buf, len, cap, &req);
+}
+
+static size_t session_bytes(uint8_t *buf, size_t cap)
+{
+    return session_keyed(buf, cap, 0);
 }
 
 /* Writes @in on a fresh connection, closes the sending side and runs the
@@ -302,6 +310,31 @@ START_TEST(test_reset_same_requests_same_reply_bytes)
 }
 END_TEST
 
+/* A keyed change after a reset is a new change: the reset forgets the
+ * request keys with the machines (a remembered one would answer the
+ * vmalloc of the new machine 2 without applying it). */
+START_TEST(test_reset_forgets_request_keys)
+{
+    static uint8_t in[8192];
+    struct rig r;
+    uint8_t *a;
+    size_t inlen = session_keyed(in, sizeof(in), 0xfeedfacecafef00du), alen;
+    char err[1024];
+    int round;
+
+    rig_settings(&r, ":memory:");
+    for (round = 0; round < 2; round++) {
+        a = converse(r.s, in, inlen, &alen);
+        free(a);
+        srv_persist_flush(r.s);
+        ck_assert_ptr_nonnull(srv_machine_get(r.s->reg, 2));
+        ck_assert_uint_eq(mm_seq(srv_machine_get(r.s->reg, 2)->m), 1);
+        ck_assert_int_eq(srv_reset(r.s, err, sizeof(err)), 0);
+    }
+    rig_free(&r);
+}
+END_TEST
+
 START_TEST(test_reset_forgets_machines_and_counters)
 {
     static uint8_t in[8192];
@@ -347,6 +380,7 @@ Suite *reset_suite(void)
 
     tcase_add_test(tc, test_reset_same_requests_same_reply_bytes);
     tcase_add_test(tc, test_reset_forgets_machines_and_counters);
+    tcase_add_test(tc, test_reset_forgets_request_keys);
     tcase_add_test(tc, test_reset_refuses_a_database_file);
     suite_add_tcase(s, tc);
     return s;
