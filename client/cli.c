@@ -421,6 +421,21 @@ int cli_scan(struct cli *c, const struct cli_command *cmd, int argc,
     return -1;
 }
 
+int cli_scan_machine(struct cli *c, const struct cli_command *cmd, int argc,
+                     char **argv, const struct cli_opt *defs, const char **vals,
+                     char **pos, int maxpos, int *npos, uint64_t *m)
+{
+    int rc = cli_scan(c, cmd, argc, argv, defs, vals, pos, maxpos, npos);
+
+    if (rc >= 0)
+        return rc;
+    if (*npos < 1)
+        return cli_usage_error(c, "missing machine (usage: %s)", cmd->usage);
+    if (!cli_machine_arg(c, pos[0], m))
+        return CLI_EXIT_USAGE;
+    return -1;
+}
+
 bool cli_machine_arg(struct cli *c, const char *text, uint64_t *out)
 {
     char err[ARMMAP_ERR_MAX];

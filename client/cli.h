@@ -106,6 +106,13 @@ int cli_scan(struct cli *c, const struct cli_command *cmd, int argc,
              char **argv, const struct cli_opt *defs, const char **vals,
              char **pos, int maxpos, int *npos);
 
+/* cli_scan() for a command whose first positional is a machine: also a
+ * usage error if it is missing or not a machine id; *@m receives it.
+ * Returns -1 on success, or an exit status as cli_scan() does. */
+int cli_scan_machine(struct cli *c, const struct cli_command *cmd, int argc,
+                     char **argv, const struct cli_opt *defs, const char **vals,
+                     char **pos, int maxpos, int *npos, uint64_t *m);
+
 /* Parsers that print a usage error for the command: return true or false. */
 bool cli_machine_arg(struct cli *c, const char *text, uint64_t *out);
 bool cli_u32_arg(struct cli *c, const char *text, const char *what,

@@ -194,12 +194,9 @@ int cli_cmd_batch(struct cli *c, int argc, char **argv)
     int n, rc;
 
     memset(&in, 0, sizeof(in));
-    if ((rc = cli_scan(c, cmd, argc, argv, defs, vals, pos, 2, &n)) >= 0)
+    if ((rc = cli_scan_machine(c, cmd, argc, argv, defs, vals, pos, 2, &n,
+                               &m)) >= 0)
         return rc;
-    if (n < 1)
-        return cli_usage_error(c, "missing machine (usage: %s)", cmd->usage);
-    if (!cli_machine_arg(c, pos[0], &m))
-        return CLI_EXIT_USAGE;
     if (vals[1] && !cli_u32_arg(c, vals[1], "max-ops", &max_ops))
         return CLI_EXIT_USAGE;
     if (max_ops == 0 || max_ops > 65536)

@@ -491,12 +491,9 @@ static int machine_only(struct cli *c, const char *name, int argc, char **argv,
     char *pos[1];
     int n, rc;
 
-    if ((rc = cli_scan(c, cmd, argc, argv, NULL, NULL, pos, 1, &n)) >= 0)
+    if ((rc = cli_scan_machine(c, cmd, argc, argv, NULL, NULL, pos, 1, &n,
+                               m)) >= 0)
         return rc;
-    if (n < 1)
-        return cli_usage_error(c, "missing machine (usage: %s)", cmd->usage);
-    if (!cli_machine_arg(c, pos[0], m))
-        return CLI_EXIT_USAGE;
     rc = cli_connect(c);
     return rc ? rc : -1;
 }
@@ -732,12 +729,9 @@ int cli_cmd_report(struct cli *c, int argc, char **argv)
     uint64_t m;
     int n, rc;
 
-    if ((rc = cli_scan(c, cmd, argc, argv, defs, vals, pos, 2, &n)) >= 0)
+    if ((rc = cli_scan_machine(c, cmd, argc, argv, defs, vals, pos, 2, &n,
+                               &m)) >= 0)
         return rc;
-    if (n < 1)
-        return cli_usage_error(c, "missing machine (usage: %s)", cmd->usage);
-    if (!cli_machine_arg(c, pos[0], &m))
-        return CLI_EXIT_USAGE;
     if (n < 2)
         return cli_usage_error(c, "missing report kind (usage: %s)",
                                cmd->usage);
@@ -774,12 +768,9 @@ int cli_cmd_dump(struct cli *c, int argc, char **argv)
     FILE *f;
     int n, rc;
 
-    if ((rc = cli_scan(c, cmd, argc, argv, NULL, NULL, pos, 2, &n)) >= 0)
+    if ((rc = cli_scan_machine(c, cmd, argc, argv, NULL, NULL, pos, 2, &n,
+                               &m)) >= 0)
         return rc;
-    if (n < 1)
-        return cli_usage_error(c, "missing machine (usage: %s)", cmd->usage);
-    if (!cli_machine_arg(c, pos[0], &m))
-        return CLI_EXIT_USAGE;
     if (n < 2)
         return cli_usage_error(c, "missing file (usage: %s)", cmd->usage);
     if ((rc = cli_connect(c)))
@@ -863,12 +854,9 @@ int cli_cmd_history(struct cli *c, int argc, char **argv)
     size_t i;
     int n, rc;
 
-    if ((rc = cli_scan(c, cmd, argc, argv, defs, vals, pos, 1, &n)) >= 0)
+    if ((rc = cli_scan_machine(c, cmd, argc, argv, defs, vals, pos, 1, &n,
+                               &m)) >= 0)
         return rc;
-    if (n < 1)
-        return cli_usage_error(c, "missing machine (usage: %s)", cmd->usage);
-    if (!cli_machine_arg(c, pos[0], &m))
-        return CLI_EXIT_USAGE;
     memset(&q, 0, sizeof(q));
     if (vals[0] && !cli_u64_arg(c, vals[0], "seq", &q.since_seq))
         return CLI_EXIT_USAGE;
@@ -953,12 +941,9 @@ int cli_cmd_fork(struct cli *c, int argc, char **argv)
     char *pos[1];
     int n, rc;
 
-    if ((rc = cli_scan(c, cmd, argc, argv, defs, vals, pos, 1, &n)) >= 0)
+    if ((rc = cli_scan_machine(c, cmd, argc, argv, defs, vals, pos, 1, &n,
+                               &m)) >= 0)
         return rc;
-    if (n < 1)
-        return cli_usage_error(c, "missing machine (usage: %s)", cmd->usage);
-    if (!cli_machine_arg(c, pos[0], &m))
-        return CLI_EXIT_USAGE;
     if (!vals[0])
         return cli_usage_error(c, "missing --at SEQ (usage: %s)", cmd->usage);
     if (!cli_u64_arg(c, vals[0], "seq", &at))
@@ -983,12 +968,9 @@ int cli_cmd_clone(struct cli *c, int argc, char **argv)
     uint64_t m;
     int n, rc;
 
-    if ((rc = cli_scan(c, cmd, argc, argv, defs, vals, pos, 1, &n)) >= 0)
+    if ((rc = cli_scan_machine(c, cmd, argc, argv, defs, vals, pos, 1, &n,
+                               &m)) >= 0)
         return rc;
-    if (n < 1)
-        return cli_usage_error(c, "missing machine (usage: %s)", cmd->usage);
-    if (!cli_machine_arg(c, pos[0], &m))
-        return CLI_EXIT_USAGE;
     if ((rc = cli_connect(c)))
         return rc;
     st = armmap_clone(c->conn, m, vals[0], &nm);

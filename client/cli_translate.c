@@ -819,13 +819,9 @@ static int stream_setup(struct cli *c, const struct cli_command *cmd, int argc,
     uint32_t dummy;
     int n, rc, i;
 
-    rc = cli_scan(c, cmd, argc, argv, defs, vals, pos, argc, &n);
+    rc = cli_scan_machine(c, cmd, argc, argv, defs, vals, pos, argc, &n, &a->m);
     if (rc >= 0) /* --help, or a usage error */
         return rc;
-    if (n < 1)
-        return cli_usage_error(c, "missing machine (usage: %s)", cmd->usage);
-    if (!cli_machine_arg(c, pos[0], &a->m))
-        return CLI_EXIT_USAGE;
     if (vals[OPT_ACCESS] &&
         !armmap_parse_access(vals[OPT_ACCESS], &a->access, err))
         return cli_usage_error(c, "%s", err);
