@@ -123,9 +123,8 @@ static enum armmap_status give_v0(struct armmap_conn *conn,
 #define V0 __attribute__((visibility("default")))
 
 V0 enum armmap_status v0_create(struct armmap_conn *conn, const char *preset,
-                                const struct armmap_setting *settings,
-                                size_t n, const char *name,
-                                struct machine_v0 **out);
+                                const struct armmap_setting *settings, size_t n,
+                                const char *name, struct machine_v0 **out);
 V0 enum armmap_status v0_describe(struct armmap_conn *conn, uint64_t machine,
                                   struct machine_v0 **out);
 V0 enum armmap_status v0_fork(struct armmap_conn *conn, uint64_t machine,
@@ -143,8 +142,8 @@ enum armmap_status v0_create(struct armmap_conn *conn, const char *preset,
                              const char *name, struct machine_v0 **out)
 {
     struct armmap_machine *m = NULL;
-    enum armmap_status st =
-        armmap_create(conn, preset, settings, n, name, out ? &m : NULL);
+    enum armmap_status st = armmap_create(conn, preset, settings, n, name,
+                                          out ? &m : NULL);
 
     return give_v0(conn, st, m, out);
 }
@@ -163,8 +162,8 @@ enum armmap_status v0_fork(struct armmap_conn *conn, uint64_t machine,
                            struct machine_v0 **out)
 {
     struct armmap_machine *m = NULL;
-    enum armmap_status st =
-        armmap_fork(conn, machine, at_seq, name, out ? &m : NULL);
+    enum armmap_status st = armmap_fork(conn, machine, at_seq, name,
+                                        out ? &m : NULL);
 
     return give_v0(conn, st, m, out);
 }

@@ -812,12 +812,12 @@ static struct armmap_options from_v0(const struct options_v0 *o)
     return opt;
 }
 
-__attribute__((visibility("default"))) enum armmap_status
-v0_connect_unix(const char *path, struct options_v0 o, struct armmap_conn **out,
-                char err[ARMMAP_ERR_MAX]);
-__attribute__((visibility("default"))) enum armmap_status
-v0_connect_tcp(const char *hostport, struct options_v0 o,
-               struct armmap_conn **out, char err[ARMMAP_ERR_MAX]);
+__attribute__((visibility("default"))) enum armmap_status v0_connect_unix(
+    const char *path, struct options_v0 o, struct armmap_conn **out,
+    char err[ARMMAP_ERR_MAX]);
+__attribute__((visibility("default"))) enum armmap_status v0_connect_tcp(
+    const char *hostport, struct options_v0 o, struct armmap_conn **out,
+    char err[ARMMAP_ERR_MAX]);
 
 enum armmap_status v0_connect_unix(const char *path, struct options_v0 o,
                                    struct armmap_conn **out,
@@ -888,8 +888,7 @@ static uint64_t random_key(struct armmap_conn *conn)
     return k != 0 ? k : 1;
 }
 
-void armmap__key(struct armmap_conn *conn, Armmap__V1__Request *req,
-                 bool fresh)
+void armmap__key(struct armmap_conn *conn, Armmap__V1__Request *req, bool fresh)
 {
     if (req->request_key != 0 || !is_change(req))
         return;
@@ -1139,8 +1138,8 @@ enum armmap_status armmap__exchange(struct armmap_conn *conn,
         st = target == conn ? send_retrying(conn, req, &resp)
                             : send_wait(target, req, &resp);
         if (st != ARMMAP_OK && target != conn) {
-            snprintf(conn->errmsg, sizeof(conn->errmsg), "owner node %.120s: %.300s",
-                     target->addr, target->errmsg);
+            snprintf(conn->errmsg, sizeof(conn->errmsg),
+                     "owner node %.120s: %.300s", target->addr, target->errmsg);
             target = NULL; /* that node died: ask our own again */
             continue;
         }

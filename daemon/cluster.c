@@ -55,14 +55,14 @@ struct srv_cluster {
     bool started;
     pthread_mutex_t lock;
     pthread_cond_t wake;
-    bool stop;               /* under @lock */
-    char why[STORE_MSG_MAX]; /* under @lock: what the thread has to
+    bool stop;                   /* under @lock */
+    char why[STORE_MSG_MAX];     /* under @lock: what the thread has to
                                 report (the loop logs it) */
     atomic_int_fast64_t epoch;   /* the thread's: the registered one */
     atomic_int_fast64_t last_ok; /* mono ms the last good heartbeat
                                     was sent */
-    int64_t loop_epoch;      /* the epoch the loop's machines are of */
-    int efd;                 /* eventfd: the thread registered again */
+    int64_t loop_epoch;          /* the epoch the loop's machines are of */
+    int efd;                     /* eventfd: the thread registered again */
     struct event *ev;
     struct {
         char address[STORE_ADDR_MAX];
@@ -82,8 +82,7 @@ static void report(struct srv_cluster *k, const char *what, const char *err)
     uint64_t one = 1;
 
     pthread_mutex_lock(&k->lock);
-    snprintf(k->why, sizeof(k->why), "%s%s%s", what, err[0] ? ": " : "",
-             err);
+    snprintf(k->why, sizeof(k->why), "%s%s%s", what, err[0] ? ": " : "", err);
     pthread_mutex_unlock(&k->lock);
     if (write(k->efd, &one, sizeof(one)) != sizeof(one))
         abort(); /* an eventfd cannot be full here */
@@ -255,9 +254,9 @@ int srv_cluster_open(struct srv *s, struct store *st, char *err, size_t errsz)
     atomic_init(&k->last_ok, srv_mono_ms());
     k->loop_epoch = epoch;
     k->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    k->ev = k->efd >= 0 ? event_new(s->base, k->efd, EV_READ | EV_PERSIST,
-                                    on_epoch, s)
-                        : NULL;
+    k->ev = k->efd >= 0
+                ? event_new(s->base, k->efd, EV_READ | EV_PERSIST, on_epoch, s)
+                : NULL;
     if (k->ev == NULL || event_add(k->ev, NULL) != 0 ||
         pthread_create(&k->th, NULL, beat_thread, k) != 0) {
         snprintf(err, errsz, "armmapd: --node: cannot start the heartbeat");
@@ -265,8 +264,8 @@ int srv_cluster_open(struct srv *s, struct store *st, char *err, size_t errsz)
     }
     k->started = true;
     srv_log(SRV_LOG_INFO,
-            "cluster: node %s registered as epoch %" PRId64
-            " (lease %" PRIu32 " ms)",
+            "cluster: node %s registered as epoch %" PRId64 " (lease %" PRIu32
+            " ms)",
             k->node.name, epoch, k->node.lease_ms);
     return 0;
 }
@@ -402,8 +401,7 @@ static struct srv_machine *rebuild(struct srv_call *call, const char *what,
     sm->committed_seq = mm_seq(m);
     srv_machine_account(s->reg, sm);
     srv_log(SRV_LOG_INFO,
-            "cluster: machine %" PRIu64 " rebuilt at seq %" PRIu64
-            " (claimed)",
+            "cluster: machine %" PRIu64 " rebuilt at seq %" PRIu64 " (claimed)",
             row->id, mm_seq(m));
     return sm;
 }
@@ -420,8 +418,8 @@ struct srv_machine *srv_cluster_find(struct srv_call *call, const char *what,
     enum store_status st;
     bool won = false;
 
-    if (id == 0 || store_machine_dup(srv_persist_store(s), id, &row) !=
-                       STORE_OK) {
+    if (id == 0 ||
+        store_machine_dup(srv_persist_store(s), id, &row) != STORE_OK) {
         srv_call_fail(call, MM_NOT_FOUND, "%s: %s", what, missing);
         return NULL;
     }
@@ -457,8 +455,7 @@ struct srv_machine *srv_cluster_find(struct srv_call *call, const char *what,
             srv_log(SRV_LOG_INFO, "cluster: claimed machine %" PRIu64, id);
             free(row);
             row = NULL;
-            if (store_machine_dup(srv_persist_store(s), id, &row) !=
-                STORE_OK) {
+            if (store_machine_dup(srv_persist_store(s), id, &row) != STORE_OK) {
                 srv_call_fail(call, MM_UNAVAILABLE,
                               "%s: machine %" PRIu64 ": store: %s", what, ext,
                               store_errmsg(srv_persist_store(s)));
@@ -491,7 +488,7 @@ char *srv_cluster_health(const struct srv *s, int *status)
     }
     if (!srv_cluster_serving(s))
         *status = 503;
-    snprintf(text, n, "{\"node\":\"%s\",\"epoch\":%" PRId64 "}\n",
-             k->node.name, (int64_t)atomic_load(&k->epoch));
+    snprintf(text, n, "{\"node\":\"%s\",\"epoch\":%" PRId64 "}\n", k->node.name,
+             (int64_t)atomic_load(&k->epoch));
     return text;
 }

@@ -52,11 +52,11 @@ struct inflight {
 };
 
 struct srv_commit {
-    struct event *rebuild_ev;  /* runs the rebuild queue */
-    struct srv_machine *queue; /* machines to rebuild */
+    struct event *rebuild_ev;    /* runs the rebuild queue */
+    struct srv_machine *queue;   /* machines to rebuild */
     struct srv_machine *waiting; /* their replay runs on a worker */
-    struct inflight *ring;     /* writes in flight, by ticket */
-    size_t cap;                /* a power of two */
+    struct inflight *ring;       /* writes in flight, by ticket */
+    size_t cap;                  /* a power of two */
     size_t head, n;
     uint64_t head_ticket; /* ticket of ring[head] */
     uint64_t next_ticket;
@@ -360,7 +360,7 @@ static void on_rebuild(evutil_socket_t fd, short what, void *arg)
             continue;
         }
         if (!sm->fenced || sm->inflight > 0)
-            continue; /* settle() queues it again */
+            continue;                          /* settle() queues it again */
         srv_rkeys_drop(s, sm->id, sm->tenant); /* reloaded: committed */
         if (sm->lost) {
             drop_lost(s, sm);

@@ -623,8 +623,8 @@ static int list_row(void *arg, const struct store_machine *row)
     Armmap__V1__Machine *mm;
 
     if (lc->ml->n_machines == lc->cap) {
-        Armmap__V1__Machine **v = srv_call_alloc(call, 2 * lc->cap *
-                                                           sizeof(*v));
+        Armmap__V1__Machine **v = srv_call_alloc(call,
+                                                 2 * lc->cap * sizeof(*v));
 
         memcpy(v, lc->ml->machines, lc->cap * sizeof(*v));
         lc->ml->machines = v;
@@ -656,7 +656,8 @@ static void list_shared(struct srv_call *call, struct list_ctx *lc)
     memset(&f, 0, sizeof(f));
     f.tenant = srv_conn_tenant(call->c);
     lc->cap = 64;
-    lc->ml->machines = srv_call_alloc(call, lc->cap * sizeof(*lc->ml->machines));
+    lc->ml->machines = srv_call_alloc(call,
+                                      lc->cap * sizeof(*lc->ml->machines));
     if (store_list_machines(srv_persist_store(call->s), &f, list_row, lc,
                             NULL) != STORE_OK)
         srv_call_fail(call, MM_UNAVAILABLE, "list: store: %s",

@@ -476,4 +476,3 @@ void srv_machine_set_broken(struct srv_machine *sm, const char *why)
         mm_oops(sm->m, why);
     }
 }
-

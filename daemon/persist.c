@@ -371,14 +371,11 @@ enum mm_status srv_persist_rkey(struct srv *s, const struct store_rkey *k,
     return MM_UNAVAILABLE;
 }
 
-enum mm_status srv_persist_rkeys(struct srv *s, uint64_t machine,
-                                 const char *tenant, uint64_t key,
-                                 int (*fn)(void *arg,
-                                           const struct store_rkey *k),
-                                 void *arg)
+enum mm_status srv_persist_rkeys(
+    struct srv *s, uint64_t machine, const char *tenant, uint64_t key,
+    int (*fn)(void *arg, const struct store_rkey *k), void *arg)
 {
-    if (store_rkeys(s->persist->st, machine, tenant, key, fn, arg) ==
-        STORE_OK)
+    if (store_rkeys(s->persist->st, machine, tenant, key, fn, arg) == STORE_OK)
         return MM_OK;
     srv_log(SRV_LOG_ERROR, "store: request keys: %s",
             store_errmsg(s->persist->st));

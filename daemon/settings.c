@@ -654,8 +654,7 @@ static int check_cluster(struct srv_settings *st, char *err, size_t errsz)
         dup_into(&st->advertise_http, st->http, err, errsz) != 0)
         return -1;
     if (check_advertised("advertise", st->advertise, err, errsz) != 0 ||
-        check_advertised("advertise-http", st->advertise_http, err, errsz) !=
-            0)
+        check_advertised("advertise-http", st->advertise_http, err, errsz) != 0)
         return -1;
     return 0;
 }

@@ -626,11 +626,9 @@ struct store_rkey;
 void srv_persist_hold(struct srv *s, bool on);
 enum mm_status srv_persist_rkey(struct srv *s, const struct store_rkey *k,
                                 uint64_t ticket);
-enum mm_status srv_persist_rkeys(struct srv *s, uint64_t machine,
-                                 const char *tenant, uint64_t key,
-                                 int (*fn)(void *arg,
-                                           const struct store_rkey *k),
-                                 void *arg);
+enum mm_status srv_persist_rkeys(
+    struct srv *s, uint64_t machine, const char *tenant, uint64_t key,
+    int (*fn)(void *arg, const struct store_rkey *k), void *arg);
 
 /* Submits the @n events of one Batch as one unit (all kept or none); the
  * ticket, or 0 with @err set.  As srv_persist_event(). */
@@ -702,10 +700,10 @@ struct srv {
     int64_t start_ms;
     bool stopping;
     struct srv_counters n;
-    struct srv_http *http; /* --http (http.c), or NULL */
-    struct srv_sse *sse;   /* event streams (sse.c), or NULL
+    struct srv_http *http;       /* --http (http.c), or NULL */
+    struct srv_sse *sse;         /* event streams (sse.c), or NULL
                                            while none was ever opened */
-    struct srv_at *at;     /* the /at/ cache (at_cache.c) */
+    struct srv_at *at;           /* the /at/ cache (at_cache.c) */
     struct srv_cluster *cluster; /* --node (cluster.c), or NULL */
 };
 
@@ -1195,8 +1193,7 @@ struct store;
  * epoch owns no machine: machines are claimed when asked for).
  * Return: 0, or -1 with @err.
  */
-int srv_cluster_open(struct srv *s, struct store *st, char *err,
-                     size_t errsz);
+int srv_cluster_open(struct srv *s, struct store *st, char *err, size_t errsz);
 /* Stops the heartbeat thread and frees the cluster state (NULL: none). */
 void srv_cluster_close(struct srv *s);
 /* True without --node, or while this node's lease is valid by its own

@@ -278,7 +278,8 @@ static unsigned section_perms(const struct mm_machine *m, struct section_perm p[
 
     if (!mm__config_strict_rwx(&m->cfg))
         return 0;
-    p[0] = (struct section_perm){ lay->page_offset, lay->stext, ~PMD_SECT_XN, PMD_SECT_XN };
+    p[0] = (struct section_perm){ lay->page_offset, lay->stext, ~PMD_SECT_XN,
+                                  PMD_SECT_XN };
     p[1] = (struct section_perm){ lay->init.start, lay->data.start, ~PMD_SECT_XN,
                                   PMD_SECT_XN };
     p[2] = (struct section_perm){ rodata, lay->init.start, ~PMD_SECT_XN, PMD_SECT_XN };
@@ -774,7 +775,9 @@ static enum mm_status check_section(const struct mm_machine *m, unsigned idx, ui
                         "pgtable: L1[0x%03x] 0x%08x: section maps 0x%08x, "
                         "not lowmem RAM",
                         idx, e, (uint32_t)pa);
-    want = kernmem_perms(m, va, (uint32_t)pa | mem_type(m, lowmem_type(m, rs, re, pa)).prot_sect);
+    want = kernmem_perms(m, va,
+                         (uint32_t)pa |
+                             mem_type(m, lowmem_type(m, rs, re, pa)).prot_sect);
     if (e != want)
         return mm__fail(err, MM_INTERNAL, "pgtable: L1[0x%03x] 0x%08x: expected 0x%08x",
                         idx, e, want);

@@ -371,8 +371,7 @@ enum store_status store_node_register(struct store *s,
     return BE(s)->node_register(s, n, epoch, err);
 }
 
-enum store_status store_node_heartbeat(struct store *s,
-                                       char err[STORE_MSG_MAX])
+enum store_status store_node_heartbeat(struct store *s, char err[STORE_MSG_MAX])
 {
     if (no_cluster(s, err))
         return STORE_INVALID_ARGUMENT;

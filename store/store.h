@@ -360,7 +360,8 @@ enum store_status store_submit_checkpoint(struct store *s, uint64_t machine,
  * ones, deleted in one go: store_rkeys() callers keep the newest); a
  * purge drops the keys whose scope or target machine it deletes. */
 #define STORE_RKEYS_KEPT 4096
-#define STORE_RKEYS_TRIM 64 /* the store deletes old keys every 64th ord:
+#define STORE_RKEYS_TRIM \
+    64 /* the store deletes old keys every 64th ord:
                                it may hold up to 63 more, oldest first */
 
 struct store_rkey {

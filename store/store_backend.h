@@ -129,15 +129,14 @@ struct store_backend {
     /* Cluster mode; NULL: the backend has none (SQLite). */
     enum store_status (*node_register)(struct store *s,
                                        const struct store_node *n,
-                                       int64_t *epoch,
-                                       char err[STORE_MSG_MAX]);
+                                       int64_t *epoch, char err[STORE_MSG_MAX]);
     enum store_status (*node_heartbeat)(struct store *s,
                                         char err[STORE_MSG_MAX]);
     enum store_status (*machine_owner)(struct store *s, uint64_t id,
                                        struct store_owner *o,
                                        char err[STORE_MSG_MAX]);
-    enum store_status (*machine_claim)(struct store *s, uint64_t id,
-                                       bool *won, char err[STORE_MSG_MAX]);
+    enum store_status (*machine_claim)(struct store *s, uint64_t id, bool *won,
+                                       char err[STORE_MSG_MAX]);
 };
 
 extern const struct store_backend store_sqlite_backend;

@@ -157,8 +157,7 @@ static const char schema_sql[] =
     " PRIMARY KEY (machine, seq));"
     "CREATE TABLE checkpoints ("
     " machine bigint NOT NULL, seq bigint NOT NULL, blob bytea NOT NULL,"
-    " sum bigint NOT NULL, PRIMARY KEY (machine, seq));"
-    RKEYS_SQL
+    " sum bigint NOT NULL, PRIMARY KEY (machine, seq));" RKEYS_SQL
     "INSERT INTO armmap_meta VALUES ('schema_version', 5), ('max_id', 0);";
 
 /* Creates the schema in an empty database, or checks the version of
@@ -236,8 +235,7 @@ static bool writer_session(struct store *s, char *err)
         /* Cluster nodes share the lock; a single armmapd holds it alone. */
         r = pg__exec(s->wconn, "taking the database's lock",
                      s->node != NULL
-                         ? "SELECT pg_try_advisory_lock_shared(" PG_LOCK_KEY
-                           ")"
+                         ? "SELECT pg_try_advisory_lock_shared(" PG_LOCK_KEY ")"
                          : "SELECT pg_try_advisory_lock(" PG_LOCK_KEY ")",
                      0, NULL, PGRES_TUPLES_OK, err);
         if (r == NULL)
@@ -806,8 +804,8 @@ static uint64_t last_stored(const struct pm *m)
 
 /* Loads the machines @q's writes name that the table lacks, in one
  * query.  False (with @err) if the server failed. */
-static bool load_machines(struct store *s, const struct pwq *q,
-                          int64_t x_epoch, char *err)
+static bool load_machines(struct store *s, const struct pwq *q, int64_t x_epoch,
+                          char *err)
 {
     char *ids, *p;
     const char *param[1];
@@ -1131,8 +1129,7 @@ static bool fenced(const struct send *x, const struct pm *m, struct pw *w,
     if (m == NULL || !m->exists || !m->fenced)
         return false;
     wfail(w, STORE_FENCED,
-          "%s: machine %" PRIu64 " is not owned by node %s (epoch %" PRId64
-          ")",
+          "%s: machine %" PRIu64 " is not owned by node %s (epoch %" PRId64 ")",
           what, m->id, x->s->node, x->epoch);
     return true;
 }
@@ -1327,8 +1324,8 @@ static void do_rkey(struct send *x, const struct pwq *q, struct pw *w)
     const char *tenant = (const char *)w->data;
     size_t lt = strlen(tenant) + 1;
     char num[5][24];
-    const char *val[6] = { num[0], tenant, num[1], num[2], num[3],
-                           (const char *)w->data + lt };
+    const char *val[6] = { num[0], tenant, num[1],
+                           num[2], num[3], (const char *)w->data + lt };
     int len[6] = { 0, 0, 0, 0, 0, (int)(w->len - lt) };
     int fmt[6] = { 0, 0, 0, 0, 0, 1 };
 

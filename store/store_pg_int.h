@@ -127,11 +127,11 @@ struct store {
 
     /* Cluster mode (store_pg_cluster.c): @node NULL means single node. */
     char *node;
-    uint32_t lease_ms;         /* as registered */
-    PGconn *hbconn;            /* register and heartbeat */
-    PGconn *idconn;            /* id reservations, under @idlock */
+    uint32_t lease_ms; /* as registered */
+    PGconn *hbconn;    /* register and heartbeat */
+    PGconn *idconn;    /* id reservations, under @idlock */
     pthread_mutex_t idlock;
-    uint64_t id_next, id_end;  /* under @idlock: ids reserved */
+    uint64_t id_next, id_end; /* under @idlock: ids reserved */
 
     pthread_t thread;
     bool thread_started;
@@ -144,7 +144,7 @@ struct store {
     struct pg_ctl *ctl;
     bool stopping;
     uint32_t holds; /* store_hold(): no new batch while > 0 */
-    int64_t epoch; /* cluster: this node's, 0 until registered */
+    int64_t epoch;  /* cluster: this node's, 0 until registered */
     uint64_t next_id;
     uint32_t queue_max;
     size_t bytes_max;
@@ -190,8 +190,8 @@ bool pg__cluster_new_id(struct store *s, uint64_t *id, char *err);
 /* Writer, in a cluster batch's open transaction: false if this node's
  * row lacks its epoch or lease (every write then fails STORE_FENCED
  * with @why); @err set (and true returned) only if the server failed. */
-bool pg__cluster_node_ok(struct store *s, int64_t epoch, char *why,
-                         char *err, bool *failed);
+bool pg__cluster_node_ok(struct store *s, int64_t epoch, char *why, char *err,
+                         bool *failed);
 void pg__cluster_close(struct store *s);
 
 /* store_pg_read.c */

@@ -867,12 +867,13 @@ enum store_status pg_rkeys(struct store *s, uint64_t machine,
 
     snprintf(num[0], 24, "%" PRIu64, machine);
     snprintf(num[1], 24, "%" PRId64, (int64_t)key);
-    res = rquery(&s->rd, "request keys",
-                 "SELECT machine, tenant, key, ord, target, reply"
-                 " FROM request_keys WHERE machine = $1"
-                 " AND ($1::bigint != 0 OR tenant = $2) AND ($3::bigint = 0 OR key = $3::bigint)"
-                 " ORDER BY ord",
-                 3, val, PGRES_TUPLES_OK);
+    res = rquery(
+        &s->rd, "request keys",
+        "SELECT machine, tenant, key, ord, target, reply"
+        " FROM request_keys WHERE machine = $1"
+        " AND ($1::bigint != 0 OR tenant = $2) AND ($3::bigint = 0 OR key = $3::bigint)"
+        " ORDER BY ord",
+        3, val, PGRES_TUPLES_OK);
     if (res == NULL)
         return main_status(s, STORE_UNAVAILABLE);
     n = PQntuples(res);
