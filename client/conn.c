@@ -33,6 +33,7 @@
 #include "envelope.h"
 #include "token.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -1121,6 +1122,7 @@ enum armmap_status armmap__exchange(struct armmap_conn *conn,
     int64_t deadline = 0, pause = 20;
     int hops = 0;
 
+    assert(conn != NULL);
     *out = NULL;
     armmap__key(conn, req, true); /* resent below: always keyed */
     if (r != NULL) {

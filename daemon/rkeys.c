@@ -170,8 +170,11 @@ static bool scope_grow(struct rk_scope *sc)
         free(ix);
         return false;
     }
-    for (i = 0; i < sc->n; i++)
-        ring[i] = sc->ring[(sc->head + i) % sc->cap];
+    if (sc->n > 0) { /* then the old ring exists */
+        assert(sc->ring != NULL && sc->cap >= sc->n);
+        for (i = 0; i < sc->n; i++)
+            ring[i] = sc->ring[(sc->head + i) % sc->cap];
+    }
     free(sc->ring);
     free(sc->ix);
     sc->ring = ring;
@@ -216,15 +219,18 @@ static bool scope_add(struct rk_scope *sc, uint64_t key, uint64_t ord,
 
     if ((e = scope_find(sc, key)) != NULL)
         entry_forget(sc, e); /* the same key again: the later wins */
-    if (sc->n == sc->cap && sc->cap < STORE_RKEYS_KEPT && !scope_grow(sc)) {
-        free(reply);
-        return false;
-    }
-    if (sc->n == sc->cap) { /* full: the oldest goes */
+    if (sc->n == sc->cap && sc->cap < STORE_RKEYS_KEPT) {
+        if (!scope_grow(sc)) {
+            free(reply);
+            return false;
+        }
+    } else if (sc->n == sc->cap) { /* full: the oldest goes */
+        assert(sc->ring != NULL);
         entry_forget(sc, &sc->ring[sc->head]);
         sc->head = (sc->head + 1) % sc->cap;
         sc->n--;
     }
+    assert(sc->ring != NULL && sc->n < sc->cap);
     slot = (sc->head + sc->n) % sc->cap;
     e = &sc->ring[slot];
     e->key = key;

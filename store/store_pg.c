@@ -17,6 +17,7 @@
  * whole batch (every write STORE_UNAVAILABLE with the server's message)
  * and the machine table is reloaded for the next one.
  */
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
@@ -1164,6 +1165,7 @@ static void do_unit(struct send *x, struct pw *u, uint32_t n)
             return;
         }
     }
+    assert(m != NULL); /* check_event() refuses a missing machine's */
     sum = m->last_sum != 0 ? m->last_sum : store__chain_seed(m->id);
     for (i = 0; i < n; i++) {
         sum = store__event_sum(sum, u[i].machine, u[i].seq, u[i].time_ms,
