@@ -2549,6 +2549,8 @@ void srv_dispatch(struct srv *s, struct conn *c, const uint8_t *buf, size_t len)
                       h->name);
     } else if (over_inflight(&call, h->name)) {
         /* answered RESOURCE_EXHAUSTED */
+    } else if (req->request_key != 0 && !srv_rkeys_held(&call, req)) {
+        /* answered by the owner lookup, or parked for the rebuild */
     } else if (req->request_key != 0 && srv_rkeys_retry(&call, req)) {
         call_free(&call); /* answered as the first time */
         unpack_release(&arena);

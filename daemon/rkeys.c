@@ -348,6 +348,32 @@ void srv_rkeys_failed(struct srv *s, uint64_t scope, const char *tenant,
 /* The scope's machine of a keyed change (0: the tenant's); false for a
  * request that is no change, or names a machine the caller has not (the
  * handler answers it). */
+/* The machine a change names in *@ext (0: a tenant's change, Create or
+ * Destroy); false for a request that is no change. */
+static bool change_machine(const Armmap__V1__Request *req, uint64_t *ext)
+{
+    switch (req->body_case) {
+    case ARMMAP__V1__REQUEST__BODY_CREATE:
+    case ARMMAP__V1__REQUEST__BODY_DESTROY:
+        *ext = 0;
+        return true;
+    case ARMMAP__V1__REQUEST__BODY_OP:
+        *ext = req->op->machine;
+        return true;
+    case ARMMAP__V1__REQUEST__BODY_BATCH:
+        *ext = req->batch->machine;
+        return true;
+    case ARMMAP__V1__REQUEST__BODY_FORK:
+        *ext = req->fork->machine;
+        return true;
+    case ARMMAP__V1__REQUEST__BODY_CLONE:
+        *ext = req->clone->machine;
+        return true;
+    default:
+        return false;
+    }
+}
+
 static bool key_scope(struct srv_call *call, const Armmap__V1__Request *req,
                       uint64_t *scope)
 {
@@ -355,25 +381,11 @@ static bool key_scope(struct srv_call *call, const Armmap__V1__Request *req,
     struct srv_machine *sm;
     uint64_t ext;
 
-    switch (req->body_case) {
-    case ARMMAP__V1__REQUEST__BODY_CREATE:
-    case ARMMAP__V1__REQUEST__BODY_DESTROY:
+    if (!change_machine(req, &ext))
+        return false;
+    if (ext == 0) {
         *scope = 0;
         return true;
-    case ARMMAP__V1__REQUEST__BODY_OP:
-        ext = req->op->machine;
-        break;
-    case ARMMAP__V1__REQUEST__BODY_BATCH:
-        ext = req->batch->machine;
-        break;
-    case ARMMAP__V1__REQUEST__BODY_FORK:
-        ext = req->fork->machine;
-        break;
-    case ARMMAP__V1__REQUEST__BODY_CLONE:
-        ext = req->clone->machine;
-        break;
-    default:
-        return false;
     }
     sm = srv_machine_lookup(call->s->reg, srv_conn_tenant(call->c), ext, err,
                             sizeof(err));
@@ -389,6 +401,19 @@ static int found_one(void *arg, const struct store_rkey *k)
 {
     load_one(arg, k);
     return 1; /* one row at most */
+}
+
+bool srv_rkeys_held(struct srv_call *call, const Armmap__V1__Request *req)
+{
+    char err[SRV_MSG_MAX];
+    uint64_t ext;
+
+    if (call->s->cluster == NULL || !srv_cluster_serving(call->s) ||
+        !change_machine(req, &ext) || ext == 0 ||
+        srv_machine_lookup(call->s->reg, srv_conn_tenant(call->c), ext, err,
+                           sizeof(err)) != NULL)
+        return true;
+    return srv_cluster_find(call, "request", ext, err) != NULL;
 }
 
 bool srv_rkeys_retry(struct srv_call *call, const Armmap__V1__Request *req)

@@ -597,6 +597,16 @@ void srv_rkeys_close(struct srv *s);
  */
 bool srv_rkeys_retry(struct srv_call *call,
                      const struct Armmap__V1__Request *req);
+/**
+ * srv_rkeys_held - in cluster mode, makes sure this node holds the machine
+ * a keyed change names before its key is looked up: a claim that
+ * rebuilds it at once would otherwise let the change run without the key
+ * its last owner stored (applied twice)
+ * Return: true if the key can be looked up; false with the call failed
+ * (MOVED, NOT_FOUND, UNAVAILABLE) or parked until the rebuild is done.
+ */
+bool srv_rkeys_held(struct srv_call *call,
+                    const struct Armmap__V1__Request *req);
 /* From srv_conn_reply(): remembers the reply of call->rkey's change,
  * whose write is call->ticket (under srv_persist_hold()). */
 void srv_rkeys_remember(struct srv_call *call,
