@@ -827,8 +827,8 @@ static bool phys_walk(const uint8_t *p, const uint8_t *end,
             (*total)++;
             continue;
         }
-        if (!wire_get_varint(&p, end, &key) || key != (1 << 3 | 2) ||
-            !wire_get_varint(&p, end, &len) || len > (uint64_t)(end - p))
+        if (!wire_get_varint5(&p, end, &key) || key != (1 << 3 | 2) ||
+            !wire_get_varint5(&p, end, &len) || len > (uint64_t)(end - p))
             return false;
         a = p;
         aend = p + len;
@@ -836,8 +836,9 @@ static bool phys_walk(const uint8_t *p, const uint8_t *end,
         va = rg = NULL;
         vlen = rlen = 0;
         while (a < aend) {
-            if (!wire_get_varint(&a, aend, &key) ||
-                !wire_get_varint(&a, aend, &len) || len > (uint64_t)(aend - a))
+            if (!wire_get_varint5(&a, aend, &key) ||
+                !wire_get_varint5(&a, aend, &len) ||
+                len > (uint64_t)(aend - a))
                 return false;
             if (key == (1 << 3 | 2) && !va && len % 4 == 0) {
                 va = a;
@@ -882,19 +883,19 @@ bool armmap__phys_fast(const uint8_t *p, size_t len, uint64_t id,
 
     *out = NULL;
     while (p < end) {
-        if (!wire_get_varint(&p, end, &key))
+        if (!wire_get_varint5(&p, end, &key))
             return false;
         if (key == (1 << 3 | 0)) {
             if (!wire_get_varint(&p, end, &got_id))
                 return false;
             continue;
         }
-        if ((key & 7) != 2 || !wire_get_varint(&p, end, &v) ||
+        if ((key & 7) != 2 || !wire_get_varint5(&p, end, &v) ||
             v > (uint64_t)(end - p))
             return false;
         if (key >> 3 == 2) { /* the status: OK and nothing else */
             for (s = p, send = p + v; s < send;)
-                if (!wire_get_varint(&s, send, &key) || key != (1 << 3) ||
+                if (!wire_get_varint5(&s, send, &key) || key != (1 << 3) ||
                     !wire_get_varint(&s, send, &key) || key != 0)
                     return false;
         } else if (key >> 3 == ARMMAP__V1__RESPONSE__BODY_PHYS && !body) {

@@ -177,7 +177,7 @@ static bool fast_len(const uint8_t **p, const uint8_t *end,
 {
     uint64_t v;
 
-    if (!wire_get_varint(p, end, &v) || v > (uint64_t)(end - *p))
+    if (!wire_get_varint5(p, end, &v) || v > (uint64_t)(end - *p))
         return false;
     *body = *p;
     *n = (size_t)v;
@@ -192,7 +192,7 @@ static bool fast_status_ok(const uint8_t *p, size_t n)
     uint64_t key, v;
 
     while (p < end) {
-        if (!wire_get_varint(&p, end, &key) || key != (1 << 3) ||
+        if (!wire_get_varint5(&p, end, &key) || key != (1 << 3) ||
             !wire_get_varint(&p, end, &v) || v != 0)
             return false;
     }
@@ -206,7 +206,7 @@ static bool fast_op(struct fast_reply *f, const uint8_t *p, size_t n)
     size_t len;
 
     while (p < end) {
-        if (!wire_get_varint(&p, end, &key))
+        if (!wire_get_varint5(&p, end, &key))
             return false;
         if (key == (1 << 3 | 2)) {
             if (!fast_len(&p, end, &body, &len) || !fast_status_ok(body, len))
@@ -243,7 +243,7 @@ static bool fast_translate(struct fast_reply *f, const uint8_t *p, size_t n)
     size_t len;
 
     while (p < end) {
-        if (!wire_get_varint(&p, end, &key) || (key & 7) != 2 ||
+        if (!wire_get_varint5(&p, end, &key) || (key & 7) != 2 ||
             !fast_len(&p, end, &body, &len))
             return false;
         if (key >> 3 == 1 && !f->pa && len % 4 == 0) {
@@ -273,7 +273,7 @@ static bool fast_decode(struct fast_reply *f, const uint8_t *p, size_t n)
 
     memset(f, 0, sizeof(*f));
     while (p < end) {
-        if (!wire_get_varint(&p, end, &key))
+        if (!wire_get_varint5(&p, end, &key))
             return false;
         if (key == (1 << 3 | 0)) {
             if (!wire_get_varint(&p, end, &f->id))
