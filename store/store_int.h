@@ -189,8 +189,7 @@ struct store_reader {
     struct store *s;
     sqlite3 *db;
     bool own; /* db is this reader's to close */
-    sqlite3_stmt *events;     /* after a seq, up to a seq */
-    sqlite3_stmt *events_all; /* after a seq, to the end */
+    sqlite3_stmt *events;
     sqlite3_stmt *event_sum;  /* one event's sum */
     sqlite3_stmt *base;       /* parent_seq, last_seq, stale */
     sqlite3_stmt *checkpoint; /* the nearest at or below a seq */

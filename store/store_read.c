@@ -409,11 +409,6 @@ int store__reader_prepare(struct store_reader *r)
         { offsetof(struct store_reader, events),
           "SELECT " EVENT_COLUMNS " FROM events"
           " WHERE machine = ?1 AND seq <= ?2 AND seq > ?3 ORDER BY seq" },
-        /* The same without the upper bound, which recovery never has:
-         * no compare of each row's seq with it. */
-        { offsetof(struct store_reader, events_all),
-          "SELECT " EVENT_COLUMNS " FROM events"
-          " WHERE machine = ?1 AND seq > ?3 ORDER BY seq" },
         { offsetof(struct store_reader, event_sum),
           "SELECT sum FROM events WHERE machine = ?1 AND seq = ?2" },
         { offsetof(struct store_reader, base),
@@ -439,12 +434,11 @@ int store__reader_prepare(struct store_reader *r)
 void store__reader_finalize(struct store_reader *r)
 {
     sqlite3_finalize(r->events);
-    sqlite3_finalize(r->events_all);
     sqlite3_finalize(r->event_sum);
     sqlite3_finalize(r->base);
     sqlite3_finalize(r->checkpoint);
     sqlite3_finalize(r->parent);
-    r->events = r->events_all = r->event_sum = r->base = r->checkpoint = r->parent = NULL;
+    r->events = r->event_sum = r->base = r->checkpoint = r->parent = NULL;
 }
 
 enum store_status sq_reader_open(struct store *s, struct store_reader **out)
@@ -646,7 +640,7 @@ enum store_status sq_reader_events(struct store_reader *r, uint64_t machine,
                                              const struct store_event *ev),
                                    void *arg, uint64_t *count)
 {
-    sqlite3_stmt *st = upto_seq != 0 ? r->events : r->events_all;
+    sqlite3_stmt *st = r->events;
     uint32_t words[STORE_MAX_ARGS];
     struct store_event ev;
     uint64_t n = 0, base, committed, next, prev;
@@ -656,7 +650,7 @@ enum store_status sq_reader_events(struct store_reader *r, uint64_t machine,
 
     if (count != NULL)
         *count = 0;
-    if (sqlite3_stmt_busy(r->events) || sqlite3_stmt_busy(r->events_all)) {
+    if (sqlite3_stmt_busy(st)) {
         reader_err(r, "events: called from inside its own callback");
         return STORE_INVALID_ARGUMENT;
     }
@@ -672,8 +666,7 @@ enum store_status sq_reader_events(struct store_reader *r, uint64_t machine,
         next = after_seq + 1;
     }
     sqlite3_bind_int64(st, 1, clamp_u64(machine));
-    if (upto_seq != 0)
-        sqlite3_bind_int64(st, 2, clamp_u64(upto_seq));
+    sqlite3_bind_int64(st, 2, upto_seq ? clamp_u64(upto_seq) : INT64_MAX);
     sqlite3_bind_int64(st, 3, clamp_u64(after_seq));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         if (!read_event(st, machine, &ev, words)) {
