@@ -204,8 +204,8 @@ $(BENCH_CLIENT): $(B)/tests/bench/bench_client.o $(LIBARMMAP) | $(ARMMAPD) $(ARM
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
 
 $(BENCH_RECOVERY): $(B)/tests/bench/bench_recovery.o $(TEST_PROC_OBJ) \
-                  $(LIBARMMAP) | $(ARMMAPD)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
+                  $(LIBARMMAP) $(LIBSTORE) $(LIBMM) | $(ARMMAPD)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS) $(STORE_LIBS)
 
 $(BENCH_DAEMON): $(B)/tests/bench/bench_daemon.o $(TEST_PROC_OBJ) \
                 $(LIBARMMAP) | $(ARMMAPD)

@@ -20,6 +20,12 @@
  *     from /proc (steadier than wall time on a loaded machine), and
  *     beside it the time armmapd's main thread spent waiting for a CPU
  *     (/proc/PID/schedstat): on a shared machine, most of the rest.
+ *     Beside it, where that time goes, by this process's CPU time on one
+ *     thread over the same database (libstore and libmm, as armmapd
+ *     uses them): the store's walk alone (SQLite step, column reads,
+ *     checksum chain, decode) per event, booting the machines, and the
+ *     engine's replay per event; and the rate those would allow on all
+ *     online CPUs if they shared the machines perfectly.
  *  2. Then one machine of BIG events (alloc, kmap, kunmap, free cycles) and
  *     CLONES clones of it are added, and the whole is restarted: the
  *     recovery must take under 1 s.
@@ -40,6 +46,8 @@
  * perf record -g build/armmapd --state-dir=DIR).
  */
 #include "armmap.h"
+#include "mm.h"
+#include "store.h"
 #include "../common/proc.h"
 
 #include <fcntl.h>
@@ -58,6 +66,7 @@
 #define MAX_RUNS        10
 #define FORKS           100             /* timed forks at the last seq */
 #define NO_CKPT         "--checkpoint-every=4000000000" /* none applies */
+#define MAX_SPLIT       4096            /* machines print_split() takes */
 
 static char dir[64], sock[128], logpath[128], bindir[PATH_MAX - 32];
 
@@ -364,6 +373,151 @@ static double runqueue_wait_ms(pid_t pid)
     return n == 2 ? (double)wait / 1e6 : -1;
 }
 
+/* ---- where recovery's time goes (one thread, CPU time) ---------------- */
+
+struct split {
+    uint64_t id[MAX_SPLIT];
+    char *config[MAX_SPLIT];
+    struct mm_machine *m[MAX_SPLIT];
+    size_t n;
+};
+
+static double thread_cpu_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static int split_row(void *arg, const struct store_machine *row)
+{
+    struct split *sp = arg;
+
+    if (sp->n == MAX_SPLIT)
+        return 1;
+    sp->id[sp->n] = row->id;
+    sp->config[sp->n] = strdup(row->config != NULL ? row->config : "");
+    if (sp->config[sp->n] == NULL)
+        die("out of memory", NULL);
+    sp->n++;
+    return 0;
+}
+
+static int count_event(void *arg, const struct store_event *ev)
+{
+    (void)ev;
+    ++*(uint64_t *)arg;
+    return 0;
+}
+
+/* Replays @ev on the machine @arg as recovery does (mm_replay(): the
+ * recorded result must come back). */
+static int replay_event(void *arg, const struct store_event *ev)
+{
+    struct mm_op op;
+    struct mm_result want;
+    char msg[MM_MSG_MAX];
+
+    memset(&op, 0, sizeof(op));
+    op.code = (enum mm_opcode)ev->op;
+    op.cpu = ev->cpu;
+    op.nargs = ev->nargs;
+    op.args = ev->args;
+    memset(&want, 0, sizeof(want));
+    want.status = (enum mm_status)ev->status;
+    want.value = ev->value;
+    want.aux = ev->aux;
+    want.flags = ev->flags;
+    want.seq = ev->seq;
+    if (mm_replay(arg, &op, &want, msg) != MM_OK)
+        die("replay", msg);
+    return 0;
+}
+
+/* Walks every machine's history on @rd, giving each event to @fn (with
+ * @sp->m[i] or @count as its argument); returns the thread's CPU ms. */
+static double split_walk(struct split *sp, struct store_reader *rd,
+                         int (*fn)(void *, const struct store_event *),
+                         uint64_t *count)
+{
+    double t0 = thread_cpu_ms();
+    size_t i;
+
+    for (i = 0; i < sp->n; i++)
+        if (store_reader_events(rd, sp->id[i], 0, 0, fn,
+                                fn == count_event ? (void *)count
+                                                  : (void *)sp->m[i],
+                                NULL) != STORE_OK)
+            die("store walk", store_reader_errmsg(rd));
+    return thread_cpu_ms() - t0;
+}
+
+/* Boots every machine of @sp from its config; returns the CPU ms. */
+static double split_boot(struct split *sp)
+{
+    double t0 = thread_cpu_ms();
+    size_t i;
+
+    for (i = 0; i < sp->n; i++) {
+        struct mm_config cfg;
+        char msg[MM_MSG_MAX];
+
+        mm_config_default(&cfg);
+        if (mm_config_parse(&cfg, sp->config[i], msg) != MM_OK ||
+            mm_create(&cfg, &sp->m[i], msg) != MM_OK)
+            die("boot", msg);
+    }
+    return thread_cpu_ms() - t0;
+}
+
+/* Prints the split of a no-checkpoint recovery of the database in dir
+ * (the daemon stopped): the best of @runs walks, one boot and replay. */
+static void print_split(unsigned runs)
+{
+    static struct split sp;
+    struct store_options opt;
+    char path[192], err[STORE_MSG_MAX];
+    struct store *st;
+    uint64_t n = 0;
+    double walk = -1, boot, all, apply;
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned r;
+    size_t i;
+
+    memset(&opt, 0, sizeof(opt));
+    snprintf(path, sizeof(path), "%s/armmapd.db", dir);
+    if (store_open(path, &opt, &st, err) != STORE_OK)
+        die("store_open", err);
+    if (store_foreach_live_machine(st, split_row, &sp) != STORE_OK ||
+        sp.n == MAX_SPLIT)
+        die("machine rows", store_errmsg(st));
+    for (r = 0; r < runs; r++) {
+        double ms;
+
+        n = 0;
+        ms = split_walk(&sp, store_main_reader(st), count_event, &n);
+        if (walk < 0 || ms < walk)
+            walk = ms;
+    }
+    boot = split_boot(&sp);
+    all = split_walk(&sp, store_main_reader(st), replay_event, NULL);
+    apply = all > walk ? all - walk : 0;
+    printf("recovery: split by CPU time on one thread: store walk (step, "
+           "columns, checksum, decode) %.0f ns/event; boot %.2f ms per "
+           "machine; engine replay %.0f ns/event; so at most %.0f events/s "
+           "on %ld CPUs sharing the machines perfectly\n",
+           walk * 1e6 / (double)n, boot / (double)sp.n,
+           apply * 1e6 / (double)n,
+           (double)n / ((walk + boot + apply) / 1e3) * (double)(cpus > 0 ? cpus : 1),
+           cpus);
+    for (i = 0; i < sp.n; i++) {
+        mm_destroy(sp.m[i]);
+        free(sp.config[i]);
+    }
+    store_close(st);
+}
+
 /* One restart, timed: returns the best (fastest) recovery in ms over
  * @runs, after checking that @want machines came back, none broken, and
  * (unless @want_events is 0) exactly @want_events events replayed.
@@ -509,6 +663,7 @@ int main(int argc, char **argv)
            "applies, %.0f per armmapd CPU-second (target >= 5,000,000): "
            "%s\n", rate, cpu > 0 ? (double)total / (cpu / 1e3) : 0,
            rate >= 5e6 ? "ok" : "BELOW TARGET");
+    print_split(runs);
 
     if (big > 0) {
         pid = start_daemon(NULL);
