@@ -130,6 +130,12 @@ enum armmap_status armmap__translate_from(
  * armmap__phys_from() do (tests/fuzz/fuzz_codec.c holds it to that). */
 bool armmap__phys_fast(const uint8_t *p, size_t len, uint64_t id,
                        struct armmap_phys_result **out);
+/* armmap_recv()'s fast path: the common replies (an OK pong, op result or
+ * translation without walks) decoded straight from the frame's @len body
+ * bytes.  NULL for anything else, or if memory ran out: the general path
+ * then decodes it.  Whatever it accepts, it decodes as protobuf-c does
+ * (tests/fuzz/fuzz_codec.c holds it to that). */
+struct armmap_reply *armmap__reply_fast(const uint8_t *body, size_t len);
 /* A phys result from the decoded message @pr (the general path); NULL if
  * memory ran out. */
 struct armmap_phys_result *armmap__phys_from(const Armmap__V1__PhysResult *pr);

@@ -236,6 +236,16 @@ static bool fast_op(struct fast_reply *f, const uint8_t *p, size_t n)
     return true;
 }
 
+/* Whether each of the @n bytes at @p is a varint of its own (the packed
+ * fault and region codes of a translation, which all fit one byte). */
+static bool small_varints(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] & 0x80)
+            return false;
+    return true;
+}
+
 static bool fast_translate(struct fast_reply *f, const uint8_t *p, size_t n)
 {
     const uint8_t *end = p + n, *body;
@@ -249,6 +259,8 @@ static bool fast_translate(struct fast_reply *f, const uint8_t *p, size_t n)
         if (key >> 3 == 1 && !f->pa && len % 4 == 0) {
             f->pa = body;
             f->npa_bytes = len;
+        } else if (!small_varints(body, len)) {
+            return false; /* a value of two bytes or more */
         } else if (key >> 3 == 2 && !f->fault) {
             f->fault = body;
             f->nfault = len;
@@ -348,6 +360,13 @@ static struct armmap_reply *fast_reply_make(const struct fast_reply *f)
     return r;
 }
 
+struct armmap_reply *armmap__reply_fast(const uint8_t *body, size_t len)
+{
+    struct fast_reply f;
+
+    return fast_decode(&f, body, len) ? fast_reply_make(&f) : NULL;
+}
+
 /* The general path: the reply unpacked by the envelope codec. */
 static enum armmap_status reply_general(struct armmap_conn *conn,
                                         Armmap__V1__Response *resp,
@@ -369,7 +388,6 @@ enum armmap_status armmap_recv(struct armmap_conn *conn,
                                struct armmap_reply **out)
 {
     Armmap__V1__Response *resp;
-    struct fast_reply f;
     enum armmap_status st;
     const uint8_t *body;
     size_t len = 0;
@@ -382,7 +400,7 @@ enum armmap_status armmap_recv(struct armmap_conn *conn,
         st = armmap__next(conn, &resp);
         return st == ARMMAP_OK ? reply_general(conn, resp, out) : st;
     }
-    if (fast_decode(&f, body, len) && (*out = fast_reply_make(&f)) != NULL) {
+    if ((*out = armmap__reply_fast(body, len)) != NULL) {
         conn->errmsg[0] = '\0';
         return ARMMAP_OK;
     }

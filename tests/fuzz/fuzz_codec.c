@@ -20,7 +20,11 @@
  *      third hand decoder) accepts only what protobuf-c decodes as a
  *      successful phys reply to the same id, and gives the very result
  *      the general path (armmap__phys_from() on protobuf-c's message)
- *      gives.  Inputs protobuf-c rejects are tried as replies to id 0.
+ *      gives.  Inputs protobuf-c rejects are tried as replies to id 0;
+ *   4. libarmmap's pipeline fast path (client/pipeline.c
+ *      armmap__reply_fast()) accepts only successful pongs, op results and
+ *      translations protobuf-c decodes, and gives the very reply the
+ *      general path (reply_from() there) makes of protobuf-c's message.
  *
  * Any difference aborts, naming the side that differs.
  */
@@ -251,6 +255,72 @@ static void check_phys_fast(const uint8_t *data, size_t size)
     armmap__v1__response__free_unpacked(want, NULL);
 }
 
+/* Whether a Status says OK and nothing else (or is absent). */
+static bool status_ok(const Armmap__V1__Status *st)
+{
+    return st == NULL || (st->code == 0 && st->message[0] == '\0' &&
+                          st->owner[0] == '\0');
+}
+
+/* Whether the fast path's translation @g is the general path's of @t:
+ * the same addresses, and faults and regions (zero when absent) cut to a
+ * byte as armmap__translate_from() cuts them. */
+static bool same_translation(const struct armmap_translate_result *g,
+                             const Armmap__V1__TranslateResult *t)
+{
+    if (g == NULL || g->walks != NULL || t->n_walks != 0 || g->n != t->n_pa ||
+        (t->n_fault != 0 && t->n_fault != g->n) ||
+        (t->n_region != 0 && t->n_region != g->n))
+        return false;
+    for (size_t i = 0; i < g->n; i++)
+        if (g->pa[i] != t->pa[i] ||
+            g->fault[i] != (t->n_fault ? (uint8_t)t->fault[i] : 0) ||
+            g->region[i] != (t->n_region ? (uint8_t)t->region[i] : 0))
+            return false;
+    return true;
+}
+
+static bool same_reply(const struct armmap_reply *r,
+                       const Armmap__V1__Response *want)
+{
+    const Armmap__V1__OpResult *op = want->op;
+
+    if (r->id != want->id || r->status != ARMMAP_OK || r->msg[0] != '\0' ||
+        !status_ok(want->status) || r->nbatch != 0 || r->batch != NULL)
+        return false;
+    switch (want->body_case) {
+    case ARMMAP__V1__RESPONSE__BODY_PONG:
+        return r->kind == ARMMAP_REPLY_PONG && r->translate == NULL;
+    case ARMMAP__V1__RESPONSE__BODY_OP:
+        return r->kind == ARMMAP_REPLY_OP && r->translate == NULL &&
+               status_ok(op->status) && r->op.status == ARMMAP_OK &&
+               r->op.msg[0] == '\0' && r->op.value == op->value &&
+               r->op.aux == op->aux && r->op.flags == op->flags &&
+               r->op.seq == op->seq;
+    case ARMMAP__V1__RESPONSE__BODY_TRANSLATE:
+        return r->kind == ARMMAP_REPLY_TRANSLATE &&
+               same_translation(r->translate, want->translate);
+    default:
+        return false;
+    }
+}
+
+static void check_reply_fast(const uint8_t *data, size_t size)
+{
+    struct armmap_reply *fast = armmap__reply_fast(data, size);
+    Armmap__V1__Response *want;
+
+    if (fast == NULL)
+        return;
+    want = armmap__v1__response__unpack(NULL, size, data);
+    if (want == NULL)
+        differ("armmap__reply_fast (accepts)", size);
+    if (!same_reply(fast, want))
+        differ("armmap__reply_fast (reply)", size);
+    armmap_reply_free(fast);
+    armmap__v1__response__free_unpacked(want, NULL);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -258,5 +328,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check_request(data, size);
     check_response(data, size);
     check_phys_fast(data, size);
+    check_reply_fast(data, size);
     return 0;
 }
