@@ -229,20 +229,6 @@ static size_t nboots;
 static pthread_mutex_t boot_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static enum mm_status boot(const struct mm_config *cfg,
-                           struct mm_machine **out, char err[MM_MSG_MAX]);
-
-enum mm_status __wrap_mm_create(const struct mm_config *cfg,
-                                struct mm_machine **out, char err[MM_MSG_MAX])
-{
-    enum mm_status st;
-
-    pthread_mutex_lock(&boot_lock);
-    st = boot(cfg, out, err);
-    pthread_mutex_unlock(&boot_lock);
-    return st;
-}
-
-static enum mm_status boot(const struct mm_config *cfg,
                            struct mm_machine **out, char err[MM_MSG_MAX])
 {
     enum mm_status st;
@@ -271,6 +257,17 @@ static enum mm_status boot(const struct mm_config *cfg,
         boots[nboots].m = keep;
         nboots++;
     }
+    return st;
+}
+
+enum mm_status __wrap_mm_create(const struct mm_config *cfg,
+                                struct mm_machine **out, char err[MM_MSG_MAX])
+{
+    enum mm_status st;
+
+    pthread_mutex_lock(&boot_lock);
+    st = boot(cfg, out, err);
+    pthread_mutex_unlock(&boot_lock);
     return st;
 }
 
