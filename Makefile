@@ -689,7 +689,7 @@ FUZZ_LINK_http     := $(FUZZ_DAEMON_OBJ) $(FUZZ_PROTO_OBJ) $(FUZZ_STORE_OBJ) \
 FUZZ_LINK_batch    := $(FUZZ_CLIENT_OBJ) $(FUZZ_PROTO_OBJ)
 FUZZ_LINK_codec    := $(FUZZ_DAEMON_OBJ) $(FUZZ_CLIENT_OBJ) $(FUZZ_PROTO_OBJ) \
                       $(FUZZ_STORE_OBJ) $(FUZZ_MM_OBJ)
-FUZZ_LIBS_conn     = $(DAEMON_LIBS)
+FUZZ_LIBS_conn     = $(DAEMON_LIBS) -Wl,--wrap=mm_create
 FUZZ_LIBS_engine   =
 FUZZ_LIBS_snapshot =
 FUZZ_LIBS_settings = $(DAEMON_LIBS)

@@ -11,6 +11,7 @@
 #include "check_daemon.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,21 +102,12 @@ static size_t frame(uint8_t *buf, size_t len, size_t cap,
     return len + 4 + n;
 }
 
-/* A session: Hello, create two machines, changes on each (with request
- * key @key when not 0), a translation, a report, a destroy, then a
- * request on the destroyed machine. */
-static size_t session_keyed(uint8_t *buf, size_t cap, uint64_t key)
+/* Appends Hello (request 1) and a Create of a qemu-virt (request 2). */
+static size_t hello_create(uint8_t *buf, size_t len, size_t cap)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Hello hello = ARMMAP__V1__HELLO__INIT;
     Armmap__V1__Create cr = ARMMAP__V1__CREATE__INIT;
-    Armmap__V1__Op op = ARMMAP__V1__OP__INIT;
-    Armmap__V1__Translate tr = ARMMAP__V1__TRANSLATE__INIT;
-    Armmap__V1__Report rep = ARMMAP__V1__REPORT__INIT;
-    Armmap__V1__MachineRef ref = ARMMAP__V1__MACHINE_REF__INIT;
-    uint32_t alloc_args[2] = { 1, 0 }, vm_args[1] = { 3 * 4096 };
-    uint32_t vas[2] = { 0xc0000000u, 0xffff0000u };
-    size_t len = 0;
 
     hello.protocol = 1;
     hello.tenant = "lab";
@@ -129,8 +121,27 @@ static size_t session_keyed(uint8_t *buf, size_t cap, uint64_t key)
     req.body_case = ARMMAP__V1__REQUEST__BODY_CREATE;
     req.create = &cr;
     req.id = 2;
-    len = frame(buf, len, cap, &req);
+    return frame(buf, len, cap, &req);
+}
+
+/* A session: Hello, create two machines, changes on each (with request
+ * key @key when not 0), a translation, a report, a destroy, then a
+ * request on the destroyed machine. */
+static size_t session_keyed(uint8_t *buf, size_t cap, uint64_t key)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Create cr = ARMMAP__V1__CREATE__INIT;
+    Armmap__V1__Op op = ARMMAP__V1__OP__INIT;
+    Armmap__V1__Translate tr = ARMMAP__V1__TRANSLATE__INIT;
+    Armmap__V1__Report rep = ARMMAP__V1__REPORT__INIT;
+    Armmap__V1__MachineRef ref = ARMMAP__V1__MACHINE_REF__INIT;
+    uint32_t alloc_args[2] = { 1, 0 }, vm_args[1] = { 3 * 4096 };
+    uint32_t vas[2] = { 0xc0000000u, 0xffff0000u };
+    size_t len = hello_create(buf, 0, cap);
+
     cr.preset = "rpi2";
+    req.body_case = ARMMAP__V1__REQUEST__BODY_CREATE;
+    req.create = &cr;
     req.id = 3;
     len = frame(buf, len, cap, &req);
     op.machine = 1;
@@ -177,44 +188,6 @@ static size_t session_keyed(uint8_t *buf, size_t cap, uint64_t key)
 static size_t session_bytes(uint8_t *buf, size_t cap)
 {
     return session_keyed(buf, cap, 0);
-}
-
-/* Writes @in on a fresh connection, closes the sending side and runs the
- * loop until the server has closed; returns what it wrote back (malloc'd,
- * *@outlen bytes). */
-static uint8_t *converse(struct srv *s, const uint8_t *in, size_t inlen,
-                         size_t *outlen)
-{
-    size_t cap = 1 << 20, len = 0;
-    uint8_t *out = malloc(cap);
-    time_t deadline = time(NULL) + LOOP_SECONDS;
-    int sv[2];
-
-    ck_assert_ptr_nonnull(out);
-    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
-                     0);
-    srv_conn_accept(s, sv[0]);
-    ck_assert_int_eq(send(sv[1], in, inlen, MSG_NOSIGNAL), (ssize_t)inlen);
-    ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
-    for (int round = 0; round < LOOP_ROUNDS; round++) {
-        struct timeval tv = { 0, 2000 };
-        ssize_t n;
-
-        event_base_loopexit(s->base, &tv);
-        event_base_loop(s->base, EVLOOP_ONCE);
-        n = recv(sv[1], out + len, cap - len, MSG_DONTWAIT);
-        if (n > 0) {
-            len += (size_t)n;
-            continue;
-        }
-        if (n == 0 || (errno != EAGAIN && errno != EINTR))
-            break;
-        ck_assert_msg(time(NULL) < deadline, "the server did not close");
-    }
-    close(sv[1]);
-    ck_assert_uint_eq(s->n.connections, 0);
-    *outlen = len;
-    return out;
 }
 
 /* The reply to request @id in @buf: its status code and message. */
@@ -275,6 +248,240 @@ static void untime(uint8_t *buf, size_t len)
         off += 4 + n;
     }
 }
+
+/* The bytes at the end of @buf that are not a whole frame yet. */
+static size_t frames_tail(const uint8_t *buf, size_t len)
+{
+    size_t off = 0;
+
+    while (len - off >= 4) {
+        uint32_t n = (uint32_t)buf[off] << 24 | (uint32_t)buf[off + 1] << 16 |
+                     (uint32_t)buf[off + 2] << 8 | buf[off + 3];
+
+        if (len - off - 4 < n)
+            break;
+        off += 4 + n;
+    }
+    return len - off;
+}
+
+/* Hello, a Create (machine 1), five vmallocs of @size bytes (seqs 1..5),
+ * then @nforks Forks of machine 1 at seq 3 (request ids 100, 101, ...):
+ * each replays the first three vmallocs on a worker thread. */
+static size_t session_forks(uint8_t *buf, size_t cap, uint32_t size,
+                            int nforks)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Op op = ARMMAP__V1__OP__INIT;
+    Armmap__V1__Fork fk = ARMMAP__V1__FORK__INIT;
+    uint32_t vm_args[1] = { size };
+    size_t len = hello_create(buf, 0, cap);
+
+    op.machine = 1;
+    op.code = ARMMAP__V1__OP_CODE__OP_VMALLOC;
+    op.n_args = 1;
+    op.args = vm_args;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_OP;
+    req.op = &op;
+    for (int i = 0; i < 5; i++) {
+        req.id = 10 + (uint64_t)i;
+        len = frame(buf, len, cap, &req);
+    }
+    fk.machine = 1;
+    fk.at_seq = 3;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_FORK;
+    req.fork = &fk;
+    for (int i = 0; i < nforks; i++) {
+        req.id = 100 + (uint64_t)i;
+        len = frame(buf, len, cap, &req);
+    }
+    return len;
+}
+
+/* Loop turns until @path exists (bounded by LOOP_ROUNDS and time). */
+static void loop_until_file(struct srv *s, const char *path)
+{
+    time_t deadline = time(NULL) + LOOP_SECONDS;
+
+    for (int round = 0; round < LOOP_ROUNDS && access(path, F_OK) != 0;
+         round++) {
+        struct timeval tv = { 0, 2000 };
+
+        event_base_loopexit(s->base, &tv);
+        event_base_loop(s->base, EVLOOP_ONCE);
+        ck_assert_msg(time(NULL) < deadline, "%s never appeared", path);
+    }
+    ck_assert_int_eq(access(path, F_OK), 0);
+}
+
+/* This process's threads (/proc/self/status). */
+static int count_threads(void)
+{
+    char line[256];
+    int n = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    ck_assert_ptr_nonnull(f);
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "Threads: %d", &n) == 1)
+            break;
+    fclose(f);
+    ck_assert_int_gt(n, 0);
+    return n;
+}
+
+/* Loop turns until a worker has ended and been joined: fewer than @n
+ * threads (bounded by LOOP_ROUNDS and time). */
+static void loop_until_threads_below(struct srv *s, int n)
+{
+    time_t deadline = time(NULL) + LOOP_SECONDS;
+
+    for (int round = 0; round < LOOP_ROUNDS && count_threads() >= n;
+         round++) {
+        struct timeval tv = { 0, 2000 };
+
+        event_base_loopexit(s->base, &tv);
+        event_base_loop(s->base, EVLOOP_ONCE);
+        ck_assert_msg(time(NULL) < deadline, "the worker did not end");
+    }
+    ck_assert_int_lt(count_threads(), n);
+}
+
+/* Writes @in on a fresh connection, keeps the sending side open until
+ * the reply to request @wait_id has come (0: closes it at once), and runs
+ * the loop until the server has closed; returns what it wrote back
+ * (malloc'd, *@outlen bytes). */
+static uint8_t *converse_until(struct srv *s, const uint8_t *in, size_t inlen,
+                               uint64_t wait_id, size_t *outlen)
+{
+    size_t cap = 1 << 20, len = 0;
+    uint8_t *out = malloc(cap);
+    time_t deadline = time(NULL) + LOOP_SECONDS;
+    bool shut = false;
+    int sv[2];
+
+    ck_assert_ptr_nonnull(out);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                     0);
+    srv_conn_accept(s, sv[0]);
+    ck_assert_int_eq(send(sv[1], in, inlen, MSG_NOSIGNAL), (ssize_t)inlen);
+    for (int round = 0; round < LOOP_ROUNDS; round++) {
+        struct timeval tv = { 0, 2000 };
+        ssize_t n;
+
+        if (!shut) {
+            int code = 0;
+            char msg[256];
+
+            if (wait_id != 0)
+                reply_status(out, len - frames_tail(out, len), wait_id,
+                             &code, msg, sizeof(msg));
+            if (code != -1) {
+                ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+                shut = true;
+            }
+        }
+        event_base_loopexit(s->base, &tv);
+        event_base_loop(s->base, EVLOOP_ONCE);
+        n = recv(sv[1], out + len, cap - len, MSG_DONTWAIT);
+        if (n > 0) {
+            len += (size_t)n;
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            break;
+        ck_assert_msg(time(NULL) < deadline, "the server did not close");
+    }
+    close(sv[1]);
+    ck_assert_uint_eq(s->n.connections, 0);
+    *outlen = len;
+    return out;
+}
+
+static uint8_t *converse(struct srv *s, const uint8_t *in, size_t inlen,
+                         size_t *outlen)
+{
+    return converse_until(s, in, inlen, 0, outlen);
+}
+
+/* Machine @id's whole state, as bytes (malloc'd, *@len). */
+static char *machine_bytes(struct srv *s, uint64_t id, size_t *len)
+{
+    struct srv_machine *sm = srv_machine_get(s->reg, id);
+    struct mm_buf b = { 0 };
+
+    ck_assert_ptr_nonnull(sm);
+    ck_assert_ptr_nonnull(sm->m);
+    ck_assert_int_eq(mm_snapshot(sm->m, &b), MM_OK);
+    *len = b.len;
+    return b.data;
+}
+
+/* fuzz_conn's "history ends at seq 0, but seq 3 was committed
+ * (truncated)" (tests/fuzz/regress/conn/fork-history-truncated-*): a Fork
+ * whose connection went away left its replay running on a worker; the
+ * reset emptied the store under it, and the next input's Fork of the same
+ * (machine, seq), ids being reused from 1, took that replay's result: the
+ * truncation error, or the machine of the input before.  Here the
+ * replay ends unclaimed before the reset, so that the old code fails every
+ * time.  A reset joins and drops the replays, so after it a Fork replays
+ * the new history: its machine is the same as a second Fork's, which
+ * always replays afresh. */
+START_TEST(test_reset_drops_a_forks_replay)
+{
+    static uint8_t in[8192];
+    char gate[128], started[140], err[1024], msg[256];
+    struct rig r;
+    uint8_t *b;
+    char *f1, *f2;
+    size_t inlen, blen, l1, l2;
+    int sv[2], code, threads;
+
+    rig_settings(&r, ":memory:");
+    snprintf(gate, sizeof(gate), "%s/gate", r.dir);
+    snprintf(started, sizeof(started), "%s.started", gate);
+    ck_assert_int_eq(setenv("ARMMAPD_TEST_FORK_GATE", gate, 1), 0);
+    /* Input 1: the Fork's replay starts and waits at the gate; the client
+     * goes away without its answer. */
+    inlen = session_forks(in, sizeof(in), 4096, 1);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                     0);
+    srv_conn_accept(r.s, sv[0]);
+    ck_assert_int_eq(send(sv[1], in, inlen, MSG_NOSIGNAL), (ssize_t)inlen);
+    loop_until_file(r.s, started);
+    close(sv[1]);
+    srv_conn_close_all(r.s); /* as srv_reset() would: the Fork is gone */
+    ck_assert_uint_eq(r.s->n.connections, 0);
+    /* The replay finishes, unclaimed, before the reset. */
+    threads = count_threads();
+    ck_assert_int_eq(close(open(gate, O_WRONLY | O_CREAT, 0600)), 0);
+    loop_until_threads_below(r.s, threads);
+    srv_persist_flush(r.s);
+    ck_assert_int_eq(srv_reset(r.s, err, sizeof(err)), 0);
+    /* Input 2: other vmallocs on the new machine 1, then two Forks at 3. */
+    inlen = session_forks(in, sizeof(in), 3 * 4096, 2);
+    b = converse_until(r.s, in, inlen, 101, &blen);
+    reply_status(b, blen, 100, &code, msg, sizeof(msg));
+    ck_assert_msg(code == 0, "fork: %d %s", code, msg);
+    ck_assert_str_eq(msg, "machine 2");
+    reply_status(b, blen, 101, &code, msg, sizeof(msg));
+    ck_assert_msg(code == 0, "fork: %d %s", code, msg);
+    ck_assert_str_eq(msg, "machine 3");
+    f1 = machine_bytes(r.s, 2, &l1);
+    f2 = machine_bytes(r.s, 3, &l2);
+    ck_assert_msg(l1 == l2 && memcmp(f1, f2, l1) == 0,
+                  "the first Fork took the replay of the input before "
+                  "(%zu snapshot bytes, not %zu)",
+                  l1, l2);
+    free(f1);
+    free(f2);
+    free(b);
+    unlink(gate);
+    unlink(started);
+    unsetenv("ARMMAPD_TEST_FORK_GATE");
+    rig_free(&r);
+}
+END_TEST
 
 START_TEST(test_reset_same_requests_same_reply_bytes)
 {
@@ -382,6 +589,7 @@ Suite *reset_suite(void)
     tcase_add_test(tc, test_reset_forgets_machines_and_counters);
     tcase_add_test(tc, test_reset_forgets_request_keys);
     tcase_add_test(tc, test_reset_refuses_a_database_file);
+    tcase_add_test(tc, test_reset_drops_a_forks_replay);
     suite_add_tcase(s, tc);
     return s;
 }
