@@ -11,7 +11,11 @@
  * armmap.v1.Request).  The length is checked against --max-frame before a
  * byte of the body is awaited, so a claimed 4 GiB is answered at once and
  * never allocated.  DRAINING reads nothing more but answers what is
- * pending; CLOSING sends what is queued and closes.  Every transition goes
+ * pending, the frames already read included (a Fork waiting for its
+ * replay, or frames behind backpressure, when EOF came: the client asked,
+ * so it is answered); a parked kmap is answered WOULD_BLOCK rather than
+ * waited for.  A peer that leaves before its Hello is answered nothing
+ * more.  CLOSING sends what is queued and closes.  Every transition goes
  * through conn_set_state(), which asserts and logs it.
  *
  * Replies leave in request order.  Each answer becomes a struct srv_reply
@@ -129,6 +133,8 @@ struct conn {
     bool store_paused;      /* waiting for store queue room, or
                                            deferred (srv_conn_defer()) */
     bool deferred;          /* the frame being dispatched waits */
+    bool drain_frames;      /* DRAINING after Hello: frames read
+                                           before it are still answered */
     size_t queued;          /* bytes of replies not yet in output */
     struct srv_reply *hold; /* a stream, or an answer to come
                                            (srv_conn_hold()): no frame is
@@ -153,6 +159,7 @@ static void conn_leave(struct conn *c);
 static void conn_flush(struct conn *c);
 static void conn_send(struct conn *c);
 static void conn_maybe_resume(struct conn *c);
+static void conn_cancel_parked(struct conn *c);
 static void conn_reading(struct conn *c, bool on);
 static void reply_direct(struct conn *c, const Armmap__V1__Response *resp,
                          bool close_after);
@@ -477,9 +484,32 @@ static void reply_direct(struct conn *c, const Armmap__V1__Response *resp,
         conn_send(c);
 }
 
+/* Whether frames in the input are read and answered: before and after
+ * Hello, and while a greeted connection drains. */
+static bool conn_takes_frames(const struct conn *c)
+{
+    return c->state == CONN_HELLO || c->state == CONN_READY ||
+           (c->state == CONN_DRAINING && c->drain_frames);
+}
+
+/* Whether the input holds a whole frame. */
+static bool input_has_frame(const struct conn *c)
+{
+    size_t len = evbuffer_get_length(c->in);
+    uint8_t hdr[4];
+
+    if (len < 4)
+        return false;
+    evbuffer_copyout(c->in, hdr, 4);
+    return len - 4 >= ((size_t)hdr[0] << 24 | (size_t)hdr[1] << 16 |
+                       (size_t)hdr[2] << 8 | hdr[3]);
+}
+
 static bool conn_has_pending(const struct conn *c)
 {
-    return !TAILQ_EMPTY(&c->replies) || !TAILQ_EMPTY(&c->parked);
+    return !TAILQ_EMPTY(&c->replies) || !TAILQ_EMPTY(&c->parked) ||
+           (c->state == CONN_DRAINING && c->drain_frames &&
+            input_has_frame(c));
 }
 
 /* Closes the connection if it is closing/draining and has sent everything;
@@ -607,9 +637,9 @@ static void hold_end(struct conn *c)
 {
     c->hold = NULL;
     conn_flush(c);
-    if ((c->state == CONN_HELLO || c->state == CONN_READY) && !c->paused &&
-        !c->store_paused) {
-        conn_reading(c, true);
+    if (conn_takes_frames(c) && !c->paused && !c->store_paused) {
+        if (c->state != CONN_DRAINING)
+            conn_reading(c, true);
         event_active(c->rev, EV_READ, 0); /* frames already buffered */
     }
     conn_maybe_finish(c);
@@ -806,8 +836,8 @@ static void conn_process(struct conn *c)
     struct evbuffer *in = c->in;
 
     c->busy++;
-    while ((c->state == CONN_HELLO || c->state == CONN_READY) && !c->paused &&
-           !c->store_paused && c->hold == NULL) {
+    while (conn_takes_frames(c) && !c->paused && !c->store_paused &&
+           c->hold == NULL) {
         uint8_t hdr[4];
         uint32_t n;
         const uint8_t *body;
@@ -866,6 +896,8 @@ static void conn_process(struct conn *c)
         if (c->state == CONN_CLOSING)
             evbuffer_drain(in, evbuffer_get_length(in));
     }
+    if (c->state == CONN_DRAINING)
+        conn_cancel_parked(c); /* a kmap read before the drain parked */
     conn_maybe_finish(c);
     c->busy--;
     if (c->dead && c->busy == 0)
@@ -926,28 +958,35 @@ static void conn_maybe_resume(struct conn *c)
     event_active(c->rev, EV_READ, 0);
 }
 
-/* Peer EOF: answer what was asked, then close. */
-static void conn_begin_drain(struct conn *c)
+/* A draining connection does not wait for pkmap slots: each parked kmap
+ * is answered WOULD_BLOCK, saying why. */
+static void conn_cancel_parked(struct conn *c)
 {
     struct srv_park *p;
 
+    while ((p = TAILQ_FIRST(&c->parked)) != NULL) {
+        uint64_t id = p->req_id;
+        char msg[SRV_MSG_MAX];
+
+        snprintf(msg, sizeof(msg), "%s (%s)", p->msg,
+                 c->s->stopping ? "the daemon is shutting down"
+                                : "the client closed its end");
+        srv_park_cancel(p);
+        srv_conn_reply_status(c, id, MM_WOULD_BLOCK, msg, false);
+    }
+}
+
+/* Peer EOF or SIGTERM: answer what was asked, then close. */
+static void conn_begin_drain(struct conn *c)
+{
     if (c->state == CONN_CLOSING || c->state == CONN_DRAINING)
         return;
     conn_reading(c, false);
+    c->drain_frames = c->state == CONN_READY;
+    if (!c->drain_frames)
+        evbuffer_drain(c->in, evbuffer_get_length(c->in)); /* no Hello */
     conn_set_state(c, CONN_DRAINING);
-    while ((p = TAILQ_FIRST(&c->parked)) != NULL) {
-        if (c->s->stopping) {
-            uint64_t id = p->req_id;
-            char msg[SRV_MSG_MAX];
-
-            snprintf(msg, sizeof(msg), "%s (the daemon is shutting down)",
-                     p->msg);
-            srv_park_cancel(p);
-            srv_conn_reply_status(c, id, MM_WOULD_BLOCK, msg, false);
-        } else {
-            srv_park_cancel(p);
-        }
-    }
+    conn_cancel_parked(c);
 }
 
 /* Ends a callback: writes what it produced, destroys a dead connection. */
@@ -1027,9 +1066,16 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
         conn_leave(c);
         return;
     }
+    if (c->state == CONN_DRAINING) {
+        /* Made active (see resume): nothing more is read, and what was
+         * read before the drain is answered. */
+        conn_process(c);
+        conn_leave(c);
+        return;
+    }
     rc = conn_read(c);
     if (rc == 1 || rc == -2) { /* -2: made active, see resume */
-        if (c->state == CONN_CLOSING || c->state == CONN_DRAINING)
+        if (c->state == CONN_CLOSING)
             evbuffer_drain(c->in, evbuffer_get_length(c->in));
         conn_process(c);
         if (!c->dead)

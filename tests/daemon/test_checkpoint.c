@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -287,6 +288,79 @@ START_TEST(test_fork_replay_leaves_the_loop_free)
 }
 END_TEST
 
+/* Polls the daemon's log for @text (bounded). */
+static bool wait_log(struct tdaemon *t, const char *text)
+{
+    struct timespec ms = { 0, 1000000 };
+    int i;
+
+    for (i = 0; i < 20000 * spawn_time_scale(); i++) {
+        if (strstr(td_log(t), text) != NULL)
+            return true;
+        nanosleep(&ms, NULL);
+    }
+    return false;
+}
+
+/* SIGTERM answers what was asked before it: a Fork waiting in the input
+ * for its replay (held at the gate until the daemon is stopping) and the
+ * ping read behind it are both answered, then the connection closes and
+ * the daemon exits cleanly.  Both were dropped unanswered before. */
+START_TEST(test_sigterm_answers_a_deferred_fork)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Fork fk = ARMMAP__V1__FORK__INIT;
+    Armmap__V1__Ping ping = ARMMAP__V1__PING__INIT;
+    Armmap__V1__Response *r;
+    char gate[300], started[320];
+    uint64_t src;
+    int fa, fd, i;
+
+    snprintf(gate, sizeof(gate), "%s/gate", d.dir);
+    snprintf(started, sizeof(started), "%s/gate.started", d.dir);
+    setenv("ARMMAPD_TEST_FORK_GATE", gate, 1);
+    td_start(&d, "--checkpoint-every=1000", "--log-level=info", NULL);
+    unsetenv("ARMMAPD_TEST_FORK_GATE");
+    fa = td_session(&d, "alice");
+    src = td_create(fa, "qemu-virt", NULL);
+    for (i = 0; i < 4; i++)
+        batch_ok(fa, src, 500); /* seqs 1..2000 */
+
+    fk.machine = src;
+    fk.at_seq = 2000 - 1; /* checkpoint 1000 + 999 events */
+    req.id = 11;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_FORK;
+    req.fork = &fk;
+    td_send(fa, &req);
+    req.id = 13;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+    req.ping = &ping;
+    td_send(fa, &req);
+    ck_assert_msg(wait_file(started), "the fork's replay never started on "
+                  "a worker: %s", td_log(&d));
+    kill(d.pid, SIGTERM);
+    ck_assert_msg(wait_log(&d, "signal 15: stopping"), "not stopping: %s",
+                  td_log(&d));
+    fd = open(gate, O_WRONLY | O_CREAT, 0600);
+    ck_assert_int_ge(fd, 0);
+    close(fd);
+
+    r = td_recv(fa);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_status(r, 11, 0, "");
+    ck_assert_uint_eq(r->machine->seq, 1999);
+    td_free(r);
+    r = td_recv(fa);
+    ck_assert_ptr_nonnull(r);
+    ck_assert_status(r, 13, 0, "");
+    ck_assert_int_eq(r->body_case, ARMMAP__V1__RESPONSE__BODY_PONG);
+    td_free(r);
+    ck_assert_ptr_null(td_recv(fa)); /* then the daemon closes */
+    close(fa);
+    ck_assert_int_eq(td_wait(&d), 0);
+}
+END_TEST
+
 /* A rebuild after a failed write replays on a worker thread, not on the
  * loop: a machine of 200,000 events (no checkpoint) whose write fails is
  * fenced and rebuilt while another machine of the same tenant answers a
@@ -375,6 +449,7 @@ Suite *checkpoint_suite(void)
     tcase_add_test(tc, test_recovery_replays_from_checkpoints);
     tcase_add_test(tc, test_checkpoint_every_zero_means_never);
     tcase_add_test(tc, test_fork_replay_leaves_the_loop_free);
+    tcase_add_test(tc, test_sigterm_answers_a_deferred_fork);
     tcase_add_test(tc, test_rebuild_leaves_the_loop_free);
     suite_add_tcase(s, tc);
     return s;
