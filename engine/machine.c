@@ -284,9 +284,8 @@ static bool memblock_alloc_range(struct mm_machine *m, uint64_t size, uint64_t a
  * DRAM, and the area taken top-down from highmem first when [0, limit)
  * crosses highmem_start, then from [0, min(limit, highmem_start)).  Up to
  * config version 2 only the highmem placement was modelled, and stored
- * machines keep that.  In lowmem dma_contiguous_remap() remaps the area
- * with PTEs (MT_MEMORY_DMA_READY); that remap is not modelled (the direct
- * map keeps its sections).  KERNEL: 6.1 mm/cma.c
+ * machines keep that.  In lowmem dma_contiguous_remap() then remaps the
+ * area with pages (below).  KERNEL: 6.1 mm/cma.c
  * cma_declare_contiguous_nid(), kernel/dma/contiguous.c,
  * include/linux/cma.h, include/linux/pageblock-flags.h.
  */
@@ -418,6 +417,35 @@ static enum mm_status map_lowmem(struct mm_machine *m, char err[MM_MSG_MAX])
             return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left to map 0x%08x",
                             rg->start);
     }
+    return MM_OK;
+}
+
+/*
+ * dma_contiguous_remap() (paging_init(), after map_lowmem()): the part of
+ * the CMA area below arm_lowmem_limit loses its sections (pmd_clear() per
+ * 2 MiB) and is mapped again with pages, MT_MEMORY_DMA_READY, each PTE
+ * page an early_alloc(); iotable_init() lists it as a static vm area
+ * (mm__vm_area_next()).  A highmem area has no direct map to change.
+ * KERNEL: 6.1 arch/arm/mm/dma-mapping.c dma_contiguous_remap(),
+ * arch/arm/mm/mmu.c paging_init(), iotable_init().
+ */
+static enum mm_status remap_cma(struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    const struct mm_layout *lay = &m->lay;
+    uint64_t start = m->cma_base, end = start + ((uint64_t)m->cma_pages << MM_PAGE_SHIFT);
+    mm_vaddr_t va = (mm_vaddr_t)(start - lay->phys_offset + lay->page_offset);
+
+    if (end > lay->lowmem_limit)
+        end = lay->lowmem_limit;
+    if (m->cma_pages == 0 || start >= end)
+        return MM_OK;
+    for (uint64_t a = va; a < (uint64_t)va + (end - start); a += MM_PMD_SIZE)
+        mm__pmd_clear(m, (mm_vaddr_t)a);
+    mm__flush_tlb_range(m, va, (mm_vaddr_t)(va + (end - start) - 1));
+    if (mm__map_memory(m, va, (mm_paddr_t)start, (uint32_t)(end - start),
+                       MM_PROT_DMA_READY, early_alloc_pte) != MM_OK)
+        return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left to remap the CMA area");
+    m->cma_remap_bytes = (uint32_t)(end - start);
     return MM_OK;
 }
 
@@ -564,6 +592,8 @@ static enum mm_status boot(struct mm_machine *m, char err[MM_MSG_MAX])
         }
     }
     rc = map_lowmem(m, err);
+    if (rc == MM_OK)
+        rc = remap_cma(m, err);
     if (rc == MM_OK)
         rc = map_devices(m, err);
     if (rc == MM_OK)

@@ -99,9 +99,9 @@ END_TEST
  * ram256M-cpus1.txt: "cma: Reserved 16 MiB at 0x4f000000", cma-reserved
  * 16384K, zone DMA cma 4096, CmaTotal 16384 kB; ram2G-cpus2-mem700M.txt:
  * at 0x6a800000 (700 MiB ends at 0x6bc00000, aligned down 0x6b800000).
- * (dma_contiguous_remap()'s page mapping of the area and its vmallocinfo
- * line are not modelled: the direct map keeps its sections.)  KERNEL: 6.1
- * mm/cma.c cma_declare_contiguous_nid(), kernel/dma/contiguous.c.
+ * (test_boot61_cma_remapped_with_pages: how paging_init() maps it.)
+ * KERNEL: 6.1 mm/cma.c cma_declare_contiguous_nid(),
+ * kernel/dma/contiguous.c.
  */
 START_TEST(test_boot61_cma_in_lowmem)
 {
@@ -124,6 +124,75 @@ START_TEST(test_boot61_cma_in_lowmem)
     mem = t_report(m, MM_REPORT_MEMORY);
     ck_assert(strncmp(mem, "cma: Reserved 16 MiB at 0x6a800000\n", 35) == 0);
     free(mem);
+    mm_destroy(m);
+}
+END_TEST
+
+/*
+ * paging_init() runs dma_contiguous_remap() right after map_lowmem(): a
+ * lowmem CMA area (clipped at arm_lowmem_limit) loses its sections
+ * (pmd_clear()) and iotable_init() maps it again with MT_MEMORY_DMA_READY,
+ * which has no prot_sect, so with pages: one early_alloc()'d PTE page per
+ * 2 MiB (8 for 16 MiB, 32K more in the Memory: line's reserved figure),
+ * first-level bits PMD_TYPE_TABLE | DOMAIN_KERNEL (0x001, no PMD_BIT4 on
+ * v7), PTEs PRESENT | YOUNG | DIRTY | XN | kern_pgprot (hardware 0x45f on
+ * SMP, as PAGE_KERNEL).  iotable_init() lists it as a static vm area:
+ * fixtures/ram256M-cpus1.txt "0xcf000000-0xd0000000 16777216
+ * iotable_init+0x0/0xf4 phys=0x4f000000 ioremap" (no guard page).  A
+ * highmem CMA area is not remapped (ram1G-cpus1.txt has no such line).
+ * KERNEL: 6.1 arch/arm/mm/dma-mapping.c dma_contiguous_remap(),
+ * arch/arm/mm/mmu.c paging_init(), iotable_init(), mem_types[], mm/vmalloc.c
+ * s_show().
+ */
+START_TEST(test_boot61_cma_remapped_with_pages)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+256M", NULL);
+    char *vi = t_report(m, MM_REPORT_VMALLOCINFO), *mem = t_report(m, MM_REPORT_MEMORY);
+    struct mm_walk w;
+
+    ck_assert_msg(strstr(vi, "0xcf000000-0xd0000000 16777216 iotable_init phys=0x4f000000 "
+                             "ioremap\n") == vi,
+                  "%s", vi);
+    ck_assert_uint_eq(memory_k(mem, "K reserved"), 21904 + 32);
+    for (mm_vaddr_t va = 0xcf000000u; va < 0xd0000000u; va += 0x100000u) {
+        uint32_t l1 = mm__l1_read(m, va >> 20);
+
+        ck_assert_uint_eq(l1 & 0xfffu, (va & 0x100000u) ? 0xc01u : 0x801u);
+    }
+    ck_assert_int_eq(mm_translate(m, 0xcf123000u, 0, &w), MM_OK);
+    ck_assert_uint_eq(w.pa, 0x4f123000u);
+    ck_assert_uint_eq(w.nsteps, 2);
+    ck_assert_uint_eq(w.step[1].desc, 0x4f12345fu);
+    /* the rest of lowmem keeps its sections */
+    ck_assert_uint_eq(mm__l1_read(m, 0xcef) & 3u, 2u);
+    t_check(m);
+    free(vi);
+    free(mem);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", NULL);
+    vi = t_report(m, MM_REPORT_VMALLOCINFO);
+    ck_assert_ptr_null(strstr(vi, "iotable_init"));
+    free(vi);
+    mm_destroy(m);
+}
+END_TEST
+
+/*
+ * devicemaps_init() ends with pci_reserve_io(): vm_reserve_area_early(
+ * PCI_IO_VIRT_BASE 0xfee00000, SZ_2M) adds a static vm area, VM_IOREMAP
+ * without phys_addr, that /proc/vmallocinfo lists in every fixture:
+ * "0xfee00000-0xff000000 2097152 pci_reserve_io+0x0/0x38 ioremap".
+ * KERNEL: 6.1 arch/arm/mm/mmu.c pci_reserve_io(), arch/arm/mm/ioremap.c
+ * vm_reserve_area_early(), mm/vmalloc.c s_show().
+ */
+START_TEST(test_boot61_pci_io_in_vmallocinfo)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", NULL);
+    char *vi = t_report(m, MM_REPORT_VMALLOCINFO);
+
+    ck_assert_str_eq(vi, "0xfee00000-0xff000000 2097152 pci_reserve_io ioremap\n");
+    t_check(m);
+    free(vi);
     mm_destroy(m);
 }
 END_TEST
@@ -306,6 +375,8 @@ Suite *boot61_suite(void)
     tcase_add_test(tc, test_boot61_buddyinfo_twelve_orders);
     tcase_add_test(tc, test_boot61_cma_in_lowmem);
     tcase_add_test(tc, test_boot61_atomic_pool_from_cma);
+    tcase_add_test(tc, test_boot61_cma_remapped_with_pages);
+    tcase_add_test(tc, test_boot61_pci_io_in_vmallocinfo);
     tcase_add_test(tc, test_boot61_initmem_freed);
     tcase_add_test(tc, test_boot61_reserved_from_stext);
     tcase_add_test(tc, test_boot61_percpu_first_chunk);
