@@ -400,6 +400,57 @@ static void reserve_boot_ranges(struct mm_machine *m)
     }
 }
 
+/* memblock_is_region_reserved(): whether [start, end) meets a reservation. */
+static bool memblock_overlaps(const struct mm_memblock *mb, uint64_t start, uint64_t end)
+{
+    for (size_t i = 0; i < mb->n; i++) {
+        if (mb->r[i].start < end && mb->r[i].end > start)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * reserve_initrd_mem() (arm_memblock_init(), right after the image): the
+ * initrd= range rounded out to pages, when it lies inside one memory
+ * region and meets no reservation (the kernel sees the image's; the
+ * engine also swapper_pg_dir and the carve-outs, reserved just after, and
+ * refuses that overlap too); the kernel would boot without it
+ * otherwise ("INITRD: ... - disabling initrd"), the engine refuses the
+ * config instead, and also an initrd in highmem, whose __va() is not its
+ * address.  late_boot() frees it.  KERNEL: 6.1 init/initramfs.c
+ * reserve_initrd_mem(), arch/arm/mm/init.c arm_memblock_init().
+ */
+static enum mm_status reserve_initrd(struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    const struct mm_layout *lay = &m->lay;
+    uint64_t start, size, end;
+    bool memory = false;
+
+    if (!mm__config_initrd(&m->cfg, &start, &size))
+        return MM_OK;
+    end = (start + size + MM_PAGE_SIZE - 1) & ~(uint64_t)(MM_PAGE_SIZE - 1);
+    start &= ~(uint64_t)(MM_PAGE_SIZE - 1);
+    for (unsigned i = 0; i < lay->nr_regions; i++)
+        memory |= start >= lay->regions[i].start && end <= lay->regions[i].end;
+    if (!memory)
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "create: initrd 0x%08llx+0x%08llx is not a memory region",
+                        (unsigned long long)start, (unsigned long long)(end - start));
+    if (memblock_overlaps(m->boot, start, end))
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "create: initrd 0x%08llx+0x%08llx overlaps in-use memory",
+                        (unsigned long long)start, (unsigned long long)(end - start));
+    if (end > lay->lowmem_limit)
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "create: initrd 0x%08llx+0x%08llx is not in lowmem",
+                        (unsigned long long)start, (unsigned long long)(end - start));
+    memblock_reserve(m->boot, start, end);
+    m->initrd_start = (mm_paddr_t)start;
+    m->initrd_pages = (uint32_t)((end - start) >> MM_PAGE_SHIFT);
+    return MM_OK;
+}
+
 /* map_lowmem(): the direct map of every lowmem region. */
 static enum mm_status map_lowmem(struct mm_machine *m, char err[MM_MSG_MAX])
 {
@@ -570,6 +621,10 @@ static void late_boot(struct mm_machine *m)
         memblock_free(m->boot, start, end);
         m->initmem_pages = (uint32_t)((end - start) >> MM_PAGE_SHIFT);
     }
+    /* KERNEL: 6.1 arch/arm/mm/init.c free_initrd_mem(): rounded out as reserved */
+    if (m->initrd_pages != 0)
+        memblock_free(m->boot, m->initrd_start,
+                      (uint64_t)m->initrd_start + ((uint64_t)m->initrd_pages << MM_PAGE_SHIFT));
     if (m->cma_pages != 0)
         m->cma_used = (256u << 10) >> MM_PAGE_SHIFT;
     mm__fix_kernmem_perms(m);
@@ -584,6 +639,9 @@ static enum mm_status boot(struct mm_machine *m, char err[MM_MSG_MAX])
     m->boot = &mb;
     mb.limit = memblock_limit(&m->lay);
     reserve_boot_ranges(m);
+    rc = reserve_initrd(m, err);
+    if (rc != MM_OK)
+        goto out;
     reserve_cma(m);
     for (unsigned i = 0; i < 4; i++) {
         if (mm__phys_page_rw(m->phys, MM_PFN(m->lay.pgd_pa) + i) == NULL) {

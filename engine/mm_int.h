@@ -134,6 +134,10 @@ bool mm__config_cma(const struct mm_config *cfg);
 bool mm__config_zswap(const struct mm_config *cfg);
 /* CONFIG_PCI: on for the Debian armmp reference build only. */
 bool mm__config_pci(const struct mm_config *cfg);
+/* The initrd= of the kernel command line (the last one), when it names a
+ * non-empty range; mm__config_effective() refused it unless the config is
+ * the version-3 reference build. */
+bool mm__config_initrd(const struct mm_config *cfg, uint64_t *start, uint64_t *size);
 
 #define MM_FDT_FIXED_SIZE 0x00200000u /* 6.1 asm/memory.h 2 * SECTION_SIZE */
 #define MM_PCI_IO_SIZE    0x00200000u /* 6.1 mmu.c pci_reserve_io() SZ_2M */
@@ -232,6 +236,8 @@ struct mm_machine {
     uint32_t cma_used;            /* of them, taken at boot (DMA atomic pool) */
     uint32_t initmem_pages;       /* init sections freed after mem_init() */
     uint32_t cma_remap_bytes;     /* of the CMA area, remapped with pages in lowmem */
+    mm_paddr_t initrd_start;      /* initrd=, rounded out to pages */
+    uint32_t initrd_pages;        /* its pages, reserved at boot, freed after; 0 if none */
     struct mm_memblock *boot;     /* memblock during mm_create(); NULL after */
     struct mm_phys *phys;         /* physmem.c */
     struct mm_buddy *buddy;       /* buddy.c */

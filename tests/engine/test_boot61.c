@@ -61,6 +61,24 @@ static unsigned long memory_k(const char *t, const char *what)
     return strtoul(s, NULL, 10);
 }
 
+/* mm_create()'s status for a qemu-virt 6.1 machine of 1 GiB with kernel
+ * command line @cmdline; its message in @err, the machine destroyed. */
+static enum mm_status create_virt61_1g(const char *cmdline, char err[MM_MSG_MAX])
+{
+    struct mm_config cfg;
+    struct mm_machine *m = NULL;
+    enum mm_status st;
+
+    mm_config_default(&cfg);
+    ck_assert_int_eq(mm_config_preset(&cfg, "qemu-virt", err), MM_OK);
+    ck_assert_int_eq(mm_config_set(&cfg, "kernel", "6.1", err), MM_OK);
+    ck_assert_int_eq(mm_config_set(&cfg, "ram", "0x40000000+1G", err), MM_OK);
+    ck_assert_int_eq(mm_config_set(&cfg, "cmdline", cmdline, err), MM_OK);
+    st = mm_create(&cfg, &m, err);
+    mm_destroy(m);
+    return st;
+}
+
 /*
  * ARCH_FORCE_MAX_ORDER=12 (config-6.1.0-57-armmp): the buddy allocator has
  * orders 0 to 11 and /proc/buddyinfo twelve columns (fixtures/ram1G-
@@ -256,6 +274,54 @@ START_TEST(test_boot61_initmem_freed)
 END_TEST
 
 /*
+ * initrd=START,SIZE (init/do_mounts_initrd.c early_initrd(), memparse()
+ * for both; QEMU passes the same through the device tree):
+ * reserve_initrd_mem(), from arm_memblock_init(), reserves it rounded out to
+ * pages, so mem_init()'s Memory: line counts it as reserved; after boot
+ * ARM's free_initrd_mem() rounds out the same way and free_reserved_area()
+ * prints "Freeing initrd memory: %ldK" (before the initmem line, as in
+ * fixtures/ram1G-cpus1.txt "Freeing initrd memory: 960K"); MemTotal counts
+ * the pages again.  A range that is not memory or overlaps a reservation is
+ * refused (the kernel would boot without it), and so is one in highmem
+ * (__va() of it is not its address).  KERNEL: 6.1 init/initramfs.c
+ * reserve_initrd_mem(), arch/arm/mm/init.c arm_memblock_init(),
+ * free_initrd_mem(), mm/page_alloc.c free_reserved_area().
+ */
+START_TEST(test_boot61_initrd_reserved_then_freed)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+1G",
+                                     "cmdline=initrd=0x48000000,960K", NULL);
+    char *mem = t_report(m, MM_REPORT_MEMORY), *mi = t_report(m, MM_REPORT_MEMINFO);
+    const char *tail = "K highmem)\nFreeing initrd memory: 960K\n"
+                       "Freeing unused kernel image (initmem) memory: 2048K\n";
+    char err[MM_MSG_MAX];
+
+    ck_assert_str_eq(mem + strlen(mem) - strlen(tail), tail);
+    /* 1003376K and 28816K without an initrd (test_boot61_initmem_freed's machine) */
+    ck_assert_uint_eq(memory_k(mem, "K/1048576K available"), 1003376 - 960);
+    ck_assert_uint_eq(memory_k(mem, "K reserved"), 28816 + 960);
+    ck_assert_uint_eq(meminfo_kb(mi, "MemTotal"), 1003376 + 16384 + 2048);
+    t_check(m);
+    free(mem);
+    free(mi);
+    mm_destroy(m);
+    /* not page aligned: two pages reserved and freed */
+    m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+1G",
+                  "cmdline=initrd=0x48000800,4K", NULL);
+    mem = t_report(m, MM_REPORT_MEMORY);
+    ck_assert_ptr_nonnull(strstr(mem, "\nFreeing initrd memory: 8K\n"));
+    free(mem);
+    mm_destroy(m);
+    ck_assert_int_eq(create_virt61_1g("initrd=0x40300000,1M", err), MM_INVALID_ARGUMENT);
+    ck_assert_str_eq(err, "create: initrd 0x40300000+0x00100000 overlaps in-use memory");
+    ck_assert_int_eq(create_virt61_1g("initrd=0x20000000,1M", err), MM_INVALID_ARGUMENT);
+    ck_assert_str_eq(err, "create: initrd 0x20000000+0x00100000 is not a memory region");
+    ck_assert_int_eq(create_virt61_1g("initrd=0x78000000,1M", err), MM_INVALID_ARGUMENT);
+    ck_assert_str_eq(err, "create: initrd 0x78000000+0x00100000 is not in lowmem");
+}
+END_TEST
+
+/*
  * arm_memblock_init() reserves KERNEL_START.._end, and KERNEL_START is
  * _stext (0xc0300000 on armmp), not _text (0xc0208000): the head text and
  * the alignment up to _stext are free memory after boot (swapper_pg_dir,
@@ -378,6 +444,7 @@ Suite *boot61_suite(void)
     tcase_add_test(tc, test_boot61_cma_remapped_with_pages);
     tcase_add_test(tc, test_boot61_pci_io_in_vmallocinfo);
     tcase_add_test(tc, test_boot61_initmem_freed);
+    tcase_add_test(tc, test_boot61_initrd_reserved_then_freed);
     tcase_add_test(tc, test_boot61_reserved_from_stext);
     tcase_add_test(tc, test_boot61_percpu_first_chunk);
     tcase_add_test(tc, test_boot61_vmalloc_clamp_lines);
