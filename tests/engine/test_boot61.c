@@ -322,6 +322,48 @@ START_TEST(test_boot61_initrd_reserved_then_freed)
 END_TEST
 
 /*
+ * init_per_zone_wmark_min() is a postcore_initcall: it computes
+ * min_free_kbytes = int_sqrt(16 * lowmem kB) and every zone's watermarks
+ * from the managed pages of that moment, before populate_rootfs()
+ * (rootfs_initcall) frees the initrd and free_initmem() the init sections,
+ * so neither counts; /proc/zoneinfo's managed, read later, counts both.
+ * fixtures/ram1G-cpus2-vm480M.txt HighMem "low 301", "high 478" and
+ * ram2G-cpus1-vm8M.txt "low 401", "high 674" (each with QEMU's 960K
+ * initrd).  KERNEL: 6.1 mm/page_alloc.c init_per_zone_wmark_min(),
+ * calculate_min_free_kbytes(), __setup_per_zone_wmarks(); init/initramfs.c
+ * populate_rootfs().
+ */
+START_TEST(test_boot61_watermarks_before_late_frees)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+1G",
+                                     "cpus=2", "cmdline=vmalloc=480M initrd=0x48000000,960K",
+                                     NULL);
+    struct mm_zoneinfo z[MM_ZONEINFO_MAX];
+    unsigned n = 0, r = 0;
+    uint64_t lowmem;
+
+    ck_assert_int_eq(mm__zoneinfo(m, z, &n), MM_OK);
+    ck_assert_str_eq(z[2].name, "HighMem");
+    ck_assert_uint_eq(z[2].low, 301);
+    ck_assert_uint_eq(z[2].high, 478);
+    /* DMA's min is pages_min: int_sqrt(16 * 4 * pages) / 4 of the DMA
+     * pages managed before 512 init and 240 initrd pages were freed */
+    lowmem = (uint64_t)z[0].managed - 512 - 240;
+    while ((r + 1) * (r + 1) <= lowmem * 64)
+        r++;
+    ck_assert_str_eq(z[0].name, "DMA");
+    ck_assert_uint_eq(z[0].min, r / 4);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+2G", "cpus=1",
+                  "cmdline=vmalloc=8M initrd=0x48000000,960K", NULL);
+    ck_assert_int_eq(mm__zoneinfo(m, z, &n), MM_OK);
+    ck_assert_uint_eq(z[2].low, 401);
+    ck_assert_uint_eq(z[2].high, 674);
+    mm_destroy(m);
+}
+END_TEST
+
+/*
  * arm_memblock_init() reserves KERNEL_START.._end, and KERNEL_START is
  * _stext (0xc0300000 on armmp), not _text (0xc0208000): the head text and
  * the alignment up to _stext are free memory after boot (swapper_pg_dir,
@@ -445,6 +487,7 @@ Suite *boot61_suite(void)
     tcase_add_test(tc, test_boot61_pci_io_in_vmallocinfo);
     tcase_add_test(tc, test_boot61_initmem_freed);
     tcase_add_test(tc, test_boot61_initrd_reserved_then_freed);
+    tcase_add_test(tc, test_boot61_watermarks_before_late_frees);
     tcase_add_test(tc, test_boot61_reserved_from_stext);
     tcase_add_test(tc, test_boot61_percpu_first_chunk);
     tcase_add_test(tc, test_boot61_vmalloc_clamp_lines);
