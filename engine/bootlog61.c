@@ -21,7 +21,7 @@
  *   no holes in the reference machines).
  * and after Memory:, arch/arm/mm/init.c free_initmem() -> mm/page_alloc.c
  * free_reserved_area(): "Freeing unused kernel image (initmem) memory: %ldK"
- * (version 3; an initrd is not modelled, so there is no "Freeing initrd").
+ * (version 3), after "Freeing initrd memory: %ldK" when initrd= names one.
  * The zone bounds are arch/arm/mm/init.c zone_sizes_init()'s: ZONE_DMA up
  * to the DMA limit, ZONE_NORMAL up to max_low_pfn, ZONE_HIGHMEM to max_pfn.
  */
@@ -99,6 +99,10 @@ static void vmalloc_clamp_line(const struct mm_machine *m, struct mm_buf *out)
 
 void mm__report_boot_61_late(const struct mm_machine *m, struct mm_buf *out)
 {
+    /* populate_rootfs() (rootfs_initcall) frees the initrd before
+     * kernel_init() frees the init sections */
+    if (m->initrd_pages != 0)
+        mm__buf_printf(out, "Freeing initrd memory: %uK\n", m->initrd_pages << 2);
     if (m->initmem_pages != 0)
         mm__buf_printf(out, "Freeing unused kernel image (initmem) memory: %uK\n",
                        m->initmem_pages << 2);

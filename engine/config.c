@@ -292,6 +292,47 @@ uint64_t mm__config_cma_bytes(const struct mm_config *cfg)
     return 16u << 20;
 }
 
+/* initrd=START,SIZE (or initrdmem=): START and SIZE of the last such word,
+ * memparse() each.  KERNEL: 6.1 init/do_mounts_initrd.c early_initrdmem():
+ * each word overwrites phys_initrd_start/size; one without ",SIZE" changes
+ * nothing (cmdline_initrd_word() refuses it). */
+static bool initrd_word(const char *w, size_t n, const char **arg)
+{
+    if (n > 7 && strncmp(w, "initrd=", 7) == 0)
+        *arg = w + 7;
+    else if (n > 10 && strncmp(w, "initrdmem=", 10) == 0)
+        *arg = w + 10;
+    else
+        return false;
+    return true;
+}
+
+static bool parse_initrd(const char *p, uint64_t *start, uint64_t *size)
+{
+    if (!parse_num(&p, start) || *p != ',')
+        return false;
+    p++;
+    return parse_num(&p, size) && (*p == '\0' || *p == ' ');
+}
+
+bool mm__config_initrd(const struct mm_config *cfg, uint64_t *start, uint64_t *size)
+{
+    const char *w = cfg->cmdline, *arg;
+    bool found = false;
+
+    *start = *size = 0;
+    while (*w != '\0') {
+        size_t n = strcspn(w, " ");
+
+        if (initrd_word(w, n, &arg))
+            found = parse_initrd(arg, start, size);
+        w += n;
+        while (*w == ' ')
+            w++;
+    }
+    return found && *size != 0;
+}
+
 /* config-6.1.0-57-armmp: CONFIG_PCI=y */
 bool mm__config_pci(const struct mm_config *cfg)
 {
@@ -1088,10 +1129,29 @@ static enum mm_status cmdline_cma_word(const struct mm_config *eff, const char *
     return MM_OK;
 }
 
+/* initrd=START,SIZE: modelled on the config-version-3 reference build
+ * (reserved at boot, freed after it; machine.c), refused elsewhere. */
+static enum mm_status cmdline_initrd_word(const struct mm_config *eff, const char *w,
+                                          size_t n, const char *arg, char err[MM_MSG_MAX])
+{
+    uint64_t start, size;
+
+    if (!mm__config_late_boot(eff))
+        return mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: %.*s is not modelled",
+                        (int)(n < 40 ? n : 40), w);
+    if (!parse_initrd(arg, &start, &size) || start > 0xffffffffu || size > 0xffffffffu ||
+        start + size > 0x100000000ull)
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "cmdline: bad %.*s (want START,SIZE below 4 GiB, e.g. "
+                        "initrd=0x48000000,960K)",
+                        (int)(n < 40 ? n : 40), w);
+    return MM_OK;
+}
+
 /* Words that change memory in ways not modelled: refused, never ignored. */
 static bool refused_word(const char *w, size_t n)
 {
-    static const char *const refused[] = { "crashkernel=", "initrd=" };
+    static const char *const refused[] = { "crashkernel=" };
 
     for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
         size_t k = strlen(refused[i]);
@@ -1169,7 +1229,7 @@ uint32_t mm__config_percpu_static(const struct mm_config *cfg)
 enum mm_status mm__config_effective(const struct mm_config *cfg, struct mm_config *eff,
                                     char err[MM_MSG_MAX])
 {
-    const char *w = cfg->cmdline;
+    const char *w = cfg->cmdline, *arg;
     bool usermem = false;
     mm_paddr_t phys_offset = cfg->nr_banks > 0 ? cfg->banks[0].start : 0;
     enum mm_status st = MM_OK;
@@ -1190,6 +1250,8 @@ enum mm_status mm__config_effective(const struct mm_config *cfg, struct mm_confi
             st = cmdline_vmalloc(eff, w + 8, err);
         else if (n > 4 && strncmp(w, "cma=", 4) == 0)
             st = cmdline_cma_word(eff, w + 4, err);
+        else if (initrd_word(w, n, &arg))
+            st = cmdline_initrd_word(eff, w, n, arg, err);
         else if (refused_word(w, n))
             st = mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: %.*s is not modelled",
                           (int)(n < 40 ? n : 40), w);

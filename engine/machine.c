@@ -284,9 +284,8 @@ static bool memblock_alloc_range(struct mm_machine *m, uint64_t size, uint64_t a
  * DRAM, and the area taken top-down from highmem first when [0, limit)
  * crosses highmem_start, then from [0, min(limit, highmem_start)).  Up to
  * config version 2 only the highmem placement was modelled, and stored
- * machines keep that.  In lowmem dma_contiguous_remap() remaps the area
- * with PTEs (MT_MEMORY_DMA_READY); that remap is not modelled (the direct
- * map keeps its sections).  KERNEL: 6.1 mm/cma.c
+ * machines keep that.  In lowmem dma_contiguous_remap() then remaps the
+ * area with pages (below).  KERNEL: 6.1 mm/cma.c
  * cma_declare_contiguous_nid(), kernel/dma/contiguous.c,
  * include/linux/cma.h, include/linux/pageblock-flags.h.
  */
@@ -401,6 +400,57 @@ static void reserve_boot_ranges(struct mm_machine *m)
     }
 }
 
+/* memblock_is_region_reserved(): whether [start, end) meets a reservation. */
+static bool memblock_overlaps(const struct mm_memblock *mb, uint64_t start, uint64_t end)
+{
+    for (size_t i = 0; i < mb->n; i++) {
+        if (mb->r[i].start < end && mb->r[i].end > start)
+            return true;
+    }
+    return false;
+}
+
+/*
+ * reserve_initrd_mem() (arm_memblock_init(), right after the image): the
+ * initrd= range rounded out to pages, when it lies inside one memory
+ * region and meets no reservation (the kernel sees the image's; the
+ * engine also swapper_pg_dir and the carve-outs, reserved just after, and
+ * refuses that overlap too); the kernel would boot without it
+ * otherwise ("INITRD: ... - disabling initrd"), the engine refuses the
+ * config instead, and also an initrd in highmem, whose __va() is not its
+ * address.  late_boot() frees it.  KERNEL: 6.1 init/initramfs.c
+ * reserve_initrd_mem(), arch/arm/mm/init.c arm_memblock_init().
+ */
+static enum mm_status reserve_initrd(struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    const struct mm_layout *lay = &m->lay;
+    uint64_t start, size, end;
+    bool memory = false;
+
+    if (!mm__config_initrd(&m->cfg, &start, &size))
+        return MM_OK;
+    end = (start + size + MM_PAGE_SIZE - 1) & ~(uint64_t)(MM_PAGE_SIZE - 1);
+    start &= ~(uint64_t)(MM_PAGE_SIZE - 1);
+    for (unsigned i = 0; i < lay->nr_regions; i++)
+        memory |= start >= lay->regions[i].start && end <= lay->regions[i].end;
+    if (!memory)
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "create: initrd 0x%08llx+0x%08llx is not a memory region",
+                        (unsigned long long)start, (unsigned long long)(end - start));
+    if (memblock_overlaps(m->boot, start, end))
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "create: initrd 0x%08llx+0x%08llx overlaps in-use memory",
+                        (unsigned long long)start, (unsigned long long)(end - start));
+    if (end > lay->lowmem_limit)
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "create: initrd 0x%08llx+0x%08llx is not in lowmem",
+                        (unsigned long long)start, (unsigned long long)(end - start));
+    memblock_reserve(m->boot, start, end);
+    m->initrd_start = (mm_paddr_t)start;
+    m->initrd_pages = (uint32_t)((end - start) >> MM_PAGE_SHIFT);
+    return MM_OK;
+}
+
 /* map_lowmem(): the direct map of every lowmem region. */
 static enum mm_status map_lowmem(struct mm_machine *m, char err[MM_MSG_MAX])
 {
@@ -418,6 +468,35 @@ static enum mm_status map_lowmem(struct mm_machine *m, char err[MM_MSG_MAX])
             return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left to map 0x%08x",
                             rg->start);
     }
+    return MM_OK;
+}
+
+/*
+ * dma_contiguous_remap() (paging_init(), after map_lowmem()): the part of
+ * the CMA area below arm_lowmem_limit loses its sections (pmd_clear() per
+ * 2 MiB) and is mapped again with pages, MT_MEMORY_DMA_READY, each PTE
+ * page an early_alloc(); iotable_init() lists it as a static vm area
+ * (mm__vm_area_next()).  A highmem area has no direct map to change.
+ * KERNEL: 6.1 arch/arm/mm/dma-mapping.c dma_contiguous_remap(),
+ * arch/arm/mm/mmu.c paging_init(), iotable_init().
+ */
+static enum mm_status remap_cma(struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    const struct mm_layout *lay = &m->lay;
+    uint64_t start = m->cma_base, end = start + ((uint64_t)m->cma_pages << MM_PAGE_SHIFT);
+    mm_vaddr_t va = (mm_vaddr_t)(start - lay->phys_offset + lay->page_offset);
+
+    if (end > lay->lowmem_limit)
+        end = lay->lowmem_limit;
+    if (m->cma_pages == 0 || start >= end)
+        return MM_OK;
+    for (uint64_t a = va; a < (uint64_t)va + (end - start); a += MM_PMD_SIZE)
+        mm__pmd_clear(m, (mm_vaddr_t)a);
+    mm__flush_tlb_range(m, va, (mm_vaddr_t)(va + (end - start) - 1));
+    if (mm__map_memory(m, va, (mm_paddr_t)start, (uint32_t)(end - start),
+                       MM_PROT_DMA_READY, early_alloc_pte) != MM_OK)
+        return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left to remap the CMA area");
+    m->cma_remap_bytes = (uint32_t)(end - start);
     return MM_OK;
 }
 
@@ -542,6 +621,10 @@ static void late_boot(struct mm_machine *m)
         memblock_free(m->boot, start, end);
         m->initmem_pages = (uint32_t)((end - start) >> MM_PAGE_SHIFT);
     }
+    /* KERNEL: 6.1 arch/arm/mm/init.c free_initrd_mem(): rounded out as reserved */
+    if (m->initrd_pages != 0)
+        memblock_free(m->boot, m->initrd_start,
+                      (uint64_t)m->initrd_start + ((uint64_t)m->initrd_pages << MM_PAGE_SHIFT));
     if (m->cma_pages != 0)
         m->cma_used = (256u << 10) >> MM_PAGE_SHIFT;
     mm__fix_kernmem_perms(m);
@@ -556,6 +639,9 @@ static enum mm_status boot(struct mm_machine *m, char err[MM_MSG_MAX])
     m->boot = &mb;
     mb.limit = memblock_limit(&m->lay);
     reserve_boot_ranges(m);
+    rc = reserve_initrd(m, err);
+    if (rc != MM_OK)
+        goto out;
     reserve_cma(m);
     for (unsigned i = 0; i < 4; i++) {
         if (mm__phys_page_rw(m->phys, MM_PFN(m->lay.pgd_pa) + i) == NULL) {
@@ -564,6 +650,8 @@ static enum mm_status boot(struct mm_machine *m, char err[MM_MSG_MAX])
         }
     }
     rc = map_lowmem(m, err);
+    if (rc == MM_OK)
+        rc = remap_cma(m, err);
     if (rc == MM_OK)
         rc = map_devices(m, err);
     if (rc == MM_OK)

@@ -159,7 +159,9 @@ struct mm_config {
      * vmalloc= act as the kernel's early params do (mem= replaces the banks,
      * vmalloc= the vmalloc key); other words are passed on and ignored, as
      * the kernel hands them to init; cma=SIZE sizes the CMA area of a
-     * CONFIG_CMA build; crashkernel=, initrd= are refused (not modelled).
+     * CONFIG_CMA build; initrd=START,SIZE is reserved at boot and freed
+     * after it on the version-3 reference build; crashkernel= and initrd=
+     * elsewhere are refused (not modelled).
      * "" when none. */
     char cmdline[MM_CMDLINE_MAX];
     unsigned version; /* 1 .. MM_CONFIG_VERSION, see there */

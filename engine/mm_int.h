@@ -134,6 +134,10 @@ bool mm__config_cma(const struct mm_config *cfg);
 bool mm__config_zswap(const struct mm_config *cfg);
 /* CONFIG_PCI: on for the Debian armmp reference build only. */
 bool mm__config_pci(const struct mm_config *cfg);
+/* The initrd= of the kernel command line (the last one), when it names a
+ * non-empty range; mm__config_effective() refused it unless the config is
+ * the version-3 reference build. */
+bool mm__config_initrd(const struct mm_config *cfg, uint64_t *start, uint64_t *size);
 
 #define MM_FDT_FIXED_SIZE 0x00200000u /* 6.1 asm/memory.h 2 * SECTION_SIZE */
 #define MM_PCI_IO_SIZE    0x00200000u /* 6.1 mmu.c pci_reserve_io() SZ_2M */
@@ -231,6 +235,9 @@ struct mm_machine {
     uint32_t cma_pages;           /* its pages; 0 if none */
     uint32_t cma_used;            /* of them, taken at boot (DMA atomic pool) */
     uint32_t initmem_pages;       /* init sections freed after mem_init() */
+    uint32_t cma_remap_bytes;     /* of the CMA area, remapped with pages in lowmem */
+    mm_paddr_t initrd_start;      /* initrd=, rounded out to pages */
+    uint32_t initrd_pages;        /* its pages, reserved at boot, freed after; 0 if none */
     struct mm_memblock *boot;     /* memblock during mm_create(); NULL after */
     struct mm_phys *phys;         /* physmem.c */
     struct mm_buddy *buddy;       /* buddy.c */
@@ -352,7 +359,8 @@ enum mm_prot {                       /* the kernel's mem_types[] we use */
                MM_PROT_KERNEL_EXEC,  /* PAGE_KERNEL_EXEC: module_alloc */
                MM_PROT_DEVICE,       /* MT_DEVICE: ioremap */
                MM_PROT_HIGH_VECTORS, /* MT_HIGH_VECTORS */
-               MM_PROT_LOW_VECTORS   /* MT_LOW_VECTORS: the stubs page, kernel ro */
+               MM_PROT_LOW_VECTORS,  /* MT_LOW_VECTORS: the stubs page, kernel ro */
+               MM_PROT_DMA_READY     /* MT_MEMORY_DMA_READY: a lowmem CMA area, pages */
 };
 
 /* Hardware first-level entry @idx (0..4095) of swapper_pg_dir. */
@@ -367,6 +375,10 @@ uint32_t mm__section_prot(const struct mm_machine *m);
  * @va, with first-level bits @prot_l1 (0x11 for _PAGE_KERNEL_TABLE). */
 void mm__pmd_populate(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t pte_pa,
                       uint32_t prot_l1);
+
+/* pmd_clear(): both first-level words of @va's 2 MiB become 0 (a PTE page
+ * there is dropped, not freed: boot use only). */
+void mm__pmd_clear(struct mm_machine *m, mm_vaddr_t va);
 
 /* map_lowmem(): sections where (va|end|pa) are 1 MiB aligned per 2 MiB step,
  * else a PTE table from @alloc_pte (boot memblock; false when nothing is
@@ -660,7 +672,8 @@ bool mm__katomic_slot(const struct mm_machine *m, unsigned cpu, unsigned i,
 /* One area /proc/vmallocinfo lists (vmalloc.c). */
 struct mm_vm_area {
     mm_vaddr_t start, end; /* the guard page included */
-    const char *caller;    /* "vmalloc", "module_alloc", "vmap", "ioremap" */
+    const char *caller;    /* "vmalloc", "module_alloc", "vmap", "ioremap",
+                            * "iotable_init", "pci_reserve_io" */
     uint32_t nr_pages;     /* pages=, when has_pages */
     mm_paddr_t phys;       /* ioremap's physical base; 0 otherwise */
     bool has_pages, ioremap, vmap, vpages; /* the flags s_show() prints */

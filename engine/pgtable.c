@@ -89,7 +89,8 @@ enum mem_type_id {
     MT_MEMORY_RW,  /* 3.19+ non-text lowmem */
     MT_DEVICE,
     MT_HIGH_VECTORS,
-    MT_LOW_VECTORS
+    MT_LOW_VECTORS,
+    MT_MEMORY_DMA_READY
 };
 
 /* ------------------------------------------------------------------ */
@@ -182,6 +183,14 @@ static struct mem_type mem_type(const struct mm_machine *m, enum mem_type_id id)
         t.prot_pte = MM_L_PTE_PRESENT | MM_L_PTE_YOUNG | MM_L_PTE_DIRTY |
                      MM_L_PTE_RDONLY | vecs_pgprot(m);
         t.prot_l1 = PMD_TYPE_TABLE | PMD_DOMAIN(vectors_domain(m));
+        break;
+    case MT_MEMORY_DMA_READY:
+        /* KERNEL: 6.1 mmu.c mem_types[MT_MEMORY_DMA_READY]: PRESENT | YOUNG |
+         * DIRTY | XN, kern_pgprot and L_PTE_SHARED added as for MT_MEMORY_RW;
+         * prot_l1 PMD_TYPE_TABLE | DOMAIN_KERNEL; no prot_sect, so
+         * create_mapping() always uses pages */
+        t.prot_pte = pgprot_kernel(m) | MM_L_PTE_XN;
+        t.prot_l1 = PMD_TYPE_TABLE | PMD_DOMAIN(DOMAIN_KERNEL);
         break;
     }
     return t;
@@ -480,6 +489,9 @@ uint32_t mm__mk_pte(const struct mm_machine *m, mm_pfn_t pfn, enum mm_prot prot)
     case MM_PROT_LOW_VECTORS:
         bits = mem_type(m, MT_LOW_VECTORS).prot_pte;
         break;
+    case MM_PROT_DMA_READY:
+        bits = mem_type(m, MT_MEMORY_DMA_READY).prot_pte;
+        break;
     }
     assert(pfn < (1u << 20));
     return (pfn << MM_PAGE_SHIFT) | bits;
@@ -683,6 +695,16 @@ static enum mm_status map_lowmem_region(struct mm_machine *m, mm_vaddr_t va,
     return st;
 }
 
+/* KERNEL: 6.1 arch/arm/include/asm/pgtable-2level.h pmd_clear(): pmdp[0]
+ * and pmdp[1] = 0 */
+void mm__pmd_clear(struct mm_machine *m, mm_vaddr_t va)
+{
+    unsigned idx = (va >> 20) & ~1u;
+
+    mm__l1_write(m, idx, 0);
+    mm__l1_write(m, idx + 1, 0);
+}
+
 enum mm_status mm__map_memory(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t pa,
                               uint32_t size, enum mm_prot prot,
                               bool (*alloc_pte)(struct mm_machine *m, mm_paddr_t *pa))
@@ -701,6 +723,9 @@ enum mm_status mm__map_memory(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t pa
         break;
     case MM_PROT_LOW_VECTORS:
         t = mem_type(m, MT_LOW_VECTORS);
+        break;
+    case MM_PROT_DMA_READY:
+        t = mem_type(m, MT_MEMORY_DMA_READY);
         break;
     case MM_PROT_HIGH_VECTORS:
     default:

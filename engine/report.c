@@ -230,9 +230,10 @@ static void boot_counts(const struct mm_machine *m, struct boot_counts *c)
         if (st.zone[i].name != NULL && strcmp(st.zone[i].name, "HighMem") == 0)
             c->high_managed += st.zone[i].managed;
     }
-    /* mem_init() runs before cma_activate_area() and free_initmem(): the
-     * CMA area and the init sections are not managed yet */
-    c->managed -= m->cma_pages + m->initmem_pages;
+    /* mem_init() runs before cma_activate_area(), free_initrd_mem() and
+     * free_initmem(): the CMA area, the initrd and the init sections are not
+     * managed yet */
+    c->managed -= m->cma_pages + m->initmem_pages + m->initrd_pages;
     if (m->cma_pages != 0 && mm__pfn_highmem(m, MM_PFN(m->cma_base)))
         c->high_managed -= m->cma_pages;
 }

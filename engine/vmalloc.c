@@ -1423,15 +1423,56 @@ enum mm_status mm__report_vmallocinfo(const struct mm_machine *m, struct mm_buf 
     return MM_OK;
 }
 
+/*
+ * The static vm areas of a config-version-3 boot that s_show() lists:
+ * iotable_init()'s remap of a lowmem CMA area (phys_addr set, VM_IOREMAP,
+ * no guard page; its address is lowmem, below every other area) and
+ * pci_reserve_io()'s vm_reserve_area_early() (VM_IOREMAP, no phys_addr).
+ * Older configs keep the listing they were stored with.  KERNEL: 6.1
+ * arch/arm/mm/mmu.c iotable_init(), pci_reserve_io(),
+ * arch/arm/mm/ioremap.c vm_reserve_area_early(), mm/vmalloc.c s_show().
+ */
+static bool static_area(const struct mm_machine *m, const struct area *ar,
+                        struct mm_vm_area *a)
+{
+    const struct mm_layout *lay = &m->lay;
+
+    memset(a, 0, sizeof(*a));
+    a->ioremap = true;
+    if (ar == NULL) {
+        a->start = (mm_vaddr_t)(m->cma_base - lay->phys_offset + lay->page_offset);
+        a->end = a->start + m->cma_remap_bytes;
+        a->caller = "iotable_init";
+        a->phys = m->cma_base;
+        return m->cma_remap_bytes != 0;
+    }
+    a->start = ar->start;
+    a->end = ar->end;
+    a->caller = "pci_reserve_io";
+    return ar->kind == AREA_RESERVED && lay->pci_io_base != 0 &&
+           ar->start == lay->pci_io_base && mm__config_late_boot(&m->cfg);
+}
+
 /* The areas s_show() lists, for both report forms and VmallocUsed: live ones
- * (lazily freed areas and the reserved windows are not listed). */
+ * (lazily freed areas and the reserved windows are not listed, the static
+ * areas are).  *@pos is 0 before the lowmem static area, then 1 + the index
+ * of the next area to look at. */
 bool mm__vm_area_next(const struct mm_machine *m, size_t *pos, struct mm_vm_area *a)
 {
     const struct mm_vmap *v = m->vmap;
 
-    for (; *pos < v->n; (*pos)++) {
-        const struct area *ar = &v->a[*pos];
+    if (*pos == 0) {
+        *pos = 1;
+        if (static_area(m, NULL, a))
+            return true;
+    }
+    for (; *pos - 1 < v->n; (*pos)++) {
+        const struct area *ar = &v->a[*pos - 1];
 
+        if (ar->kind == AREA_RESERVED && static_area(m, ar, a)) {
+            (*pos)++;
+            return true;
+        }
         if (ar->lazy || ar->kind == AREA_RESERVED)
             continue;
         (*pos)++;

@@ -14,8 +14,10 @@
  * vmstat counters and the per-CPU "pagesets".
  *
  * The watermarks are computed once, as the postcore_initcall
- * init_per_zone_wmark_min() does, from the machine's managed pages (the
- * CMA area included: cma_activate_area() is a core_initcall).  The real
+ * init_per_zone_wmark_min() does, from the managed pages of that moment:
+ * the CMA area included (cma_activate_area() is a core_initcall), the
+ * initrd and the init sections not yet (populate_rootfs() is a
+ * rootfs_initcall, free_initmem() runs after every initcall).  The real
  * kernel's managed counts at that moment also depend on every early
  * memblock allocation of its boot, which the engine models only in part,
  * so its min/low/high are exact only where its managed count is.
@@ -32,6 +34,7 @@ struct zinfo {
     bool built;   /* the kernel has this zone */
     bool highmem; /* is_highmem_idx() */
     uint32_t start_pfn, spanned, present, managed, free, cma;
+    uint32_t wmark_managed; /* managed when init_per_zone_wmark_min() ran */
     uint64_t min, low, high;
     uint64_t reserve[Z_COUNT]; /* lowmem_reserve[] */
 };
@@ -65,6 +68,22 @@ static uint64_t isqrt(uint64_t x)
     return r;
 }
 
+/* Pages of [lo, hi) that are freed after the postcore initcalls: the
+ * initrd (free_initrd_mem()) and the init sections (free_initmem()). */
+static uint32_t freed_late(const struct mm_machine *m, mm_pfn_t lo, mm_pfn_t hi)
+{
+    const struct mm_layout *lay = &m->lay;
+    mm_pfn_t init = MM_PFN((uint64_t)lay->init.start - lay->page_offset + lay->phys_offset);
+    mm_pfn_t initrd = MM_PFN(m->initrd_start);
+    uint32_t n = 0;
+
+    if (m->initmem_pages != 0 && init >= lo && init < hi)
+        n += m->initmem_pages;
+    if (m->initrd_pages != 0 && initrd >= lo && initrd < hi)
+        n += m->initrd_pages;
+    return n;
+}
+
 /* The zones' page counts from the machine's statistics. */
 static void fill_counts(const struct mm_machine *m, struct zinfo *z)
 {
@@ -83,6 +102,7 @@ static void fill_counts(const struct mm_machine *m, struct zinfo *z)
             z[k].spanned = s->end_pfn - s->start_pfn;
             z[k].present = s->present;
             z[k].managed = s->managed;
+            z[k].wmark_managed = s->managed - freed_late(m, s->start_pfn, s->end_pfn);
             z[k].free = s->free;
             if (m->cma_pages != 0 && MM_PFN(m->cma_base) >= s->start_pfn &&
                 MM_PFN(m->cma_base) < s->end_pfn)
@@ -108,15 +128,15 @@ static void set_watermarks(struct zinfo *z)
         /* nr_free_buffer_pages(): GFP_USER's zonelist, DMA and Normal;
          * the watermarks are still 0 at the first call */
         if (z[k].built && (k == Z_DMA || k == Z_NORMAL))
-            buffer_pages += z[k].managed;
+            buffer_pages += z[k].wmark_managed;
         if (z[k].built && !z[k].highmem)
-            lowmem_pages += z[k].managed;
+            lowmem_pages += z[k].wmark_managed;
     }
     min_kb = isqrt(buffer_pages * 4 * 16);
     min_kb = min_kb < 128 ? 128 : min_kb > 262144 ? 262144 : min_kb;
     pages_min = min_kb >> 2;
     for (unsigned k = 0; k < Z_COUNT; k++) {
-        uint64_t managed = z[k].managed, tmp, scale;
+        uint64_t managed = z[k].wmark_managed, tmp, scale;
 
         if (!z[k].built)
             continue;
@@ -143,13 +163,13 @@ static void set_watermarks(struct zinfo *z)
 static void set_reserves(struct zinfo *z)
 {
     for (unsigned i = 0; i < Z_COUNT; i++) {
-        bool clear = reserve_ratio[i] == 0 || z[i].managed == 0;
+        bool clear = reserve_ratio[i] == 0 || z[i].wmark_managed == 0;
         uint64_t upper = 0;
 
         for (unsigned j = i + 1; j < Z_COUNT; j++) {
             if (!z[j].built)
                 continue;
-            upper += z[j].managed;
+            upper += z[j].wmark_managed;
             z[i].reserve[j] = clear ? 0 : upper / reserve_ratio[i];
         }
     }

@@ -61,6 +61,24 @@ static unsigned long memory_k(const char *t, const char *what)
     return strtoul(s, NULL, 10);
 }
 
+/* mm_create()'s status for a qemu-virt 6.1 machine of 1 GiB with kernel
+ * command line @cmdline; its message in @err, the machine destroyed. */
+static enum mm_status create_virt61_1g(const char *cmdline, char err[MM_MSG_MAX])
+{
+    struct mm_config cfg;
+    struct mm_machine *m = NULL;
+    enum mm_status st;
+
+    mm_config_default(&cfg);
+    ck_assert_int_eq(mm_config_preset(&cfg, "qemu-virt", err), MM_OK);
+    ck_assert_int_eq(mm_config_set(&cfg, "kernel", "6.1", err), MM_OK);
+    ck_assert_int_eq(mm_config_set(&cfg, "ram", "0x40000000+1G", err), MM_OK);
+    ck_assert_int_eq(mm_config_set(&cfg, "cmdline", cmdline, err), MM_OK);
+    st = mm_create(&cfg, &m, err);
+    mm_destroy(m);
+    return st;
+}
+
 /*
  * ARCH_FORCE_MAX_ORDER=12 (config-6.1.0-57-armmp): the buddy allocator has
  * orders 0 to 11 and /proc/buddyinfo twelve columns (fixtures/ram1G-
@@ -99,9 +117,9 @@ END_TEST
  * ram256M-cpus1.txt: "cma: Reserved 16 MiB at 0x4f000000", cma-reserved
  * 16384K, zone DMA cma 4096, CmaTotal 16384 kB; ram2G-cpus2-mem700M.txt:
  * at 0x6a800000 (700 MiB ends at 0x6bc00000, aligned down 0x6b800000).
- * (dma_contiguous_remap()'s page mapping of the area and its vmallocinfo
- * line are not modelled: the direct map keeps its sections.)  KERNEL: 6.1
- * mm/cma.c cma_declare_contiguous_nid(), kernel/dma/contiguous.c.
+ * (test_boot61_cma_remapped_with_pages: how paging_init() maps it.)
+ * KERNEL: 6.1 mm/cma.c cma_declare_contiguous_nid(),
+ * kernel/dma/contiguous.c.
  */
 START_TEST(test_boot61_cma_in_lowmem)
 {
@@ -124,6 +142,72 @@ START_TEST(test_boot61_cma_in_lowmem)
     mem = t_report(m, MM_REPORT_MEMORY);
     ck_assert(strncmp(mem, "cma: Reserved 16 MiB at 0x6a800000\n", 35) == 0);
     free(mem);
+    mm_destroy(m);
+}
+END_TEST
+
+/*
+ * paging_init() runs dma_contiguous_remap() right after map_lowmem(): a
+ * lowmem CMA area (clipped at arm_lowmem_limit) loses its sections
+ * (pmd_clear()) and iotable_init() maps it again with MT_MEMORY_DMA_READY,
+ * which has no prot_sect, so with pages: one early_alloc()'d PTE page per
+ * 2 MiB (8 for 16 MiB, 32K more in the Memory: line's reserved figure),
+ * first-level bits PMD_TYPE_TABLE | DOMAIN_KERNEL (0x001, no PMD_BIT4 on
+ * v7), PTEs PRESENT | YOUNG | DIRTY | XN | kern_pgprot (hardware 0x45f on
+ * SMP, as PAGE_KERNEL).  iotable_init() lists it as a static vm area:
+ * fixtures/ram256M-cpus1.txt "0xcf000000-0xd0000000 16777216
+ * iotable_init+0x0/0xf4 phys=0x4f000000 ioremap" (no guard page).  A
+ * highmem CMA area is not remapped (ram1G-cpus1.txt has no such line:
+ * test_boot61_pci_io_in_vmallocinfo).
+ * KERNEL: 6.1 arch/arm/mm/dma-mapping.c dma_contiguous_remap(),
+ * arch/arm/mm/mmu.c paging_init(), iotable_init(), mem_types[], mm/vmalloc.c
+ * s_show().
+ */
+START_TEST(test_boot61_cma_remapped_with_pages)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+256M", NULL);
+    char *vi = t_report(m, MM_REPORT_VMALLOCINFO), *mem = t_report(m, MM_REPORT_MEMORY);
+    struct mm_walk w;
+
+    ck_assert_msg(strstr(vi, "0xcf000000-0xd0000000 16777216 iotable_init phys=0x4f000000 "
+                             "ioremap\n") == vi,
+                  "%s", vi);
+    ck_assert_uint_eq(memory_k(mem, "K reserved"), 21904 + 32);
+    for (mm_vaddr_t va = 0xcf000000u; va < 0xd0000000u; va += 0x100000u) {
+        uint32_t l1 = mm__l1_read(m, va >> 20);
+
+        ck_assert_uint_eq(l1 & 0xfffu, (va & 0x100000u) ? 0xc01u : 0x801u);
+    }
+    ck_assert_int_eq(mm_translate(m, 0xcf123000u, 0, &w), MM_OK);
+    ck_assert_uint_eq(w.pa, 0x4f123000u);
+    ck_assert_uint_eq(w.nsteps, 2);
+    ck_assert_uint_eq(w.step[1].desc, 0x4f12345fu);
+    /* the rest of lowmem keeps its sections */
+    ck_assert_uint_eq(mm__l1_read(m, 0xcef) & 3u, 2u);
+    t_check(m);
+    free(vi);
+    free(mem);
+    mm_destroy(m);
+}
+END_TEST
+
+/*
+ * devicemaps_init() ends with pci_reserve_io(): vm_reserve_area_early(
+ * PCI_IO_VIRT_BASE 0xfee00000, SZ_2M) adds a static vm area, VM_IOREMAP
+ * without phys_addr, that /proc/vmallocinfo lists in every fixture:
+ * "0xfee00000-0xff000000 2097152 pci_reserve_io+0x0/0x38 ioremap"; on
+ * 1 GiB it is the only boot area (the CMA area is in highmem).
+ * KERNEL: 6.1 arch/arm/mm/mmu.c pci_reserve_io(), arch/arm/mm/ioremap.c
+ * vm_reserve_area_early(), mm/vmalloc.c s_show().
+ */
+START_TEST(test_boot61_pci_io_in_vmallocinfo)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", NULL);
+    char *vi = t_report(m, MM_REPORT_VMALLOCINFO);
+
+    ck_assert_str_eq(vi, "0xfee00000-0xff000000 2097152 pci_reserve_io ioremap\n");
+    t_check(m);
+    free(vi);
     mm_destroy(m);
 }
 END_TEST
@@ -182,6 +266,96 @@ START_TEST(test_boot61_initmem_freed)
     t_check(m);
     free(mem);
     free(mi);
+    mm_destroy(m);
+}
+END_TEST
+
+/*
+ * initrd=START,SIZE (init/do_mounts_initrd.c early_initrd(), memparse()
+ * for both; QEMU passes the same through the device tree):
+ * reserve_initrd_mem(), from arm_memblock_init(), reserves it rounded out to
+ * pages, so mem_init()'s Memory: line counts it as reserved; after boot
+ * ARM's free_initrd_mem() rounds out the same way and free_reserved_area()
+ * prints "Freeing initrd memory: %ldK" (before the initmem line, as in
+ * fixtures/ram1G-cpus1.txt "Freeing initrd memory: 960K"); MemTotal counts
+ * the pages again.  A range that is not memory or overlaps a reservation is
+ * refused (the kernel would boot without it), and so is one in highmem
+ * (__va() of it is not its address).  KERNEL: 6.1 init/initramfs.c
+ * reserve_initrd_mem(), arch/arm/mm/init.c arm_memblock_init(),
+ * free_initrd_mem(), mm/page_alloc.c free_reserved_area().
+ */
+START_TEST(test_boot61_initrd_reserved_then_freed)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+1G",
+                                     "cmdline=initrd=0x48000000,960K", NULL);
+    char *mem = t_report(m, MM_REPORT_MEMORY), *mi = t_report(m, MM_REPORT_MEMINFO);
+    const char *tail = "K highmem)\nFreeing initrd memory: 960K\n"
+                       "Freeing unused kernel image (initmem) memory: 2048K\n";
+    char err[MM_MSG_MAX];
+
+    ck_assert_str_eq(mem + strlen(mem) - strlen(tail), tail);
+    /* 1003376K and 28816K without an initrd (test_boot61_initmem_freed's machine) */
+    ck_assert_uint_eq(memory_k(mem, "K/1048576K available"), 1003376 - 960);
+    ck_assert_uint_eq(memory_k(mem, "K reserved"), 28816 + 960);
+    ck_assert_uint_eq(meminfo_kb(mi, "MemTotal"), 1003376 + 16384 + 2048);
+    t_check(m);
+    free(mem);
+    free(mi);
+    mm_destroy(m);
+    /* not page aligned: two pages reserved and freed */
+    m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+1G",
+                  "cmdline=initrd=0x48000800,4K", NULL);
+    mem = t_report(m, MM_REPORT_MEMORY);
+    ck_assert_ptr_nonnull(strstr(mem, "\nFreeing initrd memory: 8K\n"));
+    free(mem);
+    mm_destroy(m);
+    ck_assert_int_eq(create_virt61_1g("initrd=0x40300000,1M", err), MM_INVALID_ARGUMENT);
+    ck_assert_str_eq(err, "create: initrd 0x40300000+0x00100000 overlaps in-use memory");
+    ck_assert_int_eq(create_virt61_1g("initrd=0x20000000,1M", err), MM_INVALID_ARGUMENT);
+    ck_assert_str_eq(err, "create: initrd 0x20000000+0x00100000 is not a memory region");
+    ck_assert_int_eq(create_virt61_1g("initrd=0x78000000,1M", err), MM_INVALID_ARGUMENT);
+    ck_assert_str_eq(err, "create: initrd 0x78000000+0x00100000 is not in lowmem");
+}
+END_TEST
+
+/*
+ * init_per_zone_wmark_min() is a postcore_initcall: it computes
+ * min_free_kbytes = int_sqrt(16 * lowmem kB) and every zone's watermarks
+ * from the managed pages of that moment, before populate_rootfs()
+ * (rootfs_initcall) frees the initrd and free_initmem() the init sections,
+ * so neither counts; /proc/zoneinfo's managed, read later, counts both.
+ * fixtures/ram1G-cpus2-vm480M.txt HighMem "low 301", "high 478" and
+ * ram2G-cpus1-vm8M.txt "low 401", "high 674" (each with QEMU's 960K
+ * initrd).  KERNEL: 6.1 mm/page_alloc.c init_per_zone_wmark_min(),
+ * calculate_min_free_kbytes(), __setup_per_zone_wmarks(); init/initramfs.c
+ * populate_rootfs().
+ */
+START_TEST(test_boot61_watermarks_before_late_frees)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+1G",
+                                     "cpus=2", "cmdline=vmalloc=480M initrd=0x48000000,960K",
+                                     NULL);
+    struct mm_zoneinfo z[MM_ZONEINFO_MAX];
+    unsigned n = 0, r = 0;
+    uint64_t lowmem;
+
+    ck_assert_int_eq(mm__zoneinfo(m, z, &n), MM_OK);
+    ck_assert_str_eq(z[2].name, "HighMem");
+    ck_assert_uint_eq(z[2].low, 301);
+    ck_assert_uint_eq(z[2].high, 478);
+    /* DMA's min is pages_min: int_sqrt(16 * 4 * pages) / 4 of the DMA
+     * pages managed before 512 init and 240 initrd pages were freed */
+    lowmem = (uint64_t)z[0].managed - 512 - 240;
+    while ((r + 1) * (r + 1) <= lowmem * 64)
+        r++;
+    ck_assert_str_eq(z[0].name, "DMA");
+    ck_assert_uint_eq(z[0].min, r / 4);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+2G", "cpus=1",
+                  "cmdline=vmalloc=8M initrd=0x48000000,960K", NULL);
+    ck_assert_int_eq(mm__zoneinfo(m, z, &n), MM_OK);
+    ck_assert_uint_eq(z[2].low, 401);
+    ck_assert_uint_eq(z[2].high, 674);
     mm_destroy(m);
 }
 END_TEST
@@ -306,7 +480,11 @@ Suite *boot61_suite(void)
     tcase_add_test(tc, test_boot61_buddyinfo_twelve_orders);
     tcase_add_test(tc, test_boot61_cma_in_lowmem);
     tcase_add_test(tc, test_boot61_atomic_pool_from_cma);
+    tcase_add_test(tc, test_boot61_cma_remapped_with_pages);
+    tcase_add_test(tc, test_boot61_pci_io_in_vmallocinfo);
     tcase_add_test(tc, test_boot61_initmem_freed);
+    tcase_add_test(tc, test_boot61_initrd_reserved_then_freed);
+    tcase_add_test(tc, test_boot61_watermarks_before_late_frees);
     tcase_add_test(tc, test_boot61_reserved_from_stext);
     tcase_add_test(tc, test_boot61_percpu_first_chunk);
     tcase_add_test(tc, test_boot61_vmalloc_clamp_lines);

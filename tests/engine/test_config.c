@@ -966,8 +966,11 @@ START_TEST(test_cmdline_refusals)
     cfg_with(&cfg, "qemu-virt", "kernel=4.19", "cmdline=cma=32M", NULL);
     expect_invalid(&cfg, "cmdline: cma= needs CONFIG_CMA, which this build has not "
                    "(only the Debian armmp reference has it)");
-    cfg_with(&cfg, "qemu-virt", "kernel=6.1", "cmdline=initrd=0x48000000,8M", NULL);
+    cfg_with(&cfg, "qemu-virt", "kernel=4.19", "cmdline=initrd=0x48000000,8M", NULL);
     expect_invalid(&cfg, "cmdline: initrd=0x48000000,8M is not modelled");
+    cfg_with(&cfg, "qemu-virt", "kernel=6.1", "cmdline=initrd=0x48000000", NULL);
+    expect_invalid(&cfg, "cmdline: bad initrd=0x48000000 (want START,SIZE below 4 GiB, "
+                   "e.g. initrd=0x48000000,960K)");
     cfg_with(&cfg, "qemu-virt", "kernel=6.1", "cmdline=mem=70X", NULL);
     expect_invalid(&cfg, "cmdline: bad mem=70X (want SIZE[@START], e.g. mem=700M)");
     cfg_with(&cfg, "qemu-virt", "kernel=6.1", "cmdline=vmalloc=1001", NULL);
