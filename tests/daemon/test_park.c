@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define NPAGES 520                      /* more than LAST_PKMAP (512) */
@@ -170,6 +171,37 @@ START_TEST(test_parked_kmap_of_closed_connection_is_cancelled)
 }
 END_TEST
 
+/* A client that shuts down its end while its kmap is parked is answered
+ * WOULD_BLOCK saying why, then the daemon closes; the park is gone. */
+START_TEST(test_parked_kmap_answered_when_client_shuts_down)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
+    Armmap__V1__Response *r;
+    int other = td_session(&d, "park");
+    char want[320];
+
+    td_op_send(other, 18, m, ARMMAP__V1__OP_CODE__OP_KMAP, 0, &spare, 1,
+               10000);
+    req.id = 19;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+    req.ping = &p;
+    r = td_call(other, &req);
+    ck_assert_status(r, 19, 0, "");
+    td_free(r);
+    ck_assert_uint_eq(parked_kmaps(fd, 20), 1);
+    ck_assert_int_eq(shutdown(other, SHUT_WR), 0);
+    r = td_recv(other);
+    ck_assert_ptr_nonnull(r);
+    snprintf(want, sizeof(want), "%s (the client closed its end)", full_msg);
+    ck_assert_status(r, 18, ARMMAP__V1__CODE__WOULD_BLOCK, want);
+    td_free(r);
+    ck_assert_ptr_null(td_recv(other));
+    close(other);
+    ck_assert_uint_eq(parked_kmaps(fd, 21), 0);
+}
+END_TEST
+
 START_TEST(test_kunmap_on_same_connection_answers_before_the_waiter)
 {
     Armmap__V1__Response *r;
@@ -201,6 +233,7 @@ Suite *park_suite(void)
                    test_kunmap_on_same_connection_answers_before_the_waiter);
     tcase_add_test(tc, test_parked_kmap_times_out_with_would_block);
     tcase_add_test(tc, test_parked_kmap_of_closed_connection_is_cancelled);
+    tcase_add_test(tc, test_parked_kmap_answered_when_client_shuts_down);
     suite_add_tcase(s, tc);
     return s;
 }
