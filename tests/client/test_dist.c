@@ -333,6 +333,45 @@ START_TEST(test_man_example)
 }
 END_TEST
 
+/* `make install` puts the cluster node's template unit (ExecStart naming
+ * the installed armmapd, the instance's config and node name) and the
+ * node's example settings in place, and `make uninstall` removes them. */
+START_TEST(test_install_puts_node_unit)
+{
+    char root[PATH_MAX], cmd[8 * PATH_MAX], path[2 * PATH_MAX];
+    static char out[65536];
+    bool san;
+
+    source_root(root, sizeof(root), &san);
+    snprintf(cmd, sizeof(cmd),
+             "timeout 300 make --no-print-directory -s -C '%s' %s install "
+             "DESTDIR='%s/dest' 2>&1",
+             root, san ? "SANITIZE=1" : "", tc_d.dir);
+    ck_assert_msg(run_shell(cmd, out, sizeof(out)) == 0, "%s", out);
+    snprintf(path, sizeof(path),
+             "%s/dest/usr/local/lib/systemd/system/armmapd@.service", tc_d.dir);
+    snprintf(cmd, sizeof(cmd), "grep '^ExecStart=' '%s'", path);
+    ck_assert_int_eq(run_shell(cmd, out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "ExecStart=/usr/local/sbin/armmapd "
+                          "--config=/etc/armmapd/%i.conf --node=%i\n");
+    snprintf(cmd, sizeof(cmd), "cmp '%s/systemd/armmapd@.service' '%s'", root,
+             path);
+    ck_assert_int_eq(run_shell(cmd, out, sizeof(out)), 0);
+    snprintf(path, sizeof(path),
+             "%s/dest/usr/local/share/armmapd/armmapd-node.conf", tc_d.dir);
+    snprintf(cmd, sizeof(cmd), "cmp '%s/deploy/armmapd-node.conf' '%s'", root,
+             path);
+    ck_assert_int_eq(run_shell(cmd, out, sizeof(out)), 0);
+    snprintf(cmd, sizeof(cmd),
+             "make --no-print-directory -s -C '%s' %s uninstall "
+             "DESTDIR='%s/dest' 2>&1 && "
+             "test ! -e '%s/dest/usr/local/lib/systemd/system/armmapd@.service'"
+             " && test ! -e '%s/dest/usr/local/share/armmapd'",
+             root, san ? "SANITIZE=1" : "", tc_d.dir, tc_d.dir, tc_d.dir);
+    ck_assert_msg(run_shell(cmd, out, sizeof(out)) == 0, "%s", out);
+}
+END_TEST
+
 Suite *dist_suite(void)
 {
     Suite *s = suite_create("dist");
@@ -345,6 +384,7 @@ Suite *dist_suite(void)
     tcase_add_test(tc, test_python_example);
     tcase_add_test(tc, test_readme_tour);
     tcase_add_test(tc, test_man_example);
+    tcase_add_test(tc, test_install_puts_node_unit);
     suite_add_tcase(s, tc);
     return s;
 }
