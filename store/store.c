@@ -394,3 +394,10 @@ enum store_status store_machine_claim(struct store *s, uint64_t id, bool *won,
         return STORE_INVALID_ARGUMENT;
     return BE(s)->machine_claim(s, id, won, err);
 }
+
+enum store_status store_set_next_id(struct store *s, uint64_t id)
+{
+    if (BE(s)->set_next_id == NULL)
+        return STORE_INVALID_ARGUMENT;
+    return BE(s)->set_next_id(s, id);
+}

@@ -1904,4 +1904,5 @@ const struct store_backend store_pg_backend = {
     .node_heartbeat = pg_node_heartbeat,
     .machine_owner = pg_machine_owner,
     .machine_claim = pg_machine_claim,
+    .set_next_id = pg_set_next_id,
 };

@@ -330,3 +330,27 @@ enum store_status pg_machine_claim(struct store *s, uint64_t id, bool *won,
     }
     return STORE_OK;
 }
+
+/* store_set_next_id(): only a single node's counter (a cluster's ids come
+ * from the database), only forward. */
+enum store_status pg_set_next_id(struct store *s, uint64_t id)
+{
+    enum store_status rc = STORE_OK;
+
+    pthread_mutex_lock(&s->lock);
+    if (s->node != NULL || id == 0 || id < s->next_id ||
+        id > (uint64_t)INT64_MAX) {
+        if (s->node != NULL)
+            pg__format(s->errmsg, sizeof(s->errmsg),
+                       "next machine id %" PRIu64 ": a cluster takes ids from the database", id);
+        else
+            pg__format(s->errmsg, sizeof(s->errmsg),
+                       "next machine id %" PRIu64 ": below the next id %" PRIu64,
+                       id, s->next_id);
+        rc = STORE_INVALID_ARGUMENT;
+    } else {
+        s->next_id = id;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
+}
