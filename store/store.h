@@ -910,6 +910,16 @@ enum store_status store_machine_owner(struct store *s, uint64_t id,
 enum store_status store_machine_claim(struct store *s, uint64_t id, bool *won,
                                       char err[STORE_MSG_MAX]);
 
+/* store_machine_owner() and store_machine_claim() on reader @r's own
+ * connection (store_reader_open()), for a thread off the loop: a claim
+ * waiting for a row lock then stalls only that thread. */
+enum store_status store_reader_machine_owner(struct store_reader *r,
+                                             uint64_t id, struct store_owner *o,
+                                             char err[STORE_MSG_MAX]);
+enum store_status store_reader_machine_claim(struct store_reader *r,
+                                             uint64_t id, bool *won,
+                                             char err[STORE_MSG_MAX]);
+
 /* ------------------------------------------------------------------ */
 /* Copying a database (store_copy.c)                                   */
 /* ------------------------------------------------------------------ */

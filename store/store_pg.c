@@ -1905,4 +1905,6 @@ const struct store_backend store_pg_backend = {
     .machine_owner = pg_machine_owner,
     .machine_claim = pg_machine_claim,
     .set_next_id = pg_set_next_id,
+    .reader_machine_owner = pg_reader_machine_owner,
+    .reader_machine_claim = pg_reader_machine_claim,
 };

@@ -32,6 +32,7 @@
 
 #include "../common/pgserver.h"
 #include "store.h"
+#include <poll.h>
 #include <sqlite3.h>
 #endif
 
@@ -1000,6 +1001,97 @@ START_TEST(test_cluster_copy_store_refuses_corrupt)
     td_cleanup(&a);
 }
 END_TEST
+
+/* Runs @sql on a connection of the test's own; asserts it succeeded. */
+static void pg_ok(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+
+    ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s",
+                  sql, PQerrorMessage(c));
+    PQclear(r);
+}
+
+/* While node b's claim of a dead node's machine waits for a row lock the
+ * test holds, b answers a new connection's Hello, a ping and a describe
+ * of its own machine; the claim's request is answered once the lock
+ * goes. */
+START_TEST(test_cluster_claim_off_the_loop)
+{
+    struct node a, b;
+    char url[256], sql[256];
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__MachineRef ref = ARMMAP__V1__MACHINE_REF__INIT;
+    Armmap__V1__Response *r;
+    struct pollfd pfd;
+    uint64_t m, m2;
+    PGconn *c;
+    PGresult *res;
+    int fa, fb, fc, i;
+
+    if (!new_db("cluster_claim_async", url))
+        return;
+    node_start(&a, "a", url, 10000);
+    node_start(&b, "b", url, 10000);
+    fa = td_session(&a.d, "default");
+    fb = td_session(&b.d, "default");
+    m = td_create(fa, "qemu-virt", NULL);
+    m2 = td_create(fb, "qemu-virt", NULL);
+    kill(a.d.pid, SIGKILL);
+    td_wait(&a.d);
+    close(fa);
+    c = PQconnectdb(url);
+    ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
+    pg_ok(c, "UPDATE nodes SET expires_at = now() - interval '1 second'"
+             " WHERE name = 'a'");
+    pg_ok(c, "BEGIN");
+    snprintf(sql, sizeof(sql),
+             "SELECT 1 FROM machines WHERE id = %llu FOR UPDATE",
+             (unsigned long long)m);
+    pg_ok(c, sql);
+    ref.machine = m;
+    req.id = 30;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_DESCRIBE;
+    req.describe = &ref;
+    td_send(fb, &req);
+    /* b's claim now waits for the test's lock. */
+    for (i = 0; i < POLLS; i++) {
+        pg_ok(c, "SELECT pg_stat_clear_snapshot()"); /* fresh in the txn */
+        res = PQexec(c, "SELECT count(*) FROM pg_stat_activity WHERE"
+                        " wait_event_type = 'Lock' AND query LIKE"
+                        " '%FOR UPDATE%' AND pid <> pg_backend_pid()");
+        ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+        if (strcmp(PQgetvalue(res, 0, 0), "1") == 0) {
+            PQclear(res);
+            break;
+        }
+        PQclear(res);
+        usleep(25000);
+    }
+    ck_assert_msg(i < POLLS, "b's claim never waited for the lock");
+    fc = td_session(&b.d, "default");
+    td_ping(fc, 31);
+    r = describe(fc, 32, m2);
+    ck_assert_status(r, 32, ARMMAP__V1__CODE__OK, "");
+    ck_assert_uint_eq(r->machine->id, m2);
+    td_free(r);
+    pfd.fd = fb;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    ck_assert_int_eq(poll(&pfd, 1, 0), 0); /* the claim still waits */
+    pg_ok(c, "COMMIT");
+    r = td_recv(fb);
+    ck_assert_status(r, 30, ARMMAP__V1__CODE__OK, "");
+    ck_assert_uint_eq(r->machine->id, m);
+    td_free(r);
+    PQfinish(c);
+    close(fb);
+    close(fc);
+    node_stop(&b);
+    td_cleanup(&a.d);
+}
+END_TEST
 #endif /* STORE_HAVE_PG */
 
 Suite *cluster_suite(void)
@@ -1025,6 +1117,7 @@ Suite *cluster_suite(void)
     tcase_add_test(tc, test_cluster_fenced_write_drops_the_machine);
     tcase_add_test(tc, test_cluster_copy_store_from_sqlite);
     tcase_add_test(tc, test_cluster_copy_store_refuses_corrupt);
+    tcase_add_test(tc, test_cluster_claim_off_the_loop);
     suite_add_tcase(s, tc);
 #endif
     return s;
