@@ -63,7 +63,8 @@ struct claim_job {
     uint64_t id;
     uint64_t serial;
     pthread_t th;
-    struct store_reader *rd;
+    struct store_reader *rd; /* a spare one, or opened by the thread */
+    struct store *st_store;
     int efd; /* the cluster's: written when done */
     enum store_status st;
     struct store_owner o; /* after the claim: as it stands then */
@@ -98,6 +99,8 @@ struct srv_cluster {
     struct claim_job jobs[CLAIM_JOBS];
     uint64_t job_serial;
     int job_efd; /* eventfd: a job is done */
+    struct store_reader *spare[CLAIM_JOBS]; /* readers between jobs */
+    size_t nspare;
     struct event *job_ev;
 };
 
@@ -284,7 +287,13 @@ static void *claim_thread(void *arg)
     uint64_t one = 1;
 
     claim_started();
-    j->st = store_reader_machine_owner(j->rd, j->id, &j->o, j->err);
+    if (j->rd == NULL && store_reader_open(j->st_store, &j->rd) != STORE_OK) {
+        /* store_errmsg() is the loop's: the reason stays unsaid here */
+        snprintf(j->err, sizeof(j->err), "cannot open a store reader");
+        j->st = STORE_UNAVAILABLE;
+    } else {
+        j->st = store_reader_machine_owner(j->rd, j->id, &j->o, j->err);
+    }
     if (j->st == STORE_OK && !j->o.mine && !(j->o.live && !j->o.mine)) {
         j->claimed = true;
         j->st = store_reader_machine_claim(j->rd, j->id, &j->won, j->err);
@@ -297,9 +306,13 @@ static void *claim_thread(void *arg)
     return NULL;
 }
 
-static void claim_clear(struct claim_job *j)
+/* Frees @j's slot; its reader is kept for the next job in @k's spares. */
+static void claim_clear(struct srv_cluster *k, struct claim_job *j)
 {
-    store_reader_close(j->rd);
+    if (j->rd != NULL && k->nspare < CLAIM_JOBS)
+        k->spare[k->nspare++] = j->rd;
+    else
+        store_reader_close(j->rd);
     memset(j, 0, sizeof(*j));
     atomic_init(&j->done, false);
 }
@@ -335,7 +348,7 @@ static void claim_drop_done(struct srv_cluster *k)
 
     for (i = 0; i < CLAIM_JOBS; i++)
         if (k->jobs[i].used && k->jobs[i].joined)
-            claim_clear(&k->jobs[i]);
+            claim_clear(k, &k->jobs[i]);
 }
 
 /* Machine @id's job: NULL if none was started. */
@@ -366,14 +379,16 @@ static bool claim_start(struct srv_cluster *k, uint64_t id)
     if (j == NULL)
         return false;
     if (j->used)
-        claim_clear(j);
+        claim_clear(k, j);
     j->used = true;
     j->id = id;
     j->serial = ++k->job_serial;
     j->efd = k->job_efd;
-    if (store_reader_open(k->st, &j->rd) != STORE_OK ||
-        pthread_create(&j->th, NULL, claim_thread, j) != 0) {
-        claim_clear(j);
+    j->st_store = k->st;
+    if (k->nspare > 0)
+        j->rd = k->spare[--k->nspare];
+    if (pthread_create(&j->th, NULL, claim_thread, j) != 0) {
+        claim_clear(k, j);
         return false;
     }
     return true;
@@ -401,8 +416,10 @@ static void claim_jobs_close(struct srv_cluster *k)
         if (k->jobs[i].used && !k->jobs[i].joined)
             pthread_join(k->jobs[i].th, NULL);
         if (k->jobs[i].used)
-            claim_clear(&k->jobs[i]);
+            claim_clear(k, &k->jobs[i]);
     }
+    while (k->nspare > 0)
+        store_reader_close(k->spare[--k->nspare]);
     if (k->job_ev != NULL)
         event_free(k->job_ev);
     if (k->job_efd >= 0)
@@ -608,13 +625,13 @@ static bool claim_result(struct srv_call *call, uint64_t id,
 
     *won = false;
     if (j != NULL && j->joined && srv_mono_ms() - j->done_ms > CLAIM_FRESH_MS)
-        claim_clear(j); /* nobody took it in time: ask again */
+        claim_clear(k, j); /* nobody took it in time: ask again */
     else if (j != NULL && j->joined) {
         *st = j->st;
         *o = j->o;
         *won = j->won;
         snprintf(err, STORE_MSG_MAX, "%s", j->err);
-        claim_clear(j);
+        claim_clear(k, j);
         return true;
     }
     j = claim_find(k, id);
