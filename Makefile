@@ -588,6 +588,9 @@ DATADIR := $(DESTDIR)$(PREFIX)/share/armmap
 # The teaching page (web/), served by --http from --http-root, whose
 # default is where it is installed.
 WEBDIR  := $(DESTDIR)$(PREFIX)/share/armmapd/web
+# The example settings of a cluster node, copied by hand to
+# /etc/armmapd/NAME.conf for armmapd@NAME.service (docs/deploy.md).
+NODECONF := $(DESTDIR)$(PREFIX)/share/armmapd/armmapd-node.conf
 # That default is compiled into the two files naming it; they are rebuilt
 # when PREFIX changes (the stamp is rewritten only then).
 WEB_ROOT_OBJ := $(B)/daemon/settings.o $(B)/daemon/http_static.o
@@ -613,10 +616,14 @@ install: $(ARMMAPD) $(ARMMAP) $(LIBARMMAP) $(LIBARMMAP_SO)
 	    systemd/armmapd.service > $(UNITDIR)/armmapd.service
 	chmod 644 $(UNITDIR)/armmapd.service
 	install -m 644 systemd/armmapd.socket $(UNITDIR)/armmapd.socket
+	sed 's|^ExecStart=/usr/local/sbin/armmapd |ExecStart=$(PREFIX)/sbin/armmapd |' \
+	    systemd/armmapd@.service > $(UNITDIR)/armmapd@.service
+	chmod 644 $(UNITDIR)/armmapd@.service
 	install -d $(DATADIR)
 	install -m 644 proto/armmap.proto $(DATADIR)/armmap.proto
 	install -d $(WEBDIR)
 	install -m 644 web/*.html web/*.css web/*.js $(WEBDIR)/
+	install -m 644 deploy/armmapd-node.conf $(NODECONF)
 
 uninstall:
 	rm -f $(SBINDIR)/armmapd $(BINDIR)/armmap $(LIBDIR)/libarmmap.a \
@@ -624,7 +631,7 @@ uninstall:
 	      $(INCDIR)/armmap.h $(LIBDIR)/pkgconfig/armmap.pc \
 	      $(MANDIR)/man1/armmap.1 $(MANDIR)/man8/armmapd.8 \
 	      $(UNITDIR)/armmapd.service $(UNITDIR)/armmapd.socket \
-	      $(DATADIR)/armmap.proto
+	      $(UNITDIR)/armmapd@.service $(NODECONF) $(DATADIR)/armmap.proto
 	rm -rf $(WEBDIR)
 	rmdir $(DATADIR) $(DESTDIR)$(PREFIX)/share/armmapd 2>/dev/null || true
 

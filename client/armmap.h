@@ -273,7 +273,8 @@ struct armmap_options {
  * or the one armmap_set_request_key() set for the next change.  A
  * pipelined change (armmap_send_*) carries one only when it was set: a
  * keyed change costs armmapd a remembered reply (about twice the CPU of
- * an unkeyed one), and libarmmap never resends a pipelined change itself.  armmapd answers a
+ * an unkeyed one), and libarmmap resends a pipelined change after a lost
+ * connection only when it is keyed (see below).  armmapd answers a
  * change sent again with a key it has seen on that machine (or, for create
  * and destroy, for that tenant) with the first answer, applying nothing.
  *
@@ -283,8 +284,16 @@ struct armmap_options {
  * and the last 256 machines' owners remembered), at most 4 hops; the
  * caller sees the owner's answer.  A synchronous call whose connection is
  * lost while it waits (the node died or restarted) reconnects and resends
- * within retry_ms.  Pipelined requests (armmap_send_*) are neither
- * redirected nor resent: their replies may be ARMMAP_MOVED.
+ * within retry_ms.  Pipelined requests (armmap_send_*) naming a machine
+ * are copied (up to 64 KiB each) until armmap_recv() takes their reply:
+ * a reply ARMMAP_MOVED is followed as for a synchronous call (the request
+ * resent to the owner, when its reply is taken, so requests of one
+ * machine go in order) and armmap_recv() gives the owner's reply under
+ * the id the send returned.  When the connection is lost and every
+ * request outstanding on it is a read or a keyed change, armmap_recv()
+ * reconnects (within retry_ms) and resends them all in order under their
+ * ids; otherwise (an unkeyed change outstanding, a ping, a request over
+ * 64 KiB) it returns ARMMAP_IO as before, and the caller resends.
  */
 
 /**

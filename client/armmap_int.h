@@ -57,7 +57,35 @@ struct armmap_conn {
     uint64_t peer_used[ARMMAP__PEERS];
     struct armmap__route *routes; /* ARMMAP__ROUTES, or NULL */
     uint64_t clock;
+    /* Pipelined requests naming a machine, packed, until their reply is
+     * taken (max_inflight slots, the oldest reused): resent to the owner
+     * when the reply is MOVED. */
+    struct armmap__kept *kept;
 };
+
+struct armmap__kept {
+    uint64_t id; /* 0: free */
+    uint8_t *buf;
+    size_t len, cap;
+};
+
+/* After @conn (a pipeline) was lost: if every request outstanding on it
+ * is kept and safe to send again (a read, or a change with a request
+ * key), reconnects (backing off, within retry_ms) and resends them all in
+ * order under their own ids.  Return: ARMMAP_OK (resent: wait for the
+ * replies again), else the status the caller had (nothing done). */
+enum armmap_status armmap__pipeline_resume(struct armmap_conn *conn,
+                                           enum armmap_status st);
+
+/* Forgets the kept copy of request @id (its reply was taken). */
+void armmap__kept_drop(struct armmap_conn *conn, uint64_t id);
+
+/* A MOVED reply @resp (owner named) to pipelined request @resp->id: the
+ * kept request is sent to the owner as armmap__exchange() does (further
+ * hops, routes, peers) and its reply, given @resp's id, replaces *@resp.
+ * Return: false (nothing changed) if no copy was kept or it could not be
+ * resent; @resp is then answered as it came. */
+bool armmap__resend_moved(struct armmap_conn *conn, Armmap__V1__Response **resp);
 
 /* Gives @req (a change without one) the key armmap_set_request_key() set,
  * else, if @fresh (a synchronous call, which libarmmap resends itself), a

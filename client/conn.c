@@ -27,7 +27,11 @@
  * forgotten and the call goes back through the caller's own connection.
  * A call whose own connection is lost while only it is outstanding
  * reconnects to the same address and resends, backing off from 20 to
- * 500 ms, until retry_ms has passed.
+ * 500 ms, until retry_ms has passed.  Pipelined requests naming a machine
+ * keep a copy (armmap__kept) until their reply is taken: a MOVED reply is
+ * resent through armmap__exchange() (armmap__resend_moved()), and a lost
+ * pipeline whose outstanding requests are all safe to send again is
+ * reopened and sent them again (armmap__pipeline_resume()).
  */
 #include "armmap_int.h"
 #include "envelope.h"
@@ -55,6 +59,7 @@
 #define DEFAULT_MAX_INFLIGHT       64
 #define DEFAULT_RETRY_MS           30000
 #define READ_CHUNK                 (256u << 10)
+#define KEEP_MAX                   (64u << 10) /* pipelined request copied */
 
 void armmap__failf(struct armmap_conn *conn, enum armmap_status st,
                    const char *fmt, ...)
@@ -103,6 +108,48 @@ static bool reserve(uint8_t **buf, size_t *cap, size_t need)
 
 /* ---- writing ---------------------------------------------------------- */
 
+static uint64_t req_machine(const Armmap__V1__Request *req);
+
+/* Keeps a copy of pipelined request @id (@len bytes at @p) in slot @id
+ * modulo max_inflight (a request still outstanding that long loses its
+ * copy), reusing the slot's buffer; not without memory, nor past
+ * KEEP_MAX bytes (such a request's MOVED reply is answered as it came). */
+static void keep(struct armmap_conn *conn, uint64_t id, const uint8_t *p,
+                 size_t len)
+{
+    struct armmap__kept *k;
+
+    if (len > KEEP_MAX ||
+        (conn->kept == NULL &&
+         (conn->kept = calloc(conn->max_inflight, sizeof(*k))) == NULL))
+        return;
+    k = &conn->kept[id % conn->max_inflight];
+    k->id = 0;
+    if (!reserve(&k->buf, &k->cap, len))
+        return;
+    memcpy(k->buf, p, len);
+    k->len = len;
+    k->id = id;
+}
+
+static struct armmap__kept *kept_find(struct armmap_conn *conn, uint64_t id)
+{
+    struct armmap__kept *k;
+
+    if (conn->kept == NULL || id == 0)
+        return NULL;
+    k = &conn->kept[id % conn->max_inflight];
+    return k->id == id ? k : NULL;
+}
+
+void armmap__kept_drop(struct armmap_conn *conn, uint64_t id)
+{
+    struct armmap__kept *k = kept_find(conn, id);
+
+    if (k != NULL)
+        k->id = 0;
+}
+
 enum armmap_status armmap__queue(struct armmap_conn *conn,
                                  Armmap__V1__Request *req, bool force,
                                  uint64_t *id)
@@ -135,6 +182,8 @@ enum armmap_status armmap__queue(struct armmap_conn *conn,
     envelope_request_pack(req, &z, p + 4);
     conn->wlen += 4 + len;
     conn->inflight++;
+    if (!force && req_machine(req) != 0)
+        keep(conn, req->id, p + 4, len);
     if (id)
         *id = req->id;
     return ARMMAP_OK;
@@ -526,6 +575,9 @@ void armmap_close(struct armmap_conn *conn)
         armmap__v1__response__free_unpacked(conn->stash[i], NULL);
     for (i = 0; i < ARMMAP__PEERS; i++)
         armmap_close(conn->peers[i]);
+    for (i = 0; conn->kept != NULL && i < conn->max_inflight; i++)
+        free(conn->kept[i].buf);
+    free(conn->kept);
     free(conn->routes);
     free(conn->stash);
     free(conn->wbuf);
@@ -1159,4 +1211,104 @@ enum armmap_status armmap__exchange(struct armmap_conn *conn,
     }
     *out = resp;
     return ARMMAP_OK;
+}
+
+bool armmap__resend_moved(struct armmap_conn *conn, Armmap__V1__Response **resp)
+{
+    struct armmap__kept *k = kept_find(conn, (*resp)->id);
+    Armmap__V1__Request *req;
+    Armmap__V1__Response *again = NULL;
+    uint64_t id = (*resp)->id;
+    enum armmap_status st;
+
+    if (k == NULL || (*resp)->status == NULL ||
+        (*resp)->status->code != ARMMAP__V1__CODE__MOVED ||
+        (*resp)->status->owner == NULL || (*resp)->status->owner[0] == '\0')
+        return false;
+    req = armmap__v1__request__unpack(NULL, k->len, k->buf);
+    armmap__kept_drop(conn, id);
+    if (req == NULL)
+        return false;
+    route_put(conn, req_machine(req), (*resp)->status->owner);
+    st = armmap__exchange(conn, req, &again);
+    armmap__v1__request__free_unpacked(req, NULL);
+    if (st != ARMMAP_OK)
+        return false;
+    again->id = id;
+    armmap__v1__response__free_unpacked(*resp, NULL);
+    *resp = again;
+    return true;
+}
+
+/* False unless the kept copies are every request outstanding and each is
+ * safe to send again. */
+static bool kept_all_safe(struct armmap_conn *conn)
+{
+    unsigned i, n = 0;
+
+    if (conn->kept == NULL)
+        return false;
+    for (i = 0; i < conn->max_inflight; i++) {
+        Armmap__V1__Request *req;
+        bool safe;
+
+        if (conn->kept[i].id == 0)
+            continue;
+        req = armmap__v1__request__unpack(NULL, conn->kept[i].len,
+                                          conn->kept[i].buf);
+        safe = req != NULL && (!is_change(req) || req->request_key != 0);
+        armmap__v1__request__free_unpacked(req, NULL);
+        if (!safe)
+            return false;
+        n++;
+    }
+    return n > 0 && n == conn->inflight;
+}
+
+/* Queues the kept copies again, as they were (their ids included), in
+ * id order. */
+static bool kept_requeue(struct armmap_conn *conn)
+{
+    uint64_t last = 0;
+
+    for (;;) {
+        struct armmap__kept *k = NULL;
+        unsigned i;
+
+        for (i = 0; i < conn->max_inflight; i++)
+            if (conn->kept[i].id > last &&
+                (k == NULL || conn->kept[i].id < k->id))
+                k = &conn->kept[i];
+        if (k == NULL)
+            return true;
+        last = k->id;
+        if (!reserve(&conn->wbuf, &conn->wcap, conn->wlen + 4 + k->len))
+            return false;
+        envelope_put_length(conn->wbuf + conn->wlen, k->len);
+        memcpy(conn->wbuf + conn->wlen + 4, k->buf, k->len);
+        conn->wlen += 4 + k->len;
+        conn->inflight++;
+    }
+}
+
+enum armmap_status armmap__pipeline_resume(struct armmap_conn *conn,
+                                           enum armmap_status st)
+{
+    int64_t deadline = 0, pause = 20;
+    unsigned outstanding = conn->inflight;
+
+    if (st != ARMMAP_IO || !kept_all_safe(conn))
+        return st;
+    while (retry_wait(conn, &deadline, &pause)) {
+        if (reopen(conn) != ARMMAP_OK)
+            continue;
+        if (!kept_requeue(conn)) {
+            conn->dead = true;
+            return armmap__fail(conn, ARMMAP_NO_HOST_MEMORY,
+                                "out of memory resending %u requests",
+                                outstanding);
+        }
+        return ARMMAP_OK;
+    }
+    return st;
 }

@@ -22,6 +22,7 @@
 
 #define STREAM_CHUNK  4096
 #define STREAM_WINDOW 8
+#define RESUMES       4 /* reconnections per armmap_recv() */
 
 void armmap_reply_free(struct armmap_reply *r)
 {
@@ -372,8 +373,11 @@ static enum armmap_status reply_general(struct armmap_conn *conn,
                                         Armmap__V1__Response *resp,
                                         struct armmap_reply **out)
 {
-    struct armmap_reply *r = calloc(1, sizeof(*r));
+    struct armmap_reply *r;
 
+    armmap__resend_moved(conn, &resp);
+    armmap__kept_drop(conn, resp->id);
+    r = calloc(1, sizeof(*r));
     if (!r || !reply_from(conn, r, resp)) {
         armmap_reply_free(r);
         armmap__v1__response__free_unpacked(resp, NULL);
@@ -391,9 +395,15 @@ enum armmap_status armmap_recv(struct armmap_conn *conn,
     enum armmap_status st;
     const uint8_t *body;
     size_t len = 0;
+    int i;
 
     *out = NULL;
     st = armmap__next_raw(conn, &body, &len);
+    /* A lost connection whose requests may all go again: they do. */
+    for (i = 0; st != ARMMAP_OK && i < RESUMES &&
+                (st = armmap__pipeline_resume(conn, st)) == ARMMAP_OK;
+         i++)
+        st = armmap__next_raw(conn, &body, &len);
     if (st != ARMMAP_OK)
         return st;
     if (!body) { /* replies stashed by an earlier wait */
@@ -401,6 +411,7 @@ enum armmap_status armmap_recv(struct armmap_conn *conn,
         return st == ARMMAP_OK ? reply_general(conn, resp, out) : st;
     }
     if ((*out = armmap__reply_fast(body, len)) != NULL) {
+        armmap__kept_drop(conn, (*out)->id);
         conn->errmsg[0] = '\0';
         return ARMMAP_OK;
     }

@@ -23,8 +23,11 @@
  *  - ours: it is rebuilt from its latest checkpoint and the later events
  *    on a fork-replay worker (persist.c) while the request's connection
  *    waits (srv_conn_defer()), and served once rebuilt.
- * The owner lookup and the claim are one round trip each on the loop
- * thread; the rebuild is off the loop unless every worker is busy.
+ * The owner lookup and the claim run on a worker thread with a store
+ * reader of its own (claim_thread(), at most CLAIM_JOBS at once) while
+ * the request's connection waits (srv_conn_defer()), as the rebuild
+ * does: a claim waiting for a row lock stalls nobody else.  Only when
+ * every worker is busy do they run on the loop, as before.
  * Fencing does not rely on any of this: every write transaction checks
  * the node's epoch and lease and each machine's owner (store_pg.c), and
  * a write refused so (STORE_FENCED) drops its machine from memory.
@@ -32,6 +35,7 @@
 #include "srv.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -46,6 +50,29 @@
 #include "store.h"
 
 #define HTTP_CACHE 32 /* owners' HTTP addresses remembered (307) */
+#define CLAIM_JOBS 8  /* owner lookups and claims off the loop */
+#define CLAIM_FRESH_MS 1000 /* a result older than this is asked again */
+
+/* One machine's owner lookup, and claim if no live node owns it, on a
+ * thread with a store reader of its own; the loop takes the result when
+ * the request that started it (or another naming the machine) runs
+ * again. */
+struct claim_job {
+    bool used, joined;
+    atomic_bool done;
+    uint64_t id;
+    uint64_t serial;
+    pthread_t th;
+    struct store_reader *rd; /* a spare one, or opened by the thread */
+    struct store *st_store;
+    int efd; /* the cluster's: written when done */
+    enum store_status st;
+    struct store_owner o; /* after the claim: as it stands then */
+    bool claimed;         /* the claim ran */
+    bool won;
+    char err[STORE_MSG_MAX];
+    int64_t done_ms; /* mono ms the loop joined it */
+};
 
 struct srv_cluster {
     struct srv *s;
@@ -69,6 +96,12 @@ struct srv_cluster {
         char http[STORE_ADDR_MAX];
     } http_of[HTTP_CACHE];
     size_t nhttp;
+    struct claim_job jobs[CLAIM_JOBS];
+    uint64_t job_serial;
+    int job_efd; /* eventfd: a job is done */
+    struct store_reader *spare[CLAIM_JOBS]; /* readers between jobs */
+    size_t nspare;
+    struct event *job_ev;
 };
 
 /* ------------------------------------------------------------------ */
@@ -199,6 +232,8 @@ static void drop_all(struct srv *s)
                 d.n);
 }
 
+static void claim_drop_done(struct srv_cluster *k);
+
 static void on_epoch(evutil_socket_t fd, short what, void *arg)
 {
     struct srv *s = arg;
@@ -221,6 +256,174 @@ static void on_epoch(evutil_socket_t fd, short what, void *arg)
         return;
     k->loop_epoch = atomic_load(&k->epoch);
     drop_all(s);
+    claim_drop_done(k);
+}
+
+/* ------------------------------------------------------------------ */
+/* Owner lookups and claims (worker threads)                           */
+/* ------------------------------------------------------------------ */
+
+/* Test hook: ARMMAPD_TEST_CLAIM_GATE=PATH makes each claim job create
+ * PATH.started before its first query (tests wait on it). */
+static void claim_started(void)
+{
+    const char *gate = getenv("ARMMAPD_TEST_CLAIM_GATE");
+    char started[4200];
+    int fd;
+
+    if (gate == NULL || gate[0] == '\0')
+        return;
+    snprintf(started, sizeof(started), "%s.started", gate);
+    fd = open(started, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+    if (fd >= 0)
+        close(fd);
+}
+
+/* The lookup, then the claim unless another live node owns it, then the
+ * owner as it stands after a lost claim. */
+static void *claim_thread(void *arg)
+{
+    struct claim_job *j = arg;
+    uint64_t one = 1;
+
+    claim_started();
+    if (j->rd == NULL && store_reader_open(j->st_store, &j->rd) != STORE_OK) {
+        /* store_errmsg() is the loop's: the reason stays unsaid here */
+        snprintf(j->err, sizeof(j->err), "cannot open a store reader");
+        j->st = STORE_UNAVAILABLE;
+    } else {
+        j->st = store_reader_machine_owner(j->rd, j->id, &j->o, j->err);
+    }
+    if (j->st == STORE_OK && !j->o.mine && !(j->o.live && !j->o.mine)) {
+        j->claimed = true;
+        j->st = store_reader_machine_claim(j->rd, j->id, &j->won, j->err);
+        if (j->st == STORE_OK && !j->won)
+            j->st = store_reader_machine_owner(j->rd, j->id, &j->o, j->err);
+    }
+    atomic_store(&j->done, true);
+    if (write(j->efd, &one, sizeof(one)) != sizeof(one))
+        abort(); /* an eventfd cannot be full here */
+    return NULL;
+}
+
+/* Frees @j's slot; its reader is kept for the next job in @k's spares. */
+static void claim_clear(struct srv_cluster *k, struct claim_job *j)
+{
+    if (j->rd != NULL && k->nspare < CLAIM_JOBS)
+        k->spare[k->nspare++] = j->rd;
+    else
+        store_reader_close(j->rd);
+    memset(j, 0, sizeof(*j));
+    atomic_init(&j->done, false);
+}
+
+/* The loop's side of finished jobs: join them, run the waiting requests
+ * again. */
+static void on_claim_done(evutil_socket_t fd, short what, void *arg)
+{
+    struct srv *s = arg;
+    struct srv_cluster *k = s->cluster;
+    uint64_t n;
+    size_t i;
+
+    (void)what;
+    if (read(fd, &n, sizeof(n)) < 0)
+        return;
+    for (i = 0; i < CLAIM_JOBS; i++) {
+        struct claim_job *j = &k->jobs[i];
+
+        if (!j->used || j->joined || !atomic_load(&j->done))
+            continue;
+        pthread_join(j->th, NULL);
+        j->joined = true;
+        j->done_ms = srv_mono_ms();
+    }
+    srv_conn_store_room(s);
+}
+
+/* Forgets every finished result (a new epoch owns nothing they say). */
+static void claim_drop_done(struct srv_cluster *k)
+{
+    size_t i;
+
+    for (i = 0; i < CLAIM_JOBS; i++)
+        if (k->jobs[i].used && k->jobs[i].joined)
+            claim_clear(k, &k->jobs[i]);
+}
+
+/* Machine @id's job: NULL if none was started. */
+static struct claim_job *claim_find(struct srv_cluster *k, uint64_t id)
+{
+    size_t i;
+
+    for (i = 0; i < CLAIM_JOBS; i++)
+        if (k->jobs[i].used && k->jobs[i].id == id)
+            return &k->jobs[i];
+    return NULL;
+}
+
+/* Starts a job for @id in a free slot, or the oldest finished one; false
+ * if every slot is running or the thread cannot start. */
+static bool claim_start(struct srv_cluster *k, uint64_t id)
+{
+    struct claim_job *j = NULL;
+    size_t i;
+
+    for (i = 0; i < CLAIM_JOBS && (j == NULL || j->used); i++) {
+        struct claim_job *c = &k->jobs[i];
+
+        if (!c->used || (c->joined && (j == NULL || (j->used &&
+                                                      c->serial < j->serial))))
+            j = c;
+    }
+    if (j == NULL)
+        return false;
+    if (j->used)
+        claim_clear(k, j);
+    j->used = true;
+    j->id = id;
+    j->serial = ++k->job_serial;
+    j->efd = k->job_efd;
+    j->st_store = k->st;
+    if (k->nspare > 0)
+        j->rd = k->spare[--k->nspare];
+    if (pthread_create(&j->th, NULL, claim_thread, j) != 0) {
+        claim_clear(k, j);
+        return false;
+    }
+    return true;
+}
+
+static int claim_jobs_open(struct srv *s, struct srv_cluster *k)
+{
+    size_t i;
+
+    for (i = 0; i < CLAIM_JOBS; i++)
+        atomic_init(&k->jobs[i].done, false);
+    k->job_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (k->job_efd < 0)
+        return -1;
+    k->job_ev = event_new(s->base, k->job_efd, EV_READ | EV_PERSIST,
+                          on_claim_done, s);
+    return k->job_ev != NULL && event_add(k->job_ev, NULL) == 0 ? 0 : -1;
+}
+
+static void claim_jobs_close(struct srv_cluster *k)
+{
+    size_t i;
+
+    for (i = 0; i < CLAIM_JOBS; i++) {
+        if (k->jobs[i].used && !k->jobs[i].joined)
+            pthread_join(k->jobs[i].th, NULL);
+        if (k->jobs[i].used)
+            claim_clear(k, &k->jobs[i]);
+    }
+    while (k->nspare > 0)
+        store_reader_close(k->spare[--k->nspare]);
+    if (k->job_ev != NULL)
+        event_free(k->job_ev);
+    if (k->job_efd >= 0)
+        close(k->job_efd);
 }
 
 int srv_cluster_open(struct srv *s, struct store *st, char *err, size_t errsz)
@@ -239,6 +442,7 @@ int srv_cluster_open(struct srv *s, struct store *st, char *err, size_t errsz)
     k->s = s;
     k->st = st;
     k->efd = -1;
+    k->job_efd = -1;
     k->node.name = s->st->node;
     k->node.address = s->st->advertise;
     k->node.http_address = s->st->advertise_http;
@@ -258,6 +462,7 @@ int srv_cluster_open(struct srv *s, struct store *st, char *err, size_t errsz)
                 ? event_new(s->base, k->efd, EV_READ | EV_PERSIST, on_epoch, s)
                 : NULL;
     if (k->ev == NULL || event_add(k->ev, NULL) != 0 ||
+        claim_jobs_open(s, k) != 0 ||
         pthread_create(&k->th, NULL, beat_thread, k) != 0) {
         snprintf(err, errsz, "armmapd: --node: cannot start the heartbeat");
         return -1;
@@ -283,6 +488,7 @@ void srv_cluster_close(struct srv *s)
         pthread_mutex_unlock(&k->lock);
         pthread_join(k->th, NULL);
     }
+    claim_jobs_close(k);
     if (k->ev != NULL)
         event_free(k->ev);
     if (k->efd >= 0)
@@ -406,6 +612,43 @@ static struct srv_machine *rebuild(struct srv_call *call, const char *what,
     return sm;
 }
 
+/* The owner lookup and claim of machine @id for @call, from a worker: the
+ * finished job's result (true), or false with the call parked until it
+ * is done.  Without a worker to be had, on the loop as before. */
+static bool claim_result(struct srv_call *call, uint64_t id,
+                         enum store_status *st, struct store_owner *o,
+                         bool *won, char *err)
+{
+    struct srv_cluster *k = call->s->cluster;
+    struct store *store = srv_persist_store(call->s);
+    struct claim_job *j = claim_find(k, id);
+
+    *won = false;
+    if (j != NULL && j->joined && srv_mono_ms() - j->done_ms > CLAIM_FRESH_MS)
+        claim_clear(k, j); /* nobody took it in time: ask again */
+    else if (j != NULL && j->joined) {
+        *st = j->st;
+        *o = j->o;
+        *won = j->won;
+        snprintf(err, STORE_MSG_MAX, "%s", j->err);
+        claim_clear(k, j);
+        return true;
+    }
+    j = claim_find(k, id);
+    if (j != NULL || claim_start(k, id)) {
+        srv_conn_defer(call->c);
+        call->parked = true;
+        return false;
+    }
+    *st = store_machine_owner(store, id, o, err);
+    if (*st == STORE_OK && !o->mine && !o->live) {
+        *st = store_machine_claim(store, id, won, err);
+        if (*st == STORE_OK && !*won)
+            *st = store_machine_owner(store, id, o, err);
+    }
+    return true;
+}
+
 struct srv_machine *srv_cluster_find(struct srv_call *call, const char *what,
                                      uint64_t ext, const char *missing)
 {
@@ -428,39 +671,29 @@ struct srv_machine *srv_cluster_find(struct srv_call *call, const char *what,
         srv_call_fail(call, MM_NOT_FOUND, "%s: %s", what, missing);
         goto out;
     }
-    st = store_machine_owner(srv_persist_store(s), id, &o, err);
+    if (!claim_result(call, id, &st, &o, &won, err))
+        goto out; /* parked until the worker is done */
     if (st == STORE_OK && o.live && !o.mine) {
         moved(call, what, ext, &o);
         goto out;
     }
     if (st == STORE_OK && !o.mine) {
-        st = store_machine_claim(srv_persist_store(s), id, &won, err);
-        if (st == STORE_OK && !won) {
-            st = store_machine_owner(srv_persist_store(s), id, &o, err);
-            if (st == STORE_OK && o.live && !o.mine) {
-                moved(call, what, ext, &o);
-                goto out;
-            }
-            if (st == STORE_OK) {
-                srv_call_fail(call, MM_UNAVAILABLE,
-                              "%s: machine %" PRIu64
-                              " could not be claimed; retry",
-                              what, ext);
-                goto out;
-            }
+        if (!won) {
+            srv_call_fail(call, MM_UNAVAILABLE,
+                          "%s: machine %" PRIu64 " could not be claimed; retry",
+                          what, ext);
+            goto out;
         }
-        if (won) {
-            /* Read again: a write of the last owner that held the row
-             * when the claim came may have committed more events. */
-            srv_log(SRV_LOG_INFO, "cluster: claimed machine %" PRIu64, id);
-            free(row);
-            row = NULL;
-            if (store_machine_dup(srv_persist_store(s), id, &row) != STORE_OK) {
-                srv_call_fail(call, MM_UNAVAILABLE,
-                              "%s: machine %" PRIu64 ": store: %s", what, ext,
-                              store_errmsg(srv_persist_store(s)));
-                goto out;
-            }
+        /* Read again: a write of the last owner that held the row when
+         * the claim came may have committed more events. */
+        srv_log(SRV_LOG_INFO, "cluster: claimed machine %" PRIu64, id);
+        free(row);
+        row = NULL;
+        if (store_machine_dup(srv_persist_store(s), id, &row) != STORE_OK) {
+            srv_call_fail(call, MM_UNAVAILABLE,
+                          "%s: machine %" PRIu64 ": store: %s", what, ext,
+                          store_errmsg(srv_persist_store(s)));
+            goto out;
         }
     }
     if (st != STORE_OK) {

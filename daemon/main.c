@@ -3,7 +3,8 @@
  * Kept thin: everything is in the srv_ modules (srv.h).  Exit codes:
  * 0 after a clean stop (SIGTERM/SIGINT) or --help/--check-config success,
  * 2 for bad settings, 1 when the server cannot start (store, socket);
- * --verify: 0 if the database is sound, 1 if not.
+ * --verify: 0 if the database is sound, 1 if not; --copy-to: 0 if copied,
+ * 1 if not.
  */
 #include "srv.h"
 
@@ -32,6 +33,11 @@ int main(int argc, char **argv)
             printf("armmapd: configuration OK\n");
         srv_settings_free(&st);
         return 0;
+    }
+    if (st.copy_to != NULL) {
+        rc = srv_copy_store(&st);
+        srv_settings_free(&st);
+        return rc;
     }
     if (st.verify) {
         rc = srv_persist_verify(&st);

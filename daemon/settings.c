@@ -155,6 +155,11 @@ static const struct setting table[] = {
       "check the database offline (integrity, checksums, histories), print "
       "each problem, exit 0 if none, 1 otherwise",
       0 },
+    { "copy-to", K_STRING, OFF(copy_to), "none",
+      "copy the SQLite --database into this empty PostgreSQL database "
+      "(postgresql://...) in one transaction, print what was copied, exit 0 "
+      "(1 on failure)",
+      0 },
     { "help", K_FLAG, OFF(help), NULL, "print this list and exit", 0 },
     { "version", K_FLAG, OFF(version), NULL, "print the version and exit", 0 },
 };
@@ -769,6 +774,8 @@ void srv_settings_free(struct srv_settings *st)
     free(st->advertise);
     free(st->advertise_http);
     st->node = st->advertise = st->advertise_http = NULL;
+    free(st->copy_to);
+    st->copy_to = NULL;
     st->config = st->state_dir = st->database = st->socket_path = NULL;
     st->listen = st->auth_token_file = st->log_file = st->http = NULL;
     st->http_cors = st->http_root = NULL;

@@ -134,6 +134,7 @@ struct srv_settings {
     bool help;                     /* --help */
     bool check_config;             /* --check-config */
     bool verify;                   /* --verify */
+    char *copy_to;                 /* --copy-to DATABASE (copy.c) */
     bool version;                  /* --version */
 };
 
@@ -463,6 +464,13 @@ void srv_persist_close(struct srv *s);
  * Return: the exit code: 0 if no problem, 1 if any or the check failed.
  */
 int srv_persist_verify(const struct srv_settings *st);
+
+/**
+ * srv_copy_store - armmapd --copy-to: store_copy() of @st's database into
+ * st->copy_to, offline; prints the counts
+ * Return: the exit code, 0 if copied, 1 if not (the reason on stderr).
+ */
+int srv_copy_store(const struct srv_settings *st);
 
 /**
  * srv_persist_recover - rebuild every live machine from its events

@@ -394,3 +394,32 @@ enum store_status store_machine_claim(struct store *s, uint64_t id, bool *won,
         return STORE_INVALID_ARGUMENT;
     return BE(s)->machine_claim(s, id, won, err);
 }
+
+enum store_status store_set_next_id(struct store *s, uint64_t id)
+{
+    if (BE(s)->set_next_id == NULL)
+        return STORE_INVALID_ARGUMENT;
+    return BE(s)->set_next_id(s, id);
+}
+
+enum store_status store_reader_machine_owner(struct store_reader *r,
+                                             uint64_t id, struct store_owner *o,
+                                             char err[STORE_MSG_MAX])
+{
+    if (RBE(r)->reader_machine_owner == NULL) {
+        snprintf(err, STORE_MSG_MAX, "cluster mode needs PostgreSQL");
+        return STORE_INVALID_ARGUMENT;
+    }
+    return RBE(r)->reader_machine_owner(r, id, o, err);
+}
+
+enum store_status store_reader_machine_claim(struct store_reader *r,
+                                             uint64_t id, bool *won,
+                                             char err[STORE_MSG_MAX])
+{
+    if (RBE(r)->reader_machine_claim == NULL) {
+        snprintf(err, STORE_MSG_MAX, "cluster mode needs PostgreSQL");
+        return STORE_INVALID_ARGUMENT;
+    }
+    return RBE(r)->reader_machine_claim(r, id, won, err);
+}

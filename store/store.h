@@ -910,6 +910,57 @@ enum store_status store_machine_owner(struct store *s, uint64_t id,
 enum store_status store_machine_claim(struct store *s, uint64_t id, bool *won,
                                       char err[STORE_MSG_MAX]);
 
+/* store_machine_owner() and store_machine_claim() on reader @r's own
+ * connection (store_reader_open()), for a thread off the loop: a claim
+ * waiting for a row lock then stalls only that thread. */
+enum store_status store_reader_machine_owner(struct store_reader *r,
+                                             uint64_t id, struct store_owner *o,
+                                             char err[STORE_MSG_MAX]);
+enum store_status store_reader_machine_claim(struct store_reader *r,
+                                             uint64_t id, bool *won,
+                                             char err[STORE_MSG_MAX]);
+
+/* ------------------------------------------------------------------ */
+/* Copying a database (store_copy.c)                                   */
+/* ------------------------------------------------------------------ */
+
+/**
+ * store_set_next_id - the next machine store_submit_machine_create() or
+ * _fork() reserves on @s gets id @id (for store_copy(), which keeps ids)
+ * Context: the submitting thread; PostgreSQL outside cluster mode only.
+ * Return: STORE_OK; STORE_INVALID_ARGUMENT (@id below the next id, id 0,
+ * or a backend that cannot: store_errmsg() says which).
+ */
+enum store_status store_set_next_id(struct store *s, uint64_t id);
+
+/* What store_copy() copied. */
+struct store_copy_counts {
+    uint64_t machines, destroyed, events, checkpoints, rkeys;
+};
+
+/**
+ * store_copy - copy the SQLite database @from into the empty PostgreSQL
+ * database @to: every machine row (ids, tenants, names, configs, times,
+ * forks and clones, destroyed ones), every event (each history's checksum
+ * chain verified as it is read), every checkpoint and every request key
+ * @from: an SQLite database file (no daemon may have it open)
+ * @to: a postgresql:// database string, whose store holds no machine
+ * @n: receives what was copied (may be NULL)
+ * @err: receives why not
+ * Context: runs store_verify() on @from first and refuses any problem;
+ * reads @from through the store's read calls and writes @to through its
+ * submit calls under one store_hold(), so the target's writer commits the
+ * whole copy in one transaction (it holds the copy in memory until then).
+ * The target recomputes every checksum itself.
+ * Return: STORE_OK; STORE_CORRUPT (@from fails verification, its first
+ * problem, naming machine and seq, in @err); STORE_ALREADY_EXISTS (@to
+ * not empty); STORE_INVALID_ARGUMENT (@from not SQLite, @to not
+ * PostgreSQL); STORE_UNAVAILABLE (either cannot be opened or written).
+ */
+enum store_status store_copy(const char *from, const char *to,
+                             struct store_copy_counts *n,
+                             char err[STORE_MSG_MAX]);
+
 #ifdef __cplusplus
 }
 #endif

@@ -137,6 +137,15 @@ struct store_backend {
                                        char err[STORE_MSG_MAX]);
     enum store_status (*machine_claim)(struct store *s, uint64_t id, bool *won,
                                        char err[STORE_MSG_MAX]);
+    enum store_status (*reader_machine_owner)(struct store_reader *r,
+                                              uint64_t id,
+                                              struct store_owner *o,
+                                              char err[STORE_MSG_MAX]);
+    enum store_status (*reader_machine_claim)(struct store_reader *r,
+                                              uint64_t id, bool *won,
+                                              char err[STORE_MSG_MAX]);
+    /* store_set_next_id(); NULL: the backend cannot (SQLite). */
+    enum store_status (*set_next_id)(struct store *s, uint64_t id);
 };
 
 extern const struct store_backend store_sqlite_backend;
@@ -357,5 +366,11 @@ enum store_status pg_machine_owner(struct store *s, uint64_t id,
                                    char err[STORE_MSG_MAX]);
 enum store_status pg_machine_claim(struct store *s, uint64_t id, bool *won,
                                    char err[STORE_MSG_MAX]);
+enum store_status pg_set_next_id(struct store *s, uint64_t id);
+enum store_status pg_reader_machine_owner(struct store_reader *r, uint64_t id,
+                                          struct store_owner *o,
+                                          char err[STORE_MSG_MAX]);
+enum store_status pg_reader_machine_claim(struct store_reader *r, uint64_t id,
+                                          bool *won, char err[STORE_MSG_MAX]);
 
 #endif /* ARMMAP_STORE_STORE_BACKEND_H */

@@ -1904,4 +1904,7 @@ const struct store_backend store_pg_backend = {
     .node_heartbeat = pg_node_heartbeat,
     .machine_owner = pg_machine_owner,
     .machine_claim = pg_machine_claim,
+    .set_next_id = pg_set_next_id,
+    .reader_machine_owner = pg_reader_machine_owner,
+    .reader_machine_claim = pg_reader_machine_claim,
 };

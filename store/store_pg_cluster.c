@@ -221,9 +221,9 @@ static void text_col(const PGresult *r, int col, char *dst, size_t n)
     snprintf(dst, n, "%s", PQgetisnull(r, 0, col) ? "" : PQgetvalue(r, 0, col));
 }
 
-enum store_status pg_machine_owner(struct store *s, uint64_t id,
-                                   struct store_owner *o,
-                                   char err[STORE_MSG_MAX])
+/* pg_machine_owner() on connection *@c (the loop's, or a reader's). */
+static enum store_status owner_on(struct store *s, PGconn **c, uint64_t id,
+                                  struct store_owner *o, char *err)
 {
     char num[24], ep[24];
     const char *val[3] = { num, s->node, ep };
@@ -236,9 +236,9 @@ enum store_status pg_machine_owner(struct store *s, uint64_t id,
     pthread_mutex_lock(&s->lock);
     snprintf(ep, sizeof(ep), "%" PRId64, s->epoch);
     pthread_mutex_unlock(&s->lock);
-    if (!alive(s, &s->rd.conn, err))
+    if (!alive(s, c, err))
         return STORE_UNAVAILABLE;
-    r = pg__exec(s->rd.conn, "reading a machine's owner",
+    r = pg__exec(*c, "reading a machine's owner",
                  "SELECT m.destroyed IS NOT NULL, m.owner_node IS NOT NULL,"
                  " coalesce(n.epoch = m.owner_epoch AND n.expires_at > now(),"
                  " false), coalesce(m.owner_epoch, 0), m.owner_node,"
@@ -265,6 +265,20 @@ enum store_status pg_machine_owner(struct store *s, uint64_t id,
     return STORE_OK;
 }
 
+enum store_status pg_machine_owner(struct store *s, uint64_t id,
+                                   struct store_owner *o,
+                                   char err[STORE_MSG_MAX])
+{
+    return owner_on(s, &s->rd.conn, id, o, err);
+}
+
+enum store_status pg_reader_machine_owner(struct store_reader *r, uint64_t id,
+                                          struct store_owner *o,
+                                          char err[STORE_MSG_MAX])
+{
+    return owner_on(r->s, &r->conn, id, o, err);
+}
+
 /* Ends the claim's transaction: COMMIT if @ok, else ROLLBACK. */
 static bool end_claim(PGconn *c, bool ok, char *err)
 {
@@ -282,8 +296,8 @@ static bool end_claim(PGconn *c, bool ok, char *err)
  * nodes row as it stands: a single UPDATE would, after waiting for a
  * racing claim's lock, recheck only the row and not the join with nodes
  * (PostgreSQL's EvalPlanQual), and both racers would win. */
-enum store_status pg_machine_claim(struct store *s, uint64_t id, bool *won,
-                                   char err[STORE_MSG_MAX])
+static enum store_status claim_on(struct store *s, PGconn **c, uint64_t id,
+                                  bool *won, char *err)
 {
     char num[24], ep[24];
     const char *val[3] = { num, s->node, ep };
@@ -296,19 +310,19 @@ enum store_status pg_machine_claim(struct store *s, uint64_t id, bool *won,
     pthread_mutex_lock(&s->lock);
     snprintf(ep, sizeof(ep), "%" PRId64, s->epoch);
     pthread_mutex_unlock(&s->lock);
-    if (!alive(s, &s->rd.conn, err))
+    if (!alive(s, c, err))
         return STORE_UNAVAILABLE;
-    r = pg__exec(s->rd.conn, "claiming a machine", "BEGIN", 0, NULL,
+    r = pg__exec(*c, "claiming a machine", "BEGIN", 0, NULL,
                  PGRES_COMMAND_OK, err);
     if (r == NULL)
         return STORE_UNAVAILABLE;
     PQclear(r);
-    r = pg__exec(s->rd.conn, "claiming a machine",
+    r = pg__exec(*c, "claiming a machine",
                  "SELECT 1 FROM machines WHERE id = $1::bigint FOR UPDATE", 1,
                  val, PGRES_TUPLES_OK, err);
     if (r != NULL) {
         PQclear(r);
-        r = pg__exec(s->rd.conn, "claiming a machine",
+        r = pg__exec(*c, "claiming a machine",
                      "UPDATE machines m SET owner_node = $2,"
                      " owner_epoch = $3::bigint WHERE m.id = $1::bigint AND"
                      " m.destroyed IS NULL AND NOT EXISTS (SELECT 1 FROM"
@@ -319,14 +333,50 @@ enum store_status pg_machine_claim(struct store *s, uint64_t id, bool *won,
                      3, val, PGRES_COMMAND_OK, err);
     }
     if (r == NULL) {
-        end_claim(s->rd.conn, false, err);
+        end_claim(*c, false, err);
         return STORE_UNAVAILABLE;
     }
     *won = atoi(PQcmdTuples(r)) == 1;
     PQclear(r);
-    if (!end_claim(s->rd.conn, true, err)) {
+    if (!end_claim(*c, true, err)) {
         *won = false;
         return STORE_UNAVAILABLE;
     }
     return STORE_OK;
+}
+
+enum store_status pg_machine_claim(struct store *s, uint64_t id, bool *won,
+                                   char err[STORE_MSG_MAX])
+{
+    return claim_on(s, &s->rd.conn, id, won, err);
+}
+
+enum store_status pg_reader_machine_claim(struct store_reader *r, uint64_t id,
+                                          bool *won, char err[STORE_MSG_MAX])
+{
+    return claim_on(r->s, &r->conn, id, won, err);
+}
+
+/* store_set_next_id(): only a single node's counter (a cluster's ids come
+ * from the database), only forward. */
+enum store_status pg_set_next_id(struct store *s, uint64_t id)
+{
+    enum store_status rc = STORE_OK;
+
+    pthread_mutex_lock(&s->lock);
+    if (s->node != NULL || id == 0 || id < s->next_id ||
+        id > (uint64_t)INT64_MAX) {
+        if (s->node != NULL)
+            pg__format(s->errmsg, sizeof(s->errmsg),
+                       "next machine id %" PRIu64 ": a cluster takes ids from the database", id);
+        else
+            pg__format(s->errmsg, sizeof(s->errmsg),
+                       "next machine id %" PRIu64 ": below the next id %" PRIu64,
+                       id, s->next_id);
+        rc = STORE_INVALID_ARGUMENT;
+    } else {
+        s->next_id = id;
+    }
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }

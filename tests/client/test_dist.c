@@ -45,6 +45,20 @@ static int run_shell(const char *cmd, char *out, size_t size)
     return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
+/* `make install` (or @target) into tc_d.dir/dest from source tree @root;
+ * asserts it succeeded. */
+static void make_dest(const char *root, bool san, const char *target)
+{
+    char cmd[4 * PATH_MAX];
+    static char out[65536];
+
+    snprintf(cmd, sizeof(cmd),
+             "timeout 300 make --no-print-directory -s -C '%s' %s %s "
+             "DESTDIR='%s/dest' 2>&1",
+             root, san ? "SANITIZE=1" : "", target, tc_d.dir);
+    ck_assert_msg(run_shell(cmd, out, sizeof(out)) == 0, "%s", out);
+}
+
 START_TEST(test_so_exports_only_api)
 {
     static char out[65536];
@@ -333,6 +347,40 @@ START_TEST(test_man_example)
 }
 END_TEST
 
+/* `make install` puts the cluster node's template unit (ExecStart naming
+ * the installed armmapd, the instance's config and node name) and the
+ * node's example settings in place, and `make uninstall` removes them. */
+START_TEST(test_install_puts_node_unit)
+{
+    char root[PATH_MAX], cmd[8 * PATH_MAX], path[2 * PATH_MAX];
+    static char out[65536];
+    bool san;
+
+    source_root(root, sizeof(root), &san);
+    make_dest(root, san, "install");
+    snprintf(path, sizeof(path),
+             "%s/dest/usr/local/lib/systemd/system/armmapd@.service", tc_d.dir);
+    snprintf(cmd, sizeof(cmd), "grep '^ExecStart=' '%s'", path);
+    ck_assert_int_eq(run_shell(cmd, out, sizeof(out)), 0);
+    ck_assert_str_eq(out, "ExecStart=/usr/local/sbin/armmapd "
+                          "--config=/etc/armmapd/%i.conf --node=%i\n");
+    snprintf(cmd, sizeof(cmd), "cmp '%s/systemd/armmapd@.service' '%s'", root,
+             path);
+    ck_assert_int_eq(run_shell(cmd, out, sizeof(out)), 0);
+    snprintf(path, sizeof(path),
+             "%s/dest/usr/local/share/armmapd/armmapd-node.conf", tc_d.dir);
+    snprintf(cmd, sizeof(cmd), "cmp '%s/deploy/armmapd-node.conf' '%s'", root,
+             path);
+    ck_assert_int_eq(run_shell(cmd, out, sizeof(out)), 0);
+    make_dest(root, san, "uninstall");
+    snprintf(cmd, sizeof(cmd),
+             "test ! -e '%s/dest/usr/local/lib/systemd/system/armmapd@.service'"
+             " && test ! -e '%s/dest/usr/local/share/armmapd'",
+             tc_d.dir, tc_d.dir);
+    ck_assert_int_eq(run_shell(cmd, out, sizeof(out)), 0);
+}
+END_TEST
+
 Suite *dist_suite(void)
 {
     Suite *s = suite_create("dist");
@@ -345,6 +393,7 @@ Suite *dist_suite(void)
     tcase_add_test(tc, test_python_example);
     tcase_add_test(tc, test_readme_tour);
     tcase_add_test(tc, test_man_example);
+    tcase_add_test(tc, test_install_puts_node_unit);
     suite_add_tcase(s, tc);
     return s;
 }

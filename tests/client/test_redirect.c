@@ -261,7 +261,101 @@ START_TEST(test_follows_moved)
     td_cleanup(&a);
 }
 END_TEST
+
+/* Pipelined requests for node a's machine sent to node b: each MOVED
+ * reply is followed (the request resent to a), so every reply is the
+ * owner's, in order, under the id its send returned; a ping between them
+ * is b's own. */
+START_TEST(test_pipeline_follows_moved)
+{
+    static const uint32_t hi[2] = { ARMMAP_ZONE_HIGHMEM, 0 };
+    struct armmap_op op = { .code = ARMMAP_OP_ALLOC, .nargs = 2, .args = hi };
+    struct tdaemon a, b;
+    char url[256];
+    struct armmap_conn *ca, *cb;
+    struct armmap_reply *r;
+    uint64_t m, ids[4];
+    int i;
+
+    if (!server_up) {
+        fprintf(stderr, "test_redirect: skipped, no PostgreSQL server: %s\n",
+                server_why);
+        return;
+    }
+    ck_assert_msg(pgserver_create_db(&server, "armmap_pipe_moved", url) == 0,
+                  "%s", url);
+    node_start(&a, "a", url);
+    node_start(&b, "b", url);
+    ca = connect_opts(a.sock, 0);
+    cb = connect_opts(b.sock, 0);
+    m = tc_create(ca, "aries");
+    ck_assert_int_eq(armmap_send_op(cb, m, &op, &ids[0]), ARMMAP_OK);
+    ck_assert_int_eq(armmap_send_op(cb, m, &op, &ids[1]), ARMMAP_OK);
+    ck_assert_int_eq(armmap_send_ping(cb, &ids[2]), ARMMAP_OK);
+    ck_assert_int_eq(armmap_send_op(cb, m, &op, &ids[3]), ARMMAP_OK);
+    for (i = 0; i < 4; i++) {
+        ck_assert_int_eq(armmap_recv(cb, &r), ARMMAP_OK);
+        ck_assert_uint_eq(r->id, ids[i]);
+        ck_assert_msg(r->status == ARMMAP_OK, "reply %d: %d %s", i, r->status,
+                      r->msg);
+        if (i != 2) {
+            ck_assert_int_eq(r->kind, ARMMAP_REPLY_OP);
+            ck_assert_uint_eq(r->op.seq, (uint64_t)(i < 2 ? i + 1 : 3));
+        }
+        armmap_reply_free(r);
+    }
+    ck_assert_uint_eq(seq_of(ca, m), 3);
+    ck_assert_uint_eq(history_len(ca, m), 3);
+    armmap_close(ca);
+    armmap_close(cb);
+    ck_assert_int_eq(td_stop(&a), 0);
+    ck_assert_int_eq(td_stop(&b), 0);
+    td_cleanup(&b);
+    td_cleanup(&a);
+}
+END_TEST
 #endif
+
+/* Pipelined keyed changes outstanding when the daemon is killed and
+ * started again: armmap_recv() reconnects, resends them in order under
+ * their ids, and each is applied once; an unkeyed change outstanding is
+ * not resent (ARMMAP_IO). */
+START_TEST(test_pipeline_resends_keyed_after_kill)
+{
+    static const uint32_t hi[2] = { ARMMAP_ZONE_HIGHMEM, 0 };
+    struct armmap_op op = { .code = ARMMAP_OP_ALLOC, .nargs = 2, .args = hi };
+    struct armmap_conn *c = connect_opts(tc_d.sock, 20000);
+    struct armmap_reply *r;
+    uint64_t m, ids[3];
+    int i, status;
+
+    m = tc_create(c, "aries");
+    ck_assert_int_eq(kill(tc_d.pid, SIGSTOP), 0);
+    for (i = 0; i < 3; i++) {
+        armmap_set_request_key(c, 1000 + (uint64_t)i);
+        ck_assert_int_eq(armmap_send_op(c, m, &op, &ids[i]), ARMMAP_OK);
+    }
+    ck_assert_int_eq(kill(tc_d.pid, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(tc_d.pid, &status, 0), tc_d.pid);
+    td_start(&tc_d, (char *)NULL);
+    for (i = 0; i < 3; i++) {
+        ck_assert_int_eq(armmap_recv(c, &r), ARMMAP_OK);
+        ck_assert_uint_eq(r->id, ids[i]);
+        ck_assert_msg(r->status == ARMMAP_OK, "%s", r->msg);
+        ck_assert_uint_eq(r->op.seq, (uint64_t)i + 1);
+        armmap_reply_free(r);
+    }
+    ck_assert_uint_eq(history_len(c, m), 3);
+    /* Unkeyed: not resent. */
+    ck_assert_int_eq(kill(tc_d.pid, SIGSTOP), 0);
+    ck_assert_int_eq(armmap_send_op(c, m, &op, &ids[0]), ARMMAP_OK);
+    ck_assert_int_eq(kill(tc_d.pid, SIGKILL), 0);
+    ck_assert_int_eq(waitpid(tc_d.pid, &status, 0), tc_d.pid);
+    td_start(&tc_d, (char *)NULL);
+    ck_assert_int_eq(armmap_recv(c, &r), ARMMAP_IO);
+    armmap_close(c);
+}
+END_TEST
 
 Suite *redirect_suite(void)
 {
@@ -272,12 +366,14 @@ Suite *redirect_suite(void)
     tcase_set_timeout(tc, 60);
     tcase_add_test(tc, test_same_key_applies_once);
     tcase_add_test(tc, test_retry_after_kill);
+    tcase_add_test(tc, test_pipeline_resends_keyed_after_kill);
     suite_add_tcase(s, tc);
 #ifdef STORE_HAVE_PG
     tc = tcase_create("moved");
     tcase_add_unchecked_fixture(tc, server_setup, server_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_follows_moved);
+    tcase_add_test(tc, test_pipeline_follows_moved);
     suite_add_tcase(s, tc);
 #endif
     return s;

@@ -32,6 +32,8 @@
 
 #include "../common/pgserver.h"
 #include "store.h"
+#include <poll.h>
+#include <sqlite3.h>
 #endif
 
 #define POLLS 400 /* bounded waits: this many tries, 25 ms apart */
@@ -792,6 +794,304 @@ START_TEST(test_cluster_store_sqlite_refuses)
 }
 END_TEST
 
+
+/* ---- armmapd --copy-to: a single node's SQLite into PostgreSQL ---- */
+
+/* What a machine answers: describe's machine, its history and the
+ * translation of @va, packed (the bytes compared across stores). */
+struct answers {
+    uint8_t desc[4096], hist[65536];
+    size_t ndesc, nhist;
+    uint32_t pa[4];
+    uint8_t fault[4];
+};
+
+static void answers_of(int fd, uint64_t m, const uint32_t *va,
+                       struct answers *a)
+{
+    Armmap__V1__Response *r = describe(fd, 5, m);
+
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__OK);
+    a->ndesc = armmap__v1__machine__get_packed_size(r->machine);
+    ck_assert_uint_le(a->ndesc, sizeof(a->desc));
+    armmap__v1__machine__pack(r->machine, a->desc);
+    td_free(r);
+    r = history(fd, m);
+    ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__OK);
+    a->nhist = armmap__v1__response__get_packed_size(r);
+    ck_assert_uint_le(a->nhist, sizeof(a->hist));
+    armmap__v1__response__pack(r, a->hist);
+    td_free(r);
+    td_translate(fd, m, va, 4, a->pa, a->fault);
+}
+
+/* A clone (@at 0) or a fork at @at of @m; the new id. */
+static uint64_t branch_of(int fd, uint64_t m, uint64_t at)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Clone cl = ARMMAP__V1__CLONE__INIT;
+    Armmap__V1__Fork fk = ARMMAP__V1__FORK__INIT;
+    Armmap__V1__Response *r;
+    uint64_t id;
+
+    req.id = 9;
+    if (at == 0) {
+        cl.machine = m;
+        req.body_case = ARMMAP__V1__REQUEST__BODY_CLONE;
+        req.clone = &cl;
+    } else {
+        fk.machine = m;
+        fk.at_seq = at;
+        req.body_case = ARMMAP__V1__REQUEST__BODY_FORK;
+        req.fork = &fk;
+    }
+    r = td_call(fd, &req);
+    ck_assert_msg(r->status->code == ARMMAP__V1__CODE__OK, "%s",
+                  r->status->message);
+    id = r->machine->id;
+    td_free(r);
+    return id;
+}
+
+/* A kmap_flush on @m with request key @key; its reply, packed, in @buf
+ * (@size bytes); the packed length. */
+static size_t keyed_flush(int fd, uint64_t m, uint64_t key, uint8_t *buf,
+                          size_t size)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Op op = ARMMAP__V1__OP__INIT;
+    Armmap__V1__Response *r;
+    size_t n;
+
+    op.machine = m;
+    op.code = ARMMAP__V1__OP_CODE__OP_KMAP_FLUSH;
+    req.id = 21;
+    req.request_key = key;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_OP;
+    req.op = &op;
+    r = td_call(fd, &req);
+    ck_assert_msg(r->status->code == ARMMAP__V1__CODE__OK, "%s",
+                  r->status->message);
+    n = armmap__v1__response__get_packed_size(r);
+    ck_assert_uint_le(n, size);
+    armmap__v1__response__pack(r, buf);
+    td_free(r);
+    return n;
+}
+
+static uint8_t keyed_reply[1024];
+static size_t keyed_len;
+
+/* A single node's database: machine 1 with 8 kmapped pages (16 events,
+ * checkpoints every 5), its clone 2, its fork 3 at seq 7 and 2 more
+ * pages on each branch, then a kmap_flush on 3 with request key 77
+ * (its reply in keyed_reply); @va the kmapped addresses of machine 1. */
+static void sqlite_node(struct tdaemon *d, uint32_t va[8])
+{
+    uint32_t more[2];
+    int fd;
+
+    td_init(d);
+    td_start(d, "--checkpoint-every=5", NULL);
+    fd = td_session(d, "alice");
+    ck_assert_uint_eq(td_create(fd, "qemu-virt", NULL), 1);
+    kmap_pages(fd, 1, va, 8);
+    ck_assert_uint_eq(branch_of(fd, 1, 0), 2);
+    ck_assert_uint_eq(branch_of(fd, 1, 7), 3);
+    kmap_pages(fd, 2, more, 2);
+    kmap_pages(fd, 3, more, 2);
+    keyed_len = keyed_flush(fd, 3, 77, keyed_reply, sizeof(keyed_reply));
+    close(fd);
+}
+
+START_TEST(test_cluster_copy_store_from_sqlite)
+{
+    struct answers want[3], got;
+    struct tdaemon a;
+    struct node n;
+    char url[512], db[400], out[2048], from[420], to[560];
+    uint32_t va[8];
+    uint64_t m;
+    int fd;
+
+    if (!new_db("copy", url))
+        return;
+    sqlite_node(&a, va);
+    fd = td_session(&a, "alice");
+    for (m = 1; m <= 3; m++)
+        answers_of(fd, m, va, &want[m - 1]);
+    close(fd);
+    ck_assert_int_eq(td_stop(&a), 0);
+    snprintf(db, sizeof(db), "%s/armmapd.db", a.dir);
+    snprintf(from, sizeof(from), "--database=%s", db);
+    snprintf(to, sizeof(to), "--copy-to=%s", url);
+    ck_assert_msg(td_run(out, sizeof(out), from, to, NULL) == 0, "%s", out);
+    snprintf(to, sizeof(to),
+             "armmapd: copied %s: 3 machines (0 destroyed), 25 events, "
+             "7 checkpoints, 1 request keys\n",
+             db);
+    ck_assert_str_eq(out, to);
+    /* Again: the target is no longer empty. */
+    snprintf(to, sizeof(to), "--copy-to=%s", url);
+    ck_assert_int_eq(td_run(out, sizeof(out), from, to, NULL), 1);
+    ck_assert_str_eq(out, "armmapd: --copy-to: target is not empty (it has "
+                          "held machines up to id 3): refusing to copy into "
+                          "it\n");
+    td_cleanup(&a);
+
+    node_start(&n, "n1", url, 10000);
+    fd = td_session(&n.d, "alice");
+    for (m = 1; m <= 3; m++) {
+        td_free(describe_until_ok(fd, m));
+        answers_of(fd, m, va, &got);
+        ck_assert_mem_eq(got.desc, want[m - 1].desc, want[m - 1].ndesc);
+        ck_assert_uint_eq(got.ndesc, want[m - 1].ndesc);
+        ck_assert_uint_eq(got.nhist, want[m - 1].nhist);
+        ck_assert_mem_eq(got.hist, want[m - 1].hist, want[m - 1].nhist);
+        ck_assert_mem_eq(got.pa, want[m - 1].pa, sizeof(got.pa));
+        ck_assert_mem_eq(got.fault, want[m - 1].fault, sizeof(got.fault));
+    }
+    /* The key came along: its retry is answered as before, not applied. */
+    ck_assert_uint_eq(keyed_flush(fd, 3, 77, got.hist, sizeof(got.hist)),
+                      keyed_len);
+    ck_assert_mem_eq(got.hist, keyed_reply, keyed_len);
+    answers_of(fd, 3, va, &got);
+    ck_assert_mem_eq(got.hist, want[2].hist, want[2].nhist);
+    /* New machines continue after the copied ids. */
+    ck_assert_uint_gt(td_create(fd, "qemu-virt", NULL), 3);
+    close(fd);
+    node_stop(&n);
+}
+END_TEST
+
+/* A source whose checksum chain is broken is refused, naming the event,
+ * and nothing reaches the target. */
+START_TEST(test_cluster_copy_store_refuses_corrupt)
+{
+    struct tdaemon a;
+    char url[512], db[400], out[2048], from[420], to[560];
+    uint32_t va[8];
+    sqlite3 *q;
+
+    if (!new_db("copybad", url))
+        return;
+    sqlite_node(&a, va);
+    ck_assert_int_eq(td_stop(&a), 0);
+    snprintf(db, sizeof(db), "%s/armmapd.db", a.dir);
+    ck_assert_int_eq(sqlite3_open(db, &q), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(q, "UPDATE events SET flags = 1 WHERE "
+                                     "machine = 1 AND seq = 12",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(q);
+    snprintf(from, sizeof(from), "--database=%s", db);
+    snprintf(to, sizeof(to), "--copy-to=%s", url);
+    ck_assert_int_eq(td_run(out, sizeof(out), from, to, NULL), 1);
+    ck_assert_msg(strstr(out, "refusing a corrupt source") != NULL &&
+                      strstr(out, "machine 1 seq 12: checksum") != NULL,
+                  "%s", out);
+    /* The target is still empty: a good copy goes in. */
+    ck_assert_int_eq(sqlite3_open(db, &q), SQLITE_OK);
+    ck_assert_int_eq(sqlite3_exec(q, "UPDATE events SET flags = 0 WHERE "
+                                     "machine = 1 AND seq = 12",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(q);
+    ck_assert_msg(td_run(out, sizeof(out), from, to, NULL) == 0, "%s", out);
+    td_cleanup(&a);
+}
+END_TEST
+
+/* Runs @sql on a connection of the test's own; asserts it succeeded. */
+static void pg_ok(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    ExecStatusType st = PQresultStatus(r);
+
+    ck_assert_msg(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK, "%s: %s",
+                  sql, PQerrorMessage(c));
+    PQclear(r);
+}
+
+/* While node b's claim of a dead node's machine waits for a row lock the
+ * test holds, b answers a new connection's Hello, a ping and a describe
+ * of its own machine; the claim's request is answered once the lock
+ * goes. */
+START_TEST(test_cluster_claim_off_the_loop)
+{
+    struct node a, b;
+    char url[256], sql[256];
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__MachineRef ref = ARMMAP__V1__MACHINE_REF__INIT;
+    Armmap__V1__Response *r;
+    struct pollfd pfd;
+    uint64_t m, m2;
+    PGconn *c;
+    PGresult *res;
+    int fa, fb, fc, i;
+
+    if (!new_db("cluster_claim_async", url))
+        return;
+    node_start(&a, "a", url, 10000);
+    node_start(&b, "b", url, 10000);
+    fa = td_session(&a.d, "default");
+    fb = td_session(&b.d, "default");
+    m = td_create(fa, "qemu-virt", NULL);
+    m2 = td_create(fb, "qemu-virt", NULL);
+    kill(a.d.pid, SIGKILL);
+    td_wait(&a.d);
+    close(fa);
+    c = PQconnectdb(url);
+    ck_assert_int_eq(PQstatus(c), CONNECTION_OK);
+    pg_ok(c, "UPDATE nodes SET expires_at = now() - interval '1 second'"
+             " WHERE name = 'a'");
+    pg_ok(c, "BEGIN");
+    snprintf(sql, sizeof(sql),
+             "SELECT 1 FROM machines WHERE id = %llu FOR UPDATE",
+             (unsigned long long)m);
+    pg_ok(c, sql);
+    ref.machine = m;
+    req.id = 30;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_DESCRIBE;
+    req.describe = &ref;
+    td_send(fb, &req);
+    /* b's claim now waits for the test's lock. */
+    for (i = 0; i < POLLS; i++) {
+        pg_ok(c, "SELECT pg_stat_clear_snapshot()"); /* fresh in the txn */
+        res = PQexec(c, "SELECT count(*) FROM pg_stat_activity WHERE"
+                        " wait_event_type = 'Lock' AND query LIKE"
+                        " '%FOR UPDATE%' AND pid <> pg_backend_pid()");
+        ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+        if (strcmp(PQgetvalue(res, 0, 0), "1") == 0) {
+            PQclear(res);
+            break;
+        }
+        PQclear(res);
+        usleep(25000);
+    }
+    ck_assert_msg(i < POLLS, "b's claim never waited for the lock");
+    fc = td_session(&b.d, "default");
+    td_ping(fc, 31);
+    r = describe(fc, 32, m2);
+    ck_assert_status(r, 32, ARMMAP__V1__CODE__OK, "");
+    ck_assert_uint_eq(r->machine->id, m2);
+    td_free(r);
+    pfd.fd = fb;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    ck_assert_int_eq(poll(&pfd, 1, 0), 0); /* the claim still waits */
+    pg_ok(c, "COMMIT");
+    r = td_recv(fb);
+    ck_assert_status(r, 30, ARMMAP__V1__CODE__OK, "");
+    ck_assert_uint_eq(r->machine->id, m);
+    td_free(r);
+    PQfinish(c);
+    close(fb);
+    close(fc);
+    node_stop(&b);
+    td_cleanup(&a.d);
+}
+END_TEST
 #endif /* STORE_HAVE_PG */
 
 Suite *cluster_suite(void)
@@ -815,6 +1115,9 @@ Suite *cluster_suite(void)
     tcase_add_test(tc, test_cluster_frozen_node_is_fenced);
     tcase_add_test(tc, test_cluster_health_follows_the_lease);
     tcase_add_test(tc, test_cluster_fenced_write_drops_the_machine);
+    tcase_add_test(tc, test_cluster_copy_store_from_sqlite);
+    tcase_add_test(tc, test_cluster_copy_store_refuses_corrupt);
+    tcase_add_test(tc, test_cluster_claim_off_the_loop);
     suite_add_tcase(s, tc);
 #endif
     return s;
