@@ -129,6 +129,10 @@ static bool in_poll(pid_t tid)
     if (fgets(buf, sizeof(buf), f) != NULL)
         nr = strtol(buf, NULL, 10);
     fclose(f);
+    /* A poll interrupted by a signal (SIGCHLD when the daemon is
+     * stopped) goes on as restart_syscall. */
+    if (nr == SYS_restart_syscall)
+        return true;
 #ifdef SYS_poll
     return nr == SYS_poll;
 #else
