@@ -348,13 +348,19 @@ check-selfcontained:
 	@sh tests/selfcontained.sh
 
 # Runs the command $(1) into $(CHECK_LOG)/<target>.log, then prints the
-# log under a line with the program and its time; fails if it failed.
+# log under a line with the program, its wall time and, where GNU time is
+# installed, its CPU seconds (user and system, with the children it
+# waited for: Check's forked tests, the daemons it reaped); fails if it
+# failed.  The machine is shared: compare suites by CPU, not wall.
+CHECK_TIME := $(if $(wildcard /usr/bin/time),/usr/bin/time -f '%U user %S sys' -o)
 define check_run
 @mkdir -p $(CHECK_LOG); start=$$(date +%s); \
-$(1) > $(CHECK_LOG)/$(notdir $(@:.run=)).log 2>&1; rc=$$?; \
+log=$(CHECK_LOG)/$(notdir $(@:.run=)); rm -f $$log.time; \
+$(if $(CHECK_TIME),$(CHECK_TIME) $$log.time) $(1) > $$log.log 2>&1; rc=$$?; \
 echo "== $(@:.run=): $$( [ $$rc -eq 0 ] && echo ok || echo FAILED)," \
-     "$$(( $$(date +%s) - start )) s"; \
-cat $(CHECK_LOG)/$(notdir $(@:.run=)).log; exit $$rc
+     "$$(( $$(date +%s) - start )) s$$(tail -n1 $$log.time 2>/dev/null | \
+     sed 's/^[0-9]/, cpu &/;/^, cpu/!d')"; \
+cat $$log.log; exit $$rc
 endef
 
 define suite_rule
