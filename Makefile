@@ -279,15 +279,20 @@ deps-present:
 # is printed with its time when the program ends.  -k: every program runs
 # even when one fails.  A -j given to make itself wins over CHECK_JOBS.
 #
-# The sanitizer build runs the randomized engine sequences (test_random.c)
-# SAN_RANDOM_OPS operations long instead of 25,000: every seed and
-# configuration still runs, and check-full (CI) runs them at full length.
-CHECK_JOBS     ?= $(shell nproc 2>/dev/null || echo 2)
-SAN_RANDOM_OPS ?= 2500
+# The randomized engine sequences (test_random.c, and test_physidx.c and
+# test_snapshot.c in proportion, t_random_len()) run SAN_RANDOM_OPS
+# operations long in the sanitizer build and PLAIN_RANDOM_OPS in the plain
+# one, instead of 25,000: every seed and configuration still runs in
+# both, each sequence's first operations under the sanitizers and a
+# longer prefix of the same sequence plain; check-full (CI) runs them all
+# at full length in both builds.
+CHECK_JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+SAN_RANDOM_OPS   ?= 2500
+PLAIN_RANDOM_OPS ?= 10000
 CHECK_J         = $(if $(findstring jobserver,$(MAKEFLAGS)),,-j$(CHECK_JOBS))
 CHECK_LOG      := $(B)/check-logs
-RANDOM_ENV      = $(if $(filter 1,$(SANITIZE)),$(if $(filter 1,$(CHECK_FULL)),,\
-                    ARMMAP_RANDOM_OPS=$(SAN_RANDOM_OPS)))
+RANDOM_ENV      = $(if $(filter 1,$(CHECK_FULL)),,ARMMAP_RANDOM_OPS=$(if \
+                    $(filter 1,$(SANITIZE)),$(SAN_RANDOM_OPS),$(PLAIN_RANDOM_OPS)))
 
 # Every Check program runs as one job per suite (CK_RUN_SUITE), so that no
 # long suite waits behind another: the suite names are read from the
