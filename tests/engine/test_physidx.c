@@ -7,8 +7,9 @@
  * on random RAM, and once more on a clone that goes its own way.
  *
  * Length: PHYSIDX_OPS operations per run, scaled down with the randomized
- * sequences under ARMMAP_RANDOM_OPS (t_random_len()): make check's
- * sanitizer build walks every table after every op ten times slower.
+ * sequences under ARMMAP_RANDOM_OPS (t_random_len()): make check runs
+ * them shorter (its sanitizer build walks every table after every op ten
+ * times slower), make check-full at full length.
  */
 #include "check_engine.h"
 

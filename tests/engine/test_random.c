@@ -10,9 +10,9 @@
  *
  * Length: each run is RUN_OPS (25,000) operations, unless ARMMAP_RANDOM_OPS
  * names another count (1 or more; t_random_len()).  make check sets it
- * lower for the sanitizer build only, where mm_check() after every op costs ten times
- * more; every seed and configuration still runs there, and make check-full
- * runs the full length in both builds.
+ * lower: 2,500 for the sanitizer build, where mm_check() after every op
+ * costs ten times more, 10,000 plain; every seed and configuration still
+ * runs in both, and make check-full runs the full length in both builds.
  */
 #include "check_engine.h"
 

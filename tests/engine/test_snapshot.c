@@ -6,7 +6,7 @@
  * seq, a second snapshot byte for byte, and the results of the same
  * further operations.  Each sequence is SNAPSHOT_OPS long, scaled down
  * with the randomized sequences under ARMMAP_RANDOM_OPS (t_random_len():
- * make check's sanitizer build); every preset and era still runs.
+ * make check, check-full runs them whole); every preset and era still runs.
  * Hostile input: truncation at every byte offset and random bit flips, with
  * the checksum left as is (the checksum names it) and recomputed (the
  * loaders and mm_check() must name it), never a crash.
