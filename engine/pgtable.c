@@ -832,13 +832,14 @@ static enum mm_status check_ptes(const struct mm_machine *m, unsigned idx, uint3
     return MM_OK;
 }
 
-/* One pgd entry (first-level pair 2i, 2i+1); records its PTE page. */
-static enum mm_status check_pgd_entry(const struct mm_machine *m, unsigned i,
-                                      mm_pfn_t *pages, unsigned *npages,
+/* One pgd entry (first-level pair 2i, 2i+1, from the table @l1);
+ * records its PTE page. */
+static enum mm_status check_pgd_entry(const struct mm_machine *m, const uint32_t *l1,
+                                      unsigned i, mm_pfn_t *pages, unsigned *npages,
                                       char err[MM_MSG_MAX])
 {
     unsigned idx = 2 * i;
-    uint32_t e0 = mm__l1_read(m, idx), e1 = mm__l1_read(m, idx + 1);
+    uint32_t e0 = l1[idx], e1 = l1[idx + 1];
     enum mm_status st;
 
     if ((e0 & PMD_TYPE_MASK) == PMD_TYPE_TABLE) {
@@ -880,13 +881,36 @@ static int cmp_pfn(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The 4096 first-level entries into @l1: what mm__l1_read() reads, in
+ * one lookup per page of the table instead of one per entry (the
+ * lookups were most of mm_check()'s time). */
+static void read_l1(const struct mm_machine *m, uint32_t *l1)
+{
+    for (unsigned idx = 0; idx < 4096; idx += MM_PAGE_SIZE / 4) {
+        mm_paddr_t pa = m->lay.pgd_pa + idx * 4u;
+        const uint32_t *pg = mm__phys_page(m->phys, MM_PFN(pa));
+
+        if ((pa & (MM_PAGE_SIZE - 1)) != 0) {
+            for (unsigned k = idx; k < 4096; k++)
+                l1[k] = mm__l1_read(m, k); /* unaligned table: per entry */
+            return;
+        }
+        if (pg != NULL)
+            memcpy(l1 + idx, pg, MM_PAGE_SIZE);
+        else
+            memset(l1 + idx, 0, MM_PAGE_SIZE);
+    }
+}
+
 enum mm_status mm__pgtable_check(const struct mm_machine *m, char err[MM_MSG_MAX])
 {
     mm_pfn_t pages[MM_PTRS_PER_PGD];
+    uint32_t l1[4096];
     unsigned npages = 0;
 
+    read_l1(m, l1);
     for (unsigned i = 0; i < MM_PTRS_PER_PGD; i++) {
-        enum mm_status st = check_pgd_entry(m, i, pages, &npages, err);
+        enum mm_status st = check_pgd_entry(m, l1, i, pages, &npages, err);
 
         if (st != MM_OK)
             return st;

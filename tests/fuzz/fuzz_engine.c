@@ -95,8 +95,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_SPANS   MAX_OPS             /* ops the mutator can see */
 #define MAX_PICKS   (MAX_OPS * 8)       /* operand bytes it can change */
 #ifndef PAGE_BUDGET
-#define PAGE_BUDGET 4096                /* vmalloc'd pages, then the input ends */
+#define PAGE_BUDGET 64                  /* vmalloc'd pages per input */
 #endif
+#define BIG_EVERY   64                  /* 1 input in 64: the old budget */
+#define BIG_BUDGET  4096                /* its pages, then one op past it */
 
 struct input {
     const uint8_t *p;
@@ -132,6 +134,7 @@ struct state {
     struct event *ev;
     unsigned nev;
     bool vmap_big;                      /* the one vmap of many pages done */
+    bool big;                           /* BIG_BUDGET rule, not PAGE_BUDGET */
     uint64_t pages;                     /* vmalloc and module_alloc pages */
 };
 
@@ -303,6 +306,23 @@ static bool op_sampled(const struct state *s)
     return h % OP_SAMPLE_EVERY == 0;
 }
 
+/* Whether @op is a vmalloc or module_alloc the page budget skips: on a
+ * big input, any once its pages passed BIG_BUDGET (the op that crosses it
+ * runs whole); else any whose pages would take the input past
+ * PAGE_BUDGET. */
+static bool over_budget(const struct state *s, const struct mm_op *op)
+{
+    uint64_t want;
+
+    if (op->code != MM_OP_VMALLOC && op->code != MM_OP_MODULE_ALLOC)
+        return false;
+    if (s->big)
+        return s->pages > BIG_BUDGET;
+    want = op->nargs > 0 ? ((uint64_t)op->args[0] + MM_PAGE_SIZE - 1) >> MM_PAGE_SHIFT
+                         : 0;
+    return s->pages + want > PAGE_BUDGET;
+}
+
 /* Applies @op, checks, records, remembers what it returned. */
 static void apply(struct state *s, const struct mm_op *op)
 {
@@ -312,9 +332,8 @@ static void apply(struct state *s, const struct mm_op *op)
 
     if (s->m == NULL)
         return;                         /* dry run */
-    if (s->pages > PAGE_BUDGET &&
-        (op->code == MM_OP_VMALLOC || op->code == MM_OP_MODULE_ALLOC))
-        return;                         /* over budget: not run */
+    if (over_budget(s, op))
+        return;                         /* not run */
     if (trace < 0)
         trace = getenv("FUZZ_ENGINE_TRACE") != NULL;
     seq = mm_seq(s->m);
@@ -738,6 +757,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s.seed = fnv1a(data, size);
     s.full = full_checks || s.seed % SAMPLE_EVERY == 0;
     s.every_op = full_checks;
+    s.big = full_checks || s.seed / SAMPLE_EVERY % BIG_EVERY == 0;
     if (!pick_config(&s, &cfg))
         return 0;
     boot = booted(data, &cfg, &owned);
