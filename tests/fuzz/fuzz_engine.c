@@ -97,6 +97,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #ifndef PAGE_BUDGET
 #define PAGE_BUDGET 64                  /* vmalloc'd pages per input */
 #endif
+#define REPORT_BUDGET 4                 /* reports rendered per input */
 #define BIG_EVERY   64                  /* 1 input in 64: the old budget */
 #define BIG_BUDGET  4096                /* its pages, then one op past it */
 
@@ -135,6 +136,7 @@ struct state {
     unsigned nev;
     bool vmap_big;                      /* the one vmap of many pages done */
     bool big;                           /* BIG_BUDGET rule, not PAGE_BUDGET */
+    unsigned reports;                   /* report ops rendered so far */
     uint64_t pages;                     /* vmalloc and module_alloc pages */
 };
 
@@ -501,8 +503,9 @@ static void report(struct state *s, enum mm_report r)
     struct mm_buf *b;
     const char *p;
 
-    if (s->m == NULL)
-        return;
+    if (s->m == NULL || (!s->big && s->reports >= REPORT_BUDGET))
+        return;                         /* dry run, or over budget */
+    s->reports++;
     mm_report(s->m, r, scratch(BUF_REPORT));
     /* The structured form: one JSON object, or the text's refusal. */
     b = scratch(BUF_REPORT);
