@@ -23,25 +23,30 @@
  * bit 7 sends a raw op instead: any opcode, cpu and argument count, as a
  * client on the wire could.
  *
- * Page budget: once an input's vmallocs and module_allocs have taken more
- * than PAGE_BUDGET pages (16 MiB), its later vmallocs and module_allocs
- * are skipped (not applied, not recorded); every other op still runs.
- * The op that crosses the budget runs whole, up to the whole vmalloc
- * area, so allocation failures, a full area and vfree of a huge area stay
- * reachable, and so does the lazy purge (iounmap of large ioremaps counts
- * towards lazy_max_pages() without pages).  What it stops is inputs that
- * stack area upon area of thousands of pages, each check then reading
- * them all: such inputs were the slowest of the corpus (up to 230 ms),
- * and the budget makes a replay of the corpus 1.6 times as fast.
+ * Budgets: an input's vmallocs and module_allocs may take PAGE_BUDGET
+ * pages (256 KiB) in all: one that would take it past that is skipped
+ * (not applied, not recorded), and only its first REPORT_BUDGET report
+ * ops are rendered; every other op runs.  One input in BIG_EVERY (by its
+ * hash), and every input of make check's replays, keeps the old rule
+ * instead: reports unbounded, and vmallocs until BIG_BUDGET pages
+ * (16 MiB) are passed, the op that crosses it running whole, up to the
+ * whole vmalloc area, so allocation failures, a full area and vfree of a
+ * huge area stay reachable, and so does the lazy purge (iounmap of large
+ * ioremaps counts towards lazy_max_pages() without pages).  The budgets
+ * bound what an input does, not what is checked: every op that runs is
+ * checked as below.  Inputs that stacked areas of thousands of pages (up
+ * to 230 ms each) or rendered a page-table dump per op took most of the
+ * time.
  *
  * Speed: the machine for each preset config is booted once per process
- * and every input starts from an mm_clone() of it.  Profiled over the
- * corpus (perf, ASan build): clone and destroy 0.8% of the time, so there
- * is no restore-in-place; mm_check() 26%, the sampled replay with its
- * snapshots and reports about 25%, the ops themselves (vmalloc and vfree
- * of up to thousands of pages) the rest.  Without sanitizers the sampled
- * replay is 47% of a corpus replay, the per-op checks 13%, the final
- * check 12%.  The oracles, and what of them is sampled:
+ * and every input starts from an mm_clone() of it (clone and destroy are
+ * under 1% of the time).  Profiled (perf, the ASan build, libFuzzer's
+ * loop from the corpus), the rest went to page-table dumps of report ops
+ * (note_page()'s compare hooks, now without coverage: nocov.txt), to
+ * mm_check() (its page-table part looked up each of the 4096 first-level
+ * entries in the physical-memory hash and derived the section bits per
+ * section; now once per check) and to huge vmallocs (the budgets above).
+ * The oracles, and what of them is sampled:
  *   always, after every op   seq advances by one on success and not at all
  *                            on failure; no MM_INTERNAL; mm_broken() unset
  *   sampled ops              mm_check() of the whole state after the op
