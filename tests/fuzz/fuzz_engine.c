@@ -25,10 +25,11 @@
  *
  * Budgets: an input's vmallocs and module_allocs may take PAGE_BUDGET
  * pages (256 KiB) in all: one that would take it past that is skipped
- * (not applied, not recorded), and only its first REPORT_BUDGET report
- * ops are rendered; every other op runs.  One input in BIG_EVERY (by its
+ * (not applied, not recorded), as is an ioremap of more than IO_BUDGET
+ * pages (1 MiB), and only its first REPORT_BUDGET report ops are
+ * rendered; every other op runs.  One input in BIG_EVERY (by its
  * hash), and every input of make check's replays, keeps the old rule
- * instead: reports unbounded, and vmallocs until BIG_BUDGET pages
+ * instead: reports and ioremaps unbounded, and vmallocs until BIG_BUDGET pages
  * (16 MiB) are passed, the op that crosses it running whole, up to the
  * whole vmalloc area, so allocation failures, a full area and vfree of a
  * huge area stay reachable, and so does the lazy purge (iounmap of large
@@ -102,6 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #ifndef PAGE_BUDGET
 #define PAGE_BUDGET 64                  /* vmalloc'd pages per input */
 #endif
+#define IO_BUDGET   256                 /* pages per ioremap */
 #define REPORT_BUDGET 4                 /* reports rendered per input */
 #define BIG_EVERY   64                  /* 1 input in 64: the old budget */
 #define BIG_BUDGET  4096                /* its pages, then one op past it */
@@ -316,11 +318,15 @@ static bool op_sampled(const struct state *s)
 /* Whether @op is a vmalloc or module_alloc the page budget skips: on a
  * big input, any once its pages passed BIG_BUDGET (the op that crosses it
  * runs whole); else any whose pages would take the input past
- * PAGE_BUDGET. */
+ * PAGE_BUDGET.  Else an ioremap of more than IO_BUDGET pages (each a PTE
+ * to write and check) but on a big input. */
 static bool over_budget(const struct state *s, const struct mm_op *op)
 {
     uint64_t want;
 
+    if (op->code == MM_OP_IOREMAP && !s->big && op->nargs > 1)
+        return ((uint64_t)op->args[1] + MM_PAGE_SIZE - 1) >> MM_PAGE_SHIFT >
+               IO_BUDGET;
     if (op->code != MM_OP_VMALLOC && op->code != MM_OP_MODULE_ALLOC)
         return false;
     if (s->big)
