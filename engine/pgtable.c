@@ -305,11 +305,9 @@ static bool section_perm_aligned(const struct section_perm *p)
 }
 
 /* The section word @e of @va after the permission updates of the boot. */
-static uint32_t kernmem_perms(const struct mm_machine *m, mm_vaddr_t va, uint32_t e)
+static uint32_t kernmem_perms(const struct section_perm *p, unsigned n, mm_vaddr_t va,
+                              uint32_t e)
 {
-    struct section_perm p[4];
-    unsigned n = section_perms(m, p);
-
     for (unsigned i = 0; i < n; i++) {
         if (section_perm_aligned(&p[i]) && va >= p[i].start && va < p[i].end)
             e = (e & p[i].mask) | p[i].prot;
@@ -739,6 +737,17 @@ enum mm_status mm__map_memory(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t pa
 /* Consistency check                                                   */
 /* ------------------------------------------------------------------ */
 
+/* What the check derives once rather than per entry: the first-level
+ * table, and the section bits that depend on the machine alone (they
+ * went through is_smp() and the config's string compares on each of the
+ * hundreds of lowmem sections, most of mm_check()'s time). */
+struct l1_check {
+    uint32_t l1[4096];
+    struct section_perm perms[4];
+    unsigned nperms;
+    uint32_t sect[MT_LOW_VECTORS + 1]; /* mem_type(m, id).prot_sect */
+};
+
 /* The region of m->lay holding @pa (clipped at lowmem), for the section
  * rule; false if @pa is not lowmem RAM. */
 static bool lowmem_region_of(const struct mm_machine *m, uint64_t pa, uint64_t *rs,
@@ -761,19 +770,20 @@ static bool lowmem_region_of(const struct mm_machine *m, uint64_t pa, uint64_t *
 
 /* An ioremap() section (UP kernels, 3.4 remap_area_sections()): MT_DEVICE
  * bits, in the vmalloc area, over memory that is not RAM. */
-static bool is_ioremap_section(const struct mm_machine *m, mm_vaddr_t va, uint32_t e)
+static bool is_ioremap_section(const struct mm_machine *m, const struct l1_check *c,
+                               mm_vaddr_t va, uint32_t e)
 {
     const struct mm_layout *lay = &m->lay;
 
     return va >= lay->vmalloc_start && va < lay->vmalloc_end &&
-           (e & ~SECTION_MASK32) == mem_type(m, MT_DEVICE).prot_sect &&
+           (e & ~SECTION_MASK32) == c->sect[MT_DEVICE] &&
            !mm__pfn_valid(m, MM_PFN(e & SECTION_MASK32));
 }
 
 /* A section at first-level index @idx: lowmem RAM, at __va(pa), with the
  * bits map_lowmem() gives that address; or an ioremap() section. */
-static enum mm_status check_section(const struct mm_machine *m, unsigned idx, uint32_t e,
-                                    char err[MM_MSG_MAX])
+static enum mm_status check_section(const struct mm_machine *m, const struct l1_check *c,
+                                    unsigned idx, uint32_t e, char err[MM_MSG_MAX])
 {
     const struct mm_layout *lay = &m->lay;
     mm_vaddr_t va = (mm_vaddr_t)idx << 20;
@@ -784,7 +794,7 @@ static enum mm_status check_section(const struct mm_machine *m, unsigned idx, ui
         return mm__fail(err, MM_INTERNAL,
                         "pgtable: L1[0x%03x] 0x%08x: supersection or reserved type", idx,
                         e);
-    if (is_ioremap_section(m, va, e))
+    if (is_ioremap_section(m, c, va, e))
         return MM_OK;
     if (va < lay->page_offset || va >= lay->high_memory)
         return mm__fail(err, MM_INTERNAL,
@@ -800,9 +810,8 @@ static enum mm_status check_section(const struct mm_machine *m, unsigned idx, ui
                         "pgtable: L1[0x%03x] 0x%08x: section maps 0x%08x, "
                         "not lowmem RAM",
                         idx, e, (uint32_t)pa);
-    want = kernmem_perms(m, va,
-                         (uint32_t)pa |
-                             mem_type(m, lowmem_type(m, rs, re, pa)).prot_sect);
+    want = (uint32_t)pa | c->sect[lowmem_type(m, rs, re, pa)];
+    want = kernmem_perms(c->perms, c->nperms, va, want);
     if (e != want)
         return mm__fail(err, MM_INTERNAL, "pgtable: L1[0x%03x] 0x%08x: expected 0x%08x",
                         idx, e, want);
@@ -857,13 +866,14 @@ static enum mm_status check_ptes(const struct mm_machine *m, unsigned idx, uint3
     return MM_OK;
 }
 
-/* One pgd entry (first-level pair 2i, 2i+1); records its PTE page. */
-static enum mm_status check_pgd_entry(const struct mm_machine *m, unsigned i,
-                                      mm_pfn_t *pages, unsigned *npages,
+/* One pgd entry (first-level pair 2i, 2i+1, from the table @l1);
+ * records its PTE page. */
+static enum mm_status check_pgd_entry(const struct mm_machine *m, const struct l1_check *c,
+                                      unsigned i, mm_pfn_t *pages, unsigned *npages,
                                       char err[MM_MSG_MAX])
 {
     unsigned idx = 2 * i;
-    uint32_t e0 = mm__l1_read(m, idx), e1 = mm__l1_read(m, idx + 1);
+    uint32_t e0 = c->l1[idx], e1 = c->l1[idx + 1];
     enum mm_status st;
 
     if ((e0 & PMD_TYPE_MASK) == PMD_TYPE_TABLE) {
@@ -891,7 +901,7 @@ static enum mm_status check_pgd_entry(const struct mm_machine *m, unsigned i,
             return mm__fail(err, MM_INTERNAL,
                             "pgtable: L1[0x%03x] 0x%08x: a fault entry with bits set",
                             idx + h, e);
-        st = check_section(m, idx + h, e, err);
+        st = check_section(m, c, idx + h, e, err);
         if (st != MM_OK)
             return st;
     }
@@ -905,13 +915,39 @@ static int cmp_pfn(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The 4096 first-level entries into @l1: what mm__l1_read() reads, in
+ * one lookup per page of the table instead of one per entry (the
+ * lookups were most of mm_check()'s time). */
+static void read_l1(const struct mm_machine *m, uint32_t *l1)
+{
+    for (unsigned idx = 0; idx < 4096; idx += MM_PAGE_SIZE / 4) {
+        mm_paddr_t pa = m->lay.pgd_pa + idx * 4u;
+        const uint32_t *pg = mm__phys_page(m->phys, MM_PFN(pa));
+
+        if ((pa & (MM_PAGE_SIZE - 1)) != 0) {
+            for (unsigned k = idx; k < 4096; k++)
+                l1[k] = mm__l1_read(m, k); /* unaligned table: per entry */
+            return;
+        }
+        if (pg != NULL)
+            memcpy(l1 + idx, pg, MM_PAGE_SIZE);
+        else
+            memset(l1 + idx, 0, MM_PAGE_SIZE);
+    }
+}
+
 enum mm_status mm__pgtable_check(const struct mm_machine *m, char err[MM_MSG_MAX])
 {
     mm_pfn_t pages[MM_PTRS_PER_PGD];
+    struct l1_check c;
     unsigned npages = 0;
 
+    read_l1(m, c.l1);
+    c.nperms = section_perms(m, c.perms);
+    for (unsigned id = 0; id <= MT_LOW_VECTORS; id++)
+        c.sect[id] = mem_type(m, (enum mem_type_id)id).prot_sect;
     for (unsigned i = 0; i < MM_PTRS_PER_PGD; i++) {
-        enum mm_status st = check_pgd_entry(m, i, pages, &npages, err);
+        enum mm_status st = check_pgd_entry(m, &c, i, pages, &npages, err);
 
         if (st != MM_OK)
             return st;

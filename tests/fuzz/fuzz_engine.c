@@ -23,25 +23,31 @@
  * bit 7 sends a raw op instead: any opcode, cpu and argument count, as a
  * client on the wire could.
  *
- * Page budget: once an input's vmallocs and module_allocs have taken more
- * than PAGE_BUDGET pages (16 MiB), its later vmallocs and module_allocs
- * are skipped (not applied, not recorded); every other op still runs.
- * The op that crosses the budget runs whole, up to the whole vmalloc
- * area, so allocation failures, a full area and vfree of a huge area stay
- * reachable, and so does the lazy purge (iounmap of large ioremaps counts
- * towards lazy_max_pages() without pages).  What it stops is inputs that
- * stack area upon area of thousands of pages, each check then reading
- * them all: such inputs were the slowest of the corpus (up to 230 ms),
- * and the budget makes a replay of the corpus 1.6 times as fast.
+ * Budgets: an input's vmallocs and module_allocs may take PAGE_BUDGET
+ * pages (256 KiB) in all: one that would take it past that is skipped
+ * (not applied, not recorded), as is an ioremap of more than IO_BUDGET
+ * pages (1 MiB), and only its first REPORT_BUDGET report ops are
+ * rendered; every other op runs.  One input in BIG_EVERY (by its
+ * hash), and every input of make check's replays, keeps the old rule
+ * instead: reports and ioremaps unbounded, and vmallocs until BIG_BUDGET pages
+ * (16 MiB) are passed, the op that crosses it running whole, up to the
+ * whole vmalloc area, so allocation failures, a full area and vfree of a
+ * huge area stay reachable, and so does the lazy purge (iounmap of large
+ * ioremaps counts towards lazy_max_pages() without pages).  The budgets
+ * bound what an input does, not what is checked: every op that runs is
+ * checked as below.  Inputs that stacked areas of thousands of pages (up
+ * to 230 ms each) or rendered a page-table dump per op took most of the
+ * time.
  *
  * Speed: the machine for each preset config is booted once per process
- * and every input starts from an mm_clone() of it.  Profiled over the
- * corpus (perf, ASan build): clone and destroy 0.8% of the time, so there
- * is no restore-in-place; mm_check() 26%, the sampled replay with its
- * snapshots and reports about 25%, the ops themselves (vmalloc and vfree
- * of up to thousands of pages) the rest.  Without sanitizers the sampled
- * replay is 47% of a corpus replay, the per-op checks 13%, the final
- * check 12%.  The oracles, and what of them is sampled:
+ * and every input starts from an mm_clone() of it (clone and destroy are
+ * under 1% of the time).  Profiled (perf, the ASan build, libFuzzer's
+ * loop from the corpus), the rest went to page-table dumps of report ops
+ * (note_page()'s compare hooks, now without coverage: nocov.txt), to
+ * mm_check() (its page-table part looked up each of the 4096 first-level
+ * entries in the physical-memory hash and derived the section bits per
+ * section; now once per check) and to huge vmallocs (the budgets above).
+ * The oracles, and what of them is sampled:
  *   always, after every op   seq advances by one on success and not at all
  *                            on failure; no MM_INTERNAL; mm_broken() unset
  *   sampled ops              mm_check() of the whole state after the op
@@ -95,8 +101,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_SPANS   MAX_OPS             /* ops the mutator can see */
 #define MAX_PICKS   (MAX_OPS * 8)       /* operand bytes it can change */
 #ifndef PAGE_BUDGET
-#define PAGE_BUDGET 4096                /* vmalloc'd pages, then the input ends */
+#define PAGE_BUDGET 64                  /* vmalloc'd pages per input */
 #endif
+#define IO_BUDGET   256                 /* pages per ioremap */
+#define REPORT_BUDGET 4                 /* reports rendered per input */
+#define BIG_EVERY   64                  /* 1 input in 64: the old budget */
+#define BIG_BUDGET  4096                /* its pages, then one op past it */
 
 struct input {
     const uint8_t *p;
@@ -132,6 +142,8 @@ struct state {
     struct event *ev;
     unsigned nev;
     bool vmap_big;                      /* the one vmap of many pages done */
+    bool big;                           /* BIG_BUDGET rule, not PAGE_BUDGET */
+    unsigned reports;                   /* report ops rendered so far */
     uint64_t pages;                     /* vmalloc and module_alloc pages */
 };
 
@@ -303,6 +315,27 @@ static bool op_sampled(const struct state *s)
     return h % OP_SAMPLE_EVERY == 0;
 }
 
+/* Whether @op is a vmalloc or module_alloc the page budget skips: on a
+ * big input, any once its pages passed BIG_BUDGET (the op that crosses it
+ * runs whole); else any whose pages would take the input past
+ * PAGE_BUDGET.  Else an ioremap of more than IO_BUDGET pages (each a PTE
+ * to write and check) but on a big input. */
+static bool over_budget(const struct state *s, const struct mm_op *op)
+{
+    uint64_t want;
+
+    if (op->code == MM_OP_IOREMAP && !s->big && op->nargs > 1)
+        return ((uint64_t)op->args[1] + MM_PAGE_SIZE - 1) >> MM_PAGE_SHIFT >
+               IO_BUDGET;
+    if (op->code != MM_OP_VMALLOC && op->code != MM_OP_MODULE_ALLOC)
+        return false;
+    if (s->big)
+        return s->pages > BIG_BUDGET;
+    want = op->nargs > 0 ? ((uint64_t)op->args[0] + MM_PAGE_SIZE - 1) >> MM_PAGE_SHIFT
+                         : 0;
+    return s->pages + want > PAGE_BUDGET;
+}
+
 /* Applies @op, checks, records, remembers what it returned. */
 static void apply(struct state *s, const struct mm_op *op)
 {
@@ -312,9 +345,8 @@ static void apply(struct state *s, const struct mm_op *op)
 
     if (s->m == NULL)
         return;                         /* dry run */
-    if (s->pages > PAGE_BUDGET &&
-        (op->code == MM_OP_VMALLOC || op->code == MM_OP_MODULE_ALLOC))
-        return;                         /* over budget: not run */
+    if (over_budget(s, op))
+        return;                         /* not run */
     if (trace < 0)
         trace = getenv("FUZZ_ENGINE_TRACE") != NULL;
     seq = mm_seq(s->m);
@@ -482,8 +514,9 @@ static void report(struct state *s, enum mm_report r)
     struct mm_buf *b;
     const char *p;
 
-    if (s->m == NULL)
-        return;
+    if (s->m == NULL || (!s->big && s->reports >= REPORT_BUDGET))
+        return;                         /* dry run, or over budget */
+    s->reports++;
     mm_report(s->m, r, scratch(BUF_REPORT));
     /* The structured form: one JSON object, or the text's refusal. */
     b = scratch(BUF_REPORT);
@@ -738,6 +771,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s.seed = fnv1a(data, size);
     s.full = full_checks || s.seed % SAMPLE_EVERY == 0;
     s.every_op = full_checks;
+    s.big = full_checks || s.seed / SAMPLE_EVERY % BIG_EVERY == 0;
     if (!pick_config(&s, &cfg))
         return 0;
     boot = booted(data, &cfg, &owned);
