@@ -450,33 +450,15 @@ Suite *rkeys_suite(void)
 /* ---- the same on PostgreSQL ------------------------------------------- */
 
 #ifdef STORE_HAVE_PG
-static struct pgserver server;
-static bool server_up;
-static char server_why[256];
-
-static void server_setup(void)
-{
-    server_up = pgserver_try(&server, server_why);
-}
-
-static void server_teardown(void)
-{
-    if (server_up)
-        pgserver_stop(&server);
-    server_up = false;
-}
-
 /* A fresh database @name; false (said) without a server. */
 static bool pg_start(const char *name)
 {
     char url[256];
+    const struct pgserver *pg = pgfix_server("test_rkeys");
 
-    if (!server_up) {
-        fprintf(stderr, "test_rkeys: pg skipped, no PostgreSQL server: %s\n",
-                server_why);
+    if (pg == NULL)
         return false;
-    }
-    ck_assert_msg(pgserver_create_db(&server, name, url) == 0, "%s", url);
+    ck_assert_msg(pgserver_create_db(pg, name, url) == 0, "%s", url);
     snprintf(database, sizeof(database), "--database=%s", url);
     td_init(&d);
     start();
@@ -520,7 +502,7 @@ Suite *pg_rkeys_suite(void)
     Suite *s = suite_create("pg_rkeys");
     TCase *tc = tcase_create("pg_rkeys");
 
-    tcase_add_unchecked_fixture(tc, server_setup, server_teardown);
+    tcase_add_unchecked_fixture(tc, pgfix_setup, pgfix_teardown);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_pg_retries);
     tcase_add_test(tc, test_pg_key_table_bounded);
