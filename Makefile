@@ -388,7 +388,7 @@ ANALYZE_B := build/analyze
 analyze: deps
 	@ANALYZE=1 sh tests/deps.sh
 	@rm -rf $(ANALYZE_B)
-	scan-build --status-bugs --exclude build/proto --exclude tests \
+	scan-build --status-bugs --exclude build/proto \
 	    -o $(ANALYZE_B)/report \
 	    $(MAKE) --no-print-directory $(CHECK_J) B=$(ANALYZE_B) check-build
 
