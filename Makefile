@@ -136,6 +136,8 @@ TEST_BINS       := $(CHECK_ENGINE)
 # tests/common: small helpers shared by separate test programs.
 TEST_PROC_OBJ   := $(B)/tests/common/proc.o
 TEST_SPAWN_OBJ  := $(B)/tests/common/spawn.o
+# The real armmapd on a temporary socket, for the Check suites.
+TEST_DAEMON_OBJ := $(B)/tests/common/daemon.o $(TEST_SPAWN_OBJ)
 
 BENCH_ENGINE    := $(B)/bench_engine
 BENCH_CLIENT    := $(B)/bench_client
@@ -173,7 +175,7 @@ ALL_OBJ := $(ENGINE_OBJ) $(TEST_ENGINE_OBJ) $(B)/tests/bench/bench_engine.o \
            $(STORE_OBJ) $(DAEMON_OBJ) $(CLIENT_LIB_OBJ) $(CLIENT_CLI_OBJ) \
            $(TEST_STORE_SRC:%.c=$(B)/%.o) $(TEST_DAEMON_SRC:%.c=$(B)/%.o) \
            $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(B)/tests/soak/soak.o \
-           $(TEST_PROC_OBJ) $(TEST_SPAWN_OBJ)
+           $(TEST_PROC_OBJ) $(TEST_DAEMON_OBJ)
 ALL_OBJ += $(B)/tests/bench/bench_http.o
 
 .PHONY: all check check-full check-plain check-both check-tree-plain \
@@ -250,14 +252,14 @@ $(B)/check_store: $(TEST_STORE_SRC:%.c=$(B)/%.o) $(TEST_PGSERVER_OBJ) \
 # modules too for in-process tests of framing and settings.
 $(TEST_DAEMON_SRC:%.c=$(B)/%.o): CFLAGS += $(if $(PQ_LIBS),-DSTORE_HAVE_PG)
 $(B)/check_daemon: $(TEST_DAEMON_SRC:%.c=$(B)/%.o) $(TEST_PROC_OBJ) \
-                   $(TEST_SPAWN_OBJ) $(TEST_PGSERVER_OBJ) \
+                   $(TEST_DAEMON_OBJ) $(TEST_PGSERVER_OBJ) \
                    $(DAEMON_LIB_OBJ) $(PROTO_OBJ) \
                    $(LIBARMMAP) $(LIBSTORE) $(LIBMM) | $(ARMMAPD) $(ARMMAP)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(DAEMON_LIBS)
 
 # The redirect suite runs cluster nodes on a PostgreSQL server it starts.
 $(TEST_CLIENT_SRC:%.c=$(B)/%.o): CFLAGS += $(if $(PQ_LIBS),-DSTORE_HAVE_PG)
-$(B)/check_client: $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(TEST_SPAWN_OBJ) \
+$(B)/check_client: $(TEST_CLIENT_SRC:%.c=$(B)/%.o) $(TEST_DAEMON_OBJ) \
                    $(TEST_PGSERVER_OBJ) \
                    $(LIBARMMAP) | $(ARMMAPD) $(ARMMAP) $(LIBARMMAP_SO)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(CLIENT_LIBS) \
@@ -417,7 +419,7 @@ ANALYZE_B := build/analyze
 analyze: deps
 	@ANALYZE=1 sh tests/deps.sh
 	@rm -rf $(ANALYZE_B)
-	scan-build --status-bugs --exclude build/proto --exclude tests \
+	scan-build --status-bugs --exclude build/proto \
 	    -o $(ANALYZE_B)/report \
 	    $(MAKE) --no-print-directory $(CHECK_J) B=$(ANALYZE_B) check-build
 

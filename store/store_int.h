@@ -326,10 +326,8 @@ static inline void format(char *buf, size_t n, const char *fmt, ...)
 }
 
 /* Records a caller-side failure for sq_errmsg(). */
-static inline void set_err(struct store *s, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static inline void set_err(struct store *s, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static inline void set_err(
+    struct store *s, const char *fmt, ...)
 {
     va_list ap;
 

@@ -186,7 +186,7 @@ static void write_phys(const char *path)
 }
 
 /* Runs armmap @cmd (translate or phys) once; returns seconds (or -1),
- * with the CPU seconds armmap used in *@cpu. */
+ * with the CPU seconds armmap used in *@cpu (0 when it failed). */
 static double run_cli(const char *cmd, uint64_t m, const char *in,
                       const char *out, double *cpu)
 {
@@ -196,6 +196,7 @@ static double run_cli(const char *cmd, uint64_t m, const char *in,
     int status;
     pid_t pid;
 
+    *cpu = 0;
     snprintf(bin, sizeof(bin), "%s/armmap", bindir);
     snprintf(mach, sizeof(mach), "%llu", (unsigned long long)m);
     pid = fork();

@@ -16,13 +16,9 @@
 
 #include "armmap.h"
 
-struct tdaemon {
-    char dir[64]; /* mkdtemp() state directory */
-    char sock[128];
-    char log[128];
-    pid_t pid;
-    int port; /* TCP port when started with --listen */
-};
+/* td_start() and the rest of the daemon's life: one harness with the
+ * daemon suite. */
+#include "../common/daemon.h"
 
 /* Output of one armmap run. */
 struct trun {
@@ -35,24 +31,9 @@ struct trun {
 /* The running daemon of the current test (set by tc_daemon_setup). */
 extern struct tdaemon tc_d;
 
-/* Fills the paths of a fresh state directory. */
-void td_init(struct tdaemon *d);
-/* Starts armmapd with extra NULL-terminated arguments; waits for its
- * socket (and, with --listen, reads the TCP port from its log). */
-void td_start(struct tdaemon *d, ...);
-/* SIGTERM and wait; returns the exit status. */
-int td_stop(struct tdaemon *d);
-/* Stops and removes the state directory. */
-void td_cleanup(struct tdaemon *d);
-/* The daemon's log text (static buffer). */
-const char *td_log(const struct tdaemon *d);
-
 /* Checked fixtures: a daemon on a fresh state directory per test. */
 void tc_daemon_setup(void);
 void tc_daemon_teardown(void);
-
-/* Path of a binary next to the test binary. */
-void tc_binary(const char *name, char *buf, size_t size);
 
 /* Runs armmap with NULL-terminated arguments ("-s SOCK" is added first
  * when @sock is non-NULL), feeding @in (may be NULL) to its stdin.

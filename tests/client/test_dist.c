@@ -20,7 +20,7 @@ static void source_root(char *buf, size_t size, bool *san)
 {
     char *p;
 
-    tc_binary("check_client", buf, size);
+    td_program("check_client", buf, size);
     p = strstr(buf, "/build/");
     ck_assert_msg(p != NULL, "test binary not under build/: %s", buf);
     *san = strncmp(p, "/build/san/", 11) == 0;
@@ -67,7 +67,7 @@ START_TEST(test_so_exports_only_api)
     int n_api = 0, n_other = 0;
     bool have_connect = false;
 
-    tc_binary("libarmmap.so", so, sizeof(so));
+    td_program("libarmmap.so", so, sizeof(so));
     snprintf(cmd, sizeof(cmd), "nm -D --defined-only '%s' 2>&1", so);
     ck_assert_int_eq(run_shell(cmd, out, sizeof(out)), 0);
     for (line = strtok_r(out, "\n", &save); line;
@@ -226,7 +226,7 @@ static void run_as_user(const char *cmd, char *out, size_t size)
     const char *sq;
     size_t n;
 
-    tc_binary("armmap", bin, sizeof(bin));
+    td_program("armmap", bin, sizeof(bin));
     slash = strrchr(bin, '/');
     *slash = '\0';
     n = (size_t)snprintf(script, sizeof(script),

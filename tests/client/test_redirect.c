@@ -176,22 +176,6 @@ END_TEST
 #ifdef STORE_HAVE_PG
 #include "../common/pgserver.h"
 
-static struct pgserver server;
-static bool server_up;
-static char server_why[256];
-
-static void server_setup(void)
-{
-    server_up = pgserver_try(&server, server_why);
-}
-
-static void server_teardown(void)
-{
-    if (server_up)
-        pgserver_stop(&server);
-    server_up = false;
-}
-
 /* A loopback port nobody listens on now. */
 static int free_port(void)
 {
@@ -232,13 +216,11 @@ START_TEST(test_follows_moved)
     struct armmap_op_result r;
     uint64_t m;
     int status;
+    const struct pgserver *pg = pgfix_server("test_redirect");
 
-    if (!server_up) {
-        fprintf(stderr, "test_redirect: skipped, no PostgreSQL server: %s\n",
-                server_why);
+    if (pg == NULL)
         return;
-    }
-    ck_assert_msg(pgserver_create_db(&server, "armmap_redirect", url) == 0,
+    ck_assert_msg(pgserver_create_db(pg, "armmap_redirect", url) == 0,
                   "%s", url);
     node_start(&a, "a", url);
     node_start(&b, "b", url);
@@ -374,7 +356,7 @@ Suite *redirect_suite(void)
     suite_add_tcase(s, tc);
 #ifdef STORE_HAVE_PG
     tc = tcase_create("moved");
-    tcase_add_unchecked_fixture(tc, server_setup, server_teardown);
+    tcase_add_unchecked_fixture(tc, pgfix_setup, pgfix_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_follows_moved);
     tcase_add_test(tc, test_pipeline_follows_moved);

@@ -214,7 +214,7 @@ START_TEST(test_phys_streams)
         int c, st;
 
         /* tc_armmap takes varargs: run this one through popen(). */
-        tc_binary("armmap", bin, sizeof(bin));
+        td_program("armmap", bin, sizeof(bin));
         p = in;
         p += sprintf(p, "'%s' -s '%s' phys 1", bin, tc_d.sock);
         for (i = 0; i < NARGS; i++)

@@ -1,15 +1,9 @@
-/* tests/client/util.c - start the real armmapd, run the real armmap.
+/* tests/client/util.c - the suite's daemon fixture, the real armmap.
  *
- * The daemon runs as a child with its own state directory; its stderr goes
- * to a log file in that directory, which is also where the TCP port is
- * read from when a test asks for --listen 127.0.0.1:0.  armmap runs with
- * stdin, stdout and stderr on pipes, driven by poll() so that neither side
- * can block the other, and is killed if it outlives a fixed bound.
- *
- * ARMMAPD_WRAPPER, when set, is split at spaces and put before the
- * armmapd command line (make valgrind sets it to a valgrind command); the
- * waits for the daemon then last spawn_time_scale() times longer
- * (tests/common/spawn.c, shared with the daemon suite).
+ * The daemon is started by tests/common/daemon.c (shared with the daemon
+ * suite).  armmap runs with stdin, stdout and stderr on pipes, driven by
+ * poll() so that neither side can block the other, and is killed if it
+ * outlives a fixed bound.
  */
 #include "check_client.h"
 #include "../common/spawn.h"
@@ -43,157 +37,10 @@ static long now_ms(void)
     return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
 }
 
-void tc_binary(const char *name, char *buf, size_t size)
-{
-    char self[PATH_MAX - 32];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-    char *slash;
-
-    ck_assert_int_gt(n, 0);
-    self[n] = '\0';
-    slash = strrchr(self, '/');
-    ck_assert_ptr_nonnull(slash);
-    *slash = '\0';
-    snprintf(buf, size, "%s/%s", self, name);
-}
-
-void td_init(struct tdaemon *d)
-{
-    memset(d, 0, sizeof(*d));
-    snprintf(d->dir, sizeof(d->dir), "/tmp/armmap-client-test.XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(d->dir));
-    snprintf(d->sock, sizeof(d->sock), "%s/armmapd.sock", d->dir);
-    snprintf(d->log, sizeof(d->log), "%s/stderr.log", d->dir);
-}
-
-const char *td_log(const struct tdaemon *d)
-{
-    static char buf[8192];
-    FILE *f = fopen(d->log, "r");
-    size_t n = 0;
-
-    if (f) {
-        n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
-    }
-    buf[n] = '\0';
-    return buf;
-}
-
-static bool can_connect(const char *path)
-{
-    struct sockaddr_un sa;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool ok;
-
-    if (fd < 0)
-        return false;
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%.107s", path);
-    ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
-    close(fd);
-    return ok;
-}
-
-void td_start(struct tdaemon *d, ...)
-{
-    char bin[PATH_MAX], sd[128];
-    char *argv[MAX_ARGS];
-    bool want_port = false;
-    int argc = 0, i, status;
-    va_list ap;
-    char *a;
-
-    tc_binary("armmapd", bin, sizeof(bin));
-    snprintf(sd, sizeof(sd), "--state-dir=%s", d->dir);
-    argv[argc++] = bin;
-    argv[argc++] = sd;
-    argv[argc++] = (char *)"--log-level=info";
-    va_start(ap, d);
-    while ((a = va_arg(ap, char *)) != NULL && argc < MAX_ARGS - 1) {
-        if (strncmp(a, "--listen", 8) == 0)
-            want_port = true;
-        argv[argc++] = a;
-    }
-    va_end(ap);
-    argv[argc] = NULL;
-    unlink(d->sock);
-    d->pid = fork();
-    ck_assert_int_ge(d->pid, 0);
-    if (d->pid == 0) {
-        int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-        /* A test that fails exits without its teardown: take the daemon
-         * down with it. */
-        prctl(PR_SET_PDEATHSIG, SIGTERM);
-        if (fd >= 0) {
-            dup2(fd, 2);
-            close(fd);
-        }
-        spawn_exec(argv);
-        _exit(127);
-    }
-    for (i = 0; i < 1000 * spawn_time_scale(); i++) {
-        if (can_connect(d->sock)) {
-            const char *p;
-
-            if (!want_port)
-                return;
-            p = strstr(td_log(d), "listening on tcp 127.0.0.1:");
-            if (p) {
-                d->port = atoi(p + strlen("listening on tcp 127.0.0.1:"));
-                return;
-            }
-        }
-        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-            d->pid = 0;
-            ck_abort_msg("armmapd exited at start: %s", td_log(d));
-        }
-        spawn_sleep_ms(10);
-    }
-    ck_abort_msg("armmapd did not open %s in %d s: %s", d->sock,
-                 10 * spawn_time_scale(), td_log(d));
-}
-
-int td_stop(struct tdaemon *d)
-{
-    int status, i;
-
-    if (d->pid <= 0)
-        return -1;
-    kill(d->pid, SIGTERM);
-    for (i = 0; i < 1000 * spawn_time_scale(); i++) {
-        if (waitpid(d->pid, &status, WNOHANG) == d->pid) {
-            d->pid = 0;
-            return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-        }
-        spawn_sleep_ms(10);
-    }
-    kill(d->pid, SIGKILL);
-    waitpid(d->pid, &status, 0);
-    d->pid = 0;
-    return -1;
-}
-
-void td_cleanup(struct tdaemon *d)
-{
-    char cmd[200];
-
-    if (d->pid > 0)
-        td_stop(d);
-    if (strncmp(d->dir, "/tmp/armmap-client-test.", 24) == 0) {
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", d->dir);
-    }
-    d->dir[0] = '\0';
-}
-
 /* A failed check exits the forked test without running the teardown. */
 static void cleanup_at_exit(void)
 {
-    td_cleanup(&tc_d);
+    td_discard(&tc_d);
 }
 
 void tc_daemon_setup(void)
@@ -240,7 +87,7 @@ struct trun tc_armmap(const char *sock, const char *in, size_t in_len, ...)
     char *a;
 
     memset(&r, 0, sizeof(r));
-    tc_binary("armmap", bin, sizeof(bin));
+    td_program("armmap", bin, sizeof(bin));
     argv[argc++] = bin;
     if (sock) {
         argv[argc++] = (char *)"-s";

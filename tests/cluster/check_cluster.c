@@ -927,20 +927,21 @@ static void owned_once(void)
 {
     static int64_t ids[4 * NMACHINES];
     char err[CL_ERR], owner[64];
-    int fd[CL_MAX_NODES], i;
+    int fd[CL_MAX_NODES], i, nn = cl.nnodes;
     long n, k;
 
     n = cl_sql_rows(&cl, "SELECT id FROM machines WHERE tenant = '" TENANT
                     "' AND destroyed IS NULL ORDER BY id", 1, ids,
                     4 * NMACHINES, err);
     ck_assert_msg(n >= NMACHINES, "%ld machines: %s", n, err);
-    for (i = 0; i < cl.nnodes; i++)
+    ck_assert_int_le(nn, CL_MAX_NODES);
+    for (i = 0; i < nn; i++)
         fd[i] = cl.node[i].pid > 0 ? raw_session(i) : -1;
     for (k = 0; k < n; k++) {
         int served = -1;
         char moved_to[CL_MAX_NODES][64];
 
-        for (i = 0; i < cl.nnodes; i++) {
+        for (i = 0; i < nn; i++) {
             int code;
 
             if (fd[i] < 0)
@@ -968,12 +969,12 @@ static void owned_once(void)
         }
         ck_assert_msg(served >= 0, "machine %" PRId64 " served by no node",
                       ids[k]);
-        for (i = 0; i < cl.nnodes; i++) {
+        for (i = 0; i < nn; i++) {
             if (fd[i] >= 0 && i != served)
                 ck_assert_str_eq(moved_to[i], cl.node[served].addr);
         }
     }
-    for (i = 0; i < cl.nnodes; i++) {
+    for (i = 0; i < nn; i++) {
         if (fd[i] >= 0)
             close(fd[i]);
     }
@@ -1193,7 +1194,8 @@ START_TEST(test_frozen_node_does_not_write)
     /* And it does not serve the machine any more: MOVED to the claimer
      * (UNAVAILABLE while it has no lease of its own). */
     fd = raw_session(FROZEN);
-    for (deadline = cl_now_ms() + CAP_MS; cl_now_ms() < deadline;) {
+    deadline = cl_now_ms() + CAP_MS;
+    do {                                /* asked at least once */
         code = raw_describe(fd, (uint64_t)id, owner, sizeof(owner));
         ck_assert_msg(code != 0, "the resumed node still serves machine %"
                       PRId64, id);
@@ -1201,7 +1203,7 @@ START_TEST(test_frozen_node_does_not_write)
             break;
         ck_assert_int_eq(code, ARMMAP_UNAVAILABLE);
         cl_sleep_ms(50);
-    }
+    } while (cl_now_ms() < deadline);
     ck_assert_int_eq(code, ARMMAP_MOVED);
     ck_assert_str_eq(owner, cl.node[CLAIMER].addr);
     close(fd);

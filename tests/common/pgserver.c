@@ -232,3 +232,27 @@ void pgserver_stop(struct pgserver *pg)
     rm_dir(pg->dir);
     pg->dir[0] = '\0';
 }
+
+static struct pgserver fix;             /* the fixture's server */
+static bool fix_up;                     /* it runs */
+static char fix_why[256];               /* why it does not */
+
+void pgfix_setup(void)
+{
+    fix_up = pgserver_try(&fix, fix_why);
+}
+
+void pgfix_teardown(void)
+{
+    if (fix_up)
+        pgserver_stop(&fix);
+    fix_up = false;
+}
+
+const struct pgserver *pgfix_server(const char *who)
+{
+    if (fix_up)
+        return &fix;
+    fprintf(stderr, "%s: skipped, no PostgreSQL server: %s\n", who, fix_why);
+    return NULL;
+}

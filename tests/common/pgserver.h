@@ -57,4 +57,21 @@ bool pgserver_try(struct pgserver *pg, char *why);
 /** pgserver_stop() - stop the server (bounded) and remove its directory. */
 void pgserver_stop(struct pgserver *pg);
 
+/*
+ * The suite fixture: one server per test case, shared by its tests.
+ * tcase_add_unchecked_fixture(tc, pgfix_setup, pgfix_teardown) starts it
+ * with pgserver_try() (none when the binaries are absent) and stops it.
+ */
+void pgfix_setup(void);
+void pgfix_teardown(void);
+
+/**
+ * pgfix_server() - the fixture's server, for a test that needs one.
+ * @who: the suite's name, for the message when there is none.
+ *
+ * Return: the server, or NULL after telling stderr "@who: skipped, no
+ * PostgreSQL server: <why>" (the test then passes without running).
+ */
+const struct pgserver *pgfix_server(const char *who);
+
 #endif /* ARMMAP_TESTS_COMMON_PGSERVER_H */

@@ -20,34 +20,10 @@
  * (valgrind); proc.h reads a process's VmRSS, descriptors, CPU time. */
 #include "../common/proc.h"
 #include "../common/spawn.h"
+/* td_start() and the rest of the daemon's life: one harness with the
+ * client suite. */
+#include "../common/daemon.h"
 
-
-struct tdaemon {
-    pid_t pid;
-    char dir[256];                      /* the temporary state directory */
-    char sock[320];
-    char log[320];                      /* its stderr */
-};
-
-/* The path of the armmapd binary next to the test binary. */
-void td_binary(char *buf, size_t size);
-/* Creates a fresh state directory (mkdtemp) for @d. */
-void td_init(struct tdaemon *d);
-/* Starts build/armmapd on @d's directory with extra flags (NULL-ended)
- * and waits until its socket accepts.  Logs at info into d->log. */
-void td_start(struct tdaemon *d, ...);
-/* Runs armmapd with the given arguments (NULL-ended), waits for it, and
- * returns its exit status; its stdout+stderr go to @out (may be NULL). */
-int td_run(char *out, size_t outsz, ...);
-/* SIGTERM, wait, return the exit status (-1 if killed by a signal). */
-int td_stop(struct tdaemon *d);
-/* Waits up to 10 s (scaled) for the daemon to exit (SIGKILL after); its
- * status. */
-int td_wait(struct tdaemon *d);
-/* Removes the state directory. */
-void td_cleanup(struct tdaemon *d);
-/* The contents of d->log (static buffer). */
-const char *td_log(const struct tdaemon *d);
 
 /* A connection to the daemon's socket with a 10 s (scaled) receive
  * timeout. */

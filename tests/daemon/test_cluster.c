@@ -121,22 +121,6 @@ END_TEST
 
 #ifdef STORE_HAVE_PG
 
-static struct pgserver server;
-static bool server_up;
-static char server_why[256];
-
-static void server_setup(void)
-{
-    server_up = pgserver_try(&server, server_why);
-}
-
-static void server_teardown(void)
-{
-    if (server_up)
-        pgserver_stop(&server);
-    server_up = false;
-}
-
 /* One node: its daemon, binary and HTTP ports. */
 struct node {
     struct tdaemon d;
@@ -171,12 +155,11 @@ static void node_stop(struct node *n)
 /* A new database for one test; false (test skipped) without a server. */
 static bool new_db(const char *name, char *url)
 {
-    if (!server_up) {
-        fprintf(stderr, "test_cluster: skipped, no PostgreSQL server: %s\n",
-                server_why);
+    const struct pgserver *pg = pgfix_server("test_cluster");
+
+    if (pg == NULL)
         return false;
-    }
-    ck_assert_msg(pgserver_create_db(&server, name, url) == 0, "%s", url);
+    ck_assert_msg(pgserver_create_db(pg, name, url) == 0, "%s", url);
     return true;
 }
 
@@ -1106,7 +1089,7 @@ Suite *cluster_suite(void)
     suite_add_tcase(s, tc);
 #ifdef STORE_HAVE_PG
     tc = tcase_create("nodes");
-    tcase_add_unchecked_fixture(tc, server_setup, server_teardown);
+    tcase_add_unchecked_fixture(tc, pgfix_setup, pgfix_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_cluster_store_sqlite_refuses);
     tcase_add_test(tc, test_cluster_store_claim_race_and_fence);

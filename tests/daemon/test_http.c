@@ -68,7 +68,7 @@ static int connect_http(void)
 {
     struct sockaddr_in sa;
     struct timeval tv = { 10 * spawn_time_scale(), 0 };
-    int fd, i;
+    int fd = -1, i;
 
     memset(&sa, 0, sizeof(sa));
     sa.sin_family = AF_INET;

@@ -21,22 +21,7 @@
 
 #define NPAGES 3
 
-static struct pgserver server;
-static bool server_up;
-static char server_why[256];
 static struct tdaemon d;
-
-static void server_setup(void)
-{
-    server_up = pgserver_try(&server, server_why);
-}
-
-static void server_teardown(void)
-{
-    if (server_up)
-        pgserver_stop(&server);
-    server_up = false;
-}
 
 static struct armmap_conn *pconnect(void)
 {
@@ -94,13 +79,11 @@ START_TEST(test_pg_daemon_replays_after_restart)
     uint32_t pfn[NPAGES], va[NPAGES];
     uint64_t id;
     size_t i;
+    const struct pgserver *pg = pgfix_server("test_pg");
 
-    if (!server_up) {
-        fprintf(stderr, "test_pg: skipped, no PostgreSQL server: %s\n",
-                server_why);
+    if (pg == NULL)
         return;
-    }
-    ck_assert_msg(pgserver_create_db(&server, "armmap_daemon", url) == 0,
+    ck_assert_msg(pgserver_create_db(pg, "armmap_daemon", url) == 0,
                   "%s", url);
     snprintf(db, sizeof(db), "--database=%s", url);
     td_init(&d);
@@ -166,7 +149,7 @@ Suite *pg_daemon_suite(void)
     Suite *s = suite_create("pg_daemon");
     TCase *tc = tcase_create("restart");
 
-    tcase_add_unchecked_fixture(tc, server_setup, server_teardown);
+    tcase_add_unchecked_fixture(tc, pgfix_setup, pgfix_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_pg_daemon_replays_after_restart);
     suite_add_tcase(s, tc);

@@ -100,75 +100,64 @@ static void assert_same(const struct raw *a, const struct raw *b)
 /* An alloc of one HighMem page (op code 1: zone 2, order 0). */
 static const uint32_t alloc_args[2] = { 2, 0 };
 
-static struct raw op_keyed(int fd, uint64_t id, uint64_t key, uint64_t machine)
+/* The changes the tests retry, one per kind of body. */
+enum keyed_body {
+    KEYED_CREATE, /* a machine "keyed" (preset "") */
+    KEYED_OP,     /* one alloc on @machine */
+    KEYED_BATCH,  /* @n allocs (at most 8) on @machine */
+    KEYED_FORK,   /* @machine at seq @n, as "forked" */
+};
+
+/* Sends change @body as request @id with request key @key and reads its
+ * reply frame raw. */
+static struct raw call_keyed(int fd, uint64_t id, uint64_t key,
+                             enum keyed_body body, uint64_t machine,
+                             uint64_t n)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Op op = ARMMAP__V1__OP__INIT;
-
-    op.machine = machine;
-    op.code = ARMMAP__V1__OP_CODE__OP_ALLOC;
-    op.n_args = 2;
-    op.args = (uint32_t *)alloc_args;
-    req.id = id;
-    req.request_key = key;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_OP;
-    req.op = &op;
-    return call_raw(fd, &req);
-}
-
-static struct raw batch_keyed(int fd, uint64_t id, uint64_t key,
-                              uint64_t machine, size_t n)
-{
-    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Create cr = ARMMAP__V1__CREATE__INIT;
     Armmap__V1__Batch b = ARMMAP__V1__BATCH__INIT;
+    Armmap__V1__Fork fk = ARMMAP__V1__FORK__INIT;
     Armmap__V1__Op ops[8], *opp[8];
     size_t i;
 
-    ck_assert_uint_le(n, 8);
-    for (i = 0; i < n; i++) {
+    for (i = 0; i < 8; i++) {
         armmap__v1__op__init(&ops[i]);
         ops[i].code = ARMMAP__V1__OP_CODE__OP_ALLOC;
         ops[i].n_args = 2;
         ops[i].args = (uint32_t *)alloc_args;
         opp[i] = &ops[i];
     }
-    b.machine = machine;
-    b.n_ops = n;
-    b.ops = opp;
     req.id = id;
     req.request_key = key;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_BATCH;
-    req.batch = &b;
-    return call_raw(fd, &req);
-}
-
-static struct raw create_keyed(int fd, uint64_t id, uint64_t key)
-{
-    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Create cr = ARMMAP__V1__CREATE__INIT;
-
-    cr.preset = (char *)"";
-    cr.name = (char *)"keyed";
-    req.id = id;
-    req.request_key = key;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_CREATE;
-    req.create = &cr;
-    return call_raw(fd, &req);
-}
-
-static struct raw fork_keyed(int fd, uint64_t id, uint64_t key,
-                             uint64_t machine, uint64_t at_seq)
-{
-    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Fork fk = ARMMAP__V1__FORK__INIT;
-
-    fk.machine = machine;
-    fk.at_seq = at_seq;
-    fk.name = (char *)"forked";
-    req.id = id;
-    req.request_key = key;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_FORK;
-    req.fork = &fk;
+    switch (body) {
+    case KEYED_CREATE:
+        cr.preset = (char *)"";
+        cr.name = (char *)"keyed";
+        req.body_case = ARMMAP__V1__REQUEST__BODY_CREATE;
+        req.create = &cr;
+        break;
+    case KEYED_OP:
+        ops[0].machine = machine;
+        req.body_case = ARMMAP__V1__REQUEST__BODY_OP;
+        req.op = &ops[0];
+        break;
+    case KEYED_BATCH:
+        ck_assert_uint_le(n, 8);
+        b.machine = machine;
+        b.n_ops = (size_t)n;
+        b.ops = opp;
+        req.body_case = ARMMAP__V1__REQUEST__BODY_BATCH;
+        req.batch = &b;
+        break;
+    case KEYED_FORK:
+        fk.machine = machine;
+        fk.at_seq = n;
+        fk.name = (char *)"forked";
+        req.body_case = ARMMAP__V1__REQUEST__BODY_FORK;
+        req.fork = &fk;
+        break;
+    }
     return call_raw(fd, &req);
 }
 
@@ -260,22 +249,22 @@ static void retries_answer_the_first_reply(bool restart)
     struct raw op1, op2, b1, b2, c1, c2, f1, f2;
     Armmap__V1__Response *r;
 
-    c1 = create_keyed(fd, 20, 0xc0ffee);
+    c1 = call_keyed(fd, 20, 0xc0ffee, KEYED_CREATE, 0, 0);
     r = decode(&c1);
     ck_assert_status(r, 20, 0, "");
     m = r->machine->id;
     td_free(r);
-    op1 = op_keyed(fd, 21, 0x1111222233334444u, m);
+    op1 = call_keyed(fd, 21, 0x1111222233334444u, KEYED_OP, m, 0);
     r = decode(&op1);
     ck_assert_status(r, 21, 0, "");
     ck_assert_uint_eq(r->op->seq, 1);
     td_free(r);
-    b1 = batch_keyed(fd, 22, 0xffffffffffffffffu, m, 3);
+    b1 = call_keyed(fd, 22, 0xffffffffffffffffu, KEYED_BATCH, m, 3);
     r = decode(&b1);
     ck_assert_status(r, 22, 0, "");
     ck_assert_uint_eq(r->batch->n_results, 3);
     td_free(r);
-    f1 = fork_keyed(fd, 23, 7, m, 2);
+    f1 = call_keyed(fd, 23, 7, KEYED_FORK, m, 2);
     r = decode(&f1);
     ck_assert_status(r, 23, 0, "");
     child = r->machine->id;
@@ -288,10 +277,10 @@ static void retries_answer_the_first_reply(bool restart)
     }
 
     fd2 = td_session(&d, "alice");
-    c2 = create_keyed(fd2, 20, 0xc0ffee);
-    op2 = op_keyed(fd2, 21, 0x1111222233334444u, m);
-    b2 = batch_keyed(fd2, 22, 0xffffffffffffffffu, m, 3);
-    f2 = fork_keyed(fd2, 23, 7, m, 2);
+    c2 = call_keyed(fd2, 20, 0xc0ffee, KEYED_CREATE, 0, 0);
+    op2 = call_keyed(fd2, 21, 0x1111222233334444u, KEYED_OP, m, 0);
+    b2 = call_keyed(fd2, 22, 0xffffffffffffffffu, KEYED_BATCH, m, 3);
+    f2 = call_keyed(fd2, 23, 7, KEYED_FORK, m, 2);
     assert_same(&c1, &c2);
     assert_same(&op1, &op2);
     assert_same(&b1, &b2);
@@ -302,7 +291,7 @@ static void retries_answer_the_first_reply(bool restart)
     ck_assert_uint_eq(machine_seq(fd2, child), 2);
     /* A retry under another request id: that id, the same answer. */
     free(op2.b);
-    op2 = op_keyed(fd2, 99, 0x1111222233334444u, m);
+    op2 = call_keyed(fd2, 99, 0x1111222233334444u, KEYED_OP, m, 0);
     r = decode(&op2);
     ck_assert_status(r, 99, 0, "");
     ck_assert_uint_eq(r->op->seq, 1);
@@ -349,14 +338,14 @@ START_TEST(test_keys_do_not_collide)
      * with her key is answered as any request of his to it. */
     mb = td_create(b, NULL, NULL);
     ck_assert_uint_eq(flush_keyed(b, 5, mb), 1);
-    ca = op_keyed(b, 30, 5, ma);
+    ca = call_keyed(b, 30, 5, KEYED_OP, ma, 0);
     r = decode(&ca);
     ck_assert_int_eq(r->status->code, ARMMAP__V1__CODE__NOT_FOUND);
     td_free(r);
     free(ca.b);
     /* Creates: a key is per tenant. */
-    ca = create_keyed(a, 31, 77);
-    cb = create_keyed(b, 31, 77);
+    ca = call_keyed(a, 31, 77, KEYED_CREATE, 0, 0);
+    cb = call_keyed(b, 31, 77, KEYED_CREATE, 0, 0);
     ck_assert(ca.n != cb.n || memcmp(ca.b, cb.b, ca.n) != 0);
     ck_assert_uint_eq(list_count(a), 3);
     ck_assert_uint_eq(list_count(b), 2);
@@ -450,33 +439,15 @@ Suite *rkeys_suite(void)
 /* ---- the same on PostgreSQL ------------------------------------------- */
 
 #ifdef STORE_HAVE_PG
-static struct pgserver server;
-static bool server_up;
-static char server_why[256];
-
-static void server_setup(void)
-{
-    server_up = pgserver_try(&server, server_why);
-}
-
-static void server_teardown(void)
-{
-    if (server_up)
-        pgserver_stop(&server);
-    server_up = false;
-}
-
 /* A fresh database @name; false (said) without a server. */
 static bool pg_start(const char *name)
 {
     char url[256];
+    const struct pgserver *pg = pgfix_server("test_rkeys");
 
-    if (!server_up) {
-        fprintf(stderr, "test_rkeys: pg skipped, no PostgreSQL server: %s\n",
-                server_why);
+    if (pg == NULL)
         return false;
-    }
-    ck_assert_msg(pgserver_create_db(&server, name, url) == 0, "%s", url);
+    ck_assert_msg(pgserver_create_db(pg, name, url) == 0, "%s", url);
     snprintf(database, sizeof(database), "--database=%s", url);
     td_init(&d);
     start();
@@ -520,7 +491,7 @@ Suite *pg_rkeys_suite(void)
     Suite *s = suite_create("pg_rkeys");
     TCase *tc = tcase_create("pg_rkeys");
 
-    tcase_add_unchecked_fixture(tc, server_setup, server_teardown);
+    tcase_add_unchecked_fixture(tc, pgfix_setup, pgfix_teardown);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_pg_retries);
     tcase_add_test(tc, test_pg_key_table_bounded);

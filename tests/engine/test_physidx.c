@@ -86,6 +86,7 @@ static bool run(const char *preset, const char *kernel, uint64_t seed, unsigned 
             csh = sh;
         }
     }
+    ck_assert_ptr_nonnull(c);           /* cloned at op nops / 2 */
     for (unsigned i = 0; i < nops / 2; i++) {
         t_gen_op(c, &csh, &r, &rec);
         if (mm_apply(c, &rec.op, &rec.res) == MM_OK)

@@ -908,7 +908,8 @@ static void exact_load(struct exact *e, const char *path)
             exact_add(e, line);
     }
     fclose(f);
-    qsort(e->v, e->n, sizeof(*e->v), cmp_str);
+    if (e->n > 0)                       /* an empty file: e->v is NULL */
+        qsort(e->v, e->n, sizeof(*e->v), cmp_str);
 }
 
 static bool exact_has(const struct exact *e, const char *s)

@@ -21,23 +21,9 @@
 
 Suite *pg_suite(void);
 
-static struct pgserver server;
-static bool server_up;
-static char server_why[256];
+static const struct pgserver *server;   /* the fixture's, once a test asks */
 static char url[256];                   /* this test's database */
 static int db_counter;
-
-static void server_setup(void)
-{
-    server_up = pgserver_try(&server, server_why);
-}
-
-static void server_teardown(void)
-{
-    if (server_up)
-        pgserver_stop(&server);
-    server_up = false;
-}
 
 /* A fresh database for this test; false (after saying so) when there is
  * no server to run on. */
@@ -45,14 +31,12 @@ static bool fresh_db(void)
 {
     char name[64];
 
-    if (!server_up) {
-        fprintf(stderr, "test_pg: skipped, no PostgreSQL server: %s\n",
-                server_why);
+    server = pgfix_server("test_pg");
+    if (server == NULL)
         return false;
-    }
     snprintf(name, sizeof(name), "armmap_t%d_%d", (int)getpid(),
              ++db_counter);
-    ck_assert_msg(pgserver_create_db(&server, name, url) == 0, "%s", url);
+    ck_assert_msg(pgserver_create_db(server, name, url) == 0, "%s", url);
     return true;
 }
 
@@ -453,7 +437,7 @@ START_TEST(test_pg_errors_name_what_failed)
     if (!fresh_db())
         return;
     snprintf(bad, sizeof(bad), "postgresql:///no_such_db?host=%s&user="
-             "postgres", server.dir);
+             "postgres", server->dir);
     ck_assert_int_eq(store_open(bad, NULL, &s, err), STORE_UNAVAILABLE);
     ck_assert_msg(strstr(err, "postgresql: cannot connect: ") == err &&
                   strstr(err, "database \"no_such_db\" does not exist"),
@@ -844,7 +828,7 @@ Suite *pg_suite(void)
     Suite *s = suite_create("pg");
     TCase *tc = tcase_create("contract");
 
-    tcase_add_unchecked_fixture(tc, server_setup, server_teardown);
+    tcase_add_unchecked_fixture(tc, pgfix_setup, pgfix_teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_pg_append_conflict_history);
     tcase_add_test(tc, test_pg_units_all_or_nothing_and_counts);

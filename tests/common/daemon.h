@@ -1,0 +1,56 @@
+/* tests/common/daemon.h - the real armmapd on a temporary socket.
+ *
+ * The daemon and client Check suites start build/armmapd (or
+ * build/san/armmapd), found next to the test binary, as a child on its own
+ * mkdtemp() state directory, so tests never share a database or a socket.
+ * Its stderr goes to a log file in that directory.  Every helper fails the
+ * test (ck_abort) when the daemon cannot be started, and every wait is
+ * bounded and stretched by spawn_time_scale() (spawn.h: ARMMAPD_WRAPPER).
+ */
+#ifndef ARMMAP_TESTS_COMMON_DAEMON_H
+#define ARMMAP_TESTS_COMMON_DAEMON_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct tdaemon {
+    pid_t pid;                          /* 0: not running */
+    char dir[64];                       /* the temporary state directory */
+    char sock[128];
+    char log[320];                      /* its stderr */
+    int port;                           /* TCP port when started with
+                                           --listen (read from its log) */
+};
+
+/* The path of program @name (armmapd, armmap, ...) next to the test
+ * binary. */
+void td_program(const char *name, char *buf, size_t size);
+/* The path of the armmapd binary next to the test binary. */
+void td_binary(char *buf, size_t size);
+/* Creates a fresh state directory (mkdtemp) for @d. */
+void td_init(struct tdaemon *d);
+/* Starts armmapd on @d's directory with extra flags (NULL-ended) and
+ * waits (10 s, scaled) until its socket accepts and, given --listen, its
+ * log names the TCP port.  Logs at info into d->log.  The daemon gets
+ * SIGTERM if the test process ends first. */
+void td_start(struct tdaemon *d, ...);
+/* Runs armmapd with the given arguments (NULL-ended), waits for it, and
+ * returns its exit status; its stdout+stderr go to @out (may be NULL). */
+int td_run(char *out, size_t outsz, ...);
+/* SIGTERM, wait, return the exit status (-1 if killed by a signal). */
+int td_stop(struct tdaemon *d);
+/* Waits up to 10 s (scaled) for the daemon to exit (SIGKILL after); its
+ * status. */
+int td_wait(struct tdaemon *d);
+/* Stops the daemon, asserts its log holds no sanitizer report, and
+ * removes the state directory. */
+void td_cleanup(struct tdaemon *d);
+/* td_cleanup() without the assertion: for an atexit() handler, when the
+ * test has already failed. */
+void td_discard(struct tdaemon *d);
+/* A Unix stream connection to @path; -1 (errno set) if none. */
+int td_unix_connect(const char *path);
+/* The contents of d->log (static buffer, its first 64 KiB). */
+const char *td_log(const struct tdaemon *d);
+
+#endif /* ARMMAP_TESTS_COMMON_DAEMON_H */
