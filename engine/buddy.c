@@ -1080,6 +1080,18 @@ void mm__buddy_stats(const struct mm_machine *m, struct mm_stats *st)
     st->reserved_pages = b->reserved_pages;
 }
 
+/* Free and managed pages of @zone; both 0 where it is not populated. */
+void mm__buddy_zone_pages(const struct mm_machine *m, enum mm_zone zone, uint32_t *free,
+                          uint32_t *managed)
+{
+    const struct bzone *zn;
+
+    assert(m != NULL && m->buddy != NULL && (unsigned)zone < MM_NR_ZONES);
+    zn = &m->buddy->zone[zone];
+    *free = zn->populated ? zn->free : 0;
+    *managed = zn->populated ? zn->managed : 0;
+}
+
 /* An allocated block, for the sorted walk. */
 void mm__buddy_foreach_used(const struct mm_machine *m,
                             void (*fn)(void *arg, mm_pfn_t pfn, unsigned order,

@@ -340,6 +340,8 @@ enum mm_status mm__free_pages(struct mm_machine *m, mm_pfn_t pfn, unsigned order
 
 /* Fills st->zone[], nr_zones, ram_pages, reserved_pages. */
 void mm__buddy_stats(const struct mm_machine *m, struct mm_stats *st);
+void mm__buddy_zone_pages(const struct mm_machine *m, enum mm_zone zone, uint32_t *free,
+                          uint32_t *managed);
 /* Calls @fn for each allocated block, ascending. */
 /* Pages held by @owner, kept as blocks are taken and returned. */
 uint32_t mm__buddy_owned_pages(const struct mm_machine *m, enum mm_owner owner);

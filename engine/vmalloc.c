@@ -629,22 +629,18 @@ struct zfree {
     uint32_t f[MM_NR_ZONES];
 };
 
-/* Free pages per zone and totalram_pages (pages managed by the buddy). */
+/* Free pages per zone and totalram_pages (pages managed by the buddy).
+ * Called by every vmalloc, so it reads the three zones' counters directly
+ * rather than through mm__buddy_stats(). */
 static uint32_t zone_free(const struct mm_machine *m, struct zfree *z)
 {
-    static const char *const names[MM_NR_ZONES] = { "DMA", "Normal", "HighMem" };
-    struct mm_stats st;
     uint32_t total = 0;
 
-    memset(&st, 0, sizeof(st));
-    memset(z, 0, sizeof(*z));
-    mm__buddy_stats(m, &st);
-    for (unsigned i = 0; i < st.nr_zones; i++) {
-        for (unsigned k = 0; k < MM_NR_ZONES; k++) {
-            if (st.zone[i].name != NULL && strcmp(st.zone[i].name, names[k]) == 0)
-                z->f[k] = st.zone[i].free;
-        }
-        total += st.zone[i].managed;
+    for (unsigned k = 0; k < MM_NR_ZONES; k++) {
+        uint32_t managed;
+
+        mm__buddy_zone_pages(m, (enum mm_zone)k, &z->f[k], &managed);
+        total += managed;
     }
     return total;
 }
