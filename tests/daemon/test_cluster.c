@@ -1082,6 +1082,8 @@ Suite *cluster_suite(void)
     Suite *s = suite_create("cluster");
     TCase *tc = tcase_create("settings");
 
+    /* Each test starts armmapd several times (sanitized in make check). */
+    tcase_set_timeout(tc, 30 * spawn_time_scale());
     tcase_add_test(tc, test_cluster_node_needs_postgresql);
     tcase_add_test(tc, test_cluster_settings_ranges);
     tcase_add_test(tc, test_cluster_settings_accepted);
