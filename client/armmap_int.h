@@ -85,7 +85,8 @@ void armmap__kept_drop(struct armmap_conn *conn, uint64_t id);
  * hops, routes, peers) and its reply, given @resp's id, replaces *@resp.
  * Return: false (nothing changed) if no copy was kept or it could not be
  * resent; @resp is then answered as it came. */
-bool armmap__resend_moved(struct armmap_conn *conn, Armmap__V1__Response **resp);
+bool armmap__resend_moved(struct armmap_conn *conn,
+                          Armmap__V1__Response **resp);
 
 /* Gives @req (a change without one) the key armmap_set_request_key() set,
  * else, if @fresh (a synchronous call, which libarmmap resends itself), a

@@ -837,8 +837,7 @@ static bool phys_walk(const uint8_t *p, const uint8_t *end,
         vlen = rlen = 0;
         while (a < aend) {
             if (!wire_get_varint5(&a, aend, &key) ||
-                !wire_get_varint5(&a, aend, &len) ||
-                len > (uint64_t)(aend - a))
+                !wire_get_varint5(&a, aend, &len) || len > (uint64_t)(aend - a))
                 return false;
             if (key == (1 << 3 | 2) && !va && len % 4 == 0) {
                 va = a;

@@ -49,8 +49,8 @@
 
 #include "store.h"
 
-#define HTTP_CACHE 32 /* owners' HTTP addresses remembered (307) */
-#define CLAIM_JOBS 8  /* owner lookups and claims off the loop */
+#define HTTP_CACHE     32   /* owners' HTTP addresses remembered (307) */
+#define CLAIM_JOBS     8    /* owner lookups and claims off the loop */
 #define CLAIM_FRESH_MS 1000 /* a result older than this is asked again */
 
 /* One machine's owner lookup, and claim if no live node owns it, on a
@@ -98,7 +98,7 @@ struct srv_cluster {
     size_t nhttp;
     struct claim_job jobs[CLAIM_JOBS];
     uint64_t job_serial;
-    int job_efd; /* eventfd: a job is done */
+    int job_efd;                            /* eventfd: a job is done */
     struct store_reader *spare[CLAIM_JOBS]; /* readers between jobs */
     size_t nspare;
     struct event *job_ev;
@@ -372,8 +372,8 @@ static bool claim_start(struct srv_cluster *k, uint64_t id)
     for (i = 0; i < CLAIM_JOBS && (j == NULL || j->used); i++) {
         struct claim_job *c = &k->jobs[i];
 
-        if (!c->used || (c->joined && (j == NULL || (j->used &&
-                                                      c->serial < j->serial))))
+        if (!c->used ||
+            (c->joined && (j == NULL || (j->used && c->serial < j->serial))))
             j = c;
     }
     if (j == NULL)

@@ -508,8 +508,7 @@ static bool input_has_frame(const struct conn *c)
 static bool conn_has_pending(const struct conn *c)
 {
     return !TAILQ_EMPTY(&c->replies) || !TAILQ_EMPTY(&c->parked) ||
-           (c->state == CONN_DRAINING && c->drain_frames &&
-            input_has_frame(c));
+           (c->state == CONN_DRAINING && c->drain_frames && input_has_frame(c));
 }
 
 /* Closes the connection if it is closing/draining and has sent everything;

@@ -495,7 +495,8 @@ static enum mm_status remap_cma(struct mm_machine *m, char err[MM_MSG_MAX])
     mm__flush_tlb_range(m, va, (mm_vaddr_t)(va + (end - start) - 1));
     if (mm__map_memory(m, va, (mm_paddr_t)start, (uint32_t)(end - start),
                        MM_PROT_DMA_READY, early_alloc_pte) != MM_OK)
-        return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left to remap the CMA area");
+        return mm__fail(err, MM_NO_MEMORY,
+                        "create: no lowmem left to remap the CMA area");
     m->cma_remap_bytes = (uint32_t)(end - start);
     return MM_OK;
 }
@@ -624,7 +625,8 @@ static void late_boot(struct mm_machine *m)
     /* KERNEL: 6.1 arch/arm/mm/init.c free_initrd_mem(): rounded out as reserved */
     if (m->initrd_pages != 0)
         memblock_free(m->boot, m->initrd_start,
-                      (uint64_t)m->initrd_start + ((uint64_t)m->initrd_pages << MM_PAGE_SHIFT));
+                      (uint64_t)m->initrd_start +
+                          ((uint64_t)m->initrd_pages << MM_PAGE_SHIFT));
     if (m->cma_pages != 0)
         m->cma_used = (256u << 10) >> MM_PAGE_SHIFT;
     mm__fix_kernmem_perms(m);

@@ -237,14 +237,14 @@ struct mm_machine {
     uint32_t initmem_pages;       /* init sections freed after mem_init() */
     uint32_t cma_remap_bytes;     /* of the CMA area, remapped with pages in lowmem */
     mm_paddr_t initrd_start;      /* initrd=, rounded out to pages */
-    uint32_t initrd_pages;        /* its pages, reserved at boot, freed after; 0 if none */
-    struct mm_memblock *boot;     /* memblock during mm_create(); NULL after */
-    struct mm_phys *phys;         /* physmem.c */
-    struct mm_buddy *buddy;       /* buddy.c */
-    struct mm_pkmap *pkmap;       /* highmem.c */
-    struct mm_katomic *katomic;   /* kmap_atomic.c */
-    struct mm_vmap *vmap;         /* vmalloc.c */
-    struct mm_physidx *physidx;   /* physidx.c: NULL during boot */
+    uint32_t initrd_pages;      /* its pages, reserved at boot, freed after; 0 if none */
+    struct mm_memblock *boot;   /* memblock during mm_create(); NULL after */
+    struct mm_phys *phys;       /* physmem.c */
+    struct mm_buddy *buddy;     /* buddy.c */
+    struct mm_pkmap *pkmap;     /* highmem.c */
+    struct mm_katomic *katomic; /* kmap_atomic.c */
+    struct mm_vmap *vmap;       /* vmalloc.c */
+    struct mm_physidx *physidx; /* physidx.c: NULL during boot */
 };
 
 /* ------------------------------------------------------------------ */

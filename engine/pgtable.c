@@ -868,8 +868,9 @@ static enum mm_status check_ptes(const struct mm_machine *m, unsigned idx, uint3
 
 /* One pgd entry (first-level pair 2i, 2i+1, from the table @l1);
  * records its PTE page. */
-static enum mm_status check_pgd_entry(const struct mm_machine *m, const struct l1_check *c,
-                                      unsigned i, mm_pfn_t *pages, unsigned *npages,
+static enum mm_status check_pgd_entry(const struct mm_machine *m,
+                                      const struct l1_check *c, unsigned i,
+                                      mm_pfn_t *pages, unsigned *npages,
                                       char err[MM_MSG_MAX])
 {
     unsigned idx = 2 * i;

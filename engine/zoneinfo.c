@@ -73,7 +73,8 @@ static uint64_t isqrt(uint64_t x)
 static uint32_t freed_late(const struct mm_machine *m, mm_pfn_t lo, mm_pfn_t hi)
 {
     const struct mm_layout *lay = &m->lay;
-    mm_pfn_t init = MM_PFN((uint64_t)lay->init.start - lay->page_offset + lay->phys_offset);
+    mm_pfn_t init = MM_PFN((uint64_t)lay->init.start - lay->page_offset +
+                           lay->phys_offset);
     mm_pfn_t initrd = MM_PFN(m->initrd_start);
     uint32_t n = 0;
 

@@ -19,8 +19,8 @@
 struct copy {
     struct store *from, *to;
     struct store_copy_counts n;
-    uint64_t *ids;     /* the source's machines, by id */
-    char **tenants;    /* their distinct tenants */
+    uint64_t *ids;  /* the source's machines, by id */
+    char **tenants; /* their distinct tenants */
     size_t nids, nten, cap, tcap;
     uint64_t submitted; /* writes reaped by store_reap() */
     uint64_t failed;
@@ -72,8 +72,9 @@ static int collect(void *arg, const struct store_machine *m)
 static bool refused(struct copy *c, enum store_status st, const char *what,
                     uint64_t id)
 {
-    snprintf(c->err, sizeof(c->err), "target: %s of machine %" PRIu64 ": %s: %s",
-             what, id, store_status_name(st), store_errmsg(c->to));
+    snprintf(c->err, sizeof(c->err),
+             "target: %s of machine %" PRIu64 ": %s: %s", what, id,
+             store_status_name(st), store_errmsg(c->to));
     return false;
 }
 
@@ -232,9 +233,8 @@ static void reaped(void *arg, void *cookie, enum store_status st,
     struct copy *c = arg;
 
     if (st != STORE_OK && c->failed++ == 0)
-        snprintf(c->err, sizeof(c->err),
-                 "target: machine %" PRIu64 ": %s: %s", (uint64_t)(uintptr_t)cookie,
-                 store_status_name(st), msg);
+        snprintf(c->err, sizeof(c->err), "target: machine %" PRIu64 ": %s: %s",
+                 (uint64_t)(uintptr_t)cookie, store_status_name(st), msg);
 }
 
 /* Everything submitted, committed (or not). */

@@ -312,8 +312,8 @@ static enum store_status claim_on(struct store *s, PGconn **c, uint64_t id,
     pthread_mutex_unlock(&s->lock);
     if (!alive(s, c, err))
         return STORE_UNAVAILABLE;
-    r = pg__exec(*c, "claiming a machine", "BEGIN", 0, NULL,
-                 PGRES_COMMAND_OK, err);
+    r = pg__exec(*c, "claiming a machine", "BEGIN", 0, NULL, PGRES_COMMAND_OK,
+                 err);
     if (r == NULL)
         return STORE_UNAVAILABLE;
     PQclear(r);
@@ -368,10 +368,13 @@ enum store_status pg_set_next_id(struct store *s, uint64_t id)
         id > (uint64_t)INT64_MAX) {
         if (s->node != NULL)
             pg__format(s->errmsg, sizeof(s->errmsg),
-                       "next machine id %" PRIu64 ": a cluster takes ids from the database", id);
+                       "next machine id %" PRIu64
+                       ": a cluster takes ids from the database",
+                       id);
         else
             pg__format(s->errmsg, sizeof(s->errmsg),
-                       "next machine id %" PRIu64 ": below the next id %" PRIu64,
+                       "next machine id %" PRIu64
+                       ": below the next id %" PRIu64,
                        id, s->next_id);
         rc = STORE_INVALID_ARGUMENT;
     } else {
