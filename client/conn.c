@@ -1183,6 +1183,7 @@ enum armmap_status armmap__exchange(struct armmap_conn *conn,
     }
     for (;;) {
         if (target == NULL) { /* the owner is unreachable */
+            assert(st != ARMMAP_OK); /* peer_get() or the send said why */
             route_drop(conn, machine);
             if (!retry_wait(conn, &deadline, &pause))
                 return st;
