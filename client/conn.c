@@ -1182,8 +1182,9 @@ enum armmap_status armmap__exchange(struct armmap_conn *conn,
         target = peer_get(conn, r->owner, &st);
     }
     for (;;) {
-        if (target == NULL) { /* the owner is unreachable */
-            assert(st != ARMMAP_OK); /* peer_get() or the send said why */
+        if (target == NULL) {
+            /* The owner is unreachable; peer_get() or the send said why. */
+            assert(st != ARMMAP_OK);
             route_drop(conn, machine);
             if (!retry_wait(conn, &deadline, &pause))
                 return st;
