@@ -302,13 +302,35 @@ static bool wait_log(struct tdaemon *t, const char *text)
     return false;
 }
 
-/* SIGTERM answers what was asked before it: a Fork waiting in the input
+/* Packs @n requests as frames into one write, so that the daemon reads
+ * them together (one Unix-socket write is one read while it fits). */
+static void send_together(int fd, Armmap__V1__Request *const *req, size_t n)
+{
+    uint8_t buf[512];
+    size_t len = 0, i, k;
+
+    for (i = 0; i < n; i++) {
+        k = armmap__v1__request__get_packed_size(req[i]);
+        ck_assert_uint_le(len + 4 + k, sizeof(buf));
+        buf[len] = (uint8_t)(k >> 24);
+        buf[len + 1] = (uint8_t)(k >> 16);
+        buf[len + 2] = (uint8_t)(k >> 8);
+        buf[len + 3] = (uint8_t)k;
+        armmap__v1__request__pack(req[i], buf + len + 4);
+        len += 4 + k;
+    }
+    td_write(fd, buf, len);
+}
+
+/* SIGTERM answers what was read before it: a Fork waiting in the input
  * for its replay (held at the gate until the daemon is stopping) and the
- * ping read behind it are both answered, then the connection closes and
+ * ping read with it are both answered, then the connection closes and
  * the daemon exits cleanly.  Both were dropped unanswered before. */
 START_TEST(test_sigterm_answers_a_deferred_fork)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Request preq = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Request *both[2] = { &req, &preq };
     Armmap__V1__Fork fk = ARMMAP__V1__FORK__INIT;
     Armmap__V1__Ping ping = ARMMAP__V1__PING__INIT;
     Armmap__V1__Response *r;
@@ -331,11 +353,10 @@ START_TEST(test_sigterm_answers_a_deferred_fork)
     req.id = 11;
     req.body_case = ARMMAP__V1__REQUEST__BODY_FORK;
     req.fork = &fk;
-    td_send(fa, &req);
-    req.id = 13;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
-    req.ping = &ping;
-    td_send(fa, &req);
+    preq.id = 13;
+    preq.body_case = ARMMAP__V1__REQUEST__BODY_PING;
+    preq.ping = &ping;
+    send_together(fa, both, 2);
     ck_assert_msg(wait_file(started), "the fork's replay never started on "
                   "a worker: %s", td_log(&d));
     kill(d.pid, SIGTERM);
