@@ -416,7 +416,11 @@ static void converse(struct srv *s, const uint8_t *data, size_t size,
             shutdown(sv[1], SHUT_WR);
             shut = true;
         }
-        event_base_loop(s->base, EVLOOP_NONBLOCK);
+        /* One pass, then read the replies: NONBLOCK alone loops while
+         * any event stays active (a closing connection's read event at
+         * EOF does), and the daemon, blocked on our full socket, never
+         * gets the room it waits for. */
+        event_base_loop(s->base, EVLOOP_ONCE | EVLOOP_NONBLOCK);
         d = drain(sv[1], &r);
         if (d == 1)
             break;
