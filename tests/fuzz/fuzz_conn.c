@@ -382,9 +382,20 @@ static void check_machine(void *arg, struct srv_machine *sm)
     }
 }
 
-/* Feeds @data to the daemon in pieces of @chunk and waits for the close. */
-static void converse(struct srv *s, const uint8_t *data, size_t size,
-                     size_t chunk)
+/* The wait's timer: it only ends a pass of the loop. */
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+    (void)fd;
+    (void)what;
+    (void)arg;
+}
+
+/* Feeds @data to the daemon in pieces of @chunk and waits for the close;
+ * @tick: a timer of @s's loop, made once (event_base_loopexit() would
+ * allocate an event per wait, left pending, and firing in a later input,
+ * whenever another event ended the wait first). */
+static void converse(struct srv *s, struct event *tick, const uint8_t *data,
+                     size_t size, size_t chunk)
 {
     static struct replies r;            /* kept: no allocation per input */
     int64_t deadline = now_ms() + CONN_WAIT_MS;
@@ -430,8 +441,9 @@ static void converse(struct srv *s, const uint8_t *data, size_t size,
             /* Wait for the store's commit event or our socket. */
             struct timeval tv = { 0, 2000 };
 
-            event_base_loopexit(s->base, &tv);
+            evtimer_add(tick, &tv);
             event_base_loop(s->base, EVLOOP_ONCE);
+            evtimer_del(tick);
         }
         if (now_ms() > deadline)
             fail("the connection did not close in time (hang)");
@@ -446,11 +458,13 @@ static void converse(struct srv *s, const uint8_t *data, size_t size,
 /* [0]: the token server, [1]: the tenants server; each made once. */
 static struct srv_settings st[2];
 static struct srv *srvs[2];
+static struct event *ticks[2];
 
 static void teardown(void)
 {
     for (int i = 0; i < 2; i++) {
         if (srvs[i] != NULL) {
+            event_free(ticks[i]);
             srv_destroy(srvs[i]);
             srv_settings_free(&st[i]);
             srvs[i] = NULL;
@@ -477,9 +491,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (srvs[which] == NULL) {
         settings(&st[which], which == 1);
         srvs[which] = server(&st[which]);
+        ticks[which] = evtimer_new(srvs[which]->base, tick_cb, NULL);
+        if (ticks[which] == NULL)
+            fail("out of memory");
     }
     s = srvs[which];
-    converse(s, data + 1, size - 1, data[0] & 0x7f);
+    converse(s, ticks[which], data + 1, size - 1, data[0] & 0x7f);
     srv_persist_flush(s);
     srv_registry_foreach(s->reg, NULL, check_machine,
                          check_sampled(data, size) ? s : NULL);
