@@ -1093,6 +1093,10 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
             conn_send(c);
     } else if (rc == 0) {
         srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": closed by peer", c->serial);
+        /* Nothing more comes, whatever the state: an EOF stays readable,
+         * and a closing connection left reading spun the loop until its
+         * reader made room. */
+        conn_reading(c, false);
         conn_process(c);
         conn_begin_drain(c);
         conn_maybe_finish(c);

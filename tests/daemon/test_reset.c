@@ -36,12 +36,15 @@ struct rig {
     struct srv *s;
 };
 
+/* --idle-timeout of the next rig (the default unless a test sets it). */
+static const char *rig_idle = "300";
+
 static void rig_settings(struct rig *r, const char *database)
 {
     char *argv[] = {
         "armmapd", "--state-dir", r->dir, "--database", (char *)database,
         "--socket", r->sock, "--auth-token-file", r->token,
-        "--log-level", "error", NULL
+        "--log-level", "error", "--idle-timeout", (char *)rig_idle, NULL
     };
     char err[1024];
     FILE *f;
@@ -580,6 +583,87 @@ START_TEST(test_reset_refuses_a_database_file)
 }
 END_TEST
 
+/* A connection closing after a bad frame, whose peer then shuts down its
+ * sending side without reading: the daemon's read event stayed added, so
+ * the EOF (always readable) made every pass of the loop read 0 bytes and
+ * retry the blocked write; the loop spun at full CPU until --idle-timeout
+ * closed the connection (fuzz_conn spent most of its time there).  One
+ * non-blocking run of the loop must return with the connection still
+ * open and waiting for its reader; then it answers and closes. */
+START_TEST(test_closing_connection_stops_reading_at_eof)
+{
+    static uint8_t in[16384];
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Hello hello = ARMMAP__V1__HELLO__INIT;
+    Armmap__V1__Presets presets = ARMMAP__V1__PRESETS__INIT;
+    static const uint8_t huge[4] = { 0xff, 0xff, 0xff, 0xf0 };
+    size_t inlen = 0, len = 0, cap = 1 << 20;
+    uint8_t *out = malloc(cap);
+    time_t deadline;
+    struct rig r;
+    int sv[2], small = 4096, code;
+    char msg[256];
+
+    ck_assert_ptr_nonnull(out);
+    rig_idle = "1";
+    rig_settings(&r, ":memory:");
+    rig_idle = "300";
+    hello.protocol = 1;
+    hello.tenant = "lab";
+    hello.token.data = (uint8_t *)RESET_TOKEN;
+    hello.token.len = strlen(RESET_TOKEN);
+    req.id = 1;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HELLO;
+    req.hello = &hello;
+    inlen = frame(in, inlen, sizeof(in), &req);
+    req.body_case = ARMMAP__V1__REQUEST__BODY_PRESETS;
+    req.presets = &presets;
+    for (uint64_t id = 2; id < 600; id++) {
+        req.id = id;
+        inlen = frame(in, inlen, sizeof(in), &req);
+    }
+    memcpy(in + inlen, huge, sizeof(huge));
+    inlen += sizeof(huge);
+    ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv),
+                     0);
+    /* The daemon's end takes a few KiB: its replies fill it. */
+    ck_assert_int_eq(setsockopt(sv[0], SOL_SOCKET, SO_SNDBUF, &small,
+                                sizeof(small)), 0);
+    srv_conn_accept(r.s, sv[0]);
+    ck_assert_int_eq(send(sv[1], in, inlen, MSG_NOSIGNAL), (ssize_t)inlen);
+    ck_assert_int_eq(shutdown(sv[1], SHUT_WR), 0);
+    event_base_loop(r.s->base, EVLOOP_NONBLOCK);
+    ck_assert_uint_eq(r.s->n.connections, 1);
+    /* Read everything: the bad frame is answered, then the close. */
+    deadline = time(NULL) + LOOP_SECONDS;
+    for (int round = 0; round < LOOP_ROUNDS; round++) {
+        struct timeval tv = { 0, 2000 };
+        ssize_t n;
+
+        event_base_loopexit(r.s->base, &tv);
+        event_base_loop(r.s->base, EVLOOP_ONCE);
+        n = recv(sv[1], out + len, cap - len, MSG_DONTWAIT);
+        if (n > 0) {
+            len += (size_t)n;
+            continue;
+        }
+        if (n == 0 || (errno != EAGAIN && errno != EINTR))
+            break;
+        ck_assert_msg(time(NULL) < deadline, "the server did not close");
+    }
+    close(sv[1]);
+    ck_assert_uint_eq(r.s->n.connections, 0);
+    reply_status(out, len, 599, &code, msg, sizeof(msg));
+    ck_assert_int_eq(code, 0);
+    reply_status(out, len, 0, &code, msg, sizeof(msg));
+    ck_assert_int_eq(code, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED);
+    ck_assert_str_eq(msg, "frame of 4294967280 bytes exceeds --max-frame "
+                          "(16777216 bytes)");
+    free(out);
+    rig_free(&r);
+}
+END_TEST
+
 Suite *reset_suite(void)
 {
     Suite *s = suite_create("reset");
@@ -590,6 +674,7 @@ Suite *reset_suite(void)
     tcase_add_test(tc, test_reset_forgets_request_keys);
     tcase_add_test(tc, test_reset_refuses_a_database_file);
     tcase_add_test(tc, test_reset_drops_a_forks_replay);
+    tcase_add_test(tc, test_closing_connection_stops_reading_at_eof);
     suite_add_tcase(s, tc);
     return s;
 }
