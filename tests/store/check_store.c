@@ -3176,6 +3176,7 @@ static Suite *bench_suite(void)
 #ifdef STORE_HAVE_PG
 Suite *pg_suite(void);                  /* test_pg.c */
 #endif
+Suite *pack_suite(void);                /* test_pack.c */
 
 int main(void)
 {
@@ -3183,6 +3184,7 @@ int main(void)
     int failed;
 
     srunner_add_suite(sr, speed_suite());
+    srunner_add_suite(sr, pack_suite());
 #ifdef STORE_HAVE_PG
     srunner_add_suite(sr, pg_suite());
 #endif
