@@ -34,7 +34,7 @@
 extern "C" {
 #endif
 
-#define STORE_SCHEMA_VERSION      5     /* PRAGMA user_version we write */
+#define STORE_SCHEMA_VERSION      6     /* PRAGMA user_version we write */
 #define STORE_MSG_MAX             512   /* error messages, NUL included */
 #define STORE_MAX_ARGS            1024  /* argument words per event (vmap) */
 #define STORE_QUEUE_DEFAULT       65536 /* writes in flight */

@@ -17,6 +17,7 @@
 
 #include "store.h"
 #include "store_backend.h"
+#include "store_pack.h"
 
 
 #include <assert.h>
@@ -129,6 +130,21 @@ struct cslot {
     uint64_t base_seq; /* a fork's parent_seq, else 0 */
     uint64_t last_sum; /* its last event's sum; 0: none */
     bool marked;       /* its row has counts_stale = 1 */
+};
+
+/* The row the writer is packing: consecutive events of one machine in a
+ * batch, written as one event_packs row when it holds PACK_EVENTS_MAX,
+ * when the next write is not its machine's next event, and before a
+ * unit's savepoint, a non-event write and the commit. */
+struct pack {
+    unsigned char *body; /* store_pack.h layout */
+    size_t len;
+    size_t cap;
+    uint32_t n; /* events in it; 0: none pending */
+    uint64_t machine;
+    uint64_t first_seq;
+    uint64_t last_seq;
+    uint64_t sum; /* its last event's */
 };
 
 /* Open-addressing hash table of the machines one batch touches. */
@@ -253,6 +269,7 @@ struct store {
                                            sums (migration 4) */
 
     struct mtab mt; /* writer thread only */
+    struct pack pk; /* writer thread only */
     struct ctab ct; /* the writer changes it under @lock;
                                            callers read it under @lock */
     bool reaping;   /* caller's thread only */
@@ -291,6 +308,8 @@ struct store {
 };
 
 #define EVENT_COLUMNS "seq, time, op, cpu, args, value, aux, flags, status, sum"
+#define PACK_COLUMNS        "first_seq, last_seq, body, sum"
+#define PACK_EVENTS_MAX_SQL "16" /* PACK_EVENTS_MAX, in SQL text */
 #define MACHINE_COLUMNS \
     "id, tenant, name, config, created, destroyed, nevents, last_seq," \
     " parent, parent_seq, sum"
@@ -394,6 +413,15 @@ uint64_t store__checkpoint_sum(uint64_t machine, uint64_t seq, const void *blob,
                                size_t len);
 /* Registers store_machine_sum() as an SQL function on @db. */
 int store__register_sums(sqlite3 *db);
+
+/* Schema 6's move (migration 6): the rows of an events table of the
+ * schema 5 layout (with sums) into event_packs, each event's sum as it
+ * is; the events table goes.  And back, for tests that damage single
+ * events with SQL: store__unpack_events() makes that events table from
+ * event_packs and empties event_packs.  An SQLite code; the caller holds
+ * the transaction. */
+int store__pack_events(sqlite3 *db);
+int store__unpack_events(sqlite3 *db);
 
 void store__sqlite_err(const char *path, sqlite3 *db, const char *what,
                        char *err);

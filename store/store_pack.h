@@ -59,14 +59,12 @@ static inline size_t pack_event_bytes(uint32_t nargs)
     return PACK_HEAD_BYTES + 4 * (size_t)nargs;
 }
 
-/* Writes @ev (its machine is the row's, not written) and its chained
- * @sum at @p, which has room for pack_event_bytes(ev->nargs) bytes;
- * returns the bytes written. */
-static inline size_t pack_put(unsigned char *p, const struct store_event *ev,
-                              uint64_t sum)
+/* Writes @ev's fixed fields (its machine is the row's, not written; its
+ * args not touched) and its chained @sum at @p: PACK_HEAD_BYTES bytes,
+ * to be followed by its ev->nargs argument words, little-endian. */
+static inline void pack_put_head(unsigned char *p,
+                                 const struct store_event *ev, uint64_t sum)
 {
-    uint32_t i;
-
     pack_le64(p, ev->seq);
     pack_le64(p + 8, (uint64_t)ev->time_ms);
     pack_le32(p + 16, ev->op);
@@ -77,6 +75,17 @@ static inline size_t pack_put(unsigned char *p, const struct store_event *ev,
     pack_le32(p + 36, ev->flags);
     pack_le32(p + 40, (uint32_t)ev->status);
     pack_le64(p + 44, sum);
+}
+
+/* Writes @ev (its machine is the row's, not written) and its chained
+ * @sum at @p, which has room for pack_event_bytes(ev->nargs) bytes;
+ * returns the bytes written. */
+static inline size_t pack_put(unsigned char *p, const struct store_event *ev,
+                              uint64_t sum)
+{
+    uint32_t i;
+
+    pack_put_head(p, ev, sum);
     for (i = 0; i < ev->nargs; i++)
         pack_le32(p + PACK_HEAD_BYTES + 4 * (size_t)i, ev->args[i]);
     return pack_event_bytes(ev->nargs);
@@ -119,6 +128,22 @@ static inline bool pack_get(const unsigned char *body, size_t len, size_t *off,
     ev->args = words;
     *off += pack_event_bytes(nargs);
     return true;
+}
+
+/* The stored sum of event @seq in @body (@len bytes), into *@sum; false
+ * if the body does not hold that event whole. */
+static inline bool pack_find(const unsigned char *body, size_t len,
+                             uint64_t machine, uint64_t seq, uint64_t *sum)
+{
+    static _Thread_local uint32_t words[STORE_MAX_ARGS];
+    struct store_event ev;
+    const unsigned char *args;
+    size_t off = 0;
+
+    while (pack_get(body, len, &off, machine, &ev, words, sum, &args))
+        if (ev.seq == seq)
+            return true;
+    return false;
 }
 
 #endif /* ARMMAP_STORE_STORE_PACK_H */

@@ -848,11 +848,88 @@ static uint64_t last_sum(struct store *s, const struct mslot *m)
                                          : store__chain_seed(m->id);
 }
 
+/* Forgets the pending pack's events (rolled back with their unit or
+ * batch). */
+static void pack_drop(struct store *s)
+{
+    s->pk.n = 0;
+    s->pk.len = 0;
+}
+
+/* Writes the pending pack (if any) as one event_packs row.  An SQLite
+ * code: a failure fails the batch (a duplicate row cannot happen, each
+ * event's seq having been checked against the machine's last). */
+static int pack_flush(struct store *s)
+{
+    struct pack *p = &s->pk;
+    sqlite3_stmt *st = s->w_event;
+    int rc;
+
+    if (p->n == 0)
+        return SQLITE_OK;
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)p->machine);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)p->first_seq);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)p->last_seq);
+    sqlite3_bind_blob(st, 4, p->body, (int)p->len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)p->sum);
+    rc = wstep(s, st);
+    pack_drop(s);
+    return rc;
+}
+
+/* Appends event @r (its @args bytes, its chained @sum) to the pending
+ * pack, first writing that pack if @r cannot continue it.  An SQLite
+ * code. */
+static int pack_add(struct store *s, const struct wreq *r,
+                    const unsigned char *args, uint64_t sum)
+{
+    struct pack *p = &s->pk;
+    struct store_event ev = {
+        .machine = r->machine, .seq = r->seq, .time_ms = r->time_ms,
+        .op = r->op, .cpu = r->cpu, .nargs = (uint32_t)(r->len / 4),
+        .value = r->value, .aux = r->aux, .flags = r->flags,
+        .status = r->ev_status,
+    };
+    size_t need = pack_event_bytes(ev.nargs);
+    int rc = SQLITE_OK;
+
+    if (p->n > 0 && (p->machine != r->machine || p->last_seq + 1 != r->seq ||
+                     p->n == PACK_EVENTS_MAX))
+        rc = pack_flush(s);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (p->len + need > p->cap) {
+        size_t cap = p->cap ? p->cap : 4096;
+        unsigned char *nb;
+
+        while (cap < p->len + need)
+            cap *= 2;
+        nb = realloc(p->body, cap);
+        if (nb == NULL) {
+            format(s->wmsg, sizeof(s->wmsg), "out of memory");
+            return SQLITE_NOMEM;
+        }
+        p->body = nb;
+        p->cap = cap;
+    }
+    if (p->n == 0) {
+        p->machine = r->machine;
+        p->first_seq = r->seq;
+    }
+    pack_put_head(p->body + p->len, &ev, sum);
+    if (r->len > 0)
+        memcpy(p->body + p->len + PACK_HEAD_BYTES, args, r->len);
+    p->len += need;
+    p->last_seq = r->seq;
+    p->sum = sum;
+    p->n++;
+    return SQLITE_OK;
+}
+
 /* Each write_*() returns SQLITE_OK, also when only that write failed (it
  * then carries its own status), or the SQLite error that fails the batch. */
 static int write_event(struct store *s, struct batch *b, struct wreq *r)
 {
-    sqlite3_stmt *st = s->w_event;
     int rc = SQLITE_OK;
     struct mslot *m = machine_state(s, r->machine, &rc);
     const unsigned char *args;
@@ -876,33 +953,13 @@ static int write_event(struct store *s, struct batch *b, struct wreq *r)
                   r->machine, r->seq, expected);
         return SQLITE_OK;
     }
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)r->machine);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->seq);
-    sqlite3_bind_int64(st, 3, r->time_ms);
-    sqlite3_bind_int64(st, 4, r->op);
-    sqlite3_bind_int64(st, 5, r->cpu);
     /* An event without arguments has no bytes, and a batch of only such
      * events no buffer: no pointer arithmetic on NULL. */
     args = r->len > 0 ? b->bytes + r->off : NULL;
-    if (args != NULL)
-        sqlite3_bind_blob(st, 6, args, (int)r->len, SQLITE_STATIC);
-    else
-        sqlite3_bind_zeroblob(st, 6, 0);
-    sqlite3_bind_int64(st, 7, r->value);
-    sqlite3_bind_int64(st, 8, r->aux);
-    sqlite3_bind_int64(st, 9, r->flags);
-    sqlite3_bind_int64(st, 10, r->ev_status);
     sum = store__event_sum(last_sum(s, m), r->machine, r->seq, r->time_ms,
                            r->op, r->cpu, args, r->len, r->value, r->aux,
                            r->flags, r->ev_status);
-    sqlite3_bind_int64(st, 11, (sqlite3_int64)sum);
-    rc = wstep(s, st);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-        wreq_fail(r, STORE_ALREADY_EXISTS,
-                  "event %" PRIu64 " of machine %" PRIu64 " is already stored",
-                  r->seq, r->machine);
-        return SQLITE_OK;
-    }
+    rc = pack_add(s, r, args, sum);
     if (rc != SQLITE_OK)
         return rc;
     m->count++;
@@ -1121,10 +1178,12 @@ int store__load_stale_counts(struct store *s)
     rc = sqlite3_prepare_v2(
         s->wdb,
         "SELECT id, coalesce(parent_seq, 0),"
-        " (SELECT count(*) FROM events WHERE machine = id),"
-        " coalesce((SELECT max(seq) FROM events WHERE machine = id), 0),"
-        " coalesce((SELECT sum FROM events WHERE machine = id"
-        "  ORDER BY seq DESC LIMIT 1), 0)"
+        " (SELECT coalesce(sum(last_seq - first_seq + 1), 0)"
+        "  FROM event_packs WHERE machine = id),"
+        " coalesce((SELECT max(last_seq) FROM event_packs"
+        "  WHERE machine = id), 0),"
+        " coalesce((SELECT sum FROM event_packs WHERE machine = id"
+        "  ORDER BY first_seq DESC LIMIT 1), 0)"
         " FROM machines WHERE counts_stale = 1",
         -1, &st, NULL);
     if (rc != SQLITE_OK)
@@ -1237,6 +1296,10 @@ static int write_rkey(struct store *s, struct batch *b, struct wreq *r)
 
 static int write_one(struct store *s, struct batch *b, struct wreq *r)
 {
+    int rc = r->kind != WREQ_EVENT ? pack_flush(s) : SQLITE_OK;
+
+    if (rc != SQLITE_OK)
+        return rc;
     switch (r->kind) {
     case WREQ_EVENT:
         return write_event(s, b, r);
@@ -1271,7 +1334,9 @@ static int write_unit(struct store *s, struct batch *b, struct wreq *u,
     if (m == NULL)
         return rc;
     saved = *m;
-    rc = wstep(s, s->w_unit);
+    rc = pack_flush(s); /* what the savepoint keeps is written */
+    if (rc == SQLITE_OK)
+        rc = wstep(s, s->w_unit);
     for (i = 0; rc == SQLITE_OK && i < n && bad == NULL; i++) {
         rc = write_event(s, b, &u[i]);
         if (u[i].status != STORE_OK)
@@ -1284,6 +1349,7 @@ static int write_unit(struct store *s, struct batch *b, struct wreq *u,
 
         format(why, sizeof(why), "%s",
                bad->msg != NULL ? bad->msg : store_status_name(bad->status));
+        pack_drop(s); /* the unit's own events only */
         rc = wstep(s, s->w_unit_undo);
         if (rc != SQLITE_OK)
             return rc;
@@ -1297,6 +1363,10 @@ static int write_unit(struct store *s, struct batch *b, struct wreq *u,
                       "%s (a unit of %" PRIu32 " events:"
                       " none kept)",
                       why, n);
+    } else {
+        rc = pack_flush(s);
+        if (rc != SQLITE_OK)
+            return rc;
     }
     return wstep(s, s->w_unit_end);
 }
@@ -1352,6 +1422,7 @@ static void commit_batch(struct store *s, struct batch *b)
     int rc;
 
     mtab_clear(&s->mt);
+    pack_drop(s);
     rc = wstep(s, s->w_begin);
     for (i = 0; rc == SQLITE_OK && i < b->n; i += k) {
         struct wreq *r = &b->req[i];
@@ -1364,6 +1435,9 @@ static void commit_batch(struct store *s, struct batch *b)
             rc = write_one(s, b, r);
         b->nfailed += r->status != STORE_OK && r->kind != WREQ_RKEY ? k : 0;
     }
+    if (rc == SQLITE_OK)
+        rc = pack_flush(s);
+    pack_drop(s); /* a failed batch's pending events go with it */
     if (rc == SQLITE_OK)
         rc = write_marks(s);
     if (rc == SQLITE_OK && s->fail_permille > 0 &&
@@ -1401,6 +1475,24 @@ static void bind_purge(sqlite3_stmt *st, const struct ctl *c)
         sqlite3_bind_null(st, 2);
 }
 
+/* Deletes the purged machines' rows of events; *@events: how many events
+ * they held.  An SQLite code. */
+static int purge_events(struct store *s, uint64_t *events)
+{
+    sqlite3_stmt *st = s->w_purge_events;
+    int rc;
+
+    *events = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        *events += (uint64_t)sqlite3_column_int64(st, 0);
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    else
+        format(s->wmsg, sizeof(s->wmsg), "%s", sqlite3_errmsg(s->wdb));
+    sqlite3_reset(st);
+    return rc;
+}
+
 static void run_purge(struct store *s, struct ctl *c)
 {
     int rc;
@@ -1410,10 +1502,8 @@ static void run_purge(struct store *s, struct ctl *c)
     bind_purge(s->w_purge_machines, c);
     bind_purge(s->w_purge_rkeys, c);
     rc = wstep(s, s->w_begin);
-    if (rc == SQLITE_OK) {
-        rc = wstep(s, s->w_purge_events);
-        c->events = (uint64_t)sqlite3_changes(s->wdb);
-    }
+    if (rc == SQLITE_OK)
+        rc = purge_events(s, &c->events);
     if (rc == SQLITE_OK)
         rc = wstep(s, s->w_purge_checkpoints);
     if (rc == SQLITE_OK)
@@ -1454,7 +1544,7 @@ static void run_reset(struct store *s, struct ctl *c)
     char *msg = NULL;
 
     if (sqlite3_exec(s->wdb,
-                     "BEGIN; DELETE FROM events;"
+                     "BEGIN; DELETE FROM event_packs;"
                      " DELETE FROM checkpoints; DELETE FROM machines;"
                      " DELETE FROM request_keys;"
                      " DELETE FROM sqlite_sequence; COMMIT;",
