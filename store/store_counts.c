@@ -61,6 +61,7 @@ enum store_status sq_op_counts_page(struct store *s, uint64_t machine,
                               " WHERE machine = ?1 AND last_seq > ?2"
                               " AND first_seq > ?2 - " PACK_EVENTS_MAX_SQL
                               " ORDER BY first_seq";
+    static _Thread_local uint32_t words[STORE_MAX_ARGS];
     struct op_run v[RUN_MAX];
     sqlite3_stmt *st = NULL;
     size_t n = 0;
@@ -84,20 +85,19 @@ enum store_status sq_op_counts_page(struct store *s, uint64_t machine,
     sqlite3_bind_int64(st, 2, clamp_u64(after_seq));
     while (left > 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *body = sqlite3_column_blob(st, 1);
-        size_t len = (size_t)sqlite3_column_bytes(st, 1), off = 0;
+        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+        struct pack_cur cur = { 0, 0 };
+        const unsigned char *args;
+        struct store_event ev;
+        uint64_t sum;
 
-        /* Each event's seq, op and nargs, read in place. */
-        while (left > 0 && len - off >= PACK_HEAD_BYTES) {
-            uint64_t seq = unpack_le64(body + off);
-
-            if (seq > after_seq) {
-                *last_seq = seq;
-                add_op(v, &n, unpack_le32(body + off + 16), fn, arg);
+        while (left > 0 &&
+               pack_get(body, len, &cur, machine, &ev, words, &sum, &args)) {
+            if (ev.seq > after_seq) {
+                *last_seq = ev.seq;
+                add_op(v, &n, ev.op, fn, arg);
                 left--;
             }
-            off += pack_event_bytes(unpack_le32(body + off + 24));
-            if (off > len)
-                break;
         }
     }
     if (left == 0)

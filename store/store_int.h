@@ -145,6 +145,7 @@ struct pack {
     uint64_t first_seq;
     uint64_t last_seq;
     uint64_t sum; /* its last event's */
+    struct pack_cur cur;
 };
 
 /* Open-addressing hash table of the machines one batch touches. */
@@ -422,6 +423,10 @@ int store__register_sums(sqlite3 *db);
  * the transaction. */
 int store__pack_events(sqlite3 *db);
 int store__unpack_events(sqlite3 *db);
+/* Runs @sql (which may read and change the table "events") on @db's events
+ * unpacked, then packs them again, in one transaction: how tests damage
+ * single events.  An SQLite code (sqlite3_errmsg(@db) says why). */
+int store__events_exec(sqlite3 *db, const char *sql);
 
 void store__sqlite_err(const char *path, sqlite3 *db, const char *what,
                        char *err);

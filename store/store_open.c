@@ -539,8 +539,8 @@ int store__pack_events(sqlite3 *db)
 {
     sqlite3_stmt *rd = NULL, *wr = NULL;
     unsigned char *body = malloc(PACK_EVENTS_MAX *
-                                 pack_event_bytes(STORE_MAX_ARGS));
-    uint32_t words[STORE_MAX_ARGS];
+                                 pack_event_max(STORE_MAX_ARGS));
+    struct pack_cur cur = { 0, 0 };
     uint64_t machine = 0, first = 0, last = 0, sum = 0;
     size_t len = 0, n = 0;
     int rc = body != NULL ? SQLITE_OK : SQLITE_NOMEM;
@@ -566,32 +566,29 @@ int store__pack_events(sqlite3 *db)
             .op = (uint32_t)sqlite3_column_int64(rd, 3),
             .cpu = (uint32_t)sqlite3_column_int64(rd, 4),
             .nargs = (uint32_t)alen / 4,
-            .args = words,
             .value = (uint32_t)sqlite3_column_int64(rd, 6),
             .aux = (uint32_t)sqlite3_column_int64(rd, 7),
             .flags = (uint32_t)sqlite3_column_int64(rd, 8),
             .status = (int32_t)sqlite3_column_int64(rd, 9),
         };
-        uint32_t i;
 
         rc = SQLITE_OK;
         if (alen % 4 != 0 || alen > 4 * STORE_MAX_ARGS) {
             rc = SQLITE_CORRUPT;
             break;
         }
-        for (i = 0; i < ev.nargs; i++)
-            words[i] = get_le32(args + 4 * i);
         if (n > 0 && (ev.machine != machine || ev.seq != last + 1 ||
                       n == PACK_EVENTS_MAX)) {
             rc = put_pack(wr, machine, first, last, body, len, sum);
             n = len = 0;
+            cur = (struct pack_cur){ 0, 0 };
         }
         if (n == 0) {
             machine = ev.machine;
             first = ev.seq;
         }
         sum = (uint64_t)sqlite3_column_int64(rd, 10);
-        len += pack_put(body + len, &ev, sum);
+        len += pack_put_bytes(body + len, &cur, &ev, args, sum);
         last = ev.seq;
         n++;
     }
@@ -632,14 +629,15 @@ int store__unpack_events(sqlite3 *db)
     while (rc == SQLITE_OK && (rc = sqlite3_step(rd)) == SQLITE_ROW) {
         uint64_t m = (uint64_t)sqlite3_column_int64(rd, 0);
         const unsigned char *body = sqlite3_column_blob(rd, 1);
-        size_t len = (size_t)sqlite3_column_bytes(rd, 1), off = 0;
+        size_t len = (size_t)sqlite3_column_bytes(rd, 1);
+        struct pack_cur cur = { 0, 0 };
         const unsigned char *args;
         struct store_event ev;
         uint64_t sum;
 
         rc = SQLITE_OK;
-        while (rc == SQLITE_OK && off < len) {
-            if (!pack_get(body, len, &off, m, &ev, words, &sum, &args)) {
+        while (rc == SQLITE_OK && cur.off < len) {
+            if (!pack_get(body, len, &cur, m, &ev, words, &sum, &args)) {
                 rc = SQLITE_CORRUPT;
                 break;
             }
@@ -663,6 +661,22 @@ int store__unpack_events(sqlite3 *db)
     sqlite3_finalize(rd);
     sqlite3_finalize(wr);
     return rc == SQLITE_OK ? db_exec(db, "DELETE FROM event_packs") : rc;
+}
+
+int store__events_exec(sqlite3 *db, const char *sql)
+{
+    int rc = db_exec(db, "BEGIN IMMEDIATE");
+
+    if (rc == SQLITE_OK)
+        rc = store__unpack_events(db);
+    if (rc == SQLITE_OK)
+        rc = db_exec(db, sql);
+    if (rc == SQLITE_OK)
+        rc = store__pack_events(db);
+    if (rc == SQLITE_OK)
+        return db_exec(db, "COMMIT");
+    db_exec(db, "ROLLBACK");
+    return rc;
 }
 
 /* Brings the schema of a database at version @from up to ours, one

@@ -1,17 +1,23 @@
 /* store/store_pack.h - the body of a packed events row (docs/DESIGN.md,
  * "Recovery speed where no checkpoint applies": events packed per row).
  *
- * A body holds one machine's consecutive events back to back, each in a
- * fixed little-endian layout followed by its argument words:
+ * A body holds one machine's consecutive events back to back, each as:
  *
- *     seq u64, time i64, op u32, cpu u32, nargs u32, value u32, aux u32,
- *     flags u32, status i32, sum u64, then nargs u32 words
+ *     sum     u64, little-endian (its chained sum, store__event_sum())
+ *     seq     varint
+ *     time    zigzag varint of time_ms minus the previous event's in the
+ *             body (the first: minus 0)
+ *     op, cpu, nargs, value, aux, flags   varints
+ *     status  zigzag varint
+ *     args    nargs u32 words, little-endian
  *
- * Each event keeps its own seq and its own chained sum (store__event_sum()
- * over the machine's previous event), so a reader of a body checks the
- * chain per event and names the seq where it breaks, exactly as with one
- * row per event.  The chain's args bytes are the body's own (the same
- * little-endian words the args column holds).
+ * (varint: 7 bits a byte, least significant first, the high bit set on
+ * every byte but the last; at most 10 bytes.)  Each event keeps its own
+ * seq and its own chained sum, so a reader checks the chain per event and
+ * names the seq where it breaks, exactly as with one row per event.  The
+ * chain's args bytes are the body's own (the same little-endian words the
+ * schema 5 args column held).  Varints keep a body smaller than the one
+ * row per event it replaces (~25 bytes an event plus its args).
  *
  * Pure functions: no SQLite, no threads; every store file may use them.
  */
@@ -25,8 +31,14 @@
 #include <stdint.h>
 #include <string.h>
 
-#define PACK_HEAD_BYTES 52 /* an event's fixed fields */
 #define PACK_EVENTS_MAX 16 /* events per row the writer packs */
+#define PACK_HEAD_MAX   69 /* an event's bytes before its args, at most */
+
+/* Where a reader or writer is in a body: start at { 0, 0 }. */
+struct pack_cur {
+    size_t off;   /* the next event's first byte */
+    int64_t time; /* the previous event's time_ms (0 before the first) */
+};
 
 static inline void pack_le32(unsigned char *p, uint32_t v)
 {
@@ -53,80 +65,138 @@ static inline uint64_t unpack_le64(const unsigned char *p)
     return (uint64_t)unpack_le32(p) | (uint64_t)unpack_le32(p + 4) << 32;
 }
 
-/* The bytes one event with @nargs argument words takes in a body. */
-static inline size_t pack_event_bytes(uint32_t nargs)
+static inline size_t pack_varint(unsigned char *p, uint64_t v)
 {
-    return PACK_HEAD_BYTES + 4 * (size_t)nargs;
+    size_t n = 0;
+
+    while (v >= 0x80) {
+        p[n++] = (unsigned char)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (unsigned char)v;
+    return n;
 }
 
-/* Writes @ev's fixed fields (its machine is the row's, not written; its
- * args not touched) and its chained @sum at @p: PACK_HEAD_BYTES bytes,
- * to be followed by its ev->nargs argument words, little-endian. */
-static inline void pack_put_head(unsigned char *p,
-                                 const struct store_event *ev, uint64_t sum)
+static inline uint64_t pack_zigzag(int64_t v)
 {
-    pack_le64(p, ev->seq);
-    pack_le64(p + 8, (uint64_t)ev->time_ms);
-    pack_le32(p + 16, ev->op);
-    pack_le32(p + 20, ev->cpu);
-    pack_le32(p + 24, ev->nargs);
-    pack_le32(p + 28, ev->value);
-    pack_le32(p + 32, ev->aux);
-    pack_le32(p + 36, ev->flags);
-    pack_le32(p + 40, (uint32_t)ev->status);
-    pack_le64(p + 44, sum);
+    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
 }
 
-/* Writes @ev (its machine is the row's, not written) and its chained
- * @sum at @p, which has room for pack_event_bytes(ev->nargs) bytes;
- * returns the bytes written. */
-static inline size_t pack_put(unsigned char *p, const struct store_event *ev,
-                              uint64_t sum)
+static inline uint64_t unpack_zigzag(uint64_t v)
 {
+    return (v >> 1) ^ (0 - (v & 1));
+}
+
+/* Reads a varint at @p[*@off] of @len bytes; false if it runs past @len
+ * or past 10 bytes. */
+static inline bool unpack_varint(const unsigned char *p, size_t len,
+                                 size_t *off, uint64_t *v)
+{
+    uint64_t x = 0;
+    unsigned shift;
+
+    for (shift = 0; shift < 70 && *off < len; shift += 7) {
+        unsigned char b = p[(*off)++];
+
+        x |= (uint64_t)(b & 0x7f) << shift;
+        if ((b & 0x80) == 0) {
+            *v = x;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The bytes one event with @nargs argument words takes in a body, at
+ * most. */
+static inline size_t pack_event_max(uint32_t nargs)
+{
+    return PACK_HEAD_MAX + 4 * (size_t)nargs;
+}
+
+/* Writes @ev (its machine is the row's, not written) with its chained
+ * @sum at @p, @ev->args taken from @args (its nargs words, little-endian
+ * bytes); @p has room for pack_event_max(ev->nargs) bytes.  Advances
+ * @cur past it; returns the bytes written. */
+static inline size_t pack_put_bytes(unsigned char *p, struct pack_cur *cur,
+                                    const struct store_event *ev,
+                                    const unsigned char *args, uint64_t sum)
+{
+    size_t n = 8;
+
+    pack_le64(p, sum);
+    n += pack_varint(p + n, ev->seq);
+    n += pack_varint(p + n, pack_zigzag((int64_t)((uint64_t)ev->time_ms -
+                                                  (uint64_t)cur->time)));
+    n += pack_varint(p + n, ev->op);
+    n += pack_varint(p + n, ev->cpu);
+    n += pack_varint(p + n, ev->nargs);
+    n += pack_varint(p + n, ev->value);
+    n += pack_varint(p + n, ev->aux);
+    n += pack_varint(p + n, ev->flags);
+    n += pack_varint(p + n, pack_zigzag(ev->status));
+    if (ev->nargs > 0)
+        memcpy(p + n, args, 4 * (size_t)ev->nargs);
+    n += 4 * (size_t)ev->nargs;
+    cur->off += n;
+    cur->time = ev->time_ms;
+    return n;
+}
+
+/* As pack_put_bytes(), the args from ev->args. */
+static inline size_t pack_put(unsigned char *p, struct pack_cur *cur,
+                              const struct store_event *ev, uint64_t sum)
+{
+    unsigned char args[4 * STORE_MAX_ARGS];
     uint32_t i;
 
-    pack_put_head(p, ev, sum);
     for (i = 0; i < ev->nargs; i++)
-        pack_le32(p + PACK_HEAD_BYTES + 4 * (size_t)i, ev->args[i]);
-    return pack_event_bytes(ev->nargs);
+        pack_le32(args + 4 * (size_t)i, ev->args[i]);
+    return pack_put_bytes(p, cur, ev, args, sum);
 }
 
-/* Reads the event at @body[*@off] (of @len bytes in all) into @ev, with
+/* Reads the event at @body[cur->off] (of @len bytes in all) into @ev, with
  * ev->machine = @machine and ev->args = @words, its stored sum into *@sum
  * and where its args bytes start (what the chain hashes) into *@args;
- * advances *@off past it.  False, and nothing advanced, if fewer bytes
- * are left than the event needs or nargs exceeds STORE_MAX_ARGS (a cut or
- * damaged body). */
-static inline bool pack_get(const unsigned char *body, size_t len, size_t *off,
-                            uint64_t machine, struct store_event *ev,
+ * advances @cur past it.  False, and @cur unchanged, if the body ends
+ * inside the event, a field does not fit its type, or nargs exceeds
+ * STORE_MAX_ARGS (a cut or damaged body). */
+static inline bool pack_get(const unsigned char *body, size_t len,
+                            struct pack_cur *cur, uint64_t machine,
+                            struct store_event *ev,
                             uint32_t words[STORE_MAX_ARGS], uint64_t *sum,
                             const unsigned char **args)
 {
-    const unsigned char *p = body + *off;
-    uint32_t nargs, i;
+    uint64_t f[9];
+    size_t off = cur->off, i;
 
-    if (*off > len || len - *off < PACK_HEAD_BYTES)
+    if (off > len || len - off < 8)
         return false;
-    nargs = unpack_le32(p + 24);
-    if (nargs > STORE_MAX_ARGS ||
-        len - *off - PACK_HEAD_BYTES < 4 * (size_t)nargs)
+    off += 8;
+    for (i = 0; i < 9; i++)
+        if (!unpack_varint(body, len, &off, &f[i]))
+            return false;
+    if (f[2] > UINT32_MAX || f[3] > UINT32_MAX || f[4] > STORE_MAX_ARGS ||
+        f[5] > UINT32_MAX || f[6] > UINT32_MAX || f[7] > UINT32_MAX ||
+        f[8] > UINT32_MAX || len - off < 4 * f[4])
         return false;
+    *sum = unpack_le64(body + cur->off);
     ev->machine = machine;
-    ev->seq = unpack_le64(p);
-    ev->time_ms = (int64_t)unpack_le64(p + 8);
-    ev->op = unpack_le32(p + 16);
-    ev->cpu = unpack_le32(p + 20);
-    ev->nargs = nargs;
-    ev->value = unpack_le32(p + 28);
-    ev->aux = unpack_le32(p + 32);
-    ev->flags = unpack_le32(p + 36);
-    ev->status = (int32_t)unpack_le32(p + 40);
-    *sum = unpack_le64(p + 44);
-    *args = p + PACK_HEAD_BYTES;
-    for (i = 0; i < nargs; i++)
-        words[i] = unpack_le32(p + PACK_HEAD_BYTES + 4 * (size_t)i);
+    ev->seq = f[0];
+    ev->time_ms = (int64_t)((uint64_t)cur->time + unpack_zigzag(f[1]));
+    ev->op = (uint32_t)f[2];
+    ev->cpu = (uint32_t)f[3];
+    ev->nargs = (uint32_t)f[4];
+    ev->value = (uint32_t)f[5];
+    ev->aux = (uint32_t)f[6];
+    ev->flags = (uint32_t)f[7];
+    ev->status = (int32_t)(uint32_t)unpack_zigzag(f[8]);
+    *args = body + off;
+    for (i = 0; i < ev->nargs; i++)
+        words[i] = unpack_le32(body + off + 4 * i);
     ev->args = words;
-    *off += pack_event_bytes(nargs);
+    cur->off = off + 4 * (size_t)ev->nargs;
+    cur->time = ev->time_ms;
     return true;
 }
 
@@ -136,11 +206,11 @@ static inline bool pack_find(const unsigned char *body, size_t len,
                              uint64_t machine, uint64_t seq, uint64_t *sum)
 {
     static _Thread_local uint32_t words[STORE_MAX_ARGS];
+    struct pack_cur cur = { 0, 0 };
     struct store_event ev;
     const unsigned char *args;
-    size_t off = 0;
 
-    while (pack_get(body, len, &off, machine, &ev, words, sum, &args))
+    while (pack_get(body, len, &cur, machine, &ev, words, sum, &args))
         if (ev.seq == seq)
             return true;
     return false;

@@ -42,14 +42,15 @@ static bool read_pack(sqlite3_stmt *st, uint64_t machine,
                       size_t *n)
 {
     const unsigned char *body = sqlite3_column_blob(st, 2);
-    size_t len = (size_t)sqlite3_column_bytes(st, 2), off = 0;
+    size_t len = (size_t)sqlite3_column_bytes(st, 2);
+    struct pack_cur cur = { 0, 0 };
     const unsigned char *args;
     uint64_t sum;
 
     *n = 0;
-    while (off < len) {
+    while (cur.off < len) {
         if (*n == PACK_EVENTS_MAX ||
-            !pack_get(body, len, &off, machine, &ev[*n],
+            !pack_get(body, len, &cur, machine, &ev[*n],
                       words + *n * STORE_MAX_ARGS, &sum, &args))
             return false;
         (*n)++;
@@ -206,6 +207,7 @@ enum store_status sq_op_counts(struct store *s, uint64_t machine,
                                           uint64_t count),
                                void *arg)
 {
+    static _Thread_local uint32_t words[STORE_MAX_ARGS];
     sqlite3_stmt *st = s->r_op_counts;
     struct op_count *v = NULL;
     size_t n = 0, cap = 0, i;
@@ -216,21 +218,22 @@ enum store_status sq_op_counts(struct store *s, uint64_t machine,
     sqlite3_bind_int64(st, 1, clamp_u64(machine));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const unsigned char *body = sqlite3_column_blob(st, 0);
-        size_t len = (size_t)sqlite3_column_bytes(st, 0), off = 0;
+        size_t len = (size_t)sqlite3_column_bytes(st, 0);
+        struct pack_cur cur = { 0, 0 };
+        const unsigned char *args;
+        struct store_event ev;
+        uint64_t sum;
 
-        /* Each event's op and nargs, read in place. */
-        while (len - off >= PACK_HEAD_BYTES) {
-            if (!count_op(&v, &n, &cap, unpack_le32(body + off + 16))) {
+        while (cur.off < len &&
+               pack_get(body, len, &cur, machine, &ev, words, &sum, &args)) {
+            if (!count_op(&v, &n, &cap, ev.op)) {
                 free(v);
                 sqlite3_reset(st);
                 set_err(s, "op counts: out of memory");
                 return STORE_UNAVAILABLE;
             }
-            off += pack_event_bytes(unpack_le32(body + off + 24));
-            if (off > len)
-                break;
         }
-        if (off != len) {
+        if (cur.off != len) {
             free(v);
             set_err(s,
                     "op counts: machine %" PRIu64 ": malformed packed row",
@@ -710,15 +713,16 @@ static enum store_status walk_row(struct store_reader *r, sqlite3_stmt *st,
                                   struct walk *w)
 {
     const unsigned char *body = sqlite3_column_blob(st, 2);
-    size_t len = (size_t)sqlite3_column_bytes(st, 2), off = 0;
+    size_t len = (size_t)sqlite3_column_bytes(st, 2);
+    struct pack_cur cur = { 0, 0 };
     const unsigned char *args;
     struct store_event ev;
     uint64_t first = 0, sum = 0;
     uint32_t k;
 
-    for (k = 0; off < len; k++) {
+    for (k = 0; cur.off < len; k++) {
         if (k == PACK_EVENTS_MAX ||
-            !pack_get(body, len, &off, w->machine, &ev, w->words, &sum,
+            !pack_get(body, len, &cur, w->machine, &ev, w->words, &sum,
                       &args)) {
             reader_err(r,
                        "machine %" PRIu64 " seq %" PRIu64 ": malformed packed"

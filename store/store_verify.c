@@ -113,15 +113,16 @@ static bool check_pack(struct verify *v, sqlite3_stmt *ev, uint64_t id,
 {
     uint32_t words[STORE_MAX_ARGS];
     const unsigned char *body = sqlite3_column_blob(ev, 2);
-    size_t len = (size_t)sqlite3_column_bytes(ev, 2), off = 0;
+    size_t len = (size_t)sqlite3_column_bytes(ev, 2);
+    struct pack_cur cur = { 0, 0 };
     const unsigned char *args;
     struct store_event e;
     uint64_t first = 0, sum = 0;
     uint32_t k;
 
-    for (k = 0; off < len; k++) {
+    for (k = 0; cur.off < len; k++) {
         if (k == PACK_EVENTS_MAX ||
-            !pack_get(body, len, &off, id, &e, words, &sum, &args)) {
+            !pack_get(body, len, &cur, id, &e, words, &sum, &args)) {
             problem(v,
                     "machine %" PRIu64 " seq %" PRIu64 ": malformed packed"
                     " row (%zu bytes)",

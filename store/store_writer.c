@@ -890,7 +890,7 @@ static int pack_add(struct store *s, const struct wreq *r,
         .value = r->value, .aux = r->aux, .flags = r->flags,
         .status = r->ev_status,
     };
-    size_t need = pack_event_bytes(ev.nargs);
+    size_t need = pack_event_max(ev.nargs);
     int rc = SQLITE_OK;
 
     if (p->n > 0 && (p->machine != r->machine || p->last_seq + 1 != r->seq ||
@@ -915,11 +915,9 @@ static int pack_add(struct store *s, const struct wreq *r,
     if (p->n == 0) {
         p->machine = r->machine;
         p->first_seq = r->seq;
+        p->cur = (struct pack_cur){ 0, 0 };
     }
-    pack_put_head(p->body + p->len, &ev, sum);
-    if (r->len > 0)
-        memcpy(p->body + p->len + PACK_HEAD_BYTES, args, r->len);
-    p->len += need;
+    p->len += pack_put_bytes(p->body + p->len, &p->cur, &ev, args, sum);
     p->last_seq = r->seq;
     p->sum = sum;
     p->n++;

@@ -32,32 +32,44 @@ static void three_events(struct store_event ev[3])
                                   .args = big_args, .status = 1 };
 }
 
-/* Packs @ev[0..2] with sums 100, 101, 102 into @body; its length. */
-static size_t pack_three(unsigned char *body, const struct store_event ev[3])
+#define BODY_MAX (3 * PACK_HEAD_MAX + 4 * (3 + STORE_MAX_ARGS))
+
+/* Packs @ev[0..2] with sums 100, 101, 102 into @body; its length, and
+ * where each event ends in @end. */
+static size_t pack_three(unsigned char *body, const struct store_event ev[3],
+                         size_t end[3])
 {
+    struct pack_cur cur = { 0, 0 };
     size_t len = 0;
     int i;
 
-    for (i = 0; i < 3; i++)
-        len += pack_put(body + len, &ev[i], 100 + (uint64_t)i);
+    for (i = 0; i < 3; i++) {
+        len += pack_put(body + len, &cur, &ev[i], 100 + (uint64_t)i);
+        end[i] = len;
+    }
+    ck_assert_uint_eq(cur.off, len);
     return len;
 }
 
 START_TEST(test_pack_round_trip)
 {
-    static unsigned char body[3 * PACK_HEAD_BYTES + 4 * (3 + STORE_MAX_ARGS)];
+    static unsigned char body[BODY_MAX];
     static uint32_t words[STORE_MAX_ARGS];
     struct store_event ev[3], got;
+    struct pack_cur cur = { 0, 0 };
     const unsigned char *args;
     uint64_t sum;
-    size_t len, off = 0;
+    size_t len, end[3];
     int i;
 
     three_events(ev);
-    len = pack_three(body, ev);
-    ck_assert_uint_eq(len, sizeof(body));
+    len = pack_three(body, ev, end);
+    /* Varints: sum 8, seq 1, time 1, op 1, cpu 1, nargs 1, value 5,
+     * aux 1, flags 5, status 1. */
+    ck_assert_uint_eq(end[0], 25);
     for (i = 0; i < 3; i++) {
-        ck_assert(pack_get(body, len, &off, 7, &got, words, &sum, &args));
+        ck_assert(pack_get(body, len, &cur, 7, &got, words, &sum, &args));
+        ck_assert_uint_eq(cur.off, end[i]);
         ck_assert_uint_eq(got.machine, 7);
         ck_assert_uint_eq(got.seq, ev[i].seq);
         ck_assert_int_eq(got.time_ms, ev[i].time_ms);
@@ -85,9 +97,9 @@ START_TEST(test_pack_round_trip)
                              4 * (size_t)got.nargs, got.value, got.aux,
                              got.flags, got.status));
     }
-    ck_assert_uint_eq(off, len);
-    ck_assert(!pack_get(body, len, &off, 7, &got, words, &sum, &args));
-    ck_assert_uint_eq(off, len);
+    ck_assert_uint_eq(cur.off, len);
+    ck_assert(!pack_get(body, len, &cur, 7, &got, words, &sum, &args));
+    ck_assert_uint_eq(cur.off, len);
 }
 END_TEST
 
@@ -95,44 +107,55 @@ END_TEST
  * cut: the event the cut falls in is refused, nothing read past it. */
 START_TEST(test_pack_cut_body_refused)
 {
-    static unsigned char body[3 * PACK_HEAD_BYTES + 4 * (3 + STORE_MAX_ARGS)];
+    static unsigned char body[BODY_MAX];
     static uint32_t words[STORE_MAX_ARGS];
     struct store_event ev[3], got;
     const unsigned char *args;
-    size_t len, cut, off, n, whole;
+    size_t len, cut, n, whole, end[3];
     uint64_t sum;
 
     three_events(ev);
-    len = pack_three(body, ev);
+    len = pack_three(body, ev, end);
     for (cut = 0; cut < len; cut++) {
-        off = 0;
+        struct pack_cur cur = { 0, 0 };
+
         n = 0;
-        while (pack_get(body, cut, &off, 7, &got, words, &sum, &args))
+        while (pack_get(body, cut, &cur, 7, &got, words, &sum, &args))
             n++;
-        whole = cut < PACK_HEAD_BYTES                          ? 0
-                : cut < 2 * PACK_HEAD_BYTES + 12               ? 1
-                                                               : 2;
+        whole = cut < end[0] ? 0 : cut < end[1] ? 1 : 2;
         ck_assert_msg(n == whole, "cut at %zu: %zu events read", cut, n);
-        ck_assert_uint_le(off, cut);
+        ck_assert_uint_eq(cur.off, whole == 0 ? 0 : end[whole - 1]);
     }
 }
 END_TEST
 
+/* An event claiming more than STORE_MAX_ARGS words is refused even where
+ * the body has the bytes; STORE_MAX_ARGS itself is read. */
 START_TEST(test_pack_nargs_over_max_refused)
 {
-    static unsigned char body[PACK_HEAD_BYTES + 4 * (STORE_MAX_ARGS + 1)];
+    static unsigned char body[PACK_HEAD_MAX + 4 * (STORE_MAX_ARGS + 1)];
     static uint32_t words[STORE_MAX_ARGS];
     struct store_event ev[3], got;
+    struct pack_cur cur = { 0, 0 }, at = { 0, 0 };
     const unsigned char *args;
-    size_t off = 0;
     uint64_t sum;
+    size_t n;
 
     three_events(ev);
-    pack_put(body, &ev[0], 1);
-    pack_le32(body + 24, STORE_MAX_ARGS + 1);
-    ck_assert(!pack_get(body, sizeof(body), &off, 7, &got, words, &sum,
+    n = pack_put(body, &at, &ev[0], 1);
+    /* nargs is the fifth varint after the sum (seq 41, time, op 3, cpu 1:
+     * one byte each): 0, one byte; made two bytes. */
+    ck_assert_uint_eq(body[8 + 4], 0);
+    memmove(body + 8 + 6, body + 8 + 5, n - 13);
+    body[8 + 4] = 0x80 | ((STORE_MAX_ARGS + 1) & 0x7f);
+    body[8 + 5] = (unsigned char)((STORE_MAX_ARGS + 1) >> 7);
+    ck_assert(!pack_get(body, sizeof(body), &cur, 7, &got, words, &sum,
                         &args));
-    ck_assert_uint_eq(off, 0);
+    ck_assert_uint_eq(cur.off, 0);
+    body[8 + 4] = 0x80 | (STORE_MAX_ARGS & 0x7f);
+    body[8 + 5] = (unsigned char)(STORE_MAX_ARGS >> 7);
+    ck_assert(pack_get(body, sizeof(body), &cur, 7, &got, words, &sum, &args));
+    ck_assert_uint_eq(got.nargs, STORE_MAX_ARGS);
 }
 END_TEST
 
