@@ -132,10 +132,13 @@ struct cslot {
     bool marked;       /* its row has counts_stale = 1 */
 };
 
-/* The row the writer is packing: consecutive events of one machine in a
+/* A row the writer is packing: consecutive events of one machine in a
  * batch, written as one event_packs row when it holds PACK_EVENTS_MAX,
- * when the next write is not its machine's next event, and before a
- * unit's savepoint, a non-event write and the commit. */
+ * when another machine's event takes its slot, before a unit's savepoint
+ * (so a unit rolled back takes only its own events) and at the commit.
+ * PACK_SLOTS of them, a slot by machine id: events of machines that take
+ * turns in a group commit (one client each) still fill rows. */
+#define PACK_SLOTS 64
 struct pack {
     unsigned char *body; /* store_pack.h layout */
     size_t len;
@@ -270,7 +273,9 @@ struct store {
                                            sums (migration 4) */
 
     struct mtab mt; /* writer thread only */
-    struct pack pk; /* writer thread only */
+    struct pack pk[PACK_SLOTS]; /* writer thread only */
+    uint8_t pk_used[PACK_SLOTS]; /* slots that may hold events */
+    uint32_t npk;
     struct ctab ct; /* the writer changes it under @lock;
                                            callers read it under @lock */
     bool reaping;   /* caller's thread only */
@@ -440,6 +445,7 @@ void store__reader_finalize(struct store_reader *r);
 void store__batch_destroy(struct batch *b);
 void store__batch_reset(struct batch *b);
 void store__mtab_destroy(struct mtab *t);
+void store__packs_destroy(struct store *s);
 /* starts the writer thread; false if it could not */
 bool store__start_writer(struct store *s);
 /* opens the checkpointer's connection and starts its thread */

@@ -1221,7 +1221,7 @@ void sq_close(struct store *s)
         store__batch_reset(s->filling);
     store__batch_destroy(s->filling);
     store__mtab_destroy(&s->mt);
-    free(s->pk.body);
+    store__packs_destroy(s);
     free(s->ct.slot);
     if (s->sync_inited) {
         pthread_cond_destroy(&s->ckpt_wake);

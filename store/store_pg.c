@@ -922,18 +922,21 @@ struct send {
     uint64_t rows;
     uint64_t bytes; /* data inserted, for max_bytes */
     int64_t epoch;  /* cluster: the node's epoch for this batch */
-    /* The packed row being filled (schema 6, as store_writer.c packs):
-     * consecutive events of one machine, at most PACK_EVENTS_MAX; added
-     * to the COPY rows when the next event cannot continue it and at the
-     * end of the batch. */
-    unsigned char pk[PACK_EVENTS_MAX * (PACK_HEAD_MAX + 4 * STORE_MAX_ARGS)];
-    size_t pk_len;
-    uint32_t pk_n;
-    uint64_t pk_machine;
-    uint64_t pk_first;
-    uint64_t pk_last;
-    uint64_t pk_sum;
-    struct pack_cur pk_cur;
+    /* The packed rows being filled (schema 6, as store_writer.c packs):
+     * a slot by machine id, each consecutive events of one machine, at
+     * most PACK_EVENTS_MAX; added to the COPY rows when another event
+     * cannot continue it and at the end of the batch. */
+    struct pg_pack {
+        unsigned char *body;
+        size_t len;
+        size_t cap;
+        uint32_t n;
+        uint64_t machine;
+        uint64_t first;
+        uint64_t last;
+        uint64_t sum;
+        struct pack_cur cur;
+    } pk[64];
 };
 
 static void wfail(struct pw *w, enum store_status st, const char *fmt, ...)
@@ -1055,57 +1058,92 @@ static size_t field_i64(unsigned char *p, int64_t v)
 
 #define PACK_FIELDS 5
 
-/* Adds the packed row being filled (if any) to the batch's COPY rows, in
- * the column order of event_packs. */
-static void pack_flush(struct send *x)
+/* Adds packed row @p (not empty) to the batch's COPY rows, in the column
+ * order of event_packs, and empties it. */
+static void pack_copy(struct send *x, struct pg_pack *p)
 {
-    unsigned char *p;
+    unsigned char *q;
 
-    if (x->pk_n == 0)
+    if (!copy_room(x, 2 + 4 * 12 + 4 + p->len))
         return;
-    if (!copy_room(x, 2 + 4 * 12 + 4 + x->pk_len))
-        return;
-    p = x->copy + x->ncopy;
-    put_be(p, PACK_FIELDS, 2);
-    p += 2;
-    p += field_i64(p, (int64_t)x->pk_machine);
-    p += field_i64(p, (int64_t)x->pk_first);
-    p += field_i64(p, (int64_t)x->pk_last);
-    put_be(p, x->pk_len, 4);
-    memcpy(p + 4, x->pk, x->pk_len);
-    p += 4 + x->pk_len;
-    p += field_i64(p, (int64_t)x->pk_sum);
-    x->ncopy = (size_t)(p - x->copy);
+    q = x->copy + x->ncopy;
+    put_be(q, PACK_FIELDS, 2);
+    q += 2;
+    q += field_i64(q, (int64_t)p->machine);
+    q += field_i64(q, (int64_t)p->first);
+    q += field_i64(q, (int64_t)p->last);
+    put_be(q, p->len, 4);
+    memcpy(q + 4, p->body, p->len);
+    q += 4 + p->len;
+    q += field_i64(q, (int64_t)p->sum);
+    x->ncopy = (size_t)(q - x->copy);
     x->rows++;
-    x->bytes += x->pk_len + 64;
-    x->pk_n = 0;
-    x->pk_len = 0;
+    x->bytes += p->len + 64;
+    p->n = 0;
+    p->len = 0;
 }
 
-/* Adds event @w (checked) with its chained @sum to the packed row being
- * filled, first adding that row to the COPY if @w cannot continue it. */
+/* Adds every packed row being filled to the COPY rows. */
+static void pack_flush(struct send *x)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(x->pk) / sizeof(x->pk[0]); i++)
+        if (x->pk[i].n > 0)
+            pack_copy(x, &x->pk[i]);
+}
+
+/* Frees the packed rows' buffers. */
+static void pack_free(struct send *x)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(x->pk) / sizeof(x->pk[0]); i++)
+        free(x->pk[i].body);
+}
+
+/* Adds event @w (checked) with its chained @sum to its machine's packed
+ * row, first adding what that slot holds to the COPY if @w cannot
+ * continue it. */
 static void add_event(struct send *x, const struct pw *w, uint64_t sum)
 {
+    struct pg_pack *p =
+        &x->pk[(w->machine * UINT64_C(0x9e3779b97f4a7c15)) >> 58];
     struct store_event ev = {
         .machine = w->machine, .seq = w->seq, .time_ms = w->time_ms,
         .op = w->op, .cpu = w->cpu, .nargs = (uint32_t)(w->len / 4),
         .value = w->value, .aux = w->aux, .flags = w->flags,
         .status = w->ev_status,
     };
+    size_t need = pack_event_max(ev.nargs);
 
-    if (x->pk_n > 0 && (x->pk_machine != w->machine ||
-                        x->pk_last + 1 != w->seq || x->pk_n == PACK_EVENTS_MAX))
-        pack_flush(x);
-    if (x->pk_n == 0) {
-        x->pk_machine = w->machine;
-        x->pk_first = w->seq;
-        x->pk_cur = (struct pack_cur){ 0, 0 };
+    if (p->n > 0 && (p->machine != w->machine || p->last + 1 != w->seq ||
+                     p->n == PACK_EVENTS_MAX))
+        pack_copy(x, p);
+    if (p->len + need > p->cap) {
+        size_t cap = p->cap ? p->cap : 4096;
+        unsigned char *nb;
+
+        while (cap < p->len + need)
+            cap *= 2;
+        nb = realloc(p->body, cap);
+        if (nb == NULL) {
+            pg__format(x->err, sizeof(x->err), "out of memory");
+            x->failed = true;
+            return;
+        }
+        p->body = nb;
+        p->cap = cap;
     }
-    x->pk_len += pack_put_bytes(x->pk + x->pk_len, &x->pk_cur, &ev, w->data,
-                                sum);
-    x->pk_last = w->seq;
-    x->pk_sum = sum;
-    x->pk_n++;
+    if (p->n == 0) {
+        p->machine = w->machine;
+        p->first = w->seq;
+        p->cur = (struct pack_cur){ 0, 0 };
+    }
+    p->len += pack_put_bytes(p->body + p->len, &p->cur, &ev, w->data, sum);
+    p->last = w->seq;
+    p->sum = sum;
+    p->n++;
 }
 
 /* Sends the batch's events with one COPY (outside pipeline mode, inside
@@ -1220,6 +1258,7 @@ static bool pack_events(struct store *s, char *err)
                        "DROP TABLE events; UPDATE armmap_meta SET value = 6"
                        " WHERE key = 'schema_version';",
                        err);
+    pack_free(x);
     free(x->copy);
     free(x);
     return ok;
@@ -1576,6 +1615,7 @@ static bool finish_batch(struct send *x, struct pwq *q, char *err)
         pg__format(err, STORE_MSG_MAX, "%s", x->err);
     if (!ok) /* ends a transaction left open */
         PQclear(PQexec(s->wconn, "ROLLBACK"));
+    pack_free(x);
     free(x->copy);
     return ok;
 }

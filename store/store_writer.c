@@ -848,42 +848,76 @@ static uint64_t last_sum(struct store *s, const struct mslot *m)
                                          : store__chain_seed(m->id);
 }
 
-/* Forgets the pending pack's events (rolled back with their unit or
+void store__packs_destroy(struct store *s)
+{
+    uint32_t i;
+
+    for (i = 0; i < PACK_SLOTS; i++) {
+        free(s->pk[i].body);
+        s->pk[i].body = NULL;
+    }
+}
+
+/* Forgets every pending pack's events (rolled back with their unit or
  * batch). */
 static void pack_drop(struct store *s)
 {
-    s->pk.n = 0;
-    s->pk.len = 0;
+    uint32_t i;
+
+    for (i = 0; i < s->npk; i++) {
+        struct pack *p = &s->pk[s->pk_used[i]];
+
+        p->n = 0;
+        p->len = 0;
+    }
+    s->npk = 0;
 }
 
-/* Writes the pending pack (if any) as one event_packs row.  An SQLite
+/* Writes pending pack @p (not empty) as one event_packs row.  An SQLite
  * code: a failure fails the batch (a duplicate row cannot happen, each
  * event's seq having been checked against the machine's last). */
-static int pack_flush(struct store *s)
+static int pack_write(struct store *s, struct pack *p)
 {
-    struct pack *p = &s->pk;
     sqlite3_stmt *st = s->w_event;
     int rc;
 
-    if (p->n == 0)
-        return SQLITE_OK;
     sqlite3_bind_int64(st, 1, (sqlite3_int64)p->machine);
     sqlite3_bind_int64(st, 2, (sqlite3_int64)p->first_seq);
     sqlite3_bind_int64(st, 3, (sqlite3_int64)p->last_seq);
     sqlite3_bind_blob(st, 4, p->body, (int)p->len, SQLITE_STATIC);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)p->sum);
     rc = wstep(s, st);
-    pack_drop(s);
+    p->n = 0;
+    p->len = 0;
     return rc;
 }
 
-/* Appends event @r (its @args bytes, its chained @sum) to the pending
- * pack, first writing that pack if @r cannot continue it.  An SQLite
- * code. */
+/* Writes every pending pack.  An SQLite code. */
+static int pack_flush(struct store *s)
+{
+    uint32_t i;
+    int rc = SQLITE_OK;
+
+    for (i = 0; rc == SQLITE_OK && i < s->npk; i++) {
+        struct pack *p = &s->pk[s->pk_used[i]];
+
+        if (p->n > 0)
+            rc = pack_write(s, p);
+    }
+    if (rc == SQLITE_OK)
+        s->npk = 0;
+    return rc;
+}
+
+/* Appends event @r (its @args bytes, its chained @sum) to its machine's
+ * pending pack (a slot by machine id), first writing what that slot
+ * holds if @r cannot continue it.  An SQLite code. */
 static int pack_add(struct store *s, const struct wreq *r,
                     const unsigned char *args, uint64_t sum)
 {
-    struct pack *p = &s->pk;
+    uint32_t slot = (uint32_t)((r->machine * UINT64_C(0x9e3779b97f4a7c15)) >>
+                               58); /* PACK_SLOTS = 64 */
+    struct pack *p = &s->pk[slot];
     struct store_event ev = {
         .machine = r->machine, .seq = r->seq, .time_ms = r->time_ms,
         .op = r->op, .cpu = r->cpu, .nargs = (uint32_t)(r->len / 4),
@@ -895,7 +929,7 @@ static int pack_add(struct store *s, const struct wreq *r,
 
     if (p->n > 0 && (p->machine != r->machine || p->last_seq + 1 != r->seq ||
                      p->n == PACK_EVENTS_MAX))
-        rc = pack_flush(s);
+        rc = pack_write(s, p);
     if (rc != SQLITE_OK)
         return rc;
     if (p->len + need > p->cap) {
@@ -913,9 +947,15 @@ static int pack_add(struct store *s, const struct wreq *r,
         p->cap = cap;
     }
     if (p->n == 0) {
+        uint32_t i;
+
         p->machine = r->machine;
         p->first_seq = r->seq;
         p->cur = (struct pack_cur){ 0, 0 };
+        for (i = 0; i < s->npk && s->pk_used[i] != slot; i++)
+            ;
+        if (i == s->npk)
+            s->pk_used[s->npk++] = (uint8_t)slot;
     }
     p->len += pack_put_bytes(p->body + p->len, &p->cur, &ev, args, sum);
     p->last_seq = r->seq;
@@ -1294,10 +1334,6 @@ static int write_rkey(struct store *s, struct batch *b, struct wreq *r)
 
 static int write_one(struct store *s, struct batch *b, struct wreq *r)
 {
-    int rc = r->kind != WREQ_EVENT ? pack_flush(s) : SQLITE_OK;
-
-    if (rc != SQLITE_OK)
-        return rc;
     switch (r->kind) {
     case WREQ_EVENT:
         return write_event(s, b, r);
@@ -1361,10 +1397,6 @@ static int write_unit(struct store *s, struct batch *b, struct wreq *u,
                       "%s (a unit of %" PRIu32 " events:"
                       " none kept)",
                       why, n);
-    } else {
-        rc = pack_flush(s);
-        if (rc != SQLITE_OK)
-            return rc;
     }
     return wstep(s, s->w_unit_end);
 }

@@ -3224,6 +3224,49 @@ START_TEST(test_units_pack_on_their_own)
 }
 END_TEST
 
+/* Machines that take turns in one group commit (one client each, single
+ * changes) still fill rows: 10 machines x 32 events in turn are 2 rows
+ * each; every walk gives its machine's events whole. */
+START_TEST(test_interleaved_machines_fill_rows)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    uint64_t m, seq, n;
+    uint32_t arg;
+    sqlite3 *db;
+
+    for (m = 1; m <= 10; m++)
+        ck_assert_uint_eq(create_machine(s, "t", "m", 1), m);
+    flush_reap(s, &o);
+    store_hold(s);
+    for (seq = 1; seq <= 32; seq++)
+        for (m = 1; m <= 10; m++) {
+            struct store_event ev = test_event(m, seq, &arg);
+
+            submit_ok(s, &ev);
+        }
+    store_release(s);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 10 + 320);
+    for (m = 1; m <= 10; m++) {
+        ck_assert_int_eq(store_foreach_event(s, m, 0, NULL, NULL, &n),
+                         STORE_OK);
+        ck_assert_uint_eq(n, 32);
+    }
+    {
+        struct expect_walk w = { .next = 1 };
+
+        ck_assert_int_eq(store_foreach_event(s, 1, 0, expect_test_event, &w,
+                                             &n), STORE_OK);
+        ck_assert_uint_eq(w.next, 33);
+    }
+    store_close(s);
+    db = raw_open(db_path);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM event_packs"), 20);
+    sqlite3_close(db);
+}
+END_TEST
+
 /* Rewrites the body of machine 1's row that starts at @first: the byte
  * @at bytes into its event @k (negative: from that event's end) xor
  * @xor_mask, then @cut bytes fewer at the body's end. */
@@ -3495,6 +3538,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_checkpoint_nearest_at_or_below);
     tcase_add_test(tc, test_events_packed_per_row);
     tcase_add_test(tc, test_units_pack_on_their_own);
+    tcase_add_test(tc, test_interleaved_machines_fill_rows);
     tcase_add_test(tc, test_packed_row_damage_named);
     tcase_add_test(tc, test_schema_5_database_packed_at_open);
     suite_add_tcase(s, tc);
