@@ -15,11 +15,12 @@
  *
  * Schema and migrations.  PRAGMA user_version holds the schema version;
  * migrations[] lists the forward steps, each run in its own transaction at
- * open.  events is a WITHOUT ROWID table clustered on (machine, seq): one
+ * open.  event_packs (schema 6; events before it) is a WITHOUT ROWID
+ * table clustered on (machine, first_seq), up to 16 events a row: one
  * machine's history is contiguous, so replay and history pages are range
- * scans of one b-tree.  The only other index is machines(tenant), for the
- * per-tenant list (machines are few; their index costs the event rate
- * nothing).  Op and address filters scan a machine's events: measured
+ * scans of one b-tree, a row read per 16 events.  The only other index is
+ * machines(tenant), for the per-tenant list (machines are few; their
+ * index costs the event rate nothing).  Op and address filters scan a machine's events: measured
  * indexes for them would cost most of the insert rate (see store.h).
  */
 #include "store_int.h"
