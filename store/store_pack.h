@@ -26,9 +26,12 @@
 
 #include "store.h"
 
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define PACK_EVENTS_MAX 16 /* events per row the writer packs */
@@ -213,6 +216,93 @@ static inline bool pack_find(const unsigned char *body, size_t len,
     while (pack_get(body, len, &cur, machine, &ev, words, sum, &args))
         if (ev.seq == seq)
             return true;
+    return false;
+}
+
+/* Room for @need more bytes in *@body (@len used, *@cap allocated);
+ * false if out of memory (nothing changed). */
+static inline bool pack_room(unsigned char **body, size_t len, size_t *cap,
+                             size_t need)
+{
+    size_t ncap = *cap ? *cap : 4096;
+    unsigned char *nb;
+
+    if (len + need <= *cap)
+        return true;
+    while (ncap < len + need)
+        ncap *= 2;
+    nb = realloc(*body, ncap);
+    if (nb == NULL)
+        return false;
+    *body = nb;
+    *cap = ncap;
+    return true;
+}
+
+/* A packed row's columns (@cfirst, @clast, @csum) must say what its body
+ * holds (@first..@last, the last event's @sum): true if they do, else
+ * false with why in @why (naming machine @machine and a seq). */
+static inline bool pack_row_matches(char *why, size_t n, uint64_t machine,
+                                    uint64_t cfirst, uint64_t clast,
+                                    uint64_t csum, uint64_t first,
+                                    uint64_t last, uint64_t sum)
+{
+    if (cfirst == first && clast == last && csum == sum)
+        return true;
+    snprintf(why, n,
+             "machine %" PRIu64 " seq %" PRIu64 ": its packed row says seq %" PRIu64
+             "-%" PRIu64 " sum %016" PRIx64 " but holds seq %" PRIu64 "-%" PRIu64
+             " sum %016" PRIx64,
+             machine, cfirst != first ? first : last, cfirst, clast, csum,
+             first, last, sum);
+    return false;
+}
+
+/* The address filter of a history query: an argument word or the value
+ * in [lo, hi]. */
+static inline bool pack_touches(const struct store_event *ev, uint32_t lo,
+                                uint32_t hi)
+{
+    uint32_t i;
+
+    if (ev->value >= lo && ev->value <= hi)
+        return true;
+    for (i = 0; i < ev->nargs; i++)
+        if (ev->args[i] >= lo && ev->args[i] <= hi)
+            return true;
+    return false;
+}
+
+/* Gives history query @q the @n events of one row (@ev, in seq order),
+ * in the query's order: those in [@lo, @hi] that pass its filters, until
+ * the page is full or @fn asks to stop (then page->more is set and true
+ * returned: the query stops). */
+static inline bool pack_history(const struct store_history_query *q,
+                                const struct store_event *ev, size_t n,
+                                uint64_t lo, uint64_t hi,
+                                int (*fn)(void *arg,
+                                          const struct store_event *ev),
+                                void *arg, struct store_page *page)
+{
+    size_t k;
+
+    for (k = 0; k < n; k++) {
+        const struct store_event *e = &ev[q->newest_first ? n - 1 - k : k];
+
+        if (e->seq < lo || e->seq > hi || (q->by_op && e->op != q->op) ||
+            (q->by_addr && !pack_touches(e, q->addr_first, q->addr_last)))
+            continue;
+        if (q->limit != 0 && page->rows == q->limit) {
+            page->more = true;
+            return true;
+        }
+        page->rows++;
+        page->cursor = e->seq;
+        if (fn != NULL && fn(arg, e) != 0) {
+            page->more = true;
+            return true;
+        }
+    }
     return false;
 }
 

@@ -1120,20 +1120,10 @@ static void add_event(struct send *x, const struct pw *w, uint64_t sum)
     if (p->n > 0 && (p->machine != w->machine || p->last + 1 != w->seq ||
                      p->n == PACK_EVENTS_MAX))
         pack_copy(x, p);
-    if (p->len + need > p->cap) {
-        size_t cap = p->cap ? p->cap : 4096;
-        unsigned char *nb;
-
-        while (cap < p->len + need)
-            cap *= 2;
-        nb = realloc(p->body, cap);
-        if (nb == NULL) {
-            pg__format(x->err, sizeof(x->err), "out of memory");
-            x->failed = true;
-            return;
-        }
-        p->body = nb;
-        p->cap = cap;
+    if (!pack_room(&p->body, p->len, &p->cap, need)) {
+        pg__format(x->err, sizeof(x->err), "out of memory");
+        x->failed = true;
+        return;
     }
     if (p->n == 0) {
         p->machine = w->machine;

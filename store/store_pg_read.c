@@ -270,19 +270,10 @@ static bool row_ok(struct store_reader *r, const PGresult *res, int row,
                    int col, uint64_t machine, uint64_t first, uint64_t last,
                    uint64_t last_sum)
 {
-    uint64_t cfirst = pg__u64(res, row, col);
-    uint64_t clast = pg__u64(res, row, col + 1);
-    uint64_t csum = pg__u64(res, row, col + 3);
-
-    if (cfirst == first && clast == last && csum == last_sum)
-        return true;
-    reader_err(r,
-               "machine %" PRIu64 " seq %" PRIu64 ": its packed row says"
-               " seq %" PRIu64 "-%" PRIu64 " sum %016" PRIx64 " but holds"
-               " seq %" PRIu64 "-%" PRIu64 " sum %016" PRIx64,
-               machine, cfirst != first ? first : last, cfirst, clast, csum,
-               first, last, last_sum);
-    return false;
+    return pack_row_matches(r->errmsg, sizeof(r->errmsg), machine,
+                            pg__u64(res, row, col),
+                            pg__u64(res, row, col + 1),
+                            pg__u64(res, row, col + 3), first, last, last_sum);
 }
 
 /* The events of row @row of a PACK_COLS result, walked into @w: each
@@ -540,18 +531,6 @@ enum store_status pg_checkpoint_get(struct store *s, uint64_t machine,
     return st == STORE_NOT_FOUND ? st : main_status(s, st);
 }
 
-static bool touches(const struct store_event *ev, uint32_t lo, uint32_t hi)
-{
-    uint32_t i;
-
-    if (ev->value >= lo && ev->value <= hi)
-        return true;
-    for (i = 0; i < ev->nargs; i++)
-        if (ev->args[i] >= lo && ev->args[i] <= hi)
-            return true;
-    return false;
-}
-
 /* Refuses a query from inside another's callback. */
 static bool enter(struct store *s, const char *what)
 {
@@ -600,7 +579,7 @@ static enum store_status history_rows(
         return STORE_UNAVAILABLE;
     *nrows = PQntuples(res);
     for (i = 0; i < *nrows && !stop; i++) {
-        size_t n, k;
+        size_t n;
 
         if (!row_events(res, i, 2, q->machine, ev, words, &n)) {
             reader_err(&s->rd,
@@ -613,24 +592,7 @@ static enum store_status history_rows(
         }
         /* The next chunk starts past this row. */
         *last = pg__u64(res, i, q->newest_first ? 0 : 1);
-        for (k = 0; k < n && !stop; k++) {
-            const struct store_event *e = &ev[q->newest_first ? n - 1 - k : k];
-
-            if (e->seq < lo || e->seq > hi || (q->by_op && e->op != q->op) ||
-                (q->by_addr && !touches(e, q->addr_first, q->addr_last)))
-                continue;
-            if (q->limit != 0 && page->rows == q->limit) {
-                page->more = true;
-                stop = true;
-                break;
-            }
-            page->rows++;
-            page->cursor = e->seq;
-            if (fn != NULL && fn(arg, e) != 0) {
-                page->more = true;
-                stop = true;
-            }
-        }
+        stop = pack_history(q, ev, n, lo, hi, fn, arg, page);
     }
     PQclear(res);
     return STORE_OK;

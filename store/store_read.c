@@ -71,20 +71,6 @@ static enum store_status bad_pack(struct store *s, sqlite3_stmt *st,
     return STORE_UNAVAILABLE;
 }
 
-/* The address filter of sq_history(): an argument word or the value in
- * [lo, hi]. */
-static bool touches(const struct store_event *ev, uint32_t lo, uint32_t hi)
-{
-    uint32_t i;
-
-    if (ev->value >= lo && ev->value <= hi)
-        return true;
-    for (i = 0; i < ev->nargs; i++)
-        if (ev->args[i] >= lo && ev->args[i] <= hi)
-            return true;
-    return false;
-}
-
 enum store_status sq_history(struct store *s,
                              const struct store_history_query *q,
                              int (*fn)(void *arg, const struct store_event *ev),
@@ -129,30 +115,13 @@ enum store_status sq_history(struct store *s,
     sqlite3_bind_int64(st, 2, (sqlite3_int64)lo);
     sqlite3_bind_int64(st, 3, clamp_u64(hi));
     while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        size_t n, k;
+        size_t n;
 
         if (!read_pack(st, q->machine, ev, words, &n)) {
             free(words);
             return bad_pack(s, st, q->machine);
         }
-        for (k = 0; !stop && k < n; k++) {
-            const struct store_event *e = &ev[q->newest_first ? n - 1 - k : k];
-
-            if (e->seq < lo || e->seq > hi || (q->by_op && e->op != q->op) ||
-                (q->by_addr && !touches(e, q->addr_first, q->addr_last)))
-                continue;
-            if (q->limit != 0 && page->rows == q->limit) {
-                page->more = true;
-                stop = true;
-                break;
-            }
-            page->rows++;
-            page->cursor = e->seq;
-            if (fn != NULL && fn(arg, e) != 0) {
-                page->more = true;
-                stop = true;
-            }
-        }
+        stop = pack_history(q, ev, n, lo, hi, fn, arg, page);
     }
     free(words);
     if (stop)
@@ -621,19 +590,11 @@ static bool chain_ok(struct store_reader *r, const struct store_event *ev,
 static bool row_ok(struct store_reader *r, sqlite3_stmt *st, uint64_t machine,
                    uint64_t first, uint64_t last, uint64_t last_sum)
 {
-    uint64_t cfirst = (uint64_t)sqlite3_column_int64(st, 0);
-    uint64_t clast = (uint64_t)sqlite3_column_int64(st, 1);
-    uint64_t csum = (uint64_t)sqlite3_column_int64(st, 3);
-
-    if (cfirst == first && clast == last && csum == last_sum)
-        return true;
-    reader_err(r,
-               "machine %" PRIu64 " seq %" PRIu64 ": its packed row says"
-               " seq %" PRIu64 "-%" PRIu64 " sum %016" PRIx64 " but holds"
-               " seq %" PRIu64 "-%" PRIu64 " sum %016" PRIx64,
-               machine, cfirst != first ? first : last, cfirst, clast, csum,
-               first, last, last_sum);
-    return false;
+    return pack_row_matches(r->errmsg, sizeof(r->errmsg), machine,
+                            (uint64_t)sqlite3_column_int64(st, 0),
+                            (uint64_t)sqlite3_column_int64(st, 1),
+                            (uint64_t)sqlite3_column_int64(st, 3), first,
+                            last, last_sum);
 }
 
 enum store_status sq_foreach_event(struct store *s, uint64_t machine,

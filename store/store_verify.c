@@ -91,18 +91,15 @@ static bool check_event(struct verify *v, const struct store_event *e,
 static bool pack_row_ok(struct verify *v, sqlite3_stmt *ev, uint64_t id,
                         uint64_t first, uint64_t last, uint64_t last_sum)
 {
-    uint64_t cfirst = (uint64_t)sqlite3_column_int64(ev, 0);
-    uint64_t clast = (uint64_t)sqlite3_column_int64(ev, 1);
-    uint64_t csum = (uint64_t)sqlite3_column_int64(ev, 3);
+    char why[STORE_MSG_MAX];
 
-    if (cfirst == first && clast == last && csum == last_sum)
+    if (pack_row_matches(why, sizeof(why), id,
+                         (uint64_t)sqlite3_column_int64(ev, 0),
+                         (uint64_t)sqlite3_column_int64(ev, 1),
+                         (uint64_t)sqlite3_column_int64(ev, 3), first, last,
+                         last_sum))
         return true;
-    problem(v,
-            "machine %" PRIu64 " seq %" PRIu64 ": its packed row says"
-            " seq %" PRIu64 "-%" PRIu64 " sum %016" PRIx64 " but holds"
-            " seq %" PRIu64 "-%" PRIu64 " sum %016" PRIx64,
-            id, cfirst != first ? first : last, cfirst, clast, csum, first,
-            last, last_sum);
+    problem(v, "%s", why);
     return false;
 }
 

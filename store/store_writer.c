@@ -932,19 +932,9 @@ static int pack_add(struct store *s, const struct wreq *r,
         rc = pack_write(s, p);
     if (rc != SQLITE_OK)
         return rc;
-    if (p->len + need > p->cap) {
-        size_t cap = p->cap ? p->cap : 4096;
-        unsigned char *nb;
-
-        while (cap < p->len + need)
-            cap *= 2;
-        nb = realloc(p->body, cap);
-        if (nb == NULL) {
-            format(s->wmsg, sizeof(s->wmsg), "out of memory");
-            return SQLITE_NOMEM;
-        }
-        p->body = nb;
-        p->cap = cap;
+    if (!pack_room(&p->body, p->len, &p->cap, need)) {
+        format(s->wmsg, sizeof(s->wmsg), "out of memory");
+        return SQLITE_NOMEM;
     }
     if (p->n == 0) {
         uint32_t i;
