@@ -203,6 +203,28 @@ static inline bool pack_get(const unsigned char *body, size_t len,
     return true;
 }
 
+/* Every event of @body (@len bytes) into @ev[0..*@n), their args in
+ * @words (PACK_EVENTS_MAX x STORE_MAX_ARGS); false if the body is
+ * malformed or holds more than PACK_EVENTS_MAX. */
+static inline bool pack_get_all(const unsigned char *body, size_t len,
+                                uint64_t machine, struct store_event *ev,
+                                uint32_t *words, size_t *n)
+{
+    struct pack_cur cur = { 0, 0 };
+    const unsigned char *args;
+    uint64_t sum;
+
+    *n = 0;
+    while (cur.off < len) {
+        if (*n == PACK_EVENTS_MAX ||
+            !pack_get(body, len, &cur, machine, &ev[*n],
+                      words + *n * STORE_MAX_ARGS, &sum, &args))
+            return false;
+        (*n)++;
+    }
+    return true;
+}
+
 /* The stored sum of event @seq in @body (@len bytes), into *@sum; false
  * if the body does not hold that event whole. */
 static inline bool pack_find(const unsigned char *body, size_t len,

@@ -103,21 +103,10 @@ static bool row_events(const PGresult *res, int row, int col,
 {
     static __thread unsigned char body[PACK_BODY_MAX];
     size_t len = pg__unhex(PQgetvalue(res, row, col), body, sizeof(body));
-    struct pack_cur cur = { 0, 0 };
-    const unsigned char *args;
-    uint64_t sum;
 
     *n = 0;
-    if (len == (size_t)-1)
-        return false;
-    while (cur.off < len) {
-        if (*n == PACK_EVENTS_MAX ||
-            !pack_get(body, len, &cur, machine, &ev[*n],
-                      words + *n * STORE_MAX_ARGS, &sum, &args))
-            return false;
-        (*n)++;
-    }
-    return true;
+    return len != (size_t)-1 &&
+           pack_get_all(body, len, machine, ev, words, n);
 }
 
 /* The stored sum of event @seq in the body at column @col of @res's row

@@ -41,21 +41,9 @@ static bool read_pack(sqlite3_stmt *st, uint64_t machine,
                       struct store_event ev[PACK_EVENTS_MAX], uint32_t *words,
                       size_t *n)
 {
-    const unsigned char *body = sqlite3_column_blob(st, 2);
-    size_t len = (size_t)sqlite3_column_bytes(st, 2);
-    struct pack_cur cur = { 0, 0 };
-    const unsigned char *args;
-    uint64_t sum;
-
-    *n = 0;
-    while (cur.off < len) {
-        if (*n == PACK_EVENTS_MAX ||
-            !pack_get(body, len, &cur, machine, &ev[*n],
-                      words + *n * STORE_MAX_ARGS, &sum, &args))
-            return false;
-        (*n)++;
-    }
-    return true;
+    return pack_get_all(sqlite3_column_blob(st, 2),
+                        (size_t)sqlite3_column_bytes(st, 2), machine, ev,
+                        words, n);
 }
 
 static enum store_status bad_pack(struct store *s, sqlite3_stmt *st,
