@@ -57,12 +57,16 @@ enum store_status sq_op_counts_page(struct store *s, uint64_t machine,
                                                uint64_t count),
                                     void *arg, uint64_t *last_seq)
 {
-    static const char sql[] = "SELECT seq, op FROM events WHERE machine = ?1 "
-                              "AND seq > ?2 ORDER BY seq LIMIT ?3";
+    static const char sql[] = "SELECT first_seq, body FROM event_packs"
+                              " WHERE machine = ?1 AND last_seq > ?2"
+                              " AND first_seq > ?2 - " PACK_EVENTS_MAX_SQL
+                              " ORDER BY first_seq";
+    static _Thread_local uint32_t words[STORE_MAX_ARGS];
     struct op_run v[RUN_MAX];
     sqlite3_stmt *st = NULL;
     size_t n = 0;
-    int rc;
+    uint32_t left = limit;
+    int rc = SQLITE_DONE;
 
     assert(s != NULL && last_seq != NULL);
     *last_seq = 0;
@@ -79,11 +83,25 @@ enum store_status sq_op_counts_page(struct store *s, uint64_t machine,
     }
     sqlite3_bind_int64(st, 1, clamp_u64(machine));
     sqlite3_bind_int64(st, 2, clamp_u64(after_seq));
-    sqlite3_bind_int64(st, 3, (sqlite3_int64)limit);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        *last_seq = (uint64_t)sqlite3_column_int64(st, 0);
-        add_op(v, &n, (uint32_t)sqlite3_column_int64(st, 1), fn, arg);
+    while (left > 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *body = sqlite3_column_blob(st, 1);
+        size_t len = (size_t)sqlite3_column_bytes(st, 1);
+        struct pack_cur cur = { 0, 0 };
+        const unsigned char *args;
+        struct store_event ev;
+        uint64_t sum;
+
+        while (left > 0 &&
+               pack_get(body, len, &cur, machine, &ev, words, &sum, &args)) {
+            if (ev.seq > after_seq) {
+                *last_seq = ev.seq;
+                add_op(v, &n, ev.op, fn, arg);
+                left--;
+            }
+        }
     }
+    if (left == 0)
+        rc = SQLITE_DONE;
     if (rc != SQLITE_DONE) {
         set_err(s, "op counts: %s", sqlite3_errmsg(s->rdb));
         sqlite3_finalize(st);

@@ -17,6 +17,7 @@
 
 #include "store.h"
 #include "store_backend.h"
+#include "store_pack.h"
 
 
 #include <assert.h>
@@ -129,6 +130,25 @@ struct cslot {
     uint64_t base_seq; /* a fork's parent_seq, else 0 */
     uint64_t last_sum; /* its last event's sum; 0: none */
     bool marked;       /* its row has counts_stale = 1 */
+};
+
+/* A row the writer is packing: consecutive events of one machine in a
+ * batch, written as one event_packs row when it holds PACK_EVENTS_MAX,
+ * when another machine's event takes its slot, before a unit's savepoint
+ * (so a unit rolled back takes only its own events) and at the commit.
+ * PACK_SLOTS of them, a slot by machine id: events of machines that take
+ * turns in a group commit (one client each) still fill rows. */
+#define PACK_SLOTS 64
+struct pack {
+    unsigned char *body; /* store_pack.h layout */
+    size_t len;
+    size_t cap;
+    uint32_t n; /* events in it; 0: none pending */
+    uint64_t machine;
+    uint64_t first_seq;
+    uint64_t last_seq;
+    uint64_t sum; /* its last event's */
+    struct pack_cur cur;
 };
 
 /* Open-addressing hash table of the machines one batch touches. */
@@ -253,6 +273,9 @@ struct store {
                                            sums (migration 4) */
 
     struct mtab mt; /* writer thread only */
+    struct pack pk[PACK_SLOTS]; /* writer thread only */
+    uint8_t pk_used[PACK_SLOTS]; /* slots that may hold events */
+    uint32_t npk;
     struct ctab ct; /* the writer changes it under @lock;
                                            callers read it under @lock */
     bool reaping;   /* caller's thread only */
@@ -291,6 +314,8 @@ struct store {
 };
 
 #define EVENT_COLUMNS "seq, time, op, cpu, args, value, aux, flags, status, sum"
+#define PACK_COLUMNS        "first_seq, last_seq, body, sum"
+#define PACK_EVENTS_MAX_SQL "16" /* PACK_EVENTS_MAX, in SQL text */
 #define MACHINE_COLUMNS \
     "id, tenant, name, config, created, destroyed, nevents, last_seq," \
     " parent, parent_seq, sum"
@@ -395,6 +420,19 @@ uint64_t store__checkpoint_sum(uint64_t machine, uint64_t seq, const void *blob,
 /* Registers store_machine_sum() as an SQL function on @db. */
 int store__register_sums(sqlite3 *db);
 
+/* Schema 6's move (migration 6): the rows of an events table of the
+ * schema 5 layout (with sums) into event_packs, each event's sum as it
+ * is; the events table goes.  And back, for tests that damage single
+ * events with SQL: store__unpack_events() makes that events table from
+ * event_packs and empties event_packs.  An SQLite code; the caller holds
+ * the transaction. */
+int store__pack_events(sqlite3 *db);
+int store__unpack_events(sqlite3 *db);
+/* Runs @sql (which may read and change the table "events") on @db's events
+ * unpacked, then packs them again, in one transaction: how tests damage
+ * single events.  An SQLite code (sqlite3_errmsg(@db) says why). */
+int store__events_exec(sqlite3 *db, const char *sql);
+
 void store__sqlite_err(const char *path, sqlite3 *db, const char *what,
                        char *err);
 long long store__max_pages(const struct store *s, uint64_t bytes);
@@ -407,6 +445,7 @@ void store__reader_finalize(struct store_reader *r);
 void store__batch_destroy(struct batch *b);
 void store__batch_reset(struct batch *b);
 void store__mtab_destroy(struct mtab *t);
+void store__packs_destroy(struct store *s);
 /* starts the writer thread; false if it could not */
 bool store__start_writer(struct store *s);
 /* opens the checkpointer's connection and starts its thread */

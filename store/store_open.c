@@ -15,11 +15,12 @@
  *
  * Schema and migrations.  PRAGMA user_version holds the schema version;
  * migrations[] lists the forward steps, each run in its own transaction at
- * open.  events is a WITHOUT ROWID table clustered on (machine, seq): one
+ * open.  event_packs (schema 6; events before it) is a WITHOUT ROWID
+ * table clustered on (machine, first_seq), up to 16 events a row: one
  * machine's history is contiguous, so replay and history pages are range
- * scans of one b-tree.  The only other index is machines(tenant), for the
- * per-tenant list (machines are few; their index costs the event rate
- * nothing).  Op and address filters scan a machine's events: measured
+ * scans of one b-tree, a row read per 16 events.  The only other index is
+ * machines(tenant), for the per-tenant list (machines are few; their
+ * index costs the event rate nothing).  Op and address filters scan a machine's events: measured
  * indexes for them would cost most of the insert rate (see store.h).
  */
 #include "store_int.h"
@@ -98,6 +99,19 @@ static const struct migration migrations[] = {
          " PRIMARY KEY (machine, tenant, key)) WITHOUT ROWID;"
          "CREATE INDEX request_keys_ord"
          " ON request_keys(machine, tenant, ord);" },
+    /* Events packed per row (docs/DESIGN.md, "Recovery speed"): a row
+     * holds one machine's events first_seq..last_seq (at most
+     * PACK_EVENTS_MAX), body as store_pack.h lays out, each event with
+     * its own seq and chained sum; sum is the last event's.  A committed
+     * row is never rewritten.  pack_events() moves the events table's
+     * rows into packs (sums as they are) and drops it. */
+    { 6, "CREATE TABLE event_packs ("
+         " machine   INTEGER NOT NULL,"
+         " first_seq INTEGER NOT NULL,"
+         " last_seq  INTEGER NOT NULL,"
+         " body      BLOB NOT NULL,"
+         " sum       INTEGER NOT NULL,"
+         " PRIMARY KEY (machine, first_seq)) WITHOUT ROWID;" },
 };
 
 #define NMIGRATIONS (sizeof(migrations) / sizeof(migrations[0]))
@@ -236,8 +250,8 @@ static int prepare_writer(struct store *s)
     PREP(w_begin, "BEGIN IMMEDIATE");
     PREP(w_commit, "COMMIT");
     PREP(w_rollback, "ROLLBACK");
-    PREP(w_event, "INSERT INTO events (machine, " EVENT_COLUMNS ")"
-                  " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)");
+    PREP(w_event, "INSERT INTO event_packs (machine, first_seq, last_seq,"
+                  " body, sum) VALUES (?1, ?2, ?3, ?4, ?5)");
     PREP(w_create, "INSERT INTO machines (id, tenant, name, config, created,"
                    " parent, parent_seq, sum)"
                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
@@ -246,17 +260,18 @@ static int prepare_writer(struct store *s)
                     " WHERE id = ?1 AND destroyed IS NULL");
     PREP(w_state, "SELECT destroyed IS NOT NULL, nevents, last_seq,"
                   " coalesce(parent_seq, 0),"
-                  " coalesce((SELECT sum FROM events WHERE machine = ?1"
-                  "  ORDER BY seq DESC LIMIT 1), 0)"
+                  " coalesce((SELECT sum FROM event_packs WHERE machine = ?1"
+                  "  ORDER BY first_seq DESC LIMIT 1), 0)"
                   " FROM machines WHERE id = ?1");
     PREP(w_mark, "UPDATE machines SET counts_stale = 1 WHERE id = ?1");
     PREP(w_flush, "UPDATE machines SET nevents = ?2, last_seq = ?3,"
                   " counts_stale = 0 WHERE id = ?1");
     PREP(w_purge_events,
-         PURGE_KEEP "DELETE FROM events WHERE machine IN"
+         PURGE_KEEP "DELETE FROM event_packs WHERE machine IN"
                     " (SELECT id FROM machines WHERE destroyed < ?1"
                     " AND id NOT IN keep"
-                    " AND (?2 IS NULL OR tenant = ?2))");
+                    " AND (?2 IS NULL OR tenant = ?2))"
+                    " RETURNING last_seq - first_seq + 1");
     PREP(w_purge_machines, PURGE_KEEP "DELETE FROM machines"
                                       " WHERE destroyed < ?1 AND id NOT IN keep"
                                       " AND (?2 IS NULL OR tenant = ?2)");
@@ -290,13 +305,15 @@ static int prepare_reader(struct store *s)
 #define PREP(field, sql) \
     if (rc == SQLITE_OK) \
     rc = prepare(s->rdb, &s->field, sql)
-    PREP(r_history[0], "SELECT " EVENT_COLUMNS " FROM events"
-                       " WHERE machine = ?1 AND seq BETWEEN ?2 AND ?3"
-                       " AND (?4 IS NULL OR op = ?4) ORDER BY seq");
-    PREP(r_history[1], "SELECT " EVENT_COLUMNS " FROM events"
-                       " WHERE machine = ?1 AND seq BETWEEN ?2 AND ?3"
-                       " AND (?4 IS NULL OR op = ?4) ORDER BY seq DESC");
-    PREP(r_op_counts, "SELECT op FROM events WHERE machine = ?1");
+    PREP(r_history[0], "SELECT " PACK_COLUMNS " FROM event_packs"
+                       " WHERE machine = ?1 AND first_seq <= ?3"
+                       " AND first_seq > ?2 - " PACK_EVENTS_MAX_SQL
+                       " AND last_seq >= ?2 ORDER BY first_seq");
+    PREP(r_history[1], "SELECT " PACK_COLUMNS " FROM event_packs"
+                       " WHERE machine = ?1 AND first_seq <= ?3"
+                       " AND first_seq > ?2 - " PACK_EVENTS_MAX_SQL
+                       " AND last_seq >= ?2 ORDER BY first_seq DESC");
+    PREP(r_op_counts, "SELECT body FROM event_packs WHERE machine = ?1");
     PREP(r_list_all, "SELECT " LIST_COLUMNS " FROM machines"
                      " WHERE id > ?1 AND (?2 OR destroyed IS NULL)"
                      " ORDER BY id");
@@ -494,6 +511,175 @@ static int fill_sums(sqlite3 *db)
                        " tenant, name, config, created, parent, parent_seq)");
 }
 
+/* Inserts the pack of @n events in @body (@len bytes) as machine @m's row
+ * @first..@last with its last event's @sum: statement @wr of
+ * pack_events(). */
+static int put_pack(sqlite3_stmt *wr, uint64_t m, uint64_t first,
+                    uint64_t last, const unsigned char *body, size_t len,
+                    uint64_t sum)
+{
+    int rc;
+
+    sqlite3_bind_int64(wr, 1, (sqlite3_int64)m);
+    sqlite3_bind_int64(wr, 2, (sqlite3_int64)first);
+    sqlite3_bind_int64(wr, 3, (sqlite3_int64)last);
+    sqlite3_bind_blob(wr, 4, body, (int)len, SQLITE_STATIC);
+    sqlite3_bind_int64(wr, 5, (sqlite3_int64)sum);
+    rc = sqlite3_step(wr) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+    sqlite3_reset(wr);
+    return rc;
+}
+
+/* Migration 6: every row of the events table into packs of at most
+ * PACK_EVENTS_MAX consecutive events of one machine, each event's sum
+ * moved as it is (a damaged row stays detectably damaged: a gap in seq
+ * ends a pack, so it shows as the same gap); then the table goes.  A
+ * malformed args blob (not whole words, over STORE_MAX_ARGS) fails the
+ * migration rather than be dropped. */
+int store__pack_events(sqlite3 *db)
+{
+    sqlite3_stmt *rd = NULL, *wr = NULL;
+    unsigned char *body = malloc(PACK_EVENTS_MAX *
+                                 pack_event_max(STORE_MAX_ARGS));
+    struct pack_cur cur = { 0, 0 };
+    uint64_t machine = 0, first = 0, last = 0, sum = 0;
+    size_t len = 0, n = 0;
+    int rc = body != NULL ? SQLITE_OK : SQLITE_NOMEM;
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db,
+                                "SELECT machine, " EVENT_COLUMNS
+                                " FROM events ORDER BY machine, seq",
+                                -1, &rd, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO event_packs (machine, first_seq,"
+                                " last_seq, body, sum)"
+                                " VALUES (?1, ?2, ?3, ?4, ?5)",
+                                -1, &wr, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(rd)) == SQLITE_ROW) {
+        const unsigned char *args = sqlite3_column_blob(rd, 5);
+        int alen = sqlite3_column_bytes(rd, 5);
+        struct store_event ev = {
+            .machine = (uint64_t)sqlite3_column_int64(rd, 0),
+            .seq = (uint64_t)sqlite3_column_int64(rd, 1),
+            .time_ms = sqlite3_column_int64(rd, 2),
+            .op = (uint32_t)sqlite3_column_int64(rd, 3),
+            .cpu = (uint32_t)sqlite3_column_int64(rd, 4),
+            .nargs = (uint32_t)alen / 4,
+            .value = (uint32_t)sqlite3_column_int64(rd, 6),
+            .aux = (uint32_t)sqlite3_column_int64(rd, 7),
+            .flags = (uint32_t)sqlite3_column_int64(rd, 8),
+            .status = (int32_t)sqlite3_column_int64(rd, 9),
+        };
+
+        rc = SQLITE_OK;
+        if (alen % 4 != 0 || alen > 4 * STORE_MAX_ARGS) {
+            rc = SQLITE_CORRUPT;
+            break;
+        }
+        if (n > 0 && (ev.machine != machine || ev.seq != last + 1 ||
+                      n == PACK_EVENTS_MAX)) {
+            rc = put_pack(wr, machine, first, last, body, len, sum);
+            n = len = 0;
+            cur = (struct pack_cur){ 0, 0 };
+        }
+        if (n == 0) {
+            machine = ev.machine;
+            first = ev.seq;
+        }
+        sum = (uint64_t)sqlite3_column_int64(rd, 10);
+        len += pack_put_bytes(body + len, &cur, &ev, args, sum);
+        last = ev.seq;
+        n++;
+    }
+    if (rc == SQLITE_DONE)
+        rc = n > 0 ? put_pack(wr, machine, first, last, body, len, sum)
+                   : SQLITE_OK;
+    sqlite3_finalize(rd);
+    sqlite3_finalize(wr);
+    free(body);
+    return rc == SQLITE_OK ? db_exec(db, "DROP TABLE events") : rc;
+}
+
+int store__unpack_events(sqlite3 *db)
+{
+    sqlite3_stmt *rd = NULL, *wr = NULL;
+    uint32_t words[STORE_MAX_ARGS];
+    int rc;
+
+    rc = db_exec(db, "CREATE TABLE events ("
+                     " machine INTEGER NOT NULL, seq INTEGER NOT NULL,"
+                     " time INTEGER NOT NULL, op INTEGER NOT NULL,"
+                     " cpu INTEGER NOT NULL, args BLOB NOT NULL,"
+                     " value INTEGER NOT NULL, aux INTEGER NOT NULL,"
+                     " flags INTEGER NOT NULL, status INTEGER NOT NULL,"
+                     " sum INTEGER NOT NULL DEFAULT 0,"
+                     " PRIMARY KEY (machine, seq)) WITHOUT ROWID");
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db,
+                                "SELECT machine, body FROM event_packs"
+                                " ORDER BY machine, first_seq",
+                                -1, &rd, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db,
+                                "INSERT INTO events (machine, " EVENT_COLUMNS
+                                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+                                " ?9, ?10, ?11)",
+                                -1, &wr, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(rd)) == SQLITE_ROW) {
+        uint64_t m = (uint64_t)sqlite3_column_int64(rd, 0);
+        const unsigned char *body = sqlite3_column_blob(rd, 1);
+        size_t len = (size_t)sqlite3_column_bytes(rd, 1);
+        struct pack_cur cur = { 0, 0 };
+        const unsigned char *args;
+        struct store_event ev;
+        uint64_t sum;
+
+        rc = SQLITE_OK;
+        while (rc == SQLITE_OK && cur.off < len) {
+            if (!pack_get(body, len, &cur, m, &ev, words, &sum, &args)) {
+                rc = SQLITE_CORRUPT;
+                break;
+            }
+            sqlite3_bind_int64(wr, 1, (sqlite3_int64)m);
+            sqlite3_bind_int64(wr, 2, (sqlite3_int64)ev.seq);
+            sqlite3_bind_int64(wr, 3, ev.time_ms);
+            sqlite3_bind_int64(wr, 4, ev.op);
+            sqlite3_bind_int64(wr, 5, ev.cpu);
+            sqlite3_bind_blob(wr, 6, args, 4 * (int)ev.nargs, SQLITE_STATIC);
+            sqlite3_bind_int64(wr, 7, ev.value);
+            sqlite3_bind_int64(wr, 8, ev.aux);
+            sqlite3_bind_int64(wr, 9, ev.flags);
+            sqlite3_bind_int64(wr, 10, ev.status);
+            sqlite3_bind_int64(wr, 11, (sqlite3_int64)sum);
+            rc = sqlite3_step(wr) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+            sqlite3_reset(wr);
+        }
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(rd);
+    sqlite3_finalize(wr);
+    return rc == SQLITE_OK ? db_exec(db, "DELETE FROM event_packs") : rc;
+}
+
+int store__events_exec(sqlite3 *db, const char *sql)
+{
+    int rc = db_exec(db, "BEGIN IMMEDIATE");
+
+    if (rc == SQLITE_OK)
+        rc = store__unpack_events(db);
+    if (rc == SQLITE_OK)
+        rc = db_exec(db, sql);
+    if (rc == SQLITE_OK)
+        rc = store__pack_events(db);
+    if (rc == SQLITE_OK)
+        return db_exec(db, "COMMIT");
+    db_exec(db, "ROLLBACK");
+    return rc;
+}
+
 /* Brings the schema of a database at version @from up to ours, one
  * transaction per step.  A new database first gets its page size and
  * incremental auto-vacuum, which can only be chosen before the first table
@@ -522,6 +708,7 @@ static bool migrate(struct store *s, int from, char *err)
             db_exec(s->wdb, m->sql) != SQLITE_OK ||
             (m->version == 4 && (s->resummed = from > 0) &&
              fill_sums(s->wdb) != SQLITE_OK) ||
+            (m->version == 6 && store__pack_events(s->wdb) != SQLITE_OK) ||
             db_exec(s->wdb, sql) != SQLITE_OK ||
             db_exec(s->wdb, "COMMIT") != SQLITE_OK) {
             char what[64];
@@ -824,18 +1011,25 @@ static void check_head(struct store *s)
     max_id = (uint64_t)x;
     if (s->head.machine != 0 &&
         sqlite3_prepare_v2(s->wdb,
-                           "SELECT sum FROM events"
-                           " WHERE machine = ?1 AND seq = ?2",
+                           "SELECT body FROM event_packs"
+                           " WHERE machine = ?1 AND first_seq <= ?2"
+                           " ORDER BY first_seq DESC LIMIT 1",
                            -1, &st, NULL) == SQLITE_OK) {
+        uint64_t sum = 0;
+        bool there;
+
         sqlite3_bind_int64(st, 1, (sqlite3_int64)s->head.machine);
         sqlite3_bind_int64(st, 2, (sqlite3_int64)s->head.seq);
-        found = sqlite3_step(st) == SQLITE_ROW &&
-                (uint64_t)sqlite3_column_int64(st, 0) == s->head.sum;
+        there = sqlite3_step(st) == SQLITE_ROW &&
+                pack_find(sqlite3_column_blob(st, 0),
+                          (size_t)sqlite3_column_bytes(st, 0),
+                          s->head.machine, s->head.seq, &sum);
+        found = there && sum == s->head.sum;
         /* Sums recomputed by this open's migration differ from the
          * recorded one: then the event being there is what counts, and
          * the record takes its new sum. */
-        if (!found && s->resummed && sqlite3_data_count(st) == 1) {
-            s->head.sum = (uint64_t)sqlite3_column_int64(st, 0);
+        if (!found && s->resummed && there) {
+            s->head.sum = sum;
             store__head_write(s);
             found = true;
         }
@@ -1028,6 +1222,7 @@ void sq_close(struct store *s)
         store__batch_reset(s->filling);
     store__batch_destroy(s->filling);
     store__mtab_destroy(&s->mt);
+    store__packs_destroy(s);
     free(s->ct.slot);
     if (s->sync_inited) {
         pthread_cond_destroy(&s->ckpt_wake);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "store_pg_int.h"
+#include "store_pack.h"
 
 /* ------------------------------------------------------------------ */
 /* Helpers                                                             */
@@ -139,6 +140,15 @@ static bool exec_ok(PGconn *c, const char *what, const char *sql, char *err)
     " PRIMARY KEY (machine, tenant, key));" \
     "CREATE INDEX request_keys_ord ON request_keys(machine, tenant, ord);"
 
+/* Schema version 6's table (store_open.c's migration 6 says what the
+ * columns mean; the body is store_pack.h's); a version 5 database gets it
+ * at open, its events moved into it (pack_events()). */
+#define PACKS_SQL \
+    "CREATE TABLE event_packs (" \
+    " machine bigint NOT NULL, first_seq bigint NOT NULL," \
+    " last_seq bigint NOT NULL, body bytea NOT NULL, sum bigint NOT NULL," \
+    " PRIMARY KEY (machine, first_seq));"
+
 /* The same logical tables as the SQLite schema (store_open.c); sums and
  * the 64-bit words are stored as bigint (two's complement). */
 static const char schema_sql[] =
@@ -150,21 +160,19 @@ static const char schema_sql[] =
     " parent bigint, parent_seq bigint, sum bigint NOT NULL,"
     " last_sum bigint NOT NULL DEFAULT 0);"
     "CREATE INDEX machines_tenant ON machines(tenant);"
-    "CREATE TABLE events ("
-    " machine bigint NOT NULL, seq bigint NOT NULL, time bigint NOT NULL,"
-    " op bigint NOT NULL, cpu bigint NOT NULL, args bytea NOT NULL,"
-    " value bigint NOT NULL, aux bigint NOT NULL, flags bigint NOT NULL,"
-    " status bigint NOT NULL, sum bigint NOT NULL,"
-    " PRIMARY KEY (machine, seq));"
+    PACKS_SQL
     "CREATE TABLE checkpoints ("
     " machine bigint NOT NULL, seq bigint NOT NULL, blob bytea NOT NULL,"
     " sum bigint NOT NULL, PRIMARY KEY (machine, seq));" RKEYS_SQL
-    "INSERT INTO armmap_meta VALUES ('schema_version', 5), ('max_id', 0);";
+    "INSERT INTO armmap_meta VALUES ('schema_version', 6), ('max_id', 0);";
+
+static bool pack_events(struct store *s, char *err);
 
 /* Creates the schema in an empty database, or checks the version of
  * ours; refuses a database with other tables of those names. */
-static bool schema_ready(PGconn *c, char *err)
+static bool schema_ready(struct store *s, char *err)
 {
+    PGconn *c = s->wconn;
     PGresult *r = pg__exec(c, "reading the schema",
                            "SELECT to_regclass('armmap_meta') IS NOT NULL,"
                            " to_regclass('machines') IS NOT NULL",
@@ -194,11 +202,16 @@ static bool schema_ready(PGconn *c, char *err)
         return false;
     v = PQntuples(r) == 1 ? pg__i64(r, 0, 0) : -1;
     PQclear(r);
-    if (v == 4) /* one additive step */
-        return exec_ok(c, "migrating to schema version 5",
-                       RKEYS_SQL "UPDATE armmap_meta SET value = 5"
-                                 " WHERE key = 'schema_version';",
-                       err);
+    if (v == 4) { /* one additive step */
+        if (!exec_ok(c, "migrating to schema version 5",
+                     RKEYS_SQL "UPDATE armmap_meta SET value = 5"
+                               " WHERE key = 'schema_version';",
+                     err))
+            return false;
+        v = 5;
+    }
+    if (v == 5)
+        return pack_events(s, err);
     if (v != PG_SCHEMA_VERSION) {
         pg__format(err, STORE_MSG_MAX,
                    "postgresql: schema version %" PRId64
@@ -266,7 +279,7 @@ static bool open_writer(struct store *s, const struct store_options *opt,
         return false;
     if (!exec_ok(s->wconn, "opening", "BEGIN", err))
         return false;
-    return schema_ready(s->wconn, err) &&
+    return schema_ready(s, err) &&
            (s->node == NULL || pg__cluster_schema(s->wconn, err)) &&
            exec_ok(s->wconn, "creating the schema", "COMMIT", err);
 }
@@ -909,6 +922,21 @@ struct send {
     uint64_t rows;
     uint64_t bytes; /* data inserted, for max_bytes */
     int64_t epoch;  /* cluster: the node's epoch for this batch */
+    /* The packed rows being filled (schema 6, as store_writer.c packs):
+     * a slot by machine id, each consecutive events of one machine, at
+     * most PACK_EVENTS_MAX; added to the COPY rows when another event
+     * cannot continue it and at the end of the batch. */
+    struct pg_pack {
+        unsigned char *body;
+        size_t len;
+        size_t cap;
+        uint32_t n;
+        uint64_t machine;
+        uint64_t first;
+        uint64_t last;
+        uint64_t sum;
+        struct pack_cur cur;
+    } pk[64];
 };
 
 static void wfail(struct pw *w, enum store_status st, const char *fmt, ...)
@@ -1028,36 +1056,84 @@ static size_t field_i64(unsigned char *p, int64_t v)
     return 12;
 }
 
-#define EV_FIELDS 11
+#define PACK_FIELDS 5
 
-/* Adds event @w (checked) to the batch's COPY rows, in the column order
- * of the events table. */
+/* Adds packed row @p (not empty) to the batch's COPY rows, in the column
+ * order of event_packs, and empties it. */
+static void pack_copy(struct send *x, struct pg_pack *p)
+{
+    unsigned char *q;
+
+    if (!copy_room(x, 2 + 4 * 12 + 4 + p->len))
+        return;
+    q = x->copy + x->ncopy;
+    put_be(q, PACK_FIELDS, 2);
+    q += 2;
+    q += field_i64(q, (int64_t)p->machine);
+    q += field_i64(q, (int64_t)p->first);
+    q += field_i64(q, (int64_t)p->last);
+    put_be(q, p->len, 4);
+    memcpy(q + 4, p->body, p->len);
+    q += 4 + p->len;
+    q += field_i64(q, (int64_t)p->sum);
+    x->ncopy = (size_t)(q - x->copy);
+    x->rows++;
+    x->bytes += p->len + 64;
+    p->n = 0;
+    p->len = 0;
+}
+
+/* Adds every packed row being filled to the COPY rows. */
+static void pack_flush(struct send *x)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(x->pk) / sizeof(x->pk[0]); i++)
+        if (x->pk[i].n > 0)
+            pack_copy(x, &x->pk[i]);
+}
+
+/* Frees the packed rows' buffers. */
+static void pack_free(struct send *x)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(x->pk) / sizeof(x->pk[0]); i++)
+        free(x->pk[i].body);
+}
+
+/* Adds event @w (checked) with its chained @sum to its machine's packed
+ * row, first adding what that slot holds to the COPY if @w cannot
+ * continue it. */
 static void add_event(struct send *x, const struct pw *w, uint64_t sum)
 {
-    unsigned char *p;
+    struct pg_pack *p =
+        &x->pk[(w->machine * UINT64_C(0x9e3779b97f4a7c15)) >> 58];
+    struct store_event ev = {
+        .machine = w->machine, .seq = w->seq, .time_ms = w->time_ms,
+        .op = w->op, .cpu = w->cpu, .nargs = (uint32_t)(w->len / 4),
+        .value = w->value, .aux = w->aux, .flags = w->flags,
+        .status = w->ev_status,
+    };
+    size_t need = pack_event_max(ev.nargs);
 
-    if (!copy_room(x, 2 + 10 * 12 + 4 + w->len))
+    if (p->n > 0 && (p->machine != w->machine || p->last + 1 != w->seq ||
+                     p->n == PACK_EVENTS_MAX))
+        pack_copy(x, p);
+    if (!pack_room(&p->body, p->len, &p->cap, need)) {
+        pg__format(x->err, sizeof(x->err), "out of memory");
+        x->failed = true;
         return;
-    p = x->copy + x->ncopy;
-    put_be(p, EV_FIELDS, 2);
-    p += 2;
-    p += field_i64(p, (int64_t)w->machine);
-    p += field_i64(p, (int64_t)w->seq);
-    p += field_i64(p, w->time_ms);
-    p += field_i64(p, w->op);
-    p += field_i64(p, w->cpu);
-    put_be(p, w->len, 4);
-    if (w->len > 0)
-        memcpy(p + 4, w->data, w->len);
-    p += 4 + w->len;
-    p += field_i64(p, w->value);
-    p += field_i64(p, w->aux);
-    p += field_i64(p, w->flags);
-    p += field_i64(p, w->ev_status);
-    p += field_i64(p, (int64_t)sum);
-    x->ncopy = (size_t)(p - x->copy);
-    x->rows++;
-    x->bytes += w->len + 64;
+    }
+    if (p->n == 0) {
+        p->machine = w->machine;
+        p->first = w->seq;
+        p->cur = (struct pack_cur){ 0, 0 };
+    }
+    p->len += pack_put_bytes(p->body + p->len, &p->cur, &ev, w->data, sum);
+    p->last = w->seq;
+    p->sum = sum;
+    p->n++;
 }
 
 /* Sends the batch's events with one COPY (outside pipeline mode, inside
@@ -1071,9 +1147,10 @@ static void copy_events(struct send *x)
     size_t off;
     bool ok;
 
+    pack_flush(x);
     if (x->failed || x->rows == 0)
         return;
-    r = PQexec(c, "COPY events FROM STDIN (FORMAT binary)");
+    r = PQexec(c, "COPY event_packs FROM STDIN (FORMAT binary)");
     ok = PQresultStatus(r) == PGRES_COPY_IN;
     PQclear(r);
     ok = ok && PQputCopyData(c, (const char *)header, 19) == 1;
@@ -1100,6 +1177,81 @@ static void copy_events(struct send *x)
         pg__conn_err(c, "inserting events", x->err);
         x->failed = true;
     }
+}
+
+/* Migration 6, inside the opening transaction: every row of the events
+ * table into packed rows (as store_open.c's store__pack_events(), each
+ * sum as it is, a gap in seq ending a row), by one COPY; then the table
+ * goes and the version is 6. */
+static bool pack_events(struct store *s, char *err)
+{
+    static unsigned char args[4 * STORE_MAX_ARGS];
+    struct send *x = calloc(1, sizeof(*x));
+    PGresult *r;
+    bool ok;
+    int i, rows;
+
+    if (x == NULL) {
+        pg__format(err, STORE_MSG_MAX, "postgresql: out of memory");
+        return false;
+    }
+    x->s = s;
+    ok = exec_ok(s->wconn, "migrating to schema version 6",
+                 PACKS_SQL "DECLARE ev NO SCROLL CURSOR FOR SELECT machine,"
+                           " seq, time, op, cpu, args, value, aux, flags,"
+                           " status, sum FROM events ORDER BY machine, seq",
+                 err);
+    while (ok && !x->failed) {
+        r = pg__exec(s->wconn, "migrating to schema version 6",
+                     "FETCH 10000 FROM ev", 0, NULL, PGRES_TUPLES_OK, err);
+        if (r == NULL) {
+            ok = false;
+            break;
+        }
+        rows = PQntuples(r);
+        for (i = 0; i < rows && ok && !x->failed; i++) {
+            size_t len = pg__unhex(PQgetvalue(r, i, 5), args, sizeof(args));
+            struct pw w = {
+                .machine = pg__u64(r, i, 0), .seq = pg__u64(r, i, 1),
+                .time_ms = pg__i64(r, i, 2), .op = (uint32_t)pg__u64(r, i, 3),
+                .cpu = (uint32_t)pg__u64(r, i, 4), .data = args, .len = len,
+                .value = (uint32_t)pg__u64(r, i, 6),
+                .aux = (uint32_t)pg__u64(r, i, 7),
+                .flags = (uint32_t)pg__u64(r, i, 8),
+                .ev_status = (int32_t)pg__i64(r, i, 9),
+            };
+
+            if (len == (size_t)-1 || len % 4 != 0) {
+                pg__format(err, STORE_MSG_MAX,
+                           "postgresql: migrating to schema version 6:"
+                           " machine %" PRIu64 " event %" PRIu64
+                           ": malformed args",
+                           w.machine, w.seq);
+                ok = false;
+                break;
+            }
+            add_event(x, &w, pg__u64(r, i, 10));
+        }
+        PQclear(r);
+        if (rows == 0)
+            break;
+    }
+    ok = ok && exec_ok(s->wconn, "migrating to schema version 6", "CLOSE ev",
+                       err);
+    if (ok)
+        copy_events(x);
+    if (x->failed) {
+        pg__format(err, STORE_MSG_MAX, "%s", x->err);
+        ok = false;
+    }
+    ok = ok && exec_ok(s->wconn, "migrating to schema version 6",
+                       "DROP TABLE events; UPDATE armmap_meta SET value = 6"
+                       " WHERE key = 'schema_version';",
+                       err);
+    pack_free(x);
+    free(x->copy);
+    free(x);
+    return ok;
 }
 
 /* Checks event @w against its machine; the reason it is refused, or
@@ -1431,6 +1583,7 @@ static bool finish_batch(struct send *x, struct pwq *q, char *err)
     bool ok;
 
     run_writes(x, q, &max_id);
+    pack_flush(x); /* counted in x->bytes below */
     send_counts(x, max_id);
     drain(x);
     PQexitPipelineMode(s->wconn);
@@ -1452,6 +1605,7 @@ static bool finish_batch(struct send *x, struct pwq *q, char *err)
         pg__format(err, STORE_MSG_MAX, "%s", x->err);
     if (!ok) /* ends a transaction left open */
         PQclear(PQexec(s->wconn, "ROLLBACK"));
+    pack_free(x);
     free(x->copy);
     return ok;
 }
@@ -1752,8 +1906,8 @@ static bool count_bytes(struct store *s, char *err)
 {
     PGresult *r = pg__exec(
         s->wconn, "counting the database's size",
-        "SELECT (SELECT coalesce(sum(octet_length(args)), 0) + 64 * count(*)"
-        " FROM events) + (SELECT coalesce(sum(octet_length(tenant) +"
+        "SELECT (SELECT coalesce(sum(octet_length(body)), 0) + 64 * count(*)"
+        " FROM event_packs) + (SELECT coalesce(sum(octet_length(tenant) +"
         " octet_length(name) + octet_length(config)), 0) + 128 * count(*)"
         " FROM machines) + (SELECT coalesce(sum(octet_length(blob)), 0) +"
         " 64 * count(*) FROM checkpoints)",
@@ -1779,15 +1933,16 @@ static void run_purge(struct store *s, struct pg_ctl *c)
         return;
     r = pg__exec(s->wconn, "purge",
                  PURGE_KEEP
-                 ", ev AS (DELETE FROM events"
-                 " WHERE machine IN (SELECT id FROM gone) RETURNING 1),"
+                 ", ev AS (DELETE FROM event_packs"
+                 " WHERE machine IN (SELECT id FROM gone)"
+                 " RETURNING last_seq - first_seq + 1 AS n),"
                  " ck AS (DELETE FROM checkpoints WHERE machine IN (SELECT"
                  " id FROM gone)), rk AS (DELETE FROM request_keys WHERE"
                  " machine IN (SELECT id FROM gone) OR target IN (SELECT id"
                  " FROM gone)), mm AS (DELETE FROM machines WHERE id IN"
                  " (SELECT id FROM gone) RETURNING id)"
-                 " SELECT (SELECT count(*) FROM mm), (SELECT count(*) FROM"
-                 " ev)",
+                 " SELECT (SELECT count(*) FROM mm), (SELECT"
+                 " coalesce(sum(n), 0) FROM ev)",
                  2, val, PGRES_TUPLES_OK, c->msg);
     if (r == NULL || !exec_ok(s->wconn, "purge", "COMMIT", c->msg)) {
         char ignore[STORE_MSG_MAX];

@@ -23,7 +23,7 @@
 #include "store_backend.h"
 
 #define PG_SCHEMA_VERSION \
-    5 /* as STORE_SCHEMA_VERSION: the
+    6 /* as STORE_SCHEMA_VERSION: the
                                            same sums */
 #define PG_LOCK_KEY \
     "7021795085577643057"   /* "armmapd1": the

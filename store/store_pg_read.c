@@ -15,8 +15,11 @@
 #include <string.h>
 
 #include "store_pg_int.h"
+#include "store_pack.h"
 
-#define EVENT_COLS "seq, time, op, cpu, args, value, aux, flags, status, sum"
+#define PACK_COLS           "first_seq, last_seq, body, sum"
+#define PACK_EVENTS_MAX_SQL "16" /* PACK_EVENTS_MAX, in SQL text */
+#define PACK_BODY_MAX       (PACK_EVENTS_MAX * (PACK_HEAD_MAX + 4 * STORE_MAX_ARGS))
 
 static int hexval(char c)
 {
@@ -91,34 +94,30 @@ static bool rexec(struct store_reader *r, const char *sql)
     return res != NULL;
 }
 
-/* Row @row of an EVENT_COLS result as @ev (args decoded into @words);
- * false if its args are not whole words. */
-static bool row_event(const PGresult *res, int row, uint64_t machine,
-                      struct store_event *ev, uint32_t *words,
-                      unsigned char *bytes)
+/* The events of the body at column @col of @res's row @row, decoded into
+ * @ev[0..*@n) with their args in @words (PACK_EVENTS_MAX x
+ * STORE_MAX_ARGS); false if the body is malformed or holds more. */
+static bool row_events(const PGresult *res, int row, int col,
+                       uint64_t machine, struct store_event *ev,
+                       uint32_t *words, size_t *n)
 {
-    size_t len = pg__unhex(PQgetvalue(res, row, 4), bytes, STORE_MAX_ARGS * 4);
-    size_t i;
+    static __thread unsigned char body[PACK_BODY_MAX];
+    size_t len = pg__unhex(PQgetvalue(res, row, col), body, sizeof(body));
 
-    if (len == (size_t)-1 || len % 4 != 0)
-        return false;
-    memset(ev, 0, sizeof(*ev));
-    ev->machine = machine;
-    ev->seq = pg__u64(res, row, 0);
-    ev->time_ms = pg__i64(res, row, 1);
-    ev->op = (uint32_t)pg__u64(res, row, 2);
-    ev->cpu = (uint32_t)pg__u64(res, row, 3);
-    ev->nargs = (uint32_t)(len / 4);
-    for (i = 0; i < len / 4; i++)
-        words[i] = (uint32_t)bytes[4 * i] | (uint32_t)bytes[4 * i + 1] << 8 |
-                   (uint32_t)bytes[4 * i + 2] << 16 |
-                   (uint32_t)bytes[4 * i + 3] << 24;
-    ev->args = words;
-    ev->value = (uint32_t)pg__u64(res, row, 5);
-    ev->aux = (uint32_t)pg__u64(res, row, 6);
-    ev->flags = (uint32_t)pg__u64(res, row, 7);
-    ev->status = (int32_t)pg__i64(res, row, 8);
-    return true;
+    *n = 0;
+    return len != (size_t)-1 &&
+           pack_get_all(body, len, machine, ev, words, n);
+}
+
+/* The stored sum of event @seq in the body at column @col of @res's row
+ * @row, into *@sum; false if that body does not hold it. */
+static bool body_sum(const PGresult *res, int row, int col, uint64_t machine,
+                     uint64_t seq, uint64_t *sum)
+{
+    static __thread unsigned char body[PACK_BODY_MAX];
+    size_t len = pg__unhex(PQgetvalue(res, row, col), body, sizeof(body));
+
+    return len != (size_t)-1 && pack_find(body, len, machine, seq, sum);
 }
 
 /* ------------------------------------------------------------------ */
@@ -197,12 +196,12 @@ static enum store_status sum_of(struct store_reader *r, uint64_t machine,
     snprintf(num[0], 24, "%" PRIu64, machine);
     snprintf(num[1], 24, "%" PRIu64, seq);
     res = rquery(r, "event",
-                 "SELECT sum FROM events WHERE machine = $1"
-                 " AND seq = $2",
+                 "SELECT body FROM event_packs WHERE machine = $1"
+                 " AND first_seq <= $2 ORDER BY first_seq DESC LIMIT 1",
                  2, val, PGRES_TUPLES_OK);
     if (res == NULL)
         return STORE_UNAVAILABLE;
-    if (PQntuples(res) != 1) {
+    if (PQntuples(res) != 1 || !body_sum(res, 0, 0, machine, seq, sum)) {
         PQclear(res);
         reader_err(r,
                    "machine %" PRIu64 ": no event at seq %" PRIu64
@@ -210,7 +209,6 @@ static enum store_status sum_of(struct store_reader *r, uint64_t machine,
                    machine, seq);
         return STORE_CORRUPT;
     }
-    *sum = pg__u64(res, 0, 0);
     PQclear(res);
     return STORE_OK;
 }
@@ -222,6 +220,8 @@ struct walk {
     uint64_t prev;
     uint64_t n;
     bool stopped;
+    uint64_t after; /* events up to this one are skipped */
+    uint64_t row;   /* the last row's last_seq read */
 };
 
 static bool chain_ok(struct store_reader *r, struct walk *w,
@@ -253,50 +253,96 @@ static bool chain_ok(struct store_reader *r, struct walk *w,
     return true;
 }
 
-/* One chunk of the walk: events after w->next - 1 up to @upto. */
+/* A packed row's columns (first_seq, last_seq, sum at @col, @col + 1,
+ * @col + 3 of @res's row @row) must say what its body holds. */
+static bool row_ok(struct store_reader *r, const PGresult *res, int row,
+                   int col, uint64_t machine, uint64_t first, uint64_t last,
+                   uint64_t last_sum)
+{
+    return pack_row_matches(r->errmsg, sizeof(r->errmsg), machine,
+                            pg__u64(res, row, col),
+                            pg__u64(res, row, col + 1),
+                            pg__u64(res, row, col + 3), first, last, last_sum);
+}
+
+/* The events of row @row of a PACK_COLS result, walked into @w: each
+ * checked against the chain, then given to @fn (events up to w->after
+ * skipped, w->stopped set past @upto). */
+static enum store_status walk_row(
+    struct store_reader *r, struct walk *w, const PGresult *res, int row,
+    uint64_t upto, int (*fn)(void *arg, const struct store_event *ev),
+    void *arg)
+{
+    static __thread uint32_t words[STORE_MAX_ARGS];
+    static __thread unsigned char body[PACK_BODY_MAX];
+    struct pack_cur cur = { 0, 0 };
+    const unsigned char *args;
+    struct store_event ev;
+    uint64_t first = 0, sum = 0;
+    size_t len = pg__unhex(PQgetvalue(res, row, 2), body, sizeof(body));
+    uint32_t k;
+
+    w->row = pg__u64(res, row, 1);
+    for (k = 0; len != (size_t)-1 && cur.off < len; k++) {
+        if (k == PACK_EVENTS_MAX ||
+            !pack_get(body, len, &cur, w->machine, &ev, words, &sum, &args))
+            break;
+        if (k == 0)
+            first = ev.seq;
+        if (ev.seq <= w->after)
+            continue;
+        if (ev.seq > upto) {
+            w->stopped = true;
+            return STORE_OK;
+        }
+        if (!chain_ok(r, w, &ev, args, sum))
+            return STORE_CORRUPT;
+        w->n++;
+        if (fn != NULL && fn(arg, &ev) != 0) {
+            w->stopped = true;
+            return STORE_OK;
+        }
+    }
+    if (len == (size_t)-1 || k == 0 || cur.off != len) {
+        reader_err(r,
+                   "machine %" PRIu64 " seq %" PRIu64 ": malformed packed"
+                   " row (%zu bytes)",
+                   w->machine, w->next, len == (size_t)-1 ? 0 : len);
+        return STORE_CORRUPT;
+    }
+    return row_ok(r, res, row, 0, w->machine, first, ev.seq, sum)
+               ? STORE_OK
+               : STORE_CORRUPT;
+}
+
+/* One chunk of the walk: the rows after w->row up to @upto. */
 static enum store_status walk_chunk(
     struct store_reader *r, struct walk *w, uint64_t upto,
     int (*fn)(void *arg, const struct store_event *ev), void *arg, int *rows)
 {
-    static __thread uint32_t words[STORE_MAX_ARGS];
-    static __thread unsigned char bytes[STORE_MAX_ARGS * 4];
     char num[4][24];
     const char *val[4] = { num[0], num[1], num[2], num[3] };
-    struct store_event ev;
+    enum store_status st = STORE_OK;
     PGresult *res;
     int i;
 
     snprintf(num[0], 24, "%" PRIu64, w->machine);
-    snprintf(num[1], 24, "%" PRIu64, w->next - 1);
+    snprintf(num[1], 24, "%" PRIu64, w->row);
     snprintf(num[2], 24, "%" PRIu64, upto);
     snprintf(num[3], 24, "%d", PG_READ_CHUNK);
     res = rquery(r, "events",
-                 "SELECT " EVENT_COLS " FROM events WHERE"
-                 " machine = $1 AND seq > $2 AND seq <= $3 ORDER BY seq"
-                 " LIMIT $4",
+                 "SELECT " PACK_COLS " FROM event_packs WHERE"
+                 " machine = $1 AND last_seq > $2"
+                 " AND first_seq > $2 - " PACK_EVENTS_MAX_SQL
+                 " AND first_seq <= $3 ORDER BY first_seq LIMIT $4",
                  4, val, PGRES_TUPLES_OK);
     if (res == NULL)
         return STORE_UNAVAILABLE;
     *rows = PQntuples(res);
-    for (i = 0; i < *rows; i++) {
-        if (!row_event(res, i, w->machine, &ev, words, bytes)) {
-            reader_err(r, "machine %" PRIu64 " event %s: malformed args",
-                       w->machine, PQgetvalue(res, i, 0));
-            PQclear(res);
-            return STORE_UNAVAILABLE;
-        }
-        if (!chain_ok(r, w, &ev, bytes, pg__u64(res, i, 9))) {
-            PQclear(res);
-            return STORE_CORRUPT;
-        }
-        w->n++;
-        if (fn != NULL && fn(arg, &ev) != 0) {
-            w->stopped = true;
-            break;
-        }
-    }
+    for (i = 0; i < *rows && st == STORE_OK && !w->stopped; i++)
+        st = walk_row(r, w, res, i, upto, fn, arg);
     PQclear(res);
-    return STORE_OK;
+    return st;
 }
 
 static enum store_status walk(struct store_reader *r, uint64_t machine,
@@ -305,7 +351,8 @@ static enum store_status walk(struct store_reader *r, uint64_t machine,
                                         const struct store_event *ev),
                               void *arg, uint64_t *count)
 {
-    struct walk w = { machine, 1, store__chain_seed(machine), 0, false };
+    struct walk w = { machine, 1, store__chain_seed(machine), 0, false,
+                      after_seq, after_seq };
     uint64_t base, committed, upto;
     enum store_status st;
     int rows = PG_READ_CHUNK;
@@ -473,18 +520,6 @@ enum store_status pg_checkpoint_get(struct store *s, uint64_t machine,
     return st == STORE_NOT_FOUND ? st : main_status(s, st);
 }
 
-static bool touches(const struct store_event *ev, uint32_t lo, uint32_t hi)
-{
-    uint32_t i;
-
-    if (ev->value >= lo && ev->value <= hi)
-        return true;
-    for (i = 0; i < ev->nargs; i++)
-        if (ev->args[i] >= lo && ev->args[i] <= hi)
-            return true;
-    return false;
-}
-
 /* Refuses a query from inside another's callback. */
 static bool enter(struct store *s, const char *what)
 {
@@ -506,58 +541,47 @@ static enum store_status history_rows(
     uint64_t hi, int (*fn)(void *arg, const struct store_event *ev), void *arg,
     struct store_page *page, int *nrows, uint64_t *last)
 {
-    static __thread uint32_t words[STORE_MAX_ARGS];
-    static __thread unsigned char bytes[STORE_MAX_ARGS * 4];
-    char num[5][24];
-    const char *val[5] = { num[0], num[1], num[2], NULL, num[4] };
-    struct store_event ev;
+    static __thread uint32_t words[PACK_EVENTS_MAX * STORE_MAX_ARGS];
+    struct store_event ev[PACK_EVENTS_MAX];
+    char num[4][24];
+    const char *val[4] = { num[0], num[1], num[2], num[3] };
     PGresult *res;
+    bool stop = false;
     int i;
 
     snprintf(num[0], 24, "%" PRIu64, q->machine);
     snprintf(num[1], 24, "%" PRIu64, lo);
     snprintf(num[2], 24, "%" PRIu64, hi);
-    if (q->by_op) {
-        snprintf(num[3], 24, "%" PRIu32, q->op);
-        val[3] = num[3];
-    }
-    snprintf(num[4], 24, "%d", PG_READ_CHUNK);
+    snprintf(num[3], 24, "%d", PG_READ_CHUNK);
     res = rquery(&s->rd, "history",
                  q->newest_first
-                     ? "SELECT " EVENT_COLS
-                       " FROM events WHERE machine = $1 AND seq"
-                       " BETWEEN $2 AND $3 AND ($4::bigint IS NULL OR op = $4)"
-                       " ORDER BY seq DESC LIMIT $5"
-                     : "SELECT " EVENT_COLS
-                       " FROM events WHERE machine = $1 AND seq"
-                       " BETWEEN $2 AND $3 AND ($4::bigint IS NULL OR op = $4)"
-                       " ORDER BY seq LIMIT $5",
-                 5, val, PGRES_TUPLES_OK);
+                     ? "SELECT " PACK_COLS " FROM event_packs"
+                       " WHERE machine = $1 AND first_seq <= $3"
+                       " AND first_seq > $2 - " PACK_EVENTS_MAX_SQL
+                       " AND last_seq >= $2 ORDER BY first_seq DESC LIMIT $4"
+                     : "SELECT " PACK_COLS " FROM event_packs"
+                       " WHERE machine = $1 AND first_seq <= $3"
+                       " AND first_seq > $2 - " PACK_EVENTS_MAX_SQL
+                       " AND last_seq >= $2 ORDER BY first_seq LIMIT $4",
+                 4, val, PGRES_TUPLES_OK);
     if (res == NULL)
         return STORE_UNAVAILABLE;
     *nrows = PQntuples(res);
-    for (i = 0; i < *nrows; i++) {
-        if (!row_event(res, i, q->machine, &ev, words, bytes)) {
+    for (i = 0; i < *nrows && !stop; i++) {
+        size_t n;
+
+        if (!row_events(res, i, 2, q->machine, ev, words, &n)) {
             reader_err(&s->rd,
-                       "machine %" PRIu64 " event %s: malformed "
-                       "args",
-                       q->machine, PQgetvalue(res, i, 0));
+                       "machine %" PRIu64 " events %s-%s: malformed packed"
+                       " row",
+                       q->machine, PQgetvalue(res, i, 0),
+                       PQgetvalue(res, i, 1));
             PQclear(res);
             return STORE_UNAVAILABLE;
         }
-        *last = ev.seq;
-        if (q->by_addr && !touches(&ev, q->addr_first, q->addr_last))
-            continue;
-        if (q->limit != 0 && page->rows == q->limit) {
-            page->more = true;
-            break;
-        }
-        page->rows++;
-        page->cursor = ev.seq;
-        if (fn != NULL && fn(arg, &ev) != 0) {
-            page->more = true;
-            break;
-        }
+        /* The next chunk starts past this row. */
+        *last = pg__u64(res, i, q->newest_first ? 0 : 1);
+        stop = pack_history(q, ev, n, lo, hi, fn, arg, page);
     }
     PQclear(res);
     return STORE_OK;
@@ -620,27 +644,70 @@ static enum store_status counts(struct store *s, uint64_t machine,
                                            uint64_t count),
                                 void *arg, uint64_t *last)
 {
+    static __thread uint32_t words[PACK_EVENTS_MAX * STORE_MAX_ARGS];
+    struct store_event ev[PACK_EVENTS_MAX];
     char num[3][24];
     const char *val[3] = { num[0], num[1], limit ? num[2] : NULL };
+    struct { uint32_t op; uint64_t count; } *v = NULL;
+    size_t nv = 0, cap = 0, j, n, k;
+    uint32_t left = limit;
     PGresult *res;
     int i;
 
     snprintf(num[0], 24, "%" PRIu64, machine);
     snprintf(num[1], 24, "%" PRIu64, after);
     snprintf(num[2], 24, "%" PRIu32, limit);
+    /* At most @limit rows hold @limit events. */
     res = rquery(&s->rd, "op counts",
-                 "WITH e AS (SELECT seq, op FROM events"
-                 " WHERE machine = $1 AND seq > $2 ORDER BY seq LIMIT $3)"
-                 " SELECT op, count(*), (SELECT coalesce(max(seq), 0) FROM"
-                 " e) FROM e GROUP BY op ORDER BY op",
+                 "SELECT " PACK_COLS " FROM event_packs WHERE machine = $1"
+                 " AND last_seq > $2 AND first_seq > $2 - " PACK_EVENTS_MAX_SQL
+                 " ORDER BY first_seq LIMIT $3",
                  3, val, PGRES_TUPLES_OK);
     if (res == NULL)
         return STORE_UNAVAILABLE;
     if (last != NULL)
-        *last = PQntuples(res) > 0 ? pg__u64(res, 0, 2) : 0;
-    for (i = 0; i < PQntuples(res); i++)
-        fn(arg, (uint32_t)pg__u64(res, i, 0), pg__u64(res, i, 1));
+        *last = 0;
+    for (i = 0; i < PQntuples(res) && (limit == 0 || left > 0); i++) {
+        if (!row_events(res, i, 2, machine, ev, words, &n)) {
+            reader_err(&s->rd, "op counts: machine %" PRIu64
+                       ": malformed packed row", machine);
+            PQclear(res);
+            free(v);
+            return STORE_UNAVAILABLE;
+        }
+        for (k = 0; k < n && (limit == 0 || left > 0); k++) {
+            if (ev[k].seq <= after)
+                continue;
+            for (j = 0; j < nv && v[j].op < ev[k].op; j++)
+                ;
+            if (j == nv || v[j].op != ev[k].op) {
+                if (nv == cap) {
+                    void *nb = realloc(v, (cap ? cap * 2 : 16) * sizeof(*v));
+
+                    if (nb == NULL) {
+                        reader_err(&s->rd, "op counts: out of memory");
+                        PQclear(res);
+                        free(v);
+                        return STORE_UNAVAILABLE;
+                    }
+                    v = nb;
+                    cap = cap ? cap * 2 : 16;
+                }
+                memmove(v + j + 1, v + j, (nv - j) * sizeof(*v));
+                v[j].op = ev[k].op;
+                v[j].count = 0;
+                nv++;
+            }
+            v[j].count++;
+            if (last != NULL)
+                *last = ev[k].seq;
+            left--;
+        }
+    }
     PQclear(res);
+    for (j = 0; j < nv; j++)
+        fn(arg, v[j].op, v[j].count);
+    free(v);
     return STORE_OK;
 }
 
@@ -963,8 +1030,8 @@ static enum store_status verify_orphans(struct store_reader *r, struct vctx *v)
 {
     char line[STORE_MSG_MAX];
     PGresult *res = rquery(r, "events",
-                           "SELECT machine, count(*) FROM"
-                           " events e WHERE NOT EXISTS (SELECT 1 FROM"
+                           "SELECT machine, sum(last_seq - first_seq + 1)"
+                           " FROM event_packs e WHERE NOT EXISTS (SELECT 1 FROM"
                            " machines m WHERE m.id = e.machine) GROUP BY"
                            " machine ORDER BY machine",
                            0, NULL, PGRES_TUPLES_OK);

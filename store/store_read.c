@@ -34,55 +34,29 @@ static enum store_status read_failed(struct store *s, sqlite3_stmt *st,
     return STORE_UNAVAILABLE;
 }
 
-/* Decodes the event in the current row of @st (columns EVENT_COLUMNS)
- * into @ev, its args into @words; false if the args blob is malformed. */
-static bool read_event(sqlite3_stmt *st, uint64_t machine,
-                       struct store_event *ev, uint32_t words[STORE_MAX_ARGS])
+/* The events of the current row of @st (columns PACK_COLUMNS), decoded
+ * into @ev[0..*@n) with their args in @words (PACK_EVENTS_MAX x
+ * STORE_MAX_ARGS); false if the body is malformed or holds more. */
+static bool read_pack(sqlite3_stmt *st, uint64_t machine,
+                      struct store_event ev[PACK_EVENTS_MAX], uint32_t *words,
+                      size_t *n)
 {
-    const unsigned char *blob = sqlite3_column_blob(st, 4);
-    int len = sqlite3_column_bytes(st, 4); /* after the blob: see API */
-    int i;
-
-    ev->machine = machine;
-    ev->seq = (uint64_t)sqlite3_column_int64(st, 0);
-    ev->time_ms = sqlite3_column_int64(st, 1);
-    ev->op = (uint32_t)sqlite3_column_int64(st, 2);
-    ev->cpu = (uint32_t)sqlite3_column_int64(st, 3);
-    ev->value = (uint32_t)sqlite3_column_int64(st, 5);
-    ev->aux = (uint32_t)sqlite3_column_int64(st, 6);
-    ev->flags = (uint32_t)sqlite3_column_int64(st, 7);
-    ev->status = (int32_t)sqlite3_column_int64(st, 8);
-    if (len % 4 != 0 || len > 4 * STORE_MAX_ARGS)
-        return false;
-    ev->nargs = (uint32_t)len / 4;
-    for (i = 0; i < len / 4; i++)
-        words[i] = get_le32(blob + 4 * i);
-    ev->args = words;
-    return true;
+    return pack_get_all(sqlite3_column_blob(st, 2),
+                        (size_t)sqlite3_column_bytes(st, 2), machine, ev,
+                        words, n);
 }
 
-static enum store_status bad_blob(struct store *s, sqlite3_stmt *st,
+static enum store_status bad_pack(struct store *s, sqlite3_stmt *st,
                                   uint64_t machine)
 {
-    set_err(s, "machine %" PRIu64 " event %lld: malformed args (%d bytes)",
+    set_err(s,
+            "machine %" PRIu64 " events %lld-%lld: malformed packed row"
+            " (%d bytes)",
             machine, (long long)sqlite3_column_int64(st, 0),
-            sqlite3_column_bytes(st, 4));
+            (long long)sqlite3_column_int64(st, 1),
+            sqlite3_column_bytes(st, 2));
     sqlite3_reset(st);
     return STORE_UNAVAILABLE;
-}
-
-/* The address filter of sq_history(): an argument word or the value in
- * [lo, hi]. */
-static bool touches(const struct store_event *ev, uint32_t lo, uint32_t hi)
-{
-    uint32_t i;
-
-    if (ev->value >= lo && ev->value <= hi)
-        return true;
-    for (i = 0; i < ev->nargs; i++)
-        if (ev->args[i] >= lo && ev->args[i] <= hi)
-            return true;
-    return false;
 }
 
 enum store_status sq_history(struct store *s,
@@ -90,11 +64,12 @@ enum store_status sq_history(struct store *s,
                              int (*fn)(void *arg, const struct store_event *ev),
                              void *arg, struct store_page *page)
 {
+    uint32_t *words;
     sqlite3_stmt *st;
     uint64_t lo, hi;
-    uint32_t words[STORE_MAX_ARGS];
-    struct store_event ev;
-    int rc;
+    struct store_event ev[PACK_EVENTS_MAX];
+    bool stop = false;
+    int rc = SQLITE_DONE;
 
     assert(s != NULL && q != NULL && page != NULL);
     memset(page, 0, sizeof(*page));
@@ -119,29 +94,26 @@ enum store_status sq_history(struct store *s,
     page->cursor = q->cursor;
     if (lo > hi || lo > (uint64_t)INT64_MAX)
         return STORE_OK;
+    words = malloc(PACK_EVENTS_MAX * STORE_MAX_ARGS * sizeof(*words));
+    if (words == NULL) {
+        set_err(s, "history: out of memory");
+        return STORE_UNAVAILABLE;
+    }
     sqlite3_bind_int64(st, 1, clamp_u64(q->machine));
     sqlite3_bind_int64(st, 2, (sqlite3_int64)lo);
     sqlite3_bind_int64(st, 3, clamp_u64(hi));
-    if (q->by_op)
-        sqlite3_bind_int64(st, 4, q->op);
-    else
-        sqlite3_bind_null(st, 4);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!read_event(st, q->machine, &ev, words))
-            return bad_blob(s, st, q->machine);
-        if (q->by_addr && !touches(&ev, q->addr_first, q->addr_last))
-            continue;
-        if (q->limit != 0 && page->rows == q->limit) {
-            page->more = true;
-            break;
+    while (!stop && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        size_t n;
+
+        if (!read_pack(st, q->machine, ev, words, &n)) {
+            free(words);
+            return bad_pack(s, st, q->machine);
         }
-        page->rows++;
-        page->cursor = ev.seq;
-        if (fn != NULL && fn(arg, &ev) != 0) {
-            page->more = true;
-            break;
-        }
+        stop = pack_history(q, ev, n, lo, hi, fn, arg, page);
     }
+    free(words);
+    if (stop)
+        rc = SQLITE_DONE;
     if (rc != SQLITE_ROW && rc != SQLITE_DONE)
         return read_failed(s, st, "history");
     sqlite3_reset(st);
@@ -192,6 +164,7 @@ enum store_status sq_op_counts(struct store *s, uint64_t machine,
                                           uint64_t count),
                                void *arg)
 {
+    static _Thread_local uint32_t words[STORE_MAX_ARGS];
     sqlite3_stmt *st = s->r_op_counts;
     struct op_count *v = NULL;
     size_t n = 0, cap = 0, i;
@@ -201,10 +174,28 @@ enum store_status sq_op_counts(struct store *s, uint64_t machine,
         return STORE_INVALID_ARGUMENT;
     sqlite3_bind_int64(st, 1, clamp_u64(machine));
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!count_op(&v, &n, &cap, (uint32_t)sqlite3_column_int64(st, 0))) {
+        const unsigned char *body = sqlite3_column_blob(st, 0);
+        size_t len = (size_t)sqlite3_column_bytes(st, 0);
+        struct pack_cur cur = { 0, 0 };
+        const unsigned char *args;
+        struct store_event ev;
+        uint64_t sum;
+
+        while (cur.off < len &&
+               pack_get(body, len, &cur, machine, &ev, words, &sum, &args)) {
+            if (!count_op(&v, &n, &cap, ev.op)) {
+                free(v);
+                sqlite3_reset(st);
+                set_err(s, "op counts: out of memory");
+                return STORE_UNAVAILABLE;
+            }
+        }
+        if (cur.off != len) {
             free(v);
+            set_err(s,
+                    "op counts: machine %" PRIu64 ": malformed packed row",
+                    machine);
             sqlite3_reset(st);
-            set_err(s, "op counts: out of memory");
             return STORE_UNAVAILABLE;
         }
     }
@@ -407,10 +398,13 @@ int store__reader_prepare(struct store_reader *r)
         const char *sql;
     } stmts[] = {
         { offsetof(struct store_reader, events),
-          "SELECT " EVENT_COLUMNS " FROM events"
-          " WHERE machine = ?1 AND seq <= ?2 AND seq > ?3 ORDER BY seq" },
+          "SELECT " PACK_COLUMNS " FROM event_packs"
+          " WHERE machine = ?1 AND first_seq <= ?2"
+          " AND first_seq > ?3 - " PACK_EVENTS_MAX_SQL " AND last_seq > ?3"
+          " ORDER BY first_seq" },
         { offsetof(struct store_reader, event_sum),
-          "SELECT sum FROM events WHERE machine = ?1 AND seq = ?2" },
+          "SELECT body FROM event_packs WHERE machine = ?1"
+          " AND first_seq <= ?2 ORDER BY first_seq DESC LIMIT 1" },
         { offsetof(struct store_reader, base),
           "SELECT coalesce(parent_seq, 0), last_seq, counts_stale"
           " FROM machines WHERE id = ?1" },
@@ -547,13 +541,13 @@ static enum store_status history_bounds(struct store_reader *r,
     return STORE_OK;
 }
 
-/* Checks one row of a machine's walk against the chain so far: its seq
- * must be the next one and its sum must chain over the previous one. */
-static bool chain_ok(struct store_reader *r, sqlite3_stmt *st,
-                     const struct store_event *ev, uint64_t *next_seq,
-                     uint64_t *prev)
+/* Checks one event of a machine's walk against the chain so far: its seq
+ * must be the next one and its @stored sum must chain over the previous
+ * one (@args: its args bytes as stored). */
+static bool chain_ok(struct store_reader *r, const struct store_event *ev,
+                     const unsigned char *args, uint64_t stored,
+                     uint64_t *next_seq, uint64_t *prev)
 {
-    uint64_t stored = (uint64_t)sqlite3_column_int64(st, 9);
     uint64_t sum;
 
     if (ev->seq != *next_seq) {
@@ -564,9 +558,8 @@ static bool chain_ok(struct store_reader *r, sqlite3_stmt *st,
         return false;
     }
     sum = store__event_sum(*prev, ev->machine, ev->seq, ev->time_ms, ev->op,
-                           ev->cpu, sqlite3_column_blob(st, 4),
-                           (size_t)ev->nargs * 4, ev->value, ev->aux, ev->flags,
-                           ev->status);
+                           ev->cpu, args, (size_t)ev->nargs * 4, ev->value,
+                           ev->aux, ev->flags, ev->status);
     if (sum != stored) {
         reader_err(r,
                    "machine %" PRIu64 " seq %" PRIu64 ": checksum differs "
@@ -578,6 +571,18 @@ static bool chain_ok(struct store_reader *r, sqlite3_stmt *st,
     *prev = sum;
     (*next_seq)++;
     return true;
+}
+
+/* A packed row's columns must say what its body holds: first_seq its first
+ * event's seq, last_seq and sum its last event's. */
+static bool row_ok(struct store_reader *r, sqlite3_stmt *st, uint64_t machine,
+                   uint64_t first, uint64_t last, uint64_t last_sum)
+{
+    return pack_row_matches(r->errmsg, sizeof(r->errmsg), machine,
+                            (uint64_t)sqlite3_column_int64(st, 0),
+                            (uint64_t)sqlite3_column_int64(st, 1),
+                            (uint64_t)sqlite3_column_int64(st, 3), first,
+                            last, last_sum);
 }
 
 enum store_status sq_foreach_event(struct store *s, uint64_t machine,
@@ -601,7 +606,11 @@ static enum store_status sum_of(struct store_reader *r, uint64_t machine,
     sqlite3_bind_int64(st, 1, clamp_u64(machine));
     sqlite3_bind_int64(st, 2, clamp_u64(seq));
     rc = sqlite3_step(st);
-    if (rc == SQLITE_DONE) {
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return reader_failed(r, st, "event");
+    if (rc == SQLITE_DONE ||
+        !pack_find(sqlite3_column_blob(st, 0),
+                   (size_t)sqlite3_column_bytes(st, 0), machine, seq, sum)) {
         sqlite3_reset(st);
         reader_err(r,
                    "machine %" PRIu64 ": no event at seq %" PRIu64
@@ -609,9 +618,6 @@ static enum store_status sum_of(struct store_reader *r, uint64_t machine,
                    machine, seq);
         return STORE_CORRUPT;
     }
-    if (rc != SQLITE_ROW)
-        return reader_failed(r, st, "event");
-    *sum = (uint64_t)sqlite3_column_int64(st, 0);
     sqlite3_reset(st);
     return STORE_OK;
 }
@@ -634,6 +640,70 @@ enum store_status sq_foreach_event_after(
                                                   upto_seq, fn, arg, count));
 }
 
+/* One walk of sq_reader_events(): where it is and what it calls. */
+struct walk {
+    uint64_t machine;
+    uint64_t after;    /* events up to this one are skipped */
+    uint64_t upto;     /* and after this one not read; 0: no bound */
+    uint64_t next;     /* the seq the chain expects next */
+    uint64_t prev;     /* the sum it chains over */
+    uint64_t n;        /* events passed to fn */
+    bool stopped;      /* fn asked to stop, or upto was passed */
+    int (*fn)(void *arg, const struct store_event *ev);
+    void *arg;
+    uint32_t words[STORE_MAX_ARGS];
+};
+
+/* Walks the events of the current packed row of @st into @w: each checked
+ * against the chain, then passed to w->fn.  STORE_OK, or STORE_CORRUPT
+ * (a malformed body, a break in the chain, columns that differ from the
+ * body) with the reader's error naming machine and seq. */
+static enum store_status walk_row(struct store_reader *r, sqlite3_stmt *st,
+                                  struct walk *w)
+{
+    const unsigned char *body = sqlite3_column_blob(st, 2);
+    size_t len = (size_t)sqlite3_column_bytes(st, 2);
+    struct pack_cur cur = { 0, 0 };
+    const unsigned char *args;
+    struct store_event ev;
+    uint64_t first = 0, sum = 0;
+    uint32_t k;
+
+    for (k = 0; cur.off < len; k++) {
+        if (k == PACK_EVENTS_MAX ||
+            !pack_get(body, len, &cur, w->machine, &ev, w->words, &sum,
+                      &args)) {
+            reader_err(r,
+                       "machine %" PRIu64 " seq %" PRIu64 ": malformed packed"
+                       " row (%zu bytes)",
+                       w->machine, w->next, len);
+            return STORE_CORRUPT;
+        }
+        if (k == 0)
+            first = ev.seq;
+        if (ev.seq <= w->after)
+            continue; /* before the walk: its sum was read by sum_of() */
+        if (w->upto != 0 && ev.seq > w->upto) {
+            w->stopped = true;
+            return STORE_OK;
+        }
+        if (!chain_ok(r, &ev, args, sum, &w->next, &w->prev))
+            return STORE_CORRUPT;
+        w->n++;
+        if (w->fn != NULL && w->fn(w->arg, &ev) != 0) {
+            w->stopped = true;
+            return STORE_OK;
+        }
+    }
+    if (k == 0) {
+        reader_err(r, "machine %" PRIu64 " seq %" PRIu64 ": empty packed row",
+                   w->machine, w->next);
+        return STORE_CORRUPT;
+    }
+    return row_ok(r, st, w->machine, first, ev.seq, sum) ? STORE_OK
+                                                          : STORE_CORRUPT;
+}
+
 enum store_status sq_reader_events(struct store_reader *r, uint64_t machine,
                                    uint64_t after_seq, uint64_t upto_seq,
                                    int (*fn)(void *arg,
@@ -641,10 +711,9 @@ enum store_status sq_reader_events(struct store_reader *r, uint64_t machine,
                                    void *arg, uint64_t *count)
 {
     sqlite3_stmt *st = r->events;
-    uint32_t words[STORE_MAX_ARGS];
-    struct store_event ev;
-    uint64_t n = 0, base, committed, next, prev;
-    bool stopped = false;
+    struct walk *w;
+    uint64_t base, committed, next;
+    bool stopped;
     enum store_status ss;
     int rc;
 
@@ -657,40 +726,39 @@ enum store_status sq_reader_events(struct store_reader *r, uint64_t machine,
     ss = history_bounds(r, machine, &base, &committed);
     if (ss != STORE_OK)
         return ss;
-    next = base + 1;
-    prev = store__chain_seed(machine);
+    w = malloc(sizeof(*w));
+    if (w == NULL) {
+        reader_err(r, "events: out of memory");
+        return STORE_UNAVAILABLE;
+    }
+    *w = (struct walk){ .machine = machine, .after = after_seq,
+                        .upto = upto_seq, .next = base + 1,
+                        .prev = store__chain_seed(machine), .fn = fn,
+                        .arg = arg };
     if (after_seq > base) {
-        ss = sum_of(r, machine, after_seq, &prev);
-        if (ss != STORE_OK)
+        ss = sum_of(r, machine, after_seq, &w->prev);
+        if (ss != STORE_OK) {
+            free(w);
             return ss;
-        next = after_seq + 1;
+        }
+        w->next = after_seq + 1;
     }
     sqlite3_bind_int64(st, 1, clamp_u64(machine));
     sqlite3_bind_int64(st, 2, upto_seq ? clamp_u64(upto_seq) : INT64_MAX);
     sqlite3_bind_int64(st, 3, clamp_u64(after_seq));
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        if (!read_event(st, machine, &ev, words)) {
-            reader_err(r,
-                       "machine %" PRIu64 " event %lld: malformed args "
-                       "(%d bytes)",
-                       machine, (long long)sqlite3_column_int64(st, 0),
-                       sqlite3_column_bytes(st, 4));
-            sqlite3_reset(st);
-            return STORE_UNAVAILABLE;
-        }
-        if (!chain_ok(r, st, &ev, &next, &prev)) {
-            sqlite3_reset(st);
-            return STORE_CORRUPT;
-        }
-        n++;
-        if (fn != NULL && fn(arg, &ev) != 0) {
-            stopped = true;
-            break;
-        }
-    }
+    while (ss == STORE_OK && !w->stopped &&
+           (rc = sqlite3_step(st)) == SQLITE_ROW)
+        ss = walk_row(r, st, w);
     if (count != NULL)
-        *count = n;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        *count = w->n;
+    next = w->next;
+    stopped = w->stopped;
+    free(w);
+    if (ss != STORE_OK) {
+        sqlite3_reset(st);
+        return ss;
+    }
+    if (!stopped && rc != SQLITE_DONE)
         return reader_failed(r, st, "events");
     sqlite3_reset(st);
     if (!stopped && next - 1 < committed &&

@@ -56,6 +56,90 @@ static void check_integrity(struct verify *v)
     sqlite3_finalize(st);
 }
 
+/* One event of a machine's walk: false (reported) if it breaks the
+ * chain. */
+static bool check_event(struct verify *v, const struct store_event *e,
+                        const unsigned char *args, uint64_t stored,
+                        uint64_t *next, uint64_t *prev)
+{
+    uint64_t sum = store__event_sum(*prev, e->machine, e->seq, e->time_ms,
+                                    e->op, e->cpu, args, 4 * (size_t)e->nargs,
+                                    e->value, e->aux, e->flags, e->status);
+
+    if (e->seq != *next) {
+        problem(v,
+                "machine %" PRIu64 ": seq %" PRIu64 " where seq %" PRIu64
+                " was expected (events missing or out of order)",
+                e->machine, e->seq, *next);
+        return false;
+    }
+    if (sum != stored) {
+        problem(v,
+                "machine %" PRIu64 " seq %" PRIu64 ": checksum "
+                "differs (stored %016" PRIx64 ", computed %016" PRIx64
+                "): the event or one before it was changed",
+                e->machine, e->seq, stored, sum);
+        return false;
+    }
+    *prev = sum;
+    (*next)++;
+    return true;
+}
+
+/* A packed row's columns must say what its body holds (as the reader's
+ * row_ok() checks). */
+static bool pack_row_ok(struct verify *v, sqlite3_stmt *ev, uint64_t id,
+                        uint64_t first, uint64_t last, uint64_t last_sum)
+{
+    char why[STORE_MSG_MAX];
+
+    if (pack_row_matches(why, sizeof(why), id,
+                         (uint64_t)sqlite3_column_int64(ev, 0),
+                         (uint64_t)sqlite3_column_int64(ev, 1),
+                         (uint64_t)sqlite3_column_int64(ev, 3), first, last,
+                         last_sum))
+        return true;
+    problem(v, "%s", why);
+    return false;
+}
+
+/* The events of the current packed row of @ev (PACK_COLUMNS): false
+ * (reported) at the first problem. */
+static bool check_pack(struct verify *v, sqlite3_stmt *ev, uint64_t id,
+                       uint64_t *next, uint64_t *prev, uint64_t *n)
+{
+    uint32_t words[STORE_MAX_ARGS];
+    const unsigned char *body = sqlite3_column_blob(ev, 2);
+    size_t len = (size_t)sqlite3_column_bytes(ev, 2);
+    struct pack_cur cur = { 0, 0 };
+    const unsigned char *args;
+    struct store_event e;
+    uint64_t first = 0, sum = 0;
+    uint32_t k;
+
+    for (k = 0; cur.off < len; k++) {
+        if (k == PACK_EVENTS_MAX ||
+            !pack_get(body, len, &cur, id, &e, words, &sum, &args)) {
+            problem(v,
+                    "machine %" PRIu64 " seq %" PRIu64 ": malformed packed"
+                    " row (%zu bytes)",
+                    id, *next, len);
+            return false;
+        }
+        if (k == 0)
+            first = e.seq;
+        if (!check_event(v, &e, args, sum, next, prev))
+            return false;
+        (*n)++;
+    }
+    if (k == 0) {
+        problem(v, "machine %" PRIu64 " seq %" PRIu64 ": empty packed row",
+                id, *next);
+        return false;
+    }
+    return pack_row_ok(v, ev, id, first, e.seq, sum);
+}
+
 /* One machine's events, as sq_foreach_event() checks them. */
 static void check_events(struct verify *v, sqlite3_stmt *ev, uint64_t id,
                          uint64_t base, bool exact, uint64_t nevents,
@@ -65,38 +149,8 @@ static void check_events(struct verify *v, sqlite3_stmt *ev, uint64_t id,
     bool broken = false;
 
     sqlite3_bind_int64(ev, 1, (sqlite3_int64)id);
-    while (!broken && sqlite3_step(ev) == SQLITE_ROW) {
-        uint64_t seq = (uint64_t)sqlite3_column_int64(ev, 0);
-        uint64_t stored = (uint64_t)sqlite3_column_int64(ev, 9);
-        uint64_t sum = store__event_sum(prev, id, seq,
-                                        sqlite3_column_int64(ev, 1),
-                                        (uint32_t)sqlite3_column_int64(ev, 2),
-                                        (uint32_t)sqlite3_column_int64(ev, 3),
-                                        sqlite3_column_blob(ev, 4),
-                                        (size_t)sqlite3_column_bytes(ev, 4),
-                                        (uint32_t)sqlite3_column_int64(ev, 5),
-                                        (uint32_t)sqlite3_column_int64(ev, 6),
-                                        (uint32_t)sqlite3_column_int64(ev, 7),
-                                        (int32_t)sqlite3_column_int64(ev, 8));
-
-        if (seq != next) {
-            problem(v,
-                    "machine %" PRIu64 ": seq %" PRIu64 " where seq %" PRIu64
-                    " was expected (events missing or out of order)",
-                    id, seq, next);
-            broken = true;
-        } else if (sum != stored) {
-            problem(v,
-                    "machine %" PRIu64 " seq %" PRIu64 ": checksum "
-                    "differs (stored %016" PRIx64 ", computed %016" PRIx64
-                    "): the event or one before it was changed",
-                    id, seq, stored, sum);
-            broken = true;
-        }
-        prev = sum;
-        next++;
-        n++;
-    }
+    while (!broken && sqlite3_step(ev) == SQLITE_ROW)
+        broken = !check_pack(v, ev, id, &next, &prev, &n);
     sqlite3_reset(ev);
     if (broken || !exact)
         return;
@@ -123,8 +177,8 @@ static void check_machines(struct verify *v)
                             -1, &st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(v->db,
-                                "SELECT " EVENT_COLUMNS " FROM events"
-                                " WHERE machine = ?1 ORDER BY seq",
+                                "SELECT " PACK_COLUMNS " FROM event_packs"
+                                " WHERE machine = ?1 ORDER BY first_seq",
                                 -1, &ev, NULL);
     while (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW) {
         uint64_t id = (uint64_t)sqlite3_column_int64(st, 0);
@@ -159,7 +213,8 @@ static void check_orphans(struct verify *v)
     sqlite3_stmt *st = NULL;
 
     if (sqlite3_prepare_v2(v->db,
-                           "SELECT machine, count(*) FROM events"
+                           "SELECT machine,"
+                           " sum(last_seq - first_seq + 1) FROM event_packs"
                            " WHERE machine NOT IN (SELECT id FROM machines)"
                            " GROUP BY machine",
                            -1, &st, NULL) != SQLITE_OK) {

@@ -848,11 +848,116 @@ static uint64_t last_sum(struct store *s, const struct mslot *m)
                                          : store__chain_seed(m->id);
 }
 
+void store__packs_destroy(struct store *s)
+{
+    uint32_t i;
+
+    for (i = 0; i < PACK_SLOTS; i++) {
+        free(s->pk[i].body);
+        s->pk[i].body = NULL;
+    }
+}
+
+/* Forgets every pending pack's events (rolled back with their unit or
+ * batch). */
+static void pack_drop(struct store *s)
+{
+    uint32_t i;
+
+    for (i = 0; i < s->npk; i++) {
+        struct pack *p = &s->pk[s->pk_used[i]];
+
+        p->n = 0;
+        p->len = 0;
+    }
+    s->npk = 0;
+}
+
+/* Writes pending pack @p (not empty) as one event_packs row.  An SQLite
+ * code: a failure fails the batch (a duplicate row cannot happen, each
+ * event's seq having been checked against the machine's last). */
+static int pack_write(struct store *s, struct pack *p)
+{
+    sqlite3_stmt *st = s->w_event;
+    int rc;
+
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)p->machine);
+    sqlite3_bind_int64(st, 2, (sqlite3_int64)p->first_seq);
+    sqlite3_bind_int64(st, 3, (sqlite3_int64)p->last_seq);
+    sqlite3_bind_blob(st, 4, p->body, (int)p->len, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 5, (sqlite3_int64)p->sum);
+    rc = wstep(s, st);
+    p->n = 0;
+    p->len = 0;
+    return rc;
+}
+
+/* Writes every pending pack.  An SQLite code. */
+static int pack_flush(struct store *s)
+{
+    uint32_t i;
+    int rc = SQLITE_OK;
+
+    for (i = 0; rc == SQLITE_OK && i < s->npk; i++) {
+        struct pack *p = &s->pk[s->pk_used[i]];
+
+        if (p->n > 0)
+            rc = pack_write(s, p);
+    }
+    if (rc == SQLITE_OK)
+        s->npk = 0;
+    return rc;
+}
+
+/* Appends event @r (its @args bytes, its chained @sum) to its machine's
+ * pending pack (a slot by machine id), first writing what that slot
+ * holds if @r cannot continue it.  An SQLite code. */
+static int pack_add(struct store *s, const struct wreq *r,
+                    const unsigned char *args, uint64_t sum)
+{
+    uint32_t slot = (uint32_t)((r->machine * UINT64_C(0x9e3779b97f4a7c15)) >>
+                               58); /* PACK_SLOTS = 64 */
+    struct pack *p = &s->pk[slot];
+    struct store_event ev = {
+        .machine = r->machine, .seq = r->seq, .time_ms = r->time_ms,
+        .op = r->op, .cpu = r->cpu, .nargs = (uint32_t)(r->len / 4),
+        .value = r->value, .aux = r->aux, .flags = r->flags,
+        .status = r->ev_status,
+    };
+    size_t need = pack_event_max(ev.nargs);
+    int rc = SQLITE_OK;
+
+    if (p->n > 0 && (p->machine != r->machine || p->last_seq + 1 != r->seq ||
+                     p->n == PACK_EVENTS_MAX))
+        rc = pack_write(s, p);
+    if (rc != SQLITE_OK)
+        return rc;
+    if (!pack_room(&p->body, p->len, &p->cap, need)) {
+        format(s->wmsg, sizeof(s->wmsg), "out of memory");
+        return SQLITE_NOMEM;
+    }
+    if (p->n == 0) {
+        uint32_t i;
+
+        p->machine = r->machine;
+        p->first_seq = r->seq;
+        p->cur = (struct pack_cur){ 0, 0 };
+        for (i = 0; i < s->npk && s->pk_used[i] != slot; i++)
+            ;
+        if (i == s->npk)
+            s->pk_used[s->npk++] = (uint8_t)slot;
+    }
+    p->len += pack_put_bytes(p->body + p->len, &p->cur, &ev, args, sum);
+    p->last_seq = r->seq;
+    p->sum = sum;
+    p->n++;
+    return SQLITE_OK;
+}
+
 /* Each write_*() returns SQLITE_OK, also when only that write failed (it
  * then carries its own status), or the SQLite error that fails the batch. */
 static int write_event(struct store *s, struct batch *b, struct wreq *r)
 {
-    sqlite3_stmt *st = s->w_event;
     int rc = SQLITE_OK;
     struct mslot *m = machine_state(s, r->machine, &rc);
     const unsigned char *args;
@@ -876,33 +981,13 @@ static int write_event(struct store *s, struct batch *b, struct wreq *r)
                   r->machine, r->seq, expected);
         return SQLITE_OK;
     }
-    sqlite3_bind_int64(st, 1, (sqlite3_int64)r->machine);
-    sqlite3_bind_int64(st, 2, (sqlite3_int64)r->seq);
-    sqlite3_bind_int64(st, 3, r->time_ms);
-    sqlite3_bind_int64(st, 4, r->op);
-    sqlite3_bind_int64(st, 5, r->cpu);
     /* An event without arguments has no bytes, and a batch of only such
      * events no buffer: no pointer arithmetic on NULL. */
     args = r->len > 0 ? b->bytes + r->off : NULL;
-    if (args != NULL)
-        sqlite3_bind_blob(st, 6, args, (int)r->len, SQLITE_STATIC);
-    else
-        sqlite3_bind_zeroblob(st, 6, 0);
-    sqlite3_bind_int64(st, 7, r->value);
-    sqlite3_bind_int64(st, 8, r->aux);
-    sqlite3_bind_int64(st, 9, r->flags);
-    sqlite3_bind_int64(st, 10, r->ev_status);
     sum = store__event_sum(last_sum(s, m), r->machine, r->seq, r->time_ms,
                            r->op, r->cpu, args, r->len, r->value, r->aux,
                            r->flags, r->ev_status);
-    sqlite3_bind_int64(st, 11, (sqlite3_int64)sum);
-    rc = wstep(s, st);
-    if ((rc & 0xff) == SQLITE_CONSTRAINT) {
-        wreq_fail(r, STORE_ALREADY_EXISTS,
-                  "event %" PRIu64 " of machine %" PRIu64 " is already stored",
-                  r->seq, r->machine);
-        return SQLITE_OK;
-    }
+    rc = pack_add(s, r, args, sum);
     if (rc != SQLITE_OK)
         return rc;
     m->count++;
@@ -1121,10 +1206,12 @@ int store__load_stale_counts(struct store *s)
     rc = sqlite3_prepare_v2(
         s->wdb,
         "SELECT id, coalesce(parent_seq, 0),"
-        " (SELECT count(*) FROM events WHERE machine = id),"
-        " coalesce((SELECT max(seq) FROM events WHERE machine = id), 0),"
-        " coalesce((SELECT sum FROM events WHERE machine = id"
-        "  ORDER BY seq DESC LIMIT 1), 0)"
+        " (SELECT coalesce(sum(last_seq - first_seq + 1), 0)"
+        "  FROM event_packs WHERE machine = id),"
+        " coalesce((SELECT max(last_seq) FROM event_packs"
+        "  WHERE machine = id), 0),"
+        " coalesce((SELECT sum FROM event_packs WHERE machine = id"
+        "  ORDER BY first_seq DESC LIMIT 1), 0)"
         " FROM machines WHERE counts_stale = 1",
         -1, &st, NULL);
     if (rc != SQLITE_OK)
@@ -1271,7 +1358,9 @@ static int write_unit(struct store *s, struct batch *b, struct wreq *u,
     if (m == NULL)
         return rc;
     saved = *m;
-    rc = wstep(s, s->w_unit);
+    rc = pack_flush(s); /* what the savepoint keeps is written */
+    if (rc == SQLITE_OK)
+        rc = wstep(s, s->w_unit);
     for (i = 0; rc == SQLITE_OK && i < n && bad == NULL; i++) {
         rc = write_event(s, b, &u[i]);
         if (u[i].status != STORE_OK)
@@ -1284,6 +1373,7 @@ static int write_unit(struct store *s, struct batch *b, struct wreq *u,
 
         format(why, sizeof(why), "%s",
                bad->msg != NULL ? bad->msg : store_status_name(bad->status));
+        pack_drop(s); /* the unit's own events only */
         rc = wstep(s, s->w_unit_undo);
         if (rc != SQLITE_OK)
             return rc;
@@ -1352,6 +1442,7 @@ static void commit_batch(struct store *s, struct batch *b)
     int rc;
 
     mtab_clear(&s->mt);
+    pack_drop(s);
     rc = wstep(s, s->w_begin);
     for (i = 0; rc == SQLITE_OK && i < b->n; i += k) {
         struct wreq *r = &b->req[i];
@@ -1364,6 +1455,9 @@ static void commit_batch(struct store *s, struct batch *b)
             rc = write_one(s, b, r);
         b->nfailed += r->status != STORE_OK && r->kind != WREQ_RKEY ? k : 0;
     }
+    if (rc == SQLITE_OK)
+        rc = pack_flush(s);
+    pack_drop(s); /* a failed batch's pending events go with it */
     if (rc == SQLITE_OK)
         rc = write_marks(s);
     if (rc == SQLITE_OK && s->fail_permille > 0 &&
@@ -1401,6 +1495,24 @@ static void bind_purge(sqlite3_stmt *st, const struct ctl *c)
         sqlite3_bind_null(st, 2);
 }
 
+/* Deletes the purged machines' rows of events; *@events: how many events
+ * they held.  An SQLite code. */
+static int purge_events(struct store *s, uint64_t *events)
+{
+    sqlite3_stmt *st = s->w_purge_events;
+    int rc;
+
+    *events = 0;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+        *events += (uint64_t)sqlite3_column_int64(st, 0);
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    else
+        format(s->wmsg, sizeof(s->wmsg), "%s", sqlite3_errmsg(s->wdb));
+    sqlite3_reset(st);
+    return rc;
+}
+
 static void run_purge(struct store *s, struct ctl *c)
 {
     int rc;
@@ -1410,10 +1522,8 @@ static void run_purge(struct store *s, struct ctl *c)
     bind_purge(s->w_purge_machines, c);
     bind_purge(s->w_purge_rkeys, c);
     rc = wstep(s, s->w_begin);
-    if (rc == SQLITE_OK) {
-        rc = wstep(s, s->w_purge_events);
-        c->events = (uint64_t)sqlite3_changes(s->wdb);
-    }
+    if (rc == SQLITE_OK)
+        rc = purge_events(s, &c->events);
     if (rc == SQLITE_OK)
         rc = wstep(s, s->w_purge_checkpoints);
     if (rc == SQLITE_OK)
@@ -1454,7 +1564,7 @@ static void run_reset(struct store *s, struct ctl *c)
     char *msg = NULL;
 
     if (sqlite3_exec(s->wdb,
-                     "BEGIN; DELETE FROM events;"
+                     "BEGIN; DELETE FROM event_packs;"
                      " DELETE FROM checkpoints; DELETE FROM machines;"
                      " DELETE FROM request_keys;"
                      " DELETE FROM sqlite_sequence; COMMIT;",

@@ -12,6 +12,7 @@
  * STORE_FULL, extra indexes, filter scans).
  */
 #include "store.h"
+#include "store_int.h" /* store__(un)pack_events() */
 
 #include <check.h>
 #include <dirent.h>
@@ -218,35 +219,85 @@ static sqlite3 *raw_open(const char *path)
     return db;
 }
 
+/* Whether @sql names the table "events" (the schema 5 layout). */
+static bool names_events(const char *sql)
+{
+    const char *p;
+
+    for (p = strstr(sql, "events"); p != NULL; p = strstr(p + 1, "events"))
+        if ((p == sql || p[-1] == ' ' || p[-1] == '(') &&
+            (p[6] == '\0' || strchr(" ;)", p[6]) != NULL))
+            return true;
+    return false;
+}
+
+/* Schema 6 packs events per row; a test that reads or damages single
+ * events with SQL gets them as the table of schema 5 (machine, seq, ...,
+ * sum) while it runs (@unpack true), then packed again as the store's
+ * migration packs them, each sum as it is (false). */
+static void events_table(sqlite3 *db, bool unpack)
+{
+    ck_assert_int_eq(sqlite3_exec(db, "BEGIN", NULL, NULL, NULL), SQLITE_OK);
+    ck_assert_msg((unpack ? store__unpack_events(db)
+                          : store__pack_events(db)) == SQLITE_OK,
+                  "%s events: %s", unpack ? "unpacking" : "packing",
+                  sqlite3_errmsg(db));
+    ck_assert_int_eq(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+}
+
 static sqlite3_int64 raw_int(sqlite3 *db, const char *sql)
 {
     sqlite3_stmt *st = NULL;
     sqlite3_int64 v;
+    bool packed = names_events(sql);
+
+    if (packed)
+        events_table(db, true);
 
     ck_assert_msg(sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK,
                   "%s: %s", sql, sqlite3_errmsg(db));
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
     v = sqlite3_column_int64(st, 0);
     sqlite3_finalize(st);
+    if (packed)
+        events_table(db, false);
     return v;
 }
 
 static void raw_text(sqlite3 *db, const char *sql, char *out, size_t n)
 {
     sqlite3_stmt *st = NULL;
+    bool packed = names_events(sql);
 
+    if (packed)
+        events_table(db, true);
     ck_assert_int_eq(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
     ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
     snprintf(out, n, "%s", (const char *)sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
+    if (packed)
+        events_table(db, false);
 }
 
 static void raw_exec(sqlite3 *db, const char *sql)
 {
     char *msg = NULL;
+    bool packed = names_events(sql) && strstr(sql, "CREATE TABLE") == NULL;
 
+    if (packed)
+        events_table(db, true);
     ck_assert_msg(sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK,
                   "%s: %s", sql, msg ? msg : "");
+    if (raw_int(db, "PRAGMA user_version") < 6 &&
+        raw_int(db, "SELECT count(*) FROM sqlite_master"
+                    " WHERE name = 'event_packs'") == 1) {
+        /* Made an older database: events in the layout it had. */
+        if (!packed)
+            events_table(db, true);
+        raw_exec(db, "DROP TABLE event_packs");
+    } else if (packed) {
+        events_table(db, false);
+    }
 }
 
 /* Collects the seqs a query gives. */
@@ -289,7 +340,7 @@ START_TEST(test_schema_created_with_user_version)
     store_close(s);
     db = raw_open(db_path);
     ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 6);
     ck_assert_int_eq(raw_int(db, "PRAGMA auto_vacuum"), 2); /* incremental */
     ck_assert_int_eq(raw_int(db, "PRAGMA page_size"), 16384);
     raw_text(db, "PRAGMA journal_mode", text, sizeof(text));
@@ -297,22 +348,22 @@ START_TEST(test_schema_created_with_user_version)
     raw_text(db, "SELECT group_concat(name, ',') FROM (SELECT name FROM "
              "sqlite_master WHERE type = 'table' ORDER BY name)",
              text, sizeof(text));
-    ck_assert_str_eq(text, "checkpoints,events,machines,request_keys,"
+    ck_assert_str_eq(text, "checkpoints,event_packs,machines,request_keys,"
                      "sqlite_sequence");
     /* The indexes the history queries need, and nothing else. */
     raw_text(db, "SELECT group_concat(name, ',') FROM sqlite_master"
              " WHERE type = 'index' AND sql IS NOT NULL", text, sizeof(text));
     ck_assert_str_eq(text, "machines_tenant,request_keys_ord");
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master WHERE"
-                     " name = 'events' AND sql LIKE '%PRIMARY KEY (machine,"
-                     " seq)) WITHOUT ROWID'"), 1);
+                     " name = 'event_packs' AND sql LIKE '%PRIMARY KEY"
+                     " (machine, first_seq)) WITHOUT ROWID'"), 1);
     sqlite3_close(db);
 
     /* Opening again runs no migration and keeps the version. */
     s = open_ok(db_path, NULL);
     store_close(s);
     db = raw_open(db_path);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 6);
     sqlite3_close(db);
 }
 END_TEST
@@ -325,13 +376,13 @@ START_TEST(test_newer_user_version_refused)
 
     store_close(s);
     db = raw_open(db_path);
-    raw_exec(db, "PRAGMA user_version = 6");
+    raw_exec(db, "PRAGMA user_version = 7");
     sqlite3_close(db);
     s = NULL;
     ck_assert_int_eq(store_open(db_path, NULL, &s, err), STORE_UNAVAILABLE);
     ck_assert_ptr_null(s);
-    snprintf(want, sizeof(want), "%s: database schema version 6 is newer "
-             "than this armmapd supports (5); refusing to open it", db_path);
+    snprintf(want, sizeof(want), "%s: database schema version 7 is newer "
+             "than this armmapd supports (6); refusing to open it", db_path);
     ck_assert_str_eq(err, want);
 }
 END_TEST
@@ -663,6 +714,7 @@ START_TEST(test_events_from_threads_all_committed_in_order)
         sqlite3_stmt *q = NULL;
         uint64_t want_m = 1, want_s = 1;
 
+        events_table(db, true);
         ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT machine, seq, value"
                          " FROM events", -1, &q, NULL), SQLITE_OK);
         while (sqlite3_step(q) == SQLITE_ROW) {
@@ -677,6 +729,7 @@ START_TEST(test_events_from_threads_all_committed_in_order)
         }
         ck_assert_uint_eq(want_m, NTHREADS + 1);
         sqlite3_finalize(q);
+        events_table(db, false);
     }
     sqlite3_close(db);
 }
@@ -2665,7 +2718,7 @@ START_TEST(test_version_3_database_resummed)
     ck_assert_uint_eq(n, 10);
     store_close(s);
     db = raw_open(db_path);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 6);
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM events"
                              " WHERE sum = 12345 + seq"), 0);
     sqlite3_close(db);
@@ -2792,7 +2845,7 @@ START_TEST(test_version_4_database_gets_request_keys)
     ck_assert_uint_eq(n, 3);
     store_close(s);
     db = raw_open(db_path);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 6);
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM request_keys"), 0);
     ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master"
                              " WHERE name = 'request_keys_ord'"), 1);
@@ -2839,7 +2892,7 @@ START_TEST(test_version_2_database_gets_sums)
     free(m);
     store_close(s);
     db = raw_open(db_path);
-    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 5);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 6);
     raw_exec(db, "UPDATE events SET value = 6 WHERE seq = 1");
     sqlite3_close(db);
     s = open_ok(db_path, NULL);
@@ -2973,7 +3026,7 @@ START_TEST(test_verify_reports_every_problem)
     sqlite3_close(db);
     ck_assert_int_eq(store_verify(db_path, NULL, NULL, &problems, err),
                      STORE_INVALID_ARGUMENT);
-    ck_assert_ptr_nonnull(strstr(err, ": schema version 2, not 5: start "
+    ck_assert_ptr_nonnull(strstr(err, ": schema version 2, not 6: start "
                                  "armmapd on it once to migrate it, then "
                                  "verify"));
 }
@@ -3062,6 +3115,360 @@ END_TEST
 /* Suites                                                              */
 /* ------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------ */
+/* Schema 6: events packed per row                                     */
+/* ------------------------------------------------------------------ */
+
+/* Machine 1: events 1..@n as units of @unit (store_submit_events()), all
+ * committed; the events are test_event()'s. */
+static struct store *store_with_units(uint64_t n, uint64_t unit)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    struct store_event *ev = calloc(unit, sizeof(*ev));
+    uint32_t *arg = calloc(unit, sizeof(*arg));
+    uint64_t i, k;
+
+    ck_assert_ptr_nonnull(ev);
+    ck_assert_ptr_nonnull(arg);
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1000), 1);
+    for (i = 1; i <= n; i += unit) {
+        for (k = 0; k < unit; k++)
+            ev[k] = test_event(1, i + k, &arg[k]);
+        ck_assert_int_eq(store_submit_events(s, ev, unit, NULL), STORE_OK);
+    }
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, n / unit + 1);
+    free(ev);
+    free(arg);
+    return s;
+}
+
+/* A walk's check of every event against test_event(). */
+struct expect_walk {
+    uint64_t next;
+};
+
+static int expect_test_event(void *arg, const struct store_event *ev)
+{
+    struct expect_walk *w = arg;
+    uint32_t a;
+    struct store_event want = test_event(1, w->next, &a);
+
+    ck_assert_uint_eq(ev->machine, 1);
+    ck_assert_uint_eq(ev->seq, want.seq);
+    ck_assert_int_eq(ev->time_ms, want.time_ms);
+    ck_assert_uint_eq(ev->op, want.op);
+    ck_assert_uint_eq(ev->cpu, want.cpu);
+    ck_assert_uint_eq(ev->nargs, 1);
+    ck_assert_uint_eq(ev->args[0], a);
+    ck_assert_uint_eq(ev->value, want.value);
+    ck_assert_uint_eq(ev->aux, want.aux);
+    ck_assert_uint_eq(ev->flags, want.flags);
+    ck_assert_int_eq(ev->status, want.status);
+    w->next++;
+    return 0;
+}
+
+/* Recovery reads rows, not events: 5,000 events of one Batch are 313 rows
+ * (16 events each, the last 8), and the walk gives every event whole. */
+START_TEST(test_events_packed_per_row)
+{
+    struct store *s = store_with_units(5000, 5000);
+    struct expect_walk w = { .next = 1 };
+    uint64_t n;
+    sqlite3 *db;
+
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, expect_test_event, &w, &n),
+                     STORE_OK);
+    ck_assert_uint_eq(n, 5000);
+    /* From inside a row, to a bound inside another. */
+    w.next = 20;
+    ck_assert_int_eq(store_foreach_event_after(s, 1, 19, 40,
+                                               expect_test_event, &w, &n),
+                     STORE_OK);
+    ck_assert_uint_eq(n, 21);
+    ck_assert_uint_eq(w.next, 41);
+    store_close(s);
+    db = raw_open(db_path);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM event_packs"), 313);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM event_packs"
+                             " WHERE last_seq - first_seq + 1 = 16"), 312);
+    ck_assert_int_eq(raw_int(db, "SELECT first_seq FROM event_packs"
+                             " ORDER BY first_seq DESC LIMIT 1"), 4993);
+    /* Varints: ~25 bytes an event besides its one args word. */
+    ck_assert_int_lt(raw_int(db, "SELECT sum(length(body)) FROM event_packs"),
+                     5000 * (25 + 4));
+    sqlite3_close(db);
+}
+END_TEST
+
+/* Units of 100 pack as 6 rows of 16 and one of 4 each: a row never spans
+ * two units (a refused unit rolls back its own rows only). */
+START_TEST(test_units_pack_on_their_own)
+{
+    struct store *s = store_with_units(1000, 100);
+    struct expect_walk w = { .next = 1 };
+    uint64_t n;
+    sqlite3 *db;
+
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, expect_test_event, &w, &n),
+                     STORE_OK);
+    ck_assert_uint_eq(n, 1000);
+    store_close(s);
+    db = raw_open(db_path);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM event_packs"), 70);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM event_packs"
+                             " WHERE last_seq - first_seq + 1 = 4"), 10);
+    sqlite3_close(db);
+}
+END_TEST
+
+/* Machines that take turns in one group commit (one client each, single
+ * changes) still fill rows: 10 machines x 32 events in turn are 2 rows
+ * each; every walk gives its machine's events whole. */
+START_TEST(test_interleaved_machines_fill_rows)
+{
+    struct store *s = open_ok(db_path, NULL);
+    struct outcome o = { 0 };
+    uint64_t m, seq, n;
+    uint32_t arg;
+    sqlite3 *db;
+
+    for (m = 1; m <= 10; m++)
+        ck_assert_uint_eq(create_machine(s, "t", "m", 1), m);
+    flush_reap(s, &o);
+    store_hold(s);
+    for (seq = 1; seq <= 32; seq++)
+        for (m = 1; m <= 10; m++) {
+            struct store_event ev = test_event(m, seq, &arg);
+
+            submit_ok(s, &ev);
+        }
+    store_release(s);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 10 + 320);
+    for (m = 1; m <= 10; m++) {
+        ck_assert_int_eq(store_foreach_event(s, m, 0, NULL, NULL, &n),
+                         STORE_OK);
+        ck_assert_uint_eq(n, 32);
+    }
+    {
+        struct expect_walk w = { .next = 1 };
+
+        ck_assert_int_eq(store_foreach_event(s, 1, 0, expect_test_event, &w,
+                                             &n), STORE_OK);
+        ck_assert_uint_eq(w.next, 33);
+    }
+    store_close(s);
+    db = raw_open(db_path);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM event_packs"), 20);
+    sqlite3_close(db);
+}
+END_TEST
+
+/* Rewrites the body of machine 1's row that starts at @first: the byte
+ * @at bytes into its event @k (negative: from that event's end) xor
+ * @xor_mask, then @cut bytes fewer at the body's end. */
+static void edit_body(sqlite3 *db, uint64_t first, int k, long at,
+                      int xor_mask, long cut)
+{
+    static uint32_t words[STORE_MAX_ARGS];
+    sqlite3_stmt *st = NULL;
+    struct pack_cur cur = { 0, 0 };
+    struct store_event ev;
+    const unsigned char *args;
+    unsigned char *body;
+    uint64_t sum;
+    size_t start = 0;
+    int len, i;
+
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "SELECT body FROM event_packs"
+                                        " WHERE machine = 1 AND first_seq = ?1",
+                                        -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)first);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_ROW);
+    len = sqlite3_column_bytes(st, 0);
+    body = malloc((size_t)len);
+    ck_assert_ptr_nonnull(body);
+    memcpy(body, sqlite3_column_blob(st, 0), (size_t)len);
+    sqlite3_finalize(st);
+    for (i = 0; i <= k; i++) {
+        start = cur.off;
+        ck_assert(pack_get(body, (size_t)len, &cur, 1, &ev, words, &sum,
+                           &args));
+    }
+    at = at >= 0 ? (long)start + at : (long)cur.off + at;
+    ck_assert_int_lt(at, len);
+    body[at] ^= (unsigned char)xor_mask;
+    if (cut > 0)
+        len -= (int)cut;
+    ck_assert_int_eq(sqlite3_prepare_v2(db, "UPDATE event_packs SET body = ?2"
+                                        " WHERE machine = 1 AND first_seq = ?1",
+                                        -1, &st, NULL), SQLITE_OK);
+    sqlite3_bind_int64(st, 1, (sqlite3_int64)first);
+    sqlite3_bind_blob(st, 2, body, len, SQLITE_TRANSIENT);
+    ck_assert_int_eq(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    free(body);
+}
+
+/* Damage inside a packed row is named by machine and seq, at recovery and
+ * by store_verify(): a flipped bit of one event, a cut body, a row's
+ * columns that differ from its body, a row gone. */
+START_TEST(test_packed_row_damage_named)
+{
+    static const struct {
+        const char *sql; /* or NULL: edit_body() */
+        int k;           /* edit_body()'s */
+        long at;
+        int mask;
+        long cut;
+        const char *want;
+    } cases[] = {
+        /* seq 19 is event 2 of row 17..32: its last args byte */
+        { NULL, 2, -1, 0x10, 0, "machine 1 seq 19: checksum differs" },
+        /* its stored sum */
+        { NULL, 2, 0, 0x01, 0, "machine 1 seq 19: checksum differs" },
+        /* the body cut inside its last event, seq 32 */
+        { NULL, 0, 0, 0, 3, "machine 1 seq 32: malformed packed row (" },
+        { "UPDATE event_packs SET sum = sum + 1 WHERE first_seq = 17", 0, 0,
+          0, 0, "machine 1 seq 32: its packed row says seq 17-32 sum " },
+        { "UPDATE event_packs SET last_seq = 33 WHERE first_seq = 17", 0, 0,
+          0, 0, "machine 1 seq 32: its packed row says seq 17-33 sum " },
+        { "DELETE FROM event_packs WHERE first_seq = 17", 0, 0, 0, 0,
+          "machine 1: seq 33 where seq 17 was expected (events missing" },
+        { "DELETE FROM event_packs WHERE first_seq = 33", 0, 0, 0, 0,
+          "machine 1: history ends at seq 32, but seq 40 was committed" },
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct store *s = store_with_units(40, 40);
+        char err[STORE_MSG_MAX];
+        struct lines l = { .n = 0 };
+        uint64_t problems = 0;
+        sqlite3 *db;
+
+        store_close(s);
+        db = raw_open(db_path);
+        if (cases[i].sql != NULL)
+            raw_exec(db, cases[i].sql);
+        else
+            edit_body(db, 17, cases[i].k, cases[i].at, cases[i].mask,
+                      cases[i].cut);
+        sqlite3_close(db);
+        s = open_ok(db_path, NULL);
+        ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, NULL),
+                         STORE_CORRUPT);
+        ck_assert_msg(strncmp(store_errmsg(s), cases[i].want,
+                              strlen(cases[i].want)) == 0,
+                      "case %zu: %s", i, store_errmsg(s));
+        store_close(s);
+        ck_assert_int_eq(store_verify(db_path, take_line, &l, &problems, err),
+                         STORE_OK);
+        ck_assert_msg(problems >= 1 && strncmp(l.v[0], cases[i].want,
+                                               strlen(cases[i].want)) == 0,
+                      "case %zu: verify: %s", i, l.n > 0 ? l.v[0] : "");
+        unlink(db_path);
+    }
+}
+END_TEST
+
+/* Keeps every event a walk gives, in order, as text. */
+struct all_events {
+    char text[64][160];
+    size_t n;
+};
+
+static int take_text(void *arg, const struct store_event *ev)
+{
+    struct all_events *a = arg;
+    char args[64] = "";
+    uint32_t i;
+
+    ck_assert_uint_lt(a->n, 64);
+    for (i = 0; i < ev->nargs && i < 4; i++)
+        snprintf(args + strlen(args), sizeof(args) - strlen(args), " %x",
+                 ev->args[i]);
+    snprintf(a->text[a->n++], sizeof(a->text[0]),
+             "%" PRIu64 "/%" PRIu64 " t%" PRId64 " op%u cpu%u n%u%s = %x %x "
+             "%x %d", ev->machine, ev->seq, ev->time_ms, ev->op, ev->cpu,
+             ev->nargs, args, ev->value, ev->aux, ev->flags, ev->status);
+    return 0;
+}
+
+/* A schema 5 database (events one per row, as today's code path before
+ * schema 6 wrote them, sums included) opens: migration 6 packs them in
+ * one transaction, each sum as it was; every walk, a fork's included,
+ * gives the same events, verify finds nothing, and appends continue the
+ * chain. */
+START_TEST(test_schema_5_database_packed_at_open)
+{
+    struct store *s = store_with_events(40);
+    struct all_events before = { .n = 0 }, after = { .n = 0 };
+    struct outcome o = { 0 };
+    char err[STORE_MSG_MAX];
+    uint64_t fork = 0, problems = 9, n;
+    uint32_t arg;
+    struct store_event ev;
+    sqlite3 *db;
+    size_t i;
+
+    ck_assert_int_eq(store_submit_machine_fork(s, 1, 20, "t", "f",
+                                               "ram 0x80000000 256M", 5, NULL,
+                                               &fork), STORE_OK);
+    ev = test_event(fork, 21, &arg);
+    submit_ok(s, &ev);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 2);
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, take_text, &before, &n),
+                     STORE_OK);
+    ck_assert_int_eq(store_foreach_event(s, fork, 0, take_text, &before, &n),
+                     STORE_OK);
+    ck_assert_uint_eq(before.n, 41);
+    store_close(s);
+
+    /* Schema 5: the events table, event_packs not there. */
+    db = raw_open(db_path);
+    raw_exec(db, "PRAGMA user_version = 5");
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master"
+                             " WHERE name = 'event_packs'"), 0);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master"
+                             " WHERE name = 'events'"), 1);
+    sqlite3_close(db);
+
+    s = open_ok(db_path, NULL);
+    ck_assert_str_eq(store_open_warning(s), "");
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, take_text, &after, &n),
+                     STORE_OK);
+    ck_assert_int_eq(store_foreach_event(s, fork, 0, take_text, &after, &n),
+                     STORE_OK);
+    ck_assert_uint_eq(after.n, before.n);
+    for (i = 0; i < after.n; i++)
+        ck_assert_str_eq(after.text[i], before.text[i]);
+    ev = test_event(1, 41, &arg);
+    submit_ok(s, &ev);
+    flush_reap(s, &o);
+    ck_assert_int_eq(store_foreach_event(s, 1, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 41);
+    store_close(s);
+
+    db = raw_open(db_path);
+    ck_assert_int_eq(raw_int(db, "PRAGMA user_version"), 6);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM sqlite_master"
+                             " WHERE name = 'events'"), 0);
+    /* 16 + 16 + 8 migrated, then the new event's own row; the fork's 1. */
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM event_packs"
+                             " WHERE machine = 1"), 4);
+    ck_assert_int_eq(raw_int(db, "SELECT count(*) FROM event_packs"), 5);
+    sqlite3_close(db);
+    ck_assert_int_eq(store_verify(db_path, NULL, NULL, &problems, err),
+                     STORE_OK);
+    ck_assert_uint_eq(problems, 0);
+}
+END_TEST
+
 static Suite *store_suite(void)
 {
     Suite *s = suite_create("store");
@@ -3129,6 +3536,11 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_lost_wal_frames_reported_at_open);
     tcase_add_test(tc, test_verify_reports_every_problem);
     tcase_add_test(tc, test_checkpoint_nearest_at_or_below);
+    tcase_add_test(tc, test_events_packed_per_row);
+    tcase_add_test(tc, test_units_pack_on_their_own);
+    tcase_add_test(tc, test_interleaved_machines_fill_rows);
+    tcase_add_test(tc, test_packed_row_damage_named);
+    tcase_add_test(tc, test_schema_5_database_packed_at_open);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("retention");
@@ -3176,6 +3588,7 @@ static Suite *bench_suite(void)
 #ifdef STORE_HAVE_PG
 Suite *pg_suite(void);                  /* test_pg.c */
 #endif
+Suite *pack_suite(void);                /* test_pack.c */
 
 int main(void)
 {
@@ -3183,6 +3596,7 @@ int main(void)
     int failed;
 
     srunner_add_suite(sr, speed_suite());
+    srunner_add_suite(sr, pack_suite());
 #ifdef STORE_HAVE_PG
     srunner_add_suite(sr, pg_suite());
 #endif

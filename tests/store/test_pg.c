@@ -18,6 +18,7 @@
 
 #include "../common/pgserver.h"
 #include "store.h"
+#include "store_pack.h"
 
 Suite *pg_suite(void);
 
@@ -51,6 +52,21 @@ static struct store *open_pg(void)
 }
 
 /* Runs @sql on this test's database directly (tampering). */
+/* The integer the one-row query @sql gives. */
+static long long raw_int(const char *sql)
+{
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQexec(c, sql);
+    long long v;
+
+    ck_assert_msg(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1,
+                  "%s: %s", sql, PQerrorMessage(c));
+    v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+    PQclear(r);
+    PQfinish(c);
+    return v;
+}
+
 static void raw(const char *sql)
 {
     PGconn *c = PQconnectdb(url);
@@ -380,7 +396,11 @@ START_TEST(test_pg_reopen_verify_and_tamper)
     ck_assert_int_eq(store_verify(url, take_line, line, &problems, err),
                      STORE_OK);
     ck_assert_uint_eq(problems, 0);
-    raw("UPDATE events SET value = value + 1 WHERE machine = 1 AND seq = 2");
+    /* Events are packed per row (schema 6): the last byte of the row that
+     * ends at seq 2 is seq 2's (its last args byte). */
+    raw("UPDATE event_packs SET body = set_byte(body, length(body) - 1,"
+        " get_byte(body, length(body) - 1) # 1)"
+        " WHERE machine = 1 AND last_seq = 2");
     ck_assert_int_eq(store_verify(url, take_line, line, &problems, err),
                      STORE_OK);
     ck_assert_uint_eq(problems, 1);
@@ -499,25 +519,30 @@ START_TEST(test_pg_size_limit_then_purge_frees_room)
     struct outcomes o;
     struct store *s;
     uint64_t id, purged = 0, events = 0;
+    long long bytes;
+    char want[STORE_MSG_MAX];
 
     if (!fresh_db())
         return;
     s = open_pg();
     id = create(s, "t");                /* counted: 128 + "t" "m" "cfg" */
     flush_reap(s, &o);
-    /* The row and three events of 64 bytes plus 4, 8, 12 of args. */
-    ck_assert_int_eq(store_set_max_bytes(s, 133 + 3 * 64 + 24), STORE_OK);
     submit(s, id, 1);
     submit(s, id, 2);
     submit(s, id, 3);
     flush_reap(s, &o);
     ck_assert_uint_eq(o.n, 3);
     ck_assert_int_eq(o.st[2], STORE_OK);
+    /* The machine row, and each packed row's body plus 64: exactly full. */
+    bytes = 133 + raw_int("SELECT sum(octet_length(body) + 64)"
+                          " FROM event_packs");
+    ck_assert_int_eq(store_set_max_bytes(s, (uint64_t)bytes), STORE_OK);
     submit(s, id, 4);
     flush_reap(s, &o);
     ck_assert_int_eq(o.st[0], STORE_UNAVAILABLE);
-    ck_assert_str_eq(o.msg[0], "postgresql: database or disk is full (the "
-                     "size limit is 349 bytes)");
+    snprintf(want, sizeof(want), "postgresql: database or disk is full (the "
+             "size limit is %lld bytes)", bytes);
+    ck_assert_str_eq(o.msg[0], want);
     ck_assert_int_eq(store_submit_machine_destroy(s, id, 100, NULL),
                      STORE_OK);
     flush_reap(s, &o);
@@ -753,6 +778,140 @@ END_TEST
 
 /* A database of schema version 4 gets the request_keys table at open (one
  * additive step) and is version 5 after. */
+static unsigned hexval(char c)
+{
+    return c <= '9' ? (unsigned)(c - '0') : (unsigned)(c - 'a' + 10);
+}
+
+/* Makes this test's database one of schema version 5 as armmapd wrote it
+ * before schema 6: the events table, one event a row with its sum, in
+ * place of event_packs (whose rows are decoded here). */
+static void to_schema_5(void)
+{
+    static unsigned char body[PACK_EVENTS_MAX * (PACK_HEAD_MAX + 4096)];
+    static uint32_t w[STORE_MAX_ARGS];
+    PGconn *c = PQconnectdb(url);
+    PGresult *r = PQexec(c, "SELECT machine, body FROM event_packs"
+                            " ORDER BY machine, first_seq");
+    int i;
+
+    ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+    raw("CREATE TABLE events ("
+        " machine bigint NOT NULL, seq bigint NOT NULL, time bigint NOT NULL,"
+        " op bigint NOT NULL, cpu bigint NOT NULL, args bytea NOT NULL,"
+        " value bigint NOT NULL, aux bigint NOT NULL, flags bigint NOT NULL,"
+        " status bigint NOT NULL, sum bigint NOT NULL,"
+        " PRIMARY KEY (machine, seq))");
+    for (i = 0; i < PQntuples(r); i++) {
+        const char *hex = PQgetvalue(r, i, 1) + 2; /* after "\x" */
+        size_t len = strlen(hex) / 2, k;
+        struct pack_cur cur = { 0, 0 };
+        struct store_event ev;
+        const unsigned char *args;
+        uint64_t sum;
+
+        ck_assert_uint_le(len, sizeof(body));
+        for (k = 0; k < len; k++)
+            body[k] = (unsigned char)(hexval(hex[2 * k]) << 4 |
+                                      hexval(hex[2 * k + 1]));
+        while (cur.off < len) {
+            char sql[512], ahex[64] = "";
+
+            ck_assert(pack_get(body, len, &cur, 0, &ev, w, &sum, &args));
+            ck_assert_uint_le(ev.nargs, 8);
+            for (k = 0; k < 4 * (size_t)ev.nargs; k++)
+                snprintf(ahex + 2 * k, 3, "%02x", args[k]);
+            snprintf(sql, sizeof(sql),
+                     "INSERT INTO events VALUES (%s, %" PRIu64 ", %" PRId64
+                     ", %u, %u, '\\x%s', %u, %u, %u, %d, %" PRId64 ")",
+                     PQgetvalue(r, i, 0), ev.seq, ev.time_ms, ev.op, ev.cpu,
+                     ahex, ev.value, ev.aux, ev.flags, ev.status,
+                     (int64_t)sum);
+            raw(sql);
+        }
+    }
+    PQclear(r);
+    PQfinish(c);
+    raw("DROP TABLE event_packs;"
+        "UPDATE armmap_meta SET value = 5 WHERE key = 'schema_version'");
+}
+
+/* Keeps each event a walk gives, as text. */
+struct texts {
+    char v[64][160];
+    size_t n;
+};
+
+static int take_text(void *arg, const struct store_event *ev)
+{
+    struct texts *t = arg;
+    uint32_t i;
+    int n;
+
+    ck_assert_uint_lt(t->n, 64);
+    n = snprintf(t->v[t->n], sizeof(t->v[0]),
+                 "%" PRIu64 "/%" PRIu64 " t%" PRId64 " op%u cpu%u = %x %x %x"
+                 " %d:", ev->machine, ev->seq, ev->time_ms, ev->op, ev->cpu,
+                 ev->value, ev->aux, ev->flags, ev->status);
+    for (i = 0; i < ev->nargs && n < 140; i++)
+        n += snprintf(t->v[t->n] + n, sizeof(t->v[0]) - (size_t)n, " %x",
+                      ev->args[i]);
+    t->n++;
+    return 0;
+}
+
+/* A schema 5 database (one event a row) is packed at open in its opening
+ * transaction, sums as they were: the same events, verify finds nothing,
+ * 40 events are 3 rows, and appends continue the chain. */
+START_TEST(test_pg_schema_5_packed_at_open)
+{
+    struct texts before = { .n = 0 }, after = { .n = 0 };
+    struct outcomes o;
+    struct store *s;
+    char err[STORE_MSG_MAX], line[STORE_MSG_MAX] = "";
+    uint64_t id, seq, n, problems = 9;
+    size_t i;
+
+    if (!fresh_db())
+        return;
+    s = open_pg();
+    id = create(s, "t");
+    for (seq = 1; seq <= 40; seq++) {
+        submit(s, id, seq);
+        if (seq % 20 == 0)
+            flush_reap(s, &o); /* o holds 32 outcomes */
+    }
+    ck_assert_int_eq(store_foreach_event(s, id, 0, take_text, &before, &n),
+                     STORE_OK);
+    ck_assert_uint_eq(n, 40);
+    store_close(s);
+    to_schema_5();
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM events"), 40);
+
+    s = open_pg();
+    ck_assert_int_eq(store_foreach_event(s, id, 0, take_text, &after, &n),
+                     STORE_OK);
+    ck_assert_uint_eq(after.n, before.n);
+    for (i = 0; i < after.n; i++)
+        ck_assert_str_eq(after.v[i], before.v[i]);
+    submit(s, id, 41);
+    flush_reap(s, &o);
+    ck_assert_int_eq(o.st[0], STORE_OK);
+    ck_assert_int_eq(store_foreach_event(s, id, 0, NULL, NULL, &n), STORE_OK);
+    ck_assert_uint_eq(n, 41);
+    store_close(s);
+    ck_assert_int_eq(raw_int("SELECT value FROM armmap_meta"
+                             " WHERE key = 'schema_version'"), 6);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM event_packs"
+                             " WHERE last_seq <= 40"), 3);
+    ck_assert_int_eq(raw_int("SELECT count(*) FROM pg_tables"
+                             " WHERE tablename = 'events'"), 0);
+    ck_assert_int_eq(store_verify(url, take_line, line, &problems, err),
+                     STORE_OK);
+    ck_assert_msg(problems == 0, "%s", line);
+}
+END_TEST
+
 START_TEST(test_pg_version_4_gets_request_keys)
 {
     struct store *s;
@@ -763,6 +922,7 @@ START_TEST(test_pg_version_4_gets_request_keys)
         return;
     s = open_pg();
     store_close(s);
+    to_schema_5();
     raw("DROP TABLE request_keys;"
         "UPDATE armmap_meta SET value = 4 WHERE key = 'schema_version'");
     s = open_pg();
@@ -772,7 +932,7 @@ START_TEST(test_pg_version_4_gets_request_keys)
                   " WHERE key = 'schema_version'),"
                   " (SELECT count(*) FROM request_keys)");
     ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
-    ck_assert_str_eq(PQgetvalue(r, 0, 0), "5");
+    ck_assert_str_eq(PQgetvalue(r, 0, 0), "6"); /* then packed (6) */
     ck_assert_str_eq(PQgetvalue(r, 0, 1), "0");
     PQclear(r);
     PQfinish(c);
@@ -841,6 +1001,7 @@ Suite *pg_suite(void)
     tcase_add_test(tc, test_pg_list_by_tenant_and_reentry);
     tcase_add_test(tc, test_pg_reconnects_after_the_server_drops_it);
     tcase_add_test(tc, test_pg_version_4_gets_request_keys);
+    tcase_add_test(tc, test_pg_schema_5_packed_at_open);
     tcase_add_test(tc, test_pg_request_key_lookup_by_64_bit_key);
     tcase_add_test(tc, test_pg_threads_group_commit_in_order);
     suite_add_tcase(s, tc);
