@@ -761,6 +761,11 @@ void srv_listen_stop(struct srv *s);
 
 /* conn.c: takes ownership of @fd, closed on failure too. */
 void srv_conn_accept(struct srv *s, int fd);
+/* The same for one end of a socketpair whose other end this process
+ * reads (http.c): closed at once, never with a lingering close, so a
+ * stopping daemon leaves its loop as soon as the drain is done and
+ * http.c answers what is left itself. */
+void srv_conn_accept_local(struct srv *s, int fd);
 /* Destroys every connection (shutdown, after the drain). */
 void srv_conn_close_all(struct srv *s);
 /* The tenant a connection said hello as. */
