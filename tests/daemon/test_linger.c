@@ -9,7 +9,9 @@
  * bounded time and byte count.  These tests write bytes the daemon will
  * never read behind a closing frame and assert the exact reply, then
  * EOF; and that a client which never closes does not keep the daemon
- * from exiting.
+ * from exiting.  The second case holds the daemon's checks before
+ * decoding (dispatch.c) to protobuf-c's 5-byte bound on tags and length
+ * prefixes.
  */
 #include "check_daemon.h"
 
@@ -278,6 +280,58 @@ START_TEST(test_sigterm_client_never_closes)
 }
 END_TEST
 
+/* Tags and length prefixes longer than 5 bytes: protobuf-c refuses
+ * them, so the daemon's own look at the bytes before decoding must not
+ * read them either.  Before Hello, a Ping (field 11) whose tag takes 6
+ * bytes is a frame that does not decode (and closes), not a Ping asked
+ * too early. */
+START_TEST(test_overlong_tag_before_hello)
+{
+    static const uint8_t frame[] = { 0, 0, 0, 9, 0x08, 0x07, /* id 7 */
+                                     0xda, 0x80, 0x80, 0x80, 0x80, 0x00,
+                                     0x00 };
+    Armmap__V1__Response *r;
+    int fd;
+
+    td_start(&d, NULL);
+    fd = td_connect(&d);
+    td_write(fd, frame, sizeof(frame));
+    r = td_recv(fd);
+    ck_assert_status(r, 0, ARMMAP__V1__CODE__INVALID_ARGUMENT,
+                     "frame of 9 bytes does not decode as an "
+                     "armmap.v1.Request");
+    td_free(r);
+    assert_eof(fd);
+    close(fd);
+}
+END_TEST
+
+/* After Hello, a Hello whose tenant string has a 6-byte length prefix
+ * and bytes that are not UTF-8: a frame that does not decode, not a
+ * string checked as if protobuf-c had read it. */
+START_TEST(test_overlong_length_after_hello)
+{
+    static const uint8_t frame[] = { 0, 0, 0, 14, 0x08, 0x05, /* id 5 */
+                                     0x52, 0x0a,  /* hello, 10 bytes */
+                                     0x12, 0x81, 0x80, 0x80, 0x80, 0x80,
+                                     0x00, /* tenant: length 1 in 6 bytes */
+                                     0xff, 0x08, 0x01 };
+    Armmap__V1__Response *r;
+    int fd;
+
+    td_start(&d, NULL);
+    fd = td_session(&d, "alice");
+    td_write(fd, frame, sizeof(frame));
+    r = td_recv(fd);
+    ck_assert_status(r, 0, ARMMAP__V1__CODE__INVALID_ARGUMENT,
+                     "frame of 14 bytes does not decode as an "
+                     "armmap.v1.Request");
+    td_free(r);
+    assert_eof(fd);
+    close(fd);
+}
+END_TEST
+
 Suite *linger_suite(void)
 {
     Suite *s = suite_create("linger");
@@ -290,6 +344,12 @@ Suite *linger_suite(void)
     tcase_add_test(tc, test_bad_token_then_bytes);
     tcase_add_test(tc, test_sigterm_pipelined_writes);
     tcase_add_test(tc, test_sigterm_client_never_closes);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("overlong varints");
+    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 60 * spawn_time_scale());
+    tcase_add_test(tc, test_overlong_tag_before_hello);
+    tcase_add_test(tc, test_overlong_length_after_hello);
     suite_add_tcase(s, tc);
     return s;
 }
