@@ -75,25 +75,36 @@ static void assert_eof(int fd)
                   n < 0 ? strerror(errno) : "more bytes, not EOF");
 }
 
+/* Writes @head and the trailer on @fd, asserts the one reply (@id,
+ * @code, @msg) and EOF after it; closes @fd. */
+static void assert_answered_then_eof(int fd, const uint8_t *head,
+                                     size_t hlen, uint64_t id, int code,
+                                     const char *msg)
+{
+    Armmap__V1__Response *r;
+
+    send_with_trailer(fd, head, hlen);
+    r = td_recv(fd);
+    ck_assert_status(r, id, code, msg);
+    td_free(r);
+    assert_eof(fd);
+    close(fd);
+}
+
 /* An oversized frame is answered RESOURCE_EXHAUSTED and closes the
  * connection; the bytes behind its header, never read, no longer turn
  * the close into a reset. */
 START_TEST(test_oversized_frame_then_bytes)
 {
     static const uint8_t head[4] = { 0x40, 0, 0, 0 }; /* 1 GiB */
-    Armmap__V1__Response *r;
     int fd;
 
     td_start(&d, "--max-frame=1M", NULL);
     fd = td_session(&d, "alice");
-    send_with_trailer(fd, head, sizeof(head));
-    r = td_recv(fd);
-    ck_assert_status(r, 0, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
-                     "frame of 1073741824 bytes exceeds --max-frame "
-                     "(1048576 bytes)");
-    td_free(r);
-    assert_eof(fd);
-    close(fd);
+    assert_answered_then_eof(fd, head, sizeof(head), 0,
+                             ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                             "frame of 1073741824 bytes exceeds --max-frame "
+                             "(1048576 bytes)");
 }
 END_TEST
 
@@ -102,18 +113,13 @@ END_TEST
 static void malformed_then_bytes(void)
 {
     static const uint8_t frame[5] = { 0, 0, 0, 1, 0x08 }; /* id, cut */
-    Armmap__V1__Response *r;
     int fd;
 
     fd = td_session(&d, "alice");
-    send_with_trailer(fd, frame, sizeof(frame));
-    r = td_recv(fd);
-    ck_assert_status(r, 0, ARMMAP__V1__CODE__INVALID_ARGUMENT,
-                     "frame of 1 bytes does not decode as an "
-                     "armmap.v1.Request");
-    td_free(r);
-    assert_eof(fd);
-    close(fd);
+    assert_answered_then_eof(fd, frame, sizeof(frame), 0,
+                             ARMMAP__V1__CODE__INVALID_ARGUMENT,
+                             "frame of 1 bytes does not decode as an "
+                             "armmap.v1.Request");
 }
 
 START_TEST(test_malformed_frame_then_bytes)
@@ -131,7 +137,6 @@ START_TEST(test_bad_token_then_bytes)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Hello hello = ARMMAP__V1__HELLO__INIT;
-    Armmap__V1__Response *r;
     uint8_t frame[64];
     char path[300], flag[320];
     size_t n;
@@ -159,13 +164,9 @@ START_TEST(test_bad_token_then_bytes)
     frame[3] = (uint8_t)n;
     armmap__v1__request__pack(&req, frame + 4);
     fd = td_connect(&d);
-    send_with_trailer(fd, frame, 4 + n);
-    r = td_recv(fd);
-    ck_assert_status(r, 1, ARMMAP__V1__CODE__UNAUTHENTICATED,
-                     "hello: the token is not valid");
-    td_free(r);
-    assert_eof(fd);
-    close(fd);
+    assert_answered_then_eof(fd, frame, 4 + n, 1,
+                             ARMMAP__V1__CODE__UNAUTHENTICATED,
+                             "hello: the token is not valid");
 }
 END_TEST
 
@@ -290,19 +291,14 @@ START_TEST(test_overlong_tag_before_hello)
     static const uint8_t frame[] = { 0, 0, 0, 9, 0x08, 0x07, /* id 7 */
                                      0xda, 0x80, 0x80, 0x80, 0x80, 0x00,
                                      0x00 };
-    Armmap__V1__Response *r;
     int fd;
 
     td_start(&d, NULL);
     fd = td_connect(&d);
-    td_write(fd, frame, sizeof(frame));
-    r = td_recv(fd);
-    ck_assert_status(r, 0, ARMMAP__V1__CODE__INVALID_ARGUMENT,
-                     "frame of 9 bytes does not decode as an "
-                     "armmap.v1.Request");
-    td_free(r);
-    assert_eof(fd);
-    close(fd);
+    assert_answered_then_eof(fd, frame, sizeof(frame), 0,
+                             ARMMAP__V1__CODE__INVALID_ARGUMENT,
+                             "frame of 9 bytes does not decode as an "
+                             "armmap.v1.Request");
 }
 END_TEST
 
@@ -316,19 +312,14 @@ START_TEST(test_overlong_length_after_hello)
                                      0x12, 0x81, 0x80, 0x80, 0x80, 0x80,
                                      0x00, /* tenant: length 1 in 6 bytes */
                                      0xff, 0x08, 0x01 };
-    Armmap__V1__Response *r;
     int fd;
 
     td_start(&d, NULL);
     fd = td_session(&d, "alice");
-    td_write(fd, frame, sizeof(frame));
-    r = td_recv(fd);
-    ck_assert_status(r, 0, ARMMAP__V1__CODE__INVALID_ARGUMENT,
-                     "frame of 14 bytes does not decode as an "
-                     "armmap.v1.Request");
-    td_free(r);
-    assert_eof(fd);
-    close(fd);
+    assert_answered_then_eof(fd, frame, sizeof(frame), 0,
+                             ARMMAP__V1__CODE__INVALID_ARGUMENT,
+                             "frame of 14 bytes does not decode as an "
+                             "armmap.v1.Request");
 }
 END_TEST
 
