@@ -1060,7 +1060,8 @@ static void linger_read(struct conn *c, bool timed_out)
             break;
     }
     left = c->linger_end_ms - monotonic_ms();
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+    if (n == 0 || (n < 0 && !timed_out && errno != EAGAIN &&
+                   errno != EWOULDBLOCK)) {
         c->dead = true; /* EOF, or the peer is gone */
     } else if (timed_out || left <= 0 || c->lingered >= LINGER_BYTES) {
         srv_log(SRV_LOG_INFO,

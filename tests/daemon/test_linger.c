@@ -264,7 +264,8 @@ END_TEST
 
 /* A client that never closes its end (nor reads to EOF) when SIGTERM
  * drains its connection holds the daemon only for the lingering close's
- * bound: the daemon exits 0 while the client still holds the socket. */
+ * bound: the daemon exits 0 while the client still holds the socket, and
+ * its log says the bound ended the close. */
 START_TEST(test_sigterm_client_never_closes)
 {
     int fa, fb;
@@ -276,6 +277,10 @@ START_TEST(test_sigterm_client_never_closes)
     send_ping(fb, 3); /* never read */
     kill(d.pid, SIGTERM);
     ck_assert_int_eq(td_wait(&d), 0);
+    ck_assert_msg(strstr(td_log(&d), ": the peer did not close its "
+                         "end within 2000 ms or 1048576 bytes after the "
+                         "daemon's; closing") != NULL, "%s", td_log(&d));
+    ck_assert_ptr_null(td_recv(fa)); /* the daemon's end was shut */
     close(fa);
     close(fb);
 }
