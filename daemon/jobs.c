@@ -106,9 +106,9 @@ struct srv_jobs *srv_jobs_create(struct event_base *base, size_t n,
         p->jobs[i].data = (char *)data + i * size;
     }
     p->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    p->ev = p->efd >= 0 ? event_new(base, p->efd, EV_READ | EV_PERSIST,
-                                    on_jobs_done, p)
-                        : NULL;
+    p->ev = p->efd >= 0
+                ? event_new(base, p->efd, EV_READ | EV_PERSIST, on_jobs_done, p)
+                : NULL;
     if (p->ev == NULL || event_add(p->ev, NULL) != 0) {
         srv_jobs_destroy(p);
         return NULL;

@@ -77,9 +77,8 @@ static void assert_eof(int fd)
 
 /* Writes @head and the trailer on @fd, asserts the one reply (@id,
  * @code, @msg) and EOF after it; closes @fd. */
-static void assert_answered_then_eof(int fd, const uint8_t *head,
-                                     size_t hlen, uint64_t id, int code,
-                                     const char *msg)
+static void assert_answered_then_eof(int fd, const uint8_t *head, size_t hlen,
+                                     uint64_t id, int code, const char *msg)
 {
     Armmap__V1__Response *r;
 
@@ -277,9 +276,11 @@ START_TEST(test_sigterm_client_never_closes)
     send_ping(fb, 3); /* never read */
     kill(d.pid, SIGTERM);
     ck_assert_int_eq(td_wait(&d), 0);
-    ck_assert_msg(strstr(td_log(&d), ": the peer did not close its "
+    ck_assert_msg(strstr(td_log(&d),
+                         ": the peer did not close its "
                          "end within 2000 ms or 1048576 bytes after the "
-                         "daemon's; closing") != NULL, "%s", td_log(&d));
+                         "daemon's; closing") != NULL,
+                  "%s", td_log(&d));
     ck_assert_ptr_null(td_recv(fa)); /* the daemon's end was shut */
     close(fa);
     close(fb);
@@ -293,9 +294,10 @@ END_TEST
  * too early. */
 START_TEST(test_overlong_tag_before_hello)
 {
-    static const uint8_t frame[] = { 0, 0, 0, 9, 0x08, 0x07, /* id 7 */
-                                     0xda, 0x80, 0x80, 0x80, 0x80, 0x00,
-                                     0x00 };
+    static const uint8_t frame[] = {
+        0,    0,    0,    9,    0x08, 0x07, /* id 7 */
+        0xda, 0x80, 0x80, 0x80, 0x80, 0x00, 0x00
+    };
     int fd;
 
     td_start(&d, NULL);
@@ -312,11 +314,13 @@ END_TEST
  * string checked as if protobuf-c had read it. */
 START_TEST(test_overlong_length_after_hello)
 {
-    static const uint8_t frame[] = { 0, 0, 0, 14, 0x08, 0x05, /* id 5 */
-                                     0x52, 0x0a,  /* hello, 10 bytes */
-                                     0x12, 0x81, 0x80, 0x80, 0x80, 0x80,
-                                     0x00, /* tenant: length 1 in 6 bytes */
-                                     0xff, 0x08, 0x01 };
+    static const uint8_t frame[] = {
+        0,    0,    0,    14,   0x08, 0x05, /* id 5 */
+        0x52, 0x0a,                         /* hello, 10 bytes */
+        0x12, 0x81, 0x80, 0x80, 0x80, 0x80,
+        0x00, /* tenant: length 1 in 6 bytes */
+        0xff, 0x08, 0x01
+    };
     int fd;
 
     td_start(&d, NULL);
