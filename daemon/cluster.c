@@ -54,18 +54,12 @@
 #define CLAIM_FRESH_MS 1000 /* a result older than this is asked again */
 
 /* One machine's owner lookup, and claim if no live node owns it, on a
- * thread with a store reader of its own; the loop takes the result when
- * the request that started it (or another naming the machine) runs
- * again. */
+ * thread with a store reader of its own (the data of a jobs.c slot); the
+ * loop takes the result when the request that started it (or another
+ * naming the machine) runs again. */
 struct claim_job {
-    bool used, joined;
-    atomic_bool done;
     uint64_t id;
-    uint64_t serial;
-    pthread_t th;
-    struct store_reader *rd; /* a spare one, or opened by the thread */
     struct store *st_store;
-    int efd; /* the cluster's: written when done */
     enum store_status st;
     struct store_owner o; /* after the claim: as it stands then */
     bool claimed;         /* the claim ran */
@@ -96,12 +90,8 @@ struct srv_cluster {
         char http[STORE_ADDR_MAX];
     } http_of[HTTP_CACHE];
     size_t nhttp;
-    struct claim_job jobs[CLAIM_JOBS];
-    uint64_t job_serial;
-    int job_efd;                            /* eventfd: a job is done */
-    struct store_reader *spare[CLAIM_JOBS]; /* readers between jobs */
-    size_t nspare;
-    struct event *job_ev;
+    struct srv_jobs *jobs;              /* claims (jobs.c) */
+    struct claim_job claim[CLAIM_JOBS]; /* their data */
 };
 
 /* ------------------------------------------------------------------ */
@@ -281,149 +271,72 @@ static void claim_started(void)
 
 /* The lookup, then the claim unless another live node owns it, then the
  * owner as it stands after a lost claim. */
-static void *claim_thread(void *arg)
+static void claim_work(struct srv_job *job)
 {
-    struct claim_job *j = arg;
-    uint64_t one = 1;
+    struct claim_job *j = srv_job_data(job);
+    struct store_reader **rd = srv_job_reader(job);
 
     claim_started();
-    if (j->rd == NULL && store_reader_open(j->st_store, &j->rd) != STORE_OK) {
+    if (*rd == NULL && store_reader_open(j->st_store, rd) != STORE_OK) {
         /* store_errmsg() is the loop's: the reason stays unsaid here */
         snprintf(j->err, sizeof(j->err), "cannot open a store reader");
         j->st = STORE_UNAVAILABLE;
     } else {
-        j->st = store_reader_machine_owner(j->rd, j->id, &j->o, j->err);
+        j->st = store_reader_machine_owner(*rd, j->id, &j->o, j->err);
     }
     if (j->st == STORE_OK && !j->o.mine && !(j->o.live && !j->o.mine)) {
         j->claimed = true;
-        j->st = store_reader_machine_claim(j->rd, j->id, &j->won, j->err);
+        j->st = store_reader_machine_claim(*rd, j->id, &j->won, j->err);
         if (j->st == STORE_OK && !j->won)
-            j->st = store_reader_machine_owner(j->rd, j->id, &j->o, j->err);
+            j->st = store_reader_machine_owner(*rd, j->id, &j->o, j->err);
     }
-    atomic_store(&j->done, true);
-    if (write(j->efd, &one, sizeof(one)) != sizeof(one))
-        abort(); /* an eventfd cannot be full here */
-    return NULL;
 }
 
-/* Frees @j's slot; its reader is kept for the next job in @k's spares. */
-static void claim_clear(struct srv_cluster *k, struct claim_job *j)
+static void claim_joined(struct srv_job *job)
 {
-    if (j->rd != NULL && k->nspare < CLAIM_JOBS)
-        k->spare[k->nspare++] = j->rd;
-    else
-        store_reader_close(j->rd);
-    memset(j, 0, sizeof(*j));
-    atomic_init(&j->done, false);
+    struct claim_job *j = srv_job_data(job);
+
+    j->done_ms = srv_mono_ms();
 }
 
-/* The loop's side of finished jobs: join them, run the waiting requests
- * again. */
-static void on_claim_done(evutil_socket_t fd, short what, void *arg)
+/* The waiting requests run again. */
+static void claim_all_done(void *arg)
 {
-    struct srv *s = arg;
-    struct srv_cluster *k = s->cluster;
-    uint64_t n;
-    size_t i;
-
-    (void)what;
-    if (read(fd, &n, sizeof(n)) < 0)
-        return;
-    for (i = 0; i < CLAIM_JOBS; i++) {
-        struct claim_job *j = &k->jobs[i];
-
-        if (!j->used || j->joined || !atomic_load(&j->done))
-            continue;
-        pthread_join(j->th, NULL);
-        j->joined = true;
-        j->done_ms = srv_mono_ms();
-    }
-    srv_conn_store_room(s);
+    srv_conn_store_room(arg);
 }
+
+static void claim_clear(struct srv_job *job)
+{
+    memset(srv_job_data(job), 0, sizeof(struct claim_job));
+}
+
+static const struct srv_job_ops claim_ops = { claim_work, claim_joined,
+                                              claim_all_done, claim_clear };
 
 /* Forgets every finished result (a new epoch owns nothing they say). */
 static void claim_drop_done(struct srv_cluster *k)
 {
-    size_t i;
-
-    for (i = 0; i < CLAIM_JOBS; i++)
-        if (k->jobs[i].used && k->jobs[i].joined)
-            claim_clear(k, &k->jobs[i]);
+    srv_jobs_drop(k->jobs, false);
 }
 
-/* Machine @id's job: NULL if none was started. */
-static struct claim_job *claim_find(struct srv_cluster *k, uint64_t id)
+static bool is_claim(const void *data, const void *key)
 {
-    size_t i;
-
-    for (i = 0; i < CLAIM_JOBS; i++)
-        if (k->jobs[i].used && k->jobs[i].id == id)
-            return &k->jobs[i];
-    return NULL;
+    return ((const struct claim_job *)data)->id == *(const uint64_t *)key;
 }
 
 /* Starts a job for @id in a free slot, or the oldest finished one; false
  * if every slot is running or the thread cannot start. */
 static bool claim_start(struct srv_cluster *k, uint64_t id)
 {
-    struct claim_job *j = NULL;
-    size_t i;
+    struct srv_job *job = srv_jobs_slot(k->jobs);
+    struct claim_job *j;
 
-    for (i = 0; i < CLAIM_JOBS && (j == NULL || j->used); i++) {
-        struct claim_job *c = &k->jobs[i];
-
-        if (!c->used ||
-            (c->joined && (j == NULL || (j->used && c->serial < j->serial))))
-            j = c;
-    }
-    if (j == NULL)
+    if (job == NULL)
         return false;
-    if (j->used)
-        claim_clear(k, j);
-    j->used = true;
+    j = srv_job_data(job);
     j->id = id;
-    j->serial = ++k->job_serial;
-    j->efd = k->job_efd;
     j->st_store = k->st;
-    if (k->nspare > 0)
-        j->rd = k->spare[--k->nspare];
-    if (pthread_create(&j->th, NULL, claim_thread, j) != 0) {
-        claim_clear(k, j);
-        return false;
-    }
-    return true;
-}
-
-static int claim_jobs_open(struct srv *s, struct srv_cluster *k)
-{
-    size_t i;
-
-    for (i = 0; i < CLAIM_JOBS; i++)
-        atomic_init(&k->jobs[i].done, false);
-    k->job_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (k->job_efd < 0)
-        return -1;
-    k->job_ev = event_new(s->base, k->job_efd, EV_READ | EV_PERSIST,
-                          on_claim_done, s);
-    return k->job_ev != NULL && event_add(k->job_ev, NULL) == 0 ? 0 : -1;
-}
-
-static void claim_jobs_close(struct srv_cluster *k)
-{
-    size_t i;
-
-    for (i = 0; i < CLAIM_JOBS; i++) {
-        if (k->jobs[i].used && !k->jobs[i].joined)
-            pthread_join(k->jobs[i].th, NULL);
-        if (k->jobs[i].used)
-            claim_clear(k, &k->jobs[i]);
-    }
-    while (k->nspare > 0)
-        store_reader_close(k->spare[--k->nspare]);
-    if (k->job_ev != NULL)
-        event_free(k->job_ev);
-    if (k->job_efd >= 0)
-        close(k->job_efd);
+    return srv_jobs_start(job);
 }
 
 int srv_cluster_open(struct srv *s, struct store *st, char *err, size_t errsz)
@@ -442,7 +355,6 @@ int srv_cluster_open(struct srv *s, struct store *st, char *err, size_t errsz)
     k->s = s;
     k->st = st;
     k->efd = -1;
-    k->job_efd = -1;
     k->node.name = s->st->node;
     k->node.address = s->st->advertise;
     k->node.http_address = s->st->advertise_http;
@@ -461,8 +373,10 @@ int srv_cluster_open(struct srv *s, struct store *st, char *err, size_t errsz)
     k->ev = k->efd >= 0
                 ? event_new(s->base, k->efd, EV_READ | EV_PERSIST, on_epoch, s)
                 : NULL;
-    if (k->ev == NULL || event_add(k->ev, NULL) != 0 ||
-        claim_jobs_open(s, k) != 0 ||
+    k->jobs = k->ev != NULL ? srv_jobs_create(s->base, CLAIM_JOBS, &claim_ops,
+                                              s, k->claim, sizeof(k->claim[0]))
+                            : NULL;
+    if (k->ev == NULL || event_add(k->ev, NULL) != 0 || k->jobs == NULL ||
         pthread_create(&k->th, NULL, beat_thread, k) != 0) {
         snprintf(err, errsz, "armmapd: --node: cannot start the heartbeat");
         return -1;
@@ -488,7 +402,7 @@ void srv_cluster_close(struct srv *s)
         pthread_mutex_unlock(&k->lock);
         pthread_join(k->th, NULL);
     }
-    claim_jobs_close(k);
+    srv_jobs_destroy(k->jobs);
     if (k->ev != NULL)
         event_free(k->ev);
     if (k->efd >= 0)
@@ -621,21 +535,23 @@ static bool claim_result(struct srv_call *call, uint64_t id,
 {
     struct srv_cluster *k = call->s->cluster;
     struct store *store = srv_persist_store(call->s);
-    struct claim_job *j = claim_find(k, id);
+    struct srv_job *job = srv_jobs_find(k->jobs, is_claim, &id);
+    struct claim_job *j = job != NULL ? srv_job_data(job) : NULL;
 
     *won = false;
-    if (j != NULL && j->joined && srv_mono_ms() - j->done_ms > CLAIM_FRESH_MS)
-        claim_clear(k, j); /* nobody took it in time: ask again */
-    else if (j != NULL && j->joined) {
+    if (j != NULL && srv_job_joined(job) &&
+        srv_mono_ms() - j->done_ms > CLAIM_FRESH_MS)
+        srv_jobs_clear(job); /* nobody took it in time: ask again */
+    else if (j != NULL && srv_job_joined(job)) {
         *st = j->st;
         *o = j->o;
         *won = j->won;
         snprintf(err, STORE_MSG_MAX, "%s", j->err);
-        claim_clear(k, j);
+        srv_jobs_clear(job);
         return true;
     }
-    j = claim_find(k, id);
-    if (j != NULL || claim_start(k, id)) {
+    job = srv_jobs_find(k->jobs, is_claim, &id);
+    if (job != NULL || claim_start(k, id)) {
         srv_conn_defer(call->c);
         call->parked = true;
         return false;

@@ -6,6 +6,9 @@
  *   CONN_HELLO --Hello ok--> CONN_READY --EOF/SIGTERM--> CONN_DRAINING
  *        \                        \                          |
  *         `-- bad frame/auth --> CONN_CLOSING <--------------'
+ *                                     |  all sent, peer not at EOF
+ *                                     v
+ *                                CONN_LINGER (see conn_close())
  *
  * HELLO and READY read frames (4-byte big-endian length, then one
  * armmap.v1.Request).  The length is checked against --max-frame before a
@@ -15,7 +18,10 @@
  * replay, or frames behind backpressure, when EOF came: the client asked,
  * so it is answered); a parked kmap is answered WOULD_BLOCK rather than
  * waited for.  A peer that leaves before its Hello is answered nothing
- * more.  CLOSING sends what is queued and closes.  Every transition goes
+ * more.  CLOSING sends what is queued and closes; DRAINING too, once
+ * nothing is pending.  Unless the peer closed its end first, closing is
+ * a lingering close (LINGER): shut the write side, discard what still
+ * comes, bounded, so the peer reads EOF, not a reset.  Every transition goes
  * through conn_set_state(), which asserts and logs it.
  *
  * Replies leave in request order.  Each answer becomes a struct srv_reply
@@ -85,14 +91,20 @@ enum conn_state {
     CONN_READY,     /* serving requests */
     CONN_DRAINING,  /* no more reading; answer what is pending */
     CONN_CLOSING,   /* flush the output, then close */
+    CONN_LINGER,    /* output sent, write side shut: discard until EOF */
     CONN_STATE_MAX
 };
 
 #define STREAM_LOW_WATER (256u << 10) /* a stream writes below this */
 #define STREAM_SLICE     (64u << 10)  /* bytes a stream writes per turn */
+/* Bytes asked of one read: as a bufferevent reads, so replies queue no
+ * faster than before. */
+#define READ_CHUNK       16384
+#define LINGER_MS        2000         /* longest lingering close */
+#define LINGER_BYTES     (1u << 20)   /* most bytes it reads and discards */
 
 static const char *const state_names[] = { "hello", "ready", "draining",
-                                           "closing" };
+                                           "closing", "lingering" };
 
 struct srv_reply {
     TAILQ_ENTRY(srv_reply) clink; /* conn's ordered queue */
@@ -142,6 +154,10 @@ struct conn {
     struct event *sev;      /* zero timer: the stream's next
                                            slice, after a loop turn */
     uint64_t frames;        /* requests read so far */
+    bool peer_eof;          /* the peer closed its end */
+    bool local;             /* srv_conn_accept_local(): no lingering */
+    size_t lingered;        /* bytes discarded in CONN_LINGER */
+    int64_t linger_end_ms;  /* monotonic: CONN_LINGER's bound */
     int64_t partial_since;  /* ms; a frame began, 0: none */
     unsigned busy;          /* inside a callback: defer destroy */
     bool dead;              /* destroy when busy drops to 0 */
@@ -152,6 +168,8 @@ static uint64_t conn_serial;
 static int64_t monotonic_ms(void);
 
 static void conn_destroy(struct conn *c);
+static void conn_close(struct conn *c);
+static void conn_drop_work(struct conn *c);
 static void conn_free_io(struct conn *c);
 static void conn_process(struct conn *c);
 static void stream_kick(struct conn *c);
@@ -167,7 +185,9 @@ static void reply_direct(struct conn *c, const Armmap__V1__Response *resp,
 static void conn_set_state(struct conn *c, enum conn_state st)
 {
     assert(st < CONN_STATE_MAX);
-    assert(c->state != CONN_CLOSING || st == CONN_CLOSING);
+    assert(c->state != CONN_CLOSING || st == CONN_CLOSING ||
+           st == CONN_LINGER);
+    assert(c->state != CONN_LINGER || st == CONN_LINGER);
     if (c->state == st)
         return;
     srv_log(SRV_LOG_DEBUG, "conn %" PRIu64 ": %s -> %s", c->serial,
@@ -525,8 +545,10 @@ static void conn_maybe_finish(struct conn *c)
          TAILQ_FIRST(&c->replies)->stream != NULL))
         return;
     conn_send(c);
-    if (evbuffer_get_length(c->out) == 0 || c->dead)
+    if (c->dead)
         conn_destroy(c);
+    else if (evbuffer_get_length(c->out) == 0)
+        conn_close(c);
 }
 
 void srv_commit_done(struct srv *s, uint64_t ticket, bool ok, const char *msg)
@@ -978,7 +1000,7 @@ static void conn_cancel_parked(struct conn *c)
 /* Peer EOF or SIGTERM: answer what was asked, then close. */
 static void conn_begin_drain(struct conn *c)
 {
-    if (c->state == CONN_CLOSING || c->state == CONN_DRAINING)
+    if (c->state != CONN_HELLO && c->state != CONN_READY)
         return;
     conn_reading(c, false);
     c->drain_frames = c->state == CONN_READY;
@@ -986,6 +1008,72 @@ static void conn_begin_drain(struct conn *c)
         evbuffer_drain(c->in, evbuffer_get_length(c->in)); /* no Hello */
     conn_set_state(c, CONN_DRAINING);
     conn_cancel_parked(c);
+}
+
+/*
+ * Lingering close.  A close() with unread bytes in the socket resets the
+ * connection: the peer's read fails with ECONNRESET instead of EOF, and
+ * over TCP the replies still in flight may be lost.  So once everything
+ * queued is sent, unless the peer closed its end already, @c shuts its
+ * write side down (the peer reads EOF after the last reply) and reads and
+ * discards until the peer closes, for at most LINGER_MS and LINGER_BYTES;
+ * then closes.  It still counts against --max-connections meanwhile, and
+ * a daemon stopping waits for it no longer than that.
+ */
+static void conn_close(struct conn *c)
+{
+    struct timeval tv = { LINGER_MS / 1000, (LINGER_MS % 1000) * 1000 };
+
+    if (c->peer_eof || c->local || shutdown(c->fd, SHUT_WR) != 0) {
+        conn_destroy(c);
+        return;
+    }
+    conn_set_state(c, CONN_LINGER);
+    conn_drop_work(c);
+    c->paused = false;
+    evbuffer_drain(c->in, evbuffer_get_length(c->in));
+    if (c->wr_on) {
+        event_del(c->wev);
+        c->wr_on = false;
+    }
+    if (c->sev != NULL)
+        event_del(c->sev);
+    c->linger_end_ms = monotonic_ms() + LINGER_MS;
+    c->rd_on = true;
+    event_add(c->rev, &tv); /* replaces any timeout it had */
+}
+
+/* CONN_LINGER: reads and discards what is there; marks @c dead at EOF,
+ * on an error, or past either bound. */
+static void linger_read(struct conn *c, bool timed_out)
+{
+    static uint8_t sink[READ_CHUNK];
+    struct timeval tv;
+    int64_t left;
+    ssize_t n = -1;
+
+    while (!timed_out && c->lingered < LINGER_BYTES) {
+        n = recv(c->fd, sink, sizeof(sink), 0);
+        if (n > 0)
+            c->lingered += (size_t)n;
+        else if (n == 0 || errno != EINTR)
+            break;
+    }
+    left = c->linger_end_ms - monotonic_ms();
+    if (n == 0 || (n < 0 && !timed_out && errno != EAGAIN &&
+                   errno != EWOULDBLOCK)) {
+        c->dead = true; /* EOF, or the peer is gone */
+    } else if (timed_out || left <= 0 || c->lingered >= LINGER_BYTES) {
+        srv_log(SRV_LOG_INFO,
+                "conn %" PRIu64 ": the peer did not close its end "
+                "within %d ms or %u bytes after the daemon's; closing",
+                c->serial, LINGER_MS, LINGER_BYTES);
+        c->dead = true;
+    } else {
+        tv.tv_sec = (time_t)(left / 1000);
+        tv.tv_usec = (suseconds_t)(left % 1000) * 1000;
+        event_add(c->rev, &tv);
+    }
 }
 
 /* Ends a callback: writes what it produced, destroys a dead connection. */
@@ -997,11 +1085,6 @@ static void conn_leave(struct conn *c)
     if (c->dead && c->busy == 0)
         conn_destroy(c);
 }
-
-#define READ_CHUNK \
-    16384 /* bytes asked of one read: as a
-                                           bufferevent reads, so replies
-                                           queue no faster than before */
 
 /* Reads once: 1 with data, 0 at EOF, -1 on an error (logged), -2 if
  * nothing was there. */
@@ -1050,6 +1133,11 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
 
     (void)fd;
     c->busy++;
+    if (c->state == CONN_LINGER) {
+        linger_read(c, (what & EV_TIMEOUT) != 0);
+        conn_leave(c);
+        return;
+    }
     if (hello_overdue(c, (what & EV_TIMEOUT) != 0)) {
         conn_leave(c);
         return;
@@ -1093,6 +1181,7 @@ static void on_readable(evutil_socket_t fd, short what, void *arg)
             conn_send(c);
     } else if (rc == 0) {
         srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": closed by peer", c->serial);
+        c->peer_eof = true;
         /* Nothing more comes, whatever the state: an EOF stays readable,
          * and a closing connection left reading spun the loop until its
          * reader made room. */
@@ -1175,13 +1264,15 @@ static void refuse(struct srv *s, int fd)
     evutil_closesocket(fd);
 }
 
-void srv_conn_accept(struct srv *s, int fd)
+/* Takes @fd; the new connection, or NULL if it was refused or failed
+ * (@fd closed). */
+static struct conn *conn_accept(struct srv *s, int fd)
 {
     struct conn *c;
 
     if (s->n.connections >= s->st->max_connections) {
         refuse(s, fd);
-        return;
+        return NULL;
     }
     c = calloc(1, sizeof(*c));
     if (c == NULL)
@@ -1205,13 +1296,27 @@ void srv_conn_accept(struct srv *s, int fd)
     s->n.connections++;
     conn_reading(c, true);
     srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": open from %s", c->serial, c->peer);
-    return;
+    return c;
 err_free:
     conn_free_io(c);
     free(c);
 err_close:
     evutil_closesocket(fd);
     srv_log(SRV_LOG_ERROR, "accept: out of memory");
+    return NULL;
+}
+
+void srv_conn_accept(struct srv *s, int fd)
+{
+    conn_accept(s, fd);
+}
+
+void srv_conn_accept_local(struct srv *s, int fd)
+{
+    struct conn *c = conn_accept(s, fd);
+
+    if (c != NULL)
+        c->local = true;
 }
 
 /* Frees the events and buffers (either may be NULL); keeps the fd. */
@@ -1229,15 +1334,14 @@ static void conn_free_io(struct conn *c)
         evbuffer_free(c->out);
 }
 
-static void conn_destroy(struct conn *c)
+/* Lets go of everything @c was to answer: parked kmaps, queued replies
+ * (one waiting for a commit or an answer is freed when that comes), its
+ * place among the store's waiters. */
+static void conn_drop_work(struct conn *c)
 {
     struct srv_reply *r;
     struct srv_park *p;
 
-    if (c->busy > 0) {
-        c->dead = true;
-        return;
-    }
     while ((p = TAILQ_FIRST(&c->parked)) != NULL)
         srv_park_cancel(p);
     while ((r = TAILQ_FIRST(&c->replies)) != NULL) {
@@ -1248,9 +1352,20 @@ static void conn_destroy(struct conn *c)
         else
             reply_free(r);
     }
+    c->queued = 0;
     c->hold = NULL;
     if (c->store_paused)
         c->s->store_waiters--;
+    c->store_paused = false;
+}
+
+static void conn_destroy(struct conn *c)
+{
+    if (c->busy > 0) {
+        c->dead = true;
+        return;
+    }
+    conn_drop_work(c);
     TAILQ_REMOVE(&c->s->conns, c, link);
     c->s->n.connections--;
     if (c->t != NULL) {
@@ -1308,7 +1423,8 @@ void srv_conn_revoke(struct srv *s)
     TAILQ_FOREACH(c, &s->conns, link)
     c->busy++;
     for (c = TAILQ_FIRST(&s->conns); c != NULL; c = TAILQ_NEXT(c, link)) {
-        if (c->t == NULL || !c->t->revoked || c->state == CONN_CLOSING)
+        if (c->t == NULL || !c->t->revoked || c->state == CONN_CLOSING ||
+            c->state == CONN_LINGER)
             continue;
         snprintf(msg, sizeof(msg),
                  "tenant '%s': its token was revoked "

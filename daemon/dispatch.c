@@ -2296,6 +2296,9 @@ static void unpack_release(struct unpack_arena *a)
 
 /* Before Hello only a Hello is decoded: the envelope is read for its id
  * and its body's field number, and any other body is refused unread.
+ * Tags and length prefixes are read as protobuf-c reads them, 5 bytes at
+ * most (wire_get_varint5()): a longer one is left to it, and it refuses
+ * the frame.
  * Returns the body case, 0 if there is none or the envelope is not the
  * plain shape (protobuf-c then decodes it: a frame of a few KiB). */
 static int peek_body(const uint8_t *p, size_t len, uint64_t *id)
@@ -2306,7 +2309,7 @@ static int peek_body(const uint8_t *p, size_t len, uint64_t *id)
 
     *id = 0;
     while (p < end) {
-        if (!wire_get_varint(&p, end, &key))
+        if (!wire_get_varint5(&p, end, &key))
             return body;
         switch (key & 7) {
         case PROTOBUF_C_WIRE_TYPE_VARINT:
@@ -2316,7 +2319,7 @@ static int peek_body(const uint8_t *p, size_t len, uint64_t *id)
                 *id = v;
             break;
         case PROTOBUF_C_WIRE_TYPE_LENGTH_PREFIXED:
-            if (!wire_get_varint(&p, end, &v) || v > (uint64_t)(end - p))
+            if (!wire_get_varint5(&p, end, &v) || v > (uint64_t)(end - p))
                 return body;
             p += v;
             if (key >> 3 < 64)
@@ -2394,7 +2397,8 @@ static bool has_strings(const ProtobufCMessageDescriptor *d, unsigned depth)
  * string at the second without a word).  On a bad one, fills @err with
  * "name is not valid UTF-8 (at byte 2)" (the field's path below the body,
  * "settings.value" for a nested one) and returns false.  Bytes that do
- * not parse are left to the decoder, which refuses them.
+ * not parse are left to the decoder, which refuses them: a tag or length
+ * prefix longer than 5 bytes too, as for peek_body().
  */
 static bool check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p,
                           const uint8_t *end, const char *prefix,
@@ -2407,7 +2411,7 @@ static bool check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p,
         char path[128];
         size_t bad;
 
-        if (!wire_get_varint(&p, end, &key))
+        if (!wire_get_varint5(&p, end, &key))
             return true;
         switch (key & 7) {
         case PROTOBUF_C_WIRE_TYPE_VARINT:
@@ -2425,7 +2429,7 @@ static bool check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p,
         default:
             return true;
         }
-        if (!wire_get_varint(&p, end, &v) || v > (uint64_t)(end - p))
+        if (!wire_get_varint5(&p, end, &v) || v > (uint64_t)(end - p))
             return true;
         f = key >> 3 <= UINT32_MAX
                 ? protobuf_c_message_descriptor_get_field(d,

@@ -466,7 +466,7 @@ static void job_start(struct srv_http *hs, struct evhttp_request *req,
         job_fail(j, MM_INTERNAL, "out of host memory");
         return;
     }
-    srv_conn_accept(hs->s, sv[0]);
+    srv_conn_accept_local(hs->s, sv[0]);
 }
 
 /* True if @origin is one of --http-cors's comma-separated origins. */

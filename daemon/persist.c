@@ -33,7 +33,6 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -54,17 +53,12 @@ struct replay_env {
 
 #define FORK_JOBS 4 /* fork replays running or done */
 
-/* One fork's replay on a worker thread (see "Fork replays"). */
+/* One fork's replay on a worker thread (see "Fork replays"): the data
+ * of a jobs.c slot. */
 struct fork_job {
-    bool used;
-    bool joined;       /* done, its thread joined */
-    uint64_t id, upto; /* the source and the fork's seq */
-    uint64_t serial;   /* start order: oldest evicted */
-    char *config;      /* the source's */
-    pthread_t th;
-    struct replay_env *env; /* its reader and warning */
-    struct srv_persist *p;
-    atomic_bool done; /* the thread is returning */
+    uint64_t id, upto;     /* the source and the fork's seq */
+    char *config;          /* the source's */
+    struct replay_env env; /* its reader (the slot's) and warning */
     /* Filled by the thread: */
     struct mm_machine *m;
     enum mm_status st;
@@ -74,12 +68,8 @@ struct fork_job {
 struct srv_persist {
     struct store *st;
     struct event *ev; /* store_notify_fd() readable */
-    struct fork_job jobs[FORK_JOBS];
-    uint64_t job_serial;
-    struct store_reader *spare[FORK_JOBS]; /* readers kept for the next */
-    size_t nspare;
-    int job_efd; /* eventfd: a job is done */
-    struct event *job_ev;
+    struct srv_jobs *jobs;          /* fork replays (jobs.c) */
+    struct fork_job fork[FORK_JOBS]; /* their data */
     uint64_t inflight; /* submitted, not reaped */
     uint64_t margin;   /* room one request may need */
     char path[4096];
@@ -133,7 +123,6 @@ int srv_persist_open(struct srv *s, char *err, size_t errsz)
         snprintf(err, errsz, "armmapd: out of memory");
         return -1;
     }
-    p->job_efd = -1;
     snprintf(p->path, sizeof(p->path), "%s", s->st->database);
     memset(&opt, 0, sizeof(opt));
     opt.durability = s->st->durability == SRV_DURABILITY_FULL ? STORE_FULL
@@ -709,148 +698,100 @@ static enum mm_status fork_build(struct replay_env *env, const char *config,
     return st;
 }
 
-static void *fork_thread(void *arg)
+static void fork_work(struct srv_job *job)
 {
-    struct fork_job *j = arg;
-    uint64_t one = 1;
+    struct fork_job *j = srv_job_data(job);
 
     test_gate();
-    j->st = fork_build(j->env, j->config, j->id, j->upto, &j->m, j->err,
+    j->env.rd = *srv_job_reader(job);
+    j->st = fork_build(&j->env, j->config, j->id, j->upto, &j->m, j->err,
                        sizeof(j->err));
-    atomic_store(&j->done, true);
-    if (write(j->p->job_efd, &one, sizeof(one)) != sizeof(one))
-        abort(); /* an eventfd cannot be full here */
-    return NULL;
 }
 
-static void job_clear(struct fork_job *j)
+/* The loop's side of a finished job: log its warning. */
+static void fork_joined(struct srv_job *job)
 {
-    struct srv_persist *p = j->p;
+    struct fork_job *j = srv_job_data(job);
 
-    if (j->env != NULL && j->env->rd != NULL) {
-        if (p != NULL && p->nspare < FORK_JOBS)
-            p->spare[p->nspare++] = j->env->rd; /* for the next job */
-        else
-            store_reader_close(j->env->rd);
-    }
-    free(j->env);
+    log_warn(&j->env);
+}
+
+/* The deferred Forks run again. */
+static void fork_all_done(void *arg)
+{
+    srv_commit_replays_done(arg);
+    srv_conn_store_room(arg);
+}
+
+static void fork_clear(struct srv_job *job)
+{
+    struct fork_job *j = srv_job_data(job);
+
     free(j->config);
     mm_destroy(j->m);
     memset(j, 0, sizeof(*j));
-    atomic_init(&j->done, false);
 }
 
-/* The loop's side of a finished job: join it, log its warning, and let
- * the deferred Forks run again. */
-static void on_job_done(evutil_socket_t fd, short what, void *arg)
-{
-    struct srv *s = arg;
-    struct srv_persist *p = s->persist;
-    uint64_t n;
-    size_t i;
-
-    (void)what;
-    if (read(fd, &n, sizeof(n)) < 0)
-        return; /* EAGAIN: nothing new */
-    for (i = 0; i < FORK_JOBS; i++) {
-        struct fork_job *j = &p->jobs[i];
-
-        /* Join only threads that are returning: a running one would
-         * block the loop. */
-        if (!j->used || j->joined || !atomic_load(&j->done))
-            continue;
-        pthread_join(j->th, NULL);
-        j->joined = true;
-        log_warn(j->env);
-    }
-    srv_commit_replays_done(s);
-    srv_conn_store_room(s);
-}
+static const struct srv_job_ops fork_ops = { fork_work, fork_joined,
+                                             fork_all_done, fork_clear };
 
 static int fork_jobs_open(struct srv *s)
 {
     struct srv_persist *p = s->persist;
 
-    p->job_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    if (p->job_efd < 0)
-        return -1;
-    p->job_ev = event_new(s->base, p->job_efd, EV_READ | EV_PERSIST,
-                          on_job_done, s);
-    if (p->job_ev == NULL || event_add(p->job_ev, NULL) != 0)
-        return -1;
-    return 0;
+    p->jobs = srv_jobs_create(s->base, FORK_JOBS, &fork_ops, s, p->fork,
+                              sizeof(p->fork[0]));
+    return p->jobs != NULL ? 0 : -1;
 }
 
 /* Waits for the jobs still running and drops every result (at close,
  * and before a reset: a result is of machine ids that a reset reuses). */
 static void fork_jobs_drop(struct srv_persist *p)
 {
-    size_t i;
-
-    for (i = 0; i < FORK_JOBS; i++) {
-        if (p->jobs[i].used && !p->jobs[i].joined)
-            pthread_join(p->jobs[i].th, NULL);
-        if (p->jobs[i].used)
-            job_clear(&p->jobs[i]);
-    }
+    if (p->jobs != NULL)
+        srv_jobs_drop(p->jobs, true);
 }
 
 static void fork_jobs_close(struct srv_persist *p)
 {
-    fork_jobs_drop(p);
-    while (p->nspare > 0)
-        store_reader_close(p->spare[--p->nspare]);
-    if (p->job_ev != NULL)
-        event_free(p->job_ev);
-    if (p->job_efd >= 0)
-        close(p->job_efd);
-    p->job_ev = NULL;
-    p->job_efd = -1;
+    srv_jobs_destroy(p->jobs);
+    p->jobs = NULL;
 }
 
-/* A slot for a new job: a free one, else the oldest done one; NULL if
- * every slot holds a running job. */
-static struct fork_job *job_slot(struct srv_persist *p)
-{
-    struct fork_job *best = NULL;
-    size_t i;
-
-    for (i = 0; i < FORK_JOBS; i++) {
-        struct fork_job *j = &p->jobs[i];
-
-        if (!j->used)
-            return j;
-        if (j->joined && (best == NULL || j->serial < best->serial))
-            best = j;
-    }
-    if (best != NULL)
-        job_clear(best);
-    return best;
-}
-
-/* Starts @j on a thread; false (and @j cleared) if it cannot. */
-static bool job_start(struct srv *s, struct fork_job *j, uint64_t id,
-                      const char *config, uint64_t upto)
+/* Starts a job for (@id, @upto) on a thread; false if there is no slot
+ * or it cannot start. */
+static bool job_start(struct srv *s, uint64_t id, const char *config,
+                      uint64_t upto)
 {
     struct srv_persist *p = s->persist;
+    struct srv_job *job = srv_jobs_slot(p->jobs);
+    struct fork_job *j;
 
-    j->used = true;
+    if (job == NULL)
+        return false;
+    j = srv_job_data(job);
     j->id = id;
     j->upto = upto;
-    j->serial = ++p->job_serial;
-    j->p = p;
     j->config = strdup(config);
-    j->env = calloc(1, sizeof(*j->env));
-    if (j->env != NULL && p->nspare > 0)
-        j->env->rd = p->spare[--p->nspare];
-    if (j->config == NULL || j->env == NULL ||
-        (j->env->rd == NULL &&
-         store_reader_open(p->st, &j->env->rd) != STORE_OK) ||
-        pthread_create(&j->th, NULL, fork_thread, j) != 0) {
-        job_clear(j);
+    if (j->config == NULL ||
+        (*srv_job_reader(job) == NULL &&
+         store_reader_open(p->st, srv_job_reader(job)) != STORE_OK)) {
+        srv_jobs_clear(job);
         return false;
     }
-    return true;
+    return srv_jobs_start(job);
+}
+
+struct fork_key {
+    uint64_t id, upto;
+};
+
+static bool is_fork(const void *data, const void *key)
+{
+    const struct fork_job *j = data;
+    const struct fork_key *k = key;
+
+    return j->id == k->id && j->upto == k->upto;
 }
 
 enum mm_status srv_persist_fork_replay(struct srv *s, uint64_t id,
@@ -859,27 +800,25 @@ enum mm_status srv_persist_fork_replay(struct srv *s, uint64_t id,
                                        size_t errsz)
 {
     struct srv_persist *p = s->persist;
+    struct fork_key key = { id, upto };
+    struct srv_job *job = srv_jobs_find(p->jobs, is_fork, &key);
     struct replay_env env;
-    struct fork_job *j;
     enum mm_status st;
-    size_t i;
 
     *m = NULL;
-    for (i = 0; i < FORK_JOBS; i++) {
-        j = &p->jobs[i];
-        if (!j->used || j->id != id || j->upto != upto)
-            continue;
-        if (!j->joined)
+    if (job != NULL) {
+        struct fork_job *j = srv_job_data(job);
+
+        if (!srv_job_joined(job))
             return MM_WOULD_BLOCK; /* still running */
         st = j->st;
         *m = j->m;
         j->m = NULL;
         snprintf(err, errsz, "%s", j->err);
-        job_clear(j);
+        srv_jobs_clear(job);
         return st;
     }
-    j = job_slot(p);
-    if (j != NULL && job_start(s, j, id, config, upto))
+    if (job_start(s, id, config, upto))
         return MM_WOULD_BLOCK;
     /* No worker to be had: on the loop, as before. */
     env.rd = store_main_reader(p->st);

@@ -29,6 +29,7 @@
  *   dump.c      srv_dump_elf     ELF32 ARM core files
  *   stream.c    srv_stream_*     large replies produced a slice at a time
  *   purge.c     srv_purge_*      purges on worker threads
+ *   jobs.c      srv_jobs_*       worker jobs of fork replays and claims
  *   http.c      srv_http_*       --http: the HTTP/JSON API over evhttp
  *   http_json.c srv_http_*       JSON <-> Request/Response for it
  *   http_static.c srv_http_static the teaching page's files (--http-root)
@@ -761,6 +762,11 @@ void srv_listen_stop(struct srv *s);
 
 /* conn.c: takes ownership of @fd, closed on failure too. */
 void srv_conn_accept(struct srv *s, int fd);
+/* The same for one end of a socketpair whose other end this process
+ * reads (http.c): closed at once, never with a lingering close, so a
+ * stopping daemon leaves its loop as soon as the drain is done and
+ * http.c answers what is left itself. */
+void srv_conn_accept_local(struct srv *s, int fd);
 /* Destroys every connection (shutdown, after the drain). */
 void srv_conn_close_all(struct srv *s);
 /* The tenant a connection said hello as. */
@@ -1243,5 +1249,56 @@ void srv_commit_lose(struct srv *s, struct srv_machine *sm);
 /* Cluster: the write about to be reaped was refused STORE_FENCED; its
  * machine is lost (persist.c, before srv_commit_reaped()). */
 void srv_commit_head_lost(struct srv *s);
+
+/* ------------------------------------------------------------------ */
+/* Worker jobs (jobs.c): fork replays (persist.c), claims (cluster.c)  */
+/* ------------------------------------------------------------------ */
+
+struct srv_jobs;
+struct srv_job;
+struct store_reader;
+
+/* What a kind of job does.  work() runs on the job's thread; the others
+ * on the loop: joined() after a finished job's thread is joined (may be
+ * NULL), all_done() once after the joins of one wake-up, clear() when a
+ * slot is cleared, to free what its data holds (may be NULL; the data is
+ * the kind's to reset, the reader the pool's). */
+struct srv_job_ops {
+    void (*work)(struct srv_job *j);
+    void (*joined)(struct srv_job *j);
+    void (*all_done)(void *arg);
+    void (*clear)(struct srv_job *j);
+};
+
+/* A pool of @n (at most 8) slots on @base; slot i's data is element i of
+ * the kind's array @data (elements of @size bytes); @arg goes to
+ * all_done().  NULL if its eventfd or event cannot be had. */
+struct srv_jobs *srv_jobs_create(struct event_base *base, size_t n,
+                                 const struct srv_job_ops *ops, void *arg,
+                                 void *data, size_t size);
+/* Waits for running jobs, clears every slot, closes the spare readers.
+ * NULL: nothing. */
+void srv_jobs_destroy(struct srv_jobs *p);
+/* The used slot whose data @is(data, @key) says is the one, or NULL. */
+struct srv_job *srv_jobs_find(struct srv_jobs *p,
+                              bool (*is)(const void *data, const void *key),
+                              const void *key);
+/* A slot for a new job: a free one, else the oldest finished one
+ * (cleared); marked used, with a spare reader if one was kept (else its
+ * reader is NULL).  NULL if every slot holds a running job. */
+struct srv_job *srv_jobs_slot(struct srv_jobs *p);
+/* Starts @j's thread; false (and @j cleared) if it cannot. */
+bool srv_jobs_start(struct srv_job *j);
+/* Frees @j's slot (a finished or never started job); its reader is kept
+ * for the next job. */
+void srv_jobs_clear(struct srv_job *j);
+/* Clears the finished jobs; @running: waits for the running ones and
+ * clears them too. */
+void srv_jobs_drop(struct srv_jobs *p, bool running);
+void *srv_job_data(const struct srv_job *j);
+/* Done and its thread joined: its result may be taken. */
+bool srv_job_joined(const struct srv_job *j);
+/* The job's store reader (the kind may open one there). */
+struct store_reader **srv_job_reader(struct srv_job *j);
 
 #endif /* ARMMAP_DAEMON_SRV_H */

@@ -128,6 +128,7 @@ Suite *reset_suite(void);
 Suite *parked_describe_suite(void);
 Suite *stream_replies_suite(void);
 Suite *rkeys_suite(void);               /* test_rkeys.c */
+Suite *linger_suite(void);              /* test_linger.c */
 #ifdef STORE_HAVE_PG
 Suite *pg_rkeys_suite(void);
 #endif
