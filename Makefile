@@ -210,7 +210,7 @@ $(BENCH_RECOVERY): $(B)/tests/bench/bench_recovery.o $(TEST_PROC_OBJ) \
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS) $(STORE_LIBS)
 
 $(BENCH_DAEMON): $(B)/tests/bench/bench_daemon.o $(TEST_PROC_OBJ) \
-                $(LIBARMMAP) | $(ARMMAPD)
+                $(TEST_SPAWN_OBJ) $(LIBARMMAP) | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
 
 $(B)/bench_store_pg: $(B)/tests/bench/bench_store_pg.o \

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "spawn.h"
+
 struct tdaemon {
     pid_t pid;                          /* 0: not running */
     char dir[64];                       /* the temporary state directory */
@@ -35,8 +37,12 @@ void td_init(struct tdaemon *d);
  * SIGTERM if the test process ends first. */
 void td_start(struct tdaemon *d, ...);
 /* Runs armmapd with the given arguments (NULL-ended), waits for it, and
- * returns its exit status; its stdout+stderr go to @out (may be NULL). */
+ * returns its exit status (-1 if killed); its stdout+stderr go to @out
+ * (may be NULL).  Killed after 60 s (scaled). */
 int td_run(char *out, size_t outsz, ...);
+/* The same for any program: @argv is NULL-ended, argv[0] its path (run
+ * as named, never behind ARMMAPD_WRAPPER). */
+int td_run_argv(char *out, size_t outsz, char *const argv[]);
 /* SIGTERM, wait, return the exit status (-1 if killed by a signal). */
 int td_stop(struct tdaemon *d);
 /* Waits up to 10 s (scaled) for the daemon to exit (SIGKILL after); its
@@ -48,8 +54,8 @@ void td_cleanup(struct tdaemon *d);
 /* td_cleanup() without the assertion: for an atexit() handler, when the
  * test has already failed. */
 void td_discard(struct tdaemon *d);
-/* A Unix stream connection to @path; -1 (errno set) if none. */
-int td_unix_connect(const char *path);
+/* A Unix stream connection to @path: spawn_unix_connect() (spawn.h). */
+#define td_unix_connect(path) spawn_unix_connect(path)
 /* The contents of d->log (static buffer, its first 64 KiB). */
 const char *td_log(const struct tdaemon *d);
 
