@@ -284,3 +284,24 @@ const char *td_log(const struct tdaemon *d)
     buf[n] = '\0';
     return buf;
 }
+
+struct tdaemon td_shared;
+
+void td_shared_setup(void)
+{
+    td_init(&td_shared);
+    td_start(&td_shared, (char *)NULL);
+}
+
+void td_shared_teardown(void)
+{
+    td_cleanup(&td_shared);
+}
+
+const char *td_tenant_name(const char *prefix, char *buf, size_t size)
+{
+    static unsigned calls;
+
+    snprintf(buf, size, "%s-%d-%u", prefix, (int)getpid(), ++calls);
+    return buf;
+}

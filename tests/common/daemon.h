@@ -56,6 +56,24 @@ void td_cleanup(struct tdaemon *d);
 void td_discard(struct tdaemon *d);
 /* A Unix stream connection to @path: spawn_unix_connect() (spawn.h). */
 #define td_unix_connect(path) spawn_unix_connect(path)
+/*
+ * A daemon shared by the tests of one test case, for tests that need no
+ * fresh one: each works as a tenant of its own (td_tenant_name()) on
+ * machines of its own and asserts only on them, so that the tests pass
+ * in any order, forked or not (CK_FORK=no, CK_RUN_CASE).  A test that
+ * restarts, kills or reconfigures the daemon, or reads its log, starts
+ * its own instead.
+ *   tcase_add_unchecked_fixture(tc, td_shared_setup, td_shared_teardown);
+ * starts td_shared (no extra flags) once for the case and stops it after
+ * its last test, asserting its log holds no sanitizer report.
+ */
+extern struct tdaemon td_shared;
+void td_shared_setup(void);
+void td_shared_teardown(void);
+/* "@prefix-PID-N": a tenant name no other test of this run uses (N counts
+ * the calls of this process); into @buf, which is returned. */
+const char *td_tenant_name(const char *prefix, char *buf, size_t size);
+
 /* The contents of d->log (static buffer, its first 64 KiB). */
 const char *td_log(const struct tdaemon *d);
 

@@ -15,7 +15,7 @@
 
 #define NPAGES 520                      /* more than LAST_PKMAP (512) */
 
-static struct tdaemon d;
+static char tenant[48];                 /* this test's (td_tenant_name) */
 static int fd;
 static uint64_t m;
 static uint32_t pfns[NPAGES];
@@ -27,7 +27,8 @@ static void setup(void)
 {
     Armmap__V1__Response *r;
 
-    fd = td_session(&d, "park");
+    fd = td_session(&td_shared, td_tenant_name("park", tenant,
+                                                sizeof(tenant)));
     m = td_create(fd, "qemu-virt", NULL);
     td_alloc_highmem(fd, m, pfns, NPAGES);
     r = td_batch(fd, 7, m, ARMMAP__V1__OP_CODE__OP_KMAP, pfns, 1, NPAGES, true);
@@ -48,18 +49,6 @@ static void teardown(void)
     close(fd);
 }
 
-/* One daemon for the case; every test fills the pkmap of its own machine. */
-static void start_daemon(void)
-{
-    td_init(&d);
-    td_start(&d, NULL);
-}
-
-static void stop_daemon(void)
-{
-    td_cleanup(&d);
-}
-
 START_TEST(test_kmap_without_wait_would_block)
 {
     Armmap__V1__Response *r = td_op(fd, 10, m, ARMMAP__V1__OP_CODE__OP_KMAP, 0,
@@ -76,7 +65,7 @@ START_TEST(test_parked_kmap_completes_after_kunmap_elsewhere)
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
     Armmap__V1__Response *r;
-    int other = td_session(&d, "park");
+    int other = td_session(&td_shared, tenant);
     uint32_t va, pa;
     uint8_t fault;
 
@@ -144,7 +133,7 @@ static int park_on_new_connection(uint64_t kmap_id, uint64_t ping_id,
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
     Armmap__V1__Response *r;
-    int other = td_session(&d, "park");
+    int other = td_session(&td_shared, tenant);
 
     td_op_send(other, kmap_id, m, ARMMAP__V1__OP_CODE__OP_KMAP, 0, &spare, 1,
                10000);
@@ -224,7 +213,9 @@ Suite *park_suite(void)
     Suite *s = suite_create("park");
     TCase *tc = tcase_create("park");
 
-    tcase_add_unchecked_fixture(tc, start_daemon, stop_daemon);
+    /* One daemon for the case; every test fills the pkmap of its own
+     * machine, as a tenant of its own. */
+    tcase_add_unchecked_fixture(tc, td_shared_setup, td_shared_teardown);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_kmap_without_wait_would_block);
