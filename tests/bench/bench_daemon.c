@@ -77,6 +77,7 @@
 #include "armmap.h"
 #include "armmap.pb-c.h"
 #include "../common/proc.h"
+#include "../common/spawn.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -217,20 +218,13 @@ static void run_redis_ref(const char *script)
 
 /* ---- the daemon -------------------------------------------------------- */
 
+/* 0 once armmapd accepts on @path, else -1. */
 static int try_connect(const char *path)
 {
-    struct sockaddr_un sa;
-    int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+    int fd = spawn_unix_connect(path);
 
     if (fd < 0)
         return -1;
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%.107s", path);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        close(fd);
-        return -1;
-    }
     close(fd);
     return 0;
 }

@@ -19,6 +19,8 @@
 /* td_start() and the rest of the daemon's life: one harness with the
  * daemon suite. */
 #include "../common/daemon.h"
+/* ck_loop_assert_*: assertions for loops of thousands of checks. */
+#include "../common/ckloop.h"
 
 /* Output of one armmap run. */
 struct trun {

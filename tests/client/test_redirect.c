@@ -206,27 +206,40 @@ static void node_start(struct tdaemon *d, const char *name, const char *url)
     td_start(d, db, node, listen, "--lease-ms=1000", (char *)NULL);
 }
 
+/* Two nodes a and b on a fresh database @db of the suite's server, a
+ * redirect client of each in @ca and @cb, and a machine created through
+ * a (so owned by a) in @m.  False (the test then passes, the suite said
+ * why) without the server. */
+static bool two_nodes(const char *db, struct tdaemon *a, struct tdaemon *b,
+                      struct armmap_conn **ca, struct armmap_conn **cb,
+                      uint64_t *m)
+{
+    const struct pgserver *pg = pgfix_server("test_redirect");
+    char url[256];
+
+    if (pg == NULL)
+        return false;
+    ck_assert_msg(pgserver_create_db(pg, db, url) == 0, "%s", url);
+    node_start(a, "a", url);
+    node_start(b, "b", url);
+    *ca = connect_opts(a->sock, 0);
+    *cb = connect_opts(b->sock, 0);
+    *m = tc_create(*ca, "aries");
+    return true;
+}
+
 /* A change of node a's machine sent to node b is served by a, once; once
  * a is dead and its lease over, by b, once. */
 START_TEST(test_follows_moved)
 {
     struct tdaemon a, b;
-    char url[256];
     struct armmap_conn *ca, *cb;
     struct armmap_op_result r;
     uint64_t m;
     int status;
-    const struct pgserver *pg = pgfix_server("test_redirect");
 
-    if (pg == NULL)
+    if (!two_nodes("armmap_redirect", &a, &b, &ca, &cb, &m))
         return;
-    ck_assert_msg(pgserver_create_db(pg, "armmap_redirect", url) == 0,
-                  "%s", url);
-    node_start(&a, "a", url);
-    node_start(&b, "b", url);
-    ca = connect_opts(a.sock, 0);
-    cb = connect_opts(b.sock, 0);
-    m = tc_create(ca, "aries");
     ck_assert_int_eq(armmap_alloc(cb, m, ARMMAP_ZONE_HIGHMEM, 0, &r),
                      ARMMAP_OK);
     ck_assert_uint_eq(r.seq, 1);
@@ -257,22 +270,13 @@ START_TEST(test_pipeline_follows_moved)
     static const uint32_t hi[2] = { ARMMAP_ZONE_HIGHMEM, 0 };
     struct armmap_op op = { .code = ARMMAP_OP_ALLOC, .nargs = 2, .args = hi };
     struct tdaemon a, b;
-    char url[256];
     struct armmap_conn *ca, *cb;
     struct armmap_reply *r;
     uint64_t m, ids[4];
     int i;
-    const struct pgserver *pg = pgfix_server("test_redirect");
 
-    if (pg == NULL)
+    if (!two_nodes("armmap_pipe_moved", &a, &b, &ca, &cb, &m))
         return;
-    ck_assert_msg(pgserver_create_db(pg, "armmap_pipe_moved", url) == 0,
-                  "%s", url);
-    node_start(&a, "a", url);
-    node_start(&b, "b", url);
-    ca = connect_opts(a.sock, 0);
-    cb = connect_opts(b.sock, 0);
-    m = tc_create(ca, "aries");
     ck_assert_int_eq(armmap_send_op(cb, m, &op, &ids[0]), ARMMAP_OK);
     ck_assert_int_eq(armmap_send_op(cb, m, &op, &ids[1]), ARMMAP_OK);
     ck_assert_int_eq(armmap_send_ping(cb, &ids[2]), ARMMAP_OK);

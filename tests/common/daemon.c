@@ -26,6 +26,7 @@
 #define MAX_ARGS   48
 #define DIR_PREFIX "/tmp/armmapd-test."
 #define TCP_LOG    "listening on tcp 127.0.0.1:"
+#define RUN_LIMIT_MS 60000L             /* a td_run program, unscaled */
 
 void td_program(const char *name, char *buf, size_t size)
 {
@@ -55,23 +56,6 @@ void td_init(struct tdaemon *d)
     snprintf(d->log, sizeof(d->log), "%s/stderr.log", d->dir);
 }
 
-int td_unix_connect(const char *path)
-{
-    struct sockaddr_un sa;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    if (fd < 0)
-        return -1;
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    snprintf(sa.sun_path, sizeof(sa.sun_path), "%.107s", path);
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* The child: stderr to d->log, then armmapd (behind the wrapper). */
 static void exec_daemon(const struct tdaemon *d, char **argv)
 {
@@ -93,7 +77,7 @@ static void exec_daemon(const struct tdaemon *d, char **argv)
  * the TCP port (then in d->port). */
 static bool daemon_ready(struct tdaemon *d, bool want_port)
 {
-    int fd = td_unix_connect(d->sock);
+    int fd = spawn_unix_connect(d->sock);
     const char *p;
 
     if (fd < 0)
@@ -151,14 +135,74 @@ void td_start(struct tdaemon *d, ...)
                  10 * spawn_time_scale(), td_log(d));
 }
 
+/* Runs @argv (NULL-ended) as td_run_argv() says; behind ARMMAPD_WRAPPER
+ * if @wrapped (armmapd itself), else the program as named. */
+static int run_capture(char *out, size_t outsz, char *const argv[],
+                       bool wrapped)
+{
+    int pipefd[2], status;
+    size_t got = 0;
+    long waited = 0, limit = RUN_LIMIT_MS * (long)spawn_time_scale();
+    pid_t pid;
+
+    ck_assert_int_eq(pipe(pipefd), 0);
+    pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        dup2(pipefd[1], 1);
+        dup2(pipefd[1], 2);
+        close(pipefd[0]);
+        close(pipefd[1]);
+        if (wrapped)
+            spawn_exec((char **)argv);
+        else
+            execv(argv[0], argv);
+        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    close(pipefd[1]);
+    fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+    for (;;) {
+        char buf[4096];
+        ssize_t n = read(pipefd[0], buf, sizeof(buf));
+
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+            break;
+        if (n < 0) {
+            if (waited >= limit)
+                break;
+            spawn_sleep_ms(10);
+            waited += 10;
+            continue;
+        }
+        if (out != NULL && got + 1 < outsz) {
+            size_t k =
+                (size_t)n < outsz - 1 - got ? (size_t)n : outsz - 1 - got;
+
+            memcpy(out + got, buf, k);
+            got += k;
+        }
+    }
+    if (out != NULL && outsz > 0)
+        out[got] = '\0';
+    close(pipefd[0]);
+    if (waited >= limit)
+        kill(pid, SIGKILL);
+    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+int td_run_argv(char *out, size_t outsz, char *const argv[])
+{
+    return run_capture(out, outsz, argv, false);
+}
+
 int td_run(char *out, size_t outsz, ...)
 {
     char bin[PATH_MAX];
     char *argv[MAX_ARGS];
-    int argc = 0, pipefd[2], status;
-    size_t got = 0;
+    int argc = 0;
     va_list ap;
-    pid_t pid;
     char *a;
 
     td_binary(bin, sizeof(bin));
@@ -168,37 +212,7 @@ int td_run(char *out, size_t outsz, ...)
         argv[argc++] = a;
     va_end(ap);
     argv[argc] = NULL;
-    ck_assert_int_eq(pipe(pipefd), 0);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(pipefd[1], 1);
-        dup2(pipefd[1], 2);
-        close(pipefd[0]);
-        close(pipefd[1]);
-        spawn_exec(argv);
-        _exit(127);
-    }
-    close(pipefd[1]);
-    for (;;) {
-        char buf[4096];
-        ssize_t n = read(pipefd[0], buf, sizeof(buf));
-
-        if (n <= 0)
-            break;
-        if (out != NULL && got + 1 < outsz) {
-            size_t k =
-                (size_t)n < outsz - 1 - got ? (size_t)n : outsz - 1 - got;
-
-            memcpy(out + got, buf, k);
-            got += k;
-        }
-    }
-    if (out != NULL)
-        out[got] = '\0';
-    close(pipefd[0]);
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return run_capture(out, outsz, argv, true);
 }
 
 int td_stop(struct tdaemon *d)
@@ -268,5 +282,26 @@ const char *td_log(const struct tdaemon *d)
         fclose(f);
     }
     buf[n] = '\0';
+    return buf;
+}
+
+struct tdaemon td_shared;
+
+void td_shared_setup(void)
+{
+    td_init(&td_shared);
+    td_start(&td_shared, (char *)NULL);
+}
+
+void td_shared_teardown(void)
+{
+    td_cleanup(&td_shared);
+}
+
+const char *td_tenant_name(const char *prefix, char *buf, size_t size)
+{
+    static unsigned calls;
+
+    snprintf(buf, size, "%s-%d-%u", prefix, (int)getpid(), ++calls);
     return buf;
 }

@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "spawn.h"
+
 struct tdaemon {
     pid_t pid;                          /* 0: not running */
     char dir[64];                       /* the temporary state directory */
@@ -35,8 +37,12 @@ void td_init(struct tdaemon *d);
  * SIGTERM if the test process ends first. */
 void td_start(struct tdaemon *d, ...);
 /* Runs armmapd with the given arguments (NULL-ended), waits for it, and
- * returns its exit status; its stdout+stderr go to @out (may be NULL). */
+ * returns its exit status (-1 if killed); its stdout+stderr go to @out
+ * (may be NULL).  Killed after 60 s (scaled). */
 int td_run(char *out, size_t outsz, ...);
+/* The same for any program: @argv is NULL-ended, argv[0] its path (run
+ * as named, never behind ARMMAPD_WRAPPER). */
+int td_run_argv(char *out, size_t outsz, char *const argv[]);
 /* SIGTERM, wait, return the exit status (-1 if killed by a signal). */
 int td_stop(struct tdaemon *d);
 /* Waits up to 10 s (scaled) for the daemon to exit (SIGKILL after); its
@@ -48,8 +54,26 @@ void td_cleanup(struct tdaemon *d);
 /* td_cleanup() without the assertion: for an atexit() handler, when the
  * test has already failed. */
 void td_discard(struct tdaemon *d);
-/* A Unix stream connection to @path; -1 (errno set) if none. */
-int td_unix_connect(const char *path);
+/* A Unix stream connection to @path: spawn_unix_connect() (spawn.h). */
+#define td_unix_connect(path) spawn_unix_connect(path)
+/*
+ * A daemon shared by the tests of one test case, for tests that need no
+ * fresh one: each works as a tenant of its own (td_tenant_name()) on
+ * machines of its own and asserts only on them, so that the tests pass
+ * in any order, forked or not (CK_FORK=no, CK_RUN_CASE).  A test that
+ * restarts, kills or reconfigures the daemon, or reads its log, starts
+ * its own instead.
+ *   tcase_add_unchecked_fixture(tc, td_shared_setup, td_shared_teardown);
+ * starts td_shared (no extra flags) once for the case and stops it after
+ * its last test, asserting its log holds no sanitizer report.
+ */
+extern struct tdaemon td_shared;
+void td_shared_setup(void);
+void td_shared_teardown(void);
+/* "@prefix-PID-N": a tenant name no other test of this run uses (N counts
+ * the calls of this process); into @buf, which is returned. */
+const char *td_tenant_name(const char *prefix, char *buf, size_t size);
+
 /* The contents of d->log (static buffer, its first 64 KiB). */
 const char *td_log(const struct tdaemon *d);
 

@@ -61,4 +61,12 @@ bool spawn_wait_clock_past(int64_t ms);
  */
 void spawn_sleep_ms(long ms);
 
+/**
+ * spawn_unix_connect() - a Unix stream connection (close-on-exec).
+ * @path: the socket's path; longer than sun_path allows is cut there
+ *
+ * Return: the connected descriptor, or -1 (errno set) if none.
+ */
+int spawn_unix_connect(const char *path);
+
 #endif /* ARMMAP_TESTS_COMMON_SPAWN_H */

@@ -23,6 +23,8 @@
 /* td_start() and the rest of the daemon's life: one harness with the
  * client suite. */
 #include "../common/daemon.h"
+/* ck_loop_assert_*: assertions for loops of thousands of checks. */
+#include "../common/ckloop.h"
 
 
 /* A connection to the daemon's socket with a 10 s (scaled) receive

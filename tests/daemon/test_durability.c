@@ -438,12 +438,12 @@ static uint64_t replay(struct armmap_conn *c, const char *preset,
         for (got = 0; got < k; got++) {
             const struct armmap_event *e = &ev[i + got];
 
-            ck_assert_msg(res[got].status == ARMMAP_OK,
-                          "replay of seq %llu (%s): %s",
-                          (unsigned long long)e->seq, armmap_op_name(e->op),
-                          res[got].msg);
-            ck_assert_uint_eq(res[got].value, e->result.value);
-            ck_assert_uint_eq(res[got].seq, e->seq);
+            ck_loop_assert_msg(res[got].status == ARMMAP_OK,
+                               "replay of seq %llu (%s): %s",
+                               (unsigned long long)e->seq,
+                               armmap_op_name(e->op), res[got].msg);
+            ck_loop_assert_uint_eq(res[got].value, e->result.value);
+            ck_loop_assert_uint_eq(res[got].seq, e->seq);
         }
     }
     free(res);
@@ -463,10 +463,11 @@ static void same_translations(struct armmap_conn *c, uint64_t a, uint64_t b,
     ck_assert_uint_eq(ra->n, n);
     ck_assert_uint_eq(rb->n, n);
     for (i = 0; i < n; i++) {
-        ck_assert_msg(ra->pa[i] == rb->pa[i] && ra->fault[i] == rb->fault[i],
-                      "va 0x%08x: recovered pa 0x%08x fault %u, replayed "
-                      "pa 0x%08x fault %u", va[i], ra->pa[i], ra->fault[i],
-                      rb->pa[i], rb->fault[i]);
+        ck_loop_assert_msg(ra->pa[i] == rb->pa[i] &&
+                               ra->fault[i] == rb->fault[i],
+                           "va 0x%08x: recovered pa 0x%08x fault %u, replayed "
+                           "pa 0x%08x fault %u", va[i], ra->pa[i],
+                           ra->fault[i], rb->pa[i], rb->fault[i]);
     }
     armmap_translate_result_free(ra);
     armmap_translate_result_free(rb);
@@ -513,7 +514,7 @@ static void verify_machine(struct armmap_conn *c, const struct run *r,
             (unsigned long long)m->last_seq, (unsigned long long)n);
     armmap_machine_free(desc);
     for (i = 0; i < n; i++)
-        ck_assert_uint_eq(ev[i].seq, i + 1);
+        ck_loop_assert_uint_eq(ev[i].seq, i + 1);
     /* Every answered change, exactly. */
     for (i = 0; i < r->nans; i++) {
         const struct rec *a = &r->ans[i];
@@ -521,19 +522,19 @@ static void verify_machine(struct armmap_conn *c, const struct run *r,
 
         if (a->mi != mi)
             continue;
-        ck_assert_msg(a->seq >= 1 && a->seq <= n,
-                      "machine %llu: answered seq %llu lost (history %zu)",
-                      (unsigned long long)m->id, (unsigned long long)a->seq,
-                      n);
+        ck_loop_assert_msg(a->seq >= 1 && a->seq <= n,
+                           "machine %llu: answered seq %llu lost (history %zu)",
+                           (unsigned long long)m->id,
+                           (unsigned long long)a->seq, n);
         e = &ev[a->seq - 1];
-        ck_assert_int_eq(e->op, a->code);
-        ck_assert_uint_eq(e->result.value, a->value);
-        ck_assert_uint_eq(e->nargs, a->nargs);
+        ck_loop_assert_int_eq(e->op, a->code);
+        ck_loop_assert_uint_eq(e->result.value, a->value);
+        ck_loop_assert_uint_eq(e->nargs, a->nargs);
         for (j = 0; j < a->nargs; j++)
-            ck_assert_uint_eq(e->args[j], a->args[j]);
+            ck_loop_assert_uint_eq(e->args[j], a->args[j]);
         if (a->code == ARMMAP_OP_KMAP_ATOMIC ||
             a->code == ARMMAP_OP_KUNMAP_ATOMIC)
-            ck_assert_uint_eq(e->cpu, a->cpu);
+            ck_loop_assert_uint_eq(e->cpu, a->cpu);
     }
     /* The recovered state equals a replay of the history. */
     fresh = replay(c, "qemu-virt", ev, n);

@@ -17,6 +17,7 @@
 static struct tdaemon d;
 static int fd;
 static uint64_t m;
+static char tenant[48];                 /* this test's (td_tenant_name) */
 
 /* One daemon for the whole case (started in the runner process); each test
  * gets its own tenant and machine, so tests do not see each other. */
@@ -34,10 +35,7 @@ static void stop_daemon(void)
 
 static void setup(void)
 {
-    char tenant[32];
-
-    snprintf(tenant, sizeof(tenant), "lab%d", (int)getpid());
-    fd = td_session(&d, tenant);
+    fd = td_session(&d, td_tenant_name("lab", tenant, sizeof(tenant)));
     m = td_create(fd, "qemu-virt", NULL);
 }
 
@@ -128,14 +126,14 @@ END_TEST
 START_TEST(test_create_limit_per_tenant)
 {
     Armmap__V1__Response *r;
-    char want[100];
+    char want[160];
     int i;
 
     for (i = 0; i < 3; i++)
         td_create(fd, "qemu-virt", NULL);
     r = create_with("qemu-virt", NULL, NULL);
-    snprintf(want, sizeof(want), "create: tenant 'lab%d' has 4 machines "
-             "(--max-machines-per-tenant)", (int)getpid());
+    snprintf(want, sizeof(want), "create: tenant '%s' has 4 machines "
+             "(--max-machines-per-tenant)", tenant);
     ck_assert_status(r, 20, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED, want);
     td_free(r);
 }

@@ -15,7 +15,7 @@
 
 #define NPAGES 520                      /* more than LAST_PKMAP (512) */
 
-static struct tdaemon d;
+static char tenant[48];                 /* this test's (td_tenant_name) */
 static int fd;
 static uint64_t m;
 static uint32_t pfns[NPAGES];
@@ -27,7 +27,8 @@ static void setup(void)
 {
     Armmap__V1__Response *r;
 
-    fd = td_session(&d, "park");
+    fd = td_session(&td_shared, td_tenant_name("park", tenant,
+                                                sizeof(tenant)));
     m = td_create(fd, "qemu-virt", NULL);
     td_alloc_highmem(fd, m, pfns, NPAGES);
     r = td_batch(fd, 7, m, ARMMAP__V1__OP_CODE__OP_KMAP, pfns, 1, NPAGES, true);
@@ -48,18 +49,6 @@ static void teardown(void)
     close(fd);
 }
 
-/* One daemon for the case; every test fills the pkmap of its own machine. */
-static void start_daemon(void)
-{
-    td_init(&d);
-    td_start(&d, NULL);
-}
-
-static void stop_daemon(void)
-{
-    td_cleanup(&d);
-}
-
 START_TEST(test_kmap_without_wait_would_block)
 {
     Armmap__V1__Response *r = td_op(fd, 10, m, ARMMAP__V1__OP_CODE__OP_KMAP, 0,
@@ -76,7 +65,7 @@ START_TEST(test_parked_kmap_completes_after_kunmap_elsewhere)
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
     Armmap__V1__Response *r;
-    int other = td_session(&d, "park");
+    int other = td_session(&td_shared, tenant);
     uint32_t va, pa;
     uint8_t fault;
 
@@ -134,26 +123,37 @@ static uint64_t parked_kmaps(int fd_, uint64_t id)
     return n;
 }
 
-START_TEST(test_parked_kmap_of_closed_connection_is_cancelled)
+/* A new connection whose kmap of the spare page (request @kmap_id) is
+ * parked: a ping (@ping_id) behind it is answered first once the kmap is
+ * parked (replies otherwise leave in request order), and Stats over fd
+ * (@stats_id) count one parked kmap.  Returns the connection. */
+static int park_on_new_connection(uint64_t kmap_id, uint64_t ping_id,
+                                  uint64_t stats_id)
 {
     Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
     Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
     Armmap__V1__Response *r;
-    int other = td_session(&d, "park"), i;
-    uint64_t parked;
+    int other = td_session(&td_shared, tenant);
 
-    td_op_send(other, 15, m, ARMMAP__V1__OP_CODE__OP_KMAP, 0, &spare, 1,
+    td_op_send(other, kmap_id, m, ARMMAP__V1__OP_CODE__OP_KMAP, 0, &spare, 1,
                10000);
-    /* A ping behind the kmap is answered first once the kmap is parked
-     * (replies otherwise leave in request order). */
-    req.id = 16;
+    req.id = ping_id;
     req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
     req.ping = &p;
     r = td_call(other, &req);
-    ck_assert_status(r, 16, 0, "");
+    ck_assert_status(r, ping_id, 0, "");
     td_free(r);
-    ck_assert_uint_eq(parked_kmaps(fd, 15), 1);
-    close(other);
+    ck_assert_uint_eq(parked_kmaps(fd, stats_id), 1);
+    return other;
+}
+
+START_TEST(test_parked_kmap_of_closed_connection_is_cancelled)
+{
+    Armmap__V1__Response *r;
+    int i;
+    uint64_t parked;
+
+    close(park_on_new_connection(15, 16, 15));
     /* The daemon cancels the park when it sees the close. */
     parked = 1;
     for (i = 0; i < 1000 * spawn_time_scale() && parked != 0; i++) {
@@ -175,21 +175,10 @@ END_TEST
  * WOULD_BLOCK saying why, then the daemon closes; the park is gone. */
 START_TEST(test_parked_kmap_answered_when_client_shuts_down)
 {
-    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Ping p = ARMMAP__V1__PING__INIT;
     Armmap__V1__Response *r;
-    int other = td_session(&d, "park");
+    int other = park_on_new_connection(18, 19, 20);
     char want[320];
 
-    td_op_send(other, 18, m, ARMMAP__V1__OP_CODE__OP_KMAP, 0, &spare, 1,
-               10000);
-    req.id = 19;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_PING;
-    req.ping = &p;
-    r = td_call(other, &req);
-    ck_assert_status(r, 19, 0, "");
-    td_free(r);
-    ck_assert_uint_eq(parked_kmaps(fd, 20), 1);
     ck_assert_int_eq(shutdown(other, SHUT_WR), 0);
     r = td_recv(other);
     ck_assert_ptr_nonnull(r);
@@ -224,7 +213,9 @@ Suite *park_suite(void)
     Suite *s = suite_create("park");
     TCase *tc = tcase_create("park");
 
-    tcase_add_unchecked_fixture(tc, start_daemon, stop_daemon);
+    /* One daemon for the case; every test fills the pkmap of its own
+     * machine, as a tenant of its own. */
+    tcase_add_unchecked_fixture(tc, td_shared_setup, td_shared_teardown);
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_kmap_without_wait_would_block);

@@ -46,7 +46,6 @@
 #include <unistd.h>
 
 #define OUT_SIZE        65536
-#define CMD_TIMEOUT_MS  60000           /* systemd-analyze is slow on CI */
 #define MAX_EXPOSURE    2.0
 
 static struct tdaemon d;
@@ -59,13 +58,6 @@ static void setup(void)
 static void teardown(void)
 {
     td_cleanup(&d);
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-    nanosleep(&ts, NULL);
 }
 
 /* Finds @name in $PATH (then the usual directories); false if absent. */
@@ -106,52 +98,6 @@ static void source_dir(char *buf, size_t size)
         }
     }
     ck_abort_msg("systemd/armmapd.service not found above the test binary");
-}
-
-/* Runs argv (NULL-ended) with stdout+stderr into @out; its exit status,
- * -1 if killed.  Killed after CMD_TIMEOUT_MS. */
-static int run_cmd(char *out, size_t outsz, char *const argv[])
-{
-    int pipefd[2], status, waited;
-    size_t got = 0;
-    pid_t pid;
-
-    ck_assert_int_eq(pipe(pipefd), 0);
-    pid = fork();
-    ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(pipefd[1], 1);
-        dup2(pipefd[1], 2);
-        close(pipefd[0]);
-        close(pipefd[1]);
-        execv(argv[0], argv);
-        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    close(pipefd[1]);
-    fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
-    for (waited = 0; waited < CMD_TIMEOUT_MS; waited += 10) {
-        char buf[4096];
-        ssize_t n;
-
-        while ((n = read(pipefd[0], buf, sizeof(buf))) > 0) {
-            size_t k = (size_t)n;
-
-            if (k > outsz - 1 - got)
-                k = outsz - 1 - got;
-            memcpy(out + got, buf, k);
-            got += k;
-        }
-        if (n == 0)
-            break;
-        sleep_ms(10);
-    }
-    out[got] = '\0';
-    close(pipefd[0]);
-    if (waited >= CMD_TIMEOUT_MS)
-        kill(pid, SIGKILL);
-    ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* Copies @src to @dst, replacing the line "ExecStart=/usr/local/sbin/armmapd"
@@ -214,7 +160,7 @@ START_TEST(test_units_pass_systemd_analyze_verify)
         char *argv[] = { analyze, (char *)"verify", (char *)"--man=no",
                          sock, service, NULL };
 
-        rc = run_cmd(out, sizeof(out), argv);
+        rc = td_run_argv(out, sizeof(out), argv);
     }
     printf("systemd-analyze verify: exit %d\n%s", rc, out);
     ck_assert_msg(rc == 0, "systemd-analyze verify failed (%d):\n%s", rc, out);
@@ -244,7 +190,7 @@ START_TEST(test_service_exposure_is_at_most_2)
         char *argv[] = { analyze, (char *)"security", (char *)"--offline=true",
                          (char *)"--no-pager", service, NULL };
 
-        rc = run_cmd(out, sizeof(out), argv);
+        rc = td_run_argv(out, sizeof(out), argv);
     }
     ck_assert_msg(rc == 0, "systemd-analyze security failed (%d):\n%s", rc,
                   out);
@@ -282,7 +228,7 @@ START_TEST(test_man_pages_render_without_warnings)
         char *argv[] = { groff, (char *)"-man", (char *)"-ww", (char *)"-z",
                          page, NULL };
 
-        rc = run_cmd(out, sizeof(out), argv);
+        rc = td_run_argv(out, sizeof(out), argv);
     }
     ck_assert_msg(rc == 0 && out[0] == '\0', "groff %s: exit %d:\n%s",
                   pages[_i], rc, out);
@@ -382,18 +328,12 @@ static bool notify_wait(int fd, pid_t main_pid, const char *want, char *seen,
  * armmapd sees it end). */
 static bool can_connect(const char *path)
 {
-    struct sockaddr_un sa;
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool ok;
+    int fd = spawn_unix_connect(path);
 
-    ck_assert_int_ge(fd, 0);
-    ck_assert_uint_lt(strlen(path), sizeof(sa.sun_path));
-    memset(&sa, 0, sizeof(sa));
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, path, strlen(path) + 1);
-    ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+    if (fd < 0)
+        return false;
     close(fd);
-    return ok;
+    return true;
 }
 
 static Armmap__V1__Response *ping(int fd, uint64_t id)
@@ -459,7 +399,7 @@ START_TEST(test_socket_activated_ping_and_ready)
      * armmapd at the first connection: wait until it accepts (the kernel
      * queues the connection; between bind and listen it is refused). */
     for (i = 0; i < 500 && !can_connect(d.sock); i++)
-        sleep_ms(10);
+        spawn_sleep_ms(10);
     ck_assert_msg(stat(d.sock, &sb) == 0 && S_ISSOCK(sb.st_mode),
                   "no socket %s: %s", d.sock, td_log(&d));
     ck_assert_msg(can_connect(d.sock), "%s refuses: %s", d.sock, td_log(&d));
