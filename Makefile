@@ -366,10 +366,17 @@ check-selfcontained:
 # waited for: Check's forked tests, the daemons it reaped); fails if it
 # failed.  The machine is shared: compare suites by CPU, not wall.
 CHECK_TIME := $(if $(wildcard /usr/bin/time),/usr/bin/time -f '%U user %S sys' -o)
+# A suite run in one process has no per-test timeout of Check's (that
+# needs a fork): a hung test would hang make check, so each suite's
+# process is stopped after SUITE_TIMEOUT seconds and fails, saying so.
+SUITE_TIMEOUT ?= 1200
+
 define check_run
 @mkdir -p $(CHECK_LOG); start=$$(date +%s); \
 log=$(CHECK_LOG)/$(notdir $(@:.run=)); rm -f $$log.time; \
-$(if $(CHECK_TIME),$(CHECK_TIME) $$log.time) $(1) > $$log.log 2>&1; rc=$$?; \
+$(if $(CHECK_TIME),$(CHECK_TIME) $$log.time) timeout -k 10 $(SUITE_TIMEOUT) \
+    $(1) > $$log.log 2>&1; rc=$$?; \
+[ $$rc -ne 124 ] || echo "timeout: stopped after $(SUITE_TIMEOUT) s" >> $$log.log; \
 echo "== $(@:.run=): $$( [ $$rc -eq 0 ] && echo ok || echo FAILED)," \
      "$$(( $$(date +%s) - start )) s$$(tail -n1 $$log.time 2>/dev/null | \
      sed 's/^[0-9]/, cpu &/;/^, cpu/!d')"; \
