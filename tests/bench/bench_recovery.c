@@ -75,6 +75,7 @@
 #define MAX_SPLIT       4096            /* machines print_split() takes */
 
 static char dir[64], sock[128], logpath[128], bindir[PATH_MAX - 32];
+static char exe[PATH_MAX - 32];         /* this program */
 
 static double now_ms(void)
 {
@@ -536,8 +537,7 @@ static void split_cold(double *boot, double *replay)
     FILE *f;
     int n;
 
-    snprintf(cmd, sizeof(cmd), "BENCH_COLD=1 BENCH_DIR='%s' '%s/bench_recovery'",
-             dir, bindir);
+    snprintf(cmd, sizeof(cmd), "BENCH_COLD=1 BENCH_DIR='%s' '%s'", dir, exe);
     f = popen(cmd, "r");
     if (f == NULL)
         die("popen", cmd);
@@ -736,6 +736,7 @@ int main(int argc, char **argv)
     if (n <= 0)
         die("readlink /proc/self/exe", NULL);
     self[n] = '\0';
+    snprintf(exe, sizeof(exe), "%s", self);
     *strrchr(self, '/') = '\0';
     snprintf(bindir, sizeof(bindir), "%s", self);
     if (getenv("BENCH_DIR") != NULL) {         /* the split alone */
