@@ -93,17 +93,20 @@ enum area_kind {
     AREA_RESERVED /* the coherent-DMA window, PCI I/O */
 };
 
+/* The 32-bit fields first and the pointer last: 32 bytes, not 40 with
+ * the pointer between them (the array is most of a busy vmalloc area's
+ * host memory, and its growth copies it). */
 struct area {
     mm_vaddr_t start;  /* va_start */
     mm_vaddr_t end;    /* va_end: the guard page included */
     uint32_t nr_pages; /* pages mapped, the guard excluded */
-    uint32_t *pfns;    /* the pages mapped; NULL for ioremap, lazy */
     mm_paddr_t phys;   /* ioremap: physical base, page aligned */
     mm_vaddr_t link;   /* VPAGES area of a big one, or its owner */
     uint8_t kind;      /* enum area_kind */
     uint8_t caller;    /* kind of the operation that made it */
     bool lazy;         /* VM_LAZY_FREE: unmapped, VA still taken */
     bool section;      /* ioremap mapped with 1 MiB sections */
+    uint32_t *pfns;    /* the pages mapped; NULL for ioremap, lazy */
 };
 
 /* 3.4's next-fit cache; valid == false is free_vmap_cache == NULL. */
