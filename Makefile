@@ -206,6 +206,7 @@ $(BENCH_CLIENT): $(B)/tests/bench/bench_client.o $(LIBARMMAP) | $(ARMMAPD) $(ARM
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS)
 
 $(BENCH_RECOVERY): $(B)/tests/bench/bench_recovery.o $(TEST_PROC_OBJ) \
+                  $(B)/daemon/event_replay.o \
                   $(LIBARMMAP) $(LIBSTORE) $(LIBMM) | $(ARMMAPD)
 	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CLIENT_LIBS) $(STORE_LIBS)
 

@@ -25,6 +25,7 @@
  * broken (answering INTERNAL with the mismatch) and the others are served.
  */
 #include "srv.h"
+#include "event_replay.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -391,22 +392,9 @@ struct replay_ctx {
 static int replay_one(void *arg, const struct store_event *ev)
 {
     struct replay_ctx *rc = arg;
-    struct mm_op op;
-    struct mm_result want;
     char msg[MM_MSG_MAX];
 
-    memset(&op, 0, sizeof(op));
-    op.code = (enum mm_opcode)ev->op;
-    op.cpu = ev->cpu;
-    op.nargs = ev->nargs;
-    op.args = ev->args;
-    memset(&want, 0, sizeof(want));
-    want.status = (enum mm_status)ev->status;
-    want.value = ev->value;
-    want.aux = ev->aux;
-    want.flags = ev->flags;
-    want.seq = ev->seq;
-    if (mm_replay(rc->m, &op, &want, msg) != MM_OK) {
+    if (srv_event_replay(rc->m, ev, msg) != MM_OK) {
         rc->st = MM_INTERNAL;
         snprintf(rc->err, rc->errsz, "replay of machine %" PRIu64 " failed: %s",
                  ev->machine, msg);

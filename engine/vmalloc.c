@@ -93,17 +93,20 @@ enum area_kind {
     AREA_RESERVED /* the coherent-DMA window, PCI I/O */
 };
 
+/* The 32-bit fields first and the pointer last: 32 bytes, not 40 with
+ * the pointer between them (the array is most of a busy vmalloc area's
+ * host memory, and its growth copies it). */
 struct area {
     mm_vaddr_t start;  /* va_start */
     mm_vaddr_t end;    /* va_end: the guard page included */
     uint32_t nr_pages; /* pages mapped, the guard excluded */
-    uint32_t *pfns;    /* the pages mapped; NULL for ioremap, lazy */
     mm_paddr_t phys;   /* ioremap: physical base, page aligned */
     mm_vaddr_t link;   /* VPAGES area of a big one, or its owner */
     uint8_t kind;      /* enum area_kind */
     uint8_t caller;    /* kind of the operation that made it */
     bool lazy;         /* VM_LAZY_FREE: unmapped, VA still taken */
     bool section;      /* ioremap mapped with 1 MiB sections */
+    uint32_t *pfns;    /* the pages mapped; NULL for ioremap, lazy */
 };
 
 /* 3.4's next-fit cache; valid == false is free_vmap_cache == NULL. */
@@ -121,6 +124,7 @@ struct mm_vmap {
     struct vcache cache;
     uint32_t lazy_nr; /* vmap_lazy_nr: pages of lazy areas */
     size_t pfn_bytes; /* host bytes of the pfn arrays */
+    size_t hint;      /* index find_area() last found: a guess it checks */
 };
 
 /* What an allocation search sees: the areas, optionally without the lazy
@@ -254,6 +258,26 @@ static struct area *find_start(const struct mm_vmap *v, mm_vaddr_t start)
 {
     size_t i = lower_start(v, start);
 
+    return i < v->n && v->a[i].start == start ? &v->a[i] : NULL;
+}
+
+/* find_start() for the operations that change @v, trying first the area
+ * found last and the one after it (a vfree of the area just found, frees
+ * in address order) before the binary search; the guess is checked, so a
+ * stale one costs only the search.  Only changing operations update the
+ * guess: reading functions stay free of writes. */
+static struct area *find_area(struct mm_vmap *v, mm_vaddr_t start)
+{
+    size_t i = v->hint;
+
+    if (i < v->n && v->a[i].start == start)
+        return &v->a[i];
+    if (i + 1 < v->n && v->a[i + 1].start == start) {
+        v->hint = i + 1;
+        return &v->a[i + 1];
+    }
+    i = lower_start(v, start);
+    v->hint = i;
     return i < v->n && v->a[i].start == start ? &v->a[i] : NULL;
 }
 
@@ -1006,13 +1030,13 @@ static enum mm_status vmalloc_commit(struct mm_machine *m, unsigned kind, struct
         nar = commit_area(m, &t, 1, lay->vmalloc_start, lay->vmalloc_end);
         assert(nar->start == p->naddr);
         set_pfns(v, nar, p->npfns);
-        find_start(v, addr)->link = nar->start;
+        find_area(v, addr)->link = nar->start;
         if (alloc_area_pages(m, nar, op, res) != MM_OK)
             return broken(m, res, op, "a page-array page");
         if (map_area(m, nar, op, res) != MM_OK)
             return broken(m, res, op, "a page table");
     }
-    ar = find_start(v, addr);
+    ar = find_area(v, addr);
     if (alloc_area_pages(m, ar, op, res) != MM_OK)
         return broken(m, res, op, "a page");
     if (map_area(m, ar, op, res) != MM_OK)
@@ -1102,10 +1126,10 @@ static const char *kind_noun(unsigned kind)
 }
 
 /* Finds the live area of @kind starting at @va, or explains why not. */
-static enum mm_status find_own(const struct mm_vmap *v, mm_vaddr_t va, unsigned kind,
+static enum mm_status find_own(struct mm_vmap *v, mm_vaddr_t va, unsigned kind,
                                const char *op, struct mm_result *res)
 {
-    const struct area *ar = find_start(v, va);
+    const struct area *ar = find_area(v, va);
 
     if (ar == NULL || ar->lazy)
         return mm__fail(res->msg, MM_INVALID_ARGUMENT,
@@ -1135,7 +1159,7 @@ static enum mm_status release(struct mm_machine *m, mm_vaddr_t start, const char
                               struct mm_result *res, uint32_t *pages, uint32_t *array)
 {
     struct mm_vmap *v = m->vmap;
-    struct area *ar = find_start(v, start);
+    struct area *ar = find_area(v, start);
     uint32_t *pfns = ar->pfns, n = ar->nr_pages;
     mm_vaddr_t link = ar->kind == AREA_VPAGES ? 0 : ar->link;
     bool free_pages = holds_pages(ar);

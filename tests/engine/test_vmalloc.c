@@ -173,6 +173,25 @@ START_TEST(test_vmalloc_first_at_vmalloc_start)
 END_TEST
 
 /* KERNEL: 3.4 __get_vm_area_node(): "We always allocate a guard page" */
+/* The sorted area array is most of a busy vmalloc area's host memory (a
+ * lazily freed area keeps its slot until a purge): a slot is 32 bytes, the
+ * array's first growth 16 slots (it was 40 bytes, a pointer between
+ * 32-bit fields padded). */
+START_TEST(test_vmalloc_area_slot_is_32_bytes)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    size_t before = mm__vmap_host_bytes(m->vmap), after = before;
+
+    for (unsigned k = 0; k < 64 && after == before; k++) {
+        vfree_ok(m, vmalloc_ok(m, 4 * KB));
+        after = mm__vmap_host_bytes(m->vmap);
+    }
+    ck_assert_uint_eq(after - before, 16 * 32);
+    t_check(m);
+    mm_destroy(m);
+}
+END_TEST
+
 START_TEST(test_vmalloc_next_after_guard_page)
 {
     struct mm_machine *m = t_machine("aries", NULL);
@@ -1177,6 +1196,7 @@ Suite *vmalloc_suite(void)
 
     tcase_add_test(tc, test_vmalloc_first_at_vmalloc_start);
     tcase_add_test(tc, test_vmalloc_next_after_guard_page);
+    tcase_add_test(tc, test_vmalloc_area_slot_is_32_bytes);
     tcase_add_test(tc, test_vmalloc_size_rounds_up_to_a_page);
     tcase_add_test(tc, test_vmalloc_pages_translate_to_own_highmem_pages);
     tcase_add_test(tc, test_vmalloc_guard_page_faults);
