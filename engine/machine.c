@@ -1164,7 +1164,37 @@ void mm_touched_clear(struct mm_machine *m)
     memset(&m->touched, 0, sizeof(m->touched));
 }
 
-enum mm_status mm_check_touched(struct mm_machine *m, char err[MM_MSG_MAX])
+/* The parts whose checks read what @t marks: pkmap's and kmap_atomic's
+ * read their windows' PTEs, vmalloc's its areas' PTEs and their pages'
+ * owners, and the page-table check each table page's owner. */
+static unsigned implied_parts(const struct mm_machine *m, const struct mm_touched *t)
+{
+    const struct mm_layout *lay = &m->lay;
+    unsigned parts = t->parts;
+
+    for (unsigned i = 0; i < 4096; i++) {
+        mm_vaddr_t va = (mm_vaddr_t)i << 20;
+
+        if (t->l1[i / 64] == 0) {
+            i |= 63; /* a clear word: its 64 indexes at once */
+            continue;
+        }
+        if (!(t->l1[i / 64] >> (i % 64) & 1))
+            continue;
+        if (va + MM_SECTION_SIZE > lay->pkmap_base &&
+            va < lay->pkmap_base + MM_LAST_PKMAP * MM_PAGE_SIZE)
+            parts |= MM_TOUCH_PKMAP;
+        if (va + MM_SECTION_SIZE > lay->fixaddr_start)
+            parts |= MM_TOUCH_KATOMIC;
+        if ((va + MM_SECTION_SIZE > lay->vmalloc_start && va < lay->vmalloc_end) ||
+            (va + MM_SECTION_SIZE > lay->modules_vaddr && va < lay->modules_end))
+            parts |= MM_TOUCH_VMAP;
+    }
+    return parts & MM_TOUCH_BUDDY ? parts | MM_TOUCH_VMAP : parts;
+}
+
+enum mm_status mm_check_touched(struct mm_machine *m, unsigned parts,
+                                char err[MM_MSG_MAX])
 {
     const struct mm_touched *t = &m->touched;
     enum mm_status st = MM_OK;
@@ -1172,16 +1202,20 @@ enum mm_status mm_check_touched(struct mm_machine *m, char err[MM_MSG_MAX])
     err[0] = '\0';
     if (m->broken[0] != '\0')
         return mm__fail(err, MM_INTERNAL, "check: machine is broken: %s", m->broken);
-    st = mm__pgtable_check_l1(m, t->l1, err);
-    if (st == MM_OK && (t->parts & MM_TOUCH_BUDDY))
+    parts &= implied_parts(m, t);
+    if (parts & MM_TOUCH_BUDDY)
+        st = mm__pgtable_check(m, err);
+    else
+        st = mm__pgtable_check_l1(m, t->l1, err);
+    if (st == MM_OK && (parts & MM_TOUCH_BUDDY))
         st = mm__buddy_check(m, err);
-    if (st == MM_OK && (t->parts & MM_TOUCH_PKMAP))
+    if (st == MM_OK && (parts & MM_TOUCH_PKMAP))
         st = mm__pkmap_check(m, err);
-    if (st == MM_OK && (t->parts & MM_TOUCH_KATOMIC))
+    if (st == MM_OK && (parts & MM_TOUCH_KATOMIC))
         st = mm__katomic_check(m, err);
-    if (st == MM_OK && (t->parts & MM_TOUCH_VMAP))
+    if (st == MM_OK && (parts & MM_TOUCH_VMAP))
         st = mm__vmap_check(m, err);
-    if (st == MM_OK && (t->parts & (MM_TOUCH_BUDDY | MM_TOUCH_VMAP)))
+    if (st == MM_OK && (parts & (MM_TOUCH_BUDDY | MM_TOUCH_VMAP)))
         st = check_owners(m, err);
     mm_touched_clear(m);
     return st;
