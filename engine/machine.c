@@ -1202,7 +1202,8 @@ enum mm_status mm_check_touched(struct mm_machine *m, unsigned parts,
     err[0] = '\0';
     if (m->broken[0] != '\0')
         return mm__fail(err, MM_INTERNAL, "check: machine is broken: %s", m->broken);
-    parts &= implied_parts(m, t);
+    if (parts != 0)
+        parts &= implied_parts(m, t);
     if (parts & MM_TOUCH_BUDDY)
         st = mm__pgtable_check(m, err);
     else
