@@ -846,6 +846,37 @@ static enum mm_status op_free(struct mm_machine *m, const uint32_t *a,
     return st;
 }
 
+/* The parts (MM_TOUCH_*) an op of kind @code may change, whatever it
+ * answers: its own, the allocator's for ops that take or give pages
+ * (vmalloc's areas and page tables too), pkmap's for kunmap_atomic of a
+ * pkmap address.  The page tables are marked where they are written. */
+static unsigned touches(enum mm_opcode code)
+{
+    switch (code) {
+    case MM_OP_ALLOC:
+    case MM_OP_FREE:
+        return MM_TOUCH_BUDDY;
+    case MM_OP_KMAP:
+    case MM_OP_KUNMAP:
+    case MM_OP_KMAP_FLUSH:
+        return MM_TOUCH_PKMAP;
+    case MM_OP_KMAP_ATOMIC:
+    case MM_OP_KUNMAP_ATOMIC:
+        return MM_TOUCH_KATOMIC | MM_TOUCH_PKMAP;
+    case MM_OP_VMALLOC:
+    case MM_OP_VFREE:
+    case MM_OP_VMAP:
+    case MM_OP_VUNMAP:
+    case MM_OP_IOREMAP:
+    case MM_OP_IOUNMAP:
+    case MM_OP_MODULE_ALLOC:
+    case MM_OP_MODULE_FREE:
+        return MM_TOUCH_VMAP | MM_TOUCH_BUDDY;
+    default:
+        return MM_TOUCH_BUDDY | MM_TOUCH_PKMAP | MM_TOUCH_KATOMIC | MM_TOUCH_VMAP;
+    }
+}
+
 static enum mm_status dispatch(struct mm_machine *m, const struct mm_op *op,
                                struct mm_result *res)
 {
@@ -899,8 +930,10 @@ enum mm_status mm_apply(struct mm_machine *m, const struct mm_op *op,
     res->seq = 0;
     res->msg[0] = '\0';
     st = op_precheck(m, op, res);
-    if (st == MM_OK)
+    if (st == MM_OK) {
+        m->touched.parts |= touches(op->code);
         st = dispatch(m, op, res);
+    }
     res->status = st;
     if (st == MM_OK) {
         res->msg[0] = '\0';
@@ -1119,6 +1152,74 @@ enum mm_status mm_check(const struct mm_machine *m, char err[MM_MSG_MAX])
             return st;
     }
     return MM_OK;
+}
+
+const struct mm_touched *mm_touched(const struct mm_machine *m)
+{
+    return &m->touched;
+}
+
+void mm_touched_clear(struct mm_machine *m)
+{
+    memset(&m->touched, 0, sizeof(m->touched));
+}
+
+/* The parts whose checks read what @t marks: pkmap's and kmap_atomic's
+ * read their windows' PTEs, vmalloc's its areas' PTEs and their pages'
+ * owners, and the page-table check each table page's owner. */
+static unsigned implied_parts(const struct mm_machine *m, const struct mm_touched *t)
+{
+    const struct mm_layout *lay = &m->lay;
+    unsigned parts = t->parts;
+
+    for (unsigned i = 0; i < 4096; i++) {
+        mm_vaddr_t va = (mm_vaddr_t)i << 20;
+
+        if (t->l1[i / 64] == 0) {
+            i |= 63; /* a clear word: its 64 indexes at once */
+            continue;
+        }
+        if (!(t->l1[i / 64] >> (i % 64) & 1))
+            continue;
+        if (va + MM_SECTION_SIZE > lay->pkmap_base &&
+            va < lay->pkmap_base + MM_LAST_PKMAP * MM_PAGE_SIZE)
+            parts |= MM_TOUCH_PKMAP;
+        if (va + MM_SECTION_SIZE > lay->fixaddr_start)
+            parts |= MM_TOUCH_KATOMIC;
+        if ((va + MM_SECTION_SIZE > lay->vmalloc_start && va < lay->vmalloc_end) ||
+            (va + MM_SECTION_SIZE > lay->modules_vaddr && va < lay->modules_end))
+            parts |= MM_TOUCH_VMAP;
+    }
+    return parts & MM_TOUCH_BUDDY ? parts | MM_TOUCH_VMAP : parts;
+}
+
+enum mm_status mm_check_touched(struct mm_machine *m, unsigned parts,
+                                char err[MM_MSG_MAX])
+{
+    const struct mm_touched *t = &m->touched;
+    enum mm_status st = MM_OK;
+
+    err[0] = '\0';
+    if (m->broken[0] != '\0')
+        return mm__fail(err, MM_INTERNAL, "check: machine is broken: %s", m->broken);
+    if (parts != 0)
+        parts &= implied_parts(m, t);
+    if (parts & MM_TOUCH_BUDDY)
+        st = mm__pgtable_check(m, err);
+    else
+        st = mm__pgtable_check_l1(m, t->l1, err);
+    if (st == MM_OK && (parts & MM_TOUCH_BUDDY))
+        st = mm__buddy_check(m, err);
+    if (st == MM_OK && (parts & MM_TOUCH_PKMAP))
+        st = mm__pkmap_check(m, err);
+    if (st == MM_OK && (parts & MM_TOUCH_KATOMIC))
+        st = mm__katomic_check(m, err);
+    if (st == MM_OK && (parts & MM_TOUCH_VMAP))
+        st = mm__vmap_check(m, err);
+    if (st == MM_OK && (parts & (MM_TOUCH_BUDDY | MM_TOUCH_VMAP)))
+        st = check_owners(m, err);
+    mm_touched_clear(m);
+    return st;
 }
 
 void mm_foreach_phys_page(const struct mm_machine *m,

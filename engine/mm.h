@@ -566,6 +566,46 @@ void mm_get_stats(const struct mm_machine *m, struct mm_stats *st);
  */
 enum mm_status mm_check(const struct mm_machine *m, char err[MM_MSG_MAX]);
 
+/*
+ * What ops changed since the summary was last cleared: the first-level
+ * indexes whose entry or second-level table was written (bit i of l1 is
+ * L1[i], the MiB at i << 20), and the parts whose state an op may have
+ * changed (MM_TOUCH_*, by the op's kind, failed ops included).  A clone
+ * starts with its original's summary; mm_create()'s holds the boot.
+ */
+#define MM_TOUCH_BUDDY   0x1u /* page allocator (alloc, free, vmalloc, ...) */
+#define MM_TOUCH_PKMAP   0x2u
+#define MM_TOUCH_KATOMIC 0x4u
+#define MM_TOUCH_VMAP    0x8u /* vmalloc areas */
+#define MM_TOUCH_ALL     0xfu
+struct mm_touched {
+    uint64_t l1[4096 / 64];
+    unsigned parts;
+};
+
+const struct mm_touched *mm_touched(const struct mm_machine *m);
+void mm_touched_clear(struct mm_machine *m);
+
+/**
+ * mm_check_touched - mm_check() of what the summary names, then clears it
+ * @parts: which touched parts to check whole (MM_TOUCH_*; 0: only the
+ *         touched page-table entries)
+ * The pgd entries (L1 pairs) holding a touched index, each with its
+ * second-level table, by mm_check()'s rules; and each touched part in
+ * @parts whole, with those whose checks read what changed: pkmap's,
+ * kmap_atomic's or vmalloc's when an index of their window is touched,
+ * vmalloc's, the owners' cross-check and every page-table entry when the
+ * buddy is (a table page's or an area page's owner may have changed).
+ * Not checked: what only the whole table shows (a PTE page serving two
+ * entries, the count of PTE pages).  Given a machine that passed
+ * mm_check() when the summary was last cleared, and all of MM_TOUCH_*,
+ * this finds every inconsistency mm_check() would in what changed;
+ * mm_check() of a later state finds what persists.
+ * Return: MM_OK, or MM_INTERNAL with @err describing the first inconsistency.
+ */
+enum mm_status mm_check_touched(struct mm_machine *m, unsigned parts,
+                                char err[MM_MSG_MAX]);
+
 /* ------------------------------------------------------------------ */
 /* Snapshots                                                           */
 /* ------------------------------------------------------------------ */

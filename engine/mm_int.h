@@ -245,6 +245,7 @@ struct mm_machine {
     struct mm_katomic *katomic; /* kmap_atomic.c */
     struct mm_vmap *vmap;       /* vmalloc.c */
     struct mm_physidx *physidx; /* physidx.c: NULL during boot */
+    struct mm_touched touched;  /* since mm_touched_clear() (check.c) */
 };
 
 /* ------------------------------------------------------------------ */
@@ -414,6 +415,14 @@ void mm__flush_tlb_page(struct mm_machine *m, mm_vaddr_t va);
 void mm__flush_tlb_range(struct mm_machine *m, mm_vaddr_t start, mm_vaddr_t end);
 
 enum mm_status mm__pgtable_check(const struct mm_machine *m, char err[MM_MSG_MAX]);
+/* The pgd entries holding the indexes set in @l1 (4096 bits), as above. */
+enum mm_status mm__pgtable_check_l1(const struct mm_machine *m, const uint64_t *l1,
+                                    char err[MM_MSG_MAX]);
+/* Marks L1[@idx] touched (check.c). */
+static inline void mm__touch_l1(struct mm_machine *m, unsigned idx)
+{
+    m->touched.l1[idx / 64] |= 1ull << (idx % 64);
+}
 enum mm_status mm__report_pagetables(const struct mm_machine *m, struct mm_buf *out);
 
 /* ------------------------------------------------------------------ */

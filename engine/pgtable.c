@@ -355,6 +355,7 @@ void mm__l1_write(struct mm_machine *m, unsigned idx, uint32_t val)
     uint32_t *pg;
 
     assert(idx < 4096);
+    mm__touch_l1(m, idx);
     pg = mm__phys_page_rw(m->phys, MM_PFN(m->lay.pgd_pa) + idx / 1024);
     assert(pg != NULL); /* machine.c creates the pgd's pages at boot */
     if (pg != NULL) {
@@ -451,6 +452,7 @@ static void set_pte_ext(struct mm_machine *m, mm_vaddr_t va, uint32_t pte, uint3
     mm_paddr_t hw_pa = mm__pte_page(m, va) + MM_PTE_HWTABLE_OFF + i * 4u;
     uint32_t hw = v7_hw_pte(pte, ext);
 
+    mm__touch_l1(m, va >> 20);
     pg[i] = pte;
     mm__physidx_l2(m, va, hw_pa, pg[i + MM_PTE_HWTABLE_OFF / 4], false);
     pg[i + MM_PTE_HWTABLE_OFF / 4] = hw;
@@ -855,7 +857,13 @@ static enum mm_status check_ptes(const struct mm_machine *m, unsigned idx, uint3
         return MM_OK; /* never written: all zero, consistent */
     for (unsigned i = 0; i < MM_PTRS_PER_PTE; i++) {
         mm_vaddr_t va = base + (i << MM_PAGE_SHIFT);
-        uint32_t want = v7_hw_pte(pg[i], pte_ext_for(m, va, pg[i]));
+        uint32_t want;
+
+        /* A clear pair is consistent: v7_hw_pte(0, ext) is 0 (not young).
+         * Most entries of most tables are clear. */
+        if ((pg[i] | pg[i + MM_PTE_HWTABLE_OFF / 4]) == 0)
+            continue;
+        want = v7_hw_pte(pg[i], pte_ext_for(m, va, pg[i]));
 
         if (pg[i + MM_PTE_HWTABLE_OFF / 4] != want)
             return mm__fail(err, MM_INTERNAL,
@@ -937,6 +945,44 @@ static void read_l1(const struct mm_machine *m, uint32_t *l1)
     }
 }
 
+/* What @c holds but the table (the caller reads it as it needs). */
+static void l1_check_init(const struct mm_machine *m, struct l1_check *c)
+{
+    c->nperms = section_perms(m, c->perms);
+    for (unsigned id = 0; id <= MT_LOW_VECTORS; id++)
+        c->sect[id] = mem_type(m, (enum mem_type_id)id).prot_sect;
+}
+
+enum mm_status mm__pgtable_check_l1(const struct mm_machine *m, const uint64_t *l1,
+                                    char err[MM_MSG_MAX])
+{
+    mm_pfn_t pages[2];
+    struct l1_check c;
+    bool init = false;
+
+    for (unsigned i = 0; i < MM_PTRS_PER_PGD; i++) {
+        unsigned idx = 2 * i, npages = 0;
+        enum mm_status st;
+
+        if (l1[idx / 64] == 0) {
+            i |= 31; /* a clear word: its 32 entries at once */
+            continue;
+        }
+        if ((l1[idx / 64] >> (idx % 64) & 3) == 0)
+            continue;
+        if (!init) {
+            l1_check_init(m, &c);
+            init = true;
+        }
+        c.l1[idx] = mm__l1_read(m, idx);
+        c.l1[idx + 1] = mm__l1_read(m, idx + 1);
+        st = check_pgd_entry(m, &c, i, pages, &npages, err);
+        if (st != MM_OK)
+            return st;
+    }
+    return MM_OK;
+}
+
 enum mm_status mm__pgtable_check(const struct mm_machine *m, char err[MM_MSG_MAX])
 {
     mm_pfn_t pages[MM_PTRS_PER_PGD];
@@ -944,9 +990,7 @@ enum mm_status mm__pgtable_check(const struct mm_machine *m, char err[MM_MSG_MAX
     unsigned npages = 0;
 
     read_l1(m, c.l1);
-    c.nperms = section_perms(m, c.perms);
-    for (unsigned id = 0; id <= MT_LOW_VECTORS; id++)
-        c.sect[id] = mem_type(m, (enum mem_type_id)id).prot_sect;
+    l1_check_init(m, &c);
     for (unsigned i = 0; i < MM_PTRS_PER_PGD; i++) {
         enum mm_status st = check_pgd_entry(m, &c, i, pages, &npages, err);
 

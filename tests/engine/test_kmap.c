@@ -465,6 +465,29 @@ START_TEST(test_pkmap_clone_is_independent)
 }
 END_TEST
 
+/* The check reads each slot's own PTE: a wrong one in slot 1 and a
+ * stray one in a free slot are both named. */
+START_TEST(test_pkmap_check_reads_each_slot_pte)
+{
+    struct mm_machine *m = aries();
+    struct mm_result r;
+    char err[MM_MSG_MAX];
+
+    ck_assert_uint_eq(kmap_ok(m, HI0, &r), PKMAP(1));
+    ck_assert_int_eq(mm__pkmap_check(m, err), MM_OK);
+    mm__set_pte(m, PKMAP(1), mm__mk_pte(m, HI0 + 1, MM_PROT_KERNEL));
+    ck_assert_int_eq(mm__pkmap_check(m, err), MM_INTERNAL);
+    ck_assert_str_eq(err, "pkmap: slot 1 (0xbfe01000, count 2) should map pfn 0xafa00, "
+                          "PTE is 0xafa0165f");
+    mm__set_pte(m, PKMAP(1), mm__mk_pte(m, HI0, MM_PROT_KERNEL));
+    ck_assert_int_eq(mm__pkmap_check(m, err), MM_OK);
+    mm__set_pte(m, PKMAP(511), mm__mk_pte(m, HI0 + 2, MM_PROT_KERNEL));
+    ck_assert_int_eq(mm__pkmap_check(m, err), MM_INTERNAL);
+    ck_assert_str_eq(err, "pkmap: slot 511 (0xbffff000) is free but its PTE is 0xafa0265f");
+    mm_destroy(m);
+}
+END_TEST
+
 Suite *kmap_suite(void)
 {
     Suite *s = suite_create("kmap");
@@ -490,6 +513,7 @@ Suite *kmap_suite(void)
     tcase_add_test(tc, test_kmap_on_6_1);
     tcase_add_test(tc, test_pkmap_address_and_high_get);
     tcase_add_test(tc, test_pkmap_clone_is_independent);
+    tcase_add_test(tc, test_pkmap_check_reads_each_slot_pte);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -1,6 +1,7 @@
 /* tests/engine/test_machine.c - machine lifecycle, dispatch, records, replay. */
 #include "check_engine.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -189,6 +190,75 @@ START_TEST(test_destroy_null)
 }
 END_TEST
 
+/* The touched L1 indexes, in order, as "0x..." words; "" if none. */
+static void touched_l1(const struct mm_machine *m, char *out, size_t n)
+{
+    const struct mm_touched *t = mm_touched(m);
+
+    out[0] = '\0';
+    for (unsigned i = 0; i < 4096; i++) {
+        if (t->l1[i / 64] >> (i % 64) & 1)
+            snprintf(out + strlen(out), n - strlen(out), "%s0x%03x", out[0] ? " " : "", i);
+    }
+}
+
+/* aries (3.4): the first vmalloc of 16 KiB lands at VMALLOC_START
+ * 0xf0000000, whose pgd entry (L1 0xf00 and 0xf01) has no table yet:
+ * __pmd_populate() writes both halves, the four PTEs are in MiB 0xf00.
+ * A kmap writes the PTE of pkmap slot 1 (0xbfe01000, MiB 0xbfe). */
+START_TEST(test_ops_mark_what_they_touch)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    struct mm_result r;
+    char l1[256];
+
+    mm_touched_clear(m);
+    touched_l1(m, l1, sizeof(l1));
+    ck_assert_str_eq(l1, "");
+    ck_assert_uint_eq(mm_touched(m)->parts, 0);
+    ck_assert_int_eq(mm_vmalloc(m, 16384, &r), MM_OK);
+    ck_assert_uint_eq(r.value, 0xf0000000);
+    touched_l1(m, l1, sizeof(l1));
+    ck_assert_str_eq(l1, "0xf00 0xf01");
+    ck_assert_uint_eq(mm_touched(m)->parts, MM_TOUCH_VMAP | MM_TOUCH_BUDDY);
+    mm_touched_clear(m);
+    ck_assert_int_eq(mm_kmap(m, 0xafa00, &r), MM_OK);
+    ck_assert_uint_eq(r.value, 0xbfe01000);
+    touched_l1(m, l1, sizeof(l1));
+    ck_assert_str_eq(l1, "0xbfe");
+    ck_assert_uint_eq(mm_touched(m)->parts, MM_TOUCH_PKMAP);
+    mm_destroy(m);
+}
+END_TEST
+
+/* mm_check_touched() finds a wrong hardware PTE in what an op touched
+ * (the entry's own check, no part asked for), clears the summary, and (its stated limit) passes a wrong entry outside
+ * it, which mm_check() finds. */
+START_TEST(test_check_touched_checks_what_changed)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    struct mm_result r;
+    char err[MM_MSG_MAX];
+    mm_paddr_t hw;
+
+    mm_touched_clear(m);
+    ck_assert_int_eq(mm_vmalloc(m, 16384, &r), MM_OK);
+    ck_assert_int_eq(mm_check_touched(m, MM_TOUCH_ALL, err), MM_OK);
+    ck_assert_int_eq(mm_vmalloc(m, 4096, &r), MM_OK);
+    ck_assert_uint_eq(r.value, 0xf0005000);
+    /* The hardware PTE of 0xf0001000, written behind the engine's back. */
+    hw = mm__pte_page(m, 0xf0001000) + MM_PTE_HWTABLE_OFF + 1 * 4;
+    mm__phys_write32(m->phys, hw, mm__phys_read32(m->phys, hw) ^ 0x10);
+    ck_assert_int_eq(mm_check_touched(m, 0, err), MM_INTERNAL);
+    ck_assert_msg(strncmp(err, "pgtable: PTE of 0xf0001000: ", 28) == 0, "%s", err);
+    ck_assert_uint_eq(mm_touched(m)->parts, 0);
+    ck_assert_int_eq(mm_check_touched(m, MM_TOUCH_ALL, err), MM_OK);
+    ck_assert_int_eq(mm_check(m, err), MM_INTERNAL);
+    ck_assert_msg(strncmp(err, "pgtable: PTE of 0xf0001000: ", 28) == 0, "%s", err);
+    mm_destroy(m);
+}
+END_TEST
+
 Suite *machine_suite(void)
 {
     Suite *s = suite_create("machine");
@@ -202,6 +272,8 @@ Suite *machine_suite(void)
     tcase_add_test(tc, test_clone_is_independent);
     tcase_add_test(tc, test_replay_detects_mismatch);
     tcase_add_test(tc, test_idle_2g_machine_is_small);
+    tcase_add_test(tc, test_ops_mark_what_they_touch);
+    tcase_add_test(tc, test_check_touched_checks_what_changed);
     tcase_add_test(tc, test_page_table_at_physical_zero);
     tcase_add_test(tc, test_destroy_null);
     suite_add_tcase(s, tc);
