@@ -140,6 +140,11 @@ bool mm__config_pci(const struct mm_config *cfg);
 bool mm__config_initrd(const struct mm_config *cfg, uint64_t *start, uint64_t *size);
 
 #define MM_FDT_FIXED_SIZE 0x00200000u /* 6.1 asm/memory.h 2 * SECTION_SIZE */
+#define MM_FDT_WINDOW     MM_FDT_FIXED_SIZE /* the most of a blob that map can hold */
+
+/* The device tree blob the bootloader passes: false when none (key "fdt",
+ * "auto" resolved as QEMU places it on the version-4 reference build). */
+bool mm__config_fdt(const struct mm_config *cfg, uint64_t *start, uint32_t *size);
 #define MM_PCI_IO_SIZE    0x00200000u /* 6.1 mmu.c pci_reserve_io() SZ_2M */
 
 struct mm_region { /* a memblock.memory region after the cut */
@@ -238,6 +243,8 @@ struct mm_machine {
     uint32_t cma_remap_bytes;     /* of the CMA area, remapped with pages in lowmem */
     mm_paddr_t initrd_start;      /* initrd=, rounded out to pages */
     uint32_t initrd_pages;      /* its pages, reserved at boot, freed after; 0 if none */
+    mm_paddr_t fdt_start;       /* the device tree blob, rounded out to pages */
+    uint32_t fdt_pages;         /* its pages, reserved for good; 0 if none */
     struct mm_memblock *boot;   /* memblock during mm_create(); NULL after */
     struct mm_phys *phys;       /* physmem.c */
     struct mm_buddy *buddy;     /* buddy.c */
@@ -362,7 +369,8 @@ enum mm_prot {                       /* the kernel's mem_types[] we use */
                MM_PROT_DEVICE,       /* MT_DEVICE: ioremap */
                MM_PROT_HIGH_VECTORS, /* MT_HIGH_VECTORS */
                MM_PROT_LOW_VECTORS,  /* MT_LOW_VECTORS: the stubs page, kernel ro */
-               MM_PROT_DMA_READY     /* MT_MEMORY_DMA_READY: a lowmem CMA area, pages */
+               MM_PROT_DMA_READY,    /* MT_MEMORY_DMA_READY: a lowmem CMA area, pages */
+               MM_PROT_MEMORY_RO     /* MT_MEMORY_RO: the device tree's sections */
 };
 
 /* Hardware first-level entry @idx (0..4095) of swapper_pg_dir. */

@@ -577,7 +577,9 @@ unsigned mm__region_rows(const struct mm_machine *m, struct region_row *r)
     if (lay->fdt_base != 0)
         r[n++] = (struct region_row){ "fdt", lay->fdt_base,
                                       (uint64_t)lay->fdt_base + MM_FDT_FIXED_SIZE,
-                                      "devicemaps_init(): the DTB, read-only sections" };
+                                      m->fdt_pages != 0
+                                          ? "devicemaps_init(): the DTB, read-only sections"
+                                          : "devicemaps_init(): the DTB (none passed)" };
     r[n++] = (struct region_row){ "fixmap", lay->fixaddr_start, lay->fixaddr_end,
                                   lay->atomic == MM_ATOMIC_LOCAL
                                       ? "kmap_local(): fixmap PTEs per CPU"

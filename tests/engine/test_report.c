@@ -924,8 +924,9 @@ END_TEST
  * 0x40000 * 32 bytes on a build without MEMCG. */
 START_TEST(test_61_armmp_mem_map_36_byte_pages)
 {
-    /* the same non-default image on both, so only mem_map differs */
-    struct mm_machine *a = t_machine("qemu-virt", "kernel=6.1", "bss=2M", NULL);
+    /* the same non-default image on both and no device tree, so only
+     * mem_map differs */
+    struct mm_machine *a = t_machine("qemu-virt", "kernel=6.1", "bss=2M", "fdt=none", NULL);
     struct mm_machine *b = t_machine(NULL, "kernel=6.1", "cpus=2", "bss=2M", NULL);
 
     ck_assert_uint_eq(a->cma_pages, 4096);
