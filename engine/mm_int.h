@@ -604,7 +604,11 @@ struct mm_region_row {
     const char *what;    /* the kernel code that maps it */
 };
 #define MM_MAX_REGION_ROWS 16
-unsigned mm__region_rows(const struct mm_machine *m, struct mm_region_row *r);
+#define MM_REGION_TEXT_MAX 72
+/* The rows into @r; a "what" built for this machine (the fdt row's, with
+ * the blob's address) is written to @text, which must outlive @r's use. */
+unsigned mm__region_rows(const struct mm_machine *m, struct mm_region_row *r,
+                         char text[MM_REGION_TEXT_MAX]);
 
 /* One line of the layout block: MLK() (kB) or MLM() (MB) of [lo, hi). */
 struct mm_layout_row {

@@ -548,7 +548,8 @@ enum mm_status mm__report_meminfo(const struct mm_machine *m, struct mm_buf *out
  * local name. */
 #define region_row mm_region_row
 
-unsigned mm__region_rows(const struct mm_machine *m, struct region_row *r)
+unsigned mm__region_rows(const struct mm_machine *m, struct region_row *r,
+                         char text[MM_REGION_TEXT_MAX])
 {
     const struct mm_layout *lay = &m->lay;
     unsigned n = 0;
@@ -574,12 +575,18 @@ unsigned mm__region_rows(const struct mm_machine *m, struct region_row *r)
         r[n++] = (struct region_row){ "consistent", lay->consistent_start,
                                       lay->consistent_end,
                                       "dma_alloc_coherent(): consistent_pte" };
-    if (lay->fdt_base != 0)
-        r[n++] = (struct region_row){ "fdt", lay->fdt_base,
-                                      (uint64_t)lay->fdt_base + MM_FDT_FIXED_SIZE,
-                                      m->fdt_pages != 0
-                                          ? "devicemaps_init(): the DTB, read-only sections"
-                                          : "devicemaps_init(): the DTB (none passed)" };
+    if (lay->fdt_base != 0) {
+        r[n] = (struct region_row){ "fdt", lay->fdt_base,
+                                    (uint64_t)lay->fdt_base + MM_FDT_FIXED_SIZE,
+                                    "devicemaps_init(): no DTB passed" };
+        if (m->fdt_pages != 0) {
+            snprintf(text, MM_REGION_TEXT_MAX,
+                     "devicemaps_init(): the DTB at 0x%08x+%uK, read-only sections",
+                     m->fdt_start, m->fdt_pages << 2);
+            r[n].what = text;
+        }
+        n++;
+    }
     r[n++] = (struct region_row){ "fixmap", lay->fixaddr_start, lay->fixaddr_end,
                                   lay->atomic == MM_ATOMIC_LOCAL
                                       ? "kmap_local(): fixmap PTEs per CPU"
@@ -607,7 +614,8 @@ static void region_size(struct mm_buf *b, uint64_t size)
 static enum mm_status report_regions(const struct mm_machine *m, struct mm_buf *out)
 {
     struct region_row r[MM_MAX_REGION_ROWS];
-    unsigned n = mm__region_rows(m, r);
+    char text[MM_REGION_TEXT_MAX];
+    unsigned n = mm__region_rows(m, r, text);
 
     mm__buf_printf(out, "# Linux %u.%u.%u; %s\n", KVER_ARGS(m->cfg.kernel),
                    mm_config_reference(&m->cfg));

@@ -460,7 +460,8 @@ static void json_pagetables(const struct mm_machine *m, struct jw *w)
 static void json_regions(const struct mm_machine *m, struct jw *w)
 {
     struct mm_region_row r[MM_MAX_REGION_ROWS];
-    unsigned n = mm__region_rows(m, r);
+    char text[MM_REGION_TEXT_MAX];
+    unsigned n = mm__region_rows(m, r, text);
 
     jw_str(w, "reference", mm_config_reference(&m->cfg));
     jw_open(w, "regions", '[');

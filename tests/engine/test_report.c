@@ -740,8 +740,8 @@ START_TEST(test_regions_61_debian_armmp)
         "vmalloc    0xf0800000 0xff800000    240M  vmalloc(), vmap(), ioremap(): PTE pages "
         "on demand\n"
         "pci-io     0xfee00000 0xff000000      2M  pci_reserve_io(): reserved inside vmalloc\n"
-        "fdt        0xff800000 0xffa00000      2M  devicemaps_init(): the DTB, read-only "
-        "sections\n"
+        "fdt        0xff800000 0xffa00000      2M  devicemaps_init(): the DTB at "
+        "0x48000000+1024K, read-only sections\n"
         "fixmap     0xffc80000 0xfff00000   2560K  kmap_local(): fixmap PTEs per CPU\n"
         "vector     0xffff0000 0xffff2000      8K  devicemaps_init(): vectors page and "
         "stubs page\n");
