@@ -365,6 +365,13 @@ bool mm__config_fdt(const struct mm_config *cfg, uint64_t *start, uint32_t *size
     return true;
 }
 
+/* QEMU virt under the armmp kernel, whose built-in pl011, pl031 and pl061
+ * drivers claim the board's devices (report.c mm__iomem_devices()). */
+bool mm__config_board_devices(const struct mm_config *cfg)
+{
+    return debian_armmp(cfg);
+}
+
 /* config-6.1.0-57-armmp: CONFIG_PCI=y */
 bool mm__config_pci(const struct mm_config *cfg)
 {

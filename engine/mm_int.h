@@ -134,6 +134,8 @@ bool mm__config_cma(const struct mm_config *cfg);
 bool mm__config_zswap(const struct mm_config *cfg);
 /* CONFIG_PCI: on for the Debian armmp reference build only. */
 bool mm__config_pci(const struct mm_config *cfg);
+/* The reference build on its board (QEMU virt's devices in /proc/iomem). */
+bool mm__config_board_devices(const struct mm_config *cfg);
 /* The initrd= of the kernel command line (the last one), when it names a
  * non-empty range; mm__config_effective() refused it unless the config is
  * the version-3 reference build. */
@@ -644,6 +646,11 @@ struct mm_iomem_res {
 /* The children of System RAM region @ram that request_resource() takes. */
 unsigned mm__iomem_children(const struct mm_machine *m, const struct mm_iomem_res *ram,
                             struct mm_iomem_res *kids);
+/* The board's devices as the kernel's drivers left them: @dev[i] the
+ * top-level resource, @claim[i] its one child; sorted by start. */
+#define MM_MAX_IOMEM_DEVS 4
+unsigned mm__iomem_devices(const struct mm_machine *m, struct mm_iomem_res *dev,
+                           struct mm_iomem_res *claim);
 
 /* /proc/meminfo's fields, in the kernel's order, values in kB. */
 struct mm_meminfo_field {
