@@ -560,6 +560,13 @@ START_TEST(test_boot61_fdt_setting)
     m = t_machine("qemu-virt", "kernel=6.1", "fdt=none", NULL);
     ck_assert_uint_eq(mm__l1_read(m, 0xff8), 0);
     mm_destroy(m);
+    /* in highmem: the kernel reads it through its own map, not __va() */
+    m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+2G", "fdt=0xbff00000,1M",
+                  NULL);
+    ck_assert_uint_eq(mm__l1_read(m, 0xff8), 0xbff0041eu | 0x19000u);
+    ck_assert_uint_eq(mm__l1_read(m, 0xff9), 0xc000041eu | 0x19000u);
+    t_check(m);
+    mm_destroy(m);
     /* "auto" is not written, so configs stored before the key read the same */
     mm_config_default(&cfg);
     mm_config_format(&cfg, text, sizeof(text));
