@@ -270,6 +270,7 @@ const struct cli_create_flag cli_create_flags[] = {
     { "--reserve", "reserve", NULL },
     { "--smp", "smp", NULL },
     { "--cmdline", "cmdline", NULL },
+    { "--fdt", "fdt", NULL },
 };
 
 #define NR_CREATE_FLAGS (sizeof(cli_create_flags) / sizeof(cli_create_flags[0]))

@@ -333,6 +333,45 @@ bool mm__config_initrd(const struct mm_config *cfg, uint64_t *start, uint64_t *s
     return found && *size != 0;
 }
 
+/*
+ * The device tree blob: fdt=ADDR,SIZE, or for "auto" on the reference
+ * build from config version 4 where QEMU's virt board puts its blob when
+ * it boots a kernel directly: right after the initrd, 4 KiB aligned, the
+ * initrd being at RAM + min(RAM / 2, 128 MiB) (so the blob is there when
+ * there is no initrd); QEMU's blob is FDT_MAX_SIZE, 1 MiB.  Here the
+ * initrd is the initrd= word's, RAM the banks (QEMU's -m, before mem=).
+ * QEMU 7.2 hw/arm/boot.c arm_setup_direct_kernel_boot() (dtb_start,
+ * align 4 KiB for a 32-bit kernel), device_tree.c create_device_tree();
+ * the fixtures' 256 pages reserved beside the initrd agree.
+ */
+bool mm__config_fdt(const struct mm_config *cfg, uint64_t *start, uint32_t *size)
+{
+    uint64_t istart, isize, ram = 0;
+
+    *start = cfg->fdt_start;
+    *size = cfg->fdt_size;
+    if (cfg->fdt_mode != MM_FDT_AUTO)
+        return cfg->fdt_mode == MM_FDT_AT;
+    if (!debian_armmp(cfg) || cfg->version < 4 || cfg->nr_banks == 0)
+        return false;
+    for (unsigned i = 0; i < cfg->nr_banks && i < MM_MAX_BANKS; i++)
+        ram += cfg->banks[i].size;
+    if (!mm__config_initrd(cfg, &istart, &isize)) {
+        istart = cfg->banks[0].start + (ram / 2 < (128u << 20) ? ram / 2 : (128u << 20));
+        isize = 0;
+    }
+    *start = (istart + isize + MM_PAGE_SIZE - 1) & ~(uint64_t)(MM_PAGE_SIZE - 1);
+    *size = 1u << 20;
+    return true;
+}
+
+/* QEMU virt under the armmp kernel, whose built-in pl011, pl031 and pl061
+ * drivers claim the board's devices (report.c mm__iomem_devices()). */
+bool mm__config_board_devices(const struct mm_config *cfg)
+{
+    return debian_armmp(cfg);
+}
+
 /* config-6.1.0-57-armmp: CONFIG_PCI=y */
 bool mm__config_pci(const struct mm_config *cfg)
 {
@@ -655,9 +694,36 @@ static const char *set_version(struct mm_config *cfg, const char *v)
     uint64_t x;
 
     if (!parse_whole(v, MM_CONFIG_VERSION, &x) || x < 1)
-        return "want 1 (before the Debian armmp reference build), 2 or 3 (its end of "
-               "boot)";
+        return "want 1 (before the Debian armmp reference build), 2, 3 (its end of "
+               "boot) or 4 (QEMU's device tree)";
     cfg->version = (unsigned)x;
+    return NULL;
+}
+
+/* fdt: "auto", "none" or ADDR,SIZE (memparse() each).  KERNEL: 6.1
+ * arch/arm/kernel/head-common.S __vet_atags: r2 must be 4-byte aligned;
+ * scripts/dtc/libfdt/fdt.h: the header alone is 40 bytes.  Where the blob
+ * may lie is checked with the layout (machine.c reserve_fdt()). */
+static const char *set_fdt(struct mm_config *cfg, const char *v)
+{
+    const char *p = v;
+    uint64_t start, size;
+
+    if (strcmp(v, "auto") == 0 || strcmp(v, "none") == 0) {
+        cfg->fdt_mode = v[0] == 'a' ? MM_FDT_AUTO : MM_FDT_NONE;
+        cfg->fdt_start = 0;
+        cfg->fdt_size = 0;
+        return NULL;
+    }
+    if (!parse_num(&p, &start) || *p++ != ',' || !parse_num(&p, &size) || *p != '\0')
+        return "want auto, none or ADDR,SIZE, e.g. 0x480f0000,1M";
+    if (start > 0xffffffffu || start % 4 != 0)
+        return "the address must be 4-byte aligned and below 4 GiB (head.S __vet_atags)";
+    if (size < 40 || size > MM_FDT_WINDOW)
+        return "the size must be 40 bytes (an FDT header) to 2M";
+    cfg->fdt_mode = MM_FDT_AT;
+    cfg->fdt_start = (mm_paddr_t)start;
+    cfg->fdt_size = (uint32_t)size;
     return NULL;
 }
 
@@ -880,6 +946,23 @@ static void put_cmdline(struct out *o, const struct mm_config *cfg)
     out_printf(o, "%s", cfg->cmdline);
 }
 
+static void put_fdt(struct out *o, const struct mm_config *cfg)
+{
+    if (cfg->fdt_mode == MM_FDT_AT) {
+        out_printf(o, "0x%08x,", cfg->fdt_start);
+        out_size(o, cfg->fdt_size);
+    } else {
+        out_printf(o, "%s", cfg->fdt_mode == MM_FDT_NONE ? "none" : "auto");
+    }
+}
+
+/* Whether @cfg's "fdt" line is left out: "auto", so that the text (and the
+ * hash of it a snapshot keeps) of a config stored before the key stays. */
+static bool omit_fdt(const struct mm_config *cfg)
+{
+    return cfg->fdt_mode == MM_FDT_AUTO;
+}
+
 static void put_version(struct out *o, const struct mm_config *cfg)
 {
     out_printf(o, "%u", cfg->version);
@@ -892,30 +975,32 @@ static const struct key {
     const char *name;
     const char *(*set)(struct mm_config *cfg, const char *v);
     void (*put)(struct out *o, const struct mm_config *cfg);
+    bool (*omit)(const struct mm_config *cfg); /* NULL: always printed */
 } keys[] = {
-    { "preset", set_preset, put_preset },
-    { "ram", set_ram, put_ram },
-    { "split", set_split, put_split },
-    { "kernel", set_kernel, put_kernel },
-    { "vmalloc", set_vmalloc, put_vmalloc },
-    { "vmalloc_end", set_vmalloc_end, put_vmalloc_end },
-    { "consistent_dma", set_consistent, put_consistent },
-    { "dma_zone", set_dma_zone, put_dma_zone },
-    { "highmem", set_highmem, put_highmem },
-    { "thumb2", set_thumb2, put_thumb2 },
-    { "user_timers", set_user_timers, put_user_timers },
-    { "cpus", set_cpus, put_cpus },
-    { "atomic", set_atomic, put_atomic },
-    { "text_offset", set_text_offset, put_text_offset },
-    { "text", set_text, put_text },
-    { "init", set_init, put_init },
-    { "data", set_data, put_data },
-    { "bss", set_bss, put_bss },
-    { "reserve", set_reserve, put_reserve },
-    { "smp", set_smp, put_smp },
-    { "errata_798181", set_errata_798181, put_errata_798181 },
-    { "cmdline", set_cmdline, put_cmdline },
-    { "version", set_version, put_version },
+    { "preset", set_preset, put_preset, NULL },
+    { "ram", set_ram, put_ram, NULL },
+    { "split", set_split, put_split, NULL },
+    { "kernel", set_kernel, put_kernel, NULL },
+    { "vmalloc", set_vmalloc, put_vmalloc, NULL },
+    { "vmalloc_end", set_vmalloc_end, put_vmalloc_end, NULL },
+    { "consistent_dma", set_consistent, put_consistent, NULL },
+    { "dma_zone", set_dma_zone, put_dma_zone, NULL },
+    { "highmem", set_highmem, put_highmem, NULL },
+    { "thumb2", set_thumb2, put_thumb2, NULL },
+    { "user_timers", set_user_timers, put_user_timers, NULL },
+    { "cpus", set_cpus, put_cpus, NULL },
+    { "atomic", set_atomic, put_atomic, NULL },
+    { "text_offset", set_text_offset, put_text_offset, NULL },
+    { "text", set_text, put_text, NULL },
+    { "init", set_init, put_init, NULL },
+    { "data", set_data, put_data, NULL },
+    { "bss", set_bss, put_bss, NULL },
+    { "reserve", set_reserve, put_reserve, NULL },
+    { "smp", set_smp, put_smp, NULL },
+    { "errata_798181", set_errata_798181, put_errata_798181, NULL },
+    { "cmdline", set_cmdline, put_cmdline, NULL },
+    { "fdt", set_fdt, put_fdt, omit_fdt },
+    { "version", set_version, put_version, NULL },
 };
 
 #define NR_KEYS (sizeof(keys) / sizeof(keys[0]))
@@ -951,6 +1036,8 @@ size_t mm_config_format(const struct mm_config *cfg, char *buf, size_t size)
     if (size > 0)
         buf[0] = '\0';
     for (size_t i = 0; i < NR_KEYS; i++) {
+        if (keys[i].omit != NULL && keys[i].omit(cfg))
+            continue;
         out_printf(&o, "%s=", keys[i].name);
         keys[i].put(&o, cfg);
         out_printf(&o, "\n");

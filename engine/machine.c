@@ -451,6 +451,69 @@ static enum mm_status reserve_initrd(struct mm_machine *m, char err[MM_MSG_MAX])
     return MM_OK;
 }
 
+/*
+ * The device tree blob (setup_arch(): memblock_reserve(__atags_pointer,
+ * fdt_totalsize()), before arm_memblock_init(); never freed), rounded out
+ * to pages as memblock leaves partial pages reserved.  The engine checks
+ * what the kernel would not survive: a blob outside RAM or over memory in
+ * use (the image, swapper_pg_dir, a carve-out), one that
+ * devicemaps_init()'s 2 MiB map from its MiB does not hold, or any blob
+ * before 5.11, where it is not modelled.  KERNEL: 6.1 arch/arm/kernel/
+ * setup.c setup_arch(), arch/arm/mm/mmu.c devicemaps_init(),
+ * asm/memory.h FDT_FIXED_BASE, FDT_FIXED_SIZE.
+ */
+static enum mm_status reserve_fdt(struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    const struct mm_layout *lay = &m->lay;
+    uint64_t start, end;
+    uint32_t size;
+    bool memory = false;
+
+    if (!mm__config_fdt(&m->cfg, &start, &size))
+        return MM_OK;
+    if (lay->fdt_base == 0)
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "create: fdt is modelled from 5.11 on (FDT_FIXED_BASE), not "
+                        "on %u.%u.%u; use fdt=auto or none",
+                        m->cfg.kernel >> 16, (m->cfg.kernel >> 8) & 0xff,
+                        m->cfg.kernel & 0xff);
+    if (start % MM_SECTION_SIZE + size > MM_FDT_FIXED_SIZE)
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "create: fdt 0x%08llx+0x%x ends past the 2 MiB the kernel maps "
+                        "from its MiB (FDT_FIXED_SIZE)",
+                        (unsigned long long)start, size);
+    end = (start + size + MM_PAGE_SIZE - 1) & ~(uint64_t)(MM_PAGE_SIZE - 1);
+    start &= ~(uint64_t)(MM_PAGE_SIZE - 1);
+    for (unsigned i = 0; i < lay->nr_regions; i++)
+        memory |= start >= lay->regions[i].start && end <= lay->regions[i].end;
+    if (!memory)
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "create: fdt 0x%08llx+0x%08llx is not a memory region",
+                        (unsigned long long)start, (unsigned long long)(end - start));
+    if (memblock_overlaps(m->boot, start, end))
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "create: fdt 0x%08llx+0x%08llx overlaps in-use memory",
+                        (unsigned long long)start, (unsigned long long)(end - start));
+    memblock_reserve(m->boot, start, end);
+    m->fdt_start = (mm_paddr_t)start;
+    m->fdt_pages = (uint32_t)((end - start) >> MM_PAGE_SHIFT);
+    return MM_OK;
+}
+
+/* devicemaps_init(): the blob's 2 MiB from its MiB, read-only sections
+ * (MT_MEMORY_RO) at FDT_FIXED_BASE, when there is a blob. */
+static enum mm_status map_fdt(struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    mm_paddr_t pa = m->fdt_start & ~(mm_paddr_t)(MM_SECTION_SIZE - 1);
+
+    if (m->fdt_pages == 0)
+        return MM_OK;
+    if (mm__map_memory(m, m->lay.fdt_base, pa, MM_FDT_FIXED_SIZE, MM_PROT_MEMORY_RO,
+                       early_alloc_pte) != MM_OK)
+        return mm__fail(err, MM_NO_MEMORY, "create: could not map the device tree");
+    return MM_OK;
+}
+
 /* map_lowmem(): the direct map of every lowmem region. */
 static enum mm_status map_lowmem(struct mm_machine *m, char err[MM_MSG_MAX])
 {
@@ -512,6 +575,9 @@ static enum mm_status map_devices(struct mm_machine *m, char err[MM_MSG_MAX])
 
     if (!memblock_alloc(m, nvec * MM_PAGE_SIZE, nvec * MM_PAGE_SIZE, &vectors))
         return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the vectors page");
+    st = map_fdt(m, err);
+    if (st != MM_OK)
+        return st;
     /* KERNEL: 4.19, 6.1 arch/arm/mm/mmu.c paging_init(): the early fixmap's
      * table (early_fixmap_init(), _PAGE_KERNEL_TABLE) is gone before the
      * vectors are mapped: early_fixmap_shutdown() clears its pmd, so
@@ -641,7 +707,11 @@ static enum mm_status boot(struct mm_machine *m, char err[MM_MSG_MAX])
     m->boot = &mb;
     mb.limit = memblock_limit(&m->lay);
     reserve_boot_ranges(m);
+    /* the kernel reserves the blob first; checking the initrd first names
+     * a bad initrd= rather than the blob QEMU would place after it */
     rc = reserve_initrd(m, err);
+    if (rc == MM_OK)
+        rc = reserve_fdt(m, err);
     if (rc != MM_OK)
         goto out;
     reserve_cma(m);

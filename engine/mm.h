@@ -49,10 +49,11 @@ typedef uint32_t mm_pfn_t;
  * reference builds of mm_config_reference() (Debian armmp for qemu-virt
  * 6.1).  3: the reference build as its boot leaves it (buddy orders up to
  * MAX_ORDER - 1, CMA in lowmem when there is no highmem, the DMA atomic
- * pool, the per-CPU first chunk, the init sections freed).
+ * pool, the per-CPU first chunk, the init sections freed).  4: the
+ * device tree blob QEMU passes, by default (struct mm_config fdt_mode).
  * mm_config_default() sets the newest; mm_config_parse() of a text
  * without the key gives 1. */
-#define MM_CONFIG_VERSION 3u
+#define MM_CONFIG_VERSION 4u
 
 /* Kernel versions are KERNEL_VERSION(a, b, c) as <linux/version.h> packs them. */
 #define MM_KVER(a, b, c) (((uint32_t)(a) << 16) | ((uint32_t)(b) << 8) | (uint32_t)(c))
@@ -105,6 +106,13 @@ struct mm_bank { /* one RAM bank, as the bootloader gives it */
     mm_paddr_t start;
     uint64_t size; /* bytes; what lies past 4 GiB is ignored
                                          * from 5.11 (no LPAE), refused before */
+};
+
+enum mm_fdt_mode {    /* the device tree blob the bootloader passes in r2 */
+                   MM_FDT_AUTO = 0, /* the board's: QEMU's placement on the reference
+                                     * build from config version 4, else none */
+                   MM_FDT_NONE,
+                   MM_FDT_AT /* at fdt_start, fdt_size bytes */
 };
 
 enum mm_tristate {              /* a kernel config switch */
@@ -165,6 +173,12 @@ struct mm_config {
      * "" when none. */
     char cmdline[MM_CMDLINE_MAX];
     unsigned version; /* 1 .. MM_CONFIG_VERSION, see there */
+    /* The device tree blob (key "fdt": auto, none or ADDR,SIZE): a
+     * bootloader fact.  From 5.11 the kernel memblock_reserve()s it for
+     * good and maps the 2 MiB from its MiB read-only at FDT_FIXED_BASE. */
+    enum mm_fdt_mode fdt_mode;
+    mm_paddr_t fdt_start; /* MM_FDT_AT: physical address, 4-byte aligned */
+    uint32_t fdt_size;    /* MM_FDT_AT: fdt_totalsize(), bytes */
 };
 
 struct mm_preset_info {

@@ -134,12 +134,19 @@ bool mm__config_cma(const struct mm_config *cfg);
 bool mm__config_zswap(const struct mm_config *cfg);
 /* CONFIG_PCI: on for the Debian armmp reference build only. */
 bool mm__config_pci(const struct mm_config *cfg);
+/* The reference build on its board (QEMU virt's devices in /proc/iomem). */
+bool mm__config_board_devices(const struct mm_config *cfg);
 /* The initrd= of the kernel command line (the last one), when it names a
  * non-empty range; mm__config_effective() refused it unless the config is
  * the version-3 reference build. */
 bool mm__config_initrd(const struct mm_config *cfg, uint64_t *start, uint64_t *size);
 
 #define MM_FDT_FIXED_SIZE 0x00200000u /* 6.1 asm/memory.h 2 * SECTION_SIZE */
+#define MM_FDT_WINDOW     MM_FDT_FIXED_SIZE /* the most of a blob that map can hold */
+
+/* The device tree blob the bootloader passes: false when none (key "fdt",
+ * "auto" resolved as QEMU places it on the version-4 reference build). */
+bool mm__config_fdt(const struct mm_config *cfg, uint64_t *start, uint32_t *size);
 #define MM_PCI_IO_SIZE    0x00200000u /* 6.1 mmu.c pci_reserve_io() SZ_2M */
 
 struct mm_region { /* a memblock.memory region after the cut */
@@ -238,6 +245,8 @@ struct mm_machine {
     uint32_t cma_remap_bytes;     /* of the CMA area, remapped with pages in lowmem */
     mm_paddr_t initrd_start;      /* initrd=, rounded out to pages */
     uint32_t initrd_pages;      /* its pages, reserved at boot, freed after; 0 if none */
+    mm_paddr_t fdt_start;       /* the device tree blob, rounded out to pages */
+    uint32_t fdt_pages;         /* its pages, reserved for good; 0 if none */
     struct mm_memblock *boot;   /* memblock during mm_create(); NULL after */
     struct mm_phys *phys;       /* physmem.c */
     struct mm_buddy *buddy;     /* buddy.c */
@@ -363,7 +372,8 @@ enum mm_prot {                       /* the kernel's mem_types[] we use */
                MM_PROT_DEVICE,       /* MT_DEVICE: ioremap */
                MM_PROT_HIGH_VECTORS, /* MT_HIGH_VECTORS */
                MM_PROT_LOW_VECTORS,  /* MT_LOW_VECTORS: the stubs page, kernel ro */
-               MM_PROT_DMA_READY     /* MT_MEMORY_DMA_READY: a lowmem CMA area, pages */
+               MM_PROT_DMA_READY,    /* MT_MEMORY_DMA_READY: a lowmem CMA area, pages */
+               MM_PROT_MEMORY_RO     /* MT_MEMORY_RO: the device tree's sections */
 };
 
 /* Hardware first-level entry @idx (0..4095) of swapper_pg_dir. */
@@ -605,7 +615,11 @@ struct mm_region_row {
     const char *what;    /* the kernel code that maps it */
 };
 #define MM_MAX_REGION_ROWS 16
-unsigned mm__region_rows(const struct mm_machine *m, struct mm_region_row *r);
+#define MM_REGION_TEXT_MAX 72
+/* The rows into @r; a "what" built for this machine (the fdt row's, with
+ * the blob's address) is written to @text, which must outlive @r's use. */
+unsigned mm__region_rows(const struct mm_machine *m, struct mm_region_row *r,
+                         char text[MM_REGION_TEXT_MAX]);
 
 /* One line of the layout block: MLK() (kB) or MLM() (MB) of [lo, hi). */
 struct mm_layout_row {
@@ -641,6 +655,11 @@ struct mm_iomem_res {
 /* The children of System RAM region @ram that request_resource() takes. */
 unsigned mm__iomem_children(const struct mm_machine *m, const struct mm_iomem_res *ram,
                             struct mm_iomem_res *kids);
+/* The board's devices as the kernel's drivers left them: @dev[i] the
+ * top-level resource, @claim[i] its one child; sorted by start. */
+#define MM_MAX_IOMEM_DEVS 4
+unsigned mm__iomem_devices(const struct mm_machine *m, struct mm_iomem_res *dev,
+                           struct mm_iomem_res *claim);
 
 /* /proc/meminfo's fields, in the kernel's order, values in kB. */
 struct mm_meminfo_field {

@@ -77,6 +77,9 @@
 #define PAGE_MASK32    0xfffff000u
 #define SECTION_MASK32 0xfff00000u
 
+/* KERNEL: 6.1 arch/arm/include/asm/pgtable-2level-hwdef.h */
+#define PMD_SECT_APX (1u << 15)
+
 /* One entry of mem_types[] after build_mem_type_table(). */
 struct mem_type {
     uint32_t prot_pte;  /* Linux PTE bits */
@@ -90,7 +93,8 @@ enum mem_type_id {
     MT_DEVICE,
     MT_HIGH_VECTORS,
     MT_LOW_VECTORS,
-    MT_MEMORY_DMA_READY
+    MT_MEMORY_DMA_READY,
+    MT_MEMORY_RO /* 6.1: the device tree's map */
 };
 
 /* ------------------------------------------------------------------ */
@@ -192,6 +196,15 @@ static struct mem_type mem_type(const struct mm_machine *m, enum mem_type_id id)
         t.prot_pte = pgprot_kernel(m) | MM_L_PTE_XN;
         t.prot_l1 = PMD_TYPE_TABLE | PMD_DOMAIN(DOMAIN_KERNEL);
         break;
+    case MT_MEMORY_RO:
+        /* KERNEL: 6.1 mmu.c mem_types[MT_MEMORY_RO] (PMD_TYPE_SECT, XN PTE,
+         * L_PTE_RDONLY) and build_mem_type_table(): PMD_SECT_XN on v6+,
+         * PMD_SECT_APX | PMD_SECT_AP_WRITE (kernel read-only), the cache
+         * policy's pmd bits and PMD_SECT_S with the other memory types */
+        t.prot_pte = pgprot_kernel(m) | MM_L_PTE_XN | MM_L_PTE_RDONLY;
+        t.prot_l1 = PMD_TYPE_TABLE | PMD_DOMAIN(DOMAIN_KERNEL);
+        t.prot_sect = sect_mem | PMD_SECT_XN | PMD_SECT_APX;
+        break;
     }
     return t;
 }
@@ -256,8 +269,6 @@ uint32_t mm__section_prot(const struct mm_machine *m)
 /* STRICT_KERNEL_RWX: the section permissions set after boot           */
 /* ------------------------------------------------------------------ */
 
-/* KERNEL: 6.1 arch/arm/include/asm/pgtable-2level-hwdef.h */
-#define PMD_SECT_APX (1u << 15)
 
 /* One entry of nx_perms[] / ro_perms[]: sections of [start, end) get
  * (e & mask) | prot. */
@@ -491,6 +502,9 @@ uint32_t mm__mk_pte(const struct mm_machine *m, mm_pfn_t pfn, enum mm_prot prot)
         break;
     case MM_PROT_DMA_READY:
         bits = mem_type(m, MT_MEMORY_DMA_READY).prot_pte;
+        break;
+    case MM_PROT_MEMORY_RO:
+        bits = mem_type(m, MT_MEMORY_RO).prot_pte;
         break;
     }
     assert(pfn < (1u << 20));
@@ -727,6 +741,9 @@ enum mm_status mm__map_memory(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t pa
     case MM_PROT_DMA_READY:
         t = mem_type(m, MT_MEMORY_DMA_READY);
         break;
+    case MM_PROT_MEMORY_RO:
+        t = mem_type(m, MT_MEMORY_RO);
+        break;
     case MM_PROT_HIGH_VECTORS:
     default:
         t = mem_type(m, MT_HIGH_VECTORS);
@@ -748,7 +765,20 @@ struct l1_check {
     struct section_perm perms[4];
     unsigned nperms;
     uint32_t sect[MT_LOW_VECTORS + 1]; /* mem_type(m, id).prot_sect */
+    uint32_t sect_ro;                  /* mem_type(m, MT_MEMORY_RO).prot_sect */
 };
+
+/* A section of the device tree's map: devicemaps_init()'s MT_MEMORY_RO
+ * sections at FDT_FIXED_BASE, from the blob's MiB on. */
+static bool is_fdt_section(const struct mm_machine *m, const struct l1_check *c,
+                           mm_vaddr_t va, uint32_t e)
+{
+    mm_vaddr_t base = m->lay.fdt_base;
+    uint32_t pa = (m->fdt_start & SECTION_MASK32) + (va - base);
+
+    return m->fdt_pages != 0 && va >= base && va - base < MM_FDT_FIXED_SIZE &&
+           e == (pa | c->sect_ro);
+}
 
 /* The region of m->lay holding @pa (clipped at lowmem), for the section
  * rule; false if @pa is not lowmem RAM. */
@@ -796,7 +826,7 @@ static enum mm_status check_section(const struct mm_machine *m, const struct l1_
         return mm__fail(err, MM_INTERNAL,
                         "pgtable: L1[0x%03x] 0x%08x: supersection or reserved type", idx,
                         e);
-    if (is_ioremap_section(m, c, va, e))
+    if (is_ioremap_section(m, c, va, e) || is_fdt_section(m, c, va, e))
         return MM_OK;
     if (va < lay->page_offset || va >= lay->high_memory)
         return mm__fail(err, MM_INTERNAL,
@@ -951,6 +981,7 @@ static void l1_check_init(const struct mm_machine *m, struct l1_check *c)
     c->nperms = section_perms(m, c->perms);
     for (unsigned id = 0; id <= MT_LOW_VECTORS; id++)
         c->sect[id] = mem_type(m, (enum mem_type_id)id).prot_sect;
+    c->sect_ro = mem_type(m, MT_MEMORY_RO).prot_sect;
 }
 
 enum mm_status mm__pgtable_check_l1(const struct mm_machine *m, const uint64_t *l1,

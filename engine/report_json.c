@@ -221,13 +221,28 @@ static void json_iomem(const struct mm_machine *m, struct jw *w)
 {
     const struct mm_layout *lay = &m->lay;
 
-    jw_open(w, "resources", '[');
-    for (unsigned i = 0; i < lay->nr_regions; i++) {
-        struct mm_iomem_res ram = { "System RAM", lay->regions[i].start,
-                                    lay->regions[i].end - 1 };
-        struct mm_iomem_res kids[MM_MAX_IOMEM_KIDS];
-        unsigned n = mm__iomem_children(m, &ram, kids);
+    struct mm_iomem_res dev[MM_MAX_IOMEM_DEVS], claim[MM_MAX_IOMEM_DEVS];
+    unsigned nd = mm__iomem_devices(m, dev, claim), d = 0;
 
+    jw_open(w, "resources", '[');
+    for (unsigned i = 0; i <= lay->nr_regions; i++) {
+        uint64_t next = i < lay->nr_regions ? lay->regions[i].start : UINT64_MAX;
+        struct mm_iomem_res ram, kids[MM_MAX_IOMEM_KIDS];
+        unsigned n;
+
+        for (; d < nd && dev[d].start < next; d++) {
+            json_resource(w, &dev[d]);
+            jw_open(w, "children", '[');
+            json_resource(w, &claim[d]);
+            jw_close(w, '}');
+            jw_close(w, ']');
+            jw_close(w, '}');
+        }
+        if (i == lay->nr_regions)
+            break;
+        ram = (struct mm_iomem_res){ "System RAM", lay->regions[i].start,
+                                     lay->regions[i].end - 1 };
+        n = mm__iomem_children(m, &ram, kids);
         json_resource(w, &ram);
         jw_open(w, "children", '[');
         for (unsigned k = 0; k < n; k++) {
@@ -460,7 +475,8 @@ static void json_pagetables(const struct mm_machine *m, struct jw *w)
 static void json_regions(const struct mm_machine *m, struct jw *w)
 {
     struct mm_region_row r[MM_MAX_REGION_ROWS];
-    unsigned n = mm__region_rows(m, r);
+    char text[MM_REGION_TEXT_MAX];
+    unsigned n = mm__region_rows(m, r, text);
 
     jw_str(w, "reference", mm_config_reference(&m->cfg));
     jw_open(w, "regions", '[');

@@ -403,8 +403,9 @@ END_TEST
  * included, and calls an ioremap area ioremap: on Debian's armmp 6.1
  * (qemu-virt, 1 GiB) vmalloc 1M lands at 0xf0800000 and ioremap 1M of
  * 0x10000000 at 0xf0980000 (SMP alignment); the guard page after it
- * faults in the ioremap area's window; the FDT map at 0xff800000 and the
- * PCI I/O reservation at 0xfee00000 are their own regions.  The vmalloc
+ * faults in the ioremap area's window; the FDT map at 0xff800000 (QEMU's
+ * device tree at 0x48000000) and the PCI I/O reservation at 0xfee00000
+ * are their own regions.  The vmalloc
  * page is the first of the last 8 MiB highmem block freed at boot
  * (MAX_ORDER 12 on the armmp build). */
 START_TEST(test_translate_names_regions_and_ioremap)
@@ -420,7 +421,7 @@ START_TEST(test_translate_names_regions_and_ioremap)
            "0xf0a80000 - ioremap translation-l2\n"
            "0xf0800000 0x7e800000 vmalloc -\n"
            "0xf0900000 - vmalloc translation-l2\n"
-           "0xff800000 - fdt translation-l1\n"
+           "0xff800000 0x48000000 fdt -\n"
            "0xfee00000 - pci-io translation-l1\n"
            "0xbf000000 - modules translation-l1\n",
            "");
@@ -440,6 +441,26 @@ START_TEST(test_create_cmdline_and_regions)
     expect_has(RUN("layout", "1"), 0, ", 32768K cma-reserved, 143360K highmem)\n");
     expect_has(RUN("describe", "1"), 0,
                "  # reference: Debian 12 linux-image-armmp (6.1.0-57-armmp");
+}
+END_TEST
+
+/* --fdt places the device tree (docs/kernel.md): the region table says
+ * where, describe shows the setting, and a blob over the image is
+ * refused by name. */
+START_TEST(test_create_fdt)
+{
+    expect(RUN("create", "--preset", "qemu-virt", "--kernel", "6.1", "--fdt",
+               "0x4c080000,64K"),
+           0, "1\n", "");
+    expect_has(RUN("report", "1", "regions"), 0,
+               "\nfdt        0xff800000 0xffa00000      2M  devicemaps_init(): the DTB at "
+               "0x4c080000+64K, read-only sections\n");
+    expect_has(RUN("describe", "1"), 0, "  fdt=0x4c080000,64K\n");
+    expect_has(RUN("translate", "1", "0xff880000"), 0, "0xff880000 0x4c080000 fdt -\n");
+    expect(RUN("create", "--preset", "qemu-virt", "--kernel", "6.1", "--fdt",
+               "0x40300000,1M"),
+           4, "", "armmap: INVALID_ARGUMENT: create: fdt 0x40300000+0x00100000 overlaps "
+              "in-use memory\n");
 }
 END_TEST
 
@@ -622,6 +643,7 @@ Suite *cli_suite(void)
     tcase_add_test(tc, test_translate_names_regions_and_ioremap);
     tcase_add_test(tc, test_layout_and_reports);
     tcase_add_test(tc, test_create_cmdline_and_regions);
+    tcase_add_test(tc, test_create_fdt);
     tcase_add_test(tc, test_dump_history_fork_purge_stats);
     tcase_add_test(tc, test_batch_command);
     suite_add_tcase(s, tc);

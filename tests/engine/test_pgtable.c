@@ -746,7 +746,7 @@ START_TEST(test_dump_61_format)
     size_t n;
     char **l = report_lines(m, &n);
 
-    ck_assert_uint_ge(n, 9);
+    ck_assert_uint_ge(n, 10);
     ck_assert_str_eq(l[0], "---[ Modules ]---");
     ck_assert_str_eq(l[1], "---[ Kernel Mapping ]---");
     /* map_kernel() maps kernel_sec_start (PHYS_OFFSET) to __init_end
@@ -759,7 +759,9 @@ START_TEST(test_dump_61_format)
     ck_assert_str_eq(l[5], "0xc1200000-0xf0000000         750M PGD KERNEL      RW NX SHD");
     ck_assert_str_eq(l[6], "---[ vmalloc() Area ]---");
     ck_assert_str_eq(l[7], "---[ FDT Area ]---");
-    ck_assert_str_eq(l[8], "---[ Fixmap Area ]---");
+    /* devicemaps_init(): QEMU's device tree, MT_MEMORY_RO sections */
+    ck_assert_str_eq(l[8], "0xff800000-0xffa00000           2M PGD KERNEL      ro NX SHD");
+    ck_assert_str_eq(l[9], "---[ Fixmap Area ]---");
     free(l[0]);
     free(l);
     mm_destroy(m);

@@ -702,6 +702,43 @@ END_TEST
  * request_standard_resources(), mm/page_alloc.c mem_init_print_info(),
  * arch/arm/kernel/vmlinux.lds.S.  A config that sets its own image keeps it.
  */
+/*
+ * QEMU virt's AMBA devices as the armmp kernel's built-in drivers leave
+ * them in /proc/iomem (fixtures/ram1G-cpus1.txt, every fixture alike):
+ * amba_device_add() requests the node's resource, named by its full name
+ * (of_address_to_resource()); pl011 and pl061 claim it again through
+ * devm_ioremap_resource() as "DEVNAME RESNAME", pl031 through
+ * amba_request_regions() under its driver's name.  KERNEL: 6.1
+ * drivers/amba/bus.c amba_device_try_add(), amba_request_regions();
+ * drivers/of/address.c __of_address_to_resource(); lib/devres.c
+ * __devm_ioremap_resource(); drivers/rtc/rtc-pl031.c; QEMU hw/arm/virt.c
+ * base_memmap (UART, RTC, GPIO: 4 KiB each).
+ */
+START_TEST(test_61_armmp_iomem_devices)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    char *io = t_report(m, MM_REPORT_IOMEM);
+
+    ck_assert_str_eq(io, "09000000-09000fff : pl011@9000000\n"
+                         "  09000000-09000fff : 9000000.pl011 pl011@9000000\n"
+                         "09010000-09010fff : pl031@9010000\n"
+                         "  09010000-09010fff : rtc-pl031\n"
+                         "09030000-09030fff : pl061@9030000\n"
+                         "  09030000-09030fff : 9030000.pl061 pl061@9030000\n"
+                         "40000000-7fffffff : System RAM\n"
+                         "  40208000-411fffff : Kernel code\n"
+                         "  41400000-41607607 : Kernel data\n");
+    free(io);
+    mm_destroy(m);
+    /* another kernel on the same board: no driver modelled, no lines */
+    m = t_machine("qemu-virt", "kernel=4.19", NULL);
+    io = t_report(m, MM_REPORT_IOMEM);
+    ck_assert(strncmp(io, "40000000-7fffffff : System RAM\n", 31) == 0);
+    free(io);
+    mm_destroy(m);
+}
+END_TEST
+
 START_TEST(test_61_armmp_kernel_image)
 {
     struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
@@ -740,8 +777,8 @@ START_TEST(test_regions_61_debian_armmp)
         "vmalloc    0xf0800000 0xff800000    240M  vmalloc(), vmap(), ioremap(): PTE pages "
         "on demand\n"
         "pci-io     0xfee00000 0xff000000      2M  pci_reserve_io(): reserved inside vmalloc\n"
-        "fdt        0xff800000 0xffa00000      2M  devicemaps_init(): the DTB, read-only "
-        "sections\n"
+        "fdt        0xff800000 0xffa00000      2M  devicemaps_init(): the DTB at "
+        "0x48000000+1024K, read-only sections\n"
         "fixmap     0xffc80000 0xfff00000   2560K  kmap_local(): fixmap PTEs per CPU\n"
         "vector     0xffff0000 0xffff2000      8K  devicemaps_init(): vectors page and "
         "stubs page\n");
@@ -924,8 +961,9 @@ END_TEST
  * 0x40000 * 32 bytes on a build without MEMCG. */
 START_TEST(test_61_armmp_mem_map_36_byte_pages)
 {
-    /* the same non-default image on both, so only mem_map differs */
-    struct mm_machine *a = t_machine("qemu-virt", "kernel=6.1", "bss=2M", NULL);
+    /* the same non-default image on both and no device tree, so only
+     * mem_map differs */
+    struct mm_machine *a = t_machine("qemu-virt", "kernel=6.1", "bss=2M", "fdt=none", NULL);
     struct mm_machine *b = t_machine(NULL, "kernel=6.1", "cpus=2", "bss=2M", NULL);
 
     ck_assert_uint_eq(a->cma_pages, 4096);
@@ -1188,6 +1226,7 @@ Suite *report_suite(void)
     tcase_add_test(tc, test_report_unknown_id);
     tcase_add_test(tc, test_61_ram_to_4g_loses_last_page);
     tcase_add_test(tc, test_regions_61_debian_armmp);
+    tcase_add_test(tc, test_61_armmp_iomem_devices);
     tcase_add_test(tc, test_regions_aries);
     tcase_add_test(tc, test_region_names_61);
     tcase_add_test(tc, test_vmalloc_avoids_pci_io_61);
