@@ -99,9 +99,9 @@ enum conn_state {
 #define STREAM_SLICE     (64u << 10)  /* bytes a stream writes per turn */
 /* Bytes asked of one read: as a bufferevent reads, so replies queue no
  * faster than before. */
-#define READ_CHUNK       16384
-#define LINGER_MS        2000         /* longest lingering close */
-#define LINGER_BYTES     (1u << 20)   /* most bytes it reads and discards */
+#define READ_CHUNK   16384
+#define LINGER_MS    2000       /* longest lingering close */
+#define LINGER_BYTES (1u << 20) /* most bytes it reads and discards */
 
 static const char *const state_names[] = { "hello", "ready", "draining",
                                            "closing", "lingering" };
@@ -185,8 +185,7 @@ static void reply_direct(struct conn *c, const Armmap__V1__Response *resp,
 static void conn_set_state(struct conn *c, enum conn_state st)
 {
     assert(st < CONN_STATE_MAX);
-    assert(c->state != CONN_CLOSING || st == CONN_CLOSING ||
-           st == CONN_LINGER);
+    assert(c->state != CONN_CLOSING || st == CONN_CLOSING || st == CONN_LINGER);
     assert(c->state != CONN_LINGER || st == CONN_LINGER);
     if (c->state == st)
         return;
@@ -1060,8 +1059,8 @@ static void linger_read(struct conn *c, bool timed_out)
             break;
     }
     left = c->linger_end_ms - monotonic_ms();
-    if (n == 0 || (n < 0 && !timed_out && errno != EAGAIN &&
-                   errno != EWOULDBLOCK)) {
+    if (n == 0 ||
+        (n < 0 && !timed_out && errno != EAGAIN && errno != EWOULDBLOCK)) {
         c->dead = true; /* EOF, or the peer is gone */
     } else if (timed_out || left <= 0 || c->lingered >= LINGER_BYTES) {
         srv_log(SRV_LOG_INFO,

@@ -68,11 +68,11 @@ struct fork_job {
 
 struct srv_persist {
     struct store *st;
-    struct event *ev; /* store_notify_fd() readable */
-    struct srv_jobs *jobs;          /* fork replays (jobs.c) */
+    struct event *ev;                /* store_notify_fd() readable */
+    struct srv_jobs *jobs;           /* fork replays (jobs.c) */
     struct fork_job fork[FORK_JOBS]; /* their data */
-    uint64_t inflight; /* submitted, not reaped */
-    uint64_t margin;   /* room one request may need */
+    uint64_t inflight;               /* submitted, not reaped */
+    uint64_t margin;                 /* room one request may need */
     char path[4096];
 };
 

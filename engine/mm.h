@@ -108,7 +108,7 @@ struct mm_bank { /* one RAM bank, as the bootloader gives it */
                                          * from 5.11 (no LPAE), refused before */
 };
 
-enum mm_fdt_mode {    /* the device tree blob the bootloader passes in r2 */
+enum mm_fdt_mode {                  /* the device tree blob the bootloader passes in r2 */
                    MM_FDT_AUTO = 0, /* the board's: QEMU's placement on the reference
                                      * build from config version 4, else none */
                    MM_FDT_NONE,

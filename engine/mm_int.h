@@ -141,13 +141,13 @@ bool mm__config_board_devices(const struct mm_config *cfg);
  * the version-3 reference build. */
 bool mm__config_initrd(const struct mm_config *cfg, uint64_t *start, uint64_t *size);
 
-#define MM_FDT_FIXED_SIZE 0x00200000u /* 6.1 asm/memory.h 2 * SECTION_SIZE */
+#define MM_FDT_FIXED_SIZE 0x00200000u       /* 6.1 asm/memory.h 2 * SECTION_SIZE */
 #define MM_FDT_WINDOW     MM_FDT_FIXED_SIZE /* the most of a blob that map can hold */
 
 /* The device tree blob the bootloader passes: false when none (key "fdt",
  * "auto" resolved as QEMU places it on the version-4 reference build). */
 bool mm__config_fdt(const struct mm_config *cfg, uint64_t *start, uint32_t *size);
-#define MM_PCI_IO_SIZE    0x00200000u /* 6.1 mmu.c pci_reserve_io() SZ_2M */
+#define MM_PCI_IO_SIZE 0x00200000u /* 6.1 mmu.c pci_reserve_io() SZ_2M */
 
 struct mm_region { /* a memblock.memory region after the cut */
     mm_paddr_t start;

@@ -456,7 +456,8 @@ enum mm_status mm__report_iomem(const struct mm_machine *m, struct mm_buf *out)
         }
         if (i == lay->nr_regions)
             break;
-        ram = (struct res){ "System RAM", lay->regions[i].start, lay->regions[i].end - 1 };
+        ram = (struct res){ "System RAM", lay->regions[i].start,
+                            lay->regions[i].end - 1 };
         n = mm__iomem_children(m, &ram, kids);
         iomem_line(out, "", &ram);
         for (unsigned k = 0; k < n; k++)

@@ -245,7 +245,7 @@ struct store {
     sqlite3_stmt *w_purge_events;
     sqlite3_stmt *w_purge_machines;
     sqlite3_stmt *w_vacuum;
-    sqlite3_stmt *w_reset[5]; /* sq_reset()'s deletes, made at its first use */
+    sqlite3_stmt *w_reset[5];  /* sq_reset()'s deletes, made at its first use */
     sqlite3_stmt *w_unit;      /* SAVEPOINT of a multi-write unit */
     sqlite3_stmt *w_unit_undo; /* ROLLBACK TO it */
     sqlite3_stmt *w_unit_end;  /* RELEASE it */
@@ -273,8 +273,8 @@ struct store {
     bool resummed;               /* this open recomputed the event
                                            sums (migration 4) */
 
-    struct mtab mt; /* writer thread only */
-    struct pack pk[PACK_SLOTS]; /* writer thread only */
+    struct mtab mt;              /* writer thread only */
+    struct pack pk[PACK_SLOTS];  /* writer thread only */
     uint8_t pk_used[PACK_SLOTS]; /* slots that may hold events */
     uint32_t npk;
     struct ctab ct; /* the writer changes it under @lock;
@@ -314,7 +314,7 @@ struct store {
     struct store_stats st;
 };
 
-#define EVENT_COLUMNS "seq, time, op, cpu, args, value, aux, flags, status, sum"
+#define EVENT_COLUMNS       "seq, time, op, cpu, args, value, aux, flags, status, sum"
 #define PACK_COLUMNS        "first_seq, last_seq, body, sum"
 #define PACK_EVENTS_MAX_SQL "16" /* PACK_EVENTS_MAX, in SQL text */
 #define MACHINE_COLUMNS \

@@ -514,9 +514,8 @@ static int fill_sums(sqlite3 *db)
 /* Inserts the pack of @n events in @body (@len bytes) as machine @m's row
  * @first..@last with its last event's @sum: statement @wr of
  * pack_events(). */
-static int put_pack(sqlite3_stmt *wr, uint64_t m, uint64_t first,
-                    uint64_t last, const unsigned char *body, size_t len,
-                    uint64_t sum)
+static int put_pack(sqlite3_stmt *wr, uint64_t m, uint64_t first, uint64_t last,
+                    const unsigned char *body, size_t len, uint64_t sum)
 {
     int rc;
 
@@ -1022,8 +1021,8 @@ static void check_head(struct store *s)
         sqlite3_bind_int64(st, 2, (sqlite3_int64)s->head.seq);
         there = sqlite3_step(st) == SQLITE_ROW &&
                 pack_find(sqlite3_column_blob(st, 0),
-                          (size_t)sqlite3_column_bytes(st, 0),
-                          s->head.machine, s->head.seq, &sum);
+                          (size_t)sqlite3_column_bytes(st, 0), s->head.machine,
+                          s->head.seq, &sum);
         found = there && sum == s->head.sum;
         /* Sums recomputed by this open's migration differ from the
          * recorded one: then the event being there is what counts, and
@@ -1139,40 +1138,23 @@ fail:
 static void finalize_all(struct store *s)
 {
     sqlite3_stmt **all[] = {
-        &s->w_begin,
-        &s->w_commit,
-        &s->w_rollback,
-        &s->w_event,
-        &s->w_create,
-        &s->w_destroy,
-        &s->w_state,
-        &s->w_mark,
-        &s->w_flush,
-        &s->w_purge_events,
-        &s->w_purge_machines,
-        &s->w_vacuum,
-        &s->w_reset[0],
-        &s->w_reset[1],
-        &s->w_reset[2],
-        &s->w_reset[3],
-        &s->w_reset[4],
-        &s->w_unit,
-        &s->w_unit_undo,
-        &s->w_unit_end,
-        &s->w_checkpoint,
-        &s->w_purge_checkpoints,
-        &s->w_rkey,
-        &s->w_rkey_trim,
-        &s->w_purge_rkeys,
-        &s->r_rkeys,
-        &s->r_history[0],
-        &s->r_history[1],
-        &s->r_op_counts,
-        &s->r_list_all,
-        &s->r_list_tenant,
-        &s->r_machine,
-        &s->r_live,
-        &s->r_max_id,
+        &s->w_begin,          &s->w_commit,
+        &s->w_rollback,       &s->w_event,
+        &s->w_create,         &s->w_destroy,
+        &s->w_state,          &s->w_mark,
+        &s->w_flush,          &s->w_purge_events,
+        &s->w_purge_machines, &s->w_vacuum,
+        &s->w_reset[0],       &s->w_reset[1],
+        &s->w_reset[2],       &s->w_reset[3],
+        &s->w_reset[4],       &s->w_unit,
+        &s->w_unit_undo,      &s->w_unit_end,
+        &s->w_checkpoint,     &s->w_purge_checkpoints,
+        &s->w_rkey,           &s->w_rkey_trim,
+        &s->w_purge_rkeys,    &s->r_rkeys,
+        &s->r_history[0],     &s->r_history[1],
+        &s->r_op_counts,      &s->r_list_all,
+        &s->r_list_tenant,    &s->r_machine,
+        &s->r_live,           &s->r_max_id,
     };
     size_t i;
 

@@ -272,9 +272,9 @@ static inline bool pack_row_matches(char *why, size_t n, uint64_t machine,
     if (cfirst == first && clast == last && csum == sum)
         return true;
     snprintf(why, n,
-             "machine %" PRIu64 " seq %" PRIu64 ": its packed row says seq %" PRIu64
-             "-%" PRIu64 " sum %016" PRIx64 " but holds seq %" PRIu64 "-%" PRIu64
-             " sum %016" PRIx64,
+             "machine %" PRIu64 " seq %" PRIu64
+             ": its packed row says seq %" PRIu64 "-%" PRIu64 " sum %016" PRIx64
+             " but holds seq %" PRIu64 "-%" PRIu64 " sum %016" PRIx64,
              machine, cfirst != first ? first : last, cfirst, clast, csum,
              first, last, sum);
     return false;

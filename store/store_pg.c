@@ -159,8 +159,7 @@ static const char schema_sql[] =
     " nevents bigint NOT NULL DEFAULT 0, last_seq bigint NOT NULL DEFAULT 0,"
     " parent bigint, parent_seq bigint, sum bigint NOT NULL,"
     " last_sum bigint NOT NULL DEFAULT 0);"
-    "CREATE INDEX machines_tenant ON machines(tenant);"
-    PACKS_SQL
+    "CREATE INDEX machines_tenant ON machines(tenant);" PACKS_SQL
     "CREATE TABLE checkpoints ("
     " machine bigint NOT NULL, seq bigint NOT NULL, blob bytea NOT NULL,"
     " sum bigint NOT NULL, PRIMARY KEY (machine, seq));" RKEYS_SQL
@@ -1110,9 +1109,15 @@ static void add_event(struct send *x, const struct pw *w, uint64_t sum)
     struct pg_pack *p =
         &x->pk[(w->machine * UINT64_C(0x9e3779b97f4a7c15)) >> 58];
     struct store_event ev = {
-        .machine = w->machine, .seq = w->seq, .time_ms = w->time_ms,
-        .op = w->op, .cpu = w->cpu, .nargs = (uint32_t)(w->len / 4),
-        .value = w->value, .aux = w->aux, .flags = w->flags,
+        .machine = w->machine,
+        .seq = w->seq,
+        .time_ms = w->time_ms,
+        .op = w->op,
+        .cpu = w->cpu,
+        .nargs = (uint32_t)(w->len / 4),
+        .value = w->value,
+        .aux = w->aux,
+        .flags = w->flags,
         .status = w->ev_status,
     };
     size_t need = pack_event_max(ev.nargs);
@@ -1212,9 +1217,13 @@ static bool pack_events(struct store *s, char *err)
         for (i = 0; i < rows && ok && !x->failed; i++) {
             size_t len = pg__unhex(PQgetvalue(r, i, 5), args, sizeof(args));
             struct pw w = {
-                .machine = pg__u64(r, i, 0), .seq = pg__u64(r, i, 1),
-                .time_ms = pg__i64(r, i, 2), .op = (uint32_t)pg__u64(r, i, 3),
-                .cpu = (uint32_t)pg__u64(r, i, 4), .data = args, .len = len,
+                .machine = pg__u64(r, i, 0),
+                .seq = pg__u64(r, i, 1),
+                .time_ms = pg__i64(r, i, 2),
+                .op = (uint32_t)pg__u64(r, i, 3),
+                .cpu = (uint32_t)pg__u64(r, i, 4),
+                .data = args,
+                .len = len,
                 .value = (uint32_t)pg__u64(r, i, 6),
                 .aux = (uint32_t)pg__u64(r, i, 7),
                 .flags = (uint32_t)pg__u64(r, i, 8),
@@ -1236,8 +1245,8 @@ static bool pack_events(struct store *s, char *err)
         if (rows == 0)
             break;
     }
-    ok = ok && exec_ok(s->wconn, "migrating to schema version 6", "CLOSE ev",
-                       err);
+    ok = ok &&
+         exec_ok(s->wconn, "migrating to schema version 6", "CLOSE ev", err);
     if (ok)
         copy_events(x);
     if (x->failed) {

@@ -97,16 +97,14 @@ static bool rexec(struct store_reader *r, const char *sql)
 /* The events of the body at column @col of @res's row @row, decoded into
  * @ev[0..*@n) with their args in @words (PACK_EVENTS_MAX x
  * STORE_MAX_ARGS); false if the body is malformed or holds more. */
-static bool row_events(const PGresult *res, int row, int col,
-                       uint64_t machine, struct store_event *ev,
-                       uint32_t *words, size_t *n)
+static bool row_events(const PGresult *res, int row, int col, uint64_t machine,
+                       struct store_event *ev, uint32_t *words, size_t *n)
 {
     static __thread unsigned char body[PACK_BODY_MAX];
     size_t len = pg__unhex(PQgetvalue(res, row, col), body, sizeof(body));
 
     *n = 0;
-    return len != (size_t)-1 &&
-           pack_get_all(body, len, machine, ev, words, n);
+    return len != (size_t)-1 && pack_get_all(body, len, machine, ev, words, n);
 }
 
 /* The stored sum of event @seq in the body at column @col of @res's row
@@ -260,18 +258,18 @@ static bool row_ok(struct store_reader *r, const PGresult *res, int row,
                    uint64_t last_sum)
 {
     return pack_row_matches(r->errmsg, sizeof(r->errmsg), machine,
-                            pg__u64(res, row, col),
-                            pg__u64(res, row, col + 1),
+                            pg__u64(res, row, col), pg__u64(res, row, col + 1),
                             pg__u64(res, row, col + 3), first, last, last_sum);
 }
 
 /* The events of row @row of a PACK_COLS result, walked into @w: each
  * checked against the chain, then given to @fn (events up to w->after
  * skipped, w->stopped set past @upto). */
-static enum store_status walk_row(
-    struct store_reader *r, struct walk *w, const PGresult *res, int row,
-    uint64_t upto, int (*fn)(void *arg, const struct store_event *ev),
-    void *arg)
+static enum store_status walk_row(struct store_reader *r, struct walk *w,
+                                  const PGresult *res, int row, uint64_t upto,
+                                  int (*fn)(void *arg,
+                                            const struct store_event *ev),
+                                  void *arg)
 {
     static __thread uint32_t words[STORE_MAX_ARGS];
     static __thread unsigned char body[PACK_BODY_MAX];
@@ -351,7 +349,7 @@ static enum store_status walk(struct store_reader *r, uint64_t machine,
                                         const struct store_event *ev),
                               void *arg, uint64_t *count)
 {
-    struct walk w = { machine, 1, store__chain_seed(machine), 0, false,
+    struct walk w = { machine,   1,        store__chain_seed(machine), 0, false,
                       after_seq, after_seq };
     uint64_t base, committed, upto;
     enum store_status st;
@@ -648,7 +646,10 @@ static enum store_status counts(struct store *s, uint64_t machine,
     struct store_event ev[PACK_EVENTS_MAX];
     char num[3][24];
     const char *val[3] = { num[0], num[1], limit ? num[2] : NULL };
-    struct { uint32_t op; uint64_t count; } *v = NULL;
+    struct {
+        uint32_t op;
+        uint64_t count;
+    } *v = NULL;
     size_t nv = 0, cap = 0, j, n, k;
     uint32_t left = limit;
     PGresult *res;
@@ -669,8 +670,9 @@ static enum store_status counts(struct store *s, uint64_t machine,
         *last = 0;
     for (i = 0; i < PQntuples(res) && (limit == 0 || left > 0); i++) {
         if (!row_events(res, i, 2, machine, ev, words, &n)) {
-            reader_err(&s->rd, "op counts: machine %" PRIu64
-                       ": malformed packed row", machine);
+            reader_err(&s->rd,
+                       "op counts: machine %" PRIu64 ": malformed packed row",
+                       machine);
             PQclear(res);
             free(v);
             return STORE_UNAVAILABLE;

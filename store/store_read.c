@@ -42,8 +42,8 @@ static bool read_pack(sqlite3_stmt *st, uint64_t machine,
                       size_t *n)
 {
     return pack_get_all(sqlite3_column_blob(st, 2),
-                        (size_t)sqlite3_column_bytes(st, 2), machine, ev,
-                        words, n);
+                        (size_t)sqlite3_column_bytes(st, 2), machine, ev, words,
+                        n);
 }
 
 static enum store_status bad_pack(struct store *s, sqlite3_stmt *st,
@@ -192,8 +192,7 @@ enum store_status sq_op_counts(struct store *s, uint64_t machine,
         }
         if (cur.off != len) {
             free(v);
-            set_err(s,
-                    "op counts: machine %" PRIu64 ": malformed packed row",
+            set_err(s, "op counts: machine %" PRIu64 ": malformed packed row",
                     machine);
             sqlite3_reset(st);
             return STORE_UNAVAILABLE;
@@ -581,8 +580,8 @@ static bool row_ok(struct store_reader *r, sqlite3_stmt *st, uint64_t machine,
     return pack_row_matches(r->errmsg, sizeof(r->errmsg), machine,
                             (uint64_t)sqlite3_column_int64(st, 0),
                             (uint64_t)sqlite3_column_int64(st, 1),
-                            (uint64_t)sqlite3_column_int64(st, 3), first,
-                            last, last_sum);
+                            (uint64_t)sqlite3_column_int64(st, 3), first, last,
+                            last_sum);
 }
 
 enum store_status sq_foreach_event(struct store *s, uint64_t machine,
@@ -643,12 +642,12 @@ enum store_status sq_foreach_event_after(
 /* One walk of sq_reader_events(): where it is and what it calls. */
 struct walk {
     uint64_t machine;
-    uint64_t after;    /* events up to this one are skipped */
-    uint64_t upto;     /* and after this one not read; 0: no bound */
-    uint64_t next;     /* the seq the chain expects next */
-    uint64_t prev;     /* the sum it chains over */
-    uint64_t n;        /* events passed to fn */
-    bool stopped;      /* fn asked to stop, or upto was passed */
+    uint64_t after; /* events up to this one are skipped */
+    uint64_t upto;  /* and after this one not read; 0: no bound */
+    uint64_t next;  /* the seq the chain expects next */
+    uint64_t prev;  /* the sum it chains over */
+    uint64_t n;     /* events passed to fn */
+    bool stopped;   /* fn asked to stop, or upto was passed */
     int (*fn)(void *arg, const struct store_event *ev);
     void *arg;
     uint32_t words[STORE_MAX_ARGS];
@@ -670,9 +669,8 @@ static enum store_status walk_row(struct store_reader *r, sqlite3_stmt *st,
     uint32_t k;
 
     for (k = 0; cur.off < len; k++) {
-        if (k == PACK_EVENTS_MAX ||
-            !pack_get(body, len, &cur, w->machine, &ev, w->words, &sum,
-                      &args)) {
+        if (k == PACK_EVENTS_MAX || !pack_get(body, len, &cur, w->machine, &ev,
+                                              w->words, &sum, &args)) {
             reader_err(r,
                        "machine %" PRIu64 " seq %" PRIu64 ": malformed packed"
                        " row (%zu bytes)",
@@ -701,7 +699,7 @@ static enum store_status walk_row(struct store_reader *r, sqlite3_stmt *st,
         return STORE_CORRUPT;
     }
     return row_ok(r, st, w->machine, first, ev.seq, sum) ? STORE_OK
-                                                          : STORE_CORRUPT;
+                                                         : STORE_CORRUPT;
 }
 
 enum store_status sq_reader_events(struct store_reader *r, uint64_t machine,
@@ -731,9 +729,12 @@ enum store_status sq_reader_events(struct store_reader *r, uint64_t machine,
         reader_err(r, "events: out of memory");
         return STORE_UNAVAILABLE;
     }
-    *w = (struct walk){ .machine = machine, .after = after_seq,
-                        .upto = upto_seq, .next = base + 1,
-                        .prev = store__chain_seed(machine), .fn = fn,
+    *w = (struct walk){ .machine = machine,
+                        .after = after_seq,
+                        .upto = upto_seq,
+                        .next = base + 1,
+                        .prev = store__chain_seed(machine),
+                        .fn = fn,
                         .arg = arg };
     if (after_seq > base) {
         ss = sum_of(r, machine, after_seq, &w->prev);

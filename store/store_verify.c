@@ -133,8 +133,8 @@ static bool check_pack(struct verify *v, sqlite3_stmt *ev, uint64_t id,
         (*n)++;
     }
     if (k == 0) {
-        problem(v, "machine %" PRIu64 " seq %" PRIu64 ": empty packed row",
-                id, *next);
+        problem(v, "machine %" PRIu64 " seq %" PRIu64 ": empty packed row", id,
+                *next);
         return false;
     }
     return pack_row_ok(v, ev, id, first, e.seq, sum);

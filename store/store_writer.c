@@ -919,9 +919,15 @@ static int pack_add(struct store *s, const struct wreq *r,
                                58); /* PACK_SLOTS = 64 */
     struct pack *p = &s->pk[slot];
     struct store_event ev = {
-        .machine = r->machine, .seq = r->seq, .time_ms = r->time_ms,
-        .op = r->op, .cpu = r->cpu, .nargs = (uint32_t)(r->len / 4),
-        .value = r->value, .aux = r->aux, .flags = r->flags,
+        .machine = r->machine,
+        .seq = r->seq,
+        .time_ms = r->time_ms,
+        .op = r->op,
+        .cpu = r->cpu,
+        .nargs = (uint32_t)(r->len / 4),
+        .value = r->value,
+        .aux = r->aux,
+        .flags = r->flags,
         .status = r->ev_status,
     };
     size_t need = pack_event_max(ev.nargs);
@@ -1562,8 +1568,8 @@ static void run_purge(struct store *s, struct ctl *c)
 static int reset_rows(struct store *s)
 {
     static const char *const sql[] = {
-        "DELETE FROM event_packs", "DELETE FROM checkpoints",
-        "DELETE FROM machines", "DELETE FROM request_keys",
+        "DELETE FROM event_packs",     "DELETE FROM checkpoints",
+        "DELETE FROM machines",        "DELETE FROM request_keys",
         "DELETE FROM sqlite_sequence",
     };
     _Static_assert(sizeof(sql) / sizeof(sql[0]) ==
