@@ -1645,25 +1645,37 @@ static void notify(struct store *s)
     (void)n; /* EAGAIN: the counter is already set */
 }
 
-/* Takes the filling batch, leaving an empty one in its place.  Called and
- * returns with s->lock held; NULL if no empty batch could be allocated. */
+/* Makes sure an empty batch is spare for take_filling().  Called and
+ * returns with s->lock held, but drops it to allocate: a store_hold()
+ * may begin meanwhile, so the caller looks at the state again.  False if
+ * out of memory. */
+static bool spare_batch(struct store *s)
+{
+    struct batch *fresh;
+
+    pthread_mutex_unlock(&s->lock);
+    fresh = calloc(1, sizeof(*fresh));
+    pthread_mutex_lock(&s->lock);
+    if (fresh == NULL)
+        return false;
+    fresh->next = s->spare;
+    s->spare = fresh;
+    s->nspare++;
+    return true;
+}
+
+/* Takes the filling batch, leaving a spare empty one in its place,
+ * without dropping s->lock: nothing submitted under a store_hold() is
+ * taken apart from the rest of it. */
 static struct batch *take_filling(struct store *s)
 {
     struct batch *b = s->filling;
     struct batch *fresh = s->spare;
 
-    if (fresh != NULL) {
-        s->spare = fresh->next;
-        s->nspare--;
-        fresh->next = NULL;
-    } else {
-        pthread_mutex_unlock(&s->lock);
-        fresh = calloc(1, sizeof(*fresh));
-        pthread_mutex_lock(&s->lock);
-        if (fresh == NULL)
-            return NULL;
-        b = s->filling; /* it may have grown meanwhile */
-    }
+    assert(fresh != NULL && s->holds == 0);
+    s->spare = fresh->next;
+    s->nspare--;
+    fresh->next = NULL;
     s->filling = fresh;
     return b;
 }
@@ -1687,15 +1699,17 @@ static void *writer_main(void *arg)
             continue;
         }
         if (s->filling->n > 0 && s->holds == 0) {
-            b = take_filling(s);
-            if (b == NULL) { /* out of memory: retry shortly */
-                struct timespec ts = { 0, 10 * 1000 * 1000 };
+            if (s->spare == NULL) {
+                if (!spare_batch(s)) { /* out of memory: retry shortly */
+                    struct timespec ts = { 0, 10 * 1000 * 1000 };
 
-                pthread_mutex_unlock(&s->lock);
-                nanosleep(&ts, NULL);
-                pthread_mutex_lock(&s->lock);
-                continue;
+                    pthread_mutex_unlock(&s->lock);
+                    nanosleep(&ts, NULL);
+                    pthread_mutex_lock(&s->lock);
+                }
+                continue; /* the lock was dropped: look again */
             }
+            b = take_filling(s);
             pthread_mutex_unlock(&s->lock);
             commit_batch(s, b);
             clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
