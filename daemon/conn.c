@@ -918,10 +918,11 @@ static void conn_process(struct conn *c)
     }
     if (c->state == CONN_DRAINING)
         conn_cancel_parked(c); /* a kmap read before the drain parked */
-    conn_maybe_finish(c);
     c->busy--;
     if (c->dead && c->busy == 0)
         conn_destroy(c);
+    else
+        conn_maybe_finish(c); /* may free @c: the last use */
 }
 
 /* Coarse is enough for a limit counted in seconds, and it is read on the
