@@ -636,7 +636,8 @@ static int check_cluster(struct srv_settings *st, char *err, size_t errsz)
     if (strncmp(st->database, "postgresql://", 13) != 0 &&
         strncmp(st->database, "postgres://", 11) != 0) {
         snprintf(err, errsz,
-                 "--node needs a PostgreSQL --database (postgresql://...)");
+                 "armmapd: --node needs a PostgreSQL --database "
+                 "(postgresql://...)");
         return -1;
     }
     if (st->advertise == NULL && st->listen == NULL) {

@@ -57,9 +57,9 @@ static void ck_refused(const char *want, const char *a, const char *b,
 
 START_TEST(test_cluster_node_needs_postgresql)
 {
-    ck_refused("--node needs a PostgreSQL --database (postgresql://...)",
+    ck_refused("armmapd: --node needs a PostgreSQL --database (postgresql://...)",
                "--node=n1", "--database=/tmp/x.db", "--listen=127.0.0.1:7001");
-    ck_refused("--node needs a PostgreSQL --database (postgresql://...)",
+    ck_refused("armmapd: --node needs a PostgreSQL --database (postgresql://...)",
                "--node=n1", "--listen=127.0.0.1:7001", NULL);
 }
 END_TEST
