@@ -1023,8 +1023,14 @@ enum mm_status mm__pgtable_check(const struct mm_machine *m, char err[MM_MSG_MAX
     read_l1(m, c.l1);
     l1_check_init(m, &c);
     for (unsigned i = 0; i < MM_PTRS_PER_PGD; i++) {
-        enum mm_status st = check_pgd_entry(m, &c, i, pages, &npages, err);
+        enum mm_status st;
 
+        /* A clear pair is consistent (check_pgd_entry() passes it); most
+         * of the 2048 are, and the call per pair was most of the time
+         * the check spent on them. */
+        if ((c.l1[2 * i] | c.l1[2 * i + 1]) == 0)
+            continue;
+        st = check_pgd_entry(m, &c, i, pages, &npages, err);
         if (st != MM_OK)
             return st;
     }

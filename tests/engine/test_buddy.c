@@ -5,6 +5,7 @@
  * follow from the kernel's rules, worked out in each test's comment.
  */
 #include "check_engine.h"
+#include "../common/ckloop.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -812,6 +813,65 @@ START_TEST(test_foreach_used_walks_blocks_ascending)
 }
 END_TEST
 
+/* Heads as mm__buddy_foreach_used() gives them, for the sparse walk. */
+struct head_list {
+    unsigned n;
+    mm_pfn_t pfn[6000];
+};
+
+static void record_head(void *arg, mm_pfn_t pfn, unsigned order, enum mm_owner owner)
+{
+    struct head_list *h = arg;
+
+    (void)order;
+    (void)owner;
+    ck_assert_uint_lt(h->n, 6000);
+    h->pfn[h->n++] = pfn;
+}
+
+/* The used-block walk skips clear runs a word at a time: every head is
+ * still found, in ascending order, whatever its offset in the word and
+ * across the map's chunk boundaries (4096 pfns), as a page-by-page
+ * mm__page_info() scan of the whole machine finds them. */
+START_TEST(test_foreach_used_finds_sparse_heads)
+{
+    struct mm_machine *m = tb_machine(&big, big_resv, 2);
+    struct head_list *walk = calloc(1, sizeof(*walk));
+    struct head_list *scan = calloc(1, sizeof(*scan));
+    mm_pfn_t *got = calloc(5000, sizeof(*got));
+
+    ck_assert_ptr_nonnull(walk);
+    ck_assert_ptr_nonnull(scan);
+    ck_assert_ptr_nonnull(got);
+    for (unsigned i = 0; i < 5000; i++)
+        got[i] = tb_alloc(m, MM_ZONE_NORMAL, 0);
+    for (unsigned i = 0; i < 5000; i++) {
+        if ((i * 7 + i / 9) % 11 != 0)  /* keep about 1 in 11, at any offset */
+            tb_free(m, got[i], 0);
+    }
+    mm__buddy_foreach_used(m, record_head, walk);
+    for (mm_pfn_t p = big.min; p < big.max; p++) {
+        struct mm_page_info pi;
+
+        mm__page_info(m, p, &pi);
+        if (pi.state == MM_PAGE_USED && pi.head == p) {
+            ck_assert_uint_lt(scan->n, 6000);
+            scan->pfn[scan->n++] = p;
+        }
+    }
+    ck_assert_uint_gt(scan->n, 450);
+    ck_assert_uint_eq(walk->n, scan->n);
+    for (unsigned i = 0; i < scan->n; i++)
+        ck_loop_assert_uint_eq(walk->pfn[i], scan->pfn[i]);
+    ck_assert_uint_ne(got[0] / 4096, got[4999] / 4096);    /* across chunks */
+    tb_check(m);
+    free(walk);
+    free(scan);
+    free(got);
+    tb_destroy(m);
+}
+END_TEST
+
 START_TEST(test_clone_is_independent_and_behaves_the_same)
 {
     struct mm_machine *m = tb_machine(&holey, holey_resv, 3);
@@ -1026,6 +1086,7 @@ Suite *buddy_suite(void)
 
     tcase_set_timeout(misc, 120);
     tcase_add_test(misc, test_foreach_used_walks_blocks_ascending);
+    tcase_add_test(misc, test_foreach_used_finds_sparse_heads);
     tcase_add_test(misc, test_clone_is_independent_and_behaves_the_same);
     tcase_add_test(misc, test_check_reports_a_layout_mismatch);
     tcase_add_test(misc, test_random_alloc_free_keeps_the_allocator_consistent);
