@@ -39,8 +39,9 @@
  * to 230 ms each) or rendered a page-table dump per op took most of the
  * time.
  *
- * Speed: the machine for each preset config is booted once per process
- * and every input starts from an mm_clone() of it (clone and destroy are
+ * Speed: the machine for each config (a preset's two bytes or a text
+ * config, cached by those bytes) is booted once per process and every
+ * input starts from an mm_clone() of it (clone and destroy are
  * under 1% of the time).  Profiled (perf, the ASan build, libFuzzer's
  * loop from the corpus), the rest went to page-table dumps of report ops
  * (note_page()'s compare hooks, now without coverage: nocov.txt), to
@@ -68,8 +69,7 @@
  *                            of the cached one the input started from,
  *                            whose snapshot must first be the bytes
  *                            mm_create() gave (so no input and no clone
- *                            changed the cached machine); a config from
- *                            text, not cached, is booted again.  A fresh
+ *                            changed the cached machine).  A fresh
  *                            mm_create() per replay was 4% of the time.
  * An op is sampled when a hash of its index and of the input's FNV-1a
  * hash is 0 mod OP_SAMPLE_EVERY, an input when its FNV-1a hash is 0 mod
@@ -108,6 +108,7 @@
  * the sampled mm_check() cost 1.6 times the CPU of a pass over the
  * corpus; those parts' checks walk their whole structures.
  */
+#include <assert.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -124,7 +125,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_EVENTS  MAX_OPS
 #define SAMPLE_EVERY 16                 /* 1 input in 16: replay and clone */
 #define OP_SAMPLE_EVERY 16              /* 1 op in 16: mm_check() */
-#define CACHE_SLOTS 64                  /* booted preset machines kept */
+#define CACHE_SLOTS 64                  /* booted machines kept */
 #define MAX_SPANS   MAX_OPS             /* ops the mutator can see */
 #define MAX_PICKS   (MAX_OPS * 8)       /* operand bytes it can change */
 #ifndef PAGE_BUDGET
@@ -735,40 +736,45 @@ static void replay(struct state *s, struct mm_machine *r)
     mm_destroy(c);
 }
 
-/* Booted machines for preset configs, by the two config bytes, with the
- * mm_snapshot() bytes each had when mm_create() returned it. */
+/* Booted machines by the bytes of their config part (a preset's two, a
+ * text config's up to its NUL), with the mm_snapshot() bytes each had
+ * when mm_create() returned it.  Text configs were booted afresh for
+ * each input: mm_create() and its mm_check() were 3% of the time. */
+#define KEY_MAX 514                     /* the longest config part */
 static struct {
     bool used;
-    uint8_t b0, b1;
+    size_t klen;
+    uint8_t key[KEY_MAX];
     struct mm_machine *m;
     struct mm_buf state;
 } cache[CACHE_SLOTS];
 
-/* The booted machine for @cfg (cached when @data's config is a preset;
- * else *@owned is set and the caller frees it), or NULL if it does not
- * boot.  *@state: its snapshot as booted (NULL when owned). */
-static struct mm_machine *booted(const uint8_t *data, const struct mm_config *cfg,
-                                 bool *owned, const struct mm_buf **state)
+static uint32_t fnv1a(const uint8_t *p, size_t n);
+
+/* The booted machine for @cfg, whose config part of the input is @key
+ * (@klen bytes), or NULL if it does not boot; borrowed from the cache.
+ * *@state: its snapshot as booted. */
+static struct mm_machine *booted(const uint8_t *key, size_t klen,
+                                 const struct mm_config *cfg,
+                                 const struct mm_buf **state)
 {
-    unsigned slot = (unsigned)(data[0] * 31u + data[1]) % CACHE_SLOTS;
+    unsigned slot = fnv1a(key, klen) % CACHE_SLOTS;
     struct mm_machine *m;
     char err[MM_MSG_MAX];
 
-    *owned = (data[0] & 0x80) != 0;
-    *state = *owned ? NULL : &cache[slot].state;
-    if (!*owned && cache[slot].used && cache[slot].b0 == data[0] &&
-        cache[slot].b1 == data[1])
+    assert(klen <= KEY_MAX);
+    *state = &cache[slot].state;
+    if (cache[slot].used && cache[slot].klen == klen &&
+        memcmp(cache[slot].key, key, klen) == 0)
         return cache[slot].m;
     if (mm_create(cfg, &m, err) != MM_OK)
         m = NULL;                       /* remembered too: it never boots */
     else if (mm_check(m, err) != MM_OK)
         fail("mm_check after mm_create", err);
-    if (*owned)
-        return m;
     mm_destroy(cache[slot].m);
     cache[slot].used = true;
-    cache[slot].b0 = data[0];
-    cache[slot].b1 = data[1];
+    cache[slot].klen = klen;
+    memcpy(cache[slot].key, key, klen);
     cache[slot].m = m;
     cache[slot].state.len = 0;
     if (m != NULL && mm_snapshot(m, &cache[slot].state) != MM_OK)
@@ -779,20 +785,12 @@ static struct mm_machine *booted(const uint8_t *data, const struct mm_config *cf
 /* The machine to replay onto, as booted: a clone of the cached booted
  * machine, whose snapshot must still be the bytes it had when
  * mm_create() returned it (so neither the inputs run since nor the clone
- * changed it); for a config that is not cached, mm_create() again. */
+ * changed it). */
 static struct mm_machine *replay_target(struct mm_machine *boot,
-                                        const struct mm_buf *state,
-                                        const struct mm_config *cfg)
+                                        const struct mm_buf *state)
 {
-    struct mm_machine *r;
-    char err[MM_MSG_MAX];
+    struct mm_machine *r = mm_clone(boot);
 
-    if (state == NULL) {
-        if (mm_create(cfg, &r, err) != MM_OK)
-            fail("re-create", err);
-        return r;
-    }
-    r = mm_clone(boot);
     if (r == NULL)
         fail("mm_clone", "out of memory");
     same_state(state, r, "the replay's booted machine");
@@ -818,7 +816,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct mm_config cfg;
     struct state s;
     unsigned n = 0;
-    bool owned;
 
     if (size < 2)
         return 0;
@@ -834,10 +831,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s.big = full_checks || s.seed / SAMPLE_EVERY % BIG_EVERY == 0;
     if (!pick_config(&s, &cfg))
         return 0;
-    boot = booted(data, &cfg, &owned, &boot_state);
+    boot = booted(data, (size_t)(s.in.p - data), &cfg, &boot_state);
     if (boot == NULL)
         return 0;
-    s.m = owned ? boot : mm_clone(boot);
+    s.m = mm_clone(boot);
     if (s.m == NULL)
         fail("mm_clone", "out of memory");
     s.cpus = mm_machine_config(s.m)->cpus;
@@ -848,8 +845,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     check(&s, "the last op", true);
     if (s.full)
-        replay(&s, replay_target(boot, boot_state, &cfg));
-    mm_destroy(s.m);                    /* the booted one itself if owned */
+        replay(&s, replay_target(boot, boot_state));
+    mm_destroy(s.m);
     return 0;
 }
 
