@@ -411,6 +411,36 @@ static bool memblock_overlaps(const struct mm_memblock *mb, uint64_t start, uint
 }
 
 /*
+ * A range the boot loader placed (the initrd, the device tree): *start
+ * and the returned *end are [*start, *start + size) rounded out to pages,
+ * as memblock reserves partial pages.  Refused, naming it, unless it lies
+ * inside one memory region and meets no reservation made so far.
+ */
+static enum mm_status boot_range_check(const struct mm_machine *m, const char *name,
+                                       uint64_t *start, uint64_t size, uint64_t *end,
+                                       char err[MM_MSG_MAX])
+{
+    const struct mm_layout *lay = &m->lay;
+    uint64_t s = *start & ~(uint64_t)(MM_PAGE_SIZE - 1);
+    uint64_t e = (*start + size + MM_PAGE_SIZE - 1) & ~(uint64_t)(MM_PAGE_SIZE - 1);
+    bool memory = false;
+
+    for (unsigned i = 0; i < lay->nr_regions; i++)
+        memory |= s >= lay->regions[i].start && e <= lay->regions[i].end;
+    if (!memory)
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "create: %s 0x%08llx+0x%08llx is not a memory region", name,
+                        (unsigned long long)s, (unsigned long long)(e - s));
+    if (memblock_overlaps(m->boot, s, e))
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "create: %s 0x%08llx+0x%08llx overlaps in-use memory", name,
+                        (unsigned long long)s, (unsigned long long)(e - s));
+    *start = s;
+    *end = e;
+    return MM_OK;
+}
+
+/*
  * reserve_initrd_mem() (arm_memblock_init(), right after the image): the
  * initrd= range rounded out to pages, when it lies inside one memory
  * region and meets no reservation (the kernel sees the image's; the
@@ -425,22 +455,14 @@ static enum mm_status reserve_initrd(struct mm_machine *m, char err[MM_MSG_MAX])
 {
     const struct mm_layout *lay = &m->lay;
     uint64_t start, size, end;
-    bool memory = false;
+
+    enum mm_status st;
 
     if (!mm__config_initrd(&m->cfg, &start, &size))
         return MM_OK;
-    end = (start + size + MM_PAGE_SIZE - 1) & ~(uint64_t)(MM_PAGE_SIZE - 1);
-    start &= ~(uint64_t)(MM_PAGE_SIZE - 1);
-    for (unsigned i = 0; i < lay->nr_regions; i++)
-        memory |= start >= lay->regions[i].start && end <= lay->regions[i].end;
-    if (!memory)
-        return mm__fail(err, MM_INVALID_ARGUMENT,
-                        "create: initrd 0x%08llx+0x%08llx is not a memory region",
-                        (unsigned long long)start, (unsigned long long)(end - start));
-    if (memblock_overlaps(m->boot, start, end))
-        return mm__fail(err, MM_INVALID_ARGUMENT,
-                        "create: initrd 0x%08llx+0x%08llx overlaps in-use memory",
-                        (unsigned long long)start, (unsigned long long)(end - start));
+    st = boot_range_check(m, "initrd", &start, size, &end, err);
+    if (st != MM_OK)
+        return st;
     if (end > lay->lowmem_limit)
         return mm__fail(err, MM_INVALID_ARGUMENT,
                         "create: initrd 0x%08llx+0x%08llx is not in lowmem",
@@ -467,7 +489,7 @@ static enum mm_status reserve_fdt(struct mm_machine *m, char err[MM_MSG_MAX])
     const struct mm_layout *lay = &m->lay;
     uint64_t start, end;
     uint32_t size;
-    bool memory = false;
+    enum mm_status st;
 
     if (!mm__config_fdt(&m->cfg, &start, &size))
         return MM_OK;
@@ -482,18 +504,9 @@ static enum mm_status reserve_fdt(struct mm_machine *m, char err[MM_MSG_MAX])
                         "create: fdt 0x%08llx+0x%x ends past the 2 MiB the kernel maps "
                         "from its MiB (FDT_FIXED_SIZE)",
                         (unsigned long long)start, size);
-    end = (start + size + MM_PAGE_SIZE - 1) & ~(uint64_t)(MM_PAGE_SIZE - 1);
-    start &= ~(uint64_t)(MM_PAGE_SIZE - 1);
-    for (unsigned i = 0; i < lay->nr_regions; i++)
-        memory |= start >= lay->regions[i].start && end <= lay->regions[i].end;
-    if (!memory)
-        return mm__fail(err, MM_INVALID_ARGUMENT,
-                        "create: fdt 0x%08llx+0x%08llx is not a memory region",
-                        (unsigned long long)start, (unsigned long long)(end - start));
-    if (memblock_overlaps(m->boot, start, end))
-        return mm__fail(err, MM_INVALID_ARGUMENT,
-                        "create: fdt 0x%08llx+0x%08llx overlaps in-use memory",
-                        (unsigned long long)start, (unsigned long long)(end - start));
+    st = boot_range_check(m, "fdt", &start, size, &end, err);
+    if (st != MM_OK)
+        return st;
     memblock_reserve(m->boot, start, end);
     m->fdt_start = (mm_paddr_t)start;
     m->fdt_pages = (uint32_t)((end - start) >> MM_PAGE_SHIFT);
