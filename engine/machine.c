@@ -675,6 +675,94 @@ static bool reserve_percpu(struct mm_machine *m)
 }
 
 /*
+ * free_area_init_core()'s nr_kernel_pages (@all: nr_all_pages): per zone
+ * its present pages less its memmap (calc_memmap_size(): the span times
+ * sizeof(struct page), page-aligned), lowmem zones summed; a highmem zone
+ * adds its present pages to @all only, and takes its memmap off the
+ * kernel pages when they exceed twice that.  ARM has no dma_reserve.
+ * KERNEL: 6.1 mm/page_alloc.c free_area_init_core(), calc_memmap_size().
+ */
+static uint64_t kernel_pages(const struct mm_machine *m, uint64_t *all)
+{
+    const struct mm_layout *lay = &m->lay;
+    const mm_pfn_t bound[] = { lay->min_pfn, lay->dma_end_pfn, lay->max_low_pfn,
+                               lay->max_pfn };
+    uint64_t kernel = 0;
+
+    *all = 0;
+    for (unsigned z = 0; z + 1 < sizeof(bound) / sizeof(bound[0]); z++) {
+        uint64_t span = bound[z + 1] > bound[z] ? bound[z + 1] - bound[z] : 0;
+        uint64_t present = span != 0 ? mm__ram_pages_in(lay, bound[z], bound[z + 1]) : 0;
+        uint64_t memmap = (span * mm__sizeof_struct_page(&m->cfg) + MM_PAGE_SIZE - 1) >>
+                          MM_PAGE_SHIFT;
+
+        if (z == 2) { /* ZONE_HIGHMEM */
+            if (kernel > memmap * 2)
+                kernel -= memmap;
+            *all += present;
+            continue;
+        }
+        if (present >= memmap)
+            present -= memmap;
+        kernel += present;
+        *all += present;
+    }
+    return kernel;
+}
+
+/* ilog2(roundup_pow_of_two(@n)) for @n >= 1 */
+static unsigned order_base_2(uint64_t n)
+{
+    unsigned shift = 0;
+
+    while ((1ull << shift) < n)
+        shift++;
+    return shift;
+}
+
+unsigned mm__vfs_hash_shift(const struct mm_machine *m, unsigned scale)
+{
+    const uint64_t bucket = 4; /* sizeof(struct hlist_bl_head), (hlist_head) */
+    uint64_t all, n = kernel_pages(m, &all), max;
+
+    if (!mm__config_vfs_hash(&m->cfg))
+        return 0;
+    /* round up to a MiB of pages, then 1 bucket per 2^scale bytes */
+    n = (n + 255) & ~(uint64_t)255;
+    n = scale > MM_PAGE_SHIFT ? n >> (scale - MM_PAGE_SHIFT) : n << (MM_PAGE_SHIFT - scale);
+    if (n * bucket < MM_PAGE_SIZE)
+        n = MM_PAGE_SIZE / bucket;
+    /* at most 1/16 of all memory */
+    max = ((all << MM_PAGE_SHIFT) >> 4) / bucket;
+    n = (uint64_t)1 << order_base_2(n);
+    while (n > max)
+        n >>= 1;
+    return order_base_2(n);
+}
+
+/*
+ * vfs_caches_init_early() (start_kernel(), after setup_per_cpu_areas()):
+ * dcache_init_early() then inode_init_early() take their hash tables
+ * from memblock (HASH_EARLY, SMP_CACHE_BYTES aligned, never freed).
+ * Scale 13 and 14, no dhash_entries= or ihash_entries=.  KERNEL: 6.1
+ * fs/dcache.c dcache_init_early(), fs/inode.c inode_init_early(),
+ * mm/page_alloc.c alloc_large_system_hash().
+ */
+static bool reserve_vfs_hashes(struct mm_machine *m)
+{
+    static const unsigned scales[] = { 13, 14 };
+    uint64_t pa;
+
+    for (unsigned i = 0; i < sizeof(scales) / sizeof(scales[0]); i++) {
+        unsigned shift = mm__vfs_hash_shift(m, scales[i]);
+
+        if (shift != 0 && !memblock_alloc(m, (uint64_t)4 << shift, 64, &pa))
+            return false;
+    }
+    return true;
+}
+
+/*
  * What the 6.1 reference boot does after mem_init() (config version 3):
  * free_initmem() returns __init_begin..__init_end to the buddy allocator
  * (here: the range leaves memblock.reserved before the buddy is built, so
@@ -743,6 +831,8 @@ static enum mm_status boot(struct mm_machine *m, char err[MM_MSG_MAX])
         rc = reserve_late(m, err);
     if (rc == MM_OK && !reserve_percpu(m))
         rc = mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the per-CPU areas");
+    if (rc == MM_OK && !reserve_vfs_hashes(m))
+        rc = mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the VFS hash tables");
     if (rc == MM_OK)
         late_boot(m);
     if (rc == MM_OK && mb.full)

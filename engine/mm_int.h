@@ -127,6 +127,15 @@ uint64_t mm__config_cma_bytes(const struct mm_config *cfg);
  * the machine has no reference image (_stext is then _text). */
 void mm__config_image_extras(const struct mm_config *cfg, mm_vaddr_t *stext,
                              uint32_t *rodata);
+/* RAM pages of the layout's regions in pfns [@s, @e) (buddy.c). */
+struct mm_layout;
+uint32_t mm__ram_pages_in(const struct mm_layout *lay, mm_pfn_t s, mm_pfn_t e);
+/* Version 5 of the reference build: vfs_caches_init_early()'s hash tables. */
+bool mm__config_vfs_hash(const struct mm_config *cfg);
+/* log2 of the entries of the early hash table of @scale (13: dentry, 14:
+ * inode) of 4-byte buckets, alloc_large_system_hash() (machine.c); 0 when
+ * the machine does not model them. */
+unsigned mm__vfs_hash_shift(const struct mm_machine *m, unsigned scale);
 /* sizeof(struct page) of the machine's build (machine.c). */
 unsigned mm__sizeof_struct_page(const struct mm_config *cfg);
 /* CONFIG_CMA and CONFIG_ZSWAP: the Debian armmp reference build only. */
