@@ -70,6 +70,16 @@ uint32_t mm__percpu_unit_pages(const struct mm_config *cfg)
     return s == 0 ? 0 : percpu_unit_size(s) >> MM_PAGE_SHIFT;
 }
 
+void mm__percpu_sizes(const struct mm_config *cfg, uint32_t *static_size,
+                      uint32_t *reserved, uint32_t *dyn)
+{
+    uint32_t s = mm__config_percpu_static(cfg);
+
+    *static_size = s;
+    *reserved = s == 0 ? 0 : PERCPU_MODULE_RESERVE;
+    *dyn = s == 0 ? 0 : percpu_size_sum(s) - s - PERCPU_MODULE_RESERVE;
+}
+
 static void percpu_line(const struct mm_machine *m, struct mm_buf *out)
 {
     uint32_t s = mm__config_percpu_static(&m->cfg), sum;
