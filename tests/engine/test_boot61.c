@@ -667,8 +667,8 @@ END_TEST
  * and zone figures are the real kernel's: fixtures/ram768M-cpus4.txt,
  * ram1G-cpus3-cma64M.txt and ram3G-cpus4-vm600M.txt (the watermarks are
  * taken before the initrd and init sections are freed, managed after).
- * Version 4 keeps its machine: 28K fewer reserved than the kernel on
- * 768 MiB (test_boot61_vfs_hashes).  KERNEL: 6.1 arch/arm/mm/mmu.c
+ * Version 4 keeps its machine, 220K short on 256 MiB
+ * (test_boot61_vfs_hashes).  KERNEL: 6.1 arch/arm/mm/mmu.c
  * iotable_init(), vm_reserve_area_early(), mm/page_alloc.c
  * setup_usemap(), arch/arm/kernel/setup.c request_standard_resources(),
  * drivers/of/fdt.c unflatten_device_tree(), init/main.c
