@@ -19,6 +19,9 @@
  *   pages less the zone's memmap (calc_memmap_size(), lowmem zones only;
  *   the SPARSEMEM hole estimate is not modelled: the engine's zones have
  *   no holes in the reference machines).
+ * - mm/page_alloc.c alloc_large_system_hash() for vfs_caches_init_early():
+ *   "Dentry cache hash table entries: ..." and "Inode-cache ..." (version
+ *   5, machine.c mm__vfs_hash_shift());
  * and after Memory:, arch/arm/mm/init.c free_initmem() -> mm/page_alloc.c
  * free_reserved_area(): "Freeing unused kernel image (initmem) memory: %ldK"
  * (version 3), after "Freeing initrd memory: %ldK" when initrd= names one.
@@ -65,6 +68,16 @@ uint32_t mm__percpu_unit_pages(const struct mm_config *cfg)
     uint32_t s = mm__config_percpu_static(cfg);
 
     return s == 0 ? 0 : percpu_unit_size(s) >> MM_PAGE_SHIFT;
+}
+
+void mm__percpu_sizes(const struct mm_config *cfg, uint32_t *static_size,
+                      uint32_t *reserved, uint32_t *dyn)
+{
+    uint32_t s = mm__config_percpu_static(cfg);
+
+    *static_size = s;
+    *reserved = s == 0 ? 0 : PERCPU_MODULE_RESERVE;
+    *dyn = s == 0 ? 0 : percpu_size_sum(s) - s - PERCPU_MODULE_RESERVE;
 }
 
 static void percpu_line(const struct mm_machine *m, struct mm_buf *out)
@@ -156,6 +169,19 @@ static void node_ranges(const struct mm_machine *m, struct mm_buf *out)
     }
 }
 
+/* alloc_large_system_hash()'s line for an early table of 4-byte buckets
+ * (vfs_caches_init_early(), after "Kernel command line:"). */
+static void hash_line(const struct mm_machine *m, struct mm_buf *out, const char *name,
+                      unsigned scale)
+{
+    unsigned shift = mm__vfs_hash_shift(m, scale);
+
+    if (shift != 0)
+        mm__buf_printf(out,
+                       "%s hash table entries: %lu (order: %u, %lu bytes, linear)\n",
+                       name, 1ul << shift, shift + 2 - MM_PAGE_SHIFT, 4ul << shift);
+}
+
 void mm__report_boot_61(const struct mm_machine *m, struct mm_buf *out)
 {
     const struct mm_layout *lay = &m->lay;
@@ -188,4 +214,6 @@ void mm__report_boot_61(const struct mm_machine *m, struct mm_buf *out)
                        "Built 1 zonelists, mobility grouping %s.  Total pages: %llu\n",
                        total < min ? "off" : "on", (unsigned long long)total);
     }
+    hash_line(m, out, "Dentry cache", 13);
+    hash_line(m, out, "Inode-cache", 14);
 }

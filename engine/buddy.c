@@ -575,6 +575,11 @@ static uint32_t ram_pages_in(const struct mm_layout *lay, mm_pfn_t s, mm_pfn_t e
     return n;
 }
 
+uint32_t mm__ram_pages_in(const struct mm_layout *lay, mm_pfn_t s, mm_pfn_t e)
+{
+    return ram_pages_in(lay, s, e);
+}
+
 /* The first reserved range that ends after @pfn (nresv if none). */
 static size_t resv_from(const struct mm_buddy *b, mm_pfn_t pfn)
 {

@@ -237,6 +237,12 @@ bool mm__config_late_boot(const struct mm_config *cfg)
     return debian_armmp(cfg) && cfg->version >= 3;
 }
 
+/* Version 5: the boot's early memblock allocations (MM_CONFIG_VERSION). */
+bool mm__config_early_memblock(const struct mm_config *cfg)
+{
+    return debian_armmp(cfg) && cfg->version >= 5;
+}
+
 /* The buddy allocator's MAX_ORDER: the build's from version 3; configs
  * stored before keep the 11 orders they were built with. */
 unsigned mm__config_buddy_orders(const struct mm_config *cfg)
@@ -695,7 +701,7 @@ static const char *set_version(struct mm_config *cfg, const char *v)
 
     if (!parse_whole(v, MM_CONFIG_VERSION, &x) || x < 1)
         return "want 1 (before the Debian armmp reference build), 2, 3 (its end of "
-               "boot) or 4 (QEMU's device tree)";
+               "boot), 4 (QEMU's device tree) or 5 (its early memblock allocations)";
     cfg->version = (unsigned)x;
     return NULL;
 }

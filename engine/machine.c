@@ -332,6 +332,17 @@ static bool early_alloc_pte(struct mm_machine *m, mm_paddr_t *pa)
     return true;
 }
 
+/* iotable_init() and vm_reserve_area_early(): a struct static_vm (a 32-byte
+ * vm_struct and a list head, 4-byte aligned) from memblock per static
+ * area, from config version 5.  KERNEL: 6.1 arch/arm/mm/mmu.c, mm.h,
+ * include/linux/vmalloc.h (no HAVE_ARCH_HUGE_VMALLOC on ARM). */
+static bool early_static_vm(struct mm_machine *m)
+{
+    uint64_t pa;
+
+    return !mm__config_early_memblock(&m->cfg) || memblock_alloc(m, 40, 4, &pa);
+}
+
 /* early_pte_alloc() + __pmd_populate() for kmap_init(): a kernel table. */
 static enum mm_status early_pte_install(struct mm_machine *m, mm_vaddr_t va,
                                         char err[MM_MSG_MAX])
@@ -411,6 +422,36 @@ static bool memblock_overlaps(const struct mm_memblock *mb, uint64_t start, uint
 }
 
 /*
+ * A range the boot loader placed (the initrd, the device tree): *start
+ * and the returned *end are [*start, *start + size) rounded out to pages,
+ * as memblock reserves partial pages.  Refused, naming it, unless it lies
+ * inside one memory region and meets no reservation made so far.
+ */
+static enum mm_status boot_range_check(const struct mm_machine *m, const char *name,
+                                       uint64_t *start, uint64_t size, uint64_t *end,
+                                       char err[MM_MSG_MAX])
+{
+    const struct mm_layout *lay = &m->lay;
+    uint64_t s = *start & ~(uint64_t)(MM_PAGE_SIZE - 1);
+    uint64_t e = (*start + size + MM_PAGE_SIZE - 1) & ~(uint64_t)(MM_PAGE_SIZE - 1);
+    bool memory = false;
+
+    for (unsigned i = 0; i < lay->nr_regions; i++)
+        memory |= s >= lay->regions[i].start && e <= lay->regions[i].end;
+    if (!memory)
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "create: %s 0x%08llx+0x%08llx is not a memory region", name,
+                        (unsigned long long)s, (unsigned long long)(e - s));
+    if (memblock_overlaps(m->boot, s, e))
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "create: %s 0x%08llx+0x%08llx overlaps in-use memory", name,
+                        (unsigned long long)s, (unsigned long long)(e - s));
+    *start = s;
+    *end = e;
+    return MM_OK;
+}
+
+/*
  * reserve_initrd_mem() (arm_memblock_init(), right after the image): the
  * initrd= range rounded out to pages, when it lies inside one memory
  * region and meets no reservation (the kernel sees the image's; the
@@ -425,22 +466,14 @@ static enum mm_status reserve_initrd(struct mm_machine *m, char err[MM_MSG_MAX])
 {
     const struct mm_layout *lay = &m->lay;
     uint64_t start, size, end;
-    bool memory = false;
+
+    enum mm_status st;
 
     if (!mm__config_initrd(&m->cfg, &start, &size))
         return MM_OK;
-    end = (start + size + MM_PAGE_SIZE - 1) & ~(uint64_t)(MM_PAGE_SIZE - 1);
-    start &= ~(uint64_t)(MM_PAGE_SIZE - 1);
-    for (unsigned i = 0; i < lay->nr_regions; i++)
-        memory |= start >= lay->regions[i].start && end <= lay->regions[i].end;
-    if (!memory)
-        return mm__fail(err, MM_INVALID_ARGUMENT,
-                        "create: initrd 0x%08llx+0x%08llx is not a memory region",
-                        (unsigned long long)start, (unsigned long long)(end - start));
-    if (memblock_overlaps(m->boot, start, end))
-        return mm__fail(err, MM_INVALID_ARGUMENT,
-                        "create: initrd 0x%08llx+0x%08llx overlaps in-use memory",
-                        (unsigned long long)start, (unsigned long long)(end - start));
+    st = boot_range_check(m, "initrd", &start, size, &end, err);
+    if (st != MM_OK)
+        return st;
     if (end > lay->lowmem_limit)
         return mm__fail(err, MM_INVALID_ARGUMENT,
                         "create: initrd 0x%08llx+0x%08llx is not in lowmem",
@@ -467,7 +500,7 @@ static enum mm_status reserve_fdt(struct mm_machine *m, char err[MM_MSG_MAX])
     const struct mm_layout *lay = &m->lay;
     uint64_t start, end;
     uint32_t size;
-    bool memory = false;
+    enum mm_status st;
 
     if (!mm__config_fdt(&m->cfg, &start, &size))
         return MM_OK;
@@ -482,18 +515,9 @@ static enum mm_status reserve_fdt(struct mm_machine *m, char err[MM_MSG_MAX])
                         "create: fdt 0x%08llx+0x%x ends past the 2 MiB the kernel maps "
                         "from its MiB (FDT_FIXED_SIZE)",
                         (unsigned long long)start, size);
-    end = (start + size + MM_PAGE_SIZE - 1) & ~(uint64_t)(MM_PAGE_SIZE - 1);
-    start &= ~(uint64_t)(MM_PAGE_SIZE - 1);
-    for (unsigned i = 0; i < lay->nr_regions; i++)
-        memory |= start >= lay->regions[i].start && end <= lay->regions[i].end;
-    if (!memory)
-        return mm__fail(err, MM_INVALID_ARGUMENT,
-                        "create: fdt 0x%08llx+0x%08llx is not a memory region",
-                        (unsigned long long)start, (unsigned long long)(end - start));
-    if (memblock_overlaps(m->boot, start, end))
-        return mm__fail(err, MM_INVALID_ARGUMENT,
-                        "create: fdt 0x%08llx+0x%08llx overlaps in-use memory",
-                        (unsigned long long)start, (unsigned long long)(end - start));
+    st = boot_range_check(m, "fdt", &start, size, &end, err);
+    if (st != MM_OK)
+        return st;
     memblock_reserve(m->boot, start, end);
     m->fdt_start = (mm_paddr_t)start;
     m->fdt_pages = (uint32_t)((end - start) >> MM_PAGE_SHIFT);
@@ -556,7 +580,7 @@ static enum mm_status remap_cma(struct mm_machine *m, char err[MM_MSG_MAX])
     for (uint64_t a = va; a < (uint64_t)va + (end - start); a += MM_PMD_SIZE)
         mm__pmd_clear(m, (mm_vaddr_t)a);
     mm__flush_tlb_range(m, va, (mm_vaddr_t)(va + (end - start) - 1));
-    if (mm__map_memory(m, va, (mm_paddr_t)start, (uint32_t)(end - start),
+    if (!early_static_vm(m) || mm__map_memory(m, va, (mm_paddr_t)start, (uint32_t)(end - start),
                        MM_PROT_DMA_READY, early_alloc_pte) != MM_OK)
         return mm__fail(err, MM_NO_MEMORY,
                         "create: no lowmem left to remap the CMA area");
@@ -594,6 +618,9 @@ static enum mm_status map_devices(struct mm_machine *m, char err[MM_MSG_MAX])
                                     (mm_paddr_t)vectors + MM_PAGE_SIZE, MM_PAGE_SIZE,
                                     MM_PROT_LOW_VECTORS, early_alloc_pte) != MM_OK)
         return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the stubs page");
+    /* pci_reserve_io() */
+    if (lay->pci_io_base != 0 && !early_static_vm(m))
+        return mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the PCI I/O area");
     if (lay->pkmap_base != 0) {
         st = early_pte_install(m, lay->pkmap_base, err);
         if (st != MM_OK)
@@ -627,6 +654,159 @@ static enum mm_status reserve_late(struct mm_machine *m, char err[MM_MSG_MAX])
     return MM_OK;
 }
 
+/* ------------------------------------------------------------------ */
+/* The boot's small memblock allocations (config version 5)            */
+/* ------------------------------------------------------------------ */
+
+#define SMP_CACHE_BYTES 64u /* KERNEL: 6.1 arch/arm L1_CACHE_BYTES, v7 */
+
+/* memblock_alloc() of @size bytes aligned to @align; false if no room. */
+static bool early_small(struct mm_machine *m, uint64_t size, uint64_t align)
+{
+    uint64_t pa;
+
+    return memblock_alloc(m, size, align, &pa);
+}
+
+/*
+ * free_area_init_core() -> setup_usemap(), after alloc_node_mem_map():
+ * each populated zone's pageblock flags, NR_PAGEBLOCK_BITS (4) a
+ * pageblock of 1 << pageblock_order (MAX_ORDER - 1 without HUGETLB_PAGE)
+ * pages, in whole longs.  KERNEL: 6.1 mm/page_alloc.c usemap_size(),
+ * include/linux/pageblock-flags.h.
+ */
+static bool reserve_usemaps(struct mm_machine *m)
+{
+    const struct mm_layout *lay = &m->lay;
+    const mm_pfn_t bound[] = { lay->min_pfn, lay->dma_end_pfn, lay->max_low_pfn,
+                               lay->max_pfn };
+    uint64_t block = 1ull << (mm__config_max_order(&m->cfg) - 1);
+
+    for (unsigned z = 0; z + 1 < sizeof(bound) / sizeof(bound[0]); z++) {
+        uint64_t pages = bound[z + 1] > bound[z] ? bound[z + 1] - bound[z] : 0;
+        uint64_t bits;
+
+        if (pages == 0)
+            continue;
+        pages += bound[z] & (block - 1);
+        bits = (pages + block - 1) / block * 4;
+        if (!early_small(m, (bits + 31) / 32 * 4, SMP_CACHE_BYTES))
+            return false;
+    }
+    return true;
+}
+
+/*
+ * The bytes unflatten_device_tree() takes for QEMU's virt tree: its first
+ * pass sizes each node as a 108-byte struct device_node plus its name,
+ * each property as a 48-byte struct property, and a "name" property
+ * (48 bytes plus the name up to '@') for every node without one, 4-byte
+ * aligned (armmp: CONFIG_OF_KOBJ, no OF_DYNAMIC; a 32-bit kobject and
+ * bin_attribute); the copy is that, aligned to 4, plus a 4-byte end
+ * marker.  QEMU 7.2's tree (-M virt -cpu cortex-a15, dumpdtb) with one
+ * CPU, an initrd and a command line: 56 nodes, 220 properties, 20795
+ * bytes, less /chosen's rng-seed (48), which early_init_dt_scan_chosen()
+ * has replaced with NOPs; each further CPU adds cpu@N and its cpu-map
+ * coreN (628 bytes) and cpu@0 gains enable-method (48); without an
+ * initrd /chosen lacks linux,initrd-start and -end (96).  KERNEL: 6.1
+ * drivers/of/fdt.c populate_node(), populate_properties(),
+ * __unflatten_device_tree(), early_init_dt_scan_chosen();
+ * include/linux/of.h, fwnode.h, kobject.h, sysfs.h.  docs/kernel.md.
+ */
+static uint32_t qemu_virt_tree_bytes(unsigned cpus, bool initrd)
+{
+    uint32_t size = 20795 - 48;
+
+    if (cpus > 1)
+        size += 48 + (cpus - 1) * 628;
+    if (!initrd)
+        size -= 2 * 48;
+    return ((size + 3) & ~3u) + 4;
+}
+
+/*
+ * setup_arch() after paging_init(): request_standard_resources()' struct
+ * resource (32 bytes without LPAE) per memblock.memory range, then
+ * unflatten_device_tree()'s copy of QEMU's tree (the blob QEMU placed:
+ * fdt auto), then start_kernel()'s setup_command_line():
+ * saved_command_line and static_command_line, strlen + 1 each.
+ * KERNEL: 6.1 arch/arm/kernel/setup.c setup_arch(),
+ * request_standard_resources(), init/main.c setup_command_line().
+ */
+static bool reserve_setup_arch(struct mm_machine *m)
+{
+    const struct mm_layout *lay = &m->lay;
+    uint64_t start, size, cmdline = strlen(m->cfg.cmdline) + 1;
+
+    for (unsigned i = 0; i < lay->nr_regions; i++) {
+        /* one memblock range, though the engine splits it at the lowmem cut */
+        if ((i == 0 || lay->regions[i].start != lay->regions[i - 1].end) &&
+            !early_small(m, 32, SMP_CACHE_BYTES))
+            return false;
+    }
+    if (m->fdt_pages != 0 && m->cfg.fdt_mode == MM_FDT_AUTO &&
+        !early_small(m, qemu_virt_tree_bytes(m->cfg.cpus,
+                                             mm__config_initrd(&m->cfg, &start, &size)),
+                     4))
+        return false;
+    return early_small(m, cmdline, SMP_CACHE_BYTES) &&
+           early_small(m, cmdline, SMP_CACHE_BYTES);
+}
+
+/* pcpu_alloc_first_chunk() for the region of @map_size bytes at @offset
+ * of the unit: the chunk with its populated bitmap (struct pcpu_chunk is
+ * 92 bytes on 32-bit with MEMCG_KMEM), then the allocation and boundary
+ * bitmaps (a bit per PCPU_MIN_ALLOC_SIZE, 4 bytes) and a 32-byte
+ * pcpu_block_md per page.  KERNEL: 6.1 mm/percpu.c, percpu-internal.h. */
+static bool percpu_chunk_maps(struct mm_machine *m, uint32_t offset, uint32_t map_size)
+{
+    uint32_t start = offset % MM_PAGE_SIZE;
+    uint32_t pages = (start + map_size + MM_PAGE_SIZE - 1) / MM_PAGE_SIZE;
+    uint32_t bits = pages * MM_PAGE_SIZE / 4;
+
+    return early_small(m, 92 + 4 * ((pages + 31) / 32), SMP_CACHE_BYTES) &&
+           early_small(m, 4 * ((bits + 31) / 32), SMP_CACHE_BYTES) &&
+           early_small(m, 4 * ((bits + 1 + 31) / 32), SMP_CACHE_BYTES) &&
+           early_small(m, 32 * pages, SMP_CACHE_BYTES);
+}
+
+/*
+ * What pcpu_embed_first_chunk() allocates around the units (config
+ * version 5): pcpu_alloc_alloc_info()'s page before them and the
+ * group-pointer page (PFN_ALIGN(nr_groups * 4), cache aligned) after
+ * pcpu_build_alloc_info(); after the units pcpu_setup_first_chunk()'s
+ * group offsets and sizes (one group), unit map and offsets (nr_cpu_ids
+ * each), the chunk slot lists (__pcpu_size_to_slot(unit) + 4 list heads)
+ * and the reserved and dynamic chunks' maps; then both pages are freed.
+ * percpu_info() takes the two pages, percpu_first_chunk_maps() the rest;
+ * reserve_percpu() allocates the units in between.
+ */
+static bool percpu_info(struct mm_machine *m, uint64_t *ai, uint64_t *areas)
+{
+    return memblock_alloc(m, MM_PAGE_SIZE, MM_PAGE_SIZE, ai) &&
+           memblock_alloc(m, MM_PAGE_SIZE, SMP_CACHE_BYTES, areas);
+}
+
+static bool percpu_first_chunk_maps(struct mm_machine *m, uint64_t ai, uint64_t areas)
+{
+    uint32_t s, r, d, unit = mm__percpu_unit_pages(&m->cfg) * MM_PAGE_SIZE;
+    uint32_t s4, fls = 0, cpus = m->cfg.cpus;
+
+    mm__percpu_sizes(&m->cfg, &s, &r, &d);
+    s4 = (s + 3) & ~3u;
+    while (fls < 32 && (unit >> fls) != 0)
+        fls++;
+    if (!early_small(m, 4, SMP_CACHE_BYTES) || !early_small(m, 4, SMP_CACHE_BYTES) ||
+        !early_small(m, 4 * cpus, SMP_CACHE_BYTES) ||
+        !early_small(m, 4 * cpus, SMP_CACHE_BYTES) ||
+        !early_small(m, 8 * (fls - 5 + 2 + 4), SMP_CACHE_BYTES) ||
+        !percpu_chunk_maps(m, s4, r) || !percpu_chunk_maps(m, s4 + r, d - (s4 - s)))
+        return false;
+    memblock_free(m->boot, ai, ai + MM_PAGE_SIZE);
+    memblock_free(m->boot, areas, areas + MM_PAGE_SIZE);
+    return true;
+}
+
 /* consistent_init() (core_initcall, up to 3.5): PTE pages for the window. */
 static enum mm_status init_consistent(struct mm_machine *m, char err[MM_MSG_MAX])
 {
@@ -654,11 +834,105 @@ static enum mm_status init_consistent(struct mm_machine *m, char err[MM_MSG_MAX]
  */
 static bool reserve_percpu(struct mm_machine *m)
 {
-    uint64_t pa;
+    uint64_t pa, ai = 0, areas = 0;
     uint32_t pages = mm__percpu_unit_pages(&m->cfg);
+    bool maps = mm__config_early_memblock(&m->cfg);
 
-    return pages == 0 || memblock_alloc(m, (uint64_t)pages * m->cfg.cpus * MM_PAGE_SIZE,
-                                        MM_PAGE_SIZE, &pa);
+    if (pages == 0)
+        return true;
+    if (maps && !percpu_info(m, &ai, &areas))
+        return false;
+    if (!memblock_alloc(m, (uint64_t)pages * m->cfg.cpus * MM_PAGE_SIZE, MM_PAGE_SIZE, &pa))
+        return false;
+    return !maps || percpu_first_chunk_maps(m, ai, areas);
+}
+
+/*
+ * free_area_init_core()'s nr_kernel_pages (@all: nr_all_pages): per zone
+ * its present pages less its memmap (calc_memmap_size(): the span times
+ * sizeof(struct page), page-aligned), lowmem zones summed; a highmem zone
+ * adds its present pages to @all only, and takes its memmap off the
+ * kernel pages when they exceed twice that.  ARM has no dma_reserve.
+ * KERNEL: 6.1 mm/page_alloc.c free_area_init_core(), calc_memmap_size().
+ */
+static uint64_t kernel_pages(const struct mm_machine *m, uint64_t *all)
+{
+    const struct mm_layout *lay = &m->lay;
+    const mm_pfn_t bound[] = { lay->min_pfn, lay->dma_end_pfn, lay->max_low_pfn,
+                               lay->max_pfn };
+    uint64_t kernel = 0;
+
+    *all = 0;
+    for (unsigned z = 0; z + 1 < sizeof(bound) / sizeof(bound[0]); z++) {
+        uint64_t span = bound[z + 1] > bound[z] ? bound[z + 1] - bound[z] : 0;
+        uint64_t present = span != 0 ? mm__ram_pages_in(lay, bound[z], bound[z + 1]) : 0;
+        uint64_t memmap = (span * mm__sizeof_struct_page(&m->cfg) + MM_PAGE_SIZE - 1) >>
+                          MM_PAGE_SHIFT;
+
+        if (z == 2) { /* ZONE_HIGHMEM */
+            if (kernel > memmap * 2)
+                kernel -= memmap;
+            *all += present;
+            continue;
+        }
+        if (present >= memmap)
+            present -= memmap;
+        kernel += present;
+        *all += present;
+    }
+    return kernel;
+}
+
+/* ilog2(roundup_pow_of_two(@n)) for @n >= 1 */
+static unsigned order_base_2(uint64_t n)
+{
+    unsigned shift = 0;
+
+    while ((1ull << shift) < n)
+        shift++;
+    return shift;
+}
+
+unsigned mm__vfs_hash_shift(const struct mm_machine *m, unsigned scale)
+{
+    const uint64_t bucket = 4; /* sizeof(struct hlist_bl_head), (hlist_head) */
+    uint64_t all, n = kernel_pages(m, &all), max;
+
+    if (!mm__config_early_memblock(&m->cfg))
+        return 0;
+    /* round up to a MiB of pages, then 1 bucket per 2^scale bytes */
+    n = (n + 255) & ~(uint64_t)255;
+    n = scale > MM_PAGE_SHIFT ? n >> (scale - MM_PAGE_SHIFT) : n << (MM_PAGE_SHIFT - scale);
+    if (n * bucket < MM_PAGE_SIZE)
+        n = MM_PAGE_SIZE / bucket;
+    /* at most 1/16 of all memory */
+    max = ((all << MM_PAGE_SHIFT) >> 4) / bucket;
+    n = (uint64_t)1 << order_base_2(n);
+    while (n > max)
+        n >>= 1;
+    return order_base_2(n);
+}
+
+/*
+ * vfs_caches_init_early() (start_kernel(), after setup_per_cpu_areas()):
+ * dcache_init_early() then inode_init_early() take their hash tables
+ * from memblock (HASH_EARLY, SMP_CACHE_BYTES aligned, never freed).
+ * Scale 13 and 14, no dhash_entries= or ihash_entries=.  KERNEL: 6.1
+ * fs/dcache.c dcache_init_early(), fs/inode.c inode_init_early(),
+ * mm/page_alloc.c alloc_large_system_hash().
+ */
+static bool reserve_vfs_hashes(struct mm_machine *m)
+{
+    static const unsigned scales[] = { 13, 14 };
+    uint64_t pa;
+
+    for (unsigned i = 0; i < sizeof(scales) / sizeof(scales[0]); i++) {
+        unsigned shift = mm__vfs_hash_shift(m, scales[i]);
+
+        if (shift != 0 && !memblock_alloc(m, (uint64_t)4 << shift, 64, &pa))
+            return false;
+    }
+    return true;
 }
 
 /*
@@ -728,8 +1002,13 @@ static enum mm_status boot(struct mm_machine *m, char err[MM_MSG_MAX])
         rc = map_devices(m, err);
     if (rc == MM_OK)
         rc = reserve_late(m, err);
+    if (rc == MM_OK && mm__config_early_memblock(&m->cfg) &&
+        !(reserve_usemaps(m) && reserve_setup_arch(m)))
+        rc = mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for setup_arch()");
     if (rc == MM_OK && !reserve_percpu(m))
         rc = mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the per-CPU areas");
+    if (rc == MM_OK && !reserve_vfs_hashes(m))
+        rc = mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the VFS hash tables");
     if (rc == MM_OK)
         late_boot(m);
     if (rc == MM_OK && mb.full)

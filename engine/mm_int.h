@@ -117,6 +117,10 @@ uint32_t mm__config_percpu_static(const struct mm_config *cfg);
 /* Pages of one first-chunk per-CPU unit (setup_per_cpu_areas()); 0 when
  * the per-CPU areas are not modelled. */
 uint32_t mm__percpu_unit_pages(const struct mm_config *cfg);
+/* The first chunk's static, reserved and dynamic bytes (the percpu: line's
+ * s, r and d); 0, 0, 0 when the per-CPU areas are not modelled. */
+void mm__percpu_sizes(const struct mm_config *cfg, uint32_t *static_size,
+                      uint32_t *reserved, uint32_t *dyn);
 
 /* The default CMA area's size in bytes: cma=SIZE from the cmdline, else
  * CONFIG_CMA_SIZE_MBYTES of a CONFIG_CMA build (16M for Debian's armmp),
@@ -127,6 +131,16 @@ uint64_t mm__config_cma_bytes(const struct mm_config *cfg);
  * the machine has no reference image (_stext is then _text). */
 void mm__config_image_extras(const struct mm_config *cfg, mm_vaddr_t *stext,
                              uint32_t *rodata);
+/* RAM pages of the layout's regions in pfns [@s, @e) (buddy.c). */
+struct mm_layout;
+uint32_t mm__ram_pages_in(const struct mm_layout *lay, mm_pfn_t s, mm_pfn_t e);
+/* Version 5 of the reference build: the boot's early memblock allocations
+ * (the unflattened device tree, the per-CPU maps, the hash tables...). */
+bool mm__config_early_memblock(const struct mm_config *cfg);
+/* log2 of the entries of the early hash table of @scale (13: dentry, 14:
+ * inode) of 4-byte buckets, alloc_large_system_hash() (machine.c); 0 when
+ * the machine does not model them. */
+unsigned mm__vfs_hash_shift(const struct mm_machine *m, unsigned scale);
 /* sizeof(struct page) of the machine's build (machine.c). */
 unsigned mm__sizeof_struct_page(const struct mm_config *cfg);
 /* CONFIG_CMA and CONFIG_ZSWAP: the Debian armmp reference build only. */

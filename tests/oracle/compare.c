@@ -411,6 +411,11 @@ static void parse_boot(void *arg, const char *line)
         starts(sq, "Zone ranges") || starts(sq, "Movable zone start") ||
         starts(sq, "Early memory node ranges") || starts(sq, "Virtual kernel memory layout"))
         return;
+    /* run.sh's BOOT_LINES keeps no "... hash table entries: ..." line in
+     * the fixtures (the .log has them: tests/engine test_boot61_vfs_hashes
+     * checks the engine's), so neither side is compared */
+    if (strstr(sq, " hash table entries: ") != NULL)
+        return;
     for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
         size_t n = strlen(zones[i]);
 
