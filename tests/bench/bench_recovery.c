@@ -17,9 +17,8 @@
  *     daemon's own line "recovered N machines (B broken) from E events in
  *     X ms" (store iteration + replay); target >= 5,000,000/s.  Also timed
  *     from fork() to the first answered Ping, and by armmapd's CPU time
- *     from /proc (steadier than wall time on a loaded machine), with
- *     its page faults, and beside it the time armmapd's main thread
- *     spent waiting for a CPU
+ *     from /proc (steadier than wall time on a loaded machine), and
+ *     beside it the time armmapd's main thread spent waiting for a CPU
  *     (/proc/PID/schedstat): on a shared machine, most of the rest.
  *     Beside it, where that time goes, by this process's CPU time on one
  *     thread over the same database (libstore and libmm, as armmapd
@@ -381,32 +380,6 @@ static double runqueue_wait_ms(pid_t pid)
     return n == 2 ? (double)wait / 1e6 : -1;
 }
 
-/* Page faults @pid has taken so far (minflt + majflt of /proc/PID/stat,
- * all its threads); -1 if unreadable.  First-touch faults of the heap
- * were a fifth of recovery's CPU (persist.c's prefault_heap()). */
-static long page_faults(pid_t pid)
-{
-    char path[64], buf[1024], *p;
-    unsigned long minflt, majflt;
-    size_t n;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    f = fopen(path, "r");
-    if (f == NULL)
-        return -1;
-    n = fread(buf, 1, sizeof(buf) - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    p = strrchr(buf, ')'); /* after the command name, which may hold ' ' */
-    /* fields 3..12: state ppid pgrp session tty_nr tpgid flags minflt
-     * cminflt majflt */
-    if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %lu %*u %lu",
-                            &minflt, &majflt) != 2)
-        return -1;
-    return (long)(minflt + majflt);
-}
-
 /* ---- where recovery's time goes (one thread, CPU time) ---------------- */
 
 /* The machines of the database and, for the engine's part alone, every
@@ -662,7 +635,6 @@ static double restarts(const char *what, const char *extra, unsigned runs,
         unsigned long long rm = 0, rb = 0, re = 0;
         struct armmap_conn *c;
         double ms = 0, t0, t1, cpu, waited;
-        long faults;
         pid_t pid;
 
         t0 = now_ms();
@@ -671,7 +643,6 @@ static double restarts(const char *what, const char *extra, unsigned runs,
         t1 = now_ms();
         cpu = proc_cpu_s(pid);
         waited = runqueue_wait_ms(pid);
-        faults = page_faults(pid);
         armmap_close(c);
         if (!parse_log(&rm, &rb, &re, &ms))
             die("no \"recovered\" line in", logpath);
@@ -684,10 +655,10 @@ static double restarts(const char *what, const char *extra, unsigned runs,
             best_cpu = cpu;
         printf("recovery: %s run %u: %llu machines, %llu events replayed: "
                "recovery %.1f ms (%.0f events/s), start to ping %.1f ms; "
-               "armmapd CPU to the ping %.0f ms, %ld page faults; its main "
-               "thread waited %.0f ms for a CPU\n", what, r + 1, rm, re, ms,
+               "armmapd CPU to the ping %.0f ms; its main thread waited "
+               "%.0f ms for a CPU\n", what, r + 1, rm, re, ms,
                ms > 0 ? (double)re / (ms / 1e3) : 0, t1 - t0, cpu * 1e3,
-               faults, waited);
+               waited);
         stop_daemon(pid);
     }
     *cpu_ms = best_cpu * 1e3;
