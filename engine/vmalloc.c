@@ -93,9 +93,17 @@ enum area_kind {
     AREA_RESERVED /* the coherent-DMA window, PCI I/O */
 };
 
+/* Areas of up to this many pages keep their page list in the bytes of
+ * the pointer that would point to it: most vmallocs are of a page or
+ * two, and a malloc'd array of 4-8 bytes each cost glibc a tenth of a
+ * recovery's replay (sorting a thousand freed ones per machine). */
+#define INLINE_PFNS 2u
+
 /* The 32-bit fields first and the pointer last: 32 bytes, not 40 with
  * the pointer between them (the array is most of a busy vmalloc area's
- * host memory, and its growth copies it). */
+ * host memory, and its growth copies it).  Whether an area has a page
+ * list follows from its kind (has_pfns()), where it is from nr_pages
+ * (pfns_inline()): pfns_of() reads it either way. */
 struct area {
     mm_vaddr_t start;  /* va_start */
     mm_vaddr_t end;    /* va_end: the guard page included */
@@ -106,8 +114,12 @@ struct area {
     uint8_t caller;    /* kind of the operation that made it */
     bool lazy;         /* VM_LAZY_FREE: unmapped, VA still taken */
     bool section;      /* ioremap mapped with 1 MiB sections */
-    uint32_t *pfns;    /* the pages mapped; NULL for ioremap, lazy */
+    union {
+        uint32_t *heap;            /* the pages mapped, malloc'd */
+        uint32_t in[INLINE_PFNS];  /* the pages of a small area */
+    } pfns;                        /* none for ioremap, reserved, lazy */
 };
+_Static_assert(sizeof(struct area) <= 32, "struct area stays 32 bytes");
 
 /* 3.4's next-fit cache; valid == false is free_vmap_cache == NULL. */
 struct vcache {
@@ -182,6 +194,38 @@ static uint32_t lazy_max_pages(const struct mm_machine *m)
 static bool holds_pages(const struct area *ar)
 {
     return ar->kind == AREA_VMALLOC || ar->kind == AREA_MODULE || ar->kind == AREA_VPAGES;
+}
+
+/* Whether @ar has a page list: a live area that is not an ioremap (its
+ * pages are phys + i) or the reserved window. */
+static bool has_pfns(const struct area *ar)
+{
+    return !ar->lazy && ar->kind != AREA_IOREMAP && ar->kind != AREA_RESERVED;
+}
+
+static bool pfns_inline(uint32_t nr_pages)
+{
+    return nr_pages <= INLINE_PFNS;
+}
+
+/* @ar's page list (nr_pages entries), or NULL if it has none. */
+static const uint32_t *pfns_of(const struct area *ar)
+{
+    if (!has_pfns(ar))
+        return NULL;
+    return pfns_inline(ar->nr_pages) ? ar->pfns.in : ar->pfns.heap;
+}
+
+/* The malloc'd page list for @n pages (NULL for an inline one: check
+ * with pfns_inline() whether NULL is a failure); heap_bytes() its size. */
+static uint32_t *pfns_alloc(uint32_t n)
+{
+    return pfns_inline(n) ? NULL : malloc(n * sizeof(uint32_t));
+}
+
+static size_t heap_bytes(uint32_t n)
+{
+    return pfns_inline(n) ? 0 : n * sizeof(uint32_t);
 }
 
 static const char *caller_name(unsigned kind)
@@ -323,11 +367,21 @@ static struct area *insert_area(struct mm_vmap *v, const struct area *ar)
     return &v->a[i];
 }
 
-static void set_pfns(struct mm_vmap *v, struct area *ar, uint32_t *pfns)
+/* Gives @ar (with a page list) its list: @heap, from pfns_alloc() for
+ * its nr_pages, taken over (NULL for an inline one); the entries are the
+ * caller's to fill, through pfns_w(). */
+static void set_pfns(struct mm_vmap *v, struct area *ar, uint32_t *heap)
 {
-    ar->pfns = pfns;
-    if (pfns != NULL)
-        v->pfn_bytes += ar->nr_pages * sizeof(*pfns);
+    assert(has_pfns(ar) && (heap == NULL) == pfns_inline(ar->nr_pages));
+    if (heap != NULL)
+        ar->pfns.heap = heap;
+    v->pfn_bytes += heap_bytes(ar->nr_pages);
+}
+
+static uint32_t *pfns_w(struct area *ar)
+{
+    assert(has_pfns(ar));
+    return pfns_inline(ar->nr_pages) ? ar->pfns.in : ar->pfns.heap;
 }
 
 /* ------------------------------------------------------------------ */
@@ -713,9 +767,10 @@ static enum mm_status alloc_area_pages(struct mm_machine *m, struct area *ar,
                                        const char *op, struct mm_result *res)
 {
     enum mm_zone zone = data_zone(m, ar->kind == AREA_VPAGES ? AREA_VMALLOC : ar->caller);
+    uint32_t *pfns = pfns_w(ar);
 
     for (uint32_t i = 0; i < ar->nr_pages; i++) {
-        enum mm_status st = mm__alloc_pages(m, zone, 0, MM_OWN_VMALLOC, &ar->pfns[i], op,
+        enum mm_status st = mm__alloc_pages(m, zone, 0, MM_OWN_VMALLOC, &pfns[i], op,
                                             res->msg);
 
         if (st != MM_OK)
@@ -730,10 +785,11 @@ static enum mm_status map_area(struct mm_machine *m, const struct area *ar,
                                const char *op, struct mm_result *res)
 {
     enum mm_prot prot = area_prot(ar);
+    const uint32_t *pfns = pfns_of(ar);
 
     for (uint32_t i = 0; i < ar->nr_pages; i++) {
         mm_vaddr_t va = ar->start + i * MM_PAGE_SIZE;
-        mm_pfn_t pfn = ar->pfns ? ar->pfns[i] : MM_PFN(ar->phys) + i;
+        mm_pfn_t pfn = pfns != NULL ? pfns[i] : MM_PFN(ar->phys) + i;
         enum mm_status st = mm__pte_alloc(m, va, op, res->msg);
 
         if (st != MM_OK)
@@ -879,18 +935,19 @@ struct mm_vmap *mm__vmap_clone(const struct mm_vmap *v)
         c->cap = v->n;
     }
     for (size_t i = 0; i < v->n; i++) {
-        c->a[i] = v->a[i];
-        c->a[i].pfns = NULL;
-        c->n = i + 1;
-        if (v->a[i].pfns != NULL) {
-            size_t bytes = v->a[i].nr_pages * sizeof(uint32_t);
+        const struct area *ar = &v->a[i];
 
-            c->a[i].pfns = malloc(bytes);
-            if (c->a[i].pfns == NULL) {
+        c->a[i] = *ar; /* an inline page list with it */
+        c->n = i + 1;
+        if (has_pfns(ar) && !pfns_inline(ar->nr_pages)) {
+            size_t bytes = heap_bytes(ar->nr_pages);
+
+            c->a[i].pfns.heap = malloc(bytes);
+            if (c->a[i].pfns.heap == NULL) {
                 mm__vmap_destroy(c);
                 return NULL;
             }
-            memcpy(c->a[i].pfns, v->a[i].pfns, bytes);
+            memcpy(c->a[i].pfns.heap, ar->pfns.heap, bytes);
         }
     }
     return c;
@@ -900,8 +957,10 @@ void mm__vmap_destroy(struct mm_vmap *v)
 {
     if (v == NULL)
         return;
-    for (size_t i = 0; i < v->n; i++)
-        free(v->a[i].pfns);
+    for (size_t i = 0; i < v->n; i++) {
+        if (has_pfns(&v->a[i]) && !pfns_inline(v->a[i].nr_pages))
+            free(v->a[i].pfns.heap);
+    }
     free(v->a);
     free(v);
 }
@@ -918,7 +977,8 @@ size_t mm__vmap_host_bytes(const struct mm_vmap *v)
 struct vplan {
     mm_vaddr_t addr, naddr;   /* the area, its page-array area (0: none) */
     uint32_t npages, nnpages; /* their pages */
-    uint32_t *pfns, *npfns;   /* host arrays, taken before committing */
+    uint32_t *pfns, *npfns;   /* host arrays, taken before committing
+                                 (NULL if inline: pfns_alloc()) */
 };
 
 /* Counts what a vmalloc will take from the buddy allocator, in the
@@ -995,9 +1055,10 @@ static enum mm_status vmalloc_plan(struct mm_machine *m, unsigned kind, uint32_t
 static enum mm_status vmalloc_host(struct mm_vmap *v, struct vplan *p, const char *op,
                                    struct mm_result *res)
 {
-    p->pfns = malloc(p->npages * sizeof(uint32_t));
-    p->npfns = p->nnpages ? malloc(p->nnpages * sizeof(uint32_t)) : NULL;
-    if (p->pfns == NULL || (p->nnpages && p->npfns == NULL) || !reserve_areas(v, 2)) {
+    p->pfns = pfns_alloc(p->npages);
+    p->npfns = p->nnpages ? pfns_alloc(p->nnpages) : NULL;
+    if ((p->pfns == NULL && !pfns_inline(p->npages)) ||
+        (p->npfns == NULL && !pfns_inline(p->nnpages)) || !reserve_areas(v, 2)) {
         free(p->pfns);
         free(p->npfns);
         return mm__fail(res->msg, MM_NO_MEMORY, "%s: out of host memory", op);
@@ -1160,10 +1221,17 @@ static enum mm_status release(struct mm_machine *m, mm_vaddr_t start, const char
 {
     struct mm_vmap *v = m->vmap;
     struct area *ar = find_area(v, start);
-    uint32_t *pfns = ar->pfns, n = ar->nr_pages;
+    uint32_t n = ar->nr_pages, small[INLINE_PFNS];
+    uint32_t *heap = has_pfns(ar) && !pfns_inline(n) ? ar->pfns.heap : NULL;
+    const uint32_t *pfns = heap;
     mm_vaddr_t link = ar->kind == AREA_VPAGES ? 0 : ar->link;
     bool free_pages = holds_pages(ar);
 
+    if (has_pfns(ar) && pfns_inline(n)) {
+        /* purge() below moves the areas: keep an inline list here */
+        memcpy(small, ar->pfns.in, sizeof(small));
+        pfns = small;
+    }
     if (ar->section) {
         if (unmap_sections(m, ar->start, ar->end - ar->start, op, res->msg) != MM_OK)
             return broken(m, res, op, "freeing a page table");
@@ -1171,9 +1239,9 @@ static enum mm_status release(struct mm_machine *m, mm_vaddr_t start, const char
         for (uint32_t i = 0; i < n; i++)
             mm__pte_clear(m, ar->start + i * MM_PAGE_SIZE);
     }
-    if (pfns != NULL)
-        v->pfn_bytes -= n * sizeof(*pfns);
-    ar->pfns = NULL;
+    if (has_pfns(ar))
+        v->pfn_bytes -= heap_bytes(n);
+    ar->pfns.heap = NULL;
     ar->lazy = true;
     ar->link = 0;
     v->lazy_nr += (ar->end - ar->start) >> MM_PAGE_SHIFT;
@@ -1183,11 +1251,11 @@ static enum mm_status release(struct mm_machine *m, mm_vaddr_t start, const char
                                                        keep their pfns */
     for (uint32_t i = 0; free_pages && i < n; i++) {
         if (mm__free_pages(m, pfns[i], 0, MM_OWN_VMALLOC, op, res->msg) != MM_OK) {
-            free(pfns);
+            free(heap);
             return broken(m, res, op, "freeing a page");
         }
     }
-    free(pfns);
+    free(heap);
     *pages = n;
     if (link != 0) {
         uint32_t ignored;
@@ -1246,9 +1314,9 @@ enum mm_status mm__iounmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result
 
 /* Plans and commits a single area whose pages exist already (vmap,
  * ioremap): VA, PTE pages, then the mapping.  @tmpl gives kind, pages,
- * phys; @pfns (vmap; may be NULL) is taken over, and freed on failure. */
+ * phys; @pfns (vmap; NULL for ioremap) is copied into the area. */
 static enum mm_status map_existing(struct mm_machine *m, struct area *tmpl,
-                                   uint32_t align, uint32_t *pfns, const char *op,
+                                   uint32_t align, const mm_pfn_t *pfns, const char *op,
                                    struct mm_result *res)
 {
     const struct mm_layout *lay = &m->lay;
@@ -1259,10 +1327,10 @@ static enum mm_status map_existing(struct mm_machine *m, struct area *tmpl,
     mm_vaddr_t addr;
     bool purge = false;
     struct area *ar;
+    uint32_t *heap;
 
     if (!plan_area(m, &w, &c, size, align, lay->vmalloc_start, lay->vmalloc_end, &addr,
                    &purge)) {
-        free(pfns);
         return mm__fail(res->msg, MM_NO_MEMORY,
                         "%s: vmap allocation for size %u failed: use vmalloc=<size> to "
                         "increase size (no room in 0x%08x-0x%08x)",
@@ -1277,17 +1345,21 @@ static enum mm_status map_existing(struct mm_machine *m, struct area *tmpl,
     zone_free(m, &z);
     if (!tmpl->section &&
         !take(&z, MM_ZONE_NORMAL, missing_tables(m, addr, tmpl->nr_pages, 0, 0))) {
-        free(pfns);
         return mm__fail(res->msg, MM_NO_MEMORY, "%s: out of memory for page tables", op);
     }
-    if (!reserve_areas(m->vmap, 1)) {
-        free(pfns);
+    heap = pfns != NULL ? pfns_alloc(tmpl->nr_pages) : NULL;
+    if ((pfns != NULL && heap == NULL && !pfns_inline(tmpl->nr_pages)) ||
+        !reserve_areas(m->vmap, 1)) {
+        free(heap);
         return mm__fail(res->msg, MM_NO_MEMORY, "%s: out of host memory", op);
     }
     tmpl->end = size;
     ar = commit_area(m, tmpl, align, lay->vmalloc_start, lay->vmalloc_end);
     assert(ar->start == addr);
-    set_pfns(m->vmap, ar, pfns);
+    if (pfns != NULL) {
+        set_pfns(m->vmap, ar, heap);
+        memcpy(pfns_w(ar), pfns, ar->nr_pages * sizeof(*pfns));
+    }
     if (ar->section) {
         if (remap_sections(m, ar, op, res->msg) != MM_OK)
             return broken(m, res, op, "freeing a page table");
@@ -1308,7 +1380,6 @@ enum mm_status mm__vmap(struct mm_machine *m, const mm_pfn_t *pfns, uint32_t n,
     struct area t = { 0 };
     struct zfree z;
     uint32_t totalram = zone_free(m, &z);
-    uint32_t *copy;
 
     assert(m != NULL && res != NULL && (n == 0 || pfns != NULL));
     if (n == 0)
@@ -1321,13 +1392,9 @@ enum mm_status mm__vmap(struct mm_machine *m, const mm_pfn_t *pfns, uint32_t n,
             return mm__fail(res->msg, MM_INVALID_ARGUMENT, "vmap: pfn 0x%x is not RAM",
                             pfns[i]);
     }
-    copy = malloc(n * sizeof(*copy));
-    if (copy == NULL)
-        return mm__fail(res->msg, MM_NO_MEMORY, "vmap: out of host memory");
-    memcpy(copy, pfns, n * sizeof(*copy));
     t.nr_pages = n;
     t.kind = t.caller = AREA_VMAP;
-    return map_existing(m, &t, 1, copy, "vmap", res);
+    return map_existing(m, &t, 1, pfns, "vmap", res);
 }
 
 /* The VM_IOREMAP alignment.  KERNEL: 3.4 mm/vmalloc.c __get_vm_area_node():
@@ -1576,13 +1643,13 @@ static enum mm_status check_mapped(const struct mm_machine *m, const struct area
                                    char err[MM_MSG_MAX])
 {
     uint32_t bits = mm__mk_pte(m, 0, area_prot(ar)); /* mk_pte() is pfn | bits */
-    const uint32_t *pte = NULL;
+    const uint32_t *pte = NULL, *pfns = pfns_of(ar);
 
     if (ar->section)
         return check_sections(m, ar, err);
     for (uint32_t i = 0; i < ar->nr_pages; i++) {
         mm_vaddr_t va = ar->start + i * MM_PAGE_SIZE;
-        mm_pfn_t pfn = ar->pfns ? ar->pfns[i] : MM_PFN(ar->phys) + i;
+        mm_pfn_t pfn = pfns != NULL ? pfns[i] : MM_PFN(ar->phys) + i;
         uint32_t want = (pfn << MM_PAGE_SHIFT) | bits;
 
         if (i == 0 || pte_index(va) == 0)
@@ -1615,7 +1682,7 @@ static enum mm_status check_owned(const struct mm_machine *m, char err[MM_MSG_MA
         const struct area *ar = &v->a[i];
 
         for (uint32_t k = 0; !ar->lazy && holds_pages(ar) && k < ar->nr_pages; k++) {
-            mm_pfn_t pfn = ar->pfns[k];
+            mm_pfn_t pfn = pfns_of(ar)[k];
             struct mm_page_info pi;
 
             mm__page_info(m, pfn, &pi);
@@ -1694,7 +1761,8 @@ static enum mm_status check_area(const struct mm_machine *m, size_t i, uint32_t 
         *lazy += (ar->end - ar->start) >> MM_PAGE_SHIFT;
         return check_unmapped(m, ar->start, ar->end, "lazily freed", err);
     }
-    if ((ar->pfns == NULL) != (ar->kind == AREA_IOREMAP))
+    if (ar->kind == AREA_IOREMAP ? ar->pfns.heap != NULL
+                                 : !pfns_inline(ar->nr_pages) && ar->pfns.heap == NULL)
         return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x has no page list",
                         ar->start);
     st = check_link(v, ar, err);
@@ -1756,6 +1824,7 @@ void mm__vmap_save(const struct mm_vmap *v, struct mm_buf *out)
     mm__wr_u32(out, (uint32_t)v->n);
     for (size_t i = 0; i < v->n; i++) {
         const struct area *ar = &v->a[i];
+        const uint32_t *pfns = pfns_of(ar);
 
         mm__wr_u32(out, ar->start);
         mm__wr_u32(out, ar->end);
@@ -1766,9 +1835,9 @@ void mm__vmap_save(const struct mm_vmap *v, struct mm_buf *out)
         mm__wr_u8(out, ar->caller);
         mm__wr_u8(out, (uint8_t)((ar->lazy ? SNAP_LAZY : 0) |
                                  (ar->section ? SNAP_SECTION : 0) |
-                                 (ar->pfns != NULL ? SNAP_PFNS : 0)));
-        for (uint32_t k = 0; ar->pfns != NULL && k < ar->nr_pages; k++)
-            mm__wr_u32(out, ar->pfns[k]);
+                                 (pfns != NULL ? SNAP_PFNS : 0)));
+        for (uint32_t k = 0; pfns != NULL && k < ar->nr_pages; k++)
+            mm__wr_u32(out, pfns[k]);
     }
 }
 
@@ -1791,7 +1860,7 @@ static void load_area(struct mm_vmap *v, struct mm_rd *rd)
         return;
     ar.lazy = flags & SNAP_LAZY;
     ar.section = flags & SNAP_SECTION;
-    want_pfns = !ar.lazy && ar.kind != AREA_IOREMAP && ar.kind != AREA_RESERVED;
+    want_pfns = has_pfns(&ar);
     if (ar.start >= ar.end || ar.kind > AREA_RESERVED || ar.caller > AREA_RESERVED ||
         flags > 7 || ((flags & SNAP_PFNS) != 0) != want_pfns ||
         (v->n > 0 && v->a[v->n - 1].end > ar.start)) {
@@ -1805,21 +1874,24 @@ static void load_area(struct mm_vmap *v, struct mm_rd *rd)
         if (!mm__rd_count(rd, ar.nr_pages, 4, (ar.end - ar.start) >> MM_PAGE_SHIFT,
                           "pages in an area"))
             return;
-        ar.pfns = malloc(((size_t)ar.nr_pages ? ar.nr_pages : 1) * sizeof(*ar.pfns));
-        if (ar.pfns == NULL) {
+        uint32_t *heap = pfns_alloc(ar.nr_pages), *pfns;
+
+        if (heap == NULL && !pfns_inline(ar.nr_pages)) {
             mm__rd_oom(rd);
             return;
         }
+        set_pfns(v, &ar, heap);
+        pfns = pfns_w(&ar);
         for (uint32_t k = 0; k < ar.nr_pages; k++)
-            ar.pfns[k] = mm__rd_u32(rd);
+            pfns[k] = mm__rd_u32(rd);
         for (uint32_t k = 0; k < ar.nr_pages && rd->st == MM_OK; k++)
-            if (ar.pfns[k] >= (1u << 20))
-                mm__rd_fail(rd, "area 0x%08x page %u: pfn 0x%x", ar.start, k, ar.pfns[k]);
+            if (pfns[k] >= (1u << 20))
+                mm__rd_fail(rd, "area 0x%08x page %u: pfn 0x%x", ar.start, k, pfns[k]);
         if (rd->st != MM_OK) {
-            free(ar.pfns);
+            v->pfn_bytes -= heap_bytes(ar.nr_pages);
+            free(heap);
             return;
         }
-        v->pfn_bytes += ar.nr_pages * sizeof(*ar.pfns);
     }
     v->a[v->n++] = ar;
 }

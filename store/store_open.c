@@ -461,71 +461,151 @@ int store__register_sums(sqlite3 *db)
                                    sql_machine_sum, NULL, NULL);
 }
 
+/* One row of copy_rows(): @rd the row read (NULL once all are: a last
+ * write, if any), @wr the write statement.  Returns SQLITE_OK to go on. */
+typedef int (*copy_row_fn)(void *arg, sqlite3_stmt *rd, sqlite3_stmt *wr);
+
+/* The migrations' copy loop: prepares @select and @write, hands every row
+ * of @select to @row with the write statement, then @row once more with
+ * no row; SQLITE_OK or the first error (a statement's, or @row's). */
+static int copy_rows(sqlite3 *db, const char *select, const char *write,
+                     copy_row_fn row, void *arg)
+{
+    sqlite3_stmt *rd = NULL, *wr = NULL;
+    int rc = sqlite3_prepare_v2(db, select, -1, &rd, NULL);
+
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(db, write, -1, &wr, NULL);
+    while (rc == SQLITE_OK && (rc = sqlite3_step(rd)) == SQLITE_ROW)
+        rc = row(arg, rd, wr);
+    if (rc == SQLITE_DONE)
+        rc = row(arg, NULL, wr);
+    sqlite3_finalize(rd);
+    sqlite3_finalize(wr);
+    return rc;
+}
+
+/* Runs write statement @wr with what is bound, and resets it. */
+static int step_write(sqlite3_stmt *wr)
+{
+    int rc = sqlite3_step(wr) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+
+    sqlite3_reset(wr);
+    return rc;
+}
+
+/* fill_sums()'s chain: the machine of the row before, and its sum. */
+struct sum_chain {
+    uint64_t machine, prev;
+};
+
+static int sum_row(void *arg, sqlite3_stmt *rd, sqlite3_stmt *wr)
+{
+    struct sum_chain *c = arg;
+    uint64_t m;
+    const unsigned char *args;
+    size_t len;
+
+    if (rd == NULL)
+        return SQLITE_OK;
+    m = (uint64_t)sqlite3_column_int64(rd, 0);
+    args = sqlite3_column_blob(rd, 5);
+    len = (size_t)sqlite3_column_bytes(rd, 5);
+    if (m != c->machine) {
+        c->machine = m;
+        c->prev = store__chain_seed(m);
+    }
+    c->prev = store__event_sum(c->prev, m, (uint64_t)sqlite3_column_int64(rd, 1),
+                               sqlite3_column_int64(rd, 2),
+                               (uint32_t)sqlite3_column_int64(rd, 3),
+                               (uint32_t)sqlite3_column_int64(rd, 4), args,
+                               len, (uint32_t)sqlite3_column_int64(rd, 6),
+                               (uint32_t)sqlite3_column_int64(rd, 7),
+                               (uint32_t)sqlite3_column_int64(rd, 8),
+                               (int32_t)sqlite3_column_int64(rd, 9));
+    sqlite3_bind_int64(wr, 1, (sqlite3_int64)m);
+    sqlite3_bind_int64(wr, 2, sqlite3_column_int64(rd, 1));
+    sqlite3_bind_int64(wr, 3, (sqlite3_int64)c->prev);
+    return step_write(wr);
+}
+
 /* Migration 4 (which also completes 3): the sums of the rows an older
  * version wrote, in one pass over each table. */
 static int fill_sums(sqlite3 *db)
 {
-    sqlite3_stmt *rd = NULL, *wr = NULL;
-    uint64_t machine = 0, prev = 0;
-    int rc;
+    struct sum_chain c = { 0, 0 };
+    int rc = copy_rows(db,
+                       "SELECT machine, " EVENT_COLUMNS
+                       " FROM events ORDER BY machine, seq",
+                       "UPDATE events SET sum = ?3"
+                       " WHERE machine = ?1 AND seq = ?2",
+                       sum_row, &c);
 
-    rc = sqlite3_prepare_v2(db,
-                            "SELECT machine, " EVENT_COLUMNS
-                            " FROM events ORDER BY machine, seq",
-                            -1, &rd, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "UPDATE events SET sum = ?3"
-                                " WHERE machine = ?1 AND seq = ?2",
-                                -1, &wr, NULL);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(rd)) == SQLITE_ROW) {
-        uint64_t m = (uint64_t)sqlite3_column_int64(rd, 0);
-        const unsigned char *args = sqlite3_column_blob(rd, 5);
-        size_t len = (size_t)sqlite3_column_bytes(rd, 5);
-
-        if (m != machine) {
-            machine = m;
-            prev = store__chain_seed(m);
-        }
-        prev = store__event_sum(prev, m, (uint64_t)sqlite3_column_int64(rd, 1),
-                                sqlite3_column_int64(rd, 2),
-                                (uint32_t)sqlite3_column_int64(rd, 3),
-                                (uint32_t)sqlite3_column_int64(rd, 4), args,
-                                len, (uint32_t)sqlite3_column_int64(rd, 6),
-                                (uint32_t)sqlite3_column_int64(rd, 7),
-                                (uint32_t)sqlite3_column_int64(rd, 8),
-                                (int32_t)sqlite3_column_int64(rd, 9));
-        sqlite3_bind_int64(wr, 1, (sqlite3_int64)m);
-        sqlite3_bind_int64(wr, 2, sqlite3_column_int64(rd, 1));
-        sqlite3_bind_int64(wr, 3, (sqlite3_int64)prev);
-        rc = sqlite3_step(wr) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-        sqlite3_reset(wr);
-    }
-    if (rc == SQLITE_DONE)
-        rc = SQLITE_OK;
-    sqlite3_finalize(rd);
-    sqlite3_finalize(wr);
     if (rc != SQLITE_OK)
         return rc;
     return db_exec(db, "UPDATE machines SET sum = store_machine_sum(id,"
                        " tenant, name, config, created, parent, parent_seq)");
 }
 
-/* Inserts the pack of @n events in @body (@len bytes) as machine @m's row
- * @first..@last with its last event's @sum: statement @wr of
- * pack_events(). */
-static int put_pack(sqlite3_stmt *wr, uint64_t m, uint64_t first, uint64_t last,
-                    const unsigned char *body, size_t len, uint64_t sum)
-{
-    int rc;
+/* store__pack_events()'s pack being filled: machine @machine's events
+ * @first..@last, @n of them in @body (@len bytes), the last one's @sum. */
+struct pack_fill {
+    unsigned char *body;
+    struct pack_cur cur;
+    uint64_t machine, first, last, sum;
+    size_t len, n;
+};
 
-    sqlite3_bind_int64(wr, 1, (sqlite3_int64)m);
-    sqlite3_bind_int64(wr, 2, (sqlite3_int64)first);
-    sqlite3_bind_int64(wr, 3, (sqlite3_int64)last);
-    sqlite3_bind_blob(wr, 4, body, (int)len, SQLITE_STATIC);
-    sqlite3_bind_int64(wr, 5, (sqlite3_int64)sum);
-    rc = sqlite3_step(wr) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-    sqlite3_reset(wr);
+/* Inserts the pack in @f as its machine's row: statement @wr of
+ * store__pack_events(); then @f is empty. */
+static int put_pack(sqlite3_stmt *wr, struct pack_fill *f)
+{
+    sqlite3_bind_int64(wr, 1, (sqlite3_int64)f->machine);
+    sqlite3_bind_int64(wr, 2, (sqlite3_int64)f->first);
+    sqlite3_bind_int64(wr, 3, (sqlite3_int64)f->last);
+    sqlite3_bind_blob(wr, 4, f->body, (int)f->len, SQLITE_STATIC);
+    sqlite3_bind_int64(wr, 5, (sqlite3_int64)f->sum);
+    f->n = f->len = 0;
+    f->cur = (struct pack_cur){ 0, 0 };
+    return step_write(wr);
+}
+
+static int pack_row(void *arg, sqlite3_stmt *rd, sqlite3_stmt *wr)
+{
+    struct pack_fill *f = arg;
+    const unsigned char *args;
+    int alen, rc = SQLITE_OK;
+    struct store_event ev;
+
+    if (rd == NULL)
+        return f->n > 0 ? put_pack(wr, f) : SQLITE_OK;
+    args = sqlite3_column_blob(rd, 5);
+    alen = sqlite3_column_bytes(rd, 5);
+    ev = (struct store_event){
+        .machine = (uint64_t)sqlite3_column_int64(rd, 0),
+        .seq = (uint64_t)sqlite3_column_int64(rd, 1),
+        .time_ms = sqlite3_column_int64(rd, 2),
+        .op = (uint32_t)sqlite3_column_int64(rd, 3),
+        .cpu = (uint32_t)sqlite3_column_int64(rd, 4),
+        .nargs = (uint32_t)alen / 4,
+        .value = (uint32_t)sqlite3_column_int64(rd, 6),
+        .aux = (uint32_t)sqlite3_column_int64(rd, 7),
+        .flags = (uint32_t)sqlite3_column_int64(rd, 8),
+        .status = (int32_t)sqlite3_column_int64(rd, 9),
+    };
+    if (alen % 4 != 0 || alen > 4 * STORE_MAX_ARGS)
+        return SQLITE_CORRUPT;
+    if (f->n > 0 && (ev.machine != f->machine || ev.seq != f->last + 1 ||
+                     f->n == PACK_EVENTS_MAX))
+        rc = put_pack(wr, f);
+    if (f->n == 0) {
+        f->machine = ev.machine;
+        f->first = ev.seq;
+    }
+    f->sum = (uint64_t)sqlite3_column_int64(rd, 10);
+    f->len += pack_put_bytes(f->body + f->len, &f->cur, &ev, args, f->sum);
+    f->last = ev.seq;
+    f->n++;
     return rc;
 }
 
@@ -537,73 +617,60 @@ static int put_pack(sqlite3_stmt *wr, uint64_t m, uint64_t first, uint64_t last,
  * migration rather than be dropped. */
 int store__pack_events(sqlite3 *db)
 {
-    sqlite3_stmt *rd = NULL, *wr = NULL;
-    unsigned char *body = malloc(PACK_EVENTS_MAX *
-                                 pack_event_max(STORE_MAX_ARGS));
-    struct pack_cur cur = { 0, 0 };
-    uint64_t machine = 0, first = 0, last = 0, sum = 0;
-    size_t len = 0, n = 0;
-    int rc = body != NULL ? SQLITE_OK : SQLITE_NOMEM;
+    struct pack_fill f = { 0 };
+    int rc;
 
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "SELECT machine, " EVENT_COLUMNS
-                                " FROM events ORDER BY machine, seq",
-                                -1, &rd, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "INSERT INTO event_packs (machine, first_seq,"
-                                " last_seq, body, sum)"
-                                " VALUES (?1, ?2, ?3, ?4, ?5)",
-                                -1, &wr, NULL);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(rd)) == SQLITE_ROW) {
-        const unsigned char *args = sqlite3_column_blob(rd, 5);
-        int alen = sqlite3_column_bytes(rd, 5);
-        struct store_event ev = {
-            .machine = (uint64_t)sqlite3_column_int64(rd, 0),
-            .seq = (uint64_t)sqlite3_column_int64(rd, 1),
-            .time_ms = sqlite3_column_int64(rd, 2),
-            .op = (uint32_t)sqlite3_column_int64(rd, 3),
-            .cpu = (uint32_t)sqlite3_column_int64(rd, 4),
-            .nargs = (uint32_t)alen / 4,
-            .value = (uint32_t)sqlite3_column_int64(rd, 6),
-            .aux = (uint32_t)sqlite3_column_int64(rd, 7),
-            .flags = (uint32_t)sqlite3_column_int64(rd, 8),
-            .status = (int32_t)sqlite3_column_int64(rd, 9),
-        };
-
-        rc = SQLITE_OK;
-        if (alen % 4 != 0 || alen > 4 * STORE_MAX_ARGS) {
-            rc = SQLITE_CORRUPT;
-            break;
-        }
-        if (n > 0 && (ev.machine != machine || ev.seq != last + 1 ||
-                      n == PACK_EVENTS_MAX)) {
-            rc = put_pack(wr, machine, first, last, body, len, sum);
-            n = len = 0;
-            cur = (struct pack_cur){ 0, 0 };
-        }
-        if (n == 0) {
-            machine = ev.machine;
-            first = ev.seq;
-        }
-        sum = (uint64_t)sqlite3_column_int64(rd, 10);
-        len += pack_put_bytes(body + len, &cur, &ev, args, sum);
-        last = ev.seq;
-        n++;
-    }
-    if (rc == SQLITE_DONE)
-        rc = n > 0 ? put_pack(wr, machine, first, last, body, len, sum)
-                   : SQLITE_OK;
-    sqlite3_finalize(rd);
-    sqlite3_finalize(wr);
-    free(body);
+    f.body = malloc(PACK_EVENTS_MAX * pack_event_max(STORE_MAX_ARGS));
+    if (f.body == NULL)
+        return SQLITE_NOMEM;
+    rc = copy_rows(db,
+                   "SELECT machine, " EVENT_COLUMNS
+                   " FROM events ORDER BY machine, seq",
+                   "INSERT INTO event_packs (machine, first_seq,"
+                   " last_seq, body, sum)"
+                   " VALUES (?1, ?2, ?3, ?4, ?5)",
+                   pack_row, &f);
+    free(f.body);
     return rc == SQLITE_OK ? db_exec(db, "DROP TABLE events") : rc;
+}
+
+/* store__unpack_events(): one pack's events as rows of the events table. */
+static int unpack_row(void *arg, sqlite3_stmt *rd, sqlite3_stmt *wr)
+{
+    uint32_t *words = arg;
+    const unsigned char *body, *args;
+    struct pack_cur cur = { 0, 0 };
+    struct store_event ev;
+    uint64_t m, sum;
+    size_t len;
+    int rc = SQLITE_OK;
+
+    if (rd == NULL)
+        return SQLITE_OK;
+    m = (uint64_t)sqlite3_column_int64(rd, 0);
+    body = sqlite3_column_blob(rd, 1);
+    len = (size_t)sqlite3_column_bytes(rd, 1);
+    while (rc == SQLITE_OK && cur.off < len) {
+        if (!pack_get(body, len, &cur, m, &ev, words, &sum, &args))
+            return SQLITE_CORRUPT;
+        sqlite3_bind_int64(wr, 1, (sqlite3_int64)m);
+        sqlite3_bind_int64(wr, 2, (sqlite3_int64)ev.seq);
+        sqlite3_bind_int64(wr, 3, ev.time_ms);
+        sqlite3_bind_int64(wr, 4, ev.op);
+        sqlite3_bind_int64(wr, 5, ev.cpu);
+        sqlite3_bind_blob(wr, 6, args, 4 * (int)ev.nargs, SQLITE_STATIC);
+        sqlite3_bind_int64(wr, 7, ev.value);
+        sqlite3_bind_int64(wr, 8, ev.aux);
+        sqlite3_bind_int64(wr, 9, ev.flags);
+        sqlite3_bind_int64(wr, 10, ev.status);
+        sqlite3_bind_int64(wr, 11, (sqlite3_int64)sum);
+        rc = step_write(wr);
+    }
+    return rc;
 }
 
 int store__unpack_events(sqlite3 *db)
 {
-    sqlite3_stmt *rd = NULL, *wr = NULL;
     uint32_t words[STORE_MAX_ARGS];
     int rc;
 
@@ -616,50 +683,13 @@ int store__unpack_events(sqlite3 *db)
                      " sum INTEGER NOT NULL DEFAULT 0,"
                      " PRIMARY KEY (machine, seq)) WITHOUT ROWID");
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "SELECT machine, body FROM event_packs"
-                                " ORDER BY machine, first_seq",
-                                -1, &rd, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(db,
-                                "INSERT INTO events (machine, " EVENT_COLUMNS
-                                ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-                                " ?9, ?10, ?11)",
-                                -1, &wr, NULL);
-    while (rc == SQLITE_OK && (rc = sqlite3_step(rd)) == SQLITE_ROW) {
-        uint64_t m = (uint64_t)sqlite3_column_int64(rd, 0);
-        const unsigned char *body = sqlite3_column_blob(rd, 1);
-        size_t len = (size_t)sqlite3_column_bytes(rd, 1);
-        struct pack_cur cur = { 0, 0 };
-        const unsigned char *args;
-        struct store_event ev;
-        uint64_t sum;
-
-        rc = SQLITE_OK;
-        while (rc == SQLITE_OK && cur.off < len) {
-            if (!pack_get(body, len, &cur, m, &ev, words, &sum, &args)) {
-                rc = SQLITE_CORRUPT;
-                break;
-            }
-            sqlite3_bind_int64(wr, 1, (sqlite3_int64)m);
-            sqlite3_bind_int64(wr, 2, (sqlite3_int64)ev.seq);
-            sqlite3_bind_int64(wr, 3, ev.time_ms);
-            sqlite3_bind_int64(wr, 4, ev.op);
-            sqlite3_bind_int64(wr, 5, ev.cpu);
-            sqlite3_bind_blob(wr, 6, args, 4 * (int)ev.nargs, SQLITE_STATIC);
-            sqlite3_bind_int64(wr, 7, ev.value);
-            sqlite3_bind_int64(wr, 8, ev.aux);
-            sqlite3_bind_int64(wr, 9, ev.flags);
-            sqlite3_bind_int64(wr, 10, ev.status);
-            sqlite3_bind_int64(wr, 11, (sqlite3_int64)sum);
-            rc = sqlite3_step(wr) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
-            sqlite3_reset(wr);
-        }
-    }
-    if (rc == SQLITE_DONE)
-        rc = SQLITE_OK;
-    sqlite3_finalize(rd);
-    sqlite3_finalize(wr);
+        rc = copy_rows(db,
+                       "SELECT machine, body FROM event_packs"
+                       " ORDER BY machine, first_seq",
+                       "INSERT INTO events (machine, " EVENT_COLUMNS
+                       ") VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+                       " ?9, ?10, ?11)",
+                       unpack_row, words);
     return rc == SQLITE_OK ? db_exec(db, "DELETE FROM event_packs") : rc;
 }
 

@@ -280,6 +280,35 @@ static inline bool pack_row_matches(char *why, size_t n, uint64_t machine,
     return false;
 }
 
+/* One event of a machine's walk against its chain (the reader's and
+ * --verify's one check): its seq must be *@next_seq, and its @stored sum
+ * the @computed one (store__event_sum() over *@prev); then *@prev becomes
+ * it and *@next_seq the next.  Else false with why in @why. */
+static inline bool pack_chain_ok(char *why, size_t n,
+                                 const struct store_event *ev, uint64_t stored,
+                                 uint64_t computed, uint64_t *next_seq,
+                                 uint64_t *prev)
+{
+    if (ev->seq != *next_seq) {
+        snprintf(why, n,
+                 "machine %" PRIu64 ": seq %" PRIu64 " where seq %" PRIu64
+                 " was expected (events missing or out of order)",
+                 ev->machine, ev->seq, *next_seq);
+        return false;
+    }
+    if (computed != stored) {
+        snprintf(why, n,
+                 "machine %" PRIu64 " seq %" PRIu64 ": checksum differs "
+                 "(stored %016" PRIx64 ", computed %016" PRIx64 "): the "
+                 "event or one before it was changed",
+                 ev->machine, ev->seq, stored, computed);
+        return false;
+    }
+    *prev = computed;
+    (*next_seq)++;
+    return true;
+}
+
 /* The address filter of a history query: an argument word or the value
  * in [lo, hi]. */
 static inline bool pack_touches(const struct store_event *ev, uint32_t lo,

@@ -540,36 +540,19 @@ static enum store_status history_bounds(struct store_reader *r,
     return STORE_OK;
 }
 
-/* Checks one event of a machine's walk against the chain so far: its seq
- * must be the next one and its @stored sum must chain over the previous
- * one (@args: its args bytes as stored). */
+/* Checks one event of a machine's walk against the chain so far
+ * (pack_chain_ok(); @args: its args bytes as stored). */
 static bool chain_ok(struct store_reader *r, const struct store_event *ev,
                      const unsigned char *args, uint64_t stored,
                      uint64_t *next_seq, uint64_t *prev)
 {
-    uint64_t sum;
+    uint64_t sum = store__event_sum(*prev, ev->machine, ev->seq, ev->time_ms,
+                                    ev->op, ev->cpu, args,
+                                    (size_t)ev->nargs * 4, ev->value, ev->aux,
+                                    ev->flags, ev->status);
 
-    if (ev->seq != *next_seq) {
-        reader_err(r,
-                   "machine %" PRIu64 ": seq %" PRIu64 " where seq %" PRIu64
-                   " was expected (events missing or out of order)",
-                   ev->machine, ev->seq, *next_seq);
-        return false;
-    }
-    sum = store__event_sum(*prev, ev->machine, ev->seq, ev->time_ms, ev->op,
-                           ev->cpu, args, (size_t)ev->nargs * 4, ev->value,
-                           ev->aux, ev->flags, ev->status);
-    if (sum != stored) {
-        reader_err(r,
-                   "machine %" PRIu64 " seq %" PRIu64 ": checksum differs "
-                   "(stored %016" PRIx64 ", computed %016" PRIx64 "): the "
-                   "event or one before it was changed",
-                   ev->machine, ev->seq, stored, sum);
-        return false;
-    }
-    *prev = sum;
-    (*next_seq)++;
-    return true;
+    return pack_chain_ok(r->errmsg, sizeof(r->errmsg), ev, stored, sum,
+                         next_seq, prev);
 }
 
 /* A packed row's columns must say what its body holds: first_seq its first

@@ -65,25 +65,12 @@ static bool check_event(struct verify *v, const struct store_event *e,
     uint64_t sum = store__event_sum(*prev, e->machine, e->seq, e->time_ms,
                                     e->op, e->cpu, args, 4 * (size_t)e->nargs,
                                     e->value, e->aux, e->flags, e->status);
+    char why[STORE_MSG_MAX];
 
-    if (e->seq != *next) {
-        problem(v,
-                "machine %" PRIu64 ": seq %" PRIu64 " where seq %" PRIu64
-                " was expected (events missing or out of order)",
-                e->machine, e->seq, *next);
-        return false;
-    }
-    if (sum != stored) {
-        problem(v,
-                "machine %" PRIu64 " seq %" PRIu64 ": checksum "
-                "differs (stored %016" PRIx64 ", computed %016" PRIx64
-                "): the event or one before it was changed",
-                e->machine, e->seq, stored, sum);
-        return false;
-    }
-    *prev = sum;
-    (*next)++;
-    return true;
+    if (pack_chain_ok(why, sizeof(why), e, stored, sum, next, prev))
+        return true;
+    problem(v, "%s", why);
+    return false;
 }
 
 /* A packed row's columns must say what its body holds (as the reader's

@@ -177,6 +177,37 @@ START_TEST(test_hostmem_exact_random)
     }
 }
 END_TEST
+
+/* Recovery replays about a thousand vmallocs of one to four pages per
+ * machine; the page list of an area of one or two pages is kept in its
+ * area slot, so such a vmalloc (its page table and area slot there
+ * already) takes no host block of its own, and mm_host_bytes() stays
+ * exact.  A three-page one still takes one, its page list. */
+START_TEST(test_hostmem_small_vmalloc_takes_no_block)
+{
+    struct mm_machine *m;
+    struct mm_result res;
+    size_t blocks;
+
+    count_start();
+    m = create("qemu-virt", NULL, NULL);
+    for (unsigned i = 0; i < 3; i++)
+        ck_assert_msg(mm_vmalloc(m, 4096, &res) == MM_OK, "%s", res.msg);
+    blocks = live_blocks;
+    ck_assert_msg(mm_vmalloc(m, 4096, &res) == MM_OK, "%s", res.msg);
+    ck_assert_msg(mm_vmalloc(m, 8192, &res) == MM_OK, "%s", res.msg);
+    ck_assert_uint_eq(live_blocks, blocks);
+    exact(mm_host_bytes(m), "two small vmallocs");
+    ck_assert_msg(mm_vfree(m, (mm_vaddr_t)res.value, &res) == MM_OK, "%s", res.msg);
+    ck_assert_uint_eq(live_blocks, blocks);
+    ck_assert_msg(mm_vmalloc(m, 3 * 4096, &res) == MM_OK, "%s", res.msg);
+    ck_assert_uint_eq(live_blocks, blocks + 1);
+    exact(mm_host_bytes(m), "a three-page vmalloc");
+    mm_destroy(m);
+    exact(0, "destroy");
+    counting = false;
+}
+END_TEST
 #endif
 
 /* The figure from issue 13: one create and one large vmalloc on rpi2 cost
@@ -211,6 +242,7 @@ Suite *hostmem_suite(void)
     tcase_set_timeout(tc, 300);
 #ifdef COUNTING
     tcase_add_test(tc, test_hostmem_exact_random);
+    tcase_add_test(tc, test_hostmem_small_vmalloc_takes_no_block);
 #endif
     tcase_add_test(tc, test_hostmem_rpi2_large_vmalloc);
     suite_add_tcase(s, tc);
