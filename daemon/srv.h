@@ -682,6 +682,7 @@ enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
 
 struct srv_counters {
     uint64_t connections; /* open now */
+    uint64_t refusing;    /* refused, closing now (not in connections) */
     uint64_t requests;
     uint64_t changes;
     uint64_t committed;    /* changes answered after their commit */
