@@ -236,6 +236,38 @@ START_TEST(test_refused_connection_then_bytes)
 }
 END_TEST
 
+/* Refused connections linger at most 64 at a time (REFUSED_MAX in
+ * daemon/conn.c): clients that read their refusal and keep their
+ * sockets, more of them than that (a flood), hold no more of the
+ * daemon's descriptors; some do hold one (they were closed lingering). */
+#define REFUSED_N 72
+
+START_TEST(test_refused_lingering_is_bounded)
+{
+    Armmap__V1__Response *r;
+    int fds[REFUSED_N], held, base, n, i;
+
+    td_start(&d, "--max-connections=1", NULL);
+    ck_assert_msg(wait_until(log_has, "conn 1: closed"), "%s", td_log(&d));
+    held = td_session(&d, "alice");
+    base = td_fd_count(&d);
+    for (i = 0; i < REFUSED_N; i++) {
+        fds[i] = td_connect(&d);
+        r = td_recv(fds[i]);
+        ck_assert_status(r, 0, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                         "too many connections (--max-connections 1)");
+        td_free(r);
+    }
+    n = td_fd_count(&d);
+    ck_assert_int_le(n, base + 64);
+    ck_assert_int_gt(n, base);
+    for (i = 0; i < REFUSED_N; i++)
+        close(fds[i]);
+    td_ping(held, 2);
+    close(held);
+}
+END_TEST
+
 /* Sends Ping @id in a write of its own. */
 static void send_ping(int fd, uint64_t id)
 {
@@ -386,6 +418,7 @@ Suite *linger_suite(void)
     tcase_add_test(tc, test_malformed_frame_then_bytes);
     tcase_add_test(tc, test_bad_token_then_bytes);
     tcase_add_test(tc, test_refused_connection_then_bytes);
+    tcase_add_test(tc, test_refused_lingering_is_bounded);
     tcase_add_test(tc, test_sigterm_pipelined_writes);
     tcase_add_test(tc, test_sigterm_client_never_closes);
     suite_add_tcase(s, tc);
