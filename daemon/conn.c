@@ -102,6 +102,7 @@ enum conn_state {
 #define READ_CHUNK   16384
 #define LINGER_MS    2000       /* longest lingering close */
 #define LINGER_BYTES (1u << 20) /* most bytes it reads and discards */
+#define REFUSED_MAX  64         /* refused connections lingering at once */
 
 static const char *const state_names[] = { "hello", "ready", "draining",
                                            "closing", "lingering" };
@@ -156,6 +157,7 @@ struct conn {
     uint64_t frames;        /* requests read so far */
     bool peer_eof;          /* the peer closed its end */
     bool local;             /* srv_conn_accept_local(): no lingering */
+    bool refused;           /* past --max-connections (refuse()) */
     size_t lingered;        /* bytes discarded in CONN_LINGER */
     int64_t linger_end_ms;  /* monotonic: CONN_LINGER's bound */
     int64_t partial_since;  /* ms; a frame began, 0: none */
@@ -1245,22 +1247,69 @@ static void describe_peer(int fd, char *buf, size_t size)
     }
 }
 
-/* Too many connections: one status frame, sent as is, then close. */
+/* A connection on @fd in CONN_HELLO, on s->conns, reading nothing yet;
+ * NULL if out of memory (@fd left open).  Counts in nothing. */
+static struct conn *conn_new(struct srv *s, int fd)
+{
+    struct conn *c = calloc(1, sizeof(*c));
+
+    if (c == NULL)
+        return NULL;
+    c->fd = fd;
+    c->in = evbuffer_new();
+    c->out = evbuffer_new();
+    c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, c);
+    c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
+    if (c->in == NULL || c->out == NULL || c->rev == NULL || c->wev == NULL ||
+        evutil_make_socket_nonblocking(fd) != 0) {
+        conn_free_io(c);
+        free(c);
+        return NULL;
+    }
+    c->s = s;
+    c->serial = ++conn_serial;
+    c->state = CONN_HELLO;
+    c->opened_ms = monotonic_ms();
+    TAILQ_INIT(&c->replies);
+    TAILQ_INIT(&c->parked);
+    describe_peer(fd, c->peer, sizeof(c->peer));
+    TAILQ_INSERT_TAIL(&s->conns, c, link);
+    return c;
+}
+
+/*
+ * Too many connections: one status frame, then the lingering close every
+ * connection gets (conn_close()), so a client that sent its Hello already
+ * reads the refusal, then EOF, not a reset.  A refused connection reads
+ * no frame and does not count against --max-connections; past
+ * REFUSED_MAX of them lingering at once (a flood), or out of memory, one
+ * is sent its frame and closed at once.
+ */
 static void refuse(struct srv *s, int fd)
 {
     char msg[SRV_MSG_MAX];
+    struct conn *c = NULL;
     uint8_t *frame;
     size_t len;
 
     snprintf(msg, sizeof(msg),
              "too many connections (--max-connections %" PRIu64 ")",
              s->st->max_connections);
+    srv_log(SRV_LOG_WARN, "%s", msg);
+    if (s->n.refusing < REFUSED_MAX)
+        c = conn_new(s, fd);
+    if (c != NULL) {
+        c->refused = true;
+        s->n.refusing++;
+        srv_conn_reply_status(c, 0, MM_RESOURCE_EXHAUSTED, msg, true);
+        conn_maybe_finish(c);
+        return;
+    }
     frame = pack_status(0, MM_RESOURCE_EXHAUSTED, msg, &len);
     if (send(fd, frame, len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
         srv_log(SRV_LOG_DEBUG, "refusing a connection: send failed");
     free(frame);
     s->n.errors_by_code[MM_RESOURCE_EXHAUSTED]++;
-    srv_log(SRV_LOG_WARN, "%s", msg);
     evutil_closesocket(fd);
 }
 
@@ -1274,36 +1323,16 @@ static struct conn *conn_accept(struct srv *s, int fd)
         refuse(s, fd);
         return NULL;
     }
-    c = calloc(1, sizeof(*c));
-    if (c == NULL)
-        goto err_close;
-    c->fd = fd;
-    c->in = evbuffer_new();
-    c->out = evbuffer_new();
-    c->rev = event_new(s->base, fd, EV_READ | EV_PERSIST, on_readable, c);
-    c->wev = event_new(s->base, fd, EV_WRITE | EV_PERSIST, on_writable, c);
-    if (c->in == NULL || c->out == NULL || c->rev == NULL || c->wev == NULL ||
-        evutil_make_socket_nonblocking(fd) != 0)
-        goto err_free;
-    c->s = s;
-    c->serial = ++conn_serial;
-    c->state = CONN_HELLO;
-    c->opened_ms = monotonic_ms();
-    TAILQ_INIT(&c->replies);
-    TAILQ_INIT(&c->parked);
-    describe_peer(fd, c->peer, sizeof(c->peer));
-    TAILQ_INSERT_TAIL(&s->conns, c, link);
+    c = conn_new(s, fd);
+    if (c == NULL) {
+        evutil_closesocket(fd);
+        srv_log(SRV_LOG_ERROR, "accept: out of memory");
+        return NULL;
+    }
     s->n.connections++;
     conn_reading(c, true);
     srv_log(SRV_LOG_INFO, "conn %" PRIu64 ": open from %s", c->serial, c->peer);
     return c;
-err_free:
-    conn_free_io(c);
-    free(c);
-err_close:
-    evutil_closesocket(fd);
-    srv_log(SRV_LOG_ERROR, "accept: out of memory");
-    return NULL;
 }
 
 void srv_conn_accept(struct srv *s, int fd)
@@ -1367,7 +1396,10 @@ static void conn_destroy(struct conn *c)
     }
     conn_drop_work(c);
     TAILQ_REMOVE(&c->s->conns, c, link);
-    c->s->n.connections--;
+    if (c->refused)
+        c->s->n.refusing--;
+    else
+        c->s->n.connections--;
     if (c->t != NULL) {
         c->t->inflight_bytes -= c->counted;
         c->t->connections--;

@@ -74,6 +74,11 @@ struct srv_persist {
     struct fork_job fork[FORK_JOBS]; /* their data */
     uint64_t inflight;               /* submitted, not reaped */
     uint64_t margin;                 /* room one request may need */
+    uint64_t resets;                 /* store_reset() calls that ran */
+    /* A write may have reached the store since it was opened or last
+     * emptied: set before every submit and purge (a purge runs on a
+     * worker thread, joined before a reset reads this). */
+    atomic_bool written;
     char path[4096];
 };
 
@@ -157,6 +162,7 @@ int srv_persist_open(struct srv *s, char *err, size_t errsz)
         free(p);
         return -1;
     }
+    atomic_init(&p->written, true); /* recovery may have written */
     s->persist = p;
     if (fork_jobs_open(s) != 0) {
         snprintf(err, errsz,
@@ -193,12 +199,21 @@ enum mm_status srv_persist_reset(struct srv *s, char *err, size_t errsz)
     fork_jobs_drop(p); /* no reader runs while the store empties */
     store_flush(p->st);
     store_reap(p->st, on_reaped, s);
+    p->inflight = 0;
+    if (!atomic_load(&p->written))
+        return MM_OK; /* still as emptied: nothing to undo */
     if (store_reset(p->st) != STORE_OK) {
         snprintf(err, errsz, "store: %s", store_errmsg(p->st));
         return MM_UNAVAILABLE;
     }
-    p->inflight = 0;
+    p->resets++;
+    atomic_store(&p->written, false);
     return MM_OK;
+}
+
+uint64_t srv_persist_store_resets(const struct srv *s)
+{
+    return s->persist->resets;
 }
 
 struct store *srv_persist_store(struct srv *s)
@@ -235,6 +250,12 @@ static uint64_t submit_failed(struct srv_persist *p, enum store_status st,
     return 0;
 }
 
+/* Before any write is handed to the store (see struct srv_persist). */
+static void touch(struct srv_persist *p)
+{
+    atomic_store_explicit(&p->written, true, memory_order_relaxed);
+}
+
 uint64_t srv_persist_create(struct srv *s, struct srv_machine *sm, char *err,
                             size_t errsz)
 {
@@ -243,6 +264,7 @@ uint64_t srv_persist_create(struct srv *s, struct srv_machine *sm, char *err,
     enum store_status st;
     uint64_t ticket;
 
+    touch(p);
     if (sm->parent != 0)
         st = store_submit_machine_fork(p->st, sm->parent, sm->parent_seq,
                                        sm->tenant, sm->name, sm->config,
@@ -276,6 +298,7 @@ static void take_checkpoint(struct srv *s, struct srv_machine *sm)
     if (sm->m == NULL || (seq = mm_seq(sm->m)) == 0)
         return;
     memset(&b, 0, sizeof(b));
+    touch(p);
     if (mm_snapshot(sm->m, &b) == MM_OK && !b.oom &&
         store_submit_checkpoint(p->st, sm->id, seq, b.data, b.len,
                                 (void *)(uintptr_t)srv_commit_next_ticket(s)) ==
@@ -292,6 +315,7 @@ uint64_t srv_persist_destroy(struct srv *s, struct srv_machine *sm, char *err,
     struct srv_persist *p = s->persist;
     enum store_status st;
 
+    touch(p);
     st = store_submit_machine_destroy(p->st, sm->id, srv_now_ms(),
                                       (void *)(uintptr_t)srv_commit_next_ticket(
                                           s));
@@ -330,6 +354,7 @@ uint64_t srv_persist_events(struct srv *s, struct srv_machine *sm,
     enum store_status st;
     uint64_t ticket, every;
 
+    touch(p);
     st = store_submit_events(p->st, ev, n,
                              (void *)(uintptr_t)srv_commit_next_ticket(s));
     if (st != STORE_OK)
@@ -354,6 +379,7 @@ void srv_persist_hold(struct srv *s, bool on)
 enum mm_status srv_persist_rkey(struct srv *s, const struct store_rkey *k,
                                 uint64_t ticket)
 {
+    touch(s->persist);
     if (store_submit_rkey(s->persist->st, k, (void *)(uintptr_t)ticket) ==
         STORE_OK)
         return MM_OK;
@@ -1272,9 +1298,11 @@ enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
     /* The store keeps every ancestor a live clone or fork replays from.
      * The caller keeps @older_than_ms within int64 (dispatch.c). */
     char msg[STORE_MSG_MAX];
-    enum store_status st = store_purge_r(s->persist->st, tenant,
-                                         (int64_t)older_than_ms, srv_now_ms(),
-                                         machines, events, msg, sizeof(msg));
+    enum store_status st;
+
+    touch(s->persist);
+    st = store_purge_r(s->persist->st, tenant, (int64_t)older_than_ms,
+                       srv_now_ms(), machines, events, msg, sizeof(msg));
 
     /* Any thread (purge.c's workers): store_purge_r() leaves the loop
      * thread's store_errmsg() alone. */

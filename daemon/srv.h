@@ -532,8 +532,12 @@ enum mm_status srv_persist_fork_replay(struct srv *s, uint64_t id,
  * fuzz harness, never on the loop (handlers do not wait for the store). */
 void srv_persist_flush(struct srv *s);
 /* srv_reset(): flushes and reaps every write, then empties the store
- * (store_reset()).  Return: MM_OK, or MM_UNAVAILABLE with @err. */
+ * (store_reset()) unless nothing was submitted to it (no change, request
+ * key, checkpoint or purge) since it was last emptied.
+ * Return: MM_OK, or MM_UNAVAILABLE with @err. */
 enum mm_status srv_persist_reset(struct srv *s, char *err, size_t errsz);
+/* How many times srv_persist_reset() emptied the store (tests). */
+uint64_t srv_persist_store_resets(const struct srv *s);
 
 /* ------------------------------------------------------------------ */
 /* The commit path (commit.c)                                          */
@@ -682,6 +686,7 @@ enum mm_status srv_persist_purge(struct srv *s, const char *tenant,
 
 struct srv_counters {
     uint64_t connections; /* open now */
+    uint64_t refusing;    /* refused, closing now (not in connections) */
     uint64_t requests;
     uint64_t changes;
     uint64_t committed;    /* changes answered after their commit */

@@ -130,12 +130,34 @@ START_TEST(test_malformed_frame_then_bytes)
 }
 END_TEST
 
+/* Packs a Hello (id 1, protocol 1, @tenant, @token) as a frame into
+ * @frame (64 bytes); returns its length. */
+static size_t hello_frame(uint8_t *frame, const char *tenant,
+                          const char *token)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Hello hello = ARMMAP__V1__HELLO__INIT;
+    size_t n;
+
+    hello.protocol = 1;
+    hello.tenant = (char *)tenant;
+    hello.token.data = (uint8_t *)token;
+    hello.token.len = strlen(token);
+    req.id = 1;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_HELLO;
+    req.hello = &hello;
+    n = armmap__v1__request__get_packed_size(&req);
+    ck_assert_uint_le(4 + n, 64);
+    frame[0] = frame[1] = frame[2] = 0;
+    frame[3] = (uint8_t)n;
+    armmap__v1__request__pack(&req, frame + 4);
+    return 4 + n;
+}
+
 /* A Hello with a wrong token is refused and closes the connection; the
  * client's pipelined requests behind it stay unread and unanswered. */
 START_TEST(test_bad_token_then_bytes)
 {
-    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
-    Armmap__V1__Hello hello = ARMMAP__V1__HELLO__INIT;
     uint8_t frame[64];
     char path[300], flag[320];
     size_t n;
@@ -150,20 +172,9 @@ START_TEST(test_bad_token_then_bytes)
     chmod(path, 0600);
     snprintf(flag, sizeof(flag), "--auth-token-file=%s", path);
     td_start(&d, flag, NULL);
-    hello.protocol = 1;
-    hello.tenant = (char *)"alice";
-    hello.token.data = (uint8_t *)"wrong";
-    hello.token.len = 5;
-    req.id = 1;
-    req.body_case = ARMMAP__V1__REQUEST__BODY_HELLO;
-    req.hello = &hello;
-    n = armmap__v1__request__get_packed_size(&req);
-    ck_assert_uint_le(4 + n, sizeof(frame));
-    frame[0] = frame[1] = frame[2] = 0;
-    frame[3] = (uint8_t)n;
-    armmap__v1__request__pack(&req, frame + 4);
+    n = hello_frame(frame, "alice", "wrong");
     fd = td_connect(&d);
-    assert_answered_then_eof(fd, frame, 4 + n, 1,
+    assert_answered_then_eof(fd, frame, n, 1,
                              ARMMAP__V1__CODE__UNAUTHENTICATED,
                              "hello: the token is not valid");
 }
@@ -192,6 +203,70 @@ static bool log_has(const char *text)
 {
     return strstr(td_log(&d), text) != NULL;
 }
+
+/* A connection past --max-connections whose client already sent its
+ * Hello and more (the daemon, stopped, accepts only once they sit in the
+ * socket) is refused with one status frame, read whole, then EOF: the
+ * refusal closes lingering too, not with a reset. */
+START_TEST(test_refused_connection_then_bytes)
+{
+    Armmap__V1__Response *r;
+    uint8_t frame[64];
+    size_t n;
+    int held, fd;
+
+    td_start(&d, "--max-connections=1", NULL);
+    /* td_start()'s probe (conn 1) is gone before the one held. */
+    ck_assert_msg(wait_until(log_has, "conn 1: closed"), "%s", td_log(&d));
+    held = td_session(&d, "alice");
+    n = hello_frame(frame, "bob", "");
+    ck_assert_int_eq(kill(d.pid, SIGSTOP), 0);
+    fd = td_connect(&d);
+    send_with_trailer(fd, frame, n);
+    ck_assert_int_eq(kill(d.pid, SIGCONT), 0);
+    r = td_recv(fd);
+    ck_assert_status(r, 0, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                     "too many connections (--max-connections 1)");
+    td_free(r);
+    assert_eof(fd);
+    close(fd);
+    /* The refused one never counted: the held one is still served. */
+    td_ping(held, 2);
+    close(held);
+}
+END_TEST
+
+/* Refused connections linger at most 64 at a time (REFUSED_MAX in
+ * daemon/conn.c): clients that read their refusal and keep their
+ * sockets, more of them than that (a flood), hold no more of the
+ * daemon's descriptors; some do hold one (they were closed lingering). */
+#define REFUSED_N 72
+
+START_TEST(test_refused_lingering_is_bounded)
+{
+    Armmap__V1__Response *r;
+    int fds[REFUSED_N], held, base, n, i;
+
+    td_start(&d, "--max-connections=1", NULL);
+    ck_assert_msg(wait_until(log_has, "conn 1: closed"), "%s", td_log(&d));
+    held = td_session(&d, "alice");
+    base = td_fd_count(&d);
+    for (i = 0; i < REFUSED_N; i++) {
+        fds[i] = td_connect(&d);
+        r = td_recv(fds[i]);
+        ck_assert_status(r, 0, ARMMAP__V1__CODE__RESOURCE_EXHAUSTED,
+                         "too many connections (--max-connections 1)");
+        td_free(r);
+    }
+    n = td_fd_count(&d);
+    ck_assert_int_le(n, base + 64);
+    ck_assert_int_gt(n, base);
+    for (i = 0; i < REFUSED_N; i++)
+        close(fds[i]);
+    td_ping(held, 2);
+    close(held);
+}
+END_TEST
 
 /* Sends Ping @id in a write of its own. */
 static void send_ping(int fd, uint64_t id)
@@ -342,6 +417,8 @@ Suite *linger_suite(void)
     tcase_add_test(tc, test_oversized_frame_then_bytes);
     tcase_add_test(tc, test_malformed_frame_then_bytes);
     tcase_add_test(tc, test_bad_token_then_bytes);
+    tcase_add_test(tc, test_refused_connection_then_bytes);
+    tcase_add_test(tc, test_refused_lingering_is_bounded);
     tcase_add_test(tc, test_sigterm_pipelined_writes);
     tcase_add_test(tc, test_sigterm_client_never_closes);
     suite_add_tcase(s, tc);
