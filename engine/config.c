@@ -695,7 +695,7 @@ static const char *set_version(struct mm_config *cfg, const char *v)
 
     if (!parse_whole(v, MM_CONFIG_VERSION, &x) || x < 1)
         return "want 1 (before the Debian armmp reference build), 2, 3 (its end of "
-               "boot) or 4 (QEMU's device tree)";
+               "boot), 4 (QEMU's device tree) or 5 (the boot's vmalloc areas)";
     cfg->version = (unsigned)x;
     return NULL;
 }

@@ -51,9 +51,11 @@ typedef uint32_t mm_pfn_t;
  * MAX_ORDER - 1, CMA in lowmem when there is no highmem, the DMA atomic
  * pool, the per-CPU first chunk, the init sections freed).  4: the
  * device tree blob QEMU passes, by default (struct mm_config fdt_mode).
+ * 5: the vmalloc space as the reference boot leaves it (engine/vmboot61.c)
+ * and its "unpurged vm_area" lines.
  * mm_config_default() sets the newest; mm_config_parse() of a text
  * without the key gives 1. */
-#define MM_CONFIG_VERSION 4u
+#define MM_CONFIG_VERSION 5u
 
 /* Kernel versions are KERNEL_VERSION(a, b, c) as <linux/version.h> packs them. */
 #define MM_KVER(a, b, c) (((uint32_t)(a) << 16) | ((uint32_t)(b) << 8) | (uint32_t)(c))
