@@ -56,6 +56,8 @@ enum boot_times {
     T_ONCE,      /* count times */
     T_PER_CPU,   /* count times per CPU */
     T_SECONDARY, /* count times per CPU after the first */
+    T_UP,        /* count times with one CPU only */
+    T_SMP,       /* count times with more than one CPU only */
 };
 
 struct boot_step {
@@ -103,25 +105,36 @@ static const struct boot_step table[] = {
     { B_VMALLOC, T_ONCE, 1, C_BPF, 4 * KIB, 0 },
     { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
     { B_VMALLOC, T_ONCE, 1, C_GENPOOL, 4 * KIB, 0 },
-    { B_STACK, T_ONCE, 2, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0 },
     { B_FREED, T_ONCE, 1, C_CLONE, 12 * KIB, 0 },
+    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0 },
     { B_FREED, T_ONCE, 1, C_CLONE, 4 * KIB, 0 },
-    { B_STACK, T_ONCE, 16, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_ONCE, 13, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_UP, 3, C_CLONE, 8 * KIB, 0 },
     { B_STACK, T_SECONDARY, 1, C_IDLE, 8 * KIB, 0 },
-    { B_STACK, T_SECONDARY, 8, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_SMP, 2, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_SECONDARY, 6, C_CLONE, 8 * KIB, 0 },
     { B_DMA, T_ONCE, 1, C_DMA, 256 * KIB, 0 },
     { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
     { B_IOREMAP, T_ONCE, 1, C_DEVRES, 4 * KIB, 0x09000000u },
     { B_IOREMAP, T_ONCE, 1, C_DEVRES, 4 * KIB, 0x09030000u },
-    { B_STACK, T_ONCE, 14, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_ONCE, 13, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0 },
     { B_PCPU, T_ONCE, 1, C_PCPU, 0, 0 },
     { B_IOREMAP, T_ONCE, 1, C_DEVM, 4 * KIB, 0x09010000u },
     { B_STACK, T_ONCE, 10, C_CLONE, 8 * KIB, 0 },
-    { B_FREED, T_ONCE, 1, C_CLONE, 260 * KIB, 0 },
+    { B_FREED_STACK, T_SMP, 3, C_CLONE, 8 * KIB, 0 },
+    { B_FREED, T_PER_CPU, 2, C_SCOMP, 128 * KIB, 0 },
     { B_VMALLOC, T_PER_CPU, 2, C_SCOMP, 128 * KIB, 0 },
     { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
-    { B_FREED_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0 },
+    { B_FREED_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0 },
+    { B_FREED_STACK, T_SMP, 5, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0 },
     { B_VMALLOC, T_ONCE, 1, C_NTTY, 12 * KIB, 0 },
+    { B_FREED_STACK, T_SMP, 10, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_SECONDARY, 2, C_CLONE, 8 * KIB, 0 },
 };
 
 /* KERNEL: 6.1 arch/arm/include/asm/thread_info.h THREAD_SIZE 8 KiB,
@@ -212,6 +225,10 @@ static unsigned step_times(const struct mm_machine *m, const struct boot_step *s
         return s->count * m->cfg.cpus;
     case T_SECONDARY:
         return s->count * (m->cfg.cpus - 1);
+    case T_UP:
+        return m->cfg.cpus == 1 ? s->count : 0;
+    case T_SMP:
+        return m->cfg.cpus > 1 ? s->count : 0;
     default:
         return s->count;
     }
