@@ -16,10 +16,11 @@
  * up to the last thread stack).  With more CPUs the boot is concurrent and
  * two boots with the same CPU count place their threads differently (2
  * CPUs: 52 to 55 live kernel_clone stacks); there the table adds what
- * scales with the CPUs (one IRQ stack, one idle thread, two crypto
- * buffers, eight per-CPU kernel threads and a per-CPU unit per CPU) in
- * one plausible order, which gets the sizes and counts right but not each
- * address.
+ * scales with the CPUs (per CPU an IRQ stack, two scomp buffers freed and
+ * two kept, a per-CPU unit; per secondary CPU an idle thread and eight
+ * kernel threads) in the order most 2- to 4-CPU fixtures show (T_UP and
+ * T_SMP rows), which gets the counts, the sizes and VmallocUsed right and
+ * about two thirds of the addresses.
  *
  * Emulates: arch/arm/kernel/irq.c init_irq_stacks(); kernel/fork.c
  * alloc_thread_stack_node() (THREAD_SIZE 8 KiB, THREAD_ALIGN 16 KiB with
@@ -101,6 +102,7 @@ static const struct boot_step table[] = {
     { B_IOREMAP, T_ONCE, 1, C_GIC, 64 * KIB, 0x08000000u },
     { B_IOREMAP, T_ONCE, 1, C_GIC, 64 * KIB, 0x08010000u },
     { B_IOREMAP, T_ONCE, 1, C_V2M, 4 * KIB, 0x08020000u },
+    /* freed rows: what they were is not printed; their size is */
     { B_FREED, T_ONCE, 1, C_CLONE, 12 * KIB, 0 },
     { B_VMALLOC, T_ONCE, 1, C_BPF, 4 * KIB, 0 },
     { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
@@ -112,6 +114,7 @@ static const struct boot_step table[] = {
     { B_FREED, T_ONCE, 1, C_CLONE, 4 * KIB, 0 },
     { B_STACK, T_ONCE, 13, C_CLONE, 8 * KIB, 0 },
     { B_STACK, T_UP, 3, C_CLONE, 8 * KIB, 0 },
+    /* smp_init(): the secondary CPUs' idle threads, then their kthreads */
     { B_STACK, T_SECONDARY, 1, C_IDLE, 8 * KIB, 0 },
     { B_STACK, T_SMP, 2, C_CLONE, 8 * KIB, 0 },
     { B_STACK, T_SECONDARY, 6, C_CLONE, 8 * KIB, 0 },
@@ -125,6 +128,7 @@ static const struct boot_step table[] = {
     { B_IOREMAP, T_ONCE, 1, C_DEVM, 4 * KIB, 0x09010000u },
     { B_STACK, T_ONCE, 10, C_CLONE, 8 * KIB, 0 },
     { B_FREED_STACK, T_SMP, 3, C_CLONE, 8 * KIB, 0 },
+    /* the first scomp tfm's scratches, freed with it, then the next's */
     { B_FREED, T_PER_CPU, 2, C_SCOMP, 128 * KIB, 0 },
     { B_VMALLOC, T_PER_CPU, 2, C_SCOMP, 128 * KIB, 0 },
     { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
@@ -133,6 +137,7 @@ static const struct boot_step table[] = {
     { B_FREED_STACK, T_SMP, 5, C_CLONE, 8 * KIB, 0 },
     { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0 },
     { B_VMALLOC, T_ONCE, 1, C_NTTY, 12 * KIB, 0 },
+    /* /init's first processes (SMP boots run more of them by now) */
     { B_FREED_STACK, T_SMP, 10, C_CLONE, 8 * KIB, 0 },
     { B_STACK, T_SECONDARY, 2, C_CLONE, 8 * KIB, 0 },
 };
