@@ -1339,6 +1339,53 @@ START_TEST(test_vmallocinfo_unpurged_merged_61)
 }
 END_TEST
 
+/* A snapshot keeps the boot areas' callers and the lazily freed ones:
+ * the restored machine reports the same vmallocinfo. */
+START_TEST(test_boot61_snapshot_keeps_boot_areas)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "cpus=2", NULL), *r = NULL;
+    struct mm_buf b = {0};
+    char err[MM_MSG_MAX] = "";
+    char *a, *c;
+
+    ck_assert_int_eq(mm_snapshot(m, &b), MM_OK);
+    ck_assert_msg(mm_restore(mm_machine_config(m), b.data, b.len, &r, err) == MM_OK, "%s",
+                  err);
+    a = report(m, MM_REPORT_VMALLOCINFO);
+    c = report(r, MM_REPORT_VMALLOCINFO);
+    ck_assert_str_eq(c, a);
+    ck_assert_ptr_nonnull(strstr(c, " fork_idle pages=2 vmalloc\n"));
+    ck_assert_ptr_nonnull(strstr(c, " unpurged vm_area\n"));
+    t_check(r);
+    free(a);
+    free(c);
+    mm_buf_free(&b);
+    mm_destroy(r);
+    mm_destroy(m);
+}
+END_TEST
+
+/* 32 CPUs (more than armmp's NR_CPUS 8) in a 16 MiB vmalloc area: the
+ * replay keeps what fits and the machine is created; 8 CPUs fit whole. */
+START_TEST(test_boot61_replay_stops_when_full)
+{
+    struct mm_machine *m =
+        t_machine("qemu-virt", "kernel=6.1", "cpus=32", "vmalloc=8M", NULL);
+    char *vi = report(m, MM_REPORT_VMALLOCINFO);
+
+    ck_assert_ptr_null(strstr(vi, " n_tty_open "));
+    ck_assert_ptr_nonnull(strstr(vi, " pcpu_get_vm_areas "));
+    t_check(m);
+    free(vi);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "cpus=8", "vmalloc=8M", NULL);
+    vi = report(m, MM_REPORT_VMALLOCINFO);
+    ck_assert_ptr_nonnull(strstr(vi, " n_tty_open "));
+    free(vi);
+    mm_destroy(m);
+}
+END_TEST
+
 Suite *vmalloc_suite(void)
 {
     Suite *s = suite_create("vmalloc");
@@ -1420,6 +1467,8 @@ Suite *vmalloc_suite(void)
     tcase_add_test(tr, test_boot61_lowmem_cma_no_pool_remap);
     tcase_add_test(tr, test_boot61_per_cpu_areas);
     tcase_add_test(tr, test_vmallocinfo_unpurged_merged_61);
+    tcase_add_test(tr, test_boot61_snapshot_keeps_boot_areas);
+    tcase_add_test(tr, test_boot61_replay_stops_when_full);
     suite_add_tcase(s, tr);
     return s;
 }
