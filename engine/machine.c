@@ -1062,6 +1062,8 @@ enum mm_status mm_create(const struct mm_config *cfg, struct mm_machine **out,
         goto oom;
     if (mm__physidx_build(m) != MM_OK)
         goto oom;
+    if ((st = mm__vmap_boot(m, err)) != MM_OK)
+        goto fail;
     *out = m;
     return MM_OK;
 oom:

@@ -52,7 +52,9 @@ typedef uint32_t mm_pfn_t;
  * pool, the per-CPU first chunk, the init sections freed).  4: the
  * device tree blob QEMU passes, by default (struct mm_config fdt_mode).
  * 5: the boot's early memblock allocations (the dentry and inode hash
- * tables, the unflattened device tree, the per-CPU maps, docs/kernel.md).
+ * tables, the unflattened device tree, the per-CPU maps, docs/kernel.md)
+ * and the vmalloc space as the reference boot leaves it
+ * (engine/vmboot61.c), with its "unpurged vm_area" lines.
  * mm_config_default() sets the newest; mm_config_parse() of a text
  * without the key gives 1. */
 #define MM_CONFIG_VERSION 5u

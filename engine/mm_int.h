@@ -493,6 +493,17 @@ struct mm_vmap *mm__vmap_clone(const struct mm_vmap *v);
 void mm__vmap_destroy(struct mm_vmap *v);
 enum mm_status mm__vmalloc(struct mm_machine *m, uint32_t size, struct mm_result *res);
 enum mm_status mm__vfree(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
+/* vmboot61.c: the reference build's vmalloc space after boot (config
+ * version 5), replayed through the functions below at mm_create(). */
+#define MM_BOOT_CALLER 16u /* struct area caller values from here: boot callers */
+bool mm__config_boot_vmap(const struct mm_config *cfg);
+enum mm_status mm__vmap_boot(struct mm_machine *m, char err[MM_MSG_MAX]);
+const char *mm__boot_caller_name(unsigned idx); /* NULL past the table */
+enum mm_status mm__vmalloc_aligned(struct mm_machine *m, uint32_t size, uint32_t align,
+                                   struct mm_result *res);
+enum mm_status mm__vmap_boot_area(struct mm_machine *m, bool pcpu, uint32_t pages,
+                                  struct mm_result *res);
+void mm__vmap_set_caller(struct mm_machine *m, mm_vaddr_t va, unsigned idx);
 enum mm_status mm__vmap(struct mm_machine *m, const mm_pfn_t *pfns, uint32_t n,
                         struct mm_result *res);
 enum mm_status mm__vunmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
@@ -722,9 +733,14 @@ struct mm_vm_area {
     mm_paddr_t phys;       /* ioremap's physical base; 0 otherwise */
     bool has_pages, ioremap, vmap, vpages; /* the flags s_show() prints */
     bool vpages_area;                      /* the vmalloc'd page array of another */
+    bool vm_alloc;     /* VM_ALLOC: " vmalloc" (has_pages, or the per-CPU chunk) */
+    bool dma_coherent; /* VM_DMA_COHERENT: the DMA atomic pool's remap */
 };
 /* The area listed after position *@pos (0 to start); false at the end. */
 bool mm__vm_area_next(const struct mm_machine *m, size_t *pos, struct mm_vm_area *a);
+/* The lazily freed ranges, merged where they touch (show_purge_info()). */
+bool mm__vm_unpurged_next(const struct mm_machine *m, size_t *pos, mm_vaddr_t *start,
+                          mm_vaddr_t *end);
 
 /* kernel_page_tables (ptdump.c): each address marker crossed and each run
  * of entries that share their protection bits, in address order. */

@@ -317,10 +317,12 @@ static void json_vmallocinfo(const struct mm_machine *m, struct jw *w)
         jw_open(w, "flags", '[');
         if (a.ioremap)
             jw_str(w, NULL, "ioremap");
-        if (a.has_pages)
+        if (a.vm_alloc)
             jw_str(w, NULL, "vmalloc");
         if (a.vmap)
             jw_str(w, NULL, "vmap");
+        if (a.dma_coherent)
+            jw_str(w, NULL, "dma-coherent");
         if (a.vpages)
             jw_str(w, NULL, "vpages");
         jw_close(w, ']');

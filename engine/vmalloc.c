@@ -90,8 +90,11 @@ enum area_kind {
     AREA_VPAGES,  /* the vmalloc'd page array of a big one */
     AREA_VMAP,    /* vmap() */
     AREA_IOREMAP, /* ioremap() */
-    AREA_RESERVED /* the coherent-DMA window, PCI I/O */
+    AREA_RESERVED, /* the coherent-DMA window, PCI I/O */
+    AREA_DMA,      /* boot: the DMA atomic pool's remap (VA only) */
+    AREA_PCPU      /* boot: the per-CPU second chunk (VA only) */
 };
+#define AREA_LAST AREA_PCPU
 
 /* Areas of up to this many pages keep their page list in the bytes of
  * the pointer that would point to it: most vmallocs are of a page or
@@ -111,7 +114,8 @@ struct area {
     mm_paddr_t phys;   /* ioremap: physical base, page aligned */
     mm_vaddr_t link;   /* VPAGES area of a big one, or its owner */
     uint8_t kind;      /* enum area_kind */
-    uint8_t caller;    /* kind of the operation that made it */
+    uint8_t caller;    /* kind of the operation that made it, or
+                        * MM_BOOT_CALLER + a boot caller (vmboot61.c) */
     bool lazy;         /* VM_LAZY_FREE: unmapped, VA still taken */
     bool section;      /* ioremap mapped with 1 MiB sections */
     union {
@@ -197,10 +201,11 @@ static bool holds_pages(const struct area *ar)
 }
 
 /* Whether @ar has a page list: a live area that is not an ioremap (its
- * pages are phys + i) or the reserved window. */
+ * pages are phys + i), the reserved window or a boot area that holds an
+ * address range only (AREA_DMA, AREA_PCPU). */
 static bool has_pfns(const struct area *ar)
 {
-    return !ar->lazy && ar->kind != AREA_IOREMAP && ar->kind != AREA_RESERVED;
+    return !ar->lazy && ar->kind != AREA_IOREMAP && ar->kind < AREA_RESERVED;
 }
 
 static bool pfns_inline(uint32_t nr_pages)
@@ -230,6 +235,8 @@ static size_t heap_bytes(uint32_t n)
 
 static const char *caller_name(unsigned kind)
 {
+    if (kind >= MM_BOOT_CALLER)
+        return mm__boot_caller_name(kind - MM_BOOT_CALLER);
     switch (kind) {
     case AREA_VMALLOC:
         return "vmalloc";
@@ -979,6 +986,7 @@ struct vplan {
     uint32_t npages, nnpages; /* their pages */
     uint32_t *pfns, *npfns;   /* host arrays, taken before committing
                                  (NULL if inline: pfns_alloc()) */
+    uint32_t align;           /* of the area: 1 (PAGE_SIZE) but for boot stacks */
 };
 
 /* Counts what a vmalloc will take from the buddy allocator, in the
@@ -1019,8 +1027,8 @@ static enum mm_status vmalloc_plan(struct mm_machine *m, unsigned kind, uint32_t
 
     p->npages = (uint32_t)(asize >> MM_PAGE_SHIFT);
     if (asize + PAGE_SZ > (uint64_t)vend - vstart ||
-        !plan_area(m, &w, &c, (uint32_t)asize + MM_PAGE_SIZE, 1, vstart, vend, &p->addr,
-                   &purge))
+        !plan_area(m, &w, &c, (uint32_t)asize + MM_PAGE_SIZE, p->align, vstart, vend,
+                   &p->addr, &purge))
         return mm__fail(res->msg, MM_NO_MEMORY,
                         "%s: vmap allocation for size %llu failed: use vmalloc=<size> "
                         "to increase size (no room in 0x%08x-0x%08x)",
@@ -1077,7 +1085,7 @@ static enum mm_status vmalloc_commit(struct mm_machine *m, unsigned kind, struct
     t.end = p->npages * MM_PAGE_SIZE + MM_PAGE_SIZE;
     t.nr_pages = p->npages;
     t.kind = t.caller = (uint8_t)kind;
-    ar = commit_area(m, &t, 1,
+    ar = commit_area(m, &t, p->align,
                      kind == AREA_MODULE ? lay->modules_vaddr : lay->vmalloc_start,
                      kind == AREA_MODULE ? lay->modules_end : lay->vmalloc_end);
     assert(ar->start == p->addr);
@@ -1109,7 +1117,7 @@ static enum mm_status vmalloc_commit(struct mm_machine *m, unsigned kind, struct
 
 /* vmalloc() and module_alloc(): __vmalloc_node_range() in their window. */
 static enum mm_status do_vmalloc(struct mm_machine *m, unsigned kind, uint32_t size,
-                                 struct mm_result *res)
+                                 uint32_t align, struct mm_result *res)
 {
     const char *op = caller_name(kind);
     struct vplan p;
@@ -1119,6 +1127,7 @@ static enum mm_status do_vmalloc(struct mm_machine *m, unsigned kind, uint32_t s
     enum mm_status st;
 
     memset(&p, 0, sizeof(p));
+    p.align = align;
     /* KERNEL: 3.4 __vmalloc_node_range(): size = PAGE_ALIGN(size); fail if
      * !size or (size >> PAGE_SHIFT) > totalram_pages. */
     if (size == 0)
@@ -1138,7 +1147,18 @@ static enum mm_status do_vmalloc(struct mm_machine *m, unsigned kind, uint32_t s
 enum mm_status mm__vmalloc(struct mm_machine *m, uint32_t size, struct mm_result *res)
 {
     assert(m != NULL && res != NULL);
-    return do_vmalloc(m, AREA_VMALLOC, size, res);
+    return do_vmalloc(m, AREA_VMALLOC, size, 1, res);
+}
+
+/* __vmalloc_node() with an alignment (a power of two, PAGE_SIZE or more):
+ * the kernel's VMAP_STACK thread stacks.  KERNEL: 6.1 kernel/fork.c
+ * alloc_thread_stack_node() __vmalloc_node_range(THREAD_SIZE, THREAD_ALIGN,
+ * VMALLOC_START, VMALLOC_END, ...). */
+enum mm_status mm__vmalloc_aligned(struct mm_machine *m, uint32_t size, uint32_t align,
+                                   struct mm_result *res)
+{
+    assert(m != NULL && res != NULL && (align & (align - 1)) == 0 && align >= PAGE_SZ);
+    return do_vmalloc(m, AREA_VMALLOC, size, align, res);
 }
 
 /* KERNEL: 3.4 arch/arm/kernel/module.c module_alloc():
@@ -1148,7 +1168,7 @@ enum mm_status mm__module_alloc(struct mm_machine *m, uint32_t size,
                                 struct mm_result *res)
 {
     assert(m != NULL && res != NULL);
-    return do_vmalloc(m, AREA_MODULE, size, res);
+    return do_vmalloc(m, AREA_MODULE, size, 1, res);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1469,6 +1489,18 @@ void mm__vmap_stats(const struct mm_machine *m, struct mm_stats *st)
     st->vmalloc_lazy_pages = v->lazy_nr;
 }
 
+/* show_purge_info(): "unpurged vm_area" lines, after the live areas.
+ * KERNEL: 6.1 mm/vmalloc.c show_purge_info(), s_show(). */
+static void report_unpurged(const struct mm_machine *m, struct mm_buf *out)
+{
+    mm_vaddr_t start, end;
+    size_t pos = 0;
+
+    while (mm__vm_unpurged_next(m, &pos, &start, &end))
+        mm__buf_printf(out, "0x%08x-0x%08x %7u unpurged vm_area\n", start, end,
+                       end - start);
+}
+
 /*
  * /proc/vmallocinfo: the vmlist, which holds live areas only (remove_vm_area()
  * unlinks an area before it is freed lazily).  The caller is the
@@ -1499,14 +1531,18 @@ enum mm_status mm__report_vmallocinfo(const struct mm_machine *m, struct mm_buf 
             mm__buf_printf(out, " phys=%x", a.phys);
         if (a.ioremap)
             mm__buf_printf(out, " ioremap");
-        if (a.has_pages)
+        if (a.vm_alloc)
             mm__buf_printf(out, " vmalloc");
         if (a.vmap)
             mm__buf_printf(out, " vmap");
+        if (a.dma_coherent)
+            mm__buf_printf(out, " dma-coherent");
         if (a.vpages)
             mm__buf_printf(out, " vpages");
         mm__buf_printf(out, "\n");
     }
+    if (mm__config_boot_vmap(&m->cfg))
+        report_unpurged(m, out);
     return MM_OK;
 }
 
@@ -1574,9 +1610,88 @@ bool mm__vm_area_next(const struct mm_machine *m, size_t *pos, struct mm_vm_area
         a->vmap = ar->kind == AREA_VMAP;
         a->vpages = ar->kind != AREA_VPAGES && ar->link != 0;
         a->vpages_area = ar->kind == AREA_VPAGES;
+        a->vm_alloc = a->has_pages || ar->kind == AREA_PCPU;
+        a->dma_coherent = ar->kind == AREA_DMA;
         return true;
     }
     return false;
+}
+
+/*
+ * The lazily freed ranges show_purge_info() lists after the live areas:
+ * purge_vmap_area_list in address order, each run of touching lazy areas
+ * one entry (free_vmap_area_noflush() merges it into the purge tree with
+ * merge_or_add_vmap_area()).  *@pos: index of the next area to look at.
+ * KERNEL: 6.1 mm/vmalloc.c show_purge_info(), free_vmap_area_noflush().
+ */
+bool mm__vm_unpurged_next(const struct mm_machine *m, size_t *pos, mm_vaddr_t *start,
+                          mm_vaddr_t *end)
+{
+    const struct mm_vmap *v = m->vmap;
+
+    while (*pos < v->n && !v->a[*pos].lazy)
+        (*pos)++;
+    if (*pos >= v->n)
+        return false;
+    *start = v->a[*pos].start;
+    *end = v->a[*pos].end;
+    for ((*pos)++; *pos < v->n && v->a[*pos].lazy && v->a[*pos].start == *end; (*pos)++)
+        *end = v->a[*pos].end;
+    return true;
+}
+
+/*
+ * A boot-time area that maps nothing the engine follows (AREA_DMA: the
+ * atomic pool's remap, placed like vmap(), PAGE_SIZE aligned with a guard
+ * page; AREA_PCPU: the per-CPU second chunk, no guard, at the top of the
+ * vmalloc area as pcpu_get_vm_areas() places it, aligned to pcpu_atom_size
+ * = PAGE_SIZE).  @pages: the pages it spans (without the guard).  Return:
+ * its start in res->value.  KERNEL: 6.1 kernel/dma/remap.c
+ * dma_common_contiguous_remap(), mm/vmalloc.c pcpu_get_vm_areas(),
+ * pvm_determine_end_from_reverse().
+ */
+enum mm_status mm__vmap_boot_area(struct mm_machine *m, bool pcpu, uint32_t pages,
+                                  struct mm_result *res)
+{
+    const struct mm_layout *lay = &m->lay;
+    struct mm_vmap *v = m->vmap;
+    struct view w = { v, false, false, 0, 0 };
+    struct vcache c = v->cache;
+    struct area t = { 0 };
+    uint32_t size = pages * MM_PAGE_SIZE + (pcpu ? 0 : MM_PAGE_SIZE);
+    mm_vaddr_t addr = lay->vmalloc_end - size;
+    struct span first;
+    bool purge = false;
+
+    t.nr_pages = pages;
+    t.kind = t.caller = pcpu ? AREA_PCPU : AREA_DMA;
+    if (!reserve_areas(v, 1))
+        return mm__fail(res->msg, MM_NO_MEMORY, "boot: out of host memory");
+    if (pcpu) {
+        if (size > lay->vmalloc_end - lay->vmalloc_start ||
+            (view_first_end(&w, addr + 1, &first) && first.start < lay->vmalloc_end))
+            return mm__fail(res->msg, MM_NO_MEMORY,
+                            "boot: no room for the per-CPU chunk below 0x%08x",
+                            lay->vmalloc_end);
+        t.start = addr;
+        t.end = addr + size;
+        res->value = insert_area(v, &t)->start;
+        return MM_OK;
+    }
+    if (!plan_area(m, &w, &c, size, 1, lay->vmalloc_start, lay->vmalloc_end, &addr, &purge))
+        return mm__fail(res->msg, MM_NO_MEMORY, "boot: no room for a %u-page remap", pages);
+    t.end = size;
+    res->value = commit_area(m, &t, 1, lay->vmalloc_start, lay->vmalloc_end)->start;
+    return MM_OK;
+}
+
+/* Names the area at @va with boot caller @idx (vmboot61.c's table). */
+void mm__vmap_set_caller(struct mm_machine *m, mm_vaddr_t va, unsigned idx)
+{
+    struct area *ar = find_area(m->vmap, va & ~(MM_PAGE_SIZE - 1));
+
+    if (ar != NULL)
+        ar->caller = (uint8_t)(MM_BOOT_CALLER + idx);
 }
 
 static bool l1_is_section(const struct mm_machine *m, mm_vaddr_t va)
@@ -1752,7 +1867,7 @@ static enum mm_status check_area(const struct mm_machine *m, size_t i, uint32_t 
     if (i + 1 < v->n && ar->end > v->a[i + 1].start)
         return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x-0x%08x overlaps 0x%08x",
                         ar->start, ar->end, v->a[i + 1].start);
-    if (ar->kind == AREA_RESERVED)
+    if (ar->kind >= AREA_RESERVED) /* maps nothing followed here */
         return MM_OK;
     if ((uint64_t)ar->nr_pages * PAGE_SZ + PAGE_SZ != (uint64_t)ar->end - ar->start)
         return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x: %u pages in 0x%x bytes",
@@ -1861,7 +1976,10 @@ static void load_area(struct mm_vmap *v, struct mm_rd *rd)
     ar.lazy = flags & SNAP_LAZY;
     ar.section = flags & SNAP_SECTION;
     want_pfns = has_pfns(&ar);
-    if (ar.start >= ar.end || ar.kind > AREA_RESERVED || ar.caller > AREA_RESERVED ||
+    if (ar.start >= ar.end || ar.kind > AREA_LAST ||
+        (ar.caller > AREA_LAST &&
+         (ar.caller < MM_BOOT_CALLER ||
+          mm__boot_caller_name(ar.caller - MM_BOOT_CALLER) == NULL)) ||
         flags > 7 || ((flags & SNAP_PFNS) != 0) != want_pfns ||
         (v->n > 0 && v->a[v->n - 1].end > ar.start)) {
         mm__rd_fail(rd,

@@ -871,7 +871,7 @@ START_TEST(test_config_version_key)
     ck_assert_int_eq(mm_config_set(&cfg, "version", "6", err), MM_INVALID_ARGUMENT);
     ck_assert_str_eq(err, "config: version: bad value '6' (want 1 (before the Debian armmp "
                      "reference build), 2, 3 (its end of boot), 4 (QEMU's device "
-                     "tree) or 5 (its early memblock allocations))");
+                     "tree) or 5 (its early memblock allocations and vmalloc space))");
     ck_assert_int_eq(mm_config_set(&cfg, "version", "2", err), MM_OK);
     ck_assert_uint_eq(cfg.version, 2);
 }

@@ -1100,12 +1100,13 @@ END_TEST
  * 6.1 arch/arm/include/asm/memory.h "#if !defined(CONFIG_SMP) ...". */
 START_TEST(test_ioremap_placement_follows_config_smp)
 {
-    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    /* version 4: an empty vmalloc area (no boot areas, vmboot61.c) */
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "version=4", NULL);
 
     ck_assert_uint_eq(vmalloc_ok(m, 1 << 20), 0xf0800000);
     ck_assert_uint_eq(ioremap_ok(m, 0x10000000, 1 << 20), 0xf0980000);
     mm_destroy(m);
-    m = t_machine("qemu-virt", "kernel=6.1", "smp=off", NULL);
+    m = t_machine("qemu-virt", "kernel=6.1", "smp=off", "version=4", NULL);
     ck_assert_uint_eq(vmalloc_ok(m, 1 << 20), 0xf0800000);
     ck_assert_uint_eq(ioremap_ok(m, 0x10000000, 1 << 20), 0xf0a00000);
     mm_destroy(m);
@@ -1181,6 +1182,206 @@ START_TEST(test_clone_is_independent)
     t_check(m);
     t_check(c);
     mm_destroy(c);
+    mm_destroy(m);
+}
+END_TEST
+
+/* ------------------------------------------------------------------ */
+/* The 6.1 reference boot's vmalloc space (config version 5)           */
+/* ------------------------------------------------------------------ */
+
+/* The line of @text that begins with @start, without its newline (static). */
+static const char *line_at(const char *text, const char *start)
+{
+    static char line[160];
+    char want[32];
+    const char *p = strncmp(text, start, strlen(start)) == 0 ? text : NULL;
+    size_t n;
+
+    snprintf(want, sizeof(want), "\n%s", start);
+    if (p == NULL && (p = strstr(text, want)) != NULL)
+        p++;
+    if (p == NULL)
+        return "(none)";
+    n = strcspn(p, "\n");
+    snprintf(line, sizeof(line), "%.*s", (int)n, p);
+    return line;
+}
+
+/* The oracle module's insmod and sequence (tests/oracle/compare.c): the
+ * lazily freed 160 KiB copy of the .ko at @copy, vmalloc(1M) at @va,
+ * ioremap(0x10000000, 1M) at @io; then checks and destroys @m. */
+static void probe_sequence(struct mm_machine *m, uint32_t copy, uint32_t va, uint32_t io)
+{
+    ck_assert_uint_eq(vmalloc_ok(m, 160u << 10), copy);
+    vfree_ok(m, copy);
+    ck_assert_uint_eq(vmalloc_ok(m, 1u << 20), va);
+    ck_assert_uint_eq(ioremap_ok(m, 0x10000000, 1u << 20), io);
+    t_check(m);
+    mm_destroy(m);
+}
+
+/* Debian's armmp 6.1 on QEMU virt, 1 GiB, one CPU: the areas and the
+ * unpurged ranges the kernel's /proc/vmallocinfo lists (tests/oracle/
+ * fixtures/ram1G-cpus1.txt, callers without their offsets), then the
+ * oracle module's vmalloc and ioremap after insmod's 160 KiB copy: the
+ * kernel's 0xf09f8000 and 0xf0b00000.  KERNEL: 6.1 mm/vmalloc.c
+ * s_show(), show_purge_info(); engine/vmboot61.c for each area. */
+START_TEST(test_boot61_vmalloc_space_one_cpu)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    char *vi = report(m, MM_REPORT_VMALLOCINFO);
+    struct mm_stats st = stats(m);
+
+    ck_assert_str_eq(line_at(vi, "0xf0800000"),
+                     "0xf0800000-0xf0803000   12288 start_kernel pages=2 vmalloc");
+    ck_assert_str_eq(line_at(vi, "0xf0803000"),
+                     "0xf0803000-0xf0805000    8192 gicv2m_init phys=0x08020000 ioremap");
+    ck_assert_str_eq(line_at(vi, "0xf0830000"),
+                     "0xf0830000-0xf0841000   69632 gic_of_setup phys=0x08010000 ioremap");
+    ck_assert_str_eq(line_at(vi, "0xf0883000"),
+                     "0xf0883000-0xf08c4000  266240 dma_common_contiguous_remap "
+                     "dma-coherent");
+    ck_assert_str_eq(line_at(vi, "0xf0903000"),
+                     "0xf0903000-0xf0916000   77824 pcpu_create_chunk pages=18 vmalloc");
+    ck_assert_str_eq(line_at(vi, "0xf0916000"),
+                     "0xf0916000-0xf0918000    8192 devm_ioremap phys=0x09010000 ioremap");
+    ck_assert_str_eq(line_at(vi, "0xf09a2000"),
+                     "0xf09a2000-0xf09c3000  135168 crypto_scomp_init_tfm pages=32 vmalloc");
+    ck_assert_str_eq(line_at(vi, "0xf09cb000"),
+                     "0xf09cb000-0xf09cf000   16384 n_tty_open pages=3 vmalloc");
+    ck_assert_str_eq(line_at(vi, "0xff7ee000"),
+                     "0xff7ee000-0xff800000   73728 pcpu_get_vm_areas vmalloc");
+    ck_assert_ptr_nonnull(strstr(vi, "0xff7ee000-0xff800000   73728 pcpu_get_vm_areas vmalloc\n"
+                                     "0xf0805000-0xf0809000   16384 unpurged vm_area\n"
+                                     "0xf082b000-0xf082f000   16384 unpurged vm_area\n"
+                                     "0xf0841000-0xf0843000    8192 unpurged vm_area\n"
+                                     "0xf093f000-0xf0981000  270336 unpurged vm_area\n"
+                                     "0xf09c8000-0xf09cb000   12288 unpurged vm_area\n"));
+    /* 45 thread stacks, 2 + 2 crypto ... : the kernel's VmallocUsed 716 kB */
+    ck_assert_uint_eq(st.vmalloc_pages, 179);
+    free(vi);
+    probe_sequence(m, 0xf09cf000, 0xf09f8000, 0xf0b00000);
+}
+END_TEST
+
+/* 256 MiB: the CMA area is in lowmem, so the atomic pool is used through
+ * the direct map and not remapped; the kernel's module then gets 0xd09b8000
+ * and 0xd0b00000 (fixture ram256M-cpus1). */
+START_TEST(test_boot61_lowmem_cma_no_pool_remap)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+256M", NULL);
+    char *vi = report(m, MM_REPORT_VMALLOCINFO);
+
+    ck_assert_ptr_null(strstr(vi, "dma-coherent"));
+    ck_assert_str_eq(line_at(vi, "0xd0884000"),
+                     "0xd0884000-0xd0887000   12288 kernel_clone pages=2 vmalloc");
+    free(vi);
+    probe_sequence(m, 0xd098f000, 0xd09b8000, 0xd0b00000);
+}
+END_TEST
+
+/* Per CPU: an IRQ stack, two scomp buffers and a unit of the per-CPU
+ * chunk (4 CPUs: 4 * 73728 below 0xff800000, as every 4-CPU fixture). */
+START_TEST(test_boot61_per_cpu_areas)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+2G", "cpus=4",
+                                     NULL);
+    char *vi = report(m, MM_REPORT_VMALLOCINFO);
+    size_t irq = 0, scomp = 0, idle = 0;
+
+    for (const char *p = vi; (p = strstr(p, " start_kernel ")) != NULL; p++)
+        irq++;
+    for (const char *p = vi; (p = strstr(p, " crypto_scomp_init_tfm ")) != NULL; p++)
+        scomp++;
+    for (const char *p = vi; (p = strstr(p, " fork_idle ")) != NULL; p++)
+        idle++;
+    ck_assert_uint_eq(irq, 4);
+    ck_assert_uint_eq(scomp, 8);
+    ck_assert_uint_eq(idle, 3);
+    ck_assert_str_eq(line_at(vi, "0xf080c000"),
+                     "0xf080c000-0xf080f000   12288 start_kernel pages=2 vmalloc");
+    ck_assert_str_eq(line_at(vi, "0xff7b8000"),
+                     "0xff7b8000-0xff800000  294912 pcpu_get_vm_areas vmalloc");
+    free(vi);
+    t_check(m);
+    mm_destroy(m);
+}
+END_TEST
+
+/* Lazily freed areas that touch are one "unpurged vm_area" line, listed
+ * after the live areas; version 4 (before) lists none.  KERNEL: 6.1
+ * mm/vmalloc.c free_vmap_area_noflush() merge_or_add_vmap_area(). */
+START_TEST(test_vmallocinfo_unpurged_merged_61)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+    uint32_t a = vmalloc_ok(m, 4096), b = vmalloc_ok(m, 4096);
+    const char *want = "0xf09cf000-0xf09d3000   16384 unpurged vm_area\n";
+    char *vi;
+    size_t n;
+
+    ck_assert_uint_eq(a, 0xf09cf000);
+    ck_assert_uint_eq(b, 0xf09d1000);
+    vfree_ok(m, a);
+    vfree_ok(m, b);
+    vi = report(m, MM_REPORT_VMALLOCINFO);
+    n = strlen(vi);
+    ck_assert_uint_gt(n, 60);
+    ck_assert_str_eq(vi + n - strlen(want), want);
+    free(vi);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "version=4", NULL);
+    vfree_ok(m, vmalloc_ok(m, 4096));
+    vi = report(m, MM_REPORT_VMALLOCINFO);
+    ck_assert_ptr_null(strstr(vi, "unpurged"));
+    free(vi);
+    mm_destroy(m);
+}
+END_TEST
+
+/* A snapshot keeps the boot areas' callers and the lazily freed ones:
+ * the restored machine reports the same vmallocinfo. */
+START_TEST(test_boot61_snapshot_keeps_boot_areas)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "cpus=2", NULL), *r = NULL;
+    struct mm_buf b = {0};
+    char err[MM_MSG_MAX] = "";
+    char *a, *c;
+
+    ck_assert_int_eq(mm_snapshot(m, &b), MM_OK);
+    ck_assert_msg(mm_restore(mm_machine_config(m), b.data, b.len, &r, err) == MM_OK, "%s",
+                  err);
+    a = report(m, MM_REPORT_VMALLOCINFO);
+    c = report(r, MM_REPORT_VMALLOCINFO);
+    ck_assert_str_eq(c, a);
+    ck_assert_ptr_nonnull(strstr(c, " fork_idle pages=2 vmalloc\n"));
+    ck_assert_ptr_nonnull(strstr(c, " unpurged vm_area\n"));
+    t_check(r);
+    free(a);
+    free(c);
+    mm_buf_free(&b);
+    mm_destroy(r);
+    mm_destroy(m);
+}
+END_TEST
+
+/* 32 CPUs (more than armmp's NR_CPUS 8) in a 16 MiB vmalloc area: the
+ * replay keeps what fits and the machine is created; 8 CPUs fit whole. */
+START_TEST(test_boot61_replay_stops_when_full)
+{
+    struct mm_machine *m =
+        t_machine("qemu-virt", "kernel=6.1", "cpus=32", "vmalloc=8M", NULL);
+    char *vi = report(m, MM_REPORT_VMALLOCINFO);
+
+    ck_assert_ptr_null(strstr(vi, " n_tty_open "));
+    ck_assert_ptr_nonnull(strstr(vi, " pcpu_get_vm_areas "));
+    t_check(m);
+    free(vi);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "cpus=8", "vmalloc=8M", NULL);
+    vi = report(m, MM_REPORT_VMALLOCINFO);
+    ck_assert_ptr_nonnull(strstr(vi, " n_tty_open "));
+    free(vi);
     mm_destroy(m);
 }
 END_TEST
@@ -1262,6 +1463,12 @@ Suite *vmalloc_suite(void)
     tcase_add_test(tr, test_vmallocinfo_phys_pa_61);
     tcase_add_test(tr, test_stats_count_areas_pages_lazy);
     tcase_add_test(tr, test_clone_is_independent);
+    tcase_add_test(tr, test_boot61_vmalloc_space_one_cpu);
+    tcase_add_test(tr, test_boot61_lowmem_cma_no_pool_remap);
+    tcase_add_test(tr, test_boot61_per_cpu_areas);
+    tcase_add_test(tr, test_vmallocinfo_unpurged_merged_61);
+    tcase_add_test(tr, test_boot61_snapshot_keeps_boot_areas);
+    tcase_add_test(tr, test_boot61_replay_stops_when_full);
     suite_add_tcase(s, tr);
     return s;
 }

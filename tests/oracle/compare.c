@@ -62,6 +62,7 @@ struct fixture {
     char label[320];                    /* "ram=512M cpus=2 vmalloc=480M" */
     unsigned ram_mib, cpus;
     unsigned long initrd_bytes;          /* QEMU's -initrd file; 0 if unknown */
+    unsigned long module_bytes;          /* armmap_oracle.ko's size; 0 if unknown */
     char args[256];
     char *sec_text[S_COUNT];            /* per section, malloc'd or NULL */
 };
@@ -598,7 +599,8 @@ static void fixture_load(struct fixture *fx, const char *path)
             if (sscanf(line, "machine %63s", fx->name) == 1 ||
                 sscanf(line, "ram %u", &fx->ram_mib) == 1 ||
                 sscanf(line, "cpus %u", &fx->cpus) == 1 ||
-                sscanf(line, "initrd %lu", &fx->initrd_bytes) == 1)
+                sscanf(line, "initrd %lu", &fx->initrd_bytes) == 1 ||
+                sscanf(line, "module_file %lu", &fx->module_bytes) == 1)
                 continue;
             if (starts(line, "args"))
                 squeeze(fx->args, sizeof(fx->args), line + 4);
@@ -801,7 +803,27 @@ static void engine_op(struct mm_buf *b, const struct mm_machine *m, const char *
     buf_add(b, line, (size_t)n);
 }
 
-static void replay_ops(struct mm_machine *m, const char *ops, struct mm_buf *b)
+/*
+ * insmod before the module's init runs: load_module() copies the .ko into a
+ * vmalloc'd buffer and frees it (free_copy(), a lazy vfree) just before
+ * do_init_module(), so the copy's range is still taken when the module's
+ * vmalloc runs.  KERNEL: 6.1 kernel/module/main.c copy_module_from_user(),
+ * load_module(), free_copy().  Fixtures without the "module_file" header
+ * line: 160 KiB, the 40 pages (and a guard) between the last area their
+ * vmallocinfo lists and the module's vmalloc on every one-CPU machine.
+ */
+#define MODULE_FILE_DEFAULT (160u << 10)
+
+static void replay_insmod(struct mm_machine *m, unsigned long bytes)
+{
+    struct mm_result r, fr;
+
+    if (mm_vmalloc(m, bytes ? (uint32_t)bytes : MODULE_FILE_DEFAULT, &r) == MM_OK)
+        mm_vfree(m, r.value, &fr);
+}
+
+static void replay_ops(struct mm_machine *m, const struct fixture *fx, const char *ops,
+                       struct mm_buf *b)
 {
     unsigned cpu = op_arg(ops, "kmap_local", "cpu", 0);
     uint32_t msize = 0x4000;
@@ -812,6 +834,7 @@ static void replay_ops(struct mm_machine *m, const char *ops, struct mm_buf *b)
 
     if (ms != NULL)
         msize = (uint32_t)strtoul(ms + strlen("module size="), NULL, 0);
+    replay_insmod(m, fx->module_bytes);
     if (mm_alloc_pages(m, MM_ZONE_HIGHMEM, 0, &r) != MM_OK &&
         mm_alloc_pages(m, MM_ZONE_NORMAL, 0, &r) != MM_OK)
         return;
@@ -1001,7 +1024,7 @@ static void compare_fixture(const char *path, struct totals *t)
             if (fx.sec_text[s] == NULL)
                 continue;
             if (s == S_OPS)
-                replay_ops(m, fx.sec_text[s], &b);
+                replay_ops(m, &fx, fx.sec_text[s], &b);
             else
                 render(m, (enum section)s, &b);
             if (b.data != NULL)

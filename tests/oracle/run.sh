@@ -177,6 +177,7 @@ parse() {
     printf 'machine %s\nram %s\ncpus %s\nargs %s\n' "$2" "$3" "$4" "$5"
     printf 'qemu %s\n' "$(qemu-system-arm --version | head -1)"
     printf 'initrd %s\n' "$(wc -c < "$out/initrd.gz" | tr -d ' ')"
+    printf 'module_file %s\n' "$(wc -c < "$out/module/armmap_oracle.ko" | tr -d ' ')"
     tr -d '\r' < "$1" | awk -v boot="$BOOT_LINES" '
         /^=== ORACLE BEGIN / { sec = $4; print "@@ " sec; on = 1; next }
         /^=== ORACLE END /   { on = 0; next }

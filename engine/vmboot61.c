@@ -1,0 +1,270 @@
+/* engine/vmboot61.c - the vmalloc space the 6.1 reference boot leaves.
+ *
+ * Debian 12's armmp kernel on QEMU's virt board has about a hundred areas
+ * in its vmalloc space by the time /init runs: IRQ and thread stacks
+ * (CONFIG_VMAP_STACK), the GIC's and the AMBA devices' ioremaps, the DMA
+ * atomic pool's remap, the per-CPU second chunk, crypto scratch buffers,
+ * and lazily freed areas not yet purged.  Every later vmalloc or ioremap
+ * lands after them.  This file is what the kernel allocates, in the order
+ * it does, replayed at mm_create() through the engine's own vmalloc(),
+ * ioremap() and vfree(), so that the addresses follow from the allocator.
+ *
+ * The facts are the fixtures of tests/oracle (vmallocinfo of real boots
+ * at 256 MiB to 3 GiB and 1 to 4 CPUs; the caller column names each
+ * area's kernel function) and the kernel sources named per entry.  The
+ * order is the one the one-CPU boots show (identical on the three of them
+ * up to the last thread stack).  With more CPUs the boot is concurrent and
+ * two boots with the same CPU count place their threads differently (2
+ * CPUs: 52 to 55 live kernel_clone stacks); there the table adds what
+ * scales with the CPUs (per CPU an IRQ stack, two scomp buffers freed and
+ * two kept, a per-CPU unit; per secondary CPU an idle thread and eight
+ * kernel threads) in the order most 2- to 4-CPU fixtures show (T_UP and
+ * T_SMP rows), which gets the counts, the sizes and VmallocUsed right and
+ * about two thirds of the addresses.
+ *
+ * Emulates: arch/arm/kernel/irq.c init_irq_stacks(); kernel/fork.c
+ * alloc_thread_stack_node() (THREAD_SIZE 8 KiB, THREAD_ALIGN 16 KiB with
+ * VMAP_STACK); drivers/irqchip/irq-gic.c gic_of_setup();
+ * drivers/irqchip/irq-gic-v2m.c gicv2m_init_one(); kernel/bpf/core.c
+ * bpf_prog_alloc_no_stats(); lib/genalloc.c gen_pool_add_owner();
+ * kernel/dma/remap.c dma_common_contiguous_remap() (arch/arm/mm/
+ * dma-mapping.c atomic_pool_init(), DEFAULT_DMA_COHERENT_POOL_SIZE);
+ * lib/devres.c __devm_ioremap_resource(), devm_ioremap(); mm/percpu-vm.c
+ * pcpu_create_chunk(); crypto/scompress.c crypto_scomp_init_tfm()
+ * (SCOMP_SCRATCH_SIZE 128 KiB, src and dst per CPU); drivers/tty/n_tty.c
+ * n_tty_open().
+ */
+#include "mm_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define KIB 1024u
+
+/* What one table entry does. */
+enum boot_what {
+    B_VMALLOC, /* vmalloc(size) named by caller */
+    B_STACK,   /* a thread stack: 8 KiB, 16 KiB aligned */
+    B_IOREMAP, /* ioremap(arg, size) */
+    B_FREED,   /* vmalloc(size), vfree()d: an "unpurged vm_area" */
+    B_FREED_STACK, /* a stack of a thread that exited, not purged */
+    B_DMA,     /* the atomic pool's remap, when it is remapped */
+    B_PCPU     /* the per-CPU second chunk: its map, then its units */
+};
+
+/* How many times an entry runs. */
+enum boot_times {
+    T_ONCE,      /* count times */
+    T_PER_CPU,   /* count times per CPU */
+    T_SECONDARY, /* count times per CPU after the first */
+    T_UP,        /* count times with one CPU only */
+    T_SMP,       /* count times with more than one CPU only */
+};
+
+struct boot_step {
+    uint8_t what;   /* enum boot_what */
+    uint8_t times;  /* enum boot_times */
+    uint8_t count;
+    uint8_t caller; /* index into callers[] */
+    uint32_t size;  /* bytes mapped (B_PCPU: unused) */
+    uint32_t arg;   /* B_IOREMAP: physical address */
+};
+
+/* The callers vmallocinfo names (%pS without the offset). */
+static const char *const callers[] = {
+    "start_kernel",                /* 0: init_irq_stacks(), inlined */
+    "gic_of_setup",                /* 1 */
+    "gicv2m_init",                 /* 2 */
+    "bpf_prog_alloc_no_stats",     /* 3 */
+    "kernel_clone",                /* 4 */
+    "gen_pool_add_owner",          /* 5 */
+    "dma_common_contiguous_remap", /* 6 */
+    "__devm_ioremap_resource",     /* 7 */
+    "pcpu_create_chunk",           /* 8 */
+    "devm_ioremap",                /* 9 */
+    "crypto_scomp_init_tfm",       /* 10 */
+    "n_tty_open",                  /* 11 */
+    "fork_idle",                   /* 12 */
+    "pcpu_get_vm_areas",           /* 13 */
+};
+
+enum {
+    C_IRQ, C_GIC, C_V2M, C_BPF, C_CLONE, C_GENPOOL, C_DMA, C_DEVRES, C_PCPU,
+    C_DEVM, C_SCOMP, C_NTTY, C_IDLE, C_PCPU_VM
+};
+
+/* QEMU virt's devices as the armmp kernel maps them (hw/arm/virt.c
+ * base_memmap: GIC distributor 0x08000000, CPU interface 0x08010000,
+ * GICv2m 0x08020000, 64 KiB each; UART 0x09000000, RTC 0x09010000, GPIO
+ * 0x09030000, 4 KiB each; the fixtures' phys= column). */
+static const struct boot_step table[] = {
+    { B_STACK, T_PER_CPU, 1, C_IRQ, 8 * KIB, 0 },
+    { B_IOREMAP, T_ONCE, 1, C_GIC, 64 * KIB, 0x08000000u },
+    { B_IOREMAP, T_ONCE, 1, C_GIC, 64 * KIB, 0x08010000u },
+    { B_IOREMAP, T_ONCE, 1, C_V2M, 4 * KIB, 0x08020000u },
+    /* freed rows: what they were is not printed; their size is */
+    { B_FREED, T_ONCE, 1, C_CLONE, 12 * KIB, 0 },
+    { B_VMALLOC, T_ONCE, 1, C_BPF, 4 * KIB, 0 },
+    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
+    { B_VMALLOC, T_ONCE, 1, C_GENPOOL, 4 * KIB, 0 },
+    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0 },
+    { B_FREED, T_ONCE, 1, C_CLONE, 12 * KIB, 0 },
+    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0 },
+    { B_FREED, T_ONCE, 1, C_CLONE, 4 * KIB, 0 },
+    { B_STACK, T_ONCE, 13, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_UP, 3, C_CLONE, 8 * KIB, 0 },
+    /* smp_init(): the secondary CPUs' idle threads, then their kthreads */
+    { B_STACK, T_SECONDARY, 1, C_IDLE, 8 * KIB, 0 },
+    { B_STACK, T_SMP, 2, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_SECONDARY, 6, C_CLONE, 8 * KIB, 0 },
+    { B_DMA, T_ONCE, 1, C_DMA, 256 * KIB, 0 },
+    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
+    { B_IOREMAP, T_ONCE, 1, C_DEVRES, 4 * KIB, 0x09000000u },
+    { B_IOREMAP, T_ONCE, 1, C_DEVRES, 4 * KIB, 0x09030000u },
+    { B_STACK, T_ONCE, 13, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0 },
+    { B_PCPU, T_ONCE, 1, C_PCPU, 0, 0 },
+    { B_IOREMAP, T_ONCE, 1, C_DEVM, 4 * KIB, 0x09010000u },
+    { B_STACK, T_ONCE, 10, C_CLONE, 8 * KIB, 0 },
+    { B_FREED_STACK, T_SMP, 3, C_CLONE, 8 * KIB, 0 },
+    /* the first scomp tfm's scratches, freed with it, then the next's */
+    { B_FREED, T_PER_CPU, 2, C_SCOMP, 128 * KIB, 0 },
+    { B_VMALLOC, T_PER_CPU, 2, C_SCOMP, 128 * KIB, 0 },
+    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0 },
+    { B_FREED_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0 },
+    { B_FREED_STACK, T_SMP, 5, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0 },
+    { B_VMALLOC, T_ONCE, 1, C_NTTY, 12 * KIB, 0 },
+    /* /init's first processes (SMP boots run more of them by now) */
+    { B_FREED_STACK, T_SMP, 10, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_SECONDARY, 2, C_CLONE, 8 * KIB, 0 },
+};
+
+/* KERNEL: 6.1 arch/arm/include/asm/thread_info.h THREAD_SIZE 8 KiB,
+ * THREAD_ALIGN 2 * THREAD_SIZE with VMAP_STACK (config-6.1.0-57-armmp:
+ * CONFIG_VMAP_STACK=y). */
+#define THREAD_SZ    (8 * KIB)
+#define THREAD_ALIGN (16 * KIB)
+
+bool mm__config_boot_vmap(const struct mm_config *cfg)
+{
+    return mm__config_late_boot(cfg) && cfg->version >= 5;
+}
+
+const char *mm__boot_caller_name(unsigned idx)
+{
+    return idx < sizeof(callers) / sizeof(callers[0]) ? callers[idx] : NULL;
+}
+
+/* The atomic pool is remapped unless it comes from a CMA area in lowmem,
+ * which __alloc_from_contiguous() uses through the direct map.  KERNEL:
+ * 6.1 arch/arm/mm/dma-mapping.c atomic_pool_init(),
+ * __alloc_from_contiguous(), __alloc_remap_buffer(). */
+static bool pool_remapped(const struct mm_machine *m)
+{
+    return m->cma_pages == 0 || m->cma_remap_bytes == 0;
+}
+
+/* The per-CPU second chunk: pcpu_alloc_chunk()'s obj_cgroups array
+ * (CONFIG_MEMCG_KMEM: one pointer per PCPU_MIN_ALLOC_SIZE = 4 bytes of a
+ * unit, so a unit's size; vmalloc'd as it is over a page), then
+ * pcpu_get_vm_areas() of one unit per CPU.  KERNEL: 6.1 mm/percpu.c
+ * pcpu_alloc_chunk(), pcpu_mem_zalloc(); mm/percpu-vm.c
+ * pcpu_create_chunk(). */
+static enum mm_status boot_pcpu(struct mm_machine *m, struct mm_result *res)
+{
+    uint32_t unit = mm__percpu_unit_pages(&m->cfg);
+    enum mm_status st;
+
+    if (unit == 0) /* an image of the config's own: no per-CPU figures */
+        return MM_OK;
+    st = mm__vmalloc(m, unit * MM_PAGE_SIZE, res);
+    if (st != MM_OK)
+        return st;
+    mm__vmap_set_caller(m, res->value, C_PCPU);
+    st = mm__vmap_boot_area(m, true, unit * m->cfg.cpus, res);
+    if (st == MM_OK)
+        mm__vmap_set_caller(m, res->value, C_PCPU_VM);
+    return st;
+}
+
+static enum mm_status boot_one(struct mm_machine *m, const struct boot_step *s,
+                               struct mm_result *res)
+{
+    enum mm_status st;
+    struct mm_result fr;
+
+    switch (s->what) {
+    case B_STACK:
+    case B_FREED_STACK:
+        st = mm__vmalloc_aligned(m, THREAD_SZ, THREAD_ALIGN, res);
+        break;
+    case B_IOREMAP:
+        st = mm__ioremap(m, s->arg, s->size, res);
+        break;
+    case B_DMA:
+        if (!pool_remapped(m))
+            return MM_OK;
+        st = mm__vmap_boot_area(m, false, s->size / MM_PAGE_SIZE, res);
+        break;
+    case B_PCPU:
+        return boot_pcpu(m, res);
+    default:
+        st = mm__vmalloc(m, s->size, res);
+        break;
+    }
+    if (st != MM_OK)
+        return st;
+    mm__vmap_set_caller(m, res->value, s->caller);
+    if (s->what == B_FREED || s->what == B_FREED_STACK)
+        st = mm__vfree(m, res->value, &fr);
+    return st;
+}
+
+static unsigned step_times(const struct mm_machine *m, const struct boot_step *s)
+{
+    switch (s->times) {
+    case T_PER_CPU:
+        return s->count * m->cfg.cpus;
+    case T_SECONDARY:
+        return s->count * (m->cfg.cpus - 1);
+    case T_UP:
+        return m->cfg.cpus == 1 ? s->count : 0;
+    case T_SMP:
+        return m->cfg.cpus > 1 ? s->count : 0;
+    default:
+        return s->count;
+    }
+}
+
+/*
+ * Replays the table on a machine just created (config version 5 of the
+ * reference build; nothing elsewhere).  A machine whose vmalloc area or
+ * memory is too small for all of it (more CPUs than the build's NR_CPUS 8
+ * with vmalloc=8M) keeps what fit: the replay stops at the first step
+ * that fails, which changed nothing (as the kernel's failed allocation
+ * leaves that driver or thread out).  Return: MM_OK; the error is for
+ * host memory only.
+ */
+enum mm_status mm__vmap_boot(struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    struct mm_result res;
+
+    if (!mm__config_boot_vmap(&m->cfg))
+        return MM_OK;
+    for (size_t i = 0; i < sizeof(table) / sizeof(table[0]); i++) {
+        unsigned n = step_times(m, &table[i]);
+
+        for (unsigned k = 0; k < n; k++) {
+            memset(&res, 0, sizeof(res));
+            if (boot_one(m, &table[i], &res) == MM_OK)
+                continue;
+            if (strstr(res.msg, "host memory") != NULL)
+                return mm__fail(err, MM_NO_MEMORY, "create: out of host memory");
+            return MM_OK;
+        }
+    }
+    return MM_OK;
+}
