@@ -868,7 +868,8 @@ struct rec_list {
 struct rec_worker {
     pthread_t th;
     struct rec_list *l;
-    struct store_reader *rd;
+    struct store *st;
+    struct store_reader *rd; /* the worker's own, NULL if none */
     void *plug; /* prefault_heap()'s */
 };
 
@@ -1025,17 +1026,23 @@ static void *rec_run(struct rec_list *l, struct store_reader *rd)
     return plug;
 }
 
+/* A worker opens its own reader, so the loop thread starts its share at
+ * once instead of first opening a connection per worker (a few ms of
+ * SQLite open, pragmas and prepares each, on the critical path).  A worker
+ * without a reader takes no items: the others do them. */
 static void *rec_thread(void *arg)
 {
     struct rec_worker *w = arg;
 
-    w->plug = rec_run(w->l, w->rd);
+    if (store_reader_open(w->st, &w->rd) == STORE_OK)
+        w->plug = rec_run(w->l, w->rd);
     return NULL;
 }
 
 /* Threads for the parallel pass beside the loop thread: one per further
- * online CPU, at most MAX_RECOVERY_WORKERS - 1, none if readers or threads
- * cannot be had (the loop thread then does it all). */
+ * online CPU, at most MAX_RECOVERY_WORKERS - 1, none if threads cannot be
+ * had (the loop thread then does it all, as it does a worker's share when
+ * that worker gets no reader). */
 static size_t rec_parallel(struct srv *s, struct rec_list *l)
 {
     struct rec_worker w[MAX_RECOVERY_WORKERS - 1];
@@ -1052,13 +1059,11 @@ static size_t rec_parallel(struct srv *s, struct rec_list *l)
                            (want + 1));
     for (i = 0; i < want; i++) {
         w[n].l = l;
+        w[n].st = s->persist->st;
+        w[n].rd = NULL;
         w[n].plug = NULL;
-        if (store_reader_open(s->persist->st, &w[n].rd) != STORE_OK)
+        if (pthread_create(&w[n].th, NULL, rec_thread, &w[n]) != 0)
             break;
-        if (pthread_create(&w[n].th, NULL, rec_thread, &w[n]) != 0) {
-            store_reader_close(w[n].rd);
-            break;
-        }
         n++;
     }
     plug = rec_run(l, store_main_reader(s->persist->st));
