@@ -882,9 +882,17 @@ struct rec_item {
     char warn[WARN_MAX];   /* a skipped checkpoint */
 };
 
+/* An item of the parallel pass, with its size to order by. */
+struct rec_slot {
+    uint64_t events; /* stored events */
+    size_t i;        /* index in rec_list.v */
+};
+
 struct rec_list {
     struct rec_item *v;
     size_t n, cap;
+    struct rec_slot *order; /* the parallel pass's items, largest first */
+    size_t norder;
     uint64_t events;    /* stored events of the parallel pass's machines */
     size_t prefault;    /* heap bytes each of its threads faults in first */
     atomic_size_t next; /* the parallel pass's next item */
@@ -894,7 +902,8 @@ struct rec_list {
 struct rec_worker {
     pthread_t th;
     struct rec_list *l;
-    struct store_reader *rd;
+    struct store *st;
+    struct store_reader *rd; /* the worker's own, NULL if none */
     void *plug; /* prefault_heap()'s */
 };
 
@@ -910,6 +919,13 @@ static void rec_item_free(struct rec_item *it)
     free((char *)it->row.config);
     free((char *)it->row.corrupt);
     mm_destroy(it->m);
+}
+
+/* True if the parallel pass rebuilds @it: a trusted row, no parent. */
+static bool rec_parallel_item(const struct rec_item *it)
+{
+    return it->row.corrupt == NULL &&
+           (it->row.parent == 0 || it->row.parent_seq == 0);
 }
 
 /* store_foreach_live_machine(): keeps a copy of every row. */
@@ -937,7 +953,7 @@ static int collect_row(void *arg, const struct store_machine *row)
     it->row.config = strdup(row->config != NULL ? row->config : "");
     it->row.corrupt = dup_or_null(row->corrupt);
     l->n++;
-    if (row->corrupt == NULL && (row->parent == 0 || row->parent_seq == 0))
+    if (rec_parallel_item(it))
         l->events += row->nevents;
     if (it->row.config == NULL ||
         (row->tenant != NULL && it->row.tenant == NULL) ||
@@ -1039,29 +1055,68 @@ static void *rec_run(struct rec_list *l, struct store_reader *rd)
     size_t i;
 
     env.rd = rd;
-    while ((i = atomic_fetch_add(&l->next, 1)) < l->n) {
-        struct rec_item *it = &l->v[i];
+    while ((i = atomic_fetch_add(&l->next, 1)) < l->norder) {
+        struct rec_item *it = &l->v[l->order[i].i];
 
-        if (it->row.corrupt != NULL ||
-            (it->row.parent != 0 && it->row.parent_seq != 0))
-            continue;
         rebuild_item(&env, it);
         it->done = true;
     }
     return plug;
 }
 
+/* A worker opens its own reader, so the loop thread starts its share at
+ * once instead of first opening a connection per worker (a few ms of
+ * SQLite open, pragmas and prepares each, on the critical path).  A worker
+ * without a reader takes no items: the others do them. */
 static void *rec_thread(void *arg)
 {
     struct rec_worker *w = arg;
 
-    w->plug = rec_run(w->l, w->rd);
+    if (store_reader_open(w->st, &w->rd) == STORE_OK)
+        w->plug = rec_run(w->l, w->rd);
     return NULL;
 }
 
+/* qsort(): more stored events first, then lower index (a total order). */
+static int by_events_desc(const void *a, const void *b)
+{
+    const struct rec_slot *x = a, *y = b;
+
+    if (x->events != y->events)
+        return x->events > y->events ? -1 : 1;
+    return x->i < y->i ? -1 : (x->i > y->i);
+}
+
+/*
+ * The parallel pass's items, largest first: the threads take them one at
+ * a time, so the pass ends at most one small item apart on every thread;
+ * a large machine taken last would leave the others idle for its whole
+ * replay.  Stored events stand for the size (exact where no checkpoint
+ * applies).  False if out of memory (the sequential pass then rebuilds
+ * them all).
+ */
+static bool rec_order(struct rec_list *l)
+{
+    size_t i;
+
+    l->order = malloc((l->n ? l->n : 1) * sizeof(*l->order));
+    if (l->order == NULL)
+        return false;
+    l->norder = 0;
+    for (i = 0; i < l->n; i++)
+        if (rec_parallel_item(&l->v[i])) {
+            l->order[l->norder].events = l->v[i].row.nevents;
+            l->order[l->norder].i = i;
+            l->norder++;
+        }
+    qsort(l->order, l->norder, sizeof(*l->order), by_events_desc);
+    return true;
+}
+
 /* Threads for the parallel pass beside the loop thread: one per further
- * online CPU, at most MAX_RECOVERY_WORKERS - 1, none if readers or threads
- * cannot be had (the loop thread then does it all). */
+ * online CPU, at most MAX_RECOVERY_WORKERS - 1, none if threads cannot be
+ * had (the loop thread then does it all, as it does a worker's share when
+ * that worker gets no reader). */
 static size_t rec_parallel(struct srv *s, struct rec_list *l)
 {
     struct rec_worker w[MAX_RECOVERY_WORKERS - 1];
@@ -1069,6 +1124,8 @@ static size_t rec_parallel(struct srv *s, struct rec_list *l)
     size_t want, n = 0, i;
     void *plug;
 
+    if (!rec_order(l))
+        return 0;
     want = cpus > 1 ? (size_t)cpus - 1 : 0;
     if (want > MAX_RECOVERY_WORKERS - 1)
         want = MAX_RECOVERY_WORKERS - 1;
@@ -1078,13 +1135,11 @@ static size_t rec_parallel(struct srv *s, struct rec_list *l)
                            (want + 1));
     for (i = 0; i < want; i++) {
         w[n].l = l;
+        w[n].st = s->persist->st;
+        w[n].rd = NULL;
         w[n].plug = NULL;
-        if (store_reader_open(s->persist->st, &w[n].rd) != STORE_OK)
+        if (pthread_create(&w[n].th, NULL, rec_thread, &w[n]) != 0)
             break;
-        if (pthread_create(&w[n].th, NULL, rec_thread, &w[n]) != 0) {
-            store_reader_close(w[n].rd);
-            break;
-        }
         n++;
     }
     plug = rec_run(l, store_main_reader(s->persist->st));
@@ -1094,6 +1149,8 @@ static size_t rec_parallel(struct srv *s, struct rec_list *l)
         free(w[i].plug);
     }
     free(plug);
+    free(l->order);
+    l->order = NULL;
     return n;
 }
 
