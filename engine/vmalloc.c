@@ -1787,12 +1787,24 @@ static enum mm_status check_mapped(const struct mm_machine *m, const struct area
 static enum mm_status check_owned(const struct mm_machine *m, char err[MM_MSG_MAX])
 {
     const struct mm_vmap *v = m->vmap;
-    /* RAM's pfns only: a map of all 2^20 (128 KiB) cost an mmap and a
-     * munmap per check under ASan, most of mm_check()'s time. */
-    mm_pfn_t base = m->lay.min_pfn;
-    uint32_t *seen = calloc((m->lay.max_pfn - base) / 32 + 1, sizeof(*seen));
+    /* The span of the pfns the areas hold only: a map of all 2^20
+     * (128 KiB) cost an mmap and a munmap per check under ASan, most of
+     * mm_check()'s time, and one of all RAM's pfns (16 KiB for 512 MiB)
+     * cleared per check was 3% of fuzz_engine's; most checks see none. */
+    mm_pfn_t base = UINT32_MAX, top = 0;
+    uint32_t *seen = NULL;
     enum mm_status st = MM_OK;
 
+    for (size_t i = 0; i < v->n; i++) {
+        const struct area *ar = &v->a[i];
+
+        for (uint32_t k = 0; !ar->lazy && holds_pages(ar) && k < ar->nr_pages; k++) {
+            base = ar->pfns[k] < base ? ar->pfns[k] : base;
+            top = ar->pfns[k] > top ? ar->pfns[k] : top;
+        }
+    }
+    if (base <= top)
+        seen = calloc((top - base) / 32 + 1, sizeof(*seen));
     for (size_t i = 0; st == MM_OK && i < v->n; i++) {
         const struct area *ar = &v->a[i];
 
