@@ -1798,9 +1798,11 @@ static enum mm_status check_owned(const struct mm_machine *m, char err[MM_MSG_MA
     for (size_t i = 0; i < v->n; i++) {
         const struct area *ar = &v->a[i];
 
+        const uint32_t *pfns = pfns_of(ar);
+
         for (uint32_t k = 0; !ar->lazy && holds_pages(ar) && k < ar->nr_pages; k++) {
-            base = ar->pfns[k] < base ? ar->pfns[k] : base;
-            top = ar->pfns[k] > top ? ar->pfns[k] : top;
+            base = pfns[k] < base ? pfns[k] : base;
+            top = pfns[k] > top ? pfns[k] : top;
         }
     }
     if (base <= top)
