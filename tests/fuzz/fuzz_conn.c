@@ -65,8 +65,8 @@
  * input wrote to it (daemon/persist.c): 59% of fuzzed inputs do not (no
  * Hello, a bad token, reads only), and for those the store's reset
  * transaction was half of their CPU.  FUZZ_CONN_STATS=1 prints, at exit,
- * the inputs each server held and the resets that emptied its store.
- * For those that did write, store_reset() deletes only from the tables
+ * the inputs each server held, the resets that emptied its store and
+ * the tables those found holding rows (of 5 each).  For those that did write, store_reset() deletes only from the tables
  * that hold rows (a DELETE on an empty one journalled its 16 KiB root
  * page).  The harness waits on the server's loop: one event on its end
  * of the socketpair reads the replies when the daemon wrote them and
@@ -115,6 +115,7 @@
 
 #include "armmap.pb-c.h"
 #include "srv.h"
+#include "store.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -510,6 +511,7 @@ static struct srv *srvs[2];
 static struct event *ticks[2];
 static struct event *talks[2];  /* converse()'s socket event, per server */
 static uint64_t inputs[2]; /* conversations held, per server */
+static uint64_t emptied[2]; /* tables its store's resets deleted from */
 
 static void teardown(void)
 {
@@ -518,8 +520,10 @@ static void teardown(void)
             if (getenv("FUZZ_CONN_STATS") != NULL)
                 fprintf(stderr,
                         "fuzz_conn: server %d: %" PRIu64 " inputs, the "
-                        "store emptied after %" PRIu64 "\n",
-                        i, inputs[i], srv_persist_store_resets(srvs[i]));
+                        "store emptied after %" PRIu64 " (%" PRIu64
+                        " of their tables held rows)\n",
+                        i, inputs[i], srv_persist_store_resets(srvs[i]),
+                        emptied[i]);
             event_free(ticks[i]);
             event_free(talks[i]);
             srv_destroy(srvs[i]);
@@ -534,6 +538,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static bool ready;
     char err[1024];
+    uint64_t resets;
     int which;
     struct srv *s;
 
@@ -560,7 +565,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     srv_persist_flush(s);
     srv_registry_foreach(s->reg, NULL, check_machine,
                          check_sampled(data, size) ? s : NULL);
+    resets = srv_persist_store_resets(s);
     if (srv_reset(s, err, sizeof(err)) != 0)
         fail(err);
+    if (srv_persist_store_resets(s) != resets) {
+        struct store_stats ss;
+
+        store_stats(srv_persist_store(s), &ss);
+        emptied[which] += ss.reset_deletes;
+    }
     return 0;
 }
