@@ -140,6 +140,8 @@ struct store_stats {
     uint64_t writer_cpu_ns; /* CPU time the writer thread has used */
     uint32_t queued;        /* writes submitted and not yet reaped */
     int synchronous;        /* the writer's PRAGMA synchronous: 1, 2 */
+    uint32_t reset_deletes; /* tables the last store_reset() emptied (the
+                               others were empty: not touched) */
 };
 
 /* ------------------------------------------------------------------ */

@@ -246,6 +246,7 @@ struct store {
     sqlite3_stmt *w_purge_machines;
     sqlite3_stmt *w_vacuum;
     sqlite3_stmt *w_reset[5];  /* sq_reset()'s deletes, made at its first use */
+    sqlite3_stmt *w_reset_probe; /* ... which tables hold rows, likewise */
     sqlite3_stmt *w_unit;      /* SAVEPOINT of a multi-write unit */
     sqlite3_stmt *w_unit_undo; /* ROLLBACK TO it */
     sqlite3_stmt *w_unit_end;  /* RELEASE it */
