@@ -296,7 +296,8 @@ deps-present:
 # one, instead of 25,000: every seed and configuration still runs in
 # both, each sequence's first operations under the sanitizers and a
 # longer prefix of the same sequence plain; check-full (CI) runs them all
-# at full length in both builds.
+# at full length in both builds.  The daemon suite's id permutation run
+# (test_tenancy.c) is sized by the same variable.
 #
 # Two jobs per core: many daemon and client tests wait on their daemon
 # (start, drain, a lingering close, a restart), and with one job per
