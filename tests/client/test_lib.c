@@ -514,17 +514,17 @@ START_TEST(test_phys_many)
         const struct armmap_aliases *a = &p->items[i];
 
         if (i % 3 == 0) {
-            ck_assert_uint_eq(a->n, 0);
+            ck_loop_assert_uint_eq(a->n, 0);
         } else if (i % 3 == 1) {
-            ck_assert_uint_eq(a->n, 1);
-            ck_assert_uint_eq(a->va[0], 0xc0000000u + 4 * (uint32_t)i);
-            ck_assert_str_eq(armmap_region_name(a->region[0]), "lowmem");
+            ck_loop_assert_uint_eq(a->n, 1);
+            ck_loop_assert_uint_eq(a->va[0], 0xc0000000u + 4 * (uint32_t)i);
+            ck_loop_assert_str_eq(armmap_region_name(a->region[0]), "lowmem");
         } else {
-            ck_assert_uint_eq(a->n, 2);
-            ck_assert_uint_eq(a->va[0], 0xdf9f8123u);
-            ck_assert_str_eq(armmap_region_name(a->region[0]), "lowmem");
-            ck_assert_uint_eq(a->va[1], 0xe0000123u);
-            ck_assert_str_eq(armmap_region_name(a->region[1]), "vmalloc");
+            ck_loop_assert_uint_eq(a->n, 2);
+            ck_loop_assert_uint_eq(a->va[0], 0xdf9f8123u);
+            ck_loop_assert_str_eq(armmap_region_name(a->region[0]), "lowmem");
+            ck_loop_assert_uint_eq(a->va[1], 0xe0000123u);
+            ck_loop_assert_str_eq(armmap_region_name(a->region[1]), "vmalloc");
         }
     }
     armmap_phys_result_free(p);
@@ -559,15 +559,16 @@ static bool phys_check(void *arg, const uint32_t *pa,
     size_t i;
 
     for (i = 0; i < r->n; i++, s->got++) {
-        ck_assert_uint_eq(pa[i], 0x80000000u + (uint32_t)s->got * 0x1000u + 4);
+        ck_loop_assert_uint_eq(pa[i],
+                               0x80000000u + (uint32_t)s->got * 0x1000u + 4);
         if (pa[i] < 0x80000000u + 510u * 1024 * 1024) {
             /* (the vectors page has a second alias, above lowmem) */
-            ck_assert_uint_ge(r->items[i].n, 1);
-            ck_assert_uint_eq(r->items[i].va[0], pa[i] + 0x40000000u);
-            ck_assert_str_eq(armmap_region_name(r->items[i].region[0]),
-                             "lowmem");
+            ck_loop_assert_uint_ge(r->items[i].n, 1);
+            ck_loop_assert_uint_eq(r->items[i].va[0], pa[i] + 0x40000000u);
+            ck_loop_assert_str_eq(armmap_region_name(r->items[i].region[0]),
+                                  "lowmem");
         } else {
-            ck_assert_uint_eq(r->items[i].n, 0);
+            ck_loop_assert_uint_eq(r->items[i].n, 0);
         }
     }
     return ++s->calls != s->stop_after;
@@ -770,9 +771,9 @@ START_TEST(test_recv_fast_and_general_paths_agree)
     ck_assert_uint_eq(rep->translate->n, n);
     ck_assert_ptr_null(rep->translate->walks);
     for (i = 0; i < n; i++) {
-        ck_assert_uint_eq(rep->translate->pa[i], want->pa[i]);
-        ck_assert_uint_eq(rep->translate->fault[i], want->fault[i]);
-        ck_assert_uint_eq(rep->translate->region[i], want->region[i]);
+        ck_loop_assert_uint_eq(rep->translate->pa[i], want->pa[i]);
+        ck_loop_assert_uint_eq(rep->translate->fault[i], want->fault[i]);
+        ck_loop_assert_uint_eq(rep->translate->region[i], want->region[i]);
     }
     ck_assert_uint_eq(rep->translate->fault[1], 1);
     ck_assert_str_eq(armmap_region_name(rep->translate->region[1]), "user");
@@ -866,8 +867,9 @@ static bool collect(void *arg, const uint32_t *va, const uint32_t *pa,
 
     (void)region;
     for (i = 0; i < n; i++) {
-        ck_assert_uint_eq(va[i], 0xbf000000u +
-                                     (uint32_t)(s->got + i) * 0x1000u + 0x123);
+        ck_loop_assert_uint_eq(va[i], 0xbf000000u +
+                                          (uint32_t)(s->got + i) * 0x1000u +
+                                          0x123);
         s->pa[s->got + i] = pa[i];
         s->fault[s->got + i] = fault[i];
     }
@@ -897,9 +899,9 @@ START_TEST(test_translate_stream_in_order)
         va[i] = 0xbf000000u + (uint32_t)i * 0x1000u + 0x123;
     ck_assert_int_eq(armmap_translate(c, m, va, n, 0, false, &t), ARMMAP_OK);
     for (i = 0; i < n; i++) {
-        ck_assert_uint_eq(t->fault[i], s.fault[i]);
+        ck_loop_assert_uint_eq(t->fault[i], s.fault[i]);
         if (!t->fault[i])
-            ck_assert_uint_eq(t->pa[i], s.pa[i]);
+            ck_loop_assert_uint_eq(t->pa[i], s.pa[i]);
     }
     /* 0xc0000123 is lowmem: the first page of the direct map. */
     ck_assert_uint_eq(s.pa[0x1000], 0x80200123u);

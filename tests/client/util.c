@@ -27,6 +27,8 @@
 #define MAX_ARGS     48
 #define RUN_LIMIT_MS 120000
 
+extern char **environ;
+
 struct tdaemon tc_d;
 
 static long now_ms(void)
@@ -75,6 +77,49 @@ static void append(char **buf, size_t *len, size_t *cap, const char *data,
     (*buf)[*len] = '\0';
 }
 
+/* The environment without the variables that start with @prefix (e.g.
+ * "NAME="): a malloc()ed array of environ's own strings, NULL-ended. */
+static char **env_without(const char *prefix)
+{
+    size_t n = 0, i, k = 0;
+    char **env;
+
+    while (environ[n] != NULL)
+        n++;
+    env = malloc((n + 1) * sizeof(*env));
+    ck_assert_ptr_nonnull(env);
+    for (i = 0; i < n; i++)
+        if (strncmp(environ[i], prefix, strlen(prefix)) != 0)
+            env[k++] = environ[i];
+    env[k] = NULL;
+    return env;
+}
+
+/* armmap @bin with @argv and @env, its stdin, stdout and stderr on the
+ * pipes, in a child of vfork() (which copies none of the sanitized test
+ * process's memory; the child makes only system calls until it execs).
+ * Return: its pid, or -1. */
+static pid_t spawn_armmap(const char *bin, char **argv, char **env,
+                          const int pin[2], const int pout[2],
+                          const int perr[2])
+{
+    pid_t pid = vfork();
+
+    if (pid != 0)
+        return pid;
+    dup2(pin[0], 0);
+    dup2(pout[1], 1);
+    dup2(perr[1], 2);
+    close(pin[0]);
+    close(pin[1]);
+    close(pout[0]);
+    close(pout[1]);
+    close(perr[0]);
+    close(perr[1]);
+    execve(bin, argv, env);
+    _exit(127);
+}
+
 struct trun tc_armmap(const char *sock, const char *in, size_t in_len, ...)
 {
     int pin[2], pout[2], perr[2], argc = 0, status, open_fds;
@@ -83,6 +128,7 @@ struct trun tc_armmap(const char *sock, const char *in, size_t in_len, ...)
     struct trun r;
     long deadline;
     va_list ap;
+    char **env;
     pid_t pid;
     char *a;
 
@@ -101,22 +147,10 @@ struct trun tc_armmap(const char *sock, const char *in, size_t in_len, ...)
     ck_assert_int_eq(pipe(pin), 0);
     ck_assert_int_eq(pipe(pout), 0);
     ck_assert_int_eq(pipe(perr), 0);
-    pid = fork();
+    env = env_without("ARMMAP_SOCKET=");
+    pid = spawn_armmap(bin, argv, env, pin, pout, perr);
+    free(env);
     ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(pin[0], 0);
-        dup2(pout[1], 1);
-        dup2(perr[1], 2);
-        close(pin[0]);
-        close(pin[1]);
-        close(pout[0]);
-        close(pout[1]);
-        close(perr[0]);
-        close(perr[1]);
-        unsetenv("ARMMAP_SOCKET");
-        execv(bin, argv);
-        _exit(127);
-    }
     close(pin[0]);
     close(pout[1]);
     close(perr[1]);

@@ -13,6 +13,7 @@
 #define ARMMAP_TESTS_COMMON_CKLOOP_H
 
 #include <check.h>
+#include <string.h>
 
 #define ck_loop_assert_msg(expr, ...)                                         \
     do {                                                                      \
@@ -33,6 +34,20 @@
     do {                                                                      \
         if (!((x) < (y)))                                                     \
             ck_assert_uint_lt(x, y);                                          \
+    } while (0)
+#define ck_loop_assert_uint_ge(x, y)                                          \
+    do {                                                                      \
+        if (!((x) >= (y)))                                                    \
+            ck_assert_uint_ge(x, y);                                          \
+    } while (0)
+/* Both strings must be there (a NULL fails, as in ck_assert_str_eq). */
+#define ck_loop_assert_str_eq(x, y)                                           \
+    do {                                                                      \
+        const char *ck_loop_a_ = (x), *ck_loop_b_ = (y);                      \
+                                                                              \
+        if (ck_loop_a_ == NULL || ck_loop_b_ == NULL ||                       \
+            strcmp(ck_loop_a_, ck_loop_b_) != 0)                              \
+            ck_assert_str_eq(x, y);                                           \
     } while (0)
 #define ck_loop_assert_int_eq(x, y)                                           \
     do {                                                                      \

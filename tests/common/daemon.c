@@ -56,6 +56,20 @@ void td_init(struct tdaemon *d)
     snprintf(d->log, sizeof(d->log), "%s/stderr.log", d->dir);
 }
 
+/* In the child of vfork(), which runs on the parent's memory until it
+ * execs or exits: says that exec @path failed, with plain write()s. */
+static _Noreturn void exec_failed(const char *path)
+{
+    const char *why = strerror(errno);
+
+    (void)!write(2, "exec ", 5);
+    (void)!write(2, path, strlen(path));
+    (void)!write(2, ": ", 2);
+    (void)!write(2, why, strlen(why));
+    (void)!write(2, "\n", 1);
+    _exit(127);
+}
+
 /* The child: stderr to d->log, then armmapd (behind the wrapper). */
 static void exec_daemon(const struct tdaemon *d, char **argv)
 {
@@ -69,8 +83,17 @@ static void exec_daemon(const struct tdaemon *d, char **argv)
         close(fd);
     }
     spawn_exec(argv);
-    fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-    _exit(127);
+    exec_failed(argv[0]);
+}
+
+/* Starts exec_daemon() in a child of vfork(): its pid, or -1. */
+static pid_t spawn_daemon(const struct tdaemon *d, char **argv)
+{
+    pid_t pid = vfork();
+
+    if (pid == 0)
+        exec_daemon(d, argv);
+    return pid;
 }
 
 /* Whether @d is up: its socket accepts and, if @want_port, its log names
@@ -116,10 +139,8 @@ void td_start(struct tdaemon *d, ...)
     argv[argc] = NULL;
 
     unlink(d->sock);
-    d->pid = fork();
+    d->pid = spawn_daemon(d, argv);
     ck_assert_int_ge(d->pid, 0);
-    if (d->pid == 0)
-        exec_daemon(d, argv);
     for (i = 0; i < 1000 * spawn_time_scale(); i++) {
         if (daemon_ready(d, want_port))
             return;
@@ -135,6 +156,26 @@ void td_start(struct tdaemon *d, ...)
                  10 * spawn_time_scale(), td_log(d));
 }
 
+/* Starts @argv in a child of vfork() with stdout and stderr on
+ * @pipefd[1]: its pid, or -1. */
+static pid_t spawn_capture(const int pipefd[2], char *const argv[],
+                           bool wrapped)
+{
+    pid_t pid = vfork();
+
+    if (pid != 0)
+        return pid;
+    dup2(pipefd[1], 1);
+    dup2(pipefd[1], 2);
+    close(pipefd[0]);
+    close(pipefd[1]);
+    if (wrapped)
+        spawn_exec((char **)argv);
+    else
+        execv(argv[0], argv);
+    exec_failed(argv[0]);
+}
+
 /* Runs @argv (NULL-ended) as td_run_argv() says; behind ARMMAPD_WRAPPER
  * if @wrapped (armmapd itself), else the program as named. */
 static int run_capture(char *out, size_t outsz, char *const argv[],
@@ -146,20 +187,8 @@ static int run_capture(char *out, size_t outsz, char *const argv[],
     pid_t pid;
 
     ck_assert_int_eq(pipe(pipefd), 0);
-    pid = fork();
+    pid = spawn_capture(pipefd, argv, wrapped);
     ck_assert_int_ge(pid, 0);
-    if (pid == 0) {
-        dup2(pipefd[1], 1);
-        dup2(pipefd[1], 2);
-        close(pipefd[0]);
-        close(pipefd[1]);
-        if (wrapped)
-            spawn_exec((char **)argv);
-        else
-            execv(argv[0], argv);
-        fprintf(stderr, "exec %s: %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
     close(pipefd[1]);
     fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
     for (;;) {
@@ -244,15 +273,11 @@ int td_wait(struct tdaemon *d)
 
 void td_discard(struct tdaemon *d)
 {
-    char cmd[400];
-
     if (d->pid > 0)
         td_stop(d);
-    if (strncmp(d->dir, DIR_PREFIX, strlen(DIR_PREFIX)) == 0) {
-        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->dir);
-        if (system(cmd) != 0)
-            fprintf(stderr, "could not remove %s\n", d->dir);
-    }
+    if (strncmp(d->dir, DIR_PREFIX, strlen(DIR_PREFIX)) == 0 &&
+        spawn_remove_tree(d->dir) != 0)
+        fprintf(stderr, "could not remove %s: %s\n", d->dir, strerror(errno));
     d->dir[0] = '\0';
 }
 

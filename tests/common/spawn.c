@@ -4,9 +4,12 @@
  * needs none) into a static buffer, so spawn_exec() allocates nothing
  * between fork() and exec().
  */
+#define _XOPEN_SOURCE 700               /* nftw() */
+
 #include "spawn.h"
 
 #include <assert.h>
+#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -79,6 +82,20 @@ void spawn_sleep_ms(long ms)
     struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
     nanosleep(&ts, NULL);
+}
+
+/* nftw() callback: removes each entry after its contents (FTW_DEPTH). */
+static int remove_entry(const char *path, const struct stat *st, int type,
+                        struct FTW *ftw)
+{
+    (void)st;
+    (void)ftw;
+    return type == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+int spawn_remove_tree(const char *dir)
+{
+    return nftw(dir, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 int spawn_unix_connect(const char *path)

@@ -28,11 +28,13 @@ int spawn_time_scale(void);
 bool spawn_wrapped(void);
 
 /**
- * spawn_exec() - exec armmapd in a forked child, behind the wrapper if set.
+ * spawn_exec() - exec armmapd in a child, behind the wrapper if set.
  * @argv: NULL-ended; argv[0] is the armmapd path.  At most 64 arguments
  *        are passed on, and at most 24 words of ARMMAPD_WRAPPER.
  *
- * Allocates nothing (safe after fork() in a threaded process).
+ * Allocates nothing (safe after fork() in a threaded process, and in the
+ * child of vfork(), which the test harness spawns with: it copies none of
+ * a sanitized test process's memory).
  * Return: only if exec failed (errno says why).
  */
 void spawn_exec(char **argv);
@@ -60,6 +62,15 @@ bool spawn_wait_clock_past(int64_t ms);
  * between looks at a condition, never a wait in place of one.
  */
 void spawn_sleep_ms(long ms);
+
+/**
+ * spawn_remove_tree() - remove @dir and everything under it, in-process.
+ * @dir: a directory; symbolic links in it are removed, never followed
+ *
+ * What `rm -rf` did without running a shell and rm for every test's state
+ * directory.  Return: 0, or -1 (errno set) if anything stayed.
+ */
+int spawn_remove_tree(const char *dir);
 
 /**
  * spawn_unix_connect() - a Unix stream connection (close-on-exec).
