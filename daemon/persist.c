@@ -904,7 +904,7 @@ struct rec_worker {
     struct rec_list *l;
     struct store *st;
     struct store_reader *rd; /* the worker's own, NULL if none */
-    void *plug; /* prefault_heap()'s */
+    void *plug;              /* prefault_heap()'s */
 };
 
 static char *dup_or_null(const char *s)
@@ -1131,8 +1131,9 @@ static size_t rec_parallel(struct srv *s, struct rec_list *l)
         want = MAX_RECOVERY_WORKERS - 1;
     if (want > l->n / 2)
         want = l->n / 2;
-    l->prefault = (size_t)((l->n * PREFAULT_MACHINE + l->events * PREFAULT_EVENT) /
-                           (want + 1));
+    l->prefault =
+        (size_t)((l->n * PREFAULT_MACHINE + l->events * PREFAULT_EVENT) /
+                 (want + 1));
     for (i = 0; i < want; i++) {
         w[n].l = l;
         w[n].st = s->persist->st;

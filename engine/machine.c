@@ -580,7 +580,8 @@ static enum mm_status remap_cma(struct mm_machine *m, char err[MM_MSG_MAX])
     for (uint64_t a = va; a < (uint64_t)va + (end - start); a += MM_PMD_SIZE)
         mm__pmd_clear(m, (mm_vaddr_t)a);
     mm__flush_tlb_range(m, va, (mm_vaddr_t)(va + (end - start) - 1));
-    if (!early_static_vm(m) || mm__map_memory(m, va, (mm_paddr_t)start, (uint32_t)(end - start),
+    if (!early_static_vm(m) ||
+        mm__map_memory(m, va, (mm_paddr_t)start, (uint32_t)(end - start),
                        MM_PROT_DMA_READY, early_alloc_pte) != MM_OK)
         return mm__fail(err, MM_NO_MEMORY,
                         "create: no lowmem left to remap the CMA area");
@@ -745,8 +746,9 @@ static bool reserve_setup_arch(struct mm_machine *m)
             return false;
     }
     if (m->fdt_pages != 0 && m->cfg.fdt_mode == MM_FDT_AUTO &&
-        !early_small(m, qemu_virt_tree_bytes(m->cfg.cpus,
-                                             mm__config_initrd(&m->cfg, &start, &size)),
+        !early_small(m,
+                     qemu_virt_tree_bytes(m->cfg.cpus,
+                                          mm__config_initrd(&m->cfg, &start, &size)),
                      4))
         return false;
     return early_small(m, cmdline, SMP_CACHE_BYTES) &&
@@ -842,7 +844,8 @@ static bool reserve_percpu(struct mm_machine *m)
         return true;
     if (maps && !percpu_info(m, &ai, &areas))
         return false;
-    if (!memblock_alloc(m, (uint64_t)pages * m->cfg.cpus * MM_PAGE_SIZE, MM_PAGE_SIZE, &pa))
+    if (!memblock_alloc(m, (uint64_t)pages * m->cfg.cpus * MM_PAGE_SIZE, MM_PAGE_SIZE,
+                        &pa))
         return false;
     return !maps || percpu_first_chunk_maps(m, ai, areas);
 }
@@ -902,7 +905,8 @@ unsigned mm__vfs_hash_shift(const struct mm_machine *m, unsigned scale)
         return 0;
     /* round up to a MiB of pages, then 1 bucket per 2^scale bytes */
     n = (n + 255) & ~(uint64_t)255;
-    n = scale > MM_PAGE_SHIFT ? n >> (scale - MM_PAGE_SHIFT) : n << (MM_PAGE_SHIFT - scale);
+    n = scale > MM_PAGE_SHIFT ? n >> (scale - MM_PAGE_SHIFT)
+                              : n << (MM_PAGE_SHIFT - scale);
     if (n * bucket < MM_PAGE_SIZE)
         n = MM_PAGE_SIZE / bucket;
     /* at most 1/16 of all memory */
@@ -1008,7 +1012,8 @@ static enum mm_status boot(struct mm_machine *m, char err[MM_MSG_MAX])
     if (rc == MM_OK && !reserve_percpu(m))
         rc = mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the per-CPU areas");
     if (rc == MM_OK && !reserve_vfs_hashes(m))
-        rc = mm__fail(err, MM_NO_MEMORY, "create: no lowmem left for the VFS hash tables");
+        rc = mm__fail(err, MM_NO_MEMORY,
+                      "create: no lowmem left for the VFS hash tables");
     if (rc == MM_OK)
         late_boot(m);
     if (rc == MM_OK && mb.full)

@@ -85,11 +85,11 @@
 #define L1_TYPE_SECT  0x2u
 
 enum area_kind {
-    AREA_VMALLOC, /* vmalloc() */
-    AREA_MODULE,  /* module_alloc() */
-    AREA_VPAGES,  /* the vmalloc'd page array of a big one */
-    AREA_VMAP,    /* vmap() */
-    AREA_IOREMAP, /* ioremap() */
+    AREA_VMALLOC,  /* vmalloc() */
+    AREA_MODULE,   /* module_alloc() */
+    AREA_VPAGES,   /* the vmalloc'd page array of a big one */
+    AREA_VMAP,     /* vmap() */
+    AREA_IOREMAP,  /* ioremap() */
     AREA_RESERVED, /* the coherent-DMA window, PCI I/O */
     AREA_DMA,      /* boot: the DMA atomic pool's remap (VA only) */
     AREA_PCPU      /* boot: the per-CPU second chunk (VA only) */
@@ -119,9 +119,9 @@ struct area {
     bool lazy;         /* VM_LAZY_FREE: unmapped, VA still taken */
     bool section;      /* ioremap mapped with 1 MiB sections */
     union {
-        uint32_t *heap;            /* the pages mapped, malloc'd */
-        uint32_t in[INLINE_PFNS];  /* the pages of a small area */
-    } pfns;                        /* none for ioremap, reserved, lazy */
+        uint32_t *heap;           /* the pages mapped, malloc'd */
+        uint32_t in[INLINE_PFNS]; /* the pages of a small area */
+    } pfns;                       /* none for ioremap, reserved, lazy */
 };
 _Static_assert(sizeof(struct area) <= 32, "struct area stays 32 bytes");
 
@@ -1678,8 +1678,10 @@ enum mm_status mm__vmap_boot_area(struct mm_machine *m, bool pcpu, uint32_t page
         res->value = insert_area(v, &t)->start;
         return MM_OK;
     }
-    if (!plan_area(m, &w, &c, size, 1, lay->vmalloc_start, lay->vmalloc_end, &addr, &purge))
-        return mm__fail(res->msg, MM_NO_MEMORY, "boot: no room for a %u-page remap", pages);
+    if (!plan_area(m, &w, &c, size, 1, lay->vmalloc_start, lay->vmalloc_end, &addr,
+                   &purge))
+        return mm__fail(res->msg, MM_NO_MEMORY, "boot: no room for a %u-page remap",
+                        pages);
     t.end = size;
     res->value = commit_area(m, &t, 1, lay->vmalloc_start, lay->vmalloc_end)->start;
     return MM_OK;

@@ -43,13 +43,13 @@
 
 /* What one table entry does. */
 enum boot_what {
-    B_VMALLOC, /* vmalloc(size) named by caller */
-    B_STACK,   /* a thread stack: 8 KiB, 16 KiB aligned */
-    B_IOREMAP, /* ioremap(arg, size) */
-    B_FREED,   /* vmalloc(size), vfree()d: an "unpurged vm_area" */
+    B_VMALLOC,     /* vmalloc(size) named by caller */
+    B_STACK,       /* a thread stack: 8 KiB, 16 KiB aligned */
+    B_IOREMAP,     /* ioremap(arg, size) */
+    B_FREED,       /* vmalloc(size), vfree()d: an "unpurged vm_area" */
     B_FREED_STACK, /* a stack of a thread that exited, not purged */
-    B_DMA,     /* the atomic pool's remap, when it is remapped */
-    B_PCPU     /* the per-CPU second chunk: its map, then its units */
+    B_DMA,         /* the atomic pool's remap, when it is remapped */
+    B_PCPU         /* the per-CPU second chunk: its map, then its units */
 };
 
 /* How many times an entry runs. */
@@ -62,8 +62,8 @@ enum boot_times {
 };
 
 struct boot_step {
-    uint8_t what;   /* enum boot_what */
-    uint8_t times;  /* enum boot_times */
+    uint8_t what;  /* enum boot_what */
+    uint8_t times; /* enum boot_times */
     uint8_t count;
     uint8_t caller; /* index into callers[] */
     uint32_t size;  /* bytes mapped (B_PCPU: unused) */
@@ -89,8 +89,20 @@ static const char *const callers[] = {
 };
 
 enum {
-    C_IRQ, C_GIC, C_V2M, C_BPF, C_CLONE, C_GENPOOL, C_DMA, C_DEVRES, C_PCPU,
-    C_DEVM, C_SCOMP, C_NTTY, C_IDLE, C_PCPU_VM
+    C_IRQ,
+    C_GIC,
+    C_V2M,
+    C_BPF,
+    C_CLONE,
+    C_GENPOOL,
+    C_DMA,
+    C_DEVRES,
+    C_PCPU,
+    C_DEVM,
+    C_SCOMP,
+    C_NTTY,
+    C_IDLE,
+    C_PCPU_VM
 };
 
 /* QEMU virt's devices as the armmp kernel maps them (hw/arm/virt.c

@@ -245,11 +245,11 @@ struct store {
     sqlite3_stmt *w_purge_events;
     sqlite3_stmt *w_purge_machines;
     sqlite3_stmt *w_vacuum;
-    sqlite3_stmt *w_reset[5];  /* sq_reset()'s deletes, made at its first use */
+    sqlite3_stmt *w_reset[5]; /* sq_reset()'s deletes, made at its first use */
     sqlite3_stmt *w_reset_probe; /* ... which tables hold rows, likewise */
-    sqlite3_stmt *w_unit;      /* SAVEPOINT of a multi-write unit */
-    sqlite3_stmt *w_unit_undo; /* ROLLBACK TO it */
-    sqlite3_stmt *w_unit_end;  /* RELEASE it */
+    sqlite3_stmt *w_unit;        /* SAVEPOINT of a multi-write unit */
+    sqlite3_stmt *w_unit_undo;   /* ROLLBACK TO it */
+    sqlite3_stmt *w_unit_end;    /* RELEASE it */
     sqlite3_stmt *w_checkpoint;
     sqlite3_stmt *w_purge_checkpoints;
     sqlite3_stmt *w_rkey;        /* request_keys: one kept */

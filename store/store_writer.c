@@ -1575,12 +1575,11 @@ static int reset_rows(struct store *s, uint32_t *deleted)
         "DELETE FROM machines",        "DELETE FROM request_keys",
         "DELETE FROM sqlite_sequence",
     };
-    static const char probe[] =
-        "SELECT (SELECT 1 FROM event_packs LIMIT 1),"
-        " (SELECT 1 FROM checkpoints LIMIT 1),"
-        " (SELECT 1 FROM machines LIMIT 1),"
-        " (SELECT 1 FROM request_keys LIMIT 1),"
-        " (SELECT 1 FROM sqlite_sequence LIMIT 1)";
+    static const char probe[] = "SELECT (SELECT 1 FROM event_packs LIMIT 1),"
+                                " (SELECT 1 FROM checkpoints LIMIT 1),"
+                                " (SELECT 1 FROM machines LIMIT 1),"
+                                " (SELECT 1 FROM request_keys LIMIT 1),"
+                                " (SELECT 1 FROM sqlite_sequence LIMIT 1)";
     _Static_assert(sizeof(sql) / sizeof(sql[0]) ==
                        sizeof(s->w_reset) / sizeof(s->w_reset[0]),
                    "one statement per w_reset slot");
