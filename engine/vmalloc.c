@@ -2049,8 +2049,9 @@ void mm__vmap_load(struct mm_machine *m, struct mm_rd *rd)
     if (mm__rd_count(rd, n, 23, 1u << 20, "areas")) {
         if (n > 0 && !reserve_areas(v, n))
             mm__rd_oom(rd);
-        for (uint32_t i = 0; i < n && rd->st == MM_OK; i++)
-            load_area(v, rd);
+        else
+            for (uint32_t i = 0; i < n && rd->st == MM_OK; i++)
+                load_area(v, rd);
     }
     if (rd->st != MM_OK) {
         mm__vmap_destroy(v);

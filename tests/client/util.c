@@ -96,14 +96,13 @@ static char **env_without(const char *prefix)
 }
 
 /* armmap @bin with @argv and @env, its stdin, stdout and stderr on the
- * pipes, in a child of vfork() (which copies none of the sanitized test
- * process's memory; the child makes only system calls until it execs).
+ * pipes, in a child of fork().
  * Return: its pid, or -1. */
 static pid_t spawn_armmap(const char *bin, char **argv, char **env,
                           const int pin[2], const int pout[2],
                           const int perr[2])
 {
-    pid_t pid = vfork();
+    pid_t pid = fork();
 
     if (pid != 0)
         return pid;

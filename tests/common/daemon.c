@@ -56,8 +56,8 @@ void td_init(struct tdaemon *d)
     snprintf(d->log, sizeof(d->log), "%s/stderr.log", d->dir);
 }
 
-/* In the child of vfork(), which runs on the parent's memory until it
- * execs or exits: says that exec @path failed, with plain write()s. */
+/* In the child of fork(), which may not allocate until it execs or
+ * exits (the parent has threads): says that exec @path failed, with plain write()s. */
 static _Noreturn void exec_failed(const char *path)
 {
     const char *why = strerror(errno);
@@ -86,10 +86,10 @@ static void exec_daemon(const struct tdaemon *d, char **argv)
     exec_failed(argv[0]);
 }
 
-/* Starts exec_daemon() in a child of vfork(): its pid, or -1. */
+/* Starts exec_daemon() in a child of fork(): its pid, or -1. */
 static pid_t spawn_daemon(const struct tdaemon *d, char **argv)
 {
-    pid_t pid = vfork();
+    pid_t pid = fork();
 
     if (pid == 0)
         exec_daemon(d, argv);
@@ -156,12 +156,12 @@ void td_start(struct tdaemon *d, ...)
                  10 * spawn_time_scale(), td_log(d));
 }
 
-/* Starts @argv in a child of vfork() with stdout and stderr on
+/* Starts @argv in a child of fork() with stdout and stderr on
  * @pipefd[1]: its pid, or -1. */
 static pid_t spawn_capture(const int pipefd[2], char *const argv[],
                            bool wrapped)
 {
-    pid_t pid = vfork();
+    pid_t pid = fork();
 
     if (pid != 0)
         return pid;

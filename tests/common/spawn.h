@@ -32,9 +32,7 @@ bool spawn_wrapped(void);
  * @argv: NULL-ended; argv[0] is the armmapd path.  At most 64 arguments
  *        are passed on, and at most 24 words of ARMMAPD_WRAPPER.
  *
- * Allocates nothing (safe after fork() in a threaded process, and in the
- * child of vfork(), which the test harness spawns with: it copies none of
- * a sanitized test process's memory).
+ * Allocates nothing (safe after fork() in a threaded process).
  * Return: only if exec failed (errno says why).
  */
 void spawn_exec(char **argv);

@@ -581,7 +581,7 @@ START_TEST(test_reset_skips_an_untouched_store)
     char err[1024];
 
     /* Hello alone: request 1 of hello_create()'s two frames. */
-    hlen = hello_create(hello, 0, sizeof(hello));
+    hello_create(hello, 0, sizeof(hello));
     hlen = 4 + ((size_t)hello[2] << 8 | hello[3]);
     rig_settings(&r, ":memory:");
     /* The store as opened counts as touched (recovery ran on it). */
