@@ -1312,6 +1312,15 @@ bool mm__config_strict_rwx(const struct mm_config *cfg)
     return mm__config_late_boot(cfg) && default_image(cfg);
 }
 
+/* config-6.1.0-57-armmp: CONFIG_STRICT_MODULE_RWX=y (arch/Kconfig 6.1: the
+ * default where ARM selects ARCH_OPTIONAL_KERNEL_RWX_DEFAULT, CPU_V7), and
+ * rodata_enabled stays true (no "rodata=" on the command line).  A build
+ * property: it needs no boot step, so every version of the reference build. */
+bool mm__config_strict_module_rwx(const struct mm_config *cfg)
+{
+    return debian_armmp(cfg);
+}
+
 /* The first per-CPU chunk's static part, __per_cpu_end - __per_cpu_start
  * of the reference image: "percpu: Embedded 18 pages/cpu s45012 ..." in
  * every boot of tests/oracle/fixtures.  0 (not modelled) elsewhere. */

@@ -109,6 +109,19 @@ unsigned mm__config_buddy_orders(const struct mm_config *cfg);
 /* CONFIG_STRICT_KERNEL_RWX's section permissions are set (version 3 of
  * the reference build with its own image). */
 bool mm__config_strict_rwx(const struct mm_config *cfg);
+/* CONFIG_STRICT_MODULE_RWX: complete_formation() makes a module's text and
+ * rodata read-only and its data non-executable (the reference build). */
+bool mm__config_strict_module_rwx(const struct mm_config *cfg);
+/* complete_formation()'s module_enable_ro(), module_enable_nx() and
+ * module_enable_x() on the core layout of a module loaded at @va, a live
+ * module_alloc area: [0, @text_size) read-only and executable, [@text_size,
+ * @ro_size) read-only and not executable, the rest not executable.  Both
+ * sizes page aligned, text_size <= ro_size <= the area's mapped bytes.
+ * Without STRICT_MODULE_RWX nothing changes.  value = read-only pages.
+ * Not an operation: no event (tests/oracle replays a module load with it). */
+enum mm_status mm__module_enable_ro(struct mm_machine *m, mm_vaddr_t va,
+                                    uint32_t text_size, uint32_t ro_size,
+                                    struct mm_result *res);
 /* fix_kernmem_perms() and mark_rodata_ro() on the lowmem sections of the
  * image (pgtable.c); nothing unless mm__config_strict_rwx(). */
 void mm__fix_kernmem_perms(struct mm_machine *m);

@@ -111,7 +111,11 @@ struct area {
     mm_vaddr_t start;  /* va_start */
     mm_vaddr_t end;    /* va_end: the guard page included */
     uint32_t nr_pages; /* pages mapped, the guard excluded */
-    mm_paddr_t phys;   /* ioremap: physical base, page aligned */
+    union {
+        mm_paddr_t phys; /* ioremap: physical base, page aligned */
+        uint32_t rox;    /* module: what complete_formation() protected
+                          * (ROX_* below), 0 if nothing */
+    };
     mm_vaddr_t link;   /* VPAGES area of a big one, or its owner */
     uint8_t kind;      /* enum area_kind */
     uint8_t caller;    /* kind of the operation that made it, or
@@ -262,6 +266,12 @@ static enum mm_zone data_zone(const struct mm_machine *m, unsigned kind)
     return high && m->cfg.highmem ? MM_ZONE_HIGHMEM : MM_ZONE_NORMAL;
 }
 
+/* A module area's rox: ROX_SET, the text pages, the text and rodata pages. */
+#define ROX_SET         (1u << 31)
+#define ROX_PAGES_MAX   0x7fffu
+#define ROX_TEXT(rox)   ((rox) & ROX_PAGES_MAX)
+#define ROX_RO(rox)     (((rox) >> 15) & ROX_PAGES_MAX)
+
 static enum mm_prot area_prot(const struct area *ar)
 {
     switch (ar->kind) {
@@ -272,6 +282,22 @@ static enum mm_prot area_prot(const struct area *ar)
     default:
         return MM_PROT_KERNEL;
     }
+}
+
+/* The Linux PTE bits (mk_pte() of pfn 0) of page @i of @ar: area_prot()'s,
+ * and in a module complete_formation() protected, L_PTE_RDONLY on its text
+ * and rodata and L_PTE_XN past its text (set_memory_ro(), set_memory_nx()). */
+static uint32_t page_bits(const struct mm_machine *m, const struct area *ar, uint32_t i)
+{
+    uint32_t bits = mm__mk_pte(m, 0, area_prot(ar));
+
+    if (ar->kind != AREA_MODULE || (ar->rox & ROX_SET) == 0)
+        return bits;
+    if (i < ROX_RO(ar->rox))
+        bits |= MM_L_PTE_RDONLY;
+    if (i >= ROX_TEXT(ar->rox))
+        bits |= MM_L_PTE_XN;
+    return bits;
 }
 
 /* Marks the machine broken: a step that the plan proved possible failed. */
@@ -1229,6 +1255,50 @@ static enum mm_status find_own(struct mm_vmap *v, mm_vaddr_t va, unsigned kind,
 }
 
 /*
+ * complete_formation(): module_enable_ro(mod, false), module_enable_nx(),
+ * module_enable_x() on the core layout at @va (mm_int.h).  set_memory_ro()
+ * and set_memory_nx() set L_PTE_RDONLY / L_PTE_XN in each page's PTE
+ * (set_pte_ext() derives APX / XN), then flush the range once.
+ * KERNEL: 6.1 kernel/module/main.c complete_formation();
+ * kernel/module/strict_rwx.c frob_text(), frob_rodata(), frob_writable_data()
+ * (STRICT_MODULE_RWX and rodata_enabled; the data layout is the core one);
+ * arch/arm/mm/pageattr.c change_memory_common() (module or vmalloc range).
+ */
+enum mm_status mm__module_enable_ro(struct mm_machine *m, mm_vaddr_t va,
+                                    uint32_t text_size, uint32_t ro_size,
+                                    struct mm_result *res)
+{
+    const char *op = "module_enable_ro";
+    enum mm_status st = find_own(m->vmap, va, AREA_MODULE, op, res);
+    struct area *ar;
+
+    if (st != MM_OK)
+        return st;
+    ar = find_area(m->vmap, va);
+    if (((text_size | ro_size) & (MM_PAGE_SIZE - 1)) != 0 || text_size > ro_size ||
+        ro_size > ar->nr_pages * MM_PAGE_SIZE)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                        "%s: text 0x%x and rodata end 0x%x must be page aligned, "
+                        "in order, within the module's 0x%x bytes",
+                        op, text_size, ro_size, ar->nr_pages * MM_PAGE_SIZE);
+    if (ar->rox != 0)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                        "%s: the module at 0x%08x is protected already", op, va);
+    res->value = 0;
+    if (!mm__config_strict_module_rwx(&m->cfg))
+        return MM_OK; /* module_enable_x() alone: PAGE_KERNEL_EXEC already */
+    ar->rox = ROX_SET | ((ro_size >> MM_PAGE_SHIFT) << 15) | (text_size >> MM_PAGE_SHIFT);
+    for (uint32_t i = 0; i < ar->nr_pages; i++) {
+        mm_vaddr_t p = ar->start + i * MM_PAGE_SIZE;
+
+        mm__set_pte(m, p, (mm__pte_get(m, p) & ~(uint32_t)0xfff) | page_bits(m, ar, i));
+    }
+    mm__flush_tlb_range(m, ar->start, ar->start + ar->nr_pages * MM_PAGE_SIZE);
+    res->value = ro_size >> MM_PAGE_SHIFT;
+    return MM_OK;
+}
+
+/*
  * remove_vm_area() and what __vunmap() does after it: unmap at once (no
  * TLB flush), mark the VA lazy and purge if the lazy pages now exceed
  * lazy_max_pages(), then give the pages back, then free the vmalloc'd
@@ -1264,6 +1334,8 @@ static enum mm_status release(struct mm_machine *m, mm_vaddr_t start, const char
     ar->pfns.heap = NULL;
     ar->lazy = true;
     ar->link = 0;
+    if (ar->kind == AREA_MODULE)
+        ar->rox = 0; /* VM_FLUSH_RESET_PERMS: the pages go back writable */
     v->lazy_nr += (ar->end - ar->start) >> MM_PAGE_SHIFT;
     if (v->lazy_nr > lazy_max_pages(m))
         purge(m);                                  /* try_purge_vmap_area_lazy() */
@@ -1759,7 +1831,6 @@ static enum mm_status check_sections(const struct mm_machine *m, const struct ar
 static enum mm_status check_mapped(const struct mm_machine *m, const struct area *ar,
                                    char err[MM_MSG_MAX])
 {
-    uint32_t bits = mm__mk_pte(m, 0, area_prot(ar)); /* mk_pte() is pfn | bits */
     const uint32_t *pte = NULL, *pfns = pfns_of(ar);
 
     if (ar->section)
@@ -1767,7 +1838,7 @@ static enum mm_status check_mapped(const struct mm_machine *m, const struct area
     for (uint32_t i = 0; i < ar->nr_pages; i++) {
         mm_vaddr_t va = ar->start + i * MM_PAGE_SIZE;
         mm_pfn_t pfn = pfns != NULL ? pfns[i] : MM_PFN(ar->phys) + i;
-        uint32_t want = (pfn << MM_PAGE_SHIFT) | bits;
+        uint32_t want = (pfn << MM_PAGE_SHIFT) | page_bits(m, ar, i);
 
         if (i == 0 || pte_index(va) == 0)
             pte = step_ptes(m, va);

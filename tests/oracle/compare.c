@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "mm.h"
+#include "mm_int.h"
 
 #define KEY_MAX   160
 #define VAL_MAX   320
@@ -858,7 +859,13 @@ static void replay_ops(struct mm_machine *m, const struct fixture *fx, const cha
     engine_op(b, m, "vmalloc", st, r.value);
     st = mm_ioremap(m, 0x10000000u, 1u << 20, &r);
     engine_op(b, m, "ioremap", st, r.value);
+    /* The probe prints its own text: load_module() took it from
+     * module_alloc() and complete_formation() protected it before the init
+     * ran.  The fixture shows the first page executable, so text; the rest
+     * of the layout is not printed: one page of text, no rodata. */
     st = mm_module_alloc(m, msize, &r);
+    if (st == MM_OK)
+        mm__module_enable_ro(m, r.value, MM_PAGE_SIZE, MM_PAGE_SIZE, &r2);
     engine_op(b, m, "module", st, r.value);
 }
 
