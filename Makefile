@@ -548,6 +548,7 @@ valgrind: deps $(ARMMAPD) $(ARMMAP) $(B)/check_daemon $(B)/check_client
 ORACLE_CMP      := $(B)/oracle_compare
 ORACLE_FIXTURES  = $(sort $(wildcard tests/oracle/fixtures/*.txt))
 ORACLE_EXACT    := tests/oracle/exact.txt
+ORACLE_WORKLOAD := tests/oracle/workload.txt
 
 $(ORACLE_CMP): $(B)/tests/oracle/compare.o $(LIBMM)
 	$(CC) $(LDFLAGS) -o $@ $^
@@ -562,13 +563,13 @@ check-plain: $(ORACLE_CMP).run
 all: $(ORACLE_CMP)
 
 $(ORACLE_CMP).run: $(ORACLE_CMP)
-	$(call check_run,./$< -q -e $(ORACLE_EXACT) $(ORACLE_FIXTURES))
+	$(call check_run,./$< -q -e $(ORACLE_EXACT) -l $(ORACLE_WORKLOAD) $(ORACLE_FIXTURES))
 
 .PHONY: oracle oracle-baseline oracle-diff oracle-mmu
 oracle: $(ORACLE_CMP) $(ARMMAPD) $(ARMMAP) $(B)/oracle_mmucheck
 	sh tests/oracle/run.sh
 	sh tests/oracle/mmu.sh $(ARMMAPD) $(ARMMAP) $(B)/oracle_mmucheck
-	@./$(ORACLE_CMP) -e $(ORACLE_EXACT) $(ORACLE_FIXTURES)
+	@./$(ORACLE_CMP) -e $(ORACLE_EXACT) -l $(ORACLE_WORKLOAD) $(ORACLE_FIXTURES)
 
 # QEMU's MMU against `armmap translate` on `armmap dump` files (needs
 # qemu-system-arm, which `make oracle` installs).
@@ -576,10 +577,10 @@ oracle-mmu: $(ARMMAPD) $(ARMMAP) $(B)/oracle_mmucheck
 	sh tests/oracle/mmu.sh $(ARMMAPD) $(ARMMAP) $(B)/oracle_mmucheck
 
 oracle-diff: $(ORACLE_CMP)
-	@./$(ORACLE_CMP) -e $(ORACLE_EXACT) $(ORACLE_FIXTURES)
+	@./$(ORACLE_CMP) -e $(ORACLE_EXACT) -l $(ORACLE_WORKLOAD) $(ORACLE_FIXTURES)
 
 oracle-baseline: $(ORACLE_CMP)
-	./$(ORACLE_CMP) -w -e $(ORACLE_EXACT) $(ORACLE_FIXTURES)
+	./$(ORACLE_CMP) -w -e $(ORACLE_EXACT) -l $(ORACLE_WORKLOAD) $(ORACLE_FIXTURES)
 
 -include $(B)/tests/oracle/compare.d $(B)/tests/oracle/mmucheck.d
 

@@ -11,10 +11,14 @@
  * the engine's reports, replays the module's sequence, breaks both sides
  * into named fields with the same parsers, and compares field by field.
  *
- *   oracle_compare [-q] [-e EXACT] [-w] FIXTURE...
+ *   oracle_compare [-q] [-e EXACT] [-l WORKLOAD] [-w] FIXTURE...
  *
  * Prints one line per differing field (all of them; with -q only
- * regressions), then "oracle: N/M fields exact".  EXACT (tests/oracle/
+ * regressions), then "oracle: N/M fields exact".  WORKLOAD (tests/oracle/
+ * workload.txt) names the fields that depend on what the booted system did
+ * before the probe (free pages, page cache, slab ...), each with a reason:
+ * they are printed as "workload" apart from the model's differences and
+ * counted neither in N/M nor in EXACT.  EXACT (tests/oracle/
  * exact.txt) lists "MACHINE FIELD" pairs that matched when the baseline was
  * taken; a pair listed there that no longer matches is a regression and
  * makes the exit status 1.  With -w the program writes EXACT anew from
@@ -22,6 +26,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -953,6 +958,59 @@ static bool exact_has(const struct exact *e, const char *s)
 }
 
 /* ------------------------------------------------------------------ */
+/* Workload fields                                                     */
+/* ------------------------------------------------------------------ */
+
+/* The patterns of tests/oracle/workload.txt ("PATTERN | REASON" lines). */
+struct workload {
+    char **pattern;
+    size_t n, cap;
+};
+
+static void workload_load(struct workload *w, const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char line[512];
+    unsigned lineno = 0;
+
+    if (f == NULL)
+        die("%s: %s", path, strerror(errno));
+    while (fgets(line, sizeof(line), f)) {
+        char *bar;
+
+        lineno++;
+        line[strcspn(line, "\n")] = '\0';
+        if (line[0] == '\0' || line[0] == '#')
+            continue;
+        bar = strstr(line, " | ");
+        if (bar == NULL || bar == line || bar[3] == '\0')
+            die("%s:%u: want \"PATTERN | REASON\", got \"%s\"", path, lineno, line);
+        *bar = '\0';
+        if (w->n == w->cap) {
+            w->cap = w->cap ? w->cap * 2 : 64;
+            w->pattern = xrealloc(w->pattern, w->cap * sizeof(*w->pattern));
+        }
+        w->pattern[w->n++] = xstrdup(line);
+    }
+    fclose(f);
+}
+
+static void workload_free(struct workload *w)
+{
+    for (size_t i = 0; i < w->n; i++)
+        free(w->pattern[i]);
+    free(w->pattern);
+}
+
+static bool workload_has(const struct workload *w, const char *key)
+{
+    for (size_t i = 0; w != NULL && i < w->n; i++)
+        if (fnmatch(w->pattern[i], key, 0) == 0)
+            return true;
+    return false;
+}
+
+/* ------------------------------------------------------------------ */
 /* Comparing                                                           */
 /* ------------------------------------------------------------------ */
 
@@ -975,7 +1033,9 @@ static int section_of_key(const char *key)
 struct totals {
     size_t fields, exact, regressions;
     size_t sec_fields[S_COUNT], sec_exact[S_COUNT];
+    size_t workload, workload_equal;    /* fields of the WORKLOAD list */
     bool quiet;
+    const struct workload *wl;
     const struct exact *baseline;
     struct exact *seen;                 /* exact pairs of this run */
     struct exact *all;                  /* every "MACHINE FIELD" of this run */
@@ -988,6 +1048,15 @@ static void report_field(const struct fixture *fx, const struct field *f, struct
 
     snprintf(pair, sizeof(pair), "%s %s", fx->name, f->key);
     exact_add(t->all, pair);
+    if (workload_has(t->wl, f->key)) {
+        t->workload++;
+        t->workload_equal += ok;
+        if (!ok && !t->quiet)
+            printf("oracle: %s workload %s: kernel %s, armmap %s\n", fx->label, f->key,
+                   f->has_kernel ? f->kernel : "(none)",
+                   f->has_armmap ? f->armmap : "(none)");
+        return;
+    }
     t->fields++;
     t->sec_fields[section_of_key(f->key)]++;
     if (ok) {
@@ -1081,15 +1150,17 @@ static void write_baseline(const char *path, struct exact *seen)
 
 static void usage(void)
 {
-    fprintf(stderr, "usage: oracle_compare [-q] [-e EXACT] [-w] FIXTURE...\n");
+    fprintf(stderr, "usage: oracle_compare [-q] [-e EXACT] [-l WORKLOAD] [-w] "
+                    "FIXTURE...\n");
     exit(2);
 }
 
 int main(int argc, char **argv)
 {
     struct exact baseline = {0}, seen = {0}, all = {0};
-    struct totals t = {.baseline = &baseline, .seen = &seen, .all = &all};
-    const char *exact_path = NULL;
+    struct workload wl = {0};
+    struct totals t = {.baseline = &baseline, .seen = &seen, .all = &all, .wl = &wl};
+    const char *exact_path = NULL, *workload_path = NULL;
     bool write = false;
     int i;
 
@@ -1100,6 +1171,8 @@ int main(int argc, char **argv)
             write = true;
         else if (strcmp(argv[i], "-e") == 0 && i + 1 < argc)
             exact_path = argv[++i];
+        else if (strcmp(argv[i], "-l") == 0 && i + 1 < argc)
+            workload_load(&wl, workload_path = argv[++i]);
         else
             usage();
     }
@@ -1116,6 +1189,10 @@ int main(int argc, char **argv)
         if (t.sec_fields[s] > 0)
             printf(" %s %zu/%zu", key_prefix[s], t.sec_exact[s], t.sec_fields[s]);
     printf("\noracle: %zu/%zu fields exact\n", t.exact, t.fields);
+    if (wl.n > 0)
+        printf("oracle: workload: %zu fields of the running system, %zu equal, "
+               "not counted (reasons: %s)\n",
+               t.workload, t.workload_equal, workload_path);
     if (write) {
         write_baseline(exact_path, &seen);
         printf("oracle: %zu exact fields written to %s\n", seen.n, exact_path);
@@ -1125,5 +1202,6 @@ int main(int argc, char **argv)
     exact_free(&baseline);
     exact_free(&seen);
     exact_free(&all);
+    workload_free(&wl);
     return !write && t.regressions > 0;
 }
