@@ -16,7 +16,8 @@
  * Prints one line per differing field (all of them; with -q only
  * regressions), then "oracle: N/M fields exact".  WORKLOAD (tests/oracle/
  * workload.txt) names the fields that depend on what the booted system did
- * before the probe (free pages, page cache, slab ...), each with a reason:
+ * before the probe (free pages, page cache, slab ...; a pattern may name
+ * one fixture's field, "ram256M-cpus1 ops.kmap"), each with a reason:
  * they are printed as "workload" apart from the model's differences and
  * counted neither in N/M nor in EXACT.  EXACT (tests/oracle/
  * exact.txt) lists "MACHINE FIELD" pairs that matched when the baseline was
@@ -1002,10 +1003,12 @@ static void workload_free(struct workload *w)
     free(w->pattern);
 }
 
-static bool workload_has(const struct workload *w, const char *key)
+/* A pattern names a field ("meminfo.MemFree") or one fixture's field
+ * ("ram256M-cpus1 ops.kmap"): it is matched against both. */
+static bool workload_has(const struct workload *w, const char *pair, const char *key)
 {
     for (size_t i = 0; w != NULL && i < w->n; i++)
-        if (fnmatch(w->pattern[i], key, 0) == 0)
+        if (fnmatch(w->pattern[i], key, 0) == 0 || fnmatch(w->pattern[i], pair, 0) == 0)
             return true;
     return false;
 }
@@ -1048,7 +1051,7 @@ static void report_field(const struct fixture *fx, const struct field *f, struct
 
     snprintf(pair, sizeof(pair), "%s %s", fx->name, f->key);
     exact_add(t->all, pair);
-    if (workload_has(t->wl, f->key)) {
+    if (workload_has(t->wl, pair, f->key)) {
         t->workload++;
         t->workload_equal += ok;
         if (!ok && !t->quiet)
