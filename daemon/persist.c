@@ -1008,6 +1008,12 @@ static void rebuild_item(struct replay_env *env, struct rec_item *it)
 #define PREFAULT_MAX     (64u << 20) /* per thread */
 #define PREFAULT_MACHINE (64u << 10)
 #define PREFAULT_EVENT   24u
+#define PREFAULT_GAP     64u /* malloc's overhead between two pieces */
+
+#ifndef MADV_COLLAPSE /* glibc 2.36's <sys/mman.h> lacks it */
+/* KERNEL: include/uapi/asm-generic/mman-common.h, Linux 6.1 */
+#define MADV_COLLAPSE 25
+#endif
 
 /* Populates the whole pages of [p, p + len); false if the kernel cannot. */
 static bool populate(void *p, size_t len)
@@ -1017,6 +1023,38 @@ static bool populate(void *p, size_t len)
     uintptr_t e = ((uintptr_t)p + len) & ~(pg - 1);
 
     return e <= a || madvise((void *)a, e - a, MADV_POPULATE_WRITE) == 0;
+}
+
+/* Asks for transparent huge pages on the whole pages of [p, p + len)
+ * (MADV_HUGEPAGE: the kernel backs each 2 MiB-aligned block wholly inside
+ * it with one huge page where THP is "madvise" or "always").  Ignored where
+ * the kernel refuses. */
+static void advise_huge(uintptr_t p, uintptr_t len)
+{
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+    uintptr_t a = (p + pg - 1) & ~(pg - 1);
+    uintptr_t e = (p + len) & ~(pg - 1);
+
+    if (e > a && madvise((void *)a, e - a, MADV_HUGEPAGE) == 0)
+        (void)madvise((void *)a, e - a, MADV_COLLAPSE);
+}
+
+/* Advises huge pages on each run of the @n pieces that lie one after the
+ * other in the heap (malloc's chunk header apart), as they do when they
+ * come from the arena's top. */
+static void advise_huge_runs(void *const *piece, size_t n)
+{
+    size_t i, start = 0;
+
+    for (i = 1; i <= n; i++) {
+        uintptr_t end = (uintptr_t)piece[i - 1] + PREFAULT_PIECE;
+
+        if (i < n && (uintptr_t)piece[i] >= end &&
+            (uintptr_t)piece[i] - end <= PREFAULT_GAP)
+            continue;
+        advise_huge((uintptr_t)piece[start], end - (uintptr_t)piece[start]);
+        start = i;
+    }
 }
 
 /* Faults in about @bytes of this thread's heap (see above); returns the
@@ -1033,14 +1071,11 @@ static void *prefault_heap(size_t bytes)
     if (bytes > PREFAULT_MAX)
         bytes = PREFAULT_MAX;
     want = bytes / PREFAULT_PIECE + 1;
-    while (n < want) {
-        piece[n] = malloc(PREFAULT_PIECE);
-        if (piece[n] == NULL)
-            break;
-        if (kernel_can)
-            kernel_can = populate(piece[n], PREFAULT_PIECE);
+    while (n < want && (piece[n] = malloc(PREFAULT_PIECE)) != NULL)
         n++;
-    }
+    advise_huge_runs(piece, n);
+    for (i = 0; i < n && kernel_can; i++)
+        kernel_can = populate(piece[i], PREFAULT_PIECE);
     for (i = 0; i + 1 < n; i++)
         free(piece[i]);
     return n > 0 ? piece[n - 1] : NULL;
