@@ -19,7 +19,8 @@
  *     from fork() to the first answered Ping, and by armmapd's CPU time
  *     from /proc (steadier than wall time on a loaded machine), and
  *     beside it the time armmapd's main thread spent waiting for a CPU
- *     (/proc/PID/schedstat): on a shared machine, most of the rest.
+ *     (/proc/PID/schedstat): on a shared machine, most of the rest; and
+ *     how much of armmapd's memory is in transparent huge pages then.
  *     Beside it, where that time goes, by this process's CPU time on one
  *     thread over the same database (libstore and libmm, as armmapd
  *     uses them): the store's walk alone (SQLite step, column reads,
@@ -624,6 +625,26 @@ static void print_split(unsigned runs)
  * (unless @want_events is 0) exactly @want_events events replayed.
  * *@cpu_ms: the least CPU time armmapd spent from exec to the first Ping
  * (a bound on recovery that other jobs on the machine barely disturb). */
+/* KiB of @pid's memory in transparent huge pages (AnonHugePages of
+ * /proc/PID/smaps_rollup, Linux 4.14); -1 if it cannot be read.  Recovery
+ * puts the heap it rebuilds the machines in on huge pages (persist.c). */
+static long huge_kib(pid_t pid)
+{
+    char path[64], line[256];
+    long kib = -1;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
+    f = fopen(path, "re");
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof(line), f) != NULL)
+        if (sscanf(line, "AnonHugePages: %ld kB", &kib) == 1)
+            break;
+    fclose(f);
+    return kib;
+}
+
 static double restarts(const char *what, const char *extra, unsigned runs,
                        unsigned long long want,
                        unsigned long long want_events, double *cpu_ms)
@@ -635,6 +656,7 @@ static double restarts(const char *what, const char *extra, unsigned runs,
         unsigned long long rm = 0, rb = 0, re = 0;
         struct armmap_conn *c;
         double ms = 0, t0, t1, cpu, waited;
+        long huge;
         pid_t pid;
 
         t0 = now_ms();
@@ -643,6 +665,7 @@ static double restarts(const char *what, const char *extra, unsigned runs,
         t1 = now_ms();
         cpu = proc_cpu_s(pid);
         waited = runqueue_wait_ms(pid);
+        huge = huge_kib(pid);
         armmap_close(c);
         if (!parse_log(&rm, &rb, &re, &ms))
             die("no \"recovered\" line in", logpath);
@@ -656,9 +679,9 @@ static double restarts(const char *what, const char *extra, unsigned runs,
         printf("recovery: %s run %u: %llu machines, %llu events replayed: "
                "recovery %.1f ms (%.0f events/s), start to ping %.1f ms; "
                "armmapd CPU to the ping %.0f ms; its main thread waited "
-               "%.0f ms for a CPU\n", what, r + 1, rm, re, ms,
-               ms > 0 ? (double)re / (ms / 1e3) : 0, t1 - t0, cpu * 1e3,
-               waited);
+               "%.0f ms for a CPU; %.1f MiB of it in huge pages\n", what,
+               r + 1, rm, re, ms, ms > 0 ? (double)re / (ms / 1e3) : 0,
+               t1 - t0, cpu * 1e3, waited, huge > 0 ? (double)huge / 1024 : 0);
         stop_daemon(pid);
     }
     *cpu_ms = best_cpu * 1e3;
