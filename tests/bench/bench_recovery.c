@@ -625,26 +625,6 @@ static void print_split(unsigned runs)
  * (unless @want_events is 0) exactly @want_events events replayed.
  * *@cpu_ms: the least CPU time armmapd spent from exec to the first Ping
  * (a bound on recovery that other jobs on the machine barely disturb). */
-/* KiB of @pid's memory in transparent huge pages (AnonHugePages of
- * /proc/PID/smaps_rollup, Linux 4.14); -1 if it cannot be read.  Recovery
- * puts the heap it rebuilds the machines in on huge pages (persist.c). */
-static long huge_kib(pid_t pid)
-{
-    char path[64], line[256];
-    long kib = -1;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/smaps_rollup", (int)pid);
-    f = fopen(path, "re");
-    if (f == NULL)
-        return -1;
-    while (fgets(line, sizeof(line), f) != NULL)
-        if (sscanf(line, "AnonHugePages: %ld kB", &kib) == 1)
-            break;
-    fclose(f);
-    return kib;
-}
-
 static double restarts(const char *what, const char *extra, unsigned runs,
                        unsigned long long want,
                        unsigned long long want_events, double *cpu_ms)
@@ -665,7 +645,7 @@ static double restarts(const char *what, const char *extra, unsigned runs,
         t1 = now_ms();
         cpu = proc_cpu_s(pid);
         waited = runqueue_wait_ms(pid);
-        huge = huge_kib(pid);
+        huge = proc_huge_kib(pid);
         armmap_close(c);
         if (!parse_log(&rm, &rb, &re, &ms))
             die("no \"recovered\" line in", logpath);

@@ -91,33 +91,9 @@ static bool can_collapse(void)
     return ok;
 }
 
-/* Reads @pid's smaps: the sum of AnonHugePages in KiB, and whether some
- * mapping is advised MADV_HUGEPAGE ("hg" among its VmFlags). */
-static long smaps_huge_kib(pid_t pid, bool *advised)
-{
-    char path[64], line[512];
-    long kib = 0, v;
-    FILE *f;
-
-    snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
-    f = fopen(path, "re");
-    ck_assert_msg(f != NULL, "cannot read %s", path);
-    *advised = false;
-    while (fgets(line, sizeof(line), f) != NULL) {
-        if (sscanf(line, "AnonHugePages: %ld kB", &v) == 1)
-            kib += v;
-        else if (strncmp(line, "VmFlags:", 8) == 0 &&
-                 strstr(line, " hg") != NULL)
-            *advised = true;
-    }
-    fclose(f);
-    return kib;
-}
-
 START_TEST(test_recovery_heap_in_huge_pages)
 {
     char want[64];
-    bool advised;
     long kib;
     int fd, i;
 
@@ -136,9 +112,9 @@ START_TEST(test_recovery_heap_in_huge_pages)
     snprintf(want, sizeof(want), "recovered %d machines (0 broken)",
              MACHINES);
     ck_assert_msg(strstr(td_log(&d), want) != NULL, "%s", td_log(&d));
-    kib = smaps_huge_kib(d.pid, &advised);
-    ck_assert_msg(advised, "no mapping of armmapd is advised MADV_HUGEPAGE"
-                  " after recovery");
+    ck_assert_msg(proc_huge_advised(d.pid), "no mapping of armmapd is"
+                  " advised MADV_HUGEPAGE after recovery");
+    kib = proc_huge_kib(d.pid);
     if (can_collapse())
         ck_assert_msg(kib >= (long)(HUGE_BYTES >> 10),
                       "armmapd has %ld KiB in huge pages after recovering"
