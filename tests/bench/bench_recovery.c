@@ -28,7 +28,10 @@
  *     engine's replay per event (of events read into memory first, so
  *     the store is not in it; cold, in a new process as armmapd's start,
  *     and warm), each the least of RUNS; and the rate those would allow
- *     on all online CPUs if they shared the machines perfectly.
+ *     on all online CPUs if they shared the machines perfectly.  This
+ *     process neither faults its heap in first nor asks for huge pages,
+ *     as armmapd's recovery does (persist.c prefault_heap()), so its cold
+ *     boot and replay are an upper bound of armmapd's.
  *  2. Then one machine of BIG events (alloc, kmap, kunmap, free cycles) and
  *     CLONES clones of it are added, and the whole is restarted: the
  *     recovery must take under 1 s.
