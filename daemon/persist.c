@@ -1049,8 +1049,7 @@ static bool thp_allowed(void)
 }
 
 /* The whole pages of [p, p + len) as [*a, *e); false if there are none. */
-static bool whole_pages(uintptr_t p, uintptr_t len, uintptr_t *a,
-                        uintptr_t *e)
+static bool whole_pages(uintptr_t p, uintptr_t len, uintptr_t *a, uintptr_t *e)
 {
     uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
 

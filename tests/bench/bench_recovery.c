@@ -662,8 +662,8 @@ static double restarts(const char *what, const char *extra, unsigned runs,
         printf("recovery: %s run %u: %llu machines, %llu events replayed: "
                "recovery %.1f ms (%.0f events/s), start to ping %.1f ms; "
                "armmapd CPU to the ping %.0f ms; its main thread waited "
-               "%.0f ms for a CPU; %.1f MiB of it in huge pages\n", what,
-               r + 1, rm, re, ms, ms > 0 ? (double)re / (ms / 1e3) : 0,
+               "%.0f ms for a CPU; %.1f MiB of it in huge pages\n",
+               what, r + 1, rm, re, ms, ms > 0 ? (double)re / (ms / 1e3) : 0,
                t1 - t0, cpu * 1e3, waited, huge > 0 ? (double)huge / 1024 : 0);
         stop_daemon(pid);
     }

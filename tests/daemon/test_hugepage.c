@@ -39,7 +39,7 @@
 /* Machines for the restart: each counts 64 KiB in the heap recovery
  * faults in, so 320 give every one of up to 4 recovery threads 5 MiB, a
  * run that holds at least one whole 2 MiB-aligned block. */
-#define MACHINES      320
+#define MACHINES 320
 
 static struct tdaemon d;
 
@@ -109,17 +109,17 @@ START_TEST(test_recovery_heap_in_huge_pages)
     ck_assert_msg(td_stop(&d) == 0, "%s", td_log(&d));
 
     td_start(&d, NULL);
-    snprintf(want, sizeof(want), "recovered %d machines (0 broken)",
-             MACHINES);
+    snprintf(want, sizeof(want), "recovered %d machines (0 broken)", MACHINES);
     ck_assert_msg(strstr(td_log(&d), want) != NULL, "%s", td_log(&d));
-    ck_assert_msg(proc_huge_advised(d.pid), "no mapping of armmapd is"
+    ck_assert_msg(proc_huge_advised(d.pid),
+                  "no mapping of armmapd is"
                   " advised MADV_HUGEPAGE after recovery");
     kib = proc_huge_kib(d.pid);
     if (can_collapse())
         ck_assert_msg(kib >= (long)(HUGE_BYTES >> 10),
                       "armmapd has %ld KiB in huge pages after recovering"
-                      " %d machines, want at least %u", kib, MACHINES,
-                      HUGE_BYTES >> 10);
+                      " %d machines, want at least %u",
+                      kib, MACHINES, HUGE_BYTES >> 10);
 }
 END_TEST
 
