@@ -895,6 +895,7 @@ struct rec_list {
     size_t norder;
     uint64_t events;    /* stored events of the parallel pass's machines */
     size_t prefault;    /* heap bytes each of its threads faults in first */
+    bool huge;          /* ... in transparent huge pages */
     atomic_size_t next; /* the parallel pass's next item */
     bool oom;           /* a row could not be kept */
 };
@@ -992,37 +993,112 @@ static void rebuild_item(struct replay_env *env, struct rec_item *it)
  * tables, buddy maps, the vmalloc area array), ~10,500 faults for the
  * bench's 200 machines x 5,000 events, each a trap (costly in a VM).  So
  * each thread of the parallel pass first takes the heap it will need from
- * its arena in pieces, has the kernel populate them in one call each
- * (MADV_POPULATE_WRITE, Linux 5.14; older kernels refuse it and the pages
- * fault as before), and frees them again: the machines are then built in
- * memory already mapped.  The last piece (the plug) stays allocated until
- * the pass is done, so the freed ones are not the arena's top and the
- * allocator does not give them back to the kernel at once; freeing the plug
- * after the pass lets it trim what was not used.  The estimate is the
- * bench's mix measured (about 64 KiB to boot a machine, 24 bytes per
- * event), capped per thread; RSS after recovery stays the same (within
- * 1 MB here), the faults fall to ~2,600 (the rest is start-up and SQLite).
+ * its arena in pieces, has the kernel populate them (MADV_POPULATE_WRITE,
+ * Linux 5.14; older kernels refuse it and the pages fault as before), and
+ * frees them again: the machines are then built in memory already mapped.
+ * The last piece (the plug) stays allocated until the pass is done, so the
+ * freed ones are not the arena's top and the allocator does not give them
+ * back to the kernel at once; freeing the plug after the pass lets it trim
+ * what was not used.  The estimate is the bench's mix measured (about 64
+ * KiB to boot a machine, 24 bytes per event), capped per thread; RSS after
+ * recovery stays the same (within 1 MB here), the faults fall to ~2,600
+ * (the rest is start-up and SQLite).
+ *
+ * Before they are populated, the pieces (contiguous where they come from
+ * the arena's top) are advised MADV_HUGEPAGE and collapsed into
+ * transparent huge pages (MADV_COLLAPSE, Linux 6.1): the replay's random
+ * reads over ~20 MB of page tables, hash tables and area arrays then miss
+ * the TLB far less, which is what GLIBC_TUNABLES=glibc.malloc.hugetlb=1
+ * bought when set in the environment (it advises the main arena's heap as
+ * it grows).  MADV_HUGEPAGE alone would get no huge page here: malloc has
+ * already written a chunk header into every 64 KiB piece, so each 2 MiB
+ * block has small pages mapped and only khugepaged, much later, would
+ * collapse it; MADV_COLLAPSE does it now, copying those few pages.  It
+ * ignores the THP sysfs mode, so it is asked for only where the mode is
+ * not "never".  Only this transient region, sized by the events to
+ * replay, is advised: nothing per machine, so a small machine costs no
+ * more host memory after recovery than before.
  * Only an optimization: a failure of any step is ignored.
  */
 #define PREFAULT_PIECE   (64u << 10) /* under glibc's mmap threshold */
 #define PREFAULT_MAX     (64u << 20) /* per thread */
 #define PREFAULT_MACHINE (64u << 10)
 #define PREFAULT_EVENT   24u
+#define PREFAULT_GAP     64u /* malloc's overhead between two pieces */
+#define THP_MODE_FILE    "/sys/kernel/mm/transparent_hugepage/enabled"
+
+#ifndef MADV_COLLAPSE /* glibc 2.36's <sys/mman.h> lacks it */
+/* KERNEL: include/uapi/asm-generic/mman-common.h, Linux 6.1 */
+#define MADV_COLLAPSE 25
+#endif
+
+/* True if the kernel has transparent huge pages and their mode is not
+ * "never" (the file reads e.g. "always [madvise] never"). */
+static bool thp_allowed(void)
+{
+    char mode[128];
+    FILE *f = fopen(THP_MODE_FILE, "re");
+    bool ok;
+
+    if (f == NULL)
+        return false;
+    ok = fgets(mode, sizeof(mode), f) != NULL &&
+         strstr(mode, "[never]") == NULL;
+    fclose(f);
+    return ok;
+}
+
+/* The whole pages of [p, p + len) as [*a, *e); false if there are none. */
+static bool whole_pages(uintptr_t p, uintptr_t len, uintptr_t *a, uintptr_t *e)
+{
+    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+    *a = (p + pg - 1) & ~(pg - 1);
+    *e = (p + len) & ~(pg - 1);
+    return *e > *a;
+}
 
 /* Populates the whole pages of [p, p + len); false if the kernel cannot. */
 static bool populate(void *p, size_t len)
 {
-    uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
-    uintptr_t a = ((uintptr_t)p + pg - 1) & ~(pg - 1);
-    uintptr_t e = ((uintptr_t)p + len) & ~(pg - 1);
+    uintptr_t a, e;
 
-    return e <= a || madvise((void *)a, e - a, MADV_POPULATE_WRITE) == 0;
+    return !whole_pages((uintptr_t)p, len, &a, &e) ||
+           madvise((void *)a, e - a, MADV_POPULATE_WRITE) == 0;
 }
 
-/* Faults in about @bytes of this thread's heap (see above); returns the
- * plug, for the caller to free() when its thread's work is done (NULL if
- * nothing could be had). */
-static void *prefault_heap(size_t bytes)
+/* Backs the whole pages of [p, p + len) with transparent huge pages where
+ * the kernel can: each 2 MiB-aligned block wholly inside becomes one. */
+static void make_huge(uintptr_t p, uintptr_t len)
+{
+    uintptr_t a, e;
+
+    if (whole_pages(p, len, &a, &e) &&
+        madvise((void *)a, e - a, MADV_HUGEPAGE) == 0)
+        (void)madvise((void *)a, e - a, MADV_COLLAPSE);
+}
+
+/* make_huge() on each run of the @n pieces that lie one after the other
+ * in the heap (malloc's chunk header apart). */
+static void make_huge_runs(void *const *piece, size_t n)
+{
+    size_t i, start = 0;
+
+    for (i = 1; i <= n; i++) {
+        uintptr_t end = (uintptr_t)piece[i - 1] + PREFAULT_PIECE;
+
+        if (i < n && (uintptr_t)piece[i] >= end &&
+            (uintptr_t)piece[i] - end <= PREFAULT_GAP)
+            continue;
+        make_huge((uintptr_t)piece[start], end - (uintptr_t)piece[start]);
+        start = i;
+    }
+}
+
+/* Faults in about @bytes of this thread's heap, in huge pages if @huge
+ * (see above); returns the plug, for the caller to free() when its
+ * thread's work is done (NULL if nothing could be had). */
+static void *prefault_heap(size_t bytes, bool huge)
 {
     void *piece[PREFAULT_MAX / PREFAULT_PIECE + 1];
     size_t want, n = 0, i;
@@ -1033,14 +1109,12 @@ static void *prefault_heap(size_t bytes)
     if (bytes > PREFAULT_MAX)
         bytes = PREFAULT_MAX;
     want = bytes / PREFAULT_PIECE + 1;
-    while (n < want) {
-        piece[n] = malloc(PREFAULT_PIECE);
-        if (piece[n] == NULL)
-            break;
-        if (kernel_can)
-            kernel_can = populate(piece[n], PREFAULT_PIECE);
+    while (n < want && (piece[n] = malloc(PREFAULT_PIECE)) != NULL)
         n++;
-    }
+    if (huge)
+        make_huge_runs(piece, n);
+    for (i = 0; i < n && kernel_can; i++)
+        kernel_can = populate(piece[i], PREFAULT_PIECE);
     for (i = 0; i + 1 < n; i++)
         free(piece[i]);
     return n > 0 ? piece[n - 1] : NULL;
@@ -1050,7 +1124,7 @@ static void *prefault_heap(size_t bytes)
  * prefault_heap()'s plug. */
 static void *rec_run(struct rec_list *l, struct store_reader *rd)
 {
-    void *plug = prefault_heap(l->prefault);
+    void *plug = prefault_heap(l->prefault, l->huge);
     struct replay_env env;
     size_t i;
 
@@ -1134,6 +1208,7 @@ static size_t rec_parallel(struct srv *s, struct rec_list *l)
     l->prefault =
         (size_t)((l->n * PREFAULT_MACHINE + l->events * PREFAULT_EVENT) /
                  (want + 1));
+    l->huge = thp_allowed();
     for (i = 0; i < want; i++) {
         w[n].l = l;
         w[n].st = s->persist->st;

@@ -19,7 +19,8 @@
  *     from fork() to the first answered Ping, and by armmapd's CPU time
  *     from /proc (steadier than wall time on a loaded machine), and
  *     beside it the time armmapd's main thread spent waiting for a CPU
- *     (/proc/PID/schedstat): on a shared machine, most of the rest.
+ *     (/proc/PID/schedstat): on a shared machine, most of the rest; and
+ *     how much of armmapd's memory is in transparent huge pages then.
  *     Beside it, where that time goes, by this process's CPU time on one
  *     thread over the same database (libstore and libmm, as armmapd
  *     uses them): the store's walk alone (SQLite step, column reads,
@@ -27,7 +28,10 @@
  *     engine's replay per event (of events read into memory first, so
  *     the store is not in it; cold, in a new process as armmapd's start,
  *     and warm), each the least of RUNS; and the rate those would allow
- *     on all online CPUs if they shared the machines perfectly.
+ *     on all online CPUs if they shared the machines perfectly.  This
+ *     process neither faults its heap in first nor asks for huge pages,
+ *     as armmapd's recovery does (persist.c prefault_heap()), so its cold
+ *     boot and replay are an upper bound of armmapd's.
  *  2. Then one machine of BIG events (alloc, kmap, kunmap, free cycles) and
  *     CLONES clones of it are added, and the whole is restarted: the
  *     recovery must take under 1 s.
@@ -635,6 +639,7 @@ static double restarts(const char *what, const char *extra, unsigned runs,
         unsigned long long rm = 0, rb = 0, re = 0;
         struct armmap_conn *c;
         double ms = 0, t0, t1, cpu, waited;
+        long huge;
         pid_t pid;
 
         t0 = now_ms();
@@ -643,6 +648,7 @@ static double restarts(const char *what, const char *extra, unsigned runs,
         t1 = now_ms();
         cpu = proc_cpu_s(pid);
         waited = runqueue_wait_ms(pid);
+        huge = proc_huge_kib(pid);
         armmap_close(c);
         if (!parse_log(&rm, &rb, &re, &ms))
             die("no \"recovered\" line in", logpath);
@@ -656,9 +662,9 @@ static double restarts(const char *what, const char *extra, unsigned runs,
         printf("recovery: %s run %u: %llu machines, %llu events replayed: "
                "recovery %.1f ms (%.0f events/s), start to ping %.1f ms; "
                "armmapd CPU to the ping %.0f ms; its main thread waited "
-               "%.0f ms for a CPU\n", what, r + 1, rm, re, ms,
-               ms > 0 ? (double)re / (ms / 1e3) : 0, t1 - t0, cpu * 1e3,
-               waited);
+               "%.0f ms for a CPU; %.1f MiB of it in huge pages\n",
+               what, r + 1, rm, re, ms, ms > 0 ? (double)re / (ms / 1e3) : 0,
+               t1 - t0, cpu * 1e3, waited, huge > 0 ? (double)huge / 1024 : 0);
         stop_daemon(pid);
     }
     *cpu_ms = best_cpu * 1e3;

@@ -11,22 +11,53 @@
 #include <string.h>
 #include <unistd.h>
 
-long proc_rss_kib(pid_t pid)
+/* The first "@key %ld" line of /proc/@pid/@file (@key ends in ':'); -1
+ * if the file cannot be read or has no such line. */
+static long read_kib(pid_t pid, const char *file, const char *key)
 {
     char path[64], line[256];
+    size_t klen = strlen(key);
     long kib = -1;
     FILE *f;
 
-    snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+    snprintf(path, sizeof(path), "/proc/%d/%s", (int)pid, file);
     f = fopen(path, "r");
     if (f == NULL)
         return -1;
     while (fgets(line, sizeof(line), f) != NULL) {
-        if (sscanf(line, "VmRSS: %ld", &kib) == 1)
+        if (strncmp(line, key, klen) == 0 &&
+            sscanf(line + klen, " %ld", &kib) == 1)
             break;
     }
     fclose(f);
     return kib;
+}
+
+long proc_rss_kib(pid_t pid)
+{
+    return read_kib(pid, "status", "VmRSS:");
+}
+
+long proc_huge_kib(pid_t pid)
+{
+    return read_kib(pid, "smaps_rollup", "AnonHugePages:");
+}
+
+bool proc_huge_advised(pid_t pid)
+{
+    char path[64], line[512];
+    bool advised = false;
+    FILE *f;
+
+    snprintf(path, sizeof(path), "/proc/%d/smaps", (int)pid);
+    f = fopen(path, "r");
+    if (f == NULL)
+        return false;
+    while (!advised && fgets(line, sizeof(line), f) != NULL)
+        advised = strncmp(line, "VmFlags:", 8) == 0 &&
+                  strstr(line, " hg") != NULL;
+    fclose(f);
+    return advised;
 }
 
 int proc_fd_count(pid_t pid)

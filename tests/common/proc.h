@@ -8,6 +8,7 @@
 #ifndef ARMMAP_TESTS_COMMON_PROC_H
 #define ARMMAP_TESTS_COMMON_PROC_H
 
+#include <stdbool.h>
 #include <sys/types.h>
 
 /**
@@ -17,6 +18,24 @@
  * Return: VmRSS from /proc/PID/status in KiB, -1 if unreadable.
  */
 long proc_rss_kib(pid_t pid);
+
+/**
+ * proc_huge_kib() - memory of a process in transparent huge pages.
+ * @pid: the process.
+ *
+ * Return: AnonHugePages from /proc/PID/smaps_rollup (Linux 4.14) in KiB,
+ * -1 if unreadable.
+ */
+long proc_huge_kib(pid_t pid);
+
+/**
+ * proc_huge_advised() - whether a process advised huge pages anywhere.
+ * @pid: the process.
+ *
+ * Return: true if a mapping of /proc/PID/smaps carries the "hg" VmFlag
+ * (madvise(MADV_HUGEPAGE)); false if none does or it is unreadable.
+ */
+bool proc_huge_advised(pid_t pid);
 
 /**
  * proc_fd_count() - open descriptors of a process.
