@@ -1032,9 +1032,8 @@ static void rebuild_item(struct replay_env *env, struct rec_item *it)
 #define MADV_COLLAPSE 25
 #endif
 
-/* True if the kernel has transparent huge pages and their mode is not
- * "never" (the file reads e.g. "always [madvise] never"). */
-static bool thp_allowed(void)
+/* The file reads e.g. "always [madvise] never". */
+bool srv_thp_allowed(void)
 {
     char mode[128];
     FILE *f = fopen(THP_MODE_FILE, "re");
@@ -1208,7 +1207,7 @@ static size_t rec_parallel(struct srv *s, struct rec_list *l)
     l->prefault =
         (size_t)((l->n * PREFAULT_MACHINE + l->events * PREFAULT_EVENT) /
                  (want + 1));
-    l->huge = thp_allowed();
+    l->huge = srv_thp_allowed();
     for (i = 0; i < want; i++) {
         w[n].l = l;
         w[n].st = s->persist->st;

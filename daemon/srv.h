@@ -484,6 +484,10 @@ int srv_persist_recover(struct srv *s, char *err, size_t errsz);
 /* True if the store's queue has room for one more request's writes. */
 bool srv_persist_has_room(const struct srv *s);
 
+/* True if the kernel has transparent huge pages and their mode is not
+ * "never": recovery then builds machines on a huge-page heap. */
+bool srv_thp_allowed(void);
+
 /* Submissions: each returns the ticket whose commit the reply waits for,
  * or 0 with @err set if the store refused at once (UNAVAILABLE).
  * srv_persist_create also assigns @sm->id. */

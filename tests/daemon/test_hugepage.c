@@ -16,6 +16,7 @@
  * places the pieces).
  */
 #include "check_daemon.h"
+#include "srv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,7 +35,6 @@
 #define MADV_COLLAPSE 25
 #endif
 
-#define THP_MODE_FILE "/sys/kernel/mm/transparent_hugepage/enabled"
 #define HUGE_BYTES    (2u << 20) /* x86-64 and arm64 4K-page PMD size */
 /* Machines for the restart: each counts 64 KiB in the heap recovery
  * faults in, so 320 give every one of up to 4 recovery threads 5 MiB, a
@@ -51,21 +51,6 @@ static void setup(void)
 static void teardown(void)
 {
     td_cleanup(&d);
-}
-
-/* True where THP exists and is not "never" (what armmapd checks too). */
-static bool thp_allowed(void)
-{
-    char mode[128];
-    FILE *f = fopen(THP_MODE_FILE, "re");
-    bool ok;
-
-    if (f == NULL)
-        return false;
-    ok = fgets(mode, sizeof(mode), f) != NULL &&
-         strstr(mode, "[never]") == NULL;
-    fclose(f);
-    return ok;
 }
 
 /* True if this process can have a huge page now: a 2 MiB-aligned block
@@ -97,7 +82,7 @@ START_TEST(test_recovery_heap_in_huge_pages)
     long kib;
     int fd, i;
 
-    if (!thp_allowed() || spawn_wrapped() || ASAN_BUILD) {
+    if (!srv_thp_allowed() || spawn_wrapped() || ASAN_BUILD) {
         fprintf(stderr, "huge pages: no THP, valgrind or ASan; skipped\n");
         return;
     }
