@@ -14,8 +14,9 @@
  * rebuilds them from it, and snapshots name their config by its hash.
  *
  * Bounded by entries and by host bytes (mm_host_bytes() of the templates
- * plus their keys), least recently used dropped first.  Thread-safe: one
- * mutex guards the list; the boot and the clone run outside it, a
+ * plus their keys), least recently used dropped first (a linear search:
+ * the daemon keeps tens).  Thread-safe: one
+ * mutex guards the table; the boot and the clone run outside it, a
  * template being cloned is pinned by a count, and one dropped meanwhile
  * is freed by the last clone of it to finish.  No I/O, no clocks, no
  * globals: the cache is an object its owner creates.
@@ -27,19 +28,21 @@
 #include <string.h>
 
 struct boot_entry {
-    struct boot_entry *prev, *next; /* most recently used first */
-    char *key;                      /* mm_config_format() text */
-    uint64_t hash;                  /* FNV-1a 64 of key */
-    struct mm_machine *m;           /* the template: never operated on */
-    size_t bytes;                   /* counted against max_bytes */
-    unsigned pins;                  /* clones of it running unlocked */
-    bool dropped;                   /* out of the list; last pin frees */
+    char *key;            /* mm_config_format() text */
+    uint64_t hash;        /* FNV-1a 64 of key */
+    struct mm_machine *m; /* the template: never operated on */
+    size_t bytes;         /* counted against max_bytes */
+    uint64_t used;        /* the cache's tick when last handed out */
+    unsigned pins;        /* clones of it running unlocked */
+    bool dropped;         /* out of the table; its last unpin frees it */
 };
 
 struct mm_boots {
     pthread_mutex_t lock;
     size_t max_entries, max_bytes;
-    struct boot_entry *head, *tail;
+    struct boot_entry **v; /* stats.entries of them, in no order */
+    size_t cap;
+    uint64_t tick;
     struct mm_boots_stats stats;
 };
 
@@ -67,14 +70,11 @@ static void entry_free(struct boot_entry *e)
 
 void mm_boots_free(struct mm_boots *b)
 {
-    struct boot_entry *e, *next;
-
     if (b == NULL)
         return;
-    for (e = b->head; e != NULL; e = next) {
-        next = e->next;
-        entry_free(e);
-    }
+    for (size_t i = 0; i < b->stats.entries; i++)
+        entry_free(b->v[i]);
+    free(b->v);
     pthread_mutex_destroy(&b->lock);
     free(b);
 }
@@ -106,72 +106,37 @@ static uint64_t fnv1a64(const char *s)
     return h;
 }
 
-/* Lock held.  Takes @e out of the list (not freed). */
-static void unlink_entry(struct mm_boots *b, struct boot_entry *e)
-{
-    if (e->prev != NULL)
-        e->prev->next = e->next;
-    else
-        b->head = e->next;
-    if (e->next != NULL)
-        e->next->prev = e->prev;
-    else
-        b->tail = e->prev;
-    e->prev = e->next = NULL;
-    b->stats.entries--;
-    b->stats.bytes -= e->bytes;
-}
-
-/* Lock held.  Puts @e first (most recently used). */
-static void push_front(struct mm_boots *b, struct boot_entry *e)
-{
-    e->prev = NULL;
-    e->next = b->head;
-    if (b->head != NULL)
-        b->head->prev = e;
-    else
-        b->tail = e;
-    b->head = e;
-    b->stats.entries++;
-    b->stats.bytes += e->bytes;
-}
-
 /* Lock held.  The entry for @key, or NULL. */
-static struct boot_entry *find(struct mm_boots *b, const char *key, uint64_t hash)
+static struct boot_entry *find(const struct mm_boots *b, const char *key, uint64_t hash)
 {
-    for (struct boot_entry *e = b->head; e != NULL; e = e->next)
+    for (size_t i = 0; i < b->stats.entries; i++) {
+        struct boot_entry *e = b->v[i];
+
         if (e->hash == hash && strcmp(e->key, key) == 0)
             return e;
+    }
     return NULL;
 }
 
-/* Lock held.  Drops least recently used entries until the bounds hold;
- * those not pinned are chained on *@freed (through next) for the caller
- * to free unlocked, pinned ones are freed by their last unpin. */
-static void trim(struct mm_boots *b, struct boot_entry **freed)
+/* Lock held.  Drops the least recently used entry (there is one): freed
+ * at once unless a clone of it is running, then by that clone's unpin.
+ * Only a miss, which just booted, drops any, so freeing under the lock
+ * costs little. */
+static void drop_lru(struct mm_boots *b)
 {
-    while (b->tail != NULL &&
-           (b->stats.entries > b->max_entries || b->stats.bytes > b->max_bytes)) {
-        struct boot_entry *e = b->tail;
+    size_t lru = 0;
+    struct boot_entry *e;
 
-        unlink_entry(b, e);
-        b->stats.evictions++;
-        e->dropped = true;
-        if (e->pins == 0) {
-            e->next = *freed;
-            *freed = e;
-        }
-    }
-}
-
-static void free_chain(struct boot_entry *e)
-{
-    while (e != NULL) {
-        struct boot_entry *next = e->next;
-
+    for (size_t i = 1; i < b->stats.entries; i++)
+        if (b->v[i]->used < b->v[lru]->used)
+            lru = i;
+    e = b->v[lru];
+    b->v[lru] = b->v[--b->stats.entries];
+    b->stats.bytes -= e->bytes;
+    b->stats.evictions++;
+    e->dropped = true;
+    if (e->pins == 0)
         entry_free(e);
-        e = next;
-    }
 }
 
 /* A clone of the pinned template @e, then unpinned (and freed if it was
@@ -189,6 +154,23 @@ static struct mm_machine *clone_pinned(struct mm_boots *b, struct boot_entry *e)
     return c;
 }
 
+/* Lock held.  Room for one more entry in the table; false on host OOM. */
+static bool table_room(struct mm_boots *b)
+{
+    struct boot_entry **v;
+    size_t cap;
+
+    if (b->stats.entries < b->cap)
+        return true;
+    cap = b->cap != 0 ? 2 * b->cap : 8;
+    v = realloc(b->v, cap * sizeof(*v));
+    if (v == NULL)
+        return false;
+    b->v = v;
+    b->cap = cap;
+    return true;
+}
+
 /* Keeps @t (just booted from the config @key) as a template, pinned,
  * and returns its entry; NULL if it is not kept (it alone exceeds the
  * bounds, another thread kept one for @key first, or no host memory):
@@ -196,26 +178,36 @@ static struct mm_machine *clone_pinned(struct mm_boots *b, struct boot_entry *e)
 static struct boot_entry *keep(struct mm_boots *b, char *key, uint64_t hash,
                                struct mm_machine *t)
 {
-    struct boot_entry *e = calloc(1, sizeof(*e)), *freed = NULL;
+    struct boot_entry *e = calloc(1, sizeof(*e));
     size_t bytes = mm_host_bytes(t) + strlen(key) + 1 + sizeof(*e);
 
     pthread_mutex_lock(&b->lock);
     if (e != NULL && b->max_entries > 0 && bytes <= b->max_bytes &&
         find(b, key, hash) == NULL) {
+        while (b->stats.entries > 0 && (b->stats.entries + 1 > b->max_entries ||
+                                        b->stats.bytes + bytes > b->max_bytes))
+            drop_lru(b);
+        if (!table_room(b)) {
+            free(e);
+            e = NULL;
+        }
+    } else {
+        free(e);
+        e = NULL;
+    }
+    if (e != NULL) {
         e->key = key;
         e->hash = hash;
         e->m = t;
         e->bytes = bytes;
+        e->used = ++b->tick;
         e->pins = 1;
-        push_front(b, e);
-        trim(b, &freed);
-    } else {
-        free(e);
-        free(key);
-        e = NULL;
+        b->v[b->stats.entries++] = e;
+        b->stats.bytes += bytes;
     }
     pthread_mutex_unlock(&b->lock);
-    free_chain(freed);
+    if (e == NULL)
+        free(key);
     return e;
 }
 
@@ -238,8 +230,7 @@ enum mm_status mm_boots_create(struct mm_boots *b, const struct mm_config *cfg,
     e = find(b, key, hash);
     if (e != NULL) {
         b->stats.hits++;
-        unlink_entry(b, e);
-        push_front(b, e);
+        e->used = ++b->tick;
         e->pins++;
     } else {
         b->stats.misses++;
