@@ -131,6 +131,7 @@ Suite *parked_describe_suite(void);
 Suite *stream_replies_suite(void);
 Suite *rkeys_suite(void);               /* test_rkeys.c */
 Suite *linger_suite(void);              /* test_linger.c */
+Suite *boots_daemon_suite(void);        /* test_boots.c */
 #ifdef STORE_HAVE_PG
 Suite *pg_rkeys_suite(void);
 #endif
