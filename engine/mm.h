@@ -264,7 +264,8 @@ struct mm_machine *mm_clone(const struct mm_machine *m);
  * machines keyed by the config's canonical text (mm_config_format()), so
  * that creating a machine costs an mm_clone() of a booted one instead of
  * a boot.  A machine it hands out is identical to mm_create()'s (reports,
- * addresses, snapshots, host bytes).  At most @max_entries templates and
+ * addresses, snapshots), but for host bytes: a clone sizes its vmalloc
+ * area array to its areas, so idle it holds no more.  At most @max_entries templates and
  * @max_bytes host bytes (their mm_host_bytes() and keys) are kept, least
  * recently used dropped first; 0 entries keeps none (every call boots).
  */
