@@ -118,7 +118,7 @@ static enum mm_status rebuild(struct srv *s, struct srv_machine *sm,
         mm_config_default(&cfg);
         st = mm_config_parse(&cfg, sm->config, emsg);
         if (st == MM_OK)
-            st = mm_create(&cfg, &m, emsg);
+            st = srv_boot(&cfg, &m, emsg);
         if (st != MM_OK)
             snprintf(err, errsz, "at: config of machine %" PRIu64 ": %s",
                      sm->ext_id, emsg);

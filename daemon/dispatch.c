@@ -550,7 +550,7 @@ static void h_create(struct srv_call *call, const Armmap__V1__Request *req)
         st = mm_config_set(&cfg, kv->key, kv->value, err);
     }
     if (st == MM_OK)
-        st = mm_create(&cfg, &m, err);
+        st = srv_boot(&cfg, &m, err);
     if (st != MM_OK) {
         srv_call_fail(call, st, "%s", err);
         return;
@@ -785,7 +785,7 @@ static void h_fork(struct srv_call *call, const Armmap__V1__Request *req)
         mm_config_default(&cfg);
         st = mm_config_parse(&cfg, src->config, emsg);
         if (st == MM_OK)
-            st = mm_create(&cfg, &m, emsg);
+            st = srv_boot(&cfg, &m, emsg);
         if (st != MM_OK) {
             srv_call_fail(call, MM_INTERNAL, "fork: %s", emsg);
             return;

@@ -700,7 +700,7 @@ static enum mm_status fork_build(struct replay_env *env, const char *config,
     mm_config_default(&cfg);
     st = mm_config_parse(&cfg, config, emsg);
     if (st == MM_OK)
-        st = mm_create(&cfg, m, emsg);
+        st = srv_boot(&cfg, m, emsg);
     if (st != MM_OK) {
         snprintf(err, errsz, "%s", emsg);
         return MM_INTERNAL;
@@ -976,7 +976,7 @@ static void rebuild_item(struct replay_env *env, struct rec_item *it)
     mm_config_default(&cfg);
     it->st = mm_config_parse(&cfg, it->row.config, emsg);
     if (it->st == MM_OK)
-        it->st = mm_create(&cfg, &it->m, emsg);
+        it->st = srv_boot(&cfg, &it->m, emsg);
     if (it->st != MM_OK)
         snprintf(it->msg, sizeof(it->msg),
                  "recovery: config of machine %" PRIu64 ": %s", it->row.id,

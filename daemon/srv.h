@@ -171,6 +171,18 @@ void srv_settings_free(struct srv_settings *st);
 bool srv_parse_size(const char *text, uint64_t *out);
 
 /* ------------------------------------------------------------------ */
+/* Boots (boots.c)                                                     */
+/* ------------------------------------------------------------------ */
+
+#define SRV_BOOTS_MAX   32                 /* booted templates kept */
+#define SRV_BOOTS_BYTES ((size_t)32 << 20) /* their host bytes, at most */
+
+/* As mm_create(), through the process's template cache: a clone of the
+ * machine booted from the same config.  Any thread. */
+enum mm_status srv_boot(const struct mm_config *cfg, struct mm_machine **out,
+                        char err[MM_MSG_MAX]);
+
+/* ------------------------------------------------------------------ */
 /* Logging (log.c) and sd_notify (notify.c)                            */
 /* ------------------------------------------------------------------ */
 

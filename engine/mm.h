@@ -259,6 +259,31 @@ void mm_destroy(struct mm_machine *m);
 /* A deep copy of @m with its sequence number; NULL if host memory runs out. */
 struct mm_machine *mm_clone(const struct mm_machine *m);
 
+/*
+ * Boot templates (engine/boots.c): a bounded, thread-safe cache of booted
+ * machines keyed by the config's canonical text (mm_config_format()), so
+ * that creating a machine costs an mm_clone() of a booted one instead of
+ * a boot.  A machine it hands out is identical to mm_create()'s (reports,
+ * addresses, snapshots), but for host bytes: a clone sizes its vmalloc
+ * area array to its areas, so idle it holds no more.  At most @max_entries templates and
+ * @max_bytes host bytes (their mm_host_bytes() and keys) are kept, least
+ * recently used dropped first; 0 entries keeps none (every call boots).
+ */
+struct mm_boots;
+struct mm_boots_stats {
+    size_t entries; /* templates kept now */
+    size_t bytes;   /* host bytes they count against max_bytes */
+    uint64_t hits, misses, evictions;
+};
+/* NULL if host memory runs out.  Free with mm_boots_free() (NULL: nothing). */
+struct mm_boots *mm_boots_new(size_t max_entries, size_t max_bytes);
+void mm_boots_free(struct mm_boots *b);
+/* As mm_create(@cfg, @out, @err), same results and errors; safe to call
+ * from several threads at once.  Failed boots are not kept. */
+enum mm_status mm_boots_create(struct mm_boots *b, const struct mm_config *cfg,
+                               struct mm_machine **out, char err[MM_MSG_MAX]);
+void mm_boots_get_stats(struct mm_boots *b, struct mm_boots_stats *out);
+
 /* The validated config the machine was created from (borrowed). */
 const struct mm_config *mm_machine_config(const struct mm_machine *m);
 

@@ -2,7 +2,8 @@
  *
  * Prints one line per figure: translations per second on a warm machine,
  * machines created per second, host bytes per idle 2 GiB machine (over 1,000
- * machines), and kmap+kunmap, kmap_atomic+kunmap_atomic and vmalloc+vfree
+ * machines), the same through the boot template cache (mm_boots) and for
+ * the 6.1 reference machine, and kmap+kunmap, kmap_atomic+kunmap_atomic and vmalloc+vfree
  * pairs per second, phys lookups per second (index, and the table walk
  * it replaced), and the snapshot of a 200,000-event machine: its size and
  * the time of mm_snapshot() and mm_restore().  Everything runs on one core; targets are printed
@@ -250,6 +251,93 @@ static void bench_create(void)
     free(ms);
 }
 
+static double cpu_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* N machines of @kernel created by mm_create() or, with @b, through the
+ * boot template cache, all kept (where the heap grows, first-touch page
+ * faults are most of it, so this depends on what ran before); prints the
+ * rate, with @bytes_what the host bytes per idle machine, the CPU time per
+ * machine, and the CPU time of a machine created and destroyed again on
+ * the grown heap (no faults: the creation's own cost). */
+static void create_n(const char *what, const char *bytes_what, const char *kernel,
+                     struct mm_boots *b)
+{
+    enum { N = 1000 };
+    struct mm_machine **ms = malloc(N * sizeof(*ms));
+    struct mm_config cfg;
+    char err[MM_MSG_MAX];
+    size_t bytes = 0;
+    double t, c;
+
+    mm_config_default(&cfg);
+    if (ms == NULL || mm_config_preset(&cfg, "qemu-virt", err) != MM_OK ||
+        mm_config_set(&cfg, "ram", "0x40000000+2G", err) != MM_OK ||
+        mm_config_set(&cfg, "kernel", kernel, err) != MM_OK) {
+        fprintf(stderr, "bench: %s\n", ms == NULL ? "out of memory" : err);
+        exit(1);
+    }
+    t = now();
+    c = cpu_now();
+    for (int i = 0; i < N; i++) {
+        enum mm_status st = b != NULL ? mm_boots_create(b, &cfg, &ms[i], err)
+                                      : mm_create(&cfg, &ms[i], err);
+
+        if (st != MM_OK) {
+            fprintf(stderr, "bench: %s\n", err);
+            exit(1);
+        }
+    }
+    c = cpu_now() - c;
+    t = now() - t;
+    for (int i = 0; i < N; i++)
+        bytes += mm_host_bytes(ms[i]);
+    print(what, N / t, "/s", "");
+    if (bytes_what != NULL)
+        print(bytes_what, (double)bytes / N, "bytes", "");
+    print("  CPU per machine, 1,000 kept", c / N * 1e6, "us", "");
+    for (int i = 0; i < N; i++)
+        mm_destroy(ms[i]);
+    c = cpu_now();
+    for (int i = 0; i < N; i++) {
+        if ((b != NULL ? mm_boots_create(b, &cfg, &ms[0], err)
+                       : mm_create(&cfg, &ms[0], err)) != MM_OK) {
+            fprintf(stderr, "bench: %s\n", err);
+            exit(1);
+        }
+        mm_destroy(ms[0]);
+    }
+    c = cpu_now() - c;
+    print("  CPU per machine created and destroyed", c / N * 1e6, "us", "");
+    free(ms);
+}
+
+/* The daemon creates machines through mm_boots (daemon/boots.c): the
+ * same figures for clones of a booted template, and for the 6.1 reference
+ * machine, whose boot replays its vmalloc table. */
+static void bench_create_cached(void)
+{
+    struct mm_boots *b = mm_boots_new(32, (size_t)32 << 20);
+
+    if (b == NULL) {
+        fprintf(stderr, "bench: out of memory\n");
+        exit(1);
+    }
+    create_n("machines created, mm_create (qemu-virt)", NULL, "4.19", NULL);
+    create_n("machines created, boot cache (qemu-virt)",
+             "host bytes per idle machine, boot cache", "4.19", b);
+    create_n("machines created (qemu-virt 6.1, 2 GiB)",
+             "host bytes per idle 6.1 machine (1,000)", "6.1", NULL);
+    create_n("machines created, boot cache (6.1, 2 GiB)",
+             "host bytes per idle 6.1 machine, cache", "6.1", b);
+    mm_boots_free(b);
+}
+
 static void bench_kmap(void)
 {
     struct mm_machine *m = make("aries", NULL, NULL);
@@ -309,6 +397,7 @@ int main(void)
     bench_translate();
     bench_phys();
     bench_create();
+    bench_create_cached();
     bench_hostmem();
     bench_kmap();
     bench_vmalloc();

@@ -132,6 +132,7 @@ Suite *stream_replies_suite(void);
 Suite *rkeys_suite(void);               /* test_rkeys.c */
 Suite *linger_suite(void);              /* test_linger.c */
 Suite *hugepage_suite(void);            /* test_hugepage.c */
+Suite *boots_daemon_suite(void);        /* test_boots.c */
 #ifdef STORE_HAVE_PG
 Suite *pg_rkeys_suite(void);
 #endif

@@ -37,6 +37,7 @@ int main(void)
     srunner_add_suite(sr, rkeys_suite());
     srunner_add_suite(sr, linger_suite());
     srunner_add_suite(sr, hugepage_suite());
+    srunner_add_suite(sr, boots_daemon_suite());
 #ifdef STORE_HAVE_PG
     srunner_add_suite(sr, pg_rkeys_suite());
 #endif
