@@ -14,7 +14,7 @@ int main(void)
         pgtable_suite, mmu_suite, kmap_suite, katomic_suite,
         vmalloc_suite, report_suite, machine_suite, random_suite,
         physidx_suite, snapshot_suite, hostmem_suite, report_json_suite,
-        boot61_suite, kernmem_suite, modrox_suite,
+        boot61_suite, kernmem_suite, modrox_suite, hashes61_suite,
     };
     SRunner *sr = srunner_create(NULL);
     int failed;
