@@ -177,8 +177,9 @@ static void hash_line(const struct mm_machine *m, struct mm_buf *out, const char
     unsigned shift = mm__vfs_hash_shift(m, scale);
 
     if (shift != 0)
-        mm__buf_printf(out, "%s hash table entries: %lu (order: %u, %lu bytes, linear)\n",
-                       name, 1ul << shift, shift + 2 - MM_PAGE_SHIFT, 4ul << shift);
+        /* ilog2(size) - PAGE_SHIFT, negative below a page ("%d") */
+        mm__buf_printf(out, "%s hash table entries: %lu (order: %d, %lu bytes, linear)\n",
+                       name, 1ul << shift, (int)shift + 2 - MM_PAGE_SHIFT, 4ul << shift);
 }
 
 void mm__report_boot_61(const struct mm_machine *m, struct mm_buf *out)

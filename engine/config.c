@@ -237,6 +237,13 @@ bool mm__config_late_boot(const struct mm_config *cfg)
     return debian_armmp(cfg) && cfg->version >= 3;
 }
 
+/* Version 6: the command line's dhash_entries= and ihash_entries= size the
+ * dentry and inode hash tables (MM_CONFIG_VERSION); ignored before. */
+static bool config_hash_words(const struct mm_config *cfg)
+{
+    return cfg->version >= 6;
+}
+
 /* Version 5: the boot's early memblock allocations (MM_CONFIG_VERSION). */
 bool mm__config_early_memblock(const struct mm_config *cfg)
 {
@@ -296,6 +303,68 @@ uint64_t mm__config_cma_bytes(const struct mm_config *cfg)
     if (v != NULL && parse_num(&v, &size))
         return size;
     return 16u << 20;
+}
+
+/* The largest dhash_entries= / ihash_entries= the engine takes: 2^31, the
+ * most roundup_pow_of_two() can give in a 32-bit unsigned long.  The
+ * table is then cut to 1/16 of memory anyway (mm__vfs_hash_shift()). */
+#define HASH_ENTRIES_MAX 0x80000000ull
+
+/* @w (@n bytes) is "KEY=VALUE" with @key "dhash_entries=" or
+ * "ihash_entries=": *@arg = VALUE. */
+static bool hash_word(const char *w, size_t n, const char **arg)
+{
+    static const char *const keys[] = { "dhash_entries=", "ihash_entries=" };
+
+    for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+        size_t k = strlen(keys[i]);
+
+        if (n >= k && strncmp(w, keys[i], k) == 0) {
+            *arg = w + k;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* A hash table word's value, @n bytes at @v: a number as simple_strtoul(,,
+ * 0) reads one (decimal, 0x hex, 0 octal), the whole word, at most
+ * HASH_ENTRIES_MAX. */
+static bool parse_hash_entries(const char *v, size_t n, uint64_t *out)
+{
+    char buf[24], *end;
+    unsigned long long x;
+
+    if (n == 0 || n >= sizeof(buf) || !isdigit((unsigned char)v[0]))
+        return false;
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    errno = 0;
+    x = strtoull(buf, &end, 0);
+    if (errno != 0 || *end != '\0' || x > HASH_ENTRIES_MAX)
+        return false;
+    *out = x;
+    return true;
+}
+
+uint64_t mm__config_hash_entries(const struct mm_config *cfg, const char *key)
+{
+    const char *w = cfg->cmdline;
+    size_t k = strlen(key);
+    uint64_t v = 0, x;
+
+    if (!config_hash_words(cfg))
+        return 0;
+    while (*w != '\0') {
+        size_t n = strcspn(w, " ");
+
+        if (n >= k && strncmp(w, key, k) == 0 && parse_hash_entries(w + k, n - k, &x))
+            v = x;
+        w += n;
+        while (*w == ' ')
+            w++;
+    }
+    return v;
 }
 
 /* initrd=START,SIZE (or initrdmem=): START and SIZE of the last such word,
@@ -701,8 +770,8 @@ static const char *set_version(struct mm_config *cfg, const char *v)
 
     if (!parse_whole(v, MM_CONFIG_VERSION, &x) || x < 1)
         return "want 1 (before the Debian armmp reference build), 2, 3 (its end of "
-               "boot), 4 (QEMU's device tree) or 5 (its early memblock allocations and "
-               "vmalloc space)";
+               "boot), 4 (QEMU's device tree), 5 (its early memblock allocations and "
+               "vmalloc space) or 6 (dhash_entries= and ihash_entries=)";
     cfg->version = (unsigned)x;
     return NULL;
 }
@@ -1243,6 +1312,28 @@ static enum mm_status cmdline_initrd_word(const struct mm_config *eff, const cha
 }
 
 /* Words that change memory in ways not modelled: refused, never ignored. */
+/* dhash_entries=N, ihash_entries=N (config version 6 on).  KERNEL: 6.1
+ * fs/dcache.c set_dhash_entries(), fs/inode.c set_ihash_entries():
+ * simple_strtoul(str, &str, 0); 0 keeps the computed size.  The engine
+ * takes the whole word as a number or refuses it, and refuses 1: a table
+ * of one bucket (shift 0) is not modelled. */
+static enum mm_status cmdline_hash_word(const char *w, size_t n, const char *arg,
+                                        char err[MM_MSG_MAX])
+{
+    size_t key = (size_t)(arg - w);
+    uint64_t v;
+
+    if (!parse_hash_entries(arg, n - key, &v))
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "cmdline: bad %.*s (want a number of buckets up to 2^31, "
+                        "e.g. %.*s65536)", (int)(n < 40 ? n : 40), w, (int)key, w);
+    if (v == 1)
+        return mm__fail(err, MM_INVALID_ARGUMENT,
+                        "cmdline: %.*s: a one-bucket table is not modelled (want 0, the "
+                        "computed size, or 2 or more)", (int)(n < 40 ? n : 40), w);
+    return MM_OK;
+}
+
 static bool refused_word(const char *w, size_t n)
 {
     static const char *const refused[] = { "crashkernel=" };
@@ -1355,6 +1446,8 @@ enum mm_status mm__config_effective(const struct mm_config *cfg, struct mm_confi
             st = cmdline_cma_word(eff, w + 4, err);
         else if (initrd_word(w, n, &arg))
             st = cmdline_initrd_word(eff, w, n, arg, err);
+        else if (hash_word(w, n, &arg) && config_hash_words(cfg))
+            st = cmdline_hash_word(w, n, arg, err);
         else if (refused_word(w, n))
             st = mm__fail(err, MM_INVALID_ARGUMENT, "cmdline: %.*s is not modelled",
                           (int)(n < 40 ? n : 40), w);

@@ -900,17 +900,27 @@ unsigned mm__vfs_hash_shift(const struct mm_machine *m, unsigned scale)
 {
     const uint64_t bucket = 4; /* sizeof(struct hlist_bl_head), (hlist_head) */
     uint64_t all, n = kernel_pages(m, &all), max;
+    /* the command line's say: dhash_entries= for the dentry table (scale
+     * 13), ihash_entries= for the inode table (14); 0 if none */
+    uint64_t given = mm__config_hash_entries(&m->cfg, scale == 13 ? "dhash_entries="
+                                                                   : "ihash_entries=");
 
     if (!mm__config_early_memblock(&m->cfg))
         return 0;
-    /* round up to a MiB of pages, then 1 bucket per 2^scale bytes */
-    n = (n + 255) & ~(uint64_t)255;
-    n = scale > MM_PAGE_SHIFT ? n >> (scale - MM_PAGE_SHIFT)
-                              : n << (MM_PAGE_SHIFT - scale);
-    if (n * bucket < MM_PAGE_SIZE)
-        n = MM_PAGE_SIZE / bucket;
-    /* at most 1/16 of all memory */
+    if (given != 0) {
+        n = given;
+    } else {
+        /* round up to a MiB of pages, then 1 bucket per 2^scale bytes */
+        n = (n + 255) & ~(uint64_t)255;
+        n = scale > MM_PAGE_SHIFT ? n >> (scale - MM_PAGE_SHIFT)
+                                  : n << (MM_PAGE_SHIFT - scale);
+        if (n * bucket < MM_PAGE_SIZE)
+            n = MM_PAGE_SIZE / bucket;
+    }
+    /* at most 1/16 of all memory, and 2^31 buckets */
     max = ((all << MM_PAGE_SHIFT) >> 4) / bucket;
+    if (max > 0x80000000ull)
+        max = 0x80000000ull;
     n = (uint64_t)1 << order_base_2(n);
     while (n > max)
         n >>= 1;
@@ -921,7 +931,8 @@ unsigned mm__vfs_hash_shift(const struct mm_machine *m, unsigned scale)
  * vfs_caches_init_early() (start_kernel(), after setup_per_cpu_areas()):
  * dcache_init_early() then inode_init_early() take their hash tables
  * from memblock (HASH_EARLY, SMP_CACHE_BYTES aligned, never freed).
- * Scale 13 and 14, no dhash_entries= or ihash_entries=.  KERNEL: 6.1
+ * Scale 13 and 14; dhash_entries= / ihash_entries= from config version 6
+ * (mm__vfs_hash_shift()).  KERNEL: 6.1
  * fs/dcache.c dcache_init_early(), fs/inode.c inode_init_early(),
  * mm/page_alloc.c alloc_large_system_hash().
  */

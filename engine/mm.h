@@ -54,10 +54,12 @@ typedef uint32_t mm_pfn_t;
  * 5: the boot's early memblock allocations (the dentry and inode hash
  * tables, the unflattened device tree, the per-CPU maps, docs/kernel.md)
  * and the vmalloc space as the reference boot leaves it
- * (engine/vmboot61.c), with its "unpurged vm_area" lines.
+ * (engine/vmboot61.c), with its "unpurged vm_area" lines.  6: the
+ * command line's dhash_entries= and ihash_entries= size those hash
+ * tables (ignored before, as other unknown words are).
  * mm_config_default() sets the newest; mm_config_parse() of a text
  * without the key gives 1. */
-#define MM_CONFIG_VERSION 5u
+#define MM_CONFIG_VERSION 6u
 
 /* Kernel versions are KERNEL_VERSION(a, b, c) as <linux/version.h> packs them. */
 #define MM_KVER(a, b, c) (((uint32_t)(a) << 16) | ((uint32_t)(b) << 8) | (uint32_t)(c))
@@ -172,7 +174,9 @@ struct mm_config {
      * vmalloc= the vmalloc key); other words are passed on and ignored, as
      * the kernel hands them to init; cma=SIZE sizes the CMA area of a
      * CONFIG_CMA build; initrd=START,SIZE is reserved at boot and freed
-     * after it on the version-3 reference build; crashkernel= and initrd=
+     * after it on the version-3 reference build; dhash_entries= and
+     * ihash_entries= size the dentry and inode hash tables of the
+     * reference build from version 6; crashkernel= and initrd=
      * elsewhere are refused (not modelled).
      * "" when none. */
     char cmdline[MM_CMDLINE_MAX];

@@ -151,8 +151,9 @@ uint32_t mm__ram_pages_in(const struct mm_layout *lay, mm_pfn_t s, mm_pfn_t e);
  * (the unflattened device tree, the per-CPU maps, the hash tables...). */
 bool mm__config_early_memblock(const struct mm_config *cfg);
 /* log2 of the entries of the early hash table of @scale (13: dentry, 14:
- * inode) of 4-byte buckets, alloc_large_system_hash() (machine.c); 0 when
- * the machine does not model them. */
+ * inode) of 4-byte buckets, alloc_large_system_hash() (machine.c), sized
+ * by the command line's dhash_entries= / ihash_entries= when it has one
+ * (config version 6); 0 when the machine does not model them. */
 unsigned mm__vfs_hash_shift(const struct mm_machine *m, unsigned scale);
 /* sizeof(struct page) of the machine's build (machine.c). */
 unsigned mm__sizeof_struct_page(const struct mm_config *cfg);
@@ -167,6 +168,9 @@ bool mm__config_board_devices(const struct mm_config *cfg);
  * non-empty range; mm__config_effective() refused it unless the config is
  * the version-3 reference build. */
 bool mm__config_initrd(const struct mm_config *cfg, uint64_t *start, uint64_t *size);
+/* The last "@key<N>" word of the command line (@key "dhash_entries=" or
+ * "ihash_entries="): N, or 0 (none, or config version before 6). */
+uint64_t mm__config_hash_entries(const struct mm_config *cfg, const char *key);
 
 #define MM_FDT_FIXED_SIZE 0x00200000u       /* 6.1 asm/memory.h 2 * SECTION_SIZE */
 #define MM_FDT_WINDOW     MM_FDT_FIXED_SIZE /* the most of a blob that map can hold */

@@ -692,7 +692,7 @@ START_TEST(test_format_default_exact)
         "smp=auto\n"
         "errata_798181=auto\n"
         "cmdline=\n"
-        "version=5\n"
+        "version=6\n"
         "# reference: no reference build: the era's upstream code with this config's "
         "switches\n");
 }
@@ -860,7 +860,7 @@ START_TEST(test_config_version_key)
 
     mm_config_default(&cfg);
     ck_assert_uint_eq(cfg.version, MM_CONFIG_VERSION);
-    ck_assert_uint_eq(MM_CONFIG_VERSION, 5);
+    ck_assert_uint_eq(MM_CONFIG_VERSION, 6);
     ck_assert_int_eq(mm_config_preset(&cfg, "qemu-virt", err), MM_OK);
     ck_assert_uint_eq(cfg.version, MM_CONFIG_VERSION);
     ck_assert_int_eq(mm_config_parse(&cfg, "version=1\npreset=qemu-virt\nkernel=6.1\n", err),
@@ -868,10 +868,11 @@ START_TEST(test_config_version_key)
     ck_assert_uint_eq(cfg.version, 1);
     ck_assert_int_eq(mm_config_parse(&cfg, "cpus=2\n", err), MM_OK);
     ck_assert_uint_eq(cfg.version, 1);
-    ck_assert_int_eq(mm_config_set(&cfg, "version", "6", err), MM_INVALID_ARGUMENT);
-    ck_assert_str_eq(err, "config: version: bad value '6' (want 1 (before the Debian armmp "
+    ck_assert_int_eq(mm_config_set(&cfg, "version", "7", err), MM_INVALID_ARGUMENT);
+    ck_assert_str_eq(err, "config: version: bad value '7' (want 1 (before the Debian armmp "
                      "reference build), 2, 3 (its end of boot), 4 (QEMU's device "
-                     "tree) or 5 (its early memblock allocations and vmalloc space))");
+                     "tree), 5 (its early memblock allocations and vmalloc space) or 6 "
+                     "(dhash_entries= and ihash_entries=))");
     ck_assert_int_eq(mm_config_set(&cfg, "version", "2", err), MM_OK);
     ck_assert_uint_eq(cfg.version, 2);
 }

@@ -19,7 +19,13 @@
  * before the probe (free pages, page cache, slab ...; a pattern may name
  * one fixture's field, "ram256M-cpus1 ops.kmap"), each with a reason:
  * they are printed as "workload" apart from the model's differences and
- * counted neither in N/M nor in EXACT.  EXACT (tests/oracle/
+ * counted neither in N/M nor in EXACT.  A fixture NAME.txt may have a
+ * second boot of the same machine beside it, NAME.boot2.txt (run.sh): a
+ * field whose two real boots disagree is the kernel differing from itself,
+ * printed as "varies" with both kernel values and, like the workload
+ * fields, counted neither in N/M nor in EXACT; a field both boots agree on
+ * is compared as usual.  Paths ending in ".boot2.txt" given as FIXTUREs
+ * are skipped (they are read beside their first boot).  EXACT (tests/oracle/
  * exact.txt) lists "MACHINE FIELD" pairs that matched when the baseline was
  * taken; a pair listed there that no longer matches is a regression and
  * makes the exit status 1.  With -w the program writes EXACT anew from
@@ -33,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mm.h"
 #include "mm_int.h"
@@ -41,12 +48,18 @@
 #define VAL_MAX   320
 #define TEXT_LINE_MAX 1024
 
-/* One named field: the kernel's value, the engine's, either may be absent. */
+/* Whose value a parser is reading: the kernel's (the fixture), the
+ * kernel's second boot of the same machine, or the engine's. */
+enum side { SIDE_KERNEL, SIDE_BOOT2, SIDE_ARMMAP };
+
+/* One named field: the kernel's value, its second boot's, the engine's;
+ * any may be absent. */
 struct field {
     char key[KEY_MAX];
     char kernel[VAL_MAX];
+    char boot2[VAL_MAX];
     char armmap[VAL_MAX];
-    bool has_kernel, has_armmap;
+    bool has_kernel, has_boot2, has_armmap;
 };
 
 struct fields {
@@ -127,18 +140,39 @@ static struct field *field_find(struct fields *fs, const char *key)
     return NULL;
 }
 
-/* Records @val as the kernel's (@kernel) or the engine's value of @key.
- * A key already given on that side gets "#2", "#3"... so that repeated
- * lines (two RAM banks) stay distinct fields. */
-static void field_put(struct fields *fs, bool kernel, const char *key, const char *val)
+/* The value of @f on @side and whether it has one there. */
+static char *field_val(struct field *f, enum side side, bool **has)
+{
+    switch (side) {
+    case SIDE_KERNEL:
+        *has = &f->has_kernel;
+        return f->kernel;
+    case SIDE_BOOT2:
+        *has = &f->has_boot2;
+        return f->boot2;
+    case SIDE_ARMMAP:
+        break;
+    }
+    *has = &f->has_armmap;
+    return f->armmap;
+}
+
+/* Records @val as @side's value of @key.  A key already given on that side
+ * gets "#2", "#3"... so that repeated lines (two RAM banks) stay distinct
+ * fields. */
+static void field_put(struct fields *fs, enum side side, const char *key, const char *val)
 {
     char k[KEY_MAX];
     struct field *f;
+    bool *has;
 
     copy_str(k, sizeof(k), key);
     for (unsigned dup = 2; ; dup++) {
         f = field_find(fs, k);
-        if (f == NULL || !(kernel ? f->has_kernel : f->has_armmap))
+        if (f == NULL)
+            break;
+        field_val(f, side, &has);
+        if (!*has)
             break;
         char suffix[16];
 
@@ -155,18 +189,21 @@ static void field_put(struct fields *fs, bool kernel, const char *key, const cha
         memset(f, 0, sizeof(*f));
         copy_str(f->key, sizeof(f->key), k);
     }
-    if (kernel) {
-        copy_str(f->kernel, sizeof(f->kernel), val);
-        f->has_kernel = true;
-    } else {
-        copy_str(f->armmap, sizeof(f->armmap), val);
-        f->has_armmap = true;
-    }
+    copy_str(field_val(f, side, &has), VAL_MAX, val);
+    *has = true;
 }
 
 static bool field_exact(const struct field *f)
 {
     return f->has_kernel && f->has_armmap && strcmp(f->kernel, f->armmap) == 0;
+}
+
+/* Whether the kernel's two boots of the machine disagree on @f (absent in
+ * one of them is disagreeing). */
+static bool field_varies(const struct field *f)
+{
+    return f->has_kernel != f->has_boot2 ||
+           (f->has_kernel && strcmp(f->kernel, f->boot2) != 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -224,7 +261,7 @@ static bool starts(const char *s, const char *prefix)
 
 struct pctx {
     struct fields *fs;
-    bool kernel;
+    enum side side;
     char zone[32];                      /* zoneinfo: the zone being read */
     bool in_zone_body;                  /* zoneinfo: past "per-node stats" */
 };
@@ -234,7 +271,7 @@ static void put(struct pctx *p, const char *prefix, const char *key, const char 
     char k[KEY_MAX + 64];
 
     snprintf(k, sizeof(k), "%s.%s", prefix, key);
-    field_put(p->fs, p->kernel, k, val);
+    field_put(p->fs, p->side, k, val);
 }
 
 /* "MemTotal:   500588 kB" -> meminfo.MemTotal = "500588 kB". */
@@ -534,9 +571,10 @@ static void (*const parsers[S_COUNT])(void *, const char *) = {
     parse_vmallocinfo, parse_boot, parse_pagetables, NULL,
 };
 
-static void parse_section(struct fields *fs, bool kernel, enum section s, const char *text)
+static void parse_section(struct fields *fs, enum side side, enum section s,
+                          const char *text)
 {
-    struct ops_ctx o = {.p = {.fs = fs, .kernel = kernel}};
+    struct ops_ctx o = {.p = {.fs = fs, .side = side}};
 
     if (s == S_OPS)
         each_line(text, parse_ops, &o);
@@ -1037,6 +1075,8 @@ struct totals {
     size_t fields, exact, regressions;
     size_t sec_fields[S_COUNT], sec_exact[S_COUNT];
     size_t workload, workload_equal;    /* fields of the WORKLOAD list */
+    size_t varies, varies_equal;        /* fields the two boots disagree on;
+                                         * the engine equal to one of them */
     bool quiet;
     const struct workload *wl;
     const struct exact *baseline;
@@ -1044,7 +1084,11 @@ struct totals {
     struct exact *all;                  /* every "MACHINE FIELD" of this run */
 };
 
-static void report_field(const struct fixture *fx, const struct field *f, struct totals *t)
+/* Counts and prints @f of @fx: a workload field, a field the kernel's two
+ * boots disagree on (@has_boot2: @fx has a second boot), or a model field,
+ * exact or not. */
+static void report_field(const struct fixture *fx, const struct field *f, bool has_boot2,
+                         struct totals *t)
 {
     char pair[512];
     bool ok = field_exact(f), was;
@@ -1057,6 +1101,17 @@ static void report_field(const struct fixture *fx, const struct field *f, struct
         if (!ok && !t->quiet)
             printf("oracle: %s workload %s: kernel %s, armmap %s\n", fx->label, f->key,
                    f->has_kernel ? f->kernel : "(none)",
+                   f->has_armmap ? f->armmap : "(none)");
+        return;
+    }
+    if (has_boot2 && field_varies(f)) {
+        t->varies++;
+        t->varies_equal += ok || (f->has_boot2 && f->has_armmap &&
+                                  strcmp(f->boot2, f->armmap) == 0);
+        if (!t->quiet)
+            printf("oracle: %s varies %s: kernel %s, second boot %s, armmap %s\n",
+                   fx->label, f->key, f->has_kernel ? f->kernel : "(none)",
+                   f->has_boot2 ? f->boot2 : "(none)",
                    f->has_armmap ? f->armmap : "(none)");
         return;
     }
@@ -1078,17 +1133,53 @@ static void report_field(const struct fixture *fx, const struct field *f, struct
            f->has_armmap ? f->armmap : "(none)");
 }
 
+/* Whether @s ends with @suffix. */
+static bool ends(const char *s, const char *suffix)
+{
+    size_t n = strlen(s), k = strlen(suffix);
+
+    return n >= k && strcmp(s + n - k, suffix) == 0;
+}
+
+/* Reads the second boot beside @fx (NAME.boot2.txt for NAME.txt) into the
+ * BOOT2 side of @fs.  Returns false if there is none; dies if it is of
+ * another machine. */
+static bool load_boot2(const struct fixture *fx, struct fields *fs)
+{
+    char path[sizeof(fx->path) + 16];
+    struct fixture b2;
+    size_t n = strlen(fx->path);
+
+    if (!ends(fx->path, ".txt"))
+        return false;
+    snprintf(path, sizeof(path), "%.*s.boot2.txt", (int)(n - 4), fx->path);
+    if (access(path, R_OK) != 0)
+        return false;
+    fixture_load(&b2, path);
+    if (b2.ram_mib != fx->ram_mib || b2.cpus != fx->cpus || strcmp(b2.args, fx->args) != 0)
+        die("%s: not the machine of %s (%s, not %s)", path, fx->path, b2.label, fx->label);
+    for (int s = 0; s < S_COUNT; s++)
+        if (b2.sec_text[s] != NULL)
+            parse_section(fs, SIDE_BOOT2, (enum section)s, b2.sec_text[s]);
+    fixture_free(&b2);
+    return true;
+}
+
 static void compare_fixture(const char *path, struct totals *t)
 {
     struct fixture fx;
     struct fields fs = {0};
     struct mm_machine *m;
     char err[MM_MSG_MAX], note[2 * MM_MSG_MAX + 64];
+    bool has_boot2;
 
+    if (ends(path, ".boot2.txt"))
+        return;
     fixture_load(&fx, path);
     for (int s = 0; s < S_COUNT; s++)
         if (fx.sec_text[s] != NULL)
-            parse_section(&fs, true, (enum section)s, fx.sec_text[s]);
+            parse_section(&fs, SIDE_KERNEL, (enum section)s, fx.sec_text[s]);
+    has_boot2 = load_boot2(&fx, &fs);
     m = machine_for(&fx, note, sizeof(note), err);
     if (m == NULL) {
         printf("oracle: %s: armmap refuses the machine: %s\n", fx.label, err);
@@ -1107,13 +1198,13 @@ static void compare_fixture(const char *path, struct totals *t)
             else
                 render(m, (enum section)s, &b);
             if (b.data != NULL)
-                parse_section(&fs, false, (enum section)s, b.data);
+                parse_section(&fs, SIDE_ARMMAP, (enum section)s, b.data);
             mm_buf_free(&b);
         }
         mm_destroy(m);
     }
     for (size_t i = 0; i < fs.n; i++)
-        report_field(&fx, &fs.v[i], t);
+        report_field(&fx, &fs.v[i], has_boot2, t);
     free(fs.v);
     fixture_free(&fx);
 }
@@ -1196,6 +1287,10 @@ int main(int argc, char **argv)
         printf("oracle: workload: %zu fields of the running system, %zu equal, "
                "not counted (reasons: %s)\n",
                t.workload, t.workload_equal, workload_path);
+    if (t.varies > 0)
+        printf("oracle: varies between boots: %zu fields the kernel's two boots disagree "
+               "on, armmap equal to one boot on %zu, not counted\n",
+               t.varies, t.varies_equal);
     if (write) {
         write_baseline(exact_path, &seen);
         printf("oracle: %zu exact fields written to %s\n", seen.n, exact_path);

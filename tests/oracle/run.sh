@@ -14,9 +14,13 @@
 # bounded by a timeout.  The console goes to tests/oracle/fixtures/NAME.log
 # (raw) and its sections to tests/oracle/fixtures/NAME.txt (parsed): facts
 # from a real run, rewritten by this script, never edited by hand.
+# Each machine boots twice, the same initramfs both times: the second boot
+# goes to NAME.boot2.log and NAME.boot2.txt, so that the comparison can tell
+# a field the kernel itself prints differently from run to run.
 #
 # Usage: run.sh [NAME...]        (default: every machine of matrix.txt)
-# Environment: ORACLE_TIMEOUT (seconds per boot, 300).
+# Environment: ORACLE_TIMEOUT (seconds per boot, 300); ORACLE_BOOTS, which
+# boots to record ("1 2", the default; "2" records only the second boots).
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -190,27 +194,29 @@ parse() {
         { print }'
 }
 
+# boot_one SUFFIX NAME RAM CPUS [ARGS...]: boots the machine once and writes
+# fixtures/NAME{SUFFIX}.log and .txt (SUFFIX "" or ".boot2").
 boot_one() {
-    name=$1 ram=$2 cpus=$3
-    shift 3
+    suffix=$1 name=$2 ram=$3 cpus=$4
+    shift 4
     args="$*"
-    log=$fix/$name.log
+    log=$fix/$name$suffix.log
     start=$(date +%s)
     # -net none: no network device, so no option ROM is needed either.
     timeout "$timeout_s" qemu-system-arm -M virt -cpu cortex-a15 \
         -m "$ram" -smp "$cpus" -nographic \
         -no-reboot -net none -kernel "$kernel" -initrd "$out/initrd.gz" \
         -append "console=ttyAMA0 quiet${args:+ $args}" </dev/null \
-        > "$out/$name.log" 2>&1 || true
+        > "$out/$name$suffix.log" 2>&1 || true
     secs=$(( $(date +%s) - start ))
-    if ! grep -q '^=== ORACLE DONE' "$out/$name.log"; then
-        tail -20 "$out/$name.log" >&2
-        say "$name: FAILED: no complete output after $secs s (build/oracle/$name.log)"
+    if ! grep -q "^=== ORACLE DONE" "$out/$name$suffix.log"; then
+        tail -20 "$out/$name$suffix.log" >&2
+        say "$name: FAILED: no complete output after $secs s (build/oracle/$name$suffix.log)"
         return 1
     fi
-    tr -d '\r' < "$out/$name.log" > "$log"
-    parse "$log" "$name" "$ram" "$cpus" "$args" > "$fix/$name.txt"
-    say "$name: -m $ram -smp $cpus ${args:+($args) }$secs s"
+    tr -d "\r" < "$out/$name$suffix.log" > "$log"
+    parse "$log" "$name" "$ram" "$cpus" "$args" > "$fix/$name$suffix.txt"
+    say "$name$suffix: -m $ram -smp $cpus ${args:+($args) }$secs s"
 }
 
 main() {
@@ -229,8 +235,13 @@ main() {
             for w in "$@"; do [ "$w" = "$name" ] && want=1; done
             [ $want = 1 ] || continue
         fi
-        # shellcheck disable=SC2086
-        boot_one "$name" "$ram" "$cpus" $args || failed="$failed $name"
+        for b in ${ORACLE_BOOTS:-1 2}; do
+            case $b in 1) suffix= ;; 2) suffix=.boot2 ;;
+                *) die "ORACLE_BOOTS: no boot $b (1 or 2)" ;; esac
+            # shellcheck disable=SC2086
+            boot_one "$suffix" "$name" "$ram" "$cpus" $args ||
+                failed="$failed $name$suffix"
+        done
         n=$((n + 1))
     done < "$here/matrix.txt"
     [ $n -gt 0 ] || die "no machine of matrix.txt matched: $*"
