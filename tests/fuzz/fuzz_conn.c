@@ -256,7 +256,9 @@ int LLVMFuzzerRunDriver(int *argc, char ***argv,
 const char *__asan_default_options(void);
 const char *__asan_default_options(void)
 {
-    return LLVMFuzzerRunDriver != NULL ? "malloc_context_size=0" : "";
+    return LLVMFuzzerRunDriver != NULL
+               ? "malloc_context_size=0:allocator_release_to_os_interval_ms=-1"
+               : "";
 }
 
 /* Whether this input's machines get mm_check(): see the header. */
