@@ -537,10 +537,14 @@ static void converse(struct srv *s, struct event *ev, struct event *tick,
     evtimer_assign(tick, s->base, late_cb, &t);
     event_assign(ev, s->base, t.fd, EV_READ | EV_WRITE | EV_PERSIST, talk_cb,
                  &t);
-    if (evtimer_add(tick, &wait) != 0 || event_add(ev, NULL) != 0)
+    if (evtimer_add(tick, &wait) != 0)
         fail("event_add failed");
-    if (size == 0)
-        give_input(&t);                 /* nothing to send: EOF now */
+    /* The first piece now (the first pass of the loop found only room to
+     * write it); an input sent whole watches for replies alone from the
+     * start (give_input()), which saves a pass and two epoll_ctl()s. */
+    give_input(&t);
+    if (t.off < t.size && event_add(ev, NULL) != 0)
+        fail("event_add failed");
     while (!t.closed && !t.late)
         loop_once(s);
     event_del(ev);
