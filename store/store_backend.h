@@ -193,6 +193,18 @@ size_t sq_reap(struct store *s,
                             const char *msg),
                void *arg);
 void sq_flush(struct store *s);
+/* Test mode, for the fuzz harnesses (tests/fuzz/fuzz_conn.c), SQLite
+ * ":memory:" stores only: sq_test_inline_writer() stops the writer thread
+ * of a store nothing has used yet (call it right after store_open(), on
+ * the thread that will submit); from then on sq_test_pump() commits the
+ * filling batch on its caller's thread, as the writer would have (one
+ * transaction, then sq_reap()'s completions and the eventfd), and
+ * store_flush(), store_reset(), store_purge() and store_set_max_bytes()
+ * run the writer's work on their caller's thread (serialized).  Writes
+ * stay queued until the next pump or flush.  -1 (nothing changed) for a
+ * file or PostgreSQL store. */
+int sq_test_inline_writer(struct store *s);
+void sq_test_pump(struct store *s);
 enum store_status sq_reset(struct store *s);
 void sq_stats(struct store *s, struct store_stats *st);
 enum store_status sq_set_max_bytes(struct store *s, uint64_t bytes);

@@ -284,6 +284,7 @@ struct store {
 
     pthread_t thread;
     bool thread_started;
+    bool inline_writer; /* sq_test_inline_writer(): no thread */
     pthread_t ckpt_thread;
     bool ckpt_started;
     bool sync_inited;

@@ -1716,11 +1716,43 @@ static struct batch *take_filling(struct store *s)
     return b;
 }
 
+/* Commits @b, just taken from s->filling under s->lock, and hands it to
+ * sq_reap(): the lock is dropped while SQLite works and held again on
+ * return.  The writer thread's work, or sq_test_pump()'s. */
+static void commit_taken(struct store *s, struct batch *b)
+{
+    struct timespec cpu;
+
+    pthread_mutex_unlock(&s->lock);
+    commit_batch(s, b);
+    if (!s->inline_writer) /* inline: the caller's CPU, not a writer's */
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
+    pthread_mutex_lock(&s->lock);
+    if (!s->inline_writer)
+        s->st.writer_cpu_ns = (uint64_t)cpu.tv_sec * 1000000000u +
+                              (uint64_t)cpu.tv_nsec;
+    if (b->status == STORE_OK) {
+        counts_committed(s);
+        s->st.commits++;
+        s->st.events += b->nevents;
+        s->st.machines_created += b->ncreated;
+        s->st.machines_destroyed += b->ndestroyed;
+    } else {
+        s->st.failed_batches++;
+    }
+    s->st.writes_failed += b->nfailed;
+    if (b->n > s->st.largest_batch)
+        s->st.largest_batch = b->n;
+    s->processed += b->n;
+    *s->done_tail = b;
+    s->done_tail = &b->next;
+    pthread_cond_broadcast(&s->progress);
+    notify(s);
+}
+
 static void *writer_main(void *arg)
 {
     struct store *s = arg;
-    struct timespec cpu;
-    struct batch *b;
     struct ctl *c;
 
     pthread_mutex_lock(&s->lock);
@@ -1745,30 +1777,7 @@ static void *writer_main(void *arg)
                 }
                 continue; /* the lock was dropped: look again */
             }
-            b = take_filling(s);
-            pthread_mutex_unlock(&s->lock);
-            commit_batch(s, b);
-            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
-            pthread_mutex_lock(&s->lock);
-            s->st.writer_cpu_ns = (uint64_t)cpu.tv_sec * 1000000000u +
-                                  (uint64_t)cpu.tv_nsec;
-            if (b->status == STORE_OK) {
-                counts_committed(s);
-                s->st.commits++;
-                s->st.events += b->nevents;
-                s->st.machines_created += b->ncreated;
-                s->st.machines_destroyed += b->ndestroyed;
-            } else {
-                s->st.failed_batches++;
-            }
-            s->st.writes_failed += b->nfailed;
-            if (b->n > s->st.largest_batch)
-                s->st.largest_batch = b->n;
-            s->processed += b->n;
-            *s->done_tail = b;
-            s->done_tail = &b->next;
-            pthread_cond_broadcast(&s->progress);
-            notify(s);
+            commit_taken(s, take_filling(s));
             continue;
         }
         if (s->stopping)
@@ -1781,11 +1790,63 @@ static void *writer_main(void *arg)
     return NULL;
 }
 
-/* Runs @c on the writer thread and waits for it. */
+/* ------------------------------------------------------------------ */
+/* Test mode: the writer's work on the caller's thread                 */
+/* ------------------------------------------------------------------ */
+
+/* Serializes the writer's work of every inline store: the caller that
+ * pumps (the loop) and those that hand a control request (purge.c's
+ * threads) never use s->wdb at the same time. */
+static pthread_mutex_t inline_lock = PTHREAD_MUTEX_INITIALIZER;
+
+int sq_test_inline_writer(struct store *s)
+{
+    if (s->be != &store_sqlite_backend || !s->memory || !s->thread_started)
+        return -1;
+    pthread_mutex_lock(&s->lock);
+    s->stopping = true; /* the writer commits what is queued and ends */
+    pthread_cond_signal(&s->wake);
+    pthread_mutex_unlock(&s->lock);
+    pthread_join(s->thread, NULL);
+    pthread_mutex_lock(&s->lock);
+    s->thread_started = false;
+    s->inline_writer = true;
+    s->stopping = false;
+    s->writer_idle = false;
+    pthread_mutex_unlock(&s->lock);
+    return 0;
+}
+
+/* What writer_main() does with the filling batch, until none is left to
+ * take (a hold keeps it for the next pump). */
+void sq_test_pump(struct store *s)
+{
+    assert(s->inline_writer);
+    pthread_mutex_lock(&inline_lock);
+    pthread_mutex_lock(&s->lock);
+    while (s->filling->n > 0 && s->holds == 0) {
+        if (s->spare == NULL) {
+            if (!spare_batch(s))
+                break; /* out of memory: the next pump tries again */
+            continue;  /* the lock was dropped: look again */
+        }
+        commit_taken(s, take_filling(s));
+    }
+    pthread_mutex_unlock(&s->lock);
+    pthread_mutex_unlock(&inline_lock);
+}
+
 /* Hands @c to the writer and waits until it is done; any thread.  Its
- * failure's message stays in c->msg: sq_errmsg() is not touched. */
+ * failure's message stays in c->msg: sq_errmsg() is not touched.  An
+ * inline store runs it here, as the writer would between two batches. */
 static enum store_status hand_ctl(struct store *s, struct ctl *c)
 {
+    if (s->inline_writer) {
+        pthread_mutex_lock(&inline_lock);
+        run_ctl(s, c);
+        pthread_mutex_unlock(&inline_lock);
+        return c->status;
+    }
     pthread_mutex_lock(&s->lock);
     while (s->ctl != NULL && !s->stopping)
         pthread_cond_wait(&s->progress, &s->lock);
@@ -1882,6 +1943,10 @@ void sq_flush(struct store *s)
 {
     uint64_t target;
 
+    if (s->inline_writer) {
+        sq_test_pump(s);
+        return;
+    }
     pthread_mutex_lock(&s->lock);
     target = s->submitted;
     while (s->processed < target)

@@ -1952,6 +1952,93 @@ START_TEST(test_purge_on_a_worker_leaves_errmsg_alone)
 }
 END_TEST
 
+/* The fuzz harnesses' test mode (store_backend.h): a ":memory:" store's
+ * writer work runs on the caller's thread, at sq_test_pump(), store_flush()
+ * and the control calls; a file store refuses the mode.  What is queued
+ * is invisible (not committed, no completion, the eventfd quiet) until a
+ * pump commits it all in one transaction; a hold keeps it queued; a purge
+ * on another thread and a reset run inline too. */
+START_TEST(test_inline_writer_commits_on_the_callers_thread)
+{
+    struct store *f = open_ok(db_path, NULL);
+    struct store *s = open_ok(":memory:", NULL);
+    struct store_history_query q = { .machine = 1 };
+    struct pollfd pfd = { .events = POLLIN };
+    struct store_page page;
+    struct store_stats st;
+    struct outcome o = { 0 };
+    struct seqs got = { .n = 0 };
+    struct store_event ev;
+    struct purge_arg pa;
+    uint32_t arg;
+    pthread_t th;
+
+    ck_assert_int_eq(sq_test_inline_writer(f), -1);
+    ck_assert_uint_eq(create_machine(f, "t", "m", 1), 1);
+    flush_reap(f, &o);                  /* its writer thread still runs */
+    ck_assert_uint_eq(o.ok, 1);
+    store_close(f);
+
+    ck_assert_int_eq(sq_test_inline_writer(s), 0);
+    ck_assert_int_eq(sq_test_inline_writer(s), -1);     /* already */
+    pfd.fd = store_notify_fd(s);
+    memset(&o, 0, sizeof(o));
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1), 1);
+    ev = test_event(1, 1, &arg);
+    submit_ok(s, &ev);
+    ev = test_event(1, 2, &arg);
+    submit_ok(s, &ev);
+    ck_assert_int_eq(poll(&pfd, 1, 0), 0);
+    ck_assert_uint_eq(store_reap(s, collect, &o), 0);
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    ck_assert_uint_eq(page.rows, 0);
+    sq_test_pump(s);
+    ck_assert_int_eq(poll(&pfd, 1, 0), 1);
+    ck_assert_uint_eq(store_reap(s, collect, &o), 3);
+    ck_assert_uint_eq(o.ok, 3);
+    store_stats(s, &st);
+    ck_assert_uint_eq(st.commits, 1);
+    ck_assert_uint_eq(st.largest_batch, 3);
+    ck_assert_uint_eq(st.writer_cpu_ns, 0);
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    expect_seqs(&got, 1, 1, 2);
+
+    /* A hold keeps the batch for the pump after the release. */
+    store_hold(s);
+    ev = test_event(1, 3, &arg);
+    submit_ok(s, &ev);
+    sq_test_pump(s);
+    ck_assert_uint_eq(store_reap(s, collect, &o), 0);
+    store_release(s);
+    sq_test_pump(s);
+    ck_assert_uint_eq(store_reap(s, collect, &o), 1);
+    /* store_flush() is a pump. */
+    ev = test_event(1, 4, &arg);
+    submit_ok(s, &ev);
+    ck_assert_int_eq(store_submit_machine_destroy(s, 1, 100, NULL), STORE_OK);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 6);
+    store_stats(s, &st);
+    ck_assert_uint_eq(st.commits, 3);
+    ck_assert_uint_eq(st.events, 4);
+
+    /* A purge from another thread, then a reset: ids from 1 again. */
+    memset(&pa, 0, sizeof(pa));
+    pa.s = s;
+    ck_assert_int_eq(pthread_create(&th, NULL, purge_worker, &pa), 0);
+    ck_assert_int_eq(pthread_join(th, NULL), 0);
+    ck_assert_int_eq(pa.rc, STORE_OK);
+    ck_assert_uint_eq(pa.purged, 1);
+    ck_assert_uint_eq(create_machine(s, "t", "n", 2), 2);
+    flush_reap(s, &o);
+    ck_assert_int_eq(store_reset(s), STORE_OK);
+    ck_assert_uint_eq(create_machine(s, "t", "n", 3), 1);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 8);
+    store_close(s);
+}
+END_TEST
+
 START_TEST(test_purge_destroyed_machines_only)
 {
     struct store *s = open_ok(db_path, NULL);
@@ -3619,6 +3706,7 @@ static Suite *store_suite(void)
     tcase_set_timeout(tc, 30);
     tcase_add_test(tc, test_purge_destroyed_machines_only);
     tcase_add_test(tc, test_purge_on_a_worker_leaves_errmsg_alone);
+    tcase_add_test(tc, test_inline_writer_commits_on_the_callers_thread);
     tcase_add_test(tc, test_fork_records_parent);
     tcase_add_test(tc, test_purge_keeps_ancestors_of_kept_machines);
     suite_add_tcase(s, tc);
