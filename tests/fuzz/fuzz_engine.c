@@ -76,7 +76,10 @@
  * 1,152 to 1,300, 1,334 and 1,444 inputs per CPU-second (three rounds,
  * the old and the new build run side by side); ASan's freed memory kept
  * (allocator_release_to_os_interval_ms=-1) 1,358 and 1,336 to 1,408 and
- * 1,437 (two rounds side by side).  The checks are as they
+ * 1,437 (two rounds side by side); preset configs cached: no difference
+ * above the noise.  All of it against the build before: 1,105, 1,087 and
+ * 1,081 to 1,392, 1,382 and 1,271 (three rounds side by side, load 12 to
+ * 16).  The checks are as they
  * were: neither change touches what is checked, and the oracles' own
  * branches (their failures abort) were never coverage worth keeping.
  * The oracles, and what of them is sampled:
