@@ -297,7 +297,9 @@ deps-present:
 # both, each sequence's first operations under the sanitizers and a
 # longer prefix of the same sequence plain; check-full (CI) runs them all
 # at full length in both builds.  The daemon suite's id permutation run
-# (test_tenancy.c) is sized by the same variable.
+# (test_tenancy.c) is sized by the same variable, and so are its two
+# never-read walk streams (an eighth of a million walks each, against an
+# eighth of the quota, below 25,000: walk_run_size()).
 #
 # Two jobs per core: many daemon and client tests wait on their daemon
 # (start, drain, a lingering close, a restart), and with one job per
