@@ -38,6 +38,8 @@ command -v nm >/dev/null 2>&1 || need="$need binutils"
 # Test tools: unit checks and socket activation, man page rendering.
 command -v systemd-analyze >/dev/null 2>&1 || need="$need systemd"
 command -v groff >/dev/null 2>&1 || need="$need groff-base"
+# The Check suites start armmapd through setpriv --pdeathsig (spawn.c).
+command -v setpriv >/dev/null 2>&1 || need="$need util-linux"
 # armmapd.service reloads with /bin/kill, which verify wants to exist.
 [ -x /bin/kill ] || need="$need procps"
 # make fuzz (FUZZ=1): clang, and libFuzzer's runtime, which Debian ships

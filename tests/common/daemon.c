@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -70,32 +69,6 @@ static _Noreturn void exec_failed(const char *path)
     _exit(127);
 }
 
-/* The child: stderr to d->log, then armmapd (behind the wrapper). */
-static void exec_daemon(const struct tdaemon *d, char **argv)
-{
-    int fd = open(d->log, O_WRONLY | O_CREAT | O_APPEND, 0600);
-
-    /* A test that fails exits without its teardown: take the daemon
-     * down with it. */
-    prctl(PR_SET_PDEATHSIG, SIGTERM);
-    if (fd >= 0) {
-        dup2(fd, 2);
-        close(fd);
-    }
-    spawn_exec(argv);
-    exec_failed(argv[0]);
-}
-
-/* Starts exec_daemon() in a child of fork(): its pid, or -1. */
-static pid_t spawn_daemon(const struct tdaemon *d, char **argv)
-{
-    pid_t pid = fork();
-
-    if (pid == 0)
-        exec_daemon(d, argv);
-    return pid;
-}
-
 /* Whether @d is up: its socket accepts and, if @want_port, its log names
  * the TCP port (then in d->port). */
 static bool daemon_ready(struct tdaemon *d, bool want_port)
@@ -139,8 +112,8 @@ void td_start(struct tdaemon *d, ...)
     argv[argc] = NULL;
 
     unlink(d->sock);
-    d->pid = spawn_daemon(d, argv);
-    ck_assert_int_ge(d->pid, 0);
+    d->pid = spawn_start(argv, d->log);
+    ck_assert_msg(d->pid > 0, "cannot start %s: %s", bin, strerror(errno));
     for (i = 0; i < 1000 * spawn_time_scale(); i++) {
         if (daemon_ready(d, want_port))
             return;

@@ -1,7 +1,8 @@
 /* tests/common/pgserver.h - a private PostgreSQL server for a test run.
  *
  * Starts Debian's PostgreSQL (/usr/lib/postgresql/N/bin): initdb into a
- * new temporary directory, then postgres listening on a Unix socket in
+ * new temporary directory (a copy of one initdb made once per user and
+ * version, /tmp/armmap-pg-template-UID-N), then postgres listening on a Unix socket in
  * that directory only (listen_addresses empty: no TCP).  Run as root, the
  * server runs as the "postgres" user (it refuses root).  pgserver_stop()
  * stops it and removes the directory.  Plain C, POSIX and libpq only.

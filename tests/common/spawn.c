@@ -9,7 +9,10 @@
 #include "spawn.h"
 
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <ftw.h>
+#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +24,9 @@
 #define MAX_ARGS     64                 /* of armmapd's own command line */
 #define MAX_WRAP     24                 /* words of ARMMAPD_WRAPPER */
 #define WRAP_SCALE   20                 /* waits under a wrapper */
+#define DEATH_WORDS  3                  /* setpriv --pdeathsig TERM */
+
+extern char **environ;
 
 int spawn_time_scale(void)
 {
@@ -38,25 +44,65 @@ bool spawn_wrapped(void)
     return w != NULL && w[0] != '\0';
 }
 
+/* Fills @all from index @n with the words of ARMMAPD_WRAPPER (split in
+ * @words, @size bytes) and then @argv, NULL-ended; allocates nothing.
+ * @all holds MAX_WRAP + MAX_ARGS + 1 entries past @n. */
+static void wrap_argv(char **argv, char *words, size_t size, char **all,
+                      int n)
+{
+    char *save = NULL, *w;
+    int i;
+
+    if (spawn_wrapped()) {
+        snprintf(words, size, "%s", getenv("ARMMAPD_WRAPPER"));
+        for (w = strtok_r(words, " ", &save); w != NULL && n < MAX_WRAP;
+             w = strtok_r(NULL, " ", &save))
+            all[n++] = w;
+    }
+    for (i = 0; argv[i] != NULL && i < MAX_ARGS; i++)
+        all[n++] = argv[i];
+    all[n] = NULL;
+}
+
 void spawn_exec(char **argv)
 {
     static char words[1024];
-    char *all[MAX_WRAP + MAX_ARGS + 1], *save = NULL, *w;
-    int n = 0, i;
+    char *all[MAX_WRAP + MAX_ARGS + 1];
 
     assert(argv != NULL && argv[0] != NULL);
     if (!spawn_wrapped()) {
         execv(argv[0], argv);
         return;
     }
-    snprintf(words, sizeof(words), "%s", getenv("ARMMAPD_WRAPPER"));
-    for (w = strtok_r(words, " ", &save); w != NULL && n < MAX_WRAP;
-         w = strtok_r(NULL, " ", &save))
-        all[n++] = w;
-    for (i = 0; argv[i] != NULL && i < MAX_ARGS; i++)
-        all[n++] = argv[i];
-    all[n] = NULL;
+    wrap_argv(argv, words, sizeof(words), all, 0);
     execvp(all[0], all);
+}
+
+pid_t spawn_start(char **argv, const char *log)
+{
+    char words[1024], *all[DEATH_WORDS + MAX_WRAP + MAX_ARGS + 1];
+    posix_spawn_file_actions_t fa;
+    pid_t pid = -1;
+    int rc;
+
+    assert(argv != NULL && argv[0] != NULL && log != NULL);
+    all[0] = (char *)"setpriv";
+    all[1] = (char *)"--pdeathsig";
+    all[2] = (char *)"TERM";
+    wrap_argv(argv, words, sizeof(words), all, DEATH_WORDS);
+    rc = posix_spawn_file_actions_init(&fa);
+    if (rc == 0) {
+        rc = posix_spawn_file_actions_addopen(
+            &fa, 2, log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+        if (rc == 0)
+            rc = posix_spawnp(&pid, all[0], &fa, NULL, all, environ);
+        posix_spawn_file_actions_destroy(&fa);
+    }
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    return pid;
 }
 
 int64_t spawn_wall_ms(void)

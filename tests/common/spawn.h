@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /**
  * spawn_time_scale() - how many times longer every wait lasts.
@@ -36,6 +37,22 @@ bool spawn_wrapped(void);
  * Return: only if exec failed (errno says why).
  */
 void spawn_exec(char **argv);
+
+/**
+ * spawn_start() - start armmapd (behind the wrapper if set) in a child
+ * that gets SIGTERM when the calling thread ends (a test that crashes or
+ * is killed takes its daemon down).
+ * @argv: as spawn_exec() takes it
+ * @log:  the child's stderr is appended to this file (made if missing)
+ *
+ * Starts it with posix_spawnp() (CLONE_VM | CLONE_VFORK in glibc: no
+ * copy of the caller's page tables, which fork() made of every sanitized
+ * test process for every daemon it started), through `setpriv
+ * --pdeathsig TERM` (util-linux), as no code of ours runs in the child to
+ * call prctl(PR_SET_PDEATHSIG).
+ * Return: the child's pid, or -1 (errno set) if it could not be started.
+ */
+pid_t spawn_start(char **argv, const char *log);
 
 /**
  * spawn_wall_ms() - the wall clock (CLOCK_REALTIME) in ms, as armmapd
