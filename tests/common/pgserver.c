@@ -128,6 +128,19 @@ static bool template_path(const char *bin, char *tpl, size_t n)
                     (unsigned)getuid(), (int)(end - v), v) < (int)n;
 }
 
+/* True if @tpl is a real directory owned by the user the servers run as
+ * (postgres when root) and writable by no one else: /tmp is shared, and
+ * a template someone else planted would configure our servers. */
+static bool template_trusted(const char *tpl)
+{
+    struct passwd *pw = getuid() == 0 ? getpwnam("postgres") : NULL;
+    uid_t owner = pw != NULL ? pw->pw_uid : getuid();
+    struct stat st;
+
+    return lstat(tpl, &st) == 0 && S_ISDIR(st.st_mode) &&
+           st.st_uid == owner && (st.st_mode & 022) == 0;
+}
+
 /* Makes the template @tpl with @bin's initdb if it is not there; in @dir
  * (the caller's temporary directory, owned by the server's user) while
  * it is being made.  Return: 0, or -1 with @err. */
@@ -139,19 +152,24 @@ static int template_make(const char *bin, const char *tpl, const char *dir,
                      "-E", "UTF8", "--no-sync", NULL };
 
     snprintf(ver, sizeof(ver), "%s/PG_VERSION", tpl);
-    if (access(ver, F_OK) == 0)
-        return 0;
-    snprintf(data, sizeof(data), "%s/template", dir);
-    snprintf(log, sizeof(log), "%s/log", dir);
-    snprintf(exe, sizeof(exe), "%s/initdb", bin);
-    if (run(init, log) != 0) {
-        snprintf(err, 256, "initdb failed (see %s)", log);
-        return -1;
+    if (access(ver, F_OK) != 0) {
+        snprintf(data, sizeof(data), "%s/template", dir);
+        snprintf(log, sizeof(log), "%s/log", dir);
+        snprintf(exe, sizeof(exe), "%s/initdb", bin);
+        if (run(init, log) != 0) {
+            snprintf(err, 256, "initdb failed (see %s)", log);
+            return -1;
+        }
+        if (rename(data, tpl) != 0)     /* another run made it first */
+            rm_dir(data);
     }
-    if (rename(data, tpl) != 0)         /* another run made it first */
-        rm_dir(data);
     if (access(ver, F_OK) != 0) {
         snprintf(err, 256, "no PostgreSQL template in %s", tpl);
+        return -1;
+    }
+    if (!template_trusted(tpl)) {
+        snprintf(err, 256, "%s is not a directory of the server's user, "
+                 "writable only by it: remove it", tpl);
         return -1;
     }
     return 0;
