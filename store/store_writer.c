@@ -1721,14 +1721,15 @@ static struct batch *take_filling(struct store *s)
  * return.  The writer thread's work, or sq_test_pump()'s. */
 static void commit_taken(struct store *s, struct batch *b)
 {
-    struct timespec cpu;
+    struct timespec cpu = { 0, 0 };
+    bool timed = !s->inline_writer; /* inline: the caller's CPU, not a writer's */
 
     pthread_mutex_unlock(&s->lock);
     commit_batch(s, b);
-    if (!s->inline_writer) /* inline: the caller's CPU, not a writer's */
+    if (timed)
         clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cpu);
     pthread_mutex_lock(&s->lock);
-    if (!s->inline_writer)
+    if (timed)
         s->st.writer_cpu_ns = (uint64_t)cpu.tv_sec * 1000000000u +
                               (uint64_t)cpu.tv_nsec;
     if (b->status == STORE_OK) {

@@ -1215,7 +1215,8 @@ static size_t stale_pairs(const struct totals *t)
 {
     size_t n = 0;
 
-    qsort(t->all->v, t->all->n, sizeof(*t->all->v), cmp_str);
+    if (t->all->n > 0)
+        qsort(t->all->v, t->all->n, sizeof(*t->all->v), cmp_str);
     for (size_t i = 0; i < t->baseline->n; i++) {
         if (!exact_has(t->all, t->baseline->v[i])) {
             printf("oracle: REGRESSION %s: in exact.txt but in no fixture "
