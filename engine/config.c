@@ -1326,11 +1326,13 @@ static enum mm_status cmdline_hash_word(const char *w, size_t n, const char *arg
     if (!parse_hash_entries(arg, n - key, &v))
         return mm__fail(err, MM_INVALID_ARGUMENT,
                         "cmdline: bad %.*s (want a number of buckets up to 2^31, "
-                        "e.g. %.*s65536)", (int)(n < 40 ? n : 40), w, (int)key, w);
+                        "e.g. %.*s65536)",
+                        (int)(n < 40 ? n : 40), w, (int)key, w);
     if (v == 1)
         return mm__fail(err, MM_INVALID_ARGUMENT,
                         "cmdline: %.*s: a one-bucket table is not modelled (want 0, the "
-                        "computed size, or 2 or more)", (int)(n < 40 ? n : 40), w);
+                        "computed size, or 2 or more)",
+                        (int)(n < 40 ? n : 40), w);
     return MM_OK;
 }
 

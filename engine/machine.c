@@ -903,7 +903,7 @@ unsigned mm__vfs_hash_shift(const struct mm_machine *m, unsigned scale)
     /* the command line's say: dhash_entries= for the dentry table (scale
      * 13), ihash_entries= for the inode table (14); 0 if none */
     uint64_t given = mm__config_hash_entries(&m->cfg, scale == 13 ? "dhash_entries="
-                                                                   : "ihash_entries=");
+                                                                  : "ihash_entries=");
 
     if (!mm__config_early_memblock(&m->cfg))
         return 0;

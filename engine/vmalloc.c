@@ -116,12 +116,12 @@ struct area {
         uint32_t rox;    /* module: what complete_formation() protected
                           * (ROX_* below), 0 if nothing */
     };
-    mm_vaddr_t link;   /* VPAGES area of a big one, or its owner */
-    uint8_t kind;      /* enum area_kind */
-    uint8_t caller;    /* kind of the operation that made it, or
+    mm_vaddr_t link; /* VPAGES area of a big one, or its owner */
+    uint8_t kind;    /* enum area_kind */
+    uint8_t caller;  /* kind of the operation that made it, or
                         * MM_BOOT_CALLER + a boot caller (vmboot61.c) */
-    bool lazy;         /* VM_LAZY_FREE: unmapped, VA still taken */
-    bool section;      /* ioremap mapped with 1 MiB sections */
+    bool lazy;       /* VM_LAZY_FREE: unmapped, VA still taken */
+    bool section;    /* ioremap mapped with 1 MiB sections */
     union {
         uint32_t *heap;           /* the pages mapped, malloc'd */
         uint32_t in[INLINE_PFNS]; /* the pages of a small area */
@@ -267,10 +267,10 @@ static enum mm_zone data_zone(const struct mm_machine *m, unsigned kind)
 }
 
 /* A module area's rox: ROX_SET, the text pages, the text and rodata pages. */
-#define ROX_SET         (1u << 31)
-#define ROX_PAGES_MAX   0x7fffu
-#define ROX_TEXT(rox)   ((rox) & ROX_PAGES_MAX)
-#define ROX_RO(rox)     (((rox) >> 15) & ROX_PAGES_MAX)
+#define ROX_SET       (1u << 31)
+#define ROX_PAGES_MAX 0x7fffu
+#define ROX_TEXT(rox) ((rox)&ROX_PAGES_MAX)
+#define ROX_RO(rox)   (((rox) >> 15) & ROX_PAGES_MAX)
 
 static enum mm_prot area_prot(const struct area *ar)
 {

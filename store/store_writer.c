@@ -1722,7 +1722,8 @@ static struct batch *take_filling(struct store *s)
 static void commit_taken(struct store *s, struct batch *b)
 {
     struct timespec cpu = { 0, 0 };
-    bool timed = !s->inline_writer; /* inline: the caller's CPU, not a writer's */
+    bool timed =
+        !s->inline_writer; /* inline: the caller's CPU, not a writer's */
 
     pthread_mutex_unlock(&s->lock);
     commit_batch(s, b);
