@@ -134,6 +134,7 @@ Suite *linger_suite(void);              /* test_linger.c */
 Suite *hugepage_suite(void);            /* test_hugepage.c */
 #ifdef STORE_HAVE_PG
 Suite *pg_rkeys_suite(void);
+Suite *pg_lazy_suite(void);            /* test_pg_lazy.c */
 #endif
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */
