@@ -33,7 +33,7 @@ static void fail(const char *library, char *err, size_t size)
 {
     const char *why = dlerror();
 
-    snprintf(err, size, "armmapd: the PostgreSQL store needs %s: %s",
+    snprintf(err, size, "the PostgreSQL store needs %s: %s",
              library, why != NULL ? why : "unknown dynamic loader error");
 }
 

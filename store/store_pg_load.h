@@ -62,9 +62,9 @@ extern struct pq_fn pq_fn;
  * pq_load() - load libpq into pq_fn, once per process.
  * @err: receives why it failed (at least @size bytes).
  *
- * Return: true when pq_fn is filled; false with @err "armmapd: the
- * PostgreSQL store needs libpq.so.5: <dlerror()>", the same text on every
- * call after a failed load.
+ * Return: true when pq_fn is filled; false with @err "the PostgreSQL
+ * store needs libpq.so.5: <dlerror()>" (armmapd prints it after
+ * "armmapd: store: "), the same text on every call after a failed load.
  */
 bool pq_load(char *err, size_t size);
 
@@ -73,8 +73,8 @@ bool pq_load(char *err, size_t size);
  * for any library name and table; not once-only).
  * @library: a name or path for dlopen().
  * @fn: receives every function, or is left untouched on failure.
- * @err: receives why it failed (at least @size bytes): "armmapd: the
- *       PostgreSQL store needs <library>: <dlerror()>".
+ * @err: receives why it failed (at least @size bytes): "the PostgreSQL
+ *       store needs <library>: <dlerror()>".
  *
  * The library stays loaded after success (pq_fn's functions are called
  * for the life of the process) and is closed after a failure.

@@ -69,7 +69,7 @@ START_TEST(test_loader_names_a_missing_library)
     memset(&fn, 0, sizeof(fn));
     ck_assert(!pq_load_from("libpq-armmapd-missing.so.5", &fn, err,
                             sizeof(err)));
-    ck_assert_str_eq(err, "armmapd: the PostgreSQL store needs "
+    ck_assert_str_eq(err, "the PostgreSQL store needs "
                           "libpq-armmapd-missing.so.5: "
                           "libpq-armmapd-missing.so.5: cannot open shared "
                           "object file: No such file or directory");
@@ -82,7 +82,7 @@ END_TEST
  * nothing of the table is filled. */
 START_TEST(test_loader_names_a_missing_symbol)
 {
-    static const char head[] = "armmapd: the PostgreSQL store needs "
+    static const char head[] = "the PostgreSQL store needs "
                                "libm.so.6: ";
     static const char tail[] = "libm.so.6: undefined symbol: PQclear";
     struct pq_fn fn;
