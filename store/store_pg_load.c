@@ -33,12 +33,11 @@ static void fail(const char *library, char *err, size_t size)
 {
     const char *why = dlerror();
 
-    snprintf(err, size, "the PostgreSQL store needs %s: %s",
-             library, why != NULL ? why : "unknown dynamic loader error");
+    snprintf(err, size, "the PostgreSQL store needs %s: %s", library,
+             why != NULL ? why : "unknown dynamic loader error");
 }
 
-bool pq_load_from(const char *library, struct pq_fn *fn, char *err,
-                  size_t size)
+bool pq_load_from(const char *library, struct pq_fn *fn, char *err, size_t size)
 {
     struct pq_fn got;
     void *h = dlopen(library, RTLD_NOW | RTLD_LOCAL);
@@ -50,13 +49,13 @@ bool pq_load_from(const char *library, struct pq_fn *fn, char *err,
     }
     /* dlsym() returns an object pointer; POSIX guarantees it converts to
      * a function pointer, copied bytewise as ISO C has no cast for it. */
-#define PQ_SYM(name)                                       \
-    sym = dlsym(h, #name);                                 \
-    if (sym == NULL) {                                     \
-        fail(library, err, size);                          \
-        dlclose(h);                                        \
-        return false;                                      \
-    }                                                      \
+#define PQ_SYM(name) \
+    sym = dlsym(h, #name); \
+    if (sym == NULL) { \
+        fail(library, err, size); \
+        dlclose(h); \
+        return false; \
+    } \
     memcpy(&got.name, &sym, sizeof(got.name));
     PQ_FUNCTIONS(PQ_SYM)
 #undef PQ_SYM

@@ -24,25 +24,25 @@
 
 /* Every libpq function the PostgreSQL backend calls. */
 #define PQ_FUNCTIONS(X) \
-    X(PQclear)          \
-    X(PQcmdTuples)      \
-    X(PQconnectdb)      \
+    X(PQclear) \
+    X(PQcmdTuples) \
+    X(PQconnectdb) \
     X(PQenterPipelineMode) \
-    X(PQerrorMessage)   \
-    X(PQexec)           \
-    X(PQexecParams)     \
+    X(PQerrorMessage) \
+    X(PQexec) \
+    X(PQexecParams) \
     X(PQexitPipelineMode) \
-    X(PQfinish)         \
-    X(PQgetResult)      \
-    X(PQgetisnull)      \
-    X(PQgetlength)      \
-    X(PQgetvalue)       \
-    X(PQntuples)        \
-    X(PQpipelineSync)   \
-    X(PQputCopyData)    \
-    X(PQputCopyEnd)     \
+    X(PQfinish) \
+    X(PQgetResult) \
+    X(PQgetisnull) \
+    X(PQgetlength) \
+    X(PQgetvalue) \
+    X(PQntuples) \
+    X(PQpipelineSync) \
+    X(PQputCopyData) \
+    X(PQputCopyEnd) \
     X(PQresultErrorMessage) \
-    X(PQresultStatus)   \
+    X(PQresultStatus) \
     X(PQsendQueryParams) \
     X(PQstatus)
 
