@@ -105,7 +105,10 @@ STORE_SRC := $(filter-out store/store_nopg.c,$(STORE_SRC))
 endif
 STORE_OBJ := $(STORE_SRC:%.c=$(B)/%.o)
 LIBSTORE  := $(B)/libstore.a
-STORE_LIBS = $(call pc,--libs,sqlite3) $(PQ_LIBS) -lpthread
+# libpq is not linked: the PostgreSQL backend dlopen()s it on first use
+# (store/store_pg_load.c), so a daemon on SQLite never loads it.  Programs
+# that call libpq themselves (tests/common/pgserver.c) add $(PQ_LIBS).
+STORE_LIBS = $(call pc,--libs,sqlite3) $(if $(PQ_LIBS),-ldl) -lpthread
 
 # ---- daemon ------------------------------------------------------------
 DAEMON_SRC  := $(sort $(wildcard daemon/*.c))
@@ -224,7 +227,7 @@ $(BENCH_DAEMON): $(B)/tests/bench/bench_daemon.o $(TEST_PROC_OBJ) \
 
 $(B)/bench_store_pg: $(B)/tests/bench/bench_store_pg.o \
                     $(B)/tests/common/pgserver.o $(LIBSTORE)
-	$(CC) $(LDFLAGS) -o $@ $^ $(STORE_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(STORE_LIBS) $(PQ_LIBS)
 
 $(BENCH_HTTP): $(B)/tests/bench/bench_http.o $(TEST_PROC_OBJ) $(LIBARMMAP) \
                | $(ARMMAPD)
@@ -255,7 +258,7 @@ TEST_PGSERVER_OBJ := $(if $(PQ_LIBS),$(B)/tests/common/pgserver.o)
 $(B)/tests/store/check_store.o: CFLAGS += $(if $(PQ_LIBS),-DSTORE_HAVE_PG)
 $(B)/check_store: $(TEST_STORE_SRC:%.c=$(B)/%.o) $(TEST_PGSERVER_OBJ) \
                   $(LIBSTORE)
-	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(STORE_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(CHECK_LIBS) $(STORE_LIBS) $(PQ_LIBS)
 
 # The daemon suite runs the real armmapd binary; it links the daemon's
 # modules too for in-process tests of framing and settings.
@@ -264,7 +267,8 @@ $(B)/check_daemon: $(TEST_DAEMON_SRC:%.c=$(B)/%.o) $(TEST_PROC_OBJ) \
                    $(TEST_DAEMON_OBJ) $(TEST_PGSERVER_OBJ) \
                    $(DAEMON_LIB_OBJ) $(PROTO_OBJ) \
                    $(LIBARMMAP) $(LIBSTORE) $(LIBMM) | $(ARMMAPD) $(ARMMAP)
-	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(DAEMON_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $(filter %.o %.a,$^) $(CHECK_LIBS) $(DAEMON_LIBS) \
+	    $(PQ_LIBS)
 
 # The redirect suite runs cluster nodes on a PostgreSQL server it starts.
 $(TEST_CLIENT_SRC:%.c=$(B)/%.o): CFLAGS += $(if $(PQ_LIBS),-DSTORE_HAVE_PG)

@@ -66,9 +66,12 @@ void pg__conn_err(PGconn *c, const char *what, char *err)
 
 PGconn *pg__connect(const char *url, char *err)
 {
-    PGconn *c = PQconnectdb(url);
+    PGconn *c;
     PGresult *r;
 
+    if (!pq_load(err, STORE_MSG_MAX))
+        return NULL;
+    c = PQconnectdb(url);
     if (c == NULL || PQstatus(c) != CONNECTION_OK) {
         pg__conn_err(c, "cannot connect", err);
         PQfinish(c);

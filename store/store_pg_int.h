@@ -8,7 +8,8 @@
  *    one binary COPY), reaping, purge and the size limit;
  *  - store_pg_read.c: queries, readers and verify, each on a connection
  *    of its own thread.
- * Only store_pg*.c include this header.
+ * Only store_pg*.c include this header (store_pg_load.c excepted: it
+ * fills the table the macros below name).
  */
 #ifndef ARMMAP_STORE_STORE_PG_INT_H
 #define ARMMAP_STORE_STORE_PG_INT_H
@@ -21,6 +22,32 @@
 #include <libpq-fe.h>
 
 #include "store_backend.h"
+#include "store_pg_load.h"
+
+/* libpq's functions, called through the table pq_load() fills
+ * (store_pg_load.h): pg__connect() loads it before the first connection,
+ * so every call on a connection or a result finds it filled. */
+#define PQclear              pq_fn.PQclear
+#define PQcmdTuples          pq_fn.PQcmdTuples
+#define PQconnectdb          pq_fn.PQconnectdb
+#define PQenterPipelineMode  pq_fn.PQenterPipelineMode
+#define PQerrorMessage       pq_fn.PQerrorMessage
+#define PQexec               pq_fn.PQexec
+#define PQexecParams         pq_fn.PQexecParams
+#define PQexitPipelineMode   pq_fn.PQexitPipelineMode
+#define PQfinish             pq_fn.PQfinish
+#define PQgetResult          pq_fn.PQgetResult
+#define PQgetisnull          pq_fn.PQgetisnull
+#define PQgetlength          pq_fn.PQgetlength
+#define PQgetvalue           pq_fn.PQgetvalue
+#define PQntuples            pq_fn.PQntuples
+#define PQpipelineSync       pq_fn.PQpipelineSync
+#define PQputCopyData        pq_fn.PQputCopyData
+#define PQputCopyEnd         pq_fn.PQputCopyEnd
+#define PQresultErrorMessage pq_fn.PQresultErrorMessage
+#define PQresultStatus       pq_fn.PQresultStatus
+#define PQsendQueryParams    pq_fn.PQsendQueryParams
+#define PQstatus             pq_fn.PQstatus
 
 #define PG_SCHEMA_VERSION \
     6 /* as STORE_SCHEMA_VERSION: the

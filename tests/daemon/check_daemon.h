@@ -135,6 +135,7 @@ Suite *hugepage_suite(void);            /* test_hugepage.c */
 Suite *boots_daemon_suite(void);        /* test_boots.c */
 #ifdef STORE_HAVE_PG
 Suite *pg_rkeys_suite(void);
+Suite *pg_lazy_suite(void);            /* test_pg_lazy.c */
 #endif
 
 #endif /* ARMMAP_TESTS_DAEMON_CHECK_DAEMON_H */

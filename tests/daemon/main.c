@@ -40,6 +40,7 @@ int main(void)
     srunner_add_suite(sr, boots_daemon_suite());
 #ifdef STORE_HAVE_PG
     srunner_add_suite(sr, pg_rkeys_suite());
+    srunner_add_suite(sr, pg_lazy_suite());
 #endif
     srunner_run_all(sr, CK_NORMAL);
     failed = srunner_ntests_failed(sr);
