@@ -33,6 +33,12 @@ Suite *hashes61_suite(void);
 /* Creates a machine from a preset plus "key=value" overrides (NULL ends the
  * list); fails the test with the engine's message if that fails. */
 struct mm_machine *t_machine(const char *preset, ...);
+/* The config t_machine() would create the machine from. */
+struct mm_config t_config(const char *preset, ...);
+/* mm_create()'s status for @cfg, its message in @err; the machine, if
+ * any, destroyed. */
+enum mm_status t_create_status(const struct mm_config *cfg,
+                               char err[MM_MSG_MAX]);
 
 /* Fails the test with mm_check()'s message unless the machine is consistent. */
 void t_check(const struct mm_machine *m);

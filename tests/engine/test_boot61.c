@@ -83,18 +83,11 @@ static enum mm_status create_virt61_1g(const char *cmdline, char err[MM_MSG_MAX]
  * fdt=@fdt; its message in @err, the machine destroyed. */
 static enum mm_status create_virt61_fdt(const char *fdt, char err[MM_MSG_MAX])
 {
-    struct mm_config cfg;
-    struct mm_machine *m = NULL;
-    enum mm_status st;
+    struct mm_config cfg = t_config("qemu-virt", "kernel=6.1",
+                                    "ram=0x40000000+1G", NULL);
 
-    mm_config_default(&cfg);
-    ck_assert_int_eq(mm_config_preset(&cfg, "qemu-virt", err), MM_OK);
-    ck_assert_int_eq(mm_config_set(&cfg, "kernel", "6.1", err), MM_OK);
-    ck_assert_int_eq(mm_config_set(&cfg, "ram", "0x40000000+1G", err), MM_OK);
     ck_assert_int_eq(mm_config_set(&cfg, "fdt", fdt, err), MM_OK);
-    st = mm_create(&cfg, &m, err);
-    mm_destroy(m);
-    return st;
+    return t_create_status(&cfg, err);
 }
 
 /*

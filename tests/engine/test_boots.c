@@ -13,36 +13,11 @@
 #include "check_engine.h"
 
 #include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define BIG ((size_t)1 << 40) /* a byte bound that never binds */
-
-/* A config from @preset and "key=value" overrides (NULL ends them). */
-static struct mm_config cfg_of(const char *preset, ...)
-{
-    struct mm_config cfg;
-    char err[MM_MSG_MAX] = "";
-    const char *kv;
-    va_list ap;
-
-    mm_config_default(&cfg);
-    ck_assert_msg(mm_config_preset(&cfg, preset, err) == MM_OK, "%s", err);
-    va_start(ap, preset);
-    while ((kv = va_arg(ap, const char *)) != NULL) {
-        char key[64];
-        const char *eq = strchr(kv, '=');
-
-        ck_assert_msg(eq != NULL && (size_t)(eq - kv) < sizeof(key), "bad kv %s", kv);
-        memcpy(key, kv, (size_t)(eq - kv));
-        key[eq - kv] = '\0';
-        ck_assert_msg(mm_config_set(&cfg, key, eq + 1, err) == MM_OK, "%s", err);
-    }
-    va_end(ap);
-    return cfg;
-}
 
 static struct mm_machine *fresh(const struct mm_config *cfg)
 {
@@ -253,7 +228,7 @@ static void check_identical(const struct mm_config *cfg, bool highmem)
 
 START_TEST(test_identical_aries)
 {
-    struct mm_config cfg = cfg_of("aries", NULL);
+    struct mm_config cfg = t_config("aries", NULL);
 
     ck_assert_uint_eq(cfg.kernel, MM_KVER(3, 4, 0));
     check_identical(&cfg, true);
@@ -263,7 +238,7 @@ END_TEST
 START_TEST(test_identical_virt61_1g_1cpu)
 {
     struct mm_config cfg =
-        cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "cpus=1", NULL);
+        t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "cpus=1", NULL);
 
     ck_assert_uint_eq(cfg.version, MM_CONFIG_VERSION);
     check_identical(&cfg, true);
@@ -273,7 +248,7 @@ END_TEST
 START_TEST(test_identical_virt61_2g_4cpus)
 {
     struct mm_config cfg =
-        cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+2G", "cpus=4", NULL);
+        t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+2G", "cpus=4", NULL);
 
     check_identical(&cfg, true);
 }
@@ -291,14 +266,14 @@ static void has_config(const struct mm_machine *m, const struct mm_config *cfg)
 
 START_TEST(test_one_field_apart)
 {
-    struct mm_config base = cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", NULL);
+    struct mm_config base = t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", NULL);
     struct mm_config v[] = {
         base,
-        cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "vmalloc=480M", NULL),
-        cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "cmdline=cma=32M", NULL),
-        cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "cpus=2", NULL),
-        cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "cpus=4", NULL),
-        cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+768M", NULL),
+        t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "vmalloc=480M", NULL),
+        t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "cmdline=cma=32M", NULL),
+        t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "cpus=2", NULL),
+        t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "cpus=4", NULL),
+        t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+768M", NULL),
     };
     size_t n = sizeof(v) / sizeof(v[0]);
     struct mm_boots *b = mm_boots_new(16, BIG);
@@ -339,10 +314,10 @@ static void create_drop(struct mm_boots *b, const struct mm_config *cfg)
 START_TEST(test_entry_bound_lru)
 {
     struct mm_config c[4] = {
-        cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+256M", NULL),
-        cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+512M", NULL),
-        cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+768M", NULL),
-        cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", NULL),
+        t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+256M", NULL),
+        t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+512M", NULL),
+        t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+768M", NULL),
+        t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", NULL),
     };
     struct mm_boots *b = mm_boots_new(3, BIG);
     struct mm_boots_stats s;
@@ -376,9 +351,9 @@ START_TEST(test_byte_bound)
 {
     /* Fewer CPUs, fewer host bytes: c[2] fits where c[0] was. */
     struct mm_config c[3] = {
-        cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "cpus=3", NULL),
-        cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "cpus=2", NULL),
-        cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "cpus=1", NULL),
+        t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "cpus=3", NULL),
+        t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "cpus=2", NULL),
+        t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "cpus=1", NULL),
     };
     struct mm_boots *b = mm_boots_new(100, BIG);
     struct mm_boots_stats s;
@@ -421,7 +396,7 @@ END_TEST
 
 START_TEST(test_zero_entries_boots_each_time)
 {
-    struct mm_config cfg = cfg_of("aries", NULL);
+    struct mm_config cfg = t_config("aries", NULL);
     struct mm_boots *b = mm_boots_new(0, BIG);
     struct mm_machine *m = cached(b, &cfg), *f = fresh(&cfg);
     struct mm_boots_stats s;
@@ -440,7 +415,7 @@ END_TEST
 
 START_TEST(test_errors_are_mm_create_s)
 {
-    struct mm_config cfg = cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", NULL);
+    struct mm_config cfg = t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", NULL);
     struct mm_boots *b = mm_boots_new(4, BIG);
     struct mm_machine *m = NULL, *f = NULL;
     char want[MM_MSG_MAX], got[MM_MSG_MAX];
@@ -503,9 +478,9 @@ static void *race_thread(void *arg)
 START_TEST(test_threads)
 {
     struct mm_config cfg[3] = {
-        cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+512M", NULL),
-        cfg_of("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "cpus=2", NULL),
-        cfg_of("aries", NULL),
+        t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+512M", NULL),
+        t_config("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", "cpus=2", NULL),
+        t_config("aries", NULL),
     };
     struct mm_buf want[3] = {{0}};
     struct mm_boots *b = mm_boots_new(2, BIG);

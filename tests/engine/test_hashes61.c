@@ -105,17 +105,10 @@ END_TEST
 /* mm_create()'s message for a 6.1 qemu-virt machine with @cmdline. */
 static enum mm_status create_with(const char *cmdline, char err[MM_MSG_MAX])
 {
-    struct mm_config cfg;
-    struct mm_machine *m = NULL;
-    enum mm_status st;
+    struct mm_config cfg = t_config("qemu-virt", "kernel=6.1", NULL);
 
-    mm_config_default(&cfg);
-    ck_assert_int_eq(mm_config_preset(&cfg, "qemu-virt", err), MM_OK);
-    ck_assert_int_eq(mm_config_set(&cfg, "kernel", "6.1", err), MM_OK);
     ck_assert_int_eq(mm_config_set(&cfg, "cmdline", cmdline, err), MM_OK);
-    st = mm_create(&cfg, &m, err);
-    mm_destroy(m);
-    return st;
+    return t_create_status(&cfg, err);
 }
 
 /* The engine takes the whole word as simple_strtoul(, , 0) reads a number

@@ -6,18 +6,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-struct mm_machine *t_machine(const char *preset, ...)
+static struct mm_config config_va(const char *preset, va_list ap)
 {
     struct mm_config cfg;
-    struct mm_machine *m = NULL;
     char err[MM_MSG_MAX] = "";
     const char *kv;
-    va_list ap;
 
     mm_config_default(&cfg);
     if (preset != NULL)
         ck_assert_msg(mm_config_preset(&cfg, preset, err) == MM_OK, "%s", err);
-    va_start(ap, preset);
     while ((kv = va_arg(ap, const char *)) != NULL) {
         char key[64];
         const char *eq = strchr(kv, '=');
@@ -27,9 +24,42 @@ struct mm_machine *t_machine(const char *preset, ...)
         key[eq - kv] = '\0';
         ck_assert_msg(mm_config_set(&cfg, key, eq + 1, err) == MM_OK, "%s", err);
     }
+    return cfg;
+}
+
+struct mm_config t_config(const char *preset, ...)
+{
+    struct mm_config cfg;
+    va_list ap;
+
+    va_start(ap, preset);
+    cfg = config_va(preset, ap);
+    va_end(ap);
+    return cfg;
+}
+
+struct mm_machine *t_machine(const char *preset, ...)
+{
+    struct mm_config cfg;
+    struct mm_machine *m = NULL;
+    char err[MM_MSG_MAX] = "";
+    va_list ap;
+
+    va_start(ap, preset);
+    cfg = config_va(preset, ap);
     va_end(ap);
     ck_assert_msg(mm_create(&cfg, &m, err) == MM_OK, "create: %s", err);
     return m;
+}
+
+enum mm_status t_create_status(const struct mm_config *cfg,
+                               char err[MM_MSG_MAX])
+{
+    struct mm_machine *m = NULL;
+    enum mm_status st = mm_create(cfg, &m, err);
+
+    mm_destroy(m);
+    return st;
 }
 
 void t_check(const struct mm_machine *m)
