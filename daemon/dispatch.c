@@ -519,16 +519,6 @@ static void new_machine(struct srv_call *call, const char *what,
     resp->machine = machine_msg(call, sm, true);
 }
 
-static char *format_config(const struct mm_config *cfg)
-{
-    size_t n = mm_config_format(cfg, NULL, 0);
-    char *t = malloc(n + 1);
-
-    if (t != NULL)
-        mm_config_format(cfg, t, n + 1);
-    return t;
-}
-
 static void h_create(struct srv_call *call, const Armmap__V1__Request *req)
 {
     const Armmap__V1__Create *cr = req->create;
@@ -559,7 +549,7 @@ static void h_create(struct srv_call *call, const Armmap__V1__Request *req)
         mm_destroy(m);
         return;
     }
-    text = format_config(mm_machine_config(m));
+    text = mm_config_text(mm_machine_config(m));
     if (text == NULL) {
         mm_destroy(m);
         srv_call_fail(call, MM_NO_MEMORY, "create: out of host memory");

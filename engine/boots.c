@@ -86,17 +86,6 @@ void mm_boots_get_stats(struct mm_boots *b, struct mm_boots_stats *out)
     pthread_mutex_unlock(&b->lock);
 }
 
-/* @cfg's canonical text, malloc'd; NULL if host memory runs out. */
-static char *config_key(const struct mm_config *cfg)
-{
-    size_t n = mm_config_format(cfg, NULL, 0);
-    char *key = malloc(n + 1);
-
-    if (key != NULL)
-        mm_config_format(cfg, key, n + 1);
-    return key;
-}
-
 static uint64_t fnv1a64(const char *s)
 {
     uint64_t h = 0xcbf29ce484222325ull;
@@ -222,7 +211,7 @@ enum mm_status mm_boots_create(struct mm_boots *b, const struct mm_config *cfg,
 
     *out = NULL;
     err[0] = '\0';
-    key = config_key(cfg);
+    key = mm_config_text(cfg);
     if (key == NULL)
         return mm__fail(err, MM_NO_MEMORY, "create: out of host memory");
     hash = fnv1a64(key);

@@ -1123,6 +1123,16 @@ size_t mm_config_format(const struct mm_config *cfg, char *buf, size_t size)
     return o.len;
 }
 
+char *mm_config_text(const struct mm_config *cfg)
+{
+    size_t n = mm_config_format(cfg, NULL, 0);
+    char *t = malloc(n + 1);
+
+    if (t != NULL)
+        mm_config_format(cfg, t, n + 1);
+    return t;
+}
+
 /* Strips spaces and tabs from both ends of [s, e) in place. */
 static void trim(char **s, char **e)
 {

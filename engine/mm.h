@@ -233,6 +233,9 @@ enum mm_status mm_config_validate(const struct mm_config *cfg, char err[MM_MSG_M
  * "# reference: ..." comment naming the build modelled (mm_config_reference()),
  * into @buf (NUL-terminated, truncated at @size); returns the length it needs. */
 size_t mm_config_format(const struct mm_config *cfg, char *buf, size_t size);
+/* mm_config_format()'s text in a malloc'd string (the caller frees it);
+ * NULL if host memory runs out. */
+char *mm_config_text(const struct mm_config *cfg);
 
 /* Parses what mm_config_format() writes (any subset of keys, on top of the
  * defaults; a text without a "version" line is version 1, as every config

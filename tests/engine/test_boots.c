@@ -48,11 +48,9 @@ static struct mm_boots_stats stats(struct mm_boots *b)
 
 static char *config_text(const struct mm_config *cfg)
 {
-    size_t n = mm_config_format(cfg, NULL, 0);
-    char *t = malloc(n + 1);
+    char *t = mm_config_text(cfg);
 
     ck_assert_ptr_nonnull(t);
-    mm_config_format(cfg, t, n + 1);
     return t;
 }
 
