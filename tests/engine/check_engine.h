@@ -39,6 +39,9 @@ struct mm_config t_config(const char *preset, ...);
  * any, destroyed. */
 enum mm_status t_create_status(const struct mm_config *cfg,
                                char err[MM_MSG_MAX]);
+/* The number just before @what in @t ("...24140K reserved" -> 24140);
+ * fails the test if @what is not there. */
+unsigned long t_figure_before(const char *t, const char *what);
 
 /* Fails the test with mm_check()'s message unless the machine is consistent. */
 void t_check(const struct mm_machine *m);

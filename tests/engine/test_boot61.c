@@ -49,18 +49,6 @@ static unsigned long meminfo_kb(const char *t, const char *key)
     return v;
 }
 
-/* A figure of the Memory: line, the number before @what ("K reserved"). */
-static unsigned long memory_k(const char *t, const char *what)
-{
-    const char *p = strstr(t, what), *s;
-
-    ck_assert_msg(p != NULL, "no %s in:\n%s", what, t);
-    s = p;
-    while (s > t && s[-1] >= '0' && s[-1] <= '9')
-        s--;
-    return strtoul(s, NULL, 10);
-}
-
 /* mm_create()'s status for a qemu-virt 6.1 machine of 1 GiB with kernel
  * command line @cmdline; its message in @err, the machine destroyed. */
 static enum mm_status create_virt61_1g(const char *cmdline, char err[MM_MSG_MAX])
@@ -188,7 +176,7 @@ START_TEST(test_boot61_cma_remapped_with_pages)
     /* + 1024K: QEMU's device tree (test_boot61_fdt_reserved_and_mapped),
      * + 192K: the dentry and inode hash tables (test_boot61_vfs_hashes),
      * + 28K: the other early allocations (test_boot61_early_memblock) */
-    ck_assert_uint_eq(memory_k(mem, "K reserved"), 21904 + 32 + 1024 + 192 + 28);
+    ck_assert_uint_eq(t_figure_before(mem, "K reserved"), 21904 + 32 + 1024 + 192 + 28);
     for (mm_vaddr_t va = 0xcf000000u; va < 0xd0000000u; va += 0x100000u) {
         uint32_t l1 = mm__l1_read(m, va >> 20);
 
@@ -274,7 +262,7 @@ START_TEST(test_boot61_initmem_freed)
     struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+1G", NULL);
     char *mem = t_report(m, MM_REPORT_MEMORY), *mi = t_report(m, MM_REPORT_MEMINFO);
     const char *tail = "K highmem)\nFreeing unused kernel image (initmem) memory: 2048K\n";
-    unsigned long avail = memory_k(mem, "K/1048576K available");
+    unsigned long avail = t_figure_before(mem, "K/1048576K available");
     struct mm_result r;
 
     ck_assert_str_eq(mem + strlen(mem) - strlen(tail), tail);
@@ -318,9 +306,9 @@ START_TEST(test_boot61_initrd_reserved_then_freed)
      * tree, which follows the initrd (test_boot61_fdt_reserved_and_mapped),
      * nor the 768K of hash tables (test_boot61_vfs_hashes) and the 28K of
      * other early allocations (test_boot61_early_memblock) */
-    ck_assert_uint_eq(memory_k(mem, "K/1048576K available"),
+    ck_assert_uint_eq(t_figure_before(mem, "K/1048576K available"),
                       1003376 - 960 - 1024 - 768 - 28);
-    ck_assert_uint_eq(memory_k(mem, "K reserved"), 28816 + 960 + 1024 + 768 + 28);
+    ck_assert_uint_eq(t_figure_before(mem, "K reserved"), 28816 + 960 + 1024 + 768 + 28);
     ck_assert_uint_eq(meminfo_kb(mi, "MemTotal"), 1003376 - 1024 - 768 - 28 + 16384 + 2048);
     t_check(m);
     free(mem);
@@ -427,7 +415,7 @@ START_TEST(test_boot61_percpu_first_chunk)
                                      "percpu: Embedded 18 pages/cpu s45012 r8192 d20524 "
                                      "u73728\n"
                                      "Built 1 zonelists"));
-    ck_assert_uint_eq(memory_k(mb, "K reserved") - memory_k(ma, "K reserved"), 3 * 72);
+    ck_assert_uint_eq(t_figure_before(mb, "K reserved") - t_figure_before(ma, "K reserved"), 3 * 72);
     free(ma);
     free(mb);
     mm_destroy(a);
@@ -517,8 +505,8 @@ START_TEST(test_boot61_fdt_reserved_and_mapped)
     struct mm_walk tr;
     struct mm_result r;
 
-    ck_assert_uint_eq(memory_k(mem, "K/1048576K available"), 1000596);
-    ck_assert_uint_eq(memory_k(mem, "K reserved"), 31596);
+    ck_assert_uint_eq(t_figure_before(mem, "K/1048576K available"), 1000596);
+    ck_assert_uint_eq(t_figure_before(mem, "K reserved"), 31596);
     ck_assert_uint_eq(meminfo_kb(mi, "MemTotal"), 1019988);
     ck_assert_uint_eq(mm__l1_read(m, 0xff8), 0x4800041eu | 0x19000u);
     ck_assert_uint_eq(mm__l1_read(m, 0xff9), 0x4810041eu | 0x19000u);
@@ -643,15 +631,15 @@ START_TEST(test_boot61_vfs_hashes)
     m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+256M",
                   "cmdline=initrd=0x48000000,960K", NULL);
     mem = t_report(m, MM_REPORT_MEMORY);
-    ck_assert_uint_eq(memory_k(mem, "K/262144K available"), 221620);
-    ck_assert_uint_eq(memory_k(mem, "K reserved"), 24140);
+    ck_assert_uint_eq(t_figure_before(mem, "K/262144K available"), 221620);
+    ck_assert_uint_eq(t_figure_before(mem, "K reserved"), 24140);
     free(mem);
     mm_destroy(m);
     m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+256M",
                   "cmdline=initrd=0x48000000,960K", "version=4", NULL);
     mem = t_report(m, MM_REPORT_MEMORY);
     ck_assert_ptr_null(strstr(mem, "hash table"));
-    ck_assert_uint_eq(memory_k(mem, "K reserved"), 24140 - 28 - 128 - 64);
+    ck_assert_uint_eq(t_figure_before(mem, "K reserved"), 24140 - 28 - 128 - 64);
     free(mem);
     mm_destroy(m);
 }

@@ -17,18 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The figure just before @what in @t ("...24140K reserved" -> 24140). */
-static unsigned long figure_before(const char *t, const char *what)
-{
-    const char *p = strstr(t, what), *s;
-
-    ck_assert_msg(p != NULL, "no %s in:\n%s", what, t);
-    s = p;
-    while (s > t && s[-1] >= '0' && s[-1] <= '9')
-        s--;
-    return strtoul(s, NULL, 10);
-}
-
 /* The Memory: report of a 256 MiB qemu-virt 6.1 machine with the oracle's
  * initrd, @cmdline added, and config @version ("" for the newest). */
 static char *memory_256m(const char *cmdline, const char *version)
@@ -59,14 +47,14 @@ START_TEST(test_hashes61_given_sizes)
                               "linear)\nInode-cache hash table entries: 8192 (order: 3, "
                               "32768 bytes, linear)\n") != NULL,
                   "%s", mem);
-    ck_assert_uint_eq(figure_before(mem, "K reserved"), 24140 - 156);
-    ck_assert_uint_eq(figure_before(mem, "K/262144K available"), 221620 + 156);
+    ck_assert_uint_eq(t_figure_before(mem, "K reserved"), 24140 - 156);
+    ck_assert_uint_eq(t_figure_before(mem, "K/262144K available"), 221620 + 156);
     free(mem);
     /* 0 keeps the computed size, as no word does */
     mem = memory_256m("dhash_entries=0", "");
     ck_assert_ptr_nonnull(strstr(mem, "Dentry cache hash table entries: 32768 (order: 5, "
                                       "131072 bytes, linear)\n"));
-    ck_assert_uint_eq(figure_before(mem, "K reserved"), 24140);
+    ck_assert_uint_eq(t_figure_before(mem, "K reserved"), 24140);
     free(mem);
 }
 END_TEST
@@ -97,7 +85,7 @@ START_TEST(test_hashes61_ignored_before_version_6)
                               "bytes, linear)\nInode-cache hash table entries: 16384 "
                               "(order: 4, 65536 bytes, linear)\n") != NULL,
                   "%s", mem);
-    ck_assert_uint_eq(figure_before(mem, "K reserved"), 24140);
+    ck_assert_uint_eq(t_figure_before(mem, "K reserved"), 24140);
     free(mem);
 }
 END_TEST

@@ -62,6 +62,17 @@ enum mm_status t_create_status(const struct mm_config *cfg,
     return st;
 }
 
+unsigned long t_figure_before(const char *t, const char *what)
+{
+    const char *p = strstr(t, what), *s;
+
+    ck_assert_msg(p != NULL, "no %s in:\n%s", what, t);
+    s = p;
+    while (s > t && s[-1] >= '0' && s[-1] <= '9')
+        s--;
+    return strtoul(s, NULL, 10);
+}
+
 void t_check(const struct mm_machine *m)
 {
     char err[MM_MSG_MAX] = "";
