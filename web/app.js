@@ -87,6 +87,7 @@ async function openMachine(id, at = null) {
 // marked.
 async function render() {
   const at = st.at;
+  const gen = st.renders = (st.renders || 0) + 1;
   let texts;
   try {
     const reads = ['regions', 'pkmap', 'fixmap'].map((n) => api.reportText(st.id, n, at));
@@ -100,7 +101,9 @@ async function render() {
     }
     throw e;
   }
-  if (at !== st.at) return;             // a newer view was asked for
+  // A newer view was asked for, or a later drawing started (its reads
+  // went out after ours, so ours may be older): leave it to that one.
+  if (at !== st.at || gen !== st.renders) return;
   const reg = parse.regions(texts[0]);
   $('kernel-line').textContent = reg.kernel;
   views.drawSpace($('space'), { regions: reg.regions, banks: st.banks, zones: st.zones }, $('space-detail'));
