@@ -83,21 +83,22 @@ enum armmap_status {
 /* Wire OpCode values. */
 enum armmap_opcode {
     ARMMAP_OP_NONE = 0,
-    ARMMAP_OP_ALLOC = 1,         /* args: zone, order        value: pfn */
-    ARMMAP_OP_FREE = 2,          /* args: pfn, order */
-    ARMMAP_OP_KMAP = 3,          /* args: pfn                value: va */
-    ARMMAP_OP_KUNMAP = 4,        /* args: pfn */
-    ARMMAP_OP_KMAP_ATOMIC = 5,   /* args: pfn [, slot]       value: va */
-    ARMMAP_OP_KUNMAP_ATOMIC = 6, /* args: va                 value: pfn */
-    ARMMAP_OP_VMALLOC = 7,       /* args: size               value: va */
-    ARMMAP_OP_VFREE = 8,         /* args: va */
-    ARMMAP_OP_VMAP = 9,          /* args: pfn...             value: va */
-    ARMMAP_OP_VUNMAP = 10,       /* args: va */
-    ARMMAP_OP_IOREMAP = 11,      /* args: phys, size         value: va */
-    ARMMAP_OP_IOUNMAP = 12,      /* args: va */
-    ARMMAP_OP_MODULE_ALLOC = 13, /* args: size               value: va */
-    ARMMAP_OP_MODULE_FREE = 14,  /* args: va */
-    ARMMAP_OP_KMAP_FLUSH = 15,   /* kmap_flush_unused() */
+    ARMMAP_OP_ALLOC = 1,             /* args: zone, order        value: pfn */
+    ARMMAP_OP_FREE = 2,              /* args: pfn, order */
+    ARMMAP_OP_KMAP = 3,              /* args: pfn                value: va */
+    ARMMAP_OP_KUNMAP = 4,            /* args: pfn */
+    ARMMAP_OP_KMAP_ATOMIC = 5,       /* args: pfn [, slot]       value: va */
+    ARMMAP_OP_KUNMAP_ATOMIC = 6,     /* args: va                 value: pfn */
+    ARMMAP_OP_VMALLOC = 7,           /* args: size               value: va */
+    ARMMAP_OP_VFREE = 8,             /* args: va */
+    ARMMAP_OP_VMAP = 9,              /* args: pfn...             value: va */
+    ARMMAP_OP_VUNMAP = 10,           /* args: va */
+    ARMMAP_OP_IOREMAP = 11,          /* args: phys, size         value: va */
+    ARMMAP_OP_IOUNMAP = 12,          /* args: va */
+    ARMMAP_OP_MODULE_ALLOC = 13,     /* args: size               value: va */
+    ARMMAP_OP_MODULE_FREE = 14,      /* args: va */
+    ARMMAP_OP_KMAP_FLUSH = 15,       /* kmap_flush_unused() */
+    ARMMAP_OP_MODULE_ENABLE_RO = 16, /* args: va, text, ro  value: pages */
     ARMMAP_OP_COUNT
 };
 

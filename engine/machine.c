@@ -101,6 +101,7 @@ static const struct op_desc {
     [MM_OP_MODULE_ALLOC] = { "module_alloc", 1, 1 },
     [MM_OP_MODULE_FREE] = { "module_free", 1, 1 },
     [MM_OP_KMAP_FLUSH] = { "kmap_flush", 0, 0 },
+    [MM_OP_MODULE_ENABLE_RO] = { "module_enable_ro", 3, 3 },
 };
 
 const char *mm_op_name(enum mm_opcode op)
@@ -1239,6 +1240,8 @@ static unsigned touches(enum mm_opcode code)
     case MM_OP_MODULE_ALLOC:
     case MM_OP_MODULE_FREE:
         return MM_TOUCH_VMAP | MM_TOUCH_BUDDY;
+    case MM_OP_MODULE_ENABLE_RO:
+        return MM_TOUCH_VMAP;
     default:
         return MM_TOUCH_BUDDY | MM_TOUCH_PKMAP | MM_TOUCH_KATOMIC | MM_TOUCH_VMAP;
     }
@@ -1280,6 +1283,8 @@ static enum mm_status dispatch(struct mm_machine *m, const struct mm_op *op,
         return mm__module_free(m, a[0], res);
     case MM_OP_KMAP_FLUSH:
         return mm__kmap_flush(m, res);
+    case MM_OP_MODULE_ENABLE_RO:
+        return mm__module_enable_ro(m, a[0], a[1], a[2], res);
     case MM_OP_NONE:
     case MM_OP_COUNT:
         break;
@@ -1424,6 +1429,15 @@ enum mm_status mm_module_alloc(struct mm_machine *m, uint32_t size, struct mm_re
 enum mm_status mm_module_free(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res)
 {
     return apply_args(m, MM_OP_MODULE_FREE, 0, &va, 1, res);
+}
+
+enum mm_status mm_module_enable_ro(struct mm_machine *m, mm_vaddr_t va,
+                                   uint32_t text_size, uint32_t ro_size,
+                                   struct mm_result *res)
+{
+    uint32_t a[3] = { va, text_size, ro_size };
+
+    return apply_args(m, MM_OP_MODULE_ENABLE_RO, 0, a, 3, res);
 }
 
 /* ------------------------------------------------------------------ */

@@ -328,6 +328,7 @@ enum mm_opcode {
     MM_OP_MODULE_ALLOC,  /* args: size                   value: va, aux: pages */
     MM_OP_MODULE_FREE,   /* args: va                     value: pages freed */
     MM_OP_KMAP_FLUSH,    /* kmap_flush_unused()          value: slots cleared */
+    MM_OP_MODULE_ENABLE_RO, /* args: va, text_size, ro_size  value: read-only pages */
     MM_OP_COUNT
 };
 
@@ -397,6 +398,16 @@ enum mm_status mm_iounmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result 
 enum mm_status mm_module_alloc(struct mm_machine *m, uint32_t size,
                                struct mm_result *res);
 enum mm_status mm_module_free(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);
+/* complete_formation()'s module_enable_ro(), module_enable_nx() and
+ * module_enable_x() on the module at @va: [0, @text_size) read-only and
+ * executable, [@text_size, @ro_size) read-only, the rest not executable
+ * (mm_int.h mm__module_enable_ro()).  Value: the read-only pages, 0 on a
+ * build without STRICT_MODULE_RWX, where nothing changes.  Refused
+ * (MM_INVALID_ARGUMENT): @va not a live module_alloc area, sizes not page
+ * aligned, out of order or past the module, a module protected already. */
+enum mm_status mm_module_enable_ro(struct mm_machine *m, mm_vaddr_t va,
+                                   uint32_t text_size, uint32_t ro_size,
+                                   struct mm_result *res);
 
 /* km_type slot names of the 2.6 enum, for MM_OP_KMAP_ATOMIC in km_type style:
  * mm_km_type_name(3) is "KM_USER0"; lookup returns -1 if unknown. */

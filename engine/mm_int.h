@@ -117,8 +117,10 @@ bool mm__config_strict_module_rwx(const struct mm_config *cfg);
  * module_alloc area: [0, @text_size) read-only and executable, [@text_size,
  * @ro_size) read-only and not executable, the rest not executable.  Both
  * sizes page aligned, text_size <= ro_size <= the area's mapped bytes.
- * Without STRICT_MODULE_RWX nothing changes.  value = read-only pages.
- * Not an operation: no event (tests/oracle replays a module load with it). */
+ * Without STRICT_MODULE_RWX nothing changes and value = 0 (again on a
+ * second call: nothing was protected); else value = read-only pages and a
+ * second call is refused.  The operation MM_OP_MODULE_ENABLE_RO
+ * (mm_module_enable_ro()); tests/oracle calls it directly. */
 enum mm_status mm__module_enable_ro(struct mm_machine *m, mm_vaddr_t va,
                                     uint32_t text_size, uint32_t ro_size,
                                     struct mm_result *res);

@@ -29,7 +29,8 @@
  * VA, aux = pages.  ioremap: value = VA + (phys & ~PAGE_MASK), aux = pages
  * mapped.  vfree, module_free: value = pages freed, aux = pages of the
  * vmalloc'd page array freed with them (VM_VPAGES, areas over 4 MiB).
- * vunmap, iounmap: value = pages unmapped.
+ * vunmap, iounmap: value = pages unmapped.  module_enable_ro: value =
+ * read-only pages (0 where STRICT_MODULE_RWX is off).
  *
  * Decisions where the kernel has no error path: an address that is not the
  * start of a live area of the operation's own kind is refused with
@@ -49,7 +50,9 @@
  * map_vm_area(), remove_vm_area(), __vunmap(), vfree(), vunmap(), vmap(),
  * s_show(); 5.2+ find_vmap_lowest_match(); arch/arm/kernel/module.c
  * module_alloc(); arch/arm/mm/ioremap.c __arm_ioremap_pfn_caller(),
- * remap_area_sections(), unmap_area_sections(), __iounmap().
+ * remap_area_sections(), unmap_area_sections(), __iounmap(); 6.1
+ * kernel/module/strict_rwx.c module_enable_ro(), module_enable_nx(),
+ * module_enable_x(); mm/vmalloc.c vm_remove_mappings().
  */
 #include "mm_int.h"
 
@@ -1305,6 +1308,17 @@ enum mm_status mm__module_enable_ro(struct mm_machine *m, mm_vaddr_t va,
  * page array the same way.  *@pages and *@array receive the page counts.
  * KERNEL: 3.4 mm/vmalloc.c remove_vm_area(), free_unmap_vmap_area(),
  * free_vmap_area_noflush(), __vunmap(); arch/arm/mm/ioremap.c __iounmap().
+ *
+ * A module complete_formation() protected carries VM_FLUSH_RESET_PERMS
+ * (module_enable_ro()'s set_vm_flush_reset_perms()), so its vfree also
+ * purges every lazy area at once, before the pages go back.  Its PTEs are
+ * cleared, not made writable first: the set_memory_nx()/set_memory_rw()
+ * that 5.2's vm_remove_mappings() did for architectures without
+ * ARCH_HAS_SET_DIRECT_MAP (ARM) is gone before 6.1, and ARM's
+ * set_direct_map_*() are the generic no-ops, so what remains is the
+ * _vm_unmap_aliases() flush.  KERNEL: 6.1 kernel/module/strict_rwx.c
+ * module_enable_ro(); mm/vmalloc.c __vunmap(), vm_remove_mappings(),
+ * _vm_unmap_aliases() -> __purge_vmap_area_lazy().
  */
 static enum mm_status release(struct mm_machine *m, mm_vaddr_t start, const char *op,
                               struct mm_result *res, uint32_t *pages, uint32_t *array)
@@ -1315,7 +1329,7 @@ static enum mm_status release(struct mm_machine *m, mm_vaddr_t start, const char
     uint32_t *heap = has_pfns(ar) && !pfns_inline(n) ? ar->pfns.heap : NULL;
     const uint32_t *pfns = heap;
     mm_vaddr_t link = ar->kind == AREA_VPAGES ? 0 : ar->link;
-    bool free_pages = holds_pages(ar);
+    bool free_pages = holds_pages(ar), reset_perms;
 
     if (has_pfns(ar) && pfns_inline(n)) {
         /* purge() below moves the areas: keep an inline list here */
@@ -1334,11 +1348,12 @@ static enum mm_status release(struct mm_machine *m, mm_vaddr_t start, const char
     ar->pfns.heap = NULL;
     ar->lazy = true;
     ar->link = 0;
+    reset_perms = ar->kind == AREA_MODULE && ar->rox != 0;
     if (ar->kind == AREA_MODULE)
-        ar->rox = 0; /* VM_FLUSH_RESET_PERMS: the pages go back writable */
+        ar->rox = 0; /* the next module_alloc here maps PAGE_KERNEL_EXEC */
     v->lazy_nr += (ar->end - ar->start) >> MM_PAGE_SHIFT;
-    if (v->lazy_nr > lazy_max_pages(m))
-        purge(m);                                  /* try_purge_vmap_area_lazy() */
+    if (v->lazy_nr > lazy_max_pages(m) || reset_perms)
+        purge(m); /* try_purge_vmap_area_lazy(), or vm_unmap_aliases() */
     assert(!free_pages || n == 0 || pfns != NULL); /* areas holding pages
                                                        keep their pfns */
     for (uint32_t i = 0; free_pages && i < n; i++) {
@@ -1938,6 +1953,20 @@ static enum mm_status check_link(const struct mm_vmap *v, const struct area *ar,
     return MM_OK;
 }
 
+/* A module area's rox is 0, or what mm__module_enable_ro() sets: ROX_SET,
+ * text <= read-only <= its pages, on a live area of a STRICT_MODULE_RWX
+ * build (bit 30 clear). */
+static bool is_rox_valid(const struct mm_machine *m, const struct area *ar)
+{
+    uint32_t rox = ar->rox;
+
+    if (rox == 0)
+        return true;
+    return (rox & ROX_SET) != 0 && (rox & (1u << 30)) == 0 && !ar->lazy &&
+           ROX_TEXT(rox) <= ROX_RO(rox) && ROX_RO(rox) <= ar->nr_pages &&
+           mm__config_strict_module_rwx(&m->cfg);
+}
+
 static enum mm_status check_area(const struct mm_machine *m, size_t i, uint32_t *lazy,
                                  char err[MM_MSG_MAX])
 {
@@ -1959,6 +1988,12 @@ static enum mm_status check_area(const struct mm_machine *m, size_t i, uint32_t 
     if ((uint64_t)ar->nr_pages * PAGE_SZ + PAGE_SZ != (uint64_t)ar->end - ar->start)
         return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x: %u pages in 0x%x bytes",
                         ar->start, ar->nr_pages, ar->end - ar->start);
+    if (ar->kind == AREA_MODULE && !is_rox_valid(m, ar))
+        return mm__fail(err, MM_INTERNAL,
+                        "vmalloc: module 0x%08x%s: protection 0x%08x is not text <= "
+                        "read-only <= its %u pages on a STRICT_MODULE_RWX build",
+                        ar->start, ar->lazy ? " (lazily freed)" : "", ar->rox,
+                        ar->nr_pages);
     if (ar->lazy) {
         *lazy += (ar->end - ar->start) >> MM_PAGE_SHIFT;
         return check_unmapped(m, ar->start, ar->end, "lazily freed", err);

@@ -54,7 +54,8 @@
     X(IOUNMAP, "iounmap") \
     X(MODULE_ALLOC, "module_alloc") \
     X(MODULE_FREE, "module_free") \
-    X(KMAP_FLUSH, "kmap_flush")
+    X(KMAP_FLUSH, "kmap_flush") \
+    X(MODULE_ENABLE_RO, "module_enable_ro")
 
 #define ARMMAP_REGION_LIST(X) \
     X(GAP, "gap") \

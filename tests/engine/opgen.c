@@ -134,7 +134,8 @@ static void gen_atomic(const struct mm_machine *m, const struct t_shadow *sh,
     }
 }
 
-/* vmalloc, vmap, ioremap, module_alloc, or one of their frees. */
+/* vmalloc, vmap, ioremap, module_alloc, module_enable_ro, or one of their
+ * frees. */
 static void gen_area(const struct mm_machine *m, const struct t_shadow *sh,
                      struct t_rng *r, struct t_record *rec, bool unmap)
 {
@@ -151,7 +152,16 @@ static void gen_area(const struct mm_machine *m, const struct t_shadow *sh,
                : sh->areas.v[pool_pick(&sh->areas, r)];
         return;
     }
-    switch (t_rnd(r, 4)) {
+    switch (t_rnd(r, 5)) {
+    case 4: /* complete_formation() on a module, or on something else */
+        rec->op.code = MM_OP_MODULE_ENABLE_RO;
+        rec->op.nargs = 3;
+        a[0] = sh->areas.n == 0 || t_rnd(r, 8) == 0
+               ? m->lay.modules_vaddr + (t_rnd(r, 64) << 12)
+               : sh->areas.v[pool_pick(&sh->areas, r)];
+        a[1] = t_rnd(r, 4) << 12 | (t_rnd(r, 16) == 0 ? 0x800 : 0);
+        a[2] = a[1] + (t_rnd(r, 4) << 12);
+        break;
     case 0:
         rec->op.code = MM_OP_VMALLOC;
         a[0] = t_rnd(r, 40) == 0 ? t_rnd(r, 0x40000000) : 1 + t_rnd(r, 64 * 1024);

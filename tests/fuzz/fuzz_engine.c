@@ -740,6 +740,14 @@ static void one_op(struct state *s)
         report(s, (enum mm_report)(u8(&s->in) % MM_REPORT_COUNT));
         return;
     default:
+        if (sel & 0x40) {
+            op.code = MM_OP_MODULE_ENABLE_RO;
+            args[0] = pick_va(s);
+            args[1] = (uint32_t)(u8(&s->in) % 4) << MM_PAGE_SHIFT | (sel & 0x20 ? 0x800 : 0);
+            args[2] = args[1] + ((uint32_t)(u8(&s->in) % 4) << MM_PAGE_SHIFT);
+            op.nargs = 3;
+            break;
+        }
         sel = u8(&s->in);
         if (s->m != NULL)
             mm_km_type_name(s->m, (int)(int8_t)sel);
