@@ -389,6 +389,7 @@ static const char *const op_args[MM_OP_COUNT][3] = {
     [MM_OP_IOUNMAP] = { "va" },
     [MM_OP_MODULE_ALLOC] = { "size" },
     [MM_OP_MODULE_FREE] = { "va" },
+    [MM_OP_MODULE_ENABLE_RO] = { "va", "text_size", "ro_size" },
 };
 
 /* Op.zone: a name or its number. */

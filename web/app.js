@@ -245,6 +245,7 @@ const OP_ARGS = {
   kmap_atomic: ['pfn', 'slot'], kunmap_atomic: ['va'], vmalloc: ['size'], vfree: ['va'],
   vmap: ['pfns'], vunmap: ['va'], ioremap: ['phys', 'size'], iounmap: ['va'],
   module_alloc: ['size'], module_free: ['va'], kmap_flush: [],
+  module_enable_ro: ['va', 'text_size', 'ro_size'],
 };
 
 function showArgs() {

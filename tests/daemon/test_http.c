@@ -349,6 +349,19 @@ START_TEST(test_ops_batch_translate_history)
                   "INVALID_ARGUMENT", "op: field 'size' must be a size below "
                   "4G (4096, \"0x1000\", \"8K\", \"1M\")");
 
+    /* module_enable_ro by its field names; aries (3.4) has no
+     * STRICT_MODULE_RWX: OK, 0 read-only pages. */
+    v = op_value("/api/v1/machines/1", "{\"op\":\"module_alloc\",\"size\":\"8K\"}");
+    ck_assert_str_eq(v, "0xbf000000");
+    free(v);
+    v = op_value("/api/v1/machines/1", "{\"op\":\"module_enable_ro\",\"va\":"
+                 "\"0xbf000000\",\"text_size\":4096,\"ro_size\":\"0x2000\"}");
+    ck_assert_str_eq(v, "0x0");
+    free(v);
+    ck_http_error("POST", "/api/v1/machines/1/ops", NULL,
+                  "{\"op\":\"module_enable_ro\",\"va\":\"0xbf000000\"}", 400,
+                  "INVALID_ARGUMENT", "op: field 'text_size' is missing");
+
     /* GET translate with the walk; a fault is a result, not an error. */
     r = http("GET", "/api/v1/machines/1/translate?va=0xbfe01000,0xef800000"
              "&walk=1", NULL, NULL);

@@ -579,6 +579,110 @@ START_TEST(test_destroy_then_not_found_and_purge)
 }
 END_TEST
 
+/* The hardware second-level descriptor's low 12 bits (APX, XN, AP, TEX,
+ * C, B) of @va, from a translate walk on @machine (0 if no second step). */
+static uint32_t l2_attrs(int c, uint64_t machine, uint32_t va)
+{
+    Armmap__V1__Request req = ARMMAP__V1__REQUEST__INIT;
+    Armmap__V1__Translate t = ARMMAP__V1__TRANSLATE__INIT;
+    Armmap__V1__Response *r;
+    uint32_t attrs = 0;
+
+    t.machine = machine;
+    t.n_va = 1;
+    t.va = &va;
+    t.walk = 1;
+    req.id = 140;
+    req.body_case = ARMMAP__V1__REQUEST__BODY_TRANSLATE;
+    req.translate = &t;
+    r = td_call(c, &req);
+    ck_assert_status(r, 140, 0, "");
+    ck_assert_uint_eq(r->translate->n_walks, 1);
+    if (r->translate->walks[0]->n_steps == 2)
+        attrs = r->translate->walks[0]->steps[1]->desc & 0xfffu;
+    td_free(r);
+    return attrs;
+}
+
+/* Sends module_enable_ro of @a (va, text_size, ro_size) as request @id
+ * and asserts it is refused with @msg (INVALID_ARGUMENT). */
+static void enable_ro_refused(int c, uint64_t id, uint64_t machine, const uint32_t *a,
+                              const char *msg)
+{
+    Armmap__V1__Response *r =
+        td_op(c, id, machine, ARMMAP__V1__OP_CODE__OP_MODULE_ENABLE_RO, 0, a, 3, 0);
+
+    ck_assert_status(r, id, ARMMAP__V1__CODE__INVALID_ARGUMENT, msg);
+    td_free(r);
+}
+
+/* The second-level attributes of the module's text, rodata and data
+ * pages after module_enable_ro(0xbf000000, 0x1000, 0x2000): 0x65e (APX:
+ * read-only, executable), 0x65f (read-only, XN), 0x45f (XN). */
+static void assert_protected(int c, uint64_t machine)
+{
+    ck_assert_uint_eq(l2_attrs(c, machine, 0xbf000000), 0x65e);
+    ck_assert_uint_eq(l2_attrs(c, machine, 0xbf001000), 0x65f);
+    ck_assert_uint_eq(l2_attrs(c, machine, 0xbf002000), 0x45f);
+    ck_assert_uint_eq(l2_attrs(c, machine, 0xbf003000), 0x45f);
+}
+
+/* module_enable_ro travels as an op: applied, refused with the engine's
+ * exact messages taking no sequence number (not a module, misaligned,
+ * twice), committed, and replayed by a restarted daemon: the protection
+ * is back and a second call is still refused; module_free then purges
+ * the range at once.  Its own daemon: it restarts it. */
+START_TEST(test_module_enable_ro_travels_and_replays)
+{
+    static const char twice[] = "module_enable_ro: the module at 0xbf000000 is "
+                                "protected already";
+    struct tdaemon own;
+    uint32_t size = 0x4000, a[3] = { 0xbf000000, 0x1000, 0x2000 };
+    uint32_t bad[3] = { 0xbf001000, 0x1000, 0x1000 };
+    uint32_t odd[3] = { 0xbf000000, 0x800, 0x1000 };
+    Armmap__V1__Response *r;
+    uint64_t mm61;
+    int c;
+
+    td_init(&own);
+    td_start(&own, NULL);
+    c = td_session(&own, "modrox");
+    mm61 = td_create(c, "qemu-virt", "kernel=6.1", "ram=0x40000000+1G", NULL);
+    ck_assert_uint_eq(td_op_ok(c, mm61, ARMMAP__V1__OP_CODE__OP_MODULE_ALLOC, &size, 1),
+                      0xbf000000);
+    ck_assert_uint_eq(l2_attrs(c, mm61, 0xbf000000), 0x45e);
+    enable_ro_refused(c, 141, mm61, bad,
+                      "module_enable_ro: 0xbf001000 is not the start of a "
+                      "module_alloc area");
+    enable_ro_refused(c, 142, mm61, odd,
+                      "module_enable_ro: text 0x800 and rodata end 0x1000 must be "
+                      "page aligned, in order, within the module's 0x4000 bytes");
+    r = td_op(c, 143, mm61, ARMMAP__V1__OP_CODE__OP_MODULE_ENABLE_RO, 0, a, 3, 0);
+    ck_assert_status(r, 143, 0, "");
+    ck_assert_uint_eq(r->op->value, 2);
+    ck_assert_uint_eq(r->op->seq, 2); /* the refusals took none */
+    td_free(r);
+    assert_protected(c, mm61);
+    enable_ro_refused(c, 144, mm61, a, twice);
+    close(c);
+    ck_assert_msg(td_stop(&own) == 0, "%s", td_log(&own));
+
+    td_start(&own, NULL);
+    c = td_session(&own, "modrox");
+    assert_protected(c, mm61);
+    enable_ro_refused(c, 145, mm61, a, twice);
+    r = td_op(c, 146, mm61, ARMMAP__V1__OP_CODE__OP_MODULE_FREE, 0, a, 1, 0);
+    ck_assert_status(r, 146, 0, "");
+    ck_assert_uint_eq(r->op->value, 4);
+    ck_assert_uint_eq(r->op->seq, 3);
+    td_free(r);
+    ck_assert_uint_eq(td_op_ok(c, mm61, ARMMAP__V1__OP_CODE__OP_MODULE_ALLOC, &size, 1),
+                      0xbf000000);
+    close(c);
+    td_cleanup(&own);
+}
+END_TEST
+
 Suite *ops_suite(void)
 {
     Suite *s = suite_create("ops");
@@ -602,6 +706,10 @@ Suite *ops_suite(void)
     tcase_add_test(tc, test_fork_at_seq);
     tcase_add_test(tc, test_dump_is_an_arm_core_file);
     tcase_add_test(tc, test_destroy_then_not_found_and_purge);
+    suite_add_tcase(s, tc);
+    tc = tcase_create("modrox");
+    tcase_set_timeout(tc, 60);
+    tcase_add_test(tc, test_module_enable_ro_travels_and_replays);
     suite_add_tcase(s, tc);
     return s;
 }
