@@ -625,6 +625,16 @@ enum armmap_status armmap_module_free(struct armmap_conn *conn,
                                       struct armmap_op_result *res);
 enum armmap_status armmap_kmap_flush(struct armmap_conn *conn, uint64_t machine,
                                      struct armmap_op_result *res);
+/* complete_formation() on the module at @va: [0, @text_size) read-only,
+ * [@text_size, @ro_size) read-only and not executable, the rest not
+ * executable; res->value = read-only pages (0 on builds without
+ * STRICT_MODULE_RWX, where nothing changes).  INVALID_ARGUMENT if @va is
+ * not a live module_alloc area, the sizes are not page aligned, in order
+ * and within the module, or the module is protected already. */
+enum armmap_status armmap_module_enable_ro(struct armmap_conn *conn,
+                                           uint64_t machine, uint32_t va,
+                                           uint32_t text_size, uint32_t ro_size,
+                                           struct armmap_op_result *res);
 
 /**
  * armmap_batch - apply @n operations in one round trip

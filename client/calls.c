@@ -556,6 +556,16 @@ enum armmap_status armmap_kmap_flush(struct armmap_conn *conn, uint64_t machine,
     return op_n(conn, machine, ARMMAP_OP_KMAP_FLUSH, 0, NULL, 0, res);
 }
 
+enum armmap_status armmap_module_enable_ro(struct armmap_conn *conn,
+                                           uint64_t machine, uint32_t va,
+                                           uint32_t text_size, uint32_t ro_size,
+                                           struct armmap_op_result *res)
+{
+    uint32_t a[3] = { va, text_size, ro_size };
+
+    return op_n(conn, machine, ARMMAP_OP_MODULE_ENABLE_RO, 0, a, 3, res);
+}
+
 bool armmap__batch_build(Armmap__V1__Batch *b, uint64_t machine,
                          const struct armmap_op *ops, size_t n, bool stop,
                          Armmap__V1__Op **wops, Armmap__V1__Op ***wptrs)

@@ -109,6 +109,11 @@ static const struct cli_command commands[] = {
     { "module-alloc", cli_cmd_op, "module-alloc M SIZE", "module_alloc()." },
     { "module-free", cli_cmd_op, "module-free M VA", "module_memfree()." },
     { "kmap-flush", cli_cmd_op, "kmap-flush M", "kmap_flush_unused()." },
+    { "module-enable-ro", cli_cmd_op, "module-enable-ro M VA TEXT_SIZE RO_SIZE",
+      "complete_formation()'s module_enable_ro(), module_enable_nx() and\n"
+      "module_enable_x() on the module at VA: text read-only, rodata up to\n"
+      "RO_SIZE read-only and not executable, the rest not executable.\n"
+      "Prints the read-only pages (0 without STRICT_MODULE_RWX)." },
     { "translate", cli_cmd_translate,
       "translate M [--walk] [--access rwxu] [--chunk N] [--input FILE]\n"
       "          [--on-error stop|skip|emit] [--format text|json|csv] [VA...]",

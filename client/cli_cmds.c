@@ -57,6 +57,9 @@ void cli_op_result_text(enum armmap_opcode code,
     case ARMMAP_OP_KMAP_FLUSH:
         snprintf(buf, size, "cleared %u", r->value);
         break;
+    case ARMMAP_OP_MODULE_ENABLE_RO:
+        snprintf(buf, size, "read-only pages %u", r->value);
+        break;
     default:
         snprintf(buf, size, "pages %u", r->value);
         break;

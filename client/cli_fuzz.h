@@ -30,7 +30,7 @@
 #define SHRINK_RUNS    600
 #define SHRINK_SECONDS 90
 #define WHY_MAX        400
-#define NR_FUZZ_OPS    (ARMMAP_OP_KMAP_FLUSH + 1)
+#define NR_FUZZ_OPS    ARMMAP_OP_COUNT
 #define MAX_BATCH      4096  /* armmapd's default max-batch-ops */
 #define MAX_MACHINES   10000 /* armmapd's default max-machines-per-tenant */
 #define MAX_SETTINGS   32
@@ -45,8 +45,16 @@ struct fblock {
 struct farea {
     uint32_t va, pages;
     uint8_t kind;
+    uint8_t rox;    /* module: ROX_* of module_enable_ro */
     uint32_t pa[4]; /* vmap: the pfns' addresses; ioremap: pa[0] */
 };
+
+/* What module_enable_ro did to a module, as far as the model can tell:
+ * with rodata end 0 it answers 0 whether the build protects (a second
+ * call is refused) or not (nothing changes). */
+#define ROX_NONE  0 /* never protected */
+#define ROX_SET   1 /* protected: a second call is refused */
+#define ROX_MAYBE 2 /* ro_size 0 on a build the model cannot tell */
 
 struct fref {
     uint32_t va, pfn;
@@ -66,7 +74,9 @@ struct model {
     uint32_t io_phys;              /* 16 non-RAM pages for ioremap */
     unsigned ncpus;
     bool has_pkmap, inject_bug;
-    bool kmap_high_get; /* kmap_atomic of a kmap()ed page returns
+    uint8_t strict_modrox; /* learned: 0 unknown, 1 STRICT_MODULE_RWX,
+                              2 not (module_enable_ro answers 0) */
+    bool kmap_high_get;    /* kmap_atomic of a kmap()ed page returns
                                       its pkmap address (not with
                                       ARM_ERRATA_798181) */
     /* state */

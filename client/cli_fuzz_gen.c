@@ -246,6 +246,15 @@ static bool gen_valid(struct rng *r, struct model *m, uint32_t roll,
         set_op(f, ARMMAP_OP_MODULE_FREE, 0, 1, m->areas[ai].va);
         return true;
     }
+    if (roll < 93) {
+        uint32_t text = rnd_below(r, 3) * PAGE_SZ;
+
+        if (!pick_area(r, m, AK_MODULE, &ai))
+            return false;
+        set_op(f, ARMMAP_OP_MODULE_ENABLE_RO, 0, 3, m->areas[ai].va, text,
+               text + rnd_below(r, 3) * PAGE_SZ);
+        return true;
+    }
     set_op(f, ARMMAP_OP_KMAP_FLUSH, 0, 0);
     return true;
 }
@@ -278,7 +287,7 @@ void fz_gen_op(struct rng *r, struct model *m, struct fop *f)
     }
     if (roll >= 80) {
         for (tries = 0; tries < 8; tries++)
-            if (gen_valid(r, m, rnd_below(r, 92), f))
+            if (gen_valid(r, m, rnd_below(r, 94), f))
                 return;
         set_op(f, ARMMAP_OP_ALLOC, 0, 2, 1u, 0u);
         return;

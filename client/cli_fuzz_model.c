@@ -277,6 +277,59 @@ static struct farea *area_add(struct model *m, uint32_t va, uint32_t pages,
     return a;
 }
 
+/* module_enable_ro: refused unless @a[0] is a live module, the sizes page
+ * aligned, in order and within it, and it is not protected; else the
+ * read-only pages on a STRICT_MODULE_RWX build, 0 (and nothing done) on
+ * others.  Which build it is the model learns from the first answer with
+ * rodata. */
+static bool check_enable_ro(struct model *m, const struct armmap_op *op,
+                            const struct armmap_op_result *r, char *why)
+{
+    const uint32_t *a = op->args;
+    int ai = op->nargs == 3 ? area_at(m, a[0]) : -1;
+    enum armmap_status exp = ARMMAP_INVALID_ARGUMENT;
+    struct farea *ar = ai >= 0 ? &m->areas[ai] : NULL;
+    uint32_t want = 0;
+
+    if (ar == NULL && m->areas_lost && op->nargs == 3)
+        return true; /* maybe an area the model lost */
+    if (ar != NULL && ar->kind == AK_MODULE &&
+        ((a[1] | a[2]) & (PAGE_SZ - 1)) == 0 && a[1] <= a[2] &&
+        a[2] <= (uint64_t)ar->pages * PAGE_SZ) {
+        if (ar->rox == ROX_MAYBE)
+            return true; /* refused or not: the model cannot tell */
+        if (ar->rox == ROX_NONE)
+            exp = ARMMAP_OK;
+    }
+    if (exp == ARMMAP_OK && r->status == ARMMAP_OK) {
+        want = a[2] / PAGE_SZ;
+        if (a[2] != 0 && m->strict_modrox == 0)
+            m->strict_modrox = r->value == 0 ? 2 : 1;
+        if (m->strict_modrox == 2)
+            want = 0;
+        if (r->value != want) {
+            fz_why(why,
+                   "module_enable_ro of 0x%08x: %u read-only pages, want %u",
+                   a[0], r->value, want);
+            return false;
+        }
+        if (m->strict_modrox == 1)
+            ar->rox = ROX_SET;
+        else if (m->strict_modrox == 0)
+            ar->rox = ROX_MAYBE;
+        return true;
+    }
+    if (r->status != exp) {
+        fz_why(
+            why,
+            "module_enable_ro of 0x%08x: expected %s, daemon answered %s%s%s",
+            a[0], armmap_strerror(exp), armmap_strerror(r->status),
+            r->status != ARMMAP_OK ? ": " : "", r->msg);
+        return false;
+    }
+    return true;
+}
+
 static bool is_fixmap_va(const struct model *m, uint32_t va, unsigned *cpu)
 {
     unsigned c, d;
@@ -695,6 +748,8 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
         want = m->has_pkmap ? flush_zero(m) : 0;
         exact = true;
         EXPECT(ARMMAP_OK);
+    case ARMMAP_OP_MODULE_ENABLE_RO:
+        return check_enable_ro(m, op, r, why);
     default:
         return true;
     }

@@ -369,7 +369,7 @@ struct op_syntax {
     enum armmap_opcode code;
     const char *usage;
     unsigned nfixed; /* positional arguments */
-    enum arg_kind kind[2];
+    enum arg_kind kind[3];
     bool variadic; /* vmap: one or more pfns */
     unsigned opts; /* OPT_* accepted */
 };
@@ -471,6 +471,12 @@ static const struct op_syntax syntax[ARMMAP_OP_COUNT] = {
                                { 0, 0 },
                                false,
                                0 },
+    [ARMMAP_OP_MODULE_ENABLE_RO] = { ARMMAP_OP_MODULE_ENABLE_RO,
+                                     "module-enable-ro VA TEXT_SIZE RO_SIZE",
+                                     3,
+                                     { ARG_VA, ARG_SIZE, ARG_SIZE },
+                                     false,
+                                     0 },
 };
 
 static bool parse_arg(enum arg_kind kind, const char *opname, const char *text,

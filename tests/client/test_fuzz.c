@@ -300,7 +300,7 @@ START_TEST(test_corpus_and_replay)
     a = tc_armmap(tc_d.sock, NULL, 0, "replay", path, (char *)NULL);
     ck_assert_int_eq(a.status, 5);
     snprintf(want, sizeof(want),
-             "armmap: DIFFERS: replay: %s:3: kmap 0xff2fa: expected OK "
+             "armmap: DIFFERS: replay: %s:3: kmap 0xff289: expected OK "
              "0xbfe00000, got OK 0xbfe01000\n",
              path);
     ck_assert_str_eq(a.err, want);

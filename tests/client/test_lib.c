@@ -422,6 +422,49 @@ START_TEST(test_atomic_vmalloc_ioremap_module)
 }
 END_TEST
 
+/* armmap_module_enable_ro() on Debian's 6.1 armmp build (qemu-virt, 1
+ * GiB; STRICT_MODULE_RWX): three read-only pages of a four-page module,
+ * the engine's refusals with their messages; on aries (3.4) the same call
+ * changes nothing and answers 0. */
+START_TEST(test_module_enable_ro_call)
+{
+    struct armmap_conn *c = tc_connect();
+    struct armmap_setting kv[2] = { { "kernel", "6.1" }, { "ram", "0x40000000+1G" } };
+    struct armmap_machine *mach = NULL;
+    struct armmap_op_result r;
+    uint64_t m, old;
+
+    ck_assert_int_eq(armmap_create(c, "qemu-virt", kv, 2, NULL, &mach), ARMMAP_OK);
+    m = mach->id;
+    armmap_machine_free(mach);
+    ck_assert_int_eq(armmap_module_alloc(c, m, 0x4000, &r), ARMMAP_OK);
+    ck_assert_uint_eq(r.value, 0xbf000000u);
+    ck_assert_int_eq(armmap_module_enable_ro(c, m, 0xbf000000u, 0x1000, 0x5000, &r),
+                     ARMMAP_INVALID_ARGUMENT);
+    ck_assert_str_eq(r.msg, "module_enable_ro: text 0x1000 and rodata end 0x5000 must "
+                            "be page aligned, in order, within the module's 0x4000 "
+                            "bytes");
+    ck_assert_int_eq(armmap_module_enable_ro(c, m, 0xbf000000u, 0x1000, 0x3000, &r),
+                     ARMMAP_OK);
+    ck_assert_uint_eq(r.value, 3);
+    ck_assert_uint_eq(r.seq, 2);
+    ck_assert_int_eq(armmap_module_enable_ro(c, m, 0xbf000000u, 0x1000, 0x3000, &r),
+                     ARMMAP_INVALID_ARGUMENT);
+    ck_assert_str_eq(r.msg, "module_enable_ro: the module at 0xbf000000 is protected "
+                            "already");
+    ck_assert_int_eq(armmap_module_enable_ro(c, m, 0xf0000000u, 0, 0, &r),
+                     ARMMAP_INVALID_ARGUMENT);
+    ck_assert_str_eq(r.msg, "module_enable_ro: 0xf0000000 is not the start of a "
+                            "module_alloc area");
+    old = tc_create(c, "aries");
+    ck_assert_int_eq(armmap_module_alloc(c, old, 0x2000, &r), ARMMAP_OK);
+    ck_assert_int_eq(armmap_module_enable_ro(c, old, r.value, 0x1000, 0x2000, &r),
+                     ARMMAP_OK);
+    ck_assert_uint_eq(r.value, 0);
+    armmap_close(c);
+}
+END_TEST
+
 START_TEST(test_batch_call)
 {
     struct armmap_conn *c = tc_connect();
@@ -1118,6 +1161,7 @@ Suite *lib_suite(void)
     tcase_add_test(calls, test_create_errors);
     tcase_add_test(calls, test_kmap_cycle_exact);
     tcase_add_test(calls, test_atomic_vmalloc_ioremap_module);
+    tcase_add_test(calls, test_module_enable_ro_call);
     tcase_add_test(calls, test_batch_call);
     tcase_add_test(calls, test_translate_and_walk);
     tcase_add_test(calls, test_phys_report_history);

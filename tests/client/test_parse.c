@@ -224,6 +224,7 @@ START_TEST(test_format_op_round_trip)
         "module-alloc 0x2000",
         "module-free 0xbf000000",
         "kmap-flush",
+        "module-enable-ro 0xbf000000 0x1000 0x3000",
     };
     struct armmap_op_line l;
     char err[ARMMAP_ERR_MAX], buf[128];
@@ -251,6 +252,9 @@ START_TEST(test_names_match_the_proto)
     ck_assert_str_eq(armmap_op_name(ARMMAP_OP_KMAP_ATOMIC), "kmap_atomic");
     ck_assert_int_eq(armmap_op_lookup("kmap-atomic"), ARMMAP_OP_KMAP_ATOMIC);
     ck_assert_int_eq(armmap_op_lookup("module_free"), ARMMAP_OP_MODULE_FREE);
+    ck_assert_int_eq(armmap_op_lookup("module-enable-ro"), ARMMAP_OP_MODULE_ENABLE_RO);
+    ck_assert_int_eq(ARMMAP_OP_MODULE_ENABLE_RO, 16);
+    ck_assert_str_eq(armmap_op_name(ARMMAP_OP_MODULE_ENABLE_RO), "module_enable_ro");
     ck_assert_int_eq(armmap_op_lookup("nope"), ARMMAP_OP_NONE);
     ck_assert_ptr_null(armmap_op_name(ARMMAP_OP_COUNT));
     ck_assert_str_eq(armmap_region_name(4), "lowmem");
