@@ -10,7 +10,9 @@
  * armmp build has CONFIG_STRICT_MODULE_RWX=y.  The real kernel's value
  * (tests/oracle/fixtures, every machine): the probe module's own text at
  * 0xbf000000 has the second-level descriptor attributes 0x65e (APX set,
- * XN clear) where a fresh module_alloc page has 0x45e.
+ * XN clear) where a fresh module_alloc page has 0x45e.  The operation is
+ * MM_OP_MODULE_ENABLE_RO (mm_module_enable_ro()); freeing a protected
+ * module purges the lazy areas (VM_FLUSH_RESET_PERMS).
  */
 #include "check_engine.h"
 
