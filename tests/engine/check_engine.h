@@ -42,6 +42,9 @@ enum mm_status t_create_status(const struct mm_config *cfg,
 /* The number just before @what in @t ("...24140K reserved" -> 24140);
  * fails the test if @what is not there. */
 unsigned long t_figure_before(const char *t, const char *what);
+/* Rewrites a snapshot's trailer, FNV-1a 64 of every byte before it
+ * (little-endian), after a test changed bytes on purpose. */
+void t_fix_checksum(uint8_t *buf, size_t len);
 
 /* Fails the test with mm_check()'s message unless the machine is consistent. */
 void t_check(const struct mm_machine *m);

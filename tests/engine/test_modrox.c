@@ -251,19 +251,6 @@ static size_t rox_offset(const struct mm_buf *b, uint32_t start, uint32_t end)
     return 0;
 }
 
-/* The format's trailer: FNV-1a 64 of every byte before it. */
-static void reseal(struct mm_buf *b)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-
-    for (size_t i = 0; i + 8 < b->len; i++) {
-        h ^= (uint8_t)b->data[i];
-        h *= 0x100000001b3ull;
-    }
-    for (unsigned k = 0; k < 8; k++)
-        b->data[b->len - 8 + k] = (char)(uint8_t)(h >> (8 * k));
-}
-
 /* mm_check() (and so a restore) refuses a module protection that
  * module_enable_ro() cannot have set, even where the PTEs agree with it:
  * text past the read-only end (0x80000002: 2 text pages, 0 read-only, on
@@ -301,7 +288,7 @@ START_TEST(test_modrox_check_malformed)
         at = rox_offset(&b, r.value, r.value + 0x3000);
         for (unsigned k = 0; k < 4; k++)
             b.data[at + k] = (char)(uint8_t)(cases[i].rox >> (8 * k));
-        reseal(&b);
+        t_fix_checksum((uint8_t *)b.data, b.len);
         ck_assert_int_eq(mm_restore(mm_machine_config(m), b.data, b.len, &back, err),
                          MM_INVALID_ARGUMENT);
         if (cases[i].msg != NULL)

@@ -19,19 +19,6 @@
 
 #define SNAPSHOT_OPS 600u               /* operations per run, full length */
 
-/* The format's trailer: FNV-1a 64 of every byte before it, little-endian. */
-static void fix_checksum(uint8_t *buf, size_t len)
-{
-    uint64_t h = 0xcbf29ce484222325ull;
-
-    for (size_t i = 0; i + 8 < len; i++) {
-        h ^= buf[i];
-        h *= 0x100000001b3ull;
-    }
-    for (unsigned k = 0; k < 8; k++)
-        buf[len - 8 + k] = (uint8_t)(h >> (8 * k));
-}
-
 static struct mm_buf snap(const struct mm_machine *m)
 {
     struct mm_buf b = {0};
@@ -265,7 +252,7 @@ START_TEST(test_snapshot_truncated_everywhere)
         /* Cut with a valid checksum: the reader must name it. */
         if (len >= 8) {
             memcpy(cut, b.data, len);
-            fix_checksum(cut, len);
+            t_fix_checksum(cut, len);
             ck_assert_int_eq(try_restore(m, cut, len), MM_INVALID_ARGUMENT);
         }
     }
@@ -295,7 +282,7 @@ START_TEST(test_snapshot_bit_flips)
         }
         if (i % 2 == 0)
             ck_assert_int_eq(try_restore(m, x, b.len), MM_INVALID_ARGUMENT);
-        fix_checksum(x, b.len);
+        t_fix_checksum(x, b.len);
         refused += try_restore(m, x, b.len) != MM_OK;
     }
     ck_assert_uint_gt(refused, 2000);   /* a flip in a cursor or counter may pass */
@@ -316,12 +303,12 @@ START_TEST(test_snapshot_other_config)
                      MM_INVALID_ARGUMENT);
     ck_assert_str_eq(err, "restore: header: taken on another config (config hash differs)");
     b.data[8] = 2;                      /* version 2 */
-    fix_checksum((uint8_t *)b.data, b.len);
+    t_fix_checksum((uint8_t *)b.data, b.len);
     ck_assert_int_eq(mm_restore(mm_machine_config(m), b.data, b.len, &r, err),
                      MM_INVALID_ARGUMENT);
     ck_assert_str_eq(err, "restore: header: version 2, this engine reads version 1");
     b.data[0] = 'X';
-    fix_checksum((uint8_t *)b.data, b.len);
+    t_fix_checksum((uint8_t *)b.data, b.len);
     ck_assert_int_eq(mm_restore(mm_machine_config(m), b.data, b.len, &r, err),
                      MM_INVALID_ARGUMENT);
     ck_assert_str_eq(err, "restore: header: not a machine snapshot (bad magic)");

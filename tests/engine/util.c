@@ -73,6 +73,18 @@ unsigned long t_figure_before(const char *t, const char *what)
     return strtoul(s, NULL, 10);
 }
 
+void t_fix_checksum(uint8_t *buf, size_t len)
+{
+    uint64_t h = 0xcbf29ce484222325ull;
+
+    for (size_t i = 0; i + 8 < len; i++) {
+        h ^= buf[i];
+        h *= 0x100000001b3ull;
+    }
+    for (unsigned k = 0; k < 8; k++)
+        buf[len - 8 + k] = (uint8_t)(h >> (8 * k));
+}
+
 void t_check(const struct mm_machine *m)
 {
     char err[MM_MSG_MAX] = "";
