@@ -73,6 +73,8 @@ struct model {
     uint32_t bad_pfn;              /* surely not RAM */
     uint32_t io_phys;              /* 16 non-RAM pages for ioremap */
     unsigned ncpus;
+    unsigned max_order; /* the buddy allocator's highest order: 10, or
+                           11 with ARCH_FORCE_MAX_ORDER=12 (6.1 armmp) */
     bool has_pkmap, inject_bug;
     uint8_t strict_modrox; /* learned: 0 unknown, 1 STRICT_MODULE_RWX,
                               2 not (module_enable_ro answers 0) */

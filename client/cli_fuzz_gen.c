@@ -319,7 +319,7 @@ void fz_gen_op(struct rng *r, struct model *m, struct fop *f)
                m->bad_pfn); /* no such cpu */
         return;
     case 3:
-        set_op(f, ARMMAP_OP_ALLOC, 0, 2, 1u, 11u); /* order 11 */
+        set_op(f, ARMMAP_OP_ALLOC, 0, 2, 1u, m->max_order + 1); /* too big */
         return;
     case 4:
         if (pick_area(r, m, AK_VMALLOC, &ai)) {
@@ -334,7 +334,7 @@ void fz_gen_op(struct rng *r, struct model *m, struct fop *f)
         set_op(f, ARMMAP_OP_VFREE, 0, 1, 0x1000u);
         return;
     case 5:
-        if (m->nblocks && m->blocks[0].order < 10) {
+        if (m->nblocks && m->blocks[0].order < m->max_order) {
             set_op(f, ARMMAP_OP_FREE, 0, 2, m->blocks[0].pfn,
                    (uint32_t)m->blocks[0].order + 1); /* wrong order */
             return;

@@ -85,9 +85,12 @@ int fz_model_init(struct cli *c, struct model *m, uint64_t id, bool inject,
                  (strncmp(atomic, "default", 7) == 0 && maj == 2 && mid == 6 &&
                   min < 37);
     (void)why;
+    m->max_order = 10;
     for (i = 0; i < d->nzones; i++) {
         const struct armmap_zone_info *z = &d->zones[i];
 
+        if (z->nr_orders > 0)
+            m->max_order = z->nr_orders - 1;
         if (z->start_pfn < min_start)
             min_start = z->start_pfn;
         if (z->end_pfn > max_end)
@@ -429,7 +432,7 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
                  order = op->nargs > 1 ? a[1] : 0;
         uint32_t lo, hi;
 
-        if (zone > 2 || order > 10 ||
+        if (zone > 2 || order > m->max_order ||
             (zone == 2 && !m->has_pkmap && !m->high_end))
             EXPECT(ARMMAP_INVALID_ARGUMENT);
         if (r->status == ARMMAP_NO_MEMORY)
@@ -460,7 +463,7 @@ bool fz_check_op(struct model *m, const struct armmap_op *op,
         return true;
     }
     case ARMMAP_OP_FREE:
-        if (op->nargs < 2 || a[1] > 10 || a[0] == m->bad_pfn)
+        if (op->nargs < 2 || a[1] > m->max_order || a[0] == m->bad_pfn)
             EXPECT(ARMMAP_INVALID_ARGUMENT);
         b = block_of(m, a[0], &head);
         if (b < 0) {

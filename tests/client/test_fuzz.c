@@ -162,6 +162,14 @@ START_TEST(test_create_flags)
                             "kernel=5.10 cpus=4 machines: no disagreement\n") ==
               a.out);
     tc_run_free(&a);
+    /* 6.1 on qemu-virt is Debian's armmp build: 12 buddy orders
+     * (ARCH_FORCE_MAX_ORDER), so order 11 is a valid alloc there. */
+    a = tc_armmap(tc_d.sock, NULL, 0, "fuzz", "--preset", "qemu-virt",
+                  "--kernel", "6.1", "--ops", "3000", "--seed", "5", (char *)NULL);
+    ck_assert_msg(a.status == 0, "exit %d: %.400s%.400s", a.status, a.out, a.err);
+    ck_assert(strstr(a.out, "fuzz: seed 5: 3000 ops on 2 qemu-virt kernel=6.1 "
+                            "machines: no disagreement\n") == a.out);
+    tc_run_free(&a);
     /* A km_type kernel: named slots, displacement, no stack. */
     a = tc_armmap(tc_d.sock, NULL, 0, "fuzz", "--preset", "qemu-virt",
                   "--kernel", "2.6.35", "--vmalloc-end", "0xf0000000", "--cpus",
