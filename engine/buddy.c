@@ -439,10 +439,19 @@ static bool pool_reserve(struct mm_buddy *b, uint32_t extra)
     return true;
 }
 
-/* Room for any one alloc or free: expand() adds at most b->top blocks. */
+/* Room for any one alloc or free: expand() adds at most b->top blocks.
+ * Every alloc and free asks, and there almost always is room already:
+ * that is said first, in a few compares, before any of the three growers
+ * is called. */
 static bool reserve_for_op(struct mm_buddy *b)
 {
-    return pool_reserve(b, b->top + 1) && map_reserve(&b->free_map, b->top + 1) &&
+    uint32_t extra = b->top + 1;
+
+    if (b->node_live + extra <= b->node_cap &&
+        ((size_t)b->free_map.count + extra) * 2 <= map_mask(&b->free_map) + 1 &&
+        b->used_map.spare != NULL)
+        return true;
+    return pool_reserve(b, extra) && map_reserve(&b->free_map, extra) &&
            umap_reserve(&b->used_map);
 }
 
