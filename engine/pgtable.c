@@ -401,10 +401,12 @@ bool mm__has_pte_page(const struct mm_machine *m, mm_vaddr_t va)
 
 mm_paddr_t mm__pte_page(const struct mm_machine *m, mm_vaddr_t va)
 {
-    if (!mm__has_pte_page(m, va))
+    uint32_t pmd = mm__l1_read(m, pmd_index(va)); /* read once: every PTE write asks */
+
+    if ((pmd & PMD_TYPE_MASK) != PMD_TYPE_TABLE)
         return 0;
     /* pmd_page_vaddr(): the Linux half */
-    return mm__l1_read(m, pmd_index(va)) & PAGE_MASK32;
+    return pmd & PAGE_MASK32;
 }
 
 /* ------------------------------------------------------------------ */
@@ -444,13 +446,14 @@ static uint32_t pte_ext_for(const struct mm_machine *m, mm_vaddr_t va, uint32_t 
     return va < m->lay.task_size && (pte & pu) == pu ? PTE_EXT_NG : 0;
 }
 
-/* The PTE page's words for @va; the page must exist. */
-static uint32_t *pte_words(struct mm_machine *m, mm_vaddr_t va)
+/* The words of the PTE page at @table, @va's (mm__pte_page()); the page
+ * must exist. */
+static uint32_t *pte_words(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t table)
 {
     uint32_t *pg;
 
     assert(mm__has_pte_page(m, va));
-    pg = mm__phys_page_rw(m->phys, MM_PFN(mm__pte_page(m, va)));
+    pg = mm__phys_page_rw(m->phys, MM_PFN(table));
     assert(pg != NULL); /* created when the table was allocated */
     return pg;
 }
@@ -458,9 +461,10 @@ static uint32_t *pte_words(struct mm_machine *m, mm_vaddr_t va)
 /* set_pte_ext(): the Linux PTE and, 2048 bytes above, the hardware PTE. */
 static void set_pte_ext(struct mm_machine *m, mm_vaddr_t va, uint32_t pte, uint32_t ext)
 {
-    uint32_t *pg = pte_words(m, va);
+    mm_paddr_t table = mm__pte_page(m, va);
+    uint32_t *pg = pte_words(m, va, table);
     unsigned i = (va >> MM_PAGE_SHIFT) & (MM_PTRS_PER_PTE - 1);
-    mm_paddr_t hw_pa = mm__pte_page(m, va) + MM_PTE_HWTABLE_OFF + i * 4u;
+    mm_paddr_t hw_pa = table + MM_PTE_HWTABLE_OFF + i * 4u;
     uint32_t hw = v7_hw_pte(pte, ext);
 
     mm__touch_l1(m, va >> 20);
