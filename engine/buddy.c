@@ -439,10 +439,19 @@ static bool pool_reserve(struct mm_buddy *b, uint32_t extra)
     return true;
 }
 
-/* Room for any one alloc or free: expand() adds at most b->top blocks. */
+/* Room for any one alloc or free: expand() adds at most b->top blocks.
+ * Every alloc and free asks, and there almost always is room already:
+ * that is said first, in a few compares, before any of the three growers
+ * is called. */
 static bool reserve_for_op(struct mm_buddy *b)
 {
-    return pool_reserve(b, b->top + 1) && map_reserve(&b->free_map, b->top + 1) &&
+    uint32_t extra = b->top + 1;
+
+    if (b->node_live + extra <= b->node_cap &&
+        ((size_t)b->free_map.count + extra) * 2 <= map_mask(&b->free_map) + 1 &&
+        b->used_map.spare != NULL)
+        return true;
+    return pool_reserve(b, extra) && map_reserve(&b->free_map, extra) &&
            umap_reserve(&b->used_map);
 }
 
@@ -1044,10 +1053,17 @@ enum mm_status mm__free_pages(struct mm_machine *m, mm_pfn_t pfn, unsigned order
         return mm__fail(msg, MM_INVALID_ARGUMENT, "%s: pfn 0x%x is not RAM", op, pfn);
     if (is_reserved(b, pfn))
         return mm__fail(msg, MM_INVALID_ARGUMENT, "%s: pfn 0x%x is reserved", op, pfn);
-    if (free_block_at(b, pfn) != NIL)
-        return mm__fail(msg, MM_NOT_FOUND, "%s: pfn 0x%x is already free", op, pfn);
-    if (!used_block_at(b, pfn, &head, &held_order, &held_by))
+    /* The allocated blocks first, as mm__page_info() asks: a block's head
+     * is one byte of their map, where finding a pfn in no free block probes
+     * the free blocks' hash at all top + 1 heads, on every free.  Blocks
+     * never overlap (mm__buddy_check() says so), so a pfn in an allocated
+     * block is in no free one and the order of the checks changes no
+     * answer. */
+    if (!used_block_at(b, pfn, &head, &held_order, &held_by)) {
+        if (free_block_at(b, pfn) != NIL)
+            return mm__fail(msg, MM_NOT_FOUND, "%s: pfn 0x%x is already free", op, pfn);
         return mm__fail(msg, MM_INTERNAL, "%s: pfn 0x%x is in no block", op, pfn);
+    }
     if (held_by != owner)
         return mm__fail(msg, MM_INVALID_ARGUMENT, "%s: pfn 0x%x is held by %s, not by %s",
                         op, pfn, owner_names[held_by], owner_names[owner]);

@@ -399,12 +399,16 @@ bool mm__has_pte_page(const struct mm_machine *m, mm_vaddr_t va)
     return (mm__l1_read(m, pmd_index(va)) & PMD_TYPE_MASK) == PMD_TYPE_TABLE;
 }
 
+/* The PTE page first-level entry @pmd points at (pmd_page_vaddr(): the
+ * Linux half), or 0 if it is no table. */
+static mm_paddr_t pmd_table(uint32_t pmd)
+{
+    return (pmd & PMD_TYPE_MASK) == PMD_TYPE_TABLE ? pmd & PAGE_MASK32 : 0;
+}
+
 mm_paddr_t mm__pte_page(const struct mm_machine *m, mm_vaddr_t va)
 {
-    if (!mm__has_pte_page(m, va))
-        return 0;
-    /* pmd_page_vaddr(): the Linux half */
-    return mm__l1_read(m, pmd_index(va)) & PAGE_MASK32;
+    return pmd_table(mm__l1_read(m, pmd_index(va)));
 }
 
 /* ------------------------------------------------------------------ */
@@ -444,24 +448,21 @@ static uint32_t pte_ext_for(const struct mm_machine *m, mm_vaddr_t va, uint32_t 
     return va < m->lay.task_size && (pte & pu) == pu ? PTE_EXT_NG : 0;
 }
 
-/* The PTE page's words for @va; the page must exist. */
-static uint32_t *pte_words(struct mm_machine *m, mm_vaddr_t va)
-{
-    uint32_t *pg;
-
-    assert(mm__has_pte_page(m, va));
-    pg = mm__phys_page_rw(m->phys, MM_PFN(mm__pte_page(m, va)));
-    assert(pg != NULL); /* created when the table was allocated */
-    return pg;
-}
-
-/* set_pte_ext(): the Linux PTE and, 2048 bytes above, the hardware PTE. */
+/* set_pte_ext(): the Linux PTE and, 2048 bytes above, the hardware PTE.
+ * The first-level entry is read once (each read is a physmem lookup, and
+ * every vmalloc and vfree page comes here); the table must exist. */
 static void set_pte_ext(struct mm_machine *m, mm_vaddr_t va, uint32_t pte, uint32_t ext)
 {
-    uint32_t *pg = pte_words(m, va);
+    uint32_t pmd = mm__l1_read(m, pmd_index(va));
+    mm_paddr_t table = pmd_table(pmd);
     unsigned i = (va >> MM_PAGE_SHIFT) & (MM_PTRS_PER_PTE - 1);
-    mm_paddr_t hw_pa = mm__pte_page(m, va) + MM_PTE_HWTABLE_OFF + i * 4u;
+    mm_paddr_t hw_pa = table + MM_PTE_HWTABLE_OFF + i * 4u;
     uint32_t hw = v7_hw_pte(pte, ext);
+    uint32_t *pg;
+
+    assert((pmd & PMD_TYPE_MASK) == PMD_TYPE_TABLE);
+    pg = mm__phys_page_rw(m->phys, MM_PFN(table));
+    assert(pg != NULL); /* created when the table was allocated */
 
     mm__touch_l1(m, va >> 20);
     pg[i] = pte;

@@ -680,6 +680,12 @@ START_TEST(test_double_free_is_not_found)
                   "free: pfn 0x80400 is already free");
     tb_free_fails(m, 0x80000, 10, MM_OWN_USER, MM_NOT_FOUND,
                   "free: pfn 0x80000 is already free");
+    /* Inside a free block, not its head: no allocated block holds it (a
+     * free asks those first), and the free blocks' probe still finds it. */
+    tb_free_fails(m, 0x80401, 0, MM_OWN_USER, MM_NOT_FOUND,
+                  "free: pfn 0x80401 is already free");
+    tb_free_fails(m, 0x807ff, 3, MM_OWN_USER, MM_NOT_FOUND,
+                  "free: pfn 0x807ff is already free");
     tb_destroy(m);
 }
 END_TEST
