@@ -1217,7 +1217,7 @@ static enum mm_status check_overlaps(const struct mm_buddy *b, mm_pfn_t **heads,
                                      size_t *nheads, char err[MM_MSG_MAX])
 {
     size_t n = (size_t)b->node_live + b->used_map.count, nfree = 0;
-    uint32_t *key, *tmp, *v;
+    uint32_t *key, *tmp, *v, prev = 0;
     enum mm_status st;
 
     *heads = NULL;
@@ -1237,15 +1237,18 @@ static enum mm_status check_overlaps(const struct mm_buddy *b, mm_pfn_t **heads,
         for (size_t i = 0; i < *nheads; i++)
             (*heads)[i] = key[nfree + i] >> 4;
     }
-    v = st == MM_OK ? radix_sort24(key, tmp, n) : key;
-    for (size_t i = 1; i < n && st == MM_OK; i++) {
-        uint32_t prev = v[i - 1], cur = v[i];
+    /* The allocated blocks' keys are ascending already (the map's walk):
+     * only the free ones are sorted, and the two merged in the sweep. */
+    v = st == MM_OK ? radix_sort24(key, tmp, nfree) : key;
+    for (size_t i = 0, j = nfree, k = 0; k < n && st == MM_OK; k++) {
+        uint32_t cur = j == n || (i < nfree && v[i] < key[j]) ? v[i++] : key[j++];
 
-        if ((cur >> 4) < (prev >> 4) + (1u << (prev & 0xf)))
+        if (k > 0 && (cur >> 4) < (prev >> 4) + (1u << (prev & 0xf)))
             st = mm__fail(err, MM_INTERNAL,
                           "buddy: the order-%u block at pfn 0x%x "
                           "overlaps the order-%u block at pfn 0x%x",
                           cur & 0xf, cur >> 4, prev & 0xf, prev >> 4);
+        prev = cur;
     }
     free(key);
     free(tmp);
