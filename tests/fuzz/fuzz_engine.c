@@ -112,7 +112,11 @@
  * A deliberate bug (vfree() counting a lazy page too many for areas of
  * three pages) was caught from an empty corpus after 2,391 inputs by the
  * end-of-sequence check ("vmalloc: 3 lazy pages in the areas, 4
- * counted"), and from the corpus by booted()'s check.  What stands
+ * counted"), and from the corpus by booted()'s check; one in expand()
+ * (an order-2 split putting back its lower half, the block just
+ * allocated) by the end check of the corpus's first such input ("buddy:
+ * the order-2 block at pfn 0x7fc00 overlaps the order-2 block at pfn
+ * 0x7fc00", the merged sweep of a free and an allocated block).  What stands
  * between this and 5,000 inputs per CPU-second: the whole-state checks
  * (the end of every input, the sampled ops, the replays), which walk
  * structures as large as the machine, and libFuzzer's own loop, a
