@@ -1187,7 +1187,7 @@ static uint32_t *radix_sort24(uint32_t *a, uint32_t *tmp, size_t n)
 /* Every block, free or allocated, as pfn << 4 | order into @key (room for
  * @n); false if the counts do not match what is there or an order is bad. */
 static enum mm_status collect_blocks(const struct mm_buddy *b, uint32_t *key, size_t n,
-                                     char err[MM_MSG_MAX])
+                                     size_t *nfree, char err[MM_MSG_MAX])
 {
     const struct used_map *u = &b->used_map;
     size_t k = 0;
@@ -1204,6 +1204,7 @@ static enum mm_status collect_blocks(const struct mm_buddy *b, uint32_t *key, si
                             fb->pfn, fb->order, b->node_live);
         key[k++] = fb->pfn << 4 | fb->order;
     }
+    *nfree = k;
     for (mm_pfn_t p = umap_next(u, 0); p != NO_PFN; p = umap_next(u, p + 1)) {
         uint32_t v = 0;
 
@@ -1223,13 +1224,20 @@ static enum mm_status collect_blocks(const struct mm_buddy *b, uint32_t *key, si
 /* No two blocks, free or allocated, share a page: sorted by head, each
  * must end before the next begins.  MM_NO_MEMORY if the sort arrays cannot
  * be had, or for a few blocks, where probing each block's possible heads
- * (the caller's fallback) costs less than the sort. */
-static enum mm_status check_overlaps(const struct mm_buddy *b, char err[MM_MSG_MAX])
+ * (the caller's fallback) costs less than the sort.  Unless MM_NO_MEMORY,
+ * *@heads: the allocated blocks' heads ascending, as the used map's walk
+ * gives them (NULL if that array cannot be had), *@nheads of them; the
+ * caller frees it.  check_used() reads them instead of walking the map a
+ * second time (the walk was most of the buddy check's time). */
+static enum mm_status check_overlaps(const struct mm_buddy *b, mm_pfn_t **heads,
+                                     size_t *nheads, char err[MM_MSG_MAX])
 {
-    size_t n = (size_t)b->node_live + b->used_map.count;
-    uint32_t *key, *tmp, *v;
+    size_t n = (size_t)b->node_live + b->used_map.count, nfree = 0;
+    uint32_t *key, *tmp, *v, prev = 0;
     enum mm_status st;
 
+    *heads = NULL;
+    *nheads = 0;
     if (n <= SWEEP_MIN)
         return MM_NO_MEMORY;
     key = malloc((n + 1) * sizeof(*key));
@@ -1239,16 +1247,24 @@ static enum mm_status check_overlaps(const struct mm_buddy *b, char err[MM_MSG_M
         free(tmp);
         return MM_NO_MEMORY;
     }
-    st = collect_blocks(b, key, n, err);
-    v = st == MM_OK ? radix_sort24(key, tmp, n) : key;
-    for (size_t i = 1; i < n && st == MM_OK; i++) {
-        uint32_t prev = v[i - 1], cur = v[i];
+    st = collect_blocks(b, key, n, &nfree, err);
+    if (st == MM_OK && (*heads = malloc((n - nfree + 1) * sizeof(**heads))) != NULL) {
+        *nheads = n - nfree;
+        for (size_t i = 0; i < *nheads; i++)
+            (*heads)[i] = key[nfree + i] >> 4;
+    }
+    /* The allocated blocks' keys are ascending already (the map's walk):
+     * only the free ones are sorted, and the two merged in the sweep. */
+    v = st == MM_OK ? radix_sort24(key, tmp, nfree) : key;
+    for (size_t i = 0, j = nfree, k = 0; k < n && st == MM_OK; k++) {
+        uint32_t cur = j == n || (i < nfree && v[i] < key[j]) ? v[i++] : key[j++];
 
-        if ((cur >> 4) < (prev >> 4) + (1u << (prev & 0xf)))
+        if (k > 0 && (cur >> 4) < (prev >> 4) + (1u << (prev & 0xf)))
             st = mm__fail(err, MM_INTERNAL,
                           "buddy: the order-%u block at pfn 0x%x "
                           "overlaps the order-%u block at pfn 0x%x",
                           cur & 0xf, cur >> 4, prev & 0xf, prev >> 4);
+        prev = cur;
     }
     free(key);
     free(tmp);
@@ -1366,15 +1382,31 @@ static enum mm_status check_list(const struct mm_machine *m, unsigned zone,
     return MM_OK;
 }
 
-/* Every allocated block; adds its pages to @used per zone. */
+/* The allocated block's head after @p (the first: NO_PFN), from @heads
+ * (*@j the index of @p) if check_overlaps() gave them, else from the map. */
+static mm_pfn_t next_head(const struct used_map *mp, const mm_pfn_t *heads, size_t nheads,
+                          size_t *j, mm_pfn_t p)
+{
+    if (heads == NULL)
+        return umap_next(mp, p == NO_PFN ? 0 : p + 1);
+    if (p != NO_PFN)
+        ++*j;
+    return *j < nheads ? heads[*j] : NO_PFN;
+}
+
+/* Every allocated block (@heads: see check_overlaps()); adds its pages
+ * to @used per zone. */
 static enum mm_status check_used(const struct mm_machine *m, bool probe,
+                                 const mm_pfn_t *heads, size_t nheads,
                                  uint32_t used[MM_NR_ZONES], char err[MM_MSG_MAX])
 {
     const struct mm_buddy *b = m->buddy;
     const struct used_map *mp = &b->used_map;
     uint32_t n = 0, owned[MM_OWN_COUNT] = { 0 };
+    size_t j = 0;
 
-    for (mm_pfn_t p = umap_next(mp, 0); p != NO_PFN; p = umap_next(mp, p + 1)) {
+    for (mm_pfn_t p = next_head(mp, heads, nheads, &j, NO_PFN); p != NO_PFN;
+         p = next_head(mp, heads, nheads, &j, p)) {
         uint32_t v = 0;
         unsigned order, owner, zone;
         enum mm_status st;
@@ -1453,15 +1485,20 @@ enum mm_status mm__buddy_check(const struct mm_machine *m, char err[MM_MSG_MAX])
     const struct mm_buddy *b;
     uint32_t used[MM_NR_ZONES] = { 0 }, nodes = 0, managed = 0, ram = 0;
     enum mm_status st;
+    mm_pfn_t *heads;
+    size_t nheads;
     bool probe;
 
     assert(m != NULL && m->buddy != NULL && err != NULL);
     b = m->buddy;
-    st = check_overlaps(b, err);
-    if (st != MM_OK && st != MM_NO_MEMORY)
+    st = check_overlaps(b, &heads, &nheads, err);
+    if (st != MM_OK && st != MM_NO_MEMORY) {
+        free(heads);
         return st;
+    }
     probe = st == MM_NO_MEMORY;
-    st = check_used(m, probe, used, err);
+    st = check_used(m, probe, heads, nheads, used, err);
+    free(heads);
     for (unsigned z = 0; z < MM_NR_ZONES && st == MM_OK; z++) {
         uint32_t pages = 0;
 
