@@ -121,9 +121,10 @@
  * left: leak checks are 0.6% (libFuzzer runs an input again only when
  * it ended with more mallocs than frees), so -detect_leaks stays on;
  * -entropic=0 would drop the entropic schedule's feature frequencies
- * (12%: a cache miss in a 4 MiB table per feature of every input) but
- * gave neither more inputs per CPU-second nor more coverage in two runs
- * of 20,000; system calls are 8% (strace -c of 3,000 inputs: 45 an
+ * (12%, perf annotate: a linear search of its list of the 100 rarest
+ * features for each feature of an input seen no more often than the
+ * most frequent of them) but gave neither more inputs per CPU-second
+ * nor more coverage in two runs of 20,000; system calls are 8% (strace -c of 3,000 inputs: 45 an
  * input, epoll_wait 8, sendto 6, epoll_ctl 5, readv 5, recvfrom 4),
  * most of them the pieces an input is sent in, which are the point of
  * byte 0; the memdb journal's chunks each pass sqlite3_malloc(), whose
@@ -138,8 +139,11 @@
  * beside the old binary as make fuzz ran it, on a machine at a load of
  * 9-11 on 2 cores: 1,730-2,420 -> 1,670-2,900 inputs per CPU-second
  * (within the noise: the runs -reload=0 saves were cheap ones), and no
- * less coverage (cov 1,690-1,730, mean 1,705, beside 1,693-1,723, mean
- * 1,703, over these and two earlier runs each).  Still short of 5,000.
+ * less coverage: cov 1,690-1,730, median 1,698, over seven runs of the
+ * old way, 1,693-1,723, median 1,699, over ten with -reload=0.  With
+ * -entropic_number_of_rarest_features=25 (a shorter search) three runs
+ * differed from the default's by no more than the noise; left at 100.
+ * Still short of 5,000.
  *
  * Measuring (a shared machine: CPU time, user + sys, not exec/s): every
  * file of tests/fuzz/corpus/conn given as arguments with -runs=1 (each
