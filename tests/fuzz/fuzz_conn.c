@@ -107,10 +107,63 @@
  * kernel (system calls) 12-25%, SQLite's commits and resets 15%, ASan's
  * allocator 12%, booting clones and mm_destroy() 8%.
  *
+ * The fourth pass.  perf (DWARF stacks) of 6,000 fuzzed inputs from the
+ * corpus (-seed=1): 11% of the CPU went to libFuzzer re-reading its
+ * corpus directory, which it does each second that it wrote an input
+ * there: it ran again every file it had not added to its corpus (the
+ * seeds that brought no new coverage, some 370 of the 759), runs that
+ * count as inputs but mutate nothing.  make fuzz and make fuzz-long now
+ * pass -reload=0 (Makefile, FUZZ_XOPTS_conn), as they did for
+ * fuzz_engine.  SQLite keeps no memory statistics here (setup()): they
+ * took a global mutex on every allocation, and the memdb journal makes
+ * 16 (1 KiB chunks) per 16 KiB page it saves; the mutex went from 2.0%
+ * to 0.5% of the samples of the corpus run 3 times.  The inline store
+ * empties its tables at a reset without the rollback journal and turns
+ * it back on before any other write (store_writer.c, journal_off(); test:
+ * check_store's test_inline_reset_turns_the_journal_back_on): copying
+ * the freed 16 KiB pages into the journal was half of a reset; the
+ * store's part of srv_reset() went from 7.0% to 2.9% of the samples, and
+ * the journal's memory barriers (below) from 4.0% to 1.8%.  Looked at and
+ * left: leak checks are 0.6% (libFuzzer runs an input again only when
+ * it ended with more mallocs than frees), so -detect_leaks stays on;
+ * -entropic=0 would drop the entropic schedule's feature frequencies
+ * (12%, perf annotate: a linear search of its list of the 100 rarest
+ * features for each feature of an input seen no more often than the
+ * most frequent of them) but gave neither more inputs per CPU-second
+ * nor more coverage in two runs of 20,000; system calls are 8%
+ * (strace -c of 3,000 inputs: 45 an input, epoll_wait 8, sendto 6,
+ * epoll_ctl 5, readv 5, recvfrom 4),
+ * most of them the pieces an input is sent in, which are the point of
+ * byte 0; the memdb journal's chunks each pass sqlite3_malloc(), whose
+ * sqlite3_initialize() check is a memory barrier (3.5%): the chunk and
+ * page sizes are SQLite's and the store's (store_open.c).  The corpus
+ * held 1.66 commits an input (FUZZ_CONN_STATS=1 prints them), 3 tables
+ * emptied per reset that had any.  Where the corpus's inputs spend it
+ * (perf, each file 3 times, before the reset without journal): the
+ * daemon on the loop 54%, the store's commits (sq_test_pump()) 16%,
+ * srv_reset() 14% (the store's DELETEs 7%, dropping the machines 6%),
+ * mm_check() 2%, the socketpair and accepting it 1%; after it: the loop
+ * 57%, the commits 14%, srv_reset() 10%.
+ *
+ * 20,000 fuzzed inputs from the corpus, beside the old binary as make
+ * fuzz ran it, on a machine at a load of 8-11 on 2 cores: seeds 1-5
+ * (before the reset without journal), 1,730-2,420 -> 1,670-2,900 inputs
+ * per CPU-second; seeds 1-3 an hour later, the old build, this pass
+ * without and with the reset change: 2,620-3,810, 3,680-3,780,
+ * 2,990-3,690.  One build ran at 1,700 and at 3,800 within the hour: no
+ * change of this pass shows above that noise in inputs per CPU-second
+ * (the runs -reload=0 saves were cheap ones; the profile's shares above
+ * are what moved).  Coverage did not drop: cov 1,690-1,730, median
+ * 1,698, over ten runs of the old way, 1,693-1,724, median 1,701, over
+ * nineteen with -reload=0.  With -entropic_number_of_rarest_features=25
+ * (a shorter search) three runs differed from the default's by no more
+ * than the noise; left at 100.  Still short of 5,000.
+ *
  * Measuring (a shared machine: CPU time, user + sys, not exec/s): every
  * file of tests/fuzz/corpus/conn given as arguments with -runs=1 (each
  * run once, no mutation, no feature bookkeeping), or -seed=1 -runs=N on
- * a copy of the corpus, both under /usr/bin/time.
+ * a copy of the corpus (with -reload=0, as make fuzz runs it), both under
+ * /usr/bin/time.
  *
  * One server per process, reset after every input with srv_reset() (no
  * connection, no machine, an empty in-memory store handing out machine
@@ -138,6 +191,7 @@
 #include <unistd.h>
 
 #include <event2/event.h>
+#include <sqlite3.h>
 
 #include "armmap.pb-c.h"
 #include "srv.h"
@@ -203,6 +257,11 @@ static void setup(void)
     FILE *f;
 
     event_set_log_callback(event_log);
+    /* No memory statistics in SQLite (before its first use): they cost a
+     * global mutex on every allocation, and the memdb journal allocates
+     * 1 KiB chunks, 16 per page it saves; nothing here reads them. */
+    if (sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0) != SQLITE_OK)
+        fail("sqlite3_config(SQLITE_CONFIG_MEMSTATUS) failed");
     snprintf(state_dir, sizeof(state_dir), "/tmp/armmap-fuzz-XXXXXX");
     if (mkdtemp(state_dir) == NULL)
         fail("mkdtemp failed");
@@ -572,6 +631,7 @@ static struct event *ticks[2];
 static struct event *talks[2];  /* converse()'s socket event, per server */
 static uint64_t inputs[2]; /* conversations held, per server */
 static uint64_t emptied[2]; /* tables its store's resets deleted from */
+static uint64_t commits[2]; /* transactions its store committed */
 
 static void teardown(void)
 {
@@ -579,11 +639,11 @@ static void teardown(void)
         if (srvs[i] != NULL) {
             if (getenv("FUZZ_CONN_STATS") != NULL)
                 fprintf(stderr,
-                        "fuzz_conn: server %d: %" PRIu64 " inputs, the "
-                        "store emptied after %" PRIu64 " (%" PRIu64
-                        " of their tables held rows)\n",
-                        i, inputs[i], srv_persist_store_resets(srvs[i]),
-                        emptied[i]);
+                        "fuzz_conn: server %d: %" PRIu64 " inputs, %" PRIu64
+                        " commits, the store emptied after %" PRIu64
+                        " (%" PRIu64 " of their tables held rows)\n",
+                        i, inputs[i], commits[i],
+                        srv_persist_store_resets(srvs[i]), emptied[i]);
             event_free(ticks[i]);
             event_free(talks[i]);
             srv_destroy(srvs[i]);
@@ -598,6 +658,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static bool ready;
     char err[1024];
+    struct store_stats ss;
     uint64_t resets;
     int which;
     struct srv *s;
@@ -626,11 +687,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     srv_registry_foreach(s->reg, NULL, check_machine,
                          check_sampled(data, size) ? s : NULL);
     resets = srv_persist_store_resets(s);
+    store_stats(srv_persist_store(s), &ss);
+    commits[which] += ss.commits; /* the reset zeroes the count */
     if (srv_reset(s, err, sizeof(err)) != 0)
         fail(err);
     if (srv_persist_store_resets(s) != resets) {
-        struct store_stats ss;
-
         store_stats(srv_persist_store(s), &ss);
         emptied[which] += ss.reset_deletes;
     }

@@ -557,6 +557,25 @@ START_TEST(test_memory_database_shared_by_writer_and_reader)
 }
 END_TEST
 
+/* A machine and its event, committed (machines, sqlite_sequence and
+ * event_packs hold rows), then a reset that empties those three tables. */
+static void write_three_and_reset(struct store *s)
+{
+    struct outcome o = { 0 };
+    struct store_stats st;
+    struct store_event ev;
+    uint32_t arg;
+
+    ck_assert_uint_eq(create_machine(s, "t", "m", 1000), 1);
+    ev = test_event(1, 1, &arg);
+    submit_ok(s, &ev);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 2);
+    ck_assert_int_eq(store_reset(s), STORE_OK);
+    store_stats(s, &st);
+    ck_assert_uint_eq(st.reset_deletes, 3);
+}
+
 /* store_reset() deletes from the tables that hold rows and touches no
  * other: the fuzz harness resets after every input, and a DELETE on an
  * empty table still journals its root page.  After writes to all five
@@ -577,15 +596,7 @@ START_TEST(test_reset_deletes_only_from_tables_with_rows)
     store_stats(s, &st);
     ck_assert_uint_eq(st.reset_deletes, 0);
 
-    /* A machine and its event: machines, sqlite_sequence, event_packs. */
-    ck_assert_uint_eq(create_machine(s, "t", "m", 1000), 1);
-    ev = test_event(1, 1, &arg);
-    submit_ok(s, &ev);
-    flush_reap(s, &o);
-    ck_assert_uint_eq(o.ok, 2);
-    ck_assert_int_eq(store_reset(s), STORE_OK);
-    store_stats(s, &st);
-    ck_assert_uint_eq(st.reset_deletes, 3);
+    write_three_and_reset(s);
     ck_assert_int_eq(store_reset(s), STORE_OK);
     store_stats(s, &st);
     ck_assert_uint_eq(st.reset_deletes, 0);
@@ -2035,6 +2046,55 @@ START_TEST(test_inline_writer_commits_on_the_callers_thread)
     ck_assert_uint_eq(create_machine(s, "t", "n", 3), 1);
     flush_reap(s, &o);
     ck_assert_uint_eq(o.ok, 8);
+    store_close(s);
+}
+END_TEST
+
+/* An inline store's reset empties its tables without the rollback
+ * journal (store_writer.c, journal_off()) and turns it back on before any
+ * other write: after a reset that deleted rows the writer's connection
+ * journals in memory, and a batch whose commit fails is rolled back
+ * whole. */
+START_TEST(test_inline_reset_turns_the_journal_back_on)
+{
+    struct store *s = open_ok(":memory:", NULL);
+    struct store_history_query q = { .machine = 1 };
+    struct store_page page;
+    struct store_stats st;
+    struct outcome o = { 0 };
+    struct seqs got = { .n = 0 };
+    struct store_event ev;
+    sqlite3_stmt *mode;
+    uint32_t arg;
+
+    ck_assert_int_eq(sq_test_inline_writer(s), 0);
+    write_three_and_reset(s);
+    ck_assert_int_eq(sqlite3_prepare_v2(s->wdb, "PRAGMA journal_mode", -1,
+                                        &mode, NULL),
+                     SQLITE_OK);
+    ck_assert_int_eq(sqlite3_step(mode), SQLITE_ROW);
+    ck_assert_str_eq((const char *)sqlite3_column_text(mode, 0), "memory");
+    sqlite3_finalize(mode);
+
+    /* Every commit fails: the batch's machine and event are gone. */
+    s->fail_permille = 1000;
+    ck_assert_uint_eq(create_machine(s, "t", "m", 2), 1);
+    ev = test_event(1, 1, &arg);
+    submit_ok(s, &ev);
+    flush_reap(s, &o);
+    ck_assert_uint_eq(o.ok, 0);
+    ck_assert_uint_eq(o.by_status[STORE_UNAVAILABLE], 2);
+    ck_assert_str_eq(o.last_msg,
+                     "injected commit failure (ARMMAPD_TEST_FAIL_COMMITS)");
+    s->fail_permille = 0;
+    store_stats(s, &st);
+    ck_assert_uint_eq(st.failed_batches, 1);
+    ck_assert_uint_eq(st.commits, 0);
+    ck_assert_int_eq(store_history(s, &q, take_seq, &got, &page), STORE_OK);
+    ck_assert_uint_eq(page.rows, 0);
+    ck_assert_int_eq(store_reset(s), STORE_OK);
+    store_stats(s, &st);
+    ck_assert_uint_eq(st.reset_deletes, 0);
     store_close(s);
 }
 END_TEST
@@ -3707,6 +3767,7 @@ static Suite *store_suite(void)
     tcase_add_test(tc, test_purge_destroyed_machines_only);
     tcase_add_test(tc, test_purge_on_a_worker_leaves_errmsg_alone);
     tcase_add_test(tc, test_inline_writer_commits_on_the_callers_thread);
+    tcase_add_test(tc, test_inline_reset_turns_the_journal_back_on);
     tcase_add_test(tc, test_fork_records_parent);
     tcase_add_test(tc, test_purge_keeps_ancestors_of_kept_machines);
     suite_add_tcase(s, tc);
