@@ -392,15 +392,15 @@ static enum mm_status boot(const struct mm_config *cfg,
     }
     st = __real_mm_create(cfg, out, err);
     if (st == MM_OK && nboots < BOOT_CACHE) {
-        struct mm_machine *keep = mm_clone(*out);
-
-        if (keep == NULL)
-            fail("out of memory");
-        if (mm_host_bytes(keep) != mm_host_bytes(*out))
-            fail("a clone of a booted machine differs in host bytes");
+        /* Keep the boot, hand out a clone: as the daemon's mm_boots does,
+         * so host bytes are a clone's on every create (a clone sizes its
+         * area array to its areas: a 6.1 boot's is larger). */
         boots[nboots].cfg = *cfg;
-        boots[nboots].m = keep;
+        boots[nboots].m = *out;
         nboots++;
+        *out = mm_clone(*out);
+        if (*out == NULL)
+            fail("out of memory");
     }
     return st;
 }

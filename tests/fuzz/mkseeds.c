@@ -485,9 +485,8 @@ static void all_ops(struct seed *s)
 
 /* A module load: module_alloc, complete_formation()'s protection, the
  * refusals (misaligned, not a module; twice on a STRICT_MODULE_RWX build),
- * writes and fetches through it, and module_free.  On qemu-virt's default
- * build, not 6.1's armmp: fuzz_conn's boot cache refuses any 6.1 machine
- * today (its clone's mm_host_bytes() differs from the booted one's). */
+ * writes and fetches through it, and module_free.  On qemu-virt with 6.1,
+ * Debian's armmp build, where STRICT_MODULE_RWX protects the pages. */
 static void module_protect(struct seed *s)
 {
     uint32_t va = op1(s, MM_OP_MODULE_ALLOC, 0x4000);
@@ -540,7 +539,7 @@ int main(int argc, char **argv)
 
     begin(&s, 0);
     hello(&s);
-    create(&s, "qemu-virt", 0);
+    create(&s, "qemu-virt", 1, "kernel", "6.1");
     module_protect(&s);
     save(&s, dir, "module-protect");
 
