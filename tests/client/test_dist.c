@@ -78,8 +78,8 @@ START_TEST(test_so_exports_only_api)
                       line);
         if ((at = strchr(name, '@')))
             *at = '\0';
-        if ((strcmp(name, "ARMMAP_0") == 0 || strcmp(name, "ARMMAP_1") == 0 ||
-             strcmp(name, "ARMMAP_2") == 0) &&
+        if (strncmp(name, "ARMMAP_", 7) == 0 && strchr("0123", name[7]) &&
+            name[8] == '\0' &&
             strcmp(type, "A") == 0)
             continue; /* the version nodes themselves */
         if (strncmp(name, "armmap_", 7) == 0 && name[7] != '_') {
@@ -95,14 +95,15 @@ START_TEST(test_so_exports_only_api)
     ck_assert(have_connect);
     /* Every export carries a version node: ARMMAP_1 for the connect
      * functions with retry_ms and the request key calls, ARMMAP_2 for the
-     * calls returning machines with 12 buddy orders, ARMMAP_0 (not the
-     * default) for the older ones, kept for programs built before. */
+     * calls returning machines with 12 buddy orders, ARMMAP_3 for the
+     * calls added since (module_enable_ro), ARMMAP_0 (not the default)
+     * for the older ones, kept for programs built before. */
     snprintf(cmd, sizeof(cmd),
-             "nm -D --defined-only '%s' | grep -cE '@@?ARMMAP_[012]$'", so);
+             "nm -D --defined-only '%s' | grep -cE '@@?ARMMAP_[0123]$'", so);
     ck_assert_int_eq(run_shell(cmd, out, sizeof(out)), 0);
     ck_assert_int_eq(atoi(out), n_api);
     snprintf(cmd, sizeof(cmd),
-             "nm -D --defined-only '%s' | grep -E '@@ARMMAP_[12]$|[^@]@ARMMAP_0$'"
+             "nm -D --defined-only '%s' | grep -E '@@ARMMAP_[123]$|[^@]@ARMMAP_0$'"
              " | sed 's/.* //' | sort | tr '\\n' ' '", so);
     ck_assert_int_eq(run_shell(cmd, out, sizeof(out)), 0);
     ck_assert_str_eq(out, "armmap_clone@@ARMMAP_2 "
@@ -124,6 +125,7 @@ START_TEST(test_so_exports_only_api)
                           "armmap_machine_free@ARMMAP_0 "
                           "armmap_machine_list_free@@ARMMAP_2 "
                           "armmap_machine_list_free@ARMMAP_0 "
+                          "armmap_module_enable_ro@@ARMMAP_3 "
                           "armmap_set_request_key@@ARMMAP_1 ");
 }
 END_TEST
