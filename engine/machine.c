@@ -974,8 +974,7 @@ static void dma_remap_pool(struct mm_machine *m)
         uint32_t pte = mm__pte_get(m, va + off);
 
         /* KERNEL: L_PTE_MT_BUFFERABLE (0x01 << 2) */
-        mm__set_pte(m, va + off,
-                    (pte & ~MM_L_PTE_MT_MASK) | (0x01u << 2) | MM_L_PTE_XN);
+        mm__set_pte(m, va + off, (pte & ~MM_L_PTE_MT_MASK) | (0x01u << 2) | MM_L_PTE_XN);
     }
     mm__flush_tlb_range(m, va, va + bytes);
 }

@@ -20,7 +20,8 @@
 #
 # Usage: run.sh [NAME...]        (default: every machine of matrix.txt)
 # Environment: ORACLE_TIMEOUT (seconds per boot, 300); ORACLE_BOOTS, which
-# boots to record ("1 2", the default; "2" records only the second boots).
+# boots to record ("1 2", the default; "2" records only the second boots);
+# ORACLE_NEW_KERNEL=1 records a kernel other than the fixtures' one.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -79,6 +80,22 @@ fetch_armhf() {
     kernel=$(ls "$out"/root/boot/vmlinuz-* | head -1)
     kver=$(dpkg-deb -f "$out"/debs/"$image"_*.deb Version)
     say "kernel $image $kver"
+    check_kernel
+}
+
+# The fixtures are one kernel's facts: refuse to record another kernel's
+# over them unless asked to (ORACLE_NEW_KERNEL=1).  The package lists
+# decide which kernel apt offers: without bookworm-security's armhf index
+# (an apt-get update that failed on it) it is bookworm's older one.
+check_kernel() {
+    [ "${ORACLE_NEW_KERNEL:-0}" = 1 ] && return 0
+    # "#1 SMP Debian 6.1.192-3 (...)": the line after the release in @@ uname
+    was=$(sed -n '/^@@ uname/{n;n;p;q}' "$fix"/*.txt 2>/dev/null | head -1)
+    [ -z "$was" ] && return 0
+    case "$was" in
+        *" $kver "*) return 0 ;;
+    esac
+    die "the fixtures are of \"$was\", apt offers $image $kver (is bookworm-security's armhf index missing? apt-get update); ORACLE_NEW_KERNEL=1 records this kernel instead"
 }
 
 # ---- the module ------------------------------------------------------------
