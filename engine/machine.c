@@ -952,6 +952,35 @@ static bool reserve_vfs_hashes(struct mm_machine *m)
 }
 
 /*
+ * atomic_pool_init()'s pool from a CMA area in lowmem: the pages come
+ * from dma_alloc_from_contiguous() at the area's start and are used
+ * through the direct map, which __dma_remap() first gives the pool's
+ * protection, pgprot_dmacoherent(PAGE_KERNEL) (L_PTE_MT_BUFFERABLE,
+ * L_PTE_XN; ARM_DMA_MEM_BUFFERABLE), PTE by PTE (the area is mapped with
+ * pages since dma_contiguous_remap(), remap_cma() above), then flushes the
+ * range.  A highmem CMA area's pool is a vmalloc-space remap instead
+ * (vmboot61.c).  KERNEL: 6.1 arch/arm/mm/dma-mapping.c atomic_pool_init(),
+ * __alloc_from_contiguous(), __dma_remap(), __dma_update_pte();
+ * arch/arm/include/asm/pgtable.h pgprot_dmacoherent().
+ */
+static void dma_remap_pool(struct mm_machine *m)
+{
+    const struct mm_layout *lay = &m->lay;
+    uint32_t bytes = m->cma_used << MM_PAGE_SHIFT;
+    mm_vaddr_t va = (mm_vaddr_t)(m->cma_base - lay->phys_offset + lay->page_offset);
+
+    if (m->cma_remap_bytes < bytes)
+        return;
+    for (uint32_t off = 0; off < bytes; off += MM_PAGE_SIZE) {
+        uint32_t pte = mm__pte_get(m, va + off);
+
+        /* KERNEL: L_PTE_MT_BUFFERABLE (0x01 << 2) */
+        mm__set_pte(m, va + off, (pte & ~MM_L_PTE_MT_MASK) | (0x01u << 2) | MM_L_PTE_XN);
+    }
+    mm__flush_tlb_range(m, va, va + bytes);
+}
+
+/*
  * What the 6.1 reference boot does after mem_init() (config version 3):
  * free_initmem() returns __init_begin..__init_end to the buddy allocator
  * (here: the range leaves memblock.reserved before the buddy is built, so
@@ -983,8 +1012,10 @@ static void late_boot(struct mm_machine *m)
         memblock_free(m->boot, m->initrd_start,
                       (uint64_t)m->initrd_start +
                           ((uint64_t)m->initrd_pages << MM_PAGE_SHIFT));
-    if (m->cma_pages != 0)
+    if (m->cma_pages != 0) {
         m->cma_used = (256u << 10) >> MM_PAGE_SHIFT;
+        dma_remap_pool(m);
+    }
     mm__fix_kernmem_perms(m);
 }
 

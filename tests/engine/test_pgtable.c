@@ -777,6 +777,34 @@ START_TEST(test_dump_61_format)
 }
 END_TEST
 
+/* A CMA area in lowmem (256 MiB: its 16 MiB at the top of lowmem, mapped
+ * with pages by dma_contiguous_remap()) gives atomic_pool_init() its 256
+ * KiB; __alloc_from_contiguous() then __dma_remap()s those pages of the
+ * direct map with pgprot_dmacoherent(PAGE_KERNEL): L_PTE_MT_BUFFERABLE and
+ * L_PTE_XN.  The oracle's walk of the real armmp kernel on 256 MiB shows
+ * exactly these two lines.  KERNEL: 6.1 arch/arm/mm/dma-mapping.c
+ * atomic_pool_init(), __alloc_from_contiguous(), __dma_remap(),
+ * __dma_update_pte(); arch/arm/include/asm/pgtable.h pgprot_dmacoherent(). */
+START_TEST(test_dump_61_atomic_pool_in_lowmem_cma_is_bufferable)
+{
+    struct mm_machine *m =
+        t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+256M", "cpus=1", NULL);
+    size_t n;
+    char **l = report_lines(m, &n);
+    size_t i = find_line(l, n, "0xc1200000-0xcf000000         222M PGD KERNEL      RW NX SHD");
+
+    ck_assert_uint_lt(i + 2, n);
+    ck_assert_str_eq(l[i + 1], "0xcf000000-0xcf040000         256K PTE KERNEL      RW NX SHD "
+                               "MEM/BUFFERABLE/WC");
+    ck_assert_str_eq(l[i + 2], "0xcf040000-0xd0000000       16128K PTE KERNEL      RW NX SHD "
+                               "MEM/CACHED/WBWA");
+    free(l[0]);
+    free(l);
+    t_check(m);
+    mm_destroy(m);
+}
+END_TEST
+
 Suite *pgtable_suite(void)
 {
     Suite *s = suite_create("pgtable");
@@ -840,6 +868,7 @@ Suite *pgtable_suite(void)
     tcase_add_test(tc, test_dump_markers_in_order);
     tcase_add_test(tc, test_dump_vectors_and_lowmem_end);
     tcase_add_test(tc, test_dump_kmap_page);
+    tcase_add_test(tc, test_dump_61_atomic_pool_in_lowmem_cma_is_bufferable);
     suite_add_tcase(s, tc);
     return s;
 }

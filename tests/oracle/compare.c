@@ -867,14 +867,73 @@ static void replay_insmod(struct mm_machine *m, unsigned long bytes)
         mm_vfree(m, r.value, &fr);
 }
 
+/* One layout of the probe's "module core=0x... size=0x... text=0x...
+ * ro=0x... ro_after_init=0x..." line (@which "core" or "init"); false if
+ * the fixture has none (recorded before the probe printed it). */
+struct mod_layout {
+    uint32_t size, text, ro;
+};
+
+static bool module_layout(const char *ops, const char *which, struct mod_layout *l)
+{
+    char want[32];
+    const char *line;
+    unsigned long base;
+    unsigned size, text, ro;
+
+    snprintf(want, sizeof(want), "module %s=", which);
+    line = strstr(ops, want);
+    if (line == NULL ||
+        sscanf(line + strlen(want), "0x%lx size=0x%x text=0x%x ro=0x%x", &base, &size,
+               &text, &ro) != 4)
+        return false;
+    l->size = size;
+    l->text = text;
+    l->ro = ro;
+    return true;
+}
+
+/*
+ * load_module(): move_module() takes the core layout, then the init layout,
+ * from module_alloc(); complete_formation() protects both
+ * (module_enable_ro(), module_enable_nx(), module_enable_x(): text
+ * read-only, rodata read-only and not executable, the rest not
+ * executable; ro_after_init stays writable until the init returns).
+ * Returns the core layout's address in @r.  Fixtures without the layout
+ * lines: the core alone, one page of text (all the op's walk shows).
+ * KERNEL: 6.1 kernel/module/main.c move_module(), complete_formation();
+ * kernel/module/strict_rwx.c.
+ */
+static enum mm_status replay_module(struct mm_machine *m, const char *ops, uint32_t msize,
+                                    struct mm_result *r)
+{
+    struct mod_layout core, init;
+    struct mm_result ri, p;
+    enum mm_status st;
+
+    if (!module_layout(ops, "core", &core) || !module_layout(ops, "init", &init)) {
+        st = mm_module_alloc(m, msize, r);
+        if (st == MM_OK)
+            mm__module_enable_ro(m, r->value, MM_PAGE_SIZE, MM_PAGE_SIZE, &p);
+        return st;
+    }
+    st = mm_module_alloc(m, core.size, r);
+    if (st != MM_OK)
+        return st;
+    if (init.size != 0 && mm_module_alloc(m, init.size, &ri) == MM_OK)
+        mm__module_enable_ro(m, ri.value, init.text, init.ro, &p);
+    mm__module_enable_ro(m, r->value, core.text, core.ro, &p);
+    return MM_OK;
+}
+
 static void replay_ops(struct mm_machine *m, const struct fixture *fx, const char *ops,
                        struct mm_buf *b)
 {
     unsigned cpu = op_arg(ops, "kmap_local", "cpu", 0);
     uint32_t msize = 0x4000;
     const char *ms = strstr(ops, "module size=");
-    struct mm_result r1, r2, r;
-    enum mm_status st;
+    struct mm_result r1, r2, r, rv, ri;
+    enum mm_status st, stv, sti;
     mm_pfn_t p1, p2;
 
     if (ms != NULL)
@@ -899,18 +958,22 @@ static void replay_ops(struct mm_machine *m, const struct fixture *fx, const cha
     if (r1.status == MM_OK)
         mm_kunmap_atomic(m, cpu, r1.value, &r);
     mm_kunmap(m, p1, &r);
-    st = mm_vmalloc(m, 1u << 20, &r);
-    engine_op(b, m, "vmalloc", st, r.value);
-    st = mm_ioremap(m, 0x10000000u, 1u << 20, &r);
-    engine_op(b, m, "ioremap", st, r.value);
+    stv = mm_vmalloc(m, 1u << 20, &rv);
+    engine_op(b, m, "vmalloc", stv, rv.value);
+    sti = mm_ioremap(m, 0x10000000u, 1u << 20, &ri);
+    engine_op(b, m, "ioremap", sti, ri.value);
     /* The probe prints its own text: load_module() took it from
      * module_alloc() and complete_formation() protected it before the init
-     * ran.  The fixture shows the first page executable, so text; the rest
-     * of the layout is not printed: one page of text, no rodata. */
-    st = mm_module_alloc(m, msize, &r);
-    if (st == MM_OK)
-        mm__module_enable_ro(m, r.value, MM_PAGE_SIZE, MM_PAGE_SIZE, &r2);
+     * ran (replay_module()). */
+    st = replay_module(m, ops, msize, &r);
     engine_op(b, m, "module", st, r.value);
+    /* The probe's frees before its page-table dump, in its order. */
+    if (sti == MM_OK)
+        mm_iounmap(m, ri.value, &r);
+    if (stv == MM_OK)
+        mm_vfree(m, rv.value, &r);
+    mm_free_pages(m, p2, 0, &r);
+    mm_free_pages(m, p1, 0, &r);
 }
 
 /* Renders the engine's text for section @s into @b (empty if it has none). */
@@ -1186,7 +1249,15 @@ static void compare_fixture(const char *path, struct totals *t)
     } else {
         if (note[0] != '\0' && !t->quiet)
             printf("oracle: %s: %s\n", fx.label, note);
-        for (int s = 0; s < S_COUNT; s++) {
+        /* The probe dumps the page tables after its sequence and its
+         * frees: the engine's report is rendered after the replay too. */
+        static const enum section order[S_COUNT] = {
+            S_MEMINFO, S_ZONEINFO, S_BUDDYINFO, S_IOMEM, S_VMALLOCINFO, S_BOOT, S_OPS,
+            S_PAGETABLES,
+        };
+
+        for (int i = 0; i < S_COUNT; i++) {
+            enum section s = order[i];
             struct mm_buf b = {0};
 
             /* A section the kernel did not print (no page-table dump in
@@ -1196,9 +1267,9 @@ static void compare_fixture(const char *path, struct totals *t)
             if (s == S_OPS)
                 replay_ops(m, &fx, fx.sec_text[s], &b);
             else
-                render(m, (enum section)s, &b);
+                render(m, s, &b);
             if (b.data != NULL)
-                parse_section(&fs, SIDE_ARMMAP, (enum section)s, b.data);
+                parse_section(&fs, SIDE_ARMMAP, s, b.data);
             mm_buf_free(&b);
         }
         mm_destroy(m);

@@ -6,8 +6,8 @@
 # (Debian 12's 6.1 ARMv7 kernel), its headers and busybox-static (apt-get
 # download, dpkg -x under build/oracle/).  It builds tests/oracle/module
 # against those headers and makes a busybox initramfs whose /init prints
-# /proc/meminfo, zoneinfo, buddyinfo, iomem, vmallocinfo, the page-table
-# dump if the kernel has one, the module's addresses and walks, and dmesg
+# /proc/meminfo, zoneinfo, buddyinfo, iomem, vmallocinfo, the module's
+# addresses and walks, its page-table dump (kernel_page_tables' text), and dmesg
 # between "=== ORACLE" markers on the serial console, then powers off.
 # Each machine of tests/oracle/matrix.txt boots under
 #   qemu-system-arm -M virt -cpu cortex-a15 -nographic   (TCG)
@@ -20,7 +20,8 @@
 #
 # Usage: run.sh [NAME...]        (default: every machine of matrix.txt)
 # Environment: ORACLE_TIMEOUT (seconds per boot, 300); ORACLE_BOOTS, which
-# boots to record ("1 2", the default; "2" records only the second boots).
+# boots to record ("1 2", the default; "2" records only the second boots);
+# ORACLE_NEW_KERNEL=1 records a kernel other than the fixtures' one.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -79,6 +80,22 @@ fetch_armhf() {
     kernel=$(ls "$out"/root/boot/vmlinuz-* | head -1)
     kver=$(dpkg-deb -f "$out"/debs/"$image"_*.deb Version)
     say "kernel $image $kver"
+    check_kernel
+}
+
+# The fixtures are one kernel's facts: refuse to record another kernel's
+# over them unless asked to (ORACLE_NEW_KERNEL=1).  The package lists
+# decide which kernel apt offers: without bookworm-security's armhf index
+# (an apt-get update that failed on it) it is bookworm's older one.
+check_kernel() {
+    [ "${ORACLE_NEW_KERNEL:-0}" = 1 ] && return 0
+    # "#1 SMP Debian 6.1.192-3 (...)": the line after the release in @@ uname
+    was=$(sed -n '/^@@ uname/{n;n;p;q}' "$fix"/*.txt 2>/dev/null | head -1)
+    [ -z "$was" ] && return 0
+    case "$was" in
+        *" $kver "*) return 0 ;;
+    esac
+    die "the fixtures are of \"$was\", apt offers $image $kver (is bookworm-security's armhf index missing? apt-get update); ORACLE_NEW_KERNEL=1 records this kernel instead"
 }
 
 # ---- the module ------------------------------------------------------------
@@ -152,13 +169,17 @@ show zoneinfo /proc/zoneinfo
 show buddyinfo /proc/buddyinfo
 show iomem /proc/iomem
 show vmallocinfo /proc/vmallocinfo
-[ -r /sys/kernel/debug/kernel_page_tables ] &&
-    show pagetables /sys/kernel/debug/kernel_page_tables
-# The module prints its sequence (and stays loaded).
+# The module prints its sequence (and stays loaded), then its walk of
+# swapper_pg_dir in kernel_page_tables' text: armmp has no such file
+# (ARM_PTDUMP_DEBUGFS is off), so the module's walk is the pagetables
+# section.
 insmod /armmap_oracle.ko
 echo "=== ORACLE BEGIN ops"
 dmesg | sed -n 's/^.*armmap-oracle: //p'
 echo "=== ORACLE END ops"
+echo "=== ORACLE BEGIN pagetables"
+dmesg | sed -n 's/^.*armmap-pt: //p'
+echo "=== ORACLE END pagetables"
 echo "=== ORACLE BEGIN dmesg"
 dmesg
 echo "=== ORACLE END dmesg"

@@ -15,6 +15,8 @@
  *   4. vmalloc(1 MiB)                                   op vmalloc
  *   5. ioremap(0x10000000, 1 MiB) (virt's PCI window)   op ioremap
  *   6. this module's own text (module_alloc at load)    op module
+ *      with its core and init layouts                  module core=... init=...
+ *   7. after the frees below, the page-table dump       armmap-pt: LINE
  * The walks read swapper_pg_dir as the MMU would: the first-level
  * descriptor, and the second-level one for a page table.  init_mm is not
  * exported, and an idle task's active_mm is whatever mm it last borrowed,
@@ -27,6 +29,32 @@
  * as sections is the table.
  * The module frees what it mapped and stays loaded (returning an error
  * would make busybox's insmod try again with init_module).
+ *
+ * The page-table dump (step 7): Debian's armmp build has ARM_PTDUMP_CORE
+ * but not ARM_PTDUMP_DEBUGFS, so there is no kernel_page_tables file and
+ * ptdump_walk_pgd() is not exported.  dump_tables() walks swapper_pg_dir
+ * itself over the whole 4 GiB as 6.1's arch/arm/mm/dump.c does and prints
+ * the text that file would, one "armmap-pt: " line each (run.sh turns
+ * them into the fixture's pagetables section).  The facts it follows:
+ *   - every 2 MiB pgd entry is two hardware first-level words; the first
+ *     is noted as a section-level entry ("PGD") when it is empty or a
+ *     section, else its page table's 512 Linux PTEs are noted ("PTE"); the
+ *     second is noted on its own only when it is a section;
+ *   - a run of entries sharing level, domain and masked protection bits
+ *     is one line "0xSTART-0xEND   %9lu%c LEVEL DOMAIN ATTRS", the size in
+ *     the largest of K, M, G dividing it; a run whose masked bits are 0
+ *     prints nothing; the domain is the first-level word's (an empty word
+ *     is domain 0, KERNEL);
+ *   - "---[ NAME ]---" is printed for the first marker at address 0 and
+ *     then each time a noted address reaches the next marker's start
+ *     (which also ends the run);
+ *   - the final note at address 0 closes the last run (its end prints as
+ *     0x00000000).
+ * It runs after the sequence and its frees, so the dump shows what they
+ * leave: kunmap() keeps its pkmap entry until the next flush, the
+ * kmap_local slots, the vmalloc and ioremap ranges are cleared again, and
+ * the module's own pages carry the permissions complete_formation() gave
+ * them.
  */
 #include <linux/highmem.h>
 #include <linux/io.h>
@@ -34,9 +62,13 @@
 #include <linux/module.h>
 #include <linux/smp.h>
 #include <linux/vmalloc.h>
+#include <asm/domain.h>
+#include <asm/fixmap.h>
+#include <asm/memory.h>
 #include <asm/pgtable.h>
 
 #define TAG "armmap-oracle: "
+#define PT_TAG "armmap-pt: "
 static unsigned long swapper;
 
 static unsigned long find_swapper(void)
@@ -85,6 +117,174 @@ static void op(const char *name, unsigned long va, struct page *page)
 	walk(va);
 }
 
+/* ---- the page-table dump ------------------------------------------ */
+
+/* One attribute word: printed as @on when (prot & mask) == val, else as
+ * @off (nothing when @off is NULL). */
+struct pt_attr {
+	u32 mask, val;
+	const char *on, *off;
+};
+
+#define SECT_AP (PMD_SECT_APX | PMD_SECT_AP_READ | PMD_SECT_AP_WRITE)
+
+/* First-level sections, ARMv7 (dump.c section_bits[], non-LPAE, v6+). */
+static const struct pt_attr sect_attrs[] = {
+	{ SECT_AP, PMD_SECT_APX | PMD_SECT_AP_WRITE, "    ro", NULL },
+	{ SECT_AP, PMD_SECT_AP_WRITE, "    RW", NULL },
+	{ SECT_AP, PMD_SECT_AP_READ, "USR ro", NULL },
+	{ SECT_AP, PMD_SECT_AP_READ | PMD_SECT_AP_WRITE, "USR RW", NULL },
+	{ PMD_SECT_XN, PMD_SECT_XN, "NX", "x " },
+	{ PMD_SECT_S, PMD_SECT_S, "SHD", "   " },
+};
+
+/* Linux PTEs (dump.c pte_bits[], non-LPAE): the memory type names. */
+static const struct pt_attr pte_attrs[] = {
+	{ L_PTE_USER, L_PTE_USER, "USR", "   " },
+	{ L_PTE_RDONLY, L_PTE_RDONLY, "ro", "RW" },
+	{ L_PTE_XN, L_PTE_XN, "NX", "x " },
+	{ L_PTE_SHARED, L_PTE_SHARED, "SHD", "   " },
+	{ L_PTE_MT_MASK, L_PTE_MT_UNCACHED, "SO/UNCACHED", NULL },
+	{ L_PTE_MT_MASK, L_PTE_MT_BUFFERABLE, "MEM/BUFFERABLE/WC", NULL },
+	{ L_PTE_MT_MASK, L_PTE_MT_WRITETHROUGH, "MEM/CACHED/WT", NULL },
+	{ L_PTE_MT_MASK, L_PTE_MT_WRITEBACK, "MEM/CACHED/WBRA", NULL },
+	{ L_PTE_MT_MASK, L_PTE_MT_MINICACHE, "MEM/MINICACHE", NULL },
+	{ L_PTE_MT_MASK, L_PTE_MT_WRITEALLOC, "MEM/CACHED/WBWA", NULL },
+	{ L_PTE_MT_MASK, L_PTE_MT_DEV_SHARED, "DEV/SHARED", NULL },
+	{ L_PTE_MT_MASK, L_PTE_MT_DEV_NONSHARED, "DEV/NONSHARED", NULL },
+	{ L_PTE_MT_MASK, L_PTE_MT_DEV_WC, "DEV/WC", NULL },
+	{ L_PTE_MT_MASK, L_PTE_MT_DEV_CACHED, "DEV/CACHED", NULL },
+};
+
+enum pt_kind { PT_NONE, PT_SECT, PT_PTE };
+
+struct pt_mark {
+	unsigned long start;
+	const char *name;
+};
+
+struct pt_run {
+	const struct pt_mark *mark;	/* the last marker printed */
+	unsigned long start;
+	enum pt_kind kind;		/* PT_NONE: nothing noted yet */
+	u32 prot;
+	const char *domain;
+};
+
+static u32 attrs_mask(const struct pt_attr *a, size_t n)
+{
+	u32 mask = 0;
+
+	while (n--)
+		mask |= a[n].mask;
+	return mask;
+}
+
+static const char *domain_of(u32 l1)
+{
+	switch (l1 & PMD_DOMAIN_MASK) {
+	case PMD_DOMAIN(DOMAIN_KERNEL):
+		return "KERNEL ";
+	case PMD_DOMAIN(DOMAIN_USER):
+		return "USER   ";
+	case PMD_DOMAIN(DOMAIN_IO):
+		return "IO     ";
+	case PMD_DOMAIN(DOMAIN_VECTORS):
+		return "VECTORS";
+	}
+	return "unknown";
+}
+
+/* Prints the run [r->start, end) as kernel_page_tables would. */
+static void pt_print(const struct pt_run *r, unsigned long end)
+{
+	static const char units[] = "KMG";
+	const struct pt_attr *a = r->kind == PT_SECT ? sect_attrs : pte_attrs;
+	size_t n = r->kind == PT_SECT ? ARRAY_SIZE(sect_attrs) : ARRAY_SIZE(pte_attrs);
+	unsigned long size = (end - r->start) >> 10;
+	const char *u = units;
+	char line[160];
+	int len;
+
+	while (size % 1024 == 0 && u[1] != '\0') {
+		size /= 1024;
+		u++;
+	}
+	len = scnprintf(line, sizeof(line), "0x%08lx-0x%08lx   %9lu%c %s %s",
+			r->start, end, size, *u, r->kind == PT_SECT ? "PGD" : "PTE",
+			r->domain);
+	for (; n > 0; n--, a++) {
+		const char *w = (r->prot & a->mask) == a->val ? a->on : a->off;
+
+		if (w)
+			len += scnprintf(line + len, sizeof(line) - len, " %s", w);
+	}
+	pr_info(PT_TAG "%s\n", line);
+}
+
+/* One entry at @va: extends the current run or ends it.  @kind PT_NONE
+ * with @va 0 is the final note. */
+static void pt_note(struct pt_run *r, unsigned long va, enum pt_kind kind, u32 val,
+		    const char *domain)
+{
+	u32 prot = val & (kind == PT_SECT ? attrs_mask(sect_attrs, ARRAY_SIZE(sect_attrs)) :
+			  kind == PT_PTE ? attrs_mask(pte_attrs, ARRAY_SIZE(pte_attrs)) : 0);
+	bool crossed;
+
+	if (r->kind == PT_NONE) {
+		pr_info(PT_TAG "---[ %s ]---\n", r->mark->name);
+		goto start;
+	}
+	crossed = va >= r->mark[1].start;
+	if (prot == r->prot && kind == r->kind && domain == r->domain && !crossed)
+		return;
+	if (r->prot)
+		pt_print(r, va);
+	if (crossed) {
+		r->mark++;
+		pr_info(PT_TAG "---[ %s ]---\n", r->mark->name);
+	}
+start:
+	r->start = va;
+	r->kind = kind;
+	r->prot = prot;
+	r->domain = domain;
+}
+
+static void dump_tables(void)
+{
+	const struct pt_mark marks[] = {
+		{ MODULES_VADDR, "Modules" },
+		{ PAGE_OFFSET, "Kernel Mapping" },
+		{ VMALLOC_START, "vmalloc() Area" },
+		{ FDT_FIXED_BASE, "FDT Area" },
+		{ FIXADDR_START, "Fixmap Area" },
+		{ VECTORS_BASE, "Vectors" },
+		{ VECTORS_BASE + 2 * PAGE_SIZE, "Vectors End" },
+		{ ~0ul, NULL },
+	};
+	struct pt_run r = { .mark = marks, .kind = PT_NONE };
+	const u32 *l1 = (const u32 *)swapper;
+	unsigned int i, k;
+
+	for (i = 0; i < 2048; i++) {
+		unsigned long va = (unsigned long)i << 21;
+		u32 lo = l1[2 * i], hi = l1[2 * i + 1];
+
+		if (lo == 0 || (lo & 2)) {
+			pt_note(&r, va, PT_SECT, lo, domain_of(lo));
+		} else {
+			const u32 *pte = (const u32 *)phys_to_virt(lo & PAGE_MASK);
+
+			for (k = 0; k < 512; k++)
+				pt_note(&r, va + k * PAGE_SIZE, PT_PTE, pte[k], domain_of(lo));
+		}
+		if (hi & 2)
+			pt_note(&r, va + SZ_1M, PT_SECT, hi, domain_of(hi));
+	}
+	pt_note(&r, 0, PT_NONE, 0, NULL);
+}
+
 static int __init armmap_oracle_init(void)
 {
 	struct page *p1, *p2;
@@ -117,13 +317,22 @@ static int __init armmap_oracle_init(void)
 		op("ioremap", (unsigned long)io, NULL);
 	op("module", (unsigned long)THIS_MODULE->core_layout.base, NULL);
 	pr_info(TAG "module size=0x%x\n", THIS_MODULE->core_layout.size);
-	pr_info(TAG "done\n");
+	pr_info(TAG "module core=0x%08lx size=0x%x text=0x%x ro=0x%x ro_after_init=0x%x\n",
+		(unsigned long)THIS_MODULE->core_layout.base, THIS_MODULE->core_layout.size,
+		THIS_MODULE->core_layout.text_size, THIS_MODULE->core_layout.ro_size,
+		THIS_MODULE->core_layout.ro_after_init_size);
+	pr_info(TAG "module init=0x%08lx size=0x%x text=0x%x ro=0x%x ro_after_init=0x%x\n",
+		(unsigned long)THIS_MODULE->init_layout.base, THIS_MODULE->init_layout.size,
+		THIS_MODULE->init_layout.text_size, THIS_MODULE->init_layout.ro_size,
+		THIS_MODULE->init_layout.ro_after_init_size);
 
 	if (io)
 		iounmap(io);
 	vfree(v);
 	__free_page(p2);
 	__free_page(p1);
+	dump_tables();
+	pr_info(TAG "done\n");
 	return 0;
 }
 
