@@ -14,14 +14,16 @@
 # bounded by a timeout.  The console goes to tests/oracle/fixtures/NAME.log
 # (raw) and its sections to tests/oracle/fixtures/NAME.txt (parsed): facts
 # from a real run, rewritten by this script, never edited by hand.
-# Each machine boots twice, the same initramfs both times: the second boot
-# goes to NAME.boot2.log and NAME.boot2.txt, so that the comparison can tell
-# a field the kernel itself prints differently from run to run.
+# Each machine boots three times, the same initramfs every time: the second
+# and third boots go to NAME.boot2.{log,txt} and NAME.boot3.{log,txt}, so
+# that the comparison can tell a field the kernel itself prints differently
+# from run to run.
 #
 # Usage: run.sh [NAME...]        (default: every machine of matrix.txt)
 # Environment: ORACLE_TIMEOUT (seconds per boot, 300); ORACLE_BOOTS, which
-# boots to record ("1 2", the default; "2" records only the second boots);
-# ORACLE_NEW_KERNEL=1 records a kernel other than the fixtures' one.
+# boots to record ("1 2 3", the default; "2" records only the second boots);
+# ORACLE_NEW_KERNEL=1 records apt's current linux-image-armmp instead of
+# the kernel kernel.txt pins.
 set -eu
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -61,41 +63,53 @@ enable_armhf() {
     fi
 }
 
-# The armhf packages, unpacked under build/oracle/root (not installed).
-fetch_armhf() {
-    image=$(apt-cache depends linux-image-armmp:armhf 2>/dev/null |
-            awk '/Depends: linux-image-[0-9]/ { sub(":armhf", "", $2); print $2; exit }')
-    [ -n "$image" ] || die "no linux-image-armmp:armhf in the package lists"
-    mkdir -p "$out/debs"
-    # Fetched and unpacked once per kernel package name.
-    if ! ls "$out/debs/${image}"_*.deb >/dev/null 2>&1 ||
-       ! ls "$out"/root/boot/vmlinuz-* >/dev/null 2>&1; then
-        rm -rf "$out/root"
-        mkdir -p "$out/root"
-        (cd "$out/debs" && rm -f ./*.deb &&
-         $apt download "$image:armhf" busybox-static:armhf >/dev/null 2>&1) ||
-            die "apt-get download $image:armhf busybox-static:armhf failed"
-        for d in "$out"/debs/*.deb; do dpkg -x "$d" "$out/root"; done
-    fi
-    kernel=$(ls "$out"/root/boot/vmlinuz-* | head -1)
-    kver=$(dpkg-deb -f "$out"/debs/"$image"_*.deb Version)
-    say "kernel $image $kver"
-    check_kernel
+# fetch_pinned DIR PATTERN: the files of kernel.txt whose names match
+# PATTERN (a shell pattern), into DIR, each checked against its SHA256;
+# sets $pinned to the last one.
+fetch_pinned() {
+    pool=$(sed -n 's/^pool //p' "$here/kernel.txt")
+    pinned=
+    while read -r file sum; do
+        case $file in '#'*|pool|'') continue ;; esac
+        # shellcheck disable=SC2254
+        case $file in $2) ;; *) continue ;; esac
+        if ! echo "$sum  $1/$file" | sha256sum -c --status 2>/dev/null; then
+            say "fetching $file"
+            /usr/lib/apt/apt-helper download-file "$pool/$file" "$1/$file" \
+                "SHA256:$sum" >/dev/null || die "cannot fetch $pool/$file"
+        fi
+        pinned=$1/$file
+    done < "$here/kernel.txt"
+    [ -n "$pinned" ] || die "kernel.txt names no $2"
 }
 
-# The fixtures are one kernel's facts: refuse to record another kernel's
-# over them unless asked to (ORACLE_NEW_KERNEL=1).  The package lists
-# decide which kernel apt offers: without bookworm-security's armhf index
-# (an apt-get update that failed on it) it is bookworm's older one.
-check_kernel() {
-    [ "${ORACLE_NEW_KERNEL:-0}" = 1 ] && return 0
-    # "#1 SMP Debian 6.1.192-3 (...)": the line after the release in @@ uname
-    was=$(sed -n '/^@@ uname/{n;n;p;q}' "$fix"/*.txt 2>/dev/null | head -1)
-    [ -z "$was" ] && return 0
-    case "$was" in
-        *" $kver "*) return 0 ;;
-    esac
-    die "the fixtures are of \"$was\", apt offers $image $kver (is bookworm-security's armhf index missing? apt-get update); ORACLE_NEW_KERNEL=1 records this kernel instead"
+# The kernel (kernel.txt's, or with ORACLE_NEW_KERNEL=1 apt's current
+# linux-image-armmp) and busybox-static, armhf, unpacked under
+# build/oracle/root (not installed).  Sets $image, $kver and $kernel.
+fetch_armhf() {
+    rm -rf "$out/root"
+    mkdir -p "$out/debs" "$out/root"
+    if [ "${ORACLE_NEW_KERNEL:-0}" = 1 ]; then
+        image=$(apt-cache depends linux-image-armmp:armhf 2>/dev/null |
+                awk '/Depends: linux-image-[0-9]/ { sub(":armhf", "", $2); print $2; exit }')
+        [ -n "$image" ] || die "no linux-image-armmp:armhf in the package lists"
+        (cd "$out/debs" && rm -f ./linux-image-*.deb &&
+         $apt download "$image:armhf" >/dev/null 2>&1) ||
+            die "apt-get download $image:armhf failed"
+        pinned=$(ls "$out/debs/$image"_*.deb)
+    else
+        fetch_pinned "$out/debs" 'linux-image-*'
+    fi
+    dpkg -x "$pinned" "$out/root"
+    image=$(dpkg-deb -f "$pinned" Package)
+    kver=$(dpkg-deb -f "$pinned" Version)
+    if ! ls "$out"/debs/busybox-static_*.deb >/dev/null 2>&1; then
+        (cd "$out/debs" && $apt download busybox-static:armhf >/dev/null 2>&1) ||
+            die "apt-get download busybox-static:armhf failed"
+    fi
+    dpkg -x "$(ls "$out"/debs/busybox-static_*.deb | head -1)" "$out/root"
+    kernel=$(ls "$out"/root/boot/vmlinuz-* | head -1)
+    say "kernel $image $kver"
 }
 
 # ---- the module ------------------------------------------------------------
@@ -110,19 +124,25 @@ build_module() {
     fi
     headers=linux-headers-${image#linux-image-}
     kb=$out/kroot
-    if ! ls "$out/kdebs/${headers}"_*.deb >/dev/null 2>&1 ||
-       ! [ -d "$kb/usr/src/$headers" ]; then
-        common=$(apt-cache depends "$headers:armhf" |
-                 awk '/Depends: <?linux-headers-.*-common/ { gsub(/[<>]/, "", $2);
-                      sub(":armhf", "", $2); print $2; exit }')
-        kbuild=$(apt-cache depends "$headers:armhf" |
-                 awk '/Depends: linux-kbuild/ { sub(":armhf", "", $2); print $2; exit }')
-        rm -rf "$out/kdebs" "$kb"
+    if ! [ -d "$kb/usr/src/$headers" ]; then
+        rm -rf "$kb"
         mkdir -p "$out/kdebs" "$kb"
-        (cd "$out/kdebs" &&
-         $apt download "$headers:armhf" "$common" "$kbuild:amd64" >/dev/null 2>&1) ||
-            die "apt-get download $headers:armhf $common $kbuild:amd64 failed"
-        for d in "$out"/kdebs/*.deb; do dpkg -x "$d" "$kb"; done
+        if [ "${ORACLE_NEW_KERNEL:-0}" = 1 ]; then
+            common=$(apt-cache depends "$headers:armhf" |
+                     awk '/Depends: <?linux-headers-.*-common/ { gsub(/[<>]/, "", $2);
+                          sub(":armhf", "", $2); print $2; exit }')
+            kbuild=$(apt-cache depends "$headers:armhf" |
+                     awk '/Depends: linux-kbuild/ { sub(":armhf", "", $2); print $2; exit }')
+            (cd "$out/kdebs" && rm -f ./*.deb &&
+             $apt download "$headers:armhf" "$common" "$kbuild:amd64" >/dev/null 2>&1) ||
+                die "apt-get download $headers:armhf $common $kbuild:amd64 failed"
+            for d in "$out"/kdebs/*.deb; do dpkg -x "$d" "$kb"; done
+        else
+            for p in "$headers"_ 'linux-headers-*-common_' 'linux-kbuild-*'; do
+                fetch_pinned "$out/kdebs" "$p*"
+                dpkg -x "$pinned" "$kb"
+            done
+        fi
         # The headers' Makefile includes the common tree by absolute path.
         sed -i "s|include /usr/src/|include $kb/usr/src/|" "$kb/usr/src/$headers/Makefile"
     fi
@@ -216,7 +236,7 @@ parse() {
 }
 
 # boot_one SUFFIX NAME RAM CPUS [ARGS...]: boots the machine once and writes
-# fixtures/NAME{SUFFIX}.log and .txt (SUFFIX "" or ".boot2").
+# fixtures/NAME{SUFFIX}.log and .txt (SUFFIX "", ".boot2" or ".boot3").
 boot_one() {
     suffix=$1 name=$2 ram=$3 cpus=$4
     shift 4
@@ -256,9 +276,9 @@ main() {
             for w in "$@"; do [ "$w" = "$name" ] && want=1; done
             [ $want = 1 ] || continue
         fi
-        for b in ${ORACLE_BOOTS:-1 2}; do
-            case $b in 1) suffix= ;; 2) suffix=.boot2 ;;
-                *) die "ORACLE_BOOTS: no boot $b (1 or 2)" ;; esac
+        for b in ${ORACLE_BOOTS:-1 2 3}; do
+            case $b in 1) suffix= ;; 2|3) suffix=.boot$b ;;
+                *) die "ORACLE_BOOTS: no boot $b (1, 2 or 3)" ;; esac
             # shellcheck disable=SC2086
             boot_one "$suffix" "$name" "$ram" "$cpus" $args ||
                 failed="$failed $name$suffix"
