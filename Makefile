@@ -558,8 +558,8 @@ valgrind: deps $(ARMMAPD) $(ARMMAP) $(B)/check_daemon $(B)/check_client
 # if a field listed in tests/oracle/exact.txt stopped matching;
 # `make oracle-baseline` rewrites that list from the current engine.
 ORACLE_CMP      := $(B)/oracle_compare
-# A machine's second boot (NAME.boot2.txt) is read beside its first.
-ORACLE_FIXTURES  = $(sort $(filter-out %.boot2.txt,$(wildcard tests/oracle/fixtures/*.txt)))
+# A machine's later boots (NAME.boot2.txt, NAME.boot3.txt) are read beside its first.
+ORACLE_FIXTURES  = $(sort $(filter-out %.boot2.txt %.boot3.txt,$(wildcard tests/oracle/fixtures/*.txt)))
 ORACLE_EXACT    := tests/oracle/exact.txt
 ORACLE_WORKLOAD := tests/oracle/workload.txt
 
@@ -580,13 +580,15 @@ $(ORACLE_CMP).run: $(ORACLE_CMP)
 
 # The comparison's classification on hand-made fixtures (tests/data/oracle/):
 # a field the two boots disagree on, one they agree on, a machine with one
-# boot; its whole output must be expected.txt's.
+# boot, one whose third boot alone differs; its whole output must be
+# expected.txt's.
 ORACLE_MINI := tests/data/oracle
 check-plain: $(ORACLE_CMP).mini.run
 .PHONY: $(ORACLE_CMP).mini.run
 $(ORACLE_CMP).mini.run: $(ORACLE_CMP)
 	$(call check_run,sh -c './$< -e $(ORACLE_MINI)/exact.txt $(ORACLE_MINI)/mini.txt \
-	    $(ORACLE_MINI)/mini.boot2.txt $(ORACLE_MINI)/alone.txt | \
+	    $(ORACLE_MINI)/mini.boot2.txt $(ORACLE_MINI)/alone.txt \
+	    $(ORACLE_MINI)/trio.txt $(ORACLE_MINI)/trio.boot3.txt | \
 	    diff -u $(ORACLE_MINI)/expected.txt -')
 
 .PHONY: oracle oracle-baseline oracle-diff oracle-mmu

@@ -19,13 +19,14 @@
  * before the probe (free pages, page cache, slab ...; a pattern may name
  * one fixture's field, "ram256M-cpus1 ops.kmap"), each with a reason:
  * they are printed as "workload" apart from the model's differences and
- * counted neither in N/M nor in EXACT.  A fixture NAME.txt may have a
- * second boot of the same machine beside it, NAME.boot2.txt (run.sh): a
- * field whose two real boots disagree is the kernel differing from itself,
- * printed as "varies" with both kernel values and, like the workload
- * fields, counted neither in N/M nor in EXACT; a field both boots agree on
- * is compared as usual.  Paths ending in ".boot2.txt" given as FIXTUREs
- * are skipped (they are read beside their first boot).  EXACT (tests/oracle/
+ * counted neither in N/M nor in EXACT.  A fixture NAME.txt may have more
+ * boots of the same machine beside it, NAME.boot2.txt and NAME.boot3.txt
+ * (run.sh): a field on which its real boots disagree is the kernel
+ * differing from itself, printed as "varies" with every boot's value and,
+ * like the workload fields, counted neither in N/M nor in EXACT; a field
+ * all boots agree on is compared as usual.  Paths ending in ".boot2.txt"
+ * or ".boot3.txt" given as FIXTUREs are skipped (they are read beside
+ * their first boot).  EXACT (tests/oracle/
  * exact.txt) lists "MACHINE FIELD" pairs that matched when the baseline was
  * taken; a pair listed there that no longer matches is a regression and
  * makes the exit status 1.  With -w the program writes EXACT anew from
@@ -48,18 +49,21 @@
 #define VAL_MAX   320
 #define TEXT_LINE_MAX 1024
 
-/* Whose value a parser is reading: the kernel's (the fixture), the
- * kernel's second boot of the same machine, or the engine's. */
-enum side { SIDE_KERNEL, SIDE_BOOT2, SIDE_ARMMAP };
+/* Boots of one machine a comparison reads: NAME.txt, NAME.boot2.txt ... */
+#define MAX_BOOTS 3
 
-/* One named field: the kernel's value, its second boot's, the engine's;
- * any may be absent. */
+/* Whose value a parser is reading: the kernel's (the fixture), the
+ * kernel's second or third boot of the same machine, or the engine's. */
+enum side { SIDE_KERNEL, SIDE_BOOT2, SIDE_BOOT3, SIDE_ARMMAP };
+
+/* One named field: the kernel's value, its other boots' (boot[0] is the
+ * second boot), the engine's; any may be absent. */
 struct field {
     char key[KEY_MAX];
     char kernel[VAL_MAX];
-    char boot2[VAL_MAX];
+    char boot[MAX_BOOTS - 1][VAL_MAX];
     char armmap[VAL_MAX];
-    bool has_kernel, has_boot2, has_armmap;
+    bool has_kernel, has_boot[MAX_BOOTS - 1], has_armmap;
 };
 
 struct fields {
@@ -148,8 +152,9 @@ static char *field_val(struct field *f, enum side side, bool **has)
         *has = &f->has_kernel;
         return f->kernel;
     case SIDE_BOOT2:
-        *has = &f->has_boot2;
-        return f->boot2;
+    case SIDE_BOOT3:
+        *has = &f->has_boot[side - SIDE_BOOT2];
+        return f->boot[side - SIDE_BOOT2];
     case SIDE_ARMMAP:
         break;
     }
@@ -198,12 +203,26 @@ static bool field_exact(const struct field *f)
     return f->has_kernel && f->has_armmap && strcmp(f->kernel, f->armmap) == 0;
 }
 
-/* Whether the kernel's two boots of the machine disagree on @f (absent in
- * one of them is disagreeing). */
-static bool field_varies(const struct field *f)
+/* Whether the kernel's @nboots boots of the machine disagree on @f (absent
+ * in one of them is disagreeing). */
+static bool field_varies(const struct field *f, int nboots)
 {
-    return f->has_kernel != f->has_boot2 ||
-           (f->has_kernel && strcmp(f->kernel, f->boot2) != 0);
+    for (int b = 0; b < nboots - 1; b++)
+        if (f->has_kernel != f->has_boot[b] ||
+            (f->has_kernel && strcmp(f->kernel, f->boot[b]) != 0))
+            return true;
+    return false;
+}
+
+/* Whether the engine's value of @f is one of the kernel's @nboots boots'. */
+static bool field_equals_a_boot(const struct field *f, int nboots)
+{
+    if (field_exact(f))
+        return true;
+    for (int b = 0; b < nboots - 1; b++)
+        if (f->has_boot[b] && f->has_armmap && strcmp(f->boot[b], f->armmap) == 0)
+            return true;
+    return false;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1138,7 +1157,7 @@ struct totals {
     size_t fields, exact, regressions;
     size_t sec_fields[S_COUNT], sec_exact[S_COUNT];
     size_t workload, workload_equal;    /* fields of the WORKLOAD list */
-    size_t varies, varies_equal;        /* fields the two boots disagree on;
+    size_t varies, varies_equal;        /* fields the boots disagree on;
                                          * the engine equal to one of them */
     bool quiet;
     const struct workload *wl;
@@ -1147,10 +1166,9 @@ struct totals {
     struct exact *all;                  /* every "MACHINE FIELD" of this run */
 };
 
-/* Counts and prints @f of @fx: a workload field, a field the kernel's two
- * boots disagree on (@has_boot2: @fx has a second boot), or a model field,
- * exact or not. */
-static void report_field(const struct fixture *fx, const struct field *f, bool has_boot2,
+/* Counts and prints @f of @fx: a workload field, a field the kernel's
+ * @nboots boots disagree on, or a model field, exact or not. */
+static void report_field(const struct fixture *fx, const struct field *f, int nboots,
                          struct totals *t)
 {
     char pair[512];
@@ -1167,15 +1185,18 @@ static void report_field(const struct fixture *fx, const struct field *f, bool h
                    f->has_armmap ? f->armmap : "(none)");
         return;
     }
-    if (has_boot2 && field_varies(f)) {
+    if (field_varies(f, nboots)) {
+        static const char *const nth[MAX_BOOTS - 1] = { "second", "third" };
+
         t->varies++;
-        t->varies_equal += ok || (f->has_boot2 && f->has_armmap &&
-                                  strcmp(f->boot2, f->armmap) == 0);
-        if (!t->quiet)
-            printf("oracle: %s varies %s: kernel %s, second boot %s, armmap %s\n",
-                   fx->label, f->key, f->has_kernel ? f->kernel : "(none)",
-                   f->has_boot2 ? f->boot2 : "(none)",
-                   f->has_armmap ? f->armmap : "(none)");
+        t->varies_equal += field_equals_a_boot(f, nboots);
+        if (t->quiet)
+            return;
+        printf("oracle: %s varies %s: kernel %s", fx->label, f->key,
+               f->has_kernel ? f->kernel : "(none)");
+        for (int b = 0; b < nboots - 1; b++)
+            printf(", %s boot %s", nth[b], f->has_boot[b] ? f->boot[b] : "(none)");
+        printf(", armmap %s\n", f->has_armmap ? f->armmap : "(none)");
         return;
     }
     t->fields++;
@@ -1204,28 +1225,42 @@ static bool ends(const char *s, const char *suffix)
     return n >= k && strcmp(s + n - k, suffix) == 0;
 }
 
-/* Reads the second boot beside @fx (NAME.boot2.txt for NAME.txt) into the
- * BOOT2 side of @fs.  Returns false if there is none; dies if it is of
- * another machine. */
-static bool load_boot2(const struct fixture *fx, struct fields *fs)
+/* Whether @path is a machine's later boot, read beside its first. */
+static bool is_later_boot(const char *path)
+{
+    return ends(path, ".boot2.txt") || ends(path, ".boot3.txt");
+}
+
+/* Reads the later boots beside @fx (NAME.boot2.txt, then NAME.boot3.txt,
+ * for NAME.txt) into the BOOT2, BOOT3 sides of @fs, up to the first
+ * missing one.  Returns how many boots the machine has, @fx's included;
+ * dies if one is of another machine. */
+static int load_boots(const struct fixture *fx, struct fields *fs)
 {
     char path[sizeof(fx->path) + 16];
-    struct fixture b2;
+    struct fixture other;
     size_t n = strlen(fx->path);
+    int nboots = 1;
 
     if (!ends(fx->path, ".txt"))
-        return false;
-    snprintf(path, sizeof(path), "%.*s.boot2.txt", (int)(n - 4), fx->path);
-    if (access(path, R_OK) != 0)
-        return false;
-    fixture_load(&b2, path);
-    if (b2.ram_mib != fx->ram_mib || b2.cpus != fx->cpus || strcmp(b2.args, fx->args) != 0)
-        die("%s: not the machine of %s (%s, not %s)", path, fx->path, b2.label, fx->label);
-    for (int s = 0; s < S_COUNT; s++)
-        if (b2.sec_text[s] != NULL)
-            parse_section(fs, SIDE_BOOT2, (enum section)s, b2.sec_text[s]);
-    fixture_free(&b2);
-    return true;
+        return nboots;
+    for (; nboots < MAX_BOOTS; nboots++) {
+        snprintf(path, sizeof(path), "%.*s.boot%d.txt", (int)(n - 4), fx->path,
+                 nboots + 1);
+        if (access(path, R_OK) != 0)
+            break;
+        fixture_load(&other, path);
+        if (other.ram_mib != fx->ram_mib || other.cpus != fx->cpus ||
+            strcmp(other.args, fx->args) != 0)
+            die("%s: not the machine of %s (%s, not %s)", path, fx->path, other.label,
+                fx->label);
+        for (int s = 0; s < S_COUNT; s++)
+            if (other.sec_text[s] != NULL)
+                parse_section(fs, (enum side)(SIDE_BOOT2 + nboots - 1), (enum section)s,
+                              other.sec_text[s]);
+        fixture_free(&other);
+    }
+    return nboots;
 }
 
 static void compare_fixture(const char *path, struct totals *t)
@@ -1234,15 +1269,15 @@ static void compare_fixture(const char *path, struct totals *t)
     struct fields fs = {0};
     struct mm_machine *m;
     char err[MM_MSG_MAX], note[2 * MM_MSG_MAX + 64];
-    bool has_boot2;
+    int nboots;
 
-    if (ends(path, ".boot2.txt"))
+    if (is_later_boot(path))
         return;
     fixture_load(&fx, path);
     for (int s = 0; s < S_COUNT; s++)
         if (fx.sec_text[s] != NULL)
             parse_section(&fs, SIDE_KERNEL, (enum section)s, fx.sec_text[s]);
-    has_boot2 = load_boot2(&fx, &fs);
+    nboots = load_boots(&fx, &fs);
     m = machine_for(&fx, note, sizeof(note), err);
     if (m == NULL) {
         printf("oracle: %s: armmap refuses the machine: %s\n", fx.label, err);
@@ -1275,7 +1310,7 @@ static void compare_fixture(const char *path, struct totals *t)
         mm_destroy(m);
     }
     for (size_t i = 0; i < fs.n; i++)
-        report_field(&fx, &fs.v[i], has_boot2, t);
+        report_field(&fx, &fs.v[i], nboots, t);
     free(fs.v);
     fixture_free(&fx);
 }
@@ -1360,7 +1395,7 @@ int main(int argc, char **argv)
                "not counted (reasons: %s)\n",
                t.workload, t.workload_equal, workload_path);
     if (t.varies > 0)
-        printf("oracle: varies between boots: %zu fields the kernel's two boots disagree "
+        printf("oracle: varies between boots: %zu fields the kernel's boots disagree "
                "on, armmap equal to one boot on %zu, not counted\n",
                t.varies, t.varies_equal);
     if (write) {
