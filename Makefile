@@ -317,7 +317,9 @@ deps-present:
 # at full length in both builds.  The daemon suite's id permutation run
 # (test_tenancy.c) is sized by the same variable, and so are its two
 # never-read walk streams (an eighth of a million walks each, against an
-# eighth of the quota, below 25,000: walk_run_size()).
+# eighth of the quota, below 25,000: walk_run_size()), its held streamed
+# copy's walks and test_abuse.c's million creates (run_len(),
+# tests/common/runlen.h: 100,000 under the sanitizers, 400,000 plain).
 #
 # Two jobs per core: many daemon and client tests wait on their daemon
 # (start, drain, a lingering close, a restart), and with one job per
