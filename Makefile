@@ -180,7 +180,8 @@ $(B)/tests/bench/bench_daemon.o: $(PROTO_H)
 # common) is compiled at TEST_OPT, -O0 by default, after CFLAGS: it drives
 # the engine, the daemon and the CLI, which keep their -O2 (-O1 under the
 # sanitizers), and spends little of a suite's time itself, while
-# optimizing it took 34 of the plain build's 60 CPU s.  The sanitizers
+# optimizing it took 34 of the plain build's 62 compile CPU s and 38 of
+# the sanitizer build's 80 (at -O0: 10 and 18).  The sanitizers
 # stay on.  The randomized sequences' generator (tests/engine/opgen.c,
 # run between every two engine ops), the benches, the soak, the fuzz
 # harnesses and the oracle comparison keep CFLAGS.  make TEST_OPT= builds
