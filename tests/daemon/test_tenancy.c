@@ -8,6 +8,7 @@
  * readable until purged.
  */
 #include "check_daemon.h"
+#include "../common/runlen.h"
 
 #include <poll.h>
 #include <signal.h>
@@ -1151,12 +1152,15 @@ END_TEST
 
 /* While a streamed reply is being sent its copy is reserved: a clone that
  * fits beside the machine does not fit beside the machine and the copy,
- * and fits again once the reader went away. */
+ * and fits again once the reader went away.  The reply is 2^18 walks
+ * (about 42 MB) in check-full, run_len()'s share in make check (26,215
+ * under the sanitizers, 4 MB; 104,858 plain): either stays unsent far
+ * past the socket's buffer and the stream's low water (256 KiB). */
 START_TEST(test_streamed_copy_held_while_sending)
 {
-    enum { N = 1 << 18 };
+    const size_t n = run_len(1u << 18);
     Armmap__V1__Response *r;
-    uint32_t *va = malloc(N * sizeof(uint32_t));
+    uint32_t *va = malloc(n * sizeof(uint32_t));
     uint64_t m, one, q;
     char quota[64];
     int fd, reader, i;
@@ -1175,9 +1179,9 @@ START_TEST(test_streamed_copy_held_while_sending)
     fd = td_session(&d, "lab");
     one = host_bytes_of(fd, m);
     reader = td_session(&d, "lab");
-    for (i = 0; i < N; i++)
+    for (i = 0; i < (int)n; i++)
         va[i] = 0xc0000000u + (uint32_t)i * 64;
-    send_walks(reader, 40, m, va, N);
+    send_walks(reader, 40, m, va, n);
     ck_assert(wait_readable(reader));   /* its copy is reserved */
     expect_host_refusal(clone_of(fd, 41, m), "clone", 2 * one, one, q);
     close(reader);
@@ -1271,11 +1275,7 @@ static struct walk_run walk_run_size(void)
         "ping: tenant 'walker' has 33554432 or more reply bytes unsent "
         "(--max-inflight-bytes-per-tenant)", 8 * 1024
     };
-    const char *s = getenv("ARMMAP_RANDOM_OPS");
-
-    if (s == NULL || *s == '\0' || strtoul(s, NULL, 10) >= 25000)
-        return full;
-    return eighth;
+    return run_len_short() ? eighth : full;
 }
 
 /* Two connections each ask for a million walks (about 160 MB of reply)
@@ -1911,16 +1911,9 @@ static int cmp_u64(const void *a, const void *b)
  * 100,000).  At least 1,000. */
 static size_t id_run_len(void)
 {
-    const char *s = getenv("ARMMAP_RANDOM_OPS");
-    unsigned long ops;
+    size_t n = run_len(ID_RUN_FULL);
 
-    if (s == NULL || *s == '\0')
-        return ID_RUN_FULL;
-    ops = strtoul(s, NULL, 10);
-    if (ops >= 25000)
-        return ID_RUN_FULL;
-    return ops * ID_RUN_FULL / 25000 > 1000 ? ops * ID_RUN_FULL / 25000
-                                             : 1000;
+    return n > 1000 ? n : 1000;
 }
 
 /* The id permutation in-process: every id comes back, no two collide in
