@@ -294,7 +294,7 @@ static bool check_enable_ro(struct model *m, const struct armmap_op *op,
     struct farea *ar = ai >= 0 ? &m->areas[ai] : NULL;
     uint32_t want = 0;
 
-    if (ar == NULL && m->areas_lost && op->nargs == 3)
+    if (ai < 0 && m->areas_lost && op->nargs == 3)
         return true; /* maybe an area the model lost */
     if (ar != NULL && ar->kind == AK_MODULE &&
         ((a[1] | a[2]) & (PAGE_SZ - 1)) == 0 && a[1] <= a[2] &&

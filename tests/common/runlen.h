@@ -17,25 +17,29 @@
 
 #define RUN_LEN_FULL_OPS 25000ul        /* $ARMMAP_RANDOM_OPS at full length */
 
-/* Whether $ARMMAP_RANDOM_OPS asks for less than the full length. */
-static inline bool run_len_short(void)
+/* $ARMMAP_RANDOM_OPS, or the full length when it is unset or empty. */
+static inline unsigned long run_len_ops(void)
 {
     const char *s = getenv("ARMMAP_RANDOM_OPS");
 
-    return s != NULL && *s != '\0' &&
-           strtoul(s, NULL, 10) < RUN_LEN_FULL_OPS;
+    return s != NULL && *s != '\0' ? strtoul(s, NULL, 10) : RUN_LEN_FULL_OPS;
+}
+
+/* Whether $ARMMAP_RANDOM_OPS asks for less than the full length. */
+static inline bool run_len_short(void)
+{
+    return run_len_ops() < RUN_LEN_FULL_OPS;
 }
 
 /* @full, or its share $ARMMAP_RANDOM_OPS / 25,000 (rounded up) when that
  * is shorter; at least 1. */
 static inline size_t run_len(size_t full)
 {
-    unsigned long ops;
+    unsigned long ops = run_len_ops();
     size_t n;
 
-    if (!run_len_short())
+    if (ops >= RUN_LEN_FULL_OPS)
         return full;
-    ops = strtoul(getenv("ARMMAP_RANDOM_OPS"), NULL, 10);
     n = (full * ops + RUN_LEN_FULL_OPS - 1) / RUN_LEN_FULL_OPS;
     return n >= 1 ? n : 1;
 }

@@ -1159,7 +1159,7 @@ END_TEST
 START_TEST(test_streamed_copy_held_while_sending)
 {
     const size_t n = run_len(1u << 18);
-    Armmap__V1__Response *r;
+    Armmap__V1__Response *r = NULL;
     uint32_t *va = malloc(n * sizeof(uint32_t));
     uint64_t m, one, q;
     char quota[64];

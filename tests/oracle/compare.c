@@ -32,6 +32,7 @@
  * makes the exit status 1.  With -w the program writes EXACT anew from
  * this run instead (`make oracle-baseline`).
  */
+#include <assert.h>
 #include <ctype.h>
 #include <errno.h>
 #include <fnmatch.h>
@@ -1174,6 +1175,7 @@ static void report_field(const struct fixture *fx, const struct field *f, int nb
     char pair[512];
     bool ok = field_exact(f), was;
 
+    assert(nboots >= 1 && nboots <= MAX_BOOTS);
     snprintf(pair, sizeof(pair), "%s %s", fx->name, f->key);
     exact_add(t->all, pair);
     if (workload_has(t->wl, pair, f->key)) {
