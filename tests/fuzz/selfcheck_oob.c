@@ -18,17 +18,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size >= 4 && memcmp(data, "OOB!", 4) == 0) {
-		volatile size_t n = 8;
-		char *p = malloc(n);
-		volatile char c;
+    if (size >= 4 && memcmp(data, "OOB!", 4) == 0) {
+        volatile size_t n = 8;
+        char *p = malloc(n);
+        volatile char c;
 
-		if (!p)
-			return 0;
-		memset(p, 0, n);
-		c = p[n];
-		(void)c;
-		free(p);
-	}
-	return 0;
+        if (!p)
+            return 0;
+        memset(p, 0, n);
+        c = p[n];
+        (void)c;
+        free(p);
+    }
+    return 0;
 }
