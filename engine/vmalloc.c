@@ -161,7 +161,11 @@ struct view {
 
 struct span {
     mm_vaddr_t start, end;
+    size_t next; /* the first index of v->a starting above start, so that
+                    view_next() need not search; NO_NEXT: not known */
 };
+
+#define NO_NEXT SIZE_MAX
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
@@ -429,6 +433,22 @@ static bool view_skips(const struct view *w, size_t i)
     return w->purged && w->v->a[i].lazy;
 }
 
+/* *@out: area @i of the view's array. */
+static void span_area(const struct mm_vmap *v, size_t i, struct span *out)
+{
+    out->start = v->a[i].start;
+    out->end = v->a[i].end;
+    out->next = i + 1;
+}
+
+/* *@out: the view's extra span (the area a plan has placed already). */
+static void span_extra(const struct view *w, struct span *out)
+{
+    out->start = w->xs;
+    out->end = w->xe;
+    out->next = NO_NEXT;
+}
+
 /* The lowest area whose end is >= @addr (the rb-tree descent that finds
  * where the walk begins). */
 static bool view_first_end(const struct view *w, uint64_t addr, struct span *out)
@@ -448,35 +468,31 @@ static bool view_first_end(const struct view *w, uint64_t addr, struct span *out
     while (lo < v->n && view_skips(w, lo))
         lo++;
     found = lo < v->n;
-    if (found) {
-        out->start = v->a[lo].start;
-        out->end = v->a[lo].end;
-    }
+    if (found)
+        span_area(v, lo, out);
     if (w->extra && w->xe >= addr && (!found || w->xs < out->start)) {
-        out->start = w->xs;
-        out->end = w->xe;
+        span_extra(w, out);
         found = true;
     }
     return found;
 }
 
-/* rb_next(): the area after the one starting at @start. */
-static bool view_next(const struct view *w, mm_vaddr_t start, struct span *out)
+/* rb_next(): the area after @cur (which @out may be), from the index
+ * @cur's lookup left, else a search. */
+static bool view_next(const struct view *w, const struct span *cur, struct span *out)
 {
     const struct mm_vmap *v = w->v;
-    size_t i = lower_start(v, (uint64_t)start + 1);
+    mm_vaddr_t start = cur->start;
+    size_t i = cur->next != NO_NEXT ? cur->next : lower_start(v, (uint64_t)start + 1);
     bool found;
 
     while (i < v->n && view_skips(w, i))
         i++;
     found = i < v->n;
-    if (found) {
-        out->start = v->a[i].start;
-        out->end = v->a[i].end;
-    }
+    if (found)
+        span_area(v, i, out);
     if (w->extra && w->xs > start && (!found || w->xs < out->start)) {
-        out->start = w->xs;
-        out->end = w->xe;
+        span_extra(w, out);
         found = true;
     }
     return found;
@@ -492,13 +508,11 @@ static bool view_prev_live(const struct view *w, mm_vaddr_t start, struct span *
     while (i > 0 && v->a[i - 1].lazy)
         i--;
     if (i > 0) {
-        out->start = v->a[i - 1].start;
-        out->end = v->a[i - 1].end;
+        span_area(v, i - 1, out);
         found = true;
     }
     if (w->extra && w->xs < start && (!found || w->xs > out->start)) {
-        out->start = w->xs;
-        out->end = w->xe;
+        span_extra(w, out);
         found = true;
     }
     return found;
@@ -506,17 +520,16 @@ static bool view_prev_live(const struct view *w, mm_vaddr_t start, struct span *
 
 static bool view_find(const struct view *w, mm_vaddr_t start, struct span *out)
 {
-    const struct area *ar = find_start(w->v, start);
+    const struct mm_vmap *v = w->v;
+    size_t i = lower_start(v, start);
 
     if (w->extra && w->xs == start) {
-        out->start = w->xs;
-        out->end = w->xe;
+        span_extra(w, out);
         return true;
     }
-    if (ar == NULL || (w->purged && ar->lazy))
+    if (i == v->n || v->a[i].start != start || (w->purged && v->a[i].lazy))
         return false;
-    out->start = ar->start;
-    out->end = ar->end;
+    span_area(v, i, out);
     return true;
 }
 
@@ -582,7 +595,7 @@ static bool search_nextfit(const struct view *w, struct vcache *c, uint32_t size
         addr = align_up(first.end, align);
         if (addr + size - 1 > VA_LIMIT)
             return false;
-        if (!view_next(w, first.start, &first))
+        if (!view_next(w, &first, &first))
             break;
     }
 found:
@@ -607,7 +620,7 @@ static bool search_lowest(const struct view *w, uint32_t size, uint32_t align,
         addr = align_up(first.end, align);
         if (addr + size > vend)
             return false;
-        more = view_next(w, first.start, &first);
+        more = view_next(w, &first, &first);
     }
     if (addr + size > vend)
         return false;
