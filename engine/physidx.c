@@ -404,8 +404,8 @@ static uint32_t l1_entry(struct mm_physidx *x, const struct mm_machine *m, unsig
 
 /* mm__physidx_l2() for a mapping entry @d, with an index to keep.  Kept
  * out of line so that the early return there saves no registers. */
-__attribute__((noinline)) static void l2_apply(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t hw_pa, uint32_t d,
-                     bool on)
+__attribute__((noinline)) static void l2_apply(struct mm_machine *m, mm_vaddr_t va,
+                                               mm_paddr_t hw_pa, uint32_t d, bool on)
 {
     unsigned j = (va >> 12) & 255;
     uint32_t l1 = l1_entry(m->physidx, m, va >> 20);
