@@ -62,6 +62,10 @@ struct mm_physidx {
     struct entry *e;
     uint32_t cap, live;
     int32_t spare; /* free list through ->next */
+    /* The first-level table's four pages, as mmu.c's walk holds them (a
+     * page stays where it is in physmem while the machine lives; a clone
+     * has pages of its own): NULL until l1_entry() first needs one. */
+    const uint32_t *pgd[4];
 };
 
 static size_t key_hash(uint32_t key, unsigned bits)
@@ -130,6 +134,7 @@ struct mm_physidx *mm__physidx_clone(const struct mm_physidx *x)
     memset(c->chunk, 0, sizeof(c->chunk));
     c->spare_chunk = NULL; /* a clone starts without one */
     c->nchunks -= x->spare_chunk != NULL;
+    memset(c->pgd, 0, sizeof(c->pgd)); /* they are @x's machine's pages */
     c->bucket = malloc(((size_t)1 << x->bits) * sizeof(*c->bucket));
     c->e = x->cap ? malloc(x->cap * sizeof(*c->e)) : NULL;
     for (unsigned i = 0; i < NCHUNKS; i++) {
@@ -283,12 +288,29 @@ static bool first_set(struct mm_physidx *x, uint32_t key, uint32_t va, bool on)
     return true;
 }
 
+/* The dense first slot of page key @key, or NULL while its chunk is
+ * absent. */
+static uint32_t *page_slot(const struct mm_physidx *x, uint32_t key)
+{
+    uint32_t *c = x->chunk[key / CHUNK_PFNS];
+
+    return c != NULL ? &c[key % CHUNK_PFNS] : NULL;
+}
+
+/* add() and del() first try the common case of every PTE write (a page
+ * with one mapping, in a chunk that stays): a slot and a count. */
 static void add(struct mm_physidx *x, uint32_t key, uint32_t va)
 {
-    uint32_t first;
+    uint32_t first, *slot;
 
     if (x->stale)
         return;
+    slot = key & SECT_KEY ? NULL : page_slot(x, key);
+    if (slot != NULL && *slot == 0) {
+        *slot = va | 1;
+        x->chunk_used[key / CHUNK_PFNS]++;
+        return;
+    }
     if (first_get(x, key, &first))
         ovf_add(x, key, va);
     else if (!first_set(x, key, va, true))
@@ -297,10 +319,17 @@ static void add(struct mm_physidx *x, uint32_t key, uint32_t va)
 
 static void del(struct mm_physidx *x, uint32_t key, uint32_t va)
 {
-    uint32_t first, next;
+    uint32_t first, next, *slot;
 
     if (x->stale)
         return;
+    slot = key & SECT_KEY ? NULL : page_slot(x, key);
+    if (slot != NULL && *slot == (va | 1) && x->live == 0 &&
+        x->chunk_used[key / CHUNK_PFNS] > 1) {
+        *slot = 0;
+        x->chunk_used[key / CHUNK_PFNS]--;
+        return;
+    }
     if (first_get(x, key, &first) && first == va) {
         if (ovf_del(x, key, &next, true))
             first_set(x, key, next, true); /* a replacement: cannot fail */
@@ -362,16 +391,26 @@ void mm__physidx_l1(struct mm_machine *m, unsigned idx, uint32_t d, bool on)
         l1_apply(m->physidx, m, idx, d, on);
 }
 
-void mm__physidx_l2(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t hw_pa, uint32_t d,
-                    bool on)
+/* mm__l1_read() of entry @idx through x->pgd: every PTE write reads one. */
+static uint32_t l1_entry(struct mm_physidx *x, const struct mm_machine *m, unsigned idx)
+{
+    const uint32_t **pg = &x->pgd[idx / 1024];
+
+    assert(idx < 4096 && (m->lay.pgd_pa & 0x3fffu) == 0);
+    if (*pg == NULL)
+        *pg = mm__phys_page(m->phys, MM_PFN(m->lay.pgd_pa) + idx / 1024);
+    return *pg != NULL ? (*pg)[idx % 1024] : 0;
+}
+
+/* mm__physidx_l2() for a mapping entry @d, with an index to keep.  Kept
+ * out of line so that the early return there saves no registers. */
+__attribute__((noinline)) static void l2_apply(struct mm_machine *m, mm_vaddr_t va,
+                                               mm_paddr_t hw_pa, uint32_t d, bool on)
 {
     unsigned j = (va >> 12) & 255;
-    uint32_t l1;
+    uint32_t l1 = l1_entry(m->physidx, m, va >> 20);
     mm_pfn_t pfn;
 
-    if (m->physidx == NULL || (d & 3) == 0)
-        return; /* no index yet, or a fault entry: nothing */
-    l1 = mm__l1_read(m, va >> 20);
     if ((l1 & 3) != 1)
         return;
     /* Only an entry the first level really points at is visible to the MMU. */
@@ -379,6 +418,17 @@ void mm__physidx_l2(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t hw_pa, uint3
         return;
     if (l2_output(d, j, &pfn))
         (on ? add : del)(m->physidx, pfn, va & 0xfffff000u);
+}
+
+/* Every PTE write calls this twice (the old entry out, the new one in),
+ * and one of the two is usually a fault entry: that case returns before
+ * l2_apply()'s work (and its register saves) begins. */
+void mm__physidx_l2(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t hw_pa, uint32_t d,
+                    bool on)
+{
+    if (m->physidx == NULL || (d & 3) == 0)
+        return; /* no index yet, or a fault entry: nothing */
+    l2_apply(m, va, hw_pa, d, on);
 }
 
 enum mm_status mm__physidx_build(struct mm_machine *m)

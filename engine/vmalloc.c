@@ -161,7 +161,11 @@ struct view {
 
 struct span {
     mm_vaddr_t start, end;
+    size_t next; /* the first index of v->a starting above start, so that
+                    view_next() need not search; NO_NEXT: not known */
 };
+
+#define NO_NEXT SIZE_MAX
 
 /* ------------------------------------------------------------------ */
 /* Small helpers                                                       */
@@ -429,6 +433,22 @@ static bool view_skips(const struct view *w, size_t i)
     return w->purged && w->v->a[i].lazy;
 }
 
+/* *@out: area @i of the view's array. */
+static void span_area(const struct mm_vmap *v, size_t i, struct span *out)
+{
+    out->start = v->a[i].start;
+    out->end = v->a[i].end;
+    out->next = i + 1;
+}
+
+/* *@out: the view's extra span (the area a plan has placed already). */
+static void span_extra(const struct view *w, struct span *out)
+{
+    out->start = w->xs;
+    out->end = w->xe;
+    out->next = NO_NEXT;
+}
+
 /* The lowest area whose end is >= @addr (the rb-tree descent that finds
  * where the walk begins). */
 static bool view_first_end(const struct view *w, uint64_t addr, struct span *out)
@@ -448,35 +468,31 @@ static bool view_first_end(const struct view *w, uint64_t addr, struct span *out
     while (lo < v->n && view_skips(w, lo))
         lo++;
     found = lo < v->n;
-    if (found) {
-        out->start = v->a[lo].start;
-        out->end = v->a[lo].end;
-    }
+    if (found)
+        span_area(v, lo, out);
     if (w->extra && w->xe >= addr && (!found || w->xs < out->start)) {
-        out->start = w->xs;
-        out->end = w->xe;
+        span_extra(w, out);
         found = true;
     }
     return found;
 }
 
-/* rb_next(): the area after the one starting at @start. */
-static bool view_next(const struct view *w, mm_vaddr_t start, struct span *out)
+/* rb_next(): the area after @cur (which @out may be), from the index
+ * @cur's lookup left, else a search. */
+static bool view_next(const struct view *w, const struct span *cur, struct span *out)
 {
     const struct mm_vmap *v = w->v;
-    size_t i = lower_start(v, (uint64_t)start + 1);
+    mm_vaddr_t start = cur->start;
+    size_t i = cur->next != NO_NEXT ? cur->next : lower_start(v, (uint64_t)start + 1);
     bool found;
 
     while (i < v->n && view_skips(w, i))
         i++;
     found = i < v->n;
-    if (found) {
-        out->start = v->a[i].start;
-        out->end = v->a[i].end;
-    }
+    if (found)
+        span_area(v, i, out);
     if (w->extra && w->xs > start && (!found || w->xs < out->start)) {
-        out->start = w->xs;
-        out->end = w->xe;
+        span_extra(w, out);
         found = true;
     }
     return found;
@@ -492,13 +508,11 @@ static bool view_prev_live(const struct view *w, mm_vaddr_t start, struct span *
     while (i > 0 && v->a[i - 1].lazy)
         i--;
     if (i > 0) {
-        out->start = v->a[i - 1].start;
-        out->end = v->a[i - 1].end;
+        span_area(v, i - 1, out);
         found = true;
     }
     if (w->extra && w->xs < start && (!found || w->xs > out->start)) {
-        out->start = w->xs;
-        out->end = w->xe;
+        span_extra(w, out);
         found = true;
     }
     return found;
@@ -506,17 +520,16 @@ static bool view_prev_live(const struct view *w, mm_vaddr_t start, struct span *
 
 static bool view_find(const struct view *w, mm_vaddr_t start, struct span *out)
 {
-    const struct area *ar = find_start(w->v, start);
+    const struct mm_vmap *v = w->v;
+    size_t i = lower_start(v, start);
 
     if (w->extra && w->xs == start) {
-        out->start = w->xs;
-        out->end = w->xe;
+        span_extra(w, out);
         return true;
     }
-    if (ar == NULL || (w->purged && ar->lazy))
+    if (i == v->n || v->a[i].start != start || (w->purged && v->a[i].lazy))
         return false;
-    out->start = ar->start;
-    out->end = ar->end;
+    span_area(v, i, out);
     return true;
 }
 
@@ -582,7 +595,7 @@ static bool search_nextfit(const struct view *w, struct vcache *c, uint32_t size
         addr = align_up(first.end, align);
         if (addr + size - 1 > VA_LIMIT)
             return false;
-        if (!view_next(w, first.start, &first))
+        if (!view_next(w, &first, &first))
             break;
     }
 found:
@@ -607,7 +620,7 @@ static bool search_lowest(const struct view *w, uint32_t size, uint32_t align,
         addr = align_up(first.end, align);
         if (addr + size > vend)
             return false;
-        more = view_next(w, first.start, &first);
+        more = view_next(w, &first, &first);
     }
     if (addr + size > vend)
         return false;
@@ -678,15 +691,12 @@ static bool plan_area(const struct mm_machine *m, struct view *w, struct vcache 
  * flush over the range they span.  Nothing to free: no flush.
  * KERNEL: 3.4 mm/vmalloc.c __purge_vmap_area_lazy().
  */
-static void purge(struct mm_machine *m)
+static void purge_areas(struct mm_machine *m)
 {
     struct mm_vmap *v = m->vmap;
-    struct view w = { v, false, false, 0, 0 };
     uint64_t lo = VA_LIMIT + 1, hi = 0;
     size_t j = 0;
 
-    if (!lowest_fit(m))
-        purge_cache_effect(&w, &v->cache);
     for (size_t i = 0; i < v->n; i++) {
         if (v->a[i].lazy) {
             lo = lo < v->a[i].start ? lo : v->a[i].start;
@@ -700,6 +710,17 @@ static void purge(struct mm_machine *m)
     v->n = j;
     v->lazy_nr = 0;
     mm__flush_tlb_range(m, (mm_vaddr_t)lo, (mm_vaddr_t)hi);
+}
+
+/* purge_areas() with its effect on the cache first, as the kernel frees
+ * them one by one. */
+static void purge(struct mm_machine *m)
+{
+    struct view w = { m->vmap, false, false, 0, 0 };
+
+    if (!lowest_fit(m))
+        purge_cache_effect(&w, &m->vmap->cache);
+    purge_areas(m);
 }
 
 /*
@@ -1016,6 +1037,8 @@ struct vplan {
     uint32_t *pfns, *npfns;   /* host arrays, taken before committing
                                  (NULL if inline: pfns_alloc()) */
     uint32_t align;           /* of the area: 1 (PAGE_SIZE) but for boot stacks */
+    bool purge;               /* a search overflowed with lazy areas to free */
+    struct vcache cache;      /* free_vmap_cache once both areas are in */
 };
 
 /* Counts what a vmalloc will take from the buddy allocator, in the
@@ -1079,7 +1102,13 @@ static enum mm_status vmalloc_plan(struct mm_machine *m, unsigned kind, uint32_t
                             "%s: vmap allocation for size %llu (the page array) failed: "
                             "use vmalloc=<size> to increase size",
                             op, (unsigned long long)nsize + MM_PAGE_SIZE);
+        if (!lowest_fit(m)) {
+            c.valid = true;
+            c.at = p->naddr;
+        }
     }
+    p->purge = purge;
+    p->cache = c;
     if (!vmalloc_pages_fit(m, kind, p, &need))
         return mm__fail(res->msg, MM_NO_MEMORY,
                         "%s: out of memory: %u pages needed (%u data, %u page array, "
@@ -1103,30 +1132,33 @@ static enum mm_status vmalloc_host(struct mm_vmap *v, struct vplan *p, const cha
     return MM_OK;
 }
 
+/* Commits what vmalloc_plan() found: the searches there ran on the same
+ * areas and cache as commit_area() would (the first area seen as an extra
+ * span by the second search, the purge as its view), so their addresses
+ * and cache are taken as they are rather than searched for again. */
 static enum mm_status vmalloc_commit(struct mm_machine *m, unsigned kind, struct vplan *p,
                                      const char *op, struct mm_result *res)
 {
-    const struct mm_layout *lay = &m->lay;
     struct mm_vmap *v = m->vmap;
     struct area t = { 0 }, *ar, *nar;
-    mm_vaddr_t addr;
+    mm_vaddr_t addr = p->addr;
 
-    t.end = p->npages * MM_PAGE_SIZE + MM_PAGE_SIZE;
+    if (p->purge)
+        purge_areas(m); /* the plan's cache has its effect already */
+    t.start = addr;
+    t.end = addr + p->npages * MM_PAGE_SIZE + MM_PAGE_SIZE;
     t.nr_pages = p->npages;
     t.kind = t.caller = (uint8_t)kind;
-    ar = commit_area(m, &t, p->align,
-                     kind == AREA_MODULE ? lay->modules_vaddr : lay->vmalloc_start,
-                     kind == AREA_MODULE ? lay->modules_end : lay->vmalloc_end);
-    assert(ar->start == p->addr);
+    ar = insert_area(v, &t);
     set_pfns(v, ar, p->pfns);
-    addr = ar->start;
+    v->cache = p->cache;
     if (p->nnpages > 0) {
-        t.end = p->nnpages * MM_PAGE_SIZE + MM_PAGE_SIZE;
+        t.start = p->naddr;
+        t.end = p->naddr + p->nnpages * MM_PAGE_SIZE + MM_PAGE_SIZE;
         t.nr_pages = p->nnpages;
         t.kind = AREA_VPAGES;
         t.link = addr;
-        nar = commit_area(m, &t, 1, lay->vmalloc_start, lay->vmalloc_end);
-        assert(nar->start == p->naddr);
+        nar = insert_area(v, &t);
         set_pfns(v, nar, p->npfns);
         find_area(v, addr)->link = nar->start;
         if (alloc_area_pages(m, nar, op, res) != MM_OK)

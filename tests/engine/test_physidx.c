@@ -139,6 +139,29 @@ START_TEST(test_physidx_vmap_alias)
 }
 END_TEST
 
+/* A clone's index reads the clone's own first-level table: the source,
+ * its index warmed by a vmalloc, is destroyed before the clone maps and
+ * unmaps pages (the sanitized build would see a read of freed memory). */
+START_TEST(test_physidx_clone_outlives_source)
+{
+    struct mm_machine *m = t_machine("qemu-virt", NULL), *c;
+    struct mm_result res, fr;
+    struct mm_walk w;
+
+    ck_assert_int_eq(mm_vmalloc(m, 0x3000, &res), MM_OK);
+    c = mm_clone(m);
+    ck_assert_ptr_nonnull(c);
+    mm_destroy(m);
+    ck_assert_int_eq(mm_vfree(c, res.value, &fr), MM_OK);
+    ck_assert_int_eq(mm_vmalloc(c, 0x5000, &res), MM_OK);
+    for (uint32_t i = 0; i < 5; i++) {
+        ck_assert_int_eq(mm_translate(c, res.value + i * 0x1000, 0, &w), MM_OK);
+        same_aliases(c, w.pa, "clone after its source");
+    }
+    mm_destroy(c);
+}
+END_TEST
+
 Suite *physidx_suite(void)
 {
     Suite *s = suite_create("physidx");
@@ -146,6 +169,7 @@ Suite *physidx_suite(void)
 
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_physidx_vmap_alias);
+    tcase_add_test(tc, test_physidx_clone_outlives_source);
     tcase_add_test(tc, test_physidx_every_preset_and_era);
     suite_add_tcase(s, tc);
     return s;
