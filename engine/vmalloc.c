@@ -116,8 +116,9 @@ struct area {
     uint32_t nr_pages; /* pages mapped, the guard excluded */
     union {
         mm_paddr_t phys; /* ioremap: physical base, page aligned */
-        uint32_t rox;    /* module: what complete_formation() protected
-                          * (ROX_* below), 0 if nothing */
+        uint32_t rox;    /* module: what complete_formation() protected,
+                          * vmalloc: what mm__vmap_lock_ro() did (ROX_*
+                          * below), 0 if nothing */
     };
     mm_vaddr_t link; /* VPAGES area of a big one, or its owner */
     uint8_t kind;    /* enum area_kind */
@@ -269,7 +270,9 @@ static enum mm_zone data_zone(const struct mm_machine *m, unsigned kind)
     return high && m->cfg.highmem ? MM_ZONE_HIGHMEM : MM_ZONE_NORMAL;
 }
 
-/* A module area's rox: ROX_SET, the text pages, the text and rodata pages. */
+/* A module area's rox: ROX_SET, the text pages, the text and rodata pages.
+ * A vmalloc area's (mm__vmap_lock_ro()): ROX_SET, 0 text pages, all its
+ * pages read-only. */
 #define ROX_SET       (1u << 31)
 #define ROX_PAGES_MAX 0x7fffu
 #define ROX_TEXT(rox) ((rox)&ROX_PAGES_MAX)
@@ -287,14 +290,22 @@ static enum mm_prot area_prot(const struct area *ar)
     }
 }
 
+/* Whether @ar's union holds a rox (0 if never protected). */
+static bool has_rox(const struct area *ar)
+{
+    return ar->kind == AREA_MODULE || ar->kind == AREA_VMALLOC;
+}
+
 /* The Linux PTE bits (mk_pte() of pfn 0) of page @i of @ar: area_prot()'s,
  * and in a module complete_formation() protected, L_PTE_RDONLY on its text
- * and rodata and L_PTE_XN past its text (set_memory_ro(), set_memory_nx()). */
+ * and rodata and L_PTE_XN past its text (set_memory_ro(), set_memory_nx());
+ * in a vmalloc area mm__vmap_lock_ro() protected, L_PTE_RDONLY (its pages
+ * are XN already). */
 static uint32_t page_bits(const struct mm_machine *m, const struct area *ar, uint32_t i)
 {
     uint32_t bits = mm__mk_pte(m, 0, area_prot(ar));
 
-    if (ar->kind != AREA_MODULE || (ar->rox & ROX_SET) == 0)
+    if (!has_rox(ar) || (ar->rox & ROX_SET) == 0)
         return bits;
     if (i < ROX_RO(ar->rox))
         bits |= MM_L_PTE_RDONLY;
@@ -1302,6 +1313,44 @@ enum mm_status mm__module_enable_ro(struct mm_machine *m, mm_vaddr_t va,
 }
 
 /*
+ * bpf_prog_lock_ro() of a program not JITed: set_vm_flush_reset_perms(),
+ * then set_memory_ro() of all the vmalloc area's pages (fp->pages): each
+ * PTE gets L_PTE_RDONLY, then one flush of the range.  The area keeps
+ * VM_FLUSH_RESET_PERMS: its vfree purges the lazy areas at once, as a
+ * protected module's does (release()).  KERNEL: 6.1 include/linux/filter.h
+ * bpf_prog_lock_ro() (CONFIG_BPF_JIT_ALWAYS_ON unset in the armmp build);
+ * kernel/bpf/core.c bpf_prog_select_runtime(); arch/arm/mm/pageattr.c
+ * set_memory_ro() -> change_memory_common() (a vmalloc range).
+ */
+enum mm_status mm__vmap_lock_ro(struct mm_machine *m, mm_vaddr_t va,
+                                struct mm_result *res)
+{
+    const char *op = "bpf_prog_lock_ro";
+    enum mm_status st = find_own(m->vmap, va, AREA_VMALLOC, op, res);
+    struct area *ar;
+
+    if (st != MM_OK)
+        return st;
+    ar = find_area(m->vmap, va);
+    if (ar->rox != 0)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                        "%s: the vmalloc area at 0x%08x is read-only already", op, va);
+    if (ar->nr_pages > ROX_PAGES_MAX)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                        "%s: the vmalloc area at 0x%08x has %u pages, more than %u", op,
+                        va, ar->nr_pages, ROX_PAGES_MAX);
+    ar->rox = ROX_SET | (ar->nr_pages << 15);
+    for (uint32_t i = 0; i < ar->nr_pages; i++) {
+        mm_vaddr_t p = ar->start + i * MM_PAGE_SIZE;
+
+        mm__set_pte(m, p, (mm__pte_get(m, p) & ~(uint32_t)0xfff) | page_bits(m, ar, i));
+    }
+    mm__flush_tlb_range(m, ar->start, ar->start + ar->nr_pages * MM_PAGE_SIZE);
+    res->value = ar->nr_pages;
+    return MM_OK;
+}
+
+/*
  * remove_vm_area() and what __vunmap() does after it: unmap at once (no
  * TLB flush), mark the VA lazy and purge if the lazy pages now exceed
  * lazy_max_pages(), then give the pages back, then free the vmalloc'd
@@ -1348,9 +1397,9 @@ static enum mm_status release(struct mm_machine *m, mm_vaddr_t start, const char
     ar->pfns.heap = NULL;
     ar->lazy = true;
     ar->link = 0;
-    reset_perms = ar->kind == AREA_MODULE && ar->rox != 0;
-    if (ar->kind == AREA_MODULE)
-        ar->rox = 0; /* the next module_alloc here maps PAGE_KERNEL_EXEC */
+    reset_perms = has_rox(ar) && ar->rox != 0;
+    if (has_rox(ar))
+        ar->rox = 0; /* the next area here maps its kind's protection */
     v->lazy_nr += (ar->end - ar->start) >> MM_PAGE_SHIFT;
     if (v->lazy_nr > lazy_max_pages(m) || reset_perms)
         purge(m); /* try_purge_vmap_area_lazy(), or vm_unmap_aliases() */
@@ -1955,15 +2004,21 @@ static enum mm_status check_link(const struct mm_vmap *v, const struct area *ar,
 
 /* A module area's rox is 0, or what mm__module_enable_ro() sets: ROX_SET,
  * text <= read-only <= its pages, on a live area of a STRICT_MODULE_RWX
- * build (bit 30 clear). */
+ * build (bit 30 clear).  A vmalloc area's is 0, or what mm__vmap_lock_ro()
+ * sets: ROX_SET, no text, all its pages read-only, on a live area of a
+ * build whose boot locks its BPF program (mm__config_boot_bpf_ro()). */
 static bool is_rox_valid(const struct mm_machine *m, const struct area *ar)
 {
     uint32_t rox = ar->rox;
 
     if (rox == 0)
         return true;
-    return (rox & ROX_SET) != 0 && (rox & (1u << 30)) == 0 && !ar->lazy &&
-           ROX_TEXT(rox) <= ROX_RO(rox) && ROX_RO(rox) <= ar->nr_pages &&
+    if ((rox & ROX_SET) == 0 || (rox & (1u << 30)) != 0 || ar->lazy)
+        return false;
+    if (ar->kind == AREA_VMALLOC)
+        return ROX_TEXT(rox) == 0 && ROX_RO(rox) == ar->nr_pages &&
+               mm__config_boot_bpf_ro(&m->cfg);
+    return ROX_TEXT(rox) <= ROX_RO(rox) && ROX_RO(rox) <= ar->nr_pages &&
            mm__config_strict_module_rwx(&m->cfg);
 }
 
@@ -1992,6 +2047,12 @@ static enum mm_status check_area(const struct mm_machine *m, size_t i, uint32_t 
         return mm__fail(err, MM_INTERNAL,
                         "vmalloc: module 0x%08x%s: protection 0x%08x is not text <= "
                         "read-only <= its %u pages on a STRICT_MODULE_RWX build",
+                        ar->start, ar->lazy ? " (lazily freed)" : "", ar->rox,
+                        ar->nr_pages);
+    if (ar->kind == AREA_VMALLOC && !is_rox_valid(m, ar))
+        return mm__fail(err, MM_INTERNAL,
+                        "vmalloc: area 0x%08x%s: protection 0x%08x is not all its %u "
+                        "pages read-only on a build that locks its BPF program",
                         ar->start, ar->lazy ? " (lazily freed)" : "", ar->rox,
                         ar->nr_pages);
     if (ar->lazy) {
@@ -2043,7 +2104,7 @@ enum mm_status mm__vmap_check(const struct mm_machine *m, char err[MM_MSG_MAX])
 /*
  * Payload: u32 vmap_lazy_nr; the next-fit cache (u8 valid, u32 at, hole,
  * vstart, align); u32 area count, then per area ascending: u32 start, end,
- * nr_pages, phys, link; u8 kind, caller, flags (1 lazy, 2 section, 4 has
+ * nr_pages, phys (module and vmalloc areas: rox), link; u8 kind, caller, flags (1 lazy, 2 section, 4 has
  * a page list), and with a page list nr_pages u32 pfns.
  */
 #define SNAP_LAZY    1u

@@ -27,6 +27,7 @@
  * VMAP_STACK); drivers/irqchip/irq-gic.c gic_of_setup();
  * drivers/irqchip/irq-gic-v2m.c gicv2m_init_one(); kernel/bpf/core.c
  * bpf_prog_alloc_no_stats(); lib/genalloc.c gen_pool_add_owner();
+ * include/linux/filter.h bpf_prog_lock_ro();
  * kernel/dma/remap.c dma_common_contiguous_remap() (arch/arm/mm/
  * dma-mapping.c atomic_pool_init(), DEFAULT_DMA_COHERENT_POOL_SIZE);
  * lib/devres.c __devm_ioremap_resource(), devm_ioremap(); mm/percpu-vm.c
@@ -165,6 +166,17 @@ bool mm__config_boot_vmap(const struct mm_config *cfg)
     return mm__config_late_boot(cfg) && cfg->version >= 5;
 }
 
+/* Config version 7: the boot's BPF program page is read-only, as
+ * bpf_prog_select_runtime() leaves a program the build does not JIT
+ * (mm__vmap_lock_ro()); stored version-5 and 6 machines keep it
+ * read-write, as they were built.  KERNEL: 6.1 include/linux/filter.h
+ * bpf_prog_lock_ro(); the fixtures' dump: the bpf_prog_alloc_no_stats
+ * page is `ro NX` on every machine. */
+bool mm__config_boot_bpf_ro(const struct mm_config *cfg)
+{
+    return mm__config_boot_vmap(cfg) && cfg->version >= 7;
+}
+
 const char *mm__boot_caller_name(unsigned idx)
 {
     return idx < sizeof(callers) / sizeof(callers[0]) ? callers[idx] : NULL;
@@ -232,6 +244,8 @@ static enum mm_status boot_one(struct mm_machine *m, const struct boot_step *s,
     mm__vmap_set_caller(m, res->value, s->caller);
     if (s->what == B_FREED || s->what == B_FREED_STACK)
         st = mm__vfree(m, res->value, &fr);
+    else if (s->caller == C_BPF && mm__config_boot_bpf_ro(&m->cfg))
+        st = mm__vmap_lock_ro(m, res->value, &fr);
     return st;
 }
 
