@@ -94,7 +94,8 @@ enum area_kind {
     AREA_VMAP,     /* vmap() */
     AREA_IOREMAP,  /* ioremap() */
     AREA_RESERVED, /* the coherent-DMA window, PCI I/O */
-    AREA_DMA,      /* boot: the DMA atomic pool's remap (VA only) */
+    AREA_DMA,      /* boot: the DMA atomic pool's remap (pages from phys,
+                    * or VA only if phys is 0) */
     AREA_PCPU      /* boot: the per-CPU second chunk (VA only) */
 };
 #define AREA_LAST AREA_PCPU
@@ -115,7 +116,7 @@ struct area {
     mm_vaddr_t end;    /* va_end: the guard page included */
     uint32_t nr_pages; /* pages mapped, the guard excluded */
     union {
-        mm_paddr_t phys; /* ioremap: physical base, page aligned */
+        mm_paddr_t phys; /* ioremap, DMA: physical base, page aligned */
         uint32_t rox;    /* module: what complete_formation() protected,
                           * vmalloc: what mm__vmap_lock_ro() did (ROX_*
                           * below), 0 if nothing */
@@ -304,6 +305,11 @@ static bool has_rox(const struct area *ar)
 static uint32_t page_bits(const struct mm_machine *m, const struct area *ar, uint32_t i)
 {
     uint32_t bits = mm__mk_pte(m, 0, area_prot(ar));
+
+    /* KERNEL: 6.1 arch/arm/include/asm/pgtable.h pgprot_dmacoherent():
+     * L_PTE_MT_BUFFERABLE (0x01 << 2) and L_PTE_XN (ARM_DMA_MEM_BUFFERABLE) */
+    if (ar->kind == AREA_DMA)
+        return (bits & ~MM_L_PTE_MT_MASK) | (0x01u << 2) | MM_L_PTE_XN;
 
     if (!has_rox(ar) || (ar->rox & ROX_SET) == 0)
         return bits;
@@ -1777,23 +1783,24 @@ bool mm__vm_unpurged_next(const struct mm_machine *m, size_t *pos, mm_vaddr_t *s
 }
 
 /*
- * A boot-time area that maps nothing the engine follows (AREA_DMA: the
- * atomic pool's remap, placed like vmap(), PAGE_SIZE aligned with a guard
- * page; AREA_PCPU: the per-CPU second chunk, no guard, at the top of the
- * vmalloc area as pcpu_get_vm_areas() places it, aligned to pcpu_atom_size
- * = PAGE_SIZE).  @pages: the pages it spans (without the guard).  Return:
- * its start in res->value.  KERNEL: 6.1 kernel/dma/remap.c
- * dma_common_contiguous_remap(), mm/vmalloc.c pcpu_get_vm_areas(),
- * pvm_determine_end_from_reverse().
+ * A boot-time area (AREA_DMA: the atomic pool's remap, placed like vmap(),
+ * PAGE_SIZE aligned with a guard page; AREA_PCPU: the per-CPU second chunk,
+ * no guard, at the top of the vmalloc area as pcpu_get_vm_areas() places
+ * it, aligned to pcpu_atom_size = PAGE_SIZE).  @pages: the pages it spans
+ * (without the guard).  @phys: for AREA_DMA, the pool's pages (contiguous),
+ * mapped with pgprot_dmacoherent(PAGE_KERNEL) (page_bits()); 0 maps
+ * nothing.  Return: its start in res->value.  KERNEL: 6.1
+ * kernel/dma/remap.c dma_common_contiguous_remap() -> vmap(),
+ * mm/vmalloc.c pcpu_get_vm_areas(), pvm_determine_end_from_reverse().
  */
 enum mm_status mm__vmap_boot_area(struct mm_machine *m, bool pcpu, uint32_t pages,
-                                  struct mm_result *res)
+                                  mm_paddr_t phys, struct mm_result *res)
 {
     const struct mm_layout *lay = &m->lay;
     struct mm_vmap *v = m->vmap;
     struct view w = { v, false, false, 0, 0 };
     struct vcache c = v->cache;
-    struct area t = { 0 };
+    struct area t = { 0 }, *ar;
     uint32_t size = pages * MM_PAGE_SIZE + (pcpu ? 0 : MM_PAGE_SIZE);
     mm_vaddr_t addr = lay->vmalloc_end - size;
     struct span first;
@@ -1819,7 +1826,17 @@ enum mm_status mm__vmap_boot_area(struct mm_machine *m, bool pcpu, uint32_t page
         return mm__fail(res->msg, MM_NO_MEMORY, "boot: no room for a %u-page remap",
                         pages);
     t.end = size;
-    res->value = commit_area(m, &t, 1, lay->vmalloc_start, lay->vmalloc_end)->start;
+    t.phys = phys;
+    addr = commit_area(m, &t, 1, lay->vmalloc_start, lay->vmalloc_end)->start;
+    res->value = addr;
+    ar = find_area(v, addr);
+    for (uint32_t i = 0; phys != 0 && i < pages; i++) {
+        mm_vaddr_t va = addr + i * MM_PAGE_SIZE;
+
+        if (mm__pte_alloc(m, va, "boot", res->msg) != MM_OK)
+            return broken(m, res, "boot", "a page table");
+        mm__set_pte(m, va, (phys + i * MM_PAGE_SIZE) | page_bits(m, ar, i));
+    }
     return MM_OK;
 }
 
@@ -2006,7 +2023,7 @@ static enum mm_status check_link(const struct mm_vmap *v, const struct area *ar,
  * text <= read-only <= its pages, on a live area of a STRICT_MODULE_RWX
  * build (bit 30 clear).  A vmalloc area's is 0, or what mm__vmap_lock_ro()
  * sets: ROX_SET, no text, all its pages read-only, on a live area of a
- * build whose boot locks its BPF program (mm__config_boot_bpf_ro()). */
+ * build whose boot locks its BPF program (mm__config_boot_maps()). */
 static bool is_rox_valid(const struct mm_machine *m, const struct area *ar)
 {
     uint32_t rox = ar->rox;
@@ -2017,7 +2034,7 @@ static bool is_rox_valid(const struct mm_machine *m, const struct area *ar)
         return false;
     if (ar->kind == AREA_VMALLOC)
         return ROX_TEXT(rox) == 0 && ROX_RO(rox) == ar->nr_pages &&
-               mm__config_boot_bpf_ro(&m->cfg);
+               mm__config_boot_maps(&m->cfg);
     return ROX_TEXT(rox) <= ROX_RO(rox) && ROX_RO(rox) <= ar->nr_pages &&
            mm__config_strict_module_rwx(&m->cfg);
 }
@@ -2038,8 +2055,8 @@ static enum mm_status check_area(const struct mm_machine *m, size_t i, uint32_t 
     if (i + 1 < v->n && ar->end > v->a[i + 1].start)
         return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x-0x%08x overlaps 0x%08x",
                         ar->start, ar->end, v->a[i + 1].start);
-    if (ar->kind >= AREA_RESERVED) /* maps nothing followed here */
-        return MM_OK;
+    if (ar->kind >= AREA_RESERVED && !(ar->kind == AREA_DMA && ar->phys != 0))
+        return MM_OK; /* maps nothing followed here */
     if ((uint64_t)ar->nr_pages * PAGE_SZ + PAGE_SZ != (uint64_t)ar->end - ar->start)
         return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x: %u pages in 0x%x bytes",
                         ar->start, ar->nr_pages, ar->end - ar->start);
@@ -2059,8 +2076,9 @@ static enum mm_status check_area(const struct mm_machine *m, size_t i, uint32_t 
         *lazy += (ar->end - ar->start) >> MM_PAGE_SHIFT;
         return check_unmapped(m, ar->start, ar->end, "lazily freed", err);
     }
-    if (ar->kind == AREA_IOREMAP ? ar->pfns.heap != NULL
-                                 : !pfns_inline(ar->nr_pages) && ar->pfns.heap == NULL)
+    if (ar->kind == AREA_IOREMAP || ar->kind == AREA_DMA
+            ? ar->pfns.heap != NULL
+            : !pfns_inline(ar->nr_pages) && ar->pfns.heap == NULL)
         return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x has no page list",
                         ar->start);
     st = check_link(v, ar, err);

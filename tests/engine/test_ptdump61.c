@@ -122,15 +122,87 @@ START_TEST(test_ptdump61_bpf_read_only_in_clone_and_snapshot)
 }
 END_TEST
 
+/* KERNEL: 6.1 arch/arm/mm/dma-mapping.c atomic_pool_init() ->
+ * __alloc_from_contiguous(): the pool's 256 KiB from a CMA area in highmem
+ * (16 MiB at 0x7f000000 on 1 GiB) are remapped by
+ * dma_common_contiguous_remap() with pgprot_dmacoherent(PAGE_KERNEL); the
+ * fixture's line. */
+#define POOL_VA   0xf0883000u
+#define POOL_LINE "0xf0883000-0xf08c3000         256K PTE KERNEL      RW NX SHD MEM/BUFFERABLE/WC"
+
+START_TEST(test_ptdump61_dma_pool_remap_mapped)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
+
+    assert_dump_line(m, POOL_VA, POOL_LINE);
+    /* the CMA area's first and last pool pages, L_PTE_MT_BUFFERABLE | XN */
+    ck_assert_uint_eq(mm__pte_get(m, POOL_VA) & ~0xfffu, 0x7f000000u);
+    ck_assert_uint_eq(mm__pte_get(m, POOL_VA) & (MM_L_PTE_MT_MASK | MM_L_PTE_XN),
+                      (0x01u << 2) | MM_L_PTE_XN);
+    ck_assert_uint_eq(mm__pte_get(m, POOL_VA + 0x3f000) & ~0xfffu, 0x7f03f000u);
+    ck_assert_uint_eq(mm__pte_get(m, POOL_VA + 0x40000), 0); /* the guard */
+    t_check(m);
+    mm_destroy(m);
+}
+END_TEST
+
+/* Before version 7 the remap keeps its addresses only; without CMA the
+ * pool's pages come from the page allocator, which the engine does not
+ * model, so the remap maps nothing either. */
+START_TEST(test_ptdump61_dma_pool_unmapped_before_7_or_without_cma)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "version=6", NULL);
+    char *text;
+
+    assert_dump_line(m, POOL_VA, "");
+    ck_assert_uint_eq(mm__pte_get(m, POOL_VA), 0);
+    t_check(m);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "cmdline=cma=0", NULL);
+    text = t_report(m, MM_REPORT_PAGETABLES);
+    ck_assert_ptr_null(strstr(text, "BUFFERABLE"));
+    ck_assert_uint_eq(mm__pte_get(m, POOL_VA), 0);
+    free(text);
+    t_check(m);
+    mm_destroy(m);
+}
+END_TEST
+
+/* A snapshot's restore keeps the pool's mapping, and mm_check() follows
+ * it: a PTE of the pool changed behind the engine's back is found. */
+START_TEST(test_ptdump61_dma_pool_snapshot_and_check)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL), *r = NULL;
+    struct mm_buf b = { 0 };
+    char err[MM_MSG_MAX] = "";
+
+    ck_assert_int_eq(mm_snapshot(m, &b), MM_OK);
+    ck_assert_msg(mm_restore(mm_machine_config(m), b.data, b.len, &r, err) == MM_OK, "%s",
+                  err);
+    assert_dump_line(r, POOL_VA, POOL_LINE);
+    t_check(r);
+    mm__set_pte(r, POOL_VA + 0x1000, 0);
+    ck_assert_int_eq(mm_check(r, err), MM_INTERNAL);
+    ck_assert_str_eq(err, "vmalloc: PTE of 0xf0884000 is 0x00000000, the area maps pfn 0x7f001");
+    mm_buf_free(&b);
+    mm_destroy(r);
+    mm_destroy(m);
+}
+END_TEST
+
 Suite *ptdump61_suite(void)
 {
     Suite *s = suite_create("ptdump61");
-    TCase *tb = tcase_create("bpf");
+    TCase *tb = tcase_create("bpf"), *td = tcase_create("dma_pool");
 
     tcase_add_test(tb, test_ptdump61_bpf_page_read_only);
     tcase_add_test(tb, test_ptdump61_bpf_page_writable_before_version_7);
     tcase_add_test(tb, test_ptdump61_bpf_vfree_purges);
     tcase_add_test(tb, test_ptdump61_bpf_read_only_in_clone_and_snapshot);
     suite_add_tcase(s, tb);
+    tcase_add_test(td, test_ptdump61_dma_pool_remap_mapped);
+    tcase_add_test(td, test_ptdump61_dma_pool_unmapped_before_7_or_without_cma);
+    tcase_add_test(td, test_ptdump61_dma_pool_snapshot_and_check);
+    suite_add_tcase(s, td);
     return s;
 }
