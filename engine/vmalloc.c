@@ -1274,6 +1274,19 @@ static enum mm_status find_own(struct mm_vmap *v, mm_vaddr_t va, unsigned kind,
     return MM_OK;
 }
 
+/* Gives @ar the protection @rox: each page's PTE gets page_bits() (its pfn
+ * kept; set_pte_ext() derives APX / XN), then one flush of the range. */
+static void set_rox(struct mm_machine *m, struct area *ar, uint32_t rox)
+{
+    ar->rox = rox;
+    for (uint32_t i = 0; i < ar->nr_pages; i++) {
+        mm_vaddr_t p = ar->start + i * MM_PAGE_SIZE;
+
+        mm__set_pte(m, p, (mm__pte_get(m, p) & ~(uint32_t)0xfff) | page_bits(m, ar, i));
+    }
+    mm__flush_tlb_range(m, ar->start, ar->start + ar->nr_pages * MM_PAGE_SIZE);
+}
+
 /*
  * complete_formation(): module_enable_ro(mod, false), module_enable_nx(),
  * module_enable_x() on the core layout at @va (mm_int.h).  set_memory_ro()
@@ -1307,13 +1320,8 @@ enum mm_status mm__module_enable_ro(struct mm_machine *m, mm_vaddr_t va,
     res->value = 0;
     if (!mm__config_strict_module_rwx(&m->cfg))
         return MM_OK; /* module_enable_x() alone: PAGE_KERNEL_EXEC already */
-    ar->rox = ROX_SET | ((ro_size >> MM_PAGE_SHIFT) << 15) | (text_size >> MM_PAGE_SHIFT);
-    for (uint32_t i = 0; i < ar->nr_pages; i++) {
-        mm_vaddr_t p = ar->start + i * MM_PAGE_SIZE;
-
-        mm__set_pte(m, p, (mm__pte_get(m, p) & ~(uint32_t)0xfff) | page_bits(m, ar, i));
-    }
-    mm__flush_tlb_range(m, ar->start, ar->start + ar->nr_pages * MM_PAGE_SIZE);
+    set_rox(m, ar,
+            ROX_SET | ((ro_size >> MM_PAGE_SHIFT) << 15) | (text_size >> MM_PAGE_SHIFT));
     res->value = ro_size >> MM_PAGE_SHIFT;
     return MM_OK;
 }
@@ -1345,13 +1353,7 @@ enum mm_status mm__vmap_lock_ro(struct mm_machine *m, mm_vaddr_t va,
         return mm__fail(res->msg, MM_INVALID_ARGUMENT,
                         "%s: the vmalloc area at 0x%08x has %u pages, more than %u", op,
                         va, ar->nr_pages, ROX_PAGES_MAX);
-    ar->rox = ROX_SET | (ar->nr_pages << 15);
-    for (uint32_t i = 0; i < ar->nr_pages; i++) {
-        mm_vaddr_t p = ar->start + i * MM_PAGE_SIZE;
-
-        mm__set_pte(m, p, (mm__pte_get(m, p) & ~(uint32_t)0xfff) | page_bits(m, ar, i));
-    }
-    mm__flush_tlb_range(m, ar->start, ar->start + ar->nr_pages * MM_PAGE_SIZE);
+    set_rox(m, ar, ROX_SET | (ar->nr_pages << 15));
     res->value = ar->nr_pages;
     return MM_OK;
 }
