@@ -56,10 +56,11 @@ typedef uint32_t mm_pfn_t;
  * and the vmalloc space as the reference boot leaves it
  * (engine/vmboot61.c), with its "unpurged vm_area" lines.  6: the
  * command line's dhash_entries= and ihash_entries= size those hash
- * tables (ignored before, as other unknown words are).
+ * tables (ignored before, as other unknown words are).  7: the boot's
+ * BPF program page read-only (bpf_prog_lock_ro(), engine/vmboot61.c).
  * mm_config_default() sets the newest; mm_config_parse() of a text
  * without the key gives 1. */
-#define MM_CONFIG_VERSION 6u
+#define MM_CONFIG_VERSION 7u
 
 /* Kernel versions are KERNEL_VERSION(a, b, c) as <linux/version.h> packs them. */
 #define MM_KVER(a, b, c) (((uint32_t)(a) << 16) | ((uint32_t)(b) << 8) | (uint32_t)(c))

@@ -516,13 +516,17 @@ enum mm_status mm__vfree(struct mm_machine *m, mm_vaddr_t va, struct mm_result *
  * version 5), replayed through the functions below at mm_create(). */
 #define MM_BOOT_CALLER 16u /* struct area caller values from here: boot callers */
 bool mm__config_boot_vmap(const struct mm_config *cfg);
+bool mm__config_boot_maps(const struct mm_config *cfg); /* version 7 */
 enum mm_status mm__vmap_boot(struct mm_machine *m, char err[MM_MSG_MAX]);
 const char *mm__boot_caller_name(unsigned idx); /* NULL past the table */
 enum mm_status mm__vmalloc_aligned(struct mm_machine *m, uint32_t size, uint32_t align,
                                    struct mm_result *res);
 enum mm_status mm__vmap_boot_area(struct mm_machine *m, bool pcpu, uint32_t pages,
-                                  struct mm_result *res);
+                                  mm_paddr_t phys, struct mm_result *res);
 void mm__vmap_set_caller(struct mm_machine *m, mm_vaddr_t va, unsigned idx);
+/* bpf_prog_lock_ro(): the vmalloc area at @va read-only (res->value: pages) */
+enum mm_status mm__vmap_lock_ro(struct mm_machine *m, mm_vaddr_t va,
+                                struct mm_result *res);
 enum mm_status mm__vmap(struct mm_machine *m, const mm_pfn_t *pfns, uint32_t n,
                         struct mm_result *res);
 enum mm_status mm__vunmap(struct mm_machine *m, mm_vaddr_t va, struct mm_result *res);

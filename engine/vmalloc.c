@@ -94,7 +94,8 @@ enum area_kind {
     AREA_VMAP,     /* vmap() */
     AREA_IOREMAP,  /* ioremap() */
     AREA_RESERVED, /* the coherent-DMA window, PCI I/O */
-    AREA_DMA,      /* boot: the DMA atomic pool's remap (VA only) */
+    AREA_DMA,      /* boot: the DMA atomic pool's remap (pages from phys,
+                    * or VA only if phys is 0) */
     AREA_PCPU      /* boot: the per-CPU second chunk (VA only) */
 };
 #define AREA_LAST AREA_PCPU
@@ -115,9 +116,10 @@ struct area {
     mm_vaddr_t end;    /* va_end: the guard page included */
     uint32_t nr_pages; /* pages mapped, the guard excluded */
     union {
-        mm_paddr_t phys; /* ioremap: physical base, page aligned */
-        uint32_t rox;    /* module: what complete_formation() protected
-                          * (ROX_* below), 0 if nothing */
+        mm_paddr_t phys; /* ioremap, DMA: physical base, page aligned */
+        uint32_t rox;    /* module: what complete_formation() protected,
+                          * vmalloc: what mm__vmap_lock_ro() did (ROX_*
+                          * below), 0 if nothing */
     };
     mm_vaddr_t link; /* VPAGES area of a big one, or its owner */
     uint8_t kind;    /* enum area_kind */
@@ -273,7 +275,9 @@ static enum mm_zone data_zone(const struct mm_machine *m, unsigned kind)
     return high && m->cfg.highmem ? MM_ZONE_HIGHMEM : MM_ZONE_NORMAL;
 }
 
-/* A module area's rox: ROX_SET, the text pages, the text and rodata pages. */
+/* A module area's rox: ROX_SET, the text pages, the text and rodata pages.
+ * A vmalloc area's (mm__vmap_lock_ro()): ROX_SET, 0 text pages, all its
+ * pages read-only. */
 #define ROX_SET       (1u << 31)
 #define ROX_PAGES_MAX 0x7fffu
 #define ROX_TEXT(rox) ((rox)&ROX_PAGES_MAX)
@@ -291,14 +295,27 @@ static enum mm_prot area_prot(const struct area *ar)
     }
 }
 
+/* Whether @ar's union holds a rox (0 if never protected). */
+static bool has_rox(const struct area *ar)
+{
+    return ar->kind == AREA_MODULE || ar->kind == AREA_VMALLOC;
+}
+
 /* The Linux PTE bits (mk_pte() of pfn 0) of page @i of @ar: area_prot()'s,
  * and in a module complete_formation() protected, L_PTE_RDONLY on its text
- * and rodata and L_PTE_XN past its text (set_memory_ro(), set_memory_nx()). */
+ * and rodata and L_PTE_XN past its text (set_memory_ro(), set_memory_nx());
+ * in a vmalloc area mm__vmap_lock_ro() protected, L_PTE_RDONLY (its pages
+ * are XN already). */
 static uint32_t page_bits(const struct mm_machine *m, const struct area *ar, uint32_t i)
 {
     uint32_t bits = mm__mk_pte(m, 0, area_prot(ar));
 
-    if (ar->kind != AREA_MODULE || (ar->rox & ROX_SET) == 0)
+    /* KERNEL: 6.1 arch/arm/include/asm/pgtable.h pgprot_dmacoherent():
+     * L_PTE_MT_BUFFERABLE (0x01 << 2) and L_PTE_XN (ARM_DMA_MEM_BUFFERABLE) */
+    if (ar->kind == AREA_DMA)
+        return (bits & ~MM_L_PTE_MT_MASK) | (0x01u << 2) | MM_L_PTE_XN;
+
+    if (!has_rox(ar) || (ar->rox & ROX_SET) == 0)
         return bits;
     if (i < ROX_RO(ar->rox))
         bits |= MM_L_PTE_RDONLY;
@@ -1289,6 +1306,19 @@ static enum mm_status find_own(struct mm_vmap *v, mm_vaddr_t va, unsigned kind,
     return MM_OK;
 }
 
+/* Gives @ar the protection @rox: each page's PTE gets page_bits() (its pfn
+ * kept; set_pte_ext() derives APX / XN), then one flush of the range. */
+static void set_rox(struct mm_machine *m, struct area *ar, uint32_t rox)
+{
+    ar->rox = rox;
+    for (uint32_t i = 0; i < ar->nr_pages; i++) {
+        mm_vaddr_t p = ar->start + i * MM_PAGE_SIZE;
+
+        mm__set_pte(m, p, (mm__pte_get(m, p) & ~(uint32_t)0xfff) | page_bits(m, ar, i));
+    }
+    mm__flush_tlb_range(m, ar->start, ar->start + ar->nr_pages * MM_PAGE_SIZE);
+}
+
 /*
  * complete_formation(): module_enable_ro(mod, false), module_enable_nx(),
  * module_enable_x() on the core layout at @va (mm_int.h).  set_memory_ro()
@@ -1322,14 +1352,41 @@ enum mm_status mm__module_enable_ro(struct mm_machine *m, mm_vaddr_t va,
     res->value = 0;
     if (!mm__config_strict_module_rwx(&m->cfg))
         return MM_OK; /* module_enable_x() alone: PAGE_KERNEL_EXEC already */
-    ar->rox = ROX_SET | ((ro_size >> MM_PAGE_SHIFT) << 15) | (text_size >> MM_PAGE_SHIFT);
-    for (uint32_t i = 0; i < ar->nr_pages; i++) {
-        mm_vaddr_t p = ar->start + i * MM_PAGE_SIZE;
-
-        mm__set_pte(m, p, (mm__pte_get(m, p) & ~(uint32_t)0xfff) | page_bits(m, ar, i));
-    }
-    mm__flush_tlb_range(m, ar->start, ar->start + ar->nr_pages * MM_PAGE_SIZE);
+    set_rox(m, ar,
+            ROX_SET | ((ro_size >> MM_PAGE_SHIFT) << 15) | (text_size >> MM_PAGE_SHIFT));
     res->value = ro_size >> MM_PAGE_SHIFT;
+    return MM_OK;
+}
+
+/*
+ * bpf_prog_lock_ro() of a program not JITed: set_vm_flush_reset_perms(),
+ * then set_memory_ro() of all the vmalloc area's pages (fp->pages): each
+ * PTE gets L_PTE_RDONLY, then one flush of the range.  The area keeps
+ * VM_FLUSH_RESET_PERMS: its vfree purges the lazy areas at once, as a
+ * protected module's does (release()).  KERNEL: 6.1 include/linux/filter.h
+ * bpf_prog_lock_ro() (CONFIG_BPF_JIT_ALWAYS_ON unset in the armmp build);
+ * kernel/bpf/core.c bpf_prog_select_runtime(); arch/arm/mm/pageattr.c
+ * set_memory_ro() -> change_memory_common() (a vmalloc range).
+ */
+enum mm_status mm__vmap_lock_ro(struct mm_machine *m, mm_vaddr_t va,
+                                struct mm_result *res)
+{
+    const char *op = "bpf_prog_lock_ro";
+    enum mm_status st = find_own(m->vmap, va, AREA_VMALLOC, op, res);
+    struct area *ar;
+
+    if (st != MM_OK)
+        return st;
+    ar = find_area(m->vmap, va);
+    if (ar->rox != 0)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                        "%s: the vmalloc area at 0x%08x is read-only already", op, va);
+    if (ar->nr_pages > ROX_PAGES_MAX)
+        return mm__fail(res->msg, MM_INVALID_ARGUMENT,
+                        "%s: the vmalloc area at 0x%08x has %u pages, more than %u", op,
+                        va, ar->nr_pages, ROX_PAGES_MAX);
+    set_rox(m, ar, ROX_SET | (ar->nr_pages << 15));
+    res->value = ar->nr_pages;
     return MM_OK;
 }
 
@@ -1380,9 +1437,9 @@ static enum mm_status release(struct mm_machine *m, mm_vaddr_t start, const char
     ar->pfns.heap = NULL;
     ar->lazy = true;
     ar->link = 0;
-    reset_perms = ar->kind == AREA_MODULE && ar->rox != 0;
-    if (ar->kind == AREA_MODULE)
-        ar->rox = 0; /* the next module_alloc here maps PAGE_KERNEL_EXEC */
+    reset_perms = has_rox(ar) && ar->rox != 0;
+    if (has_rox(ar))
+        ar->rox = 0; /* the next area here maps its kind's protection */
     v->lazy_nr += (ar->end - ar->start) >> MM_PAGE_SHIFT;
     if (v->lazy_nr > lazy_max_pages(m) || reset_perms)
         purge(m); /* try_purge_vmap_area_lazy(), or vm_unmap_aliases() */
@@ -1760,23 +1817,24 @@ bool mm__vm_unpurged_next(const struct mm_machine *m, size_t *pos, mm_vaddr_t *s
 }
 
 /*
- * A boot-time area that maps nothing the engine follows (AREA_DMA: the
- * atomic pool's remap, placed like vmap(), PAGE_SIZE aligned with a guard
- * page; AREA_PCPU: the per-CPU second chunk, no guard, at the top of the
- * vmalloc area as pcpu_get_vm_areas() places it, aligned to pcpu_atom_size
- * = PAGE_SIZE).  @pages: the pages it spans (without the guard).  Return:
- * its start in res->value.  KERNEL: 6.1 kernel/dma/remap.c
- * dma_common_contiguous_remap(), mm/vmalloc.c pcpu_get_vm_areas(),
- * pvm_determine_end_from_reverse().
+ * A boot-time area (AREA_DMA: the atomic pool's remap, placed like vmap(),
+ * PAGE_SIZE aligned with a guard page; AREA_PCPU: the per-CPU second chunk,
+ * no guard, at the top of the vmalloc area as pcpu_get_vm_areas() places
+ * it, aligned to pcpu_atom_size = PAGE_SIZE).  @pages: the pages it spans
+ * (without the guard).  @phys: for AREA_DMA, the pool's pages (contiguous),
+ * mapped with pgprot_dmacoherent(PAGE_KERNEL) (page_bits()); 0 maps
+ * nothing.  Return: its start in res->value.  KERNEL: 6.1
+ * kernel/dma/remap.c dma_common_contiguous_remap() -> vmap(),
+ * mm/vmalloc.c pcpu_get_vm_areas(), pvm_determine_end_from_reverse().
  */
 enum mm_status mm__vmap_boot_area(struct mm_machine *m, bool pcpu, uint32_t pages,
-                                  struct mm_result *res)
+                                  mm_paddr_t phys, struct mm_result *res)
 {
     const struct mm_layout *lay = &m->lay;
     struct mm_vmap *v = m->vmap;
     struct view w = { v, false, false, 0, 0 };
     struct vcache c = v->cache;
-    struct area t = { 0 };
+    struct area t = { 0 }, *ar;
     uint32_t size = pages * MM_PAGE_SIZE + (pcpu ? 0 : MM_PAGE_SIZE);
     mm_vaddr_t addr = lay->vmalloc_end - size;
     struct span first;
@@ -1802,7 +1860,17 @@ enum mm_status mm__vmap_boot_area(struct mm_machine *m, bool pcpu, uint32_t page
         return mm__fail(res->msg, MM_NO_MEMORY, "boot: no room for a %u-page remap",
                         pages);
     t.end = size;
-    res->value = commit_area(m, &t, 1, lay->vmalloc_start, lay->vmalloc_end)->start;
+    t.phys = phys;
+    addr = commit_area(m, &t, 1, lay->vmalloc_start, lay->vmalloc_end)->start;
+    res->value = addr;
+    ar = find_area(v, addr);
+    for (uint32_t i = 0; phys != 0 && i < pages; i++) {
+        mm_vaddr_t va = addr + i * MM_PAGE_SIZE;
+
+        if (mm__pte_alloc(m, va, "boot", res->msg) != MM_OK)
+            return broken(m, res, "boot", "a page table");
+        mm__set_pte(m, va, (phys + i * MM_PAGE_SIZE) | page_bits(m, ar, i));
+    }
     return MM_OK;
 }
 
@@ -1987,15 +2055,21 @@ static enum mm_status check_link(const struct mm_vmap *v, const struct area *ar,
 
 /* A module area's rox is 0, or what mm__module_enable_ro() sets: ROX_SET,
  * text <= read-only <= its pages, on a live area of a STRICT_MODULE_RWX
- * build (bit 30 clear). */
+ * build (bit 30 clear).  A vmalloc area's is 0, or what mm__vmap_lock_ro()
+ * sets: ROX_SET, no text, all its pages read-only, on a live area of a
+ * build whose boot locks its BPF program (mm__config_boot_maps()). */
 static bool is_rox_valid(const struct mm_machine *m, const struct area *ar)
 {
     uint32_t rox = ar->rox;
 
     if (rox == 0)
         return true;
-    return (rox & ROX_SET) != 0 && (rox & (1u << 30)) == 0 && !ar->lazy &&
-           ROX_TEXT(rox) <= ROX_RO(rox) && ROX_RO(rox) <= ar->nr_pages &&
+    if ((rox & ROX_SET) == 0 || (rox & (1u << 30)) != 0 || ar->lazy)
+        return false;
+    if (ar->kind == AREA_VMALLOC)
+        return ROX_TEXT(rox) == 0 && ROX_RO(rox) == ar->nr_pages &&
+               mm__config_boot_maps(&m->cfg);
+    return ROX_TEXT(rox) <= ROX_RO(rox) && ROX_RO(rox) <= ar->nr_pages &&
            mm__config_strict_module_rwx(&m->cfg);
 }
 
@@ -2015,8 +2089,8 @@ static enum mm_status check_area(const struct mm_machine *m, size_t i, uint32_t 
     if (i + 1 < v->n && ar->end > v->a[i + 1].start)
         return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x-0x%08x overlaps 0x%08x",
                         ar->start, ar->end, v->a[i + 1].start);
-    if (ar->kind >= AREA_RESERVED) /* maps nothing followed here */
-        return MM_OK;
+    if (ar->kind >= AREA_RESERVED && !(ar->kind == AREA_DMA && ar->phys != 0))
+        return MM_OK; /* maps nothing followed here */
     if ((uint64_t)ar->nr_pages * PAGE_SZ + PAGE_SZ != (uint64_t)ar->end - ar->start)
         return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x: %u pages in 0x%x bytes",
                         ar->start, ar->nr_pages, ar->end - ar->start);
@@ -2026,12 +2100,19 @@ static enum mm_status check_area(const struct mm_machine *m, size_t i, uint32_t 
                         "read-only <= its %u pages on a STRICT_MODULE_RWX build",
                         ar->start, ar->lazy ? " (lazily freed)" : "", ar->rox,
                         ar->nr_pages);
+    if (ar->kind == AREA_VMALLOC && !is_rox_valid(m, ar))
+        return mm__fail(err, MM_INTERNAL,
+                        "vmalloc: area 0x%08x%s: protection 0x%08x is not all its %u "
+                        "pages read-only on a build that locks its BPF program",
+                        ar->start, ar->lazy ? " (lazily freed)" : "", ar->rox,
+                        ar->nr_pages);
     if (ar->lazy) {
         *lazy += (ar->end - ar->start) >> MM_PAGE_SHIFT;
         return check_unmapped(m, ar->start, ar->end, "lazily freed", err);
     }
-    if (ar->kind == AREA_IOREMAP ? ar->pfns.heap != NULL
-                                 : !pfns_inline(ar->nr_pages) && ar->pfns.heap == NULL)
+    if (ar->kind == AREA_IOREMAP || ar->kind == AREA_DMA
+            ? ar->pfns.heap != NULL
+            : !pfns_inline(ar->nr_pages) && ar->pfns.heap == NULL)
         return mm__fail(err, MM_INTERNAL, "vmalloc: area 0x%08x has no page list",
                         ar->start);
     st = check_link(v, ar, err);
@@ -2075,7 +2156,7 @@ enum mm_status mm__vmap_check(const struct mm_machine *m, char err[MM_MSG_MAX])
 /*
  * Payload: u32 vmap_lazy_nr; the next-fit cache (u8 valid, u32 at, hole,
  * vstart, align); u32 area count, then per area ascending: u32 start, end,
- * nr_pages, phys, link; u8 kind, caller, flags (1 lazy, 2 section, 4 has
+ * nr_pages, phys (module and vmalloc areas: rox), link; u8 kind, caller, flags (1 lazy, 2 section, 4 has
  * a page list), and with a page list nr_pages u32 pfns.
  */
 #define SNAP_LAZY    1u

@@ -27,6 +27,7 @@
  * VMAP_STACK); drivers/irqchip/irq-gic.c gic_of_setup();
  * drivers/irqchip/irq-gic-v2m.c gicv2m_init_one(); kernel/bpf/core.c
  * bpf_prog_alloc_no_stats(); lib/genalloc.c gen_pool_add_owner();
+ * include/linux/filter.h bpf_prog_lock_ro();
  * kernel/dma/remap.c dma_common_contiguous_remap() (arch/arm/mm/
  * dma-mapping.c atomic_pool_init(), DEFAULT_DMA_COHERENT_POOL_SIZE);
  * lib/devres.c __devm_ioremap_resource(), devm_ioremap(); mm/percpu-vm.c
@@ -165,6 +166,18 @@ bool mm__config_boot_vmap(const struct mm_config *cfg)
     return mm__config_late_boot(cfg) && cfg->version >= 5;
 }
 
+/* Config version 7: the boot's areas map what the kernel's dump shows:
+ * the BPF program page read-only, as bpf_prog_select_runtime() leaves a
+ * program the build does not JIT (mm__vmap_lock_ro()), and the DMA atomic
+ * pool's remap mapped; stored version-5 and 6 machines keep them as they
+ * were built.  KERNEL: 6.1 include/linux/filter.h bpf_prog_lock_ro(); the
+ * fixtures' dump: the bpf_prog_alloc_no_stats page is `ro NX` on every
+ * machine, the pool's 256K `RW NX SHD MEM/BUFFERABLE/WC`. */
+bool mm__config_boot_maps(const struct mm_config *cfg)
+{
+    return mm__config_boot_vmap(cfg) && cfg->version >= 7;
+}
+
 const char *mm__boot_caller_name(unsigned idx)
 {
     return idx < sizeof(callers) / sizeof(callers[0]) ? callers[idx] : NULL;
@@ -177,6 +190,20 @@ const char *mm__boot_caller_name(unsigned idx)
 static bool pool_remapped(const struct mm_machine *m)
 {
     return m->cma_pages == 0 || m->cma_remap_bytes == 0;
+}
+
+/* The remapped pool's pages, when the engine holds them: a highmem CMA
+ * area's first ones, which late_boot() counts as taken (cma_used).
+ * Without CMA __alloc_remap_buffer() takes them from the page allocator,
+ * which the engine does not model: 0, the remap maps nothing.  KERNEL:
+ * 6.1 arch/arm/mm/dma-mapping.c __alloc_from_contiguous() (PageHighMem:
+ * dma_common_contiguous_remap()), __alloc_remap_buffer(). */
+static mm_paddr_t pool_phys(const struct mm_machine *m, uint32_t size)
+{
+    if (!mm__config_boot_maps(&m->cfg) || m->cma_pages == 0 ||
+        ((uint64_t)m->cma_used << MM_PAGE_SHIFT) < size)
+        return 0;
+    return (mm_paddr_t)m->cma_base;
 }
 
 /* The per-CPU second chunk: pcpu_alloc_chunk()'s obj_cgroups array
@@ -196,7 +223,7 @@ static enum mm_status boot_pcpu(struct mm_machine *m, struct mm_result *res)
     if (st != MM_OK)
         return st;
     mm__vmap_set_caller(m, res->value, C_PCPU);
-    st = mm__vmap_boot_area(m, true, unit * m->cfg.cpus, res);
+    st = mm__vmap_boot_area(m, true, unit * m->cfg.cpus, 0, res);
     if (st == MM_OK)
         mm__vmap_set_caller(m, res->value, C_PCPU_VM);
     return st;
@@ -219,7 +246,8 @@ static enum mm_status boot_one(struct mm_machine *m, const struct boot_step *s,
     case B_DMA:
         if (!pool_remapped(m))
             return MM_OK;
-        st = mm__vmap_boot_area(m, false, s->size / MM_PAGE_SIZE, res);
+        st = mm__vmap_boot_area(m, false, s->size / MM_PAGE_SIZE, pool_phys(m, s->size),
+                                res);
         break;
     case B_PCPU:
         return boot_pcpu(m, res);
@@ -232,6 +260,8 @@ static enum mm_status boot_one(struct mm_machine *m, const struct boot_step *s,
     mm__vmap_set_caller(m, res->value, s->caller);
     if (s->what == B_FREED || s->what == B_FREED_STACK)
         st = mm__vfree(m, res->value, &fr);
+    else if (s->caller == C_BPF && mm__config_boot_maps(&m->cfg))
+        st = mm__vmap_lock_ro(m, res->value, &fr);
     return st;
 }
 
