@@ -556,10 +556,12 @@ void mm__physidx_destroy(struct mm_physidx *x);
 size_t mm__physidx_host_bytes(const struct mm_physidx *x);
 /* pgtable.c calls these with @on false for the old descriptor before it
  * writes and with @on true for the new one after: first-level entry @idx,
- * and the hardware PTE at physical @hw_pa for @va. */
+ * and the hardware PTE at physical @hw_pa for @va, where @l1 is the
+ * first-level entry of @va's MiB (L1[@va >> 20], which the caller has
+ * read: the PTE counts only if it points at @hw_pa's table). */
 void mm__physidx_l1(struct mm_machine *m, unsigned idx, uint32_t d, bool on);
-void mm__physidx_l2(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t hw_pa, uint32_t d,
-                    bool on);
+void mm__physidx_l2(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t hw_pa, uint32_t l1,
+                    uint32_t d, bool on);
 /* The walk over every table that the index replaces (mmu.c); the test
  * oracle, and the fallback when the index went stale. */
 size_t mm__phys_aliases_walk(const struct mm_machine *m, mm_paddr_t pa,

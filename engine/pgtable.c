@@ -448,26 +448,32 @@ static uint32_t pte_ext_for(const struct mm_machine *m, mm_vaddr_t va, uint32_t 
 }
 
 /* set_pte_ext(): the Linux PTE and, 2048 bytes above, the hardware PTE.
- * The first-level entry is read once (each read is a physmem lookup, and
- * every vmalloc and vfree page comes here); the table must exist. */
+ * The first-level page is looked up once (each lookup is a physmem probe,
+ * and every vmalloc and vfree page comes here): it holds both the Linux
+ * pmd (the even entry) and the entry of @va's own MiB, which the reverse
+ * map checks.  The table must exist. */
 static void set_pte_ext(struct mm_machine *m, mm_vaddr_t va, uint32_t pte, uint32_t ext)
 {
-    uint32_t pmd = mm__l1_read(m, pmd_index(va));
+    const uint32_t *l1pg = mm__phys_page(m->phys, MM_PFN(m->lay.pgd_pa) + (va >> 30));
+    uint32_t pmd = l1pg[pmd_index(va) % 1024];
+    uint32_t l1 = l1pg[(va >> 20) % 1024];
     mm_paddr_t table = pmd_table(pmd);
     unsigned i = (va >> MM_PAGE_SHIFT) & (MM_PTRS_PER_PTE - 1);
     mm_paddr_t hw_pa = table + MM_PTE_HWTABLE_OFF + i * 4u;
     uint32_t hw = v7_hw_pte(pte, ext);
     uint32_t *pg;
 
+    assert(l1pg != NULL); /* machine.c creates the pgd's pages at boot */
+    assert((m->lay.pgd_pa & (MM_PAGE_SIZE - 1)) == 0);
     assert((pmd & PMD_TYPE_MASK) == PMD_TYPE_TABLE);
     pg = mm__phys_page_rw(m->phys, MM_PFN(table));
     assert(pg != NULL); /* created when the table was allocated */
 
     mm__touch_l1(m, va >> 20);
     pg[i] = pte;
-    mm__physidx_l2(m, va, hw_pa, pg[i + MM_PTE_HWTABLE_OFF / 4], false);
+    mm__physidx_l2(m, va, hw_pa, l1, pg[i + MM_PTE_HWTABLE_OFF / 4], false);
     pg[i + MM_PTE_HWTABLE_OFF / 4] = hw;
-    mm__physidx_l2(m, va, hw_pa, hw, true);
+    mm__physidx_l2(m, va, hw_pa, l1, hw, true);
 }
 
 uint32_t mm__pte_get(const struct mm_machine *m, mm_vaddr_t va)

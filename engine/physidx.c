@@ -62,10 +62,6 @@ struct mm_physidx {
     struct entry *e;
     uint32_t cap, live;
     int32_t spare; /* free list through ->next */
-    /* The first-level table's four pages, as mmu.c's walk holds them (a
-     * page stays where it is in physmem while the machine lives; a clone
-     * has pages of its own): NULL until l1_entry() first needs one. */
-    const uint32_t *pgd[4];
 };
 
 static size_t key_hash(uint32_t key, unsigned bits)
@@ -134,7 +130,6 @@ struct mm_physidx *mm__physidx_clone(const struct mm_physidx *x)
     memset(c->chunk, 0, sizeof(c->chunk));
     c->spare_chunk = NULL; /* a clone starts without one */
     c->nchunks -= x->spare_chunk != NULL;
-    memset(c->pgd, 0, sizeof(c->pgd)); /* they are @x's machine's pages */
     c->bucket = malloc(((size_t)1 << x->bits) * sizeof(*c->bucket));
     c->e = x->cap ? malloc(x->cap * sizeof(*c->e)) : NULL;
     for (unsigned i = 0; i < NCHUNKS; i++) {
@@ -391,24 +386,13 @@ void mm__physidx_l1(struct mm_machine *m, unsigned idx, uint32_t d, bool on)
         l1_apply(m->physidx, m, idx, d, on);
 }
 
-/* mm__l1_read() of entry @idx through x->pgd: every PTE write reads one. */
-static uint32_t l1_entry(struct mm_physidx *x, const struct mm_machine *m, unsigned idx)
-{
-    const uint32_t **pg = &x->pgd[idx / 1024];
-
-    assert(idx < 4096 && (m->lay.pgd_pa & 0x3fffu) == 0);
-    if (*pg == NULL)
-        *pg = mm__phys_page(m->phys, MM_PFN(m->lay.pgd_pa) + idx / 1024);
-    return *pg != NULL ? (*pg)[idx % 1024] : 0;
-}
-
 /* mm__physidx_l2() for a mapping entry @d, with an index to keep.  Kept
  * out of line so that the early return there saves no registers. */
 __attribute__((noinline)) static void l2_apply(struct mm_machine *m, mm_vaddr_t va,
-                                               mm_paddr_t hw_pa, uint32_t d, bool on)
+                                               mm_paddr_t hw_pa, uint32_t l1, uint32_t d,
+                                               bool on)
 {
     unsigned j = (va >> 12) & 255;
-    uint32_t l1 = l1_entry(m->physidx, m, va >> 20);
     mm_pfn_t pfn;
 
     if ((l1 & 3) != 1)
@@ -423,12 +407,12 @@ __attribute__((noinline)) static void l2_apply(struct mm_machine *m, mm_vaddr_t 
 /* Every PTE write calls this twice (the old entry out, the new one in),
  * and one of the two is usually a fault entry: that case returns before
  * l2_apply()'s work (and its register saves) begins. */
-void mm__physidx_l2(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t hw_pa, uint32_t d,
-                    bool on)
+void mm__physidx_l2(struct mm_machine *m, mm_vaddr_t va, mm_paddr_t hw_pa, uint32_t l1,
+                    uint32_t d, bool on)
 {
     if (m->physidx == NULL || (d & 3) == 0)
         return; /* no index yet, or a fault entry: nothing */
-    l2_apply(m, va, hw_pa, d, on);
+    l2_apply(m, va, hw_pa, l1, d, on);
 }
 
 enum mm_status mm__physidx_build(struct mm_machine *m)
