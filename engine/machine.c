@@ -972,10 +972,7 @@ static void dma_remap_pool(struct mm_machine *m)
     if (m->cma_remap_bytes < bytes)
         return;
     for (uint32_t off = 0; off < bytes; off += MM_PAGE_SIZE) {
-        uint32_t pte = mm__pte_get(m, va + off);
-
-        /* KERNEL: L_PTE_MT_BUFFERABLE (0x01 << 2) */
-        mm__set_pte(m, va + off, (pte & ~MM_L_PTE_MT_MASK) | (0x01u << 2) | MM_L_PTE_XN);
+        mm__set_pte(m, va + off, MM_PTE_DMACOHERENT(mm__pte_get(m, va + off)));
     }
     mm__flush_tlb_range(m, va, va + bytes);
 }

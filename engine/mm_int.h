@@ -38,6 +38,12 @@
 #define MM_L_PTE_XN      (1u << 9)
 #define MM_L_PTE_SHARED  (1u << 10)
 
+/* The Linux PTE @pte with pgprot_dmacoherent()'s memory type and XN:
+ * L_PTE_MT_BUFFERABLE (0x01 << 2) with ARM_DMA_MEM_BUFFERABLE.  The DMA
+ * atomic pool's pages, through the direct map or a vmalloc-space remap.
+ * KERNEL: 6.1 arch/arm/include/asm/pgtable.h pgprot_dmacoherent(). */
+#define MM_PTE_DMACOHERENT(pte) (((pte) & ~MM_L_PTE_MT_MASK) | (0x01u << 2) | MM_L_PTE_XN)
+
 /* Formats into a message buffer of MM_MSG_MAX bytes; returns @st.  Used as
  * "return mm__fail(res->msg, MM_NOT_FOUND, "kunmap: pfn 0x%x ...", pfn);"
  * A macro, so that the status returned is visible where it is used (to

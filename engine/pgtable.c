@@ -242,9 +242,10 @@ static void kernel_x_range(const struct mm_machine *m, uint64_t *start, uint64_t
 /*
  * The memory type map_lowmem() gives physical address @pa of the lowmem
  * region [@rs, @re), with @nx lowmem_nx() and [@xs, @xe) kernel_x_range()
- * (the caller derives them once per check).  KERNEL: 4.19 map_lowmem(): a region wholly below
- * kernel_x_start stays RWX ("end < kernel_x_start"), one at or above
- * kernel_x_end is RW, a region across the kernel is RW / RWX / RW.
+ * (the caller derives them once per check).  KERNEL: 4.19 map_lowmem(): a
+ * region wholly below kernel_x_start stays RWX ("end < kernel_x_start"),
+ * one at or above kernel_x_end is RW, a region across the kernel is RW /
+ * RWX / RW.
  */
 static enum mem_type_id lowmem_type(bool nx, uint64_t xs, uint64_t xe, uint64_t rs,
                                     uint64_t re, uint64_t pa)
@@ -257,7 +258,6 @@ static enum mem_type_id lowmem_type(bool nx, uint64_t xs, uint64_t xe, uint64_t 
         return MT_MEMORY_RW;
     return pa >= xs && pa < xe ? MT_MEMORY_RWX : MT_MEMORY_RW;
 }
-
 
 uint32_t mm__section_prot(const struct mm_machine *m)
 {
@@ -455,17 +455,18 @@ static uint32_t pte_ext_for(const struct mm_machine *m, mm_vaddr_t va, uint32_t 
 static void set_pte_ext(struct mm_machine *m, mm_vaddr_t va, uint32_t pte, uint32_t ext)
 {
     const uint32_t *l1pg = mm__phys_page(m->phys, MM_PFN(m->lay.pgd_pa) + (va >> 30));
-    uint32_t pmd = l1pg[pmd_index(va) % 1024];
-    uint32_t l1 = l1pg[(va >> 20) % 1024];
-    mm_paddr_t table = pmd_table(pmd);
     unsigned i = (va >> MM_PAGE_SHIFT) & (MM_PTRS_PER_PTE - 1);
-    mm_paddr_t hw_pa = table + MM_PTE_HWTABLE_OFF + i * 4u;
     uint32_t hw = v7_hw_pte(pte, ext);
-    uint32_t *pg;
+    uint32_t pmd, l1, *pg;
+    mm_paddr_t table, hw_pa;
 
     assert(l1pg != NULL); /* machine.c creates the pgd's pages at boot */
     assert((m->lay.pgd_pa & (MM_PAGE_SIZE - 1)) == 0);
+    pmd = l1pg[pmd_index(va) % 1024];
+    l1 = l1pg[(va >> 20) % 1024];
     assert((pmd & PMD_TYPE_MASK) == PMD_TYPE_TABLE);
+    table = pmd_table(pmd);
+    hw_pa = table + MM_PTE_HWTABLE_OFF + i * 4u;
     pg = mm__phys_page_rw(m->phys, MM_PFN(table));
     assert(pg != NULL); /* created when the table was allocated */
 

@@ -310,10 +310,8 @@ static uint32_t page_bits(const struct mm_machine *m, const struct area *ar, uin
 {
     uint32_t bits = mm__mk_pte(m, 0, area_prot(ar));
 
-    /* KERNEL: 6.1 arch/arm/include/asm/pgtable.h pgprot_dmacoherent():
-     * L_PTE_MT_BUFFERABLE (0x01 << 2) and L_PTE_XN (ARM_DMA_MEM_BUFFERABLE) */
     if (ar->kind == AREA_DMA)
-        return (bits & ~MM_L_PTE_MT_MASK) | (0x01u << 2) | MM_L_PTE_XN;
+        return MM_PTE_DMACOHERENT(bits);
 
     if (!has_rox(ar) || (ar->rox & ROX_SET) == 0)
         return bits;
