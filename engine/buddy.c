@@ -155,10 +155,9 @@ static const char *const zone_names[MM_NR_ZONES] = {
 
 /* How a message names who holds a block. */
 static const char *const owner_names[MM_OWN_COUNT] = {
-    [MM_OWN_NONE] = "nobody",
-    [MM_OWN_USER] = "alloc",
-    [MM_OWN_PGTABLE] = "a page table",
-    [MM_OWN_VMALLOC] = "vmalloc",
+    [MM_OWN_NONE] = "nobody",          [MM_OWN_USER] = "alloc",
+    [MM_OWN_PGTABLE] = "a page table", [MM_OWN_VMALLOC] = "vmalloc",
+    [MM_OWN_BOOT] = "the boot",
 };
 
 /* ------------------------------------------------------------------ */

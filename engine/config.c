@@ -250,6 +250,17 @@ bool mm__config_early_memblock(const struct mm_config *cfg)
     return debian_armmp(cfg) && cfg->version >= 5;
 }
 
+/* Version 8: the boot takes from the page allocator the pages its vmalloc
+ * space maps, as the kernel does: the per-CPU second chunk's first pages
+ * (pcpu_populate_chunk()) and, on a machine without a CMA area, the DMA
+ * atomic pool's (__dma_alloc_buffer()), held as MM_OWN_BOOT
+ * (engine/vmboot61.c).  Stored version-7 machines keep the free counts
+ * they were built with. */
+bool mm__config_boot_pages(const struct mm_config *cfg)
+{
+    return debian_armmp(cfg) && cfg->version >= 8;
+}
+
 /* The buddy allocator's MAX_ORDER: the build's from version 3; configs
  * stored before keep the 11 orders they were built with. */
 unsigned mm__config_buddy_orders(const struct mm_config *cfg)
@@ -769,10 +780,10 @@ static const char *set_version(struct mm_config *cfg, const char *v)
     uint64_t x;
 
     if (!parse_whole(v, MM_CONFIG_VERSION, &x) || x < 1)
-        return "want 1 (before the Debian armmp reference build), 2, 3 (its end of "
-               "boot), 4 (QEMU's device tree), 5 (its early memblock allocations and "
-               "vmalloc space), 6 (dhash_entries= and ihash_entries=) or 7 (its vmalloc "
-               "mappings)";
+        return "want 1 (before the reference build), 2, 3 (its end of boot), 4 "
+               "(QEMU's device tree), 5 (its early allocations and vmalloc space), 6 "
+               "(dhash_entries=, ihash_entries=), 7 (its vmalloc mappings) or 8 (their "
+               "pages)";
     cfg->version = (unsigned)x;
     return NULL;
 }

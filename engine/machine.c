@@ -1541,6 +1541,11 @@ static enum mm_status check_owners(const struct mm_machine *m, char err[MM_MSG_M
                         "reserved %u, but %u are counted",
                         mm__buddy_owned_pages(m, MM_OWN_PGTABLE), m->boot_pte_pages,
                         m->cnt.pte_pages);
+    if (mm__buddy_owned_pages(m, MM_OWN_BOOT) != m->boot_held_pages)
+        return mm__fail(err, MM_INTERNAL,
+                        "check: the buddy allocator holds %u pages for the boot, "
+                        "which took %u",
+                        mm__buddy_owned_pages(m, MM_OWN_BOOT), m->boot_held_pages);
     return MM_OK;
 }
 

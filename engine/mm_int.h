@@ -277,6 +277,7 @@ struct mm_machine {
     struct mm_counters cnt;
     uint32_t boot_reserved_pages; /* PageReserved at boot, for the Memory: line */
     uint32_t boot_pte_pages;      /* PTE pages memblock gave at boot */
+    uint32_t boot_held_pages;     /* pages the boot took from the buddy for good */
     mm_paddr_t cma_base;          /* the default CMA area */
     uint32_t cma_pages;           /* its pages; 0 if none */
     uint32_t cma_used;            /* of them, taken at boot (DMA atomic pool) */
@@ -328,6 +329,8 @@ enum mm_owner { /* who holds an allocated block */
                 MM_OWN_USER,    /* the alloc operation */
                 MM_OWN_PGTABLE, /* a second-level page table */
                 MM_OWN_VMALLOC, /* a vmalloc or module_alloc page */
+                MM_OWN_BOOT,    /* kept by the boot: the per-CPU chunk's
+                                 * pages, a DMA pool's (vmboot61.c) */
                 MM_OWN_COUNT
 };
 
@@ -523,6 +526,9 @@ enum mm_status mm__vfree(struct mm_machine *m, mm_vaddr_t va, struct mm_result *
 #define MM_BOOT_CALLER 16u /* struct area caller values from here: boot callers */
 bool mm__config_boot_vmap(const struct mm_config *cfg);
 bool mm__config_boot_maps(const struct mm_config *cfg); /* version 7 */
+/* Version 8: the boot's areas take their pages from the page allocator
+ * (the per-CPU chunk's, a DMA pool without CMA), MM_OWN_BOOT (config.c). */
+bool mm__config_boot_pages(const struct mm_config *cfg);
 enum mm_status mm__vmap_boot(struct mm_machine *m, char err[MM_MSG_MAX]);
 const char *mm__boot_caller_name(unsigned idx); /* NULL past the table */
 enum mm_status mm__vmalloc_aligned(struct mm_machine *m, uint32_t size, uint32_t align,

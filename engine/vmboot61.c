@@ -29,14 +29,17 @@
  * bpf_prog_alloc_no_stats(); lib/genalloc.c gen_pool_add_owner();
  * include/linux/filter.h bpf_prog_lock_ro();
  * kernel/dma/remap.c dma_common_contiguous_remap() (arch/arm/mm/
- * dma-mapping.c atomic_pool_init(), DEFAULT_DMA_COHERENT_POOL_SIZE);
+ * dma-mapping.c atomic_pool_init(), DEFAULT_DMA_COHERENT_POOL_SIZE,
+ * __alloc_remap_buffer(), __dma_alloc_buffer());
  * lib/devres.c __devm_ioremap_resource(), devm_ioremap(); mm/percpu-vm.c
- * pcpu_create_chunk(); crypto/scompress.c crypto_scomp_init_tfm()
+ * pcpu_create_chunk(), pcpu_populate_chunk(), pcpu_alloc_pages(),
+ * pcpu_map_pages(); crypto/scompress.c crypto_scomp_init_tfm()
  * (SCOMP_SCRATCH_SIZE 128 KiB, src and dst per CPU); drivers/tty/n_tty.c
  * n_tty_open().
  */
 #include "mm_int.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -192,18 +195,142 @@ static bool pool_remapped(const struct mm_machine *m)
     return m->cma_pages == 0 || m->cma_remap_bytes == 0;
 }
 
-/* The remapped pool's pages, when the engine holds them: a highmem CMA
- * area's first ones, which late_boot() counts as taken (cma_used).
- * Without CMA __alloc_remap_buffer() takes them from the page allocator,
- * which the engine does not model: 0, the remap maps nothing.  KERNEL:
- * 6.1 arch/arm/mm/dma-mapping.c __alloc_from_contiguous() (PageHighMem:
- * dma_common_contiguous_remap()), __alloc_remap_buffer(). */
-static mm_paddr_t pool_phys(const struct mm_machine *m, uint32_t size)
+/*
+ * Takes a 2^@order block for the boot to keep (MM_OWN_BOOT) from @zone, or
+ * from Normal where the build has no such zone (GFP_DMA without
+ * CONFIG_ZONE_DMA, __GFP_HIGHMEM without CONFIG_HIGHMEM); the buddy falls
+ * back to the zones below as the zonelist does.  Return: MM_OK with *@pfn,
+ * MM_NO_MEMORY (res->msg says why), and nothing taken.
+ */
+static enum mm_status boot_alloc(struct mm_machine *m, enum mm_zone zone, unsigned order,
+                                 mm_pfn_t *pfn, struct mm_result *res)
 {
-    if (!mm__config_boot_maps(&m->cfg) || m->cma_pages == 0 ||
-        ((uint64_t)m->cma_used << MM_PAGE_SHIFT) < size)
-        return 0;
-    return (mm_paddr_t)m->cma_base;
+    enum mm_status st = mm__alloc_pages(m, zone, order, MM_OWN_BOOT, pfn, "boot",
+                                        res->msg);
+
+    if (st == MM_INVALID_ARGUMENT && zone != MM_ZONE_NORMAL)
+        st = mm__alloc_pages(m, MM_ZONE_NORMAL, order, MM_OWN_BOOT, pfn, "boot",
+                             res->msg);
+    if (st == MM_OK)
+        m->boot_held_pages += 1u << order;
+    return st;
+}
+
+static void boot_free(struct mm_machine *m, mm_pfn_t pfn, unsigned order)
+{
+    char msg[MM_MSG_MAX];
+    enum mm_status st = mm__free_pages(m, pfn, order, MM_OWN_BOOT, "boot", msg);
+
+    assert(st == MM_OK);
+    (void)st;
+    m->boot_held_pages -= 1u << order;
+}
+
+/* get_order() of the pool: its size is DEFAULT_DMA_COHERENT_POOL_SIZE, a
+ * power of two pages, so split_page() leaves nothing in excess to free and
+ * the engine keeps the block whole. */
+static unsigned pool_order(uint32_t pages)
+{
+    unsigned order = 0;
+
+    while ((1u << order) < pages)
+        order++;
+    assert((1u << order) == pages);
+    return order;
+}
+
+/*
+ * The remapped pool's pages into *@phys (0: the remap maps nothing).  A
+ * highmem CMA area's first ones, which late_boot() counts as taken
+ * (cma_used), from config version 7.  Without CMA, from version 8,
+ * __alloc_remap_buffer() -> __dma_alloc_buffer(): alloc_pages() of
+ * get_order(size) with the pool's GFP_KERNEL | GFP_DMA (ZONE_DMA, all of
+ * lowmem on this build), then split_page().  Return: MM_OK, or the
+ * allocation's failure (nothing taken).  KERNEL: 6.1
+ * arch/arm/mm/dma-mapping.c atomic_pool_init(), __alloc_from_contiguous()
+ * (PageHighMem: dma_common_contiguous_remap()), __alloc_remap_buffer(),
+ * __dma_alloc_buffer().
+ */
+static enum mm_status pool_pages(struct mm_machine *m, uint32_t size, mm_paddr_t *phys,
+                                 struct mm_result *res)
+{
+    mm_pfn_t pfn;
+    enum mm_status st;
+
+    *phys = 0;
+    if (m->cma_pages != 0) {
+        if (mm__config_boot_maps(&m->cfg) &&
+            ((uint64_t)m->cma_used << MM_PAGE_SHIFT) >= size)
+            *phys = (mm_paddr_t)m->cma_base;
+        return MM_OK;
+    }
+    if (!mm__config_boot_pages(&m->cfg))
+        return MM_OK;
+    st = boot_alloc(m, MM_ZONE_DMA, pool_order(size / MM_PAGE_SIZE), &pfn, res);
+    if (st == MM_OK)
+        *phys = (mm_paddr_t)pfn << MM_PAGE_SHIFT;
+    return st;
+}
+
+/* The DMA atomic pool's remap; a failed remap gives the pages it took back
+ * (__alloc_remap_buffer(): __dma_free_buffer()). */
+static enum mm_status boot_pool(struct mm_machine *m, uint32_t size,
+                                struct mm_result *res)
+{
+    uint32_t pages = size / MM_PAGE_SIZE;
+    mm_paddr_t phys;
+    enum mm_status st = pool_pages(m, size, &phys, res);
+
+    if (st != MM_OK)
+        return st;
+    st = mm__vmap_boot_area(m, false, pages, phys, res);
+    if (st != MM_OK && phys != 0 && m->cma_pages == 0)
+        boot_free(m, MM_PFN(phys), pool_order(pages));
+    return st;
+}
+
+/* KERNEL: 6.1 mm/percpu.c pcpu_balance_populated(): the work that creates
+ * the second chunk populates it up to PCPU_EMPTY_POP_PAGES_HIGH (4) empty
+ * populated pages; the first chunk still had one, so the new chunk's first
+ * three pages of each unit are (the fixtures' dump: 12K at the start of
+ * every unit on 35 of 36 boots, 16K on the other). */
+#define PCPU_POP_PAGES 3u
+
+/*
+ * pcpu_populate_chunk() of the chunk at @base (@unit pages a CPU) for its
+ * first PCPU_POP_PAGES pages: pcpu_alloc_pages() takes them CPU by CPU,
+ * page by page, order 0, GFP_KERNEL | __GFP_HIGHMEM, then pcpu_map_pages()
+ * maps each CPU's run with PAGE_KERNEL (pte_alloc_kernel() where the 2 MiB
+ * step has no table); flush_cache_vmap() flushes no TLB.  If a page is
+ * missing, those taken go back and nothing is mapped.  KERNEL: 6.1
+ * mm/percpu-vm.c pcpu_populate_chunk(), pcpu_alloc_pages(),
+ * pcpu_map_pages(), __pcpu_map_pages().
+ */
+static enum mm_status pcpu_populate(struct mm_machine *m, mm_vaddr_t base, uint32_t unit,
+                                    struct mm_result *res)
+{
+    mm_pfn_t pfns[MM_MAX_CPUS * PCPU_POP_PAGES];
+    uint32_t per = unit < PCPU_POP_PAGES ? unit : PCPU_POP_PAGES;
+    uint32_t n = m->cfg.cpus * per;
+    enum mm_status st = MM_OK;
+
+    assert(m->cfg.cpus <= MM_MAX_CPUS);
+    for (uint32_t i = 0; i < n; i++) {
+        st = boot_alloc(m, MM_ZONE_HIGHMEM, 0, &pfns[i], res);
+        if (st != MM_OK) {
+            while (i-- > 0)
+                boot_free(m, pfns[i], 0);
+            return st;
+        }
+    }
+    for (uint32_t i = 0; i < n && st == MM_OK; i++) {
+        mm_vaddr_t va = base + ((i / per) * unit + i % per) * MM_PAGE_SIZE;
+
+        st = mm__pte_alloc(m, va, "boot", res->msg);
+        if (st == MM_OK)
+            mm__set_pte(m, va, mm__mk_pte(m, pfns[i], MM_PROT_KERNEL));
+    }
+    return st;
 }
 
 /* The per-CPU second chunk: pcpu_alloc_chunk()'s obj_cgroups array
@@ -224,8 +351,11 @@ static enum mm_status boot_pcpu(struct mm_machine *m, struct mm_result *res)
         return st;
     mm__vmap_set_caller(m, res->value, C_PCPU);
     st = mm__vmap_boot_area(m, true, unit * m->cfg.cpus, 0, res);
-    if (st == MM_OK)
-        mm__vmap_set_caller(m, res->value, C_PCPU_VM);
+    if (st != MM_OK)
+        return st;
+    mm__vmap_set_caller(m, res->value, C_PCPU_VM);
+    if (mm__config_boot_pages(&m->cfg))
+        st = pcpu_populate(m, res->value, unit, res);
     return st;
 }
 
@@ -246,8 +376,7 @@ static enum mm_status boot_one(struct mm_machine *m, const struct boot_step *s,
     case B_DMA:
         if (!pool_remapped(m))
             return MM_OK;
-        st = mm__vmap_boot_area(m, false, s->size / MM_PAGE_SIZE, pool_phys(m, s->size),
-                                res);
+        st = boot_pool(m, s->size, res);
         break;
     case B_PCPU:
         return boot_pcpu(m, res);
