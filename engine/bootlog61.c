@@ -70,6 +70,15 @@ uint32_t mm__percpu_unit_pages(const struct mm_config *cfg)
     return s == 0 ? 0 : percpu_unit_size(s) >> MM_PAGE_SHIFT;
 }
 
+/* The first chunk's pages a unit, all populated at boot: PFN_DOWN(size_sum)
+ * that pcpu_setup_first_chunk() adds to pcpu_nr_populated. */
+uint32_t mm__percpu_first_pages(const struct mm_config *cfg)
+{
+    uint32_t s = mm__config_percpu_static(cfg);
+
+    return s == 0 ? 0 : percpu_size_sum(s) >> MM_PAGE_SHIFT;
+}
+
 void mm__percpu_sizes(const struct mm_config *cfg, uint32_t *static_size,
                       uint32_t *reserved, uint32_t *dyn)
 {

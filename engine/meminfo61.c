@@ -10,9 +10,9 @@
  * or writeback pages and commits nothing, so those lines print 0, as the
  * counters would on a kernel with nothing running.  Two lines are left
  * out because they count what the engine does not model: MemAvailable
- * (si_mem_available() needs the running page cache and slab) and Percpu
- * (pcpu_nr_pages(): the first chunk, which boot reserves, plus the pages of
- * chunks that probing drivers create, which the engine does not run).
+ * (si_mem_available() needs the running page cache and slab) and, before
+ * config version 8, Percpu (from version 8 the boot populates the second
+ * per-CPU chunk as the kernel's has been when /init runs: vmboot61.c).
  */
 #include "mm_int.h"
 
@@ -33,6 +33,25 @@ static unsigned zeros(struct mm_meminfo_field *f, unsigned n, const char *const 
     for (size_t i = 0; i < count; i++)
         f[n++] = (struct mm_meminfo_field){ names[i], 0 };
     return n;
+}
+
+/* Percpu is printed from config version 8, whose boot populates the
+ * second chunk as the kernel has by the time anyone reads meminfo; a
+ * stored older machine keeps the lines it had. */
+static bool percpu_known(const struct mm_machine *m)
+{
+    return mm__config_boot_pages(&m->cfg) && mm__percpu_first_pages(&m->cfg) != 0;
+}
+
+/* pcpu_nr_pages(): the populated pages of every chunk, times the units
+ * (one a CPU): the first chunk's whole size_sum, the second chunk's
+ * populated head.  KERNEL: 6.1 mm/percpu.c pcpu_nr_pages(),
+ * pcpu_setup_first_chunk(), pcpu_chunk_populated(). */
+static uint64_t percpu_kb(const struct mm_machine *m)
+{
+    uint64_t pages = mm__percpu_first_pages(&m->cfg) + m->pcpu_populated;
+
+    return (pages * m->cfg.cpus) << 2;
 }
 
 unsigned mm__meminfo_fields_61(const struct mm_machine *m, struct mm_meminfo_field *f)
@@ -87,6 +106,8 @@ unsigned mm__meminfo_fields_61(const struct mm_machine *m, struct mm_meminfo_fie
     /* vmalloc_nr_pages() */
     f[n++] = (struct mm_meminfo_field){ "VmallocUsed", (uint64_t)st.vmalloc_pages << 2 };
     f[n++] = (struct mm_meminfo_field){ "VmallocChunk", 0 };
+    if (percpu_known(m))
+        f[n++] = (struct mm_meminfo_field){ "Percpu", percpu_kb(m) };
     if (mm__config_cma(&m->cfg)) {
         f[n++] = (struct mm_meminfo_field){ "CmaTotal", (uint64_t)m->cma_pages << 2 };
         /* the DMA atomic pool came from it (machine.c late_boot()) */

@@ -138,6 +138,7 @@ uint32_t mm__config_percpu_static(const struct mm_config *cfg);
 /* Pages of one first-chunk per-CPU unit (setup_per_cpu_areas()); 0 when
  * the per-CPU areas are not modelled. */
 uint32_t mm__percpu_unit_pages(const struct mm_config *cfg);
+uint32_t mm__percpu_first_pages(const struct mm_config *cfg);
 /* The first chunk's static, reserved and dynamic bytes (the percpu: line's
  * s, r and d); 0, 0, 0 when the per-CPU areas are not modelled. */
 void mm__percpu_sizes(const struct mm_config *cfg, uint32_t *static_size,
@@ -278,6 +279,7 @@ struct mm_machine {
     uint32_t boot_reserved_pages; /* PageReserved at boot, for the Memory: line */
     uint32_t boot_pte_pages;      /* PTE pages memblock gave at boot */
     uint32_t boot_held_pages;     /* pages the boot took from the buddy for good */
+    uint32_t pcpu_populated;      /* pages of each unit the second per-CPU chunk maps */
     mm_paddr_t cma_base;          /* the default CMA area */
     uint32_t cma_pages;           /* its pages; 0 if none */
     uint32_t cma_used;            /* of them, taken at boot (DMA atomic pool) */

@@ -330,6 +330,8 @@ static enum mm_status pcpu_populate(struct mm_machine *m, mm_vaddr_t base, uint3
         if (st == MM_OK)
             mm__set_pte(m, va, mm__mk_pte(m, pfns[i], MM_PROT_KERNEL));
     }
+    if (st == MM_OK)
+        m->pcpu_populated = per;
     return st;
 }
 

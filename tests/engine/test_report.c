@@ -613,11 +613,15 @@ END_TEST
 /*
  * 6.1's /proc/meminfo lines, in the order and with the names the real
  * armmp kernel prints (tests/oracle/fixtures/ram3G-cpus2.txt), less
- * MemAvailable and Percpu (not modelled); counters of what the engine
+ * MemAvailable (not modelled); counters of what the engine
  * never has are 0 as there (SwapTotal, Zswap, Dirty, Bounce ...);
  * CommitLimit is half of MemTotal (vm_commit_limit(), overcommit_ratio 50,
- * no swap: the kernel's 1549316 kB for 3098632 kB).  KERNEL: 6.1
- * fs/proc/meminfo.c meminfo_proc_show(), mm/util.c vm_commit_limit().
+ * no swap: the kernel's 1549316 kB for 3098632 kB); Percpu is the first
+ * chunk's 18 pages and the second chunk's 3 populated ones a CPU, the
+ * kernel's 168 kB for two CPUs (a version-7 machine has no second chunk's
+ * pages and prints no Percpu).  KERNEL: 6.1 fs/proc/meminfo.c
+ * meminfo_proc_show(), mm/util.c vm_commit_limit(), mm/percpu.c
+ * pcpu_nr_pages().
  */
 START_TEST(test_meminfo_61_lines)
 {
@@ -628,7 +632,8 @@ START_TEST(test_meminfo_61_lines)
         "Zswap", "Zswapped", "Dirty", "Writeback", "AnonPages", "Mapped", "Shmem",
         "KReclaimable", "Slab", "SReclaimable", "SUnreclaim", "KernelStack", "PageTables",
         "SecPageTables", "NFS_Unstable", "Bounce", "WritebackTmp", "CommitLimit",
-        "Committed_AS", "VmallocTotal", "VmallocUsed", "VmallocChunk", "CmaTotal", "CmaFree",
+        "Committed_AS", "VmallocTotal", "VmallocUsed", "VmallocChunk", "Percpu", "CmaTotal",
+        "CmaFree",
     };
     struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+3G",
                                      "cpus=2", NULL);
@@ -652,6 +657,14 @@ START_TEST(test_meminfo_61_lines)
     ck_assert_int_eq(sscanf(t, "MemTotal: %lu kB", &total), 1);
     ck_assert_int_eq(sscanf(strstr(t, "CommitLimit:"), "CommitLimit: %lu kB", &limit), 1);
     ck_assert_uint_eq(limit, total / 4 / 2 * 4);
+    ck_assert_ptr_nonnull(strstr(t, "\nPercpu:              168 kB\n"));
+    free(t);
+    mm_destroy(m);
+    m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+3G", "cpus=2", "version=7",
+                  NULL);
+    t = t_report(m, MM_REPORT_MEMINFO);
+    ck_assert_ptr_null(strstr(t, "Percpu:"));
+    ck_assert_ptr_nonnull(strstr(t, "\nVmallocChunk:          0 kB\nCmaTotal:"));
     free(t);
     mm_destroy(m);
 }
