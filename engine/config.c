@@ -771,8 +771,8 @@ static const char *set_version(struct mm_config *cfg, const char *v)
     if (!parse_whole(v, MM_CONFIG_VERSION, &x) || x < 1)
         return "want 1 (before the Debian armmp reference build), 2, 3 (its end of "
                "boot), 4 (QEMU's device tree), 5 (its early memblock allocations and "
-               "vmalloc space), 6 (dhash_entries= and ihash_entries=) or 7 (its vmalloc "
-               "mappings)";
+               "vmalloc space), 6 (dhash_entries= and ihash_entries=), 7 (its vmalloc "
+               "mappings) or 8";
     cfg->version = (unsigned)x;
     return NULL;
 }

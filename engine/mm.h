@@ -60,7 +60,7 @@ typedef uint32_t mm_pfn_t;
  * BPF program page read-only (bpf_prog_lock_ro(), engine/vmboot61.c).
  * mm_config_default() sets the newest; mm_config_parse() of a text
  * without the key gives 1. */
-#define MM_CONFIG_VERSION 7u
+#define MM_CONFIG_VERSION 8u
 
 /* Kernel versions are KERNEL_VERSION(a, b, c) as <linux/version.h> packs them. */
 #define MM_KVER(a, b, c) (((uint32_t)(a) << 16) | ((uint32_t)(b) << 8) | (uint32_t)(c))

@@ -60,6 +60,8 @@ enum boot_times {
     T_SECONDARY, /* count times per CPU after the first */
     T_UP,        /* count times with one CPU only */
     T_SMP,       /* count times with more than one CPU only */
+    T_FEW,       /* count times with two or three CPUs */
+    T_MANY,      /* count times with four CPUs or more */
 };
 
 struct boot_step {
@@ -69,7 +71,15 @@ struct boot_step {
     uint8_t caller; /* index into callers[] */
     uint32_t size;  /* bytes mapped (B_PCPU: unused) */
     uint32_t arg;   /* B_IOREMAP: physical address */
+    uint8_t since;  /* the first config version the row is for (0: 5) */
+    uint8_t until;  /* the last one (0: every later one) */
 };
+
+/* A row that replaced another from a config version on: stored machines
+ * of the versions before replay the old row, as they were built. */
+#define EVERY    0, 0
+#define SINCE(v) (v), 0
+#define UNTIL(v) 0, (v)
 
 /* The callers vmallocinfo names (%pS without the offset). */
 static const char *const callers[] = {
@@ -111,48 +121,53 @@ enum {
  * GICv2m 0x08020000, 64 KiB each; UART 0x09000000, RTC 0x09010000, GPIO
  * 0x09030000, 4 KiB each; the fixtures' phys= column). */
 static const struct boot_step table[] = {
-    { B_STACK, T_PER_CPU, 1, C_IRQ, 8 * KIB, 0 },
-    { B_IOREMAP, T_ONCE, 1, C_GIC, 64 * KIB, 0x08000000u },
-    { B_IOREMAP, T_ONCE, 1, C_GIC, 64 * KIB, 0x08010000u },
-    { B_IOREMAP, T_ONCE, 1, C_V2M, 4 * KIB, 0x08020000u },
+    { B_STACK, T_PER_CPU, 1, C_IRQ, 8 * KIB, 0, EVERY },
+    { B_IOREMAP, T_ONCE, 1, C_GIC, 64 * KIB, 0x08000000u, EVERY },
+    { B_IOREMAP, T_ONCE, 1, C_GIC, 64 * KIB, 0x08010000u, EVERY },
+    { B_IOREMAP, T_ONCE, 1, C_V2M, 4 * KIB, 0x08020000u, EVERY },
     /* freed rows: what they were is not printed; their size is */
-    { B_FREED, T_ONCE, 1, C_CLONE, 12 * KIB, 0 },
-    { B_VMALLOC, T_ONCE, 1, C_BPF, 4 * KIB, 0 },
-    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
-    { B_VMALLOC, T_ONCE, 1, C_GENPOOL, 4 * KIB, 0 },
-    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
-    { B_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0 },
-    { B_FREED, T_ONCE, 1, C_CLONE, 12 * KIB, 0 },
-    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0 },
-    { B_FREED, T_ONCE, 1, C_CLONE, 4 * KIB, 0 },
-    { B_STACK, T_ONCE, 13, C_CLONE, 8 * KIB, 0 },
-    { B_STACK, T_UP, 3, C_CLONE, 8 * KIB, 0 },
+    { B_FREED, T_ONCE, 1, C_CLONE, 12 * KIB, 0, EVERY },
+    { B_VMALLOC, T_ONCE, 1, C_BPF, 4 * KIB, 0, EVERY },
+    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_VMALLOC, T_ONCE, 1, C_GENPOOL, 4 * KIB, 0, EVERY },
+    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_FREED, T_ONCE, 1, C_CLONE, 12 * KIB, 0, EVERY },
+    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_FREED, T_ONCE, 1, C_CLONE, 4 * KIB, 0, EVERY },
+    { B_STACK, T_ONCE, 13, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_UP, 3, C_CLONE, 8 * KIB, 0, EVERY },
     /* smp_init(): the secondary CPUs' idle threads, then their kthreads */
-    { B_STACK, T_SECONDARY, 1, C_IDLE, 8 * KIB, 0 },
-    { B_STACK, T_SMP, 2, C_CLONE, 8 * KIB, 0 },
-    { B_STACK, T_SECONDARY, 6, C_CLONE, 8 * KIB, 0 },
-    { B_DMA, T_ONCE, 1, C_DMA, 256 * KIB, 0 },
-    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
-    { B_IOREMAP, T_ONCE, 1, C_DEVRES, 4 * KIB, 0x09000000u },
-    { B_IOREMAP, T_ONCE, 1, C_DEVRES, 4 * KIB, 0x09030000u },
-    { B_STACK, T_ONCE, 13, C_CLONE, 8 * KIB, 0 },
-    { B_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0 },
-    { B_PCPU, T_ONCE, 1, C_PCPU, 0, 0 },
-    { B_IOREMAP, T_ONCE, 1, C_DEVM, 4 * KIB, 0x09010000u },
-    { B_STACK, T_ONCE, 10, C_CLONE, 8 * KIB, 0 },
-    { B_FREED_STACK, T_SMP, 3, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_SECONDARY, 1, C_IDLE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_SMP, 2, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_SECONDARY, 6, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_DMA, T_ONCE, 1, C_DMA, 256 * KIB, 0, EVERY },
+    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_IOREMAP, T_ONCE, 1, C_DEVRES, 4 * KIB, 0x09000000u, EVERY },
+    { B_IOREMAP, T_ONCE, 1, C_DEVRES, 4 * KIB, 0x09030000u, EVERY },
+    { B_STACK, T_ONCE, 13, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0, UNTIL(7) },
+    { B_STACK, T_FEW, 1, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_PCPU, T_ONCE, 1, C_PCPU, 0, 0, EVERY },
+    { B_IOREMAP, T_ONCE, 1, C_DEVM, 4 * KIB, 0x09010000u, EVERY },
+    { B_STACK, T_ONCE, 10, C_CLONE, 8 * KIB, 0, UNTIL(7) },
+    { B_STACK, T_UP, 11, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_STACK, T_FEW, 9, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_STACK, T_MANY, 10, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_FREED_STACK, T_SMP, 3, C_CLONE, 8 * KIB, 0, EVERY },
     /* the first scomp tfm's scratches, freed with it, then the next's */
-    { B_FREED, T_PER_CPU, 2, C_SCOMP, 128 * KIB, 0 },
-    { B_VMALLOC, T_PER_CPU, 2, C_SCOMP, 128 * KIB, 0 },
-    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
-    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0 },
-    { B_FREED_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0 },
-    { B_FREED_STACK, T_SMP, 5, C_CLONE, 8 * KIB, 0 },
-    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0 },
-    { B_VMALLOC, T_ONCE, 1, C_NTTY, 12 * KIB, 0 },
+    { B_FREED, T_PER_CPU, 2, C_SCOMP, 128 * KIB, 0, EVERY },
+    { B_VMALLOC, T_PER_CPU, 2, C_SCOMP, 128 * KIB, 0, EVERY },
+    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_FREED_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0, UNTIL(7) },
+    { B_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_FREED_STACK, T_SMP, 5, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_VMALLOC, T_ONCE, 1, C_NTTY, 12 * KIB, 0, EVERY },
     /* /init's first processes (SMP boots run more of them by now) */
-    { B_FREED_STACK, T_SMP, 10, C_CLONE, 8 * KIB, 0 },
-    { B_STACK, T_SECONDARY, 2, C_CLONE, 8 * KIB, 0 },
+    { B_FREED_STACK, T_SMP, 10, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_SECONDARY, 2, C_CLONE, 8 * KIB, 0, EVERY },
 };
 
 /* KERNEL: 6.1 arch/arm/include/asm/thread_info.h THREAD_SIZE 8 KiB,
@@ -267,6 +282,8 @@ static enum mm_status boot_one(struct mm_machine *m, const struct boot_step *s,
 
 static unsigned step_times(const struct mm_machine *m, const struct boot_step *s)
 {
+    if (m->cfg.version < s->since || (s->until != 0 && m->cfg.version > s->until))
+        return 0;
     switch (s->times) {
     case T_PER_CPU:
         return s->count * m->cfg.cpus;
@@ -276,6 +293,10 @@ static unsigned step_times(const struct mm_machine *m, const struct boot_step *s
         return m->cfg.cpus == 1 ? s->count : 0;
     case T_SMP:
         return m->cfg.cpus > 1 ? s->count : 0;
+    case T_FEW:
+        return m->cfg.cpus > 1 && m->cfg.cpus < 4 ? s->count : 0;
+    case T_MANY:
+        return m->cfg.cpus >= 4 ? s->count : 0;
     default:
         return s->count;
     }

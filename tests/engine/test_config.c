@@ -692,7 +692,7 @@ START_TEST(test_format_default_exact)
         "smp=auto\n"
         "errata_798181=auto\n"
         "cmdline=\n"
-        "version=7\n"
+        "version=8\n"
         "# reference: no reference build: the era's upstream code with this config's "
         "switches\n");
 }
@@ -860,7 +860,7 @@ START_TEST(test_config_version_key)
 
     mm_config_default(&cfg);
     ck_assert_uint_eq(cfg.version, MM_CONFIG_VERSION);
-    ck_assert_uint_eq(MM_CONFIG_VERSION, 7);
+    ck_assert_uint_eq(MM_CONFIG_VERSION, 8);
     ck_assert_int_eq(mm_config_preset(&cfg, "qemu-virt", err), MM_OK);
     ck_assert_uint_eq(cfg.version, MM_CONFIG_VERSION);
     ck_assert_int_eq(mm_config_parse(&cfg, "version=1\npreset=qemu-virt\nkernel=6.1\n", err),
@@ -868,12 +868,12 @@ START_TEST(test_config_version_key)
     ck_assert_uint_eq(cfg.version, 1);
     ck_assert_int_eq(mm_config_parse(&cfg, "cpus=2\n", err), MM_OK);
     ck_assert_uint_eq(cfg.version, 1);
-    ck_assert_int_eq(mm_config_set(&cfg, "version", "8", err), MM_INVALID_ARGUMENT);
-    ck_assert_str_eq(err, "config: version: bad value '8' (want 1 (before the Debian armmp "
+    ck_assert_int_eq(mm_config_set(&cfg, "version", "9", err), MM_INVALID_ARGUMENT);
+    ck_assert_str_eq(err, "config: version: bad value '9' (want 1 (before the Debian armmp "
                      "reference build), 2, 3 (its end of boot), 4 (QEMU's device "
                      "tree), 5 (its early memblock allocations and vmalloc space), 6 "
-                     "(dhash_entries= and ihash_entries=) or 7 (its vmalloc "
-                     "mappings))");
+                     "(dhash_entries= and ihash_entries=), 7 (its vmalloc "
+                     "mappings) or 8)");
     ck_assert_int_eq(mm_config_set(&cfg, "version", "2", err), MM_OK);
     ck_assert_uint_eq(cfg.version, 2);
 }
