@@ -62,6 +62,7 @@ enum boot_times {
     T_SMP,       /* count times with more than one CPU only */
     T_FEW,       /* count times with two or three CPUs */
     T_MANY,      /* count times with four CPUs or more */
+    T_FEWER,     /* count times with fewer than four CPUs */
 };
 
 struct boot_step {
@@ -127,24 +128,31 @@ static const struct boot_step table[] = {
     { B_IOREMAP, T_ONCE, 1, C_V2M, 4 * KIB, 0x08020000u, EVERY },
     /* freed rows: what they were is not printed; their size is */
     { B_FREED, T_ONCE, 1, C_CLONE, 12 * KIB, 0, EVERY },
+    { B_STACK, T_MANY, 1, C_CLONE, 8 * KIB, 0, SINCE(8) },
     { B_VMALLOC, T_ONCE, 1, C_BPF, 4 * KIB, 0, EVERY },
-    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0, UNTIL(7) },
+    { B_STACK, T_FEWER, 1, C_CLONE, 8 * KIB, 0, SINCE(8) },
     { B_VMALLOC, T_ONCE, 1, C_GENPOOL, 4 * KIB, 0, EVERY },
     { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0, EVERY },
     { B_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0, EVERY },
-    { B_FREED, T_ONCE, 1, C_CLONE, 12 * KIB, 0, EVERY },
+    { B_FREED, T_ONCE, 1, C_CLONE, 12 * KIB, 0, UNTIL(7) },
+    { B_FREED, T_FEWER, 1, C_CLONE, 12 * KIB, 0, SINCE(8) },
     { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0, EVERY },
     { B_FREED, T_ONCE, 1, C_CLONE, 4 * KIB, 0, EVERY },
     { B_STACK, T_ONCE, 13, C_CLONE, 8 * KIB, 0, EVERY },
     { B_STACK, T_UP, 3, C_CLONE, 8 * KIB, 0, EVERY },
     /* smp_init(): the secondary CPUs' idle threads, then their kthreads */
     { B_STACK, T_SECONDARY, 1, C_IDLE, 8 * KIB, 0, EVERY },
-    { B_STACK, T_SMP, 2, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_SMP, 2, C_CLONE, 8 * KIB, 0, UNTIL(7) },
+    { B_STACK, T_FEW, 2, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_STACK, T_MANY, 1, C_CLONE, 8 * KIB, 0, SINCE(8) },
     { B_STACK, T_SECONDARY, 6, C_CLONE, 8 * KIB, 0, EVERY },
     { B_DMA, T_ONCE, 1, C_DMA, 256 * KIB, 0, EVERY },
     { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_FREED, T_MANY, 1, C_CLONE, 12 * KIB, 0, SINCE(8) },
     { B_IOREMAP, T_ONCE, 1, C_DEVRES, 4 * KIB, 0x09000000u, EVERY },
     { B_IOREMAP, T_ONCE, 1, C_DEVRES, 4 * KIB, 0x09030000u, EVERY },
+    { B_STACK, T_MANY, 1, C_CLONE, 8 * KIB, 0, SINCE(8) },
     { B_STACK, T_ONCE, 13, C_CLONE, 8 * KIB, 0, EVERY },
     { B_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0, UNTIL(7) },
     { B_STACK, T_FEW, 1, C_CLONE, 8 * KIB, 0, SINCE(8) },
@@ -297,6 +305,8 @@ static unsigned step_times(const struct mm_machine *m, const struct boot_step *s
         return m->cfg.cpus > 1 && m->cfg.cpus < 4 ? s->count : 0;
     case T_MANY:
         return m->cfg.cpus >= 4 ? s->count : 0;
+    case T_FEWER:
+        return m->cfg.cpus < 4 ? s->count : 0;
     default:
         return s->count;
     }

@@ -1358,6 +1358,55 @@ START_TEST(test_boot61_v7_chunk_order_two_cpus_kept)
 }
 END_TEST
 
+/* Four CPUs (ram2G-cpus4, all three boots): a thread stack before the BPF
+ * page and the gen_pool page, which follow it; version 7 replays them
+ * before the stack.  The second early freed area comes just before the
+ * UART's ioremap (second and third boots). */
+START_TEST(test_boot61_v8_early_order_four_cpus)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+2G", "cpus=4",
+                                     NULL);
+    char *vi = report(m, MM_REPORT_VMALLOCINFO);
+
+    ck_assert_str_eq(line_at(vi, "0xf0828000"),
+                     "0xf0828000-0xf082b000   12288 kernel_clone pages=2 vmalloc");
+    ck_assert_str_eq(line_at(vi, "0xf082b000"),
+                     "0xf082b000-0xf082d000    8192 bpf_prog_alloc_no_stats pages=1 vmalloc");
+    ck_assert_str_eq(line_at(vi, "0xf082d000"),
+                     "0xf082d000-0xf082f000    8192 gen_pool_add_owner pages=1 vmalloc");
+    ck_assert_str_eq(line_at(vi, "0xf091f000"),
+                     "0xf091f000-0xf0921000    8192 __devm_ioremap_resource phys=0x09000000 "
+                     "ioremap");
+    ck_assert_ptr_nonnull(strstr(vi, "\n0xf091b000-0xf091f000   16384 unpurged vm_area\n"));
+    ck_assert_str_eq(line_at(vi, "0xf095b000"),
+                     "0xf095b000-0xf096e000   77824 pcpu_create_chunk pages=18 vmalloc");
+    t_check(m);
+    free(vi);
+    mm_destroy(m);
+}
+END_TEST
+
+START_TEST(test_boot61_v7_early_order_four_cpus_kept)
+{
+    struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+2G", "cpus=4",
+                                     "version=7", NULL);
+    char *vi = report(m, MM_REPORT_VMALLOCINFO);
+
+    ck_assert_str_eq(line_at(vi, "0xf0827000"),
+                     "0xf0827000-0xf0829000    8192 bpf_prog_alloc_no_stats pages=1 vmalloc");
+    ck_assert_str_eq(line_at(vi, "0xf0829000"),
+                     "0xf0829000-0xf082b000    8192 gen_pool_add_owner pages=1 vmalloc");
+    ck_assert_str_eq(line_at(vi, "0xf082c000"),
+                     "0xf082c000-0xf082f000   12288 kernel_clone pages=2 vmalloc");
+    ck_assert_str_eq(line_at(vi, "0xf0923000"),
+                     "0xf0923000-0xf0925000    8192 __devm_ioremap_resource phys=0x09000000 "
+                     "ioremap");
+    t_check(m);
+    free(vi);
+    mm_destroy(m);
+}
+END_TEST
+
 /* 256 MiB: the CMA area is in lowmem, so the atomic pool is used through
  * the direct map and not remapped; the kernel's module then gets 0xd09b8000
  * and 0xd0b00000 (fixture ram256M-cpus1). */
@@ -1564,6 +1613,8 @@ Suite *vmalloc_suite(void)
     tcase_add_test(tr, test_boot61_v7_chunk_order_one_cpu_kept);
     tcase_add_test(tr, test_boot61_v8_chunk_order_two_cpus);
     tcase_add_test(tr, test_boot61_v7_chunk_order_two_cpus_kept);
+    tcase_add_test(tr, test_boot61_v8_early_order_four_cpus);
+    tcase_add_test(tr, test_boot61_v7_early_order_four_cpus_kept);
     tcase_add_test(tr, test_boot61_snapshot_keeps_boot_areas);
     tcase_add_test(tr, test_boot61_replay_stops_when_full);
     suite_add_tcase(s, tr);
