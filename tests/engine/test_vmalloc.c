@@ -1318,7 +1318,9 @@ START_TEST(test_boot61_v7_chunk_order_one_cpu_kept)
 END_TEST
 
 /* The same with two CPUs (ram2G-cpus2-cma0, all three boots): two stacks
- * more than one CPU's before the chunk, where version 7 has one. */
+ * more than one CPU's before the chunk, where version 7 has one; the
+ * thread at 0xf0958000 alive, the one at 0xf0a88000 exited (version 7 the
+ * reverse). */
 START_TEST(test_boot61_v8_chunk_order_two_cpus)
 {
     struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", "ram=0x40000000+2G", "cpus=2",
@@ -1333,6 +1335,11 @@ START_TEST(test_boot61_v8_chunk_order_two_cpus)
                      "0xf0932000-0xf0934000    8192 devm_ioremap phys=0x09010000 ioremap");
     ck_assert_str_eq(line_at(vi, "0xf0934000"),
                      "0xf0934000-0xf0937000   12288 kernel_clone pages=2 vmalloc");
+    /* a thread alive before the scomp scratches, one exited before n_tty */
+    ck_assert_str_eq(line_at(vi, "0xf0958000"),
+                     "0xf0958000-0xf095b000   12288 kernel_clone pages=2 vmalloc");
+    ck_assert_ptr_nonnull(strstr(vi, "\n0xf0a88000-0xf0a8b000   12288 unpurged vm_area\n"));
+    ck_assert_uint_eq(stats(m).vmalloc_pages, 265); /* VmallocUsed 1060 kB */
     t_check(m);
     free(vi);
     mm_destroy(m);
@@ -1352,6 +1359,10 @@ START_TEST(test_boot61_v7_chunk_order_two_cpus_kept)
     ck_assert_str_eq(line_at(vi, "0xf0930000"),
                      "0xf0930000-0xf0933000   12288 kernel_clone pages=2 vmalloc");
     ck_assert_str_eq(line_at(vi, "0xf091c000"), "(none)");
+    ck_assert_ptr_nonnull(strstr(vi, "\n0xf0958000-0xf095b000   12288 unpurged vm_area\n"));
+    ck_assert_str_eq(line_at(vi, "0xf0a88000"),
+                     "0xf0a88000-0xf0a8b000   12288 kernel_clone pages=2 vmalloc");
+    ck_assert_uint_eq(stats(m).vmalloc_pages, 263);
     t_check(m);
     free(vi);
     mm_destroy(m);
