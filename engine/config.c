@@ -775,6 +775,11 @@ static const char *set_errata_798181(struct mm_config *cfg, const char *v)
     return set_tristate(&cfg->errata_798181, v);
 }
 
+/* Version 8 (engine/vmboot61.c): the boot's vmalloc areas in the order
+ * the three boots of each fixture recorded again agree on (the per-CPU
+ * chunk after the thread stacks before it, which threads are alive);
+ * the table's rows name the versions they are for, so stored version 5-7
+ * machines replay as they were built. */
 static const char *set_version(struct mm_config *cfg, const char *v)
 {
     uint64_t x;
@@ -783,7 +788,7 @@ static const char *set_version(struct mm_config *cfg, const char *v)
         return "want 1 (before the reference build), 2, 3 (its end of boot), 4 "
                "(QEMU's device tree), 5 (its early allocations and vmalloc space), 6 "
                "(dhash_entries=, ihash_entries=), 7 (its vmalloc mappings) or 8 (their "
-               "pages)";
+               "pages, order)";
     cfg->version = (unsigned)x;
     return NULL;
 }

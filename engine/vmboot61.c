@@ -10,17 +10,34 @@
  * ioremap() and vfree(), so that the addresses follow from the allocator.
  *
  * The facts are the fixtures of tests/oracle (vmallocinfo of real boots
- * at 256 MiB to 3 GiB and 1 to 4 CPUs; the caller column names each
- * area's kernel function) and the kernel sources named per entry.  The
- * order is the one the one-CPU boots show (identical on the three of them
- * up to the last thread stack).  With more CPUs the boot is concurrent and
- * two boots with the same CPU count place their threads differently (2
- * CPUs: 52 to 55 live kernel_clone stacks); there the table adds what
- * scales with the CPUs (per CPU an IRQ stack, two scomp buffers freed and
- * two kept, a per-CPU unit; per secondary CPU an idle thread and eight
- * kernel threads) in the order most 2- to 4-CPU fixtures show (T_UP and
- * T_SMP rows), which gets the counts, the sizes and VmallocUsed right and
- * about two thirds of the addresses.
+ * at 256 MiB to 3 GiB and 1 to 4 CPUs, three boots a machine; the caller
+ * column names each area's kernel function) and the kernel sources named
+ * per entry.  The order is the one the one-CPU boots show.  With more CPUs
+ * the boot is concurrent and two boots with the same CPU count place their
+ * threads differently (2 CPUs: 52 to 55 live kernel_clone stacks); there
+ * the table adds what scales with the CPUs (per CPU an IRQ stack, two
+ * scomp buffers freed and two kept, a per-CPU unit; per secondary CPU an
+ * idle thread and eight kernel threads) in the order most 2- to 4-CPU
+ * fixtures show (T_UP, T_SMP and the CPU-count rows), which gets the
+ * counts, the sizes and VmallocUsed within the boots' range.
+ *
+ * Config version 8 is the order the fixtures recorded again (2026-12-06,
+ * with the page-table walk) agree on in all three boots, where version 7
+ * followed the two earlier boots; a row names the versions it is for
+ * (SINCE, UNTIL), so stored version 5-7 machines replay as they were
+ * built.  Version 8 replays 13 thread stacks after the UART and GPIO
+ * ioremaps on one CPU (version 7: 14), 14 on 2 or 3 CPUs (13), then the
+ * per-CPU chunk, RTC's ioremap, the rest; the last one-CPU thread before n_tty
+ * alive; with 2 or 3 CPUs two more threads alive before the scomp
+ * scratches and the one below n_tty exited; with 4 CPUs a stack before
+ * the BPF and gen_pool pages, the second early freed area just before the
+ * UART's ioremap and one secondary kthread after it.  What matches
+ * (make oracle-diff, fields the three boots agree on): every one-CPU
+ * vmallocinfo field; 3 to 11 vmallocinfo fields differ on each 2-CPU
+ * machine, 27 to 38 on the 3- and 4-CPU ones (ram768M-cpus4 puts the BPF
+ * page after the second GIC ioremap instead).  The rest are the threads'
+ * places after RTC's ioremap, which flip between boots of the same
+ * machine (scheduling, not modelled: "varies" fields are not counted).
  *
  * Emulates: arch/arm/kernel/irq.c init_irq_stacks(); kernel/fork.c
  * alloc_thread_stack_node() (THREAD_SIZE 8 KiB, THREAD_ALIGN 16 KiB with
@@ -63,6 +80,9 @@ enum boot_times {
     T_SECONDARY, /* count times per CPU after the first */
     T_UP,        /* count times with one CPU only */
     T_SMP,       /* count times with more than one CPU only */
+    T_FEW,       /* count times with one to three CPUs */
+    T_FEW_SMP,   /* count times with two or three CPUs */
+    T_MANY,      /* count times with four CPUs or more */
 };
 
 struct boot_step {
@@ -72,7 +92,15 @@ struct boot_step {
     uint8_t caller; /* index into callers[] */
     uint32_t size;  /* bytes mapped (B_PCPU: unused) */
     uint32_t arg;   /* B_IOREMAP: physical address */
+    uint8_t since;  /* the first config version the row is for (0: 5) */
+    uint8_t until;  /* the last one (0: every later one) */
 };
+
+/* A row that replaced another from a config version on: stored machines
+ * of the versions before replay the old row, as they were built. */
+#define EVERY    0, 0
+#define SINCE(v) (v), 0
+#define UNTIL(v) 0, (v)
 
 /* The callers vmallocinfo names (%pS without the offset). */
 static const char *const callers[] = {
@@ -114,48 +142,64 @@ enum {
  * GICv2m 0x08020000, 64 KiB each; UART 0x09000000, RTC 0x09010000, GPIO
  * 0x09030000, 4 KiB each; the fixtures' phys= column). */
 static const struct boot_step table[] = {
-    { B_STACK, T_PER_CPU, 1, C_IRQ, 8 * KIB, 0 },
-    { B_IOREMAP, T_ONCE, 1, C_GIC, 64 * KIB, 0x08000000u },
-    { B_IOREMAP, T_ONCE, 1, C_GIC, 64 * KIB, 0x08010000u },
-    { B_IOREMAP, T_ONCE, 1, C_V2M, 4 * KIB, 0x08020000u },
+    { B_STACK, T_PER_CPU, 1, C_IRQ, 8 * KIB, 0, EVERY },
+    { B_IOREMAP, T_ONCE, 1, C_GIC, 64 * KIB, 0x08000000u, EVERY },
+    { B_IOREMAP, T_ONCE, 1, C_GIC, 64 * KIB, 0x08010000u, EVERY },
+    { B_IOREMAP, T_ONCE, 1, C_V2M, 4 * KIB, 0x08020000u, EVERY },
     /* freed rows: what they were is not printed; their size is */
-    { B_FREED, T_ONCE, 1, C_CLONE, 12 * KIB, 0 },
-    { B_VMALLOC, T_ONCE, 1, C_BPF, 4 * KIB, 0 },
-    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
-    { B_VMALLOC, T_ONCE, 1, C_GENPOOL, 4 * KIB, 0 },
-    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
-    { B_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0 },
-    { B_FREED, T_ONCE, 1, C_CLONE, 12 * KIB, 0 },
-    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0 },
-    { B_FREED, T_ONCE, 1, C_CLONE, 4 * KIB, 0 },
-    { B_STACK, T_ONCE, 13, C_CLONE, 8 * KIB, 0 },
-    { B_STACK, T_UP, 3, C_CLONE, 8 * KIB, 0 },
+    { B_FREED, T_ONCE, 1, C_CLONE, 12 * KIB, 0, EVERY },
+    { B_STACK, T_MANY, 1, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_VMALLOC, T_ONCE, 1, C_BPF, 4 * KIB, 0, EVERY },
+    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0, UNTIL(7) },
+    { B_STACK, T_FEW, 1, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_VMALLOC, T_ONCE, 1, C_GENPOOL, 4 * KIB, 0, EVERY },
+    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_FREED, T_ONCE, 1, C_CLONE, 12 * KIB, 0, UNTIL(7) },
+    { B_FREED, T_FEW, 1, C_CLONE, 12 * KIB, 0, SINCE(8) },
+    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_FREED, T_ONCE, 1, C_CLONE, 4 * KIB, 0, EVERY },
+    { B_STACK, T_ONCE, 13, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_UP, 3, C_CLONE, 8 * KIB, 0, EVERY },
     /* smp_init(): the secondary CPUs' idle threads, then their kthreads */
-    { B_STACK, T_SECONDARY, 1, C_IDLE, 8 * KIB, 0 },
-    { B_STACK, T_SMP, 2, C_CLONE, 8 * KIB, 0 },
-    { B_STACK, T_SECONDARY, 6, C_CLONE, 8 * KIB, 0 },
-    { B_DMA, T_ONCE, 1, C_DMA, 256 * KIB, 0 },
-    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
-    { B_IOREMAP, T_ONCE, 1, C_DEVRES, 4 * KIB, 0x09000000u },
-    { B_IOREMAP, T_ONCE, 1, C_DEVRES, 4 * KIB, 0x09030000u },
-    { B_STACK, T_ONCE, 13, C_CLONE, 8 * KIB, 0 },
-    { B_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0 },
-    { B_PCPU, T_ONCE, 1, C_PCPU, 0, 0 },
-    { B_IOREMAP, T_ONCE, 1, C_DEVM, 4 * KIB, 0x09010000u },
-    { B_STACK, T_ONCE, 10, C_CLONE, 8 * KIB, 0 },
-    { B_FREED_STACK, T_SMP, 3, C_CLONE, 8 * KIB, 0 },
+    { B_STACK, T_SECONDARY, 1, C_IDLE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_SMP, 2, C_CLONE, 8 * KIB, 0, UNTIL(7) },
+    { B_STACK, T_FEW_SMP, 2, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_STACK, T_MANY, 1, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_STACK, T_SECONDARY, 6, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_DMA, T_ONCE, 1, C_DMA, 256 * KIB, 0, EVERY },
+    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_FREED, T_MANY, 1, C_CLONE, 12 * KIB, 0, SINCE(8) },
+    { B_IOREMAP, T_ONCE, 1, C_DEVRES, 4 * KIB, 0x09000000u, EVERY },
+    { B_IOREMAP, T_ONCE, 1, C_DEVRES, 4 * KIB, 0x09030000u, EVERY },
+    { B_STACK, T_MANY, 1, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_STACK, T_ONCE, 13, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0, UNTIL(7) },
+    { B_STACK, T_FEW_SMP, 1, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_PCPU, T_ONCE, 1, C_PCPU, 0, 0, EVERY },
+    { B_IOREMAP, T_ONCE, 1, C_DEVM, 4 * KIB, 0x09010000u, EVERY },
+    { B_STACK, T_ONCE, 10, C_CLONE, 8 * KIB, 0, UNTIL(7) },
+    { B_STACK, T_UP, 11, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_STACK, T_FEW_SMP, 11, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_STACK, T_MANY, 10, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_FREED_STACK, T_SMP, 3, C_CLONE, 8 * KIB, 0, UNTIL(7) },
+    { B_FREED_STACK, T_FEW_SMP, 1, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_FREED_STACK, T_MANY, 3, C_CLONE, 8 * KIB, 0, SINCE(8) },
     /* the first scomp tfm's scratches, freed with it, then the next's */
-    { B_FREED, T_PER_CPU, 2, C_SCOMP, 128 * KIB, 0 },
-    { B_VMALLOC, T_PER_CPU, 2, C_SCOMP, 128 * KIB, 0 },
-    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0 },
-    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0 },
-    { B_FREED_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0 },
-    { B_FREED_STACK, T_SMP, 5, C_CLONE, 8 * KIB, 0 },
-    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0 },
-    { B_VMALLOC, T_ONCE, 1, C_NTTY, 12 * KIB, 0 },
+    { B_FREED, T_PER_CPU, 2, C_SCOMP, 128 * KIB, 0, EVERY },
+    { B_VMALLOC, T_PER_CPU, 2, C_SCOMP, 128 * KIB, 0, EVERY },
+    { B_STACK, T_ONCE, 1, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_FREED_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0, UNTIL(7) },
+    { B_STACK, T_UP, 1, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_FREED_STACK, T_SMP, 5, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_SMP, 1, C_CLONE, 8 * KIB, 0, UNTIL(7) },
+    { B_STACK, T_MANY, 1, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_FREED_STACK, T_FEW_SMP, 1, C_CLONE, 8 * KIB, 0, SINCE(8) },
+    { B_VMALLOC, T_ONCE, 1, C_NTTY, 12 * KIB, 0, EVERY },
     /* /init's first processes (SMP boots run more of them by now) */
-    { B_FREED_STACK, T_SMP, 10, C_CLONE, 8 * KIB, 0 },
-    { B_STACK, T_SECONDARY, 2, C_CLONE, 8 * KIB, 0 },
+    { B_FREED_STACK, T_SMP, 10, C_CLONE, 8 * KIB, 0, EVERY },
+    { B_STACK, T_SECONDARY, 2, C_CLONE, 8 * KIB, 0, EVERY },
 };
 
 /* KERNEL: 6.1 arch/arm/include/asm/thread_info.h THREAD_SIZE 8 KiB,
@@ -398,6 +442,8 @@ static enum mm_status boot_one(struct mm_machine *m, const struct boot_step *s,
 
 static unsigned step_times(const struct mm_machine *m, const struct boot_step *s)
 {
+    if (m->cfg.version < s->since || (s->until != 0 && m->cfg.version > s->until))
+        return 0;
     switch (s->times) {
     case T_PER_CPU:
         return s->count * m->cfg.cpus;
@@ -407,6 +453,12 @@ static unsigned step_times(const struct mm_machine *m, const struct boot_step *s
         return m->cfg.cpus == 1 ? s->count : 0;
     case T_SMP:
         return m->cfg.cpus > 1 ? s->count : 0;
+    case T_FEW:
+        return m->cfg.cpus < 4 ? s->count : 0;
+    case T_FEW_SMP:
+        return m->cfg.cpus > 1 && m->cfg.cpus < 4 ? s->count : 0;
+    case T_MANY:
+        return m->cfg.cpus >= 4 ? s->count : 0;
     default:
         return s->count;
     }

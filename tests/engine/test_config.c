@@ -873,7 +873,7 @@ START_TEST(test_config_version_key)
     ck_assert_str_eq(err, "config: version: bad value '9' (want 1 (before the reference "
                      "build), 2, 3 (its end of boot), 4 (QEMU's device tree), 5 (its "
                      "early allocations and vmalloc space), 6 (dhash_entries=, "
-                     "ihash_entries=), 7 (its vmalloc mappings) or 8 (their pages))");
+                     "ihash_entries=), 7 (its vmalloc mappings) or 8 (their pages, order))");
     ck_assert_int_eq(mm_config_set(&cfg, "version", "2", err), MM_OK);
     ck_assert_uint_eq(cfg.version, 2);
 }

@@ -335,7 +335,6 @@ START_TEST(test_ptdump61_unpurged_ranges_unmapped)
     static const mm_vaddr_t lazy[][2] = {
         { 0xf0805000u, 0xf0809000u }, { 0xf082b000u, 0xf082f000u },
         { 0xf0841000u, 0xf0843000u }, { 0xf093f000u, 0xf0981000u },
-        { 0xf09c8000u, 0xf09cb000u },
     };
     struct mm_machine *m = t_machine("qemu-virt", "kernel=6.1", NULL);
     char *vi = t_report(m, MM_REPORT_VMALLOCINFO);

@@ -1242,10 +1242,10 @@ START_TEST(test_boot61_vmalloc_space_one_cpu)
     ck_assert_str_eq(line_at(vi, "0xf0883000"),
                      "0xf0883000-0xf08c4000  266240 dma_common_contiguous_remap "
                      "dma-coherent");
-    ck_assert_str_eq(line_at(vi, "0xf0903000"),
-                     "0xf0903000-0xf0916000   77824 pcpu_create_chunk pages=18 vmalloc");
-    ck_assert_str_eq(line_at(vi, "0xf0916000"),
-                     "0xf0916000-0xf0918000    8192 devm_ioremap phys=0x09010000 ioremap");
+    ck_assert_str_eq(line_at(vi, "0xf08ff000"),
+                     "0xf08ff000-0xf0912000   77824 pcpu_create_chunk pages=18 vmalloc");
+    ck_assert_str_eq(line_at(vi, "0xf0912000"),
+                     "0xf0912000-0xf0914000    8192 devm_ioremap phys=0x09010000 ioremap");
     ck_assert_str_eq(line_at(vi, "0xf09a2000"),
                      "0xf09a2000-0xf09c3000  135168 crypto_scomp_init_tfm pages=32 vmalloc");
     ck_assert_str_eq(line_at(vi, "0xf09cb000"),
@@ -1256,12 +1256,152 @@ START_TEST(test_boot61_vmalloc_space_one_cpu)
                                      "0xf0805000-0xf0809000   16384 unpurged vm_area\n"
                                      "0xf082b000-0xf082f000   16384 unpurged vm_area\n"
                                      "0xf0841000-0xf0843000    8192 unpurged vm_area\n"
-                                     "0xf093f000-0xf0981000  270336 unpurged vm_area\n"
-                                     "0xf09c8000-0xf09cb000   12288 unpurged vm_area\n"));
-    /* 45 thread stacks, 2 + 2 crypto ... : the kernel's VmallocUsed 716 kB */
-    ck_assert_uint_eq(st.vmalloc_pages, 179);
+                                     "0xf093f000-0xf0981000  270336 unpurged vm_area\n"));
+    /* the last thread alive, as on the second and third boots */
+    ck_assert_str_eq(line_at(vi, "0xf09c8000"),
+                     "0xf09c8000-0xf09cb000   12288 kernel_clone pages=2 vmalloc");
+    /* 46 thread stacks, 2 + 2 crypto ... : the kernel's VmallocUsed 724 kB */
+    ck_assert_uint_eq(st.vmalloc_pages, 181);
     free(vi);
     probe_sequence(m, 0xf09cf000, 0xf09f8000, 0xf0b00000);
+}
+END_TEST
+
+/* Creates the 6.1 reference machine of @ram and @cpus (@extra, @extra2:
+ * more config lines, or NULL), asserts that its vmallocinfo has each line of
+ * @want (NULL-terminated; an "unpurged" one whole, the others by their
+ * start) and @pages vmalloc pages (0: not checked), then destroys it. */
+static void assert_boot_areas(const char *ram, const char *cpus, const char *extra,
+                              const char *extra2, const char *const *want, uint32_t pages)
+{
+    struct mm_machine *m =
+        t_machine("qemu-virt", "kernel=6.1", ram, cpus, extra, extra2, NULL);
+    char *vi = report(m, MM_REPORT_VMALLOCINFO);
+
+    for (size_t i = 0; want[i] != NULL; i++) {
+        char start[16];
+
+        if (strstr(want[i], "unpurged") != NULL) {
+            char line[96];
+
+            snprintf(line, sizeof(line), "\n%s\n", want[i]);
+            ck_assert_msg(strstr(vi, line) != NULL, "no \"%s\"", want[i]);
+            continue;
+        }
+        snprintf(start, sizeof(start), "%.10s", want[i]);
+        ck_assert_str_eq(line_at(vi, start), want[i]);
+    }
+    if (pages != 0)
+        ck_assert_uint_eq(stats(m).vmalloc_pages, pages);
+    t_check(m);
+    free(vi);
+    mm_destroy(m);
+}
+
+/* Config version 8 (engine/vmboot61.c): the three boots of ram256M-cpus1
+ * agree on a thread stack, then the per-CPU chunk right after it (not
+ * aligned), RTC's ioremap, then the next stack; the last thread before
+ * n_tty is alive (VmallocUsed 724 kB).  Version 7 replays one stack more
+ * before the chunk and that thread exited, as it was built. */
+START_TEST(test_boot61_v8_chunk_order_one_cpu)
+{
+    static const char *const want[] = {
+        "0xd08bc000-0xd08bf000   12288 kernel_clone pages=2 vmalloc",
+        "0xd08bf000-0xd08d2000   77824 pcpu_create_chunk pages=18 vmalloc",
+        "0xd08d2000-0xd08d4000    8192 devm_ioremap phys=0x09010000 ioremap",
+        "0xd08d4000-0xd08d7000   12288 kernel_clone pages=2 vmalloc",
+        "0xd0988000-0xd098b000   12288 kernel_clone pages=2 vmalloc",
+        NULL,
+    };
+    struct mm_config cfg;
+
+    mm_config_default(&cfg);
+    ck_assert_uint_eq(cfg.version, 8);
+    assert_boot_areas("ram=0x40000000+256M", "cpus=1", NULL, NULL, want, 181);
+}
+END_TEST
+
+START_TEST(test_boot61_v7_chunk_order_one_cpu_kept)
+{
+    static const char *const want[] = {
+        "0xd08c0000-0xd08c3000   12288 kernel_clone pages=2 vmalloc",
+        "0xd08c3000-0xd08d6000   77824 pcpu_create_chunk pages=18 vmalloc",
+        "0xd08d6000-0xd08d8000    8192 devm_ioremap phys=0x09010000 ioremap",
+        "0xd08d8000-0xd08db000   12288 kernel_clone pages=2 vmalloc",
+        "0xd0988000-0xd098b000   12288 unpurged vm_area",
+        NULL,
+    };
+
+    assert_boot_areas("ram=0x40000000+256M", "cpus=1", "version=7", NULL, want, 179);
+}
+END_TEST
+
+/* The same with two CPUs (ram2G-cpus2-cma0, all three boots): two stacks
+ * more than one CPU's before the chunk, where version 7 has one; the
+ * thread at 0xf0958000 alive, the one at 0xf0a88000 exited (version 7 the
+ * reverse); VmallocUsed 1060 kB (version 7: 1052). */
+START_TEST(test_boot61_v8_chunk_order_two_cpus)
+{
+    static const char *const want[] = {
+        "0xf091c000-0xf091f000   12288 kernel_clone pages=2 vmalloc",
+        "0xf091f000-0xf0932000   77824 pcpu_create_chunk pages=18 vmalloc",
+        "0xf0932000-0xf0934000    8192 devm_ioremap phys=0x09010000 ioremap",
+        "0xf0934000-0xf0937000   12288 kernel_clone pages=2 vmalloc",
+        "0xf0958000-0xf095b000   12288 kernel_clone pages=2 vmalloc",
+        "0xf0a88000-0xf0a8b000   12288 unpurged vm_area",
+        NULL,
+    };
+
+    assert_boot_areas("ram=0x40000000+2G", "cpus=2", "cmdline=cma=0", NULL, want, 265);
+}
+END_TEST
+
+START_TEST(test_boot61_v7_chunk_order_two_cpus_kept)
+{
+    static const char *const want[] = {
+        "0xf091b000-0xf092e000   77824 pcpu_create_chunk pages=18 vmalloc",
+        "0xf092e000-0xf0930000    8192 devm_ioremap phys=0x09010000 ioremap",
+        "0xf0930000-0xf0933000   12288 kernel_clone pages=2 vmalloc",
+        "0xf0958000-0xf095b000   12288 unpurged vm_area",
+        "0xf0a88000-0xf0a8b000   12288 kernel_clone pages=2 vmalloc",
+        NULL,
+    };
+
+    assert_boot_areas("ram=0x40000000+2G", "cpus=2", "cmdline=cma=0", "version=7", want, 263);
+}
+END_TEST
+
+/* Four CPUs (ram2G-cpus4, all three boots): a thread stack before the BPF
+ * page and the gen_pool page, which follow it; version 7 replays them
+ * before the stack.  The second early freed area comes just before the
+ * UART's ioremap (second and third boots). */
+START_TEST(test_boot61_v8_early_order_four_cpus)
+{
+    static const char *const want[] = {
+        "0xf0828000-0xf082b000   12288 kernel_clone pages=2 vmalloc",
+        "0xf082b000-0xf082d000    8192 bpf_prog_alloc_no_stats pages=1 vmalloc",
+        "0xf082d000-0xf082f000    8192 gen_pool_add_owner pages=1 vmalloc",
+        "0xf091b000-0xf091f000   16384 unpurged vm_area",
+        "0xf091f000-0xf0921000    8192 __devm_ioremap_resource phys=0x09000000 ioremap",
+        "0xf095b000-0xf096e000   77824 pcpu_create_chunk pages=18 vmalloc",
+        NULL,
+    };
+
+    assert_boot_areas("ram=0x40000000+2G", "cpus=4", NULL, NULL, want, 0);
+}
+END_TEST
+
+START_TEST(test_boot61_v7_early_order_four_cpus_kept)
+{
+    static const char *const want[] = {
+        "0xf0827000-0xf0829000    8192 bpf_prog_alloc_no_stats pages=1 vmalloc",
+        "0xf0829000-0xf082b000    8192 gen_pool_add_owner pages=1 vmalloc",
+        "0xf082c000-0xf082f000   12288 kernel_clone pages=2 vmalloc",
+        "0xf0923000-0xf0925000    8192 __devm_ioremap_resource phys=0x09000000 ioremap",
+        NULL,
+    };
+
+    assert_boot_areas("ram=0x40000000+2G", "cpus=4", "version=7", NULL, want, 0);
 }
 END_TEST
 
@@ -1467,6 +1607,12 @@ Suite *vmalloc_suite(void)
     tcase_add_test(tr, test_boot61_lowmem_cma_no_pool_remap);
     tcase_add_test(tr, test_boot61_per_cpu_areas);
     tcase_add_test(tr, test_vmallocinfo_unpurged_merged_61);
+    tcase_add_test(tr, test_boot61_v8_chunk_order_one_cpu);
+    tcase_add_test(tr, test_boot61_v7_chunk_order_one_cpu_kept);
+    tcase_add_test(tr, test_boot61_v8_chunk_order_two_cpus);
+    tcase_add_test(tr, test_boot61_v7_chunk_order_two_cpus_kept);
+    tcase_add_test(tr, test_boot61_v8_early_order_four_cpus);
+    tcase_add_test(tr, test_boot61_v7_early_order_four_cpus_kept);
     tcase_add_test(tr, test_boot61_snapshot_keeps_boot_areas);
     tcase_add_test(tr, test_boot61_replay_stops_when_full);
     suite_add_tcase(s, tr);
