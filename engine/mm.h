@@ -58,6 +58,10 @@ typedef uint32_t mm_pfn_t;
  * command line's dhash_entries= and ihash_entries= size those hash
  * tables (ignored before, as other unknown words are).  7: the boot's
  * BPF program page read-only (bpf_prog_lock_ro(), engine/vmboot61.c).
+ * 8: the pages the boot maps in the vmalloc space taken from the buddy
+ * allocator (the per-CPU second chunk's, the DMA pool's without CMA),
+ * meminfo's Percpu, and the boot's areas in the order the reference
+ * boots show (engine/vmboot61.c).
  * mm_config_default() sets the newest; mm_config_parse() of a text
  * without the key gives 1. */
 #define MM_CONFIG_VERSION 8u
