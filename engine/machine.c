@@ -1573,6 +1573,33 @@ void mm_touched_clear(struct mm_machine *m)
     memset(&m->touched, 0, sizeof(m->touched));
 }
 
+void mm_since_clear(struct mm_machine *m)
+{
+    memset(m->since_l1, 0, sizeof(m->since_l1));
+    mm__buddy_track_start(m->buddy);
+}
+
+enum mm_status mm_check_since(const struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    enum mm_status st;
+
+    err[0] = '\0';
+    if (m->broken[0] != '\0')
+        return mm__fail(err, MM_INTERNAL, "check: machine is broken: %s", m->broken);
+    if (!mm__buddy_tracking(m->buddy))
+        return mm_check(m, err); /* no record: since the boot or a restore */
+    st = mm__buddy_check_since(m, err);
+    if (st == MM_OK)
+        st = mm__pgtable_check_since(m, m->since_l1, err);
+    if (st == MM_OK)
+        st = mm__pkmap_check(m, err);
+    if (st == MM_OK)
+        st = mm__katomic_check(m, err);
+    if (st == MM_OK)
+        st = mm__vmap_check(m, err);
+    return st == MM_OK ? check_owners(m, err) : st;
+}
+
 /* The parts whose checks read what @t marks: pkmap's and kmap_atomic's
  * read their windows' PTEs, vmalloc's its areas' PTEs and their pages'
  * owners, and the page-table check each table page's owner. */
