@@ -140,6 +140,8 @@ struct used_map {
  * mm__buddy_check_since() checks everything.
  */
 #define TRACK_MAX 1024u
+_Static_assert((TRACK_MAX & (TRACK_MAX - 1)) == 0 && TRACK_MAX <= 1024u,
+               "an event's index is 10 bits of its sort key");
 
 struct track_ev {
     mm_pfn_t pfn;
@@ -1221,12 +1223,12 @@ size_t mm__buddy_host_bytes(const struct mm_buddy *b)
 /* Consistency check                                                   */
 /* ------------------------------------------------------------------ */
 
-/* Sorts 24-bit keys by three 8-bit counting passes; returns the buffer
+/* Sorts @bits-bit keys by 8-bit counting passes; returns the buffer
  * (@a or @tmp) that holds the result.  Linear, where qsort() with its
  * callback would dominate the check. */
-static uint32_t *radix_sort24(uint32_t *a, uint32_t *tmp, size_t n)
+static uint32_t *radix_sort(uint32_t *a, uint32_t *tmp, size_t n, unsigned bits)
 {
-    for (unsigned shift = 0; shift < 24; shift += 8) {
+    for (unsigned shift = 0; shift < bits; shift += 8) {
         size_t start[257] = { 0 };
         uint32_t *t;
 
@@ -1314,7 +1316,7 @@ static enum mm_status check_overlaps(const struct mm_buddy *b, mm_pfn_t **heads,
     }
     /* The allocated blocks' keys are ascending already (the map's walk):
      * only the free ones are sorted, and the two merged in the sweep. */
-    v = st == MM_OK ? radix_sort24(key, tmp, nfree) : key;
+    v = st == MM_OK ? radix_sort(key, tmp, nfree, 24) : key;
     for (size_t i = 0, j = nfree, k = 0; k < n && st == MM_OK; k++) {
         uint32_t cur = j == n || (i < nfree && v[i] < key[j]) ? v[i++] : key[j++];
 
@@ -1614,20 +1616,6 @@ struct tblock {
     uint8_t used, owner, zone;
 };
 
-static int cmp_tblock(const void *x, const void *y)
-{
-    const struct tblock *a = x, *b = y;
-
-    return (a->key > b->key) - (a->key < b->key);
-}
-
-static int cmp_u64(const void *x, const void *y)
-{
-    uint64_t a = *(const uint64_t *)x, b = *(const uint64_t *)y;
-
-    return (a > b) - (a < b);
-}
-
 /* The next run of pages covered by the sorted blocks @a[*@i..@n), their
  * touching neighbours merged: [*@s, *@e); false when none is left. */
 static bool next_run(const struct tblock *a, size_t n, size_t *i, uint64_t *s,
@@ -1714,21 +1702,24 @@ static enum mm_status check_list_links(const struct mm_buddy *b, unsigned zone,
 
 /* The blocks the record names, as the start saw them (@then) and as they
  * are (@now); *@nthen and *@nnow of them. */
-static void changed_blocks(const struct mm_buddy *b, uint64_t *idx, struct tblock *then,
+static void changed_blocks(const struct mm_buddy *b, uint32_t *idx, struct tblock *then,
                            size_t *nthen, struct tblock *now, size_t *nnow)
 {
     const struct track *t = &b->track;
+    uint32_t *key;
 
     *nthen = *nnow = 0;
-    /* By (head, map), then in the order they happened. */
+    /* By (head, map), then in the order they happened: 21 + 10 bits.
+     * Both lists come out ascending by head. */
     for (uint32_t i = 0; i < t->n; i++)
-        idx[i] = (uint64_t)(t->ev[i].pfn << 1 | t->ev[i].used) << 16 | i;
-    qsort(idx, t->n, sizeof(*idx), cmp_u64);
+        idx[i] = (t->ev[i].pfn << 1 | t->ev[i].used) << 10 | i;
+    key = radix_sort(idx, idx + t->n, t->n, 32);
     for (uint32_t i = 0; i < t->n; i++) {
-        const struct track_ev *e = &t->ev[idx[i] & 0xffff];
+        const struct track_ev *e = &t->ev[key[i] & (TRACK_MAX - 1)];
         uint32_t v;
+        int32_t node;
 
-        if (i > 0 && idx[i - 1] >> 16 == idx[i] >> 16)
+        if (i > 0 && key[i - 1] >> 10 == key[i] >> 10)
             continue; /* the first change of a head saw it as it was */
         if (e->present)
             then[(*nthen)++] = (struct tblock){ e->pfn << 4 | e->order, e->used, e->owner,
@@ -1737,13 +1728,10 @@ static void changed_blocks(const struct mm_buddy *b, uint64_t *idx, struct tbloc
             now[(*nnow)++] = (struct tblock){ e->pfn << 4 | (v & 0xff), 1,
                                               (uint8_t)(v >> 8),
                                               (uint8_t)zone_of(b, e->pfn) };
-        else if (!e->used && free_node(b, e->pfn) != NIL)
-            now[(*nnow)++] = (struct tblock){ e->pfn << 4 |
-                                                  b->node[free_node(b, e->pfn)].order,
-                                              0, 0, b->node[free_node(b, e->pfn)].zone };
+        else if (!e->used && (node = free_node(b, e->pfn)) != NIL)
+            now[(*nnow)++] = (struct tblock){ e->pfn << 4 | b->node[node].order, 0, 0,
+                                              b->node[node].zone };
     }
-    qsort(then, *nthen, sizeof(*then), cmp_tblock);
-    qsort(now, *nnow, sizeof(*now), cmp_tblock);
 }
 
 /* The changed blocks now cover exactly the pages those they replaced
@@ -1830,7 +1818,7 @@ enum mm_status mm__buddy_check_since(const struct mm_machine *m, char err[MM_MSG
 {
     const struct mm_buddy *b;
     struct tblock *then, *now;
-    uint64_t *idx;
+    uint32_t *idx;
     size_t nthen, nnow;
     uint32_t nodes = 0, managed = 0, ram = 0, dused[MM_NR_ZONES] = { 0 };
     enum mm_status st = MM_OK;
@@ -1839,7 +1827,7 @@ enum mm_status mm__buddy_check_since(const struct mm_machine *m, char err[MM_MSG
     b = m->buddy;
     if (!b->track.on || b->track.overflow)
         return mm__buddy_check(m, err);
-    idx = malloc((b->track.n + 1) * sizeof(*idx));
+    idx = malloc((2 * b->track.n + 1) * sizeof(*idx));
     then = malloc((b->track.n + 1) * sizeof(*then));
     now = malloc((b->track.n + 1) * sizeof(*now));
     if (idx == NULL || then == NULL || now == NULL) {

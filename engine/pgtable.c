@@ -1064,6 +1064,28 @@ enum mm_status mm__pgtable_check_l1(const struct mm_machine *m, const uint64_t *
     return MM_OK;
 }
 
+/* Whether the 32 first-level entries at @e (16 pairs) are all 0. */
+static bool clear16(const uint32_t *e)
+{
+    uint64_t w = 0, x;
+
+    for (unsigned k = 0; k < 32; k += 2) {
+        memcpy(&x, e + k, sizeof(x));
+        w |= x;
+    }
+    return w == 0;
+}
+
+/* Whether any of the 16 pairs at @e holds a second-level table. */
+static bool table16(const uint32_t *e)
+{
+    unsigned n = 0;
+
+    for (unsigned k = 0; k < 32; k += 2)
+        n += (e[k] & PMD_TYPE_MASK) == PMD_TYPE_TABLE;
+    return n != 0;
+}
+
 /* Every pgd entry, deeply those holding an index set in @l1 (NULL: all). */
 static enum mm_status check_all(const struct mm_machine *m, const uint64_t *l1,
                                 char err[MM_MSG_MAX])
@@ -1080,7 +1102,17 @@ static enum mm_status check_all(const struct mm_machine *m, const uint64_t *l1,
 
         /* A clear pair is consistent (check_pgd_entry() passes it); most
          * of the 2048 are, and the call per pair was most of the time
-         * the check spent on them. */
+         * the check spent on them.  Sixteen at a time where all are
+         * (the user half), or for the since-check where none was written
+         * and none holds a table (lowmem's sections): the loop was most
+         * of its time. */
+        if (i % 16 == 0 &&
+            (clear16(c.l1 + 2 * i) ||
+             (l1 != NULL && (l1[i / 32] >> (2 * i % 64) & 0xffffffffu) == 0 &&
+              !table16(c.l1 + 2 * i)))) {
+            i += 15;
+            continue;
+        }
         if ((c.l1[2 * i] | c.l1[2 * i + 1]) == 0)
             continue;
         /* An unwritten pair without a table is as the last whole check
