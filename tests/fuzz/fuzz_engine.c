@@ -421,8 +421,10 @@ static void preset_config(uint8_t b0, uint8_t b1, struct mm_config *cfg)
 }
 
 /* mm_broken() and the page-table entries the op touched, always (which
- * clears the touched summary); mm_check() of everything when @full. */
-static void check(struct state *s, const char *after, bool full)
+ * clears the touched summary); when @whole, mm_check_since() (all that
+ * changed since the clone), and when @full mm_check() as well, which must
+ * agree with it. */
+static void check(struct state *s, const char *after, bool whole, bool full)
 {
     char err[MM_MSG_MAX];
 
@@ -430,8 +432,16 @@ static void check(struct state *s, const char *after, bool full)
         fail(after, mm_broken(s->m));
     if (mm_check_touched(s->m, 0, err) != MM_OK)
         fail(after, err);
-    if (full && mm_check(s->m, err) != MM_OK)
+    if (!whole)
+        return;
+    if (mm_check_since(s->m, err) != MM_OK)
         fail(after, err);
+    if (full && mm_check(s->m, err) != MM_OK) {
+        char msg[MM_MSG_MAX + 64];
+
+        snprintf(msg, sizeof(msg), "mm_check_since() passed, mm_check(): %s", err);
+        fail(after, msg);
+    }
 }
 
 static void record(struct state *s, const struct mm_op *op,
@@ -516,7 +526,7 @@ static void apply(struct state *s, const struct mm_op *op)
     if (res.status == MM_INTERNAL)
         fail(mm_op_name(op->code), res.msg);
     check(s, mm_op_name(op->code) ? mm_op_name(op->code) : "raw op",
-          s->every_op || op_sampled(s));
+          s->every_op || op_sampled(s), s->every_op);
     record(s, op, &res);
     if (res.status != MM_OK)
         return;
@@ -832,6 +842,7 @@ static void replay(struct state *s, struct mm_machine *r)
     char err[MM_MSG_MAX];
     struct mm_buf *state = scratch(BUF_STATE), *want;
 
+    mm_since_clear(r); /* as booted, checked whole then */
     for (unsigned i = 0; i < s->nev; i++) {
         if (mm_replay(r, &s->ev[i].op, &s->ev[i].res, err) != MM_OK)
             fail("mm_replay", err);
@@ -846,10 +857,10 @@ static void replay(struct state *s, struct mm_machine *r)
     same_state(state, r, "replay");
     same_state(state, c, "clone");
     if (s->full) {
-        if (mm_check(r, err) != MM_OK)
-            fail("mm_check after replay", err);
-        if (mm_check(c, err) != MM_OK)
-            fail("mm_check after clone", err);
+        if (mm_check_since(r, err) != MM_OK)
+            fail("mm_check_since after replay", err);
+        if (mm_check_since(c, err) != MM_OK)
+            fail("mm_check_since after clone", err);
     }
     if (s->reports_alike) {
         want = scratch(BUF_WANT);
@@ -983,11 +994,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fail("mm_clone", "out of memory");
     s.cpus = mm_machine_config(s.m)->cpus;
     mm_touched_clear(s.m);              /* booted() checked it whole */
+    mm_since_clear(s.m);
     while (s.in.left > 0 && n < MAX_OPS) {
         s.nop = n++;
         one_op(&s);
     }
-    check(&s, "the last op", true);
+    check(&s, "the last op", true, s.full);
     if (s.full)
         replay(&s, replay_target(boot, boot_state));
     mm_destroy(s.m);
