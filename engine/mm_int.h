@@ -294,7 +294,7 @@ struct mm_machine {
     struct mm_vmap *vmap;       /* vmalloc.c */
     struct mm_physidx *physidx; /* physidx.c: NULL during boot */
     struct mm_touched touched;  /* since mm_touched_clear() (check.c) */
-    uint64_t since_l1[4096 / 64]; /* L1 indexes written since mm_since_clear() */
+    struct mm_touched since;    /* since mm_since_clear(): not cleared by checks */
 };
 
 /* ------------------------------------------------------------------ */
@@ -480,7 +480,7 @@ enum mm_status mm__pgtable_check_l1(const struct mm_machine *m, const uint64_t *
 static inline void mm__touch_l1(struct mm_machine *m, unsigned idx)
 {
     m->touched.l1[idx / 64] |= 1ull << (idx % 64);
-    m->since_l1[idx / 64] |= 1ull << (idx % 64);
+    m->since.l1[idx / 64] |= 1ull << (idx % 64);
 }
 /* mm__pgtable_check() of every entry, but the PTEs and section bits only
  * of the pgd entries holding an index set in @l1 (mm_check_since()). */
