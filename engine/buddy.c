@@ -1395,10 +1395,11 @@ static enum mm_status check_block(const struct mm_machine *m, const char *what,
     return MM_OK;
 }
 
-/* One free list: links, node fields, the blocks themselves, unmerged
- * buddies.  Adds the pages it holds to *@pages and its length to *@nodes. */
+/* One free list: links, node fields, and with @blocks the blocks
+ * themselves and unmerged buddies.  Adds the pages it holds to *@pages and
+ * its length to *@nodes. */
 static enum mm_status check_list(const struct mm_machine *m, unsigned zone,
-                                 unsigned order, bool probe, uint32_t *pages,
+                                 unsigned order, bool blocks, bool probe, uint32_t *pages,
                                  uint32_t *nodes, char err[MM_MSG_MAX])
 {
     const struct mm_buddy *b = m->buddy;
@@ -1424,6 +1425,10 @@ static enum mm_status check_list(const struct mm_machine *m, unsigned zone,
             return mm__fail(err, MM_INTERNAL,
                             "buddy: free block at pfn 0x%x is missing from the free map",
                             n->pfn);
+        if (!blocks) {
+            len++;
+            continue;
+        }
         st = check_block(m, "free", n->pfn, order, zone, idx, probe, err);
         if (st != MM_OK)
             return st;
@@ -1541,10 +1546,33 @@ static enum mm_status check_zone(const struct mm_machine *m, unsigned zone,
     return MM_OK;
 }
 
+/* The free lists' blocks (@nodes) against the nodes live and the free
+ * map; RAM against the pages managed (@managed) and reserved. */
+static enum mm_status check_totals(const struct mm_machine *m, uint32_t nodes,
+                                   uint32_t managed, char err[MM_MSG_MAX])
+{
+    const struct mm_buddy *b = m->buddy;
+    uint32_t ram = 0;
+
+    if (nodes != b->node_live || nodes != b->free_map.count)
+        return mm__fail(err, MM_INTERNAL,
+                        "buddy: %u blocks on the free lists, %u nodes "
+                        "live, %u in the free map",
+                        nodes, b->node_live, b->free_map.count);
+    for (unsigned i = 0; i < m->lay.nr_regions; i++)
+        ram += region_end_pfn(&m->lay.regions[i]) - region_start_pfn(&m->lay.regions[i]);
+    if (ram != b->ram_pages || b->reserved_pages != ram - managed)
+        return mm__fail(err, MM_INTERNAL,
+                        "buddy: %u RAM pages (%u counted), %u reserved, "
+                        "%u managed",
+                        ram, b->ram_pages, b->reserved_pages, managed);
+    return MM_OK;
+}
+
 enum mm_status mm__buddy_check(const struct mm_machine *m, char err[MM_MSG_MAX])
 {
     const struct mm_buddy *b;
-    uint32_t used[MM_NR_ZONES] = { 0 }, nodes = 0, managed = 0, ram = 0;
+    uint32_t used[MM_NR_ZONES] = { 0 }, nodes = 0, managed = 0;
     enum mm_status st;
     mm_pfn_t *heads;
     size_t nheads;
@@ -1564,26 +1592,12 @@ enum mm_status mm__buddy_check(const struct mm_machine *m, char err[MM_MSG_MAX])
         uint32_t pages = 0;
 
         for (unsigned o = 0; o <= b->top && st == MM_OK; o++)
-            st = check_list(m, z, o, probe, &pages, &nodes, err);
+            st = check_list(m, z, o, true, probe, &pages, &nodes, err);
         if (st == MM_OK)
             st = check_zone(m, z, pages, used[z], err);
         managed += b->zone[z].managed;
     }
-    if (st != MM_OK)
-        return st;
-    if (nodes != b->node_live || nodes != b->free_map.count)
-        return mm__fail(err, MM_INTERNAL,
-                        "buddy: %u blocks on the free lists, %u nodes "
-                        "live, %u in the free map",
-                        nodes, b->node_live, b->free_map.count);
-    for (unsigned i = 0; i < m->lay.nr_regions; i++)
-        ram += region_end_pfn(&m->lay.regions[i]) - region_start_pfn(&m->lay.regions[i]);
-    if (ram != b->ram_pages || b->reserved_pages != ram - managed)
-        return mm__fail(err, MM_INTERNAL,
-                        "buddy: %u RAM pages (%u counted), %u reserved, "
-                        "%u managed",
-                        ram, b->ram_pages, b->reserved_pages, managed);
-    return MM_OK;
+    return st == MM_OK ? check_totals(m, nodes, managed, err) : st;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1662,41 +1676,6 @@ static enum mm_status check_changed(const struct mm_machine *m, const struct tbl
         return mm__fail(err, MM_INTERNAL,
                         "buddy: order-%u buddies at pfn 0x%x and 0x%x are both free",
                         order, pfn, b->node[bud].pfn);
-    return MM_OK;
-}
-
-/* One free list added to or taken from: its links and nodes (as
- * check_list() without each block's own check, done for the changed
- * ones), its length against nr_free. */
-static enum mm_status check_list_links(const struct mm_buddy *b, unsigned zone,
-                                       unsigned order, char err[MM_MSG_MAX])
-{
-    const struct free_area *fa = &b->zone[zone].area[order];
-    int32_t prev = NIL, idx = fa->head;
-    uint32_t len = 0;
-
-    for (; idx != NIL; prev = idx, idx = b->node[idx].next) {
-        const struct free_block *n;
-
-        if (idx < 0 || (uint32_t)idx >= b->node_cap || len >= b->node_cap)
-            return mm__fail(err, MM_INTERNAL,
-                            "buddy: %s order-%u free list is broken at node %d",
-                            zone_names[zone], order, (int)idx);
-        n = &b->node[idx];
-        if (!n->live || n->prev != prev || n->zone != zone || n->order != order)
-            return mm__fail(err, MM_INTERNAL,
-                            "buddy: %s order-%u free list holds a bad node for pfn 0x%x",
-                            zone_names[zone], order, n->pfn);
-        if (free_node(b, n->pfn) != idx)
-            return mm__fail(err, MM_INTERNAL,
-                            "buddy: free block at pfn 0x%x is missing from the free map",
-                            n->pfn);
-        len++;
-    }
-    if (fa->tail != prev || len != fa->nr_free)
-        return mm__fail(err, MM_INTERNAL,
-                        "buddy: %s order-%u free list has %u blocks, nr_free says %u",
-                        zone_names[zone], order, len, fa->nr_free);
     return MM_OK;
 }
 
@@ -1820,7 +1799,7 @@ enum mm_status mm__buddy_check_since(const struct mm_machine *m, char err[MM_MSG
     struct tblock *then, *now;
     uint32_t *idx;
     size_t nthen, nnow;
-    uint32_t nodes = 0, managed = 0, ram = 0, dused[MM_NR_ZONES] = { 0 };
+    uint32_t nodes = 0, managed = 0, dused[MM_NR_ZONES] = { 0 };
     enum mm_status st = MM_OK;
 
     assert(m != NULL && m->buddy != NULL && err != NULL);
@@ -1849,8 +1828,12 @@ enum mm_status mm__buddy_check_since(const struct mm_machine *m, char err[MM_MSG
         uint32_t pages = 0, resv;
 
         for (unsigned o = 0; o <= b->top && st == MM_OK; o++) {
+            uint32_t lp = 0, ln = 0; /* counted below from nr_free */
+
+            /* A list added to or taken from: its links and nodes (each
+             * changed block's own check is check_changed()'s). */
             if (b->track.lists >> (z * 16 + o) & 1)
-                st = check_list_links(b, z, o, err);
+                st = check_list(m, z, o, false, false, &lp, &ln, err);
             pages += zn->area[o].nr_free << o;
             nodes += zn->area[o].nr_free;
         }
@@ -1863,21 +1846,7 @@ enum mm_status mm__buddy_check_since(const struct mm_machine *m, char err[MM_MSG
                         err);
         managed += zn->managed;
     }
-    if (st != MM_OK)
-        return st;
-    if (nodes != b->node_live)
-        return mm__fail(err, MM_INTERNAL,
-                        "buddy: %u blocks on the free lists, %u nodes "
-                        "live, %u in the free map",
-                        nodes, b->node_live, b->free_map.count);
-    for (unsigned i = 0; i < m->lay.nr_regions; i++)
-        ram += region_end_pfn(&m->lay.regions[i]) - region_start_pfn(&m->lay.regions[i]);
-    if (ram != b->ram_pages || b->reserved_pages != ram - managed)
-        return mm__fail(err, MM_INTERNAL,
-                        "buddy: %u RAM pages (%u counted), %u reserved, "
-                        "%u managed",
-                        ram, b->ram_pages, b->reserved_pages, managed);
-    return MM_OK;
+    return st == MM_OK ? check_totals(m, nodes, managed, err) : st;
 }
 
 /* ------------------------------------------------------------------ */

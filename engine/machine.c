@@ -1574,6 +1574,24 @@ void mm_touched_clear(struct mm_machine *m)
     memset(&m->touched, 0, sizeof(m->touched));
 }
 
+/* The parts in @parts (MM_TOUCH_*) other than the buddy and the page
+ * tables, whole: pkmap, kmap_atomic, vmalloc, the owners' cross-check. */
+static enum mm_status check_parts(const struct mm_machine *m, unsigned parts,
+                                  char err[MM_MSG_MAX])
+{
+    enum mm_status st = MM_OK;
+
+    if (parts & MM_TOUCH_PKMAP)
+        st = mm__pkmap_check(m, err);
+    if (st == MM_OK && (parts & MM_TOUCH_KATOMIC))
+        st = mm__katomic_check(m, err);
+    if (st == MM_OK && (parts & MM_TOUCH_VMAP))
+        st = mm__vmap_check(m, err);
+    if (st == MM_OK && (parts & (MM_TOUCH_BUDDY | MM_TOUCH_VMAP)))
+        st = check_owners(m, err);
+    return st;
+}
+
 void mm_since_clear(struct mm_machine *m)
 {
     memset(&m->since, 0, sizeof(m->since));
@@ -1598,14 +1616,8 @@ enum mm_status mm_check_since(const struct mm_machine *m, char err[MM_MSG_MAX])
     st = mm__buddy_check_since(m, err);
     if (st == MM_OK)
         st = mm__pgtable_check_since(m, m->since.l1, err);
-    if (st == MM_OK && (parts & MM_TOUCH_PKMAP))
-        st = mm__pkmap_check(m, err);
-    if (st == MM_OK && (parts & MM_TOUCH_KATOMIC))
-        st = mm__katomic_check(m, err);
-    if (st == MM_OK && (parts & MM_TOUCH_VMAP))
-        st = mm__vmap_check(m, err);
-    if (st == MM_OK && (parts & (MM_TOUCH_BUDDY | MM_TOUCH_VMAP)))
-        st = check_owners(m, err);
+    if (st == MM_OK)
+        st = check_parts(m, parts, err);
     return st;
 }
 
@@ -1655,14 +1667,8 @@ enum mm_status mm_check_touched(struct mm_machine *m, unsigned parts,
         st = mm__pgtable_check_l1(m, t->l1, err);
     if (st == MM_OK && (parts & MM_TOUCH_BUDDY))
         st = mm__buddy_check(m, err);
-    if (st == MM_OK && (parts & MM_TOUCH_PKMAP))
-        st = mm__pkmap_check(m, err);
-    if (st == MM_OK && (parts & MM_TOUCH_KATOMIC))
-        st = mm__katomic_check(m, err);
-    if (st == MM_OK && (parts & MM_TOUCH_VMAP))
-        st = mm__vmap_check(m, err);
-    if (st == MM_OK && (parts & (MM_TOUCH_BUDDY | MM_TOUCH_VMAP)))
-        st = check_owners(m, err);
+    if (st == MM_OK)
+        st = check_parts(m, parts, err);
     mm_touched_clear(m);
     return st;
 }
