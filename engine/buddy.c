@@ -131,6 +131,33 @@ struct used_map {
     uint32_t count;           /* heads in all */
 };
 
+/*
+ * What changed since mm__buddy_track_start() (mm_check_since()): each
+ * change to either map as the block headed there was before it (a head
+ * first changed gives the block the start saw there, or none), the free
+ * lists added to or taken from (bit zone * 16 + order), and the counts
+ * at the start.  Past TRACK_MAX changes the record stops (overflow) and
+ * mm__buddy_check_since() checks everything.
+ */
+#define TRACK_MAX 1024u
+_Static_assert((TRACK_MAX & (TRACK_MAX - 1)) == 0 && TRACK_MAX <= 1024u,
+               "an event's index is 10 bits of its sort key");
+
+struct track_ev {
+    mm_pfn_t pfn;
+    uint8_t used;    /* the used map's head, else the free map's */
+    uint8_t present; /* a block was headed there before the change */
+    uint8_t order, owner;
+};
+
+struct track {
+    bool on, overflow;
+    uint32_t n;
+    uint64_t lists;
+    uint32_t free[MM_NR_ZONES], node_live, used_count, owned[MM_OWN_COUNT];
+    struct track_ev ev[TRACK_MAX];
+};
+
 struct mm_buddy {
     struct bzone zone[MM_NR_ZONES];
     mm_pfn_t dma_end, max_low; /* zone boundaries, from the layout */
@@ -145,6 +172,7 @@ struct mm_buddy {
     uint32_t owned[MM_OWN_COUNT]; /* pages held per owner */
     struct pfn_range *resv;       /* boot-reserved pages, sorted, merged */
     size_t nresv;
+    struct track track;
 };
 
 static const char *const zone_names[MM_NR_ZONES] = {
@@ -455,6 +483,25 @@ static bool reserve_for_op(struct mm_buddy *b)
 }
 
 /* zone->free_area[order]. */
+/* Records the block headed at @pfn in the used (@used) or free map as it
+ * is before a change there. */
+static void track(struct mm_buddy *b, bool used, mm_pfn_t pfn, bool present,
+                  unsigned order, unsigned owner)
+{
+    struct track *t = &b->track;
+
+    if (!t->on)
+        return;
+    if (t->n == TRACK_MAX) {
+        t->overflow = true;
+        return;
+    }
+    t->ev[t->n++] = (struct track_ev){ pfn, used, present, (uint8_t)order,
+                                       (uint8_t)owner };
+}
+
+static int32_t free_node(const struct mm_buddy *b, mm_pfn_t pfn);
+
 static struct free_area *area_of(struct mm_buddy *b, unsigned zone, unsigned order)
 {
     return &b->zone[zone].area[order];
@@ -470,6 +517,12 @@ static void add_free_block(struct mm_buddy *b, unsigned zone, mm_pfn_t pfn,
     struct free_block *n;
 
     assert(idx != NIL);
+    if (b->track.on) {
+        int32_t old = free_node(b, pfn);
+
+        track(b, false, pfn, old != NIL, old != NIL ? b->node[old].order : 0, 0);
+        b->track.lists |= 1ull << (zone * 16 + order);
+    }
     n = &b->node[idx];
     b->spare = n->next;
     *n = (struct free_block){ pfn, NIL, NIL, (uint8_t)order, (uint8_t)zone, true };
@@ -496,6 +549,10 @@ static void del_free_block(struct mm_buddy *b, int32_t idx)
     struct free_block *n = &b->node[idx];
     struct free_area *fa = area_of(b, n->zone, n->order);
 
+    if (b->track.on) {
+        track(b, false, n->pfn, true, n->order, 0);
+        b->track.lists |= 1ull << (n->zone * 16 + n->order);
+    }
     if (n->prev != NIL)
         b->node[n->prev].next = n->next;
     else
@@ -1024,6 +1081,9 @@ enum mm_status mm__alloc_pages(struct mm_machine *m, enum mm_zone zone, unsigned
             continue;
         p = rmqueue_smallest(b, (unsigned)z, order);
         if (p != NO_PFN) {
+            uint32_t v = 0;
+
+            track(b, true, p, umap_get(&b->used_map, p, &v), v & 0xff, v >> 8);
             umap_put(&b->used_map, p, order | (uint32_t)owner << 8);
             b->owned[owner] += 1u << order;
             *pfn = p;
@@ -1077,6 +1137,7 @@ enum mm_status mm__free_pages(struct mm_machine *m, mm_pfn_t pfn, unsigned order
                         held_order, order);
     if (!reserve_for_op(b))
         return mm__fail(msg, MM_NO_MEMORY, "%s: out of host memory", op);
+    track(b, true, pfn, true, held_order, held_by);
     umap_del(&b->used_map, pfn);
     b->owned[owner] -= 1u << order;
     free_one_page(b, zone_of(b, pfn), pfn, order);
@@ -1161,12 +1222,12 @@ size_t mm__buddy_host_bytes(const struct mm_buddy *b)
 /* Consistency check                                                   */
 /* ------------------------------------------------------------------ */
 
-/* Sorts 24-bit keys by three 8-bit counting passes; returns the buffer
+/* Sorts @bits-bit keys by 8-bit counting passes; returns the buffer
  * (@a or @tmp) that holds the result.  Linear, where qsort() with its
  * callback would dominate the check. */
-static uint32_t *radix_sort24(uint32_t *a, uint32_t *tmp, size_t n)
+static uint32_t *radix_sort(uint32_t *a, uint32_t *tmp, size_t n, unsigned bits)
 {
-    for (unsigned shift = 0; shift < 24; shift += 8) {
+    for (unsigned shift = 0; shift < bits; shift += 8) {
         size_t start[257] = { 0 };
         uint32_t *t;
 
@@ -1254,7 +1315,7 @@ static enum mm_status check_overlaps(const struct mm_buddy *b, mm_pfn_t **heads,
     }
     /* The allocated blocks' keys are ascending already (the map's walk):
      * only the free ones are sorted, and the two merged in the sweep. */
-    v = st == MM_OK ? radix_sort24(key, tmp, nfree) : key;
+    v = st == MM_OK ? radix_sort(key, tmp, nfree, 24) : key;
     for (size_t i = 0, j = nfree, k = 0; k < n && st == MM_OK; k++) {
         uint32_t cur = j == n || (i < nfree && v[i] < key[j]) ? v[i++] : key[j++];
 
@@ -1333,10 +1394,11 @@ static enum mm_status check_block(const struct mm_machine *m, const char *what,
     return MM_OK;
 }
 
-/* One free list: links, node fields, the blocks themselves, unmerged
- * buddies.  Adds the pages it holds to *@pages and its length to *@nodes. */
+/* One free list: links, node fields, and with @blocks the blocks
+ * themselves and unmerged buddies.  Adds the pages it holds to *@pages and
+ * its length to *@nodes. */
 static enum mm_status check_list(const struct mm_machine *m, unsigned zone,
-                                 unsigned order, bool probe, uint32_t *pages,
+                                 unsigned order, bool blocks, bool probe, uint32_t *pages,
                                  uint32_t *nodes, char err[MM_MSG_MAX])
 {
     const struct mm_buddy *b = m->buddy;
@@ -1362,6 +1424,10 @@ static enum mm_status check_list(const struct mm_machine *m, unsigned zone,
             return mm__fail(err, MM_INTERNAL,
                             "buddy: free block at pfn 0x%x is missing from the free map",
                             n->pfn);
+        if (!blocks) {
+            len++;
+            continue;
+        }
         st = check_block(m, "free", n->pfn, order, zone, idx, probe, err);
         if (st != MM_OK)
             return st;
@@ -1479,10 +1545,33 @@ static enum mm_status check_zone(const struct mm_machine *m, unsigned zone,
     return MM_OK;
 }
 
+/* The free lists' blocks (@nodes) against the nodes live and the free
+ * map; RAM against the pages managed (@managed) and reserved. */
+static enum mm_status check_totals(const struct mm_machine *m, uint32_t nodes,
+                                   uint32_t managed, char err[MM_MSG_MAX])
+{
+    const struct mm_buddy *b = m->buddy;
+    uint32_t ram = 0;
+
+    if (nodes != b->node_live || nodes != b->free_map.count)
+        return mm__fail(err, MM_INTERNAL,
+                        "buddy: %u blocks on the free lists, %u nodes "
+                        "live, %u in the free map",
+                        nodes, b->node_live, b->free_map.count);
+    for (unsigned i = 0; i < m->lay.nr_regions; i++)
+        ram += region_end_pfn(&m->lay.regions[i]) - region_start_pfn(&m->lay.regions[i]);
+    if (ram != b->ram_pages || b->reserved_pages != ram - managed)
+        return mm__fail(err, MM_INTERNAL,
+                        "buddy: %u RAM pages (%u counted), %u reserved, "
+                        "%u managed",
+                        ram, b->ram_pages, b->reserved_pages, managed);
+    return MM_OK;
+}
+
 enum mm_status mm__buddy_check(const struct mm_machine *m, char err[MM_MSG_MAX])
 {
     const struct mm_buddy *b;
-    uint32_t used[MM_NR_ZONES] = { 0 }, nodes = 0, managed = 0, ram = 0;
+    uint32_t used[MM_NR_ZONES] = { 0 }, nodes = 0, managed = 0;
     enum mm_status st;
     mm_pfn_t *heads;
     size_t nheads;
@@ -1502,26 +1591,261 @@ enum mm_status mm__buddy_check(const struct mm_machine *m, char err[MM_MSG_MAX])
         uint32_t pages = 0;
 
         for (unsigned o = 0; o <= b->top && st == MM_OK; o++)
-            st = check_list(m, z, o, probe, &pages, &nodes, err);
+            st = check_list(m, z, o, true, probe, &pages, &nodes, err);
         if (st == MM_OK)
             st = check_zone(m, z, pages, used[z], err);
         managed += b->zone[z].managed;
     }
-    if (st != MM_OK)
-        return st;
-    if (nodes != b->node_live || nodes != b->free_map.count)
+    return st == MM_OK ? check_totals(m, nodes, managed, err) : st;
+}
+
+/* ------------------------------------------------------------------ */
+/* The check of what changed                                           */
+/* ------------------------------------------------------------------ */
+
+void mm__buddy_track_start(struct mm_buddy *b)
+{
+    struct track *t = &b->track;
+
+    t->on = true;
+    t->overflow = false;
+    t->n = 0;
+    t->lists = 0;
+    for (unsigned z = 0; z < MM_NR_ZONES; z++)
+        t->free[z] = b->zone[z].free;
+    t->node_live = b->node_live;
+    t->used_count = b->used_map.count;
+    memcpy(t->owned, b->owned, sizeof(t->owned));
+}
+
+bool mm__buddy_tracking(const struct mm_buddy *b)
+{
+    return b->track.on;
+}
+
+/* A block as the record knows it: head << 4 | order, and whose it is. */
+struct tblock {
+    uint32_t key;
+    uint8_t used, owner, zone;
+};
+
+/* The next run of pages covered by the sorted blocks @a[*@i..@n), their
+ * touching neighbours merged: [*@s, *@e); false when none is left. */
+static bool next_run(const struct tblock *a, size_t n, size_t *i, uint64_t *s,
+                     uint64_t *e)
+{
+    if (*i == n)
+        return false;
+    *s = a[*i].key >> 4;
+    *e = *s + (1u << (a[*i].key & 0xf));
+    for (++*i; *i < n && (a[*i].key >> 4) == *e; ++*i)
+        *e += 1u << (a[*i].key & 0xf);
+    return true;
+}
+
+/* A block changed since the start and there now: as check_block(), and a
+ * free one in the free map, its node as its list says, its buddy not
+ * free at its order. */
+static enum mm_status check_changed(const struct mm_machine *m, const struct tblock *t,
+                                    char err[MM_MSG_MAX])
+{
+    const struct mm_buddy *b = m->buddy;
+    mm_pfn_t pfn = t->key >> 4;
+    unsigned order = t->key & 0xf;
+    const struct free_block *n;
+    int32_t idx, bud;
+
+    if (t->used) {
+        if (t->owner == MM_OWN_NONE || t->owner >= MM_OWN_COUNT)
+            return mm__fail(err, MM_INTERNAL,
+                            "buddy: allocated block at pfn 0x%x has owner %u", pfn,
+                            t->owner);
+        return check_block(m, "allocated", pfn, order, t->zone, NIL, false, err);
+    }
+    idx = free_node(b, pfn);
+    n = &b->node[idx];
+    if (!n->live || n->pfn != pfn)
         return mm__fail(err, MM_INTERNAL,
-                        "buddy: %u blocks on the free lists, %u nodes "
-                        "live, %u in the free map",
-                        nodes, b->node_live, b->free_map.count);
-    for (unsigned i = 0; i < m->lay.nr_regions; i++)
-        ram += region_end_pfn(&m->lay.regions[i]) - region_start_pfn(&m->lay.regions[i]);
-    if (ram != b->ram_pages || b->reserved_pages != ram - managed)
+                        "buddy: free block at pfn 0x%x is missing from the free map",
+                        pfn);
+    if (check_block(m, "free", pfn, order, n->zone, idx, false, err) != MM_OK)
+        return MM_INTERNAL;
+    bud = order < b->top ? free_node(b, pfn ^ (1u << order)) : NIL;
+    if (bud != NIL && b->node[bud].order == order && b->node[bud].zone == n->zone)
         return mm__fail(err, MM_INTERNAL,
-                        "buddy: %u RAM pages (%u counted), %u reserved, "
-                        "%u managed",
-                        ram, b->ram_pages, b->reserved_pages, managed);
+                        "buddy: order-%u buddies at pfn 0x%x and 0x%x are both free",
+                        order, pfn, b->node[bud].pfn);
     return MM_OK;
+}
+
+/* The blocks the record names, as the start saw them (@then) and as they
+ * are (@now); *@nthen and *@nnow of them. */
+static void changed_blocks(const struct mm_buddy *b, uint32_t *idx, struct tblock *then,
+                           size_t *nthen, struct tblock *now, size_t *nnow)
+{
+    const struct track *t = &b->track;
+    uint32_t *key;
+
+    *nthen = *nnow = 0;
+    /* By (head, map), then in the order they happened: 21 + 10 bits.
+     * Both lists come out ascending by head. */
+    for (uint32_t i = 0; i < t->n; i++)
+        idx[i] = (t->ev[i].pfn << 1 | t->ev[i].used) << 10 | i;
+    key = radix_sort(idx, idx + t->n, t->n, 32);
+    for (uint32_t i = 0; i < t->n; i++) {
+        const struct track_ev *e = &t->ev[key[i] & (TRACK_MAX - 1)];
+        uint32_t v;
+        int32_t node;
+
+        if (i > 0 && key[i - 1] >> 10 == key[i] >> 10)
+            continue; /* the first change of a head saw it as it was */
+        if (e->present)
+            then[(*nthen)++] = (struct tblock){ e->pfn << 4 | e->order, e->used, e->owner,
+                                                (uint8_t)zone_of(b, e->pfn) };
+        if (e->used && umap_get(&b->used_map, e->pfn, &v))
+            now[(*nnow)++] = (struct tblock){ e->pfn << 4 | (v & 0xff), 1,
+                                              (uint8_t)(v >> 8),
+                                              (uint8_t)zone_of(b, e->pfn) };
+        else if (!e->used && (node = free_node(b, e->pfn)) != NIL)
+            now[(*nnow)++] = (struct tblock){ e->pfn << 4 | b->node[node].order, 0, 0,
+                                              b->node[node].zone };
+    }
+}
+
+/* The changed blocks now cover exactly the pages those they replaced
+ * covered, without overlapping one another; the counts moved by what
+ * changed. */
+static enum mm_status check_changes(const struct mm_machine *m, const struct tblock *then,
+                                    size_t nthen, const struct tblock *now, size_t nnow,
+                                    uint32_t dused[MM_NR_ZONES], char err[MM_MSG_MAX])
+{
+    const struct mm_buddy *b = m->buddy;
+    const struct track *t = &b->track;
+    uint32_t free[MM_NR_ZONES], owned[MM_OWN_COUNT], live = t->node_live,
+                                                     used = t->used_count;
+    size_t i = 0, j = 0;
+    uint64_t s0, e0, s1, e1;
+
+    memcpy(free, t->free, sizeof(free));
+    memcpy(owned, t->owned, sizeof(owned));
+    for (size_t k = 0; k < nnow; k++) {
+        uint32_t c = now[k].key, pages = 1u << (c & 0xf);
+
+        if (k > 0 && (c >> 4) < (now[k - 1].key >> 4) + (1u << (now[k - 1].key & 0xf)))
+            return mm__fail(err, MM_INTERNAL,
+                            "buddy: the order-%u block at pfn 0x%x "
+                            "overlaps the order-%u block at pfn 0x%x",
+                            c & 0xf, c >> 4, now[k - 1].key & 0xf, now[k - 1].key >> 4);
+        if (now[k].used) {
+            used++;
+            dused[now[k].zone] += pages;
+            if (now[k].owner < MM_OWN_COUNT)
+                owned[now[k].owner] += pages;
+        } else {
+            live++;
+            free[now[k].zone] += pages;
+        }
+    }
+    for (size_t k = 0; k < nthen; k++) {
+        uint32_t pages = 1u << (then[k].key & 0xf);
+
+        if (then[k].used) {
+            used--;
+            dused[then[k].zone] -= pages;
+            if (then[k].owner < MM_OWN_COUNT)
+                owned[then[k].owner] -= pages;
+        } else {
+            live--;
+            free[then[k].zone] -= pages;
+        }
+    }
+    for (bool a = next_run(now, nnow, &i, &s1, &e1),
+              c = next_run(then, nthen, &j, &s0, &e0);
+         a || c;
+         a = next_run(now, nnow, &i, &s1, &e1), c = next_run(then, nthen, &j, &s0, &e0)) {
+        if (!a || !c || s0 != s1 || e0 != e1)
+            return mm__fail(err, MM_INTERNAL,
+                            "buddy: the changed blocks cover [0x%llx, 0x%llx), "
+                            "those they replaced [0x%llx, 0x%llx)",
+                            a ? (unsigned long long)s1 : 0ull,
+                            a ? (unsigned long long)e1 : 0ull,
+                            c ? (unsigned long long)s0 : 0ull,
+                            c ? (unsigned long long)e0 : 0ull);
+    }
+    if (live != b->node_live || live != b->free_map.count || used != b->used_map.count)
+        return mm__fail(err, MM_INTERNAL,
+                        "buddy: %u free and %u allocated blocks after the changes, "
+                        "%u nodes live, %u in the free map, %u in the used map",
+                        live, used, b->node_live, b->free_map.count, b->used_map.count);
+    for (unsigned o = 0; o < MM_OWN_COUNT; o++) {
+        if (owned[o] != b->owned[o])
+            return mm__fail(err, MM_INTERNAL, "buddy: %s holds %u pages, counted %u",
+                            owner_names[o], owned[o], b->owned[o]);
+    }
+    for (unsigned z = 0; z < MM_NR_ZONES; z++) {
+        if (free[z] != b->zone[z].free)
+            return mm__fail(err, MM_INTERNAL,
+                            "buddy: zone %s counts %u free pages, "
+                            "its changes leave %u",
+                            zone_names[z], b->zone[z].free, free[z]);
+    }
+    return MM_OK;
+}
+
+enum mm_status mm__buddy_check_since(const struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    const struct mm_buddy *b;
+    struct tblock *then, *now;
+    uint32_t *idx;
+    size_t nthen, nnow;
+    uint32_t nodes = 0, managed = 0, dused[MM_NR_ZONES] = { 0 };
+    enum mm_status st = MM_OK;
+
+    assert(m != NULL && m->buddy != NULL && err != NULL);
+    b = m->buddy;
+    if (!b->track.on || b->track.overflow)
+        return mm__buddy_check(m, err);
+    idx = malloc((2 * b->track.n + 1) * sizeof(*idx));
+    then = malloc((b->track.n + 1) * sizeof(*then));
+    now = malloc((b->track.n + 1) * sizeof(*now));
+    if (idx == NULL || then == NULL || now == NULL) {
+        free(idx);
+        free(then);
+        free(now);
+        return mm__buddy_check(m, err);
+    }
+    changed_blocks(b, idx, then, &nthen, now, &nnow);
+    for (size_t k = 0; k < nnow && st == MM_OK; k++)
+        st = check_changed(m, &now[k], err);
+    if (st == MM_OK)
+        st = check_changes(m, then, nthen, now, nnow, dused, err);
+    free(idx);
+    free(then);
+    free(now);
+    for (unsigned z = 0; z < MM_NR_ZONES && st == MM_OK; z++) {
+        const struct bzone *zn = &b->zone[z];
+        uint32_t pages = 0, resv;
+
+        for (unsigned o = 0; o <= b->top && st == MM_OK; o++) {
+            uint32_t lp = 0, ln = 0; /* counted below from nr_free */
+
+            /* A list added to or taken from: its links and nodes (each
+             * changed block's own check is check_changed()'s). */
+            if (b->track.lists >> (z * 16 + o) & 1)
+                st = check_list(m, z, o, false, false, &lp, &ln, err);
+            pages += zn->area[o].nr_free << o;
+            nodes += zn->area[o].nr_free;
+        }
+        if (st != MM_OK)
+            break;
+        /* Allocated pages at the start, by its full check: present less
+         * reserved less free; since moved by the changed blocks. */
+        resv = zn->populated ? resv_ram_pages_in(b, &m->lay, zn->start, zn->end) : 0;
+        st = check_zone(m, z, pages, zn->present - resv - b->track.free[z] + dused[z],
+                        err);
+        managed += zn->managed;
+    }
+    return st == MM_OK ? check_totals(m, nodes, managed, err) : st;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1574,6 +1898,7 @@ static struct mm_buddy *buddy_empty(const struct mm_buddy *fresh)
     b->free_map.s = NULL;
     memset(&b->used_map, 0, sizeof(b->used_map));
     b->resv = NULL;
+    b->track.on = false;
     memset(b->owned, 0, sizeof(b->owned));
     for (unsigned z = 0; z < MM_NR_ZONES; z++) {
         b->zone[z].free = 0;

@@ -1332,6 +1332,7 @@ enum mm_status mm_apply(struct mm_machine *m, const struct mm_op *op,
     st = op_precheck(m, op, res);
     if (st == MM_OK) {
         m->touched.parts |= touches(op->code);
+        m->since.parts |= touches(op->code);
         st = dispatch(m, op, res);
     }
     res->status = st;
@@ -1578,6 +1579,53 @@ void mm_touched_clear(struct mm_machine *m)
     memset(&m->touched, 0, sizeof(m->touched));
 }
 
+/* The parts in @parts (MM_TOUCH_*) other than the buddy and the page
+ * tables, whole: pkmap, kmap_atomic, vmalloc, the owners' cross-check. */
+static enum mm_status check_parts(const struct mm_machine *m, unsigned parts,
+                                  char err[MM_MSG_MAX])
+{
+    enum mm_status st = MM_OK;
+
+    if (parts & MM_TOUCH_PKMAP)
+        st = mm__pkmap_check(m, err);
+    if (st == MM_OK && (parts & MM_TOUCH_KATOMIC))
+        st = mm__katomic_check(m, err);
+    if (st == MM_OK && (parts & MM_TOUCH_VMAP))
+        st = mm__vmap_check(m, err);
+    if (st == MM_OK && (parts & (MM_TOUCH_BUDDY | MM_TOUCH_VMAP)))
+        st = check_owners(m, err);
+    return st;
+}
+
+void mm_since_clear(struct mm_machine *m)
+{
+    memset(&m->since, 0, sizeof(m->since));
+    mm__buddy_track_start(m->buddy);
+}
+
+static unsigned implied_parts(const struct mm_machine *m, const struct mm_touched *t);
+
+enum mm_status mm_check_since(const struct mm_machine *m, char err[MM_MSG_MAX])
+{
+    enum mm_status st;
+    unsigned parts;
+
+    err[0] = '\0';
+    if (m->broken[0] != '\0')
+        return mm__fail(err, MM_INTERNAL, "check: machine is broken: %s", m->broken);
+    if (!mm__buddy_tracking(m->buddy))
+        return mm_check(m, err); /* no record: since the boot or a restore */
+    /* The other parts whole where what their checks read changed, as
+     * mm_check_touched() decides it. */
+    parts = implied_parts(m, &m->since);
+    st = mm__buddy_check_since(m, err);
+    if (st == MM_OK)
+        st = mm__pgtable_check_since(m, m->since.l1, err);
+    if (st == MM_OK)
+        st = check_parts(m, parts, err);
+    return st;
+}
+
 /* The parts whose checks read what @t marks: pkmap's and kmap_atomic's
  * read their windows' PTEs, vmalloc's its areas' PTEs and their pages'
  * owners, and the page-table check each table page's owner. */
@@ -1624,14 +1672,8 @@ enum mm_status mm_check_touched(struct mm_machine *m, unsigned parts,
         st = mm__pgtable_check_l1(m, t->l1, err);
     if (st == MM_OK && (parts & MM_TOUCH_BUDDY))
         st = mm__buddy_check(m, err);
-    if (st == MM_OK && (parts & MM_TOUCH_PKMAP))
-        st = mm__pkmap_check(m, err);
-    if (st == MM_OK && (parts & MM_TOUCH_KATOMIC))
-        st = mm__katomic_check(m, err);
-    if (st == MM_OK && (parts & MM_TOUCH_VMAP))
-        st = mm__vmap_check(m, err);
-    if (st == MM_OK && (parts & (MM_TOUCH_BUDDY | MM_TOUCH_VMAP)))
-        st = check_owners(m, err);
+    if (st == MM_OK)
+        st = check_parts(m, parts, err);
     mm_touched_clear(m);
     return st;
 }

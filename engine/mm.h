@@ -672,6 +672,32 @@ void mm_touched_clear(struct mm_machine *m);
 enum mm_status mm_check_touched(struct mm_machine *m, unsigned parts,
                                 char err[MM_MSG_MAX]);
 
+/*
+ * mm_since_clear - start recording what changes, for mm_check_since()
+ * Records the page-table indexes written and the parts touched (as the
+ * touched summary, but not cleared by mm_check_touched()) and each buddy
+ * block headed, freed or taken, with the allocator's counts as they are
+ * now.  A clone carries its original's record; a restored machine has
+ * none.
+ */
+void mm_since_clear(struct mm_machine *m);
+
+/**
+ * mm_check_since - mm_check() of what changed since mm_since_clear()
+ * Given a machine that passed mm_check() at mm_since_clear(): the buddy's
+ * changed blocks by mm_check()'s rules, that they cover exactly the pages
+ * of the blocks they replaced, the free lists changed, and every count;
+ * the PTEs and section bits of the pgd entries written, the form and PTE
+ * page owner of every other; pkmap, kmap_atomic, vmalloc and the owners'
+ * cross-check whole if what they read changed, as mm_check_touched()
+ * decides it from the parts and entries touched since.  So it finds every inconsistency mm_check() would in
+ * what changed; what did not change is as that mm_check() left it.
+ * Without mm_since_clear() (since mm_create() or mm_restore()) it is
+ * mm_check(); past 1,024 buddy changes the buddy is checked whole.
+ * Return: MM_OK, or MM_INTERNAL with @err describing the first inconsistency.
+ */
+enum mm_status mm_check_since(const struct mm_machine *m, char err[MM_MSG_MAX]);
+
 /* ------------------------------------------------------------------ */
 /* Snapshots                                                           */
 /* ------------------------------------------------------------------ */

@@ -297,6 +297,7 @@ struct mm_machine {
     struct mm_vmap *vmap;       /* vmalloc.c */
     struct mm_physidx *physidx; /* physidx.c: NULL during boot */
     struct mm_touched touched;  /* since mm_touched_clear() (check.c) */
+    struct mm_touched since;    /* since mm_since_clear(): not cleared by checks */
 };
 
 /* ------------------------------------------------------------------ */
@@ -404,6 +405,14 @@ void mm__buddy_foreach_used(const struct mm_machine *m,
                                        enum mm_owner owner),
                             void *arg);
 enum mm_status mm__buddy_check(const struct mm_machine *m, char err[MM_MSG_MAX]);
+/* Starts recording which blocks change (forgets what was recorded). */
+void mm__buddy_track_start(struct mm_buddy *b);
+/* Whether it was started (on this machine or the one it is a clone of). */
+bool mm__buddy_tracking(const struct mm_buddy *b);
+/* mm__buddy_check() of the blocks changed since mm__buddy_track_start()
+ * and of every count; the whole check when the record overflowed or
+ * none was started. */
+enum mm_status mm__buddy_check_since(const struct mm_machine *m, char err[MM_MSG_MAX]);
 size_t mm__buddy_host_bytes(const struct mm_buddy *b);
 
 /* ------------------------------------------------------------------ */
@@ -476,7 +485,12 @@ enum mm_status mm__pgtable_check_l1(const struct mm_machine *m, const uint64_t *
 static inline void mm__touch_l1(struct mm_machine *m, unsigned idx)
 {
     m->touched.l1[idx / 64] |= 1ull << (idx % 64);
+    m->since.l1[idx / 64] |= 1ull << (idx % 64);
 }
+/* mm__pgtable_check() of every entry, but the PTEs and section bits only
+ * of the pgd entries holding an index set in @l1 (mm_check_since()). */
+enum mm_status mm__pgtable_check_since(const struct mm_machine *m, const uint64_t *l1,
+                                       char err[MM_MSG_MAX]);
 enum mm_status mm__report_pagetables(const struct mm_machine *m, struct mm_buf *out);
 
 /* ------------------------------------------------------------------ */

@@ -259,6 +259,94 @@ START_TEST(test_check_touched_checks_what_changed)
 }
 END_TEST
 
+/* mm_check_since() on a clone of a checked machine after ops of every
+ * part (vmalloc and vfree, pages taken and given back, kmap): it passes,
+ * as mm_check() does. */
+START_TEST(test_check_since_passes_after_ops)
+{
+    struct mm_machine *boot = t_machine("aries", NULL);
+    struct mm_machine *m = mm_clone(boot);
+    struct mm_result r, a;
+    char err[MM_MSG_MAX];
+
+    ck_assert_ptr_nonnull(m);
+    mm_since_clear(m);
+    ck_assert_int_eq(mm_check_since(m, err), MM_OK);
+    ck_assert_int_eq(mm_vmalloc(m, 16384, &r), MM_OK);
+    ck_assert_int_eq(mm_alloc_pages(m, MM_ZONE_NORMAL, 3, &a), MM_OK);
+    ck_assert_int_eq(mm_kmap(m, 0xafa00, &r), MM_OK);
+    ck_assert_int_eq(mm_vmalloc(m, 12288, &r), MM_OK);
+    ck_assert_int_eq(mm_vfree(m, r.value, &r), MM_OK);
+    ck_assert_int_eq(mm_free_pages(m, a.value, 3, &r), MM_OK);
+    ck_assert_int_eq(mm_check_since(m, err), MM_OK);
+    ck_assert_str_eq(err, "");
+    ck_assert_int_eq(mm_check(m, err), MM_OK);
+    mm_destroy(m);
+    mm_destroy(boot);
+}
+END_TEST
+
+/* mm_check_since() finds a wrong hardware PTE an op wrote, though
+ * mm_check_touched() cleared the touched summary in between.  Its stated
+ * limit: after mm_since_clear() the entry is no longer among what changed,
+ * and a wrong PTE there is for mm_check() to find. */
+START_TEST(test_check_since_finds_a_changed_pte)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    struct mm_result r;
+    char err[MM_MSG_MAX];
+    mm_paddr_t hw;
+
+    mm_since_clear(m);
+    ck_assert_int_eq(mm_vmalloc(m, 16384, &r), MM_OK);
+    ck_assert_uint_eq(r.value, 0xf0000000);
+    ck_assert_int_eq(mm_check_touched(m, MM_TOUCH_ALL, err), MM_OK);
+    hw = mm__pte_page(m, 0xf0001000) + MM_PTE_HWTABLE_OFF + 1 * 4;
+    mm__phys_write32(m->phys, hw, mm__phys_read32(m->phys, hw) ^ 0x10);
+    ck_assert_int_eq(mm_check_since(m, err), MM_INTERNAL);
+    ck_assert_str_eq(err, "pgtable: PTE of 0xf0001000: Linux 0xff2fc65f, "
+                          "hardware 0xff2fc44f, expected 0xff2fc45f");
+    mm__phys_write32(m->phys, hw, mm__phys_read32(m->phys, hw) ^ 0x10);
+    ck_assert_int_eq(mm_check_since(m, err), MM_OK);
+    mm_since_clear(m);
+    mm__phys_write32(m->phys, hw, mm__phys_read32(m->phys, hw) ^ 0x10);
+    ck_assert_int_eq(mm_check_since(m, err), MM_OK);
+    ck_assert_int_eq(mm_check(m, err), MM_INTERNAL);
+    ck_assert_str_eq(err, "pgtable: PTE of 0xf0001000: Linux 0xff2fc65f, "
+                          "hardware 0xff2fc44f, expected 0xff2fc45f");
+    mm_destroy(m);
+}
+END_TEST
+
+/* mm_check_since() checks each buddy block an op took or gave back by
+ * mm_check()'s rules: with the RAM bank cut short below a block taken
+ * since the start, that block is the one it names. */
+START_TEST(test_check_since_finds_a_changed_block)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    struct mm_result a;
+    char err[MM_MSG_MAX];
+    uint64_t end;
+    unsigned i;
+
+    mm_since_clear(m);
+    ck_assert_int_eq(mm_alloc_pages(m, MM_ZONE_NORMAL, 3, &a), MM_OK);
+    ck_assert_uint_eq(a.value, 0xaea00);
+    for (i = 0; i < m->lay.nr_regions; i++) {
+        if (m->lay.regions[i].start <= 0xaea00000 && m->lay.regions[i].end > 0xaea00000)
+            break;
+    }
+    ck_assert_uint_lt(i, m->lay.nr_regions);
+    end = m->lay.regions[i].end;
+    m->lay.regions[i].end = 0xaea04000; /* half the block */
+    ck_assert_int_eq(mm_check_since(m, err), MM_INTERNAL);
+    ck_assert_str_eq(err, "buddy: allocated order-3 block at pfn 0xaea00 is not all RAM");
+    m->lay.regions[i].end = end;
+    ck_assert_int_eq(mm_check_since(m, err), MM_OK);
+    mm_destroy(m);
+}
+END_TEST
+
 Suite *machine_suite(void)
 {
     Suite *s = suite_create("machine");
@@ -272,6 +360,9 @@ Suite *machine_suite(void)
     tcase_add_test(tc, test_clone_is_independent);
     tcase_add_test(tc, test_replay_detects_mismatch);
     tcase_add_test(tc, test_idle_2g_machine_is_small);
+    tcase_add_test(tc, test_check_since_passes_after_ops);
+    tcase_add_test(tc, test_check_since_finds_a_changed_pte);
+    tcase_add_test(tc, test_check_since_finds_a_changed_block);
     tcase_add_test(tc, test_ops_mark_what_they_touch);
     tcase_add_test(tc, test_check_touched_checks_what_changed);
     tcase_add_test(tc, test_page_table_at_physical_zero);

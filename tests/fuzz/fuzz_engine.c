@@ -116,27 +116,60 @@
  * (an order-2 split putting back its lower half, the block just
  * allocated) by the end check of the corpus's first such input ("buddy:
  * the order-2 block at pfn 0x7fc00 overlaps the order-2 block at pfn
- * 0x7fc00", the merged sweep of a free and an allocated block).  What stands
+ * 0x7fc00", the merged sweep of a free and an allocated block).  What stood
  * between this and 5,000 inputs per CPU-second: the whole-state checks
  * (the end of every input, the sampled ops, the replays), which walk
  * structures as large as the machine, and libFuzzer's own loop, a
- * quarter of the time.
- * The checks are as they
- * were: neither change touches what is checked, and the oracles' own
- * branches (their failures abort) were never coverage worth keeping.
+ * quarter of the time.  The oracles' own branches (their failures abort)
+ * were never coverage worth keeping.
+ * Then (issue #19, the build without sanitizers, -seed=1 -runs=20000 from
+ * the corpus, perf): libFuzzer's entropic bookkeeping 34% (it keeps every
+ * feature seen fewer than 255 times as rare, some thousands of the 12,000,
+ * and searches that list for every feature of every run), mm_check() 17%
+ * (page tables 9, buddy 7).  Now every input's whole-state checks are
+ * mm_check_since(): what changed since the clone the input began from,
+ * by mm_check()'s rules (below), and make fuzz's engine run counts a
+ * feature rare below 32 sightings (Makefile).  After (perf): the
+ * since-check 13% (page tables 4, vmalloc 4: still whole, buddy 3),
+ * libFuzzer's rare-feature bookkeeping 12%, the ops' compare hooks 10%,
+ * snapshots 5% and reports 10%.  Inputs per CPU-second, old and new build
+ * side by side, best of three (the others in brackets), load 3 to 4 on
+ * the 2 cores: none 1,853 (1,800, 1,659) to 3,454 (3,344, 3,333); ubsan
+ * 1,444 (1,346, 1,328) to 2,053 (1,992, 1,874); ASan+UBSan 1,074 (974,
+ * 972) to 1,360 (1,198, 1,239): 1.86, 1.42 and 1.27 times.  No build
+ * reached issue #19's 5,000 at that load (the old none build ran 2,958
+ * at load 0.1 that night; 1.86 times that was not measured).  Edges and
+ * features after the runs: none
+ * 2,862 and 12,355 before, 2,852 and 12,266 after; ubsan 2,319-2,328 and
+ * 9,955-10,087 before, 2,333-2,350 and 10,057-10,199 after; ASan
+ * 2,325-2,336 and 9,971-10,079 before, 2,344-2,346 and 10,118-10,247
+ * after.  The threshold alone, on the new build: 2,797 at 255, 3,305 at
+ * 128, 3,891 at 64, 4,535 at 32, 4,618 at 16 (one run each, one session),
+ * with 2,845-2,880 edges at every setting.
+ * The same two planted bugs, with the sampled ops' checks compiled out
+ * (only the end check left), from the corpus: the expand() one by the
+ * end check of the corpus's first such input, with the same message; the
+ * vfree() one (planted for ops only: booted()'s check caught the boot's
+ * vfrees first) by the end check ("vmalloc: 4 lazy pages in the areas, 5
+ * counted (purge above 8192)").  Both messages came from
+ * mm_check_since(), which ran before the sampled inputs' mm_check().
  * The oracles, and what of them is sampled:
  *   always, after every op   seq advances by one on success and not at all
  *                            on failure; no MM_INTERNAL; mm_broken() unset;
  *                            mm_check_touched(): each pgd entry the op
  *                            wrote (L1 pair, its PTE table) by mm_check()'s
  *                            rules, from the engine's touched summary
- *   sampled ops              mm_check() of the whole state after the op
- *   always, at the end       mm_check() of the whole end state
- *   sampled inputs           at the end the events replayed onto a machine
- *                            as booted (each result compared), and an
- *                            mm_clone() of the end state, give the same
- *                            seq and state (the mm_snapshot() bytes) and
- *                            pass mm_check().  The machine as booted is a clone
+ *   sampled ops              mm_check_since() after the op: everything
+ *                            the input changed, by mm_check()'s rules
+ *   always, at the end       mm_check_since() of the end state
+ *   sampled inputs           mm_check() of the whole end state, which
+ *                            must agree with mm_check_since(); the events
+ *                            replayed onto a machine as booted (each
+ *                            result compared), and an mm_clone() of the
+ *                            end state, give the same seq and state (the
+ *                            mm_snapshot() bytes) and pass
+ *                            mm_check_since() (each since the clone it
+ *                            began from).  The machine as booted is a clone
  *                            of the cached one the input started from,
  *                            whose snapshot must first be the bytes
  *                            mm_create() gave (so no input and no clone
@@ -160,9 +193,10 @@
  * mutation moves the sampled ops, so the many mutants of a kept sequence
  * check different ones.
  *
- * What sampling costs in guarantees: mm_check() reads the whole state,
- * so a violation still there at the end of the sequence is caught on
- * every input.  A violation a later op of the same sequence repairs is
+ * What sampling costs in guarantees: mm_check_since() finds every
+ * violation mm_check() would in what changed, and what did not change is
+ * as booted()'s mm_check() left it, so a violation still there at the
+ * end of the sequence is caught on every input.  A violation a later op of the same sequence repairs is
  * caught only if a sampled op falls between the two; each mutant has a
  * 1 in 16 chance per op of that window.  Ops can repair each invariant
  * mm_check() covers: a wrong PTE is overwritten by the next map or unmap
@@ -175,6 +209,28 @@
  * Before (every op of 1 input in 16) the expected number of checks was
  * the same, all in the same few inputs.
  *
+ * Why the since-check is as strong as mm_check() for a sequence: the
+ * input's machine is a clone of one that passed mm_check(), and
+ * mm_since_clear() starts the engine's record there.  The buddy records
+ * each head its maps gain or lose, as the block was before; the check
+ * takes the blocks at the heads changed, then (as the record's first
+ * change saw them) and now, checks each block there now by mm_check()'s
+ * per-block rules, that they overlap nothing and cover exactly the pages
+ * the replaced blocks covered (so with the unchanged blocks they still
+ * partition the allocator's pages), the free lists changed (links,
+ * lengths), and every count against the start's moved by the changes.
+ * The page tables keep a second touched summary that nothing clears:
+ * the PTEs and sections of the entries written are checked, and every
+ * table entry's form and table page owner (a free can change that), the
+ * count of tables and that no page serves two.  pkmap, kmap_atomic,
+ * vmalloc and the owners' cross-check are checked whole when an op of
+ * their kind ran or their window's entries were written (vmalloc's and
+ * the owners' too when the buddy changed), as mm_check_touched() decides.  What the
+ * record cannot vouch for is checked whole: a restored machine, past
+ * 1,024 buddy changes (the big inputs).  The mm_check() on sampled
+ * inputs, and on every op of make check's replays, checks the record
+ * itself: a change the record missed would show there as a disagreement.
+ *
  * The touched check adds to that, for the page tables: every input
  * starts from a clone of a machine that passed mm_check() with its
  * touched summary cleared, the engine marks each first-level index whose
@@ -184,7 +240,7 @@
  * what no op wrote is as the last check left it.  What the entry check
  * cannot see (a table page's owner changed by a free, the count of
  * tables, the other parts' own state) stays with the sampled and the end
- * check above.  Checking the other parts per op too (mm_check_touched()
+ * check above (the since-check reads those).  Checking the other parts per op too (mm_check_touched()
  * with its parts: the buddy, vmalloc and pkmap checks whole) in place of
  * the sampled mm_check() cost 1.6 times the CPU of a pass over the
  * corpus; those parts' checks walk their whole structures.
@@ -204,8 +260,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_OPS     512                 /* per input */
 #define RING        64                  /* remembered pfns and vas */
 #define MAX_EVENTS  MAX_OPS
-#define SAMPLE_EVERY 16                 /* 1 input in 16: replay and clone */
-#define OP_SAMPLE_EVERY 16              /* 1 op in 16: mm_check() */
+#define SAMPLE_EVERY 16                 /* 1 input in 16: mm_check(), replay, clone */
+#define OP_SAMPLE_EVERY 16              /* 1 op in 16: mm_check_since() */
 #define REPORT_SAMPLE_EVERY 4           /* of those 16: reports rendered */
 #define MAX_SPANS   MAX_OPS             /* ops the mutator can see */
 #define MAX_PICKS   (MAX_OPS * 8)       /* operand bytes it can change */
@@ -421,8 +477,10 @@ static void preset_config(uint8_t b0, uint8_t b1, struct mm_config *cfg)
 }
 
 /* mm_broken() and the page-table entries the op touched, always (which
- * clears the touched summary); mm_check() of everything when @full. */
-static void check(struct state *s, const char *after, bool full)
+ * clears the touched summary); when @whole, mm_check_since() (all that
+ * changed since the clone), and when @full mm_check() as well, which must
+ * agree with it. */
+static void check(struct state *s, const char *after, bool whole, bool full)
 {
     char err[MM_MSG_MAX];
 
@@ -430,8 +488,16 @@ static void check(struct state *s, const char *after, bool full)
         fail(after, mm_broken(s->m));
     if (mm_check_touched(s->m, 0, err) != MM_OK)
         fail(after, err);
-    if (full && mm_check(s->m, err) != MM_OK)
+    if (!whole)
+        return;
+    if (mm_check_since(s->m, err) != MM_OK)
         fail(after, err);
+    if (full && mm_check(s->m, err) != MM_OK) {
+        char msg[MM_MSG_MAX + 64];
+
+        snprintf(msg, sizeof(msg), "mm_check_since() passed, mm_check(): %s", err);
+        fail(after, msg);
+    }
 }
 
 static void record(struct state *s, const struct mm_op *op,
@@ -516,7 +582,7 @@ static void apply(struct state *s, const struct mm_op *op)
     if (res.status == MM_INTERNAL)
         fail(mm_op_name(op->code), res.msg);
     check(s, mm_op_name(op->code) ? mm_op_name(op->code) : "raw op",
-          s->every_op || op_sampled(s));
+          s->every_op || op_sampled(s), s->every_op);
     record(s, op, &res);
     if (res.status != MM_OK)
         return;
@@ -832,6 +898,7 @@ static void replay(struct state *s, struct mm_machine *r)
     char err[MM_MSG_MAX];
     struct mm_buf *state = scratch(BUF_STATE), *want;
 
+    mm_since_clear(r); /* as booted, checked whole then */
     for (unsigned i = 0; i < s->nev; i++) {
         if (mm_replay(r, &s->ev[i].op, &s->ev[i].res, err) != MM_OK)
             fail("mm_replay", err);
@@ -846,10 +913,10 @@ static void replay(struct state *s, struct mm_machine *r)
     same_state(state, r, "replay");
     same_state(state, c, "clone");
     if (s->full) {
-        if (mm_check(r, err) != MM_OK)
-            fail("mm_check after replay", err);
-        if (mm_check(c, err) != MM_OK)
-            fail("mm_check after clone", err);
+        if (mm_check_since(r, err) != MM_OK)
+            fail("mm_check_since after replay", err);
+        if (mm_check_since(c, err) != MM_OK)
+            fail("mm_check_since after clone", err);
     }
     if (s->reports_alike) {
         want = scratch(BUF_WANT);
@@ -983,11 +1050,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fail("mm_clone", "out of memory");
     s.cpus = mm_machine_config(s.m)->cpus;
     mm_touched_clear(s.m);              /* booted() checked it whole */
+    mm_since_clear(s.m);
     while (s.in.left > 0 && n < MAX_OPS) {
         s.nop = n++;
         one_op(&s);
     }
-    check(&s, "the last op", true);
+    check(&s, "the last op", true, s.full);
     if (s.full)
         replay(&s, replay_target(boot, boot_state));
     mm_destroy(s.m);
