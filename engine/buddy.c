@@ -151,7 +151,7 @@ struct track_ev {
 };
 
 struct track {
-    bool on, overflow;
+    bool overflow;
     uint32_t n;
     uint64_t lists;
     uint32_t free[MM_NR_ZONES], node_live, used_count, owned[MM_OWN_COUNT];
@@ -172,7 +172,7 @@ struct mm_buddy {
     uint32_t owned[MM_OWN_COUNT]; /* pages held per owner */
     struct pfn_range *resv;       /* boot-reserved pages, sorted, merged */
     size_t nresv;
-    struct track track;
+    struct track *track; /* NULL unless recording: 8 KiB a machine otherwise */
 };
 
 static const char *const zone_names[MM_NR_ZONES] = {
@@ -488,9 +488,9 @@ static bool reserve_for_op(struct mm_buddy *b)
 static void track(struct mm_buddy *b, bool used, mm_pfn_t pfn, bool present,
                   unsigned order, unsigned owner)
 {
-    struct track *t = &b->track;
+    struct track *t = b->track;
 
-    if (!t->on)
+    if (t == NULL)
         return;
     if (t->n == TRACK_MAX) {
         t->overflow = true;
@@ -517,11 +517,11 @@ static void add_free_block(struct mm_buddy *b, unsigned zone, mm_pfn_t pfn,
     struct free_block *n;
 
     assert(idx != NIL);
-    if (b->track.on) {
+    if (b->track != NULL) {
         int32_t old = free_node(b, pfn);
 
         track(b, false, pfn, old != NIL, old != NIL ? b->node[old].order : 0, 0);
-        b->track.lists |= 1ull << (zone * 16 + order);
+        b->track->lists |= 1ull << (zone * 16 + order);
     }
     n = &b->node[idx];
     b->spare = n->next;
@@ -549,9 +549,9 @@ static void del_free_block(struct mm_buddy *b, int32_t idx)
     struct free_block *n = &b->node[idx];
     struct free_area *fa = area_of(b, n->zone, n->order);
 
-    if (b->track.on) {
+    if (b->track != NULL) {
         track(b, false, n->pfn, true, n->order, 0);
-        b->track.lists |= 1ull << (n->zone * 16 + n->order);
+        b->track->lists |= 1ull << (n->zone * 16 + n->order);
     }
     if (n->prev != NIL)
         b->node[n->prev].next = n->next;
@@ -947,8 +947,15 @@ struct mm_buddy *mm__buddy_clone(const struct mm_buddy *b)
     *c = *b;
     c->node = NULL;
     c->resv = NULL;
+    c->track = NULL;
     c->free_map.s = NULL;
     memset(&c->used_map, 0, sizeof(c->used_map));
+    if (b->track != NULL) { /* a clone carries its original's record */
+        c->track = malloc(sizeof(*c->track));
+        if (c->track == NULL)
+            goto oom;
+        memcpy(c->track, b->track, sizeof(*c->track));
+    }
     if (b->node_cap > 0) {
         c->node = malloc(b->node_cap * sizeof(*c->node));
         if (c->node == NULL)
@@ -977,6 +984,7 @@ void mm__buddy_destroy(struct mm_buddy *b)
     free(b->free_map.s);
     umap_free(&b->used_map);
     free(b->resv);
+    free(b->track);
     free(b);
 }
 
@@ -1215,7 +1223,8 @@ size_t mm__buddy_host_bytes(const struct mm_buddy *b)
         return 0;
     return sizeof(*b) + b->node_cap * sizeof(*b->node) +
            (map_mask(&b->free_map) + 1) * sizeof(struct slot) +
-           (size_t)b->used_map.nchunks * UCHUNK + b->nresv * sizeof(*b->resv);
+           (size_t)b->used_map.nchunks * UCHUNK + b->nresv * sizeof(*b->resv) +
+           (b->track != NULL ? sizeof(*b->track) : 0);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1603,11 +1612,15 @@ enum mm_status mm__buddy_check(const struct mm_machine *m, char err[MM_MSG_MAX])
 /* The check of what changed                                           */
 /* ------------------------------------------------------------------ */
 
+/* Without host memory for the record nothing is recorded, and
+ * mm__buddy_check_since() checks the whole allocator, as it does past
+ * TRACK_MAX changes. */
 void mm__buddy_track_start(struct mm_buddy *b)
 {
-    struct track *t = &b->track;
+    struct track *t = b->track;
 
-    t->on = true;
+    if (t == NULL && (t = b->track = malloc(sizeof(*t))) == NULL)
+        return;
     t->overflow = false;
     t->n = 0;
     t->lists = 0;
@@ -1620,7 +1633,7 @@ void mm__buddy_track_start(struct mm_buddy *b)
 
 bool mm__buddy_tracking(const struct mm_buddy *b)
 {
-    return b->track.on;
+    return b->track != NULL;
 }
 
 /* A block as the record knows it: head << 4 | order, and whose it is. */
@@ -1683,7 +1696,7 @@ static enum mm_status check_changed(const struct mm_machine *m, const struct tbl
 static void changed_blocks(const struct mm_buddy *b, uint32_t *idx, struct tblock *then,
                            size_t *nthen, struct tblock *now, size_t *nnow)
 {
-    const struct track *t = &b->track;
+    const struct track *t = b->track;
     uint32_t *key;
 
     *nthen = *nnow = 0;
@@ -1720,7 +1733,7 @@ static enum mm_status check_changes(const struct mm_machine *m, const struct tbl
                                     uint32_t dused[MM_NR_ZONES], char err[MM_MSG_MAX])
 {
     const struct mm_buddy *b = m->buddy;
-    const struct track *t = &b->track;
+    const struct track *t = b->track;
     uint32_t free[MM_NR_ZONES], owned[MM_OWN_COUNT], live = t->node_live,
                                                      used = t->used_count;
     size_t i = 0, j = 0;
@@ -1803,11 +1816,11 @@ enum mm_status mm__buddy_check_since(const struct mm_machine *m, char err[MM_MSG
 
     assert(m != NULL && m->buddy != NULL && err != NULL);
     b = m->buddy;
-    if (!b->track.on || b->track.overflow)
+    if (b->track == NULL || b->track->overflow)
         return mm__buddy_check(m, err);
-    idx = malloc((2 * b->track.n + 1) * sizeof(*idx));
-    then = malloc((b->track.n + 1) * sizeof(*then));
-    now = malloc((b->track.n + 1) * sizeof(*now));
+    idx = malloc((2 * b->track->n + 1) * sizeof(*idx));
+    then = malloc((b->track->n + 1) * sizeof(*then));
+    now = malloc((b->track->n + 1) * sizeof(*now));
     if (idx == NULL || then == NULL || now == NULL) {
         free(idx);
         free(then);
@@ -1831,7 +1844,7 @@ enum mm_status mm__buddy_check_since(const struct mm_machine *m, char err[MM_MSG
 
             /* A list added to or taken from: its links and nodes (each
              * changed block's own check is check_changed()'s). */
-            if (b->track.lists >> (z * 16 + o) & 1)
+            if (b->track->lists >> (z * 16 + o) & 1)
                 st = check_list(m, z, o, false, false, &lp, &ln, err);
             pages += zn->area[o].nr_free << o;
             nodes += zn->area[o].nr_free;
@@ -1841,7 +1854,7 @@ enum mm_status mm__buddy_check_since(const struct mm_machine *m, char err[MM_MSG
         /* Allocated pages at the start, by its full check: present less
          * reserved less free; since moved by the changed blocks. */
         resv = zn->populated ? resv_ram_pages_in(b, &m->lay, zn->start, zn->end) : 0;
-        st = check_zone(m, z, pages, zn->present - resv - b->track.free[z] + dused[z],
+        st = check_zone(m, z, pages, zn->present - resv - b->track->free[z] + dused[z],
                         err);
         managed += zn->managed;
     }
@@ -1898,7 +1911,7 @@ static struct mm_buddy *buddy_empty(const struct mm_buddy *fresh)
     b->free_map.s = NULL;
     memset(&b->used_map, 0, sizeof(b->used_map));
     b->resv = NULL;
-    b->track.on = false;
+    b->track = NULL;
     memset(b->owned, 0, sizeof(b->owned));
     for (unsigned z = 0; z < MM_NR_ZONES; z++) {
         b->zone[z].free = 0;

@@ -286,6 +286,38 @@ START_TEST(test_check_since_passes_after_ops)
 }
 END_TEST
 
+/* The record of what changed is host memory only while asked for: a
+ * machine that never called mm_since_clear() (every machine armmapd
+ * hosts) and its clones hold none; one that did holds the record of 1,024
+ * buddy changes (8 bytes each, the counts beside), and its clone a copy
+ * of it, which finds the same changes. */
+START_TEST(test_check_since_record_only_when_asked)
+{
+    struct mm_machine *m = t_machine("aries", NULL);
+    struct mm_machine *c = mm_clone(m), *d;
+    size_t idle = mm_host_bytes(m), rec;
+    struct mm_result r;
+    char err[MM_MSG_MAX];
+
+    ck_assert_ptr_nonnull(c);
+    ck_assert_uint_eq(mm_host_bytes(c), idle);
+    mm_since_clear(m);
+    rec = mm_host_bytes(m) - idle;
+    ck_assert_uint_ge(rec, 1024 * 8);
+    ck_assert_uint_lt(rec, 1024 * 8 + 256);
+    ck_assert_int_eq(mm_alloc_pages(m, MM_ZONE_NORMAL, 2, &r), MM_OK);
+    d = mm_clone(m);
+    ck_assert_ptr_nonnull(d);
+    ck_assert_uint_eq(mm_host_bytes(d), mm_host_bytes(m));
+    ck_assert_int_eq(mm_check_since(d, err), MM_OK);
+    ck_assert_int_eq(mm_free_pages(d, r.value, 2, &r), MM_OK);
+    ck_assert_int_eq(mm_check_since(d, err), MM_OK);
+    mm_destroy(d);
+    mm_destroy(c);
+    mm_destroy(m);
+}
+END_TEST
+
 /* mm_check_since() finds a wrong hardware PTE an op wrote, though
  * mm_check_touched() cleared the touched summary in between.  Its stated
  * limit: after mm_since_clear() the entry is no longer among what changed,
@@ -361,6 +393,7 @@ Suite *machine_suite(void)
     tcase_add_test(tc, test_replay_detects_mismatch);
     tcase_add_test(tc, test_idle_2g_machine_is_small);
     tcase_add_test(tc, test_check_since_passes_after_ops);
+    tcase_add_test(tc, test_check_since_record_only_when_asked);
     tcase_add_test(tc, test_check_since_finds_a_changed_pte);
     tcase_add_test(tc, test_check_since_finds_a_changed_block);
     tcase_add_test(tc, test_ops_mark_what_they_touch);
