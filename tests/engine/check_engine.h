@@ -30,6 +30,7 @@ Suite *modrox_suite(void);
 Suite *boots_suite(void);
 Suite *hashes61_suite(void);
 Suite *ptdump61_suite(void);
+Suite *buf_suite(void);
 
 /* Creates a machine from a preset plus "key=value" overrides (NULL ends the
  * list); fails the test with the engine's message if that fails. */

@@ -15,7 +15,7 @@ int main(void)
         vmalloc_suite, report_suite, machine_suite, random_suite,
         physidx_suite, snapshot_suite, hostmem_suite, report_json_suite,
         boot61_suite, kernmem_suite, modrox_suite, boots_suite,
-        hashes61_suite, ptdump61_suite,
+        hashes61_suite, ptdump61_suite, buf_suite,
     };
     SRunner *sr = srunner_create(NULL);
     int failed;
