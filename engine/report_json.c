@@ -37,15 +37,23 @@ struct jw {
 static void jw_quote(struct mm_buf *b, const char *s)
 {
     mm__buf_append(b, "\"", 1);
-    for (; *s != '\0'; s++) {
-        unsigned char c = (unsigned char)*s;
+    while (*s != '\0') {
+        size_t n = 0;
+        unsigned char c;
 
+        /* the run of bytes that need no escape, in one append */
+        while ((c = (unsigned char)s[n]) >= 0x20 && c != '"' && c != '\\')
+            n++;
+        if (n > 0) {
+            mm__buf_append(b, s, n);
+            s += n;
+            continue;
+        }
         if (c == '"' || c == '\\')
             mm__buf_printf(b, "\\%c", c);
-        else if (c < 0x20)
-            mm__buf_printf(b, "\\u%04x", c);
         else
-            mm__buf_append(b, s, 1);
+            mm__buf_printf(b, "\\u%04x", c);
+        s++;
     }
     mm__buf_append(b, "\"", 1);
 }
@@ -92,7 +100,10 @@ static void jw_trimmed(struct jw *w, const char *key, const char *s)
     n = strlen(s);
     while (n > 0 && s[n - 1] == ' ')
         n--;
-    snprintf(t, sizeof(t), "%.*s", (int)n, s);
+    if (n > sizeof(t) - 1)
+        n = sizeof(t) - 1; /* as snprintf() would cut it */
+    memcpy(t, s, n);
+    t[n] = '\0';
     jw_str(w, key, t);
 }
 
