@@ -104,6 +104,7 @@ struct pg_state {
     uint32_t prot;
     int domain; /* PMD_DOMAIN field of the run; -1 none */
     enum pt_form form;
+    uint32_t pte_mask, sect_mask; /* level_mask() of LEVEL_PTE, LEVEL_PMD */
 };
 
 /* KERNEL: 4.19, 6.1 arch/arm/mm/dump.c get_domain_name() (non-LPAE) */
@@ -203,12 +204,11 @@ static void text_run(void *arg, const struct mm_pt_run *run)
     mm__buf_printf(t->out, "\n");
 }
 
-/* note_page(): extends the current run or closes it and starts another. */
-static void note_page(struct pg_state *st, uint32_t addr, unsigned level, uint32_t val,
+/* note_page(): extends the current run or closes it and starts another.
+ * @prot: the entry's bits under its level's mask. */
+static void note_page(struct pg_state *st, uint32_t addr, unsigned level, uint32_t prot,
                       int domain)
 {
-    uint32_t prot = val & level_mask(level);
-
     if (st->form == PT_PLAIN)
         domain = -1;
     if (st->level == 0) {
@@ -242,10 +242,11 @@ static void walk_pte(const struct mm_machine *m, struct pg_state *st, uint32_t p
                      uint32_t addr)
 {
     const uint32_t *pg = mm__phys_page(m->phys, MM_PFN(pmd));
+    uint32_t mask = st->pte_mask;
 
     for (unsigned i = 0; i < MM_PTRS_PER_PTE; i++)
-        note_page(st, addr + (i << MM_PAGE_SHIFT), LEVEL_PTE, pg != NULL ? pg[i] : 0,
-                  pmd_domain(pmd));
+        note_page(st, addr + (i << MM_PAGE_SHIFT), LEVEL_PTE,
+                  pg != NULL ? pg[i] & mask : 0, pmd_domain(pmd));
 }
 
 /* walk_pmd(): pmd[0] (a section, empty, or a table), then pmd[1] if it is
@@ -256,11 +257,12 @@ static void walk_pmd(const struct mm_machine *m, struct pg_state *st, unsigned i
     uint32_t pmd0 = mm__l1_read(m, 2 * i), pmd1 = mm__l1_read(m, 2 * i + 1);
 
     if (pmd0 == 0 || (pmd0 & 2) != 0)
-        note_page(st, addr, LEVEL_PMD, pmd0, pmd_domain(pmd0));
+        note_page(st, addr, LEVEL_PMD, pmd0 & st->sect_mask, pmd_domain(pmd0));
     else
         walk_pte(m, st, pmd0, addr);
     if (pmd1 & 2)
-        note_page(st, addr + MM_SECTION_SIZE, LEVEL_PMD, pmd1, pmd_domain(pmd1));
+        note_page(st, addr + MM_SECTION_SIZE, LEVEL_PMD, pmd1 & st->sect_mask,
+                  pmd_domain(pmd1));
 }
 
 static enum pt_form form_of(const struct mm_machine *m)
@@ -300,14 +302,16 @@ void mm__ptdump_walk(const struct mm_machine *m, const struct mm_pt_sink *sink)
         { lay->vectors_base + 2 * MM_PAGE_SIZE, "Vectors End" },
         { 0xffffffffu, NULL },
     };
-    struct pg_state st = { sink, markers, 0, 0, 0, -1, form };
+    struct pg_state st = {
+        sink, markers, 0, 0, 0, -1, form, level_mask(LEVEL_PTE), level_mask(LEVEL_PMD)
+    };
 
     assert(sink != NULL);
     /* pgd_none() and pud_none() are constant 0 with the folded levels, so
      * every pgd entry goes to walk_pmd(). */
     for (unsigned i = 0; i < MM_PTRS_PER_PGD; i++)
         walk_pmd(m, &st, i);
-    note_page(&st, 0, 0, 0, -1);
+    note_page(&st, 0, 0, 0, -1); /* level 0: no bits */
 }
 
 enum mm_status mm__report_pagetables(const struct mm_machine *m, struct mm_buf *out)
