@@ -856,7 +856,8 @@ static enum mm_status alloc_area_pages(struct mm_machine *m, struct area *ar,
 static enum mm_status map_area(struct mm_machine *m, const struct area *ar,
                                const char *op, struct mm_result *res)
 {
-    enum mm_prot prot = area_prot(ar);
+    /* mk_pte()'s protection bits, the same for every page of the area */
+    uint32_t bits = mm__mk_pte(m, 0, area_prot(ar));
     const uint32_t *pfns = pfns_of(ar);
 
     for (uint32_t i = 0; i < ar->nr_pages; i++) {
@@ -866,7 +867,8 @@ static enum mm_status map_area(struct mm_machine *m, const struct area *ar,
 
         if (st != MM_OK)
             return st;
-        mm__set_pte(m, va, mm__mk_pte(m, pfn, prot));
+        assert(pfn < (1u << 20)); /* as mm__mk_pte() asserts */
+        mm__set_pte(m, va, (pfn << MM_PAGE_SHIFT) | bits);
     }
     return MM_OK;
 }
