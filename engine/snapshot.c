@@ -60,6 +60,14 @@ void mm__wr_u32(struct mm_buf *b, uint32_t v)
     uint8_t x[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16),
                      (uint8_t)(v >> 24) };
 
+    /* Where the buffer has room for it and the NUL (page records write
+     * every nonzero word of a page this way), straight in. */
+    if (!b->oom && b->cap - b->len > sizeof(x)) {
+        memcpy(b->data + b->len, x, sizeof(x));
+        b->len += sizeof(x);
+        b->data[b->len] = '\0';
+        return;
+    }
     mm__buf_append(b, x, sizeof(x));
 }
 
