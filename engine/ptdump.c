@@ -216,12 +216,19 @@ static void note_page(struct pg_state *st, uint32_t addr, unsigned level,
     uint32_t mask = level == LEVEL_PTE   ? st->pte_mask
                     : level == LEVEL_PMD ? st->sect_mask
                                          : 0;
+    bool same;            /* the current run is of this level and domain */
+    uint32_t want, limit; /* its bits; the next marker's address */
 
     if (st->form == PT_PLAIN)
         domain = -1;
+    same = st->level == level && st->domain == domain;
+    want = st->prot;
+    limit = st->marker[1].start;
     for (unsigned i = 0; i < n; i++, addr += MM_PAGE_SIZE) {
         uint32_t prot = val != NULL ? val[i] & mask : 0;
 
+        if (same && prot == want && addr < limit)
+            continue; /* the run goes on: what the test below finds, in registers */
         if (st->level == 0) {
             st->level = level;
             st->prot = prot;
@@ -240,6 +247,9 @@ static void note_page(struct pg_state *st, uint32_t addr, unsigned level,
             st->level = level;
             st->domain = domain;
         }
+        same = st->level == level && st->domain == domain;
+        want = st->prot;
+        limit = st->marker[1].start;
     }
 }
 
