@@ -20,8 +20,8 @@ void mm_buf_free(struct mm_buf *b)
     b->len = b->cap = 0;
 }
 
-/* Makes room for @extra more bytes plus a NUL; false when out of memory. */
-static bool buf_reserve(struct mm_buf *b, size_t extra)
+/* buf_reserve() when the buffer must grow (or is out of memory). */
+static bool buf_grow(struct mm_buf *b, size_t extra)
 {
     size_t want = b->len + extra + 1;
     size_t cap = b->cap ? b->cap : 256;
@@ -41,6 +41,15 @@ static bool buf_reserve(struct mm_buf *b, size_t extra)
     b->data = p;
     b->cap = cap;
     return true;
+}
+
+/* Makes room for @extra more bytes plus a NUL; false when out of memory.
+ * Every append asks, and nearly always there is room: that test inline. */
+static inline bool buf_reserve(struct mm_buf *b, size_t extra)
+{
+    if (!b->oom && b->cap - b->len > extra)
+        return true;
+    return buf_grow(b, extra);
 }
 
 void mm__buf_append(struct mm_buf *b, const void *data, size_t len)
