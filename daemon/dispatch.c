@@ -549,7 +549,7 @@ static void h_create(struct srv_call *call, const Armmap__V1__Request *req)
         mm_destroy(m);
         return;
     }
-    text = mm_config_text(mm_machine_config(m));
+    text = srv_config_text(mm_machine_config(m));
     if (text == NULL) {
         mm_destroy(m);
         srv_call_fail(call, MM_NO_MEMORY, "create: out of host memory");
