@@ -2450,8 +2450,8 @@ static bool check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p,
             has_strings(f->descriptor, 0)) {
             if (depth > 0)
                 field_path(path, sizeof(path), prefix, f);
-            if (!check_strings(f->descriptor, p, p + v,
-                               depth == 0 ? "" : path, depth + 1, err, errsz))
+            if (!check_strings(f->descriptor, p, p + v, depth == 0 ? "" : path,
+                               depth + 1, err, errsz))
                 return false;
         }
         p += v;
