@@ -193,10 +193,11 @@
  * check_strings() (daemon/dispatch.c) formats a field's path only for an
  * error or a nested prefix; SHA-256's compression function carries no
  * coverage (nocov.txt, 0.6%); FUZZ_CONN_VERBOSE is read once; the
- * socketpair is non-blocking from the start (one fcntl() less).  Nothing
- * checked is sampled more than before: every input still gets the
- * sanitizers, the reply checks and the broken-machine check, one in
- * CHECK_EVERY mm_check().  The corpus replayed: 2.78 G -> 2.69 G
+ * socketpair is non-blocking from the start (one fcntl() less).  The
+ * sampling is as before (mm_check() on one input in CHECK_EVERY, by the
+ * hash of its bytes, every input in the replays); every input still gets
+ * the sanitizers, the reply checks and the broken-machine check, and
+ * SHA-256 still runs sanitized.  The corpus replayed: 2.78 G -> 2.69 G
  * instructions (callgrind, -3.4%).  Side by side on a machine at a load
  * of 10-14 on 2 cores (make fuzz's options, -seed=1 -runs=20000; steady
  * = the inputs after the seed pass per CPU-second after it): UBSan, nine
