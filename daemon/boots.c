@@ -18,6 +18,8 @@
 #include "srv.h"
 
 #include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 static struct mm_boots *boots;
 static pthread_once_t boots_once = PTHREAD_ONCE_INIT;
@@ -34,4 +36,50 @@ enum mm_status srv_boot(const struct mm_config *cfg, struct mm_machine **out,
     if (boots == NULL) /* no host memory for the cache: boot */
         return mm_create(cfg, out, err);
     return mm_boots_create(boots, cfg, out, err);
+}
+
+/*
+ * Config texts: h_create() logs the canonical text of every new machine's
+ * config, which mm_boots_create() has just formatted for its key (two
+ * mm_config_format()s per create, ~20 snprintf()s each).  The last
+ * SRV_TEXTS_MAX distinct configs keep their text here, compared by every
+ * byte of the struct: equal bytes are equal fields, so the text is the
+ * one mm_config_text() gives (a padding difference only costs a format).
+ */
+#define SRV_TEXTS_MAX 8
+
+static struct config_text {
+    struct mm_config cfg;
+    char *text; /* NULL: unused */
+} texts[SRV_TEXTS_MAX];
+static size_t texts_next; /* the slot replaced next */
+static pthread_mutex_t texts_lock = PTHREAD_MUTEX_INITIALIZER;
+
+char *srv_config_text(const struct mm_config *cfg)
+{
+    struct config_text *t;
+    char *text, *kept;
+    size_t i;
+
+    pthread_mutex_lock(&texts_lock);
+    for (i = 0; i < SRV_TEXTS_MAX && texts[i].text != NULL; i++) {
+        if (memcmp(&texts[i].cfg, cfg, sizeof(*cfg)) == 0) {
+            text = strdup(texts[i].text);
+            pthread_mutex_unlock(&texts_lock);
+            return text;
+        }
+    }
+    pthread_mutex_unlock(&texts_lock);
+    text = mm_config_text(cfg);
+    kept = text != NULL ? strdup(text) : NULL;
+    if (kept == NULL)
+        return text;
+    pthread_mutex_lock(&texts_lock);
+    t = &texts[texts_next];
+    texts_next = (texts_next + 1) % SRV_TEXTS_MAX;
+    free(t->text);
+    t->cfg = *cfg;
+    t->text = kept;
+    pthread_mutex_unlock(&texts_lock);
+    return text;
 }

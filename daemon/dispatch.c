@@ -549,7 +549,7 @@ static void h_create(struct srv_call *call, const Armmap__V1__Request *req)
         mm_destroy(m);
         return;
     }
-    text = mm_config_text(mm_machine_config(m));
+    text = srv_config_text(mm_machine_config(m));
     if (text == NULL) {
         mm_destroy(m);
         srv_call_fail(call, MM_NO_MEMORY, "create: out of host memory");
@@ -2381,6 +2381,13 @@ static bool has_strings(const ProtobufCMessageDescriptor *d, unsigned depth)
     return false;
 }
 
+/* "@prefix.name" of field @f, or its name alone below the body. */
+static void field_path(char *path, size_t size, const char *prefix,
+                       const ProtobufCFieldDescriptor *f)
+{
+    snprintf(path, size, "%s%s%s", prefix, *prefix ? "." : "", f->name);
+}
+
 /*
  * Every string field of a message of type @d in @p..@end must be valid
  * UTF-8 without a NUL (proto3 requires the first; protobuf-c would cut a
@@ -2425,20 +2432,28 @@ static bool check_strings(const ProtobufCMessageDescriptor *d, const uint8_t *p,
                 ? protobuf_c_message_descriptor_get_field(d,
                                                           (unsigned)(key >> 3))
                 : NULL;
-        snprintf(path, sizeof(path), "%s%s%s", prefix, *prefix ? "." : "",
-                 f != NULL ? f->name : "");
-        if (f != NULL && f->type == PROTOBUF_C_TYPE_STRING &&
+        if (f == NULL) {
+            p += v;
+            continue;
+        }
+        /* The path only where it is used (an error, a nested prefix): it
+         * was a snprintf() for every field of every request. */
+        if (f->type == PROTOBUF_C_TYPE_STRING &&
             (bad = utf8_bad(p, (size_t)v)) < v) {
+            field_path(path, sizeof(path), prefix, f);
             snprintf(err, errsz, "%s %s (at byte %zu)", path,
                      p[bad] == 0 ? "contains a NUL" : "is not valid UTF-8",
                      bad);
             return false;
         }
-        if (f != NULL && f->type == PROTOBUF_C_TYPE_MESSAGE &&
-            has_strings(f->descriptor, 0) &&
-            !check_strings(f->descriptor, p, p + v, depth == 0 ? "" : path,
-                           depth + 1, err, errsz))
-            return false;
+        if (f->type == PROTOBUF_C_TYPE_MESSAGE &&
+            has_strings(f->descriptor, 0)) {
+            if (depth > 0)
+                field_path(path, sizeof(path), prefix, f);
+            if (!check_strings(f->descriptor, p, p + v, depth == 0 ? "" : path,
+                               depth + 1, err, errsz))
+                return false;
+        }
         p += v;
     }
     return true;

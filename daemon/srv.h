@@ -181,6 +181,10 @@ bool srv_parse_size(const char *text, uint64_t *out);
  * machine booted from the same config.  Any thread. */
 enum mm_status srv_boot(const struct mm_config *cfg, struct mm_machine **out,
                         char err[MM_MSG_MAX]);
+/* As mm_config_text(@cfg) (malloc'd, the caller frees it; NULL if host
+ * memory runs out), from a small process-wide memo of recent configs.
+ * Any thread. */
+char *srv_config_text(const struct mm_config *cfg);
 
 /* ------------------------------------------------------------------ */
 /* Logging (log.c) and sd_notify (notify.c)                            */

@@ -9,6 +9,7 @@
  */
 #include "check_daemon.h"
 #include "mm.h"
+#include "srv.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -161,6 +162,39 @@ START_TEST(test_created_and_recovered_match_mm_create)
 }
 END_TEST
 
+/* srv_config_text() (the text h_create() logs) is mm_config_text()'s for
+ * more distinct configs than it remembers, asked twice in turn (each
+ * remembered, then forgotten for later ones) and once more in reverse. */
+START_TEST(test_config_text_is_mm_config_text)
+{
+    enum { N = 12 }; /* distinct: 4 cpus counts by 3 vmalloc sizes */
+    static const char *const vm[3] = { "240M", "320M", "480M" };
+    char err[MM_MSG_MAX];
+
+    for (int pass = 0; pass < 3; pass++) {
+        for (int j = 0; j < 2 * N; j++) {
+            int i = pass < 2 ? j / 2 : N - 1 - j / 2;
+            struct mm_config cfg;
+            char cpus[8], *want, *got;
+
+            mm_config_default(&cfg);
+            ck_assert_int_eq(mm_config_preset(&cfg, "qemu-virt", err), MM_OK);
+            snprintf(cpus, sizeof(cpus), "%d", 1 + i % 4);
+            ck_assert_int_eq(mm_config_set(&cfg, "cpus", cpus, err), MM_OK);
+            ck_assert_int_eq(mm_config_set(&cfg, "vmalloc", vm[i / 4], err),
+                             MM_OK);
+            want = mm_config_text(&cfg);
+            got = srv_config_text(&cfg);
+            ck_assert_ptr_nonnull(want);
+            ck_assert_ptr_nonnull(got);
+            ck_assert_str_eq(got, want);
+            free(want);
+            free(got);
+        }
+    }
+}
+END_TEST
+
 Suite *boots_daemon_suite(void)
 {
     Suite *s = suite_create("boots");
@@ -169,6 +203,7 @@ Suite *boots_daemon_suite(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 120);
     tcase_add_test(tc, test_created_and_recovered_match_mm_create);
+    tcase_add_test(tc, test_config_text_is_mm_config_text);
     suite_add_tcase(s, tc);
     return s;
 }
