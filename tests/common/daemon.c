@@ -20,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #define MAX_ARGS   48
@@ -281,6 +282,18 @@ const char *td_log(const struct tdaemon *d)
     }
     buf[n] = '\0';
     return buf;
+}
+
+bool td_log_wait(const struct tdaemon *d, const char *text)
+{
+    struct timespec ms = { 0, 1000000 };
+
+    for (int i = 0; i < 20000 * spawn_time_scale(); i++) {
+        if (strstr(td_log(d), text) != NULL)
+            return true;
+        nanosleep(&ms, NULL);
+    }
+    return false;
 }
 
 struct tdaemon td_shared;

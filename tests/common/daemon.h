@@ -76,5 +76,8 @@ const char *td_tenant_name(const char *prefix, char *buf, size_t size);
 
 /* The contents of d->log (static buffer, its first 64 KiB). */
 const char *td_log(const struct tdaemon *d);
+/* Polls the log (bounded: 20 s, stretched by spawn_time_scale()) until it
+ * holds @text; false if it never does. */
+bool td_log_wait(const struct tdaemon *d, const char *text);
 
 #endif /* ARMMAP_TESTS_COMMON_DAEMON_H */
