@@ -11,13 +11,16 @@
 #   make format-check  fail, naming the lines, if clang-format would change any
 #   make bench      speed and memory figures
 #   make fuzz       FUZZ_SECONDS=N (60) of libFuzzer per harness (clang)
-#   make fuzz-long  FUZZ_HOURS=N (1): every harness at once, corpus kept
+#   make fuzz-long  FUZZ_HOURS=N (1) at most, FUZZ_INPUTS=N (0: none)
+#                   inputs per harness: every harness at once, corpus kept,
+#                   a table of how far each got (FUZZ_NAMES: some only)
 #                   (both: FUZZ_SANITIZE=asan|ubsan|none, see fuzzing;
 #                   conn fuzzes with ubsan unless told: FUZZ_SANITIZE_conn)
 #   make fuzz-selfcheck  the fast fuzzing mode's ASan replay, end to end
-#   make fuzz-speed  inputs per CPU-second of each harness (FUZZ_RUNS,
-#                   FUZZ_ROUNDS; the README's speed table)
-#   make coverage   llvm-cov HTML of engine/ and daemon/ from the corpora
+#   make fuzz-speed  inputs per CPU-second of each harness, with and past
+#                   the seed pass (FUZZ_RUNS, FUZZ_ROUNDS; README's table)
+#   make coverage   llvm-cov HTML of engine/ and daemon/ from the corpora,
+#                   line coverage of each
 #   make soak       SECONDS=N (60) of mixed traffic and daemon restarts,
 #                   then KILLS=N (100) kill -9 trials
 #   make valgrind   the integration suites with armmapd under memcheck
@@ -1006,7 +1009,10 @@ fuzz-selfcheck: fuzz-deps
 # -runs=FUZZ_RUNS from a fresh copy of its corpus (tests/fuzz/speed.sh),
 # one line each: the best round's inputs, CPU seconds (user + sys of the
 # harness), inputs per CPU-second, edges and features, and the other
-# rounds' rates.  Not in CI (minutes) nor in make bench (needs clang).
+# rounds' rates; and a second line, the steady rate past the seed pass
+# (each round also runs -runs=1, libFuzzer's first pass over the corpus
+# alone: (inputs - its inputs) / (CPU - its CPU)), which is what a long
+# campaign runs at.  Not in CI (minutes) nor in make bench (needs clang).
 FUZZ_RUNS   ?= 20000
 FUZZ_ROUNDS ?= 3
 FUZZ_DICT    = $(if $(wildcard tests/fuzz/$(1).dict),-dict=tests/fuzz/$(1).dict)
