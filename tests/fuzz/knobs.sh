@@ -8,6 +8,7 @@
 # make before any build or run.  KIND is
 #   count   a whole number, 1 or more (FUZZ_SECONDS, FUZZ_RUNS, ...)
 #   count0  a whole number, 0 or more (FUZZ_INPUTS: 0 = no input target)
+#   (both at most 2147483647: libFuzzer's flags are ints)
 #   hours   a number of hours above 0, fractions allowed (FUZZ_HOURS)
 # Prints one line, each bad knob named with its value, "; " between them,
 # and nothing when all are good (make turns the output into $(error)).
@@ -22,8 +23,9 @@ for k in "$@"; do
             continue
             ;;
         esac
-        # Leading zeros or not, compare as a number; keep it in range.
-        [ ${#val} -le 12 ] || { echo "$var=$val: too large (at most 12 digits)"; continue; }
+        # libFuzzer keeps its flags (-runs, -timeout, ...) in an int.
+        awk -v v="$val" 'BEGIN { exit !(v + 0 <= 2147483647) }' ||
+            { echo "$var=$val: too large (at most 2147483647, libFuzzer's limit)"; continue; }
         [ "$kind" = count0 ] || [ "$(expr "$val" + 0)" -ge 1 ] ||
             echo "$var=$val: must be at least 1"
         ;;
@@ -35,7 +37,9 @@ for k in "$@"; do
             ;;
         esac
         awk -v h="$val" 'BEGIN { exit !(h * 3600 >= 1) }' ||
-            echo "$var=$val: must be at least one second (0.0003 hours)"
+            { echo "$var=$val: must be at least one second (0.0003 hours)"; continue; }
+        awk -v h="$val" 'BEGIN { exit !(h * 3600 <= 2147483647) }' ||
+            echo "$var=$val: too large (at most 596523 hours, libFuzzer's limit)"
         ;;
     *)
         echo "knobs.sh: unknown kind $kind for $var" ;;
