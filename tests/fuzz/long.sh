@@ -159,7 +159,7 @@ while read -r name build bin abin aopts dict opts; do
             > "$work/$name.asan.out" || rc=1
         sed 's/^fuzz /fuzz-long /' "$work/$name.asan.out"
     fi
-    rows="$rows$name $build $ran $cpu $((end - start)) ${cov:-cov: ? ft: ?} $files ${added:-0} $crashes $nslow
+    rows="$rows$name $build $ran $cpu $((end - start)) ${cov:-cov: ? ft: ?} $files ${added:-0} $crashes $nslow $hrc
 "
 done < "$work/plan"
 
@@ -177,12 +177,12 @@ BEGIN {
 }
 {
     name = $1; build = $2; ran = $3; cpu = $4; wall = $5
-    cov = $7; ft = $9; files = $10; added = $11; crashes = $12; nslow = $13
+    cov = $7; ft = $9; files = $10; added = $11; crashes = $12; nslow = $13  # $14: exit
     rate = cpu > 0 ? ran / cpu : 0
     if (ran >= goal) { left = "reached" }
     else if (rate > 0) { h = (goal - ran) / rate / 3600; left = sprintf(h < 10 ? "%.2f" : "%.1f", h) }
     else { left = "?" }
-    why = crashes > 0 ? "crash" : (inputs > 0 && ran >= inputs ? "target" : "hours")
+    why = crashes > 0 ? "crash" : $14 != 0 ? "exit " $14 : (inputs > 0 && ran >= inputs ? "target" : "hours")
     printf "fuzz-long: %-8s %-5s %12s %5.1f%% %8s %6.0f %6d %9s %6s %6s %11s %5d %4d %s\n",
         name, build, th(ran), 100 * ran / goal, why, cpu, wall, th(rate),
         th(cov), th(ft), th(files) " (+" added ")", crashes, nslow, left
