@@ -12,7 +12,12 @@
 # figure.  It prints one line: the best round by inputs per CPU-second
 # (inputs libFuzzer ran, CPU seconds, inputs per CPU-second, edges and
 # features at the end), the other rounds' rates in brackets and BUILD
-# (the FUZZ_SANITIZE it ran).  ASAN_OPTIONS come from the caller.  A
+# (the FUZZ_SANITIZE it ran).  A second line gives the steady rate, past
+# libFuzzer's first pass over the seeds (paid once per campaign, a third
+# of the engine harness's CPU in 20,000 runs): each round also runs with
+# -runs=1, which is that pass alone, and the rate is (inputs - its inputs)
+# over (CPU - its CPU); the best round's, and the others'.  ASAN_OPTIONS
+# come from the caller.  A
 # missing binary or corpus, or a round that fails (a crash, leak or
 # timeout of the harness), fails with a message naming it and the log.
 set -u
@@ -21,21 +26,24 @@ shift 7
 say() { echo "fuzz-speed $name: $*"; }
 [ -x "$bin" ] || { say "FAILED: no harness $bin (make fuzz-build)"; exit 1; }
 [ -d "$corpus" ] || { say "FAILED: no corpus $corpus"; exit 1; }
-case $runs$rounds in *[!0-9]*) say "FAILED: FUZZ_RUNS and FUZZ_ROUNDS are counts"; exit 1;; esac
-[ "$runs" -gt 0 ] && [ "$rounds" -gt 0 ] ||
-    { say "FAILED: FUZZ_RUNS and FUZZ_ROUNDS must be at least 1"; exit 1; }
+bad=$(sh "$(dirname "$0")/knobs.sh" count:FUZZ_RUNS="$runs" count:FUZZ_ROUNDS="$rounds")
+[ -z "$bad" ] || { say "FAILED: $bad"; exit 1; }
 
 # Seconds from `times`' "XmY.Zs" (dash and bash both write that).
 secs() { echo "$1" | awk -F'[ms]' '{ printf "%.3f", $1 * 60 + $2 }'; }
 
 rm -rf "$work" && mkdir -p "$work" || { say "FAILED: cannot make $work"; exit 1; }
-best= rates= i=1
-while [ "$i" -le "$rounds" ]; do
-    log=$work/round$i.log
+
+# One run of the harness with -runs=$1 from a fresh copy of the corpus, log
+# $2; sets units (inputs run), cpu (user + sys), user, sys, cov and ft, or
+# fails the script naming the round.
+run() {
+    r=$1 log=$2
+    shift 2
     rm -rf "$work/corpus" && mkdir "$work/corpus" &&
         cp "$corpus"/* "$work/corpus/" 2>/dev/null ||
         { say "FAILED: cannot copy the corpus $corpus"; exit 1; }
-    t=$( ("$bin" "$@" -seed=1 -runs="$runs" \
+    t=$( ("$bin" "$@" -seed=1 -runs="$r" \
             -artifact_prefix="$work/$name-" "$work/corpus" > "$log" 2>&1
           echo "rc $?"; times) | awk 'NR == 1 { print $2 } NR == 3 { print $1, $2 }')
     rc=$(echo "$t" | sed -n 1p)
@@ -45,8 +53,9 @@ while [ "$i" -le "$rounds" ]; do
             "artifact: $(grep -o "$work/$name-[a-z-]*-[0-9a-f]*" "$log" | tail -1)"
         exit 1
     fi
-    cpu=$(echo "$t" | sed -n 2p)
-    user=$(secs "${cpu% *}") sys=$(secs "${cpu#* }")
+    t=$(echo "$t" | sed -n 2p)
+    user=$(secs "${t% *}") sys=$(secs "${t#* }")
+    cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.3f", u + s }')
     units=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
     done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1)
     cov=$(echo "$done_line" | sed -n 's/.* cov: \([0-9]*\).*/\1/p')
@@ -55,6 +64,23 @@ while [ "$i" -le "$rounds" ]; do
         tail -20 "$log"
         say "FAILED: round $i printed no final stats (log $log)"
         exit 1
+    fi
+}
+
+# Each round: the seed pass alone (-runs=1: libFuzzer runs every seed
+# before it counts runs), then the whole run.  The steady rate is what the
+# whole run did past the seed pass: (inputs - seed inputs) / (CPU - seed
+# CPU), the rate a campaign keeps after paying the seed pass once.
+best= rates= steadies= bsteady= i=1
+while [ "$i" -le "$rounds" ]; do
+    run 1 "$work/round$i.seeds.log" "$@"
+    units1=$units cpu1=$cpu
+    run "$runs" "$work/round$i.log" "$@"
+    steady=$(awk -v n="$units" -v n1="$units1" -v c="$cpu" -v c1="$cpu1" \
+        'BEGIN { print (c - c1 > 0.001 && n > n1) ? int((n - n1) / (c - c1)) : 0 }')
+    steadies="$steadies $steady"
+    if [ -z "$bsteady" ] || [ "$steady" -gt "${bsteady%% *}" ]; then
+        bsteady="$steady $units1 $cpu1"
     fi
     line=$(awk -v n="$units" -v u="$user" -v s="$sys" -v c="$cov" -v f="$ft" \
         'BEGIN { cpu = u + s; if (cpu < 0.001) cpu = 0.001;
@@ -67,7 +93,16 @@ while [ "$i" -le "$rounds" ]; do
     fi
     i=$((i + 1))
 done
-others=$(echo "$rates" | awk -v b="${best%% *}" '{
-    for (i = 1; i <= NF; i++) if ($i != b || seen++) o = o (o == "" ? "" : ", ") $i
-    print o }')
-say "${best#* }; best of $rounds (others: ${others:-none}), $build, -runs=$runs"
+# The rates of $1 but the best ($2), once.
+others() {
+    echo "$1" | awk -v b="$2" '{
+        for (i = 1; i <= NF; i++) if ($i != b || seen++) o = o (o == "" ? "" : ", ") $i
+        print o }'
+}
+o=$(others "$rates" "${best%% *}")
+say "${best#* }; best of $rounds (others: ${o:-none}), $build, -runs=$runs"
+# shellcheck disable=SC2086 # its three numbers
+set -- $bsteady
+o=$(others "$steadies" "$1")
+say "after the seed pass ($2 inputs, $3 CPU-s): $1 inputs per CPU-second;" \
+    "best of $rounds (others: ${o:-none})"
