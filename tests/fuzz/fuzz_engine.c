@@ -69,7 +69,8 @@
  * CPU-second after the seed pass ((runs(15000) - runs(1)) / (CPU(15000)
  * - CPU(1)), old and new build side by side, best of three, load 10 on
  * the 2 cores): 3,891 (3,407, 3,196) to 4,778 (4,475, 4,373); the whole
- * run 3,099 to 4,011.  Edges and features after the runs: 2,886 and
+ * run 3,099 to 4,011.  ASan+UBSan, make fuzz's ASan options: 1,535
+ * (1,401, 1,375) to 1,690 (1,597, 1,560); the whole run 1,329 to 1,546.  Edges and features after the runs: 2,886 and
  * 12,285 before, 2,840 and 11,994 after; after the seed pass, every
  * function's edges as before but the 47 of the used-map walk now
  * without hooks.  Tried, not kept: a -merge=1 corpus (1,032 of the
@@ -77,11 +78,15 @@
  * is cheaper (libFuzzer keeps some 1,040 inputs either way) and the
  * steady rate was not higher.  What stands between this and 5,000: the
  * fixed cost of each whole check and libFuzzer's share.
- * A planted bug (expand() putting back the lower half of an order-2
- * split, the block just allocated) is caught from the corpus by the end
- * check of the corpus's first such input, as before this round, 0.06
- * CPU-s into the run ("buddy: the order-2 block at pfn 0x7fc00 overlaps
- * the order-2 block at pfn 0x7fc00").
+ * Planted bugs, from the corpus (-seed=1, the none build): expand()
+ * putting back the lower half of an order-2 split, the block just
+ * allocated, by the end check of the corpus's first such input, 0.06
+ * CPU-s into the run, as before this round ("buddy: the order-2 block at
+ * pfn 0x7fc00 overlaps the order-2 block at pfn 0x7fc00"); vfree()
+ * counting a lazy page too many for areas of three pages (ops only) by
+ * the end check after 3,747 inputs, 1.5 CPU-s (7,457 inputs and 2.9
+ * CPU-s before this round; from an empty corpus 1,465 inputs): "vmalloc:
+ * 3 lazy pages in the areas, 4 counted".
  * The oracles, and what of them is sampled:
  *   always, after every op   seq advances by one on success and not at all
  *                            on failure; no MM_INTERNAL; mm_broken() unset;
