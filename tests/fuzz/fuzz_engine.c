@@ -69,7 +69,9 @@
  * CPU-second after the seed pass ((runs(15000) - runs(1)) / (CPU(15000)
  * - CPU(1)), old and new build side by side, best of three, load 10 on
  * the 2 cores): 3,891 (3,407, 3,196) to 4,778 (4,475, 4,373); the whole
- * run 3,099 to 4,011.  ASan+UBSan, make fuzz's ASan options: 1,535
+ * run 3,099 to 4,011; again at load 5, 3,972 (3,880, 3,729) to 5,144
+ * (4,847, 4,678).  UBSan: 2,291 (2,155, 2,155) to 2,838 (2,557, 2,389),
+ * 2,358-2,365 edges before and 2,341-2,362 after.  ASan+UBSan, make fuzz's ASan options: 1,535
  * (1,401, 1,375) to 1,690 (1,597, 1,560); the whole run 1,329 to 1,546.  Edges and features after the runs: 2,886 and
  * 12,285 before, 2,840 and 11,994 after; after the seed pass, every
  * function's edges as before but the 47 of the used-map walk now
