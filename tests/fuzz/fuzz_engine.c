@@ -58,28 +58,29 @@
  * replays and report comparison 10%, mm_clone() 7% and mm_destroy() 2%,
  * booting configs first seen 5%.  What most of a check costs is fixed
  * (a pass over the 4,096 first-level entries, vmalloc's areas whole).
- * This round cut the harness's instructions per input 22% (3.79 G to
- * 2.95 G for those inputs): every passing whole check starts the next
- * one's record (mm_since_clear(), below), inputs are sampled 1 in 32,
- * not 16, reports are compared with one of the replay and the clone,
- * the cached machine's snapshot is compared on 1 input in 128, the
- * cache hashes its key eight bytes a step, and the snapshot's walk of
- * the buddy's used map has no coverage hooks (nocov.txt).  With make
- * fuzz's rare-feature threshold at 16, not 32 (Makefile), inputs per
- * CPU-second after the seed pass ((runs(15000) - runs(1)) / (CPU(15000)
- * - CPU(1)), old and new build side by side, best of three, load 10 on
- * the 2 cores): 3,891 (3,407, 3,196) to 4,778 (4,475, 4,373); the whole
- * run 3,099 to 4,011; again at load 5, 3,972 (3,880, 3,729) to 5,144
- * (4,847, 4,678).  UBSan: 2,291 (2,155, 2,155) to 2,838 (2,557, 2,389),
- * 2,358-2,365 edges before and 2,341-2,362 after.  ASan+UBSan, make fuzz's ASan options: 1,535
- * (1,401, 1,375) to 1,690 (1,597, 1,560); the whole run 1,329 to 1,546.  Edges and features after the runs: 2,886 and
- * 12,285 before, 2,840 and 11,994 after; after the seed pass, every
- * function's edges as before but the 47 of the used-map walk now
- * without hooks.  Tried, not kept: a -merge=1 corpus (1,032 of the
- * 1,574 files, the same edges after the seed pass): only the seed pass
- * is cheaper (libFuzzer keeps some 1,040 inputs either way) and the
- * steady rate was not higher.  What stands between this and 5,000: the
- * fixed cost of each whole check and libFuzzer's share.
+ * This round cut the harness's instructions per input 22% (3.79 G to 2.95 G
+ * for those inputs): every passing whole check starts the next one's record
+ * (mm_since_clear(), below), inputs are sampled 1 in 32, not 16, reports
+ * are compared with one of the replay and the clone, the cached machine's
+ * snapshot is compared on 1 input in 128, the cache hashes its key eight
+ * bytes a step, and the snapshot's walk of the buddy's used map has no
+ * coverage hooks (nocov.txt).  With make fuzz's rare-feature threshold at
+ * 16, not 32 (Makefile), inputs per CPU-second after the seed pass
+ * ((runs(15000) - runs(1)) / (CPU(15000) - CPU(1)), old and new build side
+ * by side, best of three, load 10 on the 2 cores): 3,891 (3,407, 3,196) to
+ * 4,778 (4,475, 4,373); the whole run 3,099 to 4,011; again at load 5,
+ * 3,972 (3,880, 3,729) to 5,144 (4,847, 4,678).  UBSan: 2,291 (2,155,
+ * 2,155) to 2,838 (2,557, 2,389), 2,358-2,365 edges before and 2,341-2,362
+ * after.  ASan+UBSan, make fuzz's ASan options: 1,535 (1,401, 1,375) to
+ * 1,690 (1,597, 1,560); the whole run 1,329 to 1,546.  Edges and features
+ * after the none runs: 2,886 and 12,285 before, 2,840 and 11,994 after; after
+ * the seed pass, every function's edges as before but the 47 of the
+ * used-map walk now without hooks.  Tried, not kept: a -merge=1 corpus
+ * (1,032 of the 1,574 files, the same edges after the seed pass): only the
+ * seed pass is cheaper (libFuzzer keeps some 1,040 inputs either way) and
+ * the steady rate was not higher.  Past 5,000 at load 5, not at load 10;
+ * what stands in the way: the fixed cost of each whole check and
+ * libFuzzer's share.
  * Planted bugs, from the corpus (-seed=1, the none build): expand()
  * putting back the lower half of an order-2 split, the block just
  * allocated, by the end check of the corpus's first such input, 0.06
@@ -131,8 +132,9 @@
  * An op is sampled when a hash of its index and of the input's FNV-1a
  * hash is 0 mod OP_SAMPLE_EVERY, an input when its FNV-1a hash is 0 mod
  * SAMPLE_EVERY (the big inputs are those with bits 4 to 9 of the hash
- * clear, as when that was 16, so the corpus's stay big); FUZZ_FULL_CHECKS (set by make check's replay of corpora
- * and regressions) samples every op and every input.  The choice depends
+ * clear, as when that was 16, so the corpus's stay big);
+ * FUZZ_FULL_CHECKS (set by make check's replay of corpora and
+ * regressions) samples every op and every input.  The choice depends
  * on the bytes alone, so a failure reproduces from its file, and any
  * mutation moves the sampled ops, so the many mutants of a kept sequence
  * check different ones.
