@@ -15,7 +15,8 @@
 #                   inputs per harness: every harness at once, corpus kept,
 #                   a table of how far each got (FUZZ_NAMES: some only)
 #                   (both: FUZZ_SANITIZE=asan|ubsan|none, see fuzzing;
-#                   conn fuzzes with ubsan unless told: FUZZ_SANITIZE_conn)
+#                   engine fuzzes with none, conn with ubsan unless told:
+#                   FUZZ_SANITIZE_engine, FUZZ_SANITIZE_conn)
 #   make fuzz-selfcheck  the fast fuzzing mode's ASan replay, end to end
 #   make fuzz-speed  inputs per CPU-second of each harness, with and past
 #                   the seed pass (FUZZ_RUNS, FUZZ_ROUNDS; README's table)
@@ -777,7 +778,7 @@ FUZZ_B       := build/fuzz
 FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
                 -fno-omit-frame-pointer
 # FUZZ_SANITIZE=asan|ubsan|none: what the build that fuzzes carries.  asan
-# (the default): ASan+UBSan, build/fuzz/, as above.  ubsan (UBSan only)
+# (the default but for engine and conn, below): ASan+UBSan, build/fuzz/, as above.  ubsan (UBSan only)
 # or none (libFuzzer's coverage alone) fuzz with build/fuzz-ubsan/ or
 # build/fuzz-none/ (the same rules, run by a sub-make with other flags)
 # and then replay every input the run kept (the corpus at the end, each
@@ -785,19 +786,18 @@ FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=all \
 # reported.  Given up: a memory error (or leak) on an input that added no
 # coverage and did not crash the fast build.  The harness's own checks
 # (mm_check, the replay and reply comparisons) are code in the harness
-# and run on every input in every build.  Measured (README, Reliability;
-# inputs per CPU-second, best of 3): engine 1,450 asan, 2,066 ubsan, 2,781
-# none; conn 3,149, 5,763, 5,882, with the same coverage per input.
-# engine stays under issue #19's 5,000 in every build, so the default
-# stays asan.
+# and run on every input in every build.
 # Per harness: FUZZ_SANITIZE_NAME is NAME's build when FUZZ_SANITIZE is
-# not given (given, it is every harness's).  conn fuzzes with ubsan by
-# default: make fuzz-speed, best of 3, inputs per CPU-second, gave its
-# ubsan build 4,376 on a quiet machine (2026-12-06 04:48) and 5,390-8,230
-# at load 4 (02:57), its asan build 3,484-4,246 then: ubsan is 1.3 to 2.2
-# times the inputs, and near issue #19's 5,000, over it on some runs and
-# under on others.  What it kept is replayed with ASan after each run, as
-# above.  FUZZ_SANITIZE_conn=asan undoes it.
+# not given (given, it is every harness's).  The two slow harnesses fuzz
+# without ASan by default, as issue #19's 5,000 inputs per CPU-second on
+# one core asks; make fuzz-speed, best of 3 (the other two), the steady
+# rate after the seed pass, 2026-12-06 06:27, load 3-7: engine none 6,182
+# (4,583, 4,549), ubsan 2,774, asan 2,157; conn ubsan 5,544 (4,372,
+# 4,945), none 6,774.  So engine fuzzes with none (UBSan alone costs it
+# more than half its inputs) and conn with ubsan (near the target with
+# it).  What each kept is replayed with ASan+UBSan after each run, as
+# above.  FUZZ_SANITIZE_engine=asan, FUZZ_SANITIZE_conn=asan undo it.
+FUZZ_SANITIZE_engine ?= none
 FUZZ_SANITIZE_conn ?= ubsan
 ifeq ($(origin FUZZ_SANITIZE),undefined)
 FUZZ_SAN_OF   = $(or $(FUZZ_SANITIZE_$(1)),asan)
